@@ -1,0 +1,112 @@
+"""RSS and Atom feeds, parsed with feedparser from bytes we fetched ourselves."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import feedparser
+
+from newsletter.collect.decode import decode_body
+from newsletter.dates import date_from_url, parse_date
+from newsletter.errors import ParseError
+from newsletter.models import RawItem, Source
+from newsletter.text import clean_line, html_to_text
+
+_ENTITY_DECL = re.compile(r"<!ENTITY", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
+
+
+def reject_hostile_xml(text: str, what: str = "feed") -> None:
+    """Refuse XML that declares entities: no real feed needs them, and they are how
+    billion-laughs expansion and XXE (reading local files) work."""
+    if _ENTITY_DECL.search(text[:200_000]):
+        raise ParseError(f"the {what} declares XML entities (<!ENTITY>); refused as a possible "
+                         "entity-expansion or XXE attack")
+
+
+def looks_like_html(text: str, content_type: str = "") -> bool:
+    """True when a body meant to be XML is an HTML page (an error page or a moved feed)."""
+    return bool(_HTML_START.match(text)) or (content_type == "text/html" and "<rss" not in text[:2000]
+                                             and "<feed" not in text[:2000])
+
+
+def prepare_xml(body: bytes, charset: str | None, content_type: str, what: str) -> tuple[str, list[str]]:
+    """Decoded, checked XML text for a parser; raises ParseError for empty, HTML or hostile bodies."""
+    if not body.strip():
+        raise ParseError(f"empty response (HTTP 200 with no {what})")
+    text, warning = decode_body(body, charset)
+    reject_hostile_xml(text, what)
+    if looks_like_html(text, content_type):
+        raise ParseError(f"expected an XML {what} but got an HTML page (Content-Type {content_type or 'none'}); "
+                         "check the URL in feeds.yaml")
+    return text, [warning] if warning else []
+
+
+def parse_feed(body: bytes, source: Source, charset: str | None = None, content_type: str = "",
+               tz: str = "Europe/Oslo") -> tuple[list[RawItem], list[str]]:
+    """Items of an RSS 2.0, RSS 1.0 or Atom feed, and warnings for what was odd about it."""
+    text, warnings = prepare_xml(body, charset, content_type, "feed")
+    # We decoded it; hand feedparser UTF-8 that says so. A file-like object, because
+    # feedparser treats a bare string as a URL or a file name when it looks like one.
+    utf8 = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1).encode("utf-8")
+    parsed = feedparser.parse(io.BytesIO(utf8), response_headers={"content-type": "application/xml; charset=utf-8"},
+                              sanitize_html=True, resolve_relative_uris=True)
+    if parsed.bozo and not parsed.entries:
+        reason = _bozo_reason(parsed.bozo_exception)
+        raise ParseError(f"not a readable RSS/Atom feed ({reason})")
+    if not parsed.version and not parsed.entries:
+        raise ParseError("not an RSS/Atom feed (no <rss>, <feed> or <rdf:RDF> root)")
+    if parsed.bozo:
+        warnings.append(f"feed is not well-formed ({_bozo_reason(parsed.bozo_exception)}); read what could be read")
+    items, undated, linkless = [], 0, 0
+    for entry in parsed.entries:
+        link = _entry_link(entry)
+        if not link:
+            linkless += 1
+            continue
+        title = clean_line(html_to_text(entry.get("title", ""), limit=500)) or link
+        summary_html = entry.get("summary") or ""
+        if not summary_html and entry.get("content"):
+            summary_html = entry.content[0].get("value", "")
+        found = None
+        for field in ("published", "updated", "created"):
+            found = parse_date(entry.get(field), tz=tz)
+            if found:
+                break
+        found = found or date_from_url(link)
+        if not found:
+            undated += 1
+        items.append(RawItem(
+            url=link,
+            title=title,
+            summary=html_to_text(summary_html),
+            published=found.date if found else None,
+            date_precision=found.precision if found else None,
+            guid=entry.get("id"),
+        ))
+    if linkless:
+        warnings.append(f"{linkless} entries without a link were skipped")
+    if undated:
+        warnings.append(f"{undated} of {len(items)} items have no date in the feed")
+    if not items:
+        warnings.append("the feed has no items")
+    return items, warnings
+
+
+def _entry_link(entry) -> str | None:
+    link = (entry.get("link") or "").strip()
+    if link.startswith(("http://", "https://")):
+        return link
+    guid = (entry.get("id") or "").strip()
+    if guid.startswith(("http://", "https://")):
+        return guid
+    return None
+
+
+def _bozo_reason(exc: Exception | None) -> str:
+    if exc is None:
+        return "unknown problem"
+    text = str(getattr(exc, "getMessage", lambda: exc)())
+    return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -1,0 +1,250 @@
+"""Fetching untrusted URLs: limits, conditional GET, retries, politeness, proxies.
+
+Every fetch is bounded: http(s) only (also after redirects), at most
+`max_redirects` hops, a connect and a read timeout plus a deadline for the
+whole body, and a cap on the *decompressed* size checked while streaming, so
+neither a 60 MB page nor a gzip bomb is ever held in memory. 5xx answers,
+timeouts and broken connections are retried with exponential backoff.
+
+Government networks sit behind proxies with their own CA: requests honours
+HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE from the environment;
+SSL_CERT_FILE is honoured too when REQUESTS_CA_BUNDLE is not set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email.message import Message
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from newsletter.errors import FetchError
+
+log = logging.getLogger(__name__)
+
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+RETRY_CODES = {500, 502, 503, 504, 429}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one fetch; tests shrink them, the defaults suit real sites."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 1.0
+    # Politeness: at most this many requests in flight per host, and a pause between their starts.
+    per_host: int = 2
+    host_interval: float = 0.2
+
+
+@dataclass
+class Response:
+    """A fetched body (or a 304) with what the parsers and the cache need."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-case ('' when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        """The charset parameter of Content-Type, if any."""
+        message = Message()
+        message["content-type"] = self.headers.get("content-type", "")
+        charset = message.get_param("charset")
+        return charset.strip().lower() if isinstance(charset, str) else None
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+class HostGate:
+    """Per-host politeness: a bounded number of requests in flight and spacing between starts."""
+
+    def __init__(self, per_host: int, interval: float):
+        self.per_host = max(1, per_host)
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(self.per_host))
+        self._next_start: dict[str, float] = defaultdict(float)
+
+    def __call__(self, host: str) -> "_HostSlot":
+        with self._lock:
+            slot = self._slots[host]
+        return _HostSlot(self, host, slot)
+
+    def _wait_turn(self, host: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start[host])
+            self._next_start[host] = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class _HostSlot:
+    def __init__(self, gate: HostGate, host: str, slot: threading.Semaphore):
+        self.gate, self.host, self.slot = gate, host, slot
+
+    def __enter__(self):
+        self.slot.acquire()
+        self.gate._wait_turn(self.host)
+
+    def __exit__(self, *exc):
+        self.slot.release()
+
+
+class Fetcher:
+    """Fetches URLs under the limits; safe to share between threads."""
+
+    def __init__(self, user_agent: str, limits: Limits | None = None):
+        self.user_agent = user_agent
+        self.limits = limits or Limits()
+        self.gate = HostGate(self.limits.per_host, self.limits.host_interval)
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({
+                "User-Agent": self.user_agent,
+                "Accept-Encoding": "gzip, deflate",
+                "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                          "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
+            })
+            if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
+                session.verify = os.environ["SSL_CERT_FILE"]
+            self._local.session = session
+        return session
+
+    def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Response:
+        """GET `url` (conditionally when validators are given), retrying transient failures."""
+        attempts = self.limits.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._get_once(url, etag, last_modified)
+            except FetchError as exc:
+                if not exc.retryable or attempt == attempts:
+                    raise
+                delay = self.limits.backoff * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
+                log.info("retrying %s in %.1fs after: %s", url, delay, exc)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _get_once(self, url: str, etag: str | None, last_modified: str | None) -> Response:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        for _hop in range(self.limits.max_redirects + 1):
+            _check_scheme(url, current)
+            response = self._request(current, headers)
+            if response.status in REDIRECT_CODES:
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchError(url, f"HTTP {response.status} redirect without a Location header")
+                current = urljoin(current, location)
+                continue
+            return response
+        raise FetchError(url, f"more than {self.limits.max_redirects} redirects (last to {current})")
+
+    def _request(self, url: str, headers: dict[str, str]) -> Response:
+        limits = self.limits
+        host = urlsplit(url).hostname or ""
+        started = time.monotonic()
+        with self.gate(host):
+            try:
+                raw = self._session().get(
+                    url, headers=headers, stream=True, allow_redirects=False,
+                    timeout=(limits.connect_timeout, limits.read_timeout),
+                )
+            except requests.Timeout as exc:
+                raise FetchError(url, f"timed out after {limits.read_timeout:g}s", retryable=True) from exc
+            except requests.exceptions.SSLError as exc:
+                raise FetchError(url, f"TLS error ({_short(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE") from exc
+            except requests.exceptions.InvalidURL as exc:
+                raise FetchError(url, f"invalid URL ({_short(exc)})") from exc
+            except requests.RequestException as exc:
+                raise FetchError(url, f"connection failed ({_short(exc)})", retryable=True) from exc
+            with raw:
+                header_map = {k.lower(): v for k, v in raw.headers.items()}
+                status = raw.status_code
+                if status in REDIRECT_CODES or status == 304:
+                    return Response(url=url, status=status, headers=header_map)
+                if status >= 400:
+                    reason = raw.reason or ""
+                    raise FetchError(url, f"HTTP {status} {reason}".strip(), retryable=status in RETRY_CODES)
+                declared = header_map.get("content-length", "")
+                if declared.isdigit() and int(declared) > limits.max_bytes:
+                    raise FetchError(url, f"body of {int(declared) / 1e6:.0f} MB is over the {limits.max_bytes / 1e6:.0f} MB limit")
+                body = self._read_body(raw, url, started)
+        return Response(url=url, status=status, body=body, headers=header_map)
+
+    def _read_body(self, raw: requests.Response, url: str, started: float) -> bytes:
+        limits = self.limits
+        chunks, size = [], 0
+        try:
+            # iter_content decompresses gzip/deflate as it goes: the cap counts what
+            # would be held in memory, which is what stops a gzip bomb.
+            for chunk in raw.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise FetchError(url, f"body over the {limits.max_bytes / 1e6:.0f} MB limit (after decompression)")
+                if time.monotonic() - started > limits.total_timeout:
+                    raise FetchError(url, f"body not complete after {limits.total_timeout:g}s", retryable=True)
+                chunks.append(chunk)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise FetchError(url, f"truncated body ({_short(exc)})", retryable=True) from exc
+        except requests.exceptions.ContentDecodingError as exc:
+            raise FetchError(url, f"body cannot be decompressed ({_short(exc)})") from exc
+        except requests.Timeout as exc:
+            raise FetchError(url, f"timed out after {limits.read_timeout:g}s while reading", retryable=True) from exc
+        except requests.RequestException as exc:
+            raise FetchError(url, f"connection broken while reading ({_short(exc)})", retryable=True) from exc
+        return b"".join(chunks)
+
+
+def _check_scheme(original: str, url: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        where = "" if url == original else f" (redirected to {url})"
+        raise FetchError(original, f"only http and https are fetched, not '{scheme or 'no scheme'}'{where}")
+
+
+def _short(exc: Exception) -> str:
+    """The innermost useful line of a requests/urllib3 error."""
+    text = str(exc)
+    for marker in ("Caused by ", "(Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.strip("()'\" ")
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -1,0 +1,209 @@
+"""Dates in every form the sources print them, and Norwegian quarters.
+
+Month names come from Babel's CLDR data for each language, not from tables
+written here, so "16 september 2025" (Swedish), "18. september 2025" (Danish,
+Norwegian), "6 June 2023" and "08 Jun 2022" are read alike. A date-time with a
+zone is converted to the newsletter's zone (Europe/Oslo) before its day is
+taken: `Fri, 01 Jul 2022 00:15:00 +0200` is 1 July in Oslo, 30 June in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from babel.dates import get_month_names
+
+DEFAULT_TZ = "Europe/Oslo"
+# Languages whose month names are always tried, whatever the source's language:
+# an English-language Finnish site still prints "June", a Norwegian one "juni".
+MONTH_LANGUAGES = ("en", "nb", "nn", "sv", "da", "fi", "de", "fr")
+MIN_YEAR, MAX_YEAR = 1990, 2100
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """A calendar date and how much of it the source gave (day, month or year)."""
+
+    date: dt.date
+    precision: str = "day"
+
+
+@functools.lru_cache(maxsize=None)
+def month_table() -> dict[str, int]:
+    """Lower-case month names and abbreviations (dot-less) in every known language → month number."""
+    table: dict[str, int] = {}
+    for language in MONTH_LANGUAGES:
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for number, name in get_month_names(width, context, locale=language).items():
+                    key = name.lower().rstrip(".")
+                    if len(key) >= 3:
+                        table.setdefault(key, number)
+    # Common English abbreviations CLDR spells differently ("Sept").
+    table.setdefault("sept", 9)
+    return table
+
+
+@functools.lru_cache(maxsize=None)
+def _month_pattern() -> str:
+    names = sorted(month_table(), key=len, reverse=True)
+    return "(?:" + "|".join(re.escape(n) for n in names) + ")"
+
+
+def _valid(year: int, month: int, day: int) -> dt.date | None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def to_local_date(moment: dt.datetime, tz: str = DEFAULT_TZ) -> dt.date:
+    """The calendar day of a date-time in the newsletter's zone (naive means local already)."""
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def _iso(text: str, tz: str) -> ParsedDate | None:
+    match = re.search(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?", text)
+    if not match:
+        return None
+    if match.group(4) is None:
+        date = _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return ParsedDate(date) if date else None
+    stamp = match.group(0).replace(" ", "T", 1)
+    stamp = re.sub(r"\s+", "", stamp)
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        return None
+    return ParsedDate(to_local_date(moment, tz))
+
+
+def _rfc822(text: str, tz: str) -> ParsedDate | None:
+    if not re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", text):
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+        return None
+    return ParsedDate(to_local_date(moment, tz))
+
+
+def _numeric(text: str) -> ParsedDate | None:
+    # 18.09.2025, 1.7.2025, 22.06.22, 01/07/2025: day first, as everywhere in Europe.
+    match = re.search(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})(?![\d.]\d)", text)
+    if not match:
+        return None
+    date = _valid(_year(match.group(3)), int(match.group(2)), int(match.group(1)))
+    return ParsedDate(date) if date else None
+
+
+def _named(text: str) -> ParsedDate | None:
+    months = _month_pattern()
+    lowered = text.lower()
+    # "18. september 2025", "16 september 2025", "8 June 2022", "08 Jun 2022", "1er juin"
+    match = re.search(rf"(?<!\d)(\d{{1,2}})\.?\s*(?:de\s+)?({months})\.?,?\s+(\d{{4}})(?!\d)", lowered)
+    if match:
+        date = _valid(int(match.group(3)), month_table()[match.group(2)], int(match.group(1)))
+        return ParsedDate(date) if date else None
+    # "June 6, 2023", "Jun 6 2023"
+    match = re.search(rf"(?<![a-zäöå])({months})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})(?!\d)", lowered)
+    if match:
+        date = _valid(int(match.group(3)), month_table()[match.group(1)], int(match.group(2)))
+        return ParsedDate(date) if date else None
+    # "June 2022", "juni 2022": the month only
+    match = re.search(rf"(?<![a-zäöå])({months})\.?,?\s+(\d{{4}})(?!\d)", lowered)
+    if match:
+        date = _valid(int(match.group(2)), month_table()[match.group(1)], 1)
+        return ParsedDate(date, "month") if date else None
+    return None
+
+
+def _year_only(text: str) -> ParsedDate | None:
+    # "Published in 2022", "2022": only when the text is short, so a stray year in a sentence is not a date.
+    if len(text.split()) > 4:
+        return None
+    match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", text)
+    if not match:
+        return None
+    date = _valid(int(match.group(1)), 1, 1)
+    return ParsedDate(date, "year") if date else None
+
+
+def parse_date(text: str | None, date_format: str | None = None, tz: str = DEFAULT_TZ) -> ParsedDate | None:
+    """Read a date from text as sources print it; None when there is none.
+
+    `date_format` (strptime, with the literal text around the date) is tried
+    first; then ISO 8601, RFC 822, day-first numeric dates and dates with month
+    names in any supported language, then a month or year alone.
+    """
+    if not text:
+        return None
+    text = re.sub(r"\s+", " ", text.replace("\xa0", " ")).strip()
+    if not text:
+        return None
+    if date_format:
+        try:
+            moment = dt.datetime.strptime(text, re.sub(r"\s+", " ", date_format).strip())
+            if MIN_YEAR <= moment.year <= MAX_YEAR:
+                return ParsedDate(to_local_date(moment, tz))
+        except ValueError:
+            pass
+    for reader in (_rfc822, _iso):
+        found = reader(text, tz)
+        if found:
+            return found
+    return _numeric(text) or _named(text) or _year_only(text)
+
+
+def date_from_url(url: str) -> ParsedDate | None:
+    """A date written into a URL path: /2022/06/30/, …-2022-05-11_en, /2022/June/, /2022/06/."""
+    path = url.split("?", 1)[0]
+    match = re.search(r"(?<!\d)(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?!\d)", path)
+    if match:
+        date = _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        if date:
+            return ParsedDate(date)
+    match = re.search(rf"/(\d{{4}})/({_month_pattern()})/", path.lower())
+    if match:
+        date = _valid(int(match.group(1)), month_table()[match.group(2)], 1)
+        if date:
+            return ParsedDate(date, "month")
+    match = re.search(r"/(\d{4})/(\d{1,2})/", path)
+    if match:
+        date = _valid(int(match.group(1)), int(match.group(2)), 1)
+        if date:
+            return ParsedDate(date, "month")
+    return None
+
+
+ISSUE_ID = re.compile(r"^(\d{4})-q([1-4])$")
+
+
+def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:
+    """First and last day of the quarter an issue id (`YYYY-qN`) names."""
+    match = ISSUE_ID.match(issue_id.strip().lower())
+    if not match:
+        raise ValueError(f"'{issue_id}' is not an issue id like 2024-q2")
+    year, quarter = int(match.group(1)), int(match.group(2))
+    first = dt.date(year, 3 * quarter - 2, 1)
+    last_month = 3 * quarter
+    last = (dt.date(year + (last_month == 12), last_month % 12 + 1, 1) - dt.timedelta(days=1))
+    return first, last

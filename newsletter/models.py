@@ -1,0 +1,202 @@
+"""The one shared vocabulary of every stage: sources, items, fetch state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+SourceKind = Literal["rss", "atom", "html", "stortinget"]
+SOURCE_KINDS: tuple[str, ...] = ("rss", "atom", "html", "stortinget")
+
+ItemKind = Literal["news", "report", "consultation", "event", "judgment"]
+ITEM_KINDS: tuple[str, ...] = ("news", "report", "consultation", "event", "judgment")
+
+ItemStatus = Literal["new", "picked", "skipped"]
+ITEM_STATUSES: tuple[str, ...] = ("new", "picked", "skipped")
+
+Relevance = Literal["all", "filter"]
+RELEVANCE_MODES: tuple[str, ...] = ("all", "filter")
+
+# How much of a date the source gave: a day, only a month ("June 2022"), only a year.
+DatePrecision = Literal["day", "month", "year"]
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """CSS selectors that find items on an HTML listing page."""
+
+    item: str
+    title: str
+    link: str
+    date: str | None = None
+    summary: str | None = None
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One feed, API export or listing page from `feeds.yaml`."""
+
+    key: str
+    name: str
+    kind: str
+    url: str
+    section: str
+    heading: str
+    language: str = "nb"
+    relevance: str = "filter"
+    item_kind: str = "news"
+    enabled: bool = True
+    keywords: dict[str, float] = field(default_factory=dict)
+    selectors: Selectors | None = None
+    date_format: str | None = None
+    max_pages: int = 3
+    line: int | None = None  # where it starts in feeds.yaml, for messages
+
+    @property
+    def filtered(self) -> bool:
+        """True when only relevant items of this source are candidates."""
+        return self.relevance == "filter"
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    """The parsed `feeds.yaml`: global keywords and the sources in file order."""
+
+    sources: tuple[Source, ...]
+    keywords: dict[str, float] = field(default_factory=dict)
+    path: str | None = None
+
+    def by_key(self, key: str) -> Source | None:
+        """Return the source with this key, or None."""
+        return next((s for s in self.sources if s.key == key), None)
+
+
+@dataclass(frozen=True)
+class RelevanceSettings:
+    """Thresholds that decide which items of `relevance: filter` sources are candidates."""
+
+    threshold: float = 3.0
+    # Items scoring at least this on title and summary alone need no article fetch.
+    clear: float = 6.0
+    # At most this many article pages are fetched in one collect (newest items first);
+    # pages are cached, so the next collect goes on where this one stopped.
+    article_limit: int = 400
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parts of `newsletter.yaml` that collection and the inbox use."""
+
+    name: str = "Nyhetsbrev"
+    language: str = "nb"
+    timezone: str = "Europe/Oslo"
+    relevance: RelevanceSettings = field(default_factory=RelevanceSettings)
+    sections: tuple[str, ...] = ("highlights", "kom", "norway", "international", "events")
+    user_agent: str = "newsletter/0.1 (+https://github.com/kom/newsletter)"
+
+
+@dataclass
+class RawItem:
+    """What a parser read off a feed or listing, before canonicalisation and scoring."""
+
+    url: str
+    title: str
+    summary: str = ""
+    published: dt.date | None = None
+    date_precision: str | None = None
+    kind: str | None = None
+    deadline: dt.date | None = None
+    event_date: dt.date | None = None
+    guid: str | None = None
+
+
+@dataclass
+class Item:
+    """A collected item as the store holds it."""
+
+    id: str
+    source: str
+    url: str
+    title: str
+    summary: str = ""
+    published: dt.date | None = None
+    date_precision: str | None = None
+    fetched_at: dt.datetime | None = None
+    language: str = "nb"
+    kind: str = "news"
+    deadline: dt.date | None = None
+    event_date: dt.date | None = None
+    score: float = 0.0
+    terms: tuple[str, ...] = ()
+    status: str = "new"
+    section: str = ""
+    heading: str = ""
+    candidate: bool = False
+    sources: tuple[str, ...] = ()
+    first_seen: dt.datetime | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping with the documented field names."""
+        def iso(value):
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "source": self.source,
+            "sources": list(self.sources or (self.source,)),
+            "url": self.url,
+            "title": self.title,
+            "summary": self.summary,
+            "published": iso(self.published),
+            "date_precision": self.date_precision,
+            "kind": self.kind,
+            "deadline": iso(self.deadline),
+            "event_date": iso(self.event_date),
+            "score": round(self.score, 2),
+            "terms": list(self.terms),
+            "section": self.section,
+            "heading": self.heading,
+            "language": self.language,
+            "status": self.status,
+            "candidate": self.candidate,
+            "fetched_at": iso(self.fetched_at),
+        }
+
+
+@dataclass
+class FetchState:
+    """What the store remembers about one source between runs."""
+
+    source: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    items_parsed: int | None = None
+    newest: dt.date | None = None
+    newest_seen_at: dt.datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class SourceResult:
+    """The outcome of collecting one source in one run."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    parsed: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the source was read."""
+        return self.error is None
