@@ -22,6 +22,7 @@ from newsletter.models import (
     SOURCE_KINDS,
     FeedsConfig,
     RelevanceSettings,
+    Limits,
     Selectors,
     Settings,
     Source,
@@ -43,8 +44,10 @@ SELECTOR_OPTIONAL = ("date", "summary", "next")
 SETTINGS_KEYS = (
     "name", "publisher", "language", "timezone", "relevance", "sections", "user_agent",
     "audience", "sender", "reply_to", "contact", "footer", "site_url", "smtp",
-    "heading_order", "colors", "unsubscribe_url", "list_id",
+    "heading_order", "colors", "unsubscribe_url", "list_id", "fetch",
 )
+FETCH_KEYS = ("timeout", "total_timeout", "max_mb", "max_redirects", "retries", "backoff", "per_host",
+              "host_interval", "workers")
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
 
 
@@ -261,6 +264,23 @@ def load_settings(path: Path) -> Settings:
             clear=rel.number("clear", relevance.clear),
             article_limit=int(rel.number("article_limit", relevance.article_limit)),
         )
+    limits = Limits()
+    if data.get("fetch") is not None:
+        fetch = _Checker(path, data["fetch"], "fetch", _line_of(data, "fetch"))
+        fetch.keys((), FETCH_KEYS)
+        timeout = fetch.number("timeout", limits.read_timeout, minimum=0.01)
+        limits = Limits(
+            connect_timeout=min(timeout, limits.connect_timeout),
+            read_timeout=timeout,
+            total_timeout=fetch.number("total_timeout", max(limits.total_timeout, timeout), minimum=0.01),
+            max_bytes=int(fetch.number("max_mb", limits.max_bytes / 1024 / 1024, minimum=0.001) * 1024 * 1024),
+            max_redirects=int(fetch.number("max_redirects", limits.max_redirects)),
+            retries=int(fetch.number("retries", limits.retries)),
+            backoff=fetch.number("backoff", limits.backoff),
+            per_host=max(1, int(fetch.number("per_host", limits.per_host, minimum=1))),
+            host_interval=fetch.number("host_interval", limits.host_interval),
+            workers=max(1, int(fetch.number("workers", limits.workers, minimum=1))),
+        )
     sections = Settings().sections
     if data.get("sections") is not None:
         raw = data["sections"]
@@ -285,6 +305,7 @@ def load_settings(path: Path) -> Settings:
         language=top.string("language", "nb"),
         timezone=timezone,
         relevance=relevance,
+        limits=limits,
         sections=sections,
         user_agent=top.string("user_agent", Settings.user_agent),
     )

@@ -86,6 +86,23 @@ class RelevanceSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on fetching (newsletter.yaml `fetch:`); tests shrink them, the defaults suit real sites."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 1.0
+    # Politeness: at most this many requests in flight per host, and a pause between their starts.
+    per_host: int = 2
+    host_interval: float = 0.2
+    workers: int = 16
+
+
+@dataclass(frozen=True)
 class Settings:
     """The parts of `newsletter.yaml` that collection and the inbox use."""
 
@@ -93,6 +110,7 @@ class Settings:
     language: str = "nb"
     timezone: str = "Europe/Oslo"
     relevance: RelevanceSettings = field(default_factory=RelevanceSettings)
+    limits: Limits = field(default_factory=Limits)
     sections: tuple[str, ...] = ("highlights", "kom", "norway", "international", "events")
     user_agent: str = "newsletter/0.1 (+https://github.com/kom/newsletter)"
 

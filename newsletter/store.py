@@ -172,8 +172,15 @@ class Store:
 
     # ------------------------------------------------------------------ items
 
-    def upsert_items(self, source: Source, raws: Iterable[RawItem], now: dt.datetime) -> UpsertResult:
-        """Insert new items, update changed ones, leave the editor's status alone."""
+    def upsert_items(self, source: Source, raws: Iterable[RawItem], now: dt.datetime,
+                     precedence: dict[str, int] | None = None) -> UpsertResult:
+        """Insert new items, update changed ones, leave the editor's status alone.
+
+        When several sources list the same page, the one earliest in `precedence`
+        (feeds.yaml order) is the item's primary source: its title, summary and
+        kind win, and it gives the item its section and heading.
+        """
+        precedence = precedence or {}
         result = UpsertResult(changed_ids=[], seen_ids=[])
         stamp = now.isoformat(timespec="seconds")
         with self.transaction():
@@ -204,8 +211,10 @@ class Store:
                     current_id = new_id
                 else:
                     current_id = row["id"]
-                    primary = row["source"] == source.key
-                    changes = {}
+                    rank = precedence.get(source.key, len(precedence))
+                    takes_over = rank < precedence.get(row["source"], len(precedence))
+                    primary = row["source"] == source.key or takes_over
+                    changes = {"source": source.key} if takes_over else {}
                     for name in ITEM_FIELDS:
                         new_value, old_value = values[name], row[name]
                         if name == "kind" and not raw.kind and not primary:

@@ -13,17 +13,17 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from newsletter.collect.article import read_article
 from newsletter.collect.feeds import parse_feed
-from newsletter.collect.http import Fetcher, Limits, Response
+from newsletter.collect.http import Fetcher, Response
 from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_fingerprint
 from newsletter.collect.scrape import collect_listing
 from newsletter.collect.stortinget import parse_stortinget
 from newsletter.errors import FetchError, NewsletterError, ParseError
-from newsletter.models import FeedsConfig, FetchState, Item, RawItem, Settings, Source, SourceResult
+from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
 from newsletter.store import CachedPage, Store
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def collect(
     keys: Iterable[str] | None = None,
     since: dt.date | None = None,
     limits: Limits | None = None,
-    workers: int = 16,
+    workers: int | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> CollectReport:
@@ -108,9 +108,12 @@ def collect(
     started = time.monotonic()
     progress = progress or (lambda *_: None)
     sources = select_sources(feeds, keys)
+    limits = limits or settings.limits
+    workers = workers or limits.workers
     fetcher = Fetcher(settings.user_agent, limits)
     tz = settings.timezone
     results: list[SourceResult] = []
+    precedence = {s.key: i for i, s in enumerate(feeds.sources)}
     progress("phase", "sources", len(sources))
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources) or 1))) as pool:
         futures = []
@@ -119,13 +122,13 @@ def collect(
             if store.state_url(source.key) != source.url:
                 state = replace(state, etag=None, last_modified=None)  # the URL changed: start afresh
             futures.append(pool.submit(fetch_source, fetcher, source, state, tz))
-        for future in as_completed(futures):
+        # Stored in feeds.yaml order (fetching goes on meanwhile), so that which source
+        # first stores an item, and the counts of a run, never depend on timing.
+        for future in futures:
             fetched = future.result()
-            result = _store_fetched(store, fetched, since, now or _now(tz))
+            result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
             results.append(result)
             progress("source", fetched.source.key, result)
-    order = {s.key: i for i, s in enumerate(sources)}
-    results.sort(key=lambda r: order[r.source])
     report = CollectReport(results=results)
     _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or _now(tz))
     report.seconds = time.monotonic() - started
@@ -150,7 +153,8 @@ def _now(tz: str) -> dt.datetime:
     return dt.datetime.now(ZoneInfo(tz)).replace(microsecond=0)
 
 
-def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime) -> SourceResult:
+def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime,
+                   precedence: dict[str, int]) -> SourceResult:
     source = fetched.source
     state = store.get_state(source.key)
     state.last_attempt = now
@@ -173,7 +177,7 @@ def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: d
     items = fetched.items
     if since:
         items = [i for i in items if i.published is None or i.published >= since]
-    upserted = store.upsert_items(source, items, now)
+    upserted = store.upsert_items(source, items, now, precedence)
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
     state.etag = response.etag

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from newsletter.collect import Progress, fetch_source, select_sources
-from newsletter.collect.http import Fetcher, Limits
-from newsletter.models import FeedsConfig, Settings
+from newsletter.collect.http import Fetcher
+from newsletter.models import FeedsConfig, Limits, Settings
 from newsletter.store import Store
 
 STALE_DAYS = 120
@@ -55,10 +55,12 @@ class SourceCheck:
 
 
 def check_sources(store: Store, feeds: FeedsConfig, settings: Settings, keys: Iterable[str] | None = None,
-                  limits: Limits | None = None, workers: int = 16, today: dt.date | None = None,
+                  limits: Limits | None = None, workers: int | None = None, today: dt.date | None = None,
                   progress: Progress | None = None) -> list[SourceCheck]:
     """Fetch and parse each selected source now; report with the stored history."""
     sources = select_sources(feeds, keys)
+    limits = limits or settings.limits
+    workers = workers or limits.workers
     fetcher = Fetcher(settings.user_agent, limits)
     today = today or dt.date.today()
     progress = progress or (lambda *_: None)

@@ -26,27 +26,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from newsletter.errors import FetchError
+from newsletter.models import Limits
 
 log = logging.getLogger(__name__)
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 RETRY_CODES = {500, 502, 503, 504, 429}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on one fetch; tests shrink them, the defaults suit real sites."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    max_bytes: int = 15 * 1024 * 1024
-    max_redirects: int = 5
-    retries: int = 2
-    backoff: float = 1.0
-    # Politeness: at most this many requests in flight per host, and a pause between their starts.
-    per_host: int = 2
-    host_interval: float = 0.2
 
 
 @dataclass

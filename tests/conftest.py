@@ -1,0 +1,67 @@
+"""Shared fixtures: a real local HTTP server, fast fetch limits, and throw-away workspaces."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from newsletter.models import Limits
+from tests.server import LocalServer, Route  # noqa: F401 (re-exported for tests)
+
+DATA = Path(__file__).parent / "data"
+
+# Small enough that a hanging server costs a fraction of a second, never the internet.
+FAST_LIMITS = Limits(connect_timeout=1.0, read_timeout=0.5, total_timeout=3.0, max_bytes=2 * 1024 * 1024,
+                     max_redirects=3, retries=1, backoff=0.01, per_host=4, host_interval=0.0, workers=8)
+
+FAST_FETCH_YAML = """
+fetch:
+  timeout: 0.5
+  total_timeout: 3
+  max_mb: 2
+  max_redirects: 3
+  retries: 1
+  backoff: 0.01
+  host_interval: 0
+  per_host: 4
+  workers: 8
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch):
+    """Tests talk to 127.0.0.1 directly, whatever proxy the machine has configured."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "NEWSLETTER_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def server():
+    """A started LocalServer; stopped after the test."""
+    with LocalServer() as local:
+        yield local
+
+
+@pytest.fixture
+def fast_limits() -> Limits:
+    return FAST_LIMITS
+
+
+def write_workspace(root: Path, feeds_yaml: str, settings_yaml: str = "") -> Path:
+    """Write newsletter.yaml (fast fetch limits plus `settings_yaml`) and feeds.yaml into `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "newsletter.yaml").write_text(
+        "name: Test\nrelevance:\n  threshold: 3\n  clear: 6\n" + FAST_FETCH_YAML + textwrap.dedent(settings_yaml),
+        encoding="utf-8",
+    )
+    (root / "feeds.yaml").write_text(textwrap.dedent(feeds_yaml), encoding="utf-8")
+    return root
+
+
+def read_data(*parts: str) -> bytes:
+    """Bytes of a file under tests/data."""
+    return DATA.joinpath(*parts).read_bytes()

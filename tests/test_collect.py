@@ -1,0 +1,396 @@
+"""Collecting from a real local server: every source kind, de-duplication, idempotence,
+relevance through article pages, and each bad input failing alone."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+
+import pytest
+
+from newsletter.collect import collect
+from newsletter.inbox import InboxQuery, inbox
+from newsletter.store import Store
+from newsletter.workspace import Workspace
+from tests.conftest import write_workspace
+from tests.server import Route
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Regjeringen.no</title><link>https://www.regjeringen.no/</link>
+<description>Nyheter</description>
+<item><title>Regjeringen styrker innsatsen mot menneskehandel</title>
+<link>{base}/no/aktuelt/menneskehandel/id2900001/?utm_source=regjeringen.no&amp;utm_medium=rss</link>
+<guid isPermaLink="false">2900001</guid><pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate>
+<description>&lt;p&gt;Ny handlingsplan mot menneskehandel legges fram.&lt;/p&gt;</description></item>
+<item><title>Ny forskrift om informasjonsdeling mellom etatene</title>
+<link>{base}/no/aktuelt/forskrift/id2900002/?utm_source=regjeringen.no&amp;utm_medium=rss</link>
+<guid isPermaLink="false">2900002</guid><pubDate>Fri, 24 Jun 2022 12:00:00 +0200</pubDate>
+<description>&lt;p&gt;Etatene får klarere regler for å dele opplysninger.&lt;/p&gt;</description></item>
+<item><title>Nye regler for jordbruksoppgjøret</title>
+<link>{base}/no/aktuelt/jordbruk/id2900003/?utm_source=regjeringen.no&amp;utm_medium=rss</link>
+<guid isPermaLink="false">2900003</guid><pubDate>Wed, 01 Jun 2022 09:00:00 +0200</pubDate>
+<description>&lt;p&gt;Avtalen gir bøndene økte inntekter.&lt;/p&gt;</description></item>
+<item><title>Høring om endringer i utlendingsforskriften</title>
+<link>{base}/no/dokumenter/horing-utlending/id2900004/?utm_source=regjeringen.no&amp;utm_medium=rss</link>
+<guid isPermaLink="false">2900004</guid><pubDate>Tue, 10 May 2022 08:00:00 +0200</pubDate>
+<description>&lt;p&gt;Forslaget gjelder arbeidstillatelser for ofre for menneskehandel.&lt;/p&gt;</description></item>
+</channel></rss>"""
+
+ARTICLE_HARD = """<!doctype html><html lang="nb"><head><title>Forskrift</title></head><body>
+<nav>Departementene Tema Aktuelt</nav><main><h1>Ny forskrift om informasjonsdeling</h1>
+<p>Raskere informasjonsdeling gjør det lettere å avdekke grov utnyttelse av arbeidstakere, tvangsarbeid
+og menneskehandel.</p></main><footer>Regjeringen.no</footer></body></html>"""
+
+ARTICLE_OFF = """<!doctype html><html><body><main><h1>Jordbruksoppgjøret</h1>
+<p>Avtalen gir bøndene økte inntekter og bedre velferdsordninger.</p></main></body></html>"""
+
+ARTICLE_HEARING = """<!doctype html><html><body><main><h1>Høring</h1>
+<div class="hearing-info"><dl><dt>Status</dt><dd>På høring</dd><dt>Høringsfrist</dt><dd>15.08.2022</dd></dl></div>
+<p>Forslaget gjelder arbeidstillatelser.</p></main></body></html>"""
+
+LISTING = """<!doctype html><html><body><div class="news">
+<div class="item"><h3><a href="/nyheder/2022/ny-rapport">Ny rapport om tvangsarbejde i landbruget</a></h3>
+<span class="date">18. maj 2022</span><p class="lead">Rapporten viser omfanget.</p></div>
+<div class="item"><h3><a href="https://www.example-regjering.test/no/aktuelt/menneskehandel/id2900001/">Regeringen i Norge</a></h3>
+<span class="date">20. juni 2022</span><p class="lead">Samme sak, lenket uten utm.</p></div>
+<div class="item"><h3><a href="/nyheder/sommerlukket">Sommerlukket kontor</a></h3>
+<span class="date">30. juni 2022</span><p class="lead">Vi holder lukket i juli.</p></div>
+</div></body></html>"""
+
+STORTINGET = """<?xml version="1.0" encoding="utf-8"?><saker_oversikt xmlns:i="http://www.w3.org/2001/XMLSchema-instance"
+xmlns="http://data.stortinget.no"><saker_liste>
+<sak><id>88001</id><tittel>Representantforslag om tiltak mot menneskehandel</tittel><korttittel>Tiltak mot menneskehandel</korttittel>
+<henvisning>Dokument 8:100 S (2021–2022)</henvisning><sist_oppdatert_dato>2022-06-02T00:00:00</sist_oppdatert_dato>
+<emne_liste><emne><navn>Kriminalitet</navn></emne></emne_liste><komite><id>JUSTIS</id><navn>Justiskomiteen</navn></komite></sak>
+<sak><id>88002</id><tittel>Statsbudsjettet 2022</tittel><korttittel i:nil="true"/><henvisning i:nil="true"/>
+<sist_oppdatert_dato>0001-01-01T00:00:00</sist_oppdatert_dato></sak>
+</saker_liste></saker_oversikt>"""
+
+
+def feeds_yaml(server, extra: str = "") -> str:
+    return f"""
+    sources:
+      - key: regjeringen
+        name: Regjeringen nyheter
+        kind: rss
+        url: {server.url('/rss')}
+        section: norway
+        heading: Politiske tiltak
+        relevance: filter
+      - key: cmm
+        name: Center mod Menneskehandel
+        kind: html
+        url: {server.url('/nyheder')}
+        section: international
+        heading: Danmark
+        language: da
+        relevance: all
+        selectors:
+          item: div.item
+          title: h3 a
+          link: h3 a
+          date: span.date
+          summary: p.lead
+      - key: stortinget
+        name: Stortinget saker
+        kind: stortinget
+        url: {server.url('/eksport/saker?sesjonid=2021-2022')}
+        section: norway
+        heading: Stortinget
+        relevance: filter
+    {extra}"""
+
+
+@pytest.fixture
+def site(server):
+    """The three healthy sources and their article pages."""
+    base = server.url("")
+    server.routes.update({
+        "/rss": Route(RSS.format(base=base).encode(), content_type="application/rss+xml; charset=utf-8",
+                      etag='"rss-1"'),
+        "/nyheder": Route(LISTING.replace("https://www.example-regjering.test", base).encode(),
+                          content_type="text/html; charset=utf-8", last_modified="Mon, 11 Jul 2022 08:00:00 GMT"),
+        "/eksport/saker?sesjonid=2021-2022": Route(STORTINGET.encode(), content_type="text/xml; charset=utf-8",
+                                                   etag='"st-1"'),
+        "/no/aktuelt/forskrift/id2900002/": Route(ARTICLE_HARD.encode(), content_type="text/html; charset=utf-8"),
+        "/no/aktuelt/jordbruk/id2900003/": Route(ARTICLE_OFF.encode(), content_type="text/html; charset=utf-8"),
+        "/no/dokumenter/horing-utlending/id2900004/": Route(ARTICLE_HEARING.encode(),
+                                                            content_type="text/html; charset=utf-8"),
+    })
+    return server
+
+
+def run(root, **kwargs):
+    workspace = Workspace(root)
+    settings = workspace.settings()
+    feeds = workspace.feeds(settings)
+    with Store(workspace.db_path) as store:
+        report = collect(store, feeds, settings, **kwargs)
+        found = {i.url: i for i in store.iter_items()}
+    return report, found
+
+
+def candidates(root, **query):
+    workspace = Workspace(root)
+    settings = workspace.settings()
+    with Store(workspace.db_path) as store:
+        return inbox(store, workspace.feeds(settings), settings, InboxQuery(**query))
+
+
+def test_collects_every_kind_canonicalises_and_deduplicates(site, tmp_path):
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, found = run(root)
+    assert [r.error for r in report.results] == [None, None, None]
+    base = site.url("")
+    # utm_* gone; the listing's link to the same page is the same item, seen in two sources.
+    shared = found[f"{base}/no/aktuelt/menneskehandel/id2900001/"]
+    assert shared.sources == ("regjeringen", "cmm")
+    assert shared.published.isoformat() == "2022-06-20"
+    assert shared.summary == "Ny handlingsplan mot menneskehandel legges fram."
+    assert len(found) == 4 + 2 + 2  # 4 feed items, 2 more from the listing, 2 cases
+    assert found[f"{base}/nyheder/2022/ny-rapport"].published.isoformat() == "2022-05-18"
+    case = found["https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=88001"]
+    assert case.published.isoformat() == "2022-06-02" and "Justiskomiteen" in case.summary
+    budget = found["https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=88002"]
+    assert budget.published is None and budget.date_precision is None
+    assert all(len(i.id) == 7 for i in found.values())
+    assert report.results[0].new == 4 and report.results[1].new == 2 and report.results[1].unchanged == 1
+
+
+def test_relevance_reads_article_pages_and_ranks(site, tmp_path):
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, found = run(root)
+    base = site.url("")
+    hard = found[f"{base}/no/aktuelt/forskrift/id2900002/"]
+    off = found[f"{base}/no/aktuelt/jordbruk/id2900003/"]
+    clear = found[f"{base}/no/aktuelt/menneskehandel/id2900001/"]
+    assert "menneskehandel" in hard.terms and "tvangsarbeid" in hard.terms
+    assert hard.score >= 3 > off.score
+    assert clear.score > hard.score
+    # The clearly relevant item needed no article page; the others did.
+    assert site.requests_to("/no/aktuelt/menneskehandel/id2900001/") == []
+    assert len(site.requests_to("/no/aktuelt/forskrift/id2900002/")) == 1
+    assert report.articles_fetched >= 3
+    ranked = candidates(root, since=None)
+    urls = [i.url for i in ranked]
+    assert off.url not in urls  # a filter source's off-topic item is not a candidate
+    assert f"{base}/nyheder/sommerlukket" in urls  # every item of a `relevance: all` source is
+    assert urls.index(clear.url) < urls.index(hard.url)
+    assert ranked == sorted(ranked, key=lambda i: -i.score)
+    everything = candidates(root, include_all=True)
+    assert off.url in [i.url for i in everything]
+
+
+def test_consultation_deadline_comes_from_its_page(site, tmp_path):
+    extra = f"""
+      - key: horinger
+        name: Regjeringen høringer
+        kind: rss
+        url: {site.url('/rss')}
+        section: norway
+        heading: Høringer
+        item_kind: consultation
+        relevance: filter
+    """
+    root = write_workspace(tmp_path, feeds_yaml(site).replace("sources:", "sources:" + extra, 1))
+    _, found = run(root, keys=["horinger"])
+    hearing = found[f"{site.url('')}/no/dokumenter/horing-utlending/id2900004/"]
+    assert hearing.kind == "consultation"
+    assert hearing.deadline.isoformat() == "2022-08-15"
+
+
+def test_second_collect_costs_one_conditional_request_and_keeps_decisions(site, tmp_path):
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, found = run(root)
+    picked = next(i for i in found.values() if "handlingsplan" in i.summary)
+    with Store(Workspace(root).db_path) as store:
+        store.set_status([picked.id], "skipped")
+    before = len(site.log)
+    report, again = run(root)
+    assert [r.not_modified for r in report.results] == [True, True, True]
+    new_requests = site.log[before:]
+    assert len(new_requests) == 3  # one 304 per source, no article page fetched again
+    assert new_requests[0].headers.get("if-none-match") or new_requests[0].headers.get("if-modified-since")
+    assert {k: (v.id, v.title) for k, v in again.items()} == {k: (v.id, v.title) for k, v in found.items()}
+    assert again[picked.url].status == "skipped"
+
+
+def test_changed_item_is_updated_in_place_and_status_survives(site, tmp_path):
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, found = run(root)
+    target = next(i for i in found.values() if i.title == "Nye regler for jordbruksoppgjøret")
+    with Store(Workspace(root).db_path) as store:
+        store.set_status([target.id], "picked")
+    route = site.routes["/rss"]
+    route.body = route.body.replace(b"Nye regler for jordbruksoppgj\xc3\xb8ret", b"Endrede regler for jordbruket")
+    route.etag = '"rss-2"'
+    report, again = run(root, keys=["regjeringen"])
+    assert (report.results[0].new, report.results[0].updated, report.results[0].unchanged) == (0, 1, 3)
+    updated = again[target.url]
+    assert updated.id == target.id and updated.title == "Endrede regler for jordbruket"
+    assert updated.status == "picked"
+    assert len(again) == len(found)
+
+
+def test_since_skips_older_items(site, tmp_path):
+    import datetime as dt
+
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, found = run(root, keys=["regjeringen"], since=dt.date(2022, 6, 15))
+    assert sorted(i.published.isoformat() for i in found.values()) == ["2022-06-20", "2022-06-24"]
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title><link>http://x.test/a</link></item></channel></rss>"""
+
+XXE = b"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>t</title><item><title>&xxe;</title><link>http://x.test/a</link>
+<description>&xxe;</description></item></channel></rss>"""
+
+BAD_SOURCES = {
+    "http-500": (Route(b"oops", status=500, content_type="text/plain"), "HTTP 500"),
+    "http-404": (Route(b"gone", status=404, content_type="text/plain"), "HTTP 404"),
+    "hang": (Route(hang=3), "timed out"),
+    "truncated": (Route(RSS.encode() * 3, truncate=True), "truncated"),
+    "html-not-feed": (Route(b"<!doctype html><html><body><h1>Siden finnes ikke</h1></body></html>",
+                            content_type="text/html; charset=utf-8"), "got an HTML page"),
+    "empty-200": (Route(b""), "empty response"),
+    "billion-laughs": (Route(BILLION_LAUGHS), "declares XML entities"),
+    "xxe": (Route(XXE), "declares XML entities"),
+    "60-mb": (Route(streamed=60 * 1024 * 1024), "limit"),
+    "gzip-bomb": (Route(b"<rss>" + b" " * (40 * 1024 * 1024), gzip=True), "after decompression"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SOURCES))
+def test_a_bad_source_fails_alone_and_loses_nothing(site, tmp_path, case):
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, first = run(root)
+    route, message = BAD_SOURCES[case]
+    site.routes["/rss"] = route
+    report, after = run(root)
+    failed = {r.source: r.error for r in report.results if r.error}
+    assert list(failed) == ["regjeringen"], failed
+    error = failed["regjeringen"]
+    assert message in error and site.url("/rss") in error and "\n" not in error
+    assert "root:" not in error
+    # The other sources were read, and everything stored before is still there.
+    assert set(first) <= set(after)
+    assert all(r.ok for r in report.results if r.source != "regjeringen")
+    with Store(Workspace(root).db_path) as store:
+        state = store.get_state("regjeringen")
+        assert state.consecutive_failures == 1 and message in state.last_error
+        assert "root:" not in " ".join(i.title + i.summary for i in store.iter_items())
+    # Next run fetches the source in full again (no stale validators), and it recovers.
+    site.routes["/rss"] = Route(RSS.format(base=site.url("")).encode(), etag='"rss-1"')
+    before = len(site.log)
+    report, _ = run(root, keys=["regjeringen"])
+    assert report.results[0].ok
+    with Store(Workspace(root).db_path) as store:
+        assert store.get_state("regjeringen").consecutive_failures == 0
+
+
+def test_latin1_labelled_utf8_is_read_correctly(site, tmp_path):
+    body = RSS.format(base=site.url("")).replace("jordbruksoppgjøret", "jordbruksoppgjøret på Ås").encode("latin-1")
+    site.routes["/rss"] = Route(body, content_type="application/rss+xml; charset=utf-8")
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, found = run(root, keys=["regjeringen"])
+    assert report.results[0].ok
+    assert any(w.startswith("body is not valid utf-8") for w in report.results[0].warnings)
+    assert "Nye regler for jordbruksoppgjøret på Ås" in {i.title for i in found.values()}
+
+
+def test_hostile_markup_and_control_characters_are_gone(site, tmp_path):
+    body = RSS.format(base=site.url("")).replace(
+        "<title>Nye regler for jordbruksoppgjøret</title>",
+        "<title>Nye regler&#13;&#10;Bcc: evil@example.test\tfor jordbruk</title>",
+    ).replace(
+        "&lt;p&gt;Avtalen gir bøndene økte inntekter.&lt;/p&gt;",
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
+        "&lt;a href=&quot;javascript:alert(3)&quot;&gt;Avtalen&lt;/a&gt; gir inntekter.",
+    )
+    site.routes["/rss"] = Route(body.encode(), content_type="application/rss+xml")
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, found = run(root, keys=["regjeringen"])
+    item = next(i for i in found.values() if i.url.endswith("/id2900003/"))
+    assert item.title == "Nye regler Bcc: evil@example.test for jordbruk"
+    assert item.summary == "Avtalen gir inntekter."
+    stored = sqlite3.connect(Workspace(root).db_path).execute("SELECT group_concat(summary || title) FROM items")
+    text = stored.fetchone()[0]
+    for bad in ("<script", "alert(", "onerror", "javascript:", "\r", "\n"):
+        assert bad not in text
+
+
+def test_selector_that_matches_nothing_is_a_failure_naming_the_source(site, tmp_path):
+    site.routes["/nyheder"] = Route(b"<html><body><div class='redesigned'>Ny side</div></body></html>",
+                                    content_type="text/html")
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, _ = run(root, keys=["cmm"])
+    assert "selector 'div.item' matched 0 items" in report.results[0].error
+    assert "source 'cmm' in feeds.yaml" in report.results[0].error
+
+
+def test_gzip_encoded_feed_is_decompressed(site, tmp_path):
+    site.routes["/rss"] = Route(RSS.format(base=site.url("")).encode(), gzip=True)
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, found = run(root, keys=["regjeringen"])
+    assert report.results[0].ok and len(found) == 4
+
+
+def test_pages_follow_next_links_up_to_max_pages(server, tmp_path):
+    def page(n, next_link=True):
+        more = f'<a class="next" href="/list?page={n + 1}">Neste</a>' if next_link else ""
+        return (f'<html><body><div class="item"><h3><a href="/a{n}">Sak {n} om menneskehandel</a></h3>'
+                f'<span class="date">{n}. juni 2022</span></div>{more}</body></html>').encode()
+
+    server.routes.update({"/list": Route(page(1), content_type="text/html")})
+    for n in range(2, 6):
+        server.routes[f"/list?page={n}"] = Route(page(n), content_type="text/html")
+    root = write_workspace(tmp_path, f"""
+    sources:
+      - key: paged
+        name: Paged
+        kind: html
+        url: {server.url('/list')}
+        section: international
+        heading: Paged
+        relevance: all
+        max_pages: 3
+        selectors: {{item: div.item, title: h3 a, link: h3 a, date: span.date, next: a.next}}
+    """)
+    _, found = run(root)
+    assert sorted(i.title for i in found.values()) == ["Sak 1 om menneskehandel", "Sak 2 om menneskehandel",
+                                                        "Sak 3 om menneskehandel"]
+    assert server.requests_to("/list?page=4") == []
+
+
+def test_europol_style_feed_gets_dates_from_article_pages(server, tmp_path):
+    feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Europol</title>
+    <item><title>Human trafficking network dismantled</title><link>{server.url('/news/thb')}</link>
+    <description>Officers arrested ten suspects...</description></item>
+    <item><title>No page here</title><link>{server.url('/news/gone')}</link></item>
+    </channel></rss>"""
+    server.routes.update({
+        "/rss": Route(feed.encode()),
+        "/news/thb": Route(b'<html><body><main><div class="news-date">08 Jun 2022</div><p>Victims of '
+                           b'trafficking were identified.</p></main></body></html>', content_type="text/html"),
+    })
+    root = write_workspace(tmp_path, f"""
+    sources:
+      - key: europol
+        name: Europol
+        kind: rss
+        url: {server.url('/rss')}
+        section: international
+        heading: Europol
+        language: en
+    """)
+    report, found = run(root)
+    assert any("no date" in w for w in report.results[0].warnings)
+    assert found[server.url("/news/thb")].published.isoformat() == "2022-06-08"
+    undated = found[server.url("/news/gone")]
+    assert undated.published is None  # kept, and marked as having no date
+    assert report.articles_failed == 1

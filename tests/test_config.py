@@ -1,0 +1,155 @@
+"""feeds.yaml and newsletter.yaml: validated on load, errors name file, line and key."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import load_feeds, load_settings
+from newsletter.errors import ConfigError
+
+ROOT = Path(__file__).parent.parent
+
+GOOD = """\
+keywords:
+  barnehandel: 4
+sources:
+  - key: unodc
+    name: UNODC press releases
+    kind: html
+    url: https://www.unodc.org/unodc/en/press/releases.html
+    section: international
+    heading: UNODC
+    language: en
+    relevance: filter
+    item_kind: news
+    keywords:
+      smuggling of migrants: 1
+    selectors:
+      item: div.pressrelease
+      title: div.title a
+      link: div.title a
+      date: div.date
+      summary: div.teaser
+      next: a.next
+    date_format: "%d.%m.%Y"
+    max_pages: 2
+  - key: cbss
+    name: CBSS
+    kind: rss
+    url: https://cbss.org/feed/
+    section: kom
+    heading: Østersjørådet (CBSS)
+    enabled: false
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "feeds.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_valid_file_loads_into_typed_sources(tmp_path):
+    feeds = load_feeds(write(tmp_path, GOOD))
+    assert [s.key for s in feeds.sources] == ["unodc", "cbss"]
+    unodc, cbss = feeds.sources
+    assert unodc.selectors.item == "div.pressrelease" and unodc.selectors.next == "a.next"
+    assert unodc.date_format == "%d.%m.%Y" and unodc.max_pages == 2
+    assert unodc.keywords == {"smuggling of migrants": 1.0}
+    assert unodc.line == 4
+    assert feeds.keywords == {"barnehandel": 4.0}
+    assert cbss.enabled is False and cbss.relevance == "filter" and cbss.language == "nb"
+    assert cbss.item_kind == "news"
+
+
+@pytest.mark.parametrize(
+    "old, new, line, message",
+    [
+        ("    heading: UNODC\n", "    heading: UNODC\n    headng: typo\n", 10, "headng: unknown key (did you mean 'heading'?)"),
+        ("    kind: html\n", "    kind: website\n", 6, "kind: 'website' is not one of: rss, atom, html, stortinget"),
+        ("    relevance: filter\n", "    relevance: some\n", 11, "relevance: 'some' is not one of: all, filter"),
+        ("    url: https://cbss.org/feed/\n", "    url: ftp://cbss.org/feed/\n", 27, "url: expected an http(s) URL"),
+        ("    enabled: false\n", "    enabled: perhaps\n", 30, "enabled: expected true or false"),
+        ("      item: div.pressrelease\n", "      item: div..pressrelease\n", 16, "item: invalid CSS selector"),
+        ("    max_pages: 2\n", "    max_pages: 0\n", 23, "max_pages: expected a whole number from 1 to 50"),
+        ("  - key: cbss\n", "  - key: unodc\n", 24, "duplicate source key 'unodc' (first on line 4)"),
+        ("    date_format: \"%d.%m.%Y\"\n", "    date_format: \"dd.mm.yyyy\"\n", 22, "has no strptime directive"),
+        ("  barnehandel: 4\n", "  barnehandel: lots\n", 2, "keywords.barnehandel: expected a number"),
+        ("    name: CBSS\n", "", 24, "missing required key 'name'"),
+    ],
+)
+def test_each_mistake_names_file_line_and_key(tmp_path, old, new, line, message):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}, line {line}: "), text
+    assert message in text
+
+
+def test_html_source_without_selectors_is_refused(tmp_path):
+    text = GOOD.replace("    selectors:\n", "    xselectors:\n", 1)
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_feeds(write(tmp_path, text))
+    start = GOOD.index("    selectors:")
+    end = GOOD.index("    date_format")
+    with pytest.raises(ConfigError, match="an html source needs 'selectors'"):
+        load_feeds(write(tmp_path, GOOD[:start] + GOOD[end:]))
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "sources:\n  - key: a\n    name: [unclosed\n    kind: rss\n")
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    assert f"{path}, line" in str(caught.value) and "invalid YAML" in str(caught.value)
+
+
+def test_duplicate_mapping_key_is_an_error(tmp_path):
+    path = write(tmp_path, GOOD.replace("    heading: UNODC\n", "    heading: UNODC\n    heading: Again\n", 1))
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_feeds(path)
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_feeds(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="empty"):
+        load_feeds(write(tmp_path, ""))
+
+
+def test_section_must_be_configured_in_newsletter_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="section: 'kom' is not a section of newsletter.yaml"):
+        load_feeds(write(tmp_path, GOOD), sections=("norway", "international"))
+
+
+def test_settings_defaults_and_validation(tmp_path):
+    assert load_settings(tmp_path / "absent.yaml").relevance.threshold == 3.0
+    path = write(tmp_path, "name: X\nrelevance:\n  threshold: 4.5\nfetch:\n  timeout: 2\n  max_mb: 1\n", "n.yaml")
+    settings = load_settings(path)
+    assert settings.relevance.threshold == 4.5
+    assert settings.limits.read_timeout == 2 and settings.limits.max_bytes == 1024 * 1024
+    bad = write(tmp_path, "name: X\nrelevance:\n  treshold: 4\n", "bad.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(bad)
+    assert str(caught.value) == f"{bad}, line 3: relevance.treshold: unknown key (did you mean 'threshold'?)"
+    zone = write(tmp_path, "timezone: Mars/Olympus\n", "tz.yaml")
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        load_settings(zone)
+
+
+def test_the_shipped_workspace_files_are_valid():
+    """The repository's own feeds.yaml and newsletter.yaml load, and cover the sources the unit reads."""
+    settings = load_settings(ROOT / "newsletter.yaml")
+    feeds = load_feeds(ROOT / "feeds.yaml", settings.sections)
+    hosts = " ".join(s.url for s in feeds.sources if s.enabled)
+    for needed in ("regjeringen.no", "data.stortinget.no", "coe.int", "osce.org", "unodc.org", "europa.eu",
+                   "europol", "norden.org", "cbss.org", "jamstalldhetsmyndigheten.se", "cmm.dk", "ihmiskauppa.fi",
+                   "heuni.fi", "nhri.no", "fafo.no", "politiet.no", "udi.no", "bufdir.no", "rosanorge.no",
+                   "arbeidstilsynet.no", "ilo.org", "unicef.org"):
+        assert needed in hosts, needed
+    assert {s.kind for s in feeds.sources} >= {"rss", "html", "stortinget"}
+    assert {s.relevance for s in feeds.sources} == {"all", "filter"}
