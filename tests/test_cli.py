@@ -1,0 +1,168 @@
+"""The command line through click's runner: exit codes, exact error lines, JSON output."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from tests.conftest import write_workspace
+from tests.server import Route
+from tests.test_collect import RSS, feeds_yaml, site  # noqa: F401 (fixture)
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def invoke(root, *args):
+    result = CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def collected(site, tmp_path):  # noqa: F811
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    result = invoke(root, "collect")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_collect_prints_a_summary_per_source(collected, site):  # noqa: F811
+    result = invoke(collected, "collect", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [s["source"] for s in data["sources"]] == ["regjeringen", "cmm", "stortinget"]
+    assert all(s["not_modified"] for s in data["sources"])
+    table = invoke(collected, "collect").stdout
+    for column in ("source", "new", "updated", "unchanged", "status", "regjeringen", "not modified"):
+        assert column in table
+
+
+def test_collect_exits_1_and_names_the_failed_source(collected, site):  # noqa: F811
+    site.routes["/rss"] = Route(b"down", status=503, content_type="text/plain")
+    result = invoke(collected, "collect")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: regjeringen: {site.url('/rss')}: HTTP 503 Service Unavailable"
+    assert "cmm" in result.stdout and "failed" in result.stdout
+
+
+def test_items_json_lists_candidates_best_first_with_documented_fields(collected):
+    result = invoke(collected, "items", "--issue", "2022-q2", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert rows, "the quarter has candidates"
+    for field in ("id", "source", "url", "title", "summary", "published", "kind", "deadline", "score", "terms",
+                  "section", "heading", "status"):
+        assert field in rows[0]
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert all("2022-04-01" <= r["published"] <= "2022-06-30" for r in rows if r["published"])
+    titles = [r["title"] for r in rows]
+    assert "Nye regler for jordbruksoppgjøret" not in titles
+    assert "Nye regler for jordbruksoppgjøret" in [r["title"] for r in json.loads(
+        invoke(collected, "items", "--issue", "2022-q2", "--all", "--json").stdout)]
+    danish = json.loads(invoke(collected, "items", "--source", "cmm", "--json").stdout)
+    assert {r["heading"] for r in danish} <= {"Danmark", "Politiske tiltak"} and danish
+    assert all(r["section"] == "international" for r in json.loads(
+        invoke(collected, "items", "--section", "international", "--json").stdout))
+    assert all(r["score"] >= 5 for r in json.loads(invoke(collected, "items", "--min-score", "5", "--json").stdout))
+
+
+def test_items_plain_output_and_show(collected):
+    lines = invoke(collected, "items", "--issue", "2022-q2").stdout.splitlines()
+    first = lines[0].split()
+    assert re.fullmatch(r"[0-9a-z]{7}", first[0])
+    shown = invoke(collected, "show", first[0])
+    assert shown.exit_code == 0
+    assert re.search(rf"^id:\s+{first[0]}$", shown.stdout, re.M)
+    assert re.search(r"^url:\s+http", shown.stdout, re.M)
+    as_json = json.loads(invoke(collected, "show", first[0], "--json").stdout)
+    assert as_json["id"] == first[0]
+
+
+def test_skipped_items_leave_the_inbox(collected):
+    rows = json.loads(invoke(collected, "items", "--json").stdout)
+    from newsletter.store import Store
+    from newsletter.workspace import Workspace
+
+    with Store(Workspace(collected).db_path) as store:
+        store.set_status([rows[0]["id"]], "skipped")
+    after = [r["id"] for r in json.loads(invoke(collected, "items", "--json").stdout)]
+    assert rows[0]["id"] not in after
+    skipped = json.loads(invoke(collected, "items", "--status", "skipped", "--json").stdout)
+    assert [r["id"] for r in skipped] == [rows[0]["id"]]
+
+
+def test_show_unknown_item_is_an_error_with_a_hint(collected):
+    result = invoke(collected, "show", "zzzzzzz")
+    assert result.exit_code == 1
+    assert "Error: no item 'zzzzzzz'" in result.stderr and "newsletter items" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("items", "--issue", "2022-q5"), "'2022-q5' is not an issue id like 2024-q2"),
+    (("items", "--issue", "2022-q2", "--since", "2022-01-01"), "give either --issue or --since/--until"),
+    (("items", "--since", "yesterday"), "Invalid value for '--since'"),
+    (("items", "--status", "maybe"), "Invalid value for '--status'"),
+    (("items", "--source", "nope"), "no source 'nope'"),
+])
+def test_usage_errors_exit_2(collected, args, message):
+    result = invoke(collected, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_collect_unknown_source_is_an_error(collected):
+    result = invoke(collected, "collect", "--source", "nope")
+    assert result.exit_code == 1
+    assert "no source 'nope'" in result.stderr
+
+
+def test_a_typo_in_feeds_yaml_stops_before_anything_is_fetched(site, tmp_path):  # noqa: F811
+    root = write_workspace(tmp_path, feeds_yaml(site).replace("heading: Danmark", "headin: Danmark"))
+    result = invoke(root, "collect")
+    assert result.exit_code == 1
+    feeds = root / "feeds.yaml"
+    line = next(n for n, text in enumerate(feeds.read_text().splitlines(), 1) if "headin:" in text)
+    assert result.stderr.strip() == (
+        f"Error: {feeds}, line {line}: sources[cmm].headin: unknown key (did you mean 'heading'?)"
+    )
+    assert site.log == []
+
+
+def test_sources_check_reports_health(collected, site):  # noqa: F811
+    site.routes["/nyheder"] = Route(b"<html><body>redesigned</body></html>", content_type="text/html")
+    result = invoke(collected, "sources", "check", "--json")
+    assert result.exit_code == 1
+    checks = {c["source"]: c for c in json.loads(result.stdout)}
+    assert checks["regjeringen"]["ok"] and checks["regjeringen"]["items"] == 4
+    assert checks["regjeringen"]["newest"] == "2022-06-24"
+    assert checks["regjeringen"]["last_success"] is not None
+    assert any("no new item for" in w for w in checks["regjeringen"]["warnings"])
+    assert not checks["cmm"]["ok"] and "matched 0 items" in checks["cmm"]["error"]
+    assert checks["cmm"]["reachable"] is True
+
+
+def test_workspace_from_environment(collected, monkeypatch):
+    monkeypatch.setenv("NEWSLETTER_WORKSPACE", str(collected))
+    result = CliRunner().invoke(cli, ["items", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)
+
+
+def all_commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from all_commands(command, path)
+        else:
+            yield path, command
+
+
+@pytest.mark.parametrize("path, command", list(all_commands()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_help_and_is_in_the_readme(path, command):
+    assert command.help and command.help.strip()
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert f"newsletter {' '.join(path)}" in README.read_text(encoding="utf-8")
