@@ -1,0 +1,80 @@
+"""The relevance vocabulary: every language, every field, negative terms, configured keywords."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_fingerprint
+
+THRESHOLD = 3
+
+
+@pytest.mark.parametrize("title", [
+    "Regjeringen legger fram ny handlingsplan mot menneskehandel",        # nb
+    "Regeringen skärper kampen mot människohandel",                        # sv
+    "Ny rapport om menneskehandel i Danmark",                              # da
+    "Ihmiskaupan uhrien auttamisjärjestelmän vuosikertomus",               # fi
+    "UNODC warns of human trafficking risks",                              # en
+    "GRETA publishes its third report on Norway",
+    "Trafficking in persons report 2022",
+    "New report on forced labour in supply chains",
+    "Tvangsarbeid i norsk landbruk",
+    "Labour exploitation of migrant workers in construction",
+    "Seksuell utnyttelse av mindreårige",
+    "Palermo-protokollen 20 år",
+    "Modern slavery statement guidance",
+])
+def test_topic_in_the_title_is_a_candidate(title):
+    assert score_text(title).value >= THRESHOLD, title
+
+
+@pytest.mark.parametrize("title", [
+    "Jordbruksoppgjøret 2022",
+    "Statsbudsjettet for 2023 lagt fram",
+    "Ny veiledning om arbeidstid i helsesektoren",
+    "Four tonnes of cocaine seized in joint operation",
+    "Drug trafficking network dismantled",
+    "Firearms trafficking: progress report on the EU action plan",
+    "Wildlife trafficking in South-East Asia",
+    "Tiltak mot sosial dumping i byggebransjen",
+])
+def test_off_topic_and_hard_negatives_stay_below_the_threshold(title):
+    assert score_text(title).value < THRESHOLD, title
+
+
+def test_article_text_lifts_an_item_whose_title_hides_the_subject():
+    title = "Ny forskrift åpner for informasjonsdeling mellom etatene"
+    alone = score_text(title)
+    with_text = score_text(title, article="Dette gjør det lettere å avdekke tvangsarbeid og menneskehandel.")
+    assert alone.value < THRESHOLD <= with_text.value
+    assert with_text.terms[:2] == ("menneskehandel", "tvangsarbeid")
+
+
+def test_fields_weigh_title_over_summary_over_article():
+    word = "menneskehandel"
+    in_title, in_summary, in_article = score_text(word), score_text("x", word), score_text("x", "", word)
+    assert in_title.value > in_summary.value > in_article.value > 0
+    everywhere = score_text(word, word, word)
+    assert everywhere.value > in_title.value
+
+
+def test_negative_terms_do_not_hide_human_trafficking():
+    mixed = score_text("Human trafficking and drug trafficking networks dismantled")
+    assert mixed.value >= THRESHOLD and "-narkotika" in mixed.terms
+
+
+def test_specialised_sources_get_a_prior():
+    plain, specialised = score_text("Annual meeting"), score_text("Annual meeting", specialised=True)
+    assert plain.value == 0 and specialised.value > 0
+
+
+def test_configured_keywords_add_to_the_vocabulary():
+    extra = keyword_terms({"barnehandel": 4})
+    assert score_text("Barnehandel over grensen").value == 0
+    scored = score_text("Barnehandel over grensen", extra=extra)
+    assert scored.value == 6 and scored.terms == ("barnehandel",)
+    assert vocabulary_fingerprint({"barnehandel": 4}) != vocabulary_fingerprint({})
+
+
+def test_score_is_never_negative():
+    assert score_text("cocaine firearms wildlife").value == 0
