@@ -78,3 +78,19 @@ def test_configured_keywords_add_to_the_vocabulary():
 
 def test_score_is_never_negative():
     assert score_text("cocaine firearms wildlife").value == 0
+
+
+@pytest.mark.parametrize("title, url, default, expected", [
+    ("Webinar on the risks of trafficking", "https://x.test/a", "news", "event"),
+    ("OSCE round-table focuses on protection of refugees", "https://x.test/a", "news", "event"),
+    ("GRETA publishes its third report on Norway", "https://x.test/a", "news", "report"),
+    ("Ny rapport om utnyttelse i verftsindustrien", "https://x.test/a", "news", "report"),
+    ("Oversikt over rettsavgjørelser", "https://x.test/oversikt.PDF", "news", "report"),
+    ("Ny dom i Høyesterett om tvangsarbeid", "https://x.test/a", "news", "judgment"),
+    ("Regjeringen styrker innsatsen", "https://x.test/a", "news", "news"),
+    ("Høring om ny rapport", "https://x.test/a", "consultation", "consultation"),
+])
+def test_kind_is_inferred_from_the_title_only_for_news_sources(title, url, default, expected):
+    from newsletter.collect.relevance import infer_kind
+
+    assert infer_kind(title, url, default) == expected

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from newsletter.collect.article import read_article
 from newsletter.collect.feeds import parse_feed
 from newsletter.collect.http import Fetcher, Response
-from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_fingerprint
+from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
 from newsletter.collect.scrape import collect_listing
 from newsletter.collect.stortinget import parse_stortinget
 from newsletter.errors import FetchError, NewsletterError, ParseError
@@ -70,6 +70,8 @@ def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz:
         out.response = response
         if not response.not_modified:
             out.items, out.warnings = parse_source(fetcher, source, response, tz)
+            for item in out.items:
+                item.kind = item.kind or infer_kind(item.title, item.url, source.item_kind)
     except (FetchError, ParseError) as exc:
         out.error = str(exc) if isinstance(exc, FetchError) else f"{source.url}: {exc}"
     except Exception as exc:  # a parser bug must not stop the other sources

@@ -137,3 +137,30 @@ def score_text(title: str, summary: str = "", article: str = "", extra: tuple[Te
         total += SPECIALISED_PRIOR
     hits.sort(key=lambda hit: -hit[0])
     return Score(round(max(total, 0.0), 2), tuple(label for _, label in hits))
+
+
+# Words in a title that say what kind of publication an item is, in the
+# languages of the sources. Only a source's default `news` is refined: a
+# consultation listing's items stay consultations.
+_EVENT_WORDS = re.compile(
+    r"(?<![\w-])(?:webinar|seminar|seminarium|konferanse|konferens|konference|conference|round-?table|"
+    r"rundebordsmøte|workshop|expert meeting|ekspertmøte|frokostmøte|lanseringsmøte|arrangement|"
+    r"(?:annual |plenary )?meeting|meets\b|forum\b)", re.I)
+_REPORT_WORDS = re.compile(
+    r"(?<![\w-])(?:report|rapport|årsmelding|årsrapport|annual report|guidance note|policy brief|evaluation|"
+    r"evaluering|handbook|håndbok|veileder|guidelines?|publishes|publication|action plan|handlingsplan|"
+    r"strategi|strategy|kartlegging|undersøkelse|statistikk|statistics|study\b|studie\b|utredning|NOU\b)", re.I)
+_JUDGMENT_WORDS = re.compile(r"(?<![\w-])(?:dom i|dommen|judgment|judgement|ruling|rettsavgjørelse|høyesterett)", re.I)
+
+
+def infer_kind(title: str, url: str, default: str) -> str:
+    """The kind an item's title (or a PDF link) reveals; the source's default otherwise."""
+    if default != "news":
+        return default
+    if _EVENT_WORDS.search(title):
+        return "event"
+    if _REPORT_WORDS.search(title) or url.lower().split("?")[0].endswith(".pdf"):
+        return "report"  # an overview of judgments published as a PDF is a report
+    if _JUDGMENT_WORDS.search(title):
+        return "judgment"
+    return default
