@@ -119,7 +119,8 @@ def _named(text: str) -> ParsedDate | None:
     months = _month_pattern()
     lowered = text.lower()
     # "18. september 2025", "16 september 2025", "8 June 2022", "08 Jun 2022", "1er juin"
-    match = re.search(rf"(?<!\d)(\d{{1,2}})\.?\s*(?:de\s+)?({months})\.?,?\s+(\d{{4}})(?!\d)", lowered)
+    match = re.search(rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s*(?:de\s+|of\s+)?({months})\.?,?\s+(\d{{4}})(?!\d)",
+                      lowered)
     if match:
         date = _valid(int(match.group(3)), month_table()[match.group(2)], int(match.group(1)))
         return ParsedDate(date) if date else None
@@ -141,8 +142,8 @@ def _year_only(text: str) -> ParsedDate | None:
     if len(text.split()) > 4:
         return None
     match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", text)
-    if not match:
-        return None
+    if not match or re.search(r"\d", text[: match.start()] + text[match.end():]):
+        return None  # other digits: an impossible full date ("31.02.2022"), not a year
     date = _valid(int(match.group(1)), 1, 1)
     return ParsedDate(date, "year") if date else None
 

@@ -53,6 +53,9 @@ def read_article(body: bytes, charset: str | None, tz: str = "Europe/Oslo") -> A
     deadline = _dl_deadline(soup, tz)
     for name in _NOISE:
         for node in soup.find_all(name):
+            # An article's own <header> holds its title and date: only the page's go.
+            if name in ("header", "footer") and node.find_parent(("article", "main")):
+                continue
             node.decompose()
     container = None
     for selector in _MAIN:

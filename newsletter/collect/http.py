@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -165,13 +166,15 @@ class Fetcher:
     def _request(self, url: str, headers: dict[str, str]) -> Response:
         limits = self.limits
         host = urlsplit(url).hostname or ""
-        started = time.monotonic()
         with self.gate(host):
+            started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             try:
                 raw = self._session().get(
                     url, headers=headers, stream=True, allow_redirects=False,
                     timeout=(limits.connect_timeout, limits.read_timeout),
                 )
+            except requests.ConnectTimeout as exc:
+                raise FetchError(url, f"connection timed out after {limits.connect_timeout:g}s", retryable=True) from exc
             except requests.Timeout as exc:
                 raise FetchError(url, f"timed out after {limits.read_timeout:g}s", retryable=True) from exc
             except requests.exceptions.SSLError as exc:
@@ -197,25 +200,58 @@ class Fetcher:
     def _read_body(self, raw: requests.Response, url: str, started: float) -> bytes:
         limits = self.limits
         chunks, size = [], 0
+        too_slow = f"body not complete after {limits.total_timeout:g}s"
+        # A server that drips a byte at a time never trips the read timeout, and a
+        # blocking read cannot look at the clock: a watchdog closes the socket at the
+        # deadline, which ends the read.
+        expired = threading.Event()
+        watchdog = threading.Timer(max(0.0, started + limits.total_timeout - time.monotonic()),
+                                   _abort, (raw, expired))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             # iter_content decompresses gzip/deflate as it goes: the cap counts what
             # would be held in memory, which is what stops a gzip bomb.
-            for chunk in raw.iter_content(64 * 1024):
+            for chunk in raw.iter_content(16 * 1024):
                 size += len(chunk)
                 if size > limits.max_bytes:
                     raise FetchError(url, f"body over the {limits.max_bytes / 1e6:.0f} MB limit (after decompression)")
-                if time.monotonic() - started > limits.total_timeout:
-                    raise FetchError(url, f"body not complete after {limits.total_timeout:g}s", retryable=True)
+                if expired.is_set() or time.monotonic() - started > limits.total_timeout:
+                    raise FetchError(url, too_slow, retryable=True)
                 chunks.append(chunk)
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise FetchError(url, f"truncated body ({_short(exc)})", retryable=True) from exc
-        except requests.exceptions.ContentDecodingError as exc:
-            raise FetchError(url, f"body cannot be decompressed ({_short(exc)})") from exc
-        except requests.Timeout as exc:
-            raise FetchError(url, f"timed out after {limits.read_timeout:g}s while reading", retryable=True) from exc
-        except requests.RequestException as exc:
-            raise FetchError(url, f"connection broken while reading ({_short(exc)})", retryable=True) from exc
+            if expired.is_set():
+                raise FetchError(url, too_slow, retryable=True)
+        except (requests.RequestException, OSError, ValueError) as exc:
+            if expired.is_set():
+                raise FetchError(url, too_slow, retryable=True) from exc
+            raise _reading_error(url, exc, limits) from exc
+        finally:
+            watchdog.cancel()
         return b"".join(chunks)
+
+
+def _abort(raw: requests.Response, expired: threading.Event) -> None:
+    """Close a response's socket from the watchdog thread; the blocked read then returns."""
+    expired.set()
+    connection = getattr(raw.raw, "connection", None) or getattr(raw.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _reading_error(url: str, exc: Exception, limits: Limits) -> FetchError:
+    """The FetchError for a failure while a body streamed in."""
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return FetchError(url, f"body cannot be decompressed ({_short(exc)})")
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
+        # urllib3 reports a read timeout mid-body as a connection error.
+        return FetchError(url, f"timed out after {limits.read_timeout:g}s while reading", retryable=True)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return FetchError(url, f"truncated body ({_short(exc)})", retryable=True)
+    return FetchError(url, f"connection broken while reading ({_short(exc)})", retryable=True)
 
 
 def _check_scheme(original: str, url: str) -> None:

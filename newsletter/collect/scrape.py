@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup, Tag
 
 from newsletter.collect.decode import decode_body
 from newsletter.dates import ParsedDate, date_from_url, parse_date
-from newsletter.errors import ParseError
+from newsletter.errors import FetchError, ParseError
 from newsletter.models import RawItem, Source
 from newsletter.text import clean_line, html_to_text
 from newsletter.urls import resolve
@@ -92,7 +92,8 @@ def parse_listing(body: bytes, source: Source, page_url: str, charset: str | Non
     next_url = None
     if sel.next:
         next_href = _href(soup.select_one(sel.next))
-        if next_href:
+        # A disabled "next" on the last page is often href="javascript:;" or "#".
+        if next_href and not next_href.strip().lower().startswith(("javascript:", "#", "mailto:")):
             next_url = resolve(page_url, next_href)
     return items, warnings, next_url
 
@@ -106,10 +107,11 @@ def collect_listing(first_body: bytes, source: Source, first_url: str, charset: 
     pages = 1
     while next_url and next_url not in seen and pages < source.max_pages:
         seen.add(next_url)
-        body, page_charset = fetch_page(next_url)
         try:
+            body, page_charset = fetch_page(next_url)
             more, more_warnings, next_url = parse_listing(body, source, next_url, page_charset, tz)
-        except ParseError as exc:
+        except (FetchError, ParseError) as exc:
+            # Page 1 was read: keep its items and say what went wrong further down.
             warnings.append(f"page {pages + 1}: {exc}")
             break
         items.extend(more)
