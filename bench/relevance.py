@@ -70,6 +70,8 @@ def main() -> None:
         started = time.perf_counter()
         warm = newsletter(["collect"], env, workspace)
         warm_seconds = time.perf_counter() - started
+        if warm.returncode != 0:
+            raise SystemExit(f"warm collect failed: {warm.stderr}")
         listed = newsletter(["items", "--issue", "2022-q2", "--json"], env, workspace)
         if listed.returncode != 0:
             raise SystemExit(listed.stderr)

@@ -3,7 +3,6 @@ relevance through article pages, and each bad input failing alone."""
 
 from __future__ import annotations
 
-import gzip
 import sqlite3
 
 import pytest
@@ -284,11 +283,12 @@ def test_a_bad_source_fails_alone_and_loses_nothing(site, tmp_path, case):
         state = store.get_state("regjeringen")
         assert state.consecutive_failures == 1 and message in state.last_error
         assert "root:" not in " ".join(i.title + i.summary for i in store.iter_items())
-    # Next run fetches the source in full again (no stale validators), and it recovers.
+    # The next run asks again (with the validators of the last body that parsed), and it recovers.
     site.routes["/rss"] = Route(RSS.format(base=site.url("")).encode(), etag='"rss-1"')
     before = len(site.log)
     report, _ = run(root, keys=["regjeringen"])
     assert report.results[0].ok
+    assert [entry.path for entry in site.log[before:]] == ["/rss"]
     with Store(Workspace(root).db_path) as store:
         assert store.get_state("regjeringen").consecutive_failures == 0
 

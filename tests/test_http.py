@@ -20,7 +20,7 @@ import pytest
 from newsletter.collect.http import Fetcher, Response
 from newsletter.errors import FetchError
 from newsletter.models import Limits
-from tests.server import LocalServer, Route
+from tests.server import LocalServer, Route, SocketServer
 
 UA = "newsletter-tests/1.0 (+https://example.invalid/contact)"
 LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
@@ -81,34 +81,19 @@ def routes(server) -> ScriptedRoutes:
     return server.routes
 
 
-class RawServer:
+class RawServer(SocketServer):
     """A TCP server on 127.0.0.1 whose answers are written by hand, for faults a Route cannot make
     (a body that drips, a stall in the middle of the body, a huge Content-Length that is never sent)."""
 
     def __init__(self, respond):
         self.respond = respond
         self.requests: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn):
+    def handle(self, conn):
         with conn:
             conn.settimeout(5)
             head = b""
@@ -122,11 +107,6 @@ class RawServer:
                 self.respond(conn, self._stop)
             except OSError:
                 pass
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(1)
-        self.sock.close()
 
 
 @pytest.fixture

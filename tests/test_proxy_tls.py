@@ -19,7 +19,7 @@ trustme = pytest.importorskip("trustme")
 
 from newsletter.collect.http import Fetcher  # noqa: E402
 from newsletter.errors import FetchError  # noqa: E402
-from tests.server import LocalServer, Route  # noqa: E402
+from tests.server import LocalServer, Route, SocketServer  # noqa: E402
 # dns_lookups is an autouse fixture; server is the fast-stopping override of conftest's.
 from tests.test_http import UA, dns_lookups, fast_stopping, server  # noqa: E402,F401
 
@@ -61,30 +61,15 @@ def https_url(server: LocalServer, path: str, host: str = "localhost") -> str:
     return f"https://{host}:{server.port}{path}"
 
 
-class ConnectProxy:
+class ConnectProxy(SocketServer):
     """An HTTPS proxy: answers CONNECT by tunnelling to one local port, whatever host was asked for."""
 
     def __init__(self, target_port: int):
         self.target_port = target_port
         self.requests: list[str] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket):
+    def handle(self, client: socket.socket):
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -107,11 +92,6 @@ class ConnectProxy:
                         if not data:
                             return
                         peers[sock].sendall(data)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(1)
-        self.sock.close()
 
 
 def test_unknown_ca_fails_with_a_hint(https_server, fast_limits):
