@@ -26,8 +26,9 @@ RECORDS = {
     "sak": (WEB + "/Saker/Sak/?p={id}", ("sist_oppdatert_dato",)),
     "sporsmal": (WEB + "/Sporsmal/Skriftlige-sporsmal-og-svar/Skriftlig-sporsmal/?qid={id}",
                  ("besvart_dato", "datert_dato", "sendt_dato")),
+    # Publications have no page address in the export: link the API's own record.
     "publikasjon": ("https://data.stortinget.no/eksport/publikasjon?publikasjonid={id}",
-                    ("dato", "publisert_dato", "sist_oppdatert_dato")),
+                    ("dato", "tilgjengelig_dato", "publisert_dato", "sist_oppdatert_dato")),
 }
 
 
