@@ -223,6 +223,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 
     Every item of a `relevance: all` source, and the items of `relevance:
     filter` sources whose score reaches the threshold in newsletter.yaml.
+    With --issue, only items neither picked nor skipped are listed.
     """
     from newsletter.inbox import InboxQuery, inbox, statuses_from
 
@@ -238,8 +239,10 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     unknown = [k for k in keys if feeds.by_key(k) is None]
     if unknown:
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}")
+    # For an issue, the inbox is what is still undecided: neither picked nor skipped.
+    chosen = statuses_from(statuses) if statuses or not issue_id else ("new",)
     query = InboxQuery(since=start, until=end, sources=tuple(keys), sections=tuple(sections),
-                       statuses=statuses_from(statuses), min_score=min_score, include_all=include_all)
+                       statuses=chosen, min_score=min_score, include_all=include_all)
     with ctx.store() as store:
         found = inbox(store, feeds, settings, query)
     if limit:
@@ -278,6 +281,263 @@ def show(ctx: Context, item_id, as_json):
         if value in (None, ""):
             continue
         click.echo(f"{key + ':':<16}{value}")
+
+
+# ---------------------------------------------------------------------- issue
+
+def _curation(ctx: Context, store: Store):
+    from newsletter.curate import Curation
+
+    return Curation(ctx.workspace, ctx.settings, ctx.feeds, store)
+
+
+def _placed_line(placed) -> str:
+    what = f"item {placed.item}" if placed.item else "note"
+    return f"{placed.section}:{placed.position}  [{placed.heading}]  {placed.title or '(no title)'}  ({what})"
+
+
+@cli.group()
+def issue():
+    """Curate an issue: issues/<id>.yaml, the editor's file."""
+
+
+@issue.command("new")
+@click.argument("issue_id", metavar="ID")
+@pass_context
+def issue_new(ctx: Context, issue_id):
+    """Create issues/ID.yaml with the configured sections and the period (never overwrites)."""
+    from newsletter.curate import new_issue
+
+    with ctx.store() as store:
+        path = new_issue(_curation(ctx, store), issue_id.lower())
+    click.echo(f"created {path}")
+
+
+@issue.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def issue_list(ctx: Context, as_json):
+    """All issues with their state: draft, checked, built or sent."""
+    from newsletter.curate import issue_states
+
+    with ctx.store() as store:
+        states = issue_states(_curation(ctx, store))
+    if as_json:
+        _json_out([s.to_json() for s in states])
+        return
+    for s in states:
+        published = s.published.isoformat() if s.published else "not published"
+        click.echo(f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {s.entries:>3} entries  "
+                   f"{s.errors} errors, {s.warnings} warnings")
+
+
+@issue.command("add")
+@click.argument("issue_id", metavar="ID")
+@click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
+@click.option("--section", metavar="KEY", help="Section to add to (default: the source's).")
+@click.option("--heading", metavar="HEADING", help="Heading to add under (default: the source's).")
+@pass_context
+def issue_add(ctx: Context, issue_id, refs, section, heading):
+    """Turn collected items into entries with a starting text to rewrite; marks them picked."""
+    from newsletter.curate import add_items
+
+    with ctx.store() as store:
+        for placed in add_items(_curation(ctx, store), issue_id.lower(), refs, section, heading):
+            click.echo("added " + _placed_line(placed))
+
+
+@issue.command("note")
+@click.argument("issue_id", metavar="ID")
+@click.option("--section", required=True, metavar="KEY", help="Section key from newsletter.yaml.")
+@click.option("--heading", required=True, help="Heading (organisation, country or theme).")
+@click.option("--text", required=True, help="The text, in Markdown; links as [se her](https://…).")
+@click.option("--title", default="", help="A title for the entry.")
+@click.option("--date", type=DATE, help="When it happened (YYYY-MM-DD).")
+@click.option("--event-date", type=DATE, help="For an upcoming event: the day it takes place.")
+@click.option("--deadline", type=DATE, help="For a consultation: the deadline.")
+@pass_context
+def issue_note(ctx: Context, issue_id, section, heading, text, title, date, event_date, deadline):
+    """Add a hand-written entry: the unit's own activities, meetings, publications."""
+    from newsletter.curate import add_note
+
+    day = lambda value: value.date() if value else None  # noqa: E731
+    with ctx.store() as store:
+        placed = add_note(_curation(ctx, store), issue_id.lower(), section, heading, text, title, day(date),
+                          day(event_date), day(deadline))
+    click.echo("added " + _placed_line(placed))
+
+
+@issue.command("remove")
+@click.argument("issue_id", metavar="ID")
+@click.argument("ref", metavar="ENTRY")
+@pass_context
+def issue_remove(ctx: Context, issue_id, ref):
+    """Remove an entry (section:position or item id, as `issue show` prints them)."""
+    from newsletter.curate import remove_entry
+
+    with ctx.store() as store:
+        placed = remove_entry(_curation(ctx, store), issue_id.lower(), ref)
+    click.echo("removed " + _placed_line(placed))
+
+
+@issue.command("move")
+@click.argument("issue_id", metavar="ID")
+@click.argument("ref", metavar="ENTRY")
+@click.option("--section", required=True, metavar="KEY", help="Section to move to.")
+@click.option("--heading", help="New heading for the entry.")
+@click.option("--before", metavar="ENTRY", help="Put it just before this entry (same section).")
+@pass_context
+def issue_move(ctx: Context, issue_id, ref, section, heading, before):
+    """Move an entry to another section, heading or place."""
+    from newsletter.curate import move_entry
+
+    with ctx.store() as store:
+        placed = move_entry(_curation(ctx, store), issue_id.lower(), ref, section, heading, before)
+    click.echo("moved to " + _placed_line(placed))
+
+
+def _set_status(ctx: Context, refs, status: str, verb: str) -> None:
+    from newsletter.curate import set_item_status
+
+    with ctx.store() as store:
+        for item in set_item_status(_curation(ctx, store), refs, status):
+            click.echo(f"{verb} {item.id}  {item.title}")
+
+
+@issue.command("skip")
+@click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
+@pass_context
+def issue_skip(ctx: Context, refs):
+    """Skip items: they leave the inbox and stay out next quarter too."""
+    _set_status(ctx, refs, "skipped", "skipped")
+
+
+@issue.command("unskip")
+@click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
+@pass_context
+def issue_unskip(ctx: Context, refs):
+    """Bring skipped items back into the inbox."""
+    _set_status(ctx, refs, "new", "unskipped")
+
+
+@issue.command("draft")
+@click.argument("issue_id", metavar="ID")
+@click.option("--min-score", type=float, help="Only candidates scoring at least this.")
+@pass_context
+def issue_draft(ctx: Context, issue_id, min_score):
+    """Add every undecided candidate of the quarter into its suggested section, to prune from."""
+    from newsletter.curate import draft
+
+    with ctx.store() as store:
+        placed = draft(_curation(ctx, store), issue_id.lower(), min_score)
+    for entry in placed:
+        click.echo("added " + _placed_line(entry))
+    click.echo(f"{len(placed)} entries added to {issue_id}")
+
+
+class _ClickTriageUI:
+    """Triage on a terminal: single keys, prompts, the system's browser."""
+
+    def show(self, item, index, total):
+        date = item.published.isoformat() if item.published else "no date"
+        click.echo("")
+        click.secho(f"[{index}/{total}] {item.title}", bold=True)
+        click.echo(f"  {item.id} · {item.source} · {date} · score {item.score:.1f} · {', '.join(item.terms) or '-'}")
+        click.echo(f"  → {item.section} / {item.heading}")
+        if item.summary:
+            click.echo("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))
+        click.echo(f"  {item.url}")
+        click.echo("  [a]dd  [c]hoose section  [s]kip  [l]ater  [o]pen  [q]uit  [?]")
+
+    def key(self):
+        try:
+            return click.getchar()
+        except (EOFError, KeyboardInterrupt, click.Abort):
+            return "q"
+
+    def choose_section(self, sections, default):
+        return click.prompt("section", type=click.Choice(sections), default=default if default in sections else None)
+
+    def choose_heading(self, default):
+        return click.prompt("heading", default=default or None)
+
+    def open_link(self, url):
+        click.launch(url)
+
+    def say(self, text):
+        click.echo("  " + text)
+
+
+@issue.command("triage")
+@click.argument("issue_id", metavar="ID")
+@pass_context
+def issue_triage(ctx: Context, issue_id):
+    """Go through the quarter's candidates one by one, best first; resumable at any point."""
+    from newsletter.triage import triage
+
+    with ctx.store() as store:
+        result = triage(_curation(ctx, store), issue_id.lower(), _ClickTriageUI())
+    click.echo(f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
+               + (f", {result.remaining} not seen yet" if result.quit else ""))
+
+
+@issue.command("show")
+@click.argument("issue_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def issue_show(ctx: Context, issue_id, as_json):
+    """The issue as an outline: sections, headings, entries with their ids, missing texts."""
+    with ctx.store() as store:
+        _document, current = _curation(ctx, store).load(issue_id.lower())
+    if as_json:
+        _json_out({"id": current.id, "title": current.title, "period": current.period,
+                   "published": current.published.isoformat() if current.published else None,
+                   "audience": current.audience, "intro": current.intro,
+                   "sections": {key: [dict(e.to_json(), ref=f"{key}:{n}") for n, e in enumerate(entries, 1)]
+                                for key, entries in current.sections.items()}})
+        return
+    published = current.published.isoformat() if current.published else "not published"
+    click.echo(f"{current.title} · {current.period} · {published}")
+    for key, entries in current.sections.items():
+        config = ctx.settings.section(key)
+        title = (config.title if config else key).replace("{period}", current.period)
+        click.echo(f"\n{key}: {title}" + ("  (empty)" if not entries else ""))
+        previous = None
+        for position, entry in enumerate(entries, 1):
+            if entry.heading != previous:
+                click.echo(f"  {entry.heading}")
+                previous = entry.heading
+            marks = []
+            if entry.item:
+                marks.append(f"item {entry.item}")
+            if not entry.text.strip():
+                marks.append("NO TEXT")
+            for name in ("date", "deadline", "event_date"):
+                if getattr(entry, name):
+                    marks.append(f"{name} {getattr(entry, name).isoformat()}")
+            suffix = f"  ({', '.join(marks)})" if marks else ""
+            click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
+
+
+@issue.command("check")
+@click.argument("issue_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def issue_check(ctx: Context, issue_id, as_json):
+    """Everything to fix before sending; exit status 1 when there are errors."""
+    from newsletter.curate import check_issue
+
+    with ctx.store() as store:
+        _issue, problems = check_issue(_curation(ctx, store), issue_id.lower())
+    errors = [p for p in problems if p.level == "error"]
+    if as_json:
+        _json_out([p.to_json() for p in problems])
+    else:
+        for p in problems:
+            click.echo(f"{p.level}: {p}", err=p.level == "error")
+        click.echo(f"{issue_id}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
+    if errors:
+        sys.exit(1)
 
 
 def main() -> None:

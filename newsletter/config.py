@@ -21,8 +21,9 @@ from newsletter.models import (
     RELEVANCE_MODES,
     SOURCE_KINDS,
     FeedsConfig,
-    RelevanceSettings,
     Limits,
+    RelevanceSettings,
+    SectionConfig,
     Selectors,
     Settings,
     Source,
@@ -281,17 +282,25 @@ def load_settings(path: Path) -> Settings:
             host_interval=fetch.number("host_interval", limits.host_interval),
             workers=max(1, int(fetch.number("workers", limits.workers, minimum=1))),
         )
-    sections = Settings().sections
+    sections = Settings().section_configs
     if data.get("sections") is not None:
         raw = data["sections"]
         if not isinstance(raw, list) or not raw:
             raise top.error("sections", "expected a list of sections with 'key' and 'title'")
-        keys = []
+        configs = []
         for index, node in enumerate(raw):
             sec = _Checker(path, node, f"sections[{index}]", _line_of(raw, index))
             sec.keys(("key", "title"), ("headings",))
-            keys.append(sec.string("key"))
-        sections = tuple(keys)
+            key = sec.string("key")
+            if not KEY_PATTERN.match(key):
+                raise sec.error("key", f"'{key}' must be lower-case letters, digits, '-' or '_'")
+            if any(c.key == key for c in configs):
+                raise sec.error("key", f"duplicate section key '{key}'")
+            headings = node.get("headings") or []
+            if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
+                raise sec.error("headings", "expected a list of headings in their preferred order")
+            configs.append(SectionConfig(key, sec.string("title"), tuple(h.strip() for h in headings)))
+        sections = tuple(configs)
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = top.string("timezone", Settings.timezone)
     try:
@@ -306,6 +315,8 @@ def load_settings(path: Path) -> Settings:
         timezone=timezone,
         relevance=relevance,
         limits=limits,
-        sections=sections,
+        section_configs=sections,
+        publisher=top.string("publisher", "") if data.get("publisher") else "",
+        audience=top.string("audience", "") if data.get("audience") else "",
         user_agent=top.string("user_agent", Settings.user_agent),
     )

@@ -103,6 +103,24 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class SectionConfig:
+    """A section of the newsletter as `newsletter.yaml` configures it."""
+
+    key: str
+    title: str
+    headings: tuple[str, ...] = ()  # preferred order of headings inside the section
+
+
+DEFAULT_SECTIONS: tuple[SectionConfig, ...] = (
+    SectionConfig("highlights", "Verdt å merke seg"),
+    SectionConfig("kom", "Våre hovedaktiviteter i {period}"),
+    SectionConfig("norway", "Aktuelle norske tiltak, rapporter og forskning"),
+    SectionConfig("international", "Aktuelle internasjonale tiltak, rapporter og forskning"),
+    SectionConfig("events", "Verdt å merke seg – kommende arrangementer"),
+)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The parts of `newsletter.yaml` that collection and the inbox use."""
 
@@ -111,7 +129,18 @@ class Settings:
     timezone: str = "Europe/Oslo"
     relevance: RelevanceSettings = field(default_factory=RelevanceSettings)
     limits: Limits = field(default_factory=Limits)
-    sections: tuple[str, ...] = ("highlights", "kom", "norway", "international", "events")
+    publisher: str = ""
+    audience: str = ""
+    section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The section keys, in order."""
+        return tuple(s.key for s in self.section_configs)
+
+    def section(self, key: str) -> SectionConfig | None:
+        """The configured section with this key, or None."""
+        return next((s for s in self.section_configs if s.key == key), None)
     user_agent: str = "newsletter/0.1 (+https://github.com/kom/newsletter)"
 
 
@@ -218,3 +247,50 @@ class SourceResult:
     def ok(self) -> bool:
         """True when the source was read."""
         return self.error is None
+
+
+ENTRY_FIELDS: tuple[str, ...] = ("heading", "title", "text", "item", "date", "deadline", "event_date")
+
+
+@dataclass
+class Entry:
+    """One piece of the newsletter: a heading (organisation, country or theme), a title and a text."""
+
+    heading: str
+    title: str = ""
+    text: str = ""  # Markdown; links as [se her](https://…)
+    item: str | None = None  # id of the collected item it came from
+    date: dt.date | None = None
+    deadline: dt.date | None = None  # consultations: høringsfrist
+    event_date: dt.date | None = None  # events: the day it takes place
+    line: int | None = None  # where it starts in the issue file
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping."""
+        return {
+            "heading": self.heading, "title": self.title, "text": self.text, "item": self.item,
+            "date": self.date.isoformat() if self.date else None,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "event_date": self.event_date.isoformat() if self.event_date else None,
+        }
+
+
+@dataclass
+class Issue:
+    """One issue of the newsletter, as the editor's `issues/<id>.yaml` holds it."""
+
+    id: str
+    title: str
+    period: str
+    published: dt.date | None = None
+    audience: str = ""
+    intro: str = ""
+    sections: dict[str, list[Entry]] = field(default_factory=dict)
+    path: str | None = None
+
+    def entries(self):
+        """Every (section key, 1-based position, entry), in order."""
+        for key, entries in self.sections.items():
+            for position, entry in enumerate(entries, 1):
+                yield key, position, entry
+

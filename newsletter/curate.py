@@ -1,0 +1,429 @@
+"""Curation: turning collected items and the editor's notes into an issue.
+
+Every change to an issue file goes through `edit_issue`: it takes the issue's
+lock, reads and validates the file (against the item store too), lets the
+change happen on the round-trip document, and writes it back atomically,
+refusing if the file changed on disk meanwhile. Item statuses in the store
+(`picked`, `skipped`) change only after the file was written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from newsletter.dates import quarter_bounds
+from newsletter.errors import NewsletterError, NotFound, UsageError
+from newsletter.inbox import InboxQuery, inbox, place
+from newsletter.issues import (
+    IssueDocument,
+    IssueFileError,
+    Problem,
+    insertion_index,
+    issue_path,
+    list_issue_ids,
+    lock_for,
+)
+from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
+from newsletter.store import Store
+from newsletter.workspace import Workspace
+
+STARTING_TEXT_LIMIT = 320
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+@dataclass
+class Curation:
+    """What curation commands work on: the workspace, its configuration and its store."""
+
+    workspace: Workspace
+    settings: Settings
+    feeds: FeedsConfig
+    store: Store
+
+    def path(self, issue_id: str) -> Path:
+        return issue_path(self.workspace.issues_dir, issue_id)
+
+    def known_items(self) -> set[str]:
+        return {row[0] for row in self.store.db.execute("SELECT id FROM items")}
+
+    def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
+        """Read and validate an issue (read-only use)."""
+        document = IssueDocument.load(self.path(issue_id))
+        return document, document.issue(self.settings, self.known_items())
+
+    @contextlib.contextmanager
+    def edit(self, issue_id: str) -> Iterator[tuple[IssueDocument, Issue]]:
+        """Lock, read and validate an issue; write it back when the block ends without error."""
+        path = self.path(issue_id)
+        with lock_for(path):
+            document = IssueDocument.load(path)
+            issue = document.issue(self.settings, self.known_items())
+            yield document, issue
+            document.save()
+
+    def heading_order(self, section: str) -> tuple[str, ...]:
+        config = self.settings.section(section)
+        return config.headings if config else ()
+
+    def require_section(self, section: str) -> str:
+        if section not in self.settings.sections:
+            raise UsageError(f"no section '{section}' in newsletter.yaml (sections: {', '.join(self.settings.sections)})")
+        return section
+
+
+# ---------------------------------------------------------------------- new, add, note
+
+def new_issue(curation: Curation, issue_id: str) -> Path:
+    """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites."""
+    path = curation.path(issue_id)
+    with lock_for(path):
+        if path.exists():
+            raise NewsletterError(f"{path}: the issue already exists; nothing was written")
+        IssueDocument.create(path, issue_id, curation.settings).save()
+    return path
+
+
+def starting_text(item: Item) -> str:
+    """The text an added item starts with: its summary, shortened, and its link. The editor rewrites it."""
+    summary = item.summary.strip()
+    if len(summary) > STARTING_TEXT_LIMIT:
+        cut = summary[:STARTING_TEXT_LIMIT]
+        sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+        summary = cut[: sentence_end + 1] if sentence_end > 80 else cut.rsplit(" ", 1)[0] + " …"
+    summary = _escape_markdown(summary)
+    return (summary + " " if summary else "") + f"Se [her]({item.url})."
+
+
+def _escape_markdown(text: str) -> str:
+    # A feed's text is not Markdown: brackets, stars and backticks are literal.
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+
+def entry_for(item: Item, heading: str) -> Entry:
+    """A new entry for a collected item, with its title, dates and starting text."""
+    return Entry(
+        heading=heading,
+        title=item.title,
+        text=starting_text(item),
+        item=item.id,
+        date=item.published if item.date_precision == "day" else None,
+        deadline=item.deadline,
+        event_date=item.event_date,
+    )
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where an entry went: section key, 1-based position, heading."""
+
+    section: str
+    position: int
+    heading: str
+    title: str
+    item: str | None = None
+
+
+def add_items(curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None,
+              heading: str | None = None) -> list[Placed]:
+    """Turn collected items into entries (source's section and heading unless given); mark them picked."""
+    items = [place(curation.store.get_item(ref), curation.feeds, curation.settings) for ref in refs]
+    if section:
+        curation.require_section(section)
+    placed = []
+    with curation.edit(issue_id) as (document, issue):
+        used = {entry.item: (key, position) for key, position, entry in issue.entries() if entry.item}
+        for item in items:
+            if item.id in used:
+                key, position = used[item.id]
+                raise NewsletterError(f"item {item.id} is already in {issue_id} as {key}:{position}; "
+                                      "nothing was written")
+            target = section or item.section
+            if target not in curation.settings.sections:
+                raise UsageError(f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
+                                 "does not have; pass --section")
+            title = heading or item.heading or "Annet"
+            position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
+            used[item.id] = (target, position)
+            placed.append(Placed(target, position, title, item.title, item.id))
+    curation.store.set_status([item.id for item in items], "picked")
+    return placed
+
+
+def add_note(curation: Curation, issue_id: str, section: str, heading: str, text: str,
+             title: str = "", date: dt.date | None = None, event_date: dt.date | None = None,
+             deadline: dt.date | None = None) -> Placed:
+    """A hand-written entry: the unit's own activities, meetings, publications."""
+    curation.require_section(section)
+    if not heading.strip():
+        raise UsageError("a note needs a --heading")
+    if not text.strip():
+        raise UsageError("a note needs a --text")
+    entry = Entry(heading=heading.strip(), title=title.strip(), text=text.strip(), date=date,
+                  event_date=event_date, deadline=deadline)
+    with curation.edit(issue_id) as (document, _issue):
+        position = document.insert_entry(section, entry, curation.heading_order(section))
+    return Placed(section, position, entry.heading, entry.title)
+
+
+# ---------------------------------------------------------------------- remove, move
+
+def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
+    """An entry by `section:position` (as `issue show` prints it) or by its item id."""
+    ref = ref.strip()
+    match = re.fullmatch(r"([a-z0-9_-]+):(\d+)", ref)
+    if match:
+        key, position = match.group(1), int(match.group(2))
+        entries = issue.sections.get(key)
+        if entries is None:
+            raise NotFound(f"no section '{key}' in {issue.id}")
+        if not 1 <= position <= len(entries):
+            raise NotFound(f"{issue.id} has no entry {ref} (section {key} has {len(entries)} entries)")
+        return key, position, entries[position - 1]
+    for key, position, entry in issue.entries():
+        if entry.item and entry.item == ref.lower():
+            return key, position, entry
+    raise NotFound(f"no entry '{ref}' in {issue.id}; give section:position or an item id, as `newsletter "
+                   f"issue show {issue.id}` prints them")
+
+
+def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
+    """Take an entry out of the issue; an item it came from goes back to the inbox."""
+    with curation.edit(issue_id) as (document, issue):
+        key, position, entry = find_entry(issue, ref)
+        document.pop_entry(key, position)
+    if entry.item:
+        with contextlib.suppress(NotFound):
+            curation.store.set_status([entry.item], "new")
+    return Placed(key, position, entry.heading, entry.title, entry.item)
+
+
+def move_entry(curation: Curation, issue_id: str, ref: str, section: str, heading: str | None = None,
+               before: str | None = None) -> Placed:
+    """Move an entry to a section (and heading), at its heading's place or before another entry."""
+    curation.require_section(section)
+    with curation.edit(issue_id) as (document, issue):
+        key, position, entry = find_entry(issue, ref)
+        before_position = None
+        if before:
+            before_key, before_position, _ = find_entry(issue, before)
+            if before_key != section:
+                raise UsageError(f"--before {before} is in section {before_key}, not {section}")
+            if before_key == key and before_position > position:
+                before_position -= 1  # the list shrinks when the entry leaves it
+        node = document.pop_entry(key, position)
+        if heading:
+            node["heading"] = heading.strip()
+        new_heading = str(node.get("heading", ""))
+        entries = document.section_list(section)
+        if before_position is not None:
+            index = before_position - 1
+        else:
+            index = insertion_index(entries, new_heading, curation.heading_order(section))
+        entries.insert(index, node)
+    return Placed(section, index + 1, new_heading, entry.title, entry.item)
+
+
+# ---------------------------------------------------------------------- skip, draft
+
+def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
+    """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
+    items = [curation.store.get_item(ref) for ref in refs]
+    curation.store.set_status([item.id for item in items], status)
+    return items
+
+
+def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
+    """The quarter's candidates that are neither picked nor skipped, best first."""
+    since, until = quarter_bounds(issue_id)
+    query = InboxQuery(since=since, until=until, statuses=("new",), min_score=min_score)
+    return inbox(curation.store, curation.feeds, curation.settings, query)
+
+
+def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Placed]:
+    """Add every candidate of the quarter (at or above `min_score`) into its suggested section."""
+    candidates = [item for item in quarter_candidates(curation, issue_id, min_score)
+                  if item.section in curation.settings.sections]
+    if not candidates:
+        return []
+    # Grouped by section and heading, best first within each, so the draft reads in order.
+    return add_items(curation, issue_id, [item.id for item in candidates])
+
+
+# ---------------------------------------------------------------------- show, check, list
+
+def links_of(text: str) -> list[str]:
+    """Every link target in an entry's Markdown text (parsed by markdown-it, not guessed)."""
+    links = []
+
+    def walk(tokens):
+        for token in tokens:
+            if token.type == "link_open" and token.attrGet("href"):
+                links.append(token.attrGet("href"))
+            if token.children:
+                walk(token.children)
+
+    walk(_MARKDOWN.parse(text or ""))
+    links.extend(re.findall(r"<(https?://[^>\s]+)>", text or ""))
+    return list(dict.fromkeys(links))
+
+
+def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[Problem]]:
+    """Everything to fix (errors) or look at (warnings) before the issue is sent."""
+    document = IssueDocument.load(curation.path(issue_id))
+    issue, problems = document.validate(curation.settings, curation.known_items())
+    path = str(document.path)
+
+    def add(level: str, message: str, entry: Entry | None = None, field: str | None = None) -> None:
+        problems.append(Problem(level, message, path, entry.line if entry else None, field))
+
+    first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
+    if issue.published is None:
+        add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
+    seen_links: dict[str, str] = {}
+    earlier = _earlier_usage(curation, issue_id)
+    for key, position, entry in issue.entries():
+        where = f"{key}:{position}"
+        if not entry.text.strip():
+            add("error", f"{where} '{entry.title or entry.heading}' has no text", entry, "text")
+        if entry.item:
+            try:
+                item = curation.store.get_item(entry.item)
+            except NotFound:
+                item = None
+            if item is not None:
+                if entry.text.strip() == starting_text(item).strip():
+                    add("error", f"{where} still has the starting text from item {item.id}: write the blurb",
+                        entry, "text")
+                if first and item.published and not first <= item.published <= last:
+                    add("warning", f"{where} item {item.id} was published {item.published.isoformat()}, "
+                        f"outside {issue.period}", entry, "item")
+        if not entry.title:
+            add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
+        if first and entry.date and not first <= entry.date <= last:
+            add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
+        if entry.deadline and issue.published and entry.deadline < issue.published:
+            add("error", f"{where} has a deadline ({entry.deadline.isoformat()}) before the issue is published "
+                f"({issue.published.isoformat()})", entry, "deadline")
+        for link in links_of(entry.text):
+            scheme = link.split(":", 1)[0].lower() if ":" in link else ""
+            if scheme not in ("http", "https", "mailto"):
+                add("error", f"{where} links to '{link}': only http(s) and mailto links are allowed", entry, "text")
+                continue
+            if scheme == "mailto":
+                continue
+            if link in seen_links:
+                add("error", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
+            seen_links.setdefault(link, where)
+            if link in earlier:
+                add("warning", f"{where} links to {link}, already used in {earlier[link]}", entry, "text")
+        if entry.item and entry.item in earlier:
+            add("warning", f"{where} item {entry.item} was already used in {earlier[entry.item]}", entry, "item")
+    for key, entries in issue.sections.items():
+        if not entries:
+            add("warning", f"section '{key}' is empty", field=f"sections.{key}")
+        problems.extend(_heading_problems(curation, path, key, entries))
+    return issue, problems
+
+
+def _heading_problems(curation: Curation, path: str, key: str, entries: list[Entry]) -> list[Problem]:
+    problems = []
+    order = {h.lower(): i for i, h in enumerate(curation.heading_order(key))}
+    runs: list[Entry] = []
+    for entry in entries:
+        if not runs or runs[-1].heading.lower() != entry.heading.lower():
+            runs.append(entry)
+    seen: dict[str, Entry] = {}
+    best = -1
+    for entry in runs:
+        name = entry.heading.lower()
+        if name in seen:
+            problems.append(Problem("warning", f"entries under '{entry.heading}' are split (lines "
+                                    f"{seen[name].line} and {entry.line}); put them together", path, entry.line,
+                                    f"sections.{key}"))
+        seen.setdefault(name, entry)
+        if name in order:
+            if order[name] < best:
+                problems.append(Problem("warning", f"heading '{entry.heading}' comes after a heading that "
+                                        "newsletter.yaml puts later", path, entry.line, f"sections.{key}"))
+            best = max(best, order[name])
+    return problems
+
+
+def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
+    """Links and item ids used in issues before this one → the first issue that used them."""
+    used: dict[str, str] = {}
+    for other in list_issue_ids(curation.workspace.issues_dir):
+        if other >= issue_id:
+            continue
+        try:
+            document = IssueDocument.load(curation.path(other))
+        except IssueFileError:
+            continue
+        issue, _ = document.validate(curation.settings)
+        for _key, _position, entry in issue.entries():
+            for link in links_of(entry.text):
+                used.setdefault(link, other)
+            if entry.item:
+                used.setdefault(entry.item, other)
+    return used
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """One line of `issue list`."""
+
+    id: str
+    period: str
+    published: dt.date | None
+    state: str  # invalid, draft, checked, built, sent
+    entries: int
+    errors: int
+    warnings: int
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "period": self.period,
+                "published": self.published.isoformat() if self.published else None, "state": self.state,
+                "entries": self.entries, "errors": self.errors, "warnings": self.warnings}
+
+
+def issue_states(curation: Curation) -> list[IssueState]:
+    """Every issue file with its state: sent (mailed), built (outputs newer than the file), checked
+    (no errors), draft, or invalid (the file cannot be read)."""
+    states = []
+    sent = _sent_issue_ids(curation.store)
+    for issue_id in list_issue_ids(curation.workspace.issues_dir):
+        path = curation.path(issue_id)
+        try:
+            issue, problems = check_issue(curation, issue_id)
+        except IssueFileError:
+            states.append(IssueState(issue_id, "", None, "invalid", 0, 1, 0))
+            continue
+        errors = sum(p.level == "error" for p in problems)
+        warnings = len(problems) - errors
+        build = curation.workspace.root / "build" / issue_id
+        if issue_id in sent:
+            state = "sent"
+        elif errors:
+            state = "draft"
+        elif build.is_dir() and any(build.iterdir()) and build.stat().st_mtime >= path.stat().st_mtime:
+            state = "built"
+        else:
+            state = "checked"
+        count = sum(len(entries) for entries in issue.sections.values())
+        states.append(IssueState(issue_id, issue.period, issue.published, state, count, errors, warnings))
+    return states
+
+
+def _sent_issue_ids(store: Store) -> set[str]:
+    # The send log belongs to the mailing stage; before it exists, nothing was sent.
+    exists = store.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sends'").fetchone()
+    if not exists:
+        return set()
+    return {row[0] for row in store.db.execute("SELECT DISTINCT issue FROM sends WHERE state = 'sent'")}

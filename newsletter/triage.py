@@ -1,0 +1,90 @@
+"""Triage: the quarter's candidates one at a time, best first, each decided on the spot.
+
+Every decision is written at once (an added item goes into the issue file, a
+skipped one is marked in the store), so triage can be left at any point and
+resumed later without losing one. Items left "for later" stay in the inbox and
+come back next time. The terminal side (keys, prompts, a browser) is behind
+`TriageUI`, so the command line and the tests drive the same loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from newsletter.curate import Curation, add_items, quarter_candidates
+from newsletter.models import Item
+
+KEYS = {
+    "a": "add to the suggested section and heading",
+    "c": "choose section and heading, then add",
+    "s": "skip (stays out of the inbox, next quarter too)",
+    "l": "leave for later",
+    "o": "open the link in a browser",
+    "q": "quit (every decision so far is saved)",
+    "?": "help",
+}
+
+
+class TriageUI(Protocol):
+    """What triage needs from a terminal."""
+
+    def show(self, item: Item, index: int, total: int) -> None: ...
+    def key(self) -> str: ...
+    def choose_section(self, sections: tuple[str, ...], default: str) -> str: ...
+    def choose_heading(self, default: str) -> str: ...
+    def open_link(self, url: str) -> None: ...
+    def say(self, text: str) -> None: ...
+
+
+@dataclass
+class TriageResult:
+    """What one triage session decided."""
+
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    later: list[str] = field(default_factory=list)
+    remaining: int = 0
+    quit: bool = False
+
+
+def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
+    """Go through the quarter's undecided candidates with the editor."""
+    curation.load(issue_id)  # the issue must exist and be valid before any decision is taken
+    candidates = quarter_candidates(curation, issue_id)
+    result = TriageResult()
+    total = len(candidates)
+    for index, item in enumerate(candidates, 1):
+        ui.show(item, index, total)
+        while True:
+            key = (ui.key() or "").strip().lower()[:1]
+            if key == "a":
+                placed = add_items(curation, issue_id, [item.id])[0]
+                result.added.append(item.id)
+                ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
+                break
+            if key == "c":
+                section = ui.choose_section(curation.settings.sections, item.section)
+                heading = ui.choose_heading(item.heading if section == item.section else "")
+                placed = add_items(curation, issue_id, [item.id], section=section, heading=heading or None)[0]
+                result.added.append(item.id)
+                ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
+                break
+            if key == "s":
+                curation.store.set_status([item.id], "skipped")
+                result.skipped.append(item.id)
+                ui.say("skipped")
+                break
+            if key == "l":
+                result.later.append(item.id)
+                break
+            if key == "o":
+                ui.open_link(item.url)
+                continue
+            if key == "q" or key == "":
+                result.quit = True
+                result.remaining = total - index + 1
+                ui.say(f"stopped; {result.remaining} left. Run triage again to go on.")
+                return result
+            ui.say("keys: " + "  ".join(f"{k} {v}" for k, v in KEYS.items()))
+    return result
