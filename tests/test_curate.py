@@ -1,0 +1,293 @@
+"""Curation through the command line: from an empty quarter to a checked issue, triage with
+scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.store import Store
+from newsletter.workspace import Workspace
+from tests.conftest import write_workspace
+from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
+
+SECTIONS = """
+sections:
+  - key: highlights
+    title: Verdt å merke seg
+  - key: kom
+    title: KOMs hovedaktiviteter i {period}
+  - key: norway
+    title: Aktuelle norske tiltak, rapporter og forskning
+    headings: [Stortinget, Politiske tiltak, Høringer]
+  - key: international
+    title: Aktuelle internasjonale tiltak, rapporter og forskning
+    headings: [UNODC, OSSE, Danmark, Finland]
+  - key: events
+    title: Kommende arrangementer
+audience: Til KOMs samarbeidsaktører
+"""
+
+
+def invoke(root, *args, input=None):
+    return CliRunner().invoke(cli, ["--workspace", str(root), *args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def ws(site, tmp_path):  # noqa: F811
+    """A workspace whose sources were collected from the local server."""
+    root = write_workspace(tmp_path, feeds_yaml(site), SECTIONS)
+    assert invoke(root, "collect").exit_code == 0
+    return root
+
+
+def inbox(root, *extra):
+    return json.loads(invoke(root, "items", "--issue", "2022-q2", "--json", *extra).stdout)
+
+
+def issue_text(root, issue_id="2022-q2"):
+    return (root / "issues" / f"{issue_id}.yaml").read_text(encoding="utf-8")
+
+
+def outline(root, issue_id="2022-q2"):
+    return json.loads(invoke(root, "issue", "show", issue_id, "--json").stdout)
+
+
+def test_new_creates_the_file_with_sections_and_period_and_never_overwrites(ws):
+    result = invoke(ws, "issue", "new", "2022-q2")
+    assert result.exit_code == 0 and "created" in result.stdout
+    data = outline(ws)
+    assert data["period"] == "april–juni 2022"
+    assert data["audience"] == "Til KOMs samarbeidsaktører"
+    assert list(data["sections"]) == ["highlights", "kom", "norway", "international", "events"]
+    before = issue_text(ws)
+    again = invoke(ws, "issue", "new", "2022-q2")
+    assert again.exit_code == 1 and "already exists; nothing was written" in again.stderr
+    assert issue_text(ws) == before
+    bad = invoke(ws, "issue", "new", "2022-q9")
+    assert bad.exit_code == 1 and "'2022-q9' is not an issue id like 2024-q2" in bad.stderr
+
+
+def test_add_uses_the_source_defaults_marks_picked_and_refuses_twice(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    first = inbox(ws)[0]
+    result = invoke(ws, "issue", "add", "2022-q2", first["id"])
+    assert result.exit_code == 0, result.output
+    entry = outline(ws)["sections"][first["section"]][0]
+    assert entry["heading"] == first["heading"] and entry["title"] == first["title"]
+    assert entry["item"] == first["id"] and entry["text"].endswith(f"Se [her]({first['url']}).")
+    assert first["id"] not in [i["id"] for i in inbox(ws)]  # picked: out of the undecided inbox
+    assert [i["id"] for i in inbox(ws, "--status", "picked")] == [first["id"]]
+    before = issue_text(ws)
+    twice = invoke(ws, "issue", "add", "2022-q2", first["id"])
+    assert twice.exit_code == 1
+    assert f"item {first['id']} is already in 2022-q2 as {first['section']}:1" in twice.stderr
+    assert issue_text(ws) == before
+
+
+def test_add_with_section_and_heading_and_heading_order(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    items = inbox(ws)
+    assert invoke(ws, "issue", "add", "2022-q2", items[0]["id"], "--section", "international",
+                  "--heading", "Finland").exit_code == 0
+    assert invoke(ws, "issue", "add", "2022-q2", items[1]["id"], "--section", "international",
+                  "--heading", "UNODC").exit_code == 0
+    headings = [e["heading"] for e in outline(ws)["sections"]["international"]]
+    assert headings == ["UNODC", "Finland"]  # the configured order, not the order of adding
+    unknown = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "nowhere")
+    assert unknown.exit_code == 2 and "no section 'nowhere'" in unknown.stderr
+
+
+def test_note_remove_and_move(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    note = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM nasjonalt seminar",
+                  "--title", "Seminaret holdes digitalt", "--event-date", "2022-10-26",
+                  "--text", "KOM arrangerer seminaret 26. oktober. Se [her](https://www.politiet.no/seminar).")
+    assert note.exit_code == 0 and "added kom:1" in note.stdout
+    item = inbox(ws)[0]
+    invoke(ws, "issue", "add", "2022-q2", item["id"])
+    moved = invoke(ws, "issue", "move", "2022-q2", item["id"], "--section", "highlights", "--heading", "Viktig")
+    assert moved.exit_code == 0 and "moved to highlights:1" in moved.stdout
+    data = outline(ws)
+    assert data["sections"]["highlights"][0]["item"] == item["id"]
+    assert data["sections"]["highlights"][0]["heading"] == "Viktig"
+    assert data["sections"]["kom"][0]["event_date"] == "2022-10-26"
+    assert not data["sections"][item["section"]] or item["section"] == "highlights"
+    removed = invoke(ws, "issue", "remove", "2022-q2", "highlights:1")
+    assert removed.exit_code == 0
+    assert outline(ws)["sections"]["highlights"] == []
+    assert item["id"] in [i["id"] for i in inbox(ws)]  # back in the inbox
+    missing = invoke(ws, "issue", "remove", "2022-q2", "kom:5")
+    assert missing.exit_code == 1 and "has no entry kom:5 (section kom has 1 entries)" in missing.stderr
+
+
+def test_move_before_another_entry(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    for n in (1, 2, 3):
+        invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Møter", "--title", f"Møte {n}",
+               "--text", f"Tekst {n}.")
+    assert invoke(ws, "issue", "move", "2022-q2", "kom:3", "--section", "kom", "--before", "kom:1").exit_code == 0
+    assert [e["title"] for e in outline(ws)["sections"]["kom"]] == ["Møte 3", "Møte 1", "Møte 2"]
+    assert invoke(ws, "issue", "move", "2022-q2", "kom:1", "--section", "kom", "--before", "kom:3").exit_code == 0
+    assert [e["title"] for e in outline(ws)["sections"]["kom"]] == ["Møte 1", "Møte 3", "Møte 2"]
+
+
+def test_skip_and_unskip_persist_across_quarters(ws):
+    item = inbox(ws)[0]
+    assert invoke(ws, "issue", "skip", item["id"]).exit_code == 0
+    assert item["id"] not in [i["id"] for i in inbox(ws)]
+    assert item["id"] not in [i["id"] for i in json.loads(invoke(ws, "items", "--json").stdout)]
+    assert invoke(ws, "issue", "unskip", item["id"]).exit_code == 0
+    assert item["id"] in [i["id"] for i in inbox(ws)]
+
+
+def test_draft_fills_the_issue_from_the_inbox(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    candidates = inbox(ws)
+    result = invoke(ws, "issue", "draft", "2022-q2")
+    assert result.exit_code == 0 and f"{len(candidates)} entries added" in result.stdout
+    data = outline(ws)
+    assert sorted(e["item"] for entries in data["sections"].values() for e in entries) == sorted(
+        i["id"] for i in candidates)
+    assert inbox(ws) == []
+    assert "0 entries added" in invoke(ws, "issue", "draft", "2022-q2").stdout
+
+
+def test_show_prints_the_outline_with_refs(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Møter", "--title", "Et møte",
+           "--text", "Tekst.")
+    text = invoke(ws, "issue", "show", "2022-q2").stdout
+    assert "kom: KOMs hovedaktiviteter i april–juni 2022" in text
+    assert "  Møter\n    kom:1  Et møte" in text
+    assert "highlights: Verdt å merke seg  (empty)" in text
+
+
+def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    invoke(ws, "issue", "add", "2022-q2", item["id"])
+    result = invoke(ws, "issue", "check", "2022-q2")
+    assert result.exit_code == 1
+    assert "still has the starting text" in result.stderr
+    # The editor rewrites the blurb, fills every section and sets the date: the check passes.
+    path = ws / "issues" / "2022-q2.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("text: ", text.index(f"item: {item['id']}") - 2000)
+    end = text.index("\n", start)
+    path.write_text(text[:start] + "text: Ny omtale skrevet av redaktøren. Se [her](" + item["url"] + ")."
+                    + text[end:], encoding="utf-8")
+    text = path.read_text(encoding="utf-8").replace("published:\n", "published: 2022-07-05\n")
+    path.write_text(text, encoding="utf-8")
+    for n, section in enumerate(("highlights", "kom", "norway", "international", "events")):
+        invoke(ws, "issue", "note", "2022-q2", "--section", section, "--heading", "Tema", "--title", f"Sak {n}",
+               "--text", f"Tekst {n}. Se [her](https://www.example.org/{n}).")
+    checked = invoke(ws, "issue", "check", "2022-q2", "--json")
+    problems = json.loads(checked.stdout)
+    assert checked.exit_code == 0, problems
+    assert not [p for p in problems if p["level"] == "error"]
+    states = json.loads(invoke(ws, "issue", "list", "--json").stdout)
+    assert states[0]["id"] == "2022-q2" and states[0]["state"] == "checked"
+
+
+def test_a_broken_file_is_one_line_with_its_line_and_nothing_is_written(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    path = ws / "issues" / "2022-q2.yaml"
+    broken = path.read_text(encoding="utf-8").replace("  kom: []", "  kom: [\n  nope")
+    path.write_text(broken, encoding="utf-8")
+    result = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "T")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {path}, line ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert path.read_text(encoding="utf-8") == broken
+
+
+def test_items_issue_shows_only_undecided(ws):
+    all_items = inbox(ws)
+    invoke(ws, "issue", "new", "2022-q2")
+    invoke(ws, "issue", "add", "2022-q2", all_items[0]["id"])
+    invoke(ws, "issue", "skip", all_items[1]["id"])
+    assert [i["id"] for i in inbox(ws)] == [i["id"] for i in all_items[2:]]
+
+
+# ---------------------------------------------------------------------- triage
+
+def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
+    invoke(ws, "issue", "new", "2022-q2")
+    candidates = inbox(ws)
+    assert len(candidates) >= 4
+    opened = []
+    monkeypatch.setattr("click.launch", lambda url: opened.append(url))
+    # add the first, open then skip the second, leave the third, quit at the fourth.
+    first = invoke(ws, "issue", "triage", "2022-q2", input="aoslq")
+    assert first.exit_code == 0, first.output
+    assert f"[1/{len(candidates)}] {candidates[0]['title']}" in first.stdout
+    assert "added 1, skipped 1, later 1" in first.stdout
+    assert opened == [candidates[1]["url"]]
+    assert outline(ws)["sections"][candidates[0]["section"]][0]["item"] == candidates[0]["id"]
+    remaining = [i["id"] for i in inbox(ws)]
+    assert candidates[0]["id"] not in remaining and candidates[1]["id"] not in remaining
+    assert remaining[0] == candidates[2]["id"]  # left for later: still undecided, first again
+    # Resume: the decided ones do not come back; choose a section and heading for the next one.
+    second = invoke(ws, "issue", "triage", "2022-q2", input="ckom\nMøter med partnere\nq")
+    assert second.exit_code == 0, second.output
+    assert f"[1/{len(remaining)}]" in second.stdout
+    kom = outline(ws)["sections"]["kom"]
+    assert kom[0]["item"] == candidates[2]["id"] and kom[0]["heading"] == "Møter med partnere"
+
+
+def test_triage_needs_an_existing_valid_issue(ws):
+    result = invoke(ws, "issue", "triage", "2022-q2", input="a")
+    assert result.exit_code == 1 and "no such issue; create it with `newsletter issue new 2022-q2`" in result.stderr
+    assert all(i["status"] == "new" for i in inbox(ws))
+
+
+def test_triage_ends_cleanly_when_input_runs_out(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    result = invoke(ws, "issue", "triage", "2022-q2", input="a")
+    assert result.exit_code == 0
+    assert "added 1" in result.stdout
+
+
+def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):
+    """The editor saves the file while a command runs: the command refuses, the editor's text stays."""
+    import newsletter.issues as issues_module
+
+    invoke(ws, "issue", "new", "2022-q2")
+    path = ws / "issues" / "2022-q2.yaml"
+    original_dumps = issues_module.IssueDocument.dumps
+
+    def editor_saves_meanwhile(self):
+        path.write_text(path.read_text(encoding="utf-8") + "# the editor's own change\n", encoding="utf-8")
+        return original_dumps(self)
+
+    monkeypatch.setattr(issues_module.IssueDocument, "save", _save_after(editor_saves_meanwhile))
+    result = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "T")
+    assert result.exit_code == 1
+    assert "changed on disk since it was read; nothing was written" in result.stderr
+    assert issue_text(ws).endswith("# the editor's own change\n")
+    assert "heading: H" not in issue_text(ws)
+
+
+def _save_after(hook):
+    import newsletter.issues as issues_module
+
+    real_save = issues_module.IssueDocument.save
+
+    def save(self):
+        hook(self)
+        return real_save(self)
+
+    return save
+
+
+def test_picked_status_is_kept_by_a_new_collect(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    invoke(ws, "issue", "add", "2022-q2", item["id"])
+    assert invoke(ws, "collect").exit_code == 0
+    with Store(Workspace(ws).db_path) as store:
+        assert store.get_item(item["id"]).status == "picked"
