@@ -48,7 +48,7 @@ SETTINGS_KEYS = (
     "heading_order", "colors", "unsubscribe_url", "list_id", "fetch",
 )
 FETCH_KEYS = ("timeout", "total_timeout", "max_mb", "max_redirects", "retries", "backoff", "per_host",
-              "host_interval", "workers")
+              "host_interval", "host_failures", "workers")
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
 
 
@@ -280,6 +280,7 @@ def load_settings(path: Path) -> Settings:
             backoff=fetch.number("backoff", limits.backoff),
             per_host=max(1, int(fetch.number("per_host", limits.per_host, minimum=1))),
             host_interval=fetch.number("host_interval", limits.host_interval),
+            host_failures=max(1, int(fetch.number("host_failures", limits.host_failures, minimum=1))),
             workers=max(1, int(fetch.number("workers", limits.workers, minimum=1))),
         )
     sections = Settings().section_configs

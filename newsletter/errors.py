@@ -21,9 +21,10 @@ class ConfigError(NewsletterError):
 class FetchError(NewsletterError):
     """A source could not be fetched (network, HTTP status, limits)."""
 
-    def __init__(self, url: str, message: str, retryable: bool = False):
+    def __init__(self, url: str, message: str, retryable: bool = False, skipped: bool = False):
         self.url = url
         self.retryable = retryable
+        self.skipped = skipped  # not tried: its host kept failing in this run
         super().__init__(f"{url}: {message}")
 
 

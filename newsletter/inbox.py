@@ -37,13 +37,15 @@ def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
 def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuery) -> list[Item]:
     """Candidates matching the query, ranked by score (then newest first).
 
-    An item with no date is listed when it was first seen on or after `since`:
+    An item with no date is listed for the period in which it was first seen:
     it may be new, and the editor should see it rather than lose it.
     """
     out = []
     for item in store.iter_items(query.since, query.until, query.sources or None, query.statuses or None):
-        if item.published is None and query.since and item.first_seen and item.first_seen.date() < query.since:
-            continue
+        if item.published is None and item.first_seen and not (
+                (query.since is None or item.first_seen.date() >= query.since)
+                and (query.until is None or item.first_seen.date() <= query.until)):
+            continue  # undated: listed for the period in which it was first seen
         place(item, feeds, settings)
         if not (item.candidate or query.include_all):
             continue

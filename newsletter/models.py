@@ -99,6 +99,8 @@ class Limits:
     # Politeness: at most this many requests in flight per host, and a pause between their starts.
     per_host: int = 2
     host_interval: float = 0.2
+    # After this many failed fetches in a row (timeouts, 5xx), a host is skipped for the rest of the run.
+    host_failures: int = 3
     workers: int = 16
 
 

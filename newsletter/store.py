@@ -227,8 +227,10 @@ class Store:
                                 changes["date_precision"] = values["date_precision"]
                     if changes:
                         assignments = ", ".join(f"{k} = ?" for k in changes)
+                        # scored_with = NULL: a changed title or summary is scored again.
                         self.db.execute(
-                            f"UPDATE items SET {assignments}, updated_at = ?, fetched_at = ? WHERE id = ?",
+                            f"UPDATE items SET {assignments}, updated_at = ?, fetched_at = ?, scored_with = NULL "
+                            "WHERE id = ?",
                             (*changes.values(), stamp, stamp, current_id),
                         )
                         result.updated += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track the click or carry navigation state: dropping
 # them never changes the document. regjeringen.no appends utm_* per feed; Liferay
@@ -32,18 +32,28 @@ def resolve(base: str, href: str) -> str:
 
 
 def canonical_url(url: str) -> str:
-    """The URL with scheme and host lower-cased, default port, fragment and tracking parameters removed."""
+    """The URL with scheme and host lower-cased, default port, fragment and tracking parameters removed.
+
+    The path and the kept query parameters stay byte for byte as the source
+    wrote them (only characters that are never valid in a URL are
+    percent-encoded): `%2F` and `%25` mean something, and `?id` is not `?id=`.
+    Raises ValueError for a URL that cannot be parsed (a broken IPv6 host, a
+    port that is not a number).
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    port = parts.port  # ValueError for a port that is not a number
     netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~%") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    pieces = [p for p in parts.query.split("&") if p and not _is_tracking(unquote(p.split("=", 1)[0]))]
+    query = "&".join(quote(p, safe=_URL_SAFE) for p in pieces)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?[]"
 
 
 def dedup_key(url: str) -> str:

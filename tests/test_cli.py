@@ -114,9 +114,9 @@ def test_usage_errors_exit_2(collected, args, message):
     assert message in result.stderr
 
 
-def test_collect_unknown_source_is_an_error(collected):
+def test_collect_unknown_source_is_a_usage_error(collected):
     result = invoke(collected, "collect", "--source", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no source 'nope'" in result.stderr
 
 

@@ -111,3 +111,18 @@ def test_item_id_with_a_length(length):
     assert set(long) <= set(ID_ALPHABET)
     assert item_id("fafo.no/rapport", length) == long
     assert item_id("fafo.no/rapport-2", length) != long
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+    ("https://a.test/a%2Fb%25c", "https://a.test/a%2Fb%25c"),
+    ("https://a.test/p?id", "https://a.test/p?id"),
+    ("https://a.test/p?x=1&utm_source=y&z", "https://a.test/p?x=1&z"),
+])
+def test_canonical_url_keeps_what_the_source_wrote(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_canonical_url_rejects_a_broken_host():
+    with pytest.raises(ValueError):
+        canonical_url("http://[::1/x")

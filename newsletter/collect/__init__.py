@@ -22,9 +22,10 @@ from newsletter.collect.http import Fetcher, Response
 from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
 from newsletter.collect.scrape import collect_listing
 from newsletter.collect.stortinget import parse_stortinget
-from newsletter.errors import FetchError, NewsletterError, ParseError
+from newsletter.errors import FetchError, ParseError, UsageError
 from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
 from newsletter.store import CachedPage, Store
+from newsletter.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz:
 def parse_source(fetcher: Fetcher, source: Source, response: Response, tz: str) -> tuple[list[RawItem], list[str]]:
     """Parse a fetched body according to the source's kind."""
     if source.kind in ("rss", "atom"):
-        return parse_feed(response.body, source, response.charset, response.content_type, tz)
+        return parse_feed(response.body, source, response.charset, response.content_type, tz, response.url)
     if source.kind == "stortinget":
         return parse_stortinget(response.body, source, response.charset, response.content_type, tz)
 
@@ -128,7 +129,12 @@ def collect(
         # first stores an item, and the counts of a run, never depend on timing.
         for future in futures:
             fetched = future.result()
-            result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
+            try:
+                result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
+            except Exception as exc:  # a bug in storing one source must not lose the others
+                log.exception("storing %s failed", fetched.source.key)
+                result = SourceResult(source=fetched.source.key, error=f"{fetched.source.url}: could not store "
+                                      f"its items ({type(exc).__name__}: {exc})")
             results.append(result)
             progress("source", fetched.source.key, result)
     report = CollectReport(results=results)
@@ -145,7 +151,7 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
     unknown = [k for k in keys if feeds.by_key(k) is None]
     if unknown:
         known = ", ".join(s.key for s in feeds.sources)
-        raise NewsletterError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
+        raise UsageError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
     return [feeds.by_key(k) for k in dict.fromkeys(keys)]
 
 
@@ -176,22 +182,44 @@ def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: d
         result.unchanged = state.items_parsed or 0
         store.save_state(state, source.url)
         return result
-    items = fetched.items
+    items, unusable = usable_items(fetched.items)
+    if unusable:
+        result.warnings.append(f"{len(unusable)} items with unusable links skipped (e.g. {unusable[0][:80]!r})")
+    complete = True
     if since:
-        items = [i for i in items if i.published is None or i.published >= since]
+        kept = [i for i in items if i.published is None or i.published >= since]
+        complete = len(kept) == len(items)
+        items = kept
     upserted = store.upsert_items(source, items, now, precedence)
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
-    state.etag = response.etag
-    state.last_modified = response.last_modified
+    # Validators stand for "everything in this body is stored": not so when --since held items back.
+    state.etag = response.etag if complete else None
+    state.last_modified = response.last_modified if complete else None
     state.items_parsed = len(fetched.items)
-    state.warnings = tuple(fetched.warnings)
+    state.warnings = tuple(result.warnings)
     newest = max((i.published for i in fetched.items if i.published), default=None)
     if newest and (state.newest is None or newest > state.newest):
         state.newest = newest
         state.newest_seen_at = now
     store.save_state(state, source.url)
     return result
+
+
+def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
+    """Items whose link is an http(s) URL we can canonicalise, and the links that are not."""
+    good, bad = [], []
+    for item in items:
+        try:
+            url = canonical_url(item.url)
+        except ValueError:
+            bad.append(item.url)
+            continue
+        if url.split(":", 1)[0] in ("http", "https") and "//" in url:
+            good.append(item)
+        else:
+            bad.append(item.url)
+    return good, bad
 
 
 def _score_and_read_articles(store: Store, feeds: FeedsConfig, settings: Settings, fetcher: Fetcher,
@@ -265,7 +293,10 @@ def _read_articles(store: Store, fetcher: Fetcher, wanted: dict[str, list[Item]]
             newest = max((i.published for i in items if i.published), default=dt.date.max)
             to_fetch.append((newest, url))
     to_fetch.sort(reverse=True)
-    to_fetch = [url for _, url in to_fetch[: settings.relevance.article_limit]]
+    limit = settings.relevance.article_limit
+    # Past the limit: not fetched now, tried again next collect.
+    retry.update(url for _, url in to_fetch[limit:])
+    to_fetch = [url for _, url in to_fetch[:limit]]
     if not to_fetch:
         return pages, retry
     progress("phase", "articles", len(to_fetch))

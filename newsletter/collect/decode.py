@@ -6,6 +6,7 @@ import codecs
 import re
 
 _XML_DECL = re.compile(rb'^\s*<\?xml[^>]*encoding=["\']([A-Za-z0-9._-]+)["\']')
+_SINGLE_BYTE = {"latin_1", "iso8859-1", "cp1252", "iso8859-15", "ascii"}
 _META_CHARSET = re.compile(rb'<meta[^>]+charset=["\']?([A-Za-z0-9._-]+)', re.I)
 
 
@@ -33,6 +34,13 @@ def decode_body(body: bytes, charset: str | None = None) -> tuple[str, str | Non
     declared = _XML_DECL.search(head) or _META_CHARSET.search(head)
     labels = [_known(charset), _known(declared.group(1).decode("ascii")) if declared else None]
     labels = [label for label in labels if label]
+    if labels and labels[0] in _SINGLE_BYTE and not body.isascii():
+        # A single-byte label never fails to decode, so it cannot be trusted on its own:
+        # bytes that are valid UTF-8 are UTF-8 ("Høring" must not become "HÃ¸ring").
+        try:
+            return body.decode("utf-8"), f"body labelled {labels[0]} is UTF-8; read as UTF-8"
+        except UnicodeDecodeError:
+            pass
     for label in [*labels, "utf-8"]:
         try:
             return body.decode(label), None

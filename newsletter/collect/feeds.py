@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -18,10 +19,19 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.I | re.S)
 
 
+_ROOT_START = re.compile(r"<[A-Za-z_]")
+
+
 def reject_hostile_xml(text: str, what: str = "feed") -> None:
     """Refuse XML that declares entities: no real feed needs them, and they are how
-    billion-laughs expansion and XXE (reading local files) work."""
-    if _ENTITY_DECL.search(text[:200_000]):
+    billion-laughs expansion and XXE (reading local files) work.
+
+    Declarations can only stand in the prolog, before the root element, however
+    long a comment in front of them is: that whole prolog is searched.
+    """
+    root = _ROOT_START.search(text)
+    prolog = text[: root.start()] if root else text
+    if _ENTITY_DECL.search(prolog):
         raise ParseError(f"the {what} declares XML entities (<!ENTITY>); refused as a possible "
                          "entity-expansion or XXE attack")
 
@@ -45,14 +55,18 @@ def prepare_xml(body: bytes, charset: str | None, content_type: str, what: str) 
 
 
 def parse_feed(body: bytes, source: Source, charset: str | None = None, content_type: str = "",
-               tz: str = "Europe/Oslo") -> tuple[list[RawItem], list[str]]:
-    """Items of an RSS 2.0, RSS 1.0 or Atom feed, and warnings for what was odd about it."""
+               tz: str = "Europe/Oslo", base_url: str | None = None) -> tuple[list[RawItem], list[str]]:
+    """Items of an RSS 2.0, RSS 1.0 or Atom feed, and warnings for what was odd about it.
+
+    Relative links are resolved against `base_url` (the feed's own address).
+    """
     text, warnings = prepare_xml(body, charset, content_type, "feed")
     # We decoded it; hand feedparser UTF-8 that says so. A file-like object, because
     # feedparser treats a bare string as a URL or a file name when it looks like one.
     utf8 = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1).encode("utf-8")
-    parsed = feedparser.parse(io.BytesIO(utf8), response_headers={"content-type": "application/xml; charset=utf-8"},
-                              sanitize_html=True, resolve_relative_uris=True)
+    headers = {"content-type": "application/xml; charset=utf-8", "content-location": base_url or source.url}
+    parsed = feedparser.parse(io.BytesIO(utf8), response_headers=headers, sanitize_html=True,
+                              resolve_relative_uris=True)
     if parsed.bozo and not parsed.entries:
         reason = _bozo_reason(parsed.bozo_exception)
         raise ParseError(f"not a readable RSS/Atom feed ({reason})")
@@ -62,7 +76,7 @@ def parse_feed(body: bytes, source: Source, charset: str | None = None, content_
         warnings.append(f"feed is not well-formed ({_bozo_reason(parsed.bozo_exception)}); read what could be read")
     items, undated, linkless = [], 0, 0
     for entry in parsed.entries:
-        link = _entry_link(entry)
+        link = _entry_link(entry, base_url or source.url)
         if not link:
             linkless += 1
             continue
@@ -95,12 +109,12 @@ def parse_feed(body: bytes, source: Source, charset: str | None = None, content_
     return items, warnings
 
 
-def _entry_link(entry) -> str | None:
+def _entry_link(entry, base: str) -> str | None:
     link = (entry.get("link") or "").strip()
-    if link.startswith(("http://", "https://")):
-        return link
+    if link and not link.lower().startswith(("javascript:", "data:", "mailto:")):
+        return urljoin(base, link)
     guid = (entry.get("id") or "").strip()
-    if guid.startswith(("http://", "https://")):
+    if guid.lower().startswith(("http://", "https://")):
         return guid
     return None
 

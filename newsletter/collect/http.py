@@ -114,6 +114,11 @@ class Fetcher:
         self.limits = limits or Limits()
         self.gate = HostGate(self.limits.per_host, self.limits.host_interval)
         self._local = threading.local()
+        # Hosts whose fetches keep failing for passing reasons (timeouts, 5xx): after
+        # `host_failures` in a row, the host's other URLs are skipped for this run
+        # instead of each costing its own timeouts.
+        self._failures: dict[str, int] = defaultdict(int)
+        self._failures_lock = threading.Lock()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -133,11 +138,20 @@ class Fetcher:
     def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Response:
         """GET `url` (conditionally when validators are given), retrying transient failures."""
         attempts = self.limits.retries + 1
+        host = urlsplit(url).hostname or ""
         for attempt in range(1, attempts + 1):
             try:
-                return self._get_once(url, etag, last_modified)
+                response = self._get_once(url, etag, last_modified)
+                with self._failures_lock:
+                    self._failures[host] = 0
+                return response
             except FetchError as exc:
+                if exc.skipped:
+                    raise
                 if not exc.retryable or attempt == attempts:
+                    if exc.retryable:
+                        with self._failures_lock:
+                            self._failures[host] += 1
                     raise
                 delay = self.limits.backoff * (2 ** (attempt - 1)) * (1 + random.random() * 0.25)
                 log.info("retrying %s in %.1fs after: %s", url, delay, exc)
@@ -167,6 +181,10 @@ class Fetcher:
         limits = self.limits
         host = urlsplit(url).hostname or ""
         with self.gate(host):
+            failures = self._failures.get(host, 0)
+            if failures >= limits.host_failures:
+                raise FetchError(url, f"skipped: {host} failed {failures} times in a row in this run",
+                                 retryable=True, skipped=True)
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             try:
                 raw = self._session().get(

@@ -66,11 +66,16 @@ def parse_listing(body: bytes, source: Source, page_url: str, charset: str | Non
     for node in nodes:
         title_el = node.select_one(sel.title)
         href = _href(node.select_one(sel.link))
-        if not href or href.startswith(("javascript:", "mailto:", "#")):
+        if not href or href.strip().lower().startswith(("javascript:", "mailto:", "data:", "#")):
             missing["link"] += 1
             continue
-        link = resolve(page_url, href)
-        title = clean_line(title_el.get_text(" ", strip=True)) if title_el else ""
+        try:
+            link = resolve(page_url, href)
+        except ValueError:  # "http://[::1/x": not a URL at all
+            missing["link"] += 1
+            continue
+        # decode_contents, then html_to_text: escaped markup in a title is text, never markup.
+        title = html_to_text(title_el.decode_contents(), limit=500) if title_el else ""
         if not title:
             missing["title"] += 1
             title = link

@@ -15,7 +15,7 @@ from newsletter.collect.feeds import prepare_xml
 from newsletter.dates import parse_date
 from newsletter.errors import ParseError
 from newsletter.models import RawItem, Source
-from newsletter.text import clean_line
+from newsletter.text import clean_line, html_to_text
 
 NS = "{http://data.stortinget.no}"
 NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
@@ -74,7 +74,7 @@ def parse_stortinget(body: bytes, source: Source, charset: str | None = None, co
                 undated += 1
             items.append(RawItem(
                 url=link_template.format(id=ident),
-                title=clean_line(title),
+                title=html_to_text(title, limit=500),
                 summary=_summary(record),
                 published=found.date if found else None,
                 date_precision=found.precision if found else None,
