@@ -22,6 +22,23 @@ from newsletter.workspace import Workspace
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
+class IssueIdType(click.ParamType):
+    """An issue id, `YYYY-qN`: checked while parsing, so a bad one is a usage error (exit 2)."""
+
+    name = "ID"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        try:
+            quarter_bounds(text)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return text
+
+
+ISSUE_ID = IssueIdType()
+
+
 class NewsletterGroup(click.Group):
     """Turns NewsletterError into a one-line message and exit status 1 (2 for usage errors), in one place."""
 
@@ -44,17 +61,20 @@ class Context:
 
     @property
     def settings(self):
+        """newsletter.yaml, loaded once."""
         if self._settings is None:
             self._settings = self.workspace.settings()
         return self._settings
 
     @property
     def feeds(self):
+        """feeds.yaml, loaded once and checked against the configured sections."""
         if self._feeds is None:
             self._feeds = self.workspace.feeds(self.settings)
         return self._feeds
 
     def store(self) -> Store:
+        """Open the item store."""
         return Store(self.workspace.db_path)
 
 
@@ -206,7 +226,7 @@ def sources_check(ctx: Context, keys, as_json):
 # ---------------------------------------------------------------------- items
 
 @cli.command()
-@click.option("--issue", "issue_id", metavar="ID", help="The quarter an issue id names, e.g. 2024-q2.")
+@click.option("--issue", "issue_id", type=ISSUE_ID, help="The quarter an issue id names, e.g. 2024-q2.")
 @click.option("--since", type=DATE, help="Published on or after this date.")
 @click.option("--until", type=DATE, help="Published on or before this date.")
 @click.option("--source", "-s", "keys", multiple=True, metavar="KEY", help="Only items seen in this source.")
@@ -231,10 +251,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     if issue_id:
         if since or until:
             raise UsageError("give either --issue or --since/--until, not both")
-        try:
-            start, end = quarter_bounds(issue_id)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        start, end = quarter_bounds(issue_id)
     feeds, settings = ctx.feeds, ctx.settings
     unknown = [k for k in keys if feeds.by_key(k) is None]
     if unknown:
@@ -302,14 +319,14 @@ def issue():
 
 
 @issue.command("new")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @pass_context
 def issue_new(ctx: Context, issue_id):
     """Create issues/ID.yaml with the configured sections and the period (never overwrites)."""
     from newsletter.curate import new_issue
 
     with ctx.store() as store:
-        path = new_issue(_curation(ctx, store), issue_id.lower())
+        path = new_issue(_curation(ctx, store), issue_id)
     click.echo(f"created {path}")
 
 
@@ -332,7 +349,7 @@ def issue_list(ctx: Context, as_json):
 
 
 @issue.command("add")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
 @click.option("--section", metavar="KEY", help="Section to add to (default: the source's).")
 @click.option("--heading", metavar="HEADING", help="Heading to add under (default: the source's).")
@@ -342,12 +359,12 @@ def issue_add(ctx: Context, issue_id, refs, section, heading):
     from newsletter.curate import add_items
 
     with ctx.store() as store:
-        for placed in add_items(_curation(ctx, store), issue_id.lower(), refs, section, heading):
+        for placed in add_items(_curation(ctx, store), issue_id, refs, section, heading):
             click.echo("added " + _placed_line(placed))
 
 
 @issue.command("note")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.option("--section", required=True, metavar="KEY", help="Section key from newsletter.yaml.")
 @click.option("--heading", required=True, help="Heading (organisation, country or theme).")
 @click.option("--text", required=True, help="The text, in Markdown; links as [se her](https://…).")
@@ -362,13 +379,13 @@ def issue_note(ctx: Context, issue_id, section, heading, text, title, date, even
 
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
-        placed = add_note(_curation(ctx, store), issue_id.lower(), section, heading, text, title, day(date),
+        placed = add_note(_curation(ctx, store), issue_id, section, heading, text, title, day(date),
                           day(event_date), day(deadline))
     click.echo("added " + _placed_line(placed))
 
 
 @issue.command("remove")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.argument("ref", metavar="ENTRY")
 @pass_context
 def issue_remove(ctx: Context, issue_id, ref):
@@ -376,12 +393,12 @@ def issue_remove(ctx: Context, issue_id, ref):
     from newsletter.curate import remove_entry
 
     with ctx.store() as store:
-        placed = remove_entry(_curation(ctx, store), issue_id.lower(), ref)
+        placed = remove_entry(_curation(ctx, store), issue_id, ref)
     click.echo("removed " + _placed_line(placed))
 
 
 @issue.command("move")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.argument("ref", metavar="ENTRY")
 @click.option("--section", required=True, metavar="KEY", help="Section to move to.")
 @click.option("--heading", help="New heading for the entry.")
@@ -392,7 +409,7 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before):
     from newsletter.curate import move_entry
 
     with ctx.store() as store:
-        placed = move_entry(_curation(ctx, store), issue_id.lower(), ref, section, heading, before)
+        placed = move_entry(_curation(ctx, store), issue_id, ref, section, heading, before)
     click.echo("moved to " + _placed_line(placed))
 
 
@@ -421,7 +438,7 @@ def issue_unskip(ctx: Context, refs):
 
 
 @issue.command("draft")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.option("--min-score", type=float, help="Only candidates scoring at least this.")
 @pass_context
 def issue_draft(ctx: Context, issue_id, min_score):
@@ -429,7 +446,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
     from newsletter.curate import draft
 
     with ctx.store() as store:
-        placed = draft(_curation(ctx, store), issue_id.lower(), min_score)
+        placed = draft(_curation(ctx, store), issue_id, min_score)
     for entry in placed:
         click.echo("added " + _placed_line(entry))
     click.echo(f"{len(placed)} entries added to {issue_id}")
@@ -469,26 +486,26 @@ class _ClickTriageUI:
 
 
 @issue.command("triage")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @pass_context
 def issue_triage(ctx: Context, issue_id):
     """Go through the quarter's candidates one by one, best first; resumable at any point."""
     from newsletter.triage import triage
 
     with ctx.store() as store:
-        result = triage(_curation(ctx, store), issue_id.lower(), _ClickTriageUI())
+        result = triage(_curation(ctx, store), issue_id, _ClickTriageUI())
     click.echo(f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
                + (f", {result.remaining} not seen yet" if result.quit else ""))
 
 
 @issue.command("show")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def issue_show(ctx: Context, issue_id, as_json):
     """The issue as an outline: sections, headings, entries with their ids, missing texts."""
     with ctx.store() as store:
-        _document, current = _curation(ctx, store).load(issue_id.lower())
+        _document, current = _curation(ctx, store).load(issue_id)
     if as_json:
         _json_out({"id": current.id, "title": current.title, "period": current.period,
                    "published": current.published.isoformat() if current.published else None,
@@ -520,7 +537,7 @@ def issue_show(ctx: Context, issue_id, as_json):
 
 
 @issue.command("check")
-@click.argument("issue_id", metavar="ID")
+@click.argument("issue_id", type=ISSUE_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def issue_check(ctx: Context, issue_id, as_json):
@@ -528,7 +545,7 @@ def issue_check(ctx: Context, issue_id, as_json):
     from newsletter.curate import check_issue
 
     with ctx.store() as store:
-        _issue, problems = check_issue(_curation(ctx, store), issue_id.lower())
+        _issue, problems = check_issue(_curation(ctx, store), issue_id)
     errors = [p for p in problems if p.level == "error"]
     if as_json:
         _json_out([p.to_json() for p in problems])

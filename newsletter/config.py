@@ -35,7 +35,7 @@ LANGUAGES = ("nb", "nn", "no", "en", "sv", "da", "fi", "de", "fr")
 SOURCE_REQUIRED = ("key", "name", "kind", "url", "section", "heading")
 SOURCE_OPTIONAL = (
     "enabled", "language", "relevance", "item_kind", "keywords",
-    "selectors", "date_format", "date_locale", "max_pages",
+    "selectors", "date_format", "max_pages",
 )
 SELECTOR_REQUIRED = ("item", "title", "link")
 SELECTOR_OPTIONAL = ("date", "summary", "next")
@@ -207,7 +207,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         date_format = check.string("date_format")
         if date_format and "%" not in date_format:
             raise check.error("date_format", f"'{date_format}' has no strptime directive such as %d.%m.%Y")
-        language = check.string("date_locale") or check.string("language", "nb")
+        language = check.string("language", "nb")
         if language.split("_")[0] not in LANGUAGES:
             raise check.error("language", f"'{language}' is not a supported language ({', '.join(LANGUAGES)})")
         max_pages = node.get("max_pages", 3)

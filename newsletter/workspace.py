@@ -24,22 +24,27 @@ class Workspace:
 
     @property
     def feeds_path(self) -> Path:
+        """The sources: feeds.yaml."""
         return self.root / "feeds.yaml"
 
     @property
     def settings_path(self) -> Path:
+        """The publisher profile: newsletter.yaml."""
         return self.root / "newsletter.yaml"
 
     @property
     def var(self) -> Path:
+        """Generated, personal data: never in git."""
         return self.root / "var"
 
     @property
     def db_path(self) -> Path:
+        """The SQLite store."""
         return self.var / "newsletter.db"
 
     @property
     def issues_dir(self) -> Path:
+        """The editor's issue files."""
         return self.root / "issues"
 
     def settings(self) -> Settings:

@@ -68,7 +68,7 @@ def test_new_creates_the_file_with_sections_and_period_and_never_overwrites(ws):
     assert again.exit_code == 1 and "already exists; nothing was written" in again.stderr
     assert issue_text(ws) == before
     bad = invoke(ws, "issue", "new", "2022-q9")
-    assert bad.exit_code == 1 and "'2022-q9' is not an issue id like 2024-q2" in bad.stderr
+    assert bad.exit_code == 2 and "'2022-q9' is not an issue id like 2024-q2" in bad.stderr
 
 
 def test_add_uses_the_source_defaults_marks_picked_and_refuses_twice(ws):

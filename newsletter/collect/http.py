@@ -46,6 +46,7 @@ class Response:
 
     @property
     def not_modified(self) -> bool:
+        """True for a 304: the source is unchanged since the validators were given."""
         return self.status == 304
 
     @property
@@ -63,10 +64,12 @@ class Response:
 
     @property
     def etag(self) -> str | None:
+        """The ETag validator, if the server sent one."""
         return self.headers.get("etag")
 
     @property
     def last_modified(self) -> str | None:
+        """The Last-Modified validator, if the server sent one."""
         return self.headers.get("last-modified")
 
 

@@ -7,6 +7,8 @@ a record's web page is built from its id.
 
 from __future__ import annotations
 
+import re
+
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from xml.etree.ElementTree import Element, ParseError as XMLParseError
@@ -26,10 +28,30 @@ RECORDS = {
     "sak": (WEB + "/Saker/Sak/?p={id}", ("sist_oppdatert_dato",)),
     "sporsmal": (WEB + "/Sporsmal/Skriftlige-sporsmal-og-svar/Skriftlig-sporsmal/?qid={id}",
                  ("besvart_dato", "datert_dato", "sendt_dato")),
-    # Publications have no page address in the export: link the API's own record.
+    # Publications have no page address in the export; `_publication_url` builds one.
     "publikasjon": ("https://data.stortinget.no/eksport/publikasjon?publikasjonid={id}",
                     ("dato", "tilgjengelig_dato", "publisert_dato", "sist_oppdatert_dato")),
 }
+# Where stortinget.no keeps each publication type, by session: "dok6-202122" is at
+# …/Publikasjoner/Dokumentserien/2021-2022/dok6-202122/.
+PUBLICATION_FOLDERS = {
+    "dokumentserie": "Dokumentserien",
+    "innstilling": "Innstillinger/Stortinget",
+    "referat": "Referater/Stortinget",
+}
+
+
+def _publication_url(record: Element, ident: str, fallback: str) -> str:
+    """The web page of a publication, built from its type and the session in its id."""
+    folder = PUBLICATION_FOLDERS.get((_text(record, "type") or "").lower())
+    match = re.search(r"-(\d{4})(\d{2})(?:\b|-)", ident)
+    if not folder or not match:
+        return fallback
+    start = int(match.group(1))
+    end = start - start % 100 + int(match.group(2))
+    if end != start + 1:
+        return fallback
+    return f"{WEB}/Publikasjoner/{folder}/{start}-{end}/{ident}/"
 
 
 def _text(record: Element, name: str) -> str | None:
@@ -72,8 +94,11 @@ def parse_stortinget(body: bytes, source: Source, charset: str | None = None, co
                         break
             if not found:
                 undated += 1
+            url = link_template.format(id=ident)
+            if tag == "publikasjon":
+                url = _publication_url(record, ident, url)
             items.append(RawItem(
-                url=link_template.format(id=ident),
+                url=url,
                 title=html_to_text(title, limit=500),
                 summary=_summary(record),
                 published=found.date if found else None,
