@@ -36,6 +36,8 @@ from newsletter.workspace import Workspace
 
 STARTING_TEXT_LIMIT = 320
 _MARKDOWN = MarkdownIt("commonmark")
+# Find every link the editor wrote, also those a renderer would refuse (javascript:, data:): check reports them.
+_MARKDOWN.validateLink = lambda url: True
 
 
 @dataclass
@@ -217,16 +219,13 @@ def move_entry(curation: Curation, issue_id: str, ref: str, section: str, headin
                 raise UsageError(f"--before {before} is in section {before_key}, not {section}")
             if before_key == key and before_position > position:
                 before_position -= 1  # the list shrinks when the entry leaves it
-        node = document.pop_entry(key, position)
-        if heading:
-            node["heading"] = heading.strip()
-        new_heading = str(node.get("heading", ""))
-        entries = document.section_list(section)
+        block = document.pop_entry(key, position)
+        new_heading = heading.strip() if heading else entry.heading
         if before_position is not None:
             index = before_position - 1
         else:
-            index = insertion_index(entries, new_heading, curation.heading_order(section))
-        entries.insert(index, node)
+            index = insertion_index(document.entries_of(section), new_heading, curation.heading_order(section))
+        document.move_block(block, section, index, heading.strip() if heading else None)
     return Placed(section, index + 1, new_heading, entry.title, entry.item)
 
 
@@ -269,8 +268,7 @@ def links_of(text: str) -> list[str]:
             if token.children:
                 walk(token.children)
 
-    walk(_MARKDOWN.parse(text or ""))
-    links.extend(re.findall(r"<(https?://[^>\s]+)>", text or ""))
+    walk(_MARKDOWN.parse(text or ""))  # autolinks (<https://…>) included; links in code are not links
     return list(dict.fromkeys(links))
 
 
@@ -408,12 +406,13 @@ def issue_states(curation: Curation) -> list[IssueState]:
         errors = sum(p.level == "error" for p in problems)
         warnings = len(problems) - errors
         build = curation.workspace.root / "build" / issue_id
+        outputs = [p.stat().st_mtime for p in build.rglob("*") if p.is_file()] if build.is_dir() else []
         if issue_id in sent:
             state = "sent"
         elif errors:
             state = "draft"
-        elif build.is_dir() and any(build.iterdir()) and build.stat().st_mtime >= path.stat().st_mtime:
-            state = "built"
+        elif outputs and min(outputs) >= path.stat().st_mtime:
+            state = "built"  # every output is newer than the issue file
         else:
             state = "checked"
         count = sum(len(entries) for entries in issue.sections.values())

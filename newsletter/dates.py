@@ -195,7 +195,7 @@ def date_from_url(url: str) -> ParsedDate | None:
     return None
 
 
-ISSUE_ID = re.compile(r"^(\d{4})-q([1-4])$")
+ISSUE_ID = re.compile(r"^(\d{4})-q([1-4])\Z")
 
 
 def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from babel.dates import format_date
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
@@ -88,11 +89,18 @@ def issue_path(issues_dir: Path, issue_id: str) -> Path:
 class IssueDocument:
     """An issue file as parsed for round-tripping, with what is needed to write it back safely."""
 
-    def __init__(self, path: Path, data: CommentedMap, digest: str | None, indent: tuple[int, int]):
+    def __init__(self, path: Path, data: CommentedMap, digest: str | None, indent: tuple[int, int, int],
+                 text: str | None = None):
         self.path = Path(path)
         self.data = data
         self.digest = digest
         self.indent = indent
+        # The file's text. Changes are made to it line by line (see `insert_entry`), so every
+        # line the editor wrote stays byte for byte; `data` is re-parsed after each change.
+        if text is None:  # a new document: give it text, and line numbers by reading that text back
+            text = self.dumps()
+            self.data = _reader().load(text)
+        self.text = text
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -109,7 +117,7 @@ class IssueDocument:
         except UnicodeDecodeError as exc:
             raise IssueFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            data, sequence, offset = load_yaml_guess_indent(text, yaml=YAML(typ="rt")) if text.strip() else (None, 4, 2)
+            data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise IssueFileError(path, f"invalid YAML: {exc.problem or exc.context}",
@@ -122,7 +130,7 @@ class IssueDocument:
         if offset is None:  # no block list in the file yet: the usual "  - key: value" under a key
             sequence, offset = mapping + 2, mapping
         indent = (mapping, sequence, offset)
-        return cls(path, data, hashlib.sha256(raw).hexdigest(), indent)
+        return cls(path, data, hashlib.sha256(raw).hexdigest(), indent, text)
 
     @classmethod
     def create(cls, path: Path, issue_id: str, settings: Settings) -> "IssueDocument":
@@ -168,9 +176,8 @@ class IssueDocument:
             what = "was created" if self.digest is None else "changed on disk"
             raise IssueChanged(f"{self.path}: {what} since it was read; nothing was written. "
                                "Run the command again (your edits in the file are kept).")
-        text = self.dumps()
-        atomic_write(self.path, text)
-        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        atomic_write(self.path, self.text)
+        self.digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     # ------------------------------------------------------------------ validation
 
@@ -272,18 +279,14 @@ class IssueDocument:
 
     # ------------------------------------------------------------------ changing
 
-    def section_list(self, key: str) -> CommentedSeq:
-        """The entry list of a section, created (in configured order) when missing."""
+    def entries_of(self, key: str) -> list:
+        """The parsed entries of a section (empty when it has none)."""
         sections = self.data.get("sections")
-        if not isinstance(sections, CommentedMap):
-            sections = CommentedMap()
-            self.data["sections"] = sections
-        if sections.get(key) is None:
-            sections[key] = _block_seq()
-        entries = sections[key]
+        entries = sections.get(key) if isinstance(sections, dict) else None
+        if entries is None:
+            return []
         if not isinstance(entries, CommentedSeq):
             raise IssueFileError(self.path, "expected a list of entries", _line_of(sections, key), f"sections.{key}")
-        entries.fa.set_block_style()  # "highlights: []" becomes a list of entries when one is added
         return entries
 
     def insert_entry(self, key: str, entry: Entry, heading_order: tuple[str, ...] = (),
@@ -294,19 +297,165 @@ class IssueDocument:
         heading's entries stay together), or, for a new heading, before the first
         heading that comes later in the configured order, or last.
         """
-        entries = self.section_list(key)
-        node = entry_node(entry)
+        entries = self.entries_of(key)
         if before is not None:
             index = max(0, min(before - 1, len(entries)))
         else:
             index = insertion_index(entries, entry.heading, heading_order)
-        entries.insert(index, node)
+        self._insert_block(key, index, self._render(entry_node(entry)))
         return index + 1
 
-    def pop_entry(self, key: str, position: int) -> CommentedMap:
-        """Remove and return the entry at a 1-based position of a section."""
-        entries = self.section_list(key)
-        return entries.pop(position - 1)
+    def pop_entry(self, key: str, position: int) -> list[str]:
+        """Remove the entry at a 1-based position of a section; returns its lines of text."""
+        lines = self.text.splitlines(keepends=True)
+        start, end, _dash = self._span(key, position - 1, lines)
+        block = lines[start:end]
+        del lines[start:end]
+        if len(self.entries_of(key)) == 1:  # the section is empty now: "kom:" → "kom: []"
+            key_line = _line_of(self.data["sections"], key) - 1
+            if lines[key_line].rstrip().endswith(":"):
+                lines[key_line] = lines[key_line].rstrip() + " []\n"
+        self._replace_text("".join(lines))
+        return block
+
+    def move_block(self, block: list[str], key: str, index: int, heading: str | None = None) -> None:
+        """Put lines taken out by `pop_entry` into a section at a 0-based index (new heading optional)."""
+        old_dash = len(block[0]) - len(block[0].lstrip(" "))
+        if heading is not None:
+            block = _with_heading(block, heading, self._scalar(heading))
+        self._insert_block(key, index, [line[old_dash:] if line.strip() else line for line in block])
+
+    # -- text surgery: ruamel finds where entries are, the lines themselves are never rewritten
+
+    def _render(self, node: CommentedMap) -> list[str]:
+        """An entry as YAML lines with its dash at column 0, in this file's indentation style."""
+        mapping, sequence, offset = self.indent
+        yaml = YAML(typ="rt")
+        yaml.width = 4096
+        yaml.indent(mapping=mapping, sequence=sequence - offset, offset=0)
+        out = io.StringIO()
+        yaml.dump([node], out)
+        return out.getvalue().splitlines(keepends=True)
+
+    def _scalar(self, value: str) -> str:
+        out = io.StringIO()
+        YAML(typ="rt").dump({"heading": value}, out)
+        return out.getvalue().split(":", 1)[1].strip()
+
+    def _span(self, key: str, index: int, lines: list[str]) -> tuple[int, int, int]:
+        """0-based first line, end line (exclusive) and dash column of entry `index` of a section.
+
+        An entry ends before the first non-blank line indented no deeper than its
+        dash: comments at the dash's level belong to what follows them.
+        """
+        entries = self.entries_of(key)
+        start = entries.lc.item(index)[0]
+        while "-" not in lines[start].split("#", 1)[0]:  # the content may start on the dash's line or below
+            start -= 1
+        dash = len(lines[start]) - len(lines[start].lstrip(" "))
+        end = start + 1
+        for number in range(start + 1, len(lines)):
+            line = lines[number]
+            if not line.strip():
+                continue
+            if len(line) - len(line.lstrip(" ")) <= dash:
+                break
+            end = number + 1
+        return start, end, dash
+
+    def _dash_column(self, key: str, lines: list[str]) -> int:
+        """Where entries of a section start: as in the section, another section, or the file's style."""
+        for other in [key, *(k for k in (self.data.get("sections") or {}) if k != key)]:
+            if self.entries_of(other):
+                return self._span(other, 0, lines)[2]
+        key_line = lines[_line_of(self.data["sections"], key) - 1]
+        return len(key_line) - len(key_line.lstrip(" ")) + self.indent[2]
+
+    def _insert_block(self, key: str, index: int, block: list[str]) -> None:
+        sections = self.data.get("sections")
+        if not isinstance(sections, CommentedMap) or key not in sections:
+            self._insert_by_dump(key, index, block)
+            return
+        lines = self.text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        entries = self.entries_of(key)
+        dash = self._dash_column(key, lines)
+        block = [(" " * dash + line) if line.strip() else line for line in block]
+        if index < len(entries):
+            # Before the entry now at `index`, and before the comments just above it (they describe it).
+            at = self._span(key, index, lines)[0]
+            while at > 0 and lines[at - 1].lstrip().startswith("#") and (
+                    len(lines[at - 1]) - len(lines[at - 1].lstrip(" "))) == dash:
+                at -= 1
+        elif entries:
+            at = self._span(key, len(entries) - 1, lines)[1]
+        else:
+            key_line = _line_of(sections, key) - 1
+            code, _, comment = lines[key_line].rstrip("\r\n").partition("#")
+            if code.rstrip().endswith("[]"):  # "kom: []" becomes "kom:" with entries below
+                code = code.rstrip()[:-2].rstrip()
+                lines[key_line] = code + ("  #" + comment if comment else "") + "\n"
+            at = key_line + 1
+        lines[at:at] = block
+        self._replace_text("".join(lines))
+
+    def _insert_by_dump(self, key: str, index: int, block: list[str]) -> None:
+        # No `sections:` mapping or no such section yet: structure the file lacks, so let ruamel
+        # write it (the rest of the file round-trips, comments included).
+        sections = self.data.get("sections")
+        if not isinstance(sections, CommentedMap):
+            sections = CommentedMap()
+            self.data["sections"] = sections
+        if sections.get(key) is None:
+            sections[key] = _block_seq()
+        parsed = _reader().load("".join(block))
+        sections[key].insert(index, parsed[0])
+        self._replace_text(self.dumps())
+
+    def _replace_text(self, text: str) -> None:
+        try:
+            self.data = _reader().load(text)
+        except Exception as exc:  # a bug here must never reach the file
+            raise NewsletterError(f"{self.path}: internal error editing the file ({exc}); nothing was written") from exc
+        self.text = text
+
+
+def _with_heading(block: list[str], heading: str, scalar: str) -> list[str]:
+    """The entry's lines with its heading value replaced (or a heading line added)."""
+    pattern = re.compile(r"^(\s*(?:-\s+)?)heading:[ \t]*[^#\n]*?(\s*#.*)?$")
+    for number, line in enumerate(block):
+        match = pattern.match(line.rstrip("\r\n"))
+        if match:
+            block = list(block)
+            block[number] = f"{match.group(1)}heading: {scalar}{match.group(2) or ''}\n"
+            return block
+    first = block[0]
+    dash = len(first) - len(first.lstrip(" "))
+    inner = first[dash + 1:]
+    pad = len(inner) - len(inner.lstrip(" "))
+    return [" " * dash + "-" + " " * pad + f"heading: {scalar}\n",
+            " " * (dash + 1 + pad) + first[dash + 1 + pad:], *block[1:]]
+
+
+class _LenientConstructor(RoundTripConstructor):
+    """Reads an impossible date (2024-13-45) as text, so validation can name its line and field."""
+
+    def construct_yaml_timestamp(self, node, values=None):
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_LenientConstructor.add_constructor("tag:yaml.org,2002:timestamp", _LenientConstructor.construct_yaml_timestamp)
+
+
+def _reader() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.Constructor = _LenientConstructor
+    return yaml
 
 
 def _mapping_indent(text: str) -> int:

@@ -1,0 +1,748 @@
+"""Issue files (`issues/<id>.yaml`): round-trip fidelity, where new entries go, the guards that keep the
+editor's text (changed-on-disk refusal, atomic writes), one-line validation errors with file, line and
+field, periods and ids, `check_issue`'s errors and warnings, issue states, and `links_of`.
+
+The hand-written issue files and one broken file per validation error live in tests/data/issues/; each
+broken file says in its opening comment which error it must give (`# Expect: {...}`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import os
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from newsletter import fileio
+from newsletter.curate import Curation, check_issue, issue_states, links_of, starting_text
+from newsletter.errors import ConfigError
+from newsletter.issues import (
+    IssueChanged,
+    IssueDocument,
+    IssueFileError,
+    issue_path,
+    period_for,
+    period_is_valid,
+)
+from newsletter.models import Entry, RawItem, Settings, Source
+from newsletter.store import Store
+from newsletter.workspace import Workspace
+from tests.conftest import DATA, write_workspace
+
+ISSUES = DATA / "issues"
+
+
+def copy_issue(name: str, tmp_path: Path, as_name: str = "2024-q2.yaml") -> Path:
+    """A copy of a data file under the file name its id asks for (the tests write to it)."""
+    target = tmp_path / as_name
+    shutil.copyfile(ISSUES / name, target)
+    return target
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """The lines only in `before` (removed) and only in `after` (added), by difflib."""
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
+
+
+def comment_lines(text: str) -> list[str]:
+    """Every comment in a file (whole-line and end-of-line), stripped."""
+    return [line[line.index("#"):].strip() for line in text.splitlines() if re.search(r"(^|\s)#", line)]
+
+
+# ---------------------------------------------------------------------- 1. round-trip fidelity
+
+STYLES = [
+    pytest.param("handwritten.yaml", "  - heading:", id="2-space"),
+    pytest.param("indented.yaml", "    - heading:", id="4/2"),
+]
+
+
+@pytest.mark.parametrize("name, dash", STYLES)
+def test_load_and_save_without_changes_is_byte_identical(name, dash, tmp_path):
+    path = copy_issue(name, tmp_path)
+    original = path.read_bytes()
+    IssueDocument.load(path).save()
+    assert path.read_bytes() == original
+
+
+def test_save_keeps_every_byte_of_the_2_space_file(tmp_path):
+    # Comments, blank lines, quoting, the literal and folded blocks, the long line and the odd key order.
+    path = copy_issue("handwritten.yaml", tmp_path)
+    original = path.read_text(encoding="utf-8")
+    IssueDocument.load(path).save()
+    assert path.read_text(encoding="utf-8") == original
+    assert max(len(line) for line in original.splitlines()) > 120
+
+
+@pytest.mark.parametrize("name, dash", STYLES)
+def test_insert_changes_only_the_lines_of_the_new_entry(name, dash, tmp_path):
+    path = copy_issue(name, tmp_path)
+    original = path.read_text(encoding="utf-8")
+    document = IssueDocument.load(path)
+    position = document.insert_entry("kom", Entry(heading="KOM nytt", title="Nytt tiltak",
+                                                  text="Første avsnitt.\n\nAndre avsnitt.", date=dt.date(2024, 5, 2)))
+    document.save()
+    after = path.read_text(encoding="utf-8")
+    removed, added = changed_lines(original, after)
+    pad = dash[: -len("- heading:")]
+    assert removed == []
+    assert added == [f"{dash} KOM nytt", f"{pad}  title: Nytt tiltak", f"{pad}  text: |",
+                     f"{pad}    Første avsnitt.", "", f"{pad}    Andre avsnitt.", f"{pad}  date: 2024-05-02"]
+    assert position == 3
+    assert IssueDocument.load(path).validate(Settings())[0].sections["kom"][2].text == \
+        "Første avsnitt.\n\nAndre avsnitt."
+
+
+@pytest.mark.parametrize("name, dash", STYLES)
+def test_pop_changes_only_the_lines_of_the_removed_entry(name, dash, tmp_path):
+    path = copy_issue(name, tmp_path)
+    original = path.read_text(encoding="utf-8")
+    lines = original.splitlines()
+    start = lines.index(f"{dash} Finland")
+    document = IssueDocument.load(path)
+    popped = document.pop_entry("international", 2)
+    document.save()
+    removed, added = changed_lines(original, path.read_text(encoding="utf-8"))
+    assert "heading: Finland" in "".join(popped) and "Finsk handlingsplan" in "".join(popped)
+    assert added == []
+    assert removed == lines[start:start + 3]
+
+
+def test_pop_keeps_the_comment_before_the_next_entry(tmp_path):
+    path = copy_issue("indented.yaml", tmp_path)
+    original = path.read_text(encoding="utf-8")
+    document = IssueDocument.load(path)
+    document.pop_entry("kom", 1)
+    document.save()
+    after = path.read_text(encoding="utf-8")
+    assert "    # between the two kom entries" in after
+    removed, added = changed_lines(original, after)
+    assert added == []
+    assert [line.strip() for line in removed] == [
+        "- heading: Tilstandsrapport 2023",
+        "text: Rapporten ligger på [politiet.no](https://www.politiet.no/tilstandsrapport-2023.pdf).",
+        "title: KOMs tilstandsrapport for 2023 er publisert",
+    ]
+
+
+@pytest.mark.parametrize("name, dash", [("handwritten.yaml", "  - heading:"), ("indented.yaml", "    - heading:")])
+def test_insert_and_pop_keep_every_comment_and_the_indentation_style(name, dash, tmp_path):
+    path = copy_issue(name, tmp_path)
+    original = path.read_text(encoding="utf-8")
+    document = IssueDocument.load(path)
+    document.insert_entry("international", Entry(heading="OSSE", title="OSSE-rapport", text="Se rapporten."),
+                          ("UNODC", "OSSE", "Finland"))
+    document.insert_entry("norway", Entry(heading="Stortinget", title="Forslag", text="Et forslag."))
+    document.pop_entry("kom", 2)  # the last of kom: no comment follows it
+    document.save()
+    after = path.read_text(encoding="utf-8")
+    assert comment_lines(after) == comment_lines(original)
+    lines = after.splitlines()
+    # The new entries are written in the file's own style, right under their section keys.
+    osse = lines.index(f"{dash} OSSE")
+    assert lines[osse - 3].strip().startswith("- heading: UNODC")
+    norway = lines.index("  norway:")
+    assert lines[norway + 1] == f"{dash} Stortinget"
+    pad = len(dash) - len("- heading:")
+    starts = [line for line in lines if re.match(r"\s*- (heading|text):", line)]
+    before = [line for line in original.splitlines() if re.match(r"\s*- (heading|text):", line)]
+    assert len(starts) == len(before) + 1 and all(len(line) - len(line.lstrip()) == pad for line in starts), starts
+
+
+def test_created_issue_saves_and_reloads_in_the_4_2_style(tmp_path):
+    settings = Settings(name="Nyhetsbrev fra KOM", audience="Til KOMs samarbeidsaktører")
+    path = tmp_path / "2024-q3.yaml"
+    document = IssueDocument.create(path, "2024-q3", settings)
+    document.insert_entry("kom", Entry(heading="KOM", title="Seminar", text="Tekst."))
+    document.save()
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Nyhetsbrev fra KOM, juli–september 2024.\n")
+    assert "  kom:\n    - heading: KOM\n      title: Seminar\n" in text
+    assert "  highlights: []\n" in text
+    issue, problems = IssueDocument.load(path).validate(settings)
+    assert problems == []
+    assert issue.period == "juli–september 2024" and issue.audience == "Til KOMs samarbeidsaktører"
+    assert [e.title for _k, _p, e in issue.entries()] == ["Seminar"]
+
+
+# ---------------------------------------------------------------------- 2. where new entries go
+
+ORDER = ("UNODC", "OSSE", "Danmark", "Finland")
+
+
+def document_with(tmp_path, international: str) -> IssueDocument:
+    path = tmp_path / "2024-q2.yaml"
+    path.write_text("id: 2024-q2\nsections:\n  international:" + international, encoding="utf-8")
+    return IssueDocument.load(path)
+
+
+def international(document: IssueDocument) -> list[tuple[str, str]]:
+    return [(str(e["heading"]), str(e.get("title", ""))) for e in document.data["sections"]["international"]]
+
+
+ENTRIES = """
+    - heading: UNODC
+      title: u1
+    - heading: Finland
+      title: f1
+    - heading: UNODC
+      title: u2
+    - heading: Sverige
+      title: s1
+"""
+
+
+def test_an_entry_with_an_existing_heading_goes_after_that_headings_last_entry(tmp_path):
+    document = document_with(tmp_path, ENTRIES)
+    assert document.insert_entry("international", Entry(heading="unodc", title="u3"), ORDER) == 4
+    assert international(document)[2:4] == [("UNODC", "u2"), ("unodc", "u3")]
+
+
+def test_a_new_heading_goes_before_the_first_heading_that_the_order_puts_later(tmp_path):
+    document = document_with(tmp_path, ENTRIES)
+    assert document.insert_entry("international", Entry(heading="Danmark", title="d1"), ORDER) == 2
+    assert [h for h, _ in international(document)] == ["UNODC", "Danmark", "Finland", "UNODC", "Sverige"]
+
+
+def test_a_heading_not_in_the_order_goes_last(tmp_path):
+    document = document_with(tmp_path, ENTRIES)
+    assert document.insert_entry("international", Entry(heading="Island", title="i1"), ORDER) == 5
+    assert international(document)[-1] == ("Island", "i1")
+    # Without any configured order, a new heading goes last too.
+    assert document.insert_entry("international", Entry(heading="OSSE", title="o1")) == 6
+
+
+def test_before_puts_the_entry_at_that_position(tmp_path):
+    document = document_with(tmp_path, ENTRIES)
+    assert document.insert_entry("international", Entry(heading="Finland", title="f0"), ORDER, before=1) == 1
+    assert international(document)[:2] == [("Finland", "f0"), ("UNODC", "u1")]
+    assert document.insert_entry("international", Entry(heading="OSSE", title="o9"), ORDER, before=99) == 6
+
+
+def test_inserting_into_a_flow_empty_section_makes_it_a_block_list(tmp_path):
+    path = copy_issue("indented.yaml", tmp_path)
+    original = path.read_text(encoding="utf-8")
+    document = IssueDocument.load(path)
+    assert document.insert_entry("norway", Entry(heading="Stortinget", title="Forslag", text="Et forslag.")) == 1
+    document.save()
+    removed, added = changed_lines(original, path.read_text(encoding="utf-8"))
+    assert removed == ["  norway: []"]
+    assert added == ["  norway:", "    - heading: Stortinget", "      title: Forslag", "      text: Et forslag."]
+
+
+def test_a_missing_section_is_created_when_an_entry_goes_into_it(tmp_path):
+    document = document_with(tmp_path, " []\n")
+    document.insert_entry("events", Entry(heading="Seminar", text="Tekst.", event_date=dt.date(2024, 10, 26)))
+    assert "  events:\n    - heading: Seminar\n      text: Tekst.\n      event_date: 2024-10-26\n" in document.dumps()
+
+
+# ---------------------------------------------------------------------- 3. never overwrite the editor's change
+
+def test_save_refuses_when_the_file_changed_on_disk_since_it_was_read(tmp_path):
+    path = copy_issue("indented.yaml", tmp_path)
+    document = IssueDocument.load(path)
+    document.insert_entry("norway", Entry(heading="Stortinget", text="Et forslag."))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("# the editor's note, written meanwhile\n")
+    edited = path.read_bytes()
+    with pytest.raises(IssueChanged, match="changed on disk since it was read; nothing was written"):
+        document.save()
+    assert path.read_bytes() == edited
+
+
+def test_save_of_a_created_issue_refuses_when_the_file_appeared_meanwhile(tmp_path):
+    path = tmp_path / "2024-q2.yaml"
+    document = IssueDocument.create(path, "2024-q2", Settings())
+    path.write_text("id: 2024-q2\n# someone else's issue\n", encoding="utf-8")
+    with pytest.raises(IssueChanged, match="was created since it was read"):
+        document.save()
+    assert path.read_text(encoding="utf-8") == "id: 2024-q2\n# someone else's issue\n"
+
+
+def test_a_second_save_after_a_successful_one_is_allowed(tmp_path):
+    path = copy_issue("indented.yaml", tmp_path)
+    document = IssueDocument.load(path)
+    document.insert_entry("norway", Entry(heading="Stortinget", text="Et forslag."))
+    document.save()
+    document.pop_entry("norway", 1)
+    document.save()  # the digest follows our own write
+    assert path.read_text(encoding="utf-8") == (ISSUES / "indented.yaml").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- 4. atomic writes
+
+class Crash(BaseException):
+    """Stands for the process dying (like KeyboardInterrupt, not an ordinary Exception)."""
+
+
+@pytest.mark.parametrize("where", ["os.replace", "os.fsync", "os.chmod"])
+def test_a_crash_during_save_leaves_the_original_and_no_temp_file(where, tmp_path, monkeypatch):
+    path = copy_issue("indented.yaml", tmp_path)
+    original = path.read_bytes()
+    document = IssueDocument.load(path)
+    document.insert_entry("kom", Entry(heading="KOM", text="Nytt."))
+    written = {}
+
+    def crash(*args, **kwargs):
+        written["temps"] = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        raise Crash(where)
+
+    monkeypatch.setattr(fileio.os, where.split(".")[1], crash)
+    with pytest.raises(Crash):
+        document.save()
+    monkeypatch.undo()
+    assert written["temps"] and written["temps"][0].startswith(".2024-q2.yaml.")  # it did get that far
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024-q2.yaml"]
+
+
+def test_keyboard_interrupt_while_writing_the_temp_file_leaves_the_original(tmp_path, monkeypatch):
+    path = copy_issue("indented.yaml", tmp_path)
+    original = path.read_bytes()
+    document = IssueDocument.load(path)
+    document.pop_entry("international", 1)
+
+    real_fdopen = os.fdopen
+
+    class Half:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, text):
+            self.handle.write(text[: len(text) // 2])
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fileio.os, "fdopen", lambda *a, **k: Half(real_fdopen(*a, **k)))
+    with pytest.raises(KeyboardInterrupt):
+        document.save()
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024-q2.yaml"]
+
+
+def test_atomic_write_keeps_the_file_mode(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("old\n")
+    os.chmod(path, 0o640)
+    fileio.atomic_write(path, "new\n")
+    assert path.read_text() == "new\n" and (path.stat().st_mode & 0o777) == 0o640
+
+
+# ---------------------------------------------------------------------- 5. one-line validation errors
+
+KNOWN_ITEMS = {"k7m2qxa"}
+
+
+def expectation(path: Path) -> dict:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# Expect:"):
+            return json.loads(line[len("# Expect:"):])
+    raise AssertionError(f"{path.name} has no '# Expect:' comment")
+
+
+def broken_files():
+    for path in sorted(ISSUES.glob("invalid-*.yaml")):
+        yield pytest.param(path.name, id=path.stem.removeprefix("invalid-"))
+
+
+@pytest.mark.parametrize("name", broken_files())
+def test_a_broken_issue_gives_one_line_naming_file_line_and_field(name, tmp_path):
+    expected = expectation(ISSUES / name)
+    path = copy_issue(name, tmp_path)
+    with pytest.raises(IssueFileError) as raised:
+        IssueDocument.load(path).issue(Settings(), KNOWN_ITEMS)
+    error = raised.value
+    assert isinstance(error, ConfigError)
+    assert (error.line, error.key) == (expected["line"], expected["field"]), str(error)
+    assert expected["message"] in error.detail
+    message = str(error)
+    assert "\n" not in message
+    prefix = f"{path}, line {expected['line']}: " + (f"{expected['field']}: " if expected["field"] else "")
+    assert message.startswith(prefix), message
+
+
+def test_the_broken_files_are_otherwise_fine(tmp_path):
+    # Every error of a case file is on the line and field its comment names: the test above checks the
+    # mistake the file was written for, not another one it has by accident.
+    for path in sorted(ISSUES.glob("invalid-*.yaml")):
+        copy = copy_issue(path.name, tmp_path)
+        try:
+            document = IssueDocument.load(copy)
+        except IssueFileError:
+            continue  # a YAML error: there is nothing else to find
+        expected = expectation(path)
+        errors = [p for p in document.validate(Settings(), KNOWN_ITEMS)[1] if p.level == "error"]
+        assert errors and {(p.line, p.field) for p in errors} == {(expected["line"], expected["field"])}, \
+            (path.name, [str(p) for p in errors])
+
+
+@pytest.mark.parametrize("name", ["handwritten.yaml", "indented.yaml"])
+def test_the_hand_written_files_are_valid(name, tmp_path):
+    issue, problems = IssueDocument.load(copy_issue(name, tmp_path)).validate(Settings(), set())
+    assert problems == []
+    assert issue.published == dt.date(2024, 7, 5) and issue.title == "Nyhetsbrev fra KOM"
+    assert list(issue.sections) == list(Settings().sections)
+
+
+def test_a_missing_file_names_the_command_that_creates_it(tmp_path):
+    with pytest.raises(IssueFileError, match=r"no such issue; create it with `newsletter issue new 2024-q2`"):
+        IssueDocument.load(tmp_path / "2024-q2.yaml")
+
+
+def test_a_file_that_is_not_a_mapping_is_an_error_on_line_1(tmp_path):
+    path = tmp_path / "2024-q2.yaml"
+    path.write_text("- heading: KOM\n", encoding="utf-8")
+    with pytest.raises(IssueFileError) as raised:
+        IssueDocument.load(path)
+    assert raised.value.line == 1 and "expected a mapping" in str(raised.value)
+
+
+# ---------------------------------------------------------------------- 6. periods and ids
+
+@pytest.mark.parametrize("issue_id, period", [
+    ("2024-q1", "januar–mars 2024"), ("2024-q2", "april–juni 2024"),
+    ("2024-q3", "juli–september 2024"), ("2024-q4", "oktober–desember 2024"),
+])
+def test_period_for_names_the_quarter_in_norwegian(issue_id, period):
+    assert period_for(issue_id) == period
+    assert period_is_valid(period)
+
+
+@pytest.mark.parametrize("text, valid", [
+    ("april–juni 2024", True), ("april - juni 2024", True), ("April—Juni 2024", True), ("juni 2024", True),
+    ("  oktober–desember 2024 ", True),
+    ("aprill–juni 2024", False), ("april–juni", False), ("2024", False), ("q2 2024", False),
+    ("april–juni 24", False), ("april til juni 2024", False), ("", False),
+])
+def test_period_is_valid(text, valid):
+    assert period_is_valid(text) is valid
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "2024-q5", "2024-Q2x", "2024-q0", "24-q2", "", "2024-q2/../x"])
+def test_issue_path_rejects_what_is_not_an_issue_id(bad, tmp_path):
+    with pytest.raises(IssueFileError, match="is not an issue id like 2024-q2"):
+        issue_path(tmp_path, bad)
+
+
+def test_issue_path_rejects_an_id_with_a_trailing_newline(tmp_path):
+    with pytest.raises(IssueFileError):
+        issue_path(tmp_path, "2024-q2\n")
+
+
+def test_issue_path_stays_in_the_folder(tmp_path):
+    assert issue_path(tmp_path, "2024-q2") == tmp_path / "2024-q2.yaml"
+
+
+# ---------------------------------------------------------------------- 7. check_issue and issue states
+
+SECTIONS = """
+sections:
+  - key: highlights
+    title: Verdt å merke seg
+  - key: kom
+    title: KOMs hovedaktiviteter i {period}
+  - key: norway
+    title: Aktuelle norske tiltak, rapporter og forskning
+    headings: [Stortinget, Politiske tiltak, Høringer]
+  - key: international
+    title: Aktuelle internasjonale tiltak, rapporter og forskning
+    headings: [UNODC, OSSE, Danmark, Finland]
+  - key: events
+    title: Kommende arrangementer
+"""
+SOURCE = Source(key="stortinget", name="Stortinget", kind="rss", url="https://www.stortinget.no/rss",
+                section="norway", heading="Stortinget")
+NOW = dt.datetime(2024, 7, 1, 12, 0)
+
+CLEAN = """\
+id: 2024-q2
+title: Nyhetsbrev fra KOM
+period: april–juni 2024
+published: 2024-07-05
+sections:
+  highlights:
+    - heading: Strategi
+      title: Ny strategi mot menneskehandel
+      text: Regjeringen lager en strategi, se [her](https://www.regjeringen.no/strategi).
+  kom:
+    - heading: Tilstandsrapport 2023
+      title: Rapporten er publisert
+      text: Les [rapporten](https://www.politiet.no/rapport.pdf) eller skriv til <mailto:kom@politiet.no>.
+      date: 2024-06-27
+  norway:
+    - heading: Stortinget
+      title: Representantforslag om tiltak
+      text: Stortinget behandler et forslag, se [her](https://www.stortinget.no/forslag).
+      item: {current}
+    - heading: Høringer
+      title: Høring om nye tiltak
+      text: Høringsfristen er 1. september, se [her](https://www.regjeringen.no/horing).
+      deadline: 2024-09-01
+  international:
+    - heading: UNODC
+      title: Global rapport
+      text: UNODC har lagt fram rapporten, se <https://www.unodc.org/report-2024>.
+    - heading: Finland
+      title: Finsk handlingsplan
+      text: Se [her](https://intermin.fi/plan).
+  events:
+    - heading: KOM nasjonalt seminar
+      title: Seminaret holdes digitalt
+      text: KOM arrangerer seminaret 26. oktober.
+      event_date: 2024-10-26
+"""
+
+
+class Desk:
+    """A workspace with a store of two items and a way to check an issue text."""
+
+    def __init__(self, root: Path):
+        self.root = write_workspace(root, "sources: []\n", SECTIONS)
+        workspace = Workspace(self.root)
+        settings = workspace.settings()
+        self.store = Store(workspace.db_path)
+        self.curation = Curation(workspace, settings, workspace.feeds(settings), self.store)
+        seen = self.store.upsert_items(SOURCE, [
+            RawItem(url="https://www.stortinget.no/forslag", title="Representantforslag om tiltak",
+                    summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
+                    published=dt.date(2024, 5, 2), date_precision="day"),
+            RawItem(url="https://www.stortinget.no/gammelt", title="Et gammelt forslag",
+                    summary="Et forslag fra januar.", published=dt.date(2024, 1, 15), date_precision="day"),
+        ], NOW).seen_ids
+        self.current, self.old = seen
+
+    def write(self, text: str, issue_id: str = "2024-q2") -> Path:
+        path = self.root / "issues" / f"{issue_id}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text.replace("{current}", self.current).replace("{old}", self.old), encoding="utf-8")
+        return path
+
+    def check(self, text: str = CLEAN, issue_id: str = "2024-q2"):
+        self.write(text, issue_id)
+        return check_issue(self.curation, issue_id)[1]
+
+
+@pytest.fixture
+def desk(tmp_path):
+    desk = Desk(tmp_path / "ws")
+    yield desk
+    desk.store.close()
+
+
+def changed(old: str, new: str, text: str = CLEAN) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def only(problems, level: str, substring: str, field: str | None = None):
+    """The problems are exactly one, of this level, whose message contains `substring`."""
+    assert [(p.level, p.field) for p in problems] == [(level, field or problems[0].field)], \
+        [str(p) for p in problems]
+    assert substring in problems[0].message, problems[0].message
+    return problems[0]
+
+
+def test_a_clean_issue_has_no_problems(desk):
+    assert desk.check() == []
+
+
+def test_an_entry_without_text_is_an_error(desk):
+    text = ("      text: Les [rapporten](https://www.politiet.no/rapport.pdf) eller skriv til "
+            "<mailto:kom@politiet.no>.\n")
+    problem = only(desk.check(changed(text, "      text: ''\n")),
+                   "error", "kom:1 'Rapporten er publisert' has no text", "text")
+    assert problem.line == 11
+
+
+def test_an_entry_still_with_its_items_starting_text_is_an_error(desk):
+    item = desk.store.get_item(desk.current)
+    untouched = starting_text(item)
+    assert untouched.endswith("Se [her](https://www.stortinget.no/forslag).")
+    rewritten = "      text: Stortinget behandler et forslag, se [her](https://www.stortinget.no/forslag)."
+    problem = only(desk.check(changed(rewritten, "      text: " + json.dumps(untouched, ensure_ascii=False))),
+                   "error", f"norway:1 still has the starting text from item {item.id}", "text")
+    assert problem.line == 16
+
+
+def test_an_item_published_outside_the_quarter_is_a_warning(desk):
+    only(desk.check(changed("      item: {current}", "      item: {old}")),
+         "warning", f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024", "item")
+
+
+def test_an_entry_dated_outside_the_quarter_is_a_warning(desk):
+    only(desk.check(changed("      date: 2024-06-27", "      date: 2024-07-01")),
+         "warning", "kom:1 is dated 2024-07-01, outside april–juni 2024", "date")
+
+
+def test_a_deadline_before_publication_is_an_error(desk):
+    only(desk.check(changed("      deadline: 2024-09-01", "      deadline: 2024-06-20")),
+         "error", "norway:2 has a deadline (2024-06-20) before the issue is published (2024-07-05)", "deadline")
+
+
+def test_the_same_link_in_two_entries_is_an_error(desk):
+    only(desk.check(changed("(https://www.regjeringen.no/horing)", "(https://www.regjeringen.no/strategi)")),
+         "error", "norway:2 links to https://www.regjeringen.no/strategi, as highlights:1 does", "text")
+
+
+def test_the_same_link_twice_in_one_entry_is_fine(desk):
+    assert desk.check(changed("se [her](https://www.regjeringen.no/strategi).",
+                              "se [her](https://www.regjeringen.no/strategi) og "
+                              "[strategien](https://www.regjeringen.no/strategi).")) == []
+
+
+@pytest.mark.parametrize("link", ["ftp://ftp.politiet.no/rapport.pdf", "rapport.pdf"])
+def test_a_link_that_is_not_http_or_mailto_is_an_error(desk, link):
+    only(desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
+         "error", f"international:2 links to '{link}': only http(s) and mailto links are allowed", "text")
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,hei"])
+def test_a_javascript_link_is_an_error(desk, link):
+    only(desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
+         "error", f"international:2 links to '{link}': only http(s) and mailto links are allowed", "text")
+
+
+def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
+    desk.write(textwrap.dedent("""\
+        id: 2024-q1
+        sections:
+          norway:
+            - heading: Stortinget
+              title: Forslaget er fremmet
+              text: Se [her](https://www.stortinget.no/forslag).
+              item: {current}
+    """), "2024-q1")
+    desk.write("id: 2024-q3\nsections:\n  norway:\n    - heading: X\n      text: <https://intermin.fi/plan>\n",
+               "2024-q3")  # a later issue is no earlier use
+    problems = desk.check()
+    assert [(p.level, p.field, p.line) for p in problems] == [("warning", "text", 16), ("warning", "item", 16)]
+    assert "norway:1 links to https://www.stortinget.no/forslag, already used in 2024-q1" in problems[0].message
+    assert f"norway:1 item {desk.current} was already used in 2024-q1" in problems[1].message
+
+
+def test_an_empty_section_is_a_warning(desk):
+    events = CLEAN[CLEAN.index("  events:"):]
+    only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty", "sections.events")
+
+
+def test_headings_out_of_the_configured_order_are_a_warning(desk):
+    swapped = changed("    - heading: UNODC\n", "    - heading: Finland\n")
+    swapped = changed("    - heading: Finland\n      title: Finsk", "    - heading: UNODC\n      title: Finsk", swapped)
+    problem = only(desk.check(swapped), "warning", "heading 'UNODC' comes after a heading that newsletter.yaml puts "
+                                                   "later", "sections.international")
+    assert problem.line == 28
+
+
+def norway(*entries: tuple[str, str]) -> str:
+    """CLEAN with its norway section replaced by entries (heading, title), each with its own link."""
+    body = "".join(f"    - heading: {heading}\n      title: {title}\n"
+                   f"      text: Se [her](https://www.regjeringen.no/{index}).\n"
+                   for index, (heading, title) in enumerate(entries))
+    start, end = CLEAN.index("  norway:\n"), CLEAN.index("  international:\n")
+    return CLEAN[:start] + "  norway:\n" + body + CLEAN[end:]
+
+
+def test_split_heading_runs_are_a_warning(desk):
+    assert desk.check(norway(("Annet", "a"), ("Høringer", "h1"), ("Høringer", "h2"))) == []  # one run each
+    problem = only(desk.check(norway(("Høringer", "h1"), ("Annet", "a"), ("Høringer", "h2"))),
+                   "warning", "entries under 'Høringer' are split (lines 16 and 22); put them together",
+                   "sections.norway")
+    assert problem.line == 22
+
+
+def test_no_publication_date_is_a_warning(desk):
+    only(desk.check(changed("published: 2024-07-05\n", "")), "warning", "no publication date yet", "published")
+
+
+def test_check_also_reports_the_structural_errors(desk):
+    problems = desk.check(changed("      item: {current}", "      item: zz99zz9"))
+    assert [(p.level, p.field) for p in problems] == [("error", "sections.norway[1].item")]
+    assert "no collected item 'zz99zz9'" in problems[0].message
+
+
+def touch(path: Path, when: float) -> None:
+    os.utime(path, (when, when))
+
+
+def test_issue_states_draft_checked_built_and_invalid(desk):
+    t0 = 1_720_000_000
+    as_id = lambda issue_id, text=CLEAN: text.replace("id: 2024-q2", f"id: {issue_id}")  # noqa: E731
+    touch(desk.write(as_id("2024-q1", changed("published: 2024-07-05\n", "")), "2024-q1"), t0)
+    touch(desk.write(CLEAN, "2024-q2"), t0)
+    desk.write(as_id("2024-q3", changed("      deadline: 2024-09-01", "      deadline: 2024-06-01")), "2024-q3")
+    desk.write("id: 2024-q4\ntitle: [uavsluttet\n", "2024-q4")
+    build = desk.root / "build" / "2024-q2"
+    build.mkdir(parents=True)
+    (build / "index.html").write_text("<html></html>")
+    touch(build / "index.html", t0 + 60)
+    touch(build, t0 + 60)
+    states = {s.id: s for s in issue_states(desk.curation)}
+    assert {k: s.state for k, s in states.items()} == {
+        "2024-q1": "checked", "2024-q2": "built", "2024-q3": "draft", "2024-q4": "invalid"}
+    assert states["2024-q1"].errors == 0 and states["2024-q1"].warnings >= 1  # no `published`, among others
+    assert states["2024-q2"].entries == 7 and states["2024-q2"].published == dt.date(2024, 7, 5)
+    assert states["2024-q2"].errors == 0 and states["2024-q2"].warnings > 0  # reuses 2024-q1's links and item
+    assert states["2024-q3"].errors == 1 and states["2024-q3"].period == "april–juni 2024"
+    assert (states["2024-q4"].errors, states["2024-q4"].entries) == (1, 0)
+
+
+def test_an_issue_edited_after_the_build_is_checked_again_not_built(desk):
+    t0 = 1_720_000_000
+    build = desk.root / "build" / "2024-q2"
+    build.mkdir(parents=True)
+    (build / "index.html").write_text("<html></html>")
+    touch(build / "index.html", t0)
+    touch(build, t0)
+    touch(desk.write(CLEAN), t0 + 60)
+    assert [s.state for s in issue_states(desk.curation)] == ["checked"]
+
+
+def test_an_output_rewritten_in_place_after_the_edit_makes_the_issue_built(desk):
+    t0 = 1_720_000_000
+    build = desk.root / "build" / "2024-q2"
+    build.mkdir(parents=True)
+    (build / "index.html").write_text("old")
+    touch(build, t0)
+    touch(desk.write(CLEAN), t0 + 60)
+    (build / "index.html").write_text("new")  # rebuilt: the file changes, the folder does not
+    touch(build / "index.html", t0 + 120)
+    assert [s.state for s in issue_states(desk.curation)] == ["built"]
+
+
+# ---------------------------------------------------------------------- 8. links_of
+
+def test_links_of_finds_links_and_autolinks_once_each_in_order():
+    text = ("Se [her](https://a.no/x) og <https://b.no/y>, skriv til [oss](mailto:kom@politiet.no).\n\n"
+            "- [igjen](https://a.no/x)\n- [ref][1]\n\n[1]: https://c.no/z\n")
+    assert links_of(text) == ["https://a.no/x", "https://b.no/y", "mailto:kom@politiet.no", "https://c.no/z"]
+
+
+def test_links_of_ignores_plain_text_and_images_are_no_links():
+    assert links_of("Ingen lenker her, bare https://naked.no og [klammer].") == []
+    assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == []
+    assert links_of("") == [] and links_of(None) == []
+
+
+def test_links_of_ignores_markdown_links_in_code():
+    assert links_of("Skriv `[her](https://kode.no)` slik.\n\n```\n[x](https://blokk.no)\n```\n") == []
+
+
+def test_links_of_ignores_autolinks_in_code():
+    assert links_of("Skriv `<https://kode.no>` slik.\n\n```\n<https://blokk.no>\n```\n") == []
