@@ -10,13 +10,14 @@ on disk since it was read is never overwritten.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, get_month_names
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
@@ -25,7 +26,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from newsletter.config import _line_of
-from newsletter.dates import ISSUE_ID, month_table, quarter_bounds
+from newsletter.dates import ISSUE_ID, quarter_bounds
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.fileio import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
@@ -72,9 +73,18 @@ def period_for(issue_id: str) -> str:
     return f"{start}–{end} {first.year}"
 
 
+@functools.lru_cache(maxsize=None)
+def _norwegian_months() -> frozenset[str]:
+    names = set()
+    for locale in ("nb", "nn"):
+        for context in ("format", "stand-alone"):
+            names.update(n.lower() for n in get_month_names("wide", context, locale=locale).values())
+    return frozenset(names)
+
+
 def period_is_valid(text: str) -> bool:
     """True for a Norwegian period: "april–juni 2024", "april - juni 2024", "juni 2024"."""
-    months = month_table()
+    months = _norwegian_months()
     match = re.fullmatch(r"\s*([a-zæøå]+)(?:\s*[-–—]\s*([a-zæøå]+))?\s+(\d{4})\s*", text.lower())
     return bool(match) and match.group(1) in months and (match.group(2) is None or match.group(2) in months)
 
@@ -246,7 +256,7 @@ class IssueDocument:
                 entry = _entry(node, where, problem, entries, index)
                 if entry is None:
                     continue
-                if entry.item:
+                if entry.item and ITEM_ID.match(entry.item):
                     if known_items is not None and entry.item not in known_items:
                         problem(f"no collected item '{entry.item}' (see `newsletter items`)", node, "item",
                                 f"{where}.item")

@@ -746,3 +746,8 @@ def test_links_of_ignores_markdown_links_in_code():
 
 def test_links_of_ignores_autolinks_in_code():
     assert links_of("Skriv `<https://kode.no>` slik.\n\n```\n<https://blokk.no>\n```\n") == []
+
+
+def test_a_period_must_use_norwegian_month_names():
+    assert period_is_valid("januar - april 2022") and period_is_valid("juni 2024")
+    assert not period_is_valid("june 2024") and not period_is_valid("April-June 2024")
