@@ -62,6 +62,38 @@ def write_workspace(root: Path, feeds_yaml: str, settings_yaml: str = "") -> Pat
     return root
 
 
+# newsletter.yaml's sections as the reference newsletter has them, with a heading order to check against.
+KOM_SECTIONS = """
+sections:
+  - key: highlights
+    title: Verdt å merke seg
+  - key: kom
+    title: KOMs hovedaktiviteter i {period}
+  - key: norway
+    title: Aktuelle norske tiltak, rapporter og forskning
+    headings: [Stortinget, Politiske tiltak, Høringer]
+  - key: international
+    title: Aktuelle internasjonale tiltak, rapporter og forskning
+    headings: [UNODC, OSSE, Danmark, Finland]
+  - key: events
+    title: Kommende arrangementer
+"""
+
+
+def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rss", extra: str = "") -> Path:
+    """A workspace with a single source (section norway), for tests about one feed's handling."""
+    return write_workspace(root, f"""
+    sources:
+      - key: {key}
+        name: Test source
+        kind: {kind}
+        url: {url}
+        section: norway
+        heading: X
+        {extra}
+    """)
+
+
 def read_data(*parts: str) -> bytes:
     """Bytes of a file under tests/data."""
     return DATA.joinpath(*parts).read_bytes()

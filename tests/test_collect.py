@@ -11,7 +11,7 @@ from newsletter.collect import collect
 from newsletter.inbox import InboxQuery, inbox
 from newsletter.store import Store
 from newsletter.workspace import Workspace
-from tests.conftest import write_workspace
+from tests.conftest import one_source_workspace, write_workspace
 from tests.server import Route
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -472,15 +472,7 @@ def test_a_dead_host_is_given_up_on_for_the_rest_of_the_run(server, tmp_path):
     server.routes["/rss"] = Route(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode())
     for n in range(20):
         server.routes[f"/dead/{n}"] = Route(b"down", status=503, content_type="text/plain")
-    root = write_workspace(tmp_path, f"""
-    sources:
-      - key: broad
-        name: Broad
-        kind: rss
-        url: {server.url('/rss')}
-        section: norway
-        heading: X
-    """)
+    root = one_source_workspace(tmp_path, server.url('/rss'), key="broad")
     report, _ = run(root)
     tried = {e.path for e in server.log if e.path.startswith("/dead/")}
     # After 3 failures in a row the host's other pages wait for the next collect; those already
@@ -509,15 +501,7 @@ def test_utf8_labelled_latin1_is_read_as_utf8(site, tmp_path):
 def test_relative_rss_links_are_resolved_against_the_feed(server, tmp_path):
     server.routes["/feeds/rss"] = Route(b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel'
                                         b'</title><link>/nyheter/sak-1</link></item></channel></rss>')
-    root = write_workspace(tmp_path, f"""
-    sources:
-      - key: rel
-        name: Relative
-        kind: rss
-        url: {server.url('/feeds/rss')}
-        section: norway
-        heading: X
-    """)
+    root = one_source_workspace(tmp_path, server.url('/feeds/rss'), key="rel")
     _, found = run(root)
     assert list(found) == [server.url("/nyheter/sak-1")]
 
@@ -525,16 +509,7 @@ def test_relative_rss_links_are_resolved_against_the_feed(server, tmp_path):
 def test_undated_items_belong_to_the_period_they_were_first_seen(server, tmp_path):
     server.routes["/rss"] = Route(b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel i '
                                   b'Europa</title><link>http://127.0.0.1/a</link></item></channel></rss>')
-    root = write_workspace(tmp_path, f"""
-    sources:
-      - key: undated
-        name: Undated
-        kind: rss
-        url: {server.url('/rss')}
-        section: norway
-        heading: X
-        relevance: all
-    """)
+    root = one_source_workspace(tmp_path, server.url('/rss'), key="undated", extra="relevance: all")
     run(root)
     import datetime as dt
 

@@ -11,25 +11,10 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.store import Store
 from newsletter.workspace import Workspace
-from tests.conftest import write_workspace
+from tests.conftest import KOM_SECTIONS, write_workspace
 from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
 
-SECTIONS = """
-sections:
-  - key: highlights
-    title: Verdt å merke seg
-  - key: kom
-    title: KOMs hovedaktiviteter i {period}
-  - key: norway
-    title: Aktuelle norske tiltak, rapporter og forskning
-    headings: [Stortinget, Politiske tiltak, Høringer]
-  - key: international
-    title: Aktuelle internasjonale tiltak, rapporter og forskning
-    headings: [UNODC, OSSE, Danmark, Finland]
-  - key: events
-    title: Kommende arrangementer
-audience: Til KOMs samarbeidsaktører
-"""
+SECTIONS = KOM_SECTIONS + "audience: Til KOMs samarbeidsaktører\n"
 
 
 def invoke(root, *args, input=None):

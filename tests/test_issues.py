@@ -33,7 +33,7 @@ from newsletter.issues import (
 from newsletter.models import Entry, RawItem, Settings, Source
 from newsletter.store import Store
 from newsletter.workspace import Workspace
-from tests.conftest import DATA, write_workspace
+from tests.conftest import DATA, KOM_SECTIONS, write_workspace
 
 ISSUES = DATA / "issues"
 
@@ -452,21 +452,7 @@ def test_issue_path_stays_in_the_folder(tmp_path):
 
 # ---------------------------------------------------------------------- 7. check_issue and issue states
 
-SECTIONS = """
-sections:
-  - key: highlights
-    title: Verdt å merke seg
-  - key: kom
-    title: KOMs hovedaktiviteter i {period}
-  - key: norway
-    title: Aktuelle norske tiltak, rapporter og forskning
-    headings: [Stortinget, Politiske tiltak, Høringer]
-  - key: international
-    title: Aktuelle internasjonale tiltak, rapporter og forskning
-    headings: [UNODC, OSSE, Danmark, Finland]
-  - key: events
-    title: Kommende arrangementer
-"""
+SECTIONS = KOM_SECTIONS
 SOURCE = Source(key="stortinget", name="Stortinget", kind="rss", url="https://www.stortinget.no/rss",
                 section="norway", heading="Stortinget")
 NOW = dt.datetime(2024, 7, 1, 12, 0)
