@@ -362,7 +362,7 @@ def broken_files():
         yield pytest.param(path.name, id=path.stem.removeprefix("invalid-"))
 
 
-@pytest.mark.parametrize("name", broken_files())
+@pytest.mark.parametrize("name", list(broken_files()))
 def test_a_broken_issue_gives_one_line_naming_file_line_and_field(name, tmp_path):
     expected = expectation(ISSUES / name)
     path = copy_issue(name, tmp_path)
