@@ -156,11 +156,12 @@ class IssueDocument:
         for section in settings.section_configs:
             sections[section.key] = _block_seq()
         data["sections"] = sections
+        # Written into the editor's file, so in Norwegian, as everything the issue says.
         data.yaml_set_start_comment(
             f"{settings.name}, {data['period']}.\n"
-            "Edit freely: the tool keeps your comments and formatting. Entries: heading, title, text\n"
-            "(Markdown, links as [se her](https://…)), and optionally item, date, deadline, event_date.\n"
-            "Set `published` (YYYY-MM-DD) when the issue goes out."
+            "Rediger fritt: verktøyet beholder kommentarene og formateringen din. Hver sak har heading,\n"
+            "title og text (Markdown, lenker som [se her](https://…)), og kan ha item, date, deadline\n"
+            "og event_date. Sett `published` (ÅÅÅÅ-MM-DD) når nyhetsbrevet sendes."
         )
         return cls(path, data, None, (2, 4, 2))
 

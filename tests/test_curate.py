@@ -294,3 +294,36 @@ def test_the_sample_issue_passes_check(tmp_path):
     data = outline(tmp_path, "2024-q2")
     assert all(data["sections"][key] for key in ("highlights", "kom", "norway", "international", "events"))
     assert sum(len(entries) for entries in data["sections"].values()) >= 60
+
+
+def test_commands_keep_the_editors_comments_and_formatting(ws):
+    """add, move and remove change only the lines of the entries they touch."""
+    invoke(ws, "issue", "new", "2022-q2")
+    path = ws / "issues" / "2022-q2.yaml"
+    hand = path.read_text(encoding="utf-8").replace(
+        "  kom: []\n",
+        "  # Våre egne saker\n"
+        "  kom:\n"
+        "    - heading: KOM nasjonalt seminar   # fast post\n"
+        "      title: \"Seminaret: digitalt i år\"\n"
+        "      text: |\n"
+        "        Første avsnitt.\n"
+        "\n"
+        "        - punkt én\n"
+        "        - punkt to\n"
+        "    # neste sak skrives etter møtet\n"
+        "    - heading: Møter\n"
+        "      title: 'Møte med partnere'\n"
+        "      text: Tekst.\n")
+    path.write_text(hand, encoding="utf-8")
+    item = inbox(ws)[0]
+    assert invoke(ws, "issue", "add", "2022-q2", item["id"]).exit_code == 0
+    assert invoke(ws, "issue", "move", "2022-q2", "kom:2", "--section", "highlights").exit_code == 0
+    assert invoke(ws, "issue", "remove", "2022-q2", item["id"]).exit_code == 0
+    after = path.read_text(encoding="utf-8")
+    for line in ("  # Våre egne saker\n", "    - heading: KOM nasjonalt seminar   # fast post\n",
+                 "      title: \"Seminaret: digitalt i år\"\n", "        Første avsnitt.\n\n        - punkt én\n",
+                 "    # neste sak skrives etter møtet\n", "      title: 'Møte med partnere'\n"):
+        assert line in after, line
+    assert "  highlights:\n    - heading: Møter\n" in after
+    assert item["id"] not in after
