@@ -50,6 +50,8 @@ SETTINGS_KEYS = (
 FETCH_KEYS = ("timeout", "total_timeout", "max_mb", "max_redirects", "retries", "backoff", "per_host",
               "host_interval", "host_failures", "workers")
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
+FOOTER_KEYS = ("about", "subscription")
+COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _yaml() -> YAML:
@@ -302,6 +304,23 @@ def load_settings(path: Path) -> Settings:
                 raise sec.error("headings", "expected a list of headings in their preferred order")
             configs.append(SectionConfig(key, sec.string("title"), tuple(h.strip() for h in headings)))
         sections = tuple(configs)
+    footer = {}
+    if data.get("footer") is not None:
+        foot = _Checker(path, data["footer"], "footer", _line_of(data, "footer"))
+        foot.keys((), FOOTER_KEYS)
+        footer = {key: foot.string(key) or "" for key in FOOTER_KEYS}
+    colors = dict(Settings().colors)
+    if data.get("colors") is not None:
+        col = _Checker(path, data["colors"], "colors", _line_of(data, "colors"))
+        col.keys((), tuple(colors))
+        for key in col.node:
+            value = col.string(key)
+            if not COLOR_PATTERN.match(value):
+                raise col.error(key, f"expected a colour like #1f3864, got {value!r}")
+            colors[key] = value
+    site_url = top.string("site_url", "") if data.get("site_url") else ""
+    if site_url and not re.match(r"^https?://[^\s/]+", site_url):
+        raise top.error("site_url", f"expected an http(s) URL, got {site_url!r}")
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = top.string("timezone", Settings.timezone)
     try:
@@ -319,5 +338,10 @@ def load_settings(path: Path) -> Settings:
         section_configs=sections,
         publisher=top.string("publisher", "") if data.get("publisher") else "",
         audience=top.string("audience", "") if data.get("audience") else "",
+        contact=top.string("contact", "") if data.get("contact") else "",
+        site_url=site_url.rstrip("/"),
+        footer_about=footer.get("about", ""),
+        footer_subscription=footer.get("subscription", ""),
+        colors=tuple(colors.items()),
         user_agent=top.string("user_agent", Settings.user_agent),
     )

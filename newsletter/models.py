@@ -133,12 +133,22 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     publisher: str = ""
     audience: str = ""
+    contact: str = ""
+    site_url: str = ""
+    footer_about: str = ""  # Markdown: who the unit is
+    footer_subscription: str = ""  # Markdown: how to join or leave the contact list
+    colors: tuple[tuple[str, str], ...] = (("primary", "#1f3864"), ("accent", "#c55a11"), ("text", "#1a1a1a"),
+                                          ("muted", "#5a5a5a"), ("background", "#ffffff"), ("band", "#eef2f8"))
     section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
 
     @property
     def sections(self) -> tuple[str, ...]:
         """The section keys, in order."""
         return tuple(s.key for s in self.section_configs)
+
+    def color(self, name: str) -> str:
+        """A configured colour (#rrggbb)."""
+        return dict(self.colors)[name]
 
     def section(self, key: str) -> SectionConfig | None:
         """The configured section with this key, or None."""

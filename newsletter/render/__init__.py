@@ -1,0 +1,261 @@
+"""Rendering: one issue to a web page, an e-mail (HTML and text), a PDF and a calendar file.
+
+One view model is built from the issue, once: sections in order with their
+titles, headings grouped and ordered as newsletter.yaml prefers, every entry's
+Markdown rendered and sanitised, every link numbered once for the whole issue,
+Norwegian dates from Babel. Each output is a Jinja template over that model
+(the workspace's `templates/` first, then the built-in ones), rendered in
+memory; files are written only when every requested format rendered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from babel.dates import format_date
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+
+from newsletter.errors import UsageError
+from newsletter.fileio import atomic_write
+from newsletter.models import Entry, Issue, Settings
+from newsletter.render import markdown
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("web", "email", "text", "pdf")
+EMAIL_LIMIT = 100 * 1024  # Gmail clips larger messages and hides the footer
+# Filled per recipient by the mailing stage; left as they are in build/<id>/.
+WEB_VERSION_URL = "%%WEB_VERSION_URL%%"
+UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+
+
+def norwegian_date(day: dt.date | None) -> str:
+    """"7. mai 2024" (Babel, Norwegian Bokmål)."""
+    return format_date(day, "d. MMMM y", locale="nb") if day else ""
+
+
+@dataclass
+class EntryView:
+    """An entry ready for any template."""
+
+    ref: str
+    heading: str
+    title: str
+    html: str  # sanitised, links as they are
+    html_numbered: str  # sanitised, each link followed by its number (print)
+    text: str  # plain text, links as [n]
+    links: list[tuple[int, str]]
+    date: str = ""
+    deadline: str = ""  # "2. juli 2024", shown as "Høringsfrist"
+    event_date: str = ""
+
+
+@dataclass
+class GroupView:
+    """Consecutive entries under one heading."""
+
+    heading: str
+    entries: list[EntryView]
+
+
+@dataclass
+class SectionView:
+    """A section with its title and its headings in order."""
+
+    key: str
+    title: str
+    anchor: str
+    groups: list[GroupView]
+    links: list[tuple[int, str]] = field(default_factory=list)  # cited in this section, for the PDF
+
+
+@dataclass
+class IssueView:
+    """Everything a template may show."""
+
+    id: str
+    name: str
+    title: str
+    period: str
+    published: str
+    audience: str
+    publisher: str
+    contact: str
+    intro_html: str
+    intro_text: str
+    sections: list[SectionView]
+    footer_about_html: str
+    footer_about_text: str
+    footer_subscription_html: str
+    footer_subscription_text: str
+    colors: dict[str, str]
+    links: list[tuple[int, str]]
+    web_version_url: str = WEB_VERSION_URL
+    unsubscribe_url: str = UNSUBSCRIBE_URL
+    lang: str = "nb"
+
+
+class LinkNumbers:
+    """Numbers every distinct link of an issue once, in reading order."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+
+    def __call__(self, url: str) -> int:
+        return self.numbers.setdefault(url, len(self.numbers) + 1)
+
+    def since(self, before: int) -> list[tuple[int, str]]:
+        """Links first numbered after `before`."""
+        return [(n, url) for url, n in self.numbers.items() if n > before]
+
+
+def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> list[tuple[str, list]]:
+    """Entries grouped by heading; groups in the configured order, unlisted headings after, as written."""
+    groups: dict[str, list] = {}
+    names: dict[str, str] = {}
+    for position, entry in entries:
+        key = entry.heading.lower()
+        names.setdefault(key, entry.heading)
+        groups.setdefault(key, []).append((position, entry))
+    rank = {h.lower(): i for i, h in enumerate(order)}
+    keys = sorted(groups, key=lambda k: (rank.get(k, len(rank)), list(groups).index(k)))
+    return [(names[k], groups[k]) for k in keys]
+
+
+def issue_view(issue: Issue, settings: Settings) -> IssueView:
+    """The view model of an issue (links numbered in reading order)."""
+    numbers = LinkNumbers()
+    intro_html = markdown.to_html(issue.intro)
+    intro_text = markdown.to_text(issue.intro, numbers)
+    sections = []
+    for key, entries in issue.sections.items():
+        if not entries:
+            continue
+        config = settings.section(key)
+        title = (config.title if config else key).replace("{period}", issue.period)
+        before = len(numbers.numbers)
+        groups = []
+        for heading, members in ordered_groups(list(enumerate(entries, 1)), config.headings if config else ()):
+            views = []
+            for position, entry in members:
+                start = len(numbers.numbers)
+                text = markdown.to_text(entry.text, numbers)
+                html_numbered = markdown.to_html(entry.text, numbers)
+                views.append(EntryView(
+                    ref=f"{key}:{position}",
+                    heading=entry.heading,
+                    title=entry.title,
+                    html=markdown.to_html(entry.text),
+                    html_numbered=html_numbered,
+                    text=text,
+                    links=numbers.since(start),
+                    date=norwegian_date(entry.date),
+                    deadline=norwegian_date(entry.deadline),
+                    event_date=norwegian_date(entry.event_date),
+                ))
+            groups.append(GroupView(heading, views))
+        sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
+    footer_numbers = LinkNumbers()  # the footer's links are not citations: their own numbering
+    return IssueView(
+        id=issue.id,
+        name=settings.name,
+        title=issue.title or settings.name,
+        period=issue.period,
+        published=norwegian_date(issue.published),
+        audience=issue.audience,
+        publisher=settings.publisher or settings.name,
+        contact=settings.contact,
+        intro_html=intro_html,
+        intro_text=intro_text,
+        sections=sections,
+        footer_about_html=markdown.to_html(settings.footer_about),
+        footer_about_text=markdown.to_text(settings.footer_about, footer_numbers),
+        footer_subscription_html=markdown.to_html(settings.footer_subscription),
+        footer_subscription_text=markdown.to_text(settings.footer_subscription, footer_numbers),
+        colors=dict(settings.colors),
+        links=[(n, url) for url, n in numbers.numbers.items()],
+    )
+
+
+def environment(workspace_templates: Path | None) -> Environment:
+    """Jinja templates: the workspace's own first, then the built-in ones."""
+    loaders = []
+    if workspace_templates and workspace_templates.is_dir():
+        loaders.append(FileSystemLoader(str(workspace_templates)))
+    loaders.append(PackageLoader("newsletter", "templates"))
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html", "xml"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def _wrap(text: str, width: int = markdown.WIDTH, indent: str = "") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+@dataclass
+class BuildResult:
+    """What `build` wrote, and what the editor should know about it."""
+
+    out_dir: Path
+    files: dict[str, Path]
+    warnings: list[str]
+    seconds: dict[str, float]
+
+
+def render_formats(view: IssueView, issue: Issue, settings: Settings, formats: tuple[str, ...],
+                   workspace_templates: Path | None = None) -> tuple[dict[str, bytes], list[str], dict[str, float]]:
+    """Render the requested formats in memory: file name → bytes, warnings, seconds per format."""
+    import time
+
+    from newsletter.render import email, ics, pdf, text, web
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown format '{unknown[0]}' (formats: {', '.join(FORMATS)})")
+    env = environment(workspace_templates)
+    outputs: dict[str, bytes] = {}
+    warnings: list[str] = []
+    seconds: dict[str, float] = {}
+    web_html = None
+    for name in formats:
+        started = time.perf_counter()
+        if name == "web":
+            web_html = web.render(env, view)
+            outputs["index.html"] = web_html.encode("utf-8")
+        elif name == "email":
+            html = email.render(env, view)
+            outputs["email.html"] = html.encode("utf-8")
+            size = len(outputs["email.html"])
+            if size > EMAIL_LIMIT:
+                warnings.append(f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 100 KB and hides "
+                                "the end (the footer with the unsubscribe link); shorten the texts")
+        elif name == "text":
+            outputs["email.txt"] = text.render(env, view).encode("utf-8")
+        elif name == "pdf":
+            outputs[f"{issue.id}.pdf"] = pdf.render(env, view, settings)
+        seconds[name] = time.perf_counter() - started
+    calendar = ics.render(issue, view)
+    if calendar:
+        outputs["events.ics"] = calendar
+    return outputs, warnings, seconds
+
+
+def build(issue: Issue, settings: Settings, out_dir: Path, formats: tuple[str, ...] = FORMATS,
+          workspace_templates: Path | None = None) -> BuildResult:
+    """Render the issue and write its files into `out_dir` (each atomically)."""
+    view = issue_view(issue, settings)
+    outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, data in outputs.items():
+        path = out_dir / name
+        atomic_write(path, data)
+        files[name] = path
+    return BuildResult(out_dir, files, warnings, seconds)

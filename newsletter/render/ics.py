@@ -1,0 +1,40 @@
+"""`events.ics`: the issue's upcoming events (entries with an `event_date`) as a calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from icalendar import Calendar, Event
+
+from newsletter.models import Issue
+
+
+def render(issue: Issue, view) -> bytes | None:
+    """An iCalendar file of the issue's events, or None when it has none."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//newsletter//NONSGML newsletter//NO")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{view.title} – {view.period}")
+    texts = {entry.ref: entry for section in view.sections for group in section.groups for entry in group.entries}
+    count = 0
+    for key, position, entry in issue.entries():
+        if not entry.event_date:
+            continue
+        shown = texts.get(f"{key}:{position}")
+        event = Event()
+        # Stable across rebuilds, so a calendar that imported it updates instead of duplicating.
+        uid = hashlib.sha256(f"{issue.id}|{entry.heading}|{entry.title}|{entry.event_date}".encode()).hexdigest()
+        event.add("uid", f"{uid[:32]}@newsletter")
+        event.add("summary", entry.title or entry.heading)
+        event.add("dtstart", entry.event_date)
+        event.add("dtend", entry.event_date + dt.timedelta(days=1))
+        event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0),
+                                                 tzinfo=dt.timezone.utc))
+        if shown is not None:
+            event.add("description", shown.text)
+            if shown.links:
+                event.add("url", shown.links[0][1])
+        calendar.add_component(event)
+        count += 1
+    return calendar.to_ical() if count else None
