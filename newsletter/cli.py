@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -554,6 +555,110 @@ def issue_check(ctx: Context, issue_id, as_json):
             click.echo(f"{p.level}: {p}", err=p.level == "error")
         click.echo(f"{issue_id}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
     if errors:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------- build, preview, links
+
+def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
+    """The issue, after `issue check`; errors stop the command unless forced."""
+    from newsletter.curate import check_issue
+
+    current, problems = check_issue(_curation(ctx, store), issue_id)
+    errors = [p for p in problems if p.level == "error"]
+    for p in errors:
+        click.echo(f"{p.level}: {p}", err=True)
+    if errors and not force:
+        raise NewsletterError(f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
+                              "fix them, or pass --force to build anyway")
+    if errors:  # forced: the issue is built from what could be read
+        _document, current = _curation(ctx, store).load_lenient(issue_id)
+    return current
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from newsletter.render import FORMATS
+
+    chosen = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"'{value}': choose from {', '.join(FORMATS)}", param_hint="--format")
+    return chosen
+
+
+@cli.command()
+@click.argument("issue_id", type=ISSUE_ID)
+@click.option("--format", "formats", default="web,email,text,pdf", show_default=True,
+              help="Comma-separated formats: web, email, text, pdf.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: build/ID).")
+@click.option("--force", is_flag=True, help="Build even when `issue check` finds errors.")
+@pass_context
+def build(ctx: Context, issue_id, formats, out, force):
+    """Render an issue to build/ID/: index.html, email.html, email.txt, ID.pdf (and events.ics).
+
+    Runs `issue check` first and refuses an issue with errors unless --force.
+    """
+    from newsletter.render import build as render_build
+
+    chosen = _formats(formats)
+    with ctx.store() as store:
+        current = _check_before(ctx, store, issue_id, force)
+    out_dir = Path(out) if out else ctx.workspace.root / "build" / issue_id
+    result = render_build(current, ctx.settings, out_dir, chosen, ctx.workspace.root / "templates")
+    for name, path in result.files.items():
+        click.echo(f"wrote {path}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@cli.command()
+@click.argument("issue_id", type=ISSUE_ID)
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@pass_context
+def preview(ctx: Context, issue_id, port):
+    """Build an issue and serve build/ID on localhost, rebuilding when the issue or a template changes."""
+    from newsletter.preview import serve
+
+    def rebuild():
+        from newsletter.render import build as render_build
+
+        with ctx.store() as store:
+            _document, current = _curation(ctx, store).load(issue_id)
+        render_build(current, ctx.workspace.settings(), ctx.workspace.root / "build" / issue_id,
+                     ("web", "email", "text"), ctx.workspace.root / "templates")
+
+    watched = [ctx.workspace.issues_dir / f"{issue_id}.yaml", ctx.workspace.settings_path,
+               ctx.workspace.root / "templates"]
+    serve(ctx.workspace.root / "build" / issue_id, rebuild, watched, port,
+          announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http")
+                                           else what),
+          on_error=lambda message: click.echo(f"error: {message}", err=True))
+
+
+@cli.command()
+@click.argument("issue_id", type=ISSUE_ID)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def links(ctx: Context, issue_id, as_json):
+    """Check every link of an issue; exit status 1 when any is broken."""
+    from newsletter.links import check_links, issue_links
+
+    with ctx.store() as store:
+        _document, current = _curation(ctx, store).load(issue_id)
+    results = check_links(issue_links(current), ctx.settings.limits, ctx.settings.user_agent)
+    if as_json:
+        _json_out([r.to_json() for r in results])
+    else:
+        for r in results:
+            where = ", ".join(u.ref for u in r.uses)
+            if r.state == "ok":
+                continue
+            detail = r.error if r.state == "broken" else f"→ {r.final_url}"
+            click.echo(f"{r.state}: {r.url}  ({where})  {detail}")
+        broken = sum(r.state == "broken" for r in results)
+        redirected = sum(r.state == "redirected" for r in results)
+        click.echo(f"{len(results)} links: {broken} broken, {redirected} redirected")
+    if any(r.state == "broken" for r in results):
         sys.exit(1)
 
 

@@ -60,6 +60,11 @@ class Curation:
         document = IssueDocument.load(self.path(issue_id))
         return document, document.issue(self.settings, self.known_items())
 
+    def load_lenient(self, issue_id: str) -> tuple[IssueDocument, Issue]:
+        """Read an issue with what validation could make of it, errors and all (for a forced build)."""
+        document = IssueDocument.load(self.path(issue_id))
+        return document, document.validate(self.settings, self.known_items())[0]
+
     @contextlib.contextmanager
     def edit(self, issue_id: str) -> Iterator[tuple[IssueDocument, Issue]]:
         """Lock, read and validate an issue; write it back when the block ends without error."""

@@ -97,3 +97,9 @@ def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rs
 def read_data(*parts: str) -> bytes:
     """Bytes of a file under tests/data."""
     return DATA.joinpath(*parts).read_bytes()
+
+
+def pytest_addoption(parser):
+    """--update-golden rewrites tests/golden/ from the current templates (review the diff!)."""
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="regenerate the golden files of rendered outputs")

@@ -1,0 +1,72 @@
+"""`preview`: serve an issue's build folder on localhost and rebuild it when its sources change."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from newsletter.errors import NewsletterError
+
+
+def _stamp(paths: Iterable[Path]) -> tuple:
+    """A fingerprint of the watched files' modification times (folders: every file inside)."""
+    stamps = []
+    for path in paths:
+        files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        for file in sorted(files):
+            try:
+                stamps.append((str(file), file.stat().st_mtime_ns))
+            except FileNotFoundError:
+                stamps.append((str(file), None))
+    return tuple(stamps)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the terminal shows what the editor asked for, not every request
+        pass
+
+
+def serve(folder: Path, rebuild: Callable[[], None], watched: list[Path], port: int = 8000,
+          announce: Callable[[str], None] = print, on_error: Callable[[str], None] = print,
+          stop: threading.Event | None = None, interval: float = 0.5) -> None:
+    # announce() is told the address once ready, then "rebuilt" after each rebuild.
+    """Build, then serve `folder` on 127.0.0.1:`port` until Ctrl-C (or `stop`), rebuilding on changes.
+
+    A rebuild that fails (the editor is mid-edit and the YAML is broken) is
+    reported and the last good build keeps being served.
+    """
+    stop = stop or threading.Event()
+    rebuild()
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+
+    def watch() -> None:
+        last = _stamp(watched)
+        while not stop.wait(interval):
+            current = _stamp(watched)
+            if current != last:
+                last = current
+                try:
+                    rebuild()
+                    announce("rebuilt")
+                except NewsletterError as exc:
+                    on_error(str(exc))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    announce(f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,268 @@
+"""Rendering the sample issue: golden files, what an e-mail must be, the text part, hostile entry
+texts, the calendar, and `build` through the command line.
+
+Golden files live in tests/golden/<id>/; a missing one fails. After a deliberate change to the
+templates, regenerate them with `python -m pytest tests/test_render.py --update-golden` and read
+the diff before committing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.config import load_settings
+from newsletter.issues import IssueDocument
+from newsletter.models import Entry, Issue
+from newsletter.render import EMAIL_LIMIT, UNSUBSCRIBE_URL, WEB_VERSION_URL, build, issue_view
+
+REPO = Path(__file__).parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+SETTINGS = load_settings(REPO / "newsletter.yaml")
+
+
+def sample_issue() -> Issue:
+    return IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The sample issue built in web, e-mail and text form (the PDF has its own tests)."""
+    out = tmp_path_factory.mktemp("build")
+    result = build(sample_issue(), SETTINGS, out, ("web", "email", "text"))
+    return result
+
+
+@pytest.mark.parametrize("name", ["index.html", "email.html", "email.txt"])
+def test_outputs_match_their_golden_files(built, name, request):
+    golden = GOLDEN / "2024-q2" / name
+    produced = built.files[name].read_text(encoding="utf-8")
+    if request.config.getoption("--update-golden"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced, encoding="utf-8")
+    assert golden.exists(), f"missing golden file {golden}; create it with --update-golden and review it"
+    assert produced == golden.read_text(encoding="utf-8"), (
+        f"{name} differs from {golden}; if the change is intended, run pytest --update-golden")
+
+
+def test_web_page_is_semantic_and_complete(built):
+    html = built.files["index.html"].read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="nb">' in html
+    assert "<script" not in html
+    view = issue_view(sample_issue(), SETTINGS)
+    for section in view.sections:
+        assert f'<a href="#{section.anchor}">{section.title}</a>' in html  # the table of contents
+        assert f'id="{section.anchor}"' in html
+    headings = re.findall(r"<h([1-6])", html)
+    assert headings[0] == "1" and all(int(b) - int(a) <= 1 for a, b in zip(headings, headings[1:]))
+    assert "Høringsfrist: 2. juli 2024" in html  # a consultation's deadline, in Norwegian
+    assert '<meta name="viewport"' in html and "@media print" in html
+
+
+def test_email_html_is_made_for_mail_clients(built):
+    html = built.files["email.html"].read_text(encoding="utf-8")
+    assert "<style" not in html, "every rule must be inlined, none left in a <style> block"
+    assert "<script" not in html.lower()
+    assert 'role="presentation"' in html and 'width="600"' in html
+    assert not re.search(r'<link\b', html), "no external stylesheet"
+    assert not re.search(r'(src|background)=["\']?https?:', html), "no external resource"
+    for tag in re.findall(r"<img\b[^>]*>", html):
+        assert re.search(r'\balt="', tag), tag
+    assert len(html.encode("utf-8")) < EMAIL_LIMIT
+    assert html.count(WEB_VERSION_URL) == 1 and html.count(UNSUBSCRIBE_URL) == 1
+    assert 'style="' in html and "color:" in html  # inlined
+    assert built.warnings == []
+
+
+def test_a_long_email_is_warned_about(tmp_path):
+    issue = sample_issue()
+    many = [Entry(heading="Mye", title=f"Sak {n}", text="Tekst. " * 120) for n in range(60)]
+    issue.sections["norway"] = issue.sections["norway"] + many
+    result = build(issue, SETTINGS, tmp_path, ("email",))
+    assert any("Gmail clips messages over 100 KB" in w for w in result.warnings)
+
+
+def test_text_part_has_every_link_and_short_lines(built):
+    text = built.files["email.txt"].read_text(encoding="utf-8")
+    view = issue_view(sample_issue(), SETTINGS)
+    for number, url in view.links:
+        assert f"[{number}] {url}" in text
+    for line in text.splitlines():
+        assert len(line) <= 78 or re.fullmatch(r"(\[\d+\] )?\S+", line), line  # only an unbreakable URL may be longer
+    for section in view.sections:
+        assert section.title.upper() in text.replace("\n", " ") or section.title.upper()[:60] in text
+    assert WEB_VERSION_URL in text and UNSUBSCRIBE_URL in text
+    assert "Høringsfrist: 2. juli 2024" in text
+
+
+def test_links_are_numbered_once_in_reading_order(built):
+    view = issue_view(sample_issue(), SETTINGS)
+    numbers = [n for n, _ in view.links]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert len({url for _, url in view.links}) == len(view.links)
+    cited = [url for section in view.sections for _, url in section.links]
+    assert cited == [url for _, url in view.links]
+
+
+def test_headings_follow_the_configured_order():
+    issue = Issue(id="2024-q3", title="Nyhetsbrev", period="juli–september 2024", sections={
+        key: [] for key in SETTINGS.sections})
+    issue.sections["international"] = [Entry(heading="Finland", title="F", text="f"),
+                                       Entry(heading="Ukjent", title="U", text="u"),
+                                       Entry(heading="UNODC", title="A", text="a"),
+                                       Entry(heading="Finland", title="F2", text="f2")]
+    view = issue_view(issue, SETTINGS)
+    groups = view.sections[0].groups
+    assert [g.heading for g in groups] == ["UNODC", "Finland", "Ukjent"]
+    assert [e.title for e in groups[1].entries] == ["F", "F2"]
+    assert [e.ref for e in groups[1].entries] == ["international:1", "international:4"]
+
+
+HOSTILE = [
+    "<script>alert('x')</script> Tekst etter skript.",
+    "Klikk [her](javascript:alert(1)) eller [der](JAVASCRIPT:alert(2)).",
+    "Bilde: <img src=x onerror=alert(1)> og <iframe src=\"https://evil.example\"></iframe>.",
+    "Uavsluttet <b>fet <i>kursiv <a href='https://evil.example'>lenke",
+    "<div style=\"position:fixed;top:0\">Overlegg</div> [ok](https://ok.example/side)",
+]
+
+
+def hostile_issue() -> Issue:
+    issue = Issue(id="2024-q3", title="Nyhetsbrev", period="juli–september 2024", intro="<script>x()</script>",
+                  sections={key: [] for key in SETTINGS.sections})
+    issue.sections["norway"] = [Entry(heading="Angrep <script>", title=f"Sak <b>{n}</b>", text=text,
+                                      event_date=dt.date(2024, 9, 1) if n == 0 else None)
+                                for n, text in enumerate(HOSTILE)]
+    return issue
+
+
+def test_hostile_entry_texts_are_inert_in_every_html_output(tmp_path):
+    result = build(hostile_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html"):
+        html = result.files[name].read_text(encoding="utf-8")
+        lowered = html.lower()
+        assert "<script" not in lowered and "<iframe" not in lowered and "<img" not in lowered
+        assert not re.search(r"href\s*=\s*[\"']?\s*javascript:", lowered)  # shown as text at most, never a link
+        assert not re.search(r"<[^>]*\bon[a-z]+\s*=", lowered)  # no event handler on any tag
+        assert not re.search(r"<[a-z][^>]*evil\.example", lowered)  # no tag points there; text may mention it
+        assert not re.search(r"<[a-z][^>]*position:\s*fixed", lowered)
+        assert "&lt;script&gt;" in html  # shown as the text it is
+        assert 'href="https://ok.example/side"' in html
+        assert html.count("<b>") == html.count("</b>")  # nothing left open to break the page
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    assert not re.search(r"^\[\d+\] javascript:", text, re.M | re.I)  # never listed as a link to follow
+    assert "https://ok.example/side" in text
+
+
+def test_events_go_into_a_calendar(tmp_path):
+    from icalendar import Calendar
+
+    result = build(sample_issue(), SETTINGS, tmp_path, ("text",))
+    calendar = Calendar.from_ical(result.files["events.ics"].read_bytes())
+    events = [c for c in calendar.walk("VEVENT")]
+    expected = [e for _, _, e in sample_issue().entries() if e.event_date]
+    assert len(events) == len(expected) > 0
+    assert sorted(e.decoded("dtstart") for e in events) == sorted(e.event_date for e in expected)
+    again = build(sample_issue(), SETTINGS, tmp_path / "again", ("text",))
+    assert again.files["events.ics"].read_bytes() == result.files["events.ics"].read_bytes()  # stable UIDs
+
+
+def test_workspace_templates_override_the_built_in_ones(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "email.txt").write_text("EGEN MAL: {{ view.title }} {{ view.period }}\n", encoding="utf-8")
+    result = build(sample_issue(), SETTINGS, tmp_path / "out", ("text", "web"), templates)
+    assert result.files["email.txt"].read_text(encoding="utf-8") == "EGEN MAL: Nyhetsbrev fra KOM april–juni 2024\n"
+    assert "<!DOCTYPE html>" in result.files["index.html"].read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- the command line
+
+@pytest.fixture
+def workspace(tmp_path):
+    for name in ("newsletter.yaml", "feeds.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "issues").mkdir()
+    shutil.copy(REPO / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
+    return tmp_path
+
+
+def invoke(root, *args):
+    return CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+
+
+def test_build_writes_the_requested_formats(workspace):
+    result = invoke(workspace, "build", "2024-q2", "--format", "web,text")
+    assert result.exit_code == 0, result.output
+    out = workspace / "build" / "2024-q2"
+    assert sorted(p.name for p in out.iterdir()) == ["email.txt", "events.ics", "index.html"]
+    other = invoke(workspace, "build", "2024-q2", "--format", "email", "--out", str(workspace / "elsewhere"))
+    assert other.exit_code == 0 and (workspace / "elsewhere" / "email.html").exists()
+    states = invoke(workspace, "issue", "list", "--json").stdout
+    assert '"state": "built"' in states
+
+
+def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
+    path = workspace / "issues" / "2024-q2.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("deadline: 2024-07-02", "deadline: 2024-06-02", 1), encoding="utf-8")
+    refused = invoke(workspace, "build", "2024-q2")
+    assert refused.exit_code == 1
+    assert "has a deadline (2024-06-02) before the issue is published" in refused.stderr
+    assert "pass --force to build anyway" in refused.stderr
+    assert not (workspace / "build" / "2024-q2").exists()
+    forced = invoke(workspace, "build", "2024-q2", "--force", "--format", "text")
+    assert forced.exit_code == 0 and (workspace / "build" / "2024-q2" / "email.txt").exists()
+
+
+def test_build_format_errors_are_usage_errors(workspace):
+    result = invoke(workspace, "build", "2024-q2", "--format", "web,fax")
+    assert result.exit_code == 2 and "choose from web, email, text, pdf" in result.stderr
+
+
+def test_preview_serves_and_rebuilds_on_change(workspace):
+    """The preview server answers on localhost and picks up an edit of the issue file."""
+    import threading
+    import time
+    import urllib.request
+
+    from newsletter.preview import serve
+    from newsletter.render import build as render_build
+
+    settings = load_settings(workspace / "newsletter.yaml")
+    path = workspace / "issues" / "2024-q2.yaml"
+    out = workspace / "build" / "2024-q2"
+
+    def rebuild():
+        render_build(IssueDocument.load(path).issue(settings), settings, out, ("web",))
+
+    stop, urls = threading.Event(), []
+    thread = threading.Thread(target=serve, args=(out, rebuild, [path], 0),
+                              kwargs={"announce": urls.append, "on_error": urls.append, "stop": stop,
+                                      "interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if urls:
+                break
+            time.sleep(0.05)
+        page = urllib.request.urlopen(urls[0] + "index.html", timeout=5).read().decode("utf-8")
+        assert "Nyhetsbrev fra KOM" in page
+        path.write_text(path.read_text(encoding="utf-8").replace("title: Nyhetsbrev fra KOM",
+                                                                 "title: Nyhetsbrev fra KOM – forhåndsvisning"),
+                        encoding="utf-8")
+        for _ in range(100):
+            if "rebuilt" in urls:
+                break
+            time.sleep(0.05)
+        page = urllib.request.urlopen(urls[0] + "index.html", timeout=5).read().decode("utf-8")
+        assert "forhåndsvisning" in page
+    finally:
+        stop.set()
+        thread.join(5)
