@@ -18,5 +18,7 @@ def render(env: Environment, view) -> str:
     logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)  # cssutils is noisy about valid CSS3
     inliner = Premailer(html, keep_style_tags=False, remove_classes=True, strip_important=False,
                         allow_network=False, disable_validation=True, cssutils_logging_level=logging.CRITICAL,
-                        preserve_handlebar_syntax=False, base_url=None, disable_link_rewrites=True)
+                        preserve_handlebar_syntax=False, base_url=None, disable_link_rewrites=True,
+                        # Keep width="600" for Outlook; the CSS width (100%, max 600px) is for everyone else.
+                        disable_basic_attributes=["width", "height"])
     return inliner.transform(pretty_print=True)
