@@ -662,6 +662,127 @@ def links(ctx: Context, issue_id, as_json):
         sys.exit(1)
 
 
+# ---------------------------------------------------------------------- send
+
+def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
+    from newsletter.mail.send import failures, send_counts
+
+    with ctx.store() as store:
+        counts, failed = send_counts(store, issue_id), failures(store, issue_id)
+    if as_json:
+        _json_out({"issue": issue_id, "counts": counts,
+                   "failures": [{"email": e, "state": s, "reply": r} for e, s, r in failed]})
+        return
+    click.echo(f"{issue_id}: " + ", ".join(f"{state} {count}" for state, count in counts.items()))
+    for email, state, reply in failed:
+        click.echo(f"  {state:<12} {email}  {reply}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("words", nargs=-1, required=True, metavar="ID | status ID")
+@click.option("--to", "to_address", metavar="ADDR", help="Send one test copy to ADDR; records nothing.")
+@click.option("--tag", help="Only contacts with this tag.")
+@click.option("--dry-run", is_flag=True, help="Write the messages to var/outbox/ID/ instead of sending.")
+@click.option("--attach-pdf", is_flag=True, help="Attach the PDF to every message.")
+@click.option("--resend-unknown", is_flag=True, help="Send again to recipients whose delivery is unknown.")
+@click.option("--json", "as_json", is_flag=True, help="With `status`: print JSON.")
+@pass_context
+def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, as_json):
+    """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
+
+    Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
+    where it stopped. Refuses an issue that fails `issue check` or whose build
+    is missing or older than the issue file. Without `smtp:` in newsletter.yaml
+    (or with --dry-run) the messages go to var/outbox/ID/ as .eml files.
+    """
+    from newsletter.mail.compose import compose, needs_smtputf8, prepare, smtp_address
+    from newsletter.mail.send import (OutboxTransport, PermanentFailure, Recipient, SMTPTransport,
+                                      TransientFailure, UnknownOutcome, freeze_recipients, run_send, send_lock)
+
+    if words[0] == "status":
+        if len(words) != 2:
+            raise UsageError("usage: newsletter send status ID")
+        return _send_status(ctx, ISSUE_ID.convert(words[1], None, None), as_json)
+    if len(words) != 1:
+        raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
+    issue_id = ISSUE_ID.convert(words[0], None, None)
+    settings = ctx.settings
+    mail = settings.mail
+    with ctx.store() as store:
+        current = _check_before(ctx, store, issue_id, force=False)
+        build_dir = ctx.workspace.root / "build" / issue_id
+        issue_file = ctx.workspace.issues_dir / f"{issue_id}.yaml"
+        html = build_dir / "email.html"
+        if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
+            raise NewsletterError(f"{build_dir}: the build is missing or older than {issue_file}; "
+                                  f"run `newsletter build {issue_id}` first")
+        prepared = prepare(current, build_dir, settings.site_url, attach_pdf)
+        outbox = ctx.workspace.var / "outbox" / issue_id
+        transport = OutboxTransport(outbox) if dry_run or not mail.smtp_host else SMTPTransport(mail)
+        if to_address:
+            message = compose(prepared, mail, to_address)
+            transport.open()
+            try:
+                transport.send(message.as_bytes(), smtp_address(mail.sender), smtp_address(to_address),
+                               needs_smtputf8(to_address))
+            except (TransientFailure, PermanentFailure, UnknownOutcome) as exc:
+                raise NewsletterError(f"test copy to {to_address}: {exc}") from exc
+            finally:
+                transport.close()
+            where = f"written to {outbox}" if isinstance(transport, OutboxTransport) else f"sent via {mail.smtp_host}"
+            click.echo(f"test copy to {to_address} {where}; nothing recorded")
+            return
+        from newsletter.mail.contacts import active_recipients, mark_bounced
+
+        with send_lock(ctx.workspace.var, issue_id):
+            recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
+            frozen = freeze_recipients(store, issue_id, recipients, _utcnow())
+            if frozen:
+                click.echo(f"{issue_id}: {frozen} recipients frozen for this send")
+            transport.open()
+            with _send_progress() as progress:
+                report = run_send(store, issue_id, prepared, mail, transport, resend_unknown, progress,
+                                  on_bounce=lambda email, reply: mark_bounced(store, email, reply, _utcnow()))
+    counts = report.counts
+    click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if isinstance(transport, OutboxTransport):
+        click.echo(f"messages written to {outbox}")
+    if counts["unknown"]:
+        click.echo(f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
+                   "see `newsletter send status`, and use --resend-unknown only if they did not arrive", err=True)
+    if counts["failed"] or counts["temp_failed"] or counts["pending"]:
+        sys.exit(1)
+
+
+def _utcnow():
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@contextmanager
+def _send_progress():
+    """A progress bar with rate and ETA on a terminal; silence in a pipe."""
+    console = _stderr()
+    if not console.is_terminal:
+        yield lambda *_: None
+        return
+    from rich.progress import TaskProgressColumn, TimeRemainingColumn, TransferSpeedColumn  # noqa: F401
+
+    with Progress(TextColumn("send"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = None
+
+        def update(event: str, value: int) -> None:
+            nonlocal task
+            if event == "start":
+                task = bar.add_task("send", total=value)
+            elif task is not None:
+                bar.advance(task, value)
+
+        yield update
+
+
 def main() -> None:
     """Entry point of the `newsletter` console script."""
     cli(prog_name="newsletter")

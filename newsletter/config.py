@@ -22,6 +22,7 @@ from newsletter.models import (
     SOURCE_KINDS,
     FeedsConfig,
     Limits,
+    MailSettings,
     RelevanceSettings,
     SectionConfig,
     Selectors,
@@ -45,8 +46,10 @@ SELECTOR_OPTIONAL = ("date", "summary", "next")
 SETTINGS_KEYS = (
     "name", "publisher", "language", "timezone", "relevance", "sections", "user_agent",
     "audience", "sender", "reply_to", "contact", "footer", "site_url", "smtp",
-    "heading_order", "colors", "unsubscribe_url", "list_id", "fetch",
+    "heading_order", "colors", "unsubscribe_url", "list_id", "fetch", "sender_name", "mail",
 )
+SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
+MAIL_KEYS = ("rate_per_second", "rate_per_hour", "connections", "max_attempts", "retry_base", "unsubscribe_mailto")
 FETCH_KEYS = ("timeout", "total_timeout", "max_mb", "max_redirects", "retries", "backoff", "per_host",
               "host_interval", "host_failures", "workers")
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
@@ -321,6 +324,7 @@ def load_settings(path: Path) -> Settings:
     site_url = top.string("site_url", "") if data.get("site_url") else ""
     if site_url and not re.match(r"^https?://[^\s/]+", site_url):
         raise top.error("site_url", f"expected an http(s) URL, got {site_url!r}")
+    mail = _mail_settings(path, data, top)
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = top.string("timezone", Settings.timezone)
     try:
@@ -343,5 +347,46 @@ def load_settings(path: Path) -> Settings:
         footer_about=footer.get("about", ""),
         footer_subscription=footer.get("subscription", ""),
         colors=tuple(colors.items()),
+        mail=mail,
         user_agent=top.string("user_agent", Settings.user_agent),
     )
+
+
+def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
+    """The mailing parts of newsletter.yaml: sender, reply-to, list id, unsubscribe, smtp, mail."""
+    def address(key: str) -> str:
+        value = top.string(key, "") if data.get(key) else ""
+        if value and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+            raise top.error(key, f"expected an e-mail address, got {value!r}")
+        return value
+
+    unsubscribe_url = top.string("unsubscribe_url", "") if data.get("unsubscribe_url") else ""
+    if unsubscribe_url and not unsubscribe_url.startswith("https://"):
+        raise top.error("unsubscribe_url", "the one-click unsubscribe address must be https://…")
+    values = {
+        "sender": address("sender"), "reply_to": address("reply_to"),
+        "sender_name": top.string("sender_name", "") if data.get("sender_name") else "",
+        "list_id": top.string("list_id", "") if data.get("list_id") else "",
+        "unsubscribe_url": unsubscribe_url,
+    }
+    if data.get("smtp") is not None:
+        smtp = _Checker(path, data["smtp"], "smtp", _line_of(data, "smtp"))
+        smtp.keys(("host",), SMTP_KEYS)
+        port = smtp.number("port", 587, minimum=1)
+        values.update(smtp_host=smtp.string("host"), smtp_port=int(port),
+                      security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
+                      username=smtp.string("username", "") if smtp.node.get("username") else "",
+                      timeout=smtp.number("timeout", 30.0, minimum=0.1))
+        if "password" in smtp.node:
+            raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
+    if data.get("mail") is not None:
+        mail = _Checker(path, data["mail"], "mail", _line_of(data, "mail"))
+        mail.keys((), MAIL_KEYS)
+        values.update(rate_per_second=mail.number("rate_per_second", 0.0),
+                      rate_per_hour=mail.number("rate_per_hour", 0.0),
+                      connections=max(1, int(mail.number("connections", 1, minimum=1))),
+                      max_attempts=max(1, int(mail.number("max_attempts", 5, minimum=1))),
+                      retry_base=mail.number("retry_base", 30.0))
+        if mail.node.get("unsubscribe_mailto"):
+            values["unsubscribe_mailto"] = mail.string("unsubscribe_mailto")
+    return MailSettings(**values)

@@ -113,6 +113,29 @@ class SectionConfig:
     headings: tuple[str, ...] = ()  # preferred order of headings inside the section
 
 
+@dataclass(frozen=True)
+class MailSettings:
+    """How issues are mailed (newsletter.yaml `sender`, `reply_to`, `smtp`, …; the password only from the
+    environment, NEWSLETTER_SMTP_PASSWORD)."""
+
+    sender: str = ""  # the From address
+    sender_name: str = ""
+    reply_to: str = ""
+    list_id: str = ""  # e.g. nyhetsbrev.kom.politiet.no
+    unsubscribe_url: str = ""  # https one-click endpoint; the recipient's token is appended
+    unsubscribe_mailto: str = ""  # defaults to reply_to, then sender
+    smtp_host: str = ""  # empty: messages go to var/outbox/<id>/
+    smtp_port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""
+    timeout: float = 30.0
+    rate_per_second: float = 0.0  # 0: no limit
+    rate_per_hour: float = 0.0
+    connections: int = 1
+    max_attempts: int = 5  # a temporarily refused message is tried this often in all
+    retry_base: float = 30.0  # seconds before the first retry; doubles each time
+
+
 DEFAULT_SECTIONS: tuple[SectionConfig, ...] = (
     SectionConfig("highlights", "Verdt å merke seg"),
     SectionConfig("kom", "Våre hovedaktiviteter i {period}"),
@@ -140,6 +163,7 @@ class Settings:
     colors: tuple[tuple[str, str], ...] = (("primary", "#1f3864"), ("accent", "#c55a11"), ("text", "#1a1a1a"),
                                           ("muted", "#5a5a5a"), ("background", "#ffffff"), ("band", "#eef2f8"))
     section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def sections(self) -> tuple[str, ...]:

@@ -78,6 +78,43 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT
     );
     """,
+    # 2: contacts (personal data: never leaves var/), suppressed address hashes, the send ledger
+    """
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '[]',
+        legal_basis TEXT NOT NULL DEFAULT '',
+        consent_source TEXT NOT NULL DEFAULT '',
+        consent_date TEXT,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        status_changed_at TEXT,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE suppressed (
+        hash TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE sends (
+        issue TEXT NOT NULL,
+        email TEXT NOT NULL,
+        contact_id INTEGER,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'sending', 'sent', 'temp_failed', 'failed', 'unknown')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_reply TEXT,
+        next_attempt_at TEXT,
+        message_id TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (issue, email)
+    );
+    CREATE INDEX sends_state ON sends (issue, state)
+    """,
 )
 
 ITEM_FIELDS = ("title", "summary", "published", "date_precision", "kind", "deadline", "event_date")

@@ -1,0 +1,155 @@
+"""Composing: the built issue once, then one cheap MIME message per recipient.
+
+The e-mail HTML and text come from `build/<id>/` (premailer ran there, once);
+per recipient only the placeholders are replaced (the unsubscribe link, the
+web-version link). Each message is `multipart/alternative` (text, then HTML),
+inside `multipart/mixed` with the PDF when it is attached; bodies are
+quoted-printable, so every line is 7-bit and short; headers are encoded by
+the standard library's SMTP policy, except List-Unsubscribe, which is plain
+ASCII by construction (RFC 2369 forbids encoding it). No tracking: no pixel,
+no rewritten link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import NewsletterError
+from newsletter.models import Issue, MailSettings
+from newsletter.render import UNSUBSCRIBE_URL, WEB_VERSION_URL
+from newsletter.text import clean_line
+
+SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An issue rendered once for mailing."""
+
+    issue_id: str
+    subject: str
+    html: str
+    text: str
+    web_url: str
+    pdf: bytes | None = None
+    pdf_name: str = ""
+
+
+def prepare(issue: Issue, build_dir: Path, site_url: str = "", attach_pdf: bool = False) -> Prepared:
+    """Read the built e-mail (and PDF) of an issue; the build must exist (`newsletter build`)."""
+    html_path, text_path, pdf_path = build_dir / "email.html", build_dir / "email.txt", build_dir / f"{issue.id}.pdf"
+    missing = [p.name for p in (html_path, text_path) + ((pdf_path,) if attach_pdf else ()) if not p.exists()]
+    if missing:
+        raise NewsletterError(f"{build_dir}: {', '.join(missing)} missing; run `newsletter build {issue.id}` first")
+    web_url = f"{site_url.rstrip('/')}/{issue.id}/" if site_url else ""
+    html = html_path.read_text(encoding="utf-8")
+    text = text_path.read_text(encoding="utf-8")
+    if not web_url:  # no archive configured: drop the "read in the browser" link rather than leave it dead
+        html = re.sub(r'<a [^>]*href="' + re.escape(WEB_VERSION_URL) + r'"[^>]*>.*?</a>', "", html, flags=re.S)
+        text = re.sub(r"[^\n]*\n" + re.escape(WEB_VERSION_URL) + r"\n", "", text)
+    return Prepared(
+        issue_id=issue.id,
+        subject=clean_line(f"{issue.title} – {issue.period}"),
+        html=html.replace(WEB_VERSION_URL, web_url),
+        text=text.replace(WEB_VERSION_URL, web_url),
+        web_url=web_url,
+        pdf=pdf_path.read_bytes() if attach_pdf else None,
+        pdf_name=pdf_path.name,
+    )
+
+
+def smtp_address(address: str) -> str:
+    """The address as SMTP wants it: an internationalised domain in its ASCII (IDNA) form.
+
+    A local part with non-ASCII letters stays as it is: such a message needs
+    SMTPUTF8 (see `needs_smtputf8`).
+    """
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return address
+    return checked.ascii_email or f"{checked.local_part}@{checked.ascii_domain}"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """True when the address cannot be written in ASCII (its local part has non-ASCII letters)."""
+    return not smtp_address(address).isascii()
+
+
+def unsubscribe_token(address: str, settings: MailSettings) -> str:
+    """A token naming the recipient in unsubscribe links: an HMAC of the address, so it cannot be forged
+    for another address when NEWSLETTER_UNSUBSCRIBE_SECRET is set (the list id keys it otherwise)."""
+    secret = (os.environ.get(SECRET_ENV) or settings.list_id or "newsletter").encode("utf-8")
+    return hmac.new(secret, address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def message_id(issue_id: str, address: str, settings: MailSettings) -> str:
+    """A Message-ID that is the same every time this issue goes to this recipient."""
+    digest = hashlib.sha256(f"{issue_id}|{address.lower()}".encode("utf-8")).hexdigest()[:24]
+    domain = (settings.sender.rsplit("@", 1)[-1] if "@" in settings.sender else "newsletter.invalid").lower()
+    return f"<{issue_id}.{digest}@{domain}>"
+
+
+def unsubscribe_links(address: str, settings: MailSettings) -> tuple[str, str | None]:
+    """(mailto link, https one-click link or None) for a recipient."""
+    mailbox = settings.unsubscribe_mailto or settings.reply_to or settings.sender
+    mailto = f"mailto:{smtp_address(mailbox)}?subject=avmeld"
+    if not settings.unsubscribe_url:
+        return mailto, None
+    joiner = "&" if "?" in settings.unsubscribe_url else "?"
+    token = unsubscribe_token(address, settings)
+    return mailto, f"{settings.unsubscribe_url}{joiner}list={quote(settings.list_id)}&token={token}"
+
+
+def compose(prepared: Prepared, settings: MailSettings, address: str, name: str = "",
+            now: dt.datetime | None = None) -> EmailMessage:
+    """The message for one recipient."""
+    if not settings.sender:
+        raise NewsletterError("newsletter.yaml has no `sender`: the From address of the newsletter")
+    mailto, https = unsubscribe_links(address, settings)
+    visible = https or mailto
+    # SMTPUTF8 only for an address that needs it. Bodies are encoded with short lines (78);
+    # headers are written with RFC 5322's 998 at the end: folding a long List-Unsubscribe at
+    # 78 makes the policy RFC 2047-encode it, which RFC 2369 forbids.
+    chosen = policy.SMTPUTF8 if needs_smtputf8(address) else policy.SMTP
+    message = EmailMessage(policy=chosen)
+    message["From"] = _address(settings.sender_name, settings.sender)
+    message["To"] = _address(name, address)
+    if settings.reply_to:
+        message["Reply-To"] = _address("", settings.reply_to)
+    message["Subject"] = prepared.subject
+    message["Date"] = format_datetime((now or dt.datetime.now(dt.timezone.utc)).astimezone())
+    message["Message-ID"] = message_id(prepared.issue_id, address, settings)
+    if settings.list_id:
+        message["List-Id"] = f"<{settings.list_id}>"
+    # RFC 2369/8058: a list of <URI>s in plain ASCII, never RFC 2047-encoded.
+    message["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in (https, mailto) if uri)
+    if https:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["MIME-Version"] = "1.0"
+    message.set_content(prepared.text.replace(UNSUBSCRIBE_URL, visible), subtype="plain", charset="utf-8",
+                        cte="quoted-printable")
+    message.add_alternative(prepared.html.replace(UNSUBSCRIBE_URL, visible), subtype="html", charset="utf-8",
+                            cte="quoted-printable")
+    if prepared.pdf is not None:
+        message.add_attachment(prepared.pdf, maintype="application", subtype="pdf", filename=prepared.pdf_name)
+    message.policy = chosen.clone(max_line_length=998)
+    return message
+
+
+def _address(name: str, address: str) -> Address:
+    local, _, domain = smtp_address(address).rpartition("@")
+    return Address(display_name=clean_line(name), username=local, domain=domain)

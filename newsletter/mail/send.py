@@ -1,0 +1,331 @@
+"""Sending: every recipient exactly once, whatever happens to the process or the server.
+
+The recipient list is frozen into a ledger (table `sends`, one row per issue
+and address) when a send starts. Each message moves pending → sending → sent,
+and each move is committed before the next step: `sending` is written before
+the message goes out, `sent` after the server accepted it. A run that dies
+between the two leaves `sending`, which the next run turns into `unknown`:
+reported, and resent only on request (`--resend-unknown`), because the server
+may have it. A temporary refusal (4xx, a dropped connection before DATA) is
+`temp_failed` and retried with backoff; a permanent one (5xx) is `failed` and
+the contact is marked bounced. One SMTP connection is reused for many
+messages and opened again when the server drops it. A lock file stops a
+second run of the same issue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsletter.errors import NewsletterError
+from newsletter.fileio import atomic_write
+from newsletter.mail.compose import Prepared, compose, needs_smtputf8, smtp_address
+from newsletter.models import MailSettings
+from newsletter.store import Store
+
+log = logging.getLogger(__name__)
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+STATES = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")
+
+
+class TransientFailure(Exception):
+    """The message was not accepted, but may be later (4xx, connection lost before DATA)."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the recipient or the message for good (5xx)."""
+
+
+class UnknownOutcome(Exception):
+    """The connection broke after the message data went out: the server may have it."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A frozen recipient of one send."""
+
+    email: str
+    name: str = ""
+    contact_id: int | None = None
+
+
+# ---------------------------------------------------------------------- transports
+
+class OutboxTransport:
+    """Writes each message to a folder as an .eml file (no SMTP configured, or --dry-run)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool) -> str:
+        name = recipient.replace("/", "_").replace("\\", "_")
+        atomic_write(self.folder / f"{name}.eml", data)
+        return "written"
+
+    def close(self) -> None:
+        pass
+
+
+class SMTPTransport:
+    """One SMTP connection, reused, and opened again when the server drops it."""
+
+    def __init__(self, settings: MailSettings, password: str | None = None):
+        self.settings = settings
+        self.password = password if password is not None else os.environ.get(PASSWORD_ENV)
+        self.connection: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.security == "ssl":
+                connection = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout,
+                                              context=ssl.create_default_context())
+            else:
+                connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+                connection.ehlo()
+                if s.security == "starttls":
+                    connection.starttls(context=ssl.create_default_context())
+                    connection.ehlo()
+            if s.username:
+                if not self.password:
+                    raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
+                connection.login(s.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise NewsletterError(f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); "
+                                  f"check smtp.username and {PASSWORD_ENV}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientFailure(f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc})") from exc
+        self.connection = connection
+
+    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool) -> str:
+        if self.connection is None:
+            self.open()
+        smtp = self.connection
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
+        try:
+            code, reply = smtp.mail(sender, options)
+            _check(code, reply, "MAIL FROM")
+            code, reply = smtp.rcpt(recipient)
+            _check(code, reply, "RCPT TO")
+            code, reply = smtp.docmd("DATA")
+            _check(code, reply, "DATA", expected=354)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.connection = None
+            raise TransientFailure(f"connection lost before the message was sent ({exc})") from exc
+        try:
+            # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
+            payload = smtplib.quotedata(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            smtp.send(payload + b".\r\n")
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.connection = None
+            raise UnknownOutcome(f"connection lost after the message data was sent ({exc})") from exc
+        if code == 421:
+            self.connection = None
+        _check(code, reply, "end of DATA")
+        return f"{code} {reply.decode('utf-8', 'replace')}".strip()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                self.connection.quit()
+            self.connection = None
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+
+
+def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> None:
+    text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
+    if expected is not None and code == expected:
+        return
+    if 200 <= code < 300 and expected is None:
+        return
+    if code == 421 or 400 <= code < 500 or code == -1:
+        raise TransientFailure(f"{step}: {text}")
+    raise PermanentFailure(f"{step}: {text}")
+
+
+# ---------------------------------------------------------------------- the ledger
+
+def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], now: dt.datetime) -> int:
+    """Write the ledger rows of a send that starts now; a send already started keeps its list."""
+    existing = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (issue_id,)).fetchone()[0]
+    if existing:
+        return 0
+    stamp = now.isoformat(timespec="seconds")
+    with store.transaction():
+        store.db.executemany(
+            "INSERT OR IGNORE INTO sends (issue, email, contact_id, position, state, updated_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?)",
+            [(issue_id, r.email, r.contact_id, n, stamp) for n, r in enumerate(recipients)],
+        )
+    return len(recipients)
+
+
+def send_counts(store: Store, issue_id: str) -> dict[str, int]:
+    """How many ledger rows of an issue are in each state."""
+    counts = dict.fromkeys(STATES, 0)
+    for state, count in store.db.execute("SELECT state, count(*) FROM sends WHERE issue = ? GROUP BY state",
+                                         (issue_id,)):
+        counts[state] = count
+    return counts
+
+
+def failures(store: Store, issue_id: str) -> list[tuple[str, str, str]]:
+    """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows."""
+    return [tuple(row) for row in store.db.execute(
+        "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
+        "AND state IN ('failed', 'unknown', 'temp_failed') ORDER BY position", (issue_id,))]
+
+
+def _set(store: Store, issue_id: str, email: str, state: str, reply: str | None = None,
+         attempts: int | None = None, next_at: float | None = None, message_id: str | None = None) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    store.db.execute(
+        "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
+        "next_attempt_at = ?, message_id = coalesce(?, message_id), updated_at = ? WHERE issue = ? AND email = ?",
+        (state, reply, attempts, str(next_at) if next_at is not None else None, message_id, now, issue_id, email),
+    )
+
+
+# ---------------------------------------------------------------------- the run
+
+@dataclass
+class SendReport:
+    """What one `send` run did."""
+
+    sent: int = 0
+    temp_failed: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped_unknown: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class RateLimit:
+    """At most `per_second` and `per_hour` messages (0: no limit), by sleeping between sends."""
+
+    def __init__(self, per_second: float, per_hour: float, sleep: Callable[[float], None] = time.sleep):
+        self.gaps = [1.0 / per_second if per_second else 0.0, 3600.0 / per_hour if per_hour else 0.0]
+        self.gap = max(self.gaps)
+        self.sleep = sleep
+        self.last = 0.0
+
+    def wait(self) -> None:
+        if not self.gap:
+            return
+        now = time.monotonic()
+        if self.last and now - self.last < self.gap:
+            self.sleep(self.gap - (now - self.last))
+        self.last = time.monotonic()
+
+
+@contextlib.contextmanager
+def send_lock(folder: Path, issue_id: str):
+    """Refuse a second run of the same issue while one is running."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / f".send-{issue_id}.lock", "a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise NewsletterError(f"a send of {issue_id} is already running (lock {folder / f'.send-{issue_id}.lock'}); "
+                              "wait for it, or check `newsletter send status`") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSettings, transport,
+             resend_unknown: bool = False, progress: Callable[[str, int], None] | None = None,
+             on_bounce: Callable[[str, str], None] | None = None, max_wait: float = 600.0) -> SendReport:
+    """Send every pending message of an issue's ledger; safe to run again after any interruption."""
+    started = time.monotonic()
+    progress = progress or (lambda *_: None)
+    report = SendReport()
+    # A row left at `sending` by a run that died: the server may have the message.
+    store.db.execute("UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
+                     "sending') WHERE issue = ? AND state = 'sending'", (issue_id,))
+    states = ("pending", "temp_failed", "unknown") if resend_unknown else ("pending", "temp_failed")
+    report.skipped_unknown = 0 if resend_unknown else send_counts(store, issue_id)["unknown"]
+    limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
+    names = {row[0]: row[1] for row in store.db.execute(
+        "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.issue = ?", (issue_id,))}
+    total = store.db.execute(f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})",
+                             (issue_id, *states)).fetchone()[0]
+    progress("start", total)
+    sender = smtp_address(settings.sender)
+    try:
+        while True:
+            now = time.time()
+            rows = store.db.execute(
+                f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND state IN "
+                f"({','.join('?' * len(states))}) ORDER BY position", (issue_id, *states)).fetchall()
+            due = [r for r in rows if not r[2] or float(r[2]) <= now]
+            if not rows:
+                break
+            if not due:
+                wait = min(float(r[2]) for r in rows) - now
+                if wait > max_wait:
+                    break  # left for the next run
+                time.sleep(max(0.0, wait))
+                continue
+            for email, attempts, _ in due:
+                limit.wait()
+                message = compose(prepared, settings, email, names.get(email, ""))
+                data = message.as_bytes()
+                _set(store, issue_id, email, "sending", attempts=attempts + 1, message_id=message["Message-ID"])
+                try:
+                    reply = transport.send(data, sender, smtp_address(email), needs_smtputf8(email))
+                except TransientFailure as exc:
+                    if attempts + 1 >= settings.max_attempts:
+                        _set(store, issue_id, email, "failed", reply=str(exc))
+                        report.failed += 1
+                    else:
+                        retry_at = time.time() + settings.retry_base * (2 ** attempts)
+                        _set(store, issue_id, email, "temp_failed", reply=str(exc), next_at=retry_at)
+                        report.temp_failed += 1
+                    progress("temp_failed", 1)
+                    continue
+                except PermanentFailure as exc:
+                    _set(store, issue_id, email, "failed", reply=str(exc))
+                    report.failed += 1
+                    if on_bounce:
+                        on_bounce(email, str(exc))
+                    progress("failed", 1)
+                    continue
+                except UnknownOutcome as exc:
+                    _set(store, issue_id, email, "unknown", reply=str(exc))
+                    report.unknown += 1
+                    progress("unknown", 1)
+                    continue
+                _set(store, issue_id, email, "sent", reply=reply)
+                report.sent += 1
+                progress("sent", 1)
+    finally:
+        transport.close()
+    report.counts = send_counts(store, issue_id)
+    report.seconds = time.monotonic() - started
+    return report
