@@ -126,6 +126,10 @@ class SMTPTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
             raise TransientFailure(f"connection lost before the message was sent ({exc})") from exc
+        except (TransientFailure, PermanentFailure):
+            # A refused step leaves the transaction open: reset it, or the next MAIL FROM is refused too.
+            self._reset()
+            raise
         try:
             # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
             payload = smtplib.quotedata(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
@@ -137,9 +141,19 @@ class SMTPTransport:
             self.connection = None
             raise UnknownOutcome(f"connection lost after the message data was sent ({exc})") from exc
         if code == 421:
-            self.connection = None
+            self.close()
         _check(code, reply, "end of DATA")
         return f"{code} {reply.decode('utf-8', 'replace')}".strip()
+
+    def _reset(self) -> None:
+        if self.connection is None:
+            return
+        try:
+            code, _reply = self.connection.rset()
+            if code == 421:
+                self.close()
+        except (smtplib.SMTPException, OSError):
+            self.connection = None
 
     def close(self) -> None:
         if self.connection is not None:

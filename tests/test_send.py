@@ -1,0 +1,270 @@
+"""Sending against a real SMTP server on localhost (aiosmtpd): exactly one copy per recipient through
+dropped connections, 421/451 replies, a 550, and interrupted runs; and what each message looks like."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email
+import socket
+import threading
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from newsletter.config import load_settings
+from newsletter.issues import IssueDocument
+from newsletter.mail.compose import compose, prepare
+from newsletter.mail.send import (OutboxTransport, Recipient, SMTPTransport, freeze_recipients, run_send,
+                                  send_counts, send_lock)
+from newsletter.render import build
+from newsletter.store import Store
+
+REPO = Path(__file__).parent.parent
+SETTINGS = load_settings(REPO / "newsletter.yaml")
+NOW = dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+class ScriptedSMTP:
+    """An aiosmtpd handler that accepts mail and misbehaves on cue."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.messages: list[tuple[str, bytes]] = []  # (recipient, raw message)
+        self.down_after: int | None = None  # drop the connection at MAIL once this many were accepted
+        self.drop_after_data_of: set[str] = set()  # accept the message, then cut the line before replying
+        self.rcpt_replies: dict[str, str] = {}  # recipient → reply (e.g. 550)
+        self.data_replies: list[str] = []  # replies used, in turn, instead of 250 at end of DATA
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            down = self.down_after is not None and len(self.messages) >= self.down_after
+        if down:
+            server.transport.close()
+            return "421 going away"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append((rcpt, envelope.original_content or envelope.content))
+        if set(envelope.rcpt_tos) & self.drop_after_data_of:
+            server.transport.close()
+        return "250 Message accepted"
+
+    def copies(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rcpt, _ in self.messages:
+            counts[rcpt] = counts.get(rcpt, 0) + 1
+        return counts
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    issue = IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+    out = tmp_path_factory.mktemp("build")
+    build(issue, SETTINGS, out, ("email", "text", "pdf"))
+    return issue, out
+
+
+def mail_settings(smtp, **changes):
+    values = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none", "timeout": 5,
+              "retry_base": 0.01, "max_attempts": 5, **changes}
+    return dataclasses.replace(SETTINGS.mail, **values)
+
+
+def recipients(n: int) -> list[Recipient]:
+    return [Recipient(f"mottaker{i:03d}@example.org", f"Mottaker {i} Ødegård") for i in range(n)]
+
+
+def send(store, prepared_mail, settings, **kw):
+    return run_send(store, "2024-q2", prepared_mail, settings, SMTPTransport(settings, password=""), **kw)
+
+
+def test_everyone_gets_one_copy(smtp, prepared, tmp_path):
+    issue, out = prepared
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(25), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+        assert report.sent == 25 and send_counts(store, "2024-q2")["sent"] == 25
+        again = send(store, prepare(issue, out), mail_settings(smtp))
+    assert again.sent == 0
+    assert smtp.copies() == {r.email: 1 for r in recipients(25)}
+
+
+def test_a_server_that_goes_away_after_40_percent_then_a_rerun_sends_exactly_the_rest(smtp, prepared, tmp_path):
+    issue, out = prepared
+    smtp.down_after = 10
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(25), NOW)
+        first = send(store, prepare(issue, out), mail_settings(smtp, max_attempts=2, retry_base=60), max_wait=0)
+        assert first.sent == 10
+        counts = send_counts(store, "2024-q2")
+        assert counts["sent"] == 10 and counts["temp_failed"] == 15
+        smtp.down_after = None
+        second = send(store, prepare(issue, out), mail_settings(smtp), max_wait=0)
+        assert second.sent == 0  # not due yet: the backoff holds
+        store.db.execute("UPDATE sends SET next_attempt_at = NULL")
+        third = send(store, prepare(issue, out), mail_settings(smtp))
+        assert third.sent == 15
+    assert smtp.copies() == {r.email: 1 for r in recipients(25)}
+
+
+def test_421_and_451_are_retried_and_nothing_is_marked_sent_that_was_not(smtp, prepared, tmp_path):
+    issue, out = prepared
+    smtp.data_replies = ["451 4.3.0 try again later", "421 4.3.2 service shutting down", "451 again"]
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(6), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+        assert report.temp_failed == 3
+        assert send_counts(store, "2024-q2")["sent"] == 6
+        sent_rows = [r[0] for r in store.db.execute("SELECT email FROM sends WHERE state = 'sent'")]
+    assert sorted(smtp.copies()) == sorted(sent_rows)
+    assert set(smtp.copies().values()) == {1}
+
+
+def test_a_550_bounces_that_recipient_and_the_others_are_sent(smtp, prepared, tmp_path):
+    issue, out = prepared
+    bad = "mottaker002@example.org"
+    smtp.rcpt_replies[bad] = "550 5.1.1 no such user"
+    bounced = []
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(5), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp),
+                      on_bounce=lambda address, reply: bounced.append((address, reply)))
+        row = store.db.execute("SELECT state, last_reply FROM sends WHERE email = ?", (bad,)).fetchone()
+    assert report.sent == 4 and report.failed == 1
+    assert row[0] == "failed" and "550 5.1.1 no such user" in row[1]
+    assert bounced == [(bad, row[1])]
+    assert bad not in smtp.copies()
+
+
+def test_a_connection_cut_after_the_data_is_unknown_and_not_resent_unless_asked(smtp, prepared, tmp_path):
+    issue, out = prepared
+    cut = "mottaker001@example.org"
+    smtp.drop_after_data_of = {cut}
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(4), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+        assert report.unknown == 1 and report.sent == 3
+        smtp.drop_after_data_of = set()
+        again = send(store, prepare(issue, out), mail_settings(smtp))
+        assert again.sent == 0 and again.skipped_unknown == 1
+        forced = send(store, prepare(issue, out), mail_settings(smtp), resend_unknown=True)
+        assert forced.sent == 1
+    assert smtp.copies()[cut] == 2  # the server had it: exactly why resending is the editor's call
+
+
+def test_a_run_killed_while_sending_leaves_unknown_not_a_second_copy(smtp, prepared, tmp_path):
+    issue, out = prepared
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(3), NOW)
+        store.db.execute("UPDATE sends SET state = 'sending' WHERE position = 0")  # as kill -9 leaves it
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+        assert report.sent == 2
+        assert send_counts(store, "2024-q2")["unknown"] == 1
+    assert "mottaker000@example.org" not in smtp.copies()
+
+
+def test_the_recipient_list_is_frozen_when_a_send_starts(tmp_path):
+    with Store(tmp_path / "n.db") as store:
+        assert freeze_recipients(store, "2024-q2", recipients(3), NOW) == 3
+        assert freeze_recipients(store, "2024-q2", recipients(5), NOW) == 0
+        assert sum(send_counts(store, "2024-q2").values()) == 3
+
+
+def test_a_second_send_of_the_same_issue_refuses_to_start(tmp_path):
+    from newsletter.errors import NewsletterError
+
+    with send_lock(tmp_path, "2024-q2"):
+        with pytest.raises(NewsletterError, match="a send of 2024-q2 is already running"):
+            with send_lock(tmp_path, "2024-q2"):
+                pass
+    with send_lock(tmp_path, "2024-q2"):
+        pass  # free again
+
+
+def test_messages_are_well_formed(smtp, prepared, tmp_path):
+    issue, out = prepared
+    settings = mail_settings(smtp, unsubscribe_url="https://kom.example.no/avmelding")
+    people = [Recipient("åse@blåbær.no", "Åse Ødegård"), Recipient("per@example.org", "Per \r\nBcc: x@evil")]
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", people, NOW)
+        store.db.executemany("INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
+                             [(p.email, p.email, p.name, NOW.isoformat()) for p in people])
+        store.db.execute("UPDATE sends SET contact_id = (SELECT id FROM contacts WHERE contacts.email = sends.email)")
+        assert send(store, prepare(issue, out, attach_pdf=True), settings).sent == 2
+    ids = set()
+    for rcpt, raw in smtp.messages:
+        for line in raw.split(b"\r\n"):
+            assert len(line) <= 998
+        message = email.message_from_bytes(raw, policy=policy.default)
+        for header in ("From", "Date", "Message-ID", "To", "Subject"):
+            assert len(message.get_all(header)) == 1, header
+        assert "Bcc" not in message
+        ids.add(message["Message-ID"])
+        assert message["Subject"] == "Nyhetsbrev fra KOM – april–juni 2024"
+        unsubscribe = raw.split(b"List-Unsubscribe: ", 1)[1].split(b"\r\n", 1)[0]
+        assert b"=?" not in unsubscribe and unsubscribe.startswith(b"<https://kom.example.no/avmelding?")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.get_content_type() == "multipart/mixed"
+        alternative, attachment = message.iter_parts()
+        assert alternative.get_content_type() == "multipart/alternative"
+        text, html = alternative.iter_parts()
+        assert "samarbeidsaktører" in text.get_content() and "samarbeidsaktører" in html.get_content()
+        assert attachment.get_filename() == "2024-q2.pdf"
+        assert "%%" not in text.get_content() and "%%" not in html.get_content()
+        for part in (text, html):
+            assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert "<img" not in html.get_content()  # no tracking pixel
+    assert len(ids) == 2
+    by_rcpt = {rcpt: email.message_from_bytes(raw, policy=policy.default) for rcpt, raw in smtp.messages}
+    assert str(by_rcpt["åse@xn--blbr-roah.no"]["To"]) == "Åse Ødegård <åse@xn--blbr-roah.no>"
+
+
+def test_the_message_id_is_stable_for_an_issue_and_a_recipient(prepared):
+    issue, out = prepared
+    first = compose(prepare(issue, out), SETTINGS.mail, "per@example.org")
+    second = compose(prepare(issue, out), SETTINGS.mail, "PER@example.org")
+    other = compose(prepare(issue, out), SETTINGS.mail, "kari@example.org")
+    assert first["Message-ID"] == second["Message-ID"] != other["Message-ID"]
+
+
+def test_the_outbox_gets_one_eml_per_recipient(prepared, tmp_path):
+    issue, out = prepared
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(3), NOW)
+        report = run_send(store, "2024-q2", prepare(issue, out), SETTINGS.mail, OutboxTransport(tmp_path / "outbox"))
+    assert report.sent == 3
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert [f.name for f in files] == [f"mottaker00{i}@example.org.eml" for i in range(3)]
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "mottaker000@example.org"
