@@ -46,7 +46,7 @@ SELECTOR_OPTIONAL = ("date", "summary", "next")
 SETTINGS_KEYS = (
     "name", "publisher", "language", "timezone", "relevance", "sections", "user_agent",
     "audience", "sender", "reply_to", "contact", "footer", "site_url", "smtp",
-    "heading_order", "colors", "unsubscribe_url", "list_id", "fetch", "sender_name", "mail",
+    "colors", "unsubscribe_url", "list_id", "fetch", "sender_name", "mail",
 )
 SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
 MAIL_KEYS = ("rate_per_second", "rate_per_hour", "connections", "max_attempts", "retry_base", "unsubscribe_mailto")

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from newsletter.collect.http import HostGate, _short
+from newsletter.collect.http import HostGate, short_error
 from newsletter.curate import links_of
 from newsletter.models import Issue, Limits
 
@@ -150,7 +150,7 @@ class _Checker:
         try:
             return self._check(url, uses)
         except Exception as exc:  # one bad URL never stops the others
-            return LinkResult(url, uses, None, None, "broken", f"check failed ({_short(exc)})")
+            return LinkResult(url, uses, None, None, "broken", f"check failed ({short_error(exc)})")
 
     def _check(self, url: str, uses: list[LinkUse]) -> LinkResult:
         parts = urlsplit(url.strip())
@@ -189,14 +189,14 @@ class _Checker:
                 answer.error = f"timed out after {limits.read_timeout:g}s"
                 answer.connection_failed = True
             except requests.exceptions.SSLError as exc:
-                answer.error = f"TLS error ({_short(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
+                answer.error = f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
             except requests.exceptions.InvalidSchema as exc:
                 # The URL itself is http(s), so a redirect led elsewhere (ftp:, javascript: …).
-                answer.error = f"redirected to a non-http(s) link ({_short(exc)})"
+                answer.error = f"redirected to a non-http(s) link ({short_error(exc)})"
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-                answer.error = f"invalid URL ({_short(exc)})"
+                answer.error = f"invalid URL ({short_error(exc)})"
             except requests.RequestException as exc:
-                answer.error = f"connection failed ({_short(exc)})"
+                answer.error = f"connection failed ({short_error(exc)})"
                 answer.connection_failed = True
             else:
                 with response:  # nothing of the body is read; closing drops the connection

@@ -56,6 +56,8 @@ def serve(folder: Path, rebuild: Callable[[], None], watched: list[Path], port: 
                     announce("rebuilt")
                 except NewsletterError as exc:
                     on_error(str(exc))
+                except Exception as exc:  # whatever a half-saved file does, the preview keeps watching
+                    on_error(f"rebuild failed: {type(exc).__name__}: {exc}")
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()

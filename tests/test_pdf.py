@@ -129,7 +129,8 @@ def test_page_count_is_stable_and_sane(sample, tmp_path):
     again = build(issue, SETTINGS, tmp_path, ("pdf",)).files[f"{issue.id}.pdf"]
     first, second = int(pdf_info(pdf)["Pages"]), int(pdf_info(again)["Pages"])
     assert first == second
-    assert 5 < first < 60
+    # The sample's page count: a change here means the layout changed; look at the pages, then update it.
+    assert first == 18
 
 
 def test_metadata_title_author_and_language(sample):
@@ -159,9 +160,7 @@ def test_links_are_clickable(sample):
     _, view, pdf = sample
     uris = {uri for uri in uri_actions(raw_pdf(pdf)) if uri.startswith("https://")}
     cited = {url for _, url in view.links}
-    assert len(uris) >= 0.9 * len(cited), f"{len(uris)} https link annotations for {len(cited)} cited links"
-    clickable = cited & uris
-    assert len(clickable) >= 0.9 * len(cited), f"not clickable: {sorted(cited - uris)[:5]}"
+    assert cited <= uris, f"not clickable: {sorted(cited - uris)[:5]}"
 
 
 def test_page_numbers_page_of_pages(sample, text):

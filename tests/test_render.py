@@ -88,10 +88,17 @@ def test_a_long_email_is_warned_about(tmp_path):
     assert any("Gmail clips messages over 100 KB" in w for w in result.warnings)
 
 
+def test_the_email_template_has_only_rules_premailer_can_inline():
+    """premailer silently drops what it cannot inline (@media, :hover): the e-mail template must have none."""
+    source = (REPO / "newsletter" / "templates" / "email.html").read_text(encoding="utf-8")
+    css = re.search(r"<style>(.*?)</style>", source, re.S).group(1)
+    assert "@" not in css and not re.search(r"[a-z\]]:[a-z-]+\s*[{,]", css), "rules premailer cannot inline"
+
+
 def test_text_part_has_every_link_and_short_lines(built):
     text = built.files["email.txt"].read_text(encoding="utf-8")
     view = issue_view(sample_issue(), SETTINGS)
-    for number, url in view.links:
+    for number, url in view.links + view.footer_links:
         assert f"[{number}] {url}" in text
     for line in text.splitlines():
         assert len(line) <= 78 or re.fullmatch(r"(\[\d+\] )?\S+", line), line  # only an unbreakable URL may be longer
@@ -99,6 +106,41 @@ def test_text_part_has_every_link_and_short_lines(built):
         assert section.title.upper() in text.replace("\n", " ") or section.title.upper()[:60] in text
     assert WEB_VERSION_URL in text and UNSUBSCRIBE_URL in text
     assert "Høringsfrist: 2. juli 2024" in text
+
+
+def test_intro_footer_and_mail_links_agree_across_formats(tmp_path):
+    """Links in the intro and the footer are numbered and listed; a mail address is written out, never numbered."""
+    import dataclasses
+
+    issue = sample_issue()
+    issue.intro = "Les [årsrapporten](https://example.org/aarsrapport) eller skriv til [oss](mailto:a@b.no)."
+    settings = dataclasses.replace(SETTINGS, footer_about="Mer på [politiet.no](https://www.politiet.no/menneskehandel).")
+    view = issue_view(issue, settings)
+    assert view.intro_links == [(1, "https://example.org/aarsrapport")]
+    assert view.footer_links == [(len(view.links), "https://www.politiet.no/menneskehandel")]
+    assert all(not url.startswith("mailto:") for _, url in view.links)
+    result = build(issue, settings, tmp_path, ("text", "pdf"))
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    assert "årsrapporten [1]" in text and "[1] https://example.org/aarsrapport" in text
+    assert "oss (a@b.no)" in text
+    footer_number = view.footer_links[0][0]
+    assert f"politiet.no [{footer_number}]" in text and f"[{footer_number}] https://www.politiet.no/menneskehandel" in text
+    import subprocess
+
+    printed = subprocess.run(["pdftotext", str(result.files["2024-q2.pdf"]), "-"], capture_output=True,
+                             text=True, check=True).stdout
+    assert "[1] https://example.org/aarsrapport" in printed
+    assert f"[{footer_number}] https://www.politiet.no/menneskehandel" in printed.replace("\n", "")
+
+
+def test_a_broken_template_is_a_message_naming_it(tmp_path):
+    from newsletter.errors import NewsletterError
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "web.html").write_text("<h1>{{ view.title }</h1>\n", encoding="utf-8")
+    with pytest.raises(NewsletterError, match=r"web.html, line 1: "):
+        build(sample_issue(), SETTINGS, tmp_path / "out", ("web",), templates)
 
 
 def test_links_are_numbered_once_in_reading_order(built):
@@ -266,3 +308,25 @@ def test_preview_serves_and_rebuilds_on_change(workspace):
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_links_command_reports_broken_links_and_exits_1(workspace, server):
+    """`newsletter links` against a local server: the good link passes, the broken one is named with its entry."""
+    import json
+
+    from tests.server import Route
+
+    server.routes["/ok"] = Route(b"ok", content_type="text/plain")
+    path = workspace / "issues" / "2024-q3.yaml"
+    invoke(workspace, "issue", "new", "2024-q3")
+    invoke(workspace, "issue", "note", "2024-q3", "--section", "kom", "--heading", "H", "--title", "God",
+           "--text", f"Se [her]({server.url('/ok')}).")
+    invoke(workspace, "issue", "note", "2024-q3", "--section", "kom", "--heading", "H", "--title", "Brutt",
+           "--text", f"Se [her]({server.url('/borte')}).")
+    assert path.exists()
+    result = invoke(workspace, "links", "2024-q3")
+    assert result.exit_code == 1
+    assert f"broken: {server.url('/borte')}  (kom:2)  HTTP 404" in result.stdout
+    assert "2 links: 1 broken, 0 redirected" in result.stdout
+    data = json.loads(invoke(workspace, "links", "2024-q3", "--json").stdout)
+    assert [(r["url"], r["state"]) for r in data] == [(server.url("/ok"), "ok"), (server.url("/borte"), "broken")]

@@ -199,11 +199,11 @@ class Fetcher:
             except requests.Timeout as exc:
                 raise FetchError(url, f"timed out after {limits.read_timeout:g}s", retryable=True) from exc
             except requests.exceptions.SSLError as exc:
-                raise FetchError(url, f"TLS error ({_short(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE") from exc
+                raise FetchError(url, f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE") from exc
             except requests.exceptions.InvalidURL as exc:
-                raise FetchError(url, f"invalid URL ({_short(exc)})") from exc
+                raise FetchError(url, f"invalid URL ({short_error(exc)})") from exc
             except requests.RequestException as exc:
-                raise FetchError(url, f"connection failed ({_short(exc)})", retryable=True) from exc
+                raise FetchError(url, f"connection failed ({short_error(exc)})", retryable=True) from exc
             with raw:
                 header_map = {k.lower(): v for k, v in raw.headers.items()}
                 status = raw.status_code
@@ -266,13 +266,13 @@ def _abort(raw: requests.Response, expired: threading.Event) -> None:
 def _reading_error(url: str, exc: Exception, limits: Limits) -> FetchError:
     """The FetchError for a failure while a body streamed in."""
     if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return FetchError(url, f"body cannot be decompressed ({_short(exc)})")
+        return FetchError(url, f"body cannot be decompressed ({short_error(exc)})")
     if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
         # urllib3 reports a read timeout mid-body as a connection error.
         return FetchError(url, f"timed out after {limits.read_timeout:g}s while reading", retryable=True)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return FetchError(url, f"truncated body ({_short(exc)})", retryable=True)
-    return FetchError(url, f"connection broken while reading ({_short(exc)})", retryable=True)
+        return FetchError(url, f"truncated body ({short_error(exc)})", retryable=True)
+    return FetchError(url, f"connection broken while reading ({short_error(exc)})", retryable=True)
 
 
 def _check_scheme(original: str, url: str) -> None:
@@ -282,8 +282,8 @@ def _check_scheme(original: str, url: str) -> None:
         raise FetchError(original, f"only http and https are fetched, not '{scheme or 'no scheme'}'{where}")
 
 
-def _short(exc: Exception) -> str:
-    """The innermost useful line of a requests/urllib3 error."""
+def short_error(exc: Exception) -> str:
+    """The innermost useful line of a requests/urllib3 error (for messages about a URL)."""
     text = str(exc)
     for marker in ("Caused by ", "(Caused by "):
         if marker in text:

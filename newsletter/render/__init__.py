@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.dates import format_date
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
+                    select_autoescape)
 
-from newsletter.errors import UsageError
+from newsletter.errors import NewsletterError, UsageError
 from newsletter.fileio import atomic_write
 from newsletter.models import Entry, Issue, Settings
 from newsletter.render import markdown
@@ -81,16 +82,22 @@ class IssueView:
     title: str
     period: str
     published: str
+    published_iso: str
     audience: str
     publisher: str
     contact: str
     intro_html: str
+    intro_html_numbered: str
     intro_text: str
+    intro_links: list[tuple[int, str]]
     sections: list[SectionView]
     footer_about_html: str
     footer_about_text: str
     footer_subscription_html: str
     footer_subscription_text: str
+    footer_about_html_numbered: str
+    footer_subscription_html_numbered: str
+    footer_links: list[tuple[int, str]]
     colors: dict[str, str]
     links: list[tuple[int, str]]
     web_version_url: str = WEB_VERSION_URL
@@ -99,7 +106,7 @@ class IssueView:
 
 
 class LinkNumbers:
-    """Numbers every distinct link of an issue once, in reading order."""
+    """Numbers every distinct cited link (http, https) of an issue once, in reading order."""
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
@@ -128,8 +135,9 @@ def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> 
 def issue_view(issue: Issue, settings: Settings) -> IssueView:
     """The view model of an issue (links numbered in reading order)."""
     numbers = LinkNumbers()
-    intro_html = markdown.to_html(issue.intro)
     intro_text = markdown.to_text(issue.intro, numbers)
+    intro_html_numbered = markdown.to_html(issue.intro, numbers)
+    intro_links = numbers.since(0)
     sections = []
     for key, entries in issue.sections.items():
         if not entries:
@@ -158,23 +166,35 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                 ))
             groups.append(GroupView(heading, views))
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
-    footer_numbers = LinkNumbers()  # the footer's links are not citations: their own numbering
+    # The footer's links go on numbering where the sections stopped, and are listed under the footer.
+    before_footer = len(numbers.numbers)
+    footer_about_text = markdown.to_text(settings.footer_about, numbers)
+    footer_subscription_text = markdown.to_text(settings.footer_subscription, numbers)
+    footer_about_numbered = markdown.to_html(settings.footer_about, numbers)
+    footer_subscription_numbered = markdown.to_html(settings.footer_subscription, numbers)
+    footer_links = numbers.since(before_footer)
     return IssueView(
         id=issue.id,
         name=settings.name,
         title=issue.title or settings.name,
         period=issue.period,
         published=norwegian_date(issue.published),
+        published_iso=issue.published.isoformat() if issue.published else "",
         audience=issue.audience,
         publisher=settings.publisher or settings.name,
         contact=settings.contact,
-        intro_html=intro_html,
+        intro_html=markdown.to_html(issue.intro),
+        intro_html_numbered=intro_html_numbered,
         intro_text=intro_text,
+        intro_links=intro_links,
         sections=sections,
         footer_about_html=markdown.to_html(settings.footer_about),
-        footer_about_text=markdown.to_text(settings.footer_about, footer_numbers),
+        footer_about_text=footer_about_text,
         footer_subscription_html=markdown.to_html(settings.footer_subscription),
-        footer_subscription_text=markdown.to_text(settings.footer_subscription, footer_numbers),
+        footer_subscription_text=footer_subscription_text,
+        footer_about_html_numbered=footer_about_numbered,
+        footer_subscription_html_numbered=footer_subscription_numbered,
+        footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
     )
@@ -192,10 +212,11 @@ def environment(workspace_templates: Path | None) -> Environment:
     return env
 
 
-def _wrap(text: str, width: int = markdown.WIDTH, indent: str = "") -> str:
+def _wrap(text: str, first: str = "", width: int = markdown.WIDTH) -> str:
+    """Wrap at `width`; `first` prefixes the first line and indents the others."""
     import textwrap
 
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent,
+    return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=" " * len(first),
                          break_long_words=False, break_on_hyphens=False)
 
 
@@ -212,14 +233,23 @@ class BuildResult:
 def render_formats(view: IssueView, issue: Issue, settings: Settings, formats: tuple[str, ...],
                    workspace_templates: Path | None = None) -> tuple[dict[str, bytes], list[str], dict[str, float]]:
     """Render the requested formats in memory: file name → bytes, warnings, seconds per format."""
-    import time
-
-    from newsletter.render import email, ics, pdf, text, web
-
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown format '{unknown[0]}' (formats: {', '.join(FORMATS)})")
     env = environment(workspace_templates)
+    try:
+        return _render_all(env, view, issue, formats)
+    except TemplateError as exc:
+        where = f"{getattr(exc, 'filename', None) or getattr(exc, 'name', None) or 'a template'}"
+        line = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise NewsletterError(f"{where}{line}: {exc.message or exc}") from exc
+
+
+def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[str, ...]):
+    from newsletter.render import email, ics, pdf, text, web
+
+    import time
+
     outputs: dict[str, bytes] = {}
     warnings: list[str] = []
     seconds: dict[str, float] = {}
@@ -239,7 +269,7 @@ def render_formats(view: IssueView, issue: Issue, settings: Settings, formats: t
         elif name == "text":
             outputs["email.txt"] = text.render(env, view).encode("utf-8")
         elif name == "pdf":
-            outputs[f"{issue.id}.pdf"] = pdf.render(env, view, settings)
+            outputs[f"{issue.id}.pdf"] = pdf.render(env, view)
         seconds[name] = time.perf_counter() - started
     calendar = ics.render(issue, view)
     if calendar:

@@ -10,18 +10,24 @@ from icalendar import Calendar, Event
 from newsletter.models import Issue
 
 
+def _links(text: str) -> list[str]:
+    from newsletter.curate import links_of
+    from newsletter.render.markdown import cited
+
+    return [url for url in links_of(text) if cited(url)]
+
+
 def render(issue: Issue, view) -> bytes | None:
     """An iCalendar file of the issue's events, or None when it has none."""
     calendar = Calendar()
     calendar.add("prodid", "-//newsletter//NONSGML newsletter//NO")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{view.title} – {view.period}")
-    texts = {entry.ref: entry for section in view.sections for group in section.groups for entry in group.entries}
+    from newsletter.render.markdown import to_text
     count = 0
     for key, position, entry in issue.entries():
         if not entry.event_date:
             continue
-        shown = texts.get(f"{key}:{position}")
         event = Event()
         # Stable across rebuilds, so a calendar that imported it updates instead of duplicating.
         uid = hashlib.sha256(f"{issue.id}|{entry.heading}|{entry.title}|{entry.event_date}".encode()).hexdigest()
@@ -31,10 +37,11 @@ def render(issue: Issue, view) -> bytes | None:
         event.add("dtend", entry.event_date + dt.timedelta(days=1))
         event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0),
                                                  tzinfo=dt.timezone.utc))
-        if shown is not None:
-            event.add("description", shown.text)
-            if shown.links:
-                event.add("url", shown.links[0][1])
+        # Unwrapped, with the addresses in place: a calendar folds lines and has no link list.
+        event.add("description", to_text(entry.text, None, width=None))
+        links = [url for url in _links(entry.text)]
+        if links:
+            event.add("url", links[0])
         calendar.add_component(event)
         count += 1
     return calendar.to_ical() if count else None

@@ -24,13 +24,20 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
+def cited(url: str | None) -> bool:
+    """True for a link that is numbered and listed: http(s) only (a mail address is written out)."""
+    return bool(url) and url.split(":", 1)[0].lower() in ("http", "https")
+
+
 def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
-    """Safe HTML for an entry's Markdown; with `ref_of`, each link is followed by its number [n]."""
+    """Safe HTML for an entry's Markdown; with `ref_of`, each http(s) link is followed by its number [n]."""
     md = _parser()
     if ref_of is not None:
         def link_close(renderer, tokens, idx, options, env):
             opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open")
             closing = renderer.renderToken(tokens, idx, options, env)
+            if not cited(opening.attrGet("href")):
+                return closing
             return f'{closing}<sup class="ref">{ref_of(opening.attrGet("href"))}</sup>'
 
         md.add_render_rule("link_close", link_close)
@@ -39,8 +46,12 @@ def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
                      link_rel="noopener noreferrer").strip()
 
 
-def to_text(text: str, ref_of: Callable[[str], int], width: int = WIDTH, indent: str = "") -> str:
-    """Plain text for an entry's Markdown: paragraphs and lists wrapped at `width`, links as "tekst [n]"."""
+def to_text(text: str, ref_of: Callable[[str], int] | None, width: int | None = WIDTH, indent: str = "") -> str:
+    """Plain text for an entry's Markdown: paragraphs and lists wrapped at `width`, links as "tekst [n]".
+
+    Without `ref_of`, links are written out in place ("tekst (https://…)"); with
+    `width` None, nothing is wrapped (for calendars, which fold lines themselves).
+    """
     tokens = _parser().parse(text or "")
     blocks: list[tuple[str, str]] = []  # (prefix, text)
     list_depth = 0
@@ -66,8 +77,13 @@ def to_text(text: str, ref_of: Callable[[str], int], width: int = WIDTH, indent:
     out = []
     for prefix, body in blocks:
         lead = indent + prefix
-        out.append(textwrap.fill(body, width=width, initial_indent=lead, subsequent_indent=" " * len(lead),
-                                 break_long_words=False, break_on_hyphens=False) if body else lead.rstrip())
+        if not body:
+            out.append(lead.rstrip())
+        elif width is None:
+            out.append(lead + body)
+        else:
+            out.append(textwrap.fill(body, width=width, initial_indent=lead, subsequent_indent=" " * len(lead),
+                                     break_long_words=False, break_on_hyphens=False))
     # List items sit together; other blocks are separated by a blank line.
     text_out = ""
     for index, ((prefix, _), rendered) in enumerate(zip(blocks, out)):
@@ -90,8 +106,8 @@ def _inline_text(children, ref_of: Callable[[str], int]) -> str:
                 address = href[len("mailto:"):]
                 if "".join(parts[label_start:]).strip() != address:
                     parts.append(f" ({address})")  # an address is written out, not numbered
-            elif href:
-                parts.append(f" [{ref_of(href)}]")
+            elif href and cited(href):
+                parts.append(f" [{ref_of(href)}]" if ref_of else f" ({href})")
             href = None
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")

@@ -8,18 +8,12 @@ keeps them.
 
 from __future__ import annotations
 
-import logging
-
 from jinja2 import Environment
 
-from newsletter.models import Settings
 
-
-def render(env: Environment, view, settings: Settings) -> bytes:
+def render(env: Environment, view) -> bytes:
     """The PDF of an issue."""
     from weasyprint import HTML  # imported here: it loads Pango, which only this format needs
 
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
     html = env.get_template("print.html").render(view=view)
     return HTML(string=html, base_url=None).write_pdf(pdf_variant=None, uncompressed_pdf=False)
