@@ -662,6 +662,141 @@ def links(ctx: Context, issue_id, as_json):
         sys.exit(1)
 
 
+# ---------------------------------------------------------------------- contacts
+
+@cli.group()
+def contacts():
+    """The contact list (personal data: kept in var/newsletter.db, never in git)."""
+
+
+def _contact_lines(found, as_json: bool, as_csv: bool) -> None:
+    from newsletter.mail.contacts import export_csv
+
+    if as_json:
+        _json_out([c.to_json() for c in found])
+    elif as_csv:
+        export_csv(found, click.get_text_stream("stdout"))
+    else:
+        for c in found:
+            tags = f"  [{', '.join(c.tags)}]" if c.tags else ""
+            who = " · ".join(x for x in (c.name, c.organisation) if x)
+            click.echo(f"{c.email:<40} {c.status:<12} {who}{tags}")
+
+
+@contacts.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--legal-basis", default="", help="Legal basis for rows that name none (e.g. berettiget interesse).")
+@pass_context
+def contacts_import(ctx: Context, path, legal_basis):
+    """Import contacts from a CSV file (UTF-8 or Windows-1252, `,` or `;`, a header row with `email`).
+
+    Invalid rows are listed with their line numbers while the valid ones are
+    imported; duplicates are merged; an unsubscribed, bounced or erased
+    address is never made active again.
+    """
+    from newsletter.mail.contacts import import_csv
+
+    defaults = {"consent_source": f"import {path.name}"}
+    if legal_basis:
+        defaults["legal_basis"] = legal_basis
+    with ctx.store() as store:
+        report = import_csv(store, path, _utcnow(), defaults)
+    for line, raw, reason in report.invalid:
+        click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
+    click.echo(f"added {report.added}, merged {report.merged}, kept suppressed {report.suppressed}, "
+               f"invalid {len(report.invalid)}")
+
+
+@contacts.command("add")
+@click.argument("address", metavar="ADDR")
+@click.option("--name", default="", help="The person's name.")
+@click.option("--organisation", default="", help="Organisation.")
+@click.option("--tag", "tags", multiple=True, help="A tag, e.g. a sector (repeatable).")
+@click.option("--legal-basis", default="", help="Legal basis for keeping the address.")
+@click.option("--consent-source", default="", help="How consent was given (form, e-mail, meeting …).")
+@click.option("--consent-date", type=DATE, help="When consent was given (YYYY-MM-DD).")
+@pass_context
+def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, consent_source, consent_date):
+    """Add a contact (or merge into the one with the same address)."""
+    from newsletter.mail.contacts import Contact, add_contact
+
+    contact = Contact(email=address, name=name, organisation=organisation, tags=tuple(tags), legal_basis=legal_basis,
+                      consent_source=consent_source or "added by hand",
+                      consent_date=consent_date.date() if consent_date else None)
+    with ctx.store() as store:
+        stored, outcome = add_contact(store, contact, _utcnow())
+    if outcome == "suppressed":
+        raise NewsletterError(f"{address}: unsubscribed, bounced or erased earlier; not added")
+    click.echo(f"{outcome} {stored.email}")
+
+
+@contacts.command("remove")
+@click.argument("address", metavar="ADDR")
+@pass_context
+def contacts_remove(ctx: Context, address):
+    """Remove a contact from the list (an unsubscribed or bounced one stays suppressed)."""
+    from newsletter.mail.contacts import remove_contact
+
+    with ctx.store() as store:
+        removed = remove_contact(store, address)
+    click.echo(f"removed {removed.email}")
+
+
+@contacts.command("list")
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]), help="Only this status.")
+@click.option("--tag", help="Only contacts with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@pass_context
+def contacts_list(ctx: Context, status, tag, as_json, as_csv):
+    """List the contacts."""
+    from newsletter.mail.contacts import list_contacts
+
+    with ctx.store() as store:
+        found = list_contacts(store, status, tag)
+    _contact_lines(found, as_json, as_csv)
+
+
+@contacts.command("export")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of CSV.")
+@click.option("--csv", "as_csv", is_flag=True, default=True, help="CSV (the default).")
+@pass_context
+def contacts_export(ctx: Context, as_json, as_csv):
+    """Export every contact, with status and consent (CSV by default), e.g. for an access request."""
+    from newsletter.mail.contacts import list_contacts
+
+    with ctx.store() as store:
+        found = list_contacts(store)
+    _contact_lines(found, as_json, not as_json)
+
+
+@contacts.command("unsubscribe")
+@click.argument("address", metavar="ADDR")
+@pass_context
+def contacts_unsubscribe(ctx: Context, address):
+    """Stop mailing an address (it stays on the list as unsubscribed, so no import re-adds it)."""
+    from newsletter.mail.contacts import unsubscribe
+
+    with ctx.store() as store:
+        unsubscribe(store, address, _utcnow())
+    click.echo(f"unsubscribed {address}")
+
+
+@contacts.command("erase")
+@click.argument("address", metavar="ADDR")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def contacts_erase(ctx: Context, address, yes):
+    """Delete everything kept about an address; only a hash remains, so it stays suppressed."""
+    from newsletter.mail.contacts import erase
+
+    if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
+        raise click.Abort()
+    with ctx.store() as store:
+        erase(store, address, _utcnow())
+    click.echo(f"erased {address}; its hash keeps it suppressed")
+
+
 # ---------------------------------------------------------------------- send
 
 def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:

@@ -1,0 +1,581 @@
+"""The contact list: who receives the newsletter, on what legal basis, and who must never get it again.
+
+Addresses are validated and normalised with email-validator (no DNS lookups;
+internationalised domains are kept in their Unicode form) and are unique
+case-insensitively (`address_key`).  An address that unsubscribed or bounced
+stays so: adding or importing it again never makes it active.  Erasing a
+contact (a data-subject request) deletes its personal data and keeps only the
+SHA-256 of its key in `suppressed`, so the address is still refused later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import NewsletterError
+
+STATUSES: tuple[str, ...] = ("active", "unsubscribed", "bounced")
+SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
+EXPORT_FIELDS: tuple[str, ...] = (
+    "email", "name", "organisation", "tags", "legal_basis", "consent_source", "consent_date", "status",
+)
+TEXT_FIELDS: tuple[str, ...] = ("name", "organisation", "legal_basis", "consent_source")
+ERASED_PREFIX = "erased:"
+
+# Header names (lower-cased, without spaces, hyphens and underscores) → Contact field.
+HEADER_ALIASES: dict[str, str] = {
+    "email": "email", "epost": "email", "mail": "email", "emailaddress": "email", "epostadresse": "email",
+    "name": "name", "navn": "name",
+    "organisation": "organisation", "organization": "organisation", "organisasjon": "organisation",
+    "tags": "tags", "tag": "tags",
+    "legalbasis": "legal_basis",
+    "consentsource": "consent_source",
+    "consentdate": "consent_date",
+    "status": "status",
+}
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+class ContactError(NewsletterError):
+    """An address is invalid or unknown, or a contact file cannot be read."""
+
+    def __init__(self, message: str, address: str | None = None, reason: str | None = None):
+        self.address = address
+        self.reason = reason or message
+        super().__init__(message)
+
+
+@dataclass
+class Contact:
+    """One recipient of the newsletter and the consent it is mailed on."""
+
+    email: str
+    name: str = ""
+    organisation: str = ""
+    tags: tuple[str, ...] = ()
+    legal_basis: str = ""
+    consent_source: str = ""
+    consent_date: dt.date | None = None
+    status: str = "active"
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.tags = _clean_tags(self.tags)
+
+    def to_json(self) -> dict:
+        """The contact as JSON-ready values (dates as ISO strings, tags as a list)."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "organisation": self.organisation,
+            "tags": list(self.tags),
+            "legal_basis": self.legal_basis,
+            "consent_source": self.consent_source,
+            "consent_date": self.consent_date.isoformat() if self.consent_date else None,
+            "status": self.status,
+        }
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and the rows it could not use (line number, raw address, reason)."""
+
+    added: int = 0
+    merged: int = 0
+    suppressed: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- addresses
+
+
+def normalise_address(text: str) -> str:
+    """The normalised form of an address (domain lower-cased, IDN domains in Unicode); ContactError if invalid."""
+    raw = text if isinstance(text, str) else ""
+    cleaned = raw.strip().strip(_INVISIBLE).strip()
+    if not cleaned:
+        raise ContactError(f"'{cleaned}': empty address; give an address like name@example.no",
+                           address=cleaned, reason="empty address")
+    try:
+        result = validate_email(cleaned, check_deliverability=False)
+    except EmailNotValidError as exc:
+        reason = str(exc)
+        raise ContactError(f"'{cleaned}': {reason}", address=cleaned, reason=reason) from None
+    return result.normalized
+
+
+def address_key(address: str) -> str:
+    """The lower-cased normalised address: two addresses with the same key are the same contact."""
+    return normalise_address(address).lower()
+
+
+def address_hash(address: str) -> str:
+    """SHA-256 (hex) of the address key: what is kept of an erased address."""
+    return _hash_key(address_key(address))
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _loose_key(address: str) -> str:
+    """The key of an address in the send ledger, even if it would not validate today."""
+    try:
+        return address_key(address)
+    except ContactError:
+        return address.strip().lower()
+
+
+# ---------------------------------------------------------------------- storage helpers
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.isoformat(timespec="seconds")
+
+
+def _clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = re.split(r"[|,]", tags)
+    seen: dict[str, str] = {}
+    for tag in tags:
+        tag = str(tag).strip()
+        if tag and tag.casefold() not in seen:
+            seen[tag.casefold()] = tag
+    return tuple(seen.values())
+
+
+def _contact(row: sqlite3.Row) -> Contact:
+    return Contact(
+        email=row["email"],
+        name=row["name"],
+        organisation=row["organisation"],
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        legal_basis=row["legal_basis"],
+        consent_source=row["consent_source"],
+        consent_date=dt.date.fromisoformat(row["consent_date"]) if row["consent_date"] else None,
+        status=row["status"],
+        id=row["id"],
+    )
+
+
+def _row(store, key: str) -> sqlite3.Row | None:
+    return store.db.execute("SELECT * FROM contacts WHERE email_key = ?", (key,)).fetchone()
+
+
+def _is_hash_suppressed(store, digest: str) -> bool:
+    return store.db.execute("SELECT 1 FROM suppressed WHERE hash = ?", (digest,)).fetchone() is not None
+
+
+def _suppress(store, digest: str, reason: str, now: dt.datetime, overwrite: bool = False) -> None:
+    verb = "INSERT OR REPLACE" if overwrite else "INSERT OR IGNORE"
+    store.db.execute(f"{verb} INTO suppressed (hash, reason, at) VALUES (?, ?, ?)", (digest, reason, _stamp(now)))
+
+
+@contextlib.contextmanager
+def _transaction(store):
+    """BEGIN IMMEDIATE … COMMIT, or nothing when the caller already opened a transaction."""
+    if store.db.in_transaction:
+        yield store.db
+    else:
+        with store.transaction() as db:
+            yield db
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ContactError(f"unknown status '{status}'; use one of {', '.join(STATUSES)}", reason="unknown status")
+
+
+def _unknown(address: str) -> ContactError:
+    return ContactError(f"'{address}': not in the contact list; list the contacts to check the spelling",
+                        address=address, reason="not in the contact list")
+
+
+# ---------------------------------------------------------------------- single contacts
+
+
+def is_suppressed(store, address: str) -> bool:
+    """True when the address unsubscribed, bounced or was erased: it must not be mailed."""
+    key = address_key(address)
+    row = store.db.execute("SELECT status FROM contacts WHERE email_key = ?", (key,)).fetchone()
+    if row is not None and row["status"] in SUPPRESSING_STATUSES:
+        return True
+    return _is_hash_suppressed(store, _hash_key(key))
+
+
+def add_contact(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
+    """Add a contact or merge it into the one with the same address.
+
+    Returns the stored contact and what happened: "added" (a new row), "merged"
+    (empty fields filled, tags unioned) or "suppressed" (the address unsubscribed,
+    bounced or was erased: nothing is changed, and an erased address gets no row;
+    the returned contact then has `id` None).
+    """
+    email = normalise_address(contact.email)
+    _check_status(contact.status)
+    with _transaction(store):
+        return _add(store, replace(contact, email=email), now)
+
+
+def _add(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
+    """Add or merge a contact whose address is already normalised (inside a transaction)."""
+    key = contact.email.lower()
+    row = _row(store, key)
+    if row is None:
+        if _is_hash_suppressed(store, _hash_key(key)):
+            return replace(contact, id=None), "suppressed"
+        stamp = _stamp(now)
+        cursor = store.db.execute(
+            "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
+            "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (contact.email, key, contact.name.strip(), contact.organisation.strip(),
+             json.dumps(list(contact.tags), ensure_ascii=False), contact.legal_basis.strip(),
+             contact.consent_source.strip(),
+             contact.consent_date.isoformat() if contact.consent_date else None,
+             contact.status, stamp if contact.status != "active" else None, stamp),
+        )
+        return replace(contact, id=cursor.lastrowid), "added"
+    existing = _contact(row)
+    if existing.status in SUPPRESSING_STATUSES or _is_hash_suppressed(store, _hash_key(key)):
+        return existing, "suppressed"
+    changes: dict[str, object] = {}
+    for name in TEXT_FIELDS:
+        new_value = getattr(contact, name).strip()
+        if new_value and not getattr(existing, name):
+            changes[name] = new_value
+    if contact.consent_date and not existing.consent_date:
+        changes["consent_date"] = contact.consent_date.isoformat()
+    tags = _clean_tags(existing.tags + contact.tags)
+    if tags != existing.tags:
+        changes["tags"] = json.dumps(list(tags), ensure_ascii=False)
+    if contact.status != "active":  # a stronger "no" from the merged record wins
+        changes["status"] = contact.status
+        changes["status_changed_at"] = _stamp(now)
+    if changes:
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        store.db.execute(f"UPDATE contacts SET {assignments} WHERE id = ?", (*changes.values(), existing.id))
+        row = _row(store, key)
+    return _contact(row), "merged"
+
+
+def get_contact(store, address: str) -> Contact:
+    """The contact with this address (any case); ContactError if unknown."""
+    row = _row(store, address_key(address))
+    if row is None:
+        raise _unknown(address)
+    return _contact(row)
+
+
+def remove_contact(store, address: str) -> Contact:
+    """Delete a contact's row; ContactError if unknown.
+
+    Removing is not suppression: an active contact removed may be added again.
+    But a contact that had unsubscribed or bounced leaves its address hash in
+    `suppressed`, so removing it never lets a later import re-activate it.
+    """
+    key = address_key(address)
+    with _transaction(store):
+        row = _row(store, key)
+        if row is None:
+            raise _unknown(address)
+        contact = _contact(row)
+        if contact.status in SUPPRESSING_STATUSES:
+            stamp = row["status_changed_at"] or row["added_at"]
+            _suppress(store, _hash_key(key), contact.status, dt.datetime.fromisoformat(stamp))
+        store.db.execute("DELETE FROM contacts WHERE id = ?", (contact.id,))
+    return contact
+
+
+def unsubscribe(store, address: str, now: dt.datetime) -> Contact:
+    """Mark a contact unsubscribed (it is never mailed or re-activated again).
+
+    An address that is not in the list is suppressed by its hash, so a later
+    import cannot add it; the returned contact then has `id` None.
+    """
+    key = address_key(address)
+    with _transaction(store):
+        row = _row(store, key)
+        if row is None:
+            _suppress(store, _hash_key(key), "unsubscribed", now)
+            return Contact(email=normalise_address(address), status="unsubscribed")
+        if row["status"] != "unsubscribed":
+            store.db.execute(
+                "UPDATE contacts SET status = 'unsubscribed', status_changed_at = ? WHERE id = ?",
+                (_stamp(now), row["id"]),
+            )
+            row = _row(store, key)
+    return _contact(row)
+
+
+def mark_bounced(store, address: str, reply: str, now: dt.datetime) -> None:
+    """Mark a contact bounced after a permanent (5xx) failure; it is not mailed again.
+
+    `reply` is the server's answer; the contacts table keeps no copy of it (the
+    send ledger does).  An unsubscribed contact stays unsubscribed.  An address
+    no longer in the list is suppressed by its hash.
+    """
+    key = address_key(address)
+    with _transaction(store):
+        row = _row(store, key)
+        if row is None:
+            _suppress(store, _hash_key(key), "bounced", now)
+        elif row["status"] == "active":
+            store.db.execute(
+                "UPDATE contacts SET status = 'bounced', status_changed_at = ? WHERE id = ?",
+                (_stamp(now), row["id"]),
+            )
+
+
+def erase(store, address: str, now: dt.datetime) -> None:
+    """Delete everything personal about an address (a data-subject erasure request).
+
+    The contact row goes; the SHA-256 of the address key goes into `suppressed`
+    (reason "erased") so the address is refused from now on; every row of the
+    send ledger for the address gets the email "erased:<hash>" (and no contact
+    id, no copy of the address in the server's reply).  SQLite's secure_delete is
+    on while erasing and the WAL is checkpointed afterwards, so the old bytes do
+    not linger in free pages of the database file either.  An address that is
+    not in the list is still suppressed.
+    """
+    key = address_key(address)
+    digest = _hash_key(key)
+    marker = ERASED_PREFIX + digest
+    forms = {address.strip(), normalise_address(address), key}
+    with contextlib.suppress(EmailNotValidError):
+        ascii_form = validate_email(normalise_address(address), check_deliverability=False).ascii_email
+        if ascii_form:
+            forms.add(ascii_form)
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
+    outer = store.db.in_transaction
+    previous = store.db.execute("PRAGMA secure_delete").fetchone()[0]
+    store.db.execute("PRAGMA secure_delete = ON")
+    try:
+        with _transaction(store):
+            row = _row(store, key)
+            names = [row["name"]] if row is not None and row["name"] else []
+            store.db.execute("DELETE FROM contacts WHERE email_key = ?", (key,))
+            _suppress(store, digest, "erased", now, overwrite=True)
+            ledger = [r[0] for r in store.db.execute("SELECT DISTINCT email FROM sends")]
+            for email in ledger:
+                if email != marker and not email.startswith(ERASED_PREFIX) and _loose_key(email) == key:
+                    store.db.execute(
+                        "UPDATE OR REPLACE sends SET email = ?, contact_id = NULL WHERE email = ?", (marker, email)
+                    )
+            for rowid, reply in store.db.execute(
+                "SELECT rowid, last_reply FROM sends WHERE email = ? AND last_reply IS NOT NULL", (marker,)
+            ).fetchall():
+                cleaned = pattern.sub(marker, reply)
+                for name in names:
+                    cleaned = re.sub(re.escape(name), "[erased]", cleaned, flags=re.IGNORECASE)
+                if cleaned != reply:
+                    store.db.execute("UPDATE sends SET last_reply = ? WHERE rowid = ?", (cleaned, rowid))
+    finally:
+        if not outer:
+            store.db.execute(f"PRAGMA secure_delete = {int(previous)}")
+    if not outer:
+        with contextlib.suppress(sqlite3.Error):
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+# ---------------------------------------------------------------------- lists
+
+
+def list_contacts(store, status: str | None = None, tag: str | None = None) -> list[Contact]:
+    """Contacts ordered by address key, optionally only one status and/or one tag (case-insensitive)."""
+    if status is not None:
+        _check_status(status)
+        rows = store.db.execute("SELECT * FROM contacts WHERE status = ? ORDER BY email_key", (status,))
+    else:
+        rows = store.db.execute("SELECT * FROM contacts ORDER BY email_key")
+    contacts = [_contact(row) for row in rows]
+    if tag is not None:
+        wanted = tag.strip().casefold()
+        contacts = [c for c in contacts if any(t.casefold() == wanted for t in c.tags)]
+    return contacts
+
+
+def active_recipients(store, tag: str | None = None) -> list[Contact]:
+    """Who receives the next issue: active contacts (optionally with a tag) whose address is not suppressed."""
+    suppressed = {row[0] for row in store.db.execute("SELECT hash FROM suppressed")}
+    contacts = list_contacts(store, "active", tag)
+    if not suppressed:
+        return contacts
+    return [c for c in contacts if _hash_key(c.email.lower()) not in suppressed]
+
+
+# ---------------------------------------------------------------------- CSV
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (Latin-1 for its five holes)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _separator(header_line: str) -> str:
+    """The separator of a header line: whichever of `,` `;` and tab occurs most outside quotes."""
+    outside = re.sub(r'"[^"]*"', "", header_line)
+    counts = {sep: outside.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _parse_date(text: str) -> dt.date:
+    text = text.strip()
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if match:
+        year, month, day = map(int, match.groups())
+    else:
+        match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
+        if not match:
+            raise ValueError(text)
+        day, month, year = map(int, match.groups())
+    return dt.date(year, month, day)
+
+
+def _field_name(header: str) -> str | None:
+    compact = re.sub(r"[\s_\-]", "", header.strip().strip(_INVISIBLE).lower())
+    return HEADER_ALIASES.get(compact)
+
+
+def _defaults(defaults: dict | None) -> dict[str, object]:
+    known = {f.name for f in fields(Contact)} - {"email", "id", "status"}
+    result: dict[str, object] = {}
+    for name, value in (defaults or {}).items():
+        if name not in known:
+            raise ContactError(f"no contact field '{name}' to fill by default; use one of {', '.join(sorted(known))}")
+        if name == "consent_date" and isinstance(value, str):
+            try:
+                value = _parse_date(value) if value.strip() else None
+            except ValueError:
+                raise ContactError(f"default consent_date '{value}' is not a date; use YYYY-MM-DD") from None
+        if name == "tags":
+            value = _clean_tags(value)
+        result[name] = value
+    return result
+
+
+def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
+    """Import contacts from a CSV file whose first line names the columns.
+
+    UTF-8 (BOM or not) or Windows-1252; `,` or `;` separated; columns `email`
+    (or `e-post`), and optionally name/navn, organisation/organisasjon, tags
+    (split on `|` or `,`), legal_basis, consent_source, consent_date
+    (YYYY-MM-DD or DD.MM.YYYY) and status (as exported).  `defaults` fill empty
+    fields.  Rows with a bad address or date are reported with their line
+    number and the others imported, in one transaction.  Addresses already in
+    the list (any case) or repeated in the file are merged; an address that
+    unsubscribed, bounced or was erased is never re-activated.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ContactError(f"{path}: cannot read the contact file ({exc.strerror or exc})") from exc
+    text = _decode(data)
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    if not first_line:
+        raise ContactError(f"{path}: the file is empty; its first line must name the columns, e.g. email,name")
+    separator = _separator(first_line)
+    hint = re.fullmatch(r"\s*sep=(.)\s*", first_line, re.IGNORECASE)  # Excel's separator line
+    if hint:
+        separator = hint.group(1)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    filler = _defaults(defaults)
+    report = ImportReport()
+    columns: dict[str, int] | None = None
+    parsed: list[Contact] = []
+    previous_end = 0
+    for cells in reader:
+        line, previous_end = previous_end + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if columns is None:
+            if hint and len(cells) <= 2 and cells[0].strip().lower().startswith("sep="):
+                continue
+            columns = {}
+            for index, header in enumerate(cells):
+                name = _field_name(header)
+                if name and name not in columns:
+                    columns[name] = index
+            if "email" not in columns:
+                found = ", ".join(repr(c.strip()) for c in cells)
+                raise ContactError(
+                    f"{path}: line {line}: no 'email' (or 'e-post') column in the header ({found}); "
+                    "the first line must name the columns, e.g. email,name,organisation"
+                )
+            continue
+
+        def cell(name: str) -> str:
+            index = columns.get(name)
+            return cells[index].strip() if index is not None and index < len(cells) else ""
+
+        raw = cell("email")
+        try:
+            email = normalise_address(raw)
+        except ContactError as exc:
+            report.invalid.append((line, raw, exc.reason))
+            continue
+        values: dict[str, object] = {name: cell(name) for name in TEXT_FIELDS}
+        values["tags"] = _clean_tags(cell("tags"))
+        consent = cell("consent_date")
+        try:
+            values["consent_date"] = _parse_date(consent) if consent else None
+        except ValueError:
+            report.invalid.append((line, raw, f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"))
+            continue
+        status = cell("status").lower() or "active"
+        if status not in STATUSES:
+            report.invalid.append((line, raw, f"status '{cell('status')}' is not one of {', '.join(STATUSES)}"))
+            continue
+        for name, value in filler.items():
+            if not values.get(name):
+                values[name] = value
+        parsed.append(Contact(email=email, status=status, **values))
+    if columns is None:
+        raise ContactError(f"{path}: no header line; the first line must name the columns, e.g. email,name")
+    with _transaction(store):
+        for contact in parsed:
+            _, outcome = _add(store, contact, now)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def export_csv(contacts: Iterable[Contact], out: TextIO) -> None:
+    """Write contacts as CSV (header email,name,organisation,tags,legal_basis,consent_source,consent_date,status).
+
+    Tags are joined with "|"; the file imports back with `import_csv`.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for c in contacts:
+        writer.writerow([
+            c.email, c.name, c.organisation, "|".join(c.tags), c.legal_basis, c.consent_source,
+            c.consent_date.isoformat() if c.consent_date else "", c.status,
+        ])

@@ -1,0 +1,435 @@
+"""The contact list: address validation, CSV import/export, suppression and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from newsletter.errors import NewsletterError
+from newsletter.mail.contacts import (
+    Contact,
+    ContactError,
+    ImportReport,
+    active_recipients,
+    add_contact,
+    address_hash,
+    address_key,
+    erase,
+    export_csv,
+    get_contact,
+    import_csv,
+    is_suppressed,
+    list_contacts,
+    mark_bounced,
+    normalise_address,
+    remove_contact,
+    unsubscribe,
+)
+from newsletter.store import Store
+
+DATA = Path(__file__).parent / "data" / "contacts"
+NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "var" / "newsletter.db") as opened:
+        yield opened
+
+
+def dump(store: Store) -> str:
+    """Every table's content as SQL text."""
+    return "\n".join(store.db.iterdump())
+
+
+# ---------------------------------------------------------------------- addresses
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("kari@example.no", "kari@example.no"),
+        ("  Kari.Nordmann@Example.NO \t", "Kari.Nordmann@example.no"),  # spaces go, the domain is lower-cased
+        ("\ufeffkari@example.no\u200b", "kari@example.no"),  # a BOM or zero-width space pasted along
+        ("post@blåbær.no", "post@blåbær.no"),
+        ("post@BLÅBÆR.NO", "post@blåbær.no"),
+        ("post@xn--blbr-roah.no", "post@blåbær.no"),  # the ASCII (punycode) form of the same domain
+        ("first+tag@sub.example.com", "first+tag@sub.example.com"),
+    ],
+)
+def test_normalise_good_addresses(text, expected):
+    """Valid addresses come back normalised; an IDN domain keeps its Unicode form."""
+    assert normalise_address(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("kari.example.no", "@-sign"),
+        ("kari@example", "period"),
+        ("kari..n@example.no", "two periods"),
+        ("kari nordmann@example.no", ""),
+        ("Kari <kari@example.no>", "display name"),
+        ("kari@", ""),
+    ],
+)
+def test_normalise_invalid_addresses(text, reason):
+    """Invalid addresses raise ContactError naming the address and saying why."""
+    with pytest.raises(ContactError) as caught:
+        normalise_address(text)
+    message = str(caught.value)
+    assert message.startswith(f"'{text.strip()}': ")
+    assert reason in message
+    assert caught.value.reason and caught.value.reason in message
+    assert isinstance(caught.value, NewsletterError)
+
+
+def test_key_and_hash_are_case_insensitive():
+    """Keys and hashes ignore case and the domain's encoding; the hash is SHA-256 hex of the key."""
+    assert address_key("Kari@Example.NO") == address_key("kari@example.no") == "kari@example.no"
+    assert address_key("Post@xn--blbr-roah.no") == "post@blåbær.no"
+    assert address_hash("KARI@example.no") == address_hash(" kari@EXAMPLE.no ")
+    assert len(address_hash("kari@example.no")) == 64
+    assert "kari" not in address_hash("kari@example.no")
+
+
+# ---------------------------------------------------------------------- single contacts
+
+
+def test_add_merge_and_case_insensitive_uniqueness(store):
+    """Adding the same address in another case merges: empty fields filled, tags unioned, nothing overwritten."""
+    first, outcome = add_contact(store, Contact("Kari@Example.no", name="Kari", tags=("politi",)), NOW)
+    assert outcome == "added" and first.id is not None and first.email == "Kari@example.no"
+    merged, outcome = add_contact(
+        store, Contact("kari@example.no", name="Other Name", organisation="Kripos", tags=("Politi", "jus"),
+                       consent_date=dt.date(2024, 1, 2)), NOW)
+    assert outcome == "merged"
+    assert merged.id == first.id
+    assert merged.name == "Kari"  # not overwritten
+    assert merged.organisation == "Kripos"  # filled
+    assert merged.tags == ("politi", "jus")  # union, case-insensitive
+    assert merged.consent_date == dt.date(2024, 1, 2)
+    assert len(list_contacts(store)) == 1
+    assert get_contact(store, "KARI@EXAMPLE.NO").to_json() == {
+        "id": first.id, "email": "Kari@example.no", "name": "Kari", "organisation": "Kripos",
+        "tags": ["politi", "jus"], "legal_basis": "", "consent_source": "", "consent_date": "2024-01-02",
+        "status": "active",
+    }
+
+
+def test_add_invalid_address_is_refused(store):
+    """An invalid address never reaches the table."""
+    with pytest.raises(ContactError, match="'not-an-address'"):
+        add_contact(store, Contact("not-an-address"), NOW)
+    assert list_contacts(store) == []
+
+
+def test_remove_contact_allows_re_adding(store):
+    """Removing deletes the row but is not suppression: the address may be added again."""
+    add_contact(store, Contact("kari@example.no", name="Kari"), NOW)
+    removed = remove_contact(store, "KARI@example.no")
+    assert removed.name == "Kari"
+    assert list_contacts(store) == []
+    assert not is_suppressed(store, "kari@example.no")
+    assert add_contact(store, Contact("kari@example.no"), NOW)[1] == "added"
+    with pytest.raises(ContactError, match="'nobody@example.no': not in the contact list"):
+        remove_contact(store, "nobody@example.no")
+
+
+def test_removing_an_unsubscribed_contact_keeps_it_suppressed(store):
+    """Removing the row of someone who unsubscribed must not let a later import re-activate them."""
+    add_contact(store, Contact("kari@example.no"), NOW)
+    unsubscribe(store, "kari@example.no", NOW)
+    remove_contact(store, "kari@example.no")
+    assert is_suppressed(store, "kari@example.no")
+    contact, outcome = add_contact(store, Contact("kari@example.no"), NOW)
+    assert outcome == "suppressed" and contact.id is None
+    assert list_contacts(store) == []
+
+
+def test_unsubscribe_and_bounce(store):
+    """Unsubscribing and bouncing record the status and when it changed; adding again never re-activates."""
+    add_contact(store, Contact("kari@example.no", name="Kari"), NOW)
+    add_contact(store, Contact("per@example.no", name="Per"), NOW)
+    later = NOW + dt.timedelta(days=1)
+    assert unsubscribe(store, "Kari@example.no", later).status == "unsubscribed"
+    mark_bounced(store, "per@example.no", "550 5.1.1 <per@example.no>: user unknown", later)
+    row = store.db.execute("SELECT status, status_changed_at FROM contacts WHERE email_key = 'per@example.no'")
+    assert tuple(row.fetchone()) == ("bounced", later.isoformat(timespec="seconds"))
+    assert is_suppressed(store, "KARI@example.no") and is_suppressed(store, "per@example.no")
+    for address in ("kari@example.no", "per@example.no"):
+        contact, outcome = add_contact(store, Contact(address, organisation="New org"), NOW)
+        assert outcome == "suppressed" and contact.status != "active" and contact.organisation == ""
+    mark_bounced(store, "kari@example.no", "550 gone", later)  # an unsubscribe is not turned into a bounce
+    assert get_contact(store, "kari@example.no").status == "unsubscribed"
+
+
+def test_unsubscribe_unknown_address_suppresses_it(store):
+    """An unsubscribe for an address not in the list still keeps it from being added later."""
+    contact = unsubscribe(store, "Stranger@example.no", NOW)
+    assert contact.id is None and contact.status == "unsubscribed"
+    assert is_suppressed(store, "stranger@example.no")
+    assert add_contact(store, Contact("stranger@example.no"), NOW)[1] == "suppressed"
+
+
+def test_calls_inside_an_open_transaction(store):
+    """The sender may mark a bounce inside its own transaction (no nested BEGIN)."""
+    add_contact(store, Contact("per@example.no"), NOW)
+    with store.transaction():
+        mark_bounced(store, "per@example.no", "550 no such user", NOW)
+    assert get_contact(store, "per@example.no").status == "bounced"
+
+
+# ---------------------------------------------------------------------- CSV import
+
+
+def test_import_utf8_bom_comma(store):
+    """bom_comma.csv: UTF-8 with BOM, `,`-separated, quoted cell with a comma, IDN domain,
+    tags split on `|` and `,`, both date formats, padded address; defaults fill only empty fields."""
+    report = import_csv(store, DATA / "bom_comma.csv", NOW,
+                        defaults={"legal_basis": "consent", "consent_source": "import bom_comma.csv"})
+    assert report == ImportReport(added=3, merged=0, suppressed=0, invalid=[])
+    by_email = {c.email: c for c in list_contacts(store)}
+    assert set(by_email) == {"kari.nordmann@example.no", "post@blåbær.no", "Ola.Hansen@example.com"}
+    kari = by_email["kari.nordmann@example.no"]
+    assert kari.organisation == "Politiet, Oslo"
+    assert kari.tags == ("politi", "jus")
+    assert kari.legal_basis == "legitimate interest"  # not overwritten by the default
+    assert kari.consent_source == "conference 2024"
+    assert kari.consent_date == dt.date(2024, 3, 1)
+    bjorn = by_email["post@blåbær.no"]
+    assert bjorn.name == "Bjørn Åse" and bjorn.organisation == "Blåbær AS"
+    assert bjorn.consent_date == dt.date(2023, 6, 15)
+    assert bjorn.legal_basis == "consent" and bjorn.consent_source == "import bom_comma.csv"
+    assert by_email["Ola.Hansen@example.com"].tags == ("ngo", "forskning")
+
+
+def test_import_semicolon_windows_1252(store):
+    """semicolon_cp1252.csv: Windows-1252 bytes (not valid UTF-8), `;`-separated, CRLF, Norwegian
+    headers (E-post, Navn, Organisasjon); æøå must come out right and a quoted `;` stays in its cell."""
+    raw = (DATA / "semicolon_cp1252.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    report = import_csv(store, DATA / "semicolon_cp1252.csv", NOW)
+    assert (report.added, report.merged, report.invalid) == (3, 0, [])
+    by_email = {c.email: c for c in list_contacts(store)}
+    assert by_email["ase@example.no"].name == "Åse Ødegård"
+    assert by_email["paer@example.no"].name == "Pær Æsøy"
+    assert by_email["paer@example.no"].organisation == "Støttesenteret mot menneskehandel"
+    assert by_email["paer@example.no"].tags == ("ngo", "støtte")
+    assert by_email["lars@example.no"].organisation == "Krisesenter; Tromsø"
+    assert by_email["lars@example.no"].tags == ()
+
+
+def test_import_duplicates_differing_in_case(store):
+    """duplicates_case.csv: the same address three times in different case is one contact; the first
+    non-empty value of each field wins and the tags are unioned (case-insensitively)."""
+    add_contact(store, Contact("per@example.no", name="Per Lie", tags=("politi",)), NOW)
+    report = import_csv(store, DATA / "duplicates_case.csv", NOW)
+    assert (report.added, report.merged, report.suppressed, report.invalid) == (1, 3, 0, [])
+    contacts = list_contacts(store)
+    assert [c.email for c in contacts] == ["Anne@example.no", "per@example.no"]
+    anne = contacts[0]
+    assert anne.name == "Anne Berg" and anne.organisation == "Kripos"
+    assert anne.tags == ("politi", "jus", "forskning")
+    assert contacts[1].tags == ("politi",)
+
+
+def test_import_lists_invalid_rows_with_line_numbers(store):
+    """invalid_rows.csv: a blank line (3), a cell spanning lines 5-6, then bad rows on lines 4 (no @),
+    7 (two dots), 8 (31.02.2024 is no date) and 9 (no address) are listed; lines 2, 5 and 10 import."""
+    report = import_csv(store, DATA / "invalid_rows.csv", NOW)
+    assert report.added == 3
+    assert [(line, raw) for line, raw, _ in report.invalid] == [
+        (4, "no-at-sign.example.no"), (7, "two..dots@example.no"), (8, "bad.date@example.no"), (9, ""),
+    ]
+    reasons = [reason for _, _, reason in report.invalid]
+    assert "@-sign" in reasons[0]
+    assert "two periods" in reasons[1]
+    assert "consent_date '31.02.2024'" in reasons[2]
+    assert "empty" in reasons[3]
+    assert [c.email for c in list_contacts(store)] == ["good.one@example.no", "good.two@example.no",
+                                                       "two@example.no"]
+    assert get_contact(store, "two@example.no").organisation == "Multi\nline organisation"
+    assert get_contact(store, "good.two@example.no").consent_date == dt.date(2024, 2, 1)
+
+
+def test_import_without_email_header_names_the_file(store):
+    """no_email_header.csv: no `email`/`e-post` column in the first line: nothing imported, the error names
+    the file and what the header must hold."""
+    path = DATA / "no_email_header.csv"
+    with pytest.raises(ContactError) as caught:
+        import_csv(store, path, NOW)
+    assert str(path) in str(caught.value) and "'email'" in str(caught.value)
+    assert list_contacts(store) == []
+
+
+def test_import_empty_or_missing_file(store, tmp_path):
+    """An empty or unreadable file is an error naming it."""
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"\xef\xbb\xbf\n\n")
+    with pytest.raises(ContactError, match="empty.csv: the file is empty"):
+        import_csv(store, empty, NOW)
+    with pytest.raises(ContactError, match="missing.csv: cannot read"):
+        import_csv(store, tmp_path / "missing.csv", NOW)
+
+
+def test_import_never_reactivates_suppressed(store):
+    """suppressed_again.csv: an unsubscribed address (in other case) stays unsubscribed, a bounced one
+    stays bounced, an erased one gets no row at all; only the fresh address is added."""
+    add_contact(store, Contact("gone@example.no", name="Gone"), NOW)
+    add_contact(store, Contact("bounce@example.no", name="Bounce"), NOW)
+    add_contact(store, Contact("erased@example.no", name="Erased Person"), NOW)
+    unsubscribe(store, "gone@example.no", NOW)
+    mark_bounced(store, "bounce@example.no", "550 5.1.1 user unknown", NOW)
+    erase(store, "erased@example.no", NOW)
+
+    report = import_csv(store, DATA / "suppressed_again.csv", NOW)
+    assert (report.added, report.merged, report.suppressed, report.invalid) == (1, 0, 3, [])
+    statuses = {c.email: (c.status, c.name, c.tags) for c in list_contacts(store)}
+    assert statuses == {
+        "gone@example.no": ("unsubscribed", "Gone", ()),
+        "bounce@example.no": ("bounced", "Bounce", ()),
+        "fresh@example.no": ("active", "Fresh Person", ("ngo",)),
+    }
+    assert [c.email for c in active_recipients(store)] == ["fresh@example.no"]
+
+
+def test_export_import_round_trip_keeps_status(store, tmp_path):
+    """An export imports into a new store unchanged, unsubscribed contacts included (never active again)."""
+    add_contact(store, Contact("kari@example.no", name="Kari, Nordmann", organisation="Politiet",
+                               tags=("politi", "jus"), legal_basis="consent", consent_source="form",
+                               consent_date=dt.date(2024, 5, 6)), NOW)
+    add_contact(store, Contact("post@blåbær.no", name="Åse"), NOW)
+    unsubscribe(store, "post@blåbær.no", NOW)
+    out = io.StringIO()
+    export_csv(list_contacts(store), out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "email,name,organisation,tags,legal_basis,consent_source,consent_date,status"
+    assert lines[1] == 'kari@example.no,"Kari, Nordmann",Politiet,politi|jus,consent,form,2024-05-06,active'
+    path = tmp_path / "export.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    with Store(tmp_path / "other.db") as other:
+        report = import_csv(other, path, NOW)
+        assert (report.added, report.invalid) == (2, [])
+        assert [c.to_json() | {"id": None} for c in list_contacts(other)] == \
+               [c.to_json() | {"id": None} for c in list_contacts(store)]
+        assert [c.email for c in active_recipients(other)] == ["kari@example.no"]
+
+
+# ---------------------------------------------------------------------- erasure
+
+
+def test_erase_leaves_no_personal_data(store, tmp_path):
+    """After erase the address (any case or encoding) and the name are nowhere in the database's text,
+    nor in the database file's bytes, nor in an export; the hash keeps the address suppressed for good."""
+    add_contact(store, Contact("Sigrid.Solberg@Blåbær.no", name="Sigrid Solbergsen", organisation="Org",
+                               tags=("ngo",)), NOW)
+    add_contact(store, Contact("keep@example.no", name="Keep Me"), NOW)
+    for issue in ("2024-4", "2025-1"):
+        for position, email in enumerate(("Sigrid.Solberg@blåbær.no", "keep@example.no")):
+            store.db.execute(
+                "INSERT INTO sends (issue, email, contact_id, position, state, last_reply) VALUES (?, ?, ?, ?, ?, ?)",
+                (issue, email, position + 1, position, "sent",
+                 f"250 2.0.0 OK queued for <{email.lower()}>"),
+            )
+    store.db.execute("INSERT INTO sends (issue, email, position) "
+                     "VALUES ('2025-2', 'sigrid.solberg@xn--blbr-roah.no', 0)")
+
+    erase(store, "SIGRID.SOLBERG@blåbær.no", NOW)
+
+    digest = address_hash("sigrid.solberg@blåbær.no")
+    text = dump(store).lower()
+    for secret in ("sigrid", "solberg", "xn--blbr-roah"):
+        assert secret not in text
+    assert "keep@example.no" in text
+    assert is_suppressed(store, "Sigrid.Solberg@blåbær.no")
+    assert store.db.execute("SELECT reason FROM suppressed WHERE hash = ?", (digest,)).fetchone()[0] == "erased"
+    ledger = store.db.execute("SELECT issue, email, contact_id FROM sends ORDER BY issue, position").fetchall()
+    assert [tuple(r) for r in ledger] == [
+        ("2024-4", f"erased:{digest}", None), ("2024-4", "keep@example.no", 2),
+        ("2025-1", f"erased:{digest}", None), ("2025-1", "keep@example.no", 2),
+        ("2025-2", f"erased:{digest}", None),
+    ]
+
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for path in store.path.parent.iterdir():  # the database file, its WAL and shared memory
+        raw = path.read_bytes()
+        for secret in ("Sigrid", "sigrid", "Solbergsen"):
+            assert secret.encode() not in raw, path.name
+
+    out = io.StringIO()
+    export_csv(list_contacts(store), out)
+    assert "sigrid" not in out.getvalue().lower() and "keep@example.no" in out.getvalue()
+
+    contact, outcome = add_contact(store, Contact("sigrid.solberg@blåbær.no", name="Sigrid Solbergsen"), NOW)
+    assert outcome == "suppressed" and contact.id is None
+    assert "sigrid" not in dump(store).lower()
+    assert [c.email for c in active_recipients(store)] == ["keep@example.no"]
+
+
+def test_erase_unknown_address_still_suppresses(store):
+    """An erasure request for an address not in the list records the hash so it is never added."""
+    erase(store, "never@example.no", NOW)
+    assert is_suppressed(store, "NEVER@example.no")
+    assert "never@" not in dump(store)
+
+
+# ---------------------------------------------------------------------- recipients
+
+
+def test_active_recipients_excludes_suppressed_and_filters_by_tag(store):
+    """Only active, unsuppressed contacts receive an issue; a tag narrows them (case-insensitively)."""
+    add_contact(store, Contact("a@example.no", tags=("politi",)), NOW)
+    add_contact(store, Contact("b@example.no", tags=("ngo",)), NOW)
+    add_contact(store, Contact("c@example.no", tags=("politi", "ngo")), NOW)
+    add_contact(store, Contact("d@example.no", tags=("politi",)), NOW)
+    add_contact(store, Contact("e@example.no", tags=("politi",)), NOW)
+    add_contact(store, Contact("f@example.no", tags=("politi",)), NOW)
+    unsubscribe(store, "b@example.no", NOW)
+    mark_bounced(store, "d@example.no", "550 no such user", NOW)
+    # An active row whose hash is suppressed (e.g. restored from an old backup) is not mailed either.
+    store.db.execute("INSERT INTO suppressed (hash, reason, at) VALUES (?, 'erased', ?)",
+                     (address_hash("e@example.no"), NOW.isoformat()))
+    assert [c.email for c in active_recipients(store)] == ["a@example.no", "c@example.no", "f@example.no"]
+    assert [c.email for c in active_recipients(store, tag="POLITI")] == ["a@example.no", "c@example.no",
+                                                                         "f@example.no"]
+    assert [c.email for c in active_recipients(store, tag="ngo")] == ["c@example.no"]
+    assert [c.email for c in list_contacts(store, status="unsubscribed")] == ["b@example.no"]
+    assert [c.email for c in list_contacts(store, tag="ngo")] == ["b@example.no", "c@example.no"]
+    with pytest.raises(ContactError, match="unknown status"):
+        list_contacts(store, status="gone")
+
+
+# ---------------------------------------------------------------------- volume
+
+
+def test_import_20000_contacts_quickly(store, tmp_path):
+    """20,000 rows (a few repeated in other case) import in well under 10 seconds."""
+    path = tmp_path / "big.csv"
+    lines = ["email;name;organisation;tags"]
+    lines += [f"person{i}@org{i % 97}.example.no;Person {i};Org {i % 97};tag{i % 5}" for i in range(19_990)]
+    lines += [f"PERSON{i}@ORG{i % 97}.EXAMPLE.NO;;;extra" for i in range(10)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+    report = import_csv(store, path, NOW, defaults={"consent_source": "import big.csv"})
+    elapsed = time.perf_counter() - started
+    assert (report.added, report.merged, report.invalid) == (19_990, 10, [])
+    assert elapsed < 10, f"import took {elapsed:.1f} s"
+    assert store.db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 19_990
+    assert len(active_recipients(store, tag="tag3")) == 3_998
+    assert get_contact(store, "person0@org0.example.no").tags == ("tag0", "extra")
+
+
+def test_store_is_plain_sqlite(store):
+    """The contacts live in the workspace database (sanity check on the schema the module relies on)."""
+    add_contact(store, Contact("kari@example.no"), NOW)
+    with sqlite3.connect(store.path) as other:
+        assert other.execute("SELECT email_key, tags FROM contacts").fetchall() == [("kari@example.no", "[]")]

@@ -1,0 +1,166 @@
+"""Contacts and sending through the command line, and a send killed at random points and run again."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.store import Store
+from tests.test_send import ScriptedSMTP, free_port  # noqa: F401 (server helpers)
+
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    for name in ("newsletter.yaml", "feeds.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "issues").mkdir()
+    shutil.copy(REPO / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
+    return tmp_path
+
+
+def invoke(root, *args, input=None):
+    return CliRunner().invoke(cli, ["--workspace", str(root), *args], input=input, catch_exceptions=False)
+
+
+def write_contacts(root: Path, count: int, extra: str = "") -> Path:
+    rows = ["email;name;organisation;tags"] + [
+        f"person{i:03d}@example.org;Person {i} Ødegård;Org {i % 3};{'helse' if i % 2 else 'politi'}"
+        for i in range(count)]
+    path = root / "kontakter.csv"
+    path.write_text("\n".join(rows) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_contacts_commands(workspace):
+    path = write_contacts(workspace, 4, "ikke-en-adresse;Feil;;\nPERSON001@EXAMPLE.ORG;;Annen org;nytt\n")
+    result = invoke(workspace, "contacts", "import", str(path))
+    assert result.exit_code == 0
+    assert "added 4, merged 1, kept suppressed 0, invalid 1" in result.stdout
+    assert f"{path}, line 6: 'ikke-en-adresse'" in result.stderr
+    listed = json.loads(invoke(workspace, "contacts", "list", "--json").stdout)
+    assert [c["email"] for c in listed] == [f"person{i:03d}@example.org" for i in range(4)]
+    assert invoke(workspace, "contacts", "add", "ny@eksempel.no", "--name", "Ny Person", "--tag", "frivillig").exit_code == 0
+    assert invoke(workspace, "contacts", "unsubscribe", "person002@example.org").exit_code == 0
+    again = invoke(workspace, "contacts", "import", str(path))
+    assert "kept suppressed 1" in again.stdout
+    statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert statuses["person002@example.org"] == "unsubscribed"
+    assert invoke(workspace, "contacts", "erase", "person003@example.org", "--yes").exit_code == 0
+    exported = invoke(workspace, "contacts", "export").stdout
+    assert exported.startswith("email,name,organisation,tags,legal_basis,consent_source,consent_date,status")
+    assert "person003" not in exported and "Person 3 " not in exported
+    assert invoke(workspace, "contacts", "add", "person003@example.org").exit_code == 1
+    helse = invoke(workspace, "contacts", "list", "--tag", "helse").stdout
+    assert "person001@example.org" in helse and "person000@example.org" not in helse
+
+
+def test_send_refuses_without_a_current_build(workspace):
+    write_contacts(workspace, 2)
+    result = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert result.exit_code == 1 and "run `newsletter build 2024-q2` first" in result.stderr
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    issue = workspace / "issues" / "2024-q2.yaml"
+    later = time.time() + 5
+    os.utime(issue, (later, later))  # the editor changed the issue after the build
+    stale = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert stale.exit_code == 1 and "older than" in stale.stderr
+
+
+def test_dry_run_writes_one_correct_eml_per_active_contact_and_never_twice(workspace):
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 12)))
+    invoke(workspace, "contacts", "unsubscribe", "person005@example.org")
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    result = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert result.exit_code == 0, result.output
+    outbox = workspace / "var" / "outbox" / "2024-q2"
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 11 and "person005@example.org.eml" not in {f.name for f in files}
+    message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert message["To"].addresses[0].display_name == "Person 0 Ødegård"
+    assert message["Subject"] == "Nyhetsbrev fra KOM – april–juni 2024"
+    status = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)
+    assert status["counts"]["sent"] == 11 and status["counts"]["pending"] == 0
+    again = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert again.exit_code == 0 and "sent 0 now" in again.stdout
+    assert len(list(outbox.glob("*.eml"))) == 11
+
+
+def test_a_test_copy_records_nothing(workspace):
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    invoke(workspace, "build", "2024-q2", "--format", "email,text")
+    result = invoke(workspace, "send", "2024-q2", "--dry-run", "--to", "redaktor@example.org")
+    assert result.exit_code == 0 and "nothing recorded" in result.stdout
+    assert (workspace / "var" / "outbox" / "2024-q2" / "redaktor@example.org.eml").exists()
+    with Store(workspace / "var" / "newsletter.db") as store:
+        assert store.db.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
+
+
+def test_send_status_lists_failures(workspace):
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    with Store(workspace / "var" / "newsletter.db") as store:
+        store.db.execute("INSERT INTO sends (issue, email, position, state, last_reply) VALUES "
+                         "('2024-q2', 'person000@example.org', 0, 'failed', '550 5.1.1 no such user')")
+    text = invoke(workspace, "send", "status", "2024-q2").stdout
+    assert "failed 1" in text and "person000@example.org  550 5.1.1 no such user" in text
+
+
+def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tmp_path):
+    """kill -9 during a real send, again and again: each recipient ends with one copy, or is flagged unknown."""
+    from aiosmtpd.controller import Controller
+
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings = (workspace / "newsletter.yaml").read_text(encoding="utf-8")
+        settings += (f"\nsmtp:\n  host: 127.0.0.1\n  port: {controller.port}\n  security: none\n  timeout: 5\n"
+                     "mail:\n  rate_per_second: 200\n  retry_base: 0.01\n")
+        (workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
+        invoke(workspace, "contacts", "import", str(write_contacts(workspace, 80)))
+        assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
+        command = [sys.executable, "-m", "newsletter", "send", "2024-q2"]
+        chance = random.Random(2024)
+        kills = 0
+        for _ in range(12):
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                process.wait(timeout=chance.uniform(0.8, 1.6))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+                continue
+            if process.returncode == 0:
+                break
+        else:
+            pytest.fail("the send never completed")
+        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert final.returncode == 0, final.stderr
+        with Store(workspace / "var" / "newsletter.db") as store:
+            states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+    finally:
+        controller.stop()
+    copies = handler.copies()
+    assert kills >= 1, "no run was interrupted: the test proved nothing"
+    assert len(states) == 80
+    for address, state in states.items():
+        if state == "unknown":
+            assert copies.get(address, 0) <= 1
+        else:
+            assert state == "sent" and copies.get(address) == 1, (address, state, copies.get(address))
