@@ -876,8 +876,10 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
                 click.echo(f"{issue_id}: {frozen} recipients frozen for this send")
             transport.open()
             with _send_progress() as progress:
+                factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(mail))
                 report = run_send(store, issue_id, prepared, mail, transport, resend_unknown, progress,
-                                  on_bounce=lambda email, reply: mark_bounced(store, email, reply, _utcnow()))
+                                  on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _utcnow()),
+                                  transport_factory=factory)
     counts = report.counts
     click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if isinstance(transport, OutboxTransport):

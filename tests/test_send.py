@@ -159,7 +159,7 @@ def test_a_550_bounces_that_recipient_and_the_others_are_sent(smtp, prepared, tm
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(5), NOW)
         report = send(store, prepare(issue, out), mail_settings(smtp),
-                      on_bounce=lambda address, reply: bounced.append((address, reply)))
+                      on_bounce=lambda db, address, reply: bounced.append((address, reply)))
         row = store.db.execute("SELECT state, last_reply FROM sends WHERE email = ?", (bad,)).fetchone()
     assert report.sent == 4 and report.failed == 1
     assert row[0] == "failed" and "550 5.1.1 no such user" in row[1]
@@ -268,3 +268,26 @@ def test_the_outbox_gets_one_eml_per_recipient(prepared, tmp_path):
     assert [f.name for f in files] == [f"mottaker00{i}@example.org.eml" for i in range(3)]
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["To"].addresses[0].addr_spec == "mottaker000@example.org"
+
+
+def test_several_connections_share_the_ledger_and_send_each_message_once(smtp, prepared, tmp_path):
+    issue, out = prepared
+    settings = mail_settings(smtp, connections=3)
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(30), NOW)
+        report = run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password=""),
+                          transport_factory=lambda: SMTPTransport(settings, password=""))
+        assert report.sent == 30 and send_counts(store, "2024-q2")["sent"] == 30
+    assert smtp.copies() == {r.email: 1 for r in recipients(30)}
+
+
+def test_the_rate_limit_spaces_messages():
+    from newsletter.mail.send import RateLimit
+
+    slept = []
+    limit = RateLimit(per_second=10, per_hour=0, sleep=slept.append)
+    for _ in range(3):
+        limit.wait()
+    assert len(slept) == 2 and all(0.05 < s <= 0.1 for s in slept)
+    hourly = RateLimit(per_second=0, per_hour=3600, sleep=slept.append)
+    assert hourly.gap == 1.0

@@ -22,6 +22,7 @@ import logging
 import os
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.fileio import atomic_write
-from newsletter.mail.compose import Prepared, compose, needs_smtputf8, smtp_address
+from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
 from newsletter.models import MailSettings
 from newsletter.store import Store
 
@@ -273,8 +274,14 @@ def send_lock(folder: Path, issue_id: str):
 
 def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSettings, transport,
              resend_unknown: bool = False, progress: Callable[[str, int], None] | None = None,
-             on_bounce: Callable[[str, str], None] | None = None, max_wait: float = 600.0) -> SendReport:
-    """Send every pending message of an issue's ledger; safe to run again after any interruption."""
+             on_bounce: Callable[[Store, str, str], None] | None = None, max_wait: float = 600.0,
+             transport_factory: Callable[[], object] | None = None) -> SendReport:
+    """Send every pending message of an issue's ledger; safe to run again after any interruption.
+
+    With `settings.connections` > 1 and a `transport_factory`, that many
+    connections send in parallel, each with its own share of the ledger and
+    its own database connection.
+    """
     started = time.monotonic()
     progress = progress or (lambda *_: None)
     report = SendReport()
@@ -283,20 +290,65 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
                      "sending') WHERE issue = ? AND state = 'sending'", (issue_id,))
     states = ("pending", "temp_failed", "unknown") if resend_unknown else ("pending", "temp_failed")
     report.skipped_unknown = 0 if resend_unknown else send_counts(store, issue_id)["unknown"]
-    limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
-    names = {row[0]: row[1] for row in store.db.execute(
-        "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.issue = ?", (issue_id,))}
     total = store.db.execute(f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})",
                              (issue_id, *states)).fetchone()[0]
     progress("start", total)
+    template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
+    # One limit for all connections: the rate is the server's, not each connection's.
+    limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
+    shared = threading.Lock()
+    parts = settings.connections if transport_factory and settings.connections > 1 else 1
+
+    def drain(part: int, own_store: Store, own_transport) -> None:
+        _drain(own_store, issue_id, template, settings, own_transport, states, part, parts, limit, shared, report,
+               progress, on_bounce, max_wait)
+
+    if parts == 1:
+        drain(0, store, transport)
+    else:
+        transport.close()
+        errors: list[BaseException] = []
+
+        def worker(part: int) -> None:
+            try:
+                with Store(store.path) as own:
+                    drain(part, own, transport_factory())
+            except BaseException as exc:  # reported after the others finish
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(parts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+    report.counts = send_counts(store, issue_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: MailSettings, transport,
+           states: tuple[str, ...], part: int, parts: int, limit: RateLimit, shared: threading.Lock,
+           report: SendReport, progress, on_bounce, max_wait: float) -> None:
+    """Send the rows of one share of the ledger (position % parts == part) until none is due."""
+    names = {row[0]: row[1] for row in store.db.execute(
+        "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.issue = ?", (issue_id,))}
     sender = smtp_address(settings.sender)
+
+    def count(field_name: str, event: str) -> None:
+        with shared:
+            setattr(report, field_name, getattr(report, field_name) + 1)
+        progress(event, 1)
+
     try:
         while True:
             now = time.time()
             rows = store.db.execute(
-                f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND state IN "
-                f"({','.join('?' * len(states))}) ORDER BY position", (issue_id, *states)).fetchall()
+                f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND position % ? = ? "
+                f"AND state IN ({','.join('?' * len(states))}) ORDER BY position",
+                (issue_id, parts, part, *states)).fetchall()
             due = [r for r in rows if not r[2] or float(r[2]) <= now]
             if not rows:
                 break
@@ -307,39 +359,34 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
                 time.sleep(max(0.0, wait))
                 continue
             for email, attempts, _ in due:
-                limit.wait()
-                message = compose(prepared, settings, email, names.get(email, ""))
-                data = message.as_bytes()
-                _set(store, issue_id, email, "sending", attempts=attempts + 1, message_id=message["Message-ID"])
+                with shared:
+                    limit.wait()
+                data = template.render(email, names.get(email, ""))
+                _set(store, issue_id, email, "sending", attempts=attempts + 1,
+                     message_id=message_id(issue_id, email, settings))
                 try:
                     reply = transport.send(data, sender, smtp_address(email), needs_smtputf8(email))
                 except TransientFailure as exc:
                     if attempts + 1 >= settings.max_attempts:
                         _set(store, issue_id, email, "failed", reply=str(exc))
-                        report.failed += 1
+                        count("failed", "failed")
                     else:
                         retry_at = time.time() + settings.retry_base * (2 ** attempts)
                         _set(store, issue_id, email, "temp_failed", reply=str(exc), next_at=retry_at)
-                        report.temp_failed += 1
-                    progress("temp_failed", 1)
+                        count("temp_failed", "temp_failed")
                     continue
                 except PermanentFailure as exc:
                     _set(store, issue_id, email, "failed", reply=str(exc))
-                    report.failed += 1
+                    count("failed", "failed")
                     if on_bounce:
-                        on_bounce(email, str(exc))
-                    progress("failed", 1)
+                        with shared:
+                            on_bounce(store, email, str(exc))  # this thread's own database connection
                     continue
                 except UnknownOutcome as exc:
                     _set(store, issue_id, email, "unknown", reply=str(exc))
-                    report.unknown += 1
-                    progress("unknown", 1)
+                    count("unknown", "unknown")
                     continue
                 _set(store, issue_id, email, "sent", reply=reply)
-                report.sent += 1
-                progress("sent", 1)
+                count("sent", "sent")
     finally:
         transport.close()
-    report.counts = send_counts(store, issue_id)
-    report.seconds = time.monotonic() - started
-    return report

@@ -1,0 +1,119 @@
+"""Benchmark: sending one issue to 10,000 recipients through a local SMTP server (aiosmtpd).
+
+Reports messages per second and peak memory for `run_send` (compose per
+recipient, ledger commits, one reused connection) next to, in the same run, a
+bare smtplib loop sending one prebuilt message over one connection, and the
+same send with the ledger replaced by a no-op, to show what the ledger costs.
+Targets: at least 50% of the bare loop's rate, under 200 MB, ledger ≤ 10%.
+
+    python3 bench/send.py [--recipients 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import smtplib
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+from newsletter.config import load_settings  # noqa: E402
+from newsletter.issues import IssueDocument  # noqa: E402
+from newsletter.mail import send as send_module  # noqa: E402
+from newsletter.mail.compose import MessageTemplate, compose, prepare  # noqa: E402
+from newsletter.mail.send import Recipient, SMTPTransport, freeze_recipients, run_send  # noqa: E402
+from newsletter.render import build  # noqa: E402
+from newsletter.store import Store  # noqa: E402
+
+
+class Sink:
+    """Accepts everything, keeps only a count."""
+
+    def __init__(self):
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    args = parser.parse_args()
+    import dataclasses
+    import datetime as dt
+
+    settings = load_settings(ROOT / "newsletter.yaml")
+    issue = IssueDocument.load(ROOT / "issues" / "2024-q2.yaml").issue(settings)
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mail = dataclasses.replace(settings.mail, smtp_host="127.0.0.1", smtp_port=controller.port, security="none",
+                               timeout=30)
+    people = [Recipient(f"mottaker{i:05d}@example.org", f"Mottaker {i}") for i in range(args.recipients)]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "build"
+        build(issue, settings, out, ("email", "text"))
+        prepared = prepare(issue, out)
+
+        # Baseline: one prebuilt message, one connection, a bare loop.
+        data = compose(prepared, mail, people[0].email).as_bytes()
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
+            for person in people:
+                smtp.sendmail(mail.sender, [person.email], data)
+        bare = time.perf_counter() - started
+
+        # The real thing: compose per recipient, ledger, one reused connection.
+        with Store(Path(tmp) / "ledger.db") as store:
+            freeze_recipients(store, "2024-q2", people, dt.datetime.now(dt.timezone.utc))
+            started = time.perf_counter()
+            report = run_send(store, "2024-q2", prepared, mail, SMTPTransport(mail, password=""))
+            real = time.perf_counter() - started
+        assert report.sent == args.recipients, report
+
+        # The same without the ledger's writes, to see what they cost.
+        original = send_module._set
+        send_module._set = lambda *a, **k: None
+        try:
+            with Store(Path(tmp) / "noledger.db") as store:
+                freeze_recipients(store, "2024-q2", people, dt.datetime.now(dt.timezone.utc))
+                started = time.perf_counter()
+                # Without writes the rows never leave `pending`: send each once by hand.
+                transport = SMTPTransport(mail, password="")
+                template = MessageTemplate(prepared, mail)
+                for person in people:
+                    transport.send(template.render(person.email, person.name), mail.sender, person.email, False)
+                transport.close()
+                unledgered = time.perf_counter() - started
+        finally:
+            send_module._set = original
+    controller.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = args.recipients
+    print(f"{n} recipients, message of {len(data) / 1024:.0f} KB, server accepted {sink.count}")
+    print(f"  bare smtplib loop (one prebuilt message): {n / bare:7.0f} msg/s ({bare:.1f} s)")
+    print(f"  newsletter send (compose + ledger):       {n / real:7.0f} msg/s ({real:.1f} s) "
+          f"= {bare / real * 100:.0f}% of the bare loop (target >= 50%)")
+    print(f"  same without the ledger's writes:         {n / unledgered:7.0f} msg/s; the ledger adds "
+          f"{(real - unledgered) / unledgered * 100:.0f}% (target <= 10%)")
+    print(f"  peak memory: {peak:.0f} MB (target < 200 MB)")
+
+
+if __name__ == "__main__":
+    main()
