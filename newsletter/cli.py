@@ -904,9 +904,16 @@ def _send_progress():
     if not console.is_terminal:
         yield lambda *_: None
         return
-    from rich.progress import TaskProgressColumn, TimeRemainingColumn, TransferSpeedColumn  # noqa: F401
+    from rich.progress import ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
 
-    with Progress(TextColumn("send"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    class RateColumn(ProgressColumn):
+        """Messages per second."""
+
+        def render(self, task):
+            return Text(f"{task.speed:.1f} msg/s" if task.speed else "– msg/s")
+
+    with Progress(TextColumn("send"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = None
 
