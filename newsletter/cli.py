@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -675,7 +676,9 @@ def _contact_lines(found, as_json: bool, as_csv: bool) -> None:
     if as_json:
         _json_out([c.to_json() for c in found])
     elif as_csv:
-        export_csv(found, click.get_text_stream("stdout"))
+        buffer = io.StringIO()
+        export_csv(found, buffer)
+        click.echo(buffer.getvalue(), nl=False)
     else:
         for c in found:
             tags = f"  [{', '.join(c.tags)}]" if c.tags else ""
