@@ -663,6 +663,52 @@ def links(ctx: Context, issue_id, as_json):
         sys.exit(1)
 
 
+# ---------------------------------------------------------------------- site
+
+@cli.group()
+def site():
+    """The static web archive of every published issue."""
+
+
+@site.command("build")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: site/).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Put each issue's PDF beside its page.")
+@pass_context
+def site_build(ctx: Context, out, pdf):
+    """Build the archive (only what changed since the last build is written)."""
+    from newsletter.site import build_site
+
+    out_dir = out or ctx.workspace.root / "site"
+    report = build_site(ctx.workspace.issues_dir, ctx.settings, ctx.workspace.settings_path, out_dir,
+                        ctx.workspace.root / "templates", ctx.workspace.root / "build", pdf=pdf)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
+               f"{len(report.removed)} removed" + (f"; not published yet: {', '.join(report.skipped)}"
+                                                   if report.skipped else ""))
+
+
+@site.command("serve")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The archive folder (default: site/).")
+@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@pass_context
+def site_serve(ctx: Context, out, port):
+    """Build the archive and serve it on localhost, rebuilding when an issue, the settings or a template change."""
+    from newsletter.preview import serve
+    from newsletter.site import build_site
+
+    out_dir = out or ctx.workspace.root / "site"
+
+    def rebuild():
+        build_site(ctx.workspace.issues_dir, ctx.workspace.settings(), ctx.workspace.settings_path, out_dir,
+                   ctx.workspace.root / "templates", ctx.workspace.root / "build", pdf=False)
+
+    serve(out_dir, rebuild, [ctx.workspace.issues_dir, ctx.workspace.settings_path, ctx.workspace.root / "templates"],
+          port, announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http")
+                                                 else what),
+          on_error=lambda message: click.echo(f"error: {message}", err=True))
+
+
 # ---------------------------------------------------------------------- contacts
 
 @cli.group()

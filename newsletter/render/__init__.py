@@ -43,6 +43,7 @@ class EntryView:
     """An entry ready for any template."""
 
     ref: str
+    anchor: str  # "sak-norway-3": the entry's id in the web page, for links from the archive
     heading: str
     title: str
     html: str  # sanitised, links as they are
@@ -154,6 +155,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                 html_numbered = markdown.to_html(entry.text, numbers)
                 views.append(EntryView(
                     ref=f"{key}:{position}",
+                    anchor=f"sak-{key}-{position}",
                     heading=entry.heading,
                     title=entry.title,
                     html=markdown.to_html(entry.text),

@@ -5,6 +5,6 @@ from __future__ import annotations
 from jinja2 import Environment
 
 
-def render(env: Environment, view) -> str:
-    """The web page of an issue."""
-    return env.get_template("web.html").render(view=view)
+def render(env: Environment, view, site=None) -> str:
+    """The web page of an issue; with `site`, the archive's navigation and canonical address too."""
+    return env.get_template("web.html").render(view=view, site=site)
