@@ -143,14 +143,20 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
     env = None
     documents: dict[str, object] = {}
     summaries: dict[str, dict] = {}
+    unpublished: dict[str, str | None] = {}  # drafts and future issues: id → their date, and nothing else
     hashes: dict[str, str] = {}
     for issue_id in list_issue_ids(issues_dir):
         raw = (issues_dir / f"{issue_id}.yaml").read_bytes()
         hashes[issue_id] = _hash(raw)
         cached = old_issues.get(issue_id)
         if same_global and cached and cached.get("hash") == hashes[issue_id]:
-            summaries[issue_id] = cached["summary"]
-            continue
+            if "summary" in cached:
+                summaries[issue_id] = cached["summary"]
+                continue
+            waiting = cached.get("published")
+            if waiting is None or dt.date.fromisoformat(waiting) > today:
+                unpublished[issue_id] = waiting
+                continue  # still a draft, or still in the future: nothing of it goes out
         try:
             issue = IssueDocument.load(issues_dir / f"{issue_id}.yaml").issue(settings)
         except IssueFileError as exc:
@@ -162,7 +168,11 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
 
     published = sorted((s for s in summaries.values() if s["published"] and
                         dt.date.fromisoformat(s["published"]) <= today), key=lambda s: s["id"])
-    report.skipped = sorted(set(summaries) - {s["id"] for s in published})
+    published_ids = {s["id"] for s in published}
+    for issue_id, summary in summaries.items():
+        if issue_id not in published_ids:
+            unpublished[issue_id] = summary["published"]
+    report.skipped = sorted(unpublished)
     report.issues = [s["id"] for s in published]
     writer = _Writer(out_dir, report)
     outputs: dict[str, str] = {}
@@ -206,7 +216,8 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
     if not (all(old_outputs.get(p) == shared_key for p in shared) and all(safe_join(out_dir, p).exists()
                                                                           for p in shared)):
         env = environment_once()
-        listed = [dict(s, published_year=s["published"][:4], published_date=dt.date.fromisoformat(s["published"]),
+        # Grouped by the year an issue covers (2023-q4 is 2023's, even when it came out in January).
+        listed = [dict(s, published_year=s["id"][:4], published_date=dt.date.fromisoformat(s["published"]),
                        pdf=pdf) for s in reversed(published)]
         context = {"settings": settings, "issues": listed, "base": base, "headings": headings, "today": today,
                    "norwegian_date": norwegian_date}
@@ -232,8 +243,11 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
             if path.parent != out_dir.resolve() and not any(path.parent.iterdir()):
                 path.parent.rmdir()
 
-    new_manifest = {"version": MANIFEST_VERSION, "global": global_key, "outputs": outputs,
-                    "issues": {i: {"hash": hashes[i], "summary": summaries[i]} for i in summaries}}
+    # The manifest sits in the published folder: it holds summaries of published issues only. Of a
+    # draft or a future issue it keeps the file's hash and its date, never its text.
+    issues_state = {i: {"hash": hashes[i], "summary": summaries[i]} for i in published_ids}
+    issues_state.update({i: {"hash": hashes[i], "published": date} for i, date in unpublished.items()})
+    new_manifest = {"version": MANIFEST_VERSION, "global": global_key, "outputs": outputs, "issues": issues_state}
     if new_manifest != manifest:
         atomic_write(manifest_path, json.dumps(new_manifest, ensure_ascii=False, sort_keys=True))
     return report
@@ -259,6 +273,8 @@ def _headings(published: list[dict]) -> dict[str, dict]:
             key = name.lower()
             if key not in names:
                 candidate = slug(name)
+                if candidate == "index":
+                    candidate = "index-emne"  # emner/index.html is the list of every topic
                 while candidate in topics:
                     candidate = f"{candidate}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
                 names[key] = candidate

@@ -1,0 +1,577 @@
+"""The static web archive (`newsletter site build`): what is in it, that it holds together, and incremental builds.
+
+The archive is built from tests/data/site/issues/ (2023-q3, 2023-q4 and 2024-q1 published, 2024-q3 a draft)
+plus the repository's sample issue 2024-q2, with `site_url` set, and without PDFs except in one test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import feedparser
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.config import load_settings
+from newsletter.errors import NewsletterError
+from newsletter.site import build_site, safe_join, slug
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data" / "site" / "issues"
+SITE_URL = "https://nyhetsbrev.example.no/arkiv"
+BASE = SITE_URL + "/"
+TODAY = dt.date(2024, 11, 22)
+
+PUBLISHED = ["2023-q3", "2023-q4", "2024-q1", "2024-q2"]
+DRAFT = "2024-q3"
+PERIODS = {"2023-q3": "juli–september 2023", "2023-q4": "oktober–desember 2023", "2024-q1": "januar–mars 2024",
+           "2024-q2": "april–juni 2024"}
+# Words that occur only in the draft, tests/data/site/issues/2024-q3.yaml.
+DRAFT_WORDS = ["septembersamlingen", "Kladdeutgaven", "Utkast om svensk handlingsplan"]
+DISTINCTIVE = "tvangsarbeidsrapporten"  # only in 2023-q4, under "Tvangsarbeid"
+
+
+# ---------------------------------------------------------------------- helpers
+
+def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
+    """A workspace: the repo's newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
+    root.mkdir(parents=True, exist_ok=True)
+    settings = (ROOT / "newsletter.yaml").read_text(encoding="utf-8")
+    (root / "newsletter.yaml").write_text(settings.rstrip("\n") + f"\nsite_url: {SITE_URL}\n", encoding="utf-8")
+    shutil.copy(ROOT / "feeds.yaml", root / "feeds.yaml")
+    (root / "issues").mkdir(exist_ok=True)
+    sources = sorted(DATA.glob("*.yaml")) + [ROOT / "issues" / "2024-q2.yaml"]
+    for source in sources:
+        if issues is None or source.stem in issues:
+            shutil.copy(source, root / "issues" / source.name)
+    return root
+
+
+def build(ws: Path, out: Path | None = None, pdf: bool = False, today: dt.date = TODAY, build_root: Path | None = None):
+    settings_path = ws / "newsletter.yaml"
+    return build_site(ws / "issues", load_settings(settings_path), settings_path, out or ws / "site",
+                      workspace_templates=ws / "templates", build_root=build_root, pdf=pdf, today=today)
+
+
+def files_under(site: Path, hidden: bool = False) -> dict[str, Path]:
+    """Relative path → file, for every file of the archive (the build's own .manifest.json only if `hidden`)."""
+    found = {}
+    for path in sorted(site.rglob("*")):
+        relative = path.relative_to(site).as_posix()
+        if path.is_file() and (hidden or not any(part.startswith(".") for part in relative.split("/"))):
+            found[relative] = path
+    return found
+
+
+def snapshot(site: Path) -> dict[str, bytes]:
+    return {relative: path.read_bytes() for relative, path in files_under(site).items()}
+
+
+def age_all(site: Path) -> dict[str, int]:
+    """Set every file's mtime far into the past (so any rewrite shows), and return them."""
+    for path in files_under(site, hidden=True).values():
+        os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    return {relative: path.stat().st_mtime_ns for relative, path in files_under(site, hidden=True).items()}
+
+
+def mtimes(site: Path) -> dict[str, int]:
+    return {relative: path.stat().st_mtime_ns for relative, path in files_under(site, hidden=True).items()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} should occur once in {path.name}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def fresh_build_matches(ws: Path, site: Path, tmp: Path, today: dt.date = TODAY, pdf: bool = False) -> None:
+    """The incrementally updated archive is byte for byte what a build from scratch makes."""
+    fresh = tmp / "fresh-site"
+    shutil.rmtree(fresh, ignore_errors=True)
+    build(ws, fresh, pdf=pdf, today=today)
+    assert snapshot(site) == snapshot(fresh)
+
+
+class _Links(HTMLParser):
+    """Every href/src/action of a page, and every id in it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src", "action") and value is not None:
+                self.links.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def parse_links(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser
+
+
+def resolve(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
+    """The file an internal link leads to and its fragment; None for external links."""
+    if link.startswith(BASE) or link == SITE_URL:  # an absolute address inside the archive
+        target, fragment = urlsplit(link[len(BASE):]).path, urlsplit(link).fragment
+        base_dir = site
+    else:
+        parts = urlsplit(link)
+        if parts.scheme or parts.netloc:  # http(s)://, mailto:, anything else absolute
+            return None
+        target, fragment, base_dir = parts.path, parts.fragment, page.parent
+    if not target:
+        return page, fragment
+    path = (base_dir / unquote(target)).resolve()
+    if target.endswith("/") or path.is_dir():
+        path = path / "index.html"
+    return path, fragment
+
+
+def search_docs(site: Path) -> list[dict]:
+    text = (site / "sok-indeks.js").read_text(encoding="utf-8")
+    prefix = "window.SOK_INDEKS = "
+    assert text.startswith(prefix)
+    body = text[len(prefix):].rstrip()
+    assert body.endswith(";")
+    return json.loads(body[:-1])
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+# ---------------------------------------------------------------------- the archive as built once
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """The archive of all test issues, built once on 2024-11-22 without PDFs (read-only for the tests)."""
+    ws = make_workspace(tmp_path_factory.mktemp("archive"))
+    report = build(ws)
+    return ws, ws / "site", report
+
+
+def test_report_names_published_issues_and_skips_the_draft(archive):
+    _ws, site, report = archive
+    assert report.issues == PUBLISHED
+    assert report.skipped == [DRAFT]
+    assert report.warnings == []
+    assert report.removed == []
+    assert sorted(report.written) == sorted(files_under(site))  # the first build writes every file once
+    assert len(report.written) == len(set(report.written))
+
+
+def test_index_lists_published_issues_newest_first_grouped_by_year(archive):
+    _ws, site, _report = archive
+    page = soup(site / "index.html")
+    years = [h2.get_text(strip=True) for h2 in page.select("main section > h2")]
+    assert years == ["2024", "2023"]
+    listed = [a["href"] for a in page.select("main ul.issues h3 a")]
+    assert listed == [f"{i}/index.html" for i in reversed(PUBLISHED)]
+    titles = [a.get_text(strip=True) for a in page.select("main ul.issues h3 a")]
+    assert titles == [f"Nyhetsbrev fra KOM – {PERIODS[i]}" for i in reversed(PUBLISHED)]
+    # Grouped by the year an issue covers: 2023-q4 is 2023's, though it came out 10 January 2024.
+    by_year = {section.h2.get_text(strip=True): [a["href"].split("/")[0] for a in section.select("h3 a")]
+               for section in page.select("main section")}
+    assert by_year == {"2024": ["2024-q2", "2024-q1"], "2023": ["2023-q4", "2023-q3"]}
+    assert "Publisert 10. januar 2024" in page.get_text()
+    # Each issue with its headings; no PDF link in a build without PDFs.
+    assert "Tvangsarbeid · Publikasjoner fra KOM · Stortinget" in page.get_text()
+    assert not page.select('a[href$=".pdf"]')
+
+
+def test_the_draft_appears_nowhere(archive):
+    _ws, site, _report = archive
+    assert not (site / DRAFT).exists()
+    assert all(not relative.startswith(DRAFT) for relative in files_under(site, hidden=True))
+    for relative, path in files_under(site).items():
+        text = path.read_text(encoding="utf-8")
+        assert DRAFT not in text, relative
+        for word in DRAFT_WORDS:
+            assert word.lower() not in text.lower(), f"{word!r} from the draft in {relative}"
+    assert all(doc["i"] != DRAFT for doc in search_docs(site))
+
+
+def test_no_file_in_the_published_folder_holds_the_draft(archive):
+    _ws, site, _report = archive
+    for relative, path in files_under(site, hidden=True).items():
+        text = path.read_bytes().decode("utf-8", "replace").lower()
+        for word in DRAFT_WORDS:
+            assert word.lower() not in text, f"{word!r} from the draft in {relative}"
+
+
+def test_every_internal_link_resolves(archive):
+    _ws, site, _report = archive
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 20
+    ids = {page.resolve(): parse_links(page).ids for page in pages}
+    checked, anchors, broken = 0, 0, []
+    for page in pages:
+        for link in parse_links(page).links:
+            target = resolve(site, page, link)
+            if target is None:
+                continue
+            path, fragment = target
+            checked += 1
+            where = f"{page.relative_to(site)}: {link}"
+            if site.resolve() not in path.parents:
+                broken.append(f"{where} (outside the archive)")
+            elif not path.is_file():
+                broken.append(f"{where} (no such file)")
+            elif fragment:
+                anchors += 1
+                if path.suffix != ".html" or fragment not in ids.get(path, parse_links(path).ids):
+                    broken.append(f"{where} (no id {fragment!r})")
+    assert broken == []
+    assert checked > 400 and anchors > 100  # navigation, table of contents, topic pages → entries
+
+
+def test_every_page_is_valid_html5(archive):
+    html5lib = pytest.importorskip("html5lib")
+    _ws, site, _report = archive
+    pages = sorted(site.rglob("*.html"))
+    for page in pages:
+        parser = html5lib.HTMLParser(strict=True)
+        try:
+            parser.parse(page.read_text(encoding="utf-8"))
+        except html5lib.html5parser.ParseError as exc:
+            pytest.fail(f"{page.relative_to(site)}: {exc}")
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert html.lstrip().startswith("<!DOCTYPE html>"), page
+        assert '<html lang="nb">' in html, page
+
+
+def test_issue_pages_navigate_to_neighbours_and_have_canonical_addresses(archive):
+    _ws, site, _report = archive
+    for index, issue_id in enumerate(PUBLISHED):
+        page = soup(site / issue_id / "index.html")
+        assert page.find("link", rel="canonical")["href"] == f"{BASE}{issue_id}/"
+        previous, following = page.find("a", rel="prev"), page.find("a", rel="next")
+        if index == 0:
+            assert previous is None
+        else:
+            assert previous["href"] == f"../{PUBLISHED[index - 1]}/index.html"
+            assert PERIODS[PUBLISHED[index - 1]] in previous.get_text()
+        if index == len(PUBLISHED) - 1:
+            assert following is None  # the draft 2024-q3 is not a neighbour
+        else:
+            assert following["href"] == f"../{PUBLISHED[index + 1]}/index.html"
+        nav = [a["href"] for a in page.select("nav.archive a")]
+        assert "../index.html" in nav and "../emner/index.html" in nav and "../sok.html" in nav
+    assert soup(site / "index.html").find("link", rel="canonical")["href"] == f"{BASE}index.html"
+
+
+def test_feed_is_atom_with_absolute_links(archive):
+    _ws, site, _report = archive
+    feed = feedparser.parse((site / "feed.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "Nyhetsbrev fra KOM"
+    assert len(feed.entries) == 4
+    assert [e.link for e in feed.entries] == [f"{BASE}{i}/" for i in reversed(PUBLISHED)]
+    assert [e.title for e in feed.entries] == [f"Nyhetsbrev fra KOM – {PERIODS[i]}" for i in reversed(PUBLISHED)]
+    assert [e.published[:10] for e in feed.entries] == ["2024-07-01", "2024-04-08", "2024-01-10", "2023-10-05"]
+    assert len({e.id for e in feed.entries}) == 4
+    assert "Østersjørådet (CBSS)" in feed.entries[2].summary  # æøå intact
+    for entry in feed.entries:
+        path, _ = resolve(site, site / "index.html", entry.link)
+        assert path.is_file()
+
+
+def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
+    _ws, site, _report = archive
+    tree = ET.parse(site / "sitemap.xml")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = [loc.text for loc in tree.getroot().findall("s:url/s:loc", ns)]
+    assert locs and all(loc.startswith(BASE) for loc in locs)
+    assert len(locs) == len(set(locs))
+    for issue_id in PUBLISHED:
+        assert f"{BASE}{issue_id}/" in locs
+    assert not any(DRAFT in loc for loc in locs)
+    assert f"{BASE}emner/sverige.html" in locs
+    for loc in locs:
+        path, _ = resolve(site, site / "index.html", loc)
+        assert path.is_file(), loc
+    # Every HTML page is in the sitemap.
+    assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == \
+        {p.resolve() for p in site.rglob("*.html")}
+
+
+def test_topic_page_gathers_entries_from_several_issues(archive):
+    _ws, site, _report = archive
+    assert slug("Sverige") == "sverige"
+    page = soup(site / "emner" / "sverige.html")
+    assert page.h2.get_text(strip=True) == "Sverige"
+    links = page.select("ul.hits h3 a")
+    issues = set()
+    for a in links:
+        match = re.fullmatch(r"\.\./(\d{4}-q\d)/index\.html#(sak-[a-z]+-\d+)", a["href"])
+        assert match, a["href"]
+        issue_id, anchor = match.groups()
+        issues.add(issue_id)
+        target = soup(site / issue_id / "index.html").find(id=anchor)
+        assert target is not None and target.name == "article", a["href"]
+        # The anchor is the entry the link names.
+        assert target.h4.get_text(strip=True) == a.get_text(strip=True)
+    assert issues == set(PUBLISHED)  # newest first below; never the draft
+    order = [re.search(r"\d{4}-q\d", a["href"]).group() for a in links]
+    assert order == sorted(order, reverse=True)
+    # The topics index lists it with its count, and every topic page exists.
+    topics = soup(site / "emner" / "index.html")
+    entry = topics.find("a", href="sverige.html")
+    assert entry is not None and f"({len(links)})" in entry.parent.get_text()
+    assert len(topics.select("ul.topics a")) == len(list((site / "emner").glob("*.html"))) - 1
+
+
+def test_search_index(archive):
+    _ws, site, _report = archive
+    raw = (site / "sok-indeks.js").read_bytes()
+    docs = search_docs(site)
+    assert {d["i"] for d in docs} == set(PUBLISHED)
+    assert len(docs) == 7 + 7 + 7 + 73  # every entry of every published issue
+    hits = [d for d in docs if DISTINCTIVE in (d["t"] + " " + d["h"] + " " + d["x"]).lower()]
+    assert len(hits) == 1
+    hit = hits[0]
+    assert (hit["i"], hit["h"], hit["p"]) == ("2023-q4", "Tvangsarbeid", "oktober–desember 2023")
+    assert soup(site / "2023-q4" / "index.html").find(id=hit["a"]) is not None
+    # æøå are stored as themselves (UTF-8), not as \u escapes, and survive the round trip.
+    assert "Østersjørådet".encode() in raw and b"\\u00f8" not in raw.lower()
+    assert any("rådgivning" in d["x"] for d in docs if d["i"] == "2023-q3")
+    assert any(d["h"] == "Østersjørådet (CBSS)" and d["i"] == "2023-q4" for d in docs)
+    assert any("grønn" in d["x"] for d in docs if d["i"] == "2023-q4")
+    # The search page loads the index and the script, both present.
+    scripts = [s["src"] for s in soup(site / "sok.html").find_all("script")]
+    assert scripts == ["sok-indeks.js", "sok.js"]
+
+
+# ---------------------------------------------------------------------- publication dates
+
+def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    site = ws / "site"
+    report = build(ws, today=dt.date(2024, 1, 1))
+    assert report.issues == ["2023-q3"]
+    assert report.skipped == ["2023-q4", "2024-q1", "2024-q2", "2024-q3"]
+    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "emner"]
+    index = soup(site / "index.html")
+    assert [a["href"] for a in index.select("ul.issues h3 a")] == ["2023-q3/index.html"]
+    assert soup(site / "2023-q3" / "index.html").find("a", rel="next") is None
+    assert len(feedparser.parse((site / "feed.xml").read_bytes()).entries) == 1
+    assert {d["i"] for d in search_docs(site)} == {"2023-q3"}
+    for relative, path in files_under(site).items():
+        assert DISTINCTIVE not in path.read_text(encoding="utf-8"), relative
+
+    # The day 2024-q1 is published (8 April 2024), it and 2023-q4 appear; 2024-q2 (1 July) still waits.
+    report = build(ws, today=dt.date(2024, 4, 8))
+    assert report.issues == ["2023-q3", "2023-q4", "2024-q1"]
+    assert {"2023-q4/index.html", "2024-q1/index.html", "2023-q3/index.html"} <= set(report.written)
+    assert soup(site / "2023-q3" / "index.html").find("a", rel="next")["href"] == "../2023-q4/index.html"
+    fresh_build_matches(ws, site, tmp_path, today=dt.date(2024, 4, 8))
+
+
+# ---------------------------------------------------------------------- incremental builds
+
+@pytest.fixture
+def built(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    build(ws)
+    return ws, ws / "site"
+
+
+def test_a_second_build_writes_nothing(built):
+    ws, site = built
+    before = age_all(site)
+    report = build(ws)
+    assert report.written == [] and report.removed == []
+    assert report.issues == PUBLISHED
+    assert mtimes(site) == before  # not even the manifest
+
+
+def test_a_text_change_rewrites_that_issue_and_the_shared_pages_only(built, tmp_path):
+    ws, site = built
+    before = age_all(site)
+    edit(ws / "issues" / "2024-q1.yaml", "publikasjoner fortsetter som før", "publikasjoner fortsetter i grønn drakt")
+    report = build(ws)
+    written = set(report.written)
+    # The issue's page, the search index and the topic page showing the entry's start changed …
+    assert {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"} <= written
+    assert "grønn drakt" in (site / "2024-q1" / "index.html").read_text(encoding="utf-8")
+    assert any("grønn drakt" in d["x"] for d in search_docs(site))
+    # … and no other issue's page, not even the neighbours' (their previous/next did not change).
+    for other in ("2023-q3", "2023-q4", "2024-q2"):
+        assert f"{other}/index.html" not in written
+        assert mtimes(site)[f"{other}/index.html"] == before[f"{other}/index.html"]
+    # Files whose bytes are the same are not rewritten (the index lists headings, not texts).
+    for relative in written:
+        assert mtimes(site)[relative] != before[relative]
+    assert written <= {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"}
+    assert report.removed == []
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_a_heading_change_updates_index_and_topics(built, tmp_path):
+    ws, site = built
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Tvangsarbeid og grønn industri\n")
+    report = build(ws)
+    assert "emner/tvangsarbeid.html" in report.removed
+    assert not (site / "emner" / "tvangsarbeid.html").exists()
+    assert (site / "emner" / "tvangsarbeid-og-gronn-industri.html").is_file()
+    assert {"index.html", "emner/index.html", "feed.xml", "sitemap.xml", "2023-q4/index.html"} <= set(report.written)
+    assert "Tvangsarbeid og grønn industri" in (site / "index.html").read_text(encoding="utf-8")
+    assert "2024-q1/index.html" not in report.written
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_a_published_issue_made_draft_disappears(built, tmp_path):
+    ws, site = built
+    before = age_all(site)
+    edit(ws / "issues" / "2024-q1.yaml", "published: 2024-04-08\n", "")
+    report = build(ws)
+    assert report.issues == ["2023-q3", "2023-q4", "2024-q2"]
+    assert report.skipped == ["2024-q1", "2024-q3"]
+    assert sorted(report.removed) == ["2024-q1/index.html", "emner/kom-i-jd.html"]  # and a heading only it had
+    assert not (site / "2024-q1").exists()
+    index = soup(site / "index.html")
+    assert "2024-q1/index.html" not in [a["href"] for a in index.select("a")]
+    assert "januar–mars 2024" not in index.get_text()
+    assert "2024-q1" not in (site / "feed.xml").read_text(encoding="utf-8")
+    assert "2024-q1" not in (site / "sitemap.xml").read_text(encoding="utf-8")
+    assert all(d["i"] != "2024-q1" for d in search_docs(site))
+    # Its neighbours now lead to each other; the issue further away is untouched.
+    assert soup(site / "2023-q4" / "index.html").find("a", rel="next")["href"] == "../2024-q2/index.html"
+    assert soup(site / "2024-q2" / "index.html").find("a", rel="prev")["href"] == "../2023-q4/index.html"
+    assert mtimes(site)["2023-q3/index.html"] == before["2023-q3/index.html"]
+    fresh_build_matches(ws, site, tmp_path)
+
+    # Published again: it comes back.
+    edit(ws / "issues" / "2024-q1.yaml", "period: januar–mars 2024\n",
+         "period: januar–mars 2024\npublished: 2024-04-08\n")
+    report = build(ws)
+    assert report.issues == PUBLISHED and (site / "2024-q1" / "index.html").is_file()
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_a_deleted_issue_file_takes_its_pages_along(built, tmp_path):
+    ws, site = built
+    (ws / "issues" / "2023-q3.yaml").unlink()
+    report = build(ws)
+    assert report.removed[0] == "2023-q3/index.html" and not (site / "2023-q3").exists()
+    assert soup(site / "2023-q4" / "index.html").find("a", rel="prev") is None
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_a_removed_output_file_is_written_again(built):
+    ws, site = built
+    (site / "2023-q4" / "index.html").unlink()
+    (site / "emner" / "sverige.html").unlink()
+    report = build(ws)
+    assert sorted(report.written) == ["2023-q4/index.html", "emner/sverige.html"]
+
+
+def test_paths_stay_inside_the_archive(tmp_path):
+    for text in ("../../etc/passwd", "..", "/etc/passwd", "a/../../b", "..\\..\\windows"):
+        name = slug(text)
+        assert name and "/" not in name and "\\" not in name and ".." not in name and not name.startswith(".")
+        assert safe_join(tmp_path, f"emner/{name}.html").parent == (tmp_path / "emner").resolve()
+    assert slug("../../etc/passwd") == "etc-passwd"
+    assert slug("Østersjørådet (CBSS)") == "ostersjoradet-cbss"
+    assert slug("Europarådet og GRETA") == "europaradet-og-greta"
+    assert re.fullmatch(r"emne-[0-9a-f]{8}", slug("«»"))
+    for bad in ("../x", "../../etc/passwd", "/etc/passwd", "emner/../../x"):
+        with pytest.raises(NewsletterError):
+            safe_join(tmp_path, bad)
+    assert safe_join(tmp_path, "emner/../index.html") == (tmp_path / "index.html").resolve()
+
+
+def test_a_heading_named_index_does_not_replace_the_topics_page(tmp_path):
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q4"])
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Index\n")
+    report = build(ws)
+    assert len(report.written) == len(set(report.written))
+    topics = soup(ws / "site" / "emner" / "index.html")
+    assert topics.h2.get_text(strip=True) == "Emner"
+    assert topics.find("a", href="sverige.html") is not None
+
+
+# ---------------------------------------------------------------------- PDFs
+
+def test_pdfs_beside_the_pages(tmp_path):
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q3", "2023-q4"])
+    site = ws / "site"
+    # A PDF that `newsletter build` made, newer than the issue file, is used as it is.
+    built_pdf = ws / "build" / "2023-q3" / "2023-q3.pdf"
+    built_pdf.parent.mkdir(parents=True)
+    built_pdf.write_bytes(b"%PDF-1.7 made by newsletter build\n%%EOF\n")
+    report = build(ws, pdf=True, build_root=ws / "build")
+    assert report.issues == ["2023-q3", "2023-q4"]
+    assert (site / "2023-q3" / "2023-q3.pdf").read_bytes() == built_pdf.read_bytes()
+    rendered = (site / "2023-q4" / "2023-q4.pdf").read_bytes()
+    assert rendered.startswith(b"%PDF-") and len(rendered) > 5000
+    index = soup(site / "index.html")
+    for issue_id in ("2023-q3", "2023-q4"):
+        assert soup(site / issue_id / "index.html").find("a", href=f"{issue_id}.pdf") is not None
+        assert index.find("a", href=f"{issue_id}/{issue_id}.pdf") is not None
+    assert build(ws, pdf=True, build_root=ws / "build").written == []
+
+    # Without PDFs again: they go, and nothing links to them.
+    report = build(ws, pdf=False)
+    assert sorted(r for r in report.removed if r.endswith(".pdf")) == ["2023-q3/2023-q3.pdf", "2023-q4/2023-q4.pdf"]
+    assert not list(site.rglob("*.pdf"))
+    for page in site.rglob("*.html"):
+        assert not [link for link in parse_links(page).links if link.endswith(".pdf") and resolve(site, page, link)]
+
+
+# ---------------------------------------------------------------------- the command
+
+FILES_WRITTEN = re.compile(r"(\d+) files written, (\d+) removed")
+
+
+def test_site_build_command(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert "4 published issues" in result.output
+    written = int(FILES_WRITTEN.search(result.output).group(1))
+    assert written == len(files_under(ws / "site")) > 20
+    assert "not published yet: 2024-q3" in result.output
+    assert not list((ws / "site").rglob("*.pdf"))
+
+    result = runner.invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert FILES_WRITTEN.search(result.output).groups() == ("0", "0")
+
+
+def test_no_contact_data_in_the_archive(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--workspace", str(ws), "contacts", "add", "person@example.org",
+                                 "--name", "Hemmelig Navn", "--organisation", "Skjult Organisasjon"])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(cli, ["--workspace", str(ws), "contacts", "list"])
+    assert "person@example.org" in listed.output  # the contact really is in var/newsletter.db
+    assert (ws / "var" / "newsletter.db").is_file()
+
+    result = runner.invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    files = files_under(ws / "site", hidden=True)
+    assert len(files) > 20
+    for relative, path in files.items():
+        text = path.read_bytes().decode("utf-8", "replace").lower()
+        for secret in ("person@example.org", "hemmelig navn", "skjult organisasjon"):
+            assert secret not in text, f"{secret!r} in {relative}"
