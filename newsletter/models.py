@@ -160,7 +160,7 @@ class Settings:
     site_url: str = ""
     footer_about: str = ""  # Markdown: who the unit is
     footer_subscription: str = ""  # Markdown: how to join or leave the contact list
-    colors: tuple[tuple[str, str], ...] = (("primary", "#1f3864"), ("accent", "#c55a11"), ("text", "#1a1a1a"),
+    colors: tuple[tuple[str, str], ...] = (("primary", "#1f3864"), ("accent", "#a84a0d"), ("text", "#1a1a1a"),
                                           ("muted", "#5a5a5a"), ("background", "#ffffff"), ("band", "#eef2f8"))
     section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
     mail: MailSettings = field(default_factory=MailSettings)
