@@ -820,12 +820,20 @@ def contacts_export(ctx: Context, as_json, as_csv):
 
 
 @contacts.command("unsubscribe")
-@click.argument("address", metavar="ADDR")
+@click.argument("address", metavar="ADDR|URL")
 @pass_context
 def contacts_unsubscribe(ctx: Context, address):
-    """Stop mailing an address (it stays on the list as unsubscribed, so no import re-adds it)."""
+    """Stop mailing an address (it stays on the list as unsubscribed, so no import re-adds it).
+
+    A received one-click unsubscribe link (https://…&email=…&sig=…) may be
+    given instead of the address: its signature is checked first.
+    """
     from newsletter.mail.contacts import unsubscribe
 
+    if address.startswith("https://"):
+        from newsletter.mail.compose import verify_unsubscribe_url
+
+        address = verify_unsubscribe_url(address, ctx.settings.mail)
     with ctx.store() as store:
         unsubscribe(store, address, _utcnow())
     click.echo(f"unsubscribed {address}")
@@ -843,7 +851,16 @@ def contacts_erase(ctx: Context, address, yes):
         raise click.Abort()
     with ctx.store() as store:
         erase(store, address, _utcnow())
-    click.echo(f"erased {address}; its hash keeps it suppressed")
+    from newsletter.mail.compose import smtp_address
+    from newsletter.mail.send import outbox_name
+
+    # The outbox (dry runs, test copies) holds whole messages: the address and the name go with them.
+    names = {outbox_name(address), outbox_name(smtp_address(address))}
+    removed = [p for p in (ctx.workspace.var / "outbox").glob("*/*.eml") if p.name.lower() in names]
+    for path in removed:
+        path.unlink()
+    click.echo(f"erased {address}; its hash keeps it suppressed" +
+               (f"; {len(removed)} messages removed from the outbox" if removed else ""))
 
 
 # ---------------------------------------------------------------------- send
@@ -869,24 +886,29 @@ def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Write the messages to var/outbox/ID/ instead of sending.")
 @click.option("--attach-pdf", is_flag=True, help="Attach the PDF to every message.")
 @click.option("--resend-unknown", is_flag=True, help="Send again to recipients whose delivery is unknown.")
+@click.option("--retry-failed", is_flag=True, help="Try again the failed recipients who are still active.")
 @click.option("--json", "as_json", is_flag=True, help="With `status`: print JSON.")
 @pass_context
-def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, as_json):
+def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
 
     Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
     where it stopped. Refuses an issue that fails `issue check` or whose build
     is missing or older than the issue file. Without `smtp:` in newsletter.yaml
-    (or with --dry-run) the messages go to var/outbox/ID/ as .eml files.
+    (or with --dry-run) the messages go to var/outbox/ID/ as .eml files, with a
+    ledger of their own (`send status ID --dry-run`): a dry run never uses up
+    the real send.
     """
-    from newsletter.mail.compose import compose, needs_smtputf8, prepare, smtp_address
+    from newsletter.mail.compose import compose, message_bytes, needs_smtputf8, prepare, smtp_address
     from newsletter.mail.send import (OutboxTransport, PermanentFailure, Recipient, SMTPTransport,
-                                      TransientFailure, UnknownOutcome, freeze_recipients, run_send, send_lock)
+                                      TransientFailure, UnknownOutcome, freeze_recipients, retry_failed as retry,
+                                      run_send, send_lock)
 
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
-        return _send_status(ctx, ISSUE_ID.convert(words[1], None, None), as_json)
+        issue_id = ISSUE_ID.convert(words[1], None, None)
+        return _send_status(ctx, f"{issue_id}:outbox" if dry_run else issue_id, as_json)
     if len(words) != 1:
         raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
     issue_id = ISSUE_ID.convert(words[0], None, None)
@@ -905,9 +927,9 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         transport = OutboxTransport(outbox) if dry_run or not mail.smtp_host else SMTPTransport(mail)
         if to_address:
             message = compose(prepared, mail, to_address)
-            transport.open()
             try:
-                transport.send(message.as_bytes(), smtp_address(mail.sender), smtp_address(to_address),
+                transport.open()
+                transport.send(message_bytes(message), smtp_address(mail.sender), smtp_address(to_address),
                                needs_smtputf8(to_address))
             except (TransientFailure, PermanentFailure, UnknownOutcome) as exc:
                 raise NewsletterError(f"test copy to {to_address}: {exc}") from exc
@@ -918,15 +940,23 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             return
         from newsletter.mail.contacts import active_recipients, mark_bounced
 
-        with send_lock(ctx.workspace.var, issue_id):
+        # A dry run (or the outbox, with no SMTP server configured) keeps its own ledger: it must never
+        # use up the real send.
+        ledger = issue_id if isinstance(transport, SMTPTransport) else f"{issue_id}:outbox"
+        with send_lock(ctx.workspace.var, ledger.replace(":", "-")):
+            started = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (ledger,)).fetchone()[0]
+            if tag and started:
+                raise UsageError(f"the recipients of {issue_id} were frozen when its send started; --tag applies "
+                                 "only to a send that has not started")
             recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
-            frozen = freeze_recipients(store, issue_id, recipients, _utcnow())
+            frozen = freeze_recipients(store, ledger, recipients, _utcnow())
             if frozen:
                 click.echo(f"{issue_id}: {frozen} recipients frozen for this send")
-            transport.open()
+            if retry_failed:
+                click.echo(f"{retry(store, ledger)} failed recipients queued again")
             with _send_progress() as progress:
                 factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(mail))
-                report = run_send(store, issue_id, prepared, mail, transport, resend_unknown, progress,
+                report = run_send(store, ledger, prepared, mail, transport, resend_unknown, progress,
                                   on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _utcnow()),
                                   transport_factory=factory)
     counts = report.counts

@@ -361,12 +361,16 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         return value
 
     unsubscribe_url = top.string("unsubscribe_url", "") if data.get("unsubscribe_url") else ""
-    if unsubscribe_url and not unsubscribe_url.startswith("https://"):
-        raise top.error("unsubscribe_url", "the one-click unsubscribe address must be https://…")
+    if unsubscribe_url and (not unsubscribe_url.startswith("https://") or not unsubscribe_url.isascii()
+                            or re.search(r"\s", unsubscribe_url)):
+        raise top.error("unsubscribe_url", "the one-click unsubscribe address must be an https:// URL in ASCII")
+    list_id = top.string("list_id", "") if data.get("list_id") else ""
+    if list_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}", list_id):
+        raise top.error("list_id", f"expected a domain-like id such as nyhetsbrev.example.no (RFC 2919), got {list_id!r}")
     values = {
         "sender": address("sender"), "reply_to": address("reply_to"),
         "sender_name": top.string("sender_name", "") if data.get("sender_name") else "",
-        "list_id": top.string("list_id", "") if data.get("list_id") else "",
+        "list_id": list_id,
         "unsubscribe_url": unsubscribe_url,
     }
     if data.get("smtp") is not None:

@@ -212,8 +212,9 @@ def test_a_second_send_of_the_same_issue_refuses_to_start(tmp_path):
         pass  # free again
 
 
-def test_messages_are_well_formed(smtp, prepared, tmp_path):
+def test_messages_are_well_formed(smtp, prepared, tmp_path, monkeypatch):
     issue, out = prepared
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "test-secret")
     settings = mail_settings(smtp, unsubscribe_url="https://kom.example.no/avmelding")
     people = [Recipient("åse@blåbær.no", "Åse Ødegård"), Recipient("per@example.org", "Per \r\nBcc: x@evil")]
     with Store(tmp_path / "n.db") as store:
@@ -291,3 +292,115 @@ def test_the_rate_limit_spaces_messages():
     assert len(slept) == 2 and all(0.05 < s <= 0.1 for s in slept)
     hourly = RateLimit(per_second=0, per_hour=3600, sleep=slept.append)
     assert hourly.gap == 1.0
+
+
+# ---------------------------------------------------------------------- fixes from review
+
+def test_resend_unknown_sends_once_more_and_never_loops(smtp, prepared, tmp_path):
+    """A recipient whose delivery stays unknown gets at most one more copy per run with --resend-unknown."""
+    issue, out = prepared
+    cut = "mottaker001@example.org"
+    smtp.drop_after_data_of = {cut}
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(3), NOW)
+        send(store, prepare(issue, out), mail_settings(smtp))
+        report = send(store, prepare(issue, out), mail_settings(smtp), resend_unknown=True)
+        assert report.unknown == 1 and send_counts(store, "2024-q2")["unknown"] == 1
+    assert smtp.copies()[cut] == 2
+
+
+def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, tmp_path):
+    from newsletter.mail.send import ServerUnavailable
+
+    issue, out = prepared
+    port = free_port()  # nothing listens there
+    settings = dataclasses.replace(SETTINGS.mail, smtp_host="127.0.0.1", smtp_port=port, security="none", timeout=2)
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(4), NOW)
+        for _ in range(6):  # more runs than max_attempts: an outage must not fail anybody
+            with pytest.raises(ServerUnavailable, match="cannot connect"):
+                run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password=""))
+        rows = [tuple(row) for row in store.db.execute("SELECT state, attempts FROM sends")]
+    assert rows == [("pending", 0)] * 4
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with Store(tmp_path / "n.db") as store:
+            report = run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password=""))
+    finally:
+        controller.stop()
+    assert report.sent == 4 and set(handler.copies().values()) == {1}
+
+
+def test_a_5xx_for_the_message_itself_stops_the_run_and_bounces_nobody(smtp, prepared, tmp_path):
+    from newsletter.mail.send import RunStopped
+
+    issue, out = prepared
+    smtp.data_replies = ["554 5.6.0 message content rejected"]
+    bounced = []
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(5), NOW)
+        with pytest.raises(RunStopped, match="refused the newsletter itself"):
+            send(store, prepare(issue, out), mail_settings(smtp), on_bounce=lambda *a: bounced.append(a))
+        counts = send_counts(store, "2024-q2")
+    assert bounced == [] and counts["pending"] == 5 and counts["failed"] == 0
+
+
+def test_ten_refused_recipients_in_a_row_stop_the_run(smtp, prepared, tmp_path):
+    from newsletter.mail.send import RunStopped
+
+    issue, out = prepared
+    for person in recipients(15):
+        smtp.rcpt_replies[person.email] = "550 5.7.1 relaying denied"
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(15), NOW)
+        with pytest.raises(RunStopped, match="refused 10 recipients in a row"):
+            send(store, prepare(issue, out), mail_settings(smtp))
+        counts = send_counts(store, "2024-q2")
+    assert counts["failed"] == 10 and counts["pending"] == 5
+
+
+def test_a_contact_who_unsubscribes_after_the_send_started_is_not_mailed(smtp, prepared, tmp_path):
+    issue, out = prepared
+    people = recipients(3)
+    with Store(tmp_path / "n.db") as store:
+        store.db.executemany("INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
+                             [(p.email, p.email, p.name, NOW.isoformat()) for p in people])
+        ids = dict(store.db.execute("SELECT email, id FROM contacts").fetchall())
+        freeze_recipients(store, "2024-q2", [Recipient(p.email, p.name, ids[p.email]) for p in people], NOW)
+        store.db.execute("UPDATE contacts SET status = 'unsubscribed' WHERE email = ?", (people[1].email,))
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+        reply = store.db.execute("SELECT last_reply FROM sends WHERE email = ?", (people[1].email,)).fetchone()[0]
+    assert report.sent == 2 and people[1].email not in smtp.copies()
+    assert reply == "skipped: unsubscribed after the send started"
+
+
+def test_encoded_words_stay_within_75_characters(prepared):
+    import re
+
+    from newsletter.mail.compose import message_bytes
+
+    issue, out = prepared
+    name = "Åse Ødegård-Ææææ med et svært langt navn som går over flere linjer i hodet"
+    raw = message_bytes(compose(prepare(issue, out), SETTINGS.mail, "ase@example.org", name))
+    words = re.findall(rb"=\?[^?]+\?[bqBQ]\?[^?]*\?=", raw.split(b"\r\n\r\n")[0])
+    assert words and max(len(w) for w in words) <= 75
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["To"].addresses[0].display_name == name
+
+
+def test_one_click_links_need_the_secret_and_can_be_verified(prepared, monkeypatch):
+    from newsletter.errors import NewsletterError
+    from newsletter.mail.compose import unsubscribe_links, verify_unsubscribe_url
+
+    settings = dataclasses.replace(SETTINGS.mail, unsubscribe_url="https://kom.example.no/avmelding")
+    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET", raising=False)
+    with pytest.raises(NewsletterError, match="NEWSLETTER_UNSUBSCRIBE_SECRET"):
+        unsubscribe_links("per@example.org", settings)
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s3cret")
+    _mailto, url = unsubscribe_links("per@example.org", settings)
+    assert verify_unsubscribe_url(url, settings) == "per@example.org"
+    forged = url.replace("per%40example.org", "kari%40example.org")
+    with pytest.raises(NewsletterError, match="wrong signature"):
+        verify_unsubscribe_url(forged, settings)

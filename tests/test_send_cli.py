@@ -93,8 +93,10 @@ def test_dry_run_writes_one_correct_eml_per_active_contact_and_never_twice(works
     message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].display_name == "Person 0 Ødegård"
     assert message["Subject"] == "Nyhetsbrev fra KOM – april–juni 2024"
-    status = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)
+    status = json.loads(invoke(workspace, "send", "status", "2024-q2", "--dry-run", "--json").stdout)
     assert status["counts"]["sent"] == 11 and status["counts"]["pending"] == 0
+    real = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)
+    assert sum(real["counts"].values()) == 0  # the dry run did not use up the real send
     again = invoke(workspace, "send", "2024-q2", "--dry-run")
     assert again.exit_code == 0 and "sent 0 now" in again.stdout
     assert len(list(outbox.glob("*.eml"))) == 11
@@ -108,6 +110,37 @@ def test_a_test_copy_records_nothing(workspace):
     assert (workspace / "var" / "outbox" / "2024-q2" / "redaktor@example.org.eml").exists()
     with Store(workspace / "var" / "newsletter.db") as store:
         assert store.db.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
+
+
+def test_erase_removes_the_outbox_copies(workspace):
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    invoke(workspace, "build", "2024-q2", "--format", "email,text")
+    invoke(workspace, "send", "2024-q2", "--dry-run")
+    outbox = workspace / "var" / "outbox" / "2024-q2"
+    assert (outbox / "person001@example.org.eml").exists()
+    result = invoke(workspace, "contacts", "erase", "person001@example.org", "--yes")
+    assert "1 messages removed from the outbox" in result.stdout
+    assert not (outbox / "person001@example.org.eml").exists()
+    leftover = b"".join(p.read_bytes() for p in (workspace / "var" / "outbox").rglob("*") if p.is_file())
+    assert b"person001" not in leftover
+
+
+def test_contacts_unsubscribe_accepts_a_received_one_click_link(workspace, monkeypatch):
+    import dataclasses
+
+    from newsletter.config import load_settings
+    from newsletter.mail.compose import unsubscribe_links
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s3cret")
+    with open(workspace / "newsletter.yaml", "a", encoding="utf-8") as handle:
+        handle.write("unsubscribe_url: https://kom.example.no/avmelding\n")
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    mail = load_settings(workspace / "newsletter.yaml").mail
+    _mailto, url = unsubscribe_links("person000@example.org", mail)
+    assert invoke(workspace, "contacts", "unsubscribe", url).exit_code == 0
+    statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert statuses["person000@example.org"] == "unsubscribed"
+    assert invoke(workspace, "contacts", "unsubscribe", url.replace("sig=", "sig=0")).exit_code == 1
 
 
 def test_send_status_lists_failures(workspace):
@@ -137,6 +170,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
         command = [sys.executable, "-m", "newsletter", "send", "2024-q2"]
         chance = random.Random(2024)
         kills = 0
+        mid_send = 0  # killed runs that left some recipients sent and some still to go
         for _ in range(12):
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -145,6 +179,9 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 kills += 1
+                with Store(workspace / "var" / "newsletter.db") as store:
+                    states = {s for (s,) in store.db.execute("SELECT state FROM sends")}
+                mid_send += "sent" in states and bool(states & {"pending", "sending", "unknown"})
                 continue
             if process.returncode == 0:
                 break
@@ -157,7 +194,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
     finally:
         controller.stop()
     copies = handler.copies()
-    assert kills >= 1, "no run was interrupted: the test proved nothing"
+    assert kills >= 1 and mid_send >= 1, "no run was interrupted while sending: the test proved nothing"
     assert len(states) == 80
     for address, state in states.items():
         if state == "unknown":

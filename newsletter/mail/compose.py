@@ -90,17 +90,31 @@ def needs_smtputf8(address: str) -> bool:
 
 
 def unsubscribe_token(address: str, settings: MailSettings) -> str:
-    """A token naming the recipient in unsubscribe links: an HMAC of the address, so it cannot be forged
-    for another address when NEWSLETTER_UNSUBSCRIBE_SECRET is set (the list id keys it otherwise)."""
-    secret = (os.environ.get(SECRET_ENV) or settings.list_id or "newsletter").encode("utf-8")
-    return hmac.new(secret, address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    """The signature of a recipient's one-click unsubscribe link: an HMAC of the address keyed by
+    NEWSLETTER_UNSUBSCRIBE_SECRET, so nobody can unsubscribe someone else."""
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        raise NewsletterError(f"unsubscribe_url is set in newsletter.yaml: set {SECRET_ENV} too (a long random "
+                              "text, kept secret), so unsubscribe links cannot be forged")
+    return hmac.new(secret.encode("utf-8"), address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def verify_unsubscribe_url(url: str, settings: MailSettings) -> str:
+    """The address a received one-click unsubscribe link names, after checking its signature."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(url).query)
+    address, signature = (query.get("email") or [""])[0], (query.get("sig") or [""])[0]
+    if not address or not hmac.compare_digest(signature, unsubscribe_token(address, settings)):
+        raise NewsletterError(f"{url}: not an unsubscribe link of this list (missing or wrong signature)")
+    return address
 
 
 def message_id(issue_id: str, address: str, settings: MailSettings) -> str:
     """A Message-ID that is the same every time this issue goes to this recipient."""
     digest = hashlib.sha256(f"{issue_id}|{address.lower()}".encode("utf-8")).hexdigest()[:24]
-    domain = (settings.sender.rsplit("@", 1)[-1] if "@" in settings.sender else "newsletter.invalid").lower()
-    return f"<{issue_id}.{digest}@{domain}>"
+    sender = smtp_address(settings.sender) if "@" in settings.sender else "x@newsletter.invalid"
+    return f"<{issue_id}.{digest}@{sender.rsplit('@', 1)[-1].lower()}>"  # the domain in ASCII (IDNA)
 
 
 def unsubscribe_links(address: str, settings: MailSettings) -> tuple[str, str | None]:
@@ -111,7 +125,9 @@ def unsubscribe_links(address: str, settings: MailSettings) -> tuple[str, str | 
         return mailto, None
     joiner = "&" if "?" in settings.unsubscribe_url else "?"
     token = unsubscribe_token(address, settings)
-    return mailto, f"{settings.unsubscribe_url}{joiner}list={quote(settings.list_id)}&token={token}"
+    ascii_address = smtp_address(address)
+    return mailto, (f"{settings.unsubscribe_url}{joiner}list={quote(settings.list_id)}&email={quote(ascii_address)}"
+                    f"&sig={token}")
 
 
 def compose(prepared: Prepared, settings: MailSettings, address: str, name: str = "",
@@ -121,9 +137,8 @@ def compose(prepared: Prepared, settings: MailSettings, address: str, name: str 
         raise NewsletterError("newsletter.yaml has no `sender`: the From address of the newsletter")
     mailto, https = unsubscribe_links(address, settings)
     visible = visible or https or mailto
-    # SMTPUTF8 only for an address that needs it. Bodies are encoded with short lines (78);
-    # headers are written with RFC 5322's 998 at the end: folding a long List-Unsubscribe at
-    # 78 makes the policy RFC 2047-encode it, which RFC 2369 forbids.
+    # SMTPUTF8 only for an address that needs it. Headers and bodies are folded at 78, so encoded
+    # words stay within RFC 2047's 75 characters; `message_bytes` writes List-Unsubscribe unfolded.
     chosen = policy.SMTPUTF8 if needs_smtputf8(address) else policy.SMTP
     message = EmailMessage(policy=chosen)
     message["From"] = _address(settings.sender_name, settings.sender)
@@ -146,8 +161,31 @@ def compose(prepared: Prepared, settings: MailSettings, address: str, name: str 
                             cte="quoted-printable")
     if prepared.pdf is not None:
         message.add_attachment(prepared.pdf, maintype="application", subtype="pdf", filename=prepared.pdf_name)
-    message.policy = chosen.clone(max_line_length=998)
     return message
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as sent: folded at 78, except List-Unsubscribe, which stays one plain line.
+
+    Folding a long List-Unsubscribe makes the standard library RFC 2047-encode it, which
+    RFC 2369 forbids; its value is ASCII by construction, so it is written as it is.
+    """
+    data = message.as_bytes()
+    raw = message.get("List-Unsubscribe")
+    if raw is None:
+        return data
+    head, separator, body = data.partition(b"\r\n\r\n")
+    lines, out, skipping = head.split(b"\r\n"), [], False
+    for line in lines:
+        if line.lower().startswith(b"list-unsubscribe:"):
+            out.append(b"List-Unsubscribe: " + str(raw).encode("ascii"))
+            skipping = True
+            continue
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the header just replaced
+        skipping = False
+        out.append(line)
+    return b"\r\n".join(out) + separator + body
 
 
 def _address(name: str, address: str) -> Address:
@@ -167,7 +205,7 @@ class MessageTemplate:
         self.prepared, self.settings = prepared, settings
         self.now = now or dt.datetime.now(dt.timezone.utc)
         message = compose(prepared, settings, self.PLACEHOLDER, "", self.now, visible=UNSUBSCRIBE_URL)
-        self.data = message.as_bytes()
+        self.data = message_bytes(message)
         head, _, self.body = self.data.partition(b"\r\n\r\n")
         self.head = head.split(b"\r\n")
         self.token = UNSUBSCRIBE_URL.encode("ascii")
@@ -179,19 +217,45 @@ class MessageTemplate:
     def render(self, address: str, name: str = "") -> bytes:
         """The message for one recipient, as bytes."""
         if not self.usable or needs_smtputf8(address):
-            return compose(self.prepared, self.settings, address, name, self.now).as_bytes()
+            return message_bytes(compose(self.prepared, self.settings, address, name, self.now))
         mailto, https = unsubscribe_links(address, self.settings)
-        fresh = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+        fresh = EmailMessage(policy=policy.SMTP)
         fresh["To"] = _address(name, address)
         fresh["Message-ID"] = message_id(self.prepared.issue_id, address, self.settings)
-        fresh["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in (https, mailto) if uri)
-        new = dict(line.split(b": ", 1) for line in fresh.as_bytes().split(b"\r\n") if b": " in line)
-        head = []
+        # To may fold onto continuation lines: take it (and them) as the policy wrote them.
+        to_block = _header_block(fresh.as_bytes(), b"To")
+        new = {b"Message-ID": fresh["Message-ID"].encode("ascii")}
+        new[b"List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in (https, mailto) if uri).encode("ascii")
+        head, skipping = [], False
         for line in self.head:
+            if skipping and line[:1] in (b" ", b"\t"):
+                continue
+            skipping = False
             name_part = line.split(b":", 1)[0]
-            head.append(name_part + b": " + new[name_part] if name_part in new else line)
+            if name_part == b"To":
+                head.extend(to_block)
+                skipping = True
+            elif name_part in new:
+                head.append(name_part + b": " + new[name_part])
+                skipping = True
+            else:
+                head.append(line)
         body = self.body.replace(self.token, _qp_inline(https or mailto))
         return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def _header_block(data: bytes, name: bytes) -> list[bytes]:
+    """A header's lines (with its folded continuations) from serialised headers."""
+    lines = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    block: list[bytes] = []
+    for line in lines:
+        if block and line[:1] in (b" ", b"\t"):
+            block.append(line)
+        elif block:
+            break
+        elif line.split(b":", 1)[0] == name:
+            block.append(line)
+    return block
 
 
 def _qp_inline(text: str) -> bytes:

@@ -37,6 +37,7 @@ from newsletter.store import Store
 log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
 STATES = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")
 
 
@@ -45,7 +46,21 @@ class TransientFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """The server refused the recipient or the message for good (5xx)."""
+    """The server refused for good (5xx). Only a refusal at RCPT TO is about the recipient."""
+
+    def __init__(self, message: str, recipient: bool = False):
+        super().__init__(message)
+        self.recipient = recipient
+
+
+class ServerUnavailable(NewsletterError):
+    """The SMTP server cannot be reached or refuses us (connect, TLS, login): the run stops and
+    every recipient keeps its place, without an attempt counted against them."""
+
+
+class RunStopped(NewsletterError):
+    """The server refused the message itself (a 5xx at MAIL FROM or at the end of DATA), or every
+    recipient in a row: a problem with the newsletter or the setup, not with the recipients."""
 
 
 class UnknownOutcome(Exception):
@@ -72,9 +87,10 @@ class OutboxTransport:
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool) -> str:
-        name = recipient.replace("/", "_").replace("\\", "_")
-        atomic_write(self.folder / f"{name}.eml", data)
+    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool,
+             on_data: Callable[[], None] = lambda: None) -> str:
+        on_data()
+        atomic_write(self.folder / outbox_name(recipient), data)
         return "written"
 
     def close(self) -> None:
@@ -106,13 +122,16 @@ class SMTPTransport:
                     raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
                 connection.login(s.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise NewsletterError(f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); "
-                                  f"check smtp.username and {PASSWORD_ENV}") from exc
+            raise ServerUnavailable(f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); "
+                                    f"check smtp.username and {PASSWORD_ENV}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransientFailure(f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc})") from exc
+            raise ServerUnavailable(f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was "
+                                    "counted against the recipients: run send again when the server is back") from exc
         self.connection = connection
 
-    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool) -> str:
+    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool,
+             on_data: Callable[[], None] = lambda: None) -> str:
+        """Send one message; `on_data` runs when the server said 354, just before the data goes out."""
         if self.connection is None:
             self.open()
         smtp = self.connection
@@ -121,9 +140,10 @@ class SMTPTransport:
             code, reply = smtp.mail(sender, options)
             _check(code, reply, "MAIL FROM")
             code, reply = smtp.rcpt(recipient)
-            _check(code, reply, "RCPT TO")
+            _check(code, reply, "RCPT TO", recipient_step=True)
             code, reply = smtp.docmd("DATA")
             _check(code, reply, "DATA", expected=354)
+            on_data()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
             raise TransientFailure(f"connection lost before the message was sent ({exc})") from exc
@@ -167,7 +187,7 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
     return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
 
 
-def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> None:
+def _check(code: int, reply: bytes, step: str, expected: int | None = None, recipient_step: bool = False) -> None:
     text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
     if expected is not None and code == expected:
         return
@@ -175,7 +195,12 @@ def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> N
         return
     if code == 421 or 400 <= code < 500 or code == -1:
         raise TransientFailure(f"{step}: {text}")
-    raise PermanentFailure(f"{step}: {text}")
+    raise PermanentFailure(f"{step}: {text}", recipient=recipient_step)
+
+
+def outbox_name(recipient: str) -> str:
+    """The .eml file name of a recipient in the outbox (the address, made safe for a file name)."""
+    return recipient.lower().replace("/", "_").replace("\\", "_") + ".eml"
 
 
 # ---------------------------------------------------------------------- the ledger
@@ -221,6 +246,31 @@ def _set(store: Store, issue_id: str, email: str, state: str, reply: str | None 
     )
 
 
+def _no_longer_wanted(store: Store, issue_id: str, email: str) -> str | None:
+    """Why a frozen recipient must not be mailed after all (erased, unsubscribed or bounced since the send
+    started), or None."""
+    if email.startswith("erased:"):
+        return "skipped: erased after the send started"
+    row = store.db.execute(
+        "SELECT s.contact_id, c.status FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.issue = ? AND s.email = ?", (issue_id, email)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    if row[1] is None:
+        return "skipped: removed from the contact list after the send started"
+    if row[1] != "active":
+        return f"skipped: {row[1]} after the send started"
+    return None
+
+
+def retry_failed(store: Store, issue_id: str) -> int:
+    """Put the failed rows whose contact is still active back in the queue (after an outage, say)."""
+    return store.db.execute(
+        "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE issue = ? AND state = "
+        "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
+        "(SELECT id FROM contacts WHERE status = 'active'))", (issue_id,)).rowcount
+
+
 # ---------------------------------------------------------------------- the run
 
 @dataclass
@@ -233,6 +283,7 @@ class SendReport:
     unknown: int = 0
     skipped_unknown: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    refusals: list[int] = field(default_factory=lambda: [0])  # recipients refused in a row (shared)
     seconds: float = 0.0
 
 
@@ -285,11 +336,16 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
     started = time.monotonic()
     progress = progress or (lambda *_: None)
     report = SendReport()
+    # Each state change must survive a power cut too: `sent` rolled back to `pending` would mean a second copy.
+    store.db.execute("PRAGMA synchronous=FULL")
     # A row left at `sending` by a run that died: the server may have the message.
     store.db.execute("UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
                      "sending') WHERE issue = ? AND state = 'sending'", (issue_id,))
-    states = ("pending", "temp_failed", "unknown") if resend_unknown else ("pending", "temp_failed")
-    report.skipped_unknown = 0 if resend_unknown else send_counts(store, issue_id)["unknown"]
+    if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
+        store.db.execute("UPDATE sends SET state = 'pending', next_attempt_at = NULL WHERE issue = ? "
+                         "AND state = 'unknown'", (issue_id,))
+    states = ("pending", "temp_failed")
+    report.skipped_unknown = send_counts(store, issue_id)["unknown"]
     total = store.db.execute(f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})",
                              (issue_id, *states)).fetchone()[0]
     progress("start", total)
@@ -312,6 +368,7 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
         def worker(part: int) -> None:
             try:
                 with Store(store.path) as own:
+                    own.db.execute("PRAGMA synchronous=FULL")
                     drain(part, own, transport_factory())
             except BaseException as exc:  # reported after the others finish
                 errors.append(exc)
@@ -336,6 +393,7 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
         "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.issue = ?", (issue_id,))}
     sender = smtp_address(settings.sender)
+    refusals = report.refusals
 
     def count(field_name: str, event: str) -> None:
         with shared:
@@ -359,33 +417,62 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                 time.sleep(max(0.0, wait))
                 continue
             for email, attempts, _ in due:
+                gone = _no_longer_wanted(store, issue_id, email)
+                if gone:
+                    _set(store, issue_id, email, "failed", reply=gone)
+                    count("failed", "failed")
+                    continue
                 with shared:
                     limit.wait()
                 data = template.render(email, names.get(email, ""))
-                _set(store, issue_id, email, "sending", attempts=attempts + 1,
-                     message_id=message_id(issue_id, email, settings))
+                # `sending` is committed when the server said 354, just before the data goes out: a
+                # failure before that point leaves the row where it was, never `unknown`.
+                started_data = []
+
+                def on_data(email=email, attempts=attempts):
+                    _set(store, issue_id, email, "sending", attempts=attempts + 1,
+                         message_id=message_id(issue_id, email, settings))
+                    started_data.append(True)
+
                 try:
-                    reply = transport.send(data, sender, smtp_address(email), needs_smtputf8(email))
+                    reply = transport.send(data, sender, smtp_address(email), needs_smtputf8(email), on_data)
+                except ServerUnavailable:
+                    raise  # the row keeps its state; the run stops
                 except TransientFailure as exc:
                     if attempts + 1 >= settings.max_attempts:
-                        _set(store, issue_id, email, "failed", reply=str(exc))
+                        _set(store, issue_id, email, "failed", reply=str(exc), attempts=attempts + 1)
                         count("failed", "failed")
                     else:
                         retry_at = time.time() + settings.retry_base * (2 ** attempts)
-                        _set(store, issue_id, email, "temp_failed", reply=str(exc), next_at=retry_at)
+                        _set(store, issue_id, email, "temp_failed", reply=str(exc), attempts=attempts + 1,
+                             next_at=retry_at)
                         count("temp_failed", "temp_failed")
                     continue
                 except PermanentFailure as exc:
-                    _set(store, issue_id, email, "failed", reply=str(exc))
+                    if not exc.recipient:
+                        _set(store, issue_id, email, "pending", reply=str(exc), attempts=attempts)
+                        raise RunStopped(f"the server refused the newsletter itself ({exc}); nothing more was "
+                                         "sent, and every recipient keeps its place: fix the cause and run send "
+                                         "again") from exc
+                    _set(store, issue_id, email, "failed", reply=str(exc), attempts=attempts + 1)
                     count("failed", "failed")
-                    if on_bounce:
-                        with shared:
-                            on_bounce(store, email, str(exc))  # this thread's own database connection
+                    with shared:
+                        refusals[0] += 1
+                        if on_bounce:
+                            try:
+                                on_bounce(store, email, str(exc))  # this thread's own database connection
+                            except NewsletterError as bounce_error:
+                                log.warning("could not mark %s bounced: %s", email, bounce_error)
+                        if refusals[0] >= REFUSAL_BRAKE:
+                            raise RunStopped(f"the server refused {refusals[0]} recipients in a row (last: {exc}); "
+                                             "that is the setup, not the addresses: check the SMTP settings") from exc
                     continue
                 except UnknownOutcome as exc:
                     _set(store, issue_id, email, "unknown", reply=str(exc))
                     count("unknown", "unknown")
                     continue
+                with shared:
+                    refusals[0] = 0
                 _set(store, issue_id, email, "sent", reply=reply)
                 count("sent", "sent")
     finally:
