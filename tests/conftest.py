@@ -94,6 +94,19 @@ def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rs
     """)
 
 
+@pytest.fixture
+def sample_workspace(tmp_path):
+    """A workspace with the repository's newsletter.yaml, feeds.yaml and sample issue 2024-q2."""
+    import shutil
+
+    repo = Path(__file__).parent.parent
+    for name in ("newsletter.yaml", "feeds.yaml"):
+        shutil.copy(repo / name, tmp_path / name)
+    (tmp_path / "issues").mkdir()
+    shutil.copy(repo / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
+    return tmp_path
+
+
 def read_data(*parts: str) -> bytes:
     """Bytes of a file under tests/data."""
     return DATA.joinpath(*parts).read_bytes()

@@ -21,6 +21,7 @@ Screenshots stay in tmp_path; their paths are printed (see them with `pytest -s`
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -63,27 +64,36 @@ class Visit:
     stderr: str
 
 
-def visit(page: Path, work: Path, width: int = 1280, height: int = 1600) -> Visit:
-    """Open `page` in headless Chromium at width × height; screenshot it and collect its console messages."""
-    binary = chromium_binary()
+_runs = itertools.count()
+
+
+def run_chromium(url: str, work: Path, *flags: str, window: str = "1280,1600") -> tuple[str, list[str], str]:
+    """Run headless Chromium on `url` with extra `flags`: its stdout, the page's console messages, stderr."""
     work.mkdir(parents=True, exist_ok=True)
-    shot = work / f"{page.stem}-{width}x{height}.png"
-    profile = work / f"profile-{page.stem}-{width}"
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    profile = work / f"profile-{next(_runs)}"
+    command = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--window-size={width},{height}", "--enable-logging=stderr",
-               "--v=0", "--log-level=0", f"--screenshot={shot}", page.resolve().as_uri()]
+               f"--user-data-dir={profile}", f"--window-size={window}", "--enable-logging=stderr", "--v=0",
+               "--log-level=0", *flags, url]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # its own session: the browser and its helpers
         process.communicate()
-        pytest.fail(f"chromium did not finish within {TIMEOUT} s on {page}")
+        pytest.fail(f"chromium did not finish within {TIMEOUT} s on {url}")
     stderr = err.decode("utf-8", "replace") + out.decode("utf-8", "replace")
-    assert process.returncode == 0 and shot.exists(), \
-        f"chromium failed (exit {process.returncode}) on {page}:\n{stderr[-3000:]}"
+    assert process.returncode == 0, f"chromium failed (exit {process.returncode}) on {url}:\n{stderr[-3000:]}"
     console = [m[1] for line in stderr.splitlines() if (m := CONSOLE.search(line))]
+    return out.decode("utf-8", "replace"), console, stderr
+
+
+def visit(page: Path, work: Path, width: int = 1280, height: int = 1600) -> Visit:
+    """Screenshot a page in headless Chromium; the console messages it logged come back too."""
+    shot = work / f"{page.stem}-{width}x{height}.png"
+    _out, console, stderr = run_chromium(page.resolve().as_uri(), work, f"--screenshot={shot}",
+                                         window=f"{width},{height}")
+    assert shot.exists(), f"chromium wrote no screenshot of {page}:\n{stderr[-3000:]}"
     print(f"screenshot: {shot}")
     return Visit(shot, console, stderr)
 

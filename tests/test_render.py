@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -227,12 +226,8 @@ def test_workspace_templates_override_the_built_in_ones(tmp_path):
 # ---------------------------------------------------------------------- the command line
 
 @pytest.fixture
-def workspace(tmp_path):
-    for name in ("newsletter.yaml", "feeds.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "issues").mkdir()
-    shutil.copy(REPO / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
-    return tmp_path
+def workspace(sample_workspace):
+    return sample_workspace
 
 
 def invoke(root, *args):

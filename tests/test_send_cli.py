@@ -6,7 +6,6 @@ import email
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,12 +24,8 @@ REPO = Path(__file__).parent.parent
 
 
 @pytest.fixture
-def workspace(tmp_path):
-    for name in ("newsletter.yaml", "feeds.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "issues").mkdir()
-    shutil.copy(REPO / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
-    return tmp_path
+def workspace(sample_workspace):
+    return sample_workspace
 
 
 def invoke(root, *args, input=None):
@@ -126,8 +121,6 @@ def test_erase_removes_the_outbox_copies(workspace):
 
 
 def test_contacts_unsubscribe_accepts_a_received_one_click_link(workspace, monkeypatch):
-    import dataclasses
-
     from newsletter.config import load_settings
     from newsletter.mail.compose import unsubscribe_links
 

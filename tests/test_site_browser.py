@@ -27,10 +27,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 from html.parser import HTMLParser
-from itertools import count
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,12 +36,11 @@ import pytest
 
 from newsletter.config import load_settings
 from newsletter.site import build_site, slug
-from tests.test_browser import CONSOLE, PRIMARY, REPO, TIMEOUT, assert_rendered, chromium_binary, visit
+from tests.test_browser import PRIMARY, REPO, assert_rendered, chromium_binary, run_chromium, visit
 
 ISSUE = "2024-q2"
 BLOCKING = ("serious", "critical")
 HOSTILE = "<script>alert(1)</script> ( [ * \\ æøå"
-_runs = count()
 
 
 # --- the archive ---------------------------------------------------------------------------------------
@@ -67,27 +64,6 @@ def topic_page(site: Path) -> Path:
     return page
 
 
-# --- Chromium with a URL (a query string), reading the DOM after the scripts ran -------------------------
-
-def run_chromium(url: str, work: Path, *flags: str) -> tuple[str, list[str], str]:
-    """Run headless Chromium on `url` with extra `flags`: its stdout, the page's console messages, stderr."""
-    work.mkdir(parents=True, exist_ok=True)
-    profile = work / f"profile-{next(_runs)}"
-    command = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={profile}", "--window-size=1280,1600", "--enable-logging=stderr", "--v=0",
-               "--log-level=0", *flags, url]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # its own session: the browser and its helpers
-        process.communicate()
-        pytest.fail(f"chromium did not finish within {TIMEOUT} s on {url}")
-    stderr = err.decode("utf-8", "replace")
-    assert process.returncode == 0, f"chromium failed (exit {process.returncode}) on {url}:\n{stderr[-3000:]}"
-    console = [m[1] for line in stderr.splitlines() if (m := CONSOLE.search(line))]
-    return out.decode("utf-8", "replace"), console, stderr
 
 
 def dump_dom(url: str, work: Path, budget_ms: int = 5000) -> tuple[Node, list[str], str]:

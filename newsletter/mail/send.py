@@ -20,6 +20,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import smtplib
 import ssl
 import threading
@@ -37,6 +38,7 @@ from newsletter.store import Store
 log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
 STATES = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")
 
@@ -153,7 +155,8 @@ class SMTPTransport:
             raise
         try:
             # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
-            payload = smtplib.quotedata(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+            # Dot-stuffing (RFC 5321 4.5.2) on the bytes; the message already has CRLF line ends.
+            payload = _LEADING_DOT.sub(b"..", data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             smtp.send(payload + b".\r\n")
@@ -269,6 +272,38 @@ def retry_failed(store: Store, issue_id: str) -> int:
         "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE issue = ? AND state = "
         "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
         "(SELECT id FROM contacts WHERE status = 'active'))", (issue_id,)).rowcount
+
+
+class _Ledger:
+    """One worker's writes to the ledger. A message's `sent` is held back and committed together with
+    the next message's `sending`: one durable write per message. Should the process die before that
+    commit, the row is still `sending`, which the next run reports as `unknown`: never sent twice
+    without the editor's say."""
+
+    def __init__(self, store: Store, issue_id: str):
+        self.store, self.issue_id = store, issue_id
+        self.held: tuple[str, str] | None = None
+
+    def set(self, email: str, state: str, **values) -> None:
+        with self.store.transaction():
+            self._flush_held()
+            _set(self.store, self.issue_id, email, state, **values)
+
+    def sent(self, email: str, reply: str) -> None:
+        if self.held:
+            self.flush()
+        self.held = (email, reply)
+
+    def flush(self) -> None:
+        if self.held:
+            with self.store.transaction():
+                self._flush_held()
+
+    def _flush_held(self) -> None:
+        if self.held:
+            email, reply = self.held
+            self.held = None
+            _set(self.store, self.issue_id, email, "sent", reply=reply)
 
 
 # ---------------------------------------------------------------------- the run
@@ -394,6 +429,7 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
         "WHERE s.issue = ?", (issue_id,))}
     sender = smtp_address(settings.sender)
     refusals = report.refusals
+    ledger = _Ledger(store, issue_id)
 
     def count(field_name: str, event: str) -> None:
         with shared:
@@ -419,7 +455,7 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
             for email, attempts, _ in due:
                 gone = _no_longer_wanted(store, issue_id, email)
                 if gone:
-                    _set(store, issue_id, email, "failed", reply=gone)
+                    ledger.set(email, "failed", reply=gone)
                     count("failed", "failed")
                     continue
                 with shared:
@@ -430,8 +466,8 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                 started_data = []
 
                 def on_data(email=email, attempts=attempts):
-                    _set(store, issue_id, email, "sending", attempts=attempts + 1,
-                         message_id=message_id(issue_id, email, settings))
+                    # One commit: the previous message's `sent` and this one's `sending`.
+                    ledger.set(email, "sending", attempts=attempts + 1, message_id=message_id(issue_id, email, settings))
                     started_data.append(True)
 
                 try:
@@ -440,21 +476,21 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                     raise  # the row keeps its state; the run stops
                 except TransientFailure as exc:
                     if attempts + 1 >= settings.max_attempts:
-                        _set(store, issue_id, email, "failed", reply=str(exc), attempts=attempts + 1)
+                        ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
                         count("failed", "failed")
                     else:
                         retry_at = time.time() + settings.retry_base * (2 ** attempts)
-                        _set(store, issue_id, email, "temp_failed", reply=str(exc), attempts=attempts + 1,
+                        ledger.set(email, "temp_failed", reply=str(exc), attempts=attempts + 1,
                              next_at=retry_at)
                         count("temp_failed", "temp_failed")
                     continue
                 except PermanentFailure as exc:
                     if not exc.recipient:
-                        _set(store, issue_id, email, "pending", reply=str(exc), attempts=attempts)
+                        ledger.set(email, "pending", reply=str(exc), attempts=attempts)
                         raise RunStopped(f"the server refused the newsletter itself ({exc}); nothing more was "
                                          "sent, and every recipient keeps its place: fix the cause and run send "
                                          "again") from exc
-                    _set(store, issue_id, email, "failed", reply=str(exc), attempts=attempts + 1)
+                    ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
                     count("failed", "failed")
                     with shared:
                         refusals[0] += 1
@@ -468,12 +504,13 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                                              "that is the setup, not the addresses: check the SMTP settings") from exc
                     continue
                 except UnknownOutcome as exc:
-                    _set(store, issue_id, email, "unknown", reply=str(exc))
+                    ledger.set(email, "unknown", reply=str(exc))
                     count("unknown", "unknown")
                     continue
                 with shared:
                     refusals[0] = 0
-                _set(store, issue_id, email, "sent", reply=reply)
+                ledger.sent(email, reply)
                 count("sent", "sent")
     finally:
+        ledger.flush()  # the last `sent` of the run
         transport.close()
