@@ -50,9 +50,11 @@ class Curation:
     store: Store
 
     def path(self, issue_id: str) -> Path:
+        """The issue file of an id."""
         return issue_path(self.workspace.issues_dir, issue_id)
 
     def known_items(self) -> set[str]:
+        """Ids of every collected item (an entry naming another id is an error)."""
         return {row[0] for row in self.store.db.execute("SELECT id FROM items")}
 
     def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
@@ -76,10 +78,12 @@ class Curation:
             document.save()
 
     def heading_order(self, section: str) -> tuple[str, ...]:
+        """The configured order of headings in a section."""
         config = self.settings.section(section)
         return config.headings if config else ()
 
     def require_section(self, section: str) -> str:
+        """The section key, or a usage error naming the configured ones."""
         if section not in self.settings.sections:
             raise UsageError(f"no section '{section}' in newsletter.yaml (sections: {', '.join(self.settings.sections)})")
         return section
@@ -391,6 +395,7 @@ class IssueState:
     warnings: int
 
     def to_json(self) -> dict:
+        """A JSON-ready mapping."""
         return {"id": self.id, "period": self.period,
                 "published": self.published.isoformat() if self.published else None, "state": self.state,
                 "entries": self.entries, "errors": self.errors, "warnings": self.warnings}

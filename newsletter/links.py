@@ -127,6 +127,7 @@ class _Checker:
         self._lock = threading.Lock()
 
     def session(self) -> requests.Session:
+        """This thread's session (proxies and CA bundle from the environment)."""
         # requests.Session is not thread-safe: one per worker thread, closed at the end.
         session = getattr(self._local, "session", None)
         if session is None:
@@ -141,12 +142,14 @@ class _Checker:
         return session
 
     def close(self) -> None:
+        """Close every session made."""
         with self._lock:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
 
     def check(self, url: str, uses: list[LinkUse]) -> LinkResult:
+        """Check one link; never raises."""
         try:
             return self._check(url, uses)
         except Exception as exc:  # one bad URL never stops the others

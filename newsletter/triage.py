@@ -29,12 +29,23 @@ KEYS = {
 class TriageUI(Protocol):
     """What triage needs from a terminal."""
 
-    def show(self, item: Item, index: int, total: int) -> None: ...
-    def key(self) -> str: ...
-    def choose_section(self, sections: tuple[str, ...], default: str) -> str: ...
-    def choose_heading(self, default: str) -> str: ...
-    def open_link(self, url: str) -> None: ...
-    def say(self, text: str) -> None: ...
+    def show(self, item: Item, index: int, total: int) -> None:
+        """Present one candidate (the `index`th of `total`)."""
+
+    def key(self) -> str:
+        """One key pressed by the editor ('' or 'q' to stop)."""
+
+    def choose_section(self, sections: tuple[str, ...], default: str) -> str:
+        """Ask which section the item goes into."""
+
+    def choose_heading(self, default: str) -> str:
+        """Ask which heading the item goes under."""
+
+    def open_link(self, url: str) -> None:
+        """Open the item's page in a browser."""
+
+    def say(self, text: str) -> None:
+        """Tell the editor something (a confirmation, the keys)."""
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import select
 import socket
 import ssl
-import threading
 
 import pytest
 

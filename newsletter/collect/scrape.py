@@ -10,7 +10,7 @@ from newsletter.collect.decode import decode_body
 from newsletter.dates import ParsedDate, date_from_url, parse_date
 from newsletter.errors import FetchError, ParseError
 from newsletter.models import RawItem, Source
-from newsletter.text import clean_line, html_to_text
+from newsletter.text import html_to_text
 from newsletter.urls import resolve
 
 

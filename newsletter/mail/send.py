@@ -87,16 +87,18 @@ class OutboxTransport:
         self.folder = folder
 
     def open(self) -> None:
+        """Create the outbox folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool,
              on_data: Callable[[], None] = lambda: None) -> str:
+        """Write the message as `<address>.eml` (atomically)."""
         on_data()
         atomic_write(self.folder / outbox_name(recipient), data)
         return "written"
 
     def close(self) -> None:
-        pass
+        """Nothing to close."""
 
 
 class SMTPTransport:
@@ -108,6 +110,7 @@ class SMTPTransport:
         self.connection: smtplib.SMTP | None = None
 
     def open(self) -> None:
+        """Connect (TLS and login as configured); ServerUnavailable when that fails."""
         s = self.settings
         try:
             if s.security == "ssl":
@@ -180,6 +183,7 @@ class SMTPTransport:
             self.connection = None
 
     def close(self) -> None:
+        """Say QUIT and drop the connection."""
         if self.connection is not None:
             with contextlib.suppress(Exception):
                 self.connection.quit()
@@ -332,6 +336,7 @@ class RateLimit:
         self.last = 0.0
 
     def wait(self) -> None:
+        """Sleep as long as the limits ask before the next message."""
         if not self.gap:
             return
         now = time.monotonic()
