@@ -14,7 +14,7 @@ import ssl
 
 import pytest
 
-trustme = pytest.importorskip("trustme")
+import trustme  # noqa: E402 (a test dependency: missing, these tests fail rather than skip)
 
 from newsletter.collect.http import Fetcher  # noqa: E402
 from newsletter.errors import FetchError  # noqa: E402
