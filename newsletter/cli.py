@@ -899,10 +899,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     ledger of their own (`send status ID --dry-run`): a dry run never uses up
     the real send.
     """
-    from newsletter.mail.compose import compose, message_bytes, needs_smtputf8, prepare, smtp_address
-    from newsletter.mail.send import (OutboxTransport, PermanentFailure, Recipient, SMTPTransport,
-                                      TransientFailure, UnknownOutcome, freeze_recipients, retry_failed as retry,
-                                      run_send, send_lock)
+    from newsletter.mail.send import OutboxTransport
+    from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
 
     if words[0] == "status":
         if len(words) != 2:
@@ -913,53 +911,25 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
     issue_id = ISSUE_ID.convert(words[0], None, None)
     settings = ctx.settings
-    mail = settings.mail
+    outbox = ctx.workspace.var / "outbox" / issue_id
     with ctx.store() as store:
         current = _check_before(ctx, store, issue_id, force=False)
-        build_dir = ctx.workspace.root / "build" / issue_id
-        issue_file = ctx.workspace.issues_dir / f"{issue_id}.yaml"
-        html = build_dir / "email.html"
-        if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
-            raise NewsletterError(f"{build_dir}: the build is missing or older than {issue_file}; "
-                                  f"run `newsletter build {issue_id}` first")
-        prepared = prepare(current, build_dir, settings.site_url, attach_pdf)
-        outbox = ctx.workspace.var / "outbox" / issue_id
-        transport = OutboxTransport(outbox) if dry_run or not mail.smtp_host else SMTPTransport(mail)
+        prepared = prepared_build(current, ctx.workspace.root, settings, attach_pdf)
+        transport = transport_for(settings, outbox, dry_run)
         if to_address:
-            message = compose(prepared, mail, to_address)
-            try:
-                transport.open()
-                transport.send(message_bytes(message), smtp_address(mail.sender), smtp_address(to_address),
-                               needs_smtputf8(to_address))
-            except (TransientFailure, PermanentFailure, UnknownOutcome) as exc:
-                raise NewsletterError(f"test copy to {to_address}: {exc}") from exc
-            finally:
-                transport.close()
-            where = f"written to {outbox}" if isinstance(transport, OutboxTransport) else f"sent via {mail.smtp_host}"
+            send_test_copy(prepared, settings, transport, to_address)
+            where = f"written to {outbox}" if isinstance(transport, OutboxTransport) else \
+                f"sent via {settings.mail.smtp_host}"
             click.echo(f"test copy to {to_address} {where}; nothing recorded")
             return
-        from newsletter.mail.contacts import active_recipients, mark_bounced
-
-        # A dry run (or the outbox, with no SMTP server configured) keeps its own ledger: it must never
-        # use up the real send.
-        ledger = issue_id if isinstance(transport, SMTPTransport) else f"{issue_id}:outbox"
-        with send_lock(ctx.workspace.var, ledger.replace(":", "-")):
-            started = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (ledger,)).fetchone()[0]
-            if tag and started:
-                raise UsageError(f"the recipients of {issue_id} were frozen when its send started; --tag applies "
-                                 "only to a send that has not started")
-            recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
-            frozen = freeze_recipients(store, ledger, recipients, _utcnow())
-            if frozen:
-                click.echo(f"{issue_id}: {frozen} recipients frozen for this send")
-            if retry_failed:
-                click.echo(f"{retry(store, ledger)} failed recipients queued again")
-            with _send_progress() as progress:
-                factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(mail))
-                report = run_send(store, ledger, prepared, mail, transport, resend_unknown, progress,
-                                  on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _utcnow()),
-                                  transport_factory=factory)
-    counts = report.counts
+        with _send_progress() as progress:
+            outcome = send_issue(store, ctx.workspace.var, issue_id, prepared, settings, transport, tag,
+                                 resend_unknown, retry_failed, progress)
+    report, counts = outcome.report, outcome.report.counts
+    if outcome.frozen:
+        click.echo(f"{issue_id}: {outcome.frozen} recipients frozen for this send")
+    if retry_failed:
+        click.echo(f"{outcome.requeued} failed recipients queued again")
     click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
