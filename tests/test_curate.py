@@ -278,16 +278,9 @@ def test_picked_status_is_kept_by_a_new_collect(ws):
         assert store.get_item(item["id"]).status == "picked"
 
 
-def test_the_sample_issue_passes_check(tmp_path):
+def test_the_sample_issue_passes_check(sample_workspace):
     """issues/2024-q2.yaml, the README's example, is complete and valid with the shipped configuration."""
-    import shutil
-    from pathlib import Path
-
-    repo = Path(__file__).parent.parent
-    for name in ("newsletter.yaml", "feeds.yaml"):
-        shutil.copy(repo / name, tmp_path / name)
-    (tmp_path / "issues").mkdir()
-    shutil.copy(repo / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
+    tmp_path = sample_workspace
     result = invoke(tmp_path, "issue", "check", "2024-q2", "--json")
     problems = json.loads(result.stdout)
     assert result.exit_code == 0, [p for p in problems if p["level"] == "error"]
