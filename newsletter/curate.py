@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -48,6 +48,10 @@ class Curation:
     settings: Settings
     feeds: FeedsConfig
     store: Store
+    # Per command: item ids and each issue's links, so `issue list` reads every issue once, not once
+    # per later issue.
+    _known: set[str] | None = field(default=None, repr=False)
+    _uses: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict, repr=False)
 
     def path(self, issue_id: str) -> Path:
         """The issue file of an id."""
@@ -55,7 +59,22 @@ class Curation:
 
     def known_items(self) -> set[str]:
         """Ids of every collected item (an entry naming another id is an error)."""
-        return {row[0] for row in self.store.db.execute("SELECT id FROM items")}
+        if self._known is None:
+            self._known = {row[0] for row in self.store.db.execute("SELECT id FROM items")}
+        return self._known
+
+    def uses(self, issue_id: str) -> tuple[list[str], list[str]]:
+        """The links and item ids an issue uses (read once per command); empty for an unreadable file."""
+        if issue_id not in self._uses:
+            try:
+                issue, _ = IssueDocument.load(self.path(issue_id)).validate(self.settings)
+            except IssueFileError:
+                self._uses[issue_id] = ([], [])
+            else:
+                entries = [entry for _key, _position, entry in issue.entries()]
+                self._uses[issue_id] = ([link for entry in entries for link in links_of(entry.text)],
+                                        [entry.item for entry in entries if entry.item])
+        return self._uses[issue_id]
 
     def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
         """Read and validate an issue (read-only use)."""
@@ -76,6 +95,7 @@ class Curation:
             issue = document.issue(self.settings, self.known_items())
             yield document, issue
             document.save()
+            self._uses.pop(issue_id, None)
 
     def heading_order(self, section: str) -> tuple[str, ...]:
         """The configured order of headings in a section."""
@@ -369,16 +389,9 @@ def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
     for other in list_issue_ids(curation.workspace.issues_dir):
         if other >= issue_id:
             continue
-        try:
-            document = IssueDocument.load(curation.path(other))
-        except IssueFileError:
-            continue
-        issue, _ = document.validate(curation.settings)
-        for _key, _position, entry in issue.entries():
-            for link in links_of(entry.text):
-                used.setdefault(link, other)
-            if entry.item:
-                used.setdefault(entry.item, other)
+        links, items = curation.uses(other)
+        for value in (*links, *items):
+            used.setdefault(value, other)
     return used
 
 
