@@ -136,6 +136,10 @@ class LocalServer:
                         pass
 
         class QuietServer(ThreadingHTTPServer):
+            # socketserver's default backlog is 5: 16 clients connecting at once overflow it and wait out
+            # a 1 s SYN retransmit. Real web servers queue far more.
+            request_queue_size = 128
+
             def handle_error(self, request, client_address):
                 pass  # a client that gives up mid-answer (timeouts, size caps) is what tests provoke
 
