@@ -58,9 +58,9 @@ def workspace(directory: Path, hosts: list[str], workers: int) -> Path:
 
 def run_collect(root: Path) -> dict:
     """One collect in this process; returns seconds, counts and how many bodies were parsed."""
-    import newsletter.collect as collect_module
+    import newsletter.collect.run as collect_module
     from newsletter.store import Store
-    from newsletter.workspace import Workspace
+    from newsletter.config import Workspace
 
     parsed = 0
     original = collect_module.parse_source
@@ -88,9 +88,9 @@ def run_collect(root: Path) -> dict:
 
 def memory_child(root: str) -> None:
     """Child process: cold and warm collect into a 20,000-item store, then the inbox; print peak RSS."""
-    from newsletter.inbox import InboxQuery, inbox
+    from newsletter.curate.inbox import InboxQuery, inbox
     from newsletter.store import Store
-    from newsletter.workspace import Workspace
+    from newsletter.config import Workspace
 
     cold = run_collect(Path(root))
     warm = run_collect(Path(root))

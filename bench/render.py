@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.issues import IssueDocument  # noqa: E402
+from newsletter.curate.issuefile import IssueDocument  # noqa: E402
 from newsletter.models import Entry  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> None:
 
     import premailer
 
-    from newsletter.render import build
+    from newsletter.render.build import build
 
     calls = 0
     original = premailer.Premailer.transform

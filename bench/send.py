@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.issues import IssueDocument  # noqa: E402
+from newsletter.curate.issuefile import IssueDocument  # noqa: E402
 from newsletter.mail.compose import MessageTemplate, prepare  # noqa: E402
 from newsletter.mail.send import Recipient, SMTPTransport, freeze_recipients, run_send  # noqa: E402
-from newsletter.render import build  # noqa: E402
+from newsletter.render.view import build  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 
 

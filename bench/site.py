@@ -30,11 +30,13 @@ from ruamel.yaml import YAML  # noqa: E402
 from ruamel.yaml.scalarstring import LiteralScalarString  # noqa: E402
 
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.dates import quarter_bounds  # noqa: E402
-from newsletter.issues import IssueDocument, period_for  # noqa: E402
-from newsletter.render import environment, issue_view  # noqa: E402
+from newsletter.collect.dates import quarter_bounds  # noqa: E402
+from newsletter.curate.issuefile import IssueDocument  # noqa: E402
+from newsletter.quarters import period_for  # noqa: E402
+from newsletter.render.build import environment
+from newsletter.render.view import issue_view  # noqa: E402
 from newsletter.render import web as web_format  # noqa: E402
-from newsletter.site import MANIFEST, build_site  # noqa: E402
+from newsletter.site.build import MANIFEST, build_site  # noqa: E402
 
 SITE_URL = "https://nyhetsbrev.example.no/arkiv"
 TARGETS = {"full": 10.0, "one": 2.0, "none": 1.0, "index": 2 * 1024 * 1024}

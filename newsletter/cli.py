@@ -15,11 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsletter import __version__
-from newsletter.dates import quarter_bounds
+from newsletter.quarters import quarter_bounds
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.models import ITEM_STATUSES
 from newsletter.store import Store
-from newsletter.workspace import Workspace
+from newsletter.config import Workspace
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -139,7 +139,7 @@ def collect(ctx: Context, keys, since, as_json):
     request, and one failing source never stops the others. Exit status 1
     when any source failed (each is named on stderr).
     """
-    from newsletter.collect import collect as run_collect
+    from newsletter.collect.run import collect as run_collect
 
     feeds, settings = ctx.feeds, ctx.settings  # validated before anything is fetched
     with ctx.store() as store, _progress_bar("collect") as progress:
@@ -247,7 +247,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     filter` sources whose score reaches the threshold in newsletter.yaml.
     With --issue, only items neither picked nor skipped are listed.
     """
-    from newsletter.inbox import InboxQuery, inbox, statuses_from
+    from newsletter.curate.inbox import InboxQuery, inbox, statuses_from
 
     start, end = since.date() if since else None, until.date() if until else None
     if issue_id:
@@ -284,7 +284,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 @pass_context
 def show(ctx: Context, item_id, as_json):
     """Show one collected item in full."""
-    from newsletter.inbox import place
+    from newsletter.curate.inbox import place
 
     with ctx.store() as store:
         item = place(store.get_item(item_id), ctx.feeds, ctx.settings)
@@ -305,7 +305,7 @@ def show(ctx: Context, item_id, as_json):
 # ---------------------------------------------------------------------- issue
 
 def _curation(ctx: Context, store: Store):
-    from newsletter.curate import Curation
+    from newsletter.curate.edit import Curation
 
     return Curation(ctx.workspace, ctx.settings, ctx.feeds, store)
 
@@ -325,7 +325,7 @@ def issue():
 @pass_context
 def issue_new(ctx: Context, issue_id):
     """Create issues/ID.yaml with the configured sections and the period (never overwrites)."""
-    from newsletter.curate import new_issue
+    from newsletter.curate.edit import new_issue
 
     with ctx.store() as store:
         path = new_issue(_curation(ctx, store), issue_id)
@@ -337,7 +337,7 @@ def issue_new(ctx: Context, issue_id):
 @pass_context
 def issue_list(ctx: Context, as_json):
     """All issues with their state: draft, checked, built or sent."""
-    from newsletter.curate import issue_states
+    from newsletter.curate.edit import issue_states
 
     with ctx.store() as store:
         states = issue_states(_curation(ctx, store))
@@ -358,7 +358,7 @@ def issue_list(ctx: Context, as_json):
 @pass_context
 def issue_add(ctx: Context, issue_id, refs, section, heading):
     """Turn collected items into entries with a starting text to rewrite; marks them picked."""
-    from newsletter.curate import add_items
+    from newsletter.curate.edit import add_items
 
     with ctx.store() as store:
         for placed in add_items(_curation(ctx, store), issue_id, refs, section, heading):
@@ -377,7 +377,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading):
 @pass_context
 def issue_note(ctx: Context, issue_id, section, heading, text, title, date, event_date, deadline):
     """Add a hand-written entry: the unit's own activities, meetings, publications."""
-    from newsletter.curate import add_note
+    from newsletter.curate.edit import add_note
 
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
@@ -392,7 +392,7 @@ def issue_note(ctx: Context, issue_id, section, heading, text, title, date, even
 @pass_context
 def issue_remove(ctx: Context, issue_id, ref):
     """Remove an entry (section:position or item id, as `issue show` prints them)."""
-    from newsletter.curate import remove_entry
+    from newsletter.curate.edit import remove_entry
 
     with ctx.store() as store:
         placed = remove_entry(_curation(ctx, store), issue_id, ref)
@@ -408,7 +408,7 @@ def issue_remove(ctx: Context, issue_id, ref):
 @pass_context
 def issue_move(ctx: Context, issue_id, ref, section, heading, before):
     """Move an entry to another section, heading or place."""
-    from newsletter.curate import move_entry
+    from newsletter.curate.edit import move_entry
 
     with ctx.store() as store:
         placed = move_entry(_curation(ctx, store), issue_id, ref, section, heading, before)
@@ -416,7 +416,7 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before):
 
 
 def _set_status(ctx: Context, refs, status: str, verb: str) -> None:
-    from newsletter.curate import set_item_status
+    from newsletter.curate.edit import set_item_status
 
     with ctx.store() as store:
         for item in set_item_status(_curation(ctx, store), refs, status):
@@ -445,7 +445,7 @@ def issue_unskip(ctx: Context, refs):
 @pass_context
 def issue_draft(ctx: Context, issue_id, min_score):
     """Add every undecided candidate of the quarter into its suggested section, to prune from."""
-    from newsletter.curate import draft
+    from newsletter.curate.edit import draft
 
     with ctx.store() as store:
         placed = draft(_curation(ctx, store), issue_id, min_score)
@@ -492,7 +492,7 @@ class _ClickTriageUI:
 @pass_context
 def issue_triage(ctx: Context, issue_id):
     """Go through the quarter's candidates one by one, best first; resumable at any point."""
-    from newsletter.triage import triage
+    from newsletter.curate.triage import triage
 
     with ctx.store() as store:
         result = triage(_curation(ctx, store), issue_id, _ClickTriageUI())
@@ -544,7 +544,7 @@ def issue_show(ctx: Context, issue_id, as_json):
 @pass_context
 def issue_check(ctx: Context, issue_id, as_json):
     """Everything to fix before sending; exit status 1 when there are errors."""
-    from newsletter.curate import check_issue
+    from newsletter.curate.edit import check_issue
 
     with ctx.store() as store:
         _issue, problems = check_issue(_curation(ctx, store), issue_id)
@@ -563,7 +563,7 @@ def issue_check(ctx: Context, issue_id, as_json):
 
 def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
     """The issue, after `issue check`; errors stop the command unless forced."""
-    from newsletter.curate import check_issue
+    from newsletter.curate.edit import check_issue
 
     current, problems = check_issue(_curation(ctx, store), issue_id)
     errors = [p for p in problems if p.level == "error"]
@@ -578,7 +578,7 @@ def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
 
 
 def _formats(value: str) -> tuple[str, ...]:
-    from newsletter.render import FORMATS
+    from newsletter.render.build import FORMATS
 
     chosen = tuple(f.strip() for f in value.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
@@ -599,7 +599,7 @@ def build(ctx: Context, issue_id, formats, out, force):
 
     Runs `issue check` first and refuses an issue with errors unless --force.
     """
-    from newsletter.render import build as render_build
+    from newsletter.render.build import build as render_build
 
     chosen = _formats(formats)
     with ctx.store() as store:
@@ -618,10 +618,10 @@ def build(ctx: Context, issue_id, formats, out, force):
 @pass_context
 def preview(ctx: Context, issue_id, port):
     """Build an issue and serve build/ID on localhost, rebuilding when the issue or a template changes."""
-    from newsletter.preview import serve
+    from newsletter.serve import serve
 
     def rebuild():
-        from newsletter.render import build as render_build
+        from newsletter.render.build import build as render_build
 
         with ctx.store() as store:
             _document, current = _curation(ctx, store).load(issue_id)
@@ -642,7 +642,7 @@ def preview(ctx: Context, issue_id, port):
 @pass_context
 def links(ctx: Context, issue_id, as_json):
     """Check every link of an issue; exit status 1 when any is broken."""
-    from newsletter.links import check_links, issue_links
+    from newsletter.curate.links import check_links, issue_links
 
     with ctx.store() as store:
         _document, current = _curation(ctx, store).load(issue_id)
@@ -676,7 +676,7 @@ def site():
 @pass_context
 def site_build(ctx: Context, out, pdf):
     """Build the archive (only what changed since the last build is written)."""
-    from newsletter.site import build_site
+    from newsletter.site.build import build_site
 
     out_dir = out or ctx.workspace.root / "site"
     report = build_site(ctx.workspace.issues_dir, ctx.settings, ctx.workspace.settings_path, out_dir,
@@ -694,8 +694,8 @@ def site_build(ctx: Context, out, pdf):
 @pass_context
 def site_serve(ctx: Context, out, port):
     """Build the archive and serve it on localhost, rebuilding when an issue, the settings or a template change."""
-    from newsletter.preview import serve
-    from newsletter.site import build_site
+    from newsletter.serve import serve
+    from newsletter.site.build import build_site
 
     out_dir = out or ctx.workspace.root / "site"
 

@@ -1,4 +1,4 @@
-"""Load and validate `newsletter.yaml` and `feeds.yaml` into typed models.
+"""Load and validate `newsletter.yaml` and `feeds.yaml` into typed models; `Workspace` owns every path.
 
 Every problem is a `ConfigError` naming the file, the line and the key, raised
 before anything is fetched: an unknown key or a wrong type is never silently
@@ -7,7 +7,9 @@ ignored, because a typo would otherwise quietly disable a source.
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,7 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(path, f"invalid YAML: {exc}") from None
 
 
-def _line_of(node: Any, key: str | int | None = None) -> int | None:
+def line_of(node: Any, key: str | int | None = None) -> int | None:
     """1-based line of a mapping key (or of the node itself) in the parsed file."""
     try:
         if key is not None and isinstance(node, (CommentedMap, CommentedSeq)):
@@ -99,12 +101,12 @@ class _Checker:
         self.path = path
         self.node = node
         self.where = where
-        self.line = line if line is not None else _line_of(node)
+        self.line = line if line is not None else line_of(node)
         if not isinstance(node, dict):
             raise ConfigError(path, f"expected a mapping, got {type(node).__name__}", self.line, where or None)
 
     def error(self, key: str | None, message: str) -> ConfigError:
-        line = _line_of(self.node, key) if key is not None and key in self.node else self.line
+        line = line_of(self.node, key) if key is not None and key in self.node else self.line
         name = ".".join(p for p in (self.where, key) if p)
         return ConfigError(self.path, message, line, name or None)
 
@@ -146,7 +148,7 @@ class _Checker:
             return {}
         if not isinstance(value, dict):
             raise self.error(key, "expected a mapping of term: weight")
-        sub = _Checker(self.path, value, ".".join(p for p in (self.where, key) if p), _line_of(self.node, key))
+        sub = _Checker(self.path, value, ".".join(p for p in (self.where, key) if p), line_of(self.node, key))
         out = {}
         for term in value:
             if not isinstance(term, str) or not term.strip():
@@ -184,7 +186,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
     sources: list[Source] = []
     seen: dict[str, int | None] = {}
     for index, node in enumerate(raw_sources):
-        line = _line_of(raw_sources, index)
+        line = line_of(raw_sources, index)
         check = _Checker(path, node, f"sources[{index}]", line)
         key = check.string("key") if isinstance(node, dict) and node.get("key") else None
         if key:
@@ -194,7 +196,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
             raise check.error("key", f"'{key}' must be lower-case letters, digits, '-' or '_'")
         if key in seen:
             raise check.error("key", f"duplicate source key '{key}' (first on line {seen[key]})")
-        seen[key] = _line_of(node, "key")
+        seen[key] = line_of(node, "key")
         kind = check.string("kind", choices=SOURCE_KINDS)
         section = check.string("section")
         if sections and section not in sections:
@@ -203,7 +205,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         if kind == "html":
             if "selectors" not in node:
                 raise check.error(None, "an html source needs 'selectors' (item, title, link, ...)")
-            sel = _Checker(path, node["selectors"], check.where + ".selectors", _line_of(node, "selectors"))
+            sel = _Checker(path, node["selectors"], check.where + ".selectors", line_of(node, "selectors"))
             sel.keys(SELECTOR_REQUIRED, SELECTOR_OPTIONAL)
             selectors = Selectors(**{k: sel.string(k) for k in SELECTOR_REQUIRED + SELECTOR_OPTIONAL})
             _check_css(sel, selectors)
@@ -263,7 +265,7 @@ def load_settings(path: Path) -> Settings:
     top.keys((), SETTINGS_KEYS)
     relevance = RelevanceSettings()
     if data.get("relevance") is not None:
-        rel = _Checker(path, data["relevance"], "relevance", _line_of(data, "relevance"))
+        rel = _Checker(path, data["relevance"], "relevance", line_of(data, "relevance"))
         rel.keys((), RELEVANCE_KEYS)
         relevance = RelevanceSettings(
             threshold=rel.number("threshold", relevance.threshold),
@@ -272,7 +274,7 @@ def load_settings(path: Path) -> Settings:
         )
     limits = Limits()
     if data.get("fetch") is not None:
-        fetch = _Checker(path, data["fetch"], "fetch", _line_of(data, "fetch"))
+        fetch = _Checker(path, data["fetch"], "fetch", line_of(data, "fetch"))
         fetch.keys((), FETCH_KEYS)
         timeout = fetch.number("timeout", limits.read_timeout, minimum=0.01)
         limits = Limits(
@@ -295,7 +297,7 @@ def load_settings(path: Path) -> Settings:
             raise top.error("sections", "expected a list of sections with 'key' and 'title'")
         configs = []
         for index, node in enumerate(raw):
-            sec = _Checker(path, node, f"sections[{index}]", _line_of(raw, index))
+            sec = _Checker(path, node, f"sections[{index}]", line_of(raw, index))
             sec.keys(("key", "title"), ("headings",))
             key = sec.string("key")
             if not KEY_PATTERN.match(key):
@@ -309,12 +311,12 @@ def load_settings(path: Path) -> Settings:
         sections = tuple(configs)
     footer = {}
     if data.get("footer") is not None:
-        foot = _Checker(path, data["footer"], "footer", _line_of(data, "footer"))
+        foot = _Checker(path, data["footer"], "footer", line_of(data, "footer"))
         foot.keys((), FOOTER_KEYS)
         footer = {key: foot.string(key) or "" for key in FOOTER_KEYS}
     colors = dict(Settings().colors)
     if data.get("colors") is not None:
-        col = _Checker(path, data["colors"], "colors", _line_of(data, "colors"))
+        col = _Checker(path, data["colors"], "colors", line_of(data, "colors"))
         col.keys((), tuple(colors))
         for key in col.node:
             value = col.string(key)
@@ -374,7 +376,7 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         "unsubscribe_url": unsubscribe_url,
     }
     if data.get("smtp") is not None:
-        smtp = _Checker(path, data["smtp"], "smtp", _line_of(data, "smtp"))
+        smtp = _Checker(path, data["smtp"], "smtp", line_of(data, "smtp"))
         smtp.keys(("host",), SMTP_KEYS)
         port = smtp.number("port", 587, minimum=1)
         values.update(smtp_host=smtp.string("host"), smtp_port=int(port),
@@ -384,7 +386,7 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         if "password" in smtp.node:
             raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
     if data.get("mail") is not None:
-        mail = _Checker(path, data["mail"], "mail", _line_of(data, "mail"))
+        mail = _Checker(path, data["mail"], "mail", line_of(data, "mail"))
         mail.keys((), MAIL_KEYS)
         values.update(rate_per_second=mail.number("rate_per_second", 0.0),
                       rate_per_hour=mail.number("rate_per_hour", 0.0),
@@ -394,3 +396,50 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         if mail.node.get("unsubscribe_mailto"):
             values["unsubscribe_mailto"] = mail.string("unsubscribe_mailto")
     return MailSettings(**values)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths inside one workspace directory (the repository root by default)."""
+
+    root: Path
+
+    @classmethod
+    def locate(cls, path: str | os.PathLike | None = None) -> "Workspace":
+        """The workspace named by `path`, `NEWSLETTER_WORKSPACE`, or the current directory."""
+        chosen = path or os.environ.get("NEWSLETTER_WORKSPACE") or "."
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def feeds_path(self) -> Path:
+        """The sources: feeds.yaml."""
+        return self.root / "feeds.yaml"
+
+    @property
+    def settings_path(self) -> Path:
+        """The publisher profile: newsletter.yaml."""
+        return self.root / "newsletter.yaml"
+
+    @property
+    def var(self) -> Path:
+        """Generated, personal data: never in git."""
+        return self.root / "var"
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite store."""
+        return self.var / "newsletter.db"
+
+    @property
+    def issues_dir(self) -> Path:
+        """The editor's issue files."""
+        return self.root / "issues"
+
+    def settings(self) -> Settings:
+        """Load and validate `newsletter.yaml`."""
+        return load_settings(self.settings_path)
+
+    def feeds(self, settings: Settings | None = None) -> FeedsConfig:
+        """Load and validate `feeds.yaml`, checking sections against the settings."""
+        settings = settings or self.settings()
+        return load_feeds(self.feeds_path, settings.sections)

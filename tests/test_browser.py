@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.issues import IssueDocument
-from newsletter.render import build
+from newsletter.curate.issuefile import IssueDocument
+from newsletter.render.build import build
 
 REPO = Path(__file__).parent.parent
 SETTINGS = load_settings(REPO / "newsletter.yaml")

@@ -85,7 +85,7 @@ def test_items_plain_output_and_show(collected):
 def test_skipped_items_leave_the_inbox(collected):
     rows = json.loads(invoke(collected, "items", "--json").stdout)
     from newsletter.store import Store
-    from newsletter.workspace import Workspace
+    from newsletter.config import Workspace
 
     with Store(Workspace(collected).db_path) as store:
         store.set_status([rows[0]["id"]], "skipped")

@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from newsletter.collect import collect
-from newsletter.inbox import InboxQuery, inbox
+from newsletter.collect.run import collect
+from newsletter.curate.inbox import InboxQuery, inbox
 from newsletter.store import Store
-from newsletter.workspace import Workspace
+from newsletter.config import Workspace
 from tests.conftest import one_source_workspace, write_workspace
 from tests.server import Route
 

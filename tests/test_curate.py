@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from newsletter.cli import cli
 from newsletter.store import Store
-from newsletter.workspace import Workspace
+from newsletter.config import Workspace
 from tests.conftest import KOM_SECTIONS, write_workspace
 from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
 
@@ -239,7 +239,7 @@ def test_triage_ends_cleanly_when_input_runs_out(ws):
 
 def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):
     """The editor saves the file while a command runs: the command refuses, the editor's text stays."""
-    import newsletter.issues as issues_module
+    import newsletter.curate.issuefile as issues_module
 
     invoke(ws, "issue", "new", "2022-q2")
     path = ws / "issues" / "2022-q2.yaml"
@@ -258,7 +258,7 @@ def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch)
 
 
 def _save_after(hook):
-    import newsletter.issues as issues_module
+    import newsletter.curate.issuefile as issues_module
 
     real_save = issues_module.IssueDocument.save
 

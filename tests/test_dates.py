@@ -10,7 +10,8 @@ import datetime as dt
 
 import pytest
 
-from newsletter.dates import ParsedDate, date_from_url, parse_date, quarter_bounds
+from newsletter.collect.dates import ParsedDate, date_from_url, parse_date
+from newsletter.quarters import quarter_bounds
 
 D = dt.date
 

@@ -17,7 +17,7 @@ import tracemalloc
 
 import pytest
 
-from newsletter.collect.http import Fetcher, Response
+from newsletter.net import Fetcher, Response
 from newsletter.errors import FetchError
 from newsletter.models import Limits
 from tests.server import LocalServer, Route, SocketServer

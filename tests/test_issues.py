@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import fileio
-from newsletter.curate import Curation, check_issue, issue_states, links_of, starting_text
+from newsletter import fsutil
+from newsletter.curate.edit import Curation, check_issue, issue_states, links_of, starting_text
 from newsletter.errors import ConfigError
-from newsletter.issues import (
+from newsletter.curate.issuefile import (
     IssueChanged,
     IssueDocument,
     IssueFileError,
@@ -32,7 +32,7 @@ from newsletter.issues import (
 )
 from newsletter.models import Entry, RawItem, Settings, Source
 from newsletter.store import Store
-from newsletter.workspace import Workspace
+from newsletter.config import Workspace
 from tests.conftest import DATA, KOM_SECTIONS, write_workspace
 
 ISSUES = DATA / "issues"
@@ -299,7 +299,7 @@ def test_a_crash_during_save_leaves_the_original_and_no_temp_file(where, tmp_pat
         written["temps"] = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
         raise Crash(where)
 
-    monkeypatch.setattr(fileio.os, where.split(".")[1], crash)
+    monkeypatch.setattr(fsutil.os, where.split(".")[1], crash)
     with pytest.raises(Crash):
         document.save()
     monkeypatch.undo()
@@ -330,7 +330,7 @@ def test_keyboard_interrupt_while_writing_the_temp_file_leaves_the_original(tmp_
             self.handle.write(text[: len(text) // 2])
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fileio.os, "fdopen", lambda *a, **k: Half(real_fdopen(*a, **k)))
+    monkeypatch.setattr(fsutil.os, "fdopen", lambda *a, **k: Half(real_fdopen(*a, **k)))
     with pytest.raises(KeyboardInterrupt):
         document.save()
     assert path.read_bytes() == original
@@ -341,7 +341,7 @@ def test_atomic_write_keeps_the_file_mode(tmp_path):
     path = tmp_path / "a.yaml"
     path.write_text("old\n")
     os.chmod(path, 0o640)
-    fileio.atomic_write(path, "new\n")
+    fsutil.atomic_write(path, "new\n")
     assert path.read_text() == "new\n" and (path.stat().st_mode & 0o777) == 0o640
 
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from newsletter.links import LinkResult, LinkUse, check_links, issue_links
+from newsletter.curate.links import LinkResult, LinkUse, check_links, issue_links
 from newsletter.models import Entry, Issue, Limits
 from tests.server import Route
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.collect.article import read_article
-from newsletter.collect.feeds import parse_feed
-from newsletter.collect.scrape import collect_listing, parse_listing
-from newsletter.collect.stortinget import parse_stortinget
+from newsletter.collect.parsers.article import read_article
+from newsletter.collect.parsers.feeds import parse_feed
+from newsletter.collect.parsers.scrape import collect_listing, parse_listing
+from newsletter.collect.parsers.stortinget import parse_stortinget
 from newsletter.errors import FetchError, ParseError
 from newsletter.models import Selectors, Source
-from newsletter.urls import canonical_url
+from newsletter.collect.urls import canonical_url
 
 DATA = Path(__file__).parent / "data"
 FOLDERS = ("feeds", "stortinget", "listings", "articles")

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.issues import IssueDocument
+from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
-from newsletter.render import build, issue_view
+from newsletter.render.build import build
+from newsletter.render.view import issue_view
 
 REPO = Path(__file__).parent.parent
 SETTINGS = load_settings(REPO / "newsletter.yaml")

@@ -16,7 +16,7 @@ import pytest
 
 import trustme  # noqa: E402 (a test dependency: missing, these tests fail rather than skip)
 
-from newsletter.collect.http import Fetcher  # noqa: E402
+from newsletter.net import Fetcher  # noqa: E402
 from newsletter.errors import FetchError  # noqa: E402
 from tests.server import LocalServer, Route, SocketServer  # noqa: E402
 # dns_lookups is an autouse fixture; server is the fast-stopping override of conftest's.

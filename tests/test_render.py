@@ -17,9 +17,10 @@ from click.testing import CliRunner
 
 from newsletter.cli import cli
 from newsletter.config import load_settings
-from newsletter.issues import IssueDocument
+from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
-from newsletter.render import EMAIL_LIMIT, UNSUBSCRIBE_URL, WEB_VERSION_URL, build, issue_view
+from newsletter.render.build import EMAIL_LIMIT, build
+from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
 
 REPO = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -269,8 +270,8 @@ def test_preview_serves_and_rebuilds_on_change(workspace):
     import time
     import urllib.request
 
-    from newsletter.preview import serve
-    from newsletter.render import build as render_build
+    from newsletter.serve import serve
+    from newsletter.render.build import build as render_build
 
     settings = load_settings(workspace / "newsletter.yaml")
     path = workspace / "issues" / "2024-q2.yaml"

@@ -15,11 +15,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from newsletter.config import load_settings
-from newsletter.issues import IssueDocument
+from newsletter.curate.issuefile import IssueDocument
 from newsletter.mail.compose import compose, prepare
 from newsletter.mail.send import (OutboxTransport, Recipient, SMTPTransport, freeze_recipients, run_send,
                                   send_counts, send_lock)
-from newsletter.render import build
+from newsletter.render.build import build
 from newsletter.store import Store
 
 REPO = Path(__file__).parent.parent

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
-from newsletter.site import build_site, safe_join, slug
+from newsletter.site.build import build_site, safe_join, slug
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "site" / "issues"

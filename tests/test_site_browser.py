@@ -35,7 +35,7 @@ from urllib.parse import quote
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.site import build_site, slug
+from newsletter.site.build import build_site, slug
 from tests.test_browser import PRIMARY, REPO, assert_rendered, chromium_binary, run_chromium, visit
 
 ISSUE = "2024-q2"

@@ -10,7 +10,7 @@ import pytest
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import RawItem, Source
 from newsletter.store import MIGRATIONS, Store
-from newsletter.urls import dedup_key, item_id
+from newsletter.collect.urls import dedup_key, item_id
 
 NOW = dt.datetime(2022, 7, 11, 8, 15)
 FEED = Source(key="feed", name="Feed", kind="rss", url="https://a.test/rss", section="norway", heading="A")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from newsletter.text import SUMMARY_LIMIT, clean_line, html_to_text
+from newsletter.collect.sanitize import SUMMARY_LIMIT, clean_line, html_to_text
 
 ACTIVE = ("<", "script", "alert(", "onerror", "onclick", "onload", "javascript:", "iframe", "evil.example")
 

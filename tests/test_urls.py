@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from newsletter.urls import ID_ALPHABET, canonical_url, dedup_key, item_id
+from newsletter.collect.urls import ID_ALPHABET, canonical_url, dedup_key, item_id
 
 REGJERINGEN = "https://www.regjeringen.no/no/aktuelt/styrket-innsats/id2918001/"
 

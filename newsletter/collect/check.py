@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from newsletter.collect import Progress, fetch_source, select_sources
-from newsletter.collect.http import Fetcher
+from newsletter.collect.run import Progress, fetch_source, select_sources
+from newsletter.net import Fetcher
 from newsletter.models import FeedsConfig, Limits, Settings
 from newsletter.store import Store
 

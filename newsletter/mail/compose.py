@@ -29,8 +29,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import NewsletterError
 from newsletter.models import Issue, MailSettings
-from newsletter.render import UNSUBSCRIBE_URL, WEB_VERSION_URL
-from newsletter.text import clean_line
+from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL
+from newsletter.collect.sanitize import clean_line
 
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 

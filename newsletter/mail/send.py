@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.errors import NewsletterError
-from newsletter.fileio import atomic_write
+from newsletter.fsutil import atomic_write
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
 from newsletter.models import MailSettings
 from newsletter.store import Store

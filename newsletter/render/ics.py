@@ -11,7 +11,7 @@ from newsletter.models import Issue
 
 
 def _links(text: str) -> list[str]:
-    from newsletter.curate import links_of
+    from newsletter.curate.edit import links_of
     from newsletter.render.markdown import cited
 
     return [url for url in links_of(text) if cited(url)]

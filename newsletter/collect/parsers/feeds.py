@@ -9,10 +9,10 @@ from urllib.parse import urljoin
 import feedparser
 
 from newsletter.collect.decode import decode_body
-from newsletter.dates import date_from_url, parse_date
+from newsletter.collect.dates import date_from_url, parse_date
 from newsletter.errors import ParseError
 from newsletter.models import RawItem, Source
-from newsletter.text import clean_line, html_to_text
+from newsletter.collect.sanitize import clean_line, html_to_text
 
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")

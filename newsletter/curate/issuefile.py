@@ -10,14 +10,12 @@ on disk since it was read is never overwritten.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.dates import format_date, get_month_names
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
@@ -25,10 +23,10 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from newsletter.config import _line_of
-from newsletter.dates import ISSUE_ID, quarter_bounds
+from newsletter.config import line_of
+from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.fileio import atomic_write, exclusive_lock
+from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
 
 ISSUE_KEYS = ("id", "title", "period", "published", "audience", "intro", "sections")
@@ -63,30 +61,6 @@ class Problem:
         """A JSON-ready mapping."""
         return {"level": self.level, "message": self.message, "path": self.path, "line": self.line,
                 "field": self.field}
-
-
-def period_for(issue_id: str) -> str:
-    """The quarter an id names, in Norwegian: `2024-q2` → "april–juni 2024" (month names from Babel)."""
-    first, last = quarter_bounds(issue_id)
-    start = format_date(first, "LLLL", locale="nb")
-    end = format_date(last, "LLLL", locale="nb")
-    return f"{start}–{end} {first.year}"
-
-
-@functools.lru_cache(maxsize=None)
-def _norwegian_months() -> frozenset[str]:
-    names = set()
-    for locale in ("nb", "nn"):
-        for context in ("format", "stand-alone"):
-            names.update(n.lower() for n in get_month_names("wide", context, locale=locale).values())
-    return frozenset(names)
-
-
-def period_is_valid(text: str) -> bool:
-    """True for a Norwegian period: "april–juni 2024", "april - juni 2024", "juni 2024"."""
-    months = _norwegian_months()
-    match = re.fullmatch(r"\s*([a-zæøå]+)(?:\s*[-–—]\s*([a-zæøå]+))?\s+(\d{4})\s*", text.lower())
-    return bool(match) and match.group(1) in months and (match.group(2) is None or match.group(2) in months)
 
 
 def issue_path(issues_dir: Path, issue_id: str) -> Path:
@@ -203,7 +177,7 @@ class IssueDocument:
         data = self.data
 
         def problem(message: str, node=None, key=None, field: str | None = None, level: str = "error") -> None:
-            line = _line_of(node, key) if node is not None else None
+            line = line_of(node, key) if node is not None else None
             problems.append(Problem(level, message, path, line, field))
 
         for key in data:
@@ -297,7 +271,7 @@ class IssueDocument:
         if entries is None:
             return []
         if not isinstance(entries, CommentedSeq):
-            raise IssueFileError(self.path, "expected a list of entries", _line_of(sections, key), f"sections.{key}")
+            raise IssueFileError(self.path, "expected a list of entries", line_of(sections, key), f"sections.{key}")
         return entries
 
     def insert_entry(self, key: str, entry: Entry, heading_order: tuple[str, ...] = (),
@@ -323,7 +297,7 @@ class IssueDocument:
         block = lines[start:end]
         del lines[start:end]
         if len(self.entries_of(key)) == 1:  # the section is empty now: "kom:" → "kom: []"
-            key_line = _line_of(self.data["sections"], key) - 1
+            key_line = line_of(self.data["sections"], key) - 1
             if lines[key_line].rstrip().endswith(":"):
                 lines[key_line] = lines[key_line].rstrip() + " []\n"
         self._replace_text("".join(lines))
@@ -379,7 +353,7 @@ class IssueDocument:
         for other in [key, *(k for k in (self.data.get("sections") or {}) if k != key)]:
             if self.entries_of(other):
                 return self._span(other, 0, lines)[2]
-        key_line = lines[_line_of(self.data["sections"], key) - 1]
+        key_line = lines[line_of(self.data["sections"], key) - 1]
         return len(key_line) - len(key_line.lstrip(" ")) + self.indent[2]
 
     def _insert_block(self, key: str, index: int, block: list[str]) -> None:
@@ -402,7 +376,7 @@ class IssueDocument:
         elif entries:
             at = self._span(key, len(entries) - 1, lines)[1]
         else:
-            key_line = _line_of(sections, key) - 1
+            key_line = line_of(sections, key) - 1
             code, _, comment = lines[key_line].rstrip("\r\n").partition("#")
             if code.rstrip().endswith("[]"):  # "kom: []" becomes "kom:" with entries below
                 code = code.rstrip()[:-2].rstrip()
@@ -560,7 +534,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
                 f"{where}.item")
     dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
     return Entry(heading=values["heading"], title=values["title"], text=values["text"].strip(), item=item,
-                 line=_line_of(node), **dates)
+                 line=line_of(node), **dates)
 
 
 def load_issue(issues_dir: Path, issue_id: str) -> IssueDocument:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.curate import Curation, add_items, quarter_candidates
+from newsletter.curate.edit import Curation, add_items, quarter_candidates
 from newsletter.models import Item
 
 KEYS = {

@@ -28,10 +28,13 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from newsletter.errors import NewsletterError
-from newsletter.fileio import atomic_write
-from newsletter.issues import IssueDocument, IssueFileError, list_issue_ids
+from newsletter.fsutil import atomic_write
+from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.models import Settings
-from newsletter.render import environment, issue_view, markdown, norwegian_date
+from newsletter.render.build import environment
+from newsletter.render.view import issue_view, norwegian_date
+from newsletter.render import markdown
+from newsletter.render.build import BUILT_IN_TEMPLATES
 from newsletter.render import pdf as pdf_format
 from newsletter.render import web as web_format
 
@@ -77,7 +80,7 @@ def _hash(*parts) -> str:
 
 
 def _templates_hash(workspace_templates: Path | None) -> str:
-    package = Path(__file__).parent / "templates"
+    package = BUILT_IN_TEMPLATES
     files = sorted(package.glob("*")) + (sorted(workspace_templates.glob("*")) if workspace_templates and
                                          workspace_templates.is_dir() else [])
     return _hash(*[f.name.encode() + f.read_bytes() for f in files if f.is_file()])
@@ -227,7 +230,7 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
             writer.write(f"emner/{slug_}.html", env.get_template("site_topic.html").render(
                 root="../", topic=topic, topic_slug=f"{slug_}.html", **context))
         writer.write("sok.html", env.get_template("site_search.html").render(root="", **context))
-        writer.write("sok.js", (Path(__file__).parent / "templates" / "sok.js").read_text(encoding="utf-8"))
+        writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
         writer.write("sok-indeks.js", _search_index(published))
         writer.write("feed.xml", _atom(published, settings, base, today))
         writer.write("sitemap.xml", _sitemap(published, headings, base))

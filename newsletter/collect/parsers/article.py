@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup
 
-from newsletter.collect.scrape import element_date, soup_of
-from newsletter.dates import ParsedDate, parse_date
-from newsletter.text import clean_line
+from newsletter.collect.parsers.scrape import element_date, soup_of
+from newsletter.collect.dates import ParsedDate, parse_date
+from newsletter.collect.sanitize import clean_line
 
 TEXT_LIMIT = 60_000
 _NOISE = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from bs4 import BeautifulSoup, Tag
 
 from newsletter.collect.decode import decode_body
-from newsletter.dates import ParsedDate, date_from_url, parse_date
+from newsletter.collect.dates import ParsedDate, date_from_url, parse_date
 from newsletter.errors import FetchError, ParseError
 from newsletter.models import RawItem, Source
-from newsletter.text import html_to_text
-from newsletter.urls import resolve
+from newsletter.collect.sanitize import html_to_text
+from newsletter.collect.urls import resolve
 
 
 def soup_of(body: bytes, charset: str | None) -> tuple[BeautifulSoup, str | None]:

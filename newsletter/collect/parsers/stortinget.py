@@ -13,11 +13,11 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from xml.etree.ElementTree import Element, ParseError as XMLParseError
 
-from newsletter.collect.feeds import prepare_xml
-from newsletter.dates import parse_date
+from newsletter.collect.parsers.feeds import prepare_xml
+from newsletter.collect.dates import parse_date
 from newsletter.errors import ParseError
 from newsletter.models import RawItem, Source
-from newsletter.text import clean_line, html_to_text
+from newsletter.collect.sanitize import clean_line, html_to_text
 
 NS = "{http://data.stortinget.no}"
 NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import FetchState, Item, RawItem, Source
-from newsletter.urls import canonical_url, dedup_key, item_id
+from newsletter.collect.urls import canonical_url, dedup_key, item_id
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: items, where each was seen, fetch state per source, cached article pages

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from newsletter.dates import quarter_bounds
+from newsletter.quarters import quarter_bounds
 from newsletter.errors import NewsletterError, NotFound, UsageError
-from newsletter.inbox import InboxQuery, inbox, place
-from newsletter.issues import (
+from newsletter.curate.inbox import InboxQuery, inbox, place
+from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
     Problem,
@@ -32,7 +32,7 @@ from newsletter.issues import (
 )
 from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
 from newsletter.store import Store
-from newsletter.workspace import Workspace
+from newsletter.config import Workspace
 
 STARTING_TEXT_LIMIT = 320
 _MARKDOWN = MarkdownIt("commonmark")

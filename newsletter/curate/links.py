@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from newsletter.collect.http import HostGate, short_error
-from newsletter.curate import links_of
+from newsletter.net import HostGate, short_error
+from newsletter.curate.edit import links_of
 from newsletter.models import Issue, Limits
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".

@@ -193,18 +193,3 @@ def date_from_url(url: str) -> ParsedDate | None:
         if date:
             return ParsedDate(date, "month")
     return None
-
-
-ISSUE_ID = re.compile(r"^(\d{4})-q([1-4])\Z")
-
-
-def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:
-    """First and last day of the quarter an issue id (`YYYY-qN`) names."""
-    match = ISSUE_ID.match(issue_id.strip().lower())
-    if not match:
-        raise ValueError(f"'{issue_id}' is not an issue id like 2024-q2")
-    year, quarter = int(match.group(1)), int(match.group(2))
-    first = dt.date(year, 3 * quarter - 2, 1)
-    last_month = 3 * quarter
-    last = (dt.date(year + (last_month == 12), last_month % 12 + 1, 1) - dt.timedelta(days=1))
-    return first, last

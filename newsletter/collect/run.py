@@ -1,0 +1,333 @@
+"""Collection: fetch every enabled source concurrently, store its items, score them.
+
+Fetching and parsing run in worker threads; only the calling thread touches
+the store, so SQLite needs no locking. Each source is isolated: its failure is
+recorded in its result and fetch state, and the others go on. Validators
+(ETag, Last-Modified) are remembered only after a body was parsed, so a source
+that failed is fetched in full next time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from newsletter.collect.parsers.article import read_article
+from newsletter.collect.parsers.feeds import parse_feed
+from newsletter.net import Fetcher, Response
+from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
+from newsletter.collect.parsers.scrape import collect_listing
+from newsletter.collect.parsers.stortinget import parse_stortinget
+from newsletter.errors import FetchError, ParseError, UsageError
+from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
+from newsletter.store import CachedPage, Store
+from newsletter.collect.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+# Progress events for whoever shows them (the CLI draws a bar): ("source", key, result)
+# when a source is done, ("article", url, None) when an article page is done, and
+# ("phase", name, total) when a phase starts.
+Progress = Callable[[str, str, object], None]
+
+
+@dataclass
+class Fetched:
+    """What a worker brings back for one source."""
+
+    source: Source
+    response: Response | None = None
+    items: list[RawItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class CollectReport:
+    """The outcome of one `collect`: per-source results and the article pages read."""
+
+    results: list[SourceResult]
+    articles_fetched: int = 0
+    articles_failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        """Results of the sources that could not be read."""
+        return [r for r in self.results if not r.ok]
+
+
+def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz: str) -> Fetched:
+    """Fetch and parse one source (no store access: runs in a worker thread)."""
+    started = time.monotonic()
+    out = Fetched(source=source)
+    try:
+        response = fetcher.get(source.url, state.etag if state else None, state.last_modified if state else None)
+        out.response = response
+        if not response.not_modified:
+            out.items, out.warnings = parse_source(fetcher, source, response, tz)
+            for item in out.items:
+                item.kind = item.kind or infer_kind(item.title, item.url, source.item_kind)
+    except (FetchError, ParseError) as exc:
+        out.error = str(exc) if isinstance(exc, FetchError) else f"{source.url}: {exc}"
+    except Exception as exc:  # a parser bug must not stop the other sources
+        log.exception("unexpected error reading %s", source.url)
+        out.error = f"{source.url}: unexpected error ({type(exc).__name__}: {exc})"
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def parse_source(fetcher: Fetcher, source: Source, response: Response, tz: str) -> tuple[list[RawItem], list[str]]:
+    """Parse a fetched body according to the source's kind."""
+    if source.kind in ("rss", "atom"):
+        return parse_feed(response.body, source, response.charset, response.content_type, tz, response.url)
+    if source.kind == "stortinget":
+        return parse_stortinget(response.body, source, response.charset, response.content_type, tz)
+
+    def fetch_page(url: str) -> tuple[bytes, str | None]:
+        page = fetcher.get(url)
+        return page.body, page.charset
+
+    return collect_listing(response.body, source, response.url, response.charset, fetch_page, tz)
+
+
+def collect(
+    store: Store,
+    feeds: FeedsConfig,
+    settings: Settings,
+    keys: Iterable[str] | None = None,
+    since: dt.date | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> CollectReport:
+    """Collect the enabled sources (or those named by `keys`), then score what changed."""
+    started = time.monotonic()
+    progress = progress or (lambda *_: None)
+    sources = select_sources(feeds, keys)
+    limits = limits or settings.limits
+    workers = workers or limits.workers
+    fetcher = Fetcher(settings.user_agent, limits)
+    tz = settings.timezone
+    results: list[SourceResult] = []
+    precedence = {s.key: i for i, s in enumerate(feeds.sources)}
+    progress("phase", "sources", len(sources))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources) or 1))) as pool:
+        futures = []
+        for source in sources:
+            state = store.get_state(source.key)
+            if store.state_url(source.key) != source.url:
+                state = replace(state, etag=None, last_modified=None)  # the URL changed: start afresh
+            futures.append(pool.submit(fetch_source, fetcher, source, state, tz))
+        # Stored in feeds.yaml order (fetching goes on meanwhile), so that which source
+        # first stores an item, and the counts of a run, never depend on timing.
+        for future in futures:
+            fetched = future.result()
+            try:
+                result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
+            except Exception as exc:  # a bug in storing one source must not lose the others
+                log.exception("storing %s failed", fetched.source.key)
+                result = SourceResult(source=fetched.source.key, error=f"{fetched.source.url}: could not store "
+                                      f"its items ({type(exc).__name__}: {exc})")
+            results.append(result)
+            progress("source", fetched.source.key, result)
+    report = CollectReport(results=results)
+    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or _now(tz))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Source]:
+    """The enabled sources, or exactly those named (even if disabled); unknown keys are an error."""
+    keys = list(keys or [])
+    if not keys:
+        return [s for s in feeds.sources if s.enabled]
+    unknown = [k for k in keys if feeds.by_key(k) is None]
+    if unknown:
+        known = ", ".join(s.key for s in feeds.sources)
+        raise UsageError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
+    return [feeds.by_key(k) for k in dict.fromkeys(keys)]
+
+
+def _now(tz: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(tz)).replace(microsecond=0)
+
+
+def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime,
+                   precedence: dict[str, int]) -> SourceResult:
+    source = fetched.source
+    state = store.get_state(source.key)
+    state.last_attempt = now
+    result = SourceResult(source=source.key, seconds=fetched.seconds, warnings=list(fetched.warnings))
+    if fetched.error:
+        state.consecutive_failures += 1
+        state.last_error = fetched.error
+        result.error = fetched.error
+        store.save_state(state, store.state_url(source.key) or source.url)
+        return result
+    response = fetched.response
+    state.consecutive_failures = 0
+    state.last_error = None
+    state.last_success = now
+    if response.not_modified:
+        result.not_modified = True
+        result.unchanged = state.items_parsed or 0
+        store.save_state(state, source.url)
+        return result
+    items, unusable = usable_items(fetched.items)
+    if unusable:
+        result.warnings.append(f"{len(unusable)} items with unusable links skipped (e.g. {unusable[0][:80]!r})")
+    complete = True
+    if since:
+        kept = [i for i in items if i.published is None or i.published >= since]
+        complete = len(kept) == len(items)
+        items = kept
+    upserted = store.upsert_items(source, items, now, precedence)
+    result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
+    result.parsed = len(fetched.items)
+    # Validators stand for "everything in this body is stored": not so when --since held items back.
+    state.etag = response.etag if complete else None
+    state.last_modified = response.last_modified if complete else None
+    state.items_parsed = len(fetched.items)
+    state.warnings = tuple(result.warnings)
+    newest = max((i.published for i in fetched.items if i.published), default=None)
+    if newest and (state.newest is None or newest > state.newest):
+        state.newest = newest
+        state.newest_seen_at = now
+    store.save_state(state, source.url)
+    return result
+
+
+def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
+    """Items whose link is an http(s) URL we can canonicalise, and the links that are not."""
+    good, bad = [], []
+    for item in items:
+        try:
+            url = canonical_url(item.url)
+        except ValueError:
+            bad.append(item.url)
+            continue
+        if url.split(":", 1)[0] in ("http", "https") and "//" in url:
+            good.append(item)
+        else:
+            bad.append(item.url)
+    return good, bad
+
+
+def _score_and_read_articles(store: Store, feeds: FeedsConfig, settings: Settings, fetcher: Fetcher,
+                             report: CollectReport, since: dt.date | None, workers: int,
+                             progress: Progress, now: dt.datetime) -> None:
+    """Score new and changed items; read article pages where title and summary do not decide."""
+    relevance = settings.relevance
+    fingerprint = vocabulary_fingerprint({**feeds.keywords, **_all_source_keywords(feeds)})
+    pending = store.items_needing_score(fingerprint)
+    if not pending:
+        return
+    by_key = {s.key: s for s in feeds.sources}
+    global_terms = keyword_terms(feeds.keywords)
+    items = [store.get_item(i) for i in pending]
+    wanted: dict[str, list[Item]] = {}
+    first_scores = {}
+    for item in items:
+        sources = [by_key[k] for k in item.sources if k in by_key]
+        first = _score(item, "", sources, global_terms)
+        first_scores[item.id] = first
+        filtered = bool(sources) and all(s.filtered for s in sources)
+        needs_text = filtered and first.value < relevance.clear
+        needs_date = item.published is None
+        needs_deadline = item.kind == "consultation" and item.deadline is None
+        recent = since is None or item.published is None or item.published >= since
+        if (needs_text or needs_date or needs_deadline) and recent:
+            wanted.setdefault(item.url, []).append(item)
+    pages, retry = _read_articles(store, fetcher, wanted, settings, report, workers, progress, now)
+    with store.transaction():
+        for item in items:
+            page = pages.get(item.url)
+            sources = [by_key[k] for k in item.sources if k in by_key]
+            scored = _score(item, page.text if page else "", sources, global_terms) if page else first_scores[item.id]
+            # An article page that failed for a passing reason is tried again next collect.
+            marker = fingerprint + ":retry" if item.url in retry else fingerprint
+            store.set_score(item.id, scored.value, scored.terms, marker)
+            if page:
+                store.fill_from_page(item.id, page.published, page.deadline)
+
+
+def _all_source_keywords(feeds: FeedsConfig) -> dict[str, float]:
+    merged = {}
+    for source in feeds.sources:
+        for word, weight in source.keywords.items():
+            merged[f"{source.key}:{word}"] = weight
+    return merged
+
+
+def _score(item: Item, article: str, sources: list[Source], global_terms):
+    extra = global_terms + tuple(t for s in sources for t in keyword_terms(s.keywords))
+    specialised = any(not s.filtered for s in sources)
+    return score_text(item.title, item.summary, article, extra, specialised)
+
+
+def _read_articles(store: Store, fetcher: Fetcher, wanted: dict[str, list[Item]], settings: Settings,
+                   report: CollectReport, workers: int, progress: Progress, now: dt.datetime,
+                   ) -> tuple[dict[str, CachedPage], set[str]]:
+    """Article pages for the wanted URLs: from the cache, else fetched (newest items first, bounded).
+
+    Returns the pages and the URLs whose fetch failed for a passing reason
+    (timeout, 5xx): those are not cached, so a later collect tries again.
+    """
+    pages: dict[str, CachedPage] = {}
+    retry: set[str] = set()
+    to_fetch = []
+    for url, items in wanted.items():
+        cached = store.get_page(url)
+        if cached is not None:
+            pages[url] = cached
+        else:
+            newest = max((i.published for i in items if i.published), default=dt.date.max)
+            to_fetch.append((newest, url))
+    to_fetch.sort(reverse=True)
+    limit = settings.relevance.article_limit
+    # Past the limit: not fetched now, tried again next collect.
+    retry.update(url for _, url in to_fetch[limit:])
+    to_fetch = [url for _, url in to_fetch[:limit]]
+    if not to_fetch:
+        return pages, retry
+    progress("phase", "articles", len(to_fetch))
+    tz = settings.timezone
+
+    def fetch(url: str) -> tuple[CachedPage, bool]:
+        try:
+            response = fetcher.get(url)
+            article = read_article(response.body, response.charset, tz)
+            return CachedPage(url=url, status=response.status, text=article.text,
+                              published=article.published.date if article.published
+                              and article.published.precision == "day" else None,
+                              deadline=article.deadline.date if article.deadline else None, fetched_at=now), False
+        except FetchError as exc:
+            return CachedPage(url=url, status=None, text="", published=None, deadline=None, fetched_at=now,
+                              error=str(exc)), exc.retryable
+        except Exception as exc:  # a page we cannot read must not stop scoring
+            log.warning("cannot read article %s: %s", url, exc)
+            return CachedPage(url=url, status=None, text="", published=None, deadline=None, fetched_at=now,
+                              error=f"{type(exc).__name__}: {exc}"), False
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for page, retryable in pool.map(fetch, to_fetch):
+            if retryable:
+                retry.add(page.url)
+            else:
+                store.save_page(page)
+                pages[page.url] = page
+            if page.error:
+                report.articles_failed += 1
+            else:
+                report.articles_fetched += 1
+            progress("article", page.url, None)
+    return pages, retry

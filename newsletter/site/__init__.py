@@ -1,0 +1,1 @@
+"""The static web archive of every published issue."""
