@@ -38,8 +38,10 @@ def feed(host: str, count: int) -> bytes:
         f"<description>&lt;p&gt;Ingress {n} om tvangsarbeid og utnyttelse.&lt;/p&gt;</description></item>"
         for n in range(count)
     )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{host}</title>'
-            f"<link>http://{host}/</link><description>bench</description>{items}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{host}</title>'
+        f"<link>http://{host}/</link><description>bench</description>{items}</channel></rss>"
+    ).encode()
 
 
 def workspace(directory: Path, hosts: list[str], workers: int) -> Path:
@@ -52,15 +54,16 @@ def workspace(directory: Path, hosts: list[str], workers: int) -> Path:
     )
     (directory / "feeds.yaml").write_text("sources:\n" + sources, encoding="utf-8")
     (directory / "newsletter.yaml").write_text(
-        f"name: Bench\nfetch:\n  workers: {workers}\n  host_interval: 0.2\n  retries: 0\n", encoding="utf-8")
+        f"name: Bench\nfetch:\n  workers: {workers}\n  host_interval: 0.2\n  retries: 0\n", encoding="utf-8"
+    )
     return directory
 
 
 def run_collect(root: Path) -> dict:
     """One collect in this process; returns seconds, counts and how many bodies were parsed."""
     import newsletter.collect.run as collect_module
-    from newsletter.store import Store
     from newsletter.config import Workspace
+    from newsletter.store import Store
 
     parsed = 0
     original = collect_module.parse_source
@@ -81,16 +84,20 @@ def run_collect(root: Path) -> dict:
             count = store.count_items()
     finally:
         collect_module.parse_source = original
-    return {"seconds": seconds, "parsed": parsed, "items": count,
-            "failed": [r.error for r in report.results if r.error],
-            "not_modified": sum(r.not_modified for r in report.results)}
+    return {
+        "seconds": seconds,
+        "parsed": parsed,
+        "items": count,
+        "failed": [r.error for r in report.results if r.error],
+        "not_modified": sum(r.not_modified for r in report.results),
+    }
 
 
 def memory_child(root: str) -> None:
     """Child process: cold and warm collect into a 20,000-item store, then the inbox; print peak RSS."""
+    from newsletter.config import Workspace
     from newsletter.curate.inbox import InboxQuery, inbox
     from newsletter.store import Store
-    from newsletter.config import Workspace
 
     cold = run_collect(Path(root))
     warm = run_collect(Path(root))
@@ -115,13 +122,16 @@ def main() -> None:
 
     hosts = [f"src{i:02d}.bench.test" for i in range(args.sources)]
     with LocalServer() as server, tempfile.TemporaryDirectory() as tmp:
-        os.environ.update({"HTTP_PROXY": f"http://127.0.0.1:{server.port}", "http_proxy": f"http://127.0.0.1:{server.port}"})
+        os.environ.update(
+            {"HTTP_PROXY": f"http://127.0.0.1:{server.port}", "http_proxy": f"http://127.0.0.1:{server.port}"}
+        )
         for name in ("NO_PROXY", "no_proxy"):
             os.environ.pop(name, None)
         delay = args.latency_ms / 1000
         for host in hosts:
-            server.routes[f"{host}/feed.xml"] = Route(feed(host, args.items), delay=delay, etag=f'"{host}"',
-                                                      content_type="application/rss+xml")
+            server.routes[f"{host}/feed.xml"] = Route(
+                feed(host, args.items), delay=delay, etag=f'"{host}"', content_type="application/rss+xml"
+            )
         concurrent_ws = workspace(Path(tmp, "concurrent"), hosts, workers=16)
         sequential_ws = workspace(Path(tmp, "sequential"), hosts, workers=1)
 
@@ -133,23 +143,35 @@ def main() -> None:
 
         per_feed = max(1, args.memory_items // args.sources)
         for host in hosts:
-            server.routes[f"{host}/feed.xml"] = Route(feed(host, per_feed), delay=delay, etag=f'"{host}-big"',
-                                                      content_type="application/rss+xml")
+            server.routes[f"{host}/feed.xml"] = Route(
+                feed(host, per_feed), delay=delay, etag=f'"{host}-big"', content_type="application/rss+xml"
+            )
         memory_ws = workspace(Path(tmp, "memory"), hosts, workers=16)
-        child = subprocess.run([sys.executable, __file__, "--memory-child", str(memory_ws)],
-                               capture_output=True, text=True, env=os.environ.copy(), check=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(memory_ws)],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            check=True,
+        )
         memory = json.loads(child.stdout.strip().splitlines()[-1])
 
     speedup = sequential["seconds"] / cold["seconds"]
     print(f"sources: {args.sources}, latency {args.latency_ms} ms, {args.items} items each")
     print(f"sequential (baseline, 1 worker): {sequential['seconds']:6.2f} s  items={sequential['items']}")
-    print(f"cold (concurrent):               {cold['seconds']:6.2f} s  items={cold['items']}  "
-          f"speed-up {speedup:.1f}x (target >= 5x)")
-    print(f"warm (all 304):                  {warm['seconds']:6.2f} s  parsed={warm['parsed']}  "
-          f"not modified={warm['not_modified']}/{args.sources} (target < 1 s, 0 parsed)")
-    print(f"memory: store of {memory['cold']['items']} items, cold collect {memory['cold']['seconds']:.2f} s, "
-          f"warm {memory['warm']['seconds']:.2f} s, inbox {memory['listed']} items, "
-          f"peak RSS {memory['peak_mb']:.0f} MB (target < 150 MB)")
+    print(
+        f"cold (concurrent):               {cold['seconds']:6.2f} s  items={cold['items']}  "
+        f"speed-up {speedup:.1f}x (target >= 5x)"
+    )
+    print(
+        f"warm (all 304):                  {warm['seconds']:6.2f} s  parsed={warm['parsed']}  "
+        f"not modified={warm['not_modified']}/{args.sources} (target < 1 s, 0 parsed)"
+    )
+    print(
+        f"memory: store of {memory['cold']['items']} items, cold collect {memory['cold']['seconds']:.2f} s, "
+        f"warm {memory['warm']['seconds']:.2f} s, inbox {memory['listed']} items, "
+        f"peak RSS {memory['peak_mb']:.0f} MB (target < 150 MB)"
+    )
     ok = speedup >= 5 and warm["seconds"] < 1 and warm["parsed"] == 0 and memory["peak_mb"] < 150
     print("targets met" if ok else "TARGETS MISSED")
 

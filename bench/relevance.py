@@ -27,8 +27,13 @@ DEFAULT_FIXTURE = ROOT.parent / "shared" / "fixtures" / "web-2022q2"
 
 
 def start_server(fixture: Path) -> tuple[subprocess.Popen, int]:
-    server = subprocess.Popen([sys.executable, str(fixture / "serve.py"), "--port", "0", "--max-seconds", "900"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=fixture)
+    server = subprocess.Popen(
+        [sys.executable, str(fixture / "serve.py"), "--port", "0", "--max-seconds", "900"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=fixture,
+    )
     first = server.stdout.readline().strip()
     if not first.startswith("PORT="):
         server.kill()
@@ -37,8 +42,13 @@ def start_server(fixture: Path) -> tuple[subprocess.Popen, int]:
 
 
 def newsletter(args: list[str], env: dict, workspace: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "newsletter", "--workspace", str(workspace), *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "newsletter", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def main() -> None:
@@ -59,8 +69,12 @@ def main() -> None:
     server, port = start_server(fixture)
     try:
         env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
-        env.update(HTTPS_PROXY=f"http://127.0.0.1:{port}", HTTP_PROXY=f"http://127.0.0.1:{port}",
-                   REQUESTS_CA_BUNDLE=str(fixture / "tls" / "ca.pem"), PYTHONPATH=str(ROOT))
+        env.update(
+            HTTPS_PROXY=f"http://127.0.0.1:{port}",
+            HTTP_PROXY=f"http://127.0.0.1:{port}",
+            REQUESTS_CA_BUNDLE=str(fixture / "tls" / "ca.pem"),
+            PYTHONPATH=str(ROOT),
+        )
         started = time.perf_counter()
         collected = newsletter(["collect"], env, workspace)
         collect_seconds = time.perf_counter() - started
@@ -81,17 +95,18 @@ def main() -> None:
 
     items_json = workspace / "items-2022-q2.json"
     items_json.write_text(listed.stdout, encoding="utf-8")
-    print(f"collect through the fixture proxy: cold {collect_seconds:.1f} s, warm {warm_seconds:.1f} s "
-          f"(workspace {workspace})\n")
+    print(
+        f"collect through the fixture proxy: cold {collect_seconds:.1f} s, warm {warm_seconds:.1f} s "
+        f"(workspace {workspace})\n"
+    )
     print("== the tool's inbox for 2022-q2")
     score = subprocess.run([sys.executable, str(fixture / "score.py"), str(items_json)], capture_output=True, text=True)
     print(score.stdout.strip())
     print("\n== baselines (naive inboxes, same web)")
-    baseline = subprocess.run([sys.executable, str(fixture / "score.py"), "--baseline"], capture_output=True,
-                              text=True)
+    baseline = subprocess.run([sys.executable, str(fixture / "score.py"), "--baseline"], capture_output=True, text=True)
     text = baseline.stdout.strip() or baseline.stderr.strip()
     # Only the closing summary table: the per-baseline details are in score.py --baseline.
-    print(text[text.rfind("\nsummary") + 1:] if "\nsummary" in text else text)
+    print(text[text.rfind("\nsummary") + 1 :] if "\nsummary" in text else text)
     if not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
 

@@ -33,9 +33,14 @@ def issue_with(entries: int):
     for n in range(entries):
         key, entry = existing[n % len(existing)]
         if n >= len(existing):
-            entry = Entry(heading=entry.heading, title=f"{entry.title} ({n})",
-                          text=entry.text.replace("](https://", f"](https://copy{n}."), date=entry.date,
-                          deadline=entry.deadline, event_date=entry.event_date)
+            entry = Entry(
+                heading=entry.heading,
+                title=f"{entry.title} ({n})",
+                text=entry.text.replace("](https://", f"](https://copy{n}."),
+                date=entry.date,
+                deadline=entry.deadline,
+                event_date=entry.event_date,
+            )
         sections[key].append(entry)
     issue.sections = sections
     return issue, settings
@@ -80,8 +85,10 @@ def main() -> None:
     print(f"issue: {sum(len(e) for e in issue.sections.values())} entries; best of {args.repeat} builds")
     for name in ("web", "email", "text", "pdf"):
         print(f"  {name:<6} {best[name] * 1000:8.0f} ms")
-    print(f"  web + email + text: {fast * 1000:.0f} ms (target < 1000 ms); pdf {best['pdf']:.2f} s (target < 5 s); "
-          f"total {sum(best.values()):.2f} s")
+    print(
+        f"  web + email + text: {fast * 1000:.0f} ms (target < 1000 ms); pdf {best['pdf']:.2f} s (target < 5 s); "
+        f"total {sum(best.values()):.2f} s"
+    )
     print(f"  whole build, wall clock (view model, four formats, calendar, writing): {min(walls):.2f} s")
     print(f"  baseline (web page alone, view model included): {baseline * 1000:.0f} ms")
     print(f"  premailer runs: {calls} for {args.repeat} builds (once per build)")

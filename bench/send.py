@@ -31,7 +31,7 @@ from newsletter.config import load_settings  # noqa: E402
 from newsletter.curate.issuefile import IssueDocument  # noqa: E402
 from newsletter.mail.compose import MessageTemplate, prepare  # noqa: E402
 from newsletter.mail.send import Recipient, SMTPTransport, freeze_recipients, run_send  # noqa: E402
-from newsletter.render.view import build  # noqa: E402
+from newsletter.render.build import build  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 
 
@@ -66,8 +66,9 @@ def main() -> None:
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
-    mail = dataclasses.replace(settings.mail, smtp_host="127.0.0.1", smtp_port=controller.port, security="none",
-                               timeout=30)
+    mail = dataclasses.replace(
+        settings.mail, smtp_host="127.0.0.1", smtp_port=controller.port, security="none", timeout=30
+    )
     people = [Recipient(f"mottaker{i:05d}@example.org", f"Mottaker {i}") for i in range(args.recipients)]
     times: dict[str, list[float]] = {"bare": [], "send": [], "no ledger": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +86,7 @@ def main() -> None:
 
             # The real thing: per-recipient message, ledger, one reused connection.
             with Store(Path(tmp) / f"ledger{round_}.db") as store:
-                freeze_recipients(store, "2024-q2", people, dt.datetime.now(dt.timezone.utc))
+                freeze_recipients(store, "2024-q2", people, dt.datetime.now(dt.UTC))
                 started = time.perf_counter()
                 report = run_send(store, "2024-q2", prepared, mail, SMTPTransport(mail, password=""))
                 times["send"].append(time.perf_counter() - started)
@@ -105,10 +106,14 @@ def main() -> None:
     bare, real, unledgered = (statistics.median(times[k]) for k in ("bare", "send", "no ledger"))
     print(f"{n} recipients, message of {len(data) / 1024:.0f} KB, {args.rounds} interleaved rounds, medians")
     print(f"  bare smtplib loop (one prebuilt message):  {n / bare:7.0f} msg/s ({bare:.1f} s)")
-    print(f"  newsletter send (messages + ledger):       {n / real:7.0f} msg/s ({real:.1f} s) "
-          f"= {bare / real * 100:.0f}% of the bare loop (target >= 50%)")
-    print(f"  the same messages without the ledger:      {n / unledgered:7.0f} msg/s; the ledger adds "
-          f"{(real - unledgered) / unledgered * 100:.0f}% (target <= 10%)")
+    print(
+        f"  newsletter send (messages + ledger):       {n / real:7.0f} msg/s ({real:.1f} s) "
+        f"= {bare / real * 100:.0f}% of the bare loop (target >= 50%)"
+    )
+    print(
+        f"  the same messages without the ledger:      {n / unledgered:7.0f} msg/s; the ledger adds "
+        f"{(real - unledgered) / unledgered * 100:.0f}% (target <= 10%)"
+    )
     print("  all rounds (s): " + "; ".join(f"{k} " + ", ".join(f"{t:.1f}" for t in v) for k, v in times.items()))
     print(f"  peak memory: {peak:.0f} MB (target < 200 MB)")
 

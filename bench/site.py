@@ -30,12 +30,11 @@ from ruamel.yaml import YAML  # noqa: E402
 from ruamel.yaml.scalarstring import LiteralScalarString  # noqa: E402
 
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.collect.dates import quarter_bounds  # noqa: E402
 from newsletter.curate.issuefile import IssueDocument  # noqa: E402
-from newsletter.quarters import period_for  # noqa: E402
-from newsletter.render.build import environment
-from newsletter.render.view import issue_view  # noqa: E402
+from newsletter.quarters import period_for, quarter_bounds  # noqa: E402
 from newsletter.render import web as web_format  # noqa: E402
+from newsletter.render.build import environment  # noqa: E402
+from newsletter.render.view import issue_view  # noqa: E402
 from newsletter.site.build import MANIFEST, build_site  # noqa: E402
 
 SITE_URL = "https://nyhetsbrev.example.no/arkiv"
@@ -63,20 +62,29 @@ def write_workspace(root: Path, issues: int, entries: int) -> list[str]:
         sections: dict[str, list] = {key: [] for key in sample.sections}
         for n in range(entries):
             key, entry = pool[(n + number * 7) % len(pool)]
-            node = {"heading": entry.heading, "title": f"{entry.title} ({issue_id}, {n + 1})",
-                    "text": LiteralScalarString(entry.text.replace("](https://", f"](https://{issue_id}-{n}.") + "\n")}
+            node = {
+                "heading": entry.heading,
+                "title": f"{entry.title} ({issue_id}, {n + 1})",
+                "text": LiteralScalarString(entry.text.replace("](https://", f"](https://{issue_id}-{n}.") + "\n"),
+            }
             for field in ("date", "deadline", "event_date"):
                 if getattr(entry, field):
                     node[field] = getattr(entry, field)
             sections[key].append(node)
-        data = {"id": issue_id, "title": sample.title, "period": period_for(issue_id),
-                "published": last + dt.timedelta(days=5), "audience": sample.audience,
-                "intro": f"Utgaven for {period_for(issue_id)}: det viktigste nasjonalt og internasjonalt.",
-                "sections": sections}
+        data = {
+            "id": issue_id,
+            "title": sample.title,
+            "period": period_for(issue_id),
+            "published": last + dt.timedelta(days=5),
+            "audience": sample.audience,
+            "intro": f"Utgaven for {period_for(issue_id)}: det viktigste nasjonalt og internasjonalt.",
+            "sections": sections,
+        }
         buffer = io.StringIO()
         yaml.dump(data, buffer)
-        (root / "issues" / f"{issue_id}.yaml").write_text(f"# bench/site.py: generated issue {issue_id}\n"
-                                                          + buffer.getvalue(), encoding="utf-8")
+        (root / "issues" / f"{issue_id}.yaml").write_text(
+            f"# bench/site.py: generated issue {issue_id}\n" + buffer.getvalue(), encoding="utf-8"
+        )
     return ids
 
 
@@ -103,8 +111,9 @@ def main() -> None:
 
         def build(out: Path):
             started = time.perf_counter()
-            report = build_site(ws / "issues", settings, settings_path, out, ws / "templates", None, pdf=False,
-                                today=today)
+            report = build_site(
+                ws / "issues", settings, settings_path, out, ws / "templates", None, pdf=False, today=today
+            )
             return time.perf_counter() - started, report
 
         # Full builds, each into an empty folder (the first one also warms imports and template caches).
@@ -158,18 +167,26 @@ def main() -> None:
 
     full, one, none_ = min(full_times[1:]), min(one_times), min(none_times)
     entries = args.issues * args.entries
-    print(f"archive: {args.issues} issues × {args.entries} entries = {entries} entries; "
-          f"best of {args.repeat} (first full build, cold: {full_times[0]:.2f} s)")
+    print(
+        f"archive: {args.issues} issues × {args.entries} entries = {entries} entries; "
+        f"best of {args.repeat} (first full build, cold: {full_times[0]:.2f} s)"
+    )
     print(f"  full build:            {full:6.2f} s   (target < {TARGETS['full']:.0f} s; {full_written} files written)")
-    print(f"  one issue changed:     {one:6.2f} s   (target < {TARGETS['one']:.0f} s; "
-          f"{'/'.join(map(str, one_written))} files written)")
+    print(
+        f"  one issue changed:     {one:6.2f} s   (target < {TARGETS['one']:.0f} s; "
+        f"{'/'.join(map(str, one_written))} files written)"
+    )
     print(f"  nothing changed:       {none_:6.3f} s   (target < {TARGETS['none']:.0f} s; 0 files written)")
     print(f"  search index:          {index_size / 1024 / 1024:6.2f} MB  (target < 2 MB; sok-indeks.js)")
-    print(f"  whole site:            {total / 1024 / 1024:6.2f} MB  ({files} files; .manifest.json "
-          f"{manifest / 1024 / 1024:.2f} MB of it)")
-    print(f"  baseline, render.web of the {args.issues} pages alone: {min(render_times):.2f} s "
-          f"(before it: reading and validating the {args.issues} files {parse_seconds:.2f} s, view models with "
-          f"Markdown and sanitising {view_seconds:.2f} s)")
+    print(
+        f"  whole site:            {total / 1024 / 1024:6.2f} MB  ({files} files; .manifest.json "
+        f"{manifest / 1024 / 1024:.2f} MB of it)"
+    )
+    print(
+        f"  baseline, render.web of the {args.issues} pages alone: {min(render_times):.2f} s "
+        f"(before it: reading and validating the {args.issues} files {parse_seconds:.2f} s, view models with "
+        f"Markdown and sanitising {view_seconds:.2f} s)"
+    )
     ok = full < TARGETS["full"] and one < TARGETS["one"] and none_ < TARGETS["none"] and index_size < TARGETS["index"]
     print("targets met" if ok else "TARGETS MISSED")
 

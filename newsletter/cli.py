@@ -15,11 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsletter import __version__
-from newsletter.quarters import quarter_bounds
+from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.models import ITEM_STATUSES
+from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
-from newsletter.config import Workspace
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -84,14 +84,21 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(cls=NewsletterGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--workspace", "-w", type=click.Path(file_okay=False), envvar="NEWSLETTER_WORKSPACE",
-              help="Workspace directory (default: the current directory).")
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False),
+    envvar="NEWSLETTER_WORKSPACE",
+    help="Workspace directory (default: the current directory).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log diagnostics to stderr.")
 @click.version_option(__version__, prog_name="newsletter")
 @click.pass_context
 def cli(ctx, workspace, verbose):
     """Collect, curate, render, mail and archive a quarterly newsletter."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = Context(Workspace.locate(workspace))
 
 
@@ -106,8 +113,14 @@ def _progress_bar(label: str):
     if not console.is_terminal:
         yield lambda *_: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         tasks = {}
 
         def update(event: str, name: str, value) -> None:
@@ -127,6 +140,7 @@ def _json_out(data) -> None:
 
 # ---------------------------------------------------------------------- collect
 
+
 @cli.command()
 @click.option("--source", "-s", "keys", multiple=True, metavar="KEY", help="Collect only this source (repeatable).")
 @click.option("--since", type=DATE, help="Ignore items published before this date (YYYY-MM-DD).")
@@ -143,14 +157,18 @@ def collect(ctx: Context, keys, since, as_json):
 
     feeds, settings = ctx.feeds, ctx.settings  # validated before anything is fetched
     with ctx.store() as store, _progress_bar("collect") as progress:
-        report = run_collect(store, feeds, settings, keys=keys, since=since.date() if since else None,
-                             progress=progress)
+        report = run_collect(
+            store, feeds, settings, keys=keys, since=since.date() if since else None, progress=progress
+        )
     if as_json:
-        _json_out({
-            "sources": [vars(r) | {"ok": r.ok} for r in report.results],
-            "articles_fetched": report.articles_fetched, "articles_failed": report.articles_failed,
-            "seconds": round(report.seconds, 2),
-        })
+        _json_out(
+            {
+                "sources": [vars(r) | {"ok": r.ok} for r in report.results],
+                "articles_fetched": report.articles_fetched,
+                "articles_failed": report.articles_failed,
+                "seconds": round(report.seconds, 2),
+            }
+        )
     else:
         table = Table(title=f"Collected {len(report.results)} sources in {report.seconds:.1f}s")
         for column in ("source", "new", "updated", "unchanged", "status"):
@@ -171,6 +189,7 @@ def collect(ctx: Context, keys, since, as_json):
 
 # ---------------------------------------------------------------------- sources
 
+
 @cli.group()
 def sources():
     """Inspect the sources of feeds.yaml."""
@@ -181,9 +200,21 @@ def sources():
 @pass_context
 def sources_list(ctx: Context, as_json):
     """List the configured sources with their kind, section and heading."""
-    rows = [{"key": s.key, "name": s.name, "kind": s.kind, "url": s.url, "enabled": s.enabled,
-             "section": s.section, "heading": s.heading, "language": s.language, "relevance": s.relevance,
-             "item_kind": s.item_kind} for s in ctx.feeds.sources]
+    rows = [
+        {
+            "key": s.key,
+            "name": s.name,
+            "kind": s.kind,
+            "url": s.url,
+            "enabled": s.enabled,
+            "section": s.section,
+            "heading": s.heading,
+            "language": s.language,
+            "relevance": s.relevance,
+            "item_kind": s.item_kind,
+        }
+        for s in ctx.feeds.sources
+    ]
     if as_json:
         _json_out(rows)
         return
@@ -216,10 +247,15 @@ def sources_check(ctx: Context, keys, as_json):
             table.add_column(column, overflow="fold")
         for c in checks:
             problems = "; ".join(([c.error] if c.error else []) + c.warnings)
-            table.add_row(c.source, "yes" if c.reachable else "no", str(c.items),
-                          c.newest.isoformat() if c.newest else "-",
-                          c.last_success.strftime("%Y-%m-%d %H:%M") if c.last_success else "never",
-                          str(c.consecutive_failures), problems or "ok")
+            table.add_row(
+                c.source,
+                "yes" if c.reachable else "no",
+                str(c.items),
+                c.newest.isoformat() if c.newest else "-",
+                c.last_success.strftime("%Y-%m-%d %H:%M") if c.last_success else "never",
+                str(c.consecutive_failures),
+                problems or "ok",
+            )
         Console(width=max(140, Console().width)).print(table)
     if any(not c.ok for c in checks):
         sys.exit(1)
@@ -227,14 +263,20 @@ def sources_check(ctx: Context, keys, as_json):
 
 # ---------------------------------------------------------------------- items
 
+
 @cli.command()
 @click.option("--issue", "issue_id", type=ISSUE_ID, help="The quarter an issue id names, e.g. 2024-q2.")
 @click.option("--since", type=DATE, help="Published on or after this date.")
 @click.option("--until", type=DATE, help="Published on or before this date.")
 @click.option("--source", "-s", "keys", multiple=True, metavar="KEY", help="Only items seen in this source.")
 @click.option("--section", "sections", multiple=True, metavar="KEY", help="Only items suggested for this section.")
-@click.option("--status", "statuses", multiple=True, type=click.Choice([*ITEM_STATUSES, "all"]),
-              help="Only items with this status (default: new and picked).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([*ITEM_STATUSES, "all"]),
+    help="Only items with this status (default: new and picked).",
+)
 @click.option("--min-score", type=float, help="Only items scoring at least this.")
 @click.option("--all", "include_all", is_flag=True, help="Include items of filtered sources below the threshold.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
@@ -260,8 +302,15 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}")
     # For an issue, the inbox is what is still undecided: neither picked nor skipped.
     chosen = statuses_from(statuses) if statuses or not issue_id else ("new",)
-    query = InboxQuery(since=start, until=end, sources=tuple(keys), sections=tuple(sections),
-                       statuses=chosen, min_score=min_score, include_all=include_all)
+    query = InboxQuery(
+        since=start,
+        until=end,
+        sources=tuple(keys),
+        sections=tuple(sections),
+        statuses=chosen,
+        min_score=min_score,
+        include_all=include_all,
+    )
     with ctx.store() as store:
         found = inbox(store, feeds, settings, query)
     if limit:
@@ -292,8 +341,25 @@ def show(ctx: Context, item_id, as_json):
         _json_out(item.to_json())
         return
     data = item.to_json()
-    for key in ("id", "title", "url", "source", "sources", "published", "date_precision", "kind", "deadline",
-                "event_date", "score", "terms", "candidate", "section", "heading", "status", "summary"):
+    for key in (
+        "id",
+        "title",
+        "url",
+        "source",
+        "sources",
+        "published",
+        "date_precision",
+        "kind",
+        "deadline",
+        "event_date",
+        "score",
+        "terms",
+        "candidate",
+        "section",
+        "heading",
+        "status",
+        "summary",
+    ):
         value = data[key]
         if isinstance(value, list):
             value = ", ".join(value)
@@ -303,6 +369,7 @@ def show(ctx: Context, item_id, as_json):
 
 
 # ---------------------------------------------------------------------- issue
+
 
 def _curation(ctx: Context, store: Store):
     from newsletter.curate.edit import Curation
@@ -346,8 +413,10 @@ def issue_list(ctx: Context, as_json):
         return
     for s in states:
         published = s.published.isoformat() if s.published else "not published"
-        click.echo(f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {s.entries:>3} entries  "
-                   f"{s.errors} errors, {s.warnings} warnings")
+        click.echo(
+            f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {s.entries:>3} entries  "
+            f"{s.errors} errors, {s.warnings} warnings"
+        )
 
 
 @issue.command("add")
@@ -381,8 +450,9 @@ def issue_note(ctx: Context, issue_id, section, heading, text, title, date, even
 
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
-        placed = add_note(_curation(ctx, store), issue_id, section, heading, text, title, day(date),
-                          day(event_date), day(deadline))
+        placed = add_note(
+            _curation(ctx, store), issue_id, section, heading, text, title, day(date), day(event_date), day(deadline)
+        )
     click.echo("added " + _placed_line(placed))
 
 
@@ -496,8 +566,10 @@ def issue_triage(ctx: Context, issue_id):
 
     with ctx.store() as store:
         result = triage(_curation(ctx, store), issue_id, _ClickTriageUI())
-    click.echo(f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
-               + (f", {result.remaining} not seen yet" if result.quit else ""))
+    click.echo(
+        f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
+        + (f", {result.remaining} not seen yet" if result.quit else "")
+    )
 
 
 @issue.command("show")
@@ -509,11 +581,20 @@ def issue_show(ctx: Context, issue_id, as_json):
     with ctx.store() as store:
         _document, current = _curation(ctx, store).load(issue_id)
     if as_json:
-        _json_out({"id": current.id, "title": current.title, "period": current.period,
-                   "published": current.published.isoformat() if current.published else None,
-                   "audience": current.audience, "intro": current.intro,
-                   "sections": {key: [dict(e.to_json(), ref=f"{key}:{n}") for n, e in enumerate(entries, 1)]
-                                for key, entries in current.sections.items()}})
+        _json_out(
+            {
+                "id": current.id,
+                "title": current.title,
+                "period": current.period,
+                "published": current.published.isoformat() if current.published else None,
+                "audience": current.audience,
+                "intro": current.intro,
+                "sections": {
+                    key: [dict(e.to_json(), ref=f"{key}:{n}") for n, e in enumerate(entries, 1)]
+                    for key, entries in current.sections.items()
+                },
+            }
+        )
         return
     published = current.published.isoformat() if current.published else "not published"
     click.echo(f"{current.title} · {current.period} · {published}")
@@ -561,6 +642,7 @@ def issue_check(ctx: Context, issue_id, as_json):
 
 # ---------------------------------------------------------------------- build, preview, links
 
+
 def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
     """The issue, after `issue check`; errors stop the command unless forced."""
     from newsletter.curate.edit import check_issue
@@ -570,8 +652,10 @@ def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
     for p in errors:
         click.echo(f"{p.level}: {p}", err=True)
     if errors and not force:
-        raise NewsletterError(f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
-                              "fix them, or pass --force to build anyway")
+        raise NewsletterError(
+            f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
+            "fix them, or pass --force to build anyway"
+        )
     if errors:  # forced: the issue is built from what could be read
         _document, current = _curation(ctx, store).load_lenient(issue_id)
     return current
@@ -589,8 +673,13 @@ def _formats(value: str) -> tuple[str, ...]:
 
 @cli.command()
 @click.argument("issue_id", type=ISSUE_ID)
-@click.option("--format", "formats", default="web,email,text,pdf", show_default=True,
-              help="Comma-separated formats: web, email, text, pdf.")
+@click.option(
+    "--format",
+    "formats",
+    default="web,email,text,pdf",
+    show_default=True,
+    help="Comma-separated formats: web, email, text, pdf.",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: build/ID).")
 @click.option("--force", is_flag=True, help="Build even when `issue check` finds errors.")
 @pass_context
@@ -606,7 +695,7 @@ def build(ctx: Context, issue_id, formats, out, force):
         current = _check_before(ctx, store, issue_id, force)
     out_dir = Path(out) if out else ctx.workspace.root / "build" / issue_id
     result = render_build(current, ctx.settings, out_dir, chosen, ctx.workspace.root / "templates")
-    for name, path in result.files.items():
+    for _name, path in result.files.items():
         click.echo(f"wrote {path}")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -625,15 +714,27 @@ def preview(ctx: Context, issue_id, port):
 
         with ctx.store() as store:
             _document, current = _curation(ctx, store).load(issue_id)
-        render_build(current, ctx.workspace.settings(), ctx.workspace.root / "build" / issue_id,
-                     ("web", "email", "text"), ctx.workspace.root / "templates")
+        render_build(
+            current,
+            ctx.workspace.settings(),
+            ctx.workspace.root / "build" / issue_id,
+            ("web", "email", "text"),
+            ctx.workspace.root / "templates",
+        )
 
-    watched = [ctx.workspace.issues_dir / f"{issue_id}.yaml", ctx.workspace.settings_path,
-               ctx.workspace.root / "templates"]
-    serve(ctx.workspace.root / "build" / issue_id, rebuild, watched, port,
-          announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http")
-                                           else what),
-          on_error=lambda message: click.echo(f"error: {message}", err=True))
+    watched = [
+        ctx.workspace.issues_dir / f"{issue_id}.yaml",
+        ctx.workspace.settings_path,
+        ctx.workspace.root / "templates",
+    ]
+    serve(
+        ctx.workspace.root / "build" / issue_id,
+        rebuild,
+        watched,
+        port,
+        announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http") else what),
+        on_error=lambda message: click.echo(f"error: {message}", err=True),
+    )
 
 
 @cli.command()
@@ -665,6 +766,7 @@ def links(ctx: Context, issue_id, as_json):
 
 # ---------------------------------------------------------------------- site
 
+
 @cli.group()
 def site():
     """The static web archive of every published issue."""
@@ -679,13 +781,22 @@ def site_build(ctx: Context, out, pdf):
     from newsletter.site.build import build_site
 
     out_dir = out or ctx.workspace.root / "site"
-    report = build_site(ctx.workspace.issues_dir, ctx.settings, ctx.workspace.settings_path, out_dir,
-                        ctx.workspace.root / "templates", ctx.workspace.root / "build", pdf=pdf)
+    report = build_site(
+        ctx.workspace.issues_dir,
+        ctx.settings,
+        ctx.workspace.settings_path,
+        out_dir,
+        ctx.workspace.root / "templates",
+        ctx.workspace.root / "build",
+        pdf=pdf,
+    )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
-               f"{len(report.removed)} removed" + (f"; not published yet: {', '.join(report.skipped)}"
-                                                   if report.skipped else ""))
+    click.echo(
+        f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
+        f"{len(report.removed)} removed"
+        + (f"; not published yet: {', '.join(report.skipped)}" if report.skipped else "")
+    )
 
 
 @site.command("serve")
@@ -700,16 +811,28 @@ def site_serve(ctx: Context, out, port):
     out_dir = out or ctx.workspace.root / "site"
 
     def rebuild():
-        build_site(ctx.workspace.issues_dir, ctx.workspace.settings(), ctx.workspace.settings_path, out_dir,
-                   ctx.workspace.root / "templates", ctx.workspace.root / "build", pdf=False)
+        build_site(
+            ctx.workspace.issues_dir,
+            ctx.workspace.settings(),
+            ctx.workspace.settings_path,
+            out_dir,
+            ctx.workspace.root / "templates",
+            ctx.workspace.root / "build",
+            pdf=False,
+        )
 
-    serve(out_dir, rebuild, [ctx.workspace.issues_dir, ctx.workspace.settings_path, ctx.workspace.root / "templates"],
-          port, announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http")
-                                                 else what),
-          on_error=lambda message: click.echo(f"error: {message}", err=True))
+    serve(
+        out_dir,
+        rebuild,
+        [ctx.workspace.issues_dir, ctx.workspace.settings_path, ctx.workspace.root / "templates"],
+        port,
+        announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http") else what),
+        on_error=lambda message: click.echo(f"error: {message}", err=True),
+    )
 
 
 # ---------------------------------------------------------------------- contacts
+
 
 @cli.group()
 def contacts():
@@ -752,8 +875,10 @@ def contacts_import(ctx: Context, path, legal_basis):
         report = import_csv(store, path, _utcnow(), defaults)
     for line, raw, reason in report.invalid:
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
-    click.echo(f"added {report.added}, merged {report.merged}, kept suppressed {report.suppressed}, "
-               f"invalid {len(report.invalid)}")
+    click.echo(
+        f"added {report.added}, merged {report.merged}, kept suppressed {report.suppressed}, "
+        f"invalid {len(report.invalid)}"
+    )
 
 
 @contacts.command("add")
@@ -769,9 +894,15 @@ def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, c
     """Add a contact (or merge into the one with the same address)."""
     from newsletter.mail.contacts import Contact, add_contact
 
-    contact = Contact(email=address, name=name, organisation=organisation, tags=tuple(tags), legal_basis=legal_basis,
-                      consent_source=consent_source or "added by hand",
-                      consent_date=consent_date.date() if consent_date else None)
+    contact = Contact(
+        email=address,
+        name=name,
+        organisation=organisation,
+        tags=tuple(tags),
+        legal_basis=legal_basis,
+        consent_source=consent_source or "added by hand",
+        consent_date=consent_date.date() if consent_date else None,
+    )
     with ctx.store() as store:
         stored, outcome = add_contact(store, contact, _utcnow())
     if outcome == "suppressed":
@@ -859,11 +990,14 @@ def contacts_erase(ctx: Context, address, yes):
     removed = [p for p in (ctx.workspace.var / "outbox").glob("*/*.eml") if p.name.lower() in names]
     for path in removed:
         path.unlink()
-    click.echo(f"erased {address}; its hash keeps it suppressed" +
-               (f"; {len(removed)} messages removed from the outbox" if removed else ""))
+    click.echo(
+        f"erased {address}; its hash keeps it suppressed"
+        + (f"; {len(removed)} messages removed from the outbox" if removed else "")
+    )
 
 
 # ---------------------------------------------------------------------- send
+
 
 def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
     from newsletter.mail.send import failures, send_counts
@@ -871,8 +1005,13 @@ def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
     with ctx.store() as store:
         counts, failed = send_counts(store, issue_id), failures(store, issue_id)
     if as_json:
-        _json_out({"issue": issue_id, "counts": counts,
-                   "failures": [{"email": e, "state": s, "reply": r} for e, s, r in failed]})
+        _json_out(
+            {
+                "issue": issue_id,
+                "counts": counts,
+                "failures": [{"email": e, "state": s, "reply": r} for e, s, r in failed],
+            }
+        )
         return
     click.echo(f"{issue_id}: " + ", ".join(f"{state} {count}" for state, count in counts.items()))
     for email, state, reply in failed:
@@ -918,13 +1057,26 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         transport = transport_for(settings, outbox, dry_run)
         if to_address:
             send_test_copy(prepared, settings, transport, to_address)
-            where = f"written to {outbox}" if isinstance(transport, OutboxTransport) else \
-                f"sent via {settings.mail.smtp_host}"
+            where = (
+                f"written to {outbox}"
+                if isinstance(transport, OutboxTransport)
+                else f"sent via {settings.mail.smtp_host}"
+            )
             click.echo(f"test copy to {to_address} {where}; nothing recorded")
             return
         with _send_progress() as progress:
-            outcome = send_issue(store, ctx.workspace.var, issue_id, prepared, settings, transport, tag,
-                                 resend_unknown, retry_failed, progress)
+            outcome = send_issue(
+                store,
+                ctx.workspace.var,
+                issue_id,
+                prepared,
+                settings,
+                transport,
+                tag,
+                resend_unknown,
+                retry_failed,
+                progress,
+            )
     report, counts = outcome.report, outcome.report.counts
     if outcome.frozen:
         click.echo(f"{issue_id}: {outcome.frozen} recipients frozen for this send")
@@ -934,8 +1086,11 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
     if counts["unknown"]:
-        click.echo(f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
-                   "see `newsletter send status`, and use --resend-unknown only if they did not arrive", err=True)
+        click.echo(
+            f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
+            "see `newsletter send status`, and use --resend-unknown only if they did not arrive",
+            err=True,
+        )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
 
@@ -943,7 +1098,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
 def _utcnow():
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @contextmanager
@@ -962,8 +1117,16 @@ def _send_progress():
         def render(self, task):
             return Text(f"{task.speed:.1f} msg/s" if task.speed else "– msg/s")
 
-    with Progress(TextColumn("send"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("send"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = None
 
         def update(event: str, value: int) -> None:

@@ -37,8 +37,14 @@ LANGUAGES = ("nb", "nn", "no", "en", "sv", "da", "fi", "de", "fr")
 
 SOURCE_REQUIRED = ("key", "name", "kind", "url", "section", "heading")
 SOURCE_OPTIONAL = (
-    "enabled", "language", "relevance", "item_kind", "keywords",
-    "selectors", "date_format", "max_pages",
+    "enabled",
+    "language",
+    "relevance",
+    "item_kind",
+    "keywords",
+    "selectors",
+    "date_format",
+    "max_pages",
 )
 SELECTOR_REQUIRED = ("item", "title", "link")
 SELECTOR_OPTIONAL = ("date", "summary", "next")
@@ -46,14 +52,41 @@ SELECTOR_OPTIONAL = ("date", "summary", "next")
 # newsletter.yaml keys: those this module reads, and those later stages own
 # (rendering, mailing, the archive). Anything else is a typo.
 SETTINGS_KEYS = (
-    "name", "publisher", "language", "timezone", "relevance", "sections", "user_agent",
-    "audience", "sender", "reply_to", "contact", "footer", "site_url", "smtp",
-    "colors", "unsubscribe_url", "list_id", "fetch", "sender_name", "mail",
+    "name",
+    "publisher",
+    "language",
+    "timezone",
+    "relevance",
+    "sections",
+    "user_agent",
+    "audience",
+    "sender",
+    "reply_to",
+    "contact",
+    "footer",
+    "site_url",
+    "smtp",
+    "colors",
+    "unsubscribe_url",
+    "list_id",
+    "fetch",
+    "sender_name",
+    "mail",
 )
 SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
 MAIL_KEYS = ("rate_per_second", "rate_per_hour", "connections", "max_attempts", "retry_base", "unsubscribe_mailto")
-FETCH_KEYS = ("timeout", "total_timeout", "max_mb", "max_redirects", "retries", "backoff", "per_host",
-              "host_interval", "host_failures", "workers")
+FETCH_KEYS = (
+    "timeout",
+    "total_timeout",
+    "max_mb",
+    "max_redirects",
+    "retries",
+    "backoff",
+    "per_host",
+    "host_interval",
+    "host_failures",
+    "workers",
+)
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
 FOOTER_KEYS = ("about", "subscription")
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -220,23 +253,25 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         max_pages = node.get("max_pages", 3)
         if isinstance(max_pages, bool) or not isinstance(max_pages, int) or not 1 <= max_pages <= 50:
             raise check.error("max_pages", f"expected a whole number from 1 to 50, got {max_pages!r}")
-        sources.append(Source(
-            key=key,
-            name=check.string("name"),
-            kind=kind,
-            url=_check_url(check, "url"),
-            section=section,
-            heading=check.string("heading"),
-            language=language,
-            relevance=check.string("relevance", "filter", RELEVANCE_MODES),
-            item_kind=check.string("item_kind", "news", ITEM_KINDS),
-            enabled=check.boolean("enabled", True),
-            keywords=check.weights("keywords"),
-            selectors=selectors,
-            date_format=date_format,
-            max_pages=max_pages,
-            line=line,
-        ))
+        sources.append(
+            Source(
+                key=key,
+                name=check.string("name"),
+                kind=kind,
+                url=_check_url(check, "url"),
+                section=section,
+                heading=check.string("heading"),
+                language=language,
+                relevance=check.string("relevance", "filter", RELEVANCE_MODES),
+                item_kind=check.string("item_kind", "news", ITEM_KINDS),
+                enabled=check.boolean("enabled", True),
+                keywords=check.weights("keywords"),
+                selectors=selectors,
+                date_format=date_format,
+                max_pages=max_pages,
+                line=line,
+            )
+        )
     return FeedsConfig(sources=tuple(sources), keywords=keywords, path=str(path))
 
 
@@ -356,6 +391,7 @@ def load_settings(path: Path) -> Settings:
 
 def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
     """The mailing parts of newsletter.yaml: sender, reply-to, list id, unsubscribe, smtp, mail."""
+
     def address(key: str) -> str:
         value = top.string(key, "") if data.get(key) else ""
         if value and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
@@ -363,14 +399,18 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         return value
 
     unsubscribe_url = top.string("unsubscribe_url", "") if data.get("unsubscribe_url") else ""
-    if unsubscribe_url and (not unsubscribe_url.startswith("https://") or not unsubscribe_url.isascii()
-                            or re.search(r"\s", unsubscribe_url)):
+    if unsubscribe_url and (
+        not unsubscribe_url.startswith("https://") or not unsubscribe_url.isascii() or re.search(r"\s", unsubscribe_url)
+    ):
         raise top.error("unsubscribe_url", "the one-click unsubscribe address must be an https:// URL in ASCII")
     list_id = top.string("list_id", "") if data.get("list_id") else ""
     if list_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}", list_id):
-        raise top.error("list_id", f"expected a domain-like id such as nyhetsbrev.example.no (RFC 2919), got {list_id!r}")
+        raise top.error(
+            "list_id", f"expected a domain-like id such as nyhetsbrev.example.no (RFC 2919), got {list_id!r}"
+        )
     values = {
-        "sender": address("sender"), "reply_to": address("reply_to"),
+        "sender": address("sender"),
+        "reply_to": address("reply_to"),
         "sender_name": top.string("sender_name", "") if data.get("sender_name") else "",
         "list_id": list_id,
         "unsubscribe_url": unsubscribe_url,
@@ -379,20 +419,25 @@ def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
         smtp = _Checker(path, data["smtp"], "smtp", line_of(data, "smtp"))
         smtp.keys(("host",), SMTP_KEYS)
         port = smtp.number("port", 587, minimum=1)
-        values.update(smtp_host=smtp.string("host"), smtp_port=int(port),
-                      security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
-                      username=smtp.string("username", "") if smtp.node.get("username") else "",
-                      timeout=smtp.number("timeout", 30.0, minimum=0.1))
+        values.update(
+            smtp_host=smtp.string("host"),
+            smtp_port=int(port),
+            security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
+            username=smtp.string("username", "") if smtp.node.get("username") else "",
+            timeout=smtp.number("timeout", 30.0, minimum=0.1),
+        )
         if "password" in smtp.node:
             raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
     if data.get("mail") is not None:
         mail = _Checker(path, data["mail"], "mail", line_of(data, "mail"))
         mail.keys((), MAIL_KEYS)
-        values.update(rate_per_second=mail.number("rate_per_second", 0.0),
-                      rate_per_hour=mail.number("rate_per_hour", 0.0),
-                      connections=max(1, int(mail.number("connections", 1, minimum=1))),
-                      max_attempts=max(1, int(mail.number("max_attempts", 5, minimum=1))),
-                      retry_base=mail.number("retry_base", 30.0))
+        values.update(
+            rate_per_second=mail.number("rate_per_second", 0.0),
+            rate_per_hour=mail.number("rate_per_hour", 0.0),
+            connections=max(1, int(mail.number("connections", 1, minimum=1))),
+            max_attempts=max(1, int(mail.number("max_attempts", 5, minimum=1))),
+            retry_base=mail.number("retry_base", 30.0),
+        )
         if mail.node.get("unsubscribe_mailto"):
             values["unsubscribe_mailto"] = mail.string("unsubscribe_mailto")
     return MailSettings(**values)
@@ -405,7 +450,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def locate(cls, path: str | os.PathLike | None = None) -> "Workspace":
+    def locate(cls, path: str | os.PathLike | None = None) -> Workspace:
         """The workspace named by `path`, `NEWSLETTER_WORKSPACE`, or the current directory."""
         chosen = path or os.environ.get("NEWSLETTER_WORKSPACE") or "."
         return cls(Path(chosen).expanduser().resolve())

@@ -160,8 +160,14 @@ class Settings:
     site_url: str = ""
     footer_about: str = ""  # Markdown: who the unit is
     footer_subscription: str = ""  # Markdown: how to join or leave the contact list
-    colors: tuple[tuple[str, str], ...] = (("primary", "#1f3864"), ("accent", "#a84a0d"), ("text", "#1a1a1a"),
-                                          ("muted", "#5a5a5a"), ("background", "#ffffff"), ("band", "#eef2f8"))
+    colors: tuple[tuple[str, str], ...] = (
+        ("primary", "#1f3864"),
+        ("accent", "#a84a0d"),
+        ("text", "#1a1a1a"),
+        ("muted", "#5a5a5a"),
+        ("background", "#ffffff"),
+        ("band", "#eef2f8"),
+    )
     section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
     mail: MailSettings = field(default_factory=MailSettings)
 
@@ -177,6 +183,7 @@ class Settings:
     def section(self, key: str) -> SectionConfig | None:
         """The configured section with this key, or None."""
         return next((s for s in self.section_configs if s.key == key), None)
+
     user_agent: str = "newsletter/0.1 (+https://github.com/kom/newsletter)"
 
 
@@ -222,6 +229,7 @@ class Item:
 
     def to_json(self) -> dict:
         """A JSON-ready mapping with the documented field names."""
+
         def iso(value):
             return value.isoformat() if value else None
 
@@ -304,7 +312,10 @@ class Entry:
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
         return {
-            "heading": self.heading, "title": self.title, "text": self.text, "item": self.item,
+            "heading": self.heading,
+            "title": self.title,
+            "text": self.text,
+            "item": self.item,
             "date": self.date.isoformat() if self.date else None,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "event_date": self.event_date.isoformat() if self.event_date else None,
@@ -329,4 +340,3 @@ class Issue:
         for key, entries in self.sections.items():
             for position, entry in enumerate(entries, 1):
                 yield key, position, entry
-

@@ -83,7 +83,7 @@ class HostGate:
         self._slots: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(self.per_host))
         self._next_start: dict[str, float] = defaultdict(float)
 
-    def __call__(self, host: str) -> "_HostSlot":
+    def __call__(self, host: str) -> _HostSlot:
         with self._lock:
             slot = self._slots[host]
         return _HostSlot(self, host, slot)
@@ -127,12 +127,14 @@ class Fetcher:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.headers.update({
-                "User-Agent": self.user_agent,
-                "Accept-Encoding": "gzip, deflate",
-                "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                          "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
-            })
+            session.headers.update(
+                {
+                    "User-Agent": self.user_agent,
+                    "Accept-Encoding": "gzip, deflate",
+                    "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+                    "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
+                }
+            )
             if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
                 session.verify = os.environ["SSL_CERT_FILE"]
             self._local.session = session
@@ -186,20 +188,28 @@ class Fetcher:
         with self.gate(host):
             failures = self._failures.get(host, 0)
             if failures >= limits.host_failures:
-                raise FetchError(url, f"skipped: {host} failed {failures} times in a row in this run",
-                                 retryable=True, skipped=True)
+                raise FetchError(
+                    url, f"skipped: {host} failed {failures} times in a row in this run", retryable=True, skipped=True
+                )
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             try:
                 raw = self._session().get(
-                    url, headers=headers, stream=True, allow_redirects=False,
+                    url,
+                    headers=headers,
+                    stream=True,
+                    allow_redirects=False,
                     timeout=(limits.connect_timeout, limits.read_timeout),
                 )
             except requests.ConnectTimeout as exc:
-                raise FetchError(url, f"connection timed out after {limits.connect_timeout:g}s", retryable=True) from exc
+                raise FetchError(
+                    url, f"connection timed out after {limits.connect_timeout:g}s", retryable=True
+                ) from exc
             except requests.Timeout as exc:
                 raise FetchError(url, f"timed out after {limits.read_timeout:g}s", retryable=True) from exc
             except requests.exceptions.SSLError as exc:
-                raise FetchError(url, f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE") from exc
+                raise FetchError(
+                    url, f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
+                ) from exc
             except requests.exceptions.InvalidURL as exc:
                 raise FetchError(url, f"invalid URL ({short_error(exc)})") from exc
             except requests.RequestException as exc:
@@ -214,7 +224,9 @@ class Fetcher:
                     raise FetchError(url, f"HTTP {status} {reason}".strip(), retryable=status in RETRY_CODES)
                 declared = header_map.get("content-length", "")
                 if declared.isdigit() and int(declared) > limits.max_bytes:
-                    raise FetchError(url, f"body of {int(declared) / 1e6:.0f} MB is over the {limits.max_bytes / 1e6:.0f} MB limit")
+                    raise FetchError(
+                        url, f"body of {int(declared) / 1e6:.0f} MB is over the {limits.max_bytes / 1e6:.0f} MB limit"
+                    )
                 body = self._read_body(raw, url, started)
         return Response(url=url, status=status, body=body, headers=header_map)
 
@@ -226,8 +238,7 @@ class Fetcher:
         # blocking read cannot look at the clock: a watchdog closes the socket at the
         # deadline, which ends the read.
         expired = threading.Event()
-        watchdog = threading.Timer(max(0.0, started + limits.total_timeout - time.monotonic()),
-                                   _abort, (raw, expired))
+        watchdog = threading.Timer(max(0.0, started + limits.total_timeout - time.monotonic()), _abort, (raw, expired))
         watchdog.daemon = True
         watchdog.start()
         try:

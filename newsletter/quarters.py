@@ -19,7 +19,7 @@ def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:
     year, quarter = int(match.group(1)), int(match.group(2))
     first = dt.date(year, 3 * quarter - 2, 1)
     last_month = 3 * quarter
-    last = (dt.date(year + (last_month == 12), last_month % 12 + 1, 1) - dt.timedelta(days=1))
+    last = dt.date(year + (last_month == 12), last_month % 12 + 1, 1) - dt.timedelta(days=1)
     return first, last
 
 
@@ -31,7 +31,7 @@ def period_for(issue_id: str) -> str:
     return f"{start}–{end} {first.year}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _norwegian_months() -> frozenset[str]:
     names = set()
     for locale in ("nb", "nn"):

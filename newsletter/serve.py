@@ -29,9 +29,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(folder: Path, rebuild: Callable[[], None], watched: list[Path], port: int = 8000,
-          announce: Callable[[str], None] = print, on_error: Callable[[str], None] = print,
-          stop: threading.Event | None = None, interval: float = 0.5) -> None:
+def serve(
+    folder: Path,
+    rebuild: Callable[[], None],
+    watched: list[Path],
+    port: int = 8000,
+    announce: Callable[[str], None] = print,
+    on_error: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+    interval: float = 0.5,
+) -> None:
     # announce() is told the address once ready, then "rebuilt" after each rebuild.
     """Build, then serve `folder` on 127.0.0.1:`port` until Ctrl-C (or `stop`), rebuilding on changes.
 

@@ -13,8 +13,18 @@ from tests.server import LocalServer, Route  # noqa: F401 (re-exported for tests
 DATA = Path(__file__).parent / "data"
 
 # Small enough that a hanging server costs a fraction of a second, never the internet.
-FAST_LIMITS = Limits(connect_timeout=1.0, read_timeout=0.5, total_timeout=3.0, max_bytes=2 * 1024 * 1024,
-                     max_redirects=3, retries=1, backoff=0.01, per_host=4, host_interval=0.0, workers=8)
+FAST_LIMITS = Limits(
+    connect_timeout=1.0,
+    read_timeout=0.5,
+    total_timeout=3.0,
+    max_bytes=2 * 1024 * 1024,
+    max_redirects=3,
+    retries=1,
+    backoff=0.01,
+    per_host=4,
+    host_interval=0.0,
+    workers=8,
+)
 
 FAST_FETCH_YAML = """
 fetch:
@@ -33,8 +43,18 @@ fetch:
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch):
     """Tests talk to 127.0.0.1 directly, whatever proxy the machine has configured."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "NEWSLETTER_WORKSPACE"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "NEWSLETTER_WORKSPACE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
@@ -82,7 +102,9 @@ sections:
 
 def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rss", extra: str = "") -> Path:
     """A workspace with a single source (section norway), for tests about one feed's handling."""
-    return write_workspace(root, f"""
+    return write_workspace(
+        root,
+        f"""
     sources:
       - key: {key}
         name: Test source
@@ -91,7 +113,8 @@ def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rs
         section: norway
         heading: X
         {extra}
-    """)
+    """,
+    )
 
 
 @pytest.fixture
@@ -114,5 +137,6 @@ def read_data(*parts: str) -> bytes:
 
 def pytest_addoption(parser):
     """--update-golden rewrites tests/golden/ from the current templates (review the diff!)."""
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="regenerate the golden files of rendered outputs")
+    parser.addoption(
+        "--update-golden", action="store_true", default=False, help="regenerate the golden files of rendered outputs"
+    )

@@ -75,8 +75,12 @@ class LocalServer:
                     time.sleep(route.hang)
                     return
                 if route.redirect:
-                    return self._send(route.status if route.status in (301, 302, 303, 307, 308) else 302, b"",
-                                      "text/plain", {"Location": route.redirect})
+                    return self._send(
+                        route.status if route.status in (301, 302, 303, 307, 308) else 302,
+                        b"",
+                        "text/plain",
+                        {"Location": route.redirect},
+                    )
                 validators = {}
                 if route.etag:
                     validators["ETag"] = route.etag
@@ -148,7 +152,7 @@ class LocalServer:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         self.thread.start()
         return self
 
@@ -164,7 +168,7 @@ class LocalServer:
         """Logged requests for a path."""
         return [entry for entry in self.log if entry.path == path]
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -190,7 +194,7 @@ class SocketServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -50,8 +50,11 @@ PRIMARY = dict(SETTINGS.colors)["primary"]  # the masthead colour, #1f3864
 def chromium_binary() -> str:
     path = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
     if path is None:
-        pytest.fail("chromium not found: install Debian's chromium package (apt-get install chromium); "
-                    "CI installs it, and these tests need a real browser", pytrace=False)
+        pytest.fail(
+            "chromium not found: install Debian's chromium package (apt-get install chromium); "
+            "CI installs it, and these tests need a real browser",
+            pytrace=False,
+        )
     return path
 
 
@@ -71,10 +74,24 @@ def run_chromium(url: str, work: Path, *flags: str, window: str = "1280,1600") -
     """Run headless Chromium on `url` with extra `flags`: its stdout, the page's console messages, stderr."""
     work.mkdir(parents=True, exist_ok=True)
     profile = work / f"profile-{next(_runs)}"
-    command = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--window-size={window}", "--enable-logging=stderr", "--v=0",
-               "--log-level=0", *flags, url]
+    command = [
+        chromium_binary(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={window}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--log-level=0",
+        *flags,
+        url,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = process.communicate(timeout=TIMEOUT)
@@ -91,8 +108,9 @@ def run_chromium(url: str, work: Path, *flags: str, window: str = "1280,1600") -
 def visit(page: Path, work: Path, width: int = 1280, height: int = 1600) -> Visit:
     """Screenshot a page in headless Chromium; the console messages it logged come back too."""
     shot = work / f"{page.stem}-{width}x{height}.png"
-    _out, console, stderr = run_chromium(page.resolve().as_uri(), work, f"--screenshot={shot}",
-                                         window=f"{width},{height}")
+    _out, console, stderr = run_chromium(
+        page.resolve().as_uri(), work, f"--screenshot={shot}", window=f"{width},{height}"
+    )
     assert shot.exists(), f"chromium wrote no screenshot of {page}:\n{stderr[-3000:]}"
     print(f"screenshot: {shot}")
     return Visit(shot, console, stderr)
@@ -103,8 +121,8 @@ def decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, header = 8, [], None
     while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
@@ -124,7 +142,7 @@ def decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
     rows, previous = [], bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], raw[start + 1:start + 1 + stride]
+        kind, line = raw[start], raw[start + 1 : start + 1 + stride]
         if kind == 0:
             row = line
         elif kind == 2:  # Up: bytewise (line + previous) mod 256, all at once on big integers
@@ -185,7 +203,7 @@ def picture(path: Path) -> Picture:
     step = channels
     for row in rows:
         if channels >= 3:
-            colours.update(row[i:i + 3] for i in range(0, len(row), step))
+            colours.update(row[i : i + 3] for i in range(0, len(row), step))
         else:
             colours.update(bytes([row[i]] * 3) for i in range(0, len(row), step))
     return Picture(width, height, colours)
@@ -193,8 +211,10 @@ def picture(path: Path) -> Picture:
 
 def assert_rendered(shot: Path, primary: str) -> Picture:
     image = picture(shot)
-    print(f"{shot.name}: {image.width}x{image.height}, {image.distinct} colours, "
-          f"{image.non_white_share:.0%} non-white, dominant {image.dominant_share:.0%}")
+    print(
+        f"{shot.name}: {image.width}x{image.height}, {image.distinct} colours, "
+        f"{image.non_white_share:.0%} non-white, dominant {image.dominant_share:.0%}"
+    )
     assert not image.blank, f"{shot} looks blank: {image.distinct} colours, dominant {image.dominant_share:.0%}"
     assert image.distinct >= 50, f"{shot}: only {image.distinct} colours (text is antialiased: expect many)"
     assert image.non_white_share >= 0.10, f"{shot}: only {image.non_white_share:.1%} of pixels are not white"
@@ -215,9 +235,12 @@ def phone_frame(page: Path, work: Path) -> Path:
     """A page showing `page` in an iframe as wide as a phone."""
     work.mkdir(parents=True, exist_ok=True)
     frame = work / f"phone-{page.stem}.html"
-    frame.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">'
-                     f'<iframe src="{page.resolve().as_uri()}" style="display:block;border:0;'
-                     f'width:{PHONE}px;height:1900px"></iframe></body></html>', encoding="utf-8")
+    frame.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">'
+        f'<iframe src="{page.resolve().as_uri()}" style="display:block;border:0;'
+        f'width:{PHONE}px;height:1900px"></iframe></body></html>',
+        encoding="utf-8",
+    )
     return frame
 
 
@@ -240,8 +263,10 @@ def measured_copy(page: Path, work: Path) -> Path:
     """A copy of `page` that reports its document's scroll and client widths on the console."""
     copy = work / f"measure-{page.name}"
     html = page.read_text(encoding="utf-8")
-    script = ('<script>var d = document.documentElement; console.log("measure scrollWidth=" + d.scrollWidth'
-              ' + " clientWidth=" + d.clientWidth);</script>')
+    script = (
+        '<script>var d = document.documentElement; console.log("measure scrollWidth=" + d.scrollWidth'
+        ' + " clientWidth=" + d.clientWidth);</script>'
+    )
     assert "</body>" in html
     copy.write_text(html.replace("</body>", script + "</body>"), encoding="utf-8")
     return copy
@@ -272,10 +297,12 @@ def test_email_fits_a_phone_without_horizontal_scrolling(built, tmp_path):
 
 # --- controls: the harness can fail ---------------------------------------------------------------------
 
+
 def test_control_console_error_is_detected(tmp_path):
     page = tmp_path / "boom.html"
-    page.write_text('<!DOCTYPE html><html><body><p>x</p><script>console.error("boom")</script></body></html>',
-                    encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><html><body><p>x</p><script>console.error("boom")</script></body></html>', encoding="utf-8"
+    )
     result = visit(page, tmp_path, 800, 600)
     assert any('"boom"' in line for line in result.console), result.stderr[-2000:]
 

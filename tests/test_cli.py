@@ -54,19 +54,35 @@ def test_items_json_lists_candidates_best_first_with_documented_fields(collected
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert rows, "the quarter has candidates"
-    for field in ("id", "source", "url", "title", "summary", "published", "kind", "deadline", "score", "terms",
-                  "section", "heading", "status"):
+    for field in (
+        "id",
+        "source",
+        "url",
+        "title",
+        "summary",
+        "published",
+        "kind",
+        "deadline",
+        "score",
+        "terms",
+        "section",
+        "heading",
+        "status",
+    ):
         assert field in rows[0]
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert all("2022-04-01" <= r["published"] <= "2022-06-30" for r in rows if r["published"])
     titles = [r["title"] for r in rows]
     assert "Nye regler for jordbruksoppgjøret" not in titles
-    assert "Nye regler for jordbruksoppgjøret" in [r["title"] for r in json.loads(
-        invoke(collected, "items", "--issue", "2022-q2", "--all", "--json").stdout)]
+    assert "Nye regler for jordbruksoppgjøret" in [
+        r["title"] for r in json.loads(invoke(collected, "items", "--issue", "2022-q2", "--all", "--json").stdout)
+    ]
     danish = json.loads(invoke(collected, "items", "--source", "cmm", "--json").stdout)
     assert {r["heading"] for r in danish} <= {"Danmark", "Politiske tiltak"} and danish
-    assert all(r["section"] == "international" for r in json.loads(
-        invoke(collected, "items", "--section", "international", "--json").stdout))
+    assert all(
+        r["section"] == "international"
+        for r in json.loads(invoke(collected, "items", "--section", "international", "--json").stdout)
+    )
     assert all(r["score"] >= 5 for r in json.loads(invoke(collected, "items", "--min-score", "5", "--json").stdout))
 
 
@@ -84,8 +100,8 @@ def test_items_plain_output_and_show(collected):
 
 def test_skipped_items_leave_the_inbox(collected):
     rows = json.loads(invoke(collected, "items", "--json").stdout)
-    from newsletter.store import Store
     from newsletter.config import Workspace
+    from newsletter.store import Store
 
     with Store(Workspace(collected).db_path) as store:
         store.set_status([rows[0]["id"]], "skipped")
@@ -101,13 +117,16 @@ def test_show_unknown_item_is_an_error_with_a_hint(collected):
     assert "Error: no item 'zzzzzzz'" in result.stderr and "newsletter items" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (("items", "--issue", "2022-q5"), "'2022-q5' is not an issue id like 2024-q2"),
-    (("items", "--issue", "2022-q2", "--since", "2022-01-01"), "give either --issue or --since/--until"),
-    (("items", "--since", "yesterday"), "Invalid value for '--since'"),
-    (("items", "--status", "maybe"), "Invalid value for '--status'"),
-    (("items", "--source", "nope"), "no source 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("items", "--issue", "2022-q5"), "'2022-q5' is not an issue id like 2024-q2"),
+        (("items", "--issue", "2022-q2", "--since", "2022-01-01"), "give either --issue or --since/--until"),
+        (("items", "--since", "yesterday"), "Invalid value for '--since'"),
+        (("items", "--status", "maybe"), "Invalid value for '--status'"),
+        (("items", "--source", "nope"), "no source 'nope'"),
+    ],
+)
 def test_usage_errors_exit_2(collected, args, message):
     result = invoke(collected, *args)
     assert result.exit_code == 2, result.output
@@ -160,7 +179,9 @@ def all_commands(group=cli, prefix=()):
             yield path, command
 
 
-@pytest.mark.parametrize("path, command", list(all_commands()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    "path, command", list(all_commands()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
 def test_every_command_has_help_and_is_in_the_readme(path, command):
     assert command.help and command.help.strip()
     result = CliRunner().invoke(cli, [*path, "--help"])

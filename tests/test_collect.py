@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 
 from newsletter.collect.run import collect
+from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox
 from newsletter.store import Store
-from newsletter.config import Workspace
 from tests.conftest import one_source_workspace, write_workspace
 from tests.server import Route
 
@@ -72,14 +72,14 @@ def feeds_yaml(server, extra: str = "") -> str:
       - key: regjeringen
         name: Regjeringen nyheter
         kind: rss
-        url: {server.url('/rss')}
+        url: {server.url("/rss")}
         section: norway
         heading: Politiske tiltak
         relevance: filter
       - key: cmm
         name: Center mod Menneskehandel
         kind: html
-        url: {server.url('/nyheder')}
+        url: {server.url("/nyheder")}
         section: international
         heading: Danmark
         language: da
@@ -93,7 +93,7 @@ def feeds_yaml(server, extra: str = "") -> str:
       - key: stortinget
         name: Stortinget saker
         kind: stortinget
-        url: {server.url('/eksport/saker?sesjonid=2021-2022')}
+        url: {server.url("/eksport/saker?sesjonid=2021-2022")}
         section: norway
         heading: Stortinget
         relevance: filter
@@ -104,18 +104,26 @@ def feeds_yaml(server, extra: str = "") -> str:
 def site(server):
     """The three healthy sources and their article pages."""
     base = server.url("")
-    server.routes.update({
-        "/rss": Route(RSS.format(base=base).encode(), content_type="application/rss+xml; charset=utf-8",
-                      etag='"rss-1"'),
-        "/nyheder": Route(LISTING.replace("https://www.example-regjering.test", base).encode(),
-                          content_type="text/html; charset=utf-8", last_modified="Mon, 11 Jul 2022 08:00:00 GMT"),
-        "/eksport/saker?sesjonid=2021-2022": Route(STORTINGET.encode(), content_type="text/xml; charset=utf-8",
-                                                   etag='"st-1"'),
-        "/no/aktuelt/forskrift/id2900002/": Route(ARTICLE_HARD.encode(), content_type="text/html; charset=utf-8"),
-        "/no/aktuelt/jordbruk/id2900003/": Route(ARTICLE_OFF.encode(), content_type="text/html; charset=utf-8"),
-        "/no/dokumenter/horing-utlending/id2900004/": Route(ARTICLE_HEARING.encode(),
-                                                            content_type="text/html; charset=utf-8"),
-    })
+    server.routes.update(
+        {
+            "/rss": Route(
+                RSS.format(base=base).encode(), content_type="application/rss+xml; charset=utf-8", etag='"rss-1"'
+            ),
+            "/nyheder": Route(
+                LISTING.replace("https://www.example-regjering.test", base).encode(),
+                content_type="text/html; charset=utf-8",
+                last_modified="Mon, 11 Jul 2022 08:00:00 GMT",
+            ),
+            "/eksport/saker?sesjonid=2021-2022": Route(
+                STORTINGET.encode(), content_type="text/xml; charset=utf-8", etag='"st-1"'
+            ),
+            "/no/aktuelt/forskrift/id2900002/": Route(ARTICLE_HARD.encode(), content_type="text/html; charset=utf-8"),
+            "/no/aktuelt/jordbruk/id2900003/": Route(ARTICLE_OFF.encode(), content_type="text/html; charset=utf-8"),
+            "/no/dokumenter/horing-utlending/id2900004/": Route(
+                ARTICLE_HEARING.encode(), content_type="text/html; charset=utf-8"
+            ),
+        }
+    )
     return server
 
 
@@ -185,7 +193,7 @@ def test_consultation_deadline_comes_from_its_page(site, tmp_path):
       - key: horinger
         name: Regjeringen høringer
         kind: rss
-        url: {site.url('/rss')}
+        url: {site.url("/rss")}
         section: norway
         heading: Høringer
         item_kind: consultation
@@ -254,8 +262,13 @@ BAD_SOURCES = {
     "http-404": (Route(b"gone", status=404, content_type="text/plain"), "HTTP 404"),
     "hang": (Route(hang=3), "timed out"),
     "truncated": (Route(RSS.encode() * 3, truncate=True), "truncated"),
-    "html-not-feed": (Route(b"<!doctype html><html><body><h1>Siden finnes ikke</h1></body></html>",
-                            content_type="text/html; charset=utf-8"), "got an HTML page"),
+    "html-not-feed": (
+        Route(
+            b"<!doctype html><html><body><h1>Siden finnes ikke</h1></body></html>",
+            content_type="text/html; charset=utf-8",
+        ),
+        "got an HTML page",
+    ),
     "empty-200": (Route(b""), "empty response"),
     "billion-laughs": (Route(BILLION_LAUGHS), "declares XML entities"),
     "xxe": (Route(XXE), "declares XML entities"),
@@ -304,13 +317,17 @@ def test_latin1_labelled_utf8_is_read_correctly(site, tmp_path):
 
 
 def test_hostile_markup_and_control_characters_are_gone(site, tmp_path):
-    body = RSS.format(base=site.url("")).replace(
-        "<title>Nye regler for jordbruksoppgjøret</title>",
-        "<title>Nye regler&#13;&#10;Bcc: evil@example.test\tfor jordbruk</title>",
-    ).replace(
-        "&lt;p&gt;Avtalen gir bøndene økte inntekter.&lt;/p&gt;",
-        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
-        "&lt;a href=&quot;javascript:alert(3)&quot;&gt;Avtalen&lt;/a&gt; gir inntekter.",
+    body = (
+        RSS.format(base=site.url(""))
+        .replace(
+            "<title>Nye regler for jordbruksoppgjøret</title>",
+            "<title>Nye regler&#13;&#10;Bcc: evil@example.test\tfor jordbruk</title>",
+        )
+        .replace(
+            "&lt;p&gt;Avtalen gir bøndene økte inntekter.&lt;/p&gt;",
+            "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
+            "&lt;a href=&quot;javascript:alert(3)&quot;&gt;Avtalen&lt;/a&gt; gir inntekter.",
+        )
     )
     site.routes["/rss"] = Route(body.encode(), content_type="application/rss+xml")
     root = write_workspace(tmp_path, feeds_yaml(site))
@@ -325,8 +342,9 @@ def test_hostile_markup_and_control_characters_are_gone(site, tmp_path):
 
 
 def test_selector_that_matches_nothing_is_a_failure_naming_the_source(site, tmp_path):
-    site.routes["/nyheder"] = Route(b"<html><body><div class='redesigned'>Ny side</div></body></html>",
-                                    content_type="text/html")
+    site.routes["/nyheder"] = Route(
+        b"<html><body><div class='redesigned'>Ny side</div></body></html>", content_type="text/html"
+    )
     root = write_workspace(tmp_path, feeds_yaml(site))
     report, _ = run(root, keys=["cmm"])
     assert "selector 'div.item' matched 0 items" in report.results[0].error
@@ -343,51 +361,67 @@ def test_gzip_encoded_feed_is_decompressed(site, tmp_path):
 def test_pages_follow_next_links_up_to_max_pages(server, tmp_path):
     def page(n, next_link=True):
         more = f'<a class="next" href="/list?page={n + 1}">Neste</a>' if next_link else ""
-        return (f'<html><body><div class="item"><h3><a href="/a{n}">Sak {n} om menneskehandel</a></h3>'
-                f'<span class="date">{n}. juni 2022</span></div>{more}</body></html>').encode()
+        return (
+            f'<html><body><div class="item"><h3><a href="/a{n}">Sak {n} om menneskehandel</a></h3>'
+            f'<span class="date">{n}. juni 2022</span></div>{more}</body></html>'
+        ).encode()
 
     server.routes.update({"/list": Route(page(1), content_type="text/html")})
     for n in range(2, 6):
         server.routes[f"/list?page={n}"] = Route(page(n), content_type="text/html")
-    root = write_workspace(tmp_path, f"""
+    root = write_workspace(
+        tmp_path,
+        f"""
     sources:
       - key: paged
         name: Paged
         kind: html
-        url: {server.url('/list')}
+        url: {server.url("/list")}
         section: international
         heading: Paged
         relevance: all
         max_pages: 3
         selectors: {{item: div.item, title: h3 a, link: h3 a, date: span.date, next: a.next}}
-    """)
+    """,
+    )
     _, found = run(root)
-    assert sorted(i.title for i in found.values()) == ["Sak 1 om menneskehandel", "Sak 2 om menneskehandel",
-                                                        "Sak 3 om menneskehandel"]
+    assert sorted(i.title for i in found.values()) == [
+        "Sak 1 om menneskehandel",
+        "Sak 2 om menneskehandel",
+        "Sak 3 om menneskehandel",
+    ]
     assert server.requests_to("/list?page=4") == []
 
 
 def test_europol_style_feed_gets_dates_from_article_pages(server, tmp_path):
     feed = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Europol</title>
-    <item><title>Human trafficking network dismantled</title><link>{server.url('/news/thb')}</link>
+    <item><title>Human trafficking network dismantled</title><link>{server.url("/news/thb")}</link>
     <description>Officers arrested ten suspects...</description></item>
-    <item><title>No page here</title><link>{server.url('/news/gone')}</link></item>
+    <item><title>No page here</title><link>{server.url("/news/gone")}</link></item>
     </channel></rss>"""
-    server.routes.update({
-        "/rss": Route(feed.encode()),
-        "/news/thb": Route(b'<html><body><main><div class="news-date">08 Jun 2022</div><p>Victims of '
-                           b'trafficking were identified.</p></main></body></html>', content_type="text/html"),
-    })
-    root = write_workspace(tmp_path, f"""
+    server.routes.update(
+        {
+            "/rss": Route(feed.encode()),
+            "/news/thb": Route(
+                b'<html><body><main><div class="news-date">08 Jun 2022</div><p>Victims of '
+                b"trafficking were identified.</p></main></body></html>",
+                content_type="text/html",
+            ),
+        }
+    )
+    root = write_workspace(
+        tmp_path,
+        f"""
     sources:
       - key: europol
         name: Europol
         kind: rss
-        url: {server.url('/rss')}
+        url: {server.url("/rss")}
         section: international
         heading: Europol
         language: en
-    """)
+    """,
+    )
     report, found = run(root)
     assert any("no date" in w for w in report.results[0].warnings)
     assert found[server.url("/news/thb")].published.isoformat() == "2022-06-08"
@@ -398,13 +432,18 @@ def test_europol_style_feed_gets_dates_from_article_pages(server, tmp_path):
 
 # ---------------------------------------------------------------------- edge cases found in review
 
+
 def test_an_unparsable_link_is_skipped_with_a_warning_not_a_crash(site, tmp_path):
     feed = RSS.format(base=site.url("")).replace(
-        "<item><title>Nye regler", "<item><title>Broken</title><link>http://[::1/x</link></item><item><title>Nye regler", 1)
+        "<item><title>Nye regler",
+        "<item><title>Broken</title><link>http://[::1/x</link></item><item><title>Nye regler",
+        1,
+    )
     site.routes["/rss"] = Route(feed.encode())
     listing = LISTING.replace('href="/nyheder/sommerlukket"', 'href="http://[::1/x"')
-    site.routes["/nyheder"] = Route(listing.replace("https://www.example-regjering.test", site.url("")).encode(),
-                                    content_type="text/html")
+    site.routes["/nyheder"] = Route(
+        listing.replace("https://www.example-regjering.test", site.url("")).encode(), content_type="text/html"
+    )
     root = write_workspace(tmp_path, feeds_yaml(site))
     report, found = run(root)
     assert all(r.ok for r in report.results)
@@ -415,9 +454,11 @@ def test_an_unparsable_link_is_skipped_with_a_warning_not_a_crash(site, tmp_path
 
 def test_javascript_and_data_links_are_never_stored(site, tmp_path):
     listing = LISTING.replace('href="/nyheder/sommerlukket"', 'href=" JavaScript:alert(1)"').replace(
-        'href="/nyheder/2022/ny-rapport"', 'href="data:text/html,<script>alert(1)</script>"')
-    site.routes["/nyheder"] = Route(listing.replace("https://www.example-regjering.test", site.url("")).encode(),
-                                    content_type="text/html")
+        'href="/nyheder/2022/ny-rapport"', 'href="data:text/html,<script>alert(1)</script>"'
+    )
+    site.routes["/nyheder"] = Route(
+        listing.replace("https://www.example-regjering.test", site.url("")).encode(), content_type="text/html"
+    )
     root = write_workspace(tmp_path, feeds_yaml(site))
     _, found = run(root, keys=["cmm"])
     assert all(url.startswith("http://127.0.0.1") for url in found)
@@ -430,8 +471,9 @@ def test_a_changed_title_is_scored_again(site, tmp_path):
     url = f"{site.url('')}/no/aktuelt/jordbruk/id2900003/"
     assert found[url].score < 3
     route = site.routes["/rss"]
-    route.body = route.body.replace("Nye regler for jordbruksoppgjøret".encode(),
-                                    "Tiltak mot menneskehandel og tvangsarbeid i landbruket".encode())
+    route.body = route.body.replace(
+        "Nye regler for jordbruksoppgjøret".encode(), b"Tiltak mot menneskehandel og tvangsarbeid i landbruket"
+    )
     route.etag = '"rss-2"'
     _, again = run(root, keys=["regjeringen"])
     assert again[url].score >= 3 and "menneskehandel" in again[url].terms
@@ -449,8 +491,9 @@ def test_since_does_not_leave_validators_that_would_hide_older_items(site, tmp_p
 
 
 def test_article_pages_past_the_limit_are_read_on_the_next_collect(site, tmp_path):
-    root = write_workspace(tmp_path, feeds_yaml(site), "relevance:\n  article_limit: 1\n".replace(
-        "relevance:\n", "") if False else "")
+    root = write_workspace(
+        tmp_path, feeds_yaml(site), "relevance:\n  article_limit: 1\n".replace("relevance:\n", "") if False else ""
+    )
     settings = (root / "newsletter.yaml").read_text().replace("  clear: 6\n", "  clear: 6\n  article_limit: 1\n")
     (root / "newsletter.yaml").write_text(settings)
     report, _ = run(root, keys=["regjeringen"])
@@ -467,12 +510,15 @@ def test_article_pages_past_the_limit_are_read_on_the_next_collect(site, tmp_pat
 
 
 def test_a_dead_host_is_given_up_on_for_the_rest_of_the_run(server, tmp_path):
-    items = "".join(f"<item><title>Sak {n}</title><link>{server.url(f'/dead/{n}')}</link>"
-                    f"<pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item>" for n in range(20))
+    items = "".join(
+        f"<item><title>Sak {n}</title><link>{server.url(f'/dead/{n}')}</link>"
+        f"<pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item>"
+        for n in range(20)
+    )
     server.routes["/rss"] = Route(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode())
     for n in range(20):
         server.routes[f"/dead/{n}"] = Route(b"down", status=503, content_type="text/plain")
-    root = one_source_workspace(tmp_path, server.url('/rss'), key="broad")
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="broad")
     report, _ = run(root)
     tried = {e.path for e in server.log if e.path.startswith("/dead/")}
     # After 3 failures in a row the host's other pages wait for the next collect; those already
@@ -499,17 +545,21 @@ def test_utf8_labelled_latin1_is_read_as_utf8(site, tmp_path):
 
 
 def test_relative_rss_links_are_resolved_against_the_feed(server, tmp_path):
-    server.routes["/feeds/rss"] = Route(b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel'
-                                        b'</title><link>/nyheter/sak-1</link></item></channel></rss>')
-    root = one_source_workspace(tmp_path, server.url('/feeds/rss'), key="rel")
+    server.routes["/feeds/rss"] = Route(
+        b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel'
+        b"</title><link>/nyheter/sak-1</link></item></channel></rss>"
+    )
+    root = one_source_workspace(tmp_path, server.url("/feeds/rss"), key="rel")
     _, found = run(root)
     assert list(found) == [server.url("/nyheter/sak-1")]
 
 
 def test_undated_items_belong_to_the_period_they_were_first_seen(server, tmp_path):
-    server.routes["/rss"] = Route(b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel i '
-                                  b'Europa</title><link>http://127.0.0.1/a</link></item></channel></rss>')
-    root = one_source_workspace(tmp_path, server.url('/rss'), key="undated", extra="relevance: all")
+    server.routes["/rss"] = Route(
+        b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel i '
+        b"Europa</title><link>http://127.0.0.1/a</link></item></channel></rss>"
+    )
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="undated", extra="relevance: all")
     run(root)
     import datetime as dt
 

@@ -68,7 +68,12 @@ def test_valid_file_loads_into_typed_sources(tmp_path):
 @pytest.mark.parametrize(
     "old, new, line, message",
     [
-        ("    heading: UNODC\n", "    heading: UNODC\n    headng: typo\n", 10, "headng: unknown key (did you mean 'heading'?)"),
+        (
+            "    heading: UNODC\n",
+            "    heading: UNODC\n    headng: typo\n",
+            10,
+            "headng: unknown key (did you mean 'heading'?)",
+        ),
         ("    kind: html\n", "    kind: website\n", 6, "kind: 'website' is not one of: rss, atom, html, stortinget"),
         ("    relevance: filter\n", "    relevance: some\n", 11, "relevance: 'some' is not one of: all, filter"),
         ("    url: https://cbss.org/feed/\n", "    url: ftp://cbss.org/feed/\n", 27, "url: expected an http(s) URL"),
@@ -76,7 +81,7 @@ def test_valid_file_loads_into_typed_sources(tmp_path):
         ("      item: div.pressrelease\n", "      item: div..pressrelease\n", 16, "item: invalid CSS selector"),
         ("    max_pages: 2\n", "    max_pages: 0\n", 23, "max_pages: expected a whole number from 1 to 50"),
         ("  - key: cbss\n", "  - key: unodc\n", 24, "duplicate source key 'unodc' (first on line 4)"),
-        ("    date_format: \"%d.%m.%Y\"\n", "    date_format: \"dd.mm.yyyy\"\n", 22, "has no strptime directive"),
+        ('    date_format: "%d.%m.%Y"\n', '    date_format: "dd.mm.yyyy"\n', 22, "has no strptime directive"),
         ("  barnehandel: 4\n", "  barnehandel: lots\n", 2, "keywords.barnehandel: expected a number"),
         ("    name: CBSS\n", "", 24, "missing required key 'name'"),
     ],
@@ -146,10 +151,30 @@ def test_the_shipped_workspace_files_are_valid():
     settings = load_settings(ROOT / "newsletter.yaml")
     feeds = load_feeds(ROOT / "feeds.yaml", settings.sections)
     hosts = " ".join(s.url for s in feeds.sources if s.enabled)
-    for needed in ("regjeringen.no", "data.stortinget.no", "coe.int", "osce.org", "unodc.org", "europa.eu",
-                   "europol", "norden.org", "cbss.org", "jamstalldhetsmyndigheten.se", "cmm.dk", "ihmiskauppa.fi",
-                   "heuni.fi", "nhri.no", "fafo.no", "politiet.no", "udi.no", "bufdir.no", "rosanorge.no",
-                   "arbeidstilsynet.no", "ilo.org", "unicef.org"):
+    for needed in (
+        "regjeringen.no",
+        "data.stortinget.no",
+        "coe.int",
+        "osce.org",
+        "unodc.org",
+        "europa.eu",
+        "europol",
+        "norden.org",
+        "cbss.org",
+        "jamstalldhetsmyndigheten.se",
+        "cmm.dk",
+        "ihmiskauppa.fi",
+        "heuni.fi",
+        "nhri.no",
+        "fafo.no",
+        "politiet.no",
+        "udi.no",
+        "bufdir.no",
+        "rosanorge.no",
+        "arbeidstilsynet.no",
+        "ilo.org",
+        "unicef.org",
+    ):
         assert needed in hosts, needed
     assert {s.kind for s in feeds.sources} >= {"rss", "html", "stortinget"}
     assert {s.relevance for s in feeds.sources} == {"all", "filter"}

@@ -33,7 +33,7 @@ from newsletter.mail.contacts import (
 from newsletter.store import Store
 
 DATA = Path(__file__).parent / "data" / "contacts"
-NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -108,8 +108,16 @@ def test_add_merge_and_case_insensitive_uniqueness(store):
     first, outcome = add_contact(store, Contact("Kari@Example.no", name="Kari", tags=("politi",)), NOW)
     assert outcome == "added" and first.id is not None and first.email == "Kari@example.no"
     merged, outcome = add_contact(
-        store, Contact("kari@example.no", name="Other Name", organisation="Kripos", tags=("Politi", "jus"),
-                       consent_date=dt.date(2024, 1, 2)), NOW)
+        store,
+        Contact(
+            "kari@example.no",
+            name="Other Name",
+            organisation="Kripos",
+            tags=("Politi", "jus"),
+            consent_date=dt.date(2024, 1, 2),
+        ),
+        NOW,
+    )
     assert outcome == "merged"
     assert merged.id == first.id
     assert merged.name == "Kari"  # not overwritten
@@ -118,8 +126,14 @@ def test_add_merge_and_case_insensitive_uniqueness(store):
     assert merged.consent_date == dt.date(2024, 1, 2)
     assert len(list_contacts(store)) == 1
     assert get_contact(store, "KARI@EXAMPLE.NO").to_json() == {
-        "id": first.id, "email": "Kari@example.no", "name": "Kari", "organisation": "Kripos",
-        "tags": ["politi", "jus"], "legal_basis": "", "consent_source": "", "consent_date": "2024-01-02",
+        "id": first.id,
+        "email": "Kari@example.no",
+        "name": "Kari",
+        "organisation": "Kripos",
+        "tags": ["politi", "jus"],
+        "legal_basis": "",
+        "consent_source": "",
+        "consent_date": "2024-01-02",
         "status": "active",
     }
 
@@ -193,8 +207,12 @@ def test_calls_inside_an_open_transaction(store):
 def test_import_utf8_bom_comma(store):
     """bom_comma.csv: UTF-8 with BOM, `,`-separated, quoted cell with a comma, IDN domain,
     tags split on `|` and `,`, both date formats, padded address; defaults fill only empty fields."""
-    report = import_csv(store, DATA / "bom_comma.csv", NOW,
-                        defaults={"legal_basis": "consent", "consent_source": "import bom_comma.csv"})
+    report = import_csv(
+        store,
+        DATA / "bom_comma.csv",
+        NOW,
+        defaults={"legal_basis": "consent", "consent_source": "import bom_comma.csv"},
+    )
     assert report == ImportReport(added=3, merged=0, suppressed=0, invalid=[])
     by_email = {c.email: c for c in list_contacts(store)}
     assert set(by_email) == {"kari.nordmann@example.no", "post@blåbær.no", "Ola.Hansen@example.com"}
@@ -248,15 +266,17 @@ def test_import_lists_invalid_rows_with_line_numbers(store):
     report = import_csv(store, DATA / "invalid_rows.csv", NOW)
     assert report.added == 3
     assert [(line, raw) for line, raw, _ in report.invalid] == [
-        (4, "no-at-sign.example.no"), (7, "two..dots@example.no"), (8, "bad.date@example.no"), (9, ""),
+        (4, "no-at-sign.example.no"),
+        (7, "two..dots@example.no"),
+        (8, "bad.date@example.no"),
+        (9, ""),
     ]
     reasons = [reason for _, _, reason in report.invalid]
     assert "@-sign" in reasons[0]
     assert "two periods" in reasons[1]
     assert "consent_date '31.02.2024'" in reasons[2]
     assert "empty" in reasons[3]
-    assert [c.email for c in list_contacts(store)] == ["good.one@example.no", "good.two@example.no",
-                                                       "two@example.no"]
+    assert [c.email for c in list_contacts(store)] == ["good.one@example.no", "good.two@example.no", "two@example.no"]
     assert get_contact(store, "two@example.no").organisation == "Multi\nline organisation"
     assert get_contact(store, "good.two@example.no").consent_date == dt.date(2024, 2, 1)
 
@@ -304,9 +324,19 @@ def test_import_never_reactivates_suppressed(store):
 
 def test_export_import_round_trip_keeps_status(store, tmp_path):
     """An export imports into a new store unchanged, unsubscribed contacts included (never active again)."""
-    add_contact(store, Contact("kari@example.no", name="Kari, Nordmann", organisation="Politiet",
-                               tags=("politi", "jus"), legal_basis="consent", consent_source="form",
-                               consent_date=dt.date(2024, 5, 6)), NOW)
+    add_contact(
+        store,
+        Contact(
+            "kari@example.no",
+            name="Kari, Nordmann",
+            organisation="Politiet",
+            tags=("politi", "jus"),
+            legal_basis="consent",
+            consent_source="form",
+            consent_date=dt.date(2024, 5, 6),
+        ),
+        NOW,
+    )
     add_contact(store, Contact("post@blåbær.no", name="Åse"), NOW)
     unsubscribe(store, "post@blåbær.no", NOW)
     out = io.StringIO()
@@ -319,8 +349,9 @@ def test_export_import_round_trip_keeps_status(store, tmp_path):
     with Store(tmp_path / "other.db") as other:
         report = import_csv(other, path, NOW)
         assert (report.added, report.invalid) == (2, [])
-        assert [c.to_json() | {"id": None} for c in list_contacts(other)] == \
-               [c.to_json() | {"id": None} for c in list_contacts(store)]
+        assert [c.to_json() | {"id": None} for c in list_contacts(other)] == [
+            c.to_json() | {"id": None} for c in list_contacts(store)
+        ]
         assert [c.email for c in active_recipients(other)] == ["kari@example.no"]
 
 
@@ -330,18 +361,19 @@ def test_export_import_round_trip_keeps_status(store, tmp_path):
 def test_erase_leaves_no_personal_data(store, tmp_path):
     """After erase the address (any case or encoding) and the name are nowhere in the database's text,
     nor in the database file's bytes, nor in an export; the hash keeps the address suppressed for good."""
-    add_contact(store, Contact("Sigrid.Solberg@Blåbær.no", name="Sigrid Solbergsen", organisation="Org",
-                               tags=("ngo",)), NOW)
+    add_contact(
+        store, Contact("Sigrid.Solberg@Blåbær.no", name="Sigrid Solbergsen", organisation="Org", tags=("ngo",)), NOW
+    )
     add_contact(store, Contact("keep@example.no", name="Keep Me"), NOW)
     for issue in ("2024-4", "2025-1"):
         for position, email in enumerate(("Sigrid.Solberg@blåbær.no", "keep@example.no")):
             store.db.execute(
                 "INSERT INTO sends (issue, email, contact_id, position, state, last_reply) VALUES (?, ?, ?, ?, ?, ?)",
-                (issue, email, position + 1, position, "sent",
-                 f"250 2.0.0 OK queued for <{email.lower()}>"),
+                (issue, email, position + 1, position, "sent", f"250 2.0.0 OK queued for <{email.lower()}>"),
             )
-    store.db.execute("INSERT INTO sends (issue, email, position) "
-                     "VALUES ('2025-2', 'sigrid.solberg@xn--blbr-roah.no', 0)")
+    store.db.execute(
+        "INSERT INTO sends (issue, email, position) VALUES ('2025-2', 'sigrid.solberg@xn--blbr-roah.no', 0)"
+    )
 
     erase(store, "SIGRID.SOLBERG@blåbær.no", NOW)
 
@@ -354,8 +386,10 @@ def test_erase_leaves_no_personal_data(store, tmp_path):
     assert store.db.execute("SELECT reason FROM suppressed WHERE hash = ?", (digest,)).fetchone()[0] == "erased"
     ledger = store.db.execute("SELECT issue, email, contact_id FROM sends ORDER BY issue, position").fetchall()
     assert [tuple(r) for r in ledger] == [
-        ("2024-4", f"erased:{digest}", None), ("2024-4", "keep@example.no", 2),
-        ("2025-1", f"erased:{digest}", None), ("2025-1", "keep@example.no", 2),
+        ("2024-4", f"erased:{digest}", None),
+        ("2024-4", "keep@example.no", 2),
+        ("2025-1", f"erased:{digest}", None),
+        ("2025-1", "keep@example.no", 2),
         ("2025-2", f"erased:{digest}", None),
     ]
 
@@ -396,11 +430,12 @@ def test_active_recipients_excludes_suppressed_and_filters_by_tag(store):
     unsubscribe(store, "b@example.no", NOW)
     mark_bounced(store, "d@example.no", "550 no such user", NOW)
     # An active row whose hash is suppressed (e.g. restored from an old backup) is not mailed either.
-    store.db.execute("INSERT INTO suppressed (hash, reason, at) VALUES (?, 'erased', ?)",
-                     (address_hash("e@example.no"), NOW.isoformat()))
+    store.db.execute(
+        "INSERT INTO suppressed (hash, reason, at) VALUES (?, 'erased', ?)",
+        (address_hash("e@example.no"), NOW.isoformat()),
+    )
     assert [c.email for c in active_recipients(store)] == ["a@example.no", "c@example.no", "f@example.no"]
-    assert [c.email for c in active_recipients(store, tag="POLITI")] == ["a@example.no", "c@example.no",
-                                                                         "f@example.no"]
+    assert [c.email for c in active_recipients(store, tag="POLITI")] == ["a@example.no", "c@example.no", "f@example.no"]
     assert [c.email for c in active_recipients(store, tag="ngo")] == ["c@example.no"]
     assert [c.email for c in list_contacts(store, status="unsubscribed")] == ["b@example.no"]
     assert [c.email for c in list_contacts(store, tag="ngo")] == ["b@example.no", "c@example.no"]

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import cli
-from newsletter.store import Store
 from newsletter.config import Workspace
+from newsletter.store import Store
 from tests.conftest import KOM_SECTIONS, write_workspace
 from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
 
@@ -76,10 +76,18 @@ def test_add_uses_the_source_defaults_marks_picked_and_refuses_twice(ws):
 def test_add_with_section_and_heading_and_heading_order(ws):
     invoke(ws, "issue", "new", "2022-q2")
     items = inbox(ws)
-    assert invoke(ws, "issue", "add", "2022-q2", items[0]["id"], "--section", "international",
-                  "--heading", "Finland").exit_code == 0
-    assert invoke(ws, "issue", "add", "2022-q2", items[1]["id"], "--section", "international",
-                  "--heading", "UNODC").exit_code == 0
+    assert (
+        invoke(
+            ws, "issue", "add", "2022-q2", items[0]["id"], "--section", "international", "--heading", "Finland"
+        ).exit_code
+        == 0
+    )
+    assert (
+        invoke(
+            ws, "issue", "add", "2022-q2", items[1]["id"], "--section", "international", "--heading", "UNODC"
+        ).exit_code
+        == 0
+    )
     headings = [e["heading"] for e in outline(ws)["sections"]["international"]]
     assert headings == ["UNODC", "Finland"]  # the configured order, not the order of adding
     unknown = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "nowhere")
@@ -88,9 +96,22 @@ def test_add_with_section_and_heading_and_heading_order(ws):
 
 def test_note_remove_and_move(ws):
     invoke(ws, "issue", "new", "2022-q2")
-    note = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM nasjonalt seminar",
-                  "--title", "Seminaret holdes digitalt", "--event-date", "2022-10-26",
-                  "--text", "KOM arrangerer seminaret 26. oktober. Se [her](https://www.politiet.no/seminar).")
+    note = invoke(
+        ws,
+        "issue",
+        "note",
+        "2022-q2",
+        "--section",
+        "kom",
+        "--heading",
+        "KOM nasjonalt seminar",
+        "--title",
+        "Seminaret holdes digitalt",
+        "--event-date",
+        "2022-10-26",
+        "--text",
+        "KOM arrangerer seminaret 26. oktober. Se [her](https://www.politiet.no/seminar).",
+    )
     assert note.exit_code == 0 and "added kom:1" in note.stdout
     item = inbox(ws)[0]
     invoke(ws, "issue", "add", "2022-q2", item["id"])
@@ -112,8 +133,20 @@ def test_note_remove_and_move(ws):
 def test_move_before_another_entry(ws):
     invoke(ws, "issue", "new", "2022-q2")
     for n in (1, 2, 3):
-        invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Møter", "--title", f"Møte {n}",
-               "--text", f"Tekst {n}.")
+        invoke(
+            ws,
+            "issue",
+            "note",
+            "2022-q2",
+            "--section",
+            "kom",
+            "--heading",
+            "Møter",
+            "--title",
+            f"Møte {n}",
+            "--text",
+            f"Tekst {n}.",
+        )
     assert invoke(ws, "issue", "move", "2022-q2", "kom:3", "--section", "kom", "--before", "kom:1").exit_code == 0
     assert [e["title"] for e in outline(ws)["sections"]["kom"]] == ["Møte 3", "Møte 1", "Møte 2"]
     assert invoke(ws, "issue", "move", "2022-q2", "kom:1", "--section", "kom", "--before", "kom:3").exit_code == 0
@@ -136,15 +169,28 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
     assert result.exit_code == 0 and f"{len(candidates)} entries added" in result.stdout
     data = outline(ws)
     assert sorted(e["item"] for entries in data["sections"].values() for e in entries) == sorted(
-        i["id"] for i in candidates)
+        i["id"] for i in candidates
+    )
     assert inbox(ws) == []
     assert "0 entries added" in invoke(ws, "issue", "draft", "2022-q2").stdout
 
 
 def test_show_prints_the_outline_with_refs(ws):
     invoke(ws, "issue", "new", "2022-q2")
-    invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Møter", "--title", "Et møte",
-           "--text", "Tekst.")
+    invoke(
+        ws,
+        "issue",
+        "note",
+        "2022-q2",
+        "--section",
+        "kom",
+        "--heading",
+        "Møter",
+        "--title",
+        "Et møte",
+        "--text",
+        "Tekst.",
+    )
     text = invoke(ws, "issue", "show", "2022-q2").stdout
     assert "kom: KOMs hovedaktiviteter i april–juni 2022" in text
     assert "  Møter\n    kom:1  Et møte" in text
@@ -163,13 +209,27 @@ def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     text = path.read_text(encoding="utf-8")
     start = text.index("text: ", text.index(f"item: {item['id']}") - 2000)
     end = text.index("\n", start)
-    path.write_text(text[:start] + "text: Ny omtale skrevet av redaktøren. Se [her](" + item["url"] + ")."
-                    + text[end:], encoding="utf-8")
+    path.write_text(
+        text[:start] + "text: Ny omtale skrevet av redaktøren. Se [her](" + item["url"] + ")." + text[end:],
+        encoding="utf-8",
+    )
     text = path.read_text(encoding="utf-8").replace("published:\n", "published: 2022-07-05\n")
     path.write_text(text, encoding="utf-8")
     for n, section in enumerate(("highlights", "kom", "norway", "international", "events")):
-        invoke(ws, "issue", "note", "2022-q2", "--section", section, "--heading", "Tema", "--title", f"Sak {n}",
-               "--text", f"Tekst {n}. Se [her](https://www.example.org/{n}).")
+        invoke(
+            ws,
+            "issue",
+            "note",
+            "2022-q2",
+            "--section",
+            section,
+            "--heading",
+            "Tema",
+            "--title",
+            f"Sak {n}",
+            "--text",
+            f"Tekst {n}. Se [her](https://www.example.org/{n}).",
+        )
     checked = invoke(ws, "issue", "check", "2022-q2", "--json")
     problems = json.loads(checked.stdout)
     assert checked.exit_code == 0, problems
@@ -199,6 +259,7 @@ def test_items_issue_shows_only_undecided(ws):
 
 
 # ---------------------------------------------------------------------- triage
+
 
 def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     invoke(ws, "issue", "new", "2022-q2")
@@ -298,7 +359,7 @@ def test_commands_keep_the_editors_comments_and_formatting(ws):
         "  # Våre egne saker\n"
         "  kom:\n"
         "    - heading: KOM nasjonalt seminar   # fast post\n"
-        "      title: \"Seminaret: digitalt i år\"\n"
+        '      title: "Seminaret: digitalt i år"\n'
         "      text: |\n"
         "        Første avsnitt.\n"
         "\n"
@@ -307,16 +368,22 @@ def test_commands_keep_the_editors_comments_and_formatting(ws):
         "    # neste sak skrives etter møtet\n"
         "    - heading: Møter\n"
         "      title: 'Møte med partnere'\n"
-        "      text: Tekst.\n")
+        "      text: Tekst.\n",
+    )
     path.write_text(hand, encoding="utf-8")
     item = inbox(ws)[0]
     assert invoke(ws, "issue", "add", "2022-q2", item["id"]).exit_code == 0
     assert invoke(ws, "issue", "move", "2022-q2", "kom:2", "--section", "highlights").exit_code == 0
     assert invoke(ws, "issue", "remove", "2022-q2", item["id"]).exit_code == 0
     after = path.read_text(encoding="utf-8")
-    for line in ("  # Våre egne saker\n", "    - heading: KOM nasjonalt seminar   # fast post\n",
-                 "      title: \"Seminaret: digitalt i år\"\n", "        Første avsnitt.\n\n        - punkt én\n",
-                 "    # neste sak skrives etter møtet\n", "      title: 'Møte med partnere'\n"):
+    for line in (
+        "  # Våre egne saker\n",
+        "    - heading: KOM nasjonalt seminar   # fast post\n",
+        '      title: "Seminaret: digitalt i år"\n',
+        "        Første avsnitt.\n\n        - punkt én\n",
+        "    # neste sak skrives etter møtet\n",
+        "      title: 'Møte med partnere'\n",
+    ):
         assert line in after, line
     assert "  highlights:\n    - heading: Møter\n" in after
     assert item["id"] not in after

@@ -78,8 +78,11 @@ DATE_FORMS = [
 ]
 
 
-@pytest.mark.parametrize("text, date_format, expected, precision", DATE_FORMS,
-                         ids=[repr(row[0]) + (f" fmt={row[1]!r}" if row[1] else "") for row in DATE_FORMS])
+@pytest.mark.parametrize(
+    "text, date_format, expected, precision",
+    DATE_FORMS,
+    ids=[repr(row[0]) + (f" fmt={row[1]!r}" if row[1] else "") for row in DATE_FORMS],
+)
 def test_parse_date(text, date_format, expected, precision):
     found = parse_date(text, date_format)
     if expected is None:
@@ -98,17 +101,20 @@ def test_french_first_of_month_is_a_day():
     assert parse_date("1er juin 2022") == ParsedDate(D(2022, 6, 1), "day")
 
 
-@pytest.mark.parametrize("url, expected, precision", [
-    ("https://cbss.org/2022/06/30/norwegian-presidency-concludes/", D(2022, 6, 30), "day"),
-    ("https://home-affairs.ec.europa.eu/news/new-eu-strategy-2022-05-11_en", D(2022, 5, 11), "day"),
-    ("https://www.example.org/news/2022/June/operation-x", D(2022, 6, 1), "month"),
-    ("https://www.unodc.org/unodc/en/press/releases/2022/June/story.html", D(2022, 6, 1), "month"),
-    ("https://www.example.org/news/2022/06/slug", D(2022, 6, 1), "month"),
-    ("https://www.regjeringen.no/no/aktuelt/sak/id2921463/?utm_source=rss", None, None),
-    ("https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609", None, None),
-    ("https://www.example.org/search?from=2022/06/30", None, None),  # the query is not the path
-    ("https://www.example.org/news/2022/13/40/slug", None, None),  # no such date
-])
+@pytest.mark.parametrize(
+    "url, expected, precision",
+    [
+        ("https://cbss.org/2022/06/30/norwegian-presidency-concludes/", D(2022, 6, 30), "day"),
+        ("https://home-affairs.ec.europa.eu/news/new-eu-strategy-2022-05-11_en", D(2022, 5, 11), "day"),
+        ("https://www.example.org/news/2022/June/operation-x", D(2022, 6, 1), "month"),
+        ("https://www.unodc.org/unodc/en/press/releases/2022/June/story.html", D(2022, 6, 1), "month"),
+        ("https://www.example.org/news/2022/06/slug", D(2022, 6, 1), "month"),
+        ("https://www.regjeringen.no/no/aktuelt/sak/id2921463/?utm_source=rss", None, None),
+        ("https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609", None, None),
+        ("https://www.example.org/search?from=2022/06/30", None, None),  # the query is not the path
+        ("https://www.example.org/news/2022/13/40/slug", None, None),  # no such date
+    ],
+)
 def test_date_from_url(url, expected, precision):
     found = date_from_url(url)
     if expected is None:
@@ -117,14 +123,17 @@ def test_date_from_url(url, expected, precision):
         assert found == ParsedDate(expected, precision)
 
 
-@pytest.mark.parametrize("issue, first, last", [
-    ("2022-q1", D(2022, 1, 1), D(2022, 3, 31)),
-    ("2022-q2", D(2022, 4, 1), D(2022, 6, 30)),
-    ("2022-q3", D(2022, 7, 1), D(2022, 9, 30)),
-    ("2022-q4", D(2022, 10, 1), D(2022, 12, 31)),
-    ("2024-Q1", D(2024, 1, 1), D(2024, 3, 31)),
-    (" 2025-q2 ", D(2025, 4, 1), D(2025, 6, 30)),
-])
+@pytest.mark.parametrize(
+    "issue, first, last",
+    [
+        ("2022-q1", D(2022, 1, 1), D(2022, 3, 31)),
+        ("2022-q2", D(2022, 4, 1), D(2022, 6, 30)),
+        ("2022-q3", D(2022, 7, 1), D(2022, 9, 30)),
+        ("2022-q4", D(2022, 10, 1), D(2022, 12, 31)),
+        ("2024-Q1", D(2024, 1, 1), D(2024, 3, 31)),
+        (" 2025-q2 ", D(2025, 4, 1), D(2025, 6, 30)),
+    ],
+)
 def test_quarter_bounds(issue, first, last):
     assert quarter_bounds(issue) == (first, last)
 

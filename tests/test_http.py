@@ -17,9 +17,9 @@ import tracemalloc
 
 import pytest
 
-from newsletter.net import Fetcher, Response
 from newsletter.errors import FetchError
 from newsletter.models import Limits
+from newsletter.net import Fetcher, Response
 from tests.server import LocalServer, Route, SocketServer
 
 UA = "newsletter-tests/1.0 (+https://example.invalid/contact)"
@@ -126,8 +126,7 @@ def raw_server():
 def fast_stopping(local: LocalServer) -> LocalServer:
     """Make a not yet started LocalServer poll for shutdown every 20 ms instead of
     serve_forever's default 0.5 s, which would otherwise add 0.5 s to every test's teardown."""
-    local.thread = threading.Thread(target=local.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                    daemon=True)
+    local.thread = threading.Thread(target=local.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     return local
 
 
@@ -156,8 +155,11 @@ def fetch_error(fetcher: Fetcher, url: str, **kwargs) -> FetchError:
 
 def test_ok_body_headers_content_type_and_charset(server, fast_limits):
     server.routes["/feed"] = Route(
-        body=b"<rss>\xe6\xf8\xe5</rss>", content_type='text/XML; charset="ISO-8859-1"',
-        headers={"X-Source": "regjeringen"}, etag='"v1"', last_modified="Mon, 20 Jun 2022 10:00:00 GMT",
+        body=b"<rss>\xe6\xf8\xe5</rss>",
+        content_type='text/XML; charset="ISO-8859-1"',
+        headers={"X-Source": "regjeringen"},
+        etag='"v1"',
+        last_modified="Mon, 20 Jun 2022 10:00:00 GMT",
     )
     response = Fetcher(UA, fast_limits).get(server.url("/feed"))
     assert response.status == 200
@@ -425,7 +427,7 @@ def test_gzip_bomb_is_stopped_after_decompression(server, fast_limits):
 
 
 def test_small_gzipped_body_is_decompressed(server, fast_limits):
-    text = "<rss><title>Menneskehandel</title></rss>".encode() * 200
+    text = b"<rss><title>Menneskehandel</title></rss>" * 200
     server.routes["/gz"] = Route(body=text, gzip=True)
     response = Fetcher(UA, fast_limits).get(server.url("/gz"))
     assert response.body == text
@@ -470,8 +472,7 @@ def test_redirect_loop(server, fast_limits):
     assert len(server.log) == fast_limits.max_redirects + 1  # stopped, and not retried
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://ftp.example.test/feed.xml",
-                                    "gopher://127.0.0.1/1"])
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://ftp.example.test/feed.xml", "gopher://127.0.0.1/1"])
 def test_redirect_to_another_scheme_is_refused(server, fast_limits, dns_lookups, target):
     server.routes["/jump"] = Route(status=302, redirect=target)
     url = server.url("/jump")

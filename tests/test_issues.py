@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from newsletter import fsutil
+from newsletter.config import Workspace
 from newsletter.curate.edit import Curation, check_issue, issue_states, links_of, starting_text
-from newsletter.errors import ConfigError
 from newsletter.curate.issuefile import (
     IssueChanged,
     IssueDocument,
@@ -30,9 +30,9 @@ from newsletter.curate.issuefile import (
     period_for,
     period_is_valid,
 )
+from newsletter.errors import ConfigError
 from newsletter.models import Entry, RawItem, Settings, Source
 from newsletter.store import Store
-from newsletter.config import Workspace
 from tests.conftest import DATA, KOM_SECTIONS, write_workspace
 
 ISSUES = DATA / "issues"
@@ -58,7 +58,7 @@ def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
 
 def comment_lines(text: str) -> list[str]:
     """Every comment in a file (whole-line and end-of-line), stripped."""
-    return [line[line.index("#"):].strip() for line in text.splitlines() if re.search(r"(^|\s)#", line)]
+    return [line[line.index("#") :].strip() for line in text.splitlines() if re.search(r"(^|\s)#", line)]
 
 
 # ---------------------------------------------------------------------- 1. round-trip fidelity
@@ -91,18 +91,30 @@ def test_insert_changes_only_the_lines_of_the_new_entry(name, dash, tmp_path):
     path = copy_issue(name, tmp_path)
     original = path.read_text(encoding="utf-8")
     document = IssueDocument.load(path)
-    position = document.insert_entry("kom", Entry(heading="KOM nytt", title="Nytt tiltak",
-                                                  text="Første avsnitt.\n\nAndre avsnitt.", date=dt.date(2024, 5, 2)))
+    position = document.insert_entry(
+        "kom",
+        Entry(
+            heading="KOM nytt", title="Nytt tiltak", text="Første avsnitt.\n\nAndre avsnitt.", date=dt.date(2024, 5, 2)
+        ),
+    )
     document.save()
     after = path.read_text(encoding="utf-8")
     removed, added = changed_lines(original, after)
     pad = dash[: -len("- heading:")]
     assert removed == []
-    assert added == [f"{dash} KOM nytt", f"{pad}  title: Nytt tiltak", f"{pad}  text: |",
-                     f"{pad}    Første avsnitt.", "", f"{pad}    Andre avsnitt.", f"{pad}  date: 2024-05-02"]
+    assert added == [
+        f"{dash} KOM nytt",
+        f"{pad}  title: Nytt tiltak",
+        f"{pad}  text: |",
+        f"{pad}    Første avsnitt.",
+        "",
+        f"{pad}    Andre avsnitt.",
+        f"{pad}  date: 2024-05-02",
+    ]
     assert position == 3
-    assert IssueDocument.load(path).validate(Settings())[0].sections["kom"][2].text == \
-        "Første avsnitt.\n\nAndre avsnitt."
+    assert (
+        IssueDocument.load(path).validate(Settings())[0].sections["kom"][2].text == "Første avsnitt.\n\nAndre avsnitt."
+    )
 
 
 @pytest.mark.parametrize("name, dash", STYLES)
@@ -117,7 +129,7 @@ def test_pop_changes_only_the_lines_of_the_removed_entry(name, dash, tmp_path):
     removed, added = changed_lines(original, path.read_text(encoding="utf-8"))
     assert "heading: Finland" in "".join(popped) and "Finsk handlingsplan" in "".join(popped)
     assert added == []
-    assert removed == lines[start:start + 3]
+    assert removed == lines[start : start + 3]
 
 
 def test_pop_keeps_the_comment_before_the_next_entry(tmp_path):
@@ -142,8 +154,9 @@ def test_insert_and_pop_keep_every_comment_and_the_indentation_style(name, dash,
     path = copy_issue(name, tmp_path)
     original = path.read_text(encoding="utf-8")
     document = IssueDocument.load(path)
-    document.insert_entry("international", Entry(heading="OSSE", title="OSSE-rapport", text="Se rapporten."),
-                          ("UNODC", "OSSE", "Finland"))
+    document.insert_entry(
+        "international", Entry(heading="OSSE", title="OSSE-rapport", text="Se rapporten."), ("UNODC", "OSSE", "Finland")
+    )
     document.insert_entry("norway", Entry(heading="Stortinget", title="Forslag", text="Et forslag."))
     document.pop_entry("kom", 2)  # the last of kom: no comment follows it
     document.save()
@@ -250,6 +263,7 @@ def test_a_missing_section_is_created_when_an_entry_goes_into_it(tmp_path):
 
 # ---------------------------------------------------------------------- 3. never overwrite the editor's change
 
+
 def test_save_refuses_when_the_file_changed_on_disk_since_it_was_read(tmp_path):
     path = copy_issue("indented.yaml", tmp_path)
     document = IssueDocument.load(path)
@@ -282,6 +296,7 @@ def test_a_second_save_after_a_successful_one_is_allowed(tmp_path):
 
 
 # ---------------------------------------------------------------------- 4. atomic writes
+
 
 class Crash(BaseException):
     """Stands for the process dying (like KeyboardInterrupt, not an ordinary Exception)."""
@@ -353,7 +368,7 @@ KNOWN_ITEMS = {"k7m2qxa"}
 def expectation(path: Path) -> dict:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# Expect:"):
-            return json.loads(line[len("# Expect:"):])
+            return json.loads(line[len("# Expect:") :])
     raise AssertionError(f"{path.name} has no '# Expect:' comment")
 
 
@@ -389,8 +404,10 @@ def test_the_broken_files_are_otherwise_fine(tmp_path):
             continue  # a YAML error: there is nothing else to find
         expected = expectation(path)
         errors = [p for p in document.validate(Settings(), KNOWN_ITEMS)[1] if p.level == "error"]
-        assert errors and {(p.line, p.field) for p in errors} == {(expected["line"], expected["field"])}, \
-            (path.name, [str(p) for p in errors])
+        assert errors and {(p.line, p.field) for p in errors} == {(expected["line"], expected["field"])}, (
+            path.name,
+            [str(p) for p in errors],
+        )
 
 
 @pytest.mark.parametrize("name", ["handwritten.yaml", "indented.yaml"])
@@ -416,21 +433,38 @@ def test_a_file_that_is_not_a_mapping_is_an_error_on_line_1(tmp_path):
 
 # ---------------------------------------------------------------------- 6. periods and ids
 
-@pytest.mark.parametrize("issue_id, period", [
-    ("2024-q1", "januar–mars 2024"), ("2024-q2", "april–juni 2024"),
-    ("2024-q3", "juli–september 2024"), ("2024-q4", "oktober–desember 2024"),
-])
+
+@pytest.mark.parametrize(
+    "issue_id, period",
+    [
+        ("2024-q1", "januar–mars 2024"),
+        ("2024-q2", "april–juni 2024"),
+        ("2024-q3", "juli–september 2024"),
+        ("2024-q4", "oktober–desember 2024"),
+    ],
+)
 def test_period_for_names_the_quarter_in_norwegian(issue_id, period):
     assert period_for(issue_id) == period
     assert period_is_valid(period)
 
 
-@pytest.mark.parametrize("text, valid", [
-    ("april–juni 2024", True), ("april - juni 2024", True), ("April—Juni 2024", True), ("juni 2024", True),
-    ("  oktober–desember 2024 ", True),
-    ("aprill–juni 2024", False), ("april–juni", False), ("2024", False), ("q2 2024", False),
-    ("april–juni 24", False), ("april til juni 2024", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "text, valid",
+    [
+        ("april–juni 2024", True),
+        ("april - juni 2024", True),
+        ("April—Juni 2024", True),
+        ("juni 2024", True),
+        ("  oktober–desember 2024 ", True),
+        ("aprill–juni 2024", False),
+        ("april–juni", False),
+        ("2024", False),
+        ("q2 2024", False),
+        ("april–juni 24", False),
+        ("april til juni 2024", False),
+        ("", False),
+    ],
+)
 def test_period_is_valid(text, valid):
     assert period_is_valid(text) is valid
 
@@ -453,8 +487,14 @@ def test_issue_path_stays_in_the_folder(tmp_path):
 # ---------------------------------------------------------------------- 7. check_issue and issue states
 
 SECTIONS = KOM_SECTIONS
-SOURCE = Source(key="stortinget", name="Stortinget", kind="rss", url="https://www.stortinget.no/rss",
-                section="norway", heading="Stortinget")
+SOURCE = Source(
+    key="stortinget",
+    name="Stortinget",
+    kind="rss",
+    url="https://www.stortinget.no/rss",
+    section="norway",
+    heading="Stortinget",
+)
 NOW = dt.datetime(2024, 7, 1, 12, 0)
 
 CLEAN = """\
@@ -505,13 +545,26 @@ class Desk:
         settings = workspace.settings()
         self.store = Store(workspace.db_path)
         self.curation = Curation(workspace, settings, workspace.feeds(settings), self.store)
-        seen = self.store.upsert_items(SOURCE, [
-            RawItem(url="https://www.stortinget.no/forslag", title="Representantforslag om tiltak",
+        seen = self.store.upsert_items(
+            SOURCE,
+            [
+                RawItem(
+                    url="https://www.stortinget.no/forslag",
+                    title="Representantforslag om tiltak",
                     summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
-                    published=dt.date(2024, 5, 2), date_precision="day"),
-            RawItem(url="https://www.stortinget.no/gammelt", title="Et gammelt forslag",
-                    summary="Et forslag fra januar.", published=dt.date(2024, 1, 15), date_precision="day"),
-        ], NOW).seen_ids
+                    published=dt.date(2024, 5, 2),
+                    date_precision="day",
+                ),
+                RawItem(
+                    url="https://www.stortinget.no/gammelt",
+                    title="Et gammelt forslag",
+                    summary="Et forslag fra januar.",
+                    published=dt.date(2024, 1, 15),
+                    date_precision="day",
+                ),
+            ],
+            NOW,
+        ).seen_ids
         self.current, self.old = seen
 
     def write(self, text: str, issue_id: str = "2024-q2") -> Path:
@@ -539,8 +592,7 @@ def changed(old: str, new: str, text: str = CLEAN) -> str:
 
 def only(problems, level: str, substring: str, field: str | None = None):
     """The problems are exactly one, of this level, whose message contains `substring`."""
-    assert [(p.level, p.field) for p in problems] == [(level, field or problems[0].field)], \
-        [str(p) for p in problems]
+    assert [(p.level, p.field) for p in problems] == [(level, field or problems[0].field)], [str(p) for p in problems]
     assert substring in problems[0].message, problems[0].message
     return problems[0]
 
@@ -550,10 +602,12 @@ def test_a_clean_issue_has_no_problems(desk):
 
 
 def test_an_entry_without_text_is_an_error(desk):
-    text = ("      text: Les [rapporten](https://www.politiet.no/rapport.pdf) eller skriv til "
-            "<mailto:kom@politiet.no>.\n")
-    problem = only(desk.check(changed(text, "      text: ''\n")),
-                   "error", "kom:1 'Rapporten er publisert' has no text", "text")
+    text = (
+        "      text: Les [rapporten](https://www.politiet.no/rapport.pdf) eller skriv til <mailto:kom@politiet.no>.\n"
+    )
+    problem = only(
+        desk.check(changed(text, "      text: ''\n")), "error", "kom:1 'Rapporten er publisert' has no text", "text"
+    )
     assert problem.line == 11
 
 
@@ -562,51 +616,86 @@ def test_an_entry_still_with_its_items_starting_text_is_an_error(desk):
     untouched = starting_text(item)
     assert untouched.endswith("Se [her](https://www.stortinget.no/forslag).")
     rewritten = "      text: Stortinget behandler et forslag, se [her](https://www.stortinget.no/forslag)."
-    problem = only(desk.check(changed(rewritten, "      text: " + json.dumps(untouched, ensure_ascii=False))),
-                   "error", f"norway:1 still has the starting text from item {item.id}", "text")
+    problem = only(
+        desk.check(changed(rewritten, "      text: " + json.dumps(untouched, ensure_ascii=False))),
+        "error",
+        f"norway:1 still has the starting text from item {item.id}",
+        "text",
+    )
     assert problem.line == 16
 
 
 def test_an_item_published_outside_the_quarter_is_a_warning(desk):
-    only(desk.check(changed("      item: {current}", "      item: {old}")),
-         "warning", f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024", "item")
+    only(
+        desk.check(changed("      item: {current}", "      item: {old}")),
+        "warning",
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024",
+        "item",
+    )
 
 
 def test_an_entry_dated_outside_the_quarter_is_a_warning(desk):
-    only(desk.check(changed("      date: 2024-06-27", "      date: 2024-07-01")),
-         "warning", "kom:1 is dated 2024-07-01, outside april–juni 2024", "date")
+    only(
+        desk.check(changed("      date: 2024-06-27", "      date: 2024-07-01")),
+        "warning",
+        "kom:1 is dated 2024-07-01, outside april–juni 2024",
+        "date",
+    )
 
 
 def test_a_deadline_before_publication_is_an_error(desk):
-    only(desk.check(changed("      deadline: 2024-09-01", "      deadline: 2024-06-20")),
-         "error", "norway:2 has a deadline (2024-06-20) before the issue is published (2024-07-05)", "deadline")
+    only(
+        desk.check(changed("      deadline: 2024-09-01", "      deadline: 2024-06-20")),
+        "error",
+        "norway:2 has a deadline (2024-06-20) before the issue is published (2024-07-05)",
+        "deadline",
+    )
 
 
 def test_the_same_link_in_two_entries_is_an_error(desk):
-    only(desk.check(changed("(https://www.regjeringen.no/horing)", "(https://www.regjeringen.no/strategi)")),
-         "error", "norway:2 links to https://www.regjeringen.no/strategi, as highlights:1 does", "text")
+    only(
+        desk.check(changed("(https://www.regjeringen.no/horing)", "(https://www.regjeringen.no/strategi)")),
+        "error",
+        "norway:2 links to https://www.regjeringen.no/strategi, as highlights:1 does",
+        "text",
+    )
 
 
 def test_the_same_link_twice_in_one_entry_is_fine(desk):
-    assert desk.check(changed("se [her](https://www.regjeringen.no/strategi).",
-                              "se [her](https://www.regjeringen.no/strategi) og "
-                              "[strategien](https://www.regjeringen.no/strategi).")) == []
+    assert (
+        desk.check(
+            changed(
+                "se [her](https://www.regjeringen.no/strategi).",
+                "se [her](https://www.regjeringen.no/strategi) og [strategien](https://www.regjeringen.no/strategi).",
+            )
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("link", ["ftp://ftp.politiet.no/rapport.pdf", "rapport.pdf"])
 def test_a_link_that_is_not_http_or_mailto_is_an_error(desk, link):
-    only(desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
-         "error", f"international:2 links to '{link}': only http(s) and mailto links are allowed", "text")
+    only(
+        desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
+        "error",
+        f"international:2 links to '{link}': only http(s) and mailto links are allowed",
+        "text",
+    )
 
 
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,hei"])
 def test_a_javascript_link_is_an_error(desk, link):
-    only(desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
-         "error", f"international:2 links to '{link}': only http(s) and mailto links are allowed", "text")
+    only(
+        desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
+        "error",
+        f"international:2 links to '{link}': only http(s) and mailto links are allowed",
+        "text",
+    )
 
 
 def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
-    desk.write(textwrap.dedent("""\
+    desk.write(
+        textwrap.dedent("""\
         id: 2024-q1
         sections:
           norway:
@@ -614,9 +703,12 @@ def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
               title: Forslaget er fremmet
               text: Se [her](https://www.stortinget.no/forslag).
               item: {current}
-    """), "2024-q1")
-    desk.write("id: 2024-q3\nsections:\n  norway:\n    - heading: X\n      text: <https://intermin.fi/plan>\n",
-               "2024-q3")  # a later issue is no earlier use
+    """),
+        "2024-q1",
+    )
+    desk.write(
+        "id: 2024-q3\nsections:\n  norway:\n    - heading: X\n      text: <https://intermin.fi/plan>\n", "2024-q3"
+    )  # a later issue is no earlier use
     problems = desk.check()
     assert [(p.level, p.field, p.line) for p in problems] == [("warning", "text", 16), ("warning", "item", 16)]
     assert "norway:1 links to https://www.stortinget.no/forslag, already used in 2024-q1" in problems[0].message
@@ -624,32 +716,40 @@ def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
 
 
 def test_an_empty_section_is_a_warning(desk):
-    events = CLEAN[CLEAN.index("  events:"):]
+    events = CLEAN[CLEAN.index("  events:") :]
     only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty", "sections.events")
 
 
 def test_headings_out_of_the_configured_order_are_a_warning(desk):
     swapped = changed("    - heading: UNODC\n", "    - heading: Finland\n")
     swapped = changed("    - heading: Finland\n      title: Finsk", "    - heading: UNODC\n      title: Finsk", swapped)
-    problem = only(desk.check(swapped), "warning", "heading 'UNODC' comes after a heading that newsletter.yaml puts "
-                                                   "later", "sections.international")
+    problem = only(
+        desk.check(swapped),
+        "warning",
+        "heading 'UNODC' comes after a heading that newsletter.yaml puts later",
+        "sections.international",
+    )
     assert problem.line == 28
 
 
 def norway(*entries: tuple[str, str]) -> str:
     """CLEAN with its norway section replaced by entries (heading, title), each with its own link."""
-    body = "".join(f"    - heading: {heading}\n      title: {title}\n"
-                   f"      text: Se [her](https://www.regjeringen.no/{index}).\n"
-                   for index, (heading, title) in enumerate(entries))
+    body = "".join(
+        f"    - heading: {heading}\n      title: {title}\n      text: Se [her](https://www.regjeringen.no/{index}).\n"
+        for index, (heading, title) in enumerate(entries)
+    )
     start, end = CLEAN.index("  norway:\n"), CLEAN.index("  international:\n")
     return CLEAN[:start] + "  norway:\n" + body + CLEAN[end:]
 
 
 def test_split_heading_runs_are_a_warning(desk):
     assert desk.check(norway(("Annet", "a"), ("Høringer", "h1"), ("Høringer", "h2"))) == []  # one run each
-    problem = only(desk.check(norway(("Høringer", "h1"), ("Annet", "a"), ("Høringer", "h2"))),
-                   "warning", "entries under 'Høringer' are split (lines 16 and 22); put them together",
-                   "sections.norway")
+    problem = only(
+        desk.check(norway(("Høringer", "h1"), ("Annet", "a"), ("Høringer", "h2"))),
+        "warning",
+        "entries under 'Høringer' are split (lines 16 and 22); put them together",
+        "sections.norway",
+    )
     assert problem.line == 22
 
 
@@ -681,7 +781,11 @@ def test_issue_states_draft_checked_built_and_invalid(desk):
     touch(build, t0 + 60)
     states = {s.id: s for s in issue_states(desk.curation)}
     assert {k: s.state for k, s in states.items()} == {
-        "2024-q1": "checked", "2024-q2": "built", "2024-q3": "draft", "2024-q4": "invalid"}
+        "2024-q1": "checked",
+        "2024-q2": "built",
+        "2024-q3": "draft",
+        "2024-q4": "invalid",
+    }
     assert states["2024-q1"].errors == 0 and states["2024-q1"].warnings >= 1  # no `published`, among others
     assert states["2024-q2"].entries == 7 and states["2024-q2"].published == dt.date(2024, 7, 5)
     assert states["2024-q2"].errors == 0 and states["2024-q2"].warnings > 0  # reuses 2024-q1's links and item
@@ -714,9 +818,12 @@ def test_an_output_rewritten_in_place_after_the_edit_makes_the_issue_built(desk)
 
 # ---------------------------------------------------------------------- 8. links_of
 
+
 def test_links_of_finds_links_and_autolinks_once_each_in_order():
-    text = ("Se [her](https://a.no/x) og <https://b.no/y>, skriv til [oss](mailto:kom@politiet.no).\n\n"
-            "- [igjen](https://a.no/x)\n- [ref][1]\n\n[1]: https://c.no/z\n")
+    text = (
+        "Se [her](https://a.no/x) og <https://b.no/y>, skriv til [oss](mailto:kom@politiet.no).\n\n"
+        "- [igjen](https://a.no/x)\n- [ref][1]\n\n[1]: https://c.no/z\n"
+    )
     assert links_of(text) == ["https://a.no/x", "https://b.no/y", "mailto:kom@politiet.no", "https://c.no/z"]
 
 

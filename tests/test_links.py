@@ -122,14 +122,23 @@ def closed_port() -> int:
 
 
 def test_issue_links_in_order_with_refs_and_titles_mailto_skipped():
-    issue = Issue(id="2024-q1", title="T", period="1. kvartal 2024", sections={
-        "highlights": [entry("Stortinget", "Ny lov", "https://a.example/1", "mailto:post@example.no")],
-        "norway": [
-            entry("Politiske tiltak", "", "https://b.example/2"),  # no title: the heading stands in
-            Entry(heading="Høringer", title="Høring", text="[a](https://a.example/1) og <https://c.example/3> "
-                  "og `[ikke](https://code.example/)` og [js](javascript:alert(1))"),
-        ],
-    })
+    issue = Issue(
+        id="2024-q1",
+        title="T",
+        period="1. kvartal 2024",
+        sections={
+            "highlights": [entry("Stortinget", "Ny lov", "https://a.example/1", "mailto:post@example.no")],
+            "norway": [
+                entry("Politiske tiltak", "", "https://b.example/2"),  # no title: the heading stands in
+                Entry(
+                    heading="Høringer",
+                    title="Høring",
+                    text="[a](https://a.example/1) og <https://c.example/3> "
+                    "og `[ikke](https://code.example/)` og [js](javascript:alert(1))",
+                ),
+            ],
+        },
+    )
     uses = issue_links(issue)
     assert uses == [
         LinkUse("https://a.example/1", "highlights:1", "Ny lov"),
@@ -150,26 +159,33 @@ def test_issue_without_links_checks_nothing(fast_limits):
 
 
 def test_an_issue_of_good_broken_redirected_hanging_and_refusing_links(server, refusing, fast_limits):
-    server.routes.update({
-        "/good": Route(b"<html>ok</html>", content_type="text/html"),
-        "/missing": Route(b"gone", status=404),
-        "/error": Route(b"oops", status=500),
-        "/moved": Route(status=301, redirect="/good"),
-        "/loop": Route(status=301, redirect="/loop"),
-        "/hang": Route(b"late", hang=3),
-    })
+    server.routes.update(
+        {
+            "/good": Route(b"<html>ok</html>", content_type="text/html"),
+            "/missing": Route(b"gone", status=404),
+            "/error": Route(b"oops", status=500),
+            "/moved": Route(status=301, redirect="/good"),
+            "/loop": Route(status=301, redirect="/loop"),
+            "/hang": Route(b"late", hang=3),
+        }
+    )
     good, missing, error = server.url("/good"), server.url("/missing"), server.url("/error")
     moved, loop, hang = server.url("/moved"), server.url("/loop"), server.url("/hang")
     head405 = refusing.url("/head405")
-    issue = Issue(id="2024-q2", title="T", period="2. kvartal 2024", sections={
-        "highlights": [entry("KOM", "Rapport", good, "mailto:kom@example.no")],
-        "norway": [
-            entry("Stortinget", "Lov", missing, error),
-            entry("Politiske tiltak", "Plan", moved, good),  # good again: one result, two uses
-            entry("Høringer", "Høring", loop, hang),
-        ],
-        "international": [entry("UNODC", "World Drug Report", head405, "javascript:alert(1)")],
-    })
+    issue = Issue(
+        id="2024-q2",
+        title="T",
+        period="2. kvartal 2024",
+        sections={
+            "highlights": [entry("KOM", "Rapport", good, "mailto:kom@example.no")],
+            "norway": [
+                entry("Stortinget", "Lov", missing, error),
+                entry("Politiske tiltak", "Plan", moved, good),  # good again: one result, two uses
+                entry("Høringer", "Høring", loop, hang),
+            ],
+            "international": [entry("UNODC", "World Drug Report", head405, "javascript:alert(1)")],
+        },
+    )
 
     started = time.monotonic()
     results = check_links(issue_links(issue), fast_limits, UA)
@@ -185,8 +201,7 @@ def test_an_issue_of_good_broken_redirected_hanging_and_refusing_links(server, r
 
     assert (got[missing].state, got[missing].status, got[missing].error) == ("broken", 404, "HTTP 404 Not Found")
     assert got[missing].uses == [LinkUse(missing, "norway:1", "Lov")]
-    assert (got[error].state, got[error].status, got[error].error) == (
-        "broken", 500, "HTTP 500 Internal Server Error")
+    assert (got[error].state, got[error].status, got[error].error) == ("broken", 500, "HTTP 500 Internal Server Error")
 
     assert got[moved].state == "redirected" and got[moved].status == 200
     assert got[moved].final_url == good and got[moved].error is None
@@ -215,8 +230,15 @@ def test_an_issue_of_good_broken_redirected_hanging_and_refusing_links(server, r
     assert elapsed < 2.0
 
     as_json = got[moved].to_json()
-    assert as_json == {"url": moved, "state": "redirected", "status": 200, "final_url": good, "error": None,
-                       "seconds": as_json["seconds"], "uses": [{"ref": "norway:2", "title": "Plan"}]}
+    assert as_json == {
+        "url": moved,
+        "state": "redirected",
+        "status": 200,
+        "final_url": good,
+        "error": None,
+        "seconds": as_json["seconds"],
+        "uses": [{"ref": "norway:2", "title": "Plan"}],
+    }
     assert isinstance(as_json["seconds"], float)
 
 
@@ -239,13 +261,15 @@ def test_a_404_on_head_is_not_asked_again(server, fast_limits):
 
 def test_redirect_limit_counts_hops(server, fast_limits):
     # /r1 → /r2 → /r3 → /end is three redirects: allowed with max_redirects=3; /r0 adds a fourth.
-    server.routes.update({
-        "/r0": Route(status=302, redirect="/r1"),
-        "/r1": Route(status=302, redirect="/r2"),
-        "/r2": Route(status=307, redirect="/r3"),
-        "/r3": Route(status=308, redirect="/end"),
-        "/end": Route(b"done"),
-    })
+    server.routes.update(
+        {
+            "/r0": Route(status=302, redirect="/r1"),
+            "/r1": Route(status=302, redirect="/r2"),
+            "/r2": Route(status=307, redirect="/r3"),
+            "/r3": Route(status=308, redirect="/end"),
+            "/end": Route(b"done"),
+        }
+    )
     three, four = server.url("/r1"), server.url("/r0")
     got = by_url(check_links(uses_of(three, four), fast_limits, UA))
     assert got[three].state == "redirected" and got[three].final_url == server.url("/end")
@@ -267,8 +291,9 @@ def test_redirect_to_another_scheme_is_broken(server, fast_limits):
 
 def test_no_server_is_broken_not_raised(fast_limits):
     refused = f"http://127.0.0.1:{closed_port()}/x"
-    results = check_links(uses_of(refused, "ftp://files.example/a", "http:///no-host", "relative/page"),
-                          fast_limits, UA)
+    results = check_links(
+        uses_of(refused, "ftp://files.example/a", "http:///no-host", "relative/page"), fast_limits, UA
+    )
     assert [r.state for r in results] == ["broken"] * 4
     assert results[0].error.startswith("connection failed (") and results[0].status is None
     assert results[1].error == "not an http(s) link"
@@ -277,8 +302,9 @@ def test_no_server_is_broken_not_raised(fast_limits):
 
 
 def test_one_host_is_asked_politely(refusing):
-    limits = dataclasses.replace(Limits(), connect_timeout=1.0, read_timeout=1.0, per_host=1,
-                                 host_interval=0.2, workers=8)
+    limits = dataclasses.replace(
+        Limits(), connect_timeout=1.0, read_timeout=1.0, per_host=1, host_interval=0.2, workers=8
+    )
     urls = [refusing.url(f"/slow/{n}") for n in range(3)]
     started = time.monotonic()
     results = check_links(uses_of(*urls), limits, UA)

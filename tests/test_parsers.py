@@ -25,9 +25,9 @@ from newsletter.collect.parsers.article import read_article
 from newsletter.collect.parsers.feeds import parse_feed
 from newsletter.collect.parsers.scrape import collect_listing, parse_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
+from newsletter.collect.urls import canonical_url
 from newsletter.errors import FetchError, ParseError
 from newsletter.models import Selectors, Source
-from newsletter.collect.urls import canonical_url
 
 DATA = Path(__file__).parent / "data"
 FOLDERS = ("feeds", "stortinget", "listings", "articles")
@@ -58,7 +58,7 @@ def _json_line(comment: str, label: str, path: Path) -> dict | None:
     if not lines:
         return None
     assert len(lines) == 1, f"{path.name}: more than one '{label}:' line"
-    value = json.loads(lines[0][len(label) + 1:])
+    value = json.loads(lines[0][len(label) + 1 :])
     assert isinstance(value, dict), f"{path.name}: '{label}:' is not a JSON object"
     return value
 
@@ -111,8 +111,10 @@ def _find(items, wanted: dict, path: Path):
         found = [i for i in items if canonical_url(i.url) == key]
     else:
         found = [i for i in items if i.title == wanted["title"]]
-    assert len(found) == 1, (f"{path.name}: expected exactly one item for {wanted.get('url') or wanted['title']!r}, "
-                             f"got {[(i.title, i.url) for i in items]}")
+    assert len(found) == 1, (
+        f"{path.name}: expected exactly one item for {wanted.get('url') or wanted['title']!r}, "
+        f"got {[(i.title, i.url) for i in items]}"
+    )
     return found[0]
 
 
@@ -234,12 +236,17 @@ def test_article_case(path):
 
 
 @pytest.mark.parametrize("body", [b"", b"   \r\n\t  "], ids=["zero-bytes", "whitespace"])
-@pytest.mark.parametrize("parse", [
-    lambda body: parse_feed(body, make_source("rss")),
-    lambda body: parse_stortinget(body, make_source("stortinget")),
-    lambda body: parse_listing(body, listing_source(source_config(DATA / "listings" / "cmm_danish.html")),
-                               "https://www.cmm.dk/nyheder"),
-], ids=["feed", "stortinget", "listing"])
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda body: parse_feed(body, make_source("rss")),
+        lambda body: parse_stortinget(body, make_source("stortinget")),
+        lambda body: parse_listing(
+            body, listing_source(source_config(DATA / "listings" / "cmm_danish.html")), "https://www.cmm.dk/nyheder"
+        ),
+    ],
+    ids=["feed", "stortinget", "listing"],
+)
 def test_empty_body_is_a_parse_error(parse, body):
     with pytest.raises(ParseError, match="empty"):
         parse(body)
@@ -253,9 +260,11 @@ def test_feed_keeps_the_raw_link_and_canonicalisation_drops_tracking():
 
 @pytest.mark.parametrize("title", [b"Alarm\x07klokke\x1b[31m\x0brapport", b"Null\x00byte\x08tittel"])
 def test_control_characters_in_a_title_are_rejected_or_removed(title):
-    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>'
-            b'<item><title>' + title + b'</title><link>https://www.example.org/a</link>'
-            b'<description>Tekst\x07 her</description></item></channel></rss>')
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>'
+        b"<item><title>" + title + b"</title><link>https://www.example.org/a</link>"
+        b"<description>Tekst\x07 her</description></item></channel></rss>"
+    )
     try:
         items, _warnings = parse_feed(body, make_source("rss"))
     except ParseError:
@@ -269,8 +278,10 @@ def test_control_characters_in_a_title_are_rejected_or_removed(title):
 
 def test_xxe_never_reads_local_files():
     body = (DATA / "feeds" / "xxe.xml").read_bytes()
-    for parse in (lambda: parse_feed(body, make_source("rss")),
-                  lambda: parse_stortinget(body, make_source("stortinget"))):
+    for parse in (
+        lambda: parse_feed(body, make_source("rss")),
+        lambda: parse_stortinget(body, make_source("stortinget")),
+    ):
         with pytest.raises(ParseError) as caught:
             parse()
         assert "root:" not in str(caught.value)
@@ -279,9 +290,11 @@ def test_xxe_never_reads_local_files():
 
 def test_external_doctype_is_not_fetched():
     """A DOCTYPE that points at a local file (no ENTITY needed) must not pull its text in."""
-    body = (b'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "file:///etc/passwd">\n'
-            b'<rss version="2.0"><channel><title>x</title><item><title>A</title>'
-            b'<link>https://www.example.org/a</link></item></channel></rss>')
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "file:///etc/passwd">\n'
+        b'<rss version="2.0"><channel><title>x</title><item><title>A</title>'
+        b"<link>https://www.example.org/a</link></item></channel></rss>"
+    )
     try:
         items, warnings = parse_feed(body, make_source("rss"))
     except ParseError as exc:
@@ -295,10 +308,13 @@ def test_external_doctype_is_not_fetched():
 def test_entity_declaration_after_padding_is_not_expanded():
     """Entities declared after 200 KB of comment must not be expanded either (no 'root:', no 'AAAA')."""
     pad = b"<!-- " + b"x" * 210_000 + b" -->\n"
-    body = (b'<?xml version="1.0"?>\n' + pad +
-            b'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY a "AAAA">]>\n'
-            b'<rss version="2.0"><channel><title>x</title><item><title>T &a; &xxe;</title>'
-            b'<link>https://www.example.org/a</link><description>&xxe;</description></item></channel></rss>')
+    body = (
+        b'<?xml version="1.0"?>\n'
+        + pad
+        + b'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY a "AAAA">]>\n'
+        b'<rss version="2.0"><channel><title>x</title><item><title>T &a; &xxe;</title>'
+        b"<link>https://www.example.org/a</link><description>&xxe;</description></item></channel></rss>"
+    )
     try:
         items, warnings = parse_feed(body, make_source("rss"))
     except ParseError:
@@ -315,11 +331,13 @@ def test_billion_laughs_is_refused_by_the_stortinget_parser_too():
 
 def test_relative_item_link_never_comes_out_relative():
     """An RSS <link> that is a bare path is either resolved to an absolute URL or skipped with a warning."""
-    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
-            b'<link>https://www.example.org/</link>'
-            b'<item><title>Relativ</title><link>/nyheter/relativ-sak/</link></item>'
-            b'<item><title>Absolutt</title><link>https://www.example.org/nyheter/absolutt/</link></item>'
-            b'</channel></rss>')
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+        b"<link>https://www.example.org/</link>"
+        b"<item><title>Relativ</title><link>/nyheter/relativ-sak/</link></item>"
+        b"<item><title>Absolutt</title><link>https://www.example.org/nyheter/absolutt/</link></item>"
+        b"</channel></rss>"
+    )
     items, warnings = parse_feed(body, make_source("rss", url="https://www.example.org/feed"))
     assert all(i.url.startswith("https://") for i in items)
     assert "Absolutt" in [i.title for i in items]
@@ -408,8 +426,9 @@ def test_collect_listing_stops_when_next_leads_to_a_page_already_read():
 def test_collect_listing_keeps_page_one_when_page_two_is_a_redesign():
     first, _second, config, expect1, _ = _coe()
     redesigned = (DATA / "listings" / "redesigned.html").read_bytes()
-    items, warnings = collect_listing(first.read_bytes(), listing_source(config), config["page_url"], None,
-                                      lambda url: (redesigned, None))
+    items, warnings = collect_listing(
+        first.read_bytes(), listing_source(config), config["page_url"], None, lambda url: (redesigned, None)
+    )
     assert len(items) == expect1["count"]
     assert any(w.startswith("page 2:") and "matched 0 items" in w for w in warnings)
 
@@ -428,8 +447,10 @@ def test_collect_listing_keeps_page_one_when_page_two_cannot_be_fetched():
 @pytest.mark.parametrize("href", ["javascript:;", "javascript:void(0)"])
 def test_disabled_next_link_is_not_a_next_page(href):
     first, _second, config, _expect1, _ = _coe()
-    body = first.read_bytes().replace(b'<li class="next"><a href="?p_p_id=101_INSTANCE_aBc123&amp;_101_INSTANCE_aBc123_cur=2">',
-                                      b'<li class="next disabled"><a href="' + href.encode() + b'">')
+    body = first.read_bytes().replace(
+        b'<li class="next"><a href="?p_p_id=101_INSTANCE_aBc123&amp;_101_INSTANCE_aBc123_cur=2">',
+        b'<li class="next disabled"><a href="' + href.encode() + b'">',
+    )
     assert href.encode() in body
     _items, _warnings, next_url = parse_listing(body, listing_source(config), config["page_url"])
     assert next_url is None
@@ -437,11 +458,13 @@ def test_disabled_next_link_is_not_a_next_page(href):
 
 def test_listing_skips_script_and_mailto_links_with_a_warning():
     config = source_config(DATA / "listings" / "cmm_danish.html")
-    body = ('<div class="news-list">'
-            '<div class="news-item"><h3><a href="javascript:alert(1)">Skript</a></h3></div>'
-            '<div class="news-item"><h3><a href="mailto:cmm@example.dk">Post</a></h3></div>'
-            '<div class="news-item"><span class="news-date">3. marts 2025</span>'
-            '<h3><a href="/nyheder/ok">Gyldig</a></h3></div></div>').encode()
+    body = (
+        b'<div class="news-list">'
+        b'<div class="news-item"><h3><a href="javascript:alert(1)">Skript</a></h3></div>'
+        b'<div class="news-item"><h3><a href="mailto:cmm@example.dk">Post</a></h3></div>'
+        b'<div class="news-item"><span class="news-date">3. marts 2025</span>'
+        b'<h3><a href="/nyheder/ok">Gyldig</a></h3></div></div>'
+    )
     items, warnings, _ = parse_listing(body, listing_source(config), config["page_url"])
     assert [(i.title, i.url) for i in items] == [("Gyldig", "https://www.cmm.dk/nyheder/ok")]
     assert any("'link' selector found nothing in 2 of 3 items" in w for w in warnings)
@@ -449,38 +472,48 @@ def test_listing_skips_script_and_mailto_links_with_a_warning():
 
 def test_listing_in_latin1_with_charset_from_http_header():
     config = source_config(DATA / "listings" / "cmm_danish.html")
-    body = ('<div class="news-list"><div class="news-item"><span class="news-date">18. september 2025</span>'
-            '<h3><a href="/nyheder/a">Særlig indsats på området</a></h3></div></div>').encode("iso-8859-1")
+    body = (
+        '<div class="news-list"><div class="news-item"><span class="news-date">18. september 2025</span>'
+        '<h3><a href="/nyheder/a">Særlig indsats på området</a></h3></div></div>'
+    ).encode("iso-8859-1")
     items, _, _ = parse_listing(body, listing_source(config), config["page_url"], charset="iso-8859-1")
     assert items[0].title == "Særlig indsats på området"
     assert _iso(items[0].published) == "2025-09-18"
 
 
 def test_feed_without_items_is_read_with_a_warning():
-    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Tom</title>'
-            b'<link>https://www.example.org/</link><description>d</description></channel></rss>')
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Tom</title>'
+        b"<link>https://www.example.org/</link><description>d</description></channel></rss>"
+    )
     items, warnings = parse_feed(body, make_source("rss"))
     assert items == []
     assert any("no items" in w for w in warnings)
 
 
 def test_rss_1_0_with_dc_date():
-    body = b'''<?xml version="1.0" encoding="utf-8"?>
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
          xmlns:dc="http://purl.org/dc/elements/1.1/">
   <channel rdf:about="https://www.example.org/"><title>T</title><link>https://www.example.org/</link>
     <description>d</description></channel>
   <item rdf:about="https://www.example.org/a"><title>RDF-sak</title><link>https://www.example.org/a</link>
     <description>Tekst</description><dc:date>2022-06-30T23:30:00+00:00</dc:date></item>
-</rdf:RDF>'''
+</rdf:RDF>"""
     items, _ = parse_feed(body, make_source("rss"))
-    assert [(i.title, i.url, _iso(i.published)) for i in items] == [("RDF-sak", "https://www.example.org/a", "2022-07-01")]
+    assert [(i.title, i.url, _iso(i.published)) for i in items] == [
+        ("RDF-sak", "https://www.example.org/a", "2022-07-01")
+    ]
 
 
-@pytest.mark.parametrize("body", [
-    b'<?xml version="1.0"?><notafeed><x>1</x></notafeed>',
-    b"this is plain text, not XML at all",
-], ids=["other-xml", "plain-text"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><notafeed><x>1</x></notafeed>',
+        b"this is plain text, not XML at all",
+    ],
+    ids=["other-xml", "plain-text"],
+)
 def test_body_that_is_no_feed_is_a_parse_error(body):
     with pytest.raises(ParseError, match="feed"):
         parse_feed(body, make_source("rss"))
@@ -498,11 +531,13 @@ def test_truncated_feed_keeps_what_could_be_read_and_says_so():
 
 
 def test_article_header_inside_the_article_keeps_its_date():
-    body = ('<html><body><header class="site">Nettstedets meny</header><main><article>'
-            '<header class="entry-header"><h1>GRETA-rapport om Norge</h1><div class="entry-meta">'
-            '<time class="entry-date published" datetime="2022-06-08T10:00:00+02:00">8. juni 2022</time></div></header>'
-            '<div class="entry-content"><p>Rapporten handler om menneskehandel.</p></div></article></main>'
-            '<footer>Bunntekst</footer></body></html>').encode()
+    body = (
+        b'<html><body><header class="site">Nettstedets meny</header><main><article>'
+        b'<header class="entry-header"><h1>GRETA-rapport om Norge</h1><div class="entry-meta">'
+        b'<time class="entry-date published" datetime="2022-06-08T10:00:00+02:00">8. juni 2022</time></div></header>'
+        b'<div class="entry-content"><p>Rapporten handler om menneskehandel.</p></div></article></main>'
+        b"<footer>Bunntekst</footer></body></html>"
+    )
     article = read_article(body, None)
     assert "Nettstedets meny" not in article.text
     assert article.published is not None and article.published.date.isoformat() == "2022-06-08"

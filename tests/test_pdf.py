@@ -58,7 +58,7 @@ def raw_pdf(pdf: Path) -> bytes:
     parts = [data]
     for match in re.finditer(rb"stream\r?\n", data):
         try:
-            parts.append(zlib.decompressobj().decompress(data[match.end():]))
+            parts.append(zlib.decompressobj().decompress(data[match.end() :]))
         except zlib.error:
             pass  # not a Flate stream (or not a stream keyword at all)
     return b"\n".join(parts)
@@ -67,16 +67,19 @@ def raw_pdf(pdf: Path) -> bytes:
 def _pdf_string(body: bytes) -> str:
     """A PDF literal string's content, escapes resolved (enough for URIs)."""
     escapes = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-    out = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m[1], 8)]) if m[1][:1].isdigit()
-                 else escapes.get(m[1], m[1]), body, flags=re.S)
+    out = re.sub(
+        rb"\\([0-7]{1,3}|.)",
+        lambda m: bytes([int(m[1], 8)]) if m[1][:1].isdigit() else escapes.get(m[1], m[1]),
+        body,
+        flags=re.S,
+    )
     return out.decode("latin-1")
 
 
 def uri_actions(raw: bytes) -> set[str]:
     """Every /URI of a link action in the PDF (literal or hex string)."""
     uris = {_pdf_string(m[1]) for m in re.finditer(rb"/URI\s*\(((?:\\.|[^\\)])*)\)", raw, re.S)}
-    uris |= {bytes.fromhex(m[1].decode()).decode("latin-1")
-             for m in re.finditer(rb"/URI\s*<([0-9A-Fa-f\s]*)>", raw)}
+    uris |= {bytes.fromhex(m[1].decode()).decode("latin-1") for m in re.finditer(rb"/URI\s*<([0-9A-Fa-f\s]*)>", raw)}
     return uris
 
 
@@ -109,8 +112,11 @@ def test_text_has_title_period_and_every_section_title(sample, text):
     flat = collapse(text)
     assert "Nyhetsbrev fra KOM" in flat
     assert "april–juni 2024" in flat
-    titles = [config.title.replace("{period}", issue.period) for config in SETTINGS.section_configs
-              if issue.sections.get(config.key)]
+    titles = [
+        config.title.replace("{period}", issue.period)
+        for config in SETTINGS.section_configs
+        if issue.sections.get(config.key)
+    ]
     assert len(titles) >= 4, titles  # the sample fills the sections: a vacuous check would prove nothing
     missing = [title for title in titles if collapse(title) not in flat]
     assert not missing, f"section titles not in the PDF text: {missing}"
@@ -142,8 +148,9 @@ def test_metadata_title_author_and_language(sample):
     assert SETTINGS.publisher and info["Author"] == SETTINGS.publisher
     raw = raw_pdf(pdf)
     nb_hex = [b"<6e62>", b"<6E62>", b"<FEFF006E0062>", b"<feff006e0062>"]
-    assert re.search(rb"/Lang\s*\(nb\)", raw) or any(b"/Lang" + h in raw or b"/Lang " + h in raw for h in nb_hex), \
+    assert re.search(rb"/Lang\s*\(nb\)", raw) or any(b"/Lang" + h in raw or b"/Lang " + h in raw for h in nb_hex), (
         "the PDF catalog does not declare /Lang (nb)"
+    )
 
 
 def test_every_font_is_embedded(sample):
@@ -151,9 +158,9 @@ def test_every_font_is_embedded(sample):
     rule = next(i for i, line in enumerate(lines) if line.startswith("---"))
     # Columns by the header's dashes: name, type, encoding, emb, sub, uni, object ID.
     spans = [m.span() for m in re.finditer(r"-+", lines[rule])]
-    fonts = [line for line in lines[rule + 1:] if line.strip()]
+    fonts = [line for line in lines[rule + 1 :] if line.strip()]
     assert fonts, "no fonts listed"
-    not_embedded = [line for line in fonts if line[spans[3][0]:spans[3][1]].strip() != "yes"]
+    not_embedded = [line for line in fonts if line[spans[3][0] : spans[3][1]].strip() != "yes"]
     assert not not_embedded, "fonts not embedded:\n" + "\n".join(not_embedded)
 
 
@@ -176,7 +183,7 @@ HOSTILE = [
     "Se [klikk](javascript:alert(1)) og [KLIKK](JavaScript:alert(2)).",
     "Et bilde: <img src=x onerror=alert(1)> her.",
     "Uavsluttet <b>tags og <i>mer",
-    "Ramme: <iframe src=\"https://evil.example\"></iframe> og [trygg](https://ok.example/side).",
+    'Ramme: <iframe src="https://evil.example"></iframe> og [trygg](https://ok.example/side).',
     "Siste oppføring står fortsatt.",
 ]
 
@@ -184,10 +191,16 @@ HOSTILE = [
 @pytest.fixture(scope="module")
 def hostile_pdf(tmp_path_factory):
     keys = list(SETTINGS.sections)
-    issue = Issue(id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024",
-                  intro="<script>alert('intro')</script>", sections={key: [] for key in keys})
-    issue.sections[keys[0]] = [Entry(heading="Angrep <script>", title=f"Sak {n}", text=text)
-                               for n, text in enumerate(HOSTILE)]
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev fra KOM",
+        period="juli–september 2024",
+        intro="<script>alert('intro')</script>",
+        sections={key: [] for key in keys},
+    )
+    issue.sections[keys[0]] = [
+        Entry(heading="Angrep <script>", title=f"Sak {n}", text=text) for n, text in enumerate(HOSTILE)
+    ]
     out = tmp_path_factory.mktemp("hostile")
     return build(issue, SETTINGS, out, ("pdf",)).files["2024-q3.pdf"]
 

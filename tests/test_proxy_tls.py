@@ -13,12 +13,12 @@ import socket
 import ssl
 
 import pytest
-
 import trustme  # noqa: E402 (a test dependency: missing, these tests fail rather than skip)
 
-from newsletter.net import Fetcher  # noqa: E402
 from newsletter.errors import FetchError  # noqa: E402
+from newsletter.net import Fetcher  # noqa: E402
 from tests.server import LocalServer, Route, SocketServer  # noqa: E402
+
 # dns_lookups is an autouse fixture; server is the fast-stopping override of conftest's.
 from tests.test_http import UA, dns_lookups, fast_stopping, server  # noqa: E402,F401
 
@@ -122,8 +122,7 @@ def test_ssl_cert_file_alone_is_trusted(monkeypatch, https_server, ca_file, fast
     assert Fetcher(UA, fast_limits).get(https_url(https_server, "/rss")).body == b"<rss>secure</rss>"
 
 
-def test_requests_ca_bundle_wins_over_ssl_cert_file(monkeypatch, https_server, ca_file, other_ca_file,
-                                                    fast_limits):
+def test_requests_ca_bundle_wins_over_ssl_cert_file(monkeypatch, https_server, ca_file, other_ca_file, fast_limits):
     """SSL_CERT_FILE is honoured only when REQUESTS_CA_BUNDLE is unset: a wrong REQUESTS_CA_BUNDLE fails."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", other_ca_file)
     monkeypatch.setenv("SSL_CERT_FILE", ca_file)
@@ -132,8 +131,7 @@ def test_requests_ca_bundle_wins_over_ssl_cert_file(monkeypatch, https_server, c
         Fetcher(UA, fast_limits).get(https_url(https_server, "/rss"))
 
 
-def test_https_through_a_connect_proxy_with_its_ca(monkeypatch, https_server, ca_file, dns_lookups,
-                                                  fast_limits):
+def test_https_through_a_connect_proxy_with_its_ca(monkeypatch, https_server, ca_file, dns_lookups, fast_limits):
     """HTTPS_PROXY: the client asks the proxy to CONNECT feeds.example.test:443 (it never resolves
     the name itself) and verifies the certificate with REQUESTS_CA_BUNDLE."""
     proxy = ConnectProxy(https_server.port)

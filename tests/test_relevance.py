@@ -9,35 +9,41 @@ from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_f
 THRESHOLD = 3
 
 
-@pytest.mark.parametrize("title", [
-    "Regjeringen legger fram ny handlingsplan mot menneskehandel",        # nb
-    "Regeringen skärper kampen mot människohandel",                        # sv
-    "Ny rapport om menneskehandel i Danmark",                              # da
-    "Ihmiskaupan uhrien auttamisjärjestelmän vuosikertomus",               # fi
-    "UNODC warns of human trafficking risks",                              # en
-    "GRETA publishes its third report on Norway",
-    "Trafficking in persons report 2022",
-    "New report on forced labour in supply chains",
-    "Tvangsarbeid i norsk landbruk",
-    "Labour exploitation of migrant workers in construction",
-    "Seksuell utnyttelse av mindreårige",
-    "Palermo-protokollen 20 år",
-    "Modern slavery statement guidance",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Regjeringen legger fram ny handlingsplan mot menneskehandel",  # nb
+        "Regeringen skärper kampen mot människohandel",  # sv
+        "Ny rapport om menneskehandel i Danmark",  # da
+        "Ihmiskaupan uhrien auttamisjärjestelmän vuosikertomus",  # fi
+        "UNODC warns of human trafficking risks",  # en
+        "GRETA publishes its third report on Norway",
+        "Trafficking in persons report 2022",
+        "New report on forced labour in supply chains",
+        "Tvangsarbeid i norsk landbruk",
+        "Labour exploitation of migrant workers in construction",
+        "Seksuell utnyttelse av mindreårige",
+        "Palermo-protokollen 20 år",
+        "Modern slavery statement guidance",
+    ],
+)
 def test_topic_in_the_title_is_a_candidate(title):
     assert score_text(title).value >= THRESHOLD, title
 
 
-@pytest.mark.parametrize("title", [
-    "Jordbruksoppgjøret 2022",
-    "Statsbudsjettet for 2023 lagt fram",
-    "Ny veiledning om arbeidstid i helsesektoren",
-    "Four tonnes of cocaine seized in joint operation",
-    "Drug trafficking network dismantled",
-    "Firearms trafficking: progress report on the EU action plan",
-    "Wildlife trafficking in South-East Asia",
-    "Tiltak mot sosial dumping i byggebransjen",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Jordbruksoppgjøret 2022",
+        "Statsbudsjettet for 2023 lagt fram",
+        "Ny veiledning om arbeidstid i helsesektoren",
+        "Four tonnes of cocaine seized in joint operation",
+        "Drug trafficking network dismantled",
+        "Firearms trafficking: progress report on the EU action plan",
+        "Wildlife trafficking in South-East Asia",
+        "Tiltak mot sosial dumping i byggebransjen",
+    ],
+)
 def test_off_topic_and_hard_negatives_stay_below_the_threshold(title):
     assert score_text(title).value < THRESHOLD, title
 
@@ -80,16 +86,19 @@ def test_score_is_never_negative():
     assert score_text("cocaine firearms wildlife").value == 0
 
 
-@pytest.mark.parametrize("title, url, default, expected", [
-    ("Webinar on the risks of trafficking", "https://x.test/a", "news", "event"),
-    ("OSCE round-table focuses on protection of refugees", "https://x.test/a", "news", "event"),
-    ("GRETA publishes its third report on Norway", "https://x.test/a", "news", "report"),
-    ("Ny rapport om utnyttelse i verftsindustrien", "https://x.test/a", "news", "report"),
-    ("Oversikt over rettsavgjørelser", "https://x.test/oversikt.PDF", "news", "report"),
-    ("Ny dom i Høyesterett om tvangsarbeid", "https://x.test/a", "news", "judgment"),
-    ("Regjeringen styrker innsatsen", "https://x.test/a", "news", "news"),
-    ("Høring om ny rapport", "https://x.test/a", "consultation", "consultation"),
-])
+@pytest.mark.parametrize(
+    "title, url, default, expected",
+    [
+        ("Webinar on the risks of trafficking", "https://x.test/a", "news", "event"),
+        ("OSCE round-table focuses on protection of refugees", "https://x.test/a", "news", "event"),
+        ("GRETA publishes its third report on Norway", "https://x.test/a", "news", "report"),
+        ("Ny rapport om utnyttelse i verftsindustrien", "https://x.test/a", "news", "report"),
+        ("Oversikt over rettsavgjørelser", "https://x.test/oversikt.PDF", "news", "report"),
+        ("Ny dom i Høyesterett om tvangsarbeid", "https://x.test/a", "news", "judgment"),
+        ("Regjeringen styrker innsatsen", "https://x.test/a", "news", "news"),
+        ("Høring om ny rapport", "https://x.test/a", "consultation", "consultation"),
+    ],
+)
 def test_kind_is_inferred_from_the_title_only_for_news_sources(title, url, default, expected):
     from newsletter.collect.relevance import infer_kind
 

@@ -48,7 +48,8 @@ def test_outputs_match_their_golden_files(built, name, request):
         golden.write_text(produced, encoding="utf-8")
     assert golden.exists(), f"missing golden file {golden}; create it with --update-golden and review it"
     assert produced == golden.read_text(encoding="utf-8"), (
-        f"{name} differs from {golden}; if the change is intended, run pytest --update-golden")
+        f"{name} differs from {golden}; if the change is intended, run pytest --update-golden"
+    )
 
 
 def test_web_page_is_semantic_and_complete(built):
@@ -70,7 +71,7 @@ def test_email_html_is_made_for_mail_clients(built):
     assert "<style" not in html, "every rule must be inlined, none left in a <style> block"
     assert "<script" not in html.lower()
     assert 'role="presentation"' in html and 'width="600"' in html
-    assert not re.search(r'<link\b', html), "no external stylesheet"
+    assert not re.search(r"<link\b", html), "no external stylesheet"
     assert not re.search(r'(src|background)=["\']?https?:', html), "no external resource"
     for tag in re.findall(r"<img\b[^>]*>", html):
         assert re.search(r'\balt="', tag), tag
@@ -114,7 +115,9 @@ def test_intro_footer_and_mail_links_agree_across_formats(tmp_path):
 
     issue = sample_issue()
     issue.intro = "Les [årsrapporten](https://example.org/aarsrapport) eller skriv til [oss](mailto:a@b.no)."
-    settings = dataclasses.replace(SETTINGS, footer_about="Mer på [politiet.no](https://www.politiet.no/menneskehandel).")
+    settings = dataclasses.replace(
+        SETTINGS, footer_about="Mer på [politiet.no](https://www.politiet.no/menneskehandel)."
+    )
     view = issue_view(issue, settings)
     assert view.intro_links == [(1, "https://example.org/aarsrapport")]
     assert view.footer_links == [(len(view.links), "https://www.politiet.no/menneskehandel")]
@@ -124,11 +127,14 @@ def test_intro_footer_and_mail_links_agree_across_formats(tmp_path):
     assert "årsrapporten [1]" in text and "[1] https://example.org/aarsrapport" in text
     assert "oss (a@b.no)" in text
     footer_number = view.footer_links[0][0]
-    assert f"politiet.no [{footer_number}]" in text and f"[{footer_number}] https://www.politiet.no/menneskehandel" in text
+    assert (
+        f"politiet.no [{footer_number}]" in text and f"[{footer_number}] https://www.politiet.no/menneskehandel" in text
+    )
     import subprocess
 
-    printed = subprocess.run(["pdftotext", str(result.files["2024-q2.pdf"]), "-"], capture_output=True,
-                             text=True, check=True).stdout
+    printed = subprocess.run(
+        ["pdftotext", str(result.files["2024-q2.pdf"]), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "[1] https://example.org/aarsrapport" in printed
     assert f"[{footer_number}] https://www.politiet.no/menneskehandel" in printed.replace("\n", "")
 
@@ -153,12 +159,15 @@ def test_links_are_numbered_once_in_reading_order(built):
 
 
 def test_headings_follow_the_configured_order():
-    issue = Issue(id="2024-q3", title="Nyhetsbrev", period="juli–september 2024", sections={
-        key: [] for key in SETTINGS.sections})
-    issue.sections["international"] = [Entry(heading="Finland", title="F", text="f"),
-                                       Entry(heading="Ukjent", title="U", text="u"),
-                                       Entry(heading="UNODC", title="A", text="a"),
-                                       Entry(heading="Finland", title="F2", text="f2")]
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev", period="juli–september 2024", sections={key: [] for key in SETTINGS.sections}
+    )
+    issue.sections["international"] = [
+        Entry(heading="Finland", title="F", text="f"),
+        Entry(heading="Ukjent", title="U", text="u"),
+        Entry(heading="UNODC", title="A", text="a"),
+        Entry(heading="Finland", title="F2", text="f2"),
+    ]
     view = issue_view(issue, SETTINGS)
     groups = view.sections[0].groups
     assert [g.heading for g in groups] == ["UNODC", "Finland", "Ukjent"]
@@ -169,18 +178,29 @@ def test_headings_follow_the_configured_order():
 HOSTILE = [
     "<script>alert('x')</script> Tekst etter skript.",
     "Klikk [her](javascript:alert(1)) eller [der](JAVASCRIPT:alert(2)).",
-    "Bilde: <img src=x onerror=alert(1)> og <iframe src=\"https://evil.example\"></iframe>.",
+    'Bilde: <img src=x onerror=alert(1)> og <iframe src="https://evil.example"></iframe>.',
     "Uavsluttet <b>fet <i>kursiv <a href='https://evil.example'>lenke",
-    "<div style=\"position:fixed;top:0\">Overlegg</div> [ok](https://ok.example/side)",
+    '<div style="position:fixed;top:0">Overlegg</div> [ok](https://ok.example/side)',
 ]
 
 
 def hostile_issue() -> Issue:
-    issue = Issue(id="2024-q3", title="Nyhetsbrev", period="juli–september 2024", intro="<script>x()</script>",
-                  sections={key: [] for key in SETTINGS.sections})
-    issue.sections["norway"] = [Entry(heading="Angrep <script>", title=f"Sak <b>{n}</b>", text=text,
-                                      event_date=dt.date(2024, 9, 1) if n == 0 else None)
-                                for n, text in enumerate(HOSTILE)]
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev",
+        period="juli–september 2024",
+        intro="<script>x()</script>",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["norway"] = [
+        Entry(
+            heading="Angrep <script>",
+            title=f"Sak <b>{n}</b>",
+            text=text,
+            event_date=dt.date(2024, 9, 1) if n == 0 else None,
+        )
+        for n, text in enumerate(HOSTILE)
+    ]
     return issue
 
 
@@ -207,7 +227,7 @@ def test_events_go_into_a_calendar(tmp_path):
 
     result = build(sample_issue(), SETTINGS, tmp_path, ("text",))
     calendar = Calendar.from_ical(result.files["events.ics"].read_bytes())
-    events = [c for c in calendar.walk("VEVENT")]
+    events = list(calendar.walk("VEVENT"))
     expected = [e for _, _, e in sample_issue().entries() if e.event_date]
     assert len(events) == len(expected) > 0
     assert sorted(e.decoded("dtstart") for e in events) == sorted(e.event_date for e in expected)
@@ -225,6 +245,7 @@ def test_workspace_templates_override_the_built_in_ones(tmp_path):
 
 
 # ---------------------------------------------------------------------- the command line
+
 
 @pytest.fixture
 def workspace(sample_workspace):
@@ -270,8 +291,8 @@ def test_preview_serves_and_rebuilds_on_change(workspace):
     import time
     import urllib.request
 
-    from newsletter.serve import serve
     from newsletter.render.build import build as render_build
+    from newsletter.serve import serve
 
     settings = load_settings(workspace / "newsletter.yaml")
     path = workspace / "issues" / "2024-q2.yaml"
@@ -281,9 +302,12 @@ def test_preview_serves_and_rebuilds_on_change(workspace):
         render_build(IssueDocument.load(path).issue(settings), settings, out, ("web",))
 
     stop, urls = threading.Event(), []
-    thread = threading.Thread(target=serve, args=(out, rebuild, [path], 0),
-                              kwargs={"announce": urls.append, "on_error": urls.append, "stop": stop,
-                                      "interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=serve,
+        args=(out, rebuild, [path], 0),
+        kwargs={"announce": urls.append, "on_error": urls.append, "stop": stop, "interval": 0.05},
+        daemon=True,
+    )
     thread.start()
     try:
         for _ in range(200):
@@ -292,9 +316,12 @@ def test_preview_serves_and_rebuilds_on_change(workspace):
             time.sleep(0.05)
         page = urllib.request.urlopen(urls[0] + "index.html", timeout=5).read().decode("utf-8")
         assert "Nyhetsbrev fra KOM" in page
-        path.write_text(path.read_text(encoding="utf-8").replace("title: Nyhetsbrev fra KOM",
-                                                                 "title: Nyhetsbrev fra KOM – forhåndsvisning"),
-                        encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                "title: Nyhetsbrev fra KOM", "title: Nyhetsbrev fra KOM – forhåndsvisning"
+            ),
+            encoding="utf-8",
+        )
         for _ in range(100):
             if "rebuilt" in urls:
                 break
@@ -315,10 +342,34 @@ def test_links_command_reports_broken_links_and_exits_1(workspace, server):
     server.routes["/ok"] = Route(b"ok", content_type="text/plain")
     path = workspace / "issues" / "2024-q3.yaml"
     invoke(workspace, "issue", "new", "2024-q3")
-    invoke(workspace, "issue", "note", "2024-q3", "--section", "kom", "--heading", "H", "--title", "God",
-           "--text", f"Se [her]({server.url('/ok')}).")
-    invoke(workspace, "issue", "note", "2024-q3", "--section", "kom", "--heading", "H", "--title", "Brutt",
-           "--text", f"Se [her]({server.url('/borte')}).")
+    invoke(
+        workspace,
+        "issue",
+        "note",
+        "2024-q3",
+        "--section",
+        "kom",
+        "--heading",
+        "H",
+        "--title",
+        "God",
+        "--text",
+        f"Se [her]({server.url('/ok')}).",
+    )
+    invoke(
+        workspace,
+        "issue",
+        "note",
+        "2024-q3",
+        "--section",
+        "kom",
+        "--heading",
+        "H",
+        "--title",
+        "Brutt",
+        "--text",
+        f"Se [her]({server.url('/borte')}).",
+    )
     assert path.exists()
     result = invoke(workspace, "links", "2024-q3")
     assert result.exit_code == 1

@@ -17,14 +17,21 @@ from aiosmtpd.controller import Controller
 from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.mail.compose import compose, prepare
-from newsletter.mail.send import (OutboxTransport, Recipient, SMTPTransport, freeze_recipients, run_send,
-                                  send_counts, send_lock)
+from newsletter.mail.send import (
+    OutboxTransport,
+    Recipient,
+    SMTPTransport,
+    freeze_recipients,
+    run_send,
+    send_counts,
+    send_lock,
+)
 from newsletter.render.build import build
 from newsletter.store import Store
 
 REPO = Path(__file__).parent.parent
 SETTINGS = load_settings(REPO / "newsletter.yaml")
-NOW = dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.UTC)
 
 
 class ScriptedSMTP:
@@ -96,8 +103,15 @@ def prepared(tmp_path_factory):
 
 
 def mail_settings(smtp, **changes):
-    values = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none", "timeout": 5,
-              "retry_base": 0.01, "max_attempts": 5, **changes}
+    values = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "security": "none",
+        "timeout": 5,
+        "retry_base": 0.01,
+        "max_attempts": 5,
+        **changes,
+    }
     return dataclasses.replace(SETTINGS.mail, **values)
 
 
@@ -158,8 +172,12 @@ def test_a_550_bounces_that_recipient_and_the_others_are_sent(smtp, prepared, tm
     bounced = []
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(5), NOW)
-        report = send(store, prepare(issue, out), mail_settings(smtp),
-                      on_bounce=lambda db, address, reply: bounced.append((address, reply)))
+        report = send(
+            store,
+            prepare(issue, out),
+            mail_settings(smtp),
+            on_bounce=lambda db, address, reply: bounced.append((address, reply)),
+        )
         row = store.db.execute("SELECT state, last_reply FROM sends WHERE email = ?", (bad,)).fetchone()
     assert report.sent == 4 and report.failed == 1
     assert row[0] == "failed" and "550 5.1.1 no such user" in row[1]
@@ -219,12 +237,14 @@ def test_messages_are_well_formed(smtp, prepared, tmp_path, monkeypatch):
     people = [Recipient("åse@blåbær.no", "Åse Ødegård"), Recipient("per@example.org", "Per \r\nBcc: x@evil")]
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", people, NOW)
-        store.db.executemany("INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
-                             [(p.email, p.email, p.name, NOW.isoformat()) for p in people])
+        store.db.executemany(
+            "INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
+            [(p.email, p.email, p.name, NOW.isoformat()) for p in people],
+        )
         store.db.execute("UPDATE sends SET contact_id = (SELECT id FROM contacts WHERE contacts.email = sends.email)")
         assert send(store, prepare(issue, out, attach_pdf=True), settings).sent == 2
     ids = set()
-    for rcpt, raw in smtp.messages:
+    for _rcpt, raw in smtp.messages:
         for line in raw.split(b"\r\n"):
             assert len(line) <= 998
         message = email.message_from_bytes(raw, policy=policy.default)
@@ -276,8 +296,14 @@ def test_several_connections_share_the_ledger_and_send_each_message_once(smtp, p
     settings = mail_settings(smtp, connections=3)
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(30), NOW)
-        report = run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password=""),
-                          transport_factory=lambda: SMTPTransport(settings, password=""))
+        report = run_send(
+            store,
+            "2024-q2",
+            prepare(issue, out),
+            settings,
+            SMTPTransport(settings, password=""),
+            transport_factory=lambda: SMTPTransport(settings, password=""),
+        )
         assert report.sent == 30 and send_counts(store, "2024-q2")["sent"] == 30
     assert smtp.copies() == {r.email: 1 for r in recipients(30)}
 
@@ -295,6 +321,7 @@ def test_the_rate_limit_spaces_messages():
 
 
 # ---------------------------------------------------------------------- fixes from review
+
 
 def test_resend_unknown_sends_once_more_and_never_loops(smtp, prepared, tmp_path):
     """A recipient whose delivery stays unknown gets at most one more copy per run with --resend-unknown."""
@@ -365,8 +392,10 @@ def test_a_contact_who_unsubscribes_after_the_send_started_is_not_mailed(smtp, p
     issue, out = prepared
     people = recipients(3)
     with Store(tmp_path / "n.db") as store:
-        store.db.executemany("INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
-                             [(p.email, p.email, p.name, NOW.isoformat()) for p in people])
+        store.db.executemany(
+            "INSERT INTO contacts (email, email_key, name, added_at) VALUES (?, ?, ?, ?)",
+            [(p.email, p.email, p.name, NOW.isoformat()) for p in people],
+        )
         ids = dict(store.db.execute("SELECT email, id FROM contacts").fetchall())
         freeze_recipients(store, "2024-q2", [Recipient(p.email, p.name, ids[p.email]) for p in people], NOW)
         store.db.execute("UPDATE contacts SET status = 'unsubscribed' WHERE email = ?", (people[1].email,))

@@ -35,7 +35,8 @@ def invoke(root, *args, input=None):
 def write_contacts(root: Path, count: int, extra: str = "") -> Path:
     rows = ["email;name;organisation;tags"] + [
         f"person{i:03d}@example.org;Person {i} Ødegård;Org {i % 3};{'helse' if i % 2 else 'politi'}"
-        for i in range(count)]
+        for i in range(count)
+    ]
     path = root / "kontakter.csv"
     path.write_text("\n".join(rows) + "\n" + extra, encoding="utf-8")
     return path
@@ -49,7 +50,10 @@ def test_contacts_commands(workspace):
     assert f"{path}, line 6: 'ikke-en-adresse'" in result.stderr
     listed = json.loads(invoke(workspace, "contacts", "list", "--json").stdout)
     assert [c["email"] for c in listed] == [f"person{i:03d}@example.org" for i in range(4)]
-    assert invoke(workspace, "contacts", "add", "ny@eksempel.no", "--name", "Ny Person", "--tag", "frivillig").exit_code == 0
+    assert (
+        invoke(workspace, "contacts", "add", "ny@eksempel.no", "--name", "Ny Person", "--tag", "frivillig").exit_code
+        == 0
+    )
     assert invoke(workspace, "contacts", "unsubscribe", "person002@example.org").exit_code == 0
     again = invoke(workspace, "contacts", "import", str(path))
     assert "kept suppressed 1" in again.stdout
@@ -139,8 +143,10 @@ def test_contacts_unsubscribe_accepts_a_received_one_click_link(workspace, monke
 def test_send_status_lists_failures(workspace):
     invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
     with Store(workspace / "var" / "newsletter.db") as store:
-        store.db.execute("INSERT INTO sends (issue, email, position, state, last_reply) VALUES "
-                         "('2024-q2', 'person000@example.org', 0, 'failed', '550 5.1.1 no such user')")
+        store.db.execute(
+            "INSERT INTO sends (issue, email, position, state, last_reply) VALUES "
+            "('2024-q2', 'person000@example.org', 0, 'failed', '550 5.1.1 no such user')"
+        )
     text = invoke(workspace, "send", "status", "2024-q2").stdout
     assert "failed 1" in text and "person000@example.org  550 5.1.1 no such user" in text
 
@@ -154,8 +160,10 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
     controller.start()
     try:
         settings = (workspace / "newsletter.yaml").read_text(encoding="utf-8")
-        settings += (f"\nsmtp:\n  host: 127.0.0.1\n  port: {controller.port}\n  security: none\n  timeout: 5\n"
-                     "mail:\n  rate_per_second: 100\n  retry_base: 0.01\n")
+        settings += (
+            f"\nsmtp:\n  host: 127.0.0.1\n  port: {controller.port}\n  security: none\n  timeout: 5\n"
+            "mail:\n  rate_per_second: 100\n  retry_base: 0.01\n"
+        )
         (workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
         invoke(workspace, "contacts", "import", str(write_contacts(workspace, 80)))
         assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0

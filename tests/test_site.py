@@ -34,14 +34,19 @@ TODAY = dt.date(2024, 11, 22)
 
 PUBLISHED = ["2023-q3", "2023-q4", "2024-q1", "2024-q2"]
 DRAFT = "2024-q3"
-PERIODS = {"2023-q3": "juli–september 2023", "2023-q4": "oktober–desember 2023", "2024-q1": "januar–mars 2024",
-           "2024-q2": "april–juni 2024"}
+PERIODS = {
+    "2023-q3": "juli–september 2023",
+    "2023-q4": "oktober–desember 2023",
+    "2024-q1": "januar–mars 2024",
+    "2024-q2": "april–juni 2024",
+}
 # Words that occur only in the draft, tests/data/site/issues/2024-q3.yaml.
 DRAFT_WORDS = ["septembersamlingen", "Kladdeutgaven", "Utkast om svensk handlingsplan"]
 DISTINCTIVE = "tvangsarbeidsrapporten"  # only in 2023-q4, under "Tvangsarbeid"
 
 
 # ---------------------------------------------------------------------- helpers
+
 
 def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
     """A workspace: the repo's newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
@@ -59,8 +64,16 @@ def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
 
 def build(ws: Path, out: Path | None = None, pdf: bool = False, today: dt.date = TODAY, build_root: Path | None = None):
     settings_path = ws / "newsletter.yaml"
-    return build_site(ws / "issues", load_settings(settings_path), settings_path, out or ws / "site",
-                      workspace_templates=ws / "templates", build_root=build_root, pdf=pdf, today=today)
+    return build_site(
+        ws / "issues",
+        load_settings(settings_path),
+        settings_path,
+        out or ws / "site",
+        workspace_templates=ws / "templates",
+        build_root=build_root,
+        pdf=pdf,
+        today=today,
+    )
 
 
 def files_under(site: Path, hidden: bool = False) -> dict[str, Path]:
@@ -128,7 +141,7 @@ def parse_links(path: Path) -> _Links:
 def resolve(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
     """The file an internal link leads to and its fragment; None for external links."""
     if link.startswith(BASE) or link == SITE_URL:  # an absolute address inside the archive
-        target, fragment = urlsplit(link[len(BASE):]).path, urlsplit(link).fragment
+        target, fragment = urlsplit(link[len(BASE) :]).path, urlsplit(link).fragment
         base_dir = site
     else:
         parts = urlsplit(link)
@@ -147,7 +160,7 @@ def search_docs(site: Path) -> list[dict]:
     text = (site / "sok-indeks.js").read_text(encoding="utf-8")
     prefix = "window.SOK_INDEKS = "
     assert text.startswith(prefix)
-    body = text[len(prefix):].rstrip()
+    body = text[len(prefix) :].rstrip()
     assert body.endswith(";")
     return json.loads(body[:-1])
 
@@ -157,6 +170,7 @@ def soup(path: Path) -> BeautifulSoup:
 
 
 # ---------------------------------------------------------------------- the archive as built once
+
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
@@ -186,8 +200,10 @@ def test_index_lists_published_issues_newest_first_grouped_by_year(archive):
     titles = [a.get_text(strip=True) for a in page.select("main ul.issues h3 a")]
     assert titles == [f"Nyhetsbrev fra KOM – {PERIODS[i]}" for i in reversed(PUBLISHED)]
     # Grouped by the year an issue covers: 2023-q4 is 2023's, though it came out 10 January 2024.
-    by_year = {section.h2.get_text(strip=True): [a["href"].split("/")[0] for a in section.select("h3 a")]
-               for section in page.select("main section")}
+    by_year = {
+        section.h2.get_text(strip=True): [a["href"].split("/")[0] for a in section.select("h3 a")]
+        for section in page.select("main section")
+    }
     assert by_year == {"2024": ["2024-q2", "2024-q1"], "2023": ["2023-q4", "2023-q3"]}
     assert "Publisert 10. januar 2024" in page.get_text()
     # Each issue with its headings; no PDF link in a build without PDFs.
@@ -243,6 +259,7 @@ def test_every_internal_link_resolves(archive):
 
 def test_every_page_is_valid_html5(archive):
     import html5lib  # a test dependency: missing, this fails rather than skips
+
     _ws, site, _report = archive
     pages = sorted(site.rglob("*.html"))
     for page in pages:
@@ -308,8 +325,7 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
         path, _ = resolve(site, site / "index.html", loc)
         assert path.is_file(), loc
     # Every HTML page is in the sitemap.
-    assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == \
-        {p.resolve() for p in site.rglob("*.html")}
+    assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == {p.resolve() for p in site.rglob("*.html")}
 
 
 def test_topic_page_gathers_entries_from_several_issues(archive):
@@ -361,6 +377,7 @@ def test_search_index(archive):
 
 # ---------------------------------------------------------------------- publication dates
 
+
 def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     site = ws / "site"
@@ -385,6 +402,7 @@ def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
 
 
 # ---------------------------------------------------------------------- incremental builds
+
 
 @pytest.fixture
 def built(tmp_path):
@@ -459,8 +477,11 @@ def test_a_published_issue_made_draft_disappears(built, tmp_path):
     fresh_build_matches(ws, site, tmp_path)
 
     # Published again: it comes back.
-    edit(ws / "issues" / "2024-q1.yaml", "period: januar–mars 2024\n",
-         "period: januar–mars 2024\npublished: 2024-04-08\n")
+    edit(
+        ws / "issues" / "2024-q1.yaml",
+        "period: januar–mars 2024\n",
+        "period: januar–mars 2024\npublished: 2024-04-08\n",
+    )
     report = build(ws)
     assert report.issues == PUBLISHED and (site / "2024-q1" / "index.html").is_file()
     fresh_build_matches(ws, site, tmp_path)
@@ -509,6 +530,7 @@ def test_a_heading_named_index_does_not_replace_the_topics_page(tmp_path):
 
 
 # ---------------------------------------------------------------------- PDFs
+
 
 def test_pdfs_beside_the_pages(tmp_path):
     ws = make_workspace(tmp_path / "ws", issues=["2023-q3", "2023-q4"])
@@ -560,8 +582,20 @@ def test_site_build_command(tmp_path):
 def test_no_contact_data_in_the_archive(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     runner = CliRunner()
-    result = runner.invoke(cli, ["--workspace", str(ws), "contacts", "add", "person@example.org",
-                                 "--name", "Hemmelig Navn", "--organisation", "Skjult Organisasjon"])
+    result = runner.invoke(
+        cli,
+        [
+            "--workspace",
+            str(ws),
+            "contacts",
+            "add",
+            "person@example.org",
+            "--name",
+            "Hemmelig Navn",
+            "--organisation",
+            "Skjult Organisasjon",
+        ],
+    )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(cli, ["--workspace", str(ws), "contacts", "list"])
     assert "person@example.org" in listed.output  # the contact really is in var/newsletter.db

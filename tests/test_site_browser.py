@@ -45,6 +45,7 @@ HOSTILE = "<script>alert(1)</script> ( [ * \\ æøå"
 
 # --- the archive ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The archive of the repository's issues, without PDFs."""
@@ -62,8 +63,6 @@ def topic_page(site: Path) -> Path:
     page = site / "emner" / f"{slug('Østersjørådet (CBSS)')}.html"
     assert page.is_file(), sorted(p.name for p in (site / "emner").iterdir())
     return page
-
-
 
 
 def dump_dom(url: str, work: Path, budget_ms: int = 5000) -> tuple[Node, list[str], str]:
@@ -149,6 +148,7 @@ def tags_outside(root: Node, element_id: str) -> list[str]:
 
 # --- 1. pages load, render, and search works ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", ["index.html", f"{ISSUE}/index.html"])
 def test_archive_page_loads_quietly_and_renders(site, tmp_path, page):
     result = visit(site / page, tmp_path)
@@ -160,8 +160,9 @@ def test_archive_page_loads_quietly_and_renders(site, tmp_path, page):
 @pytest.mark.parametrize("query", ["østersjørådet", "menneskehandel"])
 def test_search_page_with_results_loads_quietly_and_renders(site, tmp_path, query):
     shot = tmp_path / f"sok-{slug(query)}.png"
-    _, console, stderr = run_chromium(search_url(site, query), tmp_path, "--virtual-time-budget=5000",
-                                      f"--screenshot={shot}")
+    _, console, stderr = run_chromium(
+        search_url(site, query), tmp_path, "--virtual-time-budget=5000", f"--screenshot={shot}"
+    )
     assert shot.exists(), stderr[-2000:]
     print(f"screenshot: {shot}")
     assert console == [], f"sok.html?q={query} wrote to the console: {console}"
@@ -215,6 +216,7 @@ def test_search_survives_a_hostile_query_and_injects_nothing(site, tmp_path):
 
 # --- 2. accessibility: axe-core inside Chromium ----------------------------------------------------------
 
+
 def _axe_cache() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "newsletter-tests" / "axe"
@@ -238,9 +240,12 @@ def axe_js() -> Path:
         return cached
     npm = shutil.which("npm")
     if npm is None:
-        pytest.fail("axe-core is needed for the accessibility tests and npm is not installed: install npm "
-                    "(apt-get install npm) or set AXE_CORE_JS to axe.min.js; CI installs it with "
-                    "`npm install --no-save --prefix .ci axe-core@4`", pytrace=False)
+        pytest.fail(
+            "axe-core is needed for the accessibility tests and npm is not installed: install npm "
+            "(apt-get install npm) or set AXE_CORE_JS to axe.min.js; CI installs it with "
+            "`npm install --no-save --prefix .ci axe-core@4`",
+            pytrace=False,
+        )
     cache.mkdir(parents=True, exist_ok=True)
     command = [npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(cache), "axe-core@4"]
     try:
@@ -302,27 +307,36 @@ def axe_on(site, axe_js, tmp_path_factory):
     return check
 
 
-@pytest.mark.parametrize("page, query", [
-    ("index.html", None),
-    (f"{ISSUE}/index.html", None),
-    ("emner/index.html", None),
-    ("emner/TOPIC", None),
-    ("sok.html", None),
-    ("sok.html", "menneskehandel"),
-], ids=["index", "issue", "topics", "topic", "search-empty", "search-hits"])
+@pytest.mark.parametrize(
+    "page, query",
+    [
+        ("index.html", None),
+        (f"{ISSUE}/index.html", None),
+        ("emner/index.html", None),
+        ("emner/TOPIC", None),
+        ("sok.html", None),
+        ("sok.html", "menneskehandel"),
+    ],
+    ids=["index", "issue", "topics", "topic", "search-empty", "search-hits"],
+)
 def test_archive_page_has_no_serious_accessibility_violations(site, axe_on, page, query):
     if page == "emner/TOPIC":
         page = topic_page(site).relative_to(site).as_posix()
     found = blocking(axe_on(page, query))
-    assert not found, f"axe on {page}{'?q=' + query if query else ''}: {json.dumps(found, ensure_ascii=False, indent=1)}"
+    assert not found, (
+        f"axe on {page}{'?q=' + query if query else ''}: {json.dumps(found, ensure_ascii=False, indent=1)}"
+    )
 
 
 def test_control_axe_reports_missing_alt_and_label(axe_js, tmp_path):
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><html lang="nb"><head><meta charset="utf-8"><title>Kontroll</title></head>'
-                    '<body><main><h1>Kontroll</h1>'
-                    '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">'
-                    '<form><input type="text" name="navn"></form></main></body></html>', encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><html lang="nb"><head><meta charset="utf-8"><title>Kontroll</title></head>'
+        "<body><main><h1>Kontroll</h1>"
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">'
+        '<form><input type="text" name="navn"></form></main></body></html>',
+        encoding="utf-8",
+    )
     violations = axe_violations(page, axe_js, tmp_path)
     ids = {v["id"] for v in blocking(violations)}
     assert {"image-alt", "label"} <= ids, violations

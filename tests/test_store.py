@@ -7,15 +7,22 @@ import sqlite3
 
 import pytest
 
+from newsletter.collect.urls import dedup_key, item_id
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import RawItem, Source
 from newsletter.store import MIGRATIONS, Store
-from newsletter.collect.urls import dedup_key, item_id
 
 NOW = dt.datetime(2022, 7, 11, 8, 15)
 FEED = Source(key="feed", name="Feed", kind="rss", url="https://a.test/rss", section="norway", heading="A")
-LISTING = Source(key="listing", name="Listing", kind="html", url="https://b.test/", section="international",
-                 heading="B", item_kind="report")
+LISTING = Source(
+    key="listing",
+    name="Listing",
+    kind="html",
+    url="https://b.test/",
+    section="international",
+    heading="B",
+    item_kind="report",
+)
 
 
 def raw(url="https://a.test/news/1?utm_source=rss", title="Tittel", **kw):
@@ -51,8 +58,11 @@ def test_upsert_is_idempotent_and_keeps_status(tmp_path):
         assert (first.new, first.updated, first.unchanged) == (1, 0, 0)
         ident = first.seen_ids[0]
         assert store.set_status([ident], "skipped") == 1
-        again = store.upsert_items(FEED, [raw(url="https://a.test/news/1?utm_medium=email",
-                                              published=dt.date(2022, 6, 1), date_precision="day")], NOW)
+        again = store.upsert_items(
+            FEED,
+            [raw(url="https://a.test/news/1?utm_medium=email", published=dt.date(2022, 6, 1), date_precision="day")],
+            NOW,
+        )
         assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
         changed = store.upsert_items(FEED, [raw(title="Ny tittel", published=dt.date(2022, 6, 1))], NOW)
         assert (changed.new, changed.updated) == (0, 1) and changed.changed_ids == [ident]
@@ -65,8 +75,19 @@ def test_other_source_fills_gaps_but_does_not_overwrite(tmp_path):
     with Store(tmp_path / "n.db") as store:
         precedence = {"feed": 0, "listing": 1}
         store.upsert_items(FEED, [raw(summary="")], NOW, precedence)
-        store.upsert_items(LISTING, [raw(url="http://www.a.test/news/1/", title="Annen tittel",
-                                         summary="Fra listen", published=dt.date(2022, 5, 2))], NOW, precedence)
+        store.upsert_items(
+            LISTING,
+            [
+                raw(
+                    url="http://www.a.test/news/1/",
+                    title="Annen tittel",
+                    summary="Fra listen",
+                    published=dt.date(2022, 5, 2),
+                )
+            ],
+            NOW,
+            precedence,
+        )
         item = store.get_item(item_id(dedup_key("https://a.test/news/1")))
         assert item.title == "Tittel"  # the primary source's title stays
         assert item.summary == "Fra listen" and item.published == dt.date(2022, 5, 2)  # gaps filled
@@ -104,9 +125,15 @@ def test_get_item_by_prefix_url_and_errors(tmp_path):
 
 def test_iter_items_filters(tmp_path):
     with Store(tmp_path / "n.db") as store:
-        store.upsert_items(FEED, [raw(url="https://a.test/old", published=dt.date(2022, 3, 31)),
-                                  raw(url="https://a.test/in", published=dt.date(2022, 4, 1)),
-                                  raw(url="https://a.test/undated")], NOW)
+        store.upsert_items(
+            FEED,
+            [
+                raw(url="https://a.test/old", published=dt.date(2022, 3, 31)),
+                raw(url="https://a.test/in", published=dt.date(2022, 4, 1)),
+                raw(url="https://a.test/undated"),
+            ],
+            NOW,
+        )
         store.upsert_items(LISTING, [raw(url="https://b.test/in", published=dt.date(2022, 6, 30))], NOW)
         quarter = {i.url for i in store.iter_items(dt.date(2022, 4, 1), dt.date(2022, 6, 30))}
         assert quarter == {"https://a.test/in", "https://a.test/undated", "https://b.test/in"}
@@ -120,9 +147,22 @@ def test_fetch_state_round_trip(tmp_path):
 
     with Store(tmp_path / "n.db") as store:
         assert store.get_state("feed").consecutive_failures == 0
-        store.save_state(FetchState(source="feed", etag='"x"', consecutive_failures=2, last_error="HTTP 500",
-                                    newest=dt.date(2022, 6, 1), warnings=("w1",)), "https://a.test/rss")
+        store.save_state(
+            FetchState(
+                source="feed",
+                etag='"x"',
+                consecutive_failures=2,
+                last_error="HTTP 500",
+                newest=dt.date(2022, 6, 1),
+                warnings=("w1",),
+            ),
+            "https://a.test/rss",
+        )
         state = store.get_state("feed")
         assert (state.etag, state.consecutive_failures, state.newest, state.warnings) == (
-            '"x"', 2, dt.date(2022, 6, 1), ("w1",))
+            '"x"',
+            2,
+            dt.date(2022, 6, 1),
+            ("w1",),
+        )
         assert store.state_url("feed") == "https://a.test/rss"

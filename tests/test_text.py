@@ -11,38 +11,44 @@ from newsletter.collect.sanitize import SUMMARY_LIMIT, clean_line, html_to_text
 ACTIVE = ("<", "script", "alert(", "onerror", "onclick", "onload", "javascript:", "iframe", "evil.example")
 
 
-@pytest.mark.parametrize("markup, expected", [
-    ("<p>Hei <b>og</b> <em>velkommen</em></p>", "Hei og velkommen"),
-    ("<p>Første</p><p>andre</p>", "Første andre"),  # block elements never glue words
-    ("Linje<br>to<br/>tre", "Linje to tre"),
-    ("<ul><li>en</li><li>to</li></ul><h2>Tittel</h2><div>slutt</div>", "en to Tittel slutt"),
-    ("<table><tr><td>a</td><td>b</td></tr></table>", "a b"),
-    ("R&amp;D &quot;sitat&quot; &#8230; &hellip; &aelig;&oslash;&aring; &#x27;", "R&D \"sitat\" … … æøå '"),
-    ("5 &lt; 6 og 7 &gt; 3", "5 < 6 og 7 > 3"),
-    ("  mange   \n\n  mellomrom\t", "mange mellomrom"),
-    ("", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "markup, expected",
+    [
+        ("<p>Hei <b>og</b> <em>velkommen</em></p>", "Hei og velkommen"),
+        ("<p>Første</p><p>andre</p>", "Første andre"),  # block elements never glue words
+        ("Linje<br>to<br/>tre", "Linje to tre"),
+        ("<ul><li>en</li><li>to</li></ul><h2>Tittel</h2><div>slutt</div>", "en to Tittel slutt"),
+        ("<table><tr><td>a</td><td>b</td></tr></table>", "a b"),
+        ("R&amp;D &quot;sitat&quot; &#8230; &hellip; &aelig;&oslash;&aring; &#x27;", 'R&D "sitat" … … æøå \''),
+        ("5 &lt; 6 og 7 &gt; 3", "5 < 6 og 7 > 3"),
+        ("  mange   \n\n  mellomrom\t", "mange mellomrom"),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_html_to_text(markup, expected):
     assert html_to_text(markup) == expected
 
 
-@pytest.mark.parametrize("markup, visible", [
-    ("<p>Tekst<script>alert(1)</script></p>", "Tekst"),
-    ("<style>p { color: red }</style>Tekst", "Tekst"),
-    ('<img src="x" onerror="alert(1)">Tekst', "Tekst"),
-    ('<p onclick="alert(1)">Tekst</p>', "Tekst"),
-    ('<a href="javascript:alert(1)">Tekst</a>', "Tekst"),
-    ('<iframe src="https://evil.example/"></iframe>Tekst', "Tekst"),
-    ("<iframe><script>alert(1)</script></iframe>Tekst", "Tekst"),
-    ('<svg onload="alert(1)"><script>alert(2)</script></svg>Tekst', "Tekst"),
-    ("<noscript><img src=x onerror=alert(1)></noscript>Tekst", "Tekst"),
-    ("<textarea><script>alert(1)</script></textarea>Tekst", "Tekst"),
-    ("<!-- <script>alert(1)</script> -->Tekst", "Tekst"),
-    # doubly escaped markup, as a feed's <description>&amp;lt;script&amp;gt;</description> arrives here
-    ("&lt;script&gt;alert(1)&lt;/script&gt;Tekst", "Tekst"),
-    ("&lt;p&gt;Tekst&lt;/p&gt;&lt;img src=x onerror=alert(1)&gt;", "Tekst"),
-])
+@pytest.mark.parametrize(
+    "markup, visible",
+    [
+        ("<p>Tekst<script>alert(1)</script></p>", "Tekst"),
+        ("<style>p { color: red }</style>Tekst", "Tekst"),
+        ('<img src="x" onerror="alert(1)">Tekst', "Tekst"),
+        ('<p onclick="alert(1)">Tekst</p>', "Tekst"),
+        ('<a href="javascript:alert(1)">Tekst</a>', "Tekst"),
+        ('<iframe src="https://evil.example/"></iframe>Tekst', "Tekst"),
+        ("<iframe><script>alert(1)</script></iframe>Tekst", "Tekst"),
+        ('<svg onload="alert(1)"><script>alert(2)</script></svg>Tekst', "Tekst"),
+        ("<noscript><img src=x onerror=alert(1)></noscript>Tekst", "Tekst"),
+        ("<textarea><script>alert(1)</script></textarea>Tekst", "Tekst"),
+        ("<!-- <script>alert(1)</script> -->Tekst", "Tekst"),
+        # doubly escaped markup, as a feed's <description>&amp;lt;script&amp;gt;</description> arrives here
+        ("&lt;script&gt;alert(1)&lt;/script&gt;Tekst", "Tekst"),
+        ("&lt;p&gt;Tekst&lt;/p&gt;&lt;img src=x onerror=alert(1)&gt;", "Tekst"),
+    ],
+)
 def test_html_to_text_drops_active_content(markup, visible):
     text = html_to_text(markup)
     assert text == visible
@@ -73,20 +79,23 @@ def test_html_to_text_short_text_and_no_limit_are_not_truncated():
     assert html_to_text(long, limit=None) == long.strip()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Linje én\r\nlinje to", "Linje én linje to"),
-    ("Tittel\nBcc: angriper@example.com", "Tittel Bcc: angriper@example.com"),
-    ("Tab\t\tskilt", "Tab skilt"),
-    ("Alarm\x07klokke\x00null\x1bescape\x7fdel", "Alarm klokke null escape del"),
-    ("Ny\u2028linje\u2029avsnitt\x85neste", "Ny linje avsnitt neste"),
-    ("Usyn\u200blig\u200c mellom\ufeffrom\u00ad", "Usynlig mellomrom"),
-    ("Retning\u202e snudd\u202c", "Retning snudd"),
-    ("  mange   mellomrom  ", "mange mellomrom"),
-    ("Familie: 👨\u200d👩\u200d👧", "Familie: 👨\u200d👩\u200d👧"),  # the zero-width joiner builds emoji: kept
-    ("Blåbær og Ærø", "Blåbær og Ærø"),
-    ("", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Linje én\r\nlinje to", "Linje én linje to"),
+        ("Tittel\nBcc: angriper@example.com", "Tittel Bcc: angriper@example.com"),
+        ("Tab\t\tskilt", "Tab skilt"),
+        ("Alarm\x07klokke\x00null\x1bescape\x7fdel", "Alarm klokke null escape del"),
+        ("Ny\u2028linje\u2029avsnitt\x85neste", "Ny linje avsnitt neste"),
+        ("Usyn\u200blig\u200c mellom\ufeffrom\u00ad", "Usynlig mellomrom"),
+        ("Retning\u202e snudd\u202c", "Retning snudd"),
+        ("  mange   mellomrom  ", "mange mellomrom"),
+        ("Familie: 👨\u200d👩\u200d👧", "Familie: 👨\u200d👩\u200d👧"),  # the zero-width joiner builds emoji: kept
+        ("Blåbær og Ærø", "Blåbær og Ærø"),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_clean_line(text, expected):
     assert clean_line(text) == expected
 

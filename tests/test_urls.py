@@ -11,30 +11,39 @@ from newsletter.collect.urls import ID_ALPHABET, canonical_url, dedup_key, item_
 REGJERINGEN = "https://www.regjeringen.no/no/aktuelt/styrket-innsats/id2918001/"
 
 
-@pytest.mark.parametrize("url, expected", [
-    # tracking parameters, as regjeringen.no's feed appends them
-    (REGJERINGEN + "?utm_source=rss&utm_medium=aktuelt-nyheter&utm_campaign=regjeringen", REGJERINGEN),
-    (REGJERINGEN + "?UTM_Source=rss", REGJERINGEN),
-    ("https://www.example.org/a?fbclid=IwAR0abc", "https://www.example.org/a"),
-    ("https://www.example.org/a?gclid=xyz&mc_cid=1&mc_eid=2", "https://www.example.org/a"),
-    # Liferay (coe.int) navigation state
-    ("https://www.coe.int/en/web/anti-human-trafficking/-/greta-report?inheritRedirect=false"
-     "&redirect=https%3A%2F%2Fwww.coe.int%2Fen%2Fweb%2Fanti-human-trafficking%2Fnews",
-     "https://www.coe.int/en/web/anti-human-trafficking/-/greta-report"),
-    # fragments, default ports, case of scheme and host
-    ("https://www.example.org/a#section-2", "https://www.example.org/a"),
-    ("https://www.example.org:443/a", "https://www.example.org/a"),
-    ("http://www.example.org:80/a", "http://www.example.org/a"),
-    ("HTTPS://WWW.Regjeringen.NO/no/Aktuelt/", "https://www.regjeringen.no/no/Aktuelt/"),  # path case kept
-    ("https://www.example.org", "https://www.example.org/"),
-    ("  https://www.example.org/a  ", "https://www.example.org/a"),
-    # meaningful parameters stay
-    ("https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609",
-     "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609"),
-    ("https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609&utm_source=x#top",
-     "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609"),
-    ("https://www.osce.org/press-releases?page=1&utm_medium=email", "https://www.osce.org/press-releases?page=1"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        # tracking parameters, as regjeringen.no's feed appends them
+        (REGJERINGEN + "?utm_source=rss&utm_medium=aktuelt-nyheter&utm_campaign=regjeringen", REGJERINGEN),
+        (REGJERINGEN + "?UTM_Source=rss", REGJERINGEN),
+        ("https://www.example.org/a?fbclid=IwAR0abc", "https://www.example.org/a"),
+        ("https://www.example.org/a?gclid=xyz&mc_cid=1&mc_eid=2", "https://www.example.org/a"),
+        # Liferay (coe.int) navigation state
+        (
+            "https://www.coe.int/en/web/anti-human-trafficking/-/greta-report?inheritRedirect=false"
+            "&redirect=https%3A%2F%2Fwww.coe.int%2Fen%2Fweb%2Fanti-human-trafficking%2Fnews",
+            "https://www.coe.int/en/web/anti-human-trafficking/-/greta-report",
+        ),
+        # fragments, default ports, case of scheme and host
+        ("https://www.example.org/a#section-2", "https://www.example.org/a"),
+        ("https://www.example.org:443/a", "https://www.example.org/a"),
+        ("http://www.example.org:80/a", "http://www.example.org/a"),
+        ("HTTPS://WWW.Regjeringen.NO/no/Aktuelt/", "https://www.regjeringen.no/no/Aktuelt/"),  # path case kept
+        ("https://www.example.org", "https://www.example.org/"),
+        ("  https://www.example.org/a  ", "https://www.example.org/a"),
+        # meaningful parameters stay
+        (
+            "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609",
+            "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609",
+        ),
+        (
+            "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609&utm_source=x#top",
+            "https://www.stortinget.no/no/Saker-og-publikasjoner/Saker/Sak/?p=87609",
+        ),
+        ("https://www.osce.org/press-releases?page=1&utm_medium=email", "https://www.osce.org/press-releases?page=1"),
+    ],
+)
 def test_canonical_url(url, expected):
     assert canonical_url(url) == expected
 
@@ -45,38 +54,51 @@ def test_canonical_url_keeps_a_non_default_port():
 
 
 def test_canonical_url_keeps_meaningful_query_values():
-    url = canonical_url("https://www.regjeringen.no/no/rss/Rss/2581966/?documentType=aktuelt/nyheter&ownerid=466"
-                        "&utm_source=rss")
+    url = canonical_url(
+        "https://www.regjeringen.no/no/rss/Rss/2581966/?documentType=aktuelt/nyheter&ownerid=466&utm_source=rss"
+    )
     query = parse_qs(urlsplit(url).query)
     assert query == {"documentType": ["aktuelt/nyheter"], "ownerid": ["466"]}
     assert urlsplit(url).path == "/no/rss/Rss/2581966/"
 
 
 def test_canonical_url_is_idempotent():
-    for url in (REGJERINGEN + "?utm_source=rss#x", "HTTP://Example.org:80/a b/?q=æ&fbclid=1",
-                "https://www.regjeringen.no/no/rss/Rss/2581966/?documentType=dokumenter/h%C3%B8ringer"):
+    for url in (
+        REGJERINGEN + "?utm_source=rss#x",
+        "HTTP://Example.org:80/a b/?q=æ&fbclid=1",
+        "https://www.regjeringen.no/no/rss/Rss/2581966/?documentType=dokumenter/h%C3%B8ringer",
+    ):
         once = canonical_url(url)
         assert canonical_url(once) == once
 
 
-@pytest.mark.parametrize("a, b", [
-    ("http://www.fafo.no/zoo-publikasjoner/rapport", "https://fafo.no/zoo-publikasjoner/rapport"),
-    ("https://www.fafo.no/zoo-publikasjoner/rapport/", "https://fafo.no/zoo-publikasjoner/rapport"),
-    ("https://fafo.no/zoo-publikasjoner/rapport#innhold", "https://fafo.no/zoo-publikasjoner/rapport"),
-    ("https://WWW.FAFO.NO/zoo-publikasjoner/rapport?utm_source=nyhetsbrev", "https://fafo.no/zoo-publikasjoner/rapport"),
-    ("https://www.example.org:443/", "http://example.org"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("http://www.fafo.no/zoo-publikasjoner/rapport", "https://fafo.no/zoo-publikasjoner/rapport"),
+        ("https://www.fafo.no/zoo-publikasjoner/rapport/", "https://fafo.no/zoo-publikasjoner/rapport"),
+        ("https://fafo.no/zoo-publikasjoner/rapport#innhold", "https://fafo.no/zoo-publikasjoner/rapport"),
+        (
+            "https://WWW.FAFO.NO/zoo-publikasjoner/rapport?utm_source=nyhetsbrev",
+            "https://fafo.no/zoo-publikasjoner/rapport",
+        ),
+        ("https://www.example.org:443/", "http://example.org"),
+    ],
+)
 def test_dedup_key_equates_the_same_document(a, b):
     assert dedup_key(a) == dedup_key(b)
 
 
-@pytest.mark.parametrize("a, b", [
-    ("https://fafo.no/zoo-publikasjoner/rapport-1", "https://fafo.no/zoo-publikasjoner/rapport-2"),
-    ("https://fafo.no/a/b", "https://fafo.no/a"),
-    ("https://www.stortinget.no/Sak/?p=87609", "https://www.stortinget.no/Sak/?p=87610"),
-    ("https://fafo.no/a", "https://fafo.no.example.org/a"),
-    ("https://fafo.no/a", "https://fafo.no:8080/a"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("https://fafo.no/zoo-publikasjoner/rapport-1", "https://fafo.no/zoo-publikasjoner/rapport-2"),
+        ("https://fafo.no/a/b", "https://fafo.no/a"),
+        ("https://www.stortinget.no/Sak/?p=87609", "https://www.stortinget.no/Sak/?p=87610"),
+        ("https://fafo.no/a", "https://fafo.no.example.org/a"),
+        ("https://fafo.no/a", "https://fafo.no:8080/a"),
+    ],
+)
 def test_dedup_key_keeps_different_documents_apart(a, b):
     assert dedup_key(a) != dedup_key(b)
 
@@ -113,12 +135,15 @@ def test_item_id_with_a_length(length):
     assert item_id("fafo.no/rapport-2", length) != long
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("http://[::1]:8080/x", "http://[::1]:8080/x"),
-    ("https://a.test/a%2Fb%25c", "https://a.test/a%2Fb%25c"),
-    ("https://a.test/p?id", "https://a.test/p?id"),
-    ("https://a.test/p?x=1&utm_source=y&z", "https://a.test/p?x=1&z"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("https://a.test/a%2Fb%25c", "https://a.test/a%2Fb%25c"),
+        ("https://a.test/p?id", "https://a.test/p?id"),
+        ("https://a.test/p?x=1&utm_source=y&z", "https://a.test/p?x=1&z"),
+    ],
+)
 def test_canonical_url_keeps_what_the_source_wrote(url, expected):
     assert canonical_url(url) == expected
 

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from newsletter.collect.run import Progress, fetch_source, select_sources
-from newsletter.net import Fetcher
 from newsletter.models import FeedsConfig, Limits, Settings
+from newsletter.net import Fetcher
 from newsletter.store import Store
 
 STALE_DAYS = 120
@@ -45,18 +45,32 @@ class SourceCheck:
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
         return {
-            "source": self.source, "url": self.url, "kind": self.kind, "enabled": self.enabled,
-            "reachable": self.reachable, "ok": self.ok, "items": self.items,
+            "source": self.source,
+            "url": self.url,
+            "kind": self.kind,
+            "enabled": self.enabled,
+            "reachable": self.reachable,
+            "ok": self.ok,
+            "items": self.items,
             "newest": self.newest.isoformat() if self.newest else None,
             "last_success": self.last_success.isoformat() if self.last_success else None,
-            "consecutive_failures": self.consecutive_failures, "error": self.error,
-            "warnings": self.warnings, "seconds": round(self.seconds, 2),
+            "consecutive_failures": self.consecutive_failures,
+            "error": self.error,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 2),
         }
 
 
-def check_sources(store: Store, feeds: FeedsConfig, settings: Settings, keys: Iterable[str] | None = None,
-                  limits: Limits | None = None, workers: int | None = None, today: dt.date | None = None,
-                  progress: Progress | None = None) -> list[SourceCheck]:
+def check_sources(
+    store: Store,
+    feeds: FeedsConfig,
+    settings: Settings,
+    keys: Iterable[str] | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> list[SourceCheck]:
     """Fetch and parse each selected source now; report with the stored history."""
     sources = select_sources(feeds, keys)
     limits = limits or settings.limits
@@ -71,17 +85,26 @@ def check_sources(store: Store, feeds: FeedsConfig, settings: Settings, keys: It
         for source, fetched in zip(sources, outcomes):
             state = store.get_state(source.key)
             check = SourceCheck(
-                source=source.key, url=source.url, kind=source.kind, enabled=source.enabled,
-                reachable=fetched.response is not None, items=len(fetched.items), error=fetched.error,
-                warnings=list(fetched.warnings), last_success=state.last_success,
-                consecutive_failures=state.consecutive_failures, seconds=fetched.seconds,
+                source=source.key,
+                url=source.url,
+                kind=source.kind,
+                enabled=source.enabled,
+                reachable=fetched.response is not None,
+                items=len(fetched.items),
+                error=fetched.error,
+                warnings=list(fetched.warnings),
+                last_success=state.last_success,
+                consecutive_failures=state.consecutive_failures,
+                seconds=fetched.seconds,
             )
             check.newest = max((i.published for i in fetched.items if i.published), default=None)
             if check.ok and not fetched.items:
                 check.warnings.append("parsed 0 items")
             if check.newest and (today - check.newest).days > STALE_DAYS:
-                check.warnings.append(f"no new item for {(today - check.newest).days} days "
-                                      f"(newest {check.newest.isoformat()}): has the site moved?")
+                check.warnings.append(
+                    f"no new item for {(today - check.newest).days} days "
+                    f"(newest {check.newest.isoformat()}): has the site moved?"
+                )
             if state.consecutive_failures:
                 check.warnings.append(f"the last {state.consecutive_failures} collects failed: {state.last_error}")
             if state.last_success is None:

@@ -33,7 +33,7 @@ class ParsedDate:
     precision: str = "day"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def month_table() -> dict[str, int]:
     """Lower-case month names and abbreviations (dot-less) in every known language → month number."""
     table: dict[str, int] = {}
@@ -49,7 +49,7 @@ def month_table() -> dict[str, int]:
     return table
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _month_pattern() -> str:
     names = sorted(month_table(), key=len, reverse=True)
     return "(?:" + "|".join(re.escape(n) for n in names) + ")"
@@ -77,7 +77,9 @@ def to_local_date(moment: dt.datetime, tz: str = DEFAULT_TZ) -> dt.date:
 
 
 def _iso(text: str, tz: str) -> ParsedDate | None:
-    match = re.search(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?", text)
+    match = re.search(
+        r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?", text
+    )
     if not match:
         return None
     if match.group(4) is None:
@@ -119,8 +121,9 @@ def _named(text: str) -> ParsedDate | None:
     months = _month_pattern()
     lowered = text.lower()
     # "18. september 2025", "16 september 2025", "8 June 2022", "08 Jun 2022", "1er juin"
-    match = re.search(rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s*(?:de\s+|of\s+)?({months})\.?,?\s+(\d{{4}})(?!\d)",
-                      lowered)
+    match = re.search(
+        rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s*(?:de\s+|of\s+)?({months})\.?,?\s+(\d{{4}})(?!\d)", lowered
+    )
     if match:
         date = _valid(int(match.group(3)), month_table()[match.group(2)], int(match.group(1)))
         return ParsedDate(date) if date else None
@@ -142,7 +145,7 @@ def _year_only(text: str) -> ParsedDate | None:
     if len(text.split()) > 4:
         return None
     match = re.search(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", text)
-    if not match or re.search(r"\d", text[: match.start()] + text[match.end():]):
+    if not match or re.search(r"\d", text[: match.start()] + text[match.end() :]):
         return None  # other digits: an impossible full date ("31.02.2022"), not a year
     date = _valid(int(match.group(1)), 1, 1)
     return ParsedDate(date, "year") if date else None

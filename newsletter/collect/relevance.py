@@ -47,52 +47,171 @@ def _t(label: str, weight: float, *patterns: str) -> Term:
 
 VOCABULARY: tuple[Term, ...] = (
     # Trafficking in human beings, in every language the sources write.
-    _t("menneskehandel", 5, r"~menneskehandel", r"~menneskehandlere?", r"~människohandel", r"~ihmiskaup",
-       r"~mansal", r"~menneskjehandel"),
-    _t("human trafficking", 5, r"human trafficking", r"trafficking in (?:human beings|persons|women|children)",
-       r"trafficking of (?:human beings|persons|women|children|migrants)", r"anti-?trafficking",
-       r"counter-?trafficking", r"victims? of trafficking", r"trafficked (?:persons?|people|women|children|victims?)",
-       r"traite des (?:êtres humains|personnes)", r"menschenhandel"),
+    _t(
+        "menneskehandel",
+        5,
+        r"~menneskehandel",
+        r"~menneskehandlere?",
+        r"~människohandel",
+        r"~ihmiskaup",
+        r"~mansal",
+        r"~menneskjehandel",
+    ),
+    _t(
+        "human trafficking",
+        5,
+        r"human trafficking",
+        r"trafficking in (?:human beings|persons|women|children)",
+        r"trafficking of (?:human beings|persons|women|children|migrants)",
+        r"anti-?trafficking",
+        r"counter-?trafficking",
+        r"victims? of trafficking",
+        r"trafficked (?:persons?|people|women|children|victims?)",
+        r"traite des (?:êtres humains|personnes)",
+        r"menschenhandel",
+    ),
     _t("THB", 4, r"THB\b", r"CTHB\b", r"TIP report"),
     _t("GRETA", 5, r"GRETA\b", r"group of experts on action against trafficking"),
     _t("Palermo-protokollen", 5, r"palermo[- ]?protok", r"palermo protocol"),
     _t("trafficking", 2, r"traffick", r"trafficking"),
     _t("menneskesmugling", 1, r"menneskesmugl", r"människosmuggl", r"migrant smuggling", r"smuggling of migrants"),
     # Forced labour, slavery, servitude.
-    _t("tvangsarbeid", 4, r"~tvangsarbeid", r"~tvångsarbete", r"~tvangsarbejde", r"~pakkotyö", r"forced labou?r",
-       r"compulsory labou?r"),
-    _t("slaveri", 4, r"modern slavery", r"moderne slaveri", r"slavery", r"~slaveri", r"debt bondage",
-       r"~gjeldsslaveri", r"servitude", r"~orjuu"),
+    _t(
+        "tvangsarbeid",
+        4,
+        r"~tvangsarbeid",
+        r"~tvångsarbete",
+        r"~tvangsarbejde",
+        r"~pakkotyö",
+        r"forced labou?r",
+        r"compulsory labou?r",
+    ),
+    _t(
+        "slaveri",
+        4,
+        r"modern slavery",
+        r"moderne slaveri",
+        r"slavery",
+        r"~slaveri",
+        r"debt bondage",
+        r"~gjeldsslaveri",
+        r"servitude",
+        r"~orjuu",
+    ),
     _t("tvangstjenester", 4, r"~tvangstjenest", r"forced criminality", r"forced begging", r"tvangstigging"),
     # Exploitation.
-    _t("arbeidsutnyttelse", 3, r"labou?r exploitation", r"~arbeidsutnytt", r"exploitation of (?:migrant )?workers",
-       r"utnytt\w* av (?:utenlandske )?arbeidstakere", r"grov utnytt", r"exploited workers",
-       r"~arbetskraftsexploatering", r"exploatering av arbetskraft", r"~arbejdsudnyttelse", r"työperäi\w* hyväksikäyt"),
-    _t("seksuell utnyttelse", 3, r"seksuell utnytt", r"sexual exploitation", r"sexuell exploatering",
-       r"seksuel udnyttelse", r"seksuaalinen hyväksikäyt", r"commercial sexual"),
-    _t("utnyttelse til kriminalitet", 3, r"utnytt\w* til kriminalitet", r"criminal exploitation",
-       r"exploited for crim", r"utnyttet til kriminalitet"),
-    _t("utnyttelse", 1.5, r"~utnytt(?:else|ing|et|ede|es)", r"exploitation", r"~exploater", r"~udnyttelse",
-       r"~hyväksikäyt"),
-    _t("arbeidslivskriminalitet", 1.5, r"~arbeidslivskrim", r"a-krim", r"akrim", r"~arbetslivskrim",
-       r"work-related crime", r"labou?r market crime", r"~arbejdsmarkedskrim"),
+    _t(
+        "arbeidsutnyttelse",
+        3,
+        r"labou?r exploitation",
+        r"~arbeidsutnytt",
+        r"exploitation of (?:migrant )?workers",
+        r"utnytt\w* av (?:utenlandske )?arbeidstakere",
+        r"grov utnytt",
+        r"exploited workers",
+        r"~arbetskraftsexploatering",
+        r"exploatering av arbetskraft",
+        r"~arbejdsudnyttelse",
+        r"työperäi\w* hyväksikäyt",
+    ),
+    _t(
+        "seksuell utnyttelse",
+        3,
+        r"seksuell utnytt",
+        r"sexual exploitation",
+        r"sexuell exploatering",
+        r"seksuel udnyttelse",
+        r"seksuaalinen hyväksikäyt",
+        r"commercial sexual",
+    ),
+    _t(
+        "utnyttelse til kriminalitet",
+        3,
+        r"utnytt\w* til kriminalitet",
+        r"criminal exploitation",
+        r"exploited for crim",
+        r"utnyttet til kriminalitet",
+    ),
+    _t(
+        "utnyttelse",
+        1.5,
+        r"~utnytt(?:else|ing|et|ede|es)",
+        r"exploitation",
+        r"~exploater",
+        r"~udnyttelse",
+        r"~hyväksikäyt",
+    ),
+    _t(
+        "arbeidslivskriminalitet",
+        1.5,
+        r"~arbeidslivskrim",
+        r"a-krim",
+        r"akrim",
+        r"~arbetslivskrim",
+        r"work-related crime",
+        r"labou?r market crime",
+        r"~arbejdsmarkedskrim",
+    ),
     _t("sosial dumping", 0.5, r"sosial dumping", r"social dumping", r"social dumpning"),
     _t("prostitusjon", 1.5, r"~prostitu", r"sexkjøp", r"sexköp", r"sex work", r"sexarbeid"),
     _t("tvangsekteskap", 2, r"~tvangsekteskap", r"~tvångsäktenskap", r"~tvangsægteskab", r"forced marriage"),
     _t("barnearbeid", 2, r"~barnearbeid", r"child labou?r", r"~barnarbete", r"~børnearbejde", r"lapsityö"),
-    _t("ofre", 2, r"identifi\w* (?:av|of) (?:mulige |potential |presumed )?(?:ofre|victims)",
-       r"victim identification", r"antatte ofre", r"mulige ofre", r"presumed victims", r"potential victims",
-       r"non-punishment", r"refleksjonsperiode", r"reflection period", r"referral mechanism",
-       r"henvisningsmekanism", r"~bistandstiltak"),
-    _t("sårbare migranter", 1, r"migrant workers", r"arbeidsinnvandrere", r"utenlandske arbeidstakere",
-       r"enslige mindreårige", r"unaccompanied (?:minors|children)", r"fleeing (?:the )?war", r"fordrevne"),
-    _t("koordineringsenhet", 2, r"national (?:anti-trafficking )?co-?ordinators?", r"national rapporteurs?",
-       r"koordineringsenhet", r"anti-trafficking co-?ordinator"),
+    _t(
+        "ofre",
+        2,
+        r"identifi\w* (?:av|of) (?:mulige |potential |presumed )?(?:ofre|victims)",
+        r"victim identification",
+        r"antatte ofre",
+        r"mulige ofre",
+        r"presumed victims",
+        r"potential victims",
+        r"non-punishment",
+        r"refleksjonsperiode",
+        r"reflection period",
+        r"referral mechanism",
+        r"henvisningsmekanism",
+        r"~bistandstiltak",
+    ),
+    _t(
+        "sårbare migranter",
+        1,
+        r"migrant workers",
+        r"arbeidsinnvandrere",
+        r"utenlandske arbeidstakere",
+        r"enslige mindreårige",
+        r"unaccompanied (?:minors|children)",
+        r"fleeing (?:the )?war",
+        r"fordrevne",
+    ),
+    _t(
+        "koordineringsenhet",
+        2,
+        r"national (?:anti-trafficking )?co-?ordinators?",
+        r"national rapporteurs?",
+        r"koordineringsenhet",
+        r"anti-trafficking co-?ordinator",
+    ),
     # Subjects that borrow the word "trafficking" but are not the newsletter's.
-    _t("-narkotika", -3, r"drug trafficking", r"drugs? trafficking", r"narcotics", r"~narkotika", r"cocaine",
-       r"~kokain", r"heroin"),
-    _t("-våpen", -3, r"firearms", r"arms trafficking", r"weapons trafficking", r"~våpenregelverk",
-       r"ulovlige (?:skyte)?våpen"),
+    _t(
+        "-narkotika",
+        -3,
+        r"drug trafficking",
+        r"drugs? trafficking",
+        r"narcotics",
+        r"~narkotika",
+        r"cocaine",
+        r"~kokain",
+        r"heroin",
+    ),
+    _t(
+        "-våpen",
+        -3,
+        r"firearms",
+        r"arms trafficking",
+        r"weapons trafficking",
+        r"~våpenregelverk",
+        r"ulovlige (?:skyte)?våpen",
+    ),
     _t("-dyreliv", -3, r"wildlife", r"timber trafficking", r"cultural goods", r"counterfeit"),
 )
 
@@ -118,8 +237,9 @@ class Score:
     terms: tuple[str, ...]
 
 
-def score_text(title: str, summary: str = "", article: str = "", extra: tuple[Term, ...] = (),
-               specialised: bool = False) -> Score:
+def score_text(
+    title: str, summary: str = "", article: str = "", extra: tuple[Term, ...] = (), specialised: bool = False
+) -> Score:
     """Score an item from its title, summary and (optionally) its article page's text."""
     fields = ((title or "", TITLE), (summary or "", SUMMARY), (article or "", ARTICLE))
     total, hits = 0.0, []
@@ -145,11 +265,15 @@ def score_text(title: str, summary: str = "", article: str = "", extra: tuple[Te
 _EVENT_WORDS = re.compile(
     r"(?<![\w-])(?:webinar|seminar|seminarium|konferanse|konferens|konference|conference|round-?table|"
     r"rundebordsmøte|workshop|expert meeting|ekspertmøte|frokostmøte|lanseringsmøte|arrangement|"
-    r"(?:annual |plenary )?meeting|meets\b|forum\b)", re.I)
+    r"(?:annual |plenary )?meeting|meets\b|forum\b)",
+    re.I,
+)
 _REPORT_WORDS = re.compile(
     r"(?<![\w-])(?:report|rapport|årsmelding|årsrapport|annual report|guidance note|policy brief|evaluation|"
     r"evaluering|handbook|håndbok|veileder|guidelines?|publishes|publication|action plan|handlingsplan|"
-    r"strategi|strategy|kartlegging|undersøkelse|statistikk|statistics|study\b|studie\b|utredning|NOU\b)", re.I)
+    r"strategi|strategy|kartlegging|undersøkelse|statistikk|statistics|study\b|studie\b|utredning|NOU\b)",
+    re.I,
+)
 _JUDGMENT_WORDS = re.compile(r"(?<![\w-])(?:dom i|dommen|judgment|judgement|ruling|rettsavgjørelse|høyesterett)", re.I)
 
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field, replace
 
 from newsletter.collect.parsers.article import read_article
 from newsletter.collect.parsers.feeds import parse_feed
-from newsletter.net import Fetcher, Response
-from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
 from newsletter.collect.parsers.scrape import collect_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
+from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
+from newsletter.collect.urls import canonical_url
 from newsletter.errors import FetchError, ParseError, UsageError
 from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
+from newsletter.net import Fetcher, Response
 from newsletter.store import CachedPage, Store
-from newsletter.collect.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,10 @@ def collect(
                 result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
             except Exception as exc:  # a bug in storing one source must not lose the others
                 log.exception("storing %s failed", fetched.source.key)
-                result = SourceResult(source=fetched.source.key, error=f"{fetched.source.url}: could not store "
-                                      f"its items ({type(exc).__name__}: {exc})")
+                result = SourceResult(
+                    source=fetched.source.key,
+                    error=f"{fetched.source.url}: could not store its items ({type(exc).__name__}: {exc})",
+                )
             results.append(result)
             progress("source", fetched.source.key, result)
     report = CollectReport(results=results)
@@ -161,8 +163,9 @@ def _now(tz: str) -> dt.datetime:
     return dt.datetime.now(ZoneInfo(tz)).replace(microsecond=0)
 
 
-def _store_fetched(store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime,
-                   precedence: dict[str, int]) -> SourceResult:
+def _store_fetched(
+    store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime, precedence: dict[str, int]
+) -> SourceResult:
     source = fetched.source
     state = store.get_state(source.key)
     state.last_attempt = now
@@ -222,9 +225,17 @@ def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
     return good, bad
 
 
-def _score_and_read_articles(store: Store, feeds: FeedsConfig, settings: Settings, fetcher: Fetcher,
-                             report: CollectReport, since: dt.date | None, workers: int,
-                             progress: Progress, now: dt.datetime) -> None:
+def _score_and_read_articles(
+    store: Store,
+    feeds: FeedsConfig,
+    settings: Settings,
+    fetcher: Fetcher,
+    report: CollectReport,
+    since: dt.date | None,
+    workers: int,
+    progress: Progress,
+    now: dt.datetime,
+) -> None:
     """Score new and changed items; read article pages where title and summary do not decide."""
     relevance = settings.relevance
     fingerprint = vocabulary_fingerprint({**feeds.keywords, **_all_source_keywords(feeds)})
@@ -274,9 +285,16 @@ def _score(item: Item, article: str, sources: list[Source], global_terms):
     return score_text(item.title, item.summary, article, extra, specialised)
 
 
-def _read_articles(store: Store, fetcher: Fetcher, wanted: dict[str, list[Item]], settings: Settings,
-                   report: CollectReport, workers: int, progress: Progress, now: dt.datetime,
-                   ) -> tuple[dict[str, CachedPage], set[str]]:
+def _read_articles(
+    store: Store,
+    fetcher: Fetcher,
+    wanted: dict[str, list[Item]],
+    settings: Settings,
+    report: CollectReport,
+    workers: int,
+    progress: Progress,
+    now: dt.datetime,
+) -> tuple[dict[str, CachedPage], set[str]]:
     """Article pages for the wanted URLs: from the cache, else fetched (newest items first, bounded).
 
     Returns the pages and the URLs whose fetch failed for a passing reason
@@ -306,17 +324,31 @@ def _read_articles(store: Store, fetcher: Fetcher, wanted: dict[str, list[Item]]
         try:
             response = fetcher.get(url)
             article = read_article(response.body, response.charset, tz)
-            return CachedPage(url=url, status=response.status, text=article.text,
-                              published=article.published.date if article.published
-                              and article.published.precision == "day" else None,
-                              deadline=article.deadline.date if article.deadline else None, fetched_at=now), False
+            return CachedPage(
+                url=url,
+                status=response.status,
+                text=article.text,
+                published=article.published.date
+                if article.published and article.published.precision == "day"
+                else None,
+                deadline=article.deadline.date if article.deadline else None,
+                fetched_at=now,
+            ), False
         except FetchError as exc:
-            return CachedPage(url=url, status=None, text="", published=None, deadline=None, fetched_at=now,
-                              error=str(exc)), exc.retryable
+            return CachedPage(
+                url=url, status=None, text="", published=None, deadline=None, fetched_at=now, error=str(exc)
+            ), exc.retryable
         except Exception as exc:  # a page we cannot read must not stop scoring
             log.warning("cannot read article %s: %s", url, exc)
-            return CachedPage(url=url, status=None, text="", published=None, deadline=None, fetched_at=now,
-                              error=f"{type(exc).__name__}: {exc}"), False
+            return CachedPage(
+                url=url,
+                status=None,
+                text="",
+                published=None,
+                deadline=None,
+                fetched_at=now,
+                error=f"{type(exc).__name__}: {exc}",
+            ), False
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for page, retryable in pool.map(fetch, to_fetch):

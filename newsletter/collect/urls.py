@@ -9,11 +9,29 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 # them never changes the document. regjeringen.no appends utm_* per feed; Liferay
 # (coe.int) appends inheritRedirect/redirect to every listing link.
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi",
-    "igshid", "ref_src", "cmpid", "wt.mc_id", "xtor", "inheritredirect", "redirect",
-    "preflang", "at_medium", "at_campaign",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "igshid",
+        "ref_src",
+        "cmpid",
+        "wt.mc_id",
+        "xtor",
+        "inheritredirect",
+        "redirect",
+        "preflang",
+        "at_medium",
+        "at_campaign",
+    }
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Crockford's alphabet without i, l, o, u: ids are read aloud and typed by hand.

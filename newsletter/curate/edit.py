@@ -18,8 +18,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from newsletter.quarters import quarter_bounds
-from newsletter.errors import NewsletterError, NotFound, UsageError
+from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox, place
 from newsletter.curate.issuefile import (
     IssueDocument,
@@ -30,9 +29,10 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
+from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
+from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
-from newsletter.config import Workspace
 
 STARTING_TEXT_LIMIT = 320
 _MARKDOWN = MarkdownIt("commonmark")
@@ -72,8 +72,10 @@ class Curation:
                 self._uses[issue_id] = ([], [])
             else:
                 entries = [entry for _key, _position, entry in issue.entries()]
-                self._uses[issue_id] = ([link for entry in entries for link in links_of(entry.text)],
-                                        [entry.item for entry in entries if entry.item])
+                self._uses[issue_id] = (
+                    [link for entry in entries for link in links_of(entry.text)],
+                    [entry.item for entry in entries if entry.item],
+                )
         return self._uses[issue_id]
 
     def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
@@ -105,11 +107,14 @@ class Curation:
     def require_section(self, section: str) -> str:
         """The section key, or a usage error naming the configured ones."""
         if section not in self.settings.sections:
-            raise UsageError(f"no section '{section}' in newsletter.yaml (sections: {', '.join(self.settings.sections)})")
+            raise UsageError(
+                f"no section '{section}' in newsletter.yaml (sections: {', '.join(self.settings.sections)})"
+            )
         return section
 
 
 # ---------------------------------------------------------------------- new, add, note
+
 
 def new_issue(curation: Curation, issue_id: str) -> Path:
     """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites."""
@@ -161,8 +166,9 @@ class Placed:
     item: str | None = None
 
 
-def add_items(curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None,
-              heading: str | None = None) -> list[Placed]:
+def add_items(
+    curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None, heading: str | None = None
+) -> list[Placed]:
     """Turn collected items into entries (source's section and heading unless given); mark them picked."""
     items = [place(curation.store.get_item(ref), curation.feeds, curation.settings) for ref in refs]
     if section:
@@ -173,12 +179,15 @@ def add_items(curation: Curation, issue_id: str, refs: Iterable[str], section: s
         for item in items:
             if item.id in used:
                 key, position = used[item.id]
-                raise NewsletterError(f"item {item.id} is already in {issue_id} as {key}:{position}; "
-                                      "nothing was written")
+                raise NewsletterError(
+                    f"item {item.id} is already in {issue_id} as {key}:{position}; nothing was written"
+                )
             target = section or item.section
             if target not in curation.settings.sections:
-                raise UsageError(f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
-                                 "does not have; pass --section")
+                raise UsageError(
+                    f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
+                    "does not have; pass --section"
+                )
             title = heading or item.heading or "Annet"
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
             used[item.id] = (target, position)
@@ -187,23 +196,38 @@ def add_items(curation: Curation, issue_id: str, refs: Iterable[str], section: s
     return placed
 
 
-def add_note(curation: Curation, issue_id: str, section: str, heading: str, text: str,
-             title: str = "", date: dt.date | None = None, event_date: dt.date | None = None,
-             deadline: dt.date | None = None) -> Placed:
+def add_note(
+    curation: Curation,
+    issue_id: str,
+    section: str,
+    heading: str,
+    text: str,
+    title: str = "",
+    date: dt.date | None = None,
+    event_date: dt.date | None = None,
+    deadline: dt.date | None = None,
+) -> Placed:
     """A hand-written entry: the unit's own activities, meetings, publications."""
     curation.require_section(section)
     if not heading.strip():
         raise UsageError("a note needs a --heading")
     if not text.strip():
         raise UsageError("a note needs a --text")
-    entry = Entry(heading=heading.strip(), title=title.strip(), text=text.strip(), date=date,
-                  event_date=event_date, deadline=deadline)
+    entry = Entry(
+        heading=heading.strip(),
+        title=title.strip(),
+        text=text.strip(),
+        date=date,
+        event_date=event_date,
+        deadline=deadline,
+    )
     with curation.edit(issue_id) as (document, _issue):
         position = document.insert_entry(section, entry, curation.heading_order(section))
     return Placed(section, position, entry.heading, entry.title)
 
 
 # ---------------------------------------------------------------------- remove, move
+
 
 def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
     """An entry by `section:position` (as `issue show` prints it) or by its item id."""
@@ -220,8 +244,10 @@ def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
     for key, position, entry in issue.entries():
         if entry.item and entry.item == ref.lower():
             return key, position, entry
-    raise NotFound(f"no entry '{ref}' in {issue.id}; give section:position or an item id, as `newsletter "
-                   f"issue show {issue.id}` prints them")
+    raise NotFound(
+        f"no entry '{ref}' in {issue.id}; give section:position or an item id, as `newsletter "
+        f"issue show {issue.id}` prints them"
+    )
 
 
 def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
@@ -235,8 +261,9 @@ def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
     return Placed(key, position, entry.heading, entry.title, entry.item)
 
 
-def move_entry(curation: Curation, issue_id: str, ref: str, section: str, heading: str | None = None,
-               before: str | None = None) -> Placed:
+def move_entry(
+    curation: Curation, issue_id: str, ref: str, section: str, heading: str | None = None, before: str | None = None
+) -> Placed:
     """Move an entry to a section (and heading), at its heading's place or before another entry."""
     curation.require_section(section)
     with curation.edit(issue_id) as (document, issue):
@@ -260,6 +287,7 @@ def move_entry(curation: Curation, issue_id: str, ref: str, section: str, headin
 
 # ---------------------------------------------------------------------- skip, draft
 
+
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
     """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
     items = [curation.store.get_item(ref) for ref in refs]
@@ -276,8 +304,9 @@ def quarter_candidates(curation: Curation, issue_id: str, min_score: float | Non
 
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Placed]:
     """Add every candidate of the quarter (at or above `min_score`) into its suggested section."""
-    candidates = [item for item in quarter_candidates(curation, issue_id, min_score)
-                  if item.section in curation.settings.sections]
+    candidates = [
+        item for item in quarter_candidates(curation, issue_id, min_score) if item.section in curation.settings.sections
+    ]
     if not candidates:
         return []
     # Grouped by section and heading, best first within each, so the draft reads in order.
@@ -285,6 +314,7 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
 
 
 # ---------------------------------------------------------------------- show, check, list
+
 
 def links_of(text: str) -> list[str]:
     """Every link target in an entry's Markdown text (parsed by markdown-it, not guessed)."""
@@ -326,18 +356,31 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[P
                 item = None
             if item is not None:
                 if entry.text.strip() == starting_text(item).strip():
-                    add("error", f"{where} still has the starting text from item {item.id}: write the blurb",
-                        entry, "text")
+                    add(
+                        "error",
+                        f"{where} still has the starting text from item {item.id}: write the blurb",
+                        entry,
+                        "text",
+                    )
                 if first and item.published and not first <= item.published <= last:
-                    add("warning", f"{where} item {item.id} was published {item.published.isoformat()}, "
-                        f"outside {issue.period}", entry, "item")
+                    add(
+                        "warning",
+                        f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
+                        entry,
+                        "item",
+                    )
         if not entry.title:
             add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
         if first and entry.date and not first <= entry.date <= last:
             add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
         if entry.deadline and issue.published and entry.deadline < issue.published:
-            add("error", f"{where} has a deadline ({entry.deadline.isoformat()}) before the issue is published "
-                f"({issue.published.isoformat()})", entry, "deadline")
+            add(
+                "error",
+                f"{where} has a deadline ({entry.deadline.isoformat()}) before the issue is published "
+                f"({issue.published.isoformat()})",
+                entry,
+                "deadline",
+            )
         for link in links_of(entry.text):
             scheme = link.split(":", 1)[0].lower() if ":" in link else ""
             if scheme not in ("http", "https", "mailto"):
@@ -371,14 +414,28 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
     for entry in runs:
         name = entry.heading.lower()
         if name in seen:
-            problems.append(Problem("warning", f"entries under '{entry.heading}' are split (lines "
-                                    f"{seen[name].line} and {entry.line}); put them together", path, entry.line,
-                                    f"sections.{key}"))
+            problems.append(
+                Problem(
+                    "warning",
+                    f"entries under '{entry.heading}' are split (lines "
+                    f"{seen[name].line} and {entry.line}); put them together",
+                    path,
+                    entry.line,
+                    f"sections.{key}",
+                )
+            )
         seen.setdefault(name, entry)
         if name in order:
             if order[name] < best:
-                problems.append(Problem("warning", f"heading '{entry.heading}' comes after a heading that "
-                                        "newsletter.yaml puts later", path, entry.line, f"sections.{key}"))
+                problems.append(
+                    Problem(
+                        "warning",
+                        f"heading '{entry.heading}' comes after a heading that newsletter.yaml puts later",
+                        path,
+                        entry.line,
+                        f"sections.{key}",
+                    )
+                )
             best = max(best, order[name])
     return problems
 
@@ -409,9 +466,15 @@ class IssueState:
 
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
-        return {"id": self.id, "period": self.period,
-                "published": self.published.isoformat() if self.published else None, "state": self.state,
-                "entries": self.entries, "errors": self.errors, "warnings": self.warnings}
+        return {
+            "id": self.id,
+            "period": self.period,
+            "published": self.published.isoformat() if self.published else None,
+            "state": self.state,
+            "entries": self.entries,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
 
 
 def issue_states(curation: Curation) -> list[IssueState]:

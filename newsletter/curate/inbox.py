@@ -42,9 +42,14 @@ def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuer
     """
     out = []
     for item in store.iter_items(query.since, query.until, query.sources or None, query.statuses or None):
-        if item.published is None and item.first_seen and not (
+        if (
+            item.published is None
+            and item.first_seen
+            and not (
                 (query.since is None or item.first_seen.date() >= query.since)
-                and (query.until is None or item.first_seen.date() <= query.until)):
+                and (query.until is None or item.first_seen.date() <= query.until)
+            )
+        ):
             continue  # undated: listed for the period in which it was first seen
         place(item, feeds, settings)
         if not (item.candidate or query.include_all):

@@ -24,10 +24,10 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from newsletter.config import line_of
-from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
+from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 
 ISSUE_KEYS = ("id", "title", "period", "published", "audience", "intro", "sections")
 DATE_FIELDS = ("date", "deadline", "event_date")
@@ -59,8 +59,7 @@ class Problem:
 
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
-        return {"level": self.level, "message": self.message, "path": self.path, "line": self.line,
-                "field": self.field}
+        return {"level": self.level, "message": self.message, "path": self.path, "line": self.line, "field": self.field}
 
 
 def issue_path(issues_dir: Path, issue_id: str) -> Path:
@@ -73,8 +72,9 @@ def issue_path(issues_dir: Path, issue_id: str) -> Path:
 class IssueDocument:
     """An issue file as parsed for round-tripping, with what is needed to write it back safely."""
 
-    def __init__(self, path: Path, data: CommentedMap, digest: str | None, indent: tuple[int, int, int],
-                 text: str | None = None):
+    def __init__(
+        self, path: Path, data: CommentedMap, digest: str | None, indent: tuple[int, int, int], text: str | None = None
+    ):
         self.path = Path(path)
         self.data = data
         self.digest = digest
@@ -89,7 +89,7 @@ class IssueDocument:
     # ------------------------------------------------------------------ reading and writing
 
     @classmethod
-    def load(cls, path: Path) -> "IssueDocument":
+    def load(cls, path: Path) -> IssueDocument:
         """Parse an issue file; a YAML syntax error names file and line."""
         path = Path(path)
         try:
@@ -104,8 +104,9 @@ class IssueDocument:
             data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            raise IssueFileError(path, f"invalid YAML: {exc.problem or exc.context}",
-                                 line=mark.line + 1 if mark else None) from None
+            raise IssueFileError(
+                path, f"invalid YAML: {exc.problem or exc.context}", line=mark.line + 1 if mark else None
+            ) from None
         except Exception as exc:  # duplicate keys and other non-marked errors
             raise IssueFileError(path, f"invalid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap):
@@ -117,7 +118,7 @@ class IssueDocument:
         return cls(path, data, hashlib.sha256(raw).hexdigest(), indent, text)
 
     @classmethod
-    def create(cls, path: Path, issue_id: str, settings: Settings) -> "IssueDocument":
+    def create(cls, path: Path, issue_id: str, settings: Settings) -> IssueDocument:
         """A new issue with the configured sections, its period and no entries (not yet written)."""
         data = CommentedMap()
         data["id"] = issue_id
@@ -159,8 +160,10 @@ class IssueDocument:
         current_digest = hashlib.sha256(current).hexdigest() if current is not None else None
         if current_digest != self.digest:
             what = "was created" if self.digest is None else "changed on disk"
-            raise IssueChanged(f"{self.path}: {what} since it was read; nothing was written. "
-                               "Run the command again (your edits in the file are kept).")
+            raise IssueChanged(
+                f"{self.path}: {what} since it was read; nothing was written. "
+                "Run the command again (your edits in the file are kept)."
+            )
         atomic_write(self.path, self.text)
         self.digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
@@ -202,8 +205,15 @@ class IssueDocument:
         if not texts["period"] and ISSUE_ID.match(issue_id):
             texts["period"] = period_for(issue_id)
         published = _date_field(data, "published", problem)
-        issue = Issue(id=issue_id, title=texts["title"], period=texts["period"], published=published,
-                      audience=texts["audience"], intro=texts["intro"], path=path)
+        issue = Issue(
+            id=issue_id,
+            title=texts["title"],
+            period=texts["period"],
+            published=published,
+            audience=texts["audience"],
+            intro=texts["intro"],
+            path=path,
+        )
 
         sections = data.get("sections")
         if sections is None:
@@ -216,8 +226,12 @@ class IssueDocument:
         seen_titles: dict[tuple[str, str, str], int | None] = {}
         for key, entries in sections.items():
             if key not in configured:
-                problem(f"unknown section '{key}' (newsletter.yaml has: {', '.join(configured)})",
-                        sections, key, f"sections.{key}")
+                problem(
+                    f"unknown section '{key}' (newsletter.yaml has: {', '.join(configured)})",
+                    sections,
+                    key,
+                    f"sections.{key}",
+                )
                 continue
             if entries is None:
                 issue.sections[key] = []
@@ -233,17 +247,27 @@ class IssueDocument:
                     continue
                 if entry.item and ITEM_ID.match(entry.item):
                     if known_items is not None and entry.item not in known_items:
-                        problem(f"no collected item '{entry.item}' (see `newsletter items`)", node, "item",
-                                f"{where}.item")
+                        problem(
+                            f"no collected item '{entry.item}' (see `newsletter items`)", node, "item", f"{where}.item"
+                        )
                     if entry.item in seen_items:
                         other, line = seen_items[entry.item]
-                        problem(f"item '{entry.item}' is already in section {other} (line {line})", node,
-                                "item", f"{where}.item")
+                        problem(
+                            f"item '{entry.item}' is already in section {other} (line {line})",
+                            node,
+                            "item",
+                            f"{where}.item",
+                        )
                     seen_items.setdefault(entry.item, (key, entry.line))
                 signature = (key, entry.heading.lower(), entry.title.lower())
                 if entry.title and signature in seen_titles:
-                    problem(f"duplicate entry: '{entry.title}' under '{entry.heading}' is also on line "
-                            f"{seen_titles[signature]}", node, "title", f"{where}.title")
+                    problem(
+                        f"duplicate entry: '{entry.title}' under '{entry.heading}' is also on line "
+                        f"{seen_titles[signature]}",
+                        node,
+                        "title",
+                        f"{where}.title",
+                    )
                 seen_titles.setdefault(signature, entry.line)
                 parsed.append(entry)
             issue.sections[key] = parsed
@@ -274,8 +298,9 @@ class IssueDocument:
             raise IssueFileError(self.path, "expected a list of entries", line_of(sections, key), f"sections.{key}")
         return entries
 
-    def insert_entry(self, key: str, entry: Entry, heading_order: tuple[str, ...] = (),
-                     before: int | None = None) -> int:
+    def insert_entry(
+        self, key: str, entry: Entry, heading_order: tuple[str, ...] = (), before: int | None = None
+    ) -> int:
         """Put an entry into a section; returns its 1-based position.
 
         Without `before`, it goes after the last entry with the same heading (so a
@@ -370,8 +395,11 @@ class IssueDocument:
         if index < len(entries):
             # Before the entry now at `index`, and before the comments just above it (they describe it).
             at = self._span(key, index, lines)[0]
-            while at > 0 and lines[at - 1].lstrip().startswith("#") and (
-                    len(lines[at - 1]) - len(lines[at - 1].lstrip(" "))) == dash:
+            while (
+                at > 0
+                and lines[at - 1].lstrip().startswith("#")
+                and (len(lines[at - 1]) - len(lines[at - 1].lstrip(" "))) == dash
+            ):
                 at -= 1
         elif entries:
             at = self._span(key, len(entries) - 1, lines)[1]
@@ -417,10 +445,13 @@ def _with_heading(block: list[str], heading: str, scalar: str) -> list[str]:
             return block
     first = block[0]
     dash = len(first) - len(first.lstrip(" "))
-    inner = first[dash + 1:]
+    inner = first[dash + 1 :]
     pad = len(inner) - len(inner.lstrip(" "))
-    return [" " * dash + "-" + " " * pad + f"heading: {scalar}\n",
-            " " * (dash + 1 + pad) + first[dash + 1 + pad:], *block[1:]]
+    return [
+        " " * dash + "-" + " " * pad + f"heading: {scalar}\n",
+        " " * (dash + 1 + pad) + first[dash + 1 + pad :],
+        *block[1:],
+    ]
 
 
 class _LenientConstructor(RoundTripConstructor):
@@ -526,15 +557,29 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
                 value = None
         values[key] = (value or "").strip() if key != "text" else (value or "")
     if not values["heading"]:
-        problem("missing 'heading' (the organisation, country or theme)", node,
-                "heading" if "heading" in node else None, f"{where}.heading")
+        problem(
+            "missing 'heading' (the organisation, country or theme)",
+            node,
+            "heading" if "heading" in node else None,
+            f"{where}.heading",
+        )
     item = values["item"] or None
     if item and not ITEM_ID.match(item):
-        problem(f"'{item}' is not an item id (7 letters and digits, as `newsletter items` shows)", node, "item",
-                f"{where}.item")
+        problem(
+            f"'{item}' is not an item id (7 letters and digits, as `newsletter items` shows)",
+            node,
+            "item",
+            f"{where}.item",
+        )
     dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
-    return Entry(heading=values["heading"], title=values["title"], text=values["text"].strip(), item=item,
-                 line=line_of(node), **dates)
+    return Entry(
+        heading=values["heading"],
+        title=values["title"],
+        text=values["text"].strip(),
+        item=item,
+        line=line_of(node),
+        **dates,
+    )
 
 
 def load_issue(issues_dir: Path, issue_id: str) -> IssueDocument:

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from newsletter.net import HostGate, short_error
 from newsletter.curate.edit import links_of
 from newsletter.models import Issue, Limits
+from newsletter.net import HostGate, short_error
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".
 HEAD_REFUSED = {403, 405, 501}
@@ -179,7 +179,10 @@ class _Checker:
             answer = _Answer()
             try:
                 response = self.session().request(
-                    method, url, allow_redirects=True, stream=True,
+                    method,
+                    url,
+                    allow_redirects=True,
+                    stream=True,
                     timeout=(limits.connect_timeout, limits.read_timeout),
                 )
             except requests.TooManyRedirects as exc:

@@ -27,10 +27,10 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.collect.sanitize import clean_line
 from newsletter.errors import NewsletterError
 from newsletter.models import Issue, MailSettings
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL
-from newsletter.collect.sanitize import clean_line
 
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 
@@ -94,8 +94,10 @@ def unsubscribe_token(address: str, settings: MailSettings) -> str:
     NEWSLETTER_UNSUBSCRIBE_SECRET, so nobody can unsubscribe someone else."""
     secret = os.environ.get(SECRET_ENV)
     if not secret:
-        raise NewsletterError(f"unsubscribe_url is set in newsletter.yaml: set {SECRET_ENV} too (a long random "
-                              "text, kept secret), so unsubscribe links cannot be forged")
+        raise NewsletterError(
+            f"unsubscribe_url is set in newsletter.yaml: set {SECRET_ENV} too (a long random "
+            "text, kept secret), so unsubscribe links cannot be forged"
+        )
     return hmac.new(secret.encode("utf-8"), address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
@@ -112,7 +114,7 @@ def verify_unsubscribe_url(url: str, settings: MailSettings) -> str:
 
 def message_id(issue_id: str, address: str, settings: MailSettings) -> str:
     """A Message-ID that is the same every time this issue goes to this recipient."""
-    digest = hashlib.sha256(f"{issue_id}|{address.lower()}".encode("utf-8")).hexdigest()[:24]
+    digest = hashlib.sha256(f"{issue_id}|{address.lower()}".encode()).hexdigest()[:24]
     sender = smtp_address(settings.sender) if "@" in settings.sender else "x@newsletter.invalid"
     return f"<{issue_id}.{digest}@{sender.rsplit('@', 1)[-1].lower()}>"  # the domain in ASCII (IDNA)
 
@@ -126,12 +128,19 @@ def unsubscribe_links(address: str, settings: MailSettings) -> tuple[str, str | 
     joiner = "&" if "?" in settings.unsubscribe_url else "?"
     token = unsubscribe_token(address, settings)
     ascii_address = smtp_address(address)
-    return mailto, (f"{settings.unsubscribe_url}{joiner}list={quote(settings.list_id)}&email={quote(ascii_address)}"
-                    f"&sig={token}")
+    return mailto, (
+        f"{settings.unsubscribe_url}{joiner}list={quote(settings.list_id)}&email={quote(ascii_address)}&sig={token}"
+    )
 
 
-def compose(prepared: Prepared, settings: MailSettings, address: str, name: str = "",
-            now: dt.datetime | None = None, visible: str | None = None) -> EmailMessage:
+def compose(
+    prepared: Prepared,
+    settings: MailSettings,
+    address: str,
+    name: str = "",
+    now: dt.datetime | None = None,
+    visible: str | None = None,
+) -> EmailMessage:
     """The message for one recipient (`visible`: the unsubscribe link shown in the text; its own by default)."""
     if not settings.sender:
         raise NewsletterError("newsletter.yaml has no `sender`: the From address of the newsletter")
@@ -146,7 +155,7 @@ def compose(prepared: Prepared, settings: MailSettings, address: str, name: str 
     if settings.reply_to:
         message["Reply-To"] = _address("", settings.reply_to)
     message["Subject"] = prepared.subject
-    message["Date"] = format_datetime((now or dt.datetime.now(dt.timezone.utc)).astimezone())
+    message["Date"] = format_datetime((now or dt.datetime.now(dt.UTC)).astimezone())
     message["Message-ID"] = message_id(prepared.issue_id, address, settings)
     if settings.list_id:
         message["List-Id"] = f"<{settings.list_id}>"
@@ -155,10 +164,12 @@ def compose(prepared: Prepared, settings: MailSettings, address: str, name: str 
     if https:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["MIME-Version"] = "1.0"
-    message.set_content(prepared.text.replace(UNSUBSCRIBE_URL, visible), subtype="plain", charset="utf-8",
-                        cte="quoted-printable")
-    message.add_alternative(prepared.html.replace(UNSUBSCRIBE_URL, visible), subtype="html", charset="utf-8",
-                            cte="quoted-printable")
+    message.set_content(
+        prepared.text.replace(UNSUBSCRIBE_URL, visible), subtype="plain", charset="utf-8", cte="quoted-printable"
+    )
+    message.add_alternative(
+        prepared.html.replace(UNSUBSCRIBE_URL, visible), subtype="html", charset="utf-8", cte="quoted-printable"
+    )
     if prepared.pdf is not None:
         message.add_attachment(prepared.pdf, maintype="application", subtype="pdf", filename=prepared.pdf_name)
     return message
@@ -203,7 +214,7 @@ class MessageTemplate:
 
     def __init__(self, prepared: Prepared, settings: MailSettings, now: dt.datetime | None = None):
         self.prepared, self.settings = prepared, settings
-        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.now = now or dt.datetime.now(dt.UTC)
         message = compose(prepared, settings, self.PLACEHOLDER, "", self.now, visible=UNSUBSCRIBE_URL)
         self.data = message_bytes(message)
         head, _, self.body = self.data.partition(b"\r\n\r\n")
@@ -212,7 +223,8 @@ class MessageTemplate:
         expected = prepared.text.count(UNSUBSCRIBE_URL) + prepared.html.count(UNSUBSCRIBE_URL)
         # The encoder may have broken a line inside the token; then compose each message in full.
         self.usable = self.body.count(self.token) == expected and all(
-            any(line.startswith(name) for line in self.head) for name in (b"To:", b"Message-ID:", b"List-Unsubscribe:"))
+            any(line.startswith(name) for line in self.head) for name in (b"To:", b"Message-ID:", b"List-Unsubscribe:")
+        )
 
     def render(self, address: str, name: str = "") -> bytes:
         """The message for one recipient, as bytes."""

@@ -30,17 +30,32 @@ from newsletter.errors import NewsletterError
 STATUSES: tuple[str, ...] = ("active", "unsubscribed", "bounced")
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
 EXPORT_FIELDS: tuple[str, ...] = (
-    "email", "name", "organisation", "tags", "legal_basis", "consent_source", "consent_date", "status",
+    "email",
+    "name",
+    "organisation",
+    "tags",
+    "legal_basis",
+    "consent_source",
+    "consent_date",
+    "status",
 )
 TEXT_FIELDS: tuple[str, ...] = ("name", "organisation", "legal_basis", "consent_source")
 ERASED_PREFIX = "erased:"
 
 # Header names (lower-cased, without spaces, hyphens and underscores) → Contact field.
 HEADER_ALIASES: dict[str, str] = {
-    "email": "email", "epost": "email", "mail": "email", "emailaddress": "email", "epostadresse": "email",
-    "name": "name", "navn": "name",
-    "organisation": "organisation", "organization": "organisation", "organisasjon": "organisation",
-    "tags": "tags", "tag": "tags",
+    "email": "email",
+    "epost": "email",
+    "mail": "email",
+    "emailaddress": "email",
+    "epostadresse": "email",
+    "name": "name",
+    "navn": "name",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "organisasjon": "organisation",
+    "tags": "tags",
+    "tag": "tags",
     "legalbasis": "legal_basis",
     "consentsource": "consent_source",
     "consentdate": "consent_date",
@@ -108,8 +123,9 @@ def normalise_address(text: str) -> str:
     raw = text if isinstance(text, str) else ""
     cleaned = raw.strip().strip(_INVISIBLE).strip()
     if not cleaned:
-        raise ContactError(f"'{cleaned}': empty address; give an address like name@example.no",
-                           address=cleaned, reason="empty address")
+        raise ContactError(
+            f"'{cleaned}': empty address; give an address like name@example.no", address=cleaned, reason="empty address"
+        )
     try:
         result = validate_email(cleaned, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -203,8 +219,11 @@ def _check_status(status: str) -> None:
 
 
 def _unknown(address: str) -> ContactError:
-    return ContactError(f"'{address}': not in the contact list; list the contacts to check the spelling",
-                        address=address, reason="not in the contact list")
+    return ContactError(
+        f"'{address}': not in the contact list; list the contacts to check the spelling",
+        address=address,
+        reason="not in the contact list",
+    )
 
 
 # ---------------------------------------------------------------------- single contacts
@@ -244,11 +263,19 @@ def _add(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
         cursor = store.db.execute(
             "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
             "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (contact.email, key, contact.name.strip(), contact.organisation.strip(),
-             json.dumps(list(contact.tags), ensure_ascii=False), contact.legal_basis.strip(),
-             contact.consent_source.strip(),
-             contact.consent_date.isoformat() if contact.consent_date else None,
-             contact.status, stamp if contact.status != "active" else None, stamp),
+            (
+                contact.email,
+                key,
+                contact.name.strip(),
+                contact.organisation.strip(),
+                json.dumps(list(contact.tags), ensure_ascii=False),
+                contact.legal_basis.strip(),
+                contact.consent_source.strip(),
+                contact.consent_date.isoformat() if contact.consent_date else None,
+                contact.status,
+                stamp if contact.status != "active" else None,
+                stamp,
+            ),
         )
         return replace(contact, id=cursor.lastrowid), "added"
     existing = _contact(row)
@@ -481,6 +508,12 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
     return result
 
 
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+    """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column."""
+    index = columns.get(name)
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
 def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
     """Import contacts from a CSV file whose first line names the columns.
 
@@ -532,27 +565,25 @@ def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None
                 )
             continue
 
-        def cell(name: str) -> str:
-            index = columns.get(name)
-            return cells[index].strip() if index is not None and index < len(cells) else ""
-
-        raw = cell("email")
+        raw = _cell(cells, columns, "email")
         try:
             email = normalise_address(raw)
         except ContactError as exc:
             report.invalid.append((line, raw, exc.reason))
             continue
-        values: dict[str, object] = {name: cell(name) for name in TEXT_FIELDS}
-        values["tags"] = _clean_tags(cell("tags"))
-        consent = cell("consent_date")
+        values: dict[str, object] = {name: _cell(cells, columns, name) for name in TEXT_FIELDS}
+        values["tags"] = _clean_tags(_cell(cells, columns, "tags"))
+        consent = _cell(cells, columns, "consent_date")
         try:
             values["consent_date"] = _parse_date(consent) if consent else None
         except ValueError:
             report.invalid.append((line, raw, f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"))
             continue
-        status = cell("status").lower() or "active"
+        status = _cell(cells, columns, "status").lower() or "active"
         if status not in STATUSES:
-            report.invalid.append((line, raw, f"status '{cell('status')}' is not one of {', '.join(STATUSES)}"))
+            report.invalid.append(
+                (line, raw, f"status '{_cell(cells, columns, 'status')}' is not one of {', '.join(STATUSES)}")
+            )
             continue
         for name, value in filler.items():
             if not values.get(name):
@@ -575,7 +606,15 @@ def export_csv(contacts: Iterable[Contact], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     for c in contacts:
-        writer.writerow([
-            c.email, c.name, c.organisation, "|".join(c.tags), c.legal_basis, c.consent_source,
-            c.consent_date.isoformat() if c.consent_date else "", c.status,
-        ])
+        writer.writerow(
+            [
+                c.email,
+                c.name,
+                c.organisation,
+                "|".join(c.tags),
+                c.legal_basis,
+                c.consent_source,
+                c.consent_date.isoformat() if c.consent_date else "",
+                c.status,
+            ]
+        )

@@ -80,6 +80,7 @@ class Recipient:
 
 # ---------------------------------------------------------------------- transports
 
+
 class OutboxTransport:
     """Writes each message to a folder as an .eml file (no SMTP configured, or --dry-run)."""
 
@@ -90,8 +91,9 @@ class OutboxTransport:
         """Create the outbox folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool,
-             on_data: Callable[[], None] = lambda: None) -> str:
+    def send(
+        self, data: bytes, sender: str, recipient: str, smtputf8: bool, on_data: Callable[[], None] = lambda: None
+    ) -> str:
         """Write the message as `<address>.eml` (atomically)."""
         on_data()
         atomic_write(self.folder / outbox_name(recipient), data)
@@ -114,8 +116,9 @@ class SMTPTransport:
         s = self.settings
         try:
             if s.security == "ssl":
-                connection = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout,
-                                              context=ssl.create_default_context())
+                connection = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.timeout, context=ssl.create_default_context()
+                )
             else:
                 connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
                 connection.ehlo()
@@ -127,15 +130,19 @@ class SMTPTransport:
                     raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
                 connection.login(s.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise ServerUnavailable(f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); "
-                                    f"check smtp.username and {PASSWORD_ENV}") from exc
+            raise ServerUnavailable(
+                f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise ServerUnavailable(f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was "
-                                    "counted against the recipients: run send again when the server is back") from exc
+            raise ServerUnavailable(
+                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was "
+                "counted against the recipients: run send again when the server is back"
+            ) from exc
         self.connection = connection
 
-    def send(self, data: bytes, sender: str, recipient: str, smtputf8: bool,
-             on_data: Callable[[], None] = lambda: None) -> str:
+    def send(
+        self, data: bytes, sender: str, recipient: str, smtputf8: bool, on_data: Callable[[], None] = lambda: None
+    ) -> str:
         """Send one message; `on_data` runs when the server said 354, just before the data goes out."""
         if self.connection is None:
             self.open()
@@ -191,7 +198,8 @@ class SMTPTransport:
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
-    return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+    return f"{exc.smtp_code} {text}"
 
 
 def _check(code: int, reply: bytes, step: str, expected: int | None = None, recipient_step: bool = False) -> None:
@@ -212,6 +220,7 @@ def outbox_name(recipient: str) -> str:
 
 # ---------------------------------------------------------------------- the ledger
 
+
 def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], now: dt.datetime) -> int:
     """Write the ledger rows of a send that starts now; a send already started keeps its list."""
     existing = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (issue_id,)).fetchone()[0]
@@ -230,22 +239,36 @@ def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], 
 def send_counts(store: Store, issue_id: str) -> dict[str, int]:
     """How many ledger rows of an issue are in each state."""
     counts = dict.fromkeys(STATES, 0)
-    for state, count in store.db.execute("SELECT state, count(*) FROM sends WHERE issue = ? GROUP BY state",
-                                         (issue_id,)):
+    for state, count in store.db.execute(
+        "SELECT state, count(*) FROM sends WHERE issue = ? GROUP BY state", (issue_id,)
+    ):
         counts[state] = count
     return counts
 
 
 def failures(store: Store, issue_id: str) -> list[tuple[str, str, str]]:
     """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows."""
-    return [tuple(row) for row in store.db.execute(
-        "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
-        "AND state IN ('failed', 'unknown', 'temp_failed') ORDER BY position", (issue_id,))]
+    return [
+        tuple(row)
+        for row in store.db.execute(
+            "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
+            "AND state IN ('failed', 'unknown', 'temp_failed') ORDER BY position",
+            (issue_id,),
+        )
+    ]
 
 
-def _set(store: Store, issue_id: str, email: str, state: str, reply: str | None = None,
-         attempts: int | None = None, next_at: float | None = None, message_id: str | None = None) -> None:
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+def _set(
+    store: Store,
+    issue_id: str,
+    email: str,
+    state: str,
+    reply: str | None = None,
+    attempts: int | None = None,
+    next_at: float | None = None,
+    message_id: str | None = None,
+) -> None:
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     store.db.execute(
         "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
         "next_attempt_at = ?, message_id = coalesce(?, message_id), updated_at = ? WHERE issue = ? AND email = ?",
@@ -260,7 +283,9 @@ def _no_longer_wanted(store: Store, issue_id: str, email: str) -> str | None:
         return "skipped: erased after the send started"
     row = store.db.execute(
         "SELECT s.contact_id, c.status FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.issue = ? AND s.email = ?", (issue_id, email)).fetchone()
+        "WHERE s.issue = ? AND s.email = ?",
+        (issue_id, email),
+    ).fetchone()
     if row is None or row[0] is None:
         return None
     if row[1] is None:
@@ -275,7 +300,9 @@ def retry_failed(store: Store, issue_id: str) -> int:
     return store.db.execute(
         "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE issue = ? AND state = "
         "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
-        "(SELECT id FROM contacts WHERE status = 'active'))", (issue_id,)).rowcount
+        "(SELECT id FROM contacts WHERE status = 'active'))",
+        (issue_id,),
+    ).rowcount
 
 
 class _Ledger:
@@ -311,6 +338,7 @@ class _Ledger:
 
 
 # ---------------------------------------------------------------------- the run
+
 
 @dataclass
 class SendReport:
@@ -349,13 +377,16 @@ class RateLimit:
 def send_lock(folder: Path, issue_id: str):
     """Refuse a second run of the same issue while one is running."""
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / f".send-{issue_id}.lock", "a")
+    # Not a `with`: the handle must outlive this frame, held (and locked) until the caller's block ends.
+    handle = open(folder / f".send-{issue_id}.lock", "a")  # noqa: SIM115
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise NewsletterError(f"a send of {issue_id} is already running (lock {folder / f'.send-{issue_id}.lock'}); "
-                              "wait for it, or check `newsletter send status`") from None
+        raise NewsletterError(
+            f"a send of {issue_id} is already running (lock {folder / f'.send-{issue_id}.lock'}); "
+            "wait for it, or check `newsletter send status`"
+        ) from None
     try:
         yield
     finally:
@@ -363,10 +394,18 @@ def send_lock(folder: Path, issue_id: str):
         handle.close()
 
 
-def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSettings, transport,
-             resend_unknown: bool = False, progress: Callable[[str, int], None] | None = None,
-             on_bounce: Callable[[Store, str, str], None] | None = None, max_wait: float = 600.0,
-             transport_factory: Callable[[], object] | None = None) -> SendReport:
+def run_send(
+    store: Store,
+    issue_id: str,
+    prepared: Prepared,
+    settings: MailSettings,
+    transport,
+    resend_unknown: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+    on_bounce: Callable[[Store, str, str], None] | None = None,
+    max_wait: float = 600.0,
+    transport_factory: Callable[[], object] | None = None,
+) -> SendReport:
     """Send every pending message of an issue's ledger; safe to run again after any interruption.
 
     With `settings.connections` > 1 and a `transport_factory`, that many
@@ -379,15 +418,21 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
     # Each state change must survive a power cut too: `sent` rolled back to `pending` would mean a second copy.
     store.db.execute("PRAGMA synchronous=FULL")
     # A row left at `sending` by a run that died: the server may have the message.
-    store.db.execute("UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
-                     "sending') WHERE issue = ? AND state = 'sending'", (issue_id,))
+    store.db.execute(
+        "UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
+        "sending') WHERE issue = ? AND state = 'sending'",
+        (issue_id,),
+    )
     if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
-        store.db.execute("UPDATE sends SET state = 'pending', next_attempt_at = NULL WHERE issue = ? "
-                         "AND state = 'unknown'", (issue_id,))
+        store.db.execute(
+            "UPDATE sends SET state = 'pending', next_attempt_at = NULL WHERE issue = ? AND state = 'unknown'",
+            (issue_id,),
+        )
     states = ("pending", "temp_failed")
     report.skipped_unknown = send_counts(store, issue_id)["unknown"]
-    total = store.db.execute(f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})",
-                             (issue_id, *states)).fetchone()[0]
+    total = store.db.execute(
+        f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})", (issue_id, *states)
+    ).fetchone()[0]
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     # One limit for all connections: the rate is the server's, not each connection's.
@@ -396,8 +441,22 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
 
     def drain(part: int, own_store: Store, own_transport) -> None:
-        _drain(own_store, issue_id, template, settings, own_transport, states, part, parts, limit, shared, report,
-               progress, on_bounce, max_wait)
+        _drain(
+            own_store,
+            issue_id,
+            template,
+            settings,
+            own_transport,
+            states,
+            part,
+            parts,
+            limit,
+            shared,
+            report,
+            progress,
+            on_bounce,
+            max_wait,
+        )
 
     if parts == 1:
         drain(0, store, transport)
@@ -425,13 +484,31 @@ def run_send(store: Store, issue_id: str, prepared: Prepared, settings: MailSett
     return report
 
 
-def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: MailSettings, transport,
-           states: tuple[str, ...], part: int, parts: int, limit: RateLimit, shared: threading.Lock,
-           report: SendReport, progress, on_bounce, max_wait: float) -> None:
+def _drain(
+    store: Store,
+    issue_id: str,
+    template: MessageTemplate,
+    settings: MailSettings,
+    transport,
+    states: tuple[str, ...],
+    part: int,
+    parts: int,
+    limit: RateLimit,
+    shared: threading.Lock,
+    report: SendReport,
+    progress,
+    on_bounce,
+    max_wait: float,
+) -> None:
     """Send the rows of one share of the ledger (position % parts == part) until none is due."""
-    names = {row[0]: row[1] for row in store.db.execute(
-        "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.issue = ?", (issue_id,))}
+    names = {
+        row[0]: row[1]
+        for row in store.db.execute(
+            "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+            "WHERE s.issue = ?",
+            (issue_id,),
+        )
+    }
     sender = smtp_address(settings.sender)
     refusals = report.refusals
     ledger = _Ledger(store, issue_id)
@@ -447,7 +524,8 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
             rows = store.db.execute(
                 f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND position % ? = ? "
                 f"AND state IN ({','.join('?' * len(states))}) ORDER BY position",
-                (issue_id, parts, part, *states)).fetchall()
+                (issue_id, parts, part, *states),
+            ).fetchall()
             due = [r for r in rows if not r[2] or float(r[2]) <= now]
             if not rows:
                 break
@@ -470,9 +548,11 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                 # failure before that point leaves the row where it was, never `unknown`.
                 started_data = []
 
-                def on_data(email=email, attempts=attempts):
+                def on_data(email=email, attempts=attempts, started_data=started_data):
                     # One commit: the previous message's `sent` and this one's `sending`.
-                    ledger.set(email, "sending", attempts=attempts + 1, message_id=message_id(issue_id, email, settings))
+                    ledger.set(
+                        email, "sending", attempts=attempts + 1, message_id=message_id(issue_id, email, settings)
+                    )
                     started_data.append(True)
 
                 try:
@@ -484,17 +564,18 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                         ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
                         count("failed", "failed")
                     else:
-                        retry_at = time.time() + settings.retry_base * (2 ** attempts)
-                        ledger.set(email, "temp_failed", reply=str(exc), attempts=attempts + 1,
-                             next_at=retry_at)
+                        retry_at = time.time() + settings.retry_base * (2**attempts)
+                        ledger.set(email, "temp_failed", reply=str(exc), attempts=attempts + 1, next_at=retry_at)
                         count("temp_failed", "temp_failed")
                     continue
                 except PermanentFailure as exc:
                     if not exc.recipient:
                         ledger.set(email, "pending", reply=str(exc), attempts=attempts)
-                        raise RunStopped(f"the server refused the newsletter itself ({exc}); nothing more was "
-                                         "sent, and every recipient keeps its place: fix the cause and run send "
-                                         "again") from exc
+                        raise RunStopped(
+                            f"the server refused the newsletter itself ({exc}); nothing more was "
+                            "sent, and every recipient keeps its place: fix the cause and run send "
+                            "again"
+                        ) from exc
                     ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
                     count("failed", "failed")
                     with shared:
@@ -505,8 +586,10 @@ def _drain(store: Store, issue_id: str, template: MessageTemplate, settings: Mai
                             except NewsletterError as bounce_error:
                                 log.warning("could not mark %s bounced: %s", email, bounce_error)
                         if refusals[0] >= REFUSAL_BRAKE:
-                            raise RunStopped(f"the server refused {refusals[0]} recipients in a row (last: {exc}); "
-                                             "that is the setup, not the addresses: check the SMTP settings") from exc
+                            raise RunStopped(
+                                f"the server refused {refusals[0]} recipients in a row (last: {exc}); "
+                                "that is the setup, not the addresses: check the SMTP settings"
+                            ) from exc
                     continue
                 except UnknownOutcome as exc:
                     ledger.set(email, "unknown", reply=str(exc))

@@ -13,15 +13,25 @@ from pathlib import Path
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
-from newsletter.mail.send import (OutboxTransport, PermanentFailure, Recipient, SendReport, SMTPTransport,
-                                  TransientFailure, UnknownOutcome, freeze_recipients, retry_failed, run_send,
-                                  send_lock)
+from newsletter.mail.send import (
+    OutboxTransport,
+    PermanentFailure,
+    Recipient,
+    SendReport,
+    SMTPTransport,
+    TransientFailure,
+    UnknownOutcome,
+    freeze_recipients,
+    retry_failed,
+    run_send,
+    send_lock,
+)
 from newsletter.models import Issue, Settings
 from newsletter.store import Store
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: bool) -> Prepared:
@@ -30,8 +40,9 @@ def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: boo
     issue_file = Path(issue.path) if issue.path else root / "issues" / f"{issue.id}.yaml"
     html = build_dir / "email.html"
     if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
-        raise NewsletterError(f"{build_dir}: the build is missing or older than {issue_file}; "
-                              f"run `newsletter build {issue.id}` first")
+        raise NewsletterError(
+            f"{build_dir}: the build is missing or older than {issue_file}; run `newsletter build {issue.id}` first"
+        )
     return prepare(issue, build_dir, settings.site_url, attach_pdf)
 
 
@@ -50,8 +61,9 @@ def send_test_copy(prepared: Prepared, settings: Settings, transport, address: s
     message = compose(prepared, settings.mail, address)
     try:
         transport.open()
-        transport.send(message_bytes(message), smtp_address(settings.mail.sender), smtp_address(address),
-                       needs_smtputf8(address))
+        transport.send(
+            message_bytes(message), smtp_address(settings.mail.sender), smtp_address(address), needs_smtputf8(address)
+        )
     except (TransientFailure, PermanentFailure, UnknownOutcome) as exc:
         raise NewsletterError(f"test copy to {address}: {exc}") from exc
     finally:
@@ -68,21 +80,40 @@ class SendOutcome:
     requeued: int
 
 
-def send_issue(store: Store, var: Path, issue_id: str, prepared: Prepared, settings: Settings, transport,
-               tag: str | None = None, resend_unknown: bool = False, retry: bool = False,
-               progress: Callable[[str, int], None] | None = None) -> SendOutcome:
+def send_issue(
+    store: Store,
+    var: Path,
+    issue_id: str,
+    prepared: Prepared,
+    settings: Settings,
+    transport,
+    tag: str | None = None,
+    resend_unknown: bool = False,
+    retry: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+) -> SendOutcome:
     """Send an issue to the active contacts (frozen when its send starts), under the issue's send lock."""
     ledger = ledger_id(issue_id, transport)
     with send_lock(var, ledger.replace(":", "-")):
         started = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (ledger,)).fetchone()[0]
         if tag and started:
-            raise UsageError(f"the recipients of {issue_id} were frozen when its send started; --tag applies "
-                             "only to a send that has not started")
+            raise UsageError(
+                f"the recipients of {issue_id} were frozen when its send started; --tag applies "
+                "only to a send that has not started"
+            )
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
         frozen = freeze_recipients(store, ledger, recipients, _now())
         requeued = retry_failed(store, ledger) if retry else 0
         factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(settings.mail))
-        report = run_send(store, ledger, prepared, settings.mail, transport, resend_unknown, progress,
-                          on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _now()),
-                          transport_factory=factory)
+        report = run_send(
+            store,
+            ledger,
+            prepared,
+            settings.mail,
+            transport,
+            resend_unknown,
+            progress,
+            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _now()),
+            transport_factory=factory,
+        )
     return SendOutcome(report, ledger, frozen, requeued)

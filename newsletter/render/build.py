@@ -13,8 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
-                    select_autoescape)
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
 
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.fsutil import atomic_write
@@ -36,16 +43,28 @@ def environment(workspace_templates: Path | None) -> Environment:
     if workspace_templates and workspace_templates.is_dir():
         loaders.append(FileSystemLoader(str(workspace_templates)))
     loaders.append(PackageLoader("newsletter", "templates"))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html", "xml"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["wrap"] = _wrap
     return env
 
 
 def _wrap(text: str, first: str = "", width: int = markdown.WIDTH) -> str:
     """Wrap at `width`; `first` prefixes the first line and indents the others."""
-    return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=" " * len(first),
-                         break_long_words=False, break_on_hyphens=False)
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=" " * len(first),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 @dataclass
@@ -58,8 +77,9 @@ class BuildResult:
     seconds: dict[str, float]
 
 
-def render_formats(view: IssueView, issue: Issue, settings: Settings, formats: tuple[str, ...],
-                   workspace_templates: Path | None = None) -> tuple[dict[str, bytes], list[str], dict[str, float]]:
+def render_formats(
+    view: IssueView, issue: Issue, settings: Settings, formats: tuple[str, ...], workspace_templates: Path | None = None
+) -> tuple[dict[str, bytes], list[str], dict[str, float]]:
     """Render the requested formats in memory: file name → bytes, warnings, seconds per format."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -88,8 +108,10 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
             outputs["email.html"] = html.encode("utf-8")
             size = len(outputs["email.html"])
             if size > EMAIL_LIMIT:
-                warnings.append(f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 100 KB and hides "
-                                "the end (the footer with the unsubscribe link); shorten the texts")
+                warnings.append(
+                    f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 100 KB and hides "
+                    "the end (the footer with the unsubscribe link); shorten the texts"
+                )
         elif name == "text":
             outputs["email.txt"] = text.render(env, view).encode("utf-8")
         elif name == "pdf":
@@ -101,8 +123,13 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
     return outputs, warnings, seconds
 
 
-def build(issue: Issue, settings: Settings, out_dir: Path, formats: tuple[str, ...] = FORMATS,
-          workspace_templates: Path | None = None) -> BuildResult:
+def build(
+    issue: Issue,
+    settings: Settings,
+    out_dir: Path,
+    formats: tuple[str, ...] = FORMATS,
+    workspace_templates: Path | None = None,
+) -> BuildResult:
     """Render the issue and write its files into `out_dir` (each atomically)."""
     view = issue_view(issue, settings)
     outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)

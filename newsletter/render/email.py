@@ -17,9 +17,18 @@ def render(env: Environment, view) -> str:
     html = env.get_template("email.html").render(view=view)
     # rel="noopener" means nothing in a mail client and costs bytes toward Gmail's 100 KB.
     html = html.replace(' rel="noopener noreferrer"', "")
-    inliner = Premailer(html, keep_style_tags=False, remove_classes=True, strip_important=False,
-                        allow_network=False, disable_validation=True, cssutils_logging_level=logging.CRITICAL,
-                        preserve_handlebar_syntax=False, base_url=None, disable_link_rewrites=True,
-                        # Keep width="600" for Outlook; the CSS width (100%, max 600px) is for everyone else.
-                        disable_basic_attributes=["width", "height"])
+    inliner = Premailer(
+        html,
+        keep_style_tags=False,
+        remove_classes=True,
+        strip_important=False,
+        allow_network=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        preserve_handlebar_syntax=False,
+        base_url=None,
+        disable_link_rewrites=True,
+        # Keep width="600" for Outlook; the CSS width (100%, max 600px) is for everyone else.
+        disable_basic_attributes=["width", "height"],
+    )
     return inliner.transform(pretty_print=False)

@@ -24,8 +24,9 @@ def render(issue: Issue, view) -> bytes | None:
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{view.title} – {view.period}")
     from newsletter.render.markdown import to_text
+
     count = 0
-    for key, position, entry in issue.entries():
+    for _key, _position, entry in issue.entries():
         if not entry.event_date:
             continue
         event = Event()
@@ -35,11 +36,10 @@ def render(issue: Issue, view) -> bytes | None:
         event.add("summary", entry.title or entry.heading)
         event.add("dtstart", entry.event_date)
         event.add("dtend", entry.event_date + dt.timedelta(days=1))
-        event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0),
-                                                 tzinfo=dt.timezone.utc))
+        event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0), tzinfo=dt.UTC))
         # Unwrapped, with the addresses in place: a calendar folds lines and has no link list.
         event.add("description", to_text(entry.text, None, width=None))
-        links = [url for url in _links(entry.text)]
+        links = list(_links(entry.text))
         if links:
             event.add("url", links[0])
         calendar.add_component(event)

@@ -33,6 +33,7 @@ def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
     """Safe HTML for an entry's Markdown; with `ref_of`, each http(s) link is followed by its number [n]."""
     md = _parser()
     if ref_of is not None:
+
         def link_close(renderer, tokens, idx, options, env):
             opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open")
             closing = renderer.renderToken(tokens, idx, options, env)
@@ -42,8 +43,9 @@ def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
 
         md.add_render_rule("link_close", link_close)
     html = md.render(text or "")
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
-                     link_rel="noopener noreferrer").strip()
+    return nh3.clean(
+        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel="noopener noreferrer"
+    ).strip()
 
 
 def to_text(text: str, ref_of: Callable[[str], int] | None, width: int | None = WIDTH, indent: str = "") -> str:
@@ -82,8 +84,16 @@ def to_text(text: str, ref_of: Callable[[str], int] | None, width: int | None = 
         elif width is None:
             out.append(lead + body)
         else:
-            out.append(textwrap.fill(body, width=width, initial_indent=lead, subsequent_indent=" " * len(lead),
-                                     break_long_words=False, break_on_hyphens=False))
+            out.append(
+                textwrap.fill(
+                    body,
+                    width=width,
+                    initial_indent=lead,
+                    subsequent_indent=" " * len(lead),
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
     # List items sit together; other blocks are separated by a blank line.
     text_out = ""
     for index, ((prefix, _), rendered) in enumerate(zip(blocks, out)):
@@ -103,7 +113,7 @@ def _inline_text(children, ref_of: Callable[[str], int]) -> str:
             label_start = len(parts)
         elif child.type == "link_close":
             if href and href.lower().startswith("mailto:"):
-                address = href[len("mailto:"):]
+                address = href[len("mailto:") :]
                 if "".join(parts[label_start:]).strip() != address:
                     parts.append(f" ({address})")  # an address is written out, not numbered
             elif href and cited(href):
@@ -111,8 +121,6 @@ def _inline_text(children, ref_of: Callable[[str], int]) -> str:
             href = None
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
-        elif child.type in ("text", "code_inline"):
-            parts.append(child.content)
-        elif child.type == "image":
+        elif child.type in ("text", "code_inline") or child.type == "image":
             parts.append(child.content)
     return " ".join("".join(parts).split())

@@ -24,7 +24,7 @@ UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 
 
 def norwegian_date(day: dt.date | None) -> str:
-    """"7. mai 2024" (Babel, Norwegian Bokmål)."""
+    """ "7. mai 2024" (Babel, Norwegian Bokmål)."""
     return format_date(day, "d. MMMM y", locale="nb") if day else ""
 
 
@@ -143,19 +143,21 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                 start = len(numbers.numbers)
                 text = markdown.to_text(entry.text, numbers)
                 html_numbered = markdown.to_html(entry.text, numbers)
-                views.append(EntryView(
-                    ref=f"{key}:{position}",
-                    anchor=f"sak-{key}-{position}",
-                    heading=entry.heading,
-                    title=entry.title,
-                    html=markdown.to_html(entry.text),
-                    html_numbered=html_numbered,
-                    text=text,
-                    links=numbers.since(start),
-                    date=norwegian_date(entry.date),
-                    deadline=norwegian_date(entry.deadline),
-                    event_date=norwegian_date(entry.event_date),
-                ))
+                views.append(
+                    EntryView(
+                        ref=f"{key}:{position}",
+                        anchor=f"sak-{key}-{position}",
+                        heading=entry.heading,
+                        title=entry.title,
+                        html=markdown.to_html(entry.text),
+                        html_numbered=html_numbered,
+                        text=text,
+                        links=numbers.since(start),
+                        date=norwegian_date(entry.date),
+                        deadline=norwegian_date(entry.deadline),
+                        event_date=norwegian_date(entry.event_date),
+                    )
+                )
             groups.append(GroupView(heading, views))
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.

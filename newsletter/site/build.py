@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import atomic_write
-from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.models import Settings
-from newsletter.render.build import environment
-from newsletter.render.view import issue_view, norwegian_date
 from newsletter.render import markdown
-from newsletter.render.build import BUILT_IN_TEMPLATES
 from newsletter.render import pdf as pdf_format
 from newsletter.render import web as web_format
+from newsletter.render.build import BUILT_IN_TEMPLATES, environment
+from newsletter.render.view import issue_view, norwegian_date
 
 MANIFEST = ".manifest.json"
 MANIFEST_VERSION = 2
@@ -81,8 +80,9 @@ def _hash(*parts) -> str:
 
 def _templates_hash(workspace_templates: Path | None) -> str:
     package = BUILT_IN_TEMPLATES
-    files = sorted(package.glob("*")) + (sorted(workspace_templates.glob("*")) if workspace_templates and
-                                         workspace_templates.is_dir() else [])
+    files = sorted(package.glob("*")) + (
+        sorted(workspace_templates.glob("*")) if workspace_templates and workspace_templates.is_dir() else []
+    )
     return _hash(*[f.name.encode() + f.read_bytes() for f in files if f.is_file()])
 
 
@@ -92,14 +92,25 @@ def _summary(issue, view) -> dict:
     for section in view.sections:
         for group in section.groups:
             for entry in group.entries:
-                entries.append({
-                    "section": section.title, "heading": group.heading, "title": entry.title,
-                    "anchor": entry.anchor, "text": markdown.to_text(_source_text(issue, entry.ref), None, width=None),
-                })
+                entries.append(
+                    {
+                        "section": section.title,
+                        "heading": group.heading,
+                        "title": entry.title,
+                        "anchor": entry.anchor,
+                        "text": markdown.to_text(_source_text(issue, entry.ref), None, width=None),
+                    }
+                )
     headings = list(dict.fromkeys(e["heading"] for e in entries))
-    return {"id": issue.id, "title": issue.title, "period": issue.period,
-            "published": issue.published.isoformat() if issue.published else None,
-            "intro": markdown.to_text(issue.intro, None, width=None), "headings": headings, "entries": entries}
+    return {
+        "id": issue.id,
+        "title": issue.title,
+        "period": issue.period,
+        "published": issue.published.isoformat() if issue.published else None,
+        "intro": markdown.to_text(issue.intro, None, width=None),
+        "headings": headings,
+        "entries": entries,
+    }
 
 
 def _source_text(issue, ref: str) -> str:
@@ -123,9 +134,16 @@ class _Writer:
         self.report.written.append(relative)
 
 
-def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_dir: Path,
-               workspace_templates: Path | None = None, build_root: Path | None = None, pdf: bool = True,
-               today: dt.date | None = None) -> SiteReport:
+def build_site(
+    issues_dir: Path,
+    settings: Settings,
+    settings_path: Path,
+    out_dir: Path,
+    workspace_templates: Path | None = None,
+    build_root: Path | None = None,
+    pdf: bool = True,
+    today: dt.date | None = None,
+) -> SiteReport:
     """Build (or bring up to date) the archive in `out_dir`."""
     today = today or dt.date.today()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +156,11 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
     except (FileNotFoundError, ValueError):
         manifest = {}
     old_issues, old_outputs = manifest.get("issues", {}), manifest.get("outputs", {})
-    global_key = _hash(settings_path.read_bytes() if settings_path.exists() else b"",
-                       _templates_hash(workspace_templates), MANIFEST_VERSION)
+    global_key = _hash(
+        settings_path.read_bytes() if settings_path.exists() else b"",
+        _templates_hash(workspace_templates),
+        MANIFEST_VERSION,
+    )
     same_global = manifest.get("global") == global_key
 
     # 1. Every issue file: its hash, and (only when it changed) its parsed form and summary.
@@ -169,8 +190,10 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
         documents[issue_id] = (issue, view)
         summaries[issue_id] = _summary(issue, view)
 
-    published = sorted((s for s in summaries.values() if s["published"] and
-                        dt.date.fromisoformat(s["published"]) <= today), key=lambda s: s["id"])
+    published = sorted(
+        (s for s in summaries.values() if s["published"] and dt.date.fromisoformat(s["published"]) <= today),
+        key=lambda s: s["id"],
+    )
     published_ids = {s["id"] for s in published}
     for issue_id, summary in summaries.items():
         if issue_id not in published_ids:
@@ -203,10 +226,13 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
             issue = IssueDocument.load(issues_dir / f"{issue_id}.yaml").issue(settings)
             documents[issue_id] = (issue, issue_view(issue, settings))
         issue, view = documents[issue_id]
-        site = {"root": "../", "canonical": f"{base}{issue_id}/" if base else "",
-                "previous": {"id": previous["id"], "period": previous["period"]} if previous else None,
-                "next": {"id": following["id"], "period": following["period"]} if following else None,
-                "pdf": f"{issue_id}.pdf" if pdf else None}
+        site = {
+            "root": "../",
+            "canonical": f"{base}{issue_id}/" if base else "",
+            "previous": {"id": previous["id"], "period": previous["period"]} if previous else None,
+            "next": {"id": following["id"], "period": following["period"]} if following else None,
+            "pdf": f"{issue_id}.pdf" if pdf else None,
+        }
         writer.write(page, web_format.render(environment_once(), view, site))
         if pdf:
             writer.write(f"{issue_id}/{issue_id}.pdf", _pdf_for(issue, view, build_root, environment_once()))
@@ -216,19 +242,32 @@ def build_site(issues_dir: Path, settings: Settings, settings_path: Path, out_di
     shared = ["index.html", "emner/index.html", "sok.html", "sok.js", "sok-indeks.js", "feed.xml", "sitemap.xml"]
     headings = _headings(published)
     shared += [f"emner/{slug_}.html" for slug_ in headings]
-    if not (all(old_outputs.get(p) == shared_key for p in shared) and all(safe_join(out_dir, p).exists()
-                                                                          for p in shared)):
+    if not (
+        all(old_outputs.get(p) == shared_key for p in shared) and all(safe_join(out_dir, p).exists() for p in shared)
+    ):
         env = environment_once()
         # Grouped by the year an issue covers (2023-q4 is 2023's, even when it came out in January).
-        listed = [dict(s, published_year=s["id"][:4], published_date=dt.date.fromisoformat(s["published"]),
-                       pdf=pdf) for s in reversed(published)]
-        context = {"settings": settings, "issues": listed, "base": base, "headings": headings, "today": today,
-                   "norwegian_date": norwegian_date}
+        listed = [
+            dict(s, published_year=s["id"][:4], published_date=dt.date.fromisoformat(s["published"]), pdf=pdf)
+            for s in reversed(published)
+        ]
+        context = {
+            "settings": settings,
+            "issues": listed,
+            "base": base,
+            "headings": headings,
+            "today": today,
+            "norwegian_date": norwegian_date,
+        }
         writer.write("index.html", env.get_template("site_index.html").render(root="", **context))
         writer.write("emner/index.html", env.get_template("site_topics.html").render(root="../", **context))
         for slug_, topic in headings.items():
-            writer.write(f"emner/{slug_}.html", env.get_template("site_topic.html").render(
-                root="../", topic=topic, topic_slug=f"{slug_}.html", **context))
+            writer.write(
+                f"emner/{slug_}.html",
+                env.get_template("site_topic.html").render(
+                    root="../", topic=topic, topic_slug=f"{slug_}.html", **context
+                ),
+            )
         writer.write("sok.html", env.get_template("site_search.html").render(root="", **context))
         writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
         writer.write("sok-indeks.js", _search_index(published))
@@ -292,34 +331,51 @@ def _search_index(published: list[dict]) -> str:
     for summary in published:
         for entry in summary["entries"]:
             text = entry["text"]
-            docs.append({"i": summary["id"], "p": summary["period"], "a": entry["anchor"], "h": entry["heading"],
-                         "t": entry["title"], "x": text if len(text) <= SNIPPET * 3 else text[:SNIPPET * 3]})
+            docs.append(
+                {
+                    "i": summary["id"],
+                    "p": summary["period"],
+                    "a": entry["anchor"],
+                    "h": entry["heading"],
+                    "t": entry["title"],
+                    "x": text if len(text) <= SNIPPET * 3 else text[: SNIPPET * 3],
+                }
+            )
     return "window.SOK_INDEKS = " + json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + ";\n"
 
 
 def _atom(published: list[dict], settings: Settings, base: str, today: dt.date) -> str:
     """An Atom feed of the issues, newest first."""
+
     def absolute(path: str) -> str:
         return f"{base}{path}" if base else path
 
     newest = max((s["published"] for s in published), default=today.isoformat())
     feed_id = absolute("feed.xml") if base else f"tag:newsletter,2024:{slug(settings.name)}"
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="nb">',
-             f"<title>{escape(settings.name)}</title>", f"<id>{escape(feed_id)}</id>",
-             f"<updated>{newest}T00:00:00Z</updated>",
-             f'<link rel="self" href="{escape(absolute("feed.xml"))}"/>',
-             f'<link rel="alternate" type="text/html" href="{escape(absolute("index.html"))}"/>',
-             f"<author><name>{escape(settings.publisher or settings.name)}</name></author>"]
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="nb">',
+        f"<title>{escape(settings.name)}</title>",
+        f"<id>{escape(feed_id)}</id>",
+        f"<updated>{newest}T00:00:00Z</updated>",
+        f'<link rel="self" href="{escape(absolute("feed.xml"))}"/>',
+        f'<link rel="alternate" type="text/html" href="{escape(absolute("index.html"))}"/>',
+        f"<author><name>{escape(settings.publisher or settings.name)}</name></author>",
+    ]
     for summary in reversed(published):
         url = absolute(f"{summary['id']}/")
         entry_id = url if base else f"tag:newsletter,2024:{summary['id']}"
         headings = ", ".join(summary["headings"][:12])
-        lines += ["<entry>", f"<title>{escape(summary['title'])} – {escape(summary['period'])}</title>",
-                  f"<id>{escape(entry_id)}</id>", f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
-                  f"<updated>{summary['published']}T00:00:00Z</updated>",
-                  f"<published>{summary['published']}T00:00:00Z</published>",
-                  f"<summary>{escape((summary['intro'] + ' ' if summary['intro'] else '') + headings)}</summary>",
-                  "</entry>"]
+        lines += [
+            "<entry>",
+            f"<title>{escape(summary['title'])} – {escape(summary['period'])}</title>",
+            f"<id>{escape(entry_id)}</id>",
+            f'<link rel="alternate" type="text/html" href="{escape(url)}"/>',
+            f"<updated>{summary['published']}T00:00:00Z</updated>",
+            f"<published>{summary['published']}T00:00:00Z</published>",
+            f"<summary>{escape((summary['intro'] + ' ' if summary['intro'] else '') + headings)}</summary>",
+            "</entry>",
+        ]
     lines.append("</feed>")
     return "\n".join(lines) + "\n"
 
@@ -329,8 +385,7 @@ def _sitemap(published: list[dict], headings: dict, base: str) -> str:
     pages = ["index.html", "emner/index.html", "sok.html"] + [f"{s['id']}/" for s in published]
     pages += [f"emner/{slug_}.html" for slug_ in headings]
     lastmod = {f"{s['id']}/": s["published"] for s in published}
-    lines = ['<?xml version="1.0" encoding="utf-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     for page in pages:
         extra = f"<lastmod>{lastmod[page]}</lastmod>" if page in lastmod else ""
         lines.append(f"<url><loc>{escape(base + page)}</loc>{extra}</url>")

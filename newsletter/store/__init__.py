@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.collect.urls import canonical_url, dedup_key, item_id
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import FetchState, Item, RawItem, Source
-from newsletter.collect.urls import canonical_url, dedup_key, item_id
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: items, where each was seen, fetch state per source, cached article pages
@@ -179,7 +179,7 @@ class Store:
         """Close the connection."""
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,9 +193,7 @@ class Store:
     def _migrate(self) -> None:
         version = self.schema_version
         if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path}: made by a newer version of newsletter (schema {version}); upgrade the tool"
-            )
+            raise StoreError(f"{self.path}: made by a newer version of newsletter (schema {version}); upgrade the tool")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 for statement in script.split(";"):
@@ -209,8 +207,9 @@ class Store:
 
     # ------------------------------------------------------------------ items
 
-    def upsert_items(self, source: Source, raws: Iterable[RawItem], now: dt.datetime,
-                     precedence: dict[str, int] | None = None) -> UpsertResult:
+    def upsert_items(
+        self, source: Source, raws: Iterable[RawItem], now: dt.datetime, precedence: dict[str, int] | None = None
+    ) -> UpsertResult:
         """Insert new items, update changed ones, leave the editor's status alone.
 
         When several sources list the same page, the one earliest in `precedence`
@@ -238,10 +237,20 @@ class Store:
                     new_id = self._free_id(key)
                     self.db.execute(
                         "INSERT INTO items (id, key, url, source, language, first_seen, fetched_at, "
-                        + ", ".join(ITEM_FIELDS) + ") VALUES (?, ?, ?, ?, ?, ?, ?, "
-                        + ", ".join("?" for _ in ITEM_FIELDS) + ")",
-                        (new_id, key, url, source.key, source.language, stamp, stamp,
-                         *(values[f] for f in ITEM_FIELDS)),
+                        + ", ".join(ITEM_FIELDS)
+                        + ") VALUES (?, ?, ?, ?, ?, ?, ?, "
+                        + ", ".join("?" for _ in ITEM_FIELDS)
+                        + ")",
+                        (
+                            new_id,
+                            key,
+                            url,
+                            source.key,
+                            source.language,
+                            stamp,
+                            stamp,
+                            *(values[f] for f in ITEM_FIELDS),
+                        ),
                     )
                     result.new += 1
                     result.changed_ids.append(new_id)
@@ -388,9 +397,7 @@ class Store:
             where.append(clause)
         if sources:
             keys = list(sources)
-            where.append(
-                f"i.id IN (SELECT item_id FROM item_sources WHERE source IN ({','.join('?' * len(keys))}))"
-            )
+            where.append(f"i.id IN (SELECT item_id FROM item_sources WHERE source IN ({','.join('?' * len(keys))}))")
             params.extend(keys)
         if statuses:
             states = list(statuses)
@@ -453,9 +460,20 @@ class Store:
                    last_error = excluded.last_error, items_parsed = excluded.items_parsed,
                    newest = excluded.newest, newest_seen_at = excluded.newest_seen_at,
                    warnings = excluded.warnings""",
-            (state.source, url, state.etag, state.last_modified, _iso(state.last_attempt),
-             _iso(state.last_success), state.consecutive_failures, state.last_error, state.items_parsed,
-             _iso(state.newest), _iso(state.newest_seen_at), json.dumps(list(state.warnings), ensure_ascii=False)),
+            (
+                state.source,
+                url,
+                state.etag,
+                state.last_modified,
+                _iso(state.last_attempt),
+                _iso(state.last_success),
+                state.consecutive_failures,
+                state.last_error,
+                state.items_parsed,
+                _iso(state.newest),
+                _iso(state.newest_seen_at),
+                json.dumps(list(state.warnings), ensure_ascii=False),
+            ),
         )
 
     def newest_of_source(self, source: str) -> dt.date | None:
@@ -474,8 +492,13 @@ class Store:
         if row is None:
             return None
         return CachedPage(
-            url=url, status=row["status"], text=row["text"], published=_date(row["published"]),
-            deadline=_date(row["deadline"]), fetched_at=_datetime(row["fetched_at"]), error=row["error"],
+            url=url,
+            status=row["status"],
+            text=row["text"],
+            published=_date(row["published"]),
+            deadline=_date(row["deadline"]),
+            fetched_at=_datetime(row["fetched_at"]),
+            error=row["error"],
         )
 
     def save_page(self, page: CachedPage) -> None:
@@ -483,8 +506,15 @@ class Store:
         self.db.execute(
             "INSERT OR REPLACE INTO pages (url, status, text, published, deadline, fetched_at, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (page.url, page.status, page.text, _iso(page.published), _iso(page.deadline),
-             page.fetched_at.isoformat(timespec="seconds"), page.error),
+            (
+                page.url,
+                page.status,
+                page.text,
+                _iso(page.published),
+                _iso(page.deadline),
+                page.fetched_at.isoformat(timespec="seconds"),
+                page.error,
+            ),
         )
 
 

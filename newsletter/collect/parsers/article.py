@@ -15,17 +15,35 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup
 
-from newsletter.collect.parsers.scrape import element_date, soup_of
 from newsletter.collect.dates import ParsedDate, parse_date
+from newsletter.collect.parsers.scrape import element_date, soup_of
 from newsletter.collect.sanitize import clean_line
 
 TEXT_LIMIT = 60_000
-_NOISE = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-          "iframe", "svg", "button", "select")
+_NOISE = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+    "select",
+)
 _MAIN = ("main", "article", "[role=main]", "#mainContent", "#content", ".content", ".main-content")
 _DATE_META = (
-    ("property", "article:published_time"), ("name", "dcterms.date"), ("name", "DC.date"),
-    ("name", "dc.date"), ("name", "date"), ("itemprop", "datePublished"), ("name", "pubdate"),
+    ("property", "article:published_time"),
+    ("name", "dcterms.date"),
+    ("name", "DC.date"),
+    ("name", "dc.date"),
+    ("name", "date"),
+    ("itemprop", "datePublished"),
+    ("name", "pubdate"),
 )
 # "Høringsfrist: 08.08.2022", "Høringsfristen er 23. september 2022", "remisstid … 16 september 2025"
 _DEADLINE = re.compile(

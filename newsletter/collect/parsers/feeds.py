@@ -8,11 +8,11 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from newsletter.collect.decode import decode_body
 from newsletter.collect.dates import date_from_url, parse_date
+from newsletter.collect.decode import decode_body
+from newsletter.collect.sanitize import clean_line, html_to_text
 from newsletter.errors import ParseError
 from newsletter.models import RawItem, Source
-from newsletter.collect.sanitize import clean_line, html_to_text
 
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -32,14 +32,16 @@ def reject_hostile_xml(text: str, what: str = "feed") -> None:
     root = _ROOT_START.search(text)
     prolog = text[: root.start()] if root else text
     if _ENTITY_DECL.search(prolog):
-        raise ParseError(f"the {what} declares XML entities (<!ENTITY>); refused as a possible "
-                         "entity-expansion or XXE attack")
+        raise ParseError(
+            f"the {what} declares XML entities (<!ENTITY>); refused as a possible entity-expansion or XXE attack"
+        )
 
 
 def looks_like_html(text: str, content_type: str = "") -> bool:
     """True when a body meant to be XML is an HTML page (an error page or a moved feed)."""
-    return bool(_HTML_START.match(text)) or (content_type == "text/html" and "<rss" not in text[:2000]
-                                             and "<feed" not in text[:2000])
+    return bool(_HTML_START.match(text)) or (
+        content_type == "text/html" and "<rss" not in text[:2000] and "<feed" not in text[:2000]
+    )
 
 
 def prepare_xml(body: bytes, charset: str | None, content_type: str, what: str) -> tuple[str, list[str]]:
@@ -49,13 +51,21 @@ def prepare_xml(body: bytes, charset: str | None, content_type: str, what: str) 
     text, warning = decode_body(body, charset)
     reject_hostile_xml(text, what)
     if looks_like_html(text, content_type):
-        raise ParseError(f"expected an XML {what} but got an HTML page (Content-Type {content_type or 'none'}); "
-                         "check the URL in feeds.yaml")
+        raise ParseError(
+            f"expected an XML {what} but got an HTML page (Content-Type {content_type or 'none'}); "
+            "check the URL in feeds.yaml"
+        )
     return text, [warning] if warning else []
 
 
-def parse_feed(body: bytes, source: Source, charset: str | None = None, content_type: str = "",
-               tz: str = "Europe/Oslo", base_url: str | None = None) -> tuple[list[RawItem], list[str]]:
+def parse_feed(
+    body: bytes,
+    source: Source,
+    charset: str | None = None,
+    content_type: str = "",
+    tz: str = "Europe/Oslo",
+    base_url: str | None = None,
+) -> tuple[list[RawItem], list[str]]:
     """Items of an RSS 2.0, RSS 1.0 or Atom feed, and warnings for what was odd about it.
 
     Relative links are resolved against `base_url` (the feed's own address).
@@ -65,8 +75,9 @@ def parse_feed(body: bytes, source: Source, charset: str | None = None, content_
     # feedparser treats a bare string as a URL or a file name when it looks like one.
     utf8 = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1).encode("utf-8")
     headers = {"content-type": "application/xml; charset=utf-8", "content-location": base_url or source.url}
-    parsed = feedparser.parse(io.BytesIO(utf8), response_headers=headers, sanitize_html=True,
-                              resolve_relative_uris=True)
+    parsed = feedparser.parse(
+        io.BytesIO(utf8), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
+    )
     if parsed.bozo and not parsed.entries:
         reason = _bozo_reason(parsed.bozo_exception)
         raise ParseError(f"not a readable RSS/Atom feed ({reason})")
@@ -92,14 +103,16 @@ def parse_feed(body: bytes, source: Source, charset: str | None = None, content_
         found = found or date_from_url(link)
         if not found:
             undated += 1
-        items.append(RawItem(
-            url=link,
-            title=title,
-            summary=html_to_text(summary_html),
-            published=found.date if found else None,
-            date_precision=found.precision if found else None,
-            guid=entry.get("id"),
-        ))
+        items.append(
+            RawItem(
+                url=link,
+                title=title,
+                summary=html_to_text(summary_html),
+                published=found.date if found else None,
+                date_precision=found.precision if found else None,
+                guid=entry.get("id"),
+            )
+        )
     if linkless:
         warnings.append(f"{linkless} entries without a link were skipped")
     if undated:

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from bs4 import BeautifulSoup, Tag
 
-from newsletter.collect.decode import decode_body
 from newsletter.collect.dates import ParsedDate, date_from_url, parse_date
-from newsletter.errors import FetchError, ParseError
-from newsletter.models import RawItem, Source
+from newsletter.collect.decode import decode_body
 from newsletter.collect.sanitize import html_to_text
 from newsletter.collect.urls import resolve
+from newsletter.errors import FetchError, ParseError
+from newsletter.models import RawItem, Source
 
 
 def soup_of(body: bytes, charset: str | None) -> tuple[BeautifulSoup, str | None]:
@@ -48,8 +48,9 @@ def _href(element: Tag | None) -> str | None:
     return str(outer["href"]) if outer else None
 
 
-def parse_listing(body: bytes, source: Source, page_url: str, charset: str | None = None,
-                  tz: str = "Europe/Oslo") -> tuple[list[RawItem], list[str], str | None]:
+def parse_listing(
+    body: bytes, source: Source, page_url: str, charset: str | None = None, tz: str = "Europe/Oslo"
+) -> tuple[list[RawItem], list[str], str | None]:
     """Items of one listing page, warnings, and the next page's URL (if a `next` selector finds one)."""
     if not body.strip():
         raise ParseError("empty response (HTTP 200 with no page)")
@@ -58,9 +59,11 @@ def parse_listing(body: bytes, source: Source, page_url: str, charset: str | Non
     warnings = [warning] if warning else []
     nodes = soup.select(sel.item)
     if not nodes:
-        raise ParseError(f"selector '{sel.item}' matched 0 items on {page_url}; the page layout may have "
-                         f"changed: update 'selectors' of source '{source.key}' in feeds.yaml"
-                         + (f" (line {source.line})" if source.line else ""))
+        raise ParseError(
+            f"selector '{sel.item}' matched 0 items on {page_url}; the page layout may have "
+            f"changed: update 'selectors' of source '{source.key}' in feeds.yaml"
+            + (f" (line {source.line})" if source.line else "")
+        )
     items: list[RawItem] = []
     missing = {"title": 0, "link": 0, "date": 0}
     for node in nodes:
@@ -84,13 +87,15 @@ def parse_listing(body: bytes, source: Source, page_url: str, charset: str | Non
         if not found:
             missing["date"] += 1
         summary_el = node.select_one(sel.summary) if sel.summary else None
-        items.append(RawItem(
-            url=link,
-            title=title,
-            summary=html_to_text(summary_el.decode_contents()) if summary_el else "",
-            published=found.date if found else None,
-            date_precision=found.precision if found else None,
-        ))
+        items.append(
+            RawItem(
+                url=link,
+                title=title,
+                summary=html_to_text(summary_el.decode_contents()) if summary_el else "",
+                published=found.date if found else None,
+                date_precision=found.precision if found else None,
+            )
+        )
     for what, count in missing.items():
         if count:
             warnings.append(f"'{what}' selector found nothing in {count} of {len(nodes)} items on {page_url}")
@@ -103,9 +108,14 @@ def parse_listing(body: bytes, source: Source, page_url: str, charset: str | Non
     return items, warnings, next_url
 
 
-def collect_listing(first_body: bytes, source: Source, first_url: str, charset: str | None,
-                    fetch_page: Callable[[str], tuple[bytes, str | None]], tz: str = "Europe/Oslo",
-                    ) -> tuple[list[RawItem], list[str]]:
+def collect_listing(
+    first_body: bytes,
+    source: Source,
+    first_url: str,
+    charset: str | None,
+    fetch_page: Callable[[str], tuple[bytes, str | None]],
+    tz: str = "Europe/Oslo",
+) -> tuple[list[RawItem], list[str]]:
     """Read a listing and follow its `next` links, up to the source's `max_pages`."""
     items, warnings, next_url = parse_listing(first_body, source, first_url, charset, tz)
     seen = {first_url}

@@ -8,16 +8,17 @@ a record's web page is built from its id.
 from __future__ import annotations
 
 import re
+from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import ParseError as XMLParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from xml.etree.ElementTree import Element, ParseError as XMLParseError
 
-from newsletter.collect.parsers.feeds import prepare_xml
 from newsletter.collect.dates import parse_date
+from newsletter.collect.parsers.feeds import prepare_xml
+from newsletter.collect.sanitize import clean_line, html_to_text
 from newsletter.errors import ParseError
 from newsletter.models import RawItem, Source
-from newsletter.collect.sanitize import clean_line, html_to_text
 
 NS = "{http://data.stortinget.no}"
 NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
@@ -26,11 +27,15 @@ WEB = "https://www.stortinget.no/no/Saker-og-publikasjoner"
 # Per record type: how its page is addressed, and which dates say when it was last news.
 RECORDS = {
     "sak": (WEB + "/Saker/Sak/?p={id}", ("sist_oppdatert_dato",)),
-    "sporsmal": (WEB + "/Sporsmal/Skriftlige-sporsmal-og-svar/Skriftlig-sporsmal/?qid={id}",
-                 ("besvart_dato", "datert_dato", "sendt_dato")),
+    "sporsmal": (
+        WEB + "/Sporsmal/Skriftlige-sporsmal-og-svar/Skriftlig-sporsmal/?qid={id}",
+        ("besvart_dato", "datert_dato", "sendt_dato"),
+    ),
     # Publications have no page address in the export; `_publication_url` builds one.
-    "publikasjon": ("https://data.stortinget.no/eksport/publikasjon?publikasjonid={id}",
-                    ("dato", "tilgjengelig_dato", "publisert_dato", "sist_oppdatert_dato")),
+    "publikasjon": (
+        "https://data.stortinget.no/eksport/publikasjon?publikasjonid={id}",
+        ("dato", "tilgjengelig_dato", "publisert_dato", "sist_oppdatert_dato"),
+    ),
 }
 # Where stortinget.no keeps each publication type, by session: "dok6-202122" is at
 # …/Publikasjoner/Dokumentserien/2021-2022/dok6-202122/.
@@ -66,8 +71,9 @@ def _names(record: Element, path: str) -> list[str]:
     return [clean_line(n.text) for n in record.iterfind(path) if n.text and n.get(NIL) != "true"]
 
 
-def parse_stortinget(body: bytes, source: Source, charset: str | None = None, content_type: str = "",
-                     tz: str = "Europe/Oslo") -> tuple[list[RawItem], list[str]]:
+def parse_stortinget(
+    body: bytes, source: Source, charset: str | None = None, content_type: str = "", tz: str = "Europe/Oslo"
+) -> tuple[list[RawItem], list[str]]:
     """Items of a Stortinget export (saker, skriftligesporsmal, publikasjoner)."""
     text, warnings = prepare_xml(body, charset, content_type, "Stortinget export")
     try:
@@ -97,14 +103,16 @@ def parse_stortinget(body: bytes, source: Source, charset: str | None = None, co
             url = link_template.format(id=ident)
             if tag == "publikasjon":
                 url = _publication_url(record, ident, url)
-            items.append(RawItem(
-                url=url,
-                title=html_to_text(title, limit=500),
-                summary=_summary(record),
-                published=found.date if found else None,
-                date_precision=found.precision if found else None,
-                guid=f"stortinget:{tag}:{ident}",
-            ))
+            items.append(
+                RawItem(
+                    url=url,
+                    title=html_to_text(title, limit=500),
+                    summary=_summary(record),
+                    published=found.date if found else None,
+                    date_precision=found.precision if found else None,
+                    guid=f"stortinget:{tag}:{ident}",
+                )
+            )
     if not items:
         warnings.append("the export lists no cases, questions or publications")
     if undated:
@@ -121,8 +129,10 @@ def _summary(record: Element) -> str:
             parts.append(clean_line(value))
     committee = _names(record, f"{NS}komite/{NS}navn")
     topics = _names(record, f"{NS}emne_liste/{NS}emne/{NS}navn")
-    asker = [" ".join(filter(None, (_text(p, "fornavn"), _text(p, "etternavn"))))
-             for p in record.iterfind(f"{NS}sporsmal_fra")]
+    asker = [
+        " ".join(filter(None, (_text(p, "fornavn"), _text(p, "etternavn"))))
+        for p in record.iterfind(f"{NS}sporsmal_fra")
+    ]
     minister = _text(record, "sporsmal_til_minister_tittel")
     if asker and asker[0]:
         parts.append(f"Spørsmål fra {asker[0]}" + (f" til {minister}" if minister else ""))
