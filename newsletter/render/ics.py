@@ -8,12 +8,10 @@ import hashlib
 from icalendar import Calendar, Event
 
 from newsletter.models import Issue
+from newsletter.render.markdown import cited, links_of, to_text
 
 
 def _links(text: str) -> list[str]:
-    from newsletter.curate.edit import links_of
-    from newsletter.render.markdown import cited
-
     return [url for url in links_of(text) if cited(url)]
 
 
@@ -23,8 +21,6 @@ def render(issue: Issue, view) -> bytes | None:
     calendar.add("prodid", "-//newsletter//NONSGML newsletter//NO")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{view.title} – {view.period}")
-    from newsletter.render.markdown import to_text
-
     count = 0
     for _key, _position, entry in issue.entries():
         if not entry.event_date:

@@ -124,3 +124,23 @@ def _inline_text(children, ref_of: Callable[[str], int]) -> str:
         elif child.type in ("text", "code_inline") or child.type == "image":
             parts.append(child.content)
     return " ".join("".join(parts).split())
+
+
+# Finds every link the editor wrote, also those a renderer refuses (javascript:, data:): check reports them.
+_LINKS = MarkdownIt("commonmark")
+_LINKS.validateLink = lambda url: True
+
+
+def links_of(text: str) -> list[str]:
+    """Every link target in an entry's Markdown text (parsed by markdown-it, not guessed)."""
+    links = []
+
+    def walk(tokens):
+        for token in tokens:
+            if token.type == "link_open" and token.attrGet("href"):
+                links.append(token.attrGet("href"))
+            if token.children:
+                walk(token.children)
+
+    walk(_LINKS.parse(text or ""))  # autolinks (<https://…>) included; links in code are not links
+    return list(dict.fromkeys(links))
