@@ -278,7 +278,9 @@ def sources_check(ctx: Context, keys, as_json):
     help="Only items with this status (default: new and picked).",
 )
 @click.option("--min-score", type=float, help="Only items scoring at least this.")
-@click.option("--all", "include_all", is_flag=True, help="Include items of filtered sources below the threshold.")
+@click.option(
+    "--all", "include_all", is_flag=True, help="Every item: also those of filtered sources below the threshold."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
@@ -286,8 +288,14 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     """The candidate inbox, best first.
 
     Every item of a `relevance: all` source, and the items of `relevance:
-    filter` sources whose score reaches the threshold in newsletter.yaml.
-    With --issue, only items neither picked nor skipped are listed.
+    filter` sources whose score reaches the threshold in newsletter.yaml,
+    ordered by that score.
+
+    With --issue (and no --status), the quarter's undecided items, ordered by
+    what this editor is likely to pick: a model learned from the past issues
+    and every pick and skip, re-trained on each call. Each line shows the
+    probability of a pick, and the list ends with an estimate of the likely
+    picks still below the last line shown.
     """
     from newsletter.curate.inbox import InboxQuery, inbox, statuses_from
 
@@ -311,20 +319,35 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         min_score=min_score,
         include_all=include_all,
     )
+    ranking = None
     with ctx.store() as store:
-        found = inbox(store, feeds, settings, query)
-    if limit:
-        found = found[:limit]
+        if issue_id and not statuses:
+            from newsletter.curate.edit import ranked_candidates
+
+            found, ranking = ranked_candidates(_curation(ctx, store), issue_id, query)
+        else:
+            found = inbox(store, feeds, settings, query)
+    listed = found[:limit] if limit else found
     if as_json:
-        _json_out([i.to_json() for i in found])
+        _json_out([i.to_json() for i in listed])
         return
-    if not found:
+    if not listed:
         click.echo("No candidates. Run `newsletter collect`, or widen the filters (--all, --status all).", err=True)
         return
-    for item in found:
+    learned = ranking is not None and ranking.learned
+    for item in listed:
         date = item.published.isoformat() if item.published else "(no date)"
         marks = "" if item.status == "new" else f" [{item.status}]"
-        click.echo(f"{item.id}  {item.score:5.1f}  {date:<10}  {item.source:<22}  {item.title}{marks}")
+        weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
+        click.echo(f"{item.id}  {weight}  {date:<10}  {item.source:<22}  {item.title}{marks}")
+    if ranking is not None and learned:
+        below = found[len(listed) :]
+        likely = sum(i.probability or 0.0 for i in below)
+        click.echo(
+            f"-- about {likely:.0f} likely picks in the {len(below)} items below "
+            f"(learned from {ranking.history} past entries, {ranking.picks} picks, {ranking.non_picks} non-picks)",
+            err=True,
+        )
 
 
 @cli.command()
@@ -531,7 +554,11 @@ class _ClickTriageUI:
         date = item.published.isoformat() if item.published else "no date"
         click.echo("")
         click.secho(f"[{index}/{total}] {item.title}", bold=True)
-        click.echo(f"  {item.id} · {item.source} · {date} · score {item.score:.1f} · {', '.join(item.terms) or '-'}")
+        if item.probability is not None:
+            weight = f"{item.probability:.0%} likely · {'; '.join(item.why) or '-'}"
+        else:
+            weight = f"score {item.score:.1f} · {', '.join(item.terms) or '-'}"
+        click.echo(f"  {item.id} · {item.source} · {date} · {weight}")
         click.echo(f"  → {item.section} / {item.heading}")
         if item.summary:
             click.echo("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))

@@ -226,6 +226,8 @@ class Item:
     candidate: bool = False
     sources: tuple[str, ...] = ()
     first_seen: dt.datetime | None = None
+    probability: float | None = None  # of a pick (0–1), from the editor's ranking; None when not ranked
+    why: tuple[str, ...] = ()  # what weighed most in that probability: terms, or the past entry it is like
 
     def to_json(self) -> dict:
         """A JSON-ready mapping with the documented field names."""
@@ -252,6 +254,8 @@ class Item:
             "language": self.language,
             "status": self.status,
             "candidate": self.candidate,
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "why": list(self.why),
             "fetched_at": iso(self.fetched_at),
         }
 

@@ -255,7 +255,14 @@ def test_items_issue_shows_only_undecided(ws):
     invoke(ws, "issue", "new", "2022-q2")
     invoke(ws, "issue", "add", "2022-q2", all_items[0]["id"])
     invoke(ws, "issue", "skip", all_items[1]["id"])
-    assert [i["id"] for i in inbox(ws)] == [i["id"] for i in all_items[2:]]
+    listed = inbox(ws)
+    ids = [i["id"] for i in listed]
+    assert all_items[0]["id"] not in ids and all_items[1]["id"] not in ids
+    # A pick and a skip are something to learn from: the ranking orders the rest, every undecided
+    # item of the quarter is listed (also those below the keyword threshold), each with its probability.
+    assert set(ids) >= {i["id"] for i in all_items[2:]}
+    assert all(0.0 <= i["probability"] <= 1.0 for i in listed)
+    assert [i["probability"] for i in listed] == sorted((i["probability"] for i in listed), reverse=True)
 
 
 # ---------------------------------------------------------------------- triage

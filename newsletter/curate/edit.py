@@ -13,11 +13,11 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsletter.config import Workspace
-from newsletter.curate.inbox import InboxQuery, inbox, place
+from newsletter.curate.inbox import InboxQuery, place, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
@@ -27,6 +27,7 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
+from newsletter.curate.ranking import Ranking
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
 from newsletter.quarters import quarter_bounds
@@ -34,6 +35,7 @@ from newsletter.render.markdown import links_of
 from newsletter.store import Store
 
 STARTING_TEXT_LIMIT = 320
+DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
 
 
 @dataclass
@@ -291,17 +293,41 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
     return items
 
 
-def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
-    """The quarter's candidates that are neither picked nor skipped, best first."""
+def ranked_candidates(
+    curation: Curation, issue_id: str, query: InboxQuery | None = None, learn_from_later: bool = False
+) -> tuple[list[Item], Ranking]:
+    """The quarter's undecided candidates, best first by the editor's ranking, and the ranking itself."""
     since, until = quarter_bounds(issue_id)
-    query = InboxQuery(since=since, until=until, statuses=("new",), min_score=min_score)
-    return inbox(curation.store, curation.feeds, curation.settings, query)
+    query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
+    in_issue = tuple(curation.uses(issue_id)[1]) if curation.path(issue_id).exists() else ()
+    return ranked_inbox(
+        curation.store,
+        curation.feeds,
+        curation.settings,
+        curation.workspace.issues_dir,
+        query,
+        in_issue,
+        learn_from_later,
+    )
+
+
+def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
+    """The quarter's candidates that are neither picked nor skipped, best first by the editor's ranking."""
+    return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
 
 
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Placed]:
-    """Add every candidate of the quarter (at or above `min_score`) into its suggested section."""
+    """Add the quarter's likely picks into their suggested sections.
+
+    With a learned ranking, the items whose probability of a pick reaches `DRAFT_PROBABILITY`; with
+    the keyword order, every candidate (at or above `min_score`), as before learning existed.
+    """
+    ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
     candidates = [
-        item for item in quarter_candidates(curation, issue_id, min_score) if item.section in curation.settings.sections
+        item
+        for item in ranked
+        if item.section in curation.settings.sections
+        and (not ranking.learned or (item.probability or 0.0) >= DRAFT_PROBABILITY)
     ]
     if not candidates:
         return []

@@ -1,12 +1,26 @@
-"""The candidate inbox: which collected items are worth the editor's time, best first."""
+"""The candidate inbox: which collected items are worth the editor's time, best first.
+
+Without an issue, candidates are ordered by collection's keyword score. For an
+issue (`items --issue`, triage, draft), the quarter's undecided items are
+ordered by the editor's ranking (`curate/ranking.py`): learned from past
+issues and every pick and skip, and re-computed on every call, so each
+decision counts at once. When the ranking has learned something, every
+undecided item of the quarter is a candidate (the ranking, not the keyword
+threshold, decides what comes first, and the estimate of likely picks below
+tells the editor when to stop); with nothing to learn from, the keyword
+threshold applies as before.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from newsletter.curate.ranking import Ranking, rank_quarter
 from newsletter.models import FeedsConfig, Item, Settings
+from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 
 
@@ -21,6 +35,7 @@ class InboxQuery:
     statuses: tuple[str, ...] = ("new", "picked")
     min_score: float | None = None
     include_all: bool = False  # also items of filtered sources below the threshold
+    issue: str | None = None  # the issue whose quarter `ranked_inbox` ranks
 
 
 def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
@@ -34,33 +49,68 @@ def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
     return item
 
 
-def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuery) -> list[Item]:
-    """Candidates matching the query, ranked by score (then newest first).
+def _in_period(item: Item, since: dt.date | None, until: dt.date | None) -> bool:
+    """An item with no date is listed for the period in which it was first seen: it may be new."""
+    if item.published is not None or not item.first_seen:
+        return True
+    seen = item.first_seen.date()
+    return (since is None or seen >= since) and (until is None or seen <= until)
 
-    An item with no date is listed for the period in which it was first seen:
-    it may be new, and the editor should see it rather than lose it.
-    """
+
+def _wanted(item: Item, query: InboxQuery) -> bool:
+    if not (item.candidate or query.include_all):
+        return False
+    if query.sections and item.section not in query.sections:
+        return False
+    return query.min_score is None or item.score >= query.min_score
+
+
+def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuery) -> list[Item]:
+    """Candidates matching the query, by the keyword score (then newest first); see `ranked_inbox` for an issue."""
     out = []
     for item in store.iter_items(query.since, query.until, query.sources or None, query.statuses or None):
-        if (
-            item.published is None
-            and item.first_seen
-            and not (
-                (query.since is None or item.first_seen.date() >= query.since)
-                and (query.until is None or item.first_seen.date() <= query.until)
-            )
-        ):
-            continue  # undated: listed for the period in which it was first seen
-        place(item, feeds, settings)
-        if not (item.candidate or query.include_all):
-            continue
-        if query.sections and item.section not in query.sections:
-            continue
-        if query.min_score is not None and item.score < query.min_score:
-            continue
-        out.append(item)
+        if _in_period(item, query.since, query.until) and _wanted(place(item, feeds, settings), query):
+            out.append(item)
     out.sort(key=lambda i: (-i.score, -(i.published or dt.date.min).toordinal(), i.id))
     return out
+
+
+def ranked_inbox(
+    store: Store,
+    feeds: FeedsConfig,
+    settings: Settings,
+    issues_dir: Path,
+    query: InboxQuery,
+    in_issue: tuple[str, ...] = (),
+    learn_from_later: bool = False,
+) -> tuple[list[Item], Ranking]:
+    """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
+
+    Each item carries its `probability` and `why`; where the ranking found a close past entry in a
+    configured section, the item's suggested section and heading are that entry's. `issues_dir` holds
+    the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
+    their status says). Raises ValueError when the query names no issue.
+    """
+    if not query.issue:
+        raise ValueError("ranked_inbox needs query.issue")
+    since, until = quarter_bounds(query.issue)
+    quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until)]
+    ranking = rank_quarter(store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later)
+    out = []
+    for ranked in ranking.ranked:
+        item = place(ranked.item, feeds, settings)
+        item.probability, item.why = ranked.probability, tuple(ranked.why)
+        if ranked.like is not None and ranked.like.section in settings.sections:
+            item.section, item.heading = ranked.like.section, ranked.like.heading
+        if ranking.learned:
+            item.candidate = True
+        if query.statuses and item.status not in query.statuses:
+            continue
+        if query.sources and not set(query.sources) & set(item.sources or (item.source,)):
+            continue
+        if _wanted(item, query):
+            out.append(item)
+    return out, ranking
 
 
 def statuses_from(values: Iterable[str]) -> tuple[str, ...]:

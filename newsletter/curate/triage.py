@@ -1,5 +1,8 @@
 """Triage: the quarter's candidates one at a time, best first, each decided on the spot.
 
+The order is the editor's ranking, computed again after every decision: a
+pick lifts the items like it, a skip lowers them, while the editor goes.
+
 Every decision is written at once (an added item goes into the issue file, a
 skipped one is marked in the store), so triage can be left at any point and
 resumed later without losing one. Items left "for later" stay in the inbox and
@@ -62,15 +65,21 @@ class TriageResult:
 def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
     """Go through the quarter's undecided candidates with the editor."""
     curation.load(issue_id)  # the issue must exist and be valid before any decision is taken
-    candidates = quarter_candidates(curation, issue_id)
     result = TriageResult()
-    total = len(candidates)
-    for index, item in enumerate(candidates, 1):
+    shown: set[str] = set()
+    while True:
+        # Ranked afresh after each decision; items left for later are not offered again this session.
+        candidates = [i for i in quarter_candidates(curation, issue_id) if i.id not in shown]
+        if not candidates:
+            break
+        item = candidates[0]
+        shown.add(item.id)
+        index, total = len(shown), len(shown) - 1 + len(candidates)
         ui.show(item, index, total)
         while True:
             key = (ui.key() or "").strip().lower()[:1]
             if key == "a":
-                placed = add_items(curation, issue_id, [item.id])[0]
+                placed = add_items(curation, issue_id, [item.id], section=item.section, heading=item.heading)[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
                 break

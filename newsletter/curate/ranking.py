@@ -1,0 +1,436 @@
+"""The editor's ranking: what this editor is likely to pick, learned from past issues and every decision.
+
+Collection stores facts (text, source, kind, a keyword score); ranking is the
+editor's judgement and changes with every pick and skip, so it is computed
+here, at listing time, afresh each time (a few hundred milliseconds for a
+quarter).
+
+**What it learns from**
+
+- Every entry of every earlier issue in `issues/` (hand-written ones too): its
+  heading, title and text, and the host of each link it cites.
+- The current quarter's decisions: items picked (in the issue, or marked
+  picked) and items skipped; skips from other quarters too.
+- Items collected in an earlier issue's quarter: picked when that issue names
+  them, weak non-picks when it left them out.
+
+**How**
+
+1. A *prior* per candidate, from the history alone: how closely its text
+   resembles past entries (TF-IDF over character 3–5-grams within words, so
+   "menneskehandelsarbeidet" shares most features with "menneskehandel", and a
+   Swedish or Danish spelling with its Norwegian cousin; the mean cosine of the
+   three nearest entries), how often past issues cited its host, and collection's
+   keyword score. Each is standardised over the quarter; the prior is their
+   weighted sum. Past entries are Norwegian prose and candidates are titles and
+   summaries in six languages, so a classifier trained on entries against items
+   would learn the difference in style; similarity does not.
+2. Once there are picks and non-picks among the items themselves (this
+   quarter's decisions, or earlier quarters' items), a logistic regression
+   (classes balanced by weight) learns over the character n-grams, Snowball-
+   stemmed words (Norwegian, then English: readable terms for `why`), the
+   source, the item kind and the prior's parts. The quarter's undecided items
+   join as very weak non-picks (most of what is collected is not picked).
+3. With no earlier issue and no decision, the order is the keyword score's
+   (then newest first), exactly as before learning existed.
+
+**Probabilities** are calibrated to the editor's habit: the log-odds are shifted
+so that the probabilities of the undecided items add up to the picks still to
+expect (the median number of collected items past issues cited, less the picks
+made so far). `Ranking.unread_estimate` sums them below a position: "about 3
+likely picks in the 180 items below".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import snowballstemmer
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
+from newsletter.models import Entry, FeedsConfig, Item, Settings
+from newsletter.quarters import quarter_bounds
+from newsletter.render.markdown import links_of
+from newsletter.store import Store
+
+log = logging.getLogger(__name__)
+
+# Weights of the prior's parts (each standardised over the quarter first).
+PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
+# Weights of the training examples, by how sure their label is.
+DECIDED_WEIGHT = 1.0  # picked or skipped by the editor
+LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that issue
+UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
+C = 1.0  # inverse regularisation of the logistic regression
+ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
+NEAREST = 3  # past entries averaged for the similarity prior
+LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
+DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
+_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+_MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
+# Function words that carry no topic, for readable `why` terms only (the model sees every word).
+_STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
+    "og i på til av for med som det den de er har ble fra om et en ikke var vil kan skal også etter ved "
+    "eller sin sitt sine seg nye ny nytt mer mot over under hvor hva når alle andre denne dette disse "
+    "blir hadde och att för är från ett inte vill ska även efter nya över at mod ".split()
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the model reads of one item: title, summary and article text; source, kind, keyword score."""
+
+    text: str
+    source: str = ""
+    kind: str = ""
+    keyword_score: float = 0.0
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class PastEntry:
+    """One entry of an earlier issue, as the ranking sees it."""
+
+    issue: str
+    section: str
+    heading: str
+    title: str
+    text: str  # heading, title and text as plain words
+    hosts: tuple[str, ...]  # of the links it cites
+    item: str | None = None  # the collected item it names, if any
+
+
+@dataclass
+class Ranked:
+    """An item with its probability of being picked (0–1), the reasons, and where it would go."""
+
+    item: Item
+    probability: float
+    why: list[str] = field(default_factory=list)
+    like: PastEntry | None = None  # the past entry it most resembles, when close
+
+
+@dataclass
+class Ranking:
+    """The quarter's undecided items best first, and what the model knew."""
+
+    ranked: list[Ranked]
+    learned: bool  # False: the keyword order (nothing to learn from)
+    history: int = 0  # past entries
+    picks: int = 0  # item-level picks learned from
+    non_picks: int = 0  # item-level non-picks (skips and left-out items)
+    seconds: float = 0.0  # to train and rank
+    expected_picks: float = 0.0  # still to come in this quarter
+
+    def unread_estimate(self, start: int) -> float:
+        """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
+        return float(sum(r.probability for r in self.ranked[start:]))
+
+    def to_json(self) -> dict:
+        """The model's state for `items --json` consumers."""
+        return {
+            "learned": self.learned,
+            "history_entries": self.history,
+            "picks": self.picks,
+            "non_picks": self.non_picks,
+            "expected_picks": round(self.expected_picks, 1),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def host_of(url: str) -> str:
+    """The host of a URL, lower-case and without `www.` ("" for a malformed URL)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
+def plain(markdown: str) -> str:
+    """An entry's Markdown as words: link targets and emphasis marks dropped."""
+    return _MARKUP.sub(" ", markdown or "")
+
+
+def item_document(item: Item, article: str = "") -> Document:
+    """The document of a collected item: title, summary and the opening of its article page."""
+    text = "\n".join(part for part in (item.title, item.summary, (article or "")[:ARTICLE_CHARS]) if part)
+    return Document(text, item.source, item.kind, item.score, host_of(item.url))
+
+
+class _StemmedWords:
+    """Tokenizer: lower-cased words of 3+ letters, stemmed with Snowball's Norwegian, then English, stemmer."""
+
+    def __init__(self) -> None:
+        self._nb = snowballstemmer.stemmer("norwegian")
+        self._en = snowballstemmer.stemmer("english")
+        self._cache: dict[str, str] = {}
+
+    def stem(self, word: str) -> str:
+        """The stem of one lower-case word."""
+        stem = self._cache.get(word)
+        if stem is None:
+            stem = self._cache[word] = self._en.stemWord(self._nb.stemWord(word))
+        return stem
+
+    def __call__(self, text: str) -> list[str]:
+        return [self.stem(word) for word in _WORD.findall(text.lower())]
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -50, 50)))
+
+
+def _calibration_shift(scores: np.ndarray, expected: float) -> float:
+    """The shift of `scores` (log-odds) after which their sigmoids add up to `expected` (bisection)."""
+    if not len(scores):
+        return 0.0
+    expected = min(max(expected, 0.05 * len(scores) / 100 + 0.01), len(scores) - 0.01)
+    low, high = -60.0, 60.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _sigmoid(scores + middle).sum() > expected:
+            high = middle
+        else:
+            low = middle
+    return (low + high) / 2
+
+
+class Model:
+    """The features of one quarter's items and the history; ranks them with or without labels.
+
+    `documents` are every item the model knows (the quarter's and the labelled
+    ones of other quarters); `labels` maps a document's index to (label, weight).
+    """
+
+    def __init__(self, documents: Sequence[Document], history: Sequence[PastEntry]):
+        self.documents = list(documents)
+        self.history = list(history)
+        texts = [d.text for d in self.documents]
+        entry_texts = [e.text for e in self.history]
+        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_df=0.5)
+        self.chars.fit(texts + entry_texts if len(texts) + len(entry_texts) > 2 else texts * 2)
+        self.char_matrix = self.chars.transform(texts)
+        self.stemmer = _StemmedWords()
+        self.words = TfidfVectorizer(tokenizer=self.stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
+        self.word_matrix = self.words.fit_transform(texts)
+        self.similarity = np.zeros((len(texts), len(self.history)))
+        if self.history:
+            self.similarity = (self.char_matrix @ self.chars.transform(entry_texts).T).toarray()
+        nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(texts), 1))
+        hosts = Counter(host for entry in self.history for host in set(entry.hosts))
+        self.parts = np.c_[
+            _standardised(nearest.mean(axis=1)),
+            _standardised(np.array([math.log1p(hosts.get(d.host, 0)) for d in self.documents])),
+            _standardised(np.array([math.log1p(max(d.keyword_score, 0.0)) for d in self.documents])),
+        ]
+        self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS])
+        self.classifier: LogisticRegression | None = None
+
+    def _matrix(self) -> sparse.csr_matrix:
+        sources = sorted({d.source for d in self.documents})
+        kinds = sorted({d.kind for d in self.documents})
+        side = np.zeros((len(self.documents), len(sources) + len(kinds)))
+        for row, doc in enumerate(self.documents):
+            side[row, sources.index(doc.source)] = 1.0
+            side[row, len(sources) + kinds.index(doc.kind)] = 0.5
+        return sparse.hstack(
+            [
+                self.char_matrix,
+                self.word_matrix,
+                sparse.csr_matrix(side),
+                sparse.csr_matrix(np.c_[self.parts, self.prior]),
+            ],
+            format="csr",
+        )
+
+    def scores(self, labels: dict[int, tuple[int, float]]) -> np.ndarray:
+        """Log-odds-like scores for every document: the prior alone, or learned when both labels occur."""
+        if len({label for label, _ in labels.values()}) < 2:
+            return self.prior.copy()
+        rows = list(labels)
+        y = np.array([labels[r][0] for r in rows])
+        weights = np.array([labels[r][1] for r in rows], dtype=float)
+        for label in (0, 1):  # balance the classes by total weight, not by count
+            mask = y == label
+            weights[mask] *= weights.sum() / (2.0 * weights[mask].sum())
+        matrix = self._matrix()
+        self.classifier = LogisticRegression(C=C, solver="liblinear", max_iter=2000)
+        self.classifier.fit(matrix[rows], y, sample_weight=weights)
+        return self.classifier.decision_function(matrix)
+
+    def terms(self, index: int, limit: int = 4) -> list[str]:
+        """The words of document `index` that raise its score most (with the learned model), readable."""
+        if self.classifier is None:
+            return []
+        offset = len(self.chars.vocabulary_)
+        row = self.word_matrix[index]
+        weights = self.classifier.coef_[0][offset + row.indices]
+        names = self.words.get_feature_names_out()
+        originals: dict[str, str] = {}
+        for word in _WORD.findall(self.documents[index].text.lower()):
+            originals.setdefault(self.stemmer.stem(word), word)
+        pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
+        words = [originals.get(names[i], names[i]) for value, i in pairs if value > 0]
+        return [w for w in words if w not in _STOP][:limit]
+
+    def like(self, index: int) -> PastEntry | None:
+        """The past entry document `index` resembles most, when the resemblance is close."""
+        if not self.history:
+            return None
+        best = int(self.similarity[index].argmax())
+        return self.history[best] if self.similarity[index, best] >= LIKE_THRESHOLD else None
+
+
+def rank_items(
+    candidates: Sequence[Item],
+    documents: Sequence[Document],
+    history: Sequence[PastEntry] = (),
+    labelled: Sequence[tuple[Document, int, float]] = (),
+    expected_picks: float = DEFAULT_EXPECTED_PICKS,
+) -> Ranking:
+    """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
+
+    `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others.
+    Without history, and without both a pick and a non-pick among the labels, the keyword order
+    (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
+    `learned` is then False.
+    """
+    started = time.perf_counter()
+    picks = sum(1 for _, label, _ in labelled if label == 1)
+    non_picks = len(labelled) - picks
+    if not candidates:
+        return Ranking([], False, len(history), picks, non_picks)
+    if not history and len({label for _, label, _ in labelled}) < 2:
+        # Nothing to learn from: no past issue, and not both a pick and a non-pick among the items.
+        order = sorted(
+            range(len(candidates)),
+            key=lambda i: (
+                -candidates[i].score,
+                -(candidates[i].published or dt.date.min).toordinal(),
+                candidates[i].id,
+            ),
+        )
+        ranked = [Ranked(candidates[i], _squash(candidates[i].score), list(candidates[i].terms[:4])) for i in order]
+        return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
+    model = Model([*documents, *(doc for doc, _, _ in labelled)], history)
+    labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
+    labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
+    scores = model.scores(labels)[: len(documents)]
+    probabilities = _sigmoid(scores + _calibration_shift(scores, expected_picks))
+    ranked = []
+    for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id)):
+        like = model.like(i)
+        why = model.terms(i) or list(candidates[i].terms[:3])
+        if like is not None:
+            why.append(f"like «{like.title or like.heading}» ({like.issue})")
+        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like))
+    return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, expected_picks)
+
+
+def _squash(score: float) -> float:
+    """A keyword score (0 and up) as a number in [0, 1): score / (score + 10)."""
+    return max(score, 0.0) / (max(score, 0.0) + 10.0)
+
+
+# ---------------------------------------------------------------------- gathering from the workspace
+
+
+def past_entries(issues_dir: Path, settings: Settings, issue_ids: Iterable[str]) -> list[PastEntry]:
+    """Every entry of the named issues as a `PastEntry`; an unreadable issue file is skipped (logged)."""
+    out = []
+    for issue_id in issue_ids:
+        try:
+            issue, _ = IssueDocument.load(issues_dir / f"{issue_id}.yaml").validate(settings)
+        except IssueFileError as exc:
+            log.warning("ranking leaves out %s: %s", issue_id, exc)
+            continue
+        for key, _position, entry in issue.entries():
+            out.append(_past(issue.id, key, entry))
+    return out
+
+
+def _past(issue_id: str, section: str, entry: Entry) -> PastEntry:
+    hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links_of(entry.text)) if h))
+    text = "\n".join(p for p in (entry.heading, entry.title, plain(entry.text)) if p)
+    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, entry.item)
+
+
+def history_ids(issues_dir: Path, issue_id: str, learn_from_later: bool = False) -> list[str]:
+    """The issues the ranking of `issue_id` learns from: the earlier ones (all others with `learn_from_later`)."""
+    return [i for i in list_issue_ids(issues_dir) if i != issue_id and (learn_from_later or i < issue_id)]
+
+
+def expected_picks(history: Sequence[PastEntry], known_hosts: set[str]) -> float:
+    """Collected items a past issue cited: the median per issue of entries linking to a collected host."""
+    per_issue = Counter(e.issue for e in history if any(h in known_hosts for h in e.hosts))
+    return float(statistics.median(per_issue.values())) if per_issue else DEFAULT_EXPECTED_PICKS
+
+
+def rank_quarter(
+    store: Store,
+    feeds: FeedsConfig,
+    settings: Settings,
+    issues_dir: Path,
+    issue_id: str,
+    quarter_items: Sequence[Item],
+    in_issue: Iterable[str] = (),
+    learn_from_later: bool = False,
+) -> Ranking:
+    """Rank the undecided items among `quarter_items` (every item of the issue's quarter, any status).
+
+    Learns from the earlier issues' entries, the quarter's decisions (status `picked` or `skipped`,
+    and the item ids in `in_issue`), skips of other quarters, and earlier quarters' items (picked
+    when their issue names them, left out otherwise). `learn_from_later` lets a benchmark learn
+    from issues after `issue_id`, which the tool never does.
+    """
+    picked_here = set(in_issue)
+    history = past_entries(issues_dir, settings, history_ids(issues_dir, issue_id, learn_from_later))
+    undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here]
+    labelled: list[tuple[Item, int, float]] = [
+        (i, 1 if (i.status == "picked" or i.id in picked_here) else 0, DECIDED_WEIGHT)
+        for i in quarter_items
+        if i.status != "new" or i.id in picked_here
+    ]
+    seen = {i.id for i in quarter_items}
+    for item in store.iter_items(statuses=("skipped",)):
+        if item.id not in seen:
+            labelled.append((item, 0, DECIDED_WEIGHT))
+            seen.add(item.id)
+    cited = {e.item for e in history if e.item}
+    for past_id in sorted({e.issue for e in history}):
+        since, until = quarter_bounds(past_id)
+        for item in store.iter_items(since, until, include_undated=False):
+            if item.id not in seen:
+                labelled.append((item, 1, DECIDED_WEIGHT) if item.id in cited else (item, 0, LEFT_OUT_WEIGHT))
+                seen.add(item.id)
+    documents = [item_document(i, _article(store, i)) for i in undecided]
+    labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
+    known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
+    picked_now = sum(1 for i in quarter_items if i.status == "picked" or i.id in picked_here)
+    remaining = max(expected_picks(history, known_hosts) - picked_now, 1.0)
+    return rank_items(undecided, documents, history, labelled_documents, remaining)
+
+
+def _article(store: Store, item: Item) -> str:
+    page = store.get_page(item.url)
+    return page.text if page is not None and page.text else ""
