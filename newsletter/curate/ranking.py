@@ -365,11 +365,12 @@ def past_entries(issues_dir: Path, settings: Settings, issue_ids: Iterable[str])
             log.warning("ranking leaves out %s: %s", issue_id, exc)
             continue
         for key, _position, entry in issue.entries():
-            out.append(_past(issue.id, key, entry))
+            out.append(past_entry(issue.id, key, entry))
     return out
 
 
-def _past(issue_id: str, section: str, entry: Entry) -> PastEntry:
+def past_entry(issue_id: str, section: str, entry: Entry) -> PastEntry:
+    """An entry of issue `issue_id`, in section `section`, as the ranking sees it."""
     hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links_of(entry.text)) if h))
     text = "\n".join(p for p in (entry.heading, entry.title, plain(entry.text)) if p)
     return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, entry.item)

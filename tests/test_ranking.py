@@ -1,0 +1,144 @@
+"""The editor's ranking (`newsletter.curate.ranking`) on the small labelled quarter in tests/data/ranking/.
+
+What is checked: a pick with no keyword ranks above off-topic items once a similar past entry
+exists; a skip pushes similar items down; with nothing to learn from the order is the keyword
+order exactly; probabilities are in [0, 1] and add up to the picks expected; `why` names words
+of the item and the past entry it resembles; the suggested place comes from that entry; and
+triage ranks again after each decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from newsletter.curate import ranking
+from newsletter.curate.ranking import PastEntry, item_document, past_entry, rank_items
+from newsletter.models import Entry, Item
+
+DATA = Path(__file__).parent / "data" / "ranking" / "quarter.json"
+
+
+def load():
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    items = [
+        Item(
+            id=i["id"],
+            source=i["source"],
+            url=i["url"],
+            title=i["title"],
+            summary=i["summary"],
+            kind=i["kind"],
+            score=float(i["score"]),
+            terms=("menneskehandel",) if i["score"] else (),
+            published=dt.date(2022, 5, 1 + n),
+        )
+        for n, i in enumerate(data["items"])
+    ]
+    groups = {i["id"]: i["group"] for i in data["items"]}
+    history = [
+        past_entry(h["issue"], h["section"], Entry(heading=h["heading"], title=h["title"], text=h["text"]))
+        for h in data["history"]
+    ]
+    return items, groups, history
+
+
+def ranked_ids(result):
+    return [r.item.id for r in result.ranked]
+
+
+def test_adjacent_picks_without_keywords_rank_above_off_topic_items_once_past_entries_exist():
+    items, groups, history = load()
+    documents = [item_document(i) for i in items]
+    without = rank_items(items, documents)
+    with_history = rank_items(items, documents, history, expected_picks=4)
+    assert not without.learned and with_history.learned
+    order = ranked_ids(with_history)
+    adjacent = [order.index(i.id) for i in items if groups[i.id] == "adjacent"]
+    offtopic = [order.index(i.id) for i in items if groups[i.id] == "offtopic"]
+    assert max(adjacent) < min(offtopic), order
+    # Without the history they sit among the off-topic items (all score 0): the history made the difference.
+    plain = ranked_ids(without)
+    assert max(plain.index(i.id) for i in items if groups[i.id] == "adjacent") > min(
+        plain.index(i.id) for i in items if groups[i.id] == "offtopic"
+    )
+
+
+def test_with_nothing_to_learn_from_the_order_is_the_keyword_order():
+    items, _, _ = load()
+    result = rank_items(items, [item_document(i) for i in items])
+    expected = sorted(items, key=lambda i: (-i.score, -i.published.toordinal(), i.id))
+    assert ranked_ids(result) == [i.id for i in expected]
+    assert not result.learned
+    # A single pick is not enough either: no non-pick to tell it from.
+    pick = item_document(items[0])
+    assert not rank_items(items[1:], [item_document(i) for i in items[1:]], (), [(pick, 1, 1.0)]).learned
+
+
+def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
+    items, _, history = load()
+    result = rank_items(items, [item_document(i) for i in items], history, expected_picks=3)
+    probabilities = [r.probability for r in result.ranked]
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert result.unread_estimate(0) == pytest.approx(3.0, abs=0.01)
+    assert result.unread_estimate(len(items)) == 0.0
+
+
+def test_a_skip_pushes_similar_items_down():
+    items, _, history = load()
+    by_id = {i.id: i for i in items}
+    before = rank_items(items, [item_document(i) for i in items], history, expected_picks=4)
+    # The editor picks the GRETA report and skips the asylum proposal: the other asylum item falls
+    # below the child-welfare report it stood above.
+    decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
+    undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
+    after = rank_items(undecided, [item_document(i) for i in undecided], history, decided, expected_picks=4)
+    assert ranked_ids(before).index("adj0002") < ranked_ids(before).index("adj0003"), ranked_ids(before)
+    assert ranked_ids(after).index("adj0002") > ranked_ids(after).index("adj0003"), ranked_ids(after)
+
+
+def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
+    items, _, history = load()
+    picked = [i for i in items if i.id in ("adj0001", "off0001")]
+    decided = [(item_document(picked[0]), 1, 1.0), (item_document(picked[1]), 0, 1.0)]
+    undecided = [i for i in items if i not in picked]
+    result = rank_items(undecided, [item_document(i) for i in undecided], history, decided)
+    top = next(r for r in result.ranked if r.item.id == "adj0002")
+    words = [w for w in top.why if not w.startswith("like ")]
+    assert words, top.why
+    text = (top.item.title + " " + top.item.summary).lower()
+    assert all(w in text for w in words), top.why
+    assert top.like is not None and top.like.heading == "Representantforslag"
+    assert "like «Forslag om tilsyn med omsorgen for enslige mindreårige asylsøkere» (2021-q4)" in top.why
+
+
+def test_the_suggested_place_comes_from_the_past_entry_an_item_resembles(tmp_path):
+    items, _, history = load()
+    result = rank_items(items, [item_document(i) for i in items], history)
+    child = next(r for r in result.ranked if r.item.id == "adj0003")
+    assert child.like is not None and (child.like.section, child.like.heading) == ("norway", "Barnevern")
+    farm = next(r for r in result.ranked if r.item.id == "off0006")
+    assert farm.like is None  # nothing the editor picked is close: the source's place stays
+
+
+def test_past_entries_learn_from_earlier_issues_only(tmp_path):
+    for issue_id in ("2021-q4", "2022-q2", "2022-q3"):
+        (tmp_path / f"{issue_id}.yaml").write_text("", encoding="utf-8")
+    assert ranking.history_ids(tmp_path, "2022-q2") == ["2021-q4"]
+    assert ranking.history_ids(tmp_path, "2022-q2", learn_from_later=True) == ["2021-q4", "2022-q3"]
+
+
+def test_expected_picks_is_the_median_of_past_issues_citing_collected_hosts():
+    entries = [
+        PastEntry("2021-q3", "norway", "H", "t", "x", ("stortinget.no",)),
+        PastEntry("2021-q3", "norway", "H", "t", "x", ("regjeringen.no",)),
+        PastEntry("2021-q3", "kom", "H", "t", "x", ()),  # a hand-written note: not a collected item
+        PastEntry("2021-q4", "norway", "H", "t", "x", ("stortinget.no",)),
+        PastEntry("2021-q4", "norway", "H", "t", "x", ("elsewhere.org",)),
+    ]
+    assert ranking.expected_picks(entries, {"stortinget.no", "regjeringen.no"}) == 1.5
+    assert ranking.expected_picks([], set()) == ranking.DEFAULT_EXPECTED_PICKS
