@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from newsletter.models import Limits
 from tests.server import LocalServer, Route  # noqa: F401 (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
+
+# The sample workspace the tests read: copies of the repository's newsletter.yaml, feeds.yaml and
+# issues/2024-q2.yaml, so that the editor's edits of the real ones (or a new issue) change no test.
+SAMPLE = DATA / "workspace"
+SAMPLE_SETTINGS = SAMPLE / "newsletter.yaml"
+SAMPLE_ISSUE = SAMPLE / "issues" / "2024-q2.yaml"
 
 # Small enough that a hanging server costs a fraction of a second, never the internet.
 FAST_LIMITS = Limits(
@@ -119,15 +126,8 @@ def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rs
 
 @pytest.fixture
 def sample_workspace(tmp_path):
-    """A workspace with the repository's newsletter.yaml, feeds.yaml and sample issue 2024-q2."""
-    import shutil
-
-    repo = Path(__file__).parent.parent
-    for name in ("newsletter.yaml", "feeds.yaml"):
-        shutil.copy(repo / name, tmp_path / name)
-    (tmp_path / "issues").mkdir()
-    shutil.copy(repo / "issues" / "2024-q2.yaml", tmp_path / "issues" / "2024-q2.yaml")
-    return tmp_path
+    """A throw-away copy of tests/data/workspace: newsletter.yaml, feeds.yaml and sample issue 2024-q2."""
+    return Path(shutil.copytree(SAMPLE, tmp_path, dirs_exist_ok=True))
 
 
 def read_data(*parts: str) -> bytes:

@@ -38,9 +38,9 @@ import pytest
 from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.render.build import build
+from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
-REPO = Path(__file__).parent.parent
-SETTINGS = load_settings(REPO / "newsletter.yaml")
+SETTINGS = load_settings(SAMPLE_SETTINGS)
 TIMEOUT = 60
 CONSOLE = re.compile(r":CONSOLE[:(]\d*\)?\]\s*(.*)$")
 PHONE = 390
@@ -226,7 +226,7 @@ def assert_rendered(shot: Path, primary: str) -> Picture:
 def built(tmp_path_factory):
     """index.html and email.html of the sample issue (no PDF: the browser does not need it)."""
     chromium_binary()
-    issue = IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+    issue = IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)
     out = tmp_path_factory.mktemp("site")
     return build(issue, SETTINGS, out, ("web", "email")).files
 

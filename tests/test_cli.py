@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -171,12 +172,12 @@ def test_workspace_from_environment(collected, monkeypatch):
 
 
 def all_commands(group=cli, prefix=()):
+    """(path, command) for every command and group under `group`, a group before its commands."""
     for name, command in group.commands.items():
         path = (*prefix, name)
-        if hasattr(command, "commands"):
+        yield path, command
+        if isinstance(command, click.Group):
             yield from all_commands(command, path)
-        else:
-            yield path, command
 
 
 @pytest.mark.parametrize(
@@ -187,3 +188,31 @@ def test_every_command_has_help_and_is_in_the_readme(path, command):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0
     assert f"newsletter {' '.join(path)}" in README.read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[tuple[str, ...]]:
+    """Each distinct `newsletter WORD [WORD]` written as code in README.md (spans and fenced blocks)."""
+    text = README.read_text(encoding="utf-8")
+    fenced = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+    code = fenced.findall(text) + re.findall(r"`([^`]+)`", fenced.sub("", text))
+    found = (
+        tuple(words.split())
+        for snippet in code
+        for words in re.findall(r"\bnewsletter((?:\s+[a-z][a-z-]*){1,2})", snippet)
+    )
+    return sorted(set(found))
+
+
+def test_the_root_group_has_help():
+    assert cli.help and cli.help.strip()
+
+
+@pytest.mark.parametrize("words", readme_commands(), ids=" ".join)
+def test_every_command_the_readme_shows_exists(words):
+    """A renamed or removed command leaves no stale `newsletter …` line in the README."""
+    command = cli.get_command(click.Context(cli), words[0])
+    assert command is not None, f"README.md shows `newsletter {words[0]}`, which is not a command"
+    if isinstance(command, click.Group) and len(words) > 1:
+        assert command.get_command(click.Context(command), words[1]) is not None, (
+            f"README.md shows `newsletter {' '.join(words)}`, and {words[0]} has no command {words[1]}"
+        )

@@ -25,9 +25,9 @@ from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
 from newsletter.render.build import build
 from newsletter.render.view import issue_view
+from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
-REPO = Path(__file__).parent.parent
-SETTINGS = load_settings(REPO / "newsletter.yaml")
+SETTINGS = load_settings(SAMPLE_SETTINGS)
 
 
 def poppler(tool: str, *args: str) -> str:
@@ -94,7 +94,7 @@ def collapse(text: str) -> str:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """The sample issue, its view and its PDF (built once for the module)."""
-    issue = IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+    issue = IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)
     out = tmp_path_factory.mktemp("pdf")
     result = build(issue, SETTINGS, out, ("pdf",))
     pdf = result.files[f"{issue.id}.pdf"]

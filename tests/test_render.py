@@ -21,14 +21,15 @@ from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
 from newsletter.render.build import EMAIL_LIMIT, build
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
+from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 REPO = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
-SETTINGS = load_settings(REPO / "newsletter.yaml")
+SETTINGS = load_settings(SAMPLE_SETTINGS)
 
 
 def sample_issue() -> Issue:
-    return IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+    return IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)
 
 
 @pytest.fixture(scope="module")

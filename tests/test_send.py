@@ -9,7 +9,6 @@ import email
 import socket
 import threading
 from email import policy
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -28,9 +27,9 @@ from newsletter.mail.send import (
 )
 from newsletter.render.build import build
 from newsletter.store import Store
+from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
-REPO = Path(__file__).parent.parent
-SETTINGS = load_settings(REPO / "newsletter.yaml")
+SETTINGS = load_settings(SAMPLE_SETTINGS)
 NOW = dt.datetime(2024, 7, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -96,7 +95,7 @@ def smtp():
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    issue = IssueDocument.load(REPO / "issues" / "2024-q2.yaml").issue(SETTINGS)
+    issue = IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)
     out = tmp_path_factory.mktemp("build")
     build(issue, SETTINGS, out, ("email", "text", "pdf"))
     return issue, out

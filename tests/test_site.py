@@ -25,8 +25,8 @@ from newsletter.cli import cli
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
 from newsletter.site.build import build_site, safe_join, slug
+from tests.conftest import SAMPLE, SAMPLE_ISSUE, SAMPLE_SETTINGS
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "site" / "issues"
 SITE_URL = "https://nyhetsbrev.example.no/arkiv"
 BASE = SITE_URL + "/"
@@ -49,13 +49,13 @@ DISTINCTIVE = "tvangsarbeidsrapporten"  # only in 2023-q4, under "Tvangsarbeid"
 
 
 def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
-    """A workspace: the repo's newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
+    """A workspace: the sample newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
     root.mkdir(parents=True, exist_ok=True)
-    settings = (ROOT / "newsletter.yaml").read_text(encoding="utf-8")
+    settings = SAMPLE_SETTINGS.read_text(encoding="utf-8")
     (root / "newsletter.yaml").write_text(settings.rstrip("\n") + f"\nsite_url: {SITE_URL}\n", encoding="utf-8")
-    shutil.copy(ROOT / "feeds.yaml", root / "feeds.yaml")
+    shutil.copy(SAMPLE / "feeds.yaml", root / "feeds.yaml")
     (root / "issues").mkdir(exist_ok=True)
-    sources = sorted(DATA.glob("*.yaml")) + [ROOT / "issues" / "2024-q2.yaml"]
+    sources = sorted(DATA.glob("*.yaml")) + [SAMPLE_ISSUE]
     for source in sources:
         if issues is None or source.stem in issues:
             shutil.copy(source, root / "issues" / source.name)

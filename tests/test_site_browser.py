@@ -1,7 +1,7 @@
 """The static web archive (`newsletter.site.build_site`) in a real browser: Debian's headless Chromium.
 
-The archive is built from the repository's own issues (pdf=False) into a temporary folder and opened
-from disk. The Chromium harness of tests/test_browser.py is reused: the binary lookup, the console
+The archive is built from the sample workspace's issues (tests/data/workspace, pdf=False) into a
+temporary folder and opened from disk. The Chromium harness of tests/test_browser.py is reused: the binary lookup, the console
 pattern on stderr, `visit` (screenshot + console) and the PNG decoding that tells a blank page.
 
 - Loading: the index, the issue page and the search page with a query that has results show no console
@@ -36,7 +36,10 @@ import pytest
 
 from newsletter.config import load_settings
 from newsletter.site.build import build_site, slug
-from tests.test_browser import PRIMARY, REPO, assert_rendered, chromium_binary, run_chromium, visit
+from tests.conftest import SAMPLE, SAMPLE_SETTINGS
+from tests.test_browser import PRIMARY, assert_rendered, chromium_binary, run_chromium, visit
+
+REPO = Path(__file__).parent.parent
 
 ISSUE = "2024-q2"
 BLOCKING = ("serious", "critical")
@@ -48,11 +51,10 @@ HOSTILE = "<script>alert(1)</script> ( [ * \\ æøå"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The archive of the repository's issues, without PDFs."""
+    """The archive of the sample workspace's issues (tests/data/workspace), without PDFs."""
     chromium_binary()
     out = tmp_path_factory.mktemp("archive")
-    settings = load_settings(REPO / "newsletter.yaml")
-    report = build_site(REPO / "issues", settings, REPO / "newsletter.yaml", out, pdf=False)
+    report = build_site(SAMPLE / "issues", load_settings(SAMPLE_SETTINGS), SAMPLE_SETTINGS, out, pdf=False)
     assert ISSUE in report.issues, report
     for page in ("index.html", f"{ISSUE}/index.html", "sok.html", "sok.js", "sok-indeks.js", "emner/index.html"):
         assert (out / page).is_file(), f"the build wrote no {page}"
