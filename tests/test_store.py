@@ -106,7 +106,7 @@ def test_earlier_source_in_feeds_yaml_takes_over(tmp_path):
 
 
 def test_colliding_short_ids_are_lengthened(tmp_path, monkeypatch):
-    import newsletter.store as store_module
+    import newsletter.store.items as store_module
 
     monkeypatch.setattr(store_module, "item_id", lambda key, length=7: ("same" + "x" * 10)[:length])
     with Store(tmp_path / "n.db") as store:
@@ -166,3 +166,11 @@ def test_fetch_state_round_trip(tmp_path):
             ("w1",),
         )
         assert store.state_url("feed") == "https://a.test/rss"
+
+
+def test_a_store_in_memory_is_one_line():
+    store = Store(":memory:")
+    assert store.schema_version == len(MIGRATIONS) and store.in_memory
+    assert store.upsert_items(FEED, [raw()], NOW).new == 1
+    assert store.count_items() == 1
+    store.close()
