@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from markdown_it import MarkdownIt
+from ruamel.yaml.comments import CommentedSeq
 
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox, place
@@ -37,7 +39,7 @@ from newsletter.store import Store
 STARTING_TEXT_LIMIT = 320
 _MARKDOWN = MarkdownIt("commonmark")
 # Find every link the editor wrote, also those a renderer would refuse (javascript:, data:): check reports them.
-_MARKDOWN.validateLink = lambda url: True
+_MARKDOWN.validateLink = lambda url: True  # type: ignore[method-assign]
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Curation:
     def known_items(self) -> set[str]:
         """Ids of every collected item (an entry naming another id is an error)."""
         if self._known is None:
-            self._known = {row[0] for row in self.store.db.execute("SELECT id FROM items")}
+            self._known = self.store.item_ids()
         return self._known
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str]]:
@@ -280,7 +282,8 @@ def move_entry(
         if before_position is not None:
             index = before_position - 1
         else:
-            index = insertion_index(document.entries_of(section), new_heading, curation.heading_order(section))
+            entries = cast(CommentedSeq, document.entries_of(section))  # the parsed YAML list
+            index = insertion_index(entries, new_heading, curation.heading_order(section))
         document.move_block(block, section, index, heading.strip() if heading else None)
     return Placed(section, index + 1, new_heading, entry.title, entry.item)
 
@@ -331,7 +334,7 @@ def links_of(text: str) -> list[str]:
     return list(dict.fromkeys(links))
 
 
-def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[Problem]]:
+def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
     """Everything to fix (errors) or look at (warnings) before the issue is sent."""
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
@@ -362,7 +365,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[P
                         entry,
                         "text",
                     )
-                if first and item.published and not first <= item.published <= last:
+                if first and last and item.published and not first <= item.published <= last:
                     add(
                         "warning",
                         f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
@@ -481,7 +484,7 @@ def issue_states(curation: Curation) -> list[IssueState]:
     """Every issue file with its state: sent (mailed), built (outputs newer than the file), checked
     (no errors), draft, or invalid (the file cannot be read)."""
     states = []
-    sent = _sent_issue_ids(curation.store)
+    sent = curation.store.sent_issue_ids()
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         path = curation.path(issue_id)
         try:
@@ -504,11 +507,3 @@ def issue_states(curation: Curation) -> list[IssueState]:
         count = sum(len(entries) for entries in issue.sections.values())
         states.append(IssueState(issue_id, issue.period, issue.published, state, count, errors, warnings))
     return states
-
-
-def _sent_issue_ids(store: Store) -> set[str]:
-    # The send log belongs to the mailing stage; before it exists, nothing was sent.
-    exists = store.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sends'").fetchone()
-    if not exists:
-        return set()
-    return {row[0] for row in store.db.execute("SELECT DISTINCT issue FROM sends WHERE state = 'sent'")}

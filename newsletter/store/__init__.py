@@ -2,18 +2,22 @@
 
 `Store` is one connection with the methods of each part: `db` (connection,
 WAL, migrations, transactions), `items` (collected items, fetch state, page
-cache). `Store(":memory:")` is a private in-memory store for tests.
+cache), `contacts` (the contact and suppression lists) and `ledger` (the send
+ledger). No module outside this package runs SQL. `Store(":memory:")` is a
+private in-memory store for tests.
 """
 
 from __future__ import annotations
 
+from newsletter.store.contacts import ContactStore
 from newsletter.store.db import MIGRATIONS
 from newsletter.store.items import CachedPage, ItemStore, UpsertResult
+from newsletter.store.ledger import LedgerStore
 
 __all__ = ["MIGRATIONS", "CachedPage", "Store", "UpsertResult"]
 
 
-class Store(ItemStore):
+class Store(ItemStore, ContactStore, LedgerStore):
     """The workspace's SQLite database: open it with a path (or ":memory:"), use it as a context manager."""
 
     def __enter__(self) -> Store:

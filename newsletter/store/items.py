@@ -264,6 +264,10 @@ class ItemStore(Database):
         ).fetchall()
         return [r[0] for r in rows]
 
+    def item_ids(self) -> set[str]:
+        """The id of every item in the store."""
+        return {row[0] for row in self.db.execute("SELECT id FROM items")}
+
     def count_items(self) -> int:
         """How many items the store holds."""
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
