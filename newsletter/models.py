@@ -204,6 +204,20 @@ class RawItem:
     guid: str | None = None
 
 
+@dataclass(frozen=True)
+class ItemIdentity:
+    """Which document an item is, as collection decides it (`newsletter.collect.urls.identify`).
+
+    `url` is the canonical URL, `key` the cross-source de-duplication key, and
+    `ids` the short ids to give a new item, in order of preference: the store
+    takes the first one no other item has.
+    """
+
+    url: str
+    key: str
+    ids: tuple[str, ...]
+
+
 @dataclass
 class Item:
     """A collected item as the store holds it."""

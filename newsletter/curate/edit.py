@@ -20,6 +20,7 @@ from typing import cast
 from markdown_it import MarkdownIt
 from ruamel.yaml.comments import CommentedSeq
 
+from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox, place
 from newsletter.curate.issuefile import (
@@ -172,7 +173,7 @@ def add_items(
     curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None, heading: str | None = None
 ) -> list[Placed]:
     """Turn collected items into entries (source's section and heading unless given); mark them picked."""
-    items = [place(curation.store.get_item(ref), curation.feeds, curation.settings) for ref in refs]
+    items = [place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings) for ref in refs]
     if section:
         curation.require_section(section)
     placed = []
@@ -293,7 +294,7 @@ def move_entry(
 
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
     """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
-    items = [curation.store.get_item(ref) for ref in refs]
+    items = [curation.store.get_item(ref, reference_key(ref)) for ref in refs]
     curation.store.set_status([item.id for item in items], status)
     return items
 

@@ -13,9 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from newsletter.collect.urls import canonical_url, dedup_key, item_id
 from newsletter.errors import NotFound, StoreError
-from newsletter.models import FetchState, Item, RawItem, Source
+from newsletter.models import FetchState, Item, ItemIdentity, RawItem, Source
 from newsletter.store.db import Database
 from newsletter.store.db import iso as _iso
 from newsletter.store.db import to_date as _date
@@ -54,9 +53,17 @@ class ItemStore(Database):
     # ------------------------------------------------------------------ items
 
     def upsert_items(
-        self, source: Source, raws: Iterable[RawItem], now: dt.datetime, precedence: dict[str, int] | None = None
+        self,
+        source: Source,
+        raws: Iterable[tuple[ItemIdentity, RawItem]],
+        now: dt.datetime,
+        precedence: dict[str, int] | None = None,
     ) -> UpsertResult:
         """Insert new items, update changed ones, leave the editor's status alone.
+
+        Each item comes with its identity, decided by collection: an item whose
+        key is stored is that item again; a new one gets the first free id of
+        `identity.ids` (StoreError when none is free).
 
         When several sources list the same page, the one earliest in `precedence`
         (feeds.yaml order) is the item's primary source: its title, summary and
@@ -66,9 +73,8 @@ class ItemStore(Database):
         result = UpsertResult()
         stamp = now.isoformat(timespec="seconds")
         with self.transaction():
-            for raw in raws:
-                url = canonical_url(raw.url)
-                key = dedup_key(url)
+            for identity, raw in raws:
+                url, key = identity.url, identity.key
                 row = self.db.execute("SELECT * FROM items WHERE key = ?", (key,)).fetchone()
                 values = {
                     "title": raw.title,
@@ -80,7 +86,7 @@ class ItemStore(Database):
                     "event_date": _iso(raw.event_date),
                 }
                 if row is None:
-                    new_id = self._free_id(key)
+                    new_id = self._free_id(identity)
                     self.db.execute(
                         "INSERT INTO items (id, key, url, source, language, first_seen, fetched_at, "
                         + ", ".join(ITEM_FIELDS)
@@ -138,13 +144,11 @@ class ItemStore(Database):
                 result.seen_ids.append(current_id)
         return result
 
-    def _free_id(self, key: str) -> str:
-        # 7 characters make a collision unlikely but not impossible: lengthen until free.
-        for length in range(7, 13):
-            candidate = item_id(key, length)
+    def _free_id(self, identity: ItemIdentity) -> str:
+        for candidate in identity.ids:
             if not self.db.execute("SELECT 1 FROM items WHERE id = ?", (candidate,)).fetchone():
                 return candidate
-        raise StoreError(f"{self.path}: no free item id for {key}")
+        raise StoreError(f"{self.path}: no free item id for {identity.key}")
 
     def set_score(self, item: str, score: float, terms: Iterable[str], scored_with: str) -> None:
         """Record an item's relevance score and the terms that produced it."""
@@ -194,16 +198,21 @@ class ItemStore(Database):
             sources=sources,
         )
 
-    def get_item(self, ident: str) -> Item:
-        """The item with this id (or an unambiguous prefix of it, or its URL)."""
+    def get_item(self, ident: str, key: str | None = None) -> Item:
+        """The item with this id (or an unambiguous prefix of it), or with de-duplication key `key`.
+
+        `key` is what collection computes for a URL the editor typed
+        (`newsletter.collect.urls.reference_key`). NotFound when no item or
+        several match (the message says what to type).
+        """
         ident = ident.strip()
         rows = self.db.execute("SELECT * FROM items WHERE id = ?", (ident.lower(),)).fetchall()
         if not rows and len(ident) >= 4:
             rows = self.db.execute(
                 "SELECT * FROM items WHERE id LIKE ? LIMIT 2", (ident.lower().replace("%", "") + "%",)
             ).fetchall()
-        if not rows and "://" in ident:
-            rows = self.db.execute("SELECT * FROM items WHERE key = ?", (dedup_key(ident),)).fetchall()
+        if not rows and key is not None:
+            rows = self.db.execute("SELECT * FROM items WHERE key = ?", (key,)).fetchall()
         if not rows:
             raise NotFound(f"no item '{ident}' in {self.path}; `newsletter items` lists them")
         if len(rows) > 1:
