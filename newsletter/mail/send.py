@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
-STATES = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")
 
 
 class TransientFailure(Exception):
@@ -114,6 +113,7 @@ class SMTPTransport:
     def open(self) -> None:
         """Connect (TLS and login as configured); ServerUnavailable when that fails."""
         s = self.settings
+        connection: smtplib.SMTP
         try:
             if s.security == "ssl":
                 connection = smtplib.SMTP_SSL(
@@ -147,6 +147,7 @@ class SMTPTransport:
         if self.connection is None:
             self.open()
         smtp = self.connection
+        assert smtp is not None  # open() connected or raised
         options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
         try:
             code, reply = smtp.mail(sender, options)
@@ -294,7 +295,7 @@ class _Ledger:
         self.store, self.issue_id = store, issue_id
         self.held: tuple[str, str] | None = None
 
-    def set(self, email: str, state: str, **values) -> None:
+    def set(self, email: str, state: SendState, **values) -> None:
         with self.store.transaction():
             self._flush_held()
             _set(self.store, self.issue_id, email, state, **values)
@@ -438,6 +439,7 @@ def run_send(
             try:
                 with Store(store.path) as own:
                     own.durable()
+                    assert transport_factory is not None  # parts > 1 only with a factory
                     drain(part, own, transport_factory())
             except BaseException as exc:  # reported after the others finish
                 errors.append(exc)
@@ -505,7 +507,7 @@ def _drain(
                 data = template.render(email, names.get(email, ""))
                 # `sending` is committed when the server said 354, just before the data goes out: a
                 # failure before that point leaves the row where it was, never `unknown`.
-                started_data = []
+                started_data: list[bool] = []
 
                 def on_data(email=email, attempts=attempts, started_data=started_data):
                     # One commit: the previous message's `sent` and this one's `sending`.

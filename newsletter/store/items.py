@@ -335,14 +335,6 @@ class ItemStore(Database):
             ),
         )
 
-    def newest_of_source(self, source: str) -> dt.date | None:
-        """The newest publication date among a source's items."""
-        row = self.db.execute(
-            "SELECT max(i.published) FROM items i JOIN item_sources s ON s.item_id = i.id WHERE s.source = ?",
-            (source,),
-        ).fetchone()
-        return _date(row[0]) if row and row[0] else None
-
     # ------------------------------------------------------------------ article pages
 
     def get_page(self, url: str) -> CachedPage | None:
