@@ -356,10 +356,11 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 @pass_context
 def show(ctx: Context, item_id, as_json):
     """Show one collected item in full."""
+    from newsletter.collect.urls import reference_key
     from newsletter.curate.inbox import place
 
     with ctx.store() as store:
-        item = place(store.get_item(item_id), ctx.feeds, ctx.settings)
+        item = place(store.get_item(item_id, reference_key(item_id)), ctx.feeds, ctx.settings)
     if as_json:
         _json_out(item.to_json())
         return

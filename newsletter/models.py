@@ -1,8 +1,10 @@
-"""The one shared vocabulary of every stage: sources, items, fetch state."""
+"""The one shared vocabulary of every stage: sources, items, fetch state, contacts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -202,6 +204,20 @@ class RawItem:
     guid: str | None = None
 
 
+@dataclass(frozen=True)
+class ItemIdentity:
+    """Which document an item is, as collection decides it (`newsletter.collect.urls.identify`).
+
+    `url` is the canonical URL, `key` the cross-source de-duplication key, and
+    `ids` the short ids to give a new item, in order of preference: the store
+    takes the first one no other item has.
+    """
+
+    url: str
+    key: str
+    ids: tuple[str, ...]
+
+
 @dataclass
 class Item:
     """A collected item as the store holds it."""
@@ -344,3 +360,61 @@ class Issue:
         for key, entries in self.sections.items():
             for position, entry in enumerate(entries, 1):
                 yield key, position, entry
+
+
+# ---------------------------------------------------------------------- contacts and the send ledger
+
+ContactStatus = Literal["active", "unsubscribed", "bounced"]
+CONTACT_STATUSES: tuple[str, ...] = ("active", "unsubscribed", "bounced")
+
+
+def clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Tags without blanks or case-insensitive repeats, the first spelling kept; a string is split on `|` or `,`."""
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = re.split(r"[|,]", tags)
+    seen: dict[str, str] = {}
+    for tag in tags:
+        tag = str(tag).strip()
+        if tag and tag.casefold() not in seen:
+            seen[tag.casefold()] = tag
+    return tuple(seen.values())
+
+
+@dataclass
+class Contact:
+    """One recipient of the newsletter and the consent it is mailed on."""
+
+    email: str
+    name: str = ""
+    organisation: str = ""
+    tags: tuple[str, ...] = ()
+    legal_basis: str = ""
+    consent_source: str = ""
+    consent_date: dt.date | None = None
+    status: str = "active"
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.tags = clean_tags(self.tags)
+
+    def to_json(self) -> dict:
+        """The contact as JSON-ready values (dates as ISO strings, tags as a list)."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "organisation": self.organisation,
+            "tags": list(self.tags),
+            "legal_basis": self.legal_basis,
+            "consent_source": self.consent_source,
+            "consent_date": self.consent_date.isoformat() if self.consent_date else None,
+            "status": self.status,
+        }
+
+
+# A ledger row's state: pending → sending → sent, or temp_failed (retried), failed, unknown (the
+# connection broke after the data went out). See newsletter.mail.send.
+SendState = Literal["pending", "sending", "sent", "temp_failed", "failed", "unknown"]
+SEND_STATES: tuple[SendState, ...] = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")

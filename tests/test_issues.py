@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from newsletter import fsutil
+from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
 from newsletter.curate.issuefile import (
@@ -546,26 +547,23 @@ class Desk:
         settings = workspace.settings()
         self.store = Store(workspace.db_path)
         self.curation = Curation(workspace, settings, workspace.feeds(settings), self.store)
-        seen = self.store.upsert_items(
-            SOURCE,
-            [
-                RawItem(
-                    url="https://www.stortinget.no/forslag",
-                    title="Representantforslag om tiltak",
-                    summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
-                    published=dt.date(2024, 5, 2),
-                    date_precision="day",
-                ),
-                RawItem(
-                    url="https://www.stortinget.no/gammelt",
-                    title="Et gammelt forslag",
-                    summary="Et forslag fra januar.",
-                    published=dt.date(2024, 1, 15),
-                    date_precision="day",
-                ),
-            ],
-            NOW,
-        ).seen_ids
+        raws = [
+            RawItem(
+                url="https://www.stortinget.no/forslag",
+                title="Representantforslag om tiltak",
+                summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
+                published=dt.date(2024, 5, 2),
+                date_precision="day",
+            ),
+            RawItem(
+                url="https://www.stortinget.no/gammelt",
+                title="Et gammelt forslag",
+                summary="Et forslag fra januar.",
+                published=dt.date(2024, 1, 15),
+                date_precision="day",
+            ),
+        ]
+        seen = self.store.upsert_items(SOURCE, [(identify(r.url), r) for r in raws], NOW).seen_ids
         self.current, self.old = seen
 
     def write(self, text: str, issue_id: str = "2024-q2") -> Path:

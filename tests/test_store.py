@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from newsletter.collect.urls import dedup_key, item_id
+from newsletter.collect.urls import dedup_key, identify, item_id, reference_key
 from newsletter.errors import NotFound, StoreError
-from newsletter.models import RawItem, Source
+from newsletter.models import ItemIdentity, RawItem, Source
 from newsletter.store import MIGRATIONS, Store
 
 NOW = dt.datetime(2022, 7, 11, 8, 15)
@@ -26,7 +26,8 @@ LISTING = Source(
 
 
 def raw(url="https://a.test/news/1?utm_source=rss", title="Tittel", **kw):
-    return RawItem(url=url, title=title, **kw)
+    """An item as collection hands it to the store: its identity and what the parser read."""
+    return identify(url), RawItem(url=url, title=title, **kw)
 
 
 def test_new_store_is_migrated_and_in_wal_mode(tmp_path):
@@ -105,20 +106,28 @@ def test_earlier_source_in_feeds_yaml_takes_over(tmp_path):
         assert item.source == "feed" and item.title == "Fra feeden"
 
 
-def test_colliding_short_ids_are_lengthened(tmp_path, monkeypatch):
-    import newsletter.store as store_module
-
-    monkeypatch.setattr(store_module, "item_id", lambda key, length=7: ("same" + "x" * 10)[:length])
+def test_colliding_short_ids_are_lengthened(tmp_path):
+    """The store gives a new item the first id of its identity that no other item has."""
+    ids = tuple(("same" + "x" * 10)[:length] for length in range(7, 13))
+    first, second = (ItemIdentity(f"https://a.test/{n}", f"a.test/{n}", ids) for n in (1, 2))
     with Store(tmp_path / "n.db") as store:
-        result = store.upsert_items(FEED, [raw(url="https://a.test/1"), raw(url="https://a.test/2")], NOW)
+        result = store.upsert_items(FEED, [(first, raw()[1]), (second, raw()[1])], NOW)
         assert sorted(result.seen_ids) == ["samexxx", "samexxxx"]
+
+
+def test_identity_lengthens_ids_from_seven_to_twelve_characters():
+    identity = identify("https://www.a.test/news/1/?utm_source=rss#top")
+    assert identity.url == "https://www.a.test/news/1/"
+    assert identity.key == dedup_key(identity.url) == "a.test/news/1"
+    assert identity.ids == tuple(item_id(identity.key, n) for n in range(7, 13))
 
 
 def test_get_item_by_prefix_url_and_errors(tmp_path):
     with Store(tmp_path / "n.db") as store:
         ident = store.upsert_items(FEED, [raw()], NOW).seen_ids[0]
         assert store.get_item(ident[:5].upper()).id == ident
-        assert store.get_item("https://www.a.test/news/1#top").id == ident
+        url = "https://www.a.test/news/1#top"
+        assert store.get_item(url, reference_key(url)).id == ident
         with pytest.raises(NotFound, match="no item 'nothing'"):
             store.get_item("nothing")
 
@@ -166,3 +175,11 @@ def test_fetch_state_round_trip(tmp_path):
             ("w1",),
         )
         assert store.state_url("feed") == "https://a.test/rss"
+
+
+def test_a_store_in_memory_is_one_line():
+    store = Store(":memory:")
+    assert store.schema_version == len(MIGRATIONS) and store.in_memory
+    assert store.upsert_items(FEED, [raw()], NOW).new == 1
+    assert store.count_items() == 1
+    store.close()

@@ -21,7 +21,7 @@ from newsletter.collect.parsers.feeds import parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
 from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
-from newsletter.collect.urls import canonical_url
+from newsletter.collect.urls import canonical_url, identify
 from newsletter.errors import FetchError, ParseError, UsageError
 from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
 from newsletter.net import Fetcher, Response
@@ -154,7 +154,7 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
     if unknown:
         known = ", ".join(s.key for s in feeds.sources)
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
-    return [feeds.by_key(k) for k in dict.fromkeys(keys)]
+    return [source for k in dict.fromkeys(keys) if (source := feeds.by_key(k)) is not None]
 
 
 def _now(tz: str) -> dt.datetime:
@@ -177,6 +177,7 @@ def _store_fetched(
         store.save_state(state, store.state_url(source.key) or source.url)
         return result
     response = fetched.response
+    assert response is not None  # a fetch without an error has a response
     state.consecutive_failures = 0
     state.last_error = None
     state.last_success = now
@@ -193,7 +194,7 @@ def _store_fetched(
         kept = [i for i in items if i.published is None or i.published >= since]
         complete = len(kept) == len(items)
         items = kept
-    upserted = store.upsert_items(source, items, now, precedence)
+    upserted = store.upsert_items(source, [(identify(i.url), i) for i in items], now, precedence)
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
     # Validators stand for "everything in this body is stored": not so when --since held items back.
@@ -314,10 +315,10 @@ def _read_articles(
     limit = settings.relevance.article_limit
     # Past the limit: not fetched now, tried again next collect.
     retry.update(url for _, url in to_fetch[limit:])
-    to_fetch = [url for _, url in to_fetch[:limit]]
-    if not to_fetch:
+    urls = [url for _, url in to_fetch[:limit]]
+    if not urls:
         return pages, retry
-    progress("phase", "articles", len(to_fetch))
+    progress("phase", "articles", len(urls))
     tz = settings.timezone
 
     def fetch(url: str) -> tuple[CachedPage, bool]:
@@ -351,7 +352,7 @@ def _read_articles(
             ), False
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for page, retryable in pool.map(fetch, to_fetch):
+        for page, retryable in pool.map(fetch, urls):
             if retryable:
                 retry.add(page.url)
             else:

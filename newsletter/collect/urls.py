@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
+from newsletter.models import ItemIdentity
+
 # Query parameters that only track the click or carry navigation state: dropping
 # them never changes the document. regjeringen.no appends utm_* per feed; Liferay
 # (coe.int) appends inheritRedirect/redirect to every listing link.
@@ -37,6 +39,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Crockford's alphabet without i, l, o, u: ids are read aloud and typed by hand.
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 ID_LENGTH = 7
+ID_MAX_LENGTH = 12  # 7 characters make a collision unlikely but not impossible: lengthen until free
 
 
 def _is_tracking(name: str) -> bool:
@@ -94,6 +97,25 @@ def item_id(key: str, length: int = ID_LENGTH) -> str:
         number, rest = divmod(number, 32)
         chars.append(ID_ALPHABET[rest])
     return "".join(chars)
+
+
+def identify(url: str) -> ItemIdentity:
+    """The identity of the document at `url`: canonical URL, de-duplication key, candidate ids (7–12 chars).
+
+    Raises ValueError for a URL that cannot be parsed (see `canonical_url`).
+    """
+    canonical = canonical_url(url)
+    key = dedup_key(canonical)
+    return ItemIdentity(canonical, key, tuple(item_id(key, n) for n in range(ID_LENGTH, ID_MAX_LENGTH + 1)))
+
+
+def reference_key(ref: str) -> str | None:
+    """The de-duplication key of an item reference the editor typed when it is a URL, else None.
+
+    `newsletter show https://www.example.no/a#top` finds the item collected as
+    https://example.no/a. Raises ValueError for a URL that cannot be parsed.
+    """
+    return dedup_key(ref.strip()) if "://" in ref else None
 
 
 def host_of(url: str) -> str:

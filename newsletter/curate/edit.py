@@ -15,7 +15,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
+from ruamel.yaml.comments import CommentedSeq
+
+from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, place, ranked_inbox
 from newsletter.curate.issuefile import (
@@ -58,7 +62,7 @@ class Curation:
     def known_items(self) -> set[str]:
         """Ids of every collected item (an entry naming another id is an error)."""
         if self._known is None:
-            self._known = {row[0] for row in self.store.db.execute("SELECT id FROM items")}
+            self._known = self.store.item_ids()
         return self._known
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str]]:
@@ -168,7 +172,7 @@ def add_items(
     curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None, heading: str | None = None
 ) -> list[Placed]:
     """Turn collected items into entries (source's section and heading unless given); mark them picked."""
-    items = [place(curation.store.get_item(ref), curation.feeds, curation.settings) for ref in refs]
+    items = [place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings) for ref in refs]
     if section:
         curation.require_section(section)
     placed = []
@@ -278,7 +282,8 @@ def move_entry(
         if before_position is not None:
             index = before_position - 1
         else:
-            index = insertion_index(document.entries_of(section), new_heading, curation.heading_order(section))
+            entries = cast(CommentedSeq, document.entries_of(section))  # the parsed YAML list
+            index = insertion_index(entries, new_heading, curation.heading_order(section))
         document.move_block(block, section, index, heading.strip() if heading else None)
     return Placed(section, index + 1, new_heading, entry.title, entry.item)
 
@@ -288,7 +293,7 @@ def move_entry(
 
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
     """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
-    items = [curation.store.get_item(ref) for ref in refs]
+    items = [curation.store.get_item(ref, reference_key(ref)) for ref in refs]
     curation.store.set_status([item.id for item in items], status)
     return items
 
@@ -338,7 +343,7 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
 # ---------------------------------------------------------------------- show, check, list
 
 
-def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[Problem]]:
+def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
     """Everything to fix (errors) or look at (warnings) before the issue is sent."""
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
@@ -369,7 +374,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue | None, list[P
                         entry,
                         "text",
                     )
-                if first and item.published and not first <= item.published <= last:
+                if first and last and item.published and not first <= item.published <= last:
                     add(
                         "warning",
                         f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
@@ -488,7 +493,7 @@ def issue_states(curation: Curation) -> list[IssueState]:
     """Every issue file with its state: sent (mailed), built (outputs newer than the file), checked
     (no errors), draft, or invalid (the file cannot be read)."""
     states = []
-    sent = _sent_issue_ids(curation.store)
+    sent = curation.store.sent_issue_ids()
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         path = curation.path(issue_id)
         try:
@@ -511,11 +516,3 @@ def issue_states(curation: Curation) -> list[IssueState]:
         count = sum(len(entries) for entries in issue.sections.values())
         states.append(IssueState(issue_id, issue.period, issue.published, state, count, errors, warnings))
     return states
-
-
-def _sent_issue_ids(store: Store) -> set[str]:
-    # The send log belongs to the mailing stage; before it exists, nothing was sent.
-    exists = store.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sends'").fetchone()
-    if not exists:
-        return set()
-    return {row[0] for row in store.db.execute("SELECT DISTINCT issue FROM sends WHERE state = 'sent'")}

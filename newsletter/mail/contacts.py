@@ -15,19 +15,19 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import re
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import NewsletterError
+from newsletter.models import CONTACT_STATUSES, Contact, clean_tags
+from newsletter.store import Store
 
-STATUSES: tuple[str, ...] = ("active", "unsubscribed", "bounced")
+STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
 EXPORT_FIELDS: tuple[str, ...] = (
     "email",
@@ -71,38 +71,6 @@ class ContactError(NewsletterError):
         self.address = address
         self.reason = reason or message
         super().__init__(message)
-
-
-@dataclass
-class Contact:
-    """One recipient of the newsletter and the consent it is mailed on."""
-
-    email: str
-    name: str = ""
-    organisation: str = ""
-    tags: tuple[str, ...] = ()
-    legal_basis: str = ""
-    consent_source: str = ""
-    consent_date: dt.date | None = None
-    status: str = "active"
-    id: int | None = None
-
-    def __post_init__(self) -> None:
-        self.tags = _clean_tags(self.tags)
-
-    def to_json(self) -> dict:
-        """The contact as JSON-ready values (dates as ISO strings, tags as a list)."""
-        return {
-            "id": self.id,
-            "email": self.email,
-            "name": self.name,
-            "organisation": self.organisation,
-            "tags": list(self.tags),
-            "legal_basis": self.legal_basis,
-            "consent_source": self.consent_source,
-            "consent_date": self.consent_date.isoformat() if self.consent_date else None,
-            "status": self.status,
-        }
 
 
 @dataclass
@@ -159,58 +127,7 @@ def _loose_key(address: str) -> str:
 # ---------------------------------------------------------------------- storage helpers
 
 
-def _stamp(now: dt.datetime) -> str:
-    return now.isoformat(timespec="seconds")
-
-
-def _clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
-    if tags is None:
-        return ()
-    if isinstance(tags, str):
-        tags = re.split(r"[|,]", tags)
-    seen: dict[str, str] = {}
-    for tag in tags:
-        tag = str(tag).strip()
-        if tag and tag.casefold() not in seen:
-            seen[tag.casefold()] = tag
-    return tuple(seen.values())
-
-
-def _contact(row: sqlite3.Row) -> Contact:
-    return Contact(
-        email=row["email"],
-        name=row["name"],
-        organisation=row["organisation"],
-        tags=tuple(json.loads(row["tags"] or "[]")),
-        legal_basis=row["legal_basis"],
-        consent_source=row["consent_source"],
-        consent_date=dt.date.fromisoformat(row["consent_date"]) if row["consent_date"] else None,
-        status=row["status"],
-        id=row["id"],
-    )
-
-
-def _row(store, key: str) -> sqlite3.Row | None:
-    return store.db.execute("SELECT * FROM contacts WHERE email_key = ?", (key,)).fetchone()
-
-
-def _is_hash_suppressed(store, digest: str) -> bool:
-    return store.db.execute("SELECT 1 FROM suppressed WHERE hash = ?", (digest,)).fetchone() is not None
-
-
-def _suppress(store, digest: str, reason: str, now: dt.datetime, overwrite: bool = False) -> None:
-    verb = "INSERT OR REPLACE" if overwrite else "INSERT OR IGNORE"
-    store.db.execute(f"{verb} INTO suppressed (hash, reason, at) VALUES (?, ?, ?)", (digest, reason, _stamp(now)))
-
-
-@contextlib.contextmanager
-def _transaction(store):
-    """BEGIN IMMEDIATE … COMMIT, or nothing when the caller already opened a transaction."""
-    if store.db.in_transaction:
-        yield store.db
-    else:
-        with store.transaction() as db:
-            yield db
+_clean_tags = clean_tags
 
 
 def _check_status(status: str) -> None:
@@ -229,57 +146,44 @@ def _unknown(address: str) -> ContactError:
 # ---------------------------------------------------------------------- single contacts
 
 
-def is_suppressed(store, address: str) -> bool:
-    """True when the address unsubscribed, bounced or was erased: it must not be mailed."""
+def is_suppressed(store: Store, address: str) -> bool:
+    """True when the address unsubscribed, bounced or was erased: it must not be mailed.
+
+    ContactError when the address is not valid (RFC 5321/5322 syntax, as email-validator reads it).
+    """
     key = address_key(address)
-    row = store.db.execute("SELECT status FROM contacts WHERE email_key = ?", (key,)).fetchone()
-    if row is not None and row["status"] in SUPPRESSING_STATUSES:
+    contact = store.contact_by_key(key)
+    if contact is not None and contact.status in SUPPRESSING_STATUSES:
         return True
-    return _is_hash_suppressed(store, _hash_key(key))
+    return store.is_hash_suppressed(_hash_key(key))
 
 
-def add_contact(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
+def add_contact(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
     """Add a contact or merge it into the one with the same address.
 
     Returns the stored contact and what happened: "added" (a new row), "merged"
     (empty fields filled, tags unioned) or "suppressed" (the address unsubscribed,
     bounced or was erased: nothing is changed, and an erased address gets no row;
-    the returned contact then has `id` None).
+    the returned contact then has `id` None). ContactError for an invalid
+    address or an unknown status.
     """
     email = normalise_address(contact.email)
     _check_status(contact.status)
-    with _transaction(store):
+    with store.transaction():
         return _add(store, replace(contact, email=email), now)
 
 
-def _add(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
+def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
     """Add or merge a contact whose address is already normalised (inside a transaction)."""
     key = contact.email.lower()
-    row = _row(store, key)
-    if row is None:
-        if _is_hash_suppressed(store, _hash_key(key)):
+    existing = store.contact_by_key(key)
+    if existing is None:
+        if store.is_hash_suppressed(_hash_key(key)):
             return replace(contact, id=None), "suppressed"
-        stamp = _stamp(now)
-        cursor = store.db.execute(
-            "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
-            "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                contact.email,
-                key,
-                contact.name.strip(),
-                contact.organisation.strip(),
-                json.dumps(list(contact.tags), ensure_ascii=False),
-                contact.legal_basis.strip(),
-                contact.consent_source.strip(),
-                contact.consent_date.isoformat() if contact.consent_date else None,
-                contact.status,
-                stamp if contact.status != "active" else None,
-                stamp,
-            ),
-        )
-        return replace(contact, id=cursor.lastrowid), "added"
-    existing = _contact(row)
-    if existing.status in SUPPRESSING_STATUSES or _is_hash_suppressed(store, _hash_key(key)):
+        cleaned = replace(contact, **{name: getattr(contact, name).strip() for name in TEXT_FIELDS})
+        new_id = store.insert_contact(cleaned, key, now)
+        return replace(contact, id=new_id), "added"
+    if existing.status in SUPPRESSING_STATUSES or store.is_hash_suppressed(_hash_key(key)):
         return existing, "suppressed"
     changes: dict[str, object] = {}
     for name in TEXT_FIELDS:
@@ -287,29 +191,29 @@ def _add(store, contact: Contact, now: dt.datetime) -> tuple[Contact, str]:
         if new_value and not getattr(existing, name):
             changes[name] = new_value
     if contact.consent_date and not existing.consent_date:
-        changes["consent_date"] = contact.consent_date.isoformat()
+        changes["consent_date"] = contact.consent_date
     tags = _clean_tags(existing.tags + contact.tags)
     if tags != existing.tags:
-        changes["tags"] = json.dumps(list(tags), ensure_ascii=False)
+        changes["tags"] = tags
     if contact.status != "active":  # a stronger "no" from the merged record wins
         changes["status"] = contact.status
-        changes["status_changed_at"] = _stamp(now)
+        changes["status_changed_at"] = now
     if changes:
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        store.db.execute(f"UPDATE contacts SET {assignments} WHERE id = ?", (*changes.values(), existing.id))
-        row = _row(store, key)
-    return _contact(row), "merged"
+        assert existing.id is not None  # a stored contact has an id
+        store.update_contact(existing.id, **changes)
+        existing = store.contact_by_key(key) or existing
+    return existing, "merged"
 
 
-def get_contact(store, address: str) -> Contact:
-    """The contact with this address (any case); ContactError if unknown."""
-    row = _row(store, address_key(address))
-    if row is None:
+def get_contact(store: Store, address: str) -> Contact:
+    """The contact with this address (any case); ContactError if unknown or invalid."""
+    contact = store.contact_by_key(address_key(address))
+    if contact is None:
         raise _unknown(address)
-    return _contact(row)
+    return contact
 
 
-def remove_contact(store, address: str) -> Contact:
+def remove_contact(store: Store, address: str) -> Contact:
     """Delete a contact's row; ContactError if unknown.
 
     Removing is not suppression: an active contact removed may be added again.
@@ -317,60 +221,56 @@ def remove_contact(store, address: str) -> Contact:
     `suppressed`, so removing it never lets a later import re-activate it.
     """
     key = address_key(address)
-    with _transaction(store):
-        row = _row(store, key)
-        if row is None:
+    with store.transaction():
+        contact = store.contact_by_key(key)
+        if contact is None or contact.id is None:
             raise _unknown(address)
-        contact = _contact(row)
         if contact.status in SUPPRESSING_STATUSES:
-            stamp = row["status_changed_at"] or row["added_at"]
-            _suppress(store, _hash_key(key), contact.status, dt.datetime.fromisoformat(stamp))
-        store.db.execute("DELETE FROM contacts WHERE id = ?", (contact.id,))
+            since = store.contact_status_since(contact.id)
+            assert since is not None  # the row is there: it has an added_at
+            store.suppress_hash(_hash_key(key), contact.status, since)
+        store.delete_contact(key)
     return contact
 
 
-def unsubscribe(store, address: str, now: dt.datetime) -> Contact:
+def unsubscribe(store: Store, address: str, now: dt.datetime) -> Contact:
     """Mark a contact unsubscribed (it is never mailed or re-activated again).
 
     An address that is not in the list is suppressed by its hash, so a later
     import cannot add it; the returned contact then has `id` None.
+    ContactError for an invalid address.
     """
     key = address_key(address)
-    with _transaction(store):
-        row = _row(store, key)
-        if row is None:
-            _suppress(store, _hash_key(key), "unsubscribed", now)
+    with store.transaction():
+        contact = store.contact_by_key(key)
+        if contact is None or contact.id is None:
+            store.suppress_hash(_hash_key(key), "unsubscribed", now)
             return Contact(email=normalise_address(address), status="unsubscribed")
-        if row["status"] != "unsubscribed":
-            store.db.execute(
-                "UPDATE contacts SET status = 'unsubscribed', status_changed_at = ? WHERE id = ?",
-                (_stamp(now), row["id"]),
-            )
-            row = _row(store, key)
-    return _contact(row)
+        if contact.status != "unsubscribed":
+            store.update_contact(contact.id, status="unsubscribed", status_changed_at=now)
+            contact = store.contact_by_key(key) or contact
+    return contact
 
 
-def mark_bounced(store, address: str, reply: str, now: dt.datetime) -> None:
-    """Mark a contact bounced after a permanent (5xx) failure; it is not mailed again.
+def mark_bounced(store: Store, address: str, reply: str, now: dt.datetime) -> None:
+    """Mark a contact bounced after a permanent (5xx, RFC 5321 4.2.1) failure; it is not mailed again.
 
     `reply` is the server's answer; the contacts table keeps no copy of it (the
     send ledger does).  An unsubscribed contact stays unsubscribed.  An address
-    no longer in the list is suppressed by its hash.
+    no longer in the list is suppressed by its hash.  ContactError for an
+    invalid address.
     """
     key = address_key(address)
-    with _transaction(store):
-        row = _row(store, key)
-        if row is None:
-            _suppress(store, _hash_key(key), "bounced", now)
-        elif row["status"] == "active":
-            store.db.execute(
-                "UPDATE contacts SET status = 'bounced', status_changed_at = ? WHERE id = ?",
-                (_stamp(now), row["id"]),
-            )
+    with store.transaction():
+        contact = store.contact_by_key(key)
+        if contact is None or contact.id is None:
+            store.suppress_hash(_hash_key(key), "bounced", now)
+        elif contact.status == "active":
+            store.update_contact(contact.id, status="bounced", status_changed_at=now)
 
 
-def erase(store, address: str, now: dt.datetime) -> None:
-    """Delete everything personal about an address (a data-subject erasure request).
+def erase(store: Store, address: str, now: dt.datetime) -> None:
+    """Delete everything personal about an address (a data-subject erasure request, GDPR art. 17).
 
     The contact row goes; the SHA-256 of the address key goes into `suppressed`
     (reason "erased") so the address is refused from now on; every row of the
@@ -378,7 +278,7 @@ def erase(store, address: str, now: dt.datetime) -> None:
     id, no copy of the address in the server's reply).  SQLite's secure_delete is
     on while erasing and the WAL is checkpointed afterwards, so the old bytes do
     not linger in free pages of the database file either.  An address that is
-    not in the list is still suppressed.
+    not in the list is still suppressed.  ContactError for an invalid address.
     """
     key = address_key(address)
     digest = _hash_key(key)
@@ -389,57 +289,43 @@ def erase(store, address: str, now: dt.datetime) -> None:
         if ascii_form:
             forms.add(ascii_form)
     pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
-    outer = store.db.in_transaction
-    previous = store.db.execute("PRAGMA secure_delete").fetchone()[0]
-    store.db.execute("PRAGMA secure_delete = ON")
-    try:
-        with _transaction(store):
-            row = _row(store, key)
-            names = [row["name"]] if row is not None and row["name"] else []
-            store.db.execute("DELETE FROM contacts WHERE email_key = ?", (key,))
-            _suppress(store, digest, "erased", now, overwrite=True)
-            ledger = [r[0] for r in store.db.execute("SELECT DISTINCT email FROM sends")]
-            for email in ledger:
-                if email != marker and not email.startswith(ERASED_PREFIX) and _loose_key(email) == key:
-                    store.db.execute(
-                        "UPDATE OR REPLACE sends SET email = ?, contact_id = NULL WHERE email = ?", (marker, email)
-                    )
-            for rowid, reply in store.db.execute(
-                "SELECT rowid, last_reply FROM sends WHERE email = ? AND last_reply IS NOT NULL", (marker,)
-            ).fetchall():
-                cleaned = pattern.sub(marker, reply)
-                for name in names:
-                    cleaned = re.sub(re.escape(name), "[erased]", cleaned, flags=re.IGNORECASE)
-                if cleaned != reply:
-                    store.db.execute("UPDATE sends SET last_reply = ? WHERE rowid = ?", (cleaned, rowid))
-    finally:
-        if not outer:
-            store.db.execute(f"PRAGMA secure_delete = {int(previous)}")
-    if not outer:
-        with contextlib.suppress(sqlite3.Error):
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    with store.secure_delete(), store.transaction():
+        contact = store.contact_by_key(key)
+        names = [contact.name] if contact is not None and contact.name else []
+        store.delete_contact(key)
+        store.suppress_hash(digest, "erased", now, overwrite=True)
+        for email in store.ledger_addresses():
+            if email != marker and not email.startswith(ERASED_PREFIX) and _loose_key(email) == key:
+                store.rename_ledger_address(email, marker)
+        for rowid, reply in store.ledger_replies(marker):
+            cleaned = pattern.sub(marker, reply)
+            for name in names:
+                cleaned = re.sub(re.escape(name), "[erased]", cleaned, flags=re.IGNORECASE)
+            if cleaned != reply:
+                store.set_ledger_reply(rowid, cleaned)
+    store.checkpoint()
 
 
 # ---------------------------------------------------------------------- lists
 
 
-def list_contacts(store, status: str | None = None, tag: str | None = None) -> list[Contact]:
-    """Contacts ordered by address key, optionally only one status and/or one tag (case-insensitive)."""
+def list_contacts(store: Store, status: str | None = None, tag: str | None = None) -> list[Contact]:
+    """Contacts ordered by address key, optionally only one status and/or one tag (case-insensitive).
+
+    ContactError for an unknown status.
+    """
     if status is not None:
         _check_status(status)
-        rows = store.db.execute("SELECT * FROM contacts WHERE status = ? ORDER BY email_key", (status,))
-    else:
-        rows = store.db.execute("SELECT * FROM contacts ORDER BY email_key")
-    contacts = [_contact(row) for row in rows]
+    contacts = store.list_contacts(status)
     if tag is not None:
         wanted = tag.strip().casefold()
         contacts = [c for c in contacts if any(t.casefold() == wanted for t in c.tags)]
     return contacts
 
 
-def active_recipients(store, tag: str | None = None) -> list[Contact]:
+def active_recipients(store: Store, tag: str | None = None) -> list[Contact]:
     """Who receives the next issue: active contacts (optionally with a tag) whose address is not suppressed."""
-    suppressed = {row[0] for row in store.db.execute("SELECT hash FROM suppressed")}
+    suppressed = store.suppressed_hashes()
     contacts = list_contacts(store, "active", tag)
     if not suppressed:
         return contacts
@@ -514,7 +400,7 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
+def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
     """Import contacts from a CSV file whose first line names the columns.
 
     UTF-8 (BOM or not) or Windows-1252; `,` or `;` separated; columns `email`
@@ -571,7 +457,7 @@ def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None
         except ContactError as exc:
             report.invalid.append((line, raw, exc.reason))
             continue
-        values: dict[str, object] = {name: _cell(cells, columns, name) for name in TEXT_FIELDS}
+        values: dict[str, Any] = {name: _cell(cells, columns, name) for name in TEXT_FIELDS}
         values["tags"] = _clean_tags(_cell(cells, columns, "tags"))
         consent = _cell(cells, columns, "consent_date")
         try:
@@ -591,7 +477,7 @@ def import_csv(store, path: Path, now: dt.datetime, defaults: dict | None = None
         parsed.append(Contact(email=email, status=status, **values))
     if columns is None:
         raise ContactError(f"{path}: no header line; the first line must name the columns, e.g. email,name")
-    with _transaction(store):
+    with store.transaction():
         for contact in parsed:
             _, outcome = _add(store, contact, now)
             setattr(report, outcome, getattr(report, outcome) + 1)

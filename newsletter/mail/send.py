@@ -32,7 +32,7 @@ from pathlib import Path
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import atomic_write
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
-from newsletter.models import MailSettings
+from newsletter.models import MailSettings, SendState
 from newsletter.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
-STATES = ("pending", "sending", "sent", "temp_failed", "failed", "unknown")
 
 
 class TransientFailure(Exception):
@@ -114,6 +113,7 @@ class SMTPTransport:
     def open(self) -> None:
         """Connect (TLS and login as configured); ServerUnavailable when that fails."""
         s = self.settings
+        connection: smtplib.SMTP
         try:
             if s.security == "ssl":
                 connection = smtplib.SMTP_SSL(
@@ -147,6 +147,7 @@ class SMTPTransport:
         if self.connection is None:
             self.open()
         smtp = self.connection
+        assert smtp is not None  # open() connected or raised
         options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
         try:
             code, reply = smtp.mail(sender, options)
@@ -222,57 +223,45 @@ def outbox_name(recipient: str) -> str:
 
 
 def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], now: dt.datetime) -> int:
-    """Write the ledger rows of a send that starts now; a send already started keeps its list."""
-    existing = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (issue_id,)).fetchone()[0]
-    if existing:
+    """Write the ledger rows of a send that starts now; a send already started keeps its list.
+
+    Returns how many recipients were frozen (0 when the ledger already existed).
+    """
+    if store.ledger_size(issue_id):
         return 0
-    stamp = now.isoformat(timespec="seconds")
-    with store.transaction():
-        store.db.executemany(
-            "INSERT OR IGNORE INTO sends (issue, email, contact_id, position, state, updated_at) "
-            "VALUES (?, ?, ?, ?, 'pending', ?)",
-            [(issue_id, r.email, r.contact_id, n, stamp) for n, r in enumerate(recipients)],
-        )
+    store.freeze_recipients(issue_id, [(r.email, r.contact_id) for r in recipients], now)
     return len(recipients)
 
 
 def send_counts(store: Store, issue_id: str) -> dict[str, int]:
     """How many ledger rows of an issue are in each state."""
-    counts = dict.fromkeys(STATES, 0)
-    for state, count in store.db.execute(
-        "SELECT state, count(*) FROM sends WHERE issue = ? GROUP BY state", (issue_id,)
-    ):
-        counts[state] = count
-    return counts
+    return store.send_counts(issue_id)
 
 
 def failures(store: Store, issue_id: str) -> list[tuple[str, str, str]]:
     """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows."""
-    return [
-        tuple(row)
-        for row in store.db.execute(
-            "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
-            "AND state IN ('failed', 'unknown', 'temp_failed') ORDER BY position",
-            (issue_id,),
-        )
-    ]
+    return store.send_failures(issue_id)
 
 
 def _set(
     store: Store,
     issue_id: str,
     email: str,
-    state: str,
+    state: SendState,
     reply: str | None = None,
     attempts: int | None = None,
     next_at: float | None = None,
     message_id: str | None = None,
 ) -> None:
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    store.db.execute(
-        "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
-        "next_attempt_at = ?, message_id = coalesce(?, message_id), updated_at = ? WHERE issue = ? AND email = ?",
-        (state, reply, attempts, str(next_at) if next_at is not None else None, message_id, now, issue_id, email),
+    store.set_send_state(
+        issue_id,
+        email,
+        state,
+        dt.datetime.now(dt.UTC),
+        reply=reply,
+        attempts=attempts,
+        next_at=next_at,
+        message_id=message_id,
     )
 
 
@@ -281,28 +270,19 @@ def _no_longer_wanted(store: Store, issue_id: str, email: str) -> str | None:
     started), or None."""
     if email.startswith("erased:"):
         return "skipped: erased after the send started"
-    row = store.db.execute(
-        "SELECT s.contact_id, c.status FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.issue = ? AND s.email = ?",
-        (issue_id, email),
-    ).fetchone()
-    if row is None or row[0] is None:
+    standing = store.recipient_standing(issue_id, email)
+    if standing is None or standing[0] is None:
         return None
-    if row[1] is None:
+    if standing[1] is None:
         return "skipped: removed from the contact list after the send started"
-    if row[1] != "active":
-        return f"skipped: {row[1]} after the send started"
+    if standing[1] != "active":
+        return f"skipped: {standing[1]} after the send started"
     return None
 
 
 def retry_failed(store: Store, issue_id: str) -> int:
     """Put the failed rows whose contact is still active back in the queue (after an outage, say)."""
-    return store.db.execute(
-        "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE issue = ? AND state = "
-        "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
-        "(SELECT id FROM contacts WHERE status = 'active'))",
-        (issue_id,),
-    ).rowcount
+    return store.requeue_failed(issue_id)
 
 
 class _Ledger:
@@ -315,7 +295,7 @@ class _Ledger:
         self.store, self.issue_id = store, issue_id
         self.held: tuple[str, str] | None = None
 
-    def set(self, email: str, state: str, **values) -> None:
+    def set(self, email: str, state: SendState, **values) -> None:
         with self.store.transaction():
             self._flush_held()
             _set(self.store, self.issue_id, email, state, **values)
@@ -416,23 +396,14 @@ def run_send(
     progress = progress or (lambda *_: None)
     report = SendReport()
     # Each state change must survive a power cut too: `sent` rolled back to `pending` would mean a second copy.
-    store.db.execute("PRAGMA synchronous=FULL")
+    store.durable()
     # A row left at `sending` by a run that died: the server may have the message.
-    store.db.execute(
-        "UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
-        "sending') WHERE issue = ? AND state = 'sending'",
-        (issue_id,),
-    )
+    store.mark_interrupted(issue_id)
     if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
-        store.db.execute(
-            "UPDATE sends SET state = 'pending', next_attempt_at = NULL WHERE issue = ? AND state = 'unknown'",
-            (issue_id,),
-        )
-    states = ("pending", "temp_failed")
+        store.requeue_unknown(issue_id)
+    states: tuple[SendState, ...] = ("pending", "temp_failed")
     report.skipped_unknown = send_counts(store, issue_id)["unknown"]
-    total = store.db.execute(
-        f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(states))})", (issue_id, *states)
-    ).fetchone()[0]
+    total = store.count_in_states(issue_id, states)
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     # One limit for all connections: the rate is the server's, not each connection's.
@@ -467,7 +438,8 @@ def run_send(
         def worker(part: int) -> None:
             try:
                 with Store(store.path) as own:
-                    own.db.execute("PRAGMA synchronous=FULL")
+                    own.durable()
+                    assert transport_factory is not None  # parts > 1 only with a factory
                     drain(part, own, transport_factory())
             except BaseException as exc:  # reported after the others finish
                 errors.append(exc)
@@ -490,7 +462,7 @@ def _drain(
     template: MessageTemplate,
     settings: MailSettings,
     transport,
-    states: tuple[str, ...],
+    states: tuple[SendState, ...],
     part: int,
     parts: int,
     limit: RateLimit,
@@ -501,14 +473,7 @@ def _drain(
     max_wait: float,
 ) -> None:
     """Send the rows of one share of the ledger (position % parts == part) until none is due."""
-    names = {
-        row[0]: row[1]
-        for row in store.db.execute(
-            "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-            "WHERE s.issue = ?",
-            (issue_id,),
-        )
-    }
+    names = store.recipient_names(issue_id)
     sender = smtp_address(settings.sender)
     refusals = report.refusals
     ledger = _Ledger(store, issue_id)
@@ -521,16 +486,12 @@ def _drain(
     try:
         while True:
             now = time.time()
-            rows = store.db.execute(
-                f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND position % ? = ? "
-                f"AND state IN ({','.join('?' * len(states))}) ORDER BY position",
-                (issue_id, parts, part, *states),
-            ).fetchall()
-            due = [r for r in rows if not r[2] or float(r[2]) <= now]
+            rows = store.queued(issue_id, states, part, parts)
+            due = [r for r in rows if not r[2] or r[2] <= now]
             if not rows:
                 break
             if not due:
-                wait = min(float(r[2]) for r in rows) - now
+                wait = min(r[2] or now for r in rows) - now
                 if wait > max_wait:
                     break  # left for the next run
                 time.sleep(max(0.0, wait))
@@ -546,7 +507,7 @@ def _drain(
                 data = template.render(email, names.get(email, ""))
                 # `sending` is committed when the server said 354, just before the data goes out: a
                 # failure before that point leaves the row where it was, never `unknown`.
-                started_data = []
+                started_data: list[bool] = []
 
                 def on_data(email=email, attempts=attempts, started_data=started_data):
                     # One commit: the previous message's `sent` and this one's `sending`.

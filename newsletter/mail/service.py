@@ -95,7 +95,7 @@ def send_issue(
     """Send an issue to the active contacts (frozen when its send starts), under the issue's send lock."""
     ledger = ledger_id(issue_id, transport)
     with send_lock(var, ledger.replace(":", "-")):
-        started = store.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (ledger,)).fetchone()[0]
+        started = store.ledger_size(ledger)
         if tag and started:
             raise UsageError(
                 f"the recipients of {issue_id} were frozen when its send started; --tag applies "

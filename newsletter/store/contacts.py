@@ -1,0 +1,176 @@
+"""The contact list and the suppression list (personal data: the file never leaves var/).
+
+This part only persists. Which address is the same contact (`email_key`),
+what an address's hash is, and when a contact may be added or re-activated is
+decided by `newsletter.mail.contacts`, which calls these methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from newsletter.models import Contact
+from newsletter.store.db import Database
+
+# Columns `update_contact` may change (what a merge or a status change touches).
+CONTACT_COLUMNS: frozenset[str] = frozenset(
+    {
+        "name",
+        "organisation",
+        "tags",
+        "legal_basis",
+        "consent_source",
+        "consent_date",
+        "status",
+        "status_changed_at",
+    }
+)
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.isoformat(timespec="seconds")
+
+
+def _column_value(value: object) -> object:
+    """A Python value as the contacts table stores it (tags as JSON, dates as ISO 8601)."""
+    if isinstance(value, tuple | list):
+        return json.dumps(list(value), ensure_ascii=False)
+    if isinstance(value, dt.datetime):
+        return _stamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _contact(row: sqlite3.Row) -> Contact:
+    return Contact(
+        email=row["email"],
+        name=row["name"],
+        organisation=row["organisation"],
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        legal_basis=row["legal_basis"],
+        consent_source=row["consent_source"],
+        consent_date=dt.date.fromisoformat(row["consent_date"]) if row["consent_date"] else None,
+        status=row["status"],
+        id=row["id"],
+    )
+
+
+class ContactStore(Database):
+    """Contacts and suppressed address hashes (a part of `Store`)."""
+
+    # ------------------------------------------------------------------ contacts
+
+    def contact_by_key(self, key: str) -> Contact | None:
+        """The contact whose address key (lower-cased normalised address) is `key`, or None."""
+        row = self.db.execute("SELECT * FROM contacts WHERE email_key = ?", (key,)).fetchone()
+        return _contact(row) if row is not None else None
+
+    def insert_contact(self, contact: Contact, key: str, now: dt.datetime) -> int:
+        """Store a new contact under its address key as given (no merging, no checks); returns its id.
+
+        A contact that is not active gets `now` as the time its status changed.
+        Raises sqlite3.IntegrityError when the key is taken.
+        """
+        stamp = _stamp(now)
+        cursor = self.db.execute(
+            "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
+            "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                contact.email,
+                key,
+                contact.name,
+                contact.organisation,
+                _column_value(contact.tags),
+                contact.legal_basis,
+                contact.consent_source,
+                _column_value(contact.consent_date),
+                contact.status,
+                stamp if contact.status != "active" else None,
+                stamp,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_contact(self, contact_id: int, **changes: object) -> None:
+        """Set some columns of a contact (names in CONTACT_COLUMNS; tags a tuple, dates date/datetime).
+
+        ValueError for a column that is not in CONTACT_COLUMNS.
+        """
+        unknown = set(changes) - CONTACT_COLUMNS
+        if unknown:
+            raise ValueError(f"no contact column {', '.join(sorted(unknown))}")
+        if not changes:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        values = [_column_value(v) for v in changes.values()]
+        self.db.execute(f"UPDATE contacts SET {assignments} WHERE id = ?", (*values, contact_id))
+
+    def contact_status_since(self, contact_id: int) -> dt.datetime | None:
+        """When a contact's status last changed (when it was added, if never); None for an unknown id."""
+        row = self.db.execute(
+            "SELECT coalesce(status_changed_at, added_at) FROM contacts WHERE id = ?", (contact_id,)
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def delete_contact(self, key: str) -> None:
+        """Delete the contact with this address key (nothing when there is none)."""
+        self.db.execute("DELETE FROM contacts WHERE email_key = ?", (key,))
+
+    def list_contacts(self, status: str | None = None) -> list[Contact]:
+        """Every contact ordered by address key, or only those with `status`."""
+        if status is not None:
+            rows = self.db.execute("SELECT * FROM contacts WHERE status = ? ORDER BY email_key", (status,))
+        else:
+            rows = self.db.execute("SELECT * FROM contacts ORDER BY email_key")
+        return [_contact(row) for row in rows]
+
+    # ------------------------------------------------------------------ suppression
+
+    def is_hash_suppressed(self, digest: str) -> bool:
+        """True when the address hash (SHA-256 hex of the address key) is on the suppression list."""
+        return self.db.execute("SELECT 1 FROM suppressed WHERE hash = ?", (digest,)).fetchone() is not None
+
+    def suppress_hash(self, digest: str, reason: str, now: dt.datetime, overwrite: bool = False) -> None:
+        """Put an address hash on the suppression list with a reason ("unsubscribed", "bounced", "erased").
+
+        An entry already there is kept unless `overwrite` (erasure replaces the reason and time).
+        """
+        verb = "INSERT OR REPLACE" if overwrite else "INSERT OR IGNORE"
+        self.db.execute(f"{verb} INTO suppressed (hash, reason, at) VALUES (?, ?, ?)", (digest, reason, _stamp(now)))
+
+    def suppressed_hashes(self) -> set[str]:
+        """Every hash on the suppression list."""
+        return {row[0] for row in self.db.execute("SELECT hash FROM suppressed")}
+
+    # ------------------------------------------------------------------ erasure support
+
+    @contextmanager
+    def secure_delete(self) -> Iterator[None]:
+        """SQLite's secure_delete on for the block (deleted content is overwritten with zeros), then as before.
+
+        Inside a transaction the pragma cannot be restored safely, so the
+        setting is left on there (as the caller's transaction is not ours).
+        """
+        outer = self.db.in_transaction
+        previous = self.db.execute("PRAGMA secure_delete").fetchone()[0]
+        self.db.execute("PRAGMA secure_delete = ON")
+        try:
+            yield
+        finally:
+            if not outer:
+                self.db.execute(f"PRAGMA secure_delete = {int(previous)}")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it (old bytes do not linger there); never raises.
+
+        Does nothing inside a transaction, where the checkpoint could not complete.
+        """
+        if self.db.in_transaction:
+            return
+        with suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

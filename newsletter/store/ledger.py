@@ -1,0 +1,188 @@
+"""The send ledger (table `sends`): one row per issue and recipient, and the state of its message.
+
+This part only persists; the order of the moves (pending → sending → sent, and
+when each is committed) is `newsletter.mail.send`'s, which calls these methods.
+A ledger is named by an issue id (`2024-q2`, or `2024-q2:outbox` for a dry run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from newsletter.models import SEND_STATES, SendState
+from newsletter.store.db import Database
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.isoformat(timespec="seconds")
+
+
+class LedgerStore(Database):
+    """The `sends` table (a part of `Store`)."""
+
+    def ledger_size(self, issue: str) -> int:
+        """How many recipients the ledger of `issue` holds (0: its send has not started)."""
+        return int(self.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (issue,)).fetchone()[0])
+
+    def freeze_recipients(self, issue: str, recipients: Iterable[tuple[str, int | None]], now: dt.datetime) -> None:
+        """Write one `pending` row per (address, contact id), numbered in the order given, in one transaction.
+
+        An address already in the ledger is left as it is.
+        """
+        stamp = _stamp(now)
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sends (issue, email, contact_id, position, state, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?)",
+                [(issue, email, contact_id, n, stamp) for n, (email, contact_id) in enumerate(recipients)],
+            )
+
+    def send_counts(self, issue: str) -> dict[str, int]:
+        """How many rows of the ledger are in each state (every state present, in SEND_STATES order)."""
+        counts: dict[str, int] = dict.fromkeys(SEND_STATES, 0)
+        for state, count in self.db.execute(
+            "SELECT state, count(*) FROM sends WHERE issue = ? GROUP BY state", (issue,)
+        ):
+            counts[state] = count
+        return counts
+
+    def send_failures(self, issue: str) -> list[tuple[str, str, str]]:
+        """(address, state, last SMTP reply or "") of the failed, unknown and temp_failed rows, in ledger order."""
+        return [
+            (row[0], row[1], row[2])
+            for row in self.db.execute(
+                "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
+                "AND state IN ('failed', 'unknown', 'temp_failed') ORDER BY position",
+                (issue,),
+            )
+        ]
+
+    def count_in_states(self, issue: str, states: Iterable[SendState]) -> int:
+        """How many rows of the ledger are in one of `states`."""
+        wanted = list(states)
+        return int(
+            self.db.execute(
+                f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(wanted))})",
+                (issue, *wanted),
+            ).fetchone()[0]
+        )
+
+    def set_send_state(
+        self,
+        issue: str,
+        email: str,
+        state: SendState,
+        now: dt.datetime,
+        reply: str | None = None,
+        attempts: int | None = None,
+        next_at: float | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Move one row to `state`; `reply`, `attempts` and `message_id` change only when given.
+
+        `next_at` (epoch seconds) is when a temp_failed row is due again; None clears it.
+        """
+        self.db.execute(
+            "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
+            "next_attempt_at = ?, message_id = coalesce(?, message_id), updated_at = ? WHERE issue = ? AND email = ?",
+            (
+                state,
+                reply,
+                attempts,
+                str(next_at) if next_at is not None else None,
+                message_id,
+                _stamp(now),
+                issue,
+                email,
+            ),
+        )
+
+    def recipient_standing(self, issue: str, email: str) -> tuple[int | None, str | None] | None:
+        """(contact id, that contact's status now) of a ledger row; None when there is no such row.
+
+        The status is None when the contact row is gone (removed after the send started).
+        """
+        row = self.db.execute(
+            "SELECT s.contact_id, c.status FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+            "WHERE s.issue = ? AND s.email = ?",
+            (issue, email),
+        ).fetchone()
+        return (row[0], row[1]) if row is not None else None
+
+    def requeue_failed(self, issue: str) -> int:
+        """Put the failed rows whose contact is still active (or unknown) back to pending; returns how many."""
+        return self.db.execute(
+            "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE issue = ? AND state = "
+            "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
+            "(SELECT id FROM contacts WHERE status = 'active'))",
+            (issue,),
+        ).rowcount
+
+    def mark_interrupted(self, issue: str) -> None:
+        """Rows left `sending` by a run that died become `unknown` (the server may have the message)."""
+        self.db.execute(
+            "UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
+            "sending') WHERE issue = ? AND state = 'sending'",
+            (issue,),
+        )
+
+    def requeue_unknown(self, issue: str) -> None:
+        """Rows whose delivery is unknown go back to pending (the editor said they did not arrive)."""
+        self.db.execute(
+            "UPDATE sends SET state = 'pending', next_attempt_at = NULL WHERE issue = ? AND state = 'unknown'",
+            (issue,),
+        )
+
+    def recipient_names(self, issue: str) -> dict[str, str]:
+        """Address → the contact's name ("" when unknown or removed) for every row of the ledger."""
+        return {
+            row[0]: row[1]
+            for row in self.db.execute(
+                "SELECT s.email, coalesce(c.name, '') FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+                "WHERE s.issue = ?",
+                (issue,),
+            )
+        }
+
+    def queued(
+        self, issue: str, states: Iterable[SendState], part: int = 0, parts: int = 1
+    ) -> list[tuple[str, int, float | None]]:
+        """(address, attempts, next attempt in epoch seconds or None) of the rows in `states`, in ledger order.
+
+        Only the share `position % parts == part`, so parallel senders never pick the same row.
+        """
+        wanted = list(states)
+        rows = self.db.execute(
+            f"SELECT email, attempts, next_attempt_at FROM sends WHERE issue = ? AND position % ? = ? "
+            f"AND state IN ({','.join('?' * len(wanted))}) ORDER BY position",
+            (issue, parts, part, *wanted),
+        ).fetchall()
+        return [(r[0], r[1], float(r[2]) if r[2] else None) for r in rows]
+
+    def sent_issue_ids(self) -> set[str]:
+        """Ledgers (issue ids) in which at least one message was sent."""
+        return {row[0] for row in self.db.execute("SELECT DISTINCT issue FROM sends WHERE state = 'sent'")}
+
+    # ------------------------------------------------------------------ erasure support
+
+    def ledger_addresses(self) -> list[str]:
+        """Every distinct address in every ledger."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT email FROM sends")]
+
+    def rename_ledger_address(self, old: str, new: str) -> None:
+        """Replace an address in every ledger (and drop the contact id); a row already under `new` is replaced."""
+        self.db.execute("UPDATE OR REPLACE sends SET email = ?, contact_id = NULL WHERE email = ?", (new, old))
+
+    def ledger_replies(self, email: str) -> list[tuple[int, str]]:
+        """(row id, last SMTP reply) of every ledger row of an address that has a reply."""
+        return [
+            (row[0], row[1])
+            for row in self.db.execute(
+                "SELECT rowid, last_reply FROM sends WHERE email = ? AND last_reply IS NOT NULL", (email,)
+            )
+        ]
+
+    def set_ledger_reply(self, rowid: int, reply: str) -> None:
+        """Replace the stored SMTP reply of one ledger row (by its row id)."""
+        self.db.execute("UPDATE sends SET last_reply = ? WHERE rowid = ?", (reply, rowid))
