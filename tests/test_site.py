@@ -24,7 +24,9 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
-from newsletter.site.build import build_site, safe_join, slug
+from newsletter.fsutil import safe_join
+from newsletter.site.build import build_site
+from newsletter.site.summaries import slug
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "site" / "issues"
