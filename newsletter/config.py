@@ -587,6 +587,10 @@ class Workspace:
         """The editor's issue files."""
         return self.root / "issues"
 
+    def build_dir(self, issue_id: str) -> Path:
+        """Where `newsletter build` writes an issue's outputs, and `send` and the archive read them: build/<id>/."""
+        return self.root / "build" / issue_id
+
     def settings(self) -> Settings:
         """Load and validate `newsletter.yaml`."""
         return load_settings(self.settings_path)

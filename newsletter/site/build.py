@@ -18,6 +18,7 @@ is written only when its bytes differ (see `write`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,16 +45,17 @@ def build_site(
     settings_path: Path,
     out_dir: Path,
     workspace_templates: Path | None = None,
-    build_root: Path | None = None,
+    build_dir: Callable[[str], Path] | None = None,
     pdf: bool = True,
     today: dt.date | None = None,
 ) -> SiteReport:
     """Build (or bring up to date) the archive of the issues in `issues_dir` in `out_dir`.
 
     `settings_path` and `workspace_templates` are hashed to notice a change of settings or templates;
-    `build_root` is where `newsletter build` put its outputs (`<id>/<id>.pdf` is reused when newer than
-    the issue file); `today` decides what is published (default: the real today). Issue files that do not
-    load are left out with a warning; raises NewsletterError when a template fails to render.
+    `build_dir` gives the folder where `newsletter build` put an issue's outputs (Workspace.build_dir;
+    its `<id>.pdf` is reused when newer than the issue file); `today` decides what is published (default:
+    the real today). Issue files that do not load are left out with a warning; raises NewsletterError when
+    a template fails to render.
     """
     today = today or dt.date.today()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ def build_site(
     for page in plan.pages:
         if page.stale:
             document = catalogue.document(page.summary.id)
-            write_issue_page(writer, templates, page, document, base, pdf, build_root)
+            write_issue_page(writer, templates, page, document, base, pdf, build_dir)
     if plan.shared.stale:
         write_shared_pages(writer, templates, plan.shared, plan.published, settings, base, pdf, today)
     removed = remove_outputs(out_dir, plan.removals)

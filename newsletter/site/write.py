@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def write_issue_page(
     document: tuple[Issue, IssueView],
     base: str,
     pdf: bool,
-    build_root: Path | None,
+    build_dir: Callable[[str], Path] | None,
 ) -> None:
     """Write an issue's page, with the archive's navigation, and (if `pdf`) its PDF beside it."""
     issue, view = document
@@ -85,13 +86,13 @@ def write_issue_page(
     }
     writer.write(f"{issue_id}/index.html", web_format.render(templates.env, view, site))
     if pdf:
-        writer.write(f"{issue_id}/{issue_id}.pdf", _pdf_for(issue, view, build_root, templates.env))
+        writer.write(f"{issue_id}/{issue_id}.pdf", _pdf_for(issue, view, build_dir, templates.env))
 
 
-def _pdf_for(issue: Issue, view: IssueView, build_root: Path | None, env: Environment) -> bytes:
+def _pdf_for(issue: Issue, view: IssueView, build_dir: Callable[[str], Path] | None, env: Environment) -> bytes:
     """The issue's PDF: the one `build` made when it is newer than the issue file, else rendered now."""
-    if build_root:
-        built = build_root / issue.id / f"{issue.id}.pdf"
+    if build_dir:
+        built = build_dir(issue.id) / f"{issue.id}.pdf"
         source = Path(issue.path) if issue.path else None
         if built.exists() and source and built.stat().st_mtime >= source.stat().st_mtime:
             return built.read_bytes()
