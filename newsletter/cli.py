@@ -50,6 +50,8 @@ class NewsletterGroup(click.Group):
         except UsageError as exc:
             raise click.UsageError(str(exc), ctx) from exc
         except NewsletterError as exc:
+            for line in exc.details:
+                click.echo(line, err=True)
             raise click.ClickException(str(exc)) from exc
 
 
@@ -297,28 +299,19 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     probability of a pick, and the list ends with an estimate of the likely
     picks still below the last line shown.
     """
-    from newsletter.curate.inbox import InboxQuery, inbox, statuses_from
+    from newsletter.curate.inbox import inbox, inbox_query
 
-    start, end = since.date() if since else None, until.date() if until else None
-    if issue_id:
-        if since or until:
-            raise UsageError("give either --issue or --since/--until, not both")
-        start, end = quarter_bounds(issue_id)
-    feeds, settings = ctx.feeds, ctx.settings
-    unknown = [k for k in keys if feeds.by_key(k) is None]
-    if unknown:
-        raise UsageError(f"no source '{unknown[0]}' in {feeds.path}")
-    # For an issue, the inbox is what is still undecided: neither picked nor skipped.
-    chosen = statuses_from(statuses) if statuses or not issue_id else ("new",)
-    query = InboxQuery(
-        since=start,
-        until=end,
-        sources=tuple(keys),
-        sections=tuple(sections),
-        statuses=chosen,
-        min_score=min_score,
-        include_all=include_all,
+    query = inbox_query(
+        issue_id,
+        since.date() if since else None,
+        until.date() if until else None,
+        keys,
+        sections,
+        statuses,
+        min_score,
+        include_all,
     )
+    feeds, settings = ctx.feeds, ctx.settings  # validated before the store is opened
     ranking = None
     with ctx.store() as store:
         if issue_id and not statuses:
@@ -609,20 +602,7 @@ def issue_show(ctx: Context, issue_id, as_json):
     with ctx.store() as store:
         _document, current = _curation(ctx, store).load(issue_id)
     if as_json:
-        _json_out(
-            {
-                "id": current.id,
-                "title": current.title,
-                "period": current.period,
-                "published": current.published.isoformat() if current.published else None,
-                "audience": current.audience,
-                "intro": current.intro,
-                "sections": {
-                    key: [dict(e.to_json(), ref=f"{key}:{n}") for n, e in enumerate(entries, 1)]
-                    for key, entries in current.sections.items()
-                },
-            }
-        )
+        _json_out(current.to_json())
         return
     published = current.published.isoformat() if current.published else "not published"
     click.echo(f"{current.title} · {current.period} · {published}")
@@ -671,24 +651,6 @@ def issue_check(ctx: Context, issue_id, as_json):
 # ---------------------------------------------------------------------- build, preview, links
 
 
-def _check_before(ctx: Context, store: Store, issue_id: str, force: bool):
-    """The issue, after `issue check`; errors stop the command unless forced."""
-    from newsletter.curate.edit import check_issue
-
-    current, problems = check_issue(_curation(ctx, store), issue_id)
-    errors = [p for p in problems if p.level == "error"]
-    for p in errors:
-        click.echo(f"{p.level}: {p}", err=True)
-    if errors and not force:
-        raise NewsletterError(
-            f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
-            "fix them, or pass --force to build anyway"
-        )
-    if errors:  # forced: the issue is built from what could be read
-        _document, current = _curation(ctx, store).load_lenient(issue_id)
-    return current
-
-
 def _formats(value: str) -> tuple[str, ...]:
     from newsletter.render.build import FORMATS
 
@@ -716,13 +678,16 @@ def build(ctx: Context, issue_id, formats, out, force):
 
     Runs `issue check` first and refuses an issue with errors unless --force.
     """
+    from newsletter.curate.edit import ready_issue
     from newsletter.render.build import build as render_build
 
     chosen = _formats(formats)
     with ctx.store() as store:
-        current = _check_before(ctx, store, issue_id, force)
-    out_dir = Path(out) if out else ctx.workspace.root / "build" / issue_id
-    result = render_build(current, ctx.settings, out_dir, chosen, ctx.workspace.root / "templates")
+        ready = ready_issue(_curation(ctx, store), issue_id, force)
+    for problem in ready.errors:  # forced past them
+        click.echo(f"{problem.level}: {problem}", err=True)
+    out_dir = Path(out) if out else ctx.workspace.build_dir(issue_id)
+    result = render_build(ready.issue, ctx.settings, out_dir, chosen, ctx.workspace.root / "templates")
     for _name, path in result.files.items():
         click.echo(f"wrote {path}")
     for warning in result.warnings:
@@ -745,7 +710,7 @@ def preview(ctx: Context, issue_id, port):
         render_build(
             current,
             ctx.workspace.settings(),
-            ctx.workspace.root / "build" / issue_id,
+            ctx.workspace.build_dir(issue_id),
             ("web", "email", "text"),
             ctx.workspace.root / "templates",
         )
@@ -756,7 +721,7 @@ def preview(ctx: Context, issue_id, port):
         ctx.workspace.root / "templates",
     ]
     serve(
-        ctx.workspace.root / "build" / issue_id,
+        ctx.workspace.build_dir(issue_id),
         rebuild,
         watched,
         port,
@@ -815,7 +780,7 @@ def site_build(ctx: Context, out, pdf):
         ctx.workspace.settings_path,
         out_dir,
         ctx.workspace.root / "templates",
-        ctx.workspace.root / "build",
+        ctx.workspace.build_dir,
         pdf=pdf,
     )
     for warning in report.warnings:
@@ -845,7 +810,7 @@ def site_serve(ctx: Context, out, port):
             ctx.workspace.settings_path,
             out_dir,
             ctx.workspace.root / "templates",
-            ctx.workspace.root / "build",
+            ctx.workspace.build_dir,
             pdf=False,
         )
 
@@ -1066,6 +1031,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     ledger of their own (`send status ID --dry-run`): a dry run never uses up
     the real send.
     """
+    from newsletter.curate.edit import ready_issue
     from newsletter.mail.send import OutboxTransport
     from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
 
@@ -1080,7 +1046,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     settings = ctx.settings
     outbox = ctx.workspace.var / "outbox" / issue_id
     with ctx.store() as store:
-        current = _check_before(ctx, store, issue_id, force=False)
+        current = ready_issue(_curation(ctx, store), issue_id).issue
         prepared = prepared_build(current, ctx.workspace.root, settings, attach_pdf)
         transport = transport_for(settings, outbox, dry_run)
         if to_address:

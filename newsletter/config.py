@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -139,11 +139,13 @@ class _Checker:
             raise ConfigError(path, f"expected a mapping, got {type(node).__name__}", self.line, where or None)
 
     def error(self, key: str | None, message: str) -> ConfigError:
+        """A ConfigError at `key`'s line (the mapping's own line without a key), naming the dotted key."""
         line = line_of(self.node, key) if key is not None and key in self.node else self.line
         name = ".".join(p for p in (self.where, key) if p)
         return ConfigError(self.path, message, line, name or None)
 
     def keys(self, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+        """Raise ConfigError on an unknown key (suggesting a close one) or a missing or null required key."""
         for key in self.node:
             if key not in required and key not in optional:
                 hint = _close_match(str(key), required + optional)
@@ -152,10 +154,21 @@ class _Checker:
             if key not in self.node or self.node[key] is None:
                 raise self.error(None, f"missing required key '{key}'")
 
+    @overload
+    def string(self, key: str, default: str, choices: tuple[str, ...] | None = None) -> str: ...
+
+    @overload
+    def string(self, key: str, default: None = None, choices: tuple[str, ...] | None = None) -> str | None: ...
+
     def string(self, key: str, default: str | None = None, choices: tuple[str, ...] | None = None) -> str | None:
-        value = self.node.get(key, default)
-        if value is None:
-            return None
+        """The key's text, stripped; `default` when the key is missing.
+
+        Raises ConfigError when the value is not non-empty text (null included, when there is a default
+        to fall back on: as for numbers and booleans, null is not "unset"), or not one of `choices`.
+        """
+        if key not in self.node or (self.node[key] is None and default is None):
+            return default
+        value = self.node[key]
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, f"expected a non-empty text, got {value!r}")
         value = value.strip()
@@ -163,19 +176,33 @@ class _Checker:
             raise self.error(key, f"'{value}' is not one of: {', '.join(choices)}")
         return value
 
+    def required(self, key: str, choices: tuple[str, ...] | None = None) -> str:
+        """The text of a key `keys` requires; raises ConfigError when it is missing, null or not valid text."""
+        value = self.string(key, choices=choices)
+        if value is None:
+            raise self.error(None, f"missing required key '{key}'")
+        return value
+
+    def text(self, key: str) -> str:
+        """The key's text, or "" when the key is missing, null or empty (an optional free text)."""
+        return self.string(key, "") if self.node.get(key) else ""
+
     def boolean(self, key: str, default: bool) -> bool:
+        """The key's true or false, `default` when missing; raises ConfigError on anything else (null included)."""
         value = self.node.get(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"expected true or false, got {value!r}")
         return value
 
     def number(self, key: str, default: float, minimum: float = 0) -> float:
+        """The key's number as a float, `default` when missing; raises ConfigError if not a number ≥ `minimum`."""
         value = self.node.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
             raise self.error(key, f"expected a number ≥ {minimum}, got {value!r}")
         return float(value)
 
     def weights(self, key: str) -> dict[str, float]:
+        """The mapping of term → weight (-100 or more) at `key`, terms lower-cased; {} when missing."""
         value = self.node.get(key)
         if value is None:
             return {}
@@ -198,8 +225,9 @@ def _close_match(word: str, options: tuple[str, ...]) -> str | None:
 
 
 def _check_url(checker: _Checker, key: str) -> str:
-    url = checker.string(key)
-    if not re.match(r"^https?://[^\s/]+", url or ""):
+    """The http(s) URL at `key`; raises ConfigError when it is missing or another kind of address."""
+    url = checker.string(key) or ""
+    if not re.match(r"^https?://[^\s/]+", url):
         raise checker.error(key, f"expected an http(s) URL, got {url!r}")
     return url
 
@@ -221,17 +249,18 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
     for index, node in enumerate(raw_sources):
         line = line_of(raw_sources, index)
         check = _Checker(path, node, f"sources[{index}]", line)
-        key = check.string("key") if isinstance(node, dict) and node.get("key") else None
-        if key:
-            check.where = f"sources[{key}]"
+        named = check.string("key") if isinstance(node, dict) and node.get("key") else None
+        if named:
+            check.where = f"sources[{named}]"  # errors name the source by its key once it has one
         check.keys(SOURCE_REQUIRED, SOURCE_OPTIONAL)
-        if not KEY_PATTERN.match(key or ""):
-            raise check.error("key", f"'{key}' must be lower-case letters, digits, '-' or '_'")
+        if not named or not KEY_PATTERN.match(named):
+            raise check.error("key", f"'{named}' must be lower-case letters, digits, '-' or '_'")
+        key = named
         if key in seen:
             raise check.error("key", f"duplicate source key '{key}' (first on line {seen[key]})")
         seen[key] = line_of(node, "key")
-        kind = check.string("kind", choices=SOURCE_KINDS)
-        section = check.string("section")
+        kind = check.required("kind", choices=SOURCE_KINDS)
+        section = check.required("section")
         if sections and section not in sections:
             raise check.error("section", f"'{section}' is not a section of newsletter.yaml ({', '.join(sections)})")
         selectors = None
@@ -240,7 +269,14 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
                 raise check.error(None, "an html source needs 'selectors' (item, title, link, ...)")
             sel = _Checker(path, node["selectors"], check.where + ".selectors", line_of(node, "selectors"))
             sel.keys(SELECTOR_REQUIRED, SELECTOR_OPTIONAL)
-            selectors = Selectors(**{k: sel.string(k) for k in SELECTOR_REQUIRED + SELECTOR_OPTIONAL})
+            selectors = Selectors(
+                item=sel.required("item"),
+                title=sel.required("title"),
+                link=sel.required("link"),
+                date=sel.string("date"),
+                summary=sel.string("summary"),
+                next=sel.string("next"),
+            )
             _check_css(sel, selectors)
         elif "selectors" in node:
             raise check.error("selectors", f"only html sources take selectors, this one is '{kind}'")
@@ -256,11 +292,11 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         sources.append(
             Source(
                 key=key,
-                name=check.string("name"),
+                name=check.required("name"),
                 kind=kind,
                 url=_check_url(check, "url"),
                 section=section,
-                heading=check.string("heading"),
+                heading=check.required("heading"),
                 language=language,
                 relevance=check.string("relevance", "filter", RELEVANCE_MODES),
                 item_kind=check.string("item_kind", "news", ITEM_KINDS),
@@ -289,7 +325,11 @@ def _check_css(checker: _Checker, selectors: Selectors) -> None:
 
 
 def load_settings(path: Path) -> Settings:
-    """Read `newsletter.yaml` (the parts collection needs); a missing file means defaults."""
+    """Read and validate `newsletter.yaml`; a missing or empty file means the defaults.
+
+    One loader per section of the file, in a fixed order, so the first problem is always the one
+    reported. Raises ConfigError naming the file, the line and the (dotted) key.
+    """
     path = Path(path)
     if not path.exists():
         return Settings()
@@ -298,78 +338,15 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     top = _Checker(path, data, "")
     top.keys((), SETTINGS_KEYS)
-    relevance = RelevanceSettings()
-    if data.get("relevance") is not None:
-        rel = _Checker(path, data["relevance"], "relevance", line_of(data, "relevance"))
-        rel.keys((), RELEVANCE_KEYS)
-        relevance = RelevanceSettings(
-            threshold=rel.number("threshold", relevance.threshold),
-            clear=rel.number("clear", relevance.clear),
-            article_limit=int(rel.number("article_limit", relevance.article_limit)),
-        )
-    limits = Limits()
-    if data.get("fetch") is not None:
-        fetch = _Checker(path, data["fetch"], "fetch", line_of(data, "fetch"))
-        fetch.keys((), FETCH_KEYS)
-        timeout = fetch.number("timeout", limits.read_timeout, minimum=0.01)
-        limits = Limits(
-            connect_timeout=min(timeout, limits.connect_timeout),
-            read_timeout=timeout,
-            total_timeout=fetch.number("total_timeout", max(limits.total_timeout, timeout), minimum=0.01),
-            max_bytes=int(fetch.number("max_mb", limits.max_bytes / 1024 / 1024, minimum=0.001) * 1024 * 1024),
-            max_redirects=int(fetch.number("max_redirects", limits.max_redirects)),
-            retries=int(fetch.number("retries", limits.retries)),
-            backoff=fetch.number("backoff", limits.backoff),
-            per_host=max(1, int(fetch.number("per_host", limits.per_host, minimum=1))),
-            host_interval=fetch.number("host_interval", limits.host_interval),
-            host_failures=max(1, int(fetch.number("host_failures", limits.host_failures, minimum=1))),
-            workers=max(1, int(fetch.number("workers", limits.workers, minimum=1))),
-        )
-    sections = Settings().section_configs
-    if data.get("sections") is not None:
-        raw = data["sections"]
-        if not isinstance(raw, list) or not raw:
-            raise top.error("sections", "expected a list of sections with 'key' and 'title'")
-        configs = []
-        for index, node in enumerate(raw):
-            sec = _Checker(path, node, f"sections[{index}]", line_of(raw, index))
-            sec.keys(("key", "title"), ("headings",))
-            key = sec.string("key")
-            if not KEY_PATTERN.match(key):
-                raise sec.error("key", f"'{key}' must be lower-case letters, digits, '-' or '_'")
-            if any(c.key == key for c in configs):
-                raise sec.error("key", f"duplicate section key '{key}'")
-            headings = node.get("headings") or []
-            if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
-                raise sec.error("headings", "expected a list of headings in their preferred order")
-            configs.append(SectionConfig(key, sec.string("title"), tuple(h.strip() for h in headings)))
-        sections = tuple(configs)
-    footer = {}
-    if data.get("footer") is not None:
-        foot = _Checker(path, data["footer"], "footer", line_of(data, "footer"))
-        foot.keys((), FOOTER_KEYS)
-        footer = {key: foot.string(key) or "" for key in FOOTER_KEYS}
-    colors = dict(Settings().colors)
-    if data.get("colors") is not None:
-        col = _Checker(path, data["colors"], "colors", line_of(data, "colors"))
-        col.keys((), tuple(colors))
-        for key in col.node:
-            value = col.string(key)
-            if not COLOR_PATTERN.match(value):
-                raise col.error(key, f"expected a colour like #1f3864, got {value!r}")
-            colors[key] = value
-    site_url = top.string("site_url", "") if data.get("site_url") else ""
-    if site_url and not re.match(r"^https?://[^\s/]+", site_url):
-        raise top.error("site_url", f"expected an http(s) URL, got {site_url!r}")
-    mail = _mail_settings(path, data, top)
+    relevance = _relevance(top)
+    limits = _limits(top)
+    sections = _sections(top)
+    footer_about, footer_subscription = _footer(top)
+    colors = _colors(top)
+    site_url = _site_url(top)
+    mail = _mail_settings(top)
     name = top.string("name") or top.string("publisher") or Settings.name
-    timezone = top.string("timezone", Settings.timezone)
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except Exception:
-        raise top.error("timezone", f"unknown time zone '{timezone}' (e.g. Europe/Oslo)") from None
+    timezone = _timezone(top)
     return Settings(
         name=name,
         language=top.string("language", "nb"),
@@ -377,70 +354,200 @@ def load_settings(path: Path) -> Settings:
         relevance=relevance,
         limits=limits,
         section_configs=sections,
-        publisher=top.string("publisher", "") if data.get("publisher") else "",
-        audience=top.string("audience", "") if data.get("audience") else "",
-        contact=top.string("contact", "") if data.get("contact") else "",
+        publisher=top.text("publisher"),
+        audience=top.text("audience"),
+        contact=top.text("contact"),
         site_url=site_url.rstrip("/"),
-        footer_about=footer.get("about", ""),
-        footer_subscription=footer.get("subscription", ""),
-        colors=tuple(colors.items()),
+        footer_about=footer_about,
+        footer_subscription=footer_subscription,
+        colors=colors,
         mail=mail,
         user_agent=top.string("user_agent", Settings.user_agent),
     )
 
 
-def _mail_settings(path: Path, data, top: _Checker) -> MailSettings:
-    """The mailing parts of newsletter.yaml: sender, reply-to, list id, unsubscribe, smtp, mail."""
+def _part(top: _Checker, key: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> _Checker | None:
+    """A checker for the mapping under top-level `key` with its keys checked, or None when it is missing or null."""
+    if top.node.get(key) is None:
+        return None
+    part = _Checker(top.path, top.node[key], key, line_of(top.node, key))
+    part.keys(required, allowed)
+    return part
 
-    def address(key: str) -> str:
-        value = top.string(key, "") if data.get(key) else ""
-        if value and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
-            raise top.error(key, f"expected an e-mail address, got {value!r}")
-        return value
 
-    unsubscribe_url = top.string("unsubscribe_url", "") if data.get("unsubscribe_url") else ""
-    if unsubscribe_url and (
-        not unsubscribe_url.startswith("https://") or not unsubscribe_url.isascii() or re.search(r"\s", unsubscribe_url)
-    ):
+def _relevance(top: _Checker) -> RelevanceSettings:
+    """`relevance:` the keyword score an item needs to be listed (`threshold`) or to be clearly relevant."""
+    defaults = RelevanceSettings()
+    rel = _part(top, "relevance", RELEVANCE_KEYS)
+    if rel is None:
+        return defaults
+    return RelevanceSettings(
+        threshold=rel.number("threshold", defaults.threshold),
+        clear=rel.number("clear", defaults.clear),
+        article_limit=int(rel.number("article_limit", defaults.article_limit)),
+    )
+
+
+def _limits(top: _Checker) -> Limits:
+    """`fetch:` limits of the HTTP session (seconds, megabytes, counts); `timeout` also caps the connect timeout."""
+    defaults = Limits()
+    fetch = _part(top, "fetch", FETCH_KEYS)
+    if fetch is None:
+        return defaults
+    timeout = fetch.number("timeout", defaults.read_timeout, minimum=0.01)
+    return Limits(
+        connect_timeout=min(timeout, defaults.connect_timeout),
+        read_timeout=timeout,
+        total_timeout=fetch.number("total_timeout", max(defaults.total_timeout, timeout), minimum=0.01),
+        max_bytes=int(fetch.number("max_mb", defaults.max_bytes / 1024 / 1024, minimum=0.001) * 1024 * 1024),
+        max_redirects=int(fetch.number("max_redirects", defaults.max_redirects)),
+        retries=int(fetch.number("retries", defaults.retries)),
+        backoff=fetch.number("backoff", defaults.backoff),
+        per_host=max(1, int(fetch.number("per_host", defaults.per_host, minimum=1))),
+        host_interval=fetch.number("host_interval", defaults.host_interval),
+        host_failures=max(1, int(fetch.number("host_failures", defaults.host_failures, minimum=1))),
+        workers=max(1, int(fetch.number("workers", defaults.workers, minimum=1))),
+    )
+
+
+def _sections(top: _Checker) -> tuple[SectionConfig, ...]:
+    """`sections:` the newsletter's sections in order, each a unique `key`, a `title` and preferred `headings`."""
+    raw = top.node.get("sections")
+    if raw is None:
+        return Settings().section_configs
+    if not isinstance(raw, list) or not raw:
+        raise top.error("sections", "expected a list of sections with 'key' and 'title'")
+    configs: list[SectionConfig] = []
+    for index, node in enumerate(raw):
+        sec = _Checker(top.path, node, f"sections[{index}]", line_of(raw, index))
+        sec.keys(("key", "title"), ("headings",))
+        key = sec.required("key")
+        if not KEY_PATTERN.match(key):
+            raise sec.error("key", f"'{key}' must be lower-case letters, digits, '-' or '_'")
+        if any(c.key == key for c in configs):
+            raise sec.error("key", f"duplicate section key '{key}'")
+        headings = node.get("headings") or []
+        if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
+            raise sec.error("headings", "expected a list of headings in their preferred order")
+        configs.append(SectionConfig(key, sec.required("title"), tuple(h.strip() for h in headings)))
+    return tuple(configs)
+
+
+def _footer(top: _Checker) -> tuple[str, str]:
+    """`footer:` the Markdown texts `about` and `subscription` ("" when missing)."""
+    foot = _part(top, "footer", FOOTER_KEYS)
+    if foot is None:
+        return "", ""
+    return foot.string("about") or "", foot.string("subscription") or ""
+
+
+def _colors(top: _Checker) -> tuple[tuple[str, str], ...]:
+    """`colors:` the defaults of Settings, each overridable by a "#rrggbb" value."""
+    colors = dict(Settings().colors)
+    col = _part(top, "colors", tuple(colors))
+    if col is not None:
+        for key in col.node:
+            value = col.string(key) or ""
+            if not COLOR_PATTERN.match(value):
+                raise col.error(key, f"expected a colour like #1f3864, got {value!r}")
+            colors[key] = value
+    return tuple(colors.items())
+
+
+def _site_url(top: _Checker) -> str:
+    """`site_url:` the archive's public address (http or https), or "" when not set."""
+    site_url = top.text("site_url")
+    if site_url and not re.match(r"^https?://[^\s/]+", site_url):
+        raise top.error("site_url", f"expected an http(s) URL, got {site_url!r}")
+    return site_url
+
+
+def _timezone(top: _Checker) -> str:
+    """`timezone:` an IANA time zone name (default Europe/Oslo)."""
+    from zoneinfo import ZoneInfo
+
+    timezone = top.string("timezone", Settings.timezone)
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise top.error("timezone", f"unknown time zone '{timezone}' (e.g. Europe/Oslo)") from None
+    return timezone
+
+
+def _mail_settings(top: _Checker) -> MailSettings:
+    """The mailing parts of newsletter.yaml: sender, reply-to, list id, unsubscribe, then `smtp:` and `mail:`."""
+    unsubscribe_url = _unsubscribe_url(top)
+    list_id = _list_id(top)
+    mail = MailSettings(
+        sender=_address(top, "sender"),
+        reply_to=_address(top, "reply_to"),
+        sender_name=top.text("sender_name"),
+        list_id=list_id,
+        unsubscribe_url=unsubscribe_url,
+    )
+    return _sending(top, _smtp(top, mail))
+
+
+def _address(top: _Checker, key: str) -> str:
+    """An e-mail address at top-level `key`, or "" when not set."""
+    value = top.text(key)
+    if value and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+        raise top.error(key, f"expected an e-mail address, got {value!r}")
+    return value
+
+
+def _unsubscribe_url(top: _Checker) -> str:
+    """`unsubscribe_url:` the one-click unsubscribe endpoint (RFC 8058): https, ASCII, no spaces; or ""."""
+    url = top.text("unsubscribe_url")
+    if url and (not url.startswith("https://") or not url.isascii() or re.search(r"\s", url)):
         raise top.error("unsubscribe_url", "the one-click unsubscribe address must be an https:// URL in ASCII")
-    list_id = top.string("list_id", "") if data.get("list_id") else ""
+    return url
+
+
+def _list_id(top: _Checker) -> str:
+    """`list_id:` the List-Id (RFC 2919), a domain-like name; or ""."""
+    list_id = top.text("list_id")
     if list_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}", list_id):
         raise top.error(
             "list_id", f"expected a domain-like id such as nyhetsbrev.example.no (RFC 2919), got {list_id!r}"
         )
-    values = {
-        "sender": address("sender"),
-        "reply_to": address("reply_to"),
-        "sender_name": top.string("sender_name", "") if data.get("sender_name") else "",
-        "list_id": list_id,
-        "unsubscribe_url": unsubscribe_url,
-    }
-    if data.get("smtp") is not None:
-        smtp = _Checker(path, data["smtp"], "smtp", line_of(data, "smtp"))
-        smtp.keys(("host",), SMTP_KEYS)
-        port = smtp.number("port", 587, minimum=1)
-        values.update(
-            smtp_host=smtp.string("host"),
-            smtp_port=int(port),
-            security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
-            username=smtp.string("username", "") if smtp.node.get("username") else "",
-            timeout=smtp.number("timeout", 30.0, minimum=0.1),
-        )
-        if "password" in smtp.node:
-            raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
-    if data.get("mail") is not None:
-        mail = _Checker(path, data["mail"], "mail", line_of(data, "mail"))
-        mail.keys((), MAIL_KEYS)
-        values.update(
-            rate_per_second=mail.number("rate_per_second", 0.0),
-            rate_per_hour=mail.number("rate_per_hour", 0.0),
-            connections=max(1, int(mail.number("connections", 1, minimum=1))),
-            max_attempts=max(1, int(mail.number("max_attempts", 5, minimum=1))),
-            retry_base=mail.number("retry_base", 30.0),
-        )
-        if mail.node.get("unsubscribe_mailto"):
-            values["unsubscribe_mailto"] = mail.string("unsubscribe_mailto")
-    return MailSettings(**values)
+    return list_id
+
+
+def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
+    """`smtp:` the server (`host` required); a `password` key is refused: secrets come from the environment."""
+    smtp = _part(top, "smtp", SMTP_KEYS, required=("host",))
+    if smtp is None:
+        return mail
+    mail = replace(
+        mail,
+        smtp_port=int(smtp.number("port", 587, minimum=1)),
+        smtp_host=smtp.required("host"),
+        security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
+        username=smtp.text("username"),
+        timeout=smtp.number("timeout", 30.0, minimum=0.1),
+    )
+    if "password" in smtp.node:
+        raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
+    return mail
+
+
+def _sending(top: _Checker, mail: MailSettings) -> MailSettings:
+    """`mail:` the pace of a send (messages per second and per hour, connections) and its retries."""
+    part = _part(top, "mail", MAIL_KEYS)
+    if part is None:
+        return mail
+    mail = replace(
+        mail,
+        rate_per_second=part.number("rate_per_second", 0.0),
+        rate_per_hour=part.number("rate_per_hour", 0.0),
+        connections=max(1, int(part.number("connections", 1, minimum=1))),
+        max_attempts=max(1, int(part.number("max_attempts", 5, minimum=1))),
+        retry_base=part.number("retry_base", 30.0),
+    )
+    if part.node.get("unsubscribe_mailto"):
+        mail = replace(mail, unsubscribe_mailto=part.required("unsubscribe_mailto"))
+    return mail
 
 
 @dataclass(frozen=True)
@@ -479,6 +586,10 @@ class Workspace:
     def issues_dir(self) -> Path:
         """The editor's issue files."""
         return self.root / "issues"
+
+    def build_dir(self, issue_id: str) -> Path:
+        """Where `newsletter build` writes an issue's outputs, and `send` and the archive read them: build/<id>/."""
+        return self.root / "build" / issue_id
 
     def settings(self) -> Settings:
         """Load and validate `newsletter.yaml`."""

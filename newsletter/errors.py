@@ -4,6 +4,9 @@
 class NewsletterError(Exception):
     """Base for every error the command line reports as a one-line message."""
 
+    # Lines the command line prints to stderr before the message (e.g. each error of an issue).
+    details: tuple[str, ...] = ()
+
 
 class ConfigError(NewsletterError):
     """`newsletter.yaml` or `feeds.yaml` is missing, malformed or invalid."""

@@ -1,4 +1,4 @@
-"""Writing files the editor owns: atomically, so a crash leaves the old file or the new one."""
+"""Writing files: atomically (a crash leaves the old file or the new one), and only inside the folder meant."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import fcntl
 import os
 import tempfile
 from pathlib import Path
+
+from newsletter.errors import NewsletterError
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
@@ -33,6 +35,18 @@ def atomic_write(path: Path, content: str | bytes) -> None:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    """`root / relative`, resolved; refuses anything that would land outside `root` (as pelican's sanitised_join).
+
+    `relative` comes from input (an issue id, a heading's slug), so `..` and absolute paths are caught here,
+    after symlinks are resolved. Raises NewsletterError naming `root` and `relative`.
+    """
+    target = (root / relative).resolve()
+    if root.resolve() not in (target, *target.parents):
+        raise NewsletterError(f"refusing to write outside {root}: {relative}")
+    return target
 
 
 def _umask() -> int:

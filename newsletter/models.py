@@ -355,6 +355,21 @@ class Issue:
     sections: dict[str, list[Entry]] = field(default_factory=dict)
     path: str | None = None
 
+    def to_json(self) -> dict:
+        """A JSON-ready mapping (`issue show --json`): each entry also has its `ref`, "section:position"."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "period": self.period,
+            "published": self.published.isoformat() if self.published else None,
+            "audience": self.audience,
+            "intro": self.intro,
+            "sections": {
+                key: [dict(entry.to_json(), ref=f"{key}:{position}") for position, entry in enumerate(entries, 1)]
+                for key, entries in self.sections.items()
+            },
+        }
+
     def entries(self):
         """Every (section key, 1-based position, entry), in order."""
         for key, entries in self.sections.items():

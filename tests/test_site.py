@@ -22,9 +22,11 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from newsletter.cli import cli
-from newsletter.config import load_settings
+from newsletter.config import Workspace, load_settings
 from newsletter.errors import NewsletterError
-from newsletter.site.build import build_site, safe_join, slug
+from newsletter.fsutil import safe_join
+from newsletter.site.build import build_site
+from newsletter.site.summaries import slug
 from tests.conftest import SAMPLE, SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 DATA = Path(__file__).parent / "data" / "site" / "issues"
@@ -62,7 +64,7 @@ def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
     return root
 
 
-def build(ws: Path, out: Path | None = None, pdf: bool = False, today: dt.date = TODAY, build_root: Path | None = None):
+def build(ws: Path, out: Path | None = None, pdf: bool = False, today: dt.date = TODAY, built: bool = False):
     settings_path = ws / "newsletter.yaml"
     return build_site(
         ws / "issues",
@@ -70,7 +72,7 @@ def build(ws: Path, out: Path | None = None, pdf: bool = False, today: dt.date =
         settings_path,
         out or ws / "site",
         workspace_templates=ws / "templates",
-        build_root=build_root,
+        build_dir=Workspace(ws).build_dir if built else None,
         pdf=pdf,
         today=today,
     )
@@ -539,7 +541,7 @@ def test_pdfs_beside_the_pages(tmp_path):
     built_pdf = ws / "build" / "2023-q3" / "2023-q3.pdf"
     built_pdf.parent.mkdir(parents=True)
     built_pdf.write_bytes(b"%PDF-1.7 made by newsletter build\n%%EOF\n")
-    report = build(ws, pdf=True, build_root=ws / "build")
+    report = build(ws, pdf=True, built=True)
     assert report.issues == ["2023-q3", "2023-q4"]
     assert (site / "2023-q3" / "2023-q3.pdf").read_bytes() == built_pdf.read_bytes()
     rendered = (site / "2023-q4" / "2023-q4.pdf").read_bytes()
@@ -548,7 +550,7 @@ def test_pdfs_beside_the_pages(tmp_path):
     for issue_id in ("2023-q3", "2023-q4"):
         assert soup(site / issue_id / "index.html").find("a", href=f"{issue_id}.pdf") is not None
         assert index.find("a", href=f"{issue_id}/{issue_id}.pdf") is not None
-    assert build(ws, pdf=True, build_root=ws / "build").written == []
+    assert build(ws, pdf=True, built=True).written == []
 
     # Without PDFs again: they go, and nothing links to them.
     report = build(ws, pdf=False)

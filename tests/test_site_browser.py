@@ -35,7 +35,8 @@ from urllib.parse import quote
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.site.build import build_site, slug
+from newsletter.site.build import build_site
+from newsletter.site.summaries import slug
 from tests.conftest import SAMPLE, SAMPLE_SETTINGS
 from tests.test_browser import PRIMARY, assert_rendered, chromium_binary, run_chromium, visit
 

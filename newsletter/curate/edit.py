@@ -343,8 +343,47 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
 # ---------------------------------------------------------------------- show, check, list
 
 
+class IssueNotReady(NewsletterError):
+    """An issue with errors was to be built or sent; its errors are the `details`."""
+
+    def __init__(self, issue_id: str, errors: list[Problem]):
+        self.errors = errors
+        self.details = tuple(f"{p.level}: {p}" for p in errors)
+        super().__init__(
+            f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
+            "fix them, or pass --force to build anyway"
+        )
+
+
+@dataclass
+class ReadyIssue:
+    """An issue that passed the gate before build and send, and the errors a forced build let through."""
+
+    issue: Issue
+    errors: list[Problem]  # empty unless forced
+
+
+def ready_issue(curation: Curation, issue_id: str, force: bool = False) -> ReadyIssue:
+    """The issue, once `check_issue` finds no errors: the gate every build and send goes through.
+
+    Raises IssueNotReady (the errors in its details) when there are errors, unless `force`: then the
+    issue is what validation could make of the file, errors and all. Raises IssueFileError when the
+    file cannot be read at all.
+    """
+    current, problems = check_issue(curation, issue_id)
+    errors = [p for p in problems if p.level == "error"]
+    if errors and not force:
+        raise IssueNotReady(issue_id, errors)
+    if errors:  # forced: the issue is built from what could be read
+        _document, current = curation.load_lenient(issue_id)
+    return ReadyIssue(current, errors)
+
+
 def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
-    """Everything to fix (errors) or look at (warnings) before the issue is sent."""
+    """The issue as validation could read it, and everything to fix (errors) or look at (warnings) before it is sent.
+
+    Raises IssueFileError when the file cannot be read at all.
+    """
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
     path = str(document.path)
@@ -503,7 +542,7 @@ def issue_states(curation: Curation) -> list[IssueState]:
             continue
         errors = sum(p.level == "error" for p in problems)
         warnings = len(problems) - errors
-        build = curation.workspace.root / "build" / issue_id
+        build = curation.workspace.build_dir(issue_id)
         outputs = [p.stat().st_mtime for p in build.rglob("*") if p.is_file()] if build.is_dir() else []
         if issue_id in sent:
             state = "sent"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.curate.ranking import Ranking, rank_quarter
+from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
@@ -38,10 +39,40 @@ class InboxQuery:
     issue: str | None = None  # the issue whose quarter `ranked_inbox` ranks
 
 
+def inbox_query(
+    issue_id: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    sources: Iterable[str] = (),
+    sections: Iterable[str] = (),
+    statuses: Iterable[str] = (),
+    min_score: float | None = None,
+    include_all: bool = False,
+) -> InboxQuery:
+    """The query `newsletter items` asks: an issue's quarter or a date range, and the status rule.
+
+    Without `statuses`, the inbox shows new and picked items, but for an issue only the undecided ones
+    (new: neither picked nor skipped). Raises UsageError when both an issue and dates are given.
+    """
+    if issue_id:
+        if since or until:
+            raise UsageError("give either --issue or --since/--until, not both")
+        since, until = quarter_bounds(issue_id)
+    statuses = tuple(statuses)
+    return InboxQuery(
+        since=since,
+        until=until,
+        sources=tuple(sources),
+        sections=tuple(sections),
+        statuses=statuses_from(statuses) if statuses or not issue_id else ("new",),
+        min_score=min_score,
+        include_all=include_all,
+    )
+
+
 def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
     """Fill in the item's suggested section and heading, and whether it is a candidate."""
-    sources = [feeds.by_key(k) for k in (item.sources or (item.source,))]
-    sources = [s for s in sources if s is not None]
+    sources = [s for k in (item.sources or (item.source,)) if (s := feeds.by_key(k)) is not None]
     if sources:
         item.section, item.heading = sources[0].section, sources[0].heading
     specialised = any(not s.filtered for s in sources)
@@ -57,6 +88,12 @@ def _in_period(item: Item, since: dt.date | None, until: dt.date | None) -> bool
     return (since is None or seen >= since) and (until is None or seen <= until)
 
 
+def _check_sources(feeds: FeedsConfig, query: InboxQuery) -> None:
+    unknown = [key for key in query.sources if feeds.by_key(key) is None]
+    if unknown:
+        raise UsageError(f"no source '{unknown[0]}' in {feeds.path}")
+
+
 def _wanted(item: Item, query: InboxQuery) -> bool:
     if not (item.candidate or query.include_all):
         return False
@@ -66,7 +103,11 @@ def _wanted(item: Item, query: InboxQuery) -> bool:
 
 
 def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuery) -> list[Item]:
-    """Candidates matching the query, by the keyword score (then newest first); see `ranked_inbox` for an issue."""
+    """Candidates matching the query, by the keyword score (then newest first); see `ranked_inbox` for an issue.
+
+    Raises UsageError when the query names a source feeds.yaml does not have.
+    """
+    _check_sources(feeds, query)
     out = []
     for item in store.iter_items(query.since, query.until, query.sources or None, query.statuses or None):
         if _in_period(item, query.since, query.until) and _wanted(place(item, feeds, settings), query):
@@ -93,6 +134,7 @@ def ranked_inbox(
     """
     if not query.issue:
         raise ValueError("ranked_inbox needs query.issue")
+    _check_sources(feeds, query)
     since, until = quarter_bounds(query.issue)
     quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until)]
     ranking = rank_quarter(store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later)

@@ -15,6 +15,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -170,112 +171,48 @@ class IssueDocument:
     # ------------------------------------------------------------------ validation
 
     def validate(self, settings: Settings, known_items: set[str] | None = None) -> tuple[Issue, list[Problem]]:
-        """The issue as a model, and every structural problem (with line and field).
+        """The issue as a model, and every structural problem (with line and field), in file order.
 
         `known_items`, when given, are the ids in the item store: an entry naming
-        another id is an error.
+        another id is an error. Never raises for content: what is wrong becomes a Problem.
         """
-        path = str(self.path)
-        problems: list[Problem] = []
-        data = self.data
-
-        def problem(message: str, node=None, key=None, field: str | None = None, level: str = "error") -> None:
-            line = line_of(node, key) if node is not None else None
-            problems.append(Problem(level, message, path, line, field))
-
-        for key in data:
-            if key not in ISSUE_KEYS:
-                problem(f"unknown field (expected one of: {', '.join(ISSUE_KEYS)})", data, key, str(key))
-        issue_id = str(data.get("id") or "")
-        if not ISSUE_ID.match(issue_id):
-            problem(f"'{issue_id}' is not an issue id like 2024-q2", data, "id" if "id" in data else None, "id")
-        elif issue_id != self.path.stem:
-            problem(f"'{issue_id}' does not match the file name {self.path.name}", data, "id", "id")
-        texts = {}
-        for key in ("title", "period", "audience", "intro"):
-            value = data.get(key)
-            if value is not None and not isinstance(value, str):
-                problem(f"expected text, got {type(value).__name__}", data, key, key)
-                value = None
-            texts[key] = (value or "").strip()
-        if not texts["title"]:
-            texts["title"] = settings.name
-        if texts["period"] and not period_is_valid(texts["period"]):
-            problem(f"'{texts['period']}' is not a period like 'april–juni 2024'", data, "period", "period")
-        if not texts["period"] and ISSUE_ID.match(issue_id):
-            texts["period"] = period_for(issue_id)
-        published = _date_field(data, "published", problem)
-        issue = Issue(
-            id=issue_id,
-            title=texts["title"],
-            period=texts["period"],
-            published=published,
-            audience=texts["audience"],
-            intro=texts["intro"],
-            path=path,
-        )
-
-        sections = data.get("sections")
+        problems = _Problems(str(self.path))
+        issue = self._header(settings, problems)
+        sections = self.data.get("sections")
         if sections is None:
             sections = CommentedMap()
         if not isinstance(sections, dict):
-            problem("expected a mapping from section key to a list of entries", data, "sections", "sections")
-            return issue, problems
-        configured = settings.sections
-        seen_items: dict[str, tuple[str, int | None]] = {}
-        seen_titles: dict[tuple[str, str, str], int | None] = {}
-        for key, entries in sections.items():
-            if key not in configured:
-                problem(
-                    f"unknown section '{key}' (newsletter.yaml has: {', '.join(configured)})",
-                    sections,
-                    key,
-                    f"sections.{key}",
-                )
-                continue
-            if entries is None:
-                issue.sections[key] = []
-                continue
-            if not isinstance(entries, list):
-                problem("expected a list of entries", sections, key, f"sections.{key}")
-                continue
-            parsed = []
-            for index, node in enumerate(entries):
-                where = f"sections.{key}[{index + 1}]"
-                entry = _entry(node, where, problem, entries, index)
-                if entry is None:
-                    continue
-                if entry.item and ITEM_ID.match(entry.item):
-                    if known_items is not None and entry.item not in known_items:
-                        problem(
-                            f"no collected item '{entry.item}' (see `newsletter items`)", node, "item", f"{where}.item"
-                        )
-                    if entry.item in seen_items:
-                        other, line = seen_items[entry.item]
-                        problem(
-                            f"item '{entry.item}' is already in section {other} (line {line})",
-                            node,
-                            "item",
-                            f"{where}.item",
-                        )
-                    seen_items.setdefault(entry.item, (key, entry.line))
-                signature = (key, entry.heading.lower(), entry.title.lower())
-                if entry.title and signature in seen_titles:
-                    problem(
-                        f"duplicate entry: '{entry.title}' under '{entry.heading}' is also on line "
-                        f"{seen_titles[signature]}",
-                        node,
-                        "title",
-                        f"{where}.title",
-                    )
-                seen_titles.setdefault(signature, entry.line)
-                parsed.append(entry)
-            issue.sections[key] = parsed
-        for key in configured:
-            issue.sections.setdefault(key, [])
-        # Keep the configured order, whatever order the file lists them in.
-        issue.sections = {key: issue.sections[key] for key in configured if key in issue.sections}
-        return issue, problems
+            problems("expected a mapping from section key to a list of entries", self.data, "sections", "sections")
+            return issue, problems.found
+        issue.sections = _sections(sections, settings.sections, known_items, problems)
+        return issue, problems.found
+
+    def _header(self, settings: Settings, problems: _Problems) -> Issue:
+        """The issue without its sections: id, title, period, published, audience, intro (problems noted)."""
+        data = self.data
+        for key in data:
+            if key not in ISSUE_KEYS:
+                problems(f"unknown field (expected one of: {', '.join(ISSUE_KEYS)})", data, key, str(key))
+        issue_id = str(data.get("id") or "")
+        if not ISSUE_ID.match(issue_id):
+            problems(f"'{issue_id}' is not an issue id like 2024-q2", data, "id" if "id" in data else None, "id")
+        elif issue_id != self.path.stem:
+            problems(f"'{issue_id}' does not match the file name {self.path.name}", data, "id", "id")
+        texts = {key: _text_field(data, key, problems) for key in ("title", "period", "audience", "intro")}
+        period = texts["period"]
+        if period and not period_is_valid(period):
+            problems(f"'{period}' is not a period like 'april–juni 2024'", data, "period", "period")
+        if not period and ISSUE_ID.match(issue_id):
+            period = period_for(issue_id)
+        return Issue(
+            id=issue_id,
+            title=texts["title"] or settings.name,
+            period=period,
+            published=_date_field(data, "published", problems),
+            audience=texts["audience"],
+            intro=texts["intro"],
+            path=problems.path,
+        )
 
     def issue(self, settings: Settings, known_items: set[str] | None = None) -> Issue:
         """The validated issue; the first error is raised as an IssueFileError."""
@@ -288,12 +225,12 @@ class IssueDocument:
 
     # ------------------------------------------------------------------ changing
 
-    def entries_of(self, key: str) -> list:
-        """The parsed entries of a section (empty when it has none)."""
+    def entries_of(self, key: str) -> CommentedSeq:
+        """The parsed entries of a section (empty when it has none); raises IssueFileError if it is not a list."""
         sections = self.data.get("sections")
         entries = sections.get(key) if isinstance(sections, dict) else None
         if entries is None:
-            return []
+            return CommentedSeq()
         if not isinstance(entries, CommentedSeq):
             raise IssueFileError(self.path, "expected a list of entries", line_of(sections, key), f"sections.{key}")
         return entries
@@ -322,7 +259,7 @@ class IssueDocument:
         block = lines[start:end]
         del lines[start:end]
         if len(self.entries_of(key)) == 1:  # the section is empty now: "kom:" → "kom: []"
-            key_line = line_of(self.data["sections"], key) - 1
+            key_line = self._key_index(key)
             if lines[key_line].rstrip().endswith(":"):
                 lines[key_line] = lines[key_line].rstrip() + " []\n"
         self._replace_text("".join(lines))
@@ -352,6 +289,13 @@ class IssueDocument:
         YAML(typ="rt").dump({"heading": value}, out)
         return out.getvalue().split(":", 1)[1].strip()
 
+    def _key_index(self, key: str) -> int:
+        """0-based index of the line of section `key` under `sections:` (the section must be in the file)."""
+        line = line_of(self.data["sections"], key)
+        if line is None:
+            raise NewsletterError(f"{self.path}: internal error: no line for section '{key}'; nothing was written")
+        return line - 1
+
     def _span(self, key: str, index: int, lines: list[str]) -> tuple[int, int, int]:
         """0-based first line, end line (exclusive) and dash column of entry `index` of a section.
 
@@ -378,7 +322,7 @@ class IssueDocument:
         for other in [key, *(k for k in (self.data.get("sections") or {}) if k != key)]:
             if self.entries_of(other):
                 return self._span(other, 0, lines)[2]
-        key_line = lines[line_of(self.data["sections"], key) - 1]
+        key_line = lines[self._key_index(key)]
         return len(key_line) - len(key_line.lstrip(" ")) + self.indent[2]
 
     def _insert_block(self, key: str, index: int, block: list[str]) -> None:
@@ -404,7 +348,7 @@ class IssueDocument:
         elif entries:
             at = self._span(key, len(entries) - 1, lines)[1]
         else:
-            key_line = line_of(sections, key) - 1
+            key_line = self._key_index(key)
             code, _, comment = lines[key_line].rstrip("\r\n").partition("#")
             if code.rstrip().endswith("[]"):  # "kom: []" becomes "kom:" with entries below
                 code = code.rstrip()[:-2].rstrip()
@@ -539,6 +483,95 @@ def _date_field(node, key: str, problem, field: str | None = None) -> dt.date | 
     return None
 
 
+class _Problems:
+    """Collects the problems of one issue file; called as `problems(message, node, key, field, level)`."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.found: list[Problem] = []
+
+    def __call__(
+        self, message: str, node: Any = None, key: Any = None, field: str | None = None, level: str = "error"
+    ) -> None:
+        """Note a problem at `key` of `node` (its line), or at no line when there is no node."""
+        line = line_of(node, key) if node is not None else None
+        self.found.append(Problem(level, message, self.path, line, field))
+
+
+def _text_field(node: Any, key: str, problems: _Problems) -> str:
+    """A top-level text field, stripped; "" when missing or not text (then a problem)."""
+    value = node.get(key)
+    if value is not None and not isinstance(value, str):
+        problems(f"expected text, got {type(value).__name__}", node, key, key)
+        return ""
+    return (value or "").strip()
+
+
+def _sections(
+    sections: dict, configured: tuple[str, ...], known_items: set[str] | None, problems: _Problems
+) -> dict[str, list[Entry]]:
+    """Every configured section's entries, in the configured order; unknown sections are problems, left out."""
+    duplicates = _Duplicates(known_items, problems)
+    parsed: dict[str, list[Entry]] = {}
+    for key, entries in sections.items():
+        if key not in configured:
+            problems(
+                f"unknown section '{key}' (newsletter.yaml has: {', '.join(configured)})",
+                sections,
+                key,
+                f"sections.{key}",
+            )
+            continue
+        if entries is None:
+            parsed[key] = []
+            continue
+        if not isinstance(entries, list):
+            problems("expected a list of entries", sections, key, f"sections.{key}")
+            continue
+        parsed[key] = []
+        for index, node in enumerate(entries):
+            where = f"sections.{key}[{index + 1}]"
+            entry = _entry(node, where, problems, entries, index)
+            if entry is not None:
+                duplicates.check(key, entry, node, where)
+                parsed[key].append(entry)
+    # Keep the configured order, whatever order the file lists them in.
+    return {key: parsed.get(key, []) for key in configured}
+
+
+class _Duplicates:
+    """Notes an entry naming an item the store lacks or another entry already has, or repeating a title."""
+
+    def __init__(self, known_items: set[str] | None, problems: _Problems):
+        self.known_items = known_items
+        self.problems = problems
+        self.items: dict[str, tuple[str, int | None]] = {}  # item id → (section, line) of its first entry
+        self.titles: dict[tuple[str, str, str], int | None] = {}  # (section, heading, title) → line, lower case
+
+    def check(self, key: str, entry: Entry, node: Any, where: str) -> None:
+        """Check entry `where` of section `key` against the store and the entries before it."""
+        if entry.item and ITEM_ID.match(entry.item):
+            if self.known_items is not None and entry.item not in self.known_items:
+                self.problems(
+                    f"no collected item '{entry.item}' (see `newsletter items`)", node, "item", f"{where}.item"
+                )
+            if entry.item in self.items:
+                other, line = self.items[entry.item]
+                self.problems(
+                    f"item '{entry.item}' is already in section {other} (line {line})", node, "item", f"{where}.item"
+                )
+            self.items.setdefault(entry.item, (key, entry.line))
+        signature = (key, entry.heading.lower(), entry.title.lower())
+        if entry.title and signature in self.titles:
+            self.problems(
+                f"duplicate entry: '{entry.title}' under '{entry.heading}' is also on line {self.titles[signature]}",
+                node,
+                "title",
+                f"{where}.title",
+            )
+        self.titles.setdefault(signature, entry.line)
+
+
 def _entry(node, where: str, problem, parent, index) -> Entry | None:
     if not isinstance(node, dict):
         problem(f"expected an entry (heading, title, text …), got {type(node).__name__}", parent, index, where)
@@ -580,11 +613,6 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         line=line_of(node),
         **dates,
     )
-
-
-def load_issue(issues_dir: Path, issue_id: str) -> IssueDocument:
-    """Load `issues/<id>.yaml`."""
-    return IssueDocument.load(issue_path(issues_dir, issue_id))
 
 
 def lock_for(path: Path):

@@ -1,0 +1,165 @@
+"""What the archive's shared pages need from each issue: a summary, kept in the manifest between builds.
+
+An unchanged issue is never parsed again: its `IssueSummary` comes back from
+`.manifest.json` (`to_json` / `from_json`), and the index, the topic pages,
+the search index, the feed and the sitemap are all made from summaries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from newsletter.models import Issue
+from newsletter.render import markdown
+from newsletter.render.view import IssueView
+
+
+@dataclass
+class EntrySummary:
+    """One entry of an issue as the archive lists it: where it stands, and its text as plain text."""
+
+    section: str  # the section's title, as printed
+    heading: str
+    title: str
+    anchor: str  # the entry's id in the issue's web page ("sak-norway-3")
+    text: str  # plain text, unwrapped, links dropped
+
+
+@dataclass
+class IssueSummary:
+    """An issue as the archive's shared pages see it (the manifest keeps one per published issue)."""
+
+    id: str
+    title: str
+    period: str
+    published: dt.date | None
+    intro: str  # plain text, unwrapped
+    headings: list[str]  # every heading once, in the order of the issue
+    entries: list[EntrySummary]
+
+    @property
+    def published_year(self) -> str:
+        """The year the issue covers ("2023" for 2023-q4, even when it came out in January): the index groups by it."""
+        return self.id[:4]
+
+    @property
+    def published_date(self) -> dt.date | None:
+        """The publication date (the name the archive's templates use)."""
+        return self.published
+
+    def is_published(self, today: dt.date) -> bool:
+        """Whether the issue goes in the archive: it has a publication date, and that date is not after `today`."""
+        return self.published is not None and self.published <= today
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as the manifest stores it: JSON types only, the date as "YYYY-MM-DD" (or None)."""
+        data = asdict(self)
+        data["published"] = self.published.isoformat() if self.published else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IssueSummary:
+        """The summary from its manifest form (`to_json`); raises KeyError or ValueError when it is malformed."""
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            period=data["period"],
+            published=dt.date.fromisoformat(data["published"]) if data["published"] else None,
+            intro=data["intro"],
+            headings=list(data["headings"]),
+            entries=[EntrySummary(**entry) for entry in data["entries"]],
+        )
+
+
+@dataclass
+class IssueListing(IssueSummary):
+    """A summary on the archive's index page, which also needs to know whether a PDF sits beside the page."""
+
+    pdf: bool = False
+
+
+@dataclass
+class TopicEntry(EntrySummary):
+    """An entry on a topic page: the entry, and the issue it appeared in."""
+
+    issue: str = ""  # the issue's id
+    period: str = ""  # the issue's period, as printed
+
+
+@dataclass
+class Topic:
+    """A heading (an organisation, a country, a theme) and every entry ever written under it, newest issue first."""
+
+    name: str
+    entries: list[TopicEntry] = field(default_factory=list)
+
+
+def summarize(issue: Issue, view: IssueView) -> IssueSummary:
+    """The summary of an issue, from the issue (for the entries' source text) and its view model (for the order)."""
+    entries = [
+        EntrySummary(
+            section=section.title,
+            heading=group.heading,
+            title=entry.title,
+            anchor=entry.anchor,
+            text=markdown.to_text(_source_text(issue, entry.ref), None, width=None),
+        )
+        for section in view.sections
+        for group in section.groups
+        for entry in group.entries
+    ]
+    return IssueSummary(
+        id=issue.id,
+        title=issue.title,
+        period=issue.period,
+        published=issue.published,
+        intro=markdown.to_text(issue.intro, None, width=None),
+        headings=list(dict.fromkeys(entry.heading for entry in entries)),
+        entries=entries,
+    )
+
+
+def _source_text(issue: Issue, ref: str) -> str:
+    """The Markdown of the entry a view's `ref` ("norway:3", 1-based) points at."""
+    key, position = ref.split(":")
+    return issue.sections[key][int(position) - 1].text
+
+
+def slug(text: str) -> str:
+    """A safe file name for a heading: "Østersjørådet (CBSS)" → "ostersjoradet-cbss" (at most 60 characters).
+
+    Text with no letter or digit in ASCII gets "emne-" and a hash of the text.
+    """
+    table = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "Æ": "ae", "Ø": "o", "Å": "a", "ß": "ss"})
+    ascii_text = unicodedata.normalize("NFKD", text.translate(table)).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
+    return cleaned or "emne-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def topics(published: list[IssueSummary]) -> dict[str, Topic]:
+    """Every heading of the published issues: its slug → the topic, sorted by name.
+
+    Headings that differ only in case are one topic (named as first met, newest issue first); slugs are
+    unique, and never "index" (emner/index.html is the list of every topic).
+    """
+    found: dict[str, Topic] = {}
+    slugs: dict[str, str] = {}  # heading in lower case → its slug
+    for summary in reversed(published):
+        for entry in summary.entries:
+            name = entry.heading
+            key = name.lower()
+            if key not in slugs:
+                candidate = slug(name)
+                if candidate == "index":
+                    candidate = "index-emne"
+                while candidate in found:
+                    candidate = f"{candidate}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
+                slugs[key] = candidate
+                found[candidate] = Topic(name)
+            found[slugs[key]].entries.append(TopicEntry(**asdict(entry), issue=summary.id, period=summary.period))
+    return dict(sorted(found.items(), key=lambda item: item[1].name.lower()))

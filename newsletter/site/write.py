@@ -1,0 +1,188 @@
+"""Rendering the archive's files and writing them, each only when its bytes change.
+
+Every page is a Jinja template (the workspace's `templates/` first, then the
+built-in ones): `web.html` per issue, `site_*.html` for the shared pages, and
+`feed.xml` (Atom, RFC 4287) and `sitemap.xml` (sitemaps.org 0.9), which are
+autoescaped as XML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+from jinja2 import Environment
+
+from newsletter.fsutil import atomic_write, safe_join
+from newsletter.models import Issue, Settings
+from newsletter.render import pdf as pdf_format
+from newsletter.render import web as web_format
+from newsletter.render.build import BUILT_IN_TEMPLATES, environment
+from newsletter.render.view import IssueView, norwegian_date
+from newsletter.site.plan import IssuePage, SharedPages
+from newsletter.site.summaries import IssueListing, IssueSummary, slug
+
+SNIPPET = 400  # the search index keeps the first SNIPPET * 3 characters of an entry's text
+
+
+class Writer:
+    """Writes files under `out_dir` only, and only when their bytes change; remembers what it wrote."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.written: list[str] = []  # relative paths, in the order written
+
+    def write(self, relative: str, content: str | bytes) -> None:
+        """Write `content` (text as UTF-8) to `out_dir/relative` atomically, unless the file already holds it.
+
+        Raises NewsletterError when `relative` would land outside `out_dir`.
+        """
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path = safe_join(self.out_dir, relative)
+        if path.exists() and path.read_bytes() == data:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+        self.written.append(relative)
+
+
+class Templates:
+    """The Jinja environment, made on first use: a build with nothing to render never loads a template."""
+
+    def __init__(self, workspace_templates: Path | None):
+        self.workspace_templates = workspace_templates
+
+    @cached_property
+    def env(self) -> Environment:
+        """The environment of `newsletter.render.build.environment` (workspace templates first)."""
+        return environment(self.workspace_templates)
+
+    def render(self, name: str, **context: object) -> str:
+        """Template `name` rendered with `context`."""
+        return self.env.get_template(name).render(**context)
+
+
+def write_issue_page(
+    writer: Writer,
+    templates: Templates,
+    page: IssuePage,
+    document: tuple[Issue, IssueView],
+    base: str,
+    pdf: bool,
+    build_dir: Callable[[str], Path] | None,
+) -> None:
+    """Write an issue's page, with the archive's navigation, and (if `pdf`) its PDF beside it."""
+    issue, view = document
+    issue_id = page.summary.id
+    site = {
+        "root": "../",
+        "canonical": f"{base}{issue_id}/" if base else "",
+        "previous": {"id": page.previous.id, "period": page.previous.period} if page.previous else None,
+        "next": {"id": page.following.id, "period": page.following.period} if page.following else None,
+        "pdf": f"{issue_id}.pdf" if pdf else None,
+    }
+    writer.write(f"{issue_id}/index.html", web_format.render(templates.env, view, site))
+    if pdf:
+        writer.write(f"{issue_id}/{issue_id}.pdf", _pdf_for(issue, view, build_dir, templates.env))
+
+
+def _pdf_for(issue: Issue, view: IssueView, build_dir: Callable[[str], Path] | None, env: Environment) -> bytes:
+    """The issue's PDF: the one `build` made when it is newer than the issue file, else rendered now."""
+    if build_dir:
+        built = build_dir(issue.id) / f"{issue.id}.pdf"
+        source = Path(issue.path) if issue.path else None
+        if built.exists() and source and built.stat().st_mtime >= source.stat().st_mtime:
+            return built.read_bytes()
+    return pdf_format.render(env, view)
+
+
+def write_shared_pages(
+    writer: Writer,
+    templates: Templates,
+    shared: SharedPages,
+    published: list[IssueSummary],
+    settings: Settings,
+    base: str,
+    pdf: bool,
+    today: dt.date,
+) -> None:
+    """Write the pages that list every published issue: index, topics, search (page, script, index), feed, sitemap.
+
+    `published` is oldest first; the pages list the newest first.
+    """
+    listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
+    context = {
+        "settings": settings,
+        "issues": listed,
+        "base": base,
+        "headings": shared.topics,
+        "today": today,
+        "norwegian_date": norwegian_date,
+    }
+    writer.write("index.html", templates.render("site_index.html", root="", **context))
+    writer.write("emner/index.html", templates.render("site_topics.html", root="../", **context))
+    for topic_slug, topic in shared.topics.items():
+        writer.write(
+            f"emner/{topic_slug}.html",
+            templates.render("site_topic.html", root="../", topic=topic, topic_slug=f"{topic_slug}.html", **context),
+        )
+    writer.write("sok.html", templates.render("site_search.html", root="", **context))
+    writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
+    writer.write("sok-indeks.js", search_index(published))
+    writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
+    writer.write("sitemap.xml", templates.render("sitemap.xml", issues=published, topics=shared.topics, base=base))
+
+
+def search_index(published: list[IssueSummary]) -> str:
+    """The search index as a script setting `window.SOK_INDEKS` (so it loads from file:// as from any web server).
+
+    One record per entry: i (issue id), p (period), a (anchor), h (heading), t (title), x (text, shortened).
+    """
+    docs = [
+        {
+            "i": summary.id,
+            "p": summary.period,
+            "a": entry.anchor,
+            "h": entry.heading,
+            "t": entry.title,
+            "x": entry.text[: SNIPPET * 3],
+        }
+        for summary in published
+        for entry in summary.entries
+    ]
+    return "window.SOK_INDEKS = " + json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + ";\n"
+
+
+def atom_feed(
+    templates: Templates, newest_first: list[IssueListing], settings: Settings, base: str, today: dt.date
+) -> str:
+    """The Atom feed of the published issues, newest first (template `feed.xml`).
+
+    With a site address every id is the entry's URL; without one, ids are tag: URIs (RFC 4151) and links
+    are relative. `updated` is the newest publication date, or `today` when nothing is published.
+    """
+    dates = [summary.published for summary in newest_first if summary.published]
+    return templates.render(
+        "feed.xml",
+        settings=settings,
+        issues=newest_first,
+        base=base,
+        feed_id=f"{base}feed.xml" if base else f"tag:newsletter,2024:{slug(settings.name)}",
+        updated=max(dates, default=today),
+    )
+
+
+def remove_outputs(out_dir: Path, relatives: list[str]) -> list[str]:
+    """Delete these files under `out_dir` (and folders they leave empty); returns those that existed."""
+    removed = []
+    for relative in relatives:
+        path = safe_join(out_dir, relative)
+        if path.exists():
+            path.unlink()
+            removed.append(relative)
+            if path.parent != out_dir.resolve() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return removed
