@@ -21,7 +21,7 @@ import pytest
 
 from newsletter import fsutil
 from newsletter.config import Workspace
-from newsletter.curate.edit import Curation, check_issue, issue_states, links_of, starting_text
+from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
 from newsletter.curate.issuefile import (
     IssueChanged,
     IssueDocument,
@@ -32,6 +32,7 @@ from newsletter.curate.issuefile import (
 )
 from newsletter.errors import ConfigError
 from newsletter.models import Entry, RawItem, Settings, Source
+from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from tests.conftest import DATA, KOM_SECTIONS, write_workspace
 

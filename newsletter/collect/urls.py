@@ -94,8 +94,3 @@ def item_id(key: str, length: int = ID_LENGTH) -> str:
         number, rest = divmod(number, 32)
         chars.append(ID_ALPHABET[rest])
     return "".join(chars)
-
-
-def host_of(url: str) -> str:
-    """The lower-case host name of a URL."""
-    return (urlsplit(url).hostname or "").lower()

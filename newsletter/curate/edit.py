@@ -16,8 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox, place
 from newsletter.curate.issuefile import (
@@ -32,12 +30,10 @@ from newsletter.curate.issuefile import (
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
 from newsletter.quarters import quarter_bounds
+from newsletter.render.markdown import links_of
 from newsletter.store import Store
 
 STARTING_TEXT_LIMIT = 320
-_MARKDOWN = MarkdownIt("commonmark")
-# Find every link the editor wrote, also those a renderer would refuse (javascript:, data:): check reports them.
-_MARKDOWN.validateLink = lambda url: True
 
 
 @dataclass
@@ -314,21 +310,6 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
 
 
 # ---------------------------------------------------------------------- show, check, list
-
-
-def links_of(text: str) -> list[str]:
-    """Every link target in an entry's Markdown text (parsed by markdown-it, not guessed)."""
-    links = []
-
-    def walk(tokens):
-        for token in tokens:
-            if token.type == "link_open" and token.attrGet("href"):
-                links.append(token.attrGet("href"))
-            if token.children:
-                walk(token.children)
-
-    walk(_MARKDOWN.parse(text or ""))  # autolinks (<https://…>) included; links in code are not links
-    return list(dict.fromkeys(links))
 
 
 class IssueNotReady(NewsletterError):

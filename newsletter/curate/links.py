@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from newsletter.curate.edit import links_of
 from newsletter.models import Issue, Limits
 from newsletter.net import HostGate, short_error
+from newsletter.render.markdown import links_of
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".
 HEAD_REFUSED = {403, 405, 501}

@@ -8,13 +8,7 @@ import hashlib
 from icalendar import Calendar, Event
 
 from newsletter.models import Issue
-
-
-def _links(text: str) -> list[str]:
-    from newsletter.curate.edit import links_of
-    from newsletter.render.markdown import cited
-
-    return [url for url in links_of(text) if cited(url)]
+from newsletter.render.markdown import cited, links_of
 
 
 def render(issue: Issue, view) -> bytes | None:
@@ -39,7 +33,7 @@ def render(issue: Issue, view) -> bytes | None:
         event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0), tzinfo=dt.UTC))
         # Unwrapped, with the addresses in place: a calendar folds lines and has no link list.
         event.add("description", to_text(entry.text, None, width=None))
-        links = list(_links(entry.text))
+        links = [url for url in links_of(entry.text) if cited(url)]
         if links:
             event.add("url", links[0])
         calendar.add_component(event)
