@@ -9,10 +9,15 @@ from icalendar import Calendar, Event
 
 from newsletter.models import Issue
 from newsletter.render.markdown import cited, links_of
+from newsletter.render.view import IssueView
 
 
-def render(issue: Issue, view) -> bytes | None:
-    """An iCalendar file of the issue's events, or None when it has none."""
+def render(issue: Issue, view: IssueView) -> bytes | None:
+    """The issue's events as an iCalendar file (RFC 5545, bytes), or None when no entry has an `event_date`.
+
+    Each event is all-day on its `event_date`, with a UID stable across rebuilds, the entry's text
+    unwrapped as its description and its first http(s) link as its URL.
+    """
     calendar = Calendar()
     calendar.add("prodid", "-//newsletter//NONSGML newsletter//NO")
     calendar.add("version", "2.0")
