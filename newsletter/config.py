@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -31,6 +31,8 @@ from newsletter.models import (
     Settings,
     Source,
 )
+
+Choice = TypeVar("Choice", bound=str)
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LANGUAGES = ("nb", "nn", "no", "en", "sv", "da", "fi", "de", "fr")
@@ -183,6 +185,11 @@ class _Checker:
             raise self.error(None, f"missing required key '{key}'")
         return value
 
+    def choice(self, key: str, choices: tuple[Choice, ...], default: Choice | None = None) -> Choice:
+        """The key's text, one of `choices` (required when there is no `default`); typed as the choice it is."""
+        value = self.required(key, choices) if default is None else self.string(key, default, choices)
+        return choices[choices.index(value)]
+
     def text(self, key: str) -> str:
         """The key's text, or "" when the key is missing, null or empty (an optional free text)."""
         return self.string(key, "") if self.node.get(key) else ""
@@ -259,7 +266,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         if key in seen:
             raise check.error("key", f"duplicate source key '{key}' (first on line {seen[key]})")
         seen[key] = line_of(node, "key")
-        kind = check.required("kind", choices=SOURCE_KINDS)
+        kind = check.choice("kind", SOURCE_KINDS)
         section = check.required("section")
         if sections and section not in sections:
             raise check.error("section", f"'{section}' is not a section of newsletter.yaml ({', '.join(sections)})")
@@ -298,8 +305,8 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
                 section=section,
                 heading=check.required("heading"),
                 language=language,
-                relevance=check.string("relevance", "filter", RELEVANCE_MODES),
-                item_kind=check.string("item_kind", "news", ITEM_KINDS),
+                relevance=check.choice("relevance", RELEVANCE_MODES, "filter"),
+                item_kind=check.choice("item_kind", ITEM_KINDS, "news"),
                 enabled=check.boolean("enabled", True),
                 keywords=check.weights("keywords"),
                 selectors=selectors,

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 SourceKind = Literal["rss", "atom", "html", "stortinget"]
-SOURCE_KINDS: tuple[str, ...] = ("rss", "atom", "html", "stortinget")
+SOURCE_KINDS: tuple[SourceKind, ...] = ("rss", "atom", "html", "stortinget")
 
 ItemKind = Literal["news", "report", "consultation", "event", "judgment"]
-ITEM_KINDS: tuple[str, ...] = ("news", "report", "consultation", "event", "judgment")
+ITEM_KINDS: tuple[ItemKind, ...] = ("news", "report", "consultation", "event", "judgment")
 
 ItemStatus = Literal["new", "picked", "skipped"]
-ITEM_STATUSES: tuple[str, ...] = ("new", "picked", "skipped")
+ITEM_STATUSES: tuple[ItemStatus, ...] = ("new", "picked", "skipped")
 
 Relevance = Literal["all", "filter"]
-RELEVANCE_MODES: tuple[str, ...] = ("all", "filter")
+RELEVANCE_MODES: tuple[Relevance, ...] = ("all", "filter")
 
 # How much of a date the source gave: a day, only a month ("June 2022"), only a year.
 DatePrecision = Literal["day", "month", "year"]
@@ -42,13 +42,13 @@ class Source:
 
     key: str
     name: str
-    kind: str
+    kind: SourceKind
     url: str
     section: str
     heading: str
     language: str = "nb"
-    relevance: str = "filter"
-    item_kind: str = "news"
+    relevance: Relevance = "filter"
+    item_kind: ItemKind = "news"
     enabled: bool = True
     keywords: dict[str, float] = field(default_factory=dict)
     selectors: Selectors | None = None
@@ -197,8 +197,8 @@ class RawItem:
     title: str
     summary: str = ""
     published: dt.date | None = None
-    date_precision: str | None = None
-    kind: str | None = None
+    date_precision: DatePrecision | None = None
+    kind: ItemKind | None = None
     deadline: dt.date | None = None
     event_date: dt.date | None = None
     guid: str | None = None
@@ -228,15 +228,15 @@ class Item:
     title: str
     summary: str = ""
     published: dt.date | None = None
-    date_precision: str | None = None
+    date_precision: DatePrecision | None = None
     fetched_at: dt.datetime | None = None
     language: str = "nb"
-    kind: str = "news"
+    kind: ItemKind = "news"
     deadline: dt.date | None = None
     event_date: dt.date | None = None
     score: float = 0.0
     terms: tuple[str, ...] = ()
-    status: str = "new"
+    status: ItemStatus = "new"
     section: str = ""
     heading: str = ""
     candidate: bool = False

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 
+from newsletter.models import DatePrecision
+
 DEFAULT_TZ = "Europe/Oslo"
 # Languages whose month names are always tried, whatever the source's language:
 # an English-language Finnish site still prints "June", a Norwegian one "juni".
@@ -30,7 +32,7 @@ class ParsedDate:
     """A calendar date and how much of it the source gave (day, month or year)."""
 
     date: dt.date
-    precision: str = "day"
+    precision: DatePrecision = "day"
 
 
 @functools.cache

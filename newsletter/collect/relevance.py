@@ -17,6 +17,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from newsletter.models import ItemKind
+
 TITLE, SUMMARY, ARTICLE = 1.5, 1.0, 0.6
 FIELD_BONUS = 0.5
 SPECIALISED_PRIOR = 2.0
@@ -277,7 +279,7 @@ _REPORT_WORDS = re.compile(
 _JUDGMENT_WORDS = re.compile(r"(?<![\w-])(?:dom i|dommen|judgment|judgement|ruling|rettsavgjørelse|høyesterett)", re.I)
 
 
-def infer_kind(title: str, url: str, default: str) -> str:
+def infer_kind(title: str, url: str, default: ItemKind) -> ItemKind:
     """The kind an item's title (or a PDF link) reveals; the source's default otherwise."""
     if default != "news":
         return default

@@ -116,8 +116,3 @@ def reference_key(ref: str) -> str | None:
     https://example.no/a. Raises ValueError for a URL that cannot be parsed.
     """
     return dedup_key(ref.strip()) if "://" in ref else None
-
-
-def host_of(url: str) -> str:
-    """The lower-case host name of a URL."""
-    return (urlsplit(url).hostname or "").lower()

@@ -472,6 +472,7 @@ def insertion_index(entries: CommentedSeq, heading: str, order: tuple[str, ...])
 
 
 def _date_field(node, key: str, problem, field: str | None = None) -> dt.date | None:
+    """The date at `key` of `node` (a datetime counts as its day); None when empty or not a date (then a problem)."""
     value = node.get(key)
     if value in (None, ""):
         return None
@@ -573,6 +574,7 @@ class _Duplicates:
 
 
 def _entry(node, where: str, problem, parent, index) -> Entry | None:
+    """Entry `where` (node `index` of `parent`) as a model, noting its problems; None when it is not a mapping."""
     if not isinstance(node, dict):
         problem(f"expected an entry (heading, title, text …), got {type(node).__name__}", parent, index, where)
         return None

@@ -9,14 +9,15 @@ from icalendar import Calendar, Event
 
 from newsletter.models import Issue
 from newsletter.render.markdown import cited, links_of, to_text
+from newsletter.render.view import IssueView
 
 
-def _links(text: str) -> list[str]:
-    return [url for url in links_of(text) if cited(url)]
+def render(issue: Issue, view: IssueView) -> bytes | None:
+    """The issue's events as an iCalendar file (RFC 5545, bytes), or None when no entry has an `event_date`.
 
-
-def render(issue: Issue, view) -> bytes | None:
-    """An iCalendar file of the issue's events, or None when it has none."""
+    Each event is all-day on its `event_date`, with a UID stable across rebuilds, the entry's text
+    unwrapped as its description and its first http(s) link as its URL.
+    """
     calendar = Calendar()
     calendar.add("prodid", "-//newsletter//NONSGML newsletter//NO")
     calendar.add("version", "2.0")
@@ -35,7 +36,7 @@ def render(issue: Issue, view) -> bytes | None:
         event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0), tzinfo=dt.UTC))
         # Unwrapped, with the addresses in place: a calendar folds lines and has no link list.
         event.add("description", to_text(entry.text, None, width=None))
-        links = list(_links(entry.text))
+        links = [url for url in links_of(entry.text) if cited(url)]
         if links:
             event.add("url", links[0])
         calendar.add_component(event)

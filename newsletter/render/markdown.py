@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "sup": {"class"}, "ol": {"start"}}
@@ -24,9 +25,40 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
+class _EveryLink(MarkdownIt):
+    """CommonMark that keeps every link, also those a renderer refuses (javascript:, data:): check reports them."""
+
+    def validateLink(self, url: str) -> bool:
+        """Every scheme is a link here."""
+        return True
+
+
+_LINK_FINDER = _EveryLink("commonmark")
+
+
+def links_of(text: str | None) -> list[str]:
+    """Every link target in an entry's Markdown text, once each, in order (parsed by markdown-it, not guessed).
+
+    Autolinks (<https://…>) count; links inside code and images do not. Any scheme is kept: `cited`
+    tells which are numbered.
+    """
+    links: list[str] = []
+
+    def walk(tokens: list[Token]) -> None:
+        for token in tokens:
+            href = token.attrGet("href") if token.type == "link_open" else None
+            if href:
+                links.append(str(href))
+            if token.children:
+                walk(token.children)
+
+    walk(_LINK_FINDER.parse(text or ""))
+    return list(dict.fromkeys(links))
+
+
 def cited(url: str | None) -> bool:
     """True for a link that is numbered and listed: http(s) only (a mail address is written out)."""
-    return bool(url) and url.split(":", 1)[0].lower() in ("http", "https")
+    return bool(url) and str(url).split(":", 1)[0].lower() in ("http", "https")
 
 
 def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
@@ -103,13 +135,15 @@ def to_text(text: str, ref_of: Callable[[str], int] | None, width: int | None = 
     return text_out
 
 
-def _inline_text(children, ref_of: Callable[[str], int]) -> str:
-    parts = []
-    href = None
+def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None) -> str:
+    """An inline run as plain text: links written out ("tekst (https://…)") or numbered ("tekst [n]")."""
+    parts: list[str] = []
+    href: str | None = None
     label_start = 0
     for child in children:
         if child.type == "link_open":
-            href = child.attrGet("href")
+            value = child.attrGet("href")
+            href = str(value) if value else None
             label_start = len(parts)
         elif child.type == "link_close":
             if href and href.lower().startswith("mailto:"):
@@ -124,23 +158,3 @@ def _inline_text(children, ref_of: Callable[[str], int]) -> str:
         elif child.type in ("text", "code_inline") or child.type == "image":
             parts.append(child.content)
     return " ".join("".join(parts).split())
-
-
-# Finds every link the editor wrote, also those a renderer refuses (javascript:, data:): check reports them.
-_LINKS = MarkdownIt("commonmark")
-_LINKS.validateLink = lambda url: True
-
-
-def links_of(text: str) -> list[str]:
-    """Every link target in an entry's Markdown text (parsed by markdown-it, not guessed)."""
-    links = []
-
-    def walk(tokens):
-        for token in tokens:
-            if token.type == "link_open" and token.attrGet("href"):
-                links.append(token.attrGet("href"))
-            if token.children:
-                walk(token.children)
-
-    walk(_LINKS.parse(text or ""))  # autolinks (<https://…>) included; links in code are not links
-    return list(dict.fromkeys(links))
