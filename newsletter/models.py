@@ -381,6 +381,16 @@ class Issue:
 
 ContactStatus = Literal["active", "unsubscribed", "bounced"]
 CONTACT_STATUSES: tuple[str, ...] = ("active", "unsubscribed", "bounced")
+# A contact's fields besides its address, in the order a CSV export writes them.
+CONTACT_FIELDS: tuple[str, ...] = (
+    "name",
+    "organisation",
+    "tags",
+    "legal_basis",
+    "consent_source",
+    "consent_date",
+    "status",
+)
 
 
 def clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:

@@ -24,21 +24,12 @@ from typing import Any, TextIO
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import NewsletterError
-from newsletter.models import CONTACT_STATUSES, Contact, clean_tags
+from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
 
 STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
-EXPORT_FIELDS: tuple[str, ...] = (
-    "email",
-    "name",
-    "organisation",
-    "tags",
-    "legal_basis",
-    "consent_source",
-    "consent_date",
-    "status",
-)
+EXPORT_FIELDS: tuple[str, ...] = ("email", *CONTACT_FIELDS)
 TEXT_FIELDS: tuple[str, ...] = ("name", "organisation", "legal_basis", "consent_source")
 ERASED_PREFIX = "erased:"
 

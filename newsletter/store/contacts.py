@@ -13,22 +13,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from newsletter.models import Contact
+from newsletter.models import CONTACT_FIELDS, Contact
 from newsletter.store.db import Database
 
 # Columns `update_contact` may change (what a merge or a status change touches).
-CONTACT_COLUMNS: frozenset[str] = frozenset(
-    {
-        "name",
-        "organisation",
-        "tags",
-        "legal_basis",
-        "consent_source",
-        "consent_date",
-        "status",
-        "status_changed_at",
-    }
-)
+CONTACT_COLUMNS: frozenset[str] = frozenset({*CONTACT_FIELDS, "status_changed_at"})
 
 
 def _stamp(now: dt.datetime) -> str:
