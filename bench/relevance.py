@@ -142,6 +142,7 @@ def simulate(workspace: Path, fixture: Path, batch: int = 10) -> None:
     from newsletter.config import Workspace
     from newsletter.curate.edit import Curation, add_items, new_issue, ranked_candidates, set_item_status
     from newsletter.curate.inbox import InboxQuery
+    from newsletter.curate.ranking import keyword_order
     from newsletter.store import Store
 
     issues = workspace / "issues"
@@ -162,7 +163,7 @@ def simulate(workspace: Path, fixture: Path, batch: int = 10) -> None:
         new_issue(curation, "2022-q2")
         query = InboxQuery(statuses=("new",), include_all=True)
         first, ranking = ranked_candidates(curation, "2022-q2", query, learn_from_later=True)
-        keyword = sorted(first, key=lambda i: (-i.score, -(i.published or dt.date.min).toordinal(), i.id))
+        keyword = sorted(first, key=keyword_order)
         newest = sorted(first, key=lambda i: (-(i.published or dt.date.min).toordinal(), i.id))
         in_quarter = {wanted[score.norm_url(i.url)] for i in first if score.norm_url(i.url) in wanted}
         total = len(in_quarter)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.curate.ranking import Ranking, rank_quarter
+from newsletter.curate.ranking import Ranking, keyword_order, rank_quarter
 from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings
 from newsletter.quarters import quarter_bounds
@@ -112,7 +112,7 @@ def inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: InboxQuer
     for item in store.iter_items(query.since, query.until, query.sources or None, query.statuses or None):
         if _in_period(item, query.since, query.until) and _wanted(place(item, feeds, settings), query):
             out.append(item)
-    out.sort(key=lambda i: (-i.score, -(i.published or dt.date.min).toordinal(), i.id))
+    out.sort(key=keyword_order)
     return out
 
 

@@ -140,17 +140,6 @@ class Ranking:
         """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
         return float(sum(r.probability for r in self.ranked[start:]))
 
-    def to_json(self) -> dict:
-        """The model's state for `items --json` consumers."""
-        return {
-            "learned": self.learned,
-            "history_entries": self.history,
-            "picks": self.picks,
-            "non_picks": self.non_picks,
-            "expected_picks": round(self.expected_picks, 1),
-            "seconds": round(self.seconds, 3),
-        }
-
 
 def host_of(url: str) -> str:
     """The host of a URL, lower-case and without `www.` ("" for a malformed URL)."""
@@ -204,7 +193,8 @@ def _calibration_shift(scores: np.ndarray, expected: float) -> float:
     """The shift of `scores` (log-odds) after which their sigmoids add up to `expected` (bisection)."""
     if not len(scores):
         return 0.0
-    expected = min(max(expected, 0.05 * len(scores) / 100 + 0.01), len(scores) - 0.01)
+    # Strictly between 0 and the count, or the bisection runs to its bounds.
+    expected = min(max(expected, 0.01), len(scores) - 0.01)
     low, high = -60.0, 60.0
     for _ in range(60):
         middle = (low + high) / 2
@@ -233,6 +223,7 @@ class Model:
         self.stemmer = _StemmedWords()
         self.words = TfidfVectorizer(tokenizer=self.stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
         self.word_matrix = self.words.fit_transform(texts)
+        self.word_names = self.words.get_feature_names_out()  # once: `terms` runs per item
         self.similarity = np.zeros((len(texts), len(self.history)))
         if self.history:
             self.similarity = (self.char_matrix @ self.chars.transform(entry_texts).T).toarray()
@@ -247,12 +238,12 @@ class Model:
         self.classifier: LogisticRegression | None = None
 
     def _matrix(self) -> sparse.csr_matrix:
-        sources = sorted({d.source for d in self.documents})
-        kinds = sorted({d.kind for d in self.documents})
+        sources = {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
+        kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
         side = np.zeros((len(self.documents), len(sources) + len(kinds)))
         for row, doc in enumerate(self.documents):
-            side[row, sources.index(doc.source)] = 1.0
-            side[row, len(sources) + kinds.index(doc.kind)] = 0.5
+            side[row, sources[doc.source]] = 1.0
+            side[row, kinds[doc.kind]] = 0.5
         return sparse.hstack(
             [
                 self.char_matrix,
@@ -285,7 +276,7 @@ class Model:
         offset = len(self.chars.vocabulary_)
         row = self.word_matrix[index]
         weights = self.classifier.coef_[0][offset + row.indices]
-        names = self.words.get_feature_names_out()
+        names = self.word_names
         originals: dict[str, str] = {}
         for word in _WORD.findall(self.documents[index].text.lower()):
             originals.setdefault(self.stemmer.stem(word), word)
@@ -322,15 +313,9 @@ def rank_items(
         return Ranking([], False, len(history), picks, non_picks)
     if not history and len({label for _, label, _ in labelled}) < 2:
         # Nothing to learn from: no past issue, and not both a pick and a non-pick among the items.
-        order = sorted(
-            range(len(candidates)),
-            key=lambda i: (
-                -candidates[i].score,
-                -(candidates[i].published or dt.date.min).toordinal(),
-                candidates[i].id,
-            ),
-        )
-        ranked = [Ranked(candidates[i], _squash(candidates[i].score), list(candidates[i].terms[:4])) for i in order]
+        ranked = [
+            Ranked(item, _squash(item.score), list(item.terms[:4])) for item in sorted(candidates, key=keyword_order)
+        ]
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
     model = Model([*documents, *(doc for doc, _, _ in labelled)], history)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
@@ -345,6 +330,11 @@ def rank_items(
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
         ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like))
     return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, expected_picks)
+
+
+def keyword_order(item: Item) -> tuple[float, int, str]:
+    """Sort key of the keyword order: highest score first, then newest (undated last), then id."""
+    return (-item.score, -(item.published or dt.date.min).toordinal(), item.id)
 
 
 def _squash(score: float) -> float:
