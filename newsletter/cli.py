@@ -564,6 +564,11 @@ class _ClickTriageUI:
             return click.getchar()
         except (EOFError, KeyboardInterrupt, click.Abort):
             return "q"
+        except OSError as exc:  # no terminal: click.getchar reads /dev/tty when standard input is a pipe
+            raise NewsletterError(
+                "issue triage needs a terminal to read keys; without one, list with `newsletter items "
+                "--issue ID` and decide with `newsletter issue add` and `newsletter issue skip`"
+            ) from exc
 
     def choose_section(self, sections, default):
         return click.prompt("section", type=click.Choice(sections), default=default if default in sections else None)

@@ -305,6 +305,22 @@ def test_triage_ends_cleanly_when_input_runs_out(ws):
     assert "added 1" in result.stdout
 
 
+def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, monkeypatch):
+    """`echo | newsletter issue triage ID`: click.getchar cannot open /dev/tty."""
+    invoke(ws, "issue", "new", "2022-q2")
+
+    def no_tty(*args, **kwargs):
+        raise OSError(6, "No such device or address", "/dev/tty")
+
+    monkeypatch.setattr("click.getchar", no_tty)
+    before = issue_text(ws)
+    result = invoke(ws, "issue", "triage", "2022-q2")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: issue triage needs a terminal to read keys")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert issue_text(ws) == before
+
+
 def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):
     """The editor saves the file while a command runs: the command refuses, the editor's text stays."""
     import newsletter.curate.issuefile as issues_module
