@@ -33,7 +33,7 @@ def period_for(issue_id: str) -> str:
 
 @functools.cache
 def _norwegian_months() -> frozenset[str]:
-    names = set()
+    names: set[str] = set()
     for locale in ("nb", "nn"):
         for context in ("format", "stand-alone"):
             names.update(n.lower() for n in get_month_names("wide", context, locale=locale).values())
@@ -44,4 +44,6 @@ def period_is_valid(text: str) -> bool:
     """True for a Norwegian period: "april–juni 2024", "april - juni 2024", "juni 2024"."""
     months = _norwegian_months()
     match = re.fullmatch(r"\s*([a-zæøå]+)(?:\s*[-–—]\s*([a-zæøå]+))?\s+(\d{4})\s*", text.lower())
-    return bool(match) and match.group(1) in months and (match.group(2) is None or match.group(2) in months)
+    if match is None:
+        return False
+    return match.group(1) in months and (match.group(2) is None or match.group(2) in months)

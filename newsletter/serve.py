@@ -13,7 +13,7 @@ from newsletter.errors import NewsletterError
 
 def _stamp(paths: Iterable[Path]) -> tuple:
     """A fingerprint of the watched files' modification times (folders: every file inside)."""
-    stamps = []
+    stamps: list[tuple[str, int | None]] = []
     for path in paths:
         files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
         for file in sorted(files):

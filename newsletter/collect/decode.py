@@ -32,8 +32,8 @@ def decode_body(body: bytes, charset: str | None = None) -> tuple[str, str | Non
             return body.decode(name, errors="replace").lstrip("\ufeff"), None
     head = body[:2048]
     declared = _XML_DECL.search(head) or _META_CHARSET.search(head)
-    labels = [_known(charset), _known(declared.group(1).decode("ascii")) if declared else None]
-    labels = [label for label in labels if label]
+    found = [_known(charset), _known(declared.group(1).decode("ascii")) if declared else None]
+    labels = [label for label in found if label]
     if labels and labels[0] in _SINGLE_BYTE and not body.isascii():
         # A single-byte label never fails to decode, so it cannot be trusted on its own:
         # bytes that are valid UTF-8 are UTF-8 ("Høring" must not become "HÃ¸ring").

@@ -15,9 +15,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import cast
-
-from ruamel.yaml.comments import CommentedSeq
 
 from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace
@@ -282,7 +279,7 @@ def move_entry(
         if before_position is not None:
             index = before_position - 1
         else:
-            entries = cast(CommentedSeq, document.entries_of(section))  # the parsed YAML list
+            entries = document.entries_of(section)  # the parsed YAML list
             index = insertion_index(entries, new_heading, curation.heading_order(section))
         document.move_block(block, section, index, heading.strip() if heading else None)
     return Placed(section, index + 1, new_heading, entry.title, entry.item)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
     FileSystemLoader,
@@ -39,7 +40,7 @@ BUILT_IN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 def environment(workspace_templates: Path | None) -> Environment:
     """Jinja templates: the workspace's own first, then the built-in ones."""
-    loaders = []
+    loaders: list[BaseLoader] = []
     if workspace_templates and workspace_templates.is_dir():
         loaders.append(FileSystemLoader(str(workspace_templates)))
     loaders.append(PackageLoader("newsletter", "templates"))
@@ -89,7 +90,8 @@ def render_formats(
         return _render_all(env, view, issue, formats)
     except TemplateError as exc:
         where = f"{getattr(exc, 'filename', None) or getattr(exc, 'name', None) or 'a template'}"
-        line = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # TemplateSyntaxError has one; other template errors do not
+        line = f", line {lineno}" if lineno else ""
         raise NewsletterError(f"{where}{line}: {exc.message or exc}") from exc
 
 

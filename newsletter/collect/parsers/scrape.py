@@ -55,6 +55,8 @@ def parse_listing(
     if not body.strip():
         raise ParseError("empty response (HTTP 200 with no page)")
     sel = source.selectors
+    if sel is None:  # config validation requires selectors for kind html; a caller bypassing it is a bug
+        raise ValueError(f"source '{source.key}' has no selectors")
     soup, warning = soup_of(body, charset)
     warnings = [warning] if warning else []
     nodes = soup.select(sel.item)
