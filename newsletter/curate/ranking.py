@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import re
 import statistics
 import time
@@ -55,13 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import numpy as np
-import snowballstemmer
-from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
+from newsletter.errors import NotFound
 from newsletter.models import Entry, FeedsConfig, Item, Settings
 from newsletter.quarters import quarter_bounds
 from newsletter.render.markdown import links_of
@@ -69,25 +63,18 @@ from newsletter.store import Store
 
 log = logging.getLogger(__name__)
 
-# Weights of the prior's parts (each standardised over the quarter first).
-PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
 # Weights of the training examples, by how sure their label is.
 DECIDED_WEIGHT = 1.0  # picked or skipped by the editor
 LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that issue
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
-C = 1.0  # inverse regularisation of the logistic regression
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
-NEAREST = 3  # past entries averaged for the similarity prior
-LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
 DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
-_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+# What is learned from outside the quarter is capped, so ranking takes the same time in a store of
+# 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
+OTHER_SKIPS_LIMIT = 2000
+PAST_QUARTERS_LIMIT = 4
+PAST_QUARTER_ITEMS_LIMIT = 1500
 _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
-# Function words that carry no topic, for readable `why` terms only (the model sees every word).
-_STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
-    "og i på til av for med som det den de er har ble fra om et en ikke var vil kan skal også etter ved "
-    "eller sin sitt sine seg nye ny nytt mer mot over under hvor hva når alle andre denne dette disse "
-    "blir hadde och att för är från ett inte vill ska även efter nya över at mod ".split()
-)
 
 
 @dataclass(frozen=True)
@@ -161,137 +148,6 @@ def item_document(item: Item, article: str = "") -> Document:
     return Document(text, item.source, item.kind, item.score, host_of(item.url))
 
 
-class _StemmedWords:
-    """Tokenizer: lower-cased words of 3+ letters, stemmed with Snowball's Norwegian, then English, stemmer."""
-
-    def __init__(self) -> None:
-        self._nb = snowballstemmer.stemmer("norwegian")
-        self._en = snowballstemmer.stemmer("english")
-        self._cache: dict[str, str] = {}
-
-    def stem(self, word: str) -> str:
-        """The stem of one lower-case word."""
-        stem = self._cache.get(word)
-        if stem is None:
-            stem = self._cache[word] = self._en.stemWord(self._nb.stemWord(word))
-        return stem
-
-    def __call__(self, text: str) -> list[str]:
-        return [self.stem(word) for word in _WORD.findall(text.lower())]
-
-
-def _standardised(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def _sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(values, -50, 50)))
-
-
-def _calibration_shift(scores: np.ndarray, expected: float) -> float:
-    """The shift of `scores` (log-odds) after which their sigmoids add up to `expected` (bisection)."""
-    if not len(scores):
-        return 0.0
-    # Strictly between 0 and the count, or the bisection runs to its bounds.
-    expected = min(max(expected, 0.01), len(scores) - 0.01)
-    low, high = -60.0, 60.0
-    for _ in range(60):
-        middle = (low + high) / 2
-        if _sigmoid(scores + middle).sum() > expected:
-            high = middle
-        else:
-            low = middle
-    return (low + high) / 2
-
-
-class Model:
-    """The features of one quarter's items and the history; ranks them with or without labels.
-
-    `documents` are every item the model knows (the quarter's and the labelled
-    ones of other quarters); `labels` maps a document's index to (label, weight).
-    """
-
-    def __init__(self, documents: Sequence[Document], history: Sequence[PastEntry]):
-        self.documents = list(documents)
-        self.history = list(history)
-        texts = [d.text for d in self.documents]
-        entry_texts = [e.text for e in self.history]
-        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_df=0.5)
-        self.chars.fit(texts + entry_texts if len(texts) + len(entry_texts) > 2 else texts * 2)
-        self.char_matrix = self.chars.transform(texts)
-        self.stemmer = _StemmedWords()
-        self.words = TfidfVectorizer(tokenizer=self.stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
-        self.word_matrix = self.words.fit_transform(texts)
-        self.word_names = self.words.get_feature_names_out()  # once: `terms` runs per item
-        self.similarity = np.zeros((len(texts), len(self.history)))
-        if self.history:
-            self.similarity = (self.char_matrix @ self.chars.transform(entry_texts).T).toarray()
-        nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(texts), 1))
-        hosts = Counter(host for entry in self.history for host in set(entry.hosts))
-        self.parts = np.c_[
-            _standardised(nearest.mean(axis=1)),
-            _standardised(np.array([math.log1p(hosts.get(d.host, 0)) for d in self.documents])),
-            _standardised(np.array([math.log1p(max(d.keyword_score, 0.0)) for d in self.documents])),
-        ]
-        self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS])
-        self.classifier: LogisticRegression | None = None
-
-    def _matrix(self) -> sparse.csr_matrix:
-        sources = {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
-        kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
-        side = np.zeros((len(self.documents), len(sources) + len(kinds)))
-        for row, doc in enumerate(self.documents):
-            side[row, sources[doc.source]] = 1.0
-            side[row, kinds[doc.kind]] = 0.5
-        return sparse.hstack(
-            [
-                self.char_matrix,
-                self.word_matrix,
-                sparse.csr_matrix(side),
-                sparse.csr_matrix(np.c_[self.parts, self.prior]),
-            ],
-            format="csr",
-        )
-
-    def scores(self, labels: dict[int, tuple[int, float]]) -> np.ndarray:
-        """Log-odds-like scores for every document: the prior alone, or learned when both labels occur."""
-        if len({label for label, _ in labels.values()}) < 2:
-            return self.prior.copy()
-        rows = list(labels)
-        y = np.array([labels[r][0] for r in rows])
-        weights = np.array([labels[r][1] for r in rows], dtype=float)
-        for label in (0, 1):  # balance the classes by total weight, not by count
-            mask = y == label
-            weights[mask] *= weights.sum() / (2.0 * weights[mask].sum())
-        matrix = self._matrix()
-        self.classifier = LogisticRegression(C=C, solver="liblinear", max_iter=2000)
-        self.classifier.fit(matrix[rows], y, sample_weight=weights)
-        return self.classifier.decision_function(matrix)
-
-    def terms(self, index: int, limit: int = 4) -> list[str]:
-        """The words of document `index` that raise its score most (with the learned model), readable."""
-        if self.classifier is None:
-            return []
-        offset = len(self.chars.vocabulary_)
-        row = self.word_matrix[index]
-        weights = self.classifier.coef_[0][offset + row.indices]
-        names = self.word_names
-        originals: dict[str, str] = {}
-        for word in _WORD.findall(self.documents[index].text.lower()):
-            originals.setdefault(self.stemmer.stem(word), word)
-        pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
-        words = [originals.get(names[i], names[i]) for value, i in pairs if value > 0]
-        return [w for w in words if w not in _STOP][:limit]
-
-    def like(self, index: int) -> PastEntry | None:
-        """The past entry document `index` resembles most, when the resemblance is close."""
-        if not self.history:
-            return None
-        best = int(self.similarity[index].argmax())
-        return self.history[best] if self.similarity[index, best] >= LIKE_THRESHOLD else None
-
-
 def rank_items(
     candidates: Sequence[Item],
     documents: Sequence[Document],
@@ -317,11 +173,13 @@ def rank_items(
             Ranked(item, _squash(item.score), list(item.terms[:4])) for item in sorted(candidates, key=keyword_order)
         ]
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
+    from newsletter.curate.model import Model, calibration_shift, sigmoid  # heavy: only when learning
+
     model = Model([*documents, *(doc for doc, _, _ in labelled)], history)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
     labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
     scores = model.scores(labels)[: len(documents)]
-    probabilities = _sigmoid(scores + _calibration_shift(scores, expected_picks))
+    probabilities = sigmoid(scores + calibration_shift(scores, expected_picks))
     ranked = []
     for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id)):
         like = model.like(i)
@@ -403,16 +261,23 @@ def rank_quarter(
         if i.status != "new" or i.id in picked_here
     ]
     seen = {i.id for i in quarter_items}
-    for item in store.iter_items(statuses=("skipped",)):
+    for item in store.iter_items(statuses=("skipped",), order="newest", limit=OTHER_SKIPS_LIMIT):
         if item.id not in seen:
             labelled.append((item, 0, DECIDED_WEIGHT))
             seen.add(item.id)
     cited = {e.item for e in history if e.item}
-    for past_id in sorted({e.issue for e in history}):
+    for item_id in sorted(cited - seen):  # a past pick counts, however old its quarter
+        try:
+            labelled.append((store.get_item(item_id), 1, DECIDED_WEIGHT))
+            seen.add(item_id)
+        except NotFound:
+            pass  # an entry's item that this store never collected
+    for past_id in sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]:
         since, until = quarter_bounds(past_id)
-        for item in store.iter_items(since, until, include_undated=False):
+        left_out = store.iter_items(since, until, include_undated=False, order="newest", limit=PAST_QUARTER_ITEMS_LIMIT)
+        for item in left_out:
             if item.id not in seen:
-                labelled.append((item, 1, DECIDED_WEIGHT) if item.id in cited else (item, 0, LEFT_OUT_WEIGHT))
+                labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
     documents = [item_document(i, _article(store, i)) for i in undecided]
     labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
