@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import sys
+import textwrap
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,6 +141,16 @@ def _progress_bar(label: str):
 
 def _json_out(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _json_stream(objects: Iterable[dict]) -> None:
+    """A JSON array written element by element: the same text as `_json_out(list(objects))`."""
+    first = True
+    for obj in objects:
+        click.echo("[\n" if first else ",\n", nl=False)
+        click.echo(textwrap.indent(json.dumps(obj, ensure_ascii=False, indent=2), "  "), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 # ---------------------------------------------------------------------- collect
@@ -299,7 +312,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     probability of a pick, and the list ends with an estimate of the likely
     picks still below the last line shown.
     """
-    from newsletter.curate.inbox import inbox, inbox_query
+    from newsletter.curate.inbox import inbox_query, iter_inbox
 
     query = inbox_query(
         issue_id,
@@ -318,9 +331,15 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
             from newsletter.curate.edit import ranked_candidates
 
             found, ranking = ranked_candidates(_curation(ctx, store), issue_id, query)
+            listed = found[:limit] if limit else found
         else:
-            found = inbox(store, feeds, settings, query)
-    listed = found[:limit] if limit else found
+            # Streamed from the store in keyword order: --limit stops reading, --json writes as it goes.
+            found = []
+            stream = itertools.islice(iter_inbox(store, feeds, settings, query), limit or None)
+            if as_json:
+                _json_stream(item.to_json() for item in stream)
+                return
+            listed = list(stream)
     if as_json:
         _json_out([i.to_json() for i in listed])
         return
@@ -348,12 +367,16 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def show(ctx: Context, item_id, as_json):
-    """Show one collected item in full."""
-    from newsletter.collect.urls import reference_key
-    from newsletter.curate.inbox import place
+    """Show one collected item in full.
+
+    An undecided item also shows the editor's ranking of it: the probability
+    of a pick in its quarter, what weighed most (`why`), and the section and
+    heading the ranking suggests.
+    """
+    from newsletter.curate.edit import ranked_item
 
     with ctx.store() as store:
-        item = place(store.get_item(item_id, reference_key(item_id)), ctx.feeds, ctx.settings)
+        item = ranked_item(_curation(ctx, store), item_id)
     if as_json:
         _json_out(item.to_json())
         return
@@ -375,9 +398,13 @@ def show(ctx: Context, item_id, as_json):
         "section",
         "heading",
         "status",
+        "probability",
+        "why",
         "summary",
     ):
         value = data[key]
+        if key == "probability" and value is not None:
+            value = f"{value:.0%} likely to be picked"
         if isinstance(value, list):
             value = ", ".join(value)
         if value in (None, ""):

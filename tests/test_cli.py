@@ -87,6 +87,30 @@ def test_items_json_lists_candidates_best_first_with_documented_fields(collected
     assert all(r["score"] >= 5 for r in json.loads(invoke(collected, "items", "--min-score", "5", "--json").stdout))
 
 
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_streamed_json_is_the_text_of_one_json_dump(count, capsys):
+    from newsletter.cli import _json_out, _json_stream
+
+    rows = [
+        {"id": f"a{n}", "title": "Menneskehandel – «sak»", "terms": ["x", "y"], "deadline": None} for n in range(count)
+    ]
+    _json_stream(iter(rows))
+    streamed = capsys.readouterr().out
+    _json_out(rows)
+    assert streamed == capsys.readouterr().out
+
+
+def test_items_limit_and_json_without_an_issue_stream_in_keyword_order(collected):
+    every = json.loads(invoke(collected, "items", "--all", "--json").stdout)
+    assert len(every) > 3
+    keys = [(-r["score"], r["published"] is None, [-ord(c) for c in r["published"] or ""], r["id"]) for r in every]
+    assert keys == sorted(keys)
+    limited = json.loads(invoke(collected, "items", "--all", "--json", "--limit", "3").stdout)
+    assert limited == every[:3]
+    lines = invoke(collected, "items", "--all", "--limit", "2").stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [r["id"] for r in every[:2]]
+
+
 def test_items_plain_output_and_show(collected):
     lines = invoke(collected, "items", "--issue", "2022-q2").stdout.splitlines()
     first = lines[0].split()

@@ -151,6 +151,29 @@ def test_iter_items_filters(tmp_path):
         assert {i.url for i in store.iter_items(sources=["listing"])} == {"https://b.test/in"}
 
 
+def test_iter_items_in_keyword_order_and_newest_first_with_a_limit(tmp_path):
+    """The store sorts as `keyword_order` does (score, newest, undated last, id), so the inbox streams."""
+    from newsletter.curate.ranking import keyword_order
+
+    with Store(tmp_path / "n.db") as store:
+        dates = [dt.date(2022, 4, 2), None, dt.date(2022, 5, 1), dt.date(2022, 4, 2), None, dt.date(2022, 6, 9)]
+        store.upsert_items(FEED, [raw(url=f"https://a.test/{n}", published=d) for n, d in enumerate(dates)], NOW)
+        for n, item in enumerate(sorted(store.iter_items(), key=lambda i: i.url)):
+            store.set_score(item.id, [2.0, 2.0, 0.5, 2.0, 0.5, 0.0][n], [], "v1")
+        every = list(store.iter_items())
+        assert [i.id for i in store.iter_items(order="keyword")] == [i.id for i in sorted(every, key=keyword_order)]
+        newest = [i.published for i in store.iter_items(order="newest")]
+        assert newest == [
+            dt.date(2022, 6, 9),
+            dt.date(2022, 5, 1),
+            dt.date(2022, 4, 2),
+            dt.date(2022, 4, 2),
+            None,
+            None,
+        ]
+        assert len(list(store.iter_items(order="keyword", limit=2))) == 2
+
+
 def test_fetch_state_round_trip(tmp_path):
     from newsletter.models import FetchState
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import FetchState, Item, ItemIdentity, RawItem, Source
@@ -235,8 +236,16 @@ class ItemStore(Database):
         sources: Iterable[str] | None = None,
         statuses: Iterable[str] | None = None,
         include_undated: bool = True,
+        order: Literal["keyword", "newest"] | None = None,
+        limit: int | None = None,
     ) -> Iterator[Item]:
-        """Items matching the filters, with the sources each was seen in (unordered)."""
+        """Items matching the filters, with the sources each was seen in, streamed one by one.
+
+        Unordered by default. `order="keyword"` is the inbox's keyword order (highest score first,
+        then newest, undated last, then id, as `curate.ranking.keyword_order` sorts); `"newest"` is by
+        publication date, newest first (undated last), then id. SQLite sorts, so a caller that stops
+        after a few items never holds the rest. `limit` caps the number of items.
+        """
         where, params = [], []
         if since or until:
             bounds = []
@@ -262,6 +271,12 @@ class ItemStore(Database):
             "SELECT i.*, (SELECT group_concat(source, ' ') FROM item_sources s WHERE s.item_id = i.id) AS seen_in "
             "FROM items i" + (" WHERE " + " AND ".join(where) if where else "")
         )
+        if order == "keyword":
+            sql += " ORDER BY i.score DESC, i.published IS NULL, i.published DESC, i.id"
+        elif order == "newest":
+            sql += " ORDER BY i.published IS NULL, i.published DESC, i.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         for row in self.db.execute(sql, params):
             others = sorted(set((row["seen_in"] or "").split()) - {row["source"]})
             yield self._item(row, (row["source"], *others))
