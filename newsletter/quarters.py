@@ -23,6 +23,11 @@ def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:
     return first, last
 
 
+def issue_id_for(day: dt.date) -> str:
+    """The id of the issue whose quarter holds `day`: 2024-05-17 → `2024-q2`."""
+    return f"{day.year}-q{(day.month - 1) // 3 + 1}"
+
+
 def period_for(issue_id: str) -> str:
     """The quarter an id names, in Norwegian: `2024-q2` → "april–juni 2024" (month names from Babel)."""
     first, last = quarter_bounds(issue_id)

@@ -265,6 +265,23 @@ def test_items_issue_shows_only_undecided(ws):
     assert [i["probability"] for i in listed] == sorted((i["probability"] for i in listed), reverse=True)
 
 
+def test_show_prints_the_ranking_of_an_undecided_item_and_none_once_decided(ws):
+    all_items = inbox(ws)
+    invoke(ws, "issue", "new", "2022-q2")
+    invoke(ws, "issue", "add", "2022-q2", all_items[0]["id"])
+    invoke(ws, "issue", "skip", all_items[1]["id"])
+    listed = {i["id"]: i for i in inbox(ws)}
+    undecided = all_items[2]["id"]
+    shown = json.loads(invoke(ws, "show", undecided, "--json").stdout)
+    assert shown["probability"] == listed[undecided]["probability"] and shown["why"] == listed[undecided]["why"]
+    text = invoke(ws, "show", undecided).stdout
+    assert f"probability:    {listed[undecided]['probability']:.0%} likely to be picked" in text
+    if shown["why"]:
+        assert "why:            " + ", ".join(shown["why"]) in text
+    decided = json.loads(invoke(ws, "show", all_items[1]["id"], "--json").stdout)
+    assert decided["status"] == "skipped" and decided["probability"] is None
+
+
 # ---------------------------------------------------------------------- triage
 
 

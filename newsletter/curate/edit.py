@@ -31,7 +31,7 @@ from newsletter.curate.issuefile import (
 from newsletter.curate.ranking import Ranking
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
-from newsletter.quarters import quarter_bounds
+from newsletter.quarters import issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 
@@ -311,6 +311,24 @@ def ranked_candidates(
         in_issue,
         learn_from_later,
     )
+
+
+def ranked_item(curation: Curation, ref: str) -> Item:
+    """One item, with its probability of a pick and `why` when it is undecided and its quarter is ranked.
+
+    The quarter is that of the item's publication date (or, undated, of the day it was first seen,
+    in the configured time zone); its section and heading are the ranking's suggestion. A picked or
+    skipped item, or one whose quarter has nothing to learn from, comes back with `probability`
+    None and the source's section and heading. Raises NotFound for an unknown reference.
+    """
+    item = place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings)
+    day = item.published or (item.first_seen.date() if item.first_seen else None)
+    if item.status != "new" or day is None:
+        return item
+    ranked, ranking = ranked_candidates(curation, issue_id_for(day), InboxQuery(statuses=("new",), include_all=True))
+    if not ranking.learned:
+        return item
+    return next((other for other in ranked if other.id == item.id), item)
 
 
 def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
