@@ -466,11 +466,16 @@ def issue_list(ctx: Context, as_json):
 @issue.command("add")
 @click.argument("issue_id", type=ISSUE_ID)
 @click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
-@click.option("--section", metavar="KEY", help="Section to add to (default: the source's).")
-@click.option("--heading", metavar="HEADING", help="Heading to add under (default: the source's).")
+@click.option("--section", metavar="KEY", help="Section to add to (default: the suggested one).")
+@click.option("--heading", metavar="HEADING", help="Heading to add under (default: the suggested one).")
 @pass_context
 def issue_add(ctx: Context, issue_id, refs, section, heading):
-    """Turn collected items into entries with a starting text to rewrite; marks them picked."""
+    """Turn collected items into entries with a starting text to rewrite; marks them picked.
+
+    Without --section and --heading, each item goes where past issues filed
+    entries like it (the place `show` and `items --json` suggest), and
+    failing that under its source's section and heading in feeds.yaml.
+    """
     from newsletter.curate.edit import add_items
 
     with ctx.store() as store:

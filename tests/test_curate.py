@@ -282,6 +282,36 @@ def test_show_prints_the_ranking_of_an_undecided_item_and_none_once_decided(ws):
     assert decided["status"] == "skipped" and decided["probability"] is None
 
 
+def test_add_files_an_item_where_past_issues_filed_its_like_unless_told(ws):
+    candidates = inbox(ws)
+    item = next(i for i in candidates if i["section"] != "international" and i["summary"])
+    other = next(i for i in candidates if i["id"] != item["id"] and i["section"] != "international")
+    invoke(ws, "issue", "new", "2022-q1")
+    noted = invoke(
+        ws,
+        "issue",
+        "note",
+        "2022-q1",
+        "--section",
+        "international",
+        "--heading",
+        "Lært overskrift",
+        "--title",
+        item["title"],
+        "--text",
+        item["summary"],
+    )
+    assert noted.exit_code == 0, noted.output
+    invoke(ws, "issue", "new", "2022-q2")
+    assert invoke(ws, "issue", "add", "2022-q2", item["id"]).exit_code == 0
+    sections = outline(ws)["sections"]
+    assert [(e["item"], e["heading"]) for e in sections["international"]] == [(item["id"], "Lært overskrift")]
+    # Told where: the editor's section and heading win over the suggestion.
+    told = invoke(ws, "issue", "add", "2022-q2", other["id"], "--section", "kom", "--heading", "Egen")
+    assert told.exit_code == 0, told.output
+    assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(other["id"], "Egen")]
+
+
 # ---------------------------------------------------------------------- triage
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -166,12 +166,26 @@ class Placed:
 
 
 def add_items(
-    curation: Curation, issue_id: str, refs: Iterable[str], section: str | None = None, heading: str | None = None
+    curation: Curation,
+    issue_id: str,
+    refs: Iterable[str],
+    section: str | None = None,
+    heading: str | None = None,
+    places: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Placed]:
-    """Turn collected items into entries (source's section and heading unless given); mark them picked."""
+    """Turn collected items into entries and mark them picked; returns where each went.
+
+    Each goes to `section` and `heading` when given; otherwise to the place the editor's ranking
+    suggests (learned from where past issues filed entries like it), and failing that to its
+    source's configured section and heading. `places` (item id -> (section, heading)) are
+    suggestions a caller already has from a ranking, so it is not computed twice. Raises
+    NewsletterError for an item already in the issue, UsageError for an unknown section.
+    """
     items = [place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings) for ref in refs]
     if section:
         curation.require_section(section)
+    if places is None and (section is None or heading is None):
+        places = learned_places(curation, issue_id, [item.id for item in items if item.status == "new"])
     placed = []
     with curation.edit(issue_id) as (document, issue):
         used = {entry.item: (key, position) for key, position, entry in issue.entries() if entry.item}
@@ -181,13 +195,19 @@ def add_items(
                 raise NewsletterError(
                     f"item {item.id} is already in {issue_id} as {key}:{position}; nothing was written"
                 )
-            target = section or item.section
+            suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
+            target = section or suggested_section
             if target not in curation.settings.sections:
                 raise UsageError(
                     f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
                     "does not have; pass --section"
                 )
-            title = heading or item.heading or "Annet"
+            if heading:
+                title = heading
+            elif target == suggested_section:
+                title = suggested_heading or "Annet"
+            else:  # the editor chose another section: the source's heading, when it is for that section
+                title = (item.heading if target == item.section else "") or "Annet"
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
             used[item.id] = (target, position)
             placed.append(Placed(target, position, title, item.title, item.id))
@@ -313,6 +333,21 @@ def ranked_candidates(
     )
 
 
+def learned_places(curation: Curation, issue_id: str, item_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Where the editor's ranking of `issue_id`'s quarter suggests filing each of the undecided items.
+
+    Maps item id to (section, heading); an item the ranking does not list (decided, or outside the
+    quarter), or a ranking with nothing learned, is left out: the caller falls back to the source.
+    """
+    wanted = set(item_ids)
+    if not wanted:
+        return {}
+    ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), include_all=True))
+    if not ranking.learned:
+        return {}
+    return {item.id: (item.section, item.heading) for item in ranked if item.id in wanted}
+
+
 def ranked_item(curation: Curation, ref: str) -> Item:
     """One item, with its probability of a pick and `why` when it is undecided and its quarter is ranked.
 
@@ -352,7 +387,8 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     if not candidates:
         return []
     # Grouped by section and heading, best first within each, so the draft reads in order.
-    return add_items(curation, issue_id, [item.id for item in candidates])
+    places = {item.id: (item.section, item.heading) for item in candidates}
+    return add_items(curation, issue_id, [item.id for item in candidates], places=places)
 
 
 # ---------------------------------------------------------------------- show, check, list
