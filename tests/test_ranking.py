@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,39 @@ def test_expected_picks_is_the_median_of_past_issues_citing_collected_hosts():
     ]
     assert ranking.expected_picks(entries, {"stortinget.no", "regjeringen.no"}) == 1.5
     assert ranking.expected_picks([], set()) == ranking.DEFAULT_EXPECTED_PICKS
+
+
+def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without_it(tmp_path, monkeypatch):
+    from newsletter.curate import model
+
+    items, _, history = load()
+    by_id = {i.id: i for i in items}
+    cache = tmp_path / "var" / ranking.RANKING_CACHE
+
+    def after_a_decision(use_cache):
+        decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
+        undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
+        documents = [item_document(i) for i in undecided]
+        return rank_items(undecided, documents, history, decided, 4, cache if use_cache else None)
+
+    # The first ranking writes the cache; the editor's decision moves two documents from the
+    # undecided to the labelled, which changes their order but not the texts: the cache serves it.
+    rank_items(items, [item_document(i) for i in items], history, expected_picks=4, cache=cache)
+    assert cache.exists()
+    uncached = after_a_decision(use_cache=False)
+    computed = []
+    monkeypatch.setattr(model.Features, "compute", lambda *a: computed.append(a) or pytest.fail("not cached"))
+    cached = after_a_decision(use_cache=True)
+    assert not computed
+    assert [(r.item.id, round(r.probability, 9), r.why) for r in cached.ranked] == [
+        (r.item.id, round(r.probability, 9), r.why) for r in uncached.ranked
+    ]
+    monkeypatch.undo()
+    # A damaged file, or a changed text, is computed afresh, never served stale.
+    cache.write_bytes(b"not a pickle")
+    assert [r.item.id for r in after_a_decision(use_cache=True).ranked] == [r.item.id for r in uncached.ranked]
+    documents = [item_document(i) for i in items]
+    assert model.Features.load(cache, documents, history) is not None  # the same texts, in another order
+    changed = [*documents[:-1], replace(documents[-1], text=documents[-1].text + " endret")]
+    assert model.Features.load(cache, changed, history) is None
+    assert model.Features.load(cache, documents, history[:-1]) is None

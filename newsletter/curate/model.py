@@ -9,10 +9,15 @@ does and why.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import pickle
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import snowballstemmer
@@ -21,6 +26,9 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from newsletter.curate.ranking import Document, PastEntry
+from newsletter.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
 
 # Weights of the prior's parts (each standardised over the quarter first).
 PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
@@ -82,6 +90,84 @@ def calibration_shift(scores: np.ndarray, expected: float) -> float:
     return (low + high) / 2
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def _fingerprint(documents: Sequence[Document], history: Sequence[PastEntry]) -> bytes:
+    """What the features depend on: the multiset of document texts (not their order) and the entries."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for digest in sorted(_digest(d.text) for d in documents):
+        hasher.update(digest)
+    hasher.update(b"\0entries")
+    for entry in history:
+        hasher.update(_digest(entry.text))
+    return hasher.digest()
+
+
+@dataclass
+class Features:
+    """The text features of the documents (rows in `rows` order) and their similarity to past entries.
+
+    Fitting the vectorisers is most of a ranking's time, and the texts do not change when the
+    editor decides: a pick or skip only moves a document between the undecided and the labelled.
+    So the features are kept in one cache file beside the store (`var/`), under a fingerprint of
+    the multiset of texts and the past entries, and re-ordered on load; any change of text,
+    item or entry computes them afresh and replaces the file.
+    """
+
+    fingerprint: bytes
+    rows: dict[bytes, int]  # text digest -> row
+    chars: sparse.csr_matrix  # character 3-5-grams, TF-IDF
+    words: sparse.csr_matrix  # stemmed words, TF-IDF
+    char_features: int
+    word_names: np.ndarray
+    similarity: np.ndarray  # documents x past entries, cosine over character n-grams
+
+    @classmethod
+    def compute(cls, documents: Sequence[Document], history: Sequence[PastEntry], stemmer: _StemmedWords) -> Features:
+        """Fit the vectorisers on the documents (and entries) and transform them; rows in document order."""
+        texts = [d.text for d in documents]
+        entry_texts = [e.text for e in history]
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_df=0.5)
+        chars.fit(texts + entry_texts if len(texts) + len(entry_texts) > 2 else texts * 2)
+        char_matrix = chars.transform(texts)
+        words = TfidfVectorizer(tokenizer=stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
+        word_matrix = words.fit_transform(texts)
+        similarity = np.zeros((len(texts), len(history)))
+        if history:
+            similarity = (char_matrix @ chars.transform(entry_texts).T).toarray()
+        rows = {_digest(text): n for n, text in enumerate(texts)}
+        names = words.get_feature_names_out()  # once: `terms` runs per item
+        fingerprint = _fingerprint(documents, history)
+        return cls(fingerprint, rows, char_matrix, word_matrix, len(chars.vocabulary_), names, similarity)
+
+    @classmethod
+    def load(cls, path: Path, documents: Sequence[Document], history: Sequence[PastEntry]) -> Features | None:
+        """The cached features re-ordered to `documents`, or None when absent, stale or unreadable."""
+        try:
+            cached = pickle.loads(path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+            return None
+        if not isinstance(cached, cls) or cached.fingerprint != _fingerprint(documents, history):
+            return None
+        order = [cached.rows[_digest(d.text)] for d in documents]
+        return replace(
+            cached,
+            rows={_digest(d.text): n for n, d in enumerate(documents)},
+            chars=cached.chars[order],
+            words=cached.words[order],
+            similarity=cached.similarity[order],
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the cache file atomically; a failure to write only costs the next ranking its time."""
+        try:
+            atomic_write(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:
+            log.warning("ranking cache not written to %s: %s", path, exc)
+
+
 class Model:
     """The features of one quarter's items and the history; ranks them with or without labels.
 
@@ -89,22 +175,19 @@ class Model:
     ones of other quarters); `labels` maps a document's index to (label, weight).
     """
 
-    def __init__(self, documents: Sequence[Document], history: Sequence[PastEntry]):
+    def __init__(self, documents: Sequence[Document], history: Sequence[PastEntry], cache: Path | None = None):
         self.documents = list(documents)
         self.history = list(history)
-        texts = [d.text for d in self.documents]
-        entry_texts = [e.text for e in self.history]
-        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_df=0.5)
-        self.chars.fit(texts + entry_texts if len(texts) + len(entry_texts) > 2 else texts * 2)
-        self.char_matrix = self.chars.transform(texts)
         self.stemmer = _StemmedWords()
-        self.words = TfidfVectorizer(tokenizer=self.stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
-        self.word_matrix = self.words.fit_transform(texts)
-        self.word_names = self.words.get_feature_names_out()  # once: `terms` runs per item
-        self.similarity = np.zeros((len(texts), len(self.history)))
-        if self.history:
-            self.similarity = (self.char_matrix @ self.chars.transform(entry_texts).T).toarray()
-        nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(texts), 1))
+        features = Features.load(cache, self.documents, self.history) if cache else None
+        if features is None:
+            features = Features.compute(self.documents, self.history, self.stemmer)
+            if cache:
+                features.save(cache)
+        self.char_matrix, self.word_matrix = features.chars, features.words
+        self.char_features, self.word_names = features.char_features, features.word_names
+        self.similarity = features.similarity
+        nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(documents), 1))
         hosts = Counter(host for entry in self.history for host in set(entry.hosts))
         self.parts = np.c_[
             _standardised(nearest.mean(axis=1)),
@@ -150,7 +233,7 @@ class Model:
         """The words of document `index` that raise its score most (with the learned model), readable."""
         if self.classifier is None:
             return []
-        offset = len(self.chars.vocabulary_)
+        offset = self.char_features
         row = self.word_matrix[index]
         weights = self.classifier.coef_[0][offset + row.indices]
         names = self.word_names

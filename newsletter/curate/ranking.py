@@ -72,6 +72,7 @@ DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
+RANKING_CACHE = "ranking-features.pickle"  # beside the store: the model's text features (`model.Features`)
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
 _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
@@ -154,10 +155,12 @@ def rank_items(
     history: Sequence[PastEntry] = (),
     labelled: Sequence[tuple[Document, int, float]] = (),
     expected_picks: float = DEFAULT_EXPECTED_PICKS,
+    cache: Path | None = None,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
     `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others.
+    `cache` is a file for the text features (`model.Features`), kept between rankings.
     Without history, and without both a pick and a non-pick among the labels, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
     `learned` is then False.
@@ -175,7 +178,7 @@ def rank_items(
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
     from newsletter.curate.model import Model, calibration_shift, sigmoid  # heavy: only when learning
 
-    model = Model([*documents, *(doc for doc, _, _ in labelled)], history)
+    model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
     labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
     scores = model.scores(labels)[: len(documents)]
@@ -284,7 +287,8 @@ def rank_quarter(
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
     picked_now = sum(1 for i in quarter_items if i.status == "picked" or i.id in picked_here)
     remaining = max(expected_picks(history, known_hosts) - picked_now, 1.0)
-    return rank_items(undecided, documents, history, labelled_documents, remaining)
+    cache = None if store.in_memory else store.path.parent / RANKING_CACHE
+    return rank_items(undecided, documents, history, labelled_documents, remaining, cache)
 
 
 def _article(store: Store, item: Item) -> str:
