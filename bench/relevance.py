@@ -187,6 +187,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
         found_at: list[int] = []
         placed = right_place = right_by_source = reads = rankings = 0
         seconds = []
+        estimates: list[tuple[int, float, int]] = []
         while len(found) < math.ceil(0.95 * total):
             started = time.perf_counter()
             listed, ranking = ranked_candidates(curation, "2022-q2", query, learn_from_later=True)
@@ -194,6 +195,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
             rankings += 1
             if not listed:
                 break
+            # What `items --issue` would say now: likely picks among everything still unread.
+            estimates.append((reads, sum(i.probability or 0.0 for i in listed), total - len(found)))
             for item in listed[:batch]:
                 reads += 1
                 pick = wanted.get(score.norm_url(item.url))
@@ -233,6 +236,11 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
+    )
+    shown = [e for n, e in enumerate(estimates) if n in (0, 2, 5) or n == len(estimates) - 1]
+    print(
+        "estimate of likely picks unread vs picks really unread: "
+        + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in shown)
     )
     print(
         f"ranking (train + rank, {len(first)} items): median {statistics.median(seconds) * 1000:.0f} ms "

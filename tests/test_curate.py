@@ -299,7 +299,7 @@ def test_add_files_an_item_where_past_issues_filed_its_like_unless_told(ws):
         "--title",
         item["title"],
         "--text",
-        item["summary"],
+        f"{item['summary']} [Les mer]({item['url']})",  # past entries are filed by the site they cite
     )
     assert noted.exit_code == 0, noted.output
     invoke(ws, "issue", "new", "2022-q2")

@@ -132,8 +132,9 @@ def ranked_inbox(
 ) -> tuple[list[Item], Ranking]:
     """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
 
-    Each item carries its `probability` and `why`; where the ranking found a close past entry in a
-    configured section, the item's suggested section and heading are that entry's. `issues_dir` holds
+    Each item carries its `probability` and `why`; where the ranking found a close past entry citing
+    the same site, in a configured section, the item's suggested section and heading are that
+    entry's (the newsletter files by organisation); otherwise its source's. `issues_dir` holds
     the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
     their status says). Raises ValueError when the query names no issue.
     """
@@ -147,8 +148,9 @@ def ranked_inbox(
     for ranked in ranking.ranked:
         item = place(ranked.item, feeds, settings)
         item.probability, item.why = ranked.probability, tuple(ranked.why)
-        if ranked.like is not None and ranked.like.section in settings.sections:
-            item.section, item.heading = ranked.like.section, ranked.like.heading
+        filed = ranked.filed_like
+        if filed is not None and filed.section in settings.sections:
+            item.section, item.heading = filed.section, filed.heading
         if ranking.learned:
             item.candidate = True
         if query.statuses and item.status not in query.statuses:

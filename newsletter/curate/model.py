@@ -168,6 +168,11 @@ class Features:
             log.warning("ranking cache not written to %s: %s", path, exc)
 
 
+def _same_site(host: str, other: str) -> bool:
+    """Whether two hosts (lower-case, without `www.`) are one site: equal, or one a subdomain of the other."""
+    return host == other or host.endswith("." + other) or other.endswith("." + host)
+
+
 class Model:
     """The features of one quarter's items and the history; ranks them with or without labels.
 
@@ -243,6 +248,22 @@ class Model:
         pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
         words = [originals.get(names[i], names[i]) for value, i in pairs if value > 0]
         return [w for w in words if w not in _STOP][:limit]
+
+    def filed_like(self, index: int) -> PastEntry | None:
+        """The closest past entry citing the same organisation (host) as document `index`, when close.
+
+        Where the editor filed this organisation's items before, and of those the most similar:
+        the place to suggest. An entry about something similar from another organisation is not
+        (the newsletter files by organisation), nor is anything when no past entry cites the host.
+        """
+        host = self.documents[index].host
+        if not host:
+            return None
+        same = [n for n, entry in enumerate(self.history) if any(_same_site(host, h) for h in entry.hosts)]
+        if not same:
+            return None
+        best = max(same, key=lambda n: self.similarity[index, n])
+        return self.history[best] if self.similarity[index, best] >= LIKE_THRESHOLD else None
 
     def like(self, index: int) -> PastEntry | None:
         """The past entry document `index` resembles most, when the resemblance is close."""

@@ -34,6 +34,11 @@ quarter).
 3. With no earlier issue and no decision, the order is the keyword score's
    (then newest first), exactly as before learning existed.
 
+**Where an item goes**: the section and heading of the closest past entry that
+cites the item's site (the newsletter files by organisation: "Fafo", "GRETA",
+"Representantforslag"), when close; otherwise its source's place in feeds.yaml.
+An entry about something similar from another organisation only shows in `why`.
+
 **Probabilities** are calibrated to the editor's habit: the log-odds are shifted
 so that the probabilities of the undecided items add up to the picks still to
 expect (the median number of collected items past issues cited, less the picks
@@ -110,6 +115,7 @@ class Ranked:
     probability: float
     why: list[str] = field(default_factory=list)
     like: PastEntry | None = None  # the past entry it most resembles, when close
+    filed_like: PastEntry | None = None  # the closest past entry from the same site: where to file it
 
 
 @dataclass
@@ -189,7 +195,7 @@ def rank_items(
         why = model.terms(i) or list(candidates[i].terms[:3])
         if like is not None:
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
-        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like))
+        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i)))
     return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, expected_picks)
 
 
