@@ -90,6 +90,26 @@ def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
     assert result.unread_estimate(len(items)) == 0.0
 
 
+def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
+    # Before any decision: what the history expects. Reading found fewer picks than the prior put
+    # there: fewer are expected below, in proportion (softened by the pseudo-count); more: more.
+    assert ranking.remaining_picks(20.0, 0.0, 0) == pytest.approx(20.0)
+    assert ranking.remaining_picks(20.0, 12.0, 3) == pytest.approx(20.0 * 6 / 15)
+    assert ranking.remaining_picks(20.0, 5.0, 9) == pytest.approx(20.0 * 12 / 8)
+    assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
+    items, _, history = load()
+    documents = {i.id: item_document(i) for i in items}
+    # The editor read the prior's three best and all were skips: the quarter holds fewer picks
+    # than the history promised, and the estimate below says so.
+    first = rank_items(items, list(documents.values()), history, expected_picks=4)
+    read = [r.item.id for r in first.ranked[:3]]
+    rest = [i for i in items if i.id not in read]
+    skipped = [(documents[i], 0, 1.0) for i in read]
+    after = rank_items(rest, [documents[i.id] for i in rest], history, skipped, 4, decided_here=3)
+    assert after.unread_estimate(0) < first.unread_estimate(3) < 4.0
+    assert after.expected_picks == pytest.approx(after.unread_estimate(0), abs=0.01)
+
+
 def test_a_skip_pushes_similar_items_down():
     items, _, history = load()
     by_id = {i.id: i for i in items}

@@ -39,11 +39,14 @@ cites the item's site (the newsletter files by organisation: "Fafo", "GRETA",
 "Representantforslag"), when close; otherwise its source's place in feeds.yaml.
 An entry about something similar from another organisation only shows in `why`.
 
-**Probabilities** are calibrated to the editor's habit: the log-odds are shifted
-so that the probabilities of the undecided items add up to the picks still to
-expect (the median number of collected items past issues cited, less the picks
-made so far). `Ranking.unread_estimate` sums them below a position: "about 3
-likely picks in the 180 items below".
+**Probabilities** are calibrated to the editor's habit. The quarter is expected
+to hold as many picks as past issues cited collected items (the median per
+issue). The history-only prior, scaled to that total, says how many of them lie
+among the items already decided; the editor's real picks there correct the
+rest by the same ratio (`remaining_picks`), and the learned log-odds of the
+undecided items are shifted so that their probabilities add up to it.
+`Ranking.unread_estimate` sums them below a position: "about 3 likely picks in
+the 180 items below".
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that is
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
 DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
+ESTIMATE_PSEUDO_PICKS = 3.0  # how firmly the estimate holds to the history before decisions correct it
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
@@ -162,11 +166,15 @@ def rank_items(
     labelled: Sequence[tuple[Document, int, float]] = (),
     expected_picks: float = DEFAULT_EXPECTED_PICKS,
     cache: Path | None = None,
+    decided_here: int = 0,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
-    `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others.
-    `cache` is a file for the text features (`model.Features`), kept between rankings.
+    `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others; the
+    first `decided_here` of them are this quarter's decisions. `expected_picks` is how many picks
+    the whole quarter is expected to hold (decided ones included); see `remaining_picks` for how
+    the decisions so far correct it. `cache` is a file for the text features (`model.Features`),
+    kept between rankings.
     Without history, and without both a pick and a non-pick among the labels, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
     `learned` is then False.
@@ -187,8 +195,12 @@ def rank_items(
     model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
     labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
+    here = slice(0, len(documents) + decided_here)  # the quarter: undecided, then decided
+    picked_here = sum(label for _, label, _ in labelled[:decided_here])
+    prior = sigmoid(model.prior[here] + calibration_shift(model.prior[here], expected_picks))
+    remaining = remaining_picks(prior[: len(documents)].sum(), prior[len(documents) :].sum(), picked_here)
     scores = model.scores(labels)[: len(documents)]
-    probabilities = sigmoid(scores + calibration_shift(scores, expected_picks))
+    probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
     for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id)):
         like = model.like(i)
@@ -196,7 +208,22 @@ def rank_items(
         if like is not None:
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
         ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i)))
-    return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, expected_picks)
+    return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
+
+
+def remaining_picks(expected_unread: float, expected_read: float, found: int) -> float:
+    """The picks to expect among the unread items, corrected by what reading has found so far.
+
+    `expected_unread` and `expected_read` are the picks the history-only prior expects among the
+    undecided and the decided items of the quarter (its probabilities sum to the quarter's
+    expected picks); `found` is the picks really made. The unread part is scaled by how the read
+    part turned out, (found + a) / (expected_read + a), with a = `ESTIMATE_PSEUDO_PICKS` so the
+    first few decisions move it little: a quarter whose top items hold fewer picks than the
+    history suggests holds fewer below as well. A ratio estimator, as used to correct a
+    model-based total by a sample (Cochran, Sampling Techniques, ch. 6).
+    """
+    ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
+    return max(expected_unread * ratio, 0.5)
 
 
 def keyword_order(item: Item) -> tuple[float, int, str]:
@@ -269,6 +296,7 @@ def rank_quarter(
         for i in quarter_items
         if i.status != "new" or i.id in picked_here
     ]
+    decided_here = len(labelled)
     seen = {i.id for i in quarter_items}
     for item in store.iter_items(statuses=("skipped",), order="newest", limit=OTHER_SKIPS_LIMIT):
         if item.id not in seen:
@@ -291,10 +319,9 @@ def rank_quarter(
     documents = [item_document(i, _article(store, i)) for i in undecided]
     labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
-    picked_now = sum(1 for i in quarter_items if i.status == "picked" or i.id in picked_here)
-    remaining = max(expected_picks(history, known_hosts) - picked_now, 1.0)
+    expected = expected_picks(history, known_hosts)
     cache = None if store.in_memory else store.path.parent / RANKING_CACHE
-    return rank_items(undecided, documents, history, labelled_documents, remaining, cache)
+    return rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
 
 
 def _article(store: Store, item: Item) -> str:
