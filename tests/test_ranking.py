@@ -85,7 +85,8 @@ def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
     result = rank_items(items, [item_document(i) for i in items], history, expected_picks=3)
     probabilities = [r.probability for r in result.ranked]
     assert all(0.0 <= p <= 1.0 for p in probabilities)
-    assert probabilities == sorted(probabilities, reverse=True)
+    in_order = [r.probability for r in result.ranked if r.beside is None]  # twins follow their partner
+    assert in_order == sorted(in_order, reverse=True)
     assert result.unread_estimate(0) == pytest.approx(3.0, abs=0.01)
     assert result.unread_estimate(len(items)) == 0.0
 
@@ -211,3 +212,46 @@ def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without
     changed = [*documents[:-1], replace(documents[-1], text=documents[-1].text + " endret")]
     assert model.Features.load(cache, changed, history) is None
     assert model.Features.load(cache, documents, history[:-1]) is None
+
+
+def test_a_press_release_and_the_report_it_announces_are_listed_together_a_series_is_not():
+    items, _, history = load()
+    text = (
+        "Norges niende rapport til FNs torturkomité er sendt. Rapporten omtaler tiltak mot menneskehandel, "
+        "vold i nære relasjoner og forholdene i fengsler og politiarrest."
+    )
+    release = Item(
+        id="pair001",
+        source="regjeringen",
+        url="https://www.regjeringen.no/aktuelt/cat",
+        kind="news",
+        title="Norges niende rapport til FNs torturkomité",
+        summary=text,
+        score=4.0,
+    )
+    report = Item(
+        id="pair002",
+        source="regjeringen-rapporter",
+        url="https://www.regjeringen.no/dokument/cat",
+        kind="report",
+        title="Norges niende periodiske rapport til FNs torturkomité (CAT)",
+        summary=text,
+    )
+    series = [
+        Item(
+            id=f"ser00{n}",
+            source="coe-greta",
+            url=f"https://www.coe.int/greta-{c}",
+            kind="report",
+            title=f"GRETA publishes its third report on {c}",
+            summary=f"GRETA has published its third evaluation report on {c}, on access to justice for victims.",
+        )
+        for n, c in enumerate(["Latvia", "Malta", "Cyprus"])
+    ]
+    everything = [*items, release, report, *series]
+    result = rank_items(everything, [item_document(i) for i in everything], history)
+    order = ranked_ids(result)
+    assert order.index("pair002") == order.index("pair001") + 1, order
+    moved = next(r for r in result.ranked if r.item.id == "pair002")
+    assert moved.beside == "pair001" and "goes with pair001 «Norges niende rapport til FNs torturkomité»" in moved.why
+    assert all(r.beside is None for r in result.ranked if r.item.id.startswith("ser"))

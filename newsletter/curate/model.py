@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
 C = 1.0  # inverse regularisation of the logistic regression
 NEAREST = 3  # past entries averaged for the similarity prior
+TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kinds are one story
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
@@ -248,6 +249,31 @@ class Model:
         pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
         words = [originals.get(names[i], names[i]) for value, i in pairs if value > 0]
         return [w for w in words if w not in _STOP][:limit]
+
+    def twins(self, count: int) -> dict[int, int]:
+        """For each of the first `count` documents, its twin among them, if any: {index: twin index}.
+
+        Twins are one story reached twice: a press release and the report or consultation it
+        announces, or one document on two sites. They read alike (cosine of the character n-grams
+        at least `TWIN_THRESHOLD`) and come from different sites or are of different kinds; look-
+        alikes from one site of one kind ("GRETA publishes its third report on …", "Høring –
+        forslag til endringer i …") are a series, not twins, whichever of the site's feeds they
+        came through.
+        """
+        if count < 2:
+            return {}
+        rows = self.char_matrix[:count]
+        similarity = (rows @ rows.T).tocoo()
+        best: dict[int, tuple[float, int]] = {}
+        for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
+            if i == j or value < TWIN_THRESHOLD:
+                continue
+            a, b = self.documents[i], self.documents[j]
+            if a.host == b.host and a.kind == b.kind:
+                continue
+            if value > best.get(i, (0.0, -1))[0]:
+                best[i] = (float(value), int(j))
+        return {i: j for i, (_, j) in best.items()}
 
     def filed_like(self, index: int) -> PastEntry | None:
         """The closest past entry citing the same organisation (host) as document `index`, when close.

@@ -120,6 +120,7 @@ class Ranked:
     why: list[str] = field(default_factory=list)
     like: PastEntry | None = None  # the past entry it most resembles, when close
     filed_like: PastEntry | None = None  # the closest past entry from the same site: where to file it
+    beside: str | None = None  # the id of the item it is listed right after, as its twin (one story)
 
 
 @dataclass
@@ -202,13 +203,37 @@ def rank_items(
     scores = model.scores(labels)[: len(documents)]
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
-    for i in sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id)):
+    by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))
+    for i, partner in beside_twins(by_score, model.twins(len(candidates))):
         like = model.like(i)
         why = model.terms(i) or list(candidates[i].terms[:3])
         if like is not None:
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
-        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i)))
+        beside = candidates[partner].id if partner is not None else None
+        if partner is not None:
+            why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
+        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i), beside))
     return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
+
+
+def beside_twins(order: Sequence[int], twins: dict[int, int]) -> list[tuple[int, int | None]]:
+    """`order` with each item's twin (a press release and what it announces) moved up to follow it.
+
+    Returns (index, the index it was moved beside, or None). The editor reads the two together:
+    they stay two items, one right after the other where the better-ranked one stands; each keeps
+    its own probability, so the moved one may show less than the items after it.
+    """
+    out: list[tuple[int, int | None]] = []
+    placed: set[int] = set()
+    for index in order:
+        if index not in placed:
+            out.append((index, None))
+            placed.add(index)
+        twin = twins.get(index)
+        if twin is not None and twin not in placed:
+            out.append((twin, index))
+            placed.add(twin)
+    return out
 
 
 def remaining_picks(expected_unread: float, expected_read: float, found: int) -> float:
