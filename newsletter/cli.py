@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter import __version__
+from newsletter import __version__, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.models import ITEM_STATUSES
@@ -870,7 +870,7 @@ def contacts_import(ctx: Context, path, legal_basis):
     if legal_basis:
         defaults["legal_basis"] = legal_basis
     with ctx.store() as store:
-        report = import_csv(store, path, _utcnow(), defaults)
+        report = import_csv(store, path, clock.now(), defaults)
     for line, raw, reason in report.invalid:
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
     click.echo(
@@ -902,7 +902,7 @@ def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, c
         consent_date=consent_date.date() if consent_date else None,
     )
     with ctx.store() as store:
-        stored, outcome = add_contact(store, contact, _utcnow())
+        stored, outcome = add_contact(store, contact, clock.now())
     if outcome == "suppressed":
         raise NewsletterError(f"{address}: unsubscribed, bounced or erased earlier; not added")
     click.echo(f"{outcome} {stored.email}")
@@ -964,7 +964,7 @@ def contacts_unsubscribe(ctx: Context, address):
 
         address = verify_unsubscribe_url(address, ctx.settings.mail)
     with ctx.store() as store:
-        unsubscribe(store, address, _utcnow())
+        unsubscribe(store, address, clock.now())
     click.echo(f"unsubscribed {address}")
 
 
@@ -979,7 +979,7 @@ def contacts_erase(ctx: Context, address, yes):
     if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
         raise click.Abort()
     with ctx.store() as store:
-        erase(store, address, _utcnow())
+        erase(store, address, clock.now())
     from newsletter.mail.compose import smtp_address
     from newsletter.mail.send import outbox_name
 
@@ -1092,12 +1092,6 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
-
-
-def _utcnow():
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)
 
 
 @contextmanager

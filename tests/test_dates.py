@@ -1,4 +1,4 @@
-"""Dates in every form the sources print them, dates written into URLs, and quarter bounds.
+"""Dates in every form the sources print them, dates written into URLs, quarter bounds, and the clock.
 
 A date-time with a zone counts as the calendar day in Europe/Oslo (the newsletter's
 quarter is an Oslo quarter); a date with only a month or a year keeps that precision.
@@ -142,3 +142,17 @@ def test_quarter_bounds(issue, first, last):
 def test_quarter_bounds_rejects_other_ids(issue):
     with pytest.raises(ValueError):
         quarter_bounds(issue)
+
+
+def test_the_clock_is_utc_and_shows_the_oslo_day(monkeypatch):
+    """`clock.now()` is an aware UTC instant; the editor's day is the Oslo one (22:30 UTC on 30 June is 1 July)."""
+    from newsletter import clock
+
+    assert clock.now().utcoffset() == dt.timedelta(0)
+    late = dt.datetime(2022, 6, 30, 22, 30, tzinfo=dt.UTC)
+    assert clock.local(late, "Europe/Oslo").isoformat() == "2022-07-01T00:30:00+02:00"
+    assert clock.local_date(late, "Europe/Oslo") == D(2022, 7, 1)
+    monkeypatch.setattr(clock, "now", lambda: late)
+    assert clock.today("Europe/Oslo") == D(2022, 7, 1) and clock.today("UTC") == D(2022, 6, 30)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        clock.local(dt.datetime(2022, 6, 30, 22, 30), "Europe/Oslo")

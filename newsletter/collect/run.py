@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from newsletter import clock
 from newsletter.collect.parsers.article import read_article
 from newsletter.collect.parsers.feeds import parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
@@ -158,9 +159,7 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
 
 
 def _now(tz: str) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(tz)).replace(microsecond=0)
+    return clock.local(clock.now(), tz).replace(microsecond=0)
 
 
 def _store_fetched(
