@@ -254,13 +254,18 @@ def sources_check(ctx: Context, keys, as_json):
                 "yes" if c.reachable else "no",
                 str(c.items),
                 c.newest.isoformat() if c.newest else "-",
-                c.last_success.strftime("%Y-%m-%d %H:%M") if c.last_success else "never",
+                _local_time(c.last_success, settings.timezone),
                 str(c.consecutive_failures),
                 problems or "ok",
             )
         Console(width=max(140, Console().width)).print(table)
     if any(not c.ok for c in checks):
         sys.exit(1)
+
+
+def _local_time(moment, tz: str) -> str:
+    """An instant as the editor reads it: minutes in the newsletter's zone ("never" for None)."""
+    return clock.local(moment, tz).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
 # ---------------------------------------------------------------------- items

@@ -131,7 +131,7 @@ def collect(
         for future in futures:
             fetched = future.result()
             try:
-                result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
+                result = _store_fetched(store, fetched, since, now or clock.now(), precedence)
             except Exception as exc:  # a bug in storing one source must not lose the others
                 log.exception("storing %s failed", fetched.source.key)
                 result = SourceResult(
@@ -141,7 +141,7 @@ def collect(
             results.append(result)
             progress("source", fetched.source.key, result)
     report = CollectReport(results=results)
-    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or _now(tz))
+    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or clock.now())
     report.seconds = time.monotonic() - started
     return report
 
@@ -156,10 +156,6 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
         known = ", ".join(s.key for s in feeds.sources)
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
     return [source for k in dict.fromkeys(keys) if (source := feeds.by_key(k)) is not None]
-
-
-def _now(tz: str) -> dt.datetime:
-    return clock.local(clock.now(), tz).replace(microsecond=0)
 
 
 def _store_fetched(
