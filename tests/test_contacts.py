@@ -246,6 +246,16 @@ def test_import_semicolon_windows_1252(store):
     assert by_email["lars@example.no"].tags == ()
 
 
+def test_import_windows_1252_with_a_byte_it_leaves_undefined(store, tmp_path):
+    """0x81 has no character in Windows-1252: the file is still read as Windows-1252, as browsers read
+    it (the odd byte becomes the control character U+0081), so its € and ø survive."""
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"email;name;organisation\r\nper@example.no;Per S\xf8rli;Bistand \x80 AS\x81\r\n")
+    assert import_csv(store, path, NOW).added == 1
+    per = get_contact(store, "per@example.no")
+    assert per.name == "Per Sørli" and per.organisation.startswith("Bistand € AS")
+
+
 def test_import_duplicates_differing_in_case(store):
     """duplicates_case.csv: the same address three times in different case is one contact; the first
     non-empty value of each field wins and the tags are unioned (case-insensitively)."""

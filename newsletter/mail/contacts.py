@@ -26,6 +26,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import NewsletterError
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
+from newsletter.textcodec import decode_text
 
 STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
@@ -326,22 +327,6 @@ def active_recipients(store: Store, tag: str | None = None) -> list[Contact]:
 # ---------------------------------------------------------------------- CSV
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (Latin-1 for its five holes)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def _separator(header_line: str) -> str:
     """The separator of a header line: whichever of `,` `;` and tab occurs most outside quotes."""
     outside = re.sub(r'"[^"]*"', "", header_line)
@@ -408,7 +393,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         data = path.read_bytes()
     except OSError as exc:
         raise ContactError(f"{path}: cannot read the contact file ({exc.strerror or exc})") from exc
-    text = _decode(data)
+    text, _ = decode_text(data)  # no label to trust: BOM, UTF-8, else Windows-1252
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if not first_line:
         raise ContactError(f"{path}: the file is empty; its first line must name the columns, e.g. email,name")
