@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.collect.dates import exact_date
 from newsletter.errors import NewsletterError
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
@@ -335,19 +336,6 @@ def _separator(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _parse_date(text: str) -> dt.date:
-    text = text.strip()
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    if match:
-        year, month, day = map(int, match.groups())
-    else:
-        match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
-        if not match:
-            raise ValueError(text)
-        day, month, year = map(int, match.groups())
-    return dt.date(year, month, day)
-
-
 def _field_name(header: str) -> str | None:
     compact = re.sub(r"[\s_\-]", "", header.strip().strip(_INVISIBLE).lower())
     return HEADER_ALIASES.get(compact)
@@ -361,7 +349,7 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
             raise ContactError(f"no contact field '{name}' to fill by default; use one of {', '.join(sorted(known))}")
         if name == "consent_date" and isinstance(value, str):
             try:
-                value = _parse_date(value) if value.strip() else None
+                value = exact_date(value) if value.strip() else None
             except ValueError:
                 raise ContactError(f"default consent_date '{value}' is not a date; use YYYY-MM-DD") from None
         if name == "tags":
@@ -437,7 +425,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         values["tags"] = _clean_tags(_cell(cells, columns, "tags"))
         consent = _cell(cells, columns, "consent_date")
         try:
-            values["consent_date"] = _parse_date(consent) if consent else None
+            values["consent_date"] = exact_date(consent) if consent else None
         except ValueError:
             report.invalid.append((line, raw, f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"))
             continue
