@@ -14,10 +14,10 @@ import email.utils
 import functools
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 
+from newsletter import clock
 from newsletter.models import DatePrecision
 
 DEFAULT_TZ = "Europe/Oslo"
@@ -73,10 +73,10 @@ def _year(text: str) -> int:
 
 
 def to_local_date(moment: dt.datetime, tz: str = DEFAULT_TZ) -> dt.date:
-    """The calendar day of a date-time in the newsletter's zone (naive means local already)."""
+    """The calendar day of a date-time in the newsletter's zone (naive means local already, as a source prints it)."""
     if moment.tzinfo is None:
         return moment.date()
-    return moment.astimezone(ZoneInfo(tz)).date()
+    return clock.local_date(moment, tz)
 
 
 def _iso(text: str, tz: str) -> ParsedDate | None:
