@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
+from newsletter import clock  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.curate.issuefile import IssueDocument  # noqa: E402
 from newsletter.mail.compose import MessageTemplate, prepare  # noqa: E402
@@ -58,7 +59,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     import dataclasses
-    import datetime as dt
     import statistics
 
     settings = load_settings(ROOT / "newsletter.yaml")
@@ -86,7 +86,7 @@ def main() -> None:
 
             # The real thing: per-recipient message, ledger, one reused connection.
             with Store(Path(tmp) / f"ledger{round_}.db") as store:
-                freeze_recipients(store, "2024-q2", people, dt.datetime.now(dt.UTC))
+                freeze_recipients(store, "2024-q2", people, clock.now())
                 started = time.perf_counter()
                 report = run_send(store, "2024-q2", prepared, mail, SMTPTransport(mail, password=""))
                 times["send"].append(time.perf_counter() - started)

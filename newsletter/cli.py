@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter import __version__
+from newsletter import __version__, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.models import ITEM_STATUSES
@@ -267,13 +267,18 @@ def sources_check(ctx: Context, keys, as_json):
                 "yes" if c.reachable else "no",
                 str(c.items),
                 c.newest.isoformat() if c.newest else "-",
-                c.last_success.strftime("%Y-%m-%d %H:%M") if c.last_success else "never",
+                _local_time(c.last_success, settings.timezone),
                 str(c.consecutive_failures),
                 problems or "ok",
             )
         Console(width=max(140, Console().width)).print(table)
     if any(not c.ok for c in checks):
         sys.exit(1)
+
+
+def _local_time(moment, tz: str) -> str:
+    """An instant as the editor reads it: minutes in the newsletter's zone ("never" for None)."""
+    return clock.local(moment, tz).strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
 # ---------------------------------------------------------------------- items
@@ -902,7 +907,7 @@ def contacts_import(ctx: Context, path, legal_basis):
     if legal_basis:
         defaults["legal_basis"] = legal_basis
     with ctx.store() as store:
-        report = import_csv(store, path, _utcnow(), defaults)
+        report = import_csv(store, path, clock.now(), defaults)
     for line, raw, reason in report.invalid:
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
     click.echo(
@@ -934,7 +939,7 @@ def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, c
         consent_date=consent_date.date() if consent_date else None,
     )
     with ctx.store() as store:
-        stored, outcome = add_contact(store, contact, _utcnow())
+        stored, outcome = add_contact(store, contact, clock.now())
     if outcome == "suppressed":
         raise NewsletterError(f"{address}: unsubscribed, bounced or erased earlier; not added")
     click.echo(f"{outcome} {stored.email}")
@@ -996,7 +1001,7 @@ def contacts_unsubscribe(ctx: Context, address):
 
         address = verify_unsubscribe_url(address, ctx.settings.mail)
     with ctx.store() as store:
-        unsubscribe(store, address, _utcnow())
+        unsubscribe(store, address, clock.now())
     click.echo(f"unsubscribed {address}")
 
 
@@ -1011,7 +1016,7 @@ def contacts_erase(ctx: Context, address, yes):
     if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
         raise click.Abort()
     with ctx.store() as store:
-        erase(store, address, _utcnow())
+        erase(store, address, clock.now())
     from newsletter.mail.compose import smtp_address
     from newsletter.mail.send import outbox_name
 
@@ -1124,12 +1129,6 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
-
-
-def _utcnow():
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)
 
 
 @contextmanager

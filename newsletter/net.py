@@ -8,7 +8,9 @@ timeouts and broken connections are retried with exponential backoff.
 
 Government networks sit behind proxies with their own CA: requests honours
 HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE from the environment;
-SSL_CERT_FILE is honoured too when REQUESTS_CA_BUNDLE is not set.
+SSL_CERT_FILE is honoured too when REQUESTS_CA_BUNDLE is not set. Every HTTP
+session of the tool (the fetcher's, the link checker's) is made by `Sessions`,
+so that policy is set in one place.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ log = logging.getLogger(__name__)
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 RETRY_CODES = {500, 502, 503, 504, 429}
+# What the fetcher asks for: feeds first, then pages.
+FEED_HEADERS = {
+    "Accept-Encoding": "gzip, deflate",
+    "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, "
+    "*/*;q=0.5",
+}
 
 
 @dataclass
@@ -71,6 +79,48 @@ class Response:
     def last_modified(self) -> str | None:
         """The Last-Modified validator, if the server sent one."""
         return self.headers.get("last-modified")
+
+
+class Sessions:
+    """One `requests.Session` per thread, each set up the one way: User-Agent, proxies and CA bundle.
+
+    A Session is not thread-safe, so each worker thread gets its own, on first
+    use. `headers` are sent with every request besides the User-Agent (e.g.
+    Accept); `max_redirects` bounds the redirects a session follows by itself
+    (None: requests' default; the fetcher follows them by hand). `close`
+    closes every session made.
+    """
+
+    def __init__(self, user_agent: str, headers: dict[str, str], max_redirects: int | None = None):
+        self.headers = {"User-Agent": user_agent, **headers}
+        self.max_redirects = max_redirects
+        self._local = threading.local()
+        self._made: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        """This thread's session."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self.headers)
+            if self.max_redirects is not None:
+                session.max_redirects = self.max_redirects
+            # requests reads REQUESTS_CA_BUNDLE itself, else hands OpenSSL certifi's bundle,
+            # so OpenSSL's own SSL_CERT_FILE would go unheard.
+            if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
+                session.verify = os.environ["SSL_CERT_FILE"]
+            self._local.session = session
+            with self._lock:
+                self._made.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every session made (in any thread)."""
+        with self._lock:
+            for session in self._made:
+                session.close()
+            self._made.clear()
 
 
 class HostGate:
@@ -116,29 +166,12 @@ class Fetcher:
         self.user_agent = user_agent
         self.limits = limits or Limits()
         self.gate = HostGate(self.limits.per_host, self.limits.host_interval)
-        self._local = threading.local()
+        self.sessions = Sessions(user_agent, FEED_HEADERS)
         # Hosts whose fetches keep failing for passing reasons (timeouts, 5xx): after
         # `host_failures` in a row, the host's other URLs are skipped for this run
         # instead of each costing its own timeouts.
         self._failures: dict[str, int] = defaultdict(int)
         self._failures_lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(
-                {
-                    "User-Agent": self.user_agent,
-                    "Accept-Encoding": "gzip, deflate",
-                    "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-                    "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
-                }
-            )
-            if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
-                session.verify = os.environ["SSL_CERT_FILE"]
-            self._local.session = session
-        return session
 
     def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Response:
         """GET `url` (conditionally when validators are given), retrying transient failures."""
@@ -193,7 +226,7 @@ class Fetcher:
                 )
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             try:
-                raw = self._session().get(
+                raw = self.sessions.get().get(
                     url,
                     headers=headers,
                     stream=True,
@@ -207,9 +240,7 @@ class Fetcher:
             except requests.Timeout as exc:
                 raise FetchError(url, f"timed out after {limits.read_timeout:g}s", retryable=True) from exc
             except requests.exceptions.SSLError as exc:
-                raise FetchError(
-                    url, f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
-                ) from exc
+                raise FetchError(url, tls_error(exc)) from exc
             except requests.exceptions.InvalidURL as exc:
                 raise FetchError(url, f"invalid URL ({short_error(exc)})") from exc
             except requests.RequestException as exc:
@@ -291,6 +322,11 @@ def _check_scheme(original: str, url: str) -> None:
     if scheme not in ("http", "https"):
         where = "" if url == original else f" (redirected to {url})"
         raise FetchError(original, f"only http and https are fetched, not '{scheme or 'no scheme'}'{where}")
+
+
+def tls_error(exc: Exception) -> str:
+    """What to tell the editor when a TLS handshake fails: most often a proxy with its own CA."""
+    return f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
 
 
 def short_error(exc: Exception) -> str:

@@ -566,3 +566,40 @@ def test_undated_items_belong_to_the_period_they_were_first_seen(server, tmp_pat
     today = dt.date.today()
     assert [i.title for i in candidates(root, since=today - dt.timedelta(days=1))] == ["Menneskehandel i Europa"]
     assert candidates(root, since=dt.date(2019, 1, 1), until=dt.date(2019, 3, 31)) == []
+
+
+def test_an_item_first_seen_after_midnight_in_oslo_belongs_to_the_oslo_day(server, tmp_path, monkeypatch):
+    """First seen at 00:30 in Oslo on 1 April 2024, still 31 March in UTC: stored as that UTC instant,
+    listed in the second quarter (by date and by issue), not the first; the last collect is shown in Oslo time."""
+    import datetime as dt
+    import json
+
+    from click.testing import CliRunner
+
+    from newsletter import clock
+    from newsletter.cli import cli
+
+    server.routes["/rss"] = Route(
+        b'<rss version="2.0"><channel><title>t</title><item><title>Menneskehandel i '
+        b"Europa</title><link>http://127.0.0.1/a</link></item></channel></rss>"
+    )
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="undated", extra="relevance: all")
+    seen = dt.datetime(2024, 3, 31, 22, 30, tzinfo=dt.UTC)  # 00:30 CEST on 1 April
+    monkeypatch.setattr(clock, "now", lambda: seen)
+    _, found = run(root)
+    assert [i.first_seen for i in found.values()] == [seen]
+    assert [i.title for i in candidates(root, since=dt.date(2024, 4, 1), until=dt.date(2024, 6, 30))] == [
+        "Menneskehandel i Europa"
+    ]
+    assert candidates(root, since=dt.date(2024, 1, 1), until=dt.date(2024, 3, 31)) == []
+
+    def invoke(*args):
+        result = CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert [i["title"] for i in json.loads(invoke("items", "--issue", "2024-q2", "--json"))] == [
+        "Menneskehandel i Europa"
+    ]
+    assert json.loads(invoke("items", "--issue", "2024-q1", "--json")) == []
+    assert "2024-04-01 00:30" in invoke("sources", "check")

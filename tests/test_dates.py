@@ -1,4 +1,4 @@
-"""Dates in every form the sources print them, dates written into URLs, and quarter bounds.
+"""Dates in every form the sources print them, dates written into URLs, quarter bounds, and the clock.
 
 A date-time with a zone counts as the calendar day in Europe/Oslo (the newsletter's
 quarter is an Oslo quarter); a date with only a month or a year keeps that precision.
@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from newsletter.collect.dates import ParsedDate, date_from_url, parse_date
+from newsletter.collect.dates import ParsedDate, date_from_url, exact_date, parse_date
 from newsletter.quarters import quarter_bounds
 
 D = dt.date
@@ -142,3 +142,43 @@ def test_quarter_bounds(issue, first, last):
 def test_quarter_bounds_rejects_other_ids(issue):
     with pytest.raises(ValueError):
         quarter_bounds(issue)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-03-01", D(2024, 3, 1)),
+        ("2024-3-1", D(2024, 3, 1)),
+        (" 01.03.2024 ", D(2024, 3, 1)),
+        ("1.3.2024", D(2024, 3, 1)),
+        # What `parse_date` would find in a source's text, but a typed consent date must not be guessed from.
+        ("01/03/2024", None),  # from a spreadsheet, possibly 3 January
+        ("1.3.24", None),
+        ("1 March 2024", None),
+        ("signed 1.3.2024", None),
+        ("2024-03-01T10:00:00+01:00", None),
+        ("31.02.2024", None),
+        ("1.3.1899", None),  # outside 1990–2100, as for `parse_date`: a typo
+        ("", None),
+    ],
+)
+def test_exact_date_reads_the_whole_text_or_refuses(text, expected):
+    if expected is None:
+        with pytest.raises(ValueError):
+            exact_date(text)
+    else:
+        assert exact_date(text) == expected
+
+
+def test_the_clock_is_utc_and_shows_the_oslo_day(monkeypatch):
+    """`clock.now()` is an aware UTC instant; the editor's day is the Oslo one (22:30 UTC on 30 June is 1 July)."""
+    from newsletter import clock
+
+    assert clock.now().utcoffset() == dt.timedelta(0)
+    late = dt.datetime(2022, 6, 30, 22, 30, tzinfo=dt.UTC)
+    assert clock.local(late, "Europe/Oslo").isoformat() == "2022-07-01T00:30:00+02:00"
+    assert clock.local_date(late, "Europe/Oslo") == D(2022, 7, 1)
+    monkeypatch.setattr(clock, "now", lambda: late)
+    assert clock.today("Europe/Oslo") == D(2022, 7, 1) and clock.today("UTC") == D(2022, 6, 30)
+    with pytest.raises(ValueError, match="no UTC offset"):
+        clock.local(dt.datetime(2022, 6, 30, 22, 30), "Europe/Oslo")

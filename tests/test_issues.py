@@ -497,7 +497,7 @@ SOURCE = Source(
     section="norway",
     heading="Stortinget",
 )
-NOW = dt.datetime(2024, 7, 1, 12, 0)
+NOW = dt.datetime(2024, 7, 1, 12, 0, tzinfo=dt.UTC)
 
 CLEAN = """\
 id: 2024-q2

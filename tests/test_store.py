@@ -1,4 +1,4 @@
-"""The item store: migrations, WAL, idempotent upserts, precedence of sources, id collisions."""
+"""The item store: migrations, WAL, idempotent upserts, precedence of sources, id collisions, timestamps in UTC."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from newsletter.collect.urls import dedup_key, identify, item_id, reference_key
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import ItemIdentity, RawItem, Source
 from newsletter.store import MIGRATIONS, Store
+from newsletter.store.db import TIMESTAMP_COLUMNS
 
-NOW = dt.datetime(2022, 7, 11, 8, 15)
+NOW = dt.datetime(2022, 7, 11, 8, 15, tzinfo=dt.UTC)
 FEED = Source(key="feed", name="Feed", kind="rss", url="https://a.test/rss", section="norway", heading="A")
 LISTING = Source(
     key="listing",
@@ -206,3 +207,86 @@ def test_a_store_in_memory_is_one_line():
     assert store.upsert_items(FEED, [raw()], NOW).new == 1
     assert store.count_items() == 1
     store.close()
+
+
+def test_a_schema_2_store_is_migrated_to_utc_timestamps(tmp_path):
+    """Schema 2 stored collection's times with Oslo offsets and a ledger row's next attempt as epoch
+    seconds; opening it rewrites every timestamp as UTC ISO 8601 (the same instants, now in time order
+    as text), and leaves calendar dates and HTTP validators alone."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        assert isinstance(script, str)
+        old.executescript(script)
+    old.executescript(
+        """
+        INSERT INTO items (id, key, url, source, title, published, first_seen, fetched_at, updated_at) VALUES
+            ('a1', 'k1', 'https://a.test/1', 'feed', 'Seen 00:30 in Oslo', '2024-04-01',
+             '2024-04-01T00:30:00+02:00', '2024-04-02T09:00:00+02:00', NULL),
+            ('a2', 'k2', 'https://a.test/2', 'feed', 'Seen 23:00 UTC', NULL,
+             '2024-03-31T23:00:00+00:00', '2024-03-31T23:00:00+00:00', '2024-04-01T01:00:00.250000+02:00');
+        INSERT INTO item_sources (item_id, source, link, last_seen) VALUES ('a1', 'feed', 'https://a.test/1',
+            '2024-04-02T09:00:00+02:00');
+        INSERT INTO fetch_state (source, last_modified, last_attempt, last_success, newest, newest_seen_at) VALUES
+            ('feed', 'Mon, 11 Jul 2022 08:00:00 GMT', '2024-01-15T08:00:00+01:00', '2024-01-15T08:00:00+01:00',
+             '2024-01-14', '2024-01-15T08:00:00+01:00');
+        INSERT INTO pages (url, published, fetched_at) VALUES ('https://a.test/1', '2024-03-30',
+            '2024-04-02T09:00:00+02:00');
+        INSERT INTO contacts (email, email_key, consent_date, status, status_changed_at, added_at) VALUES
+            ('kari@example.no', 'kari@example.no', '2024-12-24', 'bounced', '2025-03-02T12:00:00+00:00',
+             '2025-03-01T12:00:00+00:00');
+        INSERT INTO suppressed (hash, reason, at) VALUES ('ab12', 'bounced', '2025-03-02T12:00:00+00:00');
+        INSERT INTO sends (issue, email, position, state, next_attempt_at, updated_at) VALUES
+            ('2024-q4', 'kari@example.no', 0, 'temp_failed', '1733017753.123456', '2024-12-01T01:49:13+00:00');
+        PRAGMA user_version = 2;
+        """
+    )
+    old.close()
+
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        for table, columns in TIMESTAMP_COLUMNS.items():
+            for column in columns:
+                for (text,) in store.db.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"):
+                    assert len(text) == 32 and text.endswith("+00:00"), (table, column, text)
+        first = store.get_item("a1")
+        assert first.first_seen == dt.datetime(2024, 3, 31, 22, 30, tzinfo=dt.UTC)
+        assert first.first_seen.utcoffset() == dt.timedelta(0) and first.published == dt.date(2024, 4, 1)
+        assert store.get_item("a2").first_seen == dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.UTC)
+        # As text, the Oslo 00:30 sorted after 23:00 UTC; as the one form it sorts by time.
+        assert [r[0] for r in store.db.execute("SELECT id FROM items ORDER BY first_seen")] == ["a1", "a2"]
+        assert store.db.execute("SELECT updated_at FROM items WHERE id = 'a2'").fetchone()[0] == (
+            "2024-03-31T23:00:00.250000+00:00"
+        )
+        assert store.db.execute("SELECT last_seen FROM item_sources").fetchone()[0] == (
+            "2024-04-02T07:00:00.000000+00:00"
+        )
+        state = store.get_state("feed")
+        assert state.last_success == state.last_attempt == dt.datetime(2024, 1, 15, 7, 0, tzinfo=dt.UTC)
+        assert state.newest_seen_at == dt.datetime(2024, 1, 15, 7, 0, tzinfo=dt.UTC)
+        assert (state.newest, state.last_modified) == (dt.date(2024, 1, 14), "Mon, 11 Jul 2022 08:00:00 GMT")
+        page = store.get_page("https://a.test/1")
+        assert page is not None and page.published == dt.date(2024, 3, 30)
+        assert page.fetched_at == dt.datetime(2024, 4, 2, 7, 0, tzinfo=dt.UTC)
+        (contact,) = store.list_contacts()
+        assert contact.consent_date == dt.date(2024, 12, 24)
+        assert store.contact_status_since(contact.id) == dt.datetime(2025, 3, 2, 12, 0, tzinfo=dt.UTC)
+        assert store.db.execute("SELECT at FROM suppressed").fetchone()[0] == "2025-03-02T12:00:00.000000+00:00"
+        assert store.db.execute("SELECT next_attempt_at FROM sends").fetchone()[0] == (
+            "2024-12-01T01:49:13.123456+00:00"
+        )
+        ((_, _, due),) = store.queued("2024-q4", ["temp_failed"])
+        assert due == pytest.approx(1733017753.123456, abs=1e-6)
+
+
+def test_timestamps_are_written_in_one_form_and_a_naive_time_is_refused(tmp_path):
+    """Any zone in, UTC with microseconds out; a datetime without an offset names no instant."""
+    oslo = dt.datetime(2024, 4, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with Store(tmp_path / "n.db") as store:
+        store.upsert_items(FEED, [raw()], oslo)
+        assert tuple(store.db.execute("SELECT first_seen, fetched_at FROM items").fetchone()) == (
+            "2024-03-31T22:30:00.000000+00:00",
+            "2024-03-31T22:30:00.000000+00:00",
+        )
+        with pytest.raises(ValueError, match="no UTC offset"):
+            store.upsert_items(FEED, [raw()], dt.datetime(2024, 4, 1, 0, 30))

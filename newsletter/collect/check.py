@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from newsletter import clock
 from newsletter.collect.run import Progress, fetch_source, select_sources
 from newsletter.models import FeedsConfig, Limits, Settings
 from newsletter.net import Fetcher
@@ -76,7 +77,7 @@ def check_sources(
     limits = limits or settings.limits
     workers = workers or limits.workers
     fetcher = Fetcher(settings.user_agent, limits)
-    today = today or dt.date.today()
+    today = today or clock.today(settings.timezone)
     progress = progress or (lambda *_: None)
     progress("phase", "sources", len(sources))
     checks = []

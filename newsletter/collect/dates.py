@@ -14,10 +14,10 @@ import email.utils
 import functools
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 
+from newsletter import clock
 from newsletter.models import DatePrecision
 
 DEFAULT_TZ = "Europe/Oslo"
@@ -58,6 +58,7 @@ def _month_pattern() -> str:
 
 
 def _valid(year: int, month: int, day: int) -> dt.date | None:
+    """The day these numbers name, None when there is no such day or its year is out of range (a typo)."""
     if not MIN_YEAR <= year <= MAX_YEAR:
         return None
     try:
@@ -72,10 +73,10 @@ def _year(text: str) -> int:
 
 
 def to_local_date(moment: dt.datetime, tz: str = DEFAULT_TZ) -> dt.date:
-    """The calendar day of a date-time in the newsletter's zone (naive means local already)."""
+    """The calendar day of a date-time in the newsletter's zone (naive means local already, as a source prints it)."""
     if moment.tzinfo is None:
         return moment.date()
-    return moment.astimezone(ZoneInfo(tz)).date()
+    return clock.local_date(moment, tz)
 
 
 def _iso(text: str, tz: str) -> ParsedDate | None:
@@ -177,6 +178,30 @@ def parse_date(text: str | None, date_format: str | None = None, tz: str = DEFAU
         if found:
             return found
     return _numeric(text) or _named(text) or _year_only(text)
+
+
+def exact_date(text: str) -> dt.date:
+    """A text that must be a date and nothing else: `YYYY-MM-DD` or `DD.MM.YYYY` (one-digit day or month too).
+
+    For a field a person filled in for the record (a contact's consent date in
+    a CSV import), where a wrong guess is worse than a question. `parse_date`
+    does another job, finding a date anywhere in a source's text in any form a
+    site prints it; here nothing may stand around the date, the year has four
+    digits, and `/` is refused (from a spreadsheet, 01/07/2025 may well be 7
+    January). The calendar check is the one `parse_date` makes: a real day, in
+    1990–2100. ValueError (with the text) for anything else.
+    """
+    text = text.strip()
+    if match := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text):
+        year, month, day = map(int, match.groups())
+    elif match := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text):
+        day, month, year = map(int, match.groups())
+    else:
+        raise ValueError(text)
+    date = _valid(year, month, day)
+    if date is None:
+        raise ValueError(text)
+    return date
 
 
 def date_from_url(url: str) -> ParsedDate | None:

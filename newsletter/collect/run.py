@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from newsletter import clock
 from newsletter.collect.parsers.article import read_article
 from newsletter.collect.parsers.feeds import parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
@@ -130,7 +131,7 @@ def collect(
         for future in futures:
             fetched = future.result()
             try:
-                result = _store_fetched(store, fetched, since, now or _now(tz), precedence)
+                result = _store_fetched(store, fetched, since, now or clock.now(), precedence)
             except Exception as exc:  # a bug in storing one source must not lose the others
                 log.exception("storing %s failed", fetched.source.key)
                 result = SourceResult(
@@ -140,7 +141,7 @@ def collect(
             results.append(result)
             progress("source", fetched.source.key, result)
     report = CollectReport(results=results)
-    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or _now(tz))
+    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or clock.now())
     report.seconds = time.monotonic() - started
     return report
 
@@ -155,12 +156,6 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
         known = ", ".join(s.key for s in feeds.sources)
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}; known sources: {known}")
     return [source for k in dict.fromkeys(keys) if (source := feeds.by_key(k)) is not None]
-
-
-def _now(tz: str) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(tz)).replace(microsecond=0)
 
 
 def _store_fetched(

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from newsletter import clock
 from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, place, ranked_inbox
@@ -357,7 +358,7 @@ def ranked_item(curation: Curation, ref: str) -> Item:
     None and the source's section and heading. Raises NotFound for an unknown reference.
     """
     item = place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings)
-    day = item.published or (item.first_seen.date() if item.first_seen else None)
+    day = item.published or (clock.local_date(item.first_seen, curation.settings.timezone) if item.first_seen else None)
     if item.status != "new" or day is None:
         return item
     ranked, ranking = ranked_candidates(curation, issue_id_for(day), InboxQuery(statuses=("new",), include_all=True))

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter import clock
 from newsletter.curate.ranking import Ranking, rank_quarter
 from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings
@@ -80,11 +81,15 @@ def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
     return item
 
 
-def _in_period(item: Item, since: dt.date | None, until: dt.date | None) -> bool:
-    """An item with no date is listed for the period in which it was first seen: it may be new."""
+def _in_period(item: Item, since: dt.date | None, until: dt.date | None, tz: str) -> bool:
+    """An item with no date is listed for the period in which it was first seen: it may be new.
+
+    The day it was first seen is the day in the newsletter's zone `tz`: an item first seen at 00:30
+    in Oslo on 1 April belongs to the second quarter, though it was still 31 March in UTC.
+    """
     if item.published is not None or not item.first_seen:
         return True
-    seen = item.first_seen.date()
+    seen = clock.local_date(item.first_seen, tz)
     return (since is None or seen >= since) and (until is None or seen <= until)
 
 
@@ -112,7 +117,9 @@ def iter_inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: Inbo
     _check_sources(feeds, query)
     rows = store.iter_items(query.since, query.until, query.sources or None, query.statuses or None, order="keyword")
     for item in rows:
-        if _in_period(item, query.since, query.until) and _wanted(place(item, feeds, settings), query):
+        if _in_period(item, query.since, query.until, settings.timezone) and _wanted(
+            place(item, feeds, settings), query
+        ):
             yield item
 
 
@@ -142,7 +149,7 @@ def ranked_inbox(
         raise ValueError("ranked_inbox needs query.issue")
     _check_sources(feeds, query)
     since, until = quarter_bounds(query.issue)
-    quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until)]
+    quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until, settings.timezone)]
     ranking = rank_quarter(store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later)
     out = []
     for ranked in ranking.ranked:

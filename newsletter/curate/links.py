@@ -6,7 +6,7 @@ read) when the server refuses HEAD (403, 405, 501) or the HEAD gets no answer.
 Checks run concurrently but politely: at most `limits.per_host` requests in
 flight per host, `limits.host_interval` seconds between their starts.
 
-Like the fetcher, the checker goes through a `requests.Session`, so
+Like the fetcher, the checker goes through `newsletter.net.Sessions`, so
 HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE from the environment
 are honoured (SSL_CERT_FILE too when REQUESTS_CA_BUNDLE is not set).
 
@@ -18,8 +18,6 @@ another URL) or "broken" (4xx/5xx, no answer, too many redirects, not http(s)).
 from __future__ import annotations
 
 import http
-import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from urllib.parse import urlsplit
 import requests
 
 from newsletter.models import Issue, Limits
-from newsletter.net import HostGate, short_error
+from newsletter.net import HostGate, Sessions, short_error, tls_error
 from newsletter.render.markdown import links_of
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".
@@ -120,33 +118,12 @@ class _Checker:
 
     def __init__(self, limits: Limits, user_agent: str):
         self.limits = limits
-        self.user_agent = user_agent
         self.gate = HostGate(limits.per_host, limits.host_interval)
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._lock = threading.Lock()
-
-    def session(self) -> requests.Session:
-        """This thread's session (proxies and CA bundle from the environment)."""
-        # requests.Session is not thread-safe: one per worker thread, closed at the end.
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update({"User-Agent": self.user_agent, "Accept": "*/*"})
-            session.max_redirects = self.limits.max_redirects
-            if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
-                session.verify = os.environ["SSL_CERT_FILE"]
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
+        self.sessions = Sessions(user_agent, {"Accept": "*/*"}, max_redirects=limits.max_redirects)
 
     def close(self) -> None:
         """Close every session made."""
-        with self._lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
+        self.sessions.close()
 
     def check(self, url: str, uses: list[LinkUse]) -> LinkResult:
         """Check one link; never raises."""
@@ -178,7 +155,7 @@ class _Checker:
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             answer = _Answer()
             try:
-                response = self.session().request(
+                response = self.sessions.get().request(
                     method,
                     url,
                     allow_redirects=True,
@@ -195,7 +172,7 @@ class _Checker:
                 answer.error = f"timed out after {limits.read_timeout:g}s"
                 answer.connection_failed = True
             except requests.exceptions.SSLError as exc:
-                answer.error = f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
+                answer.error = tls_error(exc)
             except requests.exceptions.InvalidSchema as exc:
                 # The URL itself is http(s), so a redirect led elsewhere (ftp:, javascript: …).
                 answer.error = f"redirected to a non-http(s) link ({short_error(exc)})"

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter import clock
 from newsletter.collect.sanitize import clean_line
 from newsletter.errors import NewsletterError
 from newsletter.models import Issue, MailSettings
@@ -155,7 +156,7 @@ def compose(
     if settings.reply_to:
         message["Reply-To"] = _address("", settings.reply_to)
     message["Subject"] = prepared.subject
-    message["Date"] = format_datetime((now or dt.datetime.now(dt.UTC)).astimezone())
+    message["Date"] = format_datetime((now or clock.now()).astimezone())
     message["Message-ID"] = message_id(prepared.issue_id, address, settings)
     if settings.list_id:
         message["List-Id"] = f"<{settings.list_id}>"
@@ -214,7 +215,7 @@ class MessageTemplate:
 
     def __init__(self, prepared: Prepared, settings: MailSettings, now: dt.datetime | None = None):
         self.prepared, self.settings = prepared, settings
-        self.now = now or dt.datetime.now(dt.UTC)
+        self.now = now or clock.now()
         message = compose(prepared, settings, self.PLACEHOLDER, "", self.now, visible=UNSUBSCRIBE_URL)
         self.data = message_bytes(message)
         head, _, self.body = self.data.partition(b"\r\n\r\n")

@@ -23,9 +23,11 @@ from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.collect.dates import exact_date
 from newsletter.errors import NewsletterError
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
+from newsletter.textcodec import decode_text
 
 STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
@@ -326,41 +328,12 @@ def active_recipients(store: Store, tag: str | None = None) -> list[Contact]:
 # ---------------------------------------------------------------------- CSV
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (Latin-1 for its five holes)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def _separator(header_line: str) -> str:
     """The separator of a header line: whichever of `,` `;` and tab occurs most outside quotes."""
     outside = re.sub(r'"[^"]*"', "", header_line)
     counts = {sep: outside.count(sep) for sep in (",", ";", "\t")}
     best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] else ","
-
-
-def _parse_date(text: str) -> dt.date:
-    text = text.strip()
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    if match:
-        year, month, day = map(int, match.groups())
-    else:
-        match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
-        if not match:
-            raise ValueError(text)
-        day, month, year = map(int, match.groups())
-    return dt.date(year, month, day)
 
 
 def _field_name(header: str) -> str | None:
@@ -376,7 +349,7 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
             raise ContactError(f"no contact field '{name}' to fill by default; use one of {', '.join(sorted(known))}")
         if name == "consent_date" and isinstance(value, str):
             try:
-                value = _parse_date(value) if value.strip() else None
+                value = exact_date(value) if value.strip() else None
             except ValueError:
                 raise ContactError(f"default consent_date '{value}' is not a date; use YYYY-MM-DD") from None
         if name == "tags":
@@ -408,7 +381,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         data = path.read_bytes()
     except OSError as exc:
         raise ContactError(f"{path}: cannot read the contact file ({exc.strerror or exc})") from exc
-    text = _decode(data)
+    text, _ = decode_text(data)  # no label to trust: BOM, UTF-8, else Windows-1252
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if not first_line:
         raise ContactError(f"{path}: the file is empty; its first line must name the columns, e.g. email,name")
@@ -452,7 +425,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         values["tags"] = _clean_tags(_cell(cells, columns, "tags"))
         consent = _cell(cells, columns, "consent_date")
         try:
-            values["consent_date"] = _parse_date(consent) if consent else None
+            values["consent_date"] = exact_date(consent) if consent else None
         except ValueError:
             report.invalid.append((line, raw, f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"))
             continue

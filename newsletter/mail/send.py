@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter import clock
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import atomic_write
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
@@ -257,7 +258,7 @@ def _set(
         issue_id,
         email,
         state,
-        dt.datetime.now(dt.UTC),
+        clock.now(),
         reply=reply,
         attempts=attempts,
         next_at=next_at,
@@ -485,7 +486,7 @@ def _drain(
 
     try:
         while True:
-            now = time.time()
+            now = clock.now().timestamp()
             rows = store.queued(issue_id, states, part, parts)
             due = [r for r in rows if not r[2] or r[2] <= now]
             if not rows:
@@ -525,7 +526,7 @@ def _drain(
                         ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
                         count("failed", "failed")
                     else:
-                        retry_at = time.time() + settings.retry_base * (2**attempts)
+                        retry_at = clock.now().timestamp() + settings.retry_base * (2**attempts)
                         ledger.set(email, "temp_failed", reply=str(exc), attempts=attempts + 1, next_at=retry_at)
                         count("temp_failed", "temp_failed")
                     continue

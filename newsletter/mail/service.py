@@ -5,11 +5,11 @@ The command line parses and reports; everything it decides about sending is here
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter import clock
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
@@ -28,10 +28,6 @@ from newsletter.mail.send import (
 )
 from newsletter.models import Issue, Settings
 from newsletter.store import Store
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: bool) -> Prepared:
@@ -102,7 +98,7 @@ def send_issue(
                 "only to a send that has not started"
             )
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
-        frozen = freeze_recipients(store, ledger, recipients, _now())
+        frozen = freeze_recipients(store, ledger, recipients, clock.now())
         requeued = retry_failed(store, ledger) if retry else 0
         factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(settings.mail))
         report = run_send(
@@ -113,7 +109,7 @@ def send_issue(
             transport,
             resend_unknown,
             progress,
-            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, _now()),
+            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, clock.now()),
             transport_factory=factory,
         )
     return SendOutcome(report, ledger, frozen, requeued)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter import clock
 from newsletter.models import Settings
 from newsletter.site.plan import Manifest, inputs_key, plan_site, read_issues
 from newsletter.site.write import Templates, Writer, remove_outputs, write_issue_page, write_shared_pages
@@ -54,10 +55,10 @@ def build_site(
     `settings_path` and `workspace_templates` are hashed to notice a change of settings or templates;
     `build_dir` gives the folder where `newsletter build` put an issue's outputs (Workspace.build_dir;
     its `<id>.pdf` is reused when newer than the issue file); `today` decides what is published (default:
-    the real today). Issue files that do not load are left out with a warning; raises NewsletterError when
+    today in `settings.timezone`). Issue files that do not load are left out with a warning; raises NewsletterError when
     a template fails to render.
     """
-    today = today or dt.date.today()
+    today = today or clock.today(settings.timezone)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = settings.site_url.rstrip("/") + "/" if settings.site_url else ""
 

@@ -14,22 +14,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from newsletter.models import CONTACT_FIELDS, Contact
-from newsletter.store.db import Database
+from newsletter.store.db import Database, stamp, to_datetime
 
 # Columns `update_contact` may change (what a merge or a status change touches).
 CONTACT_COLUMNS: frozenset[str] = frozenset({*CONTACT_FIELDS, "status_changed_at"})
 
 
-def _stamp(now: dt.datetime) -> str:
-    return now.isoformat(timespec="seconds")
-
-
 def _column_value(value: object) -> object:
-    """A Python value as the contacts table stores it (tags as JSON, dates as ISO 8601)."""
+    """A Python value as the contacts table stores it (tags as JSON, dates and instants as ISO 8601)."""
     if isinstance(value, tuple | list):
         return json.dumps(list(value), ensure_ascii=False)
     if isinstance(value, dt.datetime):
-        return _stamp(value)
+        return stamp(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -65,7 +61,7 @@ class ContactStore(Database):
         A contact that is not active gets `now` as the time its status changed.
         Raises sqlite3.IntegrityError when the key is taken.
         """
-        stamp = _stamp(now)
+        added = stamp(now)
         cursor = self.db.execute(
             "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
             "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -79,8 +75,8 @@ class ContactStore(Database):
                 contact.consent_source,
                 _column_value(contact.consent_date),
                 contact.status,
-                stamp if contact.status != "active" else None,
-                stamp,
+                added if contact.status != "active" else None,
+                added,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -104,7 +100,7 @@ class ContactStore(Database):
         row = self.db.execute(
             "SELECT coalesce(status_changed_at, added_at) FROM contacts WHERE id = ?", (contact_id,)
         ).fetchone()
-        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+        return to_datetime(row[0]) if row else None
 
     def delete_contact(self, key: str) -> None:
         """Delete the contact with this address key (nothing when there is none)."""
@@ -130,7 +126,7 @@ class ContactStore(Database):
         An entry already there is kept unless `overwrite` (erasure replaces the reason and time).
         """
         verb = "INSERT OR REPLACE" if overwrite else "INSERT OR IGNORE"
-        self.db.execute(f"{verb} INTO suppressed (hash, reason, at) VALUES (?, ?, ?)", (digest, reason, _stamp(now)))
+        self.db.execute(f"{verb} INTO suppressed (hash, reason, at) VALUES (?, ?, ?)", (digest, reason, stamp(now)))
 
     def suppressed_hashes(self) -> set[str]:
         """Every hash on the suppression list."""

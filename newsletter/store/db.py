@@ -4,22 +4,106 @@ The schema is versioned with `PRAGMA user_version` and migrated forward on
 open; the database runs in WAL mode so a reader (`items`) never blocks a
 collect. Every table of every stage is created here, in one numbered list, so
 the order of migrations is never in doubt.
+
+Timestamps (an instant: when an item was first seen, a source last collected,
+a contact's status changed, a ledger row is due again) are stored one way:
+UTC ISO 8601 text with microseconds, `2026-12-01T01:09:13.123456+00:00`,
+written only by `stamp` and read back by `to_datetime` as aware UTC datetimes.
+One fixed-width form means text order is time order, so SQL may compare and
+sort these columns as strings, and a row written by collection (which used to
+stamp Oslo time) compares correctly with one written by mail (UTC). Turning
+an instant into the editor's date or time (Europe/Oslo) happens where it is
+shown, with `newsletter.clock.local`. Calendar dates (an item's `published`,
+a deadline, a consent date) are not instants: they stay `YYYY-MM-DD`
+(`iso`, `to_date`). Migration 3 rewrote the rows of older stores (Oslo-offset
+text, and epoch seconds in `sends.next_attempt_at`) into this form.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from newsletter.errors import StoreError
 
+log = logging.getLogger(__name__)
+
 MEMORY = ":memory:"
 
-MIGRATIONS: tuple[str, ...] = (
+# Every column that holds an instant (see the module docstring), by table.
+TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "items": ("first_seen", "fetched_at", "updated_at"),
+    "item_sources": ("last_seen",),
+    "fetch_state": ("last_attempt", "last_success", "newest_seen_at"),
+    "pages": ("fetched_at",),
+    "contacts": ("status_changed_at", "added_at"),
+    "suppressed": ("at",),
+    "sends": ("next_attempt_at", "updated_at"),
+}
+
+
+def stamp(moment: dt.datetime | None) -> str | None:
+    """An instant as the store writes every timestamp, None for None.
+
+    UTC ISO 8601 with microseconds, always the same 32 characters
+    (`2026-12-01T01:09:13.123456+00:00`), so that text order is time order.
+    ValueError for a naive datetime: it names no instant.
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment.isoformat()} has no UTC offset; the store keeps instants, not wall-clock times")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def stamp_epoch(seconds: float | None) -> str | None:
+    """An instant given as POSIX epoch seconds, as `stamp` writes it; None for None."""
+    return stamp(dt.datetime.fromtimestamp(seconds, dt.UTC)) if seconds is not None else None
+
+
+def _restamp(value: object) -> object:
+    """A stored timestamp of any earlier form rewritten as `stamp` writes it (migration 3).
+
+    Epoch seconds (a number, or its text: `sends.next_attempt_at`) and ISO 8601
+    text with any offset (collection's Oslo time) are converted; text without
+    an offset is taken as UTC, as SQLite's own date functions take it. A value
+    that is neither is left as it was, and logged.
+    """
+    text = str(value)
+    try:
+        if re.fullmatch(r"\d+(?:\.\d*)?", text):
+            return stamp_epoch(float(text))
+        moment = dt.datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        log.warning("timestamp %r is neither ISO 8601 nor epoch seconds; left as it is", value)
+        return value
+    return stamp(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
+
+
+def _timestamps_to_utc(db: sqlite3.Connection) -> None:
+    """Migration 3: every stored instant rewritten as UTC ISO 8601 (`stamp`), whatever form it had."""
+    for table, columns in TIMESTAMP_COLUMNS.items():
+        for column in columns:
+            rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+            db.executemany(
+                f"UPDATE {table} SET {column} = ? WHERE rowid = ?", [(_restamp(value), rowid) for rowid, value in rows]
+            )
+
+
+# A migration is an SQL script (statements separated by `;`) or, where SQL
+# cannot say it exactly, a function given the connection; each runs in one
+# transaction with the new `user_version`. Migration 3 is a function: SQLite's
+# strftime keeps only milliseconds, and the rewritten rows should be written by
+# `stamp`, as every later row is.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: items, where each was seen, fetch state per source, cached article pages
     """
     CREATE TABLE items (
@@ -114,11 +198,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sends_state ON sends (issue, state)
     """,
+    # 3: every timestamp as UTC ISO 8601 (collection stored Oslo time, the ledger epoch seconds)
+    _timestamps_to_utc,
 )
 
 
-def iso(value: dt.date | dt.datetime | None) -> str | None:
-    """A date or datetime as ISO 8601 text, None for None."""
+def iso(value: dt.date | None) -> str | None:
+    """A calendar date as ISO 8601 text (`YYYY-MM-DD`), None for None.
+
+    TypeError for a datetime: an instant is written with `stamp`.
+    """
+    if isinstance(value, dt.datetime):
+        raise TypeError("a datetime is an instant: the store writes it with `stamp`")
     return value.isoformat() if value else None
 
 
@@ -128,8 +219,14 @@ def to_date(value: str | None) -> dt.date | None:
 
 
 def to_datetime(value: str | None) -> dt.datetime | None:
-    """An ISO 8601 datetime read back, None for NULL."""
+    """A timestamp read back as `stamp` wrote it: an aware datetime in UTC; None for NULL."""
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def to_epoch(value: str | None) -> float | None:
+    """A timestamp read back as POSIX epoch seconds (the unit of the send scheduler); None for NULL."""
+    moment = to_datetime(value)
+    return moment.timestamp() if moment else None
 
 
 class Database:
@@ -178,11 +275,14 @@ class Database:
         version = self.schema_version
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path}: made by a newer version of newsletter (schema {version}); upgrade the tool")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if callable(migration):
+                    migration(self.db)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager

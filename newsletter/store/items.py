@@ -16,7 +16,7 @@ from typing import Literal
 
 from newsletter.errors import NotFound, StoreError
 from newsletter.models import FetchState, Item, ItemIdentity, RawItem, Source
-from newsletter.store.db import Database
+from newsletter.store.db import Database, stamp
 from newsletter.store.db import iso as _iso
 from newsletter.store.db import to_date as _date
 from newsletter.store.db import to_datetime as _datetime
@@ -72,7 +72,7 @@ class ItemStore(Database):
         """
         precedence = precedence or {}
         result = UpsertResult()
-        stamp = now.isoformat(timespec="seconds")
+        stamp_now = stamp(now)
         with self.transaction():
             for identity, raw in raws:
                 url, key = identity.url, identity.key
@@ -100,8 +100,8 @@ class ItemStore(Database):
                             url,
                             source.key,
                             source.language,
-                            stamp,
-                            stamp,
+                            stamp_now,
+                            stamp_now,
                             *(values[f] for f in ITEM_FIELDS),
                         ),
                     )
@@ -130,17 +130,17 @@ class ItemStore(Database):
                         self.db.execute(
                             f"UPDATE items SET {assignments}, updated_at = ?, fetched_at = ?, scored_with = NULL "
                             "WHERE id = ?",
-                            (*changes.values(), stamp, stamp, current_id),
+                            (*changes.values(), stamp_now, stamp_now, current_id),
                         )
                         result.updated += 1
                         result.changed_ids.append(current_id)
                     else:
-                        self.db.execute("UPDATE items SET fetched_at = ? WHERE id = ?", (stamp, current_id))
+                        self.db.execute("UPDATE items SET fetched_at = ? WHERE id = ?", (stamp_now, current_id))
                         result.unchanged += 1
                 self.db.execute(
                     "INSERT INTO item_sources (item_id, source, link, last_seen) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (item_id, source) DO UPDATE SET link = excluded.link, last_seen = excluded.last_seen",
-                    (current_id, source.key, raw.url, stamp),
+                    (current_id, source.key, raw.url, stamp_now),
                 )
                 result.seen_ids.append(current_id)
         return result
@@ -339,13 +339,13 @@ class ItemStore(Database):
                 url,
                 state.etag,
                 state.last_modified,
-                _iso(state.last_attempt),
-                _iso(state.last_success),
+                stamp(state.last_attempt),
+                stamp(state.last_success),
                 state.consecutive_failures,
                 state.last_error,
                 state.items_parsed,
                 _iso(state.newest),
-                _iso(state.newest_seen_at),
+                stamp(state.newest_seen_at),
                 json.dumps(list(state.warnings), ensure_ascii=False),
             ),
         )
@@ -378,7 +378,7 @@ class ItemStore(Database):
                 page.text,
                 _iso(page.published),
                 _iso(page.deadline),
-                page.fetched_at.isoformat(timespec="seconds"),
+                stamp(page.fetched_at),
                 page.error,
             ),
         )

@@ -11,11 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from newsletter.models import SEND_STATES, SendState
-from newsletter.store.db import Database
-
-
-def _stamp(now: dt.datetime) -> str:
-    return now.isoformat(timespec="seconds")
+from newsletter.store.db import Database, stamp, stamp_epoch, to_epoch
 
 
 class LedgerStore(Database):
@@ -30,12 +26,12 @@ class LedgerStore(Database):
 
         An address already in the ledger is left as it is.
         """
-        stamp = _stamp(now)
+        frozen_at = stamp(now)
         with self.transaction():
             self.db.executemany(
                 "INSERT OR IGNORE INTO sends (issue, email, contact_id, position, state, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
-                [(issue, email, contact_id, n, stamp) for n, (email, contact_id) in enumerate(recipients)],
+                [(issue, email, contact_id, n, frozen_at) for n, (email, contact_id) in enumerate(recipients)],
             )
 
     def send_counts(self, issue: str) -> dict[str, int]:
@@ -81,7 +77,8 @@ class LedgerStore(Database):
     ) -> None:
         """Move one row to `state`; `reply`, `attempts` and `message_id` change only when given.
 
-        `next_at` (epoch seconds) is when a temp_failed row is due again; None clears it.
+        `next_at` (epoch seconds, the scheduler's unit; stored as every timestamp is) is when a
+        temp_failed row is due again; None clears it.
         """
         self.db.execute(
             "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
@@ -90,9 +87,9 @@ class LedgerStore(Database):
                 state,
                 reply,
                 attempts,
-                str(next_at) if next_at is not None else None,
+                stamp_epoch(next_at),
                 message_id,
-                _stamp(now),
+                stamp(now),
                 issue,
                 email,
             ),
@@ -158,7 +155,7 @@ class LedgerStore(Database):
             f"AND state IN ({','.join('?' * len(wanted))}) ORDER BY position",
             (issue, parts, part, *wanted),
         ).fetchall()
-        return [(r[0], r[1], float(r[2]) if r[2] else None) for r in rows]
+        return [(r[0], r[1], to_epoch(r[2])) for r in rows]
 
     def sent_issue_ids(self) -> set[str]:
         """Ledgers (issue ids) in which at least one message was sent."""
