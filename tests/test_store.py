@@ -175,6 +175,19 @@ def test_iter_items_in_keyword_order_and_newest_first_with_a_limit(tmp_path):
         assert len(list(store.iter_items(order="keyword", limit=2))) == 2
 
 
+def test_the_keyword_order_is_read_through_its_index_not_sorted(tmp_path):
+    """With the index, `items --limit 20` stops after 20 rows; a sort would read the whole store first."""
+    with Store(tmp_path / "n.db") as store:
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)  # the SQL as run, parameters bound
+        list(store.iter_items(statuses=("new", "picked"), order="keyword", limit=20))
+        store.db.set_trace_callback(None)
+        query = next(sql for sql in statements if "ORDER BY" in sql)
+        plan = [row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query)]
+    assert any("USING INDEX items_keyword" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
 def test_fetch_state_round_trip(tmp_path):
     from newsletter.models import FetchState
 

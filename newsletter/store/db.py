@@ -200,6 +200,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 3: every timestamp as UTC ISO 8601 (collection stored Oslo time, the ledger epoch seconds)
     _timestamps_to_utc,
+    # 4: the inbox's keyword order as an index, so `items --limit 20` reads 20 rows, not the store
+    """
+    CREATE INDEX items_keyword ON items (score DESC, published IS NULL, published DESC, id)
+    """,
 )
 
 
