@@ -340,6 +340,29 @@ def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     assert kom[0]["item"] == candidates[2]["id"] and kom[0]["heading"] == "Møter med partnere"
 
 
+def test_triage_ranks_afresh_after_each_decision(ws, monkeypatch):
+    """Each key the editor presses is learned from before the next item is chosen."""
+    from newsletter.curate import inbox as inbox_module
+
+    invoke(ws, "issue", "new", "2022-q2")
+    before = inbox(ws)
+    rankings = []
+    real = inbox_module.rank_quarter
+    monkeypatch.setattr(inbox_module, "rank_quarter", lambda *a, **k: rankings.append(1) or real(*a, **k))
+    # Pick the first, skip the second, then quit at the third.
+    result = invoke(ws, "issue", "triage", "2022-q2", input="asq")
+    assert result.exit_code == 0, result.output
+    assert len(rankings) == 3  # once before each item shown: two decisions, each learned from
+    shown = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.startswith("[")]
+    assert shown[0] == before[0]["title"]
+    # The third item shown is the first of a listing made after the two decisions (the model
+    # re-trained on them), whatever it was in the order before.
+    monkeypatch.undo()
+    after = inbox(ws)
+    assert shown[2] == after[0]["title"]
+    assert after[0]["probability"] is not None and all(i["id"] != before[0]["id"] for i in after)
+
+
 def test_triage_needs_an_existing_valid_issue(ws):
     result = invoke(ws, "issue", "triage", "2022-q2", input="a")
     assert result.exit_code == 1 and "no such issue; create it with `newsletter issue new 2022-q2`" in result.stderr

@@ -4,8 +4,8 @@ What is checked: a pick with no keyword ranks above off-topic items once a simil
 exists; a skip pushes similar items down; with nothing to learn from the order is the keyword
 order exactly; probabilities are in [0, 1] and add up to the picks expected; `why` names words
 of the item and the past entry it resembles; the suggested place comes from the closest past
-entry citing the same site; the feature cache; and
-triage ranks again after each decision.
+entry citing the same site; the feature cache; the estimate below; twins listed together.
+(Triage ranking afresh after each decision is tested through the CLI in test_curate.py.)
 """
 
 from __future__ import annotations
