@@ -1052,7 +1052,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     outbox = ctx.workspace.var / "outbox" / issue_id
     with ctx.store() as store:
         current = ready_issue(_curation(ctx, store), issue_id).issue
-        prepared = prepared_build(current, ctx.workspace.root, settings, attach_pdf)
+        prepared = prepared_build(current, ctx.workspace, settings, attach_pdf)
         transport = transport_for(settings, outbox, dry_run)
         if to_address:
             send_test_copy(prepared, settings, transport, to_address)

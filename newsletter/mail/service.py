@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
@@ -34,10 +35,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: bool) -> Prepared:
-    """The issue's built e-mail, refusing a build that is missing or older than the issue file."""
-    build_dir = root / "build" / issue.id
-    issue_file = Path(issue.path) if issue.path else root / "issues" / f"{issue.id}.yaml"
+def prepared_build(issue: Issue, workspace: Workspace, settings: Settings, attach_pdf: bool) -> Prepared:
+    """The issue's built e-mail, refusing a build that is missing or older than the issue file.
+
+    The build is read from `workspace.build_dir(issue.id)`; NewsletterError names that folder and the
+    command that makes it.
+    """
+    build_dir = workspace.build_dir(issue.id)
+    issue_file = Path(issue.path) if issue.path else workspace.issues_dir / f"{issue.id}.yaml"
     html = build_dir / "email.html"
     if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
         raise NewsletterError(
