@@ -981,7 +981,7 @@ def contacts_erase(ctx: Context, address, yes):
     with ctx.store() as store:
         erase(store, address, _utcnow())
     from newsletter.mail.compose import smtp_address
-    from newsletter.mail.send import outbox_name
+    from newsletter.mail.transport import outbox_name
 
     # The outbox (dry runs, test copies) holds whole messages: the address and the name go with them.
     names = {outbox_name(address), outbox_name(smtp_address(address))}
@@ -1037,8 +1037,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     the real send.
     """
     from newsletter.curate.edit import ready_issue
-    from newsletter.mail.send import OutboxTransport
     from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
+    from newsletter.mail.transport import OutboxTransport
 
     if words[0] == "status":
         if len(words) != 2:

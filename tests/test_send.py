@@ -16,15 +16,8 @@ from aiosmtpd.controller import Controller
 from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.mail.compose import compose, prepare
-from newsletter.mail.send import (
-    OutboxTransport,
-    Recipient,
-    SMTPTransport,
-    freeze_recipients,
-    run_send,
-    send_counts,
-    send_lock,
-)
+from newsletter.mail.send import Recipient, freeze_recipients, run_send, send_counts, send_lock
+from newsletter.mail.transport import OutboxTransport, SMTPTransport
 from newsletter.render.build import build
 from newsletter.store import Store
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
@@ -336,7 +329,7 @@ def test_resend_unknown_sends_once_more_and_never_loops(smtp, prepared, tmp_path
 
 
 def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, tmp_path):
-    from newsletter.mail.send import ServerUnavailable
+    from newsletter.mail.transport import ServerUnavailable
 
     issue, out = prepared
     port = free_port()  # nothing listens there
@@ -432,3 +425,30 @@ def test_one_click_links_need_the_secret_and_can_be_verified(prepared, monkeypat
     forged = url.replace("per%40example.org", "kari%40example.org")
     with pytest.raises(NewsletterError, match="wrong signature"):
         verify_unsubscribe_url(forged, settings)
+
+
+def test_a_sender_passes_typed_values_from_phase_to_phase(smtp, prepared, tmp_path):
+    """`Sender`'s phases on a real server: due rows → screen → deliver (a Delivery) → record (the ledger)."""
+    from newsletter.mail.compose import MessageTemplate
+    from newsletter.mail.send import Queued, Sender, SendRun
+
+    issue, out = prepared
+    refused = "mottaker001@example.org"
+    smtp.rcpt_replies[refused] = "550 5.1.1 no such user"
+    settings = mail_settings(smtp)
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(2), NOW)
+        run = SendRun("2024-q2", MessageTemplate(prepare(issue, out), settings), settings, ("pending",))
+        sender = Sender(run, store, SMTPTransport(settings, password=""))
+        batch = sender.due()
+        assert batch == [Queued("mottaker000@example.org", 0, None), Queued(refused, 0, None)]
+        assert [sender.screen(row) for row in batch] == [None, None]
+        deliveries = [sender.deliver(row) for row in batch]
+        assert [d.verdict for d in deliveries] == ["accepted", "refused"]
+        assert deliveries[0].reply.startswith("250") and "550 5.1.1 no such user" in deliveries[1].reply
+        for row, delivery in zip(batch, deliveries):
+            sender.record(row, delivery)
+        sender.drain()  # nothing is due any more: commits the held `sent` and closes the connection
+        assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["failed"] == 1
+    assert (run.report.sent, run.report.failed) == (1, 1)
+    assert smtp.copies() == {"mottaker000@example.org": 1}

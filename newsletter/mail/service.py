@@ -14,18 +14,14 @@ from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
-from newsletter.mail.send import (
+from newsletter.mail.send import Recipient, SendReport, freeze_recipients, retry_failed, run_send, send_lock
+from newsletter.mail.transport import (
     OutboxTransport,
     PermanentFailure,
-    Recipient,
-    SendReport,
     SMTPTransport,
     TransientFailure,
+    Transport,
     UnknownOutcome,
-    freeze_recipients,
-    retry_failed,
-    run_send,
-    send_lock,
 )
 from newsletter.models import Issue, Settings
 from newsletter.store import Store
@@ -51,17 +47,17 @@ def prepared_build(issue: Issue, workspace: Workspace, settings: Settings, attac
     return prepare(issue, build_dir, settings.site_url, attach_pdf)
 
 
-def transport_for(settings: Settings, outbox: Path, dry_run: bool):
+def transport_for(settings: Settings, outbox: Path, dry_run: bool) -> Transport:
     """The SMTP server of newsletter.yaml, or the outbox folder (no server configured, or a dry run)."""
     return OutboxTransport(outbox) if dry_run or not settings.mail.smtp_host else SMTPTransport(settings.mail)
 
 
-def ledger_id(issue_id: str, transport) -> str:
+def ledger_id(issue_id: str, transport: Transport) -> str:
     """The ledger a send writes: a dry run (the outbox) keeps its own, so it never uses up the real send."""
     return issue_id if isinstance(transport, SMTPTransport) else f"{issue_id}:outbox"
 
 
-def send_test_copy(prepared: Prepared, settings: Settings, transport, address: str) -> None:
+def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport, address: str) -> None:
     """One copy to `address`, recorded nowhere."""
     message = compose(prepared, settings.mail, address)
     try:
@@ -91,7 +87,7 @@ def send_issue(
     issue_id: str,
     prepared: Prepared,
     settings: Settings,
-    transport,
+    transport: Transport,
     tag: str | None = None,
     resend_unknown: bool = False,
     retry: bool = False,
