@@ -979,15 +979,7 @@ def contacts_erase(ctx: Context, address, yes):
     if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
         raise click.Abort()
     with ctx.store() as store:
-        erase(store, address, _utcnow())
-    from newsletter.mail.compose import smtp_address
-    from newsletter.mail.transport import outbox_name
-
-    # The outbox (dry runs, test copies) holds whole messages: the address and the name go with them.
-    names = {outbox_name(address), outbox_name(smtp_address(address))}
-    removed = [p for p in (ctx.workspace.var / "outbox").glob("*/*.eml") if p.name.lower() in names]
-    for path in removed:
-        path.unlink()
+        removed = erase(store, address, _utcnow(), ctx.workspace.outbox)
     click.echo(
         f"erased {address}; its hash keeps it suppressed"
         + (f"; {len(removed)} messages removed from the outbox" if removed else "")
@@ -1049,7 +1041,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
     issue_id = ISSUE_ID.convert(words[0], None, None)
     settings = ctx.settings
-    outbox = ctx.workspace.var / "outbox" / issue_id
+    outbox = ctx.workspace.outbox_dir(issue_id)
     with ctx.store() as store:
         current = ready_issue(_curation(ctx, store), issue_id).issue
         prepared = prepared_build(current, ctx.workspace, settings, attach_pdf)
