@@ -989,23 +989,17 @@ def contacts_erase(ctx: Context, address, yes):
 # ---------------------------------------------------------------------- send
 
 
-def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
-    from newsletter.mail.send import failures, send_counts
+def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> None:
+    from newsletter.mail.service import send_status
 
     with ctx.store() as store:
-        counts, failed = send_counts(store, issue_id), failures(store, issue_id)
+        status = send_status(store, issue_id, dry_run)
     if as_json:
-        _json_out(
-            {
-                "issue": issue_id,
-                "counts": counts,
-                "failures": [{"email": e, "state": s, "reply": r} for e, s, r in failed],
-            }
-        )
+        _json_out(status.to_json())
         return
-    click.echo(f"{issue_id}: " + ", ".join(f"{state} {count}" for state, count in counts.items()))
-    for email, state, reply in failed:
-        click.echo(f"  {state:<12} {email}  {reply}")
+    click.echo(f"{status.issue}: " + ", ".join(f"{state} {count}" for state, count in status.counts.items()))
+    for row in status.undelivered:
+        click.echo(f"  {row.state:<12} {row.email}  {row.reply}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -1036,7 +1030,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
         issue_id = ISSUE_ID.convert(words[1], None, None)
-        return _send_status(ctx, f"{issue_id}:outbox" if dry_run else issue_id, as_json)
+        return _send_status(ctx, issue_id, dry_run, as_json)
     if len(words) != 1:
         raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
     issue_id = ISSUE_ID.convert(words[0], None, None)

@@ -452,3 +452,38 @@ def test_a_sender_passes_typed_values_from_phase_to_phase(smtp, prepared, tmp_pa
         assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["failed"] == 1
     assert (run.report.sent, run.report.failed) == (1, 1)
     assert smtp.copies() == {"mottaker000@example.org": 1}
+
+
+def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_order(tmp_path):
+    """The core of `send status`: a typed value, the same whether the command line prints it or not."""
+    from newsletter.mail.service import SendStatus, Undelivered, send_status
+
+    with Store(tmp_path / "n.db") as store:
+        assert send_status(store, "2024-q2") == SendStatus(
+            "2024-q2", dict.fromkeys(("pending", "sending", "sent", "temp_failed", "failed", "unknown"), 0), []
+        )
+        freeze_recipients(store, "2024-q2", recipients(5), NOW)
+        freeze_recipients(store, "2024-q2:outbox", recipients(2), NOW)
+        for email, state, reply in [
+            ("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
+            ("mottaker000@example.org", "sent", "250 OK"),
+            ("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+            ("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
+        ]:
+            store.set_send_state("2024-q2", email, state, NOW, reply=reply)
+        status = send_status(store, "2024-q2")
+        dry = send_status(store, "2024-q2", dry_run=True)
+    assert status.issue == "2024-q2"
+    assert status.counts == {"pending": 1, "sending": 0, "sent": 1, "temp_failed": 1, "failed": 1, "unknown": 1}
+    assert list(status.counts) == ["pending", "sending", "sent", "temp_failed", "failed", "unknown"]
+    assert status.undelivered == [
+        Undelivered("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+        Undelivered("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
+        Undelivered("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
+    ]
+    assert status.to_json()["failures"][2] == {
+        "email": "mottaker003@example.org",
+        "state": "failed",
+        "reply": "550 5.1.1 no such user",
+    }
+    assert dry.issue == "2024-q2:outbox" and dry.counts["pending"] == 2 and dry.undelivered == []

@@ -9,12 +9,22 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
-from newsletter.mail.send import Recipient, SendReport, freeze_recipients, retry_failed, run_send, send_lock
+from newsletter.mail.send import (
+    Recipient,
+    SendReport,
+    failures,
+    freeze_recipients,
+    retry_failed,
+    run_send,
+    send_counts,
+    send_lock,
+)
 from newsletter.mail.transport import (
     OutboxTransport,
     PermanentFailure,
@@ -23,7 +33,7 @@ from newsletter.mail.transport import (
     Transport,
     UnknownOutcome,
 )
-from newsletter.models import Issue, Settings
+from newsletter.models import Issue, SendState, Settings
 from newsletter.store import Store
 
 
@@ -54,7 +64,12 @@ def transport_for(settings: Settings, outbox: Path, dry_run: bool) -> Transport:
 
 def ledger_id(issue_id: str, transport: Transport) -> str:
     """The ledger a send writes: a dry run (the outbox) keeps its own, so it never uses up the real send."""
-    return issue_id if isinstance(transport, SMTPTransport) else f"{issue_id}:outbox"
+    return issue_id if isinstance(transport, SMTPTransport) else outbox_ledger(issue_id)
+
+
+def outbox_ledger(issue_id: str) -> str:
+    """The name of an issue's dry-run ledger (messages written to the outbox): `<id>:outbox`."""
+    return f"{issue_id}:outbox"
 
 
 def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport, address: str) -> None:
@@ -69,6 +84,44 @@ def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport,
         raise NewsletterError(f"test copy to {address}: {exc}") from exc
     finally:
         transport.close()
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A recipient of a send whose message did not (yet) arrive: failed, unknown or temp_failed."""
+
+    email: str
+    state: SendState
+    reply: str  # the server's last reply (RFC 5321, with an RFC 3463 code when it gave one), or why it was skipped
+
+
+@dataclass(frozen=True)
+class SendStatus:
+    """What `send status` shows: how many recipients of a ledger are in each state, and the undelivered.
+
+    `issue` is the ledger's name (`2024-q2`, or `2024-q2:outbox` for the dry runs); `counts` has
+    every state of SEND_STATES, in that order; `undelivered` is in ledger order.
+    """
+
+    issue: str
+    counts: dict[str, int]
+    undelivered: list[Undelivered]
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping (`send status --json`): issue, counts, and failures as email/state/reply."""
+        return {
+            "issue": self.issue,
+            "counts": dict(self.counts),
+            "failures": [{"email": u.email, "state": u.state, "reply": u.reply} for u in self.undelivered],
+        }
+
+
+def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatus:
+    """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts."""
+    ledger = outbox_ledger(issue_id) if dry_run else issue_id
+    # The store selects the rows by state, so each one's is a SendState; it reads it back as text.
+    undelivered = [Undelivered(email, cast(SendState, state), reply) for email, state, reply in failures(store, ledger)]
+    return SendStatus(ledger, send_counts(store, ledger), undelivered)
 
 
 @dataclass
