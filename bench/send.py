@@ -31,7 +31,8 @@ from newsletter import clock  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.curate.issuefile import IssueDocument  # noqa: E402
 from newsletter.mail.compose import MessageTemplate, prepare  # noqa: E402
-from newsletter.mail.send import Recipient, SMTPTransport, freeze_recipients, run_send  # noqa: E402
+from newsletter.mail.send import Recipient, freeze_recipients, run_send  # noqa: E402
+from newsletter.mail.transport import SMTPTransport  # noqa: E402
 from newsletter.render.build import build  # noqa: E402
 from newsletter.store import Store  # noqa: E402
 

@@ -1016,15 +1016,7 @@ def contacts_erase(ctx: Context, address, yes):
     if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
         raise click.Abort()
     with ctx.store() as store:
-        erase(store, address, clock.now())
-    from newsletter.mail.compose import smtp_address
-    from newsletter.mail.send import outbox_name
-
-    # The outbox (dry runs, test copies) holds whole messages: the address and the name go with them.
-    names = {outbox_name(address), outbox_name(smtp_address(address))}
-    removed = [p for p in (ctx.workspace.var / "outbox").glob("*/*.eml") if p.name.lower() in names]
-    for path in removed:
-        path.unlink()
+        removed = erase(store, address, clock.now(), ctx.workspace.outbox)
     click.echo(
         f"erased {address}; its hash keeps it suppressed"
         + (f"; {len(removed)} messages removed from the outbox" if removed else "")
@@ -1034,23 +1026,17 @@ def contacts_erase(ctx: Context, address, yes):
 # ---------------------------------------------------------------------- send
 
 
-def _send_status(ctx: Context, issue_id: str, as_json: bool) -> None:
-    from newsletter.mail.send import failures, send_counts
+def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> None:
+    from newsletter.mail.service import send_status
 
     with ctx.store() as store:
-        counts, failed = send_counts(store, issue_id), failures(store, issue_id)
+        status = send_status(store, issue_id, dry_run)
     if as_json:
-        _json_out(
-            {
-                "issue": issue_id,
-                "counts": counts,
-                "failures": [{"email": e, "state": s, "reply": r} for e, s, r in failed],
-            }
-        )
+        _json_out(status.to_json())
         return
-    click.echo(f"{issue_id}: " + ", ".join(f"{state} {count}" for state, count in counts.items()))
-    for email, state, reply in failed:
-        click.echo(f"  {state:<12} {email}  {reply}")
+    click.echo(f"{status.issue}: " + ", ".join(f"{state} {count}" for state, count in status.counts.items()))
+    for row in status.undelivered:
+        click.echo(f"  {row.state:<12} {row.email}  {row.reply}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -1074,22 +1060,22 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     the real send.
     """
     from newsletter.curate.edit import ready_issue
-    from newsletter.mail.send import OutboxTransport
     from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
+    from newsletter.mail.transport import OutboxTransport
 
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
         issue_id = ISSUE_ID.convert(words[1], None, None)
-        return _send_status(ctx, f"{issue_id}:outbox" if dry_run else issue_id, as_json)
+        return _send_status(ctx, issue_id, dry_run, as_json)
     if len(words) != 1:
         raise UsageError("usage: newsletter send ID [options], or newsletter send status ID")
     issue_id = ISSUE_ID.convert(words[0], None, None)
     settings = ctx.settings
-    outbox = ctx.workspace.var / "outbox" / issue_id
+    outbox = ctx.workspace.outbox_dir(issue_id)
     with ctx.store() as store:
         current = ready_issue(_curation(ctx, store), issue_id).issue
-        prepared = prepared_build(current, ctx.workspace.root, settings, attach_pdf)
+        prepared = prepared_build(current, ctx.workspace, settings, attach_pdf)
         transport = transport_for(settings, outbox, dry_run)
         if to_address:
             send_test_copy(prepared, settings, transport, to_address)

@@ -590,6 +590,15 @@ class Workspace:
         return self.var / "newsletter.db"
 
     @property
+    def outbox(self) -> Path:
+        """Messages written instead of sent (dry runs, test copies): var/outbox/<id>/<address>.eml."""
+        return self.var / "outbox"
+
+    def outbox_dir(self, issue_id: str) -> Path:
+        """Where a dry run or a test copy of an issue writes its messages: var/outbox/<id>/."""
+        return self.outbox / issue_id
+
+    @property
     def issues_dir(self) -> Path:
         """The editor's issue files."""
         return self.root / "issues"

@@ -132,23 +132,8 @@ def test_the_fast_message_is_the_composed_one_but_for_soft_line_breaks(built, se
         assert len(line) <= 78, line
 
 
-# Where the per-recipient link goes in, `MessageTemplate` inserts it with soft line breaks of its own
-# instead of re-encoding the line, so its bytes differ from compose's; only SMTPUTF8 recipients, for
-# whom it calls compose, get the same bytes. Strict: when the fast path becomes byte-exact, this
-# test fails as XPASS and the marks go.
-NOT_BYTE_EXACT = pytest.mark.xfail(
-    strict=True, reason="MessageTemplate.render breaks the unsubscribe link's line differently from compose"
-)
-
-
 @pytest.mark.parametrize("settings", UNSUBSCRIBE)
-@pytest.mark.parametrize(
-    "address, name",
-    [
-        pytest.param(*p.values, id=p.id, marks=() if p.id == "non-ascii-local-part" else NOT_BYTE_EXACT)
-        for p in RECIPIENTS
-    ],
-)
+@pytest.mark.parametrize("address, name", RECIPIENTS)
 def test_the_fast_message_is_byte_for_byte_the_composed_one(built, settings, address, name):
     """What MessageTemplate's docstring promises: "the result is the same message `compose` makes"."""
     fast, full = both(built, settings, address, name)

@@ -319,7 +319,7 @@ def test_import_never_reactivates_suppressed(store):
     add_contact(store, Contact("erased@example.no", name="Erased Person"), NOW)
     unsubscribe(store, "gone@example.no", NOW)
     mark_bounced(store, "bounce@example.no", "550 5.1.1 user unknown", NOW)
-    erase(store, "erased@example.no", NOW)
+    erase(store, "erased@example.no", NOW, store.path.parent / "outbox")
 
     report = import_csv(store, DATA / "suppressed_again.csv", NOW)
     assert (report.added, report.merged, report.suppressed, report.invalid) == (1, 0, 3, [])
@@ -385,7 +385,7 @@ def test_erase_leaves_no_personal_data(store, tmp_path):
         "INSERT INTO sends (issue, email, position) VALUES ('2025-2', 'sigrid.solberg@xn--blbr-roah.no', 0)"
     )
 
-    erase(store, "SIGRID.SOLBERG@blåbær.no", NOW)
+    erase(store, "SIGRID.SOLBERG@blåbær.no", NOW, store.path.parent / "outbox")
 
     digest = address_hash("sigrid.solberg@blåbær.no")
     text = dump(store).lower()
@@ -421,9 +421,32 @@ def test_erase_leaves_no_personal_data(store, tmp_path):
 
 def test_erase_unknown_address_still_suppresses(store):
     """An erasure request for an address not in the list records the hash so it is never added."""
-    erase(store, "never@example.no", NOW)
+    erase(store, "never@example.no", NOW, store.path.parent / "outbox")
     assert is_suppressed(store, "NEVER@example.no")
     assert "never@" not in dump(store)
+
+
+def test_erase_deletes_the_outbox_messages_to_the_address_and_keeps_the_others(store, tmp_path):
+    """The outbox (dry runs, test copies) holds whole messages; erasing without the command line deletes
+    the address's, in every issue's folder and under its IDNA spelling, and leaves everyone else's."""
+    add_contact(store, Contact("Sigrid@Blåbær.no", name="Sigrid Solbergsen"), NOW)
+    outbox = tmp_path / "var" / "outbox"
+    doomed = [outbox / "2024-q2" / "sigrid@xn--blbr-roah.no.eml", outbox / "2024-q3" / "sigrid@blåbær.no.eml"]
+    kept = [
+        outbox / "2024-q2" / "keep@example.no.eml",
+        outbox / "2024-q2" / "notes.txt",
+        tmp_path / "sigrid@blåbær.no.eml",
+    ]
+    for path in doomed + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"To: someone\r\n\r\nHello\r\n")
+
+    removed = erase(store, "SIGRID@blåbær.no", NOW, outbox)
+
+    assert sorted(removed) == sorted(doomed)
+    assert not any(path.exists() for path in doomed)
+    assert all(path.exists() for path in kept)
+    assert erase(store, "sigrid@blåbær.no", NOW, outbox) == []  # a second request finds nothing left
 
 
 # ---------------------------------------------------------------------- recipients

@@ -16,15 +16,8 @@ from aiosmtpd.controller import Controller
 from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.mail.compose import compose, prepare
-from newsletter.mail.send import (
-    OutboxTransport,
-    Recipient,
-    SMTPTransport,
-    freeze_recipients,
-    run_send,
-    send_counts,
-    send_lock,
-)
+from newsletter.mail.send import Recipient, freeze_recipients, run_send, send_counts, send_lock
+from newsletter.mail.transport import OutboxTransport, SMTPTransport
 from newsletter.render.build import build
 from newsletter.store import Store
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
@@ -336,7 +329,7 @@ def test_resend_unknown_sends_once_more_and_never_loops(smtp, prepared, tmp_path
 
 
 def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, tmp_path):
-    from newsletter.mail.send import ServerUnavailable
+    from newsletter.mail.transport import ServerUnavailable
 
     issue, out = prepared
     port = free_port()  # nothing listens there
@@ -432,3 +425,65 @@ def test_one_click_links_need_the_secret_and_can_be_verified(prepared, monkeypat
     forged = url.replace("per%40example.org", "kari%40example.org")
     with pytest.raises(NewsletterError, match="wrong signature"):
         verify_unsubscribe_url(forged, settings)
+
+
+def test_a_sender_passes_typed_values_from_phase_to_phase(smtp, prepared, tmp_path):
+    """`Sender`'s phases on a real server: due rows → screen → deliver (a Delivery) → record (the ledger)."""
+    from newsletter.mail.compose import MessageTemplate
+    from newsletter.mail.send import Queued, Sender, SendRun
+
+    issue, out = prepared
+    refused = "mottaker001@example.org"
+    smtp.rcpt_replies[refused] = "550 5.1.1 no such user"
+    settings = mail_settings(smtp)
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(2), NOW)
+        run = SendRun("2024-q2", MessageTemplate(prepare(issue, out), settings), settings, ("pending",))
+        sender = Sender(run, store, SMTPTransport(settings, password=""))
+        batch = sender.due()
+        assert batch == [Queued("mottaker000@example.org", 0, None), Queued(refused, 0, None)]
+        assert [sender.screen(row) for row in batch] == [None, None]
+        deliveries = [sender.deliver(row) for row in batch]
+        assert [d.verdict for d in deliveries] == ["accepted", "refused"]
+        assert deliveries[0].reply.startswith("250") and "550 5.1.1 no such user" in deliveries[1].reply
+        for row, delivery in zip(batch, deliveries):
+            sender.record(row, delivery)
+        sender.drain()  # nothing is due any more: commits the held `sent` and closes the connection
+        assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["failed"] == 1
+    assert (run.report.sent, run.report.failed) == (1, 1)
+    assert smtp.copies() == {"mottaker000@example.org": 1}
+
+
+def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_order(tmp_path):
+    """The core of `send status`: a typed value, the same whether the command line prints it or not."""
+    from newsletter.mail.service import SendStatus, Undelivered, send_status
+
+    with Store(tmp_path / "n.db") as store:
+        assert send_status(store, "2024-q2") == SendStatus(
+            "2024-q2", dict.fromkeys(("pending", "sending", "sent", "temp_failed", "failed", "unknown"), 0), []
+        )
+        freeze_recipients(store, "2024-q2", recipients(5), NOW)
+        freeze_recipients(store, "2024-q2:outbox", recipients(2), NOW)
+        for email, state, reply in [
+            ("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
+            ("mottaker000@example.org", "sent", "250 OK"),
+            ("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+            ("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
+        ]:
+            store.set_send_state("2024-q2", email, state, NOW, reply=reply)
+        status = send_status(store, "2024-q2")
+        dry = send_status(store, "2024-q2", dry_run=True)
+    assert status.issue == "2024-q2"
+    assert status.counts == {"pending": 1, "sending": 0, "sent": 1, "temp_failed": 1, "failed": 1, "unknown": 1}
+    assert list(status.counts) == ["pending", "sending", "sent", "temp_failed", "failed", "unknown"]
+    assert status.undelivered == [
+        Undelivered("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+        Undelivered("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
+        Undelivered("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
+    ]
+    assert status.to_json()["failures"][2] == {
+        "email": "mottaker003@example.org",
+        "state": "failed",
+        "reply": "550 5.1.1 no such user",
+    }
+    assert dry.issue == "2024-q2:outbox" and dry.counts["pending"] == 2 and dry.undelivered == []

@@ -4,8 +4,9 @@ Addresses are validated and normalised with email-validator (no DNS lookups;
 internationalised domains are kept in their Unicode form) and are unique
 case-insensitively (`address_key`).  An address that unsubscribed or bounced
 stays so: adding or importing it again never makes it active.  Erasing a
-contact (a data-subject request) deletes its personal data and keeps only the
-SHA-256 of its key in `suppressed`, so the address is still refused later.
+contact (a data-subject request) deletes its personal data, in the database
+and in the outbox's messages, and keeps only the SHA-256 of its key in
+`suppressed`, so the address is still refused later.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.collect.dates import exact_date
 from newsletter.errors import NewsletterError
+from newsletter.mail.compose import smtp_address
+from newsletter.mail.transport import outbox_name
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
 from newsletter.textcodec import decode_text
@@ -262,7 +265,7 @@ def mark_bounced(store: Store, address: str, reply: str, now: dt.datetime) -> No
             store.update_contact(contact.id, status="bounced", status_changed_at=now)
 
 
-def erase(store: Store, address: str, now: dt.datetime) -> None:
+def erase(store: Store, address: str, now: dt.datetime, outbox: Path) -> list[Path]:
     """Delete everything personal about an address (a data-subject erasure request, GDPR art. 17).
 
     The contact row goes; the SHA-256 of the address key goes into `suppressed`
@@ -271,7 +274,13 @@ def erase(store: Store, address: str, now: dt.datetime) -> None:
     id, no copy of the address in the server's reply).  SQLite's secure_delete is
     on while erasing and the WAL is checkpointed afterwards, so the old bytes do
     not linger in free pages of the database file either.  An address that is
-    not in the list is still suppressed.  ContactError for an invalid address.
+    not in the list is still suppressed.
+
+    The outbox (`outbox`, Workspace.outbox: dry runs and test copies, one folder
+    per issue) holds whole messages, address and name included: the address's
+    .eml files there are deleted too, and returned.  ContactError for an invalid
+    address, or for an outbox file that cannot be deleted (named, so it can be
+    removed by hand; the database is erased by then).
     """
     key = address_key(address)
     digest = _hash_key(key)
@@ -297,6 +306,28 @@ def erase(store: Store, address: str, now: dt.datetime) -> None:
             if cleaned != reply:
                 store.set_ledger_reply(rowid, cleaned)
     store.checkpoint()
+    return _erase_outbox(outbox, forms | {smtp_address(address)})
+
+
+def _erase_outbox(outbox: Path, forms: set[str]) -> list[Path]:
+    """Delete the outbox messages to any of `forms` of an address; the files deleted."""
+    # The transport names each file after the envelope address (smtp_address: the domain in IDNA);
+    # the other forms catch files written under another spelling of the same address.
+    names = {outbox_name(form) for form in forms}
+    removed = []
+    for path in sorted(outbox.glob("*/*.eml")):
+        if path.name.lower() not in names:
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # gone already (a second erase running at the same time)
+        except OSError as exc:
+            raise ContactError(
+                f"{path}: cannot delete this message to an erased address ({exc.strerror or exc}); delete it by hand"
+            ) from exc
+        removed.append(path)
+    return removed
 
 
 # ---------------------------------------------------------------------- lists

@@ -8,9 +8,13 @@ between the two leaves `sending`, which the next run turns into `unknown`:
 reported, and resent only on request (`--resend-unknown`), because the server
 may have it. A temporary refusal (4xx, a dropped connection before DATA) is
 `temp_failed` and retried with backoff; a permanent one (5xx) is `failed` and
-the contact is marked bounced. One SMTP connection is reused for many
-messages and opened again when the server drops it. A lock file stops a
-second run of the same issue.
+the contact is marked bounced. A lock file stops a second run of the same
+issue.
+
+A run is a `SendRun` (what its connections share) and one `Sender` per
+connection, which drains its share of the ledger phase by phase (due rows,
+screening, delivery, recording). How a message reaches the server, and how
+the server's replies become outcomes, is `newsletter.mail.transport`'s.
 """
 
 from __future__ import annotations
@@ -19,54 +23,28 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
-import os
-import re
-import smtplib
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from newsletter import clock
 from newsletter.errors import NewsletterError
-from newsletter.fsutil import atomic_write
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
+from newsletter.mail.transport import PermanentFailure, TransientFailure, Transport, UnknownOutcome
 from newsletter.models import MailSettings, SendState
 from newsletter.store import Store
 
 log = logging.getLogger(__name__)
 
-PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
-
-
-class TransientFailure(Exception):
-    """The message was not accepted, but may be later (4xx, connection lost before DATA)."""
-
-
-class PermanentFailure(Exception):
-    """The server refused for good (5xx). Only a refusal at RCPT TO is about the recipient."""
-
-    def __init__(self, message: str, recipient: bool = False):
-        super().__init__(message)
-        self.recipient = recipient
-
-
-class ServerUnavailable(NewsletterError):
-    """The SMTP server cannot be reached or refuses us (connect, TLS, login): the run stops and
-    every recipient keeps its place, without an attempt counted against them."""
 
 
 class RunStopped(NewsletterError):
     """The server refused the message itself (a 5xx at MAIL FROM or at the end of DATA), or every
     recipient in a row: a problem with the newsletter or the setup, not with the recipients."""
-
-
-class UnknownOutcome(Exception):
-    """The connection broke after the message data went out: the server may have it."""
 
 
 @dataclass(frozen=True)
@@ -76,148 +54,6 @@ class Recipient:
     email: str
     name: str = ""
     contact_id: int | None = None
-
-
-# ---------------------------------------------------------------------- transports
-
-
-class OutboxTransport:
-    """Writes each message to a folder as an .eml file (no SMTP configured, or --dry-run)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def open(self) -> None:
-        """Create the outbox folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def send(
-        self, data: bytes, sender: str, recipient: str, smtputf8: bool, on_data: Callable[[], None] = lambda: None
-    ) -> str:
-        """Write the message as `<address>.eml` (atomically)."""
-        on_data()
-        atomic_write(self.folder / outbox_name(recipient), data)
-        return "written"
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-class SMTPTransport:
-    """One SMTP connection, reused, and opened again when the server drops it."""
-
-    def __init__(self, settings: MailSettings, password: str | None = None):
-        self.settings = settings
-        self.password = password if password is not None else os.environ.get(PASSWORD_ENV)
-        self.connection: smtplib.SMTP | None = None
-
-    def open(self) -> None:
-        """Connect (TLS and login as configured); ServerUnavailable when that fails."""
-        s = self.settings
-        connection: smtplib.SMTP
-        try:
-            if s.security == "ssl":
-                connection = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.timeout, context=ssl.create_default_context()
-                )
-            else:
-                connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
-                connection.ehlo()
-                if s.security == "starttls":
-                    connection.starttls(context=ssl.create_default_context())
-                    connection.ehlo()
-            if s.username:
-                if not self.password:
-                    raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
-                connection.login(s.username, self.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ServerUnavailable(
-                f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ServerUnavailable(
-                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was "
-                "counted against the recipients: run send again when the server is back"
-            ) from exc
-        self.connection = connection
-
-    def send(
-        self, data: bytes, sender: str, recipient: str, smtputf8: bool, on_data: Callable[[], None] = lambda: None
-    ) -> str:
-        """Send one message; `on_data` runs when the server said 354, just before the data goes out."""
-        if self.connection is None:
-            self.open()
-        smtp = self.connection
-        assert smtp is not None  # open() connected or raised
-        options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
-        try:
-            code, reply = smtp.mail(sender, options)
-            _check(code, reply, "MAIL FROM")
-            code, reply = smtp.rcpt(recipient)
-            _check(code, reply, "RCPT TO", recipient_step=True)
-            code, reply = smtp.docmd("DATA")
-            _check(code, reply, "DATA", expected=354)
-            on_data()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.connection = None
-            raise TransientFailure(f"connection lost before the message was sent ({exc})") from exc
-        except (TransientFailure, PermanentFailure):
-            # A refused step leaves the transaction open: reset it, or the next MAIL FROM is refused too.
-            self._reset()
-            raise
-        try:
-            # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
-            # Dot-stuffing (RFC 5321 4.5.2) on the bytes; the message already has CRLF line ends.
-            payload = _LEADING_DOT.sub(b"..", data)
-            if not payload.endswith(b"\r\n"):
-                payload += b"\r\n"
-            smtp.send(payload + b".\r\n")
-            code, reply = smtp.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.connection = None
-            raise UnknownOutcome(f"connection lost after the message data was sent ({exc})") from exc
-        if code == 421:
-            self.close()
-        _check(code, reply, "end of DATA")
-        return f"{code} {reply.decode('utf-8', 'replace')}".strip()
-
-    def _reset(self) -> None:
-        if self.connection is None:
-            return
-        try:
-            code, _reply = self.connection.rset()
-            if code == 421:
-                self.close()
-        except (smtplib.SMTPException, OSError):
-            self.connection = None
-
-    def close(self) -> None:
-        """Say QUIT and drop the connection."""
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                self.connection.quit()
-            self.connection = None
-
-
-def _reply(exc: smtplib.SMTPResponseException) -> str:
-    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-    return f"{exc.smtp_code} {text}"
-
-
-def _check(code: int, reply: bytes, step: str, expected: int | None = None, recipient_step: bool = False) -> None:
-    text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
-    if expected is not None and code == expected:
-        return
-    if 200 <= code < 300 and expected is None:
-        return
-    if code == 421 or 400 <= code < 500 or code == -1:
-        raise TransientFailure(f"{step}: {text}")
-    raise PermanentFailure(f"{step}: {text}", recipient=recipient_step)
-
-
-def outbox_name(recipient: str) -> str:
-    """The .eml file name of a recipient in the outbox (the address, made safe for a file name)."""
-    return recipient.lower().replace("/", "_").replace("\\", "_") + ".eml"
 
 
 # ---------------------------------------------------------------------- the ledger
@@ -331,7 +167,6 @@ class SendReport:
     unknown: int = 0
     skipped_unknown: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    refusals: list[int] = field(default_factory=lambda: [0])  # recipients refused in a row (shared)
     seconds: float = 0.0
 
 
@@ -375,27 +210,243 @@ def send_lock(folder: Path, issue_id: str):
         handle.close()
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A ledger row waiting for its message: the address, the attempts so far, and when it is due
+    again (epoch seconds; None: now)."""
+
+    email: str
+    attempts: int
+    due_at: float | None
+
+
+Verdict = Literal["accepted", "skipped", "deferred", "refused", "rejected", "unknown"]
+Tally = Literal["sent", "temp_failed", "failed", "unknown"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one recipient's message in this run, before the ledger is told.
+
+    `verdict`: "accepted" (2xx at the end of DATA), "skipped" (no longer wanted:
+    not sent), "deferred" (TransientFailure), "refused" (a 5xx at RCPT TO: a
+    bounce), "rejected" (a 5xx for the message itself), "unknown" (the connection
+    broke after the data went out). `reply` is the server's reply or the reason;
+    `cause` the transport's exception, if any.
+    """
+
+    verdict: Verdict
+    reply: str
+    cause: Exception | None = None
+
+
+class SendRun:
+    """What the senders of one run share, behind one lock: the message template, the pace (one rate
+    for all connections: the rate is the server's), the report, and how many recipients in a row the
+    server refused."""
+
+    def __init__(
+        self,
+        issue_id: str,
+        template: MessageTemplate,
+        settings: MailSettings,
+        states: tuple[SendState, ...],
+        parts: int = 1,
+        progress: Callable[[str, int], None] | None = None,
+        on_bounce: Callable[[Store, str, str], None] | None = None,
+        max_wait: float = 600.0,
+    ):
+        self.issue_id = issue_id  # the ledger's name: `2024-q2`, or `2024-q2:outbox` for a dry run
+        self.template = template
+        self.settings = settings
+        self.states = states  # the ledger states this run sends
+        self.parts = parts  # how many connections share the ledger
+        self.progress = progress or (lambda *_: None)
+        self.on_bounce = on_bounce
+        self.max_wait = max_wait
+        self.sender = smtp_address(settings.sender)
+        self.report = SendReport()
+        self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
+        self.lock = threading.Lock()
+        self.refused_in_a_row = 0
+
+    def pace(self) -> None:
+        """Wait for the rate limit before the next message of any connection."""
+        with self.lock:
+            self.limit.wait()
+
+    def tally(self, state: Tally) -> None:
+        """Count one message that ended in `state` in the report, and tell the progress display."""
+        with self.lock:
+            setattr(self.report, state, getattr(self.report, state) + 1)
+        self.progress(state, 1)
+
+    def accepted(self) -> None:
+        """The server took a message: the refusals in a row are over."""
+        with self.lock:
+            self.refused_in_a_row = 0
+
+    def refused(self, store: Store, email: str, delivery: Delivery) -> None:
+        """A recipient was refused for good: mark the contact bounced (through `store`, the caller's own
+        connection), and stop the run (RunStopped) when REFUSAL_BRAKE were refused in a row."""
+        with self.lock:
+            self.refused_in_a_row += 1
+            if self.on_bounce:
+                try:
+                    self.on_bounce(store, email, delivery.reply)
+                except NewsletterError as bounce_error:
+                    log.warning("could not mark %s bounced: %s", email, bounce_error)
+            if self.refused_in_a_row >= REFUSAL_BRAKE:
+                raise RunStopped(
+                    f"the server refused {self.refused_in_a_row} recipients in a row (last: {delivery.reply}); "
+                    "that is the setup, not the addresses: check the SMTP settings"
+                ) from delivery.cause
+
+
+class Sender:
+    """One connection's share of a run: the ledger rows with position % parts == part.
+
+    Each batch goes through four phases: `due` reads the rows that are due from
+    the ledger, `screen` drops a recipient no longer wanted, `deliver` renders
+    the message and hands it to the transport, and `record` writes the outcome
+    to the ledger. `sending` is committed when the server said 354, `sent` after
+    it accepted the data (see the module docstring), so a crash never sends twice.
+    """
+
+    def __init__(self, run: SendRun, store: Store, transport: Transport, part: int = 0):
+        self.run, self.store, self.transport, self.part = run, store, transport, part
+        self.ledger = _Ledger(store, run.issue_id)
+        self.names = store.recipient_names(run.issue_id)
+
+    def drain(self) -> None:
+        """Send until no row of this share is due; the last `sent` is committed and the connection
+        closed whatever happens. RunStopped or ServerUnavailable stop it early."""
+        try:
+            while (batch := self.due()) is not None:
+                for row in batch:
+                    self.record(row, self.screen(row) or self.deliver(row))
+        finally:
+            self.ledger.flush()  # the last `sent` of the run
+            self.transport.close()
+
+    def due(self) -> list[Queued] | None:
+        """The rows of this share that are due now, sleeping until the first retry is due when none is.
+
+        None when no row is left, or when the next is due more than `max_wait`
+        seconds from now (it is left for the next run).
+        """
+        run = self.run
+        while True:
+            now = clock.now().timestamp()
+            rows = [Queued(*row) for row in self.store.queued(run.issue_id, run.states, self.part, run.parts)]
+            if not rows:
+                return None
+            due = [r for r in rows if not r.due_at or r.due_at <= now]
+            if due:
+                return due
+            wait = min(r.due_at or now for r in rows) - now
+            if wait > run.max_wait:
+                return None
+            time.sleep(max(0.0, wait))
+
+    def screen(self, row: Queued) -> Delivery | None:
+        """A "skipped" Delivery when the recipient must not be mailed after all, else None."""
+        reason = _no_longer_wanted(self.store, self.run.issue_id, row.email)
+        return Delivery("skipped", reason) if reason else None
+
+    def deliver(self, row: Queued) -> Delivery:
+        """Render the recipient's message and send it; what the transport said, as a Delivery.
+
+        ServerUnavailable is not an outcome of the recipient: it propagates and the
+        row keeps its state.
+        """
+        run = self.run
+        run.pace()
+        data = run.template.render(row.email, self.names.get(row.email, ""))
+
+        def on_data() -> None:
+            # `sending` is committed when the server said 354, just before the data goes out: a failure
+            # before that point leaves the row where it was, never `unknown`. One commit: the previous
+            # message's `sent` and this one's `sending`.
+            self.ledger.set(
+                row.email,
+                "sending",
+                attempts=row.attempts + 1,
+                message_id=message_id(run.issue_id, row.email, run.settings),
+            )
+
+        try:
+            reply = self.transport.send(data, run.sender, smtp_address(row.email), needs_smtputf8(row.email), on_data)
+        except TransientFailure as exc:
+            return Delivery("deferred", str(exc), exc)
+        except PermanentFailure as exc:
+            return Delivery("refused" if exc.recipient else "rejected", str(exc), exc)
+        except UnknownOutcome as exc:
+            return Delivery("unknown", str(exc), exc)
+        return Delivery("accepted", reply)
+
+    def record(self, row: Queued, delivery: Delivery) -> None:
+        """Write a Delivery to the ledger and the report.
+
+        A deferred message waits `retry_base` * 2**attempts seconds, and fails after
+        `max_attempts`; a refused recipient is bounced; a rejected message stops the
+        run (RunStopped) with the row back at `pending`.
+        """
+        run, email, attempts, settings = self.run, row.email, row.attempts, self.run.settings
+        match delivery.verdict:
+            case "accepted":
+                run.accepted()
+                self.ledger.sent(email, delivery.reply)
+                run.tally("sent")
+            case "skipped":
+                self.ledger.set(email, "failed", reply=delivery.reply)
+                run.tally("failed")
+            case "deferred":
+                if attempts + 1 >= settings.max_attempts:
+                    self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
+                    run.tally("failed")
+                else:
+                    retry_at = clock.now().timestamp() + settings.retry_base * (2**attempts)
+                    self.ledger.set(email, "temp_failed", reply=delivery.reply, attempts=attempts + 1, next_at=retry_at)
+                    run.tally("temp_failed")
+            case "rejected":
+                self.ledger.set(email, "pending", reply=delivery.reply, attempts=attempts)
+                raise RunStopped(
+                    f"the server refused the newsletter itself ({delivery.reply}); nothing more was "
+                    "sent, and every recipient keeps its place: fix the cause and run send again"
+                ) from delivery.cause
+            case "refused":
+                self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
+                run.tally("failed")
+                run.refused(self.store, email, delivery)
+            case "unknown":
+                self.ledger.set(email, "unknown", reply=delivery.reply)
+                run.tally("unknown")
+
+
 def run_send(
     store: Store,
     issue_id: str,
     prepared: Prepared,
     settings: MailSettings,
-    transport,
+    transport: Transport,
     resend_unknown: bool = False,
     progress: Callable[[str, int], None] | None = None,
     on_bounce: Callable[[Store, str, str], None] | None = None,
     max_wait: float = 600.0,
-    transport_factory: Callable[[], object] | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
 ) -> SendReport:
     """Send every pending message of an issue's ledger; safe to run again after any interruption.
 
     With `settings.connections` > 1 and a `transport_factory`, that many
     connections send in parallel, each with its own share of the ledger and
-    its own database connection.
+    its own database connection. `progress` gets ("start", total) and then
+    (state, 1) per message; `on_bounce` (store, address, reply) per refused
+    recipient; retries due more than `max_wait` seconds later are left for the
+    next run. RunStopped or ServerUnavailable when the run cannot go on.
     """
     started = time.monotonic()
     progress = progress or (lambda *_: None)
-    report = SendReport()
     # Each state change must survive a power cut too: `sent` rolled back to `pending` would mean a second copy.
     store.durable()
     # A row left at `sending` by a run that died: the server may have the message.
@@ -403,35 +454,16 @@ def run_send(
     if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")
-    report.skipped_unknown = send_counts(store, issue_id)["unknown"]
+    skipped_unknown = send_counts(store, issue_id)["unknown"]
     total = store.count_in_states(issue_id, states)
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
-    # One limit for all connections: the rate is the server's, not each connection's.
-    limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
-    shared = threading.Lock()
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
-
-    def drain(part: int, own_store: Store, own_transport) -> None:
-        _drain(
-            own_store,
-            issue_id,
-            template,
-            settings,
-            own_transport,
-            states,
-            part,
-            parts,
-            limit,
-            shared,
-            report,
-            progress,
-            on_bounce,
-            max_wait,
-        )
+    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait)
+    run.report.skipped_unknown = skipped_unknown
 
     if parts == 1:
-        drain(0, store, transport)
+        Sender(run, store, transport).drain()
     else:
         transport.close()
         errors: list[BaseException] = []
@@ -441,7 +473,7 @@ def run_send(
                 with Store(store.path) as own:
                     own.durable()
                     assert transport_factory is not None  # parts > 1 only with a factory
-                    drain(part, own, transport_factory())
+                    Sender(run, own, transport_factory(), part).drain()
             except BaseException as exc:  # reported after the others finish
                 errors.append(exc)
 
@@ -452,115 +484,7 @@ def run_send(
             thread.join()
         if errors:
             raise errors[0]
+    report = run.report
     report.counts = send_counts(store, issue_id)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _drain(
-    store: Store,
-    issue_id: str,
-    template: MessageTemplate,
-    settings: MailSettings,
-    transport,
-    states: tuple[SendState, ...],
-    part: int,
-    parts: int,
-    limit: RateLimit,
-    shared: threading.Lock,
-    report: SendReport,
-    progress,
-    on_bounce,
-    max_wait: float,
-) -> None:
-    """Send the rows of one share of the ledger (position % parts == part) until none is due."""
-    names = store.recipient_names(issue_id)
-    sender = smtp_address(settings.sender)
-    refusals = report.refusals
-    ledger = _Ledger(store, issue_id)
-
-    def count(field_name: str, event: str) -> None:
-        with shared:
-            setattr(report, field_name, getattr(report, field_name) + 1)
-        progress(event, 1)
-
-    try:
-        while True:
-            now = clock.now().timestamp()
-            rows = store.queued(issue_id, states, part, parts)
-            due = [r for r in rows if not r[2] or r[2] <= now]
-            if not rows:
-                break
-            if not due:
-                wait = min(r[2] or now for r in rows) - now
-                if wait > max_wait:
-                    break  # left for the next run
-                time.sleep(max(0.0, wait))
-                continue
-            for email, attempts, _ in due:
-                gone = _no_longer_wanted(store, issue_id, email)
-                if gone:
-                    ledger.set(email, "failed", reply=gone)
-                    count("failed", "failed")
-                    continue
-                with shared:
-                    limit.wait()
-                data = template.render(email, names.get(email, ""))
-                # `sending` is committed when the server said 354, just before the data goes out: a
-                # failure before that point leaves the row where it was, never `unknown`.
-                started_data: list[bool] = []
-
-                def on_data(email=email, attempts=attempts, started_data=started_data):
-                    # One commit: the previous message's `sent` and this one's `sending`.
-                    ledger.set(
-                        email, "sending", attempts=attempts + 1, message_id=message_id(issue_id, email, settings)
-                    )
-                    started_data.append(True)
-
-                try:
-                    reply = transport.send(data, sender, smtp_address(email), needs_smtputf8(email), on_data)
-                except ServerUnavailable:
-                    raise  # the row keeps its state; the run stops
-                except TransientFailure as exc:
-                    if attempts + 1 >= settings.max_attempts:
-                        ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
-                        count("failed", "failed")
-                    else:
-                        retry_at = clock.now().timestamp() + settings.retry_base * (2**attempts)
-                        ledger.set(email, "temp_failed", reply=str(exc), attempts=attempts + 1, next_at=retry_at)
-                        count("temp_failed", "temp_failed")
-                    continue
-                except PermanentFailure as exc:
-                    if not exc.recipient:
-                        ledger.set(email, "pending", reply=str(exc), attempts=attempts)
-                        raise RunStopped(
-                            f"the server refused the newsletter itself ({exc}); nothing more was "
-                            "sent, and every recipient keeps its place: fix the cause and run send "
-                            "again"
-                        ) from exc
-                    ledger.set(email, "failed", reply=str(exc), attempts=attempts + 1)
-                    count("failed", "failed")
-                    with shared:
-                        refusals[0] += 1
-                        if on_bounce:
-                            try:
-                                on_bounce(store, email, str(exc))  # this thread's own database connection
-                            except NewsletterError as bounce_error:
-                                log.warning("could not mark %s bounced: %s", email, bounce_error)
-                        if refusals[0] >= REFUSAL_BRAKE:
-                            raise RunStopped(
-                                f"the server refused {refusals[0]} recipients in a row (last: {exc}); "
-                                "that is the setup, not the addresses: check the SMTP settings"
-                            ) from exc
-                    continue
-                except UnknownOutcome as exc:
-                    ledger.set(email, "unknown", reply=str(exc))
-                    count("unknown", "unknown")
-                    continue
-                with shared:
-                    refusals[0] = 0
-                ledger.sent(email, reply)
-                count("sent", "sent")
-    finally:
-        ledger.flush()  # the last `sent` of the run
-        transport.close()

@@ -8,32 +8,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from newsletter import clock
+from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
 from newsletter.mail.send import (
-    OutboxTransport,
-    PermanentFailure,
     Recipient,
     SendReport,
-    SMTPTransport,
-    TransientFailure,
-    UnknownOutcome,
+    failures,
     freeze_recipients,
     retry_failed,
     run_send,
+    send_counts,
     send_lock,
 )
-from newsletter.models import Issue, Settings
+from newsletter.mail.transport import (
+    OutboxTransport,
+    PermanentFailure,
+    SMTPTransport,
+    TransientFailure,
+    Transport,
+    UnknownOutcome,
+)
+from newsletter.models import Issue, SendState, Settings
 from newsletter.store import Store
 
 
-def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: bool) -> Prepared:
-    """The issue's built e-mail, refusing a build that is missing or older than the issue file."""
-    build_dir = root / "build" / issue.id
-    issue_file = Path(issue.path) if issue.path else root / "issues" / f"{issue.id}.yaml"
+def prepared_build(issue: Issue, workspace: Workspace, settings: Settings, attach_pdf: bool) -> Prepared:
+    """The issue's built e-mail, refusing a build that is missing or older than the issue file.
+
+    The build is read from `workspace.build_dir(issue.id)`; NewsletterError names that folder and the
+    command that makes it.
+    """
+    build_dir = workspace.build_dir(issue.id)
+    issue_file = Path(issue.path) if issue.path else workspace.issues_dir / f"{issue.id}.yaml"
     html = build_dir / "email.html"
     if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
         raise NewsletterError(
@@ -42,17 +53,22 @@ def prepared_build(issue: Issue, root: Path, settings: Settings, attach_pdf: boo
     return prepare(issue, build_dir, settings.site_url, attach_pdf)
 
 
-def transport_for(settings: Settings, outbox: Path, dry_run: bool):
+def transport_for(settings: Settings, outbox: Path, dry_run: bool) -> Transport:
     """The SMTP server of newsletter.yaml, or the outbox folder (no server configured, or a dry run)."""
     return OutboxTransport(outbox) if dry_run or not settings.mail.smtp_host else SMTPTransport(settings.mail)
 
 
-def ledger_id(issue_id: str, transport) -> str:
+def ledger_id(issue_id: str, transport: Transport) -> str:
     """The ledger a send writes: a dry run (the outbox) keeps its own, so it never uses up the real send."""
-    return issue_id if isinstance(transport, SMTPTransport) else f"{issue_id}:outbox"
+    return issue_id if isinstance(transport, SMTPTransport) else outbox_ledger(issue_id)
 
 
-def send_test_copy(prepared: Prepared, settings: Settings, transport, address: str) -> None:
+def outbox_ledger(issue_id: str) -> str:
+    """The name of an issue's dry-run ledger (messages written to the outbox): `<id>:outbox`."""
+    return f"{issue_id}:outbox"
+
+
+def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport, address: str) -> None:
     """One copy to `address`, recorded nowhere."""
     message = compose(prepared, settings.mail, address)
     try:
@@ -64,6 +80,44 @@ def send_test_copy(prepared: Prepared, settings: Settings, transport, address: s
         raise NewsletterError(f"test copy to {address}: {exc}") from exc
     finally:
         transport.close()
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A recipient of a send whose message did not (yet) arrive: failed, unknown or temp_failed."""
+
+    email: str
+    state: SendState
+    reply: str  # the server's last reply (RFC 5321, with an RFC 3463 code when it gave one), or why it was skipped
+
+
+@dataclass(frozen=True)
+class SendStatus:
+    """What `send status` shows: how many recipients of a ledger are in each state, and the undelivered.
+
+    `issue` is the ledger's name (`2024-q2`, or `2024-q2:outbox` for the dry runs); `counts` has
+    every state of SEND_STATES, in that order; `undelivered` is in ledger order.
+    """
+
+    issue: str
+    counts: dict[str, int]
+    undelivered: list[Undelivered]
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping (`send status --json`): issue, counts, and failures as email/state/reply."""
+        return {
+            "issue": self.issue,
+            "counts": dict(self.counts),
+            "failures": [{"email": u.email, "state": u.state, "reply": u.reply} for u in self.undelivered],
+        }
+
+
+def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatus:
+    """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts."""
+    ledger = outbox_ledger(issue_id) if dry_run else issue_id
+    # The store selects the rows by state, so each one's is a SendState; it reads it back as text.
+    undelivered = [Undelivered(email, cast(SendState, state), reply) for email, state, reply in failures(store, ledger)]
+    return SendStatus(ledger, send_counts(store, ledger), undelivered)
 
 
 @dataclass
@@ -82,7 +136,7 @@ def send_issue(
     issue_id: str,
     prepared: Prepared,
     settings: Settings,
-    transport,
+    transport: Transport,
     tag: str | None = None,
     resend_unknown: bool = False,
     retry: bool = False,
