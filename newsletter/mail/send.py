@@ -133,16 +133,19 @@ class _Ledger:
         self.held: tuple[str, str] | None = None
 
     def set(self, email: str, state: SendState, **values) -> None:
+        """Record `state` for `email` (with `_set`'s values), committing any held `sent` with it."""
         with self.store.transaction():
             self._flush_held()
             _set(self.store, self.issue_id, email, state, **values)
 
     def sent(self, email: str, reply: str) -> None:
+        """Hold `email`'s `sent` (the server's `reply`) to commit with the next write."""
         if self.held:
             self.flush()
         self.held = (email, reply)
 
     def flush(self) -> None:
+        """Commit a held `sent` now: at the end of a run, or before waiting."""
         if self.held:
             with self.store.transaction():
                 self._flush_held()
