@@ -133,6 +133,40 @@ def run(workspace: Path, args: list[str]) -> tuple[float, int, int]:
     return seconds, peak, len(done.stdout)
 
 
+def ranking_seconds(workspace: Path) -> tuple[int, float, float]:
+    """(documents the model read, seconds to rank with the feature cache cold, warm), in this process."""
+    sys.path.insert(0, str(ROOT))
+    from newsletter.config import Workspace
+    from newsletter.curate import model  # imported before timing: the CLI's import is timed above
+    from newsletter.curate.edit import Curation, ranked_candidates
+    from newsletter.curate.ranking import RANKING_CACHE
+    from newsletter.store import Store
+
+    ws = Workspace(workspace)
+    settings = ws.settings()
+    documents = []
+    real = model.Model.__init__
+
+    def counting(self, docs, *args, **kwargs):
+        documents.append(len(docs))
+        real(self, docs, *args, **kwargs)
+
+    model.Model.__init__ = counting  # type: ignore[method-assign]
+    try:
+        with Store(ws.db_path) as store:
+            curation = Curation(ws, settings, ws.feeds(settings), store)
+            timings = []
+            for cold in (True, False):
+                if cold:
+                    (ws.var / RANKING_CACHE).unlink(missing_ok=True)
+                started = time.perf_counter()
+                ranked_candidates(curation, RANKED)
+                timings.append(time.perf_counter() - started)
+    finally:
+        model.Model.__init__ = real  # type: ignore[method-assign]
+    return documents[-1], timings[0], timings[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixture", type=Path, default=DEFAULT_FIXTURE)
@@ -169,6 +203,8 @@ def main() -> None:
             seconds = statistics.median(r[0] for r in runs)
             peak, out = max(r[1] for r in runs), runs[0][2]
             print(f"{stored:>12,}  {name:36} {seconds:>6.2f} s {peak:>5} MB {out / 1024:>6.0f} KB", flush=True)
+        read, cold, warm = ranking_seconds(workspace)
+        print(f"{'':>12}  ranking in process: {read:,} documents, {cold:.2f} s cache cold, {warm:.2f} s warm")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
 
