@@ -422,7 +422,10 @@ def _curation(ctx: Context, store: Store):
 
 
 def _placed_line(placed) -> str:
-    what = f"item {placed.item}" if placed.item else "note"
+    if placed.items:
+        what = "items " + ", ".join(placed.items)
+    else:
+        what = f"item {placed.item}" if placed.item else "note"
     return f"{placed.section}:{placed.position}  [{placed.heading}]  {placed.title or '(no title)'}  ({what})"
 
 
@@ -468,19 +471,23 @@ def issue_list(ctx: Context, as_json):
 @click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
 @click.option("--section", metavar="KEY", help="Section to add to (default: the suggested one).")
 @click.option("--heading", metavar="HEADING", help="Heading to add under (default: the suggested one).")
+@click.option("--to", "to", metavar="ENTRY", help="Add the items to this existing entry instead (it cites them all).")
 @pass_context
-def issue_add(ctx: Context, issue_id, refs, section, heading):
+def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     """Turn collected items into entries with a starting text to rewrite; marks them picked.
 
     Without --section and --heading, each item goes where past issues filed
     entries like it (the place `show` and `items --json` suggest), and
     failing that under its source's section and heading in feeds.yaml.
+    With --to ENTRY, the items join that entry ("se her og her"): it keeps
+    every item id, and a starting text gains their links.
     """
     from newsletter.curate.edit import add_items
 
     with ctx.store() as store:
-        for placed in add_items(_curation(ctx, store), issue_id, refs, section, heading):
-            click.echo("added " + _placed_line(placed))
+        placed = add_items(_curation(ctx, store), issue_id, refs, section, heading, to=to)
+    for each in placed:  # refs as they stand once every item is in
+        click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
 
 
 @issue.command("note")
@@ -516,6 +523,19 @@ def issue_remove(ctx: Context, issue_id, ref):
     with ctx.store() as store:
         placed = remove_entry(_curation(ctx, store), issue_id, ref)
     click.echo("removed " + _placed_line(placed))
+
+
+@issue.command("accept")
+@click.argument("issue_id", type=ISSUE_ID)
+@click.argument("refs", metavar="ENTRY...", nargs=-1, required=True)
+@pass_context
+def issue_accept(ctx: Context, issue_id, refs):
+    """Keep entries' starting texts as they are (`accepted: true`), so `issue check` stops asking for a blurb."""
+    from newsletter.curate.edit import accept_entries
+
+    with ctx.store() as store:
+        for placed in accept_entries(_curation(ctx, store), issue_id, refs):
+            click.echo("accepted " + _placed_line(placed))
 
 
 @issue.command("move")
@@ -653,13 +673,17 @@ def issue_show(ctx: Context, issue_id, as_json):
                 click.echo(f"  {entry.heading}")
                 previous = entry.heading
             marks = []
-            if entry.item:
-                marks.append(f"item {entry.item}")
+            if entry.items:
+                marks.append(("items " if len(entry.items) > 1 else "item ") + ", ".join(entry.items))
             if not entry.text.strip():
                 marks.append("NO TEXT")
+            if entry.accepted:
+                marks.append("starting text accepted")
             for name in ("date", "deadline", "event_date"):
                 if getattr(entry, name):
                     marks.append(f"{name} {getattr(entry, name).isoformat()}")
+            if entry.deadline and current.published and entry.deadline < current.published:
+                marks.append("closed")
             suffix = f"  ({', '.join(marks)})" if marks else ""
             click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
 

@@ -1,0 +1,243 @@
+"""The editor's loop without surprises (issue 10): what the real newsletter does passes `issue check`,
+and every command says what it did, through click's runner with the exact lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.collect.urls import identify
+from newsletter.config import Workspace
+from newsletter.models import RawItem, Source
+from newsletter.store import Store
+from tests.conftest import KOM_SECTIONS, write_workspace
+
+FEEDS = """
+sources:
+  - key: stortinget
+    name: Stortinget
+    kind: rss
+    url: https://www.stortinget.no/rss
+    section: norway
+    heading: Stortinget
+"""
+SOURCE = Source(
+    key="stortinget",
+    name="Stortinget",
+    kind="rss",
+    url="https://www.stortinget.no/rss",
+    section="norway",
+    heading="Stortinget",
+)
+RAWS = [
+    RawItem(
+        url="https://www.stortinget.no/forslag",
+        title="Representantforslag om tiltak mot menneskehandel",
+        summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
+        published=dt.date(2025, 5, 2),
+        date_precision="day",
+    ),
+    RawItem(
+        url="https://www.stortinget.no/innstilling",
+        title="Innstilling fra justiskomiteen",
+        summary="Komiteen har avgitt sin innstilling.",
+        published=dt.date(2025, 5, 20),
+        date_precision="day",
+    ),
+    RawItem(
+        url="https://www.regjeringen.no/horing-straffeloven",
+        title="Høring om endringer i straffeloven",
+        summary="Departementet sender forslaget på høring.",
+        published=dt.date(2025, 4, 10),
+        date_precision="day",
+        kind="consultation",
+        deadline=dt.date(2025, 6, 1),
+    ),
+]
+
+
+def invoke(root, *args, input=None, env=None):
+    runner = CliRunner()
+    return runner.invoke(cli, ["--workspace", str(root), *args], input=input, env=env, catch_exceptions=False)
+
+
+@dataclass
+class Desk:
+    root: Path
+    ids: list[str]
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """A workspace with three stored items of April–June 2025 (ids in `desk.ids`) and issue 2025-q2."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        seen = store.upsert_items(
+            SOURCE, [(identify(r.url), r) for r in RAWS], dt.datetime(2025, 6, 30, 12, 0)
+        ).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    return Desk(root, seen)
+
+
+def issue_file(root: Path, issue_id: str = "2025-q2") -> Path:
+    return root / "issues" / f"{issue_id}.yaml"
+
+
+def outline(root, issue_id="2025-q2"):
+    return json.loads(invoke(root, "issue", "show", issue_id, "--json").stdout)
+
+
+def note(root, section, heading, title, text, *extra, issue_id="2025-q2"):
+    result = invoke(
+        root,
+        "issue",
+        "note",
+        issue_id,
+        "--section",
+        section,
+        "--heading",
+        heading,
+        "--title",
+        title,
+        "--text",
+        text,
+        *extra,
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def publish(root: Path, day: str, issue_id: str = "2025-q2") -> None:
+    path = issue_file(root, issue_id)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^published:.*$", f"published: {day}", text, count=1, flags=re.M), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- 1. what the real newsletter does
+
+
+def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlines_show_as_closed(desk):
+    first, second, consultation = desk.ids
+    added = invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Stortinget")
+    assert added.stdout == (
+        f"added norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    # "Se her og her": the second document joins the first entry, which keeps both item ids.
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout == (
+        f"added {second} to norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  "
+        f"(items {first}, {second})\n"
+    )
+    entry = outline(desk.root)["sections"]["norway"][0]
+    assert entry["items"] == [first, second] and entry["item"] == first
+    assert entry["text"] == (
+        "Stortinget behandler et forslag om tiltak mot menneskehandel. "
+        "Se [her](https://www.stortinget.no/forslag) og [her](https://www.stortinget.no/innstilling)."
+    )
+    assert f"      items: [{first}, {second}]\n" in issue_file(desk.root).read_text(encoding="utf-8")
+    # A good Norwegian summary may stay: the editor accepts it, and only that line is added.
+    before = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
+    accepted = invoke(desk.root, "issue", "accept", "2025-q2", second)
+    assert accepted.stdout == (
+        f"accepted norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    after = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
+    assert [line for line in after if line not in before] == ["      accepted: true"]
+    # One OSCE page linked from KOM's own activities and from the OSCE heading.
+    osce = "https://www.osce.org/cthb/rapport-2025"
+    note(
+        desk.root, "kom", "Internasjonalt samarbeid", "KOM i Wien", f"KOM deltok på OSSEs konferanse, se [her]({osce})."
+    )
+    note(desk.root, "international", "OSSE", "OSSE-rapport", f"OSSE har lagt fram rapporten, se [her]({osce}).")
+    # A consultation that closed during the quarter.
+    note(
+        desk.root,
+        "norway",
+        "Høringer",
+        "Høring om endringer i straffeloven",
+        "Departementet foreslo endringer, se [her](https://www.regjeringen.no/horing-straffeloven).",
+        "--deadline",
+        "2025-06-01",
+    )
+    note(desk.root, "highlights", "Strategi", "Ny strategi", "Se [her](https://www.regjeringen.no/strategi).")
+    note(desk.root, "events", "Seminar", "Seminar i oktober", "KOM arrangerer seminaret 26. oktober.")
+    publish(desk.root, "2025-07-03")
+
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    assert checked.exit_code == 0, checked.output
+    path = issue_file(desk.root)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    osce_line = next(n for n, line in enumerate(lines, 1) if "OSSE har lagt fram" in line) - 2
+    deadline_line = next(n for n, line in enumerate(lines, 1) if "title: Høring om endringer" in line) - 1
+    assert checked.stdout.splitlines() == [
+        f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
+        "is published (2025-07-03); it is shown as closed",
+        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does",
+        "2025-q2: 0 errors, 2 warnings",
+    ]
+    shown = invoke(desk.root, "issue", "show", "2025-q2").stdout
+    assert (
+        f"norway:1  Representantforslag om tiltak mot menneskehandel  (items {first}, {second}, "
+        "starting text accepted, date 2025-05-02)" in shown
+    )
+    assert "norway:2  Høring om endringer i straffeloven  (deadline 2025-06-01, closed)" in shown
+
+    built = invoke(desk.root, "build", "2025-q2", "--format", "web,text")
+    assert built.exit_code == 0, built.output
+    web = (desk.root / "build" / "2025-q2" / "index.html").read_text(encoding="utf-8")
+    text = (desk.root / "build" / "2025-q2" / "email.txt").read_text(encoding="utf-8")
+    assert '<span class="deadline closed">Høringsfristen gikk ut 1. juni 2025</span>' in web
+    assert "Høringsfristen gikk ut 1. juni 2025\n" in text and "Høringsfrist:" not in text
+
+
+def test_an_item_of_a_two_item_entry_is_known_to_the_already_in_checks(desk):
+    first, second, third = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Stortinget")
+    assert invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1").exit_code == 0
+    before = issue_file(desk.root).read_text(encoding="utf-8")
+    for args in ((second,), (second, "--to", "norway:1"), (third, second, "--section", "kom")):
+        again = invoke(desk.root, "issue", "add", "2025-q2", *args)
+        assert again.exit_code == 1
+        assert again.stderr == f"Error: item {second} is already in 2025-q2 as norway:1; nothing was written\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == before
+    mixed = invoke(desk.root, "issue", "add", "2025-q2", third, "--to", "norway:1", "--section", "kom")
+    assert mixed.exit_code == 2
+    assert "--to adds to an existing entry: it cannot be combined with --section or --heading" in mixed.stderr
+    # Removing the entry sends both items back to the inbox.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", second).exit_code == 0
+    for item in (first, second):
+        assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["status"] == "new"
+
+
+def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
+    first, second, _third = desk.ids
+    issue_file(desk.root, "2025-q1").write_text(
+        "id: 2025-q1\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Se [her](https://www.stortinget.no/annet).\n      items: [{first}, {second}]\n",
+        encoding="utf-8",
+    )
+    invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
+    problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
+    assert f"norway:1 item {second} was already used in 2025-q1" in [p["message"] for p in problems]
+
+
+def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
+    first, second, _third = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst.\n      item: {first}  # fra Stortinget\n      date: 2025-05-02\n",
+        encoding="utf-8",
+    )
+    assert invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first).exit_code == 0
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst.\n      items: [{first}, {second}]  # fra Stortinget\n      date: 2025-05-02\n"
+    )  # the editor's own text is left alone
