@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,3 +242,25 @@ def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
         "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
         f"      text: Egen tekst.\n      items: [{first}, {second}]  # fra Stortinget\n      date: 2025-05-02\n"
     )  # the editor's own text is left alone
+
+
+# ---------------------------------------------------------------------- 2. a busy port
+
+
+@pytest.fixture
+def busy_port():
+    """A port on 127.0.0.1 another program listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [("preview", "2024-q2"), ("site", "serve")])
+def test_serving_on_a_busy_port_is_one_line_suggesting_port_0(sample_workspace, busy_port, command):
+    result = invoke(sample_workspace, *command, "--port", str(busy_port))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {busy_port} on 127.0.0.1 is busy (another preview?); pass --port 0 to pick a free one\n"
+    )
