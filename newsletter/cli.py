@@ -541,12 +541,12 @@ def issue_accept(ctx: Context, issue_id, refs):
 @issue.command("move")
 @click.argument("issue_id", type=ISSUE_ID)
 @click.argument("ref", metavar="ENTRY")
-@click.option("--section", required=True, metavar="KEY", help="Section to move to.")
+@click.option("--section", metavar="KEY", help="Section to move to (default: the entry's own).")
 @click.option("--heading", help="New heading for the entry.")
 @click.option("--before", metavar="ENTRY", help="Put it just before this entry (same section).")
 @pass_context
 def issue_move(ctx: Context, issue_id, ref, section, heading, before):
-    """Move an entry to another section, heading or place."""
+    """Move an entry to another section, heading or place; without --section it stays in its section."""
     from newsletter.curate.edit import move_entry
 
     with ctx.store() as store:

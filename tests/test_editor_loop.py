@@ -264,3 +264,21 @@ def test_serving_on_a_busy_port_is_one_line_suggesting_port_0(sample_workspace, 
     assert result.stderr == (
         f"Error: port {busy_port} on 127.0.0.1 is busy (another preview?); pass --port 0 to pick a free one\n"
     )
+
+
+# ---------------------------------------------------------------------- 3. move without --section
+
+
+def test_move_with_a_heading_and_no_section_keeps_the_entrys_section(desk):
+    first, _second, _third = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Annet")
+    note(desk.root, "norway", "Stortinget", "Innstilling", "Se [her](https://www.stortinget.no/inn).")
+    moved = invoke(desk.root, "issue", "move", "2025-q2", first, "--heading", "Stortinget")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout == (
+        f"moved to norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    assert [(e["heading"], e["item"]) for e in outline(desk.root)["sections"]["norway"]] == [
+        ("Stortinget", None),
+        ("Stortinget", first),
+    ]
