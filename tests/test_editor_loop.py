@@ -282,3 +282,32 @@ def test_move_with_a_heading_and_no_section_keeps_the_entrys_section(desk):
         ("Stortinget", None),
         ("Stortinget", first),
     ]
+
+
+# ---------------------------------------------------------------------- 4. skip an item an issue cites
+
+
+def test_skip_and_unskip_refuse_an_item_an_issue_cites_naming_the_issue_and_entry(desk):
+    first, second, third = desk.ids
+    issue_file(desk.root, "2025-q1").write_text(
+        "id: 2025-q1\nsections:\n  kom: []\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Se [her](https://www.stortinget.no/forslag).\n      items: [{third}, {first}]\n",
+        encoding="utf-8",
+    )
+    now = dt.datetime(2025, 4, 2, 9, 0, tzinfo=dt.UTC)
+    with Store(Workspace(desk.root).db_path) as store:
+        store.freeze_recipients("2025-q1", [("leser@example.org", None)], now)
+        store.set_send_state("2025-q1", "leser@example.org", "sent", now)
+    invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
+    for command in ("skip", "unskip"):
+        sent = invoke(desk.root, "issue", command, first)
+        assert sent.exit_code == 1
+        assert sent.stderr == f"Error: item {first} is in 2025-q1 as norway:1, which was sent; nothing was changed\n"
+        draft = invoke(desk.root, "issue", command, second)
+        assert draft.exit_code == 1
+        assert draft.stderr == (
+            f"Error: item {second} is in 2025-q2 as norway:1; take it out first "
+            f"(`newsletter issue remove 2025-q2 {second}`); nothing was changed\n"
+        )
+    assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "picked"
+    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"

@@ -411,10 +411,31 @@ def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> li
 
 
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
-    """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
+    """Skip or unskip items (skipped items stay out of the inbox, next quarter too).
+
+    An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
+    the entry (and whether it was sent), and no status changes.
+    """
     items = [curation.store.get_item(ref, reference_key(ref)) for ref in refs]
+    for item in items:
+        _refuse_cited(curation, item)
     curation.store.set_status([item.id for item in items], status)
     return items
+
+
+def _refuse_cited(curation: Curation, item: Item) -> None:
+    for issue_id in list_issue_ids(curation.workspace.issues_dir):
+        if item.id not in curation.uses(issue_id)[1]:
+            continue
+        key, position, _entry = find_entry(curation.load_lenient(issue_id)[1], item.id)
+        if issue_id in curation.store.sent_issue_ids():
+            raise NewsletterError(
+                f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
+            )
+        raise NewsletterError(
+            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
+            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
+        )
 
 
 def ranked_candidates(
