@@ -28,6 +28,12 @@ sources:
     url: https://www.stortinget.no/rss
     section: norway
     heading: Stortinget
+  - key: horinger
+    name: Regjeringen, høringer
+    kind: rss
+    url: https://www.regjeringen.no/horinger.rss
+    section: norway
+    heading: Høringer
 """
 SOURCE = Source(
     key="stortinget",
@@ -36,6 +42,14 @@ SOURCE = Source(
     url="https://www.stortinget.no/rss",
     section="norway",
     heading="Stortinget",
+)
+CONSULTATIONS = Source(
+    key="horinger",
+    name="Regjeringen, høringer",
+    kind="rss",
+    url="https://www.regjeringen.no/horinger.rss",
+    section="norway",
+    heading="Høringer",
 )
 RAWS = [
     RawItem(
@@ -80,9 +94,9 @@ def desk(tmp_path):
     """A workspace with three stored items of April–June 2025 (ids in `desk.ids`) and issue 2025-q2."""
     root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
     with Store(Workspace(root).db_path) as store:
-        seen = store.upsert_items(
-            SOURCE, [(identify(r.url), r) for r in RAWS], dt.datetime(2025, 6, 30, 12, 0)
-        ).seen_ids
+        now = dt.datetime(2025, 6, 30, 12, 0)
+        seen = store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], now).seen_ids
+        seen += store.upsert_items(CONSULTATIONS, [(identify(r.url), r) for r in RAWS[2:]], now).seen_ids
     assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
     return Desk(root, seen)
 
@@ -311,3 +325,51 @@ def test_skip_and_unskip_refuse_an_item_an_issue_cites_naming_the_issue_and_entr
         )
     assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "picked"
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"
+
+
+# ---------------------------------------------------------------------- 5. a short prefix
+
+
+def test_a_prefix_shorter_than_4_characters_says_so(desk):
+    result = invoke(desk.root, "show", desk.ids[0][:3])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: '{desk.ids[0][:3]}' is too short: an item id prefix needs at least 4 characters; "
+        "`newsletter items` lists them\n"
+    )
+    assert json.loads(invoke(desk.root, "show", desk.ids[0][:4], "--json").stdout)["id"] == desk.ids[0]
+
+
+# ---------------------------------------------------------------------- 6. refs that stay right
+
+
+def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_work_as_refs(desk):
+    first, second, consultation = desk.ids
+    # The consultation goes under Høringer; the proposal then lands above it, under Stortinget.
+    added = invoke(desk.root, "issue", "add", "2025-q2", consultation, first)
+    assert added.exit_code == 0, added.output
+    assert added.stdout == (
+        f"added norway:2  [Høringer]  Høring om endringer i straffeloven  (item {consultation})\n"
+        f"added norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    # An item id, or 4 characters of it, wherever an entry ref is taken.
+    moved = invoke(desk.root, "issue", "move", "2025-q2", consultation[:4], "--before", first)
+    assert moved.stdout == (
+        f"moved to norway:1  [Høringer]  Høring om endringer i straffeloven  (item {consultation})\n"
+    )
+    accepted = invoke(desk.root, "issue", "accept", "2025-q2", first[:5])
+    assert accepted.stdout == (
+        f"accepted norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
+    assert joined.exit_code == 0, joined.output
+    removed = invoke(desk.root, "issue", "remove", "2025-q2", second)
+    assert removed.stdout == (
+        f"removed norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (items {first}, {second})\n"
+    )
+    unknown = invoke(desk.root, "issue", "remove", "2025-q2", first)
+    assert unknown.exit_code == 1
+    assert unknown.stderr == (
+        f"Error: no entry '{first}' in 2025-q2; give section:position or an item id, as `newsletter issue show "
+        "2025-q2` prints them\n"
+    )

@@ -37,9 +37,9 @@ from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
 from newsletter.quarters import issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
+from newsletter.store.items import MIN_PREFIX
 
 STARTING_TEXT_LIMIT = 320
-MIN_PREFIX = 4  # as the store: a shorter prefix of an item id would match too much
 DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
 
 
