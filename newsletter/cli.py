@@ -494,16 +494,27 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
 @click.argument("issue_id", type=ISSUE_ID)
 @click.option("--section", required=True, metavar="KEY", help="Section key from newsletter.yaml.")
 @click.option("--heading", required=True, help="Heading (organisation, country or theme).")
-@click.option("--text", required=True, help="The text, in Markdown; links as [se her](https://…).")
+@click.option("--text", help="The text, in Markdown; links as [se her](https://…). `-` reads it from standard input.")
+@click.option("--edit", "edit", is_flag=True, help="Write the text in $EDITOR (starting from --text, if given).")
 @click.option("--title", default="", help="A title for the entry.")
 @click.option("--date", type=DATE, help="When it happened (YYYY-MM-DD).")
 @click.option("--event-date", type=DATE, help="For an upcoming event: the day it takes place.")
 @click.option("--deadline", type=DATE, help="For a consultation: the deadline.")
 @pass_context
-def issue_note(ctx: Context, issue_id, section, heading, text, title, date, event_date, deadline):
-    """Add a hand-written entry: the unit's own activities, meetings, publications."""
-    from newsletter.curate.edit import add_note
+def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date, event_date, deadline):
+    """Add a hand-written entry: the unit's own activities, meetings, publications.
 
+    The text comes from --text, from standard input (`--text -`), or from
+    $EDITOR (`--edit`, on a template whose `#` lines are left out).
+    """
+    from newsletter.curate.edit import add_note, note_from_template, note_template
+
+    if text is None and not edit:
+        raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
+    if text == "-":
+        text = sys.stdin.read()
+    if edit:
+        text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
         placed = add_note(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shlex
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -373,3 +375,69 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
         f"Error: no entry '{first}' in 2025-q2; give section:position or an item id, as `newsletter issue show "
         "2025-q2` prints them\n"
     )
+
+
+# ---------------------------------------------------------------------- 7. longer notes
+
+
+def test_note_text_from_standard_input(desk):
+    text = "KOM holdt et møte med politidistriktene.\n\nSe [referatet](https://www.politiet.no/referat).\n"
+    result = invoke(
+        desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "Møter", "--text", "-", input=text
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added kom:1  [Møter]  (no title)  (note)\n"
+    assert outline(desk.root)["sections"]["kom"][0]["text"] == text.strip()
+
+
+EDITOR_SCRIPT = """\
+import sys
+from pathlib import Path
+
+shown, typed, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])  # click appends the file name
+template = path.read_text(encoding="utf-8")
+shown.write_text(template, encoding="utf-8")
+path.write_text(typed + template.lstrip("\\n"), encoding="utf-8")
+"""
+
+
+def editor(tmp_path: Path, typed: str) -> tuple[dict, Path]:
+    """$EDITOR as a script that types `typed` above the template, and where it saves what it was shown."""
+    script = tmp_path / "editor.py"
+    script.write_text(EDITOR_SCRIPT, encoding="utf-8")
+    shown = tmp_path / "shown.txt"
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(str(shown))} {shlex.quote(typed)}"
+    return {"EDITOR": command, "VISUAL": command}, shown
+
+
+def test_note_edit_opens_the_editor_on_a_template(desk, tmp_path):
+    env, shown = editor(tmp_path, "KOM deltok på et seminar.\n\nSe [her](https://www.politiet.no/seminar).\n")
+    result = invoke(
+        desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "Seminar", "--edit", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added kom:1  [Seminar]  (no title)  (note)\n"
+    assert shown.read_text(encoding="utf-8") == (
+        "\n\n"
+        "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+        "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
+        "# to 2025-q2 (section kom, heading 'Seminar'); an empty note adds nothing.\n"
+    )
+    assert outline(desk.root)["sections"]["kom"][0]["text"] == (
+        "KOM deltok på et seminar.\n\nSe [her](https://www.politiet.no/seminar)."
+    )
+
+
+def test_note_edit_with_nothing_written_adds_nothing(desk, tmp_path):
+    env, _shown = editor(tmp_path, "\n")
+    before = issue_file(desk.root).read_text(encoding="utf-8")
+    result = invoke(desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "X", "--edit", env=env)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: the note is empty; nothing was written\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == before
+
+
+def test_note_without_any_text_is_a_usage_error(desk):
+    result = invoke(desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "X")
+    assert result.exit_code == 2
+    assert "Error: give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)" in result.stderr

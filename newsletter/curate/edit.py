@@ -308,6 +308,32 @@ def add_note(
     return Placed(section, position, entry.heading, entry.title)
 
 
+NOTE_TEMPLATE_HELP = (
+    "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+    "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
+    "# to {issue} (section {section}, heading '{heading}'); an empty note adds nothing.\n"
+)
+
+
+def note_template(issue_id: str, section: str, heading: str, text: str = "") -> str:
+    """What `issue note --edit` opens in $EDITOR: the text so far, then how to write it (comment lines)."""
+    body = text.strip() + "\n" if text.strip() else "\n"
+    return body + "\n" + NOTE_TEMPLATE_HELP.format(issue=issue_id, section=section, heading=heading)
+
+
+def note_from_template(edited: str | None) -> str:
+    """The note's text from an edited template: comment lines left out, blank lines at the ends trimmed.
+
+    Raises NewsletterError when the editor was left without saving (`edited` None) or the text is empty.
+    """
+    if edited is None:
+        raise NewsletterError("the editor was closed without saving; nothing was written")
+    text = "\n".join(line for line in edited.splitlines() if not line.startswith("#")).strip()
+    if not text:
+        raise NewsletterError("the note is empty; nothing was written")
+    return text
+
+
 # ---------------------------------------------------------------------- remove, move
 
 
