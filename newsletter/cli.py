@@ -296,10 +296,16 @@ def sources_check(ctx: Context, keys, as_json):
 @click.option(
     "--all", "include_all", is_flag=True, help="Every item: also those of filtered sources below the threshold."
 )
+@click.option(
+    "--grep",
+    "grep",
+    metavar="TEXT",
+    help="Only items whose title, summary or article text contains TEXT (any case, any accents).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_score, include_all, limit, as_json):
+def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_score, include_all, grep, limit, as_json):
     """The candidate inbox, best first.
 
     Every item of a `relevance: all` source, and the items of `relevance:
@@ -311,8 +317,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     and every pick and skip, re-trained on each call. Each line shows the
     probability of a pick, and the list ends with an estimate of the likely
     picks still below the last line shown.
+
+    Each line shows the id, the score or probability, the date (a month or a
+    year when the source gave no day), the kind, a consultation's deadline,
+    the source and the title.
     """
     from newsletter.curate.inbox import inbox_query, iter_inbox
+    from newsletter.curate.listing import date_label, grep_items
 
     query = inbox_query(
         issue_id,
@@ -331,11 +342,16 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
             from newsletter.curate.edit import ranked_candidates
 
             found, ranking = ranked_candidates(_curation(ctx, store), issue_id, query)
+            if grep:
+                found = list(grep_items(store, found, grep))
             listed = found[:limit] if limit else found
         else:
             # Streamed from the store in keyword order: --limit stops reading, --json writes as it goes.
             found = []
-            stream = itertools.islice(iter_inbox(store, feeds, settings, query), limit or None)
+            candidates = iter_inbox(store, feeds, settings, query)
+            if grep:
+                candidates = grep_items(store, candidates, grep)
+            stream = itertools.islice(candidates, limit or None)
             if as_json:
                 _json_stream(item.to_json() for item in stream)
                 return
@@ -348,10 +364,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         return
     learned = ranking is not None and ranking.learned
     for item in listed:
-        date = item.published.isoformat() if item.published else "(no date)"
+        date = date_label(item.published, item.date_precision)
+        deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
         marks = "" if item.status == "new" else f" [{item.status}]"
         weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
-        click.echo(f"{item.id}  {weight}  {date:<10}  {item.source:<22}  {item.title}{marks}")
+        click.echo(
+            f"{item.id}  {weight}  {date:<10}  {item.kind:<12}  {deadline:<14}  {item.source:<22}  {item.title}{marks}"
+        )
     if ranking is not None and learned:
         below = found[len(listed) :]
         likely = sum(i.probability or 0.0 for i in below)

@@ -19,7 +19,7 @@ from newsletter.cli import cli
 from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.models import RawItem, Source
-from newsletter.store import Store
+from newsletter.store import CachedPage, Store
 from tests.conftest import KOM_SECTIONS, write_workspace
 
 FEEDS = """
@@ -441,3 +441,56 @@ def test_note_without_any_text_is_a_usage_error(desk):
     result = invoke(desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "X")
     assert result.exit_code == 2
     assert "Error: give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)" in result.stderr
+
+
+# ---------------------------------------------------------------------- 8. finding an item among 300
+
+
+@pytest.fixture
+def report(desk):
+    """An item dated only by its month, with an accent in its title and its article page cached."""
+    raw = RawItem(
+        url="https://www.unodc.org/geneve-rapport",
+        title="Rapport fra Genève om menneskehandel",
+        summary="En ny rapport om utnyttelse.",
+        published=dt.date(2025, 9, 1),
+        date_precision="month",
+        kind="report",
+    )
+    with Store(Workspace(desk.root).db_path) as store:
+        [item_id] = store.upsert_items(SOURCE, [(identify(raw.url), raw)], dt.datetime(2025, 9, 30, 12, 0)).seen_ids
+        store.save_page(
+            CachedPage(
+                url=raw.url,
+                status=200,
+                text="Rapporten beskriver TVANGSARBEID i fiskeindustrien.",
+                published=None,
+                deadline=None,
+                fetched_at=dt.datetime(2025, 9, 30, 12, 0),
+            )
+        )
+    return item_id
+
+
+def test_items_grep_searches_title_summary_and_article_text_in_any_case_and_accent(desk, report):
+    score = json.loads(invoke(desk.root, "show", report, "--json").stdout)["score"]
+    line = f"{report}  {score:5.1f}  sep. 2025   report        {'':<14}  stortinget              Rapport fra Genève om menneskehandel\n"
+    for text in ("GENEVE", "genève", "Tvangsarbeid i fiske"):
+        result = invoke(desk.root, "items", "--all", "--grep", text)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == line, text
+    assert [i["id"] for i in json.loads(invoke(desk.root, "items", "--all", "--grep", "genev", "--json").stdout)] == [
+        report
+    ]
+    nothing = invoke(desk.root, "items", "--all", "--grep", "ingen slik tekst")
+    assert nothing.stdout == "" and "No candidates" in nothing.stderr
+
+
+def test_items_shows_kind_and_deadline(desk):
+    consultation = desk.ids[2]
+    score = json.loads(invoke(desk.root, "show", consultation, "--json").stdout)["score"]
+    result = invoke(desk.root, "items", "--all", "--grep", "straffeloven")
+    assert result.stdout == (
+        f"{consultation}  {score:5.1f}  2025-04-10  consultation  due 2025-06-01  horinger                "
+        "Høring om endringer i straffeloven\n"
+    )
