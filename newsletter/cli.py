@@ -139,6 +139,11 @@ def _progress_bar(label: str):
         yield update
 
 
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 error", "2 errors"; "1 entry", "2 entries" (with `plural`)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _json_out(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -185,17 +190,22 @@ def collect(ctx: Context, keys, since, as_json):
             }
         )
     else:
-        table = Table(title=f"Collected {len(report.results)} sources in {report.seconds:.1f}s")
+        table = Table(title=f"Collected {_count(len(report.results), 'source')} in {report.seconds:.1f}s")
         for column in ("source", "new", "updated", "unchanged", "status"):
             table.add_column(column, justify="right" if column in ("new", "updated", "unchanged") else "left")
         for r in report.results:
             status = "failed" if not r.ok else ("not modified" if r.not_modified else "ok")
             if r.ok and r.warnings:
-                status += f" ({len(r.warnings)} warnings)"
+                status += f" ({_count(len(r.warnings), 'warning')})"
             table.add_row(r.source, str(r.new), str(r.updated), str(r.unchanged), status)
         Console(width=max(100, Console().width)).print(table)
         if report.articles_fetched or report.articles_failed:
             click.echo(f"Article pages read: {report.articles_fetched}, unreadable: {report.articles_failed}")
+            for reason, count, example in report.unreadable_reasons():
+                click.echo(f"  {count} × {reason}" + (f" (e.g. {example})" if count > 1 else f" ({example})"))
+        for r in report.results:
+            for warning in r.warnings if r.ok else ():
+                click.echo(f"warning: {r.source}: {warning}", err=True)
     for r in report.failed:
         click.echo(f"error: {r.source}: {r.error}", err=True)
     if report.failed:
@@ -480,8 +490,8 @@ def issue_list(ctx: Context, as_json):
     for s in states:
         published = s.published.isoformat() if s.published else "not published"
         click.echo(
-            f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {s.entries:>3} entries  "
-            f"{s.errors} errors, {s.warnings} warnings"
+            f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {_count(s.entries, 'entry', 'entries'):>11}  "
+            f"{_count(s.errors, 'error')}, {_count(s.warnings, 'warning')}"
         )
 
 
@@ -734,7 +744,7 @@ def issue_check(ctx: Context, issue_id, as_json):
     else:
         for p in problems:
             click.echo(f"{p.level}: {p}", err=p.level == "error")
-        click.echo(f"{issue_id}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
+        click.echo(f"{issue_id}: {_count(len(errors), 'error')}, {_count(len(problems) - len(errors), 'warning')}")
     if errors:
         sys.exit(1)
 

@@ -20,7 +20,8 @@ from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.models import RawItem, Source
 from newsletter.store import CachedPage, Store
-from tests.conftest import KOM_SECTIONS, write_workspace
+from tests.conftest import KOM_SECTIONS, one_source_workspace, write_workspace
+from tests.server import Route
 
 FEEDS = """
 sources:
@@ -493,4 +494,42 @@ def test_items_shows_kind_and_deadline(desk):
     assert result.stdout == (
         f"{consultation}  {score:5.1f}  2025-04-10  consultation  due 2025-06-01  horinger                "
         "Høring om endringer i straffeloven\n"
+    )
+
+
+# ---------------------------------------------------------------------- 9. what collect says
+
+
+UNDATED_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Kilde</title><link>{base}/</link><description>d</description>
+<item><title>Menneskehandel: ny rapport</title><link>{base}/borte-1</link></item>
+<item><title>Menneskehandel: ny dom</title><link>{base}/borte-2</link></item>
+<item><title>Uten lenke</title><description>Ingen lenke her.</description></item>
+</channel></rss>
+"""
+
+
+def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts_in_good_grammar(server, tmp_path):
+    server.routes["/rss"] = Route(UNDATED_RSS.format(base=server.url("")).encode(), content_type="application/rss+xml")
+    root = one_source_workspace(tmp_path, server.url("/rss"))
+    result = invoke(root, "collect")
+    assert result.exit_code == 0, result.output
+    assert "Collected 1 source in" in result.stdout
+    assert "ok (2 warnings)" in result.stdout
+    assert result.stdout.endswith(
+        f"Article pages read: 0, unreadable: 2\n  2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
+    )
+    assert result.stderr == (
+        "warning: src: 1 entry without a link skipped\nwarning: src: 2 of 2 items have no date in the feed\n"
+    )
+
+
+def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
+    note(desk.root, "kom", "Møter", "Et møte", "Se [her](ftp://politiet.no/m).")
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    assert checked.exit_code == 1
+    assert checked.stdout.endswith("2025-q2: 1 error, 5 warnings\n")
+    listed = invoke(desk.root, "issue", "list")
+    assert (
+        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 5 warnings\n"
     )
