@@ -1136,6 +1136,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     from newsletter.mail.send import OutboxTransport
     from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
 
+    _check_send_options(words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json)
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
@@ -1188,6 +1189,28 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
+
+
+def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json) -> None:
+    """Refuse options that mean nothing in the form of `send` given, rather than ignore them (exit 2)."""
+    options = {
+        "--to": to_address,
+        "--tag": tag,
+        "--attach-pdf": attach_pdf,
+        "--resend-unknown": resend_unknown,
+        "--retry-failed": retry_failed,
+    }
+    if status:
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with `send status ID` (it takes --dry-run and --json)")
+        return
+    if as_json:
+        raise UsageError("--json goes with `send status ID`; a send prints its summary")
+    if to_address:
+        given = [name for name in ("--tag", "--resend-unknown", "--retry-failed") if options[name]]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with --to (a test copy goes to one address and records nothing)")
 
 
 def _utcnow():

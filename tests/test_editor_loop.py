@@ -533,3 +533,31 @@ def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
     assert (
         listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 5 warnings\n"
     )
+
+
+# ---------------------------------------------------------------------- 10. send options that mean nothing
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("send", "2024-q2", "--json"), "--json goes with `send status ID`; a send prints its summary"),
+        (
+            ("send", "status", "2024-q2", "--to", "a@example.org"),
+            "--to: not with `send status ID` (it takes --dry-run and --json)",
+        ),
+        (
+            ("send", "status", "2024-q2", "--tag", "politi", "--retry-failed"),
+            "--tag, --retry-failed: not with `send status ID` (it takes --dry-run and --json)",
+        ),
+        (
+            ("send", "2024-q2", "--to", "a@example.org", "--resend-unknown"),
+            "--resend-unknown: not with --to (a test copy goes to one address and records nothing)",
+        ),
+    ],
+)
+def test_send_rejects_options_that_mean_nothing_there(sample_workspace, args, message):
+    result = invoke(sample_workspace, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert not (sample_workspace / "var" / "outbox").exists()
