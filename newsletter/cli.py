@@ -669,7 +669,10 @@ class _ClickTriageUI:
         return click.prompt("heading", default=default or None)
 
     def open_link(self, url):
-        click.launch(url)
+        from newsletter.curate.triage import open_in_browser
+
+        if not open_in_browser(url):
+            self.say(f"no browser to open it here; the link: {url}")
 
     def say(self, text):
         click.echo("  " + text)

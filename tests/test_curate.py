@@ -325,7 +325,7 @@ def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     candidates = inbox(ws)
     assert len(candidates) >= 4
     opened = []
-    monkeypatch.setattr("click.launch", lambda url: opened.append(url))
+    monkeypatch.setattr("newsletter.curate.triage.open_in_browser", lambda url: opened.append(url) or True)
     # add the first, open then skip the second, leave the third, quit at the fourth.
     first = invoke(ws, "issue", "triage", "2022-q2", input="aoslq")
     assert first.exit_code == 0, first.output

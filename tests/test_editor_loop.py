@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shlex
 import socket
@@ -31,6 +32,7 @@ sources:
     url: https://www.stortinget.no/rss
     section: norway
     heading: Stortinget
+    relevance: all
   - key: horinger
     name: Regjeringen, høringer
     kind: rss
@@ -561,3 +563,27 @@ def test_send_rejects_options_that_mean_nothing_there(sample_workspace, args, me
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[-1] == f"Error: {message}"
     assert not (sample_workspace / "var" / "outbox").exists()
+
+
+# ---------------------------------------------------------------------- 11. [o]pen with no browser
+
+
+@pytest.mark.parametrize("display", [None, ":99"])
+def test_open_in_triage_with_no_browser_prints_the_url_instead(desk, tmp_path, monkeypatch, display):
+    # With a display, an xdg-open that finds no browser and complains on stderr, as on a bare server.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text("#!/bin/sh\necho 'xdg-open: no method available for opening' >&2\nexit 3\n", encoding="utf-8")
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display:
+        monkeypatch.setenv("DISPLAY", display)
+    else:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    result = invoke(desk.root, "issue", "triage", "2025-q2", input="oq")
+    assert result.exit_code == 0, result.output
+    [url] = re.findall(r"^  (https://\S+)$", result.stdout, re.M)
+    assert f"\n  no browser to open it here; the link: {url}\n" in result.stdout
+    assert "xdg-open" not in result.output
