@@ -139,6 +139,11 @@ def _progress_bar(label: str):
         yield update
 
 
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 error", "2 errors"; "1 entry", "2 entries" (with `plural`)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _json_out(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -185,17 +190,22 @@ def collect(ctx: Context, keys, since, as_json):
             }
         )
     else:
-        table = Table(title=f"Collected {len(report.results)} sources in {report.seconds:.1f}s")
+        table = Table(title=f"Collected {_count(len(report.results), 'source')} in {report.seconds:.1f}s")
         for column in ("source", "new", "updated", "unchanged", "status"):
             table.add_column(column, justify="right" if column in ("new", "updated", "unchanged") else "left")
         for r in report.results:
             status = "failed" if not r.ok else ("not modified" if r.not_modified else "ok")
             if r.ok and r.warnings:
-                status += f" ({len(r.warnings)} warnings)"
+                status += f" ({_count(len(r.warnings), 'warning')})"
             table.add_row(r.source, str(r.new), str(r.updated), str(r.unchanged), status)
         Console(width=max(100, Console().width)).print(table)
         if report.articles_fetched or report.articles_failed:
             click.echo(f"Article pages read: {report.articles_fetched}, unreadable: {report.articles_failed}")
+            for reason, count, example in report.unreadable_reasons():
+                click.echo(f"  {count} × {reason}" + (f" (e.g. {example})" if count > 1 else f" ({example})"))
+        for r in report.results:
+            for warning in r.warnings if r.ok else ():
+                click.echo(f"warning: {r.source}: {warning}", err=True)
     for r in report.failed:
         click.echo(f"error: {r.source}: {r.error}", err=True)
     if report.failed:
@@ -301,10 +311,16 @@ def _local_time(moment, tz: str) -> str:
 @click.option(
     "--all", "include_all", is_flag=True, help="Every item: also those of filtered sources below the threshold."
 )
+@click.option(
+    "--grep",
+    "grep",
+    metavar="TEXT",
+    help="Only items whose title, summary or article text contains TEXT (any case, any accents).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_score, include_all, limit, as_json):
+def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_score, include_all, grep, limit, as_json):
     """The candidate inbox, best first.
 
     Every item of a `relevance: all` source, and the items of `relevance:
@@ -316,8 +332,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     and every pick and skip, re-trained on each call. Each line shows the
     probability of a pick, and the list ends with an estimate of the likely
     picks still below the last line shown.
+
+    Each line shows the id, the score or probability, the date (a month or a
+    year when the source gave no day), the kind, a consultation's deadline,
+    the source and the title.
     """
     from newsletter.curate.inbox import inbox_query, iter_inbox
+    from newsletter.curate.listing import date_label, grep_items
 
     query = inbox_query(
         issue_id,
@@ -336,11 +357,16 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
             from newsletter.curate.edit import ranked_candidates
 
             found, ranking = ranked_candidates(_curation(ctx, store), issue_id, query)
+            if grep:
+                found = list(grep_items(store, found, grep))
             listed = found[:limit] if limit else found
         else:
             # Streamed from the store in keyword order: --limit stops reading, --json writes as it goes.
             found = []
-            stream = itertools.islice(iter_inbox(store, feeds, settings, query), limit or None)
+            candidates = iter_inbox(store, feeds, settings, query)
+            if grep:
+                candidates = grep_items(store, candidates, grep)
+            stream = itertools.islice(candidates, limit or None)
             if as_json:
                 _json_stream(item.to_json() for item in stream)
                 return
@@ -353,10 +379,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         return
     learned = ranking is not None and ranking.learned
     for item in listed:
-        date = item.published.isoformat() if item.published else "(no date)"
+        date = date_label(item.published, item.date_precision)
+        deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
         marks = "" if item.status == "new" else f" [{item.status}]"
         weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
-        click.echo(f"{item.id}  {weight}  {date:<10}  {item.source:<22}  {item.title}{marks}")
+        click.echo(
+            f"{item.id}  {weight}  {date:<10}  {item.kind:<12}  {deadline:<14}  {item.source:<22}  {item.title}{marks}"
+        )
     if ranking is not None and learned:
         below = found[len(listed) :]
         likely = sum(i.probability or 0.0 for i in below)
@@ -427,7 +456,10 @@ def _curation(ctx: Context, store: Store):
 
 
 def _placed_line(placed) -> str:
-    what = f"item {placed.item}" if placed.item else "note"
+    if placed.items:
+        what = "items " + ", ".join(placed.items)
+    else:
+        what = f"item {placed.item}" if placed.item else "note"
     return f"{placed.section}:{placed.position}  [{placed.heading}]  {placed.title or '(no title)'}  ({what})"
 
 
@@ -463,8 +495,8 @@ def issue_list(ctx: Context, as_json):
     for s in states:
         published = s.published.isoformat() if s.published else "not published"
         click.echo(
-            f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {s.entries:>3} entries  "
-            f"{s.errors} errors, {s.warnings} warnings"
+            f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {_count(s.entries, 'entry', 'entries'):>11}  "
+            f"{_count(s.errors, 'error')}, {_count(s.warnings, 'warning')}"
         )
 
 
@@ -473,35 +505,50 @@ def issue_list(ctx: Context, as_json):
 @click.argument("refs", metavar="ITEM...", nargs=-1, required=True)
 @click.option("--section", metavar="KEY", help="Section to add to (default: the suggested one).")
 @click.option("--heading", metavar="HEADING", help="Heading to add under (default: the suggested one).")
+@click.option("--to", "to", metavar="ENTRY", help="Add the items to this existing entry instead (it cites them all).")
 @pass_context
-def issue_add(ctx: Context, issue_id, refs, section, heading):
+def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     """Turn collected items into entries with a starting text to rewrite; marks them picked.
 
     Without --section and --heading, each item goes where past issues filed
     entries like it (the place `show` and `items --json` suggest), and
     failing that under its source's section and heading in feeds.yaml.
+    With --to ENTRY, the items join that entry ("se her og her"): it keeps
+    every item id, and a starting text gains their links.
     """
     from newsletter.curate.edit import add_items
 
     with ctx.store() as store:
-        for placed in add_items(_curation(ctx, store), issue_id, refs, section, heading):
-            click.echo("added " + _placed_line(placed))
+        placed = add_items(_curation(ctx, store), issue_id, refs, section, heading, to=to)
+    for each in placed:  # refs as they stand once every item is in
+        click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
 
 
 @issue.command("note")
 @click.argument("issue_id", type=ISSUE_ID)
 @click.option("--section", required=True, metavar="KEY", help="Section key from newsletter.yaml.")
 @click.option("--heading", required=True, help="Heading (organisation, country or theme).")
-@click.option("--text", required=True, help="The text, in Markdown; links as [se her](https://…).")
+@click.option("--text", help="The text, in Markdown; links as [se her](https://…). `-` reads it from standard input.")
+@click.option("--edit", "edit", is_flag=True, help="Write the text in $EDITOR (starting from --text, if given).")
 @click.option("--title", default="", help="A title for the entry.")
 @click.option("--date", type=DATE, help="When it happened (YYYY-MM-DD).")
 @click.option("--event-date", type=DATE, help="For an upcoming event: the day it takes place.")
 @click.option("--deadline", type=DATE, help="For a consultation: the deadline.")
 @pass_context
-def issue_note(ctx: Context, issue_id, section, heading, text, title, date, event_date, deadline):
-    """Add a hand-written entry: the unit's own activities, meetings, publications."""
-    from newsletter.curate.edit import add_note
+def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date, event_date, deadline):
+    """Add a hand-written entry: the unit's own activities, meetings, publications.
 
+    The text comes from --text, from standard input (`--text -`), or from
+    $EDITOR (`--edit`, on a template whose `#` lines are left out).
+    """
+    from newsletter.curate.edit import add_note, note_from_template, note_template
+
+    if text is None and not edit:
+        raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
+    if text == "-":
+        text = sys.stdin.read()
+    if edit:
+        text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
         placed = add_note(
@@ -523,15 +570,28 @@ def issue_remove(ctx: Context, issue_id, ref):
     click.echo("removed " + _placed_line(placed))
 
 
+@issue.command("accept")
+@click.argument("issue_id", type=ISSUE_ID)
+@click.argument("refs", metavar="ENTRY...", nargs=-1, required=True)
+@pass_context
+def issue_accept(ctx: Context, issue_id, refs):
+    """Keep entries' starting texts as they are (`accepted: true`), so `issue check` stops asking for a blurb."""
+    from newsletter.curate.edit import accept_entries
+
+    with ctx.store() as store:
+        for placed in accept_entries(_curation(ctx, store), issue_id, refs):
+            click.echo("accepted " + _placed_line(placed))
+
+
 @issue.command("move")
 @click.argument("issue_id", type=ISSUE_ID)
 @click.argument("ref", metavar="ENTRY")
-@click.option("--section", required=True, metavar="KEY", help="Section to move to.")
+@click.option("--section", metavar="KEY", help="Section to move to (default: the entry's own).")
 @click.option("--heading", help="New heading for the entry.")
 @click.option("--before", metavar="ENTRY", help="Put it just before this entry (same section).")
 @pass_context
 def issue_move(ctx: Context, issue_id, ref, section, heading, before):
-    """Move an entry to another section, heading or place."""
+    """Move an entry to another section, heading or place; without --section it stays in its section."""
     from newsletter.curate.edit import move_entry
 
     with ctx.store() as store:
@@ -614,7 +674,10 @@ class _ClickTriageUI:
         return click.prompt("heading", default=default or None)
 
     def open_link(self, url):
-        click.launch(url)
+        from newsletter.curate.triage import open_in_browser
+
+        if not open_in_browser(url):
+            self.say(f"no browser to open it here; the link: {url}")
 
     def say(self, text):
         click.echo("  " + text)
@@ -658,13 +721,17 @@ def issue_show(ctx: Context, issue_id, as_json):
                 click.echo(f"  {entry.heading}")
                 previous = entry.heading
             marks = []
-            if entry.item:
-                marks.append(f"item {entry.item}")
+            if entry.items:
+                marks.append(("items " if len(entry.items) > 1 else "item ") + ", ".join(entry.items))
             if not entry.text.strip():
                 marks.append("NO TEXT")
+            if entry.accepted:
+                marks.append("starting text accepted")
             for name in ("date", "deadline", "event_date"):
                 if getattr(entry, name):
                     marks.append(f"{name} {getattr(entry, name).isoformat()}")
+            if entry.deadline and current.published and entry.deadline < current.published:
+                marks.append("closed")
             suffix = f"  ({', '.join(marks)})" if marks else ""
             click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
 
@@ -685,7 +752,7 @@ def issue_check(ctx: Context, issue_id, as_json):
     else:
         for p in problems:
             click.echo(f"{p.level}: {p}", err=p.level == "error")
-        click.echo(f"{issue_id}: {len(errors)} errors, {len(problems) - len(errors)} warnings")
+        click.echo(f"{issue_id}: {_count(len(errors), 'error')}, {_count(len(problems) - len(errors), 'warning')}")
     if errors:
         sys.exit(1)
 
@@ -1063,6 +1130,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
     from newsletter.mail.transport import OutboxTransport
 
+    _check_send_options(words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json)
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
@@ -1115,6 +1183,28 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
+
+
+def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json) -> None:
+    """Refuse options that mean nothing in the form of `send` given, rather than ignore them (exit 2)."""
+    options = {
+        "--to": to_address,
+        "--tag": tag,
+        "--attach-pdf": attach_pdf,
+        "--resend-unknown": resend_unknown,
+        "--retry-failed": retry_failed,
+    }
+    if status:
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with `send status ID` (it takes --dry-run and --json)")
+        return
+    if as_json:
+        raise UsageError("--json goes with `send status ID`; a send prints its summary")
+    if to_address:
+        given = [name for name in ("--tag", "--resend-unknown", "--retry-failed") if options[name]]
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with --to (a test copy goes to one address and records nothing)")
 
 
 @contextmanager

@@ -313,7 +313,17 @@ class SourceResult:
         return self.error is None
 
 
-ENTRY_FIELDS: tuple[str, ...] = ("heading", "title", "text", "item", "date", "deadline", "event_date")
+ENTRY_FIELDS: tuple[str, ...] = (
+    "heading",
+    "title",
+    "text",
+    "item",
+    "items",
+    "accepted",
+    "date",
+    "deadline",
+    "event_date",
+)
 
 
 @dataclass
@@ -323,11 +333,21 @@ class Entry:
     heading: str
     title: str = ""
     text: str = ""  # Markdown; links as [se her](https://…)
-    item: str | None = None  # id of the collected item it came from
+    item: str | None = None  # id of the collected item it came from (the first, when it cites several)
     date: dt.date | None = None
     deadline: dt.date | None = None  # consultations: høringsfrist
     event_date: dt.date | None = None  # events: the day it takes place
     line: int | None = None  # where it starts in the issue file
+    # Every collected item the entry cites, `item` first ("se her og her": `items: [a, b]` in the file).
+    items: tuple[str, ...] = ()
+    accepted: bool = False  # the editor keeps the starting text as it is (`issue accept`)
+
+    def __post_init__(self) -> None:
+        # One invariant for every constructor: `item` is the first of `items`.
+        if self.item and not self.items:
+            self.items = (self.item,)
+        elif self.items and self.item != self.items[0]:
+            self.item = self.items[0]
 
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
@@ -336,6 +356,8 @@ class Entry:
             "title": self.title,
             "text": self.text,
             "item": self.item,
+            "items": list(self.items),
+            "accepted": self.accepted,
             "date": self.date.isoformat() if self.date else None,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "event_date": self.event_date.isoformat() if self.event_date else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +30,21 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def _listen(folder: Path, port: int) -> ThreadingHTTPServer:
+    """A server for `folder` bound to 127.0.0.1:`port`; a port in use is a NewsletterError saying what to do."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise NewsletterError(
+                f"port {port} on 127.0.0.1 is busy (another preview?); pass --port 0 to pick a free one"
+            ) from exc
+        raise NewsletterError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+    server.daemon_threads = True
+    return server
+
+
 def serve(
     folder: Path,
     rebuild: Callable[[], None],
@@ -46,11 +62,13 @@ def serve(
     reported and the last good build keeps being served.
     """
     stop = stop or threading.Event()
-    rebuild()
     folder.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = _listen(folder, port)  # before the build, so a busy port is said at once
+    try:
+        rebuild()
+    except BaseException:
+        server.server_close()
+        raise
 
     def watch() -> None:
         last = _stamp(watched)

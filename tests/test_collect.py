@@ -447,7 +447,7 @@ def test_an_unparsable_link_is_skipped_with_a_warning_not_a_crash(site, tmp_path
     root = write_workspace(tmp_path, feeds_yaml(site))
     report, found = run(root)
     assert all(r.ok for r in report.results)
-    assert any("1 entries without a link were skipped" in w for w in report.results[0].warnings)
+    assert any("1 entry without a link skipped" in w for w in report.results[0].warnings)
     assert any("'link' selector found nothing in 1 of 3 items" in w for w in report.results[1].warnings)
     assert len([i for i in found.values() if "regjeringen" in i.sources]) == 4
 

@@ -202,8 +202,13 @@ def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     item = inbox(ws)[0]
     invoke(ws, "issue", "add", "2022-q2", item["id"])
     result = invoke(ws, "issue", "check", "2022-q2")
+    assert result.exit_code == 0  # a starting text is a warning: the editor may keep it (`issue accept`)
+    assert "still has the starting text" in result.stdout
+    invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "Se [her](rapport.pdf).")
+    result = invoke(ws, "issue", "check", "2022-q2")
     assert result.exit_code == 1
-    assert "still has the starting text" in result.stderr
+    assert "kom:1 links to 'rapport.pdf': only http(s) and mailto links are allowed" in result.stderr
+    assert invoke(ws, "issue", "remove", "2022-q2", "kom:1").exit_code == 0
     # The editor rewrites the blurb, fills every section and sets the date: the check passes.
     path = ws / "issues" / "2022-q2.yaml"
     text = path.read_text(encoding="utf-8")
@@ -321,7 +326,7 @@ def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     candidates = inbox(ws)
     assert len(candidates) >= 4
     opened = []
-    monkeypatch.setattr("click.launch", lambda url: opened.append(url))
+    monkeypatch.setattr("newsletter.curate.triage.open_in_browser", lambda url: opened.append(url) or True)
     # add the first, open then skip the second, leave the third, quit at the fourth.
     first = invoke(ws, "issue", "triage", "2022-q2", input="aoslq")
     assert first.exit_code == 0, first.output

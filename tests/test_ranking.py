@@ -255,3 +255,14 @@ def test_a_press_release_and_the_report_it_announces_are_listed_together_a_serie
     moved = next(r for r in result.ranked if r.item.id == "pair002")
     assert moved.beside == "pair001" and "goes with pair001 «Norges niende rapport til FNs torturkomité»" in moved.why
     assert all(r.beside is None for r in result.ranked if r.item.id.startswith("ser"))
+
+
+def test_a_past_entry_citing_two_items_teaches_both_as_picks():
+    entry = Entry(
+        heading="Fafo",
+        title="To rapporter",
+        text="Se [her](https://fafo.no/a) og [her](https://fafo.no/b).",
+        items=("fafo001", "fafo002"),
+    )
+    past = past_entry("2024-q2", "norway", entry)
+    assert past.items == ("fafo001", "fafo002") and past.hosts == ("fafo.no",)

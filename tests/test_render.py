@@ -271,10 +271,12 @@ def test_build_writes_the_requested_formats(workspace):
 def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
     path = workspace / "issues" / "2024-q2.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("deadline: 2024-07-02", "deadline: 2024-06-02", 1), encoding="utf-8")
+    path.write_text(
+        text.replace("[her](https://www.regjeringen.no/", "[her](ftp://www.regjeringen.no/", 1), encoding="utf-8"
+    )
     refused = invoke(workspace, "build", "2024-q2")
     assert refused.exit_code == 1
-    assert "has a deadline (2024-06-02) before the issue is published" in refused.stderr
+    assert "links to 'ftp://www.regjeringen.no/" in refused.stderr
     assert "pass --force to build anyway" in refused.stderr
     assert not (workspace / "build" / "2024-q2").exists()
     forced = invoke(workspace, "build", "2024-q2", "--force", "--format", "text")

@@ -56,11 +56,20 @@ class CollectReport:
     articles_fetched: int = 0
     articles_failed: int = 0
     seconds: float = 0.0
+    article_errors: list[tuple[str, str]] = field(default_factory=list)  # (url, why) of each unreadable page
 
     @property
     def failed(self) -> list[SourceResult]:
         """Results of the sources that could not be read."""
         return [r for r in self.results if not r.ok]
+
+    def unreadable_reasons(self) -> list[tuple[str, int, str]]:
+        """Why article pages could not be read: (reason, how many, one URL as an example), commonest first."""
+        reasons: dict[str, list[str]] = {}
+        for url, error in self.article_errors:
+            reason = error.removeprefix(f"{url}: ")  # a FetchError's message starts with its URL
+            reasons.setdefault(reason, []).append(url)
+        return sorted(((r, len(urls), urls[0]) for r, urls in reasons.items()), key=lambda x: (-x[1], x[0]))
 
 
 def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz: str) -> Fetched:
@@ -355,6 +364,7 @@ def _read_articles(
                 pages[page.url] = page
             if page.error:
                 report.articles_failed += 1
+                report.article_errors.append((page.url, page.error))
             else:
                 report.articles_fetched += 1
             progress("article", page.url, None)

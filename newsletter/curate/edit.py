@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ruamel.yaml.scalarstring import LiteralScalarString
+
 from newsletter import clock
 from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace
@@ -24,6 +26,7 @@ from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
     Problem,
+    flow_list,
     insertion_index,
     issue_path,
     list_issue_ids,
@@ -35,6 +38,7 @@ from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
 from newsletter.quarters import issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
+from newsletter.store.items import MIN_PREFIX
 
 STARTING_TEXT_LIMIT = 320
 DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
@@ -74,7 +78,7 @@ class Curation:
                 entries = [entry for _key, _position, entry in issue.entries()]
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
-                    [entry.item for entry in entries if entry.item],
+                    [item for entry in entries for item in entry.items],
                 )
         return self._uses[issue_id]
 
@@ -126,15 +130,21 @@ def new_issue(curation: Curation, issue_id: str) -> Path:
     return path
 
 
-def starting_text(item: Item) -> str:
-    """The text an added item starts with: its summary, shortened, and its link. The editor rewrites it."""
+def starting_text(item: Item, *more: Item) -> str:
+    """The text an added item starts with: its summary, shortened, and its link. The editor rewrites it.
+
+    An entry citing several items (`issue add --to`) starts with the first one's summary and a link
+    to each: "Se [her](…) og [her](…)."
+    """
     summary = item.summary.strip()
     if len(summary) > STARTING_TEXT_LIMIT:
         cut = summary[:STARTING_TEXT_LIMIT]
         sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
         summary = cut[: sentence_end + 1] if sentence_end > 80 else cut.rsplit(" ", 1)[0] + " …"
     summary = _escape_markdown(summary)
-    return (summary + " " if summary else "") + f"Se [her]({item.url})."
+    links = [f"[her]({each.url})" for each in (item, *more)]
+    see = links[0] if len(links) == 1 else ", ".join(links[:-1]) + " og " + links[-1]
+    return (summary + " " if summary else "") + f"Se {see}."
 
 
 def _escape_markdown(text: str) -> str:
@@ -164,6 +174,7 @@ class Placed:
     heading: str
     title: str
     item: str | None = None
+    items: tuple[str, ...] = ()  # every item the entry cites, when it cites more than `item`
 
 
 def add_items(
@@ -173,29 +184,33 @@ def add_items(
     section: str | None = None,
     heading: str | None = None,
     places: Mapping[str, tuple[str, str]] | None = None,
+    to: str | None = None,
 ) -> list[Placed]:
     """Turn collected items into entries and mark them picked; returns where each went.
 
     Each goes to `section` and `heading` when given; otherwise to the place the editor's ranking
     suggests (learned from where past issues filed entries like it), and failing that to its
     source's configured section and heading. `places` (item id -> (section, heading)) are
-    suggestions a caller already has from a ranking, so it is not computed twice. Raises
-    NewsletterError for an item already in the issue, UsageError for an unknown section.
+    suggestions a caller already has from a ranking, so it is not computed twice. With `to` (an
+    entry ref, as `find_entry` takes it), the items join that entry instead ("se her og her").
+
+    The places returned are those in the file once every item is in: an entry added later above
+    an earlier one moves it down, and the refs say so. Raises NewsletterError for an item already
+    in the issue, UsageError for an unknown section or `to` with a section or heading.
     """
     items = [place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings) for ref in refs]
+    if to is not None:
+        if section or heading:
+            raise UsageError("--to adds to an existing entry: it cannot be combined with --section or --heading")
+        return _add_to_entry(curation, issue_id, items, to)
     if section:
         curation.require_section(section)
     if places is None and (section is None or heading is None):
         places = learned_places(curation, issue_id, [item.id for item in items if item.status == "new"])
-    placed = []
     with curation.edit(issue_id) as (document, issue):
-        used = {entry.item: (key, position) for key, position, entry in issue.entries() if entry.item}
+        used = _used_items(issue)
         for item in items:
-            if item.id in used:
-                key, position = used[item.id]
-                raise NewsletterError(
-                    f"item {item.id} is already in {issue_id} as {key}:{position}; nothing was written"
-                )
+            _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
             target = section or suggested_section
             if target not in curation.settings.sections:
@@ -211,9 +226,57 @@ def add_items(
                 title = (item.heading if target == item.section else "") or "Annet"
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
             used[item.id] = (target, position)
-            placed.append(Placed(target, position, title, item.title, item.id))
+        final = document.validate(curation.settings)[0]
     curation.store.set_status([item.id for item in items], "picked")
-    return placed
+    return [_placed(final, item.id) for item in items]
+
+
+def _placed(issue: Issue, item_id: str) -> Placed:
+    """Where the entry citing `item_id` stands in `issue`."""
+    for key, position, entry in issue.entries():
+        if item_id in entry.items:
+            extra = entry.items if len(entry.items) > 1 else ()
+            return Placed(key, position, entry.heading, entry.title, item_id, extra)
+    raise NewsletterError(f"{issue.path}: internal error: item {item_id} was added but is not in the issue")
+
+
+def _used_items(issue: Issue) -> dict[str, tuple[str, int]]:
+    """Every item id an issue's entries cite → the entry's (section, position)."""
+    return {item: (key, position) for key, position, entry in issue.entries() for item in entry.items}
+
+
+def _refuse_used(issue_id: str, item: Item, used: Mapping[str, tuple[str, int]]) -> None:
+    if item.id in used:
+        key, position = used[item.id]
+        raise NewsletterError(f"item {item.id} is already in {issue_id} as {key}:{position}; nothing was written")
+
+
+def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str) -> list[Placed]:
+    """Let an existing entry cite `items` too; its text gains their links while it is the starting text."""
+    with curation.edit(issue_id) as (document, issue):
+        key, position, entry = find_entry(issue, ref)
+        used = _used_items(issue)
+        for item in items:
+            _refuse_used(issue_id, item, used)
+            used[item.id] = (key, position)
+        cited = [*entry.items, *(item.id for item in items)]
+        document.set_field(key, position, "items", flow_list(cited), replaces="item")
+        before = _stored_items(curation, entry.items)
+        if before and entry.text.strip() == starting_text(*before).strip():
+            text = starting_text(*before, *items)
+            document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
+        final = document.validate(curation.settings)[0]
+    curation.store.set_status([item.id for item in items], "picked")
+    return [_placed(final, item.id) for item in items]
+
+
+def _stored_items(curation: Curation, ids: Iterable[str]) -> list[Item]:
+    """The stored items of these ids, in order; an id the store lacks is left out."""
+    found = []
+    for item_id in ids:
+        with contextlib.suppress(NotFound):
+            found.append(curation.store.get_item(item_id))
+    return found
 
 
 def add_note(
@@ -246,11 +309,41 @@ def add_note(
     return Placed(section, position, entry.heading, entry.title)
 
 
+NOTE_TEMPLATE_HELP = (
+    "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+    "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
+    "# to {issue} (section {section}, heading '{heading}'); an empty note adds nothing.\n"
+)
+
+
+def note_template(issue_id: str, section: str, heading: str, text: str = "") -> str:
+    """What `issue note --edit` opens in $EDITOR: the text so far, then how to write it (comment lines)."""
+    body = text.strip() + "\n" if text.strip() else "\n"
+    return body + "\n" + NOTE_TEMPLATE_HELP.format(issue=issue_id, section=section, heading=heading)
+
+
+def note_from_template(edited: str | None) -> str:
+    """The note's text from an edited template: comment lines left out, blank lines at the ends trimmed.
+
+    Raises NewsletterError when the editor was left without saving (`edited` None) or the text is empty.
+    """
+    if edited is None:
+        raise NewsletterError("the editor was closed without saving; nothing was written")
+    text = "\n".join(line for line in edited.splitlines() if not line.startswith("#")).strip()
+    if not text:
+        raise NewsletterError("the note is empty; nothing was written")
+    return text
+
+
 # ---------------------------------------------------------------------- remove, move
 
 
 def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
-    """An entry by `section:position` (as `issue show` prints it) or by its item id."""
+    """An entry by `section:position` (as `issue show` prints it) or by an item id it cites.
+
+    An item id stays right however entries move, so it may be given wherever a ref is taken; so may
+    an unambiguous prefix of at least `MIN_PREFIX` characters. Raises NotFound otherwise.
+    """
     ref = ref.strip()
     match = re.fullmatch(r"([a-z0-9_-]+):(\d+)", ref)
     if match:
@@ -261,9 +354,18 @@ def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
         if not 1 <= position <= len(entries):
             raise NotFound(f"{issue.id} has no entry {ref} (section {key} has {len(entries)} entries)")
         return key, position, entries[position - 1]
-    for key, position, entry in issue.entries():
-        if entry.item and entry.item == ref.lower():
-            return key, position, entry
+    wanted = ref.lower()
+    exact = [(k, p, e) for k, p, e in issue.entries() if wanted in e.items]
+    prefixed = [
+        (k, p, e)
+        for k, p, e in issue.entries()
+        if len(wanted) >= MIN_PREFIX and any(i.startswith(wanted) for i in e.items)
+    ]
+    if exact or len(prefixed) == 1:
+        return (exact or prefixed)[0]
+    if prefixed:
+        refs = ", ".join(f"{k}:{p}" for k, p, _ in prefixed)
+        raise NotFound(f"'{ref}' matches several entries of {issue.id} ({refs}); type more of the item id")
     raise NotFound(
         f"no entry '{ref}' in {issue.id}; give section:position or an item id, as `newsletter "
         f"issue show {issue.id}` prints them"
@@ -275,19 +377,29 @@ def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         document.pop_entry(key, position)
-    if entry.item:
+    for item in entry.items:
         with contextlib.suppress(NotFound):
-            curation.store.set_status([entry.item], "new")
-    return Placed(key, position, entry.heading, entry.title, entry.item)
+            curation.store.set_status([item], "new")
+    return Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
 
 
 def move_entry(
-    curation: Curation, issue_id: str, ref: str, section: str, heading: str | None = None, before: str | None = None
+    curation: Curation,
+    issue_id: str,
+    ref: str,
+    section: str | None = None,
+    heading: str | None = None,
+    before: str | None = None,
 ) -> Placed:
-    """Move an entry to a section (and heading), at its heading's place or before another entry."""
-    curation.require_section(section)
+    """Move an entry to a section (and heading), at its heading's place or before another entry.
+
+    Without `section` the entry stays in its own (a new heading, or a new place, is move enough).
+    """
+    if section is not None:
+        curation.require_section(section)
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
+        section = section or key
         before_position = None
         if before:
             before_key, before_position, _ = find_entry(issue, before)
@@ -306,14 +418,51 @@ def move_entry(
     return Placed(section, index + 1, new_heading, entry.title, entry.item)
 
 
+def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> list[Placed]:
+    """Keep the entries' starting texts as they are: `accepted: true`, so `check_issue` stops asking.
+
+    Raises NotFound for a ref that names no entry (nothing is written then).
+    """
+    with curation.edit(issue_id) as (document, issue):
+        found = {}
+        for ref in refs:
+            key, position, entry = find_entry(issue, ref)
+            found[(key, position)] = entry
+        for (key, position), entry in found.items():
+            if not entry.accepted:
+                document.set_field(key, position, "accepted", True)
+    return [Placed(key, position, entry.heading, entry.title, entry.item) for (key, position), entry in found.items()]
+
+
 # ---------------------------------------------------------------------- skip, draft
 
 
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
-    """Skip or unskip items (skipped items stay out of the inbox, next quarter too)."""
+    """Skip or unskip items (skipped items stay out of the inbox, next quarter too).
+
+    An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
+    the entry (and whether it was sent), and no status changes.
+    """
     items = [curation.store.get_item(ref, reference_key(ref)) for ref in refs]
+    for item in items:
+        _refuse_cited(curation, item)
     curation.store.set_status([item.id for item in items], status)
     return items
+
+
+def _refuse_cited(curation: Curation, item: Item) -> None:
+    for issue_id in list_issue_ids(curation.workspace.issues_dir):
+        if item.id not in curation.uses(issue_id)[1]:
+            continue
+        key, position, _entry = find_entry(curation.load_lenient(issue_id)[1], item.id)
+        if issue_id in curation.store.sent_issue_ids():
+            raise NewsletterError(
+                f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
+            )
+        raise NewsletterError(
+            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
+            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
+        )
 
 
 def ranked_candidates(
@@ -452,35 +601,34 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         where = f"{key}:{position}"
         if not entry.text.strip():
             add("error", f"{where} '{entry.title or entry.heading}' has no text", entry, "text")
-        if entry.item:
-            try:
-                item = curation.store.get_item(entry.item)
-            except NotFound:
-                item = None
-            if item is not None:
-                if entry.text.strip() == starting_text(item).strip():
-                    add(
-                        "error",
-                        f"{where} still has the starting text from item {item.id}: write the blurb",
-                        entry,
-                        "text",
-                    )
-                if first and last and item.published and not first <= item.published <= last:
-                    add(
-                        "warning",
-                        f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
-                        entry,
-                        "item",
-                    )
+        cited = _stored_items(curation, entry.items)
+        field_name = "items" if len(entry.items) > 1 else "item"
+        if cited and not entry.accepted and _is_starting_text(entry.text, cited):
+            add(
+                "warning",
+                f"{where} still has the starting text from item {', '.join(i.id for i in cited)}: write the "
+                f"blurb, or keep it with `newsletter issue accept {issue_id} {where}`",
+                entry,
+                "text",
+            )
+        for item in cited:
+            if first and last and item.published and not first <= item.published <= last:
+                add(
+                    "warning",
+                    f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
+                    entry,
+                    field_name,
+                )
         if not entry.title:
             add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
         if first and entry.date and not first <= entry.date <= last:
             add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
         if entry.deadline and issue.published and entry.deadline < issue.published:
+            # A newsletter looking back on its quarter lists consultations that have closed: shown as closed.
             add(
-                "error",
+                "warning",
                 f"{where} has a deadline ({entry.deadline.isoformat()}) before the issue is published "
-                f"({issue.published.isoformat()})",
+                f"({issue.published.isoformat()}); it is shown as closed",
                 entry,
                 "deadline",
             )
@@ -491,18 +639,24 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 continue
             if scheme == "mailto":
                 continue
-            if link in seen_links:
-                add("error", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
+            if link in seen_links:  # the real newsletter cites one page from two headings at times
+                add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
             seen_links.setdefault(link, where)
             if link in earlier:
                 add("warning", f"{where} links to {link}, already used in {earlier[link]}", entry, "text")
-        if entry.item and entry.item in earlier:
-            add("warning", f"{where} item {entry.item} was already used in {earlier[entry.item]}", entry, "item")
+        for item_id in entry.items:
+            if item_id in earlier:
+                add("warning", f"{where} item {item_id} was already used in {earlier[item_id]}", entry, field_name)
     for key, entries in issue.sections.items():
         if not entries:
             add("warning", f"section '{key}' is empty", field=f"sections.{key}")
         problems.extend(_heading_problems(curation, path, key, entries))
     return issue, problems
+
+
+def _is_starting_text(text: str, cited: list[Item]) -> bool:
+    """Whether an entry's text is what `issue add` gave it: the first item's alone, or with every link."""
+    return text.strip() in {starting_text(cited[0]).strip(), starting_text(*cited).strip()}
 
 
 def _heading_problems(curation: Curation, path: str, key: str, entries: list[Entry]) -> list[Problem]:

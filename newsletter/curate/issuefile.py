@@ -136,8 +136,9 @@ class IssueDocument:
         data.yaml_set_start_comment(
             f"{settings.name}, {data['period']}.\n"
             "Rediger fritt: verktøyet beholder kommentarene og formateringen din. Hver sak har heading,\n"
-            "title og text (Markdown, lenker som [se her](https://…)), og kan ha item, date, deadline\n"
-            "og event_date. Sett `published` (ÅÅÅÅ-MM-DD) når nyhetsbrevet sendes."
+            "title og text (Markdown, lenker som [se her](https://…)), og kan ha item (items: [a, b] når\n"
+            "saken viser til flere), accepted: true (startteksten beholdes), date, deadline og event_date.\n"
+            "Sett `published` (ÅÅÅÅ-MM-DD) når nyhetsbrevet sendes."
         )
         return cls(path, data, None, (2, 4, 2))
 
@@ -264,6 +265,49 @@ class IssueDocument:
                 lines[key_line] = lines[key_line].rstrip() + " []\n"
         self._replace_text("".join(lines))
         return block
+
+    def set_field(self, key: str, position: int, name: str, value: Any, replaces: str | None = None) -> None:
+        """Set field `name` of the entry at a 1-based position of a section, rewriting only that field's lines.
+
+        The lines of `name` (or, when the entry lacks it, of `replaces`: `item` when `items` takes its
+        place) become `name: value`; an entry with neither gets the field after its last line. A
+        comment at the end of a one-line field is kept.
+        """
+        lines = self.text.splitlines(keepends=True)
+        node = self.entries_of(key)[position - 1]
+        _start, end, _dash = self._span(key, position - 1, lines)
+        old = name if name in node else replaces if replaces and replaces in node else None
+        if old is None:
+            column = node.lc.key(next(iter(node)))[1]
+            lines[end:end] = self._field_lines(name, value, " " * column, column)
+            self._replace_text("".join(lines))
+            return
+        first, column = node.lc.key(old)
+        later = [node.lc.key(k)[0] for k in node if node.lc.key(k)[0] > first]
+        stop = min(later) if later else end
+        while stop > first + 1 and (not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")):
+            stop -= 1  # blank lines and comments before the next field belong to it
+        comment = ""
+        if stop == first + 1:
+            match = re.search(r"\s+#.*$", lines[first].rstrip("\r\n"))
+            comment = match.group(0) if match and "'" not in lines[first] and '"' not in lines[first] else ""
+        rendered = self._field_lines(name, value, lines[first][:column], column)
+        if comment and len(rendered) == 1:
+            rendered = [rendered[0].rstrip("\n") + comment + "\n"]
+        lines[first:stop] = rendered
+        self._replace_text("".join(lines))
+
+    def _field_lines(self, name: str, value: Any, prefix: str, column: int) -> list[str]:
+        """`name: value` as lines of this file: the first after `prefix`, the others indented from `column`."""
+        yaml = YAML(typ="rt")
+        yaml.width = 4096
+        yaml.indent(mapping=self.indent[0], sequence=self.indent[1], offset=self.indent[2])
+        out = io.StringIO()
+        mapping = CommentedMap()
+        mapping[name] = value
+        yaml.dump(mapping, out)
+        rendered = out.getvalue().splitlines(keepends=True)
+        return [prefix + rendered[0]] + [(" " * column + line) if line.strip() else line for line in rendered[1:]]
 
     def move_block(self, block: list[str], key: str, index: int, heading: str | None = None) -> None:
         """Put lines taken out by `pop_entry` into a section at a 0-based index (new heading optional)."""
@@ -449,11 +493,24 @@ def entry_node(entry: Entry) -> CommentedMap:
         node["title"] = entry.title
     text = entry.text.rstrip()
     node["text"] = LiteralScalarString(text + "\n") if "\n" in text else text
-    for name in ("item", *DATE_FIELDS):
+    if len(entry.items) > 1:
+        node["items"] = flow_list(entry.items)
+    elif entry.item:
+        node["item"] = entry.item
+    if entry.accepted:
+        node["accepted"] = True
+    for name in DATE_FIELDS:
         value = getattr(entry, name)
         if value:
             node[name] = value
     return node
+
+
+def flow_list(values) -> CommentedSeq:
+    """A list written on one line, `[a, b]`: an entry's item ids read best side by side."""
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
 
 
 def insertion_index(entries: CommentedSeq, heading: str, order: tuple[str, ...]) -> int:
@@ -551,17 +608,16 @@ class _Duplicates:
 
     def check(self, key: str, entry: Entry, node: Any, where: str) -> None:
         """Check entry `where` of section `key` against the store and the entries before it."""
-        if entry.item and ITEM_ID.match(entry.item):
-            if self.known_items is not None and entry.item not in self.known_items:
+        for item in entry.items:
+            field = "item" if str(node.get("item") or "").strip() == item else "items"
+            if self.known_items is not None and item not in self.known_items:
+                self.problems(f"no collected item '{item}' (see `newsletter items`)", node, field, f"{where}.{field}")
+            if item in self.items:
+                other, line = self.items[item]
                 self.problems(
-                    f"no collected item '{entry.item}' (see `newsletter items`)", node, "item", f"{where}.item"
+                    f"item '{item}' is already in section {other} (line {line})", node, field, f"{where}.{field}"
                 )
-            if entry.item in self.items:
-                other, line = self.items[entry.item]
-                self.problems(
-                    f"item '{entry.item}' is already in section {other} (line {line})", node, "item", f"{where}.item"
-                )
-            self.items.setdefault(entry.item, (key, entry.line))
+            self.items.setdefault(item, (key, entry.line))
         signature = (key, entry.heading.lower(), entry.title.lower())
         if entry.title and signature in self.titles:
             self.problems(
@@ -606,15 +662,48 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
             "item",
             f"{where}.item",
         )
+    items = ([item] if item else []) + _item_list(node, where, problem)
+    accepted = node.get("accepted", False)
+    if not isinstance(accepted, bool):
+        problem(f"expected true or false, got {accepted!r}", node, "accepted", f"{where}.accepted")
+        accepted = False
     dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
     return Entry(
         heading=values["heading"],
         title=values["title"],
         text=values["text"].strip(),
-        item=item,
+        items=tuple(i for i in items if ITEM_ID.match(i)),
+        accepted=accepted,
         line=line_of(node),
-        **dates,
+        date=dates["date"],
+        deadline=dates["deadline"],
+        event_date=dates["event_date"],
     )
+
+
+def _item_list(node, where: str, problem) -> list[str]:
+    """The ids of an entry's `items:` list (an entry citing several collected items), noting problems."""
+    value = node.get("items")
+    if value is None:
+        return []
+    if isinstance(value, str):  # `items: k7m2qxa`: one id is a list of one
+        value = [value]
+    if not isinstance(value, list):
+        problem(f"expected a list of item ids, got {type(value).__name__}", node, "items", f"{where}.items")
+        return []
+    ids = []
+    for index, element in enumerate(value):
+        text = str(element).strip().lower() if isinstance(element, str) else ""
+        if not ITEM_ID.match(text):
+            problem(
+                f"{element!r} is not an item id (7 letters and digits, as `newsletter items` shows)",
+                value,
+                index,
+                f"{where}.items[{index + 1}]",
+            )
+            continue
+        ids.append(text)
+    return ids
 
 
 def lock_for(path: Path):

@@ -108,7 +108,7 @@ class PastEntry:
     title: str
     text: str  # heading, title and text as plain words
     hosts: tuple[str, ...]  # of the links it cites
-    item: str | None = None  # the collected item it names, if any
+    items: tuple[str, ...] = ()  # the collected items it cites, if any
 
 
 @dataclass
@@ -282,7 +282,7 @@ def past_entry(issue_id: str, section: str, entry: Entry) -> PastEntry:
     """An entry of issue `issue_id`, in section `section`, as the ranking sees it."""
     hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links_of(entry.text)) if h))
     text = "\n".join(p for p in (entry.heading, entry.title, plain(entry.text)) if p)
-    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, entry.item)
+    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, tuple(entry.items))
 
 
 def history_ids(issues_dir: Path, issue_id: str, learn_from_later: bool = False) -> list[str]:
@@ -327,7 +327,7 @@ def rank_quarter(
         if item.id not in seen:
             labelled.append((item, 0, DECIDED_WEIGHT))
             seen.add(item.id)
-    cited = {e.item for e in history if e.item}
+    cited = {item for e in history for item in e.items}
     for item_id in sorted(cited - seen):  # a past pick counts, however old its quarter
         try:
             labelled.append((store.get_item(item_id), 1, DECIDED_WEIGHT))

@@ -12,6 +12,10 @@ come back next time. The terminal side (keys, prompts, a browser) is behind
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,6 +64,38 @@ class TriageResult:
     later: list[str] = field(default_factory=list)
     remaining: int = 0
     quit: bool = False
+
+
+def open_in_browser(url: str) -> bool:
+    """Open `url` in the system's browser, quietly; False when nothing here can (the caller shows the URL).
+
+    Without a display (a server, an SSH session) there is no browser to open; xdg-open with no
+    browser writes its errors over the terminal, so its output is discarded and its exit status
+    decides. A browser that keeps xdg-open waiting counts as opened.
+    """
+    if sys.platform == "win32":
+        try:
+            os.startfile(url)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    if sys.platform == "darwin":
+        command = ["open", url]
+    else:
+        opener = shutil.which("xdg-open")
+        if opener is None or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            return False
+        command = [opener, url]
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return False
+    try:
+        return process.wait(timeout=5) == 0
+    except subprocess.TimeoutExpired:
+        return True
 
 
 def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:

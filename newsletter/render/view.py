@@ -42,6 +42,7 @@ class EntryView:
     links: list[tuple[int, str]]
     date: str = ""
     deadline: str = ""  # "2. juli 2024", shown as "Høringsfrist"
+    deadline_closed: bool = False  # passed before the issue is published: "Høringsfristen gikk ut …"
     event_date: str = ""
 
 
@@ -155,6 +156,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         links=numbers.since(start),
                         date=norwegian_date(entry.date),
                         deadline=norwegian_date(entry.deadline),
+                        deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
                         event_date=norwegian_date(entry.event_date),
                     )
                 )

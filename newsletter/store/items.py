@@ -48,6 +48,9 @@ class CachedPage:
     error: str | None = None
 
 
+MIN_PREFIX = 4  # an item id prefix shorter than this would match too many of a quarter's items
+
+
 class ItemStore(Database):
     """Items, fetch state and the page cache (a part of `Store`)."""
 
@@ -204,16 +207,21 @@ class ItemStore(Database):
 
         `key` is what collection computes for a URL the editor typed
         (`newsletter.collect.urls.reference_key`). NotFound when no item or
-        several match (the message says what to type).
+        several match, or a prefix is shorter than `MIN_PREFIX` (the message says what to type).
         """
         ident = ident.strip()
         rows = self.db.execute("SELECT * FROM items WHERE id = ?", (ident.lower(),)).fetchall()
-        if not rows and len(ident) >= 4:
+        if not rows and len(ident) >= MIN_PREFIX:
             rows = self.db.execute(
                 "SELECT * FROM items WHERE id LIKE ? LIMIT 2", (ident.lower().replace("%", "") + "%",)
             ).fetchall()
         if not rows and key is not None:
             rows = self.db.execute("SELECT * FROM items WHERE key = ?", (key,)).fetchall()
+        if not rows and len(ident) < MIN_PREFIX:
+            raise NotFound(
+                f"'{ident}' is too short: an item id prefix needs at least {MIN_PREFIX} characters; "
+                "`newsletter items` lists them"
+            )
         if not rows:
             raise NotFound(f"no item '{ident}' in {self.path}; `newsletter items` lists them")
         if len(rows) > 1:

@@ -114,7 +114,7 @@ def parse_feed(
             )
         )
     if linkless:
-        warnings.append(f"{linkless} entries without a link were skipped")
+        warnings.append(f"{linkless} {'entry' if linkless == 1 else 'entries'} without a link skipped")
     if undated:
         warnings.append(f"{undated} of {len(items)} items have no date in the feed")
     if not items:

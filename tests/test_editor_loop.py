@@ -1,0 +1,591 @@
+"""The editor's loop without surprises (issue 10): what the real newsletter does passes `issue check`,
+and every command says what it did, through click's runner with the exact lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shlex
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.collect.urls import identify
+from newsletter.config import Workspace
+from newsletter.models import RawItem, Source
+from newsletter.store import CachedPage, Store
+from tests.conftest import KOM_SECTIONS, one_source_workspace, write_workspace
+from tests.server import Route
+
+FEEDS = """
+sources:
+  - key: stortinget
+    name: Stortinget
+    kind: rss
+    url: https://www.stortinget.no/rss
+    section: norway
+    heading: Stortinget
+    relevance: all
+  - key: horinger
+    name: Regjeringen, høringer
+    kind: rss
+    url: https://www.regjeringen.no/horinger.rss
+    section: norway
+    heading: Høringer
+"""
+SOURCE = Source(
+    key="stortinget",
+    name="Stortinget",
+    kind="rss",
+    url="https://www.stortinget.no/rss",
+    section="norway",
+    heading="Stortinget",
+)
+CONSULTATIONS = Source(
+    key="horinger",
+    name="Regjeringen, høringer",
+    kind="rss",
+    url="https://www.regjeringen.no/horinger.rss",
+    section="norway",
+    heading="Høringer",
+)
+RAWS = [
+    RawItem(
+        url="https://www.stortinget.no/forslag",
+        title="Representantforslag om tiltak mot menneskehandel",
+        summary="Stortinget behandler et forslag om tiltak mot menneskehandel.",
+        published=dt.date(2025, 5, 2),
+        date_precision="day",
+    ),
+    RawItem(
+        url="https://www.stortinget.no/innstilling",
+        title="Innstilling fra justiskomiteen",
+        summary="Komiteen har avgitt sin innstilling.",
+        published=dt.date(2025, 5, 20),
+        date_precision="day",
+    ),
+    RawItem(
+        url="https://www.regjeringen.no/horing-straffeloven",
+        title="Høring om endringer i straffeloven",
+        summary="Departementet sender forslaget på høring.",
+        published=dt.date(2025, 4, 10),
+        date_precision="day",
+        kind="consultation",
+        deadline=dt.date(2025, 6, 1),
+    ),
+]
+
+
+def invoke(root, *args, input=None, env=None):
+    runner = CliRunner()
+    return runner.invoke(cli, ["--workspace", str(root), *args], input=input, env=env, catch_exceptions=False)
+
+
+@dataclass
+class Desk:
+    root: Path
+    ids: list[str]
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """A workspace with three stored items of April–June 2025 (ids in `desk.ids`) and issue 2025-q2."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        seen = store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], now).seen_ids
+        seen += store.upsert_items(CONSULTATIONS, [(identify(r.url), r) for r in RAWS[2:]], now).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    return Desk(root, seen)
+
+
+def issue_file(root: Path, issue_id: str = "2025-q2") -> Path:
+    return root / "issues" / f"{issue_id}.yaml"
+
+
+def outline(root, issue_id="2025-q2"):
+    return json.loads(invoke(root, "issue", "show", issue_id, "--json").stdout)
+
+
+def note(root, section, heading, title, text, *extra, issue_id="2025-q2"):
+    result = invoke(
+        root,
+        "issue",
+        "note",
+        issue_id,
+        "--section",
+        section,
+        "--heading",
+        heading,
+        "--title",
+        title,
+        "--text",
+        text,
+        *extra,
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def publish(root: Path, day: str, issue_id: str = "2025-q2") -> None:
+    path = issue_file(root, issue_id)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^published:.*$", f"published: {day}", text, count=1, flags=re.M), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- 1. what the real newsletter does
+
+
+def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlines_show_as_closed(desk):
+    first, second, consultation = desk.ids
+    added = invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Stortinget")
+    assert added.stdout == (
+        f"added norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    # "Se her og her": the second document joins the first entry, which keeps both item ids.
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout == (
+        f"added {second} to norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  "
+        f"(items {first}, {second})\n"
+    )
+    entry = outline(desk.root)["sections"]["norway"][0]
+    assert entry["items"] == [first, second] and entry["item"] == first
+    assert entry["text"] == (
+        "Stortinget behandler et forslag om tiltak mot menneskehandel. "
+        "Se [her](https://www.stortinget.no/forslag) og [her](https://www.stortinget.no/innstilling)."
+    )
+    assert f"      items: [{first}, {second}]\n" in issue_file(desk.root).read_text(encoding="utf-8")
+    # A good Norwegian summary may stay: the editor accepts it, and only that line is added.
+    before = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
+    accepted = invoke(desk.root, "issue", "accept", "2025-q2", second)
+    assert accepted.stdout == (
+        f"accepted norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    after = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
+    assert [line for line in after if line not in before] == ["      accepted: true"]
+    # One OSCE page linked from KOM's own activities and from the OSCE heading.
+    osce = "https://www.osce.org/cthb/rapport-2025"
+    note(
+        desk.root, "kom", "Internasjonalt samarbeid", "KOM i Wien", f"KOM deltok på OSSEs konferanse, se [her]({osce})."
+    )
+    note(desk.root, "international", "OSSE", "OSSE-rapport", f"OSSE har lagt fram rapporten, se [her]({osce}).")
+    # A consultation that closed during the quarter.
+    note(
+        desk.root,
+        "norway",
+        "Høringer",
+        "Høring om endringer i straffeloven",
+        "Departementet foreslo endringer, se [her](https://www.regjeringen.no/horing-straffeloven).",
+        "--deadline",
+        "2025-06-01",
+    )
+    note(desk.root, "highlights", "Strategi", "Ny strategi", "Se [her](https://www.regjeringen.no/strategi).")
+    note(desk.root, "events", "Seminar", "Seminar i oktober", "KOM arrangerer seminaret 26. oktober.")
+    publish(desk.root, "2025-07-03")
+
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    assert checked.exit_code == 0, checked.output
+    path = issue_file(desk.root)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    osce_line = next(n for n, line in enumerate(lines, 1) if "OSSE har lagt fram" in line) - 2
+    deadline_line = next(n for n, line in enumerate(lines, 1) if "title: Høring om endringer" in line) - 1
+    assert checked.stdout.splitlines() == [
+        f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
+        "is published (2025-07-03); it is shown as closed",
+        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does",
+        "2025-q2: 0 errors, 2 warnings",
+    ]
+    shown = invoke(desk.root, "issue", "show", "2025-q2").stdout
+    assert (
+        f"norway:1  Representantforslag om tiltak mot menneskehandel  (items {first}, {second}, "
+        "starting text accepted, date 2025-05-02)" in shown
+    )
+    assert "norway:2  Høring om endringer i straffeloven  (deadline 2025-06-01, closed)" in shown
+
+    built = invoke(desk.root, "build", "2025-q2", "--format", "web,text")
+    assert built.exit_code == 0, built.output
+    web = (desk.root / "build" / "2025-q2" / "index.html").read_text(encoding="utf-8")
+    text = (desk.root / "build" / "2025-q2" / "email.txt").read_text(encoding="utf-8")
+    assert '<span class="deadline closed">Høringsfristen gikk ut 1. juni 2025</span>' in web
+    assert "Høringsfristen gikk ut 1. juni 2025\n" in text and "Høringsfrist:" not in text
+
+
+def test_an_item_of_a_two_item_entry_is_known_to_the_already_in_checks(desk):
+    first, second, third = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Stortinget")
+    assert invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1").exit_code == 0
+    before = issue_file(desk.root).read_text(encoding="utf-8")
+    for args in ((second,), (second, "--to", "norway:1"), (third, second, "--section", "kom")):
+        again = invoke(desk.root, "issue", "add", "2025-q2", *args)
+        assert again.exit_code == 1
+        assert again.stderr == f"Error: item {second} is already in 2025-q2 as norway:1; nothing was written\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == before
+    mixed = invoke(desk.root, "issue", "add", "2025-q2", third, "--to", "norway:1", "--section", "kom")
+    assert mixed.exit_code == 2
+    assert "--to adds to an existing entry: it cannot be combined with --section or --heading" in mixed.stderr
+    # Removing the entry sends both items back to the inbox.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", second).exit_code == 0
+    for item in (first, second):
+        assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["status"] == "new"
+
+
+def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
+    first, second, _third = desk.ids
+    issue_file(desk.root, "2025-q1").write_text(
+        "id: 2025-q1\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Se [her](https://www.stortinget.no/annet).\n      items: [{first}, {second}]\n",
+        encoding="utf-8",
+    )
+    invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
+    problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
+    assert f"norway:1 item {second} was already used in 2025-q1" in [p["message"] for p in problems]
+
+
+def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
+    first, second, _third = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst.\n      item: {first}  # fra Stortinget\n      date: 2025-05-02\n",
+        encoding="utf-8",
+    )
+    assert invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first).exit_code == 0
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst.\n      items: [{first}, {second}]  # fra Stortinget\n      date: 2025-05-02\n"
+    )  # the editor's own text is left alone
+
+
+# ---------------------------------------------------------------------- 2. a busy port
+
+
+@pytest.fixture
+def busy_port():
+    """A port on 127.0.0.1 another program listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [("preview", "2024-q2"), ("site", "serve")])
+def test_serving_on_a_busy_port_is_one_line_suggesting_port_0(sample_workspace, busy_port, command):
+    result = invoke(sample_workspace, *command, "--port", str(busy_port))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {busy_port} on 127.0.0.1 is busy (another preview?); pass --port 0 to pick a free one\n"
+    )
+
+
+# ---------------------------------------------------------------------- 3. move without --section
+
+
+def test_move_with_a_heading_and_no_section_keeps_the_entrys_section(desk):
+    first, _second, _third = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Annet")
+    note(desk.root, "norway", "Stortinget", "Innstilling", "Se [her](https://www.stortinget.no/inn).")
+    moved = invoke(desk.root, "issue", "move", "2025-q2", first, "--heading", "Stortinget")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout == (
+        f"moved to norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    assert [(e["heading"], e["item"]) for e in outline(desk.root)["sections"]["norway"]] == [
+        ("Stortinget", None),
+        ("Stortinget", first),
+    ]
+
+
+# ---------------------------------------------------------------------- 4. skip an item an issue cites
+
+
+def test_skip_and_unskip_refuse_an_item_an_issue_cites_naming_the_issue_and_entry(desk):
+    first, second, third = desk.ids
+    issue_file(desk.root, "2025-q1").write_text(
+        "id: 2025-q1\nsections:\n  kom: []\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Se [her](https://www.stortinget.no/forslag).\n      items: [{third}, {first}]\n",
+        encoding="utf-8",
+    )
+    now = dt.datetime(2025, 4, 2, 9, 0, tzinfo=dt.UTC)
+    with Store(Workspace(desk.root).db_path) as store:
+        store.freeze_recipients("2025-q1", [("leser@example.org", None)], now)
+        store.set_send_state("2025-q1", "leser@example.org", "sent", now)
+    invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
+    for command in ("skip", "unskip"):
+        sent = invoke(desk.root, "issue", command, first)
+        assert sent.exit_code == 1
+        assert sent.stderr == f"Error: item {first} is in 2025-q1 as norway:1, which was sent; nothing was changed\n"
+        draft = invoke(desk.root, "issue", command, second)
+        assert draft.exit_code == 1
+        assert draft.stderr == (
+            f"Error: item {second} is in 2025-q2 as norway:1; take it out first "
+            f"(`newsletter issue remove 2025-q2 {second}`); nothing was changed\n"
+        )
+    assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "picked"
+    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"
+
+
+# ---------------------------------------------------------------------- 5. a short prefix
+
+
+def test_a_prefix_shorter_than_4_characters_says_so(desk):
+    result = invoke(desk.root, "show", desk.ids[0][:3])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: '{desk.ids[0][:3]}' is too short: an item id prefix needs at least 4 characters; "
+        "`newsletter items` lists them\n"
+    )
+    assert json.loads(invoke(desk.root, "show", desk.ids[0][:4], "--json").stdout)["id"] == desk.ids[0]
+
+
+# ---------------------------------------------------------------------- 6. refs that stay right
+
+
+def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_work_as_refs(desk):
+    first, second, consultation = desk.ids
+    # The consultation goes under Høringer; the proposal then lands above it, under Stortinget.
+    added = invoke(desk.root, "issue", "add", "2025-q2", consultation, first)
+    assert added.exit_code == 0, added.output
+    assert added.stdout == (
+        f"added norway:2  [Høringer]  Høring om endringer i straffeloven  (item {consultation})\n"
+        f"added norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    # An item id, or 4 characters of it, wherever an entry ref is taken.
+    moved = invoke(desk.root, "issue", "move", "2025-q2", consultation[:4], "--before", first)
+    assert moved.stdout == (
+        f"moved to norway:1  [Høringer]  Høring om endringer i straffeloven  (item {consultation})\n"
+    )
+    accepted = invoke(desk.root, "issue", "accept", "2025-q2", first[:5])
+    assert accepted.stdout == (
+        f"accepted norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+    )
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
+    assert joined.exit_code == 0, joined.output
+    removed = invoke(desk.root, "issue", "remove", "2025-q2", second)
+    assert removed.stdout == (
+        f"removed norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (items {first}, {second})\n"
+    )
+    unknown = invoke(desk.root, "issue", "remove", "2025-q2", first)
+    assert unknown.exit_code == 1
+    assert unknown.stderr == (
+        f"Error: no entry '{first}' in 2025-q2; give section:position or an item id, as `newsletter issue show "
+        "2025-q2` prints them\n"
+    )
+
+
+# ---------------------------------------------------------------------- 7. longer notes
+
+
+def test_note_text_from_standard_input(desk):
+    text = "KOM holdt et møte med politidistriktene.\n\nSe [referatet](https://www.politiet.no/referat).\n"
+    result = invoke(
+        desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "Møter", "--text", "-", input=text
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added kom:1  [Møter]  (no title)  (note)\n"
+    assert outline(desk.root)["sections"]["kom"][0]["text"] == text.strip()
+
+
+EDITOR_SCRIPT = """\
+import sys
+from pathlib import Path
+
+shown, typed, path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])  # click appends the file name
+template = path.read_text(encoding="utf-8")
+shown.write_text(template, encoding="utf-8")
+path.write_text(typed + template.lstrip("\\n"), encoding="utf-8")
+"""
+
+
+def editor(tmp_path: Path, typed: str) -> tuple[dict, Path]:
+    """$EDITOR as a script that types `typed` above the template, and where it saves what it was shown."""
+    script = tmp_path / "editor.py"
+    script.write_text(EDITOR_SCRIPT, encoding="utf-8")
+    shown = tmp_path / "shown.txt"
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(str(shown))} {shlex.quote(typed)}"
+    return {"EDITOR": command, "VISUAL": command}, shown
+
+
+def test_note_edit_opens_the_editor_on_a_template(desk, tmp_path):
+    env, shown = editor(tmp_path, "KOM deltok på et seminar.\n\nSe [her](https://www.politiet.no/seminar).\n")
+    result = invoke(
+        desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "Seminar", "--edit", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added kom:1  [Seminar]  (no title)  (note)\n"
+    assert shown.read_text(encoding="utf-8") == (
+        "\n\n"
+        "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+        "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
+        "# to 2025-q2 (section kom, heading 'Seminar'); an empty note adds nothing.\n"
+    )
+    assert outline(desk.root)["sections"]["kom"][0]["text"] == (
+        "KOM deltok på et seminar.\n\nSe [her](https://www.politiet.no/seminar)."
+    )
+
+
+def test_note_edit_with_nothing_written_adds_nothing(desk, tmp_path):
+    env, _shown = editor(tmp_path, "\n")
+    before = issue_file(desk.root).read_text(encoding="utf-8")
+    result = invoke(desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "X", "--edit", env=env)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: the note is empty; nothing was written\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == before
+
+
+def test_note_without_any_text_is_a_usage_error(desk):
+    result = invoke(desk.root, "issue", "note", "2025-q2", "--section", "kom", "--heading", "X")
+    assert result.exit_code == 2
+    assert "Error: give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)" in result.stderr
+
+
+# ---------------------------------------------------------------------- 8. finding an item among 300
+
+
+@pytest.fixture
+def report(desk):
+    """An item dated only by its month, with an accent in its title and its article page cached."""
+    raw = RawItem(
+        url="https://www.unodc.org/geneve-rapport",
+        title="Rapport fra Genève om menneskehandel",
+        summary="En ny rapport om utnyttelse.",
+        published=dt.date(2025, 9, 1),
+        date_precision="month",
+        kind="report",
+    )
+    with Store(Workspace(desk.root).db_path) as store:
+        [item_id] = store.upsert_items(
+            SOURCE, [(identify(raw.url), raw)], dt.datetime(2025, 9, 30, 12, 0, tzinfo=dt.UTC)
+        ).seen_ids
+        store.save_page(
+            CachedPage(
+                url=raw.url,
+                status=200,
+                text="Rapporten beskriver TVANGSARBEID i fiskeindustrien.",
+                published=None,
+                deadline=None,
+                fetched_at=dt.datetime(2025, 9, 30, 12, 0, tzinfo=dt.UTC),
+            )
+        )
+    return item_id
+
+
+def test_items_grep_searches_title_summary_and_article_text_in_any_case_and_accent(desk, report):
+    score = json.loads(invoke(desk.root, "show", report, "--json").stdout)["score"]
+    line = f"{report}  {score:5.1f}  sep. 2025   report        {'':<14}  stortinget              Rapport fra Genève om menneskehandel\n"
+    for text in ("GENEVE", "genève", "Tvangsarbeid i fiske"):
+        result = invoke(desk.root, "items", "--all", "--grep", text)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == line, text
+    assert [i["id"] for i in json.loads(invoke(desk.root, "items", "--all", "--grep", "genev", "--json").stdout)] == [
+        report
+    ]
+    nothing = invoke(desk.root, "items", "--all", "--grep", "ingen slik tekst")
+    assert nothing.stdout == "" and "No candidates" in nothing.stderr
+
+
+def test_items_shows_kind_and_deadline(desk):
+    consultation = desk.ids[2]
+    score = json.loads(invoke(desk.root, "show", consultation, "--json").stdout)["score"]
+    result = invoke(desk.root, "items", "--all", "--grep", "straffeloven")
+    assert result.stdout == (
+        f"{consultation}  {score:5.1f}  2025-04-10  consultation  due 2025-06-01  horinger                "
+        "Høring om endringer i straffeloven\n"
+    )
+
+
+# ---------------------------------------------------------------------- 9. what collect says
+
+
+UNDATED_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Kilde</title><link>{base}/</link><description>d</description>
+<item><title>Menneskehandel: ny rapport</title><link>{base}/borte-1</link></item>
+<item><title>Menneskehandel: ny dom</title><link>{base}/borte-2</link></item>
+<item><title>Uten lenke</title><description>Ingen lenke her.</description></item>
+</channel></rss>
+"""
+
+
+def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts_in_good_grammar(server, tmp_path):
+    server.routes["/rss"] = Route(UNDATED_RSS.format(base=server.url("")).encode(), content_type="application/rss+xml")
+    root = one_source_workspace(tmp_path, server.url("/rss"))
+    result = invoke(root, "collect")
+    assert result.exit_code == 0, result.output
+    assert "Collected 1 source in" in result.stdout
+    assert "ok (2 warnings)" in result.stdout
+    assert result.stdout.endswith(
+        f"Article pages read: 0, unreadable: 2\n  2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
+    )
+    assert result.stderr == (
+        "warning: src: 1 entry without a link skipped\nwarning: src: 2 of 2 items have no date in the feed\n"
+    )
+
+
+def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
+    note(desk.root, "kom", "Møter", "Et møte", "Se [her](ftp://politiet.no/m).")
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    assert checked.exit_code == 1
+    assert checked.stdout.endswith("2025-q2: 1 error, 5 warnings\n")
+    listed = invoke(desk.root, "issue", "list")
+    assert (
+        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 5 warnings\n"
+    )
+
+
+# ---------------------------------------------------------------------- 10. send options that mean nothing
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("send", "2024-q2", "--json"), "--json goes with `send status ID`; a send prints its summary"),
+        (
+            ("send", "status", "2024-q2", "--to", "a@example.org"),
+            "--to: not with `send status ID` (it takes --dry-run and --json)",
+        ),
+        (
+            ("send", "status", "2024-q2", "--tag", "politi", "--retry-failed"),
+            "--tag, --retry-failed: not with `send status ID` (it takes --dry-run and --json)",
+        ),
+        (
+            ("send", "2024-q2", "--to", "a@example.org", "--resend-unknown"),
+            "--resend-unknown: not with --to (a test copy goes to one address and records nothing)",
+        ),
+    ],
+)
+def test_send_rejects_options_that_mean_nothing_there(sample_workspace, args, message):
+    result = invoke(sample_workspace, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert not (sample_workspace / "var" / "outbox").exists()
+
+
+# ---------------------------------------------------------------------- 11. [o]pen with no browser
+
+
+@pytest.mark.parametrize("display", [None, ":99"])
+def test_open_in_triage_with_no_browser_prints_the_url_instead(desk, tmp_path, monkeypatch, display):
+    # With a display, an xdg-open that finds no browser and complains on stderr, as on a bare server.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text("#!/bin/sh\necho 'xdg-open: no method available for opening' >&2\nexit 3\n", encoding="utf-8")
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display:
+        monkeypatch.setenv("DISPLAY", display)
+    else:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    result = invoke(desk.root, "issue", "triage", "2025-q2", input="oq")
+    assert result.exit_code == 0, result.output
+    [url] = re.findall(r"^  (https://\S+)$", result.stdout, re.M)
+    assert f"\n  no browser to open it here; the link: {url}\n" in result.stdout
+    assert "xdg-open" not in result.output
