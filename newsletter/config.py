@@ -47,6 +47,7 @@ SOURCE_OPTIONAL = (
     "selectors",
     "date_format",
     "max_pages",
+    "allow_private",
 )
 SELECTOR_REQUIRED = ("item", "title", "link")
 SELECTOR_OPTIONAL = ("date", "summary", "next")
@@ -312,6 +313,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
                 selectors=selectors,
                 date_format=date_format,
                 max_pages=max_pages,
+                allow_private=check.boolean("allow_private", False),
                 line=line,
             )
         )

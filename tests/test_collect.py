@@ -1,5 +1,10 @@
 """Collecting from a real local server: every source kind, de-duplication, idempotence,
-relevance through article pages, and each bad input failing alone."""
+relevance through article pages, and each bad input failing alone.
+
+The server listens on 127.0.0.1, and its items link to pages on it: inside the network,
+where only feeds.yaml may point. So the sources here are intranet sources, on purpose
+(`allow_private: true`); test_destinations.py collects the same kind of feed without it
+and proves those links are refused."""
 
 from __future__ import annotations
 
@@ -73,6 +78,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Regjeringen nyheter
         kind: rss
         url: {server.url("/rss")}
+        allow_private: true
         section: norway
         heading: Politiske tiltak
         relevance: filter
@@ -80,6 +86,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Center mod Menneskehandel
         kind: html
         url: {server.url("/nyheder")}
+        allow_private: true
         section: international
         heading: Danmark
         language: da
@@ -94,6 +101,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Stortinget saker
         kind: stortinget
         url: {server.url("/eksport/saker?sesjonid=2021-2022")}
+        allow_private: true
         section: norway
         heading: Stortinget
         relevance: filter
@@ -194,6 +202,7 @@ def test_consultation_deadline_comes_from_its_page(site, tmp_path):
         name: Regjeringen høringer
         kind: rss
         url: {site.url("/rss")}
+        allow_private: true
         section: norway
         heading: Høringer
         item_kind: consultation
@@ -377,6 +386,7 @@ def test_pages_follow_next_links_up_to_max_pages(server, tmp_path):
         name: Paged
         kind: html
         url: {server.url("/list")}
+        allow_private: true
         section: international
         heading: Paged
         relevance: all
@@ -417,6 +427,7 @@ def test_europol_style_feed_gets_dates_from_article_pages(server, tmp_path):
         name: Europol
         kind: rss
         url: {server.url("/rss")}
+        allow_private: true
         section: international
         heading: Europol
         language: en

@@ -25,7 +25,7 @@ from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, 
 from newsletter.collect.urls import canonical_url, identify
 from newsletter.errors import FetchError, ParseError, UsageError
 from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
-from newsletter.net import Fetcher, Response
+from newsletter.net import Fetcher, Response, refusal
 from newsletter.store import CachedPage, Store
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,20 @@ def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz:
     started = time.monotonic()
     out = Fetched(source=source)
     try:
-        response = fetcher.get(source.url, state.etag if state else None, state.last_modified if state else None)
+        response = fetcher.get(
+            source.url,
+            state.etag if state else None,
+            state.last_modified if state else None,
+            configured=True,
+            allow_private=source.allow_private,
+        )
         out.response = response
         if not response.not_modified:
             out.items, out.warnings = parse_source(fetcher, source, response, tz)
+            if not source.allow_private:
+                out.items, refused = allowed_items(out.items)
+                if refused:
+                    out.warnings.append(refused_warning(refused))
             for item in out.items:
                 item.kind = item.kind or infer_kind(item.title, item.url, source.item_kind)
     except (FetchError, ParseError) as exc:
@@ -91,7 +101,7 @@ def parse_source(fetcher: Fetcher, source: Source, response: Response, tz: str) 
         return parse_stortinget(response.body, source, response.charset, response.content_type, tz)
 
     def fetch_page(url: str) -> tuple[bytes, str | None]:
-        page = fetcher.get(url)
+        page = fetcher.get(url, allow_private=source.allow_private)
         return page.body, page.charset
 
     return collect_listing(response.body, source, response.url, response.charset, fetch_page, tz)
@@ -205,6 +215,31 @@ def _store_fetched(
     return result
 
 
+def allowed_items(items: list[RawItem]) -> tuple[list[RawItem], list[tuple[RawItem, str]]]:
+    """Items whose link content may point at (`net.refusal`), and the refused ones with why."""
+    allowed, refused = [], []
+    for item in items:
+        why = refusal(item.url)
+        if why:
+            refused.append((item, why))
+        else:
+            allowed.append(item)
+    return allowed, refused
+
+
+REFUSED_NAMED = 5  # a hostile feed may hold thousands: name a few, count the rest
+
+
+def refused_warning(refused: list[tuple[RawItem, str]]) -> str:
+    """The warning for items not stored because their link points inside the network, naming them."""
+    named = "; ".join(f"{item.title[:60]!r} ({item.url[:80]}: {why})" for item, why in refused[:REFUSED_NAMED])
+    more = f"; and {len(refused) - REFUSED_NAMED} more" if len(refused) > REFUSED_NAMED else ""
+    return (
+        f"{len(refused)} items not stored: their links point inside the network, which only feeds.yaml may "
+        f"(set allow_private: true for an intranet source): {named}{more}"
+    )
+
+
 def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
     """Items whose link is an http(s) URL we can canonicalise, and the links that are not."""
     good, bad = [], []
@@ -254,7 +289,13 @@ def _score_and_read_articles(
         recent = since is None or item.published is None or item.published >= since
         if (needs_text or needs_date or needs_deadline) and recent:
             wanted.setdefault(item.url, []).append(item)
-    pages, retry = _read_articles(store, fetcher, wanted, settings, report, workers, progress, now)
+    # An article page may be inside the network only when a source that lists it is an intranet source.
+    private = {
+        url
+        for url, listed in wanted.items()
+        if any(by_key[k].allow_private for i in listed for k in i.sources if k in by_key)
+    }
+    pages, retry = _read_articles(store, fetcher, wanted, private, settings, report, workers, progress, now)
     with store.transaction():
         for item in items:
             page = pages.get(item.url)
@@ -285,6 +326,7 @@ def _read_articles(
     store: Store,
     fetcher: Fetcher,
     wanted: dict[str, list[Item]],
+    private: set[str],
     settings: Settings,
     report: CollectReport,
     workers: int,
@@ -295,6 +337,8 @@ def _read_articles(
 
     Returns the pages and the URLs whose fetch failed for a passing reason
     (timeout, 5xx): those are not cached, so a later collect tries again.
+    URLs in `private` may point inside the network (an `allow_private`
+    source lists them); the others are fetched under the destination policy.
     """
     pages: dict[str, CachedPage] = {}
     retry: set[str] = set()
@@ -318,7 +362,7 @@ def _read_articles(
 
     def fetch(url: str) -> tuple[CachedPage, bool]:
         try:
-            response = fetcher.get(url)
+            response = fetcher.get(url, allow_private=url in private)
             article = read_article(response.body, response.charset, tz)
             return CachedPage(
                 url=url,
