@@ -614,3 +614,45 @@ def test_an_item_first_seen_after_midnight_in_oslo_belongs_to_the_oslo_day(serve
     ]
     assert json.loads(invoke("items", "--issue", "2024-q1", "--json")) == []
     assert "2024-04-01 00:30" in invoke("sources", "check")
+
+
+def test_one_document_in_two_spellings_is_one_item(server, tmp_path):
+    """The feed escapes ø in lower case, the listing writes the letter itself: RFC 3986 §6.2.2 makes them
+    one URL, so one item, seen in both sources (tests/data/feeds/percent_encoding_spellings.xml has
+    every spelling)."""
+    server.routes["/rss"] = Route(
+        f"""<rss version="2.0"><channel><title>t</title><item><title>Høring om menneskehandel</title>
+        <link>{server.url("/no/h%c3%b8ring-om-menneskehandel/")}</link>
+        <pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item></channel></rss>""".encode()
+    )
+    server.routes["/liste"] = Route(
+        '<html><body><div class="item"><h3><a href="/no/./høring-om-menneskehandel/">Høring</a></h3>'
+        '<span class="date">20.06.2022</span></div></body></html>'.encode(),
+        content_type="text/html; charset=utf-8",
+    )
+    root = write_workspace(
+        tmp_path,
+        f"""
+    sources:
+      - key: feed
+        name: Feed
+        kind: rss
+        url: {server.url("/rss")}
+        allow_private: true
+        section: norway
+        relevance: all
+      - key: liste
+        name: Liste
+        kind: html
+        url: {server.url("/liste")}
+        allow_private: true
+        section: norway
+        relevance: all
+        selectors: {{item: div.item, title: h3 a, link: h3 a, date: span.date}}
+    """,
+    )
+    report, found = run(root)
+    assert [(r.new, r.unchanged) for r in report.results] == [(1, 0), (0, 1)]
+    (item,) = found.values()
+    assert item.url == server.url("/no/h%C3%B8ring-om-menneskehandel/")
+    assert item.sources == ("feed", "liste")
