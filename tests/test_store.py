@@ -305,12 +305,23 @@ def test_timestamps_are_written_in_one_form_and_a_naive_time_is_refused(tmp_path
             store.upsert_items(FEED, [raw()], dt.datetime(2024, 4, 1, 0, 30))
 
 
+def store_at_schema(path, version: int) -> sqlite3.Connection:
+    """A database as a tool of schema `version` left it (migrations 1 to `version` applied), still open."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:version]:
+        if callable(migration):
+            migration(db)
+        else:
+            db.executescript(migration)
+    db.execute(f"PRAGMA user_version = {version}")
+    return db
+
+
 def test_migration_5_rekeys_items_to_the_normalised_canonical_url(tmp_path):
     """Keys stored before RFC 3986 normalisation are recomputed, ids kept; two rows that turn out to be one
     document keep both ids, and the one the editor decided on is the one collects find from now on."""
     path = tmp_path / "old.db"
-    Store(path).close()
-    old = sqlite3.connect(path)
+    old = store_at_schema(path, 4)
     old.executescript(
         """
         INSERT INTO items (id, key, url, source, title, status, first_seen, fetched_at) VALUES

@@ -164,6 +164,23 @@ def identify(url: str) -> ItemIdentity:
     return ItemIdentity(canonical, key, tuple(item_id(key, n) for n in range(ID_LENGTH, ID_MAX_LENGTH + 1)))
 
 
+def shared_link_identity(url: str, guid: str | None) -> ItemIdentity:
+    """The identity of one of several entries of a source that share the document at `url`.
+
+    A feed may give entries with different guids one link (its listing page,
+    or links that differ only in their fragment); each is its own item. The
+    key is the document's de-duplication key with the guid (`#guid=…`) or,
+    for an entry without one, the link's fragment (`#…`); the item's URL
+    keeps the fragment, which says where on the page it is. Raises
+    ValueError as `canonical_url` does.
+    """
+    canonical = canonical_url(url)
+    fragment = urlsplit(url.strip()).fragment
+    key = f"{dedup_key(canonical)}#" + (f"guid={guid}" if guid else fragment)
+    shown = f"{canonical}#{fragment}" if fragment else canonical
+    return ItemIdentity(shown, key, tuple(item_id(key, n) for n in range(ID_LENGTH, ID_MAX_LENGTH + 1)))
+
+
 def reference_key(ref: str) -> str | None:
     """The de-duplication key of an item reference the editor typed when it is a URL, else None.
 

@@ -252,6 +252,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 5: canonical URLs and keys normalised as RFC 3986 §6.2.2 says, so a stored item is found again
     _rekey_items,
+    # 6: the guid a feed gave each item, so entries that share one link stay apart from run to run
+    """
+    ALTER TABLE item_sources ADD COLUMN guid TEXT
+    """,
 )
 
 
