@@ -24,6 +24,7 @@ from newsletter.net import Fetcher, literal_address, refusal
 from newsletter.store import Store
 from tests.conftest import FAST_LIMITS, write_workspace
 from tests.server import LocalServer, Route
+from tests.test_proxy_tls import ca, https_server  # noqa: F401 (fixtures: a TLS server on 127.0.0.1)
 
 UA = "newsletter-tests/1.0 (+https://example.invalid/contact)"
 
@@ -360,3 +361,11 @@ def test_links_on_an_intranet_sources_host_are_checked(server, tmp_path):
     (result,) = check_links([LinkUse(server.url("/ok"), "kom:1", "T")], FAST_LIMITS, UA, hosts)
     assert result.state == "ok"
     assert paths(server) in (["/ok"], ["/ok", "/ok"])  # HEAD, and GET only if HEAD is refused
+
+
+def test_https_to_a_name_that_resolves_inside_is_refused_before_the_tls_handshake(https_server, names):  # noqa: F811
+    names["secure.example.org"] = "127.0.0.1"
+    https_server.routes["/rss"] = Route(b"<rss>internal</rss>")
+    with pytest.raises(FetchError, match="refused: secure.example.org resolved to 127.0.0.1"):
+        Fetcher(UA, FAST_LIMITS).get(f"https://secure.example.org:{https_server.port}/rss")
+    assert https_server.log == []
