@@ -845,11 +845,11 @@ def preview(ctx: Context, issue_id, port):
 @pass_context
 def links(ctx: Context, issue_id, as_json):
     """Check every link of an issue; exit status 1 when any is broken."""
-    from newsletter.curate.links import check_links, issue_links
+    from newsletter.curate.links import check_links, intranet_hosts, issue_links
 
     with ctx.store() as store:
         _document, current = _curation(ctx, store).load(issue_id)
-    results = check_links(issue_links(current), ctx.settings.limits, ctx.settings.user_agent)
+    results = check_links(issue_links(current), ctx.settings.limits, ctx.settings.user_agent, intranet_hosts(ctx.feeds))
     if as_json:
         _json_out([r.to_json() for r in results])
     else:

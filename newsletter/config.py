@@ -37,8 +37,9 @@ Choice = TypeVar("Choice", bound=str)
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LANGUAGES = ("nb", "nn", "no", "en", "sv", "da", "fi", "de", "fr")
 
-SOURCE_REQUIRED = ("key", "name", "kind", "url", "section", "heading")
+SOURCE_REQUIRED = ("key", "name", "kind", "url", "section")
 SOURCE_OPTIONAL = (
+    "heading",  # default: the source's name, as DESIGN.md has it
     "enabled",
     "language",
     "relevance",
@@ -47,6 +48,7 @@ SOURCE_OPTIONAL = (
     "selectors",
     "date_format",
     "max_pages",
+    "allow_private",
 )
 SELECTOR_REQUIRED = ("item", "title", "link")
 SELECTOR_OPTIONAL = ("date", "summary", "next")
@@ -296,14 +298,15 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
         max_pages = node.get("max_pages", 3)
         if isinstance(max_pages, bool) or not isinstance(max_pages, int) or not 1 <= max_pages <= 50:
             raise check.error("max_pages", f"expected a whole number from 1 to 50, got {max_pages!r}")
+        name = check.required("name")
         sources.append(
             Source(
                 key=key,
-                name=check.required("name"),
+                name=name,
                 kind=kind,
                 url=_check_url(check, "url"),
                 section=section,
-                heading=check.required("heading"),
+                heading=check.string("heading", name),
                 language=language,
                 relevance=check.choice("relevance", RELEVANCE_MODES, "filter"),
                 item_kind=check.choice("item_kind", ITEM_KINDS, "news"),
@@ -312,6 +315,7 @@ def load_feeds(path: Path, sections: tuple[str, ...] | None = None) -> FeedsConf
                 selectors=selectors,
                 date_format=date_format,
                 max_pages=max_pages,
+                allow_private=check.boolean("allow_private", False),
                 line=line,
             )
         )

@@ -54,6 +54,9 @@ class Source:
     selectors: Selectors | None = None
     date_format: str | None = None
     max_pages: int = 3
+    # An intranet source, on purpose: its items, `next` pages, article pages and redirects may
+    # point inside the network (loopback, private, link-local addresses, local names).
+    allow_private: bool = False
     line: int | None = None  # where it starts in feeds.yaml, for messages
 
     @property

@@ -1,4 +1,4 @@
-"""Fetching untrusted URLs: limits, conditional GET, retries, politeness, proxies.
+"""Fetching untrusted URLs: limits, conditional GET, retries, politeness, proxies, the destination policy.
 
 Every fetch is bounded: http(s) only (also after redirects), at most
 `max_redirects` hops, a connect and a read timeout plus a deadline for the
@@ -11,13 +11,29 @@ HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE from the environment;
 SSL_CERT_FILE is honoured too when REQUESTS_CA_BUNDLE is not set. Every HTTP
 session of the tool (the fetcher's, the link checker's) is made by `Sessions`,
 so that policy is set in one place.
+
+The destination policy (server-side request forgery): a feed or page can name
+any address, and the tool's network may hold what no outsider should read (a
+router's admin page, a cloud's metadata service at 169.254.169.254, an
+intranet). Only what the editor wrote in feeds.yaml may point inside the
+network. A *guarded* session (`Sessions.get()`, the default) refuses, before a
+byte is sent, a URL whose host is a literal address that is not global or a
+local name (`refusal`), on every hop of a redirect too; and, when it connects
+directly (no proxy), it checks the address the socket actually connected to,
+so a public name that resolves, or is re-bound, to an inside address gets no
+further than the TCP handshake. Behind a proxy the proxy resolves names, so
+only the literal and local-name checks apply. The *open* session
+(`Sessions.get(guarded=False)`) is for a feeds.yaml URL as written, and for a
+source with `allow_private: true`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -26,7 +42,11 @@ from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
 
+import idna
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from newsletter.errors import FetchError
 from newsletter.models import Limits
@@ -81,14 +101,200 @@ class Response:
         return self.headers.get("last-modified")
 
 
-class Sessions:
-    """One `requests.Session` per thread, each set up the one way: User-Agent, proxies and CA bundle.
+# --------------------------------------------------------------------------- destination policy
 
-    A Session is not thread-safe, so each worker thread gets its own, on first
-    use. `headers` are sent with every request besides the User-Agent (e.g.
-    Accept); `max_redirects` bounds the redirects a session follows by itself
-    (None: requests' default; the fetcher follows them by hand). `close`
-    closes every session made.
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Names that never leave the machine or the site: RFC 6761 (localhost), RFC 6762 (.local,
+# multicast DNS) and ICANN's reserved private top-level domain .internal (2024).
+LOCAL_NAMES = ("localhost",)
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
+# The well-known NAT64 prefix (RFC 6052): its last 32 bits are an IPv4 address.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# What the C library's inet_aton (which getaddrinfo uses on a numeric host) reads as IPv4:
+# one to four parts, each decimal, octal (leading 0) or hex (0x): 2130706433, 0x7f000001,
+# 0177.0.0.1 and 127.1 all name 127.0.0.1. The WHATWG URL Standard's IPv4 parser agrees.
+_NUMERIC_HOST = re.compile(r"[0-9a-fA-FxX.]+")
+
+
+class DestinationRefused(Exception):
+    """A request refused by the destination policy before anything was sent; `reason` says why in words."""
+
+    def __init__(self, target: str, reason: str):
+        super().__init__(f"{target}: {reason}")
+        self.target = target
+        self.reason = reason
+
+
+def literal_address(host: str) -> Address | None:
+    """The IP address a URL's host names literally, in any form a resolver accepts; None for a name.
+
+    `host` is as `urlsplit(url).hostname` gives it: IPv6 without brackets
+    (a zone id such as `%25eth0` is dropped), IPv4 dotted, or in the
+    integer, octal, hex and shortened forms of inet_aton(3) (`2130706433`,
+    `0x7f000001`, `0177.0.0.1`, `127.1`). A trailing dot is ignored, as
+    resolvers ignore it.
+    """
+    host = host.strip("[]").split("%", 1)[0].rstrip(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def address_refusal(address: Address) -> str | None:
+    """What makes an address one content may not reach ("a loopback address", …), or None when it is global.
+
+    Refused: loopback, private (RFC 1918, RFC 4193), link-local (169.254/16,
+    the cloud metadata address among them; fe80::/10), multicast, unspecified,
+    reserved, shared (100.64/10), site-local, and every IPv4-mapped IPv6
+    address (::ffff:0:0/96). NAT64, 6to4 and Teredo addresses are judged by the
+    IPv4 address they carry. The rest of what Python's `is_global` calls not
+    global is refused too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"an IPv4-mapped address (of {address.ipv4_mapped})"
+        embedded = None
+        if address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address.sixtofour is not None:
+            embedded = address.sixtofour
+        elif address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is not None:
+            inner = address_refusal(embedded)
+            return f"{inner[: -len(' address')]} address in IPv6 form ({embedded})" if inner else None
+        if address.is_site_local:
+            return "a site-local address"
+    for test, words in (
+        ("is_unspecified", "an unspecified address"),
+        ("is_loopback", "a loopback address"),
+        ("is_link_local", "a link-local address"),
+        ("is_multicast", "a multicast address"),
+        ("is_private", "a private address"),
+        ("is_reserved", "a reserved address"),
+    ):
+        if getattr(address, test):
+            return words
+    if not address.is_global:
+        return "a non-global address"
+    return None
+
+
+def refusal(url: str) -> str | None:
+    """Why content may not point at `url` ("127.0.0.1 is a loopback address"), or None when it may.
+
+    Only the URL is looked at: a host that is a literal address that is not
+    global (`address_refusal`, in any form `literal_address` reads), or a
+    local name: `localhost`, or one under `.localhost`, `.local` or
+    `.internal`. A non-ASCII host is first turned into the ASCII the request
+    would carry (IDNA with UTS #46 mapping, as requests does), so full-width
+    digits cannot hide 127.0.0.1. Names are not resolved here: the guarded
+    session checks the address it connects to. A URL without a host is left
+    to the fetcher's own error.
+    """
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii").lower()
+        except idna.IDNAError:
+            return None  # not a name any resolver would be asked; the request fails on its own
+    address = literal_address(host)
+    if address is not None:
+        why = address_refusal(address)
+        return f"{host} is {why}" if why else None
+    name = host.rstrip(".")
+    if name in LOCAL_NAMES or name.endswith(LOCAL_SUFFIXES):
+        return f"{host} is a local name"
+    return None
+
+
+def _check_peer(sock: socket.socket, host: str) -> None:
+    """Refuse a fresh connection whose peer is not a global address (`host` is the name it was made for)."""
+    try:
+        peer = sock.getpeername()[0]
+        address = ipaddress.ip_address(str(peer).split("%", 1)[0])
+    except (OSError, ValueError, IndexError):
+        return  # not an IP socket (a test's stand-in); nothing to judge
+    why = address_refusal(address)
+    if why:
+        sock.close()
+        shown = host if host == str(address) else f"{host} resolved to {address}, which"
+        raise DestinationRefused(host, f"{shown} is {why}")
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    """An HTTP connection that checks the address it connected to, after connect and before sending."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection that checks the address it connected to, before the TLS handshake."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests' adapter with the destination policy: every request it sends (each redirect hop is one)
+    is checked with `refusal`, and its direct connections with the connected peer's address.
+
+    Connections through a proxy go through requests' proxy managers, which
+    this adapter leaves as they are: the proxy resolves, and connecting to a
+    proxy on the local network is the point of configuring one.
+    """
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """The pool manager of direct connections, with guarded pools."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+    def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
+        """Send `request` unless the policy refuses its URL (DestinationRefused, nothing sent)."""
+        why = refusal(request.url or "")
+        if why:
+            raise DestinationRefused(request.url or "", why)
+        return super().send(request, *args, **kwargs)
+
+
+class Sessions:
+    """Per thread, a guarded and an open `requests.Session`, each set up the one way: User-Agent, proxies, CA bundle.
+
+    The guarded session (the default) applies the destination policy
+    (`GuardedAdapter`); the open one is for what the editor configured (a
+    feeds.yaml URL as written, an `allow_private` source). They never share a
+    connection, so a connection opened for a trusted URL is never reused for
+    one found in content. A Session is not thread-safe, so each worker thread
+    gets its own, on first use. `headers` are sent with every request besides
+    the User-Agent (e.g. Accept); `max_redirects` bounds the redirects a
+    session follows by itself (None: requests' default; the fetcher follows
+    them by hand). `close` closes every session made.
     """
 
     def __init__(self, user_agent: str, headers: dict[str, str], max_redirects: int | None = None):
@@ -98,11 +304,15 @@ class Sessions:
         self._made: list[requests.Session] = []
         self._lock = threading.Lock()
 
-    def get(self) -> requests.Session:
-        """This thread's session."""
-        session = getattr(self._local, "session", None)
+    def get(self, guarded: bool = True) -> requests.Session:
+        """This thread's session: guarded by the destination policy unless `guarded` is False."""
+        name = "guarded" if guarded else "open"
+        session = getattr(self._local, name, None)
         if session is None:
             session = requests.Session()
+            if guarded:
+                for prefix in ("http://", "https://"):
+                    session.mount(prefix, GuardedAdapter())
             session.headers.update(self.headers)
             if self.max_redirects is not None:
                 session.max_redirects = self.max_redirects
@@ -110,7 +320,7 @@ class Sessions:
             # so OpenSSL's own SSL_CERT_FILE would go unheard.
             if not os.environ.get("REQUESTS_CA_BUNDLE") and os.environ.get("SSL_CERT_FILE"):
                 session.verify = os.environ["SSL_CERT_FILE"]
-            self._local.session = session
+            setattr(self._local, name, session)
             with self._lock:
                 self._made.append(session)
         return session
@@ -173,13 +383,29 @@ class Fetcher:
         self._failures: dict[str, int] = defaultdict(int)
         self._failures_lock = threading.Lock()
 
-    def get(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Response:
-        """GET `url` (conditionally when validators are given), retrying transient failures."""
+    def get(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        configured: bool = False,
+        allow_private: bool = False,
+    ) -> Response:
+        """GET `url` (conditionally when validators are given), retrying transient failures.
+
+        The destination policy (see the module docstring): `configured` says
+        `url` is written in feeds.yaml, so it is fetched as written, while
+        every redirect from it is checked; a URL found in content (the
+        default) is checked on every hop. `allow_private` (a source's
+        `allow_private: true`) checks nothing. A refused URL is a FetchError
+        that is not retried, and nothing is sent to it.
+        """
         attempts = self.limits.retries + 1
         host = urlsplit(url).hostname or ""
         for attempt in range(1, attempts + 1):
             try:
-                response = self._get_once(url, etag, last_modified)
+                response = self._get_once(url, etag, last_modified, configured, allow_private)
                 with self._failures_lock:
                     self._failures[host] = 0
                 return response
@@ -196,16 +422,25 @@ class Fetcher:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _get_once(self, url: str, etag: str | None, last_modified: str | None) -> Response:
+    def _get_once(
+        self, url: str, etag: str | None, last_modified: str | None, configured: bool, allow_private: bool
+    ) -> Response:
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         current = url
-        for _hop in range(self.limits.max_redirects + 1):
+        for hop in range(self.limits.max_redirects + 1):
             _check_scheme(url, current)
-            response = self._request(current, headers)
+            guarded = not allow_private and not (configured and hop == 0)
+            try:
+                response = self._request(current, headers, guarded)
+            except DestinationRefused as exc:
+                where = "" if current == url else f" (redirected to {current})"
+                raise FetchError(
+                    url, f"refused: {exc.reason}{where}; only feeds.yaml may point inside the network"
+                ) from exc
             if response.status in REDIRECT_CODES:
                 location = response.headers.get("location")
                 if not location:
@@ -215,7 +450,7 @@ class Fetcher:
             return response
         raise FetchError(url, f"more than {self.limits.max_redirects} redirects (last to {current})")
 
-    def _request(self, url: str, headers: dict[str, str]) -> Response:
+    def _request(self, url: str, headers: dict[str, str], guarded: bool) -> Response:
         limits = self.limits
         host = urlsplit(url).hostname or ""
         with self.gate(host):
@@ -226,7 +461,7 @@ class Fetcher:
                 )
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             try:
-                raw = self.sessions.get().get(
+                raw = self.sessions.get(guarded).get(
                     url,
                     headers=headers,
                     stream=True,

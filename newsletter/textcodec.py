@@ -3,6 +3,12 @@
 Both meet the same files: UTF-8 (with or without a byte-order mark), UTF-16
 with one, and Windows-1252 from older Windows programs and servers, often
 labelled as something else. A label is trusted only as far as the bytes agree.
+
+Labels mean what the WHATWG Encoding Standard (and so every browser) says
+they mean, looked up with `webencodings` (html5lib's table of it): above all,
+`iso-8859-1`, `latin1`, `us-ascii` and `ascii` name windows-1252, so a page
+labelled ISO-8859-1 whose bytes are Windows-1252 keeps its “curly quotes”,
+dashes and €, as it does in a browser.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable
 
-# Labels not taken at their word on non-ASCII bytes: a single-byte encoding decodes any bytes, so it
-# cannot vouch for them, and "ascii" is what a server says when it has not looked.
-_SINGLE_BYTE = {"latin_1", "iso8859-1", "cp1252", "iso8859-15", "ascii"}
+import webencodings
+
+# Encodings (WHATWG names) whose label is not taken at its word on non-ASCII bytes: a single-byte
+# encoding decodes any bytes, so it cannot vouch for them, and "ascii" (windows-1252 by WHATWG) is
+# what a server says when it has not looked.
+_SINGLE_BYTE = {"windows-1252", "iso-8859-15"}
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -23,14 +32,10 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BO
 _C1_AS_WINDOWS_1252 = {b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xA0)}
 
 
-def _known(label: str | None) -> str | None:
-    """Python's name for an encoding label ("ISO-8859-1" → "iso8859-1"), None when unknown or empty."""
-    if not label:
-        return None
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
+def _known(label: str | None) -> webencodings.Encoding | None:
+    """The encoding a label names by the WHATWG Encoding Standard ("ISO-8859-1" → windows-1252), None when
+    unknown or empty."""
+    return webencodings.lookup(label) if label else None
 
 
 def _windows_1252(data: bytes) -> str:
@@ -42,28 +47,31 @@ def decode_text(data: bytes, labels: Iterable[str | None] = ()) -> tuple[str, st
     """Decode bytes; returns the text and, when a label had to be overruled, why (else None).
 
     Tries, in order: a byte-order mark (UTF-8, UTF-16); the `labels` given
-    (e.g. an HTTP charset, then the document's own declaration; unknown ones
-    are skipped); UTF-8, strictly; and last Windows-1252 (as browsers read it),
-    which is what a file "labelled UTF-8 but written in Latin-1" turns out to
-    be. A single-byte label on non-ASCII bytes that are valid UTF-8 is
-    overruled: such bytes are UTF-8 ("Høring" must not become "HÃ¸ring").
-    The reason reads "labelled iso8859-1 is UTF-8; read as UTF-8" or
-    "is not valid utf-8; read as Windows-1252/ISO-8859-1": the caller names
-    the thing ("body …").
+    (e.g. an HTTP charset, then the document's own declaration), each read
+    as the WHATWG Encoding Standard defines it (unknown ones are skipped);
+    UTF-8, strictly; and last Windows-1252 (as browsers read it), which is
+    what a file "labelled UTF-8 but written in Latin-1" turns out to be. A
+    single-byte label on non-ASCII bytes that are valid UTF-8 is overruled:
+    such bytes are UTF-8 ("Høring" must not become "HÃ¸ring"). The reason
+    reads "labelled iso-8859-1 is UTF-8; read as UTF-8" or "is not valid
+    utf-8; read as Windows-1252/ISO-8859-1": the caller names the thing
+    ("body …").
     """
     for bom, name in _BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace").lstrip("\ufeff"), None
-    usable = [known for label in labels if (known := _known(label))]
-    if usable and usable[0] in _SINGLE_BYTE and not data.isascii():
+    usable = [(label.strip().lower(), known) for label in labels if label and (known := _known(label))]
+    if usable and usable[0][1].name in _SINGLE_BYTE and not data.isascii():
         try:
-            return data.decode("utf-8"), f"labelled {usable[0]} is UTF-8; read as UTF-8"
+            return data.decode("utf-8"), f"labelled {usable[0][0]} is UTF-8; read as UTF-8"
         except UnicodeDecodeError:
             pass
-    for encoding in [*usable, "utf-8"]:
+    for _label, encoding in [*usable, ("utf-8", webencodings.UTF8)]:
+        if encoding.name == "windows-1252":
+            return _windows_1252(data), None  # every byte has its character: never fails
         try:
-            return data.decode(encoding), None
+            return encoding.codec_info.decode(data)[0], None
         except (UnicodeDecodeError, LookupError):
             continue
-    said = usable[0] if usable else "no charset"
+    said = usable[0][0] if usable else "no charset"
     return _windows_1252(data), f"is not valid {said}; read as Windows-1252/ISO-8859-1"

@@ -117,6 +117,7 @@ def one_source_workspace(root: Path, url: str, key: str = "src", kind: str = "rs
         name: Test source
         kind: {kind}
         url: {url}
+        allow_private: true  # the test server is on 127.0.0.1: an intranet source
         section: norway
         heading: X
         {extra}

@@ -1,5 +1,10 @@
 """Collecting from a real local server: every source kind, de-duplication, idempotence,
-relevance through article pages, and each bad input failing alone."""
+relevance through article pages, and each bad input failing alone.
+
+The server listens on 127.0.0.1, and its items link to pages on it: inside the network,
+where only feeds.yaml may point. So the sources here are intranet sources, on purpose
+(`allow_private: true`); test_destinations.py collects the same kind of feed without it
+and proves those links are refused."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from newsletter.collect.run import collect
 from newsletter.config import Workspace
 from newsletter.curate.inbox import InboxQuery, inbox
 from newsletter.store import Store
-from tests.conftest import one_source_workspace, write_workspace
+from tests.conftest import DATA, one_source_workspace, write_workspace
 from tests.server import Route
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -73,6 +78,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Regjeringen nyheter
         kind: rss
         url: {server.url("/rss")}
+        allow_private: true
         section: norway
         heading: Politiske tiltak
         relevance: filter
@@ -80,6 +86,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Center mod Menneskehandel
         kind: html
         url: {server.url("/nyheder")}
+        allow_private: true
         section: international
         heading: Danmark
         language: da
@@ -94,6 +101,7 @@ def feeds_yaml(server, extra: str = "") -> str:
         name: Stortinget saker
         kind: stortinget
         url: {server.url("/eksport/saker?sesjonid=2021-2022")}
+        allow_private: true
         section: norway
         heading: Stortinget
         relevance: filter
@@ -194,6 +202,7 @@ def test_consultation_deadline_comes_from_its_page(site, tmp_path):
         name: Regjeringen høringer
         kind: rss
         url: {site.url("/rss")}
+        allow_private: true
         section: norway
         heading: Høringer
         item_kind: consultation
@@ -377,6 +386,7 @@ def test_pages_follow_next_links_up_to_max_pages(server, tmp_path):
         name: Paged
         kind: html
         url: {server.url("/list")}
+        allow_private: true
         section: international
         heading: Paged
         relevance: all
@@ -417,6 +427,7 @@ def test_europol_style_feed_gets_dates_from_article_pages(server, tmp_path):
         name: Europol
         kind: rss
         url: {server.url("/rss")}
+        allow_private: true
         section: international
         heading: Europol
         language: en
@@ -603,3 +614,121 @@ def test_an_item_first_seen_after_midnight_in_oslo_belongs_to_the_oslo_day(serve
     ]
     assert json.loads(invoke("items", "--issue", "2024-q1", "--json")) == []
     assert "2024-04-01 00:30" in invoke("sources", "check")
+
+
+def test_one_document_in_two_spellings_is_one_item(server, tmp_path):
+    """The feed escapes ø in lower case, the listing writes the letter itself: RFC 3986 §6.2.2 makes them
+    one URL, so one item, seen in both sources (tests/data/feeds/percent_encoding_spellings.xml has
+    every spelling)."""
+    server.routes["/rss"] = Route(
+        f"""<rss version="2.0"><channel><title>t</title><item><title>Høring om menneskehandel</title>
+        <link>{server.url("/no/h%c3%b8ring-om-menneskehandel/")}</link>
+        <pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item></channel></rss>""".encode()
+    )
+    server.routes["/liste"] = Route(
+        '<html><body><div class="item"><h3><a href="/no/./høring-om-menneskehandel/">Høring</a></h3>'
+        '<span class="date">20.06.2022</span></div></body></html>'.encode(),
+        content_type="text/html; charset=utf-8",
+    )
+    root = write_workspace(
+        tmp_path,
+        f"""
+    sources:
+      - key: feed
+        name: Feed
+        kind: rss
+        url: {server.url("/rss")}
+        allow_private: true
+        section: norway
+        relevance: all
+      - key: liste
+        name: Liste
+        kind: html
+        url: {server.url("/liste")}
+        allow_private: true
+        section: norway
+        relevance: all
+        selectors: {{item: div.item, title: h3 a, link: h3 a, date: span.date}}
+    """,
+    )
+    report, found = run(root)
+    assert [(r.new, r.unchanged) for r in report.results] == [(1, 0), (0, 1)]
+    (item,) = found.values()
+    assert item.url == server.url("/no/h%C3%B8ring-om-menneskehandel/")
+    assert item.sources == ("feed", "liste")
+
+
+def _shared_link_feed(*guids: str) -> bytes:
+    """tests/data/feeds/shared_link_guids.xml with only the entries of `guids` (all when none are named)."""
+    text = (DATA / "feeds" / "shared_link_guids.xml").read_text(encoding="utf-8")
+    head, *entries = text.split("<item>")
+    entries[-1] = entries[-1].split("</channel>")[0]
+    kept = [e for e in entries if not guids or any(f">{g}</guid>" in e for g in guids)]
+    return (head + "".join("<item>" + e for e in kept) + "</channel></rss>").encode()
+
+
+def stored(root) -> list:
+    """Every stored item, by title (items sharing a link are several, so `run`'s URL map holds one)."""
+    with Store(Workspace(root).db_path) as store:
+        return sorted(store.iter_items(), key=lambda i: i.title)
+
+
+def test_entries_sharing_a_link_are_kept_apart_by_their_guids(server, tmp_path):
+    """tests/data/feeds/shared_link_guids.xml: two entries link to a listing page, two to one page by
+    fragment. Each is its own item, found again by its guid on later collects, alone or not."""
+    server.routes["/rss"] = Route(_shared_link_feed())
+    root = one_source_workspace(tmp_path, server.url("/rss"), extra="relevance: all")
+    report, _ = run(root)
+    (result,) = report.results
+    assert (result.new, result.updated, result.warnings) == (4, 0, [])
+    items = stored(root)
+    assert [(i.title, i.url) for i in items] == [
+        ("Ny handlingsplan mot menneskehandel", "https://www.example.no/aktuelt/"),
+        ("Seminar om arbeidslivskriminalitet", "https://www.example.no/kalender"),  # the page's item
+        ("Seminar om menneskehandel", "https://www.example.no/kalender#seminar-2"),
+        ("Tilskudd til tiltak mot tvangsarbeid", "https://www.example.no/aktuelt/"),
+    ]
+    ids = {i.title: i.id for i in items}
+    assert len(set(ids.values())) == 4
+    report, _ = run(root)
+    assert (report.results[0].new, report.results[0].updated, report.results[0].unchanged) == (0, 0, 4)
+    # The listing-page entry that was told apart comes alone: it is still its own item, not the other's.
+    server.routes["/rss"] = Route(_shared_link_feed("urn:example:2022-102", "urn:example:2022-104"))
+    report, _ = run(root)
+    assert (report.results[0].new, report.results[0].updated, report.results[0].unchanged) == (0, 0, 2)
+    assert {i.title: i.id for i in stored(root)} == ids
+
+
+def test_an_entry_that_comes_to_share_a_link_keeps_its_item(server, tmp_path):
+    """First collect: one entry links to the listing page, and is that page's item. Next: a second entry
+    with another guid shares the link; the first keeps its item and id, the second is a new one."""
+    server.routes["/rss"] = Route(_shared_link_feed("urn:example:2022-101"))
+    root = one_source_workspace(tmp_path, server.url("/rss"), extra="relevance: all")
+    run(root)
+    ((first_id, first_title),) = [(i.id, i.title) for i in stored(root)]
+    server.routes["/rss"] = Route(_shared_link_feed("urn:example:2022-102", "urn:example:2022-101"))
+    report, _ = run(root)
+    assert (report.results[0].new, report.results[0].updated, report.results[0].unchanged) == (1, 0, 1)
+    assert {i.title: i.id for i in stored(root)}[first_title] == first_id
+
+
+def test_listing_items_sharing_a_link_with_nothing_to_tell_them_apart_are_named(server, tmp_path):
+    server.routes["/liste"] = Route(
+        b'<html><body><div class="item"><h3><a href="/aktuelt/">Ny rapport om tvangsarbeid</a></h3>'
+        b'<span class="date">20.06.2022</span></div><div class="item"><h3><a href="/aktuelt/">Nytt tilskudd</a>'
+        b'</h3><span class="date">21.06.2022</span></div></body></html>',
+        content_type="text/html",
+    )
+    root = one_source_workspace(
+        tmp_path,
+        server.url("/liste"),
+        kind="html",
+        extra="relevance: all\n        selectors: {item: div.item, title: h3 a, link: h3 a, date: span.date}",
+    )
+    report, found = run(root)
+    (result,) = report.results
+    assert (result.new, result.updated) == (1, 0)
+    assert [i.title for i in found.values()] == ["Ny rapport om tvangsarbeid"]
+    (warning,) = result.warnings
+    assert "nothing to tell them apart" in warning
+    assert "'Ny rapport om tvangsarbeid'" in warning and "'Nytt tilskudd'" in warning

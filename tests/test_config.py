@@ -96,6 +96,16 @@ def test_each_mistake_names_file_line_and_key(tmp_path, old, new, line, message)
     assert message in text
 
 
+def test_a_source_without_heading_is_headed_by_its_name(tmp_path):
+    feeds = load_feeds(write(tmp_path, GOOD.replace("    heading: UNODC\n", "", 1)))
+    assert [(s.name, s.heading) for s in feeds.sources] == [
+        ("UNODC press releases", "UNODC press releases"),
+        ("CBSS", "Østersjørådet (CBSS)"),
+    ]
+    with pytest.raises(ConfigError, match="heading: expected a non-empty text"):
+        load_feeds(write(tmp_path, GOOD.replace("    heading: UNODC\n", "    heading: ''\n", 1)))
+
+
 def test_html_source_without_selectors_is_refused(tmp_path):
     text = GOOD.replace("    selectors:\n", "    xselectors:\n", 1)
     with pytest.raises(ConfigError, match="unknown key"):

@@ -24,6 +24,22 @@ DATE_FORMS = [
     ("Thu, 30 Jun 2022 22:30:00 GMT", None, D(2022, 7, 1), "day"),
     ("Thu, 30 Jun 2022 21:30:00 GMT", None, D(2022, 6, 30), "day"),
     ("Sat, 31 Dec 2022 23:30:00 +0000", None, D(2023, 1, 1), "day"),
+    # the zone's every spelling: -0000 is UTC (RFC 5322 §3.3), RFC 822's names, an unknown name is local
+    ("Thu, 30 Jun 2022 23:30:00 -0000", None, D(2022, 7, 1), "day"),
+    ("Thu, 30 Jun 2022 23:30:00 UT", None, D(2022, 7, 1), "day"),
+    ("Thu, 30 Jun 2022 19:30:00 EDT", None, D(2022, 7, 1), "day"),
+    ("Thu, 30 Jun 2022 23:30:00 CEST", None, D(2022, 6, 30), "day"),
+    ("Thu, 30 Jun 2022 23:30:00", None, D(2022, 6, 30), "day"),
+    # RFC 822's variants: full names, two-digit years, RFC 850 dashes, 12-hour times, other orders
+    ("Thursday, 30 June 2022 23:30:00 +0000", None, D(2022, 7, 1), "day"),
+    ("30 September 2022 22:15 GMT", None, D(2022, 10, 1), "day"),
+    ("Thu, 02 Jun 22 07:46:24 +0000", None, D(2022, 6, 2), "day"),
+    ("Thursday, 30-Jun-22 23:30:00 GMT", None, D(2022, 7, 1), "day"),
+    ("Thu, 30 Jun 2022 11:30:00 PM +0000", None, D(2022, 7, 1), "day"),
+    ("Thu Jun 02 07:46:24 +0000 2022", None, D(2022, 6, 2), "day"),
+    ("Thu Jun 30 23:30:00 +0000 2022", None, D(2022, 7, 1), "day"),
+    ("June 30, 2022 11:30 PM GMT", None, D(2022, 7, 1), "day"),
+    ("Jun 30, 2022 12:15 AM GMT", None, D(2022, 6, 30), "day"),
     # ISO 8601
     ("2022-06-30", None, D(2022, 6, 30), "day"),
     ("2022-06-30T23:30:00Z", None, D(2022, 7, 1), "day"),
@@ -32,6 +48,10 @@ DATE_FORMS = [
     ("2022-06-30T23:30:00-05:00", None, D(2022, 7, 1), "day"),
     ("2022-06-08T10:00:00.3315720+02:00", None, D(2022, 6, 8), "day"),
     ("2022-06-30T23:30:00", None, D(2022, 6, 30), "day"),  # naive: already local
+    ("2022-06-30T23:30:00 GMT", None, D(2022, 7, 1), "day"),
+    ("2022-06-30 23:30:00 UTC", None, D(2022, 7, 1), "day"),
+    ("2022-06-30T23:30:00+00", None, D(2022, 7, 1), "day"),
+    ("2022/06/30 23:30:00 +0000", None, D(2022, 7, 1), "day"),
     # month names in the sources' languages
     ("16 september 2025", None, D(2025, 9, 16), "day"),  # sv
     ("3 oktober 2025", None, D(2025, 10, 3), "day"),  # sv

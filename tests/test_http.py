@@ -4,6 +4,9 @@ proxies from the environment.
 
 Nothing here reaches the internet: an autouse fixture makes every name other than
 localhost fail to resolve (and records the lookups), and every server listens on 127.0.0.1.
+Every server is therefore inside the network, so the fetcher here is the one an intranet
+source gets (`allow_private: true`); the destination policy has its tests in
+test_destinations.py.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import tracemalloc
 
 import pytest
 
+from newsletter import net
 from newsletter.errors import FetchError
 from newsletter.models import Limits
-from newsletter.net import Fetcher, Response
+from newsletter.net import Response
 from tests.server import LocalServer, Route, SocketServer
 
 UA = "newsletter-tests/1.0 (+https://example.invalid/contact)"
@@ -27,6 +31,14 @@ LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class Fetcher(net.Fetcher):
+    """The fetcher as an intranet source (`allow_private: true`) uses it: these tests are about HTTP
+    itself, against servers on 127.0.0.1, which the destination policy would refuse."""
+
+    def get(self, url, etag=None, last_modified=None, **policy):
+        return super().get(url, etag, last_modified, **{"allow_private": True, **policy})
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,7 @@
 """The link checker against real local servers: states and errors, HEAD refused, timeouts,
-redirects and loops, one result per distinct URL with all its uses, and per-host politeness."""
+redirects and loops, one result per distinct URL with all its uses, per-host politeness,
+and the destination policy (links into the network are refused, unless an intranet source
+in feeds.yaml names their host)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from newsletter.curate.links import LinkResult, LinkUse, check_links, issue_links
+from newsletter.curate import links
+from newsletter.curate.links import LinkResult, LinkUse, issue_links
 from newsletter.models import Entry, Issue, Limits
 from tests.server import Route
 
@@ -96,6 +99,15 @@ def refusing():
     local = HeadRefusingServer()
     yield local
     local.stop()
+
+
+# Every server here listens on 127.0.0.1: the checks of HTTP behaviour run as for the host of an
+# intranet source (`allow_private: true` in feeds.yaml); the policy's own tests pass no such host.
+INTRANET = frozenset({"127.0.0.1"})
+
+
+def check_links(uses, limits, user_agent, private_hosts=INTRANET):
+    return links.check_links(uses, limits, user_agent, private_hosts)
 
 
 def entry(heading: str, title: str, *urls: str) -> Entry:

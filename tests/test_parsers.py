@@ -144,6 +144,8 @@ def check_items(items, warnings, expect: dict, path: Path) -> None:
         for bad in wanted.get("summary_excludes", []):
             assert bad not in item.summary, f"{bad!r} in summary {item.summary!r}"
             assert bad not in item.title, f"{bad!r} in title {item.title!r}"
+    if "canonical_urls" in expect:  # how many documents the items are, whatever their links' spelling
+        assert sorted({canonical_url(i.url) for i in items}) == expect["canonical_urls"], path.name
     for text in expect.get("warnings_contain", []):
         assert any(text in w for w in warnings), f"{path.name}: no warning with {text!r} in {warnings}"
     if "warnings_count" in expect:

@@ -16,11 +16,11 @@ import pytest
 import trustme  # noqa: E402 (a test dependency: missing, these tests fail rather than skip)
 
 from newsletter.errors import FetchError  # noqa: E402
-from newsletter.net import Fetcher  # noqa: E402
 from tests.server import LocalServer, Route, SocketServer  # noqa: E402
 
 # dns_lookups is an autouse fixture; server is the fast-stopping override of conftest's.
-from tests.test_http import UA, dns_lookups, fast_stopping, server  # noqa: E402,F401
+# Fetcher is test_http's: the intranet source's fetcher, since every server here is on 127.0.0.1.
+from tests.test_http import UA, Fetcher, dns_lookups, fast_stopping, server  # noqa: E402,F401
 
 HOSTS = ("localhost", "127.0.0.1", "feeds.example.test")
 

@@ -303,3 +303,57 @@ def test_timestamps_are_written_in_one_form_and_a_naive_time_is_refused(tmp_path
         )
         with pytest.raises(ValueError, match="no UTC offset"):
             store.upsert_items(FEED, [raw()], dt.datetime(2024, 4, 1, 0, 30))
+
+
+def store_at_schema(path, version: int) -> sqlite3.Connection:
+    """A database as a tool of schema `version` left it (migrations 1 to `version` applied), still open."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:version]:
+        if callable(migration):
+            migration(db)
+        else:
+            db.executescript(migration)
+    db.execute(f"PRAGMA user_version = {version}")
+    return db
+
+
+def test_migration_5_rekeys_items_to_the_normalised_canonical_url(tmp_path):
+    """Keys stored before RFC 3986 normalisation are recomputed, ids kept; two rows that turn out to be one
+    document keep both ids, and the one the editor decided on is the one collects find from now on."""
+    path = tmp_path / "old.db"
+    old = store_at_schema(path, 4)
+    old.executescript(
+        """
+        INSERT INTO items (id, key, url, source, title, status, first_seen, fetched_at) VALUES
+            ('lower00', 'regjeringen.no/no/h%c3%b8ring', 'https://www.regjeringen.no/no/h%c3%b8ring/', 'feed',
+             'Høring (picked)', 'picked', '2024-05-02T10:00:00.000000+00:00', '2024-05-02T10:00:00.000000+00:00'),
+            ('upper00', 'regjeringen.no/no/h%C3%B8ring', 'https://www.regjeringen.no/no/h%C3%B8ring/', 'listing',
+             'Høring (seen first)', 'new', '2024-05-01T10:00:00.000000+00:00', '2024-05-01T10:00:00.000000+00:00'),
+            ('idnhost', 'bølgen.no/a/./b', 'https://bølgen.no/a/./b', 'feed',
+             'IDN', 'new', '2024-05-01T10:00:00.000000+00:00', '2024-05-01T10:00:00.000000+00:00'),
+            ('plain00', 'a.test/x', 'https://a.test/x', 'feed',
+             'Plain', 'new', '2024-05-01T10:00:00.000000+00:00', '2024-05-01T10:00:00.000000+00:00');
+        INSERT INTO pages (url, text, fetched_at) VALUES ('https://bølgen.no/a/./b', 'cached',
+            '2024-05-01T10:00:00.000000+00:00');
+        PRAGMA user_version = 4;
+        """
+    )
+    old.close()
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        keys = dict(store.db.execute("SELECT id, key FROM items"))
+        assert keys == {
+            "lower00": "regjeringen.no/no/h%C3%B8ring",
+            "upper00": "regjeringen.no/no/h%C3%B8ring#upper00",
+            "idnhost": "xn--blgen-vua.no/a/b",
+            "plain00": "a.test/x",
+        }
+        assert store.get_item("idnhost").url == "https://xn--blgen-vua.no/a/b"
+        assert store.get_page("https://xn--blgen-vua.no/a/b").text == "cached"
+        # The next collect finds the decided item under any spelling, and stores no new one.
+        found = store.upsert_items(FEED, [raw("https://www.regjeringen.no/no/høring/", "Høring")], NOW)
+        assert (found.new, found.seen_ids) == (0, ["lower00"])
+        found = store.upsert_items(FEED, [raw("https://BØLGEN.no/a/b", "IDN")], NOW)
+        assert (found.new, found.seen_ids) == (0, ["idnhost"])
+        assert store.get_item("x", key=reference_key("https://www.regjeringen.no/no/h%c3%b8ring/")).id == "lower00"
+        assert store.get_item("upper00").status == "new"  # still there, by its id

@@ -148,6 +148,47 @@ def test_canonical_url_keeps_what_the_source_wrote(url, expected):
     assert canonical_url(url) == expected
 
 
+HORING = "https://www.regjeringen.no/no/dokumenter/h%C3%B8ring-om-menneskehandel/id2900004/"
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        # RFC 3986 §6.2.2.1: the case of percent-escapes
+        ("https://www.regjeringen.no/no/dokumenter/h%c3%b8ring-om-menneskehandel/id2900004/", HORING),
+        ("https://www.example.org/s?q=s%c3%b8k&x=%2f", "https://www.example.org/s?q=s%C3%B8k&x=%2F"),
+        # the same path written with the character itself: percent-encoded as UTF-8
+        ("https://www.regjeringen.no/no/dokumenter/høring-om-menneskehandel/id2900004/", HORING),
+        # §6.2.2.2: escaped unreserved characters decoded; reserved ones kept escaped
+        ("https://www.example.org/%7Eola/%41%2D%5F%2E", "https://www.example.org/~ola/A-_."),
+        ("https://www.example.org/a%2Fb%3Fc%23d", "https://www.example.org/a%2Fb%3Fc%23d"),
+        # §6.2.2.3: dot segments (also escaped ones), never above the root
+        ("https://www.example.org/a/./b/../c", "https://www.example.org/a/c"),
+        ("https://www.example.org/a/b/..", "https://www.example.org/a/"),
+        ("https://www.example.org/../../a", "https://www.example.org/a"),
+        ("https://www.example.org/a/%2e%2E/b", "https://www.example.org/b"),
+        ("https://www.example.org/a..b/.c", "https://www.example.org/a..b/.c"),  # dots inside a name stay
+        # IDNA host (UTS #46: upper case and full-width characters mapped, as browsers do)
+        ("https://Bølgen.NO/nyheter", "https://xn--blgen-vua.no/nyheter"),
+        ("https://xn--blgen-vua.no/nyheter", "https://xn--blgen-vua.no/nyheter"),
+    ],
+)
+def test_canonical_url_normalises_as_rfc_3986_says(url, expected):
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected
+
+
+def test_one_document_in_every_spelling_is_one_item_id():
+    spellings = [
+        HORING,
+        HORING.replace("%C3%B8", "%c3%b8"),
+        HORING.replace("%C3%B8", "ø"),
+        HORING.replace("/no/", "/no/./aktuelt/../"),
+        HORING.replace("https://www.", "HTTPS://WWW.") + "#innhold",
+    ]
+    assert len({item_id(dedup_key(url)) for url in spellings}) == 1
+
+
 def test_canonical_url_rejects_a_broken_host():
     with pytest.raises(ValueError):
         canonical_url("http://[::1/x")

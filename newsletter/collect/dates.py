@@ -10,12 +10,12 @@ taken: `Fri, 01 Jul 2022 00:15:00 +0200` is 1 July in Oslo, 30 June in UTC.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import functools
 import re
 from dataclasses import dataclass
 
 from babel.dates import get_month_names
+from feedparser.datetimes.rfc822 import timezone_names as rfc822_zones
 
 from newsletter import clock
 from newsletter.models import DatePrecision
@@ -79,36 +79,95 @@ def to_local_date(moment: dt.datetime, tz: str = DEFAULT_TZ) -> dt.date:
     return clock.local_date(moment, tz)
 
 
+# A time of day (12-hour with AM/PM too), and the zone that may follow it: a numeric offset, or a name
+# (RFC 822 §5.1's UT, GMT, EST …, and ISO 8601's Z). `_zone_offset` reads the zone; a name it does not
+# know (CET, "Oslo") leaves the time local, as a time without a zone is.
+_TIME = (
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,]\d+)?)?"
+    r"(?:\s*(?P<ampm>[AaPp])\.?[Mm]\.?(?!\w))?"
+)
+_ZONE = r"(?P<zone>[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5})"
+# ISO 8601, and the year-first form with slashes some CMSs print ("2022/06/30 23:30:00 +0000").
+_ISO = re.compile(
+    r"\b(?P<year>\d{4})(?P<sep>[-/])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})(?!\d)"
+    rf"(?:[T ]{_TIME}(?:\s*{_ZONE}(?![\w:]))?)?"
+)
+_MONTH = r"(?P<month>[^\W\d_]{3,})\.?"
+# RFC 822 / RFC 5322 §3.3 as feeds write it, and its variants in the wild: the weekday optional, the
+# month abbreviated or in full ("30 June 2022"), a two-digit year (valid RFC 822, allowed by RSS 2.0),
+# RFC 850's dashes ("30-Jun-22"), seconds optional, the zone optional.
+_RFC822 = re.compile(
+    rf"(?<!\d)(?P<day>\d{{1,2}})\.?[\s-]+{_MONTH},?[\s-]+(?P<year>\d{{4}}|\d{{2}}),?\s+{_TIME}"
+    rf"(?:\s*{_ZONE})?(?![\w:])"
+)
+# The same parts in asctime(3) order, as Twitter-era APIs write it: "Thu Jun 02 07:46:24 +0000 2022".
+_ASCTIME = re.compile(rf"{_MONTH}\s+(?P<day>\d{{1,2}}),?\s+{_TIME}\s+(?:{_ZONE}\s+)?(?P<year>\d{{4}})(?!\d)")
+# And in the American order: "June 30, 2022 11:30 PM GMT", "Jun 30 2022 at 23:30 UTC".
+_AMERICAN = re.compile(
+    rf"{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}}),?\s+(?:at\s+)?{_TIME}"
+    rf"(?:\s*{_ZONE})?(?![\w:])"
+)
+
+
+def _zone_offset(zone: str | None) -> dt.timezone | None:
+    """The UTC offset a zone stands for; None when there is none or it is a name RFC 822 does not define.
+
+    `-0000` is UTC: RFC 5322 §3.3 says the time is in UTC and only the
+    sender's own zone is unknown (Python's email.utils reads it as "no
+    zone", which made 23:30 -0000 on 30 June a 30 June in Oslo). Names are
+    RFC 822's (UT, GMT, Z, EST … PDT and the military letters), from
+    feedparser's table, and UTC. Any other name (CET, CEST) leaves the time
+    local, which for the Central European zones is what it is.
+    """
+    if not zone:
+        return None
+    numeric = re.fullmatch(r"([+-])(\d{2}):?(\d{2})?", zone)
+    if numeric:
+        hours, minutes = int(numeric.group(2)), int(numeric.group(3) or 0)
+        if hours > 23 or minutes > 59:
+            return None
+        sign = -1 if numeric.group(1) == "-" else 1
+        return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    named = {**rfc822_zones, "utc": 0}.get(zone.lower())
+    return dt.timezone(dt.timedelta(hours=named)) if named is not None else None
+
+
+def _moment(match: re.Match[str], year: int, month: int, tz: str) -> ParsedDate | None:
+    """The Oslo day of a matched date with a time (and perhaps a zone); None when it is no real moment."""
+    day, hour, minute = int(match.group("day")), int(match.group("hour")), int(match.group("minute"))
+    second = min(int(match.group("second") or 0), 59)  # a leap second is still that day
+    if match.group("ampm"):
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if match.group("ampm").lower() == "p" else 0)
+    if _valid(year, month, day) is None or hour > 23 or minute > 59:
+        return None
+    moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=_zone_offset(match.group("zone")))
+    return ParsedDate(to_local_date(moment, tz))
+
+
 def _iso(text: str, tz: str) -> ParsedDate | None:
-    match = re.search(
-        r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?", text
-    )
+    match = _ISO.search(text)
     if not match:
         return None
-    if match.group(4) is None:
-        date = _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    year, month = int(match.group("year")), int(match.group("month"))
+    if match.group("hour") is None:
+        date = _valid(year, month, int(match.group("day")))
         return ParsedDate(date) if date else None
-    stamp = match.group(0).replace(" ", "T", 1)
-    stamp = re.sub(r"\s+", "", stamp)
-    try:
-        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        return None
-    return ParsedDate(to_local_date(moment, tz))
+    return _moment(match, year, month, tz)
 
 
 def _rfc822(text: str, tz: str) -> ParsedDate | None:
-    if not re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", text):
-        return None
-    try:
-        moment = email.utils.parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
-        return None
-    return ParsedDate(to_local_date(moment, tz))
+    for pattern in (_RFC822, _ASCTIME, _AMERICAN):
+        for match in pattern.finditer(text):
+            month = month_table().get(match.group("month").lower())
+            if month is None:
+                continue
+            year = int(match.group("year"))
+            if year < 100:  # RFC 5322 §4.3: 00–49 are 2000–2049, 50–99 are 1950–1999
+                year += 2000 if year < 50 else 1900
+            return _moment(match, year, month, tz)
+    return None
 
 
 def _numeric(text: str) -> ParsedDate | None:
@@ -158,8 +217,11 @@ def parse_date(text: str | None, date_format: str | None = None, tz: str = DEFAU
     """Read a date from text as sources print it; None when there is none.
 
     `date_format` (strptime, with the literal text around the date) is tried
-    first; then ISO 8601, RFC 822, day-first numeric dates and dates with month
-    names in any supported language, then a month or year alone.
+    first; then RFC 822 (and asctime order), ISO 8601, day-first numeric dates
+    and dates with month names in any supported language, then a month or
+    year alone. A time with a zone (an offset, `-0000`, `Z`, or a name RFC
+    822 defines, after an RFC 822 or an ISO 8601 time alike) is taken to
+    Oslo's day; a time without one is local already.
     """
     if not text:
         return None

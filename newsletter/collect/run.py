@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from newsletter import clock
 from newsletter.collect.parsers.article import read_article
@@ -22,10 +23,20 @@ from newsletter.collect.parsers.feeds import parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
 from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
-from newsletter.collect.urls import canonical_url, identify
+from newsletter.collect.urls import canonical_url, identify, shared_link_identity
 from newsletter.errors import FetchError, ParseError, UsageError
-from newsletter.models import FeedsConfig, FetchState, Item, Limits, RawItem, Settings, Source, SourceResult
-from newsletter.net import Fetcher, Response
+from newsletter.models import (
+    FeedsConfig,
+    FetchState,
+    Item,
+    ItemIdentity,
+    Limits,
+    RawItem,
+    Settings,
+    Source,
+    SourceResult,
+)
+from newsletter.net import Fetcher, Response, refusal
 from newsletter.store import CachedPage, Store
 
 log = logging.getLogger(__name__)
@@ -77,10 +88,20 @@ def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz:
     started = time.monotonic()
     out = Fetched(source=source)
     try:
-        response = fetcher.get(source.url, state.etag if state else None, state.last_modified if state else None)
+        response = fetcher.get(
+            source.url,
+            state.etag if state else None,
+            state.last_modified if state else None,
+            configured=True,
+            allow_private=source.allow_private,
+        )
         out.response = response
         if not response.not_modified:
             out.items, out.warnings = parse_source(fetcher, source, response, tz)
+            if not source.allow_private:
+                out.items, refused = allowed_items(out.items)
+                if refused:
+                    out.warnings.append(refused_warning(refused))
             for item in out.items:
                 item.kind = item.kind or infer_kind(item.title, item.url, source.item_kind)
     except (FetchError, ParseError) as exc:
@@ -100,7 +121,7 @@ def parse_source(fetcher: Fetcher, source: Source, response: Response, tz: str) 
         return parse_stortinget(response.body, source, response.charset, response.content_type, tz)
 
     def fetch_page(url: str) -> tuple[bytes, str | None]:
-        page = fetcher.get(url)
+        page = fetcher.get(url, allow_private=source.allow_private)
         return page.body, page.charset
 
     return collect_listing(response.body, source, response.url, response.charset, fetch_page, tz)
@@ -193,12 +214,16 @@ def _store_fetched(
     items, unusable = usable_items(fetched.items)
     if unusable:
         result.warnings.append(f"{len(unusable)} items with unusable links skipped (e.g. {unusable[0][:80]!r})")
+    # Identities are decided on the whole batch, before --since holds some back: whether entries share a
+    # link, and which keeps the plain identity, must not depend on the date range asked for.
+    identified, shared = identities(items, store.guid_keys(source.key))
+    result.warnings.extend(shared)
     complete = True
     if since:
-        kept = [i for i in items if i.published is None or i.published >= since]
-        complete = len(kept) == len(items)
-        items = kept
-    upserted = store.upsert_items(source, [(identify(i.url), i) for i in items], now, precedence)
+        kept = [(i, raw) for i, raw in identified if raw.published is None or raw.published >= since]
+        complete = len(kept) == len(identified)
+        identified = kept
+    upserted = store.upsert_items(source, identified, now, precedence)
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
     # Validators stand for "everything in this body is stored": not so when --since held items back.
@@ -212,6 +237,86 @@ def _store_fetched(
         state.newest_seen_at = now
     store.save_state(state, source.url)
     return result
+
+
+def allowed_items(items: list[RawItem]) -> tuple[list[RawItem], list[tuple[RawItem, str]]]:
+    """Items whose link content may point at (`net.refusal`), and the refused ones with why."""
+    allowed, refused = [], []
+    for item in items:
+        why = refusal(item.url)
+        if why:
+            refused.append((item, why))
+        else:
+            allowed.append(item)
+    return allowed, refused
+
+
+REFUSED_NAMED = 5  # a hostile feed may hold thousands: name a few, count the rest
+
+
+def refused_warning(refused: list[tuple[RawItem, str]]) -> str:
+    """The warning for items not stored because their link points inside the network, naming them."""
+    named = "; ".join(f"{item.title[:60]!r} ({item.url[:80]}: {why})" for item, why in refused[:REFUSED_NAMED])
+    more = f"; and {len(refused) - REFUSED_NAMED} more" if len(refused) > REFUSED_NAMED else ""
+    return (
+        f"{len(refused)} items not stored: their links point inside the network, which only feeds.yaml may "
+        f"(set allow_private: true for an intranet source): {named}{more}"
+    )
+
+
+def identities(items: list[RawItem], guid_keys: dict[str, str]) -> tuple[list[tuple[ItemIdentity, RawItem]], list[str]]:
+    """Each item of one source with the document identity to store it under, and warnings.
+
+    An item is its link's document (`identify`), except where several items
+    of the batch share one link: a feed's entries with different guids (a
+    listing page as every entry's link), or links that differ only by
+    fragment. Those are told apart, by guid, else by fragment, and each is
+    its own item (`shared_link_identity`); one of them keeps the plain
+    document identity: the one whose guid the store knows under it
+    (`guid_keys`, guid → key, from earlier runs), else the one with neither
+    guid nor fragment, else the first whose guid the store does not know.
+    An entry the store knows under a told-apart key keeps that key in later
+    runs, also when it comes alone. Only entries that share a link within
+    one batch are told apart: a feed whose guids change from run to run
+    must not turn one document into several. Items that share a link with nothing to tell them apart are one:
+    the first is kept, and when their titles differ a warning names them.
+    Raises ValueError as `canonical_url` does (callers pass `usable_items`).
+    """
+    groups: dict[str, list[tuple[ItemIdentity, RawItem]]] = {}
+    for item in items:
+        identity = identify(item.url)
+        groups.setdefault(identity.key, []).append((identity, item))
+    out: list[tuple[ItemIdentity, RawItem]] = []
+    warnings: list[str] = []
+    for key, group in groups.items():
+        # What tells the entries apart: ("guid", …), else ("fragment", …), else nothing (None).
+        apart: dict[tuple[str, str] | None, tuple[ItemIdentity, RawItem]] = {}
+        for identity, item in group:
+            fragment = urlsplit(item.url.strip()).fragment
+            mark = ("guid", item.guid) if item.guid else ("fragment", fragment) if fragment else None
+            if mark in apart:
+                kept = apart[mark][1]
+                if item.title != kept.title:
+                    warnings.append(
+                        f"{kept.url[:100]} is the link of several entries with nothing to tell them apart; "
+                        f"kept {kept.title[:60]!r}, not {item.title[:60]!r}"
+                    )
+                continue
+            apart[mark] = (identity, item)
+        if len(apart) == 1:
+            ((identity, item),) = apart.values()
+            known = guid_keys.get(item.guid or "")
+            if known and known.startswith(key + "#"):  # told apart in an earlier run: stays so
+                identity = shared_link_identity(item.url, item.guid)
+            out.append((identity, item))
+            continue
+        guids = [mark for mark in apart if mark and mark[0] == "guid"]
+        holder = next((m for m in guids if guid_keys.get(m[1]) == key), None)
+        if holder is None and None not in apart:
+            holder = next((m for m in guids if m[1] not in guid_keys), None)
+        for mark, (identity, item) in apart.items():
+            out.append((identity if mark == holder else shared_link_identity(item.url, item.guid), item))
+    return out, warnings
 
 
 def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
@@ -263,7 +368,13 @@ def _score_and_read_articles(
         recent = since is None or item.published is None or item.published >= since
         if (needs_text or needs_date or needs_deadline) and recent:
             wanted.setdefault(item.url, []).append(item)
-    pages, retry = _read_articles(store, fetcher, wanted, settings, report, workers, progress, now)
+    # An article page may be inside the network only when a source that lists it is an intranet source.
+    private = {
+        url
+        for url, listed in wanted.items()
+        if any(by_key[k].allow_private for i in listed for k in i.sources if k in by_key)
+    }
+    pages, retry = _read_articles(store, fetcher, wanted, private, settings, report, workers, progress, now)
     with store.transaction():
         for item in items:
             page = pages.get(item.url)
@@ -294,6 +405,7 @@ def _read_articles(
     store: Store,
     fetcher: Fetcher,
     wanted: dict[str, list[Item]],
+    private: set[str],
     settings: Settings,
     report: CollectReport,
     workers: int,
@@ -304,6 +416,8 @@ def _read_articles(
 
     Returns the pages and the URLs whose fetch failed for a passing reason
     (timeout, 5xx): those are not cached, so a later collect tries again.
+    URLs in `private` may point inside the network (an `allow_private`
+    source lists them); the others are fetched under the destination policy.
     """
     pages: dict[str, CachedPage] = {}
     retry: set[str] = set()
@@ -327,7 +441,7 @@ def _read_articles(
 
     def fetch(url: str) -> tuple[CachedPage, bool]:
         try:
-            response = fetcher.get(url)
+            response = fetcher.get(url, allow_private=url in private)
             article = read_article(response.body, response.charset, tz)
             return CachedPage(
                 url=url,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import string
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+import idna
 
 from newsletter.models import ItemIdentity
 
@@ -53,28 +57,79 @@ def resolve(base: str, href: str) -> str:
 
 
 def canonical_url(url: str) -> str:
-    """The URL with scheme and host lower-cased, default port, fragment and tracking parameters removed.
+    """The URL normalised as RFC 3986 §6.2.2 says, with fragment, default port and tracking parameters removed.
 
-    The path and the kept query parameters stay byte for byte as the source
-    wrote them (only characters that are never valid in a URL are
-    percent-encoded): `%2F` and `%25` mean something, and `?id` is not `?id=`.
-    Raises ValueError for a URL that cannot be parsed (a broken IPv6 host, a
-    port that is not a number).
+    Two spellings of one document give one URL: scheme and host lower-cased,
+    a non-ASCII host in its IDNA form (`bølgen.no` → `xn--blgen-vua.no`,
+    UTS #46 as browsers and requests map it), percent-escapes upper-cased
+    (`%c3%b8` → `%C3%B8`), escaped unreserved characters decoded (`%7E` →
+    `~`), characters never valid in a URL percent-encoded as UTF-8 (`ø` →
+    `%C3%B8`), and dot segments removed (`/a/./b/../c` → `/a/c`). Reserved
+    characters stay as the source wrote them, escaped or not: `%2F` and
+    `%25` mean something, and `?id` is not `?id=`. Raises ValueError for a
+    URL that cannot be parsed (a broken IPv6 host, a port that is not a
+    number).
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = _idna_host((parts.hostname or "").rstrip("."))
     if ":" in host:
         host = f"[{host}]"  # IPv6 literal
     port = parts.port  # ValueError for a port that is not a number
     netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    path = _remove_dot_segments(_normalise(parts.path)) or "/"
     pieces = [p for p in parts.query.split("&") if p and not _is_tracking(unquote(p.split("=", 1)[0]))]
-    query = "&".join(quote(p, safe=_URL_SAFE) for p in pieces)
+    query = "&".join(_normalise(p) for p in pieces)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?[]"
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 §2.3: escaping these changes nothing, so §6.2.2.2 decodes them.
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+
+
+def _normalise(component: str) -> str:
+    """A path or query component percent-encoded where it must be, with escapes normalised (RFC 3986 §6.2.2)."""
+    encoded = quote(component, safe=_URL_SAFE)
+
+    def escape(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _ESCAPE.sub(escape, encoded)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """The path with "." and ".." segments resolved, as RFC 3986 §5.2.4 does it (an absolute path never climbs
+    above its root)."""
+    segments = path.split("/")
+    if "." not in segments and ".." not in segments:
+        return path
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if len(out) > 1 or (out and out[0]):
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # "/a/b/.." is the folder "/a/"
+    return "/".join(out)
+
+
+def _idna_host(host: str) -> str:
+    """A host name in the ASCII form a request carries (IDNA 2008 with UTS #46 mapping); lower-case ASCII as is.
+
+    A name IDNA refuses is kept lower-cased as written: the item is still
+    stored, and fetching it fails with its own error.
+    """
+    if host.isascii():
+        return host.lower()
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return host.lower()
 
 
 def dedup_key(url: str) -> str:
@@ -107,6 +162,23 @@ def identify(url: str) -> ItemIdentity:
     canonical = canonical_url(url)
     key = dedup_key(canonical)
     return ItemIdentity(canonical, key, tuple(item_id(key, n) for n in range(ID_LENGTH, ID_MAX_LENGTH + 1)))
+
+
+def shared_link_identity(url: str, guid: str | None) -> ItemIdentity:
+    """The identity of one of several entries of a source that share the document at `url`.
+
+    A feed may give entries with different guids one link (its listing page,
+    or links that differ only in their fragment); each is its own item. The
+    key is the document's de-duplication key with the guid (`#guid=…`) or,
+    for an entry without one, the link's fragment (`#…`); the item's URL
+    keeps the fragment, which says where on the page it is. Raises
+    ValueError as `canonical_url` does.
+    """
+    canonical = canonical_url(url)
+    fragment = urlsplit(url.strip()).fragment
+    key = f"{dedup_key(canonical)}#" + (f"guid={guid}" if guid else fragment)
+    shown = f"{canonical}#{fragment}" if fragment else canonical
+    return ItemIdentity(shown, key, tuple(item_id(key, n) for n in range(ID_LENGTH, ID_MAX_LENGTH + 1)))
 
 
 def reference_key(ref: str) -> str | None:

@@ -8,7 +8,15 @@ flight per host, `limits.host_interval` seconds between their starts.
 
 Like the fetcher, the checker goes through `newsletter.net.Sessions`, so
 HTTPS_PROXY, HTTP_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE from the environment
-are honoured (SSL_CERT_FILE too when REQUESTS_CA_BUNDLE is not set).
+are honoured (SSL_CERT_FILE too when REQUESTS_CA_BUNDLE is not set), and its
+guarded session applies the destination policy to every link and every
+redirect: a link into the network (loopback, private, link-local, a local
+name) is never asked and is reported broken, "refused: …", since issue text
+is mostly copied from collected content, and a link only the unit's own
+network can open is broken for every reader the issue is mailed to. The one
+exception is what the editor configured: a link whose host is the host of an
+`allow_private` source in feeds.yaml (`intranet_hosts`) is checked as that
+source's pages are fetched, without the policy.
 
 A bad URL never raises: every distinct URL gets a `LinkResult`, whose state is
 "ok" (a 2xx/3xx answer at the same URL), "redirected" (a 2xx/3xx answer at
@@ -25,8 +33,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from newsletter.models import Issue, Limits
-from newsletter.net import HostGate, Sessions, short_error, tls_error
+from newsletter.models import FeedsConfig, Issue, Limits
+from newsletter.net import DestinationRefused, HostGate, Sessions, short_error, tls_error
 from newsletter.render.markdown import links_of
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".
@@ -83,14 +91,28 @@ def issue_links(issue: Issue) -> list[LinkUse]:
     return uses
 
 
-def check_links(uses: list[LinkUse], limits: Limits, user_agent: str) -> list[LinkResult]:
-    """Check each distinct URL of `uses` concurrently; one result per URL, in first-use order."""
+def intranet_hosts(feeds: FeedsConfig) -> frozenset[str]:
+    """The hosts (lower-case, no port) of the sources feeds.yaml marks `allow_private: true`."""
+    return frozenset(
+        host for source in feeds.sources if source.allow_private and (host := urlsplit(source.url).hostname)
+    )
+
+
+def check_links(
+    uses: list[LinkUse], limits: Limits, user_agent: str, private_hosts: frozenset[str] = frozenset()
+) -> list[LinkResult]:
+    """Check each distinct URL of `uses` concurrently; one result per URL, in first-use order.
+
+    Links into the network are refused (see the module docstring), except
+    those on `private_hosts` (`intranet_hosts` of feeds.yaml), which are
+    checked, with their redirects, as an intranet source is fetched.
+    """
     by_url: dict[str, list[LinkUse]] = {}
     for use in uses:
         by_url.setdefault(use.url, []).append(use)
     if not by_url:
         return []
-    checker = _Checker(limits, user_agent)
+    checker = _Checker(limits, user_agent, private_hosts)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(limits.workers, len(by_url)))) as pool:
             return list(pool.map(lambda item: checker.check(*item), by_url.items()))
@@ -116,8 +138,9 @@ class _Answer:
 class _Checker:
     """Checks URLs from several threads: one HostGate, one requests.Session per thread."""
 
-    def __init__(self, limits: Limits, user_agent: str):
+    def __init__(self, limits: Limits, user_agent: str, private_hosts: frozenset[str]):
         self.limits = limits
+        self.private_hosts = private_hosts
         self.gate = HostGate(limits.per_host, limits.host_interval)
         self.sessions = Sessions(user_agent, {"Accept": "*/*"}, max_redirects=limits.max_redirects)
 
@@ -155,13 +178,16 @@ class _Checker:
             started = time.monotonic()  # waiting for our turn at the host is not the server's fault
             answer = _Answer()
             try:
-                response = self.sessions.get().request(
+                response = self.sessions.get(guarded=host.lower() not in self.private_hosts).request(
                     method,
                     url,
                     allow_redirects=True,
                     stream=True,
                     timeout=(limits.connect_timeout, limits.read_timeout),
                 )
+            except DestinationRefused as exc:
+                hop = exc.target if exc.target.startswith(("http://", "https://")) and exc.target != url else None
+                answer.error = f"refused: {exc.reason}" + (f" (redirected to {hop})" if hop else "")
             except requests.TooManyRedirects as exc:
                 last = exc.response.url if exc.response is not None else None
                 answer.error = f"more than {limits.max_redirects} redirects" + (f" (last to {last})" if last else "")

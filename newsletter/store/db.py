@@ -96,11 +96,57 @@ def _timestamps_to_utc(db: sqlite3.Connection) -> None:
             )
 
 
+def _rekey_items(db: sqlite3.Connection) -> None:
+    """Migration 5: each item's canonical URL and key as collection now computes them (RFC 3986 §6.2.2).
+
+    Canonical URLs became normalised (percent-escape case, unreserved
+    characters decoded, dot segments removed, IDNA hosts), so the key of an
+    item stored from `h%c3%b8ring` is no longer the key a collect computes
+    for it: without this, the next collect would store the document again
+    under a new id. Up to schema 4 an item's key was always the
+    de-duplication key of its URL, so both are recomputed from the URL.
+
+    Ids never change (issue files cite them). Two items that now turn out to
+    be one document keep both their ids: the one the editor decided on (or
+    else the first seen) takes the key, and collects find it from now on;
+    the other's key gets its id appended, so it stays as it was and no
+    collect matches it again. A cached article page follows its URL. A URL
+    that cannot be parsed keeps its row as it was.
+    """
+    # The key is collection's to define; the migration re-applies that definition, so the import points
+    # from the store to collection here, and only here.
+    from newsletter.collect.urls import canonical_url, dedup_key
+
+    rows = db.execute("SELECT id, key, url, status, first_seen FROM items").fetchall()
+    claims: dict[str, list[tuple[bool, str, str, str, str, str]]] = {}
+    for ident, key, url, status, first_seen in rows:
+        try:
+            new_url = canonical_url(url)
+            new_key = dedup_key(new_url)
+        except ValueError:
+            new_url, new_key = url, key
+        claims.setdefault(new_key, []).append((status == "new", first_seen, ident, key, url, new_url))
+    changes = []  # (id, new key, old url, new url)
+    for new_key, claimants in claims.items():
+        claimants.sort()  # decided before undecided, then the first seen, then by id
+        for rank, (_, _, ident, old_key, old_url, new_url) in enumerate(claimants):
+            key = new_key if rank == 0 else f"{new_key}#{ident}"
+            if (key, new_url) != (old_key, old_url):
+                changes.append((ident, key, old_url, new_url))
+    # Keys are unique: move every changed row out of the way first, so no two rows hold one key meanwhile
+    # ("host:port/…" is every real key's shape, and "moving:" is followed by an id, never a port).
+    db.executemany("UPDATE items SET key = 'moving:' || id WHERE id = ?", [(change[0],) for change in changes])
+    for ident, key, old_url, new_url in changes:
+        db.execute("UPDATE items SET key = ?, url = ? WHERE id = ?", (key, new_url, ident))
+        if new_url != old_url:
+            db.execute("UPDATE OR IGNORE pages SET url = ? WHERE url = ?", (new_url, old_url))
+
+
 # A migration is an SQL script (statements separated by `;`) or, where SQL
 # cannot say it exactly, a function given the connection; each runs in one
 # transaction with the new `user_version`. Migration 3 is a function: SQLite's
 # strftime keeps only milliseconds, and the rewritten rows should be written by
-# `stamp`, as every later row is.
+# `stamp`, as every later row is. Migration 5 is one too: keys are computed.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -203,6 +249,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     # 4: the inbox's keyword order as an index, so `items --limit 20` reads 20 rows, not the store
     """
     CREATE INDEX items_keyword ON items (score DESC, published IS NULL, published DESC, id)
+    """,
+    # 5: canonical URLs and keys normalised as RFC 3986 §6.2.2 says, so a stored item is found again
+    _rekey_items,
+    # 6: the guid a feed gave each item, so entries that share one link stay apart from run to run
+    """
+    ALTER TABLE item_sources ADD COLUMN guid TEXT
     """,
 )
 

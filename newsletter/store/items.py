@@ -141,12 +141,22 @@ class ItemStore(Database):
                         self.db.execute("UPDATE items SET fetched_at = ? WHERE id = ?", (stamp_now, current_id))
                         result.unchanged += 1
                 self.db.execute(
-                    "INSERT INTO item_sources (item_id, source, link, last_seen) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (item_id, source) DO UPDATE SET link = excluded.link, last_seen = excluded.last_seen",
-                    (current_id, source.key, raw.url, stamp_now),
+                    "INSERT INTO item_sources (item_id, source, link, last_seen, guid) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (item_id, source) DO UPDATE SET link = excluded.link, last_seen = excluded.last_seen, "
+                    "guid = coalesce(excluded.guid, guid)",
+                    (current_id, source.key, raw.url, stamp_now, raw.guid),
                 )
                 result.seen_ids.append(current_id)
         return result
+
+    def guid_keys(self, source: str) -> dict[str, str]:
+        """The guid → item key of every item `source` gave a guid (the last guid it gave each)."""
+        rows = self.db.execute(
+            "SELECT s.guid, i.key FROM item_sources s JOIN items i ON i.id = s.item_id "
+            "WHERE s.source = ? AND s.guid IS NOT NULL",
+            (source,),
+        )
+        return {row[0]: row[1] for row in rows}
 
     def _free_id(self, identity: ItemIdentity) -> str:
         for candidate in identity.ids:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from urllib.parse import urljoin
 
 import feedparser
 
-from newsletter.collect.dates import date_from_url, parse_date
+from newsletter.collect.dates import MAX_YEAR, MIN_YEAR, ParsedDate, date_from_url, parse_date, to_local_date
 from newsletter.collect.decode import decode_body
 from newsletter.collect.sanitize import clean_line, html_to_text
 from newsletter.errors import ParseError
@@ -95,12 +96,7 @@ def parse_feed(
         summary_html = entry.get("summary") or ""
         if not summary_html and entry.get("content"):
             summary_html = entry.content[0].get("value", "")
-        found = None
-        for field in ("published", "updated", "created"):
-            found = parse_date(entry.get(field), tz=tz)
-            if found:
-                break
-        found = found or date_from_url(link)
+        found = entry_date(entry, tz) or date_from_url(link)
         if not found:
             undated += 1
         items.append(
@@ -120,6 +116,32 @@ def parse_feed(
     if not items:
         warnings.append("the feed has no items")
     return items, warnings
+
+
+def entry_date(entry, tz: str = "Europe/Oslo") -> ParsedDate | None:
+    """The Oslo day of a feed entry: its published, else updated, else created date; None when it has none.
+
+    Each is read from the feed's text by `parse_date`, and where that finds
+    no date, from what feedparser parsed of it (its `*_parsed` fields, UTC),
+    which knows more rare formats. Ours comes first because feedparser gets
+    some common ones wrong for an Oslo day: it reads `2022-06-30 23:30:00 UTC`
+    as midnight, an unknown zone (`CEST`) as UTC, and a time without a zone
+    as UTC where the source means its own local time.
+    """
+    for field in ("published", "updated", "created"):
+        found = parse_date(entry.get(field), tz=tz)
+        if found:
+            return found
+        parsed = entry.get(f"{field}_parsed")
+        if parsed:
+            try:
+                year, month, day, hour, minute, second = parsed[:6]
+                moment = dt.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=dt.UTC)
+            except (TypeError, ValueError):
+                continue
+            if MIN_YEAR <= moment.year <= MAX_YEAR:
+                return ParsedDate(to_local_date(moment, tz))
+    return None
 
 
 def _entry_link(entry, base: str) -> str | None:

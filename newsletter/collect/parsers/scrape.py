@@ -48,10 +48,31 @@ def _href(element: Tag | None) -> str | None:
     return str(outer["href"]) if outer else None
 
 
+def document_base(soup: BeautifulSoup, page_url: str) -> str:
+    """The URL a page's relative links resolve against: its first `<base href>`, else the page's own URL.
+
+    As the HTML Standard has it (§2.4.1 "document base URL"): the first base
+    element with an href, itself resolved against the page URL. A base that
+    is not an http(s) URL, or not a URL at all, is ignored.
+    """
+    tag = soup.find("base", href=True)
+    if tag is None:
+        return page_url
+    try:
+        base = resolve(page_url, str(tag["href"]))
+    except ValueError:
+        return page_url
+    return base if base.lower().startswith(("http://", "https://")) else page_url
+
+
 def parse_listing(
     body: bytes, source: Source, page_url: str, charset: str | None = None, tz: str = "Europe/Oslo"
 ) -> tuple[list[RawItem], list[str], str | None]:
-    """Items of one listing page, warnings, and the next page's URL (if a `next` selector finds one)."""
+    """Items of one listing page, warnings, and the next page's URL (if a `next` selector finds one).
+
+    Relative item and `next` links resolve against the page's `<base href>` when it has one
+    (`document_base`), else against `page_url`, as a browser resolves them.
+    """
     if not body.strip():
         raise ParseError("empty response (HTTP 200 with no page)")
     sel = source.selectors
@@ -66,6 +87,7 @@ def parse_listing(
             f"changed: update 'selectors' of source '{source.key}' in feeds.yaml"
             + (f" (line {source.line})" if source.line else "")
         )
+    base = document_base(soup, page_url)
     items: list[RawItem] = []
     missing = {"title": 0, "link": 0, "date": 0}
     for node in nodes:
@@ -75,7 +97,7 @@ def parse_listing(
             missing["link"] += 1
             continue
         try:
-            link = resolve(page_url, href)
+            link = resolve(base, href)
         except ValueError:  # "http://[::1/x": not a URL at all
             missing["link"] += 1
             continue
@@ -106,7 +128,7 @@ def parse_listing(
         next_href = _href(soup.select_one(sel.next))
         # A disabled "next" on the last page is often href="javascript:;" or "#".
         if next_href and not next_href.strip().lower().startswith(("javascript:", "#", "mailto:")):
-            next_url = resolve(page_url, next_href)
+            next_url = resolve(base, next_href)
     return items, warnings, next_url
 
 
