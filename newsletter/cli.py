@@ -65,6 +65,7 @@ class Context:
         self.workspace = workspace
         self._settings = None
         self._feeds = None
+        self.fetching = False  # set by the commands that fetch: they check every CSS selector first
 
     @property
     def settings(self):
@@ -77,7 +78,7 @@ class Context:
     def feeds(self):
         """feeds.yaml, loaded once and checked against the configured sections."""
         if self._feeds is None:
-            self._feeds = self.workspace.feeds(self.settings)
+            self._feeds = self.workspace.feeds(self.settings, check_selectors=self.fetching)
         return self._feeds
 
     def store(self) -> Store:
@@ -175,7 +176,8 @@ def collect(ctx: Context, keys, since, as_json):
     """
     from newsletter.collect.run import collect as run_collect
 
-    feeds, settings = ctx.feeds, ctx.settings  # validated before anything is fetched
+    ctx.fetching = True
+    feeds, settings = ctx.feeds, ctx.settings  # validated, every selector too, before anything is fetched
     with ctx.store() as store, _progress_bar("collect") as progress:
         report = run_collect(
             store, feeds, settings, keys=keys, since=since.date() if since else None, progress=progress
@@ -261,6 +263,7 @@ def sources_check(ctx: Context, keys, as_json):
     """
     from newsletter.collect.check import check_sources
 
+    ctx.fetching = True
     feeds, settings = ctx.feeds, ctx.settings
     with ctx.store() as store, _progress_bar("check") as progress:
         checks = check_sources(store, feeds, settings, keys=keys, progress=progress)

@@ -111,6 +111,20 @@ def test_items_limit_and_json_without_an_issue_stream_in_keyword_order(collected
     assert [line.split()[0] for line in lines] == [r["id"] for r in every[:2]]
 
 
+def test_a_broken_selector_stops_collect_and_sources_check_but_not_the_editors_commands(collected):
+    feeds = collected / "feeds.yaml"
+    text = feeds.read_text(encoding="utf-8")
+    assert "item: div.item\n" in text
+    feeds.write_text(text.replace("item: div.item\n", "item: div..item\n", 1), encoding="utf-8")
+    line = text[: text.index("item: div.item\n")].count("\n") + 1
+    for command in (["collect"], ["sources", "check"]):
+        result = invoke(collected, *command)
+        assert result.exit_code == 1, result.output
+        assert f"{feeds}, line {line}" in result.stderr and "invalid CSS selector 'div..item'" in result.stderr
+    # Listing and editing read no page: they do not pay for compiling every selector, nor fail on one.
+    assert invoke(collected, "items", "--all", "--limit", "1").exit_code == 0
+
+
 def test_items_plain_output_and_show(collected):
     lines = invoke(collected, "items", "--issue", "2022-q2").stdout.splitlines()
     first = lines[0].split()
