@@ -42,6 +42,7 @@ class Logged:
     path: str
     host: str
     headers: dict[str, str]
+    port: int = 0  # the client's port: requests that share it came over one connection
 
 
 class LocalServer:
@@ -50,6 +51,10 @@ class LocalServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.log: list[Logged] = []
+        # Requests being answered per Host, and the most ever at once (for per-host limits).
+        self.in_flight: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self._count = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,8 +69,19 @@ class LocalServer:
             def do_GET(self):
                 target = urlsplit(self.path)
                 host = target.hostname or (self.headers.get("Host") or "").split(":")[0]
+                with server._count:
+                    server.in_flight[host] = server.in_flight.get(host, 0) + 1
+                    server.peak[host] = max(server.peak.get(host, 0), server.in_flight[host])
+                try:
+                    self._answer(target, host)
+                finally:
+                    with server._count:
+                        server.in_flight[host] -= 1
+
+            def _answer(self, target, host):
                 path = target.path + (f"?{target.query}" if target.query else "")
-                server.log.append(Logged(self.command, path, host, {k.lower(): v for k, v in self.headers.items()}))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                server.log.append(Logged(self.command, path, host, headers, self.client_address[1]))
                 route = server.routes.get(f"{host}{path}") or server.routes.get(path)
                 if route is None:
                     return self._send(404, b"not found", "text/plain")
