@@ -296,6 +296,9 @@ class FetchState:
     newest: dt.date | None = None
     newest_seen_at: dt.datetime | None = None
     warnings: tuple[str, ...] = ()
+    # The --since of the run whose body the validators stand for, when it held older items back (None:
+    # everything in it was stored). A later run with an earlier or no --since fetches in full.
+    validators_since: dt.date | None = None
 
 
 @dataclass

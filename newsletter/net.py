@@ -37,9 +37,12 @@ import re
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import idna
@@ -53,6 +56,7 @@ from newsletter.errors import FetchError
 from newsletter.models import Limits
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 RETRY_CODES = {500, 502, 503, 504, 429}
@@ -368,6 +372,98 @@ class _HostSlot:
 
     def __exit__(self, *exc):
         self.slot.release()
+
+
+class HostQueues:
+    """Worker threads where each host has its own queue and at most `per_host` tasks running.
+
+    Politeness decides what is *started*, so no worker ever sits waiting for a
+    busy host while another host has work (with one shared queue, 14 of 16
+    workers parked at regjeringen.no while 126 requests to other hosts waited
+    behind them). A free worker takes the next task of the host with the most
+    tasks waiting among those with a free slot: the host carrying most of the
+    work bounds the run, so its slots are never left idle while the workers
+    serve short queues. A task is one fetch, or a source's fetch with its `next`
+    pages, all to the task's host; the fetcher's `HostGate` still bounds the
+    requests themselves (a redirect to another host waits there). Tasks of one
+    host start in the order submitted. The workers live for the whole run, so
+    each keeps its `Sessions` connections across sources and article pages.
+    Use as a context manager: leaving it waits for the running tasks and
+    cancels those not started.
+    """
+
+    def __init__(self, workers: int, per_host: int):
+        self.per_host = max(1, per_host)
+        self._cond = threading.Condition()
+        self._waiting: dict[str, deque[tuple[Future[Any], Callable[[], Any]]]] = defaultdict(deque)
+        self._running: dict[str, int] = defaultdict(int)
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"fetch-{n}", daemon=True) for n in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, host: str, task: Callable[[], T]) -> Future[T]:
+        """Queue `task` (no arguments) for `host`; its Future holds what it returns or raises."""
+        future: Future[T] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("HostQueues is closed")
+            self._waiting[host].append((future, task))
+            self._cond.notify()
+        return future
+
+    def _next_host(self) -> str | None:
+        """The host with a free slot and the most tasks waiting (None when no task may start)."""
+        best, most = None, 0
+        for host, waiting in self._waiting.items():
+            if len(waiting) > most and self._running[host] < self.per_host:
+                best, most = host, len(waiting)
+        return best
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while (host := self._next_host()) is None:
+                    if self._closed:
+                        return
+                    self._cond.wait()
+                future, task = self._waiting[host].popleft()
+                self._running[host] += 1
+            try:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(task())
+                    except BaseException as exc:  # handed to whoever waits on the future
+                        future.set_exception(exc)
+            finally:
+                with self._cond:
+                    self._running[host] -= 1
+                    self._cond.notify_all()  # the host has a free slot: a waiting worker may take it
+
+    def __enter__(self) -> HostQueues:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            # Left early (an error in the caller): what has not started never will.
+            for waiting in self._waiting.values():
+                for future, _ in waiting:
+                    future.cancel()
+                waiting.clear()
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+
+def host_of(url: str) -> str:
+    """The host a URL's request goes to, lower-case ('' when it has none or cannot be split)."""
+    try:
+        return (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 class Fetcher:
