@@ -54,6 +54,7 @@ class LocalServer:
         # Requests being answered per Host, and the most ever at once (for per-host limits).
         self.in_flight: dict[str, int] = {}
         self.peak: dict[str, int] = {}
+        self.peak_total = 0  # the most requests being answered at once, all hosts together
         self._count = threading.Lock()
         server = self
 
@@ -76,6 +77,7 @@ class LocalServer:
                 with server._count:
                     server.in_flight[host] = server.in_flight.get(host, 0) + 1
                     server.peak[host] = max(server.peak.get(host, 0), server.in_flight[host])
+                    server.peak_total = max(server.peak_total, sum(server.in_flight.values()))
                 try:
                     self._answer(target, host)
                 finally:

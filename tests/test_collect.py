@@ -582,8 +582,6 @@ def test_requests_in_flight_per_host_stay_within_the_limit(server, tmp_path):
     """per_host: 2 and 8 workers: 12 slow article pages on each of two hosts (127.0.0.1 and localhost
     reach one server) never have more than 2 requests in flight per host, and both hosts are busy at
     once (a worker never waits on a busy host while the other has work)."""
-    import time
-
     items = "".join(
         f"<item><title>Sak {n}</title><link>http://{host}:{server.port}/art/{n}</link>"
         f"<pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item>"
@@ -596,12 +594,10 @@ def test_requests_in_flight_per_host_stay_within_the_limit(server, tmp_path):
     root = one_source_workspace(tmp_path, server.url("/rss"), key="broad")
     settings = root / "newsletter.yaml"
     settings.write_text(settings.read_text().replace("per_host: 4", "per_host: 2"))
-    started = time.monotonic()
     report, _ = run(root)
-    elapsed = time.monotonic() - started
     assert report.articles_fetched == 24
     assert server.peak == {"127.0.0.1": 2, "localhost": 2}
-    assert elapsed < 12 * 0.1 + 0.5  # the two hosts in parallel: 6 rounds of 0.1 s each, not 12
+    assert server.peak_total >= 3  # both hosts served at once, not one after the other
 
 
 def test_article_pages_past_the_limit_are_read_on_the_next_collect(site, tmp_path):
