@@ -717,3 +717,30 @@ def test_retries_zero_asks_once(server, fast_limits):
     fetch_error(fetcher, server.url("/down"), retries=0)
     assert time.monotonic() - started < 1.0
     assert len(server.log) == 1
+
+
+def test_host_queues_start_other_hosts_work_while_one_host_is_full():
+    """per_host=1, 3 workers: a slow host with 5 tasks holds one worker; the other host's tasks start
+    at once instead of queueing behind it, and no host ever runs two at once."""
+    running: dict[str, int] = {"slow": 0, "quick": 0}
+    peak = dict(running)
+    started: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def task(host: str, name: str, seconds: float):
+        with lock:
+            running[host] += 1
+            peak[host] = max(peak[host], running[host])
+            started[name] = time.monotonic()
+        time.sleep(seconds)
+        with lock:
+            running[host] -= 1
+        return name
+
+    begin = time.monotonic()
+    with net.HostQueues(workers=3, per_host=1) as queues:
+        slow = [queues.submit("slow", lambda n=n: task("slow", f"s{n}", 0.2)) for n in range(5)]
+        quick = [queues.submit("quick", lambda n=n: task("quick", f"q{n}", 0.01)) for n in range(3)]
+        assert [f.result(5) for f in slow + quick] == [f"s{n}" for n in range(5)] + [f"q{n}" for n in range(3)]
+    assert peak == {"slow": 1, "quick": 1}
+    assert max(started[f"q{n}"] for n in range(3)) - begin < 0.5  # not behind the slow host (1 s)
