@@ -1,6 +1,15 @@
-"""Benchmark: collecting 40 sources served locally with 200 ms latency each.
+"""Benchmark: collecting the real sources' shape, then 40 sources, served locally with 200 ms latency.
 
-Reports, in one run: a cold collect (concurrent), the same cold collect done
+First the real shape (issue 13): 27 sources on 18 hosts, one host
+(www.regjeringen.bench.test, 10 feeds) carrying most of the items, every item
+needing its article page, and `--since` holding the older half back. Reported,
+medians of 3 fresh workspaces: the cold collect beside its bound (for each
+host, its requests ÷ the per-host limit × latency; the largest host), with the
+requests per host, and the warm collect that follows (same `--since`, nothing
+changed). Targets: cold ≤ 1.25× the bound; warm < 2 s, asking no article page
+and downloading no unchanged source in full.
+
+Then: a cold collect (concurrent), the same cold collect done
 sequentially (one worker: the baseline), a warm collect where every source
 answers 304, and the peak memory of a process whose store holds 20,000 items.
 Targets on a 2-core machine: cold ≥ 5× faster than sequential, warm < 1 s with
@@ -10,19 +19,22 @@ Each source is a distinct host (src01.bench.test …) reached through the local
 server acting as an HTTP proxy, as real sources are distinct hosts; nothing
 leaves 127.0.0.1.
 
-    python3 bench/collect.py [--sources 40] [--latency-ms 200]
+    python3 bench/collect.py [--sources 40] [--latency-ms 200] [--shape-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +66,7 @@ def workspace(directory: Path, hosts: list[str], workers: int) -> Path:
     )
     (directory / "feeds.yaml").write_text("sources:\n" + sources, encoding="utf-8")
     (directory / "newsletter.yaml").write_text(
-        f"name: Bench\nfetch:\n  workers: {workers}\n  host_interval: 0.2\n  retries: 0\n", encoding="utf-8"
+        f"name: Bench\nfetch:\n  workers: {workers}\n  retries: 0\n", encoding="utf-8"
     )
     return directory
 
@@ -93,6 +105,137 @@ def run_collect(root: Path) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- the real shape
+
+BIG = "www.regjeringen.bench.test"
+SINCE = dt.date(2022, 5, 1)
+
+
+def shape_feed(host: str, key: str, count: int, step: int) -> bytes:
+    """A feed whose items say too little to decide on (each needs its article page), `step` days apart."""
+    items = "".join(
+        f"<item><title>Sak {n} fra {key}</title><link>http://{host}/{key}/sak/{n}</link><guid>{key}-{n}</guid>"
+        f"<pubDate>{(dt.date(2022, 6, 28) - dt.timedelta(days=step * n)).strftime('%a, %d %b %Y')} 10:00:00 +0200"
+        f"</pubDate><description>Ingress {n}.</description></item>"
+        for n in range(count)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{key}</title>'
+        f"<link>http://{host}/</link><description>bench</description>{items}</channel></rss>"
+    ).encode()
+
+
+def shape_routes(server: LocalServer, delay: float) -> list[tuple[str, str]]:
+    """Serve the shape: (key, host) of each source; article pages for every item."""
+    sources = [(f"rg{i}", BIG) for i in range(10)] + [(f"o{i:02d}", f"org{i:02d}.bench.test") for i in range(17)]
+    article = (
+        "<html><body><article><h1>Sak</h1><p>"
+        + "Regjeringen styrker innsatsen mot menneskehandel og tvangsarbeid. " * 30
+        + "</p></article></body></html>"
+    ).encode()
+    for key, host in sources:
+        # 32 items a feed, 15 of them since SINCE on regjeringen's feeds, 8 elsewhere: 160 requests to
+        # regjeringen, 9 to each other host (the held-out copy of the real sources: 169 of 318).
+        count, step = 32, 4 if host == BIG else 8
+        server.routes[f"{host}/{key}.xml"] = Route(
+            shape_feed(host, key, count, step), delay=delay, etag=f'"{key}"', content_type="application/rss+xml"
+        )
+        for n in range(count):
+            server.routes[f"{host}/{key}/sak/{n}"] = Route(article, delay=delay, content_type="text/html")
+    return sources
+
+
+def shape_workspace(directory: Path, sources: list[tuple[str, str]]) -> Path:
+    """A workspace with the shape's sources (relevance: filter, so undecided items need their page)."""
+    directory.mkdir()
+    listed = "".join(
+        f"  - {{key: {key}, name: Source {key}, kind: rss, url: 'http://{host}/{key}.xml', section: norway,"
+        f" heading: H, relevance: filter}}\n"
+        for key, host in sources
+    )
+    (directory / "feeds.yaml").write_text("sources:\n" + listed, encoding="utf-8")
+    (directory / "newsletter.yaml").write_text("name: Bench\nfetch:\n  workers: 16\n  per_host: 2\n", encoding="utf-8")
+    return directory
+
+
+def shape_collect(root: Path) -> dict:
+    """One collect with --since SINCE; seconds, articles read and whether anything failed."""
+    import newsletter.collect.run as collect_module
+    from newsletter.config import Workspace
+    from newsletter.store import Store
+
+    ws = Workspace(root)
+    settings = ws.settings()
+    with Store(ws.db_path) as store:
+        started = time.perf_counter()
+        report = collect_module.collect(store, ws.feeds(settings), settings, since=SINCE)
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "articles": report.articles_fetched,
+        "failed": [r.error for r in report.results if r.error] + [e for _, e in report.article_errors],
+        "not_modified": sum(r.not_modified for r in report.results),
+    }
+
+
+def shape_bench(tmp: str, latency: float, per_host: int = 2) -> None:
+    """Cold and warm collects of the shape in 3 fresh workspaces; print medians beside the bound."""
+    colds, warms, bounds = [], [], []
+    with LocalServer() as server:
+        os.environ.update(
+            {"HTTP_PROXY": f"http://127.0.0.1:{server.port}", "http_proxy": f"http://127.0.0.1:{server.port}"}
+        )
+        for name in ("NO_PROXY", "no_proxy"):
+            os.environ.pop(name, None)
+        sources = shape_routes(server, latency)
+        for round_ in range(3):
+            root = shape_workspace(Path(tmp, f"shape{round_}"), sources)
+            server.log.clear()
+            cold = shape_collect(root)
+            cold_log = list(server.log)
+            server.log.clear()
+            warm = shape_collect(root)
+            warm_log = list(server.log)
+            assert not cold["failed"] and not warm["failed"], (cold["failed"][:3], warm["failed"][:3])
+            per_host_requests = Counter(entry.host for entry in cold_log)
+            connections = len({entry.port for entry in cold_log})  # client ports: TCP connections opened
+            bound = max(n / per_host * latency for n in per_host_requests.values())
+            colds.append(cold)
+            warms.append((warm, warm_log))
+            bounds.append(bound)
+    cold_s = statistics.median(c["seconds"] for c in colds)
+    warm_s = statistics.median(w["seconds"] for w, _ in warms)
+    bound = statistics.median(bounds)
+    warm, warm_log = warms[-1]
+    feeds = {f"/{key}.xml" for key, _ in sources}
+    warm_pages = [e for e in warm_log if e.path not in feeds]
+    warm_full = [e for e in warm_log if e.path in feeds and "if-none-match" not in e.headers]
+    top = per_host_requests.most_common()
+    runs = ", ".join(f"{c['seconds']:.2f}" for c in colds)
+    print(
+        f"real shape: {len(sources)} sources on {len(top)} hosts, latency {latency * 1000:.0f} ms, "
+        f"per_host {per_host}, --since {SINCE}"
+    )
+    print(
+        f"  cold requests per host: {sum(per_host_requests.values())} in all; "
+        + ", ".join(f"{host} {n}" for host, n in top[:3])
+        + f", … {top[-1][0]} {top[-1][1]}; article pages read {colds[-1]['articles']}; "
+        f"connections opened {connections}"
+    )
+    print(f"  bound (largest host: requests / per_host x latency): {bound:6.2f} s")
+    print(
+        f"  cold, median of 3:                                    {cold_s:6.2f} s  = {cold_s / bound:.2f}x the bound "
+        f"(target <= 1.25x); runs {runs}"
+    )
+    print(
+        f"  warm, median of 3:                                    {warm_s:6.2f} s  requests {len(warm_log)}, "
+        f"not modified {warm['not_modified']}/{len(sources)}, article pages {len(warm_pages)}, full downloads "
+        f"{len(warm_full)} (target < 2 s, 0, 0)"
+    )
+    ok = cold_s <= 1.25 * bound and warm_s < 2 and not warm_pages and not warm_full
+    print("  shape targets met" if ok else "  SHAPE TARGETS MISSED")
+
+
 def memory_child(root: str) -> None:
     """Child process: cold and warm collect into a 20,000-item store, then the inbox; print peak RSS."""
     from newsletter.config import Workspace
@@ -116,9 +259,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50, help="items per feed in the timing runs")
     parser.add_argument("--memory-items", type=int, default=20_000, help="items in the store for the memory run")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--shape-only", action="store_true", help="only the real shape's cold and warm collects")
     args = parser.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child)
+    with tempfile.TemporaryDirectory() as tmp:
+        shape_bench(tmp, args.latency_ms / 1000)
+    if args.shape_only:
+        return
 
     hosts = [f"src{i:02d}.bench.test" for i in range(args.sources)]
     with LocalServer() as server, tempfile.TemporaryDirectory() as tmp:

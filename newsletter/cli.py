@@ -188,6 +188,13 @@ def collect(ctx: Context, keys, since, as_json):
                 "sources": [vars(r) | {"ok": r.ok} for r in report.results],
                 "articles_fetched": report.articles_fetched,
                 "articles_failed": report.articles_failed,
+                "articles_cached": report.articles_cached,
+                "articles_waiting": report.articles_waiting,
+                "article_failures_by_host": {
+                    host: [{"reason": r, "count": n, "example": e} for r, n, e in reasons]
+                    for host, reasons in report.unreadable_by_host()
+                },
+                "selectors_matched_nothing": report.selectors_matched_nothing,
                 "seconds": round(report.seconds, 2),
             }
         )
@@ -201,10 +208,19 @@ def collect(ctx: Context, keys, since, as_json):
                 status += f" ({_count(len(r.warnings), 'warning')})"
             table.add_row(r.source, str(r.new), str(r.updated), str(r.unchanged), status)
         Console(width=max(100, Console().width)).print(table)
-        if report.articles_fetched or report.articles_failed:
-            click.echo(f"Article pages read: {report.articles_fetched}, unreadable: {report.articles_failed}")
-            for reason, count, example in report.unreadable_reasons():
-                click.echo(f"  {count} × {reason}" + (f" (e.g. {example})" if count > 1 else f" ({example})"))
+        if report.articles_fetched or report.articles_failed or report.articles_cached or report.articles_waiting:
+            click.echo(
+                f"Article pages: {report.articles_fetched} read, {report.articles_cached} from the cache, "
+                f"{report.articles_failed} unreadable, {report.articles_waiting} failed before and not asked again yet"
+            )
+            for host, reasons in report.unreadable_by_host():
+                click.echo(f"  {host}:")
+                for reason, count, example in reasons:
+                    click.echo(f"    {count} × {reason}" + (f" (e.g. {example})" if count > 1 else f" ({example})"))
+        if report.selectors_matched_nothing:
+            click.echo(
+                "Selectors matched nothing (update them in feeds.yaml): " + ", ".join(report.selectors_matched_nothing)
+            )
         for r in report.results:
             for warning in r.warnings if r.ok else ():
                 click.echo(f"warning: {r.source}: {warning}", err=True)

@@ -42,6 +42,7 @@ class Logged:
     path: str
     host: str
     headers: dict[str, str]
+    port: int = 0  # the client's port: requests that share it came over one connection
 
 
 class LocalServer:
@@ -50,10 +51,19 @@ class LocalServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.log: list[Logged] = []
+        # Requests being answered per Host, and the most ever at once (for per-host limits).
+        self.in_flight: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.peak_total = 0  # the most requests being answered at once, all hosts together
+        self._count = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm the body then waits
+            # for the client's delayed ACK (40 ms on Linux) on a reused connection, which real servers
+            # do not make their clients wait.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output clean
                 pass
@@ -64,8 +74,20 @@ class LocalServer:
             def do_GET(self):
                 target = urlsplit(self.path)
                 host = target.hostname or (self.headers.get("Host") or "").split(":")[0]
+                with server._count:
+                    server.in_flight[host] = server.in_flight.get(host, 0) + 1
+                    server.peak[host] = max(server.peak.get(host, 0), server.in_flight[host])
+                    server.peak_total = max(server.peak_total, sum(server.in_flight.values()))
+                try:
+                    self._answer(target, host)
+                finally:
+                    with server._count:
+                        server.in_flight[host] -= 1
+
+            def _answer(self, target, host):
                 path = target.path + (f"?{target.query}" if target.query else "")
-                server.log.append(Logged(self.command, path, host, {k.lower(): v for k, v in self.headers.items()}))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                server.log.append(Logged(self.command, path, host, headers, self.client_address[1]))
                 route = server.routes.get(f"{host}{path}") or server.routes.get(path)
                 if route is None:
                     return self._send(404, b"not found", "text/plain")

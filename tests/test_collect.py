@@ -501,6 +501,105 @@ def test_since_does_not_leave_validators_that_would_hide_older_items(site, tmp_p
     assert len(after) == 4
 
 
+def test_since_keeps_the_validators_for_a_run_with_the_same_since(site, tmp_path):
+    """--since held items back: the ETag is kept with that date, so the next run with the same --since
+    asks conditionally (304), and only a run that wants the older items downloads the feed in full."""
+    import datetime as dt
+
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    run(root, keys=["regjeringen"], since=dt.date(2022, 6, 15))
+    report, _ = run(root, keys=["regjeringen"], since=dt.date(2022, 6, 15))
+    assert report.results[0].not_modified
+    assert site.requests_to("/rss")[-1].headers.get("if-none-match") == '"rss-1"'
+    report, _ = run(root, keys=["regjeringen"], since=dt.date(2022, 6, 20))  # a later date wants no more
+    assert report.results[0].not_modified
+    report, after = run(root, keys=["regjeringen"], since=dt.date(2022, 1, 1))
+    assert not report.results[0].not_modified
+    assert "if-none-match" not in site.requests_to("/rss")[-1].headers
+    assert len(after) == 4
+    report, _ = run(root, keys=["regjeringen"])  # everything is stored now: conditional again
+    assert report.results[0].not_modified
+
+
+def test_a_warm_collect_asks_only_the_sources_conditionally_and_never_sleeps(site, tmp_path, monkeypatch):
+    """Nothing changed: the second collect sends one conditional request per source and nothing else,
+    not even for the article page that failed with a passing error on the first run, and never sleeps."""
+    import time
+
+    site.routes["/no/aktuelt/jordbruk/id2900003/"] = Route(b"busy", status=503, content_type="text/plain")
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    first, _ = run(root)
+    assert site.url("/no/aktuelt/jordbruk/id2900003/") in [url for url, _ in first.article_errors]
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    before = len(site.log)
+    report, _ = run(root)
+    asked = site.log[before:]
+    assert sorted(e.path for e in asked) == sorted(["/rss", "/nyheder", "/eksport/saker?sesjonid=2021-2022"])
+    assert all("if-none-match" in e.headers or "if-modified-since" in e.headers for e in asked), asked
+    assert all(r.not_modified for r in report.results)
+    assert report.articles_fetched == report.articles_failed == 0
+    assert report.articles_waiting == first.articles_failed  # (www.stortinget.no is not resolved in tests)
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("route", "too_soon", "due"),
+    [
+        (Route(b"busy", status=503, content_type="text/plain"), 0.5, 2),  # a passing failure: a later run
+        (Route(b"gone", status=404, content_type="text/plain"), 24 * 6, 24 * 8),  # a lasting one: days
+    ],
+    ids=["503", "404"],
+)
+def test_a_failed_article_page_is_not_asked_again_before_its_retry_after(site, tmp_path, route, too_soon, due):
+    """The page is asked once (no retries inside the run), not again before its retry-after, and once
+    that has passed, asked and read; the item's score then includes the page."""
+    import datetime as dt
+
+    path = "/no/aktuelt/forskrift/id2900002/"
+    page = site.routes[path]
+    site.routes[path] = route
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    start = dt.datetime(2022, 7, 12, 8, 0, tzinfo=dt.UTC)
+    report, found = run(root, now=start)
+    assert len(site.requests_to(path)) == 1
+    assert site.url(path) in [url for url, _ in report.article_errors]
+    hard = found[site.url(path)]
+    assert "tvangsarbeid" not in hard.terms
+    report, _ = run(root, now=start + dt.timedelta(hours=too_soon))
+    assert len(site.requests_to(path)) == 1
+    assert report.articles_waiting >= 1 and site.url(path) not in [url for url, _ in report.article_errors]
+    site.routes[path] = page
+    report, found = run(root, now=start + dt.timedelta(hours=due))
+    assert len(site.requests_to(path)) == 2
+    assert report.articles_fetched == 1
+    assert "tvangsarbeid" in found[site.url(path)].terms
+    run(root, now=start + dt.timedelta(hours=due + 1))
+    assert len(site.requests_to(path)) == 2  # read: never asked again
+
+
+def test_requests_in_flight_per_host_stay_within_the_limit(server, tmp_path):
+    """per_host: 2 and 8 workers: 12 slow article pages on each of two hosts (127.0.0.1 and localhost
+    reach one server) never have more than 2 requests in flight per host, and both hosts are busy at
+    once (a worker never waits on a busy host while the other has work)."""
+    items = "".join(
+        f"<item><title>Sak {n}</title><link>http://{host}:{server.port}/art/{n}</link>"
+        f"<pubDate>Mon, 20 Jun 2022 10:00:00 +0200</pubDate></item>"
+        for n in range(24)
+        for host in ["127.0.0.1" if n % 2 else "localhost"]
+    )
+    server.routes["/rss"] = Route(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode())
+    for n in range(24):
+        server.routes[f"/art/{n}"] = Route(b"<p>tekst</p>", content_type="text/html", delay=0.1)
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="broad")
+    settings = root / "newsletter.yaml"
+    settings.write_text(settings.read_text().replace("per_host: 4", "per_host: 2"))
+    report, _ = run(root)
+    assert report.articles_fetched == 24
+    assert server.peak == {"127.0.0.1": 2, "localhost": 2}
+    assert server.peak_total >= 3  # both hosts served at once, not one after the other
+
+
 def test_article_pages_past_the_limit_are_read_on_the_next_collect(site, tmp_path):
     root = write_workspace(
         tmp_path, feeds_yaml(site), "relevance:\n  article_limit: 1\n".replace("relevance:\n", "") if False else ""
@@ -732,3 +831,12 @@ def test_listing_items_sharing_a_link_with_nothing_to_tell_them_apart_are_named(
     (warning,) = result.warnings
     assert "nothing to tell them apart" in warning
     assert "'Ny rapport om tvangsarbeid'" in warning and "'Nytt tilskudd'" in warning
+
+
+def test_the_report_names_listings_whose_selectors_matched_nothing(site, tmp_path):
+    """A listing whose layout changed is named in the report (and the source's error says which selector)."""
+    site.routes["/nyheder"].body = b"<html><body><p>Ny layout</p></body></html>"
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    report, _ = run(root)
+    assert report.selectors_matched_nothing == ["cmm"]
+    assert "matched 0 items" in next(r.error for r in report.results if r.source == "cmm")

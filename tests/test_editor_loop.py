@@ -521,7 +521,8 @@ def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts
     assert "Collected 1 source in" in result.stdout
     assert "ok (2 warnings)" in result.stdout
     assert result.stdout.endswith(
-        f"Article pages read: 0, unreadable: 2\n  2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
+        "Article pages: 0 read, 0 from the cache, 2 unreadable, 0 failed before and not asked again yet\n"
+        f"  127.0.0.1:\n    2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
     )
     assert result.stderr == (
         "warning: src: 1 entry without a link skipped\nwarning: src: 2 of 2 items have no date in the feed\n"

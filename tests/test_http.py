@@ -278,7 +278,8 @@ def test_transient_status_is_retried_then_fails(server, fast_limits, status):
 def test_retries_follow_limits(server, fast_limits):
     server.routes["/down"] = Route(body=b"down", status=503)
     with pytest.raises(FetchError):
-        Fetcher(UA, limits(fast_limits, retries=3, backoff=0.001)).get(server.url("/down"))
+        # host_failures above the attempts: the breaker (it counts failed requests) stays out of it
+        Fetcher(UA, limits(fast_limits, retries=3, backoff=0.001, host_failures=10)).get(server.url("/down"))
     assert len(server.requests_to("/down")) == 4
     with pytest.raises(FetchError):
         Fetcher(UA, limits(fast_limits, retries=0)).get(server.url("/down"))
@@ -674,3 +675,72 @@ def test_unreachable_proxy_is_a_retryable_error(monkeypatch, fast_limits):
     error = fetch_error(Fetcher(UA, fast_limits), url)
     assert "connection failed" in str(error)
     assert error.retryable is True
+
+
+# --------------------------------------------------------------------------- connections and failing hosts
+
+
+def test_connection_reused_after_404_304_and_redirect(server, fast_limits):
+    """An error page, a 304 and a redirect are read to their end, so their connection serves the next
+    request: five requests to one host come over one connection (before, each 404, 304 and redirect
+    closed its connection unread, and the next request paid a new handshake)."""
+    server.routes["/feed"] = Route(body=b"<rss/>", etag='"v1"')
+    server.routes["/gone"] = Route(body=b"not here " * 200, status=404, content_type="text/html")
+    server.routes["/moved"] = Route(status=301, redirect="/feed")
+    fetcher = Fetcher(UA, limits(fast_limits, per_host=1, retries=0))
+    fetch_error(fetcher, server.url("/gone"))
+    assert fetcher.get(server.url("/feed"), etag='"v1"').not_modified
+    assert fetcher.get(server.url("/moved")).body == b"<rss/>"
+    fetch_error(fetcher, server.url("/gone"))
+    assert len(server.log) == 5
+    assert len({entry.port for entry in server.log}) == 1, [(e.path, e.port) for e in server.log]
+
+
+def test_a_failing_host_is_skipped_after_a_few_failed_requests(server, fast_limits):
+    """host_failures=3 counts failed requests, not URLs that used up their retries: with no retries,
+    three 503s and the host's other URLs are skipped without a request."""
+    for n in range(4):
+        server.routes[f"/down{n}"] = Route(status=503, body=b"busy")
+    fetcher = Fetcher(UA, limits(fast_limits, host_failures=3, retries=0))
+    for n in range(3):
+        fetch_error(fetcher, server.url(f"/down{n}"))
+    error = fetch_error(fetcher, server.url("/down3"))
+    assert error.skipped and "failed 3 times in a row" in str(error)
+    assert len(server.log) == 3
+
+
+def test_retries_zero_asks_once(server, fast_limits):
+    """`retries=0` (article pages) asks once, and never sleeps before a retry."""
+    server.routes["/down"] = Route(status=503, body=b"busy")
+    fetcher = Fetcher(UA, limits(fast_limits, retries=2, backoff=5.0, host_failures=10))
+    started = time.monotonic()
+    fetch_error(fetcher, server.url("/down"), retries=0)
+    assert time.monotonic() - started < 1.0
+    assert len(server.log) == 1
+
+
+def test_host_queues_start_other_hosts_work_while_one_host_is_full():
+    """per_host=1, 3 workers: a slow host with 5 tasks holds one worker; the other host's tasks start
+    at once instead of queueing behind it, and no host ever runs two at once."""
+    running: dict[str, int] = {"slow": 0, "quick": 0}
+    peak = dict(running)
+    started: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def task(host: str, name: str, seconds: float):
+        with lock:
+            running[host] += 1
+            peak[host] = max(peak[host], running[host])
+            started[name] = time.monotonic()
+        time.sleep(seconds)
+        with lock:
+            running[host] -= 1
+        return name
+
+    begin = time.monotonic()
+    with net.HostQueues(workers=3, per_host=1) as queues:
+        slow = [queues.submit("slow", lambda n=n: task("slow", f"s{n}", 0.2)) for n in range(5)]
+        quick = [queues.submit("quick", lambda n=n: task("quick", f"q{n}", 0.01)) for n in range(3)]
+        assert [f.result(5) for f in slow + quick] == [f"s{n}" for n in range(5)] + [f"q{n}" for n in range(3)]
+    assert peak == {"slow": 1, "quick": 1}
+    assert max(started[f"q{n}"] for n in range(3)) - begin < 0.5  # not behind the slow host (1 s)

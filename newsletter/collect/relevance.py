@@ -26,11 +26,53 @@ SPECIALISED_PRIOR = 2.0
 
 @dataclass(frozen=True)
 class Term:
-    """One vocabulary entry: a label shown to the editor, a pattern, and a weight."""
+    """One vocabulary entry: a label shown to the editor, a pattern, and a weight.
+
+    `needles` are lower-case literal texts one of which every match of
+    `pattern` contains (a prefix of each alternative); empty when some
+    alternative has no literal prefix. A field that holds none of them cannot
+    match, so the pattern is not run on it (`score_text`).
+    """
 
     label: str
     pattern: re.Pattern
     weight: float
+    needles: tuple[str, ...] = ()
+
+
+# Characters that end a literal prefix of a pattern; a quantifier makes the character before it optional.
+_META = set("\\()[]{}|.^$?*+")
+_QUANTIFIERS = set("?*+{")
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The literal text every match of `pattern` (one alternative, no lookbehind) starts with, lower-case."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
+            char, step = pattern[i + 1], 2  # an escaped literal, as re.escape writes them
+        elif char in _META:
+            break
+        else:
+            step = 1
+        if i + step < len(pattern) and pattern[i + step] in _QUANTIFIERS:
+            break  # the character is optional or repeated: the prefix ends before it
+        out.append(char)
+        i += step
+    return fold("".join(out))
+
+
+# re.IGNORECASE compares simple lower-case mappings, and also matches ASCII 's' with the long s and
+# 'i' with the dotless i (Python's `re` documentation); str.lower() uses the full mapping, which turns
+# 'İ' into two characters. Those three are mapped first, so a needle is found wherever re would match.
+_FOLD = str.maketrans({"ſ": "s", "ı": "i", "İ": "i"})
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased so that a literal lower-case needle found by `in` is found as re.I would find it."""
+    return text.translate(_FOLD).lower()
 
 
 def _t(label: str, weight: float, *patterns: str) -> Term:
@@ -38,13 +80,14 @@ def _t(label: str, weight: float, *patterns: str) -> Term:
     # inflection ("menneskehandelen", "trafficked") and compounds that start with
     # the stem ("menneskehandelsfeltet"); a leading `~` also allows a prefix
     # ("antimenneskehandel", "a-krimsenteret").
-    parts = []
+    parts, needles = [], []
     for pattern in patterns:
-        if pattern.startswith("~"):
-            parts.append(pattern[1:])
-        else:
-            parts.append(r"(?<![\w-])" + pattern)
-    return Term(label, re.compile("|".join(f"(?:{p})" for p in parts), re.I), weight)
+        bare = pattern.removeprefix("~")
+        parts.append(bare if pattern.startswith("~") else r"(?<![\w-])" + bare)
+        needles.append(_literal_prefix(bare))
+    # One alternative without a literal prefix means any text may match: no needles, always searched.
+    usable = tuple(dict.fromkeys(needles)) if all(needles) else ()
+    return Term(label, re.compile("|".join(f"(?:{p})" for p in parts), re.I), weight, usable)
 
 
 VOCABULARY: tuple[Term, ...] = (
@@ -243,10 +286,18 @@ def score_text(
     title: str, summary: str = "", article: str = "", extra: tuple[Term, ...] = (), specialised: bool = False
 ) -> Score:
     """Score an item from its title, summary and (optionally) its article page's text."""
-    fields = ((title or "", TITLE), (summary or "", SUMMARY), (article or "", ARTICLE))
+    fields = [
+        (text, fold(text), factor) for text, factor in ((title, TITLE), (summary, SUMMARY), (article, ARTICLE)) if text
+    ]
     total, hits = 0.0, []
     for term in (*VOCABULARY, *extra):
-        factors = [factor for text, factor in fields if text and term.pattern.search(text)]
+        # Most fields hold none of a term's needles: a substring test (C speed) saves running the
+        # regex, whose lookbehind at every position is what made scoring slow.
+        factors = [
+            factor
+            for text, folded, factor in fields
+            if (not term.needles or any(needle in folded for needle in term.needles)) and term.pattern.search(text)
+        ]
         if not factors:
             continue
         if term.weight < 0:

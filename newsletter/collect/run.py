@@ -1,10 +1,18 @@
 """Collection: fetch every enabled source concurrently, store its items, score them.
 
-Fetching and parsing run in worker threads; only the calling thread touches
-the store, so SQLite needs no locking. Each source is isolated: its failure is
-recorded in its result and fetch state, and the others go on. Validators
-(ETag, Last-Modified) are remembered only after a body was parsed, so a source
-that failed is fetched in full next time.
+Fetching and parsing run in worker threads (`net.HostQueues`: each host its
+own queue, at most `per_host` at once); only the calling thread touches the
+store, so SQLite needs no locking. As each source is stored its new items are
+scored, and the article pages they need start at once, while other sources are
+still being read. Each source is isolated: its failure is recorded in its
+result and fetch state, and the others go on. Validators (ETag,
+Last-Modified) are remembered only after a body was parsed, so a source that
+failed is fetched in full next time; when `--since` held items back they are
+kept with that date, and a run that wants older items fetches in full.
+
+An article page that fails is remembered with a retry-after that grows with
+its failures (`retry_after`): it is not asked again before then, and never
+retried with a sleep inside the run.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 from urllib.parse import urlsplit
 
 from newsletter import clock
@@ -36,7 +45,7 @@ from newsletter.models import (
     Source,
     SourceResult,
 )
-from newsletter.net import Fetcher, Response, refusal
+from newsletter.net import Fetcher, HostQueues, Response, host_of, refusal
 from newsletter.store import CachedPage, Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,7 @@ class Fetched:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    unparsed: bool = False  # the body was read but could not be parsed (a listing: its selectors matched nothing)
 
 
 @dataclass
@@ -68,6 +78,10 @@ class CollectReport:
     articles_failed: int = 0
     seconds: float = 0.0
     article_errors: list[tuple[str, str]] = field(default_factory=list)  # (url, why) of each unreadable page
+    articles_cached: int = 0  # pages read on an earlier run, not asked again
+    articles_waiting: int = 0  # pages that failed earlier and wait for their retry-after
+    # Keys of listing (html) sources whose page was read but whose selectors gave no item.
+    selectors_matched_nothing: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[SourceResult]:
@@ -81,6 +95,16 @@ class CollectReport:
             reason = error.removeprefix(f"{url}: ")  # a FetchError's message starts with its URL
             reasons.setdefault(reason, []).append(url)
         return sorted(((r, len(urls), urls[0]) for r, urls in reasons.items()), key=lambda x: (-x[1], x[0]))
+
+    def unreadable_by_host(self) -> list[tuple[str, list[tuple[str, int, str]]]]:
+        """`unreadable_reasons` per host: (host, [(reason, how many, an example URL), …]), most failures first."""
+        hosts: dict[str, list[tuple[str, str]]] = {}
+        for url, error in self.article_errors:
+            hosts.setdefault(host_of(url), []).append((url, error))
+        grouped = [
+            (host, CollectReport([], article_errors=errors).unreadable_reasons()) for host, errors in hosts.items()
+        ]
+        return sorted(grouped, key=lambda g: (-sum(n for _, n, _ in g[1]), g[0]))
 
 
 def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz: str) -> Fetched:
@@ -106,6 +130,7 @@ def fetch_source(fetcher: Fetcher, source: Source, state: FetchState | None, tz:
                 item.kind = item.kind or infer_kind(item.title, item.url, source.item_kind)
     except (FetchError, ParseError) as exc:
         out.error = str(exc) if isinstance(exc, FetchError) else f"{source.url}: {exc}"
+        out.unparsed = isinstance(exc, ParseError)
     except Exception as exc:  # a parser bug must not stop the other sources
         log.exception("unexpected error reading %s", source.url)
         out.error = f"{source.url}: unexpected error ({type(exc).__name__}: {exc})"
@@ -141,27 +166,35 @@ def collect(
     """Collect the enabled sources (or those named by `keys`), then score what changed."""
     started = time.monotonic()
     progress = progress or (lambda *_: None)
+    now = now or clock.now()
     sources = select_sources(feeds, keys)
     limits = limits or settings.limits
     workers = workers or limits.workers
     fetcher = Fetcher(settings.user_agent, limits)
     tz = settings.timezone
     results: list[SourceResult] = []
+    report = CollectReport(results=results)
     precedence = {s.key: i for i, s in enumerate(feeds.sources)}
     progress("phase", "sources", len(sources))
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources) or 1))) as pool:
-        futures = []
+    # One pool for sources and article pages: its workers keep their sessions (and connections)
+    # across both, and a host's articles queue behind its sources, not behind other hosts.
+    with HostQueues(workers, limits.per_host) as queues:
+        articles = _Articles(store, feeds, settings, fetcher, queues, report, since, now)
+        futures: list[Future[Fetched]] = []
         for source in sources:
             state = store.get_state(source.key)
-            if store.state_url(source.key) != source.url:
-                state = replace(state, etag=None, last_modified=None)  # the URL changed: start afresh
-            futures.append(pool.submit(fetch_source, fetcher, source, state, tz))
+            if store.state_url(source.key) != source.url or (
+                state.validators_since is not None and (since is None or since < state.validators_since)
+            ):
+                # The URL changed, or this run wants items an earlier --since held back: start afresh.
+                state = replace(state, etag=None, last_modified=None)
+            futures.append(queues.submit(host_of(source.url), partial(fetch_source, fetcher, source, state, tz)))
         # Stored in feeds.yaml order (fetching goes on meanwhile), so that which source
         # first stores an item, and the counts of a run, never depend on timing.
         for future in futures:
             fetched = future.result()
             try:
-                result = _store_fetched(store, fetched, since, now or clock.now(), precedence)
+                result = _store_fetched(store, fetched, since, now, precedence)
             except Exception as exc:  # a bug in storing one source must not lose the others
                 log.exception("storing %s failed", fetched.source.key)
                 result = SourceResult(
@@ -169,9 +202,14 @@ def collect(
                     error=f"{fetched.source.url}: could not store its items ({type(exc).__name__}: {exc})",
                 )
             results.append(result)
+            read = fetched.response is not None and not fetched.response.not_modified
+            if fetched.source.kind == "html" and read and (fetched.unparsed or not (fetched.error or fetched.items)):
+                report.selectors_matched_nothing.append(fetched.source.key)
             progress("source", fetched.source.key, result)
-    report = CollectReport(results=results)
-    _score_and_read_articles(store, feeds, settings, fetcher, report, since, workers, progress, now or clock.now())
+            if not fetched.error and fetched.response is not None and not fetched.response.not_modified:
+                articles.plan()  # this source's new items: their article pages start now
+        articles.plan()  # items left unscored by an earlier run, or a changed vocabulary
+        articles.finish(progress)
     report.seconds = time.monotonic() - started
     return report
 
@@ -226,9 +264,11 @@ def _store_fetched(
     upserted = store.upsert_items(source, identified, now, precedence)
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
-    # Validators stand for "everything in this body is stored": not so when --since held items back.
-    state.etag = response.etag if complete else None
-    state.last_modified = response.last_modified if complete else None
+    # Validators stand for "everything in this body is stored, but what --since held back": the date is
+    # kept with them, so a run with the same --since asks conditionally and one wanting more fetches in full.
+    state.etag = response.etag
+    state.last_modified = response.last_modified
+    state.validators_since = None if complete else since
     state.items_parsed = len(fetched.items)
     state.warnings = tuple(result.warnings)
     newest = max((i.published for i in fetched.items if i.published), default=None)
@@ -335,56 +375,161 @@ def usable_items(items: list[RawItem]) -> tuple[list[RawItem], list[str]]:
     return good, bad
 
 
-def _score_and_read_articles(
-    store: Store,
-    feeds: FeedsConfig,
-    settings: Settings,
-    fetcher: Fetcher,
-    report: CollectReport,
-    since: dt.date | None,
-    workers: int,
-    progress: Progress,
-    now: dt.datetime,
-) -> None:
-    """Score new and changed items; read article pages where title and summary do not decide."""
-    relevance = settings.relevance
-    fingerprint = vocabulary_fingerprint({**feeds.keywords, **_all_source_keywords(feeds)})
-    pending = store.items_needing_score(fingerprint)
-    if not pending:
-        return
-    by_key = {s.key: s for s in feeds.sources}
-    global_terms = keyword_terms(feeds.keywords)
-    items = [store.get_item(i) for i in pending]
-    wanted: dict[str, list[Item]] = {}
-    first_scores = {}
-    for item in items:
-        sources = [by_key[k] for k in item.sources if k in by_key]
-        first = _score(item, "", sources, global_terms)
-        first_scores[item.id] = first
-        filtered = bool(sources) and all(s.filtered for s in sources)
-        needs_text = filtered and first.value < relevance.clear
-        needs_date = item.published is None
-        needs_deadline = item.kind == "consultation" and item.deadline is None
-        recent = since is None or item.published is None or item.published >= since
-        if (needs_text or needs_date or needs_deadline) and recent:
-            wanted.setdefault(item.url, []).append(item)
-    # An article page may be inside the network only when a source that lists it is an intranet source.
-    private = {
-        url
-        for url, listed in wanted.items()
-        if any(by_key[k].allow_private for i in listed for k in i.sources if k in by_key)
-    }
-    pages, retry = _read_articles(store, fetcher, wanted, private, settings, report, workers, progress, now)
-    with store.transaction():
-        for item in items:
-            page = pages.get(item.url)
+# How long a failed article page is left alone: a passing failure (timeout, 5xx, a host given up on)
+# until a later run, a lasting one (404, refused, unreadable) for days; each doubles with the
+# page's failures in a row, up to RETRY_MAX.
+RETRY_SOON = dt.timedelta(hours=1)
+RETRY_LATER = dt.timedelta(days=7)
+RETRY_MAX = dt.timedelta(days=90)
+
+
+def retry_after(now: dt.datetime, failures: int, passing: bool) -> dt.datetime:
+    """When an article page that has failed `failures` times in a row (≥ 1) may be asked again."""
+    wait = (RETRY_SOON if passing else RETRY_LATER) * 2 ** min(max(failures - 1, 0), 16)
+    return now + min(wait, RETRY_MAX)
+
+
+def _due(page: CachedPage, now: dt.datetime) -> bool:
+    """Whether a cached failed page may be asked again (pages cached before retry-afters: after RETRY_LATER)."""
+    return now >= (page.retry_after or page.fetched_at + RETRY_LATER)
+
+
+class _Articles:
+    """Scores items as their sources are stored, and reads the article pages that title and summary
+    do not decide: from the cache, else fetched on the host queues at once (newest items first within
+    each source, at most `article_limit` in a run). `finish` waits for them and records the scores."""
+
+    def __init__(
+        self,
+        store: Store,
+        feeds: FeedsConfig,
+        settings: Settings,
+        fetcher: Fetcher,
+        queues: HostQueues,
+        report: CollectReport,
+        since: dt.date | None,
+        now: dt.datetime,
+    ):
+        self.store, self.settings, self.fetcher, self.queues = store, settings, fetcher, queues
+        self.report, self.since, self.now = report, since, now
+        self.fingerprint = vocabulary_fingerprint({**feeds.keywords, **_all_source_keywords(feeds)})
+        self.by_key = {s.key: s for s in feeds.sources}
+        self.global_terms = keyword_terms(feeds.keywords)
+        self.budget = settings.relevance.article_limit
+        self.seen: set[str] = set()
+        self.items: list[Item] = []
+        self.pages: dict[str, CachedPage] = {}
+        self.retry: set[str] = set()  # URLs whose items are scored again next collect
+        self.fetching: dict[str, Future[CachedPage]] = {}
+        self.wanted: dict[str, list[Item]] = {}
+
+    def plan(self) -> None:
+        """Score the items not yet seen; start (or take from the cache) the article pages they need."""
+        relevance, by_key, since = self.settings.relevance, self.by_key, self.since
+        new_urls: dict[str, list[Item]] = {}
+        for item_id in self.store.items_needing_score(self.fingerprint):
+            if item_id in self.seen:
+                continue
+            self.seen.add(item_id)
+            item = self.store.get_item(item_id)
+            self.items.append(item)
             sources = [by_key[k] for k in item.sources if k in by_key]
-            scored = _score(item, page.text if page else "", sources, global_terms) if page else first_scores[item.id]
-            # An article page that failed for a passing reason is tried again next collect.
-            marker = fingerprint + ":retry" if item.url in retry else fingerprint
-            store.set_score(item.id, scored.value, scored.terms, marker)
-            if page:
-                store.fill_from_page(item.id, page.published, page.deadline)
+            first = _score(item, "", sources, self.global_terms)
+            filtered = bool(sources) and all(s.filtered for s in sources)
+            needs_text = filtered and first.value < relevance.clear
+            needs_date = item.published is None
+            needs_deadline = item.kind == "consultation" and item.deadline is None
+            recent = since is None or item.published is None or item.published >= since
+            if (needs_text or needs_date or needs_deadline) and recent:
+                if item.url not in self.wanted:
+                    new_urls.setdefault(item.url, []).append(item)
+                self.wanted.setdefault(item.url, []).append(item)
+        to_fetch = []
+        for url, items in new_urls.items():
+            cached = self.store.get_page(url)
+            if cached is not None and (cached.error is None or not _due(cached, self.now)):
+                self.pages[url] = cached
+                if cached.error:
+                    self.retry.add(url)  # reconsidered on each collect, asked again once due
+                    self.report.articles_waiting += 1
+                else:
+                    self.report.articles_cached += 1
+                continue
+            newest = max((i.published for i in items if i.published), default=dt.date.max)
+            to_fetch.append((newest, url, cached))
+        to_fetch.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        for _, url, cached in to_fetch:
+            if self.budget <= 0:
+                self.retry.add(url)  # past the limit: not fetched now, tried again next collect
+                continue
+            self.budget -= 1
+            # An article page may be inside the network only when a source that lists it is an intranet source.
+            private = any(by_key[k].allow_private for i in self.wanted[url] for k in i.sources if k in by_key)
+            self.fetching[url] = self.queues.submit(host_of(url), partial(self._fetch, url, private, cached))
+
+    def _fetch(self, url: str, private: bool, previous: CachedPage | None) -> CachedPage:
+        """One article page, asked once (no retries: a failure waits for its retry-after, on a later run)."""
+        now, tz = self.now, self.settings.timezone
+        failures = (previous.failures if previous and previous.error else 0) + 1
+        try:
+            response = self.fetcher.get(url, allow_private=private, retries=0)
+            article = read_article(response.body, response.charset, tz)
+            return CachedPage(
+                url=url,
+                status=response.status,
+                text=article.text,
+                published=article.published.date
+                if article.published and article.published.precision == "day"
+                else None,
+                deadline=article.deadline.date if article.deadline else None,
+                fetched_at=now,
+            )
+        except FetchError as exc:
+            error, passing = str(exc), exc.retryable
+        except Exception as exc:  # a page we cannot read must not stop scoring
+            log.warning("cannot read article %s: %s", url, exc)
+            error, passing = f"{type(exc).__name__}: {exc}", False
+        return CachedPage(
+            url=url,
+            status=None,
+            text="",
+            published=None,
+            deadline=None,
+            fetched_at=now,
+            error=error,
+            failures=failures,
+            retry_after=retry_after(now, failures, passing),
+        )
+
+    def finish(self, progress: Progress) -> None:
+        """Wait for the article pages started, cache them, and record every item's score."""
+        report, store = self.report, self.store
+        if self.fetching:
+            progress("phase", "articles", len(self.fetching))
+        for url, future in self.fetching.items():
+            fetched = future.result()
+            store.save_page(fetched)
+            self.pages[url] = fetched
+            if fetched.error:
+                self.retry.add(url)
+                report.articles_failed += 1
+                report.article_errors.append((url, fetched.error))
+            else:
+                report.articles_fetched += 1
+            progress("article", url, None)
+        with store.transaction():
+            for planned in self.items:
+                # Read again: a source stored after the item was planned may list it too (its
+                # sources, and so its keywords and prior, are only complete now).
+                item = store.get_item(planned.id)
+                page = self.pages.get(item.url)
+                sources = [self.by_key[k] for k in item.sources if k in self.by_key]
+                scored = _score(item, page.text if page else "", sources, self.global_terms)
+                # An item whose page failed is scored again on a later collect, with the page once it is read.
+                marker = self.fingerprint + ":retry" if item.url in self.retry else self.fingerprint
+                store.set_score(item.id, scored.value, scored.terms, marker)
+                if page:
+                    store.fill_from_page(item.id, page.published, page.deadline)
 
 
 def _all_source_keywords(feeds: FeedsConfig) -> dict[str, float]:
@@ -399,87 +544,3 @@ def _score(item: Item, article: str, sources: list[Source], global_terms):
     extra = global_terms + tuple(t for s in sources for t in keyword_terms(s.keywords))
     specialised = any(not s.filtered for s in sources)
     return score_text(item.title, item.summary, article, extra, specialised)
-
-
-def _read_articles(
-    store: Store,
-    fetcher: Fetcher,
-    wanted: dict[str, list[Item]],
-    private: set[str],
-    settings: Settings,
-    report: CollectReport,
-    workers: int,
-    progress: Progress,
-    now: dt.datetime,
-) -> tuple[dict[str, CachedPage], set[str]]:
-    """Article pages for the wanted URLs: from the cache, else fetched (newest items first, bounded).
-
-    Returns the pages and the URLs whose fetch failed for a passing reason
-    (timeout, 5xx): those are not cached, so a later collect tries again.
-    URLs in `private` may point inside the network (an `allow_private`
-    source lists them); the others are fetched under the destination policy.
-    """
-    pages: dict[str, CachedPage] = {}
-    retry: set[str] = set()
-    to_fetch = []
-    for url, items in wanted.items():
-        cached = store.get_page(url)
-        if cached is not None:
-            pages[url] = cached
-        else:
-            newest = max((i.published for i in items if i.published), default=dt.date.max)
-            to_fetch.append((newest, url))
-    to_fetch.sort(reverse=True)
-    limit = settings.relevance.article_limit
-    # Past the limit: not fetched now, tried again next collect.
-    retry.update(url for _, url in to_fetch[limit:])
-    urls = [url for _, url in to_fetch[:limit]]
-    if not urls:
-        return pages, retry
-    progress("phase", "articles", len(urls))
-    tz = settings.timezone
-
-    def fetch(url: str) -> tuple[CachedPage, bool]:
-        try:
-            response = fetcher.get(url, allow_private=url in private)
-            article = read_article(response.body, response.charset, tz)
-            return CachedPage(
-                url=url,
-                status=response.status,
-                text=article.text,
-                published=article.published.date
-                if article.published and article.published.precision == "day"
-                else None,
-                deadline=article.deadline.date if article.deadline else None,
-                fetched_at=now,
-            ), False
-        except FetchError as exc:
-            return CachedPage(
-                url=url, status=None, text="", published=None, deadline=None, fetched_at=now, error=str(exc)
-            ), exc.retryable
-        except Exception as exc:  # a page we cannot read must not stop scoring
-            log.warning("cannot read article %s: %s", url, exc)
-            return CachedPage(
-                url=url,
-                status=None,
-                text="",
-                published=None,
-                deadline=None,
-                fetched_at=now,
-                error=f"{type(exc).__name__}: {exc}",
-            ), False
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for page, retryable in pool.map(fetch, urls):
-            if retryable:
-                retry.add(page.url)
-            else:
-                store.save_page(page)
-                pages[page.url] = page
-            if page.error:
-                report.articles_failed += 1
-                report.article_errors.append((page.url, page.error))
-            else:
-                report.articles_fetched += 1
-            progress("article", page.url, None)
-    return pages, retry

@@ -256,6 +256,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE item_sources ADD COLUMN guid TEXT
     """,
+    # 7: a failed article page is asked again only after its retry-after, which grows with its failures;
+    # a source's validators remember the --since that held items back, so they survive it
+    """
+    ALTER TABLE pages ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pages ADD COLUMN retry_after TEXT;
+    ALTER TABLE fetch_state ADD COLUMN validators_since TEXT
+    """,
 )
 
 

@@ -46,6 +46,8 @@ class CachedPage:
     deadline: dt.date | None
     fetched_at: dt.datetime
     error: str | None = None
+    failures: int = 0  # failed fetches in a row (0 for a page that was read)
+    retry_after: dt.datetime | None = None  # a failed page is not asked again before this (UTC)
 
 
 MIN_PREFIX = 4  # an item id prefix shorter than this would match too many of a quarter's items
@@ -333,6 +335,7 @@ class ItemStore(Database):
             newest=_date(row["newest"]),
             newest_seen_at=_datetime(row["newest_seen_at"]),
             warnings=tuple(json.loads(row["warnings"] or "[]")),
+            validators_since=_date(row["validators_since"]),
         )
 
     def state_url(self, source: str) -> str | None:
@@ -344,14 +347,15 @@ class ItemStore(Database):
         """Remember a source's fetch state."""
         self.db.execute(
             """INSERT INTO fetch_state (source, url, etag, last_modified, last_attempt, last_success,
-                   consecutive_failures, last_error, items_parsed, newest, newest_seen_at, warnings)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   consecutive_failures, last_error, items_parsed, newest, newest_seen_at, warnings,
+                   validators_since)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (source) DO UPDATE SET url = excluded.url, etag = excluded.etag,
                    last_modified = excluded.last_modified, last_attempt = excluded.last_attempt,
                    last_success = excluded.last_success, consecutive_failures = excluded.consecutive_failures,
                    last_error = excluded.last_error, items_parsed = excluded.items_parsed,
                    newest = excluded.newest, newest_seen_at = excluded.newest_seen_at,
-                   warnings = excluded.warnings""",
+                   warnings = excluded.warnings, validators_since = excluded.validators_since""",
             (
                 state.source,
                 url,
@@ -365,6 +369,7 @@ class ItemStore(Database):
                 _iso(state.newest),
                 stamp(state.newest_seen_at),
                 json.dumps(list(state.warnings), ensure_ascii=False),
+                _iso(state.validators_since),
             ),
         )
 
@@ -383,13 +388,15 @@ class ItemStore(Database):
             deadline=_date(row["deadline"]),
             fetched_at=dt.datetime.fromisoformat(row["fetched_at"]),
             error=row["error"],
+            failures=row["failures"],
+            retry_after=_datetime(row["retry_after"]),
         )
 
     def save_page(self, page: CachedPage) -> None:
         """Cache an article page's main text and what was read off it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO pages (url, status, text, published, deadline, fetched_at, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pages (url, status, text, published, deadline, fetched_at, error, failures, "
+            "retry_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 page.url,
                 page.status,
@@ -398,5 +405,7 @@ class ItemStore(Database):
                 _iso(page.deadline),
                 stamp(page.fetched_at),
                 page.error,
+                page.failures,
+                stamp(page.retry_after),
             ),
         )
