@@ -1115,8 +1115,9 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
 @click.option("--resend-unknown", is_flag=True, help="Send again to recipients whose delivery is unknown.")
 @click.option("--retry-failed", is_flag=True, help="Try again the failed recipients who are still active.")
 @click.option("--json", "as_json", is_flag=True, help="With `status`: print JSON.")
+@click.option("--yes", is_flag=True, help="Do not ask before a real send (for scripts).")
 @pass_context
-def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json):
+def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json, yes):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
 
     Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
@@ -1127,7 +1128,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     the real send.
     """
     from newsletter.curate.edit import ready_issue
-    from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
+    from newsletter.mail.service import SendPlan, prepared_build, send_issue, send_test_copy, transport_for
     from newsletter.mail.transport import OutboxTransport
 
     _check_send_options(words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json)
@@ -1154,6 +1155,22 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             )
             click.echo(f"test copy to {to_address} {where}; nothing recorded")
             return
+
+        def before(plan: SendPlan) -> None:
+            click.echo(_plan_line(issue_id, plan))
+            if isinstance(transport, OutboxTransport) or yes or not plan.total:
+                return
+            if not _stdin_is_terminal():
+                raise NewsletterError(
+                    f"send {issue_id} mails {plan.total} recipients: confirm on a terminal, or add --yes"
+                )
+            click.echo(
+                f"subject: {prepared.subject}\nfrom:    {settings.mail.sender}\n"
+                f"via:     {settings.mail.smtp_host}:{settings.mail.smtp_port}"
+            )
+            if not click.confirm(f"Mail {issue_id} to {plan.total} recipients now?", default=False):
+                raise click.Abort()
+
         with _send_progress() as progress:
             outcome = send_issue(
                 store,
@@ -1166,10 +1183,9 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
                 resend_unknown,
                 retry_failed,
                 progress,
+                before,
             )
     report, counts = outcome.report, outcome.report.counts
-    if outcome.frozen:
-        click.echo(f"{issue_id}: {outcome.frozen} recipients frozen for this send")
     if retry_failed:
         click.echo(f"{outcome.requeued} failed recipients queued again")
     click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -1183,6 +1199,20 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] or counts["temp_failed"] or counts["pending"]:
         sys.exit(1)
+
+
+def _stdin_is_terminal() -> bool:
+    """True when someone can answer a question (stdin is a terminal); tests replace it."""
+    return sys.stdin.isatty()
+
+
+def _plan_line(issue_id: str, plan) -> str:
+    """What a send is about to do, in one line: new, pending and to-retry recipients (and unknown ones skipped)."""
+    who = f" with tag {plan.tag}" if plan.tag else ""
+    line = f"{issue_id}: {plan.new} new, {plan.pending} pending, {plan.retry} to retry{who}"
+    if plan.unknown:
+        line += f"; {plan.unknown} unknown skipped (--resend-unknown sends them again)"
+    return line
 
 
 def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json) -> None:

@@ -204,11 +204,14 @@ def test_a_run_killed_while_sending_leaves_unknown_not_a_second_copy(smtp, prepa
     assert "mottaker000@example.org" not in smtp.copies()
 
 
-def test_the_recipient_list_is_frozen_when_a_send_starts(tmp_path):
+def test_a_later_run_adds_the_recipients_not_yet_in_the_ledger_and_keeps_the_others(tmp_path):
     with Store(tmp_path / "n.db") as store:
         assert freeze_recipients(store, "2024-q2", recipients(3), NOW) == 3
-        assert freeze_recipients(store, "2024-q2", recipients(5), NOW) == 0
-        assert sum(send_counts(store, "2024-q2").values()) == 3
+        store.db.execute("UPDATE sends SET state = 'sent' WHERE position = 0")
+        assert freeze_recipients(store, "2024-q2", recipients(5), NOW) == 2
+        assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["pending"] == 4
+        positions = [row[0] for row in store.db.execute("SELECT position FROM sends ORDER BY position")]
+    assert positions == [0, 1, 2, 3, 4]
 
 
 def test_a_second_send_of_the_same_issue_refuses_to_start(tmp_path):

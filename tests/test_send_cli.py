@@ -168,7 +168,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
         invoke(workspace, "contacts", "import", str(write_contacts(workspace, 80)))
         assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
         env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
-        command = [sys.executable, "-m", "newsletter", "send", "2024-q2"]
+        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
         chance = random.Random(2024)
 
         def sent_so_far() -> int:

@@ -1,7 +1,9 @@
 """Sending: every recipient exactly once, whatever happens to the process or the server.
 
-The recipient list is frozen into a ledger (table `sends`, one row per issue
-and address) when a send starts. Each message moves pending → sending → sent,
+The recipients are written into a ledger (table `sends`, one row per issue
+and address) when a send starts, and every later run adds the active contacts
+that are not in it yet (a contact added since, or one a `--tag` run left out):
+a failed or partial run never freezes the list. Each message moves pending → sending → sent,
 and each move is committed before the next step: `sending` is written before
 the message goes out, `sent` after the server accepted it. A run that dies
 between the two leaves `sending`, which the next run turns into `unknown`:
@@ -60,14 +62,12 @@ class Recipient:
 
 
 def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], now: dt.datetime) -> int:
-    """Write the ledger rows of a send that starts now; a send already started keeps its list.
+    """Add to an issue's ledger the recipients not in it yet, as `pending`, after the rows already there.
 
-    Returns how many recipients were frozen (0 when the ledger already existed).
+    A recipient already in the ledger keeps its row and state (sent stays sent).
+    Returns how many were added.
     """
-    if store.ledger_size(issue_id):
-        return 0
-    store.freeze_recipients(issue_id, [(r.email, r.contact_id) for r in recipients], now)
-    return len(recipients)
+    return store.freeze_recipients(issue_id, [(r.email, r.contact_id) for r in recipients], now)
 
 
 def send_counts(store: Store, issue_id: str) -> dict[str, int]:
@@ -258,6 +258,7 @@ class SendRun:
         progress: Callable[[str, int], None] | None = None,
         on_bounce: Callable[[Store, str, str], None] | None = None,
         max_wait: float = 600.0,
+        only: frozenset[str] | None = None,
     ):
         self.issue_id = issue_id  # the ledger's name: `2024-q2`, or `2024-q2:outbox` for a dry run
         self.template = template
@@ -267,6 +268,7 @@ class SendRun:
         self.progress = progress or (lambda *_: None)
         self.on_bounce = on_bounce
         self.max_wait = max_wait
+        self.only = only  # the addresses this run may send to (`--tag`); None: every row of the ledger
         self.sender = smtp_address(settings.sender)
         self.report = SendReport()
         self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
@@ -342,6 +344,8 @@ class Sender:
         while True:
             now = clock.now().timestamp()
             rows = [Queued(*row) for row in self.store.queued(run.issue_id, run.states, self.part, run.parts)]
+            if run.only is not None:
+                rows = [r for r in rows if r.email in run.only]
             if not rows:
                 return None
             due = [r for r in rows if not r.due_at or r.due_at <= now]
@@ -438,6 +442,7 @@ def run_send(
     on_bounce: Callable[[Store, str, str], None] | None = None,
     max_wait: float = 600.0,
     transport_factory: Callable[[], Transport] | None = None,
+    only: frozenset[str] | None = None,
 ) -> SendReport:
     """Send every pending message of an issue's ledger; safe to run again after any interruption.
 
@@ -446,7 +451,9 @@ def run_send(
     its own database connection. `progress` gets ("start", total) and then
     (state, 1) per message; `on_bounce` (store, address, reply) per refused
     recipient; retries due more than `max_wait` seconds later are left for the
-    next run. RunStopped or ServerUnavailable when the run cannot go on.
+    next run; with `only`, just the rows of those addresses are sent (a `--tag`
+    run), the others wait for a later run. RunStopped or ServerUnavailable when
+    the run cannot go on.
     """
     started = time.monotonic()
     progress = progress or (lambda *_: None)
@@ -458,11 +465,15 @@ def run_send(
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")
     skipped_unknown = send_counts(store, issue_id)["unknown"]
-    total = store.count_in_states(issue_id, states)
+    total = (
+        store.count_in_states(issue_id, states)
+        if only is None
+        else sum(1 for row in store.queued(issue_id, states) if row[0] in only)
+    )
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
-    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait)
+    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only)
     run.report.skipped_unknown = skipped_unknown
 
     if parts == 1:

@@ -12,7 +12,7 @@ from typing import cast
 
 from newsletter import clock
 from newsletter.config import Workspace
-from newsletter.errors import NewsletterError, UsageError
+from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
 from newsletter.mail.send import (
@@ -120,14 +120,58 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatu
     return SendStatus(ledger, send_counts(store, ledger), undelivered)
 
 
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send run is about to do, said before it sends (and asked about, on a terminal).
+
+    `new`: active contacts not yet in the ledger (added since the last run, or left
+    out by a `--tag` run), added now; `pending`: recipients already in the ledger
+    and not tried yet, or stopped with their place kept; `retry`: temporarily
+    refused ones (and failed ones put back by `--retry-failed`) due again; `unknown`:
+    deliveries that may have arrived, skipped unless `--resend-unknown`. With a
+    tag, every count is of that tag's contacts only.
+    """
+
+    ledger: str
+    new: int
+    pending: int
+    retry: int
+    unknown: int
+    tag: str | None = None
+
+    @property
+    def total(self) -> int:
+        """How many recipients this run will try (new + pending + retry)."""
+        return self.new + self.pending + self.retry
+
+
 @dataclass
 class SendOutcome:
-    """What `send_issue` did: the report, how many recipients it froze and re-queued."""
+    """What `send_issue` did: the report, the plan it followed, how many failed recipients it re-queued."""
 
     report: SendReport
     ledger: str
     frozen: int
     requeued: int
+    plan: SendPlan | None = None
+
+
+def plan_send(
+    store: Store, ledger: str, recipients: list[Recipient], retry: bool, resend_unknown: bool, tag: str | None
+) -> SendPlan:
+    """Count what a run would send to `recipients` (this run's active contacts) without writing anything."""
+    wanted = {r.email for r in recipients}
+    rows = store.ledger_states(ledger)
+    in_run = [(email, state) for email, state in rows.items() if tag is None or email in wanted]
+    states = [state for _email, state in in_run]
+    return SendPlan(
+        ledger=ledger,
+        new=len(wanted - rows.keys()),
+        pending=states.count("pending") + (states.count("unknown") if resend_unknown else 0),
+        retry=states.count("temp_failed") + (store.count_requeueable(ledger) if retry else 0),
+        unknown=0 if resend_unknown else states.count("unknown"),
+        tag=tag,
+    )
 
 
 def send_issue(
@@ -141,17 +185,23 @@ def send_issue(
     resend_unknown: bool = False,
     retry: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    before: Callable[[SendPlan], None] | None = None,
 ) -> SendOutcome:
-    """Send an issue to the active contacts (frozen when its send starts), under the issue's send lock."""
+    """Send an issue to its active contacts not yet mailed, under the issue's send lock.
+
+    Every run adds the active contacts that are not in the ledger yet, so a
+    contact added since the last run, or one a `--tag` run left out, is mailed
+    by the next run without a tag. `tag` limits this run (new and queued rows
+    alike) to the contacts with that tag. `before` gets the SendPlan before
+    anything is written or sent; an exception from it (the editor said no)
+    leaves the ledger as it was.
+    """
     ledger = ledger_id(issue_id, transport)
     with send_lock(var, ledger.replace(":", "-")):
-        started = store.ledger_size(ledger)
-        if tag and started:
-            raise UsageError(
-                f"the recipients of {issue_id} were frozen when its send started; --tag applies "
-                "only to a send that has not started"
-            )
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
+        plan = plan_send(store, ledger, recipients, retry, resend_unknown, tag)
+        if before is not None:
+            before(plan)
         frozen = freeze_recipients(store, ledger, recipients, clock.now())
         requeued = retry_failed(store, ledger) if retry else 0
         factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(settings.mail))
@@ -165,5 +215,6 @@ def send_issue(
             progress,
             on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, clock.now()),
             transport_factory=factory,
+            only=frozenset(r.email for r in recipients) if tag else None,
         )
-    return SendOutcome(report, ledger, frozen, requeued)
+    return SendOutcome(report, ledger, frozen, requeued, plan)
