@@ -1191,6 +1191,17 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
+    shown = [row for row in outcome.undelivered if row.state != "unknown"]
+    for row in shown[:20]:
+        click.echo(f"{row.state} {row.email}: {row.reply}", err=True)
+    if len(shown) > 20:
+        click.echo(f"… and {len(shown) - 20} more", err=True)
+    if counts["failed"] or counts["temp_failed"]:
+        click.echo(
+            f"see `newsletter send status {issue_id}`; temporarily failed recipients are tried again by the next "
+            f"`newsletter send {issue_id}`, failed ones with --retry-failed",
+            err=True,
+        )
     if counts["unknown"]:
         click.echo(
             f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "

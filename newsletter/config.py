@@ -78,7 +78,15 @@ SETTINGS_KEYS = (
     "mail",
 )
 SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
-MAIL_KEYS = ("rate_per_second", "rate_per_hour", "connections", "max_attempts", "retry_base", "unsubscribe_mailto")
+MAIL_KEYS = (
+    "rate_per_second",
+    "rate_per_hour",
+    "connections",
+    "max_attempts",
+    "retry_base",
+    "max_outage",
+    "unsubscribe_mailto",
+)
 FETCH_KEYS = (
     "timeout",
     "total_timeout",
@@ -555,6 +563,7 @@ def _sending(top: _Checker, mail: MailSettings) -> MailSettings:
         connections=max(1, int(part.number("connections", 1, minimum=1))),
         max_attempts=max(1, int(part.number("max_attempts", 5, minimum=1))),
         retry_base=part.number("retry_base", 30.0),
+        max_outage=part.number("max_outage", 300.0),
     )
     if part.node.get("unsubscribe_mailto"):
         mail = replace(mail, unsubscribe_mailto=part.required("unsubscribe_mailto"))

@@ -102,3 +102,55 @@ def test_a_dry_run_and_a_test_copy_never_ask(mailroom, smtp):
     assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
     assert invoke(mailroom, "send", "2024-q2", "--to", "redaktor@example.org").exit_code == 0
     assert smtp.copies() == {"redaktor@example.org": 1}
+
+
+# ---------------------------------------------------------------------- what each reply does to a recipient
+
+
+def contact_statuses(root) -> dict[str, str]:
+    with Store(root / "var" / "newsletter.db") as store:
+        return dict(store.db.execute("SELECT email, status FROM contacts").fetchall())
+
+
+def test_relaying_denied_stops_the_run_bounces_nobody_and_the_fixed_server_mails_everyone_once(mailroom, smtp):
+    everyone = [f"person{i:03d}@example.org" for i in range(6)]
+    smtp.rcpt_replies = dict.fromkeys(everyone, "550 5.7.1 Relaying denied")
+    refused = send(mailroom)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "Error: 127.0.0.1: the server refused person000@example.org with a policy refusal (RCPT TO: 550 5.7.1 "
+        "Relaying denied); that is about the sender or the setup (RFC 3463 5.7.x: relaying denied, authentication "
+        "required, sender refused), not the address: nobody was marked bounced and every recipient keeps its place; "
+        "check smtp.host, smtp.username and NEWSLETTER_SMTP_PASSWORD, and that KOM.pod@politiet.no may send "
+        "through this server, then run send again"
+    )
+    assert set(contact_statuses(mailroom).values()) == {"active"}
+    assert set(states(mailroom).values()) == {"pending"}
+    smtp.rcpt_replies = {}  # the editor fixed the relay settings
+    fixed = send(mailroom)
+    assert fixed.exit_code == 0, fixed.output
+    assert "2024-q2: 0 new, 6 pending, 0 to retry" in fixed.stdout
+    assert smtp.copies() == dict.fromkeys(everyone, 1)
+
+
+def test_a_full_mailbox_after_data_never_stops_the_run_and_is_named(mailroom, smtp):
+    full = "person002@example.org"
+    smtp.data_reply_for[full] = "552 5.2.2 Mailbox full"
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert f"temp_failed {full}: end of DATA: 552 5.2.2 Mailbox full (mailbox full)" in result.stderr.splitlines()
+    assert sorted(smtp.copies()) == [f"person{i:03d}@example.org" for i in (0, 1, 3, 4, 5)]
+    assert contact_statuses(mailroom)[full] == "active"  # a full mailbox is not a bounce
+    status = invoke(mailroom, "send", "status", "2024-q2").stdout
+    assert f"  temp_failed  {full}  end of DATA: 552 5.2.2 Mailbox full (mailbox full)" in status.splitlines()
+
+
+def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mailroom, smtp):
+    gone = "person004@example.org"
+    smtp.rcpt_replies[gone] = "550 5.1.1 <person004@example.org>: Recipient address rejected: User unknown"
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert f"failed {gone}: RCPT TO: 550 5.1.1 <{gone}>: Recipient address rejected: User unknown" in (
+        result.stderr.splitlines()
+    )
+    assert contact_statuses(mailroom)[gone] == "bounced" and len(smtp.copies()) == 5

@@ -6,7 +6,7 @@ The command line parses and reports; everything it decides about sending is here
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -154,6 +154,7 @@ class SendOutcome:
     frozen: int
     requeued: int
     plan: SendPlan | None = None
+    undelivered: list[Undelivered] = field(default_factory=list)  # failed, unknown, temp_failed, in ledger order
 
 
 def plan_send(
@@ -217,4 +218,5 @@ def send_issue(
             transport_factory=factory,
             only=frozenset(r.email for r in recipients) if tag else None,
         )
-    return SendOutcome(report, ledger, frozen, requeued, plan)
+    undelivered = send_status(store, issue_id, ledger != issue_id).undelivered
+    return SendOutcome(report, ledger, frozen, requeued, plan, undelivered)
