@@ -1072,6 +1072,39 @@ def contacts_unsubscribe(ctx: Context, address):
     click.echo(f"unsubscribed {address}")
 
 
+@contacts.command("reactivate")
+@click.argument("addresses", nargs=-1, metavar="ADDR...")
+@click.option("--reason", default="", help="Why the bounce was wrong (kept with the contact).")
+@click.option(
+    "--wrongly-bounced", is_flag=True, help="Every contact bounced by a reply that was not about the address."
+)
+@pass_context
+def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
+    """Make bounced contacts active again, when the bounce was the server's fault, not the address's.
+
+    The change is recorded with when and why; the issues they missed are sent
+    to them by the next `send` of each. With --wrongly-bounced, the contacts
+    bounced by a 5.7.x policy refusal, a full mailbox, or a refusal many got
+    alike (a misconfigured relay) are found and reactivated. An unsubscribed
+    contact is never reactivated.
+    """
+    from newsletter.mail.contacts import reactivate
+    from newsletter.mail.contacts import wrongly_bounced as find_wrongly_bounced
+
+    if not addresses and not wrongly_bounced:
+        raise UsageError("give the addresses to reactivate, or --wrongly-bounced")
+    with ctx.store() as store:
+        chosen = [(address, "") for address in addresses]
+        if wrongly_bounced:
+            chosen += [(c.email, reply) for c, reply in find_wrongly_bounced(store)]
+            reason = reason or "bounced by a reply about the server, not the address"
+        if not chosen:
+            click.echo("no wrongly bounced contacts found")
+        for address, reply in chosen:
+            contact = reactivate(store, address, reason, clock.now())
+            click.echo(f"active {contact.email}" + (f"  (was bounced by: {reply})" if reply else ""))
+
+
 @contacts.command("erase")
 @click.argument("address", metavar="ADDR")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

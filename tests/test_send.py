@@ -591,3 +591,31 @@ def test_a_permanent_reply_is_classified_by_its_rfc_3463_code(code, text, step, 
     from newsletter.mail.transport import classify
 
     assert classify(code, text, step) == reason
+
+
+def test_a_refused_login_stops_the_run_at_once_instead_of_waiting_out_an_outage(prepared, tmp_path):
+    from aiosmtpd.smtp import AuthResult
+
+    from newsletter.mail.transport import LoginRefused
+
+    def refuse_everyone(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False)
+
+    issue, out = prepared
+    handler = ScriptedSMTP()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), authenticator=refuse_everyone, auth_require_tls=False
+    )
+    controller.start()
+    handler.port = controller.port
+    settings = mail_settings(handler, username="kom", max_outage=300)
+    started = time.monotonic()
+    try:
+        with Store(tmp_path / "n.db") as store:
+            freeze_recipients(store, "2024-q2", recipients(3), NOW)
+            with pytest.raises(LoginRefused, match="login refused"):
+                run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password="feil"))
+            rows = {tuple(row) for row in store.db.execute("SELECT state, attempts FROM sends")}
+    finally:
+        controller.stop()
+    assert rows == {("pending", 0)} and time.monotonic() - started < 10

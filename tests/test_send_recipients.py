@@ -154,3 +154,40 @@ def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mail
         result.stderr.splitlines()
     )
     assert contact_statuses(mailroom)[gone] == "bounced" and len(smtp.copies()) == 5
+
+
+def test_a_wrong_bounce_is_undone_with_when_and_why_and_the_issue_is_sent_to_it(mailroom, smtp):
+    gone = "person001@example.org"
+    with Store(mailroom / "var" / "newsletter.db") as store:  # as an older version left it after a bad relay
+        store.db.execute(
+            "UPDATE contacts SET status = 'bounced' WHERE email IN (?, ?)", (gone, "person003@example.org")
+        )
+        ids = dict(store.db.execute("SELECT email, id FROM contacts").fetchall())
+        store.db.executemany(
+            "INSERT INTO sends (issue, email, contact_id, position, state, last_reply) VALUES "
+            "('2024-q1', ?, ?, ?, 'failed', ?)",
+            [
+                (gone, ids[gone], 0, "RCPT TO: 550 5.7.1 Relaying denied"),
+                ("person003@example.org", ids["person003@example.org"], 1, "RCPT TO: 550 5.1.1 no such user"),
+            ],
+        )
+    found = invoke(mailroom, "contacts", "reactivate", "--wrongly-bounced")
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines() == [f"active {gone}  (was bounced by: RCPT TO: 550 5.7.1 Relaying denied)"]
+    statuses = contact_statuses(mailroom)
+    assert statuses[gone] == "active" and statuses["person003@example.org"] == "bounced"
+    with Store(mailroom / "var" / "newsletter.db") as store:
+        ((at, status, reason),) = store.contact_changes(ids[gone])
+        assert (status, reason) == ("active", "bounced by a reply about the server, not the address")
+        assert store.db.execute("SELECT state FROM sends WHERE email = ?", (gone,)).fetchone()[0] == "pending"
+    assert send(mailroom).exit_code == 0 and gone in smtp.copies()
+    by_hand = invoke(mailroom, "contacts", "reactivate", "person003@example.org", "--reason", "typo fixed by IT")
+    assert by_hand.stdout == "active person003@example.org\n"
+
+
+def test_an_unsubscribed_contact_is_never_reactivated(mailroom):
+    invoke(mailroom, "contacts", "unsubscribe", "person002@example.org")
+    result = invoke(mailroom, "contacts", "reactivate", "person002@example.org", "--reason", "asked by phone")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: 'person002@example.org': unsubscribed; only the person can subscribe again\n")
+    assert contact_statuses(mailroom)["person002@example.org"] == "unsubscribed"

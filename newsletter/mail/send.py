@@ -52,6 +52,7 @@ from newsletter import clock
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
 from newsletter.mail.transport import (
+    LoginRefused,
     PermanentFailure,
     ServerUnavailable,
     TransientFailure,
@@ -336,7 +337,7 @@ class SendRun:
         to `pending`, nobody is bounced, and RunStopped says what to check.
         """
         with self.lock:
-            shape = _without_address(delivery.reply, email)
+            shape = without_address(delivery.reply, email)
             if shape != self.alike:
                 self._confirm(store)
                 self.alike = shape
@@ -379,7 +380,7 @@ class SendRun:
                 _set(store, self.issue_id, email, "pending", attempts=attempts)
 
 
-def _without_address(reply: str, email: str) -> str:
+def without_address(reply: str, email: str) -> str:
     """A refusal as it would read for any recipient: the address (either form) and <…> parts taken out."""
     text = re.sub(r"<[^>]*>", "", reply)
     for form in {email, smtp_address(email)}:
@@ -468,6 +469,8 @@ class Sender:
 
         try:
             reply = self.transport.send(data, run.sender, smtp_address(row.email), needs_smtputf8(row.email), on_data)
+        except LoginRefused:
+            raise  # the setup's fault: no pause fixes a wrong password
         except ServerUnavailable as exc:
             return Delivery("paused", str(exc), exc, started)
         except TransientFailure as exc:

@@ -124,6 +124,10 @@ class ServerUnavailable(NewsletterError):
     every recipient keeps its place, without an attempt counted against them."""
 
 
+class LoginRefused(ServerUnavailable):
+    """The server refused the login (RFC 4954 535): the setup is wrong, and waiting will not fix it."""
+
+
 class UnknownOutcome(Exception):
     """The connection broke after the message data was sent: the server may have it."""
 
@@ -204,7 +208,7 @@ class SMTPTransport:
                     raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
                 connection.login(s.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise ServerUnavailable(
+            raise LoginRefused(
                 f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:

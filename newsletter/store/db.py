@@ -256,6 +256,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE item_sources ADD COLUMN guid TEXT
     """,
+    # 7: why and when a contact's status was changed by hand (a bounce undone), kept beside the contact
+    """
+    CREATE TABLE contact_changes (
+        contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )
+    """,
 )
 
 

@@ -144,6 +144,14 @@ class LedgerStore(Database):
             (issue,),
         ).rowcount
 
+    def requeue_contact(self, contact_id: int) -> int:
+        """Put a contact's failed rows, in every ledger, back to pending with no attempts; returns how many."""
+        return self.db.execute(
+            "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL "
+            "WHERE contact_id = ? AND state = 'failed'",
+            (contact_id,),
+        ).rowcount
+
     def mark_interrupted(self, issue: str) -> None:
         """Rows left `sending` by a run that died become `unknown` (the server may have the message)."""
         self.db.execute(
