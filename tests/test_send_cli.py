@@ -213,3 +213,27 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
             assert copies.get(address, 0) <= 1
         else:
             assert state == "sent" and copies.get(address) == 1, (address, state, copies.get(address))
+
+
+def test_an_idn_recipient_unsubscribes_with_a_link_in_either_form(workspace, monkeypatch):
+    from urllib.parse import quote
+
+    from newsletter.config import load_settings
+    from newsletter.mail.compose import unsubscribe_links
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s3cret")
+    with open(workspace / "newsletter.yaml", "a", encoding="utf-8") as handle:
+        handle.write("unsubscribe_url: https://kom.example.no/avmelding\n")
+    for address in ("per@blåbær.no", "kari@blåbær.no"):
+        assert invoke(workspace, "contacts", "add", address).exit_code == 0
+    mail = load_settings(workspace / "newsletter.yaml").mail
+    _mailto, sent = unsubscribe_links("per@blåbær.no", mail)
+    assert "email=per%40xn--blbr-roah.no&" in sent  # the link carries the ASCII form, as the message went out
+    _mailto, other = unsubscribe_links("kari@blåbær.no", mail)
+    unicode_form = other.replace(quote("kari@xn--blbr-roah.no"), quote("kari@blåbær.no"))
+    assert unicode_form != other
+    for url in (sent, unicode_form):
+        result = invoke(workspace, "contacts", "unsubscribe", url)
+        assert result.exit_code == 0, result.output
+    statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert statuses == {"per@blåbær.no": "unsubscribed", "kari@blåbær.no": "unsubscribed"}
