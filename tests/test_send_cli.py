@@ -70,14 +70,68 @@ def test_contacts_commands(workspace):
 
 def test_send_refuses_without_a_current_build(workspace):
     write_contacts(workspace, 2)
+    build_dir = workspace / "build" / "2024-q2"
     result = invoke(workspace, "send", "2024-q2", "--dry-run")
-    assert result.exit_code == 1 and "run `newsletter build 2024-q2` first" in result.stderr
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"Error: {build_dir}: no build manifest (manifest.json); run `newsletter build 2024-q2` first\n"
+    )
     assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
     issue = workspace / "issues" / "2024-q2.yaml"
     later = time.time() + 5
-    os.utime(issue, (later, later))  # the editor changed the issue after the build
+    os.utime(issue, (later, later))  # touched, not changed: the build is still the issue's
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
+    with open(issue, "a", encoding="utf-8") as handle:
+        handle.write("# a last edit\n")  # the editor changed the issue after the build
     stale = invoke(workspace, "send", "2024-q2", "--dry-run")
-    assert stale.exit_code == 1 and "older than" in stale.stderr
+    assert stale.exit_code == 1
+    assert stale.stderr == (
+        f"Error: {build_dir}: the build is older than the issue file (changed since); "
+        "run `newsletter build 2024-q2` first\n"
+    )
+    pdf = invoke(workspace, "send", "2024-q2", "--dry-run", "--attach-pdf")
+    assert pdf.exit_code == 1
+
+
+def test_a_build_interrupted_between_two_parts_is_refused(workspace, monkeypatch):
+    import importlib
+
+    render_build = importlib.import_module("newsletter.render.build")
+    write_contacts(workspace, 2)
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    issue = workspace / "issues" / "2024-q2.yaml"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev", "title: Nyhetsbrev (ny)", 1), encoding="utf-8"
+    )
+    real_write = render_build.atomic_write
+
+    def dies_at_the_text_part(path, data):
+        if path.name == "email.txt":
+            raise KeyboardInterrupt  # Ctrl-C after the HTML part was written
+        real_write(path, data)
+
+    monkeypatch.setattr(render_build, "atomic_write", dies_at_the_text_part)
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 1  # click: Aborted!
+    monkeypatch.undo()
+    build_dir = workspace / "build" / "2024-q2"
+    refused = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: {build_dir}: the build is older than the issue file (changed since); "
+        "run `newsletter build 2024-q2` first\n"
+    )
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev (ny)", "title: Nyhetsbrev", 1), encoding="utf-8"
+    )
+    mixed = invoke(workspace, "send", "2024-q2", "--dry-run")  # the sources match the manifest; the HTML does not
+    assert mixed.exit_code == 1
+    assert mixed.stderr == (
+        f"Error: {build_dir}: email.html is not from the same build as the manifest (an interrupted build, or a "
+        "part from another one); run `newsletter build 2024-q2` first\n"
+    )
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
 
 
 def test_dry_run_writes_one_correct_eml_per_active_contact_and_never_twice(workspace):

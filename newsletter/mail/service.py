@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from newsletter import clock
+from newsletter import buildstamp, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
@@ -38,18 +38,18 @@ from newsletter.store import Store
 
 
 def prepared_build(issue: Issue, workspace: Workspace, settings: Settings, attach_pdf: bool) -> Prepared:
-    """The issue's built e-mail, refusing a build that is missing or older than the issue file.
+    """The issue's built e-mail, refusing a build whose parts are not all from one build of the current
+    issue file, settings and templates (`newsletter.buildstamp`).
 
-    The build is read from `workspace.build_dir(issue.id)`; NewsletterError names that folder and the
-    command that makes it.
+    The build is read from `workspace.build_dir(issue.id)`: email.html, email.txt,
+    and the PDF with `attach_pdf`. NewsletterError names that folder, the part
+    or source at fault, and the command that makes a whole build.
     """
     build_dir = workspace.build_dir(issue.id)
     issue_file = Path(issue.path) if issue.path else workspace.issues_dir / f"{issue.id}.yaml"
-    html = build_dir / "email.html"
-    if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
-        raise NewsletterError(
-            f"{build_dir}: the build is missing or older than {issue_file}; run `newsletter build {issue.id}` first"
-        )
+    needed = ["email.html", "email.txt"] + ([f"{issue.id}.pdf"] if attach_pdf else [])
+    made_from = buildstamp.sources(issue_file, settings, workspace.root / "templates")
+    buildstamp.check_build(build_dir, issue.id, needed, made_from)
     return prepare(issue, build_dir, settings.site_url, attach_pdf)
 
 
