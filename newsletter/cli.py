@@ -1042,13 +1042,23 @@ def contacts_list(ctx: Context, status, tag, as_json, as_csv):
 @contacts.command("export")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of CSV.")
 @click.option("--csv", "as_csv", is_flag=True, default=True, help="CSV (the default).")
+@click.option("--excel", is_flag=True, help="CSV for Excel with Norwegian settings: UTF-8 with BOM, `;`.")
 @pass_context
-def contacts_export(ctx: Context, as_json, as_csv):
-    """Export every contact, with status and consent (CSV by default), e.g. for an access request."""
-    from newsletter.mail.contacts import list_contacts
+def contacts_export(ctx: Context, as_json, as_csv, excel):
+    """Export every contact, with status and consent (CSV by default), e.g. for an access request.
+
+    Cells that a spreadsheet could take for a formula (starting with =, +, -, @,
+    tab or CR) get a leading ' (OWASP CSV injection); an import takes it off.
+    """
+    from newsletter.mail.contacts import export_csv, list_contacts
 
     with ctx.store() as store:
         found = list_contacts(store)
+    if excel and not as_json:
+        buffer = io.StringIO()
+        export_csv(found, buffer, excel=True)
+        click.echo(buffer.getvalue(), nl=False)
+        return
     _contact_lines(found, as_json, not as_json)
 
 

