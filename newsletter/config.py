@@ -548,7 +548,26 @@ def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
     )
     if "password" in smtp.node:
         raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
+    if mail.username and mail.security == "none" and not _is_local_host(mail.smtp_host):
+        # RFC 4954 4: a password over an unencrypted connection can be read by anyone on the way.
+        raise smtp.error(
+            "username",
+            f"a login to {mail.smtp_host} with security: none sends the password in clear text; "
+            "use security: starttls or ssl (none only for a server on this machine)",
+        )
     return mail
+
+
+def _is_local_host(host: str) -> bool:
+    """True for this machine: localhost, or a loopback address (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _sending(top: _Checker, mail: MailSettings) -> MailSettings:

@@ -191,3 +191,20 @@ def test_an_unsubscribed_contact_is_never_reactivated(mailroom):
     assert result.exit_code == 1
     assert result.stderr == ("Error: 'person002@example.org': unsubscribed; only the person can subscribe again\n")
     assert contact_statuses(mailroom)["person002@example.org"] == "unsubscribed"
+
+
+@pytest.mark.parametrize(("host", "refused"), [("smtp.example.no", True), ("127.0.0.1", False), ("localhost", False)])
+def test_a_login_without_encryption_is_refused_unless_the_server_is_local(sample_workspace, host, refused):
+    from newsletter.config import load_settings
+    from newsletter.errors import ConfigError
+
+    path = sample_workspace / "newsletter.yaml"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"\nsmtp:\n  host: {host}\n  security: none\n  username: kom\n")
+    if not refused:
+        assert load_settings(path).mail.username == "kom"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "smtp.username" in str(caught.value)
+    assert "a login to smtp.example.no with security: none sends the password in clear text" in str(caught.value)
