@@ -1248,10 +1248,13 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     if counts["unknown"]:
         click.echo(
             f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
-            "see `newsletter send status`, and use --resend-unknown only if they did not arrive",
+            f"see `newsletter send status {issue_id}`, and run `newsletter send {issue_id} --resend-unknown` "
+            "only if they did not arrive",
             err=True,
         )
-    if counts["failed"] or counts["temp_failed"] or counts["pending"]:
+    if counts["pending"]:
+        click.echo(f"{counts['pending']} recipients still pending: run `newsletter send {issue_id}`", err=True)
+    if counts["failed"] or counts["temp_failed"] or counts["pending"] or counts["unknown"]:
         sys.exit(1)
 
 

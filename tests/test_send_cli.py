@@ -249,14 +249,17 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
                     states = {s for (s,) in store.db.execute("SELECT state FROM sends")}
                 mid_send += "sent" in states and bool(states & {"pending", "sending", "unknown"})
                 continue
-            if process.returncode == 0:
+            if process.returncode in (0, 1):  # ran to its end (1: some deliveries are unknown)
                 break
         else:
             pytest.fail("the send never completed")
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-        assert final.returncode == 0, final.stderr
         with Store(workspace / "var" / "newsletter.db") as store:
             states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+        unknown = sum(state == "unknown" for state in states.values())
+        assert final.returncode == (1 if unknown else 0), final.stderr
+        if unknown:
+            assert f"warning: {unknown} deliveries are unknown" in final.stderr
     finally:
         controller.stop()
     copies = handler.copies()

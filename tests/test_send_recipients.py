@@ -208,3 +208,14 @@ def test_a_login_without_encryption_is_refused_unless_the_server_is_local(sample
         load_settings(path)
     assert "smtp.username" in str(caught.value)
     assert "a login to smtp.example.no with security: none sends the password in clear text" in str(caught.value)
+
+
+def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, smtp):
+    smtp.drop_after_data_of = {"person003@example.org"}
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert (
+        "warning: 1 deliveries are unknown (the connection broke after sending); see `newsletter send status "
+        "2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
+    ) in result.stderr.splitlines()
+    assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
