@@ -1061,13 +1061,23 @@ def contacts_list(ctx: Context, status, tag, as_json, as_csv):
 @contacts.command("export")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of CSV.")
 @click.option("--csv", "as_csv", is_flag=True, default=True, help="CSV (the default).")
+@click.option("--excel", is_flag=True, help="CSV for Excel with Norwegian settings: UTF-8 with BOM, `;`.")
 @pass_context
-def contacts_export(ctx: Context, as_json, as_csv):
-    """Export every contact, with status and consent (CSV by default), e.g. for an access request."""
-    from newsletter.mail.contacts import list_contacts
+def contacts_export(ctx: Context, as_json, as_csv, excel):
+    """Export every contact, with status and consent (CSV by default), e.g. for an access request.
+
+    Cells that a spreadsheet could take for a formula (starting with =, +, -, @,
+    tab or CR) get a leading ' (OWASP CSV injection); an import takes it off.
+    """
+    from newsletter.mail.contacts import export_csv, list_contacts
 
     with ctx.store() as store:
         found = list_contacts(store)
+    if excel and not as_json:
+        buffer = io.StringIO()
+        export_csv(found, buffer, excel=True)
+        click.echo(buffer.getvalue(), nl=False)
+        return
     _contact_lines(found, as_json, not as_json)
 
 
@@ -1089,6 +1099,39 @@ def contacts_unsubscribe(ctx: Context, address):
     with ctx.store() as store:
         unsubscribe(store, address, clock.now())
     click.echo(f"unsubscribed {address}")
+
+
+@contacts.command("reactivate")
+@click.argument("addresses", nargs=-1, metavar="ADDR...")
+@click.option("--reason", default="", help="Why the bounce was wrong (kept with the contact).")
+@click.option(
+    "--wrongly-bounced", is_flag=True, help="Every contact bounced by a reply that was not about the address."
+)
+@pass_context
+def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
+    """Make bounced contacts active again, when the bounce was the server's fault, not the address's.
+
+    The change is recorded with when and why; the issues they missed are sent
+    to them by the next `send` of each. With --wrongly-bounced, the contacts
+    bounced by a 5.7.x policy refusal, a full mailbox, or a refusal many got
+    alike (a misconfigured relay) are found and reactivated. An unsubscribed
+    contact is never reactivated.
+    """
+    from newsletter.mail.contacts import reactivate
+    from newsletter.mail.contacts import wrongly_bounced as find_wrongly_bounced
+
+    if not addresses and not wrongly_bounced:
+        raise UsageError("give the addresses to reactivate, or --wrongly-bounced")
+    with ctx.store() as store:
+        chosen = [(address, "") for address in addresses]
+        if wrongly_bounced:
+            chosen += [(c.email, reply) for c, reply in find_wrongly_bounced(store)]
+            reason = reason or "bounced by a reply about the server, not the address"
+        if not chosen:
+            click.echo("no wrongly bounced contacts found")
+        for address, reply in chosen:
+            contact = reactivate(store, address, reason, clock.now())
+            click.echo(f"active {contact.email}" + (f"  (was bounced by: {reply})" if reply else ""))
 
 
 @contacts.command("erase")
@@ -1134,8 +1177,9 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
 @click.option("--resend-unknown", is_flag=True, help="Send again to recipients whose delivery is unknown.")
 @click.option("--retry-failed", is_flag=True, help="Try again the failed recipients who are still active.")
 @click.option("--json", "as_json", is_flag=True, help="With `status`: print JSON.")
+@click.option("--yes", is_flag=True, help="Do not ask before a real send (for scripts).")
 @pass_context
-def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json):
+def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json, yes):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
 
     Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
@@ -1146,7 +1190,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     the real send.
     """
     from newsletter.curate.edit import ready_issue
-    from newsletter.mail.service import prepared_build, send_issue, send_test_copy, transport_for
+    from newsletter.mail.service import SendPlan, prepared_build, send_issue, send_test_copy, transport_for
     from newsletter.mail.transport import OutboxTransport
 
     _check_send_options(words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json)
@@ -1173,6 +1217,22 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             )
             click.echo(f"test copy to {to_address} {where}; nothing recorded")
             return
+
+        def before(plan: SendPlan) -> None:
+            click.echo(_plan_line(issue_id, plan))
+            if isinstance(transport, OutboxTransport) or yes or not plan.total:
+                return
+            if not _stdin_is_terminal():
+                raise NewsletterError(
+                    f"send {issue_id} mails {plan.total} recipients: confirm on a terminal, or add --yes"
+                )
+            click.echo(
+                f"subject: {prepared.subject}\nfrom:    {settings.mail.sender}\n"
+                f"via:     {settings.mail.smtp_host}:{settings.mail.smtp_port}"
+            )
+            if not click.confirm(f"Mail {issue_id} to {plan.total} recipients now?", default=False):
+                raise click.Abort()
+
         with _send_progress() as progress:
             outcome = send_issue(
                 store,
@@ -1185,23 +1245,50 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
                 resend_unknown,
                 retry_failed,
                 progress,
+                before,
             )
     report, counts = outcome.report, outcome.report.counts
-    if outcome.frozen:
-        click.echo(f"{issue_id}: {outcome.frozen} recipients frozen for this send")
     if retry_failed:
         click.echo(f"{outcome.requeued} failed recipients queued again")
     click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
+    shown = [row for row in outcome.undelivered if row.state != "unknown"]
+    for row in shown[:20]:
+        click.echo(f"{row.state} {row.email}: {row.reply}", err=True)
+    if len(shown) > 20:
+        click.echo(f"… and {len(shown) - 20} more", err=True)
+    if counts["failed"] or counts["temp_failed"]:
+        click.echo(
+            f"see `newsletter send status {issue_id}`; temporarily failed recipients are tried again by the next "
+            f"`newsletter send {issue_id}`, failed ones with --retry-failed",
+            err=True,
+        )
     if counts["unknown"]:
         click.echo(
             f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
-            "see `newsletter send status`, and use --resend-unknown only if they did not arrive",
+            f"see `newsletter send status {issue_id}`, and run `newsletter send {issue_id} --resend-unknown` "
+            "only if they did not arrive",
             err=True,
         )
-    if counts["failed"] or counts["temp_failed"] or counts["pending"]:
+    if counts["pending"]:
+        click.echo(f"{counts['pending']} recipients still pending: run `newsletter send {issue_id}`", err=True)
+    if counts["failed"] or counts["temp_failed"] or counts["pending"] or counts["unknown"]:
         sys.exit(1)
+
+
+def _stdin_is_terminal() -> bool:
+    """True when someone can answer a question (stdin is a terminal); tests replace it."""
+    return sys.stdin.isatty()
+
+
+def _plan_line(issue_id: str, plan) -> str:
+    """What a send is about to do, in one line: new, pending and to-retry recipients (and unknown ones skipped)."""
+    who = f" with tag {plan.tag}" if plan.tag else ""
+    line = f"{issue_id}: {plan.new} new, {plan.pending} pending, {plan.retry} to retry{who}"
+    if plan.unknown:
+        line += f"; {plan.unknown} unknown skipped (--resend-unknown sends them again)"
+    return line
 
 
 def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json) -> None:

@@ -78,7 +78,15 @@ SETTINGS_KEYS = (
     "mail",
 )
 SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
-MAIL_KEYS = ("rate_per_second", "rate_per_hour", "connections", "max_attempts", "retry_base", "unsubscribe_mailto")
+MAIL_KEYS = (
+    "rate_per_second",
+    "rate_per_hour",
+    "connections",
+    "max_attempts",
+    "retry_base",
+    "max_outage",
+    "unsubscribe_mailto",
+)
 FETCH_KEYS = (
     "timeout",
     "total_timeout",
@@ -546,7 +554,26 @@ def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
     )
     if "password" in smtp.node:
         raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
+    if mail.username and mail.security == "none" and not _is_local_host(mail.smtp_host):
+        # RFC 4954 4: a password over an unencrypted connection can be read by anyone on the way.
+        raise smtp.error(
+            "username",
+            f"a login to {mail.smtp_host} with security: none sends the password in clear text; "
+            "use security: starttls or ssl (none only for a server on this machine)",
+        )
     return mail
+
+
+def _is_local_host(host: str) -> bool:
+    """True for this machine: localhost, or a loopback address (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _sending(top: _Checker, mail: MailSettings) -> MailSettings:
@@ -561,6 +588,7 @@ def _sending(top: _Checker, mail: MailSettings) -> MailSettings:
         connections=max(1, int(part.number("connections", 1, minimum=1))),
         max_attempts=max(1, int(part.number("max_attempts", 5, minimum=1))),
         retry_base=part.number("retry_base", 30.0),
+        max_outage=part.number("max_outage", 300.0),
     )
     if part.node.get("unsubscribe_mailto"):
         mail = replace(mail, unsubscribe_mailto=part.required("unsubscribe_mailto"))

@@ -141,6 +141,7 @@ class MailSettings:
     connections: int = 1
     max_attempts: int = 5  # a temporarily refused message is tried this often in all
     retry_base: float = 30.0  # seconds before the first retry; doubles each time
+    max_outage: float = 300.0  # seconds a run waits out a server that is down (421, refused connections)
 
 
 DEFAULT_SECTIONS: tuple[SectionConfig, ...] = (

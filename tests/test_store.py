@@ -50,7 +50,7 @@ def test_store_from_a_newer_tool_is_refused(tmp_path):
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     path = tmp_path / "n.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable item store"):
+    with pytest.raises(StoreError, match="not a usable database .*keep a copy of it"):
         Store(path)
 
 

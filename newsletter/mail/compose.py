@@ -13,6 +13,7 @@ no rewritten link.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
@@ -72,6 +73,7 @@ def prepare(issue: Issue, build_dir: Path, site_url: str = "", attach_pdf: bool 
     )
 
 
+@functools.lru_cache(maxsize=65536)
 def smtp_address(address: str) -> str:
     """The address as SMTP wants it: an internationalised domain in its ASCII (IDNA) form.
 
@@ -90,16 +92,31 @@ def needs_smtputf8(address: str) -> bool:
     return not smtp_address(address).isascii()
 
 
+@functools.lru_cache(maxsize=65536)  # one validation per address per process, not one per header
+def signing_form(address: str) -> str:
+    """The one form of an address that its unsubscribe signature covers: as email-validator normalises it
+    (an IDNA 2008 domain in Unicode, whether given as `blåbær.no` or its punycode `xn--…`), lower-cased.
+
+    The same as the contact key, so a link carrying the ASCII form (as sent) or
+    the Unicode form verifies alike. An address that does not validate is only
+    stripped and lower-cased.
+    """
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return address.strip().lower()
+
+
 def unsubscribe_token(address: str, settings: MailSettings) -> str:
-    """The signature of a recipient's one-click unsubscribe link: an HMAC of the address keyed by
-    NEWSLETTER_UNSUBSCRIBE_SECRET, so nobody can unsubscribe someone else."""
+    """The signature of a recipient's one-click unsubscribe link: an HMAC of the address's `signing_form`
+    keyed by NEWSLETTER_UNSUBSCRIBE_SECRET, so nobody can unsubscribe someone else."""
     secret = os.environ.get(SECRET_ENV)
     if not secret:
         raise NewsletterError(
             f"unsubscribe_url is set in newsletter.yaml: set {SECRET_ENV} too (a long random "
             "text, kept secret), so unsubscribe links cannot be forged"
         )
-    return hmac.new(secret.encode("utf-8"), address.lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret.encode("utf-8"), signing_form(address).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
 def verify_unsubscribe_url(url: str, settings: MailSettings) -> str:

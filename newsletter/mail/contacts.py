@@ -57,6 +57,7 @@ HEADER_ALIASES: dict[str, str] = {
     "consentdate": "consent_date",
     "status": "status",
 }
+FORMULA_STARTS = frozenset("=+-@\t\r")  # what a spreadsheet may take for the start of a formula
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 
@@ -265,6 +266,67 @@ def mark_bounced(store: Store, address: str, reply: str, now: dt.datetime) -> No
             store.update_contact(contact.id, status="bounced", status_changed_at=now)
 
 
+def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Contact:
+    """Undo a bounce the editor knows was wrong: the contact is active again, with when and why recorded.
+
+    Its failed rows in every send ledger go back to pending, so the next `send`
+    of an issue it missed mails it. An active contact is left as it is. An
+    unsubscribed contact is never reactivated (only the person can subscribe
+    again): ContactError, as for an unknown or invalid address or an empty reason.
+    """
+    if not reason.strip():
+        raise ContactError(f"'{address}': say why the bounce was wrong (--reason)", address=address)
+    key = address_key(address)
+    with store.transaction():
+        contact = store.contact_by_key(key)
+        if contact is None or contact.id is None:
+            raise _unknown(address)
+        if contact.status == "unsubscribed":
+            raise ContactError(
+                f"'{contact.email}': unsubscribed; only the person can subscribe again",
+                address=address,
+                reason="unsubscribed",
+            )
+        if contact.status == "bounced":
+            store.update_contact(contact.id, status="active", status_changed_at=now)
+            store.unsuppress_hash(_hash_key(key), "bounced")
+            store.record_contact_change(contact.id, "active", reason.strip(), now)
+            store.requeue_contact(contact.id)
+            contact = store.contact_by_key(key) or contact
+    return contact
+
+
+def wrongly_bounced(store: Store) -> list[tuple[Contact, str]]:
+    """Bounced contacts whose bounce was not about the address, with the reply that bounced them.
+
+    That is a reply whose RFC 3463 code says policy or mailbox (5.7.x relaying
+    denied, 5.2.2 mailbox full, …), or a refusal without a telling code that
+    REFUSAL_BRAKE or more contacts of one send got alike (a relay refusing
+    everyone): what an older version of the tool marked bounced when it should not have.
+    """
+    from newsletter.mail.send import REFUSAL_BRAKE, without_address
+    from newsletter.mail.transport import classify
+
+    found: dict[int, str] = {}
+    alike: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for contact_id, ledger, email, reply in store.bounce_replies():
+        step, _, rest = reply.partition(": ")
+        code, _, text = rest.partition(" ")
+        if not code.isdigit():
+            continue
+        reason = classify(int(code), text, step)
+        if reason == "unclassified":
+            alike.setdefault((ledger, without_address(reply, email)), []).append((contact_id, reply))
+        elif reason != "address":
+            found.setdefault(contact_id, reply)
+    for group in alike.values():
+        if len(group) >= REFUSAL_BRAKE:
+            for contact_id, reply in group:
+                found.setdefault(contact_id, reply)
+    by_id = {c.id: c for c in store.list_contacts("bounced")}
+    return [(by_id[i], reply) for i, reply in found.items() if i in by_id]
+
+
 def erase(store: Store, address: str, now: dt.datetime, outbox: Path) -> list[Path]:
     """Delete everything personal about an address (a data-subject erasure request, GDPR art. 17).
 
@@ -390,9 +452,15 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
 
 
 def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
-    """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column."""
+    """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column.
+
+    A cell that `export_csv` neutralised ("'" before a formula character) is read back as it was.
+    """
     index = columns.get(name)
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    value = cells[index] if index is not None and index < len(cells) else ""
+    if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+        value = value[1:]
+    return value.strip()
 
 
 def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
@@ -479,16 +547,28 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
     return report
 
 
-def export_csv(contacts: Iterable[Contact], out: TextIO) -> None:
+def _neutral(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): "'" before a leading
+    =, +, -, @, tab or CR, as the OWASP cheat sheet advises; `import_csv` takes it off again."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS and cell else cell
+
+
+def export_csv(contacts: Iterable[Contact], out: TextIO, excel: bool = False) -> None:
     """Write contacts as CSV (header email,name,organisation,tags,legal_basis,consent_source,consent_date,status).
 
-    Tags are joined with "|"; the file imports back with `import_csv`.
+    Tags are joined with "|"; every cell is neutralised against formula
+    injection (`_neutral`); the file imports back with `import_csv`. With
+    `excel`, a UTF-8 byte order mark and ";" as separator, as Excel with
+    Norwegian settings opens a file by double-click.
     """
-    writer = csv.writer(out, lineterminator="\n")
+    if excel:
+        out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n" if excel else "\n")
     writer.writerow(EXPORT_FIELDS)
     for c in contacts:
         writer.writerow(
-            [
+            _neutral(cell)
+            for cell in [
                 c.email,
                 c.name,
                 c.organisation,

@@ -1,15 +1,32 @@
 """Sending: every recipient exactly once, whatever happens to the process or the server.
 
-The recipient list is frozen into a ledger (table `sends`, one row per issue
-and address) when a send starts. Each message moves pending → sending → sent,
+The recipients are written into a ledger (table `sends`, one row per issue
+and address) when a send starts, and every later run adds the active contacts
+that are not in it yet (a contact added since, or one a `--tag` run left out):
+a failed or partial run never freezes the list. Each message moves pending → sending → sent,
 and each move is committed before the next step: `sending` is written before
 the message goes out, `sent` after the server accepted it. A run that dies
 between the two leaves `sending`, which the next run turns into `unknown`:
 reported, and resent only on request (`--resend-unknown`), because the server
-may have it. A temporary refusal (4xx, a dropped connection before DATA) is
-`temp_failed` and retried with backoff; a permanent one (5xx) is `failed` and
-the contact is marked bounced. A lock file stops a second run of the same
-issue.
+may have it. A lock file stops a second run of the same issue.
+
+What a reply does to a recipient depends on whose fault it is (RFC 5321 4.2,
+RFC 3463 enhanced status codes; `transport.classify`):
+
+- the server's (421, a dropped connection, no connection at all): nobody's
+  attempt is counted; the run pauses with backoff and tries the connection
+  again, and stops with everyone in place after `max_outage` seconds;
+- the recipient's for now (450/451/452, a full mailbox 5.2.2): `temp_failed`,
+  retried with backoff until `max_attempts`, then `failed` for this issue;
+- the address's (5.1.x, or a 5xx at RCPT TO without a telling code): `failed`,
+  and the contact is marked bounced, but only once the run has shown that the
+  server takes other mail: the same refusal for REFUSAL_BRAKE different
+  recipients in a row stops the run and puts them all back in place;
+- the mailbox's for this issue (other 5.2.x, a non-ASCII address on a server
+  without SMTPUTF8): `failed` for this issue, and the contact stays active;
+- the setup's or the message's (5.7.x anywhere, a refused MAIL FROM, the end of
+  DATA refused): the run stops, nobody is marked, and the recipient keeps its
+  place.
 
 A run is a `SendRun` (what its connections share) and one `Sender` per
 connection, which drains its share of the ledger phase by phase (due rows,
@@ -23,6 +40,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,18 +51,27 @@ from typing import Literal
 from newsletter import clock
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
-from newsletter.mail.transport import PermanentFailure, TransientFailure, Transport, UnknownOutcome
+from newsletter.mail.transport import (
+    LoginRefused,
+    PermanentFailure,
+    ServerUnavailable,
+    TransientFailure,
+    Transport,
+    UnknownOutcome,
+)
 from newsletter.models import MailSettings, SendState
 from newsletter.store import Store
 
 log = logging.getLogger(__name__)
 
-REFUSAL_BRAKE = 10  # recipients refused in a row before a run stops: then it is the setup, not the addresses
+REFUSAL_BRAKE = 3  # different recipients refused alike in a row before a run stops: the setup, not the addresses
+FULL_MAILBOX_WAIT = 3600.0  # seconds before a full mailbox (5.2.2) is tried again: it is emptied by a person
 
 
 class RunStopped(NewsletterError):
-    """The server refused the message itself (a 5xx at MAIL FROM or at the end of DATA), or every
-    recipient in a row: a problem with the newsletter or the setup, not with the recipients."""
+    """The server refused the message itself (a 5xx at MAIL FROM or at the end of DATA), a 5.7.x policy
+    refusal, or several recipients alike in a row: a problem with the newsletter or the setup, not with the
+    recipients, who all keep their place."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +87,12 @@ class Recipient:
 
 
 def freeze_recipients(store: Store, issue_id: str, recipients: list[Recipient], now: dt.datetime) -> int:
-    """Write the ledger rows of a send that starts now; a send already started keeps its list.
+    """Add to an issue's ledger the recipients not in it yet, as `pending`, after the rows already there.
 
-    Returns how many recipients were frozen (0 when the ledger already existed).
+    A recipient already in the ledger keeps its row and state (sent stays sent).
+    Returns how many were added.
     """
-    if store.ledger_size(issue_id):
-        return 0
-    store.freeze_recipients(issue_id, [(r.email, r.contact_id) for r in recipients], now)
-    return len(recipients)
+    return store.freeze_recipients(issue_id, [(r.email, r.contact_id) for r in recipients], now)
 
 
 def send_counts(store: Store, issue_id: str) -> dict[str, int]:
@@ -223,7 +248,7 @@ class Queued:
     due_at: float | None
 
 
-Verdict = Literal["accepted", "skipped", "deferred", "refused", "rejected", "unknown"]
+Verdict = Literal["accepted", "skipped", "deferred", "paused", "refused", "missed", "stopped", "rejected", "unknown"]
 Tally = Literal["sent", "temp_failed", "failed", "unknown"]
 
 
@@ -232,15 +257,20 @@ class Delivery:
     """What became of one recipient's message in this run, before the ledger is told.
 
     `verdict`: "accepted" (2xx at the end of DATA), "skipped" (no longer wanted:
-    not sent), "deferred" (TransientFailure), "refused" (a 5xx at RCPT TO: a
-    bounce), "rejected" (a 5xx for the message itself), "unknown" (the connection
-    broke after the data went out). `reply` is the server's reply or the reason;
-    `cause` the transport's exception, if any.
+    not sent), "deferred" (a TransientFailure of this recipient), "paused" (the
+    server's trouble: 421, connection lost or refused), "refused" (the address:
+    5.1.x, or an unclassified 5xx at RCPT TO: a bounce once confirmed), "missed"
+    (the mailbox cannot take this issue: 5.2.x, no SMTPUTF8), "stopped" (a policy
+    refusal, 5.7.x or MAIL FROM), "rejected" (a 5xx for the message itself),
+    "unknown" (the connection broke after the data went out). `reply` is the
+    server's reply or the reason; `cause` the transport's exception, if any;
+    `data_started` whether the row was moved to `sending` (the server said 354).
     """
 
     verdict: Verdict
     reply: str
     cause: Exception | None = None
+    data_started: bool = False
 
 
 class SendRun:
@@ -258,6 +288,7 @@ class SendRun:
         progress: Callable[[str, int], None] | None = None,
         on_bounce: Callable[[Store, str, str], None] | None = None,
         max_wait: float = 600.0,
+        only: frozenset[str] | None = None,
     ):
         self.issue_id = issue_id  # the ledger's name: `2024-q2`, or `2024-q2:outbox` for a dry run
         self.template = template
@@ -267,11 +298,14 @@ class SendRun:
         self.progress = progress or (lambda *_: None)
         self.on_bounce = on_bounce
         self.max_wait = max_wait
+        self.only = only  # the addresses this run may send to (`--tag`); None: every row of the ledger
         self.sender = smtp_address(settings.sender)
         self.report = SendReport()
         self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
         self.lock = threading.Lock()
-        self.refused_in_a_row = 0
+        self.held: list[tuple[str, Delivery, int]] = []  # refused, not yet bounced: (address, delivery, attempts)
+        self.alike = ""  # the refusal the held ones share, without their addresses
+        self.any_accepted = False
 
     def pace(self) -> None:
         """Wait for the rate limit before the next message of any connection."""
@@ -284,26 +318,74 @@ class SendRun:
             setattr(self.report, state, getattr(self.report, state) + 1)
         self.progress(state, 1)
 
-    def accepted(self) -> None:
-        """The server took a message: the refusals in a row are over."""
+    def accepted(self, store: Store) -> None:
+        """The server took a message: it works, so the refusals held so far were about their addresses."""
         with self.lock:
-            self.refused_in_a_row = 0
+            self.any_accepted = True
+            self._confirm(store)
 
-    def refused(self, store: Store, email: str, delivery: Delivery) -> None:
-        """A recipient was refused for good: mark the contact bounced (through `store`, the caller's own
-        connection), and stop the run (RunStopped) when REFUSAL_BRAKE were refused in a row."""
+    def other_outcome(self, store: Store) -> None:
+        """A recipient ended otherwise than refused: the refusals in a row are over, and confirmed."""
         with self.lock:
-            self.refused_in_a_row += 1
+            self._confirm(store)
+
+    def refused(self, store: Store, email: str, delivery: Delivery, attempts: int) -> None:
+        """A recipient was refused for good (its row already `failed`): held, and bounced once confirmed.
+
+        When REFUSAL_BRAKE different recipients in a row got the same refusal, that is
+        the server or its setup (a relay that refuses everyone): the held rows go back
+        to `pending`, nobody is bounced, and RunStopped says what to check.
+        """
+        with self.lock:
+            shape = without_address(delivery.reply, email)
+            if shape != self.alike:
+                self._confirm(store)
+                self.alike = shape
+            self.held.append((email, delivery, attempts))
+            if len(self.held) >= REFUSAL_BRAKE:
+                count = len(self.held)
+                self._restore(store)
+                raise RunStopped(
+                    f"{self.settings.smtp_host}: the server refused {count} different recipients in a row alike "
+                    f"({delivery.reply}); that is the server or the setup, not the addresses: nobody was marked "
+                    "bounced and every recipient keeps its place; check the SMTP settings (smtp.host, "
+                    f"smtp.username, NEWSLETTER_SMTP_PASSWORD, and that {self.sender} may send through it), "
+                    "then run send again"
+                ) from delivery.cause
+
+    def settle(self, store: Store, confirmed: bool) -> None:
+        """At the end of a run: bounce the held refusals when the server took other mail in this run
+        (`confirmed`), else put them back in place (a run that proved nothing marks nobody)."""
+        with self.lock:
+            if confirmed and self.any_accepted:
+                self._confirm(store)
+            else:
+                self._restore(store)
+
+    def _confirm(self, store: Store) -> None:
+        held, self.held, self.alike = self.held, [], ""
+        for email, delivery, _attempts in held:
+            self.report.failed += 1
+            self.progress("failed", 1)
             if self.on_bounce:
                 try:
                     self.on_bounce(store, email, delivery.reply)
                 except NewsletterError as bounce_error:
                     log.warning("could not mark %s bounced: %s", email, bounce_error)
-            if self.refused_in_a_row >= REFUSAL_BRAKE:
-                raise RunStopped(
-                    f"the server refused {self.refused_in_a_row} recipients in a row (last: {delivery.reply}); "
-                    "that is the setup, not the addresses: check the SMTP settings"
-                ) from delivery.cause
+
+    def _restore(self, store: Store) -> None:
+        held, self.held, self.alike = self.held, [], ""
+        with store.transaction():
+            for email, _delivery, attempts in held:
+                _set(store, self.issue_id, email, "pending", attempts=attempts)
+
+
+def without_address(reply: str, email: str) -> str:
+    """A refusal as it would read for any recipient: the address (either form) and <…> parts taken out."""
+    text = re.sub(r"<[^>]*>", "", reply)
+    for form in {email, smtp_address(email)}:
+        text = re.sub(re.escape(form), "", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
 
 
 class Sender:
@@ -320,6 +402,8 @@ class Sender:
         self.run, self.store, self.transport, self.part = run, store, transport, part
         self.ledger = _Ledger(store, run.issue_id)
         self.names = store.recipient_names(run.issue_id)
+        self.outage_since: float | None = None  # monotonic time the server's trouble began
+        self.pauses = 0
 
     def drain(self) -> None:
         """Send until no row of this share is due; the last `sent` is committed and the connection
@@ -342,6 +426,8 @@ class Sender:
         while True:
             now = clock.now().timestamp()
             rows = [Queued(*row) for row in self.store.queued(run.issue_id, run.states, self.part, run.parts)]
+            if run.only is not None:
+                rows = [r for r in rows if r.email in run.only]
             if not rows:
                 return None
             due = [r for r in rows if not r.due_at or r.due_at <= now]
@@ -360,14 +446,17 @@ class Sender:
     def deliver(self, row: Queued) -> Delivery:
         """Render the recipient's message and send it; what the transport said, as a Delivery.
 
-        ServerUnavailable is not an outcome of the recipient: it propagates and the
-        row keeps its state.
+        ServerUnavailable (no connection) is the server's trouble, not the
+        recipient's outcome: a "paused" Delivery, as a 421 is.
         """
         run = self.run
         run.pace()
         data = run.template.render(row.email, self.names.get(row.email, ""))
+        started = False
 
         def on_data() -> None:
+            nonlocal started
+            started = True
             # `sending` is committed when the server said 354, just before the data goes out: a failure
             # before that point leaves the row where it was, never `unknown`. One commit: the previous
             # message's `sent` and this one's `sending`.
@@ -380,38 +469,73 @@ class Sender:
 
         try:
             reply = self.transport.send(data, run.sender, smtp_address(row.email), needs_smtputf8(row.email), on_data)
+        except LoginRefused:
+            raise  # the setup's fault: no pause fixes a wrong password
+        except ServerUnavailable as exc:
+            return Delivery("paused", str(exc), exc, started)
         except TransientFailure as exc:
-            return Delivery("deferred", str(exc), exc)
+            return Delivery("paused" if exc.server else "deferred", str(exc), exc, started)
         except PermanentFailure as exc:
-            return Delivery("refused" if exc.recipient else "rejected", str(exc), exc)
+            verdict: Verdict = "rejected"  # "message": the newsletter itself
+            if exc.reason in ("address", "unclassified"):
+                verdict = "refused"
+            elif exc.reason == "mailbox":
+                verdict = "missed"
+            elif exc.reason == "policy":
+                verdict = "stopped"
+            return Delivery(verdict, str(exc), exc, started)
         except UnknownOutcome as exc:
-            return Delivery("unknown", str(exc), exc)
-        return Delivery("accepted", reply)
+            return Delivery("unknown", str(exc), exc, started)
+        return Delivery("accepted", reply, None, started)
 
     def record(self, row: Queued, delivery: Delivery) -> None:
-        """Write a Delivery to the ledger and the report.
+        """Write a Delivery to the ledger and the report (see the module docstring for each verdict).
 
-        A deferred message waits `retry_base` * 2**attempts seconds, and fails after
-        `max_attempts`; a refused recipient is bounced; a rejected message stops the
-        run (RunStopped) with the row back at `pending`.
+        A deferred message waits `retry_base` * 2**attempts seconds (a full mailbox
+        FULL_MAILBOX_WAIT), and fails after `max_attempts`; a paused one keeps its
+        place and attempts while the connection waits (`pause`); a refused
+        recipient is held for a bounce (`SendRun.refused`); a stopped or rejected
+        message stops the run (RunStopped) with the row back at `pending`.
         """
         run, email, attempts, settings = self.run, row.email, row.attempts, self.run.settings
         match delivery.verdict:
             case "accepted":
-                run.accepted()
+                self.outage_since, self.pauses = None, 0
+                run.accepted(self.store)
                 self.ledger.sent(email, delivery.reply)
                 run.tally("sent")
             case "skipped":
                 self.ledger.set(email, "failed", reply=delivery.reply)
                 run.tally("failed")
+            case "paused":
+                if delivery.data_started:  # a 421 after the data: not accepted, and not this recipient's fault
+                    self.ledger.set(email, "pending", reply=delivery.reply, attempts=attempts)
+                self.pause(delivery)
             case "deferred":
+                run.other_outcome(self.store)
+                cause = delivery.cause
+                full = isinstance(cause, TransientFailure) and cause.full
                 if attempts + 1 >= settings.max_attempts:
                     self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
                     run.tally("failed")
                 else:
-                    retry_at = clock.now().timestamp() + settings.retry_base * (2**attempts)
+                    wait = settings.retry_base * (2**attempts)
+                    retry_at = clock.now().timestamp() + (max(wait, FULL_MAILBOX_WAIT) if full else wait)
                     self.ledger.set(email, "temp_failed", reply=delivery.reply, attempts=attempts + 1, next_at=retry_at)
                     run.tally("temp_failed")
+            case "missed":
+                run.other_outcome(self.store)
+                self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
+                run.tally("failed")
+            case "stopped":
+                self.ledger.set(email, "pending", reply=delivery.reply, attempts=attempts)
+                raise RunStopped(
+                    f"{settings.smtp_host}: the server refused {email} with a policy refusal ({delivery.reply}); "
+                    "that is about the sender or the setup (RFC 3463 5.7.x: relaying denied, authentication "
+                    "required, sender refused), not the address: nobody was marked bounced and every recipient "
+                    f"keeps its place; check smtp.host, smtp.username and NEWSLETTER_SMTP_PASSWORD, and that "
+                    f"{run.sender} may send through this server, then run send again"
+                ) from delivery.cause
             case "rejected":
                 self.ledger.set(email, "pending", reply=delivery.reply, attempts=attempts)
                 raise RunStopped(
@@ -420,11 +544,33 @@ class Sender:
                 ) from delivery.cause
             case "refused":
                 self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
-                run.tally("failed")
-                run.refused(self.store, email, delivery)
+                run.refused(self.store, email, delivery, attempts)
             case "unknown":
+                run.other_outcome(self.store)
                 self.ledger.set(email, "unknown", reply=delivery.reply)
                 run.tally("unknown")
+
+    def pause(self, delivery: Delivery) -> None:
+        """Wait out the server's trouble with backoff (`retry_base`, doubling, at most a minute), once per
+        failure of the server rather than per recipient; ServerUnavailable once it has lasted `max_outage`
+        seconds: the run stops with every recipient in place and no attempt counted."""
+        settings = self.run.settings
+        self.ledger.flush()
+        self.transport.close()
+        now = time.monotonic()
+        if self.outage_since is None:
+            self.outage_since, self.pauses = now, 0
+        elapsed = now - self.outage_since
+        if elapsed >= settings.max_outage:
+            raise ServerUnavailable(
+                f"{settings.smtp_host}:{settings.smtp_port}: the server failed ({delivery.reply}) and was not "
+                f"back after {elapsed:.1f} s (mail.max_outage); no recipient's attempt was counted and every "
+                "recipient keeps its place: run send again when the server is back"
+            ) from delivery.cause
+        wait = min(settings.retry_base * (2**self.pauses), 60.0, settings.max_outage - elapsed)
+        self.pauses += 1
+        log.info("server trouble (%s): pausing %.1f s", delivery.reply, wait)
+        time.sleep(max(0.0, wait))
 
 
 def run_send(
@@ -438,6 +584,7 @@ def run_send(
     on_bounce: Callable[[Store, str, str], None] | None = None,
     max_wait: float = 600.0,
     transport_factory: Callable[[], Transport] | None = None,
+    only: frozenset[str] | None = None,
 ) -> SendReport:
     """Send every pending message of an issue's ledger; safe to run again after any interruption.
 
@@ -446,7 +593,9 @@ def run_send(
     its own database connection. `progress` gets ("start", total) and then
     (state, 1) per message; `on_bounce` (store, address, reply) per refused
     recipient; retries due more than `max_wait` seconds later are left for the
-    next run. RunStopped or ServerUnavailable when the run cannot go on.
+    next run; with `only`, just the rows of those addresses are sent (a `--tag`
+    run), the others wait for a later run. RunStopped or ServerUnavailable when
+    the run cannot go on.
     """
     started = time.monotonic()
     progress = progress or (lambda *_: None)
@@ -458,13 +607,37 @@ def run_send(
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")
     skipped_unknown = send_counts(store, issue_id)["unknown"]
-    total = store.count_in_states(issue_id, states)
+    total = (
+        store.count_in_states(issue_id, states)
+        if only is None
+        else sum(1 for row in store.queued(issue_id, states) if row[0] in only)
+    )
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
-    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait)
+    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only)
     run.report.skipped_unknown = skipped_unknown
 
+    finished = False
+    try:
+        _drain_all(run, store, transport, parts, transport_factory)
+        finished = True
+    finally:
+        run.settle(store, confirmed=finished)
+    report = run.report
+    report.counts = send_counts(store, issue_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _drain_all(
+    run: SendRun,
+    store: Store,
+    transport: Transport,
+    parts: int,
+    transport_factory: Callable[[], Transport] | None,
+) -> None:
+    """Drain the ledger through one connection, or `parts` in parallel (each with its own store)."""
     if parts == 1:
         Sender(run, store, transport).drain()
     else:
@@ -487,7 +660,3 @@ def run_send(
             thread.join()
         if errors:
             raise errors[0]
-    report = run.report
-    report.counts = send_counts(store, issue_id)
-    report.seconds = time.monotonic() - started
-    return report

@@ -6,13 +6,13 @@ The command line parses and reports; everything it decides about sending is here
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from newsletter import clock
+from newsletter import buildstamp, clock
 from newsletter.config import Workspace
-from newsletter.errors import NewsletterError, UsageError
+from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
 from newsletter.mail.send import (
@@ -38,18 +38,18 @@ from newsletter.store import Store
 
 
 def prepared_build(issue: Issue, workspace: Workspace, settings: Settings, attach_pdf: bool) -> Prepared:
-    """The issue's built e-mail, refusing a build that is missing or older than the issue file.
+    """The issue's built e-mail, refusing a build whose parts are not all from one build of the current
+    issue file, settings and templates (`newsletter.buildstamp`).
 
-    The build is read from `workspace.build_dir(issue.id)`; NewsletterError names that folder and the
-    command that makes it.
+    The build is read from `workspace.build_dir(issue.id)`: email.html, email.txt,
+    and the PDF with `attach_pdf`. NewsletterError names that folder, the part
+    or source at fault, and the command that makes a whole build.
     """
     build_dir = workspace.build_dir(issue.id)
     issue_file = Path(issue.path) if issue.path else workspace.issues_dir / f"{issue.id}.yaml"
-    html = build_dir / "email.html"
-    if not html.exists() or html.stat().st_mtime < issue_file.stat().st_mtime:
-        raise NewsletterError(
-            f"{build_dir}: the build is missing or older than {issue_file}; run `newsletter build {issue.id}` first"
-        )
+    needed = ["email.html", "email.txt"] + ([f"{issue.id}.pdf"] if attach_pdf else [])
+    made_from = buildstamp.sources(issue_file, settings, workspace.root / "templates")
+    buildstamp.check_build(build_dir, issue.id, needed, made_from)
     return prepare(issue, build_dir, settings.site_url, attach_pdf)
 
 
@@ -120,14 +120,59 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatu
     return SendStatus(ledger, send_counts(store, ledger), undelivered)
 
 
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send run is about to do, said before it sends (and asked about, on a terminal).
+
+    `new`: active contacts not yet in the ledger (added since the last run, or left
+    out by a `--tag` run), added now; `pending`: recipients already in the ledger
+    and not tried yet, or stopped with their place kept; `retry`: temporarily
+    refused ones (and failed ones put back by `--retry-failed`) due again; `unknown`:
+    deliveries that may have arrived, skipped unless `--resend-unknown`. With a
+    tag, every count is of that tag's contacts only.
+    """
+
+    ledger: str
+    new: int
+    pending: int
+    retry: int
+    unknown: int
+    tag: str | None = None
+
+    @property
+    def total(self) -> int:
+        """How many recipients this run will try (new + pending + retry)."""
+        return self.new + self.pending + self.retry
+
+
 @dataclass
 class SendOutcome:
-    """What `send_issue` did: the report, how many recipients it froze and re-queued."""
+    """What `send_issue` did: the report, the plan it followed, how many failed recipients it re-queued."""
 
     report: SendReport
     ledger: str
     frozen: int
     requeued: int
+    plan: SendPlan | None = None
+    undelivered: list[Undelivered] = field(default_factory=list)  # failed, unknown, temp_failed, in ledger order
+
+
+def plan_send(
+    store: Store, ledger: str, recipients: list[Recipient], retry: bool, resend_unknown: bool, tag: str | None
+) -> SendPlan:
+    """Count what a run would send to `recipients` (this run's active contacts) without writing anything."""
+    wanted = {r.email for r in recipients}
+    rows = store.ledger_states(ledger)
+    in_run = [(email, state) for email, state in rows.items() if tag is None or email in wanted]
+    states = [state for _email, state in in_run]
+    return SendPlan(
+        ledger=ledger,
+        new=len(wanted - rows.keys()),
+        pending=states.count("pending") + (states.count("unknown") if resend_unknown else 0),
+        retry=states.count("temp_failed") + (store.count_requeueable(ledger) if retry else 0),
+        unknown=0 if resend_unknown else states.count("unknown"),
+        tag=tag,
+    )
 
 
 def send_issue(
@@ -141,17 +186,23 @@ def send_issue(
     resend_unknown: bool = False,
     retry: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    before: Callable[[SendPlan], None] | None = None,
 ) -> SendOutcome:
-    """Send an issue to the active contacts (frozen when its send starts), under the issue's send lock."""
+    """Send an issue to its active contacts not yet mailed, under the issue's send lock.
+
+    Every run adds the active contacts that are not in the ledger yet, so a
+    contact added since the last run, or one a `--tag` run left out, is mailed
+    by the next run without a tag. `tag` limits this run (new and queued rows
+    alike) to the contacts with that tag. `before` gets the SendPlan before
+    anything is written or sent; an exception from it (the editor said no)
+    leaves the ledger as it was.
+    """
     ledger = ledger_id(issue_id, transport)
     with send_lock(var, ledger.replace(":", "-")):
-        started = store.ledger_size(ledger)
-        if tag and started:
-            raise UsageError(
-                f"the recipients of {issue_id} were frozen when its send started; --tag applies "
-                "only to a send that has not started"
-            )
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
+        plan = plan_send(store, ledger, recipients, retry, resend_unknown, tag)
+        if before is not None:
+            before(plan)
         frozen = freeze_recipients(store, ledger, recipients, clock.now())
         requeued = retry_failed(store, ledger) if retry else 0
         factory = None if isinstance(transport, OutboxTransport) else (lambda: SMTPTransport(settings.mail))
@@ -165,5 +216,7 @@ def send_issue(
             progress,
             on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, clock.now()),
             transport_factory=factory,
+            only=frozenset(r.email for r in recipients) if tag else None,
         )
-    return SendOutcome(report, ledger, frozen, requeued)
+    undelivered = send_status(store, issue_id, ledger != issue_id).undelivered
+    return SendOutcome(report, ledger, frozen, requeued, plan, undelivered)

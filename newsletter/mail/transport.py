@@ -9,9 +9,19 @@ reply classes:
 
 - accepted (2xx at the end of DATA): `send` returns the server's reply;
 - `TransientFailure`: a 4xx (RFC 3463 class 4, "persistent transient"), or the
-  connection lost before the data went out: the message may be tried again;
-- `PermanentFailure`: a 5xx; `recipient` says whether it was the RCPT TO of
-  this recipient (a bounce) or the message itself (MAIL FROM, end of DATA);
+  connection lost before the data went out: the message may be tried again.
+  `server` is True when the server as a whole is in trouble (421 "service not
+  available, closing", a lost connection, no reply): no recipient's fault, so no
+  recipient's attempt; False for a 4xx about this recipient or message (450,
+  451, 452), and for a full mailbox (5.2.2, or 552 without an enhanced code:
+  RFC 3463 says mailbox full "may be transient");
+- `PermanentFailure`: a 5xx, with `reason` (`classify`) saying whose fault it
+  is by its RFC 3463 enhanced status code: "address" (5.1.x: no such mailbox,
+  bad domain: a bounce), "mailbox" (other 5.2.x, or an address this server
+  cannot take: this recipient misses this issue only), "policy" (5.7.x at any
+  step, or any refusal of MAIL FROM: the setup is wrong, stop), "message" (the
+  end of DATA refused for no reason of the mailbox: the newsletter itself, stop)
+  or "unclassified" (a 5xx at RCPT TO without a telling code);
 - `UnknownOutcome`: the connection broke after the data went out, so the server
   may have the message;
 - `ServerUnavailable`: no connection at all (connect, TLS, login).
@@ -30,7 +40,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import atomic_write
@@ -40,21 +50,82 @@ PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+
+Reason = Literal["address", "mailbox", "policy", "message", "unclassified"]
+
+
 class TransientFailure(Exception):
-    """The message was not accepted, but may be later (4xx, connection lost before DATA)."""
+    """The message was not accepted, but may be later (4xx, connection lost before DATA).
+
+    `server`: the server as a whole failed (421, connection lost, no reply), not this recipient;
+    `full`: the recipient's mailbox is full (worth trying again in hours, not seconds).
+    """
+
+    def __init__(self, message: str, server: bool = False, full: bool = False):
+        super().__init__(message)
+        self.server = server
+        self.full = full
 
 
 class PermanentFailure(Exception):
-    """The server refused for good (5xx). Only a refusal at RCPT TO is about the recipient."""
+    """The server refused for good (5xx); `reason` says whose fault (see the module docstring).
 
-    def __init__(self, message: str, recipient: bool = False):
+    `recipient` is True when the refusal is about this recipient ("address" or "mailbox"), not the
+    setup or the message.
+    """
+
+    def __init__(self, message: str, reason: Reason = "message"):
         super().__init__(message)
-        self.recipient = recipient
+        self.reason: Reason = reason
+
+    @property
+    def recipient(self) -> bool:
+        """True when the refusal is this recipient's (a bounce, or a mailbox that cannot take this issue)."""
+        return self.reason in ("address", "mailbox", "unclassified")
+
+
+def enhanced_status(text: str) -> tuple[int, int, int] | None:
+    """The RFC 3463 enhanced status code (class, subject, detail) at the start of a reply's text, or None.
+
+    `text` is the reply without its three-digit RFC 5321 code: "5.1.1 no such user" → (5, 1, 1).
+    """
+    found = _ENHANCED.match(text)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def classify(code: int, text: str, step: str) -> Reason | Literal["mailbox full"]:
+    """Whose fault a 5xx reply at `step` ("MAIL FROM", "RCPT TO", "end of DATA") is, by RFC 3463.
+
+    "mailbox full" (5.2.2, or 552 with no enhanced code) is the one permanent
+    code that is retried: RFC 3463 3.3 calls it possibly transient, and RFC 5321
+    4.5.3.1.10 has clients treat a 552 at RCPT TO as temporary. At the end of
+    DATA the transaction has this one recipient, so a 5.1.x or 5.2.x there is
+    the recipient's too.
+    """
+    status = enhanced_status(text)
+    if status is not None and status[0] != 5:
+        status = None  # a 5xx with a 2.x or 4.x code contradicts itself: trust the reply code only
+    if status == (5, 2, 2) or (status is None and code == 552 and step != "MAIL FROM"):
+        return "mailbox full"
+    if status is not None and status[1] == 7:
+        return "policy"
+    if step == "MAIL FROM":
+        return "policy"  # the envelope sender is refused: nothing about any recipient
+    if status is not None and status[1] == 1:
+        return "address"
+    if status is not None and status[1] == 2:
+        return "mailbox"
+    return "unclassified" if step == "RCPT TO" else "message"
 
 
 class ServerUnavailable(NewsletterError):
     """The SMTP server cannot be reached or refuses us (connect, TLS, login): the run stops and
     every recipient keeps its place, without an attempt counted against them."""
+
+
+class LoginRefused(ServerUnavailable):
+    """The server refused the login (RFC 4954 535): the setup is wrong, and waiting will not fix it."""
 
 
 class UnknownOutcome(Exception):
@@ -137,7 +208,7 @@ class SMTPTransport:
                     raise NewsletterError(f"smtp.username is set: put the password in {PASSWORD_ENV}")
                 connection.login(s.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise ServerUnavailable(
+            raise LoginRefused(
                 f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
@@ -164,16 +235,26 @@ class SMTPTransport:
         assert smtp is not None  # open() connected or raised
         options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
         try:
+            if smtputf8:
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("smtputf8"):
+                    # RFC 6531 3.4: without the extension a non-ASCII local part cannot be sent at all.
+                    # Not the connection's fault and not a bounce: this server cannot take this address.
+                    raise PermanentFailure(
+                        f"RCPT TO: {self.settings.smtp_host} does not offer SMTPUTF8 (RFC 6531), so it cannot "
+                        f"take the non-ASCII address {recipient}",
+                        reason="mailbox",
+                    )
             code, reply = smtp.mail(sender, options)
             _check(code, reply, "MAIL FROM")
             code, reply = smtp.rcpt(recipient)
-            _check(code, reply, "RCPT TO", recipient_step=True)
+            _check(code, reply, "RCPT TO")
             code, reply = smtp.docmd("DATA")
             _check(code, reply, "DATA", expected=354)
             on_data()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
-            raise TransientFailure(f"connection lost before the message was sent ({exc})") from exc
+            raise TransientFailure(f"connection lost before the message was sent ({exc})", server=True) from exc
         except (TransientFailure, PermanentFailure):
             # A refused step leaves the transaction open: reset it, or the next MAIL FROM is refused too.
             self._reset()
@@ -217,16 +298,24 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
     return f"{exc.smtp_code} {text}"
 
 
-def _check(code: int, reply: bytes, step: str, expected: int | None = None, recipient_step: bool = False) -> None:
-    """Raise the outcome of a reply that is not the one hoped for (RFC 5321 4.2.1 classes).
+def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> None:
+    """Raise the outcome of a reply that is not the one hoped for (RFC 5321 4.2.1 classes, RFC 3463 codes).
 
-    421 (service closing), any 4xx, and smtplib's -1 (no reply) are transient; anything else is permanent.
+    421 (service closing) and smtplib's -1 (no reply) are the server's trouble;
+    any other 4xx, and a full mailbox, are transient for this message; any
+    other 5xx is permanent, with the reason `classify` gives.
     """
-    text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
+    words = reply.decode("utf-8", "replace")
+    text = f"{code} {words}".strip()
     if expected is not None and code == expected:
         return
     if 200 <= code < 300 and expected is None:
         return
-    if code == 421 or 400 <= code < 500 or code == -1:
+    if code in (421, -1):
+        raise TransientFailure(f"{step}: {text}", server=True)
+    if 400 <= code < 500:
         raise TransientFailure(f"{step}: {text}")
-    raise PermanentFailure(f"{step}: {text}", recipient=recipient_step)
+    reason = classify(code, words, step)
+    if reason == "mailbox full":
+        raise TransientFailure(f"{step}: {text} (mailbox full)", full=True)
+    raise PermanentFailure(f"{step}: {text}", reason=reason)

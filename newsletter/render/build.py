@@ -24,6 +24,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from newsletter import buildstamp
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Issue, Settings
@@ -132,7 +133,9 @@ def build(
     formats: tuple[str, ...] = FORMATS,
     workspace_templates: Path | None = None,
 ) -> BuildResult:
-    """Render the issue and write its files into `out_dir` (each atomically)."""
+    """Render the issue and write its files into `out_dir` (each atomically), then the build manifest
+    (`newsletter.buildstamp`), last: a build interrupted before it never passes for a whole one."""
+    made_from = buildstamp.sources(Path(issue.path) if issue.path else None, settings, workspace_templates)
     view = issue_view(issue, settings)
     outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,4 +144,5 @@ def build(
         path = out_dir / name
         atomic_write(path, data)
         files[name] = path
+    buildstamp.write_manifest(out_dir, issue.id, made_from, outputs)
     return BuildResult(out_dir, files, warnings, seconds)

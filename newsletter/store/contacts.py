@@ -114,7 +114,35 @@ class ContactStore(Database):
             rows = self.db.execute("SELECT * FROM contacts ORDER BY email_key")
         return [_contact(row) for row in rows]
 
+    def record_contact_change(self, contact_id: int, status: str, reason: str, now: dt.datetime) -> None:
+        """Note that a contact's status was set to `status` by hand at `now`, and why."""
+        self.db.execute(
+            "INSERT INTO contact_changes (contact_id, at, status, reason) VALUES (?, ?, ?, ?)",
+            (contact_id, stamp(now), status, reason),
+        )
+
+    def contact_changes(self, contact_id: int) -> list[tuple[dt.datetime, str, str]]:
+        """(when, status, reason) of every change made to a contact by hand, oldest first."""
+        rows = self.db.execute(
+            "SELECT at, status, reason FROM contact_changes WHERE contact_id = ? ORDER BY at, rowid", (contact_id,)
+        )
+        return [(moment, row[1], row[2]) for row in rows if (moment := to_datetime(row[0])) is not None]
+
+    def bounce_replies(self) -> list[tuple[int, str, str, str]]:
+        """(contact id, ledger, address, the SMTP reply) of each failed ledger row of every bounced contact."""
+        return [
+            (row[0], row[1], row[2], row[3])
+            for row in self.db.execute(
+                "SELECT c.id, s.issue, s.email, s.last_reply FROM contacts c JOIN sends s ON s.contact_id = c.id "
+                "WHERE c.status = 'bounced' AND s.state = 'failed' AND s.last_reply IS NOT NULL"
+            )
+        ]
+
     # ------------------------------------------------------------------ suppression
+
+    def unsuppress_hash(self, digest: str, reason: str) -> None:
+        """Take an address hash off the suppression list, only if it is there for `reason`."""
+        self.db.execute("DELETE FROM suppressed WHERE hash = ? AND reason = ?", (digest, reason))
 
     def is_hash_suppressed(self, digest: str) -> bool:
         """True when the address hash (SHA-256 hex of the address key) is on the suppression list."""

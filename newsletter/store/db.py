@@ -263,6 +263,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE pages ADD COLUMN retry_after TEXT;
     ALTER TABLE fetch_state ADD COLUMN validators_since TEXT
     """,
+    # 8: why and when a contact's status was changed by hand (a bounce undone), kept beside the contact
+    """
+    CREATE TABLE contact_changes (
+        contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )
+    """,
 )
 
 
@@ -316,8 +325,18 @@ class Database:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+        except sqlite3.OperationalError as exc:
+            # A full disk, a read-only folder, a lock held too long: the file is fine. Never advise moving it
+            # away: it holds the contacts, the suppression list and the send ledger, not only collected items.
+            raise StoreError(
+                f"{self.path}: cannot use the database now ({exc}); free disk space or fix the folder's "
+                "permissions, and keep the file: it holds the contacts and the send ledger"
+            ) from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable item store ({exc}); move it away and collect again") from exc
+            raise StoreError(
+                f"{self.path}: not a usable database ({exc}); keep a copy of it (it holds the contacts and the "
+                "send ledger) and restore it from a backup"
+            ) from exc
 
     def close(self) -> None:
         """Close the connection."""

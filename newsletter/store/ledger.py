@@ -21,18 +21,32 @@ class LedgerStore(Database):
         """How many recipients the ledger of `issue` holds (0: its send has not started)."""
         return int(self.db.execute("SELECT count(*) FROM sends WHERE issue = ?", (issue,)).fetchone()[0])
 
-    def freeze_recipients(self, issue: str, recipients: Iterable[tuple[str, int | None]], now: dt.datetime) -> None:
-        """Write one `pending` row per (address, contact id), numbered in the order given, in one transaction.
+    def freeze_recipients(self, issue: str, recipients: Iterable[tuple[str, int | None]], now: dt.datetime) -> int:
+        """Write one `pending` row per (address, contact id), numbered in the order given after the rows
+        already there, in one transaction; returns how many rows were added.
 
-        An address already in the ledger is left as it is.
+        An address already in the ledger is left as it is (whatever its state).
         """
         frozen_at = stamp(now)
         with self.transaction():
+            known = self.ledger_addresses_of(issue)
+            after = self.db.execute("SELECT coalesce(max(position) + 1, 0) FROM sends WHERE issue = ?", (issue,))
+            start = int(after.fetchone()[0])
+            rows: list[tuple[str, str, int | None, int, str | None]] = []
+            for email, contact_id in recipients:
+                if email not in known:
+                    known.add(email)
+                    rows.append((issue, email, contact_id, start + len(rows), frozen_at))
             self.db.executemany(
-                "INSERT OR IGNORE INTO sends (issue, email, contact_id, position, state, updated_at) "
+                "INSERT INTO sends (issue, email, contact_id, position, state, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?)",
-                [(issue, email, contact_id, n, frozen_at) for n, (email, contact_id) in enumerate(recipients)],
+                rows,
             )
+        return len(rows)
+
+    def ledger_addresses_of(self, issue: str) -> set[str]:
+        """Every address in the ledger of `issue`, whatever its state."""
+        return {row[0] for row in self.db.execute("SELECT email FROM sends WHERE issue = ?", (issue,))}
 
     def send_counts(self, issue: str) -> dict[str, int]:
         """How many rows of the ledger are in each state (every state present, in SEND_STATES order)."""
@@ -53,6 +67,20 @@ class LedgerStore(Database):
                 (issue,),
             )
         ]
+
+    def ledger_states(self, issue: str) -> dict[str, str]:
+        """Address → state of every row of the ledger of `issue`."""
+        return dict(self.db.execute("SELECT email, state FROM sends WHERE issue = ?", (issue,)).fetchall())
+
+    def count_requeueable(self, issue: str) -> int:
+        """How many failed rows `requeue_failed` would put back (their contact still active, or unknown)."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM sends WHERE issue = ? AND state = 'failed' AND email NOT LIKE 'erased:%' "
+                "AND (contact_id IS NULL OR contact_id IN (SELECT id FROM contacts WHERE status = 'active'))",
+                (issue,),
+            ).fetchone()[0]
+        )
 
     def count_in_states(self, issue: str, states: Iterable[SendState]) -> int:
         """How many rows of the ledger are in one of `states`."""
@@ -114,6 +142,14 @@ class LedgerStore(Database):
             "'failed' AND email NOT LIKE 'erased:%' AND (contact_id IS NULL OR contact_id IN "
             "(SELECT id FROM contacts WHERE status = 'active'))",
             (issue,),
+        ).rowcount
+
+    def requeue_contact(self, contact_id: int) -> int:
+        """Put a contact's failed rows, in every ledger, back to pending with no attempts; returns how many."""
+        return self.db.execute(
+            "UPDATE sends SET state = 'pending', attempts = 0, next_attempt_at = NULL "
+            "WHERE contact_id = ? AND state = 'failed'",
+            (contact_id,),
         ).rowcount
 
     def mark_interrupted(self, issue: str) -> None:

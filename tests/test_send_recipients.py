@@ -1,0 +1,221 @@
+"""Who a send covers, through the command line against a real SMTP server (aiosmtpd): every active contact
+not yet mailed, run after run; `--tag` limits one run only; the counts are said before sending."""
+
+from __future__ import annotations
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from newsletter.store import Store
+from tests.test_send import ScriptedSMTP, free_port
+from tests.test_send_cli import invoke, write_contacts
+
+
+@pytest.fixture
+def smtp():
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def mailroom(sample_workspace, smtp):
+    """A workspace whose newsletter.yaml points at the test server, with 6 contacts (odd ones tagged helse)."""
+    settings = (sample_workspace / "newsletter.yaml").read_text(encoding="utf-8")
+    settings += (
+        f"\nsmtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  security: none\n  timeout: 5\nmail:\n  retry_base: 0.01\n"
+    )
+    (sample_workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
+    invoke(sample_workspace, "contacts", "import", str(write_contacts(sample_workspace, 6)))
+    assert invoke(sample_workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    return sample_workspace
+
+
+def send(root, *args):
+    return invoke(root, "send", "2024-q2", "--yes", *args)
+
+
+def states(root) -> dict[str, str]:
+    with Store(root / "var" / "newsletter.db") as store:
+        return dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+
+
+def test_a_tag_limits_one_run_and_the_next_run_mails_everyone_else(mailroom, smtp):
+    tagged = send(mailroom, "--tag", "helse")
+    assert tagged.exit_code == 0, tagged.output
+    assert "2024-q2: 3 new, 0 pending, 0 to retry with tag helse" in tagged.stdout
+    assert sorted(smtp.copies()) == [f"person{i:03d}@example.org" for i in (1, 3, 5)]
+    everyone = send(mailroom)
+    assert everyone.exit_code == 0, everyone.output
+    assert "2024-q2: 3 new, 0 pending, 0 to retry" in everyone.stdout
+    assert "sent 3 now" in everyone.stdout
+    assert smtp.copies() == {f"person{i:03d}@example.org": 1 for i in range(6)}
+
+
+def test_a_contact_added_after_a_send_is_mailed_by_the_next_run_and_nobody_twice(mailroom, smtp):
+    assert send(mailroom).exit_code == 0
+    assert invoke(mailroom, "contacts", "add", "ny@example.org", "--name", "Ny").exit_code == 0
+    again = send(mailroom)
+    assert again.exit_code == 0, again.output
+    assert "2024-q2: 1 new, 0 pending, 0 to retry" in again.stdout and "sent 1 now" in again.stdout
+    assert smtp.copies() == {**{f"person{i:03d}@example.org": 1 for i in range(6)}, "ny@example.org": 1}
+
+
+def test_a_failed_run_freezes_nothing(mailroom, smtp):
+    smtp.data_replies = ["554 5.6.0 message content rejected"]  # the first run stops at its first message
+    first = send(mailroom, "--tag", "politi")
+    assert first.exit_code == 1 and "refused the newsletter itself" in first.stderr
+    invoke(mailroom, "contacts", "add", "sen@example.org")
+    second = send(mailroom)
+    assert second.exit_code == 0, second.output
+    assert "2024-q2: 4 new, 3 pending, 0 to retry" in second.stdout
+    assert set(states(mailroom).values()) == {"sent"} and len(states(mailroom)) == 7
+    assert set(smtp.copies().values()) == {1} and len(smtp.copies()) == 7
+
+
+def test_without_a_terminal_and_without_yes_a_real_send_is_refused_and_nothing_is_written(mailroom, smtp):
+    result = invoke(mailroom, "send", "2024-q2")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: send 2024-q2 mails 6 recipients: confirm on a terminal, or add --yes"
+    )
+    assert states(mailroom) == {} and smtp.copies() == {}
+
+
+def test_on_a_terminal_the_send_says_what_and_where_and_asks(mailroom, smtp, monkeypatch):
+    monkeypatch.setattr("newsletter.cli._stdin_is_terminal", lambda: True)
+    declined = invoke(mailroom, "send", "2024-q2", input="n\n")
+    assert declined.exit_code == 1 and smtp.copies() == {} and states(mailroom) == {}
+    assert "subject: Nyhetsbrev fra KOM – april–juni 2024" in declined.stdout
+    assert "from:    KOM.pod@politiet.no" in declined.stdout
+    assert f"via:     127.0.0.1:{smtp.port}" in declined.stdout
+    assert "Mail 2024-q2 to 6 recipients now? [y/N]" in declined.stdout
+    accepted = invoke(mailroom, "send", "2024-q2", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert len(smtp.copies()) == 6
+
+
+def test_a_dry_run_and_a_test_copy_never_ask(mailroom, smtp):
+    assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
+    assert invoke(mailroom, "send", "2024-q2", "--to", "redaktor@example.org").exit_code == 0
+    assert smtp.copies() == {"redaktor@example.org": 1}
+
+
+# ---------------------------------------------------------------------- what each reply does to a recipient
+
+
+def contact_statuses(root) -> dict[str, str]:
+    with Store(root / "var" / "newsletter.db") as store:
+        return dict(store.db.execute("SELECT email, status FROM contacts").fetchall())
+
+
+def test_relaying_denied_stops_the_run_bounces_nobody_and_the_fixed_server_mails_everyone_once(mailroom, smtp):
+    everyone = [f"person{i:03d}@example.org" for i in range(6)]
+    smtp.rcpt_replies = dict.fromkeys(everyone, "550 5.7.1 Relaying denied")
+    refused = send(mailroom)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "Error: 127.0.0.1: the server refused person000@example.org with a policy refusal (RCPT TO: 550 5.7.1 "
+        "Relaying denied); that is about the sender or the setup (RFC 3463 5.7.x: relaying denied, authentication "
+        "required, sender refused), not the address: nobody was marked bounced and every recipient keeps its place; "
+        "check smtp.host, smtp.username and NEWSLETTER_SMTP_PASSWORD, and that KOM.pod@politiet.no may send "
+        "through this server, then run send again"
+    )
+    assert set(contact_statuses(mailroom).values()) == {"active"}
+    assert set(states(mailroom).values()) == {"pending"}
+    smtp.rcpt_replies = {}  # the editor fixed the relay settings
+    fixed = send(mailroom)
+    assert fixed.exit_code == 0, fixed.output
+    assert "2024-q2: 0 new, 6 pending, 0 to retry" in fixed.stdout
+    assert smtp.copies() == dict.fromkeys(everyone, 1)
+
+
+def test_a_full_mailbox_after_data_never_stops_the_run_and_is_named(mailroom, smtp):
+    full = "person002@example.org"
+    smtp.data_reply_for[full] = "552 5.2.2 Mailbox full"
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert f"temp_failed {full}: end of DATA: 552 5.2.2 Mailbox full (mailbox full)" in result.stderr.splitlines()
+    assert sorted(smtp.copies()) == [f"person{i:03d}@example.org" for i in (0, 1, 3, 4, 5)]
+    assert contact_statuses(mailroom)[full] == "active"  # a full mailbox is not a bounce
+    status = invoke(mailroom, "send", "status", "2024-q2").stdout
+    assert f"  temp_failed  {full}  end of DATA: 552 5.2.2 Mailbox full (mailbox full)" in status.splitlines()
+
+
+def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mailroom, smtp):
+    gone = "person004@example.org"
+    smtp.rcpt_replies[gone] = "550 5.1.1 <person004@example.org>: Recipient address rejected: User unknown"
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert f"failed {gone}: RCPT TO: 550 5.1.1 <{gone}>: Recipient address rejected: User unknown" in (
+        result.stderr.splitlines()
+    )
+    assert contact_statuses(mailroom)[gone] == "bounced" and len(smtp.copies()) == 5
+
+
+def test_a_wrong_bounce_is_undone_with_when_and_why_and_the_issue_is_sent_to_it(mailroom, smtp):
+    gone = "person001@example.org"
+    with Store(mailroom / "var" / "newsletter.db") as store:  # as an older version left it after a bad relay
+        store.db.execute(
+            "UPDATE contacts SET status = 'bounced' WHERE email IN (?, ?)", (gone, "person003@example.org")
+        )
+        ids = dict(store.db.execute("SELECT email, id FROM contacts").fetchall())
+        store.db.executemany(
+            "INSERT INTO sends (issue, email, contact_id, position, state, last_reply) VALUES "
+            "('2024-q1', ?, ?, ?, 'failed', ?)",
+            [
+                (gone, ids[gone], 0, "RCPT TO: 550 5.7.1 Relaying denied"),
+                ("person003@example.org", ids["person003@example.org"], 1, "RCPT TO: 550 5.1.1 no such user"),
+            ],
+        )
+    found = invoke(mailroom, "contacts", "reactivate", "--wrongly-bounced")
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines() == [f"active {gone}  (was bounced by: RCPT TO: 550 5.7.1 Relaying denied)"]
+    statuses = contact_statuses(mailroom)
+    assert statuses[gone] == "active" and statuses["person003@example.org"] == "bounced"
+    with Store(mailroom / "var" / "newsletter.db") as store:
+        ((at, status, reason),) = store.contact_changes(ids[gone])
+        assert (status, reason) == ("active", "bounced by a reply about the server, not the address")
+        assert store.db.execute("SELECT state FROM sends WHERE email = ?", (gone,)).fetchone()[0] == "pending"
+    assert send(mailroom).exit_code == 0 and gone in smtp.copies()
+    by_hand = invoke(mailroom, "contacts", "reactivate", "person003@example.org", "--reason", "typo fixed by IT")
+    assert by_hand.stdout == "active person003@example.org\n"
+
+
+def test_an_unsubscribed_contact_is_never_reactivated(mailroom):
+    invoke(mailroom, "contacts", "unsubscribe", "person002@example.org")
+    result = invoke(mailroom, "contacts", "reactivate", "person002@example.org", "--reason", "asked by phone")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: 'person002@example.org': unsubscribed; only the person can subscribe again\n")
+    assert contact_statuses(mailroom)["person002@example.org"] == "unsubscribed"
+
+
+@pytest.mark.parametrize(("host", "refused"), [("smtp.example.no", True), ("127.0.0.1", False), ("localhost", False)])
+def test_a_login_without_encryption_is_refused_unless_the_server_is_local(sample_workspace, host, refused):
+    from newsletter.config import load_settings
+    from newsletter.errors import ConfigError
+
+    path = sample_workspace / "newsletter.yaml"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"\nsmtp:\n  host: {host}\n  security: none\n  username: kom\n")
+    if not refused:
+        assert load_settings(path).mail.username == "kom"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "smtp.username" in str(caught.value)
+    assert "a login to smtp.example.no with security: none sends the password in clear text" in str(caught.value)
+
+
+def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, smtp):
+    smtp.drop_after_data_of = {"person003@example.org"}
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert (
+        "warning: 1 deliveries are unknown (the connection broke after sending); see `newsletter send status "
+        "2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
+    ) in result.stderr.splitlines()
+    assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
