@@ -37,7 +37,7 @@ class EntryView:
     heading: str
     title: str
     html: str  # sanitised, links as they are
-    html_numbered: str  # sanitised, each link followed by its number (print)
+    html_print: str  # sanitised, each cited link followed by its address as a footnote (print)
     text: str  # plain text, links as [n]
     links: list[tuple[int, str]]
     date: str = ""
@@ -79,7 +79,7 @@ class IssueView:
     publisher: str
     contact: str
     intro_html: str
-    intro_html_numbered: str
+    intro_html_print: str
     intro_text: str
     intro_links: list[tuple[int, str]]
     sections: list[SectionView]
@@ -87,8 +87,8 @@ class IssueView:
     footer_about_text: str
     footer_subscription_html: str
     footer_subscription_text: str
-    footer_about_html_numbered: str
-    footer_subscription_html_numbered: str
+    footer_about_html_print: str
+    footer_subscription_html_print: str
     footer_links: list[tuple[int, str]]
     colors: dict[str, str]
     links: list[tuple[int, str]]
@@ -127,8 +127,8 @@ def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> 
 def issue_view(issue: Issue, settings: Settings) -> IssueView:
     """The view model of an issue (links numbered in reading order)."""
     numbers = LinkNumbers()
-    intro_text = markdown.to_text(issue.intro, numbers)
-    intro_html_numbered = markdown.to_html(issue.intro, numbers)
+    intro = markdown.parse(issue.intro)
+    intro_text = markdown.to_text(intro, numbers)
     intro_links = numbers.since(0)
     sections = []
     for key, entries in issue.sections.items():
@@ -142,16 +142,16 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
             views = []
             for position, entry in members:
                 start = len(numbers.numbers)
-                text = markdown.to_text(entry.text, numbers)
-                html_numbered = markdown.to_html(entry.text, numbers)
+                tokens = markdown.parse(entry.text)  # once per entry, rendered three ways below
+                text = markdown.to_text(tokens, numbers)
                 views.append(
                     EntryView(
                         ref=f"{key}:{position}",
                         anchor=f"sak-{key}-{position}",
                         heading=entry.heading,
                         title=entry.title,
-                        html=markdown.to_html(entry.text),
-                        html_numbered=html_numbered,
+                        html=markdown.to_html(tokens),
+                        html_print=markdown.to_html(tokens, footnotes=True),
                         text=text,
                         links=numbers.since(start),
                         date=norwegian_date(entry.date),
@@ -164,10 +164,9 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.
     before_footer = len(numbers.numbers)
-    footer_about_text = markdown.to_text(settings.footer_about, numbers)
-    footer_subscription_text = markdown.to_text(settings.footer_subscription, numbers)
-    footer_about_numbered = markdown.to_html(settings.footer_about, numbers)
-    footer_subscription_numbered = markdown.to_html(settings.footer_subscription, numbers)
+    about, subscription = markdown.parse(settings.footer_about), markdown.parse(settings.footer_subscription)
+    footer_about_text = markdown.to_text(about, numbers)
+    footer_subscription_text = markdown.to_text(subscription, numbers)
     footer_links = numbers.since(before_footer)
     return IssueView(
         id=issue.id,
@@ -179,17 +178,17 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         audience=issue.audience,
         publisher=settings.publisher or settings.name,
         contact=settings.contact,
-        intro_html=markdown.to_html(issue.intro),
-        intro_html_numbered=intro_html_numbered,
+        intro_html=markdown.to_html(intro),
+        intro_html_print=markdown.to_html(intro, footnotes=True),
         intro_text=intro_text,
         intro_links=intro_links,
         sections=sections,
-        footer_about_html=markdown.to_html(settings.footer_about),
+        footer_about_html=markdown.to_html(about),
         footer_about_text=footer_about_text,
-        footer_subscription_html=markdown.to_html(settings.footer_subscription),
+        footer_subscription_html=markdown.to_html(subscription),
         footer_subscription_text=footer_subscription_text,
-        footer_about_html_numbered=footer_about_numbered,
-        footer_subscription_html_numbered=footer_subscription_numbered,
+        footer_about_html_print=markdown.to_html(about, footnotes=True),
+        footer_subscription_html_print=markdown.to_html(subscription, footnotes=True),
         footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
