@@ -33,7 +33,7 @@ from newsletter.render.view import IssueView, issue_view
 log = logging.getLogger(__name__)
 
 FORMATS = ("web", "email", "text", "pdf")
-EMAIL_LIMIT = 100 * 1024  # Gmail clips larger messages and hides the footer
+EMAIL_LIMIT = email.BUDGET  # Gmail clips at 102 KB and hides the footer: warn well before
 # The templates shipped with the package; a workspace's templates/ overrides them file by file.
 BUILT_IN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -111,8 +111,9 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
             size = len(outputs["email.html"])
             if size > EMAIL_LIMIT:
                 warnings.append(
-                    f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 100 KB and hides "
-                    "the end (the footer with the unsubscribe link); shorten the texts"
+                    f"email.html is {size / 1024:.0f} KB, over the {EMAIL_LIMIT // 1024} KB budget: Gmail clips "
+                    "messages over 102 KB and hides the end (the footer with the unsubscribe link); a link to the "
+                    "web version now stands at the clip point; shorten the texts"
                 )
         elif name == "text":
             outputs["email.txt"] = text.render(env, view).encode("utf-8")

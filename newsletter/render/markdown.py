@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -17,16 +18,38 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup", "span"}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "aria-label"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 WIDTH = 78
 
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.add_render_rule("link_open", _link_open)
     md.add_render_rule("link_close", _link_close)
     md.add_render_rule("softbreak", _softbreak)
     return md
+
+
+# Link texts that say nothing about where a link goes ("se [her](…)"): WCAG 2.4.4 asks for a name that does.
+VAGUE_LABELS = {"her", "se her", "denne", "dette", "lenke", "lenken", "les mer", "mer", "link"}
+
+
+def _link_open(renderer, tokens, idx, options, env):
+    """A link's start; a vague text ("her") gets an accessible name that starts with it and names the site."""
+    token = tokens[idx]
+    label = []
+    for following in tokens[idx + 1 :]:
+        if following.type == "link_close":
+            break
+        label.append(following.content)
+    text = " ".join("".join(label).split())
+    href = str(token.attrGet("href") or "")
+    host = urlsplit(href).hostname if cited(href) else None
+    if host and text.lower() in VAGUE_LABELS:
+        # The visible text first (WCAG 2.5.3, label in name), then where the link goes.
+        token.attrSet("aria-label", f"{text}: {host.removeprefix('www.')}")
+    return renderer.renderToken(tokens, idx, options, env)
 
 
 def _link_close(renderer, tokens, idx, options, env):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 
 from babel.dates import format_date
@@ -92,6 +93,7 @@ class IssueView:
     footer_links: list[tuple[int, str]]
     colors: dict[str, str]
     links: list[tuple[int, str]]
+    preheader: str = ""  # the inbox preview: the intro's opening, plain text
     web_version_url: str = WEB_VERSION_URL
     unsubscribe_url: str = UNSUBSCRIBE_URL
     lang: str = "nb"
@@ -122,6 +124,14 @@ def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> 
     rank = {h.lower(): i for i, h in enumerate(order)}
     keys = sorted(groups, key=lambda k: (rank.get(k, len(rank)), list(groups).index(k)))
     return [(names[k], groups[k]) for k in keys]
+
+
+def preheader(text: str, limit: int = 140) -> str:
+    """The inbox preview of an e-mail: `text` unwrapped, addresses dropped, cut at a word within `limit` characters."""
+    flat = " ".join(re.sub(r" \((?:https?://|[^ ()]+@)[^)]*\)", "", text).split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:–-") + "…"
 
 
 def issue_view(issue: Issue, settings: Settings) -> IssueView:
@@ -192,4 +202,5 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
+        preheader=preheader(markdown.to_text(intro, None, width=None) or f"{settings.name}, {issue.period}"),
     )
