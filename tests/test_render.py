@@ -413,3 +413,57 @@ def test_links_command_reports_broken_links_and_exits_1(workspace, server):
     assert "2 links: 1 broken, 0 redirected" in result.stdout
     data = json.loads(invoke(workspace, "links", "2024-q3", "--json").stdout)
     assert [(r["url"], r["state"]) for r in data] == [(server.url("/ok"), "ok"), (server.url("/borte"), "broken")]
+
+
+def test_multi_day_event_is_an_interval_and_a_multi_day_calendar_event(tmp_path):
+    """`event_end`: "17.–18. september 2024" in every output, DTEND the day after the last day in events.ics."""
+    result = build(sample_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html", "email.txt"):
+        assert "Dato: 17.–18. september 2024" in result.files[name].read_text(encoding="utf-8"), name
+    calendar = result.files["events.ics"].read_bytes().decode()
+    assert "DTSTART;VALUE=DATE:20240917\r\nDTEND;VALUE=DATE:20240919" in calendar
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        (dt.date(2024, 8, 21), dt.date(2024, 8, 22), "21.–22. august 2024"),
+        (dt.date(2024, 8, 30), dt.date(2024, 9, 2), "30. august–2. september 2024"),
+        (dt.date(2024, 12, 30), dt.date(2025, 1, 2), "30. desember 2024–2. januar 2025"),
+        (dt.date(2024, 5, 7), None, "7. mai 2024"),
+    ],
+)
+def test_event_intervals_in_norwegian(start, end, shown):
+    from newsletter.render.view import norwegian_interval
+
+    assert norwegian_interval(start, end) == shown
+
+
+def test_a_title_with_cr_lf_does_not_break_the_calendar(tmp_path):
+    issue = sample_issue()
+    issue.title = "Nyhetsbrev\r\nfra KOM"
+    issue.sections["events"][0].title = "Konferanse\nom menneskehandel"
+    calendar = build(issue, SETTINGS, tmp_path, ("text",)).files["events.ics"].read_bytes().decode()
+    assert "X-WR-CALNAME:Nyhetsbrev fra KOM – april–juni 2024" in calendar
+    assert "SUMMARY:Konferanse om menneskehandel" in calendar
+
+
+def test_web_page_navigation_contents_top_links_and_downloads(tmp_path):
+    files = build(sample_issue(), SETTINGS, tmp_path, ("web", "pdf")).files
+    html = files["index.html"].read_text(encoding="utf-8")
+    view = issue_view(sample_issue(), SETTINGS)
+    for section in view.sections:
+        for group in section.groups:
+            assert f'<li><a href="#{group.anchor}">{group.heading}</a></li>' in html  # the second level
+            assert f'id="{group.anchor}"' in html
+    assert html.count('<a href="#innhold">Til toppen</a>') == len(view.sections)
+    assert '<a href="2024-q2.pdf">PDF</a>' in html and '<a href="events.ics">kalender (ICS)</a>' in html
+    assert {"2024-q2.pdf", "events.ics"} <= set(files)
+
+
+def test_text_part_lists_links_after_each_entry_and_signs_off_with_dash_dash_space(built):
+    text = built.files["email.txt"].read_text(encoding="utf-8")
+    assert text.count("\n-- \n") == 1  # ("EU" is underlined "--": a heading, not a separator)
+    assert "Lenker:" not in text
+    rosa = text.index("* ROSAs konferanse om menneskehandel")
+    assert text.index("[90] https://rosa-help.no/kontakt/") < text.index("* «Istanbulkonferansen", rosa)

@@ -103,7 +103,10 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
     for name in formats:
         started = time.perf_counter()
         if name == "web":
-            web_html = web.render(env, view)
+            downloads: tuple[tuple[str, str], ...] = (("PDF", f"{issue.id}.pdf"),) if "pdf" in formats else ()
+            if view.has_events:
+                downloads += (("kalender (ICS)", "events.ics"),)
+            web_html = web.render(env, view, downloads=downloads)
             outputs["index.html"] = web_html.encode("utf-8")
         elif name == "email":
             html = email.render(env, view)

@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from babel import Locale
 from babel.dates import format_date
 
 from newsletter.models import Entry, Issue, Settings
@@ -27,6 +28,20 @@ UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 def norwegian_date(day: dt.date | None) -> str:
     """ "7. mai 2024" (Babel, Norwegian Bokmål)."""
     return format_date(day, "d. MMMM y", locale="nb") if day else ""
+
+
+def norwegian_interval(start: dt.date, end: dt.date | None) -> str:
+    """ "21.–22. august 2024", "30. august–2. september 2024" (Babel's CLDR interval patterns, months in full).
+
+    CLDR has no `yMMMMd` interval for Norwegian, so the `yMMMd` patterns are used with the month
+    widened to the full name, as `norwegian_date` writes it.
+    """
+    if not end or end == start:
+        return norwegian_date(start)
+    patterns = Locale.parse("nb").interval_formats["yMMMd"]
+    greatest = "y" if start.year != end.year else "M" if start.month != end.month else "d"
+    first, second = (re.sub(r"(?<!M)MMM(?!M)", "MMMM", pattern) for pattern in patterns[greatest])
+    return format_date(start, first, locale="nb") + format_date(end, second, locale="nb")
 
 
 @dataclass
@@ -53,6 +68,7 @@ class GroupView:
 
     heading: str
     entries: list[EntryView]
+    anchor: str = ""  # "del-norway-2": the heading's id, for the contents lists
 
 
 @dataclass
@@ -97,6 +113,7 @@ class IssueView:
     web_version_url: str = WEB_VERSION_URL
     unsubscribe_url: str = UNSUBSCRIBE_URL
     lang: str = "nb"
+    has_events: bool = False  # an entry has an event_date: the build writes events.ics
 
 
 class LinkNumbers:
@@ -147,7 +164,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         config = settings.section(key)
         title = (config.title if config else key).replace("{period}", issue.period)
         before = len(numbers.numbers)
-        groups = []
+        groups: list[GroupView] = []
         for heading, members in ordered_groups(list(enumerate(entries, 1)), config.headings if config else ()):
             views = []
             for position, entry in members:
@@ -167,10 +184,10 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         date=norwegian_date(entry.date),
                         deadline=norwegian_date(entry.deadline),
                         deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
-                        event_date=norwegian_date(entry.event_date),
+                        event_date=norwegian_interval(entry.event_date, entry.event_end) if entry.event_date else "",
                     )
                 )
-            groups.append(GroupView(heading, views))
+            groups.append(GroupView(heading, views, f"del-{key}-{len(groups) + 1}"))
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.
     before_footer = len(numbers.numbers)
@@ -202,5 +219,6 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
+        has_events=any(entry.event_date for _key, _position, entry in issue.entries()),
         preheader=preheader(markdown.to_text(intro, None, width=None) or f"{settings.name}, {issue.period}"),
     )
