@@ -27,7 +27,7 @@ from jinja2 import (
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Issue, Settings
-from newsletter.render import email, ics, markdown, pdf, text, web
+from newsletter.render import email, ics, markdown, overrides, pdf, text, web
 from newsletter.render.view import IssueView, issue_view
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ def build(
     """Render the issue and write its files into `out_dir` (each atomically)."""
     view = issue_view(issue, settings)
     outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)
+    warnings = overrides.stale(workspace_templates) + warnings
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, data in outputs.items():
