@@ -467,3 +467,16 @@ def test_text_part_lists_links_after_each_entry_and_signs_off_with_dash_dash_spa
     assert "Lenker:" not in text
     rosa = text.index("* ROSAs konferanse om menneskehandel")
     assert text.index("[90] https://rosa-help.no/kontakt/") < text.index("* «Istanbulkonferansen", rosa)
+
+
+def test_each_entry_s_markdown_is_parsed_once_per_build(tmp_path, monkeypatch):
+    """One parse per entry, plus the intro and the two footer texts, for all four formats and the calendar."""
+    from markdown_it import MarkdownIt
+
+    calls = []
+    original = MarkdownIt.parse
+    monkeypatch.setattr(MarkdownIt, "parse", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    issue = sample_issue()
+    result = build(issue, SETTINGS, tmp_path, ("web", "email", "text", "pdf"))
+    assert "events.ics" in result.files
+    assert len(calls) == len(list(issue.entries())) + 3

@@ -8,7 +8,7 @@ import hashlib
 from icalendar import Calendar, Event
 
 from newsletter.models import Issue
-from newsletter.render.markdown import cited, links_of, to_text
+from newsletter.render.markdown import cited_links, parse, to_text
 from newsletter.render.view import IssueView
 
 
@@ -24,8 +24,10 @@ def render(issue: Issue, view: IssueView) -> bytes | None:
     calendar.add("version", "2.0")
     # One line each: icalendar refuses a CR or LF in a property value, and an editor's title may hold one.
     calendar.add("x-wr-calname", _line(f"{view.title} – {view.period}"))
+    # The view parsed each entry's Markdown already: its tokens are reused, not parsed again.
+    parsed = {e.ref: e.tokens for s in view.sections for g in s.groups for e in g.entries if e.tokens}
     count = 0
-    for _key, _position, entry in issue.entries():
+    for key, position, entry in issue.entries():
         if not entry.event_date:
             continue
         event = Event()
@@ -38,8 +40,9 @@ def render(issue: Issue, view: IssueView) -> bytes | None:
         event.add("dtend", (entry.event_end or entry.event_date) + dt.timedelta(days=1))
         event.add("dtstamp", dt.datetime.combine(issue.published or entry.event_date, dt.time(0, 0), tzinfo=dt.UTC))
         # Unwrapped, with the addresses in place: a calendar folds lines and has no link list.
-        event.add("description", to_text(entry.text, None, width=None))
-        links = [url for url in links_of(entry.text) if cited(url)]
+        tokens = parsed.get(f"{key}:{position}") or parse(entry.text)
+        event.add("description", to_text(tokens, None, width=None))
+        links = cited_links(tokens)
         if links:
             event.add("url", links[0])
         calendar.add_component(event)

@@ -113,6 +113,22 @@ def links_of(text: str | None) -> list[str]:
     return list(dict.fromkeys(links))
 
 
+def cited_links(tokens: list[Token]) -> list[str]:
+    """The http(s) link targets of parsed Markdown (from `parse`), once each, in order."""
+    links: list[str] = []
+
+    def walk(tokens: list[Token]) -> None:
+        for token in tokens:
+            href = token.attrGet("href") if token.type == "link_open" else None
+            if href and cited(str(href)):
+                links.append(str(href))
+            if token.children:
+                walk(token.children)
+
+    walk(tokens)
+    return list(dict.fromkeys(links))
+
+
 def cited(url: str | None) -> bool:
     """True for a link that is numbered and listed: http(s) only (a mail address is written out)."""
     return bool(url) and str(url).split(":", 1)[0].lower() in ("http", "https")

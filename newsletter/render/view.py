@@ -60,6 +60,8 @@ class EntryView:
     deadline: str = ""  # "2. juli 2024", shown as "Høringsfrist"
     deadline_closed: bool = False  # passed before the issue is published: "Høringsfristen gikk ut …"
     event_date: str = ""
+    # The entry's Markdown, parsed once per build; the calendar renders its description from it.
+    tokens: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -185,6 +187,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         deadline=norwegian_date(entry.deadline),
                         deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
                         event_date=norwegian_interval(entry.event_date, entry.event_end) if entry.event_date else "",
+                        tokens=tokens,
                     )
                 )
             groups.append(GroupView(heading, views, f"del-{key}-{len(groups) + 1}"))
