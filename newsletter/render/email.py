@@ -47,12 +47,13 @@ def mark_clip_point(html: str, web_version_url: str) -> str:
     data = html.encode("utf-8")
     if len(data) <= BUDGET:
         return html
-    head = data[:BUDGET].decode("utf-8", errors="ignore")
-    cut = max(head.rfind("<h2 "), head.rfind("<h3 "))
-    if cut <= 0:
-        return html
     notice = (
         '<p style="font-weight:bold;">Nyhetsbrevet er langt, og e-postprogrammet ditt kan klippe resten bort: '
         f'<a href="{web_version_url}">les hele nyhetsbrevet i nettleseren</a>.</p>\n'
     )
+    # The whole notice must fit under the budget, so the heading it goes before starts that much earlier.
+    head = data[: BUDGET - len(notice.encode("utf-8"))].decode("utf-8", errors="ignore")
+    cut = max(head.rfind("<h2 "), head.rfind("<h3 "))
+    if cut <= 0:
+        return html
     return html[:cut] + notice + html[cut:]
