@@ -123,13 +123,17 @@ class LinkNumbers:
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
+        self._order: list[str] = []  # by number, so `since` slices instead of scanning every link (quadratic)
 
     def __call__(self, url: str) -> int:
-        return self.numbers.setdefault(url, len(self.numbers) + 1)
+        if url not in self.numbers:
+            self._order.append(url)
+            self.numbers[url] = len(self._order)
+        return self.numbers[url]
 
     def since(self, before: int) -> list[tuple[int, str]]:
         """Links first numbered after `before`."""
-        return [(n, url) for url, n in self.numbers.items() if n > before]
+        return [(n, url) for n, url in enumerate(self._order[before:], before + 1)]
 
 
 def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> list[tuple[str, list]]:
