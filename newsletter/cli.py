@@ -822,6 +822,28 @@ def build(ctx: Context, issue_id, formats, out, force):
         click.echo(f"warning: {warning}", err=True)
 
 
+@cli.group()
+def templates():
+    """The workspace's own templates (templates/), which override the built-in ones file by file."""
+
+
+@templates.command("init")
+@pass_context
+def templates_init(ctx: Context):
+    """Copy the built-in templates and CSS into templates/ to edit, never over a file already there.
+
+    Records which version each copy came from, so `build` can warn when a built-in one changes later.
+    """
+    from newsletter.render.overrides import init
+
+    result = init(ctx.workspace.root / "templates")
+    for path in result.copied:
+        click.echo(f"copied {path}")
+    for path in result.kept:
+        click.echo(f"kept {path} (already there)")
+    click.echo(f"recorded the built-in versions in {result.record}")
+
+
 @cli.command()
 @click.argument("issue_id", type=ISSUE_ID)
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")

@@ -332,6 +332,7 @@ ENTRY_FIELDS: tuple[str, ...] = (
     "date",
     "deadline",
     "event_date",
+    "event_end",
 )
 
 
@@ -346,6 +347,7 @@ class Entry:
     date: dt.date | None = None
     deadline: dt.date | None = None  # consultations: høringsfrist
     event_date: dt.date | None = None  # events: the day it takes place
+    event_end: dt.date | None = None  # events over several days: the last day
     line: int | None = None  # where it starts in the issue file
     # Every collected item the entry cites, `item` first ("se her og her": `items: [a, b]` in the file).
     items: tuple[str, ...] = ()

@@ -858,3 +858,11 @@ def test_links_of_ignores_autolinks_in_code():
 def test_a_period_must_use_norwegian_month_names():
     assert period_is_valid("januar - april 2022") and period_is_valid("juni 2024")
     assert not period_is_valid("june 2024") and not period_is_valid("April-June 2024")
+
+
+def test_an_event_end_without_an_event_date_on_or_before_it_is_an_error(desk):
+    problems = desk.check(
+        changed("      deadline: 2024-09-01", "      deadline: 2024-09-01\n      event_end: 2024-09-03")
+    )
+    problem = only(problems, "error", "event_end needs an event_date on or before it", "sections.norway[2].event_end")
+    assert problem.line

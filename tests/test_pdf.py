@@ -12,6 +12,7 @@ plus every FlateDecode stream inflated: that is where `/Lang`, `/URI` and `/JS` 
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -137,7 +138,7 @@ def test_page_count_is_stable_and_sane(sample, tmp_path):
     first, second = int(pdf_info(pdf)["Pages"]), int(pdf_info(again)["Pages"])
     assert first == second
     # The sample's page count: a change here means the layout changed; look at the pages, then update it.
-    assert first == 18
+    assert first == 21
 
 
 def test_metadata_title_author_and_language(sample):
@@ -151,6 +152,142 @@ def test_metadata_title_author_and_language(sample):
     assert re.search(rb"/Lang\s*\(nb\)", raw) or any(b"/Lang" + h in raw or b"/Lang " + h in raw for h in nb_hex), (
         "the PDF catalog does not declare /Lang (nb)"
     )
+
+
+def test_tagged_pdf_ua_with_bookmarks_mirroring_sections_and_headings(sample):
+    """PDF/UA-1: tagged, and an outline of sections → organisations → entry titles (nothing else)."""
+    _, view, pdf = sample
+    assert pdf_info(pdf)["Tagged"] == "yes"
+    xml = poppler("pdftohtml", "-xml", "-i", "-stdout", "-q", str(pdf))
+    outline = xml[xml.index("<outline>") :]
+    items = [html.unescape(m) for m in re.findall(r"<item page=\"\d+\">([^<]*)</item>", outline)]
+    expected = []
+    for section in view.sections:
+        expected.append(section.title)
+        for group in section.groups:
+            expected.append(group.heading)
+            expected += [entry.title for entry in group.entries if entry.title]
+    assert items == expected
+    assert "Lenker i denne delen" not in xml
+
+
+def words(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Every word of every page from `pdftotext -bbox`: (xMin, yMin, xMax, yMax, text), page by page."""
+    out = poppler("pdftotext", "-bbox", "-enc", "UTF-8", str(pdf), "-")
+    pages = []
+    for page in re.findall(r"<page [^>]*>(.*?)</page>", out, re.S):
+        found = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page
+        )
+        pages.append([(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in found])
+    return pages
+
+
+MM = 72 / 25.4
+
+
+def test_no_glyph_outside_the_text_column(sample):
+    """Every word on every page lies inside the 34 mm side margins: a long address wraps, it never runs off."""
+    left, right = 34 * MM, 595.28 - 34 * MM
+    outside = [
+        (number, word)
+        for number, page in enumerate(words(sample[2]), 1)
+        for word in page
+        if word[0] < left - 1 or word[2] > right + 1
+    ]
+    assert not outside, f"words outside the column (page, word): {outside[:5]}"
+
+
+def test_long_token_in_an_entry_wraps_inside_the_column(tmp_path):
+    keys = list(SETTINGS.sections)
+    token = "https://deling.example/s/" + "Ab9" * 60
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
+    )
+    issue.sections[keys[0]] = [Entry(heading="Lang lenke", title="Del", text=f"Lenken er {token} og [her]({token}).")]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    right = 595.28 - 34 * MM
+    assert max(word[2] for page in words(pdf) for word in page) <= right + 1
+    assert squeeze(token) in squeeze(pdf_text(pdf))
+
+
+def test_measure_is_60_to_75_characters(sample):
+    """The median full line of body text holds 60–75 characters (the measure typographers recommend)."""
+    lines = poppler("pdftotext", "-enc", "UTF-8", str(sample[2]), "-").splitlines()
+    body = sorted(len(line) for line in lines if len(line) >= 45 and not re.match(r"\d+\. https?://", line))
+    assert 60 <= body[len(body) // 2] <= 75, body[len(body) // 2]
+
+
+def test_every_cited_url_is_a_footnote_on_the_page_that_cites_it(sample):
+    """Each page's link annotations: every address a page links to is printed on that page (its footnote)."""
+    from weasyprint import HTML
+
+    from newsletter.render.build import environment
+
+    _, view, pdf = sample
+    # The same HTML written without compression, so the page objects and their annotations can be read.
+    source = environment(None).get_template("print.html").render(view=view)
+    raw = HTML(string=source).write_pdf(pdf_variant="pdf/ua-1", uncompressed_pdf=True)
+    objects = {int(m[1]): m[2] for m in re.finditer(rb"(?s)(\d+) 0 obj(.*?)endobj", raw)}
+    root = int(re.search(rb"/Root (\d+) 0 R", raw)[1])
+    pages: list[bytes] = []
+
+    def walk(number: int) -> None:
+        body = objects[number]
+        kids = re.search(rb"/Kids\s*\[([^\]]*)\]", body)
+        if kids:
+            for kid in re.findall(rb"(\d+) 0 R", kids[1]):
+                walk(int(kid))
+        else:
+            pages.append(body)
+
+    walk(int(re.search(rb"/Pages (\d+) 0 R", objects[root])[1]))
+    printed = pdf_text(pdf).split("\f")
+    assert len(pages) == int(pdf_info(pdf)["Pages"])
+    checked = 0
+    for number, page in enumerate(pages):
+        annots = re.search(rb"/Annots\s*\[([^\]]*)\]", page)
+        refs = [int(r) for r in re.findall(rb"(\d+) 0 R", annots[1])] if annots else []
+        for uri in uri_actions(b"\n".join(objects[r] for r in refs)):
+            if uri.startswith("http"):
+                checked += 1
+                assert squeeze(uri) in squeeze(printed[number]), f"page {number + 1} cites {uri} but does not print it"
+    assert checked >= len(view.links) > 50  # every cited address was seen on some page: the check is not vacuous
+
+
+def test_entry_title_and_date_line_never_end_a_page(sample, text):
+    """Nothing stranded: the last body line of a page is never an entry's title nor its date line."""
+    _, view, _ = sample
+    titles = [collapse(e.title) for s in view.sections for g in s.groups for e in g.entries if e.title]
+    for number, page in enumerate(text.split("\f")[:-1], 1):
+        lines = [collapse(line) for line in page.splitlines() if line.strip()]
+        # The body ends where the footnotes begin ("12. https://…"), or at the page number.
+        end = next((i for i, line in enumerate(lines) if re.match(r"\d+\. https?://|\d+ / \d+$", line)), len(lines))
+        last = lines[end - 1]
+        assert not last.startswith(("Dato:", "Høringsfrist:", "Høringsfristen gikk ut")), (
+            f"page {number} ends with a date line: {last}"
+        )
+        assert not any(t.endswith(last) for t in titles if len(last) > 12), f"page {number} ends with a title: {last}"
+
+
+def test_contents_list_sections_then_organisations(sample, text):
+    _, view, pdf = sample
+    # Read in reading order (not -layout): the contents list is set in two columns.
+    first = collapse(poppler("pdftotext", "-f", "1", "-l", "1", "-enc", "UTF-8", str(pdf), "-"))
+    assert "INNHOLD" in first  # "Innhold", set in capitals
+    for section in view.sections:
+        assert collapse(section.title) in first
+        for group in section.groups:
+            assert collapse(group.heading) in first
+
+
+def test_running_head_names_the_current_section(sample, text):
+    _, view, _ = sample
+    pages = text.split("\f")
+    heads = [collapse(page.strip().splitlines()[0]) for page in pages[1:] if page.strip()]
+    titles = [collapse(section.title) for section in view.sections]
+    assert all(any(head.startswith(title) for title in titles) for head in heads), heads[:5]
+    assert all("Nyhetsbrev fra KOM · april–juni 2024" in head for head in heads)
 
 
 def test_every_font_is_embedded(sample):

@@ -31,7 +31,7 @@ from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
 from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 
 ISSUE_KEYS = ("id", "title", "period", "published", "audience", "intro", "sections")
-DATE_FIELDS = ("date", "deadline", "event_date")
+DATE_FIELDS = ("date", "deadline", "event_date", "event_end")
 ITEM_ID = re.compile(r"^[0-9a-z]{4,12}$")
 
 
@@ -137,7 +137,7 @@ class IssueDocument:
             f"{settings.name}, {data['period']}.\n"
             "Rediger fritt: verktøyet beholder kommentarene og formateringen din. Hver sak har heading,\n"
             "title og text (Markdown, lenker som [se her](https://…)), og kan ha item (items: [a, b] når\n"
-            "saken viser til flere), accepted: true (startteksten beholdes), date, deadline og event_date.\n"
+            "saken viser til flere), accepted: true (startteksten beholdes), date, deadline, event_date og event_end.\n"
             "Sett `published` (ÅÅÅÅ-MM-DD) når nyhetsbrevet sendes."
         )
         return cls(path, data, None, (2, 4, 2))
@@ -668,6 +668,14 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         problem(f"expected true or false, got {accepted!r}", node, "accepted", f"{where}.accepted")
         accepted = False
     dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
+    if dates["event_end"] and not (dates["event_date"] and dates["event_date"] <= dates["event_end"]):
+        problem(
+            "event_end needs an event_date on or before it (the first and the last day of the event)",
+            node,
+            "event_end",
+            f"{where}.event_end",
+        )
+        dates["event_end"] = None
     return Entry(
         heading=values["heading"],
         title=values["title"],
@@ -678,6 +686,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         date=dates["date"],
         deadline=dates["deadline"],
         event_date=dates["event_date"],
+        event_end=dates["event_end"],
     )
 
 

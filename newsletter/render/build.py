@@ -28,13 +28,13 @@ from newsletter import buildstamp
 from newsletter.errors import NewsletterError, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Issue, Settings
-from newsletter.render import email, ics, markdown, pdf, text, web
+from newsletter.render import email, ics, markdown, overrides, pdf, text, web
 from newsletter.render.view import IssueView, issue_view
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("web", "email", "text", "pdf")
-EMAIL_LIMIT = 100 * 1024  # Gmail clips larger messages and hides the footer
+EMAIL_LIMIT = email.BUDGET  # Gmail clips at 102 KB and hides the footer: warn well before
 # The templates shipped with the package; a workspace's templates/ overrides them file by file.
 BUILT_IN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -104,7 +104,10 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
     for name in formats:
         started = time.perf_counter()
         if name == "web":
-            web_html = web.render(env, view)
+            downloads: tuple[tuple[str, str], ...] = (("PDF", f"{issue.id}.pdf"),) if "pdf" in formats else ()
+            if view.has_events:
+                downloads += (("kalender (ICS)", "events.ics"),)
+            web_html = web.render(env, view, downloads=downloads)
             outputs["index.html"] = web_html.encode("utf-8")
         elif name == "email":
             html = email.render(env, view)
@@ -112,8 +115,9 @@ def _render_all(env: Environment, view: IssueView, issue: Issue, formats: tuple[
             size = len(outputs["email.html"])
             if size > EMAIL_LIMIT:
                 warnings.append(
-                    f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 100 KB and hides "
-                    "the end (the footer with the unsubscribe link); shorten the texts"
+                    f"email.html is {size / 1024:.0f} KB, over the {EMAIL_LIMIT // 1024} KB budget: Gmail clips "
+                    "messages over 102 KB and hides the end (the footer with the unsubscribe link); a link to the "
+                    "web version now stands at the clip point; shorten the texts"
                 )
         elif name == "text":
             outputs["email.txt"] = text.render(env, view).encode("utf-8")
@@ -138,6 +142,7 @@ def build(
     made_from = buildstamp.sources(Path(issue.path) if issue.path else None, settings, workspace_templates)
     view = issue_view(issue, settings)
     outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)
+    warnings = overrides.stale(workspace_templates) + warnings
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, data in outputs.items():

@@ -10,19 +10,76 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
-ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup"}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "sup": {"class"}, "ol": {"start"}}
+ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup", "span"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "aria-label"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 WIDTH = 78
 
 
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("link_close", _link_close)
+    md.add_render_rule("softbreak", _softbreak)
+    return md
+
+
+# Link texts that say nothing about where a link goes ("se [her](…)"): WCAG 2.4.4 asks for a name that does.
+VAGUE_LABELS = {"her", "se her", "denne", "dette", "lenke", "lenken", "les mer", "mer", "link"}
+
+
+def _link_open(renderer, tokens, idx, options, env):
+    """A link's start; a vague text ("her") gets an accessible name that starts with it and names the site."""
+    token = tokens[idx]
+    label = []
+    for following in tokens[idx + 1 :]:
+        if following.type == "link_close":
+            break
+        label.append(following.content)
+    text = " ".join("".join(label).split())
+    href = str(token.attrGet("href") or "")
+    host = urlsplit(href).hostname if cited(href) else None
+    if host and text.lower() in VAGUE_LABELS:
+        # The visible text first (WCAG 2.5.3, label in name), then where the link goes.
+        token.attrSet("aria-label", f"{text}: {host.removeprefix('www.')}")
+    return renderer.renderToken(tokens, idx, options, env)
+
+
+def _link_close(renderer, tokens, idx, options, env):
+    """A link's end; for a cited link, its number (`ref_of` in env) or its address as a footnote (`footnotes`)."""
+    closing = renderer.renderToken(tokens, idx, options, env)
+    opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open")
+    href = opening.attrGet("href")
+    if not cited(href):
+        return closing
+    if env.get("footnotes"):
+        # WeasyPrint floats the span to the foot of the page where the link is cited (CSS GCPM `float: footnote`).
+        url = escapeHtml(str(href))
+        return f'{closing}<span class="fn"><a href="{url}">{url}</a></span>'
+    if env.get("ref_of") is not None:
+        return f'{closing}<sup class="ref">{env["ref_of"](str(href))}</sup>'
+    return closing
+
+
+def _softbreak(renderer, tokens, idx, options, env):
+    """A line break in the Markdown source is a space: it must never break a printed line early."""
+    return " "
+
+
+# One parser for the whole process: building one is costly, and its rules read all per-call state from `env`.
+_PARSER = _parser()
+
+
+def parse(text: str | None) -> list[Token]:
+    """An entry's Markdown parsed once, for `to_html` and `to_text` to render as often as they need."""
+    return _PARSER.parse(text or "")
 
 
 class _EveryLink(MarkdownIt):
@@ -56,37 +113,51 @@ def links_of(text: str | None) -> list[str]:
     return list(dict.fromkeys(links))
 
 
+def cited_links(tokens: list[Token]) -> list[str]:
+    """The http(s) link targets of parsed Markdown (from `parse`), once each, in order."""
+    links: list[str] = []
+
+    def walk(tokens: list[Token]) -> None:
+        for token in tokens:
+            href = token.attrGet("href") if token.type == "link_open" else None
+            if href and cited(str(href)):
+                links.append(str(href))
+            if token.children:
+                walk(token.children)
+
+    walk(tokens)
+    return list(dict.fromkeys(links))
+
+
 def cited(url: str | None) -> bool:
     """True for a link that is numbered and listed: http(s) only (a mail address is written out)."""
     return bool(url) and str(url).split(":", 1)[0].lower() in ("http", "https")
 
 
-def to_html(text: str, ref_of: Callable[[str], int] | None = None) -> str:
-    """Safe HTML for an entry's Markdown; with `ref_of`, each http(s) link is followed by its number [n]."""
-    md = _parser()
-    if ref_of is not None:
+def to_html(
+    text: str | list[Token] | None, ref_of: Callable[[str], int] | None = None, *, footnotes: bool = False
+) -> str:
+    """Safe HTML for an entry's Markdown (text or tokens from `parse`).
 
-        def link_close(renderer, tokens, idx, options, env):
-            opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open")
-            closing = renderer.renderToken(tokens, idx, options, env)
-            if not cited(opening.attrGet("href")):
-                return closing
-            return f'{closing}<sup class="ref">{ref_of(opening.attrGet("href"))}</sup>'
-
-        md.add_render_rule("link_close", link_close)
-    html = md.render(text or "")
+    With `ref_of`, each http(s) link is followed by its number (`<sup class="ref">n</sup>`); with
+    `footnotes`, by `<span class="fn">` holding its address, for the print CSS to float to the page's foot.
+    """
+    tokens = parse(text) if text is None or isinstance(text, str) else text
+    html = _PARSER.renderer.render(tokens, _PARSER.options, {"ref_of": ref_of, "footnotes": footnotes})
     return nh3.clean(
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel="noopener noreferrer"
     ).strip()
 
 
-def to_text(text: str, ref_of: Callable[[str], int] | None, width: int | None = WIDTH, indent: str = "") -> str:
+def to_text(
+    text: str | list[Token] | None, ref_of: Callable[[str], int] | None, width: int | None = WIDTH, indent: str = ""
+) -> str:
     """Plain text for an entry's Markdown: paragraphs and lists wrapped at `width`, links as "tekst [n]".
 
     Without `ref_of`, links are written out in place ("tekst (https://…)"); with
     `width` None, nothing is wrapped (for calendars, which fold lines themselves).
     """
-    tokens = _parser().parse(text or "")
+    tokens = parse(text) if text is None or isinstance(text, str) else text
     blocks: list[tuple[str, str]] = []  # (prefix, text)
     list_depth = 0
     ordered: list[int | None] = []

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 
+from babel import Locale
 from babel.dates import format_date
 
 from newsletter.models import Entry, Issue, Settings
@@ -28,6 +30,20 @@ def norwegian_date(day: dt.date | None) -> str:
     return format_date(day, "d. MMMM y", locale="nb") if day else ""
 
 
+def norwegian_interval(start: dt.date, end: dt.date | None) -> str:
+    """ "21.–22. august 2024", "30. august–2. september 2024" (Babel's CLDR interval patterns, months in full).
+
+    CLDR has no `yMMMMd` interval for Norwegian, so the `yMMMd` patterns are used with the month
+    widened to the full name, as `norwegian_date` writes it.
+    """
+    if not end or end == start:
+        return norwegian_date(start)
+    patterns = Locale.parse("nb").interval_formats["yMMMd"]
+    greatest = "y" if start.year != end.year else "M" if start.month != end.month else "d"
+    first, second = (re.sub(r"(?<!M)MMM(?!M)", "MMMM", pattern) for pattern in patterns[greatest])
+    return format_date(start, first, locale="nb") + format_date(end, second, locale="nb")
+
+
 @dataclass
 class EntryView:
     """An entry ready for any template."""
@@ -37,13 +53,15 @@ class EntryView:
     heading: str
     title: str
     html: str  # sanitised, links as they are
-    html_numbered: str  # sanitised, each link followed by its number (print)
+    html_print: str  # sanitised, each cited link followed by its address as a footnote (print)
     text: str  # plain text, links as [n]
     links: list[tuple[int, str]]
     date: str = ""
     deadline: str = ""  # "2. juli 2024", shown as "Høringsfrist"
     deadline_closed: bool = False  # passed before the issue is published: "Høringsfristen gikk ut …"
     event_date: str = ""
+    # The entry's Markdown, parsed once per build; the calendar renders its description from it.
+    tokens: list = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass
@@ -52,6 +70,7 @@ class GroupView:
 
     heading: str
     entries: list[EntryView]
+    anchor: str = ""  # "del-norway-2": the heading's id, for the contents lists
 
 
 @dataclass
@@ -79,7 +98,7 @@ class IssueView:
     publisher: str
     contact: str
     intro_html: str
-    intro_html_numbered: str
+    intro_html_print: str
     intro_text: str
     intro_links: list[tuple[int, str]]
     sections: list[SectionView]
@@ -87,14 +106,16 @@ class IssueView:
     footer_about_text: str
     footer_subscription_html: str
     footer_subscription_text: str
-    footer_about_html_numbered: str
-    footer_subscription_html_numbered: str
+    footer_about_html_print: str
+    footer_subscription_html_print: str
     footer_links: list[tuple[int, str]]
     colors: dict[str, str]
     links: list[tuple[int, str]]
+    preheader: str = ""  # the inbox preview: the intro's opening, plain text
     web_version_url: str = WEB_VERSION_URL
     unsubscribe_url: str = UNSUBSCRIBE_URL
     lang: str = "nb"
+    has_events: bool = False  # an entry has an event_date: the build writes events.ics
 
 
 class LinkNumbers:
@@ -102,13 +123,17 @@ class LinkNumbers:
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
+        self._order: list[str] = []  # by number, so `since` slices instead of scanning every link (quadratic)
 
     def __call__(self, url: str) -> int:
-        return self.numbers.setdefault(url, len(self.numbers) + 1)
+        if url not in self.numbers:
+            self._order.append(url)
+            self.numbers[url] = len(self._order)
+        return self.numbers[url]
 
     def since(self, before: int) -> list[tuple[int, str]]:
         """Links first numbered after `before`."""
-        return [(n, url) for url, n in self.numbers.items() if n > before]
+        return [(n, url) for n, url in enumerate(self._order[before:], before + 1)]
 
 
 def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> list[tuple[str, list]]:
@@ -124,11 +149,19 @@ def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> 
     return [(names[k], groups[k]) for k in keys]
 
 
+def preheader(text: str, limit: int = 140) -> str:
+    """The inbox preview of an e-mail: `text` unwrapped, addresses dropped, cut at a word within `limit` characters."""
+    flat = " ".join(re.sub(r" \((?:https?://|[^ ()]+@)[^)]*\)", "", text).split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:–-") + "…"
+
+
 def issue_view(issue: Issue, settings: Settings) -> IssueView:
     """The view model of an issue (links numbered in reading order)."""
     numbers = LinkNumbers()
-    intro_text = markdown.to_text(issue.intro, numbers)
-    intro_html_numbered = markdown.to_html(issue.intro, numbers)
+    intro = markdown.parse(issue.intro)
+    intro_text = markdown.to_text(intro, numbers)
     intro_links = numbers.since(0)
     sections = []
     for key, entries in issue.sections.items():
@@ -137,37 +170,37 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         config = settings.section(key)
         title = (config.title if config else key).replace("{period}", issue.period)
         before = len(numbers.numbers)
-        groups = []
+        groups: list[GroupView] = []
         for heading, members in ordered_groups(list(enumerate(entries, 1)), config.headings if config else ()):
             views = []
             for position, entry in members:
                 start = len(numbers.numbers)
-                text = markdown.to_text(entry.text, numbers)
-                html_numbered = markdown.to_html(entry.text, numbers)
+                tokens = markdown.parse(entry.text)  # once per entry, rendered three ways below
+                text = markdown.to_text(tokens, numbers)
                 views.append(
                     EntryView(
                         ref=f"{key}:{position}",
                         anchor=f"sak-{key}-{position}",
                         heading=entry.heading,
                         title=entry.title,
-                        html=markdown.to_html(entry.text),
-                        html_numbered=html_numbered,
+                        html=markdown.to_html(tokens),
+                        html_print=markdown.to_html(tokens, footnotes=True),
                         text=text,
                         links=numbers.since(start),
                         date=norwegian_date(entry.date),
                         deadline=norwegian_date(entry.deadline),
                         deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
-                        event_date=norwegian_date(entry.event_date),
+                        event_date=norwegian_interval(entry.event_date, entry.event_end) if entry.event_date else "",
+                        tokens=tokens,
                     )
                 )
-            groups.append(GroupView(heading, views))
+            groups.append(GroupView(heading, views, f"del-{key}-{len(groups) + 1}"))
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.
     before_footer = len(numbers.numbers)
-    footer_about_text = markdown.to_text(settings.footer_about, numbers)
-    footer_subscription_text = markdown.to_text(settings.footer_subscription, numbers)
-    footer_about_numbered = markdown.to_html(settings.footer_about, numbers)
-    footer_subscription_numbered = markdown.to_html(settings.footer_subscription, numbers)
+    about, subscription = markdown.parse(settings.footer_about), markdown.parse(settings.footer_subscription)
+    footer_about_text = markdown.to_text(about, numbers)
+    footer_subscription_text = markdown.to_text(subscription, numbers)
     footer_links = numbers.since(before_footer)
     return IssueView(
         id=issue.id,
@@ -179,18 +212,20 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         audience=issue.audience,
         publisher=settings.publisher or settings.name,
         contact=settings.contact,
-        intro_html=markdown.to_html(issue.intro),
-        intro_html_numbered=intro_html_numbered,
+        intro_html=markdown.to_html(intro),
+        intro_html_print=markdown.to_html(intro, footnotes=True),
         intro_text=intro_text,
         intro_links=intro_links,
         sections=sections,
-        footer_about_html=markdown.to_html(settings.footer_about),
+        footer_about_html=markdown.to_html(about),
         footer_about_text=footer_about_text,
-        footer_subscription_html=markdown.to_html(settings.footer_subscription),
+        footer_subscription_html=markdown.to_html(subscription),
         footer_subscription_text=footer_subscription_text,
-        footer_about_html_numbered=footer_about_numbered,
-        footer_subscription_html_numbered=footer_subscription_numbered,
+        footer_about_html_print=markdown.to_html(about, footnotes=True),
+        footer_subscription_html_print=markdown.to_html(subscription, footnotes=True),
         footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
+        has_events=any(entry.event_date for _key, _position, entry in issue.entries()),
+        preheader=preheader(markdown.to_text(intro, None, width=None) or f"{settings.name}, {issue.period}"),
     )

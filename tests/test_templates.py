@@ -1,0 +1,54 @@
+"""`newsletter templates init` and the build's warning about overridden templates that fell behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.render import overrides
+from newsletter.render.build import build
+from tests.conftest import SAMPLE
+from tests.test_render import SETTINGS, sample_issue
+
+
+def test_init_copies_every_built_in_template_and_never_overwrites(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "web.html").write_text("min egen\n", encoding="utf-8")
+    result = overrides.init(templates)
+    built_in = sorted(p.name for p in overrides.BUILT_IN.iterdir() if p.is_file())
+    assert sorted(p.name for p in result.copied + result.kept) == built_in
+    assert (templates / "web.html").read_text(encoding="utf-8") == "min egen\n"  # kept as it was
+    assert (templates / "print.html").read_bytes() == (overrides.BUILT_IN / "print.html").read_bytes()
+    record = json.loads((templates / overrides.RECORD).read_text(encoding="utf-8"))
+    assert "web.html" not in record["files"] and "print.html" in record["files"] and record["version"]
+    again = overrides.init(templates)
+    assert again.copied == []
+
+
+def test_build_warns_when_an_overridden_template_is_older_than_its_built_in(tmp_path):
+    built_in = tmp_path / "built-in"
+    shutil.copytree(overrides.BUILT_IN, built_in)
+    templates = tmp_path / "templates"
+    overrides.init(templates, built_in)
+    assert overrides.stale(templates, built_in) == []
+    (built_in / "email.html").write_text((built_in / "email.html").read_text() + "<!-- fixed -->\n")
+    [warning] = overrides.stale(templates, built_in)
+    assert "email.html" in warning and "has changed since it was copied" in warning
+    # The real build reads the record too: a fresh copy of today's templates warns about nothing.
+    fresh = tmp_path / "fresh"
+    overrides.init(fresh)
+    result = build(sample_issue(), SETTINGS, tmp_path / "out", ("text",), fresh)
+    assert result.warnings == []
+
+
+def test_templates_init_command(tmp_path):
+    workspace = tmp_path / "ws"
+    shutil.copytree(SAMPLE, workspace)
+    result = CliRunner().invoke(cli, ["--workspace", str(workspace), "templates", "init"])
+    assert result.exit_code == 0, result.output
+    assert f"copied {workspace / 'templates' / 'web.html'}" in result.output
+    assert (workspace / "templates" / "email.html").is_file()
