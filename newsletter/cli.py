@@ -815,7 +815,7 @@ def site_build(ctx: Context, out, pdf):
     """Build the archive (only what changed since the last build is written)."""
     from newsletter.site.build import build_site
 
-    out_dir = out or ctx.workspace.root / "site"
+    out_dir = out or ctx.workspace.site_dir
     report = build_site(
         ctx.workspace.issues_dir,
         ctx.settings,
@@ -835,15 +835,18 @@ def site_build(ctx: Context, out, pdf):
 
 
 @site.command("serve")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The archive folder (default: site/).")
 @click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
 @pass_context
-def site_serve(ctx: Context, out, port):
-    """Build the archive and serve it on localhost, rebuilding when an issue, the settings or a template change."""
+def site_serve(ctx: Context, port):
+    """Preview the archive on localhost, rebuilding when an issue, the settings or a template change.
+
+    The preview is built into var/site-preview/ without PDFs: the archive `site build` wrote into
+    site/ is never touched, so what gets published is always what `site build` made.
+    """
     from newsletter.serve import serve
     from newsletter.site.build import build_site
 
-    out_dir = out or ctx.workspace.root / "site"
+    out_dir = ctx.workspace.site_preview_dir
 
     def rebuild():
         build_site(
@@ -861,7 +864,11 @@ def site_serve(ctx: Context, out, port):
         rebuild,
         [ctx.workspace.issues_dir, ctx.workspace.settings_path, ctx.workspace.root / "templates"],
         port,
-        announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http") else what),
+        announce=lambda what: click.echo(
+            f"serving a preview of the archive (built in {out_dir}) at {what} (Ctrl-C to stop)"
+            if what.startswith("http")
+            else what
+        ),
         on_error=lambda message: click.echo(f"error: {message}", err=True),
     )
 

@@ -598,6 +598,16 @@ class Workspace:
         """Where `newsletter build` writes an issue's outputs, and `send` and the archive read them: build/<id>/."""
         return self.root / "build" / issue_id
 
+    @property
+    def site_dir(self) -> Path:
+        """The published archive `site build` writes: site/."""
+        return self.root / "site"
+
+    @property
+    def site_preview_dir(self) -> Path:
+        """Where `site serve` builds its preview (without PDFs), so serving never changes site/."""
+        return self.var / "site-preview"
+
     def settings(self) -> Settings:
         """Load and validate `newsletter.yaml`."""
         return load_settings(self.settings_path)

@@ -611,3 +611,47 @@ def test_no_contact_data_in_the_archive(tmp_path):
         text = path.read_bytes().decode("utf-8", "replace").lower()
         for secret in ("person@example.org", "hemmelig navn", "skjult organisasjon"):
             assert secret not in text, f"{secret!r} in {relative}"
+
+
+# ---------------------------------------------------------------------- site serve
+
+
+def test_site_serve_leaves_the_built_archive_and_its_pdfs_as_they_were(tmp_path):
+    """`site serve` previews in var/site-preview/: every file of site/ (PDFs too) keeps its bytes and mtime."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    ws = make_workspace(tmp_path / "ws")
+    for issue_id in PUBLISHED:  # PDFs as `newsletter build` leaves them, newer than the issue files
+        made = ws / "build" / issue_id / f"{issue_id}.pdf"
+        made.parent.mkdir(parents=True)
+        made.write_bytes(f"%PDF-1.7 {issue_id} made by newsletter build\n%%EOF\n".encode())
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build"])
+    assert result.exit_code == 0, result.output
+    site = ws / "site"
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.pdf")) == [f"{i}/{i}.pdf" for i in PUBLISHED]
+    before, stamps = snapshot(site), age_all(site)
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "newsletter", "--workspace", str(ws), "site", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, f"no address from site serve: {line!r} {process.stderr.read() if process.poll() else ''}"
+        with urllib.request.urlopen(match[0] + "index.html", timeout=10) as response:
+            served = response.read().decode("utf-8")
+        assert "april–juni 2024" in served and ".pdf" not in served  # the preview, built without PDFs
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+    assert (ws / "var" / "site-preview" / "index.html").is_file()
+    assert snapshot(site) == before
+    assert mtimes(site) == stamps
+    # A later build finds the archive complete: nothing to write, nothing removed, the PDFs still linked.
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build"])
+    assert FILES_WRITTEN.search(result.output).groups() == ("0", "0"), result.output
+    assert soup(site / "index.html").find("a", href="2024-q2/2024-q2.pdf") is not None
