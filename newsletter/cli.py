@@ -827,6 +827,12 @@ def site_build(ctx: Context, out, pdf):
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for unmapped in report.unmapped:
+        click.echo(
+            f"warning: heading '{unmapped.heading}' ({', '.join(unmapped.places)}) maps to no organisation: "
+            "add it to an organisation's `headings` in newsletter.yaml, or to `archive.themes`",
+            err=True,
+        )
     click.echo(
         f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
         f"{len(report.removed)} removed"

@@ -1,7 +1,9 @@
 """The static web archive (`newsletter site build`): what is in it, that it holds together, and incremental builds.
 
 The archive is built from tests/data/site/issues/ (2023-q3, 2023-q4 and 2024-q1 published, 2024-q3 a draft)
-plus the repository's sample issue 2024-q2, with `site_url` set, and without PDFs except in one test.
+plus the repository's sample issue 2024-q2, with `site_url` set, and without PDFs except in one test. The
+organisations are the sample newsletter.yaml's, with "KOM i JD" (2024-q1) as one of the unit's own headings;
+"Tvangsarbeid" (2023-q4) is left to no organisation and no theme, so the build reports it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from newsletter.config import Workspace, load_settings
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import safe_join
 from newsletter.site.build import build_site
-from newsletter.site.summaries import slug
+from newsletter.site.summaries import Unmapped, slug
 from tests.conftest import SAMPLE, SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 DATA = Path(__file__).parent / "data" / "site" / "issues"
@@ -51,9 +53,12 @@ DISTINCTIVE = "tvangsarbeidsrapporten"  # only in 2023-q4, under "Tvangsarbeid"
 
 
 def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
-    """A workspace: the sample newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
+    """A workspace: the sample newsletter.yaml plus `site_url` and an own heading, feeds.yaml, and the test issues
+    (all by default)."""
     root.mkdir(parents=True, exist_ok=True)
     settings = SAMPLE_SETTINGS.read_text(encoding="utf-8")
+    assert settings.count("  own_headings: []\n") == 1
+    settings = settings.replace("  own_headings: []\n", "  own_headings: [KOM i JD]\n")
     (root / "newsletter.yaml").write_text(settings.rstrip("\n") + f"\nsite_url: {SITE_URL}\n", encoding="utf-8")
     shutil.copy(SAMPLE / "feeds.yaml", root / "feeds.yaml")
     (root / "issues").mkdir(exist_ok=True)
@@ -187,6 +192,7 @@ def test_report_names_published_issues_and_skips_the_draft(archive):
     assert report.issues == PUBLISHED
     assert report.skipped == [DRAFT]
     assert report.warnings == []
+    assert report.unmapped == [Unmapped("Tvangsarbeid", ["2023-q4:highlights"])]
     assert report.removed == []
     assert sorted(report.written) == sorted(files_under(site))  # the first build writes every file once
     assert len(report.written) == len(set(report.written))
@@ -256,7 +262,7 @@ def test_every_internal_link_resolves(archive):
                 if path.suffix != ".html" or fragment not in ids.get(path, parse_links(path).ids):
                     broken.append(f"{where} (no id {fragment!r})")
     assert broken == []
-    assert checked > 400 and anchors > 100  # navigation, table of contents, topic pages → entries
+    assert checked > 300 and anchors > 80  # navigation, table of contents, organisation pages → entries
 
 
 def test_every_page_is_valid_html5(archive):
@@ -292,7 +298,7 @@ def test_issue_pages_navigate_to_neighbours_and_have_canonical_addresses(archive
         else:
             assert following["href"] == f"../{PUBLISHED[index + 1]}/index.html"
         nav = [a["href"] for a in page.select("nav.archive a")]
-        assert "../index.html" in nav and "../emner/index.html" in nav and "../sok.html" in nav
+        assert "../index.html" in nav and "../organisasjoner/index.html" in nav and "../sok.html" in nav
     assert soup(site / "index.html").find("link", rel="canonical")["href"] == f"{BASE}index.html"
 
 
@@ -322,7 +328,7 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     for issue_id in PUBLISHED:
         assert f"{BASE}{issue_id}/" in locs
     assert not any(DRAFT in loc for loc in locs)
-    assert f"{BASE}emner/sverige.html" in locs
+    assert f"{BASE}organisasjoner/sverige.html" in locs
     for loc in locs:
         path, _ = resolve(site, site / "index.html", loc)
         assert path.is_file(), loc
@@ -330,30 +336,92 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == {p.resolve() for p in site.rglob("*.html")}
 
 
-def test_topic_page_gathers_entries_from_several_issues(archive):
-    _ws, site, _report = archive
-    assert slug("Sverige") == "sverige"
-    page = soup(site / "emner" / "sverige.html")
-    assert page.h2.get_text(strip=True) == "Sverige"
-    links = page.select("ul.hits h3 a")
-    issues = set()
-    for a in links:
+def entries_on(site: Path, page_slug: str) -> list[tuple[str, str]]:
+    """(issue id, anchor) of every entry an organisation page lists, in its order; each anchor exists."""
+    found = []
+    for a in soup(site / "organisasjoner" / f"{page_slug}.html").select("ul.hits h3 a"):
         match = re.fullmatch(r"\.\./(\d{4}-q\d)/index\.html#(sak-[a-z]+-\d+)", a["href"])
         assert match, a["href"]
         issue_id, anchor = match.groups()
-        issues.add(issue_id)
         target = soup(site / issue_id / "index.html").find(id=anchor)
         assert target is not None and target.name == "article", a["href"]
-        # The anchor is the entry the link names.
-        assert target.h4.get_text(strip=True) == a.get_text(strip=True)
-    assert issues == set(PUBLISHED)  # newest first below; never the draft
-    order = [re.search(r"\d{4}-q\d", a["href"]).group() for a in links]
-    assert order == sorted(order, reverse=True)
-    # The topics index lists it with its count, and every topic page exists.
-    topics = soup(site / "emner" / "index.html")
-    entry = topics.find("a", href="sverige.html")
-    assert entry is not None and f"({len(links)})" in entry.parent.get_text()
-    assert len(topics.select("ul.topics a")) == len(list((site / "emner").glob("*.html"))) - 1
+        assert target.h4.get_text(strip=True) == a.get_text(strip=True)  # the anchor is the entry the link names
+        found.append((issue_id, anchor))
+    return found
+
+
+def headings_of(site: Path, issue_id: str, anchors: list[str]) -> set[str]:
+    """The headings the entries `anchors` of an issue page stand under."""
+    page = soup(site / issue_id / "index.html")
+    return {page.find(id=anchor).find_previous("h3").get_text(strip=True) for anchor in anchors}
+
+
+def test_organisation_page_gathers_entries_from_several_issues(archive):
+    _ws, site, _report = archive
+    assert slug("Sverige") == "sverige"
+    page = soup(site / "organisasjoner" / "sverige.html")
+    assert page.h2.get_text(strip=True) == "Sverige"
+    found = entries_on(site, "sverige")
+    assert {issue_id for issue_id, _ in found} == set(PUBLISHED)  # never the draft
+    order = [issue_id for issue_id, _ in found]
+    assert order == sorted(order, reverse=True)  # newest issue first
+    # The organisations index lists it with its count, and lists every organisation page there is.
+    index = soup(site / "organisasjoner" / "index.html")
+    entry = index.find("a", href="sverige.html")
+    assert entry is not None and f"({len(found)})" in entry.parent.get_text()
+    assert len(index.select("ul.topics a")) == len(list((site / "organisasjoner").glob("*.html"))) - 1
+
+
+def test_organisation_pages_come_from_the_configured_list(archive):
+    _ws, site, _report = archive
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")} - {"index"}
+    configured = {slug(o.name) for o in load_settings(SAMPLE_SETTINGS).archive.organisations}
+    assert pages <= configured
+    assert {"stortinget", "europaradet-og-greta", "rvts-ost", "salto", "nkvts", "nova", "regjeringen"} <= pages
+    # Aliases and headings merge: "RVTS Øst og SaLTo" (2024-q2) is on RVTS Øst's page beside "RVTS Øst",
+    # and "Utviklingsarbeid i JD" (2023-q3, 2024-q2) and "Ny strategi mot menneskehandel" on Regjeringen's.
+    rvts = entries_on(site, "rvts-ost")
+    assert headings_of(site, "2024-q2", [a for i, a in rvts if i == "2024-q2"]) == {"RVTS Øst", "RVTS Øst og SaLTo"}
+    assert "2023-q3" in {i for i, _ in rvts}
+    salto = entries_on(site, "salto")
+    assert headings_of(site, "2024-q2", [a for _, a in salto]) == {"RVTS Øst og SaLTo"}
+    regjeringen = entries_on(site, "regjeringen")
+    assert {"2023-q3", "2024-q2"} <= {i for i, _ in regjeringen}
+    assert {"Utviklingsarbeid i JD", "Ny strategi mot menneskehandel", "Regjeringen"} <= headings_of(
+        site, "2024-q2", [a for i, a in regjeringen if i == "2024-q2"]
+    )
+    # A heading two organisations claim is on both pages.
+    assert entries_on(site, "nkvts") == entries_on(site, "nova") != []
+    # The organisation's own site and its other names.
+    greta = soup(site / "organisasjoner" / "europaradet-og-greta.html")
+    assert greta.find("a", href="https://www.coe.int/en/web/anti-human-trafficking") is not None
+    assert "Også omtalt som GRETA, Europarådet." in greta.get_text()
+
+
+def test_the_units_own_headings_and_themes_get_no_page(archive):
+    _ws, site, _report = archive
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")}
+    listed = soup(site / "organisasjoner" / "index.html").get_text()
+    # KOM's own section (2024-q2: "Kontakt oss", "Om KOM", "Tilstandsrapport 2023"), its own heading
+    # elsewhere ("KOM i JD"), a theme ("Høringer") and the unreported "Tvangsarbeid".
+    for heading in ("Kontakt oss", "Om KOM", "Tilstandsrapport 2023", "Publikasjoner fra KOM", "KOM i JD", "Høringer"):
+        assert slug(heading) not in pages, heading
+        assert heading not in listed, heading
+    assert "tvangsarbeid" not in pages
+    for path in (site / "organisasjoner").glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "KOMs hovedaktiviteter" not in text, path.name  # no entry of the own section anywhere
+
+
+def test_site_build_names_the_headings_no_organisation_claims(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: heading 'Tvangsarbeid' (2023-q4:highlights) maps to no organisation: add it to an "
+        "organisation's `headings` in newsletter.yaml, or to `archive.themes`"
+    ) in result.output.splitlines()
+    assert result.output.count("maps to no organisation") == 1
 
 
 def test_search_index(archive):
@@ -386,7 +454,7 @@ def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
     report = build(ws, today=dt.date(2024, 1, 1))
     assert report.issues == ["2023-q3"]
     assert report.skipped == ["2023-q4", "2024-q1", "2024-q2", "2024-q3"]
-    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "emner"]
+    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "organisasjoner"]
     index = soup(site / "index.html")
     assert [a["href"] for a in index.select("ul.issues h3 a")] == ["2023-q3/index.html"]
     assert soup(site / "2023-q3" / "index.html").find("a", rel="next") is None
@@ -428,8 +496,8 @@ def test_a_text_change_rewrites_that_issue_and_the_shared_pages_only(built, tmp_
     edit(ws / "issues" / "2024-q1.yaml", "publikasjoner fortsetter som før", "publikasjoner fortsetter i grønn drakt")
     report = build(ws)
     written = set(report.written)
-    # The issue's page, the search index and the topic page showing the entry's start changed …
-    assert {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"} <= written
+    # The issue's page and the search index changed (the entry is under KOM's own "KOM i JD": on no page) …
+    assert {"2024-q1/index.html", "sok-indeks.js"} <= written
     assert "grønn drakt" in (site / "2024-q1" / "index.html").read_text(encoding="utf-8")
     assert any("grønn drakt" in d["x"] for d in search_docs(site))
     # … and no other issue's page, not even the neighbours' (their previous/next did not change).
@@ -439,21 +507,27 @@ def test_a_text_change_rewrites_that_issue_and_the_shared_pages_only(built, tmp_
     # Files whose bytes are the same are not rewritten (the index lists headings, not texts).
     for relative in written:
         assert mtimes(site)[relative] != before[relative]
-    assert written <= {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"}
+    assert written <= {"2024-q1/index.html", "sok-indeks.js"}
     assert report.removed == []
     fresh_build_matches(ws, site, tmp_path)
 
 
-def test_a_heading_change_updates_index_and_topics(built, tmp_path):
+def test_a_heading_change_updates_index_and_organisations(built, tmp_path):
     ws, site = built
-    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Tvangsarbeid og grønn industri\n")
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Fafo\n")
     report = build(ws)
-    assert "emner/tvangsarbeid.html" in report.removed
-    assert not (site / "emner" / "tvangsarbeid.html").exists()
-    assert (site / "emner" / "tvangsarbeid-og-gronn-industri.html").is_file()
-    assert {"index.html", "emner/index.html", "feed.xml", "sitemap.xml", "2023-q4/index.html"} <= set(report.written)
-    assert "Tvangsarbeid og grønn industri" in (site / "index.html").read_text(encoding="utf-8")
+    assert report.unmapped == []
+    assert (site / "organisasjoner" / "fafo.html").is_file()
+    assert {"organisasjoner/fafo.html", "organisasjoner/index.html", "sitemap.xml", "2023-q4/index.html"} <= set(
+        report.written
+    )
     assert "2024-q1/index.html" not in report.written
+    fresh_build_matches(ws, site, tmp_path)
+
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Fafo\n", "heading: Tvangsarbeid\n")
+    report = build(ws)
+    assert report.removed == ["organisasjoner/fafo.html"]
+    assert [u.heading for u in report.unmapped] == ["Tvangsarbeid"]
     fresh_build_matches(ws, site, tmp_path)
 
 
@@ -464,7 +538,7 @@ def test_a_published_issue_made_draft_disappears(built, tmp_path):
     report = build(ws)
     assert report.issues == ["2023-q3", "2023-q4", "2024-q2"]
     assert report.skipped == ["2024-q1", "2024-q3"]
-    assert sorted(report.removed) == ["2024-q1/index.html", "emner/kom-i-jd.html"]  # and a heading only it had
+    assert sorted(report.removed) == ["2024-q1/index.html"]
     assert not (site / "2024-q1").exists()
     index = soup(site / "index.html")
     assert "2024-q1/index.html" not in [a["href"] for a in index.select("a")]
@@ -501,9 +575,9 @@ def test_a_deleted_issue_file_takes_its_pages_along(built, tmp_path):
 def test_a_removed_output_file_is_written_again(built):
     ws, site = built
     (site / "2023-q4" / "index.html").unlink()
-    (site / "emner" / "sverige.html").unlink()
+    (site / "organisasjoner" / "sverige.html").unlink()
     report = build(ws)
-    assert sorted(report.written) == ["2023-q4/index.html", "emner/sverige.html"]
+    assert sorted(report.written) == ["2023-q4/index.html", "organisasjoner/sverige.html"]
 
 
 def test_paths_stay_inside_the_archive(tmp_path):
@@ -521,14 +595,31 @@ def test_paths_stay_inside_the_archive(tmp_path):
     assert safe_join(tmp_path, "emner/../index.html") == (tmp_path / "index.html").resolve()
 
 
-def test_a_heading_named_index_does_not_replace_the_topics_page(tmp_path):
+def test_an_organisation_named_index_does_not_replace_the_organisations_page(tmp_path):
     ws = make_workspace(tmp_path / "ws", issues=["2023-q4"])
-    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Index\n")
+    edit(ws / "newsletter.yaml", "organisations:\n", "organisations:\n  - name: Index\n    headings: [Tvangsarbeid]\n")
     report = build(ws)
     assert len(report.written) == len(set(report.written))
-    topics = soup(ws / "site" / "emner" / "index.html")
-    assert topics.h2.get_text(strip=True) == "Emner"
-    assert topics.find("a", href="sverige.html") is not None
+    assert "organisasjoner/index-organisasjon.html" in report.written
+    index = soup(ws / "site" / "organisasjoner" / "index.html")
+    assert index.h2.get_text(strip=True) == "Organisasjoner"
+    assert index.find("a", href="sverige.html") is not None
+    assert index.find("a", href="index-organisasjon.html") is not None
+
+
+def test_a_build_over_an_older_archive_removes_what_it_no_longer_makes(built, tmp_path):
+    """An archive from before organisation pages (manifest version 2, topic pages in emner/) loses emner/."""
+    ws, site = built
+    manifest = json.loads((site / ".manifest.json").read_text(encoding="utf-8"))
+    (site / "emner").mkdir()
+    (site / "emner" / "sverige.html").write_text("<!DOCTYPE html><p>gammel</p>", encoding="utf-8")
+    manifest["version"] = 2
+    manifest["outputs"]["emner/sverige.html"] = "0" * 20
+    (site / ".manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = build(ws)
+    assert report.removed == ["emner/sverige.html"]
+    assert not (site / "emner").exists()
+    fresh_build_matches(ws, site, tmp_path)
 
 
 # ---------------------------------------------------------------------- PDFs

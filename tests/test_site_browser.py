@@ -57,14 +57,21 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("archive")
     report = build_site(SAMPLE / "issues", load_settings(SAMPLE_SETTINGS), SAMPLE_SETTINGS, out, pdf=False)
     assert ISSUE in report.issues, report
-    for page in ("index.html", f"{ISSUE}/index.html", "sok.html", "sok.js", "sok-indeks.js", "emner/index.html"):
+    for page in (
+        "index.html",
+        f"{ISSUE}/index.html",
+        "sok.html",
+        "sok.js",
+        "sok-indeks.js",
+        "organisasjoner/index.html",
+    ):
         assert (out / page).is_file(), f"the build wrote no {page}"
     return out
 
 
-def topic_page(site: Path) -> Path:
-    page = site / "emner" / f"{slug('Østersjørådet (CBSS)')}.html"
-    assert page.is_file(), sorted(p.name for p in (site / "emner").iterdir())
+def organisation_page(site: Path) -> Path:
+    page = site / "organisasjoner" / f"{slug('Østersjørådet (CBSS)')}.html"
+    assert page.is_file(), sorted(p.name for p in (site / "organisasjoner").iterdir())
     return page
 
 
@@ -315,16 +322,16 @@ def axe_on(site, axe_js, tmp_path_factory):
     [
         ("index.html", None),
         (f"{ISSUE}/index.html", None),
-        ("emner/index.html", None),
-        ("emner/TOPIC", None),
+        ("organisasjoner/index.html", None),
+        ("organisasjoner/ORGANISATION", None),
         ("sok.html", None),
         ("sok.html", "menneskehandel"),
     ],
-    ids=["index", "issue", "topics", "topic", "search-empty", "search-hits"],
+    ids=["index", "issue", "organisations", "organisation", "search-empty", "search-hits"],
 )
 def test_archive_page_has_no_serious_accessibility_violations(site, axe_on, page, query):
-    if page == "emner/TOPIC":
-        page = topic_page(site).relative_to(site).as_posix()
+    if page == "organisasjoner/ORGANISATION":
+        page = organisation_page(site).relative_to(site).as_posix()
     found = blocking(axe_on(page, query))
     assert not found, (
         f"axe on {page}{'?q=' + query if query else ''}: {json.dumps(found, ensure_ascii=False, indent=1)}"

@@ -1,10 +1,13 @@
 """The static web archive: every published issue, browsable and searchable, in `site/`.
 
 Pages: `index.html` (every issue, newest first, by year), `<id>/index.html`
-(the issue's web page with navigation) and `<id>/<id>.pdf`, `emner/` (a page
-per heading: everything ever written about GRETA, or Sweden), `sok.html` with
-a prebuilt search index (`sok-indeks.js`, searched in the browser; no
-server), `feed.xml` (Atom) and `sitemap.xml`.
+(the issue's web page with navigation) and `<id>/<id>.pdf`, `organisasjoner/`
+(a page per organisation configured in newsletter.yaml: every GRETA item since
+the first issue), `sok.html` with a prebuilt search index (`sok-indeks.js`,
+searched in the browser; no server), `feed.xml` (Atom) and `sitemap.xml`.
+
+Headings that map to no organisation, and are neither the unit's own nor a
+theme, are reported (`SiteReport.unmapped`) so the editor can configure them.
 
 Only published issues appear: a `published` date that is not in the future.
 Nothing from the contact list is ever read here.
@@ -25,6 +28,7 @@ from pathlib import Path
 from newsletter import clock
 from newsletter.models import Settings
 from newsletter.site.plan import Manifest, inputs_key, plan_site, read_issues
+from newsletter.site.summaries import Unmapped
 from newsletter.site.write import Templates, Writer, remove_outputs, write_issue_page, write_shared_pages
 
 
@@ -38,6 +42,7 @@ class SiteReport:
     issues: list[str] = field(default_factory=list)  # published, oldest first
     skipped: list[str] = field(default_factory=list)  # drafts and future issues
     warnings: list[str] = field(default_factory=list)  # issue files left out, and why
+    unmapped: list[Unmapped] = field(default_factory=list)  # headings no configured organisation claims
 
 
 def build_site(
@@ -85,4 +90,5 @@ def build_site(
         issues=[summary.id for summary in plan.published],
         skipped=sorted(plan.unpublished),
         warnings=catalogue.warnings,
+        unmapped=plan.shared.unmapped,
     )

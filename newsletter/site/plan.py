@@ -23,14 +23,22 @@ from newsletter.fsutil import atomic_write, safe_join
 from newsletter.models import Issue, Settings
 from newsletter.render.build import BUILT_IN_TEMPLATES
 from newsletter.render.view import IssueView, issue_view
-from newsletter.site.summaries import IssueSummary, Topic, summarize, topics
+from newsletter.site.summaries import IssueSummary, OrganisationPage, Unmapped, organisation_pages, summarize
 
 log = logging.getLogger(__name__)
 
 MANIFEST = ".manifest.json"
-MANIFEST_VERSION = 2
-# The pages that list every issue, besides one page per topic.
-SHARED_PAGES = ("index.html", "emner/index.html", "sok.html", "sok.js", "sok-indeks.js", "feed.xml", "sitemap.xml")
+MANIFEST_VERSION = 3
+# The pages that list every issue, besides one page per organisation.
+SHARED_PAGES = (
+    "index.html",
+    "organisasjoner/index.html",
+    "sok.html",
+    "sok.js",
+    "sok-indeks.js",
+    "feed.xml",
+    "sitemap.xml",
+)
 
 
 def content_hash(*parts: object) -> str:
@@ -63,13 +71,21 @@ class Manifest:
 
     @classmethod
     def load(cls, out_dir: Path) -> Manifest:
-        """The manifest in `out_dir`; an empty one when it is missing, unreadable or of another version."""
+        """The manifest in `out_dir`; an empty one when it is missing or unreadable.
+
+        A manifest of another version keeps only its `outputs`: what an older build wrote is still
+        known, so files this build no longer makes (emner/ before organisasjoner/) are removed.
+        """
         try:
             data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return cls()
-        if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        if not isinstance(data, dict):
             return cls()
+        outputs = data.get("outputs")
+        outputs = {f: "" for f in outputs if isinstance(f, str)} if isinstance(outputs, dict) else {}
+        if data.get("version") != MANIFEST_VERSION:
+            return cls(outputs=outputs)
         return cls(data.get("global"), data.get("outputs", {}), data.get("issues", {}))
 
     def to_json(self) -> dict[str, Any]:
@@ -152,11 +168,12 @@ class IssuePage:
 
 @dataclass
 class SharedPages:
-    """The pages that list every published issue, with the topics they show."""
+    """The pages that list every published issue, with the organisation pages and the headings none claims."""
 
     key: str
     files: list[str]
-    topics: dict[str, Topic]  # slug → topic
+    organisations: dict[str, OrganisationPage]  # slug → page
+    unmapped: list[Unmapped]
     stale: bool
 
 
@@ -201,10 +218,10 @@ def plan_site(
         files = [f"{summary.id}/index.html"] + ([f"{summary.id}/{summary.id}.pdf"] if pdf else [])
         pages.append(IssuePage(summary, before, after, key, files, missing_or_changed(files, key)))
 
-    found = topics(published)
+    found, unmapped = organisation_pages(published, catalogue.settings.archive)
     shared_key = content_hash(global_key, [(s.id, catalogue.hashes[s.id]) for s in published], base, pdf)
-    shared_files = [*SHARED_PAGES, *(f"emner/{slug}.html" for slug in found)]
-    shared = SharedPages(shared_key, shared_files, found, missing_or_changed(shared_files, shared_key))
+    shared_files = [*SHARED_PAGES, *(f"organisasjoner/{slug}.html" for slug in found)]
+    shared = SharedPages(shared_key, shared_files, found, unmapped, missing_or_changed(shared_files, shared_key))
 
     outputs = {f: page.key for page in pages for f in page.files} | dict.fromkeys(shared_files, shared_key)
     issues_state: dict[str, dict[str, Any]] = {

@@ -1,8 +1,8 @@
 """What the archive's shared pages need from each issue: a summary, kept in the manifest between builds.
 
 An unchanged issue is never parsed again: its `IssueSummary` comes back from
-`.manifest.json` (`to_json` / `from_json`), and the index, the topic pages,
-the search index, the feed and the sitemap are all made from summaries.
+`.manifest.json` (`to_json` / `from_json`), and the index, the organisation
+pages, the search index, the feed and the sitemap are all made from summaries.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from newsletter.models import Issue
+from newsletter.models import ArchiveSettings, Issue, Organisation, heading_key
 from newsletter.render import markdown
 from newsletter.render.view import IssueView
 
@@ -24,6 +24,7 @@ class EntrySummary:
     """One entry of an issue as the archive lists it: where it stands, and its text as plain text."""
 
     section: str  # the section's title, as printed
+    section_key: str  # the section's key in newsletter.yaml ("norway")
     heading: str
     title: str
     anchor: str  # the entry's id in the issue's web page ("sak-norway-3")
@@ -84,19 +85,32 @@ class IssueListing(IssueSummary):
 
 
 @dataclass
-class TopicEntry(EntrySummary):
-    """An entry on a topic page: the entry, and the issue it appeared in."""
+class OrganisationEntry(EntrySummary):
+    """An entry on an organisation's page: the entry, and the issue it appeared in."""
 
     issue: str = ""  # the issue's id
     period: str = ""  # the issue's period, as printed
 
 
 @dataclass
-class Topic:
-    """A heading (an organisation, a country, a theme) and every entry ever written under it, newest issue first."""
+class OrganisationPage:
+    """A configured organisation and every entry ever written under a heading that maps to it, newest issue first."""
 
-    name: str
-    entries: list[TopicEntry] = field(default_factory=list)
+    organisation: Organisation
+    entries: list[OrganisationEntry] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The organisation's name, as configured."""
+        return self.organisation.name
+
+
+@dataclass
+class Unmapped:
+    """A heading no organisation claims, that is neither the unit's own nor a theme: where it occurs."""
+
+    heading: str  # as first met, oldest issue first
+    places: list[str] = field(default_factory=list)  # "2024-q2:norway" (issue:section), once each
 
 
 def summarize(issue: Issue, view: IssueView) -> IssueSummary:
@@ -104,6 +118,7 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
     entries = [
         EntrySummary(
             section=section.title,
+            section_key=section.key,
             heading=group.heading,
             title=entry.title,
             anchor=entry.anchor,
@@ -141,25 +156,51 @@ def slug(text: str) -> str:
     return cleaned or "emne-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
-def topics(published: list[IssueSummary]) -> dict[str, Topic]:
-    """Every heading of the published issues: its slug → the topic, sorted by name.
+def organisation_pages(
+    published: list[IssueSummary], archive: ArchiveSettings
+) -> tuple[dict[str, OrganisationPage], list[Unmapped]]:
+    """The organisation pages of the published issues (slug → page, by name) and the headings that map to none.
 
-    Headings that differ only in case are one topic (named as first met, newest issue first); slugs are
-    unique, and never "index" (emner/index.html is the list of every topic).
+    Only organisations with at least one entry get a page; an entry whose heading several organisations
+    claim ("NKVTS og NOVA") is on each of their pages. Entries in `archive.own_sections`, under
+    `archive.own_headings` or under `archive.themes` are on none and never reported. Slugs come from the
+    names, are unique, and never "index" (organisasjoner/index.html lists every organisation).
     """
-    found: dict[str, Topic] = {}
-    slugs: dict[str, str] = {}  # heading in lower case → its slug
-    for summary in reversed(published):
+    claimed: dict[str, list[int]] = {}  # heading key → indexes of the organisations claiming it
+    for index, organisation in enumerate(archive.organisations):
+        for key in dict.fromkeys(organisation.claims()):
+            claimed.setdefault(key, []).append(index)
+    ignored = {heading_key(h) for h in (*archive.own_headings, *archive.themes)}
+    own_sections = set(archive.own_sections)
+    found: dict[int, OrganisationPage] = {}
+    unmapped: dict[str, Unmapped] = {}
+    for summary in reversed(published):  # newest first on the pages
         for entry in summary.entries:
-            name = entry.heading
-            key = name.lower()
-            if key not in slugs:
-                candidate = slug(name)
-                if candidate == "index":
-                    candidate = "index-emne"
-                while candidate in found:
-                    candidate = f"{candidate}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
-                slugs[key] = candidate
-                found[candidate] = Topic(name)
-            found[slugs[key]].entries.append(TopicEntry(**asdict(entry), issue=summary.id, period=summary.period))
-    return dict(sorted(found.items(), key=lambda item: item[1].name.lower()))
+            key = heading_key(entry.heading)
+            if entry.section_key in own_sections or key in ignored:
+                continue
+            for index in claimed.get(key, ()):
+                page = found.setdefault(index, OrganisationPage(archive.organisations[index]))
+                page.entries.append(OrganisationEntry(**asdict(entry), issue=summary.id, period=summary.period))
+            if key not in claimed:
+                unmapped.setdefault(key, Unmapped(entry.heading))
+    # An unmapped heading is named as its oldest use writes it, with every issue and section it is in.
+    for summary in published:
+        for entry in summary.entries:
+            item = unmapped.get(heading_key(entry.heading))
+            if item is not None and entry.section_key not in own_sections:
+                if not item.places:
+                    item.heading = entry.heading
+                place = f"{summary.id}:{entry.section_key}"
+                if place not in item.places:
+                    item.places.append(place)
+    pages: dict[str, OrganisationPage] = {}
+    for index in sorted(found, key=lambda i: archive.organisations[i].name.casefold()):
+        name = archive.organisations[index].name
+        candidate = slug(name)
+        if candidate == "index":
+            candidate = "index-organisasjon"
+        while candidate in pages:
+            candidate = f"{candidate}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
+        pages[candidate] = found[index]
+    return pages, sorted(unmapped.values(), key=lambda u: u.heading.casefold())

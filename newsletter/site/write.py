@@ -109,7 +109,7 @@ def write_shared_pages(
     pdf: bool,
     today: dt.date,
 ) -> None:
-    """Write the pages that list every published issue: index, topics, search (page, script, index), feed, sitemap.
+    """Write the pages that list every published issue: index, organisations, search, feed, sitemap.
 
     `published` is oldest first; the pages list the newest first.
     """
@@ -118,22 +118,24 @@ def write_shared_pages(
         "settings": settings,
         "issues": listed,
         "base": base,
-        "headings": shared.topics,
+        "organisations": shared.organisations,
         "today": today,
         "norwegian_date": norwegian_date,
     }
     writer.write("index.html", templates.render("site_index.html", root="", **context))
-    writer.write("emner/index.html", templates.render("site_topics.html", root="../", **context))
-    for topic_slug, topic in shared.topics.items():
+    writer.write("organisasjoner/index.html", templates.render("site_organisations.html", root="../", **context))
+    for page_slug, page in shared.organisations.items():
         writer.write(
-            f"emner/{topic_slug}.html",
-            templates.render("site_topic.html", root="../", topic=topic, topic_slug=f"{topic_slug}.html", **context),
+            f"organisasjoner/{page_slug}.html",
+            templates.render("site_organisation.html", root="../", page=page, page_slug=page_slug, **context),
         )
     writer.write("sok.html", templates.render("site_search.html", root="", **context))
     writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
     writer.write("sok-indeks.js", search_index(published))
     writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
-    writer.write("sitemap.xml", templates.render("sitemap.xml", issues=published, topics=shared.topics, base=base))
+    writer.write(
+        "sitemap.xml", templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base)
+    )
 
 
 def search_index(published: list[IssueSummary]) -> str:
