@@ -214,9 +214,45 @@ def test_index_lists_published_issues_newest_first_grouped_by_year(archive):
     }
     assert by_year == {"2024": ["2024-q2", "2024-q1"], "2023": ["2023-q4", "2023-q3"]}
     assert "Publisert 10. januar 2024" in page.get_text()
-    # Each issue with its headings; no PDF link in a build without PDFs.
-    assert "Tvangsarbeid · Publikasjoner fra KOM · Stortinget" in page.get_text()
-    assert not page.select('a[href$=".pdf"]')
+    assert not page.select('a[href$=".pdf"]')  # no PDF link in a build without PDFs
+
+
+def test_index_and_feed_tell_each_issue_by_its_intro(archive):
+    _ws, site, _report = archive
+    teasers = [li.find_all("p")[-1].get_text() for li in soup(site / "index.html").select("main ul.issues > li")]
+    assert teasers[2] == (
+        "Godt nytt år! I denne utgaven: en ny rapport om tvangsarbeid, statsbudsjettet for 2024 og "
+        "møtet i Østersjørådets arbeidsgruppe i Riga."
+    )  # 2023-q4, whole: it is short
+    # 2024-q2's intro (333 characters) is cut after its first sentence, not inside a word.
+    assert teasers[0] == (
+        "I denne utgaven forteller vi om utviklingsarbeidet i Justis- og beredskapsdepartementet, regjeringens "
+        "beslutning om en ny strategi mot menneskehandel og KOMs tilstandsrapport for 2023, og vi samler det "
+        "viktigste som har skjedd nasjonalt og internasjonalt fra april til juni."
+    )
+    text = soup(site / "index.html").get_text()
+    assert "Kontakt oss" not in text and "Tvangsarbeid · " not in text  # no list of headings
+    feed = feedparser.parse((site / "feed.xml").read_bytes())
+    assert feed.entries[2].summary == teasers[2]
+    assert feed.entries[0].summary.endswith("Vi ønsker alle samarbeidsaktørene våre en riktig god sommer!")
+    assert all("Kontakt oss" not in e.summary for e in feed.entries)
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("Kort.", 300, "Kort."),
+        ("Første setning er her. Andre setning er lengre enn grensen tillater.", 40, "Første setning er her."),
+        ("Ett langt ord etter et annet uten punktum i det hele tatt", 30, "Ett langt ord etter et annet …"),
+        ("Ja. Resten er en lang setning som ikke får plass innen grensen", 30, "Ja. Resten er en lang …"),
+        ("  mange   mellomrom\n og linjeskift ", 300, "mange mellomrom og linjeskift"),
+    ],
+)
+def test_shorten_keeps_sentences_and_words_whole(text, limit, expected):
+    from newsletter.site.summaries import shorten
+
+    assert shorten(text, limit) == expected
+    assert len(shorten(text, limit)) <= limit
 
 
 def test_the_draft_appears_nowhere(archive):
@@ -312,7 +348,7 @@ def test_feed_is_atom_with_absolute_links(archive):
     assert [e.title for e in feed.entries] == [f"Nyhetsbrev fra KOM – {PERIODS[i]}" for i in reversed(PUBLISHED)]
     assert [e.published[:10] for e in feed.entries] == ["2024-07-01", "2024-04-08", "2024-01-10", "2023-10-05"]
     assert len({e.id for e in feed.entries}) == 4
-    assert "Østersjørådet (CBSS)" in feed.entries[2].summary  # æøå intact
+    assert "Østersjørådets arbeidsgruppe" in feed.entries[2].summary  # æøå intact
     for entry in feed.entries:
         path, _ = resolve(site, site / "index.html", entry.link)
         assert path.is_file()

@@ -18,6 +18,23 @@ from newsletter.models import ArchiveSettings, Issue, Organisation, heading_key
 from newsletter.render import markdown
 from newsletter.render.view import IssueView
 
+TEASER = 300  # characters of the intro on the archive's index
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its whole sentences up to `limit`, else its words and " …".
+
+    Sentences are kept whole when they fill at least 40% of `limit`; a word is never cut.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(end, 0, limit) for end in (". ", "! ", "? "))
+    if cut >= limit * 0.4:
+        return text[: cut + 1]
+    space = text.rfind(" ", 0, limit - 1)
+    return (text[:space] if space > 0 else text[: limit - 2]).rstrip(",;:–- ") + " …"
+
 
 @dataclass
 class EntrySummary:
@@ -40,13 +57,17 @@ class IssueSummary:
     period: str
     published: dt.date | None
     intro: str  # plain text, unwrapped
-    headings: list[str]  # every heading once, in the order of the issue
     entries: list[EntrySummary]
 
     @property
     def published_year(self) -> str:
         """The year the issue covers ("2023" for 2023-q4, even when it came out in January): the index groups by it."""
         return self.id[:4]
+
+    @property
+    def teaser(self) -> str:
+        """What the index says about the issue: its intro, shortened to about TEASER characters (`shorten`)."""
+        return shorten(self.intro, TEASER)
 
     @property
     def published_date(self) -> dt.date | None:
@@ -72,7 +93,6 @@ class IssueSummary:
             period=data["period"],
             published=dt.date.fromisoformat(data["published"]) if data["published"] else None,
             intro=data["intro"],
-            headings=list(data["headings"]),
             entries=[EntrySummary(**entry) for entry in data["entries"]],
         )
 
@@ -134,7 +154,6 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
         period=issue.period,
         published=issue.published,
         intro=markdown.to_text(issue.intro, None, width=None),
-        headings=list(dict.fromkeys(entry.heading for entry in entries)),
         entries=entries,
     )
 
