@@ -372,6 +372,38 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == {p.resolve() for p in site.rglob("*.html")}
 
 
+def test_without_site_url_there_is_no_sitemap_and_the_build_asks_for_the_address(tmp_path):
+    from newsletter.site.build import NO_SITE_URL
+
+    ws = make_workspace(tmp_path / "ws")
+    settings = ws / "newsletter.yaml"
+    with_url = settings.read_text(encoding="utf-8")
+    settings.write_text(with_url.replace(f"\nsite_url: {SITE_URL}\n", "\n"), encoding="utf-8")
+    report = build(ws)
+    assert report.warnings == [NO_SITE_URL]
+    site = ws / "site"
+    assert not (site / "sitemap.xml").exists()
+    for page in site.rglob("*.html"):
+        assert soup(page).find("link", rel="canonical") is None, page
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {NO_SITE_URL}" in result.output.splitlines()
+    assert "site_url: https://" in NO_SITE_URL
+
+    # Given the address, the sitemap appears with absolute addresses only; taken away again, it goes.
+    settings.write_text(with_url, encoding="utf-8")
+    report = build(ws)
+    assert report.warnings == [] and "sitemap.xml" in report.written
+    settings.write_text(with_url.replace(f"\nsite_url: {SITE_URL}\n", "\n"), encoding="utf-8")
+    assert build(ws).removed == ["sitemap.xml"]
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_the_shipped_newsletter_yaml_shows_where_site_url_goes():
+    shipped = (Path(__file__).parent.parent / "newsletter.yaml").read_text(encoding="utf-8")
+    assert re.search(r"^# site_url: https://\S+$", shipped, re.M)
+
+
 def entries_on(site: Path, page_slug: str) -> list[tuple[str, str]]:
     """(issue id, anchor) of every entry an organisation page lists, in its order; each anchor exists."""
     found = []

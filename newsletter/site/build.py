@@ -31,6 +31,12 @@ from newsletter.site.plan import Manifest, inputs_key, plan_site, read_issues
 from newsletter.site.summaries import Unmapped
 from newsletter.site.write import Templates, Writer, remove_outputs, write_issue_page, write_shared_pages
 
+NO_SITE_URL = (
+    "no site_url in newsletter.yaml: the archive has no sitemap (sitemaps need absolute addresses), no canonical "
+    "links, and its feed links only relative; set site_url to the address the archive is published at, e.g. "
+    "site_url: https://www.example.no/nyhetsbrev (newsletter.yaml shows where it goes)"
+)
+
 
 @dataclass
 class SiteReport:
@@ -41,7 +47,7 @@ class SiteReport:
     removed: list[str] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)  # published, oldest first
     skipped: list[str] = field(default_factory=list)  # drafts and future issues
-    warnings: list[str] = field(default_factory=list)  # issue files left out, and why
+    warnings: list[str] = field(default_factory=list)  # issue files left out and why; no site_url
     unmapped: list[Unmapped] = field(default_factory=list)  # headings no configured organisation claims
 
 
@@ -83,12 +89,15 @@ def build_site(
     removed = remove_outputs(out_dir, plan.removals)
     plan.manifest.save(out_dir, previous)
 
+    warnings = list(catalogue.warnings)
+    if not base:
+        warnings.append(NO_SITE_URL)
     return SiteReport(
         out_dir,
         written=writer.written,
         removed=removed,
         issues=[summary.id for summary in plan.published],
         skipped=sorted(plan.unpublished),
-        warnings=catalogue.warnings,
+        warnings=warnings,
         unmapped=plan.shared.unmapped,
     )

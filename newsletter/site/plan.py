@@ -220,7 +220,9 @@ def plan_site(
 
     found, unmapped = organisation_pages(published, catalogue.settings.archive)
     shared_key = content_hash(global_key, [(s.id, catalogue.hashes[s.id]) for s in published], base, pdf)
-    shared_files = [*SHARED_PAGES, *(f"organisasjoner/{slug}.html" for slug in found)]
+    # The sitemap protocol takes absolute addresses only: without a site address there is no sitemap.
+    shared_files = [f for f in SHARED_PAGES if base or f != "sitemap.xml"]
+    shared_files += [f"organisasjoner/{slug}.html" for slug in found]
     shared = SharedPages(shared_key, shared_files, found, unmapped, missing_or_changed(shared_files, shared_key))
 
     outputs = {f: page.key for page in pages for f in page.files} | dict.fromkeys(shared_files, shared_key)

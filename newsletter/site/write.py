@@ -111,7 +111,8 @@ def write_shared_pages(
 ) -> None:
     """Write the pages that list every published issue: index, organisations, search, feed, sitemap.
 
-    `published` is oldest first; the pages list the newest first.
+    `published` is oldest first; the pages list the newest first. The sitemap is written only with a
+    site address (`base`), since it may hold absolute URLs only.
     """
     listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
     context = {
@@ -133,9 +134,11 @@ def write_shared_pages(
     writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
     writer.write("sok-indeks.js", search_index(published))
     writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
-    writer.write(
-        "sitemap.xml", templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base)
-    )
+    if base:  # sitemaps.org: every <loc> is an absolute URL, so no sitemap without the site's address
+        writer.write(
+            "sitemap.xml",
+            templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base),
+        )
 
 
 def search_index(published: list[IssueSummary]) -> str:
