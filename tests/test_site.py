@@ -814,3 +814,48 @@ def test_site_serve_leaves_the_built_archive_and_its_pdfs_as_they_were(tmp_path)
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build"])
     assert FILES_WRITTEN.search(result.output).groups() == ("0", "0"), result.output
     assert soup(site / "index.html").find("a", href="2024-q2/2024-q2.pdf") is not None
+
+
+# ---------------------------------------------------------------------- characters XML forbids
+
+
+def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(tmp_path):
+    """An intro with a form feed, U+0001 and a bell (as pasted from a PDF): every XML file stays well-formed."""
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q3", "2023-q4"])
+    path = ws / "issues" / "2023-q4.yaml"
+    text, count = re.subn(
+        r"intro: >-\n(?:  .*\n)+",
+        lambda _: 'intro: "Godt nytt år!\\f I denne utgaven\\x01: en rapport om tvangsarbeid.\\a"\n',
+        path.read_text(encoding="utf-8"),
+    )
+    assert count == 1
+    path.write_text(
+        text.replace("title: Ny rapport om tvangsarbeid i Norge", 'title: "Ny rapport\\x0b om tvangsarbeid i Norge"'),
+        encoding="utf-8",
+    )
+    assert build(ws).warnings == []
+    site = ws / "site"
+    raw = (site / "feed.xml").read_bytes()
+    feed = feedparser.parse(raw)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.entries[0].summary == "Godt nytt år! I denne utgaven: en rapport om tvangsarbeid."
+    for name in ("feed.xml", "sitemap.xml"):
+        ET.parse(site / name)  # well-formed XML, or this raises
+    for relative, file in files_under(site).items():
+        if file.suffix in (".html", ".xml", ".js"):
+            assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", file.read_text(encoding="utf-8")), relative
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
+    lines = result.output.splitlines()
+    assert (
+        f"warning: {path}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often pasted from a PDF): "
+        "the archive drops them, remove them here"
+    ) in lines, result.output
+    assert any(
+        line.startswith(f"warning: {path}, line ")
+        and line.endswith(
+            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF): the archive "
+            "drops it, remove it here"
+        )
+        for line in lines
+    ), result.output

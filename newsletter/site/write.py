@@ -3,7 +3,8 @@
 Every page is a Jinja template (the workspace's `templates/` first, then the
 built-in ones): `web.html` per issue, `site_*.html` for the shared pages, and
 `feed.xml` (Atom, RFC 4287) and `sitemap.xml` (sitemaps.org 0.9), which are
-autoescaped as XML.
+autoescaped as XML. Every text file goes through `Writer`, which drops the
+characters XML forbids.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from newsletter.render.build import BUILT_IN_TEMPLATES, environment
 from newsletter.render.view import IssueView, norwegian_date
 from newsletter.site.plan import IssuePage, SharedPages
 from newsletter.site.summaries import IssueListing, IssueSummary, slug
+from newsletter.textcodec import strip_xml_forbidden
 
 SNIPPET = 400  # the search index keeps the first SNIPPET * 3 characters of an entry's text
 
@@ -38,9 +40,11 @@ class Writer:
     def write(self, relative: str, content: str | bytes) -> None:
         """Write `content` (text as UTF-8) to `out_dir/relative` atomically, unless the file already holds it.
 
-        Raises NewsletterError when `relative` would land outside `out_dir`.
+        Text loses the characters XML 1.0 forbids first (a control character pasted into an intro would
+        make feed.xml not well-formed, and is a parse error in HTML). Raises NewsletterError when
+        `relative` would land outside `out_dir`.
         """
-        data = content.encode("utf-8") if isinstance(content, str) else content
+        data = strip_xml_forbidden(content).encode("utf-8") if isinstance(content, str) else content
         path = safe_join(self.out_dir, relative)
         if path.exists() and path.read_bytes() == data:
             return
