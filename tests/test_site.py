@@ -9,6 +9,7 @@ organisations are the sample newsletter.yaml's, with "KOM i JD" (2024-q1) as one
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import re
@@ -93,8 +94,17 @@ def files_under(site: Path, hidden: bool = False) -> dict[str, Path]:
     return found
 
 
-def snapshot(site: Path) -> dict[str, bytes]:
-    return {relative: path.read_bytes() for relative, path in files_under(site).items()}
+def snapshot(site: Path, search: bool = True) -> dict[str, bytes]:
+    """Every file's bytes; without `search`, the search index (pagefind/) is left out.
+
+    Pagefind writes the same records in an order of its own from one run to the next, so an index is
+    compared by its records (`search_fragments`), not byte for byte.
+    """
+    return {
+        relative: path.read_bytes()
+        for relative, path in files_under(site).items()
+        if search or not relative.startswith("pagefind/")
+    }
 
 
 def age_all(site: Path) -> dict[str, int]:
@@ -119,7 +129,13 @@ def fresh_build_matches(ws: Path, site: Path, tmp: Path, today: dt.date = TODAY,
     fresh = tmp / "fresh-site"
     shutil.rmtree(fresh, ignore_errors=True)
     build(ws, fresh, pdf=pdf, today=today)
-    assert snapshot(site) == snapshot(fresh)
+    assert snapshot(site, search=False) == snapshot(fresh, search=False)
+    assert sorted(map(json.dumps, search_fragments(site))) == sorted(map(json.dumps, search_fragments(fresh)))
+    # The manifest names exactly the index files on disk, so the next build removes exactly the stale ones.
+    outputs = json.loads((site / ".manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert {f for f in outputs if f.startswith("pagefind/")} == {
+        f for f in files_under(site) if f.startswith("pagefind/")
+    }
 
 
 class _Links(HTMLParser):
@@ -163,13 +179,38 @@ def resolve(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
     return path, fragment
 
 
-def search_docs(site: Path) -> list[dict]:
-    text = (site / "sok-indeks.js").read_text(encoding="utf-8")
-    prefix = "window.SOK_INDEKS = "
-    assert text.startswith(prefix)
-    body = text[len(prefix) :].rstrip()
-    assert body.endswith(";")
-    return json.loads(body[:-1])
+def pages_only(paths: list[str]) -> list[str]:
+    """The paths outside the search index (whose files Pagefind renames whenever an entry changes)."""
+    return [p for p in paths if not p.startswith("pagefind/")]
+
+
+def readable(path: Path) -> str:
+    """A file's text: Pagefind's index files are gzip-compressed, and decompressed here."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode("utf-8", "replace")
+
+
+def search_fragments(site: Path) -> list[dict]:
+    """Every record of the Pagefind index: one per entry, with `content`, `meta` and `filters`."""
+    records = []
+    for path in sorted((site / "pagefind" / "fragment").glob("*.pf_fragment")):
+        text = gzip.decompress(path.read_bytes())
+        assert text.startswith(b"pagefind_dcd"), path
+        records.append(json.loads(text[len(b"pagefind_dcd") :]))
+    return records
+
+
+def unfold(text: str) -> str:
+    """Index text as the reader sees it: ø and Ø are written o/O + U+0338 in the index (see site/search.py)."""
+    return text.replace("o\u0338", "ø").replace("O\u0338", "Ø")
+
+
+def search_pages(site: Path) -> int:
+    """How many records the index says it holds (pagefind-entry.json)."""
+    entry = json.loads((site / "pagefind" / "pagefind-entry.json").read_text(encoding="utf-8"))
+    return sum(language["page_count"] for language in entry["languages"].values())
 
 
 def soup(path: Path) -> BeautifulSoup:
@@ -260,17 +301,17 @@ def test_the_draft_appears_nowhere(archive):
     assert not (site / DRAFT).exists()
     assert all(not relative.startswith(DRAFT) for relative in files_under(site, hidden=True))
     for relative, path in files_under(site).items():
-        text = path.read_text(encoding="utf-8")
+        text = readable(path)
         assert DRAFT not in text, relative
         for word in DRAFT_WORDS:
             assert word.lower() not in text.lower(), f"{word!r} from the draft in {relative}"
-    assert all(doc["i"] != DRAFT for doc in search_docs(site))
+    assert all(record["meta"]["utgave"] != DRAFT for record in search_fragments(site))
 
 
 def test_no_file_in_the_published_folder_holds_the_draft(archive):
     _ws, site, _report = archive
     for relative, path in files_under(site, hidden=True).items():
-        text = path.read_bytes().decode("utf-8", "replace").lower()
+        text = readable(path).lower()
         for word in DRAFT_WORDS:
             assert word.lower() not in text, f"{word!r} from the draft in {relative}"
 
@@ -395,7 +436,7 @@ def test_without_site_url_there_is_no_sitemap_and_the_build_asks_for_the_address
     report = build(ws)
     assert report.warnings == [] and "sitemap.xml" in report.written
     settings.write_text(with_url.replace(f"\nsite_url: {SITE_URL}\n", "\n"), encoding="utf-8")
-    assert build(ws).removed == ["sitemap.xml"]
+    assert pages_only(build(ws).removed) == ["sitemap.xml"]
     fresh_build_matches(ws, site, tmp_path)
 
 
@@ -493,24 +534,58 @@ def test_site_build_names_the_headings_no_organisation_claims(tmp_path):
 
 
 def test_search_index(archive):
+    """A Pagefind record per entry: its words and title indexed (no addresses), where it is as metadata."""
     _ws, site, _report = archive
-    raw = (site / "sok-indeks.js").read_bytes()
-    docs = search_docs(site)
-    assert {d["i"] for d in docs} == set(PUBLISHED)
-    assert len(docs) == 7 + 7 + 7 + 73  # every entry of every published issue
-    hits = [d for d in docs if DISTINCTIVE in (d["t"] + " " + d["h"] + " " + d["x"]).lower()]
+    records = search_fragments(site)
+    assert search_pages(site) == len(records) == 7 + 7 + 7 + 73  # every entry of every published issue
+    assert {r["meta"]["utgave"] for r in records} == set(PUBLISHED)
+    hits = [r for r in records if DISTINCTIVE in r["content"].lower()]
     assert len(hits) == 1
     hit = hits[0]
-    assert (hit["i"], hit["h"], hit["p"]) == ("2023-q4", "Tvangsarbeid", "oktober–desember 2023")
-    assert soup(site / "2023-q4" / "index.html").find(id=hit["a"]) is not None
-    # æøå are stored as themselves (UTF-8), not as \u escapes, and survive the round trip.
-    assert "Østersjørådet".encode() in raw and b"\\u00f8" not in raw.lower()
-    assert any("rådgivning" in d["x"] for d in docs if d["i"] == "2023-q3")
-    assert any(d["h"] == "Østersjørådet (CBSS)" and d["i"] == "2023-q4" for d in docs)
-    assert any("grønn" in d["x"] for d in docs if d["i"] == "2023-q4")
-    # The search page loads the index and the script, both present.
-    scripts = [s["src"] for s in soup(site / "sok.html").find_all("script")]
-    assert scripts == ["sok-indeks.js", "sok.js"]
+    assert hit["meta"] == {
+        "title": "Ny rapport om tvangsarbeid i Norge",
+        "url": hit["meta"]["url"],
+        "utgave": "2023-q4",
+        "periode": "oktober–desember 2023",
+        "seksjon": "Verdt å merke seg",
+        "overskrift": "Tvangsarbeid",
+    }
+    issue_id, anchor = hit["meta"]["url"].split("/index.html#")
+    assert issue_id == "2023-q4" and soup(site / issue_id / "index.html").find(id=anchor) is not None
+    assert hit["filters"] == {"seksjon": ["Verdt å merke seg"], "år": ["2023"]}  # an unmapped heading: no organisation
+    # No address is indexed, though nearly every entry links somewhere; the title is, at the start.
+    assert not any(re.search(r"https?:|www\.|\.no/", r["content"]) for r in records)
+    assert all(unfold(r["content"]).startswith(r["meta"]["title"]) for r in records)
+    # ø is indexed as o + U+0338, so that Pagefind folds it to o; nothing else changes.
+    cbss = [r for r in records if r["meta"]["overskrift"] == "Østersjørådet (CBSS)"]
+    assert cbss and all(r["filters"]["organisasjon"] == ["Østersjørådet (CBSS)"] for r in cbss)
+    assert any("O\u0338stersjo\u0338rådet" in r["content"] for r in records)
+    assert not any(c in r["content"] for r in records for c in "øØ")
+    assert any("rådgivning" in r["content"] for r in records if r["meta"]["utgave"] == "2023-q3")
+    # Filters: the organisations a heading maps to, the section without its period, the year.
+    by_url = {r["meta"]["url"]: r for r in records}
+    nkvts = [r for r in records if r["meta"]["overskrift"] == "NKVTS og NOVA"]
+    assert nkvts and all(r["filters"]["organisasjon"] == ["NKVTS", "NOVA"] for r in nkvts)
+    assert {r["filters"]["seksjon"][0] for r in records if r["meta"]["url"].split("#")[1].startswith("sak-kom-")} == {
+        "KOMs hovedaktiviteter"
+    }
+    assert "organisasjon" not in by_url[f"2024-q2/index.html#{'sak-kom-1'}"]["filters"]  # KOM's own news
+    # The search page loads sok.js, which loads pagefind/pagefind.js; Pagefind's own UIs are not published.
+    assert [s["src"] for s in soup(site / "sok.html").find_all("script")] == ["sok.js"]
+    assert 'import("./pagefind/pagefind.js")' in (site / "sok.js").read_text(encoding="utf-8")
+    published = {p.relative_to(site / "pagefind").as_posix() for p in (site / "pagefind").rglob("*") if p.is_file()}
+    assert {"pagefind.js", "pagefind-entry.json", "wasm.nb.pagefind"} <= published
+    assert not [name for name in published if "-ui" in name or "highlight" in name or "worker" in name]
+
+
+def test_search_documents_leave_addresses_out():
+    """The records come from the entries' words (markdown.to_words): links as their text, bare addresses gone."""
+    from newsletter.render import markdown
+
+    assert markdown.to_words("Se [rapporten](https://www.fafo.no/r) og <https://a.no/b>, eller www.udi.no.") == (
+        "Se rapporten og eller"
+    )
+    assert markdown.to_words("Skriv til [oss](mailto:kom@example.no).\n\n- ett\n- **to**") == "Skriv til oss. ett to"
 
 
 # ---------------------------------------------------------------------- publication dates
@@ -522,14 +597,14 @@ def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
     report = build(ws, today=dt.date(2024, 1, 1))
     assert report.issues == ["2023-q3"]
     assert report.skipped == ["2023-q4", "2024-q1", "2024-q2", "2024-q3"]
-    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "organisasjoner"]
+    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "organisasjoner", "pagefind"]
     index = soup(site / "index.html")
     assert [a["href"] for a in index.select("ul.issues h3 a")] == ["2023-q3/index.html"]
     assert soup(site / "2023-q3" / "index.html").find("a", rel="next") is None
     assert len(feedparser.parse((site / "feed.xml").read_bytes()).entries) == 1
-    assert {d["i"] for d in search_docs(site)} == {"2023-q3"}
+    assert {r["meta"]["utgave"] for r in search_fragments(site)} == {"2023-q3"}
     for relative, path in files_under(site).items():
-        assert DISTINCTIVE not in path.read_text(encoding="utf-8"), relative
+        assert DISTINCTIVE not in readable(path), relative
 
     # The day 2024-q1 is published (8 April 2024), it and 2023-q4 appear; 2024-q2 (1 July) still waits.
     report = build(ws, today=dt.date(2024, 4, 8))
@@ -565,18 +640,18 @@ def test_a_text_change_rewrites_that_issue_and_the_shared_pages_only(built, tmp_
     report = build(ws)
     written = set(report.written)
     # The issue's page and the search index changed (the entry is under KOM's own "KOM i JD": on no page) …
-    assert {"2024-q1/index.html", "sok-indeks.js"} <= written
+    assert "2024-q1/index.html" in written and any(f.startswith("pagefind/fragment/") for f in written)
     assert "grønn drakt" in (site / "2024-q1" / "index.html").read_text(encoding="utf-8")
-    assert any("grønn drakt" in d["x"] for d in search_docs(site))
+    assert any("grønn drakt" in unfold(r["content"]) for r in search_fragments(site))
     # … and no other issue's page, not even the neighbours' (their previous/next did not change).
     for other in ("2023-q3", "2023-q4", "2024-q2"):
         assert f"{other}/index.html" not in written
         assert mtimes(site)[f"{other}/index.html"] == before[f"{other}/index.html"]
     # Files whose bytes are the same are not rewritten (the index lists headings, not texts).
-    for relative in written:
+    for relative in pages_only(written):
         assert mtimes(site)[relative] != before[relative]
-    assert written <= {"2024-q1/index.html", "sok-indeks.js"}
-    assert report.removed == []
+    assert set(pages_only(written)) == {"2024-q1/index.html"}
+    assert report.removed and all(f.startswith("pagefind/") for f in report.removed)  # the index's old files
     fresh_build_matches(ws, site, tmp_path)
 
 
@@ -594,7 +669,7 @@ def test_a_heading_change_updates_index_and_organisations(built, tmp_path):
 
     edit(ws / "issues" / "2023-q4.yaml", "heading: Fafo\n", "heading: Tvangsarbeid\n")
     report = build(ws)
-    assert report.removed == ["organisasjoner/fafo.html"]
+    assert pages_only(report.removed) == ["organisasjoner/fafo.html"]
     assert [u.heading for u in report.unmapped] == ["Tvangsarbeid"]
     fresh_build_matches(ws, site, tmp_path)
 
@@ -606,14 +681,14 @@ def test_a_published_issue_made_draft_disappears(built, tmp_path):
     report = build(ws)
     assert report.issues == ["2023-q3", "2023-q4", "2024-q2"]
     assert report.skipped == ["2024-q1", "2024-q3"]
-    assert sorted(report.removed) == ["2024-q1/index.html"]
+    assert sorted(pages_only(report.removed)) == ["2024-q1/index.html"]
     assert not (site / "2024-q1").exists()
     index = soup(site / "index.html")
     assert "2024-q1/index.html" not in [a["href"] for a in index.select("a")]
     assert "januar–mars 2024" not in index.get_text()
     assert "2024-q1" not in (site / "feed.xml").read_text(encoding="utf-8")
     assert "2024-q1" not in (site / "sitemap.xml").read_text(encoding="utf-8")
-    assert all(d["i"] != "2024-q1" for d in search_docs(site))
+    assert all(r["meta"]["utgave"] != "2024-q1" for r in search_fragments(site))
     # Its neighbours now lead to each other; the issue further away is untouched.
     assert soup(site / "2023-q4" / "index.html").find("a", rel="next")["href"] == "../2024-q2/index.html"
     assert soup(site / "2024-q2" / "index.html").find("a", rel="prev")["href"] == "../2023-q4/index.html"
@@ -645,7 +720,7 @@ def test_a_removed_output_file_is_written_again(built):
     (site / "2023-q4" / "index.html").unlink()
     (site / "organisasjoner" / "sverige.html").unlink()
     report = build(ws)
-    assert sorted(report.written) == ["2023-q4/index.html", "organisasjoner/sverige.html"]
+    assert sorted(pages_only(report.written)) == ["2023-q4/index.html", "organisasjoner/sverige.html"]
 
 
 def test_paths_stay_inside_the_archive(tmp_path):
@@ -685,7 +760,7 @@ def test_a_build_over_an_older_archive_removes_what_it_no_longer_makes(built, tm
     manifest["outputs"]["emner/sverige.html"] = "0" * 20
     (site / ".manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     report = build(ws)
-    assert report.removed == ["emner/sverige.html"]
+    assert pages_only(report.removed) == ["emner/sverige.html"]
     assert not (site / "emner").exists()
     fresh_build_matches(ws, site, tmp_path)
 
@@ -859,3 +934,46 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
         )
         for line in lines
     ), result.output
+
+
+# ---------------------------------------------------------------------- the two sample issues
+
+
+def test_the_two_sample_issues_make_organisation_pages_from_the_configured_list(tmp_path):
+    """2022-q2 and 2024-q2 with the sample newsletter.yaml: every heading placed, aliases merged across years."""
+    ws = make_workspace(tmp_path / "ws", issues=["2024-q2"])
+    shutil.copy(Path(__file__).parent / "data" / "site" / "2022-q2.yaml", ws / "issues" / "2022-q2.yaml")
+    report = build(ws)
+    assert report.issues == ["2022-q2", "2024-q2"] and report.unmapped == [] and report.warnings == []
+    site = ws / "site"
+    greta = entries_on(site, "europaradet-og-greta")
+    assert [i for i, _ in greta] == ["2024-q2"] * 3 + ["2022-q2"] * 6
+    assert headings_of(site, "2022-q2", [a for i, a in greta if i == "2022-q2"]) == {"GRETA"}
+    assert headings_of(site, "2024-q2", [a for i, a in greta if i == "2024-q2"]) == {"Europarådet og GRETA"}
+    osse = entries_on(site, "osse")
+    assert headings_of(site, "2022-q2", [a for i, a in osse if i == "2022-q2"]) == {"OSCE"}
+    assert {i for i, _ in entries_on(site, "stortinget")} == {"2022-q2", "2024-q2"}  # "Representantforslag" too
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")}
+    for own in (
+        "Kontakt oss",
+        "Om KOM",
+        "Tilstandsrapport 2023",
+        "KOM tilstandsrapport 2021 publisert",
+        "KOMs kontaktliste",
+    ):
+        assert slug(own) not in pages
+    teasers = [li.find_all("p")[-1].get_text() for li in soup(site / "index.html").select("main ul.issues > li")]
+    assert teasers[1].startswith("I denne utgaven presenterer vi KOMs tilstandsrapport for 2021")
+
+
+def test_an_archive_with_nothing_published_has_no_search_index_until_an_issue_is(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    site = ws / "site"
+    assert build(ws, today=dt.date(2020, 1, 1)).issues == []
+    assert not (site / "pagefind").exists()
+    assert build(ws, today=dt.date(2020, 1, 1)).written == []  # and nothing to do the second time
+    assert build(ws, today=dt.date(2024, 1, 1)).issues == ["2023-q3"]
+    assert search_pages(site) == 7
+    report = build(ws, today=dt.date(2020, 1, 1))
+    assert report.issues == [] and not (site / "pagefind").exists()
+    assert "pagefind/pagefind.js" in report.removed

@@ -14,6 +14,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from newsletter.fsutil import atomic_write, safe_join
 from newsletter.models import Issue, Settings
 from newsletter.render.build import BUILT_IN_TEMPLATES
 from newsletter.render.view import IssueView, issue_view
+from newsletter.site.search import SEARCH_DIR
 from newsletter.site.summaries import IssueSummary, OrganisationPage, Unmapped, organisation_pages, summarize
 
 log = logging.getLogger(__name__)
@@ -30,15 +34,10 @@ log = logging.getLogger(__name__)
 MANIFEST = ".manifest.json"
 MANIFEST_VERSION = 3
 # The pages that list every issue, besides one page per organisation.
-SHARED_PAGES = (
-    "index.html",
-    "organisasjoner/index.html",
-    "sok.html",
-    "sok.js",
-    "sok-indeks.js",
-    "feed.xml",
-    "sitemap.xml",
-)
+SHARED_PAGES = ("index.html", "organisasjoner/index.html", "sok.html", "sok.js", "feed.xml", "sitemap.xml")
+# The search index's files are named by Pagefind (by their content), so the plan cannot know them ahead:
+# it keeps those the last build wrote, or expects this one, and the build records what Pagefind made.
+SEARCH_ENTRY = f"{SEARCH_DIR}/pagefind-entry.json"
 
 
 def content_hash(*parts: object) -> str:
@@ -98,6 +97,19 @@ class Manifest:
             atomic_write(out_dir / MANIFEST, json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True))
 
 
+class Phases(dict[str, float]):
+    """Seconds a build spent in each phase, summed over its calls: `with phases("read"): …`."""
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        """Add the time the block takes to phase `name`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
+
+
 @dataclass
 class Catalogue:
     """Every issue file: its hash and summary, and (for those parsed in this build) its parsed form.
@@ -113,25 +125,31 @@ class Catalogue:
     unpublished: dict[str, dt.date | None] = field(default_factory=dict)  # drafts and future issues → their date
     documents: dict[str, tuple[Issue, IssueView]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    phases: Phases = field(default_factory=Phases)  # "read" (YAML parsed and validated), "view" (view models)
 
     def document(self, issue_id: str) -> tuple[Issue, IssueView]:
         """The issue and its view model, parsed now if this build has not yet; raises IssueFileError."""
         if issue_id not in self.documents:
-            issue = IssueDocument.load(self.issues_dir / f"{issue_id}.yaml").issue(self.settings)
-            self.documents[issue_id] = (issue, issue_view(issue, self.settings))
+            with self.phases("read"):
+                issue = IssueDocument.load(self.issues_dir / f"{issue_id}.yaml").issue(self.settings)
+            with self.phases("view"):
+                self.documents[issue_id] = (issue, issue_view(issue, self.settings))
         return self.documents[issue_id]
 
 
-def read_issues(issues_dir: Path, settings: Settings, cached: dict[str, dict[str, Any]], today: dt.date) -> Catalogue:
+def read_issues(
+    issues_dir: Path, settings: Settings, cached: dict[str, dict[str, Any]], today: dt.date, phases: Phases
+) -> Catalogue:
     """Hash every issue file in `issues_dir`, and parse and summarise those `cached` has no state for.
 
     `cached` is the manifest's issue states (empty when newsletter.yaml or a template changed). A draft
     or future issue is parsed again once its date has come. An issue file that does not load is left out,
     with a warning.
     """
-    catalogue = Catalogue(issues_dir, settings)
+    catalogue = Catalogue(issues_dir, settings, phases=phases)
     for issue_id in list_issue_ids(issues_dir):
-        digest = catalogue.hashes[issue_id] = content_hash((issues_dir / f"{issue_id}.yaml").read_bytes())
+        with phases("hash"):
+            digest = catalogue.hashes[issue_id] = content_hash((issues_dir / f"{issue_id}.yaml").read_bytes())
         state = cached.get(issue_id)
         if state and state.get("hash") == digest:
             if "summary" in state:
@@ -150,7 +168,8 @@ def read_issues(issues_dir: Path, settings: Settings, cached: dict[str, dict[str
         except IssueFileError as exc:
             catalogue.warnings.append(f"{exc} (left out of the archive)")
             continue
-        catalogue.summaries[issue_id] = summarize(issue, view)
+        with phases("view"):
+            catalogue.summaries[issue_id] = summarize(issue, view)
     return catalogue
 
 
@@ -188,6 +207,15 @@ class SitePlan:
     removals: list[str]  # relative paths of outputs no longer produced, sorted
     manifest: Manifest
 
+    def search_index_written(self, files: list[str]) -> None:
+        """Record the search index's files as Pagefind named them this time; those of the last index go."""
+        outputs = self.manifest.outputs
+        before = {f for f in outputs if f.startswith(f"{SEARCH_DIR}/")}
+        for name in before:
+            del outputs[name]
+        outputs.update(dict.fromkeys(files, self.shared.key))
+        self.removals = sorted(set(self.removals) | (before - set(files)))
+
 
 def plan_site(
     catalogue: Catalogue,
@@ -223,6 +251,8 @@ def plan_site(
     # The sitemap protocol takes absolute addresses only: without a site address there is no sitemap.
     shared_files = [f for f in SHARED_PAGES if base or f != "sitemap.xml"]
     shared_files += [f"organisasjoner/{slug}.html" for slug in found]
+    index_files = sorted(f for f in previous.outputs if f.startswith(f"{SEARCH_DIR}/"))
+    shared_files += index_files or ([SEARCH_ENTRY] if published else [])  # nothing published: no index
     shared = SharedPages(shared_key, shared_files, found, unmapped, missing_or_changed(shared_files, shared_key))
 
     outputs = {f: page.key for page in pages for f in page.files} | dict.fromkeys(shared_files, shared_key)

@@ -45,7 +45,7 @@ class EntrySummary:
     heading: str
     title: str
     anchor: str  # the entry's id in the issue's web page ("sak-norway-3")
-    text: str  # plain text, unwrapped, links dropped
+    text: str  # its words on one line: links as their text, no addresses (markdown.to_words)
 
 
 @dataclass
@@ -56,7 +56,7 @@ class IssueSummary:
     title: str
     period: str
     published: dt.date | None
-    intro: str  # plain text, unwrapped
+    intro: str  # its words on one line, as the entries' text
     entries: list[EntrySummary]
 
     @property
@@ -142,7 +142,7 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
             heading=group.heading,
             title=entry.title,
             anchor=entry.anchor,
-            text=markdown.to_text(_source_text(issue, entry.ref), None, width=None),
+            text=markdown.to_words(_source_text(issue, entry.ref)),
         )
         for section in view.sections
         for group in section.groups
@@ -153,7 +153,7 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
         title=issue.title,
         period=issue.period,
         published=issue.published,
-        intro=markdown.to_text(issue.intro, None, width=None),
+        intro=markdown.to_words(issue.intro),
         entries=entries,
     )
 
@@ -175,51 +175,63 @@ def slug(text: str) -> str:
     return cleaned or "emne-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
+class HeadingMap:
+    """Which configured organisations an entry's heading maps to (`archive.organisations`), if any.
+
+    An entry in one of `archive.own_sections`, or under one of `archive.own_headings` or `archive.themes`,
+    maps to none and is `ignored`: it is the unit's own news, or names no organisation.
+    """
+
+    def __init__(self, archive: ArchiveSettings):
+        self.archive = archive
+        self._claimed: dict[str, list[Organisation]] = {}  # heading key → the organisations claiming it
+        for organisation in archive.organisations:
+            for key in dict.fromkeys(organisation.claims()):
+                self._claimed.setdefault(key, []).append(organisation)
+        self._ignored = {heading_key(h) for h in (*archive.own_headings, *archive.themes)}
+        self._own_sections = set(archive.own_sections)
+
+    def ignored(self, entry: EntrySummary) -> bool:
+        """Whether the entry is the unit's own news or under a theme: on no organisation's page, never reported."""
+        return entry.section_key in self._own_sections or heading_key(entry.heading) in self._ignored
+
+    def organisations(self, entry: EntrySummary) -> list[Organisation]:
+        """The organisations the entry's heading maps to, in configured order ([] when ignored or unmapped)."""
+        return [] if self.ignored(entry) else self._claimed.get(heading_key(entry.heading), [])
+
+
 def organisation_pages(
     published: list[IssueSummary], archive: ArchiveSettings
 ) -> tuple[dict[str, OrganisationPage], list[Unmapped]]:
     """The organisation pages of the published issues (slug → page, by name) and the headings that map to none.
 
     Only organisations with at least one entry get a page; an entry whose heading several organisations
-    claim ("NKVTS og NOVA") is on each of their pages. Entries in `archive.own_sections`, under
-    `archive.own_headings` or under `archive.themes` are on none and never reported. Slugs come from the
-    names, are unique, and never "index" (organisasjoner/index.html lists every organisation).
+    claim ("NKVTS og NOVA") is on each of their pages. Entries `HeadingMap.ignored` are on none and never
+    reported. Slugs come from the names, are unique, and never "index" (organisasjoner/index.html lists
+    every organisation).
     """
-    claimed: dict[str, list[int]] = {}  # heading key → indexes of the organisations claiming it
-    for index, organisation in enumerate(archive.organisations):
-        for key in dict.fromkeys(organisation.claims()):
-            claimed.setdefault(key, []).append(index)
-    ignored = {heading_key(h) for h in (*archive.own_headings, *archive.themes)}
-    own_sections = set(archive.own_sections)
-    found: dict[int, OrganisationPage] = {}
-    unmapped: dict[str, Unmapped] = {}
+    mapping = HeadingMap(archive)
+    found: dict[str, OrganisationPage] = {}  # organisation name → its page
+    unmapped: dict[str, Unmapped] = {}  # heading key → where it occurs
+    for summary in published:  # oldest first: an unmapped heading is named as its first use writes it
+        for entry in summary.entries:
+            if mapping.ignored(entry) or mapping.organisations(entry):
+                continue
+            item = unmapped.setdefault(heading_key(entry.heading), Unmapped(entry.heading))
+            place = f"{summary.id}:{entry.section_key}"
+            if place not in item.places:
+                item.places.append(place)
     for summary in reversed(published):  # newest first on the pages
         for entry in summary.entries:
-            key = heading_key(entry.heading)
-            if entry.section_key in own_sections or key in ignored:
-                continue
-            for index in claimed.get(key, ()):
-                page = found.setdefault(index, OrganisationPage(archive.organisations[index]))
+            for organisation in mapping.organisations(entry):
+                page = found.setdefault(organisation.name, OrganisationPage(organisation))
                 page.entries.append(OrganisationEntry(**asdict(entry), issue=summary.id, period=summary.period))
-            if key not in claimed:
-                unmapped.setdefault(key, Unmapped(entry.heading))
-    # An unmapped heading is named as its oldest use writes it, with every issue and section it is in.
-    for summary in published:
-        for entry in summary.entries:
-            item = unmapped.get(heading_key(entry.heading))
-            if item is not None and entry.section_key not in own_sections:
-                if not item.places:
-                    item.heading = entry.heading
-                place = f"{summary.id}:{entry.section_key}"
-                if place not in item.places:
-                    item.places.append(place)
     pages: dict[str, OrganisationPage] = {}
-    for index in sorted(found, key=lambda i: archive.organisations[i].name.casefold()):
-        name = archive.organisations[index].name
+    for name in sorted(found, key=str.casefold):
         candidate = slug(name)
         if candidate == "index":
             candidate = "index-organisasjon"
         while candidate in pages:
             candidate = f"{candidate}-{hashlib.sha256(name.encode()).hexdigest()[:4]}"
-        pages[candidate] = found[index]
+        pages[candidate] = found[name]
     return pages, sorted(unmapped.values(), key=lambda u: u.heading.casefold())

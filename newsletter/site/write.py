@@ -10,7 +10,7 @@ characters XML forbids.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -23,11 +23,10 @@ from newsletter.render import pdf as pdf_format
 from newsletter.render import web as web_format
 from newsletter.render.build import BUILT_IN_TEMPLATES, environment
 from newsletter.render.view import IssueView, norwegian_date
-from newsletter.site.plan import IssuePage, SharedPages
+from newsletter.site.plan import IssuePage, Phases, SharedPages
+from newsletter.site.search import SEARCH_DIR, content_named, search_documents, search_index
 from newsletter.site.summaries import IssueListing, IssueSummary, slug
 from newsletter.textcodec import strip_xml_forbidden
-
-SNIPPET = 400  # the search index keeps the first SNIPPET * 3 characters of an entry's text
 
 
 class Writer:
@@ -49,8 +48,25 @@ class Writer:
         if path.exists() and path.read_bytes() == data:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        atomic_write(path, data, durable=False)  # whole files for readers; `flush` makes them durable at once
         self.written.append(relative)
+
+    def place(self, relative: str, source: Path, content_named: bool = False) -> None:
+        """Move the file `source` (on the same file system) to `out_dir/relative`, unless that already holds its bytes.
+
+        A `content_named` file (its name is a hash of its bytes) is taken to hold them when it exists, unread.
+        """
+        path = safe_join(self.out_dir, relative)
+        if path.exists() and (content_named or path.read_bytes() == source.read_bytes()):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, path)
+        self.written.append(relative)
+
+    def flush(self) -> None:
+        """Make everything written so far durable, in one sync rather than two fsyncs per file."""
+        if self.written:
+            os.sync()
 
 
 class Templates:
@@ -112,57 +128,48 @@ def write_shared_pages(
     base: str,
     pdf: bool,
     today: dt.date,
-) -> None:
-    """Write the pages that list every published issue: index, organisations, search, feed, sitemap.
+    phases: Phases | None = None,
+) -> list[str]:
+    """Write the pages that list every published issue (index, organisations, search page, feed, sitemap) and
+    the search index; returns the search index's files (relative paths in `pagefind/`, as Pagefind named them).
 
     `published` is oldest first; the pages list the newest first. The sitemap is written only with a
-    site address (`base`), since it may hold absolute URLs only.
+    site address (`base`), since it may hold absolute URLs only. `phases` collects the seconds spent on
+    the pages ("shared") and on the search index ("search").
     """
-    listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
-    context = {
-        "settings": settings,
-        "issues": listed,
-        "base": base,
-        "organisations": shared.organisations,
-        "today": today,
-        "norwegian_date": norwegian_date,
-    }
-    writer.write("index.html", templates.render("site_index.html", root="", **context))
-    writer.write("organisasjoner/index.html", templates.render("site_organisations.html", root="../", **context))
-    for page_slug, page in shared.organisations.items():
-        writer.write(
-            f"organisasjoner/{page_slug}.html",
-            templates.render("site_organisation.html", root="../", page=page, page_slug=page_slug, **context),
-        )
-    writer.write("sok.html", templates.render("site_search.html", root="", **context))
-    writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
-    writer.write("sok-indeks.js", search_index(published))
-    writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
-    if base:  # sitemaps.org: every <loc> is an absolute URL, so no sitemap without the site's address
-        writer.write(
-            "sitemap.xml",
-            templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base),
-        )
-
-
-def search_index(published: list[IssueSummary]) -> str:
-    """The search index as a script setting `window.SOK_INDEKS` (so it loads from file:// as from any web server).
-
-    One record per entry: i (issue id), p (period), a (anchor), h (heading), t (title), x (text, shortened).
-    """
-    docs = [
-        {
-            "i": summary.id,
-            "p": summary.period,
-            "a": entry.anchor,
-            "h": entry.heading,
-            "t": entry.title,
-            "x": entry.text[: SNIPPET * 3],
+    phases = phases if phases is not None else Phases()
+    with phases("shared"):
+        listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
+        context = {
+            "settings": settings,
+            "issues": listed,
+            "base": base,
+            "organisations": shared.organisations,
+            "today": today,
+            "norwegian_date": norwegian_date,
         }
-        for summary in published
-        for entry in summary.entries
-    ]
-    return "window.SOK_INDEKS = " + json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + ";\n"
+        writer.write("index.html", templates.render("site_index.html", root="", **context))
+        writer.write("organisasjoner/index.html", templates.render("site_organisations.html", root="../", **context))
+        for page_slug, page in shared.organisations.items():
+            writer.write(
+                f"organisasjoner/{page_slug}.html",
+                templates.render("site_organisation.html", root="../", page=page, page_slug=page_slug, **context),
+            )
+        writer.write("sok.html", templates.render("site_search.html", root="", **context))
+        writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
+        writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
+        if base:  # sitemaps.org: every <loc> is an absolute URL, so no sitemap without the site's address
+            writer.write(
+                "sitemap.xml",
+                templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base),
+            )
+    with (
+        phases("search"),
+        search_index(search_documents(published, settings), settings.language, writer.out_dir) as index,
+    ):
+        for relative, built in index.items():
+            writer.place(f"{SEARCH_DIR}/{relative}", built, content_named(relative))
+    return [f"{SEARCH_DIR}/{relative}" for relative in index]
 
 
 def atom_feed(
