@@ -773,11 +773,23 @@ def preview(ctx: Context, issue_id, port):
 
 
 @cli.command()
-@click.argument("issue_id", type=ISSUE_ID)
+@click.argument("issue_id", type=ISSUE_ID, required=False)
+@click.option("--archive", is_flag=True, help="Check every published issue instead, and list the dead links per issue.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def links(ctx: Context, issue_id, as_json):
-    """Check every link of an issue; exit status 1 when any is broken."""
+def links(ctx: Context, issue_id, archive, as_json):
+    """Check every link of an issue (or with --archive, of every published issue); exit status 1 when any is broken.
+
+    With --archive, a dead link whose entry carries `archived_url` (a stored copy, which the archive shows
+    beside it) is listed but does not make the exit status 1.
+    """
+    if archive:
+        if issue_id:
+            raise click.UsageError("give an issue ID or --archive, not both")
+        _archive_links(ctx, as_json)
+        return
+    if not issue_id:
+        raise click.UsageError("give an issue ID, or --archive for every published issue")
     from newsletter.curate.links import check_links, issue_links
 
     with ctx.store() as store:
@@ -796,6 +808,34 @@ def links(ctx: Context, issue_id, as_json):
         redirected = sum(r.state == "redirected" for r in results)
         click.echo(f"{len(results)} links: {broken} broken, {redirected} redirected")
     if any(r.state == "broken" for r in results):
+        sys.exit(1)
+
+
+def _archive_links(ctx: Context, as_json: bool) -> None:
+    """`links --archive`: the dead links of every published issue, per issue."""
+    from newsletter.site.links import check_archive, published_issues
+
+    issues, warnings = published_issues(ctx.workspace.issues_dir, ctx.settings, clock.today(ctx.settings.timezone))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report = check_archive(issues, ctx.settings, ctx.workspace.issues_dir)
+    dead = [d for issue in report for d in issue.dead]
+    unseen = [d for d in dead if not d.archived_url]
+    if as_json:
+        _json_out([issue.to_json() for issue in report])
+    else:
+        for issue in report:
+            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {issue.checked} links")
+            for d in issue.dead:
+                where = ", ".join(f"{u.ref} '{u.title}'" for u in d.uses)
+                copy = f"; archived copy: {d.archived_url}" if d.archived_url else ""
+                click.echo(f"  dead: {d.url}  ({where})  {d.error}{copy}")
+        click.echo(
+            f"{len(report)} published issues, {sum(i.checked for i in report)} links: {len(dead)} dead, "
+            f"{len(unseen)} without an archived copy"
+            + ("; note a new address in the issue file, or an archived_url on the entry" if unseen else "")
+        )
+    if unseen:
         sys.exit(1)
 
 

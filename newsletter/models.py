@@ -354,7 +354,7 @@ class SourceResult:
         return self.error is None
 
 
-ENTRY_FIELDS: tuple[str, ...] = ("heading", "title", "text", "item", "date", "deadline", "event_date")
+ENTRY_FIELDS: tuple[str, ...] = ("heading", "title", "text", "item", "date", "deadline", "event_date", "archived_url")
 
 
 @dataclass
@@ -368,6 +368,9 @@ class Entry:
     date: dt.date | None = None
     deadline: dt.date | None = None  # consultations: høringsfrist
     event_date: dt.date | None = None  # events: the day it takes place
+    # A stored copy of the page the entry links to (web.archive.org …), noted once the link died; the
+    # archive shows it beside the entry's links, and `links --archive` counts the dead link as seen to.
+    archived_url: str = ""
     line: int | None = None  # where it starts in the issue file
 
     def to_json(self) -> dict:
@@ -380,6 +383,7 @@ class Entry:
             "date": self.date.isoformat() if self.date else None,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "event_date": self.event_date.isoformat() if self.event_date else None,
+            "archived_url": self.archived_url or None,
         }
 
 

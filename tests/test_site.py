@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import textwrap
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -977,3 +978,108 @@ def test_an_archive_with_nothing_published_has_no_search_index_until_an_issue_is
     report = build(ws, today=dt.date(2020, 1, 1))
     assert report.issues == [] and not (site / "pagefind").exists()
     assert "pagefind/pagefind.js" in report.removed
+
+
+# ---------------------------------------------------------------------- dead links in the archive
+
+
+def write_issue(ws: Path, issue_id: str, published: str | None, entries: list[str]) -> Path:
+    """A small issue file: `entries` are YAML blocks for the `norway` section."""
+    from newsletter.quarters import period_for
+
+    body = "\n".join(textwrap.indent(textwrap.dedent(e).strip(), "    ") for e in entries)
+    path = ws / "issues" / f"{issue_id}.yaml"
+    path.write_text(
+        f"id: {issue_id}\ntitle: Nyhetsbrev fra KOM\nperiod: {period_for(issue_id)}\n"
+        + (f"published: {published}\n" if published else "")
+        + f"intro: Utgaven.\nsections:\n  norway:\n{body}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_links_archive_lists_the_dead_links_of_every_published_issue(tmp_path, server):
+    from tests.conftest import FAST_FETCH_YAML, Route
+
+    server.routes["/lever"] = Route(b"ok", content_type="text/plain")
+    gone, moved, draft = server.url("/borte"), server.url("/flyttet"), server.url("/kladd")
+    ws = make_workspace(tmp_path / "ws", issues=[])
+    with (ws / "newsletter.yaml").open("a", encoding="utf-8") as settings:
+        settings.write(FAST_FETCH_YAML)
+    copy = "https://web.archive.org/web/2023/https://www.regjeringen.no/flyttet"
+    older = write_issue(
+        ws,
+        "2023-q3",
+        "2023-10-05",
+        [
+            f"- heading: Stortinget\n  title: Lever\n  text: Se [her]({server.url('/lever')}).",
+            f"- heading: Stortinget\n  title: Borte\n  text: Se [her]({gone}).",
+        ],
+    )
+    newer = write_issue(
+        ws,
+        "2023-q4",
+        "2024-01-10",
+        [
+            f"- heading: Politiet\n  title: Flyttet\n  text: Se [her]({moved}).\n  archived_url: {copy}",
+            f"- heading: Politiet\n  title: Igjen\n  text: Se [rapporten]({gone}).",
+        ],
+    )
+    write_issue(ws, "2024-q1", None, [f"- heading: Politiet\n  title: Kladd\n  text: Se [her]({draft})."])
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines == [
+        f"2023-q3 ({older}): 1 dead of 2 links",
+        f"  dead: {gone}  (norway:2 'Borte')  HTTP 404 Not Found",
+        f"2023-q4 ({newer}): 2 dead of 2 links",
+        f"  dead: {moved}  (norway:1 'Flyttet')  HTTP 404 Not Found; archived copy: {copy}",
+        f"  dead: {gone}  (norway:2 'Igjen')  HTTP 404 Not Found",
+        "2 published issues, 4 links: 3 dead, 2 without an archived copy; note a new address in the issue "
+        "file, or an archived_url on the entry",
+    ]
+    asked = [entry.path for entry in server.log]
+    assert "/kladd" not in asked  # the draft's links are not the archive's
+    assert asked.count("/borte") == 1  # one URL, asked once, reported in both issues
+
+    data = json.loads(CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive", "--json"]).stdout)
+    assert [(i["issue"], i["links"], [d["url"] for d in i["dead"]]) for i in data] == [
+        ("2023-q3", 2, [gone]),
+        ("2023-q4", 2, [moved, gone]),
+    ]
+    assert data[1]["dead"][0]["archived_url"] == copy and data[1]["dead"][0]["status"] == 404
+
+    # Every dead link seen to (a new address, or a stored copy): exit 0.
+    edit(newer, f"[rapporten]({gone})", f"[rapporten]({server.url('/lever')})")
+    edit(older, f"      text: Se [her]({gone}).\n", f"      text: Se [her]({gone}).\n      archived_url: {copy}\n")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 published issues, 4 links: 2 dead, 0 without an archived copy"
+
+    usage = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "2023-q3", "--archive"])
+    assert usage.exit_code == 2 and "give an issue ID or --archive, not both" in usage.output
+    assert CliRunner().invoke(cli, ["--workspace", str(ws), "links"]).exit_code == 2
+
+
+def test_the_archive_shows_an_entrys_archived_copy_beside_its_links(tmp_path):
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q4"])
+    copy = "https://web.archive.org/web/2024/https://www.fafo.no/tvangsarbeid"
+    edit(
+        ws / "issues" / "2023-q4.yaml",
+        "      title: Ny rapport om tvangsarbeid i Norge\n",
+        f"      title: Ny rapport om tvangsarbeid i Norge\n      archived_url: {copy}\n",
+    )
+    build(ws)
+    page = soup(ws / "site" / "2023-q4" / "index.html")
+    article = page.find("a", href=copy).find_parent("article")
+    assert article.h4.get_text(strip=True) == "Ny rapport om tvangsarbeid i Norge"
+    assert article.find("p", class_="archived").get_text(" ", strip=True) == (
+        "Lenken over virker ikke lenger. Se en arkivert kopi ."
+    )
+    # Only that entry: the others carry no copy.
+    assert len(page.select("p.archived")) == 1
+    bad = ws / "issues" / "2023-q4.yaml"
+    edit(bad, f"archived_url: {copy}", "archived_url: web.archive.org/x")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
+    assert "archived_url: 'web.archive.org/x' is not an http(s) address" in result.output

@@ -43,6 +43,7 @@ class EntryView:
     date: str = ""
     deadline: str = ""  # "2. juli 2024", shown as "Høringsfrist"
     event_date: str = ""
+    archived_url: str = ""  # a stored copy of the page the entry links to, once that link died
 
 
 @dataclass
@@ -156,6 +157,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         date=norwegian_date(entry.date),
                         deadline=norwegian_date(entry.deadline),
                         event_date=norwegian_date(entry.event_date),
+                        archived_url=entry.archived_url,
                     )
                 )
             groups.append(GroupView(heading, views))
