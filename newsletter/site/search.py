@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,7 +51,6 @@ FILTERS = ("organisasjon", "seksjon", "år")
 _NEEDED = re.compile(
     r"^(pagefind\.js|pagefind-entry\.json|pagefind\..+\.pf_meta|wasm\..+\.pagefind|(index|fragment|filter)/.+)$"
 )
-_FOLD = str.maketrans({"ø": "o\u0338", "Ø": "O\u0338"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class SearchDocument:
 
 def fold(text: str) -> str:
     """`text` with ø and Ø written as o and O + U+0338, which Pagefind folds to o (see the module's docstring)."""
-    return text.translate(_FOLD)
+    return text.replace("ø", "o\u0338").replace("Ø", "O\u0338")  # str.replace: several times faster than translate
 
 
 def section_label(settings: Settings, key: str, printed: str) -> str:
@@ -132,14 +133,21 @@ def content_named(relative: str) -> bool:
     return relative.startswith(("fragment/", "index/", "filter/")) or relative.endswith(".pf_meta")
 
 
+def scratch_folder(out_dir: Path) -> Path:
+    """Where Pagefind works: /dev/shm when there is one (memory: thousands of small files are written and most
+    are thrown away, since an unchanged entry's fragment is already in the archive), else the archive's folder."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else out_dir
+
+
 @contextmanager
 def search_index(documents: list[SearchDocument], language: str, scratch: Path) -> Iterator[dict[str, Path]]:
     """Run Pagefind over the documents; yields the files the search page needs, relative path → built file.
 
-    The documents and the bundle go into a hidden folder made in `scratch` (the archive's folder, so that
-    files can be moved into place rather than copied), which is removed afterwards, as is any such folder
-    a killed build left behind. Without documents there is no index (Pagefind refuses to make an empty
-    one): nothing is yielded. Raises NewsletterError when Pagefind is not installed or fails.
+    The documents and the bundle go into a hidden folder made in `scratch` (see `scratch_folder`), which is
+    removed afterwards; one that a killed build left behind in the same place goes too. Without documents
+    there is no index (Pagefind refuses to make an empty one): nothing is yielded. Raises NewsletterError
+    when Pagefind is not installed or fails.
     """
     if not documents:
         yield {}
@@ -152,7 +160,8 @@ def search_index(documents: list[SearchDocument], language: str, scratch: Path) 
     if binary is None:
         raise NewsletterError("the archive's search needs the Pagefind binary: pip install 'pagefind[bin]'")
     for stale in scratch.glob(f"{SCRATCH_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:  # not another build's, still running
+            shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=scratch) as tmp:
         source, output = Path(tmp) / "entries", Path(tmp) / "index"
         source.mkdir()

@@ -10,6 +10,7 @@ characters XML forbids.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from collections.abc import Callable
 from functools import cached_property
@@ -24,7 +25,7 @@ from newsletter.render import web as web_format
 from newsletter.render.build import BUILT_IN_TEMPLATES, environment
 from newsletter.render.view import IssueView, norwegian_date
 from newsletter.site.plan import IssuePage, Phases, SharedPages
-from newsletter.site.search import SEARCH_DIR, content_named, search_documents, search_index
+from newsletter.site.search import SEARCH_DIR, content_named, scratch_folder, search_documents, search_index
 from newsletter.site.summaries import IssueListing, IssueSummary, slug
 from newsletter.textcodec import strip_xml_forbidden
 
@@ -52,15 +53,20 @@ class Writer:
         self.written.append(relative)
 
     def place(self, relative: str, source: Path, content_named: bool = False) -> None:
-        """Move the file `source` (on the same file system) to `out_dir/relative`, unless that already holds its bytes.
-
-        A `content_named` file (its name is a hash of its bytes) is taken to hold them when it exists, unread.
+        """Move the file `source` to `out_dir/relative` (copy it, from another file system), unless that already
+        holds its bytes. A `content_named` file (its name is a hash of its bytes) is taken to hold them when it
+        exists, unread.
         """
         path = safe_join(self.out_dir, relative)
         if path.exists() and (content_named or path.read_bytes() == source.read_bytes()):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, path)
+        try:
+            os.replace(source, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            atomic_write(path, source.read_bytes(), durable=False)
         self.written.append(relative)
 
     def flush(self) -> None:
@@ -165,7 +171,7 @@ def write_shared_pages(
             )
     with (
         phases("search"),
-        search_index(search_documents(published, settings), settings.language, writer.out_dir) as index,
+        search_index(search_documents(published, settings), settings.language, scratch_folder(writer.out_dir)) as index,
     ):
         for relative, built in index.items():
             writer.place(f"{SEARCH_DIR}/{relative}", built, content_named(relative))
