@@ -881,11 +881,23 @@ def preview(ctx: Context, issue_id, port):
 
 
 @cli.command()
-@click.argument("issue_id", type=ISSUE_ID)
+@click.argument("issue_id", type=ISSUE_ID, required=False)
+@click.option("--archive", is_flag=True, help="Check every published issue instead, and list the dead links per issue.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def links(ctx: Context, issue_id, as_json):
-    """Check every link of an issue; exit status 1 when any is broken."""
+def links(ctx: Context, issue_id, archive, as_json):
+    """Check every link of an issue (or with --archive, of every published issue); exit status 1 when any is broken.
+
+    With --archive, a dead link whose entry carries `archived_url` (a stored copy, which the archive shows
+    beside it) is listed but does not make the exit status 1.
+    """
+    if archive:
+        if issue_id:
+            raise click.UsageError("give an issue ID or --archive, not both")
+        _archive_links(ctx, as_json)
+        return
+    if not issue_id:
+        raise click.UsageError("give an issue ID, or --archive for every published issue")
     from newsletter.curate.links import check_links, intranet_hosts, issue_links
 
     with ctx.store() as store:
@@ -907,6 +919,35 @@ def links(ctx: Context, issue_id, as_json):
         sys.exit(1)
 
 
+def _archive_links(ctx: Context, as_json: bool) -> None:
+    """`links --archive`: the dead links of every published issue, per issue."""
+    from newsletter.curate.links import intranet_hosts
+    from newsletter.site.links import check_archive, published_issues
+
+    issues, warnings = published_issues(ctx.workspace.issues_dir, ctx.settings, clock.today(ctx.settings.timezone))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report = check_archive(issues, ctx.settings, ctx.workspace.issues_dir, intranet_hosts(ctx.feeds))
+    dead = [d for issue in report for d in issue.dead]
+    unseen = [d for d in dead if not d.archived_url]
+    if as_json:
+        _json_out([issue.to_json() for issue in report])
+    else:
+        for issue in report:
+            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {issue.checked} links")
+            for d in issue.dead:
+                where = ", ".join(f"{u.ref} '{u.title}'" for u in d.uses)
+                copy = f"; archived copy: {d.archived_url}" if d.archived_url else ""
+                click.echo(f"  dead: {d.url}  ({where})  {d.error}{copy}")
+        click.echo(
+            f"{len(report)} published issues, {sum(i.checked for i in report)} links: {len(dead)} dead, "
+            f"{len(unseen)} without an archived copy"
+            + ("; note a new address in the issue file, or an archived_url on the entry" if unseen else "")
+        )
+    if unseen:
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------------- site
 
 
@@ -923,7 +964,7 @@ def site_build(ctx: Context, out, pdf):
     """Build the archive (only what changed since the last build is written)."""
     from newsletter.site.build import build_site
 
-    out_dir = out or ctx.workspace.root / "site"
+    out_dir = out or ctx.workspace.site_dir
     report = build_site(
         ctx.workspace.issues_dir,
         ctx.settings,
@@ -935,6 +976,12 @@ def site_build(ctx: Context, out, pdf):
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for unmapped in report.unmapped:
+        click.echo(
+            f"warning: heading '{unmapped.heading}' ({', '.join(unmapped.places)}) maps to no organisation: "
+            "add it to an organisation's `headings` in newsletter.yaml, or to `archive.themes`",
+            err=True,
+        )
     click.echo(
         f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
         f"{len(report.removed)} removed"
@@ -943,15 +990,18 @@ def site_build(ctx: Context, out, pdf):
 
 
 @site.command("serve")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The archive folder (default: site/).")
 @click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
 @pass_context
-def site_serve(ctx: Context, out, port):
-    """Build the archive and serve it on localhost, rebuilding when an issue, the settings or a template change."""
+def site_serve(ctx: Context, port):
+    """Preview the archive on localhost, rebuilding when an issue, the settings or a template change.
+
+    The preview is built into var/site-preview/ without PDFs: the archive `site build` wrote into
+    site/ is never touched, so what gets published is always what `site build` made.
+    """
     from newsletter.serve import serve
     from newsletter.site.build import build_site
 
-    out_dir = out or ctx.workspace.root / "site"
+    out_dir = ctx.workspace.site_preview_dir
 
     def rebuild():
         build_site(
@@ -969,7 +1019,11 @@ def site_serve(ctx: Context, out, port):
         rebuild,
         [ctx.workspace.issues_dir, ctx.workspace.settings_path, ctx.workspace.root / "templates"],
         port,
-        announce=lambda what: click.echo(f"serving {what} (Ctrl-C to stop)" if what.startswith("http") else what),
+        announce=lambda what: click.echo(
+            f"serving a preview of the archive (built in {out_dir}) at {what} (Ctrl-C to stop)"
+            if what.startswith("http")
+            else what
+        ),
         on_error=lambda message: click.echo(f"error: {message}", err=True),
     )
 

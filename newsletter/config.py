@@ -22,9 +22,11 @@ from newsletter.models import (
     ITEM_KINDS,
     RELEVANCE_MODES,
     SOURCE_KINDS,
+    ArchiveSettings,
     FeedsConfig,
     Limits,
     MailSettings,
+    Organisation,
     RelevanceSettings,
     SectionConfig,
     Selectors,
@@ -76,6 +78,8 @@ SETTINGS_KEYS = (
     "fetch",
     "sender_name",
     "mail",
+    "organisations",
+    "archive",
 )
 SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
 MAIL_KEYS = (
@@ -100,6 +104,8 @@ FETCH_KEYS = (
     "workers",
 )
 RELEVANCE_KEYS = ("threshold", "clear", "article_limit")
+ORGANISATION_KEYS = ("aliases", "headings", "url")
+ARCHIVE_KEYS = ("own_sections", "own_headings", "themes")
 FOOTER_KEYS = ("about", "subscription")
 COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -369,6 +375,7 @@ def load_settings(path: Path) -> Settings:
     footer_about, footer_subscription = _footer(top)
     colors = _colors(top)
     site_url = _site_url(top)
+    archive = _archive(top, sections)
     mail = _mail_settings(top)
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = _timezone(top)
@@ -387,6 +394,7 @@ def load_settings(path: Path) -> Settings:
         footer_subscription=footer_subscription,
         colors=colors,
         mail=mail,
+        archive=archive,
         user_agent=top.string("user_agent", Settings.user_agent),
     )
 
@@ -485,6 +493,51 @@ def _site_url(top: _Checker) -> str:
     if site_url and not re.match(r"^https?://[^\s/]+", site_url):
         raise top.error("site_url", f"expected an http(s) URL, got {site_url!r}")
     return site_url
+
+
+def _texts(checker: _Checker, key: str, what: str) -> tuple[str, ...]:
+    """The list of non-empty texts at `key`, stripped (() when missing or null); raises ConfigError otherwise."""
+    value = checker.node.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise checker.error(key, f"expected a list of {what}")
+    return tuple(v.strip() for v in value)
+
+
+def _archive(top: _Checker, sections: tuple[SectionConfig, ...]) -> ArchiveSettings:
+    """`organisations:` the archive's organisation pages, and `archive:` the headings that are none.
+
+    Each organisation has a unique `name`, and may have `aliases`, `headings` and a `url` (http or https).
+    `archive.own_sections` must name configured sections.
+    """
+    organisations: list[Organisation] = []
+    raw = top.node.get("organisations")
+    if raw is not None and not isinstance(raw, list):
+        raise top.error("organisations", "expected a list of organisations, each with a 'name'")
+    names: dict[str, int] = {}
+    for index, node in enumerate(raw or []):
+        org = _Checker(top.path, node, f"organisations[{index}]", line_of(raw, index))
+        org.keys(("name",), ORGANISATION_KEYS)
+        name = org.required("name")
+        if name.casefold() in names:
+            raise org.error("name", f"'{name}' is already organisations[{names[name.casefold()]}]")
+        names[name.casefold()] = index
+        url = _check_url(org, "url") if "url" in node and node["url"] is not None else ""
+        organisations.append(
+            Organisation(name, _texts(org, "aliases", "other names"), _texts(org, "headings", "headings"), url)
+        )
+    part = _part(top, "archive", ARCHIVE_KEYS)
+    if part is None:
+        return ArchiveSettings(tuple(organisations))
+    own_sections = _texts(part, "own_sections", "section keys")
+    known = [s.key for s in sections]
+    for key in own_sections:
+        if key not in known:
+            raise part.error("own_sections", f"'{key}' is not a section (sections: {', '.join(known)})")
+    return ArchiveSettings(
+        tuple(organisations), own_sections, _texts(part, "own_headings", "headings"), _texts(part, "themes", "headings")
+    )
 
 
 def _timezone(top: _Checker) -> str:
@@ -644,6 +697,16 @@ class Workspace:
     def build_dir(self, issue_id: str) -> Path:
         """Where `newsletter build` writes an issue's outputs, and `send` and the archive read them: build/<id>/."""
         return self.root / "build" / issue_id
+
+    @property
+    def site_dir(self) -> Path:
+        """The published archive `site build` writes: site/."""
+        return self.root / "site"
+
+    @property
+    def site_preview_dir(self) -> Path:
+        """Where `site serve` builds its preview (without PDFs), so serving never changes site/."""
+        return self.var / "site-preview"
 
     def settings(self) -> Settings:
         """Load and validate `newsletter.yaml`."""

@@ -11,8 +11,13 @@ from pathlib import Path
 from newsletter.errors import NewsletterError
 
 
-def atomic_write(path: Path, content: str | bytes) -> None:
-    """Write `content` to `path` via a temporary file, fsync and rename (as rss2email saves its feeds)."""
+def atomic_write(path: Path, content: str | bytes, durable: bool = True) -> None:
+    """Write `content` to `path` via a temporary file, fsync and rename (as rss2email saves its feeds).
+
+    Not `durable`, the fsyncs are left out: a reader still sees the old file or the new one, never half
+    of one, but after a power cut the new one may be lost; the caller flushes (`os.sync`) when it must
+    know. The archive writes thousands of files at once this way, and syncs once.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -21,7 +26,8 @@ def atomic_write(path: Path, content: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); a new file gets the usual mode, an old one keeps its own.
         os.chmod(temp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(temp, path)
@@ -29,6 +35,8 @@ def atomic_write(path: Path, content: str | bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+    if not durable:
+        return
     with contextlib.suppress(OSError):  # make the rename itself durable
         directory = os.open(path.parent, os.O_RDONLY)
         try:

@@ -121,6 +121,46 @@ class SectionConfig:
 
 
 @dataclass(frozen=True)
+class Organisation:
+    """An organisation (or country) the archive gives a page: every entry ever written under its headings.
+
+    An entry belongs to it when the entry's heading is its `name`, one of its `aliases` (other names it
+    goes by: "GRETA", "OSCE") or one of its `headings` (headings that are about it without naming it:
+    "Representantforslag" for Stortinget), compared without regard to case or spacing. `url` is its own
+    site ("" when not given).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    headings: tuple[str, ...] = ()
+    url: str = ""
+
+    def claims(self) -> tuple[str, ...]:
+        """Every heading that maps to it, folded as `heading_key` folds them."""
+        return tuple(heading_key(h) for h in (self.name, *self.aliases, *self.headings))
+
+
+def heading_key(heading: str) -> str:
+    """A heading folded for comparison: lower case, runs of spaces as one ("RVTS  Øst" → "rvts øst")."""
+    return " ".join(heading.casefold().split())
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """What the archive makes of the issues' headings (newsletter.yaml `organisations` and `archive`).
+
+    Headings in `own_sections` and the `own_headings` are the unit's own news and `themes` name no
+    organisation: none of them gets a page, and `site build` reports every other heading that no
+    organisation claims.
+    """
+
+    organisations: tuple[Organisation, ...] = ()
+    own_sections: tuple[str, ...] = ()
+    own_headings: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """How issues are mailed (newsletter.yaml `sender`, `reply_to`, `smtp`, …; the password only from the
     environment, NEWSLETTER_SMTP_PASSWORD)."""
@@ -178,6 +218,7 @@ class Settings:
     )
     section_configs: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
     mail: MailSettings = field(default_factory=MailSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -333,6 +374,7 @@ ENTRY_FIELDS: tuple[str, ...] = (
     "deadline",
     "event_date",
     "event_end",
+    "archived_url",
 )
 
 
@@ -348,6 +390,9 @@ class Entry:
     deadline: dt.date | None = None  # consultations: høringsfrist
     event_date: dt.date | None = None  # events: the day it takes place
     event_end: dt.date | None = None  # events over several days: the last day
+    # A stored copy of the page the entry links to (web.archive.org …), noted once the link died; the
+    # archive shows it beside the entry's links, and `links --archive` counts the dead link as seen to.
+    archived_url: str = ""
     line: int | None = None  # where it starts in the issue file
     # Every collected item the entry cites, `item` first ("se her og her": `items: [a, b]` in the file).
     items: tuple[str, ...] = ()
@@ -372,6 +417,7 @@ class Entry:
             "date": self.date.isoformat() if self.date else None,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "event_date": self.event_date.isoformat() if self.event_date else None,
+            "archived_url": self.archived_url or None,
         }
 
 

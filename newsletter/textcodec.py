@@ -1,4 +1,4 @@
-"""Bytes of an unsure encoding to text: one guesser for fetched feeds and pages, and for imported CSV files.
+"""Text of unsure origin: one charset guesser for fetched bodies and imported CSV files, and XML's character rule.
 
 Both meet the same files: UTF-8 (with or without a byte-order mark), UTF-16
 with one, and Windows-1252 from older Windows programs and servers, often
@@ -9,11 +9,16 @@ they mean, looked up with `webencodings` (html5lib's table of it): above all,
 `iso-8859-1`, `latin1`, `us-ascii` and `ascii` name windows-1252, so a page
 labelled ISO-8859-1 whose bytes are Windows-1252 keeps its “curly quotes”,
 dashes and €, as it does in a browser.
+
+The rule: `strip_xml_forbidden` keeps the archive's feed, sitemap and pages
+well-formed whatever an issue file holds, and `xml_forbidden` lets `issue
+check` name such characters to the editor.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterable
 
 import webencodings
@@ -75,3 +80,19 @@ def decode_text(data: bytes, labels: Iterable[str | None] = ()) -> tuple[str, st
             continue
     said = usable[0][0] if usable else "no charset"
     return _windows_1252(data), f"is not valid {said}; read as Windows-1252/ISO-8859-1"
+
+
+# XML 1.0 (5th ed.) §2.2 `Char`: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD and U+10000–U+10FFFF. Anything
+# else (the other C0 controls, lone surrogates, U+FFFE, U+FFFF) makes a document not well-formed, even
+# when escaped as a character reference; HTML parsers report the same controls as parse errors.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_forbidden(text: str) -> list[str]:
+    """The characters of `text` that XML 1.0 forbids, each once, as "U+000C"; [] when there are none."""
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in _NOT_XML_CHAR.findall(text)))
+
+
+def strip_xml_forbidden(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (see `xml_forbidden`)."""
+    return _NOT_XML_CHAR.sub("", text)

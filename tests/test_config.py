@@ -188,3 +188,92 @@ def test_the_shipped_workspace_files_are_valid():
         assert needed in hosts, needed
     assert {s.kind for s in feeds.sources} >= {"rss", "html", "stortinget"}
     assert {s.relevance for s in feeds.sources} == {"all", "filter"}
+
+
+ORGANISATIONS = """\
+sections:
+  - key: kom
+    title: KOM
+  - key: norway
+    title: Norge
+organisations:
+  - name: Europarådet og GRETA
+    aliases: [GRETA, Europarådet]
+    url: https://www.coe.int/en/web/anti-human-trafficking
+  - name: RVTS Øst
+    headings: [RVTS Øst og SaLTo]
+archive:
+  own_sections: [kom]
+  own_headings: [KOM i JD]
+  themes: [Høringer]
+"""
+
+
+def test_organisations_and_archive_load(tmp_path):
+    archive = load_settings(write(tmp_path, ORGANISATIONS, "n.yaml")).archive
+    greta, rvts = archive.organisations
+    assert (greta.name, greta.aliases, greta.url) == (
+        "Europarådet og GRETA",
+        ("GRETA", "Europarådet"),
+        "https://www.coe.int/en/web/anti-human-trafficking",
+    )
+    assert (rvts.headings, rvts.url) == (("RVTS Øst og SaLTo",), "")
+    assert rvts.claims() == ("rvts øst", "rvts øst og salto")
+    assert (archive.own_sections, archive.own_headings, archive.themes) == (("kom",), ("KOM i JD",), ("Høringer",))
+
+
+@pytest.mark.parametrize(
+    "old, new, line, message",
+    [
+        (
+            "  - name: RVTS Øst\n",
+            "  - name: europarådet og greta\n",
+            10,
+            "organisations[1].name: 'europarådet og greta' is already organisations[0]",
+        ),
+        ("    url: https://www.coe", "    url: www.coe", 9, "organisations[0].url: expected an http(s) URL"),
+        (
+            "    aliases: [GRETA, Europarådet]",
+            "    aliases: GRETA",
+            8,
+            "organisations[0].aliases: expected a list of other names",
+        ),
+        (
+            "    headings: [RVTS Øst og SaLTo]",
+            "    heading: [RVTS Øst og SaLTo]",
+            11,
+            "organisations[1].heading: unknown key (did you mean 'headings'?)",
+        ),
+        (
+            "  own_sections: [kom]",
+            "  own_sections: [komm]",
+            13,
+            "archive.own_sections: 'komm' is not a section (sections: kom, norway)",
+        ),
+        ("  themes: [Høringer]", "  themes: Høringer", 15, "archive.themes: expected a list of headings"),
+        ("  - name: RVTS Øst\n", "  - navn: RVTS Øst\n", 10, "organisations[1].navn: unknown key"),
+    ],
+)
+def test_each_organisation_mistake_names_file_line_and_key(tmp_path, old, new, line, message):
+    assert ORGANISATIONS.count(old) == 1
+    path = write(tmp_path, ORGANISATIONS.replace(old, new), "n.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"{path}, line {line}: {message}"), str(caught.value)
+
+
+def test_the_shipped_organisations_cover_the_sample_issues():
+    """Every heading of the two sample issues maps to an organisation, is the unit's own, or is a theme."""
+    from newsletter.curate.issuefile import IssueDocument
+    from newsletter.models import heading_key
+
+    settings = load_settings(ROOT / "newsletter.yaml")
+    archive = settings.archive
+    claimed = {key for org in archive.organisations for key in org.claims()}
+    ignored = {heading_key(h) for h in (*archive.own_headings, *archive.themes)}
+    for issue_id in ("2022-q2", "2024-q2"):
+        issue = IssueDocument.load(ROOT / "issues" / f"{issue_id}.yaml").issue(settings)
+        for key, position, entry in issue.entries():
+            if key in archive.own_sections:
+                continue
+            assert heading_key(entry.heading) in claimed | ignored, f"{issue_id} {key}:{position} {entry.heading!r}"

@@ -76,7 +76,7 @@ def axe_violations(page: Path, axe: Path, work: Path, *flags: str) -> list[dict]
     markup = page.read_text(encoding="utf-8")
     end = markup.rfind("</body>")
     copy = page.with_name(f"axe-{'-'.join(f.strip('-') for f in flags) or 'plain'}-{page.name}")
-    copy.write_text(markup[:end] + AXE_SCRIPT.format(src=axe.as_uri()) + markup[end:], encoding="utf-8")
+    copy.write_text(markup[:end] + AXE_SCRIPT.format(src=axe.as_uri(), ready="true") + markup[end:], encoding="utf-8")
     work.mkdir(parents=True, exist_ok=True)
     out, console, stderr = run_chromium(
         copy.resolve().as_uri(), work, "--virtual-time-budget=15000", "--dump-dom", *flags

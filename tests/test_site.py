@@ -1,16 +1,20 @@
 """The static web archive (`newsletter site build`): what is in it, that it holds together, and incremental builds.
 
 The archive is built from tests/data/site/issues/ (2023-q3, 2023-q4 and 2024-q1 published, 2024-q3 a draft)
-plus the repository's sample issue 2024-q2, with `site_url` set, and without PDFs except in one test.
+plus the repository's sample issue 2024-q2, with `site_url` set, and without PDFs except in one test. The
+organisations are the sample newsletter.yaml's, with "KOM i JD" (2024-q1) as one of the unit's own headings;
+"Tvangsarbeid" (2023-q4) is left to no organisation and no theme, so the build reports it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import re
 import shutil
+import textwrap
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,7 +30,7 @@ from newsletter.config import Workspace, load_settings
 from newsletter.errors import NewsletterError
 from newsletter.fsutil import safe_join
 from newsletter.site.build import build_site
-from newsletter.site.summaries import slug
+from newsletter.site.summaries import Unmapped, slug
 from tests.conftest import SAMPLE, SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 DATA = Path(__file__).parent / "data" / "site" / "issues"
@@ -51,9 +55,12 @@ DISTINCTIVE = "tvangsarbeidsrapporten"  # only in 2023-q4, under "Tvangsarbeid"
 
 
 def make_workspace(root: Path, issues: list[str] | None = None) -> Path:
-    """A workspace: the sample newsletter.yaml plus `site_url`, feeds.yaml, and the test issues (all by default)."""
+    """A workspace: the sample newsletter.yaml plus `site_url` and an own heading, feeds.yaml, and the test issues
+    (all by default)."""
     root.mkdir(parents=True, exist_ok=True)
     settings = SAMPLE_SETTINGS.read_text(encoding="utf-8")
+    assert settings.count("  own_headings: []\n") == 1
+    settings = settings.replace("  own_headings: []\n", "  own_headings: [KOM i JD]\n")
     (root / "newsletter.yaml").write_text(settings.rstrip("\n") + f"\nsite_url: {SITE_URL}\n", encoding="utf-8")
     shutil.copy(SAMPLE / "feeds.yaml", root / "feeds.yaml")
     (root / "issues").mkdir(exist_ok=True)
@@ -88,8 +95,17 @@ def files_under(site: Path, hidden: bool = False) -> dict[str, Path]:
     return found
 
 
-def snapshot(site: Path) -> dict[str, bytes]:
-    return {relative: path.read_bytes() for relative, path in files_under(site).items()}
+def snapshot(site: Path, search: bool = True) -> dict[str, bytes]:
+    """Every file's bytes; without `search`, the search index (pagefind/) is left out.
+
+    Pagefind writes the same records in an order of its own from one run to the next, so an index is
+    compared by its records (`search_fragments`), not byte for byte.
+    """
+    return {
+        relative: path.read_bytes()
+        for relative, path in files_under(site).items()
+        if search or not relative.startswith("pagefind/")
+    }
 
 
 def age_all(site: Path) -> dict[str, int]:
@@ -114,7 +130,13 @@ def fresh_build_matches(ws: Path, site: Path, tmp: Path, today: dt.date = TODAY,
     fresh = tmp / "fresh-site"
     shutil.rmtree(fresh, ignore_errors=True)
     build(ws, fresh, pdf=pdf, today=today)
-    assert snapshot(site) == snapshot(fresh)
+    assert snapshot(site, search=False) == snapshot(fresh, search=False)
+    assert sorted(map(json.dumps, search_fragments(site))) == sorted(map(json.dumps, search_fragments(fresh)))
+    # The manifest names exactly the index files on disk, so the next build removes exactly the stale ones.
+    outputs = json.loads((site / ".manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert {f for f in outputs if f.startswith("pagefind/")} == {
+        f for f in files_under(site) if f.startswith("pagefind/")
+    }
 
 
 class _Links(HTMLParser):
@@ -158,13 +180,38 @@ def resolve(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
     return path, fragment
 
 
-def search_docs(site: Path) -> list[dict]:
-    text = (site / "sok-indeks.js").read_text(encoding="utf-8")
-    prefix = "window.SOK_INDEKS = "
-    assert text.startswith(prefix)
-    body = text[len(prefix) :].rstrip()
-    assert body.endswith(";")
-    return json.loads(body[:-1])
+def pages_only(paths: list[str]) -> list[str]:
+    """The paths outside the search index (whose files Pagefind renames whenever an entry changes)."""
+    return [p for p in paths if not p.startswith("pagefind/")]
+
+
+def readable(path: Path) -> str:
+    """A file's text: Pagefind's index files are gzip-compressed, and decompressed here."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode("utf-8", "replace")
+
+
+def search_fragments(site: Path) -> list[dict]:
+    """Every record of the Pagefind index: one per entry, with `content`, `meta` and `filters`."""
+    records = []
+    for path in sorted((site / "pagefind" / "fragment").glob("*.pf_fragment")):
+        text = gzip.decompress(path.read_bytes())
+        assert text.startswith(b"pagefind_dcd"), path
+        records.append(json.loads(text[len(b"pagefind_dcd") :]))
+    return records
+
+
+def unfold(text: str) -> str:
+    """Index text as the reader sees it: ø and Ø are written o/O + U+0338 in the index (see site/search.py)."""
+    return text.replace("o\u0338", "ø").replace("O\u0338", "Ø")
+
+
+def search_pages(site: Path) -> int:
+    """How many records the index says it holds (pagefind-entry.json)."""
+    entry = json.loads((site / "pagefind" / "pagefind-entry.json").read_text(encoding="utf-8"))
+    return sum(language["page_count"] for language in entry["languages"].values())
 
 
 def soup(path: Path) -> BeautifulSoup:
@@ -187,6 +234,7 @@ def test_report_names_published_issues_and_skips_the_draft(archive):
     assert report.issues == PUBLISHED
     assert report.skipped == [DRAFT]
     assert report.warnings == []
+    assert report.unmapped == [Unmapped("Tvangsarbeid", ["2023-q4:highlights"])]
     assert report.removed == []
     assert sorted(report.written) == sorted(files_under(site))  # the first build writes every file once
     assert len(report.written) == len(set(report.written))
@@ -208,9 +256,45 @@ def test_index_lists_published_issues_newest_first_grouped_by_year(archive):
     }
     assert by_year == {"2024": ["2024-q2", "2024-q1"], "2023": ["2023-q4", "2023-q3"]}
     assert "Publisert 10. januar 2024" in page.get_text()
-    # Each issue with its headings; no PDF link in a build without PDFs.
-    assert "Tvangsarbeid · Publikasjoner fra KOM · Stortinget" in page.get_text()
-    assert not page.select('a[href$=".pdf"]')
+    assert not page.select('a[href$=".pdf"]')  # no PDF link in a build without PDFs
+
+
+def test_index_and_feed_tell_each_issue_by_its_intro(archive):
+    _ws, site, _report = archive
+    teasers = [li.find_all("p")[-1].get_text() for li in soup(site / "index.html").select("main ul.issues > li")]
+    assert teasers[2] == (
+        "Godt nytt år! I denne utgaven: en ny rapport om tvangsarbeid, statsbudsjettet for 2024 og "
+        "møtet i Østersjørådets arbeidsgruppe i Riga."
+    )  # 2023-q4, whole: it is short
+    # 2024-q2's intro (333 characters) is cut after its first sentence, not inside a word.
+    assert teasers[0] == (
+        "I denne utgaven forteller vi om utviklingsarbeidet i Justis- og beredskapsdepartementet, regjeringens "
+        "beslutning om en ny strategi mot menneskehandel og KOMs tilstandsrapport for 2023, og vi samler det "
+        "viktigste som har skjedd nasjonalt og internasjonalt fra april til juni."
+    )
+    text = soup(site / "index.html").get_text()
+    assert "Kontakt oss" not in text and "Tvangsarbeid · " not in text  # no list of headings
+    feed = feedparser.parse((site / "feed.xml").read_bytes())
+    assert feed.entries[2].summary == teasers[2]
+    assert feed.entries[0].summary.endswith("Vi ønsker alle samarbeidsaktørene våre en riktig god sommer!")
+    assert all("Kontakt oss" not in e.summary for e in feed.entries)
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected",
+    [
+        ("Kort.", 300, "Kort."),
+        ("Første setning er her. Andre setning er lengre enn grensen tillater.", 40, "Første setning er her."),
+        ("Ett langt ord etter et annet uten punktum i det hele tatt", 30, "Ett langt ord etter et annet …"),
+        ("Ja. Resten er en lang setning som ikke får plass innen grensen", 30, "Ja. Resten er en lang …"),
+        ("  mange   mellomrom\n og linjeskift ", 300, "mange mellomrom og linjeskift"),
+    ],
+)
+def test_shorten_keeps_sentences_and_words_whole(text, limit, expected):
+    from newsletter.site.summaries import shorten
+
+    assert shorten(text, limit) == expected
+    assert len(shorten(text, limit)) <= limit
 
 
 def test_the_draft_appears_nowhere(archive):
@@ -218,17 +302,17 @@ def test_the_draft_appears_nowhere(archive):
     assert not (site / DRAFT).exists()
     assert all(not relative.startswith(DRAFT) for relative in files_under(site, hidden=True))
     for relative, path in files_under(site).items():
-        text = path.read_text(encoding="utf-8")
+        text = readable(path)
         assert DRAFT not in text, relative
         for word in DRAFT_WORDS:
             assert word.lower() not in text.lower(), f"{word!r} from the draft in {relative}"
-    assert all(doc["i"] != DRAFT for doc in search_docs(site))
+    assert all(record["meta"]["utgave"] != DRAFT for record in search_fragments(site))
 
 
 def test_no_file_in_the_published_folder_holds_the_draft(archive):
     _ws, site, _report = archive
     for relative, path in files_under(site, hidden=True).items():
-        text = path.read_bytes().decode("utf-8", "replace").lower()
+        text = readable(path).lower()
         for word in DRAFT_WORDS:
             assert word.lower() not in text, f"{word!r} from the draft in {relative}"
 
@@ -256,7 +340,7 @@ def test_every_internal_link_resolves(archive):
                 if path.suffix != ".html" or fragment not in ids.get(path, parse_links(path).ids):
                     broken.append(f"{where} (no id {fragment!r})")
     assert broken == []
-    assert checked > 400 and anchors > 100  # navigation, table of contents, topic pages → entries
+    assert checked > 300 and anchors > 80  # navigation, table of contents, organisation pages → entries
 
 
 def test_every_page_is_valid_html5(archive):
@@ -292,7 +376,7 @@ def test_issue_pages_navigate_to_neighbours_and_have_canonical_addresses(archive
         else:
             assert following["href"] == f"../{PUBLISHED[index + 1]}/index.html"
         nav = [a["href"] for a in page.select("nav.archive a")]
-        assert "../index.html" in nav and "../emner/index.html" in nav and "../sok.html" in nav
+        assert "../index.html" in nav and "../organisasjoner/index.html" in nav and "../sok.html" in nav
     assert soup(site / "index.html").find("link", rel="canonical")["href"] == f"{BASE}index.html"
 
 
@@ -306,7 +390,7 @@ def test_feed_is_atom_with_absolute_links(archive):
     assert [e.title for e in feed.entries] == [f"Nyhetsbrev fra KOM – {PERIODS[i]}" for i in reversed(PUBLISHED)]
     assert [e.published[:10] for e in feed.entries] == ["2024-07-01", "2024-04-08", "2024-01-10", "2023-10-05"]
     assert len({e.id for e in feed.entries}) == 4
-    assert "Østersjørådet (CBSS)" in feed.entries[2].summary  # æøå intact
+    assert "Østersjørådets arbeidsgruppe" in feed.entries[2].summary  # æøå intact
     for entry in feed.entries:
         path, _ = resolve(site, site / "index.html", entry.link)
         assert path.is_file()
@@ -322,7 +406,7 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     for issue_id in PUBLISHED:
         assert f"{BASE}{issue_id}/" in locs
     assert not any(DRAFT in loc for loc in locs)
-    assert f"{BASE}emner/sverige.html" in locs
+    assert f"{BASE}organisasjoner/sverige.html" in locs
     for loc in locs:
         path, _ = resolve(site, site / "index.html", loc)
         assert path.is_file(), loc
@@ -330,51 +414,179 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == {p.resolve() for p in site.rglob("*.html")}
 
 
-def test_topic_page_gathers_entries_from_several_issues(archive):
-    _ws, site, _report = archive
-    assert slug("Sverige") == "sverige"
-    page = soup(site / "emner" / "sverige.html")
-    assert page.h2.get_text(strip=True) == "Sverige"
-    links = page.select("ul.hits h3 a")
-    issues = set()
-    for a in links:
+def test_without_site_url_there_is_no_sitemap_and_the_build_asks_for_the_address(tmp_path):
+    from newsletter.site.build import NO_SITE_URL
+
+    ws = make_workspace(tmp_path / "ws")
+    settings = ws / "newsletter.yaml"
+    with_url = settings.read_text(encoding="utf-8")
+    settings.write_text(with_url.replace(f"\nsite_url: {SITE_URL}\n", "\n"), encoding="utf-8")
+    report = build(ws)
+    assert report.warnings == [NO_SITE_URL]
+    site = ws / "site"
+    assert not (site / "sitemap.xml").exists()
+    for page in site.rglob("*.html"):
+        assert soup(page).find("link", rel="canonical") is None, page
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {NO_SITE_URL}" in result.output.splitlines()
+    assert "site_url: https://" in NO_SITE_URL
+
+    # Given the address, the sitemap appears with absolute addresses only; taken away again, it goes.
+    settings.write_text(with_url, encoding="utf-8")
+    report = build(ws)
+    assert report.warnings == [] and "sitemap.xml" in report.written
+    settings.write_text(with_url.replace(f"\nsite_url: {SITE_URL}\n", "\n"), encoding="utf-8")
+    assert pages_only(build(ws).removed) == ["sitemap.xml"]
+    fresh_build_matches(ws, site, tmp_path)
+
+
+def test_the_shipped_newsletter_yaml_shows_where_site_url_goes():
+    shipped = (Path(__file__).parent.parent / "newsletter.yaml").read_text(encoding="utf-8")
+    assert re.search(r"^# site_url: https://\S+$", shipped, re.M)
+
+
+def entries_on(site: Path, page_slug: str) -> list[tuple[str, str]]:
+    """(issue id, anchor) of every entry an organisation page lists, in its order; each anchor exists."""
+    found = []
+    for a in soup(site / "organisasjoner" / f"{page_slug}.html").select("ul.hits h3 a"):
         match = re.fullmatch(r"\.\./(\d{4}-q\d)/index\.html#(sak-[a-z]+-\d+)", a["href"])
         assert match, a["href"]
         issue_id, anchor = match.groups()
-        issues.add(issue_id)
         target = soup(site / issue_id / "index.html").find(id=anchor)
         assert target is not None and target.name == "article", a["href"]
-        # The anchor is the entry the link names.
-        assert target.h4.get_text(strip=True) == a.get_text(strip=True)
-    assert issues == set(PUBLISHED)  # newest first below; never the draft
-    order = [re.search(r"\d{4}-q\d", a["href"]).group() for a in links]
-    assert order == sorted(order, reverse=True)
-    # The topics index lists it with its count, and every topic page exists.
-    topics = soup(site / "emner" / "index.html")
-    entry = topics.find("a", href="sverige.html")
-    assert entry is not None and f"({len(links)})" in entry.parent.get_text()
-    assert len(topics.select("ul.topics a")) == len(list((site / "emner").glob("*.html"))) - 1
+        assert target.h4.get_text(strip=True) == a.get_text(strip=True)  # the anchor is the entry the link names
+        found.append((issue_id, anchor))
+    return found
+
+
+def headings_of(site: Path, issue_id: str, anchors: list[str]) -> set[str]:
+    """The headings the entries `anchors` of an issue page stand under."""
+    page = soup(site / issue_id / "index.html")
+    return {page.find(id=anchor).find_previous("h3").get_text(strip=True) for anchor in anchors}
+
+
+def test_organisation_page_gathers_entries_from_several_issues(archive):
+    _ws, site, _report = archive
+    assert slug("Sverige") == "sverige"
+    page = soup(site / "organisasjoner" / "sverige.html")
+    assert page.h2.get_text(strip=True) == "Sverige"
+    found = entries_on(site, "sverige")
+    assert {issue_id for issue_id, _ in found} == set(PUBLISHED)  # never the draft
+    order = [issue_id for issue_id, _ in found]
+    assert order == sorted(order, reverse=True)  # newest issue first
+    # The organisations index lists it with its count, and lists every organisation page there is.
+    index = soup(site / "organisasjoner" / "index.html")
+    entry = index.find("a", href="sverige.html")
+    assert entry is not None and f"({len(found)})" in entry.parent.get_text()
+    assert len(index.select("ul.topics a")) == len(list((site / "organisasjoner").glob("*.html"))) - 1
+
+
+def test_organisation_pages_come_from_the_configured_list(archive):
+    _ws, site, _report = archive
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")} - {"index"}
+    configured = {slug(o.name) for o in load_settings(SAMPLE_SETTINGS).archive.organisations}
+    assert pages <= configured
+    assert {"stortinget", "europaradet-og-greta", "rvts-ost", "salto", "nkvts", "nova", "regjeringen"} <= pages
+    # Aliases and headings merge: "RVTS Øst og SaLTo" (2024-q2) is on RVTS Øst's page beside "RVTS Øst",
+    # and "Utviklingsarbeid i JD" (2023-q3, 2024-q2) and "Ny strategi mot menneskehandel" on Regjeringen's.
+    rvts = entries_on(site, "rvts-ost")
+    assert headings_of(site, "2024-q2", [a for i, a in rvts if i == "2024-q2"]) == {"RVTS Øst", "RVTS Øst og SaLTo"}
+    assert "2023-q3" in {i for i, _ in rvts}
+    salto = entries_on(site, "salto")
+    assert headings_of(site, "2024-q2", [a for _, a in salto]) == {"RVTS Øst og SaLTo"}
+    regjeringen = entries_on(site, "regjeringen")
+    assert {"2023-q3", "2024-q2"} <= {i for i, _ in regjeringen}
+    assert {"Utviklingsarbeid i JD", "Ny strategi mot menneskehandel", "Regjeringen"} <= headings_of(
+        site, "2024-q2", [a for i, a in regjeringen if i == "2024-q2"]
+    )
+    # A heading two organisations claim is on both pages.
+    assert entries_on(site, "nkvts") == entries_on(site, "nova") != []
+    # The organisation's own site and its other names.
+    greta = soup(site / "organisasjoner" / "europaradet-og-greta.html")
+    assert greta.find("a", href="https://www.coe.int/en/web/anti-human-trafficking") is not None
+    assert "Også omtalt som GRETA, Europarådet." in greta.get_text()
+
+
+def test_the_units_own_headings_and_themes_get_no_page(archive):
+    _ws, site, _report = archive
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")}
+    listed = soup(site / "organisasjoner" / "index.html").get_text()
+    # KOM's own section (2024-q2: "Kontakt oss", "Om KOM", "Tilstandsrapport 2023"), its own heading
+    # elsewhere ("KOM i JD"), a theme ("Høringer") and the unreported "Tvangsarbeid".
+    for heading in ("Kontakt oss", "Om KOM", "Tilstandsrapport 2023", "Publikasjoner fra KOM", "KOM i JD", "Høringer"):
+        assert slug(heading) not in pages, heading
+        assert heading not in listed, heading
+    assert "tvangsarbeid" not in pages
+    for path in (site / "organisasjoner").glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "KOMs hovedaktiviteter" not in text, path.name  # no entry of the own section anywhere
+
+
+def test_site_build_names_the_headings_no_organisation_claims(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: heading 'Tvangsarbeid' (2023-q4:highlights) maps to no organisation: add it to an "
+        "organisation's `headings` in newsletter.yaml, or to `archive.themes`"
+    ) in result.output.splitlines()
+    assert result.output.count("maps to no organisation") == 1
 
 
 def test_search_index(archive):
+    """A Pagefind record per entry: its words and title indexed (no addresses), where it is as metadata."""
     _ws, site, _report = archive
-    raw = (site / "sok-indeks.js").read_bytes()
-    docs = search_docs(site)
-    assert {d["i"] for d in docs} == set(PUBLISHED)
-    assert len(docs) == 7 + 7 + 7 + 73  # every entry of every published issue
-    hits = [d for d in docs if DISTINCTIVE in (d["t"] + " " + d["h"] + " " + d["x"]).lower()]
+    records = search_fragments(site)
+    assert search_pages(site) == len(records) == 7 + 7 + 7 + 73  # every entry of every published issue
+    assert {r["meta"]["utgave"] for r in records} == set(PUBLISHED)
+    hits = [r for r in records if DISTINCTIVE in r["content"].lower()]
     assert len(hits) == 1
     hit = hits[0]
-    assert (hit["i"], hit["h"], hit["p"]) == ("2023-q4", "Tvangsarbeid", "oktober–desember 2023")
-    assert soup(site / "2023-q4" / "index.html").find(id=hit["a"]) is not None
-    # æøå are stored as themselves (UTF-8), not as \u escapes, and survive the round trip.
-    assert "Østersjørådet".encode() in raw and b"\\u00f8" not in raw.lower()
-    assert any("rådgivning" in d["x"] for d in docs if d["i"] == "2023-q3")
-    assert any(d["h"] == "Østersjørådet (CBSS)" and d["i"] == "2023-q4" for d in docs)
-    assert any("grønn" in d["x"] for d in docs if d["i"] == "2023-q4")
-    # The search page loads the index and the script, both present.
-    scripts = [s["src"] for s in soup(site / "sok.html").find_all("script")]
-    assert scripts == ["sok-indeks.js", "sok.js"]
+    assert hit["meta"] == {
+        "title": "Ny rapport om tvangsarbeid i Norge",
+        "url": hit["meta"]["url"],
+        "utgave": "2023-q4",
+        "periode": "oktober–desember 2023",
+        "seksjon": "Verdt å merke seg",
+        "overskrift": "Tvangsarbeid",
+    }
+    issue_id, anchor = hit["meta"]["url"].split("/index.html#")
+    assert issue_id == "2023-q4" and soup(site / issue_id / "index.html").find(id=anchor) is not None
+    assert hit["filters"] == {"seksjon": ["Verdt å merke seg"], "år": ["2023"]}  # an unmapped heading: no organisation
+    # No address is indexed, though nearly every entry links somewhere; the title is, at the start.
+    assert not any(re.search(r"https?:|www\.|\.no/", r["content"]) for r in records)
+    assert all(unfold(r["content"]).startswith(r["meta"]["title"]) for r in records)
+    # ø is indexed as o + U+0338, so that Pagefind folds it to o; nothing else changes.
+    cbss = [r for r in records if r["meta"]["overskrift"] == "Østersjørådet (CBSS)"]
+    assert cbss and all(r["filters"]["organisasjon"] == ["Østersjørådet (CBSS)"] for r in cbss)
+    assert any("O\u0338stersjo\u0338rådet" in r["content"] for r in records)
+    assert not any(c in r["content"] for r in records for c in "øØ")
+    assert any("rådgivning" in r["content"] for r in records if r["meta"]["utgave"] == "2023-q3")
+    # Filters: the organisations a heading maps to, the section without its period, the year.
+    by_url = {r["meta"]["url"]: r for r in records}
+    nkvts = [r for r in records if r["meta"]["overskrift"] == "NKVTS og NOVA"]
+    assert nkvts and all(r["filters"]["organisasjon"] == ["NKVTS", "NOVA"] for r in nkvts)
+    assert {r["filters"]["seksjon"][0] for r in records if r["meta"]["url"].split("#")[1].startswith("sak-kom-")} == {
+        "KOMs hovedaktiviteter"
+    }
+    assert "organisasjon" not in by_url[f"2024-q2/index.html#{'sak-kom-1'}"]["filters"]  # KOM's own news
+    # The search page loads sok.js, which loads pagefind/pagefind.js; Pagefind's own UIs are not published.
+    assert [s["src"] for s in soup(site / "sok.html").find_all("script")] == ["sok.js"]
+    assert 'import("./pagefind/pagefind.js")' in (site / "sok.js").read_text(encoding="utf-8")
+    published = {p.relative_to(site / "pagefind").as_posix() for p in (site / "pagefind").rglob("*") if p.is_file()}
+    assert {"pagefind.js", "pagefind-entry.json", "wasm.nb.pagefind"} <= published
+    assert not [name for name in published if "-ui" in name or "highlight" in name or "worker" in name]
+
+
+def test_search_documents_leave_addresses_out():
+    """The records come from the entries' words (markdown.to_words): links as their text, bare addresses gone."""
+    from newsletter.render import markdown
+
+    assert markdown.to_words("Se [rapporten](https://www.fafo.no/r) og <https://a.no/b>, eller www.udi.no.") == (
+        "Se rapporten og eller"
+    )
+    assert markdown.to_words("Skriv til [oss](mailto:kom@example.no).\n\n- ett\n- **to**") == "Skriv til oss. ett to"
 
 
 # ---------------------------------------------------------------------- publication dates
@@ -386,14 +598,14 @@ def test_a_future_published_date_hides_the_issue_until_that_day(tmp_path):
     report = build(ws, today=dt.date(2024, 1, 1))
     assert report.issues == ["2023-q3"]
     assert report.skipped == ["2023-q4", "2024-q1", "2024-q2", "2024-q3"]
-    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "emner"]
+    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["2023-q3", "organisasjoner", "pagefind"]
     index = soup(site / "index.html")
     assert [a["href"] for a in index.select("ul.issues h3 a")] == ["2023-q3/index.html"]
     assert soup(site / "2023-q3" / "index.html").find("a", rel="next") is None
     assert len(feedparser.parse((site / "feed.xml").read_bytes()).entries) == 1
-    assert {d["i"] for d in search_docs(site)} == {"2023-q3"}
+    assert {r["meta"]["utgave"] for r in search_fragments(site)} == {"2023-q3"}
     for relative, path in files_under(site).items():
-        assert DISTINCTIVE not in path.read_text(encoding="utf-8"), relative
+        assert DISTINCTIVE not in readable(path), relative
 
     # The day 2024-q1 is published (8 April 2024), it and 2023-q4 appear; 2024-q2 (1 July) still waits.
     report = build(ws, today=dt.date(2024, 4, 8))
@@ -428,32 +640,38 @@ def test_a_text_change_rewrites_that_issue_and_the_shared_pages_only(built, tmp_
     edit(ws / "issues" / "2024-q1.yaml", "publikasjoner fortsetter som før", "publikasjoner fortsetter i grønn drakt")
     report = build(ws)
     written = set(report.written)
-    # The issue's page, the search index and the topic page showing the entry's start changed …
-    assert {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"} <= written
+    # The issue's page and the search index changed (the entry is under KOM's own "KOM i JD": on no page) …
+    assert "2024-q1/index.html" in written and any(f.startswith("pagefind/fragment/") for f in written)
     assert "grønn drakt" in (site / "2024-q1" / "index.html").read_text(encoding="utf-8")
-    assert any("grønn drakt" in d["x"] for d in search_docs(site))
+    assert any("grønn drakt" in unfold(r["content"]) for r in search_fragments(site))
     # … and no other issue's page, not even the neighbours' (their previous/next did not change).
     for other in ("2023-q3", "2023-q4", "2024-q2"):
         assert f"{other}/index.html" not in written
         assert mtimes(site)[f"{other}/index.html"] == before[f"{other}/index.html"]
     # Files whose bytes are the same are not rewritten (the index lists headings, not texts).
-    for relative in written:
+    for relative in pages_only(written):
         assert mtimes(site)[relative] != before[relative]
-    assert written <= {"2024-q1/index.html", "sok-indeks.js", "emner/kom-i-jd.html"}
-    assert report.removed == []
+    assert set(pages_only(written)) == {"2024-q1/index.html"}
+    assert report.removed and all(f.startswith("pagefind/") for f in report.removed)  # the index's old files
     fresh_build_matches(ws, site, tmp_path)
 
 
-def test_a_heading_change_updates_index_and_topics(built, tmp_path):
+def test_a_heading_change_updates_index_and_organisations(built, tmp_path):
     ws, site = built
-    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Tvangsarbeid og grønn industri\n")
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Fafo\n")
     report = build(ws)
-    assert "emner/tvangsarbeid.html" in report.removed
-    assert not (site / "emner" / "tvangsarbeid.html").exists()
-    assert (site / "emner" / "tvangsarbeid-og-gronn-industri.html").is_file()
-    assert {"index.html", "emner/index.html", "feed.xml", "sitemap.xml", "2023-q4/index.html"} <= set(report.written)
-    assert "Tvangsarbeid og grønn industri" in (site / "index.html").read_text(encoding="utf-8")
+    assert report.unmapped == []
+    assert (site / "organisasjoner" / "fafo.html").is_file()
+    assert {"organisasjoner/fafo.html", "organisasjoner/index.html", "sitemap.xml", "2023-q4/index.html"} <= set(
+        report.written
+    )
     assert "2024-q1/index.html" not in report.written
+    fresh_build_matches(ws, site, tmp_path)
+
+    edit(ws / "issues" / "2023-q4.yaml", "heading: Fafo\n", "heading: Tvangsarbeid\n")
+    report = build(ws)
+    assert pages_only(report.removed) == ["organisasjoner/fafo.html"]
+    assert [u.heading for u in report.unmapped] == ["Tvangsarbeid"]
     fresh_build_matches(ws, site, tmp_path)
 
 
@@ -464,14 +682,14 @@ def test_a_published_issue_made_draft_disappears(built, tmp_path):
     report = build(ws)
     assert report.issues == ["2023-q3", "2023-q4", "2024-q2"]
     assert report.skipped == ["2024-q1", "2024-q3"]
-    assert sorted(report.removed) == ["2024-q1/index.html", "emner/kom-i-jd.html"]  # and a heading only it had
+    assert sorted(pages_only(report.removed)) == ["2024-q1/index.html"]
     assert not (site / "2024-q1").exists()
     index = soup(site / "index.html")
     assert "2024-q1/index.html" not in [a["href"] for a in index.select("a")]
     assert "januar–mars 2024" not in index.get_text()
     assert "2024-q1" not in (site / "feed.xml").read_text(encoding="utf-8")
     assert "2024-q1" not in (site / "sitemap.xml").read_text(encoding="utf-8")
-    assert all(d["i"] != "2024-q1" for d in search_docs(site))
+    assert all(r["meta"]["utgave"] != "2024-q1" for r in search_fragments(site))
     # Its neighbours now lead to each other; the issue further away is untouched.
     assert soup(site / "2023-q4" / "index.html").find("a", rel="next")["href"] == "../2024-q2/index.html"
     assert soup(site / "2024-q2" / "index.html").find("a", rel="prev")["href"] == "../2023-q4/index.html"
@@ -501,9 +719,9 @@ def test_a_deleted_issue_file_takes_its_pages_along(built, tmp_path):
 def test_a_removed_output_file_is_written_again(built):
     ws, site = built
     (site / "2023-q4" / "index.html").unlink()
-    (site / "emner" / "sverige.html").unlink()
+    (site / "organisasjoner" / "sverige.html").unlink()
     report = build(ws)
-    assert sorted(report.written) == ["2023-q4/index.html", "emner/sverige.html"]
+    assert sorted(pages_only(report.written)) == ["2023-q4/index.html", "organisasjoner/sverige.html"]
 
 
 def test_paths_stay_inside_the_archive(tmp_path):
@@ -521,14 +739,31 @@ def test_paths_stay_inside_the_archive(tmp_path):
     assert safe_join(tmp_path, "emner/../index.html") == (tmp_path / "index.html").resolve()
 
 
-def test_a_heading_named_index_does_not_replace_the_topics_page(tmp_path):
+def test_an_organisation_named_index_does_not_replace_the_organisations_page(tmp_path):
     ws = make_workspace(tmp_path / "ws", issues=["2023-q4"])
-    edit(ws / "issues" / "2023-q4.yaml", "heading: Tvangsarbeid\n", "heading: Index\n")
+    edit(ws / "newsletter.yaml", "organisations:\n", "organisations:\n  - name: Index\n    headings: [Tvangsarbeid]\n")
     report = build(ws)
     assert len(report.written) == len(set(report.written))
-    topics = soup(ws / "site" / "emner" / "index.html")
-    assert topics.h2.get_text(strip=True) == "Emner"
-    assert topics.find("a", href="sverige.html") is not None
+    assert "organisasjoner/index-organisasjon.html" in report.written
+    index = soup(ws / "site" / "organisasjoner" / "index.html")
+    assert index.h2.get_text(strip=True) == "Organisasjoner"
+    assert index.find("a", href="sverige.html") is not None
+    assert index.find("a", href="index-organisasjon.html") is not None
+
+
+def test_a_build_over_an_older_archive_removes_what_it_no_longer_makes(built, tmp_path):
+    """An archive from before organisation pages (manifest version 2, topic pages in emner/) loses emner/."""
+    ws, site = built
+    manifest = json.loads((site / ".manifest.json").read_text(encoding="utf-8"))
+    (site / "emner").mkdir()
+    (site / "emner" / "sverige.html").write_text("<!DOCTYPE html><p>gammel</p>", encoding="utf-8")
+    manifest["version"] = 2
+    manifest["outputs"]["emner/sverige.html"] = "0" * 20
+    (site / ".manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = build(ws)
+    assert pages_only(report.removed) == ["emner/sverige.html"]
+    assert not (site / "emner").exists()
+    fresh_build_matches(ws, site, tmp_path)
 
 
 # ---------------------------------------------------------------------- PDFs
@@ -611,3 +846,246 @@ def test_no_contact_data_in_the_archive(tmp_path):
         text = path.read_bytes().decode("utf-8", "replace").lower()
         for secret in ("person@example.org", "hemmelig navn", "skjult organisasjon"):
             assert secret not in text, f"{secret!r} in {relative}"
+
+
+# ---------------------------------------------------------------------- site serve
+
+
+def test_site_serve_leaves_the_built_archive_and_its_pdfs_as_they_were(tmp_path):
+    """`site serve` previews in var/site-preview/: every file of site/ (PDFs too) keeps its bytes and mtime."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    ws = make_workspace(tmp_path / "ws")
+    for issue_id in PUBLISHED:  # PDFs as `newsletter build` leaves them, newer than the issue files
+        made = ws / "build" / issue_id / f"{issue_id}.pdf"
+        made.parent.mkdir(parents=True)
+        made.write_bytes(f"%PDF-1.7 {issue_id} made by newsletter build\n%%EOF\n".encode())
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build"])
+    assert result.exit_code == 0, result.output
+    site = ws / "site"
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.pdf")) == [f"{i}/{i}.pdf" for i in PUBLISHED]
+    before, stamps = snapshot(site), age_all(site)
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "newsletter", "--workspace", str(ws), "site", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, f"no address from site serve: {line!r} {process.stderr.read() if process.poll() else ''}"
+        with urllib.request.urlopen(match[0] + "index.html", timeout=10) as response:
+            served = response.read().decode("utf-8")
+        assert "april–juni 2024" in served and ".pdf" not in served  # the preview, built without PDFs
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+    assert (ws / "var" / "site-preview" / "index.html").is_file()
+    assert snapshot(site) == before
+    assert mtimes(site) == stamps
+    # A later build finds the archive complete: nothing to write, nothing removed, the PDFs still linked.
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build"])
+    assert FILES_WRITTEN.search(result.output).groups() == ("0", "0"), result.output
+    assert soup(site / "index.html").find("a", href="2024-q2/2024-q2.pdf") is not None
+
+
+# ---------------------------------------------------------------------- characters XML forbids
+
+
+def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(tmp_path):
+    """An intro with a form feed, U+0001 and a bell (as pasted from a PDF): every XML file stays well-formed."""
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q3", "2023-q4"])
+    path = ws / "issues" / "2023-q4.yaml"
+    text, count = re.subn(
+        r"intro: >-\n(?:  .*\n)+",
+        lambda _: 'intro: "Godt nytt år!\\f I denne utgaven\\x01: en rapport om tvangsarbeid.\\a"\n',
+        path.read_text(encoding="utf-8"),
+    )
+    assert count == 1
+    path.write_text(
+        text.replace("title: Ny rapport om tvangsarbeid i Norge", 'title: "Ny rapport\\x0b om tvangsarbeid i Norge"'),
+        encoding="utf-8",
+    )
+    assert build(ws).warnings == []
+    site = ws / "site"
+    raw = (site / "feed.xml").read_bytes()
+    feed = feedparser.parse(raw)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.entries[0].summary == "Godt nytt år! I denne utgaven: en rapport om tvangsarbeid."
+    for name in ("feed.xml", "sitemap.xml"):
+        ET.parse(site / name)  # well-formed XML, or this raises
+    for relative, file in files_under(site).items():
+        if file.suffix in (".html", ".xml", ".js"):
+            assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", file.read_text(encoding="utf-8")), relative
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
+    lines = result.output.splitlines()
+    assert (
+        f"warning: {path}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often pasted from a PDF): "
+        "the archive drops them, remove them here"
+    ) in lines, result.output
+    assert any(
+        line.startswith(f"warning: {path}, line ")
+        and line.endswith(
+            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF): the archive "
+            "drops it, remove it here"
+        )
+        for line in lines
+    ), result.output
+
+
+# ---------------------------------------------------------------------- the two sample issues
+
+
+def test_the_two_sample_issues_make_organisation_pages_from_the_configured_list(tmp_path):
+    """2022-q2 and 2024-q2 with the sample newsletter.yaml: every heading placed, aliases merged across years."""
+    ws = make_workspace(tmp_path / "ws", issues=["2024-q2"])
+    shutil.copy(Path(__file__).parent / "data" / "site" / "2022-q2.yaml", ws / "issues" / "2022-q2.yaml")
+    report = build(ws)
+    assert report.issues == ["2022-q2", "2024-q2"] and report.unmapped == [] and report.warnings == []
+    site = ws / "site"
+    greta = entries_on(site, "europaradet-og-greta")
+    assert [i for i, _ in greta] == ["2024-q2"] * 3 + ["2022-q2"] * 6
+    assert headings_of(site, "2022-q2", [a for i, a in greta if i == "2022-q2"]) == {"GRETA"}
+    assert headings_of(site, "2024-q2", [a for i, a in greta if i == "2024-q2"]) == {"Europarådet og GRETA"}
+    osse = entries_on(site, "osse")
+    assert headings_of(site, "2022-q2", [a for i, a in osse if i == "2022-q2"]) == {"OSCE"}
+    assert {i for i, _ in entries_on(site, "stortinget")} == {"2022-q2", "2024-q2"}  # "Representantforslag" too
+    pages = {p.stem for p in (site / "organisasjoner").glob("*.html")}
+    for own in (
+        "Kontakt oss",
+        "Om KOM",
+        "Tilstandsrapport 2023",
+        "KOM tilstandsrapport 2021 publisert",
+        "KOMs kontaktliste",
+    ):
+        assert slug(own) not in pages
+    teasers = [li.find_all("p")[-1].get_text() for li in soup(site / "index.html").select("main ul.issues > li")]
+    assert teasers[1].startswith("I denne utgaven presenterer vi KOMs tilstandsrapport for 2021")
+
+
+def test_an_archive_with_nothing_published_has_no_search_index_until_an_issue_is(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    site = ws / "site"
+    assert build(ws, today=dt.date(2020, 1, 1)).issues == []
+    assert not (site / "pagefind").exists()
+    assert build(ws, today=dt.date(2020, 1, 1)).written == []  # and nothing to do the second time
+    assert build(ws, today=dt.date(2024, 1, 1)).issues == ["2023-q3"]
+    assert search_pages(site) == 7
+    report = build(ws, today=dt.date(2020, 1, 1))
+    assert report.issues == [] and not (site / "pagefind").exists()
+    assert "pagefind/pagefind.js" in report.removed
+
+
+# ---------------------------------------------------------------------- dead links in the archive
+
+
+def write_issue(ws: Path, issue_id: str, published: str | None, entries: list[str]) -> Path:
+    """A small issue file: `entries` are YAML blocks for the `norway` section."""
+    from newsletter.quarters import period_for
+
+    body = "\n".join(textwrap.indent(textwrap.dedent(e).strip(), "    ") for e in entries)
+    path = ws / "issues" / f"{issue_id}.yaml"
+    path.write_text(
+        f"id: {issue_id}\ntitle: Nyhetsbrev fra KOM\nperiod: {period_for(issue_id)}\n"
+        + (f"published: {published}\n" if published else "")
+        + f"intro: Utgaven.\nsections:\n  norway:\n{body}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_links_archive_lists_the_dead_links_of_every_published_issue(tmp_path, server):
+    from tests.conftest import FAST_FETCH_YAML, Route
+
+    server.routes["/lever"] = Route(b"ok", content_type="text/plain")
+    gone, moved, draft = server.url("/borte"), server.url("/flyttet"), server.url("/kladd")
+    ws = make_workspace(tmp_path / "ws", issues=[])
+    with (ws / "newsletter.yaml").open("a", encoding="utf-8") as settings:
+        settings.write(FAST_FETCH_YAML)
+    # The test server is on 127.0.0.1, inside the network: checked only as an intranet source's host.
+    with (ws / "feeds.yaml").open("a", encoding="utf-8") as feeds:
+        feeds.write(
+            f"  - key: intranett\n    name: Intranett\n    kind: rss\n    url: {server.url('/rss')}\n"
+            "    section: norway\n    allow_private: true\n"
+        )
+    copy = "https://web.archive.org/web/2023/https://www.regjeringen.no/flyttet"
+    older = write_issue(
+        ws,
+        "2023-q3",
+        "2023-10-05",
+        [
+            f"- heading: Stortinget\n  title: Lever\n  text: Se [her]({server.url('/lever')}).",
+            f"- heading: Stortinget\n  title: Borte\n  text: Se [her]({gone}).",
+        ],
+    )
+    newer = write_issue(
+        ws,
+        "2023-q4",
+        "2024-01-10",
+        [
+            f"- heading: Politiet\n  title: Flyttet\n  text: Se [her]({moved}).\n  archived_url: {copy}",
+            f"- heading: Politiet\n  title: Igjen\n  text: Se [rapporten]({gone}).",
+        ],
+    )
+    write_issue(ws, "2024-q1", None, [f"- heading: Politiet\n  title: Kladd\n  text: Se [her]({draft})."])
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines == [
+        f"2023-q3 ({older}): 1 dead of 2 links",
+        f"  dead: {gone}  (norway:2 'Borte')  HTTP 404 Not Found",
+        f"2023-q4 ({newer}): 2 dead of 2 links",
+        f"  dead: {moved}  (norway:1 'Flyttet')  HTTP 404 Not Found; archived copy: {copy}",
+        f"  dead: {gone}  (norway:2 'Igjen')  HTTP 404 Not Found",
+        "2 published issues, 4 links: 3 dead, 2 without an archived copy; note a new address in the issue "
+        "file, or an archived_url on the entry",
+    ]
+    asked = [entry.path for entry in server.log]
+    assert "/kladd" not in asked  # the draft's links are not the archive's
+    assert asked.count("/borte") == 1  # one URL, asked once, reported in both issues
+
+    data = json.loads(CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive", "--json"]).stdout)
+    assert [(i["issue"], i["links"], [d["url"] for d in i["dead"]]) for i in data] == [
+        ("2023-q3", 2, [gone]),
+        ("2023-q4", 2, [moved, gone]),
+    ]
+    assert data[1]["dead"][0]["archived_url"] == copy and data[1]["dead"][0]["status"] == 404
+
+    # Every dead link seen to (a new address, or a stored copy): exit 0.
+    edit(newer, f"[rapporten]({gone})", f"[rapporten]({server.url('/lever')})")
+    edit(older, f"      text: Se [her]({gone}).\n", f"      text: Se [her]({gone}).\n      archived_url: {copy}\n")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "--archive"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 published issues, 4 links: 2 dead, 0 without an archived copy"
+
+    usage = CliRunner().invoke(cli, ["--workspace", str(ws), "links", "2023-q3", "--archive"])
+    assert usage.exit_code == 2 and "give an issue ID or --archive, not both" in usage.output
+    assert CliRunner().invoke(cli, ["--workspace", str(ws), "links"]).exit_code == 2
+
+
+def test_the_archive_shows_an_entrys_archived_copy_beside_its_links(tmp_path):
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q4"])
+    copy = "https://web.archive.org/web/2024/https://www.fafo.no/tvangsarbeid"
+    edit(
+        ws / "issues" / "2023-q4.yaml",
+        "      title: Ny rapport om tvangsarbeid i Norge\n",
+        f"      title: Ny rapport om tvangsarbeid i Norge\n      archived_url: {copy}\n",
+    )
+    build(ws)
+    page = soup(ws / "site" / "2023-q4" / "index.html")
+    article = page.find("a", href=copy).find_parent("article")
+    assert article.h4.get_text(strip=True) == "Ny rapport om tvangsarbeid i Norge"
+    assert article.find("p", class_="archived").get_text(" ", strip=True) == (
+        "Lenken over virker ikke lenger. Se en arkivert kopi ."
+    )
+    # Only that entry: the others carry no copy.
+    assert len(page.select("p.archived")) == 1
+    bad = ws / "issues" / "2023-q4.yaml"
+    edit(bad, f"archived_url: {copy}", "archived_url: web.archive.org/x")
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
+    assert "archived_url: 'web.archive.org/x' is not an http(s) address" in result.output

@@ -42,7 +42,7 @@ def test_build_warns_when_an_overridden_template_is_older_than_its_built_in(tmp_
     fresh = tmp_path / "fresh"
     overrides.init(fresh)
     result = build(sample_issue(), SETTINGS, tmp_path / "out", ("text",), fresh)
-    assert result.warnings == []
+    assert not [w for w in result.warnings if "template" in w], result.warnings  # (site_url's is another matter)
 
 
 def test_templates_init_command(tmp_path):

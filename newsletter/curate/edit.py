@@ -39,6 +39,7 @@ from newsletter.quarters import issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
+from newsletter.textcodec import xml_forbidden
 
 STARTING_TEXT_LIMIT = 320
 DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
@@ -593,6 +594,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         problems.append(Problem(level, message, path, entry.line if entry else None, field))
 
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
+    for name, value in (("title", issue.title), ("intro", issue.intro)):
+        if forbidden := xml_forbidden(value):
+            add("warning", _forbidden_message(forbidden), field=name)
     if issue.published is None:
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
     seen_links: dict[str, str] = {}
@@ -621,6 +625,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
         if not entry.title:
             add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
+        for name in ("heading", "title", "text"):
+            if forbidden := xml_forbidden(getattr(entry, name)):
+                add("warning", f"{where} {_forbidden_message(forbidden)}", entry, name)
         if first and entry.date and not first <= entry.date <= last:
             add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
         if entry.deadline and issue.published and entry.deadline < issue.published:
@@ -657,6 +664,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
 def _is_starting_text(text: str, cited: list[Item]) -> bool:
     """Whether an entry's text is what `issue add` gave it: the first item's alone, or with every link."""
     return text.strip() in {starting_text(cited[0]).strip(), starting_text(*cited).strip()}
+
+
+def _forbidden_message(forbidden: list[str]) -> str:
+    """The warning for characters XML forbids (`forbidden`, as "U+000C") in a field of the issue."""
+    one = len(forbidden) == 1
+    return (
+        f"holds {'a character' if one else 'characters'} XML forbids ({', '.join(forbidden)}; often pasted "
+        f"from a PDF): the archive drops {'it' if one else 'them'}, remove {'it' if one else 'them'} here"
+    )
 
 
 def _heading_problems(curation: Curation, path: str, key: str, entries: list[Entry]) -> list[Problem]:

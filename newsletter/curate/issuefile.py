@@ -638,7 +638,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         if key not in ENTRY_FIELDS:
             problem(f"unknown field (an entry has: {', '.join(ENTRY_FIELDS)})", node, key, f"{where}.{key}")
     values = {}
-    for key in ("heading", "title", "text", "item"):
+    for key in ("heading", "title", "text", "item", "archived_url"):
         value = node.get(key)
         if value is not None and not isinstance(value, str):
             if key in ("title", "heading") and isinstance(value, (int, float)):
@@ -667,6 +667,15 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
     if not isinstance(accepted, bool):
         problem(f"expected true or false, got {accepted!r}", node, "accepted", f"{where}.accepted")
         accepted = False
+    archived_url = values["archived_url"]
+    if archived_url and not re.match(r"^https?://[^\s/]+\S*$", archived_url):
+        problem(
+            f"'{archived_url}' is not an http(s) address (archived_url is a stored copy's address)",
+            node,
+            "archived_url",
+            f"{where}.archived_url",
+        )
+        archived_url = ""
     dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
     if dates["event_end"] and not (dates["event_date"] and dates["event_date"] <= dates["event_end"]):
         problem(
@@ -682,6 +691,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         text=values["text"].strip(),
         items=tuple(i for i in items if ITEM_ID.match(i)),
         accepted=accepted,
+        archived_url=archived_url,
         line=line_of(node),
         date=dates["date"],
         deadline=dates["deadline"],

@@ -138,11 +138,22 @@ def build(
     workspace_templates: Path | None = None,
 ) -> BuildResult:
     """Render the issue and write its files into `out_dir` (each atomically), then the build manifest
-    (`newsletter.buildstamp`), last: a build interrupted before it never passes for a whole one."""
+    (`newsletter.buildstamp`), last: a build interrupted before it never passes for a whole one.
+
+    The result's warnings name what the editor should fix: an e-mail over the size budget, a stale
+    overridden template, and a missing `site_url` (without it the e-mail cannot link to its web version).
+    """
     made_from = buildstamp.sources(Path(issue.path) if issue.path else None, settings, workspace_templates)
     view = issue_view(issue, settings)
     outputs, warnings, seconds = render_formats(view, issue, settings, formats, workspace_templates)
     warnings = overrides.stale(workspace_templates) + warnings
+    if not settings.site_url and ("email" in formats or "text" in formats):
+        # The mailing stage fills the web version's address from site_url, and drops the link without it.
+        warnings.append(
+            "no site_url in newsletter.yaml: the e-mail's link to the web version (\"Les nyhetsbrevet i "
+            "nettleseren\") will be left out when it is sent; set site_url to the archive's address, e.g. "
+            "site_url: https://www.example.no/nyhetsbrev (newsletter.yaml shows where it goes)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, data in outputs.items():

@@ -8,6 +8,7 @@ text could smuggle in: an entry can neither break the page nor inject markup.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -206,8 +207,23 @@ def to_text(
     return text_out
 
 
-def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None) -> str:
-    """An inline run as plain text: links written out ("tekst (https://…)") or numbered ("tekst [n]")."""
+_ADDRESS_WORD = re.compile(r"^[(<\[]*(?:[a-z][a-z0-9+.-]*://|www\.)\S*$", re.IGNORECASE)
+
+
+def to_words(text: str) -> str:
+    """The words of Markdown on one line, without an address: links as their text alone, bare addresses dropped.
+
+    For the archive's listings and its search index, where an entry is read (and found) by its words:
+    "se [her](https://…)" → "se her", and "https" matches nothing.
+    """
+    inline = [t for t in _parser().parse(text or "") if t.type == "inline"]
+    runs = [_inline_text(t.children or [], None, addresses=False) for t in inline]
+    return " ".join(word for word in " ".join(runs).split() if not _ADDRESS_WORD.match(word))
+
+
+def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, addresses: bool = True) -> str:
+    """An inline run as plain text: links written out ("tekst (https://…)"), numbered ("tekst [n]"), or, without
+    `addresses`, as their text alone."""
     parts: list[str] = []
     href: str | None = None
     label_start = 0
@@ -217,7 +233,9 @@ def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None) -> 
             href = str(value) if value else None
             label_start = len(parts)
         elif child.type == "link_close":
-            if href and href.lower().startswith("mailto:"):
+            if not addresses:
+                pass
+            elif href and href.lower().startswith("mailto:"):
                 address = href[len("mailto:") :]
                 if "".join(parts[label_start:]).strip() != address:
                     parts.append(f" ({address})")  # an address is written out, not numbered

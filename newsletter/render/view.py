@@ -62,6 +62,7 @@ class EntryView:
     event_date: str = ""
     # The entry's Markdown, parsed once per build; the calendar renders its description from it.
     tokens: list = field(default_factory=list, repr=False, compare=False)
+    archived_url: str = ""  # a stored copy of the page the entry links to, once that link died
 
 
 @dataclass
@@ -192,6 +193,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
                         event_date=norwegian_interval(entry.event_date, entry.event_end) if entry.event_date else "",
                         tokens=tokens,
+                        archived_url=entry.archived_url,
                     )
                 )
             groups.append(GroupView(heading, views, f"del-{key}-{len(groups) + 1}"))

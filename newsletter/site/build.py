@@ -1,10 +1,13 @@
 """The static web archive: every published issue, browsable and searchable, in `site/`.
 
 Pages: `index.html` (every issue, newest first, by year), `<id>/index.html`
-(the issue's web page with navigation) and `<id>/<id>.pdf`, `emner/` (a page
-per heading: everything ever written about GRETA, or Sweden), `sok.html` with
-a prebuilt search index (`sok-indeks.js`, searched in the browser; no
-server), `feed.xml` (Atom) and `sitemap.xml`.
+(the issue's web page with navigation) and `<id>/<id>.pdf`, `organisasjoner/`
+(a page per organisation configured in newsletter.yaml: every GRETA item since
+the first issue), `sok.html` searching a Pagefind index of every entry
+(`pagefind/`, see `search`), `feed.xml` (Atom) and `sitemap.xml`.
+
+Headings that map to no organisation, and are neither the unit's own nor a
+theme, are reported (`SiteReport.unmapped`) so the editor can configure them.
 
 Only published issues appear: a `published` date that is not in the future.
 Nothing from the contact list is ever read here.
@@ -24,8 +27,15 @@ from pathlib import Path
 
 from newsletter import clock
 from newsletter.models import Settings
-from newsletter.site.plan import Manifest, inputs_key, plan_site, read_issues
+from newsletter.site.plan import Manifest, Phases, inputs_key, plan_site, read_issues
+from newsletter.site.summaries import Unmapped
 from newsletter.site.write import Templates, Writer, remove_outputs, write_issue_page, write_shared_pages
+
+NO_SITE_URL = (
+    "no site_url in newsletter.yaml: the archive has no sitemap (sitemaps need absolute addresses), no canonical "
+    "links, and its feed links only relative; set site_url to the address the archive is published at, e.g. "
+    "site_url: https://www.example.no/nyhetsbrev (newsletter.yaml shows where it goes)"
+)
 
 
 @dataclass
@@ -37,7 +47,12 @@ class SiteReport:
     removed: list[str] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)  # published, oldest first
     skipped: list[str] = field(default_factory=list)  # drafts and future issues
-    warnings: list[str] = field(default_factory=list)  # issue files left out, and why
+    warnings: list[str] = field(default_factory=list)  # issue files left out and why; no site_url
+    unmapped: list[Unmapped] = field(default_factory=list)  # headings no configured organisation claims
+    # Seconds per phase: "hash" (issue files hashed), "read" (parsed and validated), "view" (view models and
+    # summaries), "pages" (issue pages and PDFs), "shared" (index, organisations, feed …), "search" (Pagefind),
+    # "manifest" (planning, removing, the manifest).
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def build_site(
@@ -61,28 +76,42 @@ def build_site(
     today = today or clock.today(settings.timezone)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = settings.site_url.rstrip("/") + "/" if settings.site_url else ""
+    phases = Phases()
 
-    previous = Manifest.load(out_dir)
-    global_key = inputs_key(settings_path, workspace_templates)
+    with phases("manifest"):
+        previous = Manifest.load(out_dir)
+        global_key = inputs_key(settings_path, workspace_templates)
     cached = previous.issues if previous.global_key == global_key else {}
-    catalogue = read_issues(issues_dir, settings, cached, today)
-    plan = plan_site(catalogue, previous, global_key, out_dir, base, pdf, today)
+    catalogue = read_issues(issues_dir, settings, cached, today, phases)
+    with phases("manifest"):
+        plan = plan_site(catalogue, previous, global_key, out_dir, base, pdf, today)
 
     writer, templates = Writer(out_dir), Templates(workspace_templates)
     for page in plan.pages:
         if page.stale:
             document = catalogue.document(page.summary.id)
-            write_issue_page(writer, templates, page, document, base, pdf, build_dir)
+            with phases("pages"):
+                write_issue_page(writer, templates, page, document, base, pdf, build_dir)
     if plan.shared.stale:
-        write_shared_pages(writer, templates, plan.shared, plan.published, settings, base, pdf, today)
-    removed = remove_outputs(out_dir, plan.removals)
-    plan.manifest.save(out_dir, previous)
+        index_files = write_shared_pages(
+            writer, templates, plan.shared, plan.published, settings, base, pdf, today, phases
+        )
+        plan.search_index_written(index_files)
+    with phases("manifest"):
+        writer.flush()  # before the manifest vouches for the files
+        removed = remove_outputs(out_dir, plan.removals)
+        plan.manifest.save(out_dir, previous)
 
+    warnings = list(catalogue.warnings)
+    if not base:
+        warnings.append(NO_SITE_URL)
     return SiteReport(
         out_dir,
         written=writer.written,
         removed=removed,
         issues=[summary.id for summary in plan.published],
         skipped=sorted(plan.unpublished),
-        warnings=catalogue.warnings,
+        warnings=warnings,
+        unmapped=plan.shared.unmapped,
+        seconds=dict(phases),
     )

@@ -14,6 +14,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +26,18 @@ from newsletter.fsutil import atomic_write, safe_join
 from newsletter.models import Issue, Settings
 from newsletter.render.build import BUILT_IN_TEMPLATES
 from newsletter.render.view import IssueView, issue_view
-from newsletter.site.summaries import IssueSummary, Topic, summarize, topics
+from newsletter.site.search import SEARCH_DIR
+from newsletter.site.summaries import IssueSummary, OrganisationPage, Unmapped, organisation_pages, summarize
 
 log = logging.getLogger(__name__)
 
 MANIFEST = ".manifest.json"
-MANIFEST_VERSION = 2
-# The pages that list every issue, besides one page per topic.
-SHARED_PAGES = ("index.html", "emner/index.html", "sok.html", "sok.js", "sok-indeks.js", "feed.xml", "sitemap.xml")
+MANIFEST_VERSION = 3
+# The pages that list every issue, besides one page per organisation.
+SHARED_PAGES = ("index.html", "organisasjoner/index.html", "sok.html", "sok.js", "feed.xml", "sitemap.xml")
+# The search index's files are named by Pagefind (by their content), so the plan cannot know them ahead:
+# it keeps those the last build wrote, or expects this one, and the build records what Pagefind made.
+SEARCH_ENTRY = f"{SEARCH_DIR}/pagefind-entry.json"
 
 
 def content_hash(*parts: object) -> str:
@@ -63,13 +70,21 @@ class Manifest:
 
     @classmethod
     def load(cls, out_dir: Path) -> Manifest:
-        """The manifest in `out_dir`; an empty one when it is missing, unreadable or of another version."""
+        """The manifest in `out_dir`; an empty one when it is missing or unreadable.
+
+        A manifest of another version keeps only its `outputs`: what an older build wrote is still
+        known, so files this build no longer makes (emner/ before organisasjoner/) are removed.
+        """
         try:
             data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return cls()
-        if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        if not isinstance(data, dict):
             return cls()
+        outputs = data.get("outputs")
+        outputs = {f: "" for f in outputs if isinstance(f, str)} if isinstance(outputs, dict) else {}
+        if data.get("version") != MANIFEST_VERSION:
+            return cls(outputs=outputs)
         return cls(data.get("global"), data.get("outputs", {}), data.get("issues", {}))
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +95,19 @@ class Manifest:
         """Write the manifest into `out_dir` atomically, unless it equals `previous` (a no-op build writes nothing)."""
         if self.to_json() != previous.to_json() or not (out_dir / MANIFEST).exists():
             atomic_write(out_dir / MANIFEST, json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True))
+
+
+class Phases(dict[str, float]):
+    """Seconds a build spent in each phase, summed over its calls: `with phases("read"): …`."""
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        """Add the time the block takes to phase `name`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
 
 
 @dataclass
@@ -97,25 +125,31 @@ class Catalogue:
     unpublished: dict[str, dt.date | None] = field(default_factory=dict)  # drafts and future issues → their date
     documents: dict[str, tuple[Issue, IssueView]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    phases: Phases = field(default_factory=Phases)  # "read" (YAML parsed and validated), "view" (view models)
 
     def document(self, issue_id: str) -> tuple[Issue, IssueView]:
         """The issue and its view model, parsed now if this build has not yet; raises IssueFileError."""
         if issue_id not in self.documents:
-            issue = IssueDocument.load(self.issues_dir / f"{issue_id}.yaml").issue(self.settings)
-            self.documents[issue_id] = (issue, issue_view(issue, self.settings))
+            with self.phases("read"):
+                issue = IssueDocument.load(self.issues_dir / f"{issue_id}.yaml").issue(self.settings)
+            with self.phases("view"):
+                self.documents[issue_id] = (issue, issue_view(issue, self.settings))
         return self.documents[issue_id]
 
 
-def read_issues(issues_dir: Path, settings: Settings, cached: dict[str, dict[str, Any]], today: dt.date) -> Catalogue:
+def read_issues(
+    issues_dir: Path, settings: Settings, cached: dict[str, dict[str, Any]], today: dt.date, phases: Phases
+) -> Catalogue:
     """Hash every issue file in `issues_dir`, and parse and summarise those `cached` has no state for.
 
     `cached` is the manifest's issue states (empty when newsletter.yaml or a template changed). A draft
     or future issue is parsed again once its date has come. An issue file that does not load is left out,
     with a warning.
     """
-    catalogue = Catalogue(issues_dir, settings)
+    catalogue = Catalogue(issues_dir, settings, phases=phases)
     for issue_id in list_issue_ids(issues_dir):
-        digest = catalogue.hashes[issue_id] = content_hash((issues_dir / f"{issue_id}.yaml").read_bytes())
+        with phases("hash"):
+            digest = catalogue.hashes[issue_id] = content_hash((issues_dir / f"{issue_id}.yaml").read_bytes())
         state = cached.get(issue_id)
         if state and state.get("hash") == digest:
             if "summary" in state:
@@ -134,7 +168,8 @@ def read_issues(issues_dir: Path, settings: Settings, cached: dict[str, dict[str
         except IssueFileError as exc:
             catalogue.warnings.append(f"{exc} (left out of the archive)")
             continue
-        catalogue.summaries[issue_id] = summarize(issue, view)
+        with phases("view"):
+            catalogue.summaries[issue_id] = summarize(issue, view)
     return catalogue
 
 
@@ -152,11 +187,12 @@ class IssuePage:
 
 @dataclass
 class SharedPages:
-    """The pages that list every published issue, with the topics they show."""
+    """The pages that list every published issue, with the organisation pages and the headings none claims."""
 
     key: str
     files: list[str]
-    topics: dict[str, Topic]  # slug → topic
+    organisations: dict[str, OrganisationPage]  # slug → page
+    unmapped: list[Unmapped]
     stale: bool
 
 
@@ -170,6 +206,15 @@ class SitePlan:
     shared: SharedPages
     removals: list[str]  # relative paths of outputs no longer produced, sorted
     manifest: Manifest
+
+    def search_index_written(self, files: list[str]) -> None:
+        """Record the search index's files as Pagefind named them this time; those of the last index go."""
+        outputs = self.manifest.outputs
+        before = {f for f in outputs if f.startswith(f"{SEARCH_DIR}/")}
+        for name in before:
+            del outputs[name]
+        outputs.update(dict.fromkeys(files, self.shared.key))
+        self.removals = sorted(set(self.removals) | (before - set(files)))
 
 
 def plan_site(
@@ -201,10 +246,14 @@ def plan_site(
         files = [f"{summary.id}/index.html"] + ([f"{summary.id}/{summary.id}.pdf"] if pdf else [])
         pages.append(IssuePage(summary, before, after, key, files, missing_or_changed(files, key)))
 
-    found = topics(published)
+    found, unmapped = organisation_pages(published, catalogue.settings.archive)
     shared_key = content_hash(global_key, [(s.id, catalogue.hashes[s.id]) for s in published], base, pdf)
-    shared_files = [*SHARED_PAGES, *(f"emner/{slug}.html" for slug in found)]
-    shared = SharedPages(shared_key, shared_files, found, missing_or_changed(shared_files, shared_key))
+    # The sitemap protocol takes absolute addresses only: without a site address there is no sitemap.
+    shared_files = [f for f in SHARED_PAGES if base or f != "sitemap.xml"]
+    shared_files += [f"organisasjoner/{slug}.html" for slug in found]
+    index_files = sorted(f for f in previous.outputs if f.startswith(f"{SEARCH_DIR}/"))
+    shared_files += index_files or ([SEARCH_ENTRY] if published else [])  # nothing published: no index
+    shared = SharedPages(shared_key, shared_files, found, unmapped, missing_or_changed(shared_files, shared_key))
 
     outputs = {f: page.key for page in pages for f in page.files} | dict.fromkeys(shared_files, shared_key)
     issues_state: dict[str, dict[str, Any]] = {

@@ -3,13 +3,15 @@
 Every page is a Jinja template (the workspace's `templates/` first, then the
 built-in ones): `web.html` per issue, `site_*.html` for the shared pages, and
 `feed.xml` (Atom, RFC 4287) and `sitemap.xml` (sitemaps.org 0.9), which are
-autoescaped as XML.
+autoescaped as XML. Every text file goes through `Writer`, which drops the
+characters XML forbids.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import errno
+import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -22,10 +24,10 @@ from newsletter.render import pdf as pdf_format
 from newsletter.render import web as web_format
 from newsletter.render.build import BUILT_IN_TEMPLATES, environment
 from newsletter.render.view import IssueView, norwegian_date
-from newsletter.site.plan import IssuePage, SharedPages
+from newsletter.site.plan import IssuePage, Phases, SharedPages
+from newsletter.site.search import SEARCH_DIR, content_named, scratch_folder, search_documents, search_index
 from newsletter.site.summaries import IssueListing, IssueSummary, slug
-
-SNIPPET = 400  # the search index keeps the first SNIPPET * 3 characters of an entry's text
+from newsletter.textcodec import strip_xml_forbidden
 
 
 class Writer:
@@ -38,15 +40,39 @@ class Writer:
     def write(self, relative: str, content: str | bytes) -> None:
         """Write `content` (text as UTF-8) to `out_dir/relative` atomically, unless the file already holds it.
 
-        Raises NewsletterError when `relative` would land outside `out_dir`.
+        Text loses the characters XML 1.0 forbids first (a control character pasted into an intro would
+        make feed.xml not well-formed, and is a parse error in HTML). Raises NewsletterError when
+        `relative` would land outside `out_dir`.
         """
-        data = content.encode("utf-8") if isinstance(content, str) else content
+        data = strip_xml_forbidden(content).encode("utf-8") if isinstance(content, str) else content
         path = safe_join(self.out_dir, relative)
         if path.exists() and path.read_bytes() == data:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        atomic_write(path, data, durable=False)  # whole files for readers; `flush` makes them durable at once
         self.written.append(relative)
+
+    def place(self, relative: str, source: Path, content_named: bool = False) -> None:
+        """Move the file `source` to `out_dir/relative` (copy it, from another file system), unless that already
+        holds its bytes. A `content_named` file (its name is a hash of its bytes) is taken to hold them when it
+        exists, unread.
+        """
+        path = safe_join(self.out_dir, relative)
+        if path.exists() and (content_named or path.read_bytes() == source.read_bytes()):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            atomic_write(path, source.read_bytes(), durable=False)
+        self.written.append(relative)
+
+    def flush(self) -> None:
+        """Make everything written so far durable, in one sync rather than two fsyncs per file."""
+        if self.written:
+            os.sync()
 
 
 class Templates:
@@ -108,52 +134,48 @@ def write_shared_pages(
     base: str,
     pdf: bool,
     today: dt.date,
-) -> None:
-    """Write the pages that list every published issue: index, topics, search (page, script, index), feed, sitemap.
+    phases: Phases | None = None,
+) -> list[str]:
+    """Write the pages that list every published issue (index, organisations, search page, feed, sitemap) and
+    the search index; returns the search index's files (relative paths in `pagefind/`, as Pagefind named them).
 
-    `published` is oldest first; the pages list the newest first.
+    `published` is oldest first; the pages list the newest first. The sitemap is written only with a
+    site address (`base`), since it may hold absolute URLs only. `phases` collects the seconds spent on
+    the pages ("shared") and on the search index ("search").
     """
-    listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
-    context = {
-        "settings": settings,
-        "issues": listed,
-        "base": base,
-        "headings": shared.topics,
-        "today": today,
-        "norwegian_date": norwegian_date,
-    }
-    writer.write("index.html", templates.render("site_index.html", root="", **context))
-    writer.write("emner/index.html", templates.render("site_topics.html", root="../", **context))
-    for topic_slug, topic in shared.topics.items():
-        writer.write(
-            f"emner/{topic_slug}.html",
-            templates.render("site_topic.html", root="../", topic=topic, topic_slug=f"{topic_slug}.html", **context),
-        )
-    writer.write("sok.html", templates.render("site_search.html", root="", **context))
-    writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
-    writer.write("sok-indeks.js", search_index(published))
-    writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
-    writer.write("sitemap.xml", templates.render("sitemap.xml", issues=published, topics=shared.topics, base=base))
-
-
-def search_index(published: list[IssueSummary]) -> str:
-    """The search index as a script setting `window.SOK_INDEKS` (so it loads from file:// as from any web server).
-
-    One record per entry: i (issue id), p (period), a (anchor), h (heading), t (title), x (text, shortened).
-    """
-    docs = [
-        {
-            "i": summary.id,
-            "p": summary.period,
-            "a": entry.anchor,
-            "h": entry.heading,
-            "t": entry.title,
-            "x": entry.text[: SNIPPET * 3],
+    phases = phases if phases is not None else Phases()
+    with phases("shared"):
+        listed = [IssueListing(**vars(summary), pdf=pdf) for summary in reversed(published)]
+        context = {
+            "settings": settings,
+            "issues": listed,
+            "base": base,
+            "organisations": shared.organisations,
+            "today": today,
+            "norwegian_date": norwegian_date,
         }
-        for summary in published
-        for entry in summary.entries
-    ]
-    return "window.SOK_INDEKS = " + json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + ";\n"
+        writer.write("index.html", templates.render("site_index.html", root="", **context))
+        writer.write("organisasjoner/index.html", templates.render("site_organisations.html", root="../", **context))
+        for page_slug, page in shared.organisations.items():
+            writer.write(
+                f"organisasjoner/{page_slug}.html",
+                templates.render("site_organisation.html", root="../", page=page, page_slug=page_slug, **context),
+            )
+        writer.write("sok.html", templates.render("site_search.html", root="", **context))
+        writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
+        writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
+        if base:  # sitemaps.org: every <loc> is an absolute URL, so no sitemap without the site's address
+            writer.write(
+                "sitemap.xml",
+                templates.render("sitemap.xml", issues=published, organisations=shared.organisations, base=base),
+            )
+    with (
+        phases("search"),
+        search_index(search_documents(published, settings), settings.language, scratch_folder(writer.out_dir)) as index,
+    ):
+        for relative, built in index.items():
+            writer.place(f"{SEARCH_DIR}/{relative}", built, content_named(relative))
+    return [f"{SEARCH_DIR}/{relative}" for relative in index]
 
 
 def atom_feed(
