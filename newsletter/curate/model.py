@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
 C = 1.0  # inverse regularisation of the logistic regression
 NEAREST = 3  # past entries averaged for the similarity prior
+TWIN_BLOCK = 500  # rows of the pairwise cosine computed at a time
 TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kinds are one story
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -263,16 +264,20 @@ class Model:
         if count < 2:
             return {}
         rows = self.char_matrix[:count]
-        similarity = (rows @ rows.T).tocoo()
         best: dict[int, tuple[float, int]] = {}
-        for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
-            if i == j or value < TWIN_THRESHOLD:
-                continue
-            a, b = self.documents[i], self.documents[j]
-            if a.host == b.host and a.kind == b.kind:
-                continue
-            if value > best.get(i, (0.0, -1))[0]:
-                best[i] = (float(value), int(j))
+        # In blocks of rows, so a quarter of thousands of items never holds every pair's cosine at once.
+        for start in range(0, count, TWIN_BLOCK):
+            block = (rows[start : start + TWIN_BLOCK] @ rows.T).toarray()
+            for offset, j in zip(*np.nonzero(block >= TWIN_THRESHOLD), strict=True):
+                i = start + int(offset)
+                if i == j:
+                    continue
+                a, b = self.documents[i], self.documents[int(j)]
+                if a.host == b.host and a.kind == b.kind:
+                    continue
+                value = float(block[offset, j])
+                if value > best.get(i, (0.0, -1))[0]:
+                    best[i] = (value, int(j))
         return {i: j for i, (_, j) in best.items()}
 
     def filed_like(self, index: int) -> PastEntry | None:
