@@ -8,7 +8,6 @@ written only when every requested format rendered.
 from __future__ import annotations
 
 import logging
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,20 +52,8 @@ def environment(workspace_templates: Path | None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["wrap"] = _wrap
+    env.filters["wrap"] = markdown.wrap
     return env
-
-
-def _wrap(text: str, first: str = "", width: int = markdown.WIDTH) -> str:
-    """Wrap at `width`; `first` prefixes the first line and indents the others."""
-    return textwrap.fill(
-        text,
-        width=width,
-        initial_indent=first,
-        subsequent_indent=" " * len(first),
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
 
 
 @dataclass

@@ -24,6 +24,21 @@ URL_SCHEMES = {"http", "https", "mailto"}
 WIDTH = 78
 
 
+def wrap(text: str, first: str = "", width: int = WIDTH) -> str:
+    """Wrap plain text at `width` columns; `first` prefixes the first line and indents the others.
+
+    Words and hyphenated words are never split, so a URL stays whole on a line of its own.
+    """
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=" " * len(first),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.add_render_rule("link_open", _link_open)
@@ -188,16 +203,7 @@ def to_text(
         elif width is None:
             out.append(lead + body)
         else:
-            out.append(
-                textwrap.fill(
-                    body,
-                    width=width,
-                    initial_indent=lead,
-                    subsequent_indent=" " * len(lead),
-                    break_long_words=False,
-                    break_on_hyphens=False,
-                )
-            )
+            out.append(wrap(body, lead, width))
     # List items sit together; other blocks are separated by a blank line.
     text_out = ""
     for index, ((prefix, _), rendered) in enumerate(zip(blocks, out)):
