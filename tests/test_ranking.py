@@ -266,3 +266,51 @@ def test_a_past_entry_citing_two_items_teaches_both_as_picks():
     )
     past = past_entry("2024-q2", "norway", entry)
     assert past.items == ("fafo001", "fafo002") and past.hosts == ("fafo.no",)
+
+
+def test_the_newsletters_own_earlier_issue_is_listed_last_with_no_chance(tmp_path):
+    """The unit's page lists its own newsletter; the next issue never cites the previous one."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify
+    from newsletter.config import Workspace
+    from newsletter.models import RawItem
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, RAWS, SOURCE
+
+    own = RawItem(
+        url="https://www.politiet.no/nyhetsbrev-fra-kom-januar-mars-2025.pdf",
+        title="Nyhetsbrev fra KOM – januar–mars 2025: menneskehandel",  # every keyword it could want
+        summary="Koordineringsenheten mot menneskehandel (KOM) om menneskehandel.",
+        published=dt.date(2025, 4, 3),
+        date_precision="day",
+    )
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    settings = root / "newsletter.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("name: Test", "name: Nyhetsbrev fra KOM", 1))
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in [own, *RAWS[:2]]], now)
+    run = CliRunner().invoke
+    assert run(cli, ["--workspace", str(root), "issue", "new", "2025-q2"]).exit_code == 0
+    listed = json.loads(run(cli, ["--workspace", str(root), "items", "--issue", "2025-q2", "--json"]).stdout)
+    assert [i["title"] for i in listed][-1] == own.title
+    assert listed[-1]["probability"] == 0.0 and listed[-1]["why"] == ["an issue of «Nyhetsbrev fra KOM» itself"]
+    assert len(listed) == 3
+
+
+@pytest.mark.parametrize(
+    ("title", "own"),
+    [
+        ("Nyhetsbrev fra KOM – januar–mars 2022", True),
+        ("NYHETSBREV FRA KOM: april", True),
+        ("Nyhetsbrev fra KÖM", True),  # accents folded
+        ("Nyhetsbrevet fra KOMMUNEN", False),
+        ("Nytt nyhetsbrev fra KOM", False),
+    ],
+)
+def test_own_issue_is_recognised_by_its_words(title, own):
+    assert ranking.is_own_issue(title, "Nyhetsbrev fra KOM") is own
+    assert ranking.is_own_issue(title, "") is False

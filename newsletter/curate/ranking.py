@@ -34,6 +34,10 @@ quarter).
 3. With no earlier issue and no decision, the order is the keyword score's
    (then newest first), exactly as before learning existed.
 
+**Listed last**: an issue of this newsletter itself (an item whose title begins
+with the newsletter's `name`, as the unit's own page lists them), with no chance:
+the next issue never cites the previous one.
+
 **Where an item goes**: the section and heading of the closest past entry that
 cites the item's site (the newsletter files by organisation: "Fafo", "GRETA",
 "Representantforslag"), when close; otherwise its source's place in feeds.yaml.
@@ -56,6 +60,7 @@ import logging
 import re
 import statistics
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -341,12 +346,32 @@ def rank_quarter(
             if item.id not in seen:
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
+    # The unit's own earlier issue, collected from its own page, is never a candidate for the next one.
+    own = [i for i in undecided if is_own_issue(i.title, settings.name)]
+    undecided = [i for i in undecided if i not in own]
     documents = [item_document(i, _article(store, i)) for i in undecided]
     labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
     expected = expected_picks(history, known_hosts)
     cache = None if store.in_memory else store.path.parent / RANKING_CACHE
-    return rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
+    ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
+    ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
+    return ranking
+
+
+def is_own_issue(title: str, name: str) -> bool:
+    """Whether an item's title names an issue of this newsletter ("Nyhetsbrev fra KOM – januar–mars 2022").
+
+    Compared by words, ignoring case, accents and punctuation, so "NYHETSBREV fra KOM: april" counts and
+    "Nyhetsbrevet fra KOMMUNEN" does not. False when the newsletter has no name.
+    """
+    wanted = _folded_words(name)
+    return bool(wanted) and _folded_words(title)[: len(wanted)] == wanted
+
+
+def _folded_words(text: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def _article(store: Store, item: Item) -> str:
