@@ -188,6 +188,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
         placed = right_place = right_by_source = reads = rankings = 0
         seconds = []
         estimates: list[tuple[int, float, int]] = []
+        misplaced: list[tuple[str, tuple[str, str], tuple[str, str]]] = []
         while len(found) < math.ceil(0.95 * total):
             started = time.perf_counter()
             listed, ranking = ranked_candidates(curation, "2022-q2", query, learn_from_later=True)
@@ -209,6 +210,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
                 placed += 1
                 right = (truth[pick]["section"], truth[pick]["heading"])
                 right_place += (item.section, item.heading) == right
+                if (item.section, item.heading) != right:
+                    misplaced.append((item.title, (item.section, item.heading), right))
                 by_source = place(dataclasses.replace(item), curation.feeds, settings)
                 right_by_source += (by_source.section, by_source.heading) == right
     rows = [
@@ -237,6 +240,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
     )
+    for title, suggested, right in misplaced:
+        print(f"  placed {'/'.join(suggested)}, the newsletter has {'/'.join(right)}: {title[:60]}")
     shown = [e for n, e in enumerate(estimates) if n in (0, 2, 5) or n == len(estimates) - 1]
     print(
         "estimate of likely picks unread vs picks really unread: "
