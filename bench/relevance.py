@@ -1,7 +1,7 @@
-"""Benchmark: the quarter's inbox and the editor's ranking on the frozen April–June 2022 web.
+"""Benchmark: the quarter's inbox and the editor's ranking on a frozen web (by default April–June 2022).
 
 Starts the fixture's server (`../shared/fixtures/web-2022q2/serve.py`), runs
-`newsletter collect` and `newsletter items --issue 2022-q2 --json` through it as
+`newsletter collect` and `newsletter items --issue ID --json` through it as
 an HTTPS proxy (the real https URLs, the fixture's CA), and scores the inbox
 with the fixture's `score.py` against the editor's picks. The naive baselines
 (every item; a regex on title and summary) are printed in the same run for
@@ -11,14 +11,18 @@ the tool's own vocabulary.
 Then a simulated editor: list the quarter's undecided items best first, read the
 top 10, `issue add` the real picks and `issue skip` the rest, list again, until
 95% of the picks are found. It learns from the issues in `issues/` other than
-2022-q2 (learning from a later issue is fine for a benchmark, never in the
+the simulated one (learning from a later issue is fine for a benchmark, never in the
 tool). Reported in the same run: reads for 80% and 95% of the picks with
 learning, with the first ranking only, by keyword score and newest first (a
 feed reader); the share of picks placed in the newsletter's section and
 heading; the model's time per ranking. ASReview LAB is run on the same items
 when it is installed (`pip install asreview`, never a runtime dependency).
 
-    python3 bench/relevance.py [--fixture DIR] [--keep DIR]
+    python3 bench/relevance.py [--fixture DIR] [--issue ID] [--keep DIR] [--asreview PATH]
+
+Any fixture web of the same layout serves (serve.py, score.py, truth.json, feeds.yaml, tls/);
+the issue simulated is the quarter most of its truth items were published in, unless `--issue`
+names it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +80,12 @@ def main() -> None:
         default=shutil.which("asreview"),
         help="the asreview command (default: on PATH; `pip install '.[bench]'`, or any venv's bin/asreview)",
     )
+    parser.add_argument("--issue", help="the issue to simulate (default: the quarter of most truth items)")
     args = parser.parse_args()
     fixture = args.fixture.resolve()
     if not (fixture / "serve.py").exists():
         raise SystemExit(f"no fixture at {fixture}; pass --fixture")
+    issue_id = args.issue or truth_quarter(fixture)
 
     workspace = args.keep or Path(tempfile.mkdtemp(prefix="newsletter-relevance-"))
     workspace.mkdir(parents=True, exist_ok=True)
@@ -106,20 +113,20 @@ def main() -> None:
         warm_seconds = time.perf_counter() - started
         if warm.returncode != 0:
             raise SystemExit(f"warm collect failed: {warm.stderr}")
-        listed = newsletter(["items", "--issue", "2022-q2", "--json"], env, workspace)
+        listed = newsletter(["items", "--issue", issue_id, "--json"], env, workspace)
         if listed.returncode != 0:
             raise SystemExit(listed.stderr)
     finally:
         server.terminate()
         server.wait(timeout=10)
 
-    items_json = workspace / "items-2022-q2.json"
+    items_json = workspace / f"items-{issue_id}.json"
     items_json.write_text(listed.stdout, encoding="utf-8")
     print(
         f"collect through the fixture proxy: cold {collect_seconds:.1f} s, warm {warm_seconds:.1f} s "
         f"(workspace {workspace})\n"
     )
-    print("== the tool's inbox for 2022-q2")
+    print(f"== the tool's inbox for {issue_id}")
     score = subprocess.run([sys.executable, str(fixture / "score.py"), str(items_json)], capture_output=True, text=True)
     print(score.stdout.strip())
     print("\n== baselines (naive inboxes, same web)")
@@ -127,8 +134,8 @@ def main() -> None:
     text = baseline.stdout.strip() or baseline.stderr.strip()
     # Only the closing summary table: the per-baseline details are in score.py --baseline.
     print(text[text.rfind("\nsummary") + 1 :] if "\nsummary" in text else text)
-    print("\n== a simulated editor, reading 10 at a time (2022-q2; history: the other issues in issues/)")
-    simulate(workspace, fixture, args.asreview)
+    print(f"\n== a simulated editor, reading 10 at a time ({issue_id}; history: the other issues in issues/)")
+    simulate(workspace, fixture, args.asreview, issue_id)
     if not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
 
@@ -139,7 +146,19 @@ def reads_for(positions: list[int], total: int, share: float) -> int | str:
     return positions[needed - 1] if len(positions) >= needed else "not reached"
 
 
-def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 10) -> None:
+def truth_quarter(fixture: Path) -> str:
+    """The issue id ("2022-q2") of the quarter in which most of the fixture's truth items were published."""
+    truth = json.loads((fixture / "truth.json").read_text(encoding="utf-8"))
+    quarters = Counter(
+        f"{day.year}-q{(day.month - 1) // 3 + 1}"
+        for day in (dt.date.fromisoformat(str(e["published"])[:10]) for e in truth if e.get("published"))
+    )
+    if not quarters:
+        raise SystemExit(f"{fixture / 'truth.json'} dates no item; pass --issue")
+    return quarters.most_common(1)[0][0]
+
+
+def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str, batch: int = 10) -> None:
     """Run the editor's loop in this process, through the tool's own curation functions."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(fixture))
@@ -155,7 +174,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
     shutil.rmtree(issues, ignore_errors=True)
     issues.mkdir()
     for path in sorted((ROOT / "issues").glob("*.yaml")):
-        if path.stem != "2022-q2":
+        if path.stem != issue_id:
             shutil.copy(path, issues / path.name)
     truth = json.loads((fixture / "truth.json").read_text(encoding="utf-8"))
     wanted = {}
@@ -166,9 +185,9 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
     settings = ws.settings()
     with Store(ws.db_path) as store:
         curation = Curation(ws, settings, ws.feeds(settings), store)
-        new_issue(curation, "2022-q2")
+        new_issue(curation, issue_id)
         query = InboxQuery(statuses=("new",), include_all=True)
-        first, ranking = ranked_candidates(curation, "2022-q2", query, learn_from_later=True)
+        first, ranking = ranked_candidates(curation, issue_id, query, learn_from_later=True)
         keyword = sorted(first, key=keyword_order)
         newest = sorted(first, key=lambda i: (-(i.published or dt.date.min).toordinal(), i.id))
         in_quarter = {wanted[score.norm_url(i.url)] for i in first if score.norm_url(i.url) in wanted}
@@ -191,7 +210,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
         misplaced: list[tuple[str, tuple[str, str], tuple[str, str]]] = []
         while len(found) < math.ceil(0.95 * total):
             started = time.perf_counter()
-            listed, ranking = ranked_candidates(curation, "2022-q2", query, learn_from_later=True)
+            listed, ranking = ranked_candidates(curation, issue_id, query, learn_from_later=True)
             seconds.append(time.perf_counter() - started)
             rankings += 1
             if not listed:
@@ -206,7 +225,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
                     continue
                 found.add(pick)
                 found_at.append(reads)
-                add_items(curation, "2022-q2", [item.id], section=item.section, heading=item.heading)
+                add_items(curation, issue_id, [item.id], section=item.section, heading=item.heading)
                 placed += 1
                 right = (truth[pick]["section"], truth[pick]["heading"])
                 right_place += (item.section, item.heading) == right
@@ -227,8 +246,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, batch: int = 
             f"{name:44} {reads_for(found_positions, total, 0.8)!s:>14} {reads_for(found_positions, total, 0.95)!s:>14}"
         )
     if asreview:
-        # The same past issues the tool learned from: not 2022-q2, which the simulation has just filled.
-        history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != "2022-q2"])
+        # The same past issues the tool learned from: not the simulated one, which the simulation has just filled.
+        history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
         runs = [asreview_reads(asreview, history, first, wanted, score.norm_url, total, seed) for seed in (1, 2, 3)]
         at80, at95 = (statistics.median(r[mark] for r in runs if isinstance(r[mark], int)) for mark in (0, 1))
         print(f"{'ASReview LAB, elas_u4 (median of 3 seeds)':44} {at80:>14.0f} {at95:>14.0f}")
