@@ -88,6 +88,8 @@ def test_templates_mark_current_refuses_an_unknown_name_or_a_missing_copy(tmp_pa
     assert unknown.output.startswith("Error: emial.html is not a built-in template (they are: _entry_meta.html,")
     missing = runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current", "web.html"])
     assert missing.exit_code == 1
-    assert f"Error: {workspace / 'templates' / 'web.html'} does not exist: there is no copy of web.html" in missing.output
+    assert (
+        f"Error: {workspace / 'templates' / 'web.html'} does not exist: there is no copy of web.html" in missing.output
+    )
     assert not (workspace / "templates" / overrides.RECORD).exists()  # nothing written
     assert runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current"]).exit_code == 2
