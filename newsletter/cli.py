@@ -844,6 +844,23 @@ def templates_init(ctx: Context):
     click.echo(f"recorded the built-in versions in {result.record}")
 
 
+@templates.command("mark-current")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@pass_context
+def templates_mark_current(ctx: Context, names):
+    """Record templates/NAME as brought up to date with today's built-in NAME (e.g. email.html).
+
+    Run it after comparing your copy with the built-in one that `build` warned about and merging what
+    changed: the warning stops until the built-in changes again.
+    """
+    from newsletter.render.overrides import RECORD, mark_current
+
+    templates_dir = ctx.workspace.root / "templates"
+    for path in mark_current(templates_dir, list(names)):
+        click.echo(f"marked {path} as up to date with the built-in {path.name}")
+    click.echo(f"recorded in {templates_dir / RECORD}")
+
+
 @cli.command()
 @click.argument("issue_id", type=ISSUE_ID)
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")

@@ -52,3 +52,44 @@ def test_templates_init_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"copied {workspace / 'templates' / 'web.html'}" in result.output
     assert (workspace / "templates" / "email.html").is_file()
+
+
+def test_templates_mark_current_stops_the_warning_until_the_built_in_changes_again(tmp_path, monkeypatch):
+    """An editor who merged a newer built-in into the copy records it; the warning returns on the next change."""
+    built_in = tmp_path / "built-in"
+    shutil.copytree(overrides.BUILT_IN, built_in)
+    monkeypatch.setattr(overrides, "BUILT_IN", built_in)  # the command's default: the package's templates
+    workspace = tmp_path / "ws"
+    shutil.copytree(SAMPLE, workspace)
+    templates = workspace / "templates"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--workspace", str(workspace), "templates", "init"]).exit_code == 0
+    (built_in / "email.html").write_text((built_in / "email.html").read_text() + "<!-- fixed -->\n")
+    [warning] = overrides.stale(templates, built_in)
+    assert "newsletter templates mark-current email.html" in warning  # the warning names the way out
+
+    result = runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current", "email.html"])
+    assert result.exit_code == 0, result.output
+    assert f"marked {templates / 'email.html'} as up to date with the built-in email.html" in result.output
+    assert overrides.stale(templates, built_in) == []
+    record = json.loads((templates / overrides.RECORD).read_text(encoding="utf-8"))
+    assert set(record["files"]) == {p.name for p in built_in.iterdir() if p.is_file()}  # the others untouched
+
+    (built_in / "email.html").write_text((built_in / "email.html").read_text() + "<!-- fixed again -->\n")
+    assert len(overrides.stale(templates, built_in)) == 1
+
+
+def test_templates_mark_current_refuses_an_unknown_name_or_a_missing_copy(tmp_path):
+    workspace = tmp_path / "ws"
+    shutil.copytree(SAMPLE, workspace)
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current", "emial.html"])
+    assert unknown.exit_code == 1
+    assert unknown.output.startswith("Error: emial.html is not a built-in template (they are: _entry_meta.html,")
+    missing = runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current", "web.html"])
+    assert missing.exit_code == 1
+    assert (
+        f"Error: {workspace / 'templates' / 'web.html'} does not exist: there is no copy of web.html" in missing.output
+    )
+    assert not (workspace / "templates" / overrides.RECORD).exists()  # nothing written
+    assert runner.invoke(cli, ["--workspace", str(workspace), "templates", "mark-current"]).exit_code == 2

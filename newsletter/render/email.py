@@ -23,7 +23,7 @@ def render(env: Environment, view) -> str:
     inliner = Premailer(
         html,
         keep_style_tags=False,  # a <style data-premailer="ignore"> block stays: media queries cannot be inlined
-        remove_classes=False,  # the kept dark-mode rules select .org and .deadline
+        remove_classes=False,  # the kept dark-mode rules select .deadline
         strip_important=False,
         allow_network=False,
         disable_validation=True,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import nh3
+from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
@@ -39,8 +40,25 @@ def wrap(text: str, first: str = "", width: int = WIDTH) -> str:
     )
 
 
+def _addresses() -> LinkifyIt:
+    """A linkify-it that finds e-mail addresses (bare, or written "mailto:…") and nothing else.
+
+    The web schemes are switched off (a bare "https://…" or "www.…" in an entry stays text, as the editor
+    wrote it: only `[tekst](url)` links are cited and footnoted), and so are fuzzy host names and IPs.
+    "mailto:" stays on: with every schema off, linkify-it-py 2.0 compiles an empty schema pattern that
+    matches everywhere and then fails. markdown-it's linkify rule skips the text of links and code spans.
+    """
+    schemas: dict = dict.fromkeys(("http:", "https:", "ftp:", "//"))
+    return LinkifyIt(schemas=schemas, options={"fuzzy_link": False, "fuzzy_ip": False, "fuzzy_email": True})
+
+
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    """CommonMark with raw HTML off, bare e-mail addresses made mailto links, and our link and break rules."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    # A reader clicks an address to write to it; the plain-text renderer writes a mailto link whose text is
+    # its address as the address alone, so the text version is unchanged.
+    md.linkify = _addresses()
+    md.enable("linkify")
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("link_close", _link_close)
     md.add_render_rule("softbreak", _softbreak)
@@ -222,7 +240,7 @@ def to_words(text: str) -> str:
     For the archive's listings and its search index, where an entry is read (and found) by its words:
     "se [her](https://…)" → "se her", and "https" matches nothing.
     """
-    inline = [t for t in _parser().parse(text or "") if t.type == "inline"]
+    inline = [t for t in _PARSER.parse(text or "") if t.type == "inline"]
     runs = [_inline_text(t.children or [], None, addresses=False) for t in inline]
     return " ".join(word for word in " ".join(runs).split() if not _ADDRESS_WORD.match(word))
 
@@ -243,7 +261,7 @@ def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, add
                 pass
             elif href and href.lower().startswith("mailto:"):
                 address = href[len("mailto:") :]
-                if "".join(parts[label_start:]).strip() != address:
+                if "".join(parts[label_start:]).strip() not in (address, href):
                     parts.append(f" ({address})")  # an address is written out, not numbered
             elif href and cited(href):
                 parts.append(f" [{ref_of(href)}]" if ref_of else f" ({href})")

@@ -6,7 +6,9 @@ workspace's `templates/` (never over a file already there) and records, in
 file as it was copied. `build` then warns about each overridden template whose
 built-in has changed since (a new version of the package fixed or added
 something the copy lacks); an override without a record is taken as the
-publisher's own and not judged.
+publisher's own and not judged. Once the editor has brought a copy up to date,
+`newsletter templates mark-current NAME` records the built-in's present hash, and
+the warning stops until the built-in changes again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from newsletter.errors import NewsletterError
 from newsletter.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,38 @@ def init(templates: Path, built_in: Path = BUILT_IN) -> InitResult:
     return InitResult(copied, kept, record_path)
 
 
+def mark_current(templates: Path, names: list[str], built_in: Path | None = None) -> list[Path]:
+    """Record the workspace's copies of `names` as brought up to date with today's built-in templates.
+
+    After an editor has compared an override with the built-in it replaces and merged what changed, this
+    stores the built-in's present SHA-256 in `templates/.built-in.json`, so `build` stops warning about it
+    until the built-in changes again. A template the publisher wrote without `init` becomes judged from
+    then on. Returns the overrides marked, in the order given.
+
+    Raises NewsletterError, before anything is written, for a name that is not a built-in template or has
+    no copy in `templates/`.
+    """
+    built_in = built_in or BUILT_IN  # read at call time, not bound at import
+    available = sorted(p.name for p in built_in.iterdir() if p.is_file() and not p.name.startswith("."))
+    marked: list[Path] = []
+    for name in names:
+        if name not in available:
+            raise NewsletterError(f"{name} is not a built-in template (they are: {', '.join(available)})")
+        if not (templates / name).is_file():
+            raise NewsletterError(
+                f"{templates / name} does not exist: there is no copy of {name} to mark; "
+                "`newsletter templates init` copies the built-in templates"
+            )
+        marked.append(templates / name)
+    record_path = templates / RECORD
+    record = _read_record(record_path)
+    for name in names:
+        record["files"][name] = _digest(built_in / name)
+    record["version"] = _package_version()
+    atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return marked
+
+
 def _read_record(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -90,6 +125,6 @@ def stale(templates: Path | None, built_in: Path = BUILT_IN) -> list[str]:
             warnings.append(
                 f"{override} overrides the built-in {name}, which has changed since it was copied "
                 f"(newsletter {record.get('version') or 'unknown'}); compare it with {original}, bring your copy "
-                f"up to date, then remove its line from {templates / RECORD}"
+                f"up to date, then run `newsletter templates mark-current {name}`"
             )
     return warnings

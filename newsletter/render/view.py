@@ -117,6 +117,8 @@ class IssueView:
     unsubscribe_url: str = UNSUBSCRIBE_URL
     lang: str = "nb"
     has_events: bool = False  # an entry has an event_date: the build writes events.ics
+    # The footer texts already give the contact address: no separate "Kontakt:" line (the unit's texts once).
+    contact_in_footer: bool = False
 
 
 class LinkNumbers:
@@ -228,6 +230,8 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         footer_links=footer_links,
         colors=dict(settings.colors),
         links=[(n, url) for url, n in numbers.numbers.items()],
+        contact_in_footer=bool(settings.contact)
+        and settings.contact.lower() in f"{settings.footer_about}\n{settings.footer_subscription}".lower(),
         has_events=any(entry.event_date for _key, _position, entry in issue.entries()),
         preheader=preheader(markdown.to_text(intro, None, width=None) or f"{settings.name}, {issue.period}"),
     )
