@@ -314,3 +314,18 @@ def test_the_newsletters_own_earlier_issue_is_listed_last_with_no_chance(tmp_pat
 def test_own_issue_is_recognised_by_its_words(title, own):
     assert ranking.is_own_issue(title, "Nyhetsbrev fra KOM") is own
     assert ranking.is_own_issue(title, "") is False
+
+
+def test_quarter_coverage_is_the_share_collected_so_far():
+    """A quarter collected up to 11 July expects 11/92 of a whole quarter's picks (the 2022-q3 trial)."""
+    since, until = dt.date(2022, 7, 1), dt.date(2022, 9, 30)
+
+    def item(day, kind="news"):
+        return Item(id=f"i{day.isoformat()}", source="s", url="https://x.no/a", title="t", kind=kind, published=day)
+
+    july = [item(dt.date(2022, 7, 2)), item(dt.date(2022, 7, 11)), item(dt.date(2022, 9, 20), kind="event")]
+    assert ranking.quarter_coverage(july, since, until, dt.date(2026, 12, 1)) == pytest.approx(11 / 92)
+    # A quarter still running: never past today, even when an item is dated ahead.
+    assert ranking.quarter_coverage(july, since, until, dt.date(2022, 7, 5)) == pytest.approx(5 / 92)
+    assert ranking.quarter_coverage([item(dt.date(2022, 9, 30))], since, until, dt.date(2026, 1, 1)) == 1.0
+    assert ranking.quarter_coverage([], since, until, dt.date(2026, 1, 1)) == pytest.approx(1 / 92)

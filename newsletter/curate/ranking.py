@@ -45,8 +45,9 @@ An entry about something similar from another organisation only shows in `why`.
 
 **Probabilities** are calibrated to the editor's habit. The quarter is expected
 to hold as many picks as past issues cited collected items (the median per
-issue). The history-only prior, scaled to that total, says how many of them lie
-among the items already decided; the editor's real picks there correct the
+issue), times the share of the quarter collected so far (`quarter_coverage`).
+The history-only prior, scaled to that total, says how many of them lie among
+the items already decided; the editor's real picks there correct the
 rest by the same ratio (`remaining_picks`), and the learned log-odds of the
 undecided items are shifted so that their probabilities add up to it.
 `Ranking.unread_estimate` sums them below a position: "about 3 likely picks in
@@ -67,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter import clock
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.errors import NotFound
 from newsletter.models import Entry, FeedsConfig, Item, Settings
@@ -301,6 +303,23 @@ def expected_picks(history: Sequence[PastEntry], known_hosts: set[str]) -> float
     return float(statistics.median(per_issue.values())) if per_issue else DEFAULT_EXPECTED_PICKS
 
 
+def quarter_coverage(items: Iterable[Item], since: dt.date, until: dt.date, today: dt.date) -> float:
+    """The share of the quarter [since, until] that collection has covered, in (0, 1].
+
+    The history says how many picks a whole quarter holds; a quarter still running, or one
+    collected only up to some day (a store filled early in the quarter), holds a share of them.
+    Covered are the days up to the newest publication among the quarter's items that are not
+    events (an event is often announced months ahead), and never past today. At least one day,
+    so an empty quarter expects a little, not nothing.
+    """
+    newest = max(
+        (i.published for i in items if i.published and i.kind != "event" and since <= i.published <= until),
+        default=since,
+    )
+    covered = min(newest, today, until)
+    return max((covered - since).days + 1, 1) / ((until - since).days + 1)
+
+
 def rank_quarter(
     store: Store,
     feeds: FeedsConfig,
@@ -352,7 +371,9 @@ def rank_quarter(
     documents = [item_document(i, _article(store, i)) for i in undecided]
     labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
-    expected = expected_picks(history, known_hosts)
+    since, until = quarter_bounds(issue_id)
+    today = clock.local_date(clock.now(), settings.timezone)
+    expected = expected_picks(history, known_hosts) * quarter_coverage(quarter_items, since, until, today)
     cache = None if store.in_memory else store.path.parent / RANKING_CACHE
     ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
