@@ -357,7 +357,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     the source and the title.
     """
     from newsletter.curate.inbox import inbox_query, iter_inbox
-    from newsletter.curate.listing import date_label, grep_items
+    from newsletter.curate.listing import grep_items, item_lines
 
     query = inbox_query(
         issue_id,
@@ -397,22 +397,16 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         click.echo("No candidates. Run `newsletter collect`, or widen the filters (--all, --status all).", err=True)
         return
     learned = ranking is not None and ranking.learned
-    for item in listed:
-        date = date_label(item.published, item.date_precision)
-        deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
-        marks = "" if item.status == "new" else f" [{item.status}]"
-        weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
-        click.echo(
-            f"{item.id}  {weight}  {date:<10}  {item.kind:<12}  {deadline:<14}  {item.source:<22}  {item.title}{marks}"
-        )
+    for line in item_lines(listed, learned):
+        click.echo(line)
     if ranking is not None and learned:
         below = found[len(listed) :]
-        likely = sum(i.probability or 0.0 for i in below)
-        click.echo(
-            f"-- about {likely:.0f} likely picks in the {len(below)} items below "
-            f"(learned from {ranking.history} past entries, {ranking.picks} picks, {ranking.non_picks} non-picks)",
-            err=True,
-        )
+        source = f"learned from {ranking.history} past entries, {ranking.picks} picks, {ranking.non_picks} non-picks"
+        if below:
+            likely = sum(i.probability or 0.0 for i in below)
+            click.echo(f"-- about {likely:.0f} likely picks in the {len(below)} items below ({source})", err=True)
+        else:
+            click.echo(f"-- {_count(len(listed), 'undecided item')}, best first ({source})", err=True)
 
 
 @cli.command()

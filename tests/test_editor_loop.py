@@ -479,7 +479,7 @@ def report(desk):
 
 def test_items_grep_searches_title_summary_and_article_text_in_any_case_and_accent(desk, report):
     score = json.loads(invoke(desk.root, "show", report, "--json").stdout)["score"]
-    line = f"{report}  {score:5.1f}  sep. 2025   report        {'':<14}  stortinget              Rapport fra Genève om menneskehandel\n"
+    line = f"{report}  {score:5.1f}  sep. 2025  report  stortinget  Rapport fra Genève om menneskehandel\n"
     for text in ("GENEVE", "genève", "Tvangsarbeid i fiske"):
         result = invoke(desk.root, "items", "--all", "--grep", text)
         assert result.exit_code == 0, result.output
@@ -496,9 +496,20 @@ def test_items_shows_kind_and_deadline(desk):
     score = json.loads(invoke(desk.root, "show", consultation, "--json").stdout)["score"]
     result = invoke(desk.root, "items", "--all", "--grep", "straffeloven")
     assert result.stdout == (
-        f"{consultation}  {score:5.1f}  2025-04-10  consultation  due 2025-06-01  horinger                "
+        f"{consultation}  {score:5.1f}  2025-04-10  consultation  due 2025-06-01  horinger  "
         "Høring om endringer i straffeloven\n"
     )
+
+
+def test_items_columns_are_as_wide_as_what_they_hold_so_titles_start_early_on_80_columns(desk):
+    """A deadline column only when an item has one; the title starts where the widest source ends."""
+    lines = invoke(desk.root, "items", "--all").stdout.splitlines()
+    assert len(lines) == 3
+    starts = {line.index(next(t for t in (r.title for r in RAWS) if t in line)) for line in lines}
+    assert len(starts) == 1 and starts.pop() <= 70  # every title at one column, inside 80 even with a deadline
+    assert any("due 2025-06-01" in line for line in lines)
+    without = invoke(desk.root, "items", "--all", "--grep", "justiskomiteen").stdout
+    assert "due" not in without and without.index("Innstilling fra justiskomiteen") < 50
 
 
 # ---------------------------------------------------------------------- 9. what collect says

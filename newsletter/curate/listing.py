@@ -46,3 +46,28 @@ def date_label(day: dt.date | None, precision: str | None) -> str:
     if precision == "year":
         return str(day.year)
     return day.isoformat()
+
+
+SOURCE_COLUMN = 18  # characters of a source key shown in `items`: the title must start early on 80 columns
+
+
+def item_lines(items: list[Item], learned: bool) -> list[str]:
+    """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
+
+    Columns are as wide as what they hold in this list (a deadline column only when an item has
+    a deadline; a source key cut to `SOURCE_COLUMN` characters), so on an 80-column terminal the
+    title starts by column 70 (50–60 without a deadline) rather than beyond the edge.
+    """
+    rows = []
+    for item in items:
+        weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
+        date = date_label(item.published, item.date_precision)
+        deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
+        source = item.source if len(item.source) <= SOURCE_COLUMN else item.source[: SOURCE_COLUMN - 1] + "…"
+        marks = "" if item.status == "new" else f" [{item.status}]"
+        rows.append((item.id, weight, date, item.kind, deadline, source, item.title + marks))
+    widths = [max((len(row[n]) for row in rows), default=0) for n in range(6)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True) if width), row[6]])
+        for row in rows
+    ]

@@ -61,7 +61,6 @@ import logging
 import re
 import statistics
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from urllib.parse import urlsplit
 
 from newsletter import clock
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
+from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
 from newsletter.models import Entry, FeedsConfig, Item, Settings
 from newsletter.quarters import quarter_bounds
@@ -391,8 +391,7 @@ def is_own_issue(title: str, name: str) -> bool:
 
 
 def _folded_words(text: str) -> list[str]:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return re.findall(r"\w+", folded(text))
 
 
 def _article(store: Store, item: Item) -> str:
