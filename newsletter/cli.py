@@ -452,6 +452,12 @@ def show(ctx: Context, item_id, as_json):
         value = data[key]
         if key == "probability" and value is not None:
             value = f"{value:.0%} likely to be picked"
+        if key == "published" and value is not None:
+            from newsletter.curate.listing import date_label
+
+            value = date_label(item.published, item.date_precision)  # "juni 2022", not an invented 1 June
+        if key == "date_precision":
+            continue  # said by the date itself
         if isinstance(value, list):
             value = ", ".join(value)
         if value in (None, ""):
@@ -655,7 +661,9 @@ class _ClickTriageUI:
     """Triage on a terminal: single keys, prompts, the system's browser."""
 
     def show(self, item, index, total):
-        date = item.published.isoformat() if item.published else "no date"
+        from newsletter.curate.listing import date_label
+
+        date = date_label(item.published, item.date_precision)
         click.echo("")
         click.secho(f"[{index}/{total}] {item.title}", bold=True)
         if item.probability is not None:

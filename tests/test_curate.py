@@ -486,3 +486,17 @@ def test_commands_keep_the_editors_comments_and_formatting(ws):
         assert line in after, line
     assert "  highlights:\n    - heading: Møter\n" in after
     assert item["id"] not in after
+
+
+def test_triage_choose_offers_the_suggested_heading_in_any_section(ws):
+    """Enter at both prompts files the item where it was suggested; another section keeps the heading too."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second = inbox(ws)[:2]
+    result = invoke(ws, "issue", "triage", "2022-q2", input="c\n\nckom\n\nq")
+    assert result.exit_code == 0, result.output
+    assert f"heading [{first['heading']}]: " in result.stdout
+    entries = outline(ws)["sections"]
+    assert [(e["item"], e["heading"]) for e in entries[first["section"]] if e["item"] == first["id"]] == [
+        (first["id"], first["heading"])
+    ]
+    assert [(e["item"], e["heading"]) for e in entries["kom"]] == [(second["id"], second["heading"])]

@@ -601,3 +601,10 @@ def test_open_in_triage_with_no_browser_prints_the_url_instead(desk, tmp_path, m
     [url] = re.findall(r"^  (https://\S+)$", result.stdout, re.M)
     assert f"\n  no browser to open it here; the link: {url}\n" in result.stdout
     assert "xdg-open" not in result.output
+
+
+def test_show_gives_a_month_dated_item_its_month_not_an_invented_first_day(desk, report):
+    shown = invoke(desk.root, "show", report).stdout
+    assert "published:      sep. 2025\n" in shown
+    assert "2025-09-01" not in shown and "date_precision" not in shown
+    assert json.loads(invoke(desk.root, "show", report, "--json").stdout)["date_precision"] == "month"

@@ -121,7 +121,8 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 break
             if key == "c":
                 section = ui.choose_section(curation.settings.sections, item.section)
-                heading = ui.choose_heading(item.heading if section == item.section else "")
+                # Headings name organisations, so the suggested one stands in any section.
+                heading = ui.choose_heading(item.heading)
                 placed = add_items(curation, issue_id, [item.id], section=section, heading=heading or None)[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
