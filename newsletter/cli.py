@@ -535,12 +535,17 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     With --to ENTRY, the items join that entry ("se her og her"): it keeps
     every item id, and a starting text gains their links.
     """
-    from newsletter.curate.edit import add_items
+    from newsletter.curate.edit import add_items, cited_elsewhere
 
     with ctx.store() as store:
-        placed = add_items(_curation(ctx, store), issue_id, refs, section, heading, to=to)
+        curation = _curation(ctx, store)
+        placed = add_items(curation, issue_id, refs, section, heading, to=to)
+        # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
+        elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
     for each in placed:  # refs as they stand once every item is in
         click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
+    for item, others in elsewhere.items():
+        click.echo(f"warning: item {item} is also in {', '.join(others)}", err=True)
 
 
 @issue.command("note")

@@ -608,3 +608,17 @@ def test_show_gives_a_month_dated_item_its_month_not_an_invented_first_day(desk,
     assert "published:      sep. 2025\n" in shown
     assert "2025-09-01" not in shown and "date_precision" not in shown
     assert json.loads(invoke(desk.root, "show", report, "--json").stdout)["date_precision"] == "month"
+
+
+def test_an_item_cited_again_is_said_and_removing_it_keeps_it_picked_for_the_other_issue(desk):
+    first = desk.ids[0]
+    assert invoke(desk.root, "issue", "add", "2025-q2", first).exit_code == 0
+    assert invoke(desk.root, "issue", "new", "2025-q3").exit_code == 0
+    again = invoke(desk.root, "issue", "add", "2025-q3", first, "--section", "norway", "--heading", "Stortinget")
+    assert again.exit_code == 0, again.output
+    assert again.stderr == f"warning: item {first} is also in 2025-q2\n"
+    assert invoke(desk.root, "issue", "remove", "2025-q3", first).exit_code == 0
+    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "picked"
+    # Out of its last issue, it is undecided again.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", first).exit_code == 0
+    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"

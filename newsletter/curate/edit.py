@@ -373,14 +373,30 @@ def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
     )
 
 
+def cited_elsewhere(curation: Curation, issue_id: str, item_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Of `item_ids`, those another issue's entries cite → the ids of those issues, oldest first."""
+    wanted = set(item_ids)
+    found: dict[str, list[str]] = {}
+    for other in list_issue_ids(curation.workspace.issues_dir):
+        if other != issue_id:
+            for item in wanted.intersection(curation.uses(other)[1]):
+                found.setdefault(item, []).append(other)
+    return found
+
+
 def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
-    """Take an entry out of the issue; an item it came from goes back to the inbox."""
+    """Take an entry out of the issue; an item it came from goes back to the inbox.
+
+    Unless another issue cites the item too: it is that issue's pick still, and stays picked.
+    """
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         document.pop_entry(key, position)
+    kept = cited_elsewhere(curation, issue_id, entry.items)
     for item in entry.items:
-        with contextlib.suppress(NotFound):
-            curation.store.set_status([item], "new")
+        if item not in kept:
+            with contextlib.suppress(NotFound):
+                curation.store.set_status([item], "new")
     return Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
 
 
