@@ -329,3 +329,30 @@ def test_quarter_coverage_is_the_share_collected_so_far():
     assert ranking.quarter_coverage(july, since, until, dt.date(2022, 7, 5)) == pytest.approx(5 / 92)
     assert ranking.quarter_coverage([item(dt.date(2022, 9, 30))], since, until, dt.date(2026, 1, 1)) == 1.0
     assert ranking.quarter_coverage([], since, until, dt.date(2026, 1, 1)) == pytest.approx(1 / 92)
+
+
+def test_a_past_place_naming_the_same_organisation_as_the_configured_one_keeps_the_configured_heading():
+    """feeds.yaml's heading is the editor's word; a past issue's other name for one organisation is not news."""
+    from newsletter.curate.inbox import same_place
+    from newsletter.models import ArchiveSettings, Organisation, Settings
+
+    settings = Settings(
+        archive=ArchiveSettings(
+            organisations=(
+                Organisation(
+                    "A-krim", headings=("Arbeidstilsynet og a-krim", "Rapporter fra tverretatlig a-krim samarbeid")
+                ),
+                Organisation("Fafo"),
+            )
+        )
+    )
+    item = Item(id="x", source="s", url="https://a.no", title="t")
+    item.section, item.heading = "norway", "Rapporter fra tverretatlig a-krim samarbeid"
+
+    def past(section, heading):
+        return PastEntry("2024-q2", section, heading, "t", "x", ("a.no",))
+
+    assert same_place(past("norway", "Arbeidstilsynet og a-krim"), item, settings)
+    assert same_place(past("norway", "rapporter fra  tverretatlig a-krim samarbeid"), item, settings)
+    assert not same_place(past("norway", "Fafo"), item, settings)  # another organisation: learned
+    assert not same_place(past("highlights", "Arbeidstilsynet og a-krim"), item, settings)  # another section

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import clock
-from newsletter.curate.ranking import Ranking, rank_quarter
+from newsletter.curate.ranking import PastEntry, Ranking, rank_quarter
 from newsletter.errors import UsageError
-from newsletter.models import FeedsConfig, Item, Settings
+from newsletter.models import FeedsConfig, Item, Settings, heading_key
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 
@@ -156,7 +156,7 @@ def ranked_inbox(
         item = place(ranked.item, feeds, settings)
         item.probability, item.why = ranked.probability, tuple(ranked.why)
         filed = ranked.filed_like
-        if filed is not None and filed.section in settings.sections:
+        if filed is not None and filed.section in settings.sections and not same_place(filed, item, settings):
             item.section, item.heading = filed.section, filed.heading
         if ranking.learned:
             item.candidate = True
@@ -167,6 +167,22 @@ def ranked_inbox(
         if _wanted(item, query):
             out.append(item)
     return out, ranking
+
+
+def same_place(filed: PastEntry, item: Item, settings: Settings) -> bool:
+    """Whether a past entry's place and the source's configured one are the same place by two names.
+
+    Both in one section, under headings of one organisation (newsletter.yaml `organisations`:
+    "Stortinget" and "Representantforslag", "GRETA" and "Europarådet og GRETA"). Then the
+    configured heading stands: feeds.yaml is the editor's deliberate word on what to call a
+    source's items, a past issue only the name used then.
+    """
+    if filed.section != item.section:
+        return False
+    if heading_key(filed.heading) == heading_key(item.heading):
+        return True
+    claims = [set(o.claims()) for o in settings.archive.organisations]
+    return any({heading_key(filed.heading), heading_key(item.heading)} <= claim for claim in claims)
 
 
 def statuses_from(values: Iterable[str]) -> tuple[str, ...]:
