@@ -8,9 +8,10 @@ import json
 import logging
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -25,6 +26,7 @@ from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+T = TypeVar("T")
 
 
 class IssueIdType(click.ParamType):
@@ -44,18 +46,49 @@ class IssueIdType(click.ParamType):
 ISSUE_ID = IssueIdType()
 
 
-class NewsletterGroup(click.Group):
-    """Turns NewsletterError into a one-line message and exit status 1 (2 for usage errors), in one place."""
+def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
+    """Run a command or group, turning NewsletterError into a one-line message and exit status 1
+    (2 for usage errors, with the usage of the command that was given, not the top-level one)."""
+    try:
+        return run()
+    except UsageError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
+    except NewsletterError as exc:
+        for line in exc.details:
+            click.echo(line, err=True)
+        raise click.ClickException(str(exc)) from exc
+
+
+class NewsletterCommand(click.Command):
+    """A command whose errors are reported by `_report_errors` with its own context."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except UsageError as exc:
-            raise click.UsageError(str(exc), ctx) from exc
-        except NewsletterError as exc:
-            for line in exc.details:
-                click.echo(line, err=True)
-            raise click.ClickException(str(exc)) from exc
+        return _report_errors(ctx, lambda: super(NewsletterCommand, self).invoke(ctx))
+
+
+class NewsletterGroup(click.Group):
+    """Turns NewsletterError into a one-line message, in one place: every command and subgroup made
+    under it is of these classes, so the innermost one reports its error with its own usage line."""
+
+    command_class = NewsletterCommand
+    group_class = type  # subgroups are NewsletterGroups too
+
+    def invoke(self, ctx):
+        return _report_errors(ctx, lambda: super(NewsletterGroup, self).invoke(ctx))
+
+
+class _WarningFormatter(logging.Formatter):
+    """`warning: message` for the package's warnings, as the commands print theirs; the logger's name
+    and level in full only for diagnostics asked for with --verbose."""
+
+    def __init__(self, verbose: bool):
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.verbose and record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+        return super().format(record)
 
 
 class Context:
@@ -102,10 +135,32 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx, workspace, verbose):
     """Collect, curate, render, mail and archive a quarterly newsletter."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr(verbose)
     ctx.obj = Context(Workspace.locate(workspace))
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """Send log records to stderr: warnings as `warning: …` lines, diagnostics too with --verbose.
+
+    The handler goes on the root logger once (a second `cli` call in one process, as in tests,
+    replaces it), and writes to the stderr of the moment (`click.echo`), not the one at setup."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _EchoHandler)]:
+        root.removeHandler(handler)
+    handler = _EchoHandler()
+    handler.setFormatter(_WarningFormatter(verbose))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+class _EchoHandler(logging.Handler):
+    """Writes a log record to stderr with click.echo."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # logging must never break a command
+            self.handleError(record)
 
 
 def _stderr() -> Console:
