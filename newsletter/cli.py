@@ -709,7 +709,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
         placed = draft(_curation(ctx, store), issue_id, min_score)
     for entry in placed:
         click.echo("added " + _placed_line(entry))
-    click.echo(f"{len(placed)} entries added to {issue_id}")
+    click.echo(f"{_count(len(placed), 'entry', 'entries')} added to {issue_id}")
 
 
 class _ClickTriageUI:
@@ -986,7 +986,7 @@ def links(ctx: Context, issue_id, archive, as_json):
             click.echo(f"{r.state}: {r.url}  ({where})  {detail}")
         broken = sum(r.state == "broken" for r in results)
         redirected = sum(r.state == "redirected" for r in results)
-        click.echo(f"{len(results)} links: {broken} broken, {redirected} redirected")
+        click.echo(f"{_count(len(results), 'link')}: {broken} broken, {redirected} redirected")
     if any(r.state == "broken" for r in results):
         sys.exit(1)
 
@@ -1006,13 +1006,13 @@ def _archive_links(ctx: Context, as_json: bool) -> None:
         _json_out([issue.to_json() for issue in report])
     else:
         for issue in report:
-            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {issue.checked} links")
+            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {_count(issue.checked, 'link')}")
             for d in issue.dead:
                 where = ", ".join(f"{u.ref} '{u.title}'" for u in d.uses)
                 copy = f"; archived copy: {d.archived_url}" if d.archived_url else ""
                 click.echo(f"  dead: {d.url}  ({where})  {d.error}{copy}")
         click.echo(
-            f"{len(report)} published issues, {sum(i.checked for i in report)} links: {len(dead)} dead, "
+            f"{_count(len(report), 'published issue')}, {_count(sum(i.checked for i in report), 'link')}: {len(dead)} dead, "
             f"{len(unseen)} without an archived copy"
             + ("; note a new address in the issue file, or an archived_url on the entry" if unseen else "")
         )
@@ -1055,7 +1055,7 @@ def site_build(ctx: Context, out, pdf):
             err=True,
         )
     click.echo(
-        f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
+        f"{_count(len(report.issues), 'published issue')} in {out_dir}; {_count(len(report.written), 'file')} written, "
         f"{len(report.removed)} removed"
         + (f"; not published yet: {', '.join(report.skipped)}" if report.skipped else "")
     )

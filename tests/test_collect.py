@@ -356,8 +356,10 @@ def test_selector_that_matches_nothing_is_a_failure_naming_the_source(site, tmp_
     )
     root = write_workspace(tmp_path, feeds_yaml(site))
     report, _ = run(root, keys=["cmm"])
-    assert "selector 'div.item' matched 0 items" in report.results[0].error
-    assert "source 'cmm' in feeds.yaml" in report.results[0].error
+    error = report.results[0].error
+    assert "selector 'div.item' matched 0 items" in error
+    assert "source 'cmm' in feeds.yaml" in error
+    assert error.count(site.url("/nyheder")) == 1, "the page is named once: it is the source's own address"
 
 
 def test_gzip_encoded_feed_is_decompressed(site, tmp_path):
