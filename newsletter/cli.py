@@ -1012,7 +1012,8 @@ def _archive_links(ctx: Context, as_json: bool) -> None:
                 copy = f"; archived copy: {d.archived_url}" if d.archived_url else ""
                 click.echo(f"  dead: {d.url}  ({where})  {d.error}{copy}")
         click.echo(
-            f"{_count(len(report), 'published issue')}, {_count(sum(i.checked for i in report), 'link')}: {len(dead)} dead, "
+            f"{_count(len(report), 'published issue')}, {_count(sum(i.checked for i in report), 'link')}: "
+            f"{len(dead)} dead, "
             f"{len(unseen)} without an archived copy"
             + ("; note a new address in the issue file, or an archived_url on the entry" if unseen else "")
         )
