@@ -195,8 +195,9 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     assert checked.exit_code == 0, checked.output
     path = issue_file(desk.root)
     lines = path.read_text(encoding="utf-8").splitlines()
-    osce_line = next(n for n, line in enumerate(lines, 1) if "OSSE har lagt fram" in line) - 2
-    deadline_line = next(n for n, line in enumerate(lines, 1) if "title: Høring om endringer" in line) - 1
+    # Each warning names the line of its field, not the entry's first line.
+    osce_line = next(n for n, line in enumerate(lines, 1) if "text: OSSE har lagt fram" in line)
+    deadline_line = next(n for n, line in enumerate(lines, 1) if "deadline: 2025-06-01" in line)
     assert checked.stdout.splitlines() == [
         f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
         "is published (2025-07-03); it is shown as closed",

@@ -591,13 +591,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     path = str(document.path)
 
     def add(level: str, message: str, entry: Entry | None = None, field: str | None = None) -> None:
-        problems.append(Problem(level, message, path, entry.line if entry else None, field))
+        # A problem with a field is on the field's own line (an entry's `text:` is often lines below its start).
+        problems.append(Problem(level, message, path, entry.line_of(field or "") if entry else None, field))
 
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
     for name, value in (("title", issue.title), ("intro", issue.intro)):
         if forbidden := xml_forbidden(value):
             add("warning", _forbidden_message(forbidden), field=name)
-    if issue.published is None:
+    # A `published` that is not a date is already an error; "no date yet" would contradict it.
+    if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
@@ -691,9 +693,9 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
                 Problem(
                     "warning",
                     f"entries under '{entry.heading}' are split (lines "
-                    f"{seen[name].line} and {entry.line}); put them together",
+                    f"{seen[name].line_of('heading')} and {entry.line_of('heading')}); put them together",
                     path,
-                    entry.line,
+                    entry.line_of("heading"),
                     f"sections.{key}",
                 )
             )
@@ -705,7 +707,7 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
                         "warning",
                         f"heading '{entry.heading}' comes after a heading that newsletter.yaml puts later",
                         path,
-                        entry.line,
+                        entry.line_of("heading"),
                         f"sections.{key}",
                     )
                 )

@@ -691,6 +691,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         accepted=accepted,
         archived_url=archived_url,
         line=line_of(node),
+        field_lines={str(key): line for key in node if (line := line_of(node, key)) is not None},
         date=dates["date"],
         deadline=dates["deadline"],
         event_date=dates["event_date"],
