@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -24,6 +24,9 @@ from newsletter.errors import NewsletterError, UsageError
 from newsletter.models import ITEM_STATUSES
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from newsletter.curate.issuefile import Problem
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 T = TypeVar("T")
@@ -875,6 +878,25 @@ def build(ctx: Context, issue_id, formats, out, force):
         click.echo(f"wrote {path}")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    _check_warnings(issue_id, ready.warnings)
+
+
+# Up to this many of `issue check`'s warnings are printed by `build`; more become one line that
+# counts them, so the lines of the build itself stay in view.
+BUILD_WARNINGS_SHOWN = 5
+
+
+def _check_warnings(issue_id: str, warnings: list[Problem]) -> None:
+    """After a build, what `issue check` warns of: each warning, or when there are many, how many."""
+    if len(warnings) <= BUILD_WARNINGS_SHOWN:
+        for problem in warnings:
+            click.echo(f"warning: {problem}", err=True)
+        return
+    click.echo(
+        f"warning: {issue_id}: issue check has {_count(len(warnings), 'warning')}; "
+        f"run `newsletter issue check {issue_id}` to see them",
+        err=True,
+    )
 
 
 @cli.group()

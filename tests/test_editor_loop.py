@@ -140,6 +140,12 @@ def publish(root: Path, day: str, issue_id: str = "2025-q2") -> None:
     path.write_text(re.sub(r"^published:.*$", f"published: {day}", text, count=1, flags=re.M), encoding="utf-8")
 
 
+def write_intro(root: Path, intro: str, issue_id: str = "2025-q2") -> None:
+    path = issue_file(root, issue_id)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^intro:.*$", f"intro: {intro}", text, count=1, flags=re.M), encoding="utf-8")
+
+
 # ---------------------------------------------------------------------- 1. what the real newsletter does
 
 
@@ -190,6 +196,7 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     note(desk.root, "highlights", "Strategi", "Ny strategi", "Se [her](https://www.regjeringen.no/strategi).")
     note(desk.root, "events", "Seminar", "Seminar i oktober", "KOM arrangerer seminaret 26. oktober.")
     publish(desk.root, "2025-07-03")
+    write_intro(desk.root, "KOM ønsker alle en god sommer.")
 
     checked = invoke(desk.root, "issue", "check", "2025-q2")
     assert checked.exit_code == 0, checked.output
@@ -534,10 +541,10 @@ def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
     note(desk.root, "kom", "Møter", "Et møte", "Se [her](ftp://politiet.no/m).")
     checked = invoke(desk.root, "issue", "check", "2025-q2")
     assert checked.exit_code == 1
-    assert checked.stdout.endswith("2025-q2: 1 error, 5 warnings\n")
+    assert checked.stdout.endswith("2025-q2: 1 error, 6 warnings\n")  # the empty intro among them
     listed = invoke(desk.root, "issue", "list")
     assert (
-        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 5 warnings\n"
+        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 6 warnings\n"
     )
 
 

@@ -535,6 +535,7 @@ sections:
       title: Seminaret holdes digitalt
       text: KOM arrangerer seminaret 26. oktober.
       event_date: 2024-10-26
+intro: KOM ønsker en god sommer.
 """
 
 
@@ -723,6 +724,13 @@ def test_a_problem_with_a_field_names_the_fields_line_wherever_it_is_in_the_entr
     }
 
 
+@pytest.mark.parametrize("intro", ["intro: ''\n", "intro: '   '\n", ""])
+def test_an_empty_or_missing_intro_is_a_warning(desk, intro):
+    text = changed("intro: KOM ønsker en god sommer.\n", intro)
+    problem = only(desk.check(text), "warning", "no intro: write the few sentences that open the issue", "intro")
+    assert problem.line == (len(text.splitlines()) if intro else None)
+
+
 def test_a_published_that_is_not_a_date_is_one_error_not_also_no_date_yet(desk):
     problems = desk.check(changed("published: 2024-07-05\n", "published: 2023-02-30\n"))
     assert [(p.level, p.field) for p in problems] == [("error", "published")], [str(p) for p in problems]
@@ -752,7 +760,7 @@ def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
 
 
 def test_an_empty_section_is_a_warning(desk):
-    events = CLEAN[CLEAN.index("  events:") :]
+    events = CLEAN[CLEAN.index("  events:") : CLEAN.index("intro:")]
     only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty", "sections.events")
 
 

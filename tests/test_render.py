@@ -311,10 +311,10 @@ def test_build_asks_for_site_url_when_the_email_would_lose_its_web_link(workspac
     assert result.exit_code == 0, result.output
     assert NO_SITE_URL_WARNING in result.stderr.splitlines()
     # The web page alone needs no address; with site_url set, no warning either.
-    assert "site_url" not in invoke(workspace, "build", "2024-q2", "--format", "web").stderr
+    assert "no site_url" not in invoke(workspace, "build", "2024-q2", "--format", "web").stderr
     settings.write_text(settings.read_text(encoding="utf-8") + "site_url: https://nyhetsbrev.example.no\n")
     result = invoke(workspace, "build", "2024-q2", "--format", "email,text")
-    assert result.exit_code == 0 and "site_url" not in result.stderr
+    assert result.exit_code == 0 and "no site_url" not in result.stderr
 
 
 def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
@@ -330,6 +330,34 @@ def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
     assert not (workspace / "build" / "2024-q2").exists()
     forced = invoke(workspace, "build", "2024-q2", "--force", "--format", "text")
     assert forced.exit_code == 0 and (workspace / "build" / "2024-q2" / "email.txt").exists()
+
+
+def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspace, monkeypatch):
+    path = workspace / "issues" / "2024-q2.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("intro: >-\n")
+    end = text.index("\n", text.index("\n  ", start) + 1)
+    while text[end + 1 : end + 3] == "  ":  # the folded intro's other lines
+        end = text.index("\n", end + 1)
+    path.write_text(text[:start] + "intro: ''" + text[end:], encoding="utf-8")
+    intro_line = text[:start].count("\n") + 1
+    result = invoke(workspace, "build", "2024-q2", "--format", "text")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("wrote ")
+    warnings = [line for line in result.stderr.splitlines() if f"{path}" in line]
+    assert len(warnings) == 2
+    assert warnings[0] == (
+        f"warning: {path}, line {intro_line}: intro: no intro: write the few sentences that open the issue (`intro`)"
+    )
+    assert warnings[1].endswith(": date: international:18 is dated 2024-07-01, outside april–juni 2024")
+    # Many warnings would hide the build's own lines: then one line counts them.
+    monkeypatch.setattr("newsletter.cli.BUILD_WARNINGS_SHOWN", 1)
+    result = invoke(workspace, "build", "2024-q2", "--format", "text")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "warning: 2024-q2: issue check has 2 warnings; run `newsletter issue check 2024-q2` to see them"
+    )
+    assert str(path) not in result.stderr
 
 
 def test_build_format_errors_are_usage_errors(workspace):
