@@ -533,7 +533,8 @@ def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts
         f"  127.0.0.1:\n    2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
     )
     assert result.stderr == (
-        "warning: src: 1 entry without a link skipped\nwarning: src: 2 of 2 items have no date in the feed\n"
+        "warning: src: 1 entry without a link skipped\n"
+        "warning: src: 2 of 2 items have no date, neither in the feed nor on their article pages\n"
     )
 
 
