@@ -138,6 +138,22 @@ def test_text_part_has_every_link_and_short_lines(built):
     assert "Høringsfrist: 2. juli 2024" in text
 
 
+def test_a_reference_marker_never_wraps_alone_onto_the_next_line():
+    from newsletter.render.markdown import wrap
+
+    text = "I mai var partnerne på studiereise til London, se her [73]."
+    width = len(text) - len(" [73].")  # the marker would just not fit on the first line
+    assert wrap(text, width=width).splitlines() == ["I mai var partnerne på studiereise til London, se", "her [73]."]
+    assert wrap("se [1] og [2]", width=6) == "se [1]\nog [2]"
+
+
+def test_text_part_indents_the_date_lines_under_the_bulleted_title(built):
+    text = built.files["email.txt"].read_text(encoding="utf-8")
+    assert "* Nasjonal konferanse om menneskehandel, «Från ord till handling»\n  Dato: 18. oktober 2024\n" in text
+    assert "* Forslag om endringer i barnevernsloven på høring\n  Høringsfrist: 2. juli 2024\n" in text
+    assert not re.search(r"^\[\d+\]\.?$", text, re.M), "a marker alone on its line"
+
+
 def test_intro_footer_and_mail_links_agree_across_formats(tmp_path):
     """Links in the intro and the footer are numbered and listed; a mail address is written out, never numbered."""
     import dataclasses
