@@ -923,8 +923,12 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
 
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
     lines = result.output.splitlines()
+    intro_line = next(
+        n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith("intro:")
+    )
     assert (
-        f"warning: {path}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often pasted from a PDF): "
+        f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
+        "pasted from a PDF): "
         "the archive drops them, remove them here"
     ) in lines, result.output
     assert any(
