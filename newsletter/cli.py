@@ -56,6 +56,10 @@ def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
         return run()
     except UsageError as exc:
         raise click.UsageError(str(exc), ctx) from exc
+    except click.UsageError as exc:
+        if exc.ctx is None:  # raised by a command without its context: show that command's usage too
+            raise click.UsageError(exc.message, ctx) from exc
+        raise
     except NewsletterError as exc:
         for line in exc.details:
             click.echo(line, err=True)

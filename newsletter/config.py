@@ -183,8 +183,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, f"a field where none can start; {_INDENTATION_HINT}"
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
-    else:
-        words = problem or context or "not YAML"
+    else:  # a duplicate key and the like: the parser's own words, no quoting advice
+        return line, problem or context or "not YAML"
     if quoted:
         return line, f"{words}; put the value in quotes: {quoted}"
     return line, words

@@ -261,6 +261,7 @@ def test_every_command_the_readme_shows_exists(words):
     [
         (["issue", "move", "2024-q2", "kom:1", "--section", "nosuch"], "Usage: cli issue move [OPTIONS]"),
         (["issue", "note", "2024-q2", "--section", "kom", "--heading", "X", "--text", ""], "Usage: cli issue note"),
+        (["links", "2024-q2", "--archive"], "Usage: cli links [OPTIONS]"),
     ],
 )
 def test_a_usage_error_inside_a_command_shows_that_commands_usage(sample_workspace, args, usage):
