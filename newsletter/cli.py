@@ -94,7 +94,10 @@ class _WarningFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if not self.verbose and record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {record.getMessage()}"
+            # A library's warning (WeasyPrint's about a stylesheet) keeps its name: it is not ours to explain.
+            ours = record.name == "newsletter" or record.name.startswith("newsletter.")
+            where = "" if ours else f"{record.name}: "
+            return f"{record.levelname.lower()}: {where}{record.getMessage()}"
         return super().format(record)
 
 

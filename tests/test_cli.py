@@ -279,3 +279,12 @@ def test_a_logged_warning_is_a_plain_warning_line(sample_workspace):
     lines = [line for line in result.stderr.splitlines() if "2024-q1" in line]
     assert lines and lines[0].startswith("warning: ranking leaves out 2024-q1: "), result.stderr
     assert "WARNING" not in result.stderr
+
+
+def test_a_librarys_logged_warning_keeps_its_name():
+    import logging
+
+    from newsletter.cli import _WarningFormatter
+
+    record = logging.LogRecord("weasyprint", logging.WARNING, __file__, 1, "Ignored %s", ("x",), None)
+    assert _WarningFormatter(verbose=False).format(record) == "warning: weasyprint: Ignored x"
