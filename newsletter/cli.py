@@ -8,9 +8,10 @@ import json
 import logging
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -24,7 +25,11 @@ from newsletter.models import ITEM_STATUSES
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from newsletter.curate.issuefile import Problem
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+T = TypeVar("T")
 
 
 class IssueIdType(click.ParamType):
@@ -44,18 +49,56 @@ class IssueIdType(click.ParamType):
 ISSUE_ID = IssueIdType()
 
 
-class NewsletterGroup(click.Group):
-    """Turns NewsletterError into a one-line message and exit status 1 (2 for usage errors), in one place."""
+def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
+    """Run a command or group, turning NewsletterError into a one-line message and exit status 1
+    (2 for usage errors, with the usage of the command that was given, not the top-level one)."""
+    try:
+        return run()
+    except UsageError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
+    except click.UsageError as exc:
+        if exc.ctx is None:  # raised by a command without its context: show that command's usage too
+            raise click.UsageError(exc.message, ctx) from exc
+        raise
+    except NewsletterError as exc:
+        for line in exc.details:
+            click.echo(line, err=True)
+        raise click.ClickException(str(exc)) from exc
+
+
+class NewsletterCommand(click.Command):
+    """A command whose errors are reported by `_report_errors` with its own context."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except UsageError as exc:
-            raise click.UsageError(str(exc), ctx) from exc
-        except NewsletterError as exc:
-            for line in exc.details:
-                click.echo(line, err=True)
-            raise click.ClickException(str(exc)) from exc
+        return _report_errors(ctx, lambda: super(NewsletterCommand, self).invoke(ctx))
+
+
+class NewsletterGroup(click.Group):
+    """Turns NewsletterError into a one-line message, in one place: every command and subgroup made
+    under it is of these classes, so the innermost one reports its error with its own usage line."""
+
+    command_class = NewsletterCommand
+    group_class = type  # subgroups are NewsletterGroups too
+
+    def invoke(self, ctx):
+        return _report_errors(ctx, lambda: super(NewsletterGroup, self).invoke(ctx))
+
+
+class _WarningFormatter(logging.Formatter):
+    """`warning: message` for the package's warnings, as the commands print theirs; the logger's name
+    and level in full only for diagnostics asked for with --verbose."""
+
+    def __init__(self, verbose: bool):
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.verbose and record.levelno >= logging.WARNING:
+            # A library's warning (WeasyPrint's about a stylesheet) keeps its name: it is not ours to explain.
+            ours = record.name == "newsletter" or record.name.startswith("newsletter.")
+            where = "" if ours else f"{record.name}: "
+            return f"{record.levelname.lower()}: {where}{record.getMessage()}"
+        return super().format(record)
 
 
 class Context:
@@ -102,10 +145,32 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx, workspace, verbose):
     """Collect, curate, render, mail and archive a quarterly newsletter."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr(verbose)
     ctx.obj = Context(Workspace.locate(workspace))
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """Send log records to stderr: warnings as `warning: …` lines, diagnostics too with --verbose.
+
+    The handler goes on the root logger once (a second `cli` call in one process, as in tests,
+    replaces it), and writes to the stderr of the moment (`click.echo`), not the one at setup."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _EchoHandler)]:
+        root.removeHandler(handler)
+    handler = _EchoHandler()
+    handler.setFormatter(_WarningFormatter(verbose))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+class _EchoHandler(logging.Handler):
+    """Writes a log record to stderr with click.echo."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # logging must never break a command
+            self.handleError(record)
 
 
 def _stderr() -> Console:
@@ -659,7 +724,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
         placed = draft(_curation(ctx, store), issue_id, min_score)
     for entry in placed:
         click.echo("added " + _placed_line(entry))
-    click.echo(f"{len(placed)} entries added to {issue_id}")
+    click.echo(f"{_count(len(placed), 'entry', 'entries')} added to {issue_id}")
 
 
 class _ClickTriageUI:
@@ -827,6 +892,25 @@ def build(ctx: Context, issue_id, formats, out, force):
         click.echo(f"wrote {path}")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    _check_warnings(issue_id, ready.warnings)
+
+
+# Up to this many of `issue check`'s warnings are printed by `build`; more become one line that
+# counts them, so the lines of the build itself stay in view.
+BUILD_WARNINGS_SHOWN = 5
+
+
+def _check_warnings(issue_id: str, warnings: list[Problem]) -> None:
+    """After a build, what `issue check` warns of: each warning, or when there are many, how many."""
+    if len(warnings) <= BUILD_WARNINGS_SHOWN:
+        for problem in warnings:
+            click.echo(f"warning: {problem}", err=True)
+        return
+    click.echo(
+        f"warning: {issue_id}: issue check has {_count(len(warnings), 'warning')}; "
+        f"run `newsletter issue check {issue_id}` to see them",
+        err=True,
+    )
 
 
 @cli.group()
@@ -938,7 +1022,7 @@ def links(ctx: Context, issue_id, archive, as_json):
             click.echo(f"{r.state}: {r.url}  ({where})  {detail}")
         broken = sum(r.state == "broken" for r in results)
         redirected = sum(r.state == "redirected" for r in results)
-        click.echo(f"{len(results)} links: {broken} broken, {redirected} redirected")
+        click.echo(f"{_count(len(results), 'link')}: {broken} broken, {redirected} redirected")
     if any(r.state == "broken" for r in results):
         sys.exit(1)
 
@@ -958,13 +1042,14 @@ def _archive_links(ctx: Context, as_json: bool) -> None:
         _json_out([issue.to_json() for issue in report])
     else:
         for issue in report:
-            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {issue.checked} links")
+            click.echo(f"{issue.issue} ({issue.path}): {len(issue.dead)} dead of {_count(issue.checked, 'link')}")
             for d in issue.dead:
                 where = ", ".join(f"{u.ref} '{u.title}'" for u in d.uses)
                 copy = f"; archived copy: {d.archived_url}" if d.archived_url else ""
                 click.echo(f"  dead: {d.url}  ({where})  {d.error}{copy}")
         click.echo(
-            f"{len(report)} published issues, {sum(i.checked for i in report)} links: {len(dead)} dead, "
+            f"{_count(len(report), 'published issue')}, {_count(sum(i.checked for i in report), 'link')}: "
+            f"{len(dead)} dead, "
             f"{len(unseen)} without an archived copy"
             + ("; note a new address in the issue file, or an archived_url on the entry" if unseen else "")
         )
@@ -1007,7 +1092,7 @@ def site_build(ctx: Context, out, pdf):
             err=True,
         )
     click.echo(
-        f"{len(report.issues)} published issues in {out_dir}; {len(report.written)} files written, "
+        f"{_count(len(report.issues), 'published issue')} in {out_dir}; {_count(len(report.written), 'file')} written, "
         f"{len(report.removed)} removed"
         + (f"; not published yet: {', '.join(report.skipped)}" if report.skipped else "")
     )

@@ -127,12 +127,79 @@ def read_yaml(path: Path) -> Any:
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        line, problem = yaml_syntax_error(text, exc)
         raise ConfigError(path, f"invalid YAML: {problem}", line=line) from None
     except Exception as exc:  # ruamel raises a few non-marked errors (duplicate keys)
         raise ConfigError(path, f"invalid YAML: {exc}") from None
+
+
+# Contexts in which the parser reads on from where a construct opened until it fails further down
+# ("while parsing a flow sequence" for `title: [broken`): the mistake is where it opened.
+_OPENED_EARLIER = ("flow sequence", "flow mapping", "quoted scalar", "block scalar")
+# What makes YAML read a plain value as something else: a list, a mapping, an alias, an anchor, a tag,
+# a block of text, a directive, or a reserved character.
+_SPECIAL_START = "[{*&!|>%@`"
+_KEY_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>[^\s:#'\"][^:#]*?):[ \t]+(?P<value>\S.*?)\s*$")
+_INDENTATION_HINT = (
+    "check the indentation of this line and the one above: the fields of one entry start in the same "
+    "column, and each '- ' of a list in its list's column"
+)
+
+
+def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]:
+    """The line and plain words for a YAML syntax error, with what to do.
+
+    The line is where the problem starts: an unclosed `[` or quote is reported by the parser where it
+    gave up (often the next line), so its opening line (the context mark) is named instead. A value
+    that YAML reads as something other than text (it starts with `[`, `{`, `*`, `&`, `!`, `|`, `>`,
+    `%`, `@` or contains `: `) gets the quoted form to write instead.
+    """
+    context, problem = exc.context or "", exc.problem or ""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and any(words in context for words in _OPENED_EARLIER):
+        mark = exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    lines = text.splitlines()
+    source = lines[line - 1] if line and line <= len(lines) else ""
+    quoted = _quoted(source)
+    if "flow sequence" in context or "flow mapping" in context:
+        opener, what = ("[", "a list") if "sequence" in context else ("{", "a mapping")
+        words = f"a value starting with '{opener}' is read as {what}, and this one is not closed"
+    elif "quoted scalar" in context:
+        return line, "a quoted value is not closed: add the closing quote, or remove the opening one"
+    elif "block scalar" in context:
+        words = "a value starting with '|' or '>' begins a block of text on the lines below"
+    elif "undefined alias" in problem:
+        words = "a value starting with '*' is read as a reference to an '&' anchor"
+    elif "cannot start any token" in problem:
+        if "\\t" in problem or "\t" in problem:
+            return line, "a tab in the indentation: indent with spaces only"
+        character = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
+        words = f"a value cannot start with '{character}'"
+    elif "mapping values are not allowed" in problem:
+        if quoted:
+            words = "a ': ' inside a value reads as the start of another field"
+        else:
+            return line, f"a field where none can start; {_INDENTATION_HINT}"
+    elif "<block end>" in problem or "expected key" in problem or "block" in context:
+        return line, f"the indentation does not fit; {_INDENTATION_HINT}"
+    else:  # a duplicate key and the like: the parser's own words, no quoting advice
+        return line, problem or context or "not YAML"
+    if quoted:
+        return line, f"{words}; put the value in quotes: {quoted}"
+    return line, words
+
+
+def _quoted(line: str) -> str | None:
+    """`key: "value"` for a `key: value` line whose value YAML would not read as plain text, else None."""
+    match = _KEY_VALUE.match(line)
+    if not match:
+        return None
+    value = match["value"]
+    if value[0] not in _SPECIAL_START and ": " not in value:
+        return None
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{match["key"].strip()}: "{escaped}"'
 
 
 def line_of(node: Any, key: str | int | None = None) -> int | None:

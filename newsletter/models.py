@@ -397,6 +397,16 @@ class Entry:
     # Every collected item the entry cites, `item` first ("se her og her": `items: [a, b]` in the file).
     items: tuple[str, ...] = ()
     accepted: bool = False  # the editor keeps the starting text as it is (`issue accept`)
+    # The line of each of its fields in the issue file, so a problem with one names the field's own line.
+    field_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, name: str) -> int | None:
+        """The issue file's line of field `name` of this entry (`item` and `items` stand for each other);
+        the entry's first line when the field is not written in the file."""
+        lines = self.field_lines
+        if name in ("item", "items"):
+            return lines.get(name) or lines.get("items" if name == "item" else "item") or self.line
+        return lines.get(name) or self.line
 
     def __post_init__(self) -> None:
         # One invariant for every constructor: `item` is the first of `items`.

@@ -29,12 +29,14 @@ source with `allow_private: true`.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import logging
 import os
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -584,7 +586,7 @@ class Fetcher:
         except requests.exceptions.InvalidURL as exc:
             raise FetchError(url, f"invalid URL ({short_error(exc)})") from exc
         except requests.RequestException as exc:
-            raise FetchError(url, f"connection failed ({short_error(exc)})", retryable=True) from exc
+            raise FetchError(url, connection_error(url, exc), retryable=True) from exc
         with raw:
             header_map = {k.lower(): v for k, v in raw.headers.items()}
             status = raw.status_code
@@ -680,7 +682,10 @@ def _reading_error(url: str, exc: Exception, limits: Limits) -> FetchError:
         return FetchError(url, f"timed out after {limits.read_timeout:g}s while reading", retryable=True)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return FetchError(url, f"truncated body ({short_error(exc)})", retryable=True)
-    return FetchError(url, f"connection broken while reading ({short_error(exc)})", retryable=True)
+    words = connection_error(url, exc)
+    if words.startswith("connection failed ("):
+        words = f"connection broken ({short_error(exc)})"
+    return FetchError(url, f"{words} while reading", retryable=True)
 
 
 def _check_scheme(original: str, url: str) -> None:
@@ -690,12 +695,84 @@ def _check_scheme(original: str, url: str) -> None:
         raise FetchError(original, f"only http and https are fetched, not '{scheme or 'no scheme'}'{where}")
 
 
-def tls_error(exc: Exception) -> str:
+def tls_error(exc: BaseException) -> str:
     """What to tell the editor when a TLS handshake fails: most often a proxy with its own CA."""
-    return f"TLS error ({short_error(exc)}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
+    chain = _causes(exc)
+    refused = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+    if refused is not None:
+        reason = refused.verify_message or refused.reason or "not trusted"
+        return (
+            f"TLS certificate not trusted ({reason}); if a proxy with its own CA is in between, "
+            "set REQUESTS_CA_BUNDLE to its CA file"
+        )
+    failed = next((e for e in chain if isinstance(e, ssl.SSLError) and e.reason), None)
+    reason = failed.reason.replace("_", " ").lower() if failed is not None else short_error(exc)
+    return f"TLS handshake failed ({reason}); for a proxy with its own CA set REQUESTS_CA_BUNDLE"
 
 
-def short_error(exc: Exception) -> str:
+# What the proxy answered a CONNECT with, as http.client words it ("Tunnel connection failed: 502 Bad Gateway").
+_TUNNEL_FAILED = re.compile(r"Tunnel connection failed:\s*(\d{3}[^'\")]*)")
+
+
+def connection_error(url: str, exc: BaseException) -> str:
+    """Plain words for a request that failed before any answer (the one place that reads
+    requests' and urllib3's exceptions): host not found, connection refused, timed out,
+    TLS certificate not trusted, the proxy refused, connection reset. The caller keeps the URL.
+    """
+    chain = _causes(exc)
+    host = urlsplit(url).hostname or url
+
+    def has(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(e, kinds) for e in chain)
+
+    via_proxy = has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)
+    tunnel = next((m for e in chain if (m := _TUNNEL_FAILED.search(str(e)))), None)
+    if tunnel:
+        return f"the proxy refused the connection to {host} ({tunnel.group(1).strip()})"
+    if has(ssl.SSLCertVerificationError, ssl.SSLError, requests.exceptions.SSLError):
+        return tls_error(exc)
+    if via_proxy:
+        # The proxy itself could not be reached: the request never left this machine.
+        if has(socket.gaierror, urllib3.exceptions.NameResolutionError):
+            why = "its host name was not found"
+        elif has(ConnectionRefusedError):
+            why = "connection refused"
+        elif has(socket.timeout, urllib3.exceptions.ConnectTimeoutError, TimeoutError):
+            why = "timed out"
+        else:
+            why = short_error(exc)
+        return f"cannot reach the proxy ({why}); check HTTPS_PROXY and HTTP_PROXY"
+    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        return f"host not found: {host} has no DNS address (check the spelling, or whether the site moved)"
+    if has(ConnectionRefusedError):
+        return f"connection refused by {host} (nothing listens there, or a firewall says no)"
+    if has(socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout):
+        return "timed out"
+    if has(ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, ConnectionAbortedError):
+        return "connection reset by the server"
+    return f"connection failed ({short_error(exc)})"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception inside it: requests wraps urllib3's MaxRetryError, whose `reason` wraps
+    the socket's error, and urllib3 also passes errors on as arguments."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 20:
+        current = todo.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        inner = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        for name in ("reason", "__cause__", "__context__"):
+            value = getattr(current, name, None)
+            if isinstance(value, BaseException):
+                inner.append(value)
+        todo.extend(inner)
+    return found
+
+
+def short_error(exc: BaseException) -> str:
     """The innermost useful line of a requests/urllib3 error (for messages about a URL)."""
     text = str(exc)
     for marker in ("Caused by ", "(Caused by "):

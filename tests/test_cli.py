@@ -254,3 +254,37 @@ def test_every_command_the_readme_shows_exists(words):
         assert command.get_command(click.Context(command), words[1]) is not None, (
             f"README.md shows `newsletter {' '.join(words)}`, and {words[0]} has no command {words[1]}"
         )
+
+
+@pytest.mark.parametrize(
+    "args, usage",
+    [
+        (["issue", "move", "2024-q2", "kom:1", "--section", "nosuch"], "Usage: cli issue move [OPTIONS]"),
+        (["issue", "note", "2024-q2", "--section", "kom", "--heading", "X", "--text", ""], "Usage: cli issue note"),
+        (["links", "2024-q2", "--archive"], "Usage: cli links [OPTIONS]"),
+    ],
+)
+def test_a_usage_error_inside_a_command_shows_that_commands_usage(sample_workspace, args, usage):
+    result = invoke(sample_workspace, *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(usage)
+    assert "Usage: cli [OPTIONS] COMMAND" not in result.stderr
+
+
+def test_a_logged_warning_is_a_plain_warning_line(sample_workspace):
+    # A broken earlier issue: the ranking leaves it out and says so through logging.
+    (sample_workspace / "issues" / "2024-q1.yaml").write_text("id: 2024-q1\nsections: [\n", encoding="utf-8")
+    result = invoke(sample_workspace, "items", "--issue", "2024-q2")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if "2024-q1" in line]
+    assert lines and lines[0].startswith("warning: ranking leaves out 2024-q1: "), result.stderr
+    assert "WARNING" not in result.stderr
+
+
+def test_a_librarys_logged_warning_keeps_its_name():
+    import logging
+
+    from newsletter.cli import _WarningFormatter
+
+    record = logging.LogRecord("weasyprint", logging.WARNING, __file__, 1, "Ignored %s", ("x",), None)
+    assert _WarningFormatter(verbose=False).format(record) == "warning: weasyprint: Ignored x"

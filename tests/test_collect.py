@@ -356,8 +356,10 @@ def test_selector_that_matches_nothing_is_a_failure_naming_the_source(site, tmp_
     )
     root = write_workspace(tmp_path, feeds_yaml(site))
     report, _ = run(root, keys=["cmm"])
-    assert "selector 'div.item' matched 0 items" in report.results[0].error
-    assert "source 'cmm' in feeds.yaml" in report.results[0].error
+    error = report.results[0].error
+    assert "selector 'div.item' matched 0 items" in error
+    assert "source 'cmm' in feeds.yaml" in error
+    assert error.count(site.url("/nyheder")) == 1, "the page is named once: it is the source's own address"
 
 
 def test_gzip_encoded_feed_is_decompressed(site, tmp_path):
@@ -840,3 +842,56 @@ def test_the_report_names_listings_whose_selectors_matched_nothing(site, tmp_pat
     report, _ = run(root)
     assert report.selectors_matched_nothing == ["cmm"]
     assert "matched 0 items" in next(r.error for r in report.results if r.source == "cmm")
+
+
+# A feed without dates, as Europol's: collect reads the article pages for them.
+UNDATED_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Europol</title><link>{base}/</link><description>News</description>
+<item><title>Human trafficking network dismantled</title><link>{base}/news/one</link></item>
+<item><title>Victims of trafficking identified</title><link>{base}/news/two</link></item>
+</channel></rss>
+"""
+
+
+def dated_article(day: str) -> bytes:
+    return (
+        f'<!doctype html><html><head><meta property="article:published_time" content="{day}T10:00:00+02:00">'
+        "</head><body><main><h1>News</h1><p>Human trafficking.</p></main></body></html>"
+    ).encode()
+
+
+def test_items_dated_from_their_article_pages_are_not_warned_about_and_count_as_newest(server, tmp_path):
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    server.routes.update(
+        {
+            "/rss": Route(UNDATED_FEED.format(base=server.url("")).encode(), content_type="application/rss+xml"),
+            "/news/one": Route(dated_article("2022-06-14"), content_type="text/html"),
+            "/news/two": Route(dated_article("2022-05-02"), content_type="text/html"),
+        }
+    )
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="europol")
+    result = CliRunner().invoke(cli, ["--workspace", str(root), "collect"])
+    assert result.exit_code == 0, result.output
+    assert "no date" not in result.stderr, result.stderr
+    workspace = Workspace(root)
+    with Store(workspace.db_path) as store:
+        assert store.get_state("europol").warnings == ()
+    checked = CliRunner().invoke(cli, ["--workspace", str(root), "sources", "check", "--json"])
+    assert checked.exit_code == 0, checked.output
+    assert '"newest": "2022-06-14"' in checked.stdout
+
+
+def test_only_items_still_undated_after_their_article_pages_are_warned_about(server, tmp_path):
+    server.routes.update(
+        {
+            "/rss": Route(UNDATED_FEED.format(base=server.url("")).encode(), content_type="application/rss+xml"),
+            "/news/one": Route(dated_article("2022-06-14"), content_type="text/html"),
+        }
+    )  # /news/two: 404
+    root = one_source_workspace(tmp_path, server.url("/rss"), key="europol")
+    report, found = run(root)
+    assert report.results[0].warnings == ["1 of 2 items have no date, neither in the feed nor on their article pages"]
+    assert found[server.url("/news/one")].published.isoformat() == "2022-06-14"

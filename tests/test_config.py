@@ -120,7 +120,19 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, "sources:\n  - key: a\n    name: [unclosed\n    kind: rss\n")
     with pytest.raises(ConfigError) as caught:
         load_feeds(path)
-    assert f"{path}, line" in str(caught.value) and "invalid YAML" in str(caught.value)
+    # The parser fails on line 4; the unclosed "[" that misled it is on line 3, and is named.
+    assert str(caught.value) == (
+        f"{path}, line 3: invalid YAML: a value starting with '[' is read as a list, and this one is not closed; "
+        'put the value in quotes: name: "[unclosed"'
+    )
+
+
+def test_yaml_indentation_error_says_what_to_check(tmp_path):
+    path = write(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    assert str(caught.value).startswith(f"{path}, line 4: invalid YAML: the indentation does not fit; check the ")
+    assert "<block" not in str(caught.value)
 
 
 def test_duplicate_mapping_key_is_an_error(tmp_path):

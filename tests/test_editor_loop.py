@@ -140,6 +140,12 @@ def publish(root: Path, day: str, issue_id: str = "2025-q2") -> None:
     path.write_text(re.sub(r"^published:.*$", f"published: {day}", text, count=1, flags=re.M), encoding="utf-8")
 
 
+def write_intro(root: Path, intro: str, issue_id: str = "2025-q2") -> None:
+    path = issue_file(root, issue_id)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^intro:.*$", f"intro: {intro}", text, count=1, flags=re.M), encoding="utf-8")
+
+
 # ---------------------------------------------------------------------- 1. what the real newsletter does
 
 
@@ -190,13 +196,15 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     note(desk.root, "highlights", "Strategi", "Ny strategi", "Se [her](https://www.regjeringen.no/strategi).")
     note(desk.root, "events", "Seminar", "Seminar i oktober", "KOM arrangerer seminaret 26. oktober.")
     publish(desk.root, "2025-07-03")
+    write_intro(desk.root, "KOM ønsker alle en god sommer.")
 
     checked = invoke(desk.root, "issue", "check", "2025-q2")
     assert checked.exit_code == 0, checked.output
     path = issue_file(desk.root)
     lines = path.read_text(encoding="utf-8").splitlines()
-    osce_line = next(n for n, line in enumerate(lines, 1) if "OSSE har lagt fram" in line) - 2
-    deadline_line = next(n for n, line in enumerate(lines, 1) if "title: Høring om endringer" in line) - 1
+    # Each warning names the line of its field, not the entry's first line.
+    osce_line = next(n for n, line in enumerate(lines, 1) if "text: OSSE har lagt fram" in line)
+    deadline_line = next(n for n, line in enumerate(lines, 1) if "deadline: 2025-06-01" in line)
     assert checked.stdout.splitlines() == [
         f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
         "is published (2025-07-03); it is shown as closed",
@@ -536,7 +544,8 @@ def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts
         f"  127.0.0.1:\n    2 × HTTP 404 Not Found (e.g. {server.url('/borte-2')})\n"
     )
     assert result.stderr == (
-        "warning: src: 1 entry without a link skipped\nwarning: src: 2 of 2 items have no date in the feed\n"
+        "warning: src: 1 entry without a link skipped\n"
+        "warning: src: 2 of 2 items have no date, neither in the feed nor on their article pages\n"
     )
 
 
@@ -544,10 +553,10 @@ def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
     note(desk.root, "kom", "Møter", "Et møte", "Se [her](ftp://politiet.no/m).")
     checked = invoke(desk.root, "issue", "check", "2025-q2")
     assert checked.exit_code == 1
-    assert checked.stdout.endswith("2025-q2: 1 error, 5 warnings\n")
+    assert checked.stdout.endswith("2025-q2: 1 error, 6 warnings\n")  # the empty intro among them
     listed = invoke(desk.root, "issue", "list")
     assert (
-        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 5 warnings\n"
+        listed.stdout == "2025-q2  draft    april–juni 2025          not published      1 entry  1 error, 6 warnings\n"
     )
 
 

@@ -636,7 +636,7 @@ def test_no_proxy_bypasses_the_proxy(monkeypatch, proxy, dns_lookups, fast_limit
     proxy.routes["feeds.example.test/rss"] = Route(body=b"<rss>via proxy</rss>")
     url = "http://feeds.example.test/rss"
     error = fetch_error(Fetcher(UA, fast_limits), url)
-    assert "connection failed" in str(error)
+    assert "host not found: feeds.example.test" in str(error)
     assert proxy.log == []
     assert "feeds.example.test" in dns_lookups
 
@@ -673,7 +673,7 @@ def test_unreachable_proxy_is_a_retryable_error(monkeypatch, fast_limits):
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     url = "http://feeds.example.test/rss"
     error = fetch_error(Fetcher(UA, fast_limits), url)
-    assert "connection failed" in str(error)
+    assert "cannot reach the proxy (connection refused)" in str(error)
     assert error.retryable is True
 
 

@@ -535,6 +535,7 @@ sections:
       title: Seminaret holdes digitalt
       text: KOM arrangerer seminaret 26. oktober.
       event_date: 2024-10-26
+intro: KOM ønsker en god sommer.
 """
 
 
@@ -607,7 +608,7 @@ def test_an_entry_without_text_is_an_error(desk):
     problem = only(
         desk.check(changed(text, "      text: ''\n")), "error", "kom:1 'Rapporten er publisert' has no text", "text"
     )
-    assert problem.line == 11
+    assert problem.line == 13  # the line of `text:`, two below the entry's heading
 
 
 def test_an_entry_still_with_its_items_starting_text_is_a_warning_until_accepted(desk):
@@ -623,7 +624,7 @@ def test_an_entry_still_with_its_items_starting_text_is_a_warning_until_accepted
         "`newsletter issue accept 2024-q2 norway:1`",
         "text",
     )
-    assert problem.line == 16
+    assert problem.line == 18  # the line of `text:`, not the entry's first
     # A good Norwegian summary may stay as it is: the editor says so once.
     assert desk.check(changed("      item: {current}", "      item: {current}\n      accepted: true", starting)) == []
 
@@ -699,12 +700,41 @@ def test_a_link_that_is_not_http_or_mailto_is_an_error(desk, link):
 
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,hei"])
 def test_a_javascript_link_is_an_error(desk, link):
-    only(
+    problem = only(
         desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
         "error",
         f"international:2 links to '{link}': only http(s) and mailto links are allowed",
         "text",
     )
+    assert problem.line == CLEAN.splitlines().index("      text: Se [her](https://intermin.fi/plan).") + 1
+
+
+def test_a_problem_with_a_field_names_the_fields_line_wherever_it_is_in_the_entry(desk):
+    # `text:` two lines below the heading, and a deadline above the title: each on its own line.
+    moved = changed(
+        "      title: Høring om nye tiltak\n      text: Høringsfristen er 1. september, se [her](https://www.regjeringen.no/horing).\n"
+        "      deadline: 2024-09-01\n",
+        "      deadline: 2024-06-20\n      title: Høring om nye tiltak\n      text: javascript-lenke, se [her](javascript:x).\n",
+    )
+    lines = moved.splitlines()
+    problems = {p.field: p.line for p in desk.check(moved)}
+    assert problems == {
+        "deadline": lines.index("      deadline: 2024-06-20") + 1,
+        "text": next(n for n, line in enumerate(lines, 1) if "javascript:x" in line),
+    }
+
+
+@pytest.mark.parametrize("intro", ["intro: ''\n", "intro: '   '\n", ""])
+def test_an_empty_or_missing_intro_is_a_warning(desk, intro):
+    text = changed("intro: KOM ønsker en god sommer.\n", intro)
+    problem = only(desk.check(text), "warning", "no intro: write the few sentences that open the issue", "intro")
+    assert problem.line == (len(text.splitlines()) if intro else None)
+
+
+def test_a_published_that_is_not_a_date_is_one_error_not_also_no_date_yet(desk):
+    problems = desk.check(changed("published: 2024-07-05\n", "published: 2023-02-30\n"))
+    assert [(p.level, p.field) for p in problems] == [("error", "published")], [str(p) for p in problems]
+    assert "expected a date like 2024-07-05" in problems[0].message
 
 
 def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
@@ -724,13 +754,13 @@ def test_an_item_and_a_link_used_in_an_earlier_issue_are_warnings(desk):
         "id: 2024-q3\nsections:\n  norway:\n    - heading: X\n      text: <https://intermin.fi/plan>\n", "2024-q3"
     )  # a later issue is no earlier use
     problems = desk.check()
-    assert [(p.level, p.field, p.line) for p in problems] == [("warning", "text", 16), ("warning", "item", 16)]
+    assert [(p.level, p.field, p.line) for p in problems] == [("warning", "text", 18), ("warning", "item", 19)]
     assert "norway:1 links to https://www.stortinget.no/forslag, already used in 2024-q1" in problems[0].message
     assert f"norway:1 item {desk.current} was already used in 2024-q1" in problems[1].message
 
 
 def test_an_empty_section_is_a_warning(desk):
-    events = CLEAN[CLEAN.index("  events:") :]
+    events = CLEAN[CLEAN.index("  events:") : CLEAN.index("intro:")]
     only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty", "sections.events")
 
 

@@ -307,7 +307,7 @@ def test_no_server_is_broken_not_raised(fast_limits):
         uses_of(refused, "ftp://files.example/a", "http:///no-host", "relative/page"), fast_limits, UA
     )
     assert [r.state for r in results] == ["broken"] * 4
-    assert results[0].error.startswith("connection failed (") and results[0].status is None
+    assert results[0].error.startswith("connection refused by 127.0.0.1") and results[0].status is None
     assert results[1].error == "not an http(s) link"
     assert results[2].error.startswith("invalid URL")
     assert results[3].error == "not an http(s) link"

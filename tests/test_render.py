@@ -138,6 +138,22 @@ def test_text_part_has_every_link_and_short_lines(built):
     assert "Høringsfrist: 2. juli 2024" in text
 
 
+def test_a_reference_marker_never_wraps_alone_onto_the_next_line():
+    from newsletter.render.markdown import wrap
+
+    text = "I mai var partnerne på studiereise til London, se her [73]."
+    width = len(text) - len(" [73].")  # the marker would just not fit on the first line
+    assert wrap(text, width=width).splitlines() == ["I mai var partnerne på studiereise til London, se", "her [73]."]
+    assert wrap("se [1] og [2]", width=6) == "se [1]\nog [2]"
+
+
+def test_text_part_indents_the_date_lines_under_the_bulleted_title(built):
+    text = built.files["email.txt"].read_text(encoding="utf-8")
+    assert "* Nasjonal konferanse om menneskehandel, «Från ord till handling»\n  Dato: 18. oktober 2024\n" in text
+    assert "* Forslag om endringer i barnevernsloven på høring\n  Høringsfrist: 2. juli 2024\n" in text
+    assert not re.search(r"^\[\d+\]\.?$", text, re.M), "a marker alone on its line"
+
+
 def test_intro_footer_and_mail_links_agree_across_formats(tmp_path):
     """Links in the intro and the footer are numbered and listed; a mail address is written out, never numbered."""
     import dataclasses
@@ -311,10 +327,10 @@ def test_build_asks_for_site_url_when_the_email_would_lose_its_web_link(workspac
     assert result.exit_code == 0, result.output
     assert NO_SITE_URL_WARNING in result.stderr.splitlines()
     # The web page alone needs no address; with site_url set, no warning either.
-    assert "site_url" not in invoke(workspace, "build", "2024-q2", "--format", "web").stderr
+    assert "no site_url" not in invoke(workspace, "build", "2024-q2", "--format", "web").stderr
     settings.write_text(settings.read_text(encoding="utf-8") + "site_url: https://nyhetsbrev.example.no\n")
     result = invoke(workspace, "build", "2024-q2", "--format", "email,text")
-    assert result.exit_code == 0 and "site_url" not in result.stderr
+    assert result.exit_code == 0 and "no site_url" not in result.stderr
 
 
 def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
@@ -330,6 +346,34 @@ def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
     assert not (workspace / "build" / "2024-q2").exists()
     forced = invoke(workspace, "build", "2024-q2", "--force", "--format", "text")
     assert forced.exit_code == 0 and (workspace / "build" / "2024-q2" / "email.txt").exists()
+
+
+def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspace, monkeypatch):
+    path = workspace / "issues" / "2024-q2.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("intro: >-\n")
+    end = text.index("\n", text.index("\n  ", start) + 1)
+    while text[end + 1 : end + 3] == "  ":  # the folded intro's other lines
+        end = text.index("\n", end + 1)
+    path.write_text(text[:start] + "intro: ''" + text[end:], encoding="utf-8")
+    intro_line = text[:start].count("\n") + 1
+    result = invoke(workspace, "build", "2024-q2", "--format", "text")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("wrote ")
+    warnings = [line for line in result.stderr.splitlines() if f"{path}" in line]
+    assert len(warnings) == 2
+    assert warnings[0] == (
+        f"warning: {path}, line {intro_line}: intro: no intro: write the few sentences that open the issue (`intro`)"
+    )
+    assert warnings[1].endswith(": date: international:18 is dated 2024-07-01, outside april–juni 2024")
+    # Many warnings would hide the build's own lines: then one line counts them.
+    monkeypatch.setattr("newsletter.cli.BUILD_WARNINGS_SHOWN", 1)
+    result = invoke(workspace, "build", "2024-q2", "--format", "text")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "warning: 2024-q2: issue check has 2 warnings; run `newsletter issue check 2024-q2` to see them"
+    )
+    assert str(path) not in result.stderr
 
 
 def test_build_format_errors_are_usage_errors(workspace):

@@ -797,7 +797,7 @@ def test_pdfs_beside_the_pages(tmp_path):
 
 # ---------------------------------------------------------------------- the command
 
-FILES_WRITTEN = re.compile(r"(\d+) files written, (\d+) removed")
+FILES_WRITTEN = re.compile(r"(\d+) files? written, (\d+) removed")
 
 
 def test_site_build_command(tmp_path):
@@ -923,8 +923,12 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
 
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
     lines = result.output.splitlines()
+    intro_line = next(
+        n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith("intro:")
+    )
     assert (
-        f"warning: {path}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often pasted from a PDF): "
+        f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
+        "pasted from a PDF): "
         "the archive drops them, remove them here"
     ) in lines, result.output
     assert any(
@@ -1089,3 +1093,10 @@ def test_the_archive_shows_an_entrys_archived_copy_beside_its_links(tmp_path):
     edit(bad, f"archived_url: {copy}", "archived_url: web.archive.org/x")
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
     assert "archived_url: 'web.archive.org/x' is not an http(s) address" in result.output
+
+
+def test_site_build_of_one_issue_says_issue_in_the_singular(tmp_path):
+    ws = make_workspace(tmp_path / "ws", issues=["2024-q2"])
+    result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert f"1 published issue in {ws / 'site'};" in result.stdout

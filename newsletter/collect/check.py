@@ -98,7 +98,12 @@ def check_sources(
                 consecutive_failures=state.consecutive_failures,
                 seconds=fetched.seconds,
             )
-            check.newest = max((i.published for i in fetched.items if i.published), default=None)
+            dates = [i.published for i in fetched.items if i.published]
+            if state.newest and any(i.published is None for i in fetched.items):
+                # A feed without dates (Europol's) has its items dated from their article pages by
+                # collect, which this check does not read: the newest date collect found counts.
+                dates.append(state.newest)
+            check.newest = max(dates, default=None)
             if check.ok and not fetched.items:
                 check.warnings.append("parsed 0 items")
             if check.newest and (today - check.newest).days > STALE_DAYS:

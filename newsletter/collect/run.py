@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from newsletter import clock
 from newsletter.collect.parsers.article import read_article
-from newsletter.collect.parsers.feeds import parse_feed
+from newsletter.collect.parsers.feeds import NO_DATE_WARNING, parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
 from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
@@ -191,10 +191,11 @@ def collect(
             futures.append(queues.submit(host_of(source.url), partial(fetch_source, fetcher, source, state, tz)))
         # Stored in feeds.yaml order (fetching goes on meanwhile), so that which source
         # first stores an item, and the counts of a run, never depend on timing.
+        undated: dict[str, list[str]] = {}  # source → ids of its items the feed gave no date
         for future in futures:
             fetched = future.result()
             try:
-                result = _store_fetched(store, fetched, since, now, precedence)
+                result = _store_fetched(store, fetched, since, now, precedence, undated)
             except Exception as exc:  # a bug in storing one source must not lose the others
                 log.exception("storing %s failed", fetched.source.key)
                 result = SourceResult(
@@ -210,8 +211,36 @@ def collect(
                 articles.plan()  # this source's new items: their article pages start now
         articles.plan()  # items left unscored by an earlier run, or a changed vocabulary
         articles.finish(progress)
+    _dated_from_pages(store, results, undated, now)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _dated_from_pages(
+    store: Store, results: list[SourceResult], undated: dict[str, list[str]], now: dt.datetime
+) -> None:
+    """Once the article pages are read, say what is still undated, and let the dates found count as the
+    source's newest: a feed without dates (Europol's) whose pages all give one is no longer warned about.
+    """
+    for result in results:
+        ids = undated.get(result.source)
+        if not ids:
+            continue
+        dates = [store.get_item(item_id).published for item_id in ids]
+        still = sum(date is None for date in dates)
+        remaining = f"{still} of {result.parsed} items have no date, neither in the feed nor on their article pages"
+        # In the parser's warning's place (its other warnings keep their order), or gone when all are dated.
+        warnings = [remaining if NO_DATE_WARNING.match(w) else w for w in result.warnings]
+        if not still:
+            warnings = [w for w in warnings if w != remaining]
+        result.warnings = warnings
+        state = store.get_state(result.source)
+        state.warnings = tuple(warnings)
+        found = max((date for date in dates if date), default=None)
+        if found and (state.newest is None or found > state.newest):
+            state.newest = found
+            state.newest_seen_at = now
+        store.save_state(state, store.state_url(result.source) or "")
 
 
 def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Source]:
@@ -227,8 +256,15 @@ def select_sources(feeds: FeedsConfig, keys: Iterable[str] | None) -> list[Sourc
 
 
 def _store_fetched(
-    store: Store, fetched: Fetched, since: dt.date | None, now: dt.datetime, precedence: dict[str, int]
+    store: Store,
+    fetched: Fetched,
+    since: dt.date | None,
+    now: dt.datetime,
+    precedence: dict[str, int],
+    undated: dict[str, list[str]] | None = None,
 ) -> SourceResult:
+    """Store one source's items and fetch state; the ids of the items stored without a date go into
+    `undated` (their article pages may date them)."""
     source = fetched.source
     state = store.get_state(source.key)
     state.last_attempt = now
@@ -262,6 +298,10 @@ def _store_fetched(
         complete = len(kept) == len(identified)
         identified = kept
     upserted = store.upsert_items(source, identified, now, precedence)
+    if undated is not None:
+        undated[source.key] = [
+            item_id for item_id, (_, raw) in zip(upserted.seen_ids, identified) if raw.published is None
+        ]
     result.new, result.updated, result.unchanged = upserted.new, upserted.updated, upserted.unchanged
     result.parsed = len(fetched.items)
     # Validators stand for "everything in this body is stored, but what --since held back": the date is

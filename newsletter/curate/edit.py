@@ -20,7 +20,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter import clock
 from newsletter.collect.urls import reference_key
-from newsletter.config import Workspace
+from newsletter.config import Workspace, line_of
 from newsletter.curate.inbox import InboxQuery, place, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
@@ -579,6 +579,7 @@ class ReadyIssue:
 
     issue: Issue
     errors: list[Problem]  # empty unless forced
+    warnings: list[Problem] = field(default_factory=list)  # what `issue check` warns of, for build to show
 
 
 def ready_issue(curation: Curation, issue_id: str, force: bool = False) -> ReadyIssue:
@@ -594,7 +595,7 @@ def ready_issue(curation: Curation, issue_id: str, force: bool = False) -> Ready
         raise IssueNotReady(issue_id, errors)
     if errors:  # forced: the issue is built from what could be read
         _document, current = curation.load_lenient(issue_id)
-    return ReadyIssue(current, errors)
+    return ReadyIssue(current, errors, [p for p in problems if p.level == "warning"])
 
 
 def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
@@ -607,13 +608,21 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     path = str(document.path)
 
     def add(level: str, message: str, entry: Entry | None = None, field: str | None = None) -> None:
-        problems.append(Problem(level, message, path, entry.line if entry else None, field))
+        # A problem with a field is on the field's own line (an entry's `text:` is often lines below its start).
+        if entry is not None:
+            line = entry.line_of(field or "")
+        else:  # a top-level field (title, intro, published), when the file has it
+            line = line_of(document.data, field) if field and field in document.data else None
+        problems.append(Problem(level, message, path, line, field))
 
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
     for name, value in (("title", issue.title), ("intro", issue.intro)):
         if forbidden := xml_forbidden(value):
             add("warning", _forbidden_message(forbidden), field=name)
-    if issue.published is None:
+    if not issue.intro.strip():
+        add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
+    # A `published` that is not a date is already an error; "no date yet" would contradict it.
+    if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
@@ -707,9 +716,9 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
                 Problem(
                     "warning",
                     f"entries under '{entry.heading}' are split (lines "
-                    f"{seen[name].line} and {entry.line}); put them together",
+                    f"{seen[name].line_of('heading')} and {entry.line_of('heading')}); put them together",
                     path,
-                    entry.line,
+                    entry.line_of("heading"),
                     f"sections.{key}",
                 )
             )
@@ -721,7 +730,7 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
                         "warning",
                         f"heading '{entry.heading}' comes after a heading that newsletter.yaml puts later",
                         path,
-                        entry.line,
+                        entry.line_of("heading"),
                         f"sections.{key}",
                     )
                 )

@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from newsletter.config import line_of
+from newsletter.config import line_of, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
@@ -104,10 +104,8 @@ class IssueDocument:
         try:
             data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise IssueFileError(
-                path, f"invalid YAML: {exc.problem or exc.context}", line=mark.line + 1 if mark else None
-            ) from None
+            line, problem = yaml_syntax_error(text, exc)
+            raise IssueFileError(path, f"invalid YAML: {problem}", line=line) from None
         except Exception as exc:  # duplicate keys and other non-marked errors
             raise IssueFileError(path, f"invalid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap):
@@ -693,6 +691,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
         accepted=accepted,
         archived_url=archived_url,
         line=line_of(node),
+        field_lines={str(key): line for key in node if (line := line_of(node, key)) is not None},
         date=dates["date"],
         deadline=dates["deadline"],
         event_date=dates["event_date"],

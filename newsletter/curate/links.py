@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import requests
 
 from newsletter.models import FeedsConfig, Issue, Limits
-from newsletter.net import DestinationRefused, HostGate, Sessions, short_error, tls_error
+from newsletter.net import DestinationRefused, HostGate, Sessions, connection_error, short_error, tls_error
 from newsletter.render.markdown import links_of
 
 # Answers to HEAD that say "ask me with GET" rather than "this link is broken".
@@ -205,7 +205,7 @@ class _Checker:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
                 answer.error = f"invalid URL ({short_error(exc)})"
             except requests.RequestException as exc:
-                answer.error = f"connection failed ({short_error(exc)})"
+                answer.error = connection_error(url, exc)
                 answer.connection_failed = True
             else:
                 with response:  # nothing of the body is read; closing drops the connection

@@ -25,19 +25,28 @@ URL_SCHEMES = {"http", "https", "mailto"}
 WIDTH = 78
 
 
+# A reference marker ("her [3].") belongs to the word before it: the space between them is swapped for this
+# character (from Unicode's private use area, so never in an entry's text) while wrapping, and back after.
+# textwrap breaks only at ASCII whitespace, so it keeps the two together.
+_GLUE = "\ue000"
+_MARKER = re.compile(r" (\[\d+\])")
+
+
 def wrap(text: str, first: str = "", width: int = WIDTH) -> str:
     """Wrap plain text at `width` columns; `first` prefixes the first line and indents the others.
 
-    Words and hyphenated words are never split, so a URL stays whole on a line of its own.
+    Words and hyphenated words are never split, so a URL stays whole on a line of its own, and a reference
+    marker ("[3]") stays on the line of the word before it, never alone at the start of a line.
     """
-    return textwrap.fill(
-        text,
+    wrapped = textwrap.fill(
+        _MARKER.sub(_GLUE + r"\1", text),
         width=width,
         initial_indent=first,
         subsequent_indent=" " * len(first),
         break_long_words=False,
         break_on_hyphens=False,
     )
+    return wrapped.replace(_GLUE, " ")
 
 
 def _addresses() -> LinkifyIt:

@@ -59,6 +59,16 @@ def prepare_xml(body: bytes, charset: str | None, content_type: str, what: str) 
     return text, [warning] if warning else []
 
 
+# The warning for feed entries without a date. Collect reads such items' article pages for a date and
+# then replaces it with what is still undated (`NO_DATE_WARNING` recognises it there).
+NO_DATE_WARNING = re.compile(r"^\d+ of \d+ items have no date in the feed$")
+
+
+def no_date_warning(undated: int, total: int) -> str:
+    """'2 of 12 items have no date in the feed'."""
+    return f"{undated} of {total} items have no date in the feed"
+
+
 def parse_feed(
     body: bytes,
     source: Source,
@@ -112,7 +122,7 @@ def parse_feed(
     if linkless:
         warnings.append(f"{linkless} {'entry' if linkless == 1 else 'entries'} without a link skipped")
     if undated:
-        warnings.append(f"{undated} of {len(items)} items have no date in the feed")
+        warnings.append(no_date_warning(undated, len(items)))
     if not items:
         warnings.append("the feed has no items")
     return items, warnings

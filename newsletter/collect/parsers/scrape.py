@@ -83,7 +83,11 @@ def parse_listing(
     nodes = soup.select(sel.item)
     if not nodes:
         raise ParseError(
-            f"selector '{sel.item}' matched 0 items on {page_url}; the page layout may have "
+            # The message is printed after the source's own URL: name the page only when it is another
+            # (a redirect's target).
+            f"selector '{sel.item}' matched 0 items"
+            + ("" if page_url == source.url else f" on {page_url}")
+            + "; the page layout may have "
             f"changed: update 'selectors' of source '{source.key}' in feeds.yaml"
             + (f" (line {source.line})" if source.line else "")
         )
