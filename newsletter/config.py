@@ -376,9 +376,9 @@ def load_settings(path: Path) -> Settings:
     colors = _colors(top)
     site_url = _site_url(top)
     archive = _archive(top, sections)
-    mail = _mail_settings(top)
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = _timezone(top)
+    mail = replace(_mail_settings(top), timezone=timezone)
     return Settings(
         name=name,
         language=top.string("language", "nb"),

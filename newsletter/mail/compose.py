@@ -12,6 +12,7 @@ no rewritten link.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import hashlib
@@ -173,7 +174,8 @@ def compose(
     if settings.reply_to:
         message["Reply-To"] = _address("", settings.reply_to)
     message["Subject"] = prepared.subject
-    message["Date"] = format_datetime((now or clock.now()).astimezone())
+    # RFC 5322 3.3: the date with the publisher's UTC offset (+0100 or +0200 in Oslo), not the machine's.
+    message["Date"] = format_datetime(clock.local(now or clock.now(), settings.timezone))
     message["Message-ID"] = message_id(prepared.issue_id, address, settings)
     if settings.list_id:
         message["List-Id"] = f"<{settings.list_id}>"
@@ -194,20 +196,32 @@ def compose(
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as sent: folded at 78, except List-Unsubscribe, which stays one plain line.
+    """The message as sent: folded at 78, except List-Unsubscribe, which stays one plain line, and a
+    Subject when the standard library's folding of it would not decode back to it: then it is
+    written as RFC 2047 encoded words by `encode_subject`.
 
     Folding a long List-Unsubscribe makes the standard library RFC 2047-encode it, which
-    RFC 2369 forbids; its value is ASCII by construction, so it is written as it is.
+    RFC 2369 forbids; its value is ASCII by construction, so it is written as it is. The
+    standard library's folder (Python 3.12) loses the space before an encoded word and can
+    write empty ones (`=?utf-8?q??=`) when it folds a long Norwegian subject, so that the
+    subject the reader sees is not the editor's.
     """
     data = message.as_bytes()
+    replaced: dict[bytes, list[bytes]] = {}
     raw = message.get("List-Unsubscribe")
-    if raw is None:
+    if raw is not None:
+        replaced[b"list-unsubscribe"] = [b"List-Unsubscribe: " + str(raw).encode("ascii")]
+    subject = message.get("Subject")
+    if subject is not None and not message.policy.utf8 and not _folded_right(data, str(subject)):
+        replaced[b"subject"] = encode_subject(str(subject))
+    if not replaced:
         return data
     head, separator, body = data.partition(b"\r\n\r\n")
     lines, out, skipping = head.split(b"\r\n"), [], False
     for line in lines:
-        if line.lower().startswith(b"list-unsubscribe:"):
-            out.append(b"List-Unsubscribe: " + str(raw).encode("ascii"))
+        name = line.split(b":", 1)[0].lower()
+        if line[:1] not in (b" ", b"\t") and name in replaced:
+            out.extend(replaced[name])
             skipping = True
             continue
         if skipping and line[:1] in (b" ", b"\t"):
@@ -215,6 +229,47 @@ def message_bytes(message: EmailMessage) -> bytes:
         skipping = False
         out.append(line)
     return b"\r\n".join(out) + separator + body
+
+
+def _folded_right(data: bytes, subject: str) -> bool:
+    """True when the standard library wrote the Subject so that it decodes back to exactly `subject`,
+    with lines of at most 78 and no empty encoded word (then its more readable form is kept)."""
+    from email.header import decode_header, make_header
+
+    block = _header_block(data, b"Subject")
+    if any(len(line) > 78 for line in block) or b"??=" in b"".join(block):
+        return False
+    value = b"\r\n".join(block).split(b":", 1)[1].decode("ascii").lstrip(" ")
+    try:
+        return str(make_header(decode_header(value))) == subject
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return False
+
+
+# RFC 2047 2: an encoded word is at most 75 characters; "=?utf-8?b?" + "?=" take 12, leaving 63 for
+# base64, i.e. 45 bytes. 39 bytes (52 base64 characters) keep the first line, after "Subject: ", at 73.
+_WORD_BYTES = 39
+
+
+def encode_subject(subject: str) -> list[bytes]:
+    """A Subject header as lines of RFC 2047 "B" encoded words in UTF-8, each line at most 78 characters.
+
+    The whole text, spaces included, goes into the encoded words, and a word never splits a
+    character's UTF-8 bytes (RFC 2047 5), so a reader joins the words (RFC 2047 6.2 ignores the
+    folding white space between two encoded words) and gets back exactly `subject`.
+    """
+    words: list[bytes] = []
+    chunk = b""
+    for char in subject:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    if chunk:
+        words.append(chunk)
+    encoded_words = [b"=?utf-8?b?" + base64.b64encode(word) + b"?=" for word in words]
+    return [b"Subject: " + encoded_words[0]] + [b" " + word for word in encoded_words[1:]]
 
 
 def _address(name: str, address: str) -> Address:
