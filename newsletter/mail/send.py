@@ -52,6 +52,7 @@ from newsletter import clock
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
 from newsletter.mail.transport import (
+    CertificateRejected,
     LoginRefused,
     PermanentFailure,
     ServerUnavailable,
@@ -469,8 +470,8 @@ class Sender:
 
         try:
             reply = self.transport.send(data, run.sender, smtp_address(row.email), needs_smtputf8(row.email), on_data)
-        except LoginRefused:
-            raise  # the setup's fault: no pause fixes a wrong password
+        except (LoginRefused, CertificateRejected):
+            raise  # the setup's fault: no pause fixes a wrong password or an untrusted certificate
         except ServerUnavailable as exc:
             return Delivery("paused", str(exc), exc, started)
         except TransientFailure as exc:

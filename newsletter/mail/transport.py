@@ -128,6 +128,11 @@ class LoginRefused(ServerUnavailable):
     """The server refused the login (RFC 4954 535): the setup is wrong, and waiting will not fix it."""
 
 
+class CertificateRejected(ServerUnavailable):
+    """The server's TLS certificate is not trusted or not for its name: the setup is wrong (or someone is
+    in the way), and waiting will not fix it."""
+
+
 class UnknownOutcome(Exception):
     """The connection broke after the message data was sent: the server may have it."""
 
@@ -193,15 +198,14 @@ class SMTPTransport:
         s = self.settings
         connection: smtplib.SMTP
         try:
+            context = tls_context(s)
             if s.security == "ssl":
-                connection = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.timeout, context=ssl.create_default_context()
-                )
+                connection = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout, context=context)
             else:
                 connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
                 connection.ehlo()
                 if s.security == "starttls":
-                    connection.starttls(context=ssl.create_default_context())
+                    connection.starttls(context=context)
                     connection.ehlo()
             if s.username:
                 if not self.password:
@@ -210,6 +214,25 @@ class SMTPTransport:
         except smtplib.SMTPAuthenticationError as exc:
             raise LoginRefused(
                 f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise LoginRefused(
+                f"{s.smtp_host}:{s.smtp_port}: the server does not offer what newsletter.yaml asks for ({exc}: "
+                "STARTTLS, RFC 3207, or a login, RFC 4954); check smtp.security (starttls or ssl), smtp.port "
+                "and smtp.username; nothing was sent"
+            ) from exc
+        except UnicodeEncodeError as exc:
+            # smtplib writes AUTH PLAIN/LOGIN credentials as ASCII only (RFC 4616 allows UTF-8).
+            raise LoginRefused(
+                f"{s.smtp_host}:{s.smtp_port}: the user name or the password in {PASSWORD_ENV} has a letter "
+                "outside ASCII (such as æ, ø or å), which Python's SMTP login cannot send; nothing was sent"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            where = f"the CA in {s.ca_file}" if s.ca_file else "the system's CAs (or smtp.ca_file for a private CA)"
+            raise CertificateRejected(
+                f"{s.smtp_host}:{s.smtp_port}: the server's TLS certificate is not trusted "
+                f"({exc.verify_message}); it must be signed by {where} and name {s.smtp_host}; "
+                "nothing was sent and every recipient keeps its place"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise ServerUnavailable(
@@ -291,6 +314,18 @@ class SMTPTransport:
             with contextlib.suppress(Exception):
                 self.connection.quit()
             self.connection = None
+
+
+def tls_context(settings: MailSettings) -> ssl.SSLContext:
+    """The TLS client context for the SMTP server: certificate and host name verified (RFC 3207 and
+    RFC 8314 both leave that to the client), against `smtp.ca_file` when set, else the system's CAs.
+
+    Raises NewsletterError when the CA file cannot be read as PEM certificates.
+    """
+    try:
+        return ssl.create_default_context(cafile=settings.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise NewsletterError(f"smtp.ca_file {settings.ca_file}: cannot be read as PEM certificates ({exc})") from exc
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
