@@ -133,6 +133,10 @@ class CertificateRejected(ServerUnavailable):
     in the way), and waiting will not fix it."""
 
 
+class OutboxWriteFailed(NewsletterError):
+    """A message could not be written to the outbox (disk full, an I/O error): nothing of it was kept."""
+
+
 class UnknownOutcome(Exception):
     """The connection broke after the message data was sent: the server may have it."""
 
@@ -164,9 +168,17 @@ class OutboxTransport:
     def send(
         self, data: bytes, sender: str, recipient: str, smtputf8: bool, on_data: Callable[[], None] = lambda: None
     ) -> str:
-        """Write the message as `<address>.eml` (atomically); returns "written"."""
+        """Write the message as `<address>.eml` (atomically); returns "written".
+
+        OutboxWriteFailed, naming the file, when it cannot be written (ENOSPC, EIO, …): the
+        temporary file is gone, so nothing of the message was kept.
+        """
         on_data()
-        atomic_write(self.folder / outbox_name(recipient), data)
+        path = self.folder / outbox_name(recipient)
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            raise OutboxWriteFailed(f"{path}: cannot write the message ({exc})") from exc
         return "written"
 
     def close(self) -> None:
