@@ -212,7 +212,7 @@ def message_bytes(message: EmailMessage) -> bytes:
     if raw is not None:
         replaced[b"list-unsubscribe"] = [b"List-Unsubscribe: " + str(raw).encode("ascii")]
     subject = message.get("Subject")
-    if subject is not None and not message.policy.utf8 and not _folded_right(data, str(subject)):
+    if subject is not None and not getattr(message.policy, "utf8", False) and not _folded_right(data, str(subject)):
         replaced[b"subject"] = encode_subject(str(subject))
     if not replaced:
         return data
