@@ -608,6 +608,8 @@ def storage_errors(database: Path) -> Iterator[None]:
             full = True
         where = str(exc) if isinstance(exc, OutboxWriteFailed) else f"{database}: cannot write the send ledger ({exc})"
         fix = "free disk space" if full else "check the disk (an I/O error)"
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            fix = "let the other newsletter command that holds the database finish"
         raise StorageFull(
             f"{where}; the send stopped. Nothing was marked sent that was not sent: {fix} and run "
             f"the same send again, it goes on where it stopped. Keep {database.name} where it is: it holds the "
