@@ -646,3 +646,19 @@ def test_each_address_is_validated_once_per_send(smtp, prepared, tmp_path, monke
     per_address = {p.email: seen.count(p.email) for p in people}
     assert set(per_address.values()) == {1}, per_address
     assert len(seen) <= 30 + 3  # and the sender's, the reply-to's and the placeholder's, once each
+
+
+def test_dot_stuffing_is_smtplibs():
+    """RFC 5321 4.5.2: the fast dot-stuffing gives what smtplib's regular expression gives, on every
+    arrangement of dots and line ends."""
+    import random
+    import re
+
+    from newsletter.mail.transport import dot_stuff
+
+    reference = re.compile(rb"(?m)^\.")
+    samples = [b"", b".", b".\r\n.", b"a\r\n..\r\n.\r\n", b"\n.\n", b"x.\r\ny"]
+    chooser = random.Random(12)
+    samples += [bytes(chooser.choice(b".\r\na") for _ in range(24)) for _ in range(5000)]
+    for data in samples:
+        assert dot_stuff(data) == reference.sub(b"..", data), data

@@ -47,7 +47,16 @@ from newsletter.fsutil import atomic_write
 from newsletter.models import MailSettings
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """RFC 5321 4.5.2 transparency: a line that starts with "." gets a second one.
+
+    The same as smtplib's `re.sub(rb"(?m)^\\.", b"..", data)`, but bytes.replace scans a 110 KB
+    message several times faster, and it runs for every recipient.
+    """
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
@@ -297,7 +306,7 @@ class SMTPTransport:
         try:
             # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
             # Dot-stuffing (RFC 5321 4.5.2) on the bytes; the message already has CRLF line ends.
-            payload = _LEADING_DOT.sub(b"..", data)
+            payload = dot_stuff(data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             smtp.send(payload + b".\r\n")
