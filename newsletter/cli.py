@@ -1319,6 +1319,50 @@ def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
             click.echo(f"active {contact.email}" + (f"  (was bounced by: {reply})" if reply else ""))
 
 
+@contacts.command("bounces")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="FILE|DIR...")
+@click.option("--json", "as_json", is_flag=True, help="Print what was found as JSON.")
+@pass_context
+def contacts_bounces(ctx: Context, paths, as_json):
+    """Mark contacts bounced from delivery status notifications (RFC 3464) saved from the mailbox.
+
+    FILE|DIR is an mbox file, a Maildir folder, .eml files or a folder of them.
+    A permanent failure about the address (5.1.x) bounces a known contact, recorded
+    with the file and the status; delayed and 4.x.x notices, a full or disabled
+    mailbox (5.2.x) and policy refusals (5.7.x) bounce nobody. Unsubscribed contacts
+    stay as they are; a file that cannot be read is named and skipped.
+    """
+    from newsletter.mail.bounces import mark_bounces, read_bounces
+
+    report = read_bounces(list(paths))
+    with ctx.store() as store:
+        mark_bounces(store, report, clock.now())
+    if as_json:
+        _json_out(report.to_json())
+        return
+    labels = {
+        "bounced": "bounced",
+        "already bounced": "already bounced",
+        "unsubscribed": "unsubscribed, left as it is",
+        "not in the contacts": "not in the contacts",
+        "transient": "temporary, not bounced",
+        "mailbox": "mailbox full or disabled (5.2.x), not bounced",
+        "policy": "refused by policy (5.7.x, check SPF/DKIM/DMARC), not bounced",
+    }
+    for outcome in report.outcomes:
+        failure = outcome.failure
+        click.echo(f"{labels[outcome.result]}: {failure.address}  {failure.status or '-'}  {failure.source}")
+    for source, why in report.ignored:
+        click.echo(f"ignored: {source}: {why}")
+    for source, why in report.skipped:
+        click.echo(f"skipped: {source}: {why}", err=True)
+    marked = sum(1 for o in report.outcomes if o.result == "bounced")
+    click.echo(
+        f"{marked} marked bounced, {len(report.outcomes) - marked} other failures, "
+        f"{len(report.ignored)} messages without one, {len(report.skipped)} files skipped"
+    )
+
+
 @contacts.command("erase")
 @click.argument("address", metavar="ADDR")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

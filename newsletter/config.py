@@ -81,7 +81,7 @@ SETTINGS_KEYS = (
     "organisations",
     "archive",
 )
-SMTP_KEYS = ("host", "port", "security", "username", "timeout", "password")
+SMTP_KEYS = ("host", "port", "security", "username", "timeout", "ca_file", "password")
 MAIL_KEYS = (
     "rate_per_second",
     "rate_per_hour",
@@ -443,9 +443,9 @@ def load_settings(path: Path) -> Settings:
     colors = _colors(top)
     site_url = _site_url(top)
     archive = _archive(top, sections)
-    mail = _mail_settings(top)
     name = top.string("name") or top.string("publisher") or Settings.name
     timezone = _timezone(top)
+    mail = replace(_mail_settings(top), timezone=timezone)
     return Settings(
         name=name,
         language=top.string("language", "nb"),
@@ -674,6 +674,17 @@ def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
     )
     if "password" in smtp.node:
         raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
+    ca_file = smtp.text("ca_file")
+    if ca_file:
+        # A private CA (an in-house relay): its PEM file, relative to the workspace like every path.
+        resolved = (top.path.parent / ca_file).resolve()
+        if mail.security == "none":
+            raise smtp.error("ca_file", "a CA file means nothing with security: none; use starttls or ssl")
+        if not resolved.is_file():
+            raise smtp.error(
+                "ca_file", f"no such file: {resolved} (a PEM file of the CA that signed the server's certificate)"
+            )
+        mail = replace(mail, ca_file=str(resolved))
     if mail.username and mail.security == "none" and not _is_local_host(mail.smtp_host):
         # RFC 4954 4: a password over an unencrypted connection can be read by anyone on the way.
         raise smtp.error(

@@ -182,6 +182,8 @@ class MailSettings:
     max_attempts: int = 5  # a temporarily refused message is tried this often in all
     retry_base: float = 30.0  # seconds before the first retry; doubles each time
     max_outage: float = 300.0  # seconds a run waits out a server that is down (421, refused connections)
+    ca_file: str = ""  # a PEM file of CA certificates to trust instead of the system's (a private CA)
+    timezone: str = "Europe/Oslo"  # the publisher's zone (top-level `timezone:`), for the Date: header
 
 
 DEFAULT_SECTIONS: tuple[SectionConfig, ...] = (

@@ -138,3 +138,61 @@ def test_the_fast_message_is_byte_for_byte_the_composed_one(built, settings, add
     """What MessageTemplate's docstring promises: "the result is the same message `compose` makes"."""
     fast, full = both(built, settings, address, name)
     assert fast == full
+
+
+# ---------------------------------------------------------------------- headers
+
+LONG_TITLE = (
+    "Nyhetsbrev fra Koordineringsenheten for ofre for menneskehandel – særutgave om tvangsarbeid "
+    "på norske båter, i fiskeværet og på gården: hva vi vet, og hva som gjenstår – æøå ÆØÅ"
+)
+
+
+@pytest.mark.parametrize("settings", UNSUBSCRIBE)
+def test_a_long_norwegian_subject_decodes_back_exactly(built, settings):
+    """A long subject with "–" and "æøå" folds into valid RFC 2047 encoded words (each line at most 78
+    characters, no broken or empty word) that a reader decodes back to exactly the issue's subject;
+    the fast per-recipient message carries the same header."""
+    from email.header import decode_header, make_header
+
+    issue, out = built
+    prepared = prepare(dataclasses.replace(issue, title=LONG_TITLE), out, SITE_URL)
+    assert prepared.subject == f"{LONG_TITLE} – {issue.period}"
+    raw = message_bytes(compose(prepared, settings, "kari@example.org", "Kari Nordmann", NOW))
+    head = raw.partition(b"\r\n\r\n")[0]
+    # List-Unsubscribe is the one line allowed longer: RFC 2369 forbids encoding it, and it stays under 998.
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if not line.startswith(b"List-Unsubscribe:"))
+    words = re.findall(rb"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=", head)
+    assert words and all(re.fullmatch(rb"=\?utf-8\?[bq]\?[^?\s]+\?=", w, re.I) and len(w) <= 75 for w in words)
+    assert b"=?utf-8?b ?" not in head and b"?q??=" not in head and b"?b??=" not in head
+    parsed = email.message_from_bytes(raw, policy=policy.compat32)
+    assert str(make_header(decode_header(parsed["Subject"]))) == prepared.subject
+    assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == prepared.subject
+    fast = MessageTemplate(prepared, settings, NOW).render("kari@example.org", "Kari Nordmann")
+    assert scrub_boundaries(fast) == scrub_boundaries(raw)
+
+
+def test_date_is_in_the_publishers_time_zone(built):
+    """Date: carries the configured zone's offset whatever the machine's zone: Oslo in summer is +0200,
+    in winter +0100; another configured zone gives its own."""
+    issue, out = built
+    prepared = prepare(issue, out, SITE_URL)
+
+    def date(settings, now):
+        parsed = email.message_from_bytes(message_bytes(compose(prepared, settings, "a@example.org", "", now)))
+        return parsed["Date"]
+
+    assert MAILTO.timezone == "Europe/Oslo"
+    assert date(MAILTO, NOW) == "Mon, 01 Jul 2024 11:00:00 +0200"
+    assert date(MAILTO, dt.datetime(2024, 1, 15, 8, 30, tzinfo=dt.UTC)) == "Mon, 15 Jan 2024 09:30:00 +0100"
+    new_york = dataclasses.replace(MAILTO, timezone="America/New_York")
+    assert date(new_york, NOW) == "Mon, 01 Jul 2024 05:00:00 -0400"
+
+
+def test_the_configured_time_zone_reaches_the_mail_settings(tmp_path):
+    """newsletter.yaml's top-level `timezone:` is the one the Date: header uses."""
+    settings_file = tmp_path / "newsletter.yaml"
+    text = SAMPLE_SETTINGS.read_text(encoding="utf-8")
+    assert "timezone: Europe/Oslo" in text
+    settings_file.write_text(text.replace("timezone: Europe/Oslo", "timezone: Atlantic/Reykjavik"))
+    assert load_settings(settings_file).mail.timezone == "Atlantic/Reykjavik"

@@ -619,3 +619,46 @@ def test_a_refused_login_stops_the_run_at_once_instead_of_waiting_out_an_outage(
     finally:
         controller.stop()
     assert rows == {("pending", 0)} and time.monotonic() - started < 10
+
+
+def test_each_address_is_validated_once_per_send(smtp, prepared, tmp_path, monkeypatch):
+    """email-validator runs once per recipient in a send (envelope, To, the one-click link and its
+    signature all share it), not once per header as it did: at 10,000 recipients that was seconds."""
+    from newsletter.mail import compose as compose_module
+
+    issue, out = prepared
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "test-secret")
+    settings = mail_settings(smtp, unsubscribe_url="https://kom.example.no/avmelding")
+    for cached in (compose_module._validated, compose_module.smtp_address, compose_module.signing_form):
+        cached.cache_clear()
+    real, seen = compose_module.validate_email, []
+
+    def counting(address, **kwargs):
+        seen.append(address)
+        return real(address, **kwargs)
+
+    monkeypatch.setattr(compose_module, "validate_email", counting)
+    people = recipients(30)
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", people, NOW)
+        report = send(store, prepare(issue, out), settings)
+    assert report.sent == 30
+    per_address = {p.email: seen.count(p.email) for p in people}
+    assert set(per_address.values()) == {1}, per_address
+    assert len(seen) <= 30 + 3  # and the sender's, the reply-to's and the placeholder's, once each
+
+
+def test_dot_stuffing_is_smtplibs():
+    """RFC 5321 4.5.2: the fast dot-stuffing gives what smtplib's regular expression gives, on every
+    arrangement of dots and line ends."""
+    import random
+    import re
+
+    from newsletter.mail.transport import dot_stuff
+
+    reference = re.compile(rb"(?m)^\.")
+    samples = [b"", b".", b".\r\n.", b"a\r\n..\r\n.\r\n", b"\n.\n", b"x.\r\ny"]
+    chooser = random.Random(12)
+    samples += [bytes(chooser.choice(b".\r\na") for _ in range(24)) for _ in range(5000)]
+    for data in samples:
+        assert dot_stuff(data) == reference.sub(b"..", data), data

@@ -94,27 +94,36 @@ def test_send_refuses_without_a_current_build(workspace):
     assert pdf.exit_code == 1
 
 
-def test_a_build_interrupted_between_two_parts_is_refused(workspace, monkeypatch):
+def test_a_build_interrupted_between_two_parts_leaves_the_previous_build_whole(workspace, monkeypatch):
+    """Ctrl-C after the new HTML part was written: the previous build, its parts and manifest, is as it
+    was, nothing of the interrupted one is left next to it, and `send` judges the previous build alone:
+    refused while the issue differs from what it was built from, accepted once it is the same again."""
     import importlib
 
     render_build = importlib.import_module("newsletter.render.build")
     write_contacts(workspace, 2)
     assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    build_dir = workspace / "build" / "2024-q2"
+    before = {p.name: p.read_bytes() for p in build_dir.iterdir()}
     issue = workspace / "issues" / "2024-q2.yaml"
     issue.write_text(
         issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev", "title: Nyhetsbrev (ny)", 1), encoding="utf-8"
     )
     real_write = render_build.atomic_write
+    written = []
 
-    def dies_at_the_text_part(path, data):
+    def dies_at_the_text_part(path, data, durable=True):
         if path.name == "email.txt":
             raise KeyboardInterrupt  # Ctrl-C after the HTML part was written
-        real_write(path, data)
+        real_write(path, data, durable)
+        written.append(path.name)
 
     monkeypatch.setattr(render_build, "atomic_write", dies_at_the_text_part)
     assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 1  # click: Aborted!
     monkeypatch.undo()
-    build_dir = workspace / "build" / "2024-q2"
+    assert written == ["email.html"]
+    assert {p.name: p.read_bytes() for p in build_dir.iterdir()} == before
+    assert sorted(p.name for p in build_dir.parent.iterdir()) == ["2024-q2"]
     refused = invoke(workspace, "send", "2024-q2", "--dry-run")
     assert refused.exit_code == 1
     assert refused.stderr == (
@@ -124,13 +133,58 @@ def test_a_build_interrupted_between_two_parts_is_refused(workspace, monkeypatch
     issue.write_text(
         issue.read_text(encoding="utf-8").replace("title: Nyhetsbrev (ny)", "title: Nyhetsbrev", 1), encoding="utf-8"
     )
-    mixed = invoke(workspace, "send", "2024-q2", "--dry-run")  # the sources match the manifest; the HTML does not
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0  # the previous build, whole
+
+
+def test_a_part_from_another_build_is_refused(workspace):
+    """A part copied in from elsewhere (by hand, or by an older version of the tool that wrote in place):
+    its bytes are not the manifest's, so `send` refuses the build until it is built again."""
+    write_contacts(workspace, 2)
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    build_dir = workspace / "build" / "2024-q2"
+    (build_dir / "email.html").write_text("<p>en annen utgave</p>", encoding="utf-8")
+    mixed = invoke(workspace, "send", "2024-q2", "--dry-run")
     assert mixed.exit_code == 1
     assert mixed.stderr == (
         f"Error: {build_dir}: email.html is not from the same build as the manifest (an interrupted build, or a "
         "part from another one); run `newsletter build 2024-q2` first\n"
     )
     assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
+
+
+def test_a_template_that_fails_half_way_leaves_the_previous_build_and_the_next_build_cleans_up(workspace):
+    """A template error while rendering (the preview's rebuild on every save) changes nothing on disk; what
+    a killed build left (its half-written folder, a build moved aside, a temporary file) is cleaned, and a
+    build moved aside and never replaced is put back, by the next build."""
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    build_dir = workspace / "build" / "2024-q2"
+    before = {p.name: p.read_bytes() for p in build_dir.iterdir()}
+    templates = workspace / "templates"
+    templates.mkdir(exist_ok=True)
+    (templates / "email.txt").write_text("{{ no_such_value.at_all }}\n", encoding="utf-8")
+    failed = invoke(workspace, "build", "2024-q2", "--format", "email,text")
+    assert failed.exit_code == 1 and "email.txt" in failed.stderr
+    assert {p.name: p.read_bytes() for p in build_dir.iterdir()} == before
+    (templates / "email.txt").unlink()
+
+    # A build killed (kill -9) mid-way, and another killed between the two renames of the swap.
+    (build_dir.parent / ".2024-q2.building-abc123").mkdir()
+    (build_dir.parent / ".2024-q2.building-abc123" / "email.html").write_text("halv", encoding="utf-8")
+    (build_dir / ".email.txt.x1y2.tmp").write_text("halv", encoding="utf-8")
+    aside = build_dir.parent / ".2024-q2.previous-def456"
+    aside.mkdir()
+    build_dir.rename(aside / "2024-q2")
+    assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 1  # no build where send looks
+    from newsletter.render.build import clean_leftovers
+
+    clean_leftovers(build_dir)
+    assert sorted(p.name for p in build_dir.parent.iterdir()) == ["2024-q2"]
+    assert {p.name: p.read_bytes() for p in build_dir.iterdir()} == before  # put back, the .tmp gone
+    assert invoke(workspace, "build", "2024-q2", "--format", "web").exit_code == 0
+    assert sorted(p.name for p in build_dir.parent.iterdir()) == ["2024-q2"]
+    # A build of one format keeps the others of the same sources: preview's web/e-mail/text keep the PDF so.
+    assert {"email.html", "email.txt", "index.html", "manifest.json"} <= {p.name for p in build_dir.iterdir()}
     assert invoke(workspace, "send", "2024-q2", "--dry-run").exit_code == 0
 
 

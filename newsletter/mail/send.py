@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import logging
 import re
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -52,7 +54,9 @@ from newsletter import clock
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import MessageTemplate, Prepared, message_id, needs_smtputf8, smtp_address
 from newsletter.mail.transport import (
+    CertificateRejected,
     LoginRefused,
+    OutboxWriteFailed,
     PermanentFailure,
     ServerUnavailable,
     TransientFailure,
@@ -469,8 +473,14 @@ class Sender:
 
         try:
             reply = self.transport.send(data, run.sender, smtp_address(row.email), needs_smtputf8(row.email), on_data)
-        except LoginRefused:
-            raise  # the setup's fault: no pause fixes a wrong password
+        except (LoginRefused, CertificateRejected):
+            raise  # the setup's fault: no pause fixes a wrong password or an untrusted certificate
+        except OutboxWriteFailed:
+            # Not written (atomic_write removed its temporary file): the row goes back to its place, if the
+            # ledger can still be written; if not, it stays `sending` and the next run reports it unknown.
+            with contextlib.suppress(sqlite3.Error):
+                self.ledger.set(row.email, "pending", attempts=row.attempts)
+            raise
         except ServerUnavailable as exc:
             return Delivery("paused", str(exc), exc, started)
         except TransientFailure as exc:
@@ -573,6 +583,40 @@ class Sender:
         time.sleep(max(0.0, wait))
 
 
+class StorageFull(NewsletterError):
+    """The send could not write its ledger or its outbox (disk full, an I/O error)."""
+
+
+@contextlib.contextmanager
+def storage_errors(database: Path) -> Iterator[None]:
+    """Turn a failed local write during a send (SQLite "database or disk is full", ENOSPC, EIO) into
+    StorageFull with what to do; never advice to move `newsletter.db` away: it holds the contacts, the
+    suppression list and the ledger, and nothing in it is wrong.
+
+    What the ledger says stays true: a row's `sent` is written only after the server accepted the
+    message, and a failed write leaves the row where it was (a message whose `sent` could not be
+    written stays `sending`, which the next run reports as unknown rather than send twice).
+    """
+    try:
+        yield
+    except StorageFull:
+        raise
+    except (sqlite3.OperationalError, OutboxWriteFailed, OSError) as exc:
+        full = isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+        cause = exc.__cause__ if isinstance(exc, OutboxWriteFailed) else exc
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            full = True
+        where = str(exc) if isinstance(exc, OutboxWriteFailed) else f"{database}: cannot write the send ledger ({exc})"
+        fix = "free disk space" if full else "check the disk (an I/O error)"
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            fix = "let the other newsletter command that holds the database finish"
+        raise StorageFull(
+            f"{where}; the send stopped. Nothing was marked sent that was not sent: {fix} and run "
+            f"the same send again, it goes on where it stopped. Keep {database.name} where it is: it holds the "
+            "contacts, the suppression list and the send ledger"
+        ) from exc
+
+
 def run_send(
     store: Store,
     issue_id: str,
@@ -595,8 +639,38 @@ def run_send(
     recipient; retries due more than `max_wait` seconds later are left for the
     next run; with `only`, just the rows of those addresses are sent (a `--tag`
     run), the others wait for a later run. RunStopped or ServerUnavailable when
-    the run cannot go on.
+    the run cannot go on; StorageFull when the ledger or the outbox cannot be
+    written (disk full, an I/O error).
     """
+    with storage_errors(store.path):
+        return _run_send(
+            store,
+            issue_id,
+            prepared,
+            settings,
+            transport,
+            resend_unknown,
+            progress,
+            on_bounce,
+            max_wait,
+            transport_factory,
+            only,
+        )
+
+
+def _run_send(
+    store: Store,
+    issue_id: str,
+    prepared: Prepared,
+    settings: MailSettings,
+    transport: Transport,
+    resend_unknown: bool,
+    progress: Callable[[str, int], None] | None,
+    on_bounce: Callable[[Store, str, str], None] | None,
+    max_wait: float,
+    transport_factory: Callable[[], Transport] | None,
+    only: frozenset[str] | None,
+) -> SendReport:
     started = time.monotonic()
     progress = progress or (lambda *_: None)
     # Each state change must survive a power cut too: `sent` rolled back to `pending` would mean a second copy.

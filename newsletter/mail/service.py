@@ -24,6 +24,7 @@ from newsletter.mail.send import (
     run_send,
     send_counts,
     send_lock,
+    storage_errors,
 )
 from newsletter.mail.transport import (
     OutboxTransport,
@@ -198,7 +199,7 @@ def send_issue(
     leaves the ledger as it was.
     """
     ledger = ledger_id(issue_id, transport)
-    with send_lock(var, ledger.replace(":", "-")):
+    with send_lock(var, ledger.replace(":", "-")), storage_errors(store.path):
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
         plan = plan_send(store, ledger, recipients, retry, resend_unknown, tag)
         if before is not None:

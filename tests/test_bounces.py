@@ -1,0 +1,129 @@
+"""`contacts bounces`: delivery status notifications (RFC 3464) saved from the unit's mailbox, read from
+a folder of .eml files, one .eml file, an mbox and a Maildir (tests/data/bounces/, each message with an
+X-Test-Case header saying what it shows), through the command line and a real contact list."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from newsletter.mail.contacts import get_contact
+from newsletter.store import Store
+from tests.conftest import DATA
+from tests.test_send_cli import invoke
+
+BOUNCES = DATA / "bounces"
+CONTACTS = ("kari", "ola", "per", "lise", "tor", "anne", "mona", "nina")
+
+
+@pytest.fixture
+def workspace(sample_workspace):
+    for name in CONTACTS:
+        assert invoke(sample_workspace, "contacts", "add", f"{name}@example.org").exit_code == 0
+    assert invoke(sample_workspace, "contacts", "unsubscribe", "lise@example.org").exit_code == 0
+    return sample_workspace
+
+
+def statuses(root) -> dict[str, str]:
+    with Store(root / "var" / "newsletter.db") as store:
+        return {name: get_contact(store, f"{name}@example.org").status for name in CONTACTS}
+
+
+def changes(root, name: str) -> list[tuple[str, str]]:
+    with Store(root / "var" / "newsletter.db") as store:
+        contact = get_contact(store, f"{name}@example.org")
+        assert contact.id is not None
+        return [(status, reason) for _at, status, reason in store.contact_changes(contact.id)]
+
+
+def test_every_form_at_once_marks_exactly_the_hard_bounces(workspace):
+    result = invoke(
+        workspace,
+        "contacts",
+        "bounces",
+        str(BOUNCES / "eml"),
+        str(BOUNCES / "mbox" / "bounces.mbox"),
+        str(BOUNCES / "Maildir"),
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert statuses(workspace) == {
+        "kari": "bounced",  # Postfix, 5.1.1
+        "ola": "bounced",  # Exchange, 5.1.10
+        "per": "active",  # delayed, 4.4.1
+        "lise": "unsubscribed",  # 5.1.1, but unsubscribed before: left as it is
+        "tor": "active",  # the queue gave up with 4.4.7: a transient cause
+        "anne": "active",  # 5.7.26 DMARC: the sender's setup
+        "mona": "bounced",  # 5.1.2 bad domain, from a Maildir
+        "nina": "active",  # her ordinary reply is no notice
+    }
+    postfix = BOUNCES / "eml" / "postfix-user-unknown.eml"
+    assert f"bounced: kari@example.org  5.1.1  {postfix}" in out
+    assert f"bounced: ola@example.org  5.1.10  {BOUNCES / 'eml' / 'exchange-recipient-not-found.eml'}" in out
+    assert f"bounced: mona@example.org  5.1.2  {BOUNCES / 'Maildir' / 'cur'}/1719904600" in out
+    assert f"unsubscribed, left as it is: lise@example.org  5.1.1  {BOUNCES / 'mbox' / 'bounces.mbox'}#1" in out
+    assert f"temporary, not bounced: per@example.org  4.4.1  {BOUNCES / 'eml' / 'delayed.eml'}" in out
+    assert f"temporary, not bounced: tor@example.org  4.4.7  {BOUNCES / 'mbox' / 'bounces.mbox'}#2" in out
+    assert "refused by policy (5.7.x, check SPF/DKIM/DMARC), not bounced: anne@example.org  5.7.26" in out
+    assert "not in the contacts: ukjent@annet.example  5.1.1" in out
+    assert f"ignored: {BOUNCES / 'eml' / 'not-a-bounce.eml'}: no delivery status notification" in out
+    assert f"skipped: {BOUNCES / 'eml' / 'garbage.eml'}: not an e-mail message" in out
+    assert "3 marked bounced" in out and "1 files skipped" in out and "Traceback" not in out
+    # Recorded with when and why, as `contacts reactivate` records its changes.
+    [(status, reason)] = changes(workspace, "kari")
+    assert status == "bounced" and str(postfix) in reason and "5.1.1" in reason and "User unknown" in reason
+
+
+def test_run_again_changes_nothing_and_says_so(workspace):
+    invoke(workspace, "contacts", "bounces", str(BOUNCES / "eml"))
+    again = invoke(workspace, "contacts", "bounces", str(BOUNCES / "eml"))
+    assert "already bounced: kari@example.org" in again.output and "0 marked bounced" in again.output
+    assert len(changes(workspace, "kari")) == 1
+
+
+@pytest.mark.parametrize(
+    "form, bounced",
+    [
+        pytest.param("eml/postfix-user-unknown.eml", {"kari"}, id="one-eml-file"),
+        pytest.param("eml", {"kari", "ola"}, id="eml-folder"),
+        pytest.param("mbox/bounces.mbox", set(), id="mbox"),
+        pytest.param("Maildir", {"mona"}, id="maildir"),
+    ],
+)
+def test_each_form_alone(workspace, form, bounced):
+    result = invoke(workspace, "contacts", "bounces", str(BOUNCES / form))
+    assert result.exit_code == 0, result.output
+    assert {name for name, status in statuses(workspace).items() if status == "bounced"} == bounced
+
+
+def test_a_bounced_contact_can_be_reactivated(workspace):
+    """The way back when a notice was wrong: `contacts reactivate`, recorded after the bounce."""
+    invoke(workspace, "contacts", "bounces", str(BOUNCES / "eml" / "postfix-user-unknown.eml"))
+    assert invoke(workspace, "contacts", "reactivate", "kari@example.org", "--reason", "ny postkasse").exit_code == 0
+    assert statuses(workspace)["kari"] == "active"
+    assert [s for s, _ in changes(workspace, "kari")] == ["bounced", "active"]
+
+
+def test_json_lists_every_outcome(workspace):
+    result = invoke(workspace, "contacts", "bounces", "--json", str(BOUNCES / "mbox" / "bounces.mbox"))
+    data = json.loads(result.output)
+    assert [(o["address"], o["status"], o["result"]) for o in data["outcomes"]] == [
+        ("lise@example.org", "5.1.1", "unsubscribed"),
+        ("tor@example.org", "4.4.7", "transient"),
+    ]
+
+
+def test_a_folder_with_nothing_readable_is_named(workspace, tmp_path):
+    (tmp_path / "tom").mkdir()
+    shutil.copy(BOUNCES / "eml" / "garbage.eml", tmp_path / "tom" / "x.eml")
+    result = invoke(workspace, "contacts", "bounces", str(tmp_path / "tom"), str(tmp_path))
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert f"skipped: {tmp_path / 'tom' / 'x.eml'}: not an e-mail message" in result.output
+    assert f"skipped: {tmp_path}: a folder with no .eml files" in result.output
+
+
+def test_a_missing_path_is_a_usage_error(workspace, tmp_path):
+    result = invoke(workspace, "contacts", "bounces", str(tmp_path / "finnes-ikke.mbox"))
+    assert result.exit_code == 2 and "finnes-ikke.mbox" in result.output
