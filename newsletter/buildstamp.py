@@ -51,17 +51,33 @@ def sources(issue_file: Path | None, settings: Settings, workspace_templates: Pa
         max_outage=0,
     )
     digest = hashlib.sha256()
-    for folder in (BUILT_IN_TEMPLATES, workspace_templates):
-        if folder is None or not folder.is_dir():
-            continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, path in sorted(_effective_templates(workspace_templates).items()):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     issue = issue_file.read_bytes() if issue_file is not None and issue_file.exists() else b""
     return {
         "issue": _sha256(issue),
         "settings": _sha256(repr(dataclasses.replace(settings, mail=mail)).encode()),
         "templates": digest.hexdigest(),
     }
+
+
+def _effective_templates(workspace_templates: Path | None) -> dict[str, Path]:
+    """Each template's name → the file a build renders it from: the workspace's copy where there is one,
+    the built-in otherwise, plus the workspace's own extra files (a logo, a partial).
+
+    Hashing these, not the two folders, means `templates init` (identical copies) or a copy
+    deleted again changes nothing a build depends on; only a changed byte does. Hidden files
+    (`.built-in.json`, the record of what `init` copied) are bookkeeping, not templates.
+    """
+    found: dict[str, Path] = {}
+    for folder in (BUILT_IN_TEMPLATES, workspace_templates):
+        if folder is None or not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            name = path.relative_to(folder).as_posix()
+            if path.is_file() and not any(part.startswith(".") for part in name.split("/")):
+                found[name] = path  # the workspace's, read second, overrides
+    return found
 
 
 def write_manifest(out_dir: Path, issue_id: str, made_from: Mapping[str, str], outputs: Mapping[str, bytes]) -> None:

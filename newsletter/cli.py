@@ -1459,27 +1459,40 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
                 f"subject: {prepared.subject}\nfrom:    {settings.mail.sender}\n"
                 f"via:     {settings.mail.smtp_host}:{settings.mail.smtp_port}"
             )
-            if not click.confirm(f"Mail {issue_id} to {plan.total} recipients now?", default=False):
-                raise click.Abort()
+            if not click.confirm(f"Mail {issue_id} to {_count(plan.total, 'recipient')} now?", default=False):
+                raise _Declined()
 
-        with _send_progress() as progress:
-            outcome = send_issue(
-                store,
-                ctx.workspace.var,
-                issue_id,
-                prepared,
-                settings,
-                transport,
-                tag,
-                resend_unknown,
-                retry_failed,
-                progress,
-                before,
+        if current.published is None and not isinstance(transport, OutboxTransport):
+            raise NewsletterError(
+                f"{issue_id} has no `published:` date: set it in {ctx.workspace.issues_dir / (issue_id + '.yaml')} "
+                f"to the day it goes out and run `newsletter build {issue_id}` (the archive lists only published "
+                "issues, and readers should find what they were sent); --dry-run and --to work without it"
             )
+        try:
+            with _send_progress() as progress:
+                outcome = send_issue(
+                    store,
+                    ctx.workspace.var,
+                    issue_id,
+                    prepared,
+                    settings,
+                    transport,
+                    tag,
+                    resend_unknown,
+                    retry_failed,
+                    progress,
+                    before,
+                )
+        except _Declined:
+            click.echo("not sent: nothing was mailed or recorded", err=True)
+            raise click.exceptions.Exit(1) from None
     report, counts = outcome.report, outcome.report.counts
     if retry_failed:
         click.echo(f"{outcome.requeued} failed recipients queued again")
-    click.echo(f"{issue_id}: sent {report.sent} now; in all " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    # A dry run's ledger says "sent" for a message written to the outbox; the editor reads "written".
+    done = "written" if isinstance(transport, OutboxTransport) else "sent"
+    in_all = ", ".join(f"{done if k == 'sent' else k} {v}" for k, v in counts.items())
+    click.echo(f"{issue_id}: {done} {report.sent} now; in all {in_all}")
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
@@ -1509,6 +1522,10 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
 def _stdin_is_terminal() -> bool:
     """True when someone can answer a question (stdin is a terminal); tests replace it."""
     return sys.stdin.isatty()
+
+
+class _Declined(Exception):
+    """The editor answered no when `send` asked before mailing."""
 
 
 def _plan_line(issue_id: str, plan) -> str:
@@ -1558,7 +1575,7 @@ def _send_progress():
         def render(self, task):
             return Text(f"{task.speed:.1f} msg/s" if task.speed else "– msg/s")
 
-    with Progress(
+    bar = Progress(
         TextColumn("send"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -1567,17 +1584,23 @@ def _send_progress():
         TimeRemainingColumn(),
         console=console,
         transient=True,
-    ) as bar:
-        task = None
+    )
+    task = None
 
-        def update(event: str, value: int) -> None:
-            nonlocal task
-            if event == "start":
-                task = bar.add_task("send", total=value)
-            elif task is not None:
-                bar.advance(task, value)
+    def update(event: str, value: int) -> None:
+        nonlocal task
+        if event == "start":
+            # Only now: a live display running while `send` asks for confirmation redraws over the answer.
+            bar.start()
+            task = bar.add_task("send", total=value)
+        elif task is not None:
+            bar.advance(task, value)
 
+    try:
         yield update
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 def main() -> None:

@@ -205,7 +205,7 @@ def test_dry_run_writes_one_correct_eml_per_active_contact_and_never_twice(works
     real = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)
     assert sum(real["counts"].values()) == 0  # the dry run did not use up the real send
     again = invoke(workspace, "send", "2024-q2", "--dry-run")
-    assert again.exit_code == 0 and "sent 0 now" in again.stdout
+    assert again.exit_code == 0 and "written 0 now" in again.stdout
     assert len(list(outbox.glob("*.eml"))) == 11
 
 
@@ -372,3 +372,17 @@ def test_contacts_export_neutralises_formula_cells_and_imports_back_unchanged(wo
     back = {c["email"]: c for c in json.loads(invoke(other, "contacts", "list", "--json").stdout)}
     assert back["a@example.org"]["name"] == hostile and back["a@example.org"]["organisation"] == "+47 22"
     assert back["b@example.org"]["name"] == "@SUM(1)" and back["b@example.org"]["tags"] == ["-helse"]
+
+
+def test_templates_init_keeps_a_build_sendable_and_an_edited_template_does_not(workspace):
+    """Copies identical to the built-ins change nothing a build is made from; an edited copy does."""
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    assert invoke(workspace, "templates", "init").exit_code == 0
+    assert (workspace / "templates" / ".built-in.json").exists()
+    sent = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert sent.exit_code == 0, sent.output
+    copy = workspace / "templates" / "email.txt"
+    copy.write_text(copy.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    stale = invoke(workspace, "send", "2024-q2", "--dry-run")
+    assert stale.exit_code == 1
+    assert "the build is older than the templates (changed since)" in stale.stderr

@@ -3,6 +3,8 @@ not yet mailed, run after run; `--tag` limits one run only; the counts are said 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -93,6 +95,7 @@ def test_on_a_terminal_the_send_says_what_and_where_and_asks(mailroom, smtp, mon
     assert "from:    KOM.pod@politiet.no" in declined.stdout
     assert f"via:     127.0.0.1:{smtp.port}" in declined.stdout
     assert "Mail 2024-q2 to 6 recipients now? [y/N]" in declined.stdout
+    assert declined.stderr == "not sent: nothing was mailed or recorded\n" and "Aborted" not in declined.output
     accepted = invoke(mailroom, "send", "2024-q2", input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert len(smtp.copies()) == 6
@@ -219,3 +222,17 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
         "2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
     ) in result.stderr.splitlines()
     assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
+
+
+def test_an_issue_without_a_published_date_is_not_mailed_but_may_be_tried(mailroom, smtp):
+    """Readers would get an issue the archive never lists: the editor sets the day first."""
+    path = mailroom / "issues" / "2024-q2.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^published:.*$", "published:", text, count=1, flags=re.M), encoding="utf-8")
+    assert invoke(mailroom, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    refused = send(mailroom)
+    assert refused.exit_code == 1 and smtp.copies() == {} and states(mailroom) == {}
+    assert refused.stderr.startswith("Error: 2024-q2 has no `published:` date: set it in ")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
+    assert invoke(mailroom, "send", "2024-q2", "--to", "redaktor@example.org").exit_code == 0
