@@ -141,3 +141,18 @@ def pytest_addoption(parser):
     parser.addoption(
         "--update-golden", action="store_true", default=False, help="regenerate the golden files of rendered outputs"
     )
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on localhost that replies as its `ScriptedSMTP` handler is told."""
+    from aiosmtpd.controller import Controller
+
+    from tests.test_send import ScriptedSMTP, free_port
+
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()

@@ -81,16 +81,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp():
-    handler = ScriptedSMTP()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     issue = IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)

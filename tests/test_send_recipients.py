@@ -6,21 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from newsletter.store import Store
-from tests.test_send import ScriptedSMTP, free_port
 from tests.test_send_cli import invoke, write_contacts
-
-
-@pytest.fixture
-def smtp():
-    handler = ScriptedSMTP()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture

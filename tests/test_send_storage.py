@@ -14,12 +14,10 @@ import os
 import sqlite3
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from newsletter.mail import send as send_module
 from newsletter.mail import transport as transport_module
 from newsletter.store import Store
-from tests.test_send import ScriptedSMTP, free_port
 from tests.test_send_cli import invoke, write_contacts
 
 CONTACTS = 6
@@ -79,16 +77,6 @@ def test_a_full_disk_while_writing_the_outbox(built, monkeypatch):
     assert again.exit_code == 0, again.output
     assert set(ledger(built, "2024-q2:outbox").values()) == {"sent"}
     assert len(list(outbox.iterdir())) == CONTACTS
-
-
-@pytest.fixture
-def smtp():
-    handler = ScriptedSMTP()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 def test_a_full_disk_while_writing_the_ledger(built, smtp, monkeypatch):
