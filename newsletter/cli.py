@@ -1358,8 +1358,8 @@ def contacts_bounces(ctx: Context, paths, as_json):
         click.echo(f"skipped: {source}: {why}", err=True)
     marked = sum(1 for o in report.outcomes if o.result == "bounced")
     click.echo(
-        f"{marked} marked bounced, {len(report.outcomes) - marked} other failures, "
-        f"{len(report.ignored)} messages without one, {len(report.skipped)} files skipped"
+        f"{marked} marked bounced, {_count(len(report.outcomes) - marked, 'other failure')}, "
+        f"{_count(len(report.ignored), 'message')} without one, {_count(len(report.skipped), 'file')} skipped"
     )
 
 

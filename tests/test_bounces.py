@@ -70,7 +70,7 @@ def test_every_form_at_once_marks_exactly_the_hard_bounces(workspace):
     assert "not in the contacts: ukjent@annet.example  5.1.1" in out
     assert f"ignored: {BOUNCES / 'eml' / 'not-a-bounce.eml'}: no delivery status notification" in out
     assert f"skipped: {BOUNCES / 'eml' / 'garbage.eml'}: not an e-mail message" in out
-    assert "3 marked bounced" in out and "1 files skipped" in out and "Traceback" not in out
+    assert "3 marked bounced" in out and "1 file skipped" in out and "Traceback" not in out
     # Recorded with when and why, as `contacts reactivate` records its changes.
     [(status, reason)] = changes(workspace, "kari")
     assert status == "bounced" and str(postfix) in reason and "5.1.1" in reason and "User unknown" in reason
@@ -117,11 +117,23 @@ def test_json_lists_every_outcome(workspace):
 
 def test_a_folder_with_nothing_readable_is_named(workspace, tmp_path):
     (tmp_path / "tom").mkdir()
+    (tmp_path / "tomt").mkdir()
+    (tmp_path / "tomt" / "notater.txt").write_text("ingen e-post her\n", encoding="utf-8")
     shutil.copy(BOUNCES / "eml" / "garbage.eml", tmp_path / "tom" / "x.eml")
-    result = invoke(workspace, "contacts", "bounces", str(tmp_path / "tom"), str(tmp_path))
+    result = invoke(workspace, "contacts", "bounces", str(tmp_path / "tom"), str(tmp_path / "tomt"))
     assert result.exit_code == 0 and "Traceback" not in result.output
     assert f"skipped: {tmp_path / 'tom' / 'x.eml'}: not an e-mail message" in result.output
-    assert f"skipped: {tmp_path}: a folder with no .eml files" in result.output
+    assert f"skipped: {tmp_path / 'tomt'}: a folder with no Maildir (cur/, new/) and no .eml" in result.output
+    assert result.stdout.endswith("0 marked bounced, 0 other failures, 0 messages without one, 2 files skipped\n")
+
+
+def test_a_folder_of_saved_mail_is_walked_whole_maildirs_mbox_files_and_eml_files(workspace):
+    """The folder the unit saved its notices in, as it is: subfolders, a Maildir, an mbox, .eml files."""
+    result = invoke(workspace, "contacts", "bounces", "--json", str(BOUNCES))
+    data = json.loads(result.stdout)
+    sources = {o["source"].split("#")[0].replace(str(BOUNCES) + "/", "").split("/")[0] for o in data["outcomes"]}
+    assert sources == {"eml", "mbox", "Maildir"}
+    assert len(data["outcomes"]) == 8
 
 
 def test_a_missing_path_is_a_usage_error(workspace, tmp_path):

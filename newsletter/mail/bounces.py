@@ -5,8 +5,8 @@ recipient's server then mails back a DSN, a `multipart/report;
 report-type=delivery-status` (RFC 6522) whose `message/delivery-status` part
 has one block per recipient with `Action` (failed, delayed, …), `Status` (an
 RFC 3463 enhanced status code) and `Diagnostic-Code`. `contacts bounces` reads
-them from an mbox file, a Maildir folder, or `.eml` files (a folder of them,
-or the files themselves), finds the failed recipients with `flufl.bounce`
+them from an mbox file, a Maildir folder, or `.eml` files (a plain folder is
+walked whole: its Maildirs and its saved-mail files, `MAIL_FILES`), finds the failed recipients with `flufl.bounce`
 (GNU Mailman's detectors: RFC 3464 first, then the known non-standard formats
 of Exchange, Postfix, qmail, …) and marks the hard bounces of known contacts.
 
@@ -178,19 +178,43 @@ def _delivery_status_fields(message: Message) -> dict[str, tuple[str, str]]:
     return found
 
 
+MAIL_FILES = (".eml", ".mbox", ".mbx", ".msg")  # in a plain folder, the files read as saved mail
+
+
 def _messages(paths: list[Path], report: BounceReport) -> Iterator[tuple[str, Message]]:
     """(source name, message) for every message under `paths`; what cannot be read goes to `skipped`."""
     for path in paths:
-        if path.is_dir() and any((path / sub).is_dir() for sub in ("cur", "new")):
-            yield from _maildir(path, report)
+        if not path.exists():
+            report.skipped.append((str(path), "no such file or folder"))
         elif path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
-            if not files:
-                report.skipped.append((str(path), "a folder with no .eml files and no Maildir (cur/, new/)"))
-            for file in files:
-                yield from _file(file, report)
+            found = 0
+            for kind, each in _folder(path):
+                found += 1
+                yield from (_maildir if kind == "maildir" else _file)(each, report)
+            if not found:
+                report.skipped.append(
+                    (str(path), f"a folder with no Maildir (cur/, new/) and no {', '.join(MAIL_FILES)} files in it")
+                )
         else:
             yield from _file(path, report)
+
+
+def _folder(path: Path) -> Iterator[tuple[str, Path]]:
+    """What a folder holds, walked in name order: ("maildir", folder) for a Maildir (it has cur/ or
+    new/; not walked further), ("file", path) for a saved message or mbox file (`MAIL_FILES`).
+    Hidden names are skipped, as Maildir and most mail programs keep their bookkeeping there."""
+    if any((path / sub).is_dir() for sub in ("cur", "new")):
+        yield "maildir", path
+        return
+    try:
+        children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    except OSError:
+        return
+    for child in children:
+        if child.is_dir():
+            yield from _folder(child)
+        elif child.suffix.lower() in MAIL_FILES:
+            yield "file", child
 
 
 def _file(path: Path, report: BounceReport) -> Iterator[tuple[str, Message]]:
