@@ -470,7 +470,11 @@ def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_orde
         for email, state, reply in [
             ("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
             ("mottaker000@example.org", "sent", "250 OK"),
-            ("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+            (
+                "mottaker001@example.org",
+                "unknown",
+                "connection lost while the message data was sent; it may or may not have arrived",
+            ),
             ("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
         ]:
             store.set_send_state("2024-q2", email, state, NOW, reply=reply)
@@ -480,7 +484,11 @@ def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_orde
     assert status.counts == {"pending": 1, "sending": 0, "sent": 1, "temp_failed": 1, "failed": 1, "unknown": 1}
     assert list(status.counts) == ["pending", "sending", "sent", "temp_failed", "failed", "unknown"]
     assert status.undelivered == [
-        Undelivered("mottaker001@example.org", "unknown", "connection lost after the message data was sent"),
+        Undelivered(
+            "mottaker001@example.org",
+            "unknown",
+            "connection lost while the message data was sent; it may or may not have arrived",
+        ),
         Undelivered("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
         Undelivered("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
     ]

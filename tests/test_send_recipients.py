@@ -4,6 +4,7 @@ not yet mailed, run after run; `--tag` limits one run only; the counts are said 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -224,3 +225,30 @@ def test_an_issue_without_a_published_date_is_not_mailed_but_may_be_tried(mailro
     assert len(refused.stderr.strip().splitlines()) == 1
     assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
     assert invoke(mailroom, "send", "2024-q2", "--to", "redaktor@example.org").exit_code == 0
+
+
+def test_a_server_that_drops_every_message_during_data_stops_the_run_after_three(mailroom, smtp):
+    """Not every recipient `unknown` in a second: three in a row stop the run, the rest keep their place."""
+    smtp.drop_after_data_of = {f"person{i:03d}@example.org" for i in range(6)}
+    first = send(mailroom)
+    assert first.exit_code == 1
+    assert "the connection broke during the message data 3 times in a row" in first.stderr
+    assert "may or may not have the newsletter" in first.stderr
+    assert sorted(states(mailroom).values()) == ["pending"] * 3 + ["unknown"] * 3
+    smtp.drop_after_data_of = set()
+    second = send(mailroom)
+    assert second.exit_code == 1  # the unknown ones wait for the editor's word (--resend-unknown)
+    assert sorted(states(mailroom).values()) == ["sent"] * 3 + ["unknown"] * 3
+    assert "3 deliveries are unknown" in second.stderr
+
+
+def test_implicit_tls_asked_of_a_plain_port_stops_at_once_and_says_which_setting(mailroom, smtp):
+    """`security: ssl` on a port that speaks plain SMTP is the setup, not an outage to wait out."""
+    path = mailroom / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("security: none", "security: ssl"), encoding="utf-8")
+    started = time.monotonic()
+    result = send(mailroom)
+    assert result.exit_code == 1 and time.monotonic() - started < 10  # mail.max_outage is 300 s
+    assert "the server answered in plain text, not TLS" in result.stderr
+    assert "use security: starttls on this port" in result.stderr
+    assert set(states(mailroom).values()) <= {"pending"} and smtp.copies() == {}

@@ -69,6 +69,10 @@ from newsletter.store import Store
 log = logging.getLogger(__name__)
 
 REFUSAL_BRAKE = 3  # different recipients refused alike in a row before a run stops: the setup, not the addresses
+# Deliveries in a row whose connection broke during the data (`unknown`) before a run stops: one is a
+# hiccup, several in a row is a server or a filter that drops this message, and going on would make
+# every recipient `unknown` in seconds.
+UNKNOWN_BRAKE = 3
 FULL_MAILBOX_WAIT = 3600.0  # seconds before a full mailbox (5.2.2) is tried again: it is emptied by a person
 
 
@@ -310,6 +314,7 @@ class SendRun:
         self.held: list[tuple[str, Delivery, int]] = []  # refused, not yet bounced: (address, delivery, attempts)
         self.alike = ""  # the refusal the held ones share, without their addresses
         self.any_accepted = False
+        self.unknown_streak = 0  # deliveries in a row that ended `unknown`
 
     def pace(self) -> None:
         """Wait for the rate limit before the next message of any connection."""
@@ -326,7 +331,23 @@ class SendRun:
         """The server took a message: it works, so the refusals held so far were about their addresses."""
         with self.lock:
             self.any_accepted = True
+            self.unknown_streak = 0
             self._confirm(store)
+
+    def unknown(self, store: Store, delivery: Delivery) -> None:
+        """A delivery ended `unknown` (its row already says so); RunStopped at UNKNOWN_BRAKE in a row."""
+        with self.lock:
+            self._confirm(store)
+            self.unknown_streak += 1
+            if self.unknown_streak >= UNKNOWN_BRAKE:
+                count, self.unknown_streak = self.unknown_streak, 0
+                raise RunStopped(
+                    f"{self.settings.smtp_host}: the connection broke during the message data {count} times in "
+                    f"a row ({delivery.reply}); that is the server or something between (a size limit, a "
+                    "filter), not the recipients: those may or may not have the newsletter (unknown: see "
+                    f"`newsletter send status {self.issue_id.split(':')[0]}`) and every other recipient keeps its "
+                    "place; check the server's log and limits, then run send again"
+                ) from delivery.cause
 
     def other_outcome(self, store: Store) -> None:
         """A recipient ended otherwise than refused: the refusals in a row are over, and confirmed."""
@@ -556,9 +577,9 @@ class Sender:
                 self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
                 run.refused(self.store, email, delivery, attempts)
             case "unknown":
-                run.other_outcome(self.store)
                 self.ledger.set(email, "unknown", reply=delivery.reply)
                 run.tally("unknown")
+                run.unknown(self.store, delivery)
 
     def pause(self, delivery: Delivery) -> None:
         """Wait out the server's trouble with backoff (`retry_base`, doubling, at most a minute), once per

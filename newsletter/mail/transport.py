@@ -128,6 +128,10 @@ def classify(code: int, text: str, step: str) -> Reason | Literal["mailbox full"
     return "unclassified" if step == "RCPT TO" else "message"
 
 
+# OpenSSL's reasons when a TLS client hello gets a plain-text answer (an SMTP greeting, "220 …").
+PLAIN_TEXT_ANSWERS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "RECORD_LAYER_FAILURE"})
+
+
 class ServerUnavailable(NewsletterError):
     """The SMTP server cannot be reached or refuses us (connect, TLS, login): the run stops and
     every recipient keeps its place, without an attempt counted against them."""
@@ -237,10 +241,10 @@ class SMTPTransport:
                 f"{s.smtp_host}:{s.smtp_port}: login refused ({_reply(exc)}); check smtp.username and {PASSWORD_ENV}"
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
+            asked = "STARTTLS (RFC 3207)" if "STARTTLS" in str(exc) else "a login (AUTH, RFC 4954)"
             raise LoginRefused(
-                f"{s.smtp_host}:{s.smtp_port}: the server does not offer what newsletter.yaml asks for ({exc}: "
-                "STARTTLS, RFC 3207, or a login, RFC 4954); check smtp.security (starttls or ssl), smtp.port "
-                "and smtp.username; nothing was sent"
+                f"{s.smtp_host}:{s.smtp_port}: the server does not offer {asked}, which newsletter.yaml asks for; "
+                "check smtp.security (starttls or ssl), smtp.port and smtp.username; nothing was sent"
             ) from exc
         except UnicodeEncodeError as exc:
             # smtplib writes AUTH PLAIN/LOGIN credentials as ASCII only (RFC 4616 allows UTF-8).
@@ -255,10 +259,21 @@ class SMTPTransport:
                 f"({exc.verify_message}); it must be signed by {where} and name {s.smtp_host}; "
                 "nothing was sent and every recipient keeps its place"
             ) from exc
+        except ssl.SSLError as exc:
+            if s.security == "ssl" and exc.reason in PLAIN_TEXT_ANSWERS:
+                # The port answered in plain text: implicit TLS (RFC 8314) asked of a STARTTLS or plain port.
+                raise LoginRefused(
+                    f"{s.smtp_host}:{s.smtp_port}: the server answered in plain text, not TLS: this port does not "
+                    "take implicit TLS (smtp.security: ssl); use security: starttls on this port (587 is the "
+                    "usual one), or the implicit-TLS port (465); nothing was sent"
+                ) from exc
+            raise ServerUnavailable(
+                f"{s.smtp_host}:{s.smtp_port}: the TLS handshake failed ({exc.reason or exc}); nothing was "
+                "counted against the recipients"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise ServerUnavailable(
-                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was "
-                "counted against the recipients: run send again when the server is back"
+                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was counted against the recipients"
             ) from exc
         self.connection = connection
 
@@ -313,7 +328,9 @@ class SMTPTransport:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
-            raise UnknownOutcome(f"connection lost after the message data was sent ({exc})") from exc
+            raise UnknownOutcome(
+                f"connection lost while the message data was sent; it may or may not have arrived ({exc})"
+            ) from exc
         if code == 421:
             self.close()
         _check(code, reply, "end of DATA")
