@@ -284,11 +284,14 @@ class _Checker:
             raise self.error(key, f"expected true or false, got {value!r}")
         return value
 
-    def number(self, key: str, default: float, minimum: float = 0) -> float:
-        """The key's number as a float, `default` when missing; raises ConfigError if not a number ≥ `minimum`."""
+    def number(self, key: str, default: float, minimum: float = 0, maximum: float | None = None) -> float:
+        """The key's number as a float, `default` when missing; raises ConfigError if not a number in
+        [`minimum`, `maximum`]."""
         value = self.node.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
             raise self.error(key, f"expected a number ≥ {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"expected a number from {minimum} to {maximum}, got {value!r}")
         return float(value)
 
     def weights(self, key: str) -> dict[str, float]:
@@ -666,7 +669,7 @@ def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
         return mail
     mail = replace(
         mail,
-        smtp_port=int(smtp.number("port", 587, minimum=1)),
+        smtp_port=int(smtp.number("port", 587, minimum=1, maximum=65535)),  # a TCP port (RFC 793)
         smtp_host=smtp.required("host"),
         security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
         username=smtp.text("username"),

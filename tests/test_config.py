@@ -166,6 +166,10 @@ def test_settings_defaults_and_validation(tmp_path):
     zone = write(tmp_path, "timezone: Mars/Olympus\n", "tz.yaml")
     with pytest.raises(ConfigError, match="unknown time zone"):
         load_settings(zone)
+    port = write(tmp_path, "name: X\nsmtp:\n  host: smtp.example.no\n  port: 99999\n", "port.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(port)
+    assert str(caught.value) == f"{port}, line 4: smtp.port: expected a number from 1 to 65535, got 99999"
 
 
 def test_the_shipped_workspace_files_are_valid():
