@@ -20,7 +20,7 @@ from rich.table import Table
 
 from newsletter import __version__, clock
 from newsletter.config import Workspace
-from newsletter.errors import NewsletterError, UsageError
+from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import ITEM_STATUSES
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
@@ -1385,14 +1385,25 @@ def contacts_erase(ctx: Context, address, yes):
 
 
 def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> None:
+    from newsletter.curate.issuefile import issue_path
     from newsletter.mail.service import send_status
 
     with ctx.store() as store:
         status = send_status(store, issue_id, dry_run)
+        waiting = len(store.list_contacts("active")) if not any(status.counts.values()) else 0
+    if not any(status.counts.values()) and not issue_path(ctx.workspace.issues_dir, issue_id).exists():
+        raise NotFound(f"no issue {issue_id}: {issue_path(ctx.workspace.issues_dir, issue_id)} does not exist")
     if as_json:
         _json_out(status.to_json())
         return
-    click.echo(f"{status.issue}: " + ", ".join(f"{state} {count}" for state, count in status.counts.items()))
+    if not any(status.counts.values()):
+        how = "no dry run yet" if dry_run else "not sent yet"
+        click.echo(f"{issue_id}: {how}; {_count(waiting, 'active contact')} would be mailed")
+        return
+    # A dry run's ledger says "sent" for a message written to the outbox; the editor reads "written".
+    name = {"sent": "written"} if dry_run else {}
+    label = f"{issue_id} (dry run, var/outbox)" if dry_run else status.issue
+    click.echo(f"{label}: " + ", ".join(f"{name.get(state, state)} {count}" for state, count in status.counts.items()))
     for row in status.undelivered:
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}")
 
@@ -1486,6 +1497,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         except _Declined:
             click.echo("not sent: nothing was mailed or recorded", err=True)
             raise click.exceptions.Exit(1) from None
+        # A failed recipient whose contact is bounced or unsubscribed now is settled: nothing to retry.
+        gone = {c.email: c.status for c in store.list_contacts() if c.status != "active"}
     report, counts = outcome.report, outcome.report.counts
     if retry_failed:
         click.echo(f"{outcome.requeued} failed recipients queued again")
@@ -1497,25 +1510,34 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         click.echo(f"messages written to {outbox}")
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
     for row in shown[:20]:
-        click.echo(f"{row.state} {row.email}: {row.reply}", err=True)
+        now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""
+        click.echo(f"{row.state} {row.email}: {row.reply}{now}", err=True)
     if len(shown) > 20:
         click.echo(f"… and {len(shown) - 20} more", err=True)
-    if counts["failed"] or counts["temp_failed"]:
+    open_failed = sum(1 for row in outcome.undelivered if row.state == "failed" and row.email not in gone)
+    if open_failed or counts["temp_failed"]:
         click.echo(
             f"see `newsletter send status {issue_id}`; temporarily failed recipients are tried again by the next "
-            f"`newsletter send {issue_id}`, failed ones with --retry-failed",
+            f"`newsletter send {issue_id}` once due, failed ones with --retry-failed",
+            err=True,
+        )
+    if counts["failed"] > open_failed:
+        click.echo(
+            f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced or unsubscribed since: settled, "
+            "nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was wrong)",
             err=True,
         )
     if counts["unknown"]:
         click.echo(
-            f"warning: {counts['unknown']} deliveries are unknown (the connection broke after sending); "
-            f"see `newsletter send status {issue_id}`, and run `newsletter send {issue_id} --resend-unknown` "
-            "only if they did not arrive",
+            f"warning: {_count(counts['unknown'], 'delivery', 'deliveries')} unknown (the connection broke while "
+            f"the message went out); see `newsletter send status {issue_id}`, and run `newsletter send {issue_id} "
+            "--resend-unknown` only if they did not arrive",
             err=True,
         )
     if counts["pending"]:
         click.echo(f"{counts['pending']} recipients still pending: run `newsletter send {issue_id}`", err=True)
-    if counts["failed"] or counts["temp_failed"] or counts["pending"] or counts["unknown"]:
+    # Exit 1 for a failure of this run, or one still open; a bounce of an earlier run is settled.
+    if report.failed or open_failed or counts["temp_failed"] or counts["pending"] or counts["unknown"]:
         sys.exit(1)
 
 

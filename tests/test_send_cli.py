@@ -313,7 +313,8 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
         unknown = sum(state == "unknown" for state in states.values())
         assert final.returncode == (1 if unknown else 0), final.stderr
         if unknown:
-            assert f"warning: {unknown} deliveries are unknown" in final.stderr
+            noun = "delivery" if unknown == 1 else "deliveries"
+            assert f"warning: {unknown} {noun} unknown" in final.stderr
     finally:
         controller.stop()
     copies = handler.copies()

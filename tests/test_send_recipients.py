@@ -142,9 +142,10 @@ def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mail
     smtp.rcpt_replies[gone] = "550 5.1.1 <person004@example.org>: Recipient address rejected: User unknown"
     result = send(mailroom)
     assert result.exit_code == 1
-    assert f"failed {gone}: RCPT TO: 550 5.1.1 <{gone}>: Recipient address rejected: User unknown" in (
-        result.stderr.splitlines()
-    )
+    assert (
+        f"failed {gone}: RCPT TO: 550 5.1.1 <{gone}>: Recipient address rejected: User unknown "
+        "(the contact is bounced now)"
+    ) in result.stderr.splitlines()
     assert contact_statuses(mailroom)[gone] == "bounced" and len(smtp.copies()) == 5
 
 
@@ -207,8 +208,8 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
     result = send(mailroom)
     assert result.exit_code == 1
     assert (
-        "warning: 1 deliveries are unknown (the connection broke after sending); see `newsletter send status "
-        "2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
+        "warning: 1 delivery unknown (the connection broke while the message went out); see `newsletter send "
+        "status 2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
     ) in result.stderr.splitlines()
     assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
 
@@ -239,7 +240,7 @@ def test_a_server_that_drops_every_message_during_data_stops_the_run_after_three
     second = send(mailroom)
     assert second.exit_code == 1  # the unknown ones wait for the editor's word (--resend-unknown)
     assert sorted(states(mailroom).values()) == ["sent"] * 3 + ["unknown"] * 3
-    assert "3 deliveries are unknown" in second.stderr
+    assert "3 deliveries unknown" in second.stderr
 
 
 def test_implicit_tls_asked_of_a_plain_port_stops_at_once_and_says_which_setting(mailroom, smtp):
@@ -252,3 +253,25 @@ def test_implicit_tls_asked_of_a_plain_port_stops_at_once_and_says_which_setting
     assert "the server answered in plain text, not TLS" in result.stderr
     assert "use security: starttls on this port" in result.stderr
     assert set(states(mailroom).values()) <= {"pending"} and smtp.copies() == {}
+
+
+def test_send_status_before_a_send_says_who_would_be_mailed_and_an_unknown_issue_is_named(mailroom, smtp):
+    before = invoke(mailroom, "send", "status", "2024-q2")
+    assert before.exit_code == 0 and before.stdout == "2024-q2: not sent yet; 6 active contacts would be mailed\n"
+    assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
+    dry = invoke(mailroom, "send", "status", "2024-q2", "--dry-run").stdout
+    assert dry.startswith("2024-q2 (dry run, var/outbox): pending 0, sending 0, written 6,")
+    missing = invoke(mailroom, "send", "status", "2099-q1")
+    assert missing.exit_code == 1 and "no issue 2099-q1:" in missing.stderr
+
+
+def test_a_recipient_bounced_in_the_run_is_settled_and_the_next_send_exits_0(mailroom, smtp):
+    """A bounced contact's failed row is final: no --retry-failed hint, and it does not keep send failing."""
+    smtp.rcpt_replies = {"person002@example.org": "550 5.1.1 no such user"}
+    first = send(mailroom)
+    assert first.exit_code == 1, first.output  # this run had a failure
+    assert "(the contact is bounced now)" in first.stderr
+    assert "1 failed recipient bounced or unsubscribed since: settled" in first.stderr
+    assert "--retry-failed" not in first.stderr
+    again = send(mailroom)
+    assert again.exit_code == 0, again.output
