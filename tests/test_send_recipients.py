@@ -275,3 +275,16 @@ def test_a_recipient_bounced_in_the_run_is_settled_and_the_next_send_exits_0(mai
     assert "--retry-failed" not in first.stderr
     again = send(mailroom)
     assert again.exit_code == 0, again.output
+
+
+def test_an_outage_is_said_while_it_is_waited_out(mailroom, smtp):
+    """A run waiting for a server that is down says so, rather than sit silent for minutes."""
+    path = mailroom / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "  max_outage: 0.5\n", encoding="utf-8")
+    smtp.down_after = 0  # 421 and a dropped connection at every MAIL FROM
+    result = send(mailroom)
+    assert result.exit_code == 1
+    waiting = [line for line in result.stderr.splitlines() if "trying again in" in line]
+    assert waiting and waiting[0].startswith(f"warning: 127.0.0.1:{smtp.port}: ")
+    assert "(the run gives up after 0.5 s of this, mail.max_outage)" in waiting[0]
+    assert set(states(mailroom).values()) == {"pending"} and smtp.copies() == {}

@@ -600,7 +600,15 @@ class Sender:
             ) from delivery.cause
         wait = min(settings.retry_base * (2**self.pauses), 60.0, settings.max_outage - elapsed)
         self.pauses += 1
-        log.info("server trouble (%s): pausing %.1f s", delivery.reply, wait)
+        # Said, not only logged: a run that waits out an outage in silence looks hung.
+        log.warning(
+            "%s:%s: %s; trying again in %.0f s (the run gives up after %g s of this, mail.max_outage)",
+            settings.smtp_host,
+            settings.smtp_port,
+            delivery.reply,
+            max(wait, 1.0),
+            settings.max_outage,
+        )
         time.sleep(max(0.0, wait))
 
 
