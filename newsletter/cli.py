@@ -1405,7 +1405,8 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     label = f"{issue_id} (dry run, var/outbox)" if dry_run else status.issue
     click.echo(f"{label}: " + ", ".join(f"{name.get(state, state)} {count}" for state, count in status.counts.items()))
     for row in status.undelivered:
-        click.echo(f"  {row.state:<12} {row.email}  {row.reply}")
+        due = f" (next try {_local_time(row.next_attempt, ctx.settings.timezone)})" if row.next_attempt else ""
+        click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -1459,7 +1460,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             return
 
         def before(plan: SendPlan) -> None:
-            click.echo(_plan_line(issue_id, plan))
+            click.echo(_plan_line(issue_id, plan, settings.timezone))
             if isinstance(transport, OutboxTransport) or yes or not plan.total:
                 return
             if not _stdin_is_terminal():
@@ -1535,7 +1536,9 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             err=True,
         )
     if counts["pending"]:
-        click.echo(f"{counts['pending']} recipients still pending: run `newsletter send {issue_id}`", err=True)
+        click.echo(
+            f"{_count(counts['pending'], 'recipient')} still pending: run `newsletter send {issue_id}`", err=True
+        )
     # Exit 1 for a failure of this run, or one still open; a bounce of an earlier run is settled.
     if report.failed or open_failed or counts["temp_failed"] or counts["pending"] or counts["unknown"]:
         sys.exit(1)
@@ -1550,10 +1553,15 @@ class _Declined(Exception):
     """The editor answered no when `send` asked before mailing."""
 
 
-def _plan_line(issue_id: str, plan) -> str:
+def _plan_line(issue_id: str, plan, ctx_timezone: str) -> str:
     """What a send is about to do, in one line: new, pending and to-retry recipients (and unknown ones skipped)."""
     who = f" with tag {plan.tag}" if plan.tag else ""
     line = f"{issue_id}: {plan.new} new, {plan.pending} pending, {plan.retry} to retry{who}"
+    if plan.waiting and plan.next_retry is not None:
+        line += (
+            f"; {plan.waiting} temporarily failed not due yet (the first at "
+            f"{_local_time(plan.next_retry, ctx_timezone)}: a later send tries them)"
+        )
     if plan.unknown:
         line += f"; {plan.unknown} unknown skipped (--resend-unknown sends them again)"
     return line

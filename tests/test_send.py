@@ -213,9 +213,14 @@ def test_a_second_send_of_the_same_issue_refuses_to_start(tmp_path):
     from newsletter.errors import NewsletterError
 
     with send_lock(tmp_path, "2024-q2"):
-        with pytest.raises(NewsletterError, match="a send of 2024-q2 is already running"):
+        with pytest.raises(NewsletterError, match="a send of 2024-q2 is already running") as caught:
             with send_lock(tmp_path, "2024-q2"):
                 pass
+    assert str(caught.value).endswith("wait for it, or check `newsletter send status 2024-q2`")
+    with send_lock(tmp_path, "2024-q2-outbox"), pytest.raises(NewsletterError) as dry:
+        with send_lock(tmp_path, "2024-q2-outbox"):
+            pass
+    assert str(dry.value).endswith("`newsletter send status 2024-q2 --dry-run`")
     with send_lock(tmp_path, "2024-q2"):
         pass  # free again
 

@@ -3,6 +3,7 @@ not yet mailed, run after run; `--tag` limits one run only; the counts are said 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -134,7 +135,8 @@ def test_a_full_mailbox_after_data_never_stops_the_run_and_is_named(mailroom, sm
     assert sorted(smtp.copies()) == [f"person{i:03d}@example.org" for i in (0, 1, 3, 4, 5)]
     assert contact_statuses(mailroom)[full] == "active"  # a full mailbox is not a bounce
     status = invoke(mailroom, "send", "status", "2024-q2").stdout
-    assert f"  temp_failed  {full}  end of DATA: 552 5.2.2 Mailbox full (mailbox full)" in status.splitlines()
+    pattern = rf"  temp_failed  {full}  end of DATA: 552 5\.2\.2 Mailbox full \(mailbox full\) \(next try \d\d\d\d-\d\d-\d\d \d\d:\d\d\)"
+    assert any(re.fullmatch(pattern, line) for line in status.splitlines()), status
 
 
 def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mailroom, smtp):
@@ -288,3 +290,17 @@ def test_an_outage_is_said_while_it_is_waited_out(mailroom, smtp):
     assert waiting and waiting[0].startswith(f"warning: 127.0.0.1:{smtp.port}: ")
     assert "(the run gives up after 0.5 s of this, mail.max_outage)" in waiting[0]
     assert set(states(mailroom).values()) == {"pending"} and smtp.copies() == {}
+
+
+def test_a_full_mailbox_waits_its_hour_and_every_count_and_status_says_so(mailroom, smtp, monkeypatch):
+    """Not "1 to retry" and a promise the next send keeps: the wait is said, with the time of the next try."""
+    smtp.data_reply_for = {"person002@example.org": "552 5.2.2 Mailbox full"}
+    first = send(mailroom)
+    assert first.exit_code == 1 and states(mailroom)["person002@example.org"] == "temp_failed"
+    again = send(mailroom)
+    assert "2024-q2: 0 new, 0 pending, 0 to retry; 1 temporarily failed not due yet (the first at " in again.stdout
+    [failure] = json.loads(invoke(mailroom, "send", "status", "2024-q2", "--json").stdout)["failures"]
+    assert failure["state"] == "temp_failed" and failure["next_attempt"].endswith("+00:00")
+    monkeypatch.setattr("newsletter.cli._stdin_is_terminal", lambda: True)
+    asked = invoke(mailroom, "send", "2024-q2", input="n\n")
+    assert "Mail 2024-q2" not in asked.stdout  # nothing due: nothing to ask about

@@ -73,6 +73,7 @@ REFUSAL_BRAKE = 3  # different recipients refused alike in a row before a run st
 # hiccup, several in a row is a server or a filter that drops this message, and going on would make
 # every recipient `unknown` in seconds.
 UNKNOWN_BRAKE = 3
+MAX_WAIT = 600.0  # seconds a run waits for a retry that falls due; one due later is left for a later run
 FULL_MAILBOX_WAIT = 3600.0  # seconds before a full mailbox (5.2.2) is tried again: it is emptied by a person
 
 
@@ -236,8 +237,9 @@ def send_lock(folder: Path, issue_id: str):
     except BlockingIOError:
         handle.close()
         raise NewsletterError(
-            f"a send of {issue_id} is already running (lock {folder / f'.send-{issue_id}.lock'}); "
-            "wait for it, or check `newsletter send status`"
+            f"a send of {issue_id.removesuffix('-outbox')} is already running (lock "
+            f"{folder / f'.send-{issue_id}.lock'}); wait for it, or check `newsletter send status "
+            f"{issue_id.removesuffix('-outbox')}{' --dry-run' if issue_id.endswith('-outbox') else ''}`"
         ) from None
     try:
         yield
@@ -295,7 +297,7 @@ class SendRun:
         parts: int = 1,
         progress: Callable[[str, int], None] | None = None,
         on_bounce: Callable[[Store, str, str], None] | None = None,
-        max_wait: float = 600.0,
+        max_wait: float = MAX_WAIT,
         only: frozenset[str] | None = None,
     ):
         self.issue_id = issue_id  # the ledger's name: `2024-q2`, or `2024-q2:outbox` for a dry run
@@ -655,7 +657,7 @@ def run_send(
     resend_unknown: bool = False,
     progress: Callable[[str, int], None] | None = None,
     on_bounce: Callable[[Store, str, str], None] | None = None,
-    max_wait: float = 600.0,
+    max_wait: float = MAX_WAIT,
     transport_factory: Callable[[], Transport] | None = None,
     only: frozenset[str] | None = None,
 ) -> SendReport:

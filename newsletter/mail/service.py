@@ -5,6 +5,7 @@ The command line parses and reports; everything it decides about sending is here
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
 from newsletter.mail.contacts import active_recipients, mark_bounced
 from newsletter.mail.send import (
+    MAX_WAIT,
     Recipient,
     SendReport,
     failures,
@@ -90,6 +92,7 @@ class Undelivered:
     email: str
     state: SendState
     reply: str  # the server's last reply (RFC 5321, with an RFC 3463 code when it gave one), or why it was skipped
+    next_attempt: dt.datetime | None = None  # a temp_failed row: when a send tries it again (UTC)
 
 
 @dataclass(frozen=True)
@@ -109,15 +112,32 @@ class SendStatus:
         return {
             "issue": self.issue,
             "counts": dict(self.counts),
-            "failures": [{"email": u.email, "state": u.state, "reply": u.reply} for u in self.undelivered],
+            "failures": [
+                {
+                    "email": u.email,
+                    "state": u.state,
+                    "reply": u.reply,
+                    **({"next_attempt": u.next_attempt.isoformat()} if u.next_attempt else {}),
+                }
+                for u in self.undelivered
+            ],
         }
 
 
 def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatus:
     """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts."""
     ledger = outbox_ledger(issue_id) if dry_run else issue_id
+    retries = {email: at for email, _attempts, at in store.queued(ledger, ("temp_failed",)) if at is not None}
     # The store selects the rows by state, so each one's is a SendState; it reads it back as text.
-    undelivered = [Undelivered(email, cast(SendState, state), reply) for email, state, reply in failures(store, ledger)]
+    undelivered = [
+        Undelivered(
+            email,
+            cast(SendState, state),
+            reply,
+            dt.datetime.fromtimestamp(retries[email], dt.UTC) if email in retries else None,
+        )
+        for email, state, reply in failures(store, ledger)
+    ]
     return SendStatus(ledger, send_counts(store, ledger), undelivered)
 
 
@@ -139,6 +159,8 @@ class SendPlan:
     retry: int
     unknown: int
     tag: str | None = None
+    waiting: int = 0  # temporarily failed, not due within this run (a full mailbox waits an hour)
+    next_retry: dt.datetime | None = None  # the first of those falls due then (UTC)
 
     @property
     def total(self) -> int:
@@ -159,20 +181,38 @@ class SendOutcome:
 
 
 def plan_send(
-    store: Store, ledger: str, recipients: list[Recipient], retry: bool, resend_unknown: bool, tag: str | None
+    store: Store,
+    ledger: str,
+    recipients: list[Recipient],
+    retry: bool,
+    resend_unknown: bool,
+    tag: str | None,
+    max_wait: float = MAX_WAIT,
 ) -> SendPlan:
-    """Count what a run would send to `recipients` (this run's active contacts) without writing anything."""
+    """Count what a run would send to `recipients` (this run's active contacts) without writing anything.
+
+    A temporarily failed row due more than `max_wait` seconds from now (what the run waits for) is
+    counted as `waiting`, not as a retry of this run."""
     wanted = {r.email for r in recipients}
     rows = store.ledger_states(ledger)
     in_run = [(email, state) for email, state in rows.items() if tag is None or email in wanted]
     states = [state for _email, state in in_run]
+    # As the run's scheduler sees them: a retry due later than it waits (`max_wait`) is not this run's.
+    horizon = clock.now().timestamp() + max_wait
+    later = [
+        at
+        for email, _attempts, at in store.queued(ledger, ("temp_failed",))
+        if at is not None and at > horizon and (tag is None or email in wanted)
+    ]
     return SendPlan(
         ledger=ledger,
         new=len(wanted - rows.keys()),
         pending=states.count("pending") + (states.count("unknown") if resend_unknown else 0),
-        retry=states.count("temp_failed") + (store.count_requeueable(ledger) if retry else 0),
+        retry=states.count("temp_failed") - len(later) + (store.count_requeueable(ledger) if retry else 0),
         unknown=0 if resend_unknown else states.count("unknown"),
         tag=tag,
+        waiting=len(later),
+        next_retry=dt.datetime.fromtimestamp(min(later), dt.UTC) if later else None,
     )
 
 
