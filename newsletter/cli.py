@@ -1351,7 +1351,7 @@ def contacts_bounces(ctx: Context, paths, as_json):
     }
     for outcome in report.outcomes:
         failure = outcome.failure
-        click.echo(f"{labels[outcome.result]}: {failure.address}  {failure.status or '-'}  {failure.source}")
+        click.echo(f"{labels[outcome.result]}: {outcome.address}  {failure.status or '-'}  {failure.source}")
     for source, why in report.ignored:
         click.echo(f"ignored: {source}: {why}")
     for source, why in report.skipped:
