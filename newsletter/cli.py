@@ -1357,8 +1357,11 @@ def contacts_bounces(ctx: Context, paths, as_json):
     for source, why in report.skipped:
         click.echo(f"skipped: {source}: {why}", err=True)
     marked = sum(1 for o in report.outcomes if o.result == "bounced")
+    # A contact bounced by an earlier run (or an earlier notice) is no new failure: counted apart.
+    already = sum(1 for o in report.outcomes if o.result == "already bounced")
     click.echo(
-        f"{marked} marked bounced, {_count(len(report.outcomes) - marked, 'other failure')}, "
+        f"{marked} marked bounced, {already} already bounced, "
+        f"{_count(len(report.outcomes) - marked - already, 'other failure')}, "
         f"{_count(len(report.ignored), 'message')} without one, {_count(len(report.skipped), 'file')} skipped"
     )
 
