@@ -256,6 +256,34 @@ def test_import_windows_1252_with_a_byte_it_leaves_undefined(store, tmp_path):
     assert per.name == "Per Sørli" and per.organisation.startswith("Bistand € AS")
 
 
+def test_import_utf8_file_with_a_latin1_line_reads_each_line_right_and_names_it(store):
+    """mixed_utf8_latin1.csv: UTF-8, but line 3 was saved in Latin-1. Read whole as Windows-1252 it
+    gave "BjÃ¸rn Ã˜degÃ¥rd" without a word; each line in its own encoding, and line 3 named."""
+    report = import_csv(store, DATA / "mixed_utf8_latin1.csv", NOW)
+    assert (report.added, report.invalid, report.recoded) == (3, [], [3])
+    names = {c.email: (c.name, c.organisation) for c in list_contacts(store)}
+    assert names == {
+        "bjorn@example.no": ("Bjørn Ødegård", "Blåbær AS"),
+        "asa@example.no": ("Åsa Sørli", "Støttesenteret"),
+        "per@example.no": ("Per Æsøy", "Kirkens Bymisjon"),
+    }
+
+
+def test_import_cli_names_the_line_read_as_windows_1252(sample_workspace):
+    from tests.test_send_cli import invoke
+
+    path = DATA / "mixed_utf8_latin1.csv"
+    result = invoke(sample_workspace, "contacts", "import", str(path))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"{path}, line 3: not UTF-8 like the rest of the file (saved in another encoding?); "
+        "read as Windows-1252: check the row with `newsletter contacts list`\n"
+    )
+    assert result.stdout == "added 3, merged 0, kept suppressed 0, invalid 0\n"
+    listed = invoke(sample_workspace, "contacts", "list").stdout
+    assert "Bjørn Ødegård" in listed and "Åsa Sørli" in listed and "Ã" not in listed
+
+
 def test_import_duplicates_differing_in_case(store):
     """duplicates_case.csv: the same address three times in different case is one contact; the first
     non-empty value of each field wins and the tags are unioned (case-insensitively)."""

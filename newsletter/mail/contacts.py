@@ -30,7 +30,7 @@ from newsletter.mail.compose import smtp_address
 from newsletter.mail.transport import outbox_name
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
-from newsletter.textcodec import decode_text
+from newsletter.textcodec import decode_lines
 
 STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
@@ -78,6 +78,7 @@ class ImportReport:
     merged: int = 0
     suppressed: int = 0
     invalid: list[tuple[int, str, str]] = field(default_factory=list)
+    recoded: list[int] = field(default_factory=list)  # lines not UTF-8 in a UTF-8 file, read as Windows-1252
 
 
 # ---------------------------------------------------------------------- addresses
@@ -466,7 +467,10 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
 def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
     """Import contacts from a CSV file whose first line names the columns.
 
-    UTF-8 (BOM or not) or Windows-1252; `,` or `;` separated; columns `email`
+    UTF-8 (BOM or not) or Windows-1252; a UTF-8 file with some lines in
+    Latin-1/Windows-1252 (pasted from an older program) has those lines read
+    as Windows-1252, and their numbers in `recoded`, for the editor to check
+    (`textcodec.decode_lines`); `,` or `;` separated; columns `email`
     (or `e-post`), and optionally name/navn, organisation/organisasjon, tags
     (split on `|` or `,`), legal_basis, consent_source, consent_date
     (YYYY-MM-DD or DD.MM.YYYY) and status (as exported).  `defaults` fill empty
@@ -480,7 +484,10 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         data = path.read_bytes()
     except OSError as exc:
         raise ContactError(f"{path}: cannot read the contact file ({exc.strerror or exc})") from exc
-    text, _ = decode_text(data)  # no label to trust: BOM, UTF-8, else Windows-1252
+    # No label to trust: BOM, UTF-8, else Windows-1252, line by line in a file that mixes them. A line
+    # that is not UTF-8 in a UTF-8 file is almost always a row pasted from a Latin-1 program: read it
+    # as Windows-1252 (so the name comes out right) and say so, rather than drop the contact.
+    text, recoded = decode_lines(data)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if not first_line:
         raise ContactError(f"{path}: the file is empty; its first line must name the columns, e.g. email,name")
@@ -490,7 +497,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         separator = hint.group(1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     filler = _defaults(defaults)
-    report = ImportReport()
+    report = ImportReport(recoded=recoded)
     columns: dict[str, int] | None = None
     parsed: list[Contact] = []
     previous_end = 0
