@@ -284,6 +284,29 @@ def test_import_cli_names_the_line_read_as_windows_1252(sample_workspace):
     assert "Bjørn Ødegård" in listed and "Åsa Sørli" in listed and "Ã" not in listed
 
 
+def test_import_puts_names_and_organisations_on_one_line(store, tmp_path):
+    """A quoted cell with a line break (CR LF inside the quotes) or a run of spaces and tabs is one line,
+    one space between the words: `contacts list` once printed half the name on a line of its own."""
+    path = tmp_path / "linjeskift.csv"
+    path.write_bytes(b'email,name,organisation\r\nkari@example.no,"Kari\r\n  Nordmann","Kirkens \t Bymisjon\n"\r\n')
+    assert import_csv(store, path, NOW).added == 1
+    kari = get_contact(store, "kari@example.no")
+    assert (kari.name, kari.organisation) == ("Kari Nordmann", "Kirkens Bymisjon")
+
+
+def test_import_refuses_an_address_with_a_control_character(store, tmp_path):
+    """An address cell with a line break in it, even at its end, is a broken row: refused by line number."""
+    path = tmp_path / "adresse.csv"
+    path.write_bytes(b'email,name\n"kari@example.no\n",Kari\nola@exa\x07mple.no,Ola\nper@example.no,Per\n')
+    report = import_csv(store, path, NOW)
+    assert report.added == 1
+    assert [(line, raw) for line, raw, _ in report.invalid] == [(2, "kari@example.no"), (4, "ola@exa\x07mple.no")]
+    assert "a control character (U+000A) in the address" in report.invalid[0][2]
+    assert "a control character (U+0007) in the address" in report.invalid[1][2]
+    with pytest.raises(ContactError, match=r"^'kari@example.no\\x0a': a control character \(U\+000A\)"):
+        normalise_address("kari@example.no\n")
+
+
 def test_import_duplicates_differing_in_case(store):
     """duplicates_case.csv: the same address three times in different case is one contact; the first
     non-empty value of each field wins and the tags are unioned (case-insensitively)."""
@@ -315,7 +338,8 @@ def test_import_lists_invalid_rows_with_line_numbers(store):
     assert "consent_date '31.02.2024'" in reasons[2]
     assert "empty" in reasons[3]
     assert [c.email for c in list_contacts(store)] == ["good.one@example.no", "good.two@example.no", "two@example.no"]
-    assert get_contact(store, "two@example.no").organisation == "Multi\nline organisation"
+    # The line break in the quoted cell is one space: `contacts list` shows each contact on one line.
+    assert get_contact(store, "two@example.no").organisation == "Multi line organisation"
     assert get_contact(store, "good.two@example.no").consent_date == dt.date(2024, 2, 1)
 
 

@@ -57,8 +57,10 @@ HEADER_ALIASES: dict[str, str] = {
     "consentdate": "consent_date",
     "status": "status",
 }
+ONE_LINE_FIELDS: tuple[str, ...] = ("name", "organisation")  # shown on one line by `contacts list`, mail headers
 FORMULA_STARTS = frozenset("=+-@\t\r")  # what a spreadsheet may take for the start of a formula
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: no place in an address or a name
 
 
 class ContactError(NewsletterError):
@@ -85,13 +87,24 @@ class ImportReport:
 
 
 def normalise_address(text: str) -> str:
-    """The normalised form of an address (domain lower-cased, IDN domains in Unicode); ContactError if invalid."""
+    """The normalised form of an address (domain lower-cased, IDN domains in Unicode); ContactError if invalid.
+
+    Valid is RFC 5321/5322 as email-validator reads it (RFC 6531 for letters outside ASCII), and no
+    control character anywhere (a line break not even at the end; spaces and tabs around it go).
+    """
     raw = text if isinstance(text, str) else ""
     cleaned = raw.strip().strip(_INVISIBLE).strip()
     if not cleaned:
         raise ContactError(
             f"'{cleaned}': empty address; give an address like name@example.no", address=cleaned, reason="empty address"
         )
+    # A line break or another control character anywhere, even at the ends where strip() would take it
+    # off, means a broken cell (a quoted CSV field running over two lines), not an address to guess at.
+    control = _CONTROL.search(raw.strip(" \t"))  # spaces and tabs pasted along at the ends are let go
+    if control:
+        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", raw.strip(" \t"))
+        reason = f"a control character (U+{ord(control.group()):04X}) in the address; write it on one line, without it"
+        raise ContactError(f"'{shown}': {reason}", address=shown, reason=reason)
     try:
         result = validate_email(cleaned, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -178,14 +191,14 @@ def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str
     if existing is None:
         if store.is_hash_suppressed(_hash_key(key)):
             return replace(contact, id=None), "suppressed"
-        cleaned = replace(contact, **{name: getattr(contact, name).strip() for name in TEXT_FIELDS})
+        cleaned = replace(contact, **{name: _text(contact, name) for name in TEXT_FIELDS})
         new_id = store.insert_contact(cleaned, key, now)
         return replace(contact, id=new_id), "added"
     if existing.status in SUPPRESSING_STATUSES or store.is_hash_suppressed(_hash_key(key)):
         return existing, "suppressed"
     changes: dict[str, object] = {}
     for name in TEXT_FIELDS:
-        new_value = getattr(contact, name).strip()
+        new_value = _text(contact, name)
         if new_value and not getattr(existing, name):
             changes[name] = new_value
     if contact.consent_date and not existing.consent_date:
@@ -201,6 +214,16 @@ def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str
         store.update_contact(existing.id, **changes)
         existing = store.contact_by_key(key) or existing
     return existing, "merged"
+
+
+def _text(contact: Contact, name: str) -> str:
+    """A text field as stored: stripped; a name or organisation also on one line (`ONE_LINE_FIELDS`)."""
+    value = getattr(contact, name)
+    if name in ONE_LINE_FIELDS:
+        # A quoted CSV cell may hold a line break, which `contacts list` and a To: header would show as
+        # half a name on a line of its own: every run of whitespace and control characters is one space.
+        return " ".join(_CONTROL.sub(" ", value).split())
+    return value.strip()
 
 
 def get_contact(store: Store, address: str) -> Contact:
@@ -452,7 +475,7 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
     return result
 
 
-def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+def _cell(cells: list[str], columns: dict[str, int], name: str, strip: bool = True) -> str:
     """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column.
 
     A cell that `export_csv` neutralised ("'" before a formula character) is read back as it was.
@@ -461,7 +484,7 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
     value = cells[index] if index is not None and index < len(cells) else ""
     if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
         value = value[1:]
-    return value.strip()
+    return value.strip() if strip else value
 
 
 def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
@@ -523,7 +546,8 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
 
         raw = _cell(cells, columns, "email")
         try:
-            email = normalise_address(raw)
+            # Unstripped: a line break at the end of a quoted address cell is refused, not cut off.
+            email = normalise_address(_cell(cells, columns, "email", strip=False))
         except ContactError as exc:
             report.invalid.append((line, raw, exc.reason))
             continue
