@@ -307,6 +307,23 @@ def test_import_refuses_an_address_with_a_control_character(store, tmp_path):
         normalise_address("kari@example.no\n")
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param('email,tags\nkari@example.no,"politi;jus; offentlig sektor"\n', id="semicolons-in-a-comma-file"),
+        pytest.param('email;tags\nkari@example.no;"politi;jus;offentlig sektor"\n', id="quoted-in-a-semicolon-file"),
+        pytest.param('email,tags\nkari@example.no,"politi,jus,offentlig sektor"\n', id="quoted-commas"),
+        pytest.param("email;tags\nkari@example.no;politi|jus|offentlig sektor|JUS\n", id="pipes-as-exported"),
+    ],
+)
+def test_import_splits_several_tags(store, tmp_path, content):
+    """A tags cell `a;b` was one tag "a;b": `|`, `,` and `;` all separate tags, spaces do not."""
+    path = tmp_path / "tags.csv"
+    path.write_text(content, encoding="utf-8")
+    assert import_csv(store, path, NOW).added == 1
+    assert get_contact(store, "kari@example.no").tags == ("politi", "jus", "offentlig sektor")
+
+
 def test_import_duplicates_differing_in_case(store):
     """duplicates_case.csv: the same address three times in different case is one contact; the first
     non-empty value of each field wins and the tags are unioned (case-insensitively)."""

@@ -495,7 +495,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
     as Windows-1252, and their numbers in `recoded`, for the editor to check
     (`textcodec.decode_lines`); `,` or `;` separated; columns `email`
     (or `e-post`), and optionally name/navn, organisation/organisasjon, tags
-    (split on `|` or `,`), legal_basis, consent_source, consent_date
+    (several split on `|`, `,` or `;`), legal_basis, consent_source, consent_date
     (YYYY-MM-DD or DD.MM.YYYY) and status (as exported).  `defaults` fill empty
     fields.  Rows with a bad address or date are reported with their line
     number and the others imported, in one transaction.  Addresses already in
