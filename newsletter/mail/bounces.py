@@ -137,7 +137,7 @@ def notice_failures(message: Message, source: str) -> list[Failure]:
     """
     temporary, permanent = all_failures(message)
     recipients = dsn_recipients(message)
-    fields = {}
+    fields: dict[str, DsnRecipient] = {}
     for recipient in recipients:
         fields.setdefault(_key(recipient.address), recipient)
     failures: list[Failure] = []
@@ -264,7 +264,8 @@ def _part_text(part: Message) -> str:
             head = "".join(f"{name}: {value}\n" for name, value in block.raw_items())
             # decode=True gives the body's own bytes (the block has no transfer encoding of its own);
             # get_payload() would turn the bytes outside ASCII into U+FFFD.
-            body = b"" if block.is_multipart() else block.get_payload(decode=True) or b""
+            payload = None if block.is_multipart() else block.get_payload(decode=True)
+            body = payload if isinstance(payload, bytes) else b""
             pieces.append(head.encode("utf-8", "surrogateescape") + b"\n" + body)
         data = b"\n".join(pieces)
     else:

@@ -191,7 +191,8 @@ def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str
     if existing is None:
         if store.is_hash_suppressed(_hash_key(key)):
             return replace(contact, id=None), "suppressed"
-        cleaned = replace(contact, **{name: _text(contact, name) for name in TEXT_FIELDS})
+        texts: dict[str, Any] = {name: _text(contact, name) for name in TEXT_FIELDS}
+        cleaned = replace(contact, **texts)
         new_id = store.insert_contact(cleaned, key, now)
         return replace(contact, id=new_id), "added"
     if existing.status in SUPPRESSING_STATUSES or store.is_hash_suppressed(_hash_key(key)):
