@@ -1168,7 +1168,8 @@ def _contact_lines(found, as_json: bool, as_csv: bool) -> None:
 def contacts_import(ctx: Context, path, legal_basis):
     """Import contacts from a CSV file (UTF-8 or Windows-1252, `,` or `;`, a header row with `email`).
 
-    Invalid rows are listed with their line numbers while the valid ones are
+    In a UTF-8 file, lines that are not UTF-8 are read as Windows-1252 and
+    named, to be checked. Invalid rows are listed with their line numbers while the valid ones are
     imported; duplicates are merged; an unsubscribed, bounced or erased
     address is never made active again.
     """
@@ -1179,6 +1180,12 @@ def contacts_import(ctx: Context, path, legal_basis):
         defaults["legal_basis"] = legal_basis
     with ctx.store() as store:
         report = import_csv(store, path, clock.now(), defaults)
+    for line in report.recoded:
+        click.echo(
+            f"{path}, line {line}: not UTF-8 like the rest of the file (saved in another encoding?); "
+            "read as Windows-1252: check the row with `newsletter contacts list`",
+            err=True,
+        )
     for line, raw, reason in report.invalid:
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
     click.echo(
@@ -1351,14 +1358,17 @@ def contacts_bounces(ctx: Context, paths, as_json):
     }
     for outcome in report.outcomes:
         failure = outcome.failure
-        click.echo(f"{labels[outcome.result]}: {failure.address}  {failure.status or '-'}  {failure.source}")
+        click.echo(f"{labels[outcome.result]}: {outcome.address}  {failure.status or '-'}  {failure.source}")
     for source, why in report.ignored:
         click.echo(f"ignored: {source}: {why}")
     for source, why in report.skipped:
         click.echo(f"skipped: {source}: {why}", err=True)
     marked = sum(1 for o in report.outcomes if o.result == "bounced")
+    # A contact bounced by an earlier run (or an earlier notice) is no new failure: counted apart.
+    already = sum(1 for o in report.outcomes if o.result == "already bounced")
     click.echo(
-        f"{marked} marked bounced, {_count(len(report.outcomes) - marked, 'other failure')}, "
+        f"{marked} marked bounced, {already} already bounced, "
+        f"{_count(len(report.outcomes) - marked - already, 'other failure')}, "
         f"{_count(len(report.ignored), 'message')} without one, {_count(len(report.skipped), 'file')} skipped"
     )
 

@@ -485,11 +485,14 @@ CONTACT_FIELDS: tuple[str, ...] = (
 
 
 def clean_tags(tags: Iterable[str] | str | None) -> tuple[str, ...]:
-    """Tags without blanks or case-insensitive repeats, the first spelling kept; a string is split on `|` or `,`."""
+    """Tags without blanks or case-insensitive repeats, the first spelling kept; a string is split on `|`, `,`
+    or `;` (a tags cell of a CSV file), never on spaces, as a tag may be words ("offentlig sektor")."""
     if tags is None:
         return ()
     if isinstance(tags, str):
-        tags = re.split(r"[|,]", tags)
+        # `;` too: Excel with Norwegian settings writes `;` between list items as readily as `,`, and a
+        # cell in a `;`-separated file that holds one has been quoted, so it is still one cell of tags.
+        tags = re.split(r"[|,;]", tags)
     seen: dict[str, str] = {}
     for tag in tags:
         tag = str(tag).strip()

@@ -82,6 +82,41 @@ def decode_text(data: bytes, labels: Iterable[str | None] = ()) -> tuple[str, st
     return _windows_1252(data), f"is not valid {said}; read as Windows-1252/ISO-8859-1"
 
 
+def decode_lines(data: bytes) -> tuple[str, list[int]]:
+    """Decode a file of lines (a CSV) that may mix UTF-8 and Windows-1252 lines; returns the text and the
+    numbers (from 1) of the lines read as Windows-1252 in a file otherwise UTF-8, to be reported.
+
+    A file that is all UTF-8 (BOM or not) or has a UTF-16 BOM reads as `decode_text` reads it. A file
+    that has a UTF-8 BOM, or whose multibyte UTF-8 sequences decode on some line, was written as UTF-8
+    and had lines pasted in from a program that saves Latin-1 or Windows-1252: each line is read as
+    UTF-8 when it is, else as Windows-1252 (never failing, as `decode_text`'s last resort), and listed.
+    A file with no UTF-8 in it at all is Windows-1252 throughout, and nothing is listed. Lines end at
+    LF, CR or CRLF, as Python's csv module counts them (`csv.reader.line_num`).
+    """
+    bom = data.startswith(codecs.BOM_UTF8)
+    if not bom:
+        try:
+            return data.decode("utf-8"), []
+        except UnicodeDecodeError:
+            pass
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return decode_text(data)[0], []
+    lines = data[len(codecs.BOM_UTF8) if bom else 0 :].splitlines(keepends=True)
+    decoded: list[str | None] = []
+    utf8 = bom
+    for line in lines:
+        try:
+            decoded.append(line.decode("utf-8"))
+            utf8 = utf8 or not line.isascii()
+        except UnicodeDecodeError:
+            decoded.append(None)
+    if not utf8:
+        return _windows_1252(data), []
+    recoded = [number for number, text in enumerate(decoded, start=1) if text is None]
+    text = "".join(_windows_1252(line) if each is None else each for line, each in zip(lines, decoded, strict=True))
+    return text, recoded
+
+
 # XML 1.0 (5th ed.) §2.2 `Char`: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD and U+10000–U+10FFFF. Anything
 # else (the other C0 controls, lone surrogates, U+FFFE, U+FFFF) makes a document not well-formed, even
 # when escaped as a character reference; HTML parsers report the same controls as parse errors.

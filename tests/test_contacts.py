@@ -256,6 +256,74 @@ def test_import_windows_1252_with_a_byte_it_leaves_undefined(store, tmp_path):
     assert per.name == "Per Sørli" and per.organisation.startswith("Bistand € AS")
 
 
+def test_import_utf8_file_with_a_latin1_line_reads_each_line_right_and_names_it(store):
+    """mixed_utf8_latin1.csv: UTF-8, but line 3 was saved in Latin-1. Read whole as Windows-1252 it
+    gave "BjÃ¸rn Ã˜degÃ¥rd" without a word; each line in its own encoding, and line 3 named."""
+    report = import_csv(store, DATA / "mixed_utf8_latin1.csv", NOW)
+    assert (report.added, report.invalid, report.recoded) == (3, [], [3])
+    names = {c.email: (c.name, c.organisation) for c in list_contacts(store)}
+    assert names == {
+        "bjorn@example.no": ("Bjørn Ødegård", "Blåbær AS"),
+        "asa@example.no": ("Åsa Sørli", "Støttesenteret"),
+        "per@example.no": ("Per Æsøy", "Kirkens Bymisjon"),
+    }
+
+
+def test_import_cli_names_the_line_read_as_windows_1252(sample_workspace):
+    from tests.test_send_cli import invoke
+
+    path = DATA / "mixed_utf8_latin1.csv"
+    result = invoke(sample_workspace, "contacts", "import", str(path))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"{path}, line 3: not UTF-8 like the rest of the file (saved in another encoding?); "
+        "read as Windows-1252: check the row with `newsletter contacts list`\n"
+    )
+    assert result.stdout == "added 3, merged 0, kept suppressed 0, invalid 0\n"
+    listed = invoke(sample_workspace, "contacts", "list").stdout
+    assert "Bjørn Ødegård" in listed and "Åsa Sørli" in listed and "Ã" not in listed
+
+
+def test_import_puts_names_and_organisations_on_one_line(store, tmp_path):
+    """A quoted cell with a line break (CR LF inside the quotes) or a run of spaces and tabs is one line,
+    one space between the words: `contacts list` once printed half the name on a line of its own."""
+    path = tmp_path / "linjeskift.csv"
+    path.write_bytes(b'email,name,organisation\r\nkari@example.no,"Kari\r\n  Nordmann","Kirkens \t Bymisjon\n"\r\n')
+    assert import_csv(store, path, NOW).added == 1
+    kari = get_contact(store, "kari@example.no")
+    assert (kari.name, kari.organisation) == ("Kari Nordmann", "Kirkens Bymisjon")
+
+
+def test_import_refuses_an_address_with_a_control_character(store, tmp_path):
+    """An address cell with a line break in it, even at its end, is a broken row: refused by line number."""
+    path = tmp_path / "adresse.csv"
+    path.write_bytes(b'email,name\n"kari@example.no\n",Kari\nola@exa\x07mple.no,Ola\nper@example.no,Per\n')
+    report = import_csv(store, path, NOW)
+    assert report.added == 1
+    assert [(line, raw) for line, raw, _ in report.invalid] == [(2, "kari@example.no"), (4, "ola@exa\x07mple.no")]
+    assert "a control character (U+000A) in the address" in report.invalid[0][2]
+    assert "a control character (U+0007) in the address" in report.invalid[1][2]
+    with pytest.raises(ContactError, match=r"^'kari@example.no\\x0a': a control character \(U\+000A\)"):
+        normalise_address("kari@example.no\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param('email,tags\nkari@example.no,"politi;jus; offentlig sektor"\n', id="semicolons-in-a-comma-file"),
+        pytest.param('email;tags\nkari@example.no;"politi;jus;offentlig sektor"\n', id="quoted-in-a-semicolon-file"),
+        pytest.param('email,tags\nkari@example.no,"politi,jus,offentlig sektor"\n', id="quoted-commas"),
+        pytest.param("email;tags\nkari@example.no;politi|jus|offentlig sektor|JUS\n", id="pipes-as-exported"),
+    ],
+)
+def test_import_splits_several_tags(store, tmp_path, content):
+    """A tags cell `a;b` was one tag "a;b": `|`, `,` and `;` all separate tags, spaces do not."""
+    path = tmp_path / "tags.csv"
+    path.write_text(content, encoding="utf-8")
+    assert import_csv(store, path, NOW).added == 1
+    assert get_contact(store, "kari@example.no").tags == ("politi", "jus", "offentlig sektor")
+
+
 def test_import_duplicates_differing_in_case(store):
     """duplicates_case.csv: the same address three times in different case is one contact; the first
     non-empty value of each field wins and the tags are unioned (case-insensitively)."""
@@ -287,7 +355,8 @@ def test_import_lists_invalid_rows_with_line_numbers(store):
     assert "consent_date '31.02.2024'" in reasons[2]
     assert "empty" in reasons[3]
     assert [c.email for c in list_contacts(store)] == ["good.one@example.no", "good.two@example.no", "two@example.no"]
-    assert get_contact(store, "two@example.no").organisation == "Multi\nline organisation"
+    # The line break in the quoted cell is one space: `contacts list` shows each contact on one line.
+    assert get_contact(store, "two@example.no").organisation == "Multi line organisation"
     assert get_contact(store, "good.two@example.no").consent_date == dt.date(2024, 2, 1)
 
 

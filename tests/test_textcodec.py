@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.textcodec import decode_text
+from newsletter.textcodec import decode_lines, decode_text
 
 TITLE = "“Menneskehandel i Norge” – ny rapport om € og søkere"
 
@@ -35,3 +35,23 @@ def test_an_unknown_label_is_skipped_and_a_wrong_utf8_label_overruled():
 def test_other_labels_mean_their_own_encoding():
     assert decode_text("Привет".encode("koi8-r"), ["koi8-r"]) == ("Привет", None)
     assert decode_text("€ Œ".encode("iso-8859-15"), ["l9"]) == ("€ Œ", None)
+
+
+@pytest.mark.parametrize(
+    "data, text, recoded",
+    [
+        pytest.param("a\nBjørn\nÅse\n".encode(), "a\nBjørn\nÅse\n", [], id="all-utf8"),
+        pytest.param("a\r\nBjørn\r\nÅse\r\n".encode("cp1252"), "a\r\nBjørn\r\nÅse\r\n", [], id="all-cp1252"),
+        pytest.param(
+            "a\nBjørn\n".encode() + "Åse “x”\n".encode("cp1252") + "Ødegård\n".encode(),
+            "a\nBjørn\nÅse “x”\nØdegård\n",
+            [3],
+            id="utf8-with-one-cp1252-line",
+        ),
+        pytest.param(
+            b"\xef\xbb\xbfa\r" + "Åse\r".encode("latin-1"), "a\rÅse\r", [2], id="bom-and-a-latin1-line-cr-endings"
+        ),
+    ],
+)
+def test_decode_lines_reads_each_line_of_a_mixed_file_in_its_own_encoding(data, text, recoded):
+    assert decode_lines(data) == (text, recoded)

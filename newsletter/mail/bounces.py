@@ -10,6 +10,14 @@ walked whole: its Maildirs and its saved-mail files, `MAIL_FILES`), finds the fa
 (GNU Mailman's detectors: RFC 3464 first, then the known non-standard formats
 of Exchange, Postfix, qmail, …) and marks the hard bounces of known contacts.
 
+flufl.bounce drops every address with a letter outside ASCII, and knows nothing
+of RFC 6533's `message/global-delivery-status`, so the delivery-status fields
+are also read here (`dsn_recipients`: RFC 3464 §2.3 and RFC 6533 §3), and the
+two readings are joined, each recipient once. Recipients are matched to
+contacts by `address_key` (email-validator's normal form: the IDNA 2008 domain
+in Unicode), so `ida@xn--blbr-roah.no` in a notice is the contact
+`ida@blåbær.no`, and is printed as the contact list has it.
+
 What bounces a contact follows the send's own reading of RFC 3463
 (`transport.classify`): a permanent failure about the address (5.1.x, or a
 5.x.x that names no cause) does; a delayed or 4.x.x notice never does; 5.2.x
@@ -23,11 +31,13 @@ import dataclasses
 import datetime as dt
 import email
 import mailbox
+import quopri
+import re
+from base64 import b64decode
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +81,12 @@ class Outcome:
 
     failure: Failure
     result: str
+    contact: str = ""  # the address as the contact list has it ("" when it is not a contact)
+
+    @property
+    def address(self) -> str:
+        """The address to show: the contact's own spelling, else the notice's."""
+        return self.contact or self.failure.address
 
 
 @dataclass
@@ -85,7 +101,10 @@ class BounceReport:
     def to_json(self) -> dict:
         """A JSON-ready mapping (`contacts bounces --json`)."""
         return {
-            "outcomes": [{**dataclasses.asdict(o.failure), "result": o.result} for o in self.outcomes],
+            "outcomes": [
+                {**dataclasses.asdict(o.failure), "contact": o.contact or None, "result": o.result}
+                for o in self.outcomes
+            ],
             "skipped": [{"source": s, "why": why} for s, why in self.skipped],
             "ignored": [{"source": s, "why": why} for s, why in self.ignored],
         }
@@ -109,73 +128,195 @@ def read_bounces(paths: list[Path]) -> BounceReport:
 
 
 def notice_failures(message: Message, source: str) -> list[Failure]:
-    """The failed and delayed recipients of one message, by flufl.bounce, with each one's RFC 3464
-    `Status` and `Diagnostic-Code` when the message is a standard DSN; [] for any other message."""
+    """The failed and delayed recipients of one message, with each one's `Status` and `Diagnostic-Code`
+    when the message is a standard DSN (RFC 3464, or RFC 6533's global one); [] for any other message.
+
+    flufl.bounce's finds first (it also reads the non-standard formats), then the recipients only
+    `dsn_recipients` found (addresses outside ASCII, which flufl.bounce drops); one address is listed
+    once, whatever the spelling of its domain (`address_key`).
+    """
     temporary, permanent = all_failures(message)
-    fields = _delivery_status_fields(message)
-    failures = []
+    recipients = dsn_recipients(message)
+    fields: dict[str, DsnRecipient] = {}
+    for recipient in recipients:
+        fields.setdefault(_key(recipient.address), recipient)
+    failures: list[Failure] = []
+    seen: set[str] = set()
     for raw, is_permanent in [(a, False) for a in sorted(temporary)] + [(a, True) for a in sorted(permanent)]:
         address = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
-        status, diagnostic = fields.get(address.lower(), ("", ""))
+        key = _key(address)
+        if key in seen:
+            continue
+        seen.add(key)
+        found = fields.get(key)
+        status, diagnostic = (found.status, found.diagnostic) if found else ("", "")
         failures.append(Failure(address, status, diagnostic, source, is_permanent))
+    for recipient in recipients:
+        key = _key(recipient.address)
+        if key not in seen:
+            seen.add(key)
+            failures.append(
+                Failure(recipient.address, recipient.status, recipient.diagnostic, source, recipient.permanent)
+            )
     return failures
+
+
+def _key(address: str) -> str:
+    """The contact key of an address (`address_key`), or the address lower-cased when it is not valid."""
+    try:
+        return address_key(address)
+    except ContactError:
+        return address.strip().lower()
 
 
 def mark_bounces(store: Store, report: BounceReport, now: dt.datetime) -> BounceReport:
     """Mark the contacts of the report's hard bounces bounced, each change recorded with when and why
-    (the notice's file and status); the outcomes say what happened to each. An unsubscribed contact is
-    left as it is; an address that is not a contact is only reported."""
+    (the notice's file and status); the outcomes say what happened to each, and name each contact as
+    the list has it. An unsubscribed contact is left as it is, an already bounced one too ("already
+    bounced", not counted as another failure); an address that is not a contact is only reported."""
     outcomes = []
     for outcome in report.outcomes:
         failure = outcome.failure
-        if failure.verdict != "bounce":
-            outcomes.append(outcome)
-            continue
-        outcomes.append(Outcome(failure, _bounce(store, failure, now)))
+        result, contact = _bounce(store, failure, now, dry=failure.verdict != "bounce")
+        outcomes.append(Outcome(failure, result if failure.verdict == "bounce" else outcome.result, contact))
     report.outcomes = outcomes
     return report
 
 
-def _bounce(store: Store, failure: Failure, now: dt.datetime) -> str:
+def _bounce(store: Store, failure: Failure, now: dt.datetime, dry: bool) -> tuple[str, str]:
+    """(what became of the contact, its stored address or ""); with `dry`, only looks the contact up."""
     try:
         key = address_key(failure.address)
     except ContactError:
-        return "not in the contacts"
+        return "not in the contacts", ""
     with store.transaction():
         contact = store.contact_by_key(key)
         if contact is None or contact.id is None:
-            return "not in the contacts"
+            return "not in the contacts", ""
+        if dry:
+            return "", contact.email
         if contact.status == "unsubscribed":
-            return "unsubscribed"
+            return "unsubscribed", contact.email
         if contact.status == "bounced":
-            return "already bounced"
+            return "already bounced", contact.email
         store.update_contact(contact.id, status="bounced", status_changed_at=now)
         why = f"delivery status notification {failure.source}: {failure.status or 'no status'}"
         if failure.diagnostic:
             why += f" ({failure.diagnostic})"
         store.record_contact_change(contact.id, "bounced", why, now)
-    return "bounced"
+    return "bounced", contact.email
 
 
-def _delivery_status_fields(message: Message) -> dict[str, tuple[str, str]]:
-    """Recipient (lower-cased) → (Status, Diagnostic-Code) from the message/delivery-status parts
-    (RFC 3464 2.3: per-recipient blocks after the per-message one), by Original- then Final-Recipient."""
-    found: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class DsnRecipient:
+    """One per-recipient block of a delivery-status part whose `Action` is failed or delayed."""
+
+    address: str
+    status: str
+    diagnostic: str
+    permanent: bool  # Action: failed (RFC 3464 2.3.3); delayed is not
+
+
+# RFC 3464 2.1: a message/delivery-status body is groups of header-like fields separated by blank
+# lines; RFC 6533 3 gives message/global-delivery-status the same syntax, in UTF-8.
+DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_ESCAPE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")  # RFC 6533 3: embedded-unicode-char, "\x{F8}"
+
+
+def dsn_recipients(message: Message) -> list[DsnRecipient]:
+    """The failed and delayed recipients of the delivery-status parts of a message, in their order.
+
+    Reads RFC 3464 §2.3 (`message/delivery-status`) and RFC 6533 §3
+    (`message/global-delivery-status`, UTF-8): per recipient, `Final-Recipient`
+    (else `Original-Recipient`) of address type rfc822 or utf-8 (whose `\\x{HEX}`
+    escapes are decoded), `Action` (failed: permanent; delayed: not; the
+    others are no failure), `Status` and `Diagnostic-Code`.
+    """
+    found = []
     for part in message.walk():
-        if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
+        if part.get_content_type() not in DSN_TYPES:
             continue
+        for block in _blocks(_part_text(part)):
+            action = block.get("action", "").split(" ", 1)[0].lower()
+            if action not in ("failed", "delayed"):
+                continue
+            address = _recipient(block.get("final-recipient", "")) or _recipient(block.get("original-recipient", ""))
+            if address:
+                found.append(
+                    DsnRecipient(address, block.get("status", ""), block.get("diagnostic-code", ""), action == "failed")
+                )
+    return found
+
+
+def _part_text(part: Message) -> str:
+    """The body of a delivery-status part as text (UTF-8, as RFC 6533 has it; RFC 3464's is ASCII).
+
+    Python's parser splits only message/delivery-status into its blocks, and takes a
+    message/global-delivery-status for one message with the first block as its header: either way
+    the text is put back together from the raw fields (compat32 keeps bytes outside ASCII as
+    surrogate escapes), then any base64 or quoted-printable transfer encoding is undone.
+    """
+    if part.is_multipart():
+        pieces = []
         for block in part.get_payload():
             if not isinstance(block, Message):
                 continue
-            status = " ".join(str(block.get("Status", "")).split())
-            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            for name in ("Original-Recipient", "Final-Recipient"):
-                value = str(block.get(name, ""))
-                # "rfc822; addr" (RFC 3464 2.3.1); some servers write "<addr>" with no type.
-                address = parseaddr(value.split(";", 1)[-1].strip())[1]
-                if address and status:
-                    found.setdefault(address.lower(), (status, diagnostic))
-    return found
+            head = "".join(f"{name}: {value}\n" for name, value in block.raw_items())
+            # decode=True gives the body's own bytes (the block has no transfer encoding of its own);
+            # get_payload() would turn the bytes outside ASCII into U+FFFD.
+            payload = None if block.is_multipart() else block.get_payload(decode=True)
+            body = payload if isinstance(payload, bytes) else b""
+            pieces.append(head.encode("utf-8", "surrogateescape") + b"\n" + body)
+        data = b"\n".join(pieces)
+    else:
+        payload = part.get_payload()
+        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    try:
+        if encoding == "base64":
+            data = b64decode(b"".join(data.split()))
+        elif encoding == "quoted-printable":
+            data = quopri.decodestring(data)
+    except ValueError:
+        pass  # not what it says it is: read it as it stands
+    return data.decode("utf-8", "replace")
+
+
+def _blocks(text: str) -> Iterator[dict[str, str]]:
+    """The field groups of a delivery-status body: lower-cased name → value (unfolded, first kept)."""
+    block: dict[str, str] = {}
+    name = ""
+    for line in text.splitlines():
+        if not line.strip():
+            if block:
+                yield block
+            block, name = {}, ""
+        elif line[:1] in " \t" and name:
+            block[name] = f"{block[name]} {line.strip()}".strip()
+        elif ":" in line:
+            field_name, value = line.split(":", 1)
+            name = field_name.strip().lower()
+            if name in block:
+                name = ""  # a repeated field: the first one counts, and its continuation lines are not ours
+                continue
+            block[name] = " ".join(value.split())
+    if block:
+        yield block
+
+
+def _recipient(value: str) -> str:
+    """The address of a `Final-Recipient`/`Original-Recipient` value ("rfc822; addr", "utf-8; addr",
+    RFC 3464 2.3.2 and RFC 6533 3); "" for another address type. Some servers write "<addr>" and no type."""
+    kind, sep, address = value.partition(";")
+    if not sep:
+        kind, address = "rfc822", kind
+    kind = kind.strip().lower()
+    if kind not in ("rfc822", "utf-8"):
+        return ""
+    if kind == "utf-8":
+        address = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), address)
+    address = address.strip().removeprefix("<").removesuffix(">").strip()
+    return address if "@" in address else ""
 
 
 MAIL_FILES = (".eml", ".mbox", ".mbx", ".msg")  # in a plain folder, the files read as saved mail

@@ -30,7 +30,7 @@ from newsletter.mail.compose import smtp_address
 from newsletter.mail.transport import outbox_name
 from newsletter.models import CONTACT_FIELDS, CONTACT_STATUSES, Contact, clean_tags
 from newsletter.store import Store
-from newsletter.textcodec import decode_text
+from newsletter.textcodec import decode_lines
 
 STATUSES: tuple[str, ...] = CONTACT_STATUSES
 SUPPRESSING_STATUSES: tuple[str, ...] = ("unsubscribed", "bounced")
@@ -57,8 +57,10 @@ HEADER_ALIASES: dict[str, str] = {
     "consentdate": "consent_date",
     "status": "status",
 }
+ONE_LINE_FIELDS: tuple[str, ...] = ("name", "organisation")  # shown on one line by `contacts list`, mail headers
 FORMULA_STARTS = frozenset("=+-@\t\r")  # what a spreadsheet may take for the start of a formula
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: no place in an address or a name
 
 
 class ContactError(NewsletterError):
@@ -78,19 +80,31 @@ class ImportReport:
     merged: int = 0
     suppressed: int = 0
     invalid: list[tuple[int, str, str]] = field(default_factory=list)
+    recoded: list[int] = field(default_factory=list)  # lines not UTF-8 in a UTF-8 file, read as Windows-1252
 
 
 # ---------------------------------------------------------------------- addresses
 
 
 def normalise_address(text: str) -> str:
-    """The normalised form of an address (domain lower-cased, IDN domains in Unicode); ContactError if invalid."""
+    """The normalised form of an address (domain lower-cased, IDN domains in Unicode); ContactError if invalid.
+
+    Valid is RFC 5321/5322 as email-validator reads it (RFC 6531 for letters outside ASCII), and no
+    control character anywhere (a line break not even at the end; spaces and tabs around it go).
+    """
     raw = text if isinstance(text, str) else ""
     cleaned = raw.strip().strip(_INVISIBLE).strip()
     if not cleaned:
         raise ContactError(
             f"'{cleaned}': empty address; give an address like name@example.no", address=cleaned, reason="empty address"
         )
+    # A line break or another control character anywhere, even at the ends where strip() would take it
+    # off, means a broken cell (a quoted CSV field running over two lines), not an address to guess at.
+    control = _CONTROL.search(raw.strip(" \t"))  # spaces and tabs pasted along at the ends are let go
+    if control:
+        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", raw.strip(" \t"))
+        reason = f"a control character (U+{ord(control.group()):04X}) in the address; write it on one line, without it"
+        raise ContactError(f"'{shown}': {reason}", address=shown, reason=reason)
     try:
         result = validate_email(cleaned, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -177,14 +191,15 @@ def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str
     if existing is None:
         if store.is_hash_suppressed(_hash_key(key)):
             return replace(contact, id=None), "suppressed"
-        cleaned = replace(contact, **{name: getattr(contact, name).strip() for name in TEXT_FIELDS})
+        texts: dict[str, Any] = {name: _text(contact, name) for name in TEXT_FIELDS}
+        cleaned = replace(contact, **texts)
         new_id = store.insert_contact(cleaned, key, now)
         return replace(contact, id=new_id), "added"
     if existing.status in SUPPRESSING_STATUSES or store.is_hash_suppressed(_hash_key(key)):
         return existing, "suppressed"
     changes: dict[str, object] = {}
     for name in TEXT_FIELDS:
-        new_value = getattr(contact, name).strip()
+        new_value = _text(contact, name)
         if new_value and not getattr(existing, name):
             changes[name] = new_value
     if contact.consent_date and not existing.consent_date:
@@ -200,6 +215,16 @@ def _add(store: Store, contact: Contact, now: dt.datetime) -> tuple[Contact, str
         store.update_contact(existing.id, **changes)
         existing = store.contact_by_key(key) or existing
     return existing, "merged"
+
+
+def _text(contact: Contact, name: str) -> str:
+    """A text field as stored: stripped; a name or organisation also on one line (`ONE_LINE_FIELDS`)."""
+    value = getattr(contact, name)
+    if name in ONE_LINE_FIELDS:
+        # A quoted CSV cell may hold a line break, which `contacts list` and a To: header would show as
+        # half a name on a line of its own: every run of whitespace and control characters is one space.
+        return " ".join(_CONTROL.sub(" ", value).split())
+    return value.strip()
 
 
 def get_contact(store: Store, address: str) -> Contact:
@@ -451,7 +476,7 @@ def _defaults(defaults: dict | None) -> dict[str, object]:
     return result
 
 
-def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+def _cell(cells: list[str], columns: dict[str, int], name: str, strip: bool = True) -> str:
     """The stripped value of column `name` in one CSV row; "" when the row is short or has no such column.
 
     A cell that `export_csv` neutralised ("'" before a formula character) is read back as it was.
@@ -460,15 +485,18 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
     value = cells[index] if index is not None and index < len(cells) else ""
     if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
         value = value[1:]
-    return value.strip()
+    return value.strip() if strip else value
 
 
 def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None = None) -> ImportReport:
     """Import contacts from a CSV file whose first line names the columns.
 
-    UTF-8 (BOM or not) or Windows-1252; `,` or `;` separated; columns `email`
+    UTF-8 (BOM or not) or Windows-1252; a UTF-8 file with some lines in
+    Latin-1/Windows-1252 (pasted from an older program) has those lines read
+    as Windows-1252, and their numbers in `recoded`, for the editor to check
+    (`textcodec.decode_lines`); `,` or `;` separated; columns `email`
     (or `e-post`), and optionally name/navn, organisation/organisasjon, tags
-    (split on `|` or `,`), legal_basis, consent_source, consent_date
+    (several split on `|`, `,` or `;`), legal_basis, consent_source, consent_date
     (YYYY-MM-DD or DD.MM.YYYY) and status (as exported).  `defaults` fill empty
     fields.  Rows with a bad address or date are reported with their line
     number and the others imported, in one transaction.  Addresses already in
@@ -480,7 +508,10 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         data = path.read_bytes()
     except OSError as exc:
         raise ContactError(f"{path}: cannot read the contact file ({exc.strerror or exc})") from exc
-    text, _ = decode_text(data)  # no label to trust: BOM, UTF-8, else Windows-1252
+    # No label to trust: BOM, UTF-8, else Windows-1252, line by line in a file that mixes them. A line
+    # that is not UTF-8 in a UTF-8 file is almost always a row pasted from a Latin-1 program: read it
+    # as Windows-1252 (so the name comes out right) and say so, rather than drop the contact.
+    text, recoded = decode_lines(data)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if not first_line:
         raise ContactError(f"{path}: the file is empty; its first line must name the columns, e.g. email,name")
@@ -490,7 +521,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         separator = hint.group(1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     filler = _defaults(defaults)
-    report = ImportReport()
+    report = ImportReport(recoded=recoded)
     columns: dict[str, int] | None = None
     parsed: list[Contact] = []
     previous_end = 0
@@ -516,7 +547,8 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
 
         raw = _cell(cells, columns, "email")
         try:
-            email = normalise_address(raw)
+            # Unstripped: a line break at the end of a quoted address cell is refused, not cut off.
+            email = normalise_address(_cell(cells, columns, "email", strip=False))
         except ContactError as exc:
             report.invalid.append((line, raw, exc.reason))
             continue
