@@ -1540,9 +1540,9 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["unknown"]:
         click.echo(
-            f"warning: {_count(counts['unknown'], 'delivery', 'deliveries')} unknown (the connection broke while "
-            f"the message went out); see `newsletter send status {issue_id}`, and run `newsletter send {issue_id} "
-            "--resend-unknown` only if they did not arrive",
+            f"warning: {_count(counts['unknown'], 'delivery', 'deliveries')} unknown (the connection broke, or the "
+            f"run stopped, while the message went out); see `newsletter send status {issue_id}`, and run "
+            f"`newsletter send {issue_id} --resend-unknown` only if they did not arrive",
             err=True,
         )
     if counts["pending"]:

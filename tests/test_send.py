@@ -665,3 +665,16 @@ def test_dot_stuffing_is_smtplibs():
     samples += [bytes(chooser.choice(b".\r\na") for _ in range(24)) for _ in range(5000)]
     for data in samples:
         assert dot_stuff(data) == reference.sub(b"..", data), data
+
+
+def test_a_row_left_sending_by_a_dead_run_says_so_not_an_older_reply(tmp_path):
+    """After kill -9 the row is `unknown` with the run's death as its reason, not an earlier attempt's refusal."""
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(1), NOW)
+        email = "mottaker000@example.org"
+        store.set_send_state("2024-q2", email, "temp_failed", NOW, reply="RCPT TO: 450 4.2.0 try later")
+        store.set_send_state("2024-q2", email, "sending", NOW)
+        store.mark_interrupted("2024-q2")
+        [(address, state, reply)] = store.send_failures("2024-q2")
+    assert (address, state) == (email, "unknown")
+    assert reply.startswith("the run stopped while this message was being sent")

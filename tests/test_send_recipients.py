@@ -210,8 +210,9 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
     result = send(mailroom)
     assert result.exit_code == 1
     assert (
-        "warning: 1 delivery unknown (the connection broke while the message went out); see `newsletter send "
-        "status 2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not arrive"
+        "warning: 1 delivery unknown (the connection broke, or the run stopped, while the message went out); see "
+        "`newsletter send status 2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not "
+        "arrive"
     ) in result.stderr.splitlines()
     assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
 

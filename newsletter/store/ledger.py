@@ -154,9 +154,10 @@ class LedgerStore(Database):
 
     def mark_interrupted(self, issue: str) -> None:
         """Rows left `sending` by a run that died become `unknown` (the server may have the message)."""
+        # The reason replaces any earlier reply: an old refusal would read as this message's fate.
         self.db.execute(
-            "UPDATE sends SET state = 'unknown', last_reply = coalesce(last_reply, 'interrupted while "
-            "sending') WHERE issue = ? AND state = 'sending'",
+            "UPDATE sends SET state = 'unknown', last_reply = 'the run stopped while this message was being sent "
+            "(a crash, a kill or a power cut); it may or may not have arrived' WHERE issue = ? AND state = 'sending'",
             (issue,),
         )
 
