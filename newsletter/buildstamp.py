@@ -41,6 +41,7 @@ def sources(issue_file: Path | None, settings: Settings, workspace_templates: Pa
         smtp_host="",
         smtp_port=0,
         security="",
+        ca_file="",
         username="",
         timeout=0,
         rate_per_second=0,

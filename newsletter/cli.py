@@ -1355,6 +1355,7 @@ def contacts_bounces(ctx: Context, paths, as_json):
         "transient": "temporary, not bounced",
         "mailbox": "mailbox full or disabled (5.2.x), not bounced",
         "policy": "refused by policy (5.7.x, check SPF/DKIM/DMARC), not bounced",
+        "message": "refused for the message, not the address (5.3.x size, 5.6.x content, …), not bounced",
     }
     for outcome in report.outcomes:
         failure = outcome.failure

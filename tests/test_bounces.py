@@ -222,3 +222,24 @@ def test_recipient_address_types(value, address):
     from newsletter.mail.bounces import _recipient
 
     assert _recipient(value) == address
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        ("5.1.1", "bounce"),
+        ("5.1.10", "bounce"),
+        ("5.0.0", "bounce"),
+        ("", "bounce"),  # a non-standard report: flufl.bounce found the address, no code
+        ("5.3.4", "message"),  # message too big: one oversized issue must not bounce every reader
+        ("5.6.0", "message"),
+        ("5.4.4", "message"),
+        ("5.2.2", "mailbox"),
+        ("5.7.1", "policy"),
+        ("4.4.7", "transient"),
+    ],
+)
+def test_only_a_failure_about_the_address_bounces(status, verdict):
+    from newsletter.mail.bounces import Failure
+
+    assert Failure("a@example.org", status, "", "x.eml", permanent=True).verdict == verdict

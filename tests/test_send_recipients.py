@@ -305,3 +305,23 @@ def test_a_full_mailbox_waits_its_hour_and_every_count_and_status_says_so(mailro
     monkeypatch.setattr("newsletter.cli._stdin_is_terminal", lambda: True)
     asked = invoke(mailroom, "send", "2024-q2", input="n\n")
     assert "Mail 2024-q2" not in asked.stdout  # nothing due: nothing to ask about
+
+
+def test_unknown_deliveries_apart_from_each_other_do_not_stop_the_run(mailroom, smtp):
+    """Three unknowns with other outcomes between them are not "3 in a row": the run goes on to the end."""
+    smtp.drop_after_data_of = {f"person{i:03d}@example.org" for i in (0, 2, 4)}
+    smtp.rcpt_replies = {f"person{i:03d}@example.org": "550 5.2.1 mailbox disabled" for i in (1, 3)}
+    result = send(mailroom)
+    assert "times in a row" not in result.stderr, result.stderr
+    assert sorted(states(mailroom).values()) == ["failed", "failed", "sent", "unknown", "unknown", "unknown"]
+
+
+def test_a_local_error_that_is_not_storage_is_not_called_a_disk_fault(tmp_path):
+    import errno
+
+    from newsletter.mail.send import StorageFull, storage_errors
+
+    with pytest.raises(BrokenPipeError), storage_errors(tmp_path / "newsletter.db"):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+    with pytest.raises(StorageFull, match="free disk space"), storage_errors(tmp_path / "newsletter.db"):
+        raise OSError(errno.ENOSPC, "No space left on device")

@@ -366,7 +366,9 @@ def rank_quarter(
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
     # The unit's own earlier issue, collected from its own page, is never a candidate for the next one.
-    own = [i for i in undecided if is_own_issue(i.title, settings.name)]
+    # Only a name newsletter.yaml gives: the fallbacks (the publisher's name, "Nyhetsbrev") begin many titles.
+    name = settings.name if settings.name not in (settings.publisher, Settings.name) else ""
+    own = [i for i in undecided if is_own_issue(i.title, name)]
     undecided = [i for i in undecided if i not in own]
     documents = [item_document(i, _article(store, i)) for i in undecided]
     labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]

@@ -19,10 +19,12 @@ in Unicode), so `ida@xn--blbr-roah.no` in a notice is the contact
 `ida@blåbær.no`, and is printed as the contact list has it.
 
 What bounces a contact follows the send's own reading of RFC 3463
-(`transport.classify`): a permanent failure about the address (5.1.x, or a
-5.x.x that names no cause) does; a delayed or 4.x.x notice never does; 5.2.x
-(mailbox full or disabled) and 5.7.x (refused by policy: often the sender's
-own SPF/DKIM/DMARC setup, not the address) are reported and left alone.
+(`transport.classify`): a permanent failure about the address (5.1.x, 5.0.0
+or no status code) does; a delayed or 4.x.x notice never does; 5.2.x (mailbox
+full or disabled), 5.7.x (refused by policy: often the sender's own
+SPF/DKIM/DMARC setup, not the address) and the other classes, about the
+message or its way (5.3.x a message too big, 5.4.x routing, 5.5.x protocol,
+5.6.x content), are reported and left alone.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from flufl.bounce import all_failures
 from newsletter.mail.contacts import ContactError, address_key
 from newsletter.store import Store
 
-Verdict = Literal["bounce", "transient", "mailbox", "policy"]
+Verdict = Literal["bounce", "transient", "mailbox", "policy", "message"]
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,19 @@ class Failure:
             return "policy"
         if self.status.startswith("5.2."):
             return "mailbox"
-        return "bounce"
+        # RFC 3463: 5.1.x is the address; 5.0.0 and no code name no other cause. 5.3.x (the system: a
+        # message too big), 5.4.x (routing), 5.5.x (protocol) and 5.6.x (content) are about the message
+        # or the way, and one oversized issue must not bounce every reader for good.
+        if not self.status or self.status.startswith(("5.1.", "5.0.")):
+            return "bounce"
+        return "message"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What `mark_bounces` did with one failure: `result` is "bounced" (the contact is bounced now),
     "already bounced", "unsubscribed" (left as it is), "not in the contacts", or the failure's verdict
-    when it bounces nobody ("transient", "mailbox", "policy")."""
+    when it bounces nobody ("transient", "mailbox", "policy", "message")."""
 
     failure: Failure
     result: str

@@ -251,6 +251,7 @@ def _folded_right(data: bytes, subject: str) -> bool:
     if any(len(line) > 78 for line in block) or b"??=" in b"".join(block):
         return False
     value = b"\r\n".join(block).split(b":", 1)[1].decode("ascii").lstrip(" ")
+    value = re.sub(r"\r\n(?=[ \t])", "", value)  # unfold (RFC 5322 2.2.3) before comparing the text
     try:
         return str(make_header(decode_header(value))) == subject
     except (ValueError, LookupError, UnicodeDecodeError):

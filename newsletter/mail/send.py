@@ -352,8 +352,10 @@ class SendRun:
                 ) from delivery.cause
 
     def other_outcome(self, store: Store) -> None:
-        """A recipient ended otherwise than refused: the refusals in a row are over, and confirmed."""
+        """A recipient ended otherwise than refused or unknown: the refusals in a row are over, and
+        confirmed, and so is a run of unknown deliveries."""
         with self.lock:
+            self.unknown_streak = 0
             self._confirm(store)
 
     def refused(self, store: Store, email: str, delivery: Delivery, attempts: int) -> None:
@@ -633,6 +635,12 @@ def storage_errors(database: Path) -> Iterator[None]:
     except StorageFull:
         raise
     except (sqlite3.OperationalError, OutboxWriteFailed, OSError) as exc:
+        if (
+            isinstance(exc, OSError)
+            and not isinstance(exc, OutboxWriteFailed)
+            and exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+        ):
+            raise  # not a local write: a broken pipe on the terminal, a socket, … says what it is itself
         full = isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
         cause = exc.__cause__ if isinstance(exc, OutboxWriteFailed) else exc
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
