@@ -38,6 +38,7 @@ class ScriptedSMTP:
         self.rcpt_replies: dict[str, str] = {}  # recipient → reply (e.g. 550)
         self.data_replies: list[str] = []  # replies used, in turn, instead of 250 at end of DATA
         self.data_reply_for: dict[str, str] = {}  # recipient → reply at end of DATA (e.g. 552 mailbox full)
+        self.rcpt_count = 0  # RCPT TO commands seen, answered or refused
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:
@@ -50,6 +51,8 @@ class ScriptedSMTP:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpt_count += 1
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)
@@ -301,6 +304,31 @@ def test_several_connections_share_the_ledger_and_send_each_message_once(smtp, p
         )
         assert report.sent == 30 and send_counts(store, "2024-q2")["sent"] == 30
     assert smtp.copies() == {r.email: 1 for r in recipients(30)}
+
+
+def test_a_brake_on_one_connection_stops_every_connection_of_the_run(smtp, prepared, tmp_path):
+    """A policy refusal on one connection stops the run: the others stop at their next recipient."""
+    from newsletter.mail.send import RunStopped
+
+    issue, out = prepared
+    settings = mail_settings(smtp, connections=3)
+    # The first recipient (connection 0's) meets the policy refusal; the other connections' do not.
+    smtp.rcpt_replies = {recipients(1)[0].email: "550 5.7.1 Relaying denied"}
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(60), NOW)
+        with pytest.raises(RunStopped, match="policy refusal"):
+            run_send(
+                store,
+                "2024-q2",
+                prepare(issue, out),
+                settings,
+                SMTPTransport(settings, password=""),
+                transport_factory=lambda: SMTPTransport(settings, password=""),
+            )
+        counts = send_counts(store, "2024-q2")
+    assert counts["failed"] == 0  # nobody charged, nobody bounced
+    # The other two connections stopped at their next recipient, not after their 20 each.
+    assert len(smtp.copies()) < 10 and counts["pending"] > 50
 
 
 def test_the_rate_limit_spaces_messages():

@@ -317,6 +317,9 @@ class SendRun:
         self.alike = ""  # the refusal the held ones share, without their addresses
         self.any_accepted = False
         self.unknown_streak = 0  # deliveries in a row that ended `unknown`
+        # Set when one connection stops the run (a brake, the setup, an outage): the others stop at their
+        # next recipient, rather than each send on until it hits the same wall.
+        self.stopped = threading.Event()
 
     def pace(self) -> None:
         """Wait for the rate limit before the next message of any connection."""
@@ -440,7 +443,12 @@ class Sender:
         try:
             while (batch := self.due()) is not None:
                 for row in batch:
+                    if self.run.stopped.is_set():
+                        return  # another connection of this run stopped it: this one stops too
                     self.record(row, self.screen(row) or self.deliver(row))
+        except (RunStopped, ServerUnavailable):
+            self.run.stopped.set()
+            raise
         finally:
             self.ledger.flush()  # the last `sent` of the run
             self.transport.close()
