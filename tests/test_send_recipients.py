@@ -149,6 +149,10 @@ def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mail
         "(the contact is bounced now)"
     ) in result.stderr.splitlines()
     assert contact_statuses(mailroom)[gone] == "bounced" and len(smtp.copies()) == 5
+    with Store(mailroom / "var" / "newsletter.db") as store:  # recorded with why, as a notice's bounce is
+        contact = next(c for c in store.list_contacts() if c.email == gone)
+        [(_when, status, why)] = store.contact_changes(contact.id)
+    assert status == "bounced" and why.startswith("SMTP reply: RCPT TO: 550 5.1.1")
 
 
 def test_a_wrong_bounce_is_undone_with_when_and_why_and_the_issue_is_sent_to_it(mailroom, smtp):

@@ -45,7 +45,7 @@ from typing import Literal
 
 from flufl.bounce import all_failures
 
-from newsletter.mail.contacts import ContactError, address_key
+from newsletter.mail.contacts import ContactError, address_key, mark_bounced
 from newsletter.store import Store
 
 Verdict = Literal["bounce", "transient", "mailbox", "policy", "message"]
@@ -193,25 +193,16 @@ def mark_bounces(store: Store, report: BounceReport, now: dt.datetime) -> Bounce
 def _bounce(store: Store, failure: Failure, now: dt.datetime, dry: bool) -> tuple[str, str]:
     """(what became of the contact, its stored address or ""); with `dry`, only looks the contact up."""
     try:
-        key = address_key(failure.address)
-    except ContactError:
-        return "not in the contacts", ""
-    with store.transaction():
-        contact = store.contact_by_key(key)
-        if contact is None or contact.id is None:
-            return "not in the contacts", ""
         if dry:
-            return "", contact.email
-        if contact.status == "unsubscribed":
-            return "unsubscribed", contact.email
-        if contact.status == "bounced":
-            return "already bounced", contact.email
-        store.update_contact(contact.id, status="bounced", status_changed_at=now)
+            contact = store.contact_by_key(address_key(failure.address))
+            return ("", contact.email) if contact is not None else ("not in the contacts", "")
         why = f"delivery status notification {failure.source}: {failure.status or 'no status'}"
         if failure.diagnostic:
             why += f" ({failure.diagnostic})"
-        store.record_contact_change(contact.id, "bounced", why, now)
-    return "bounced", contact.email
+        # A notice may name anyone (a forwarded address, an alias): only contacts change.
+        return mark_bounced(store, failure.address, why, now, suppress_unknown=False)
+    except ContactError:
+        return "not in the contacts", ""
 
 
 @dataclass(frozen=True)

@@ -274,21 +274,31 @@ def unsubscribe(store: Store, address: str, now: dt.datetime) -> Contact:
     return contact
 
 
-def mark_bounced(store: Store, address: str, reply: str, now: dt.datetime) -> None:
-    """Mark a contact bounced after a permanent (5xx, RFC 5321 4.2.1) failure; it is not mailed again.
+def mark_bounced(
+    store: Store, address: str, why: str, now: dt.datetime, suppress_unknown: bool = True
+) -> tuple[str, str]:
+    """Mark a contact bounced after a permanent failure (a 5xx, RFC 5321 4.2.1, during a send, or a
+    delivery status notification later, RFC 3464); it is not mailed again.
 
-    `reply` is the server's answer; the contacts table keeps no copy of it (the
-    send ledger does).  An unsubscribed contact stays unsubscribed.  An address
-    no longer in the list is suppressed by its hash.  ContactError for an
+    `why` (the server's reply, or the notice and its status) is recorded with the change, so
+    `contacts reactivate` can show it. An unsubscribed contact stays unsubscribed, a bounced one as
+    it is. An address not in the list is suppressed by its hash when `suppress_unknown` (it was a
+    recipient, since erased). Returns (what happened: "bounced", "already bounced", "unsubscribed"
+    or "not in the contacts"; the contact's address as the list has it, or ""). ContactError for an
     invalid address.
     """
     key = address_key(address)
     with store.transaction():
         contact = store.contact_by_key(key)
         if contact is None or contact.id is None:
-            store.suppress_hash(_hash_key(key), "bounced", now)
-        elif contact.status == "active":
-            store.update_contact(contact.id, status="bounced", status_changed_at=now)
+            if suppress_unknown:
+                store.suppress_hash(_hash_key(key), "bounced", now)
+            return "not in the contacts", ""
+        if contact.status != "active":
+            return ("already bounced" if contact.status == "bounced" else contact.status), contact.email
+        store.update_contact(contact.id, status="bounced", status_changed_at=now)
+        store.record_contact_change(contact.id, "bounced", why, now)
+    return "bounced", contact.email
 
 
 def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Contact:

@@ -255,7 +255,7 @@ def send_issue(
             transport,
             resend_unknown,
             progress,
-            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply, clock.now()),
+            on_bounce=lambda db, email, reply: mark_bounced(db, email, f"SMTP reply: {reply}", clock.now()),
             transport_factory=factory,
             only=frozenset(r.email for r in recipients) if tag else None,
         )
