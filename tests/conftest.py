@@ -156,3 +156,19 @@ def smtp():
     handler.port = controller.port
     yield handler
     controller.stop()
+
+
+@pytest.fixture(scope="module")
+def ca():
+    """A private certificate authority (trustme) for the TLS tests: a proxy's, a mail server's."""
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca, tmp_path_factory) -> str:
+    """The private CA's certificate as a PEM file, as an editor would name it in a setting."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)

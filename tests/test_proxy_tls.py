@@ -26,18 +26,6 @@ HOSTS = ("localhost", "127.0.0.1", "feeds.example.test")
 
 
 @pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "corporate-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def other_ca_file(tmp_path_factory) -> str:
     """A valid CA bundle that did not sign the server's certificate."""
     path = tmp_path_factory.mktemp("other") / "other-ca.pem"

@@ -42,6 +42,20 @@ def write_contacts(root: Path, count: int, extra: str = "") -> Path:
     return path
 
 
+def mailing_workspace(root: Path, port: int, contacts: int, smtp: str = "security: none", mail: str = "") -> Path:
+    """`root` mailing through 127.0.0.1:`port` (`smtp` adds to the smtp: block, `mail` makes the mail:
+    block), with `contacts` contacts imported and the issue built: what every test of a real send needs."""
+    extra = "".join(f"  {line}\n" for line in smtp.splitlines())
+    settings = f"\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  timeout: 5\n{extra}"
+    settings += "mail:\n" + "".join(f"  {line}\n" for line in mail.splitlines()) if mail else ""
+    path = root / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + settings, encoding="utf-8")
+    if contacts:
+        invoke(root, "contacts", "import", str(write_contacts(root, contacts)))
+    assert invoke(root, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    return root
+
+
 def test_contacts_commands(workspace):
     path = write_contacts(workspace, 4, "ikke-en-adresse;Feil;;\nPERSON001@EXAMPLE.ORG;;Annen org;nytt\n")
     result = invoke(workspace, "contacts", "import", str(path))
@@ -267,14 +281,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        settings = (workspace / "newsletter.yaml").read_text(encoding="utf-8")
-        settings += (
-            f"\nsmtp:\n  host: 127.0.0.1\n  port: {controller.port}\n  security: none\n  timeout: 5\n"
-            "mail:\n  rate_per_second: 100\n  retry_base: 0.01\n"
-        )
-        (workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
-        invoke(workspace, "contacts", "import", str(write_contacts(workspace, 80)))
-        assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+        mailing_workspace(workspace, controller.port, 80, mail="rate_per_second: 100\nretry_base: 0.01")
         env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
         command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
         chance = random.Random(2024)

@@ -10,20 +10,13 @@ import time
 import pytest
 
 from newsletter.store import Store
-from tests.test_send_cli import invoke, write_contacts
+from tests.test_send_cli import invoke, mailing_workspace
 
 
 @pytest.fixture
 def mailroom(sample_workspace, smtp):
     """A workspace whose newsletter.yaml points at the test server, with 6 contacts (odd ones tagged helse)."""
-    settings = (sample_workspace / "newsletter.yaml").read_text(encoding="utf-8")
-    settings += (
-        f"\nsmtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  security: none\n  timeout: 5\nmail:\n  retry_base: 0.01\n"
-    )
-    (sample_workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
-    invoke(sample_workspace, "contacts", "import", str(write_contacts(sample_workspace, 6)))
-    assert invoke(sample_workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
-    return sample_workspace
+    return mailing_workspace(sample_workspace, smtp.port, 6, mail="retry_base: 0.01")
 
 
 def send(root, *args):

@@ -19,23 +19,11 @@ from newsletter.mail.transport import CertificateRejected, SMTPTransport
 from newsletter.store import Store
 from tests.test_send import NOW, ScriptedSMTP, free_port, mail_settings, prepare, recipients
 from tests.test_send import prepared as prepared  # noqa: F401 (fixture: the sample issue, built)
-from tests.test_send_cli import invoke, write_contacts
+from tests.test_send_cli import invoke, mailing_workspace
 
 USER, PASSWORD = "kom", "riktig-passord-42"
 # aiosmtpd warns that its auth_require_tls is off for the SMTPS servers; TLSServer checks TLS itself.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
 
 
 def server_context(ca: trustme.CA) -> ssl.SSLContext:
@@ -147,14 +135,8 @@ def tls_workspace(sample_workspace, ca, ca_file):
     (relative to the workspace, as every path in newsletter.yaml), and 3 contacts."""
     Path(sample_workspace, "ca.pem").write_bytes(Path(ca_file).read_bytes())
     server = TLSServer(ca, implicit=False)
-    settings = (sample_workspace / "newsletter.yaml").read_text(encoding="utf-8")
-    settings += (
-        f"\nsmtp:\n  host: 127.0.0.1\n  port: {server.handler.port}\n  security: starttls\n  username: {USER}\n"
-        "  ca_file: ca.pem\n  timeout: 5\nmail:\n  retry_base: 0.01\n  max_outage: 2\n"
-    )
-    (sample_workspace / "newsletter.yaml").write_text(settings, encoding="utf-8")
-    invoke(sample_workspace, "contacts", "import", str(write_contacts(sample_workspace, 3)))
-    assert invoke(sample_workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    smtp = f"security: starttls\nusername: {USER}\nca_file: ca.pem"
+    mailing_workspace(sample_workspace, server.handler.port, 3, smtp, mail="retry_base: 0.01\nmax_outage: 2")
     yield sample_workspace, server
     server.stop()
 
