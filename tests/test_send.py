@@ -706,3 +706,23 @@ def test_a_row_left_sending_by_a_dead_run_says_so_not_an_older_reply(tmp_path):
         [(address, state, reply)] = store.send_failures("2024-q2")
     assert (address, state) == (email, "unknown")
     assert reply.startswith("the run stopped while this message was being sent")
+
+
+def test_the_progress_total_is_what_the_run_will_try_not_a_retry_due_in_an_hour(prepared, tmp_path):
+    """A full mailbox waiting its hour is a later run's: the bar's total leaves it out and is reached."""
+    issue, out = prepared
+    events: list[tuple[str, int]] = []
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(3), NOW)
+        later = dt.datetime.now(dt.UTC).timestamp() + 3600
+        store.set_send_state("2024-q2", recipients(3)[1].email, "temp_failed", NOW, reply="552", next_at=later)
+        report = run_send(
+            store,
+            "2024-q2",
+            prepare(issue, out),
+            SETTINGS.mail,
+            OutboxTransport(tmp_path / "outbox"),
+            progress=lambda event, value: events.append((event, value)),
+        )
+    assert events[0] == ("start", 2)
+    assert report.sent == 2 and sum(value for event, value in events[1:]) == 2

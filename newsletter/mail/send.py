@@ -470,9 +470,10 @@ class Sender:
             due = [r for r in rows if not r.due_at or r.due_at <= now]
             if due:
                 return due
-            wait = min(r.due_at or now for r in rows) - now
-            if wait > run.max_wait:
+            first = min(r.due_at or now for r in rows)
+            if not due_this_run(first, now, run.max_wait):
                 return None
+            wait = first - now
             time.sleep(max(0.0, wait))
 
     def screen(self, row: Queued) -> Delivery | None:
@@ -728,10 +729,11 @@ def _run_send(
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")
     skipped_unknown = send_counts(store, issue_id)["unknown"]
-    total = (
-        store.count_in_states(issue_id, states)
-        if only is None
-        else sum(1 for row in store.queued(issue_id, states) if row[0] in only)
+    now = clock.now().timestamp()
+    total = sum(
+        1
+        for email, _attempts, due_at in store.queued(issue_id, states)
+        if (only is None or email in only) and due_this_run(due_at, now, max_wait)
     )
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
@@ -749,6 +751,12 @@ def _run_send(
     report.counts = send_counts(store, issue_id)
     report.seconds = time.monotonic() - started
     return report
+
+
+def due_this_run(due_at: float | None, now: float, max_wait: float = MAX_WAIT) -> bool:
+    """Whether a row falls due (epoch seconds; None: at once) within what a run started at `now` waits
+    for; a retry due later is left for a later run (`Sender.due`)."""
+    return due_at is None or due_at - now <= max_wait
 
 
 def _drain_all(

@@ -20,6 +20,7 @@ from newsletter.mail.send import (
     MAX_WAIT,
     Recipient,
     SendReport,
+    due_this_run,
     failures,
     freeze_recipients,
     retry_failed,
@@ -198,11 +199,11 @@ def plan_send(
     in_run = [(email, state) for email, state in rows.items() if tag is None or email in wanted]
     states = [state for _email, state in in_run]
     # As the run's scheduler sees them: a retry due later than it waits (`max_wait`) is not this run's.
-    horizon = clock.now().timestamp() + max_wait
+    now = clock.now().timestamp()
     later = [
         at
         for email, _attempts, at in store.queued(ledger, ("temp_failed",))
-        if at is not None and at > horizon and (tag is None or email in wanted)
+        if at is not None and not due_this_run(at, now, max_wait) and (tag is None or email in wanted)
     ]
     return SendPlan(
         ledger=ledger,

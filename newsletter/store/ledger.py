@@ -82,16 +82,6 @@ class LedgerStore(Database):
             ).fetchone()[0]
         )
 
-    def count_in_states(self, issue: str, states: Iterable[SendState]) -> int:
-        """How many rows of the ledger are in one of `states`."""
-        wanted = list(states)
-        return int(
-            self.db.execute(
-                f"SELECT count(*) FROM sends WHERE issue = ? AND state IN ({','.join('?' * len(wanted))})",
-                (issue, *wanted),
-            ).fetchone()[0]
-        )
-
     def set_send_state(
         self,
         issue: str,
