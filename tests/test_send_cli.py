@@ -394,3 +394,24 @@ def test_templates_init_keeps_a_build_sendable_and_an_edited_template_does_not(w
     stale = invoke(workspace, "send", "2024-q2", "--dry-run")
     assert stale.exit_code == 1
     assert "the build is older than the templates (changed since)" in stale.stderr
+
+
+def test_a_build_waits_for_another_build_of_the_same_issue_instead_of_removing_its_stage(workspace):
+    """`preview` and `build` at once: the second waits at the build lock, then builds; neither fails."""
+    import threading
+
+    from newsletter.fsutil import exclusive_lock
+
+    build_dir = workspace / "build" / "2024-q2"
+    assert invoke(workspace, "build", "2024-q2", "--format", "text").exit_code == 0
+    results = []
+    with exclusive_lock(build_dir.parent / ".2024-q2.build.lock"):  # another build is swapping its stage in
+        worker = threading.Thread(
+            target=lambda: results.append(invoke(workspace, "build", "2024-q2", "--format", "email,text"))
+        )
+        worker.start()
+        worker.join(timeout=3)
+        assert worker.is_alive() and not results  # waiting, and nothing of the other build was touched
+    worker.join(timeout=60)
+    assert results and results[0].exit_code == 0, results[0].output if results else "no result"
+    assert (build_dir / "email.html").exists()

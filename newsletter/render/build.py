@@ -28,7 +28,7 @@ from jinja2 import (
 
 from newsletter import buildstamp
 from newsletter.errors import NewsletterError, UsageError
-from newsletter.fsutil import atomic_write
+from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import Issue, Settings
 from newsletter.render import email, ics, markdown, overrides, pdf, text, web
 from newsletter.render.view import IssueView, issue_view
@@ -177,26 +177,28 @@ def build(
         # A folder the editor keeps other things in (`--out .`): never moved; the parts are written in
         # place, each atomically, and the manifest last, as before.
         return _write_in_place(issue.id, out_dir, outputs, made_from, warnings, seconds)
-    clean_leftovers(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{STAGE_MARK}", dir=out_dir.parent))
-    try:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(stage, 0o777 & ~mask)  # mkdtemp's folder is private (0700); a build folder is not
-        if out_dir.is_dir():
-            # The earlier build's other parts (the PDF, when `preview` builds web, e-mail and text) stay,
-            # as hard links where the file system allows: the manifest keeps them if their sources match.
-            shutil.copytree(out_dir, stage, dirs_exist_ok=True, copy_function=_link_or_copy)
-        files = {}
-        for name, data in outputs.items():
-            atomic_write(stage / name, data)
-            files[name] = out_dir / name
-        buildstamp.write_manifest(stage, issue.id, made_from, outputs)
-        _swap(stage, out_dir)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+    # One build of a folder at a time (`preview` rebuilding while the editor runs `build`): each would
+    # otherwise clean away the other's stage as a leftover. Rendering, the slow part, runs unlocked.
+    with exclusive_lock(out_dir.parent / f".{out_dir.name}.build.lock"):
+        clean_leftovers(out_dir)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{STAGE_MARK}", dir=out_dir.parent))
+        try:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            os.chmod(stage, 0o777 & ~mask)  # mkdtemp's folder is private (0700); a build folder is not
+            if out_dir.is_dir():
+                # The earlier build's other parts (the PDF, when `preview` builds web, e-mail and text) stay,
+                # as hard links where the file system allows: the manifest keeps them if their sources match.
+                shutil.copytree(out_dir, stage, dirs_exist_ok=True, copy_function=_link_or_copy)
+            files = {}
+            for name, data in outputs.items():
+                atomic_write(stage / name, data)
+                files[name] = out_dir / name
+            buildstamp.write_manifest(stage, issue.id, made_from, outputs)
+            _swap(stage, out_dir)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
     return BuildResult(out_dir, files, warnings, seconds)
 
 
