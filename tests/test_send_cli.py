@@ -400,12 +400,12 @@ def test_a_build_waits_for_another_build_of_the_same_issue_instead_of_removing_i
     """`preview` and `build` at once: the second waits at the build lock, then builds; neither fails."""
     import threading
 
-    from newsletter.fsutil import exclusive_lock
+    from newsletter.fsutil import folder_lock
 
     build_dir = workspace / "build" / "2024-q2"
     assert invoke(workspace, "build", "2024-q2", "--format", "text").exit_code == 0
     results = []
-    with exclusive_lock(build_dir.parent / ".2024-q2.build.lock"):  # another build is swapping its stage in
+    with folder_lock(build_dir.parent):  # another build is swapping its stage in
         worker = threading.Thread(
             target=lambda: results.append(invoke(workspace, "build", "2024-q2", "--format", "email,text"))
         )

@@ -28,7 +28,7 @@ from jinja2 import (
 
 from newsletter import buildstamp
 from newsletter.errors import NewsletterError, UsageError
-from newsletter.fsutil import atomic_write, exclusive_lock
+from newsletter.fsutil import atomic_write, folder_lock
 from newsletter.models import Issue, Settings
 from newsletter.render import email, ics, markdown, overrides, pdf, text, web
 from newsletter.render.view import IssueView, issue_view
@@ -179,7 +179,7 @@ def build(
         return _write_in_place(issue.id, out_dir, outputs, made_from, warnings, seconds)
     # One build of a folder at a time (`preview` rebuilding while the editor runs `build`): each would
     # otherwise clean away the other's stage as a leftover. Rendering, the slow part, runs unlocked.
-    with exclusive_lock(out_dir.parent / f".{out_dir.name}.build.lock"):
+    with folder_lock(out_dir.parent):
         clean_leftovers(out_dir)
         stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{STAGE_MARK}", dir=out_dir.parent))
         try:
