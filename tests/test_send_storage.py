@@ -18,7 +18,7 @@ import pytest
 from newsletter.mail import send as send_module
 from newsletter.mail import transport as transport_module
 from newsletter.store import Store
-from tests.test_send_cli import invoke, write_contacts
+from tests.test_send_cli import invoke, mailing_workspace, write_contacts
 
 CONTACTS = 6
 
@@ -83,9 +83,7 @@ def test_a_full_disk_while_writing_the_ledger(built, smtp, monkeypatch):
     """SQLite says "database or disk is full" from the fifth ledger write on: the run stops with one line;
     every row marked sent was received by the server; the rerun after space is freed mails everyone
     not yet mailed and nobody twice (a message whose `sent` could not be written is reported unknown)."""
-    settings = (built / "newsletter.yaml").read_text(encoding="utf-8")
-    settings += f"\nsmtp:\n  host: 127.0.0.1\n  port: {smtp.port}\n  security: none\n  timeout: 5\n"
-    (built / "newsletter.yaml").write_text(settings, encoding="utf-8")
+    mailing_workspace(built, smtp.port, 0)
     real_set = send_module._set
     calls = {"n": 0}
 
@@ -114,3 +112,24 @@ def test_a_full_disk_while_writing_the_ledger(built, smtp, monkeypatch):
     assert set(after.values()) <= {"sent", "unknown"} and len(after) == CONTACTS
     # An unknown delivery keeps the exit status at 1 and is named, as after a crash.
     assert again.exit_code == (1 if "unknown" in after.values() else 0), again.output
+
+
+def test_a_ledger_write_failing_at_354_drops_the_line_at_once(built, smtp, monkeypatch):
+    """The server waits for message data when `sending` cannot be written: the line is dropped, not
+    QUIT sent as data and its answer waited for (smtp.timeout); nothing is delivered or marked sent."""
+    import time
+
+    mailing_workspace(built, smtp.port, 0)  # smtp.timeout 5 s
+    real_set = send_module._set
+
+    def full_at_sending(store, issue_id, email, state, **values):
+        if state == "sending":
+            raise sqlite3.OperationalError("database or disk is full")
+        real_set(store, issue_id, email, state, **values)
+
+    monkeypatch.setattr(send_module, "_set", full_at_sending)
+    started = time.monotonic()
+    result = invoke(built, "send", "2024-q2", "--yes")
+    assert result.exit_code == 1 and time.monotonic() - started < 4  # not the 5 s timeout
+    assert "cannot write the send ledger (database or disk is full)" in result.output
+    assert smtp.copies() == {} and "sent" not in ledger(built).values()

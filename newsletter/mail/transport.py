@@ -310,7 +310,14 @@ class SMTPTransport:
             _check(code, reply, "RCPT TO")
             code, reply = smtp.docmd("DATA")
             _check(code, reply, "DATA", expected=354)
-            on_data()
+            try:
+                on_data()
+            except BaseException:
+                # The server waits for message data now: a QUIT would be read as data, and `close` would
+                # wait out the timeout for its answer. Drop the line; without the final "." nothing is sent.
+                smtp.close()
+                self.connection = None
+                raise
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
             raise TransientFailure(f"connection lost before the message was sent ({exc})", server=True) from exc
