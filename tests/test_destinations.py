@@ -24,7 +24,7 @@ from newsletter.net import Fetcher, literal_address, refusal
 from newsletter.store import Store
 from tests.conftest import FAST_LIMITS, write_workspace
 from tests.server import LocalServer, Route
-from tests.test_proxy_tls import ca, https_server  # noqa: F401 (fixtures: a TLS server on 127.0.0.1)
+from tests.test_proxy_tls import https_server  # noqa: F401 (fixture: a TLS server on 127.0.0.1)
 
 UA = "newsletter-tests/1.0 (+https://example.invalid/contact)"
 
