@@ -363,3 +363,25 @@ def test_a_past_place_naming_the_same_organisation_as_the_configured_one_keeps_t
     assert same_place(past("norway", "rapporter fra  tverretatlig a-krim samarbeid"), item, settings)
     assert not same_place(past("norway", "Fafo"), item, settings)  # another organisation: learned
     assert not same_place(past("highlights", "Arbeidstilsynet og a-krim"), item, settings)  # another section
+
+
+def test_the_top_items_hold_more_of_the_expected_picks_than_a_flat_prior_says(monkeypatch):
+    # The prior's parts are noisy measures of one thing, so its log-odds are taken steeper when it
+    # splits the expected picks between read and unread: after the best three turn out picks, fewer
+    # are said to be left below than the plain prior would say, and none is lost from the total.
+    items, _, history = load()
+    documents = {i.id: item_document(i) for i in items}
+    first = rank_items(items, list(documents.values()), history, expected_picks=5)
+    read = [r.item.id for r in first.ranked[:3]]
+    rest = [i for i in items if i.id not in read]
+    picked = [(documents[i], 1, 1.0) for i in read]
+
+    def left_below():
+        after = rank_items(rest, [documents[i.id] for i in rest], history, picked, 5, decided_here=3)
+        return after.unread_estimate(0)
+
+    assert ranking.ESTIMATE_PRIOR_SLOPE > 1.0
+    steep = left_below()
+    monkeypatch.setattr(ranking, "ESTIMATE_PRIOR_SLOPE", 1.0)
+    flat = left_below()
+    assert 0.5 <= steep < flat
