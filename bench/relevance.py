@@ -307,6 +307,9 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
         documents = [item_document(i, _article(store, i)) for i in items]
     model = Model(documents, history)
     labels = np.array([int(norm_url(i.url) in wanted) for i in items])
+    folds = min(folds, int(labels.sum()), int(len(labels) - labels.sum()))  # each fold needs both kinds
+    if folds < 2:
+        return "n/a", "n/a"
     scores = np.zeros(len(items))
     for seed in seeds:
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(scores, labels):
