@@ -160,7 +160,7 @@ class SendPlan:
     retry: int
     unknown: int
     tag: str | None = None
-    waiting: int = 0  # temporarily failed, not due within this run (a full mailbox waits an hour)
+    waiting: int = 0  # temporarily failed, not due within this run (the backoff has grown past `max_wait`)
     next_retry: dt.datetime | None = None  # the first of those falls due then (UTC)
 
     @property
