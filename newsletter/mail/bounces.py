@@ -24,7 +24,9 @@ or no status code) does; a delayed or 4.x.x notice never does; 5.2.x (mailbox
 full or disabled), 5.7.x (refused by policy: often the sender's own
 SPF/DKIM/DMARC setup, not the address) and the other classes, about the
 message or its way (5.3.x a message too big, 5.4.x routing, 5.5.x protocol,
-5.6.x content), are reported and left alone.
+5.6.x content), are reported and left alone. That rule is `status_verdict`,
+and `contacts reactivate --wrongly-bounced` (`contacts.wrongly_bounced`) judges
+by it the bounces an older version recorded from notices.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from newsletter import buildstamp, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
-from newsletter.mail.contacts import active_recipients, mark_bounced
+from newsletter.mail.contacts import active_recipients, mark_bounced, reply_reason
 from newsletter.mail.send import (
     MAX_WAIT,
     Recipient,
@@ -256,7 +256,7 @@ def send_issue(
             transport,
             resend_unknown,
             progress,
-            on_bounce=lambda db, email, reply: mark_bounced(db, email, f"SMTP reply: {reply}", clock.now()),
+            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply_reason(reply), clock.now()),
             transport_factory=factory,
             only=frozenset(r.email for r in recipients) if tag else None,
         )
