@@ -1297,7 +1297,9 @@ def contacts_unsubscribe(ctx: Context, address):
 @click.argument("addresses", nargs=-1, metavar="ADDR...")
 @click.option("--reason", default="", help="Why the bounce was wrong (kept with the contact).")
 @click.option(
-    "--wrongly-bounced", is_flag=True, help="Every contact bounced by a reply that was not about the address."
+    "--wrongly-bounced",
+    is_flag=True,
+    help="Every contact bounced by a reply or a notice that was not about the address.",
 )
 @pass_context
 def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
@@ -1306,8 +1308,10 @@ def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
     The change is recorded with when and why; the issues they missed are sent
     to them by the next `send` of each. With --wrongly-bounced, the contacts
     bounced by a 5.7.x policy refusal, a full mailbox, or a refusal many got
-    alike (a misconfigured relay) are found and reactivated. An unsubscribed
-    contact is never reactivated.
+    alike (a misconfigured relay), or by a delivery status notification whose
+    status `contacts bounces` does not bounce (5.2.x, 5.7.x, 4.x.x, 5.3.x to
+    5.6.x), are found and reactivated. An unsubscribed contact is never
+    reactivated.
     """
     from newsletter.mail.contacts import reactivate
     from newsletter.mail.contacts import wrongly_bounced as find_wrongly_bounced
@@ -1318,7 +1322,7 @@ def contacts_reactivate(ctx: Context, addresses, reason, wrongly_bounced):
         chosen = [(address, "") for address in addresses]
         if wrongly_bounced:
             chosen += [(c.email, reply) for c, reply in find_wrongly_bounced(store)]
-            reason = reason or "bounced by a reply about the server, not the address"
+            reason = reason or "bounced by a reply or a notice that was not about the address"
         if not chosen:
             click.echo("no wrongly bounced contacts found")
         for address, reply in chosen:

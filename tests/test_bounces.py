@@ -4,12 +4,13 @@ X-Test-Case header saying what it shows), through the command line and a real co
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
 import pytest
 
-from newsletter.mail.contacts import get_contact
+from newsletter.mail.contacts import get_contact, mark_bounced, reply_reason
 from newsletter.store import Store
 from tests.conftest import DATA
 from tests.test_send_cli import invoke
@@ -243,3 +244,62 @@ def test_only_a_failure_about_the_address_bounces(status, verdict):
     from newsletter.mail.bounces import Failure
 
     assert Failure("a@example.org", status, "", "x.eml", permanent=True).verdict == verdict
+
+
+def test_the_notice_reason_gives_back_its_status_whatever_the_source_is_called():
+    """`notice_status` reads what `notice_reason` wrote, also when the source or the diagnostic has ": "."""
+    from newsletter.mail.bounces import Failure, notice_reason, notice_status
+
+    for source in ("eml/kari.eml", "C: bounces/inbox.mbox#3", "x.eml: 5.1.1"):
+        for status, diagnostic in (("5.2.2", "smtp; 552 5.2.2 Mailbox full: over quota"), ("5.1.1", ""), ("", "")):
+            reason = notice_reason(Failure("kari@example.org", status, diagnostic, source, permanent=True))
+            assert notice_status(reason) == status, reason
+    assert notice_status("SMTP reply: RCPT TO: 550 5.2.2 Mailbox full") is None
+    assert notice_status("typo fixed by IT") is None
+
+
+def test_reactivate_wrongly_bounced_finds_the_contacts_a_notice_not_about_the_address_bounced(workspace):
+    """An older version bounced a contact on any failed notice; `--wrongly-bounced` finds those whose
+    status `contacts bounces` no longer bounces for (5.2.2 here, a queue's 4.4.7), with the notice named,
+    and leaves the ones about the address (5.1.1, no status) bounced, even with a full mailbox of an
+    earlier issue in the ledger: the recorded bounce decides, a notice or a send's SMTP reply alike."""
+    now = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+    notices = {  # as the older version recorded them with the change
+        "anne": "delivery status notification eml/anne.eml: 5.2.2 (smtp; 552 5.2.2 Mailbox full)",
+        "tor": "delivery status notification inbox.mbox#2: 4.4.7",
+        "kari": "delivery status notification eml/kari.eml: 5.1.1 (smtp; 550 5.1.1 User unknown)",
+        "mona": "delivery status notification Maildir/new/1.eml: no status",
+    }
+    with Store(workspace / "var" / "newsletter.db") as store, store.transaction():
+        for name, why in notices.items():
+            contact = get_contact(store, f"{name}@example.org")
+            assert contact.id is not None
+            store.update_contact(contact.id, status="bounced", status_changed_at=now)
+            store.record_contact_change(contact.id, "bounced", why, now)
+        full = "end of DATA: 552 5.2.2 Mailbox full"
+        for name, issue in (("kari", "2024-q1"), ("per", "2024-q1"), ("per", "2024-q2")):
+            contact = get_contact(store, f"{name}@example.org")
+            store.freeze_recipients(issue, [(contact.email, contact.id)], now)
+            # A full mailbox failed them for 2024-q1 (the contact stayed active); a send bounced per in 2024-q2.
+            reply = full if issue == "2024-q1" else "RCPT TO: 550 5.1.1 no such user"
+            store.set_send_state(issue, contact.email, "failed", now, reply=reply)
+        mark_bounced(store, "per@example.org", reply_reason("RCPT TO: 550 5.1.1 no such user"), now)
+    found = invoke(workspace, "contacts", "reactivate", "--wrongly-bounced")
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines() == [
+        f"active anne@example.org  (was bounced by: {notices['anne']})",
+        f"active tor@example.org  (was bounced by: {notices['tor']})",
+    ]
+    assert {name: status for name, status in statuses(workspace).items() if name in notices} == {
+        "anne": "active",
+        "tor": "active",
+        "kari": "bounced",
+        "mona": "bounced",
+    }
+    assert statuses(workspace)["per"] == "bounced"
+    assert changes(workspace, "anne") == [
+        ("bounced", notices["anne"]),
+        ("active", "bounced by a reply or a notice that was not about the address"),
+    ]
+    again = invoke(workspace, "contacts", "reactivate", "--wrongly-bounced")
+    assert again.stdout == "no wrongly bounced contacts found\n"

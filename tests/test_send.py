@@ -609,8 +609,11 @@ def test_a_non_ascii_local_part_goes_out_with_smtputf8_where_the_server_offers_i
         (550, "5.7.1 Relaying denied", "RCPT TO", "policy"),
         (530, "5.7.0 Authentication required", "MAIL FROM", "policy"),
         (553, "5.1.8 sender domain does not exist", "MAIL FROM", "policy"),
-        (552, "5.2.2 Mailbox full", "end of DATA", "mailbox full"),
-        (552, "Requested mail action aborted: exceeded storage allocation", "RCPT TO", "mailbox full"),
+        (552, "5.2.2 Mailbox full", "end of DATA", "mailbox"),
+        (552, "5.2.2 Mailbox full", "RCPT TO", "mailbox"),
+        (552, "Requested mail action aborted: exceeded storage allocation", "RCPT TO", "mailbox"),
+        (552, "Requested mail action aborted: exceeded storage allocation", "end of DATA", "mailbox"),
+        (552, "Requested mail action aborted: exceeded storage allocation", "MAIL FROM", "policy"),
         (550, "5.2.1 mailbox disabled", "RCPT TO", "mailbox"),
         (554, "5.6.0 message content rejected", "end of DATA", "message"),
         (550, "5.1.1 no such user", "end of DATA", "address"),
@@ -709,13 +712,16 @@ def test_a_row_left_sending_by_a_dead_run_says_so_not_an_older_reply(tmp_path):
 
 
 def test_the_progress_total_is_what_the_run_will_try_not_a_retry_due_in_an_hour(prepared, tmp_path):
-    """A full mailbox waiting its hour is a later run's: the bar's total leaves it out and is reached."""
+    """A temporary refusal whose backoff falls due in an hour is a later run's: the bar's total leaves it
+    out and is reached."""
     issue, out = prepared
     events: list[tuple[str, int]] = []
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(3), NOW)
         later = dt.datetime.now(dt.UTC).timestamp() + 3600
-        store.set_send_state("2024-q2", recipients(3)[1].email, "temp_failed", NOW, reply="552", next_at=later)
+        store.set_send_state(
+            "2024-q2", recipients(3)[1].email, "temp_failed", NOW, reply="RCPT TO: 450 4.2.0 try later", next_at=later
+        )
         report = run_send(
             store,
             "2024-q2",

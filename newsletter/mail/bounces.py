@@ -24,7 +24,9 @@ or no status code) does; a delayed or 4.x.x notice never does; 5.2.x (mailbox
 full or disabled), 5.7.x (refused by policy: often the sender's own
 SPF/DKIM/DMARC setup, not the address) and the other classes, about the
 message or its way (5.3.x a message too big, 5.4.x routing, 5.5.x protocol,
-5.6.x content), are reported and left alone.
+5.6.x content), are reported and left alone. That rule is `status_verdict`,
+and `contacts reactivate --wrongly-bounced` (`contacts.wrongly_bounced`) judges
+by it the bounces an older version recorded from notices.
 """
 
 from __future__ import annotations
@@ -65,19 +67,50 @@ class Failure:
 
     @property
     def verdict(self) -> Verdict:
-        """What the failure means for the contact (see the module docstring)."""
-        if not self.permanent or self.status.startswith("4."):
-            return "transient"
-        if self.status.startswith("5.7."):
-            return "policy"
-        if self.status.startswith("5.2."):
-            return "mailbox"
-        # RFC 3463: 5.1.x is the address; 5.0.0 and no code name no other cause. 5.3.x (the system: a
-        # message too big), 5.4.x (routing), 5.5.x (protocol) and 5.6.x (content) are about the message
-        # or the way, and one oversized issue must not bounce every reader for good.
-        if not self.status or self.status.startswith(("5.1.", "5.0.")):
-            return "bounce"
-        return "message"
+        """What the failure means for the contact (`status_verdict`)."""
+        return status_verdict(self.status, self.permanent)
+
+
+def status_verdict(status: str, permanent: bool = True) -> Verdict:
+    """What a notice's failure with the RFC 3463 `status` ("5.1.1"; "" when the notice gives none)
+    means for the contact: "bounce" only for the address's own fault (see the module docstring).
+
+    `permanent` is False for a delayed notice (RFC 3464 Action: delayed), which never bounces.
+    """
+    if not permanent or status.startswith("4."):
+        return "transient"
+    if status.startswith("5.7."):
+        return "policy"
+    if status.startswith("5.2."):
+        return "mailbox"
+    # RFC 3463: 5.1.x is the address; 5.0.0 and no code name no other cause. 5.3.x (the system: a
+    # message too big), 5.4.x (routing), 5.5.x (protocol) and 5.6.x (content) are about the message
+    # or the way, and one oversized issue must not bounce every reader for good.
+    if not status or status.startswith(("5.1.", "5.0.")):
+        return "bounce"
+    return "message"
+
+
+NO_STATUS = "no status"  # a notice's reason when the notice gave no Status (a non-standard format)
+# `notice_reason`'s text: the status is the first one after "<source>: " that ends the text or is
+# followed by the diagnostic in parentheses, so a source with ": " in it is still read right.
+_NOTICE_REASON = re.compile(rf"delivery status notification .+?: (?P<status>{NO_STATUS}|\S+)(?: \(.*\))?", re.DOTALL)
+
+
+def notice_reason(failure: Failure) -> str:
+    """Why a notice bounced a contact, as recorded with the change: the source, the RFC 3463 status
+    (or "no status") and, in parentheses, the remote server's diagnostic when the notice gave one."""
+    why = f"delivery status notification {failure.source}: {failure.status or NO_STATUS}"
+    return f"{why} ({failure.diagnostic})" if failure.diagnostic else why
+
+
+def notice_status(reason: str) -> str | None:
+    """The RFC 3463 status in a bounce reason that `notice_reason` wrote ("" for "no status"), or None
+    when `reason` is not a notice's (an SMTP reply, a reason given by hand)."""
+    found = _NOTICE_REASON.fullmatch(reason)
+    if found is None:
+        return None
+    return "" if found["status"] == NO_STATUS else found["status"]
 
 
 @dataclass(frozen=True)
@@ -196,11 +229,8 @@ def _bounce(store: Store, failure: Failure, now: dt.datetime, dry: bool) -> tupl
         if dry:
             contact = store.contact_by_key(address_key(failure.address))
             return ("", contact.email) if contact is not None else ("not in the contacts", "")
-        why = f"delivery status notification {failure.source}: {failure.status or 'no status'}"
-        if failure.diagnostic:
-            why += f" ({failure.diagnostic})"
         # A notice may name anyone (a forwarded address, an alias): only contacts change.
-        return mark_bounced(store, failure.address, why, now, suppress_unknown=False)
+        return mark_bounced(store, failure.address, notice_reason(failure), now, suppress_unknown=False)
     except ContactError:
         return "not in the contacts", ""
 

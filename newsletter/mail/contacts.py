@@ -301,6 +301,11 @@ def mark_bounced(
     return "bounced", contact.email
 
 
+def reply_reason(reply: str) -> str:
+    """Why a send bounced a contact, as `mark_bounced` records it: the server's SMTP reply (RFC 5321)."""
+    return f"SMTP reply: {reply}"
+
+
 def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Contact:
     """Undo a bounce the editor knows was wrong: the contact is active again, with when and why recorded.
 
@@ -332,19 +337,36 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
 
 
 def wrongly_bounced(store: Store) -> list[tuple[Contact, str]]:
-    """Bounced contacts whose bounce was not about the address, with the reply that bounced them.
+    """Bounced contacts whose bounce was not about the address, each with the SMTP reply or the
+    notice that bounced it, in the contact list's order.
 
     That is a reply whose RFC 3463 code says policy or mailbox (5.7.x relaying
-    denied, 5.2.2 mailbox full, …), or a refusal without a telling code that
-    REFUSAL_BRAKE or more contacts of one send got alike (a relay refusing
-    everyone): what an older version of the tool marked bounced when it should not have.
+    denied, 5.2.2 mailbox full, …; `transport.classify`), a refusal without a
+    telling code that REFUSAL_BRAKE or more contacts of one send got alike (a
+    relay refusing everyone), or a delivery status notification (RFC 3464)
+    whose status `contacts bounces` does not bounce (5.2.x, 5.7.x, 4.x.x,
+    5.3.x–5.6.x; `bounces.status_verdict`): what an older version of the tool,
+    or a hand-edited database, marked bounced when it should not have.
+
+    When the bounce that stands is recorded (`Store.bounce_causes`), it alone
+    decides: a contact bounced by a notice of 5.1.1 is not found for a full
+    mailbox that failed it in an earlier issue. A contact bounced without a
+    record (by a version that kept none) is judged by its failed ledger rows.
     """
+    from newsletter.mail.bounces import notice_status, status_verdict
     from newsletter.mail.send import REFUSAL_BRAKE, without_address
     from newsletter.mail.transport import classify
 
+    causes = store.bounce_causes()
     found: dict[int, str] = {}
+    for contact_id, why in causes.items():
+        status = notice_status(why)
+        if status is not None and status_verdict(status) != "bounce":
+            found[contact_id] = why
     alike: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for contact_id, ledger, email, reply in store.bounce_replies():
+        if causes.get(contact_id, reply_reason(reply)) != reply_reason(reply):
+            continue  # bounced by something else on record (a notice, another reply): that one decides
         step, _, rest = reply.partition(": ")
         code, _, text = rest.partition(" ")
         if not code.isdigit():
@@ -358,8 +380,7 @@ def wrongly_bounced(store: Store) -> list[tuple[Contact, str]]:
         if len(group) >= REFUSAL_BRAKE:
             for contact_id, reply in group:
                 found.setdefault(contact_id, reply)
-    by_id = {c.id: c for c in store.list_contacts("bounced")}
-    return [(by_id[i], reply) for i, reply in found.items() if i in by_id]
+    return [(c, found[c.id]) for c in store.list_contacts("bounced") if c.id is not None and c.id in found]
 
 
 def erase(store: Store, address: str, now: dt.datetime, outbox: Path) -> list[Path]:

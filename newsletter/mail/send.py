@@ -16,14 +16,15 @@ RFC 3463 enhanced status codes; `transport.classify`):
 - the server's (421, a dropped connection, no connection at all): nobody's
   attempt is counted; the run pauses with backoff and tries the connection
   again, and stops with everyone in place after `max_outage` seconds;
-- the recipient's for now (450/451/452, a full mailbox 5.2.2): `temp_failed`,
-  retried with backoff until `max_attempts`, then `failed` for this issue;
+- the recipient's for now (450/451/452): `temp_failed`, retried with backoff
+  until `max_attempts`, then `failed` for this issue;
 - the address's (5.1.x, or a 5xx at RCPT TO without a telling code): `failed`,
   and the contact is marked bounced, but only once the run has shown that the
   server takes other mail: the same refusal for REFUSAL_BRAKE different
   recipients in a row stops the run and puts them all back in place;
-- the mailbox's for this issue (other 5.2.x, a non-ASCII address on a server
-  without SMTPUTF8): `failed` for this issue, and the contact stays active;
+- the mailbox's for this issue (5.2.x, a full mailbox 5.2.2 or a bare 552
+  too, a non-ASCII address on a server without SMTPUTF8): `failed` for this
+  issue, and the contact stays active; `--retry-failed` queues it again;
 - the setup's or the message's (5.7.x anywhere, a refused MAIL FROM, the end of
   DATA refused): the run stops, nobody is marked, and the recipient keeps its
   place.
@@ -74,7 +75,6 @@ REFUSAL_BRAKE = 3  # different recipients refused alike in a row before a run st
 # every recipient `unknown` in seconds.
 UNKNOWN_BRAKE = 3
 MAX_WAIT = 600.0  # seconds a run waits for a retry that falls due; one due later is left for a later run
-FULL_MAILBOX_WAIT = 3600.0  # seconds before a full mailbox (5.2.2) is tried again: it is emptied by a person
 
 
 class RunStopped(NewsletterError):
@@ -270,9 +270,9 @@ class Delivery:
     not sent), "deferred" (a TransientFailure of this recipient), "paused" (the
     server's trouble: 421, connection lost or refused), "refused" (the address:
     5.1.x, or an unclassified 5xx at RCPT TO: a bounce once confirmed), "missed"
-    (the mailbox cannot take this issue: 5.2.x, no SMTPUTF8), "stopped" (a policy
-    refusal, 5.7.x or MAIL FROM), "rejected" (a 5xx for the message itself),
-    "unknown" (the connection broke after the data went out). `reply` is the
+    (the mailbox cannot take this issue: 5.2.x, full or disabled; no SMTPUTF8),
+    "stopped" (a policy refusal, 5.7.x or MAIL FROM), "rejected" (a 5xx for the
+    message itself), "unknown" (the connection broke after the data went out). `reply` is the
     server's reply or the reason; `cause` the transport's exception, if any;
     `data_started` whether the row was moved to `sending` (the server said 354).
     """
@@ -535,8 +535,8 @@ class Sender:
     def record(self, row: Queued, delivery: Delivery) -> None:
         """Write a Delivery to the ledger and the report (see the module docstring for each verdict).
 
-        A deferred message waits `retry_base` * 2**attempts seconds (a full mailbox
-        FULL_MAILBOX_WAIT), and fails after `max_attempts`; a paused one keeps its
+        A deferred message waits `retry_base` * 2**attempts seconds, and fails
+        after `max_attempts`; a paused one keeps its
         place and attempts while the connection waits (`pause`); a refused
         recipient is held for a bounce (`SendRun.refused`); a stopped or rejected
         message stops the run (RunStopped) with the row back at `pending`.
@@ -557,14 +557,11 @@ class Sender:
                 self.pause(delivery)
             case "deferred":
                 run.other_outcome(self.store)
-                cause = delivery.cause
-                full = isinstance(cause, TransientFailure) and cause.full
                 if attempts + 1 >= settings.max_attempts:
                     self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
                     run.tally("failed")
                 else:
-                    wait = settings.retry_base * (2**attempts)
-                    retry_at = clock.now().timestamp() + (max(wait, FULL_MAILBOX_WAIT) if full else wait)
+                    retry_at = clock.now().timestamp() + settings.retry_base * (2**attempts)
                     self.ledger.set(email, "temp_failed", reply=delivery.reply, attempts=attempts + 1, next_at=retry_at)
                     run.tally("temp_failed")
             case "missed":

@@ -15,7 +15,7 @@ from newsletter import buildstamp, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError
 from newsletter.mail.compose import Prepared, compose, message_bytes, needs_smtputf8, prepare, smtp_address
-from newsletter.mail.contacts import active_recipients, mark_bounced
+from newsletter.mail.contacts import active_recipients, mark_bounced, reply_reason
 from newsletter.mail.send import (
     MAX_WAIT,
     Recipient,
@@ -160,7 +160,7 @@ class SendPlan:
     retry: int
     unknown: int
     tag: str | None = None
-    waiting: int = 0  # temporarily failed, not due within this run (a full mailbox waits an hour)
+    waiting: int = 0  # temporarily failed, not due within this run (the backoff has grown past `max_wait`)
     next_retry: dt.datetime | None = None  # the first of those falls due then (UTC)
 
     @property
@@ -256,7 +256,7 @@ def send_issue(
             transport,
             resend_unknown,
             progress,
-            on_bounce=lambda db, email, reply: mark_bounced(db, email, f"SMTP reply: {reply}", clock.now()),
+            on_bounce=lambda db, email, reply: mark_bounced(db, email, reply_reason(reply), clock.now()),
             transport_factory=factory,
             only=frozenset(r.email for r in recipients) if tag else None,
         )

@@ -13,12 +13,12 @@ reply classes:
   `server` is True when the server as a whole is in trouble (421 "service not
   available, closing", a lost connection, no reply): no recipient's fault, so no
   recipient's attempt; False for a 4xx about this recipient or message (450,
-  451, 452), and for a full mailbox (5.2.2, or 552 without an enhanced code:
-  RFC 3463 says mailbox full "may be transient");
+  451, 452);
 - `PermanentFailure`: a 5xx, with `reason` (`classify`) saying whose fault it
   is by its RFC 3463 enhanced status code: "address" (5.1.x: no such mailbox,
-  bad domain: a bounce), "mailbox" (other 5.2.x, or an address this server
-  cannot take: this recipient misses this issue only), "policy" (5.7.x at any
+  bad domain: a bounce), "mailbox" (5.2.x, a full mailbox 5.2.2 too, or 552
+  without an enhanced code, or an address this server cannot take: this
+  recipient misses this issue only), "policy" (5.7.x at any
   step, or any refusal of MAIL FROM: the setup is wrong, stop), "message" (the
   end of DATA refused for no reason of the mailbox: the newsletter itself, stop)
   or "unclassified" (a 5xx at RCPT TO without a telling code);
@@ -67,14 +67,12 @@ Reason = Literal["address", "mailbox", "policy", "message", "unclassified"]
 class TransientFailure(Exception):
     """The message was not accepted, but may be later (4xx, connection lost before DATA).
 
-    `server`: the server as a whole failed (421, connection lost, no reply), not this recipient;
-    `full`: the recipient's mailbox is full (worth trying again in hours, not seconds).
+    `server`: the server as a whole failed (421, connection lost, no reply), not this recipient.
     """
 
-    def __init__(self, message: str, server: bool = False, full: bool = False):
+    def __init__(self, message: str, server: bool = False):
         super().__init__(message)
         self.server = server
-        self.full = full
 
 
 class PermanentFailure(Exception):
@@ -103,27 +101,28 @@ def enhanced_status(text: str) -> tuple[int, int, int] | None:
     return (int(found[1]), int(found[2]), int(found[3])) if found else None
 
 
-def classify(code: int, text: str, step: str) -> Reason | Literal["mailbox full"]:
+def classify(code: int, text: str, step: str) -> Reason:
     """Whose fault a 5xx reply at `step` ("MAIL FROM", "RCPT TO", "end of DATA") is, by RFC 3463.
 
-    "mailbox full" (5.2.2, or 552 with no enhanced code) is the one permanent
-    code that is retried: RFC 3463 3.3 calls it possibly transient, and RFC 5321
-    4.5.3.1.10 has clients treat a 552 at RCPT TO as temporary. At the end of
-    DATA the transaction has this one recipient, so a 5.1.x or 5.2.x there is
-    the recipient's too.
+    `text` is the reply without its code. A full mailbox (5.2.2, or a 552
+    without an enhanced code, RFC 5321's "exceeded storage allocation") is
+    "mailbox" like every 5.2.x: RFC 3463 3.3 calls it possibly transient, but it
+    is emptied by a person, not within a run, so the recipient misses this
+    issue only and `send --retry-failed` may queue it again later. At MAIL FROM
+    no recipient is named yet, so any refusal there is the setup's ("policy").
+    At the end of DATA the transaction has this one recipient, so a 5.1.x or
+    5.2.x there is the recipient's too.
     """
     status = enhanced_status(text)
     if status is not None and status[0] != 5:
         status = None  # a 5xx with a 2.x or 4.x code contradicts itself: trust the reply code only
-    if status == (5, 2, 2) or (status is None and code == 552 and step != "MAIL FROM"):
-        return "mailbox full"
     if status is not None and status[1] == 7:
         return "policy"
     if step == "MAIL FROM":
         return "policy"  # the envelope sender is refused: nothing about any recipient
     if status is not None and status[1] == 1:
         return "address"
-    if status is not None and status[1] == 2:
+    if (status is not None and status[1] == 2) or (status is None and code == 552):
         return "mailbox"
     return "unclassified" if step == "RCPT TO" else "message"
 
@@ -382,8 +381,8 @@ def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> N
     """Raise the outcome of a reply that is not the one hoped for (RFC 5321 4.2.1 classes, RFC 3463 codes).
 
     421 (service closing) and smtplib's -1 (no reply) are the server's trouble;
-    any other 4xx, and a full mailbox, are transient for this message; any
-    other 5xx is permanent, with the reason `classify` gives.
+    any other 4xx is transient for this message; any 5xx is permanent, with
+    the reason `classify` gives.
     """
     words = reply.decode("utf-8", "replace")
     text = f"{code} {words}".strip()
@@ -395,7 +394,4 @@ def _check(code: int, reply: bytes, step: str, expected: int | None = None) -> N
         raise TransientFailure(f"{step}: {text}", server=True)
     if 400 <= code < 500:
         raise TransientFailure(f"{step}: {text}")
-    reason = classify(code, words, step)
-    if reason == "mailbox full":
-        raise TransientFailure(f"{step}: {text} (mailbox full)", full=True)
-    raise PermanentFailure(f"{step}: {text}", reason=reason)
+    raise PermanentFailure(f"{step}: {text}", reason=classify(code, words, step))

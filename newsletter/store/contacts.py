@@ -128,6 +128,19 @@ class ContactStore(Database):
         )
         return [(moment, row[1], row[2]) for row in rows if (moment := to_datetime(row[0])) is not None]
 
+    def bounce_causes(self) -> dict[int, str]:
+        """The reason recorded with the bounce that stands, by contact id, for every contact bounced now.
+
+        That is the contact's latest change (`contact_changes`, by time, then by insertion) when that
+        change set it bounced; a contact whose bounce left no record (an older version's) is not in it.
+        """
+        rows = self.db.execute(
+            "SELECT c.id, ch.reason FROM contacts c JOIN contact_changes ch ON ch.rowid = ("
+            "SELECT rowid FROM contact_changes WHERE contact_id = c.id ORDER BY at DESC, rowid DESC LIMIT 1) "
+            "WHERE c.status = 'bounced' AND ch.status = 'bounced'"
+        )
+        return {row[0]: row[1] for row in rows}
+
     def bounce_replies(self) -> list[tuple[int, str, str, str]]:
         """(contact id, ledger, address, the SMTP reply) of each failed ledger row of every bounced contact."""
         return [
