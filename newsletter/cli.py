@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterable
@@ -753,10 +754,7 @@ class _ClickTriageUI:
         except (EOFError, KeyboardInterrupt, click.Abort):
             return "q"
         except OSError as exc:  # no terminal: click.getchar reads /dev/tty when standard input is a pipe
-            raise NewsletterError(
-                "issue triage needs a terminal to read keys; without one, list with `newsletter items "
-                "--issue ID` and decide with `newsletter issue add` and `newsletter issue skip`"
-            ) from exc
+            raise NewsletterError(_NO_TERMINAL) from exc
 
     def choose_section(self, sections, default):
         return click.prompt("section", type=click.Choice(sections), default=default if default in sections else None)
@@ -774,6 +772,33 @@ class _ClickTriageUI:
         click.echo("  " + text)
 
 
+_NO_TERMINAL = (
+    "issue triage needs a terminal to read keys; without one, list with `newsletter items "
+    "--issue ID` and decide with `newsletter issue add` and `newsletter issue skip`"
+)
+
+
+def _keys_readable() -> bool:
+    """Whether `click.getchar` can read the editor's keys, asked before the first card is shown.
+
+    It can from a terminal on standard input; from /dev/tty when standard input is a pipe or a
+    file (what click does then), so `cmd | newsletter issue triage` still works in a terminal; and
+    from an in-process caller's stream, which has no file descriptor (click's CliRunner). Without
+    a controlling terminal (cron, CI, a service) /dev/tty does not open.
+    """
+    try:
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return True
+    if os.isatty(descriptor):
+        return True
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return False
+
+
 @issue.command("triage")
 @click.argument("issue_id", type=ISSUE_ID)
 @pass_context
@@ -781,6 +806,8 @@ def issue_triage(ctx: Context, issue_id):
     """Go through the quarter's candidates one by one, best first; resumable at any point."""
     from newsletter.curate.triage import triage
 
+    if not _keys_readable():  # before any card: a pipe or a log gets the one line, not half a session
+        raise NewsletterError(_NO_TERMINAL)
     with ctx.store() as store:
         result = triage(_curation(ctx, store), issue_id, _ClickTriageUI())
     click.echo(

@@ -4,10 +4,14 @@ scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from newsletter import cli as cli_module
 from newsletter.cli import cli
 from newsletter.config import Workspace
 from newsletter.store import Store
@@ -394,6 +398,24 @@ def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, mon
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: issue triage needs a terminal to read keys")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert issue_text(ws) == before
+
+
+def test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error(ws):
+    """`printf 'a' | newsletter issue triage ID` from cron or CI: a new session has no /dev/tty."""
+    invoke(ws, "issue", "new", "2022-q2")
+    before = issue_text(ws)
+    done = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--workspace", str(ws), "issue", "triage", "2022-q2"],
+        input="aaq",
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no controlling terminal, whatever runs the tests
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""  # not the first card
+    assert done.stderr.strip().splitlines() == [f"Error: {cli_module._NO_TERMINAL}"]
     assert issue_text(ws) == before
 
 
