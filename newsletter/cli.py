@@ -718,14 +718,28 @@ def issue_unskip(ctx: Context, refs):
 @click.option("--min-score", type=float, help="Only candidates scoring at least this.")
 @pass_context
 def issue_draft(ctx: Context, issue_id, min_score):
-    """Add every undecided candidate of the quarter into its suggested section, to prune from."""
-    from newsletter.curate.edit import draft
+    """Add the quarter's likely picks into their suggested sections, to prune from.
+
+    Likely: at least 50% by the editor's ranking; before it has anything to learn from (no
+    earlier issue, no decision), every candidate the keyword score lets into the inbox.
+    """
+    from newsletter.curate.edit import DRAFT_PROBABILITY, draft
 
     with ctx.store() as store:
-        placed = draft(_curation(ctx, store), issue_id, min_score)
-    for entry in placed:
+        result = draft(_curation(ctx, store), issue_id, min_score)
+    for entry in result.placed:
         click.echo("added " + _placed_line(entry))
-    click.echo(f"{_count(len(placed), 'entry', 'entries')} added to {issue_id}")
+    if result.placed:
+        click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
+    elif result.best is not None:
+        best = result.best
+        click.echo(
+            f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
+            f"(the most likely, {best.id} «{best.title}», is {best.probability or 0.0:.0%}); add with "
+            f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
+        )
+    else:
+        click.echo(f"nothing added to {issue_id}: the quarter has no undecided candidate")
 
 
 class _ClickTriageUI:

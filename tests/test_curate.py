@@ -176,7 +176,40 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
         i["id"] for i in candidates
     )
     assert inbox(ws) == []
-    assert "0 entries added" in invoke(ws, "issue", "draft", "2022-q2").stdout
+    again = invoke(ws, "issue", "draft", "2022-q2")
+    assert again.stdout == "nothing added to 2022-q2: the quarter has no undecided candidate\n"
+
+
+def test_draft_checks_the_issue_even_with_nothing_to_add(ws):
+    for item in inbox(ws):
+        invoke(ws, "issue", "skip", item["id"])
+    missing = invoke(ws, "issue", "draft", "2023-q1")
+    assert missing.exit_code == 1 and "2023-q1.yaml: no such issue; create it with" in missing.stderr
+    invoke(ws, "issue", "new", "2022-q2")
+    path = ws / "issues" / "2022-q2.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\tbroken: [\n", encoding="utf-8")
+    broken = invoke(ws, "issue", "draft", "2022-q2")
+    assert broken.exit_code == 1 and "2022-q2.yaml, line" in broken.stderr
+
+
+def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, monkeypatch):
+    # A quarter of a handful of items makes some likely; a bar none reaches stands for a thin quarter.
+    monkeypatch.setattr("newsletter.curate.edit.DRAFT_PROBABILITY", 0.99)
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second, *_ = inbox(ws)
+    invoke(ws, "issue", "add", "2022-q2", first["id"])
+    invoke(ws, "issue", "skip", second["id"])
+    listed = inbox(ws)  # learned now, from one pick and one skip
+    assert listed and all(i["probability"] < 0.99 for i in listed), listed
+    before = issue_text(ws)
+    result = invoke(ws, "issue", "draft", "2022-q2")
+    best = listed[0]
+    assert result.exit_code == 0 and issue_text(ws) == before
+    assert result.stdout.startswith(
+        f"nothing added to 2022-q2: no candidate is 99% likely to be picked yet (the most likely, {best['id']} «"
+    )
+    assert f"is {best['probability']:.0%}); add with" in result.stdout
+    assert "`newsletter issue triage 2022-q2`" in result.stdout
 
 
 def test_show_prints_the_outline_with_refs(ws):

@@ -299,6 +299,8 @@ def test_the_newsletters_own_earlier_issue_is_listed_last_with_no_chance(tmp_pat
     assert [i["title"] for i in listed][-1] == own.title
     assert listed[-1]["probability"] == 0.0 and listed[-1]["why"] == ["an issue of «Nyhetsbrev fra KOM» itself"]
     assert len(listed) == 3
+    drafted = run(cli, ["--workspace", str(root), "issue", "draft", "2025-q2"])
+    assert drafted.exit_code == 0 and "2 entries added" in drafted.stdout and own.title not in drafted.stdout
     # Without a `name:` of its own the newsletter is called by its publisher's name, or "Nyhetsbrev":
     # words that begin many titles, so nothing is set aside by them.
     text = settings.read_text(encoding="utf-8")

@@ -538,24 +538,35 @@ def quarter_candidates(curation: Curation, issue_id: str, min_score: float | Non
     return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
 
 
-def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Placed]:
+@dataclass
+class Draft:
+    """What `draft` added, and, when it added nothing, the best candidate it left out (if any)."""
+
+    placed: list[Placed]
+    learned: bool  # the ranking's probabilities chose (else the keyword order did)
+    best: Item | None = None  # the most likely candidate, when none reached DRAFT_PROBABILITY
+
+
+def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
     """Add the quarter's likely picks into their suggested sections.
 
     With a learned ranking, the items whose probability of a pick reaches `DRAFT_PROBABILITY`; with
-    the keyword order, every candidate (at or above `min_score`), as before learning existed.
+    the keyword order, every candidate (at or above `min_score`), as before learning existed. Never
+    an issue of this newsletter itself (`ranking.is_own_issue`). The issue is read first, so a
+    missing or broken issue file is an error (IssueFileError) even when nothing would be added.
     """
+    from newsletter.curate.ranking import is_own_issue, own_name
+
+    curation.load(issue_id)
     ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
-    candidates = [
-        item
-        for item in ranked
-        if item.section in curation.settings.sections
-        and (not ranking.learned or (item.probability or 0.0) >= DRAFT_PROBABILITY)
-    ]
+    name = own_name(curation.settings)
+    eligible = [i for i in ranked if i.section in curation.settings.sections and not is_own_issue(i.title, name)]
+    candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
     if not candidates:
-        return []
+        return Draft([], ranking.learned, eligible[0] if eligible and ranking.learned else None)
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
-    return add_items(curation, issue_id, [item.id for item in candidates], places=places)
+    return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), ranking.learned)
 
 
 # ---------------------------------------------------------------------- show, check, list

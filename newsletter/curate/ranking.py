@@ -373,8 +373,7 @@ def rank_quarter(
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
     # The unit's own earlier issue, collected from its own page, is never a candidate for the next one.
-    # Only a name newsletter.yaml gives: the fallbacks (the publisher's name, "Nyhetsbrev") begin many titles.
-    name = settings.name if settings.name not in (settings.publisher, Settings.name) else ""
+    name = own_name(settings)
     own = [i for i in undecided if is_own_issue(i.title, name)]
     undecided = [i for i in undecided if i not in own]
     documents = [item_document(i, _article(store, i)) for i in undecided]
@@ -387,6 +386,15 @@ def rank_quarter(
     ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     return ranking
+
+
+def own_name(settings: Settings) -> str:
+    """The newsletter's name as its own issues are titled, or "" when newsletter.yaml gives none.
+
+    Only a name set in newsletter.yaml: the fallbacks (the publisher's name, "Nyhetsbrev") begin
+    many titles that are not this newsletter's.
+    """
+    return settings.name if settings.name not in (settings.publisher, Settings.name) else ""
 
 
 def is_own_issue(title: str, name: str) -> bool:
