@@ -465,14 +465,36 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     learned = ranking is not None and ranking.learned
     for line in item_lines(listed, learned):
         click.echo(line)
-    if ranking is not None and learned:
-        below = found[len(listed) :]
-        source = f"learned from {ranking.history} past entries, {ranking.picks} picks, {ranking.non_picks} non-picks"
-        if below:
-            likely = sum(i.probability or 0.0 for i in below)
-            click.echo(f"-- about {likely:.0f} likely picks in the {len(below)} items below ({source})", err=True)
-        else:
-            click.echo(f"-- {_count(len(listed), 'undecided item')}, best first ({source})", err=True)
+    if ranking is not None:
+        click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all), err=True)
+
+
+def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> str:
+    """The line under `items --issue`: how far to read (learned), or why the order is the keyword score's."""
+    if not ranking.learned:
+        more = f"{len(below)} more below, " if below else ""
+        wider = "" if include_all else "; `--all` lists every undecided item of the quarter"
+        return (
+            f"-- {more}by keyword score: nothing to learn from yet (no earlier issue in issues/, and not both "
+            f"a pick and a skip this quarter){wider}"
+        )
+    if ranking.history:
+        source = (
+            f"learned from {_count(ranking.history, 'entry', 'entries')} of earlier issues, "
+            f"{_count(ranking.picks, 'pick')}, {_count(ranking.non_picks, 'non-pick')}"
+        )
+    else:
+        source = (
+            f"learned from {_count(ranking.picks, 'pick')} and {_count(ranking.non_picks, 'non-pick')}; "
+            "no earlier issue in issues/ to learn from"
+        )
+    if below:
+        likely = sum(i.probability or 0.0 for i in below)
+        return f"-- about {likely:.0f} likely picks in the {len(below)} items below ({source})"
+    likely = sum(i.probability or 0.0 for i in listed)
+    return (
+        f"-- {_count(len(listed), 'undecided item')}, best first, about {likely:.0f} likely picks among them ({source})"
+    )
 
 
 @cli.command()

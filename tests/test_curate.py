@@ -180,6 +180,28 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
     assert again.stdout == "nothing added to 2022-q2: the quarter has no undecided candidate\n"
 
 
+def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_order(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    keyword = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
+    total = len(inbox(ws))
+    assert keyword.stderr.splitlines() == [
+        f"-- {total - 1} more below, by keyword score: nothing to learn from yet (no earlier issue in issues/, "
+        "and not both a pick and a skip this quarter); `--all` lists every undecided item of the quarter"
+    ]
+    first, second, *_ = inbox(ws)
+    invoke(ws, "issue", "add", "2022-q2", first["id"])
+    invoke(ws, "issue", "skip", second["id"])
+    ranked = inbox(ws)
+    expected = round(sum(i["probability"] for i in ranked[1:]))
+    learned = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
+    assert learned.stderr.splitlines() == [
+        f"-- about {expected} likely picks in the {len(ranked) - 1} items below "
+        "(learned from 1 pick and 1 non-pick; no earlier issue in issues/ to learn from)"
+    ]
+    whole = invoke(ws, "items", "--issue", "2022-q2")
+    assert whole.stderr.startswith(f"-- {len(ranked)} undecided items, best first, about ")
+
+
 def test_draft_checks_the_issue_even_with_nothing_to_add(ws):
     for item in inbox(ws):
         invoke(ws, "issue", "skip", item["id"])
