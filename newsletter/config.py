@@ -140,6 +140,7 @@ _OPENED_EARLIER = ("flow sequence", "flow mapping", "quoted scalar", "block scal
 # a block of text, a directive, or a reserved character.
 _SPECIAL_START = "[{*&!|>%@`"
 _KEY_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>[^\s:#'\"][^:#]*?):[ \t]+(?P<value>\S.*?)\s*$")
+_LIST_VALUE = re.compile(r"^\s*-\s+(?P<value>\S.*?)\s*$")
 _INDENTATION_HINT = (
     "check the indentation of this line and the one above: the fields of one entry start in the same "
     "column, and each '- ' of a list in its list's column"
@@ -160,6 +161,12 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
         mark = exc.context_mark
     line = mark.line + 1 if mark is not None else None
     lines = text.splitlines()
+    opened = _unclosed_quote(lines, line) if line and "quoted scalar" not in context else None
+    if opened is not None:
+        return opened[0], (
+            f"a quoted value is not closed on this line, so YAML read on to the next {opened[1]} (line {line}) "
+            "and failed there: add the closing quote, or remove the opening one"
+        )
     source = lines[line - 1] if line and line <= len(lines) else ""
     quoted = _quoted(source)
     if "flow sequence" in context or "flow mapping" in context:
@@ -188,6 +195,36 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     if quoted:
         return line, f"{words}; put the value in quotes: {quoted}"
     return line, words
+
+
+def _unclosed_quote(lines: list[str], failed: int) -> tuple[int, str] | None:
+    """The line (1-based) above line `failed` whose value opens a quote that runs on to `failed`.
+
+    A quoted value may run over several lines in YAML, so an apostrophe forgotten on one line is
+    only noticed at the next `'` in the file ("Coordinators' meeting"), often far below, where the
+    text after it makes no sense. So: the nearest line above whose value opens a quote it does not
+    close, when the next such quote character in the file is on the failing line (a value wrapped
+    on purpose closes earlier, and is not blamed). Returns (line, the quote character) or None.
+    `''` inside single quotes and a backslash-escaped `"` inside double quotes are not closings.
+    """
+
+    def closes(text: str, quote: str) -> bool:
+        if quote == "'":
+            return "'" in text.replace("''", "")
+        return '"' in text.replace("\\\\", "").replace('\\"', "")
+
+    for number in range(failed - 1, 0, -1):
+        line = lines[number - 1]
+        match = _KEY_VALUE.match(line) or _LIST_VALUE.match(line)
+        if not match:
+            continue
+        value = match["value"]
+        quote = value[0]
+        if quote not in "'\"" or closes(value[1:], quote):
+            continue
+        closing = next((n for n in range(number + 1, failed + 1) if closes(lines[n - 1], quote)), None)
+        return (number, quote) if closing == failed else None
+    return None
 
 
 def _quoted(line: str) -> str | None:

@@ -127,6 +127,29 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     )
 
 
+def test_an_unclosed_quote_is_named_on_its_own_line_not_where_the_next_quote_ends_it(tmp_path):
+    # YAML reads a quoted value on over the lines below, up to the next apostrophe (line 7).
+    text = (
+        "sources:\n  - key: a\n    name: 'JD viderefører arbeidet\n    kind: rss\n"
+        "  - key: b\n    kind: rss\n    name: Coordinators' Working Group\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    assert str(caught.value) == (
+        f"{path}, line 3: invalid YAML: a quoted value is not closed on this line, so YAML read on to the next ' "
+        "(line 7) and failed there: add the closing quote, or remove the opening one"
+    )
+
+
+def test_a_quoted_value_wrapped_on_purpose_is_not_blamed_for_a_later_error(tmp_path):
+    text = 'sources:\n  - key: a\n    name: "a long name\n      wrapped"\n    kind: rss\n\tbroken: x\n'
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    assert str(caught.value).startswith(f"{path}, line 6: invalid YAML: a tab in the indentation")
+
+
 def test_yaml_indentation_error_says_what_to_check(tmp_path):
     path = write(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
     with pytest.raises(ConfigError) as caught:
