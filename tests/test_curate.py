@@ -96,6 +96,10 @@ def test_add_with_section_and_heading_and_heading_order(ws):
     assert headings == ["UNODC", "Finland"]  # the configured order, not the order of adding
     unknown = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "nowhere")
     assert unknown.exit_code == 2 and "no section 'nowhere'" in unknown.stderr
+    # Another section without --heading: the source's heading, which names the organisation.
+    moved = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "highlights")
+    assert moved.exit_code == 0
+    assert [e["heading"] for e in outline(ws)["sections"]["highlights"]] == [items[2]["heading"]]
 
 
 def test_note_remove_and_move(ws):

@@ -42,6 +42,7 @@ from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import xml_forbidden
 
 STARTING_TEXT_LIMIT = 320
+FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
 DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
 
 
@@ -219,12 +220,11 @@ def add_items(
                     f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
                     "does not have; pass --section"
                 )
-            if heading:
-                title = heading
-            elif target == suggested_section:
-                title = suggested_heading or "Annet"
-            else:  # the editor chose another section: the source's heading, when it is for that section
-                title = (item.heading if target == item.section else "") or "Annet"
+            # The suggested heading in the suggested section; in a section the editor chose, the
+            # source's heading, which names its organisation (Europol among the highlights is still
+            # Europol), rather than a past heading of another section; "Annet" only when none.
+            named = suggested_heading if target == suggested_section else item.heading
+            title = heading or named or FALLBACK_HEADING
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
             used[item.id] = (target, position)
         final = document.validate(curation.settings)[0]
