@@ -137,6 +137,12 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     assert all(w in text for w in words), top.why
     assert top.like is not None and top.like.heading == "Representantforslag"
     assert "like «Forslag om tilsyn med omsorgen for enslige mindreårige asylsøkere» (2021-q4)" in top.why
+    # Every item has a reason; one whose words all weigh against a pick says so rather than nothing.
+    assert all(r.why for r in result.ranked)
+    bottom = result.ranked[-1]
+    assert bottom.why[0] == "none of its words weighs toward a pick" or all(
+        w in (bottom.item.title + " " + bottom.item.summary).lower() for w in bottom.why if not w.startswith("like ")
+    )
 
 
 def test_the_suggested_place_comes_from_the_closest_past_entry_citing_the_same_site(tmp_path):

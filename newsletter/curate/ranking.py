@@ -220,7 +220,7 @@ def rank_items(
     by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(len(candidates))):
         like = model.like(i)
-        why = model.terms(i) or list(candidates[i].terms[:3])
+        why = model.terms(i) or list(candidates[i].terms[:3]) or ["none of its words weighs toward a pick"]
         if like is not None:
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
         beside = candidates[partner].id if partner is not None else None
