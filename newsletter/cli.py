@@ -22,7 +22,7 @@ from rich.table import Table
 from newsletter import __version__, clock
 from newsletter.config import Workspace
 from newsletter.errors import NewsletterError, NotFound, UsageError
-from newsletter.models import ITEM_STATUSES
+from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 
@@ -869,25 +869,28 @@ def issue_show(ctx: Context, issue_id, as_json):
         config = ctx.settings.section(key)
         title = (config.title if config else key).replace("{period}", current.period)
         click.echo(f"\n{key}: {title}" + ("  (empty)" if not entries else ""))
-        previous = None
-        for position, entry in enumerate(entries, 1):
-            if entry.heading != previous:
-                click.echo(f"  {entry.heading}")
-                previous = entry.heading
-            marks = []
-            if entry.items:
-                marks.append(("items " if len(entry.items) > 1 else "item ") + ", ".join(entry.items))
-            if not entry.text.strip():
-                marks.append("NO TEXT")
-            if entry.accepted:
-                marks.append("starting text accepted")
-            for name in ("date", "deadline", "event_date"):
-                if getattr(entry, name):
-                    marks.append(f"{name} {getattr(entry, name).isoformat()}")
-            if entry.deadline and current.published and entry.deadline < current.published:
-                marks.append("closed")
-            suffix = f"  ({', '.join(marks)})" if marks else ""
-            click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
+        for heading, members in heading_runs(entries):  # as every output shows them
+            click.echo(f"  {heading}")
+            for position, entry in members:
+                _show_entry(current, key, position, entry)
+
+
+def _show_entry(current: Issue, key: str, position: int, entry: Entry) -> None:
+    """One entry's line of `issue show`: its ref, title and what to know about it."""
+    marks = []
+    if entry.items:
+        marks.append(("items " if len(entry.items) > 1 else "item ") + ", ".join(entry.items))
+    if not entry.text.strip():
+        marks.append("NO TEXT")
+    if entry.accepted:
+        marks.append("starting text accepted")
+    for name in ("date", "deadline", "event_date"):
+        if getattr(entry, name):
+            marks.append(f"{name} {getattr(entry, name).isoformat()}")
+    if entry.deadline and current.published and entry.deadline < current.published:
+        marks.append("closed")
+    suffix = f"  ({', '.join(marks)})" if marks else ""
+    click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
 
 
 @issue.command("check")

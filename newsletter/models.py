@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 SourceKind = Literal["rss", "atom", "html", "stortinget"]
@@ -146,6 +147,68 @@ def heading_key(heading: str) -> str:
 
 
 @dataclass(frozen=True)
+class HeadingOrder:
+    """Where headings go inside one section: `sections[].headings` in newsletter.yaml, and the organisations.
+
+    The one rule for the order of headings, used wherever a heading is placed or judged: `issue add`,
+    `note`, `move`, `draft` and triage put a new heading where `index_for` says, and `issue check`
+    warns when listed headings depart from the order. It never reorders an issue: every output shows
+    the headings as the issue file has them, so what the editor sees in the file is what readers get.
+
+    A heading stands where it is listed, or, when it is not, where a listed heading of the same
+    organisation is (its `name` or one of its `aliases` in `organisations`: "OSCE" where "OSSE" is
+    listed, "GRETA" where "Europarådet og GRETA" is). A heading that is neither is unlisted: a new one
+    goes after every listed one, and one the editor put elsewhere stays there. Headings compare as
+    `heading_key` folds them.
+    """
+
+    headings: tuple[str, ...] = ()
+    organisations: tuple[Organisation, ...] = ()
+
+    def rank(self, heading: str) -> int | None:
+        """The heading's place in the order (0 first), or None when the order does not list it."""
+        return self._ranks.get(heading_key(heading))
+
+    def index_for(self, headings: Sequence[str], heading: str) -> int:
+        """Where an entry under `heading` goes among entries under `headings` (a section's, in order; 0-based).
+
+        After its heading's last entry, so a heading's entries stay together. A new listed heading
+        goes among the listed ones as the order puts them: after the last entry whose heading the
+        order puts before it or level with it, else before the first it puts after it, else first (a
+        section of unlisted headings only). A new unlisted heading goes last. So a section in the
+        order stays in it, and an unlisted heading the editor placed (a theme of the quarter first)
+        keeps its place.
+        """
+        key = heading_key(heading)
+        same = [i for i, other in enumerate(headings) if heading_key(other) == key]
+        if same:
+            return same[-1] + 1
+        mine = self.rank(heading)
+        if mine is None:
+            return len(headings)
+        ranks = [self.rank(other) for other in headings]
+        before = [i for i, rank in enumerate(ranks) if rank is not None and rank <= mine]
+        if before:
+            return before[-1] + 1
+        return next((i for i, rank in enumerate(ranks) if rank is not None and rank > mine), 0)
+
+    @cached_property
+    def _ranks(self) -> dict[str, int]:
+        listed: dict[str, int] = {}
+        for index, heading in enumerate(self.headings):
+            listed.setdefault(heading_key(heading), index)
+        ranks = dict(listed)
+        for organisation in self.organisations:
+            # Only its names: its `headings` are about it without naming it, headings of their own.
+            names = {heading_key(name) for name in (organisation.name, *organisation.aliases)}
+            places = [listed[name] for name in names if name in listed]
+            if places:
+                for name in names - listed.keys():
+                    ranks[name] = min(ranks.get(name, len(self.headings)), min(places))
+        return ranks
+
+
+@dataclass(frozen=True)
 class ArchiveSettings:
     """What the archive makes of the issues' headings (newsletter.yaml `organisations` and `archive`).
 
@@ -234,6 +297,11 @@ class Settings:
     def section(self, key: str) -> SectionConfig | None:
         """The configured section with this key, or None."""
         return next((s for s in self.section_configs if s.key == key), None)
+
+    def heading_order(self, key: str) -> HeadingOrder:
+        """The order of headings inside section `key` (none configured: every heading is unlisted)."""
+        config = self.section(key)
+        return HeadingOrder(config.headings if config else (), self.archive.organisations)
 
     user_agent: str = "newsletter/0.1 (+https://github.com/kom/newsletter)"
 
@@ -466,6 +534,22 @@ class Issue:
         for key, entries in self.sections.items():
             for position, entry in enumerate(entries, 1):
                 yield key, position, entry
+
+
+def heading_runs(entries: Sequence[Entry]) -> list[tuple[str, list[tuple[int, Entry]]]]:
+    """A section's entries as readers get them: each run of consecutive entries under one heading.
+
+    Each run is its heading (as the run's first entry writes it) and its (1-based position, entry)
+    pairs, in the file's order. Nothing is reordered or merged: a heading split into two runs is
+    shown twice, and `issue check` warns of it.
+    """
+    runs: list[tuple[str, list[tuple[int, Entry]]]] = []
+    for position, entry in enumerate(entries, 1):
+        if runs and heading_key(runs[-1][0]) == heading_key(entry.heading):
+            runs[-1][1].append((position, entry))
+        else:
+            runs.append((entry.heading, [(position, entry)]))
+    return runs
 
 
 # ---------------------------------------------------------------------- contacts and the send ledger

@@ -3,7 +3,9 @@ scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -581,3 +583,51 @@ def test_triage_choose_offers_the_suggested_heading_in_any_section(ws):
         (first["id"], first["heading"])
     ]
     assert [(e["item"], e["heading"]) for e in entries["kom"]] == [(second["id"], second["heading"])]
+
+
+# The headings, section by section, as each place shows them: the file (one heading per run of
+# entries, as `issue show` prints them), the web page and e-mail (their h3 / heading paragraphs, not
+# the contents list) and the plain text (each heading underlined with dashes).
+def file_headings(root, issue_id="2022-q2"):
+    runs = []
+    for key, entries in outline(root, issue_id)["sections"].items():
+        for entry in entries:
+            if not runs or runs[-1] != (key, entry["heading"]):
+                runs.append((key, entry["heading"]))
+    return [heading for _key, heading in runs]
+
+
+def html_headings(page: str) -> list[str]:
+    found = re.findall(r'<(?:h3|p)\b[^>]*\bid="del-[a-z]+-\d+"[^>]*>([^<]*)<', page)
+    return [html.unescape(heading) for heading in found]
+
+
+def text_headings(text: str) -> list[str]:
+    lines = text.splitlines()
+    return [line for line, under in zip(lines, lines[1:]) if line and under == "-" * min(len(line), 78)]
+
+
+def test_the_files_heading_order_is_the_order_readers_get(ws):
+    # Added in an order that used to diverge: a heading newsletter.yaml does not list first, then a
+    # listed one (the file kept the order of adding, the outputs put the listed one first); and
+    # 'OSCE', which `organisations` names as OSSE, after Finland (listed after OSSE).
+    with (ws / "newsletter.yaml").open("a", encoding="utf-8") as settings:
+        settings.write("organisations:\n  - name: OSSE\n    aliases: [OSCE]\n  - name: Finland\n")
+    invoke(ws, "issue", "new", "2022-q2")
+    items = [item["id"] for item in inbox(ws)]
+    for item, section, heading in [
+        (items[0], "norway", "Forskning"),
+        (items[1], "norway", "Høringer"),
+        (items[2], "international", "Finland"),
+        (items[3], "international", "OSCE"),
+    ]:
+        added = invoke(ws, "issue", "add", "2022-q2", item, "--section", section, "--heading", heading)
+        assert added.exit_code == 0, added.output
+    # Each new heading lands where the configured order puts it; one not listed goes after the listed ones.
+    assert file_headings(ws) == ["Høringer", "Forskning", "OSCE", "Finland"]
+    built = invoke(ws, "build", "2022-q2", "--format", "web,email,text")
+    assert built.exit_code == 0, built.output
+    out = ws / "build" / "2022-q2"
+    assert html_headings((out / "index.html").read_text(encoding="utf-8")) == file_headings(ws)
+    assert html_headings((out / "email.html").read_text(encoding="utf-8")) == file_headings(ws)
+    assert text_headings((out / "email.txt").read_text(encoding="utf-8")) == file_headings(ws)

@@ -32,7 +32,7 @@ from newsletter.curate.issuefile import (
     period_is_valid,
 )
 from newsletter.errors import ConfigError
-from newsletter.models import Entry, RawItem, Settings, Source
+from newsletter.models import Entry, HeadingOrder, Organisation, RawItem, Settings, Source
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from tests.conftest import DATA, KOM_SECTIONS, write_workspace
@@ -156,9 +156,7 @@ def test_insert_and_pop_keep_every_comment_and_the_indentation_style(name, dash,
     path = copy_issue(name, tmp_path)
     original = path.read_text(encoding="utf-8")
     document = IssueDocument.load(path)
-    document.insert_entry(
-        "international", Entry(heading="OSSE", title="OSSE-rapport", text="Se rapporten."), ("UNODC", "OSSE", "Finland")
-    )
+    document.insert_entry("international", Entry(heading="OSSE", title="OSSE-rapport", text="Se rapporten."), ORDER)
     document.insert_entry("norway", Entry(heading="Stortinget", title="Forslag", text="Et forslag."))
     document.pop_entry("kom", 2)  # the last of kom: no comment follows it
     document.save()
@@ -194,7 +192,7 @@ def test_created_issue_saves_and_reloads_in_the_4_2_style(tmp_path):
 
 # ---------------------------------------------------------------------- 2. where new entries go
 
-ORDER = ("UNODC", "OSSE", "Danmark", "Finland")
+ORDER = HeadingOrder(("UNODC", "OSSE", "Danmark", "Finland"), (Organisation("OSSE", aliases=("OSCE",)),))
 
 
 def document_with(tmp_path, international: str) -> IssueDocument:
@@ -205,6 +203,10 @@ def document_with(tmp_path, international: str) -> IssueDocument:
 
 def international(document: IssueDocument) -> list[tuple[str, str]]:
     return [(str(e["heading"]), str(e.get("title", ""))) for e in document.data["sections"]["international"]]
+
+
+def headings(document: IssueDocument) -> list[str]:
+    return [heading for heading, _title in international(document)]
 
 
 ENTRIES = """
@@ -218,6 +220,15 @@ ENTRIES = """
       title: s1
 """
 
+IN_ORDER = """
+    - heading: UNODC
+      title: u1
+    - heading: Finland
+      title: f1
+    - heading: Sverige
+      title: s1
+"""
+
 
 def test_an_entry_with_an_existing_heading_goes_after_that_headings_last_entry(tmp_path):
     document = document_with(tmp_path, ENTRIES)
@@ -225,10 +236,13 @@ def test_an_entry_with_an_existing_heading_goes_after_that_headings_last_entry(t
     assert international(document)[2:4] == [("UNODC", "u2"), ("unodc", "u3")]
 
 
-def test_a_new_heading_goes_before_the_first_heading_that_the_order_puts_later(tmp_path):
-    document = document_with(tmp_path, ENTRIES)
+def test_a_new_heading_goes_after_the_last_heading_that_the_order_puts_before_it(tmp_path):
+    document = document_with(tmp_path, IN_ORDER)
     assert document.insert_entry("international", Entry(heading="Danmark", title="d1"), ORDER) == 2
-    assert [h for h, _ in international(document)] == ["UNODC", "Danmark", "Finland", "UNODC", "Sverige"]
+    assert headings(document) == ["UNODC", "Danmark", "Finland", "Sverige"]
+    # An organisation's other name stands where its listed name does: 'OSCE' where 'OSSE' is listed.
+    assert document.insert_entry("international", Entry(heading="OSCE", title="o1"), ORDER) == 2
+    assert headings(document) == ["UNODC", "OSCE", "Danmark", "Finland", "Sverige"]
 
 
 def test_a_heading_not_in_the_order_goes_last(tmp_path):
@@ -237,6 +251,24 @@ def test_a_heading_not_in_the_order_goes_last(tmp_path):
     assert international(document)[-1] == ("Island", "i1")
     # Without any configured order, a new heading goes last too.
     assert document.insert_entry("international", Entry(heading="OSSE", title="o1")) == 6
+
+
+def test_a_listed_heading_goes_before_the_unlisted_ones_the_tool_put_last(tmp_path):
+    # The order of adding that once left a listed heading under an unlisted one in the file (and
+    # above it in every output): an unlisted heading first, then listed ones.
+    document = document_with(tmp_path, " []\n")
+    for heading in ("Island", "Finland", "UNODC", "Sverige"):
+        document.insert_entry("international", Entry(heading=heading, title=heading.lower()), ORDER)
+    assert headings(document) == ["UNODC", "Finland", "Island", "Sverige"]
+
+
+def test_an_unlisted_heading_the_editor_put_first_keeps_its_place(tmp_path):
+    document = document_with(
+        tmp_path, "\n    - heading: Ukraina\n      title: k1\n    - heading: Finland\n      title: f1\n"
+    )
+    assert document.insert_entry("international", Entry(heading="UNODC", title="u1"), ORDER) == 2
+    assert document.insert_entry("international", Entry(heading="Danmark", title="d1"), ORDER) == 3
+    assert headings(document) == ["Ukraina", "UNODC", "Danmark", "Finland"]
 
 
 def test_before_puts_the_entry_at_that_position(tmp_path):
@@ -770,7 +802,7 @@ def test_headings_out_of_the_configured_order_are_a_warning(desk):
     problem = only(
         desk.check(swapped),
         "warning",
-        "heading 'UNODC' comes after a heading that newsletter.yaml puts later",
+        "heading 'UNODC' comes after 'Finland', which newsletter.yaml puts later",
         "sections.international",
     )
     assert problem.line == 28

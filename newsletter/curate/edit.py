@@ -34,7 +34,7 @@ from newsletter.curate.issuefile import (
 )
 from newsletter.curate.ranking import Ranking
 from newsletter.errors import NewsletterError, NotFound, UsageError
-from newsletter.models import Entry, FeedsConfig, Issue, Item, Settings
+from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
@@ -105,10 +105,9 @@ class Curation:
             document.save()
             self._uses.pop(issue_id, None)
 
-    def heading_order(self, section: str) -> tuple[str, ...]:
-        """The configured order of headings in a section."""
-        config = self.settings.section(section)
-        return config.headings if config else ()
+    def heading_order(self, section: str) -> HeadingOrder:
+        """The order of headings in a section: where a new heading goes, and what `check_issue` holds to."""
+        return self.settings.heading_order(section)
 
     def require_section(self, section: str) -> str:
         """The section key, or a usage error naming the configured ones."""
@@ -712,16 +711,18 @@ def _forbidden_message(forbidden: list[str]) -> str:
 
 
 def _heading_problems(curation: Curation, path: str, key: str, entries: list[Entry]) -> list[Problem]:
+    """A heading split into runs, and listed headings out of the section's `HeadingOrder`.
+
+    An unlisted heading is never out of order: readers get it where the editor put it (the outputs
+    follow the file), and a new one is only placed after the listed ones.
+    """
     problems = []
-    order = {h.lower(): i for i, h in enumerate(curation.heading_order(key))}
-    runs: list[Entry] = []
-    for entry in entries:
-        if not runs or runs[-1].heading.lower() != entry.heading.lower():
-            runs.append(entry)
+    order = curation.heading_order(key)
     seen: dict[str, Entry] = {}
-    best = -1
-    for entry in runs:
-        name = entry.heading.lower()
+    latest: tuple[int, str] | None = None  # the rank and heading of the latest listed heading so far
+    for heading, members in heading_runs(entries):
+        entry = members[0][1]
+        name = heading_key(heading)
         if name in seen:
             problems.append(
                 Problem(
@@ -734,18 +735,21 @@ def _heading_problems(curation: Curation, path: str, key: str, entries: list[Ent
                 )
             )
         seen.setdefault(name, entry)
-        if name in order:
-            if order[name] < best:
-                problems.append(
-                    Problem(
-                        "warning",
-                        f"heading '{entry.heading}' comes after a heading that newsletter.yaml puts later",
-                        path,
-                        entry.line_of("heading"),
-                        f"sections.{key}",
-                    )
+        rank = order.rank(heading)
+        if rank is None:
+            continue
+        if latest is not None and rank < latest[0]:
+            problems.append(
+                Problem(
+                    "warning",
+                    f"heading '{entry.heading}' comes after '{latest[1]}', which newsletter.yaml puts later",
+                    path,
+                    entry.line_of("heading"),
+                    f"sections.{key}",
                 )
-            best = max(best, order[name])
+            )
+        if latest is None or rank > latest[0]:
+            latest = (rank, heading)
     return problems
 
 

@@ -27,7 +27,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from newsletter.config import line_of, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.fsutil import atomic_write, exclusive_lock
-from newsletter.models import ENTRY_FIELDS, Entry, Issue, Settings
+from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
 from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 
 ISSUE_KEYS = ("id", "title", "period", "published", "audience", "intro", "sections")
@@ -235,13 +235,13 @@ class IssueDocument:
         return entries
 
     def insert_entry(
-        self, key: str, entry: Entry, heading_order: tuple[str, ...] = (), before: int | None = None
+        self, key: str, entry: Entry, heading_order: HeadingOrder | None = None, before: int | None = None
     ) -> int:
         """Put an entry into a section; returns its 1-based position.
 
-        Without `before`, it goes after the last entry with the same heading (so a
-        heading's entries stay together), or, for a new heading, before the first
-        heading that comes later in the configured order, or last.
+        Without `before`, it goes where `insertion_index` puts its heading: after the
+        heading's last entry, or, for a new heading, where the section's `HeadingOrder`
+        puts it.
         """
         entries = self.entries_of(key)
         if before is not None:
@@ -511,19 +511,10 @@ def flow_list(values) -> CommentedSeq:
     return seq
 
 
-def insertion_index(entries: CommentedSeq, heading: str, order: tuple[str, ...]) -> int:
-    """Where an entry with `heading` goes: after its heading's last entry, else by the configured order."""
+def insertion_index(entries: CommentedSeq, heading: str, order: HeadingOrder | None = None) -> int:
+    """Where an entry with `heading` goes in a section's entries (0-based): `HeadingOrder.index_for`."""
     headings = [str(e.get("heading", "")) if isinstance(e, dict) else "" for e in entries]
-    same = [i for i, h in enumerate(headings) if h.lower() == heading.lower()]
-    if same:
-        return same[-1] + 1
-    rank = {h.lower(): i for i, h in enumerate(order)}
-    if heading.lower() in rank:
-        mine = rank[heading.lower()]
-        for i, h in enumerate(headings):
-            if rank.get(h.lower(), -1) > mine:
-                return i
-    return len(entries)
+    return (order or HeadingOrder()).index_for(headings, heading)
 
 
 def _date_field(node, key: str, problem, field: str | None = None) -> dt.date | None:

@@ -1,7 +1,9 @@
 """The view model every output is rendered from, built once per issue.
 
-Sections in order with their titles, headings grouped and ordered as
-newsletter.yaml prefers, every entry's Markdown rendered and sanitised, every
+Sections in order with their titles, headings and entries in the order of the
+issue file (what the editor sees there is what readers get; newsletter.yaml's
+order of headings decides where the curation commands put a new heading, not
+how an issue is shown), every entry's Markdown rendered and sanitised, every
 link numbered once for the whole issue, Norwegian dates from Babel.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from babel import Locale
 from babel.dates import format_date
 
-from newsletter.models import Entry, Issue, Settings
+from newsletter.models import Issue, Settings, heading_runs
 from newsletter.render import markdown
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class EntryView:
 
 @dataclass
 class GroupView:
-    """Consecutive entries under one heading."""
+    """Consecutive entries under one heading, as the issue file has them (`models.heading_runs`)."""
 
     heading: str
     entries: list[EntryView]
@@ -139,19 +141,6 @@ class LinkNumbers:
         return [(n, url) for n, url in enumerate(self._order[before:], before + 1)]
 
 
-def ordered_groups(entries: list[tuple[int, Entry]], order: tuple[str, ...]) -> list[tuple[str, list]]:
-    """Entries grouped by heading; groups in the configured order, unlisted headings after, as written."""
-    groups: dict[str, list] = {}
-    names: dict[str, str] = {}
-    for position, entry in entries:
-        key = entry.heading.lower()
-        names.setdefault(key, entry.heading)
-        groups.setdefault(key, []).append((position, entry))
-    rank = {h.lower(): i for i, h in enumerate(order)}
-    keys = sorted(groups, key=lambda k: (rank.get(k, len(rank)), list(groups).index(k)))
-    return [(names[k], groups[k]) for k in keys]
-
-
 def preheader(text: str, limit: int = 140) -> str:
     """The inbox preview of an e-mail: `text` unwrapped, addresses dropped, cut at a word within `limit` characters."""
     flat = " ".join(re.sub(r" \((?:https?://|[^ ()]+@)[^)]*\)", "", text).split())
@@ -174,7 +163,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         title = (config.title if config else key).replace("{period}", issue.period)
         before = len(numbers.numbers)
         groups: list[GroupView] = []
-        for heading, members in ordered_groups(list(enumerate(entries, 1)), config.headings if config else ()):
+        for heading, members in heading_runs(entries):  # as the file has them: see models.HeadingOrder
             views = []
             for position, entry in members:
                 start = len(numbers.numbers)
