@@ -98,15 +98,9 @@ def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
     assert ranking.remaining_picks(20.0, 12.0, 3) == pytest.approx(20.0 * 6 / 15)
     assert ranking.remaining_picks(20.0, 5.0, 9) == pytest.approx(20.0 * 12 / 8)
     assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
-    items, _, history = load()
-    documents = {i.id: item_document(i) for i in items}
     # The editor read the prior's three best and all were skips: the quarter holds fewer picks
     # than the history promised, and the estimate below says so.
-    first = rank_items(items, list(documents.values()), history, expected_picks=4)
-    read = [r.item.id for r in first.ranked[:3]]
-    rest = [i for i in items if i.id not in read]
-    skipped = [(documents[i], 0, 1.0) for i in read]
-    after = rank_items(rest, [documents[i.id] for i in rest], history, skipped, 4, decided_here=3)
+    first, after = read_the_top_three(label=0, expected=4)
     assert after.unread_estimate(0) < first.unread_estimate(3) < 4.0
     assert after.expected_picks == pytest.approx(after.unread_estimate(0), abs=0.01)
 
@@ -376,20 +370,20 @@ def test_a_past_place_naming_the_same_organisation_as_the_configured_one_keeps_t
 def test_the_top_items_hold_more_of_the_expected_picks_than_a_flat_prior_says(monkeypatch):
     # The prior's parts are noisy measures of one thing, so its log-odds are taken steeper when it
     # splits the expected picks between read and unread: after the best three turn out picks, fewer
-    # are said to be left below than the plain prior would say, and none is lost from the total.
+    # are said to be left below than the plain prior would say.
+    assert ranking.ESTIMATE_PRIOR_SLOPE > 1.0
+    steep = read_the_top_three(label=1, expected=5)[1].unread_estimate(0)
+    monkeypatch.setattr(ranking, "ESTIMATE_PRIOR_SLOPE", 1.0)
+    flat = read_the_top_three(label=1, expected=5)[1].unread_estimate(0)
+    assert 0.5 <= steep < flat
+
+
+def read_the_top_three(label: int, expected: float):
+    """The first ranking of the small quarter, and the ranking once its three best are decided `label`."""
     items, _, history = load()
     documents = {i.id: item_document(i) for i in items}
-    first = rank_items(items, list(documents.values()), history, expected_picks=5)
+    first = rank_items(items, list(documents.values()), history, expected_picks=expected)
     read = [r.item.id for r in first.ranked[:3]]
     rest = [i for i in items if i.id not in read]
-    picked = [(documents[i], 1, 1.0) for i in read]
-
-    def left_below():
-        after = rank_items(rest, [documents[i.id] for i in rest], history, picked, 5, decided_here=3)
-        return after.unread_estimate(0)
-
-    assert ranking.ESTIMATE_PRIOR_SLOPE > 1.0
-    steep = left_below()
-    monkeypatch.setattr(ranking, "ESTIMATE_PRIOR_SLOPE", 1.0)
-    flat = left_below()
-    assert 0.5 <= steep < flat
+    decided = [(documents[i], label, 1.0) for i in read]
+    return first, rank_items(rest, [documents[i.id] for i in rest], history, decided, expected, decided_here=3)
