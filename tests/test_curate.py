@@ -4,8 +4,13 @@ scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -417,6 +422,90 @@ def test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error(w
     assert done.stdout == ""  # not the first card
     assert done.stderr.strip().splitlines() == [f"Error: {cli_module._NO_TERMINAL}"]
     assert issue_text(ws) == before
+
+
+def on_a_terminal(root, *steps, issue_id="2022-q2"):
+    """Run `newsletter issue triage` on a pseudo-terminal, as the editor at a keyboard.
+
+    `steps` are (text, keys) pairs: once `text` is in the output written since the step before,
+    `keys` go to the terminal in one write, as keys typed ahead while the program is busy arrive.
+    Returns the exit status (None when it had to be killed, still waiting for keys), the output
+    with \r\n as \n, and whether the terminal's mode afterwards is the one it had before.
+    """
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "--workspace", str(root), "issue", "triage", issue_id],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,  # the pty is its terminal, not the one running the tests
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
+    output, mark = b"", 0
+
+    def read_until(done, seconds=30.0):
+        nonlocal output
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                output += os.read(master, 65536)
+
+    try:
+        for text, keys in steps:
+            read_until(lambda text=text, mark=mark: text.encode() in output[mark:])
+            mark = len(output)
+            os.write(master, keys.encode())
+        read_until(lambda: process.poll() is not None)
+        read_until(lambda: not select.select([master], [], [], 0.2)[0])  # what it wrote before it ended
+        if process.poll() is None:
+            process.kill()
+        restored = termios.tcgetattr(slave) == before
+    finally:
+        process.wait()
+        os.close(master)
+        os.close(slave)
+    return process.returncode, output.decode("utf-8").replace("\r\n", "\n"), restored
+
+
+def shown_ids(output):
+    """The item ids of the cards in a triage session's output, in the order shown."""
+    return re.findall(r"^  (\w+) · ", output, re.MULTILINE)
+
+
+CARD_END = "[q]uit  [?]"
+
+
+def test_triage_on_a_terminal_keeps_every_key_typed_ahead(ws):
+    """Keys typed while triage ranks are all taken, in order (click.getchar flushed them)."""
+    invoke(ws, "issue", "new", "2022-q2")
+    status, output, restored = on_a_terminal(ws, (CARD_END, "asslq"))
+    assert status == 0, output
+    added, skipped_one, skipped_two, later, quit_at = shown_ids(output)
+    assert re.search(r"\nadded 1, skipped 2, later 1, \d+ not seen yet\n$", output)
+    assert [e["item"] for entries in outline(ws)["sections"].values() for e in entries] == [added]
+    assert {i["id"] for i in inbox(ws, "--status", "skipped")} == {skipped_one, skipped_two}
+    assert {later, quit_at} <= {i["id"] for i in inbox(ws)}
+    assert restored
+
+
+def test_triage_on_a_terminal_prompts_by_line_and_reads_keys_again_after(ws):
+    """Choose: the prompts echo and read a line; keys typed after the answer, an arrow key and
+    Ctrl-C among them, are read as keys (an arrow's final 'A' does not add the item)."""
+    invoke(ws, "issue", "new", "2022-q2")
+    status, output, restored = on_a_terminal(
+        ws, (CARD_END, "c"), ("section", "kom\n"), ("heading", "Møter\n\x1b[As"), ("[3/", "\x03")
+    )
+    assert status == 0, output
+    first, second, third = shown_ids(output)
+    assert "kom\n" in output and "Møter\n" in output  # echoed as typed
+    assert "  keys: a add" in output  # the arrow key: not a triage key
+    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ not seen yet\n$", output)
+    assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
+    assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
+    assert third in {i["id"] for i in inbox(ws)}
+    assert restored
 
 
 def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):
