@@ -825,11 +825,32 @@ def _triage_keys() -> Iterator[KeyReader | None]:
 @click.argument("issue_id", type=ISSUE_ID)
 @pass_context
 def issue_triage(ctx: Context, issue_id):
-    """Go through the quarter's candidates one by one, best first; resumable at any point."""
+    """Go through the quarter's candidates one by one, best first; resumable at any point.
+
+    Each card waits for one key, without Enter; keys typed ahead are kept, in order.
+
+    \b
+      a  add to the suggested section and heading
+      c  choose section and heading, then add
+      s  skip (stays out of the inbox, next quarter too)
+      l  leave for later
+      o  open the link in a browser
+      q  quit (every decision so far is saved); Ctrl-C too
+      ?  help
+    """
     from newsletter.curate.triage import triage
 
     with _triage_keys() as keys, ctx.store() as store:
         result = triage(_curation(ctx, store), issue_id, _ClickTriageUI(keys))
+    if not result.shown:
+        if result.decided:
+            click.echo(
+                f"nothing to triage: every candidate of {issue_id} is decided "
+                f"({_count(result.decided, 'item')} picked or skipped)"
+            )
+        else:
+            click.echo(f"nothing to triage: {issue_id}'s quarter has no candidates; `newsletter collect` fetches items")
+        return
     click.echo(
         f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
         + (f", {result.remaining} not seen yet" if result.quit else "")

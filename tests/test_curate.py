@@ -341,6 +341,7 @@ def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     assert first.exit_code == 0, first.output
     assert f"[1/{len(candidates)}] {candidates[0]['title']}" in first.stdout
     assert "added 1, skipped 1, later 1" in first.stdout
+    assert "\n  skipped\n" in first.stdout and "\n  left for later\n" in first.stdout
     assert opened == [candidates[1]["url"]]
     assert outline(ws)["sections"][candidates[0]["section"]][0]["item"] == candidates[0]["id"]
     remaining = [i["id"] for i in inbox(ws)]
@@ -388,6 +389,41 @@ def test_triage_ends_cleanly_when_input_runs_out(ws):
     result = invoke(ws, "issue", "triage", "2022-q2", input="a")
     assert result.exit_code == 0
     assert "added 1" in result.stdout
+
+
+def test_triage_with_every_candidate_decided_says_so(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    ids = [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "add", "2022-q2", ids[0]).exit_code == 0
+    assert invoke(ws, "issue", "skip", *ids[1:]).exit_code == 0
+    # Once the ranking has learned, every item of the quarter is a candidate: decide those too.
+    rest = [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "skip", *rest).exit_code == 0 and inbox(ws) == []
+    result = invoke(ws, "issue", "triage", "2022-q2", input="a")
+    assert result.exit_code == 0, result.output
+    decided = len(ids) + len(rest)
+    assert (
+        result.stdout
+        == f"nothing to triage: every candidate of 2022-q2 is decided ({decided} items picked or skipped)\n"
+    )
+
+
+def test_triage_of_a_quarter_with_no_candidates_says_so(ws):
+    invoke(ws, "issue", "new", "2023-q1")  # nothing collected was published then
+    result = invoke(ws, "issue", "triage", "2023-q1", input="a")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "nothing to triage: 2023-q1's quarter has no candidates; `newsletter collect` fetches items\n"
+    )
+
+
+def test_triage_help_lists_every_key():
+    from newsletter.curate.triage import KEYS
+
+    result = CliRunner().invoke(cli, ["issue", "triage", "--help"])
+    assert result.exit_code == 0
+    for key, meaning in KEYS.items():
+        assert f"  {key}  {meaning}" in result.stdout, key
 
 
 def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, monkeypatch):
