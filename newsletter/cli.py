@@ -732,11 +732,11 @@ class _ClickTriageUI:
     """Triage on a terminal: single keys, prompts, the system's browser.
 
     `keys` reads the terminal for the whole session (see `_triage_keys`); None for an in-process
-    caller's stream, which click.getchar reads.
+    caller's stream, which click.getchar reads. `issue_id` is named in the error without a terminal.
     """
 
-    def __init__(self, keys: KeyReader | None):
-        self._keys = keys
+    def __init__(self, issue_id: str, keys: KeyReader | None):
+        self._issue_id, self._keys = issue_id, keys
 
     def show(self, item, index, total):
         from newsletter.curate.listing import date_label
@@ -761,7 +761,7 @@ class _ClickTriageUI:
         except (EOFError, KeyboardInterrupt, click.Abort):
             return "q"
         except OSError as exc:  # no terminal: click.getchar reads /dev/tty when standard input is a pipe
-            raise NewsletterError(_NO_TERMINAL) from exc
+            raise NewsletterError(_no_terminal(self._issue_id)) from exc
 
     def choose_section(self, sections, default):
         with self._lines():
@@ -787,14 +787,16 @@ class _ClickTriageUI:
         return self._keys.lines() if self._keys else nullcontext()
 
 
-_NO_TERMINAL = (
-    "issue triage needs a terminal to read keys; without one, list with `newsletter items "
-    "--issue ID` and decide with `newsletter issue add` and `newsletter issue skip`"
-)
+def _no_terminal(issue_id: str) -> str:
+    """The one-line error of triage without a terminal: the commands that do its work without one."""
+    return (
+        f"issue triage needs a terminal to read keys; without one, list with `newsletter items --issue {issue_id}` "
+        f"and decide with `newsletter issue add {issue_id} ITEM...` and `newsletter issue skip ITEM...`"
+    )
 
 
 @contextmanager
-def _triage_keys() -> Iterator[KeyReader | None]:
+def _triage_keys(issue_id: str) -> Iterator[KeyReader | None]:
     """The editor's keys for a whole triage session, opened before the first card is shown.
 
     From a terminal on standard input; from /dev/tty when standard input is a pipe or a file (what
@@ -817,7 +819,7 @@ def _triage_keys() -> Iterator[KeyReader | None]:
         try:
             keys = stack.enter_context(terminal_keys(descriptor))
         except OSError as exc:
-            raise NewsletterError(_NO_TERMINAL) from exc
+            raise NewsletterError(_no_terminal(issue_id)) from exc
         yield keys
 
 
@@ -840,8 +842,8 @@ def issue_triage(ctx: Context, issue_id):
     """
     from newsletter.curate.triage import triage
 
-    with _triage_keys() as keys, ctx.store() as store:
-        result = triage(_curation(ctx, store), issue_id, _ClickTriageUI(keys))
+    with _triage_keys(issue_id) as keys, ctx.store() as store:
+        result = triage(_curation(ctx, store), issue_id, _ClickTriageUI(issue_id, keys))
     if not result.shown:
         if result.decided:
             click.echo(

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from newsletter import cli as cli_module
 from newsletter.cli import cli
 from newsletter.config import Workspace
 from newsletter.store import Store
@@ -437,8 +436,11 @@ def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, mon
     before = issue_text(ws)
     result = invoke(ws, "issue", "triage", "2022-q2")
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("Error: issue triage needs a terminal to read keys")
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert result.stderr == (
+        "Error: issue triage needs a terminal to read keys; without one, list with `newsletter items --issue 2022-q2` "
+        "and decide with `newsletter issue add 2022-q2 ITEM...` and `newsletter issue skip ITEM...`\n"
+    )
+    assert "Traceback" not in result.output
     assert issue_text(ws) == before
 
 
@@ -456,7 +458,10 @@ def test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error(w
     )
     assert done.returncode == 1
     assert done.stdout == ""  # not the first card
-    assert done.stderr.strip().splitlines() == [f"Error: {cli_module._NO_TERMINAL}"]
+    assert done.stderr.strip().splitlines() == [
+        "Error: issue triage needs a terminal to read keys; without one, list with `newsletter items --issue 2022-q2` "
+        "and decide with `newsletter issue add 2022-q2 ITEM...` and `newsletter issue skip ITEM...`"
+    ]
     assert issue_text(ws) == before
 
 
