@@ -6,11 +6,10 @@ import io
 import itertools
 import json
 import logging
-import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,6 +27,7 @@ from newsletter.store import Store
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from newsletter.curate.issuefile import Problem
+    from newsletter.terminal import KeyReader
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 T = TypeVar("T")
@@ -765,7 +765,14 @@ def issue_draft(ctx: Context, issue_id, min_score):
 
 
 class _ClickTriageUI:
-    """Triage on a terminal: single keys, prompts, the system's browser."""
+    """Triage on a terminal: single keys, prompts, the system's browser.
+
+    `keys` reads the terminal for the whole session (see `_triage_keys`); None for an in-process
+    caller's stream, which click.getchar reads. `issue_id` is named in the error without a terminal.
+    """
+
+    def __init__(self, issue_id: str, keys: KeyReader | None):
+        self._issue_id, self._keys = issue_id, keys
 
     def show(self, item, index, total):
         from newsletter.curate.listing import date_label
@@ -786,17 +793,21 @@ class _ClickTriageUI:
 
     def key(self):
         try:
-            return click.getchar()
+            return self._keys.key() if self._keys else click.getchar()
         except (EOFError, KeyboardInterrupt, click.Abort):
             return "q"
         except OSError as exc:  # no terminal: click.getchar reads /dev/tty when standard input is a pipe
-            raise NewsletterError(_NO_TERMINAL) from exc
+            raise NewsletterError(_no_terminal(self._issue_id)) from exc
 
     def choose_section(self, sections, default):
-        return click.prompt("section", type=click.Choice(sections), default=default if default in sections else None)
+        with self._lines():
+            return click.prompt(
+                "section", type=click.Choice(sections), default=default if default in sections else None
+            )
 
     def choose_heading(self, default):
-        return click.prompt("heading", default=default or None)
+        with self._lines():
+            return click.prompt("heading", default=default or None)
 
     def open_link(self, url):
         from newsletter.curate.triage import open_in_browser
@@ -807,45 +818,77 @@ class _ClickTriageUI:
     def say(self, text):
         click.echo("  " + text)
 
-
-_NO_TERMINAL = (
-    "issue triage needs a terminal to read keys; without one, list with `newsletter items "
-    "--issue ID` and decide with `newsletter issue add` and `newsletter issue skip`"
-)
+    def _lines(self):
+        """The terminal back in line mode (echo, editing) while click.prompt reads an answer."""
+        return self._keys.lines() if self._keys else nullcontext()
 
 
-def _keys_readable() -> bool:
-    """Whether `click.getchar` can read the editor's keys, asked before the first card is shown.
+def _no_terminal(issue_id: str) -> str:
+    """The one-line error of triage without a terminal: the commands that do its work without one."""
+    return (
+        f"issue triage needs a terminal to read keys; without one, list with `newsletter items --issue {issue_id}` "
+        f"and decide with `newsletter issue add {issue_id} ITEM...` and `newsletter issue skip ITEM...`"
+    )
 
-    It can from a terminal on standard input; from /dev/tty when standard input is a pipe or a
-    file (what click does then), so `cmd | newsletter issue triage` still works in a terminal; and
-    from an in-process caller's stream, which has no file descriptor (click's CliRunner). Without
-    a controlling terminal (cron, CI, a service) /dev/tty does not open.
+
+@contextmanager
+def _triage_keys(issue_id: str) -> Iterator[KeyReader | None]:
+    """The editor's keys for a whole triage session, opened before the first card is shown.
+
+    From a terminal on standard input; from /dev/tty when standard input is a pipe or a file (what
+    click does then), so `cmd | newsletter issue triage` still works in a terminal. Yields None
+    for an in-process caller's stream, which has no file descriptor (click's CliRunner), and on
+    Windows, where click.getchar reads the console and drops nothing: click.getchar reads then.
+    Without a controlling terminal (cron, CI, a service) /dev/tty does not open: NewsletterError,
+    so a pipe or a log gets one line, not half a session.
     """
     try:
         descriptor = sys.stdin.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):
-        return True
-    if os.isatty(descriptor):
-        return True
-    try:
-        with open("/dev/tty", "rb"):
-            return True
-    except OSError:
-        return False
+        descriptor = None
+    if descriptor is None or sys.platform == "win32":
+        yield None
+        return
+    from newsletter.terminal import terminal_keys
+
+    with ExitStack() as stack:
+        try:
+            keys = stack.enter_context(terminal_keys(descriptor))
+        except OSError as exc:
+            raise NewsletterError(_no_terminal(issue_id)) from exc
+        yield keys
 
 
 @issue.command("triage")
 @click.argument("issue_id", type=ISSUE_ID)
 @pass_context
 def issue_triage(ctx: Context, issue_id):
-    """Go through the quarter's candidates one by one, best first; resumable at any point."""
+    """Go through the quarter's candidates one by one, best first; resumable at any point.
+
+    Each card waits for one key, without Enter; keys typed ahead are kept, in order.
+
+    \b
+      a  add to the suggested section and heading
+      c  choose section and heading, then add
+      s  skip (stays out of the inbox, next quarter too)
+      l  leave for later
+      o  open the link in a browser
+      q  quit (every decision so far is saved); Ctrl-C too
+      ?  help
+    """
     from newsletter.curate.triage import triage
 
-    if not _keys_readable():  # before any card: a pipe or a log gets the one line, not half a session
-        raise NewsletterError(_NO_TERMINAL)
-    with ctx.store() as store:
-        result = triage(_curation(ctx, store), issue_id, _ClickTriageUI())
+    with _triage_keys(issue_id) as keys, ctx.store() as store:
+        result = triage(_curation(ctx, store), issue_id, _ClickTriageUI(issue_id, keys))
+    if not result.shown:
+        if result.decided:
+            click.echo(
+                f"nothing to triage: every candidate of {issue_id} is decided "
+                f"({_count(result.decided, 'item')} picked or skipped)"
+            )
+        else:
+            click.echo(f"nothing to triage: {issue_id}'s quarter has no candidates; `newsletter collect` fetches items")
+        return
     click.echo(
         f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
         + (f", {result.remaining} not seen yet" if result.quit else "")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import select
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from newsletter import cli as cli_module
 from newsletter.cli import cli
 from newsletter.config import Workspace
 from newsletter.store import Store
@@ -397,6 +400,7 @@ def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     assert first.exit_code == 0, first.output
     assert f"[1/{len(candidates)}] {candidates[0]['title']}" in first.stdout
     assert "added 1, skipped 1, later 1" in first.stdout
+    assert "\n  skipped\n" in first.stdout and "\n  left for later\n" in first.stdout
     assert opened == [candidates[1]["url"]]
     assert outline(ws)["sections"][candidates[0]["section"]][0]["item"] == candidates[0]["id"]
     remaining = [i["id"] for i in inbox(ws)]
@@ -446,6 +450,41 @@ def test_triage_ends_cleanly_when_input_runs_out(ws):
     assert "added 1" in result.stdout
 
 
+def test_triage_with_every_candidate_decided_says_so(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    ids = [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "add", "2022-q2", ids[0]).exit_code == 0
+    assert invoke(ws, "issue", "skip", *ids[1:]).exit_code == 0
+    # Once the ranking has learned, every item of the quarter is a candidate: decide those too.
+    rest = [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "skip", *rest).exit_code == 0 and inbox(ws) == []
+    result = invoke(ws, "issue", "triage", "2022-q2", input="a")
+    assert result.exit_code == 0, result.output
+    decided = len(ids) + len(rest)
+    assert (
+        result.stdout
+        == f"nothing to triage: every candidate of 2022-q2 is decided ({decided} items picked or skipped)\n"
+    )
+
+
+def test_triage_of_a_quarter_with_no_candidates_says_so(ws):
+    invoke(ws, "issue", "new", "2023-q1")  # nothing collected was published then
+    result = invoke(ws, "issue", "triage", "2023-q1", input="a")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "nothing to triage: 2023-q1's quarter has no candidates; `newsletter collect` fetches items\n"
+    )
+
+
+def test_triage_help_lists_every_key():
+    from newsletter.curate.triage import KEYS
+
+    result = CliRunner().invoke(cli, ["issue", "triage", "--help"])
+    assert result.exit_code == 0
+    for key, meaning in KEYS.items():
+        assert f"  {key}  {meaning}" in result.stdout, key
+
+
 def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, monkeypatch):
     """`echo | newsletter issue triage ID`: click.getchar cannot open /dev/tty."""
     invoke(ws, "issue", "new", "2022-q2")
@@ -457,8 +496,11 @@ def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, mon
     before = issue_text(ws)
     result = invoke(ws, "issue", "triage", "2022-q2")
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("Error: issue triage needs a terminal to read keys")
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert result.stderr == (
+        "Error: issue triage needs a terminal to read keys; without one, list with `newsletter items --issue 2022-q2` "
+        "and decide with `newsletter issue add 2022-q2 ITEM...` and `newsletter issue skip ITEM...`\n"
+    )
+    assert "Traceback" not in result.output
     assert issue_text(ws) == before
 
 
@@ -476,8 +518,95 @@ def test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error(w
     )
     assert done.returncode == 1
     assert done.stdout == ""  # not the first card
-    assert done.stderr.strip().splitlines() == [f"Error: {cli_module._NO_TERMINAL}"]
+    assert done.stderr.strip().splitlines() == [
+        "Error: issue triage needs a terminal to read keys; without one, list with `newsletter items --issue 2022-q2` "
+        "and decide with `newsletter issue add 2022-q2 ITEM...` and `newsletter issue skip ITEM...`"
+    ]
     assert issue_text(ws) == before
+
+
+def on_a_terminal(root, *steps, issue_id="2022-q2"):
+    """Run `newsletter issue triage` on a pseudo-terminal, as the editor at a keyboard.
+
+    `steps` are (text, keys) pairs: once `text` is in the output written since the step before,
+    `keys` go to the terminal in one write, as keys typed ahead while the program is busy arrive.
+    Returns the exit status (None when it had to be killed, still waiting for keys), the output
+    with \r\n as \n, and whether the terminal's mode afterwards is the one it had before.
+    """
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "--workspace", str(root), "issue", "triage", issue_id],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,  # the pty is its terminal, not the one running the tests
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
+    output, mark = b"", 0
+
+    def read_until(done, seconds=30.0):
+        nonlocal output
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                output += os.read(master, 65536)
+
+    try:
+        for text, keys in steps:
+            read_until(lambda text=text, mark=mark: text.encode() in output[mark:])
+            mark = len(output)
+            os.write(master, keys.encode())
+        read_until(lambda: process.poll() is not None)
+        read_until(lambda: not select.select([master], [], [], 0.2)[0])  # what it wrote before it ended
+        if process.poll() is None:
+            process.kill()
+        restored = termios.tcgetattr(slave) == before
+    finally:
+        process.wait()
+        os.close(master)
+        os.close(slave)
+    return process.returncode, output.decode("utf-8").replace("\r\n", "\n"), restored
+
+
+def shown_ids(output):
+    """The item ids of the cards in a triage session's output, in the order shown."""
+    return re.findall(r"^  (\w+) · ", output, re.MULTILINE)
+
+
+CARD_END = "[q]uit  [?]"
+
+
+def test_triage_on_a_terminal_keeps_every_key_typed_ahead(ws):
+    """Keys typed while triage ranks are all taken, in order (click.getchar flushed them)."""
+    invoke(ws, "issue", "new", "2022-q2")
+    status, output, restored = on_a_terminal(ws, (CARD_END, "asslq"))
+    assert status == 0, output
+    added, skipped_one, skipped_two, later, quit_at = shown_ids(output)
+    assert re.search(r"\nadded 1, skipped 2, later 1, \d+ not seen yet\n$", output)
+    assert [e["item"] for entries in outline(ws)["sections"].values() for e in entries] == [added]
+    assert {i["id"] for i in inbox(ws, "--status", "skipped")} == {skipped_one, skipped_two}
+    assert {later, quit_at} <= {i["id"] for i in inbox(ws)}
+    assert restored
+
+
+def test_triage_on_a_terminal_prompts_by_line_and_reads_keys_again_after(ws):
+    """Choose: the prompts echo and read a line; keys typed after the answer, an arrow key and
+    Ctrl-C among them, are read as keys (an arrow's final 'A' does not add the item)."""
+    invoke(ws, "issue", "new", "2022-q2")
+    status, output, restored = on_a_terminal(
+        ws, (CARD_END, "c"), ("section", "kom\n"), ("heading", "Møter\n\x1b[As"), ("[3/", "\x03")
+    )
+    assert status == 0, output
+    first, second, third = shown_ids(output)
+    assert "kom\n" in output and "Møter\n" in output  # echoed as typed
+    assert "  keys: a add" in output  # the arrow key: not a triage key
+    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ not seen yet\n$", output)
+    assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
+    assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
+    assert third in {i["id"] for i in inbox(ws)}
+    assert restored
 
 
 def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):

@@ -21,7 +21,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from newsletter import clock
 from newsletter.collect.urls import reference_key
 from newsletter.config import Workspace, line_of
-from newsletter.curate.inbox import InboxQuery, place, ranked_inbox
+from newsletter.curate.inbox import InboxQuery, iter_inbox, place, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
@@ -535,6 +535,20 @@ def ranked_item(curation: Curation, ref: str) -> Item:
 def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
     """The quarter's candidates that are neither picked nor skipped, best first by the editor's ranking."""
     return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
+
+
+def quarter_decided(curation: Curation, issue_id: str) -> int:
+    """How many of the quarter's items are decided: picked, skipped, or cited by the issue already.
+
+    With `quarter_candidates` empty, this tells a quarter the editor has been through from one
+    that has nothing collected (or nothing relevant) yet. Counts every item, relevant or not, and
+    ranks nothing, so it costs one read of the quarter's rows.
+    """
+    since, until = quarter_bounds(issue_id)
+    in_issue = set(curation.uses(issue_id)[1])
+    query = InboxQuery(since=since, until=until, statuses=(), include_all=True)
+    items = iter_inbox(curation.store, curation.feeds, curation.settings, query)
+    return sum(1 for item in items if item.status != "new" or item.id in in_issue)
 
 
 @dataclass

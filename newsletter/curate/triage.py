@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.curate.edit import Curation, add_items, quarter_candidates
+from newsletter.curate.edit import Curation, add_items, quarter_candidates, quarter_decided
 from newsletter.models import Item
 
 KEYS = {
@@ -64,6 +64,8 @@ class TriageResult:
     later: list[str] = field(default_factory=list)
     remaining: int = 0
     quit: bool = False
+    shown: int = 0  # candidates shown; 0: there was nothing to triage
+    decided: int = 0  # with nothing to triage, the quarter's items decided before (see quarter_decided)
 
 
 def open_in_browser(url: str) -> bool:
@@ -99,7 +101,10 @@ def open_in_browser(url: str) -> bool:
 
 
 def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
-    """Go through the quarter's undecided candidates with the editor."""
+    """Go through the quarter's undecided candidates with the editor; what was decided, and what was left.
+
+    Raises IssueFileError when the issue file is missing or invalid, before any card is shown.
+    """
     curation.load(issue_id)  # the issue must exist and be valid before any decision is taken
     result = TriageResult()
     shown: set[str] = set()
@@ -107,9 +112,12 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
         # Ranked afresh after each decision; items left for later are not offered again this session.
         candidates = [i for i in quarter_candidates(curation, issue_id) if i.id not in shown]
         if not candidates:
+            if not shown:  # nothing at all: say whether the editor has been through it, or it is empty
+                result.decided = quarter_decided(curation, issue_id)
             break
         item = candidates[0]
         shown.add(item.id)
+        result.shown = len(shown)
         index, total = len(shown), len(shown) - 1 + len(candidates)
         ui.show(item, index, total)
         while True:
@@ -134,6 +142,7 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 break
             if key == "l":
                 result.later.append(item.id)
+                ui.say("left for later")
                 break
             if key == "o":
                 ui.open_link(item.url)
