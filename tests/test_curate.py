@@ -389,6 +389,14 @@ def test_add_files_an_item_where_past_issues_filed_its_like_unless_told(ws):
 # ---------------------------------------------------------------------- triage
 
 
+def test_a_stray_enter_or_space_in_triage_shows_the_keys_and_quits_nothing(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    result = invoke(ws, "issue", "triage", "2022-q2", input="\n s")  # then the input runs out: quit
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("  keys: a add") == 2
+    assert "added 0, skipped 1, later 0" in result.stdout
+
+
 def test_triage_adds_skips_leaves_and_quits_then_resumes(ws, monkeypatch):
     invoke(ws, "issue", "new", "2022-q2")
     candidates = inbox(ws)

@@ -121,7 +121,10 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
         index, total = len(shown), len(shown) - 1 + len(candidates)
         ui.show(item, index, total)
         while True:
-            key = (ui.key() or "").strip().lower()[:1]
+            raw = ui.key() or ""
+            # Nothing at all is the end of input (a script's keys ran out): quit. Enter or a space is a
+            # key pressed by mistake, typed ahead as often as not: it shows the keys, and quits nothing.
+            key = raw.strip().lower()[:1] if raw else "q"
             if key == "a":
                 placed = add_items(curation, issue_id, [item.id], section=item.section, heading=item.heading)[0]
                 result.added.append(item.id)
@@ -147,7 +150,7 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
             if key == "o":
                 ui.open_link(item.url)
                 continue
-            if key == "q" or key == "":
+            if key == "q":
                 result.quit = True
                 result.remaining = total - index + 1
                 ui.say(f"stopped; {result.remaining} left. Run triage again to go on.")
