@@ -118,6 +118,15 @@ def test_email_fits_its_size_budget_with_a_preheader_and_real_headings(built):
     assert body.count("Meld deg av") == 1
 
 
+def test_the_email_leaves_out_line_breaks_but_keeps_the_unsubscribe_link_on_a_short_line(built):
+    """Line breaks between blocks are never drawn, so they are not sent; the link's line is encoded again per
+    recipient when sending (MessageTemplate), so it stays a short line of its own."""
+    html = built.files["email.html"].read_text(encoding="utf-8")
+    [line] = [line for line in html.splitlines() if UNSUBSCRIBE_URL in line]
+    assert len(line) < 200, line
+    assert not re.search(r"\n<(?:p|li|ul|h[1-6]|td|tr|table)\b", html.replace(f"\n{line}\n", ""))
+
+
 def test_the_email_template_has_only_rules_premailer_can_inline():
     """premailer silently drops what it cannot inline (@media, :hover): only the kept block may have them."""
     source = (REPO / "newsletter" / "templates" / "email.html").read_text(encoding="utf-8")

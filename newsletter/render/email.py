@@ -7,9 +7,12 @@ per-recipient placeholders in the result, so it never runs per recipient.
 from __future__ import annotations
 
 import logging
+import re
 
 from jinja2 import Environment
 from premailer import Premailer
+
+from newsletter.render.view import UNSUBSCRIBE_URL
 
 
 def render(env: Environment, view) -> str:
@@ -34,7 +37,40 @@ def render(env: Environment, view) -> str:
         # Keep width="600" for Outlook; the CSS width (100%, max 600px) is for everyone else.
         disable_basic_attributes=["width", "height"],
     )
-    return mark_clip_point(inliner.transform(pretty_print=False), view.web_version_url)
+    return mark_clip_point(tighten(inliner.transform(pretty_print=False)), view.web_version_url)
+
+
+# Bytes count toward Gmail's clip. Whitespace next to the tag of a block (a line break the template or
+# Markdown leaves between paragraphs, list items, cells) starts or ends a line, where CSS drops it, and it
+# makes no box between blocks: it is never drawn, so it need not be sent. Inline tags keep theirs: a line
+# break between two links is a space the reader sees. The e-mail has no <pre> (Markdown's code blocks are
+# not among the allowed tags), where it would count.
+_BLOCK = r"(?:!DOCTYPE|html|head|meta|title|style|body|div|table|tr|td|p|ul|ol|li|h[1-6]|blockquote)\b"
+_WHITESPACE_BEFORE_BLOCK = re.compile(r"[ \t\r]*\n[ \t\r\n]*(?=<(?:/?" + _BLOCK + r"|!--))")
+_WHITESPACE_AFTER_BLOCK = re.compile(r"(<(?:/?" + _BLOCK + r"[^>]*|!\[endif\]--)>)[ \t\r]*\n[ \t\r\n]*")
+
+
+def tighten(html: str) -> str:
+    """`html` without what no client shows: line breaks next to the tags of blocks.
+
+    A line with the unsubscribe placeholder stays a line of its own: the send stage encodes only the
+    lines that carry it again for each recipient (`MessageTemplate`), so they must stay short.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    for line in html.split("\n"):
+        if UNSUBSCRIBE_URL in line:
+            out += [_tighten("\n".join(run)), line] if run else [line]
+            run = []
+        else:
+            run.append(line)
+    out.append(_tighten("\n".join(run)))
+    return "\n".join(out)
+
+
+def _tighten(html: str) -> str:
+    html = _WHITESPACE_BEFORE_BLOCK.sub("", html)
+    return _WHITESPACE_AFTER_BLOCK.sub(r"\1", html)
 
 
 # Gmail clips a message over 102 KB (of HTML) and hides the rest behind "[Message clipped]"; the build warns
