@@ -20,6 +20,7 @@ from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
 from newsletter.render.build import EMAIL_LIMIT, build
+from newsletter.render.email import compact_style
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
@@ -125,6 +126,19 @@ def test_the_email_leaves_out_line_breaks_but_keeps_the_unsubscribe_link_on_a_sh
     [line] = [line for line in html.splitlines() if UNSUBSCRIBE_URL in line]
     assert len(line) < 200, line
     assert not re.search(r"\n<(?:p|li|ul|h[1-6]|td|tr|table)\b", html.replace(f"\n{line}\n", ""))
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("margin:0; padding:0; background-color:#eef1f5;", "margin:0;padding:0;background-color:#eef1f5"),
+        ("font-family : 'A; B', Arial ;color:red", "font-family:'A; B', Arial;color:red"),  # ";" in a name stays
+        ("background:url(a.png?x=1;y=2); color: red", "background:url(a.png?x=1;y=2);color:red"),
+        ("font-family: &quot;Open Sans&quot;;", "font-family:&quot;Open Sans&quot;"),  # still escaped
+    ],
+)
+def test_inline_styles_are_sent_without_spaces_css_does_not_need(written, sent):
+    assert compact_style(written) == sent
 
 
 def test_the_email_template_has_only_rules_premailer_can_inline():
