@@ -20,7 +20,7 @@ from newsletter.config import load_settings
 from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
 from newsletter.render.build import EMAIL_LIMIT, build
-from newsletter.render.email import compact_style
+from newsletter.render.email import compact_style, drop_unused_classes
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
@@ -139,6 +139,18 @@ def test_the_email_leaves_out_line_breaks_but_keeps_the_unsubscribe_link_on_a_sh
 )
 def test_inline_styles_are_sent_without_spaces_css_does_not_need(written, sent):
     assert compact_style(written) == sent
+
+
+def test_the_email_keeps_only_the_classes_its_kept_style_selects():
+    """Inlined, class="meta" does nothing; class="deadline" is what the dark-mode rule turns orange."""
+    html = (
+        '<style>#content .deadline { color: #f0a872 !important; }</style><p class="meta" style="color:#5a5a5a">'
+        '<span class="event">Dato: 1. mai</span> · <span class="deadline closed" style="font-weight:bold">Frist</span>'
+    )
+    assert drop_unused_classes(html) == (
+        '<style>#content .deadline { color: #f0a872 !important; }</style><p style="color:#5a5a5a">'
+        'Dato: 1. mai · <span class="deadline" style="font-weight:bold">Frist</span>'
+    )
 
 
 def test_the_email_template_has_only_rules_premailer_can_inline():

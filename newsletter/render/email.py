@@ -27,7 +27,7 @@ def render(env: Environment, view) -> str:
     inliner = Premailer(
         html,
         keep_style_tags=False,  # a <style data-premailer="ignore"> block stays: media queries cannot be inlined
-        remove_classes=False,  # the kept dark-mode rules select .deadline
+        remove_classes=False,  # the kept dark-mode rules select .deadline; drop_unused_classes takes the rest
         strip_important=False,
         allow_network=False,
         disable_validation=True,
@@ -38,7 +38,28 @@ def render(env: Environment, view) -> str:
         # Keep width="600" for Outlook; the CSS width (100%, max 600px) is for everyone else.
         disable_basic_attributes=["width", "height"],
     )
-    return mark_clip_point(tighten(inliner.transform(pretty_print=False)), view.web_version_url)
+    return mark_clip_point(tighten(drop_unused_classes(inliner.transform(pretty_print=False))), view.web_version_url)
+
+
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style>", re.S)
+_CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+_CLASS_ATTRIBUTE = re.compile(r'(<[a-zA-Z][^<>]*?)\sclass="([^"]*)"')
+_BARE_SPAN = re.compile(r"<span>([^<]*)</span>")
+
+
+def drop_unused_classes(html: str) -> str:
+    """`html` with only the classes a <style> left in it selects, and without the <span>s left bare.
+
+    Once premailer has inlined the rules, a class no kept rule names (class="meta", class="event", shared
+    with the web page) does nothing in a mail client, and neither does a <span> with no attribute.
+    """
+    selected = {name for css in _STYLE_ELEMENT.findall(html) for name in _CLASS_SELECTOR.findall(css)}
+
+    def keep_selected(match: re.Match[str]) -> str:
+        names = [name for name in match.group(2).split() if name in selected]
+        return match.group(1) + (f' class="{" ".join(names)}"' if names else "")
+
+    return _BARE_SPAN.sub(r"\1", _CLASS_ATTRIBUTE.sub(keep_selected, html))
 
 
 # Bytes count toward Gmail's clip. Whitespace next to the tag of a block (a line break the template or
