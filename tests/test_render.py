@@ -104,7 +104,7 @@ def test_a_long_email_is_warned_about(tmp_path):
 def test_email_fits_its_size_budget_with_a_preheader_and_real_headings(built):
     """Under 60 KB for the sample; a hidden preheader from the intro first; h1–h3; lang on the wrapper."""
     html = built.files["email.html"].read_text(encoding="utf-8")
-    assert len(html.encode("utf-8")) < 60 * 1024
+    assert len(html.encode("utf-8")) < 60_000  # 60 KB as the issue and Gmail's 102 KB clip count them, not KiB
     body = html[html.index("<body") :]
     hidden = re.search(r'<div style="display:none;[^"]*" aria-hidden="true">([^<]*)</div>', body)
     assert hidden and body.index(hidden.group(0)) < body.index("<table")
