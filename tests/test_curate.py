@@ -735,7 +735,8 @@ def file_headings(root, issue_id="2022-q2"):
 
 
 def html_headings(page: str) -> list[str]:
-    found = re.findall(r'<(?:h3|p)\b[^>]*\bid="del-[a-z]+-\d+"[^>]*>([^<]*)<', page)
+    # The web page's heading ids name the section (del-norway-2), the e-mail's are short (d3-2).
+    found = re.findall(r'<(?:h3|p)\b[^>]*\bid="(?:del-[a-z]+|d\d+)-\d+"[^>]*>(?:<b>)?([^<]*)<', page)
     return [html.unescape(heading) for heading in found]
 
 
