@@ -135,6 +135,8 @@ def test_the_email_leaves_out_line_breaks_but_keeps_the_unsubscribe_link_on_a_sh
         ("font-family : 'A; B', Arial ;color:red", "font-family:'A; B', Arial;color:red"),  # ";" in a name stays
         ("background:url(a.png?x=1;y=2); color: red", "background:url(a.png?x=1;y=2);color:red"),
         ("font-family: &quot;Open Sans&quot;;", "font-family:&quot;Open Sans&quot;"),  # still escaped
+        ("font-family: Bob's Font; color: red", "font-family:Bob's Font;color:red"),  # a lone quote is kept
+        ("width: calc(100% ; color: red", "width:calc(100%;color:red"),  # so is an unclosed parenthesis
     ],
 )
 def test_inline_styles_are_sent_without_spaces_css_does_not_need(written, sent):

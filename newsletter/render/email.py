@@ -98,8 +98,9 @@ def _tighten(html: str) -> str:
 
 # A style attribute inside a tag (text is escaped, so "<" followed by a letter opens one).
 _STYLE_ATTRIBUTE = re.compile(r'(<[a-zA-Z][^<>]*?\sstyle=")([^"]*)"')
-# A declaration ends at a ";" outside quotes and parentheses (a font name or url() may hold one).
-_DECLARATION = re.compile(r"""(?:[^;'"(]|'[^']*'|"[^"]*"|\([^)]*\))+""")
+# A declaration ends at a ";" outside quotes and parentheses (a font name or url() may hold one). A
+# quote or parenthesis left open (a workspace template's "Bob's Font") is kept as a character.
+_DECLARATION = re.compile(r"""(?:[^;'"(]|'[^']*'|"[^"]*"|\([^)]*\)|['"(])+""")
 
 
 def compact_style(value: str) -> str:
