@@ -162,7 +162,7 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     line = mark.line + 1 if mark is not None else None
     lines = text.splitlines()
     opened = _unclosed_quote(lines, line) if line and "quoted scalar" not in context else None
-    if opened is not None:
+    if opened is not None and _closing_it_helps(lines, *opened, failed=line):
         return opened[0], (
             f"a quoted value is not closed on this line, so YAML read on to the next {opened[1]} (line {line}) "
             "and failed there: add the closing quote, or remove the opening one"
@@ -225,6 +225,24 @@ def _unclosed_quote(lines: list[str], failed: int) -> tuple[int, str] | None:
         closing = next((n for n in range(number + 1, failed + 1) if closes(lines[n - 1], quote)), None)
         return (number, quote) if closing == failed else None
     return None
+
+
+def _closing_it_helps(lines: list[str], number: int, quote: str, failed: int) -> bool:
+    """Whether closing the quote on line `number` gets the text past line `failed`: the guess confirmed.
+
+    A line that looks like `key: 'value` may be prose inside a `|` block (an entry's text), where a
+    quote means nothing to YAML; there closing it changes nothing, and the real fault is elsewhere.
+    """
+    fixed = list(lines)
+    fixed[number - 1] += quote
+    try:
+        _yaml().load("\n".join(fixed))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return mark is not None and mark.line + 1 > failed
+    except Exception:  # a duplicate key and the like: the quote was not what stopped the parser
+        return False
+    return True
 
 
 def _quoted(line: str) -> str | None:

@@ -150,6 +150,19 @@ def test_a_quoted_value_wrapped_on_purpose_is_not_blamed_for_a_later_error(tmp_p
     assert str(caught.value).startswith(f"{path}, line 6: invalid YAML: a tab in the indentation")
 
 
+def test_a_quote_in_the_prose_of_a_text_block_is_not_blamed_for_a_later_error(tmp_path):
+    # Inside a `|` block a quote is prose; the fault is the indentation on line 7.
+    text = (
+        "sources:\n  - key: a\n    name: |\n      Tema: 'Ikke til salgs\n    kind: rss\n"
+        "  - key: b\n   name: Women's rights\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(path)
+    assert "a quoted value is not closed" not in str(caught.value)
+    assert str(caught.value).startswith(f"{path}, line 7: invalid YAML:")
+
+
 def test_yaml_indentation_error_says_what_to_check(tmp_path):
     path = write(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
     with pytest.raises(ConfigError) as caught:
