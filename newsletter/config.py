@@ -162,7 +162,7 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     line = mark.line + 1 if mark is not None else None
     lines = text.splitlines()
     opened = _unclosed_quote(lines, line) if line and "quoted scalar" not in context else None
-    if opened is not None and _closing_it_helps(lines, *opened, failed=line):
+    if opened is not None and line and _closing_it_helps(lines, *opened, failed=line):
         return opened[0], (
             f"a quoted value is not closed on this line, so YAML read on to the next {opened[1]} (line {line}) "
             "and failed there: add the closing quote, or remove the opening one"
