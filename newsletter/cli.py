@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -475,8 +476,8 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
         more = f"{len(below)} more below, " if below else ""
         wider = "" if include_all else "; `--all` lists every undecided item of the quarter"
         return (
-            f"-- {more}by keyword score: nothing to learn from yet (no earlier issue in issues/, and not both "
-            f"a pick and a skip this quarter){wider}"
+            f"-- {more}by keyword score: nothing to learn from yet (no entries of earlier issues in issues/, "
+            f"and not both a pick and a non-pick among the items){wider}"
         )
     if ranking.history:
         source = (
@@ -486,7 +487,7 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
     else:
         source = (
             f"learned from {_count(ranking.picks, 'pick')} and {_count(ranking.non_picks, 'non-pick')}; "
-            "no earlier issue in issues/ to learn from"
+            "no entries of earlier issues in issues/ to learn from"
         )
     if below:
         likely = sum(i.probability or 0.0 for i in below)
@@ -755,13 +756,22 @@ def issue_draft(ctx: Context, issue_id, min_score):
         click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
     elif result.best is not None:
         best = result.best
+        chance = math.floor((best.probability or 0.0) * 100)  # floored: never "50% is not 50% likely"
         click.echo(
             f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
-            f"(the most likely, {best.id} «{best.title}», is {best.probability or 0.0:.0%}); add with "
+            f"(the most likely, {best.id} «{best.title}», is {chance}%); add with "
             f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
         )
     else:
-        click.echo(f"nothing added to {issue_id}: the quarter has no undecided candidate")
+        click.echo(
+            f"nothing added to {issue_id}" + ("" if result.left_out else ": the quarter has no undecided candidate")
+        )
+    if result.left_out:
+        click.echo(
+            f"left out {_count(result.left_out, 'undecided candidate')}: an issue of the newsletter itself, "
+            "or a source whose section newsletter.yaml does not have (`newsletter items --issue "
+            f"{issue_id}` lists them; `newsletter issue add {issue_id} ITEM --section KEY` files one)"
+        )
 
 
 class _ClickTriageUI:

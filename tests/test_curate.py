@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import select
@@ -194,8 +195,8 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     keyword = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
     total = len(inbox(ws))
     assert keyword.stderr.splitlines() == [
-        f"-- {total - 1} more below, by keyword score: nothing to learn from yet (no earlier issue in issues/, "
-        "and not both a pick and a skip this quarter); `--all` lists every undecided item of the quarter"
+        f"-- {total - 1} more below, by keyword score: nothing to learn from yet (no entries of earlier issues in "
+        "issues/, and not both a pick and a non-pick among the items); `--all` lists every undecided item of the quarter"
     ]
     first, second, *_ = inbox(ws)
     invoke(ws, "issue", "add", "2022-q2", first["id"])
@@ -205,7 +206,7 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     learned = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
     assert learned.stderr.splitlines() == [
         f"-- about {expected} likely picks in the {len(ranked) - 1} items below "
-        "(learned from 1 pick and 1 non-pick; no earlier issue in issues/ to learn from)"
+        "(learned from 1 pick and 1 non-pick; no entries of earlier issues in issues/ to learn from)"
     ]
     whole = invoke(ws, "items", "--issue", "2022-q2")
     assert whole.stderr.startswith(f"-- {len(ranked)} undecided items, best first, about ")
@@ -239,7 +240,7 @@ def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, m
     assert result.stdout.startswith(
         f"nothing added to 2022-q2: no candidate is 99% likely to be picked yet (the most likely, {best['id']} «"
     )
-    assert f"is {best['probability']:.0%}); add with" in result.stdout
+    assert f"is {math.floor(best['probability'] * 100)}%); add with" in result.stdout  # floored, never 50% < 50%
     assert "`newsletter issue triage 2022-q2`" in result.stdout
 
 
@@ -494,7 +495,10 @@ def test_triage_help_lists_every_key():
 
 
 def test_triage_without_a_terminal_is_a_one_line_error_and_loses_nothing(ws, monkeypatch):
-    """`echo | newsletter issue triage ID`: click.getchar cannot open /dev/tty."""
+    """Where keys come through click.getchar (an in-process caller, Windows) and it cannot read one.
+
+    The real pipe without a terminal is `test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error`.
+    """
     invoke(ws, "issue", "new", "2022-q2")
 
     def no_tty(*args, **kwargs):

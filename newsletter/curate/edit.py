@@ -556,8 +556,8 @@ class Draft:
     """What `draft` added, and, when it added nothing, the best candidate it left out (if any)."""
 
     placed: list[Placed]
-    learned: bool  # the ranking's probabilities chose (else the keyword order did)
     best: Item | None = None  # the most likely candidate, when none reached DRAFT_PROBABILITY
+    left_out: int = 0  # undecided candidates never drafted: the newsletter's own issue, no configured section
 
 
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
@@ -575,11 +575,12 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     name = own_name(curation.settings)
     eligible = [i for i in ranked if i.section in curation.settings.sections and not is_own_issue(i.title, name)]
     candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
+    left_out = len(ranked) - len(eligible)
     if not candidates:
-        return Draft([], ranking.learned, eligible[0] if eligible and ranking.learned else None)
+        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out)
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
-    return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), ranking.learned)
+    return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), None, left_out)
 
 
 # ---------------------------------------------------------------------- show, check, list
