@@ -13,6 +13,7 @@ import codecs
 import errno
 import os
 import select
+import sys
 import termios
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -41,8 +42,8 @@ def _key_mode(saved: list[Any]) -> list[Any]:
 class KeyReader:
     """Reads keys from a terminal already in key-at-a-time mode; see `terminal_keys`."""
 
-    def __init__(self, fd: int, saved: list[Any], mode: list[Any]):
-        self._fd, self._saved, self._mode = fd, saved, mode
+    def __init__(self, fd: int, saved: list[Any], mode: list[Any], owned: bool = False):
+        self._fd, self._saved, self._mode, self._owned = fd, saved, mode, owned
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def key(self) -> str:
@@ -66,12 +67,21 @@ class KeyReader:
         """The terminal as it was (a line at a time, echoed) for a prompt, then keys again.
 
         TCSADRAIN, not TCSAFLUSH, both ways: the card is written out first and no key typed
-        ahead is discarded.
+        ahead is discarded. When the keys come from /dev/tty because standard input is a pipe,
+        `sys.stdin` is the terminal for the prompt's while too, since prompts (`input`,
+        click.prompt) read it; in line mode a terminal gives one line per read, so nothing typed
+        after the answer is taken into a buffer and lost.
         """
         termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+        piped = sys.stdin
+        if self._owned:
+            sys.stdin = open(self._fd, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         try:
             yield
         finally:
+            if self._owned:
+                terminal, sys.stdin = sys.stdin, piped
+                terminal.close()  # the wrapper only: closefd=False keeps the descriptor
             termios.tcsetattr(self._fd, termios.TCSADRAIN, self._mode)
 
     def _char(self) -> str:
@@ -122,7 +132,7 @@ def terminal_keys(stdin_fd: int) -> Iterator[KeyReader]:
         mode = _key_mode(saved)
         termios.tcsetattr(fd, termios.TCSANOW, mode)
         try:
-            yield KeyReader(fd, saved, mode)
+            yield KeyReader(fd, saved, mode, owned)
         finally:
             with suppress(termios.error):  # a terminal that hung up has no mode to restore
                 termios.tcsetattr(fd, termios.TCSADRAIN, saved)

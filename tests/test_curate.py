@@ -3,6 +3,7 @@ scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import html
 import json
 import math
@@ -537,25 +538,36 @@ def test_triage_piped_with_no_terminal_shows_no_card_before_its_one_line_error(w
     assert issue_text(ws) == before
 
 
-def on_a_terminal(root, *steps, issue_id="2022-q2"):
+def on_a_terminal(root, *steps, issue_id="2022-q2", piped=None):
     """Run `newsletter issue triage` on a pseudo-terminal, as the editor at a keyboard.
 
     `steps` are (text, keys) pairs: once `text` is in the output written since the step before,
     `keys` go to the terminal in one write, as keys typed ahead while the program is busy arrive.
+    With `piped` (text), standard input is a pipe holding it instead (`cmd | newsletter issue
+    triage`), and the pty is the controlling terminal, /dev/tty, which keys are read from.
     Returns the exit status (None when it had to be killed, still waiting for keys), the output
     with \r\n as \n, and whether the terminal's mode afterwards is the one it had before.
     """
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
+
+    def controlling_terminal():  # in the child: a session of its own, with the pty as its terminal
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--workspace", str(root), "issue", "triage", issue_id],
-        stdin=slave,
+        stdin=slave if piped is None else subprocess.PIPE,
         stdout=slave,
         stderr=slave,
-        start_new_session=True,  # the pty is its terminal, not the one running the tests
+        start_new_session=piped is None,  # the pty is its terminal, not the one running the tests
+        preexec_fn=None if piped is None else controlling_terminal,  # noqa: PLW1509 (a test's child only)
         cwd=Path(__file__).parent.parent,
         env={**os.environ, "PYTHONUTF8": "1"},
     )
+    if piped is not None:
+        process.stdin.write(piped.encode())
+        process.stdin.close()
     output, mark = b"", 0
 
     def read_until(done, seconds=30.0):
@@ -618,6 +630,21 @@ def test_triage_on_a_terminal_prompts_by_line_and_reads_keys_again_after(ws):
     assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
     assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
     assert third in {i["id"] for i in inbox(ws)}
+    assert restored
+
+
+def test_triage_with_piped_input_reads_keys_and_prompt_answers_from_the_terminal(ws):
+    """`cmd | newsletter issue triage ID` in a terminal: the pipe is not read, the terminal is."""
+    invoke(ws, "issue", "new", "2022-q2")
+    status, output, restored = on_a_terminal(
+        ws, (CARD_END, "c"), ("section", "kom\n"), ("heading", "Møter\ns"), ("[3/", "q"), piped="aaaa"
+    )
+    assert status == 0, output
+    first, second, _third = shown_ids(output)
+    assert "Aborted" not in output
+    assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
+    assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
+    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ not seen yet\n$", output)
     assert restored
 
 
