@@ -283,10 +283,21 @@ class Delivery:
     data_started: bool = False
 
 
+@dataclass(frozen=True)
+class Held:
+    """A recipient refused for good (its row `failed`) by a reply that may be the server's rather than
+    theirs, until the server takes other mail (`SendRun.hold`)."""
+
+    email: str
+    delivery: Delivery
+    attempts: int  # before this delivery: what the row goes back to should the reply be the server's
+    bounce: bool  # once confirmed, True: the contact is bounced (the address); False: only counted failed
+
+
 class SendRun:
     """What the senders of one run share, behind one lock: the message template, the pace (one rate
-    for all connections: the rate is the server's), the report, and how many recipients in a row the
-    server refused."""
+    for all connections: the rate is the server's), the report, and the recipients in a row the server
+    refused alike (`held`)."""
 
     def __init__(
         self,
@@ -313,7 +324,7 @@ class SendRun:
         self.report = SendReport()
         self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
         self.lock = threading.Lock()
-        self.held: list[tuple[str, Delivery, int]] = []  # refused, not yet bounced: (address, delivery, attempts)
+        self.held: list[Held] = []  # refused in a row, not yet bounced or counted
         self.alike = ""  # the refusal the held ones share, without their addresses
         self.any_accepted = False
         self.unknown_streak = 0  # deliveries in a row that ended `unknown`
@@ -361,19 +372,21 @@ class SendRun:
             self.unknown_streak = 0
             self._confirm(store)
 
-    def refused(self, store: Store, email: str, delivery: Delivery, attempts: int) -> None:
-        """A recipient was refused for good (its row already `failed`): held, and bounced once confirmed.
+    def hold(self, store: Store, email: str, delivery: Delivery, attempts: int, bounce: bool) -> None:
+        """A recipient was refused for good (its row already `failed`) by a reply that may be the server's:
+        held until the server takes other mail, then bounced (`bounce`) or only counted failed.
 
-        When REFUSAL_BRAKE different recipients in a row got the same refusal, that is
+        When REFUSAL_BRAKE different recipients in a row got the same reply, that is
         the server or its setup (a relay that refuses everyone): the held rows go back
-        to `pending`, nobody is bounced, and RunStopped says what to check.
+        to `pending` with their attempts, nobody is bounced, and RunStopped says what
+        to check.
         """
         with self.lock:
             shape = without_address(delivery.reply, email)
             if shape != self.alike:
                 self._confirm(store)
                 self.alike = shape
-            self.held.append((email, delivery, attempts))
+            self.held.append(Held(email, delivery, attempts, bounce))
             if len(self.held) >= REFUSAL_BRAKE:
                 count = len(self.held)
                 self._restore(store)
@@ -396,20 +409,20 @@ class SendRun:
 
     def _confirm(self, store: Store) -> None:
         held, self.held, self.alike = self.held, [], ""
-        for email, delivery, _attempts in held:
+        for one in held:
             self.report.failed += 1
             self.progress("failed", 1)
-            if self.on_bounce:
+            if one.bounce and self.on_bounce:
                 try:
-                    self.on_bounce(store, email, delivery.reply)
+                    self.on_bounce(store, one.email, one.delivery.reply)
                 except NewsletterError as bounce_error:
-                    log.warning("could not mark %s bounced: %s", email, bounce_error)
+                    log.warning("could not mark %s bounced: %s", one.email, bounce_error)
 
     def _restore(self, store: Store) -> None:
         held, self.held, self.alike = self.held, [], ""
         with store.transaction():
-            for email, _delivery, attempts in held:
-                _set(store, self.issue_id, email, "pending", attempts=attempts)
+            for one in held:
+                _set(store, self.issue_id, one.email, "pending", attempts=one.attempts)
 
 
 def without_address(reply: str, email: str) -> str:
@@ -538,7 +551,7 @@ class Sender:
         A deferred message waits `retry_base` * 2**attempts seconds, and fails
         after `max_attempts`; a paused one keeps its
         place and attempts while the connection waits (`pause`); a refused
-        recipient is held for a bounce (`SendRun.refused`); a stopped or rejected
+        recipient is held for a bounce (`SendRun.hold`); a stopped or rejected
         message stops the run (RunStopped) with the row back at `pending`.
         """
         run, email, attempts, settings = self.run, row.email, row.attempts, self.run.settings
@@ -585,7 +598,7 @@ class Sender:
                 ) from delivery.cause
             case "refused":
                 self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
-                run.refused(self.store, email, delivery, attempts)
+                run.hold(self.store, email, delivery, attempts, bounce=True)
             case "unknown":
                 self.ledger.set(email, "unknown", reply=delivery.reply)
                 run.tally("unknown")
