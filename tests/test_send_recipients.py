@@ -240,6 +240,31 @@ def test_different_size_replies_in_a_row_do_not_stop_the_run(mailroom, smtp):
     assert "sent 3 now" in result.stdout and "failed 3" in result.stdout
 
 
+def test_a_run_that_took_no_message_puts_a_size_limit_back_and_says_so(sample_workspace, smtp):
+    """Two recipients, both refused with a bare 552: fewer than a brake, and nothing proves the server takes
+    mail, so both stay pending (not failed, not the recipients' fault), the run says why, and exits 1."""
+    root = mailing_workspace(sample_workspace, smtp.port, 2)
+    both = [f"person{i:03d}@example.org" for i in range(2)]
+    smtp.data_reply_for = dict.fromkeys(both, "552 Message size exceeds fixed maximum message size")
+    result = send(root)
+    assert result.exit_code == 1
+    assert (
+        "warning: 127.0.0.1: 2 recipients put back in place, neither failed nor bounced: the server refused them "
+        "(end of DATA: 552 Message size exceeds fixed maximum message size) and took no message in this run, so "
+        "that may be the server or the message rather than the recipients; a test copy (`newsletter send 2024-q2 "
+        "--to ADDR`) shows whether it takes this issue; then run send again"
+    ) in result.stderr.splitlines()
+    assert "2 recipients still pending: run `newsletter send 2024-q2`" in result.stderr
+    assert "2024-q2: sent 0 now; in all pending 2, sending 0, sent 0, temp_failed 0, failed 0" in result.stdout
+    assert states(root) == dict.fromkeys(both, "pending") and attempts(root) == dict.fromkeys(both, 0)
+    status = invoke(root, "send", "status", "2024-q2").stdout
+    assert status.startswith("2024-q2: pending 2, sending 0, sent 0,"), status
+    smtp.data_reply_for = {}
+    again = send(root)
+    assert again.exit_code == 0, again.output
+    assert smtp.copies() == dict.fromkeys(both, 1)
+
+
 def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mailroom, smtp):
     gone = "person004@example.org"
     smtp.rcpt_replies[gone] = "550 5.1.1 <person004@example.org>: Recipient address rejected: User unknown"

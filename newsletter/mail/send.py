@@ -39,7 +39,10 @@ The same reply, without the address, for REFUSAL_BRAKE different recipients in
 a row stops the run and puts them all back to `pending` with their attempts: a
 relay that refuses everyone, or a limit the message goes over for everyone;
 different replies in a row do not. A run that took no message at all puts the
-held ones back to `pending` at its end.
+held ones back to `pending` at its end and says so with their reply: `send`
+exits 1 while any recipient is pending, and `send status` counts them there,
+so nothing reads as delivered or as the recipient's fault; the next run tries
+them again.
 
 A full (5.2.2) or disabled (5.2.1) mailbox is not held: its code names the
 mailbox, so there is nothing for other mail to prove. Held, three such
@@ -443,12 +446,29 @@ class SendRun:
 
     def settle(self, store: Store, confirmed: bool) -> None:
         """At the end of a run: act on the held refusals when the server took other mail in this run
-        (`confirmed`), else put them back in place (a run that proved nothing marks nobody)."""
+        (`confirmed`), else put them back in place (a run that proved nothing marks nobody), saying so
+        when the run got to its end: they are `pending`, not failed, and the next run tries them again."""
         with self.lock:
             if confirmed and self.any_accepted:
                 self._confirm(store)
-            else:
-                self._restore(store)
+                return
+            if confirmed and self.held:
+                count, reply = len(self.held), self.held[-1].delivery.reply
+                # Said, not only counted as pending: a rerun that gets the same reply puts them back again.
+                log.warning(
+                    "%s: %d recipient%s put back in place, neither failed nor bounced: the server refused %s (%s) "
+                    "and took no message in this run, so that may be the server or the message rather "
+                    "than %s; a test copy (`newsletter send %s --to ADDR`) shows whether it takes this issue; "
+                    "then run send again",
+                    self.settings.smtp_host,
+                    count,
+                    "" if count == 1 else "s",
+                    "it" if count == 1 else "them",
+                    reply,
+                    "the recipient" if count == 1 else "the recipients",
+                    self.issue_id.split(":")[0],
+                )
+            self._restore(store)
 
     def _confirm(self, store: Store) -> None:
         held, self.held, self.alike = self.held, [], ""
