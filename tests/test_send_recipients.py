@@ -143,6 +143,128 @@ def test_a_full_mailbox_fails_that_recipient_for_this_issue_only_and_the_run_goe
     assert smtp.copies() == {f"person{i:03d}@example.org": 1 for i in range(6)}
 
 
+def attempts(root) -> dict[str, int]:
+    with Store(root / "var" / "newsletter.db") as store:
+        return dict(store.db.execute("SELECT email, attempts FROM sends WHERE issue = '2024-q2'").fetchall())
+
+
+EVERYONE = [f"person{i:03d}@example.org" for i in range(6)]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["552 Message size exceeds fixed maximum message size", "552 5.2.3 Message length exceeds administrative limit"],
+)
+def test_a_size_limit_for_every_recipient_stops_the_run_after_three_with_everyone_in_place(mailroom, smtp, reply):
+    """A bare 552 (RFC 1870, a server without enhanced codes) or 5.2.3 at the end of DATA for everyone is
+    the message's size, not six full mailboxes: the run stops at the third, nobody failed or bounced."""
+    smtp.data_reply_for = dict.fromkeys(EVERYONE, reply)
+    stopped = send(mailroom)
+    assert stopped.exit_code == 1
+    line = stopped.stderr.strip().splitlines()[-1]
+    pattern = (
+        rf"Error: 127\.0\.0\.1: the server refused the message for 3 different recipients in a row alike \(end of "
+        rf"DATA: {re.escape(reply)}\); that is the message or the server, not the mailboxes: a size limit \(RFC "
+        r"1870, RFC 3463 5\.2\.3 or 5\.3\.4\) that this issue's message, about \d{1,3}(,\d{3})* bytes, goes over; "
+        r"nobody was failed and every recipient keeps its place; check the server's size limit and the issue's "
+        r"size \(its images, an attached PDF\), then run send again \(a test copy, `newsletter send 2024-q2 --to "
+        r"ADDR`, gets the same reply while the message is too big\)"
+    )
+    assert re.fullmatch(pattern, line), line
+    assert smtp.rcpt_count == 3  # stopped at the third; the other three were never tried
+    assert states(mailroom) == dict.fromkeys(EVERYONE, "pending")
+    assert attempts(mailroom) == dict.fromkeys(EVERYONE, 0)
+    assert contact_statuses(mailroom) == dict.fromkeys(EVERYONE, "active")
+    status = invoke(mailroom, "send", "status", "2024-q2").stdout
+    assert status.startswith("2024-q2: pending 6, sending 0, sent 0, temp_failed 0, failed 0, unknown 0"), status
+    smtp.data_reply_for = {}  # a smaller issue, or a larger limit
+    again = send(mailroom)
+    assert again.exit_code == 0, again.output
+    assert "2024-q2: 0 new, 6 pending, 0 to retry" in again.stdout
+    assert smtp.copies() == dict.fromkeys(EVERYONE, 1)
+
+
+def test_message_too_big_5_3_4_stops_the_run_at_the_first_recipient(mailroom, smtp):
+    """5.3.4 names the message (RFC 3463 "message too big for system"): no need for three to say so."""
+    smtp.data_reply_for = dict.fromkeys(EVERYONE, "552 5.3.4 Message too big")
+    stopped = send(mailroom)
+    assert stopped.exit_code == 1
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        "Error: the server refused the newsletter itself (end of DATA: 552 5.3.4 Message too big); nothing more "
+        "was sent, and every recipient keeps its place: fix the cause and run send again"
+    )
+    assert smtp.rcpt_count == 1
+    assert states(mailroom) == dict.fromkeys(EVERYONE, "pending")
+    assert attempts(mailroom) == dict.fromkeys(EVERYONE, 0)
+    assert contact_statuses(mailroom) == dict.fromkeys(EVERYONE, "active")
+
+
+def test_one_mailboxs_size_limit_among_delivered_others_fails_it_for_this_issue_only(mailroom, smtp):
+    """5.2.3 for one recipient, while the server takes the others: that mailbox's limit, so it is failed
+    for this issue (counted once the next message went through), the contact stays active."""
+    small = "person001@example.org"
+    smtp.data_reply_for[small] = "552 5.2.3 Message length exceeds administrative limit"
+    result = send(mailroom)
+    assert result.exit_code == 1
+    assert "2024-q2: sent 5 now; in all pending 0, sending 0, sent 5, temp_failed 0, failed 1" in result.stdout
+    assert f"failed {small}: end of DATA: 552 5.2.3 Message length exceeds administrative limit" in (
+        result.stderr.splitlines()
+    )
+    assert states(mailroom)[small] == "failed" and attempts(mailroom)[small] == 1
+    assert contact_statuses(mailroom)[small] == "active"
+    assert sorted(smtp.copies()) == [e for e in EVERYONE if e != small]
+
+
+def test_full_mailboxes_next_to_each_other_do_not_stop_the_run(mailroom, smtp):
+    """5.2.2 names the mailbox: three in a row are three full mailboxes, failed for this issue. Were they
+    a brake, it would put them back in their place, and every rerun would meet them first and stop again."""
+    full = EVERYONE[1:4]
+    smtp.data_reply_for = dict.fromkeys(full, "552 5.2.2 Mailbox full")
+    result = send(mailroom)
+    assert result.exit_code == 1 and "Error:" not in result.stderr, result.stderr
+    assert states(mailroom) == {e: "failed" if e in full else "sent" for e in EVERYONE}
+    assert set(contact_statuses(mailroom).values()) == {"active"}
+    assert "failed ones with --retry-failed" in result.stderr
+
+
+def test_different_size_replies_in_a_row_do_not_stop_the_run(mailroom, smtp):
+    """Only the same reply in a row is a brake; three different ones are three mailboxes' limits."""
+    smtp.data_reply_for = {
+        EVERYONE[0]: "552 Requested mail action aborted: exceeded storage allocation",
+        EVERYONE[1]: "552 5.2.3 Message length exceeds administrative limit",
+        EVERYONE[2]: "552 Message size exceeds fixed maximum message size",
+    }
+    result = send(mailroom)
+    assert "Error:" not in result.stderr, result.stderr
+    assert states(mailroom) == {e: "failed" if e in smtp.data_reply_for else "sent" for e in EVERYONE}
+    assert "sent 3 now" in result.stdout and "failed 3" in result.stdout
+
+
+def test_a_run_that_took_no_message_puts_a_size_limit_back_and_says_so(sample_workspace, smtp):
+    """Two recipients, both refused with a bare 552: fewer than a brake, and nothing proves the server takes
+    mail, so both stay pending (not failed, not the recipients' fault), the run says why, and exits 1."""
+    root = mailing_workspace(sample_workspace, smtp.port, 2)
+    both = [f"person{i:03d}@example.org" for i in range(2)]
+    smtp.data_reply_for = dict.fromkeys(both, "552 Message size exceeds fixed maximum message size")
+    result = send(root)
+    assert result.exit_code == 1
+    assert (
+        "warning: 127.0.0.1: 2 recipients put back in place, neither failed nor bounced: the server refused them "
+        "(end of DATA: 552 Message size exceeds fixed maximum message size) and took no message in this run, so "
+        "that may be the server or the message rather than the recipients; a test copy (`newsletter send 2024-q2 "
+        "--to ADDR`) shows whether it takes this issue; then run send again"
+    ) in result.stderr.splitlines()
+    assert "2 recipients still pending: run `newsletter send 2024-q2`" in result.stderr
+    assert "2024-q2: sent 0 now; in all pending 2, sending 0, sent 0, temp_failed 0, failed 0" in result.stdout
+    assert states(root) == dict.fromkeys(both, "pending") and attempts(root) == dict.fromkeys(both, 0)
+    status = invoke(root, "send", "status", "2024-q2").stdout
+    assert status.startswith("2024-q2: pending 2, sending 0, sent 0,"), status
+    smtp.data_reply_for = {}
+    again = send(root)
+    assert again.exit_code == 0, again.output
+    assert smtp.copies() == dict.fromkeys(both, 1)
+
+
 def test_a_genuine_unknown_user_is_bounced_once_the_server_takes_other_mail(mailroom, smtp):
     gone = "person004@example.org"
     smtp.rcpt_replies[gone] = "550 5.1.1 <person004@example.org>: Recipient address rejected: User unknown"

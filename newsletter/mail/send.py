@@ -19,15 +19,40 @@ RFC 3463 enhanced status codes; `transport.classify`):
 - the recipient's for now (450/451/452): `temp_failed`, retried with backoff
   until `max_attempts`, then `failed` for this issue;
 - the address's (5.1.x, or a 5xx at RCPT TO without a telling code): `failed`,
-  and the contact is marked bounced, but only once the run has shown that the
-  server takes other mail: the same refusal for REFUSAL_BRAKE different
-  recipients in a row stops the run and puts them all back in place;
-- the mailbox's for this issue (5.2.x, a full mailbox 5.2.2 or a bare 552
-  too, a non-ASCII address on a server without SMTPUTF8): `failed` for this
+  and the contact is marked bounced; held (below);
+- the mailbox's for this issue (5.2.x, a full mailbox 5.2.2 too, a bare 552 at
+  RCPT TO, a non-ASCII address on a server without SMTPUTF8): `failed` for this
   issue, and the contact stays active; `--retry-failed` queues it again;
+- a size limit, this mailbox's or the server's (5.2.3 or a bare 552 at the end
+  of DATA: without enhanced codes a server answers RFC 1870's "message size
+  exceeds fixed maximum" so, and 5.2.3 is what sendmail and Gmail answer for
+  their limit for everyone): `failed` for this issue like a full mailbox, the
+  contact stays active; held (below);
 - the setup's or the message's (5.7.x anywhere, a refused MAIL FROM, the end of
-  DATA refused): the run stops, nobody is marked, and the recipient keeps its
-  place.
+  DATA refused otherwise, 5.3.4 "message too big" too): the run stops, nobody is
+  marked, and the recipient keeps its place.
+
+Held: a refusal that may be the server's rather than the recipient's (an
+address refusal, a size limit) is acted on (the contact bounced, or only the
+failure counted) only once the run has shown that the server takes other mail.
+The same reply, without the address, for REFUSAL_BRAKE different recipients in
+a row stops the run and puts them all back to `pending` with their attempts: a
+relay that refuses everyone, or a limit the message goes over for everyone;
+different replies in a row do not. A run that took no message at all puts the
+held ones back to `pending` at its end and says so with their reply: `send`
+exits 1 while any recipient is pending, and `send status` counts them there,
+so nothing reads as delivered or as the recipient's fault; the next run tries
+them again.
+
+A full (5.2.2) or disabled (5.2.1) mailbox is not held: its code names the
+mailbox, so there is nothing for other mail to prove. Held, three such
+recipients next to each other in the ledger would stop the run, and as the
+brake puts them back in their place, every rerun would meet them first and
+stop again until their owners made room: a newsletter stuck for a rare
+neighbourhood. A bare 552 at the end of DATA can still be full mailboxes, and
+three in a row then stop the run the same way (a test copy that arrives tells
+it apart from a size limit); that rare case, on a server without enhanced
+codes, is the price of stopping a size limit before it fails the whole list.
 
 A run is a `SendRun` (what its connections share) and one `Sender` per
 connection, which drains its share of the ledger phase by phase (due rows,
@@ -69,7 +94,9 @@ from newsletter.store import Store
 
 log = logging.getLogger(__name__)
 
-REFUSAL_BRAKE = 3  # different recipients refused alike in a row before a run stops: the setup, not the addresses
+# Different recipients refused alike in a row (held: `SendRun.hold`) before a run stops: the setup, the server or
+# the message, not the recipients.
+REFUSAL_BRAKE = 3
 # Deliveries in a row whose connection broke during the data (`unknown`) before a run stops: one is a
 # hiccup, several in a row is a server or a filter that drops this message, and going on would make
 # every recipient `unknown` in seconds.
@@ -79,8 +106,8 @@ MAX_WAIT = 600.0  # seconds a run waits for a retry that falls due; one due late
 
 class RunStopped(NewsletterError):
     """The server refused the message itself (a 5xx at MAIL FROM or at the end of DATA), a 5.7.x policy
-    refusal, or several recipients alike in a row: a problem with the newsletter or the setup, not with the
-    recipients, who all keep their place."""
+    refusal, or several recipients alike in a row (a refusal, a size limit): a problem with the newsletter,
+    the server or the setup, not with the recipients, who all keep their place."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +285,9 @@ class Queued:
     due_at: float | None
 
 
-Verdict = Literal["accepted", "skipped", "deferred", "paused", "refused", "missed", "stopped", "rejected", "unknown"]
+Verdict = Literal[
+    "accepted", "skipped", "deferred", "paused", "refused", "missed", "oversize", "stopped", "rejected", "unknown"
+]
 Tally = Literal["sent", "temp_failed", "failed", "unknown"]
 
 
@@ -271,6 +300,8 @@ class Delivery:
     server's trouble: 421, connection lost or refused), "refused" (the address:
     5.1.x, or an unclassified 5xx at RCPT TO: a bounce once confirmed), "missed"
     (the mailbox cannot take this issue: 5.2.x, full or disabled; no SMTPUTF8),
+    "oversize" (a size limit at the end of DATA, 5.2.3 or a bare 552: this
+    mailbox's, or the server's for everyone; failed for this issue once confirmed),
     "stopped" (a policy refusal, 5.7.x or MAIL FROM), "rejected" (a 5xx for the
     message itself), "unknown" (the connection broke after the data went out). `reply` is the
     server's reply or the reason; `cause` the transport's exception, if any;
@@ -283,10 +314,21 @@ class Delivery:
     data_started: bool = False
 
 
+@dataclass(frozen=True)
+class Held:
+    """A recipient refused for good (its row `failed`) by a reply that may be the server's rather than
+    theirs, until the server takes other mail (`SendRun.hold`)."""
+
+    email: str
+    delivery: Delivery
+    attempts: int  # before this delivery: what the row goes back to should the reply be the server's
+    bounce: bool  # once confirmed, True: the contact is bounced (the address); False: only failed (a size limit)
+
+
 class SendRun:
     """What the senders of one run share, behind one lock: the message template, the pace (one rate
-    for all connections: the rate is the server's), the report, and how many recipients in a row the
-    server refused."""
+    for all connections: the rate is the server's), the report, and the recipients in a row the server
+    refused alike (`held`)."""
 
     def __init__(
         self,
@@ -313,7 +355,7 @@ class SendRun:
         self.report = SendReport()
         self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
         self.lock = threading.Lock()
-        self.held: list[tuple[str, Delivery, int]] = []  # refused, not yet bounced: (address, delivery, attempts)
+        self.held: list[Held] = []  # refused in a row, not yet bounced or counted
         self.alike = ""  # the refusal the held ones share, without their addresses
         self.any_accepted = False
         self.unknown_streak = 0  # deliveries in a row that ended `unknown`
@@ -355,61 +397,95 @@ class SendRun:
                 ) from delivery.cause
 
     def other_outcome(self, store: Store) -> None:
-        """A recipient ended otherwise than refused or unknown: the refusals in a row are over, and
+        """A recipient ended otherwise than held or unknown: the refusals in a row are over, and
         confirmed, and so is a run of unknown deliveries."""
         with self.lock:
             self.unknown_streak = 0
             self._confirm(store)
 
-    def refused(self, store: Store, email: str, delivery: Delivery, attempts: int) -> None:
-        """A recipient was refused for good (its row already `failed`): held, and bounced once confirmed.
+    def hold(self, store: Store, email: str, delivery: Delivery, attempts: int, bounce: bool) -> None:
+        """A recipient was refused for good (its row already `failed`) by a reply that may be the server's:
+        held until the server takes other mail, then bounced (`bounce`: the address's refusal) or only
+        counted failed (a size limit).
 
-        When REFUSAL_BRAKE different recipients in a row got the same refusal, that is
-        the server or its setup (a relay that refuses everyone): the held rows go back
-        to `pending`, nobody is bounced, and RunStopped says what to check.
+        When REFUSAL_BRAKE different recipients in a row got the same reply, that is
+        the server, its setup or the message (a relay that refuses everyone, a size
+        limit the message goes over): the held rows go back to `pending` with their
+        attempts, nobody is bounced or failed, and RunStopped says what to check.
         """
         with self.lock:
             shape = without_address(delivery.reply, email)
             if shape != self.alike:
                 self._confirm(store)
                 self.alike = shape
-            self.held.append((email, delivery, attempts))
+            self.held.append(Held(email, delivery, attempts, bounce))
             if len(self.held) >= REFUSAL_BRAKE:
                 count = len(self.held)
                 self._restore(store)
-                raise RunStopped(
-                    f"{self.settings.smtp_host}: the server refused {count} different recipients in a row alike "
-                    f"({delivery.reply}); that is the server or the setup, not the addresses: nobody was marked "
-                    "bounced and every recipient keeps its place; check the SMTP settings (smtp.host, "
-                    f"smtp.username, NEWSLETTER_SMTP_PASSWORD, and that {self.sender} may send through it), "
-                    "then run send again"
-                ) from delivery.cause
+                raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
+
+    def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
+        """Why a run stopped on `count` recipients in a row refused alike, and what to do."""
+        host = self.settings.smtp_host
+        if bounce:
+            return (
+                f"{host}: the server refused {count} different recipients in a row alike ({delivery.reply}); that "
+                "is the server or the setup, not the addresses: nobody was marked bounced and every recipient keeps "
+                f"its place; check the SMTP settings (smtp.host, smtp.username, NEWSLETTER_SMTP_PASSWORD, and that "
+                f"{self.sender} may send through it), then run send again"
+            )
+        issue = self.issue_id.split(":")[0]
+        return (
+            f"{host}: the server refused the message for {count} different recipients in a row alike "
+            f"({delivery.reply}); that is the message or the server, not the mailboxes: a size limit (RFC 1870, "
+            f"RFC 3463 5.2.3 or 5.3.4) that this issue's message, about {len(self.template.data):,} bytes, goes "
+            "over; nobody was failed and every recipient keeps its place; check the server's size limit and the "
+            f"issue's size (its images, an attached PDF), then run send again (a test copy, `newsletter send "
+            f"{issue} --to ADDR`, gets the same reply while the message is too big)"
+        )
 
     def settle(self, store: Store, confirmed: bool) -> None:
-        """At the end of a run: bounce the held refusals when the server took other mail in this run
-        (`confirmed`), else put them back in place (a run that proved nothing marks nobody)."""
+        """At the end of a run: act on the held refusals when the server took other mail in this run
+        (`confirmed`), else put them back in place (a run that proved nothing marks nobody), saying so
+        when the run got to its end: they are `pending`, not failed, and the next run tries them again."""
         with self.lock:
             if confirmed and self.any_accepted:
                 self._confirm(store)
-            else:
-                self._restore(store)
+                return
+            if confirmed and self.held:
+                count, reply = len(self.held), self.held[-1].delivery.reply
+                # Said, not only counted as pending: a rerun that gets the same reply puts them back again.
+                log.warning(
+                    "%s: %d recipient%s put back in place, neither failed nor bounced: the server refused %s (%s) "
+                    "and took no message in this run, so that may be the server or the message rather "
+                    "than %s; a test copy (`newsletter send %s --to ADDR`) shows whether it takes this issue; "
+                    "then run send again",
+                    self.settings.smtp_host,
+                    count,
+                    "" if count == 1 else "s",
+                    "it" if count == 1 else "them",
+                    reply,
+                    "the recipient" if count == 1 else "the recipients",
+                    self.issue_id.split(":")[0],
+                )
+            self._restore(store)
 
     def _confirm(self, store: Store) -> None:
         held, self.held, self.alike = self.held, [], ""
-        for email, delivery, _attempts in held:
+        for one in held:
             self.report.failed += 1
             self.progress("failed", 1)
-            if self.on_bounce:
+            if one.bounce and self.on_bounce:
                 try:
-                    self.on_bounce(store, email, delivery.reply)
+                    self.on_bounce(store, one.email, one.delivery.reply)
                 except NewsletterError as bounce_error:
-                    log.warning("could not mark %s bounced: %s", email, bounce_error)
+                    log.warning("could not mark %s bounced: %s", one.email, bounce_error)
 
     def _restore(self, store: Store) -> None:
         held, self.held, self.alike = self.held, [], ""
         with store.transaction():
-            for email, _delivery, attempts in held:
-                _set(store, self.issue_id, email, "pending", attempts=attempts)
+            for one in held:
+                _set(store, self.issue_id, one.email, "pending", attempts=one.attempts)
 
 
 def without_address(reply: str, email: str) -> str:
@@ -525,6 +601,8 @@ class Sender:
                 verdict = "refused"
             elif exc.reason == "mailbox":
                 verdict = "missed"
+            elif exc.reason == "size":
+                verdict = "oversize"
             elif exc.reason == "policy":
                 verdict = "stopped"
             return Delivery(verdict, str(exc), exc, started)
@@ -538,8 +616,9 @@ class Sender:
         A deferred message waits `retry_base` * 2**attempts seconds, and fails
         after `max_attempts`; a paused one keeps its
         place and attempts while the connection waits (`pause`); a refused
-        recipient is held for a bounce (`SendRun.refused`); a stopped or rejected
-        message stops the run (RunStopped) with the row back at `pending`.
+        recipient is held for a bounce, an oversize one for the count of failed
+        (`SendRun.hold`); a stopped or rejected message stops the run
+        (RunStopped) with the row back at `pending`.
         """
         run, email, attempts, settings = self.run, row.email, row.attempts, self.run.settings
         match delivery.verdict:
@@ -583,9 +662,9 @@ class Sender:
                     f"the server refused the newsletter itself ({delivery.reply}); nothing more was "
                     "sent, and every recipient keeps its place: fix the cause and run send again"
                 ) from delivery.cause
-            case "refused":
+            case "refused" | "oversize":
                 self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
-                run.refused(self.store, email, delivery, attempts)
+                run.hold(self.store, email, delivery, attempts, bounce=delivery.verdict == "refused")
             case "unknown":
                 self.ledger.set(email, "unknown", reply=delivery.reply)
                 run.tally("unknown")

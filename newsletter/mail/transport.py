@@ -17,11 +17,13 @@ reply classes:
 - `PermanentFailure`: a 5xx, with `reason` (`classify`) saying whose fault it
   is by its RFC 3463 enhanced status code: "address" (5.1.x: no such mailbox,
   bad domain: a bounce), "mailbox" (5.2.x, a full mailbox 5.2.2 too, or 552
-  without an enhanced code, or an address this server cannot take: this
-  recipient misses this issue only), "policy" (5.7.x at any
-  step, or any refusal of MAIL FROM: the setup is wrong, stop), "message" (the
-  end of DATA refused for no reason of the mailbox: the newsletter itself, stop)
-  or "unclassified" (a 5xx at RCPT TO without a telling code);
+  without an enhanced code at RCPT TO, or an address this server cannot take:
+  this recipient misses this issue only), "size" (the end of DATA refused with
+  5.2.3 or a bare 552: a size limit, this mailbox's or the server's for every
+  recipient alike), "policy" (5.7.x at any step, or any refusal of MAIL FROM:
+  the setup is wrong, stop), "message" (the end of DATA refused for no reason
+  of the mailbox: the newsletter itself, stop) or "unclassified" (a 5xx at
+  RCPT TO without a telling code);
 - `UnknownOutcome`: the connection broke after the data went out, so the server
   may have the message;
 - `ServerUnavailable`: no connection at all (connect, TLS, login).
@@ -61,7 +63,7 @@ def dot_stuff(data: bytes) -> bytes:
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
 
-Reason = Literal["address", "mailbox", "policy", "message", "unclassified"]
+Reason = Literal["address", "mailbox", "size", "policy", "message", "unclassified"]
 
 
 class TransientFailure(Exception):
@@ -105,13 +107,19 @@ def classify(code: int, text: str, step: str) -> Reason:
     """Whose fault a 5xx reply at `step` ("MAIL FROM", "RCPT TO", "end of DATA") is, by RFC 3463.
 
     `text` is the reply without its code. A full mailbox (5.2.2, or a 552
-    without an enhanced code, RFC 5321's "exceeded storage allocation") is
-    "mailbox" like every 5.2.x: RFC 3463 3.3 calls it possibly transient, but it
-    is emptied by a person, not within a run, so the recipient misses this
-    issue only and `send --retry-failed` may queue it again later. At MAIL FROM
-    no recipient is named yet, so any refusal there is the setup's ("policy").
-    At the end of DATA the transaction has this one recipient, so a 5.1.x or
-    5.2.x there is the recipient's too.
+    without an enhanced code at RCPT TO, RFC 5321's "exceeded storage
+    allocation") is "mailbox" like every 5.2.x: RFC 3463 3.3 calls it possibly
+    transient, but it is emptied by a person, not within a run, so the recipient
+    misses this issue only and `send --retry-failed` may queue it again later.
+    At MAIL FROM no recipient is named yet, so any refusal there is the setup's
+    ("policy"). At the end of DATA the transaction has this one recipient, so a
+    5.1.x or 5.2.x there is the recipient's too, but for a size limit: there a
+    bare 552 is RFC 1870's "message size exceeds fixed maximum message size" as
+    often as a full mailbox, and 5.2.3 ("message length exceeds administrative
+    limit", per mailbox in RFC 3463) is what sendmail and Gmail answer for their
+    limit for everyone: "size", which `send` holds until the server has taken
+    other mail. Before the data neither can be about the message's size: a send
+    declares none (no RFC 1870 SIZE parameter).
     """
     status = enhanced_status(text)
     if status is not None and status[0] != 5:
@@ -122,6 +130,8 @@ def classify(code: int, text: str, step: str) -> Reason:
         return "policy"  # the envelope sender is refused: nothing about any recipient
     if status is not None and status[1] == 1:
         return "address"
+    if step == "end of DATA" and (status == (5, 2, 3) or (status is None and code == 552)):
+        return "size"
     if (status is not None and status[1] == 2) or (status is None and code == 552):
         return "mailbox"
     return "unclassified" if step == "RCPT TO" else "message"
