@@ -34,8 +34,10 @@ RFC 3463 enhanced status codes; `transport.classify`):
 
 Held: a refusal that may be the server's rather than the recipient's (an
 address refusal, a size limit) is acted on (the contact bounced, or only the
-failure counted) only once the run has shown that the server takes other mail.
-The same reply, without the address, for REFUSAL_BRAKE different recipients in
+failure counted) only once the run has shown that the server takes other mail
+(an accepted message; a 4xx, a full mailbox or an unknown outcome in between
+proves nothing, and leaves them held). The same reply, without the address and
+the per-message ids some servers add, for REFUSAL_BRAKE different recipients in
 a row stops the run and puts them all back to `pending` with their attempts: a
 relay that refuses everyone, or a limit the message goes over for everyone;
 different replies in a row do not. A run that took no message at all puts the
@@ -49,10 +51,12 @@ mailbox, so there is nothing for other mail to prove. Held, three such
 recipients next to each other in the ledger would stop the run, and as the
 brake puts them back in their place, every rerun would meet them first and
 stop again until their owners made room: a newsletter stuck for a rare
-neighbourhood. A bare 552 at the end of DATA can still be full mailboxes, and
-three in a row then stop the run the same way (a test copy that arrives tells
-it apart from a size limit); that rare case, on a server without enhanced
-codes, is the price of stopping a size limit before it fails the whole list.
+neighbourhood. A bare 552 at the end of DATA can still be full mailboxes: once
+the server has taken this issue (in this run, or any `sent` row of an earlier
+one) a size limit is that mailbox's and fails it at once, unheld. Only three
+such mailboxes at the very head of a first run, on a server without enhanced
+codes, stop it the way a size limit does; `send --tag` to another group first
+gets past them, after which they are failed as full.
 
 A run is a `SendRun` (what its connections share) and one `Sender` per
 connection, which drains its share of the ledger phase by phase (due rows,
@@ -341,6 +345,7 @@ class SendRun:
         on_bounce: Callable[[Store, str, str], object] | None = None,
         max_wait: float = MAX_WAIT,
         only: frozenset[str] | None = None,
+        delivered_before: bool = False,
     ):
         self.issue_id = issue_id  # the ledger's name: `2024-q2`, or `2024-q2:outbox` for a dry run
         self.template = template
@@ -355,9 +360,13 @@ class SendRun:
         self.report = SendReport()
         self.limit = RateLimit(settings.rate_per_second, settings.rate_per_hour)
         self.lock = threading.Lock()
-        self.held: list[Held] = []  # refused in a row, not yet bounced or counted
-        self.alike = ""  # the refusal the held ones share, without their addresses
+        # Held replies, not yet bounced or counted: acted on once the server takes a message (`accepted`).
+        self.unconfirmed: list[Held] = []
+        self.streak: list[Held] = []  # the held in a row with one reply (`alike`, its shape): for the brake
+        self.alike = ""
         self.any_accepted = False
+        # The server took this issue in an earlier run: a size limit now is one mailbox's quota.
+        self.delivered_before = delivered_before
         self.unknown_streak = 0  # deliveries in a row that ended `unknown`
         # Set when one connection stops the run (a brake, the setup, an outage): the others stop at their
         # next recipient, rather than each send on until it hits the same wall.
@@ -375,19 +384,23 @@ class SendRun:
         self.progress(state, 1)
 
     def accepted(self, store: Store) -> None:
-        """The server took a message: it works, so the refusals held so far were about their addresses."""
+        """The server took a message: it works, so the replies held so far were about their recipients."""
         with self.lock:
             self.any_accepted = True
             self.unknown_streak = 0
             self._confirm(store)
 
     def unknown(self, store: Store, delivery: Delivery) -> None:
-        """A delivery ended `unknown` (its row already says so); RunStopped at UNKNOWN_BRAKE in a row."""
+        """A delivery ended `unknown` (its row already says so); RunStopped at UNKNOWN_BRAKE in a row.
+
+        It ends a streak of held replies, but proves nothing about them: they stay held.
+        """
         with self.lock:
-            self._confirm(store)
+            self.streak, self.alike = [], ""
             self.unknown_streak += 1
             if self.unknown_streak >= UNKNOWN_BRAKE:
                 count, self.unknown_streak = self.unknown_streak, 0
+                self.stopped.set()  # now, under the lock: no other connection takes a row after this
                 raise RunStopped(
                     f"{self.settings.smtp_host}: the connection broke during the message data {count} times in "
                     f"a row ({delivery.reply}); that is the server or something between (a size limit, a "
@@ -397,32 +410,43 @@ class SendRun:
                 ) from delivery.cause
 
     def other_outcome(self, store: Store) -> None:
-        """A recipient ended otherwise than held or unknown: the refusals in a row are over, and
-        confirmed, and so is a run of unknown deliveries."""
+        """A recipient ended otherwise than accepted, held or unknown (a 4xx, a full mailbox): the held
+        replies in a row and a run of unknown deliveries are over; the held ones stay held, since
+        the server has still not shown it takes mail."""
         with self.lock:
             self.unknown_streak = 0
-            self._confirm(store)
+            self.streak, self.alike = [], ""
 
     def hold(self, store: Store, email: str, delivery: Delivery, attempts: int, bounce: bool) -> None:
         """A recipient was refused for good (its row already `failed`) by a reply that may be the server's:
         held until the server takes other mail, then bounced (`bounce`: the address's refusal) or only
         counted failed (a size limit).
 
-        When REFUSAL_BRAKE different recipients in a row got the same reply, that is
-        the server, its setup or the message (a relay that refuses everyone, a size
-        limit the message goes over): the held rows go back to `pending` with their
-        attempts, nobody is bounced or failed, and RunStopped says what to check.
+        When REFUSAL_BRAKE different recipients in a row got the same reply (`without_address`: the
+        address and the per-message ids taken out), that is the server, its setup or the message (a
+        relay that refuses everyone, a size limit the message goes over): those rows go back to
+        `pending` with their attempts, nobody is bounced or failed, and RunStopped says what to check.
+        A size limit once the server has taken this issue (in this run or an earlier one) is that
+        mailbox's quota, not the message's: failed at once, never held, so it cannot stop a run.
         """
         with self.lock:
-            shape = without_address(delivery.reply, email)
-            if shape != self.alike:
-                self._confirm(store)
-                self.alike = shape
-            self.held.append(Held(email, delivery, attempts, bounce))
-            if len(self.held) >= REFUSAL_BRAKE:
-                count = len(self.held)
-                self._restore(store)
-                raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
+            if not bounce and (self.any_accepted or self.delivered_before):
+                self.report.failed += 1
+                self.streak, self.alike = [], ""
+            else:
+                shape = without_address(delivery.reply, email)
+                if shape != self.alike:
+                    self.streak, self.alike = [], shape
+                held = Held(email, delivery, attempts, bounce)
+                self.streak.append(held)
+                self.unconfirmed.append(held)
+                if len(self.streak) >= REFUSAL_BRAKE:
+                    count = len(self.streak)
+                    self._restore(store, self.streak)
+                    self.stopped.set()  # now, under the lock: no other connection takes a row after this
+                    raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
+                return
+        self.progress("failed", 1)
 
     def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
         """Why a run stopped on `count` recipients in a row refused alike, and what to do."""
@@ -438,7 +462,7 @@ class SendRun:
         return (
             f"{host}: the server refused the message for {count} different recipients in a row alike "
             f"({delivery.reply}); that is the message or the server, not the mailboxes: a size limit (RFC 1870, "
-            f"RFC 3463 5.2.3 or 5.3.4) that this issue's message, about {len(self.template.data):,} bytes, goes "
+            f"RFC 3463 5.2.3) that this issue's message, about {len(self.template.data):,} bytes, goes "
             "over; nobody was failed and every recipient keeps its place; check the server's size limit and the "
             f"issue's size (its images, an attached PDF), then run send again (a test copy, `newsletter send "
             f"{issue} --to ADDR`, gets the same reply while the message is too big)"
@@ -452,8 +476,8 @@ class SendRun:
             if confirmed and self.any_accepted:
                 self._confirm(store)
                 return
-            if confirmed and self.held:
-                count, reply = len(self.held), self.held[-1].delivery.reply
+            if confirmed and self.unconfirmed:
+                count, reply = len(self.unconfirmed), self.unconfirmed[-1].delivery.reply
                 # Said, not only counted as pending: a rerun that gets the same reply puts them back again.
                 log.warning(
                     "%s: %d recipient%s put back in place, neither failed nor bounced: the server refused %s (%s) "
@@ -471,7 +495,7 @@ class SendRun:
             self._restore(store)
 
     def _confirm(self, store: Store) -> None:
-        held, self.held, self.alike = self.held, [], ""
+        held, self.unconfirmed, self.streak, self.alike = self.unconfirmed, [], [], ""
         for one in held:
             self.report.failed += 1
             self.progress("failed", 1)
@@ -481,19 +505,28 @@ class SendRun:
                 except NewsletterError as bounce_error:
                     log.warning("could not mark %s bounced: %s", one.email, bounce_error)
 
-    def _restore(self, store: Store) -> None:
-        held, self.held, self.alike = self.held, [], ""
+    def _restore(self, store: Store, which: list[Held] | None = None) -> None:
+        """Put held rows (`which`, or every unconfirmed one) back to `pending` with their attempts."""
+        held = list(self.unconfirmed if which is None else which)
+        self.unconfirmed = [h for h in self.unconfirmed if all(h is not one for one in held)]
+        self.streak, self.alike = [], ""
         with store.transaction():
             for one in held:
                 _set(store, self.issue_id, one.email, "pending", attempts=one.attempts)
 
 
 def without_address(reply: str, email: str) -> str:
-    """A refusal as it would read for any recipient: the address (either form) and <…> parts taken out."""
+    """A refusal as it would read for any recipient and any message: the address (either form), <…>
+    parts, and words with a digit in them other than the reply codes (a queue or message id, as
+    Gmail's "… size limits. 5b1f17b1804b1-…  - gsmtp") taken out."""
     text = re.sub(r"<[^>]*>", "", reply)
     for form in {email, smtp_address(email)}:
         text = re.sub(re.escape(form), "", text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+    return " ".join(w for w in text.split() if not re.search(r"\d", w) or _REPLY_CODE.fullmatch(w.rstrip(":,;")))
+
+
+# RFC 5321 reply code or RFC 3463 enhanced status code: the words with digits that are the reply's kind.
+_REPLY_CODE = re.compile(r"\d{3}|\d\.\d{1,3}\.\d{1,3}")
 
 
 class Sender:
@@ -814,7 +847,8 @@ def _run_send(
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
-    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only)
+    delivered_before = send_counts(store, issue_id)["sent"] > 0
+    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only, delivered_before)
     run.report.skipped_unknown = skipped_unknown
 
     finished = False

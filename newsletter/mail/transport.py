@@ -88,11 +88,6 @@ class PermanentFailure(Exception):
         super().__init__(message)
         self.reason: Reason = reason
 
-    @property
-    def recipient(self) -> bool:
-        """True when the refusal is this recipient's (a bounce, or a mailbox that cannot take this issue)."""
-        return self.reason in ("address", "mailbox", "unclassified")
-
 
 def enhanced_status(text: str) -> tuple[int, int, int] | None:
     """The RFC 3463 enhanced status code (class, subject, detail) at the start of a reply's text, or None.
