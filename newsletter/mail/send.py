@@ -431,8 +431,7 @@ class SendRun:
         """
         with self.lock:
             if not bounce and (self.any_accepted or self.delivered_before):
-                self.report.failed += 1
-                self.streak, self.alike = [], ""
+                self.streak, self.alike = [], ""  # the mailbox's quota: counted below, as a full mailbox is
             else:
                 shape = without_address(delivery.reply, email)
                 if shape != self.alike:
@@ -446,7 +445,7 @@ class SendRun:
                     self.stopped.set()  # now, under the lock: no other connection takes a row after this
                     raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
                 return
-        self.progress("failed", 1)
+        self.tally("failed")
 
     def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
         """Why a run stopped on `count` recipients in a row refused alike, and what to do."""
@@ -837,7 +836,8 @@ def _run_send(
     if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")
-    skipped_unknown = send_counts(store, issue_id)["unknown"]
+    before = send_counts(store, issue_id)
+    skipped_unknown = before["unknown"]
     now = clock.now().timestamp()
     total = sum(
         1
@@ -847,8 +847,7 @@ def _run_send(
     progress("start", total)
     template = MessageTemplate(prepared, settings)  # serialised once; cheap per recipient
     parts = settings.connections if transport_factory and settings.connections > 1 else 1
-    delivered_before = send_counts(store, issue_id)["sent"] > 0
-    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only, delivered_before)
+    run = SendRun(issue_id, template, settings, states, parts, progress, on_bounce, max_wait, only, before["sent"] > 0)
     run.report.skipped_unknown = skipped_unknown
 
     finished = False
