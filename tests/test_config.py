@@ -116,12 +116,18 @@ def test_html_source_without_selectors_is_refused(tmp_path):
         load_feeds(write(tmp_path, GOOD[:start] + GOOD[end:]))
 
 
-def test_yaml_syntax_error_names_the_line(tmp_path):
-    path = write(tmp_path, "sources:\n  - key: a\n    name: [unclosed\n    kind: rss\n")
+def feeds_error(tmp_path, text: str) -> tuple[Path, str]:
+    """The feeds.yaml written from `text`, and the ConfigError its loading raises, as a string."""
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_feeds(path)
+    return path, str(caught.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: [unclosed\n    kind: rss\n")
     # The parser fails on line 4; the unclosed "[" that misled it is on line 3, and is named.
-    assert str(caught.value) == (
+    assert error == (
         f"{path}, line 3: invalid YAML: a value starting with '[' is read as a list, and this one is not closed; "
         'put the value in quotes: name: "[unclosed"'
     )
@@ -133,10 +139,8 @@ def test_an_unclosed_quote_is_named_on_its_own_line_not_where_the_next_quote_end
         "sources:\n  - key: a\n    name: 'JD viderefører arbeidet\n    kind: rss\n"
         "  - key: b\n    kind: rss\n    name: Coordinators' Working Group\n"
     )
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_feeds(path)
-    assert str(caught.value) == (
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
         f"{path}, line 3: invalid YAML: a quoted value is not closed on this line, so YAML read on to the next ' "
         "(line 7) and failed there: add the closing quote, or remove the opening one"
     )
@@ -144,10 +148,8 @@ def test_an_unclosed_quote_is_named_on_its_own_line_not_where_the_next_quote_end
 
 def test_a_quoted_value_wrapped_on_purpose_is_not_blamed_for_a_later_error(tmp_path):
     text = 'sources:\n  - key: a\n    name: "a long name\n      wrapped"\n    kind: rss\n\tbroken: x\n'
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_feeds(path)
-    assert str(caught.value).startswith(f"{path}, line 6: invalid YAML: a tab in the indentation")
+    path, error = feeds_error(tmp_path, text)
+    assert error.startswith(f"{path}, line 6: invalid YAML: a tab in the indentation")
 
 
 def test_a_quote_in_the_prose_of_a_text_block_is_not_blamed_for_a_later_error(tmp_path):
@@ -156,19 +158,15 @@ def test_a_quote_in_the_prose_of_a_text_block_is_not_blamed_for_a_later_error(tm
         "sources:\n  - key: a\n    name: |\n      Tema: 'Ikke til salgs\n    kind: rss\n"
         "  - key: b\n   name: Women's rights\n"
     )
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_feeds(path)
-    assert "a quoted value is not closed" not in str(caught.value)
-    assert str(caught.value).startswith(f"{path}, line 7: invalid YAML:")
+    path, error = feeds_error(tmp_path, text)
+    assert "a quoted value is not closed" not in error
+    assert error.startswith(f"{path}, line 7: invalid YAML:")
 
 
 def test_yaml_indentation_error_says_what_to_check(tmp_path):
-    path = write(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
-    with pytest.raises(ConfigError) as caught:
-        load_feeds(path)
-    assert str(caught.value).startswith(f"{path}, line 4: invalid YAML: the indentation does not fit; check the ")
-    assert "<block" not in str(caught.value)
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
+    assert error.startswith(f"{path}, line 4: invalid YAML: the indentation does not fit; check the ")
+    assert "<block" not in error
 
 
 def test_duplicate_mapping_key_is_an_error(tmp_path):

@@ -93,14 +93,16 @@ def test_a_dry_run_and_a_test_copy_never_ask(mailroom, smtp):
 # ---------------------------------------------------------------------- what each reply does to a recipient
 
 
+EVERYONE = [f"person{i:03d}@example.org" for i in range(6)]
+
+
 def contact_statuses(root) -> dict[str, str]:
     with Store(root / "var" / "newsletter.db") as store:
         return dict(store.db.execute("SELECT email, status FROM contacts").fetchall())
 
 
 def test_relaying_denied_stops_the_run_bounces_nobody_and_the_fixed_server_mails_everyone_once(mailroom, smtp):
-    everyone = [f"person{i:03d}@example.org" for i in range(6)]
-    smtp.rcpt_replies = dict.fromkeys(everyone, "550 5.7.1 Relaying denied")
+    smtp.rcpt_replies = dict.fromkeys(EVERYONE, "550 5.7.1 Relaying denied")
     refused = send(mailroom)
     assert refused.exit_code == 1
     assert refused.stderr.strip().splitlines()[-1] == (
@@ -116,7 +118,7 @@ def test_relaying_denied_stops_the_run_bounces_nobody_and_the_fixed_server_mails
     fixed = send(mailroom)
     assert fixed.exit_code == 0, fixed.output
     assert "2024-q2: 0 new, 6 pending, 0 to retry" in fixed.stdout
-    assert smtp.copies() == dict.fromkeys(everyone, 1)
+    assert smtp.copies() == dict.fromkeys(EVERYONE, 1)
 
 
 def test_a_full_mailbox_fails_that_recipient_for_this_issue_only_and_the_run_goes_on(mailroom, smtp):
@@ -146,9 +148,6 @@ def test_a_full_mailbox_fails_that_recipient_for_this_issue_only_and_the_run_goe
 def attempts(root) -> dict[str, int]:
     with Store(root / "var" / "newsletter.db") as store:
         return dict(store.db.execute("SELECT email, attempts FROM sends WHERE issue = '2024-q2'").fetchall())
-
-
-EVERYONE = [f"person{i:03d}@example.org" for i in range(6)]
 
 
 @pytest.mark.parametrize(
