@@ -390,3 +390,22 @@ def read_the_top_three(label: int, expected: float):
     rest = [i for i in items if i.id not in read]
     decided = [(documents[i], label, 1.0) for i in read]
     return first, rank_items(rest, [documents[i.id] for i in rest], history, decided, expected, decided_here=3)
+
+
+@pytest.mark.parametrize(
+    ("titles", "entries"),
+    [
+        (["Ny rapport om menneskehandel"], 1),  # two texts in all
+        (["Ny rapport om menneskehandel"], 2),  # three: min_df=2 and max_df=0.5 cannot both hold
+        (["EU"], 1),  # no word of three letters: the word vectoriser has no vocabulary
+        (["EU", "FN"], 0),  # and no past entry either, only a pick and a skip
+    ],
+)
+def test_a_quarter_of_one_or_two_items_is_ranked_however_little_text_there_is(titles, entries):
+    _items, _groups, history = load()
+    items = [Item(id=f"i{n}", source="s", url=f"https://x.no/{n}", title=t, summary="") for n, t in enumerate(titles)]
+    labelled = [] if entries else [(item_document(items[0]), 1, 1.0), (item_document(items[-1]), 0, 1.0)]
+    result = rank_items(items, [item_document(i) for i in items], history[:entries], labelled, expected_picks=1)
+    assert result.learned
+    assert sorted(ranked_ids(result)) == sorted(i.id for i in items)
+    assert all(0.0 <= r.probability <= 1.0 and r.why for r in result.ranked)

@@ -130,19 +130,29 @@ class Features:
     def compute(cls, documents: Sequence[Document], history: Sequence[PastEntry], stemmer: _StemmedWords) -> Features:
         """Fit the vectorisers on the documents (and entries) and transform them; rows in document order."""
         texts = [d.text for d in documents]
-        entry_texts = [e.text for e in history]
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2, max_df=0.5)
-        chars.fit(texts + entry_texts if len(texts) + len(entry_texts) > 2 else texts * 2)
-        char_matrix = chars.transform(texts)
+        corpus = texts + [e.text for e in history]
+        # min_df=2 keeps the n-grams texts share (one text's own say nothing of another), max_df=0.5
+        # drops those most texts have; below four texts both cannot hold, and every n-gram counts.
+        few = len(corpus) < 4
+        chars = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            sublinear_tf=True,
+            min_df=1 if few else 2,
+            max_df=1.0 if few else 0.5,
+        )
+        # One pass: fitting, then transforming, would cut every n-gram twice, and that is most of
+        # the time a ranking takes when its cache is cold.
+        both = _fitted(chars, corpus)
+        char_matrix, entry_matrix = both[: len(texts)], both[len(texts) :]
         words = TfidfVectorizer(tokenizer=stemmer, token_pattern=None, lowercase=False, sublinear_tf=True)
-        word_matrix = words.fit_transform(texts)
-        similarity = np.zeros((len(texts), len(history)))
-        if history:
-            similarity = (char_matrix @ chars.transform(entry_texts).T).toarray()
+        word_matrix = _fitted(words, texts)
+        similarity = (char_matrix @ entry_matrix.T).toarray() if history else np.zeros((len(texts), 0))
         rows = {_digest(text): n for n, text in enumerate(texts)}
-        names = words.get_feature_names_out()  # once: `terms` runs per item
+        # Once: `terms` runs per item.
+        names = words.get_feature_names_out() if word_matrix.shape[1] else np.array([], dtype=object)
         fingerprint = _fingerprint(documents, history)
-        return cls(fingerprint, rows, char_matrix, word_matrix, len(chars.vocabulary_), names, similarity)
+        return cls(fingerprint, rows, char_matrix, word_matrix, char_matrix.shape[1], names, similarity)
 
     @classmethod
     def load(cls, path: Path, documents: Sequence[Document], history: Sequence[PastEntry]) -> Features | None:
@@ -168,6 +178,15 @@ class Features:
             atomic_write(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as exc:
             log.warning("ranking cache not written to %s: %s", path, exc)
+
+
+def _fitted(vectoriser: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+    """`vectoriser` fitted to `texts` and their rows (texts x features); no columns when the texts
+    hold no feature at all (a quarter of one item titled "EU": scikit-learn's "empty vocabulary")."""
+    try:
+        return sparse.csr_matrix(vectoriser.fit_transform(texts))
+    except ValueError:  # empty vocabulary, or none left after min_df/max_df: nothing to tell texts apart
+        return sparse.csr_matrix((len(texts), 0))
 
 
 def _same_site(host: str, other: str) -> bool:
