@@ -319,6 +319,68 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         f"ranking (train + rank, {len(first)} items): median {statistics.median(seconds) * 1000:.0f} ms "
         f"over {rankings} rankings; first ranking learned from {ranking.history} past entries"
     )
+    history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
+    with Store(ws.db_path) as store:
+        for count, cold, warm, plain_cold, plain_warm in model_seconds(store, history, [5000]):
+            print(
+                f"the model on {count:,} documents as long as the store's: text features {cold:.2f} s (once per "
+                f"change of the store: cached), training and ranking {warm:.2f} s (each listing); baseline, word "
+                f"TF-IDF and a logistic regression: {plain_cold:.2f} s and {plain_warm:.2f} s"
+            )
+
+
+def model_seconds(store, history, counts, rounds: int = 3) -> list[tuple[int, float, float, float, float]]:
+    """(documents, seconds to compute the text features, to train and rank; the same two for a baseline
+    of word TF-IDF and a logistic regression) per count of documents; medians of `rounds`.
+
+    The documents are made from the store's own (title, summary, article text) of different items,
+    mixed at random (seeded), so their length and vocabulary are those of real items and no two are
+    alike. One document in ten is labelled, one label in ten a pick, as a quarter with its history.
+    """
+    import random
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from newsletter.curate.model import Features, Model, _StemmedWords
+    from newsletter.curate.ranking import UNDECIDED_WEIGHT, Document, _article, item_document
+
+    parts = [item_document(i, _article(store, i)).text.split("\n", 2) for i in store.iter_items()]
+    parts = [p + [""] * (3 - len(p)) for p in parts]
+    out = []
+    for count in counts:
+        rng = random.Random(count)
+        documents = [
+            Document(
+                "\n".join(p for p in (rng.choice(parts)[0], rng.choice(parts)[1], rng.choice(parts)[2]) if p),
+                source=f"source-{n % 30}",
+                kind=("news", "report", "event")[n % 3],
+            )
+            for n in range(count)
+        ]
+        labels = {n: (int(n % 100 == 0), 1.0) if n % 10 == 0 else (0, UNDECIDED_WEIGHT) for n in range(count)}
+        rows = sorted(labels)
+        y = [labels[n][0] for n in rows]
+        weights = [labels[n][1] for n in rows]
+        timings: list[list[float]] = [[], [], [], []]
+        for _ in range(rounds):
+            started = time.perf_counter()
+            Features.compute(documents, history, _StemmedWords())
+            timings[0].append(time.perf_counter() - started)
+            model = Model(documents, history)
+            started = time.perf_counter()
+            model.scores(labels)
+            timings[1].append(time.perf_counter() - started)
+            # The baseline: the plainest model of the kind, word TF-IDF and a logistic regression.
+            started = time.perf_counter()
+            matrix = TfidfVectorizer().fit_transform([d.text for d in documents])
+            timings[2].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            plain = LogisticRegression(solver="liblinear", class_weight="balanced")
+            plain.fit(matrix, y, sample_weight=weights).decision_function(matrix)
+            timings[3].append(time.perf_counter() - started)
+        out.append((count, *(statistics.median(t) for t in timings)))
+    return out
 
 
 def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_url, total, folds=10, seeds=(0, 1, 2)):
