@@ -334,6 +334,61 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
             assert state == "sent" and copies.get(address) == 1, (address, state, copies.get(address))
 
 
+class RefusingThenHanging(ScriptedSMTP):
+    """Refuses the addresses in `rcpt_replies`, and keeps the one in `hang_for` waiting at RCPT TO."""
+
+    hang_for: str | None = None
+    hanging = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+
+        while address == self.hang_for:
+            self.hanging = True
+            await asyncio.sleep(0.02)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def test_a_refusal_held_when_the_run_is_killed_is_tried_again_by_the_next_run(workspace):
+    """kill -9 after a refusal the run could not yet tell from the server's: the next run sends it."""
+    from aiosmtpd.controller import Controller
+
+    handler = RefusingThenHanging()
+    handler.rcpt_replies["person000@example.org"] = "550 5.1.1 no such user"
+    handler.hang_for = "person001@example.org"
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    database = workspace / "var" / "newsletter.db"
+    try:
+        mailing_workspace(workspace, controller.port, 3, mail="connections: 1")
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
+        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not handler.hanging and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first refused, the second waiting at RCPT TO: the refusal is held
+        assert process.poll() is None, "the send ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with Store(database) as store:
+            held = store.db.execute(
+                "SELECT state FROM sends WHERE email = 'person000@example.org' AND next_attempt_at IS NOT NULL"
+            ).fetchall()
+            assert [tuple(row) for row in held] == [("failed",)]  # as a refusal reads, but marked held
+            contact = store.db.execute("SELECT status FROM contacts WHERE email = 'person000@example.org'").fetchone()
+            assert tuple(contact) == ("active",)  # not bounced: the run never showed the server takes mail
+        handler.hang_for = None
+        handler.rcpt_replies.clear()  # the refusal was the server's after all: it takes everyone now
+        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert final.returncode == 0, final.stderr
+    finally:
+        controller.stop()
+    with Store(database) as store:
+        states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+    assert states == dict.fromkeys((f"person{n:03d}@example.org" for n in range(3)), "sent")
+    assert handler.copies() == dict.fromkeys(states, 1)
+
+
 def test_an_idn_recipient_unsubscribes_with_a_link_in_either_form(workspace, monkeypatch):
     from urllib.parse import quote
 

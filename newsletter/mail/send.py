@@ -44,7 +44,10 @@ different replies in a row do not. A run that took no message at all puts the
 held ones back to `pending` at its end and says so with their reply: `send`
 exits 1 while any recipient is pending, and `send status` counts them there,
 so nothing reads as delivered or as the recipient's fault; the next run tries
-them again.
+them again. A held row is `failed` with a due time (`next_attempt_at`) until
+the run settles it; one left so by a run that died (a kill, a power cut) goes
+back to `pending` when the next run starts (`Store.release_held`): the message
+was refused, so trying it again cannot make a second copy.
 
 A full (5.2.2) or disabled (5.2.1) mailbox is not held: its code names the
 mailbox, so there is nothing for other mail to prove. Held, three such
@@ -445,6 +448,8 @@ class SendRun:
                     self.stopped.set()  # now, under the lock: no other connection takes a row after this
                     raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
                 return
+        with store.transaction():
+            _set(store, self.issue_id, email, "failed")  # settled: no longer held
         self.tally("failed")
 
     def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
@@ -495,6 +500,10 @@ class SendRun:
 
     def _confirm(self, store: Store) -> None:
         held, self.unconfirmed, self.streak, self.alike = self.unconfirmed, [], [], ""
+        if held:
+            with store.transaction():
+                for one in held:
+                    _set(store, self.issue_id, one.email, "failed")  # settled: no longer held
         for one in held:
             self.report.failed += 1
             self.progress("failed", 1)
@@ -695,7 +704,11 @@ class Sender:
                     "sent, and every recipient keeps its place: fix the cause and run send again"
                 ) from delivery.cause
             case "refused" | "oversize":
-                self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts + 1)
+                # Failed, with a due time that marks it held: should the process die before the run
+                # settles it, the next run puts it back in the queue (`Store.release_held`).
+                self.ledger.set(
+                    email, "failed", reply=delivery.reply, attempts=attempts + 1, next_at=clock.now().timestamp()
+                )
                 run.hold(self.store, email, delivery, attempts, bounce=delivery.verdict == "refused")
             case "unknown":
                 self.ledger.set(email, "unknown", reply=delivery.reply)
@@ -833,6 +846,10 @@ def _run_send(
     store.durable()
     # A row left at `sending` by a run that died: the server may have the message.
     store.mark_interrupted(issue_id)
+    # A row it left held was refused, so it never arrived: it is tried again.
+    released = store.release_held(issue_id)
+    if released:
+        log.info("%d recipients refused in a run that stopped before settling them are tried again", released)
     if resend_unknown:  # once, at the start: an unknown that this run produces waits for the editor again
         store.requeue_unknown(issue_id)
     states: tuple[SendState, ...] = ("pending", "temp_failed")

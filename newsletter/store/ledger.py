@@ -151,6 +151,21 @@ class LedgerStore(Database):
             (issue,),
         )
 
+    def release_held(self, issue: str) -> int:
+        """Rows a run that died left held go back to pending, their attempts kept; returns how many.
+
+        A held row (`mail.send.SendRun.hold`) is `failed` with a `next_attempt_at`: refused by a reply
+        that may have been the server's, in a run that had not yet shown the server takes other mail.
+        The run settles it (failed, or back to pending) before it ends; a kill or a power cut first
+        leaves it so. The message was refused, so it never arrived: trying it again cannot make a
+        second copy, and the next run tells the recipient's refusal from the server's afresh.
+        """
+        return self.db.execute(
+            "UPDATE sends SET state = 'pending', next_attempt_at = NULL "
+            "WHERE issue = ? AND state = 'failed' AND next_attempt_at IS NOT NULL",
+            (issue,),
+        ).rowcount
+
     def requeue_unknown(self, issue: str) -> None:
         """Rows whose delivery is unknown go back to pending (the editor said they did not arrive)."""
         self.db.execute(
