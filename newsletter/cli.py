@@ -1540,6 +1540,8 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     click.echo(f"{label}: " + ", ".join(f"{name.get(state, state)} {count}" for state, count in status.counts.items()))
     for row in status.undelivered:
         due = f" (next try {_local_time(row.next_attempt, ctx.settings.timezone)})" if row.next_attempt else ""
+        if row.state == "pending":
+            due = " (the last reply; kept in its place, the next send tries it)"
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 

@@ -303,6 +303,11 @@ def test_a_run_that_took_no_message_puts_a_size_limit_back_and_says_so(sample_wo
     assert states(root) == dict.fromkeys(both, "pending") and attempts(root) == dict.fromkeys(both, 0)
     status = invoke(root, "send", "status", "2024-q2").stdout
     assert status.startswith("2024-q2: pending 2, sending 0, sent 0,"), status
+    for address in both:  # why they are pending, not only how many
+        assert (
+            f"  pending      {address}  end of DATA: 552 Message size exceeds fixed maximum message size (the last "
+            "reply; kept in its place, the next send tries it)"
+        ) in status.splitlines(), status
     smtp.data_reply_for = {}
     again = send(root)
     assert again.exit_code == 0, again.output

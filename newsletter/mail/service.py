@@ -88,7 +88,8 @@ def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport,
 
 @dataclass(frozen=True)
 class Undelivered:
-    """A recipient of a send whose message did not (yet) arrive: failed, unknown or temp_failed."""
+    """A recipient of a send whose message did not (yet) arrive: failed, unknown or temp_failed, or pending
+    after a reply (a run put it back in its place: the next send tries it)."""
 
     email: str
     state: SendState
