@@ -205,7 +205,7 @@ def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without
     ]
     monkeypatch.undo()
     # A damaged file, or a changed text, is computed afresh, never served stale.
-    cache.write_bytes(b"not a pickle")
+    cache.write_bytes(b"not a cache")
     assert [r.item.id for r in after_a_decision(use_cache=True).ranked] == [r.item.id for r in uncached.ranked]
     documents = [item_document(i) for i in items]
     assert model.Features.load(cache, documents, history) is not None  # the same texts, in another order
@@ -409,3 +409,56 @@ def test_a_quarter_of_one_or_two_items_is_ranked_however_little_text_there_is(ti
     assert result.learned
     assert sorted(ranked_ids(result)) == sorted(i.id for i in items)
     assert all(0.0 <= r.probability <= 1.0 and r.why for r in result.ranked)
+
+
+def test_a_damaged_or_hostile_feature_cache_is_computed_afresh_and_never_run(tmp_path):
+    """The cache in var/ is anyone's to damage: a flipped byte, a cut file, matrices whose indices point
+    outside them (SciPy's C code would crash the process), or a pickle that would run code. Each is
+    ignored and the ranking comes out as computed afresh."""
+    import pickle
+    import random
+
+    import numpy as np
+
+    from newsletter.curate import model
+
+    items, _, history = load()
+    documents = [item_document(i) for i in items]
+    cache = tmp_path / ranking.RANKING_CACHE
+    fresh = [(r.item.id, round(r.probability, 9)) for r in rank_items(items, documents, history, (), 4).ranked]
+    rank_items(items, documents, history, (), 4, cache)
+    good = cache.read_bytes()
+    assert model.Features.load(cache, documents, history) is not None
+
+    def damaged_ranks_as_fresh(content: bytes) -> None:
+        cache.write_bytes(content)
+        assert [
+            (r.item.id, round(r.probability, 9)) for r in rank_items(items, documents, history, (), 4, cache).ranked
+        ] == fresh
+
+    chance = random.Random(11)
+    for _ in range(40):  # flipped bytes anywhere, or the file cut short
+        content = bytearray(good)
+        if chance.random() < 0.25:
+            content = content[: chance.randrange(len(content))]
+        else:
+            for _ in range(chance.randint(1, 4)):
+                content[chance.randrange(len(content))] ^= 1 << chance.randrange(8)
+        damaged_ranks_as_fresh(bytes(content))
+    with np.load(__import__("io").BytesIO(good), allow_pickle=False) as data:
+        arrays = dict(data)
+    for name, value in (
+        ("chars_indices", arrays["chars_indices"] + 10**8),  # would read far outside the matrix
+        ("row_numbers", arrays["row_numbers"] + len(documents)),
+        ("similarity", arrays["similarity"][:, :-1]),
+        ("format", np.array([model.CACHE_FORMAT + 1])),
+    ):
+        buffer = __import__("io").BytesIO()
+        np.savez(buffer, **(arrays | {name: value}))
+        cache.write_bytes(buffer.getvalue())
+        assert model.Features.load(cache, documents, history) is None, name
+        damaged_ranks_as_fresh(buffer.getvalue())
+    ran = tmp_path / "ran"
+    hostile = pickle.dumps(type("Run", (), {"__reduce__": lambda self: (ran.touch, ())})())
+    damaged_ranks_as_fresh(hostile)
+    assert not ran.exists()

@@ -10,14 +10,15 @@ does and why.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
-import pickle
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import snowballstemmer
@@ -37,6 +38,7 @@ NEAREST = 3  # past entries averaged for the similarity prior
 TWIN_BLOCK = 500  # rows of the pairwise cosine computed at a time
 TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kinds are one story
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
+CACHE_FORMAT = 1  # of the feature cache file (`Features.save`): a file of another format is computed afresh
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
 # Function words that carry no topic, for readable `why` terms only (the model sees every word).
@@ -156,28 +158,80 @@ class Features:
 
     @classmethod
     def load(cls, path: Path, documents: Sequence[Document], history: Sequence[PastEntry]) -> Features | None:
-        """The cached features re-ordered to `documents`, or None when absent, stale or unreadable."""
+        """The cached features re-ordered to `documents`, or None when absent, stale or unreadable.
+
+        The file is only a cache, and anyone who can write `var/` can change it: it is NumPy's npz
+        (a zip of plain arrays, read with `allow_pickle=False`, so reading it runs no code), each
+        member checked by its CRC-32, and every matrix checked in full (indices in range, rows in
+        order) before use, so a damaged file is computed afresh instead of crashing the process.
+        Whatever goes wrong in reading it means the same: no cache.
+        """
         try:
-            cached = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["format"][0]) != CACHE_FORMAT or data["fingerprint"].tobytes() != _fingerprint(
+                    documents, history
+                ):
+                    return None
+                chars, words = _csr(data, "chars"), _csr(data, "words")
+                similarity = np.array(data["similarity"], dtype=float)
+                names = np.array(data["word_names"], dtype=object)
+                rows = {digest.tobytes(): int(n) for digest, n in zip(data["row_digests"], data["row_numbers"])}
+            count = chars.shape[0]
+            if (
+                words.shape[0] != count
+                or similarity.shape != (count, len(history))
+                or len(names) != words.shape[1]
+                or any(not 0 <= n < count for n in rows.values())
+            ):
+                return None
+            order = [rows[_digest(d.text)] for d in documents]
+        except Exception:  # noqa: BLE001 (a cache that cannot be read for any reason is computed afresh)
             return None
-        if not isinstance(cached, cls) or cached.fingerprint != _fingerprint(documents, history):
-            return None
-        order = [cached.rows[_digest(d.text)] for d in documents]
-        return replace(
-            cached,
-            rows={_digest(d.text): n for n, d in enumerate(documents)},
-            chars=cached.chars[order],
-            words=cached.words[order],
-            similarity=cached.similarity[order],
+        return cls(
+            _fingerprint(documents, history),
+            {_digest(d.text): n for n, d in enumerate(documents)},
+            chars[order],
+            words[order],
+            chars.shape[1],
+            names,
+            similarity[order],
         )
 
     def save(self, path: Path) -> None:
         """Write the cache file atomically; a failure to write only costs the next ranking its time."""
+        digests = sorted(self.rows.items(), key=lambda pair: pair[1])
+        arrays: dict[str, Any] = {
+            "format": np.array([CACHE_FORMAT]),
+            "fingerprint": np.frombuffer(self.fingerprint, dtype=np.uint8),
+            # Digests as rows of bytes, not as NumPy byte strings, which drop trailing zero bytes.
+            "row_digests": np.frombuffer(b"".join(d for d, _ in digests), dtype=np.uint8).reshape(-1, 16),
+            "row_numbers": np.array([n for _, n in digests], dtype=np.int64),
+            "similarity": self.similarity,
+            "word_names": np.array(self.word_names, dtype=str),
+        }
+        for name, matrix in (("chars", self.chars), ("words", self.words)):
+            arrays |= {
+                f"{name}_data": matrix.data,
+                f"{name}_indices": matrix.indices,
+                f"{name}_indptr": matrix.indptr,
+                f"{name}_shape": np.array(matrix.shape),
+            }
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
         try:
-            atomic_write(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+            atomic_write(path, buffer.getvalue())
+            path.with_name("ranking-features.pickle").unlink(missing_ok=True)  # an earlier version's cache
         except OSError as exc:
             log.warning("ranking cache not written to %s: %s", path, exc)
+
+
+def _csr(data, name: str) -> sparse.csr_matrix:
+    """The CSR matrix stored as `name`_data, _indices, _indptr and _shape; ValueError when they do not
+    make one (an index out of range would crash SciPy's C code later, not raise)."""
+    shape = tuple(int(n) for n in data[f"{name}_shape"])
+    matrix = sparse.csr_matrix((data[f"{name}_data"], data[f"{name}_indices"], data[f"{name}_indptr"]), shape=shape)
+    matrix.check_format(full_check=True)
+    return matrix
 
 
 def _fitted(vectoriser: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:

@@ -94,7 +94,7 @@ ESTIMATE_PRIOR_SLOPE = 2.0
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
-RANKING_CACHE = "ranking-features.pickle"  # beside the store: the model's text features (`model.Features`)
+RANKING_CACHE = "ranking-features.npz"  # beside the store: the model's text features (`model.Features`)
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
 _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
