@@ -176,6 +176,9 @@ def test_expected_picks_is_the_median_of_past_issues_citing_collected_hosts():
     ]
     assert ranking.expected_picks(entries, {"stortinget.no", "regjeringen.no"}) == 1.5
     assert ranking.expected_picks([], set()) == ranking.DEFAULT_EXPECTED_PICKS
+    # Past issues citing no collected site expect none, not the default for no history.
+    assert ranking.expected_picks(entries, {"lovdata.no"}) == 0.0
+    assert ranking.expected_picks([*entries, PastEntry("2022-q1", "kom", "H", "t", "x", ())], {"stortinget.no"}) == 1.0
 
 
 def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without_it(tmp_path, monkeypatch):
@@ -462,3 +465,30 @@ def test_a_damaged_or_hostile_feature_cache_is_computed_afresh_and_never_run(tmp
     hostile = pickle.dumps(type("Run", (), {"__reduce__": lambda self: (ran.touch, ())})())
     damaged_ranks_as_fresh(hostile)
     assert not ran.exists()
+
+
+def test_a_quarter_of_a_few_items_is_not_shown_as_all_certain_picks(tmp_path):
+    """Past issues cited dozens of collected items a quarter; a store holding three of this quarter's
+    says no more than a quarter of them are picks, rather than each one at 100%."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify
+    from newsletter.config import Workspace
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, RAWS, SOURCE
+
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    (root / "issues").mkdir()
+    shutil.copy(Path(__file__).parent.parent / "issues" / "2024-q2.yaml", root / "issues")
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:3]], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+    listed = json.loads(
+        CliRunner().invoke(cli, ["--workspace", str(root), "items", "--issue", "2025-q2", "--json"]).stdout
+    )
+    assert len(listed) == 3
+    chances = [i["probability"] for i in listed]
+    assert sum(chances) <= ranking.MAX_PICK_SHARE * 3 + 0.01 and max(chances) < 0.9, chances

@@ -45,7 +45,9 @@ An entry about something similar from another organisation only shows in `why`.
 
 **Probabilities** are calibrated to the editor's habit. The quarter is expected
 to hold as many picks as past issues cited collected items (the median per
-issue), times the share of the quarter collected so far (`quarter_coverage`).
+issue), times the share of the quarter collected so far (`quarter_coverage`),
+and never more than a quarter of its items (`MAX_PICK_SHARE`: a store of a few
+items does not show each as a certain pick).
 The history-only prior (its log-odds doubled, `ESTIMATE_PRIOR_SLOPE`), scaled
 to that total, says how many of them lie among the items already decided; the editor's real picks there correct the
 rest by the same ratio (`remaining_picks`), and the learned log-odds of the
@@ -84,6 +86,8 @@ LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that is
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
 DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
+# The largest share of a quarter's items expected to be picks (on the 2022 fixture 31 of 255, 12%).
+MAX_PICK_SHARE = 0.25
 ESTIMATE_PSEUDO_PICKS = 3.0  # how firmly the estimate holds to the history before decisions correct it
 # Log-odds per unit of the prior when it splits the expected picks between the decided and the
 # undecided items. Its parts are noisy measures of one thing, so a unit of their sum says more than
@@ -305,9 +309,15 @@ def history_ids(issues_dir: Path, issue_id: str, learn_from_later: bool = False)
 
 
 def expected_picks(history: Sequence[PastEntry], known_hosts: set[str]) -> float:
-    """Collected items a past issue cited: the median per issue of entries linking to a collected host."""
+    """Collected items a past issue cited: the median per issue of entries linking to a collected host.
+
+    An issue none of whose entries links to a collected host counts 0 (its picks were all the unit's
+    own or from sites not collected); DEFAULT_EXPECTED_PICKS only when there is no past issue at all.
+    """
+    if not history:
+        return DEFAULT_EXPECTED_PICKS
     per_issue = Counter(e.issue for e in history if any(h in known_hosts for h in e.hosts))
-    return float(statistics.median(per_issue.values())) if per_issue else DEFAULT_EXPECTED_PICKS
+    return float(statistics.median(per_issue.get(issue, 0) for issue in {e.issue for e in history}))
 
 
 def quarter_coverage(items: Iterable[Item], since: dt.date, until: dt.date, today: dt.date) -> float:
@@ -382,6 +392,9 @@ def rank_quarter(
     since, until = quarter_bounds(issue_id)
     today = clock.local_date(clock.now(), settings.timezone)
     expected = expected_picks(history, known_hosts) * quarter_coverage(quarter_items, since, until, today)
+    # However many picks past issues had, a quarter of a few items holds a share of them at most:
+    # a store filled from two sources must not show each of its six items as a certain pick.
+    expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
     cache = None if store.in_memory else store.path.parent / RANKING_CACHE
     ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
