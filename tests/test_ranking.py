@@ -492,3 +492,35 @@ def test_a_quarter_of_a_few_items_is_not_shown_as_all_certain_picks(tmp_path):
     assert len(listed) == 3
     chances = [i["probability"] for i in listed]
     assert sum(chances) <= ranking.MAX_PICK_SHARE * 3 + 0.01 and max(chances) < 0.9, chances
+
+
+def test_an_item_another_issue_cites_is_no_candidate_and_draft_leaves_it(tmp_path):
+    """An entry written by hand (`item: ID`) leaves the item's status `new`: it is still picked there, so
+    neither `items --issue` nor `issue draft` offers it again, whether that issue is earlier or later."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify
+    from newsletter.config import Workspace
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, RAWS, SOURCE
+
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:3]], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        ids = [i.id for i in store.iter_items()]
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+
+    for other, item in (("2025-q1", ids[0]), ("2025-q3", ids[1])):  # earlier and later than 2025-q2
+        assert run("issue", "new", other).exit_code == 0
+        assert run("issue", "add", other, item).exit_code == 0
+    with Store(Workspace(root).db_path) as store:
+        store.set_status(ids[:2], "new")  # as if the entries were written by hand
+    listed = json.loads(run("items", "--issue", "2025-q2", "--all", "--json").stdout)
+    assert [i["id"] for i in listed] == [ids[2]]
+    assert run("issue", "new", "2025-q2").exit_code == 0
+    drafted = run("issue", "draft", "2025-q2").stdout
+    assert ids[0] not in drafted and ids[1] not in drafted

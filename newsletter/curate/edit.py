@@ -488,6 +488,13 @@ def ranked_candidates(
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
     in_issue = tuple(curation.uses(issue_id)[1]) if curation.path(issue_id).exists() else ()
+    # An item another issue cites was picked there: not a candidate here (`issue check` warns of reuse).
+    elsewhere = tuple(
+        item
+        for other in list_issue_ids(curation.workspace.issues_dir)
+        if other != issue_id
+        for item in curation.uses(other)[1]
+    )
     return ranked_inbox(
         curation.store,
         curation.feeds,
@@ -496,6 +503,7 @@ def ranked_candidates(
         query,
         in_issue,
         learn_from_later,
+        elsewhere,
     )
 
 

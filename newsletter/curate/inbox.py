@@ -136,6 +136,7 @@ def ranked_inbox(
     query: InboxQuery,
     in_issue: tuple[str, ...] = (),
     learn_from_later: bool = False,
+    elsewhere: tuple[str, ...] = (),
 ) -> tuple[list[Item], Ranking]:
     """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
 
@@ -143,14 +144,17 @@ def ranked_inbox(
     the same site, in a configured section, the item's suggested section and heading are that
     entry's (the newsletter files by organisation); otherwise its source's. `issues_dir` holds
     the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
-    their status says). Raises ValueError when the query names no issue.
+    their status says), `elsewhere` those other issues cite (never candidates; see `rank_quarter`).
+    Raises ValueError when the query names no issue.
     """
     if not query.issue:
         raise ValueError("ranked_inbox needs query.issue")
     _check_sources(feeds, query)
     since, until = quarter_bounds(query.issue)
     quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until, settings.timezone)]
-    ranking = rank_quarter(store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later)
+    ranking = rank_quarter(
+        store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere
+    )
     out = []
     for ranked in ranking.ranked:
         item = place(ranked.item, feeds, settings)

@@ -346,6 +346,7 @@ def rank_quarter(
     quarter_items: Sequence[Item],
     in_issue: Iterable[str] = (),
     learn_from_later: bool = False,
+    elsewhere: Iterable[str] = (),
 ) -> Ranking:
     """Rank the undecided items among `quarter_items` (every item of the issue's quarter, any status).
 
@@ -353,14 +354,20 @@ def rank_quarter(
     and the item ids in `in_issue`), skips of other quarters, and earlier quarters' items (picked
     when their issue names them, left out otherwise). `learn_from_later` lets a benchmark learn
     from issues after `issue_id`, which the tool never does.
+
+    `elsewhere` are the items other issues cite: picked there, so never a candidate here. One an
+    earlier issue cites is learned from as a pick of the quarter; one a later issue cites only
+    leaves the list (the ranking never learns from a later issue).
     """
     picked_here = set(in_issue)
     history = past_entries(issues_dir, settings, history_ids(issues_dir, issue_id, learn_from_later))
-    undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here]
+    cited = {item for e in history for item in e.items}
+    used = set(elsewhere) | cited
+    undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
     labelled: list[tuple[Item, int, float]] = [
-        (i, 1 if (i.status == "picked" or i.id in picked_here) else 0, DECIDED_WEIGHT)
+        (i, 1 if (i.status == "picked" or i.id in picked_here or i.id in cited) else 0, DECIDED_WEIGHT)
         for i in quarter_items
-        if i.status != "new" or i.id in picked_here
+        if i.status != "new" or i.id in picked_here or i.id in cited
     ]
     decided_here = len(labelled)
     seen = {i.id for i in quarter_items}
@@ -368,7 +375,6 @@ def rank_quarter(
         if item.id not in seen:
             labelled.append((item, 0, DECIDED_WEIGHT))
             seen.add(item.id)
-    cited = {item for e in history for item in e.items}
     for item_id in sorted(cited - seen):  # a past pick counts, however old its quarter
         try:
             labelled.append((store.get_item(item_id), 1, DECIDED_WEIGHT))
