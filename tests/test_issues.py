@@ -32,7 +32,7 @@ from newsletter.curate.issuefile import (
     period_is_valid,
 )
 from newsletter.errors import ConfigError
-from newsletter.models import Entry, HeadingOrder, Organisation, RawItem, Settings, Source
+from newsletter.models import Entry, HeadingOrder, Item, Organisation, RawItem, Settings, Source
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from tests.conftest import DATA, KOM_SECTIONS, write_workspace
@@ -928,3 +928,22 @@ def test_an_event_end_without_an_event_date_on_or_before_it_is_an_error(desk):
     )
     problem = only(problems, "error", "event_end needs an event_date on or before it", "sections.norway[2].event_end")
     assert problem.line
+
+
+@pytest.mark.parametrize(
+    ("summary", "text"),
+    [
+        (
+            "Regjeringen legger fram en handlingsplan",
+            "Regjeringen legger fram en handlingsplan. Se [her](https://x.no/a).",
+        ),
+        ("Høringsfrist 1. mai", "Høringsfrist 1. mai. Se [her](https://x.no/a)."),
+        ("Rapporten er ute.", "Rapporten er ute. Se [her](https://x.no/a)."),
+        ("Hva gjør vi nå?", "Hva gjør vi nå? Se [her](https://x.no/a)."),
+        ("Hun sa «vi starter nå.»", "Hun sa «vi starter nå.» Se [her](https://x.no/a)."),
+        ("", "Se [her](https://x.no/a)."),
+    ],
+)
+def test_a_starting_text_ends_its_summary_with_a_full_stop_before_the_link(summary, text):
+    item = Item(id="a1", source="s", url="https://x.no/a", title="T", summary=summary)
+    assert starting_text(item) == text

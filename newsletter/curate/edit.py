@@ -131,17 +131,20 @@ def new_issue(curation: Curation, issue_id: str) -> Path:
     return path
 
 
-def starting_text(item: Item, *more: Item) -> str:
+def starting_text(item: Item, *more: Item, full_stop: bool = True) -> str:
     """The text an added item starts with: its summary, shortened, and its link. The editor rewrites it.
 
     An entry citing several items (`issue add --to`) starts with the first one's summary and a link
-    to each: "Se [her](…) og [her](…)."
+    to each: "Se [her](…) og [her](…)." A summary that stops without a full stop gets one
+    (`full_stop=False`: as versions before that wrote it, so `issue check` still knows their texts).
     """
     summary = item.summary.strip()
     if len(summary) > STARTING_TEXT_LIMIT:
         cut = summary[:STARTING_TEXT_LIMIT]
         sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
         summary = cut[: sentence_end + 1] if sentence_end > 80 else cut.rsplit(" ", 1)[0] + " …"
+    if full_stop and summary and summary.rstrip("\"'»”’)")[-1:] not in (".", "!", "?", "…", ":"):
+        summary += "."  # a summary that stops without a full stop ("… handlingsplan") before "Se her."
     summary = _escape_markdown(summary)
     links = [f"[her]({each.url})" for each in (item, *more)]
     see = links[0] if len(links) == 1 else ", ".join(links[:-1]) + " og " + links[-1]
@@ -721,7 +724,11 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
 
 def _is_starting_text(text: str, cited: list[Item]) -> bool:
     """Whether an entry's text is what `issue add` gave it: the first item's alone, or with every link."""
-    return text.strip() in {starting_text(cited[0]).strip(), starting_text(*cited).strip()}
+    return text.strip() in {
+        starting_text(first, *more, full_stop=stop).strip()
+        for first, *more in (cited[:1], cited)
+        for stop in (True, False)
+    }
 
 
 def _forbidden_message(forbidden: list[str]) -> str:
