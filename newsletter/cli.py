@@ -461,6 +461,12 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         _json_out([i.to_json() for i in listed])
         return
     if not listed:
+        if issue_id and not (statuses or keys or sections or grep or min_score is not None):
+            from newsletter.curate.edit import no_candidates
+
+            with ctx.store() as store:
+                click.echo(f"No candidates: {no_candidates(_curation(ctx, store), issue_id)}.", err=True)
+            return
         click.echo("No candidates. Run `newsletter collect`, or widen the filters (--all, --status all).", err=True)
         return
     learned = ranking is not None and ranking.learned
@@ -490,12 +496,17 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
             "no entries of earlier issues in issues/ to learn from"
         )
     if below:
-        likely = sum(i.probability or 0.0 for i in below)
-        return f"-- about {likely:.0f} likely picks in the {len(below)} items below ({source})"
-    likely = sum(i.probability or 0.0 for i in listed)
-    return (
-        f"-- {_count(len(listed), 'undecided item')}, best first, about {likely:.0f} likely picks among them ({source})"
-    )
+        likely = _likely_picks(sum(i.probability or 0.0 for i in below))
+        return f"-- {likely} in the {_count(len(below), 'item')} below ({source})"
+    likely = _likely_picks(sum(i.probability or 0.0 for i in listed))
+    return f"-- {_count(len(listed), 'undecided item')}, best first, {likely} among them ({source})"
+
+
+def _likely_picks(expected: float) -> str:
+    """An estimate of picks in words: "about 3 likely picks", "about 1 likely pick", "less than one likely pick"."""
+    if expected < 0.5:
+        return "less than one likely pick"
+    return f"about {_count(round(expected), 'likely pick')}"
 
 
 @cli.command()
@@ -763,9 +774,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
             f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
         )
     else:
-        click.echo(
-            f"nothing added to {issue_id}" + ("" if result.left_out else ": the quarter has no undecided candidate")
-        )
+        click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))
     if result.left_out:
         click.echo(
             f"left out {_count(result.left_out, 'undecided candidate')}: an issue of the newsletter itself, "
@@ -891,13 +900,7 @@ def issue_triage(ctx: Context, issue_id):
     with _triage_keys(issue_id) as keys, ctx.store() as store:
         result = triage(_curation(ctx, store), issue_id, _ClickTriageUI(issue_id, keys))
     if not result.shown:
-        if result.decided:
-            click.echo(
-                f"nothing to triage: every candidate of {issue_id} is decided "
-                f"({_count(result.decided, 'item')} picked or skipped)"
-            )
-        else:
-            click.echo(f"nothing to triage: {issue_id}'s quarter has no candidates; `newsletter collect` fetches items")
+        click.echo(f"nothing to triage: {result.none}")
         return
     click.echo(
         f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"

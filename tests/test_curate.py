@@ -188,7 +188,10 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
     )
     assert inbox(ws) == []
     again = invoke(ws, "issue", "draft", "2022-q2")
-    assert again.stdout == "nothing added to 2022-q2: the quarter has no undecided candidate\n"
+    assert again.stdout == (
+        "nothing added to 2022-q2: 1 undecided item of 2022-q2's quarter scores below the keyword threshold, with "
+        "nothing learned yet; `newsletter items --issue 2022-q2 --all` lists it\n"
+    )
 
 
 def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_order(ws):
@@ -204,9 +207,10 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     invoke(ws, "issue", "skip", second["id"])
     ranked = inbox(ws)
     expected = round(sum(i["probability"] for i in ranked[1:]))
+    likely = f"about {expected} likely pick{'' if expected == 1 else 's'}"
     learned = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
     assert learned.stderr.splitlines() == [
-        f"-- about {expected} likely picks in the {len(ranked) - 1} items below "
+        f"-- {likely} in the {len(ranked) - 1} items below "
         "(learned from 1 pick and 1 non-pick; no entries of earlier issues in issues/ to learn from)"
     ]
     whole = invoke(ws, "items", "--issue", "2022-q2")
@@ -473,7 +477,11 @@ def test_triage_with_every_candidate_decided_says_so(ws):
     decided = len(ids) + len(rest)
     assert (
         result.stdout
-        == f"nothing to triage: every candidate of 2022-q2 is decided ({decided} items picked or skipped)\n"
+        == f"nothing to triage: every item of 2022-q2's quarter is decided ({decided} picked or skipped)\n"
+    )
+    listed = invoke(ws, "items", "--issue", "2022-q2")
+    assert listed.stdout == "" and listed.stderr == (
+        f"No candidates: every item of 2022-q2's quarter is decided ({decided} picked or skipped).\n"
     )
 
 
@@ -482,7 +490,7 @@ def test_triage_of_a_quarter_with_no_candidates_says_so(ws):
     result = invoke(ws, "issue", "triage", "2023-q1", input="a")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "nothing to triage: 2023-q1's quarter has no candidates; `newsletter collect` fetches items\n"
+        "nothing to triage: 2023-q1's quarter has no collected items; `newsletter collect` fetches them\n"
     )
 
 
@@ -800,3 +808,18 @@ def test_the_files_heading_order_is_the_order_readers_get(ws):
     assert html_headings((out / "index.html").read_text(encoding="utf-8")) == file_headings(ws)
     assert html_headings((out / "email.html").read_text(encoding="utf-8")) == file_headings(ws)
     assert text_headings((out / "email.txt").read_text(encoding="utf-8")) == file_headings(ws)
+
+
+@pytest.mark.parametrize(
+    ("expected", "words"),
+    [
+        (0.2, "less than one likely pick"),
+        (0.6, "about 1 likely pick"),
+        (1.4, "about 1 likely pick"),
+        (2.6, "about 3 likely picks"),
+    ],
+)
+def test_the_estimate_below_is_said_in_words_that_fit_its_number(expected, words):
+    from newsletter.cli import _likely_picks
+
+    assert _likely_picks(expected) == words

@@ -548,18 +548,31 @@ def quarter_candidates(curation: Curation, issue_id: str, min_score: float | Non
     return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
 
 
-def quarter_decided(curation: Curation, issue_id: str) -> int:
-    """How many of the quarter's items are decided: picked, skipped, or cited by the issue already.
+def no_candidates(curation: Curation, issue_id: str) -> str:
+    """Why the quarter of `issue_id` offers no candidate, in words, for when `quarter_candidates` is empty.
 
-    With `quarter_candidates` empty, this tells a quarter the editor has been through from one
-    that has nothing collected (or nothing relevant) yet. Counts every item, relevant or not, and
-    ranks nothing, so it costs one read of the quarter's rows.
+    Nothing collected was published in it; every item is decided (picked, skipped, or cited by
+    this or another issue); or the undecided ones score below the keyword threshold while nothing
+    is learned yet (`items --issue ID --all` lists them). Counts every item of the quarter and
+    ranks nothing: one read of the quarter's rows.
     """
     since, until = quarter_bounds(issue_id)
-    in_issue = set(curation.uses(issue_id)[1])
+    cited = {item for other in list_issue_ids(curation.workspace.issues_dir) for item in curation.uses(other)[1]}
     query = InboxQuery(since=since, until=until, statuses=(), include_all=True)
-    items = iter_inbox(curation.store, curation.feeds, curation.settings, query)
-    return sum(1 for item in items if item.status != "new" or item.id in in_issue)
+    statuses = [
+        item.status != "new" or item.id in cited
+        for item in iter_inbox(curation.store, curation.feeds, curation.settings, query)
+    ]
+    decided, undecided = statuses.count(True), statuses.count(False)
+    if not statuses:
+        return f"{issue_id}'s quarter has no collected items; `newsletter collect` fetches them"
+    if not undecided:
+        return f"every item of {issue_id}'s quarter is decided ({decided} picked or skipped)"
+    return (
+        f"{undecided} undecided item{'s' if undecided > 1 else ''} of {issue_id}'s quarter "
+        f"score{'' if undecided > 1 else 's'} below the keyword threshold, with nothing learned yet; "
+        f"`newsletter items --issue {issue_id} --all` lists {'them' if undecided > 1 else 'it'}"
+    )
 
 
 @dataclass
@@ -569,6 +582,7 @@ class Draft:
     placed: list[Placed]
     best: Item | None = None  # the most likely candidate, when none reached DRAFT_PROBABILITY
     left_out: int = 0  # undecided candidates never drafted: the newsletter's own issue, no configured section
+    none: str = ""  # with no candidate at all, why (`no_candidates`)
 
 
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
@@ -588,7 +602,8 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
     left_out = len(ranked) - len(eligible)
     if not candidates:
-        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out)
+        none = "" if ranked else no_candidates(curation, issue_id)
+        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none)
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
     return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), None, left_out)

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.curate.edit import Curation, add_items, quarter_candidates, quarter_decided
+from newsletter.curate.edit import Curation, add_items, no_candidates, quarter_candidates
 from newsletter.models import Item
 
 KEYS = {
@@ -65,7 +65,7 @@ class TriageResult:
     remaining: int = 0
     quit: bool = False
     shown: int = 0  # candidates shown; 0: there was nothing to triage
-    decided: int = 0  # with nothing to triage, the quarter's items decided before (see quarter_decided)
+    none: str = ""  # with nothing to triage, why (`no_candidates`)
 
 
 def open_in_browser(url: str) -> bool:
@@ -112,8 +112,8 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
         # Ranked afresh after each decision; items left for later are not offered again this session.
         candidates = [i for i in quarter_candidates(curation, issue_id) if i.id not in shown]
         if not candidates:
-            if not shown:  # nothing at all: say whether the editor has been through it, or it is empty
-                result.decided = quarter_decided(curation, issue_id)
+            if not shown:  # nothing at all: say whether the editor has been through it, or why not
+                result.none = no_candidates(curation, issue_id)
             break
         item = candidates[0]
         shown.add(item.id)
