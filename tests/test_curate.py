@@ -823,3 +823,16 @@ def test_the_estimate_below_is_said_in_words_that_fit_its_number(expected, words
     from newsletter.cli import _likely_picks
 
     assert _likely_picks(expected) == words
+
+
+def test_items_of_an_issue_whose_file_is_broken_says_so_rather_than_offering_its_items_again(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    first = inbox(ws)[0]["id"]
+    assert invoke(ws, "issue", "add", "2022-q2", first).exit_code == 0
+    path = ws / "issues" / "2022-q2.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "sections: [\n", encoding="utf-8")
+    listed = invoke(ws, "items", "--issue", "2022-q2")
+    assert listed.exit_code == 0
+    [warning] = [line for line in listed.stderr.splitlines() if line.startswith("warning:")]
+    assert str(path) in warning and "line" in warning
+    assert warning.endswith("until it is fixed, the items it cites are listed as undecided")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,8 @@ STARTING_TEXT_LIMIT = 320
 FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
 DRAFT_PROBABILITY = 0.5  # `issue draft` adds the items at least this likely to be picked
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Curation:
@@ -58,6 +61,7 @@ class Curation:
     # per later issue.
     _known: set[str] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict, repr=False)
+    _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
 
     def path(self, issue_id: str) -> Path:
         """The issue file of an id."""
@@ -74,8 +78,9 @@ class Curation:
         if issue_id not in self._uses:
             try:
                 issue, _ = IssueDocument.load(self.path(issue_id)).validate(self.settings)
-            except IssueFileError:
+            except IssueFileError as exc:
                 self._uses[issue_id] = ([], [])
+                self._unreadable[issue_id] = exc
             else:
                 entries = [entry for _key, _position, entry in issue.entries()]
                 self._uses[issue_id] = (
@@ -83,6 +88,10 @@ class Curation:
                     [item for entry in entries for item in entry.items],
                 )
         return self._uses[issue_id]
+
+    def unreadable(self, issue_id: str) -> IssueFileError | None:
+        """Why `uses` could not read an issue (its file's error, naming file and line), or None."""
+        return self._unreadable.get(issue_id)
 
     def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
         """Read and validate an issue (read-only use)."""
@@ -491,6 +500,9 @@ def ranked_candidates(
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
     in_issue = tuple(curation.uses(issue_id)[1]) if curation.path(issue_id).exists() else ()
+    if (error := curation.unreadable(issue_id)) is not None:
+        # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
+        log.warning("%s; until it is fixed, the items it cites are listed as undecided", error)
     # An item another issue cites was picked there: not a candidate here (`issue check` warns of reuse).
     elsewhere = tuple(
         item
