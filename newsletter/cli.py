@@ -6,7 +6,6 @@ import io
 import itertools
 import json
 import logging
-import math
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -551,7 +550,9 @@ def show(ctx: Context, item_id, as_json):
     ):
         value = data[key]
         if key == "probability" and value is not None:
-            value = f"{value:.0%} likely to be picked"
+            from newsletter.curate.listing import percent
+
+            value = f"{percent(value)} likely to be picked"
         if key == "published" and value is not None:
             from newsletter.curate.listing import date_label
 
@@ -758,6 +759,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
     earlier issue, no decision), every candidate the keyword score lets into the inbox.
     """
     from newsletter.curate.edit import DRAFT_PROBABILITY, draft
+    from newsletter.curate.listing import percent
 
     with ctx.store() as store:
         result = draft(_curation(ctx, store), issue_id, min_score)
@@ -767,10 +769,9 @@ def issue_draft(ctx: Context, issue_id, min_score):
         click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
     elif result.best is not None:
         best = result.best
-        chance = math.floor((best.probability or 0.0) * 100)  # floored: never "50% is not 50% likely"
         click.echo(
             f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
-            f"(the most likely, {best.id} «{best.title}», is {chance}%); add with "
+            f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}); add with "
             f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
         )
     else:
@@ -794,13 +795,13 @@ class _ClickTriageUI:
         self._issue_id, self._keys = issue_id, keys
 
     def show(self, item, index, total):
-        from newsletter.curate.listing import date_label
+        from newsletter.curate.listing import date_label, percent
 
         date = date_label(item.published, item.date_precision)
         click.echo("")
         click.secho(f"[{index}/{total}] {item.title}", bold=True)
         if item.probability is not None:
-            weight = f"{item.probability:.0%} likely · {'; '.join(item.why) or '-'}"
+            weight = f"{percent(item.probability)} likely · {'; '.join(item.why) or '-'}"
         else:
             weight = f"score {item.score:.1f} · {', '.join(item.terms) or '-'}"
         click.echo(f"  {item.id} · {item.source} · {date} · {weight}")

@@ -836,3 +836,12 @@ def test_items_of_an_issue_whose_file_is_broken_says_so_rather_than_offering_its
     [warning] = [line for line in listed.stderr.splitlines() if line.startswith("warning:")]
     assert str(path) in warning and "line" in warning
     assert warning.endswith("until it is fixed, the items it cites are listed as undecided")
+
+
+@pytest.mark.parametrize(
+    ("probability", "shown"), [(0.0355, "3%"), (0.29, "29%"), (0.4999, "49%"), (0.5, "50%"), (1.0, "100%"), (0.0, "0%")]
+)
+def test_a_probability_reads_the_same_everywhere_rounded_down(probability, shown):
+    from newsletter.curate.listing import percent
+
+    assert percent(probability) == shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import unicodedata
 from collections.abc import Iterable, Iterator
 
@@ -51,6 +52,12 @@ def date_label(day: dt.date | None, precision: str | None) -> str:
 SOURCE_COLUMN = 18  # characters of a source key shown in `items`: the title must start early on 80 columns
 
 
+def percent(probability: float) -> str:
+    """A probability (0–1) as whole percent, rounded down ("3%" for 0.0355): one form for the list,
+    `show`, triage and `draft`, and never above the truth, so no item under the draft's 50% reads 50%."""
+    return f"{math.floor(round(probability * 100, 6))}%"
+
+
 def item_lines(items: list[Item], learned: bool) -> list[str]:
     """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
 
@@ -60,7 +67,7 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
     """
     rows = []
     for item in items:
-        weight = f"{item.probability or 0:4.0%}" if learned else f"{item.score:5.1f}"
+        weight = percent(item.probability or 0.0).rjust(4) if learned else f"{item.score:5.1f}"
         date = date_label(item.published, item.date_precision)
         deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
         source = item.source if len(item.source) <= SOURCE_COLUMN else item.source[: SOURCE_COLUMN - 1] + "…"
