@@ -9,7 +9,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -820,14 +820,16 @@ class _ClickTriageUI:
             raise NewsletterError(_no_terminal(self._issue_id)) from exc
 
     def choose_section(self, sections, default):
-        with self._lines():
+        with self._lines(), _cancellable():
             return click.prompt(
                 "section", type=click.Choice(sections), default=default if default in sections else None
             )
+        return None  # cancelled
 
     def choose_heading(self, default):
-        with self._lines():
+        with self._lines(), _cancellable():
             return click.prompt("heading", default=default or None)
+        return None  # cancelled
 
     def open_link(self, url):
         from newsletter.curate.triage import open_in_browser
@@ -841,6 +843,11 @@ class _ClickTriageUI:
     def _lines(self):
         """The terminal back in line mode (echo, editing) while click.prompt reads an answer."""
         return self._keys.lines() if self._keys else nullcontext()
+
+
+def _cancellable():
+    """Ctrl-C or Ctrl-D at a triage prompt cancels that prompt (click raises Abort), not the session."""
+    return suppress(click.Abort, EOFError, KeyboardInterrupt)
 
 
 def _no_terminal(issue_id: str) -> str:

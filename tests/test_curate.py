@@ -457,6 +457,18 @@ def test_triage_needs_an_existing_valid_issue(ws):
     assert all(i["status"] == "new" for i in inbox(ws))
 
 
+def test_triage_cancelled_at_a_prompt_goes_back_to_the_card_and_loses_nothing(ws):
+    """Ctrl-D (the input ending) or Ctrl-C at the section prompt cancels the choice, not the session."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first = inbox(ws)[0]
+    result = invoke(ws, "issue", "triage", "2022-q2", input="s" + "c")  # skip one; then the input ends
+    assert result.exit_code == 0, result.output
+    assert "Aborted" not in result.output
+    assert "  not added; a add" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("added 0, skipped 1, later 0")
+    assert [i["id"] for i in inbox(ws)][0] != first["id"]  # the skip before it stands
+
+
 def test_triage_ends_cleanly_when_input_runs_out(ws):
     invoke(ws, "issue", "new", "2022-q2")
     result = invoke(ws, "issue", "triage", "2022-q2", input="a")

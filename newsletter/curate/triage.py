@@ -42,11 +42,11 @@ class TriageUI(Protocol):
     def key(self) -> str:
         """One key pressed by the editor ('' or 'q' to stop)."""
 
-    def choose_section(self, sections: tuple[str, ...], default: str) -> str:
-        """Ask which section the item goes into."""
+    def choose_section(self, sections: tuple[str, ...], default: str) -> str | None:
+        """Ask which section the item goes into; None when the editor cancels (Ctrl-C, Ctrl-D)."""
 
-    def choose_heading(self, default: str) -> str:
-        """Ask which heading the item goes under."""
+    def choose_heading(self, default: str) -> str | None:
+        """Ask which heading the item goes under; None when the editor cancels."""
 
     def open_link(self, url: str) -> None:
         """Open the item's page in a browser."""
@@ -133,7 +133,10 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
             if key == "c":
                 section = ui.choose_section(curation.settings.sections, item.section)
                 # Headings name organisations, so the suggested one stands in any section.
-                heading = ui.choose_heading(item.heading)
+                heading = ui.choose_heading(item.heading) if section is not None else None
+                if section is None or heading is None:  # cancelled at a prompt: back to this card's keys
+                    ui.say("not added; " + "  ".join(f"{k} {v}" for k, v in KEYS.items()))
+                    continue
                 placed = add_items(curation, issue_id, [item.id], section=section, heading=heading or None)[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
