@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,14 @@ class IssueIdType(click.ParamType):
 
 
 ISSUE_ID = IssueIdType()
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A number option that must be a number: click's float takes "nan" and "inf", which compare false
+    with every score and would list nothing, or everything, without a word."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number; give a score such as 3 or 4.5", ctx, param)
+    return value
 
 
 def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
@@ -392,7 +401,7 @@ def _local_time(moment, tz: str) -> str:
     type=click.Choice([*ITEM_STATUSES, "all"]),
     help="Only items with this status (default: new and picked).",
 )
-@click.option("--min-score", type=float, help="Only items scoring at least this.")
+@click.option("--min-score", type=float, callback=_finite, help="Only items scoring at least this.")
 @click.option(
     "--all", "include_all", is_flag=True, help="Every item: also those of filtered sources below the threshold."
 )
@@ -750,7 +759,7 @@ def issue_unskip(ctx: Context, refs):
 
 @issue.command("draft")
 @click.argument("issue_id", type=ISSUE_ID)
-@click.option("--min-score", type=float, help="Only candidates scoring at least this.")
+@click.option("--min-score", type=float, callback=_finite, help="Only candidates scoring at least this.")
 @pass_context
 def issue_draft(ctx: Context, issue_id, min_score):
     """Add the quarter's likely picks into their suggested sections, to prune from.

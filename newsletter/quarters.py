@@ -17,6 +17,8 @@ def quarter_bounds(issue_id: str) -> tuple[dt.date, dt.date]:
     if not match:
         raise ValueError(f"'{issue_id}' is not an issue id like 2024-q2")
     year, quarter = int(match.group(1)), int(match.group(2))
+    if not 1 <= year <= 9998:  # a quarter of year 0 or 9999-q4 runs off the calendar Python has
+        raise ValueError(f"'{issue_id}' names year {year}; an issue id's year is 0001 to 9998")
     first = dt.date(year, 3 * quarter - 2, 1)
     last_month = 3 * quarter
     last = dt.date(year + (last_month == 12), last_month % 12 + 1, 1) - dt.timedelta(days=1)

@@ -857,3 +857,11 @@ def test_a_probability_reads_the_same_everywhere_rounded_down(probability, shown
     from newsletter.curate.listing import percent
 
     assert percent(probability) == shown
+
+
+@pytest.mark.parametrize(
+    ("args", "says"), [(("--min-score", "nan"), "nan is not a number"), (("--issue", "9999-q4"), "0001 to 9998")]
+)
+def test_a_number_or_quarter_that_is_not_one_is_a_usage_error(tmp_path, args, says):
+    result = invoke(tmp_path, "items", *args)
+    assert result.exit_code == 2 and says in result.stderr and "Traceback" not in result.output

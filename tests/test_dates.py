@@ -202,3 +202,9 @@ def test_the_clock_is_utc_and_shows_the_oslo_day(monkeypatch):
     assert clock.today("Europe/Oslo") == D(2022, 7, 1) and clock.today("UTC") == D(2022, 6, 30)
     with pytest.raises(ValueError, match="no UTC offset"):
         clock.local(dt.datetime(2022, 6, 30, 22, 30), "Europe/Oslo")
+
+
+@pytest.mark.parametrize("issue", ["9999-q4", "0000-q1"])
+def test_an_issue_id_off_the_calendar_is_a_value_error_naming_the_years_allowed(issue):
+    with pytest.raises(ValueError, match="an issue id's year is 0001 to 9998"):
+        quarter_bounds(issue)
