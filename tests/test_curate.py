@@ -865,3 +865,22 @@ def test_a_probability_reads_the_same_everywhere_rounded_down(probability, shown
 def test_a_number_or_quarter_that_is_not_one_is_a_usage_error(tmp_path, args, says):
     result = invoke(tmp_path, "items", *args)
     assert result.exit_code == 2 and says in result.stderr and "Traceback" not in result.output
+
+
+def test_issue_check_warns_of_an_item_marked_picked_that_no_issue_cites(ws):
+    """An entry deleted by hand leaves its item marked picked: in no inbox, and learned from as a pick."""
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    assert invoke(ws, "issue", "add", "2022-q2", item["id"]).exit_code == 0
+    assert "marked picked" not in invoke(ws, "issue", "check", "2022-q2").output
+    (ws / "issues" / "2022-q2.yaml").unlink()  # the entry gone by hand, with the rest of the file
+    invoke(ws, "issue", "new", "2022-q2")
+    checked = invoke(ws, "issue", "check", "2022-q2").output
+    assert (
+        f"item {item['id']} «{item['title']}» of this quarter is marked picked, but no issue cites it (an entry "
+        f"taken out by hand?): `newsletter issue add 2022-q2 {item['id']}` files it again, `newsletter issue "
+        f"unskip {item['id']}` puts it back among the candidates"
+    ) in checked
+    assert invoke(ws, "issue", "unskip", item["id"]).exit_code == 0
+    assert item["id"] in [i["id"] for i in inbox(ws)]
+    assert "marked picked" not in invoke(ws, "issue", "check", "2022-q2").output

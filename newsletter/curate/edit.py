@@ -746,7 +746,27 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if not entries:
             add("warning", f"section '{key}' is empty", field=f"sections.{key}")
         problems.extend(_heading_problems(curation, path, key, entries))
+    if first and last:
+        for item in _picked_nowhere(curation, issue, first, last):
+            add(
+                "warning",
+                f"item {item.id} «{item.title}» of this quarter is marked picked, but no issue cites it (an entry "
+                f"taken out by hand?): `newsletter issue add {issue_id} {item.id}` files it again, `newsletter "
+                f"issue unskip {item.id}` puts it back among the candidates",
+            )
     return issue, problems
+
+
+def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.date) -> list[Item]:
+    """The quarter's items marked picked that neither this issue (as read) nor any other file cites.
+
+    `issue add` marks an item picked and `issue remove` unmarks it; an entry deleted by hand leaves
+    the mark, and the item then shows in no inbox and counts as a pick the editor no longer made.
+    """
+    cited = {item for _key, _position, entry in issue.entries() for item in entry.items}
+    cited |= {item for other in list_issue_ids(curation.workspace.issues_dir) for item in curation.uses(other)[1]}
+    picked = curation.store.iter_items(first, last, statuses=("picked",), include_undated=False)
+    return [i for i in picked if i.id not in cited]
 
 
 def _is_starting_text(text: str, cited: list[Item]) -> bool:
