@@ -524,3 +524,19 @@ def test_an_item_another_issue_cites_is_no_candidate_and_draft_leaves_it(tmp_pat
     assert run("issue", "new", "2025-q2").exit_code == 0
     drafted = run("issue", "draft", "2025-q2").stdout
     assert ids[0] not in drafted and ids[1] not in drafted
+
+
+def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_site():
+    history = [
+        PastEntry("2024-q2", "norway", "Fafo", "Rapport", "Fafo om arbeidsliv og utnytting", ("fafo.no",)),
+        PastEntry("2024-q2", "norway", "Fafo", "Seminar", "Fafo-seminar om lønn", ("fafo.no",)),
+        PastEntry("2024-q2", "norway", "Stortinget", "Forslag", "Representantforslag", ("stortinget.no",)),
+    ]
+    items = [
+        Item(id="f1", source="fafo", url="https://www.fafo.no/a", title="Pensjon i små bedrifter", summary=""),
+        Item(id="x1", source="x", url="https://x.no/b", title="Nytt veiledningsmateriell", summary=""),
+    ]
+    result = rank_items(items, [item_document(i) for i in items], history, expected_picks=1)
+    why = {r.item.id: r.why for r in result.ranked}
+    assert "its site cited in 2 past entries" in why["f1"]
+    assert not any("site cited" in w for w in why["x1"])

@@ -269,6 +269,7 @@ class Model:
         self.similarity = features.similarity
         nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(documents), 1))
         hosts = Counter(host for entry in self.history for host in set(entry.hosts))
+        self.site_entries = [hosts.get(d.host, 0) for d in self.documents]  # past entries citing each one's site
         self.parts = np.c_[
             _standardised(nearest.mean(axis=1)),
             _standardised(np.array([math.log1p(hosts.get(d.host, 0)) for d in self.documents])),

@@ -224,7 +224,13 @@ def rank_items(
     by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(len(candidates))):
         like = model.like(i)
-        why = model.terms(i) or list(candidates[i].terms[:3]) or ["none of its words weighs toward a pick"]
+        why = model.terms(i) or list(candidates[i].terms[:3])
+        if model.classifier is None and model.site_entries[i]:
+            # Before any decision the prior speaks: its site's place in past issues is a reason too.
+            cited = model.site_entries[i]
+            why.append(f"its site cited in {cited} past entr{'y' if cited == 1 else 'ies'}")
+        if not why:
+            why = ["none of its words weighs toward a pick"]
         if like is not None:
             why.append(f"like «{like.title or like.heading}» ({like.issue})")
         beside = candidates[partner].id if partner is not None else None
