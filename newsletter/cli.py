@@ -1562,6 +1562,11 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
         due = f" (next try {_local_time(row.next_attempt, ctx.settings.timezone)})" if row.next_attempt else ""
         if row.state == "pending":
             due = " (the last reply; kept in its place, the next send tries it)"
+        elif row.held:
+            due = (
+                " (refused in a run that stopped before it could tell the recipient's refusal from the "
+                "server's; the next send tries it again)"
+            )
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 

@@ -317,6 +317,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         with Store(workspace / "var" / "newsletter.db") as store:
             states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
+            assert store.held_addresses("2024-q2") == set()  # a finished run settles every refusal it held
         unknown = sum(state == "unknown" for state in states.values())
         assert final.returncode == (1 if unknown else 0), final.stderr
         if unknown:
@@ -377,16 +378,28 @@ def test_a_refusal_held_when_the_run_is_killed_is_tried_again_by_the_next_run(wo
             assert [tuple(row) for row in held] == [("failed",)]  # as a refusal reads, but marked held
             contact = store.db.execute("SELECT status FROM contacts WHERE email = 'person000@example.org'").fetchone()
             assert tuple(contact) == ("active",)  # not bounced: the run never showed the server takes mail
+        # Until the next run it reads as the refusal it was, with what will happen to it.
+        status = invoke(workspace, "send", "status", "2024-q2")
+        assert (
+            "  failed       person000@example.org  RCPT TO: 550 5.1.1 no such user (refused in a run that stopped "
+            "before it could tell the recipient's refusal from the server's; the next send tries it again)"
+        ) in status.stdout.splitlines(), status.stdout
+        [held_row] = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)["failures"]
+        assert held_row["email"] == "person000@example.org" and held_row["held"] is True
         handler.hang_for = None
         handler.rcpt_replies.clear()  # the refusal was the server's after all: it takes everyone now
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert final.returncode == 0, final.stderr
+        # The plan counts it among those this run sends: all three (the other two never got past RCPT TO).
+        assert final.stdout.startswith("2024-q2: 0 new, 3 pending, 0 to retry\n"), final.stdout
     finally:
         controller.stop()
     with Store(database) as store:
         states = dict(store.db.execute("SELECT email, state FROM sends WHERE issue = '2024-q2'").fetchall())
     assert states == dict.fromkeys((f"person{n:03d}@example.org" for n in range(3)), "sent")
     assert handler.copies() == dict.fromkeys(states, 1)
+    with Store(database) as store:  # settled: no row keeps the mark of a held one
+        assert store.held_addresses("2024-q2") == set()
 
 
 def test_an_idn_recipient_unsubscribes_with_a_link_in_either_form(workspace, monkeypatch):

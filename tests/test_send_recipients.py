@@ -303,6 +303,8 @@ def test_a_run_that_took_no_message_puts_a_size_limit_back_and_says_so(sample_wo
     assert states(root) == dict.fromkeys(both, "pending") and attempts(root) == dict.fromkeys(both, 0)
     status = invoke(root, "send", "status", "2024-q2").stdout
     assert status.startswith("2024-q2: pending 2, sending 0, sent 0,"), status
+    put_back = json.loads(invoke(root, "send", "status", "2024-q2", "--json").stdout)
+    assert put_back["failures"] == [] and [row["email"] for row in put_back["put_back"]] == both
     for address in both:  # why they are pending, not only how many
         assert (
             f"  pending      {address}  end of DATA: 552 Message size exceeds fixed maximum message size (the last "

@@ -144,7 +144,8 @@ def send_counts(store: Store, issue_id: str) -> dict[str, int]:
 
 
 def failures(store: Store, issue_id: str) -> list[tuple[str, str, str]]:
-    """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows."""
+    """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows, and of the
+    pending ones that have a reply (put back in place by a run)."""
     return store.send_failures(issue_id)
 
 
@@ -449,7 +450,7 @@ class SendRun:
                     raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
                 return
         with store.transaction():
-            _set(store, self.issue_id, email, "failed")  # settled: no longer held
+            _set(store, self.issue_id, email, "failed", attempts=attempts + 1)  # settled: no longer held
         self.tally("failed")
 
     def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
@@ -503,7 +504,7 @@ class SendRun:
         if held:
             with store.transaction():
                 for one in held:
-                    _set(store, self.issue_id, one.email, "failed")  # settled: no longer held
+                    _set(store, self.issue_id, one.email, "failed", attempts=one.attempts + 1)  # settled
         for one in held:
             self.report.failed += 1
             self.progress("failed", 1)
@@ -706,9 +707,9 @@ class Sender:
             case "refused" | "oversize":
                 # Failed, with a due time that marks it held: should the process die before the run
                 # settles it, the next run puts it back in the queue (`Store.release_held`).
-                self.ledger.set(
-                    email, "failed", reply=delivery.reply, attempts=attempts + 1, next_at=clock.now().timestamp()
-                )
+                # Its attempts stay as they were until it is settled, as `_restore` would put them back.
+                now = clock.now().timestamp()
+                self.ledger.set(email, "failed", reply=delivery.reply, attempts=attempts, next_at=now)
                 run.hold(self.store, email, delivery, attempts, bounce=delivery.verdict == "refused")
             case "unknown":
                 self.ledger.set(email, "unknown", reply=delivery.reply)
@@ -809,7 +810,9 @@ def run_send(
     next run; with `only`, just the rows of those addresses are sent (a `--tag`
     run), the others wait for a later run. RunStopped or ServerUnavailable when
     the run cannot go on; StorageFull when the ledger or the outbox cannot be
-    written (disk full, an I/O error).
+    written (disk full, an I/O error). The caller holds the issue's send lock
+    (`send_lock`): a run puts back what a dead run left held, which must not be
+    a live run's.
     """
     with storage_errors(store.path):
         return _run_send(

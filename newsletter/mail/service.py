@@ -95,6 +95,7 @@ class Undelivered:
     state: SendState
     reply: str  # the server's last reply (RFC 5321, with an RFC 3463 code when it gave one), or why it was skipped
     next_attempt: dt.datetime | None = None  # a temp_failed row: when a send tries it again (UTC)
+    held: bool = False  # failed, refused in a run that died before telling its refusal from the server's
 
 
 @dataclass(frozen=True)
@@ -110,19 +111,23 @@ class SendStatus:
     undelivered: list[Undelivered]
 
     def to_json(self) -> dict:
-        """A JSON-ready mapping (`send status --json`): issue, counts, and failures as email/state/reply."""
+        """A JSON-ready mapping (`send status --json`): issue, counts, the failures (failed, unknown,
+        temp_failed) and the pending rows a run put back with a reply (`put_back`), each as email/state/reply."""
+
+        def row(u: Undelivered) -> dict:
+            return {
+                "email": u.email,
+                "state": u.state,
+                "reply": u.reply,
+                **({"next_attempt": u.next_attempt.isoformat()} if u.next_attempt else {}),
+                **({"held": True} if u.held else {}),
+            }
+
         return {
             "issue": self.issue,
             "counts": dict(self.counts),
-            "failures": [
-                {
-                    "email": u.email,
-                    "state": u.state,
-                    "reply": u.reply,
-                    **({"next_attempt": u.next_attempt.isoformat()} if u.next_attempt else {}),
-                }
-                for u in self.undelivered
-            ],
+            "failures": [row(u) for u in self.undelivered if u.state != "pending"],
+            "put_back": [row(u) for u in self.undelivered if u.state == "pending"],
         }
 
 
@@ -130,6 +135,7 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatu
     """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts."""
     ledger = outbox_ledger(issue_id) if dry_run else issue_id
     retries = {email: at for email, _attempts, at in store.queued(ledger, ("temp_failed",)) if at is not None}
+    held = store.held_addresses(ledger)
     # The store selects the rows by state, so each one's is a SendState; it reads it back as text.
     undelivered = [
         Undelivered(
@@ -137,6 +143,7 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatu
             cast(SendState, state),
             reply,
             dt.datetime.fromtimestamp(retries[email], dt.UTC) if email in retries else None,
+            email in held,
         )
         for email, state, reply in failures(store, ledger)
     ]
@@ -179,7 +186,7 @@ class SendOutcome:
     frozen: int
     requeued: int
     plan: SendPlan | None = None
-    undelivered: list[Undelivered] = field(default_factory=list)  # failed, unknown, temp_failed, in ledger order
+    undelivered: list[Undelivered] = field(default_factory=list)  # as `send status` lists them, in ledger order
 
 
 def plan_send(
@@ -201,6 +208,7 @@ def plan_send(
     states = [state for _email, state in in_run]
     # As the run's scheduler sees them: a retry due later than it waits (`max_wait`) is not this run's.
     now = clock.now().timestamp()
+    held = store.held_addresses(ledger) & {email for email, _state in in_run}
     later = [
         at
         for email, _attempts, at in store.queued(ledger, ("temp_failed",))
@@ -209,8 +217,11 @@ def plan_send(
     return SendPlan(
         ledger=ledger,
         new=len(wanted - rows.keys()),
-        pending=states.count("pending") + (states.count("unknown") if resend_unknown else 0),
-        retry=states.count("temp_failed") - len(later) + (store.count_requeueable(ledger) if retry else 0),
+        # Held rows a run that died left are put back when this run starts: they are pending to it.
+        pending=states.count("pending") + (states.count("unknown") if resend_unknown else 0) + len(held),
+        retry=states.count("temp_failed")
+        - len(later)
+        + (max(store.count_requeueable(ledger) - len(held), 0) if retry else 0),
         unknown=0 if resend_unknown else states.count("unknown"),
         tag=tag,
         waiting=len(later),

@@ -71,6 +71,16 @@ class LedgerStore(Database):
             )
         ]
 
+    def held_addresses(self, issue: str) -> set[str]:
+        """The addresses of the rows a run that died left held (see `release_held`): the next run tries them."""
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT email FROM sends WHERE issue = ? AND state = 'failed' AND next_attempt_at IS NOT NULL",
+                (issue,),
+            )
+        }
+
     def ledger_states(self, issue: str) -> dict[str, str]:
         """Address → state of every row of the ledger of `issue`."""
         return dict(self.db.execute("SELECT email, state FROM sends WHERE issue = ?", (issue,)).fetchall())
@@ -161,7 +171,9 @@ class LedgerStore(Database):
         that may have been the server's, in a run that had not yet shown the server takes other mail.
         The run settles it (failed, or back to pending) before it ends; a kill or a power cut first
         leaves it so. The message was refused, so it never arrived: trying it again cannot make a
-        second copy, and the next run tells the recipient's refusal from the server's afresh.
+        second copy, and the next run tells the recipient's refusal from the server's afresh. Its
+        attempts are as before the refusal (the run counts it when it settles it). Only under the
+        issue's send lock: a live run's held rows are its own.
         """
         return self.db.execute(
             "UPDATE sends SET state = 'pending', next_attempt_at = NULL "
