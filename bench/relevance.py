@@ -34,6 +34,7 @@ names it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -111,11 +112,11 @@ def main() -> None:
         started = time.perf_counter()
         collected = newsletter(["collect"], env, workspace)
         collect_seconds = time.perf_counter() - started
-        collect_failures(collected, "collect")
+        collect_failures(collected, "collect", stored_items(workspace))
         started = time.perf_counter()
         warm = newsletter(["collect"], env, workspace)
         warm_seconds = time.perf_counter() - started
-        collect_failures(warm, "warm collect")
+        collect_failures(warm, "warm collect", stored_items(workspace))
         listed = newsletter(["items", "--issue", issue_id, "--json"], env, workspace)
         if listed.returncode != 0:
             raise SystemExit(listed.stderr)
@@ -153,6 +154,17 @@ def main() -> None:
         shutil.rmtree(workspace, ignore_errors=True)
 
 
+def stored_items(workspace: Path) -> int:
+    """How many items the workspace's store holds (0 when there is no store yet)."""
+    import sqlite3
+
+    database = workspace / "var" / "newsletter.db"
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+
 def scored(fixture: Path, listing: Path) -> str:
     """The fixture's score.py report on a saved `items --json` listing."""
     run = subprocess.run([sys.executable, str(fixture / "score.py"), str(listing)], capture_output=True, text=True)
@@ -170,13 +182,14 @@ def copy_history(workspace: Path, issue_id: str) -> Path:
     return issues
 
 
-def collect_failures(run: subprocess.CompletedProcess, what: str) -> None:
-    """Go on past sources that failed (exit 1: the others' items are stored), naming them; stop on anything else.
+def collect_failures(run: subprocess.CompletedProcess, what: str, stored: int) -> None:
+    """Go on past sources that failed (exit 1 with `stored` items from the others), naming them; stop on
+    anything else (a configuration or proxy error exits 1 too, with nothing stored).
 
     A fixture web may hold a source the tool cannot read (a broken page, selectors that miss): the
     benchmark then ranks what the other sources gave, as the editor would, and says which failed.
     """
-    if run.returncode == 1 and run.stderr.strip():
+    if run.returncode == 1 and any(line.startswith("error: ") for line in run.stderr.splitlines()) and stored:
         print(f"{what}: some sources failed; ranking what the others gave:\n{run.stderr.strip()}\n")
     elif run.returncode != 0:
         print(run.stdout, run.stderr, sep="\n")

@@ -514,7 +514,7 @@ def _likely_picks(expected: float) -> str:
     """An estimate of picks in words: "about 3 likely picks", "about 1 likely pick", "less than one likely pick"."""
     if expected < 0.5:
         return "less than one likely pick"
-    return f"about {_count(round(expected), 'likely pick')}"
+    return f"about {_count(math.floor(expected + 0.5), 'likely pick')}"  # half up: 0.5 is "about 1", not 0
 
 
 @cli.command()

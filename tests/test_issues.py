@@ -942,6 +942,9 @@ def test_an_event_end_without_an_event_date_on_or_before_it_is_an_error(desk):
         ("Hva gjør vi nå?", "Hva gjør vi nå? Se [her](https://x.no/a)."),
         ("Hun sa «vi starter nå.»", "Hun sa «vi starter nå.» Se [her](https://x.no/a)."),
         ("", "Se [her](https://x.no/a)."),
+        ("Et utdrag som slutter [&hellip;]", "Et utdrag som slutter \\[&hellip;\\]. Se [her](https://x.no/a)."),
+        ("Et utdrag som slutter […]", "Et utdrag som slutter \\[…\\] Se [her](https://x.no/a)."),
+        ("Tiltak mot vold; tiltak mot utnytting;", "Tiltak mot vold; tiltak mot utnytting. Se [her](https://x.no/a)."),
     ],
 )
 def test_a_starting_text_ends_its_summary_with_a_full_stop_before_the_link(summary, text):

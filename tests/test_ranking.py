@@ -455,6 +455,8 @@ def test_a_damaged_or_hostile_feature_cache_is_computed_afresh_and_never_run(tmp
         ("row_numbers", arrays["row_numbers"] + len(documents)),
         ("similarity", arrays["similarity"][:, :-1]),
         ("format", np.array([model.CACHE_FORMAT + 1])),
+        ("similarity", np.full_like(arrays["similarity"], np.nan)),
+        ("words_data", np.full_like(arrays["words_data"], np.inf)),
     ):
         buffer = __import__("io").BytesIO()
         np.savez(buffer, **(arrays | {name: value}))

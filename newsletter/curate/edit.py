@@ -152,7 +152,9 @@ def starting_text(item: Item, *more: Item, full_stop: bool = True) -> str:
         cut = summary[:STARTING_TEXT_LIMIT]
         sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
         summary = cut[: sentence_end + 1] if sentence_end > 80 else cut.rsplit(" ", 1)[0] + " …"
-    if full_stop and summary and summary.rstrip("\"'»”’)")[-1:] not in (".", "!", "?", "…", ":"):
+    if full_stop and summary[-1:] in (";", ","):
+        summary = summary[:-1] + "."  # a list cut short: "…; Se her." reads as broken as no stop at all
+    elif full_stop and summary and summary.rstrip("\"'»”’)]")[-1:] not in (".", "!", "?", "…", ":"):
         summary += "."  # a summary that stops without a full stop ("… handlingsplan") before "Se her."
     summary = _escape_markdown(summary)
     links = [f"[her]({each.url})" for each in (item, *more)]
@@ -465,6 +467,12 @@ def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> li
 # ---------------------------------------------------------------------- skip, draft
 
 
+def _read_error(curation: Curation, issue_id: str) -> IssueFileError | None:
+    """The error that keeps an issue file from being read, or None (reads it once, through `uses`)."""
+    curation.uses(issue_id)
+    return curation.unreadable(issue_id)
+
+
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
     """Skip or unskip items (skipped items stay out of the inbox, next quarter too).
 
@@ -480,6 +488,8 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
 
 def _refuse_cited(curation: Curation, item: Item) -> None:
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
+        if (error := _read_error(curation, issue_id)) is not None:
+            raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
         if item.id not in curation.uses(issue_id)[1]:
             continue
         key, position, _entry = find_entry(curation.load_lenient(issue_id)[1], item.id)
@@ -502,7 +512,7 @@ def ranked_candidates(
     in_issue = tuple(curation.uses(issue_id)[1]) if curation.path(issue_id).exists() else ()
     if (error := curation.unreadable(issue_id)) is not None:
         # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
-        log.warning("%s; until it is fixed, the items it cites are listed as undecided", error)
+        log.warning("%s; until it is fixed, items it cites that are not marked picked are listed as undecided", error)
     # An item another issue cites was picked there: not a candidate here (`issue check` warns of reuse).
     elsewhere = tuple(
         item
@@ -614,7 +624,12 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
     left_out = len(ranked) - len(eligible)
     if not candidates:
-        none = "" if ranked else no_candidates(curation, issue_id)
+        if ranked:
+            none = ""
+        elif min_score is not None:
+            none = f"no undecided candidate scores at least {min_score:g} (--min-score)"
+        else:
+            none = no_candidates(curation, issue_id)
         return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none)
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
@@ -764,7 +779,11 @@ def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.d
     the mark, and the item then shows in no inbox and counts as a pick the editor no longer made.
     """
     cited = {item for _key, _position, entry in issue.entries() for item in entry.items}
-    cited |= {item for other in list_issue_ids(curation.workspace.issues_dir) for item in curation.uses(other)[1]}
+    others = list_issue_ids(curation.workspace.issues_dir)
+    cited |= {item for other in others for item in curation.uses(other)[1]}
+    if any(curation.unreadable(other) is not None for other in others):
+        return []  # an issue that cannot be read may cite them: no warning that could be false
+
     picked = curation.store.iter_items(first, last, statuses=("picked",), include_undated=False)
     return [i for i in picked if i.id not in cited]
 

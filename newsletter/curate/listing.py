@@ -55,7 +55,8 @@ SOURCE_COLUMN = 18  # characters of a source key shown in `items`: the title mus
 def percent(probability: float) -> str:
     """A probability (0–1) as whole percent, rounded down ("3%" for 0.0355): one form for the list,
     `show`, triage and `draft`, and never above the truth, so no item under the draft's 50% reads 50%."""
-    return f"{math.floor(round(probability * 100, 6))}%"
+    # The nudge only undoes binary fractions (0.29 * 100 is 28.999…); 0.4999995 still reads 49%.
+    return f"{math.floor(probability * 100 + 1e-9)}%"
 
 
 def item_lines(items: list[Item], learned: bool) -> list[str]:

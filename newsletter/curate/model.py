@@ -163,7 +163,8 @@ class Features:
         The file is only a cache, and anyone who can write `var/` can change it: it is NumPy's npz
         (a zip of plain arrays, read with `allow_pickle=False`, so reading it runs no code), each
         member checked by its CRC-32, and every matrix checked in full (indices in range, rows in
-        order) before use, so a damaged file is computed afresh instead of crashing the process.
+        order, every value finite) before use, so a damaged file is computed afresh instead of
+        crashing the process.
         Whatever goes wrong in reading it means the same: no cache.
         """
         try:
@@ -179,6 +180,7 @@ class Features:
             count = chars.shape[0]
             if (
                 words.shape[0] != count
+                or not all(np.isfinite(values).all() for values in (chars.data, words.data, similarity))
                 or similarity.shape != (count, len(history))
                 or len(names) != words.shape[1]
                 or any(not 0 <= n < count for n in rows.values())
