@@ -514,10 +514,11 @@ def ranked_candidates(
         # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
         log.warning("%s; until it is fixed, items it cites that are not marked picked are listed as undecided", error)
     # An item another issue cites was picked there: not a candidate here (`issue check` warns of reuse).
+    # The ranking reads the earlier issues itself (its history); only the later ones are read here.
     elsewhere = tuple(
         item
         for other in list_issue_ids(curation.workspace.issues_dir)
-        if other != issue_id
+        if other > issue_id
         for item in curation.uses(other)[1]
     )
     return ranked_inbox(

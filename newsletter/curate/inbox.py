@@ -144,7 +144,7 @@ def ranked_inbox(
     the same site, in a configured section, the item's suggested section and heading are that
     entry's (the newsletter files by organisation); otherwise its source's. `issues_dir` holds
     the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
-    their status says), `elsewhere` those other issues cite (never candidates; see `rank_quarter`).
+    their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`).
     Raises ValueError when the query names no issue.
     """
     if not query.issue:

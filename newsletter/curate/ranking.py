@@ -361,9 +361,10 @@ def rank_quarter(
     when their issue names them, left out otherwise). `learn_from_later` lets a benchmark learn
     from issues after `issue_id`, which the tool never does.
 
-    `elsewhere` are the items other issues cite: picked there, so never a candidate here. One an
-    earlier issue cites is learned from as a pick of the quarter; one a later issue cites only
-    leaves the list (the ranking never learns from a later issue).
+    `elsewhere` are the items later issues cite (the earlier ones are read here, as the history):
+    picked there, so never a candidate here. One an earlier issue cites is learned from as a pick
+    of the quarter; one a later issue cites only leaves the list (the ranking never learns from a
+    later issue).
     """
     picked_here = set(in_issue)
     history = past_entries(issues_dir, settings, history_ids(issues_dir, issue_id, learn_from_later))
