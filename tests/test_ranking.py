@@ -542,3 +542,25 @@ def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_sit
     why = {r.item.id: r.why for r in result.ranked}
     assert "its site cited in 2 past entries" in why["f1"]
     assert not any("site cited" in w for w in why["x1"])
+
+
+def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monkeypatch):
+    """Triage ranks after every decision: the history's files are read again only when they change."""
+    import shutil
+
+    from newsletter.config import Workspace
+    from newsletter.curate import issuefile
+
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    shutil.copy(Path(__file__).parent.parent / "issues" / "2024-q2.yaml", issues)
+    settings = Workspace(Path(__file__).parent.parent).settings()
+    reads = []
+    real = issuefile.IssueDocument.load
+    monkeypatch.setattr(issuefile.IssueDocument, "load", lambda path: reads.append(path) or real(path))
+    first = ranking.past_entries(issues, settings, ["2024-q2"])
+    assert ranking.past_entries(issues, settings, ["2024-q2"]) == first and len(reads) == 1
+    path = issues / "2024-q2.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("GRETA", "Greta", 1), encoding="utf-8")
+    again = ranking.past_entries(issues, settings, ["2024-q2"])
+    assert len(reads) == 2 and again != first
