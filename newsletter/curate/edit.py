@@ -784,7 +784,6 @@ def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.d
     cited |= {item for other in others for item in curation.uses(other)[1]}
     if any(curation.unreadable(other) is not None for other in others):
         return []  # an issue that cannot be read may cite them: no warning that could be false
-
     picked = curation.store.iter_items(first, last, statuses=("picked",), include_undated=False)
     return [i for i in picked if i.id not in cited]
 
