@@ -545,7 +545,9 @@ def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_sit
 
 
 def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monkeypatch):
-    """Triage ranks after every decision: the history's files are read again only when they change."""
+    """Triage ranks after every decision, and every listing needs the whole history: the issue files
+    are read again only when they change, in the process and, through the cache file, in the next."""
+    import json
     import shutil
 
     from newsletter.config import Workspace
@@ -555,12 +557,25 @@ def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monke
     issues.mkdir()
     shutil.copy(Path(__file__).parent.parent / "issues" / "2024-q2.yaml", issues)
     settings = Workspace(Path(__file__).parent.parent).settings()
+    cache = tmp_path / "var" / ranking.PAST_ENTRIES_CACHE
+    cache.parent.mkdir()
     reads = []
     real = issuefile.IssueDocument.load
     monkeypatch.setattr(issuefile.IssueDocument, "load", lambda path: reads.append(path) or real(path))
-    first = ranking.past_entries(issues, settings, ["2024-q2"])
-    assert ranking.past_entries(issues, settings, ["2024-q2"]) == first and len(reads) == 1
+    first = ranking.past_entries(issues, settings, ["2024-q2"], cache)
+    assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == first and len(reads) == 1
+    monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})  # the next command: only the cache file is left
+    assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == first and len(reads) == 1
     path = issues / "2024-q2.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("GRETA", "Greta", 1), encoding="utf-8")
-    again = ranking.past_entries(issues, settings, ["2024-q2"])
+    again = ranking.past_entries(issues, settings, ["2024-q2"], cache)
     assert len(reads) == 2 and again != first
+    # A damaged or altered cache file is read past, never trusted: the issue file is read instead.
+    for content in ("not json", json.dumps({"format": 1, "files": {"x": [{"issue": 1}]}})):
+        cache.write_text(content, encoding="utf-8")
+        monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
+        assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again
+    key = next(iter(json.loads(cache.read_text(encoding="utf-8"))["files"]))
+    cache.write_text(json.dumps({"format": 1, "files": {key: [{"hosts": "x"}]}}), encoding="utf-8")
+    monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
+    assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again

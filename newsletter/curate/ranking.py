@@ -59,6 +59,7 @@ the 180 items below".
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import statistics
@@ -73,6 +74,7 @@ from newsletter import clock
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
+from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, Item, Settings
 from newsletter.quarters import quarter_bounds
 from newsletter.render.markdown import links_of
@@ -98,6 +100,7 @@ ESTIMATE_PRIOR_SLOPE = 2.0
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
+PAST_ENTRIES_CACHE = "past-entries.json"  # beside the store: the entries of the issue files (`past_entries`)
 RANKING_CACHE = "ranking-features.npz"  # beside the store: the model's text features (`model.Features`)
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
@@ -288,22 +291,32 @@ def _squash(score: float) -> float:
 # ---------------------------------------------------------------------- gathering from the workspace
 
 
-def past_entries(issues_dir: Path, settings: Settings, issue_ids: Iterable[str]) -> list[PastEntry]:
+def past_entries(
+    issues_dir: Path, settings: Settings, issue_ids: Iterable[str], cache: Path | None = None
+) -> list[PastEntry]:
     """Every entry of the named issues as a `PastEntry`; an unreadable issue file is skipped (logged).
 
-    Each file's entries are kept for the process under its size and modification time: triage
-    ranks afresh after every decision, and reading a long history of issue files each time would
-    be most of the wait between two cards.
+    Reading an issue file (YAML, round-trip, validated) takes about 60 ms for one of the sample's
+    size, and every listing and every triage decision needs the whole history: forty issues would
+    be seconds each time. So each file's entries are kept under its size, modification time and
+    the configured section keys: for the process, and in `cache` (a JSON file beside the store,
+    `PAST_ENTRIES_CACHE`) between commands. A file that changed is read afresh; a cache file that
+    cannot be read or does not hold what it should is ignored and written anew.
     """
+    stored = _read_past_entries(cache) if cache else {}
+    wanted = {}
     out = []
+    sections = list(settings.sections)
     for issue_id in issue_ids:
         path = issues_dir / f"{issue_id}.yaml"
         try:
             stat = path.stat()
-            key = (str(path), stat.st_mtime_ns, stat.st_size, settings)
+            key = f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{','.join(sections)}"
         except OSError:
             key = None
         entries = _PAST_ENTRIES.get(key) if key else None
+        if entries is None and key in stored:
+            entries = _PAST_ENTRIES[key] = stored[key]
         if entries is None:
             try:
                 issue, _ = IssueDocument.load(path).validate(settings)
@@ -315,12 +328,58 @@ def past_entries(issues_dir: Path, settings: Settings, issue_ids: Iterable[str])
                 if len(_PAST_ENTRIES) >= 512:  # a long-running process (the tests) keeps no stale versions
                     _PAST_ENTRIES.clear()
                 _PAST_ENTRIES[key] = entries
+        if key:
+            wanted[key] = entries
         out.extend(entries)
+    if cache and wanted.keys() != stored.keys():
+        _write_past_entries(cache, wanted)
     return out
 
 
-# (path, mtime_ns, size, settings) -> the file's entries: see `past_entries`.
-_PAST_ENTRIES: dict[tuple, list[PastEntry]] = {}
+# (path|mtime_ns|size|section keys) -> the file's entries: see `past_entries`.
+_PAST_ENTRIES: dict[str | None, list[PastEntry]] = {}
+_PAST_ENTRY_FIELDS = ("issue", "section", "heading", "title", "text", "hosts", "items")
+
+
+def _read_past_entries(cache: Path) -> dict[str, list[PastEntry]]:
+    """The cached entries per file key, or {} when the file is absent, unreadable or not what it should be."""
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("format") != 1:
+            return {}
+        return {str(key): [_entry_from_json(e) for e in entries] for key, entries in data["files"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _entry_from_json(data: dict) -> PastEntry:
+    """A PastEntry as `_write_past_entries` wrote it; TypeError when a field is not of its kind."""
+    texts = [data[f] for f in _PAST_ENTRY_FIELDS[:5]]
+    lists = [data[f] for f in _PAST_ENTRY_FIELDS[5:]]
+    if not all(isinstance(t, str) for t in texts) or not all(
+        isinstance(values, list) and all(isinstance(v, str) for v in values) for values in lists
+    ):
+        raise TypeError("not a past entry")
+    issue, section, heading, title, text = texts
+    return PastEntry(issue, section, heading, title, text, tuple(lists[0]), tuple(lists[1]))
+
+
+def _write_past_entries(cache: Path, files: dict[str, list[PastEntry]]) -> None:
+    """Write the cache of past entries (only the files of this history); a failure costs only time."""
+    data = {
+        "format": 1,
+        "files": {
+            key: [
+                {f: list(getattr(e, f)) if f in ("hosts", "items") else getattr(e, f) for f in _PAST_ENTRY_FIELDS}
+                for e in entries
+            ]
+            for key, entries in files.items()
+        },
+    }
+    try:
+        atomic_write(cache, json.dumps(data, ensure_ascii=False), durable=False)
+    except OSError as exc:
+        log.warning("ranking cache not written to %s: %s", cache, exc)
 
 
 def past_entry(issue_id: str, section: str, entry: Entry) -> PastEntry:
@@ -388,7 +447,13 @@ def rank_quarter(
     later issue).
     """
     picked_here = set(in_issue)
-    history = past_entries(issues_dir, settings, history_ids(issues_dir, issue_id, learn_from_later))
+    var = None if store.in_memory else store.path.parent
+    history = past_entries(
+        issues_dir,
+        settings,
+        history_ids(issues_dir, issue_id, learn_from_later),
+        var / PAST_ENTRIES_CACHE if var else None,
+    )
     cited = {item for e in history for item in e.items}
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
@@ -429,7 +494,7 @@ def rank_quarter(
     # However many picks past issues had, a quarter of a few items holds a share of them at most:
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
-    cache = None if store.in_memory else store.path.parent / RANKING_CACHE
+    cache = var / RANKING_CACHE if var else None
     ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     return ranking
