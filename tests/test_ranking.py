@@ -570,6 +570,11 @@ def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monke
     path.write_text(path.read_text(encoding="utf-8").replace("GRETA", "Greta", 1), encoding="utf-8")
     again = ranking.past_entries(issues, settings, ["2024-q2"], cache)
     assert len(reads) == 2 and again != first
+    # A ranking of an earlier quarter, with a shorter history, keeps the other files' entries.
+    shutil.copy(path, issues / "2024-q3.yaml")
+    ranking.past_entries(issues, settings, ["2024-q2", "2024-q3"], cache)
+    ranking.past_entries(issues, settings, ["2024-q2"], cache)
+    assert len(json.loads(cache.read_text(encoding="utf-8"))["files"]) == 2
     # A damaged or altered cache file is read past, never trusted: the issue file is read instead.
     for content in ("not json", json.dumps({"format": 1, "files": {"x": [{"issue": 1}]}})):
         cache.write_text(content, encoding="utf-8")

@@ -331,8 +331,17 @@ def past_entries(
         if key:
             wanted[key] = entries
         out.extend(entries)
-    if cache and wanted.keys() != stored.keys():
-        _write_past_entries(cache, wanted)
+    if cache:
+        # Kept: the other files' entries (a ranking of an earlier quarter reads a shorter history);
+        # replaced: an older version of a file read now. Files gone from issues/ drop out.
+        paths = {key.split("|", 1)[0] for key in wanted}
+        kept = {
+            key: entries
+            for key, entries in stored.items()
+            if key.split("|", 1)[0] not in paths and Path(key.split("|", 1)[0]).exists()
+        }
+        if (kept | wanted).keys() != stored.keys():
+            _write_past_entries(cache, kept | wanted)
     return out
 
 
