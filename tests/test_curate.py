@@ -392,6 +392,44 @@ def test_add_files_an_item_where_past_issues_filed_its_like_unless_told(ws):
     assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(other["id"], "Egen")]
 
 
+def test_a_past_heading_naming_another_year_is_not_suggested(ws):
+    candidates = inbox(ws)
+    item = next(i for i in candidates if i["section"] != "international" and i["summary"] and "2019" not in i["title"])
+    invoke(ws, "issue", "new", "2022-q1")
+    noted = invoke(
+        ws,
+        "issue",
+        "note",
+        "2022-q1",
+        "--section",
+        "international",
+        "--heading",
+        "Tilstandsrapport 2019",  # made for one issue: next year's report is not 2019's
+        "--title",
+        item["title"],
+        "--text",
+        f"{item['summary']} [Les mer]({item['url']})",
+    )
+    assert noted.exit_code == 0, noted.output
+    invoke(ws, "issue", "new", "2022-q2")
+    listed = {i["id"]: i for i in inbox(ws, "--issue", "2022-q2", "--all")}
+    assert (listed[item["id"]]["section"], listed[item["id"]]["heading"]) == (item["section"], item["heading"])
+    assert any(w.startswith("like «") for w in listed[item["id"]]["why"])  # the entry was close: it was the year
+
+
+def test_another_years_heading_only_when_the_item_names_none_of_its_years():
+    from newsletter.curate.inbox import another_years_heading
+    from newsletter.models import Item
+
+    report = Item(id="a", source="s", url="https://x.no/r", title="Tilstandsrapport for 2024", summary="")
+    assert another_years_heading("Tilstandsrapport 2023", report)
+    assert not another_years_heading("Tilstandsrapport 2024", report)
+    assert not another_years_heading("Stortinget", report)
+    assert not another_years_heading("Lov 12345 om noe", report)  # a number is not a year
+    later = Item(id="b", source="s", url="https://x.no/s", title="Statusrapport", summary="Tiltak for 2021–2024.")
+    assert not another_years_heading("Handlingsplan 2021", later)  # the summary names it
+
+
 # ---------------------------------------------------------------------- triage
 
 

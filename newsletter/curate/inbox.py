@@ -14,6 +14,7 @@ threshold applies as before.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +161,12 @@ def ranked_inbox(
         item = place(ranked.item, feeds, settings)
         item.probability, item.why = ranked.probability, tuple(ranked.why)
         filed = ranked.filed_like
-        if filed is not None and filed.section in settings.sections and not same_place(filed, item, settings):
+        if (
+            filed is not None
+            and filed.section in settings.sections
+            and not same_place(filed, item, settings)
+            and not another_years_heading(filed.heading, item)
+        ):
             item.section, item.heading = filed.section, filed.heading
         if ranking.learned:
             item.candidate = True
@@ -187,6 +193,21 @@ def same_place(filed: PastEntry, item: Item, settings: Settings) -> bool:
         return True
     claims = [set(o.claims()) for o in settings.archive.organisations]
     return any({heading_key(filed.heading), heading_key(item.heading)} <= claim for claim in claims)
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def another_years_heading(heading: str, item: Item) -> bool:
+    """Whether a past entry's `heading` names a year that `item`'s title and summary do not.
+
+    Such a heading was made for one issue ("Tilstandsrapport 2023", "Statsbudsjettet 2024"): filed
+    under it, next year's report would read as last year's, so the source's configured place is
+    suggested instead. A heading without a year ("GRETA", "Høringer") names the organisation or the
+    kind of document, and holds for any quarter.
+    """
+    years = set(_YEAR.findall(heading))
+    return bool(years) and not years & set(_YEAR.findall(f"{item.title} {item.summary}"))
 
 
 def statuses_from(values: Iterable[str]) -> tuple[str, ...]:

@@ -42,6 +42,8 @@ the next issue never cites the previous one.
 cites the item's site (the newsletter files by organisation: "Fafo", "GRETA",
 "Representantforslag"), when close; otherwise its source's place in feeds.yaml.
 An entry about something similar from another organisation only shows in `why`.
+A past heading naming a year the item does not ("Tilstandsrapport 2023") was made for one
+issue and is not suggested (`inbox.another_years_heading`).
 
 **Probabilities** are calibrated to the editor's habit. The quarter is expected
 to hold as many picks as past issues cited collected items (the median per
