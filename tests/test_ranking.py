@@ -75,20 +75,39 @@ def test_with_nothing_to_learn_from_the_order_is_the_keyword_order():
     expected = sorted(items, key=lambda i: (-i.score, -i.published.toordinal(), i.id))
     assert ranked_ids(result) == [i.id for i in expected]
     assert not result.learned
-    # A single pick is not enough either: no non-pick to tell it from.
+    # A single pick is not enough either: no non-pick to tell it from, and one pick alone says too little.
     pick = item_document(items[0])
     assert not rank_items(items[1:], [item_document(i) for i in items[1:]], (), [(pick, 1, 1.0)]).learned
 
 
+def test_enough_picks_alone_are_learned_from_against_the_undecided_items():
+    # An issue written by hand, the links of its items pasted in: picks and no non-pick, no history.
+    items, groups, _ = load()
+    adjacent = [i for i in items if groups[i.id] == "adjacent"]
+    picked = [next(i for i in items if groups[i.id] == "core"), adjacent[0], adjacent[2]]
+    assert len(picked) == ranking.PICKS_ALONE
+    rest = [i for i in items if i not in picked]
+    labelled = [(item_document(i), 1, 1.0) for i in picked]
+    result = rank_items(rest, [item_document(i) for i in rest], (), labelled)
+    assert result.learned and result.picks == ranking.PICKS_ALONE
+    # The other asylum item has no keyword (every item left scores 0): the asylum pick lifts it.
+    assert ranked_ids(result)[0] == adjacent[1].id, ranked_ids(result)
+    fewer = labelled[:-1]
+    assert not rank_items(rest, [item_document(i) for i in rest], (), fewer).learned
+
+
 def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
     items, _, history = load()
-    result = rank_items(items, [item_document(i) for i in items], history, expected_picks=3)
+    result = rank_items(items, [item_document(i) for i in items], history, expected_picks=2)
     probabilities = [r.probability for r in result.ranked]
     assert all(0.0 <= p <= 1.0 for p in probabilities)
     in_order = [r.probability for r in result.ranked if r.beside is None]  # twins follow their partner
     assert in_order == sorted(in_order, reverse=True)
-    assert result.unread_estimate(0) == pytest.approx(3.0, abs=0.01)
+    assert result.unread_estimate(0) == pytest.approx(2.0, abs=0.01)
     assert result.unread_estimate(len(items)) == 0.0
+    # More than MAX_PICK_SHARE of the items are never expected, whatever the history says.
+    many = rank_items(items, [item_document(i) for i in items], history, expected_picks=8)
+    assert many.unread_estimate(0) == pytest.approx(ranking.MAX_PICK_SHARE * len(items), abs=0.01)
 
 
 def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
@@ -97,6 +116,13 @@ def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
     assert ranking.remaining_picks(20.0, 0.0, 0) == pytest.approx(20.0)
     assert ranking.remaining_picks(20.0, 12.0, 3) == pytest.approx(20.0 * 6 / 15)
     assert ranking.remaining_picks(20.0, 5.0, 9) == pytest.approx(20.0 * 12 / 8)
+    # Never more than MAX_PICK_SHARE of the items left: one item left after every read one was picked.
+    assert ranking.remaining_picks(0.4, 1.5, 6, unread=1) == pytest.approx(ranking.MAX_PICK_SHARE)
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200) == pytest.approx(20.0 * 12 / 8)
+    # Only picks decided (an issue written by hand, nothing skipped): no sample of reading to scale
+    # by; the quarter's expected picks less those made.
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9) == pytest.approx(25.0 - 9)
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx(20.0 * 12 / 8)
     assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
     # The editor read the prior's three best and all were skips: the quarter holds fewer picks
     # than the history promised, and the estimate below says so.
@@ -375,23 +401,25 @@ def test_a_past_place_naming_the_same_organisation_as_the_configured_one_keeps_t
 
 def test_the_top_items_hold_more_of_the_expected_picks_than_a_flat_prior_says(monkeypatch):
     # The prior's parts are noisy measures of one thing, so its log-odds are taken steeper when it
-    # splits the expected picks between read and unread: after the best three turn out picks, fewer
-    # are said to be left below than the plain prior would say.
+    # splits the expected picks between read and unread: after two of the best three turn out picks,
+    # fewer are said to be left below than the plain prior would say.
     assert ranking.ESTIMATE_PRIOR_SLOPE > 1.0
-    steep = read_the_top_three(label=1, expected=5)[1].unread_estimate(0)
+    steep = read_the_top_three(label=(1, 1, 0), expected=2.5)[1].unread_estimate(0)
     monkeypatch.setattr(ranking, "ESTIMATE_PRIOR_SLOPE", 1.0)
-    flat = read_the_top_three(label=1, expected=5)[1].unread_estimate(0)
-    assert 0.5 <= steep < flat
+    flat = read_the_top_three(label=(1, 1, 0), expected=2.5)[1].unread_estimate(0)
+    assert 0.5 - 1e-9 <= steep < flat  # never below half a pick (`remaining_picks`)
 
 
-def read_the_top_three(label: int, expected: float):
-    """The first ranking of the small quarter, and the ranking once its three best are decided `label`."""
+def read_the_top_three(label: int | tuple[int, int, int], expected: float):
+    """The first ranking of the small quarter, and the ranking once its three best are decided `label`
+    (one label for all three, or one each)."""
     items, _, history = load()
     documents = {i.id: item_document(i) for i in items}
     first = rank_items(items, list(documents.values()), history, expected_picks=expected)
     read = [r.item.id for r in first.ranked[:3]]
     rest = [i for i in items if i.id not in read]
-    decided = [(documents[i], label, 1.0) for i in read]
+    labels = label if isinstance(label, tuple) else (label,) * 3
+    decided = [(documents[i], each, 1.0) for i, each in zip(read, labels, strict=True)]
     return first, rank_items(rest, [documents[i.id] for i in rest], history, decided, expected, decided_here=3)
 
 
@@ -526,6 +554,86 @@ def test_an_item_another_issue_cites_is_no_candidate_and_draft_leaves_it(tmp_pat
     assert run("issue", "new", "2025-q2").exit_code == 0
     drafted = run("issue", "draft", "2025-q2").stdout
     assert ids[0] not in drafted and ids[1] not in drafted
+
+
+def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
+    """An entry whose text links to a collected item (pasted in, any spelling of the URL) cites it, as
+    `issue add` would: the item is no candidate of this quarter or any other, and it is learned from
+    as a pick, so an issue written by hand with three or more such links ranks the rest by them."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify
+    from newsletter.config import Workspace
+    from newsletter.models import RawItem
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, SOURCE
+
+    topics = ["asylsøkere i mottak", "enslige mindreårige asylsøkere", "retur av asylsøkere", "asylsøkeres rett"]
+    topics += ["veivedlikehold", "bredbånd i distriktene", "fiskerikvoter", "jordbruksavtalen"]
+    raws = [
+        RawItem(
+            url=f"https://www.stortinget.no/sak/{n}",
+            title=f"Representantforslag om {topic}",
+            summary=f"Stortinget behandler et forslag om {topic}.",
+            published=dt.date(2025, 4, 1 + n),
+            date_precision="day",
+        )
+        for n, topic in enumerate(topics)
+    ]
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in raws], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        ids = {i.url: i.id for i in store.iter_items()}
+    url = [r.url for r in raws]
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+
+    def note(issue_id, link):
+        text = f"Stortinget behandler forslaget, se [her]({link})."
+        assert (
+            run("issue", "note", issue_id, "--section", "norway", "--heading", "Stortinget", "--text", text).exit_code
+            == 0
+        )
+
+    def listed(issue_id="2025-q2"):
+        return [i["id"] for i in json.loads(run("items", "--issue", issue_id, "--all", "--json").stdout)]
+
+    assert run("issue", "new", "2025-q2").exit_code == 0
+    note("2025-q2", url[0].replace("https://www.", "http://") + "/")  # another spelling of the same page
+    assert ids[url[0]] not in listed() and len(listed()) == 7
+    assert run("issue", "new", "2025-q3").exit_code == 0
+    note("2025-q3", url[7])  # a later issue's, by hand: picked there, so no candidate here
+    assert ids[url[7]] not in listed()
+    # Two picks by hand, nothing else to learn from: the keyword order; three: learned from them.
+    note("2025-q2", url[1])
+    assert "by keyword score" in run("items", "--issue", "2025-q2", "--all").output
+    note("2025-q2", url[2])
+    order = listed()
+    assert "by keyword score" not in run("items", "--issue", "2025-q2", "--all").output
+    assert order[0] == ids[url[3]], order  # the other asylum case first, above the older roads and farms
+    assert run("issue", "check", "2025-q2").exit_code == 0
+    # Adding an item linked by hand says where it is, and how to record its id in that entry.
+    again = run("issue", "add", "2025-q2", ids[url[0]])
+    assert again.exit_code == 1 and again.stderr.strip() == (
+        f"Error: item {ids[url[0]]} is already in 2025-q2 as norway:1 (its text links to the item; "
+        f"`newsletter issue add 2025-q2 {ids[url[0]]} --to norway:1` records the item there); nothing was written"
+    )
+    assert run("issue", "add", "2025-q2", ids[url[0]], "--to", "norway:1").exit_code == 0
+    shown = json.loads(run("issue", "show", "2025-q2", "--json").stdout)["sections"]["norway"][0]
+    assert ids[url[0]] in (shown.get("items") or [shown.get("item")]), shown
+    assert run("issue", "add", "2025-q2", ids[url[0]], "--to", "norway:1").exit_code == 1  # now by id
+    # An item another issue links to by hand is said to be there too, as one it names by id.
+    added = run("issue", "add", "2025-q2", ids[url[7]])
+    assert added.exit_code == 0 and f"warning: item {ids[url[7]]} is also in 2025-q3" in added.stderr
+    # And `issue check` says an item was used before when an earlier issue linked to it by hand.
+    assert run("issue", "new", "2025-q1").exit_code == 0
+    note("2025-q1", url[4])
+    assert run("issue", "add", "2025-q2", ids[url[4]]).exit_code == 0
+    checked = run("issue", "check", "2025-q2").output
+    assert f"item {ids[url[4]]} was already used in 2025-q1" in checked, checked
 
 
 def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_site():

@@ -33,7 +33,7 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
-from newsletter.curate.ranking import Ranking
+from newsletter.curate.ranking import Ranking, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import issue_id_for, quarter_bounds
@@ -88,6 +88,15 @@ class Curation:
                     [item for entry in entries for item in entry.items],
                 )
         return self._uses[issue_id]
+
+    def cited_items(self, issue_id: str) -> list[str]:
+        """The collected items an issue cites: named in its entries' `items`, or linked from their text.
+
+        An entry written by hand with an item's link pasted in holds that item as surely as one
+        made by `issue add`: the item is in the issue, not a candidate (`ranking.linked_items`).
+        """
+        links, items = self.uses(issue_id)
+        return list(dict.fromkeys([*items, *linked_items(self.store, links)]))
 
     def unreadable(self, issue_id: str) -> IssueFileError | None:
         """Why `uses` could not read an issue (its file's error, naming file and line), or None."""
@@ -223,7 +232,7 @@ def add_items(
     if places is None and (section is None or heading is None):
         places = learned_places(curation, issue_id, [item.id for item in items if item.status == "new"])
     with curation.edit(issue_id) as (document, issue):
-        used = _used_items(issue)
+        used = _used_items(issue, curation.store)
         for item in items:
             _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
@@ -239,7 +248,7 @@ def add_items(
             named = suggested_heading if target == suggested_section else item.heading
             title = heading or named or FALLBACK_HEADING
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
-            used[item.id] = (target, position)
+            used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
     curation.store.set_status([item.id for item in items], "picked")
     return [_placed(final, item.id) for item in items]
@@ -254,25 +263,43 @@ def _placed(issue: Issue, item_id: str) -> Placed:
     raise NewsletterError(f"{issue.path}: internal error: item {item_id} was added but is not in the issue")
 
 
-def _used_items(issue: Issue) -> dict[str, tuple[str, int]]:
-    """Every item id an issue's entries cite → the entry's (section, position)."""
-    return {item: (key, position) for key, position, entry in issue.entries() for item in entry.items}
+def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
+    """Every item an issue's entries cite → the entry's (section, position, whether only by a link).
+
+    An entry cites an item by its id (`items`), or by a link to it in the text, as an entry written
+    by hand does (`ranking.linked_items`); an id counts first.
+    """
+    used: dict[str, tuple[str, int, bool]] = {}
+    for key, position, entry in issue.entries():
+        for item in entry.items:
+            used.setdefault(item, (key, position, False))
+    for key, position, entry in issue.entries():
+        for item in linked_items(store, links_of(entry.text)):
+            used.setdefault(item, (key, position, True))
+    return used
 
 
-def _refuse_used(issue_id: str, item: Item, used: Mapping[str, tuple[str, int]]) -> None:
+def _refuse_used(issue_id: str, item: Item, used: Mapping[str, tuple[str, int, bool]]) -> None:
     if item.id in used:
-        key, position = used[item.id]
-        raise NewsletterError(f"item {item.id} is already in {issue_id} as {key}:{position}; nothing was written")
+        key, position, by_link = used[item.id]
+        how = (
+            f" (its text links to the item; `newsletter issue add {issue_id} {item.id} --to {key}:{position}` "
+            "records the item there)"
+            if by_link
+            else ""
+        )
+        raise NewsletterError(f"item {item.id} is already in {issue_id} as {key}:{position}{how}; nothing was written")
 
 
 def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str) -> list[Placed]:
     """Let an existing entry cite `items` too; its text gains their links while it is the starting text."""
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
-        used = _used_items(issue)
+        used = _used_items(issue, curation.store)
         for item in items:
-            _refuse_used(issue_id, item, used)
-            used[item.id] = (key, position)
+            if used.get(item.id) != (key, position, True):  # linked from this entry's text: record its id
+                _refuse_used(issue_id, item, used)
+            used[item.id] = (key, position, False)
         cited = [*entry.items, *(item.id for item in items)]
         document.set_field(key, position, "items", flow_list(cited), replaces="item")
         before = _stored_items(curation, entry.items)
@@ -392,7 +419,7 @@ def cited_elsewhere(curation: Curation, issue_id: str, item_ids: Iterable[str]) 
     found: dict[str, list[str]] = {}
     for other in list_issue_ids(curation.workspace.issues_dir):
         if other != issue_id:
-            for item in wanted.intersection(curation.uses(other)[1]):
+            for item in wanted.intersection(curation.cited_items(other)):
                 found.setdefault(item, []).append(other)
     return found
 
@@ -509,7 +536,7 @@ def ranked_candidates(
     """The quarter's undecided candidates, best first by the editor's ranking, and the ranking itself."""
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
-    in_issue = tuple(curation.uses(issue_id)[1]) if curation.path(issue_id).exists() else ()
+    in_issue = tuple(curation.cited_items(issue_id)) if curation.path(issue_id).exists() else ()
     if (error := curation.unreadable(issue_id)) is not None:
         # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
         log.warning("%s; until it is fixed, items it cites that are not marked picked are listed as undecided", error)
@@ -519,7 +546,7 @@ def ranked_candidates(
         item
         for other in list_issue_ids(curation.workspace.issues_dir)
         if other > issue_id
-        for item in curation.uses(other)[1]
+        for item in curation.cited_items(other)
     )
     return ranked_inbox(
         curation.store,
@@ -580,7 +607,7 @@ def no_candidates(curation: Curation, issue_id: str) -> str:
     ranks nothing: one read of the quarter's rows.
     """
     since, until = quarter_bounds(issue_id)
-    cited = {item for other in list_issue_ids(curation.workspace.issues_dir) for item in curation.uses(other)[1]}
+    cited = {item for other in list_issue_ids(curation.workspace.issues_dir) for item in curation.cited_items(other)}
     query = InboxQuery(since=since, until=until, statuses=(), include_all=True)
     statuses = [
         item.status != "new" or item.id in cited
@@ -779,9 +806,11 @@ def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.d
     `issue add` marks an item picked and `issue remove` unmarks it; an entry deleted by hand leaves
     the mark, and the item then shows in no inbox and counts as a pick the editor no longer made.
     """
-    cited = {item for _key, _position, entry in issue.entries() for item in entry.items}
+    entries = [entry for _key, _position, entry in issue.entries()]
+    cited = {item for entry in entries for item in entry.items}
+    cited.update(linked_items(curation.store, (link for entry in entries for link in links_of(entry.text))))
     others = list_issue_ids(curation.workspace.issues_dir)
-    cited |= {item for other in others for item in curation.uses(other)[1]}
+    cited |= {item for other in others for item in curation.cited_items(other)}
     if any(curation.unreadable(other) is not None for other in others):
         return []  # an issue that cannot be read may cite them: no warning that could be false
     picked = curation.store.iter_items(first, last, statuses=("picked",), include_undated=False)
@@ -855,8 +884,8 @@ def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
     for other in list_issue_ids(curation.workspace.issues_dir):
         if other >= issue_id:
             continue
-        links, items = curation.uses(other)
-        for value in (*links, *items):
+        # An item an earlier entry linked to by hand counts as used there, as one it named by id.
+        for value in (*curation.uses(other)[0], *curation.cited_items(other)):
             used.setdefault(value, other)
     return used
 

@@ -11,8 +11,9 @@ quarter).
   heading, title and text, and the host of each link it cites.
 - The current quarter's decisions: items picked (in the issue, or marked
   picked) and items skipped; skips from other quarters too.
-- Items collected in an earlier issue's quarter: picked when that issue names
-  them, weak non-picks when it left them out.
+- Items collected in an earlier issue's quarter: picked when that issue cites
+  them (names them in `items`, or links to them from an entry written by hand:
+  `linked_items`), weak non-picks when it left them out.
 
 **How**
 
@@ -32,7 +33,8 @@ quarter).
    source, the item kind and the prior's parts. The quarter's undecided items
    join as very weak non-picks (most of what is collected is not picked).
 3. With no earlier issue and no decision, the order is the keyword score's
-   (then newest first), exactly as before learning existed.
+   (then newest first), exactly as before learning existed; likewise with a
+   pick or two and no non-pick (`PICKS_ALONE`).
 
 **Listed last**: an issue of this newsletter itself (an item whose title begins
 with the newsletter's `name`, as the unit's own page lists them), with no chance:
@@ -90,6 +92,11 @@ LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that is
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
 DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
+# Picks that are enough to learn from with no past issue and no non-pick, the undecided items as the
+# weak non-picks (an issue whose entries were written by hand, links pasted in). One or two are not:
+# a first pick that happens to score low on the keywords would teach the model to rank the keyword
+# score itself down, and the whole quarter with it.
+PICKS_ALONE = 3
 # The largest share of a quarter's items expected to be picks (on the 2022 fixture 31 of 255, 12%).
 MAX_PICK_SHARE = 0.25
 ESTIMATE_PSEUDO_PICKS = 3.0  # how firmly the estimate holds to the history before decisions correct it
@@ -130,7 +137,8 @@ class PastEntry:
     title: str
     text: str  # heading, title and text as plain words
     hosts: tuple[str, ...]  # of the links it cites
-    items: tuple[str, ...] = ()  # the collected items it cites, if any
+    items: tuple[str, ...] = ()  # the collected items it names (`items:` in the file), if any
+    links: tuple[str, ...] = ()  # every link it cites: a link to a collected item cites that item too
 
 
 @dataclass
@@ -171,6 +179,27 @@ def host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def linked_items(store: Store, links: Iterable[str]) -> list[str]:
+    """The ids of the collected items that `links` point to, in the order of the links, each once.
+
+    An entry the editor wrote by hand, with the item's link pasted in (or an issue written before
+    the tool collected anything), cites that item as surely as one added with `issue add`. Matched
+    by the de-duplication key collection gives every item (`collect.urls.dedup_key`: no scheme,
+    `www.` or trailing slash), so http/https and www/no-www spellings of one page match; a link
+    that is not a URL matches nothing.
+    """
+    from newsletter.collect.urls import dedup_key
+
+    keys = []
+    for link in links:
+        try:
+            keys.append(dedup_key(link))
+        except ValueError:
+            continue  # not a URL (a mailto: or a typo): the issue check names it
+    found = store.ids_by_key(keys)
+    return list(dict.fromkeys(found[key] for key in keys if key in found))
+
+
 def plain(markdown: str) -> str:
     """An entry's Markdown as words: link targets and emphasis marks dropped."""
     return _MARKUP.sub(" ", markdown or "")
@@ -198,7 +227,8 @@ def rank_items(
     the whole quarter is expected to hold (decided ones included); see `remaining_picks` for how
     the decisions so far correct it. `cache` is a file for the text features (`model.Features`),
     kept between rankings.
-    Without history, and without both a pick and a non-pick among the labels, the keyword order
+    Without history, without both a pick and a non-pick among the labels, and with fewer than
+    `PICKS_ALONE` picks, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
     `learned` is then False.
     """
@@ -207,8 +237,9 @@ def rank_items(
     non_picks = len(labelled) - picks
     if not candidates:
         return Ranking([], False, len(history), picks, non_picks)
-    if not history and len({label for _, label, _ in labelled}) < 2:
-        # Nothing to learn from: no past issue, and not both a pick and a non-pick among the items.
+    if not history and not (non_picks and picks) and picks < PICKS_ALONE:
+        # Nothing to learn from: no past issue, no pick with a non-pick beside it, and too few picks
+        # to learn against the undecided items alone (see PICKS_ALONE).
         ranked = [
             Ranked(item, _squash(item.score), list(item.terms[:4])) for item in sorted(candidates, key=keyword_order)
         ]
@@ -222,7 +253,9 @@ def rank_items(
     picked_here = sum(label for _, label, _ in labelled[:decided_here])
     split = ESTIMATE_PRIOR_SLOPE * model.prior[here]
     prior = sigmoid(split + calibration_shift(split, expected_picks))
-    remaining = remaining_picks(prior[: len(documents)].sum(), prior[len(documents) :].sum(), picked_here)
+    remaining = remaining_picks(
+        prior[: len(documents)].sum(), prior[len(documents) :].sum(), picked_here, len(documents), decided_here
+    )
     scores = model.scores(labels)[: len(documents)]
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
@@ -265,7 +298,9 @@ def beside_twins(order: Sequence[int], twins: dict[int, int]) -> list[tuple[int,
     return out
 
 
-def remaining_picks(expected_unread: float, expected_read: float, found: int) -> float:
+def remaining_picks(
+    expected_unread: float, expected_read: float, found: int, unread: int | None = None, read: int | None = None
+) -> float:
     """The picks to expect among the unread items, corrected by what reading has found so far.
 
     `expected_unread` and `expected_read` are the picks the history-only prior expects among the
@@ -275,9 +310,21 @@ def remaining_picks(expected_unread: float, expected_read: float, found: int) ->
     first few decisions move it little: a quarter whose top items hold fewer picks than the
     history suggests holds fewer below as well. A ratio estimator, as used to correct a
     model-based total by a sample (Cochran, Sampling Techniques, ch. 6).
+
+    When every one of the `read` (decided) items is a pick, they are no sample of reading: an
+    issue written by hand, links pasted in, with nothing skipped. There is then nothing to scale
+    by, and what the history expects for the whole quarter, less the picks made, is left.
+
+    Never less than half a pick (never a promise of nothing at all) and, given the count of
+    `unread` items, never more than `MAX_PICK_SHARE` of them: an editor who picked every item read
+    so far does not make the one or two left likely picks (`issue draft` would add them).
     """
-    ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
-    return max(expected_unread * ratio, 0.5)
+    if found and read == found:
+        remaining = max(expected_unread + expected_read - found, 0.5)
+    else:
+        ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
+        remaining = max(expected_unread * ratio, 0.5)
+    return remaining if unread is None else min(remaining, MAX_PICK_SHARE * unread)
 
 
 def keyword_order(item: Item) -> tuple[float, int, str]:
@@ -349,14 +396,15 @@ def past_entries(
 
 # (path|mtime_ns|size|section keys) -> the file's entries: see `past_entries`.
 _PAST_ENTRIES: dict[str | None, list[PastEntry]] = {}
-_PAST_ENTRY_FIELDS = ("issue", "section", "heading", "title", "text", "hosts", "items")
+_PAST_ENTRY_FIELDS = ("issue", "section", "heading", "title", "text", "hosts", "items", "links")
+_PAST_ENTRIES_FORMAT = 2  # of the cache file; 2 added `links`: a file of another format is read afresh
 
 
 def _read_past_entries(cache: Path) -> dict[str, list[PastEntry]]:
     """The cached entries per file key, or {} when the file is absent, unreadable or not what it should be."""
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("format") != 1:
+        if data.get("format") != _PAST_ENTRIES_FORMAT:
             return {}
         return {str(key): [_entry_from_json(e) for e in entries] for key, entries in data["files"].items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -372,16 +420,16 @@ def _entry_from_json(data: dict) -> PastEntry:
     ):
         raise TypeError("not a past entry")
     issue, section, heading, title, text = texts
-    return PastEntry(issue, section, heading, title, text, tuple(lists[0]), tuple(lists[1]))
+    return PastEntry(issue, section, heading, title, text, *(tuple(values) for values in lists))
 
 
 def _write_past_entries(cache: Path, files: dict[str, list[PastEntry]]) -> None:
     """Write the cache of past entries (only the files of this history); a failure costs only time."""
     data = {
-        "format": 1,
+        "format": _PAST_ENTRIES_FORMAT,
         "files": {
             key: [
-                {f: list(getattr(e, f)) if f in ("hosts", "items") else getattr(e, f) for f in _PAST_ENTRY_FIELDS}
+                {f: list(getattr(e, f)) if f in _PAST_ENTRY_FIELDS[5:] else getattr(e, f) for f in _PAST_ENTRY_FIELDS}
                 for e in entries
             ]
             for key, entries in files.items()
@@ -395,9 +443,10 @@ def _write_past_entries(cache: Path, files: dict[str, list[PastEntry]]) -> None:
 
 def past_entry(issue_id: str, section: str, entry: Entry) -> PastEntry:
     """An entry of issue `issue_id`, in section `section`, as the ranking sees it."""
-    hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links_of(entry.text)) if h))
+    links = tuple(dict.fromkeys(links_of(entry.text)))
+    hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links) if h))
     text = "\n".join(p for p in (entry.heading, entry.title, plain(entry.text)) if p)
-    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, tuple(entry.items))
+    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, tuple(entry.items), links)
 
 
 def history_ids(issues_dir: Path, issue_id: str, learn_from_later: bool = False) -> list[str]:
@@ -449,7 +498,7 @@ def rank_quarter(
 
     Learns from the earlier issues' entries, the quarter's decisions (status `picked` or `skipped`,
     and the item ids in `in_issue`), skips of other quarters, and earlier quarters' items (picked
-    when their issue names them, left out otherwise). `learn_from_later` lets a benchmark learn
+    when their issue names or links to them, left out otherwise). `learn_from_later` lets a benchmark learn
     from issues after `issue_id`, which the tool never does.
 
     `elsewhere` are the items later issues cite (the earlier ones are read here, as the history):
@@ -465,7 +514,9 @@ def rank_quarter(
         history_ids(issues_dir, issue_id, learn_from_later),
         var / PAST_ENTRIES_CACHE if var else None,
     )
+    # Cited: named in an entry's `items`, or linked from its text (an entry written by hand).
     cited = {item for e in history for item in e.items}
+    cited.update(linked_items(store, (link for e in history for link in e.links)))
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
     labelled: list[tuple[Item, int, float]] = [

@@ -308,6 +308,23 @@ class ItemStore(Database):
         ).fetchall()
         return [r[0] for r in rows]
 
+    def ids_by_key(self, keys: Iterable[str]) -> dict[str, str]:
+        """{de-duplication key: item id} for those of `keys` an item of the store has (others left out).
+
+        How a link an editor wrote into an issue by hand is matched to the collected item it
+        points to (keys as `newsletter.collect.urls.dedup_key` makes them). In chunks, so a long
+        list stays under SQLite's limit of bound parameters.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                (row[0], row[1]) for row in self.db.execute(f"SELECT key, id FROM items WHERE key IN ({marks})", chunk)
+            )
+        return found
+
     def item_ids(self) -> set[str]:
         """The id of every item in the store."""
         return {row[0] for row in self.db.execute("SELECT id FROM items")}
