@@ -487,11 +487,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> str:
     """The line under `items --issue`: how far to read (learned), or why the order is the keyword score's."""
     if not ranking.learned:
+        from newsletter.curate.ranking import PICKS_ALONE
+
         more = f"{len(below)} more below, " if below else ""
         wider = "" if include_all else "; `--all` lists every undecided item of the quarter"
         return (
             f"-- {more}by keyword score: nothing to learn from yet (no entries of earlier issues in issues/, "
-            f"and not both a pick and a non-pick among the items){wider}"
+            f"not both a pick and a non-pick among the items, and fewer than {PICKS_ALONE} picks){wider}"
         )
     if ranking.history:
         source = (

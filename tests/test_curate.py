@@ -204,7 +204,8 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     total = len(inbox(ws))
     assert keyword.stderr.splitlines() == [
         f"-- {total - 1} more below, by keyword score: nothing to learn from yet (no entries of earlier issues in "
-        "issues/, and not both a pick and a non-pick among the items); `--all` lists every undecided item of the quarter"
+        "issues/, not both a pick and a non-pick among the items, and fewer than 3 picks); `--all` lists every "
+        "undecided item of the quarter"
     ]
     first, second, *_ = inbox(ws)
     invoke(ws, "issue", "add", "2022-q2", first["id"])
