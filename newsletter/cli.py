@@ -528,16 +528,19 @@ def show(ctx: Context, item_id, as_json):
 
     An undecided item also shows the editor's ranking of it: the probability
     of a pick in its quarter, what weighed most (`why`), and the section and
-    heading the ranking suggests.
+    heading the ranking suggests. `cited in` names the issues and entries that
+    cite it, by its id or by a link in their text.
     """
-    from newsletter.curate.edit import ranked_item
+    from newsletter.curate.edit import citations, ranked_item
 
     with ctx.store() as store:
-        item = ranked_item(_curation(ctx, store), item_id)
+        curation = _curation(ctx, store)
+        item = ranked_item(curation, item_id)
+        cited_in = citations(curation, item.id)
+    data = item.to_json() | {"cited_in": cited_in}
     if as_json:
-        _json_out(item.to_json())
+        _json_out(data)
         return
-    data = item.to_json()
     for key in (
         "id",
         "title",
@@ -555,6 +558,7 @@ def show(ctx: Context, item_id, as_json):
         "section",
         "heading",
         "status",
+        "cited_in",
         "probability",
         "why",
         "summary",

@@ -604,6 +604,10 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert run("issue", "new", "2025-q2").exit_code == 0
     note("2025-q2", url[0].replace("https://www.", "http://") + "/")  # another spelling of the same page
     assert ids[url[0]] not in listed() and len(listed()) == 7
+    shown = json.loads(run("show", ids[url[0]], "--json").stdout)  # still `new`, and said to be taken
+    assert (shown["status"], shown["cited_in"]) == ("new", ["2025-q2 norway:1"])
+    assert "cited_in:       2025-q2 norway:1\n" in run("show", ids[url[0]]).stdout
+    assert json.loads(run("show", ids[url[5]], "--json").stdout)["cited_in"] == []
     assert run("issue", "new", "2025-q3").exit_code == 0
     note("2025-q3", url[7])  # a later issue's, by hand: picked there, so no candidate here
     assert ids[url[7]] not in listed()

@@ -593,6 +593,24 @@ def ranked_item(curation: Curation, ref: str) -> Item:
     return next((other for other in ranked if other.id == item.id), item)
 
 
+def citations(curation: Curation, item_id: str) -> list[str]:
+    """Where the issues cite an item, as "ISSUE SECTION:POSITION", oldest issue first.
+
+    By its id (`issue add`) or by a link to it in an entry's text (an entry written by hand), as
+    `Curation.cited_items` counts; an item so linked is still `new` by its status, and this is
+    where the editor sees that it is taken. An issue file that cannot be read is left out.
+    """
+    out = []
+    for issue_id in list_issue_ids(curation.workspace.issues_dir):
+        if item_id not in curation.cited_items(issue_id):
+            continue
+        used = _used_items(curation.load_lenient(issue_id)[1], curation.store)
+        if item_id in used:
+            key, position, _by_link = used[item_id]
+            out.append(f"{issue_id} {key}:{position}")
+    return out
+
+
 def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
     """The quarter's candidates that are neither picked nor skipped, best first by the editor's ranking."""
     return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
