@@ -120,9 +120,13 @@ def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
     assert ranking.remaining_picks(0.4, 1.5, 6, unread=1) == pytest.approx(ranking.MAX_PICK_SHARE)
     assert ranking.remaining_picks(20.0, 5.0, 9, unread=200) == pytest.approx(20.0 * 12 / 8)
     # Only picks decided (an issue written by hand, nothing skipped): no sample of reading to scale
-    # by; the quarter's expected picks less those made.
+    # by; the quarter's expected picks less those made. The skips weigh the ratio in by s / (s + 3).
     assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9) == pytest.approx(25.0 - 9)
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx(20.0 * 12 / 8)
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx((20.0 * 12 / 8 + 16) / 2)
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9 + 300) == pytest.approx(30.0, rel=0.01)
+    assert ranking.remaining_picks(20.0, 5.0, 0, unread=200, read=3) == pytest.approx(20.0 * 3 / 8)  # skips alone
+    # No jump at the first skip.
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=10) == pytest.approx(16 + (30 - 16) / 4)
     assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
     # The editor read the prior's three best and all were skips: the quarter holds fewer picks
     # than the history promised, and the estimate below says so.
@@ -619,6 +623,12 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert "by keyword score" not in run("items", "--issue", "2025-q2", "--all").output
     assert order[0] == ids[url[3]], order  # the other asylum case first, above the older roads and farms
     assert run("issue", "check", "2025-q2").exit_code == 0
+    # Skipping it is refused as for an item added by id, naming the entry to take out.
+    skipped = run("issue", "skip", ids[url[1]])
+    assert skipped.exit_code == 1 and skipped.stderr.strip() == (
+        f"Error: item {ids[url[1]]} is in 2025-q2 as norway:2, whose text links to it; take it out first "
+        "(`newsletter issue remove 2025-q2 norway:2`); nothing was changed"
+    )
     # Adding an item linked by hand says where it is, and how to record its id in that entry.
     again = run("issue", "add", "2025-q2", ids[url[0]])
     assert again.exit_code == 1 and again.stderr.strip() == (
@@ -627,7 +637,8 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     )
     assert run("issue", "add", "2025-q2", ids[url[0]], "--to", "norway:1").exit_code == 0
     shown = json.loads(run("issue", "show", "2025-q2", "--json").stdout)["sections"]["norway"][0]
-    assert ids[url[0]] in (shown.get("items") or [shown.get("item")]), shown
+    assert shown["item"] == ids[url[0]], shown
+    assert f"    item: {ids[url[0]]}\n" in (root / "issues" / "2025-q2.yaml").read_text(encoding="utf-8")
     assert run("issue", "add", "2025-q2", ids[url[0]], "--to", "norway:1").exit_code == 1  # now by id
     # An item another issue links to by hand is said to be there too, as one it names by id.
     added = run("issue", "add", "2025-q2", ids[url[7]])
@@ -638,6 +649,53 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert run("issue", "add", "2025-q2", ids[url[4]]).exit_code == 0
     checked = run("issue", "check", "2025-q2").output
     assert f"item {ids[url[4]]} was already used in 2025-q1" in checked, checked
+
+
+def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):
+    """A feed may give several entries one page: one item is the page's, the others carry a guid. The
+    entry `issue add` makes for one of those links to the shared page, and must not cite the page's
+    item with it; an entry written by hand whose link has a fragment cites the item of that fragment."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify, shared_link_identity
+    from newsletter.config import Workspace
+    from newsletter.models import RawItem
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, SOURCE
+
+    page = "https://www.stortinget.no/liste"
+
+    def raw(url, title):
+        return RawItem(url=url, title=title, summary=title, published=dt.date(2025, 5, 2), date_precision="day")
+
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        pairs = [
+            (identify(page), raw(page, "Sakslisten")),
+            (shared_link_identity(page, "sak-2"), raw(page, "Sak 2 på listen")),
+            (shared_link_identity(page + "#sak-3", None), raw(page + "#sak-3", "Sak 3 på listen")),
+        ]
+        store.upsert_items(SOURCE, pairs, dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        ids = {i.title: i.id for i in store.iter_items()}
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+
+    def listed():
+        return {i["id"] for i in json.loads(run("items", "--issue", "2025-q2", "--all", "--json").stdout)}
+
+    assert run("issue", "new", "2025-q2").exit_code == 0
+    assert run("issue", "add", "2025-q2", ids["Sak 2 på listen"]).exit_code == 0
+    assert page in (root / "issues" / "2025-q2.yaml").read_text(encoding="utf-8")  # its link: the shared page
+    assert listed() == {ids["Sakslisten"], ids["Sak 3 på listen"]}
+    text = f"Se [sak 3]({page}#sak-3)."
+    assert (
+        run("issue", "note", "2025-q2", "--section", "norway", "--heading", "Stortinget", "--text", text).exit_code == 0
+    )
+    assert listed() == {ids["Sakslisten"]}
+    assert run("issue", "add", "2025-q2", ids["Sakslisten"]).exit_code == 0
 
 
 def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_site():
@@ -688,11 +746,18 @@ def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monke
     ranking.past_entries(issues, settings, ["2024-q2"], cache)
     assert len(json.loads(cache.read_text(encoding="utf-8"))["files"]) == 2
     # A damaged or altered cache file is read past, never trusted: the issue file is read instead.
-    for content in ("not json", json.dumps({"format": 1, "files": {"x": [{"issue": 1}]}})):
+    for content in ("not json", json.dumps({"format": ranking._PAST_ENTRIES_FORMAT, "files": {"x": [{"issue": 1}]}})):
         cache.write_text(content, encoding="utf-8")
         monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
         assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again
     key = next(iter(json.loads(cache.read_text(encoding="utf-8"))["files"]))
-    cache.write_text(json.dumps({"format": 1, "files": {key: [{"hosts": "x"}]}}), encoding="utf-8")
+    cache.write_text(
+        json.dumps({"format": ranking._PAST_ENTRIES_FORMAT, "files": {key: [{"hosts": "x"}]}}), encoding="utf-8"
+    )
+    monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
+    assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again
+    # A cache an earlier version wrote (format 1: no `links`) is read afresh, however sound it looks.
+    old = {f: getattr(again[0], f) for f in ranking._PAST_ENTRY_FIELDS[:5]} | {"hosts": [], "items": []}
+    cache.write_text(json.dumps({"format": 1, "files": {key: [old]}}), encoding="utf-8")
     monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
     assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again

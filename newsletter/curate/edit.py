@@ -33,7 +33,7 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
-from newsletter.curate.ranking import Ranking, linked_items
+from newsletter.curate.ranking import Ranking, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import issue_id_for, quarter_bounds
@@ -60,7 +60,8 @@ class Curation:
     # Per command: item ids and each issue's links, so `issue list` reads every issue once, not once
     # per later issue.
     _known: set[str] | None = field(default=None, repr=False)
-    _uses: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict, repr=False)
+    _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
+    _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
 
     def path(self, issue_id: str) -> Path:
@@ -73,30 +74,39 @@ class Curation:
             self._known = self.store.item_ids()
         return self._known
 
-    def uses(self, issue_id: str) -> tuple[list[str], list[str]]:
-        """The links and item ids an issue uses (read once per command); empty for an unreadable file."""
+    def uses(self, issue_id: str) -> tuple[list[str], list[str], list[str]]:
+        """The links, the item ids, and the links of the entries naming no item, that an issue uses.
+
+        Read once per command; all empty for an unreadable file (`unreadable` says why).
+        """
         if issue_id not in self._uses:
             try:
                 issue, _ = IssueDocument.load(self.path(issue_id)).validate(self.settings)
             except IssueFileError as exc:
-                self._uses[issue_id] = ([], [])
+                self._uses[issue_id] = ([], [], [])
                 self._unreadable[issue_id] = exc
             else:
                 entries = [entry for _key, _position, entry in issue.entries()]
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
                     [item for entry in entries for item in entry.items],
+                    [link for entry in entries if not entry.items for link in links_of(entry.text)],
                 )
         return self._uses[issue_id]
 
     def cited_items(self, issue_id: str) -> list[str]:
-        """The collected items an issue cites: named in its entries' `items`, or linked from their text.
+        """The collected items an issue cites (once per command): those its entries name in `items`,
+        and those the entries naming none link to (`ranking.link_targets`).
 
         An entry written by hand with an item's link pasted in holds that item as surely as one
-        made by `issue add`: the item is in the issue, not a candidate (`ranking.linked_items`).
+        made by `issue add`: the item is in the issue, not a candidate. An entry that names items
+        cites those alone: `issue add` gave it its own item's link, which may share the address of
+        another item (a feed's entries sharing one page).
         """
-        links, items = self.uses(issue_id)
-        return list(dict.fromkeys([*items, *linked_items(self.store, links)]))
+        if issue_id not in self._cited:
+            _links, items, hand_links = self.uses(issue_id)
+            self._cited[issue_id] = list(dict.fromkeys([*items, *linked_items(self.store, hand_links)]))
+        return self._cited[issue_id]
 
     def unreadable(self, issue_id: str) -> IssueFileError | None:
         """Why `uses` could not read an issue (its file's error, naming file and line), or None."""
@@ -122,6 +132,7 @@ class Curation:
             yield document, issue
             document.save()
             self._uses.pop(issue_id, None)
+            self._cited.pop(issue_id, None)
 
     def heading_order(self, section: str) -> HeadingOrder:
         """The order of headings in a section: where a new heading goes, and what `check_issue` holds to."""
@@ -264,18 +275,23 @@ def _placed(issue: Issue, item_id: str) -> Placed:
 
 
 def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
-    """Every item an issue's entries cite → the entry's (section, position, whether only by a link).
+    """Every item an issue's entries cite → the entry's (section, position, whether by a link).
 
-    An entry cites an item by its id (`items`), or by a link to it in the text, as an entry written
-    by hand does (`ranking.linked_items`); an id counts first.
+    An entry cites the items it names (`items`); one that names none (written by hand) cites the
+    items its links point to (`ranking.link_targets`, one query for the issue). An id counts first.
     """
     used: dict[str, tuple[str, int, bool]] = {}
+    hand = []
     for key, position, entry in issue.entries():
         for item in entry.items:
             used.setdefault(item, (key, position, False))
-    for key, position, entry in issue.entries():
-        for item in linked_items(store, links_of(entry.text)):
-            used.setdefault(item, (key, position, True))
+        if not entry.items:
+            hand.append((key, position, links_of(entry.text)))
+    targets = link_targets(store, (link for _key, _position, links in hand for link in links))
+    for key, position, links in hand:
+        for link in links:
+            if link in targets:
+                used.setdefault(targets[link], (key, position, True))
     return used
 
 
@@ -301,7 +317,10 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
                 _refuse_used(issue_id, item, used)
             used[item.id] = (key, position, False)
         cited = [*entry.items, *(item.id for item in items)]
-        document.set_field(key, position, "items", flow_list(cited), replaces="item")
+        if len(cited) == 1:  # an entry written by hand, given its one item: `item:`, as `issue add` writes it
+            document.set_field(key, position, "item", cited[0], replaces="items")
+        else:
+            document.set_field(key, position, "items", flow_list(cited), replaces="item")
         before = _stored_items(curation, entry.items)
         if before and entry.text.strip() == starting_text(*before).strip():
             text = starting_text(*before, *items)
@@ -517,16 +536,24 @@ def _refuse_cited(curation: Curation, item: Item) -> None:
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if (error := _read_error(curation, issue_id)) is not None:
             raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
-        if item.id not in curation.uses(issue_id)[1]:
+        if item.id not in curation.cited_items(issue_id):
             continue
-        key, position, _entry = find_entry(curation.load_lenient(issue_id)[1], item.id)
+        used = _used_items(curation.load_lenient(issue_id)[1], curation.store)
+        if item.id not in used:  # one rule makes both (`cited_items`, `_used_items`): not to happen
+            continue
+        key, position, by_link = used[item.id]
         if issue_id in curation.store.sent_issue_ids():
             raise NewsletterError(
                 f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
             )
+        how, ref = (
+            (f"{key}:{position}, whose text links to it", f"{key}:{position}")
+            if by_link
+            else (f"{key}:{position}", item.id)
+        )
         raise NewsletterError(
-            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
-            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
+            f"item {item.id} is in {issue_id} as {how}; take it out first "
+            f"(`newsletter issue remove {issue_id} {ref}`); nothing was changed"
         )
 
 
@@ -750,6 +777,12 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
+    # What this issue's entries written by hand link to, so an item an earlier issue used is noticed
+    # under any spelling of its address, as the earlier issue's own link or id is.
+    hand_links = [
+        link for _key, _position, entry in issue.entries() if not entry.items for link in links_of(entry.text)
+    ]
+    targets = link_targets(curation.store, hand_links)
     for key, position, entry in issue.entries():
         where = f"{key}:{position}"
         if not entry.text.strip():
@@ -800,6 +833,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             seen_links.setdefault(link, where)
             if link in earlier:
                 add("warning", f"{where} links to {link}, already used in {earlier[link]}", entry, "text")
+            elif not entry.items and targets.get(link) in earlier:
+                target = targets[link]
+                add(
+                    "warning",
+                    f"{where} links to item {target} ({link}), already used in {earlier[target]}",
+                    entry,
+                    "text",
+                )
         for item_id in entry.items:
             if item_id in earlier:
                 add("warning", f"{where} item {item_id} was already used in {earlier[item_id]}", entry, field_name)
@@ -824,9 +865,7 @@ def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.d
     `issue add` marks an item picked and `issue remove` unmarks it; an entry deleted by hand leaves
     the mark, and the item then shows in no inbox and counts as a pick the editor no longer made.
     """
-    entries = [entry for _key, _position, entry in issue.entries()]
-    cited = {item for entry in entries for item in entry.items}
-    cited.update(linked_items(curation.store, (link for entry in entries for link in links_of(entry.text))))
+    cited = set(_used_items(issue, curation.store))
     others = list_issue_ids(curation.workspace.issues_dir)
     cited |= {item for other in others for item in curation.cited_items(other)}
     if any(curation.unreadable(other) is not None for other in others):

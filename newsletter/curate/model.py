@@ -286,7 +286,12 @@ class Model:
         self.classifier: LogisticRegression | None = None
 
     def _matrix(self) -> sparse.csr_matrix:
-        """The design matrix (documents x features), built once: triage trains on it after every decision."""
+        """The design matrix (documents x features), built once per model.
+
+        Each listing builds a new model (the labels change), so this helps where one model is trained
+        again and again on other labels (the benchmark's cross-validation); what every training gains
+        is the sorted indices (see `__init__`).
+        """
         if self._design is None:
             self._design = self._build_matrix()
         return self._design

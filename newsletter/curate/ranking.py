@@ -12,8 +12,8 @@ quarter).
 - The current quarter's decisions: items picked (in the issue, or marked
   picked) and items skipped; skips from other quarters too.
 - Items collected in an earlier issue's quarter: picked when that issue cites
-  them (names them in `items`, or links to them from an entry written by hand:
-  `linked_items`), weak non-picks when it left them out.
+  them (names them in `items`, or, in an entry that names none, written by
+  hand, links to them: `link_targets`), weak non-picks when it left them out.
 
 **How**
 
@@ -179,25 +179,42 @@ def host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def linked_items(store: Store, links: Iterable[str]) -> list[str]:
-    """The ids of the collected items that `links` point to, in the order of the links, each once.
+def link_targets(store: Store, links: Iterable[str]) -> dict[str, str]:
+    """{link: id of the collected item it points to}, for those of `links` that point to one.
 
-    An entry the editor wrote by hand, with the item's link pasted in (or an issue written before
-    the tool collected anything), cites that item as surely as one added with `issue add`. Matched
-    by the de-duplication key collection gives every item (`collect.urls.dedup_key`: no scheme,
-    `www.` or trailing slash), so http/https and www/no-www spellings of one page match; a link
-    that is not a URL matches nothing.
+    How an entry written by hand (the item's address pasted in, or an issue written before the
+    tool collected anything) cites an item, as surely as one added with `issue add`. Matched by
+    the de-duplication key collection gives every item (`collect.urls.dedup_key`: no scheme,
+    `www.` or trailing slash), so http/https and www/no-www spellings of one page match. A link
+    with a fragment points first to the item collected with that fragment (one of several entries
+    of a feed sharing a page), else to the page's own item. Only http(s) links count, as `issue
+    check` allows no other: a relative link or a mailto: points to nothing. One query in all.
     """
     from newsletter.collect.urls import dedup_key
 
-    keys = []
+    wanted: dict[str, list[str]] = {}
     for link in links:
         try:
-            keys.append(dedup_key(link))
+            parts = urlsplit(link)
+            if parts.scheme.lower() not in ("http", "https"):
+                continue
+            key = dedup_key(link)
         except ValueError:
-            continue  # not a URL (a mailto: or a typo): the issue check names it
-    found = store.ids_by_key(keys)
-    return list(dict.fromkeys(found[key] for key in keys if key in found))
+            continue  # not a URL at all ("http://[::1"): the issue check names it
+        wanted[link] = [f"{key}#{parts.fragment}", key] if parts.fragment else [key]
+    found = store.ids_by_key(key for keys in wanted.values() for key in keys)
+    return {
+        link: next(found[key] for key in keys if key in found)
+        for link, keys in wanted.items()
+        if any(key in found for key in keys)
+    }
+
+
+def linked_items(store: Store, links: Iterable[str]) -> list[str]:
+    """The ids of the collected items that `links` point to (`link_targets`), in the links' order, each once."""
+    links = list(links)
+    targets = link_targets(store, links)
+    return list(dict.fromkeys(targets[link] for link in links if link in targets))
 
 
 def plain(markdown: str) -> str:
@@ -311,19 +328,25 @@ def remaining_picks(
     history suggests holds fewer below as well. A ratio estimator, as used to correct a
     model-based total by a sample (Cochran, Sampling Techniques, ch. 6).
 
-    When every one of the `read` (decided) items is a pick, they are no sample of reading: an
-    issue written by hand, links pasted in, with nothing skipped. There is then nothing to scale
-    by, and what the history expects for the whole quarter, less the picks made, is left.
+    The decided items are a sample of reading only as far as the editor records what was read and
+    left: an issue written by hand (links pasted in), or items added from `items` with nothing
+    skipped, are picks alone, and scaling by them promises picks that were read and passed over.
+    So, given the count of `read` (decided) items, the ratio estimate is blended with what the
+    history expects for the whole quarter less the picks made, by the weight s / (s + min(found,
+    a)), s the decided items that are no pick: with picks and no skip all the latter, with skips
+    and no pick all the ratio, mostly the ratio after a dozen skips, and no jump at the first.
 
-    Never less than half a pick (never a promise of nothing at all) and, given the count of
-    `unread` items, never more than `MAX_PICK_SHARE` of them: an editor who picked every item read
-    so far does not make the one or two left likely picks (`issue draft` would add them).
+    Never less than half a pick (never a promise of nothing at all), except that, given the count
+    of `unread` items, it is never more than `MAX_PICK_SHARE` of them: an editor who picked every
+    item read so far does not make the one or two left likely picks (`issue draft` would add them).
     """
-    if found and read == found:
-        remaining = max(expected_unread + expected_read - found, 0.5)
-    else:
-        ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
-        remaining = max(expected_unread * ratio, 0.5)
+    ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
+    remaining = expected_unread * ratio
+    if read is not None:
+        skips = max(read - found, 0)
+        weight = skips / (skips + min(found, ESTIMATE_PSEUDO_PICKS)) if skips else float(not found)
+        remaining = weight * remaining + (1 - weight) * max(expected_unread + expected_read - found, 0.0)
+    remaining = max(remaining, 0.5)
     return remaining if unread is None else min(remaining, MAX_PICK_SHARE * unread)
 
 
@@ -514,9 +537,11 @@ def rank_quarter(
         history_ids(issues_dir, issue_id, learn_from_later),
         var / PAST_ENTRIES_CACHE if var else None,
     )
-    # Cited: named in an entry's `items`, or linked from its text (an entry written by hand).
+    # Cited: named in an entry's `items`, or, by an entry that names none (written by hand), linked
+    # from its text. An entry `issue add` made links to its own item, which may share the address
+    # of another (a feed's entries sharing one page): its links cite nothing more.
     cited = {item for e in history for item in e.items}
-    cited.update(linked_items(store, (link for e in history for link in e.links)))
+    cited.update(linked_items(store, (link for e in history if not e.items for link in e.links)))
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
     labelled: list[tuple[Item, int, float]] = [
@@ -527,7 +552,7 @@ def rank_quarter(
     decided_here = len(labelled)
     seen = {i.id for i in quarter_items}
     for item in store.iter_items(statuses=("skipped",), order="newest", limit=OTHER_SKIPS_LIMIT):
-        if item.id not in seen:
+        if item.id not in seen and item.id not in cited:  # an issue's pick, whatever its status says
             labelled.append((item, 0, DECIDED_WEIGHT))
             seen.add(item.id)
     for item_id in sorted(cited - seen):  # a past pick counts, however old its quarter
