@@ -120,13 +120,13 @@ def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
     assert ranking.remaining_picks(0.4, 1.5, 6, unread=1) == pytest.approx(ranking.MAX_PICK_SHARE)
     assert ranking.remaining_picks(20.0, 5.0, 9, unread=200) == pytest.approx(20.0 * 12 / 8)
     # Only picks decided (an issue written by hand, nothing skipped): no sample of reading to scale
-    # by; the quarter's expected picks less those made. The skips weigh the ratio in by s / (s + 3).
+    # by; the quarter's expected picks less those made. The skips weigh the ratio in by s / (s + 1).
     assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9) == pytest.approx(25.0 - 9)
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx((20.0 * 12 / 8 + 16) / 2)
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx((20.0 * 12 / 8) * 3 / 4 + 16 / 4)
     assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9 + 300) == pytest.approx(30.0, rel=0.01)
     assert ranking.remaining_picks(20.0, 5.0, 0, unread=200, read=3) == pytest.approx(20.0 * 3 / 8)  # skips alone
-    # No jump at the first skip.
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=10) == pytest.approx(16 + (30 - 16) / 4)
+    # Half the way at the first skip.
+    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=10) == pytest.approx((16 + 30) / 2)
     assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
     # The editor read the prior's three best and all were skips: the quarter holds fewer picks
     # than the history promised, and the estimate below says so.
