@@ -681,7 +681,7 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
     The text comes from --text, from standard input (`--text -`), or from
     $EDITOR (`--edit`, on a template whose `#` lines are left out).
     """
-    from newsletter.curate.edit import add_note, note_from_template, note_template
+    from newsletter.curate.edit import add_note, linked_from, note_from_template, note_template
 
     if text is None and not edit:
         raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
@@ -691,10 +691,12 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
     day = lambda value: value.date() if value else None  # noqa: E731
     with ctx.store() as store:
-        placed = add_note(
-            _curation(ctx, store), issue_id, section, heading, text, title, day(date), day(event_date), day(deadline)
-        )
+        curation = _curation(ctx, store)
+        placed = add_note(curation, issue_id, section, heading, text, title, day(date), day(event_date), day(deadline))
+        linked = linked_from(curation, text or "")
     click.echo("added " + _placed_line(placed))
+    for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
+        click.echo(f"  cites item {item.id} «{item.title}» by its link")
 
 
 @issue.command("remove")

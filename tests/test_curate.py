@@ -946,3 +946,34 @@ def test_draft_with_a_min_score_nothing_reaches_says_so(ws):
     invoke(ws, "issue", "new", "2022-q2")
     result = invoke(ws, "issue", "draft", "2022-q2", "--min-score", "1000")
     assert result.stdout == "nothing added to 2022-q2: no undecided candidate scores at least 1000 (--min-score)\n"
+
+
+def test_check_names_each_link_no_reader_can_open(ws):
+    """Links markdown-it would render dead or mangled (`http://[::1` as `http://:1%5B:`) are errors, each
+    named with its entry and line, and an editor's reference to such an address is a one-line error."""
+    invoke(ws, "issue", "new", "2022-q2")
+    text = (
+        "Se [a](http://[::1), [b](), [c](http://example.com:99999/x), [d](https://), [e][1] og "
+        "[f](https://www.regjeringen.no/ø).\n\n[1]: http://]x"
+    )
+    noted = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM", "--text", text)
+    assert noted.exit_code == 0, noted.output
+    checked = invoke(ws, "issue", "check", "2022-q2")
+    assert checked.exit_code == 1
+    errors = [line.split(": text: ", 1)[1] for line in checked.output.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "kom:1 links to 'http://:1%5B:', which no reader can open: its port is not a number",
+        "kom:1 has a link with no address ([…]()): give it one",
+        "kom:1 links to 'http://example.com:99999/x', which no reader can open: its port is out of range (0–65535)",
+        "kom:1 links to 'https://', which no reader can open: it names no host",
+        "kom:1 links to 'http://%5Dx', which no reader can open: '%5Dx' is not a host name",
+    ], checked.output
+    assert "line " in checked.output.splitlines()[0]
+    for args in (
+        ("show", "http://[::1"),
+        ("issue", "skip", "http://example.com:99999/x"),
+        ("issue", "add", "2022-q2", "http://]x"),
+    ):
+        result = invoke(ws, *args)
+        assert result.exit_code == 1 and result.stderr.startswith(f"Error: '{args[-1]}' is no item id, and no address")
+        assert "Traceback" not in result.output

@@ -597,16 +597,16 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
 
     def note(issue_id, link):
         text = f"Stortinget behandler forslaget, se [her]({link})."
-        assert (
-            run("issue", "note", issue_id, "--section", "norway", "--heading", "Stortinget", "--text", text).exit_code
-            == 0
-        )
+        result = run("issue", "note", issue_id, "--section", "norway", "--heading", "Stortinget", "--text", text)
+        assert result.exit_code == 0, result.output
+        return result.stdout
 
     def listed(issue_id="2025-q2"):
         return [i["id"] for i in json.loads(run("items", "--issue", issue_id, "--all", "--json").stdout)]
 
     assert run("issue", "new", "2025-q2").exit_code == 0
-    note("2025-q2", url[0].replace("https://www.", "http://") + "/")  # another spelling of the same page
+    said = note("2025-q2", url[0].replace("https://www.", "http://") + "/")  # another spelling of the page
+    assert said.splitlines()[1] == f"  cites item {ids[url[0]]} «Representantforslag om {topics[0]}» by its link"
     assert ids[url[0]] not in listed() and len(listed()) == 7
     shown = json.loads(run("show", ids[url[0]], "--json").stdout)  # still `new`, and said to be taken
     assert (shown["status"], shown["cited_in"]) == ("new", ["2025-q2 norway:1"])
@@ -626,8 +626,8 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     # Skipping it is refused as for an item added by id, naming the entry to take out.
     skipped = run("issue", "skip", ids[url[1]])
     assert skipped.exit_code == 1 and skipped.stderr.strip() == (
-        f"Error: item {ids[url[1]]} is in 2025-q2 as norway:2, whose text links to it; take it out first "
-        "(`newsletter issue remove 2025-q2 norway:2`); nothing was changed"
+        f"Error: item {ids[url[1]]} is in 2025-q2 as norway:2, whose text links to it; take the link out of "
+        f"that text first ({root / 'issues' / '2025-q2.yaml'}); nothing was changed"
     )
     # Adding an item linked by hand says where it is, and how to record its id in that entry.
     again = run("issue", "add", "2025-q2", ids[url[0]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import string
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
@@ -54,6 +55,41 @@ def _is_tracking(name: str) -> bool:
 def resolve(base: str, href: str) -> str:
     """An absolute URL for `href` as found on the page at `base`."""
     return urljoin(base, href.strip())
+
+
+# A host name: dot-separated labels of letters, digits, hyphens (not at either end) and, as real
+# hosts have them, underscores; 253 characters at most (RFC 1123 §2.1).
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}", re.I)
+
+
+def address_problem(url: str) -> str | None:
+    """What keeps an http(s) link from being an address a reader can open, in words, or None.
+
+    No host (`https://`), a host that is no host name or IP literal (`http://%5Dx`: RFC 3986 §3.2.2
+    with RFC 1123's names, in their IDNA form), a port that is no number or out of range, or a
+    URL that cannot be parsed at all (`http://[::1`). What `issue check` says of a link before a
+    reader gets it dead or mangled.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError as exc:  # a broken IPv6 literal
+        return f"it cannot be read as an address ({exc})"
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is no number or out of range)
+    except ValueError as exc:
+        return "its port is out of range (0–65535)" if "range" in str(exc) else "its port is not a number"
+    if not host:
+        return "it names no host"
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(_idna_host(host.rstrip("."))):
+        return f"'{host}' is not a host name"
+    return None
 
 
 def canonical_url(url: str) -> str:

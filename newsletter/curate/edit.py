@@ -20,7 +20,7 @@ from pathlib import Path
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from newsletter import clock
-from newsletter.collect.urls import reference_key
+from newsletter.collect.urls import address_problem, reference_key
 from newsletter.config import Workspace, line_of
 from newsletter.curate.inbox import InboxQuery, iter_inbox, place, ranked_inbox
 from newsletter.curate.issuefile import (
@@ -233,7 +233,7 @@ def add_items(
     an earlier one moves it down, and the refs say so. Raises NewsletterError for an item already
     in the issue, UsageError for an unknown section or `to` with a section or heading.
     """
-    items = [place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings) for ref in refs]
+    items = [place(item_by_ref(curation, ref), curation.feeds, curation.settings) for ref in refs]
     if to is not None:
         if section or heading:
             raise UsageError("--to adds to an existing entry: it cannot be combined with --section or --heading")
@@ -328,6 +328,26 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
         final = document.validate(curation.settings)[0]
     curation.store.set_status([item.id for item in items], "picked")
     return [_placed(final, item.id) for item in items]
+
+
+def linked_from(curation: Curation, text: str) -> list[Item]:
+    """The collected items an entry's Markdown text links to (`ranking.linked_items`), in order.
+
+    What a note written by hand cites: `issue note` names them, so the editor sees a pasted address
+    was recognised (and the item is no longer a candidate).
+    """
+    return _stored_items(curation, linked_items(curation.store, links_of(text)))
+
+
+def item_by_ref(curation: Curation, ref: str) -> Item:
+    """The item an editor's reference names: its id, an unambiguous prefix, or its URL (any spelling
+    collection takes for the same page). Raises NotFound, saying why, for one that names none: also
+    for an address that cannot be parsed (`http://[::1`), which is no item's."""
+    try:
+        key = reference_key(ref)
+    except ValueError as exc:
+        raise NotFound(f"'{ref}' is no item id, and no address either ({exc}); `newsletter items` lists them") from None
+    return curation.store.get_item(ref, key)
 
 
 def _stored_items(curation: Curation, ids: Iterable[str]) -> list[Item]:
@@ -525,7 +545,7 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
     An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
     the entry (and whether it was sent), and no status changes.
     """
-    items = [curation.store.get_item(ref, reference_key(ref)) for ref in refs]
+    items = [item_by_ref(curation, ref) for ref in refs]
     for item in items:
         _refuse_cited(curation, item)
     curation.store.set_status([item.id for item in items], status)
@@ -546,14 +566,14 @@ def _refuse_cited(curation: Curation, item: Item) -> None:
             raise NewsletterError(
                 f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
             )
-        how, ref = (
-            (f"{key}:{position}, whose text links to it", f"{key}:{position}")
-            if by_link
-            else (f"{key}:{position}", item.id)
-        )
+        if by_link:  # removing the entry would lose the editor's own text, and its other links
+            raise NewsletterError(
+                f"item {item.id} is in {issue_id} as {key}:{position}, whose text links to it; take the link "
+                f"out of that text first ({curation.path(issue_id)}); nothing was changed"
+            )
         raise NewsletterError(
-            f"item {item.id} is in {issue_id} as {how}; take it out first "
-            f"(`newsletter issue remove {issue_id} {ref}`); nothing was changed"
+            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
+            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
         )
 
 
@@ -610,7 +630,7 @@ def ranked_item(curation: Curation, ref: str) -> Item:
     skipped item, or one whose quarter has nothing to learn from, comes back with `probability`
     None and the source's section and heading. Raises NotFound for an unknown reference.
     """
-    item = place(curation.store.get_item(ref, reference_key(ref)), curation.feeds, curation.settings)
+    item = place(item_by_ref(curation, ref), curation.feeds, curation.settings)
     day = item.published or (clock.local_date(item.first_seen, curation.settings.timezone) if item.first_seen else None)
     if item.status != "new" or day is None:
         return item
@@ -821,12 +841,19 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 entry,
                 "deadline",
             )
-        for link in links_of(entry.text):
+        for link in links_of(entry.text, keep_empty=True):
+            if not link:
+                add("error", f"{where} has a link with no address ([…]()): give it one", entry, "text")
+                continue
             scheme = link.split(":", 1)[0].lower() if ":" in link else ""
             if scheme not in ("http", "https", "mailto"):
                 add("error", f"{where} links to '{link}': only http(s) and mailto links are allowed", entry, "text")
                 continue
             if scheme == "mailto":
+                continue
+            if (problem := address_problem(link)) is not None:
+                # Rendered, it would be a dead or mangled link in every reader's copy.
+                add("error", f"{where} links to '{link}', which no reader can open: {problem}", entry, "text")
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")

@@ -136,19 +136,20 @@ class _EveryLink(MarkdownIt):
 _LINK_FINDER = _EveryLink("commonmark")
 
 
-def links_of(text: str | None) -> list[str]:
+def links_of(text: str | None, keep_empty: bool = False) -> list[str]:
     """Every link target in an entry's Markdown text, once each, in order (parsed by markdown-it, not guessed).
 
     Autolinks (<https://…>) count; links inside code and images do not. Any scheme is kept: `cited`
-    tells which are numbered.
+    tells which are numbered. A link with no target (`[her]()`) is left out, or, with
+    `keep_empty`, given as "" (for `issue check`, which names it).
     """
     links: list[str] = []
 
     def walk(tokens: list[Token]) -> None:
         for token in tokens:
             href = token.attrGet("href") if token.type == "link_open" else None
-            if href:
-                links.append(str(href))
+            if href or (keep_empty and token.type == "link_open"):
+                links.append(str(href or ""))
             if token.children:
                 walk(token.children)
 
