@@ -3,6 +3,7 @@ scripted keystrokes (quit half-way, resume), and refusals that write nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import html
 import json
@@ -977,3 +978,34 @@ def test_check_names_each_link_no_reader_can_open(ws):
         result = invoke(ws, *args)
         assert result.exit_code == 1 and result.stderr.startswith(f"Error: '{args[-1]}' is no item id, and no address")
         assert "Traceback" not in result.output
+
+
+def test_an_item_joins_the_issues_own_heading_for_its_organisation(tmp_path):
+    """The editor wrote "Representantforslag", which newsletter.yaml gives to Stortinget: an item whose
+    source files it under "Stortinget" joins that heading rather than open a second one for the same
+    organisation beside it; a heading the editor gives (`--heading`) is kept as given."""
+    from newsletter.collect.urls import identify
+    from tests.test_editor_loop import FEEDS, RAWS, SOURCE
+
+    organisations = "organisations:\n  - name: Stortinget\n    headings: [Representantforslag]\n"
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS + organisations)
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        ids = [i.id for i in store.iter_items(order="newest")]
+    invoke(root, "issue", "new", "2025-q2")
+    text = "Forslaget ble fremmet i mai."
+    assert (
+        invoke(
+            root, "issue", "note", "2025-q2", "--section", "norway", "--heading", "Representantforslag", "--text", text
+        ).exit_code
+        == 0
+    )
+    added = invoke(root, "issue", "add", "2025-q2", ids[0])
+    assert added.exit_code == 0 and "[Representantforslag]" in added.stdout, added.output
+    told = invoke(root, "issue", "add", "2025-q2", ids[1], "--heading", "Stortinget")
+    assert told.exit_code == 0 and "[Stortinget]" in told.stdout, told.output
+    assert [e["heading"] for e in outline(root, "2025-q2")["sections"]["norway"]] == [
+        "Stortinget",
+        "Representantforslag",
+        "Representantforslag",
+    ]

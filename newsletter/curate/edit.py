@@ -244,6 +244,7 @@ def add_items(
         places = learned_places(curation, issue_id, [item.id for item in items if item.status == "new"])
     with curation.edit(issue_id) as (document, issue):
         used = _used_items(issue, curation.store)
+        headings = {key: [entry.heading for entry in entries] for key, entries in issue.sections.items()}
         for item in items:
             _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
@@ -258,6 +259,9 @@ def add_items(
             # Europol), rather than a past heading of another section; "Annet" only when none.
             named = suggested_heading if target == suggested_section else item.heading
             title = heading or named or FALLBACK_HEADING
+            if not heading:  # the editor's own name in this issue for the same organisation wins
+                title = same_organisation_heading(headings.get(target, []), title, curation.settings) or title
+            headings.setdefault(target, []).append(title)
             position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
             used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
@@ -337,6 +341,23 @@ def linked_from(curation: Curation, text: str) -> list[Item]:
     was recognised (and the item is no longer a candidate).
     """
     return _stored_items(curation, linked_items(curation.store, links_of(text)))
+
+
+def same_organisation_heading(headings: Iterable[str], heading: str, settings: Settings) -> str | None:
+    """Of a section's `headings` in an issue, the first that names what `heading` names, or None.
+
+    The same heading in another case or spacing, or a heading of the same organisation
+    (newsletter.yaml `organisations`: its name, aliases and headings, so "GRETA" and "Europarådet
+    og GRETA" are one): an item added under "GRETA" then joins the editor's "Europarådet og
+    GRETA" instead of opening a second heading for one organisation beside it.
+    """
+    wanted = heading_key(heading)
+    claims = [set(organisation.claims()) for organisation in settings.archive.organisations]
+    for existing in headings:
+        key = heading_key(existing)
+        if key == wanted or any({key, wanted} <= claim for claim in claims):
+            return existing
+    return None
 
 
 def item_by_ref(curation: Curation, ref: str) -> Item:
