@@ -1002,6 +1002,10 @@ def test_an_item_joins_the_issues_own_heading_for_its_organisation(tmp_path):
     )
     added = invoke(root, "issue", "add", "2025-q2", ids[0])
     assert added.exit_code == 0 and "[Representantforslag]" in added.stdout, added.output
+    # Triage's `a` takes the suggestion the same way; its `c` and a heading typed is the editor's word.
+    triaged = invoke(root, "issue", "triage", "2025-q2", input="aq")
+    assert triaged.exit_code == 0 and "under 'Representantforslag'" in triaged.stdout, triaged.output
+    invoke(root, "issue", "remove", "2025-q2", ids[1])
     told = invoke(root, "issue", "add", "2025-q2", ids[1], "--heading", "Stortinget")
     assert told.exit_code == 0 and "[Stortinget]" in told.stdout, told.output
     assert [e["heading"] for e in outline(root, "2025-q2")["sections"]["norway"]] == [

@@ -126,7 +126,9 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
             # key pressed by mistake, typed ahead as often as not: it shows the keys, and quits nothing.
             key = raw.strip().lower()[:1] if raw else "q"
             if key == "a":
-                placed = add_items(curation, issue_id, [item.id], section=item.section, heading=item.heading)[0]
+                # The suggestion as a place, not the editor's word: a heading the issue has for the
+                # same organisation is joined (`edit.same_organisation_heading`).
+                placed = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
                 break
