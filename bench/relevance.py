@@ -306,7 +306,10 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
                     continue
                 found.add(pick)
                 found_at.append(reads)
-                add_items(curation, issue_id, [item.id], section=item.section, heading=item.heading)
+                # As `issue add` and triage's `a` file it: the suggested place, joining a heading the
+                # issue already has for the same organisation.
+                added = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
+                item.section, item.heading = added.section, added.heading
                 placed += 1
                 right = (truth[pick]["section"], truth[pick]["heading"])
                 right_place += (item.section, item.heading) == right

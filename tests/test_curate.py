@@ -981,35 +981,44 @@ def test_check_names_each_link_no_reader_can_open(ws):
 
 
 def test_an_item_joins_the_issues_own_heading_for_its_organisation(tmp_path):
-    """The editor wrote "Representantforslag", which newsletter.yaml gives to Stortinget: an item whose
-    source files it under "Stortinget" joins that heading rather than open a second one for the same
-    organisation beside it; a heading the editor gives (`--heading`) is kept as given."""
+    """The editor wrote "Stortingets saker", which newsletter.yaml gives Stortinget as another name: an
+    item whose source files it under "Stortinget" joins that heading rather than open a second one for
+    the same organisation beside it; a heading the editor gives (`--heading`) is kept as given, and an
+    organisation's topic heading ("Representantforslag") is not its name, so it is not joined."""
     from newsletter.collect.urls import identify
     from tests.test_editor_loop import FEEDS, RAWS, SOURCE
 
-    organisations = "organisations:\n  - name: Stortinget\n    headings: [Representantforslag]\n"
+    organisations = (
+        "organisations:\n  - name: Stortinget\n    aliases: [Stortingets saker]\n    headings: [Representantforslag]\n"
+    )
     root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS + organisations)
     with Store(Workspace(root).db_path) as store:
         store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
         ids = [i.id for i in store.iter_items(order="newest")]
     invoke(root, "issue", "new", "2025-q2")
-    text = "Forslaget ble fremmet i mai."
-    assert (
-        invoke(
-            root, "issue", "note", "2025-q2", "--section", "norway", "--heading", "Representantforslag", "--text", text
-        ).exit_code
-        == 0
-    )
+
+    def note(heading):
+        result = invoke(
+            root, "issue", "note", "2025-q2", "--section", "norway", "--heading", heading, "--text", "Tekst."
+        )
+        assert result.exit_code == 0, result.output
+
+    note("Representantforslag")  # a topic heading of Stortinget's: not joined
     added = invoke(root, "issue", "add", "2025-q2", ids[0])
-    assert added.exit_code == 0 and "[Representantforslag]" in added.stdout, added.output
-    # Triage's `a` takes the suggestion the same way; its `c` and a heading typed is the editor's word.
+    assert added.exit_code == 0 and "[Stortinget]" in added.stdout, added.output
+    invoke(root, "issue", "remove", "2025-q2", ids[0])
+    note("Stortingets saker")  # another name of Stortinget: joined
+    added = invoke(root, "issue", "add", "2025-q2", ids[0])
+    assert added.exit_code == 0 and "[Stortingets saker]" in added.stdout, added.output
+    # Triage's `a` takes the suggestion the same way; a heading the editor gives is the editor's word.
     triaged = invoke(root, "issue", "triage", "2025-q2", input="aq")
-    assert triaged.exit_code == 0 and "under 'Representantforslag'" in triaged.stdout, triaged.output
+    assert triaged.exit_code == 0 and "under 'Stortingets saker'" in triaged.stdout, triaged.output
     invoke(root, "issue", "remove", "2025-q2", ids[1])
     told = invoke(root, "issue", "add", "2025-q2", ids[1], "--heading", "Stortinget")
     assert told.exit_code == 0 and "[Stortinget]" in told.stdout, told.output
-    assert [e["heading"] for e in outline(root, "2025-q2")["sections"]["norway"]] == [
+    assert sorted(e["heading"] for e in outline(root, "2025-q2")["sections"]["norway"]) == [
+        "Representantforslag",
         "Stortinget",
-        "Representantforslag",
-        "Representantforslag",
+        "Stortingets saker",
+        "Stortingets saker",
     ]

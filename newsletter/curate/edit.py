@@ -346,16 +346,18 @@ def linked_from(curation: Curation, text: str) -> list[Item]:
 def same_organisation_heading(headings: Iterable[str], heading: str, settings: Settings) -> str | None:
     """Of a section's `headings` in an issue, the first that names what `heading` names, or None.
 
-    The same heading in another case or spacing, or a heading of the same organisation
-    (newsletter.yaml `organisations`: its name, aliases and headings, so "GRETA" and "Europarådet
-    og GRETA" are one): an item added under "GRETA" then joins the editor's "Europarådet og
-    GRETA" instead of opening a second heading for one organisation beside it.
+    The same heading in another case or spacing, or another name of the same organisation
+    (newsletter.yaml `organisations`: its name and aliases, so "GRETA" and "Europarådet og GRETA"
+    are one): an item added under "GRETA" then joins the editor's "Europarådet og GRETA" instead
+    of opening a second heading for one organisation beside it. Not the organisation's other
+    `headings`: "Representantforslag" is one kind of Stortinget's documents, not its name, and
+    the newsletter keeps it apart from "Stortinget".
     """
     wanted = heading_key(heading)
-    claims = [set(organisation.claims()) for organisation in settings.archive.organisations]
+    names = [{heading_key(n) for n in (o.name, *o.aliases)} for o in settings.archive.organisations]
     for existing in headings:
         key = heading_key(existing)
-        if key == wanted or any({key, wanted} <= claim for claim in claims):
+        if key == wanted or any({key, wanted} <= same for same in names):
             return existing
     return None
 
