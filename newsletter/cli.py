@@ -793,12 +793,13 @@ def issue_draft(ctx: Context, issue_id, min_score):
         )
     else:
         click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))
-    if result.left_out:
-        click.echo(
-            f"left out {_count(result.left_out, 'undecided candidate')}: an issue of the newsletter itself, "
-            "or a source whose section newsletter.yaml does not have (`newsletter items --issue "
-            f"{issue_id}` lists them; `newsletter issue add {issue_id} ITEM --section KEY` files one)"
+    for item, why in result.left_out:
+        fix = (
+            ""
+            if "newsletter itself" in why
+            else f" (`newsletter issue add {issue_id} {item.id} --section KEY` files it)"
         )
+        click.echo(f"left out {item.id} «{item.title}»: {why}{fix}")
 
 
 class _ClickTriageUI:

@@ -719,7 +719,9 @@ class Draft:
 
     placed: list[Placed]
     best: Item | None = None  # the most likely candidate, when none reached DRAFT_PROBABILITY
-    left_out: int = 0  # undecided candidates never drafted: the newsletter's own issue, no configured section
+    # Undecided candidates never drafted, each with why: the newsletter's own issue, or its source's
+    # section missing from newsletter.yaml.
+    left_out: list[tuple[Item, str]] = field(default_factory=list)
     none: str = ""  # with no candidate at all, why (`no_candidates`)
 
 
@@ -736,9 +738,16 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     curation.load(issue_id)
     ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
     name = own_name(curation.settings)
-    eligible = [i for i in ranked if i.section in curation.settings.sections and not is_own_issue(i.title, name)]
+    left_out = [
+        (i, "an issue of the newsletter itself")
+        if is_own_issue(i.title, name)
+        else (i, f"its source files it in section '{i.section}', which newsletter.yaml does not have")
+        for i in ranked
+        if is_own_issue(i.title, name) or i.section not in curation.settings.sections
+    ]
+    out = {item.id for item, _why in left_out}
+    eligible = [i for i in ranked if i.id not in out]
     candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
-    left_out = len(ranked) - len(eligible)
     if not candidates:
         if ranked:
             none = ""
