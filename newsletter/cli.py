@@ -786,9 +786,16 @@ def issue_draft(ctx: Context, issue_id, min_score):
         click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
     elif result.best is not None:
         best = result.best
+        # `items` says "about 24 likely picks"; said here too, or the two read as a contradiction.
+        spread = (
+            f"; the likely picks, about {round(result.expected)}, are spread over the {result.undecided} "
+            "undecided items, none of them likely enough alone"
+            if round(result.expected) >= 2
+            else ""
+        )
         click.echo(
             f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
-            f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}); add with "
+            f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}{spread}); add with "
             f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
         )
     else:

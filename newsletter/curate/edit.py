@@ -723,6 +723,8 @@ class Draft:
     # section missing from newsletter.yaml.
     left_out: list[tuple[Item, str]] = field(default_factory=list)
     none: str = ""  # with no candidate at all, why (`no_candidates`)
+    expected: float = 0.0  # likely picks among the undecided (`Ranking.unread_estimate`), when learned
+    undecided: int = 0  # the undecided items ranked
 
 
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
@@ -755,7 +757,8 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
             none = f"no undecided candidate scores at least {min_score:g} (--min-score)"
         else:
             none = no_candidates(curation, issue_id)
-        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none)
+        expected = ranking.unread_estimate(0) if ranking.learned else 0.0
+        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none, expected, len(ranked))
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
     return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), None, left_out)
