@@ -654,6 +654,15 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert run("issue", "add", "2025-q2", ids[url[4]]).exit_code == 0
     checked = run("issue", "check", "2025-q2").output
     assert f"item {ids[url[4]]} was already used in 2025-q1" in checked, checked
+    # An entry linking two items, given the id of one (`--to`), names both: once it names an item it
+    # cites only what it names, and the other must not fall back among the candidates.
+    text = f"To forslag, se [her]({url[5]}) og [her]({url[6]})."
+    noted = run("issue", "note", "2025-q2", "--section", "highlights", "--heading", "Forslag", "--text", text)
+    assert noted.exit_code == 0 and noted.stdout.startswith("added highlights:1 "), noted.output
+    assert run("issue", "add", "2025-q2", ids[url[5]], "--to", "highlights:1").exit_code == 0
+    entry = json.loads(run("issue", "show", "2025-q2", "--json").stdout)["sections"]["highlights"][0]
+    assert entry["items"] == [ids[url[5]], ids[url[6]]], entry
+    assert ids[url[6]] not in listed()
 
 
 def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):

@@ -320,7 +320,10 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
             if used.get(item.id) != (key, position, True):  # linked from this entry's text: record its id
                 _refuse_used(issue_id, item, used)
             used[item.id] = (key, position, False)
-        cited = [*entry.items, *(item.id for item in items)]
+        # An entry written by hand cites what its links point to; once it names an item it cites
+        # only what it names, so the items its other links point to are named with it.
+        linked = [] if entry.items else linked_items(curation.store, links_of(entry.text))
+        cited = list(dict.fromkeys([*entry.items, *linked, *(item.id for item in items)]))
         if len(cited) == 1:  # an entry written by hand, given its one item: `item:`, as `issue add` writes it
             document.set_field(key, position, "item", cited[0], replaces="items")
         else:
