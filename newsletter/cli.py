@@ -528,7 +528,7 @@ def show(ctx: Context, item_id, as_json):
 
     An undecided item also shows the editor's ranking of it: the probability
     of a pick in its quarter, what weighed most (`why`), and the section and
-    heading the ranking suggests. `cited in` names the issues and entries that
+    heading the ranking suggests. `cited_in` names the issues and entries that
     cite it, by its id or by a link in their text.
     """
     from newsletter.curate.edit import citations, ranked_item
@@ -788,9 +788,9 @@ def issue_draft(ctx: Context, issue_id, min_score):
         best = result.best
         # `items` says "about 24 likely picks"; said here too, or the two read as a contradiction.
         spread = (
-            f"; the likely picks, about {round(result.expected)}, are spread over the {result.undecided} "
-            "undecided items, none of them likely enough alone"
-            if round(result.expected) >= 2
+            f"; {_likely_picks(result.expected)} are spread over the {result.undecided} undecided items, "
+            "none of them likely enough alone"
+            if result.expected >= 1.5
             else ""
         )
         click.echo(
@@ -800,13 +800,19 @@ def issue_draft(ctx: Context, issue_id, min_score):
         )
     else:
         click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))
-    for item, why in result.left_out:
+    shown = 5  # a whole source without a section would flood the output
+    for item, why in result.left_out[:shown]:
         fix = (
             ""
-            if "newsletter itself" in why
+            if item.section in ctx.settings.sections or "newsletter itself" in why
             else f" (`newsletter issue add {issue_id} {item.id} --section KEY` files it)"
         )
         click.echo(f"left out {item.id} «{item.title}»: {why}{fix}")
+    if len(result.left_out) > shown:
+        click.echo(
+            f"left out {len(result.left_out) - shown} more for the same reasons "
+            f"(`newsletter items --issue {issue_id}` lists them)"
+        )
 
 
 class _ClickTriageUI:

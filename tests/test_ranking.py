@@ -656,13 +656,15 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert f"item {ids[url[4]]} was already used in 2025-q1" in checked, checked
     # An entry linking two items, given the id of one (`--to`), names both: once it names an item it
     # cites only what it names, and the other must not fall back among the candidates.
-    text = f"To forslag, se [her]({url[5]}) og [her]({url[6]})."
+    text = f"To forslag, se [her]({url[5]}) og [her]({url[6]}), og [det tidligere]({url[4]})."
     noted = run("issue", "note", "2025-q2", "--section", "highlights", "--heading", "Forslag", "--text", text)
     assert noted.exit_code == 0 and noted.stdout.startswith("added highlights:1 "), noted.output
     assert run("issue", "add", "2025-q2", ids[url[5]], "--to", "highlights:1").exit_code == 0
     entry = json.loads(run("issue", "show", "2025-q2", "--json").stdout)["sections"]["highlights"][0]
-    assert entry["items"] == [ids[url[5]], ids[url[6]]], entry
+    assert entry["items"] == [ids[url[5]], ids[url[6]]], entry  # not url[4]: added by id to another
     assert ids[url[6]] not in listed()
+    assert json.loads(run("show", ids[url[6]], "--json").stdout)["status"] == "picked"
+    assert run("issue", "check", "2025-q2").exit_code == 0
 
 
 def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):
@@ -690,6 +692,7 @@ def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):
             (identify(page), raw(page, "Sakslisten")),
             (shared_link_identity(page, "sak-2"), raw(page, "Sak 2 på listen")),
             (shared_link_identity(page + "#sak-3", None), raw(page + "#sak-3", "Sak 3 på listen")),
+            (shared_link_identity(page + "#høring", None), raw(page + "#høring", "Høring på listen")),
         ]
         store.upsert_items(SOURCE, pairs, dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
         ids = {i.title: i.id for i in store.iter_items()}
@@ -703,11 +706,13 @@ def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):
     assert run("issue", "new", "2025-q2").exit_code == 0
     assert run("issue", "add", "2025-q2", ids["Sak 2 på listen"]).exit_code == 0
     assert page in (root / "issues" / "2025-q2.yaml").read_text(encoding="utf-8")  # its link: the shared page
-    assert listed() == {ids["Sakslisten"], ids["Sak 3 på listen"]}
-    text = f"Se [sak 3]({page}#sak-3)."
-    assert (
-        run("issue", "note", "2025-q2", "--section", "norway", "--heading", "Stortinget", "--text", text).exit_code == 0
-    )
+    assert listed() == {ids["Sakslisten"], ids["Sak 3 på listen"], ids["Høring på listen"]}
+    # `show` and the other commands read an address with a fragment as a link is read.
+    assert json.loads(run("show", f"{page}#sak-3", "--json").stdout)["id"] == ids["Sak 3 på listen"]
+    assert json.loads(run("show", f"{page}#høring", "--json").stdout)["id"] == ids["Høring på listen"]
+    text = f"Se [sak 3]({page}#sak-3) og [høringen]({page}#høring)."  # Markdown escapes the ø: h%C3%B8ring
+    noted = run("issue", "note", "2025-q2", "--section", "norway", "--heading", "Stortinget", "--text", text)
+    assert noted.exit_code == 0 and "«Høring på listen» by its link" in noted.stdout, noted.output
     assert listed() == {ids["Sakslisten"]}
     assert run("issue", "add", "2025-q2", ids["Sakslisten"]).exit_code == 0
 

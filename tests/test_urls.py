@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from newsletter.collect.urls import ID_ALPHABET, canonical_url, dedup_key, item_id
+from newsletter.collect.urls import ID_ALPHABET, address_problem, canonical_url, dedup_key, item_id
 
 REGJERINGEN = "https://www.regjeringen.no/no/aktuelt/styrket-innsats/id2918001/"
 
@@ -192,3 +192,26 @@ def test_one_document_in_every_spelling_is_one_item_id():
 def test_canonical_url_rejects_a_broken_host():
     with pytest.raises(ValueError):
         canonical_url("http://[::1/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://www.regjeringen.no/no/dokumenter/høring/id1/", None),
+        ("https://bølgen.no/", None),
+        ("https://xn--blgen-vua.no/a", None),
+        ("http://localhost:8080/x", None),
+        ("http://[::1]:8080/x", None),
+        ("http://127.0.0.1/x", None),
+        ("https://under_score.example.org/", None),
+        ("https://www.politiet.no./", None),  # a trailing dot: the root, still the host
+        ("https://", "it names no host"),
+        ("http://%5Dx", "'%5Dx' is not a host name"),
+        ("https://www.politiet.no../", "'www.politiet.no..' is not a host name"),
+        ("http://example.com:99999/x", "its port is out of range (0–65535)"),
+        ("http://example.com:abc/", "its port is not a number"),
+        ("http://[::1", "it cannot be read as an address (Invalid IPv6 URL)"),
+    ],
+)
+def test_address_problem_says_why_no_reader_could_open_a_link(url, problem):
+    assert address_problem(url) == problem

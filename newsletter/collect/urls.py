@@ -87,7 +87,7 @@ def address_problem(url: str) -> str | None:
         return None
     except ValueError:
         pass
-    if not _HOST_NAME.fullmatch(_idna_host(host.rstrip("."))):
+    if not _HOST_NAME.fullmatch(_idna_host(host.removesuffix("."))):  # one trailing dot: the root
         return f"'{host}' is not a host name"
     return None
 

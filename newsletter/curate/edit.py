@@ -316,13 +316,15 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         used = _used_items(issue, curation.store)
+        # An entry written by hand cites what its links point to; once it names an item it cites
+        # only what it names, so the items its other links point to are named with it: those this
+        # entry cites, not one another entry has (named twice, the file would not validate).
+        linked = [] if entry.items else linked_items(curation.store, links_of(entry.text))
+        linked = [i for i in linked if used.get(i) == (key, position, True)]
         for item in items:
             if used.get(item.id) != (key, position, True):  # linked from this entry's text: record its id
                 _refuse_used(issue_id, item, used)
             used[item.id] = (key, position, False)
-        # An entry written by hand cites what its links point to; once it names an item it cites
-        # only what it names, so the items its other links point to are named with it.
-        linked = [] if entry.items else linked_items(curation.store, links_of(entry.text))
         cited = list(dict.fromkeys([*entry.items, *linked, *(item.id for item in items)]))
         if len(cited) == 1:  # an entry written by hand, given its one item: `item:`, as `issue add` writes it
             document.set_field(key, position, "item", cited[0], replaces="items")
@@ -333,7 +335,7 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
             text = starting_text(*before, *items)
             document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
         final = document.validate(curation.settings)[0]
-    curation.store.set_status([item.id for item in items], "picked")
+    curation.store.set_status([*linked, *(item.id for item in items)], "picked")
     return [_placed(final, item.id) for item in items]
 
 
@@ -357,10 +359,13 @@ def same_organisation_heading(headings: Iterable[str], heading: str, settings: S
     the newsletter keeps it apart from "Stortinget".
     """
     wanted = heading_key(heading)
+    headings = list(headings)
+    same_words = [existing for existing in headings if heading_key(existing) == wanted]
+    if same_words:  # the heading itself before another name for it
+        return same_words[0]
     names = [{heading_key(n) for n in (o.name, *o.aliases)} for o in settings.archive.organisations]
     for existing in headings:
-        key = heading_key(existing)
-        if key == wanted or any({key, wanted} <= same for same in names):
+        if any({heading_key(existing), wanted} <= same for same in names):
             return existing
     return None
 
@@ -373,7 +378,9 @@ def item_by_ref(curation: Curation, ref: str) -> Item:
         key = reference_key(ref)
     except ValueError as exc:
         raise NotFound(f"'{ref}' is no item id, and no address either ({exc}); `newsletter items` lists them") from None
-    return curation.store.get_item(ref, key)
+    # An address is read as an entry's link is: a fragment first finds the item collected with it.
+    target = link_targets(curation.store, [ref.strip()]).get(ref.strip()) if key is not None else None
+    return curation.store.get_item(target or ref, None if target else key)
 
 
 def _stored_items(curation: Curation, ids: Iterable[str]) -> list[Item]:
@@ -743,11 +750,15 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     curation.load(issue_id)
     ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
     name = own_name(curation.settings)
+    # Left out: what the draft would have taken but cannot (not the unlikely ones it never would).
+    likely = [i for i in ranked if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
     left_out = [
         (i, "an issue of the newsletter itself")
         if is_own_issue(i.title, name)
         else (i, f"its source files it in section '{i.section}', which newsletter.yaml does not have")
-        for i in ranked
+        if i.section
+        else (i, "no source in feeds.yaml gives it a section")
+        for i in likely
         if is_own_issue(i.title, name) or i.section not in curation.settings.sections
     ]
     out = {item.id for item, _why in left_out}
@@ -760,7 +771,7 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
             none = f"no undecided candidate scores at least {min_score:g} (--min-score)"
         else:
             none = no_candidates(curation, issue_id)
-        expected = ranking.unread_estimate(0) if ranking.learned else 0.0
+        expected = sum(i.probability or 0.0 for i in ranked) if ranking.learned else 0.0  # as `items` sums them
         return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none, expected, len(ranked))
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
@@ -879,7 +890,11 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 entry,
                 "deadline",
             )
-        for link in links_of(entry.text, keep_empty=True):
+        links = links_of(entry.text, keep_empty=True)
+        written = links_of(entry.text, keep_empty=True, as_written=True)
+        if len(written) != len(links):  # two spellings of one address: quote the normalised ones
+            written = links
+        for link, as_written in zip(links, written, strict=True):
             if not link:
                 add("error", f"{where} has a link with no address ([…]()): give it one", entry, "text")
                 continue
@@ -889,9 +904,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 continue
             if scheme == "mailto":
                 continue
-            if (problem := address_problem(link)) is not None:
+            if (problem := address_problem(as_written) or address_problem(link)) is not None:
                 # Rendered, it would be a dead or mangled link in every reader's copy.
-                add("error", f"{where} links to '{link}', which no reader can open: {problem}", entry, "text")
+                add("error", f"{where} links to '{as_written}', which no reader can open: {problem}", entry, "text")
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")

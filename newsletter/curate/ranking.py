@@ -72,7 +72,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from newsletter import clock
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
@@ -138,7 +138,7 @@ class PastEntry:
     text: str  # heading, title and text as plain words
     hosts: tuple[str, ...]  # of the links it cites
     items: tuple[str, ...] = ()  # the collected items it names (`items:` in the file), if any
-    links: tuple[str, ...] = ()  # every link it cites: a link to a collected item cites that item too
+    links: tuple[str, ...] = ()  # every link in its text; in an entry naming no item, they cite the items
 
 
 @dataclass
@@ -201,7 +201,9 @@ def link_targets(store: Store, links: Iterable[str]) -> dict[str, str]:
             key = dedup_key(link)
         except ValueError:
             continue  # not a URL at all ("http://[::1"): the issue check names it
-        wanted[link] = [f"{key}#{parts.fragment}", key] if parts.fragment else [key]
+        # The fragment as the feed gave it ("#høring") or as Markdown escapes it ("#h%C3%B8ring").
+        fragments = dict.fromkeys([unquote(parts.fragment), parts.fragment]) if parts.fragment else {}
+        wanted[link] = [*(f"{key}#{fragment}" for fragment in fragments), key]
     found = store.ids_by_key(key for keys in wanted.values() for key in keys)
     return {
         link: next(found[key] for key in keys if key in found)
@@ -333,7 +335,8 @@ def remaining_picks(
     skipped, are picks alone, and scaling by them promises picks that were read and passed over.
     So, given the count of `read` (decided) items, the ratio estimate is blended with what the
     history expects for the whole quarter less the picks made, by the weight s / (s + 1), s the
-    decided items that are no pick (1 with no pick at all): with picks and no skip all the latter,
+    decided items that are no pick (the weight is 1, all the ratio, when no item was picked): with
+    picks and no skip all the latter,
     then ever more the ratio as the editor skips (nine tenths of it after nine skips). A skip
     the editor records says the decisions are a reading; the weight is quick to believe it, as
     the ratio held better than the difference on the 2022 fixture, where triage skips as it reads
@@ -525,8 +528,8 @@ def rank_quarter(
 
     Learns from the earlier issues' entries, the quarter's decisions (status `picked` or `skipped`,
     and the item ids in `in_issue`), skips of other quarters, and earlier quarters' items (picked
-    when their issue names or links to them, left out otherwise). `learn_from_later` lets a benchmark learn
-    from issues after `issue_id`, which the tool never does.
+    when their issue names them, or an entry of it naming none links to them; left out otherwise).
+    `learn_from_later` lets a benchmark learn from issues after `issue_id`, which the tool never does.
 
     `elsewhere` are the items later issues cite (the earlier ones are read here, as the history):
     picked there, so never a candidate here. One an earlier issue cites is learned from as a pick

@@ -133,15 +133,26 @@ class _EveryLink(MarkdownIt):
         return True
 
 
+class _AsWritten(_EveryLink):
+    """`_EveryLink` that leaves each target as the editor wrote it (markdown-it percent-encodes and
+    punycodes it), so `issue check` can quote a broken link as it stands in the file."""
+
+    def normalizeLink(self, url: str) -> str:
+        """The target unchanged."""
+        return url
+
+
 _LINK_FINDER = _EveryLink("commonmark")
+_AS_WRITTEN = _AsWritten("commonmark")
 
 
-def links_of(text: str | None, keep_empty: bool = False) -> list[str]:
+def links_of(text: str | None, keep_empty: bool = False, as_written: bool = False) -> list[str]:
     """Every link target in an entry's Markdown text, once each, in order (parsed by markdown-it, not guessed).
 
     Autolinks (<https://…>) count; links inside code and images do not. Any scheme is kept: `cited`
     tells which are numbered. A link with no target (`[her]()`) is left out, or, with
-    `keep_empty`, given as "" (for `issue check`, which names it).
+    `keep_empty`, given as "" (for `issue check`, which names it). `as_written` gives each target
+    as the text has it; otherwise as markdown-it normalises it (percent-encoded, as rendered).
     """
     links: list[str] = []
 
@@ -153,7 +164,7 @@ def links_of(text: str | None, keep_empty: bool = False) -> list[str]:
             if token.children:
                 walk(token.children)
 
-    walk(_LINK_FINDER.parse(text or ""))
+    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(text or ""))
     return list(dict.fromkeys(links))
 
 
