@@ -634,6 +634,7 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
         f"Error: item {ids[url[1]]} is in 2025-q2 as norway:2, whose text links to it; take the link out of "
         f"that text first ({root / 'issues' / '2025-q2.yaml'}); nothing was changed"
     )
+    assert run("issue", "unskip", ids[url[1]]).exit_code == 0  # harmless: it was never skipped
     # Adding an item linked by hand says where it is, and how to record its id in that entry.
     again = run("issue", "add", "2025-q2", ids[url[0]])
     assert again.exit_code == 1 and again.stderr.strip() == (

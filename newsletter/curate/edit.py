@@ -576,16 +576,17 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
     """Skip or unskip items (skipped items stay out of the inbox, next quarter too).
 
     An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
-    the entry (and whether it was sent), and no status changes.
+    the entry (and whether it was sent), and no status changes. One an entry cites only by a link
+    in its text keeps the status `new`, so unskipping it (status "new") is let through.
     """
     items = [item_by_ref(curation, ref) for ref in refs]
     for item in items:
-        _refuse_cited(curation, item)
+        _refuse_cited(curation, item, status)
     curation.store.set_status([item.id for item in items], status)
     return items
 
 
-def _refuse_cited(curation: Curation, item: Item) -> None:
+def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if (error := _read_error(curation, issue_id)) is not None:
             raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
@@ -595,6 +596,8 @@ def _refuse_cited(curation: Curation, item: Item) -> None:
         if item.id not in used:  # one rule makes both (`cited_items`, `_used_items`): not to happen
             continue
         key, position, by_link = used[item.id]
+        if by_link and status != "skipped":
+            continue  # an item cited by a link keeps the status `new`: unskipping it takes nothing away
         if issue_id in curation.store.sent_issue_ids():
             raise NewsletterError(
                 f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
