@@ -802,12 +802,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
         click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))
     shown = 5  # a whole source without a section would flood the output
     for item, why in result.left_out[:shown]:
-        fix = (
-            ""
-            if item.section in ctx.settings.sections or "newsletter itself" in why
-            else f" (`newsletter issue add {issue_id} {item.id} --section KEY` files it)"
-        )
-        click.echo(f"left out {item.id} «{item.title}»: {why}{fix}")
+        click.echo(f"left out {item.id} «{item.title}»: {why}")
     if len(result.left_out) > shown:
         click.echo(
             f"left out {len(result.left_out) - shown} more for the same reasons "

@@ -781,3 +781,33 @@ def test_past_entries_read_each_issue_file_once_until_it_changes(tmp_path, monke
     cache.write_text(json.dumps({"format": 1, "files": {key: [old]}}), encoding="utf-8")
     monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
     assert ranking.past_entries(issues, settings, ["2024-q2"], cache) == again
+
+
+def test_draft_names_an_item_whose_source_left_feeds_yaml_and_how_to_file_it(tmp_path):
+    """An item whose source is gone from feeds.yaml has no section to go to: draft says so, by name."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.collect.urls import identify
+    from newsletter.config import Workspace
+    from newsletter.store import Store
+    from tests.conftest import KOM_SECTIONS, write_workspace
+    from tests.test_editor_loop import FEEDS, RAWS, SOURCE
+
+    only_consultations = (
+        FEEDS[: FEEDS.index("  - key: horinger")].replace("stortinget", "gone")
+        + FEEDS[FEEDS.index("  - key: horinger") :]
+    )
+    root = write_workspace(tmp_path / "ws", only_consultations, KOM_SECTIONS)
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:1]], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        (item,) = store.iter_items()
+        store.set_score(item.id, 20.0, ["menneskehandel"], "test")  # a candidate by its keywords alone
+    run = CliRunner().invoke
+    assert run(cli, ["--workspace", str(root), "issue", "new", "2025-q2"]).exit_code == 0
+    drafted = run(cli, ["--workspace", str(root), "issue", "draft", "2025-q2"])
+    assert drafted.exit_code == 0, drafted.output
+    assert drafted.stdout.splitlines()[-1] == (
+        f"left out {item.id} «{item.title}»: no source in feeds.yaml gives it a section "
+        f"(`newsletter issue add 2025-q2 {item.id} --section KEY` files it)"
+    )

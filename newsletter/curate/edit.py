@@ -740,6 +740,20 @@ class Draft:
     undecided: int = 0  # the undecided items ranked
 
 
+def _not_drafted(item: Item, name: str, settings: Settings, issue_id: str) -> str | None:
+    """Why `draft` never files `item`, in words with what to do, or None when it may."""
+    from newsletter.curate.ranking import is_own_issue
+
+    if is_own_issue(item.title, name):
+        return "an issue of the newsletter itself"
+    if item.section in settings.sections:
+        return None
+    fix = f" (`newsletter issue add {issue_id} {item.id} --section KEY` files it)"
+    if item.section:
+        return f"its source files it in section '{item.section}', which newsletter.yaml does not have{fix}"
+    return f"no source in feeds.yaml gives it a section{fix}"
+
+
 def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
     """Add the quarter's likely picks into their suggested sections.
 
@@ -748,25 +762,20 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     an issue of this newsletter itself (`ranking.is_own_issue`). The issue is read first, so a
     missing or broken issue file is an error (IssueFileError) even when nothing would be added.
     """
-    from newsletter.curate.ranking import is_own_issue, own_name
+    from newsletter.curate.ranking import own_name
 
     curation.load(issue_id)
     ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
     name = own_name(curation.settings)
+    reasons = {i.id: why for i in ranked if (why := _not_drafted(i, name, curation.settings, issue_id))}
+    eligible = [i for i in ranked if i.id not in reasons]
+
+    def likely(item: Item) -> bool:
+        return not ranking.learned or (item.probability or 0.0) >= DRAFT_PROBABILITY
+
+    candidates = [i for i in eligible if likely(i)]
     # Left out: what the draft would have taken but cannot (not the unlikely ones it never would).
-    likely = [i for i in ranked if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
-    left_out = [
-        (i, "an issue of the newsletter itself")
-        if is_own_issue(i.title, name)
-        else (i, f"its source files it in section '{i.section}', which newsletter.yaml does not have")
-        if i.section
-        else (i, "no source in feeds.yaml gives it a section")
-        for i in likely
-        if is_own_issue(i.title, name) or i.section not in curation.settings.sections
-    ]
-    out = {item.id for item, _why in left_out}
-    eligible = [i for i in ranked if i.id not in out]
-    candidates = [i for i in eligible if not ranking.learned or (i.probability or 0.0) >= DRAFT_PROBABILITY]
+    left_out = [(i, reasons[i.id]) for i in ranked if i.id in reasons and likely(i)]
     if not candidates:
         if ranked:
             none = ""
