@@ -24,7 +24,10 @@ learning, with the first ranking only, by keyword score and newest first (a
 feed reader); a ceiling (the same model told nine tenths of the truth, by
 cross-validation: how well the features tell picks from the rest at all); the
 share of picks placed in the newsletter's section and heading; the model's time
-per ranking. ASReview LAB is run on the same items when it is installed
+per ranking; and what an earlier quarter's decisions record adds (the quarter's
+last month ranked with and without its earlier months as a record: a fixture
+web holds one quarter). The simulated issue's own record, if the project ships
+one, is never learned from. ASReview LAB is run on the same items when it is installed
 (`pip install asreview`, never a runtime dependency).
 
     python3 bench/relevance.py [--fixture DIR] [--issue ID] [--keep DIR] [--asreview PATH]
@@ -206,8 +209,9 @@ def copy_history(workspace: Path, issue_id: str) -> Path:
     issues = workspace / "issues"
     shutil.rmtree(issues, ignore_errors=True)
     issues.mkdir()
-    for path in sorted((ROOT / "issues").glob("*.yaml")):
-        if path.stem != issue_id:
+    for path in sorted((ROOT / "issues").iterdir()):
+        # The issue files and their decisions records (issues/ID.decisions.jsonl), of the other issues only.
+        if path.name.split(".", 1)[0] != issue_id and path.name.endswith((".yaml", ".decisions.jsonl")):
             shutil.copy(path, issues / path.name)
     return issues
 
@@ -340,6 +344,15 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         total=total,
     )
     print(f"{'ceiling: told 9/10 of the labels (10-fold CV)':44} {ceiling[0]!s:>14} {ceiling[1]!s:>14}")
+    split = learning_from_a_record(ws.db_path, settings, issues, issue_id, first, wanted, score.norm_url)
+    if split is not None:
+        (months, later, picks, plain, recorded) = split
+        print(
+            f"what a past quarter's decisions record adds (the quarter split: the {later} items of its last month "
+            f"ranked, {picks} picks among them; the {months} before it as a record, picks and left out):"
+        )
+        print(f"{'  history alone (the first ranking)':44} {plain[0]!s:>14} {plain[1]!s:>14}")
+        print(f"{'  history and the earlier months recorded':44} {recorded[0]!s:>14} {recorded[1]!s:>14}")
     if asreview:
         # The same past issues the tool learned from: not the simulated one, which the simulation has just filled.
         history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
@@ -389,9 +402,9 @@ def model_seconds(store, history, counts, rounds: int = 3) -> list[tuple[int, fl
     from sklearn.linear_model import LogisticRegression
 
     from newsletter.curate.model import Features, Model, _StemmedWords
-    from newsletter.curate.ranking import UNDECIDED_WEIGHT, Document, _article, item_document
+    from newsletter.curate.ranking import UNDECIDED_WEIGHT, Document, article_text, item_document
 
-    parts = [item_document(i, _article(store, i)).text.split("\n", 2) for i in store.iter_items()]
+    parts = [item_document(i, article_text(store, i)).text.split("\n", 2) for i in store.iter_items()]
     parts = [p + [""] * (3 - len(p)) for p in parts]
     out = []
     for count in counts:
@@ -443,12 +456,12 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
     from sklearn.model_selection import StratifiedKFold
 
     from newsletter.curate.model import Model
-    from newsletter.curate.ranking import UNDECIDED_WEIGHT, _article, item_document, past_entries
+    from newsletter.curate.ranking import UNDECIDED_WEIGHT, article_text, item_document, past_entries
     from newsletter.store import Store
 
     history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
     with Store(store_path) as store:
-        documents = [item_document(i, _article(store, i)) for i in items]
+        documents = [item_document(i, article_text(store, i)) for i in items]
     model = Model(documents, history)
     labels = np.array([int(norm_url(i.url) in wanted) for i in items])
     folds = min(folds, int(labels.sum()), int(len(labels) - labels.sum()))  # each fold needs both kinds
@@ -468,6 +481,49 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
             found.add(pick)
             positions.append(place)
     return reads_for(positions, total, 0.8), reads_for(positions, total, 0.95)
+
+
+def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted, norm_url):
+    """What learning from an earlier quarter's decisions record adds, shown within the one quarter at hand.
+
+    A fixture web holds one quarter, so the record of an earlier one is made from the quarter's own
+    first months: their items labelled as `issue record` labels them (the picks picked, the rest left
+    out) and given to `rank_items` as an earlier quarter's, as `rank_quarter` gives a record's lines;
+    the last month's items are ranked, with the past issues' entries as history, once without and
+    once with them. Returns (months recorded as text, items ranked, picks among them, (reads for
+    80%, 95%) without, the same with), or None when the quarter has too few picks in its last month.
+    """
+    from newsletter.curate.ranking import RECORDED, article_text, item_document, past_entries, rank_items
+    from newsletter.store import Store
+
+    history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
+    last = max(i.published for i in items if i.published)
+    earlier = [i for i in items if i.published and (i.published.year, i.published.month) < (last.year, last.month)]
+    later = [i for i in items if i not in earlier]
+    picks = {wanted[norm_url(i.url)] for i in later if norm_url(i.url) in wanted}
+    if len(picks) < 5:
+        return None
+    with Store(store_path) as store:
+        documents = [item_document(i, article_text(store, i)) for i in later]
+        record = [
+            (item_document(i, article_text(store, i)), *RECORDED["picked" if norm_url(i.url) in wanted else "left out"])
+            for i in earlier
+        ]
+
+    def reads(labelled) -> tuple[int | str, int | str]:
+        ranking = rank_items(later, documents, history, labelled, expected_picks=len(picks))
+        found: set[int] = set()
+        positions = []
+        for place, ranked in enumerate(ranking.ranked, 1):
+            pick = wanted.get(norm_url(ranked.item.url))
+            if pick is not None and pick not in found:
+                found.add(pick)
+                positions.append(place)
+        return reads_for(positions, len(picks), 0.8), reads_for(positions, len(picks), 0.95)
+
+    months = sorted({(i.published.year, i.published.month) for i in earlier})
+    named = f"{dt.date(*months[0], 1):%B}–{dt.date(*months[-1], 1):%B}" if months else "no month"
+    return named, len(later), len(picks), reads([]), reads(record)
 
 
 def asreview_reads(command, history, items, wanted, norm_url, total, seed) -> tuple[int | str, int | str]:

@@ -765,6 +765,46 @@ def issue_unskip(ctx: Context, refs):
     _set_status(ctx, refs, "new", "unskipped")
 
 
+@issue.command("record")
+@click.argument("issue_id", type=ISSUE_ID)
+@pass_context
+def issue_record(ctx: Context, issue_id):
+    """Keep the quarter's decisions in issues/ID.decisions.jsonl, for the ranking.
+
+    Every item collected in the issue's quarter, with what became of it: picked
+    (the issue cites it), skipped, or left out. The ranking of later quarters
+    learns from it once the store no longer holds these items (a new machine, a
+    colleague's clone, a store started afresh): commit it with the issue.
+    `newsletter send` records the issue by itself; run this for an issue sent
+    another way, or again after changing a sent issue.
+    """
+    from newsletter.curate.edit import record_decisions
+
+    with ctx.store() as store:
+        recorded = record_decisions(_curation(ctx, store), issue_id)
+    click.echo(_recorded_line(recorded))
+
+
+def _record_after_send(ctx: Context, store: Store, issue_id: str):
+    """The quarter's decisions recorded once the issue went out (`issue record`); None, with a
+    warning, when they cannot be: the send itself is done and stays so."""
+    from newsletter.curate.edit import record_decisions
+
+    try:
+        return record_decisions(_curation(ctx, store), issue_id)
+    except NewsletterError as exc:
+        click.echo(f"warning: the quarter's decisions were not recorded: {exc}", err=True)
+        return None
+
+
+def _recorded_line(recorded) -> str:
+    counts = recorded.counts
+    return (
+        f"recorded {_count(sum(counts.values()), 'item')} of the quarter in {recorded.path}: "
+        f"{counts['picked']} picked, {counts['skipped']} skipped, {counts['left out']} left out"
+    )
+
+
 @issue.command("draft")
 @click.argument("issue_id", type=ISSUE_ID)
 @click.option("--min-score", type=float, callback=_finite, help="Only candidates scoring at least this.")
@@ -1608,6 +1648,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     ledger of their own (`send status ID --dry-run`): a dry run never uses up
     the real send.
     """
+    from newsletter.curate.decisions import record_path
     from newsletter.curate.edit import ready_issue
     from newsletter.mail.service import SendPlan, prepared_build, send_issue, send_test_copy, transport_for
     from newsletter.mail.transport import OutboxTransport
@@ -1678,6 +1719,14 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
             raise click.exceptions.Exit(1) from None
         # A failed recipient whose contact is bounced or unsubscribed now is settled: nothing to retry.
         gone = {c.email: c.status for c in store.list_contacts() if c.status != "active"}
+        # Recorded when this run mailed someone, or no record exists yet (a run that crashed after the
+        # last message); a later run with nothing to do leaves the record as it is.
+        recorded = (
+            _record_after_send(ctx, store, issue_id)
+            if not isinstance(transport, OutboxTransport)
+            and (outcome.report.sent or not record_path(ctx.workspace.issues_dir, issue_id).exists())
+            else None
+        )
     report, counts = outcome.report, outcome.report.counts
     if retry_failed:
         click.echo(f"{outcome.requeued} failed recipients queued again")
@@ -1687,6 +1736,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     click.echo(f"{issue_id}: {done} {report.sent} now; in all {in_all}")
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
+    if recorded is not None:
+        click.echo(f"{_recorded_line(recorded)}; commit it with the issue, the ranking learns from it")
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
     for row in shown[:20]:
         now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""

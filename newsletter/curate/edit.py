@@ -22,7 +22,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from newsletter import clock
 from newsletter.collect.urls import address_problem, reference_key
 from newsletter.config import Workspace, line_of
-from newsletter.curate.inbox import InboxQuery, iter_inbox, place, ranked_inbox
+from newsletter.curate.decisions import decided, record_path, write_record
+from newsletter.curate.inbox import InboxQuery, iter_inbox, place, quarter_items, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
@@ -33,7 +34,7 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
-from newsletter.curate.ranking import Ranking, link_targets, linked_items
+from newsletter.curate.ranking import Ranking, article_text, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import issue_id_for, quarter_bounds
@@ -641,6 +642,47 @@ def ranked_candidates(
         learn_from_later,
         elsewhere,
     )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record_decisions` wrote: the file and how many items it holds per decision."""
+
+    path: Path
+    counts: dict[str, int]
+
+
+def record_decisions(curation: Curation, issue_id: str) -> Recorded:
+    """Keep the quarter's decisions beside the issue: issues/<id>.decisions.jsonl (see `decisions`).
+
+    Every item of the issue's quarter in the store (`inbox.quarter_items`), picked when the issue
+    cites it (`Curation.cited_items`) or it is marked picked, skipped when skipped, left out
+    otherwise. Written anew each time, so recording again after a change of the issue is safe.
+    Raises NotFound when the issue file does not exist, NewsletterError when the store holds no
+    item of the quarter (a record of nothing would hide an earlier, fuller one) or the file cannot
+    be written.
+    """
+    path = curation.path(issue_id)
+    if not path.exists():
+        raise NotFound(f"no issue {issue_id} ({path}); create it with `newsletter issue new {issue_id}`")
+    curation.uses(issue_id)  # reads the file once; an unreadable one cites nothing, and is said so
+    if (error := curation.unreadable(issue_id)) is not None:
+        raise NewsletterError(f"{error}; fix it, then record {issue_id} again")
+    items = quarter_items(curation.store, curation.settings, issue_id)
+    target = record_path(curation.workspace.issues_dir, issue_id)
+    if not items:
+        since, until = quarter_bounds(issue_id)
+        raise NewsletterError(
+            f"the store holds no item of {issue_id}'s quarter ({since} to {until}): nothing to record, and "
+            f"{target.name} is left as it is; record it on the machine whose store collected that quarter"
+        )
+    cited = set(curation.cited_items(issue_id))
+    lines = [decided(item, article_text(curation.store, item), item.id in cited) for item in items]
+    try:
+        counts = write_record(target, lines)
+    except OSError as exc:
+        raise NewsletterError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return Recorded(target, counts)
 
 
 def learned_places(curation: Curation, issue_id: str, item_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

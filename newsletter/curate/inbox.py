@@ -94,6 +94,12 @@ def _in_period(item: Item, since: dt.date | None, until: dt.date | None, tz: str
     return (since is None or seen >= since) and (until is None or seen <= until)
 
 
+def quarter_items(store: Store, settings: Settings, issue_id: str) -> list[Item]:
+    """Every item of issue `issue_id`'s quarter, any status: published in it, or undated and first seen in it."""
+    since, until = quarter_bounds(issue_id)
+    return [i for i in store.iter_items(since, until) if _in_period(i, since, until, settings.timezone)]
+
+
 def _check_sources(feeds: FeedsConfig, query: InboxQuery) -> None:
     unknown = [key for key in query.sources if feeds.by_key(key) is None]
     if unknown:
@@ -151,8 +157,7 @@ def ranked_inbox(
     if not query.issue:
         raise ValueError("ranked_inbox needs query.issue")
     _check_sources(feeds, query)
-    since, until = quarter_bounds(query.issue)
-    quarter = [i for i in store.iter_items(since, until) if _in_period(i, since, until, settings.timezone)]
+    quarter = quarter_items(store, settings, query.issue)
     ranking = rank_quarter(
         store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere
     )

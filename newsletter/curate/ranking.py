@@ -14,6 +14,14 @@ quarter).
 - Items collected in an earlier issue's quarter: picked when that issue cites
   them (names them in `items`, or, in an entry that names none, written by
   hand, links to them: `link_targets`), weak non-picks when it left them out.
+  Where the store no longer holds them (a new machine, a colleague's clone, a
+  store started afresh), the issue's decisions record does
+  (`issues/<id>.decisions.jsonl`, written by `send` and `issue record`; see
+  `decisions`): its picks as picks, its skips as non-picks, the rest as weak
+  non-picks. On the 2022 fixture, the quarter's last month ranked after
+  learning from a record of the two months before needs 29 and 46 reads for
+  80% and 95% of its 16 picks, against 33 and 59 from the past entries alone
+  (`bench/relevance.py`).
 
 **How**
 
@@ -51,7 +59,10 @@ issue and is not suggested (`inbox.another_years_heading`).
 to hold as many picks as past issues cited collected items (the median per
 issue), times the share of the quarter collected so far (`quarter_coverage`),
 and never more than a quarter of its items (`MAX_PICK_SHARE`: a store of a few
-items does not show each as a certain pick).
+items does not show each as a certain pick). Where earlier issues have a
+decisions record, which says how many of its quarter's items each picked, the
+median of those shares times the quarter's items collected so far instead
+(on the 2022 record, 31 of 255: 12%).
 The history-only prior (its log-odds doubled, `ESTIMATE_PRIOR_SLOPE`), scaled
 to that total, says how many of them lie among the items already decided; the editor's real picks there correct the
 rest by the same ratio (`remaining_picks`), and the learned log-odds of the
@@ -75,6 +86,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from newsletter import clock
+from newsletter.curate.decisions import read_record, record_path
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
@@ -90,6 +102,8 @@ log = logging.getLogger(__name__)
 DECIDED_WEIGHT = 1.0  # picked or skipped by the editor
 LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that issue
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
+# A decisions record's line (`decisions`) by its decision: (label, weight).
+RECORDED = {"picked": (1, DECIDED_WEIGHT), "skipped": (0, DECIDED_WEIGHT), "left out": (0, LEFT_OUT_WEIGHT)}
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
 DEFAULT_EXPECTED_PICKS = 30.0  # with no past issue to count from
 # Picks that are enough to learn from with no past issue and no non-pick, the undecided items as the
@@ -528,7 +542,8 @@ def rank_quarter(
 
     Learns from the earlier issues' entries, the quarter's decisions (status `picked` or `skipped`,
     and the item ids in `in_issue`), skips of other quarters, and earlier quarters' items (picked
-    when their issue names them, or an entry of it naming none links to them; left out otherwise).
+    when their issue names them, or an entry of it naming none links to them; left out otherwise),
+    from the store, and from the issue's decisions record where the store lacks them (`RECORDED`).
     `learn_from_later` lets a benchmark learn from issues after `issue_id`, which the tool never does.
 
     `elsewhere` are the items later issues cite (the earlier ones are read here, as the history):
@@ -568,6 +583,8 @@ def rank_quarter(
             seen.add(item_id)
         except NotFound:
             pass  # an entry's item that this store never collected
+    recorded_articles: dict[str, str] = {}
+    shares: list[float] = []  # of a recorded quarter's items that its issue picked
     for past_id in sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]:
         since, until = quarter_bounds(past_id)
         left_out = store.iter_items(since, until, include_undated=False, order="newest", limit=PAST_QUARTER_ITEMS_LIMIT)
@@ -575,16 +592,36 @@ def rank_quarter(
             if item.id not in seen:
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
+        # What the store no longer holds of that quarter, as the issue's decisions record kept it.
+        recorded = read_record(record_path(issues_dir, past_id))
+        if recorded:
+            picked = sum(1 for line in recorded if line.decision == "picked" or line.id in cited)
+            shares.append(picked / len(recorded))
+        for line in recorded[-PAST_QUARTER_ITEMS_LIMIT:]:
+            if line.id not in seen:
+                # An item the issue names is its pick, whatever a hand-edited line says.
+                label, weight = RECORDED["picked" if line.id in cited else line.decision]
+                labelled.append((line.as_item(), label, weight))
+                recorded_articles[line.id] = line.article
+                seen.add(line.id)
     # The unit's own earlier issue, collected from its own page, is never a candidate for the next one.
     name = own_name(settings)
     own = [i for i in undecided if is_own_issue(i.title, name)]
     undecided = [i for i in undecided if i not in own]
-    documents = [item_document(i, _article(store, i)) for i in undecided]
-    labelled_documents = [(item_document(i, _article(store, i)), label, weight) for i, label, weight in labelled]
+    documents = [item_document(i, article_text(store, i)) for i in undecided]
+    labelled_documents = [
+        (item_document(i, recorded_articles.get(i.id) or article_text(store, i)), label, weight)
+        for i, label, weight in labelled
+    ]
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
     since, until = quarter_bounds(issue_id)
     today = clock.local_date(clock.now(), settings.timezone)
-    expected = expected_picks(history, known_hosts) * quarter_coverage(quarter_items, since, until, today)
+    if shares:
+        # A record says how many of its quarter's items an issue picked: the share of this quarter's
+        # items collected so far that this editor is likely to pick, a truer count than the entries.
+        expected = statistics.median(shares) * len(quarter_items)
+    else:
+        expected = expected_picks(history, known_hosts) * quarter_coverage(quarter_items, since, until, today)
     # However many picks past issues had, a quarter of a few items holds a share of them at most:
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
@@ -617,6 +654,7 @@ def _folded_words(text: str) -> list[str]:
     return re.findall(r"\w+", folded(text))
 
 
-def _article(store: Store, item: Item) -> str:
+def article_text(store: Store, item: Item) -> str:
+    """The text of the item's article page as the store keeps it, or "" when it has none."""
     page = store.get_page(item.url)
     return page.text if page is not None and page.text else ""

@@ -1,0 +1,217 @@
+"""The quarter's decisions, kept with its issue: what the ranking learns from once the store forgets.
+
+The store (`var/newsletter.db`) is the machine's own and is not in git (it holds the contact
+list). Without it, the editor's judgement of an earlier quarter would be lost on a new machine,
+for a colleague who clones the workspace, or when a store is started afresh: the ranking would
+know the past issues' entries (what was picked) and nothing of what was left out. So, once an
+issue is sent (`newsletter send`) or when the editor asks (`newsletter issue record ID`), every
+item collected in its quarter is written beside the issue file, with what became of it:
+
+    issues/2022-q2.decisions.jsonl
+
+JSON Lines (https://jsonlines.org/): one object per item, oldest first, so the file diffs well
+and a damaged line costs that line only:
+
+    {"id": "k3f9a", "url": "https://…", "source": "coe-greta", "kind": "report",
+     "published": "2022-06-14", "title": "…", "summary": "…", "article": "…",
+     "score": 4.5, "decision": "picked"}
+
+`decision` is `picked` (the issue cites the item: names it, or an entry written by hand links
+to it; or the editor marked it picked), `skipped` (the editor skipped it) or `left out`
+(neither: collected in the quarter, not in the issue). `article` is the opening of the item's
+article page as the ranking reads it (`ARTICLE_CHARS` at most, so a quarter of a few hundred
+items stays a few hundred kilobytes); `summary` and `article` may be empty.
+
+The ranking (`ranking.rank_quarter`) learns from the record of each earlier issue in its history
+as it learns from the store's items of that quarter: picks as picks, skips as firm non-picks,
+the items left out as weak ones. Where the store still holds an item, the store's copy is used,
+and the record's line only when the store lacks it (ids are derived from the canonical URL, so
+one item has one id in every store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter.fsutil import atomic_write
+from newsletter.models import ITEM_KINDS, Item, ItemStatus
+
+log = logging.getLogger(__name__)
+
+DECISIONS = ("picked", "skipped", "left out")
+SUFFIX = ".decisions.jsonl"  # after the issue id, in issues/
+ARTICLE_CHARS = 1000  # of the article page's text kept per item
+SUMMARY_CHARS = 1000
+_TEXT_FIELDS = ("id", "url", "source", "title", "summary", "article")
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One line of a decisions record: an item of the quarter and what the editor decided."""
+
+    id: str
+    url: str
+    source: str
+    kind: str
+    published: dt.date | None
+    title: str
+    summary: str
+    article: str
+    score: float
+    decision: str  # one of DECISIONS
+
+    def to_json(self) -> dict:
+        """The line's mapping, fields in the documented order."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "source": self.source,
+            "kind": self.kind,
+            "published": self.published.isoformat() if self.published else None,
+            "title": self.title,
+            "summary": self.summary,
+            "article": self.article,
+            "score": round(self.score, 2),
+            "decision": self.decision,
+        }
+
+    def as_item(self) -> Item:
+        """The line as an Item (for the ranking's documents), its status the decision's."""
+        status: ItemStatus = (
+            "picked" if self.decision == "picked" else "skipped" if self.decision == "skipped" else "new"
+        )
+        return Item(
+            self.id,
+            self.source,
+            self.url,
+            self.title,
+            self.summary,
+            self.published,
+            kind=self.kind if self.kind in ITEM_KINDS else "news",
+            score=self.score,
+            status=status,
+        )
+
+
+class DecisionsLineError(ValueError):
+    """A line of a decisions record that is not a decided item; the message says what is wrong."""
+
+
+def record_path(issues_dir: Path, issue_id: str) -> Path:
+    """Where issue `issue_id`'s decisions are kept: issues/<id>.decisions.jsonl."""
+    return issues_dir / f"{issue_id}{SUFFIX}"
+
+
+def decided(item: Item, article: str, cited: bool) -> Decided:
+    """The record line of `item`: picked when `cited` by the issue or marked picked, else by its status."""
+    decision = "picked" if cited or item.status == "picked" else "skipped" if item.status == "skipped" else "left out"
+    return Decided(
+        item.id,
+        item.url,
+        item.source,
+        item.kind,
+        item.published,
+        item.title,
+        (item.summary or "")[:SUMMARY_CHARS],
+        (article or "")[:ARTICLE_CHARS],
+        float(item.score),
+        decision,
+    )
+
+
+def write_record(path: Path, lines: Iterable[Decided]) -> dict[str, int]:
+    """Write the record atomically, oldest first (undated last, then by id); returns counts per decision.
+
+    Raises OSError when the file cannot be written.
+    """
+    ordered = sorted(lines, key=lambda d: (d.published is None, d.published or dt.date.min, d.id))
+    text = "".join(json.dumps(d.to_json(), ensure_ascii=False) + "\n" for d in ordered)
+    atomic_write(path, text)
+    counts = dict.fromkeys(DECISIONS, 0)
+    for line in ordered:
+        counts[line.decision] += 1
+    return counts
+
+
+def parse_line(text: str) -> Decided:
+    """One line of a record as a Decided; DecisionsLineError saying what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DecisionsLineError(f"not JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(data, dict):
+        raise DecisionsLineError("not a JSON object")
+    for name in ("id", "url", "title", "decision"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise DecisionsLineError(f"`{name}` is missing or not a text")
+    for name in _TEXT_FIELDS:
+        if not isinstance(data.get(name, ""), str):
+            raise DecisionsLineError(f"`{name}` is not a text")
+    if data["decision"] not in DECISIONS:
+        raise DecisionsLineError(
+            f"`decision` is {data['decision']!r}; it must be one of {', '.join(repr(d) for d in DECISIONS)}"
+        )
+    published = data.get("published")
+    try:
+        day = dt.date.fromisoformat(published) if published else None
+    except (TypeError, ValueError):
+        raise DecisionsLineError(f"`published` is {published!r}, not a date (YYYY-MM-DD)") from None
+    score = data.get("score", 0.0)
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or score != score or abs(score) > 1e6:
+        raise DecisionsLineError(f"`score` is {score!r}, not a number")
+    kind = data.get("kind", "news")
+    return Decided(
+        data["id"],
+        data["url"],
+        data.get("source", "") or "",
+        kind if isinstance(kind, str) else "news",
+        day,
+        data["title"],
+        (data.get("summary") or "")[:SUMMARY_CHARS],
+        (data.get("article") or "")[:ARTICLE_CHARS],
+        float(score),
+        data["decision"],
+    )
+
+
+def read_record(path: Path) -> list[Decided]:
+    """The lines of a record that are decided items; [] when there is no record.
+
+    The file is untrusted (hand-edited, merged, truncated): a line that is not a decided item is
+    left out with a warning naming the file and line, the rest are used; a file that cannot be
+    read at all is left out with a warning. Blank lines are allowed. Never raises.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("ranking leaves out %s: %s; record it again with `newsletter issue record`", path, exc)
+        return []
+    out = []
+    bad = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(parse_line(line))
+        except DecisionsLineError as exc:
+            bad.append(f"line {number}: {exc}")
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        log.warning(
+            "%s: %s%s; the ranking leaves %s out. Record the issue again (`newsletter issue record %s`) "
+            "while the store holds its quarter, or fix the line%s",
+            path,
+            "; ".join(bad[:3]),
+            more,
+            "that line" if len(bad) == 1 else "those lines",
+            path.name.removesuffix(SUFFIX),
+            "" if len(bad) == 1 else "s",
+        )
+    return out

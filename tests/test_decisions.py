@@ -1,0 +1,303 @@
+"""The quarter's decisions kept with the issue (issues/ID.decisions.jsonl): written by `issue record`
+and by a real `send`, read by the ranking of later quarters once the store no longer holds the items,
+and read safely when damaged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.collect.urls import identify
+from newsletter.config import Workspace
+from newsletter.curate.decisions import Decided, parse_line, read_record, record_path, write_record
+from newsletter.models import RawItem, Source
+from newsletter.store import Store
+from tests.conftest import KOM_SECTIONS, write_workspace
+
+FEEDS = """
+sources:
+  - key: fafo
+    name: Fafo
+    kind: rss
+    url: https://www.fafo.no/rss
+    section: norway
+    heading: Fafo
+    relevance: all
+"""
+SOURCE = Source(key="fafo", name="Fafo", kind="rss", url="https://www.fafo.no/rss", section="norway", heading="Fafo")
+
+
+def raw(slug: str, title: str, summary: str, day: dt.date) -> RawItem:
+    return RawItem(url=f"https://www.fafo.no/{slug}", title=title, summary=summary, published=day, date_precision="day")
+
+
+# The first quarter of 2025: three reports on forced labour picked, a football item skipped, two left out.
+PAST = [
+    raw("a", "Tvangsarbeid i landbruket", "Rapport om utnytting av sesongarbeidere i landbruket.", dt.date(2025, 2, 3)),
+    raw(
+        "b",
+        "Tvangsarbeid i fiskeindustrien",
+        "Rapport om utnytting av arbeidstakere på fiskebruk.",
+        dt.date(2025, 1, 9),
+    ),
+    raw(
+        "c",
+        "Tvangsarbeid i byggebransjen",
+        "Rapport om utnytting av arbeidstakere på byggeplasser.",
+        dt.date(2025, 3, 1),
+    ),
+    raw("d", "Fotballturnering for ansatte", "Instituttets fotballag spilte turnering i Bergen.", dt.date(2025, 2, 10)),
+    raw("e", "Fotballturnering i regnvær", "Fotballaget vant turneringen i regnvær.", dt.date(2025, 3, 15)),
+    raw("f", "Fotballturnering: lagbilder", "Bilder fra fotballturneringen for ansatte.", dt.date(2025, 1, 20)),
+]
+# The second quarter, collected on a new machine: one item like the picks, one like the football.
+NOW = [
+    raw(
+        "g", "Tvangsarbeid i renholdsbransjen", "Rapport om utnytting av arbeidstakere i renhold.", dt.date(2025, 5, 2)
+    ),
+    raw("h", "Fotballturnering for ansatte i juni", "Fotballaget spiller turnering i Tromsø.", dt.date(2025, 5, 6)),
+    raw("i", "Lønnsoppgjøret 2025", "Resultatene fra årets lønnsoppgjør.", dt.date(2025, 5, 9)),
+]
+
+
+def fill(root: Path, raws: list[RawItem]) -> dict[str, str]:
+    """Store `raws` in the workspace's store; their ids by the slug of their URL."""
+    with Store(Workspace(root).db_path) as store:
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in raws], dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        return {i.url.rsplit("/", 1)[1]: i.id for i in store.iter_items()}
+
+
+def run(root: Path, *args: str):
+    return CliRunner().invoke(cli, ["--workspace", str(root), *args], catch_exceptions=False)
+
+
+def listing(root: Path, issue_id: str = "2025-q2") -> tuple[dict[str, float], str]:
+    """`items --issue ID --all`: each item's probability by the slug of its URL, and the footer line."""
+    shown = run(root, "items", "--issue", issue_id, "--all")
+    assert shown.exit_code == 0 and "Traceback" not in shown.output, shown.output
+    listed = json.loads(run(root, "items", "--issue", issue_id, "--all", "--json").stdout)
+    return {i["url"].rsplit("/", 1)[1]: i["probability"] for i in listed}, shown.stderr
+
+
+@pytest.fixture
+def recorded(tmp_path) -> tuple[Path, dict[str, str]]:
+    """A workspace whose 2025-q1 issue picked a, b and c, skipped d, and was recorded."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    ids = fill(root, PAST)
+    assert run(root, "issue", "new", "2025-q1").exit_code == 0
+    assert run(root, "issue", "add", "2025-q1", ids["a"], ids["b"], ids["c"]).exit_code == 0
+    assert run(root, "issue", "skip", ids["d"]).exit_code == 0
+    result = run(root, "issue", "record", "2025-q1")
+    assert result.exit_code == 0, result.output
+    path = root / "issues" / "2025-q1.decisions.jsonl"
+    assert result.stdout == f"recorded 6 items of the quarter in {path}: 3 picked, 1 skipped, 2 left out\n"
+    return root, ids
+
+
+def test_issue_record_keeps_every_item_of_the_quarter_with_its_decision_oldest_first(recorded):
+    root, ids = recorded
+    lines = read_record(root / "issues" / "2025-q1.decisions.jsonl")
+    assert [line.title for line in lines] == [
+        "Tvangsarbeid i fiskeindustrien",
+        "Fotballturnering: lagbilder",
+        "Tvangsarbeid i landbruket",
+        "Fotballturnering for ansatte",
+        "Tvangsarbeid i byggebransjen",
+        "Fotballturnering i regnvær",
+    ]
+    decisions = {line.id: line.decision for line in lines}
+    assert decisions == {
+        ids["a"]: "picked",
+        ids["b"]: "picked",
+        ids["c"]: "picked",
+        ids["d"]: "skipped",
+        ids["e"]: "left out",
+        ids["f"]: "left out",
+    }
+    first = json.loads((root / "issues" / "2025-q1.decisions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["url"] == "https://www.fafo.no/b" and first["source"] == "fafo" and first["published"] == "2025-01-09"
+    # The issue list still holds one issue: the record is not taken for one.
+    assert [i["id"] for i in json.loads(run(root, "issue", "list", "--json").stdout)] == ["2025-q1"]
+
+
+def test_a_later_quarter_learns_from_the_record_when_the_store_no_longer_holds_the_items(recorded):
+    root, ids = recorded
+    Workspace(root).db_path.unlink()  # a new machine: issues/ came along, the store did not
+    fill(root, NOW)
+    chances, footer = listing(root)
+    assert "3 picks, 3 non-picks" in footer, footer
+    assert chances["g"] > chances["h"]
+
+    record_path(root / "issues", "2025-q1").rename(root / "elsewhere.jsonl")
+    before, footer = listing(root)
+    assert "0 picks, 0 non-picks" in footer, footer
+    # The skipped and left-out football items taught the ranking that this editor leaves football out.
+    assert chances["h"] < before["h"]
+
+
+def test_the_stores_copy_of_an_item_counts_once_beside_its_record(recorded):
+    root, _ids = recorded
+    fill(root, NOW)  # the same store still holds the first quarter's items
+    _chances, footer = listing(root)
+    assert "3 picks, 3 non-picks" in footer, footer
+
+
+def test_the_record_of_the_quarter_ranked_is_never_learned_from(recorded):
+    root, ids = recorded
+    Workspace(root).db_path.unlink()
+    fill(root, PAST[3:])  # the first quarter again, its decisions not made in this store
+    _chances, footer = listing(root, "2025-q1")
+    assert "by keyword score: nothing to learn from yet" in footer, footer
+
+
+def test_damaged_lines_are_named_and_left_out_and_the_rest_is_used(recorded, caplog):
+    root, _ids = recorded
+    path = record_path(root / "issues", "2025-q1")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1][:40]  # cut off by a bad merge
+    lines[3] = lines[3].replace('"skipped"', '"maybe"')
+    lines.insert(2, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        kept = read_record(path)
+    assert len(kept) == 4
+    message = caplog.text
+    assert str(path) in message and "line 2: not JSON" in message
+    assert "line 5: `decision` is 'maybe'; it must be one of 'picked', 'skipped', 'left out'" in message
+    assert "newsletter issue record 2025-q1" in message
+
+    Workspace(root).db_path.unlink()
+    fill(root, NOW)
+    _chances, footer = listing(root)
+    assert "line 2: not JSON" in footer
+    assert "3 picks, 1 non-pick" in footer, footer  # b, a, c picked; e left out (f cut, d unreadable)
+
+
+def test_a_record_that_is_not_text_is_left_out_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "2025-q1.decisions.jsonl"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with caplog.at_level(logging.WARNING):
+        assert read_record(path) == []
+    assert str(path) in caplog.text and "issue record" in caplog.text
+    assert read_record(tmp_path / "absent.decisions.jsonl") == []
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("[1, 2]", "not a JSON object"),
+        ('{"id": "x", "url": "u", "decision": "picked"}', "`title` is missing or not a text"),
+        ('{"id": "x", "url": "u", "title": "t", "decision": "picked", "summary": 3}', "`summary` is not a text"),
+        ('{"id": "x", "url": "u", "title": "t", "decision": "picked", "published": "2025-13-01"}', "not a date"),
+        ('{"id": "x", "url": "u", "title": "t", "decision": "picked", "score": "high"}', "not a number"),
+        ('{"id": "x", "url": "u", "title": "t", "decision": "picked", "score": NaN}', "not a number"),
+    ],
+)
+def test_each_kind_of_bad_line_is_said(line, error):
+    with pytest.raises(ValueError, match=error.replace("(", r"\(")):
+        parse_line(line)
+
+
+def test_a_written_record_reads_back_the_same(tmp_path):
+    lines = [
+        Decided(
+            "x1", "https://a/1", "fafo", "report", dt.date(2025, 5, 1), "Tittel «æøå»", "Sammendrag", "", 2.5, "picked"
+        ),
+        Decided("x2", "https://a/2", "fafo", "news", None, "Udatert", "", "Artikkeltekst", 0.0, "left out"),
+    ]
+    counts = write_record(tmp_path / "r.jsonl", reversed(lines))
+    assert counts == {"picked": 1, "skipped": 0, "left out": 1}
+    assert read_record(tmp_path / "r.jsonl") == lines
+
+
+def test_record_refuses_an_unknown_issue_and_a_quarter_the_store_does_not_hold(recorded):
+    root, _ids = recorded
+    missing = run(root, "issue", "record", "2025-q3")
+    assert missing.exit_code == 1
+    assert "no issue 2025-q3" in missing.stderr and "newsletter issue new 2025-q3" in missing.stderr
+    before = record_path(root / "issues", "2025-q1").read_bytes()
+    Workspace(root).db_path.unlink()
+    empty = run(root, "issue", "record", "2025-q1")
+    assert empty.exit_code == 1 and "Traceback" not in empty.output
+    assert "the store holds no item of 2025-q1's quarter" in empty.stderr
+    assert "2025-q1.decisions.jsonl is left as it is" in empty.stderr
+    assert record_path(root / "issues", "2025-q1").read_bytes() == before
+
+
+def test_record_refuses_an_issue_file_it_cannot_read(recorded):
+    root, _ids = recorded
+    path = root / "issues" / "2025-q1.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "sections: [\n", encoding="utf-8")
+    result = run(root, "issue", "record", "2025-q1")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "2025-q1.yaml" in result.stderr and "record 2025-q1 again" in result.stderr
+
+
+def test_a_real_send_records_the_quarter_and_a_dry_run_or_a_run_with_nothing_to_do_does_not(sample_workspace, smtp):
+    from tests.test_send_cli import mailing_workspace
+
+    root = mailing_workspace(sample_workspace, smtp.port, 2)
+    quarter = [
+        raw("q2a", "Tvangsarbeid i renhold", "Rapport.", dt.date(2024, 5, 2)),
+        raw("q2b", "Lønnsoppgjøret 2024", "Resultatene.", dt.date(2024, 6, 3)),
+    ]
+    fill(root, quarter)
+    path = record_path(root / "issues", "2024-q2")
+    dry = run(root, "send", "2024-q2", "--dry-run")
+    assert dry.exit_code == 0 and not path.exists() and "recorded" not in dry.stdout
+
+    sent = run(root, "send", "2024-q2", "--yes")
+    assert sent.exit_code == 0, sent.output
+    assert (
+        f"recorded 2 items of the quarter in {path}: 0 picked, 0 skipped, 2 left out; commit it with the issue, "
+        "the ranking learns from it"
+    ) in sent.stdout.splitlines(), sent.stdout
+    assert [line.title for line in read_record(path)] == ["Tvangsarbeid i renhold", "Lønnsoppgjøret 2024"]
+
+    path.write_text("kept as the editor left it\n", encoding="utf-8")
+    again = run(root, "send", "2024-q2", "--yes")
+    assert again.exit_code == 0 and "recorded" not in again.stdout
+    assert path.read_text(encoding="utf-8") == "kept as the editor left it\n"
+
+
+def test_a_send_whose_quarter_the_store_does_not_hold_is_sent_and_says_what_was_not_recorded(sample_workspace, smtp):
+    from tests.test_send_cli import mailing_workspace
+
+    root = mailing_workspace(sample_workspace, smtp.port, 2)
+    sent = run(root, "send", "2024-q2", "--yes")
+    assert sent.exit_code == 0, sent.output
+    assert "2024-q2: sent 2 now" in sent.stdout
+    assert "warning: the quarter's decisions were not recorded: the store holds no item of 2024-q2's quarter" in (
+        sent.stderr
+    )
+    assert not record_path(root / "issues", "2024-q2").exists()
+
+
+def test_the_picks_expected_are_the_recorded_share_of_the_quarters_items(tmp_path):
+    """Two of ten recorded items picked: a quarter of twenty items is expected to hold four picks, where
+    the entries alone (two cited collected items) would say two."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    past = [
+        raw(f"p{n}", f"Rapport nummer {n} om arbeidsmarkedet", "Tall og analyser.", dt.date(2025, 1, 2 + n))
+        for n in range(10)
+    ]
+    ids = fill(root, past)
+    assert run(root, "issue", "new", "2025-q1").exit_code == 0
+    assert run(root, "issue", "add", "2025-q1", ids["p0"], ids["p1"]).exit_code == 0
+    assert run(root, "issue", "record", "2025-q1").stdout.endswith("2 picked, 0 skipped, 8 left out\n")
+    Workspace(root).db_path.unlink()
+    fill(
+        root,
+        [raw(f"n{n}", f"Notat {n} om arbeidslivet", "Kort notat.", dt.date(2025, 4, 1) + dt.timedelta(days=4 * n)) for n in range(20)],
+    )
+    _chances, footer = listing(root)
+    assert "20 undecided items, best first, about 4 likely picks among them" in footer, footer
+    record_path(root / "issues", "2025-q1").unlink()
+    _chances, footer = listing(root)
+    assert "about 2 likely picks among them" in footer, footer
