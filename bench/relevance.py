@@ -349,7 +349,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         (months, later, picks, plain, recorded) = split
         print(
             f"what a past quarter's decisions record adds (the quarter split: the {later} items of its last month "
-            f"ranked, {picks} picks among them; the {months} before it as a record, picks and left out):"
+            f"ranked, {picks} picks among them; the {months} before it as a record, picks and left out, and the "
+            f"issue's entries about them as history):"
         )
         print(f"{'  history alone (the first ranking)':44} {plain[0]!s:>14} {plain[1]!s:>14}")
         print(f"{'  history and the earlier months recorded':44} {recorded[0]!s:>14} {recorded[1]!s:>14}")
@@ -488,12 +489,15 @@ def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted
 
     A fixture web holds one quarter, so the record of an earlier one is made from the quarter's own
     first months: their items labelled as `issue record` labels them (the picks picked, the rest left
-    out) and given to `rank_items` as an earlier quarter's, as `rank_quarter` gives a record's lines;
-    the last month's items are ranked, with the past issues' entries as history, once without and
-    once with them. Returns (months recorded as text, items ranked, picks among them, (reads for
-    80%, 95%) without, the same with), or None when the quarter has too few picks in its last month.
+    out) and given to `rank_items` as an earlier quarter's, as `rank_quarter` gives a record's lines.
+    The history is the other issues' entries and, as it would be for a real earlier quarter, the
+    project's own issue file's entries about those months (those citing no item of the last month),
+    each left out of the prior of the item it cites (`Document.own_entries`). The last month's
+    items are ranked once without the record and once with it. Returns (months recorded as text,
+    items ranked, picks among them, (reads for 80%, 95%) without, the same with), or None when the
+    quarter has too few picks in its last month.
     """
-    from newsletter.curate.ranking import RECORDED, article_text, item_document, past_entries, rank_items
+    from newsletter.curate.ranking import RECORDED, article_text, item_document, link_targets, past_entries, rank_items
     from newsletter.store import Store
 
     history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
@@ -503,10 +507,22 @@ def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted
     picks = {wanted[norm_url(i.url)] for i in later if norm_url(i.url) in wanted}
     if len(picks) < 5:
         return None
+    later_ids = {i.id for i in later}
     with Store(store_path) as store:
+        own_issue = past_entries(ROOT / "issues", settings, [issue_id]) if (ROOT / "issues").is_dir() else []
+        targets = link_targets(store, (link for e in own_issue for link in e.links))
+        own_issue = [e for e in own_issue if not any(targets.get(link) in later_ids for link in e.links)]
+        history = [*history, *own_issue]
+        citing: dict[str, list[int]] = {}
+        for n, entry in enumerate(history):
+            for item in dict.fromkeys(targets[link] for link in entry.links if link in targets):
+                citing.setdefault(item, []).append(n)
         documents = [item_document(i, article_text(store, i)) for i in later]
         record = [
-            (item_document(i, article_text(store, i)), *RECORDED["picked" if norm_url(i.url) in wanted else "left out"])
+            (
+                item_document(i, article_text(store, i), tuple(citing.get(i.id, ()))),
+                *RECORDED["picked" if norm_url(i.url) in wanted else "left out"],
+            )
             for i in earlier
         ]
 

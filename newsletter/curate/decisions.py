@@ -12,13 +12,15 @@ item collected in its quarter is written beside the issue file, with what became
 JSON Lines (https://jsonlines.org/): one object per item, oldest first, so the file diffs well
 and a damaged line costs that line only:
 
-    {"id": "k3f9a", "url": "https://…", "source": "coe-greta", "kind": "report",
+    {"id": "k3f9a", "url": "https://…", "key": "coe.int/…", "source": "coe-greta", "kind": "report",
      "published": "2022-06-14", "title": "…", "summary": "…", "article": "…",
      "score": 4.5, "decision": "picked"}
 
 `decision` is `picked` (the issue cites the item: names it, or an entry written by hand links
 to it; or the editor marked it picked), `skipped` (the editor skipped it) or `left out`
-(neither: collected in the quarter, not in the issue). `article` is the opening of the item's
+(neither: collected in the quarter, not in the issue). `key` is the item's de-duplication key
+(`collect.urls.dedup_key`, with the fragment of an item collected with one), by which a link an
+entry pasted in is matched to the line as to a stored item. `article` is the opening of the item's
 article page as the ranking reads it (`ARTICLE_CHARS` at most, so a quarter of a few hundred
 items stays a few hundred kilobytes); `summary` and `article` may be empty.
 
@@ -38,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.collect.urls import dedup_key
 from newsletter.fsutil import atomic_write
 from newsletter.models import ITEM_KINDS, Item, ItemStatus
 
@@ -47,7 +50,7 @@ DECISIONS = ("picked", "skipped", "left out")
 SUFFIX = ".decisions.jsonl"  # after the issue id, in issues/
 ARTICLE_CHARS = 1000  # of the article page's text kept per item
 SUMMARY_CHARS = 1000
-_TEXT_FIELDS = ("id", "url", "source", "title", "summary", "article")
+_TEXT_FIELDS = ("id", "url", "key", "source", "title", "summary", "article")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Decided:
 
     id: str
     url: str
+    key: str
     source: str
     kind: str
     published: dt.date | None
@@ -70,6 +74,7 @@ class Decided:
         return {
             "id": self.id,
             "url": self.url,
+            "key": self.key,
             "source": self.source,
             "kind": self.kind,
             "published": self.published.isoformat() if self.published else None,
@@ -107,12 +112,14 @@ def record_path(issues_dir: Path, issue_id: str) -> Path:
     return issues_dir / f"{issue_id}{SUFFIX}"
 
 
-def decided(item: Item, article: str, cited: bool) -> Decided:
-    """The record line of `item`: picked when `cited` by the issue or marked picked, else by its status."""
+def decided(item: Item, key: str, article: str, cited: bool) -> Decided:
+    """The record line of `item` (`key` its de-duplication key in the store): picked when `cited` by the
+    issue or marked picked, else by its status."""
     decision = "picked" if cited or item.status == "picked" else "skipped" if item.status == "skipped" else "left out"
     return Decided(
         item.id,
         item.url,
+        key,
         item.source,
         item.kind,
         item.published,
@@ -161,6 +168,12 @@ def parse_line(text: str) -> Decided:
         day = dt.date.fromisoformat(published) if published else None
     except (TypeError, ValueError):
         raise DecisionsLineError(f"`published` is {published!r}, not a date (YYYY-MM-DD)") from None
+    key = data.get("key") or ""
+    if not key:  # a line written by hand: the key collection would give its address
+        try:
+            key = dedup_key(data["url"])
+        except ValueError:
+            raise DecisionsLineError(f"`url` is {data['url']!r}, not an address") from None
     score = data.get("score", 0.0)
     if isinstance(score, bool) or not isinstance(score, (int, float)) or score != score or abs(score) > 1e6:
         raise DecisionsLineError(f"`score` is {score!r}, not a number")
@@ -168,6 +181,7 @@ def parse_line(text: str) -> Decided:
     return Decided(
         data["id"],
         data["url"],
+        key,
         data.get("source", "") or "",
         kind if isinstance(kind, str) else "news",
         day,

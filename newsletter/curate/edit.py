@@ -677,7 +677,8 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
             f"{target.name} is left as it is; record it on the machine whose store collected that quarter"
         )
     cited = set(curation.cited_items(issue_id))
-    lines = [decided(item, article_text(curation.store, item), item.id in cited) for item in items]
+    keys = curation.store.keys_by_id(item.id for item in items)
+    lines = [decided(item, keys[item.id], article_text(curation.store, item), item.id in cited) for item in items]
     try:
         counts = write_record(target, lines)
     except OSError as exc:

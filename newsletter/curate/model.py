@@ -274,12 +274,24 @@ class Model:
         self._design: sparse.csr_matrix | None = None
         self.char_features, self.word_names = features.char_features, features.word_names
         self.similarity = features.similarity
-        nearest = np.sort(self.similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(documents), 1))
+        # An earlier quarter's pick is compared with the entries other than those written about it, and
+        # its site's citations counted without theirs: a candidate has no entry of its own, and a prior
+        # that knew the answer for the training rows would teach the classifier to trust it too much.
+        similarity = self.similarity
+        if any(d.own_entries for d in self.documents):
+            similarity = similarity.copy()
+            for row, doc in enumerate(self.documents):
+                similarity[row, list(doc.own_entries)] = 0.0
+        nearest = np.sort(similarity, axis=1)[:, -NEAREST:] if self.history else np.zeros((len(documents), 1))
         hosts = Counter(host for entry in self.history for host in set(entry.hosts))
         self.site_entries = [hosts.get(d.host, 0) for d in self.documents]  # past entries citing each one's site
+        cited = [
+            count - sum(1 for n in doc.own_entries if doc.host in self.history[n].hosts)
+            for count, doc in zip(self.site_entries, self.documents, strict=True)
+        ]
         self.parts = np.c_[
             _standardised(nearest.mean(axis=1)),
-            _standardised(np.array([math.log1p(hosts.get(d.host, 0)) for d in self.documents])),
+            _standardised(np.array([math.log1p(count) for count in cited])),
             _standardised(np.array([math.log1p(max(d.keyword_score, 0.0)) for d in self.documents])),
         ]
         self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS])

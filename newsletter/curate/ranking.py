@@ -19,8 +19,8 @@ quarter).
   (`issues/<id>.decisions.jsonl`, written by `send` and `issue record`; see
   `decisions`): its picks as picks, its skips as non-picks, the rest as weak
   non-picks. On the 2022 fixture, the quarter's last month ranked after
-  learning from a record of the two months before needs 29 and 46 reads for
-  80% and 95% of its 16 picks, against 33 and 59 from the past entries alone
+  learning from a record of the two months before needs 25 and 42 reads for
+  80% and 95% of its 16 picks, against 33 and 62 from the past entries alone
   (`bench/relevance.py`).
 
 **How**
@@ -31,8 +31,10 @@ quarter).
    Swedish or Danish spelling with its Norwegian cousin; the mean cosine of the
    three nearest entries), how often past issues cited its host, and collection's
    keyword score. Each is standardised over the quarter; the prior is their
-   weighted sum. Past entries are Norwegian prose and candidates are titles and
-   summaries in six languages, so a classifier trained on entries against items
+   weighted sum. An earlier quarter's pick is compared without the entries
+   that cite it (`Document.own_entries`), as a candidate has none. Past
+   entries are Norwegian prose and candidates are titles and summaries in six
+   languages, so a classifier trained on entries against items
    would learn the difference in style; similarity does not.
 2. Once there are picks and non-picks among the items themselves (this
    quarter's decisions, or earlier quarters' items), a logistic regression
@@ -80,7 +82,7 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -100,8 +102,12 @@ log = logging.getLogger(__name__)
 
 # Weights of the training examples, by how sure their label is.
 DECIDED_WEIGHT = 1.0  # picked or skipped by the editor
-LEFT_OUT_WEIGHT = 0.3  # collected in an earlier issue's quarter, not in that issue
+LEFT_OUT_WEIGHT = 0.5  # collected in an earlier issue's quarter, not in that issue (see below)
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
+# Left out of an issue is nearly a decision: the issue went out without the item. On the 2022 fixture
+# (the last month ranked after a record of the two before), 0.3, 0.5 and 1.0 needed 44, 43 and 37
+# reads for 95% of the picks in the first ranking and 49, 49 and 48 in the editor's loop; 0.5 leaves
+# the quarter's own decisions more say among several quarters of left-out items.
 # A decisions record's line (`decisions`) by its decision: (label, weight).
 RECORDED = {"picked": (1, DECIDED_WEIGHT), "skipped": (0, DECIDED_WEIGHT), "left out": (0, LEFT_OUT_WEIGHT)}
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
@@ -139,6 +145,9 @@ class Document:
     kind: str = ""
     keyword_score: float = 0.0
     host: str = ""
+    # Indices into the history of the past entries citing the item (an earlier quarter's pick): they
+    # were written about it, so its prior leaves them out (`model.Model`), as a candidate's has none.
+    own_entries: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ def host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def link_targets(store: Store, links: Iterable[str]) -> dict[str, str]:
+def link_targets(store: Store, links: Iterable[str], elsewhere: Mapping[str, str] | None = None) -> dict[str, str]:
     """{link: id of the collected item it points to}, for those of `links` that point to one.
 
     How an entry written by hand (the item's address pasted in, or an issue written before the
@@ -203,6 +212,8 @@ def link_targets(store: Store, links: Iterable[str]) -> dict[str, str]:
     with a fragment points first to the item collected with that fragment (one of several entries
     of a feed sharing a page), else to the page's own item. Only http(s) links count, as `issue
     check` allows no other: a relative link or a mailto: points to nothing. One query in all.
+    `elsewhere` ({de-duplication key: item id}) are items known outside the store (the lines of a
+    decisions record), looked up where the store has none of a link's keys.
     """
     from newsletter.collect.urls import dedup_key
 
@@ -219,6 +230,8 @@ def link_targets(store: Store, links: Iterable[str]) -> dict[str, str]:
         fragments = dict.fromkeys([unquote(parts.fragment), parts.fragment]) if parts.fragment else {}
         wanted[link] = [*(f"{key}#{fragment}" for fragment in fragments), key]
     found = store.ids_by_key(key for keys in wanted.values() for key in keys)
+    if elsewhere:
+        found = {**{key: elsewhere[key] for keys in wanted.values() for key in keys if key in elsewhere}, **found}
     return {
         link: next(found[key] for key in keys if key in found)
         for link, keys in wanted.items()
@@ -238,10 +251,11 @@ def plain(markdown: str) -> str:
     return _MARKUP.sub(" ", markdown or "")
 
 
-def item_document(item: Item, article: str = "") -> Document:
-    """The document of a collected item: title, summary and the opening of its article page."""
+def item_document(item: Item, article: str = "", own_entries: tuple[int, ...] = ()) -> Document:
+    """The document of a collected item: title, summary and the opening of its article page; `own_entries`
+    the past entries citing it (see `Document.own_entries`)."""
     text = "\n".join(part for part in (item.title, item.summary, (article or "")[:ARTICLE_CHARS]) if part)
-    return Document(text, item.source, item.kind, item.score, host_of(item.url))
+    return Document(text, item.source, item.kind, item.score, host_of(item.url), own_entries)
 
 
 def rank_items(
@@ -559,11 +573,20 @@ def rank_quarter(
         history_ids(issues_dir, issue_id, learn_from_later),
         var / PAST_ENTRIES_CACHE if var else None,
     )
+    past_ids = sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]
+    # What the store may no longer hold of those quarters, as each issue's decisions record kept it.
+    records = {past_id: read_record(record_path(issues_dir, past_id)) for past_id in past_ids}
+    recorded_keys = {line.key: line.id for lines in records.values() for line in lines}
     # Cited: named in an entry's `items`, or, by an entry that names none (written by hand), linked
-    # from its text. An entry `issue add` made links to its own item, which may share the address
-    # of another (a feed's entries sharing one page): its links cite nothing more.
-    cited = {item for e in history for item in e.items}
-    cited.update(linked_items(store, (link for e in history if not e.items for link in e.links)))
+    # from its text (to an item of the store or of a record). An entry `issue add` made links to its
+    # own item, which may share the address of another (a feed's entries sharing one page): its
+    # links cite nothing more.
+    targets = link_targets(store, (link for e in history if not e.items for link in e.links), recorded_keys)
+    citing: dict[str, list[int]] = {}  # item id -> the entries citing it (indices into history)
+    for n, e in enumerate(history):
+        for item in e.items or dict.fromkeys(targets[link] for link in e.links if link in targets):
+            citing.setdefault(item, []).append(n)
+    cited = set(citing)
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
     labelled: list[tuple[Item, int, float]] = [
@@ -585,21 +608,20 @@ def rank_quarter(
             pass  # an entry's item that this store never collected
     recorded_articles: dict[str, str] = {}
     shares: list[float] = []  # of a recorded quarter's items that its issue picked
-    for past_id in sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]:
+    for past_id in past_ids:
         since, until = quarter_bounds(past_id)
         left_out = store.iter_items(since, until, include_undated=False, order="newest", limit=PAST_QUARTER_ITEMS_LIMIT)
         for item in left_out:
             if item.id not in seen:
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
-        # What the store no longer holds of that quarter, as the issue's decisions record kept it.
-        recorded = read_record(record_path(issues_dir, past_id))
+        recorded = records[past_id]
         if recorded:
             picked = sum(1 for line in recorded if line.decision == "picked" or line.id in cited)
             shares.append(picked / len(recorded))
         for line in recorded[-PAST_QUARTER_ITEMS_LIMIT:]:
             if line.id not in seen:
-                # An item the issue names is its pick, whatever a hand-edited line says.
+                # An item the issue cites is its pick, whatever a hand-edited line says.
                 label, weight = RECORDED["picked" if line.id in cited else line.decision]
                 labelled.append((line.as_item(), label, weight))
                 recorded_articles[line.id] = line.article
@@ -610,8 +632,8 @@ def rank_quarter(
     undecided = [i for i in undecided if i not in own]
     documents = [item_document(i, article_text(store, i)) for i in undecided]
     labelled_documents = [
-        (item_document(i, recorded_articles.get(i.id) or article_text(store, i)), label, weight)
-        for i, label, weight in labelled
+        (item_document(i, recorded_articles.get(i.id) or article_text(store, i), tuple(citing.get(i.id, ()))), label, w)
+        for i, label, w in labelled
     ]
     known_hosts = {host_of(i.url) for i in quarter_items} | {host_of(s.url) for s in feeds.sources}
     since, until = quarter_bounds(issue_id)

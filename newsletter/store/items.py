@@ -315,13 +315,24 @@ class ItemStore(Database):
         points to (keys as `newsletter.collect.urls.dedup_key` makes them). In chunks, so a long
         list stays under SQLite's limit of bound parameters.
         """
-        wanted = list(dict.fromkeys(keys))
+        return self._pairs("key", "id", keys)
+
+    def keys_by_id(self, ids: Iterable[str]) -> dict[str, str]:
+        """{item id: de-duplication key} for those of `ids` the store has (others left out)."""
+        return self._pairs("id", "key", ids)
+
+    def _pairs(self, by: str, of: str, values: Iterable[str]) -> dict[str, str]:
+        """{value of column `by`: value of column `of`} for the items whose `by` is among `values`; in
+        chunks, so a long list stays under SQLite's limit of bound parameters. `by` and `of` are
+        column names of this module, never input."""
+        wanted = list(dict.fromkeys(values))
         found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             found.update(
-                (row[0], row[1]) for row in self.db.execute(f"SELECT key, id FROM items WHERE key IN ({marks})", chunk)
+                (row[0], row[1])
+                for row in self.db.execute(f"SELECT {by}, {of} FROM items WHERE {by} IN ({marks})", chunk)
             )
         return found
 
