@@ -584,8 +584,8 @@ def rank_quarter(
     targets = link_targets(store, (link for e in history if not e.items for link in e.links), recorded_keys)
     citing: dict[str, list[int]] = {}  # item id -> the entries citing it (indices into history)
     for n, e in enumerate(history):
-        for item in e.items or dict.fromkeys(targets[link] for link in e.links if link in targets):
-            citing.setdefault(item, []).append(n)
+        for item_id in e.items or dict.fromkeys(targets[link] for link in e.links if link in targets):
+            citing.setdefault(item_id, []).append(n)
     cited = set(citing)
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
