@@ -718,6 +718,57 @@ def test_the_link_of_an_item_sharing_its_page_cites_no_other_item(tmp_path):
     assert run("issue", "add", "2025-q2", ids["Sakslisten"]).exit_code == 0
 
 
+ARTICLE = "https://www.coe.int/en/web/anti-human-trafficking/news/-/asset_publisher/fX6Z/content/"
+SLUG = "greta-issues-guidance-note-on-the-risks-of-trafficking"
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        # The same case with a display parameter more: the item's query is part of the link's.
+        ("https://www.stortinget.no/no/Saker/Sak/?p=87609&target=case-status", "case"),
+        ("http://stortinget.no/no/Saker/Sak?target=case-status&p=87609", "case"),
+        # Not the document's own parameter: nothing to tell which case.
+        ("https://www.stortinget.no/no/Saker/Sak/?target=case-status", None),
+        ("https://www.stortinget.no/no/Saker/Sak/?p=1&target=case-status", None),
+        # The article under its short path: the same slug, on the same host.
+        (f"https://www.coe.int/en/web/anti-human-trafficking/-/{SLUG}", "note"),
+        (f"https://www.coe.int/-/{SLUG}?redirect=x", "note"),
+        (f"https://www.osce.org/-/{SLUG}", None),  # another host
+        ("https://www.coe.int/en/web/anti-human-trafficking/-/nyheter", None),  # no article's slug
+        # Two items end in this slug: which one is not for the tool to guess.
+        ("https://www.coe.int/-/annual-report-of-the-group-of-experts", None),
+    ],
+)
+def test_a_link_to_another_address_of_an_items_document_cites_it(tmp_path, link, expected):
+    from newsletter.collect.urls import identify
+    from newsletter.models import RawItem, Source
+    from newsletter.store import Store
+
+    source = Source(key="s", name="S", kind="rss", url="https://example.org/rss", section="norway", heading="S")
+    urls = {
+        "case": "https://www.stortinget.no/no/Saker/Sak/?p=87609",
+        "other case": "https://www.stortinget.no/no/Saker/Sak/?p=87610",
+        "note": ARTICLE + SLUG,
+        "report 2022": ARTICLE + "annual-report-of-the-group-of-experts",
+        "report 2023": "https://www.coe.int/en/web/greta/-/annual-report-of-the-group-of-experts",
+    }
+    with Store(tmp_path / "n.db") as store:
+        raws = [
+            (identify(url), RawItem(url=url, title=name, summary="", published=dt.date(2025, 5, 2)))
+            for name, url in urls.items()
+        ]
+        store.upsert_items(source, raws, dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+        ids = {i.title: i.id for i in store.iter_items()}
+        targets = ranking.link_targets(store, [link])
+        assert targets.get(link) == (ids[expected] if expected else None)
+        # Items known only from a decisions record are found the same way.
+        recorded = {identify(url).key: f"r-{name}" for name, url in urls.items()}
+        store.db.execute("DELETE FROM items")
+        elsewhere = ranking.link_targets(store, [link], recorded)
+        assert elsewhere.get(link) == (f"r-{expected}" if expected else None)
+
+
 def test_before_any_decision_why_names_how_often_past_issues_cited_the_items_site():
     history = [
         PastEntry("2024-q2", "norway", "Fafo", "Rapport", "Fafo om arbeidsliv og utnytting", ("fafo.no",)),

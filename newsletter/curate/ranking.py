@@ -85,7 +85,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from newsletter import clock
 from newsletter.curate.decisions import read_record, record_path
@@ -232,11 +232,64 @@ def link_targets(store: Store, links: Iterable[str], elsewhere: Mapping[str, str
     found = store.ids_by_key(key for keys in wanted.values() for key in keys)
     if elsewhere:
         found = {**{key: elsewhere[key] for keys in wanted.values() for key in keys if key in elsewhere}, **found}
-    return {
+    targets = {
         link: next(found[key] for key in keys if key in found)
         for link, keys in wanted.items()
         if any(key in found for key in keys)
     }
+    hosts: dict[str, dict[str, str]] = {}  # the keys of a host's items, read once per call
+    for link, keys in wanted.items():
+        if link not in targets and (near := _another_address(store, keys[-1], elsewhere or {}, hosts)) is not None:
+            targets[link] = near
+    return targets
+
+
+# A path segment this long with this many hyphens is an article's own slug ("greta-issues-guidance-note-
+# on-…"), which a CMS serves under several paths; "index.html" or "nyheter" name no one document.
+SLUG_CHARS, SLUG_HYPHENS = 24, 3
+
+
+def _another_address(
+    store: Store, key: str, elsewhere: Mapping[str, str], hosts: dict[str, dict[str, str]]
+) -> str | None:
+    """The one item at another address of the document that de-duplication key `key` names, or None.
+
+    Editors paste the address they read a document at, which is often not the one a feed gave:
+    the same Storting case with a display parameter more (`Sak?p=87609&target=case-status` for
+    `Sak?p=87609`), or a Liferay article under its short path (`/-/greta-issues-guidance-note-…`
+    for `/news/-/asset_publisher/…/content/greta-issues-guidance-note-…`). Two rules, on the same
+    host only, and only where exactly one item answers:
+
+    - the item's address is the link's path with some of its query parameters (at least one: the
+      one that names the document);
+    - the item's last path segment is the link's, and it is an article's own slug (`SLUG_CHARS`
+      long with `SLUG_HYPHENS` hyphens).
+
+    `elsewhere` are items known outside the store (`link_targets`); `hosts` caches each host's
+    keys for the links of one call (the slug rule reads them all).
+    """
+    base, _, query = key.partition("?")
+    host, _, path = base.partition("/")
+    slug = path.rstrip("/").rsplit("/", 1)[-1]
+    is_slug = len(slug) >= SLUG_CHARS and slug.count("-") >= SLUG_HYPHENS
+    if not (query or is_slug):
+        return None
+
+    def under(prefix: str) -> dict[str, str]:
+        return store.ids_under(prefix) | {k: v for k, v in elsewhere.items() if k.startswith(prefix)}
+
+    matches = set()
+    if query:
+        params = set(parse_qsl(query, keep_blank_values=True))
+        for other, item_id in under(base + "?").items():
+            other_query = other.partition("?")[2]
+            if other_query and set(parse_qsl(other_query, keep_blank_values=True)) <= params:
+                matches.add(item_id)
+    if is_slug and not matches:
+        if host not in hosts:
+            hosts[host] = under(host + "/")
+        matches = {i for other, i in hosts[host].items() if other.partition("?")[0].rsplit("/", 1)[-1] == slug}
+    return matches.pop() if len(matches) == 1 else None
 
 
 def linked_items(store: Store, links: Iterable[str]) -> list[str]:

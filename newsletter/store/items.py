@@ -317,6 +317,12 @@ class ItemStore(Database):
         """
         return self._pairs("key", "id", keys)
 
+    def ids_under(self, prefix: str) -> dict[str, str]:
+        """{de-duplication key: item id} for the items whose key begins with `prefix` (through the key's
+        index: a range of keys, compared byte by byte as SQLite compares text)."""
+        rows = self.db.execute("SELECT key, id FROM items WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff"))
+        return {row[0]: row[1] for row in rows}
+
     def keys_by_id(self, ids: Iterable[str]) -> dict[str, str]:
         """{item id: de-duplication key} for those of `ids` the store has (others left out)."""
         return self._pairs("id", "key", ids)
