@@ -783,6 +783,8 @@ def issue_record(ctx: Context, issue_id):
     with ctx.store() as store:
         recorded = record_decisions(_curation(ctx, store), issue_id)
     click.echo(_recorded_line(recorded))
+    if recorded.warning:
+        click.echo(f"warning: {recorded.warning}", err=True)
 
 
 def _record_after_send(ctx: Context, store: Store, issue_id: str):
@@ -794,7 +796,14 @@ def _record_after_send(ctx: Context, store: Store, issue_id: str):
         return record_decisions(_curation(ctx, store), issue_id)
     except NewsletterError as exc:
         click.echo(f"warning: the quarter's decisions were not recorded: {exc}", err=True)
-        return None
+    except Exception as exc:  # noqa: BLE001 (the mail is out: nothing here may hide the send's report)
+        logging.getLogger(__name__).debug("recording %s failed", issue_id, exc_info=True)
+        click.echo(
+            f"warning: the quarter's decisions were not recorded ({type(exc).__name__}: {exc}); "
+            f"run `newsletter issue record {issue_id}` once it is fixed",
+            err=True,
+        )
+    return None
 
 
 def _recorded_line(recorded) -> str:
@@ -1738,6 +1747,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         click.echo(f"messages written to {outbox}")
     if recorded is not None:
         click.echo(f"{_recorded_line(recorded)}; commit it with the issue, the ranking learns from it")
+        if recorded.warning:
+            click.echo(f"warning: {recorded.warning}", err=True)
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
     for row in shown[:20]:
         now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""

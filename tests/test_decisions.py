@@ -275,6 +275,8 @@ def test_a_real_send_records_the_quarter_and_a_dry_run_or_a_run_with_nothing_to_
         "the ranking learns from it"
     ) in sent.stdout.splitlines(), sent.stdout
     assert [line.title for line in read_record(path)] == ["Tvangsarbeid i renhold", "Lønnsoppgjøret 2024"]
+    # The sample issue's entries cite none of these two: said, with what to do.
+    assert "warning: none of 2024-q2's entries cites an item this store collected in its quarter" in sent.stderr
 
     path.write_text("kept as the editor left it\n", encoding="utf-8")
     again = run(root, "send", "2024-q2", "--yes")
@@ -392,3 +394,69 @@ def test_the_prior_leaves_out_the_entries_citing_a_document():
     assert model.parts[0, 0] < model.parts[1, 0]  # ... but the first is not compared with its own entry
     assert model.parts[0, 1] < model.parts[1, 1]  # nor is that entry's citation of its site counted
     assert model.site_entries[0] == model.site_entries[1] == 1  # `why` still says what past issues did
+
+
+def test_a_title_with_a_unicode_line_separator_reads_back_whole(tmp_path):
+    """JSON Lines ends a line at "\\n" only; U+2028, U+2029 and U+0085 inside a title stay in it."""
+    title = "Rapport\u2028del 1\u2029del 2\x85slutt"
+    lines = [Decided("x1", "https://a/1", "a/1", "fafo", "report", dt.date(2025, 5, 1), title, "", "", 0.0, "picked")]
+    write_record(tmp_path / "r.jsonl", lines)
+    assert read_record(tmp_path / "r.jsonl") == lines
+
+
+def test_a_line_nested_too_deeply_is_named_not_raised(tmp_path, caplog):
+    path = tmp_path / "2025-q1.decisions.jsonl"
+    good = json.dumps({"id": "x", "url": "https://a/1", "title": "t", "decision": "picked"})
+    path.write_text("[" * 100_000 + "\n" + good + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert [line.id for line in read_record(path)] == ["x"]
+    assert "line 1: not JSON (nested too deeply)" in caplog.text
+
+
+def test_a_record_with_no_pick_gives_no_share_of_picks(recorded):
+    """A record written where the store held none of the issue's items holds no pick: it must not tell
+    the next quarter to expect no pick at all (the entries' count stands)."""
+    root, ids = recorded
+    path = record_path(root / "issues", "2025-q1")
+    picks = {ids["a"], ids["b"], ids["c"]}
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] not in picks]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    Workspace(root).db_path.unlink()
+    fill(root, NOW)
+    _chances, footer = listing(root, "2025-q2")
+    assert "0 picks, 3 non-picks" in footer, footer  # the record is read ...
+    assert "about 1 likely pick among them" in footer, footer  # ... and its share of 0 is not taken
+
+
+def test_a_record_line_and_the_stores_copy_are_one_item_whatever_their_ids(recorded):
+    """Ids are made from the key but lengthened on a collision, so another store may give one document
+    another id: the record's line is matched to the store's item by its key."""
+    root, _ids = recorded
+    path = record_path(root / "issues", "2025-q1")
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        line["id"] = line["id"] + "zz"  # as another store's, longer ids
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    fill(root, NOW)
+    _chances, footer = listing(root)
+    assert "3 picks, 3 non-picks" in footer, footer  # not six of each
+
+
+def test_an_unexpected_failure_to_record_after_a_send_is_a_warning_not_a_traceback(sample_workspace, smtp, monkeypatch):
+    import sqlite3
+
+    from newsletter.curate import edit
+    from tests.test_send_cli import mailing_workspace
+
+    def broken(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    root = mailing_workspace(sample_workspace, smtp.port, 2)
+    monkeypatch.setattr(edit, "record_decisions", broken)
+    sent = run(root, "send", "2024-q2", "--yes")
+    assert sent.exit_code == 0, sent.output
+    assert "2024-q2: sent 2 now" in sent.stdout and "Traceback" not in sent.output
+    assert (
+        "warning: the quarter's decisions were not recorded (OperationalError: database is locked); run "
+        "`newsletter issue record 2024-q2` once it is fixed"
+    ) in sent.stderr

@@ -738,6 +738,9 @@ SLUG = "greta-issues-guidance-note-on-the-risks-of-trafficking"
         ("https://www.coe.int/en/web/anti-human-trafficking/-/nyheter", None),  # no article's slug
         # Two items end in this slug: which one is not for the tool to guess.
         ("https://www.coe.int/-/annual-report-of-the-group-of-experts", None),
+        # A yearly report's slug: another year's path is another report; a path naming no year agrees.
+        ("https://www.fafo.no/nyheter/2025/arsrapport-om-menneskehandel-i-norge", None),
+        ("https://www.fafo.no/-/arsrapport-om-menneskehandel-i-norge", "fafo 2026"),
     ],
 )
 def test_a_link_to_another_address_of_an_items_document_cites_it(tmp_path, link, expected):
@@ -752,6 +755,7 @@ def test_a_link_to_another_address_of_an_items_document_cites_it(tmp_path, link,
         "note": ARTICLE + SLUG,
         "report 2022": ARTICLE + "annual-report-of-the-group-of-experts",
         "report 2023": "https://www.coe.int/en/web/greta/-/annual-report-of-the-group-of-experts",
+        "fafo 2026": "https://www.fafo.no/nyheter/2026/arsrapport-om-menneskehandel-i-norge",
     }
     with Store(tmp_path / "n.db") as store:
         raws = [

@@ -26,9 +26,10 @@ items stays a few hundred kilobytes); `summary` and `article` may be empty.
 
 The ranking (`ranking.rank_quarter`) learns from the record of each earlier issue in its history
 as it learns from the store's items of that quarter: picks as picks, skips as firm non-picks,
-the items left out as weak ones. Where the store still holds an item, the store's copy is used,
-and the record's line only when the store lacks it (ids are derived from the canonical URL, so
-one item has one id in every store).
+the items left out at half weight. Where the store still holds an item (found by its
+de-duplication key: ids are derived from it, but a store lengthens one that collides with
+another's, so one document may have two ids in two stores), the store's copy is used, and the
+record's line only when the store lacks it.
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def parse_line(text: str) -> Decided:
         data = json.loads(text)
     except ValueError as exc:
         raise DecisionsLineError(f"not JSON ({exc.args[0] if exc.args else exc})") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser goes
+        raise DecisionsLineError("not JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise DecisionsLineError("not a JSON object")
     for name in ("id", "url", "title", "decision"):
@@ -209,7 +212,8 @@ def read_record(path: Path) -> list[Decided]:
         return []
     out = []
     bad = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only (JSON Lines): a title may hold U+2028 or U+0085, which `splitlines` breaks at.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

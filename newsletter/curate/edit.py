@@ -646,10 +646,12 @@ def ranked_candidates(
 
 @dataclass(frozen=True)
 class Recorded:
-    """What `record_decisions` wrote: the file and how many items it holds per decision."""
+    """What `record_decisions` wrote: the file, how many items it holds per decision, and a warning
+    for the editor when the record holds no pick though the issue has entries."""
 
     path: Path
     counts: dict[str, int]
+    warning: str | None = None
 
 
 def record_decisions(curation: Curation, issue_id: str) -> Recorded:
@@ -658,9 +660,11 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
     Every item of the issue's quarter in the store (`inbox.quarter_items`), picked when the issue
     cites it (`Curation.cited_items`) or it is marked picked, skipped when skipped, left out
     otherwise. Written anew each time, so recording again after a change of the issue is safe.
-    Raises NotFound when the issue file does not exist, NewsletterError when the store holds no
-    item of the quarter (a record of nothing would hide an earlier, fuller one) or the file cannot
-    be written.
+    Raises NotFound when the issue file does not exist, NewsletterError when the issue file cannot
+    be read (naming its file and line), when the store holds no item of the quarter (a record of
+    nothing would hide an earlier, fuller one) or when the record cannot be written. A record
+    with no pick though the issue has entries is written, with a warning (`Recorded.warning`):
+    the ranking takes no share of picks from it, and learns only what was left out.
     """
     path = curation.path(issue_id)
     if not path.exists():
@@ -683,7 +687,24 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
         counts = write_record(target, lines)
     except OSError as exc:
         raise NewsletterError(f"cannot write {target}: {exc.strerror or exc}") from None
-    return Recorded(target, counts)
+    warning = None
+    if not counts["picked"] and _has_entries(curation, issue_id):
+        warning = (
+            f"none of {issue_id}'s entries cites an item this store collected in its quarter, so the record "
+            "holds no pick and teaches the ranking only what was left out; if the issue's items were "
+            "collected on another machine, record it there, or cite them here (`newsletter issue add "
+            f"{issue_id} ITEM --to SECTION:POSITION`, or their links in the entries' text)"
+        )
+    return Recorded(target, counts, warning)
+
+
+def _has_entries(curation: Curation, issue_id: str) -> bool:
+    """Whether the issue (readable: `Curation.uses` read it) has any entry."""
+    try:
+        issue, _ = IssueDocument.load(curation.path(issue_id)).validate(curation.settings)
+    except IssueFileError:
+        return False
+    return any(True for _ in issue.entries())
 
 
 def learned_places(curation: Curation, issue_id: str, item_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

@@ -83,7 +83,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -237,22 +237,19 @@ def link_targets(store: Store, links: Iterable[str], elsewhere: Mapping[str, str
         for link, keys in wanted.items()
         if any(key in found for key in keys)
     }
-    hosts: dict[str, dict[str, str]] = {}  # the keys of a host's items, read once per call
-    for link, keys in wanted.items():
-        if link not in targets and (near := _another_address(store, keys[-1], elsewhere or {}, hosts)) is not None:
-            targets[link] = near
-    return targets
+    unresolved = {link: keys[-1] for link, keys in wanted.items() if link not in targets}
+    return targets | (_other_addresses(store, unresolved, elsewhere or {}) if unresolved else {})
 
 
 # A path segment this long with this many hyphens is an article's own slug ("greta-issues-guidance-note-
 # on-…"), which a CMS serves under several paths; "index.html" or "nyheter" name no one document.
 SLUG_CHARS, SLUG_HYPHENS = 24, 3
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
-def _another_address(
-    store: Store, key: str, elsewhere: Mapping[str, str], hosts: dict[str, dict[str, str]]
-) -> str | None:
-    """The one item at another address of the document that de-duplication key `key` names, or None.
+def _other_addresses(store: Store, unresolved: Mapping[str, str], elsewhere: Mapping[str, str]) -> dict[str, str]:
+    """{link: the one item at another address of its document}, for the links (with their de-duplication
+    keys, `unresolved`) no item has the address of.
 
     Editors paste the address they read a document at, which is often not the one a feed gave:
     the same Storting case with a display parameter more (`Sak?p=87609&target=case-status` for
@@ -260,36 +257,56 @@ def _another_address(
     for `/news/-/asset_publisher/…/content/greta-issues-guidance-note-…`). Two rules, on the same
     host only, and only where exactly one item answers:
 
-    - the item's address is the link's path with some of its query parameters (at least one: the
-      one that names the document);
-    - the item's last path segment is the link's, and it is an article's own slug (`SLUG_CHARS`
-      long with `SLUG_HYPHENS` hyphens).
+    - the item's address is the link's path with some of its query parameters (at least one);
+    - the item's last path segment is the link's, it is an article's own slug (`SLUG_CHARS` long
+      with `SLUG_HYPHENS` hyphens), and where both paths name years they name the same ones (a
+      yearly report's slug under `/2025/` is not the one under `/2026/`).
 
-    `elsewhere` are items known outside the store (`link_targets`); `hosts` caches each host's
-    keys for the links of one call (the slug rule reads them all).
+    `elsewhere` ({key: id}) are items known outside the store, looked up the same way. Each path
+    and host is read once per call, and its items indexed, so the cost is that of reading the
+    hosts' items once, however many links there are.
     """
-    base, _, query = key.partition("?")
-    host, _, path = base.partition("/")
-    slug = path.rstrip("/").rsplit("/", 1)[-1]
-    is_slug = len(slug) >= SLUG_CHARS and slug.count("-") >= SLUG_HYPHENS
-    if not (query or is_slug):
-        return None
+    by_path: dict[str, list[tuple[str, frozenset]]] = {}
+    by_host: dict[str, list[tuple[str, str, frozenset]]] = {}
+    for link, key in unresolved.items():
+        base, _, query = key.partition("?")
+        host, _, path = base.partition("/")
+        slug = path.rstrip("/").rsplit("/", 1)[-1]
+        if query:
+            by_path.setdefault(base, []).append((link, frozenset(parse_qsl(query, keep_blank_values=True))))
+        if len(slug) >= SLUG_CHARS and slug.count("-") >= SLUG_HYPHENS:
+            by_host.setdefault(host, []).append((link, slug, frozenset(_YEAR.findall(base))))
 
     def under(prefix: str) -> dict[str, str]:
         return store.ids_under(prefix) | {k: v for k, v in elsewhere.items() if k.startswith(prefix)}
 
-    matches = set()
-    if query:
-        params = set(parse_qsl(query, keep_blank_values=True))
+    found: dict[str, str] = {}
+    for base, links in by_path.items():
+        params_of: dict[str, frozenset] = {}
+        having: dict[tuple[str, str], set[str]] = {}  # a query parameter -> the items whose address has it
         for other, item_id in under(base + "?").items():
-            other_query = other.partition("?")[2]
-            if other_query and set(parse_qsl(other_query, keep_blank_values=True)) <= params:
-                matches.add(item_id)
-    if is_slug and not matches:
-        if host not in hosts:
-            hosts[host] = under(host + "/")
-        matches = {i for other, i in hosts[host].items() if other.partition("?")[0].rsplit("/", 1)[-1] == slug}
-    return matches.pop() if len(matches) == 1 else None
+            params = frozenset(parse_qsl(other.partition("?")[2], keep_blank_values=True))
+            params_of[item_id] = params
+            for param in params:
+                having.setdefault(param, set()).add(item_id)
+        for link, params in links:
+            near = set().union(*(having.get(param, set()) for param in params))
+            matches = {item_id for item_id in near if params_of[item_id] and params_of[item_id] <= params}
+            if len(matches) == 1:
+                found[link] = matches.pop()
+    for host, slug_links in by_host.items():
+        slugs = {slug for _, slug, _ in slug_links}
+        ending: dict[str, list[tuple[str, frozenset]]] = {}  # a slug -> the items whose path ends in it
+        for other, item_id in under(host + "/").items():
+            other_base = other.partition("?")[0]
+            if (last := other_base.rstrip("/").rsplit("/", 1)[-1]) in slugs:
+                ending.setdefault(last, []).append((item_id, frozenset(_YEAR.findall(other_base))))
+        for link, slug, years in slug_links:
+            if link not in found:
+                matches = {i for i, its in ending.get(slug, []) if not (years and its) or years == its}
+                if len(matches) == 1:
+                    found[link] = matches.pop()
+    return found
 
 
 def linked_items(store: Store, links: Iterable[str]) -> list[str]:
@@ -629,6 +646,13 @@ def rank_quarter(
     past_ids = sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]
     # What the store may no longer hold of those quarters, as each issue's decisions record kept it.
     records = {past_id: read_record(record_path(issues_dir, past_id)) for past_id in past_ids}
+    # A line of an item the store holds takes the store's id (found by its key: ids may differ
+    # between stores), so the store's copy and the line are one item.
+    stored = store.ids_by_key(line.key for lines in records.values() for line in lines)
+    records = {
+        past_id: [replace(line, id=stored.get(line.key, line.id)) for line in lines]
+        for past_id, lines in records.items()
+    }
     recorded_keys = {line.key: line.id for lines in records.values() for line in lines}
     # Cited: named in an entry's `items`, or, by an entry that names none (written by hand), linked
     # from its text (to an item of the store or of a record). An entry `issue add` made links to its
@@ -669,10 +693,17 @@ def rank_quarter(
                 labelled.append((item, 0, LEFT_OUT_WEIGHT))
                 seen.add(item.id)
         recorded = records[past_id]
-        if recorded:
-            picked = sum(1 for line in recorded if line.decision == "picked" or line.id in cited)
+        picked = sum(1 for line in recorded if line.decision == "picked" or line.id in cited)
+        if picked:  # a record with no pick (the store held none of the issue's items) tells no share
             shares.append(picked / len(recorded))
-        for line in recorded[-PAST_QUARTER_ITEMS_LIMIT:]:
+        # Every decision, and of the rest, as of the store, the newest dated ones up to the limit.
+        decided = [line for line in recorded if line.decision != "left out" or line.id in cited]
+        rest = sorted(
+            (line for line in recorded if line.decision == "left out" and line.id not in cited and line.published),
+            key=lambda line: line.published or dt.date.min,
+            reverse=True,
+        )
+        for line in [*decided, *rest[:PAST_QUARTER_ITEMS_LIMIT]]:
             if line.id not in seen:
                 # An item the issue cites is its pick, whatever a hand-edited line says.
                 label, weight = RECORDED["picked" if line.id in cited else line.decision]
