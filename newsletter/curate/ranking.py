@@ -19,7 +19,7 @@ quarter).
   (`issues/<id>.decisions.jsonl`, written by `send` and `issue record`; see
   `decisions`): its picks as picks, its skips as non-picks, the rest as weak
   non-picks. On the 2022 fixture, the quarter's last month ranked after
-  learning from a record of the two months before needs 27 and 40 reads for
+  learning from a record of the two months before needs 28 and 41 reads for
   80% and 95% of its 16 picks, against 33 and 62 from the past entries alone
   (`bench/relevance.py`).
 
