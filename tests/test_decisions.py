@@ -460,3 +460,66 @@ def test_an_unexpected_failure_to_record_after_a_send_is_a_warning_not_a_traceba
         "warning: the quarter's decisions were not recorded (OperationalError: database is locked); run "
         "`newsletter issue record 2024-q2` once it is fixed"
     ) in sent.stderr
+
+
+def test_damage_a_line_at_a_time_whatever_its_kind(tmp_path, caplog):
+    """Each kind of damage costs its own line only: a byte that is not UTF-8, half of a UTF-16 pair
+    written as an escape, an item already on an earlier line; a byte order mark costs nothing."""
+    path = tmp_path / "2025-q1.decisions.jsonl"
+
+    def line(item_id: str, **fields) -> bytes:
+        data = {"id": item_id, "url": f"https://a/{item_id}", "title": "t", "decision": "left out", **fields}
+        return json.dumps(data).encode("utf-8") + b"\n"
+
+    surrogate = line("c", title="x").replace(b'"title": "x"', b'"title": "\\ud800x"')  # as JSON escapes it
+    not_utf8 = line("b").replace(b'"t"', b'"t\xff"')
+    path.write_bytes(b"\xef\xbb\xbf" + line("a") + not_utf8 + surrogate + line("a", decision="picked") + line("d"))
+    with caplog.at_level(logging.WARNING):
+        kept = read_record(path)
+    assert [d.id for d in kept] == ["a", "d"]
+    assert "line 2: not UTF-8 text (byte 0xff" in caplog.text
+    assert "line 3: `title` holds '\\ud800', which is no character" in caplog.text
+    assert "line 4: item a is on line 1 already" in caplog.text
+    assert "line 1:" not in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["directory", "pipe"])
+def test_a_record_that_is_no_regular_file_is_left_out_with_a_warning(tmp_path, caplog, kind):
+    import os
+
+    path = tmp_path / "2025-q1.decisions.jsonl"
+    path.mkdir() if kind == "directory" else os.mkfifo(path)
+    with caplog.at_level(logging.WARNING):
+        assert read_record(path) == []  # and returns: a pipe with no writer would block a read
+    assert "it is not a regular file: remove it, then record the issue again" in caplog.text
+    assert "newsletter issue record 2025-q1" in caplog.text
+
+
+def test_an_issue_made_on_another_machine_checks_clean_where_its_record_knows_its_items(recorded):
+    """`issue add` wrote item ids into the issue; on a machine whose store never collected them, the
+    record beside the issue knows them, so the issue is no draft full of "unknown item" errors."""
+    root, _ids = recorded
+    Workspace(root).db_path.unlink()
+    checked = run(root, "issue", "check", "2025-q1", "--json")
+    problems = json.loads(checked.stdout)
+    errors = [p for p in problems["problems"] if p["level"] == "error"] if isinstance(problems, dict) else []
+    assert not errors, checked.stdout
+    record_path(root / "issues", "2025-q1").unlink()
+    assert run(root, "issue", "check", "2025-q1").exit_code == 1  # without it, the ids are unknown here
+
+
+def test_record_says_no_record_was_written_when_there_was_none(tmp_path):
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    assert run(root, "issue", "new", "2025-q1").exit_code == 0
+    empty = run(root, "issue", "record", "2025-q1")
+    assert empty.exit_code == 1 and "nothing to record, no record written;" in empty.stderr
+
+
+def test_issue_check_warns_when_two_entries_cite_one_item_through_different_addresses(recorded):
+    """Entry norway:1 cites item a by id (`issue add`); a note linking to another spelling of a's address
+    cites it too: one document in two entries, said by `issue check`."""
+    root, ids = recorded
+    note = ["--section", "norway", "--heading", "Fafo", "--title", "Igjen", "--text", "Se [her](http://www.fafo.no/a)."]
+    assert run(root, "issue", "note", "2025-q1", *note).exit_code == 0
+    checked = run(root, "issue", "check", "2025-q1")
+    assert f"links to item {ids['a']} (http://www.fafo.no/a), which norway:" in checked.output, checked.output

@@ -731,6 +731,7 @@ SLUG = "greta-issues-guidance-note-on-the-risks-of-trafficking"
         # Not the document's own parameter: nothing to tell which case.
         ("https://www.stortinget.no/no/Saker/Sak/?target=case-status", None),
         ("https://www.stortinget.no/no/Saker/Sak/?p=1&target=case-status", None),
+        ("https://www.stortinget.no/no/Saker/Sak/?p=87609&p=99999", None),  # two cases named: which?
         # The article under its short path: the same slug, on the same host.
         (f"https://www.coe.int/en/web/anti-human-trafficking/-/{SLUG}", "note"),
         (f"https://www.coe.int/-/{SLUG}?redirect=x", "note"),

@@ -160,8 +160,13 @@ def parse_line(text: str) -> Decided:
         if not isinstance(data.get(name), str) or not data[name].strip():
             raise DecisionsLineError(f"`{name}` is missing or not a text")
     for name in _TEXT_FIELDS:
-        if not isinstance(data.get(name, ""), str):
+        value = data.get(name, "")
+        if not isinstance(value, str):
             raise DecisionsLineError(f"`{name}` is not a text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # "\ud800": half of a UTF-16 pair, which no text may hold
+            raise DecisionsLineError(f"`{name}` holds {value[exc.start]!r}, which is no character") from None
     if data["decision"] not in DECISIONS:
         raise DecisionsLineError(
             f"`decision` is {data['decision']!r}; it must be one of {', '.join(repr(d) for d in DECISIONS)}"
@@ -196,30 +201,62 @@ def parse_line(text: str) -> Decided:
     )
 
 
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # a quarter's record is a few hundred kilobytes
+
+
 def read_record(path: Path) -> list[Decided]:
     """The lines of a record that are decided items; [] when there is no record.
 
-    The file is untrusted (hand-edited, merged, truncated): a line that is not a decided item is
-    left out with a warning naming the file and line, the rest are used; a file that cannot be
-    read at all is left out with a warning. Blank lines are allowed. Never raises.
+    The file is untrusted (hand-edited, merged, truncated): a line that is not a decided item (not
+    UTF-8, not JSON, a field missing or of the wrong kind, an item already on an earlier line) is
+    left out with a warning naming the file and line, the rest are used. A record that is no
+    regular file (a directory, a pipe, a device), larger than `MAX_RECORD_BYTES`, or cannot be read
+    is left out with a warning saying why. A UTF-8 byte order mark and blank lines are allowed.
+    Never raises.
     """
+    issue_id = path.name.removesuffix(SUFFIX)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        if not path.exists():
+            return []
+        if not path.is_file():  # a pipe would block the listing, a device would never end
+            raise _Unusable("it is not a regular file: remove it, then record the issue again")
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise _Unusable(f"it is larger than {MAX_RECORD_BYTES // 1024 // 1024} MB, which no quarter's record is")
+        data = path.read_bytes()
+    except _Unusable as exc:
+        log.warning("the ranking leaves out %s: %s (`newsletter issue record %s`)", path, exc, issue_id)
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        log.warning("ranking leaves out %s: %s; record it again with `newsletter issue record`", path, exc)
+    except OSError as exc:
+        log.warning(
+            "the ranking leaves out %s: it cannot be read (%s); check its permissions",
+            path,
+            exc.strerror or exc,
+        )
         return []
     out = []
     bad = []
+    first: dict[str, int] = {}
     # Lines end at "\n" only (JSON Lines): a title may hold U+2028 or U+0085, which `splitlines` breaks at.
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark some editors write
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(f"line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+            continue
         if not line.strip():
             continue
         try:
-            out.append(parse_line(line))
+            decided = parse_line(line)
         except DecisionsLineError as exc:
             bad.append(f"line {number}: {exc}")
+            continue
+        if decided.id in first:
+            bad.append(f"line {number}: item {decided.id} is on line {first[decided.id]} already")
+            continue
+        first[decided.id] = number
+        out.append(decided)
     if bad:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
         log.warning(
@@ -229,7 +266,11 @@ def read_record(path: Path) -> list[Decided]:
             "; ".join(bad[:3]),
             more,
             "that line" if len(bad) == 1 else "those lines",
-            path.name.removesuffix(SUFFIX),
+            issue_id,
             "" if len(bad) == 1 else "s",
         )
     return out
+
+
+class _Unusable(Exception):
+    """Why a record file is not read at all (its message completes "the ranking leaves out PATH: …")."""

@@ -22,7 +22,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from newsletter import clock
 from newsletter.collect.urls import address_problem, reference_key
 from newsletter.config import Workspace, line_of
-from newsletter.curate.decisions import decided, record_path, write_record
+from newsletter.curate.decisions import SUFFIX as DECISIONS_SUFFIX
+from newsletter.curate.decisions import decided, read_record, record_path, write_record
 from newsletter.curate.inbox import InboxQuery, iter_inbox, place, quarter_items, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
@@ -70,9 +71,15 @@ class Curation:
         return issue_path(self.workspace.issues_dir, issue_id)
 
     def known_items(self) -> set[str]:
-        """Ids of every collected item (an entry naming another id is an error)."""
+        """Ids of every collected item (an entry naming another id is an error): the store's, and those
+        the issues' decisions records hold, so an issue made on another machine stays valid here."""
         if self._known is None:
-            self._known = self.store.item_ids()
+            recorded = {
+                line.id
+                for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}"))
+                for line in read_record(path)
+            }
+            self._known = self.store.item_ids() | recorded
         return self._known
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str], list[str]]:
@@ -676,9 +683,10 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
     target = record_path(curation.workspace.issues_dir, issue_id)
     if not items:
         since, until = quarter_bounds(issue_id)
+        kept = f"{target.name} is left as it is" if target.exists() else "no record written"
         raise NewsletterError(
-            f"the store holds no item of {issue_id}'s quarter ({since} to {until}): nothing to record, and "
-            f"{target.name} is left as it is; record it on the machine whose store collected that quarter"
+            f"the store holds no item of {issue_id}'s quarter ({since} to {until}): nothing to record, "
+            f"{kept}; record it on the machine whose store collected that quarter"
         )
     cited = set(curation.cited_items(issue_id))
     keys = curation.store.keys_by_id(item.id for item in items)
@@ -928,6 +936,10 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         link for _key, _position, entry in issue.entries() if not entry.items for link in links_of(entry.text)
     ]
     targets = link_targets(curation.store, hand_links)
+    seen_items: dict[str | None, str] = {}  # item -> the first entry citing it (by id, or by a link)
+    for key, position, entry in issue.entries():
+        for item_id in entry.items or [targets[link] for link in links_of(entry.text) if link in targets]:
+            seen_items.setdefault(item_id, f"{key}:{position}")
     for key, position, entry in issue.entries():
         where = f"{key}:{position}"
         if not entry.text.strip():
@@ -986,6 +998,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
+            elif (target := None if entry.items else targets.get(link)) in seen_items and seen_items[target] != where:
+                # Another address of an item another entry cites: one document, two entries.
+                add(
+                    "warning",
+                    f"{where} links to item {target} ({link}), which {seen_items[target]} cites too",
+                    entry,
+                    "text",
+                )
             seen_links.setdefault(link, where)
             if link in earlier:
                 add("warning", f"{where} links to {link}, already used in {earlier[link]}", entry, "text")

@@ -85,7 +85,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter import clock
 from newsletter.curate.decisions import read_record, record_path
@@ -266,14 +266,14 @@ def _other_addresses(store: Store, unresolved: Mapping[str, str], elsewhere: Map
     and host is read once per call, and its items indexed, so the cost is that of reading the
     hosts' items once, however many links there are.
     """
-    by_path: dict[str, list[tuple[str, frozenset]]] = {}
+    by_path: dict[str, list[tuple[str, dict[str, list[str]]]]] = {}
     by_host: dict[str, list[tuple[str, str, frozenset]]] = {}
     for link, key in unresolved.items():
         base, _, query = key.partition("?")
         host, _, path = base.partition("/")
         slug = path.rstrip("/").rsplit("/", 1)[-1]
         if query:
-            by_path.setdefault(base, []).append((link, frozenset(parse_qsl(query, keep_blank_values=True))))
+            by_path.setdefault(base, []).append((link, parse_qs(query, keep_blank_values=True)))
         if len(slug) >= SLUG_CHARS and slug.count("-") >= SLUG_HYPHENS:
             by_host.setdefault(host, []).append((link, slug, frozenset(_YEAR.findall(base))))
 
@@ -282,16 +282,24 @@ def _other_addresses(store: Store, unresolved: Mapping[str, str], elsewhere: Map
 
     found: dict[str, str] = {}
     for base, links in by_path.items():
-        params_of: dict[str, frozenset] = {}
-        having: dict[tuple[str, str], set[str]] = {}  # a query parameter -> the items whose address has it
+        params_of: dict[str, dict[str, list[str]]] = {}
+        having: dict[tuple[str, str], set[str]] = {}  # a parameter's name and value -> the items having it
         for other, item_id in under(base + "?").items():
-            params = frozenset(parse_qsl(other.partition("?")[2], keep_blank_values=True))
+            params = parse_qs(other.partition("?")[2], keep_blank_values=True)
             params_of[item_id] = params
-            for param in params:
-                having.setdefault(param, set()).add(item_id)
+            for name, values in params.items():
+                for value in values:
+                    having.setdefault((name, value), set()).add(item_id)
         for link, params in links:
-            near = set().union(*(having.get(param, set()) for param in params))
-            matches = {item_id for item_id in near if params_of[item_id] and params_of[item_id] <= params}
+            near = set().union(
+                *(having.get((name, value), set()) for name, values in params.items() for value in values)
+            )
+            # Each of the item's parameters with the same values in the link (`p=1&p=2` is not `p=1`).
+            matches = {
+                item_id
+                for item_id in near
+                if params_of[item_id] and all(params.get(name) == values for name, values in params_of[item_id].items())
+            }
             if len(matches) == 1:
                 found[link] = matches.pop()
     for host, slug_links in by_host.items():
