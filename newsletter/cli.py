@@ -775,8 +775,9 @@ def issue_record(ctx: Context, issue_id):
     (the issue cites it), skipped, or left out. The ranking of later quarters
     learns from it once the store no longer holds these items (a new machine, a
     colleague's clone, a store started afresh): commit it with the issue.
-    `newsletter send` records the issue by itself; run this for an issue sent
-    another way, or again after changing a sent issue.
+    `newsletter send` through the SMTP server records the issue by itself; run
+    this for an issue sent another way (the outbox, by hand), or again after
+    changing a sent issue.
     """
     from newsletter.curate.edit import record_decisions
 

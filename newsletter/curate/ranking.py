@@ -102,12 +102,13 @@ log = logging.getLogger(__name__)
 
 # Weights of the training examples, by how sure their label is.
 DECIDED_WEIGHT = 1.0  # picked or skipped by the editor
-LEFT_OUT_WEIGHT = 0.5  # collected in an earlier issue's quarter, not in that issue (see below)
+# Collected in an earlier issue's quarter, not in that issue. Left out is nearly a decision: the issue
+# went out without the item. On the 2022 fixture (the last month ranked after a record of the two
+# before), 0.3, 0.5 and 1.0 needed 44, 43 and 37 reads for 95% of the picks in the first ranking and
+# 49, 49 and 48 in the editor's loop; 0.5 leaves the quarter's own decisions more say among several
+# quarters of left-out items.
+LEFT_OUT_WEIGHT = 0.5
 UNDECIDED_WEIGHT = 0.05  # the current quarter, not yet decided
-# Left out of an issue is nearly a decision: the issue went out without the item. On the 2022 fixture
-# (the last month ranked after a record of the two before), 0.3, 0.5 and 1.0 needed 44, 43 and 37
-# reads for 95% of the picks in the first ranking and 49, 49 and 48 in the editor's loop; 0.5 leaves
-# the quarter's own decisions more say among several quarters of left-out items.
 # A decisions record's line (`decisions`) by its decision: (label, weight).
 RECORDED = {"picked": (1, DECIDED_WEIGHT), "skipped": (0, DECIDED_WEIGHT), "left out": (0, LEFT_OUT_WEIGHT)}
 ARTICLE_CHARS = 3000  # of an article page's text: its opening says what it is about
