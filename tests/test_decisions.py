@@ -523,3 +523,16 @@ def test_issue_check_warns_when_two_entries_cite_one_item_through_different_addr
     assert run(root, "issue", "note", "2025-q1", *note).exit_code == 0
     checked = run(root, "issue", "check", "2025-q1")
     assert f"links to item {ids['a']} (http://www.fafo.no/a), which norway:" in checked.output, checked.output
+
+
+def test_on_a_new_machine_issue_check_sees_a_link_to_an_item_only_a_record_holds(recorded):
+    """A note of the next issue links (another spelling) to an item 2025-q1 used; the store that collected
+    it is gone, the record is not: `issue check` says it was used before, as it would with the store."""
+    root, ids = recorded
+    Workspace(root).db_path.unlink()
+    fill(root, NOW)
+    assert run(root, "issue", "new", "2025-q2").exit_code == 0
+    note = ["--section", "norway", "--heading", "Fafo", "--title", "Igjen", "--text", "Se [her](http://fafo.no/a/)."]
+    assert run(root, "issue", "note", "2025-q2", *note).exit_code == 0
+    checked = run(root, "issue", "check", "2025-q2")
+    assert f"links to item {ids['a']} (http://fafo.no/a/), already used in 2025-q1" in checked.output, checked.output

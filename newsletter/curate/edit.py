@@ -62,6 +62,7 @@ class Curation:
     # Per command: item ids and each issue's links, so `issue list` reads every issue once, not once
     # per later issue.
     _known: set[str] | None = field(default=None, repr=False)
+    _recorded: dict[str, str] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
@@ -74,13 +75,19 @@ class Curation:
         """Ids of every collected item (an entry naming another id is an error): the store's, and those
         the issues' decisions records hold, so an issue made on another machine stays valid here."""
         if self._known is None:
-            recorded = {
-                line.id
+            self._known = self.store.item_ids() | set(self.recorded_keys().values())
+        return self._known
+
+    def recorded_keys(self) -> dict[str, str]:
+        """{de-duplication key: item id} of every item the issues' decisions records hold (once per
+        command): items known beyond the store, which a link written by hand cites as a stored one."""
+        if self._recorded is None:
+            self._recorded = {
+                line.key: line.id
                 for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}"))
                 for line in read_record(path)
             }
-            self._known = self.store.item_ids() | recorded
-        return self._known
+        return self._recorded
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str], list[str]]:
         """The links, the item ids, and the links of the entries naming no item, that an issue uses.
@@ -113,7 +120,9 @@ class Curation:
         """
         if issue_id not in self._cited:
             _links, items, hand_links = self.uses(issue_id)
-            self._cited[issue_id] = list(dict.fromkeys([*items, *linked_items(self.store, hand_links)]))
+            targets = link_targets(self.store, hand_links, self.recorded_keys())
+            linked = [targets[link] for link in hand_links if link in targets]
+            self._cited[issue_id] = list(dict.fromkeys([*items, *linked]))
         return self._cited[issue_id]
 
     def unreadable(self, issue_id: str) -> IssueFileError | None:
@@ -935,7 +944,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     hand_links = [
         link for _key, _position, entry in issue.entries() if not entry.items for link in links_of(entry.text)
     ]
-    targets = link_targets(curation.store, hand_links)
+    targets = link_targets(curation.store, hand_links, curation.recorded_keys())
     seen_items: dict[str | None, str] = {}  # item -> the first entry citing it (by id, or by a link)
     for key, position, entry in issue.entries():
         for item_id in entry.items or [targets[link] for link in links_of(entry.text) if link in targets]:
