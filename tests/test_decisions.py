@@ -533,6 +533,7 @@ def test_on_a_new_machine_issue_check_sees_a_link_to_an_item_only_a_record_holds
     fill(root, NOW)
     assert run(root, "issue", "new", "2025-q2").exit_code == 0
     note = ["--section", "norway", "--heading", "Fafo", "--title", "Igjen", "--text", "Se [her](http://fafo.no/a/)."]
-    assert run(root, "issue", "note", "2025-q2", *note).exit_code == 0
+    noted = run(root, "issue", "note", "2025-q2", *note)
+    assert f"  cites item {ids['a']} «Tvangsarbeid i landbruket» by its link" in noted.stdout, noted.output
     checked = run(root, "issue", "check", "2025-q2")
     assert f"links to item {ids['a']} (http://fafo.no/a/), already used in 2025-q1" in checked.output, checked.output

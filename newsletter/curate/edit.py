@@ -23,7 +23,7 @@ from newsletter import clock
 from newsletter.collect.urls import address_problem, reference_key
 from newsletter.config import Workspace, line_of
 from newsletter.curate.decisions import SUFFIX as DECISIONS_SUFFIX
-from newsletter.curate.decisions import decided, read_record, record_path, write_record
+from newsletter.curate.decisions import Decided, decided, read_record, record_path, write_record
 from newsletter.curate.inbox import InboxQuery, iter_inbox, place, quarter_items, ranked_inbox
 from newsletter.curate.issuefile import (
     IssueDocument,
@@ -62,7 +62,7 @@ class Curation:
     # Per command: item ids and each issue's links, so `issue list` reads every issue once, not once
     # per later issue.
     _known: set[str] | None = field(default=None, repr=False)
-    _recorded: dict[str, str] | None = field(default=None, repr=False)
+    _recorded: dict[str, Decided] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
@@ -81,12 +81,16 @@ class Curation:
     def recorded_keys(self) -> dict[str, str]:
         """{de-duplication key: item id} of every item the issues' decisions records hold (once per
         command): items known beyond the store, which a link written by hand cites as a stored one."""
+        return {line.key: line.id for line in self.recorded_items().values()}
+
+    def recorded_items(self) -> dict[str, Decided]:
+        """{item id: its line} of every item the issues' decisions records hold, read once per command
+        (the first record naming an id, oldest issue first)."""
         if self._recorded is None:
-            self._recorded = {
-                line.key: line.id
-                for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}"))
-                for line in read_record(path)
-            }
+            self._recorded = {}
+            for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}")):
+                for line in read_record(path):
+                    self._recorded.setdefault(line.id, line)
         return self._recorded
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str], list[str]]:
@@ -357,12 +361,18 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
 
 
 def linked_from(curation: Curation, text: str) -> list[Item]:
-    """The collected items an entry's Markdown text links to (`ranking.linked_items`), in order.
+    """The collected items an entry's Markdown text links to (`ranking.link_targets`), in order.
 
     What a note written by hand cites: `issue note` names them, so the editor sees a pasted address
-    was recognised (and the item is no longer a candidate).
+    was recognised (and the item is no longer a candidate). An item the store lacks and a decisions
+    record holds (an earlier quarter collected on another machine) comes from its record's line.
     """
-    return _stored_items(curation, linked_items(curation.store, links_of(text)))
+    links = links_of(text)
+    targets = link_targets(curation.store, links, curation.recorded_keys())
+    ids = list(dict.fromkeys(targets[link] for link in links if link in targets))
+    stored = {item.id: item for item in _stored_items(curation, ids)}
+    recorded = curation.recorded_items()
+    return [stored[i] if i in stored else recorded[i].as_item() for i in ids if i in stored or i in recorded]
 
 
 def same_organisation_heading(headings: Iterable[str], heading: str, settings: Settings) -> str | None:
