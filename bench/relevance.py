@@ -497,7 +497,15 @@ def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted
     items ranked, picks among them, (reads for 80%, 95%) without, the same with), or None when the
     quarter has too few picks in its last month.
     """
-    from newsletter.curate.ranking import RECORDED, article_text, item_document, link_targets, past_entries, rank_items
+    from newsletter.curate.ranking import (
+        RECORDED,
+        article_text,
+        entries_citing,
+        item_document,
+        link_targets,
+        past_entries,
+        rank_items,
+    )
     from newsletter.store import Store
 
     history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
@@ -513,10 +521,7 @@ def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted
         targets = link_targets(store, (link for e in own_issue for link in e.links))
         own_issue = [e for e in own_issue if not any(targets.get(link) in later_ids for link in e.links)]
         history = [*history, *own_issue]
-        citing: dict[str, list[int]] = {}
-        for n, entry in enumerate(history):
-            for item in dict.fromkeys(targets[link] for link in entry.links if link in targets):
-                citing.setdefault(item, []).append(n)
+        citing = entries_citing(history, targets)
         documents = [item_document(i, article_text(store, i)) for i in later]
         record = [
             (

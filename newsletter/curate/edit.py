@@ -62,7 +62,9 @@ class Curation:
     # Per command: item ids and each issue's links, so `issue list` reads every issue once, not once
     # per later issue.
     _known: set[str] | None = field(default=None, repr=False)
+    _records: dict[str, list[Decided]] | None = field(default=None, repr=False)
     _recorded: dict[str, Decided] | None = field(default=None, repr=False)
+    _recorded_keys: dict[str, str] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
@@ -78,20 +80,31 @@ class Curation:
             self._known = self.store.item_ids() | set(self.recorded_keys().values())
         return self._known
 
-    def recorded_keys(self) -> dict[str, str]:
-        """{de-duplication key: item id} of every item the issues' decisions records hold (once per
-        command): items known beyond the store, which a link written by hand cites as a stored one."""
-        return {line.key: line.id for line in self.recorded_items().values()}
+    def records(self) -> dict[str, list[Decided]]:
+        """{issue id: the lines of its decisions record} for every record in issues/, read once per
+        command (so a damaged line is warned of once), oldest issue first."""
+        if self._records is None:
+            self._records = {
+                path.name.removesuffix(DECISIONS_SUFFIX): read_record(path)
+                for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}"))
+            }
+        return self._records
 
     def recorded_items(self) -> dict[str, Decided]:
-        """{item id: its line} of every item the issues' decisions records hold, read once per command
-        (the first record naming an id, oldest issue first)."""
+        """{item id: its line} of every item the records hold (the oldest record naming it)."""
         if self._recorded is None:
             self._recorded = {}
-            for path in sorted(self.workspace.issues_dir.glob(f"*{DECISIONS_SUFFIX}")):
-                for line in read_record(path):
+            for lines in self.records().values():
+                for line in lines:
                     self._recorded.setdefault(line.id, line)
         return self._recorded
+
+    def recorded_keys(self) -> dict[str, str]:
+        """{de-duplication key: item id} of every item the records hold: items known beyond the store,
+        which a link written by hand cites as a stored one."""
+        if self._recorded_keys is None:
+            self._recorded_keys = {line.key: line.id for line in self.recorded_items().values()}
+        return self._recorded_keys
 
     def uses(self, issue_id: str) -> tuple[list[str], list[str], list[str]]:
         """The links, the item ids, and the links of the entries naming no item, that an issue uses.
@@ -124,8 +137,7 @@ class Curation:
         """
         if issue_id not in self._cited:
             _links, items, hand_links = self.uses(issue_id)
-            targets = link_targets(self.store, hand_links, self.recorded_keys())
-            linked = [targets[link] for link in hand_links if link in targets]
+            linked = linked_items(self.store, hand_links, self.recorded_keys())
             self._cited[issue_id] = list(dict.fromkeys([*items, *linked]))
         return self._cited[issue_id]
 
@@ -367,9 +379,7 @@ def linked_from(curation: Curation, text: str) -> list[Item]:
     was recognised (and the item is no longer a candidate). An item the store lacks and a decisions
     record holds (an earlier quarter collected on another machine) comes from its record's line.
     """
-    links = links_of(text)
-    targets = link_targets(curation.store, links, curation.recorded_keys())
-    ids = list(dict.fromkeys(targets[link] for link in links if link in targets))
+    ids = linked_items(curation.store, links_of(text), curation.recorded_keys())
     stored = {item.id: item for item in _stored_items(curation, ids)}
     recorded = curation.recorded_items()
     return [stored[i] if i in stored else recorded[i].as_item() for i in ids if i in stored or i in recorded]
@@ -667,6 +677,7 @@ def ranked_candidates(
         in_issue,
         learn_from_later,
         elsewhere,
+        curation.records(),
     )
 
 

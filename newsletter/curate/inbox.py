@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import clock
+from newsletter.curate.decisions import Decided
 from newsletter.curate.ranking import PastEntry, Ranking, rank_quarter
 from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings, heading_key
@@ -144,6 +145,7 @@ def ranked_inbox(
     in_issue: tuple[str, ...] = (),
     learn_from_later: bool = False,
     elsewhere: tuple[str, ...] = (),
+    records: Mapping[str, Sequence[Decided]] | None = None,
 ) -> tuple[list[Item], Ranking]:
     """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
 
@@ -151,7 +153,8 @@ def ranked_inbox(
     the same site, in a configured section, the item's suggested section and heading are that
     entry's (the newsletter files by organisation); otherwise its source's. `issues_dir` holds
     the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
-    their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`).
+    their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`),
+    `records` the issues' decisions records when the caller has read them already.
     Raises ValueError when the query names no issue.
     """
     if not query.issue:
@@ -159,7 +162,7 @@ def ranked_inbox(
     _check_sources(feeds, query)
     quarter = quarter_items(store, settings, query.issue)
     ranking = rank_quarter(
-        store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere
+        store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere, records
     )
     out = []
     for ranked in ranking.ranked:

@@ -88,7 +88,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter import clock
-from newsletter.curate.decisions import read_record, record_path
+from newsletter.curate.decisions import Decided, read_record, record_path
 from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issue_ids
 from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
@@ -318,10 +318,23 @@ def _other_addresses(store: Store, unresolved: Mapping[str, str], elsewhere: Map
     return found
 
 
-def linked_items(store: Store, links: Iterable[str]) -> list[str]:
-    """The ids of the collected items that `links` point to (`link_targets`), in the links' order, each once."""
+def entries_citing(history: Sequence[PastEntry], targets: Mapping[str, str]) -> dict[str, list[int]]:
+    """{item id: the indices into `history` of the entries citing it}: the items an entry names, or,
+    for one naming none (written by hand), those its links point to (`targets`: link -> item id, as
+    `link_targets` gives them). An entry `issue add` made links to its own item, which may share the
+    address of another (a feed's entries sharing one page): its links cite nothing more."""
+    citing: dict[str, list[int]] = {}
+    for n, entry in enumerate(history):
+        for item_id in entry.items or dict.fromkeys(targets[link] for link in entry.links if link in targets):
+            citing.setdefault(item_id, []).append(n)
+    return citing
+
+
+def linked_items(store: Store, links: Iterable[str], elsewhere: Mapping[str, str] | None = None) -> list[str]:
+    """The ids of the items that `links` point to (`link_targets`, `elsewhere` as there), in the links'
+    order, each once."""
     links = list(links)
-    targets = link_targets(store, links)
+    targets = link_targets(store, links, elsewhere)
     return list(dict.fromkeys(targets[link] for link in links if link in targets))
 
 
@@ -630,6 +643,7 @@ def rank_quarter(
     in_issue: Iterable[str] = (),
     learn_from_later: bool = False,
     elsewhere: Iterable[str] = (),
+    records: Mapping[str, Sequence[Decided]] | None = None,
 ) -> Ranking:
     """Rank the undecided items among `quarter_items` (every item of the issue's quarter, any status).
 
@@ -643,6 +657,9 @@ def rank_quarter(
     picked there, so never a candidate here. One an earlier issue cites is learned from as a pick
     of the quarter; one a later issue cites only leaves the list (the ranking never learns from a
     later issue).
+
+    `records` ({issue id: lines}) are the issues' decisions records as the caller read them (read
+    here from `issues_dir` when None).
     """
     picked_here = set(in_issue)
     var = None if store.in_memory else store.path.parent
@@ -654,24 +671,19 @@ def rank_quarter(
     )
     past_ids = sorted({e.issue for e in history})[-PAST_QUARTERS_LIMIT:]
     # What the store may no longer hold of those quarters, as each issue's decisions record kept it.
-    records = {past_id: read_record(record_path(issues_dir, past_id)) for past_id in past_ids}
+    if records is None:
+        records = {past_id: read_record(record_path(issues_dir, past_id)) for past_id in past_ids}
     # A line of an item the store holds takes the store's id (found by its key: ids may differ
     # between stores), so the store's copy and the line are one item.
-    stored = store.ids_by_key(line.key for lines in records.values() for line in lines)
+    stored = store.ids_by_key(line.key for past_id in past_ids for line in records.get(past_id, ()))
     records = {
-        past_id: [replace(line, id=stored.get(line.key, line.id)) for line in lines]
-        for past_id, lines in records.items()
+        past_id: [replace(line, id=stored.get(line.key, line.id)) for line in records.get(past_id, ())]
+        for past_id in past_ids
     }
     recorded_keys = {line.key: line.id for lines in records.values() for line in lines}
-    # Cited: named in an entry's `items`, or, by an entry that names none (written by hand), linked
-    # from its text (to an item of the store or of a record). An entry `issue add` made links to its
-    # own item, which may share the address of another (a feed's entries sharing one page): its
-    # links cite nothing more.
-    targets = link_targets(store, (link for e in history if not e.items for link in e.links), recorded_keys)
-    citing: dict[str, list[int]] = {}  # item id -> the entries citing it (indices into history)
-    for n, e in enumerate(history):
-        for item_id in e.items or dict.fromkeys(targets[link] for link in e.links if link in targets):
-            citing.setdefault(item_id, []).append(n)
+    # Cited by an entry (`entries_citing`): an item of the store, or of a record, for a link.
+    hand_links = (link for e in history if not e.items for link in e.links)
+    citing = entries_citing(history, link_targets(store, hand_links, recorded_keys))
     cited = set(citing)
     used = set(elsewhere) | cited
     undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
