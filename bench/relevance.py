@@ -24,11 +24,12 @@ learning, with the first ranking only, by keyword score and newest first (a
 feed reader); a ceiling (the same model told nine tenths of the truth, by
 cross-validation: how well the features tell picks from the rest at all); the
 share of picks placed in the newsletter's section and heading; the model's time
-per ranking; and what an earlier quarter's decisions record adds (the quarter's
-last month ranked with and without its earlier months as a record: a fixture
-web holds one quarter). The simulated issue's own record, if the project ships
-one, is never learned from. ASReview LAB is run on the same items when it is installed
-(`pip install asreview`, never a runtime dependency).
+per ranking; and what another quarter's decisions record adds (each month
+with picks ranked with and without the quarter's other months as a record, first
+ranking and editor's loop: a fixture web holds one quarter). The simulated
+issue's own record, if the project ships one, is never learned from. ASReview
+LAB is run on the same items, and on each month with the same record as prior
+labels, when it is installed (`pip install asreview`, never a runtime dependency).
 
     python3 bench/relevance.py [--fixture DIR] [--issue ID] [--keep DIR] [--asreview PATH]
 
@@ -53,7 +54,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FIXTURE = ROOT.parent / "shared" / "fixtures" / "web-2022q2"
@@ -257,7 +260,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
     from newsletter.config import Workspace
     from newsletter.curate.edit import Curation, add_items, new_issue, ranked_candidates, set_item_status
     from newsletter.curate.inbox import InboxQuery, place
-    from newsletter.curate.ranking import keyword_order, past_entries
+    from newsletter.curate.ranking import keyword_order, past_entries, plain
     from newsletter.store import Store
 
     issues = copy_history(workspace, issue_id)
@@ -344,26 +347,36 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         total=total,
     )
     print(f"{'ceiling: told 9/10 of the labels (10-fold CV)':44} {ceiling[0]!s:>14} {ceiling[1]!s:>14}")
-    split = learning_from_a_record(ws.db_path, settings, issues, issue_id, first, wanted, score.norm_url)
-    if split is not None:
-        (months, later, picks, plain, recorded) = split
-        print(
-            f"what a past quarter's decisions record adds (the quarter split: the {later} items of its last month "
-            f"ranked, {picks} picks among them; the {months} before it as a record, picks and left out, and the "
-            f"issue's entries about them as history):"
-        )
-        print(f"{'  history alone (the first ranking)':44} {plain[0]!s:>14} {plain[1]!s:>14}")
-        print(f"{'  history and the earlier months recorded':44} {recorded[0]!s:>14} {recorded[1]!s:>14}")
     if asreview:
         # The same past issues the tool learned from: not the simulated one, which the simulation has just filled.
         history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
-        runs = [asreview_reads(asreview, history, first, wanted, score.norm_url, total, seed) for seed in (1, 2, 3)]
-        at80, at95 = (statistics.median(r[mark] for r in runs if isinstance(r[mark], int)) for mark in (0, 1))
-        print(f"{'ASReview LAB, elas_u4 (median of 3 seeds)':44} {at80:>14.0f} {at95:>14.0f}")
+        priors = [(e.title or e.heading, plain(e.text), 1) for e in history]
+        runs = [asreview_reads(asreview, priors, first, wanted, score.norm_url, total, seed) for seed in (1, 2, 3)]
+        at80, at95 = (_median_reads(r[mark] for r in runs) for mark in (0, 1))
+        print(f"{'ASReview LAB, elas_u4 (median of 3 seeds)':44} {at80!s:>14} {at95!s:>14}")
         print(f"{'':44} (seeds 1, 2, 3: {', '.join(f'{a}/{b}' for a, b in runs)})")
     else:
         print(f"{'ASReview LAB':44} {'not installed (--asreview)':>29}")
     print(f"targets: 80% within {math.ceil(1.2 * total)} reads, 95% within {2 * total}")
+    splits = learning_from_records(ws.db_path, settings, issues, issue_id, first, wanted, score.norm_url, asreview)
+    if splits:
+        print(
+            "what another quarter's decisions record adds (the quarter split by month: each month's items ranked, "
+            "the other months' items as a record, picks and left out, and the issue's entries about them as history):"
+        )
+        sums: dict[str, list[int | str]] = {}
+        for month, count, picks, rows in splits:
+            print(f"  {month}: {count} items, {picks} picks")
+            for name, (at80, at95) in rows.items():
+                print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
+                total_row = sums.setdefault(name, [0, 0])
+                for mark, value in enumerate((at80, at95)):
+                    both = total_row[mark]
+                    total_row[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
+        picks_in_all = sum(picks for _, _, picks, _ in splits)
+        print(f"  all {len(splits)} months together (reads added up; {picks_in_all} picks):")
+        for name, (at80, at95) in sums.items():
+            print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
@@ -484,18 +497,22 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
     return reads_for(positions, total, 0.8), reads_for(positions, total, 0.95)
 
 
-def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted, norm_url):
-    """What learning from an earlier quarter's decisions record adds, shown within the one quarter at hand.
+def learning_from_records(store_path, settings, issues, issue_id, items, wanted, norm_url, asreview, batch=10):
+    """What learning from another quarter's decisions record adds, shown within the one quarter at hand.
 
-    A fixture web holds one quarter, so the record of an earlier one is made from the quarter's own
-    first months: their items labelled as `issue record` labels them (the picks picked, the rest left
-    out) and given to `rank_items` as an earlier quarter's, as `rank_quarter` gives a record's lines.
+    A fixture web holds one quarter, so the record of another is made from the quarter's other
+    months: for each month holding at least 5 picks, its items are ranked and the rest of the
+    quarter's items are labelled as `issue record` labels them (the picks picked, the rest left
+    out) and given to `rank_items` as another quarter's, as `rank_quarter` gives a record's lines.
     The history is the other issues' entries and, as it would be for a real earlier quarter, the
-    project's own issue file's entries about those months (those citing no item of the last month),
-    each left out of the prior of the item it cites (`Document.own_entries`). The last month's
-    items are ranked once without the record and once with it. Returns (months recorded as text,
-    items ranked, picks among them, (reads for 80%, 95%) without, the same with), or None when the
-    quarter has too few picks in its last month.
+    project's own issue file's entries citing no item of the month ranked, each left out of the
+    prior of the item it cites (`Document.own_entries`). A later month recorded for an earlier
+    one is learning from a later issue: fine for a benchmark, never in the tool.
+
+    Returns one (month as text, items ranked, picks among them, {row: (reads for 80%, 95%)}) per
+    month, the rows being the first ranking with the history alone and with the record, the
+    editor's loop (read `batch`, decide, list again) with the record, and, when `asreview` is
+    given, ASReview LAB told the same history and record as prior labels (median of seeds 1–3).
     """
     from newsletter.curate.ranking import (
         RECORDED,
@@ -504,62 +521,142 @@ def learning_from_a_record(store_path, settings, issues, issue_id, items, wanted
         item_document,
         link_targets,
         past_entries,
-        rank_items,
+        plain,
     )
     from newsletter.store import Store
 
-    history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
-    last = max(i.published for i in items if i.published)
-    earlier = [i for i in items if i.published and (i.published.year, i.published.month) < (last.year, last.month)]
-    later = [i for i in items if i not in earlier]
-    picks = {wanted[norm_url(i.url)] for i in later if norm_url(i.url) in wanted}
-    if len(picks) < 5:
-        return None
-    later_ids = {i.id for i in later}
+    others = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
+    months = sorted({(i.published.year, i.published.month) for i in items if i.published})
     with Store(store_path) as store:
         own_issue = past_entries(ROOT / "issues", settings, [issue_id]) if (ROOT / "issues").is_dir() else []
         targets = link_targets(store, (link for e in own_issue for link in e.links))
-        own_issue = [e for e in own_issue if not any(targets.get(link) in later_ids for link in e.links)]
-        history = [*history, *own_issue]
+        articles = {i.id: article_text(store, i) for i in items}
+    out = []
+    for month in months:
+        ranked_here = [i for i in items if i.published and (i.published.year, i.published.month) == month]
+        picks = {wanted[norm_url(i.url)] for i in ranked_here if norm_url(i.url) in wanted}
+        if len(picks) < 5:
+            continue
+        here_ids = {i.id for i in ranked_here}
+        history = [*others, *(e for e in own_issue if not any(targets.get(link) in here_ids for link in e.links))]
         citing = entries_citing(history, targets)
-        documents = [item_document(i, article_text(store, i)) for i in later]
+        recorded = [i for i in items if i.id not in here_ids]
         record = [
             (
-                item_document(i, article_text(store, i), tuple(citing.get(i.id, ()))),
-                *RECORDED["picked" if norm_url(i.url) in wanted else "left out"],
+                item_document(i, articles[i.id], tuple(citing.get(i.id, ()))),
+                *RECORDED[_recorded_as(i, wanted, norm_url)],
             )
-            for i in earlier
+            for i in recorded
         ]
+        documents = {i.id: item_document(i, articles[i.id]) for i in ranked_here}
+        month_split = _MonthSplit(ranked_here, documents, history, record, wanted, norm_url, len(picks))
+        rows = {
+            "history alone (the first ranking)": month_split.marks(month_split.first([])),
+            "history and the record (the first ranking)": month_split.marks(month_split.first(record)),
+            "history and the record, learning from each decision": month_split.marks(month_split.loop(batch)),
+        }
+        if asreview:
+            priors = [(e.title or e.heading, plain(e.text), 1) for e in history]
+            priors += [(i.title, i.summary or "", label) for i, (_, label, _) in zip(recorded, record, strict=True)]
+            runs = [
+                asreview_reads(asreview, priors, ranked_here, wanted, norm_url, len(picks), seed) for seed in (1, 2, 3)
+            ]
+            at80, at95 = (_median_reads(r[mark] for r in runs) for mark in (0, 1))
+            rows["ASReview LAB told the same history and record"] = (at80, at95)
+        out.append((f"{dt.date(*month, 1):%B %Y}", len(ranked_here), len(picks), rows))
+    return out
 
-    def reads(labelled) -> tuple[int | str, int | str]:
-        ranking = rank_items(later, documents, history, labelled, expected_picks=len(picks))
+
+@dataclasses.dataclass
+class _MonthSplit:
+    """One month of the quarter ranked, with the rest of the quarter as a record (`learning_from_records`)."""
+
+    items: list
+    documents: dict  # item id -> Document
+    history: list
+    record: list  # (Document, label, weight)
+    wanted: dict
+    norm_url: Callable[[str], str]
+    picks: int
+
+    def positions(self, order) -> list[int]:
+        """1-based places in `order` (items) where a pick not seen before was found."""
         found: set[int] = set()
         positions = []
-        for place, ranked in enumerate(ranking.ranked, 1):
-            pick = wanted.get(norm_url(ranked.item.url))
+        for place, item in enumerate(order, 1):
+            pick = self.wanted.get(self.norm_url(item.url))
             if pick is not None and pick not in found:
                 found.add(pick)
                 positions.append(place)
-        return reads_for(positions, len(picks), 0.8), reads_for(positions, len(picks), 0.95)
+        return positions
 
-    months = sorted({(i.published.year, i.published.month) for i in earlier})
-    named = f"{dt.date(*months[0], 1):%B}–{dt.date(*months[-1], 1):%B}" if months else "no month"
-    return named, len(later), len(picks), reads([]), reads(record)
+    def marks(self, positions: list[int]) -> tuple[int | str, int | str]:
+        """Reads for 80% and 95% of the month's picks."""
+        return reads_for(positions, self.picks, 0.8), reads_for(positions, self.picks, 0.95)
+
+    def expected(self) -> float:
+        """The picks `rank_quarter` would expect of the month: the record's share of picks times its items."""
+        return sum(label for _, label, _ in self.record) / max(len(self.record), 1) * len(self.items)
+
+    def first(self, labelled) -> list[int]:
+        """Positions of the picks in one ranking learned from `labelled` alone."""
+        from newsletter.curate.ranking import rank_items
+
+        documents = [self.documents[i.id] for i in self.items]
+        ranking = rank_items(self.items, documents, self.history, labelled, self.expected())
+        return self.positions([r.item for r in ranking.ranked])
+
+    def loop(self, batch: int) -> list[int]:
+        """Positions of the picks as the editor reads `batch` at a time, deciding each, with the record.
+
+        The main simulation's loop, in process: decisions weigh as `issue add` and `issue skip`
+        make them weigh, listed first among the labels (`decided_here`).
+        """
+        from newsletter.curate.ranking import DECIDED_WEIGHT, rank_items
+
+        undecided, positions, reads = list(self.items), [], 0
+        decisions: list[tuple[Any, int]] = []
+        found: set[int] = set()
+        while len(found) < math.ceil(0.95 * self.picks) and undecided:
+            labelled = [(self.documents[i.id], label, DECIDED_WEIGHT) for i, label in decisions] + self.record
+            documents = [self.documents[i.id] for i in undecided]
+            ranking = rank_items(undecided, documents, self.history, labelled, self.expected(), None, len(decisions))
+            for ranked in ranking.ranked[:batch]:
+                reads += 1
+                pick = self.wanted.get(self.norm_url(ranked.item.url))
+                label = 0
+                if pick is not None and pick not in found:
+                    label = 1
+                    found.add(pick)
+                    positions.append(reads)
+                decisions.append((ranked.item, label))
+                undecided.remove(ranked.item)
+        return positions
 
 
-def asreview_reads(command, history, items, wanted, norm_url, total, seed) -> tuple[int | str, int | str]:
+def _recorded_as(item, wanted, norm_url) -> str:
+    """How `issue record` labels an item of a quarter whose picks are `wanted`: picked or left out."""
+    return "picked" if norm_url(item.url) in wanted else "left out"
+
+
+def _median_reads(values) -> int | str:
+    """The median of reads counts (ints), or "not reached" when no run reached the mark."""
+    reached = [v for v in values if isinstance(v, int)]
+    return round(statistics.median(reached)) if reached else "not reached"
+
+
+def asreview_reads(command, priors, items, wanted, norm_url, total, seed) -> tuple[int | str, int | str]:
     """Reads for 80% and 95% of the picks by `asreview simulate` (its default model, elas_u4).
 
-    The dataset is the past entries (title; heading and text as the abstract), given as prior
-    inclusions, followed by the quarter's undecided items (title; summary as the abstract), labelled
-    by the truth. ASReview re-trains after every decision (`--n-query 1`, its default). Reads count
+    The dataset is `priors`, (title, abstract, label 1/0) rows given as prior knowledge (the
+    past entries as inclusions: their title, and heading and text as the abstract; a record's
+    items with their labels), followed by the quarter's undecided items (title; summary as the
+    abstract), labelled by the truth. ASReview re-trains after every decision (`--n-query 1`, its default). Reads count
     the quarter's items in the order ASReview labelled them.
     """
     import csv
     import sqlite3
     import zipfile
-
-    from newsletter.curate.ranking import plain
 
     with tempfile.TemporaryDirectory(prefix="asreview-") as tmp:
         data, project = Path(tmp) / "data.csv", Path(tmp) / "sim.asreview"
@@ -567,16 +664,15 @@ def asreview_reads(command, history, items, wanted, norm_url, total, seed) -> tu
         with data.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["title", "abstract", "included"])
-            for entry in history:
-                writer.writerow([entry.title or entry.heading, plain(entry.text), 1])
+            writer.writerows(priors)
             for n, item in enumerate(items):
                 pick = wanted.get(norm_url(item.url))
                 if pick is not None:
-                    picks[len(history) + n] = pick
+                    picks[len(priors) + n] = pick
                 writer.writerow([item.title, item.summary or "", int(pick is not None)])
-        priors = [str(n) for n in range(len(history))]
+        prior_idx = [str(n) for n in range(len(priors))]
         done = subprocess.run(
-            [command, "simulate", str(data), "--prior-idx", *priors, "--seed", str(seed), "-o", str(project)],
+            [command, "simulate", str(data), "--prior-idx", *prior_idx, "--seed", str(seed), "-o", str(project)],
             capture_output=True,
             text=True,
         )
@@ -588,7 +684,7 @@ def asreview_reads(command, history, items, wanted, norm_url, total, seed) -> tu
             order = [row[0] for row in db.execute("SELECT record_id FROM results ORDER BY rowid")]
     found: set[int] = set()
     positions = []
-    for place, record in enumerate((r for r in order if r >= len(history)), 1):
+    for place, record in enumerate((r for r in order if r >= len(priors)), 1):
         pick = picks.get(record)
         if pick is not None and pick not in found:
             found.add(pick)
