@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import itertools
 import json
@@ -74,6 +75,16 @@ def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
         for line in exc.details:
             click.echo(line, err=True)
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader of a pipe left (`| head`): click ends quietly
+        # The environment's fault, not the editor's and not a bug: a read-only folder, a full disk,
+        # a file another user owns. Said in one line, naming the file, as every other error is.
+        where = " and ".join(str(name) for name in (exc.filename, exc.filename2) if name) or "a file"
+        raise click.ClickException(
+            f"cannot use {where}: {exc.strerror or exc}. Check that the workspace's folders are writable "
+            "and the disk has room, then run the command again."
+        ) from exc
 
 
 class NewsletterCommand(click.Command):

@@ -79,20 +79,3 @@ def folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path):
-    """Hold an exclusive lock on `path` (created if missing) while the block runs.
-
-    Two commands editing the same issue at once wait for each other instead of
-    one silently undoing the other's change.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

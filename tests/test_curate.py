@@ -1043,3 +1043,67 @@ def test_the_heading_itself_is_joined_before_another_name_for_it():
     assert same_organisation_heading(headings, "Stortinget", settings) == "stortinget"
     assert same_organisation_heading(headings[:1], "Stortinget", settings) == "Stortingets saker"
     assert same_organisation_heading(["Representantforslag"], "Stortinget", settings) is None
+
+
+def test_an_issue_that_cannot_be_written_is_one_line_and_loses_nothing(ws, monkeypatch):
+    """A read-only folder or file (or a full disk) when the issue is saved: the system's reason, the
+    file, what to do; the file as it was, and the item still undecided."""
+    import errno
+
+    import newsletter.curate.issuefile as issuefile
+
+    invoke(ws, "issue", "new", "2022-q2")
+    before = issue_text(ws)
+    item = inbox(ws)[0]["id"]
+
+    def read_only(path, content, durable=True):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(issuefile, "atomic_write", read_only)
+    result = invoke(ws, "issue", "add", "2022-q2", item)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {ws / 'issues' / '2022-q2.yaml'}: cannot write it (Read-only file system); nothing was written. "
+        "Make the folder and the file writable (or free disk space) and run the command again."
+    )
+    assert issue_text(ws) == before
+    assert item in [i["id"] for i in inbox(ws)]  # not marked picked either
+
+
+def test_any_other_file_the_system_refuses_is_one_line_naming_it(ws):
+    """`issues` a file where the folder should be: the system's refusal, for root as for anyone."""
+    assert not (ws / "issues").exists()  # made by the first `issue new`
+    (ws / "issues").write_text("not a folder\n", encoding="utf-8")
+    result = invoke(ws, "issue", "new", "2022-q2")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot use {ws / 'issues'}: ")
+    assert lines[0].endswith(
+        "Check that the workspace's folders are writable and the disk has room, then run the command again."
+    )
+
+
+def test_editors_adding_at_once_all_land_and_no_lock_file_is_left_among_the_issues(ws):
+    """Two commands on one issue wait for each other (a lock on the issues folder itself), so
+    every add lands; the editor's folder, kept in git, holds nothing but the issue files."""
+    invoke(ws, "issue", "new", "2022-q2")
+    ids = [i["id"] for i in inbox(ws)[:6]]
+    command = [sys.executable, "-m", "newsletter", "--workspace", str(ws), "issue", "add", "2022-q2"]
+    runs = [
+        subprocess.Popen(
+            [*command, item],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
+        for item in ids
+    ]
+    outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
+    assert outcomes == [(0, "")] * len(ids)
+    cited = [entry["item"] for entries in outline(ws)["sections"].values() for entry in entries]
+    assert sorted(cited) == sorted(ids)
+    assert sorted(p.name for p in (ws / "issues").iterdir()) == ["2022-q2.yaml"]
+    missing = invoke(ws, "issue", "add", "2032-q1", ids[0])
+    assert missing.exit_code == 1
+    assert sorted(p.name for p in (ws / "issues").iterdir()) == ["2022-q2.yaml"]

@@ -26,7 +26,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from newsletter.config import line_of, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.fsutil import atomic_write, exclusive_lock
+from newsletter.fsutil import atomic_write, folder_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
 from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 
@@ -164,7 +164,15 @@ class IssueDocument:
                 f"{self.path}: {what} since it was read; nothing was written. "
                 "Run the command again (your edits in the file are kept)."
             )
-        atomic_write(self.path, self.text)
+        try:
+            atomic_write(self.path, self.text)
+        except OSError as exc:
+            # A read-only folder or file, a full disk: the editor's file is as it was (atomic_write
+            # leaves no temporary file behind), and the reason is the system's, in one line.
+            raise NewsletterError(
+                f"{self.path}: cannot write it ({exc.strerror or exc}); nothing was written. "
+                "Make the folder and the file writable (or free disk space) and run the command again."
+            ) from exc
         self.digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     # ------------------------------------------------------------------ validation
@@ -716,8 +724,14 @@ def _item_list(node, where: str, problem) -> list[str]:
 
 
 def lock_for(path: Path):
-    """The lock every command editing this issue holds (a hidden file beside it)."""
-    return exclusive_lock(path.parent / f".{path.name}.lock")
+    """The lock every command editing this issue holds: a lock on the issues folder itself.
+
+    flock(2) on the folder's own descriptor, so no lock file is left among the editor's files (kept
+    in git), none is made for a mistyped issue id, and a read-only folder can still be locked (the
+    write then fails with a one-line error). Edits of two different issues wait for each other too:
+    each is a second at most.
+    """
+    return folder_lock(path.parent)
 
 
 def list_issue_ids(issues_dir: Path) -> list[str]:
