@@ -116,14 +116,28 @@ def _yaml() -> YAML:
     return yaml
 
 
+def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> tuple[int, str]:
+    """(line, problem) for a file's bytes that `exc` found not to be UTF-8: the line (1-based) and
+    column of the first bad byte, and what to do, as every other error in a hand-edited file says."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return line, (
+        f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column}, {exc.reason}); "
+        "save the file as UTF-8 in your editor"
+    )
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file keeping line numbers; syntax errors name file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, "file not found; create it or pass --workspace") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        bad_line, problem = not_utf8(raw, exc)
+        raise ConfigError(path, problem, line=bad_line) from None
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:

@@ -1107,3 +1107,46 @@ def test_editors_adding_at_once_all_land_and_no_lock_file_is_left_among_the_issu
     missing = invoke(ws, "issue", "add", "2032-q1", ids[0])
     assert missing.exit_code == 1
     assert sorted(p.name for p in (ws / "issues").iterdir()) == ["2022-q2.yaml"]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_heading_is_refused_before_anything_is_written(ws, blank):
+    """An entry without a heading stops every later command; an empty one must not mean "suggested"."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second = [i["id"] for i in inbox(ws)[:2]]
+    assert invoke(ws, "issue", "add", "2022-q2", first).exit_code == 0
+    before = issue_text(ws)
+    message = (
+        "Error: --heading is blank: give the organisation, country or theme the entry stands under, "
+        "or leave --heading out"
+    )
+    added = invoke(ws, "issue", "add", "2022-q2", second, "--heading", blank)
+    moved = invoke(ws, "issue", "move", "2022-q2", first, "--heading", blank)
+    for result in (added, moved):
+        assert result.exit_code == 2 and result.stderr.strip().splitlines()[-1] == message
+    assert issue_text(ws) == before
+    assert second in [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "check", "2022-q2").exit_code in (0, 1)  # the file still reads
+
+
+def test_an_item_given_twice_is_added_once(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    result = invoke(ws, "issue", "add", "2022-q2", item["id"], item["url"], item["id"][:5])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("added ") == 1
+    cited = [entry["item"] for entries in outline(ws)["sections"].values() for entry in entries]
+    assert cited == [item["id"]]
+
+
+@pytest.mark.parametrize("command", ["skip", "unskip"])
+def test_skip_with_an_issue_id_shows_the_command_it_takes(ws, command):
+    """The mirror of `issue add ID ITEM`: said plainly, and nothing changes."""
+    item = inbox(ws)[0]["id"]
+    result = invoke(ws, "issue", command, "2022-q2", item)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: '2022-q2' is an issue id; `issue {command}` takes only items (a skip holds in every quarter): "
+        f"`newsletter issue {command} {item}`; nothing was changed"
+    )
+    assert item in [i["id"] for i in inbox(ws)]

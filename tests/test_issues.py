@@ -465,6 +465,31 @@ def test_a_file_that_is_not_a_mapping_is_an_error_on_line_1(tmp_path):
     assert raised.value.line == 1 and "expected a mapping" in str(raised.value)
 
 
+def test_a_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path):
+    """An "æ" saved as Latin-1 on line 3: the line and column, as every other error in the file."""
+    path = tmp_path / "2024-q2.yaml"
+    path.write_bytes(
+        "id: 2024-q2\ntitle: Nyhetsbrev\nintro: Vi \u00f8nsker\n".encode().replace("\u00f8".encode(), b"\xe6")
+    )
+    with pytest.raises(IssueFileError) as raised:
+        IssueDocument.load(path)
+    assert raised.value.line == 3
+    assert str(raised.value) == (
+        f"{path}, line 3: not UTF-8 text (byte 0xe6 at column 11, invalid continuation byte); "
+        "save the file as UTF-8 in your editor"
+    )
+
+
+def test_a_config_file_that_is_not_utf8_is_named_by_line_too(tmp_path):
+    root = write_workspace(tmp_path, "sources: []\n")
+    path = root / "newsletter.yaml"
+    path.write_bytes(path.read_bytes() + b"publisher: Koordineringsenheten mot menneskehandel \xe6\n")
+    with pytest.raises(ConfigError) as raised:
+        Workspace(root).settings()
+    lines = path.read_bytes().count(b"\n")
+    assert str(raised.value).startswith(f"{path}, line {lines}: not UTF-8 text (byte 0xe6 at column 52, ")
+
+
 # ---------------------------------------------------------------------- 6. periods and ids
 
 

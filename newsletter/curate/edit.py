@@ -38,7 +38,7 @@ from newsletter.curate.issuefile import (
 from newsletter.curate.ranking import Ranking, article_text, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
-from newsletter.quarters import issue_id_for, quarter_bounds
+from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
@@ -245,6 +245,23 @@ class Placed:
     items: tuple[str, ...] = ()  # every item the entry cites, when it cites more than `item`
 
 
+def given_heading(heading: str | None) -> str | None:
+    """A heading the editor gave on the command line, trimmed; None when none was given.
+
+    Raises UsageError for one that is blank (`--heading ''`, `--heading '  '`): an entry without a
+    heading is an error every later command stops at, and an empty one must not quietly mean
+    "the suggested one" either.
+    """
+    if heading is None:
+        return None
+    if not heading.strip():
+        raise UsageError(
+            "--heading is blank: give the organisation, country or theme the entry stands under, "
+            "or leave --heading out"
+        )
+    return heading.strip()
+
+
 def add_items(
     curation: Curation,
     issue_id: str,
@@ -266,7 +283,10 @@ def add_items(
     an earlier one moves it down, and the refs say so. Raises NewsletterError for an item already
     in the issue, UsageError for an unknown section or `to` with a section or heading.
     """
-    items = [place(item_by_ref(curation, ref), curation.feeds, curation.settings) for ref in refs]
+    heading = given_heading(heading)
+    # An item given twice (its id and its URL, or the same id again) is added once.
+    found = {item.id: item for item in (item_by_ref(curation, ref) for ref in refs)}
+    items = [place(item, curation.feeds, curation.settings) for item in found.values()]
     if to is not None:
         if section or heading:
             raise UsageError("--to adds to an existing entry: it cannot be combined with --section or --heading")
@@ -563,6 +583,7 @@ def move_entry(
     """
     if section is not None:
         curation.require_section(section)
+    heading = given_heading(heading)
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         section = section or key
@@ -574,13 +595,13 @@ def move_entry(
             if before_key == key and before_position > position:
                 before_position -= 1  # the list shrinks when the entry leaves it
         block = document.pop_entry(key, position)
-        new_heading = heading.strip() if heading else entry.heading
+        new_heading = heading or entry.heading
         if before_position is not None:
             index = before_position - 1
         else:
             entries = document.entries_of(section)  # the parsed YAML list
             index = insertion_index(entries, new_heading, curation.heading_order(section))
-        document.move_block(block, section, index, heading.strip() if heading else None)
+        document.move_block(block, section, index, heading)
     return Placed(section, index + 1, new_heading, entry.title, entry.item)
 
 
@@ -616,7 +637,17 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
     the entry (and whether it was sent), and no status changes. One an entry cites only by a link
     in its text keeps the status `new`, so unskipping it (status "new") is let through.
     """
-    items = [item_by_ref(curation, ref) for ref in refs]
+    refs = list(refs)
+    if issues := [ref for ref in refs if ISSUE_ID.match(ref.strip().lower())]:
+        # `issue skip 2022-q2 ITEM`, the mirror of `issue add 2022-q2 ITEM`: a skip is the item's,
+        # in every quarter, so the command takes no issue; said before any item is looked up.
+        verb = "skip" if status == "skipped" else "unskip"
+        rest = " ".join(ref for ref in refs if ref not in issues) or "ITEM..."
+        raise UsageError(
+            f"'{issues[0]}' is an issue id; `issue {verb}` takes only items (a skip holds in every "
+            f"quarter): `newsletter issue {verb} {rest}`; nothing was changed"
+        )
+    items = list({item.id: item for item in (item_by_ref(curation, ref) for ref in refs)}.values())
     for item in items:
         _refuse_cited(curation, item, status)
     curation.store.set_status([item.id for item in items], status)

@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from newsletter.config import line_of, yaml_syntax_error
+from newsletter.config import line_of, not_utf8, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.fsutil import atomic_write, folder_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
@@ -100,7 +100,8 @@ class IssueDocument:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise IssueFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            bad_line, problem = not_utf8(raw, exc)
+            raise IssueFileError(path, problem, line=bad_line) from None
         try:
             data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
