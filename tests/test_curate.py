@@ -369,7 +369,8 @@ def test_show_prints_the_ranking_of_an_undecided_item_and_none_once_decided(ws):
     shown = json.loads(invoke(ws, "show", undecided, "--json").stdout)
     assert shown["probability"] == listed[undecided]["probability"] and shown["why"] == listed[undecided]["why"]
     text = invoke(ws, "show", undecided).stdout
-    assert f"probability:    {listed[undecided]['probability']:.0%} likely to be picked" in text
+    # Whole percent rounded down, as the list shows it (`listing.percent`).
+    assert f"probability:    {math.floor(listed[undecided]['probability'] * 100 + 1e-9)}% likely to be picked" in text
     if shown["why"]:
         assert "why:            " + ", ".join(shown["why"]) in text
     decided = json.loads(invoke(ws, "show", all_items[1]["id"], "--json").stdout)

@@ -112,21 +112,24 @@ def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
 
 def test_the_estimate_below_is_corrected_by_what_the_decisions_found():
     # Before any decision: what the history expects. Reading found fewer picks than the prior put
-    # there: fewer are expected below, in proportion (softened by the pseudo-count); more: more.
+    # there: fewer are expected below, in proportion (softened by the pseudo-count).
     assert ranking.remaining_picks(20.0, 0.0, 0) == pytest.approx(20.0)
     assert ranking.remaining_picks(20.0, 12.0, 3) == pytest.approx(20.0 * 6 / 15)
-    assert ranking.remaining_picks(20.0, 5.0, 9) == pytest.approx(20.0 * 12 / 8)
+    assert ranking.remaining_picks(20.0, 12.0, 3, unread=200, read=30) == pytest.approx(
+        (20.0 * 6 / 15) * 27 / 28 + 29 / 28
+    )
+    # More picks than the prior put there are no sign of more below (the editor chose them for
+    # what they are): the history's count less the picks made, however many skips follow.
+    assert ranking.remaining_picks(20.0, 5.0, 9) == pytest.approx(25.0 - 9)
+    for skips in (0, 1, 3, 300):
+        assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9 + skips) == pytest.approx(25.0 - 9)
     # Never more than MAX_PICK_SHARE of the items left: one item left after every read one was picked.
-    assert ranking.remaining_picks(0.4, 1.5, 6, unread=1) == pytest.approx(ranking.MAX_PICK_SHARE)
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200) == pytest.approx(20.0 * 12 / 8)
+    assert ranking.remaining_picks(0.4, 1.5, 1, unread=1) == pytest.approx(ranking.MAX_PICK_SHARE)
     # Only picks decided (an issue written by hand, nothing skipped): no sample of reading to scale
     # by; the quarter's expected picks less those made. The skips weigh the ratio in by s / (s + 1).
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9) == pytest.approx(25.0 - 9)
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=12) == pytest.approx((20.0 * 12 / 8) * 3 / 4 + 16 / 4)
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=9 + 300) == pytest.approx(30.0, rel=0.01)
+    assert ranking.remaining_picks(20.0, 12.0, 3, unread=200, read=3) == pytest.approx(32.0 - 3)
+    assert ranking.remaining_picks(20.0, 12.0, 3, unread=200, read=4) == pytest.approx((20.0 * 6 / 15 + 29) / 2)
     assert ranking.remaining_picks(20.0, 5.0, 0, unread=200, read=3) == pytest.approx(20.0 * 3 / 8)  # skips alone
-    # Half the way at the first skip.
-    assert ranking.remaining_picks(20.0, 5.0, 9, unread=200, read=10) == pytest.approx((16 + 30) / 2)
     assert ranking.remaining_picks(0.0, 30.0, 0) == 0.5  # never a promise of nothing at all
     # The editor read the prior's three best and all were skips: the quarter holds fewer picks
     # than the history promised, and the estimate below says so.
@@ -413,9 +416,9 @@ def test_the_top_items_hold_more_of_the_expected_picks_than_a_flat_prior_says(mo
     # splits the expected picks between read and unread: after two of the best three turn out picks,
     # fewer are said to be left below than the plain prior would say.
     assert ranking.ESTIMATE_PRIOR_SLOPE > 1.0
-    steep = read_the_top_three(label=(1, 1, 0), expected=2.5)[1].unread_estimate(0)
+    steep = read_the_top_three(label=(1, 1, 0), expected=4.0)[1].unread_estimate(0)
     monkeypatch.setattr(ranking, "ESTIMATE_PRIOR_SLOPE", 1.0)
-    flat = read_the_top_three(label=(1, 1, 0), expected=2.5)[1].unread_estimate(0)
+    flat = read_the_top_three(label=(1, 1, 0), expected=4.0)[1].unread_estimate(0)
     assert 0.5 - 1e-9 <= steep < flat  # never below half a pick (`remaining_picks`)
 
 

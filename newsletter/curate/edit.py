@@ -256,8 +256,7 @@ def given_heading(heading: str | None) -> str | None:
         return None
     if not heading.strip():
         raise UsageError(
-            "--heading is blank: give the organisation, country or theme the entry stands under, "
-            "or leave --heading out"
+            "--heading is blank: give the organisation, country or theme the entry stands under, or leave --heading out"
         )
     return heading.strip()
 
