@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from newsletter.curate import ranking
-from newsletter.curate.ranking import PastEntry, item_document, past_entry, rank_items
-from newsletter.models import Entry, Item
+from newsletter.curate.ranking import Document, PastEntry, item_document, past_entry, rank_items
+from newsletter.models import ArchiveSettings, Entry, Item, Settings
 
 DATA = Path(__file__).parent / "data" / "ranking" / "quarter.json"
 
@@ -870,3 +870,76 @@ def test_draft_names_an_item_whose_source_left_feeds_yaml_and_how_to_file_it(tmp
         f"left out {item.id} «{item.title}»: no source in feeds.yaml gives it a section "
         f"(`newsletter issue add 2025-q2 {item.id} --section KEY` files it)"
     )
+
+
+def test_a_heading_made_for_one_story_is_only_a_follow_ups_place_and_a_consultations_only_a_consultations():
+    """Where to file an item: a heading the editor keeps (configured, or in two issues) for any close
+    item of its site; one made for one story only for the same story told again; an entry with a
+    deadline (a consultation) or an event date only for an item of that kind."""
+    from newsletter.curate import model as model_module
+    from newsletter.curate.model import Model
+    from newsletter.models import Organisation, SectionConfig
+
+    strategy = "Regjeringen vil lage en strategi mot menneskehandel og har bedt om innspill fra fagmiljøene"
+    consultation = "Forslag til endringer i barnevernsloven om omsorg for enslige mindreårige på høring"
+    history = [
+        PastEntry("2024-q1", "highlights", "Ny strategi mot menneskehandel", "t", strategy, ("regjeringen.no",)),
+        PastEntry("2024-q1", "norway", "Høringer", "t", consultation, ("regjeringen.no",), kind="consultation"),
+        PastEntry(
+            "2024-q1", "norway", "Politiske tiltak", "t", "Statsbudsjettet for 2025 er lagt fram", ("regjeringen.no",)
+        ),
+        PastEntry(
+            "2024-q2", "norway", "Politiske tiltak", "t", "Ny lov om offentlige anskaffelser", ("regjeringen.no",)
+        ),
+    ]
+    settings = Settings(
+        section_configs=(
+            SectionConfig("highlights", "Verdt å merke seg"),
+            SectionConfig("norway", "Norge", ("Høringer",)),
+        ),
+        # An organisation's `headings` map one issue's headings onto its archive page: no sign of a kept one.
+        archive=ArchiveSettings(
+            organisations=(Organisation("Regjeringen", headings=("Ny strategi mot menneskehandel",)),)
+        ),
+    )
+    kept = ranking.durable_places(history, settings)
+    assert kept == [1, 2, 3]  # configured (Høringer), and in two issues (Politiske tiltak)
+    documents = [
+        Document(strategy + " og lanserer arbeidet i dag", kind="news", host="regjeringen.no"),  # the story again
+        Document(
+            "Regjeringen vil lage en handlingsplan mot sosial dumping i byggebransjen",
+            kind="news",
+            host="regjeringen.no",
+        ),
+        Document(consultation + " og andre endringer", kind="news", host="regjeringen.no"),  # news about it
+        Document(consultation + " og andre endringer", kind="consultation", host="regjeringen.no"),
+    ]
+    model = Model(documents, history)
+    # Close enough for a kept heading, not the same story.
+    assert model_module.LIKE_THRESHOLD <= model.similarity[1, 0] < model_module.TWIN_THRESHOLD
+    filed = [model.filed_like(n, kept) for n in range(len(documents))]
+    assert filed[0] is history[0]  # the same story: its heading
+    assert filed[1] is None  # another item of the site: not under one story's heading; no kept one is close
+    assert model.filed_like(1) is history[0]  # as it was with every entry's place suggested
+    assert filed[2] is not history[1] and filed[3] is history[1]
+
+
+def test_the_cache_of_past_entries_of_an_earlier_format_is_read_afresh(tmp_path, monkeypatch):
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    (issues / "2024-q2.yaml").write_text(
+        "id: 2024-q2\nsections:\n  norway:\n    - heading: Høringer\n      text: Et forslag på høring.\n"
+        "      deadline: 2024-09-01\n",
+        encoding="utf-8",
+    )
+    cache = tmp_path / "past-entries.json"
+    settings = Settings()
+    entries = ranking.past_entries(issues, settings, ["2024-q2"], cache)
+    assert [e.kind for e in entries] == ["consultation"]
+    data = json.loads(cache.read_text(encoding="utf-8"))
+    for file_entries in data["files"].values():
+        for entry in file_entries:
+            del entry["kind"]
+    cache.write_text(json.dumps(data | {"format": 2}), encoding="utf-8")  # as the version before `kind` wrote it
+    monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
+    assert [e.kind for e in ranking.past_entries(issues, settings, ["2024-q2"], cache)] == ["consultation"]

@@ -15,7 +15,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,21 +386,33 @@ class Model:
                     best[i] = (value, int(j))
         return {i: j for i, (_, j) in best.items()}
 
-    def filed_like(self, index: int) -> PastEntry | None:
+    def filed_like(self, index: int, places: Collection[int] | None = None) -> PastEntry | None:
         """The closest past entry citing the same organisation (host) as document `index`, when close.
 
         Where the editor filed this organisation's items before, and of those the most similar:
         the place to suggest. An entry about something similar from another organisation is not
         (the newsletter files by organisation), nor is anything when no past entry cites the host.
+        `places` are the indexes of the entries whose heading the editor keeps from issue to issue
+        (`ranking.durable_places`; None: all of them): close is `LIKE_THRESHOLD` for those, and for
+        an entry under a heading made for one story ("Ny strategi mot menneskehandel"),
+        `TWIN_THRESHOLD`, as close as one story reached twice: a follow-up, not any item of its
+        site. An entry about a consultation or an event (`PastEntry.kind`) is only the place of an
+        item of that kind.
         """
-        host = self.documents[index].host
-        if not host:
+        document = self.documents[index]
+        if not document.host:
             return None
-        same = [n for n, entry in enumerate(self.history) if any(_same_site(host, h) for h in entry.hosts)]
-        if not same:
-            return None
-        best = max(same, key=lambda n: self.similarity[index, n])
-        return self.history[best] if self.similarity[index, best] >= LIKE_THRESHOLD else None
+        kept = set(range(len(self.history)) if places is None else places)
+        close = [
+            n
+            for n, entry in enumerate(self.history)
+            if any(_same_site(document.host, h) for h in entry.hosts)
+            # A consultation's place (an entry with a deadline: "Høringer") is no news item's, nor an
+            # event's (an entry with an event date) a report's, however alike their words.
+            and entry.kind in ("", document.kind)
+            and self.similarity[index, n] >= (LIKE_THRESHOLD if n in kept else TWIN_THRESHOLD)
+        ]
+        return self.history[max(close, key=lambda n: self.similarity[index, n])] if close else None
 
     def like(self, index: int) -> PastEntry | None:
         """The past entry document `index` resembles most, when the resemblance is close."""

@@ -82,9 +82,10 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter import clock
@@ -93,7 +94,7 @@ from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issu
 from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
 from newsletter.fsutil import atomic_write
-from newsletter.models import Entry, FeedsConfig, Item, Settings
+from newsletter.models import Entry, FeedsConfig, Item, Settings, heading_key
 from newsletter.quarters import quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
@@ -163,6 +164,9 @@ class PastEntry:
     hosts: tuple[str, ...]  # of the links it cites
     items: tuple[str, ...] = ()  # the collected items it names (`items:` in the file), if any
     links: tuple[str, ...] = ()  # every link in its text; in an entry naming no item, they cite the items
+    # "consultation" for an entry with a deadline (høringsfrist), "event" for one with an event date,
+    # "" otherwise: the kind of item whose place it is (`Model.filed_like`).
+    kind: str = ""
 
 
 @dataclass
@@ -358,6 +362,7 @@ def rank_items(
     expected_picks: float = DEFAULT_EXPECTED_PICKS,
     cache: Path | None = None,
     decided_here: int = 0,
+    places: Collection[int] | None = None,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
@@ -365,7 +370,8 @@ def rank_items(
     first `decided_here` of them are this quarter's decisions. `expected_picks` is how many picks
     the whole quarter is expected to hold (decided ones included); see `remaining_picks` for how
     the decisions so far correct it. `cache` is a file for the text features (`model.Features`),
-    kept between rankings.
+    kept between rankings. `places` are the indexes of the `history` entries whose place (section
+    and heading) may be suggested for an item (`durable_places`); None: every entry's.
     Without history, without both a pick and a non-pick among the labels, and with fewer than
     `PICKS_ALONE` picks, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
@@ -413,7 +419,7 @@ def rank_items(
         beside = candidates[partner].id if partner is not None else None
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
-        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i), beside))
+        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside))
     return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
 
 
@@ -553,8 +559,10 @@ def past_entries(
 
 # (path|mtime_ns|size|section keys) -> the file's entries: see `past_entries`.
 _PAST_ENTRIES: dict[str | None, list[PastEntry]] = {}
-_PAST_ENTRY_FIELDS = ("issue", "section", "heading", "title", "text", "hosts", "items", "links")
-_PAST_ENTRIES_FORMAT = 2  # of the cache file; 2 added `links`: a file of another format is read afresh
+_PAST_ENTRY_FIELDS = ("issue", "section", "heading", "title", "text", "hosts", "items", "links", "kind")
+_PAST_ENTRY_LISTS = ("hosts", "items", "links")
+# Of the cache file; 2 added `links`, 3 `kind`: a file of another format is read afresh.
+_PAST_ENTRIES_FORMAT = 3
 
 
 def _read_past_entries(cache: Path) -> dict[str, list[PastEntry]]:
@@ -570,14 +578,16 @@ def _read_past_entries(cache: Path) -> dict[str, list[PastEntry]]:
 
 def _entry_from_json(data: dict) -> PastEntry:
     """A PastEntry as `_write_past_entries` wrote it; TypeError when a field is not of its kind."""
-    texts = [data[f] for f in _PAST_ENTRY_FIELDS[:5]]
-    lists = [data[f] for f in _PAST_ENTRY_FIELDS[5:]]
-    if not all(isinstance(t, str) for t in texts) or not all(
-        isinstance(values, list) and all(isinstance(v, str) for v in values) for values in lists
+    fields = {f: data[f] for f in _PAST_ENTRY_FIELDS}
+    if not all(
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if f in _PAST_ENTRY_LISTS
+        else isinstance(value, str)
+        for f, value in fields.items()
     ):
         raise TypeError("not a past entry")
-    issue, section, heading, title, text = texts
-    return PastEntry(issue, section, heading, title, text, *(tuple(values) for values in lists))
+    values: dict[str, Any] = {f: tuple(v) if f in _PAST_ENTRY_LISTS else v for f, v in fields.items()}
+    return PastEntry(**values)
 
 
 def _write_past_entries(cache: Path, files: dict[str, list[PastEntry]]) -> None:
@@ -586,7 +596,7 @@ def _write_past_entries(cache: Path, files: dict[str, list[PastEntry]]) -> None:
         "format": _PAST_ENTRIES_FORMAT,
         "files": {
             key: [
-                {f: list(getattr(e, f)) if f in _PAST_ENTRY_FIELDS[5:] else getattr(e, f) for f in _PAST_ENTRY_FIELDS}
+                {f: list(getattr(e, f)) if f in _PAST_ENTRY_LISTS else getattr(e, f) for f in _PAST_ENTRY_FIELDS}
                 for e in entries
             ]
             for key, entries in files.items()
@@ -603,7 +613,8 @@ def past_entry(issue_id: str, section: str, entry: Entry) -> PastEntry:
     links = tuple(dict.fromkeys(links_of(entry.text)))
     hosts = tuple(dict.fromkeys(h for h in (host_of(link) for link in links) if h))
     text = "\n".join(p for p in (entry.heading, entry.title, plain(entry.text)) if p)
-    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, tuple(entry.items), links)
+    kind = "consultation" if entry.deadline else "event" if entry.event_date else ""
+    return PastEntry(issue_id, section, entry.heading, entry.title, text, hosts, tuple(entry.items), links, kind)
 
 
 def history_ids(issues_dir: Path, issue_id: str, learn_from_later: bool = False) -> list[str]:
@@ -638,6 +649,37 @@ def quarter_coverage(items: Iterable[Item], since: dt.date, until: dt.date, toda
     )
     covered = min(newest, today, until)
     return max((covered - since).days + 1, 1) / ((until - since).days + 1)
+
+
+def durable_places(history: Sequence[PastEntry], settings: Settings) -> list[int]:
+    """The indexes of the past entries whose place an item may be suggested: those whose heading the
+    editor keeps from issue to issue.
+
+    A heading is kept when newsletter.yaml names it (the section's `headings`, an organisation's
+    name or alias, a theme or the unit's own headings) or when it stands in the same
+    section in two past issues or more. A heading made for one issue ("Ny strategi mot
+    menneskehandel" among the highlights, "KOM tilstandsrapport 2021 publisert") names a story,
+    not where the next item of the same site belongs: an item of regjeringen.no about volunteers'
+    police certificates was suggested under the first.
+    """
+    named = {heading_key(h) for h in (*settings.archive.themes, *settings.archive.own_headings)}
+    for organisation in settings.archive.organisations:
+        # Its name and aliases, not the `headings` it claims for the archive: those are often one
+        # issue's headings about it ("Ny strategi mot menneskehandel" on the ministry's page).
+        named.update(heading_key(name) for name in (organisation.name, *organisation.aliases))
+    configured = {
+        (section.key, heading_key(heading)) for section in settings.section_configs for heading in section.headings
+    }
+    issues: dict[tuple[str, str], set[str]] = {}
+    for entry in history:
+        issues.setdefault((entry.section, heading_key(entry.heading)), set()).add(entry.issue)
+    return [
+        n
+        for n, entry in enumerate(history)
+        if (place := (entry.section, heading_key(entry.heading))) in configured
+        or place[1] in named
+        or len(issues[place]) >= 2
+    ]
 
 
 def rank_quarter(
@@ -760,7 +802,8 @@ def rank_quarter(
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
     cache = var / RANKING_CACHE if var else None
-    ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here)
+    places = durable_places(history, settings)
+    ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here, places)
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     return ranking
 
