@@ -361,6 +361,9 @@ class Item:
     first_seen: dt.datetime | None = None
     probability: float | None = None  # of a pick (0–1), from the editor's ranking; None when not ranked
     why: tuple[str, ...] = ()  # what weighed most in that probability: terms, or the past entry it is like
+    # The id of the item it is listed right after, out of the order of probability, as one story with
+    # it (a press release and the report it announces: `ranking.beside_twins`); None otherwise.
+    goes_with: str | None = None
 
     def to_json(self) -> dict:
         """A JSON-ready mapping with the documented field names."""
@@ -389,6 +392,7 @@ class Item:
             "candidate": self.candidate,
             "probability": None if self.probability is None else round(self.probability, 4),
             "why": list(self.why),
+            "goes_with": self.goes_with,
             "fetched_at": iso(self.fetched_at),
         }
 

@@ -355,8 +355,11 @@ def test_items_issue_shows_only_undecided(ws):
     # item of the quarter is listed (also those below the keyword threshold), each with its probability.
     assert set(ids) >= {i["id"] for i in all_items[2:]}
     assert all(0.0 <= i["probability"] <= 1.0 for i in listed)
-    in_order = [i["probability"] for i in listed if not any(w.startswith("goes with") for w in i["why"])]
+    in_order = [i["probability"] for i in listed if not i["goes_with"]]
     assert in_order == sorted(in_order, reverse=True)  # but a twin, listed right after its partner
+    for before, item in zip(listed, listed[1:]):
+        assert item["goes_with"] in (None, before["id"])
+        assert bool(item["goes_with"]) == any(w.startswith(f"goes with {item['goes_with']} ") for w in item["why"])
 
 
 def test_show_prints_the_ranking_of_an_undecided_item_and_none_once_decided(ws):

@@ -291,6 +291,15 @@ def test_a_press_release_and_the_report_it_announces_are_listed_together_a_serie
     moved = next(r for r in result.ranked if r.item.id == "pair002")
     assert moved.beside == "pair001" and "goes with pair001 «Norges niende rapport til FNs torturkomité»" in moved.why
     assert all(r.beside is None for r in result.ranked if r.item.id.startswith("ser"))
+    # The list says it: the twin's title is marked, and --json names its partner.
+    from newsletter.curate.listing import TWIN_MARK, item_lines
+
+    listed = [replace(r.item, probability=r.probability, goes_with=r.beside) for r in result.ranked]
+    lines = dict(zip(order, item_lines(listed, learned=True), strict=True))
+    assert lines["pair002"].endswith(TWIN_MARK + "Norges niende periodiske rapport til FNs torturkomité (CAT)")
+    assert TWIN_MARK not in lines["pair001"] and not any(TWIN_MARK in lines[i] for i in order if i.startswith("ser"))
+    assert all((TWIN_MARK in lines[item.id]) == bool(item.goes_with) for item in listed)
+    assert listed[order.index("pair002")].to_json()["goes_with"] == "pair001"
 
 
 def test_a_past_entry_citing_two_items_teaches_both_as_picks():

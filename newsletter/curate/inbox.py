@@ -167,7 +167,7 @@ def ranked_inbox(
     out = []
     for ranked in ranking.ranked:
         item = place(ranked.item, feeds, settings)
-        item.probability, item.why = ranked.probability, tuple(ranked.why)
+        item.probability, item.why, item.goes_with = ranked.probability, tuple(ranked.why), ranked.beside
         filed = ranked.filed_like
         if (
             filed is not None

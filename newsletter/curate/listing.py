@@ -59,8 +59,14 @@ def percent(probability: float) -> str:
     return f"{math.floor(probability * 100 + 1e-9)}%"
 
 
+TWIN_MARK = "↳ "  # before the title of an item listed right after its twin (`Item.goes_with`)
+
+
 def item_lines(items: list[Item], learned: bool) -> list[str]:
     """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
+
+    An item listed right after the one it is one story with (`Item.goes_with`), out of the order
+    of probability, has its title marked `TWIN_MARK`.
 
     Columns are as wide as what they hold in this list (a deadline column only when an item has
     a deadline; a source key cut to `SOURCE_COLUMN` characters), so on an 80-column terminal the
@@ -73,7 +79,10 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
         deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
         source = item.source if len(item.source) <= SOURCE_COLUMN else item.source[: SOURCE_COLUMN - 1] + "…"
         marks = "" if item.status == "new" else f" [{item.status}]"
-        rows.append((item.id, weight, date, item.kind, deadline, source, item.title + marks))
+        # Listed out of the order of probability, right after the item it is one story with: say so,
+        # or the list reads as mis-sorted.
+        twin = TWIN_MARK if item.goes_with else ""
+        rows.append((item.id, weight, date, item.kind, deadline, source, twin + item.title + marks))
     widths = [max((len(row[n]) for row in rows), default=0) for n in range(6)]
     return [
         "  ".join([*(cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True) if width), row[6]])
