@@ -887,11 +887,16 @@ class _ClickTriageUI:
         date = date_label(item.published, item.date_precision)
         click.echo("")
         click.secho(f"[{index}/{total}] {item.title}", bold=True)
+        # What `items` shows of it (a consultation's deadline too), then the reasons, wrapped: one
+        # line of them all ran to 170 characters.
+        due = f"due {item.deadline.isoformat()}" if item.deadline else ""
+        facts = [item.id, item.source, date, item.kind, due]
+        click.echo("  " + " · ".join(fact for fact in facts if fact))
         if item.probability is not None:
-            weight = f"{percent(item.probability)} likely · {'; '.join(item.why) or '-'}"
+            weight = f"{percent(item.probability)} likely: {'; '.join(item.why) or '-'}"
         else:
-            weight = f"score {item.score:.1f} · {', '.join(item.terms) or '-'}"
-        click.echo(f"  {item.id} · {item.source} · {date} · {weight}")
+            weight = f"score {item.score:.1f}: {', '.join(item.terms) or '-'}"
+        click.echo("  " + click.wrap_text(weight, 76, subsequent_indent="    "))
         click.echo(f"  → {item.section} / {item.heading}")
         if item.summary:
             click.echo("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))
@@ -925,7 +930,7 @@ class _ClickTriageUI:
             self.say(f"no browser to open it here; the link: {url}")
 
     def say(self, text):
-        click.echo("  " + text)
+        click.echo("  " + text.replace("\n", "\n  "))
 
     def _lines(self):
         """The terminal back in line mode (echo, editing) while click.prompt reads an answer."""

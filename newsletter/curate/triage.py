@@ -33,6 +33,11 @@ KEYS = {
 }
 
 
+def key_help() -> str:
+    """The keys and what each does, one per line (a line of them all ran past 200 characters)."""
+    return "\n".join(f"  {key}  {meaning}" for key, meaning in KEYS.items())
+
+
 class TriageUI(Protocol):
     """What triage needs from a terminal."""
 
@@ -137,7 +142,7 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 # Headings name organisations, so the suggested one stands in any section.
                 heading = ui.choose_heading(item.heading) if section is not None else None
                 if section is None or heading is None:  # cancelled at a prompt: back to this card's keys
-                    ui.say("not added; " + "  ".join(f"{k} {v}" for k, v in KEYS.items()))
+                    ui.say("not added; the keys:\n" + key_help())
                     continue
                 placed = add_items(curation, issue_id, [item.id], section=section, heading=heading or None)[0]
                 result.added.append(item.id)
@@ -160,5 +165,5 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 result.remaining = total - index + 1
                 ui.say(f"stopped; {result.remaining} left. Run triage again to go on.")
                 return result
-            ui.say("keys: " + "  ".join(f"{k} {v}" for k, v in KEYS.items()))
+            ui.say("keys:\n" + key_help())
     return result
