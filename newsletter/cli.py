@@ -756,8 +756,12 @@ def _set_status(ctx: Context, refs, status: str, verb: str) -> None:
     from newsletter.curate.edit import set_item_status
 
     with ctx.store() as store:
-        for item in set_item_status(_curation(ctx, store), refs, status):
-            click.echo(f"{verb} {item.id}  {item.title}")
+        for item in set_item_status(_curation(ctx, store), refs, status):  # each as it was before
+            if item.status == status:  # nothing changed: said so, not as if it had
+                already = "already skipped" if status == "skipped" else "not skipped (nothing to undo)"
+                click.echo(f"{already}: {item.id}  {item.title}")
+            else:
+                click.echo(f"{verb} {item.id}  {item.title}")
 
 
 @issue.command("skip")

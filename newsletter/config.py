@@ -204,11 +204,32 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, f"a field where none can start; {_INDENTATION_HINT}"
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
-    else:  # a duplicate key and the like: the parser's own words, no quoting advice
+    elif problem.startswith("found duplicate key") or problem.startswith("duplicate key"):
+        key = problem.split('"')[1] if problem.count('"') >= 2 else "this field"
+        first = _first_place(lines, key, exc.context_mark.line if exc.context_mark else 0, line or 0)
+        where = f" (first on line {first})" if first else ""
+        return line, (
+            f'duplicate key "{key}": the field is given twice in one place{where}; keep one of them '
+            "(or, if this line begins another entry, start it with '- ')"
+        )
+    else:  # the parser's own words, no quoting advice
         return line, problem or context or "not YAML"
     if quoted:
         return line, f"{words}; put the value in quotes: {quoted}"
     return line, words
+
+
+def _first_place(lines: list[str], key: str, start: int, duplicate: int) -> int | None:
+    """The line (1-based) where `key` first stands in the mapping that gives it again on line
+    `duplicate`: between the mapping's first line (0-based `start`) and the duplicate, at its column."""
+    if not 0 < duplicate <= len(lines):
+        return None
+    column = len(lines[duplicate - 1]) - len(lines[duplicate - 1].lstrip(" -"))
+    for number in range(start, duplicate - 1):
+        text = lines[number]
+        if len(text) - len(text.lstrip(" -")) == column and text.lstrip(" -").startswith(f"{key}:"):
+            return number + 1
+    return None
 
 
 def _unclosed_quote(lines: list[str], failed: int) -> tuple[int, str] | None:

@@ -1168,3 +1168,29 @@ def test_a_triage_card_shows_a_deadline_and_wraps_its_reasons(ws):
     assert f" · {due['kind']} · due {due['deadline']}\n" in result.stdout
     reasons = [line for line in result.stdout.splitlines() if " likely: " in line]
     assert reasons and all(len(line) <= 80 for line in reasons)
+
+
+def test_skipping_twice_or_unskipping_an_undecided_item_says_nothing_changed(ws):
+    item = inbox(ws)[0]
+    assert invoke(ws, "issue", "skip", item["id"]).stdout == f"skipped {item['id']}  {item['title']}\n"
+    assert invoke(ws, "issue", "skip", item["id"]).stdout == f"already skipped: {item['id']}  {item['title']}\n"
+    assert invoke(ws, "issue", "unskip", item["id"]).stdout == f"unskipped {item['id']}  {item['title']}\n"
+    again = invoke(ws, "issue", "unskip", item["id"])
+    assert again.exit_code == 0 and again.stdout == f"not skipped (nothing to undo): {item['id']}  {item['title']}\n"
+
+
+def test_items_refuses_dates_the_wrong_way_round_and_an_unknown_section(ws):
+    reversed_dates = invoke(ws, "items", "--since", "2022-06-01", "--until", "2022-04-01")
+    assert reversed_dates.exit_code == 2
+    assert (
+        reversed_dates.stderr.strip().splitlines()[-1]
+        == "Error: --since 2022-06-01 is after --until 2022-04-01: swap them"
+    )
+    for args in (("items", "--section", "nosuch"), ("items", "--issue", "2022-q2", "--section", "nosuch")):
+        result = invoke(ws, *args)
+        assert result.exit_code == 2
+        assert (
+            result.stderr.strip()
+            .splitlines()[-1]
+            .startswith("Error: no section 'nosuch' in newsletter.yaml (sections: ")
+        )

@@ -133,6 +133,29 @@ def test_get_item_by_prefix_url_and_errors(tmp_path):
             store.get_item("nothing")
 
 
+def test_an_ambiguous_prefix_names_the_items_it_matches_and_wildcards_match_nothing(tmp_path):
+    with Store(tmp_path / "n.db") as store:
+        seen = store.upsert_items(
+            FEED, [raw("https://a.test/news/1", title="Første"), raw("https://a.test/news/2", title="Andre")], NOW
+        ).seen_ids
+        # Two ids sharing a prefix, as a store of thousands of items has (foreign keys off to rename them).
+        store.db.execute("PRAGMA foreign_keys = OFF")
+        with store.transaction():
+            for old, new in zip(seen, ("abcd111", "abcd222"), strict=True):
+                store.db.execute("UPDATE items SET id = ? WHERE id = ?", (new, old))
+                store.db.execute("UPDATE item_sources SET item_id = ? WHERE item_id = ?", (new, old))
+        store.db.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(NotFound) as raised:
+            store.get_item("abcd")
+        assert str(raised.value) == (
+            "'abcd' matches several items: abcd111 «Første»; abcd222 «Andre»; type more of the id"
+        )
+        assert store.get_item("abcd2").title == "Andre"
+        for typed in ("abc_", "ab%d", "abc\\"):
+            with pytest.raises(NotFound, match="no item"):
+                store.get_item(typed)
+
+
 def test_iter_items_filters(tmp_path):
     with Store(tmp_path / "n.db") as store:
         store.upsert_items(

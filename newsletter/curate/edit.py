@@ -630,7 +630,8 @@ def _read_error(curation: Curation, issue_id: str) -> IssueFileError | None:
 
 
 def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> list[Item]:
-    """Skip or unskip items (skipped items stay out of the inbox, next quarter too).
+    """Skip or unskip items (skipped items stay out of the inbox, next quarter too); returns the
+    items as they were before (their `status` the old one), each once.
 
     An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
     the entry (and whether it was sent), and no status changes. One an entry cites only by a link

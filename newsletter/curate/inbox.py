@@ -55,12 +55,16 @@ def inbox_query(
     """The query `newsletter items` asks: an issue's quarter or a date range, and the status rule.
 
     Without `statuses`, the inbox shows new and picked items, but for an issue only the undecided ones
-    (new: neither picked nor skipped). Raises UsageError when both an issue and dates are given.
+    (new: neither picked nor skipped). Raises UsageError when both an issue and dates are given, or
+    `since` is after `until`.
     """
     if issue_id:
         if since or until:
             raise UsageError("give either --issue or --since/--until, not both")
         since, until = quarter_bounds(issue_id)
+    elif since and until and since > until:
+        # Otherwise an empty list that says "run `newsletter collect`", for dates typed the wrong way round.
+        raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}: swap them")
     statuses = tuple(statuses)
     return InboxQuery(
         since=since,
@@ -101,10 +105,13 @@ def quarter_items(store: Store, settings: Settings, issue_id: str) -> list[Item]
     return [i for i in store.iter_items(since, until) if _in_period(i, since, until, settings.timezone)]
 
 
-def _check_sources(feeds: FeedsConfig, query: InboxQuery) -> None:
+def _check_filters(feeds: FeedsConfig, settings: Settings, query: InboxQuery) -> None:
+    """UsageError for a --source or --section the configuration does not have: a typo would list nothing."""
     unknown = [key for key in query.sources if feeds.by_key(key) is None]
     if unknown:
         raise UsageError(f"no source '{unknown[0]}' in {feeds.path}")
+    if unknown := [key for key in query.sections if key not in settings.sections]:
+        raise UsageError(f"no section '{unknown[0]}' in newsletter.yaml (sections: {', '.join(settings.sections)})")
 
 
 def _wanted(item: Item, query: InboxQuery) -> bool:
@@ -120,9 +127,10 @@ def iter_inbox(store: Store, feeds: FeedsConfig, settings: Settings, query: Inbo
 
     The store sorts and filters by date, source and status; the candidate rule (which depends on
     feeds.yaml) is applied here item by item, so taking the first 20 of a 100,000-item store reads
-    little more than 20. Raises UsageError when the query names a source feeds.yaml does not have.
+    little more than 20. Raises UsageError when the query names a source feeds.yaml does not have, or a
+    section newsletter.yaml does not have.
     """
-    _check_sources(feeds, query)
+    _check_filters(feeds, settings, query)
     rows = store.iter_items(query.since, query.until, query.sources or None, query.statuses or None, order="keyword")
     for item in rows:
         if _in_period(item, query.since, query.until, settings.timezone) and _wanted(
@@ -159,7 +167,7 @@ def ranked_inbox(
     """
     if not query.issue:
         raise ValueError("ranked_inbox needs query.issue")
-    _check_sources(feeds, query)
+    _check_filters(feeds, settings, query)
     quarter = quarter_items(store, settings, query.issue)
     ranking = rank_quarter(
         store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere, records

@@ -51,6 +51,7 @@ class CachedPage:
 
 
 MIN_PREFIX = 4  # an item id prefix shorter than this would match too many of a quarter's items
+AMBIGUOUS_SHOWN = 5  # items an ambiguous id prefix names in its error, so the editor sees which to type
 
 
 class ItemStore(Database):
@@ -224,8 +225,11 @@ class ItemStore(Database):
         ident = ident.strip()
         rows = self.db.execute("SELECT * FROM items WHERE id = ?", (ident.lower(),)).fetchall()
         if not rows and len(ident) >= MIN_PREFIX:
+            # LIKE's wildcards in what was typed are literal characters (no id has them: no match).
+            prefix = ident.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = self.db.execute(
-                "SELECT * FROM items WHERE id LIKE ? LIMIT 2", (ident.lower().replace("%", "") + "%",)
+                "SELECT * FROM items WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
+                (prefix + "%", AMBIGUOUS_SHOWN + 1),
             ).fetchall()
         if not rows and key is not None:
             rows = self.db.execute("SELECT * FROM items WHERE key = ?", (key,)).fetchall()
@@ -237,7 +241,9 @@ class ItemStore(Database):
         if not rows:
             raise NotFound(f"no item '{ident}' in {self.path}; `newsletter items` lists them")
         if len(rows) > 1:
-            raise NotFound(f"'{ident}' matches several items; type more of the id")
+            shown = "; ".join(f"{row['id']} «{row['title']}»" for row in rows[:AMBIGUOUS_SHOWN])
+            more = ", and more" if len(rows) > AMBIGUOUS_SHOWN else ""
+            raise NotFound(f"'{ident}' matches several items: {shown}{more}; type more of the id")
         return self._item(rows[0], self.item_sources(rows[0]["id"]))
 
     def item_sources(self, item: str) -> tuple[str, ...]:
