@@ -88,6 +88,25 @@ def test_save_keeps_every_byte_of_the_2_space_file(tmp_path):
     assert max(len(line) for line in original.splitlines()) > 120
 
 
+def test_a_file_with_windows_line_endings_keeps_them_on_every_line_new_ones_too(tmp_path):
+    """A file saved by a Windows editor (CRLF, and a byte-order mark): round-tripped byte for byte,
+    and an added entry's lines end as the others do, not in a mix of endings."""
+    path = copy_issue("handwritten.yaml", tmp_path)
+    original = "\ufeff" + path.read_text(encoding="utf-8").replace("\n", "\r\n")
+    path.write_bytes(original.encode("utf-8"))
+    IssueDocument.load(path).save()
+    assert path.read_bytes() == original.encode("utf-8")
+    document = IssueDocument.load(path)
+    document.insert_entry("kom", Entry(heading="KOM nytt", title="Nytt tiltak", text="Første avsnitt.\n\nAndre."))
+    document.save()
+    after = path.read_bytes()
+    assert after.startswith("\ufeff".encode()) and after.count(b"\n") == after.count(b"\r\n") > original.count("\n")
+    again = IssueDocument.load(path)
+    assert any(entry.title == "Nytt tiltak" for entry in again.issue(Settings(), KNOWN_ITEMS).sections["kom"])
+    again.save()  # unchanged since read: no "changed on disk"
+    assert path.read_bytes() == after
+
+
 @pytest.mark.parametrize("name, dash", STYLES)
 def test_insert_changes_only_the_lines_of_the_new_entry(name, dash, tmp_path):
     path = copy_issue(name, tmp_path)

@@ -86,6 +86,9 @@ class IssueDocument:
             text = self.dumps()
             self.data = _reader().load(text)
         self.text = text
+        # The line ending the file is written with: the text is edited with "\n" only, and a file
+        # saved with Windows line endings (CRLF) gets them on every line again, new ones included.
+        self.newline = "\n"
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -102,6 +105,8 @@ class IssueDocument:
         except UnicodeDecodeError as exc:
             bad_line, problem = not_utf8(raw, exc)
             raise IssueFileError(path, problem, line=bad_line) from None
+        crlf = text.count("\r\n") * 2 > text.count("\n")  # most lines end in CRLF: a Windows editor's file
+        text = text.replace("\r\n", "\n")
         try:
             data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
@@ -115,7 +120,9 @@ class IssueDocument:
         if offset is None:  # no block list in the file yet: the usual "  - key: value" under a key
             sequence, offset = mapping + 2, mapping
         indent = (mapping, sequence, offset)
-        return cls(path, data, hashlib.sha256(raw).hexdigest(), indent, text)
+        document = cls(path, data, hashlib.sha256(raw).hexdigest(), indent, text)
+        document.newline = "\r\n" if crlf else "\n"
+        return document
 
     @classmethod
     def create(cls, path: Path, issue_id: str, settings: Settings) -> IssueDocument:
@@ -165,8 +172,9 @@ class IssueDocument:
                 f"{self.path}: {what} since it was read; nothing was written. "
                 "Run the command again (your edits in the file are kept)."
             )
+        content = self.text if self.newline == "\n" else self.text.replace("\n", self.newline)
         try:
-            atomic_write(self.path, self.text)
+            atomic_write(self.path, content)
         except OSError as exc:
             # A read-only folder or file, a full disk: the editor's file is as it was (atomic_write
             # leaves no temporary file behind), and the reason is the system's, in one line.
@@ -174,7 +182,7 @@ class IssueDocument:
                 f"{self.path}: cannot write it ({exc.strerror or exc}); nothing was written. "
                 "Make the folder and the file writable (or free disk space) and run the command again."
             ) from exc
-        self.digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        self.digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
 
     # ------------------------------------------------------------------ validation
 
