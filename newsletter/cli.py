@@ -22,7 +22,7 @@ from rich.table import Table
 
 from newsletter import __version__, clock
 from newsletter.config import Workspace
-from newsletter.errors import NewsletterError, NotFound, UsageError
+from newsletter.errors import NewsletterError, NotFound, UsageError, os_error_advice
 from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
@@ -80,11 +80,9 @@ def _report_errors(ctx: click.Context, run: Callable[[], T]) -> T:
             raise  # the reader of a pipe left (`| head`): click ends quietly
         # The environment's fault, not the editor's and not a bug: a read-only folder, a full disk,
         # a file another user owns. Said in one line, naming the file, as every other error is.
-        where = " and ".join(str(name) for name in (exc.filename, exc.filename2) if name) or "a file"
-        raise click.ClickException(
-            f"cannot use {where}: {exc.strerror or exc}. Check that the workspace's folders are writable "
-            "and the disk has room, then run the command again."
-        ) from exc
+        names = " and ".join(str(name) for name in (exc.filename, exc.filename2) if name)
+        what = f"cannot use {names}: {exc.strerror or exc}" if names else f"a file could not be used: {exc}"
+        raise click.ClickException(f"{what}. {os_error_advice(exc)}") from exc
 
 
 class NewsletterCommand(click.Command):
@@ -924,7 +922,9 @@ class _ClickTriageUI:
 
     def choose_heading(self, default):
         with self._lines(), _cancellable():
-            return click.prompt("heading", default=default or None)
+            # Spaces alone are no heading (an entry without one stops every later command): the
+            # suggested one, as Enter alone gives.
+            return click.prompt("heading", default=default or None).strip() or default
         return None  # cancelled
 
     def open_link(self, url):

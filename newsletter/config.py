@@ -120,7 +120,8 @@ def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> tuple[int, str]:
     """(line, problem) for a file's bytes that `exc` found not to be UTF-8: the line (1-based) and
     column of the first bad byte, and what to do, as every other error in a hand-edited file says."""
     line = raw.count(b"\n", 0, exc.start) + 1
-    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    # In characters, as an editor counts them (the line's "æøå" before it are two bytes each).
+    column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
     return line, (
         f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column}, {exc.reason}); "
         "save the file as UTF-8 in your editor"
@@ -205,7 +206,9 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
     elif problem.startswith("found duplicate key") or problem.startswith("duplicate key"):
-        key = problem.split('"')[1] if problem.count('"') >= 2 else "this field"
+        # ruamel: found duplicate key "KEY" with value "…" (original value: "…").
+        named = re.search(r'duplicate key "(.*?)" with value', problem, re.DOTALL)
+        key = " ".join(named[1].split()) if named and named[1].strip() else "this field"
         first = _first_place(lines, key, exc.context_mark.line if exc.context_mark else 0, line or 0)
         where = f" (first on line {first})" if first else ""
         return line, (

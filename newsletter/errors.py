@@ -1,5 +1,7 @@
 """Errors the editor can act on. Each message names the thing at fault."""
 
+import errno
+
 
 class NewsletterError(Exception):
     """Base for every error the command line reports as a one-line message."""
@@ -45,3 +47,20 @@ class NotFound(NewsletterError):
 
 class UsageError(NewsletterError):
     """Arguments that parse but do not make sense together (exit status 2)."""
+
+
+# What to do about the commonest refusals of the system, by errno; None for any other.
+_OS_ADVICE = {
+    errno.ENOENT: "Check that the folder exists (create it, or give another), then run the command again.",
+    errno.ENOTDIR: "A file stands where a folder should be: move it away, then run the command again.",
+    errno.EEXIST: "A file stands where a folder should be: move it away, then run the command again.",
+    errno.ENOSPC: "The disk is full: free some space, then run the command again.",
+    errno.EDQUOT: "The disk quota is used up: free some space, then run the command again.",
+    None: "Check that the workspace's folders are writable and the disk has room, then run the command again.",
+}
+
+
+def os_error_advice(exc: OSError) -> str:
+    """What the editor can do about an OSError (a sentence): by its errno (ENOENT, ENOTDIR, ENOSPC,
+    …), else to check the folders' permissions and the free space."""
+    return _OS_ADVICE.get(exc.errno, _OS_ADVICE[None])

@@ -69,13 +69,38 @@ def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on the folder itself (created if missing) while the block runs.
 
     flock(2) on the folder's own descriptor: nothing is left beside what the folder holds, so a
-    lock never shows up as a file next to the builds it guards.
+    lock never shows up as a file next to the builds it guards. Where a folder cannot be locked so
+    (NFS, where Linux makes flock a byte-range lock that needs a descriptor open for writing, which
+    a folder's never is), a hidden `.lock` file in it is locked instead (`exclusive_lock`).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except OSError:
+        os.close(descriptor)
+        with exclusive_lock(folder / ".lock"):
+            yield
+        return
+    try:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created if missing, with its folder) while the block runs.
+
+    flock(2) on the file opened for appending, so it holds on NFS too (where Linux makes flock a
+    byte-range lock that needs a writable descriptor); the file is left in place, empty.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1069,22 +1069,34 @@ def test_an_issue_that_cannot_be_written_is_one_line_and_loses_nothing(ws, monke
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"Error: {ws / 'issues' / '2022-q2.yaml'}: cannot write it (Read-only file system); nothing was written. "
-        "Make the folder and the file writable (or free disk space) and run the command again."
+        "Check that the workspace's folders are writable and the disk has room, then run the command again."
     )
     assert issue_text(ws) == before
     assert item in [i["id"] for i in inbox(ws)]  # not marked picked either
 
 
-def test_any_other_file_the_system_refuses_is_one_line_naming_it(ws):
+def test_a_file_where_the_issues_folder_should_be_is_one_line_saying_so(ws):
     """`issues` a file where the folder should be: the system's refusal, for root as for anyone."""
     assert not (ws / "issues").exists()  # made by the first `issue new`
     (ws / "issues").write_text("not a folder\n", encoding="utf-8")
     result = invoke(ws, "issue", "new", "2022-q2")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot use {ws / 'issues'}: ")
-    assert lines[0].endswith(
-        "Check that the workspace's folders are writable and the disk has room, then run the command again."
+    assert result.stderr.strip() == (
+        f"Error: {ws / 'issues' / '2022-q2.yaml'}: cannot write it (File exists); nothing was written. "
+        "A file stands where a folder should be: move it away, then run the command again."
+    )
+
+
+def test_any_other_file_the_system_refuses_is_one_line_naming_it(ws, tmp_path):
+    """An OSError no command words itself (`build --out` below a file): the file, the system's
+    reason and what to do, in one line."""
+    invoke(ws, "issue", "new", "2022-q2")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    result = invoke(ws, "build", "2022-q2", "--out", str(tmp_path / "afile" / "sub"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot use {tmp_path / 'afile'}: File exists. "
+        "A file stands where a folder should be: move it away, then run the command again."
     )
 
 
@@ -1194,3 +1206,13 @@ def test_items_refuses_dates_the_wrong_way_round_and_an_unknown_section(ws):
             .splitlines()[-1]
             .startswith("Error: no section 'nosuch' in newsletter.yaml (sections: ")
         )
+
+
+def test_a_blank_heading_typed_in_triage_files_the_item_under_the_suggested_one(ws):
+    """Spaces alone at the heading prompt are the suggested heading, as Enter alone is; the session goes on."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first = inbox(ws)[0]
+    result = invoke(ws, "issue", "triage", "2022-q2", input="ckom\n   \ns")
+    assert result.exit_code == 0, result.output
+    assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first["id"], first["heading"])]
+    assert result.stdout.splitlines()[-1].startswith("added 1, skipped 1, later 0")

@@ -107,6 +107,18 @@ def test_a_file_with_windows_line_endings_keeps_them_on_every_line_new_ones_too(
     assert path.read_bytes() == after
 
 
+def test_a_file_of_mixed_line_endings_keeps_every_line_as_it_was(tmp_path):
+    """A block pasted from elsewhere with CRLF into an LF file: its lines keep their CRs."""
+    path = copy_issue("handwritten.yaml", tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[5:9] = [line.replace("\n", "\r\n") for line in lines[5:9]]
+    path.write_bytes("".join(lines).encode("utf-8"))
+    document = IssueDocument.load(path)
+    document.insert_entry("kom", Entry(heading="KOM nytt", title="Nytt tiltak", text="Første avsnitt."))
+    document.save()
+    assert path.read_bytes().count(b"\r\n") == 4
+
+
 @pytest.mark.parametrize("name, dash", STYLES)
 def test_insert_changes_only_the_lines_of_the_new_entry(name, dash, tmp_path):
     path = copy_issue(name, tmp_path)
@@ -497,6 +509,24 @@ def test_a_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path):
         f"{path}, line 3: not UTF-8 text (byte 0xe6 at column 11, invalid continuation byte); "
         "save the file as UTF-8 in your editor"
     )
+
+
+def test_the_column_of_a_byte_that_is_not_utf8_counts_characters(tmp_path):
+    """ "æ" and "å" before it are two bytes each: an editor counts them as one character."""
+    path = tmp_path / "2024-q2.yaml"
+    path.write_bytes("id: 2024-q2\nintro: Været i år – ".encode() + b"\xe6rlig\n")
+    with pytest.raises(IssueFileError) as raised:
+        IssueDocument.load(path)
+    assert "(byte 0xe6 at column 21, " in str(raised.value)
+
+
+def test_a_duplicate_key_is_named_whole_and_where_it_first_stands(tmp_path):
+    path = tmp_path / "2024-q2.yaml"
+    path.write_text("id: 2024-q2\n'ti\"tle': A\n'ti\"tle': B\n", encoding="utf-8")
+    with pytest.raises(IssueFileError) as raised:
+        IssueDocument.load(path)
+    assert raised.value.line == 3
+    assert 'duplicate key "ti"tle": the field is given twice in one place' in str(raised.value)
 
 
 def test_a_config_file_that_is_not_utf8_is_named_by_line_too(tmp_path):
@@ -994,3 +1024,26 @@ def test_an_event_end_without_an_event_date_on_or_before_it_is_an_error(desk):
 def test_a_starting_text_ends_its_summary_with_a_full_stop_before_the_link(summary, text):
     item = Item(id="a1", source="s", url="https://x.no/a", title="T", summary=summary)
     assert starting_text(item) == text
+
+
+def test_a_folder_that_cannot_be_locked_itself_is_locked_by_a_file_in_it(tmp_path, monkeypatch):
+    """NFS: flock on a folder (opened read-only) fails there; a hidden `.lock` file in it is locked instead."""
+    import errno
+    import fcntl
+    import stat
+
+    real = fcntl.flock
+
+    def nfs_flock(descriptor, operation):
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real(descriptor, operation)
+
+    monkeypatch.setattr(fsutil.fcntl, "flock", nfs_flock)
+    with fsutil.folder_lock(tmp_path / "build"):
+        lock = tmp_path / "build" / ".lock"
+        assert lock.is_file()
+        with open(lock, "a") as other, pytest.raises(BlockingIOError):
+            real(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: another process would wait
+    with open(lock, "a") as other:
+        real(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released

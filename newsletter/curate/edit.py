@@ -159,7 +159,7 @@ class Curation:
     def edit(self, issue_id: str) -> Iterator[tuple[IssueDocument, Issue]]:
         """Lock, read and validate an issue; write it back when the block ends without error."""
         path = self.path(issue_id)
-        with lock_for(path):
+        with lock_for(self.workspace.var):
             document = IssueDocument.load(path)
             issue = document.issue(self.settings, self.known_items())
             yield document, issue
@@ -186,7 +186,7 @@ class Curation:
 def new_issue(curation: Curation, issue_id: str) -> Path:
     """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites."""
     path = curation.path(issue_id)
-    with lock_for(path):
+    with lock_for(curation.workspace.var):
         if path.exists():
             raise NewsletterError(f"{path}: the issue already exists; nothing was written")
         IssueDocument.create(path, issue_id, curation.settings).save()

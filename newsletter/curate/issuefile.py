@@ -25,8 +25,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from newsletter.config import line_of, not_utf8, yaml_syntax_error
-from newsletter.errors import ConfigError, NewsletterError
-from newsletter.fsutil import atomic_write, folder_lock
+from newsletter.errors import ConfigError, NewsletterError, os_error_advice
+from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
 from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
 
@@ -105,8 +105,11 @@ class IssueDocument:
         except UnicodeDecodeError as exc:
             bad_line, problem = not_utf8(raw, exc)
             raise IssueFileError(path, problem, line=bad_line) from None
-        crlf = text.count("\r\n") * 2 > text.count("\n")  # most lines end in CRLF: a Windows editor's file
-        text = text.replace("\r\n", "\n")
+        # Every line ending in CRLF: a Windows editor's file, edited with "\n" and written back with
+        # CRLF. A file of mixed endings (a block pasted from elsewhere) is left as it is, byte for byte.
+        crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+        if crlf:
+            text = text.replace("\r\n", "\n")
         try:
             data, sequence, offset = load_yaml_guess_indent(text, yaml=_reader()) if text.strip() else (None, 4, 2)
         except MarkedYAMLError as exc:
@@ -179,8 +182,7 @@ class IssueDocument:
             # A read-only folder or file, a full disk: the editor's file is as it was (atomic_write
             # leaves no temporary file behind), and the reason is the system's, in one line.
             raise NewsletterError(
-                f"{self.path}: cannot write it ({exc.strerror or exc}); nothing was written. "
-                "Make the folder and the file writable (or free disk space) and run the command again."
+                f"{self.path}: cannot write it ({exc.strerror or exc}); nothing was written. {os_error_advice(exc)}"
             ) from exc
         self.digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
 
@@ -732,15 +734,16 @@ def _item_list(node, where: str, problem) -> list[str]:
     return ids
 
 
-def lock_for(path: Path):
-    """The lock every command editing this issue holds: a lock on the issues folder itself.
+def lock_for(var: Path):
+    """The lock every command editing an issue holds: `issues.lock` in the workspace's `var/`.
 
-    flock(2) on the folder's own descriptor, so no lock file is left among the editor's files (kept
-    in git), none is made for a mistyped issue id, and a read-only folder can still be locked (the
-    write then fails with a one-line error). Edits of two different issues wait for each other too:
-    each is a second at most.
+    A file, not the issues folder itself: flock(2) on a folder opened read-only fails on NFS (where
+    Linux makes it a lock that needs the file open for writing), and not beside the issue files,
+    which are kept in git (no lock file among them, none for a mistyped issue id). `var/` holds
+    the store and is never in git. Edits of two different issues wait for each other too: each is
+    a second at most.
     """
-    return folder_lock(path.parent)
+    return exclusive_lock(Path(var) / "issues.lock")
 
 
 def list_issue_ids(issues_dir: Path) -> list[str]:

@@ -66,13 +66,14 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
     """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
 
     An item listed right after the one it is one story with (`Item.goes_with`), out of the order
-    of probability, has its title marked `TWIN_MARK`.
+    of probability, has its title marked `TWIN_MARK` (only when that one is the line above).
 
     Columns are as wide as what they hold in this list (a deadline column only when an item has
     a deadline; a source key cut to `SOURCE_COLUMN` characters), so on an 80-column terminal the
     title starts by column 70 (50–60 without a deadline) rather than beyond the edge.
     """
     rows = []
+    above = None
     for item in items:
         weight = percent(item.probability or 0.0).rjust(4) if learned else f"{item.score:5.1f}"
         date = date_label(item.published, item.date_precision)
@@ -81,7 +82,9 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
         marks = "" if item.status == "new" else f" [{item.status}]"
         # Listed out of the order of probability, right after the item it is one story with: say so,
         # or the list reads as mis-sorted.
-        twin = TWIN_MARK if item.goes_with else ""
+        # Only where the partner is the line above: a filter (--source, --section) may have left it out.
+        twin = TWIN_MARK if item.goes_with and item.goes_with == above else ""
+        above = item.id
         rows.append((item.id, weight, date, item.kind, deadline, source, twin + item.title + marks))
     widths = [max((len(row[n]) for row in rows), default=0) for n in range(6)]
     return [

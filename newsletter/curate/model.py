@@ -396,21 +396,26 @@ class Model:
         (`ranking.durable_places`; None: all of them): close is `LIKE_THRESHOLD` for those, and for
         an entry under a heading made for one story ("Ny strategi mot menneskehandel"),
         `TWIN_THRESHOLD`, as close as one story reached twice: a follow-up, not any item of its
-        site. An entry about a consultation or an event (`PastEntry.kind`) is only the place of an
-        item of that kind.
+        site. So too an entry about a consultation or an event (`PastEntry.kind`) for an item of
+        another kind.
         """
         document = self.documents[index]
         if not document.host:
             return None
         kept = set(range(len(self.history)) if places is None else places)
+
+        def closeness(n: int) -> float:
+            # A consultation's place (an entry with a deadline: "Høringer"), or an event's (one with an
+            # event date), is another kind of item's only when it is the same story: a news item about
+            # a new regulation is not filed under "Høringer", but a course announced as news (an item's
+            # kind is often guessed from its title) still goes where the same course went.
+            same_kind = self.history[n].kind in ("", document.kind)
+            return LIKE_THRESHOLD if n in kept and same_kind else TWIN_THRESHOLD
+
         close = [
             n
             for n, entry in enumerate(self.history)
-            if any(_same_site(document.host, h) for h in entry.hosts)
-            # A consultation's place (an entry with a deadline: "Høringer") is no news item's, nor an
-            # event's (an entry with an event date) a report's, however alike their words.
-            and entry.kind in ("", document.kind)
-            and self.similarity[index, n] >= (LIKE_THRESHOLD if n in kept else TWIN_THRESHOLD)
+            if any(_same_site(document.host, h) for h in entry.hosts) and self.similarity[index, n] >= closeness(n)
         ]
         return self.history[max(close, key=lambda n: self.similarity[index, n])] if close else None
 

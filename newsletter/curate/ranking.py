@@ -454,8 +454,8 @@ def remaining_picks(
     part turned out, (found + a) / (expected_read + a), with a = `ESTIMATE_PSEUDO_PICKS` so the
     first few decisions move it little: a quarter whose top items hold fewer picks than the
     history suggests holds fewer below as well. A ratio estimator, as used to correct a
-    model-based total by a sample (Cochran, Sampling Techniques, ch. 6); never more than the
-    history's count less the picks made (the decisions are no random sample: see the comment there).
+    model-based total by a sample (Cochran, Sampling Techniques, ch. 6), the ratio capped at 1
+    (the decisions are no random sample: see the comment there).
 
     The decided items are a sample of reading only as far as the editor records what was read and
     left: an issue written by hand (links pasted in), or items added from `items` with nothing
@@ -474,19 +474,19 @@ def remaining_picks(
     of `unread` items, it is never more than `MAX_PICK_SHARE` of them: an editor who picked every
     item read so far does not make the one or two left likely picks (`issue draft` would add them).
     """
-    ratio = (found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS)
+    # Never above 1: reading can show the quarter thinner than the history promised, but more picks
+    # among the decided items than the prior gave them are no sign of more below, since the editor
+    # chooses what to decide by what it is (an item added by id because it is a pick). Uncapped,
+    # three skips of 0% items after twelve picks added by id raised "about 43" to 56 (the truth:
+    # 19); capped, the unread items keep what the history gives them (45), and a quarter richer
+    # than the history does not fall to the floor either.
+    ratio = min((found + ESTIMATE_PSEUDO_PICKS) / (expected_read + ESTIMATE_PSEUDO_PICKS), 1.0)
     remaining = expected_unread * ratio
-    history_less_found = max(expected_unread + expected_read - found, 0.0)
     if read is not None:
         skips = max(read - found, 0)
         weight = skips / (skips + 1) if found else 1.0
-        remaining = weight * remaining + (1 - weight) * history_less_found
-    # Never more than the history's count less the picks made. Reading can show the quarter thinner
-    # than the history promised, but more picks among the decided than the prior gave them are no
-    # sign of more below: the editor chooses what to decide by what it is (an item added by id
-    # because it is a pick). Without this, three skips of 0% items after twelve picks added by id
-    # raised "about 43" to 56 (the truth: 19).
-    remaining = max(min(remaining, history_less_found), 0.5)
+        remaining = weight * remaining + (1 - weight) * max(expected_unread + expected_read - found, 0.0)
+    remaining = max(remaining, 0.5)
     return remaining if unread is None else min(remaining, MAX_PICK_SHARE * unread)
 
 
