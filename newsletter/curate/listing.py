@@ -81,8 +81,8 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
         source = item.source if len(item.source) <= SOURCE_COLUMN else item.source[: SOURCE_COLUMN - 1] + "…"
         marks = "" if item.status == "new" else f" [{item.status}]"
         # Listed out of the order of probability, right after the item it is one story with: say so,
-        # or the list reads as mis-sorted.
-        # Only where the partner is the line above: a filter (--source, --section) may have left it out.
+        # or the list reads as mis-sorted; only where that item is the line above (a filter such as
+        # --source may have left it out).
         twin = TWIN_MARK if item.goes_with and item.goes_with == above else ""
         above = item.id
         rows.append((item.id, weight, date, item.kind, deadline, source, twin + item.title + marks))
