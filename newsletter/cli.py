@@ -718,7 +718,16 @@ def issue_remove(ctx: Context, issue_id, ref):
 
     with ctx.store() as store:
         placed = remove_entry(_curation(ctx, store), issue_id, ref)
+        undecided = [i for i in placed.items or (placed.item,) if i and store.get_item(i).status == "new"]
     click.echo("removed " + _placed_line(placed))
+    if undecided:
+        # Back among the undecided, a likely pick is listed near the top again, and a later `issue
+        # draft` adds it again: a skip is what keeps it out.
+        ids, them = " ".join(undecided), "it" if len(undecided) == 1 else "them"
+        click.echo(
+            f"  back in the inbox, undecided: `newsletter issue skip {ids}` keeps {them} out of the list "
+            "and of `issue draft`"
+        )
 
 
 @issue.command("accept")

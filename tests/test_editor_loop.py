@@ -239,8 +239,9 @@ def test_an_item_of_a_two_item_entry_is_known_to_the_already_in_checks(desk):
     mixed = invoke(desk.root, "issue", "add", "2025-q2", third, "--to", "norway:1", "--section", "kom")
     assert mixed.exit_code == 2
     assert "--to adds to an existing entry: it cannot be combined with --section or --heading" in mixed.stderr
-    # Removing the entry sends both items back to the inbox.
-    assert invoke(desk.root, "issue", "remove", "2025-q2", second).exit_code == 0
+    # Removing the entry (by its place: named by one of its items, it is refused) sends both items back to the inbox.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", second).exit_code == 1
+    assert invoke(desk.root, "issue", "remove", "2025-q2", "norway:1").exit_code == 0
     for item in (first, second):
         assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["status"] == "new"
 
@@ -376,9 +377,23 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     )
     joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
     assert joined.exit_code == 0, joined.output
-    removed = invoke(desk.root, "issue", "remove", "2025-q2", second)
+    # One of an entry's two items names it, but removing it would take the other item and the text too;
+    # a skip of it says the same, not "take it out first".
+    skipped = invoke(desk.root, "issue", "skip", second)
+    assert skipped.exit_code == 1 and f"item {second} is one of the 2 items norway:2 cites" in skipped.stderr
+    refused = invoke(desk.root, "issue", "remove", "2025-q2", second)
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: item {second} is one of the 2 items norway:2 cites (with {first}); removing the entry would take "
+        f"them and its text too: to drop only this item, delete its id from the entry's `items:` in "
+        f"{issue_file(desk.root)}; to remove the whole entry, `newsletter issue remove 2025-q2 norway:2`; nothing "
+        "was changed\n"
+    )
+    removed = invoke(desk.root, "issue", "remove", "2025-q2", "norway:2")
     assert removed.stdout == (
         f"removed norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (items {first}, {second})\n"
+        f"  back in the inbox, undecided: `newsletter issue skip {first} {second}` keeps them out of the list "
+        "and of `issue draft`\n"
     )
     unknown = invoke(desk.root, "issue", "remove", "2025-q2", first)
     assert unknown.exit_code == 1

@@ -556,9 +556,14 @@ def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
     """Take an entry out of the issue; an item it came from goes back to the inbox.
 
     Unless another issue cites the item too: it is that issue's pick still, and stays picked.
+    Raises NewsletterError, and changes nothing, when `ref` is one of several items an entry
+    cites: the entry, its text and the other items would go with it.
     """
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
+        if len(entry.items) > 1 and not re.fullmatch(r"[a-z0-9_-]+:\d+", ref.strip()):
+            # Named by one of its items, the entry would take the others, and its text, with it.
+            raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
         document.pop_entry(key, position)
     kept = cited_elsewhere(curation, issue_id, entry.items)
     for item in entry.items:
@@ -566,6 +571,17 @@ def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
             with contextlib.suppress(NotFound):
                 curation.store.set_status([item], "new")
     return Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
+
+
+def _one_of_several(issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry) -> str:
+    """The refusal to take out a whole entry for one of the several items it cites, and what to do."""
+    others = ", ".join(i for i in entry.items if not i.startswith(item.strip().lower()))
+    return (
+        f"item {item} is one of the {len(entry.items)} items {key}:{position} cites (with {others}); removing "
+        f"the entry would take them and its text too: to drop only this item, delete its id from the entry's "
+        f"`items:` in {path}; to remove the whole entry, `newsletter issue remove {issue_id} {key}:{position}`; "
+        "nothing was changed"
+    )
 
 
 def move_entry(
@@ -675,6 +691,9 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
                 f"item {item.id} is in {issue_id} as {key}:{position}, whose text links to it; take the link "
                 f"out of that text first ({curation.path(issue_id)}); nothing was changed"
             )
+        entry = find_entry(curation.load_lenient(issue_id)[1], f"{key}:{position}")[2]
+        if len(entry.items) > 1:
+            raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry))
         raise NewsletterError(
             f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
             f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
