@@ -484,6 +484,13 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
             with ctx.store() as store:
                 click.echo(f"No candidates: {no_candidates(_curation(ctx, store), issue_id)}.", err=True)
             return
+        if grep:  # the text searched for is the likeliest reason, not the collection
+            click.echo(
+                f"No candidates contain '{grep}' in their title, summary or article text; "
+                "try other words, or widen the filters (--all, --status all).",
+                err=True,
+            )
+            return
         click.echo("No candidates. Run `newsletter collect`, or widen the filters (--all, --status all).", err=True)
         return
     learned = ranking is not None and ranking.learned
@@ -754,6 +761,9 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before):
     """Move an entry to another section, heading or place; without --section it stays in its section."""
     from newsletter.curate.edit import move_entry
 
+    if section is None and heading is None and before is None:
+        # Not a no-op: the entry would go to the end of its heading's run, a reordering nobody asked for.
+        raise UsageError("say where to: --section, --heading or --before (or more than one)")
     with ctx.store() as store:
         placed = move_entry(_curation(ctx, store), issue_id, ref, section, heading, before)
     click.echo("moved to " + _placed_line(placed))

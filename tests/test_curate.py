@@ -1216,3 +1216,23 @@ def test_a_blank_heading_typed_in_triage_files_the_item_under_the_suggested_one(
     assert result.exit_code == 0, result.output
     assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first["id"], first["heading"])]
     assert result.stdout.splitlines()[-1].startswith("added 1, skipped 1, later 0")
+
+
+def test_a_move_without_where_to_is_a_usage_error_and_a_grep_finding_nothing_says_so(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    invoke(ws, "issue", "add", "2022-q2", item["id"])
+    before = issue_text(ws)
+    moved = invoke(ws, "issue", "move", "2022-q2", item["id"])
+    assert moved.exit_code == 2
+    assert (
+        moved.stderr.strip().splitlines()[-1]
+        == "Error: say where to: --section, --heading or --before (or more than one)"
+    )
+    assert issue_text(ws) == before
+    found = invoke(ws, "items", "--issue", "2022-q2", "--grep", "zzzintetzzz")
+    assert found.exit_code == 0 and found.stdout == ""
+    assert found.stderr == (
+        "No candidates contain 'zzzintetzzz' in their title, summary or article text; "
+        "try other words, or widen the filters (--all, --status all).\n"
+    )

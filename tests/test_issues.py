@@ -1047,3 +1047,26 @@ def test_a_folder_that_cannot_be_locked_itself_is_locked_by_a_file_in_it(tmp_pat
             real(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: another process would wait
     with open(lock, "a") as other:
         real(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("text", "[a, b]", "sections.kom[1].text: expected text, got a list (lines starting with '- ', or [a, b])"),
+        ("text", "{a: b}", "sections.kom[1].text: expected text, got a mapping (fields: values)"),
+        (
+            "item",
+            "[abc1234, def5678]",
+            "got a list (lines starting with '- ', or [a, b]); several items go in `items:`",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_shape_is_named_in_the_editors_words(tmp_path, field, value, said):
+    path = tmp_path / "2024-q2.yaml"
+    entry = {"heading": "KOM", "title": "T", "text": "Tekst."} | {field: value}
+    lines = "".join(f"      {k}: {v}\n" for k, v in entry.items()).replace("      heading", "    - heading", 1)
+    path.write_text(f"id: 2024-q2\nsections:\n  kom:\n{lines}", encoding="utf-8")
+    _issue, problems = IssueDocument.load(path).validate(Settings())
+    messages = [str(p) for p in problems]
+    assert any(said in m for m in messages), messages
+    assert not any("Commented" in m or " got list" in m or " got int" in m for m in messages)

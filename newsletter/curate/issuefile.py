@@ -568,7 +568,7 @@ def _text_field(node: Any, key: str, problems: _Problems) -> str:
     """A top-level text field, stripped; "" when missing or not text (then a problem)."""
     value = node.get(key)
     if value is not None and not isinstance(value, str):
-        problems(f"expected text, got {type(value).__name__}", node, key, key)
+        problems(f"expected text, got {_what(value)}", node, key, key)
         return ""
     return (value or "").strip()
 
@@ -640,7 +640,7 @@ class _Duplicates:
 def _entry(node, where: str, problem, parent, index) -> Entry | None:
     """Entry `where` (node `index` of `parent`) as a model, noting its problems; None when it is not a mapping."""
     if not isinstance(node, dict):
-        problem(f"expected an entry (heading, title, text …), got {type(node).__name__}", parent, index, where)
+        problem(f"expected an entry (heading, title, text …), got {_what(node)}", parent, index, where)
         return None
     for key in node:
         if key not in ENTRY_FIELDS:
@@ -652,7 +652,7 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
             if key in ("title", "heading") and isinstance(value, (int, float)):
                 value = str(value)
             else:
-                problem(f"expected text, got {type(value).__name__}", node, key, f"{where}.{key}")
+                problem(f"expected text, got {_what(value)}{_items_hint(key, value)}", node, key, f"{where}.{key}")
                 value = None
         values[key] = (value or "").strip() if key != "text" else (value or "")
     if not values["heading"]:
@@ -717,7 +717,7 @@ def _item_list(node, where: str, problem) -> list[str]:
     if isinstance(value, str):  # `items: k7m2qxa`: one id is a list of one
         value = [value]
     if not isinstance(value, list):
-        problem(f"expected a list of item ids, got {type(value).__name__}", node, "items", f"{where}.items")
+        problem(f"expected a list of item ids, got {_what(value)}", node, "items", f"{where}.items")
         return []
     ids = []
     for index, element in enumerate(value):
@@ -732,6 +732,28 @@ def _item_list(node, where: str, problem) -> list[str]:
             continue
         ids.append(text)
     return ids
+
+
+def _what(value: Any) -> str:
+    """What a YAML value is, in the editor's words rather than Python's ("a list", not "CommentedSeq")."""
+    if isinstance(value, dict):
+        return "a mapping (fields: values)"
+    if isinstance(value, list):
+        return "a list (lines starting with '- ', or [a, b])"
+    if isinstance(value, bool):
+        return f"true or false ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return "a line of text"
+    return type(value).__name__
+
+
+def _items_hint(key: str, value: Any) -> str:
+    """For `item:` given a list: the field that takes one."""
+    return "; several items go in `items:`" if key == "item" and isinstance(value, list) else ""
 
 
 def lock_for(var: Path):
