@@ -701,18 +701,49 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
 
     if text is None and not edit:
         raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
+    typed = text == "-" or edit  # text that exists nowhere else once the command ends
     if text == "-":
         text = sys.stdin.read()
     if edit:
         text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
     day = lambda value: value.date() if value else None  # noqa: E731
-    with ctx.store() as store:
-        curation = _curation(ctx, store)
-        placed = add_note(curation, issue_id, section, heading, text, title, day(date), day(event_date), day(deadline))
-        linked = linked_from(curation, text or "")
+    try:
+        with ctx.store() as store:
+            curation = _curation(ctx, store)
+            placed = add_note(
+                curation, issue_id, section, heading, text, title, day(date), day(event_date), day(deadline)
+            )
+            linked = linked_from(curation, text or "")
+    except (NewsletterError, OSError) as exc:
+        if not typed or not (text or "").strip():
+            raise
+        # What the editor typed in $EDITOR or piped in is kept, and named, before the error is said.
+        kept = _keep_note(ctx.workspace.var, issue_id, text or "")
+        message = f"{exc}" if isinstance(exc, NewsletterError) else f"{exc.filename}: {exc.strerror or exc}"
+        raise NewsletterError(
+            f"{message}; the note's text is kept in {kept}: once that is fixed, "
+            f"`newsletter issue note {issue_id} --section {section} --heading '{heading}' --text - < {kept}` adds it"
+        ) from exc
     click.echo("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
         click.echo(f"  cites item {item.id} «{item.title}» by its link")
+
+
+def _keep_note(var: Path, issue_id: str, text: str) -> Path:
+    """Save a note's text that could not be added: var/unsaved-notes/ID-YYYYmmddTHHMMSS.md, or, where
+    var/ cannot be written either, the system's temporary folder. Returns the file written."""
+    import tempfile
+
+    from newsletter.fsutil import atomic_write
+
+    name = f"{issue_id}-{clock.now():%Y%m%dT%H%M%S}.md"
+    for folder in (var / "unsaved-notes", Path(tempfile.gettempdir())):
+        try:
+            atomic_write(folder / name, text)
+            return folder / name
+        except OSError:
+            continue
+    raise NewsletterError(f"the note's text could not be kept anywhere; here it is:\n{text}")
 
 
 @issue.command("remove")

@@ -1236,3 +1236,33 @@ def test_a_move_without_where_to_is_a_usage_error_and_a_grep_finding_nothing_say
         "No candidates contain 'zzzintetzzz' in their title, summary or article text; "
         "try other words, or widen the filters (--all, --status all).\n"
     )
+
+
+def test_a_typed_note_that_cannot_be_added_is_kept_and_named(ws, monkeypatch):
+    """A note piped in (or written in $EDITOR) exists nowhere else: when the issue cannot be written,
+    it is saved under var/ and the error names the file and the command that adds it later."""
+    import errno
+
+    import newsletter.curate.issuefile as issuefile
+
+    invoke(ws, "issue", "new", "2022-q2")
+    before = issue_text(ws)
+
+    def read_only(path, content, durable=True):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(issuefile, "atomic_write", read_only)
+    note = "KOM holdt **fagdag** for politidistriktene.\n\nMer om det [her](https://www.politiet.no/kom).\n"
+    args = ("issue", "note", "2022-q2", "--section", "kom", "--heading", "Fagdag", "--text", "-")
+    result = invoke(ws, *args, input=note)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    kept = sorted((ws / "var" / "unsaved-notes").glob("2022-q2-*.md"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == note
+    assert result.stderr.strip().endswith(
+        f"the note's text is kept in {kept[0]}: once that is fixed, `newsletter issue note 2022-q2 --section kom "
+        f"--heading 'Fagdag' --text - < {kept[0]}` adds it"
+    )
+    assert issue_text(ws) == before
+    monkeypatch.undo()
+    again = invoke(ws, *args, input=kept[0].read_text(encoding="utf-8"))
+    assert again.exit_code == 0 and "fagdag" in issue_text(ws)
