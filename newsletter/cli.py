@@ -720,7 +720,8 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         # What the editor typed in $EDITOR or piped in is kept, and named, before the error is said.
         kept = _keep_note(ctx.workspace.var, issue_id, text or "")
         message = f"{exc}" if isinstance(exc, NewsletterError) else f"{exc.filename}: {exc.strerror or exc}"
-        raise NewsletterError(
+        error = UsageError if isinstance(exc, UsageError) else NewsletterError  # exit status 2 stays 2
+        raise error(
             f"{message}; the note's text is kept in {kept}: once that is fixed, "
             f"`newsletter issue note {issue_id} --section {section} --heading '{heading}' --text - < {kept}` adds it"
         ) from exc
