@@ -674,8 +674,20 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         placed = add_items(curation, issue_id, refs, section, heading, to=to)
         # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
         elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
+        # An id typed from another quarter's list: said now, not first at `issue check` (one another
+        # issue cites is cited again on purpose, and said below).
+        since, until = quarter_bounds(issue_id)
+        dated = [store.get_item(each.item) for each in placed if each.item and each.item not in elsewhere]
+        outside = [(i.id, i.published) for i in dated if i.published and not since <= i.published <= until]
     for each in placed:  # refs as they stand once every item is in
         click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
+    for item_id, published in outside:
+        click.echo(
+            f"warning: item {item_id} was published {published.isoformat()}, outside {issue_id} "
+            f"({since.isoformat()} – {until.isoformat()}); `newsletter issue remove {issue_id} {item_id}` "
+            "takes it out if that was a slip",
+            err=True,
+        )
     for item, others in elsewhere.items():
         click.echo(f"warning: item {item} is also in {', '.join(others)}", err=True)
 

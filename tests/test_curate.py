@@ -1266,3 +1266,18 @@ def test_a_typed_note_that_cannot_be_added_is_kept_and_named(ws, monkeypatch):
     monkeypatch.undo()
     again = invoke(ws, *args, input=kept[0].read_text(encoding="utf-8"))
     assert again.exit_code == 0 and "fagdag" in issue_text(ws)
+
+
+def test_adding_an_item_from_outside_the_quarter_warns_at_once(ws):
+    """An id typed from another quarter's list: said when it is added, not first at `issue check`."""
+    invoke(ws, "issue", "new", "2022-q3")
+    item = inbox(ws)[0]  # of April–June 2022
+    result = invoke(ws, "issue", "add", "2022-q3", item["id"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"warning: item {item['id']} was published {item['published']}, outside 2022-q3 (2022-07-01 – 2022-09-30); "
+        f"`newsletter issue remove 2022-q3 {item['id']}` takes it out if that was a slip"
+    )
+    invoke(ws, "issue", "new", "2022-q2")
+    inside = invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"])
+    assert inside.exit_code == 0 and "outside" not in inside.stderr
