@@ -507,6 +507,9 @@ def note_from_template(edited: str | None) -> str:
 # ---------------------------------------------------------------------- remove, move
 
 
+_PLACE_REF = re.compile(r"([a-z0-9_-]+):(\d+)")  # an entry named by its place, `section:position`
+
+
 def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
     """An entry by `section:position` (as `issue show` prints it) or by an item id it cites.
 
@@ -514,7 +517,7 @@ def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
     an unambiguous prefix of at least `MIN_PREFIX` characters. Raises NotFound otherwise.
     """
     ref = ref.strip()
-    match = re.fullmatch(r"([a-z0-9_-]+):(\d+)", ref)
+    match = _PLACE_REF.fullmatch(ref)
     if match:
         key, position = match.group(1), int(match.group(2))
         entries = issue.sections.get(key)
@@ -561,7 +564,7 @@ def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
     """
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
-        if len(entry.items) > 1 and not re.fullmatch(r"[a-z0-9_-]+:\d+", ref.strip()):
+        if len(entry.items) > 1 and not _PLACE_REF.fullmatch(ref.strip()):
             # Named by one of its items, the entry would take the others, and its text, with it.
             raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
         document.pop_entry(key, position)
@@ -676,7 +679,8 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
             raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
         if item.id not in curation.cited_items(issue_id):
             continue
-        used = _used_items(curation.load_lenient(issue_id)[1], curation.store)
+        issue = curation.load_lenient(issue_id)[1]
+        used = _used_items(issue, curation.store)
         if item.id not in used:  # one rule makes both (`cited_items`, `_used_items`): not to happen
             continue
         key, position, by_link = used[item.id]
@@ -691,7 +695,7 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
                 f"item {item.id} is in {issue_id} as {key}:{position}, whose text links to it; take the link "
                 f"out of that text first ({curation.path(issue_id)}); nothing was changed"
             )
-        entry = find_entry(curation.load_lenient(issue_id)[1], f"{key}:{position}")[2]
+        entry = issue.sections[key][position - 1]  # read once, above
         if len(entry.items) > 1:
             raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry))
         raise NewsletterError(
