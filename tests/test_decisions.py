@@ -526,6 +526,22 @@ def test_issue_check_warns_when_two_entries_cite_one_item_through_different_addr
     assert f"links to item {ids['a']} (http://www.fafo.no/a), which norway:" in checked.output, checked.output
 
 
+def test_a_link_above_the_entry_citing_the_item_by_id_is_noticed_too_and_a_pair_of_links_once(recorded):
+    """The note first in the file (among the highlights), the entry naming the item by id further down:
+    the duplicate is said at the note all the same. Two notes linking to it are said once, at the second."""
+    root, ids = recorded
+    note = ["--heading", "Viktig", "--title", "Igjen", "--text", "Se [her](http://www.fafo.no/a)."]
+    assert run(root, "issue", "note", "2025-q1", "--section", "highlights", *note).exit_code == 0
+    checked = run(root, "issue", "check", "2025-q1")
+    said = [line for line in checked.output.splitlines() if f"links to item {ids['a']} " in line]
+    assert len(said) == 1 and "highlights:1 links to item" in said[0] and "which norway:" in said[0], checked.output
+    another = ["--heading", "Viktig", "--title", "Og igjen", "--text", "Se [her](https://fafo.no/a/)."]
+    assert run(root, "issue", "note", "2025-q1", "--section", "highlights", *another).exit_code == 0
+    checked = run(root, "issue", "check", "2025-q1")
+    said = [line for line in checked.output.splitlines() if f"links to item {ids['a']} " in line]
+    assert [line.split(" links to")[0].split()[-1] for line in said] == ["highlights:1", "highlights:2"], said
+
+
 def test_on_a_new_machine_issue_check_sees_a_link_to_an_item_only_a_record_holds(recorded):
     """A note of the next issue links (another spelling) to an item 2025-q1 used; the store that collected
     it is gone, the record is not: `issue check` says it was used before, as it would with the store."""

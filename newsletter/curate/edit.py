@@ -1020,10 +1020,21 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         link for _key, _position, entry in issue.entries() if not entry.items for link in links_of(entry.text)
     ]
     targets = link_targets(curation.store, hand_links, curation.recorded_keys())
-    seen_items: dict[str | None, str] = {}  # item -> the first entry citing it (by id, or by a link)
+    # item -> the entries citing it, in file order, each with whether it names the item by id. A link
+    # to an item is said at the link: when an entry names the item by id, before or after it, or an
+    # earlier entry links to it too (a pair of links is said once, at the second).
+    citing: dict[str, list[tuple[str, bool]]] = {}
     for key, position, entry in issue.entries():
         for item_id in entry.items or [targets[link] for link in links_of(entry.text) if link in targets]:
-            seen_items.setdefault(item_id, f"{key}:{position}")
+            if (f"{key}:{position}", bool(entry.items)) not in citing.setdefault(item_id, []):
+                citing[item_id].append((f"{key}:{position}", bool(entry.items)))
+
+    def cited_elsewhere_in_issue(item_id: str | None, where: str) -> list[str]:
+        """The other entries of this issue a link in entry `where` to `item_id` duplicates."""
+        entries = citing.get(item_id or "", [])
+        mine = next((n for n, (w, _) in enumerate(entries) if w == where), len(entries))
+        return [w for n, (w, by_id) in enumerate(entries) if w != where and (by_id or n < mine)]
+
     for key, position, entry in issue.entries():
         where = f"{key}:{position}"
         if not entry.text.strip():
@@ -1082,11 +1093,11 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
-            elif (target := None if entry.items else targets.get(link)) in seen_items and seen_items[target] != where:
+            elif not entry.items and (others := cited_elsewhere_in_issue(targets.get(link), where)):
                 # Another address of an item another entry cites: one document, two entries.
                 add(
                     "warning",
-                    f"{where} links to item {target} ({link}), which {seen_items[target]} cites too",
+                    f"{where} links to item {targets[link]} ({link}), which {others[0]} cites too",
                     entry,
                     "text",
                 )
