@@ -761,24 +761,47 @@ def _keep_note(var: Path, issue_id: str, text: str) -> Path:
 
 @issue.command("remove")
 @click.argument("issue_id", type=ISSUE_ID)
-@click.argument("ref", metavar="ENTRY")
+@click.argument("refs", metavar="ENTRY...", nargs=-1, required=True)
+@click.option(
+    "--undecided",
+    is_flag=True,
+    help="Put the entries' items back in the inbox undecided instead of skipping them (a later "
+    "`issue draft` may add them again).",
+)
 @pass_context
-def issue_remove(ctx: Context, issue_id, ref):
-    """Remove an entry (section:position or item id, as `issue show` prints them)."""
-    from newsletter.curate.edit import remove_entry
+def issue_remove(ctx: Context, issue_id, refs, undecided):
+    """Remove entries (section:position or item id, as `issue show` prints them); their items are skipped.
+
+    Positions are read as the file stands before any is removed, so `issue remove 2024-q2 norway:2
+    norway:3` takes out the two entries `issue show` lists there.
+    """
+    from newsletter.curate.edit import item_statuses, remove_entries
 
     with ctx.store() as store:
-        placed = remove_entry(_curation(ctx, store), issue_id, ref)
-        undecided = [i for i in placed.items or (placed.item,) if i and store.get_item(i).status == "new"]
-    click.echo("removed " + _placed_line(placed))
-    if undecided:
-        # Back among the undecided, a likely pick is listed near the top again, and a later `issue
-        # draft` adds it again: a skip is what keeps it out.
-        ids, them = " ".join(undecided), "it" if len(undecided) == 1 else "them"
-        click.echo(
-            f"  back in the inbox, undecided: `newsletter issue skip {ids}` keeps {them} out of the list "
-            "and of `issue draft`"
-        )
+        curation = _curation(ctx, store)
+        removed = remove_entries(curation, issue_id, refs, skip=not undecided)
+        statuses = item_statuses(curation, [i for placed in removed for i in placed.items or (placed.item,) if i])
+    for placed in removed:
+        click.echo("removed " + _placed_line(placed))
+    by_status: dict[str, list[str]] = {}
+    for item, status in statuses.items():
+        by_status.setdefault(status, []).append(item)
+    for status, items in by_status.items():
+        ids, them = " ".join(items), "it" if len(items) == 1 else "them"
+        if status == "skipped":
+            click.echo(
+                f"  skipped {ids}: out of the list and of `issue draft` (`newsletter issue unskip {ids}` "
+                f"puts {them} back in the inbox)"
+            )
+        elif status == "new":
+            # Back among the undecided, a likely pick is listed near the top again, and a later
+            # `issue draft` adds it again: a skip is what keeps it out.
+            click.echo(
+                f"  back in the inbox, undecided: `newsletter issue skip {ids}` keeps {them} out of the list "
+                "and of `issue draft`"
+            )
+        else:
+            click.echo(f"  still picked: another issue cites {them} ({ids})")
 
 
 @issue.command("accept")

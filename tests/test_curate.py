@@ -141,7 +141,11 @@ def test_note_remove_and_move(ws):
     removed = invoke(ws, "issue", "remove", "2022-q2", "highlights:1")
     assert removed.exit_code == 0
     assert outline(ws)["sections"]["highlights"] == []
-    assert item["id"] in [i["id"] for i in inbox(ws)]  # back in the inbox
+    # Taken out, the item is skipped: out of the inbox (and of a later draft) until unskipped.
+    assert item["id"] not in [i["id"] for i in inbox(ws)]
+    assert f"skipped {item['id']}: out of the list and of `issue draft`" in removed.stdout
+    assert invoke(ws, "issue", "unskip", item["id"]).exit_code == 0
+    assert item["id"] in [i["id"] for i in inbox(ws)]
     missing = invoke(ws, "issue", "remove", "2022-q2", "kom:5")
     assert missing.exit_code == 1 and "has no entry kom:5 (section kom has 1 entries)" in missing.stderr
 
@@ -197,6 +201,36 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
         f"nothing added to 2022-q2: no candidate is 50% likely to be picked yet (the most likely, {left['id']} "
         f"«{left['title']}», is 25%)"
     ), again.output
+
+
+def test_entries_taken_out_of_a_draft_stay_out_of_the_next_draft(ws):
+    """The editor prunes what the draft added; drafting again (after a collect, say) must not add it back."""
+    invoke(ws, "issue", "new", "2022-q2")
+    assert invoke(ws, "issue", "draft", "2022-q2").exit_code == 0
+    before = outline(ws)
+    (key, entries), *_ = [(k, e) for k, e in before["sections"].items() if len(e) >= 2]
+    pruned = [entries[0]["item"], entries[1]["item"]]
+    # Several places at once, each read as the file stood: both named entries go, not the one that slid up.
+    removed = invoke(ws, "issue", "remove", "2022-q2", f"{key}:1", f"{key}:2")
+    assert removed.exit_code == 0, removed.output
+    assert removed.stdout.count("removed ") == 2
+    assert f"  skipped {' '.join(pruned)}: out of the list and of `issue draft`" in removed.stdout
+    after = outline(ws)
+    assert [e["item"] for e in after["sections"][key]] == [e["item"] for e in entries[2:]]
+    again = invoke(ws, "issue", "draft", "2022-q2")
+    assert again.exit_code == 0, again.output
+    drafted = [e["item"] for section in outline(ws)["sections"].values() for e in section]
+    assert not set(pruned) & set(drafted)
+    # With --undecided the editor means to file it again: back among the candidates.
+    placed = next(e["item"] for e in outline(ws)["sections"][key])
+    back = invoke(ws, "issue", "remove", "2022-q2", placed, "--undecided")
+    assert back.exit_code == 0 and f"back in the inbox, undecided: `newsletter issue skip {placed}`" in back.stdout
+    assert placed in [i["id"] for i in inbox(ws)]
+    # A ref naming no entry changes nothing, even beside good ones.
+    entries_now = outline(ws)["sections"]
+    bad = invoke(ws, "issue", "remove", "2022-q2", f"{key}:1", f"{key}:99")
+    assert bad.exit_code == 1 and f"has no entry {key}:99" in bad.stderr
+    assert outline(ws)["sections"] == entries_now
 
 
 def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_order(ws):

@@ -239,9 +239,10 @@ def test_an_item_of_a_two_item_entry_is_known_to_the_already_in_checks(desk):
     mixed = invoke(desk.root, "issue", "add", "2025-q2", third, "--to", "norway:1", "--section", "kom")
     assert mixed.exit_code == 2
     assert "--to adds to an existing entry: it cannot be combined with --section or --heading" in mixed.stderr
-    # Removing the entry (by its place: named by one of its items, it is refused) sends both items back to the inbox.
+    # Removing the entry (by its place: named by one of its items, it is refused) skips both items; with
+    # --undecided they go back to the inbox.
     assert invoke(desk.root, "issue", "remove", "2025-q2", second).exit_code == 1
-    assert invoke(desk.root, "issue", "remove", "2025-q2", "norway:1").exit_code == 0
+    assert invoke(desk.root, "issue", "remove", "2025-q2", "norway:1", "--undecided").exit_code == 0
     for item in (first, second):
         assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["status"] == "new"
 
@@ -392,8 +393,8 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     removed = invoke(desk.root, "issue", "remove", "2025-q2", "norway:2")
     assert removed.stdout == (
         f"removed norway:2  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (items {first}, {second})\n"
-        f"  back in the inbox, undecided: `newsletter issue skip {first} {second}` keeps them out of the list "
-        "and of `issue draft`\n"
+        f"  skipped {first} {second}: out of the list and of `issue draft` (`newsletter issue unskip {first} "
+        f"{second}` puts them back in the inbox)\n"
     )
     unknown = invoke(desk.root, "issue", "remove", "2025-q2", first)
     assert unknown.exit_code == 1
@@ -641,8 +642,10 @@ def test_an_item_cited_again_is_said_and_removing_it_keeps_it_picked_for_the_oth
     again = invoke(desk.root, "issue", "add", "2025-q3", first, "--section", "norway", "--heading", "Stortinget")
     assert again.exit_code == 0, again.output
     assert again.stderr == f"warning: item {first} is also in 2025-q2\n"
-    assert invoke(desk.root, "issue", "remove", "2025-q3", first).exit_code == 0
+    kept = invoke(desk.root, "issue", "remove", "2025-q3", first)
+    assert kept.exit_code == 0 and f"  still picked: another issue cites it ({first})\n" in kept.stdout
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "picked"
-    # Out of its last issue, it is undecided again.
-    assert invoke(desk.root, "issue", "remove", "2025-q2", first).exit_code == 0
-    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"
+    # Out of its last issue, it is skipped (or, with --undecided, undecided again).
+    removed = invoke(desk.root, "issue", "remove", "2025-q2", first)
+    assert removed.exit_code == 0
+    assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "skipped"

@@ -555,25 +555,48 @@ def cited_elsewhere(curation: Curation, issue_id: str, item_ids: Iterable[str]) 
     return found
 
 
-def remove_entry(curation: Curation, issue_id: str, ref: str) -> Placed:
-    """Take an entry out of the issue; an item it came from goes back to the inbox.
+def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip: bool = True) -> list[Placed]:
+    """Take entries out of the issue; the items they came from are skipped, or with `skip=False` go
+    back to the inbox undecided.
 
-    Unless another issue cites the item too: it is that issue's pick still, and stays picked.
-    Raises NewsletterError, and changes nothing, when `ref` is one of several items an entry
-    cites: the entry, its text and the other items would go with it.
+    Taking an item out of the issue is a decision about it: skipped, it stays out of the list, out
+    of a later `draft` (which would otherwise add a likely pick again), and the ranking learns
+    from it; `skip=False` is for an item to be filed again by hand. An item another issue cites
+    is that issue's pick still, and stays picked. Every ref is found before anything changes
+    (refs by `section:position` name the places as the file stands), a ref given twice is taken
+    once; the Placed returned are in the order given. Raises NotFound for a ref naming no entry,
+    and NewsletterError when a ref is one of several items an entry cites (the entry, its text
+    and the other items would go with it); nothing is changed then.
     """
     with curation.edit(issue_id) as (document, issue):
-        key, position, entry = find_entry(issue, ref)
-        if len(entry.items) > 1 and not _PLACE_REF.fullmatch(ref.strip()):
-            # Named by one of its items, the entry would take the others, and its text, with it.
-            raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
-        document.pop_entry(key, position)
-    kept = cited_elsewhere(curation, issue_id, entry.items)
-    for item in entry.items:
-        if item not in kept:
-            with contextlib.suppress(NotFound):
-                curation.store.set_status([item], "new")
-    return Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
+        found: dict[tuple[str, int], Entry] = {}
+        for ref in refs:
+            key, position, entry = find_entry(issue, ref)
+            if len(entry.items) > 1 and not _PLACE_REF.fullmatch(ref.strip()):
+                # Named by one of its items, the entry would take the others, and its text, with it.
+                raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
+            found.setdefault((key, position), entry)
+        # From the last place up, so each place still names the entry it named when given.
+        for key, position in sorted(found, key=lambda place: (place[0], -place[1])):
+            document.pop_entry(key, position)
+    items = [item for entry in found.values() for item in entry.items]
+    kept = cited_elsewhere(curation, issue_id, items)
+    released = [item for item in dict.fromkeys(items) if item not in kept]
+    # An id the store does not hold (an entry written by hand) changes nothing.
+    curation.store.set_status(released, "skipped" if skip else "new")
+    return [
+        Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
+        for (key, position), entry in found.items()
+    ]
+
+
+def item_statuses(curation: Curation, item_ids: Iterable[str]) -> dict[str, str]:
+    """{item id: its status in the store} for the ids the store holds, in the order given, once each."""
+    statuses: dict[str, str] = {}
+    for item_id in dict.fromkeys(item_ids):
+        with contextlib.suppress(NotFound):
+            statuses[item_id] = curation.store.get_item(item_id).status
+    return statuses
 
 
 def _one_of_several(issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry) -> str:
