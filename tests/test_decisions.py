@@ -554,3 +554,30 @@ def test_on_a_new_machine_issue_check_sees_a_link_to_an_item_only_a_record_holds
     assert f"  cites item {ids['a']} «Tvangsarbeid i landbruket» by its link" in noted.stdout, noted.output
     checked = run(root, "issue", "check", "2025-q2")
     assert f"links to item {ids['a']} (http://fafo.no/a/), already used in 2025-q1" in checked.output, checked.output
+
+
+def test_show_and_add_after_a_listing_take_its_ranking_and_a_decision_ranks_afresh(recorded, monkeypatch):
+    """The editor's loop: list, look at one, add it, list again. Only the listing after the decision
+    has something new to rank; `show` and `issue add` (its suggested place) take the listing's."""
+    from newsletter.curate import model
+
+    built: list[int] = []
+    original = model.Model.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(model.Model, "__init__", spy)
+    root, _ids = recorded
+    now = fill(root, NOW)
+    assert run(root, "issue", "new", "2025-q2").exit_code == 0
+    before, _ = listing(root)
+    assert len(built) == 1  # the table and --json rank the same: one model
+    shown = json.loads(run(root, "show", now["g"], "--json").stdout)
+    assert shown["probability"] == before["g"]
+    added = run(root, "issue", "add", "2025-q2", now["g"])
+    assert added.exit_code == 0 and "added norway:1" in added.stdout, added.output
+    assert len(built) == 1
+    after, _ = listing(root)
+    assert len(built) == 2 and set(after) == {"h", "i"}

@@ -255,6 +255,67 @@ def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without
     assert model.Features.load(cache, documents, history[:-1]) is None
 
 
+def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(tmp_path, monkeypatch):
+    """`issue add` or `show` right after `items --issue` rank what it ranked: kept, the model is not loaded."""
+    import json
+
+    from newsletter.curate import model
+
+    items, _, history = load()
+    results = ranking.RankingResults(tmp_path / "var" / ranking.RESULTS_CACHE)
+    documents = [item_document(i) for i in items]
+    built = []
+    original = model.Model.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(model.Model, "__init__", spy)
+
+    def shown(r: ranking.Ranking) -> list[tuple]:
+        return [(x.item.id, x.probability, x.why, x.like, x.filed_like, x.beside) for x in r.ranked]
+
+    def rank(docs=documents, labelled=(), expected=4.0):
+        return rank_items(items, docs, history, labelled, expected, results=results)
+
+    first = rank()
+    assert len(built) == 1 and results.path.exists()
+    again = rank()
+    assert len(built) == 1, "the kept ranking was not served"
+    assert shown(again) == shown(first)
+    assert (again.learned, again.history, again.expected_picks) == (first.learned, first.history, first.expected_picks)
+    assert any(x.like for x in again.ranked) and any(x.filed_like for x in again.ranked)
+    # Anything the ranking reads, changed, is ranked afresh: a decision, another text, another weight.
+    decided = rank(labelled=[(documents[0], 0, 1.0)])
+    assert len(built) == 2 and shown(decided) != shown(first)
+    rank(docs=[*documents[:-1], replace(documents[-1], text=documents[-1].text + " endret")])
+    assert len(built) == 3
+    monkeypatch.setattr(ranking, "UNDECIDED_WEIGHT", 0.2)
+    rank()
+    assert len(built) == 4
+    monkeypatch.setattr(ranking, "UNDECIDED_WEIGHT", 0.05)
+    assert shown(rank()) == shown(first) and len(built) == 4  # kept beside the others (`RESULTS_KEPT`)
+    # A damaged or doctored file is never served: ranked afresh, the same as before.
+    data = json.loads(results.path.read_text(encoding="utf-8"))
+    for damage in (
+        lambda r: r["ranked"][0].__setitem__(1, 2.0),  # a probability above 1
+        lambda r: r["ranked"][0].__setitem__(0, 999),  # no such candidate
+        lambda r: r["ranked"].append(r["ranked"][0]),  # a candidate twice
+        lambda r: r["ranked"][0].__setitem__(3, -1),  # no such past entry
+        lambda r: r["ranked"][0].__setitem__(2, [7]),  # a reason that is not text
+    ):
+        doctored = json.loads(json.dumps(data))
+        for r in doctored["rankings"]:
+            damage(r)
+        results.path.write_text(json.dumps(doctored), encoding="utf-8")
+        count = len(built)
+        assert shown(rank()) == shown(first)
+        assert len(built) == count + 1
+    results.path.write_text("not json", encoding="utf-8")
+    assert shown(rank()) == shown(first)
+
+
 def test_a_press_release_and_the_report_it_announces_are_listed_together_a_series_is_not():
     items, _, history = load()
     text = (

@@ -76,8 +76,10 @@ the 180 items below".
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import math
 import re
 import statistics
 import time
@@ -133,6 +135,11 @@ ESTIMATE_PRIOR_SLOPE = 2.0
 OTHER_SKIPS_LIMIT = 2000
 PAST_ENTRIES_CACHE = "past-entries.json"  # beside the store: the entries of the issue files (`past_entries`)
 RANKING_CACHE = "ranking-features.npz"  # beside the store: the model's text features (`model.Features`)
+# Beside the store: the last rankings made (`RankingResults`), so a command that ranks what the last one
+# ranked (`issue add` after `items --issue`, `show`, a second listing) skips loading scikit-learn.
+RESULTS_CACHE = "ranking-results.json"
+RESULTS_KEPT = 4  # rankings kept in it: the quarter's, and a few others `show` may ask about
+RESULTS_FORMAT = 1
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
 _MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
@@ -363,6 +370,7 @@ def rank_items(
     cache: Path | None = None,
     decided_here: int = 0,
     places: Collection[int] | None = None,
+    results: RankingResults | None = None,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
@@ -375,7 +383,8 @@ def rank_items(
     Without history, without both a pick and a non-pick among the labels, and with fewer than
     `PICKS_ALONE` picks, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
-    `learned` is then False.
+    `learned` is then False. `results` keeps the rankings made, by a digest of all of the above:
+    asked again for one of them, it is taken from there, without loading the model.
     """
     started = time.perf_counter()
     picks = sum(1 for _, label, _ in labelled if label == 1)
@@ -389,6 +398,13 @@ def rank_items(
             Ranked(item, _squash(item.score), list(item.terms[:4])) for item in sorted(candidates, key=keyword_order)
         ]
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
+    key = ""
+    if results is not None:
+        key = ranking_key(candidates, documents, history, labelled, expected_picks, decided_here, places)
+        kept = results.get(key, candidates, history)
+        if kept is not None:
+            kept.seconds = time.perf_counter() - started
+            return kept
     from newsletter.curate.model import Model, calibration_shift, sigmoid  # heavy: only when learning
 
     model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache)
@@ -420,7 +436,143 @@ def rank_items(
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
         ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside))
-    return Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
+    ranking = Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
+    if results is not None:
+        results.put(key, ranking, candidates, history)
+    return ranking
+
+
+def ranking_key(
+    candidates: Sequence[Item],
+    documents: Sequence[Document],
+    history: Sequence[PastEntry],
+    labelled: Sequence[tuple[Document, int, float]],
+    expected_picks: float,
+    decided_here: int,
+    places: Collection[int] | None,
+) -> str:
+    """A digest (hex) of everything `rank_items` reads, the code that ranks and its settings.
+
+    The documents, entries and labels are frozen dataclasses and numbers, whose `repr` is all they
+    hold; of the candidates, what the ranking shows of them (id, title, keyword terms). The source
+    of this module and of `model` stands for the code, and this module's constants (the weights)
+    for the settings, so an upgrade or a changed weight never returns a ranking made before it.
+    """
+    hasher = hashlib.blake2b(digest_size=20)
+
+    def add(value: object) -> None:
+        hasher.update(repr(value).encode("utf-8", "surrogatepass"))
+        hasher.update(b"\0")
+
+    here = Path(__file__)
+    for source in (here, here.with_name("model.py")):
+        hasher.update(source.read_bytes())
+    add(sorted((k, v) for k, v in globals().items() if k.isupper() and isinstance(v, (int, float, str))))
+    add([(c.id, c.title, c.terms) for c in candidates])
+    for document in documents:
+        add(document)
+    for entry in history:
+        add(entry)
+    for labelled_document in labelled:
+        add(labelled_document)
+    add((expected_picks, decided_here, None if places is None else sorted(places)))
+    return hasher.hexdigest()
+
+
+class RankingResults:
+    """The last `RESULTS_KEPT` rankings made, by `ranking_key`, in a JSON file beside the store.
+
+    Only a cache: the editor never sees it, and anyone who can write `var/` can change it, so
+    each ranking read back is checked in full (every candidate once, indexes in range,
+    probabilities in [0, 1], reasons as text) and anything amiss reads as no ranking kept. A
+    ranking is kept as positions into the candidates and the history it was made from, which
+    the key fixes. A file that cannot be written costs the next command its time, nothing more.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("format") == RESULTS_FORMAT and isinstance(data.get("rankings"), list):
+                return [r for r in data["rankings"] if isinstance(r, dict)]
+        except (OSError, ValueError, AttributeError):
+            pass  # absent, unreadable or not ours: nothing kept
+        return []
+
+    def get(self, key: str, candidates: Sequence[Item], history: Sequence[PastEntry]) -> Ranking | None:
+        """The ranking kept under `key`, rebuilt on these `candidates` and `history`, or None."""
+        for kept in self._read():
+            if kept.get("key") == key:
+                try:
+                    return self._ranking(kept, candidates, history)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    return None
+        return None
+
+    @staticmethod
+    def _ranking(kept: dict[str, Any], candidates: Sequence[Item], history: Sequence[PastEntry]) -> Ranking:
+        """The Ranking a kept one describes; ValueError (or a KeyError, TypeError, IndexError) when it is amiss."""
+
+        def entry(n: int | None) -> PastEntry | None:
+            if n is None:
+                return None
+            if not isinstance(n, int) or not 0 <= n < len(history):
+                raise ValueError(n)
+            return history[n]
+
+        ranked = []
+        for index, probability, why, like, filed, beside in kept["ranked"]:
+            if not isinstance(probability, float | int) or not math.isfinite(probability) or not 0 <= probability <= 1:
+                raise ValueError(probability)
+            if not isinstance(why, list) or not all(isinstance(w, str) for w in why):
+                raise ValueError(why)
+            if (
+                not isinstance(index, int)
+                or index < 0
+                or (beside is not None and (not isinstance(beside, int) or beside < 0))
+            ):
+                raise ValueError(index)
+            partner = candidates[beside].id if beside is not None else None
+            ranked.append(Ranked(candidates[index], float(probability), why, entry(like), entry(filed), partner))
+        if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
+            raise ValueError("not every candidate once")
+        history_count, picks, non_picks = (kept[name] for name in ("history", "picks", "non_picks"))
+        if not all(isinstance(n, int) for n in (history_count, picks, non_picks)):
+            raise ValueError("counts")
+        if not isinstance(kept["expected_picks"], float | int):
+            raise ValueError("expected_picks")
+        return Ranking(ranked, True, history_count, picks, non_picks, 0.0, float(kept["expected_picks"]))
+
+    def put(self, key: str, ranking: Ranking, candidates: Sequence[Item], history: Sequence[PastEntry]) -> None:
+        """Keep `ranking` under `key` (the newest first), dropping the oldest beyond `RESULTS_KEPT`."""
+        position = {id(c): n for n, c in enumerate(candidates)}
+        by_id = {c.id: n for n, c in enumerate(candidates)}
+        entries = {id(e): n for n, e in enumerate(history)}
+        kept = {
+            "key": key,
+            "history": ranking.history,
+            "picks": ranking.picks,
+            "non_picks": ranking.non_picks,
+            "expected_picks": ranking.expected_picks,
+            "ranked": [
+                [
+                    position[id(r.item)],
+                    r.probability,
+                    r.why,
+                    entries.get(id(r.like)) if r.like is not None else None,
+                    entries.get(id(r.filed_like)) if r.filed_like is not None else None,
+                    by_id.get(r.beside) if r.beside is not None else None,
+                ]
+                for r in ranking.ranked
+            ],
+        }
+        rankings = [kept, *(r for r in self._read() if r.get("key") != key)][:RESULTS_KEPT]
+        try:
+            atomic_write(self.path, json.dumps({"format": RESULTS_FORMAT, "rankings": rankings}), durable=False)
+        except OSError as exc:
+            log.warning("ranking cache not written to %s: %s", self.path, exc)
 
 
 def beside_twins(order: Sequence[int], twins: dict[int, int]) -> list[tuple[int, int | None]]:
@@ -803,7 +955,10 @@ def rank_quarter(
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
     cache = var / RANKING_CACHE if var else None
     places = durable_places(history, settings)
-    ranking = rank_items(undecided, documents, history, labelled_documents, expected, cache, decided_here, places)
+    results = RankingResults(var / RESULTS_CACHE) if var else None
+    ranking = rank_items(
+        undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results
+    )
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     return ranking
 
