@@ -17,7 +17,12 @@ peak memory, for
 - `items --limit 20` (the inbox, by keyword score),
 - `items --json` (every candidate, by keyword score),
 - `items --issue 2025-q1 --limit 20` (the quarter ranked by the learned model),
-- `items --issue 2025-q1 --json` (the whole quarter ranked).
+- `items --issue 2025-q1 --json` (the whole quarter ranked),
+
+each ranked afresh, as after a decision (the kept rankings, `var/ranking-results.json`, are
+removed before each run), and then
+
+- `items --issue 2025-q1 --limit 20` once more with no decision between (the kept ranking).
 
     python3 bench/listing.py [--fixture DIR] [--sizes 2000,20000,100000] [--keep DIR]
 """
@@ -123,8 +128,11 @@ def make_store(workspace: Path, fixture: Path, size: int) -> int:
         return store.count_items()
 
 
-def run(workspace: Path, args: list[str]) -> tuple[float, int, int]:
-    """(seconds, peak MB, bytes of stdout) of one `newsletter` command in a fresh process."""
+def run(workspace: Path, args: list[str], kept: bool = False) -> tuple[float, int, int]:
+    """(seconds, peak MB, bytes of stdout) of one `newsletter` command in a fresh process; unless
+    `kept`, with no ranking kept from an earlier command (as after a decision)."""
+    if not kept:
+        (workspace / "var" / "ranking-results.json").unlink(missing_ok=True)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, "--workspace", str(workspace), *args],
@@ -146,7 +154,7 @@ def ranking_seconds(workspace: Path) -> tuple[int, float, float]:
     from newsletter.config import Workspace
     from newsletter.curate import model  # imported before timing: the CLI's import is timed above
     from newsletter.curate.edit import Curation, ranked_candidates
-    from newsletter.curate.ranking import RANKING_CACHE
+    from newsletter.curate.ranking import RANKING_CACHE, RESULTS_CACHE
     from newsletter.store import Store
 
     ws = Workspace(workspace)
@@ -164,6 +172,7 @@ def ranking_seconds(workspace: Path) -> tuple[int, float, float]:
             curation = Curation(ws, settings, ws.feeds(settings), store)
             timings = []
             for cold in (True, False):
+                (ws.var / RESULTS_CACHE).unlink(missing_ok=True)  # ranked, not taken from the kept rankings
                 if cold:
                     (ws.var / RANKING_CACHE).unlink(missing_ok=True)
                 started = time.perf_counter()
@@ -189,6 +198,7 @@ def main() -> None:
         ("items --json", ["items", "--json"]),
         ("items --issue 2025-q1 --limit 20", ["items", "--issue", "2025-q1", "--limit", "20"]),
         ("items --issue 2025-q1 --json", ["items", "--issue", "2025-q1", "--json"]),
+        ("items --issue … --limit 20, kept", ["items", "--issue", "2025-q1", "--limit", "20"]),
     ]
     print(f"{'stored items':>12}  {'listing':36} {'time':>8} {'peak':>8} {'output':>9}")
     for size in (int(s) for s in args.sizes.split(",")):
@@ -206,7 +216,10 @@ def main() -> None:
         # Once untimed: a store made by an older version migrates, and the ranking's feature cache fills.
         run(workspace, ["items", "--issue", RANKED, "--limit", "1"])
         for name, command in listings:
-            runs = [run(workspace, command) for _ in range(3)]
+            kept = name.endswith(", kept")
+            if kept:
+                run(workspace, command)  # untimed: the ranking the timed runs find kept
+            runs = [run(workspace, command, kept) for _ in range(3)]
             seconds = statistics.median(r[0] for r in runs)
             peak, out = max(r[1] for r in runs), runs[0][2]
             print(f"{stored:>12,}  {name:36} {seconds:>6.2f} s {peak:>5} MB {out / 1024:>6.0f} KB", flush=True)

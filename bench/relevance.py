@@ -365,7 +365,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
             "the other months' items as a record, picks and left out, and the issue's entries about them as history):"
         )
         sums: dict[str, list[int | str]] = {}
-        for month, count, picks, rows in splits:
+        for month, count, picks, rows, _ in splits:
             print(f"  {month}: {count} items, {picks} picks")
             for name, (at80, at95) in rows.items():
                 print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
@@ -373,10 +373,14 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
                 for mark, value in enumerate((at80, at95)):
                     both = total_row[mark]
                     total_row[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
-        picks_in_all = sum(picks for _, _, picks, _ in splits)
+        picks_in_all = sum(picks for _, _, picks, _, _ in splits)
         print(f"  all {len(splits)} months together (reads added up; {picks_in_all} picks):")
         for name, (at80, at95) in sums.items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
+        print("  estimate of likely picks unread vs picks really unread, learning from the record and each decision:")
+        for month, _, _, _, estimates in splits:
+            shown = [e for n, e in enumerate(estimates) if n in (0, 2, 5) or n == len(estimates) - 1]
+            print(f"    {month}: " + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in shown))
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
@@ -509,10 +513,12 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
     prior of the item it cites (`Document.own_entries`). A later month recorded for an earlier
     one is learning from a later issue: fine for a benchmark, never in the tool.
 
-    Returns one (month as text, items ranked, picks among them, {row: (reads for 80%, 95%)}) per
-    month, the rows being the first ranking with the history alone and with the record, the
-    editor's loop (read `batch`, decide, list again) with the record, and, when `asreview` is
-    given, ASReview LAB told the same history and record as prior labels (median of seeds 1–3).
+    Returns one (month as text, items ranked, picks among them, {row: (reads for 80%, 95%)},
+    estimates) per month, the rows being the first ranking with the history alone and with the
+    record, the editor's loop (read `batch`, decide, list again) with the record, and, when
+    `asreview` is given, ASReview LAB told the same history and record as prior labels (median of
+    seeds 1–3); the estimates are the loop's (reads, likely picks unread, picks really unread)
+    per listing, the record's share of picks being what the month is expected to hold.
     """
     from newsletter.curate.ranking import (
         RECORDED,
@@ -555,6 +561,7 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
             "history and the record (the first ranking)": month_split.marks(month_split.first(record)),
             "history and the record, learning from each decision": month_split.marks(month_split.loop(batch)),
         }
+        estimates = month_split.estimates
         if asreview:
             priors = [(e.title or e.heading, plain(e.text), 1) for e in history]
             priors += [(i.title, i.summary or "", label) for i, (_, label, _) in zip(recorded, record, strict=True)]
@@ -563,7 +570,7 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
             ]
             at80, at95 = (_median_reads(r[mark] for r in runs) for mark in (0, 1))
             rows["ASReview LAB told the same history and record"] = (at80, at95)
-        out.append((f"{dt.date(*month, 1):%B %Y}", len(ranked_here), len(picks), rows))
+        out.append((f"{dt.date(*month, 1):%B %Y}", len(ranked_here), len(picks), rows, estimates))
     return out
 
 
@@ -578,6 +585,9 @@ class _MonthSplit:
     wanted: dict
     norm_url: Callable[[str], str]
     picks: int
+    # (reads so far, likely picks unread as `items --issue` would say, picks really unread) per listing
+    # of the last `loop`.
+    estimates: list = dataclasses.field(default_factory=list)
 
     def positions(self, order) -> list[int]:
         """1-based places in `order` (items) where a pick not seen before was found."""
@@ -617,10 +627,12 @@ class _MonthSplit:
         undecided, positions, reads = list(self.items), [], 0
         decisions: list[tuple[Any, int]] = []
         found: set[int] = set()
+        self.estimates = []
         while len(found) < math.ceil(0.95 * self.picks) and undecided:
             labelled = [(self.documents[i.id], label, DECIDED_WEIGHT) for i, label in decisions] + self.record
             documents = [self.documents[i.id] for i in undecided]
             ranking = rank_items(undecided, documents, self.history, labelled, self.expected(), None, len(decisions))
+            self.estimates.append((reads, ranking.unread_estimate(0), self.picks - len(found)))
             for ranked in ranking.ranked[:batch]:
                 reads += 1
                 pick = self.wanted.get(self.norm_url(ranked.item.url))
