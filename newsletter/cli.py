@@ -621,13 +621,17 @@ def issue():
 
 @issue.command("new")
 @click.argument("issue_id", type=ISSUE_ID)
+@click.option("--force", is_flag=True, help="Create it even for a quarter before 2000 or beyond the next one.")
 @pass_context
-def issue_new(ctx: Context, issue_id):
-    """Create issues/ID.yaml with the configured sections and the period (never overwrites)."""
+def issue_new(ctx: Context, issue_id, force):
+    """Create issues/ID.yaml with the configured sections and the period (never overwrites).
+
+    A quarter before 2000, or later than the next one, is refused as a likely typo unless --force.
+    """
     from newsletter.curate.edit import new_issue
 
     with ctx.store() as store:
-        path = new_issue(_curation(ctx, store), issue_id)
+        path = new_issue(_curation(ctx, store), issue_id, force)
     click.echo(f"created {path}")
 
 

@@ -183,8 +183,38 @@ class Curation:
 # ---------------------------------------------------------------------- new, add, note
 
 
-def new_issue(curation: Curation, issue_id: str) -> Path:
-    """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites."""
+EARLIEST_YEAR = 2000  # an issue id before it is a typo (1024-q2 for 2024-q2), not an archived issue
+QUARTERS_AHEAD = 1  # the next quarter's issue may be started early; one further ahead is a typo
+
+
+def implausible_quarter(issue_id: str, today: dt.date) -> str | None:
+    """Why an issue id is almost certainly mistyped (a year before `EARLIEST_YEAR`, or a quarter more
+    than `QUARTERS_AHEAD` after today's), in words; None for a plausible one.
+
+    Past quarters since then are plausible: the editor files back issues for the archive and for
+    the ranking to learn from (the 2022 sample).
+    """
+    first, _last = quarter_bounds(issue_id)
+    if first.year < EARLIEST_YEAR:
+        return f"{issue_id} is before {EARLIEST_YEAR}"
+    now = issue_id_for(today)
+    ahead = (first.year - today.year) * 4 + (first.month - 1) // 3 - (today.month - 1) // 3
+    if ahead > QUARTERS_AHEAD:
+        return f"{issue_id} is {ahead} quarters ahead of the current one ({now})"
+    return None
+
+
+def new_issue(curation: Curation, issue_id: str, force: bool = False) -> Path:
+    """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites.
+
+    A quarter before 2000 or more than one quarter after today's (in the newsletter's time zone) is
+    refused unless `force`: such an id is a typo far more often than a plan (2204-q2 for 2024-q2),
+    and a stray file would be listed, and learned from, as an issue. Refused, it costs a retyped
+    command; created, a file to find and delete. Raises UsageError then, NewsletterError for an
+    issue that exists.
+    """
+    if not force and (why := implausible_quarter(issue_id, clock.today(curation.settings.timezone))):
+        raise UsageError(f"{why}: a typo? Nothing was written; pass --force to create it all the same")
     path = curation.path(issue_id)
     with lock_for(curation.workspace.var):
         if path.exists():
