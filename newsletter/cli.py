@@ -719,6 +719,8 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
     typed = text == "-" or edit  # text that exists nowhere else once the command ends
     if text == "-":
+        if _stdin_is_terminal():  # typed, not piped: without a word it looks as if it hung
+            click.echo(f"Type the note, then {_END_OF_INPUT} to add it (Ctrl-C cancels):", err=True)
         text = sys.stdin.read()
     if edit:
         text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
@@ -744,6 +746,10 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
     click.echo("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
         click.echo(f"  cites item {item.id} «{item.title}» by its link")
+
+
+# What ends typed input on this system's terminal: EOF at the start of a line.
+_END_OF_INPUT = "Ctrl-Z then Enter on an empty line" if sys.platform == "win32" else "Ctrl-D on an empty line"
 
 
 def _keep_note(var: Path, issue_id: str, text: str) -> Path:
