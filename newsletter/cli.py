@@ -544,8 +544,8 @@ def show(ctx: Context, item_id, as_json):
 
     An undecided item also shows the editor's ranking of it: the probability
     of a pick in its quarter, what weighed most (`why`), and the section and
-    heading the ranking suggests. `cited_in` names the issues and entries that
-    cite it, by its id or by a link in their text.
+    heading the ranking suggests. `cited_in` names every issue and entry that
+    cites it, each once, saying whether by its id or by a link in its text.
     """
     from newsletter.curate.edit import citations, ranked_item
 
@@ -553,10 +553,11 @@ def show(ctx: Context, item_id, as_json):
         curation = _curation(ctx, store)
         item = ranked_item(curation, item_id)
         cited_in = citations(curation, item.id)
-    data = item.to_json() | {"cited_in": cited_in}
+    data = item.to_json() | {"cited_in": [each.to_json() for each in cited_in]}
     if as_json:
         _json_out(data)
         return
+    data["cited_in"] = [str(each) for each in cited_in]  # "2025-q2 norway:1 (by id)"
     for key in (
         "id",
         "title",

@@ -696,3 +696,30 @@ def test_an_item_cited_again_is_said_and_removing_it_keeps_it_picked_for_the_oth
     removed = invoke(desk.root, "issue", "remove", "2025-q2", first)
     assert removed.exit_code == 0
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "skipped"
+
+
+# ---------------------------------------------------------------------- 12. show lists every citation
+
+
+def test_show_lists_every_entry_citing_an_item_by_id_and_by_link_once_each(desk):
+    """An item one entry names and another links to (the editor pasted its address into a note) is
+    cited twice: `show` lists both, and a citation in another issue, each once and saying how."""
+    first = desk.ids[0]
+    assert invoke(desk.root, "issue", "add", "2025-q2", first).exit_code == 0  # norway:1, by id
+    noted = note(desk.root, "kom", "Møter", "Forslaget", "KOM om [forslaget](https://www.stortinget.no/forslag).")
+    assert f"  cites item {first} «" in noted.stdout
+    assert invoke(desk.root, "issue", "new", "2025-q3").exit_code == 0
+    # Two spellings of the one address in one entry: one citation.
+    twice = "Se [her](http://stortinget.no/forslag/) og [her](https://www.stortinget.no/forslag)."
+    note(desk.root, "norway", "Stortinget", "Oppfølging", twice, issue_id="2025-q3")
+    shown = invoke(desk.root, "show", first)
+    assert shown.exit_code == 0, shown.output
+    said = [line for line in shown.stdout.splitlines() if line.startswith("cited_in:")]
+    assert said == ["cited_in:       2025-q2 kom:1 (by link), 2025-q2 norway:1 (by id), 2025-q3 norway:1 (by link)"]
+    as_json = json.loads(invoke(desk.root, "show", first, "--json").stdout)["cited_in"]
+    assert as_json == [
+        {"issue": "2025-q2", "entry": "kom:1", "by": "link"},
+        {"issue": "2025-q2", "entry": "norway:1", "by": "id"},
+        {"issue": "2025-q3", "entry": "norway:1", "by": "link"},
+    ]
+    assert json.loads(invoke(desk.root, "show", desk.ids[1], "--json").stdout)["cited_in"] == []

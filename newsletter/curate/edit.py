@@ -360,24 +360,36 @@ def _placed(issue: Issue, item_id: str) -> Placed:
     raise NewsletterError(f"{issue.path}: internal error: item {item_id} was added but is not in the issue")
 
 
-def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
-    """Every item an issue's entries cite → the entry's (section, position, whether by a link).
+def _citing_entries(
+    issue: Issue, store: Store, elsewhere: Mapping[str, str] | None = None
+) -> list[tuple[str, str, int, bool]]:
+    """Every citation in an issue: (item, section, position, whether by a link), once per item and entry.
 
     An entry cites the items it names (`items`); one that names none (written by hand) cites the
-    items its links point to (`ranking.link_targets`, one query for the issue). An id counts first.
+    items its links point to (`ranking.link_targets`, `elsewhere` as there; one query for the
+    issue). Citations by id come first, then those by a link, each in file order.
     """
-    used: dict[str, tuple[str, int, bool]] = {}
+    by_id: list[tuple[str, str, int, bool]] = []
     hand = []
     for key, position, entry in issue.entries():
-        for item in entry.items:
-            used.setdefault(item, (key, position, False))
+        by_id.extend((item, key, position, False) for item in entry.items)
         if not entry.items:
             hand.append((key, position, links_of(entry.text)))
-    targets = link_targets(store, (link for _key, _position, links in hand for link in links))
-    for key, position, links in hand:
-        for link in links:
-            if link in targets:
-                used.setdefault(targets[link], (key, position, True))
+    targets = link_targets(store, (link for _key, _position, links in hand for link in links), elsewhere)
+    by_link = [
+        (targets[link], key, position, True) for key, position, links in hand for link in links if link in targets
+    ]
+    return list(dict.fromkeys([*by_id, *by_link]))  # two spellings of one item's address in an entry: once
+
+
+def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
+    """Every item an issue's entries cite → the first entry citing it: (section, position, whether by a link).
+
+    An id counts first (`_citing_entries`).
+    """
+    used: dict[str, tuple[str, int, bool]] = {}
+    for item, key, position, by_link in _citing_entries(issue, store):
+        used.setdefault(item, (key, position, by_link))
     return used
 
 
@@ -885,21 +897,41 @@ def ranked_item(curation: Curation, ref: str) -> Item:
     return next((other for other in ranked if other.id == item.id), item)
 
 
-def citations(curation: Curation, item_id: str) -> list[str]:
-    """Where the issues cite an item, as "ISSUE SECTION:POSITION", oldest issue first.
+@dataclass(frozen=True)
+class Citation:
+    """One entry of an issue citing an item: by its id (`issue add`) or by a link in its text."""
 
-    By its id (`issue add`) or by a link to it in an entry's text (an entry written by hand), as
-    `Curation.cited_items` counts; an item so linked is still `new` by its status, and this is
-    where the editor sees that it is taken. An issue file that cannot be read is left out.
+    issue: str
+    entry: str  # section:position, as `issue show` prints it
+    by: str  # "id" or "link"
+
+    def __str__(self) -> str:
+        return f"{self.issue} {self.entry} (by {self.by})"
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping."""
+        return {"issue": self.issue, "entry": self.entry, "by": self.by}
+
+
+def citations(curation: Curation, item_id: str) -> list[Citation]:
+    """Every entry of every issue that cites an item, oldest issue first, each entry once.
+
+    By its id (`issue add`) or by a link to it in the text of an entry naming no item (written by
+    hand), as `Curation.cited_items` counts; an item so linked is still `new` by its status, and
+    this is where the editor sees that it is taken. An item one entry names and another links to
+    is listed at both: the second is a duplicate to look at. An issue file that cannot be read is
+    left out.
     """
     out = []
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if item_id not in curation.cited_items(issue_id):
             continue
-        used = _used_items(curation.load_lenient(issue_id)[1], curation.store)
-        if item_id in used:
-            key, position, _by_link = used[item_id]
-            out.append(f"{issue_id} {key}:{position}")
+        issue = curation.load_lenient(issue_id)[1]
+        cited = [c for c in _citing_entries(issue, curation.store, curation.recorded_keys()) if c[0] == item_id]
+        # In the order of the issue (its sections as configured), not ids before links.
+        order = {(key, position): n for n, (key, position, _entry) in enumerate(issue.entries())}
+        for _item, key, position, by_link in sorted(cited, key=lambda c: order[c[1], c[2]]):
+            out.append(Citation(issue_id, f"{key}:{position}", "link" if by_link else "id"))
     return out
 
 
