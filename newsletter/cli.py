@@ -686,6 +686,13 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         outside = [(i.id, i.published) for i in dated if i.published and not since <= i.published <= until]
     for each in placed:  # refs as they stand once every item is in
         click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
+    if unaccepted := next((each for each in placed if each.unaccepted), None):
+        ref = f"{unaccepted.section}:{unaccepted.position}"
+        # Said, not done quietly: the editor accepted that entry once and would not look at it again.
+        click.echo(
+            f"  {ref} is no longer accepted: its starting text gained the new links; read it, then "
+            f"`newsletter issue accept {issue_id} {ref}` keeps it"
+        )
     for item_id, published in outside:
         click.echo(
             f"warning: item {item_id} was published {published.isoformat()}, outside {issue_id} "

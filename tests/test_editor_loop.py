@@ -273,6 +273,79 @@ def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
     )  # the editor's own text is left alone
 
 
+STARTING = "Stortinget behandler et forslag om tiltak mot menneskehandel."
+ONE_LINK = f"{STARTING} Se [her](https://www.stortinget.no/forslag)."
+TWO_LINKS = f"{STARTING} Se [her](https://www.stortinget.no/forslag) og [her](https://www.stortinget.no/innstilling)."
+
+
+@pytest.mark.parametrize(
+    ("accepted_first", "written", "left"),
+    [
+        # As `issue accept` writes it: the line goes, and only it.
+        (False, "      accepted: true\n", ""),
+        # Written by hand on the dash's line, with a comment below: the next field takes the dash.
+        (
+            True,
+            "    - accepted: true\n      # god nok\n      heading: Stortinget\n",
+            "      # god nok\n    - heading: Stortinget\n",
+        ),
+    ],
+)
+def test_add_to_an_accepted_starting_text_that_gains_links_asks_for_it_again(desk, accepted_first, written, left):
+    """`accepted: true` kept the starting text as the editor read it; once `--to` adds links to
+    items the editor has not read it against, the acceptance goes with the change, and says so."""
+    first, second, _third = desk.ids
+    head = "    - heading: Stortinget\n"
+    tail = f"      title: Forslag\n      text: {ONE_LINK}\n      item: {first}\n"
+    body = written + tail if accepted_first else head + tail + written
+    issue_file(desk.root).write_text(f"id: 2025-q2\nsections:\n  norway:\n{body}", encoding="utf-8")
+    assert invoke(desk.root, "issue", "check", "2025-q2").stdout.count("starting text") == 0  # accepted
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.splitlines() == [
+        f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})",
+        "  norway:1 is no longer accepted: its starting text gained the new links; read it, then "
+        "`newsletter issue accept 2025-q2 norway:1` keeps it",
+    ]
+    expected = f"{left if accepted_first else head}      title: Forslag\n      text: {TWO_LINKS}\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        f"id: 2025-q2\nsections:\n  norway:\n{expected}      items: [{first}, {second}]\n"
+    )
+    problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
+    assert [p["message"] for p in problems if "starting text" in p["message"]] == [
+        f"norway:1 still has the starting text from item {first}, {second}: write the blurb, or keep it with "
+        "`newsletter issue accept 2025-q2 norway:1`"
+    ]
+    assert invoke(desk.root, "issue", "accept", "2025-q2", "norway:1").exit_code == 0
+    assert "starting text" not in invoke(desk.root, "issue", "check", "2025-q2").stdout
+
+
+def test_add_to_an_accepted_text_the_editor_wrote_keeps_text_and_acceptance(desk):
+    """The editor's own words are never rewritten by `--to`, so what they accepted still stands."""
+    first, second, _third = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst, se [her](https://www.stortinget.no/forslag).\n      item: {first}\n"
+        "      accepted: true\n",
+        encoding="utf-8",
+    )
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert joined.stdout == f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst, se [her](https://www.stortinget.no/forslag).\n      items: [{first}, {second}]\n"
+        "      accepted: true\n"
+    )
+
+
+def test_add_to_a_starting_text_not_accepted_gains_links_and_says_nothing_more(desk):
+    first, second, _third = desk.ids
+    assert invoke(desk.root, "issue", "add", "2025-q2", first, "--heading", "Stortinget").exit_code == 0
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert len(joined.stdout.splitlines()) == 1, joined.stdout  # nothing was accepted: nothing to undo
+    assert outline(desk.root)["sections"]["norway"][0]["text"] == TWO_LINKS
+
+
 # ---------------------------------------------------------------------- 2. a busy port
 
 

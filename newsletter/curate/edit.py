@@ -273,6 +273,8 @@ class Placed:
     title: str
     item: str | None = None
     items: tuple[str, ...] = ()  # every item the entry cites, when it cites more than `item`
+    # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
+    unaccepted: bool = False
 
 
 def given_heading(heading: str | None) -> str | None:
@@ -406,7 +408,13 @@ def _refuse_used(issue_id: str, item: Item, used: Mapping[str, tuple[str, int, b
 
 
 def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str) -> list[Placed]:
-    """Let an existing entry cite `items` too; its text gains their links while it is the starting text."""
+    """Let an existing entry cite `items` too; its text gains their links while it is the starting text.
+
+    `accepted: true` says the editor read the starting text and kept it as it stood. A starting
+    text that gains links now cites items the editor has not read it against, so the acceptance is
+    taken out with the change (`Placed.unaccepted`) and `issue check` asks again. A text the
+    editor wrote is never changed here, and an acceptance of it stays.
+    """
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         used = _used_items(issue, curation.store)
@@ -425,12 +433,18 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
         else:
             document.set_field(key, position, "items", flow_list(cited), replaces="item")
         before = _stored_items(curation, entry.items)
-        if before and entry.text.strip() == starting_text(*before).strip():
+        unaccepted = False
+        # The starting text as `issue check` knows it (also the first item's alone, or an older version's).
+        if before and _is_starting_text(entry.text, before):
             text = starting_text(*before, *items)
-            document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
+            if text.strip() != entry.text.strip():
+                document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
+                if entry.accepted:
+                    document.delete_field(key, position, "accepted")
+                    unaccepted = True
         final = document.validate(curation.settings)[0]
     curation.store.set_status([*linked, *(item.id for item in items)], "picked")
-    return [_placed(final, item.id) for item in items]
+    return [replace(_placed(final, item.id), unaccepted=unaccepted) for item in items]
 
 
 def linked_from(curation: Curation, text: str) -> list[Item]:

@@ -314,6 +314,31 @@ class IssueDocument:
         lines[first:stop] = rendered
         self._replace_text("".join(lines))
 
+    def delete_field(self, key: str, position: int, name: str) -> None:
+        """Take field `name` out of the entry at a 1-based position of a section; nothing when it has none.
+
+        Only that field's lines go; comments and blank lines before the next field stay with it. A
+        field on the entry's dash line (`- accepted: true`) gives that line to the next field.
+        """
+        node = self.entries_of(key)[position - 1]
+        if name not in node:
+            return
+        lines = self.text.splitlines(keepends=True)
+        _start, end, _dash = self._span(key, position - 1, lines)
+        first, column = node.lc.key(name)
+        later = sorted(node.lc.key(k)[0] for k in node if node.lc.key(k)[0] > first)
+        stop = later[0] if later else end
+        while stop > first + 1 and (not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")):
+            stop -= 1  # blank lines and comments before the next field belong to it
+        if "-" in lines[first][:column]:  # the dash's line: the next field moves up onto it
+            if not later:
+                raise NewsletterError(f"{self.path}: internal error: {key}:{position} would be left empty")
+            kept = lines[stop : later[0]]
+            lines[first : later[0] + 1] = [*kept, lines[first][:column] + lines[later[0]][column:]]
+        else:
+            del lines[first:stop]
+        self._replace_text("".join(lines))
+
     def _field_lines(self, name: str, value: Any, prefix: str, column: int) -> list[str]:
         """`name: value` as lines of this file: the first after `prefix`, the others indented from `column`."""
         yaml = YAML(typ="rt")
