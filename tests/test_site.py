@@ -1092,7 +1092,10 @@ def test_the_archive_shows_an_entrys_archived_copy_beside_its_links(tmp_path):
     bad = ws / "issues" / "2023-q4.yaml"
     edit(bad, f"archived_url: {copy}", "archived_url: web.archive.org/x")
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
-    assert "archived_url: 'web.archive.org/x' is not an http(s) address" in result.output
+    assert (
+        "archived_url: highlights:1 'web.archive.org/x' is not an http(s) address: give the stored copy's full "
+        "https:// address, or delete the line\n"
+    ) in result.output
 
 
 def test_site_build_of_one_issue_says_issue_in_the_singular(tmp_path):
