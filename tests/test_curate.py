@@ -353,7 +353,10 @@ def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "Se [her](rapport.pdf).")
     result = invoke(ws, "issue", "check", "2022-q2")
     assert result.exit_code == 1
-    assert "kom:1 links to 'rapport.pdf': only http(s) and mailto links are allowed" in result.stderr
+    assert (
+        "text: kom:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// "
+        "address in its `text`\n"
+    ) in result.stderr
     assert invoke(ws, "issue", "remove", "2022-q2", "kom:1").exit_code == 0
     # The editor rewrites the blurb, fills every section and sets the date: the check passes.
     path = ws / "issues" / "2022-q2.yaml"
@@ -1035,11 +1038,16 @@ def test_check_names_each_link_no_reader_can_open(ws):
     assert checked.exit_code == 1
     errors = [line.split(": text: ", 1)[1] for line in checked.output.splitlines() if line.startswith("error:")]
     assert errors == [
-        "kom:1 links to 'http://[::1', which no reader can open: it cannot be read as an address (Invalid IPv6 URL)",
-        "kom:1 has a link with no address ([…]()): give it one",
-        "kom:1 links to 'http://example.com:99999/x', which no reader can open: its port is out of range (0–65535)",
-        "kom:1 links to 'https://', which no reader can open: it names no host",
-        "kom:1 links to 'http://]x', which no reader can open: it cannot be read as an address (Invalid IPv6 URL)",
+        f"kom:1 links to '{address}': {problem}, so no reader can open it: correct the address in its `text`"
+        if address
+        else "kom:1 has a link with no address ([…]()): write the address between the ( ) in its `text`"
+        for address, problem in (
+            ("http://[::1", "it cannot be read as an address (Invalid IPv6 URL)"),
+            ("", ""),
+            ("http://example.com:99999/x", "its port is out of range (0–65535)"),
+            ("https://", "it names no host"),
+            ("http://]x", "it cannot be read as an address (Invalid IPv6 URL)"),
+        )
     ], checked.output
     assert "line " in checked.output.splitlines()[0]
     for args in (

@@ -207,8 +207,9 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     deadline_line = next(n for n, line in enumerate(lines, 1) if "deadline: 2025-06-01" in line)
     assert checked.stdout.splitlines() == [
         f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
-        "is published (2025-07-03); it is shown as closed",
-        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does",
+        "is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it",
+        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does: if once is "
+        "enough, take the link out of its `text`, or the entry (`newsletter issue remove 2025-q2 international:1`)",
         "2025-q2: 0 errors, 2 warnings",
     ]
     shown = invoke(desk.root, "issue", "show", "2025-q2").stdout
@@ -256,7 +257,9 @@ def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
     )
     invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
-    assert f"norway:1 item {second} was already used in 2025-q1" in [p["message"] for p in problems]
+    assert f"norway:1 item {second} was already used in 2025-q1: unless it is a follow-up, take the entry out " + (
+        "(`newsletter issue remove 2025-q2 norway:1`)"
+    ) in [p["message"] for p in problems]
 
 
 def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
@@ -344,6 +347,63 @@ def test_add_to_a_starting_text_not_accepted_gains_links_and_says_nothing_more(d
     joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
     assert len(joined.stdout.splitlines()) == 1, joined.stdout  # nothing was accepted: nothing to undo
     assert outline(desk.root)["sections"]["norway"][0]["text"] == TWO_LINKS
+
+
+def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_fix_it(desk):
+    """Each problem names the file, line, entry (section:position) and field, and ends with what to
+    do: the command, where one does it, else what to write. Run, those commands clear their problems."""
+    first, second, consultation = desk.ids
+    path = issue_file(desk.root)
+    path.write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n"
+        "  highlights: []\n"
+        "  kom:\n    - heading: Møter\n      title: Tomt\n      text: ''\n"
+        f"  norway:\n    - heading: Stortinget\n      title: Forslag\n      text: {ONE_LINK}\n      item: {first}\n"
+        "    - heading: Høringer\n      title: Høring\n      text: Se [her](https://www.regjeringen.no/horing-straffeloven).\n"
+        f"      item: {consultation}\n      deadline: 2025-06-01\n"
+        "    - heading: Stortinget\n      title: Innstilling\n      text: Egen tekst, se [her](https://www.stortinget.no/innstilling).\n"
+        f"      item: {second}\n"
+        "  international:\n    - heading: Finland\n      text: Se [rapporten](rapport.pdf).\n"
+        "    - heading: UNODC\n      title: A\n      text: Se [her](https://www.unodc.org/a).\n"
+        "    - heading: UNODC\n      title: B\n      text: Se [her](https://www.unodc.org/b).\n"
+        "  events:\n    - heading: Seminar\n      title: Seminar\n      text: Seminaret.\n      date: 2025-09-10\n",
+        encoding="utf-8",
+    )
+    checked = invoke(desk.root, "issue", "check", "2025-q2", "--json")
+    assert checked.exit_code == 1
+    problems = json.loads(checked.stdout)
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def line(text: str) -> int:
+        return next(n for n, each in enumerate(lines, 1) if text in each)
+
+    remove = "`newsletter issue remove 2025-q2"
+    assert [(p["level"], p["line"], p["entry"], p["field"], p["message"]) for p in problems] == [
+        ("error", line("text: ''"), "kom:1", "text", f"kom:1 'Tomt' has no text: write its `text`, or take the entry out ({remove} kom:1`)"),
+        ("warning", line(f"text: {ONE_LINK}"), "norway:1", "text", f"norway:1 still has the starting text from item {first}: write the blurb, or keep it with `newsletter issue accept 2025-q2 norway:1`"),
+        ("warning", line("deadline:"), "norway:2", "deadline", "norway:2 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
+        ("warning", line("heading: Finland"), "international:1", "title", "international:1 under 'Finland' has no title: write its `title`"),
+        ("error", line("rapport.pdf"), "international:1", "text", "international:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
+        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or take the entry out ({remove} events:1`)"),
+        ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
+        ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
+        ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
+    ]  # fmt: skip
+    # Every command as given (but those with an ITEM to choose), in the order the problems are listed.
+    for problem in problems:
+        for command, times in re.findall(r"`newsletter (issue [^`]+)`(?: (\d+) times)?", problem["message"]):
+            for _ in range(int(times or 1)) if "ITEM" not in command else ():
+                assert invoke(desk.root, *shlex.split(command)).exit_code == 0, command
+    assert [(p["entry"], p["message"]) for p in json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)] == [
+        ("norway:3", "norway:3 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
+        ("international:3", "international:3 under 'Finland' has no title: write its `title`"),
+        ("international:3", "international:3 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
+        (None, "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
+        (None, "section 'kom' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section kom`), or leave it empty"),
+        (None, "section 'events' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section events`), or leave it empty"),
+    ]  # fmt: skip
+    headings = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["international"]]
+    assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order
 
 
 # ---------------------------------------------------------------------- 2. a busy port

@@ -770,7 +770,8 @@ def test_a_deadline_before_publication_is_a_warning(desk):
     only(
         desk.check(changed("      deadline: 2024-09-01", "      deadline: 2024-06-20")),
         "warning",
-        "norway:2 has a deadline (2024-06-20) before the issue is published (2024-07-05); it is shown as closed",
+        "norway:2 has a deadline (2024-06-20) before the issue is published (2024-07-05), so it is shown as "
+        "closed: if either date is wrong, correct it",
         "deadline",
     )
 
@@ -802,7 +803,8 @@ def test_a_link_that_is_not_http_or_mailto_is_an_error(desk, link):
     only(
         desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
         "error",
-        f"international:2 links to '{link}': only http(s) and mailto links are allowed",
+        f"international:2 links to '{link}', which is no http(s) or mailto address: write the page's full "
+        "https:// address in its `text`",
         "text",
     )
 
@@ -812,7 +814,8 @@ def test_a_javascript_link_is_an_error(desk, link):
     problem = only(
         desk.check(changed("(https://intermin.fi/plan)", f"({link})")),
         "error",
-        f"international:2 links to '{link}': only http(s) and mailto links are allowed",
+        f"international:2 links to '{link}', which is no http(s) or mailto address: write the page's full "
+        "https:// address in its `text`",
         "text",
     )
     assert problem.line == CLEAN.splitlines().index("      text: Se [her](https://intermin.fi/plan).") + 1
@@ -879,8 +882,9 @@ def test_headings_out_of_the_configured_order_are_a_warning(desk):
     problem = only(
         desk.check(swapped),
         "warning",
-        "heading 'UNODC' comes after 'Finland', which newsletter.yaml puts later",
-        "sections.international",
+        "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up "
+        "(`newsletter issue move 2024-q2 international:2 --before international:1`)",
+        "heading",
     )
     assert problem.line == 28
 
@@ -900,8 +904,9 @@ def test_split_heading_runs_are_a_warning(desk):
     problem = only(
         desk.check(norway(("Høringer", "h1"), ("Annet", "a"), ("Høringer", "h2"))),
         "warning",
-        "entries under 'Høringer' are split (lines 16 and 22); put them together",
-        "sections.norway",
+        "entries under 'Høringer' are split (norway:1 and norway:3, lines 16 and 22): put them together "
+        "(`newsletter issue move 2024-q2 norway:3 --before norway:2`)",
+        "heading",
     )
     assert problem.line == 22
 

@@ -928,14 +928,13 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
     )
     assert (
         f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
-        "pasted from a PDF): "
-        "the archive drops them, remove them here"
+        "pasted from a PDF), which the archive drops: delete them from `intro`"
     ) in lines, result.output
     assert any(
         line.startswith(f"warning: {path}, line ")
         and line.endswith(
-            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF): the archive "
-            "drops it, remove it here"
+            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF), which the "
+            "archive drops: delete it from `title`"
         )
         for line in lines
     ), result.output
