@@ -544,8 +544,8 @@ def show(ctx: Context, item_id, as_json):
 
     An undecided item also shows the editor's ranking of it: the probability
     of a pick in its quarter, what weighed most (`why`), and the section and
-    heading the ranking suggests. `cited_in` names the issues and entries that
-    cite it, by its id or by a link in their text.
+    heading the ranking suggests. `cited_in` names every issue and entry that
+    cites it, each once, saying whether by its id or by a link in its text.
     """
     from newsletter.curate.edit import citations, ranked_item
 
@@ -553,10 +553,11 @@ def show(ctx: Context, item_id, as_json):
         curation = _curation(ctx, store)
         item = ranked_item(curation, item_id)
         cited_in = citations(curation, item.id)
-    data = item.to_json() | {"cited_in": cited_in}
+    data = item.to_json() | {"cited_in": [each.to_json() for each in cited_in]}
     if as_json:
         _json_out(data)
         return
+    data["cited_in"] = [str(each) for each in cited_in]  # "2025-q2 norway:1 (by id)"
     for key in (
         "id",
         "title",
@@ -621,13 +622,17 @@ def issue():
 
 @issue.command("new")
 @click.argument("issue_id", type=ISSUE_ID)
+@click.option("--force", is_flag=True, help="Create it even for a quarter before 2000 or beyond the next one.")
 @pass_context
-def issue_new(ctx: Context, issue_id):
-    """Create issues/ID.yaml with the configured sections and the period (never overwrites)."""
+def issue_new(ctx: Context, issue_id, force):
+    """Create issues/ID.yaml with the configured sections and the period (never overwrites).
+
+    A quarter before 2000, or later than the next one, is refused as a likely typo unless --force.
+    """
     from newsletter.curate.edit import new_issue
 
     with ctx.store() as store:
-        path = new_issue(_curation(ctx, store), issue_id)
+        path = new_issue(_curation(ctx, store), issue_id, force)
     click.echo(f"created {path}")
 
 
@@ -681,6 +686,13 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         outside = [(i.id, i.published) for i in dated if i.published and not since <= i.published <= until]
     for each in placed:  # refs as they stand once every item is in
         click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
+    if unaccepted := next((each for each in placed if each.unaccepted), None):
+        ref = f"{unaccepted.section}:{unaccepted.position}"
+        # Said, not done quietly: the editor accepted that entry once and would not look at it again.
+        click.echo(
+            f"  {ref} is no longer accepted: its starting text gained the new links; read it, then "
+            f"`newsletter issue accept {issue_id} {ref}` keeps it"
+        )
     for item_id, published in outside:
         click.echo(
             f"warning: item {item_id} was published {published.isoformat()}, outside {issue_id} "
@@ -715,6 +727,8 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
     typed = text == "-" or edit  # text that exists nowhere else once the command ends
     if text == "-":
+        if _stdin_is_terminal():  # typed, not piped: without a word it looks as if it hung
+            click.echo(f"Type the note, then {_END_OF_INPUT} to add it (Ctrl-C cancels):", err=True)
         text = sys.stdin.read()
     if edit:
         text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
@@ -740,6 +754,10 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
     click.echo("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
         click.echo(f"  cites item {item.id} «{item.title}» by its link")
+
+
+# What ends typed input on this system's terminal: EOF at the start of a line.
+_END_OF_INPUT = "Ctrl-Z then Enter on an empty line" if sys.platform == "win32" else "Ctrl-D on an empty line"
 
 
 def _keep_note(var: Path, issue_id: str, text: str) -> Path:

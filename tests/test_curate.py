@@ -68,6 +68,30 @@ def test_new_creates_the_file_with_sections_and_period_and_never_overwrites(ws):
     assert bad.exit_code == 2 and "'2022-q9' is not an issue id like 2024-q2" in bad.stderr
 
 
+def test_new_refuses_a_quarter_far_ahead_or_before_2000_unless_forced(ws, monkeypatch):
+    """2204-q2 for 2024-q2 is a typo, not a plan: refused with the way round it, and nothing written.
+    Today is the newsletter's (Europe/Oslo): 2025-03-31 22:30 UTC is already April, the second quarter."""
+    from newsletter import clock
+
+    monkeypatch.setattr(clock, "now", lambda: dt.datetime(2025, 3, 31, 22, 30, tzinfo=dt.UTC))
+    assert invoke(ws, "issue", "new", "2025-q3").exit_code == 0  # the next quarter: started early
+    assert invoke(ws, "issue", "new", "2000-q1").exit_code == 0  # a back issue, for the archive
+    for issue_id, why in (
+        ("2025-q4", "2025-q4 is 2 quarters ahead of the current one (2025-q2)"),
+        ("2099-q4", "2099-q4 is 298 quarters ahead of the current one (2025-q2)"),
+        ("1999-q4", "1999-q4 is before 2000"),
+    ):
+        refused = invoke(ws, "issue", "new", issue_id)
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr.splitlines()[-1] == (
+            f"Error: {why}: a typo? Nothing was written; pass --force to create it all the same"
+        )
+        assert not (ws / "issues" / f"{issue_id}.yaml").exists()
+    forced = invoke(ws, "issue", "new", "2099-q4", "--force")
+    assert forced.exit_code == 0 and forced.stdout == f"created {ws / 'issues' / '2099-q4.yaml'}\n"
+    assert outline(ws, "2099-q4")["period"] == "oktober–desember 2099"
+
+
 def test_add_uses_the_source_defaults_marks_picked_and_refuses_twice(ws):
     invoke(ws, "issue", "new", "2022-q2")
     first = inbox(ws)[0]
@@ -329,7 +353,10 @@ def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "Se [her](rapport.pdf).")
     result = invoke(ws, "issue", "check", "2022-q2")
     assert result.exit_code == 1
-    assert "kom:1 links to 'rapport.pdf': only http(s) and mailto links are allowed" in result.stderr
+    assert (
+        "text: kom:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// "
+        "address in its `text`\n"
+    ) in result.stderr
     assert invoke(ws, "issue", "remove", "2022-q2", "kom:1").exit_code == 0
     # The editor rewrites the blurb, fills every section and sets the date: the check passes.
     path = ws / "issues" / "2022-q2.yaml"
@@ -1011,11 +1038,16 @@ def test_check_names_each_link_no_reader_can_open(ws):
     assert checked.exit_code == 1
     errors = [line.split(": text: ", 1)[1] for line in checked.output.splitlines() if line.startswith("error:")]
     assert errors == [
-        "kom:1 links to 'http://[::1', which no reader can open: it cannot be read as an address (Invalid IPv6 URL)",
-        "kom:1 has a link with no address ([…]()): give it one",
-        "kom:1 links to 'http://example.com:99999/x', which no reader can open: its port is out of range (0–65535)",
-        "kom:1 links to 'https://', which no reader can open: it names no host",
-        "kom:1 links to 'http://]x', which no reader can open: it cannot be read as an address (Invalid IPv6 URL)",
+        f"kom:1 links to '{address}': {problem}, so no reader can open it: correct the address in its `text`"
+        if address
+        else "kom:1 has a link with no address ([…]()): write the address between the ( ) in its `text`"
+        for address, problem in (
+            ("http://[::1", "it cannot be read as an address (Invalid IPv6 URL)"),
+            ("", ""),
+            ("http://example.com:99999/x", "its port is out of range (0–65535)"),
+            ("https://", "it names no host"),
+            ("http://]x", "it cannot be read as an address (Invalid IPv6 URL)"),
+        )
     ], checked.output
     assert "line " in checked.output.splitlines()[0]
     for args in (

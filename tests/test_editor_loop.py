@@ -207,8 +207,9 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     deadline_line = next(n for n, line in enumerate(lines, 1) if "deadline: 2025-06-01" in line)
     assert checked.stdout.splitlines() == [
         f"warning: {path}, line {deadline_line}: deadline: norway:2 has a deadline (2025-06-01) before the issue "
-        "is published (2025-07-03); it is shown as closed",
-        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does",
+        "is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it",
+        f"warning: {path}, line {osce_line}: text: international:1 links to {osce}, as kom:1 does: if once is "
+        "enough, take the link out of its `text`, or the entry (`newsletter issue remove 2025-q2 international:1`)",
         "2025-q2: 0 errors, 2 warnings",
     ]
     shown = invoke(desk.root, "issue", "show", "2025-q2").stdout
@@ -256,7 +257,9 @@ def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
     )
     invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
-    assert f"norway:1 item {second} was already used in 2025-q1" in [p["message"] for p in problems]
+    assert f"norway:1 item {second} was already used in 2025-q1: unless it is a follow-up, take the entry out " + (
+        "(`newsletter issue remove 2025-q2 norway:1`)"
+    ) in [p["message"] for p in problems]
 
 
 def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
@@ -271,6 +274,136 @@ def test_an_old_one_item_entry_gains_an_items_list_and_keeps_its_comment(desk):
         "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
         f"      text: Egen tekst.\n      items: [{first}, {second}]  # fra Stortinget\n      date: 2025-05-02\n"
     )  # the editor's own text is left alone
+
+
+STARTING = "Stortinget behandler et forslag om tiltak mot menneskehandel."
+ONE_LINK = f"{STARTING} Se [her](https://www.stortinget.no/forslag)."
+TWO_LINKS = f"{STARTING} Se [her](https://www.stortinget.no/forslag) og [her](https://www.stortinget.no/innstilling)."
+
+
+@pytest.mark.parametrize(
+    ("accepted_first", "written", "left"),
+    [
+        # As `issue accept` writes it: the line goes, and only it.
+        (False, "      accepted: true\n", ""),
+        # Written by hand on the dash's line, with a comment below: the next field takes the dash.
+        (
+            True,
+            "    - accepted: true\n      # god nok\n      heading: Stortinget\n",
+            "      # god nok\n    - heading: Stortinget\n",
+        ),
+    ],
+)
+def test_add_to_an_accepted_starting_text_that_gains_links_asks_for_it_again(desk, accepted_first, written, left):
+    """`accepted: true` kept the starting text as the editor read it; once `--to` adds links to
+    items the editor has not read it against, the acceptance goes with the change, and says so."""
+    first, second, _third = desk.ids
+    head = "    - heading: Stortinget\n"
+    tail = f"      title: Forslag\n      text: {ONE_LINK}\n      item: {first}\n"
+    body = written + tail if accepted_first else head + tail + written
+    issue_file(desk.root).write_text(f"id: 2025-q2\nsections:\n  norway:\n{body}", encoding="utf-8")
+    assert invoke(desk.root, "issue", "check", "2025-q2").stdout.count("starting text") == 0  # accepted
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.splitlines() == [
+        f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})",
+        "  norway:1 is no longer accepted: its starting text gained the new links; read it, then "
+        "`newsletter issue accept 2025-q2 norway:1` keeps it",
+    ]
+    expected = f"{left if accepted_first else head}      title: Forslag\n      text: {TWO_LINKS}\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        f"id: 2025-q2\nsections:\n  norway:\n{expected}      items: [{first}, {second}]\n"
+    )
+    problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
+    assert [p["message"] for p in problems if "starting text" in p["message"]] == [
+        f"norway:1 still has the starting text from item {first}, {second}: write the blurb, or keep it with "
+        "`newsletter issue accept 2025-q2 norway:1`"
+    ]
+    assert invoke(desk.root, "issue", "accept", "2025-q2", "norway:1").exit_code == 0
+    assert "starting text" not in invoke(desk.root, "issue", "check", "2025-q2").stdout
+
+
+def test_add_to_an_accepted_text_the_editor_wrote_keeps_text_and_acceptance(desk):
+    """The editor's own words are never rewritten by `--to`, so what they accepted still stands."""
+    first, second, _third = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst, se [her](https://www.stortinget.no/forslag).\n      item: {first}\n"
+        "      accepted: true\n",
+        encoding="utf-8",
+    )
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert joined.stdout == f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})\n"
+    assert issue_file(desk.root).read_text(encoding="utf-8") == (
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
+        f"      text: Egen tekst, se [her](https://www.stortinget.no/forslag).\n      items: [{first}, {second}]\n"
+        "      accepted: true\n"
+    )
+
+
+def test_add_to_a_starting_text_not_accepted_gains_links_and_says_nothing_more(desk):
+    first, second, _third = desk.ids
+    assert invoke(desk.root, "issue", "add", "2025-q2", first, "--heading", "Stortinget").exit_code == 0
+    joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
+    assert len(joined.stdout.splitlines()) == 1, joined.stdout  # nothing was accepted: nothing to undo
+    assert outline(desk.root)["sections"]["norway"][0]["text"] == TWO_LINKS
+
+
+def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_fix_it(desk):
+    """Each problem names the file, line, entry (section:position) and field, and ends with what to
+    do: the command, where one does it, else what to write. Run, those commands clear their problems."""
+    first, second, consultation = desk.ids
+    path = issue_file(desk.root)
+    path.write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n"
+        "  highlights: []\n"
+        "  kom:\n    - heading: Møter\n      title: Tomt\n      text: ''\n"
+        f"  norway:\n    - heading: Stortinget\n      title: Forslag\n      text: {ONE_LINK}\n      item: {first}\n"
+        "    - heading: Høringer\n      title: Høring\n      text: Se [her](https://www.regjeringen.no/horing-straffeloven).\n"
+        f"      item: {consultation}\n      deadline: 2025-06-01\n"
+        "    - heading: Stortinget\n      title: Innstilling\n      text: Egen tekst, se [her](https://www.stortinget.no/innstilling).\n"
+        f"      item: {second}\n"
+        "  international:\n    - heading: Finland\n      text: Se [rapporten](rapport.pdf).\n"
+        "    - heading: UNODC\n      title: A\n      text: Se [her](https://www.unodc.org/a).\n"
+        "    - heading: UNODC\n      title: B\n      text: Se [her](https://www.unodc.org/b).\n"
+        "  events:\n    - heading: Seminar\n      title: Seminar\n      text: Seminaret.\n      date: 2025-09-10\n",
+        encoding="utf-8",
+    )
+    checked = invoke(desk.root, "issue", "check", "2025-q2", "--json")
+    assert checked.exit_code == 1
+    problems = json.loads(checked.stdout)
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def line(text: str) -> int:
+        return next(n for n, each in enumerate(lines, 1) if text in each)
+
+    remove = "`newsletter issue remove 2025-q2"
+    assert [(p["level"], p["line"], p["entry"], p["field"], p["message"]) for p in problems] == [
+        ("error", line("text: ''"), "kom:1", "text", f"kom:1 'Tomt' has no text: write its `text`, or take the entry out ({remove} kom:1`)"),
+        ("warning", line(f"text: {ONE_LINK}"), "norway:1", "text", f"norway:1 still has the starting text from item {first}: write the blurb, or keep it with `newsletter issue accept 2025-q2 norway:1`"),
+        ("warning", line("deadline:"), "norway:2", "deadline", "norway:2 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
+        ("warning", line("heading: Finland"), "international:1", "title", "international:1 under 'Finland' has no title: write its `title`"),
+        ("error", line("rapport.pdf"), "international:1", "text", "international:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
+        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or take the entry out ({remove} events:1`)"),
+        ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
+        ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
+        ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
+    ]  # fmt: skip
+    # Every command as given (but those with an ITEM to choose), in the order the problems are listed.
+    for problem in problems:
+        for command, times in re.findall(r"`newsletter (issue [^`]+)`(?: (\d+) times)?", problem["message"]):
+            for _ in range(int(times or 1)) if "ITEM" not in command else ():
+                assert invoke(desk.root, *shlex.split(command)).exit_code == 0, command
+    assert [(p["entry"], p["message"]) for p in json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)] == [
+        ("norway:3", "norway:3 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
+        ("international:3", "international:3 under 'Finland' has no title: write its `title`"),
+        ("international:3", "international:3 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
+        (None, "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
+        (None, "section 'kom' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section kom`), or leave it empty"),
+        (None, "section 'events' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section events`), or leave it empty"),
+    ]  # fmt: skip
+    headings = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["international"]]
+    assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order
 
 
 # ---------------------------------------------------------------------- 2. a busy port
@@ -414,7 +547,54 @@ def test_note_text_from_standard_input(desk):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == "added kom:1  [Møter]  (no title)  (note)\n"
+    assert result.stderr == ""  # piped: no prompt in the way of a script's output
     assert outline(desk.root)["sections"]["kom"][0]["text"] == text.strip()
+
+
+def test_note_text_typed_on_a_terminal_says_how_to_finish(desk):
+    """`--text -` at a keyboard: a prompt on standard error says Ctrl-D ends the note, so the editor
+    does not take the waiting command for a hung one; the typed lines are the note."""
+    import select
+    import subprocess
+    import time
+
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "--workspace", str(desk.root), "issue", "note", "2025-q2"]
+        + ["--section", "kom", "--heading", "Møter", "--text", "-"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,  # the pty is its terminal, not the one running the tests
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
+    output = b""
+
+    def read_until(done, seconds=30.0):
+        nonlocal output
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                output += os.read(master, 65536)
+
+    try:
+        read_until(lambda: b"to add it" in output)
+        os.write(master, "KOM møtte politidistriktene.\n".encode())
+        os.write(master, b"\x04")  # Ctrl-D on an empty line: the end of the note
+        read_until(lambda: process.poll() is not None)
+        read_until(lambda: not select.select([master], [], [], 0.2)[0])
+        if process.poll() is None:
+            process.kill()
+    finally:
+        process.wait()
+        os.close(master)
+        os.close(slave)
+    said = output.decode("utf-8").replace("\r\n", "\n")
+    assert process.returncode == 0, said
+    assert said.startswith("Type the note, then Ctrl-D on an empty line to add it (Ctrl-C cancels):\n"), said
+    assert said.endswith("added kom:1  [Møter]  (no title)  (note)\n"), said
+    assert outline(desk.root)["sections"]["kom"][0]["text"] == "KOM møtte politidistriktene."
 
 
 EDITOR_SCRIPT = """\
@@ -649,3 +829,30 @@ def test_an_item_cited_again_is_said_and_removing_it_keeps_it_picked_for_the_oth
     removed = invoke(desk.root, "issue", "remove", "2025-q2", first)
     assert removed.exit_code == 0
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "skipped"
+
+
+# ---------------------------------------------------------------------- 12. show lists every citation
+
+
+def test_show_lists_every_entry_citing_an_item_by_id_and_by_link_once_each(desk):
+    """An item one entry names and another links to (the editor pasted its address into a note) is
+    cited twice: `show` lists both, and a citation in another issue, each once and saying how."""
+    first = desk.ids[0]
+    assert invoke(desk.root, "issue", "add", "2025-q2", first).exit_code == 0  # norway:1, by id
+    noted = note(desk.root, "kom", "Møter", "Forslaget", "KOM om [forslaget](https://www.stortinget.no/forslag).")
+    assert f"  cites item {first} «" in noted.stdout
+    assert invoke(desk.root, "issue", "new", "2025-q3").exit_code == 0
+    # Two spellings of the one address in one entry: one citation.
+    twice = "Se [her](http://stortinget.no/forslag/) og [her](https://www.stortinget.no/forslag)."
+    note(desk.root, "norway", "Stortinget", "Oppfølging", twice, issue_id="2025-q3")
+    shown = invoke(desk.root, "show", first)
+    assert shown.exit_code == 0, shown.output
+    said = [line for line in shown.stdout.splitlines() if line.startswith("cited_in:")]
+    assert said == ["cited_in:       2025-q2 kom:1 (by link), 2025-q2 norway:1 (by id), 2025-q3 norway:1 (by link)"]
+    as_json = json.loads(invoke(desk.root, "show", first, "--json").stdout)["cited_in"]
+    assert as_json == [
+        {"issue": "2025-q2", "entry": "kom:1", "by": "link"},
+        {"issue": "2025-q2", "entry": "norway:1", "by": "id"},
+        {"issue": "2025-q3", "entry": "norway:1", "by": "link"},
+    ]
+    assert json.loads(invoke(desk.root, "show", desk.ids[1], "--json").stdout)["cited_in"] == []

@@ -695,8 +695,8 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert said.splitlines()[1] == f"  cites item {ids[url[0]]} «Representantforslag om {topics[0]}» by its link"
     assert ids[url[0]] not in listed() and len(listed()) == 7
     shown = json.loads(run("show", ids[url[0]], "--json").stdout)  # still `new`, and said to be taken
-    assert (shown["status"], shown["cited_in"]) == ("new", ["2025-q2 norway:1"])
-    assert "cited_in:       2025-q2 norway:1\n" in run("show", ids[url[0]]).stdout
+    assert (shown["status"], shown["cited_in"]) == ("new", [{"issue": "2025-q2", "entry": "norway:1", "by": "link"}])
+    assert "cited_in:       2025-q2 norway:1 (by link)\n" in run("show", ids[url[0]]).stdout
     assert json.loads(run("show", ids[url[5]], "--json").stdout)["cited_in"] == []
     assert run("issue", "new", "2025-q3").exit_code == 0
     note("2025-q3", url[7])  # a later issue's, by hand: picked there, so no candidate here

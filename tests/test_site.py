@@ -928,14 +928,13 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
     )
     assert (
         f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
-        "pasted from a PDF): "
-        "the archive drops them, remove them here"
+        "pasted from a PDF), which the archive drops: delete them from `intro`"
     ) in lines, result.output
     assert any(
         line.startswith(f"warning: {path}, line ")
         and line.endswith(
-            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF): the archive "
-            "drops it, remove it here"
+            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF), which the "
+            "archive drops: delete it from `title`"
         )
         for line in lines
     ), result.output
@@ -1092,7 +1091,10 @@ def test_the_archive_shows_an_entrys_archived_copy_beside_its_links(tmp_path):
     bad = ws / "issues" / "2023-q4.yaml"
     edit(bad, f"archived_url: {copy}", "archived_url: web.archive.org/x")
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "issue", "check", "2023-q4"])
-    assert "archived_url: 'web.archive.org/x' is not an http(s) address" in result.output
+    assert (
+        "archived_url: highlights:1 'web.archive.org/x' is not an http(s) address: give the stored copy's full "
+        "https:// address, or delete the line\n"
+    ) in result.output
 
 
 def test_site_build_of_one_issue_says_issue_in_the_singular(tmp_path):

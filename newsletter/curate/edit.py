@@ -183,8 +183,38 @@ class Curation:
 # ---------------------------------------------------------------------- new, add, note
 
 
-def new_issue(curation: Curation, issue_id: str) -> Path:
-    """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites."""
+EARLIEST_YEAR = 2000  # an issue id before it is a typo (1024-q2 for 2024-q2), not an archived issue
+QUARTERS_AHEAD = 1  # the next quarter's issue may be started early; one further ahead is a typo
+
+
+def implausible_quarter(issue_id: str, today: dt.date) -> str | None:
+    """Why an issue id is almost certainly mistyped (a year before `EARLIEST_YEAR`, or a quarter more
+    than `QUARTERS_AHEAD` after today's), in words; None for a plausible one.
+
+    Past quarters since then are plausible: the editor files back issues for the archive and for
+    the ranking to learn from (the 2022 sample).
+    """
+    first, _last = quarter_bounds(issue_id)
+    if first.year < EARLIEST_YEAR:
+        return f"{issue_id} is before {EARLIEST_YEAR}"
+    now = issue_id_for(today)
+    ahead = (first.year - today.year) * 4 + (first.month - 1) // 3 - (today.month - 1) // 3
+    if ahead > QUARTERS_AHEAD:
+        return f"{issue_id} is {ahead} quarters ahead of the current one ({now})"
+    return None
+
+
+def new_issue(curation: Curation, issue_id: str, force: bool = False) -> Path:
+    """Create `issues/<id>.yaml` with the configured sections and the period; never overwrites.
+
+    A quarter before 2000 or more than one quarter after today's (in the newsletter's time zone) is
+    refused unless `force`: such an id is a typo far more often than a plan (2204-q2 for 2024-q2),
+    and a stray file would be listed, and learned from, as an issue. Refused, it costs a retyped
+    command; created, a file to find and delete. Raises UsageError then, NewsletterError for an
+    issue that exists.
+    """
+    if not force and (why := implausible_quarter(issue_id, clock.today(curation.settings.timezone))):
+        raise UsageError(f"{why}: a typo? Nothing was written; pass --force to create it all the same")
     path = curation.path(issue_id)
     with lock_for(curation.workspace.var):
         if path.exists():
@@ -243,6 +273,8 @@ class Placed:
     title: str
     item: str | None = None
     items: tuple[str, ...] = ()  # every item the entry cites, when it cites more than `item`
+    # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
+    unaccepted: bool = False
 
 
 def given_heading(heading: str | None) -> str | None:
@@ -330,24 +362,36 @@ def _placed(issue: Issue, item_id: str) -> Placed:
     raise NewsletterError(f"{issue.path}: internal error: item {item_id} was added but is not in the issue")
 
 
-def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
-    """Every item an issue's entries cite → the entry's (section, position, whether by a link).
+def _citing_entries(
+    issue: Issue, store: Store, elsewhere: Mapping[str, str] | None = None
+) -> list[tuple[str, str, int, bool]]:
+    """Every citation in an issue: (item, section, position, whether by a link), once per item and entry.
 
     An entry cites the items it names (`items`); one that names none (written by hand) cites the
-    items its links point to (`ranking.link_targets`, one query for the issue). An id counts first.
+    items its links point to (`ranking.link_targets`, `elsewhere` as there; one query for the
+    issue). Citations by id come first, then those by a link, each in file order.
     """
-    used: dict[str, tuple[str, int, bool]] = {}
+    by_id: list[tuple[str, str, int, bool]] = []
     hand = []
     for key, position, entry in issue.entries():
-        for item in entry.items:
-            used.setdefault(item, (key, position, False))
+        by_id.extend((item, key, position, False) for item in entry.items)
         if not entry.items:
             hand.append((key, position, links_of(entry.text)))
-    targets = link_targets(store, (link for _key, _position, links in hand for link in links))
-    for key, position, links in hand:
-        for link in links:
-            if link in targets:
-                used.setdefault(targets[link], (key, position, True))
+    targets = link_targets(store, (link for _key, _position, links in hand for link in links), elsewhere)
+    by_link = [
+        (targets[link], key, position, True) for key, position, links in hand for link in links if link in targets
+    ]
+    return list(dict.fromkeys([*by_id, *by_link]))  # two spellings of one item's address in an entry: once
+
+
+def _used_items(issue: Issue, store: Store) -> dict[str, tuple[str, int, bool]]:
+    """Every item an issue's entries cite → the first entry citing it: (section, position, whether by a link).
+
+    An id counts first (`_citing_entries`).
+    """
+    used: dict[str, tuple[str, int, bool]] = {}
+    for item, key, position, by_link in _citing_entries(issue, store):
+        used.setdefault(item, (key, position, by_link))
     return used
 
 
@@ -364,7 +408,13 @@ def _refuse_used(issue_id: str, item: Item, used: Mapping[str, tuple[str, int, b
 
 
 def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str) -> list[Placed]:
-    """Let an existing entry cite `items` too; its text gains their links while it is the starting text."""
+    """Let an existing entry cite `items` too; its text gains their links while it is the starting text.
+
+    `accepted: true` says the editor read the starting text and kept it as it stood. A starting
+    text that gains links now cites items the editor has not read it against, so the acceptance is
+    taken out with the change (`Placed.unaccepted`) and `issue check` asks again. A text the
+    editor wrote is never changed here, and an acceptance of it stays.
+    """
     with curation.edit(issue_id) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         used = _used_items(issue, curation.store)
@@ -383,12 +433,18 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
         else:
             document.set_field(key, position, "items", flow_list(cited), replaces="item")
         before = _stored_items(curation, entry.items)
-        if before and entry.text.strip() == starting_text(*before).strip():
+        unaccepted = False
+        # The starting text as `issue check` knows it (also the first item's alone, or an older version's).
+        if before and _is_starting_text(entry.text, before):
             text = starting_text(*before, *items)
-            document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
+            if text.strip() != entry.text.strip():
+                document.set_field(key, position, "text", LiteralScalarString(text + "\n") if "\n" in text else text)
+                if entry.accepted:
+                    document.delete_field(key, position, "accepted")
+                    unaccepted = True
         final = document.validate(curation.settings)[0]
     curation.store.set_status([*linked, *(item.id for item in items)], "picked")
-    return [_placed(final, item.id) for item in items]
+    return [replace(_placed(final, item.id), unaccepted=unaccepted) for item in items]
 
 
 def linked_from(curation: Curation, text: str) -> list[Item]:
@@ -855,21 +911,41 @@ def ranked_item(curation: Curation, ref: str) -> Item:
     return next((other for other in ranked if other.id == item.id), item)
 
 
-def citations(curation: Curation, item_id: str) -> list[str]:
-    """Where the issues cite an item, as "ISSUE SECTION:POSITION", oldest issue first.
+@dataclass(frozen=True)
+class Citation:
+    """One entry of an issue citing an item: by its id (`issue add`) or by a link in its text."""
 
-    By its id (`issue add`) or by a link to it in an entry's text (an entry written by hand), as
-    `Curation.cited_items` counts; an item so linked is still `new` by its status, and this is
-    where the editor sees that it is taken. An issue file that cannot be read is left out.
+    issue: str
+    entry: str  # section:position, as `issue show` prints it
+    by: str  # "id" or "link"
+
+    def __str__(self) -> str:
+        return f"{self.issue} {self.entry} (by {self.by})"
+
+    def to_json(self) -> dict:
+        """A JSON-ready mapping."""
+        return {"issue": self.issue, "entry": self.entry, "by": self.by}
+
+
+def citations(curation: Curation, item_id: str) -> list[Citation]:
+    """Every entry of every issue that cites an item, oldest issue first, each entry once.
+
+    By its id (`issue add`) or by a link to it in the text of an entry naming no item (written by
+    hand), as `Curation.cited_items` counts; an item so linked is still `new` by its status, and
+    this is where the editor sees that it is taken. An item one entry names and another links to
+    is listed at both: the second is a duplicate to look at. An issue file that cannot be read is
+    left out.
     """
     out = []
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if item_id not in curation.cited_items(issue_id):
             continue
-        used = _used_items(curation.load_lenient(issue_id)[1], curation.store)
-        if item_id in used:
-            key, position, _by_link = used[item_id]
-            out.append(f"{issue_id} {key}:{position}")
+        issue = curation.load_lenient(issue_id)[1]
+        cited = [c for c in _citing_entries(issue, curation.store, curation.recorded_keys()) if c[0] == item_id]
+        # In the order of the issue (its sections as configured), not ids before links.
+        order = {(key, position): n for n, (key, position, _entry) in enumerate(issue.entries())}
+        for _item, key, position, by_link in sorted(cited, key=lambda c: order[c[1], c[2]]):
+            out.append(Citation(issue_id, f"{key}:{position}", "link" if by_link else "id"))
     return out
 
 
@@ -1012,24 +1088,40 @@ def ready_issue(curation: Curation, issue_id: str, force: bool = False) -> Ready
 def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
     """The issue as validation could read it, and everything to fix (errors) or look at (warnings) before it is sent.
 
-    Raises IssueFileError when the file cannot be read at all.
+    Every problem says where (the file, its line, the entry as `section:position` and the field) and
+    what to do: the command that does it (`newsletter issue remove 2024-q2 norway:3`), or what to
+    write in the file where no command can (a title, a link's address): what is wrong, a colon,
+    what to do. A message about an entry names it by its ref, first unless a heading is the
+    subject (`Problem.entry` holds it for --json). Raises IssueFileError when the file cannot be
+    read at all.
     """
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
     path = str(document.path)
 
-    def add(level: str, message: str, entry: Entry | None = None, field: str | None = None) -> None:
+    def add(level: str, message: str, entry: Entry | None = None, field: str | None = None, ref: str = "") -> None:
         # A problem with a field is on the field's own line (an entry's `text:` is often lines below its start).
         if entry is not None:
             line = entry.line_of(field or "")
+        elif field and field.startswith("sections."):  # a section: the line of its key, when the file has it
+            sections, key = document.data.get("sections"), field.removeprefix("sections.")
+            line = line_of(sections, key) if isinstance(sections, dict) and key in sections else None
         else:  # a top-level field (title, intro, published), when the file has it
             line = line_of(document.data, field) if field and field in document.data else None
-        problems.append(Problem(level, message, path, line, field))
+        problems.append(Problem(level, message, path, line, field, ref or None))
+
+    def take_out(where: str) -> str:
+        """The command that takes entry `where` out of the issue (its items are skipped)."""
+        return f"`newsletter issue remove {issue_id} {where}`"
+
+    def drop_item(where: str, entry: Entry, item_id: str) -> str:
+        """How to take one item out: the entry with it when it is the entry's only one, else its id."""
+        return f"take the entry out ({take_out(where)})" if len(entry.items) == 1 else f"delete {item_id} from `items`"
 
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
     for name, value in (("title", issue.title), ("intro", issue.intro)):
         if forbidden := xml_forbidden(value):
-            add("warning", _forbidden_message(forbidden), field=name)
+            add("warning", _forbidden_message(forbidden, name), field=name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
@@ -1060,88 +1152,129 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
 
     for key, position, entry in issue.entries():
         where = f"{key}:{position}"
+
+        def say(level: str, message: str, field: str, entry: Entry = entry, where: str = where) -> None:
+            add(level, f"{where} {message}", entry, field, where)
+
         if not entry.text.strip():
-            add("error", f"{where} '{entry.title or entry.heading}' has no text", entry, "text")
+            say(
+                "error",
+                f"'{entry.title or entry.heading}' has no text: write its `text`, or take the entry out "
+                f"({take_out(where)})",
+                "text",
+            )
         cited = _stored_items(curation, entry.items)
         field_name = "items" if len(entry.items) > 1 else "item"
         if cited and not entry.accepted and _is_starting_text(entry.text, cited):
-            add(
+            say(
                 "warning",
-                f"{where} still has the starting text from item {', '.join(i.id for i in cited)}: write the "
-                f"blurb, or keep it with `newsletter issue accept {issue_id} {where}`",
-                entry,
+                f"still has the starting text from item {', '.join(i.id for i in cited)}: write the blurb, or "
+                f"keep it with `newsletter issue accept {issue_id} {where}`",
                 "text",
             )
         for item in cited:
             if first and last and item.published and not first <= item.published <= last:
-                add(
+                say(
                     "warning",
-                    f"{where} item {item.id} was published {item.published.isoformat()}, outside {issue.period}",
-                    entry,
+                    f"item {item.id} was published {item.published.isoformat()}, outside {issue.period}: if it "
+                    f"belongs to another issue, {drop_item(where, entry, item.id)}",
                     field_name,
                 )
         if not entry.title:
-            add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
+            say("warning", f"under '{entry.heading}' has no title: write its `title`", "title")
         for name in ("heading", "title", "text"):
             if forbidden := xml_forbidden(getattr(entry, name)):
-                add("warning", f"{where} {_forbidden_message(forbidden)}", entry, name)
+                say("warning", _forbidden_message(forbidden, name), name)
         if first and entry.date and not first <= entry.date <= last:
-            add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
+            say(
+                "warning",
+                f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or take the entry "
+                f"out ({take_out(where)})",
+                "date",
+            )
         if entry.deadline and issue.published and entry.deadline < issue.published:
             # A newsletter looking back on its quarter lists consultations that have closed: shown as closed.
-            add(
+            say(
                 "warning",
-                f"{where} has a deadline ({entry.deadline.isoformat()}) before the issue is published "
-                f"({issue.published.isoformat()}); it is shown as closed",
-                entry,
+                f"has a deadline ({entry.deadline.isoformat()}) before the issue is published "
+                f"({issue.published.isoformat()}), so it is shown as closed: if either date is wrong, correct it",
                 "deadline",
             )
         links = links_of(entry.text, keep_empty=True)
         written = links_of(entry.text, keep_empty=True, as_written=True)
         if len(written) != len(links):  # two spellings of one address: quote the normalised ones
             written = links
+        # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
+        # utgave"): a warning, with the way out should it be a slip.
+        slip = f"take the link out of its `text`, or the entry ({take_out(where)})"
         for link, as_written in zip(links, written, strict=True):
             if not link:
-                add("error", f"{where} has a link with no address ([…]()): give it one", entry, "text")
+                say(
+                    "error",
+                    "has a link with no address ([…]()): write the address between the ( ) in its `text`",
+                    "text",
+                )
                 continue
             scheme = link.split(":", 1)[0].lower() if ":" in link else ""
             if scheme not in ("http", "https", "mailto"):
-                add("error", f"{where} links to '{link}': only http(s) and mailto links are allowed", entry, "text")
+                say(
+                    "error",
+                    f"links to '{link}', which is no http(s) or mailto address: write the page's full https:// "
+                    "address in its `text`",
+                    "text",
+                )
                 continue
             if scheme == "mailto":
                 continue
             if (problem := address_problem(as_written) or address_problem(link)) is not None:
                 # Rendered, it would be a dead or mangled link in every reader's copy.
-                add("error", f"{where} links to '{as_written}', which no reader can open: {problem}", entry, "text")
+                say(
+                    "error",
+                    f"links to '{as_written}': {problem}, so no reader can open it: correct the address in its `text`",
+                    "text",
+                )
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
-                add("warning", f"{where} links to {link}, as {seen_links[link]} does", entry, "text")
+                say("warning", f"links to {link}, as {seen_links[link]} does: if once is enough, {slip}", "text")
             elif not entry.items and (others := cited_elsewhere_in_issue(targets.get(link), where)):
                 # Another address of an item another entry cites: one document, two entries.
-                add(
+                say(
                     "warning",
-                    f"{where} links to item {targets[link]} ({link}), which {others[0]} cites too",
-                    entry,
+                    f"links to item {targets[link]} ({link}), which {others[0]} cites too: if once is enough, {slip}",
                     "text",
                 )
             seen_links.setdefault(link, where)
             if link in earlier:
-                add("warning", f"{where} links to {link}, already used in {earlier[link]}", entry, "text")
+                say(
+                    "warning",
+                    f"links to {link}, already used in {earlier[link]}: unless it is a follow-up, {slip}",
+                    "text",
+                )
             elif not entry.items and targets.get(link) in earlier:
                 target = targets[link]
-                add(
+                say(
                     "warning",
-                    f"{where} links to item {target} ({link}), already used in {earlier[target]}",
-                    entry,
+                    f"links to item {target} ({link}), already used in {earlier[target]}: unless it is a "
+                    f"follow-up, {slip}",
                     "text",
                 )
         for item_id in entry.items:
             if item_id in earlier:
-                add("warning", f"{where} item {item_id} was already used in {earlier[item_id]}", entry, field_name)
+                say(
+                    "warning",
+                    f"item {item_id} was already used in {earlier[item_id]}: unless it is a follow-up, "
+                    f"{drop_item(where, entry, item_id)}",
+                    field_name,
+                )
     for key, entries in issue.sections.items():
         if not entries:
-            add("warning", f"section '{key}' is empty", field=f"sections.{key}")
-        problems.extend(_heading_problems(curation, path, key, entries))
+            add(
+                "warning",
+                f"section '{key}' is empty, so no output shows it: add to it (`newsletter issue add {issue_id} "
+                f"ITEM --section {key}`), or leave it empty",
+                field=f"sections.{key}",
+            )
+        problems.extend(_heading_problems(curation, path, issue_id, key, entries))
     if first and last:
         for item in _picked_nowhere(curation, issue, first, last):
             add(
@@ -1177,56 +1310,77 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
     }
 
 
-def _forbidden_message(forbidden: list[str]) -> str:
+def _forbidden_message(forbidden: list[str], field: str) -> str:
     """The warning for characters XML forbids (`forbidden`, as "U+000C") in a field of the issue."""
     one = len(forbidden) == 1
     return (
         f"holds {'a character' if one else 'characters'} XML forbids ({', '.join(forbidden)}; often pasted "
-        f"from a PDF): the archive drops {'it' if one else 'them'}, remove {'it' if one else 'them'} here"
+        f"from a PDF), which the archive drops: delete {'it' if one else 'them'} from `{field}`"
     )
 
 
-def _heading_problems(curation: Curation, path: str, key: str, entries: list[Entry]) -> list[Problem]:
+def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, entries: list[Entry]) -> list[Problem]:
     """A heading split into runs, and listed headings out of the section's `HeadingOrder`.
 
     An unlisted heading is never out of order: readers get it where the editor put it (the outputs
-    follow the file), and a new one is only placed after the listed ones.
+    follow the file), and a new one is only placed after the listed ones. Each says which `issue
+    move` puts the run where it belongs (`_move_run`).
     """
     problems = []
     order = curation.heading_order(key)
-    seen: dict[str, Entry] = {}
+    seen: dict[str, tuple[int, Entry]] = {}  # heading → the last position of its latest run, and that entry
     latest: tuple[int, str] | None = None  # the rank and heading of the latest listed heading so far
-    for heading, members in heading_runs(entries):
-        entry = members[0][1]
+    runs = heading_runs(entries)
+    for heading, members in runs:
+        start, entry = members[0]
+        where = f"{key}:{start}"
         name = heading_key(heading)
         if name in seen:
+            end, earlier = seen[name]
             problems.append(
                 Problem(
                     "warning",
-                    f"entries under '{entry.heading}' are split (lines "
-                    f"{seen[name].line_of('heading')} and {entry.line_of('heading')}); put them together",
+                    f"entries under '{entry.heading}' are split ({key}:{end} and {where}, lines "
+                    f"{earlier.line_of('heading')} and {entry.line_of('heading')}): put them together "
+                    f"{_move_run(issue_id, key, members, end + 1)}",
                     path,
                     entry.line_of("heading"),
-                    f"sections.{key}",
+                    "heading",
+                    where,
                 )
             )
-        seen.setdefault(name, entry)
+            continue  # where it belongs is beside its other run: no second warning, with a move that would clash
+        seen[name] = members[-1]
         rank = order.rank(heading)
         if rank is None:
             continue
         if latest is not None and rank < latest[0]:
+            # Before the first run of a heading newsletter.yaml puts after this one.
+            before = next(p for h, ms in runs for p, _e in ms[:1] if (r := order.rank(h)) is not None and r > rank)
             problems.append(
                 Problem(
                     "warning",
-                    f"heading '{entry.heading}' comes after '{latest[1]}', which newsletter.yaml puts later",
+                    f"heading '{entry.heading}' ({where}) comes after '{latest[1]}', which newsletter.yaml puts "
+                    f"later: move it up {_move_run(issue_id, key, members, before)}",
                     path,
                     entry.line_of("heading"),
-                    f"sections.{key}",
+                    "heading",
+                    where,
                 )
             )
         if latest is None or rank > latest[0]:
             latest = (rank, heading)
     return problems
+
+
+def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int) -> str:
+    """The `issue move` that puts a run of entries (their positions in `members`) before position `before`.
+
+    One entry moves at a time: moving the run's last entry before `before` again and again brings
+    the whole run there in its own order, so the command is the same each time.
+    """
+    command = f"`newsletter issue move {issue_id} {key}:{members[-1][0]} --before {key}:{before}`"
+    return f"({command})" if len(members) == 1 else f"(run {command} {len(members)} times)"
 
 
 def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:

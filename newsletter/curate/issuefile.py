@@ -52,6 +52,7 @@ class Problem:
     path: str
     line: int | None = None
     field: str | None = None
+    entry: str | None = None  # the entry it is about, as `section:position` (`issue show`'s ref), if one
 
     def __str__(self) -> str:
         where = self.path + (f", line {self.line}" if self.line else "")
@@ -60,7 +61,14 @@ class Problem:
 
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
-        return {"level": self.level, "message": self.message, "path": self.path, "line": self.line, "field": self.field}
+        return {
+            "level": self.level,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "entry": self.entry,
+            "field": self.field,
+        }
 
 
 def issue_path(issues_dir: Path, issue_id: str) -> Path:
@@ -118,7 +126,12 @@ class IssueDocument:
         except Exception as exc:  # duplicate keys and other non-marked errors
             raise IssueFileError(path, f"invalid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, CommentedMap):
-            raise IssueFileError(path, "expected a mapping with id, title, period, sections …", line=1)
+            raise IssueFileError(
+                path,
+                "expected an issue's fields (id, title, period, sections …), one `name: value` per line: write "
+                f"them so, or move the file away and run `newsletter issue new {path.stem}`",
+                line=1,
+            )
         mapping = _mapping_indent(text)
         if offset is None:  # no block list in the file yet: the usual "  - key: value" under a key
             sequence, offset = mapping + 2, mapping
@@ -200,7 +213,13 @@ class IssueDocument:
         if sections is None:
             sections = CommentedMap()
         if not isinstance(sections, dict):
-            problems("expected a mapping from section key to a list of entries", self.data, "sections", "sections")
+            problems(
+                f"expected each section's key with its entries below, got {_what(sections)}: write one line per "
+                f"section ({', '.join(f'{key}:' for key in settings.sections)}) under `sections:`",
+                self.data,
+                "sections",
+                "sections",
+            )
             return issue, problems.found
         issue.sections = _sections(sections, settings.sections, known_items, problems)
         return issue, problems.found
@@ -210,16 +229,27 @@ class IssueDocument:
         data = self.data
         for key in data:
             if key not in ISSUE_KEYS:
-                problems(f"unknown field (expected one of: {', '.join(ISSUE_KEYS)})", data, key, str(key))
+                problems(
+                    f"unknown field: rename it to one of {', '.join(ISSUE_KEYS)}, or delete it", data, key, str(key)
+                )
         issue_id = str(data.get("id") or "")
+        named = self.path.stem if ISSUE_ID.match(self.path.stem) else "2024-q2"  # the id the file name gives
         if not ISSUE_ID.match(issue_id):
-            problems(f"'{issue_id}' is not an issue id like 2024-q2", data, "id" if "id" in data else None, "id")
+            what = f"'{issue_id}' is not an issue id like 2024-q2" if issue_id else "no issue id"
+            problems(f"{what}: write `id: {named}`", data, "id" if "id" in data else None, "id")
         elif issue_id != self.path.stem:
-            problems(f"'{issue_id}' does not match the file name {self.path.name}", data, "id", "id")
+            problems(
+                f"'{issue_id}' does not match the file name {self.path.name}: write `id: {self.path.stem}`, "
+                f"or rename the file {issue_id}.yaml",
+                data,
+                "id",
+                "id",
+            )
         texts = {key: _text_field(data, key, problems) for key in ("title", "period", "audience", "intro")}
         period = texts["period"]
         if period and not period_is_valid(period):
-            problems(f"'{period}' is not a period like 'april–juni 2024'", data, "period", "period")
+            fix = f"`period: {period_for(issue_id)}`" if ISSUE_ID.match(issue_id) else "the months in Norwegian"
+            problems(f"'{period}' is not a period like 'april–juni 2024': write {fix}", data, "period", "period")
         if not period and ISSUE_ID.match(issue_id):
             period = period_for(issue_id)
         return Issue(
@@ -250,7 +280,7 @@ class IssueDocument:
         if entries is None:
             return CommentedSeq()
         if not isinstance(entries, CommentedSeq):
-            raise IssueFileError(self.path, "expected a list of entries", line_of(sections, key), f"sections.{key}")
+            raise IssueFileError(self.path, _not_a_list(key, entries), line_of(sections, key), f"sections.{key}")
         return entries
 
     def insert_entry(
@@ -312,6 +342,31 @@ class IssueDocument:
         if comment and len(rendered) == 1:
             rendered = [rendered[0].rstrip("\n") + comment + "\n"]
         lines[first:stop] = rendered
+        self._replace_text("".join(lines))
+
+    def delete_field(self, key: str, position: int, name: str) -> None:
+        """Take field `name` out of the entry at a 1-based position of a section; nothing when it has none.
+
+        Only that field's lines go; comments and blank lines before the next field stay with it. A
+        field on the entry's dash line (`- accepted: true`) gives that line to the next field.
+        """
+        node = self.entries_of(key)[position - 1]
+        if name not in node:
+            return
+        lines = self.text.splitlines(keepends=True)
+        _start, end, _dash = self._span(key, position - 1, lines)
+        first, column = node.lc.key(name)
+        later = sorted(node.lc.key(k)[0] for k in node if node.lc.key(k)[0] > first)
+        stop = later[0] if later else end
+        while stop > first + 1 and (not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")):
+            stop -= 1  # blank lines and comments before the next field belong to it
+        if "-" in lines[first][:column]:  # the dash's line: the next field moves up onto it
+            if not later:
+                raise NewsletterError(f"{self.path}: internal error: {key}:{position} would be left empty")
+            kept = lines[stop : later[0]]
+            lines[first : later[0] + 1] = [*kept, lines[first][:column] + lines[later[0]][column:]]
+        else:
+            del lines[first:stop]
         self._replace_text("".join(lines))
 
     def _field_lines(self, name: str, value: Any, prefix: str, column: int) -> list[str]:
@@ -536,8 +591,9 @@ def insertion_index(entries: CommentedSeq, heading: str, order: HeadingOrder | N
     return (order or HeadingOrder()).index_for(headings, heading)
 
 
-def _date_field(node, key: str, problem, field: str | None = None) -> dt.date | None:
-    """The date at `key` of `node` (a datetime counts as its day); None when empty or not a date (then a problem)."""
+def _date_field(node, key: str, problem, entry: str | None = None) -> dt.date | None:
+    """The date at `key` of `node` (a datetime counts as its day); None when empty or not a date (then a
+    problem, of `entry` when it is an entry's field)."""
     value = node.get(key)
     if value in (None, ""):
         return None
@@ -545,7 +601,8 @@ def _date_field(node, key: str, problem, field: str | None = None) -> dt.date | 
         return value.date()
     if isinstance(value, dt.date):
         return value
-    problem(f"expected a date like 2024-07-05, got {value!r}", node, key, field or key)
+    what = f"{entry} has {value!r}, not" if entry else f"{value!r} is not"
+    problem(f"{what} a date like 2024-07-05: correct it, or delete the line", node, key, key, entry=entry)
     return None
 
 
@@ -557,18 +614,25 @@ class _Problems:
         self.found: list[Problem] = []
 
     def __call__(
-        self, message: str, node: Any = None, key: Any = None, field: str | None = None, level: str = "error"
+        self,
+        message: str,
+        node: Any = None,
+        key: Any = None,
+        field: str | None = None,
+        level: str = "error",
+        entry: str | None = None,
     ) -> None:
-        """Note a problem at `key` of `node` (its line), or at no line when there is no node."""
+        """Note a problem at `key` of `node` (its line), or at no line when there is no node; `entry` is
+        the entry's ref (`section:position`), which an entry's message opens with."""
         line = line_of(node, key) if node is not None else None
-        self.found.append(Problem(level, message, self.path, line, field))
+        self.found.append(Problem(level, message, self.path, line, field, entry))
 
 
 def _text_field(node: Any, key: str, problems: _Problems) -> str:
     """A top-level text field, stripped; "" when missing or not text (then a problem)."""
     value = node.get(key)
     if value is not None and not isinstance(value, str):
-        problems(f"expected text, got {_what(value)}", node, key, key)
+        problems(f"{_what(value)}, not text: put the text in quotes", node, key, key)
         return ""
     return (value or "").strip()
 
@@ -582,7 +646,7 @@ def _sections(
     for key, entries in sections.items():
         if key not in configured:
             problems(
-                f"unknown section '{key}' (newsletter.yaml has: {', '.join(configured)})",
+                f"unknown section '{key}': rename it to one of newsletter.yaml's ({', '.join(configured)})",
                 sections,
                 key,
                 f"sections.{key}",
@@ -592,17 +656,24 @@ def _sections(
             parsed[key] = []
             continue
         if not isinstance(entries, list):
-            problems("expected a list of entries", sections, key, f"sections.{key}")
+            problems(_not_a_list(key, entries), sections, key, f"sections.{key}")
             continue
         parsed[key] = []
         for index, node in enumerate(entries):
-            where = f"sections.{key}[{index + 1}]"
-            entry = _entry(node, where, problems, entries, index)
+            ref = f"{key}:{index + 1}"  # as `issue show` and every command name it
+            entry = _entry(node, ref, problems, entries, index)
             if entry is not None:
-                duplicates.check(key, entry, node, where)
+                duplicates.check(key, entry, node, ref)
                 parsed[key].append(entry)
     # Keep the configured order, whatever order the file lists them in.
     return {key: parsed.get(key, []) for key in configured}
+
+
+def _not_a_list(key: str, value: Any) -> str:
+    """The problem of a section that is no list of entries, and what to write."""
+    return (
+        f"section '{key}' is {_what(value)}, not a list of entries: write each entry as `- heading: …` below `{key}:`"
+    )
 
 
 class _Duplicates:
@@ -611,40 +682,66 @@ class _Duplicates:
     def __init__(self, known_items: set[str] | None, problems: _Problems):
         self.known_items = known_items
         self.problems = problems
-        self.items: dict[str, tuple[str, int | None]] = {}  # item id → (section, line) of its first entry
-        self.titles: dict[tuple[str, str, str], int | None] = {}  # (section, heading, title) → line, lower case
+        self.items: dict[str, tuple[str, int | None]] = {}  # item id → (ref, line) of its first entry
+        self.titles: dict[tuple[str, str, str], tuple[str, int | None]] = {}  # (section, heading, title) → (ref, line)
 
-    def check(self, key: str, entry: Entry, node: Any, where: str) -> None:
-        """Check entry `where` of section `key` against the store and the entries before it."""
+    def check(self, key: str, entry: Entry, node: Any, ref: str) -> None:
+        """Check entry `ref` (`section:position`) of section `key` against the store and the entries before it."""
         for item in entry.items:
             field = "item" if str(node.get("item") or "").strip() == item else "items"
             if self.known_items is not None and item not in self.known_items:
-                self.problems(f"no collected item '{item}' (see `newsletter items`)", node, field, f"{where}.{field}")
+                self.problems(
+                    f"{ref} cites '{item}', which is no collected item: correct the id (`newsletter items` lists "
+                    "them), or delete it",
+                    node,
+                    field,
+                    field,
+                    entry=ref,
+                )
             if item in self.items:
                 other, line = self.items[item]
                 self.problems(
-                    f"item '{item}' is already in section {other} (line {line})", node, field, f"{where}.{field}"
+                    f"{ref} cites item '{item}', as {other} (line {line}) does: delete it from one of them",
+                    node,
+                    field,
+                    field,
+                    entry=ref,
                 )
-            self.items.setdefault(item, (key, entry.line))
+            self.items.setdefault(item, (ref, entry.line))
         signature = (key, entry.heading.lower(), entry.title.lower())
         if entry.title and signature in self.titles:
+            other, line = self.titles[signature]
             self.problems(
-                f"duplicate entry: '{entry.title}' under '{entry.heading}' is also on line {self.titles[signature]}",
+                f"{ref} repeats '{entry.title}' under '{entry.heading}' ({other}, line {line}): delete one, or "
+                "give it another title",
                 node,
                 "title",
-                f"{where}.title",
+                "title",
+                entry=ref,
             )
-        self.titles.setdefault(signature, entry.line)
+        self.titles.setdefault(signature, (ref, entry.line))
 
 
-def _entry(node, where: str, problem, parent, index) -> Entry | None:
-    """Entry `where` (node `index` of `parent`) as a model, noting its problems; None when it is not a mapping."""
+def _entry(node, ref: str, problem, parent, index) -> Entry | None:
+    """Entry `ref` (`section:position`; node `index` of `parent`) as a model, noting its problems, each
+    opening with the ref; None when it is not a mapping."""
     if not isinstance(node, dict):
-        problem(f"expected an entry (heading, title, text …), got {_what(node)}", parent, index, where)
+        problem(
+            f"{ref} is {_what(node)}, not an entry: write it as `- heading: …` with its title and text below",
+            parent,
+            index,
+            entry=ref,
+        )
         return None
     for key in node:
         if key not in ENTRY_FIELDS:
-            problem(f"unknown field (an entry has: {', '.join(ENTRY_FIELDS)})", node, key, f"{where}.{key}")
+            problem(
+                f"{ref} has a field no entry has: rename it to one of {', '.join(ENTRY_FIELDS)}, or delete it",
+                node,
+                key,
+                str(key),
+                entry=ref,
+            )
     values = {}
     for key in ("heading", "title", "text", "item", "archived_url"):
         value = node.get(key)
@@ -652,45 +749,59 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
             if key in ("title", "heading") and isinstance(value, (int, float)):
                 value = str(value)
             else:
-                problem(f"expected text, got {_what(value)}{_items_hint(key, value)}", node, key, f"{where}.{key}")
+                fix = "several items go in `items: [a, b]`" if key == "item" and isinstance(value, list) else None
+                problem(
+                    f"{ref} has {_what(value)}, not text: {fix or 'put the text in quotes'}",
+                    node,
+                    key,
+                    key,
+                    entry=ref,
+                )
                 value = None
         values[key] = (value or "").strip() if key != "text" else (value or "")
     if not values["heading"]:
         problem(
-            "missing 'heading' (the organisation, country or theme)",
+            f"{ref} has no heading: add `heading:` with the organisation, country or theme it stands under",
             node,
             "heading" if "heading" in node else None,
-            f"{where}.heading",
+            "heading",
+            entry=ref,
         )
     item = values["item"] or None
     if item and not ITEM_ID.match(item):
-        problem(
-            f"'{item}' is not an item id (7 letters and digits, as `newsletter items` shows)",
-            node,
-            "item",
-            f"{where}.item",
-        )
-    items = ([item] if item else []) + _item_list(node, where, problem)
+        problem(_not_an_item(ref, item, "item"), node, "item", "item", entry=ref)
+    items = ([item] if item else []) + _item_list(node, ref, problem)
     accepted = node.get("accepted", False)
     if not isinstance(accepted, bool):
-        problem(f"expected true or false, got {accepted!r}", node, "accepted", f"{where}.accepted")
+        problem(
+            f"{ref} has {accepted!r}, not true or false: write `accepted: true` to keep the starting text, "
+            "or delete the line",
+            node,
+            "accepted",
+            "accepted",
+            entry=ref,
+        )
         accepted = False
     archived_url = values["archived_url"]
     if archived_url and not re.match(r"^https?://[^\s/]+\S*$", archived_url):
         problem(
-            f"'{archived_url}' is not an http(s) address (archived_url is a stored copy's address)",
+            f"{ref} '{archived_url}' is not an http(s) address: give the stored copy's full https:// address, "
+            "or delete the line",
             node,
             "archived_url",
-            f"{where}.archived_url",
+            "archived_url",
+            entry=ref,
         )
         archived_url = ""
-    dates = {key: _date_field(node, key, problem, f"{where}.{key}") for key in DATE_FIELDS}
+    dates = {key: _date_field(node, key, problem, ref) for key in DATE_FIELDS}
     if dates["event_end"] and not (dates["event_date"] and dates["event_date"] <= dates["event_end"]):
         problem(
-            "event_end needs an event_date on or before it (the first and the last day of the event)",
+            f"{ref} has an event_end but no event_date on or before it (the event's first day): add "
+            "`event_date`, or correct `event_end`",
             node,
             "event_end",
-            f"{where}.event_end",
+            "event_end",
+            entry=ref,
         )
         dates["event_end"] = None
     return Entry(
@@ -709,29 +820,38 @@ def _entry(node, where: str, problem, parent, index) -> Entry | None:
     )
 
 
-def _item_list(node, where: str, problem) -> list[str]:
-    """The ids of an entry's `items:` list (an entry citing several collected items), noting problems."""
+def _item_list(node, ref: str, problem) -> list[str]:
+    """The ids of entry `ref`'s `items:` list (an entry citing several collected items), noting problems."""
     value = node.get("items")
     if value is None:
         return []
     if isinstance(value, str):  # `items: k7m2qxa`: one id is a list of one
         value = [value]
     if not isinstance(value, list):
-        problem(f"expected a list of item ids, got {_what(value)}", node, "items", f"{where}.items")
+        problem(
+            f"{ref} has {_what(value)}, not a list of item ids: write `items: [id, id]`",
+            node,
+            "items",
+            "items",
+            entry=ref,
+        )
         return []
     ids = []
     for index, element in enumerate(value):
         text = str(element).strip().lower() if isinstance(element, str) else ""
         if not ITEM_ID.match(text):
-            problem(
-                f"{element!r} is not an item id (7 letters and digits, as `newsletter items` shows)",
-                value,
-                index,
-                f"{where}.items[{index + 1}]",
-            )
+            problem(_not_an_item(ref, element, "items"), value, index, "items", entry=ref)
             continue
         ids.append(text)
     return ids
+
+
+def _not_an_item(ref: str, value: Any, field: str) -> str:
+    """The problem of a value in an entry's `item` or `items` that is no item id, and what to do."""
+    return (
+        f"{ref} {field} {value!r} is not an item id (7 letters and digits): correct it (`newsletter items` "
+        "lists them), or delete it"
+    )
 
 
 def _what(value: Any) -> str:
@@ -749,11 +869,6 @@ def _what(value: Any) -> str:
     if isinstance(value, str):
         return "a line of text"
     return type(value).__name__
-
-
-def _items_hint(key: str, value: Any) -> str:
-    """For `item:` given a list: the field that takes one."""
-    return "; several items go in `items:`" if key == "item" and isinstance(value, list) else ""
 
 
 def lock_for(var: Path):
