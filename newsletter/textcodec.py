@@ -135,6 +135,8 @@ def strip_xml_forbidden(text: str) -> str:
     return _NOT_XML_CHAR.sub("", text)
 
 
+SOFT_HYPHEN = "\u00ad"  # kept in what readers get; dropped where words are matched (collect, search)
+
 # Characters a reader cannot see that change what a text shows or how it is read. Removed from every output
 # (render), from collected titles and summaries (collect), and named to the editor by `issue check`:
 _HIDDEN = re.compile(

@@ -22,6 +22,7 @@ from newsletter.models import Entry, Issue
 from newsletter.render.build import EMAIL_LIMIT, build
 from newsletter.render.email import compact_style, drop_unused_classes
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
+from newsletter.textcodec import hidden_characters
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 REPO = Path(__file__).parent.parent
@@ -311,6 +312,68 @@ def test_hostile_entry_texts_are_inert_in_every_html_output(tmp_path):
     text = result.files["email.txt"].read_text(encoding="utf-8")
     assert not re.search(r"^\[\d+\] javascript:", text, re.M | re.I)  # never listed as a link to follow
     assert "https://ok.example/side" in text
+
+
+# Characters a reader cannot see, as an editor pastes them in: a right-to-left override that makes a link's
+# text read as another address ("Trojan Source"), isolates, zero-width spaces, a byte-order mark, a form feed,
+# a bell, a C1 control, a tag character. Each must be gone from every output.
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # emoji joined by ZWJ: kept
+PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want", spelled with a ZWNJ: kept
+
+
+def invisible_issue() -> Issue:
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhets\u200bbrev\u202e",
+        period="juli–september 2024",
+        audience="Til\u2060 samarbeids\ufeffaktører",
+        intro="Godt\x0c nytt\x07 år\u200f! Se [oversikten\u2067](https://www.politiet.no/kom)\x85.",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["norway"] = [
+        Entry(
+            heading="Regj\u200beringen\U000e0041",
+            title="Ny \u202erapport\u202c om menneske\u00adhandel",
+            text=(
+                "Les [regjeringen.no\u202e/fdp.tropar\u202c](https://www.regjeringen.no/rapport) og\u2066 mer\u2069.\n\n"
+                f"Familie: {FAMILY}, persisk: {PERSIAN}."
+            ),
+            event_date=dt.date(2024, 9, 1),
+        )
+    ]
+    return issue
+
+
+def test_invisible_characters_reach_no_output_and_what_scripts_need_stays(tmp_path):
+    from icalendar import Calendar
+
+    result = build(invisible_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html", "email.txt"):
+        text = result.files[name].read_text(encoding="utf-8")
+        assert hidden_characters(text) == [], name
+        assert FAMILY in text and PERSIAN in text, name
+        assert "regjeringen.no/fdp.tropar" in text, name  # the link's text in the order it is stored, readable
+        assert "Regjeringen" in text and "Nyhetsbrev" in text, name
+        assert "menneske\u00adhandel" in text, name  # a soft hyphen is where a long word may break: kept
+        assert "Til samarbeidsaktører" in text and "Godt nytt år!" in text, name
+    assert "[1] https://www.politiet.no/kom" in result.files["email.txt"].read_text(encoding="utf-8")
+    calendar = result.files["events.ics"].read_text(encoding="utf-8")
+    assert hidden_characters(calendar) == []
+    (event,) = Calendar.from_ical(calendar).walk("VEVENT")
+    assert str(event["summary"]) == "Ny rapport om menneske\u00adhandel"
+    assert str(event["description"]).startswith("Les regjeringen.no/fdp.tropar (https://www.regjeringen.no/rapport)")
+    assert FAMILY in str(event["description"]) and PERSIAN in str(event["description"])
+
+
+def test_a_workspace_template_prints_no_invisible_character_either(tmp_path):
+    """A setting a template of the workspace prints, outside the view model's texts, loses them too."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "email.txt").write_text(
+        "{{ view.title }} {{ 'Mellom\u200brom\u202e' }} {{ view.colors | length }}\n", encoding="utf-8"
+    )
+    result = build(invisible_issue(), SETTINGS, tmp_path / "out", ("text",), workspace_templates=templates)
+    assert result.files["email.txt"].read_text(encoding="utf-8").startswith("Nyhetsbrev Mellomrom ")
 
 
 def test_events_go_into_a_calendar(tmp_path):

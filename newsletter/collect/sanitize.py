@@ -7,14 +7,13 @@ import re
 
 import nh3
 
-from newsletter.textcodec import strip_hidden
+from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 
 # Tags after which a reader sees a break; a space keeps "<p>a</p><p>b</p>" from becoming "ab".
 _BLOCK_TAG = re.compile(r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|blockquote|section|article|dd|dt)\b", re.I)
 _SPACES = re.compile(r"\s+")
 # Control characters (Unicode category Cc) and the Unicode line and paragraph separators: a break, so a space.
 _BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-SOFT_HYPHEN = "\u00ad"
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 SUMMARY_LIMIT = 1200
 

@@ -4,6 +4,11 @@ Raw HTML in an entry is never passed through (markdown-it runs with html off,
 so `<script>` is shown as text), links other than http(s) and mailto are
 dropped by markdown-it and by nh3, and nh3 removes anything else a crafted
 text could smuggle in: an entry can neither break the page nor inject markup.
+
+Every text is parsed without the invisible characters that hide or reorder what a
+reader sees (`textcodec.strip_hidden`: bidirectional overrides, zero-width spaces,
+control characters), so no output made from the tokens carries them, and the links
+`issue check` and `links` examine are the ones readers get.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
+
+from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 
 ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup", "span"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "aria-label"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
@@ -121,8 +128,11 @@ _PARSER = _parser()
 
 
 def parse(text: str | None) -> list[Token]:
-    """An entry's Markdown parsed once, for `to_html` and `to_text` to render as often as they need."""
-    return _PARSER.parse(text or "")
+    """An entry's Markdown parsed once, for `to_html` and `to_text` to render as often as they need.
+
+    The invisible characters `textcodec.hidden_characters` lists are left out first.
+    """
+    return _PARSER.parse(strip_hidden(text or ""))
 
 
 class _EveryLink(MarkdownIt):
@@ -153,6 +163,7 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
     tells which are numbered. A link with no target (`[her]()`) is left out, or, with
     `keep_empty`, given as "" (for `issue check`, which names it). `as_written` gives each target
     as the text has it; otherwise as markdown-it normalises it (percent-encoded, as rendered).
+    Invisible characters are left out, as `parse` leaves them out (`issue check` names them).
     """
     links: list[str] = []
 
@@ -164,7 +175,7 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
             if token.children:
                 walk(token.children)
 
-    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(text or ""))
+    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(strip_hidden(text or "")))
     return list(dict.fromkeys(links))
 
 
@@ -259,9 +270,10 @@ def to_words(text: str) -> str:
     """The words of Markdown on one line, without an address: links as their text alone, bare addresses dropped.
 
     For the archive's listings and its search index, where an entry is read (and found) by its words:
-    "se [her](https://…)" → "se her", and "https" matches nothing.
+    "se [her](https://…)" → "se her", and "https" matches nothing. Soft hyphens go too, so that
+    "menneskehandel" finds a word the editor marked where it may break.
     """
-    inline = [t for t in _PARSER.parse(text or "") if t.type == "inline"]
+    inline = [t for t in parse((text or "").replace(SOFT_HYPHEN, "")) if t.type == "inline"]
     runs = [_inline_text(t.children or [], None, addresses=False) for t in inline]
     return " ".join(word for word in " ".join(runs).split() if not _ADDRESS_WORD.match(word))
 
