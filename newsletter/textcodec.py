@@ -125,11 +125,6 @@ def decode_lines(data: bytes) -> tuple[str, list[int]]:
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def xml_forbidden(text: str) -> list[str]:
-    """The characters of `text` that XML 1.0 forbids, each once, as "U+000C"; [] when there are none."""
-    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in _NOT_XML_CHAR.findall(text)))
-
-
 def strip_xml_forbidden(text: str) -> str:
     """`text` without the characters XML 1.0 forbids."""
     return _NOT_XML_CHAR.sub("", text)
@@ -183,9 +178,9 @@ def strip_hidden(text: str) -> str:
 
 
 def character_name(char: str) -> str:
-    """ "U+202E RIGHT-TO-LEFT OVERRIDE", or "U+0007 (a control character)" for one Unicode gives no name."""
+    """ "U+202E RIGHT-TO-LEFT OVERRIDE", or "U+0007, a control character" for one Unicode gives no name."""
     code = f"U+{ord(char):04X}"
     name = unicodedata.name(char, "")
     if name:
         return f"{code} {name}"
-    return f"{code} (a control character)" if unicodedata.category(char) == "Cc" else code
+    return f"{code}, a control character" if unicodedata.category(char) == "Cc" else code

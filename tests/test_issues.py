@@ -18,8 +18,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from newsletter import fsutil
+from newsletter.cli import cli
 from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
@@ -1070,3 +1072,84 @@ def test_a_field_of_the_wrong_shape_is_named_in_the_editors_words(tmp_path, fiel
     messages = [str(p) for p in problems]
     assert any(said in m for m in messages), messages
     assert not any("Commented" in m or " got list" in m or " got int" in m for m in messages)
+
+
+# ---------------------------------------------------------------------- invisible characters
+
+
+def test_an_invisible_character_in_a_title_is_a_warning_at_its_line_and_column(desk):
+    text = changed("      title: Høring om nye tiltak\n", "      title: Høring om \u202enye tiltak\n")
+    problem = only(desk.check(text), "warning", "norway:2 holds an invisible character", "title")
+    assert problem.line == text.splitlines().index("      title: Høring om \u202enye tiltak") + 1
+    assert problem.message == (
+        "norway:2 holds an invisible character that can hide or reorder text (pasted in with the words, or "
+        "from a PDF): delete U+202E RIGHT-TO-LEFT OVERRIDE at column 24; every output leaves it out"
+    )
+    assert text.splitlines()[problem.line - 1][24 - 1] == "\u202e"  # column 24, counted from 1
+
+
+def test_invisible_characters_in_a_block_text_are_placed_line_by_line(desk):
+    block = (
+        "      text: |\n"
+        "        Høringsfristen er\u200b 1. september,\n"
+        "        se [her\u2067](https://www.regjeringen.no/horing).\n"
+        "        Spør \ufeffoss.\n"
+    )
+    text = changed("      text: Høringsfristen er 1. september, se [her](https://www.regjeringen.no/horing).\n", block)
+    problem = only(desk.check(text), "warning", "norway:2 holds 3 invisible characters", "text")
+    first = text.splitlines().index("        Høringsfristen er\u200b 1. september,") + 1
+    assert problem.line == first
+    assert (
+        f"delete U+200B ZERO WIDTH SPACE at column 26, U+2067 RIGHT-TO-LEFT ISOLATE at line {first + 1}, column 16 "
+        f"and U+FEFF ZERO WIDTH NO-BREAK SPACE at line {first + 2}, column 14; every output leaves them out"
+    ) in problem.message
+
+
+def test_an_escape_of_an_invisible_character_in_a_quoted_value_is_named_as_written(desk):
+    text = changed("    - heading: UNODC\n", '    - heading: "UN\\u2066ODC \\x07"\n')
+    problem = only(desk.check(text), "warning", "international:1 holds 2 invisible characters", "heading")
+    assert problem.message.endswith(
+        "delete the escape \\u2066 (U+2066 LEFT-TO-RIGHT ISOLATE) at column 19 and the escape \\x07 (U+0007, a "
+        "control character) at column 29; every output leaves them out"
+    )
+    line = text.splitlines()[problem.line - 1]
+    assert line[19 - 1 :].startswith("\\u2066") and line[29 - 1 :].startswith("\\x07")
+
+
+def test_an_invisible_character_the_file_writes_in_a_way_not_followed_is_placed_by_the_words_before_it(desk):
+    """A quoted key ("title": …) is not looked for on its line: the warning says what the character follows."""
+    text = changed("      title: Rapporten er publisert\n", '      "title": Rapporten\u200f er publisert\n')
+    problem = only(desk.check(text), "warning", "kom:1 holds an invisible character", "title")
+    assert "delete U+200F RIGHT-TO-LEFT MARK after «Rapporten»;" in problem.message
+
+
+def test_many_invisible_characters_are_counted_past_the_fifth(desk):
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n", "intro: K\u200bO\u200bM\u200b ø\u200bn\u200bs\u200bk\u200ber.\n"
+    )
+    problem = only(desk.check(text), "warning", "holds 7 invisible characters", "intro")
+    assert "SPACE at column 16, U+200B ZERO WIDTH SPACE at column 18 and 2 more; every output leaves" in problem.message
+
+
+def test_the_joiners_scripts_need_and_soft_hyphens_are_no_problem(desk):
+    text = changed(
+        "      title: Global rapport\n", "      title: Global menneske\u00adhandel-rapport 👨\u200d👩\u200d👧\n"
+    )
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n",
+        "intro: KOM ønsker en god sommer (\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645).\n",
+        text,
+    )
+    assert desk.check(text) == []
+
+
+def test_issue_check_names_file_line_field_entry_and_column_of_an_invisible_character(desk):
+    path = desk.write(changed("      title: Finsk handlingsplan\n", "      title: Finsk\u202e handlingsplan\n"))
+    result = CliRunner().invoke(cli, ["--workspace", str(desk.root), "issue", "check", "2024-q2"])
+    assert result.exit_code == 0, result.output
+    line = path.read_text(encoding="utf-8").splitlines().index("      title: Finsk\u202e handlingsplan") + 1
+    assert (
+        f"warning: {path}, line {line}: title: international:2 holds an invisible character that can hide or "
+        "reorder text (pasted in with the words, or from a PDF): delete U+202E RIGHT-TO-LEFT OVERRIDE at column "
+        "19; every output leaves it out"
+    ) in result.output.splitlines()

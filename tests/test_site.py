@@ -933,15 +933,17 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
         n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith("intro:")
     )
     assert (
-        f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
-        "pasted from a PDF): "
-        "the archive drops them, remove them here"
+        f"warning: {path}, line {intro_line}: intro: holds 3 invisible characters that can hide or reorder text "
+        "(pasted in with the words, or from a PDF): delete the escape \\f (U+000C, a control character) at "
+        "column 22, the escape \\x01 (U+0001, a control character) at column 40 and the escape \\a (U+0007, a "
+        "control character) at column 73; every output leaves them out"
     ) in lines, result.output
     assert any(
         line.startswith(f"warning: {path}, line ")
         and line.endswith(
-            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF): the archive "
-            "drops it, remove it here"
+            ": title: highlights:1 holds an invisible character that can hide or reorder text (pasted in with the "
+            "words, or from a PDF): delete the escape \\x0b (U+000B, a control character) at column 25; every "
+            "output leaves it out"
         )
         for line in lines
     ), result.output

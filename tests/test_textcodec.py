@@ -121,5 +121,5 @@ def test_strip_hidden_removes_what_hides_or_reorders_text_and_keeps_what_scripts
 
 def test_a_character_is_named_for_the_editor():
     assert character_name("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
-    assert character_name("\x0c") == "U+000C (a control character)"
+    assert character_name("\x0c") == "U+000C, a control character"
     assert character_name("\U000e0041") == "U+E0041 TAG LATIN CAPITAL LETTER A"

@@ -29,6 +29,7 @@ from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
     Problem,
+    SourceChar,
     flow_list,
     insertion_index,
     issue_path,
@@ -42,7 +43,7 @@ from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
-from newsletter.textcodec import xml_forbidden
+from newsletter.textcodec import character_name, hidden_characters, strip_hidden
 
 STARTING_TEXT_LIMIT = 320
 FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
@@ -1026,10 +1027,23 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(document.data, field) if field and field in document.data else None
         problems.append(Problem(level, message, path, line, field))
 
+    def invisible(value: str, name: str, entry: Entry | None = None, where: str = "") -> None:
+        """Warn of the invisible characters of a field, at the line and column of the first."""
+        if not (found := hidden_characters(value)):
+            return
+        line = entry.line_of(name) if entry is not None else line_of(document.data, name)
+        written = document.hidden_in_value(line, name)
+        if [c.char for c in written] != [char for _, char in found]:
+            written = []  # the file writes the value in a way not followed here: say where in the value
+        message = _invisible_message(value, found, written)
+        problems.append(
+            Problem("warning", f"{where} {message}".strip(), path, written[0].line if written else line, name)
+        )
+
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
-    for name, value in (("title", issue.title), ("intro", issue.intro)):
-        if forbidden := xml_forbidden(value):
-            add("warning", _forbidden_message(forbidden), field=name)
+    for name in ("title", "audience", "intro"):
+        if name in document.data:
+            invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
@@ -1083,8 +1097,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if not entry.title:
             add("warning", f"{where} under '{entry.heading}' has no title", entry, "title")
         for name in ("heading", "title", "text"):
-            if forbidden := xml_forbidden(getattr(entry, name)):
-                add("warning", f"{where} {_forbidden_message(forbidden)}", entry, name)
+            invisible(getattr(entry, name), name, entry, where)
         if first and entry.date and not first <= entry.date <= last:
             add("warning", f"{where} is dated {entry.date.isoformat()}, outside {issue.period}", entry, "date")
         if entry.deadline and issue.published and entry.deadline < issue.published:
@@ -1177,12 +1190,35 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
     }
 
 
-def _forbidden_message(forbidden: list[str]) -> str:
-    """The warning for characters XML forbids (`forbidden`, as "U+000C") in a field of the issue."""
-    one = len(forbidden) == 1
+# How many invisible characters of one field a warning places; the rest are counted.
+INVISIBLE_LISTED = 5
+
+
+def _invisible_message(value: str, found: list[tuple[int, str]], written: list[SourceChar]) -> str:
+    """The warning for the invisible characters `found` in a field's `value` (`textcodec.hidden_characters`).
+
+    Each is placed where the file has it (`written`, from `IssueDocument.hidden_in_value`): "at column
+    14" on the line the warning names, "at line 31, column 2" on another, an escape named as written.
+    Without `written`, each is placed by the words before it ("after «Ny rapp»").
+    """
+    places = []
+    for number, (index, char) in enumerate(found[:INVISIBLE_LISTED]):
+        if written:
+            at = written[number]
+            what = f"the escape {at.escape} ({character_name(char)})" if at.escape else character_name(char)
+            where = f"column {at.column}" if at.line == written[0].line else f"line {at.line}, column {at.column}"
+            places.append(f"{what} at {where}")
+        else:
+            before = " ".join(strip_hidden(value[:index]).split())[-16:]
+            places.append(f"{character_name(char)} " + (f"after «{before}»" if before else "at the start"))
+    if len(found) > INVISIBLE_LISTED:
+        places.append(f"{len(found) - INVISIBLE_LISTED} more")
+    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+    one = len(found) == 1
     return (
-        f"holds {'a character' if one else 'characters'} XML forbids ({', '.join(forbidden)}; often pasted "
-        f"from a PDF): the archive drops {'it' if one else 'them'}, remove {'it' if one else 'them'} here"
+        f"holds {'an invisible character' if one else f'{len(found)} invisible characters'} that can hide or "
+        f"reorder text (pasted in with the words, or from a PDF): delete {listed}; every output leaves "
+        f"{'it' if one else 'them'} out"
     )
 
 
