@@ -979,9 +979,9 @@ def test_links_of_finds_links_and_autolinks_once_each_in_order():
     assert links_of(text) == ["https://a.no/x", "https://b.no/y", "mailto:kom@politiet.no", "https://c.no/z"]
 
 
-def test_links_of_ignores_plain_text_and_images_are_no_links():
+def test_links_of_ignores_plain_text_and_an_image_is_the_link_every_output_makes_of_it():
     assert links_of("Ingen lenker her, bare https://naked.no og [klammer].") == []
-    assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == []
+    assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == ["https://www.politiet.no/forside.png"]
     assert links_of("") == [] and links_of(None) == []
 
 

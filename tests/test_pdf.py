@@ -383,6 +383,25 @@ def test_invisible_characters_reach_neither_the_text_nor_the_metadata(tmp_path):
     assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
 
 
+def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address(tmp_path):
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Publikasjoner",
+            title="Tilstandsrapporten",
+            text="Rapporten er ute. ![Forsiden av rapporten](https://example.org/forside.png)",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = pdf_text(pdf)
+    assert "Rapporten er ute. Forsiden av rapporten" in collapse(text)
+    assert "https://example.org/forside.png" in squeeze(text)  # the footnote
+    assert "https://example.org/forside.png" in uri_actions(raw_pdf(pdf))
+
+
 def test_text_is_set_in_open_sans_embedded(sample):
     """A font made for reading (Debian's fonts-open-sans), embedded; DejaVu Sans, the fallback, is not needed.
 

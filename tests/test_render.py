@@ -376,6 +376,47 @@ def test_a_workspace_template_prints_no_invisible_character_either(tmp_path):
     assert result.files["email.txt"].read_text(encoding="utf-8").startswith("Nyhetsbrev Mellomrom ")
 
 
+def image_issue() -> Issue:
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev",
+        period="juli–september 2024",
+        intro="Velkommen.",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["kom"] = [
+        Entry(
+            heading="Publikasjoner fra KOM",
+            title="Tilstandsrapporten",
+            text=(
+                "Rapporten er ute. ![Forsiden av rapporten](https://example.org/rapport/forside.png)\n\n"
+                "![](https://example.org/bilder/side%202.png)"
+            ),
+        )
+    ]
+    return issue
+
+
+def test_an_image_is_a_link_to_the_picture_in_every_output_and_its_text_is_never_empty(tmp_path):
+    """No picture is loaded from elsewhere into a subscriber's mail, and nothing the editor wrote is lost."""
+    from bs4 import BeautifulSoup
+
+    result = build(image_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html"):
+        page = BeautifulSoup(result.files[name].read_text(encoding="utf-8"), "html.parser")
+        assert page.find("img") is None, name
+        texts = {a["href"]: a.get_text(" ", strip=True) for a in page.find_all("a", href=True)}
+        assert texts["https://example.org/rapport/forside.png"] == "Forsiden av rapporten", name
+        assert texts["https://example.org/bilder/side%202.png"] == "Bilde: side 2.png", name  # WCAG 2.4.4
+        assert [a for a in page.find_all("a", href=True) if not a.get_text(strip=True)] == [], name
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    first = re.search(r"Rapporten er ute\. Forsiden av rapporten \[(\d+)\]", text)
+    second = re.search(r"Bilde: side 2\.png \[(\d+)\]", text)
+    assert first and second, text
+    assert f"[{first[1]}] https://example.org/rapport/forside.png" in text
+    assert f"[{second[1]}] https://example.org/bilder/side%202.png" in text
+
+
 def test_events_go_into_a_calendar(tmp_path):
     from icalendar import Calendar
 
