@@ -1153,3 +1153,42 @@ def test_issue_check_names_file_line_field_entry_and_column_of_an_invisible_char
         "reorder text (pasted in with the words, or from a PDF): delete U+202E RIGHT-TO-LEFT OVERRIDE at column "
         "19; every output leaves it out"
     ) in result.output.splitlines()
+
+
+# ---------------------------------------------------------------------- images
+
+
+def test_an_image_is_a_warning_saying_it_is_shown_as_a_link_and_how_to_write_that_link(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se planen. ![Forsiden av planen](https://intermin.fi/forside.png)\n")
+    problem = only(desk.check(text), "warning", "international:2 has an image", "text")
+    assert (
+        problem.line
+        == text.splitlines().index("      text: Se planen. ![Forsiden av planen](https://intermin.fi/forside.png)") + 1
+    )
+    assert problem.message == (
+        "international:2 has an image, ![Forsiden av planen](https://intermin.fi/forside.png): readers get a link "
+        "to the picture instead (no picture from elsewhere is loaded into their mail); write the link itself: "
+        "[Forsiden av planen](https://intermin.fi/forside.png)"
+    )
+
+
+def test_an_image_without_a_description_is_a_warning_naming_the_link_text_readers_get(desk):
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n", "intro: KOM ønsker en god sommer. ![](https://kom.no/sol.jpg)\n"
+    )
+    problem = only(desk.check(text), "warning", "has an image with no description", "intro")
+    assert problem.message == (
+        "has an image with no description, ![](https://kom.no/sol.jpg): readers get a link to the picture named "
+        "«Bilde: sol.jpg»; write a link that says what it shows: [what the picture shows](https://kom.no/sol.jpg)"
+    )
+
+
+def test_an_image_from_a_data_address_is_an_error_as_such_a_link_is(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    problems = desk.check(changed(old, "      text: Se ![planen](data:image/png;base64,AAAA).\n"))
+    assert [(p.level, p.message.split(" ", 3)[1:3]) for p in problems] == [
+        ("error", ["links", "to"]),
+        ("warning", ["has", "an"]),
+    ]
+    assert problems[0].message.endswith("only http(s) and mailto links are allowed")

@@ -40,7 +40,7 @@ from newsletter.curate.ranking import Ranking, article_text, link_targets, linke
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import links_of
+from newsletter.render.markdown import image_label, images_of, links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import character_name, hidden_characters, strip_hidden
@@ -1046,6 +1046,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
+    for description, address in images_of(issue.intro):
+        add("warning", _image_message(description, address), field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
@@ -1151,6 +1153,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         for item_id in entry.items:
             if item_id in earlier:
                 add("warning", f"{where} item {item_id} was already used in {earlier[item_id]}", entry, field_name)
+        for description, address in images_of(entry.text):
+            add("warning", f"{where} {_image_message(description, address)}", entry, "text")
     for key, entries in issue.sections.items():
         if not entries:
             add("warning", f"section '{key}' is empty", field=f"sections.{key}")
@@ -1188,6 +1192,20 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
         for first, *more in (cited[:1], cited)
         for stop in (True, False)
     }
+
+
+def _image_message(description: str, address: str) -> str:
+    """The warning for an image (`markdown.images_of`) in a text: every output makes it a link to the picture,
+    and the editor had better write that link, with words that say what the picture shows."""
+    if description.strip():
+        return (
+            f"has an image, ![{description}]({address}): readers get a link to the picture instead (no picture "
+            f"from elsewhere is loaded into their mail); write the link itself: [{description}]({address})"
+        )
+    return (
+        f"has an image with no description, ![]({address}): readers get a link to the picture named "
+        f"«{image_label(address)}»; write a link that says what it shows: [what the picture shows]({address})"
+    )
 
 
 # How many invisible characters of one field a warning places; the rest are counted.
