@@ -365,6 +365,16 @@ def test_invisible_characters_reach_no_output_and_what_scripts_need_stays(tmp_pa
     assert FAMILY in str(event["description"]) and PERSIAN in str(event["description"])
 
 
+def test_headings_that_read_the_same_are_one_heading_whatever_invisible_characters_they_hold():
+    issue = invisible_issue()
+    issue.sections["norway"] = [
+        Entry(heading="UNODC", title="Rapport", text="Tekst."),
+        Entry(heading="UN\u200bODC\u202c", title="Veileder", text="Tekst."),
+    ]
+    (section,) = issue_view(issue, SETTINGS).sections
+    assert [(g.heading, [e.title for e in g.entries]) for g in section.groups] == [("UNODC", ["Rapport", "Veileder"])]
+
+
 def test_a_workspace_template_prints_no_invisible_character_either(tmp_path):
     """A setting a template of the workspace prints, outside the view model's texts, loses them too."""
     templates = tmp_path / "templates"
