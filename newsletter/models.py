@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+from newsletter.textcodec import strip_hidden
+
 SourceKind = Literal["rss", "atom", "html", "stortinget"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("rss", "atom", "html", "stortinget")
 
@@ -142,8 +144,10 @@ class Organisation:
 
 
 def heading_key(heading: str) -> str:
-    """A heading folded for comparison: lower case, runs of spaces as one ("RVTS  Øst" → "rvts øst")."""
-    return " ".join(heading.casefold().split())
+    """A heading folded for comparison: lower case, runs of spaces as one ("RVTS  Øst" → "rvts øst"), and
+    without the invisible characters no output shows (`textcodec.strip_hidden`), so two headings that
+    read the same are one: grouped, placed and mapped to an organisation alike."""
+    return " ".join(strip_hidden(heading).casefold().split())
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,17 @@ they mean, looked up with `webencodings` (html5lib's table of it): above all,
 labelled ISO-8859-1 whose bytes are Windows-1252 keeps its “curly quotes”,
 dashes and €, as it does in a browser.
 
-The rule: `strip_xml_forbidden` keeps the archive's feed, sitemap and pages
-well-formed whatever an issue file holds, and `xml_forbidden` lets `issue
-check` name such characters to the editor.
+The rules: `strip_xml_forbidden` keeps the archive's feed, sitemap and pages
+well-formed whatever an issue file holds, and `strip_hidden` keeps every
+output free of the invisible characters that hide or reorder text
+(`hidden_characters` lets `issue check` name them to the editor).
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import webencodings
@@ -123,11 +125,62 @@ def decode_lines(data: bytes) -> tuple[str, list[int]]:
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def xml_forbidden(text: str) -> list[str]:
-    """The characters of `text` that XML 1.0 forbids, each once, as "U+000C"; [] when there are none."""
-    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in _NOT_XML_CHAR.findall(text)))
-
-
 def strip_xml_forbidden(text: str) -> str:
-    """`text` without the characters XML 1.0 forbids (see `xml_forbidden`)."""
+    """`text` without the characters XML 1.0 forbids."""
     return _NOT_XML_CHAR.sub("", text)
+
+
+SOFT_HYPHEN = "\u00ad"  # kept in what readers get; dropped where words are matched (collect, search)
+
+# Characters a reader cannot see that change what a text shows or how it is read. Removed from every output
+# (render), from collected titles and summaries (collect), and named to the editor by `issue check`:
+_HIDDEN = re.compile(
+    "["
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 controls but tab, LF and CR; DEL; C1 controls
+    # Bidirectional marks, embeddings, overrides and isolates: they reorder what is shown, so a link's text
+    # can read as another address ("Trojan Source", CVE-2021-42574, lists these very ones).
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u200b\u2060\ufeff"  # ZERO WIDTH SPACE, WORD JOINER, ZERO WIDTH NO-BREAK SPACE (a byte-order mark)
+    "\u180e\u2061-\u2064\u206a-\u206f"  # MONGOLIAN VOWEL SEPARATOR, invisible operators, deprecated controls
+    "\ufff9-\ufffb"  # interlinear annotation: hides the text between them in most renderers
+    "\U0001d173-\U0001d17a"  # musical beam, tie and phrase controls: invisible outside music notation
+    "\U000e0001\U000e0020-\U000e007f"  # tag characters: invisible copies of ASCII ("ASCII smuggling")
+    "\ud800-\udfff\ufffe\uffff"  # lone halves of a UTF-16 pair, and the noncharacters XML forbids
+    "]"
+)
+
+
+def hidden_characters(text: str) -> list[tuple[int, str]]:
+    """Each character of `text` that `strip_hidden` removes, as (index in `text`, character), in order.
+
+    The set, a superset of what XML 1.0 forbids (`strip_xml_forbidden`): control characters other
+    than tab, line feed and carriage return (C0, DEL, C1); the bidirectional marks, embeddings,
+    overrides and isolates (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069); zero-width and
+    other invisible characters (U+200B, U+2060, U+FEFF, U+180E, U+2061–U+2064, U+206A–U+206F,
+    U+FFF9–U+FFFB, U+1D173–U+1D17A, the tags U+E0001 and U+E0020–U+E007F); lone surrogates,
+    U+FFFE and U+FFFF.
+
+    Kept, though they too are invisible format characters (Unicode category Cf), because they hide
+    nothing and reorder nothing while scripts need them: U+200D ZERO WIDTH JOINER builds emoji
+    sequences (man, ZWJ, woman, ZWJ, girl: one family emoji) and Indic conjuncts; U+200C ZERO WIDTH
+    NON-JOINER is part of Persian and Indic spelling (removing it misspells a word); U+00AD SOFT
+    HYPHEN marks where a long compound ("menneskehandels|arbeidet") may break, which browsers and
+    WeasyPrint honour. The visible format
+    marks of Arabic, Syriac, Kaithi, Egyptian hieroglyphs and Duployan shorthand stay too. A tag
+    sequence after U+1F3F4 (the flags of England, Scotland, Wales) loses its tags: a black flag.
+    """
+    return [(match.start(), match.group()) for match in _HIDDEN.finditer(text)]
+
+
+def strip_hidden(text: str) -> str:
+    """`text` without the invisible characters `hidden_characters` lists; tab, LF and CR stay."""
+    return _HIDDEN.sub("", text)
+
+
+def character_name(char: str) -> str:
+    """ "U+202E RIGHT-TO-LEFT OVERRIDE", or "U+0007, a control character" for one Unicode gives no name."""
+    code = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "")
+    if name:
+        return f"{code} {name}"
+    return f"{code}, a control character" if unicodedata.category(char) == "Cc" else code

@@ -350,6 +350,30 @@ def test_hostile_markup_and_control_characters_are_gone(site, tmp_path):
         assert bad not in text
 
 
+def test_invisible_and_bidirectional_characters_never_reach_the_store(site, tmp_path):
+    """A feed that hides text or reorders it ("Trojan Source") in titles and summaries, as characters and as
+    character references: the store holds what a reader sees, with the joiners scripts need."""
+    body = (
+        RSS.format(base=site.url(""))
+        .replace(
+            "<title>Nye regler for jordbruksoppgjøret</title>",
+            "<title>Nye\u200b regler&#x202E;tegnel.exe&#x202C; for &#x2066;jord\u2060bruk&#x2069;\ufeff "
+            "&#xAD;og menneske&#xAD;handel</title>",
+        )
+        .replace(
+            "&lt;p&gt;Avtalen gir bøndene økte inntekter.&lt;/p&gt;",
+            "&lt;p&gt;Avtalen&amp;#x200F; gir&amp;#x200B; \u202ainntekter\u202c \U000e0041\U000e0042 "
+            "(\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645).&lt;/p&gt;",
+        )
+    )
+    site.routes["/rss"] = Route(body.encode(), content_type="application/rss+xml; charset=utf-8")
+    root = write_workspace(tmp_path, feeds_yaml(site))
+    _, found = run(root, keys=["regjeringen"])
+    item = next(i for i in found.values() if i.url.endswith("/id2900003/"))
+    assert item.title == "Nye reglertegnel.exe for jordbruk og menneskehandel"
+    assert item.summary == "Avtalen gir inntekter (\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645)."  # ZWNJ kept
+
+
 def test_selector_that_matches_nothing_is_a_failure_naming_the_source(site, tmp_path):
     site.routes["/nyheder"] = Route(
         b"<html><body><div class='redesigned'>Ny side</div></body></html>", content_type="text/html"

@@ -21,6 +21,7 @@ from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.models import RawItem, Source
 from newsletter.store import CachedPage, Store
+from newsletter.textcodec import hidden_characters
 from tests.conftest import KOM_SECTIONS, one_source_workspace, write_workspace
 from tests.server import Route
 
@@ -743,6 +744,38 @@ def test_collect_prints_its_warnings_the_reasons_for_unreadable_pages_and_counts
         "warning: src: 1 entry without a link skipped\n"
         "warning: src: 2 of 2 items have no date, neither in the feed nor on their article pages\n"
     )
+
+
+# A feed that hides a file name's true ending behind a right-to-left override ("Trojan Source"), and
+# zero-width and isolating characters, as characters and as references, in its title and its summary.
+HIDDEN_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Kilde</title><link>{base}/</link><description>d</description>
+<item><title>Menneskehandel: rapport&#x202E;fdp.exe&#x202C; om\u200b tvangs&#x2060;arbeid</title>
+<link>{base}/sak/1</link><pubDate>Mon, 12 May 2025 10:00:00 +0200</pubDate>
+<description>&lt;p&gt;Rapporten&amp;#x2066; om menneske&#xAD;handel\ufeff er&amp;#x200F; lagt fram.&lt;/p&gt;</description>
+</item></channel></rss>
+"""
+
+
+def test_a_hostile_feed_item_reaches_no_output_with_an_invisible_character(server, tmp_path):
+    """Collected, added to an issue and built: every part reads as the words alone, and check finds nothing."""
+    server.routes["/rss"] = Route(HIDDEN_RSS.format(base=server.url("")).encode(), content_type="application/rss+xml")
+    root = one_source_workspace(tmp_path, server.url("/rss"), extra="relevance: all")
+    assert invoke(root, "collect").exit_code == 0
+    with Store(Workspace(root).db_path) as store:
+        (item,) = store.iter_items()
+    assert item.title == "Menneskehandel: rapportfdp.exe om tvangsarbeid"
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    assert invoke(root, "issue", "add", "2025-q2", item.id).exit_code == 0
+    checked = invoke(root, "issue", "check", "2025-q2")
+    assert "invisible" not in checked.output, checked.output
+    built = invoke(root, "build", "2025-q2", "--format", "web,email,text")
+    assert built.exit_code == 0, built.output
+    for name in ("index.html", "email.html", "email.txt"):
+        text = (Workspace(root).build_dir("2025-q2") / name).read_text(encoding="utf-8")
+        assert hidden_characters(text) == [], name
+        assert "Menneskehandel: rapportfdp.exe om tvangsarbeid" in text, name
+        assert "Rapporten om menneskehandel er lagt fram." in text, name
 
 
 def test_counts_in_issue_check_and_list_are_singular_for_one(desk):

@@ -18,8 +18,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from newsletter import fsutil
+from newsletter.cli import cli
 from newsletter.collect.urls import identify
 from newsletter.config import Workspace
 from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
@@ -988,9 +990,9 @@ def test_links_of_finds_links_and_autolinks_once_each_in_order():
     assert links_of(text) == ["https://a.no/x", "https://b.no/y", "mailto:kom@politiet.no", "https://c.no/z"]
 
 
-def test_links_of_ignores_plain_text_and_images_are_no_links():
+def test_links_of_ignores_plain_text_and_an_image_is_the_link_every_output_makes_of_it():
     assert links_of("Ingen lenker her, bare https://naked.no og [klammer].") == []
-    assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == []
+    assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == ["https://www.politiet.no/forside.png"]
     assert links_of("") == [] and links_of(None) == []
 
 
@@ -1091,3 +1093,125 @@ def test_a_field_of_the_wrong_shape_is_named_in_the_editors_words(tmp_path, fiel
     messages = [str(p) for p in problems]
     assert any(said in m for m in messages), messages
     assert not any("Commented" in m or " got list" in m or " got int" in m for m in messages)
+
+
+# ---------------------------------------------------------------------- invisible characters
+
+
+def test_an_invisible_character_in_a_title_is_a_warning_at_its_line_and_column(desk):
+    text = changed("      title: Høring om nye tiltak\n", "      title: Høring om \u202enye tiltak\n")
+    problem = only(desk.check(text), "warning", "norway:2 holds an invisible character", "title")
+    assert problem.line == text.splitlines().index("      title: Høring om \u202enye tiltak") + 1
+    assert problem.message == (
+        "norway:2 holds an invisible character that can hide or reorder text (pasted in with the words, or "
+        "from a PDF): delete U+202E RIGHT-TO-LEFT OVERRIDE at column 24; every output leaves it out"
+    )
+    assert text.splitlines()[problem.line - 1][24 - 1] == "\u202e"  # column 24, counted from 1
+
+
+def test_invisible_characters_in_a_block_text_are_placed_line_by_line(desk):
+    block = (
+        "      text: |\n"
+        "        Høringsfristen er\u200b 1. september,\n"
+        "        se [her\u2067](https://www.regjeringen.no/horing).\n"
+        "        Spør \ufeffoss.\n"
+    )
+    text = changed("      text: Høringsfristen er 1. september, se [her](https://www.regjeringen.no/horing).\n", block)
+    problem = only(desk.check(text), "warning", "norway:2 holds 3 invisible characters", "text")
+    first = text.splitlines().index("        Høringsfristen er\u200b 1. september,") + 1
+    assert problem.line == first
+    assert (
+        f"delete U+200B ZERO WIDTH SPACE at column 26, U+2067 RIGHT-TO-LEFT ISOLATE at line {first + 1}, column 16 "
+        f"and U+FEFF ZERO WIDTH NO-BREAK SPACE at line {first + 2}, column 14; every output leaves them out"
+    ) in problem.message
+
+
+def test_an_escape_of_an_invisible_character_in_a_quoted_value_is_named_as_written(desk):
+    text = changed("    - heading: UNODC\n", '    - heading: "UN\\u2066ODC \\x07"\n')
+    problem = only(desk.check(text), "warning", "international:1 holds 2 invisible characters", "heading")
+    assert problem.message.endswith(
+        "delete the escape \\u2066 (U+2066 LEFT-TO-RIGHT ISOLATE) at column 19 and the escape \\x07 (U+0007, a "
+        "control character) at column 29; every output leaves them out"
+    )
+    line = text.splitlines()[problem.line - 1]
+    assert line[19 - 1 :].startswith("\\u2066") and line[29 - 1 :].startswith("\\x07")
+
+
+def test_an_invisible_character_the_file_writes_in_a_way_not_followed_is_placed_by_the_words_before_it(desk):
+    """A quoted key ("title": …) is not looked for on its line: the warning says what the character follows."""
+    text = changed("      title: Rapporten er publisert\n", '      "title": Rapporten\u200f er publisert\n')
+    problem = only(desk.check(text), "warning", "kom:1 holds an invisible character", "title")
+    assert "delete U+200F RIGHT-TO-LEFT MARK after «Rapporten»;" in problem.message
+
+
+def test_many_invisible_characters_are_counted_past_the_fifth(desk):
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n", "intro: K\u200bO\u200bM\u200b ø\u200bn\u200bs\u200bk\u200ber.\n"
+    )
+    problem = only(desk.check(text), "warning", "holds 7 invisible characters", "intro")
+    assert "SPACE at column 16, U+200B ZERO WIDTH SPACE at column 18 and 2 more; every output leaves" in problem.message
+
+
+def test_the_joiners_scripts_need_and_soft_hyphens_are_no_problem(desk):
+    text = changed(
+        "      title: Global rapport\n", "      title: Global menneske\u00adhandel-rapport 👨\u200d👩\u200d👧\n"
+    )
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n",
+        "intro: KOM ønsker en god sommer (\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645).\n",
+        text,
+    )
+    assert desk.check(text) == []
+
+
+def test_issue_check_names_file_line_field_entry_and_column_of_an_invisible_character(desk):
+    path = desk.write(changed("      title: Finsk handlingsplan\n", "      title: Finsk\u202e handlingsplan\n"))
+    result = CliRunner().invoke(cli, ["--workspace", str(desk.root), "issue", "check", "2024-q2"])
+    assert result.exit_code == 0, result.output
+    line = path.read_text(encoding="utf-8").splitlines().index("      title: Finsk\u202e handlingsplan") + 1
+    assert (
+        f"warning: {path}, line {line}: title: international:2 holds an invisible character that can hide or "
+        "reorder text (pasted in with the words, or from a PDF): delete U+202E RIGHT-TO-LEFT OVERRIDE at column "
+        "19; every output leaves it out"
+    ) in result.output.splitlines()
+
+
+# ---------------------------------------------------------------------- images
+
+
+def test_an_image_is_a_warning_saying_it_is_shown_as_a_link_and_how_to_write_that_link(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se planen. ![Forsiden av planen](https://intermin.fi/forside.png)\n")
+    problem = only(desk.check(text), "warning", "international:2 has an image", "text")
+    assert (
+        problem.line
+        == text.splitlines().index("      text: Se planen. ![Forsiden av planen](https://intermin.fi/forside.png)") + 1
+    )
+    assert problem.message == (
+        "international:2 has an image, ![Forsiden av planen](https://intermin.fi/forside.png): readers get a link "
+        "to the picture instead (no picture from elsewhere is loaded into their mail); write the link itself: "
+        "[Forsiden av planen](https://intermin.fi/forside.png)"
+    )
+
+
+def test_an_image_without_a_description_is_a_warning_naming_the_link_text_readers_get(desk):
+    text = changed(
+        "intro: KOM ønsker en god sommer.\n", "intro: KOM ønsker en god sommer. ![](https://kom.no/sol.jpg)\n"
+    )
+    problem = only(desk.check(text), "warning", "has an image with no description", "intro")
+    assert problem.message == (
+        "has an image with no description, ![](https://kom.no/sol.jpg): readers get a link to the picture named "
+        "«Bilde: sol.jpg»; write a link that says what it shows: [what the picture shows](https://kom.no/sol.jpg)"
+    )
+
+
+def test_an_image_from_a_data_address_is_an_error_as_such_a_link_is(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    problems = desk.check(changed(old, "      text: Se ![planen](data:image/png;base64,AAAA).\n"))
+    assert [(p.level, p.message.split(" ", 3)[1:3]) for p in problems] == [
+        ("error", ["links", "to"]),
+        ("warning", ["has", "an"]),
+    ]
+    assert problems[0].message.endswith(
+        "which is no http(s) or mailto address: write the page's full https:// address in its `text`"
+    )

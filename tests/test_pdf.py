@@ -26,6 +26,7 @@ from newsletter.curate.issuefile import IssueDocument
 from newsletter.models import Entry, Issue
 from newsletter.render.build import build
 from newsletter.render.view import issue_view
+from newsletter.textcodec import hidden_characters
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 SETTINGS = load_settings(SAMPLE_SETTINGS)
@@ -354,6 +355,51 @@ def test_hostile_entry_texts_leave_no_script_or_bad_link(hostile_pdf):
     text = collapse(pdf_text(hostile_pdf))
     assert "<script>alert(1)</script>" in text  # shown as the text it is
     assert "Siste oppføring står fortsatt." in text  # the unclosed tags broke nothing after them
+
+
+def test_invisible_characters_reach_neither_the_text_nor_the_metadata(tmp_path):
+    """A right-to-left override, isolates, zero-width spaces and controls pasted into a title, heading
+    and text: the PDF's text and its title read as the words alone."""
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhets\u200bbrev\u202e fra KOM",
+        period="juli–september 2024",
+        intro="Godt\x0c nytt år\u200f!",
+        sections={key: [] for key in keys},
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Regj\u200beringen\u2066",
+            title="Ny \u202erapport\u202c om tvangsarbeid",
+            text="Les [regjeringen.no\u202e/fdp.tropar\u202c](https://www.regjeringen.no/rapport)\ufeff her.",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = pdf_text(pdf).replace("\f", "")  # pdftotext ends each page with a form feed
+    assert hidden_characters(text) == []
+    assert "Les regjeringen.no/fdp.tropar" in collapse(text) and "Ny rapport om tvangsarbeid" in collapse(text)
+    title = pdf_info(pdf)["Title"]
+    assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
+
+
+def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address(tmp_path):
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Publikasjoner",
+            title="Tilstandsrapporten",
+            text="Rapporten er ute. ![Forsiden av rapporten](https://example.org/forside.png)",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = pdf_text(pdf)
+    assert "Rapporten er ute. Forsiden av rapporten" in collapse(text)
+    assert "https://example.org/forside.png" in squeeze(text)  # the footnote
+    assert "https://example.org/forside.png" in uri_actions(raw_pdf(pdf))
 
 
 def test_text_is_set_in_open_sans_embedded(sample):

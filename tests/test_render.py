@@ -22,6 +22,7 @@ from newsletter.models import Entry, Issue
 from newsletter.render.build import EMAIL_LIMIT, build
 from newsletter.render.email import compact_style, drop_unused_classes
 from newsletter.render.view import UNSUBSCRIBE_URL, WEB_VERSION_URL, issue_view
+from newsletter.textcodec import hidden_characters
 from tests.conftest import SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 REPO = Path(__file__).parent.parent
@@ -311,6 +312,119 @@ def test_hostile_entry_texts_are_inert_in_every_html_output(tmp_path):
     text = result.files["email.txt"].read_text(encoding="utf-8")
     assert not re.search(r"^\[\d+\] javascript:", text, re.M | re.I)  # never listed as a link to follow
     assert "https://ok.example/side" in text
+
+
+# Characters a reader cannot see, as an editor pastes them in: a right-to-left override that makes a link's
+# text read as another address ("Trojan Source"), isolates, zero-width spaces, a byte-order mark, a form feed,
+# a bell, a C1 control, a tag character. Each must be gone from every output.
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # emoji joined by ZWJ: kept
+PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want", spelled with a ZWNJ: kept
+
+
+def invisible_issue() -> Issue:
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhets\u200bbrev\u202e",
+        period="juli–september 2024",
+        audience="Til\u2060 samarbeids\ufeffaktører",
+        intro="Godt\x0c nytt\x07 år\u200f! Se [oversikten\u2067](https://www.politiet.no/kom)\x85.",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["norway"] = [
+        Entry(
+            heading="Regj\u200beringen\U000e0041",
+            title="Ny \u202erapport\u202c om menneske\u00adhandel",
+            text=(
+                "Les [regjeringen.no\u202e/fdp.tropar\u202c](https://www.regjeringen.no/rapport) og\u2066 mer\u2069.\n\n"
+                f"Familie: {FAMILY}, persisk: {PERSIAN}."
+            ),
+            event_date=dt.date(2024, 9, 1),
+        )
+    ]
+    return issue
+
+
+def test_invisible_characters_reach_no_output_and_what_scripts_need_stays(tmp_path):
+    from icalendar import Calendar
+
+    result = build(invisible_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html", "email.txt"):
+        text = result.files[name].read_text(encoding="utf-8")
+        assert hidden_characters(text) == [], name
+        assert FAMILY in text and PERSIAN in text, name
+        assert "regjeringen.no/fdp.tropar" in text, name  # the link's text in the order it is stored, readable
+        assert "Regjeringen" in text and "Nyhetsbrev" in text, name
+        assert "menneske\u00adhandel" in text, name  # a soft hyphen is where a long word may break: kept
+        assert "Til samarbeidsaktører" in text and "Godt nytt år!" in text, name
+    assert "[1] https://www.politiet.no/kom" in result.files["email.txt"].read_text(encoding="utf-8")
+    calendar = result.files["events.ics"].read_text(encoding="utf-8")
+    assert hidden_characters(calendar) == []
+    (event,) = Calendar.from_ical(calendar).walk("VEVENT")
+    assert str(event["summary"]) == "Ny rapport om menneske\u00adhandel"
+    assert str(event["description"]).startswith("Les regjeringen.no/fdp.tropar (https://www.regjeringen.no/rapport)")
+    assert FAMILY in str(event["description"]) and PERSIAN in str(event["description"])
+
+
+def test_headings_that_read_the_same_are_one_heading_whatever_invisible_characters_they_hold():
+    issue = invisible_issue()
+    issue.sections["norway"] = [
+        Entry(heading="UNODC", title="Rapport", text="Tekst."),
+        Entry(heading="UN\u200bODC\u202c", title="Veileder", text="Tekst."),
+    ]
+    (section,) = issue_view(issue, SETTINGS).sections
+    assert [(g.heading, [e.title for e in g.entries]) for g in section.groups] == [("UNODC", ["Rapport", "Veileder"])]
+
+
+def test_a_workspace_template_prints_no_invisible_character_either(tmp_path):
+    """A setting a template of the workspace prints, outside the view model's texts, loses them too."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "email.txt").write_text(
+        "{{ view.title }} {{ 'Mellom\u200brom\u202e' }} {{ view.colors | length }}\n", encoding="utf-8"
+    )
+    result = build(invisible_issue(), SETTINGS, tmp_path / "out", ("text",), workspace_templates=templates)
+    assert result.files["email.txt"].read_text(encoding="utf-8").startswith("Nyhetsbrev Mellomrom ")
+
+
+def image_issue() -> Issue:
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev",
+        period="juli–september 2024",
+        intro="Velkommen.",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["kom"] = [
+        Entry(
+            heading="Publikasjoner fra KOM",
+            title="Tilstandsrapporten",
+            text=(
+                "Rapporten er ute. ![Forsiden av rapporten](https://example.org/rapport/forside.png)\n\n"
+                "![](https://example.org/bilder/side%202.png)"
+            ),
+        )
+    ]
+    return issue
+
+
+def test_an_image_is_a_link_to_the_picture_in_every_output_and_its_text_is_never_empty(tmp_path):
+    """No picture is loaded from elsewhere into a subscriber's mail, and nothing the editor wrote is lost."""
+    from bs4 import BeautifulSoup
+
+    result = build(image_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html"):
+        page = BeautifulSoup(result.files[name].read_text(encoding="utf-8"), "html.parser")
+        assert page.find("img") is None, name
+        texts = {a["href"]: a.get_text(" ", strip=True) for a in page.find_all("a", href=True)}
+        assert texts["https://example.org/rapport/forside.png"] == "Forsiden av rapporten", name
+        assert texts["https://example.org/bilder/side%202.png"] == "Bilde: side 2.png", name  # WCAG 2.4.4
+        assert [a for a in page.find_all("a", href=True) if not a.get_text(strip=True)] == [], name
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    first = re.search(r"Rapporten er ute\. Forsiden av rapporten \[(\d+)\]", text)
+    second = re.search(r"Bilde: side 2\.png \[(\d+)\]", text)
+    assert first and second, text
+    assert f"[{first[1]}] https://example.org/rapport/forside.png" in text
+    assert f"[{second[1]}] https://example.org/bilder/side%202.png" in text
 
 
 def test_events_go_into_a_calendar(tmp_path):

@@ -31,6 +31,7 @@ from newsletter.errors import NewsletterError
 from newsletter.fsutil import safe_join
 from newsletter.site.build import build_site
 from newsletter.site.summaries import Unmapped, slug
+from newsletter.textcodec import hidden_characters
 from tests.conftest import SAMPLE, SAMPLE_ISSUE, SAMPLE_SETTINGS
 
 DATA = Path(__file__).parent / "data" / "site" / "issues"
@@ -587,6 +588,11 @@ def test_search_documents_leave_addresses_out():
         "Se rapporten og eller"
     )
     assert markdown.to_words("Skriv til [oss](mailto:kom@example.no).\n\n- ett\n- **to**") == "Skriv til oss. ett to"
+    # A soft hyphen would keep "menneskehandel" from finding the word; an invisible character is no word either.
+    assert (
+        markdown.to_words("Om menneske\u00adhandel\u200b og \u202e[tiltak](https://a.no)")
+        == "Om menneskehandel og tiltak"
+    )
 
 
 # ---------------------------------------------------------------------- publication dates
@@ -927,17 +933,47 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
         n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.startswith("intro:")
     )
     assert (
-        f"warning: {path}, line {intro_line}: intro: holds characters XML forbids (U+000C, U+0001, U+0007; often "
-        "pasted from a PDF), which the archive drops: delete them from `intro`"
+        f"warning: {path}, line {intro_line}: intro: holds 3 invisible characters that can hide or reorder text "
+        "(pasted in with the words, or from a PDF): delete the escape \\f (U+000C, a control character) at "
+        "column 22, the escape \\x01 (U+0001, a control character) at column 40 and the escape \\a (U+0007, a "
+        "control character) at column 73; every output leaves them out"
     ) in lines, result.output
     assert any(
         line.startswith(f"warning: {path}, line ")
         and line.endswith(
-            ": title: highlights:1 holds a character XML forbids (U+000B; often pasted from a PDF), which the "
-            "archive drops: delete it from `title`"
+            ": title: highlights:1 holds an invisible character that can hide or reorder text (pasted in with the "
+            "words, or from a PDF): delete the escape \\x0b (U+000B, a control character) at column 25; every "
+            "output leaves it out"
         )
         for line in lines
     ), result.output
+
+
+def test_invisible_characters_reach_no_page_feed_or_search_record_of_the_archive(tmp_path):
+    """A right-to-left override, isolates and zero-width spaces pasted into an issue's title, a heading, an
+    entry's title and its text: no file of the archive, nor the search index, carries one."""
+    ws = make_workspace(tmp_path / "ws", issues=["2023-q3", "2023-q4"])
+    path = ws / "issues" / "2023-q4.yaml"
+    text = path.read_text(encoding="utf-8")
+    for before, after in (
+        ("title: Nyhetsbrev fra KOM", "title: Nyhetsbrev\u202e fra KOM"),
+        ("- heading: Tvangsarbeid", "- heading: Tvangs\u200barbeid"),
+        ("title: Ny rapport om tvangsarbeid i Norge", "title: Ny rapport om \u2066tvangsarbeid\u2069 i Norge"),
+        ("skrevet en rapport om", "skrevet en\u2060 rapport\ufeff om"),
+    ):
+        assert before in text
+        text = text.replace(before, after, 1)
+    path.write_text(text, encoding="utf-8")
+    assert build(ws).warnings == []
+    site = ws / "site"
+    for relative, file in files_under(site).items():
+        if file.suffix in (".html", ".xml", ".js", ".json"):  # Pagefind's other files are binary
+            assert hidden_characters(file.read_text(encoding="utf-8")) == [], relative
+    records = [r for r in search_fragments(site) if r["meta"]["utgave"] == "2023-q4"]
+    assert hidden_characters(json.dumps(records, ensure_ascii=False)) == []
+    record = next(r for r in records if "tvangsarbeidsrapporten" in r["content"])
+    assert unfold(record["meta"]["title"]) == "Ny rapport om tvangsarbeid i Norge"
+    assert "skrevet en rapport om" in record["content"]
 
 
 # ---------------------------------------------------------------------- the two sample issues

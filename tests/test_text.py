@@ -87,8 +87,13 @@ def test_html_to_text_short_text_and_no_limit_are_not_truncated():
         ("Tab\t\tskilt", "Tab skilt"),
         ("Alarm\x07klokke\x00null\x1bescape\x7fdel", "Alarm klokke null escape del"),
         ("Ny\u2028linje\u2029avsnitt\x85neste", "Ny linje avsnitt neste"),
-        ("Usyn\u200blig\u200c mellom\ufeffrom\u00ad", "Usynlig mellomrom"),
+        ("Usyn\u200blig mellom\ufeffrom\u2060\u00ad", "Usynlig mellomrom"),
         ("Retning\u202e snudd\u202c", "Retning snudd"),
+        ("\u2066Isolert\u2069 \u200fmerke\u200e", "Isolert merke"),
+        (
+            "Persisk: \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "Persisk: \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        ),  # ZWNJ: spelling
         ("  mange   mellomrom  ", "mange mellomrom"),
         ("Familie: 👨\u200d👩\u200d👧", "Familie: 👨\u200d👩\u200d👧"),  # the zero-width joiner builds emoji: kept
         ("Blåbær og Ærø", "Blåbær og Ærø"),

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from newsletter.textcodec import decode_lines, decode_text
+from newsletter.textcodec import (
+    _NOT_XML_CHAR,
+    character_name,
+    decode_lines,
+    decode_text,
+    hidden_characters,
+    strip_hidden,
+)
 
 TITLE = "“Menneskehandel i Norge” – ny rapport om € og søkere"
 
@@ -55,3 +64,62 @@ def test_other_labels_mean_their_own_encoding():
 )
 def test_decode_lines_reads_each_line_of_a_mixed_file_in_its_own_encoding(data, text, recoded):
     assert decode_lines(data) == (text, recoded)
+
+
+# ---------------------------------------------------------------------- invisible characters
+
+# The format characters (Unicode category Cf) every output keeps, and why (see `hidden_characters`).
+KEPT_FORMAT = {
+    0x00AD: "SOFT HYPHEN: where a long word may break",
+    0x200C: "ZERO WIDTH NON-JOINER: Persian and Indic spelling",
+    0x200D: "ZERO WIDTH JOINER: emoji sequences, Indic conjuncts",
+    **dict.fromkeys((0x0600, 0x0601, 0x0602, 0x0603, 0x0604, 0x0605, 0x06DD, 0x070F), "visible Arabic/Syriac marks"),
+    **dict.fromkeys((0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD), "visible Arabic and Kaithi marks"),
+    **dict.fromkeys(range(0x13430, 0x13440), "Egyptian hieroglyph format controls"),
+    **dict.fromkeys(range(0x1BCA0, 0x1BCA4), "Duployan shorthand format controls"),
+}
+
+
+def test_every_format_character_is_either_removed_or_kept_on_purpose():
+    """A Python whose Unicode adds a format character fails here until someone decides what it is."""
+    undecided = [
+        f"U+{code:04X}"
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) == "Cf" and code not in KEPT_FORMAT and not hidden_characters(chr(code))
+    ]
+    assert undecided == []
+
+
+def test_the_invisible_set_holds_every_control_and_what_xml_forbids_and_keeps_tab_and_line_breaks():
+    for code in range(0x110000):
+        char = chr(code)
+        if char in "\t\n\r":
+            assert hidden_characters(char) == []
+        elif unicodedata.category(char) in ("Cc", "Cs") or _NOT_XML_CHAR.match(char):
+            assert hidden_characters(char) == [(0, char)], f"U+{code:04X}"
+
+
+@pytest.mark.parametrize(
+    "text, stripped",
+    [
+        ("[regjeringen.no\u202e/on.ned\u202c](https://evil.example)", "[regjeringen.no/on.ned](https://evil.example)"),
+        ("\u2067Isolert\u2069 og \u200fmerket\u200e", "Isolert og merket"),
+        ("Null\u200bbredde\u2060ord\ufeffer", "Nullbreddeorder"),
+        ("Skjult\U000e0069\U000e0067\U000e006e tekst", "Skjult tekst"),
+        ("Linje\x0cside\x07klokke\x85neste", "Linjesideklokkeneste"),
+        ("Tab\tog\nlinje\r\n", "Tab\tog\nlinje\r\n"),
+        ("Familie: 👨\u200d👩\u200d👧 og menneske\u00adhandel", "Familie: 👨\u200d👩\u200d👧 og menneske\u00adhandel"),
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+    ],
+)
+def test_strip_hidden_removes_what_hides_or_reorders_text_and_keeps_what_scripts_need(text, stripped):
+    assert strip_hidden(text) == stripped
+    found = dict(hidden_characters(text))
+    assert all(text[index] == char for index, char in found.items())
+    assert "".join(char for index, char in enumerate(text) if index not in found) == stripped
+
+
+def test_a_character_is_named_for_the_editor():
+    assert character_name("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
+    assert character_name("\x0c") == "U+000C, a control character"
+    assert character_name("\U000e0041") == "U+E0041 TAG LATIN CAPITAL LETTER A"

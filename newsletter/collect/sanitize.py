@@ -4,35 +4,33 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 
 import nh3
+
+from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 
 # Tags after which a reader sees a break; a space keeps "<p>a</p><p>b</p>" from becoming "ab".
 _BLOCK_TAG = re.compile(r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|blockquote|section|article|dd|dt)\b", re.I)
 _SPACES = re.compile(r"\s+")
+# Control characters (Unicode category Cc) and the Unicode line and paragraph separators: a break, so a space.
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 SUMMARY_LIMIT = 1200
 
 
 def clean_line(text: str | None) -> str:
-    """One line of plain text: control characters and line breaks collapsed into single spaces.
+    """One line of plain text: control characters and line breaks collapsed into single spaces, and the
+    invisible characters `textcodec.hidden_characters` names (bidirectional overrides, zero-width spaces)
+    removed, as every output removes them; soft hyphens go too.
 
-    Titles end up in e-mail subjects and headers; a CR/LF from a feed must never
-    survive into them.
+    Titles end up in e-mail subjects and headers; a CR/LF from a feed must never survive into them. A soft
+    hyphen is a hint for the source's own page layout: in the store it would only keep the keyword
+    "menneskehandel" from matching a title that marks where the word may break.
     """
     if not text:
         return ""
-    out = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc" or char in "\u2028\u2029\x85":
-            out.append(" ")
-        elif category == "Cf" and char not in "\u200d":
-            continue  # zero-width and direction marks: invisible, and a spoofing tool
-        else:
-            out.append(char)
-    return _SPACES.sub(" ", "".join(out)).strip()
+    spaced = _BREAKS.sub(" ", text)
+    return _SPACES.sub(" ", strip_hidden(spaced).replace(SOFT_HYPHEN, "")).strip()
 
 
 def html_to_text(markup: str | None, limit: int | None = SUMMARY_LIMIT) -> str:

@@ -29,6 +29,7 @@ from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
     Problem,
+    SourceChar,
     flow_list,
     insertion_index,
     issue_path,
@@ -39,10 +40,10 @@ from newsletter.curate.ranking import Ranking, article_text, link_targets, linke
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import links_of
+from newsletter.render.markdown import image_label, images_of, links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
-from newsletter.textcodec import xml_forbidden
+from newsletter.textcodec import character_name, hidden_characters, strip_hidden
 
 STARTING_TEXT_LIMIT = 320
 FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
@@ -1118,12 +1119,29 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         """How to take one item out: the entry with it when it is the entry's only one, else its id."""
         return f"take the entry out ({take_out(where)})" if len(entry.items) == 1 else f"delete {item_id} from `items`"
 
+    def invisible(value: str, name: str, entry: Entry | None = None, where: str = "") -> None:
+        """Warn of the invisible characters of a field, at the line and column of the first."""
+        if not (found := hidden_characters(value)):
+            return
+        line = entry.line_of(name) if entry is not None else line_of(document.data, name)
+        written = document.hidden_in_value(line, name)
+        if [c.char for c in written] != [char for _, char in found]:
+            written = []  # the file writes the value in a way not followed here: say where in the value
+        message = _invisible_message(value, found, written)
+        problems.append(
+            Problem(
+                "warning", f"{where} {message}".strip(), path, written[0].line if written else line, name, where or None
+            )
+        )
+
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
-    for name, value in (("title", issue.title), ("intro", issue.intro)):
-        if forbidden := xml_forbidden(value):
-            add("warning", _forbidden_message(forbidden, name), field=name)
+    for name in ("title", "audience", "intro"):
+        if name in document.data:
+            invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
+    for description, address in images_of(issue.intro):
+        add("warning", _image_message(description, address), field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
@@ -1183,8 +1201,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if not entry.title:
             say("warning", f"under '{entry.heading}' has no title: write its `title`", "title")
         for name in ("heading", "title", "text"):
-            if forbidden := xml_forbidden(getattr(entry, name)):
-                say("warning", _forbidden_message(forbidden, name), name)
+            invisible(getattr(entry, name), name, entry, where)
         if first and entry.date and not first <= entry.date <= last:
             say(
                 "warning",
@@ -1266,6 +1283,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                     f"{drop_item(where, entry, item_id)}",
                     field_name,
                 )
+        for description, address in images_of(entry.text):
+            say("warning", _image_message(description, address), "text")
     for key, entries in issue.sections.items():
         if not entries:
             add(
@@ -1310,12 +1329,49 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
     }
 
 
-def _forbidden_message(forbidden: list[str], field: str) -> str:
-    """The warning for characters XML forbids (`forbidden`, as "U+000C") in a field of the issue."""
-    one = len(forbidden) == 1
+def _image_message(description: str, address: str) -> str:
+    """The warning for an image (`markdown.images_of`) in a text: every output makes it a link to the picture,
+    and the editor had better write that link, with words that say what the picture shows."""
+    if description.strip():
+        return (
+            f"has an image, ![{description}]({address}): readers get a link to the picture instead (no picture "
+            f"from elsewhere is loaded into their mail); write the link itself: [{description}]({address})"
+        )
     return (
-        f"holds {'a character' if one else 'characters'} XML forbids ({', '.join(forbidden)}; often pasted "
-        f"from a PDF), which the archive drops: delete {'it' if one else 'them'} from `{field}`"
+        f"has an image with no description, ![]({address}): readers get a link to the picture named "
+        f"«{image_label(address)}»; write a link that says what it shows: [what the picture shows]({address})"
+    )
+
+
+# How many invisible characters of one field a warning places; the rest are counted.
+INVISIBLE_LISTED = 5
+
+
+def _invisible_message(value: str, found: list[tuple[int, str]], written: list[SourceChar]) -> str:
+    """The warning for the invisible characters `found` in a field's `value` (`textcodec.hidden_characters`).
+
+    Each is placed where the file has it (`written`, from `IssueDocument.hidden_in_value`): "at column
+    14" on the line the warning names, "at line 31, column 2" on another, an escape named as written.
+    Without `written`, each is placed by the words before it ("after «Ny rapp»").
+    """
+    places = []
+    for number, (index, char) in enumerate(found[:INVISIBLE_LISTED]):
+        if written:
+            at = written[number]
+            what = f"the escape {at.escape} ({character_name(char)})" if at.escape else character_name(char)
+            where = f"column {at.column}" if at.line == written[0].line else f"line {at.line}, column {at.column}"
+            places.append(f"{what} at {where}")
+        else:
+            before = " ".join(strip_hidden(value[:index]).split())[-16:]
+            places.append(f"{character_name(char)} " + (f"after «{before}»" if before else "at the start"))
+    if len(found) > INVISIBLE_LISTED:
+        places.append(f"{len(found) - INVISIBLE_LISTED} more")
+    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+    one = len(found) == 1
+    return (
+        f"holds {'an invisible character' if one else f'{len(found)} invisible characters'} that can hide or "
+        f"reorder text (pasted in with the words, or from a PDF): delete {listed}; every output leaves "
+        f"{'it' if one else 'them'} out"
     )
 
 

@@ -29,6 +29,7 @@ from newsletter.errors import ConfigError, NewsletterError, os_error_advice
 from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
 from newsletter.quarters import ISSUE_ID, period_for, period_is_valid
+from newsletter.textcodec import hidden_characters
 
 ISSUE_KEYS = ("id", "title", "period", "published", "audience", "intro", "sections")
 DATE_FIELDS = ("date", "deadline", "event_date", "event_end")
@@ -78,6 +79,57 @@ def issue_path(issues_dir: Path, issue_id: str) -> Path:
     return issues_dir / f"{issue_id}.yaml"
 
 
+@dataclass(frozen=True)
+class SourceChar:
+    """A character of a value as the issue file writes it: its line and column (both from 1), and the
+    escape that stands for it in a double-quoted value ("\\u202E"), else None (written as itself)."""
+
+    line: int
+    column: int
+    char: str
+    escape: str | None = None
+
+
+# YAML 1.2, 5.7: the one-letter escapes of a double-quoted scalar; \x, \u and \U take 2, 4 and 8 hex digits.
+_ESCAPES = {
+    "0": "\x00", "a": "\x07", "b": "\x08", "t": "\t", "\t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c",
+    "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0",
+    "L": "\u2028", "P": "\u2029",
+}  # fmt: skip
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
+
+
+def _double_quoted_hidden(lines: list[str], index: int, column: int) -> list[SourceChar]:
+    """The invisible characters of a double-quoted value whose text starts at `lines[index][column]`, up to
+    its closing quote: written as themselves, or as escapes decoded the YAML way."""
+    chars: list[SourceChar] = []
+    while index < len(lines):
+        text = lines[index]
+        while column < len(text):
+            char = text[column]
+            if char == '"':
+                return chars
+            if char != "\\":
+                if hidden_characters(char):
+                    chars.append(SourceChar(index + 1, column + 1, char))
+                column += 1
+                continue
+            letter = text[column + 1 : column + 2]
+            if not letter:
+                break  # an escaped line break: the value goes on on the next line
+            size = _HEX_DIGITS.get(letter, 0)
+            escape = text[column : column + 2 + size]
+            try:
+                meant = chr(int(escape[2:], 16)) if size else _ESCAPES.get(letter, "")
+            except ValueError:
+                meant = ""  # not an escape YAML knows: the file did not load, or this is not the value
+            if meant and hidden_characters(meant):
+                chars.append(SourceChar(index + 1, column + 1, meant, escape))
+            column += len(escape)
+        index, column = index + 1, 0
+    return chars
+
+
 class IssueDocument:
     """An issue file as parsed for round-tripping, with what is needed to write it back safely."""
 
@@ -97,6 +149,44 @@ class IssueDocument:
         # The line ending the file is written with: the text is edited with "\n" only, and a file
         # saved with Windows line endings (CRLF) gets them on every line again, new ones included.
         self.newline = "\n"
+
+    # ------------------------------------------------------------------ where a value's characters are
+
+    def hidden_in_value(self, line: int | None, key: str) -> list[SourceChar]:
+        """Where the file writes the invisible characters (`textcodec.hidden_characters`) of the value of
+        `key`, the key standing on `line` (1-based), in the order the value holds them.
+
+        Each is written as itself (a pasted U+202E) or, in a double-quoted value, as an escape ("\\u202E",
+        "\\f"); see the YAML 1.2 spec, 7.3.1 (double-quoted escapes) and 8.1 (block scalars). [] when the
+        key is not found on `line`; `issue check` then says where in the value instead.
+        """
+        lines = self.text.split("\n")
+        if not line or not 0 < line <= len(lines):
+            return []
+        found = re.search(rf"(?:^|[\s-]){re.escape(key)}\s*:(?=\s|$)", lines[line - 1])
+        if found is None:
+            return []
+        key_column = found.start() + (found.group()[0] in " \t-")
+        after = lines[line - 1][found.end() :]
+        column = found.end() + len(after) - len(after.lstrip(" \t"))  # YAML's white space: space and tab
+        start = lines[line - 1][column : column + 1]
+        if start == '"':
+            return _double_quoted_hidden(lines, line - 1, column + 1)
+        chars: list[SourceChar] = []
+        # A block scalar's text starts on the next line (its indicator line holds only a comment); a plain
+        # or single-quoted one here. Either goes on while lines are indented past the key or blank.
+        first = line if start in ("|", ">") else line - 1
+        for index in range(first, len(lines)):
+            text = lines[index]
+            if index > line - 1 and text.strip(" \t") and len(text) - len(text.lstrip(" ")) <= key_column:
+                break
+            begin = column if index == line - 1 else 0
+            end = len(text)
+            if start not in ("|", ">") and (comment := text.find(" #", begin)) >= 0:
+                end = comment  # a plain value ends where a comment starts
+            for offset, char in hidden_characters(text[begin:end]):
+                chars.append(SourceChar(index + 1, begin + offset + 1, char))
+        return chars
 
     # ------------------------------------------------------------------ reading and writing
 

@@ -25,6 +25,7 @@ from jinja2 import (
     TemplateError,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from newsletter import buildstamp
 from newsletter.errors import NewsletterError, UsageError
@@ -32,6 +33,7 @@ from newsletter.fsutil import atomic_write, folder_lock
 from newsletter.models import Issue, Settings
 from newsletter.render import email, ics, markdown, overrides, pdf, text, web
 from newsletter.render.view import IssueView, issue_view
+from newsletter.textcodec import strip_hidden
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,10 @@ BUILT_IN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def environment(workspace_templates: Path | None) -> Environment:
-    """Jinja templates: the workspace's own first, then the built-in ones."""
+    """Jinja templates: the workspace's own first, then the built-in ones.
+
+    Whatever a template prints loses the invisible characters that hide or reorder text (`_visible`).
+    """
     loaders: list[BaseLoader] = []
     if workspace_templates and workspace_templates.is_dir():
         loaders.append(FileSystemLoader(str(workspace_templates)))
@@ -54,9 +59,24 @@ def environment(workspace_templates: Path | None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_visible,
     )
     env.filters["wrap"] = markdown.wrap
     return env
+
+
+def _visible(value: object) -> object:
+    """A value a template prints, without invisible characters (`textcodec.strip_hidden`).
+
+    The view model leaves them out already; this holds for what a workspace's template prints besides
+    (a setting, a value it builds), in every output and the archive's pages. Removing characters that
+    are never `<`, `>`, `&` or a quote cannot make markup of escaped text, so Markup stays Markup.
+    """
+    if isinstance(value, Markup):
+        return Markup(strip_hidden(str(value)))
+    if isinstance(value, str):
+        return strip_hidden(value)
+    return value
 
 
 @dataclass

@@ -10,6 +10,7 @@ from icalendar import Calendar, Event
 from newsletter.models import Issue
 from newsletter.render.markdown import cited_links, parse, to_text
 from newsletter.render.view import IssueView
+from newsletter.textcodec import strip_hidden
 
 
 def render(issue: Issue, view: IssueView) -> bytes | None:
@@ -51,5 +52,6 @@ def render(issue: Issue, view: IssueView) -> bytes | None:
 
 
 def _line(text: str) -> str:
-    """`text` on one line: runs of whitespace, CR and LF included, become one space."""
-    return " ".join(text.split())
+    """`text` on one line: runs of whitespace, CR and LF included, become one space; invisible characters
+    (`textcodec.strip_hidden`) go, as from every output."""
+    return " ".join(strip_hidden(text).split())

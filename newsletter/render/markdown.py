@@ -4,6 +4,16 @@ Raw HTML in an entry is never passed through (markdown-it runs with html off,
 so `<script>` is shown as text), links other than http(s) and mailto are
 dropped by markdown-it and by nh3, and nh3 removes anything else a crafted
 text could smuggle in: an entry can neither break the page nor inject markup.
+
+An image (`![Forsiden av rapporten](https://…/forside.png)`) becomes a link to
+the picture, its description the link's text, in every output: nothing the
+editor wrote is lost, and no subscriber's mail client is made to load a picture
+from elsewhere (a tracking pixel by another name). `issue check` says so.
+
+Every text is parsed without the invisible characters that hide or reorder what a
+reader sees (`textcodec.strip_hidden`: bidirectional overrides, zero-width spaces,
+control characters), so no output made from the tokens carries them, and the links
+`issue check` and `links` examine are the ones readers get.
 """
 
 from __future__ import annotations
@@ -11,13 +21,16 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+
+from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 
 ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup", "span"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "aria-label"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
@@ -68,10 +81,57 @@ def _parser() -> MarkdownIt:
     # its address as the address alone, so the text version is unchanged.
     md.linkify = _addresses()
     md.enable("linkify")
+    md.core.ruler.before("text_join", "images_as_links", _images_as_links)
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("link_close", _link_close)
     md.add_render_rule("softbreak", _softbreak)
     return md
+
+
+def image_label(url: str) -> str:
+    """The link text of an image whose Markdown gives it no description (`![](…/forside.png)`):
+    "Bilde: forside.png", its file's name, else its site's, else its address.
+
+    WCAG 2.1 SC 2.4.4 (link purpose) and 4.1.2 (name): a link must not be nameless, and "Bilde:"
+    tells a reader the link opens a picture.
+    """
+    try:
+        parts = urlsplit(url)
+        name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
+    except ValueError:  # a malformed address ("https://[::1") has no parts to name
+        name = ""
+    return f"Bilde: {name or url}"
+
+
+def _images_as_links(state: StateCore) -> None:
+    """Each image of the parsed text becomes a link to its address, its description (or `image_label`) as the
+    link's text; the opening token's meta holds `image` (the description as written) for `images_of`.
+
+    Runs before markdown-it's text_join, which then merges the description's text into its neighbours. A
+    link or image inside a description (CommonMark allows both) keeps its text only: links do not nest.
+    """
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        for token in block.children:
+            if token.type != "image":
+                children.append(token)
+                continue
+            href = str(token.attrGet("src") or "")
+            opening = Token("link_open", "a", 1, level=token.level, meta={"image": token.content})
+            opening.attrSet("href", href)
+            if title := token.attrGet("title"):
+                opening.attrSet("title", str(title))
+            label = [
+                Token("text", "", 0, level=child.level, content=child.content) if child.type == "image" else child
+                for child in token.children or []
+                if child.type not in ("link_open", "link_close")
+            ]
+            if not "".join(child.content for child in label).strip():
+                label = [Token("text", "", 0, level=token.level + 1, content=image_label(href))]
+            children += [opening, *label, Token("link_close", "a", -1, level=token.level)]
+        block.children = children
 
 
 # Link texts that say nothing about where a link goes ("se [her](…)"): WCAG 2.4.4 asks for a name that does.
@@ -121,8 +181,11 @@ _PARSER = _parser()
 
 
 def parse(text: str | None) -> list[Token]:
-    """An entry's Markdown parsed once, for `to_html` and `to_text` to render as often as they need."""
-    return _PARSER.parse(text or "")
+    """An entry's Markdown parsed once, for `to_html` and `to_text` to render as often as they need.
+
+    The invisible characters `textcodec.hidden_characters` lists are left out first.
+    """
+    return _PARSER.parse(strip_hidden(text or ""))
 
 
 class _EveryLink(MarkdownIt):
@@ -142,17 +205,25 @@ class _AsWritten(_EveryLink):
         return url
 
 
-_LINK_FINDER = _EveryLink("commonmark")
-_AS_WRITTEN = _AsWritten("commonmark")
+def _link_finder(parser: type[MarkdownIt]) -> MarkdownIt:
+    """A `parser` that sees an image as the link every output makes of it."""
+    md = parser("commonmark")
+    md.core.ruler.before("text_join", "images_as_links", _images_as_links)
+    return md
+
+
+_LINK_FINDER = _link_finder(_EveryLink)
+_AS_WRITTEN = _link_finder(_AsWritten)
 
 
 def links_of(text: str | None, keep_empty: bool = False, as_written: bool = False) -> list[str]:
     """Every link target in an entry's Markdown text, once each, in order (parsed by markdown-it, not guessed).
 
-    Autolinks (<https://…>) count; links inside code and images do not. Any scheme is kept: `cited`
+    Autolinks (<https://…>) and images (made links) count; links inside code do not. Any scheme is kept: `cited`
     tells which are numbered. A link with no target (`[her]()`) is left out, or, with
     `keep_empty`, given as "" (for `issue check`, which names it). `as_written` gives each target
     as the text has it; otherwise as markdown-it normalises it (percent-encoded, as rendered).
+    Invisible characters are left out, as `parse` leaves them out (`issue check` names them).
     """
     links: list[str] = []
 
@@ -164,8 +235,19 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
             if token.children:
                 walk(token.children)
 
-    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(text or ""))
+    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(strip_hidden(text or "")))
     return list(dict.fromkeys(links))
+
+
+def images_of(text: str | None) -> list[tuple[str, str]]:
+    """Every image in an entry's Markdown, in order, as (its description, its address), both as written:
+    `issue check` tells the editor each is shown as a link. The description is "" when there is none."""
+    images: list[tuple[str, str]] = []
+    for block in _AS_WRITTEN.parse(strip_hidden(text or "")):
+        for token in block.children or []:
+            if token.type == "link_open" and token.meta.get("image") is not None:
+                images.append((token.meta["image"], str(token.attrGet("href") or "")))
+    return images
 
 
 def cited_links(tokens: list[Token]) -> list[str]:
@@ -259,9 +341,10 @@ def to_words(text: str) -> str:
     """The words of Markdown on one line, without an address: links as their text alone, bare addresses dropped.
 
     For the archive's listings and its search index, where an entry is read (and found) by its words:
-    "se [her](https://…)" → "se her", and "https" matches nothing.
+    "se [her](https://…)" → "se her", and "https" matches nothing. Soft hyphens go too, so that
+    "menneskehandel" finds a word the editor marked where it may break.
     """
-    inline = [t for t in _PARSER.parse(text or "") if t.type == "inline"]
+    inline = [t for t in parse((text or "").replace(SOFT_HYPHEN, "")) if t.type == "inline"]
     runs = [_inline_text(t.children or [], None, addresses=False) for t in inline]
     return " ".join(word for word in " ".join(runs).split() if not _ADDRESS_WORD.match(word))
 
@@ -289,6 +372,6 @@ def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, add
             href = None
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
-        elif child.type in ("text", "code_inline") or child.type == "image":
+        elif child.type in ("text", "code_inline"):
             parts.append(child.content)
     return " ".join("".join(parts).split())

@@ -4,7 +4,10 @@ Sections in order with their titles, headings and entries in the order of the
 issue file (what the editor sees there is what readers get; newsletter.yaml's
 order of headings decides where the curation commands put a new heading, not
 how an issue is shown), every entry's Markdown rendered and sanitised, every
-link numbered once for the whole issue, Norwegian dates from Babel.
+link numbered once for the whole issue, Norwegian dates from Babel. No text in it
+carries an invisible character that hides or reorders what a reader sees
+(`textcodec.strip_hidden`): the Markdown is parsed without them, and the plain
+fields (titles, headings) lose them here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from babel.dates import format_date
 
 from newsletter.models import Issue, Settings, heading_runs
 from newsletter.render import markdown
+from newsletter.textcodec import strip_hidden
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +164,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         if not entries:
             continue
         config = settings.section(key)
-        title = (config.title if config else key).replace("{period}", issue.period)
+        title = strip_hidden((config.title if config else key).replace("{period}", issue.period))
         before = len(numbers.numbers)
         groups: list[GroupView] = []
         for heading, members in heading_runs(entries):  # as the file has them: see models.HeadingOrder
@@ -173,8 +177,8 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                     EntryView(
                         ref=f"{key}:{position}",
                         anchor=f"sak-{key}-{position}",
-                        heading=entry.heading,
-                        title=entry.title,
+                        heading=strip_hidden(entry.heading),
+                        title=strip_hidden(entry.title),
                         html=markdown.to_html(tokens),
                         html_print=markdown.to_html(tokens, footnotes=True),
                         text=text,
@@ -187,7 +191,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         archived_url=entry.archived_url,
                     )
                 )
-            groups.append(GroupView(heading, views, f"del-{key}-{len(groups) + 1}"))
+            groups.append(GroupView(strip_hidden(heading), views, f"del-{key}-{len(groups) + 1}"))
         sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.
     before_footer = len(numbers.numbers)
@@ -197,14 +201,14 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
     footer_links = numbers.since(before_footer)
     return IssueView(
         id=issue.id,
-        name=settings.name,
-        title=issue.title or settings.name,
+        name=strip_hidden(settings.name),
+        title=strip_hidden(issue.title or settings.name),
         period=issue.period,
         published=norwegian_date(issue.published),
         published_iso=issue.published.isoformat() if issue.published else "",
-        audience=issue.audience,
-        publisher=settings.publisher or settings.name,
-        contact=settings.contact,
+        audience=strip_hidden(issue.audience),
+        publisher=strip_hidden(settings.publisher or settings.name),
+        contact=strip_hidden(settings.contact),
         intro_html=markdown.to_html(intro),
         intro_html_print=markdown.to_html(intro, footnotes=True),
         intro_text=intro_text,
@@ -222,5 +226,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
         contact_in_footer=bool(settings.contact)
         and settings.contact.lower() in f"{settings.footer_about}\n{settings.footer_subscription}".lower(),
         has_events=any(entry.event_date for _key, _position, entry in issue.entries()),
-        preheader=preheader(markdown.to_text(intro, None, width=None) or f"{settings.name}, {issue.period}"),
+        preheader=preheader(
+            markdown.to_text(intro, None, width=None) or strip_hidden(f"{settings.name}, {issue.period}")
+        ),
     )

@@ -17,6 +17,7 @@ from typing import Any
 from newsletter.models import ArchiveSettings, Issue, Organisation, heading_key
 from newsletter.render import markdown
 from newsletter.render.view import IssueView
+from newsletter.textcodec import strip_hidden
 
 TEASER = 300  # characters of the intro on the archive's index
 
@@ -150,7 +151,7 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
     ]
     return IssueSummary(
         id=issue.id,
-        title=issue.title,
+        title=strip_hidden(issue.title),  # as the view's; the entries' come from the view
         period=issue.period,
         published=issue.published,
         intro=markdown.to_words(issue.intro),
