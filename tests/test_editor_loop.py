@@ -174,7 +174,7 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     before = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
     accepted = invoke(desk.root, "issue", "accept", "2025-q2", second)
     assert accepted.stdout == (
-        f"accepted norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (item {first})\n"
+        f"accepted norway:1  [Stortinget]  Representantforslag om tiltak mot menneskehandel  (items {first}, {second})\n"
     )
     after = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
     assert [line for line in after if line not in before] == ["      accepted: true"]

@@ -278,6 +278,11 @@ class Placed:
     unaccepted: bool = False
 
 
+def _several(entry: Entry) -> tuple[str, ...]:
+    """`Placed.items` of an entry: every item it cites when it cites more than one, else none."""
+    return entry.items if len(entry.items) > 1 else ()
+
+
 def given_heading(heading: str | None) -> str | None:
     """A heading the editor gave on the command line, trimmed; None when none was given.
 
@@ -642,7 +647,7 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
     # An id the store does not hold (an entry written by hand) changes nothing.
     curation.store.set_status(released, "skipped" if skip else "new")
     return [
-        Placed(key, position, entry.heading, entry.title, entry.item, entry.items if len(entry.items) > 1 else ())
+        Placed(key, position, entry.heading, entry.title, entry.item, _several(entry))
         for (key, position), entry in found.items()
     ]
 
@@ -700,7 +705,7 @@ def move_entry(
             entries = document.entries_of(section)  # the parsed YAML list
             index = insertion_index(entries, new_heading, curation.heading_order(section))
         document.move_block(block, section, index, heading)
-    return Placed(section, index + 1, new_heading, entry.title, entry.item)
+    return Placed(section, index + 1, new_heading, entry.title, entry.item, _several(entry))
 
 
 def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> list[Placed]:
@@ -716,7 +721,10 @@ def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> li
         for (key, position), entry in found.items():
             if not entry.accepted:
                 document.set_field(key, position, "accepted", True)
-    return [Placed(key, position, entry.heading, entry.title, entry.item) for (key, position), entry in found.items()]
+    return [
+        Placed(key, position, entry.heading, entry.title, entry.item, _several(entry))
+        for (key, position), entry in found.items()
+    ]
 
 
 # ---------------------------------------------------------------------- skip, draft
