@@ -378,9 +378,9 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         for name, (at80, at95) in sums.items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
         print("  estimate of likely picks unread vs picks really unread, learning from the record and each decision:")
-        for month, _, _, _, estimates in splits:
-            shown = [e for n, e in enumerate(estimates) if n in (0, 2, 5) or n == len(estimates) - 1]
-            print(f"    {month}: " + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in shown))
+        for month, _, _, _, month_estimates in splits:
+            kept = [e for n, e in enumerate(month_estimates) if n in (0, 2, 5) or n == len(month_estimates) - 1]
+            print(f"    {month}: " + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in kept))
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
