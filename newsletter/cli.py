@@ -798,8 +798,8 @@ def issue_remove(ctx: Context, issue_id, refs, undecided):
     with ctx.store() as store:
         curation = _curation(ctx, store)
         removed = remove_entries(curation, issue_id, refs, skip=not undecided)
-        statuses = item_statuses(curation, [i for placed in removed for i in placed.items or (placed.item,) if i])
-    for placed in removed:
+        statuses = item_statuses(curation, removed.items)
+    for placed in removed.entries:
         click.echo("removed " + _placed_line(placed))
     by_status: dict[str, list[str]] = {}
     for item, status in statuses.items():
@@ -819,7 +819,7 @@ def issue_remove(ctx: Context, issue_id, refs, undecided):
                 "and of `issue draft`"
             )
         else:
-            click.echo(f"  still picked: another issue cites {them} ({ids})")
+            click.echo(f"  still picked: another entry cites {them} ({ids})")
 
 
 @issue.command("accept")

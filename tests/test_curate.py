@@ -1347,3 +1347,24 @@ def test_adding_an_item_from_outside_the_quarter_warns_at_once(ws):
     invoke(ws, "issue", "new", "2022-q2")
     inside = invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"])
     assert inside.exit_code == 0 and "outside" not in inside.stderr
+
+
+def test_a_note_linking_to_an_item_picks_it_and_taking_the_note_out_skips_it(ws):
+    """A pasted address cites the item as `issue add` would: out of every list at once, and back with the note."""
+    invoke(ws, "issue", "new", "2022-q2")
+    item = inbox(ws)[0]
+    undecided = lambda: [i["id"] for i in json.loads(invoke(ws, "items", "--status", "new", "--json").stdout)]  # noqa: E731
+    assert item["id"] in undecided()
+    args = ("--section", "kom", "--heading", "Omtalt", "--title", "Lenket", "--text", f"Se [her]({item['url']}).")
+    first = invoke(ws, "issue", "note", "2022-q2", *args)
+    assert first.exit_code == 0 and f"cites item {item['id']}" in first.stdout, first.output
+    assert json.loads(invoke(ws, "show", item["id"], "--json").stdout)["status"] == "picked"
+    assert item["id"] not in undecided()  # the keyword inbox too, not only `items --issue`
+    # A second note linking to it: taking one out leaves the item cited, and picked.
+    again = invoke(ws, "issue", "note", "2022-q2", *args[:-3], "Lenket igjen", *args[-2:])
+    assert again.exit_code == 0, again.output
+    kept = invoke(ws, "issue", "remove", "2022-q2", "kom:1")
+    assert kept.exit_code == 0 and f"  still picked: another entry cites it ({item['id']})\n" in kept.stdout
+    gone = invoke(ws, "issue", "remove", "2022-q2", "kom:1")
+    assert gone.exit_code == 0 and f"  skipped {item['id']}: out of the list" in gone.stdout, gone.output
+    assert json.loads(invoke(ws, "show", item["id"], "--json").stdout)["status"] == "skipped"

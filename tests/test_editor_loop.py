@@ -856,7 +856,7 @@ def test_an_item_cited_again_is_said_and_removing_it_keeps_it_picked_for_the_oth
     assert again.exit_code == 0, again.output
     assert again.stderr == f"warning: item {first} is also in 2025-q2\n"
     kept = invoke(desk.root, "issue", "remove", "2025-q3", first)
-    assert kept.exit_code == 0 and f"  still picked: another issue cites it ({first})\n" in kept.stdout
+    assert kept.exit_code == 0 and f"  still picked: another entry cites it ({first})\n" in kept.stdout
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "picked"
     # Out of its last issue, it is skipped (or, with --undecided, undecided again).
     removed = invoke(desk.root, "issue", "remove", "2025-q2", first)

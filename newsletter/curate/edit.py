@@ -521,7 +521,12 @@ def add_note(
     event_date: dt.date | None = None,
     deadline: dt.date | None = None,
 ) -> Placed:
-    """A hand-written entry: the unit's own activities, meetings, publications."""
+    """A hand-written entry: the unit's own activities, meetings, publications.
+
+    A collected item its text links to (an address pasted in) is cited by it, as by `issue add`,
+    and marked picked: it leaves the inbox, and the ranking learns from it at once (the editor
+    sees which, from `linked_from`).
+    """
     curation.require_section(section)
     if not heading.strip():
         raise UsageError("a note needs a --heading")
@@ -537,6 +542,8 @@ def add_note(
     )
     with curation.edit(issue_id) as (document, _issue):
         position = document.insert_entry(section, entry, curation.heading_order(section))
+    # An id only a decisions record holds (the store no longer has it) changes nothing.
+    curation.store.set_status(linked_items(curation.store, links_of(entry.text), curation.recorded_keys()), "picked")
     return Placed(section, position, entry.heading, entry.title)
 
 
@@ -617,7 +624,7 @@ def cited_elsewhere(curation: Curation, issue_id: str, item_ids: Iterable[str]) 
     return found
 
 
-def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip: bool = True) -> list[Placed]:
+def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip: bool = True) -> Removed:
     """Take entries out of the issue; the items they came from are skipped, or with `skip=False` go
     back to the inbox undecided.
 
@@ -626,7 +633,7 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
     from it; `skip=False` is for an item to be filed again by hand. An item another issue cites
     is that issue's pick still, and stays picked. Every ref is found before anything changes
     (refs by `section:position` name the places as the file stands), a ref given twice is taken
-    once; the Placed returned are in the order given. Raises NotFound for a ref naming no entry,
+    once; the entries returned are in the order given. Raises NotFound for a ref naming no entry,
     and NewsletterError when a ref is one of several items an entry cites (the entry, its text
     and the other items would go with it); nothing is changed then.
     """
@@ -641,15 +648,29 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
         # From the last place up, so each place still names the entry it named when given.
         for key, position in sorted(found, key=lambda place: (place[0], -place[1])):
             document.pop_entry(key, position)
-    items = [item for entry in found.values() for item in entry.items]
+    # An entry written by hand cites the items its links point to (`Curation.cited_items`).
+    hand_links = [link for entry in found.values() if not entry.items for link in links_of(entry.text)]
+    linked = linked_items(curation.store, hand_links, curation.recorded_keys()) if hand_links else []
+    items = [*(item for entry in found.values() for item in entry.items), *linked]
     kept = cited_elsewhere(curation, issue_id, items)
-    released = [item for item in dict.fromkeys(items) if item not in kept]
+    still = set(curation.cited_items(issue_id))  # another entry of this issue links to it too
+    released = [item for item in dict.fromkeys(items) if item not in kept and item not in still]
     # An id the store does not hold (an entry written by hand) changes nothing.
     curation.store.set_status(released, "skipped" if skip else "new")
-    return [
+    placed = [
         Placed(key, position, entry.heading, entry.title, entry.item, _several(entry))
         for (key, position), entry in found.items()
     ]
+    return Removed(placed, list(dict.fromkeys(items)))
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What `remove_entries` took out: the entries (as they stood), and every item they cited, by id or
+    by a link, once each in order (skipped, undecided or still picked: the store says which)."""
+
+    entries: list[Placed]
+    items: list[str]
 
 
 def item_statuses(curation: Curation, item_ids: Iterable[str]) -> dict[str, str]:
@@ -742,7 +763,8 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
 
     An item an issue cites is that issue's, not the inbox's: NewsletterError naming the issue and
     the entry (and whether it was sent), and no status changes. One an entry cites only by a link
-    in its text keeps the status `new`, so unskipping it (status "new") is let through.
+    in its text (an entry written in the file by hand keeps its status `new`; `issue note` marks it
+    picked) is let through for an unskip: whatever its status, the link cites it.
     """
     refs = list(refs)
     if issues := [ref for ref in refs if ISSUE_ID.match(ref.strip().lower())]:
@@ -773,7 +795,7 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
             continue
         key, position, by_link = used[item.id]
         if by_link and status != "skipped":
-            continue  # an item cited by a link keeps the status `new`: unskipping it takes nothing away
+            continue  # the link cites it, whatever its status says: unskipping it takes nothing away
         if issue_id in curation.store.sent_issue_ids():
             raise NewsletterError(
                 f"item {item.id} is in {issue_id} as {key}:{position}, which was sent; nothing was changed"
@@ -940,7 +962,7 @@ def citations(curation: Curation, item_id: str) -> list[Citation]:
     """Every entry of every issue that cites an item, oldest issue first, each entry once.
 
     By its id (`issue add`) or by a link to it in the text of an entry naming no item (written by
-    hand), as `Curation.cited_items` counts; an item so linked is still `new` by its status, and
+    hand), as `Curation.cited_items` counts; an item linked in the file by hand is still `new` by its status, and
     this is where the editor sees that it is taken. An item one entry names and another links to
     is listed at both: the second is a duplicate to look at. An issue file that cannot be read is
     left out.
