@@ -132,7 +132,10 @@ def run(workspace: Path, args: list[str], kept: bool = False) -> tuple[float, in
     """(seconds, peak MB, bytes of stdout) of one `newsletter` command in a fresh process; unless
     `kept`, with no ranking kept from an earlier command (as after a decision)."""
     if not kept:
-        (workspace / "var" / "ranking-results.json").unlink(missing_ok=True)
+        sys.path.insert(0, str(ROOT))
+        from newsletter.curate.ranking import RESULTS_CACHE
+
+        (workspace / "var" / RESULTS_CACHE).unlink(missing_ok=True)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, "--workspace", str(workspace), *args],

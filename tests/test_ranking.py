@@ -296,6 +296,11 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
     assert len(built) == 4
     monkeypatch.setattr(ranking, "UNDECIDED_WEIGHT", 0.05)
     assert shown(rank()) == shown(first) and len(built) == 4  # kept beside the others (`RESULTS_KEPT`)
+    real_versions = ranking._library_versions
+    monkeypatch.setattr(ranking, "_library_versions", lambda: [*real_versions()[1:], "scikit-learn 99.0"])
+    rank()
+    assert len(built) == 5  # an upgraded library ranks afresh
+    monkeypatch.setattr(ranking, "_library_versions", real_versions)
     # A damaged or doctored file is never served: ranked afresh, the same as before.
     data = json.loads(results.path.read_text(encoding="utf-8"))
     for damage in (
@@ -304,6 +309,10 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
         lambda r: r["ranked"].append(r["ranked"][0]),  # a candidate twice
         lambda r: r["ranked"][0].__setitem__(3, -1),  # no such past entry
         lambda r: r["ranked"][0].__setitem__(2, [7]),  # a reason that is not text
+        lambda r: r["ranked"][0].__setitem__(1, 10**400),  # an int too large for a float
+        lambda r: r["ranked"][0].__setitem__(0, True),  # JSON's true, which Python counts as 1
+        lambda r: r.__setitem__("expected_picks", float("nan")),  # json.dumps writes NaN, loads reads it
+        lambda r: r.__setitem__("picks", -1),
     ):
         doctored = json.loads(json.dumps(data))
         for r in doctored["rankings"]:
@@ -312,8 +321,9 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
         count = len(built)
         assert shown(rank()) == shown(first)
         assert len(built) == count + 1
-    results.path.write_text("not json", encoding="utf-8")
-    assert shown(rank()) == shown(first)
+    for garbage in ("not json", "[" * 100_000 + "]" * 100_000, '{"format": 1, "rankings": 7}'):
+        results.path.write_text(garbage, encoding="utf-8")
+        assert shown(rank()) == shown(first)
 
 
 def test_a_press_release_and_the_report_it_announces_are_listed_together_a_series_is_not():

@@ -1338,8 +1338,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
 def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.date) -> list[Item]:
     """The quarter's items marked picked that neither this issue (as read) nor any other file cites.
 
-    `issue add` marks an item picked and `issue remove` unmarks it; an entry deleted by hand leaves
-    the mark, and the item then shows in no inbox and counts as a pick the editor no longer made.
+    `issue add` and `issue note` mark an item picked and `issue remove` skips it (or, with
+    `--undecided`, makes it undecided again); an entry deleted by hand leaves the mark, and the
+    item then shows in no inbox and counts as a pick the editor no longer made.
     """
     cited = set(_used_items(issue, curation.store))
     others = list_issue_ids(curation.workspace.issues_dir)

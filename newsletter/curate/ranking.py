@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.metadata
 import json
 import logging
 import math
@@ -467,6 +468,7 @@ def ranking_key(
     here = Path(__file__)
     for source in (here, here.with_name("model.py")):
         hasher.update(source.read_bytes())
+    add(_library_versions())
     add(sorted((k, v) for k, v in globals().items() if k.isupper() and isinstance(v, (int, float, str))))
     add([(c.id, c.title, c.terms) for c in candidates])
     for document in documents:
@@ -477,6 +479,18 @@ def ranking_key(
         add(labelled_document)
     add((expected_picks, decided_here, None if places is None else sorted(places)))
     return hasher.hexdigest()
+
+
+def _library_versions() -> list[str]:
+    """The installed versions of the libraries the model's results depend on (read from their
+    metadata, without importing them): an upgrade of one ranks afresh."""
+    versions = []
+    for name in ("scikit-learn", "numpy", "scipy", "snowballstemmer"):
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} -")
+    return versions
 
 
 class RankingResults:
@@ -497,7 +511,7 @@ class RankingResults:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("format") == RESULTS_FORMAT and isinstance(data.get("rankings"), list):
                 return [r for r in data["rankings"] if isinstance(r, dict)]
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: nested past its depth
             pass  # absent, unreadable or not ours: nothing kept
         return []
 
@@ -507,7 +521,7 @@ class RankingResults:
             if kept.get("key") == key:
                 try:
                     return self._ranking(kept, candidates, history)
-                except (KeyError, TypeError, ValueError, IndexError):
+                except (KeyError, TypeError, ValueError, IndexError, OverflowError):
                     return None
         return None
 
@@ -515,35 +529,34 @@ class RankingResults:
     def _ranking(kept: dict[str, Any], candidates: Sequence[Item], history: Sequence[PastEntry]) -> Ranking:
         """The Ranking a kept one describes; ValueError (or a KeyError, TypeError, IndexError) when it is amiss."""
 
-        def entry(n: int | None) -> PastEntry | None:
-            if n is None:
-                return None
-            if not isinstance(n, int) or not 0 <= n < len(history):
-                raise ValueError(n)
-            return history[n]
+        def count(value: object, below: int | None = None) -> int:
+            # `type`, not isinstance: JSON's true is a bool, and a bool is an int.
+            if type(value) is not int or value < 0 or (below is not None and value >= below):
+                raise ValueError(value)
+            return value
+
+        def share(value: object) -> float:
+            # A float as json.loads makes one (an int of 400 digits would overflow in float()).
+            if type(value) is not float or not math.isfinite(value):
+                raise ValueError(value)
+            return value
+
+        def entry(n: object) -> PastEntry | None:
+            return None if n is None else history[count(n, len(history))]
 
         ranked = []
         for index, probability, why, like, filed, beside in kept["ranked"]:
-            if not isinstance(probability, float | int) or not math.isfinite(probability) or not 0 <= probability <= 1:
+            if not 0.0 <= share(probability) <= 1.0:
                 raise ValueError(probability)
-            if not isinstance(why, list) or not all(isinstance(w, str) for w in why):
+            if type(why) is not list or not all(type(w) is str for w in why):
                 raise ValueError(why)
-            if (
-                not isinstance(index, int)
-                or index < 0
-                or (beside is not None and (not isinstance(beside, int) or beside < 0))
-            ):
-                raise ValueError(index)
-            partner = candidates[beside].id if beside is not None else None
-            ranked.append(Ranked(candidates[index], float(probability), why, entry(like), entry(filed), partner))
+            partner = candidates[count(beside, len(candidates))].id if beside is not None else None
+            item = candidates[count(index, len(candidates))]
+            ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner))
         if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
             raise ValueError("not every candidate once")
-        history_count, picks, non_picks = (kept[name] for name in ("history", "picks", "non_picks"))
-        if not all(isinstance(n, int) for n in (history_count, picks, non_picks)):
-            raise ValueError("counts")
-        if not isinstance(kept["expected_picks"], float | int):
-            raise ValueError("expected_picks")
-        return Ranking(ranked, True, history_count, picks, non_picks, 0.0, float(kept["expected_picks"]))
+        history_count, picks, non_picks = (count(kept[name]) for name in ("history", "picks", "non_picks"))
+        return Ranking(ranked, True, history_count, picks, non_picks, 0.0, share(kept["expected_picks"]))
 
     def put(self, key: str, ranking: Ranking, candidates: Sequence[Item], history: Sequence[PastEntry]) -> None:
         """Keep `ranking` under `key` (the newest first), dropping the oldest beyond `RESULTS_KEPT`."""
