@@ -889,3 +889,40 @@ def test_show_lists_every_entry_citing_an_item_by_id_and_by_link_once_each(desk)
         {"issue": "2025-q3", "entry": "norway:1", "by": "link"},
     ]
     assert json.loads(invoke(desk.root, "show", desk.ids[1], "--json").stdout)["cited_in"] == []
+
+
+def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_writes_an_invalid_file(tmp_path):
+    """One document reached through two addresses, both added (or drafted): one entry citing both, since
+    two entries of one title under one heading are an error every later command would stop at. A note
+    that would make such a pair is refused before anything is written."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    twins = [
+        RawItem(
+            url=f"https://www.stortinget.no/{slug}",
+            title="Representantforslag om tiltak mot menneskehandel",
+            summary=f"Stortinget behandler forslaget ({slug}).",
+            published=dt.date(2025, 5, 2),
+            date_precision="day",
+        )
+        for slug in ("forslag", "sak/123")
+    ]
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        first, second = store.upsert_items(SOURCE, [(identify(r.url), r) for r in twins], now).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    added = invoke(root, "issue", "add", "2025-q2", first, second)
+    assert added.exit_code == 0, added.output
+    entries = outline(root)["sections"]["norway"]
+    assert len(entries) == 1 and entries[0]["items"] == [first, second], entries
+    assert invoke(root, "issue", "check", "2025-q2").exit_code == 0
+    for item in (first, second):
+        assert json.loads(invoke(root, "show", item, "--json").stdout)["status"] == "picked"
+    before = issue_file(root).read_text(encoding="utf-8")
+    refused = invoke(
+        root, "issue", "note", "2025-q2", "--section", "norway", "--heading", "Stortinget", "--title",
+        "Representantforslag om tiltak mot menneskehandel", "--text", "Omtalt i komiteen.",
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: nothing was written to {issue_file(root)}: the change would leave it ")
+    assert "give it another title" in refused.stderr, refused.stderr
+    assert issue_file(root).read_text(encoding="utf-8") == before

@@ -164,6 +164,13 @@ class Curation:
             document = IssueDocument.load(path)
             issue = document.issue(self.settings, self.known_items())
             yield document, issue
+            # A file every later command would refuse (two entries of one title under one heading,
+            # say) is not written: the editor learns it now, from the command that would make it.
+            _, problems = document.validate(self.settings, self.known_items())
+            if errors := [p for p in problems if p.level == "error"]:
+                raise NewsletterError(
+                    f"nothing was written to {path}: the change would leave it invalid: {errors[0].message}"
+                )
             document.save()
             self._uses.pop(issue_id, None)
             self._cited.pop(issue_id, None)
@@ -332,9 +339,17 @@ def add_items(
         curation.require_section(section)
     if places is None and (section is None or heading is None):
         places = learned_places(curation, issue_id, [item.id for item in items if item.status == "new"])
+    # An item titled as an entry already under its heading (one document from two sources, or a
+    # press release and its report under one name) joins that entry, as `--to` would make it: two
+    # entries of one title under one heading are an error, and are one story.
+    joins: list[tuple[Item, str]] = []  # (item, the id of an item the entry to join cites)
     with curation.edit(issue_id) as (document, issue):
         used = _used_items(issue, curation.store)
         headings = {key: [entry.heading for entry in entries] for key, entries in issue.sections.items()}
+        titled = {
+            (key, heading_key(entry.heading), entry.title.strip().lower()): entry.items[0] if entry.items else None
+            for key, _position, entry in issue.entries()
+        }
         for item in items:
             _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
@@ -352,10 +367,20 @@ def add_items(
             if not heading:  # the editor's own name in this issue for the same organisation wins
                 title = same_organisation_heading(headings.get(target, []), title, curation.settings) or title
             headings.setdefault(target, []).append(title)
-            position = document.insert_entry(target, entry_for(item, title), curation.heading_order(target))
+            entry = entry_for(item, title)
+            signature = (target, heading_key(title), entry.title.strip().lower())
+            if (twin := titled.get(signature)) is not None:
+                joins.append((item, twin))
+                continue
+            titled.setdefault(signature, item.id)  # a note's title (None) stays: the edit says what is wrong
+            position = document.insert_entry(target, entry, curation.heading_order(target))
             used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
-    curation.store.set_status([item.id for item in items], "picked")
+    curation.store.set_status([item.id for item in items if item not in (i for i, _ in joins)], "picked")
+    for item, twin in joins:
+        _add_to_entry(curation, issue_id, [item], twin)
+    if joins:
+        final = curation.load(issue_id)[1]
     return [_placed(final, item.id) for item in items]
 
 
