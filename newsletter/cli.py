@@ -801,6 +801,8 @@ def issue_remove(ctx: Context, issue_id, refs, undecided):
         statuses = item_statuses(curation, removed.items)
     for placed in removed.entries:
         click.echo("removed " + _placed_line(placed))
+    if removed.kept_in is not None:
+        click.echo(f"  the text you wrote is kept in {removed.kept_in}: paste it back into the issue file to undo")
     by_status: dict[str, list[str]] = {}
     for item, status in statuses.items():
         by_status.setdefault(status, []).append(item)

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import termios
@@ -1368,3 +1369,33 @@ def test_a_note_linking_to_an_item_picks_it_and_taking_the_note_out_skips_it(ws)
     gone = invoke(ws, "issue", "remove", "2022-q2", "kom:1")
     assert gone.exit_code == 0 and f"  skipped {item['id']}: out of the list" in gone.stdout, gone.output
     assert json.loads(invoke(ws, "show", item["id"], "--json").stdout)["status"] == "skipped"
+
+
+def test_removing_an_entry_keeps_the_text_the_editor_wrote_and_a_starting_text_is_not_kept(ws, tmp_path):
+    """A slip (a ref that shifted) must not cost the blurb: the removed entry's lines are kept in var/."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second = (i["id"] for i in inbox(ws)[:2])
+    assert invoke(ws, "issue", "add", "2022-q2", first, second).exit_code == 0
+    path = ws / "issues" / "2022-q2.yaml"
+    starting = next(e for entries in outline(ws)["sections"].values() for e in entries if e["item"] == first)["text"]
+    text = path.read_text(encoding="utf-8")
+    blurb = "KOM anbefaler rapporten, som viser hvordan utnyttelsen foregår."
+    path.write_text(text.replace(starting.splitlines()[0], blurb, 1), encoding="utf-8")
+    assert blurb in path.read_text(encoding="utf-8")
+    removed = invoke(ws, "issue", "remove", "2022-q2", first)
+    assert removed.exit_code == 0, removed.output
+    kept = sorted((ws / "var" / "removed-entries").glob("2022-q2-*.yaml"))
+    assert len(kept) == 1 and blurb in kept[0].read_text(encoding="utf-8")
+    assert f"  the text you wrote is kept in {kept[0]}: paste it back" in removed.stdout
+    # The starting text is the item's own, there for `issue add` to write again: nothing kept, nothing said.
+    plain = invoke(ws, "issue", "remove", "2022-q2", second)
+    assert plain.exit_code == 0 and "kept in" not in plain.stdout
+    assert len(list((ws / "var" / "removed-entries").glob("*.yaml"))) == 1
+    # Where the text cannot be kept (a file where the folder should be: refused even to root), nothing is removed.
+    note = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Møter", "--text", "Møte i Oslo.")
+    assert note.exit_code == 0
+    shutil.rmtree(ws / "var" / "removed-entries")
+    (ws / "var" / "removed-entries").write_text("", encoding="utf-8")
+    refused = invoke(ws, "issue", "remove", "2022-q2", "kom:1")
+    assert refused.exit_code == 1 and "could not be kept" in refused.stderr and "nothing was removed" in refused.stderr
+    assert outline(ws)["sections"]["kom"][0]["text"] == "Møte i Oslo."

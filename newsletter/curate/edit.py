@@ -38,6 +38,7 @@ from newsletter.curate.issuefile import (
 )
 from newsletter.curate.ranking import Ranking, article_text, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
+from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
 from newsletter.render.markdown import image_label, images_of, links_of
@@ -671,8 +672,10 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
                 raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
             found.setdefault((key, position), entry)
         # From the last place up, so each place still names the entry it named when given.
-        for key, position in sorted(found, key=lambda place: (place[0], -place[1])):
-            document.pop_entry(key, position)
+        blocks = {place: document.pop_entry(*place) for place in sorted(found, key=lambda p: (p[0], -p[1]))}
+        written = [place for place, entry in found.items() if _written_by_editor(curation, entry)]
+        # Before the file is saved: if the text cannot be kept, nothing is removed.
+        kept_in = _keep_removed(curation, issue_id, [blocks[place] for place in written]) if written else None
     # An entry written by hand cites the items its links point to (`Curation.cited_items`).
     hand_links = [link for entry in found.values() if not entry.items for link in links_of(entry.text)]
     linked = linked_items(curation.store, hand_links, curation.recorded_keys()) if hand_links else []
@@ -686,16 +689,44 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
         Placed(key, position, entry.heading, entry.title, entry.item, _several(entry))
         for (key, position), entry in found.items()
     ]
-    return Removed(placed, list(dict.fromkeys(items)))
+    return Removed(placed, list(dict.fromkeys(items)), kept_in)
 
 
 @dataclass(frozen=True)
 class Removed:
     """What `remove_entries` took out: the entries (as they stood), and every item they cited, by id or
-    by a link, once each in order (skipped, undecided or still picked: the store says which)."""
+    by a link, once each in order (skipped, undecided or still picked: the store says which); and the
+    file keeping the removed entries whose text the editor wrote, if any (`_keep_removed`)."""
 
     entries: list[Placed]
     items: list[str]
+    kept_in: Path | None = None
+
+
+REMOVED_ENTRIES = "removed-entries"  # in var/: what `remove_entries` took out that the editor wrote
+
+
+def _written_by_editor(curation: Curation, entry: Entry) -> bool:
+    """Whether an entry holds words the editor wrote: a note, or a text other than the starting text."""
+    if not entry.items:
+        return True
+    cited = _stored_items(curation, entry.items)
+    return len(cited) != len(entry.items) or not _is_starting_text(entry.text, cited)
+
+
+def _keep_removed(curation: Curation, issue_id: str, blocks: list[list[str]]) -> Path:
+    """Keep removed entries' lines of YAML (as the issue file had them) in var/removed-entries/ID-TIME.yaml,
+    to paste back into the file after a slip (a ref that had shifted, say). Raises NewsletterError
+    when the file cannot be written: then the caller removes nothing."""
+    path = curation.workspace.var / REMOVED_ENTRIES / f"{issue_id}-{clock.now():%Y%m%dT%H%M%S%f}.yaml"
+    header = f"# Entries taken out of {issue_id} by `newsletter issue remove`; paste one back under its section.\n"
+    try:
+        atomic_write(path, header + "".join("".join(block) for block in blocks))
+    except OSError as exc:
+        raise NewsletterError(
+            f"the removed entries' text could not be kept in {path} ({exc.strerror or exc}); nothing was removed"
+        ) from exc
+    return path
 
 
 def item_statuses(curation: Curation, item_ids: Iterable[str]) -> dict[str, str]:
