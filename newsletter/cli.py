@@ -962,10 +962,19 @@ def issue_draft(ctx: Context, issue_id, min_score):
             if result.expected >= 1.5
             else ""
         )
+        # The list learns from the draft's own entries, the draft does not: said, or its figures and the
+        # list's read as a contradiction.
+        guesses = (
+            f", learning from your decisions, not from the {_count(result.unconfirmed, 'entry', 'entries')} "
+            "earlier drafts added that are still as they wrote them"
+            if result.unconfirmed
+            else ""
+        )
         click.echo(
             f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
-            f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}{spread}); add with "
-            f"`newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage {issue_id}`"
+            f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}{spread}{guesses}); "
+            f"add with `newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage "
+            f"{issue_id}`"
         )
     else:
         click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))

@@ -581,3 +581,42 @@ def test_show_and_add_after_a_listing_take_its_ranking_and_a_decision_ranks_afre
     assert len(built) == 1
     after, _ = listing(root)
     assert len(built) == 2 and set(after) == {"h", "i"}
+
+
+def test_a_second_draft_does_not_learn_from_the_first_ones_entries(recorded, monkeypatch):
+    """Drafting again (after pruning, or a collect) must not add a round of items lifted by the first
+    draft's own guesses: the entries it added, untouched, are not learned from, nor is their count lost."""
+    # A record of six items says little: its probabilities stay low, so the bar is set lower.
+    monkeypatch.setattr("newsletter.curate.edit.DRAFT_PROBABILITY", 0.3)
+    root, _ids = recorded
+    trades = ["renholdsbransjen", "transportbransjen", "hotellbransjen", "landbruket i sør", "fiskeoppdrett"]
+    quarter = [
+        raw(
+            f"t{n}",
+            f"Tvangsarbeid i {trade}",
+            f"Rapport om utnytting av arbeidstakere i {trade}.",
+            dt.date(2025, 4, 2 + n),
+        )
+        for n, trade in enumerate(trades)
+    ] + [
+        raw(
+            f"f{n}",
+            f"Fotballturnering nr. {n}",
+            f"Fotballaget spilte turnering nr. {n} i regnvær.",
+            dt.date(2025, 5, 1 + n),
+        )
+        for n in range(10)
+    ]
+    fill(root, quarter)
+    assert run(root, "issue", "new", "2025-q2").exit_code == 0
+    first = run(root, "issue", "draft", "2025-q2")
+    lines = [line for line in first.stdout.splitlines() if line.startswith("added ")]
+    assert first.exit_code == 0 and lines and all("Tvangsarbeid" in line for line in lines), first.output
+    added = len(lines)
+    again = run(root, "issue", "draft", "2025-q2")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("nothing added to 2025-q2"), again.stdout
+    assert (
+        f"learning from your decisions, not from the {added} entr{'y' if added == 1 else 'ies'} earlier drafts "
+        "added that are still as they wrote them" in again.stdout
+    ), again.stdout

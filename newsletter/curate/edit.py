@@ -871,9 +871,15 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
 
 
 def ranked_candidates(
-    curation: Curation, issue_id: str, query: InboxQuery | None = None, learn_from_later: bool = False
+    curation: Curation,
+    issue_id: str,
+    query: InboxQuery | None = None,
+    learn_from_later: bool = False,
+    unconfirmed: tuple[str, ...] = (),
 ) -> tuple[list[Item], Ranking]:
-    """The quarter's undecided candidates, best first by the editor's ranking, and the ranking itself."""
+    """The quarter's undecided candidates, best first by the editor's ranking, and the ranking itself.
+
+    `unconfirmed` are items of the issue not to learn from (see `ranking.rank_quarter`)."""
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
     in_issue = tuple(curation.cited_items(issue_id)) if curation.path(issue_id).exists() else ()
@@ -898,6 +904,7 @@ def ranked_candidates(
         learn_from_later,
         elsewhere,
         curation.records(),
+        unconfirmed,
     )
 
 
@@ -1080,6 +1087,7 @@ class Draft:
     none: str = ""  # with no candidate at all, why (`no_candidates`)
     expected: float = 0.0  # likely picks among the undecided (`Ranking.unread_estimate`), when learned
     undecided: int = 0  # the undecided items ranked
+    unconfirmed: int = 0  # entries earlier drafts added, untouched, not learned from (`draft`)
 
 
 def _not_drafted(item: Item, name: str, settings: Settings, issue_id: str) -> str | None:
@@ -1100,14 +1108,30 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     """Add the quarter's likely picks into their suggested sections.
 
     With a learned ranking, the items whose probability of a pick reaches `DRAFT_PROBABILITY`; with
-    the keyword order, every candidate (at or above `min_score`), as before learning existed. Never
+    the keyword order, every candidate (at or above `min_score`), as before learning existed. The
+    ranking learns from the editor's decisions, not from entries an earlier draft added that are
+    still as it wrote them (kept in var/drafted/ID.txt): drafting again after pruning adds what
+    the pruning did not rule out, and what came in since, not a further round lifted by the first
+    one's guesses. Never
     an issue of this newsletter itself (`ranking.is_own_issue`). The issue is read first, so a
     missing or broken issue file is an error (IssueFileError) even when nothing would be added.
     """
     from newsletter.curate.ranking import own_name
 
-    curation.load(issue_id)
-    ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))
+    _document, issue = curation.load(issue_id)
+    # What an earlier draft added and the editor has not touched since (its starting text, not
+    # accepted) is no decision: learned from, it would lift the next items over the bar, and each
+    # draft would add more than the last. Its items are neither learned from nor offered again.
+    drafted = _drafted(curation, issue_id)
+    unconfirmed = tuple(
+        item
+        for _key, _position, entry in issue.entries()
+        if entry.items and not entry.accepted and not _written_by_editor(curation, entry)
+        for item in entry.items
+        if item in drafted
+    )
+    query = InboxQuery(statuses=("new",), min_score=min_score)
+    ranked, ranking = ranked_candidates(curation, issue_id, query, unconfirmed=unconfirmed)
     name = own_name(curation.settings)
     reasons = {i.id: why for i in ranked if (why := _not_drafted(i, name, curation.settings, issue_id))}
     eligible = [i for i in ranked if i.id not in reasons]
@@ -1126,10 +1150,36 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
         else:
             none = no_candidates(curation, issue_id)
         expected = sum(i.probability or 0.0 for i in ranked) if ranking.learned else 0.0  # as `items` sums them
-        return Draft([], eligible[0] if eligible and ranking.learned else None, left_out, none, expected, len(ranked))
+        best = eligible[0] if eligible and ranking.learned else None
+        return Draft([], best, left_out, none, expected, len(ranked), len(unconfirmed))
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}
-    return Draft(add_items(curation, issue_id, [item.id for item in candidates], places=places), None, left_out)
+    added = add_items(curation, issue_id, [item.id for item in candidates], places=places)
+    _remember_drafted(curation, issue_id, drafted | {item.id for item in candidates})
+    return Draft(added, None, left_out)
+
+
+DRAFTED = "drafted"  # in var/: per issue, the items `draft` added (`_drafted`)
+
+
+def _drafted(curation: Curation, issue_id: str) -> set[str]:
+    """The items earlier drafts added to an issue, as `_remember_drafted` kept them (none when lost:
+    var/ is the machine's own, and the next draft then learns from them, as before this was kept)."""
+    try:
+        text = (curation.workspace.var / DRAFTED / f"{issue_id}.txt").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def _remember_drafted(curation: Curation, issue_id: str, items: set[str]) -> None:
+    """Keep the items drafts added to an issue, one id a line; a failure to write costs the next draft
+    only its restraint (it learns from these items), so it is logged, not raised."""
+    path = curation.workspace.var / DRAFTED / f"{issue_id}.txt"
+    try:
+        atomic_write(path, "".join(f"{item}\n" for item in sorted(items)))
+    except OSError as exc:
+        log.warning("the items drafted were not noted in %s: %s", path, exc)
 
 
 # ---------------------------------------------------------------------- show, check, list

@@ -154,6 +154,7 @@ def ranked_inbox(
     learn_from_later: bool = False,
     elsewhere: tuple[str, ...] = (),
     records: Mapping[str, Sequence[Decided]] | None = None,
+    unconfirmed: tuple[str, ...] = (),
 ) -> tuple[list[Item], Ranking]:
     """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
 
@@ -162,7 +163,8 @@ def ranked_inbox(
     entry's (the newsletter files by organisation); otherwise its source's. `issues_dir` holds
     the issue files learned from; `in_issue` are the item ids already in the issue (picks, whatever
     their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`),
-    `records` the issues' decisions records when the caller has read them already.
+    `records` the issues' decisions records when the caller has read them already, `unconfirmed`
+    items of the issue neither learned from nor listed (see `rank_quarter`).
     Raises ValueError when the query names no issue.
     """
     if not query.issue:
@@ -170,7 +172,17 @@ def ranked_inbox(
     _check_filters(feeds, settings, query)
     quarter = quarter_items(store, settings, query.issue)
     ranking = rank_quarter(
-        store, feeds, settings, issues_dir, query.issue, quarter, in_issue, learn_from_later, elsewhere, records
+        store,
+        feeds,
+        settings,
+        issues_dir,
+        query.issue,
+        quarter,
+        in_issue,
+        learn_from_later,
+        elsewhere,
+        records,
+        unconfirmed,
     )
     out = []
     for ranked in ranking.ranked:

@@ -858,6 +858,7 @@ def rank_quarter(
     learn_from_later: bool = False,
     elsewhere: Iterable[str] = (),
     records: Mapping[str, Sequence[Decided]] | None = None,
+    unconfirmed: Iterable[str] = (),
 ) -> Ranking:
     """Rank the undecided items among `quarter_items` (every item of the issue's quarter, any status).
 
@@ -874,8 +875,13 @@ def rank_quarter(
 
     `records` ({issue id: lines}) are the issues' decisions records as the caller read them (read
     here from `issues_dir` when None).
+
+    `unconfirmed` are items of `in_issue` that are neither learned from nor ranked: entries the
+    editor has not looked at yet (`edit.draft` passes those it added before, so a second draft
+    does not learn from the first one's guesses and add ever more).
     """
-    picked_here = set(in_issue)
+    unconfirmed = set(unconfirmed)
+    picked_here = set(in_issue) - unconfirmed
     var = None if store.in_memory else store.path.parent
     history = past_entries(
         issues_dir,
@@ -900,14 +906,19 @@ def rank_quarter(
     citing = entries_citing(history, link_targets(store, hand_links, recorded_keys))
     cited = set(citing)
     used = set(elsewhere) | cited
-    undecided = [i for i in quarter_items if i.status == "new" and i.id not in picked_here and i.id not in used]
+    unconfirmed -= cited  # an earlier issue's pick is a decision, whatever this issue's entry says
+    undecided = [
+        i
+        for i in quarter_items
+        if i.status == "new" and i.id not in picked_here and i.id not in used and i.id not in unconfirmed
+    ]
     labelled: list[tuple[Item, int, float]] = [
         (i, 1 if (i.status == "picked" or i.id in picked_here or i.id in cited) else 0, DECIDED_WEIGHT)
         for i in quarter_items
-        if i.status != "new" or i.id in picked_here or i.id in cited
+        if (i.status != "new" or i.id in picked_here or i.id in cited) and i.id not in unconfirmed
     ]
     decided_here = len(labelled)
-    seen = {i.id for i in quarter_items}
+    seen = {i.id for i in quarter_items} | unconfirmed
     for item in store.iter_items(statuses=("skipped",), order="newest", limit=OTHER_SKIPS_LIMIT):
         if item.id not in seen and item.id not in cited:  # an issue's pick, whatever its status says
             labelled.append((item, 0, DECIDED_WEIGHT))
@@ -966,6 +977,9 @@ def rank_quarter(
     # However many picks past issues had, a quarter of a few items holds a share of them at most:
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
+    # The unconfirmed items are the issue's still, and likely picks: the rest of the quarter is
+    # expected to hold that many fewer, or its probabilities would rise to fill the gap they leave.
+    expected = max(expected - len(unconfirmed & {i.id for i in quarter_items}), 0.0)
     cache = var / RANKING_CACHE if var else None
     places = durable_places(history, settings)
     results = RankingResults(var / RESULTS_CACHE) if var else None
