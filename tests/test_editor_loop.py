@@ -317,7 +317,7 @@ def test_add_to_an_accepted_starting_text_that_gains_links_asks_for_it_again(des
     )
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
     assert [p["message"] for p in problems if "starting text" in p["message"]] == [
-        f"norway:1 still has the starting text from item {first}, {second}: write the blurb, or keep it with "
+        f"norway:1 still has the starting text from items {first}, {second}: write the blurb, or keep it with "
         "`newsletter issue accept 2025-q2 norway:1`"
     ]
     assert invoke(desk.root, "issue", "accept", "2025-q2", "norway:1").exit_code == 0

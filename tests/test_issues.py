@@ -750,12 +750,27 @@ def test_accepted_must_be_true_or_false(desk):
 
 
 def test_an_item_published_outside_the_quarter_is_a_warning(desk):
-    only(
-        desk.check(changed("      item: {current}", "      item: {old}")),
+    # The entry's text still links to the item it cited before: that is said too (readers get no link
+    # to the one it cites now).
+    unlinked, outside = desk.check(changed("      item: {current}", "      item: {old}"))
+    assert (outside.level, outside.field) == ("warning", "item")
+    assert f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024" in outside.message
+    assert (unlinked.level, unlinked.field) == ("warning", "text")
+    assert unlinked.message.startswith(f"norway:1 cites item {desk.old} «") and unlinked.message.endswith(
+        "but its text does not link to it, so readers get no link: add `[her](https://www.stortinget.no/gammelt)` "
+        "to its `text`"
+    ), unlinked.message
+
+
+def test_an_item_the_text_does_not_link_to_is_a_warning_naming_the_link_to_add(desk):
+    """`issue add --to` a note leaves its text as the editor wrote it: the item's link is nowhere."""
+    problem = only(
+        desk.check(changed("Stortinget behandler et forslag, se [her](https://www.stortinget.no/forslag).", "Omtalt.")),
         "warning",
-        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024",
-        "item",
+        "norway:1 cites item",
+        "text",
     )
+    assert "add `[her](https://www.stortinget.no/forslag)` to its `text`" in problem.message
 
 
 def test_an_entry_dated_outside_the_quarter_is_a_warning(desk):
@@ -1215,3 +1230,18 @@ def test_an_image_from_a_data_address_is_an_error_as_such_a_link_is(desk):
     assert problems[0].message.endswith(
         "which is no http(s) or mailto address: write the page's full https:// address in its `text`"
     )
+
+
+def test_a_misspelt_section_key_is_the_one_thing_said_not_advice_for_the_file_as_it_stands(desk):
+    """With `internasjonal:` for `international:` the section looks empty, and with an item id mistyped the
+    item looks cited nowhere; filling the section, or filing the item again, would make duplicates once the
+    typo is fixed, so that advice waits."""
+    desk.store.set_status([desk.current], "picked")
+    misspelt = desk.check(changed("  international:\n", "  internasjonal:\n"))
+    assert [p.level for p in misspelt] == ["error"] and "unknown section 'internasjonal'" in misspelt[0].message
+    mistyped = desk.check(changed("      item: {current}", "      item: zz99zz9"))
+    assert [p.level for p in mistyped] == ["error"] and "zz99zz9" in mistyped[0].message, [str(p) for p in mistyped]
+    # The id taken out by hand (no typo), the advice holds and is given.
+    gone = changed("      item: {current}\n", "", changed("stortinget.no/forslag", "stortinget.no/annet"))
+    problems = desk.check(gone)
+    assert any("marked picked, but no issue cites it" in p.message for p in problems), [p.message for p in problems]

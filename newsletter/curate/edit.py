@@ -286,6 +286,11 @@ class Placed:
     unaccepted: bool = False
 
 
+def _count_word(count: int, word: str) -> str:
+    """`word` as its count needs it in English: "item" for one, "items" for more."""
+    return word if count == 1 else word + "s"
+
+
 def _several(entry: Entry) -> tuple[str, ...]:
     """`Placed.items` of an entry: every item it cites when it cites more than one, else none."""
     return entry.items if len(entry.items) > 1 else ()
@@ -1322,10 +1327,22 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if cited and not entry.accepted and _is_starting_text(entry.text, cited):
             say(
                 "warning",
-                f"still has the starting text from item {', '.join(i.id for i in cited)}: write the blurb, or "
+                f"still has the starting text from {_count_word(len(cited), 'item')} "
+                f"{', '.join(i.id for i in cited)}: write the blurb, or "
                 f"keep it with `newsletter issue accept {issue_id} {where}`",
                 "text",
             )
+        # An item the entry names but its text never links to reaches no reader (`issue add --to` on
+        # a note, whose text it leaves as the editor wrote it): only the text is rendered.
+        linked_here = set(link_targets(curation.store, links_of(entry.text), curation.recorded_keys()).values())
+        for item in cited:
+            if item.id not in linked_here and item.url not in links_of(entry.text):
+                say(
+                    "warning",
+                    f"cites item {item.id} «{item.title}», but its text does not link to it, so readers get no "
+                    f"link: add `[her]({item.url})` to its `text`",
+                    "text",
+                )
         for item in cited:
             if first and last and item.published and not first <= item.published <= last:
                 say(
@@ -1421,8 +1438,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
         for description, address in images_of(entry.text):
             say("warning", _image_message(description, address), "text")
+    # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
+    # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
+    # be wrong once the error is fixed, so it waits until then.
+    sections = document.data.get("sections")
+    structural = (isinstance(sections, dict) and any(key not in curation.settings.sections for key in sections)) or any(
+        p.level == "error" and p.field in ("item", "items") for p in problems
+    )
     for key, entries in issue.sections.items():
-        if not entries:
+        if not entries and not structural:
             add(
                 "warning",
                 f"section '{key}' is empty, so no output shows it: add to it (`newsletter issue add {issue_id} "
@@ -1430,13 +1454,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 field=f"sections.{key}",
             )
         problems.extend(_heading_problems(curation, path, issue_id, key, entries))
-    if first and last:
+    if first and last and not structural:
         for item in _picked_nowhere(curation, issue, first, last):
             add(
                 "warning",
                 f"item {item.id} «{item.title}» of this quarter is marked picked, but no issue cites it (an entry "
-                f"taken out by hand?): `newsletter issue add {issue_id} {item.id}` files it again, `newsletter "
-                f"issue unskip {item.id}` puts it back among the candidates",
+                f"or an id taken out by hand?): `newsletter issue add {issue_id} {item.id}` files it again, "
+                f"`newsletter issue skip {item.id}` leaves it out, `newsletter issue unskip {item.id}` puts it "
+                "back among the candidates",
             )
     return issue, problems
 
