@@ -1010,8 +1010,9 @@ def test_issue_check_warns_of_an_item_marked_picked_that_no_issue_cites(ws):
     checked = invoke(ws, "issue", "check", "2022-q2").output
     assert (
         f"item {item['id']} «{item['title']}» of this quarter is marked picked, but no issue cites it (an entry "
-        f"taken out by hand?): `newsletter issue add 2022-q2 {item['id']}` files it again, `newsletter issue "
-        f"unskip {item['id']}` puts it back among the candidates"
+        f"or an id taken out by hand?): `newsletter issue add 2022-q2 {item['id']}` files it again, `newsletter "
+        f"issue skip {item['id']}` leaves it out, `newsletter issue unskip {item['id']}` puts it back among the "
+        "candidates"
     ) in checked
     # While another issue file cannot be read, it may be the one citing it: no warning that may be false.
     broken = ws / "issues" / "2022-q3.yaml"
