@@ -407,6 +407,66 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
     assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order
 
 
+def heading_moves(checked: str) -> list[list[str]]:
+    """Every `issue move` an `issue check` printed, in order, once for each time it says to run it."""
+    found = re.findall(r"`newsletter (issue move [^`]+)`(?: (\d+) times)?", checked)
+    return [shlex.split(command) for command, times in found for _ in range(int(times or 1))]
+
+
+def test_the_heading_moves_check_prints_run_in_order_end_in_the_configured_order(desk):
+    """Each move's `--before` is where the moves printed above it leave the entries, so run in the printed
+    order they put every heading together and in newsletter.yaml's order (Stortinget, Politiske tiltak,
+    Høringer), each heading's entries and the unlisted heading's in the order the file had them."""
+    path = issue_file(desk.root)
+    entries = [
+        ("Stortinget", "S1"),
+        ("Høringer", "H1"),
+        ("Stortinget", "S2"),
+        ("Stortinget", "S3"),
+        ("Politiske tiltak", "P1"),
+        ("Politiske tiltak", "Ny forskrift"),
+        ("Annet", "A1"),
+        ("Stortinget", "S4"),
+        ("Politiske tiltak", "P3"),
+        ("Høringer", "H2"),
+        ("Annet", "A2"),
+    ]
+    path.write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n  norway:\n"
+        + "".join(f"    - heading: {h}\n      title: {t}\n      text: Om {t}.\n" for h, t in entries),
+        encoding="utf-8",
+    )
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    said = [line.split(": heading: ", 1)[1] for line in checked.stdout.splitlines() if ": heading: " in line]
+    move = "`newsletter issue move 2025-q2"
+    assert said == [
+        f"entries under 'Stortinget' are split (norway:1 and norway:3, lines 6 and 12): put them together (run {move} norway:4 --before norway:2` 2 times)",
+        f"heading 'Politiske tiltak' (norway:5) comes after 'Høringer', which newsletter.yaml puts later: move it up (after the moves above, run {move} norway:6 --before norway:4` 2 times)",
+        f"entries under 'Stortinget' are split (norway:1 and norway:8, lines 6 and 27): put them together (after the moves above, {move} norway:8 --before norway:4`)",
+        f"entries under 'Politiske tiltak' are split (norway:6 and norway:9, lines 21 and 30): put them together (after the moves above, {move} norway:9 --before norway:7`)",
+        f"entries under 'Høringer' are split (norway:2 and norway:10, lines 9 and 33): put them together (after the moves above, {move} norway:10 --before norway:9`)",
+        "entries under 'Annet' are split (norway:7 and norway:11, lines 24 and 36): the moves above put them together",
+    ]  # fmt: skip
+    for args in heading_moves(checked.stdout):
+        assert invoke(desk.root, *args).exit_code == 0, args
+    again = invoke(desk.root, "issue", "check", "2025-q2")
+    assert ": heading: " not in again.stdout, again.stdout
+    after = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["norway"]]
+    assert after == [
+        ("Stortinget", "S1"),
+        ("Stortinget", "S2"),
+        ("Stortinget", "S3"),
+        ("Stortinget", "S4"),
+        ("Politiske tiltak", "P1"),
+        ("Politiske tiltak", "Ny forskrift"),
+        ("Politiske tiltak", "P3"),
+        ("Høringer", "H1"),
+        ("Høringer", "H2"),
+        ("Annet", "A1"),
+        ("Annet", "A2"),
+    ]
+
+
 # ---------------------------------------------------------------------- 2. a busy port
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import json
 import os
+import random
 import re
 import shutil
 import textwrap
@@ -24,7 +25,7 @@ from newsletter import fsutil
 from newsletter.cli import cli
 from newsletter.collect.urls import identify
 from newsletter.config import Workspace
-from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
+from newsletter.curate.edit import Curation, check_issue, issue_states, move_entry, starting_text
 from newsletter.curate.issuefile import (
     IssueChanged,
     IssueDocument,
@@ -911,6 +912,43 @@ def test_split_heading_runs_are_a_warning(desk):
         "heading",
     )
     assert problem.line == 22
+
+
+MOVE = re.compile(r"`newsletter issue move 2024-q2 (\S+) --before (\S+)`(?: (\d+) times)?")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_heading_moves_run_in_the_printed_order_give_a_valid_order_and_move_nothing_else(desk, seed):
+    """Any section, split and out of order: the moves `issue check` prints, run in that order, leave no
+    heading warning; each heading keeps its entries' order, and the entries of runs no move names keep
+    theirs among themselves. Stortinget, Politiske tiltak and Høringer are listed, in that order; Annet
+    and Politiet are not."""
+    draw = random.Random(seed)
+    headings = ["Stortinget", "Politiske tiltak", "Høringer", "Annet", "Politiet"]
+    entries = [(heading, f"{heading} {n}") for n, heading in enumerate(draw.choices(headings, k=draw.randint(2, 9)))]
+    problems = [p for p in desk.check(norway(*entries)) if p.field == "heading"]
+    still = set(range(1, len(entries) + 1))  # the positions of entries no move names
+    for problem in problems:
+        for ref, before, times in MOVE.findall(problem.message):
+            run = int(times or 1)
+            start = int(problem.entry.split(":")[1])
+            assert ref == f"norway:{start + run - 1}"  # the run's last entry, where the file has it
+            still -= set(range(start, start + run))
+            for _ in range(run):
+                move_entry(desk.curation, "2024-q2", ref, before=before)
+    issue, problems = check_issue(desk.curation, "2024-q2")
+    assert [p.message for p in problems if p.field == "heading"] == []
+    after = [(entry.heading, entry.title) for entry in issue.sections["norway"]]
+    assert sorted(after) == sorted(entries)
+    for heading in headings:  # together, in the file's order
+        mine = [n for n, (h, _t) in enumerate(after) if h == heading]
+        assert not mine or mine[-1] - mine[0] == len(mine) - 1, after
+        assert [after[n] for n in mine] == [e for e in entries if e[0] == heading]
+    order = desk.curation.heading_order("norway")
+    ranks = [rank for heading, _title in after if (rank := order.rank(heading)) is not None]
+    assert ranks == sorted(ranks), after
+    unmoved = [entries[n - 1] for n in sorted(still)]
+    assert [entry for entry in after if entry in unmoved] == unmoved
 
 
 def test_no_publication_date_is_a_warning(desk):

@@ -1410,25 +1410,46 @@ def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, en
 
     An unlisted heading is never out of order: readers get it where the editor put it (the outputs
     follow the file), and a new one is only placed after the listed ones. Each says which `issue
-    move` puts the run where it belongs (`_move_run`).
+    move` puts the run where it belongs (`_move_run`), with the positions the moves printed above it
+    leave: run in the order printed, the moves end in a valid order and no entry they do not name
+    changes place among the others.
     """
     problems = []
     order = curation.heading_order(key)
-    seen: dict[str, tuple[int, Entry]] = {}  # heading → the last position of its latest run, and that entry
+    seen: dict[str, tuple[int, Entry]] = {}  # heading → the last position of its first run, and that entry
     latest: tuple[int, str] | None = None  # the rank and heading of the latest listed heading so far
-    runs = heading_runs(entries)
-    for heading, members in runs:
+    # The headings of the entries read so far, in the order the moves printed so far leave them.
+    # Every move takes the run being read up among these, so that run and those after it still stand
+    # where the file has them: only a move's `--before` needs the moves above it.
+    arranged: list[str] = []
+    moved = False  # whether a move is printed above, in this section
+
+    def advice(members: list[tuple[int, Entry]], index: int) -> str:
+        """The move that puts the run `members` at 0-based `index` of `arranged`, which it then records."""
+        nonlocal moved
+        arranged[index:index] = [heading_key(e.heading) for _p, e in members]
+        command = _move_run(issue_id, key, members, index + 1, after_moves=moved)
+        moved = True
+        return command
+
+    for heading, members in heading_runs(entries):
         start, entry = members[0]
         where = f"{key}:{start}"
         name = heading_key(heading)
         if name in seen:
             end, earlier = seen[name]
+            # Beside its other run, wherever the moves above have taken that.
+            after = max(i for i, other in enumerate(arranged) if other == name) + 1
+            if after == len(arranged):  # nothing stands between them any more
+                arranged.extend(name for _ in members)
+                fix = "the moves above put them together"
+            else:
+                fix = f"put them together {advice(members, after)}"
             problems.append(
                 Problem(
                     "warning",
                     f"entries under '{entry.heading}' are split ({key}:{end} and {where}, lines "
-                    f"{earlier.line_of('heading')} and {entry.line_of('heading')}): put them together "
-                    f"{_move_run(issue_id, key, members, end + 1)}",
+                    f"{earlier.line_of('heading')} and {entry.line_of('heading')}): {fix}",
                     path,
                     entry.line_of("heading"),
                     "heading",
@@ -1438,35 +1459,37 @@ def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, en
             continue  # where it belongs is beside its other run: no second warning, with a move that would clash
         seen[name] = members[-1]
         rank = order.rank(heading)
-        if rank is None:
-            continue
-        if latest is not None and rank < latest[0]:
-            # Before the first run of a heading newsletter.yaml puts after this one.
-            before = next(p for h, ms in runs for p, _e in ms[:1] if (r := order.rank(h)) is not None and r > rank)
+        if rank is not None and latest is not None and rank < latest[0]:
+            # Before the first entry of a heading newsletter.yaml puts after this one.
+            before = next(i for i, other in enumerate(arranged) if (r := order.rank(other)) is not None and r > rank)
             problems.append(
                 Problem(
                     "warning",
                     f"heading '{entry.heading}' ({where}) comes after '{latest[1]}', which newsletter.yaml puts "
-                    f"later: move it up {_move_run(issue_id, key, members, before)}",
+                    f"later: move it up {advice(members, before)}",
                     path,
                     entry.line_of("heading"),
                     "heading",
                     where,
                 )
             )
-        if latest is None or rank > latest[0]:
+        else:
+            arranged.extend(name for _ in members)
+        if rank is not None and (latest is None or rank > latest[0]):
             latest = (rank, heading)
     return problems
 
 
-def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int) -> str:
+def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int, after_moves: bool = False) -> str:
     """The `issue move` that puts a run of entries (their positions in `members`) before position `before`.
 
     One entry moves at a time: moving the run's last entry before `before` again and again brings
-    the whole run there in its own order, so the command is the same each time.
+    the whole run there in its own order, so the command is the same each time. `after_moves`: the
+    positions are those the moves printed above leave, and the advice says so.
     """
     command = f"`newsletter issue move {issue_id} {key}:{members[-1][0]} --before {key}:{before}`"
-    return f"({command})" if len(members) == 1 else f"(run {command} {len(members)} times)"
+    run = command if len(members) == 1 else f"run {command} {len(members)} times"
+    return f"(after the moves above, {run})" if after_moves else f"({run})"
 
 
 def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
