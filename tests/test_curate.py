@@ -11,6 +11,7 @@ import math
 import os
 import re
 import select
+import shlex
 import subprocess
 import sys
 import termios
@@ -1334,16 +1335,40 @@ def test_a_typed_note_that_cannot_be_added_is_kept_and_named(ws, monkeypatch):
     assert again.exit_code == 0 and "fagdag" in issue_text(ws)
 
 
-def test_adding_an_item_from_outside_the_quarter_warns_at_once(ws):
-    """An id typed from another quarter's list: said when it is added, not first at `issue check`."""
+def test_adding_an_item_from_outside_the_quarter_warns_at_once_and_undoing_it_leaves_it_undecided(ws):
+    """An id typed from another quarter's list: said when it is added, not first at `issue check`, with
+    the way back that keeps the item on its own quarter's list (a skip would take it off that too)."""
     invoke(ws, "issue", "new", "2022-q3")
-    item = inbox(ws)[0]  # of April–June 2022
+    item, other = inbox(ws)[:2]  # of April–June 2022
     result = invoke(ws, "issue", "add", "2022-q3", item["id"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.strip().splitlines()[-1] == (
+    warning = result.stderr.strip().splitlines()[-1]
+    assert warning == (
         f"warning: item {item['id']} was published {item['published']}, outside 2022-q3 (2022-07-01 – 2022-09-30); "
-        f"`newsletter issue remove 2022-q3 {item['id']}` takes it out if that was a slip"
+        f"if that was a slip, `newsletter issue remove 2022-q3 {item['id']} --undecided` takes it out and puts it "
+        "back among its quarter's candidates"
     )
+    assert item["id"] not in [i["id"] for i in inbox(ws)]
+    assert invoke(ws, *shlex.split(re.findall(r"`newsletter ([^`]+)`", warning)[0])).exit_code == 0
+    assert item["id"] in [i["id"] for i in inbox(ws)]
+    shown = json.loads(invoke(ws, "show", item["id"], "--json").stdout)
+    assert (shown["status"], shown["cited_in"]) == ("new", [])
+    # Joined to an entry of several items, the entry is not the slip: the item's id is.
+    invoke(ws, "issue", "add", "2022-q3", item["id"])
+    joined = invoke(ws, "issue", "add", "2022-q3", other["id"], "--to", item["id"])
+    ref = next(
+        f"{key}:{n}" for key, entries in outline(ws, "2022-q3")["sections"].items() for n, _ in enumerate(entries, 1)
+    )
+    path = ws / "issues" / "2022-q3.yaml"
+    assert joined.stderr.strip().splitlines()[-1] == (
+        f"warning: item {other['id']} was published {other['published']}, outside 2022-q3 (2022-07-01 – 2022-09-30); "
+        f"if that was a slip, delete its id from the `items:` of {ref} in {path} (and its link from the text), then "
+        f"`newsletter issue unskip {other['id']}` puts it back among its quarter's candidates"
+    )
+    text = issue_text(ws, "2022-q3")
+    path.write_text(text.replace(f"[{item['id']}, {other['id']}]", f"[{item['id']}]"), encoding="utf-8")
+    assert invoke(ws, "issue", "unskip", other["id"]).exit_code == 0
+    assert other["id"] in [i["id"] for i in inbox(ws)]
     invoke(ws, "issue", "new", "2022-q2")
     inside = invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"])
     assert inside.exit_code == 0 and "outside" not in inside.stderr

@@ -385,7 +385,7 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
         ("warning", line("deadline:"), "norway:2", "deadline", "norway:2 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
         ("warning", line("heading: Finland"), "international:1", "title", "international:1 under 'Finland' has no title: write its `title`"),
         ("error", line("rapport.pdf"), "international:1", "text", "international:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
-        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or take the entry out ({remove} events:1`)"),
+        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or, if it belongs to another issue, take the entry out ({remove} events:1 --undecided`)"),
         ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
         ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
         ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
@@ -528,12 +528,17 @@ def test_skip_and_unskip_refuse_an_item_an_issue_cites_naming_the_issue_and_entr
         assert sent.stderr == f"Error: item {first} is in 2025-q1 as norway:1, which was sent; nothing was changed\n"
         draft = invoke(desk.root, "issue", command, second)
         assert draft.exit_code == 1
+        does = "skips it" if command == "skip" else "puts it back among the candidates"
+        flag = "" if command == "skip" else " --undecided"
         assert draft.stderr == (
-            f"Error: item {second} is in 2025-q2 as norway:1; take it out first "
-            f"(`newsletter issue remove 2025-q2 {second}`); nothing was changed\n"
+            f"Error: item {second} is in 2025-q2 as norway:1: `newsletter issue remove 2025-q2 {second}{flag}` "
+            f"takes it out and {does}; nothing was changed\n"
         )
     assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "picked"
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"
+    # Followed, the command the unskip's refusal gives does what the unskip meant: the item is undecided.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", second, "--undecided").exit_code == 0
+    assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "new"
 
 
 # ---------------------------------------------------------------------- 5. a short prefix
@@ -573,7 +578,7 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
     assert joined.exit_code == 0, joined.output
     # One of an entry's two items names it, but removing it would take the other item and the text too;
-    # a skip of it says the same, not "take it out first".
+    # a skip of it says the same, not "`newsletter issue remove … ITEM` takes it out".
     skipped = invoke(desk.root, "issue", "skip", second)
     assert skipped.exit_code == 1 and f"item {second} is one of the 2 items norway:2 cites" in skipped.stderr
     refused = invoke(desk.root, "issue", "remove", "2025-q2", second)
@@ -581,8 +586,15 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     assert refused.stderr == (
         f"Error: item {second} is one of the 2 items norway:2 cites (with {first}); removing the entry would take "
         f"them and its text too: to drop only this item, delete its id from the entry's `items:` in "
-        f"{issue_file(desk.root)}; to remove the whole entry, `newsletter issue remove 2025-q2 norway:2`; nothing "
-        "was changed\n"
+        f"{issue_file(desk.root)}, then `newsletter issue skip {second}`; to remove the whole entry, `newsletter issue "
+        "remove 2025-q2 norway:2`; nothing was changed\n"
+    )
+    # Asked to leave the item undecided, the refusal offers what leaves it (and the entry's others) undecided.
+    undecided = invoke(desk.root, "issue", "remove", "2025-q2", second[:5], "--undecided")
+    assert undecided.exit_code == 1
+    assert undecided.stderr.endswith(
+        f"`items:` in {issue_file(desk.root)}, then `newsletter issue unskip {second}`; to remove the whole entry, "
+        "`newsletter issue remove 2025-q2 norway:2 --undecided`; nothing was changed\n"
     )
     removed = invoke(desk.root, "issue", "remove", "2025-q2", "norway:2")
     assert removed.stdout == (

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import textwrap
 from pathlib import Path
@@ -750,20 +751,70 @@ def test_accepted_must_be_true_or_false(desk):
     )
 
 
-def test_an_item_published_outside_the_quarter_is_a_warning(desk):
-    only(
+def follow(desk: Desk, message: str) -> None:
+    """Run the one `newsletter …` command a message gives, through the command line."""
+    (command,) = re.findall(r"`newsletter ([^`]+)`", message)
+    result = CliRunner().invoke(cli, ["--workspace", str(desk.root), *shlex.split(command)])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_item_published_outside_the_quarter_is_a_warning_and_taking_it_out_leaves_it_undecided(desk):
+    """Another quarter's item: the way out puts it back on that quarter's list and in its draft; a
+    skip, `issue remove`'s default, would drop it from both."""
+    problem = only(
         desk.check(changed("      item: {current}", "      item: {old}")),
         "warning",
-        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024",
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: if it belongs to another "
+        "issue, take the entry out (`newsletter issue remove 2024-q2 norway:1 --undecided`)",
         "item",
     )
+    desk.store.set_status([desk.old], "picked")  # as `issue add` marked it
+    follow(desk, problem.message)
+    assert desk.store.get_item(desk.old).status == "new"
+
+
+def test_an_item_outside_the_quarter_among_several_is_deleted_from_items_then_unskipped(desk):
+    """Deleting an id by hand leaves the item marked picked: the advice goes on to the unskip that makes it
+    undecided again."""
+    problem = only(
+        desk.check(changed("      item: {current}", "      items: [{current}, {old}]")),
+        "warning",
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: if it belongs to another "
+        f"issue, delete {desk.old} from `items`, then `newsletter issue unskip {desk.old}` puts it back among its "
+        "quarter's candidates",
+        "items",
+    )
+    desk.store.set_status([desk.old], "picked")
+    desk.write(changed("      item: {current}", "      items: [{current}]"))
+    follow(desk, problem.message)
+    assert desk.store.get_item(desk.old).status == "new"
+
+
+def test_an_item_outside_the_quarter_its_own_issue_cites_stays_that_issues_pick(desk):
+    """Already filed where it belongs: taken out here, it stays picked there, so the advice says so."""
+    desk.write(
+        f"id: 2024-q1\nsections:\n  norway:\n    - heading: Stortinget\n      title: Gammelt\n"
+        f"      text: Se [her](https://www.stortinget.no/gammelt).\n      item: {desk.old}\n",
+        "2024-q1",
+    )
+    problems = desk.check(changed("      item: {current}", "      item: {old}"))
+    assert [p.message for p in problems] == [
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: 2024-q1 cites it too: if it "
+        "belongs there, take the entry out (`newsletter issue remove 2024-q2 norway:1`)",
+        f"norway:1 item {desk.old} was already used in 2024-q1: unless it is a follow-up, take the entry out "
+        "(`newsletter issue remove 2024-q2 norway:1`)",
+    ]
+    desk.store.set_status([desk.old], "picked")
+    follow(desk, problems[0].message)
+    assert desk.store.get_item(desk.old).status == "picked"
 
 
 def test_an_entry_dated_outside_the_quarter_is_a_warning(desk):
     only(
         desk.check(changed("      date: 2024-06-27", "      date: 2024-07-01")),
         "warning",
-        "kom:1 is dated 2024-07-01, outside april–juni 2024",
+        "kom:1 is dated 2024-07-01, outside april–juni 2024: correct its `date`, or, if it belongs to another issue, "
+        "take the entry out (`newsletter issue remove 2024-q2 kom:1 --undecided`)",
         "date",
     )
 

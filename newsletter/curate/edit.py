@@ -643,7 +643,9 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
             key, position, entry = find_entry(issue, ref)
             if len(entry.items) > 1 and not _PLACE_REF.fullmatch(ref.strip()):
                 # Named by one of its items, the entry would take the others, and its text, with it.
-                raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
+                raise NewsletterError(
+                    _one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry, skip=skip)
+                )
             found.setdefault((key, position), entry)
         # From the last place up, so each place still names the entry it named when given.
         for key, position in sorted(found, key=lambda place: (place[0], -place[1])):
@@ -682,15 +684,35 @@ def item_statuses(curation: Curation, item_ids: Iterable[str]) -> dict[str, str]
     return statuses
 
 
-def _one_of_several(issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry) -> str:
-    """The refusal to take out a whole entry for one of the several items it cites, and what to do."""
-    others = ", ".join(i for i in entry.items if not i.startswith(item.strip().lower()))
+def _one_of_several(
+    issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry, skip: bool = True
+) -> str:
+    """The refusal to take out a whole entry for one of the several items it cites, and what to do.
+
+    `skip`: whether the command refused (`issue remove`, `issue skip`, `issue unskip`) was to skip the
+    item or to leave it undecided; the commands offered do the same, to this item or to the entry's.
+    """
+    wanted = item.strip().lower()
+    mine = next((i for i in entry.items if i.startswith(wanted)), wanted)
+    others = ", ".join(i for i in entry.items if i != mine)
+    # An id deleted by hand leaves the item marked picked: the status command is the rest of the decision.
+    then = f"`newsletter issue skip {mine}`" if skip else f"`newsletter issue unskip {mine}`"
+    whole = _remove_command(issue_id, f"{key}:{position}", skip)
     return (
         f"item {item} is one of the {len(entry.items)} items {key}:{position} cites (with {others}); removing "
         f"the entry would take them and its text too: to drop only this item, delete its id from the entry's "
-        f"`items:` in {path}; to remove the whole entry, `newsletter issue remove {issue_id} {key}:{position}`; "
-        "nothing was changed"
+        f"`items:` in {path}, then {then}; to remove the whole entry, {whole}; nothing was changed"
     )
+
+
+def _remove_command(issue_id: str, ref: str, skip: bool = True) -> str:
+    """The `issue remove` that takes entry `ref` out and skips its items, or (`skip=False`) leaves them undecided.
+
+    Which is the editor's call in words the message gives: an entry not wanted skips its items, so a
+    later `draft` does not add them back; one that belongs to another issue, or was added by a slip,
+    leaves them undecided, so they stay on their own quarter's list.
+    """
+    return f"`newsletter issue remove {issue_id} {ref}{'' if skip else ' --undecided'}`"
 
 
 def move_entry(
@@ -784,6 +806,7 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
 
 
 def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
+    skipping = status == "skipped"  # else unskipping: the way out leaves the item undecided too
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if (error := _read_error(curation, issue_id)) is not None:
             raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
@@ -807,10 +830,12 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
             )
         entry = issue.sections[key][position - 1]  # read once, above
         if len(entry.items) > 1:
-            raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry))
+            raise NewsletterError(
+                _one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry, skip=skipping)
+            )
         raise NewsletterError(
-            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
-            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
+            f"item {item.id} is in {issue_id} as {key}:{position}: {_remove_command(issue_id, item.id, skipping)} "
+            f"takes it out and {'skips it' if skipping else 'puts it back among the candidates'}; nothing was changed"
         )
 
 
@@ -1141,13 +1166,23 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(document.data, field) if field and field in document.data else None
         problems.append(Problem(level, message, path, line, field, ref or None))
 
-    def take_out(where: str) -> str:
-        """The command that takes entry `where` out of the issue (its items are skipped)."""
-        return f"`newsletter issue remove {issue_id} {where}`"
+    def take_out(where: str, elsewhere: bool = False) -> str:
+        """The command that takes entry `where` out of the issue: its items are skipped, as the editor
+        does not want them, or, when they belong to another issue (`elsewhere`), left undecided, so
+        they stay on their own quarter's list and in its draft."""
+        return _remove_command(issue_id, where, skip=not elsewhere)
 
-    def drop_item(where: str, entry: Entry, item_id: str) -> str:
-        """How to take one item out: the entry with it when it is the entry's only one, else its id."""
-        return f"take the entry out ({take_out(where)})" if len(entry.items) == 1 else f"delete {item_id} from `items`"
+    def drop_item(where: str, entry: Entry, item_id: str, elsewhere: bool = False) -> str:
+        """How to take one item out: the entry with it when it is the entry's only one, else its id
+        (which leaves it marked picked: for one of another issue, `unskip` makes it undecided again)."""
+        if len(entry.items) == 1:
+            return f"take the entry out ({take_out(where, elsewhere)})"
+        if elsewhere:
+            return (
+                f"delete {item_id} from `items`, then `newsletter issue unskip {item_id}` puts it back among its "
+                "quarter's candidates"
+            )
+        return f"delete {item_id} from `items`"
 
     def invisible(value: str, name: str, entry: Entry | None = None, where: str = "") -> None:
         """Warn of the invisible characters of a field, at the line and column of the first."""
@@ -1222,10 +1257,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             )
         for item in cited:
             if first and last and item.published and not first <= item.published <= last:
+                if there := cited_elsewhere(curation, issue_id, [item.id]).get(item.id):
+                    # Filed where it belongs too: taken out here, it stays that issue's pick.
+                    advice = f"{', '.join(there)} cites it too: if it belongs there, {drop_item(where, entry, item.id)}"
+                else:
+                    advice = f"if it belongs to another issue, {drop_item(where, entry, item.id, elsewhere=True)}"
                 say(
                     "warning",
-                    f"item {item.id} was published {item.published.isoformat()}, outside {issue.period}: if it "
-                    f"belongs to another issue, {drop_item(where, entry, item.id)}",
+                    f"item {item.id} was published {item.published.isoformat()}, outside {issue.period}: {advice}",
                     field_name,
                 )
         if not entry.title:
@@ -1235,8 +1274,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if first and entry.date and not first <= entry.date <= last:
             say(
                 "warning",
-                f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or take the entry "
-                f"out ({take_out(where)})",
+                f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or, if it belongs "
+                f"to another issue, take the entry out ({take_out(where, elsewhere=True)})",
                 "date",
             )
         if entry.deadline and issue.published and entry.deadline < issue.published:
