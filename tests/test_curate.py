@@ -10,12 +10,10 @@ import json
 import math
 import os
 import re
-import select
 import shlex
 import subprocess
 import sys
 import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.config import Workspace
 from newsletter.store import Store
-from tests.conftest import KOM_SECTIONS, write_workspace
+from tests.conftest import KOM_SECTIONS, PseudoTerminal, write_workspace
 from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
 
 SECTIONS = KOM_SECTIONS + "audience: Til KOMs samarbeidsaktører\n"
@@ -689,7 +687,8 @@ def on_a_terminal(root, *steps, issue_id="2022-q2", piped=None):
     Returns the exit status (None when it had to be killed, still waiting for keys), the output
     with \r\n as \n, and whether the terminal's mode afterwards is the one it had before.
     """
-    master, slave = os.openpty()
+    terminal = PseudoTerminal()
+    slave = terminal.slave
     before = termios.tcgetattr(slave)
 
     def controlling_terminal():  # in the child: a session of its own, with the pty as its terminal
@@ -709,30 +708,18 @@ def on_a_terminal(root, *steps, issue_id="2022-q2", piped=None):
     if piped is not None:
         process.stdin.write(piped.encode())
         process.stdin.close()
-    output, mark = b"", 0
-
-    def read_until(done, seconds=30.0):
-        nonlocal output
-        deadline = time.monotonic() + seconds
-        while not done() and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                output += os.read(master, 65536)
-
+    mark = 0
     try:
         for text, keys in steps:
-            read_until(lambda text=text, mark=mark: text.encode() in output[mark:])
-            mark = len(output)
-            os.write(master, keys.encode())
-        read_until(lambda: process.poll() is not None)
-        read_until(lambda: not select.select([master], [], [], 0.2)[0])  # what it wrote before it ended
-        if process.poll() is None:
-            process.kill()
+            terminal.read_until(lambda text=text, mark=mark: text.encode() in terminal.output[mark:])
+            mark = len(terminal.output)
+            os.write(terminal.master, keys.encode())
+        terminal.read_to_the_end(process)
         restored = termios.tcgetattr(slave) == before
     finally:
         process.wait()
-        os.close(master)
-        os.close(slave)
-    return process.returncode, output.decode("utf-8").replace("\r\n", "\n"), restored
+        terminal.close()
+    return process.returncode, terminal.text(), restored
 
 
 def shown_ids(output):

@@ -22,7 +22,7 @@ from newsletter.config import Workspace
 from newsletter.models import RawItem, Source
 from newsletter.store import CachedPage, Store
 from newsletter.textcodec import hidden_characters
-from tests.conftest import KOM_SECTIONS, one_source_workspace, write_workspace
+from tests.conftest import KOM_SECTIONS, PseudoTerminal, one_source_workspace, write_workspace
 from tests.server import Route
 
 FEEDS = """
@@ -627,43 +627,28 @@ def test_note_text_from_standard_input(desk):
 def test_note_text_typed_on_a_terminal_says_how_to_finish(desk):
     """`--text -` at a keyboard: a prompt on standard error says Ctrl-D ends the note, so the editor
     does not take the waiting command for a hung one; the typed lines are the note."""
-    import select
     import subprocess
-    import time
 
-    master, slave = os.openpty()
+    terminal = PseudoTerminal()
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--workspace", str(desk.root), "issue", "note", "2025-q2"]
         + ["--section", "kom", "--heading", "Møter", "--text", "-"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
+        stdin=terminal.slave,
+        stdout=terminal.slave,
+        stderr=terminal.slave,
         start_new_session=True,  # the pty is its terminal, not the one running the tests
         cwd=Path(__file__).parent.parent,
         env={**os.environ, "PYTHONUTF8": "1"},
     )
-    output = b""
-
-    def read_until(done, seconds=30.0):
-        nonlocal output
-        deadline = time.monotonic() + seconds
-        while not done() and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                output += os.read(master, 65536)
-
     try:
-        read_until(lambda: b"to add it" in output)
-        os.write(master, "KOM møtte politidistriktene.\n".encode())
-        os.write(master, b"\x04")  # Ctrl-D on an empty line: the end of the note
-        read_until(lambda: process.poll() is not None)
-        read_until(lambda: not select.select([master], [], [], 0.2)[0])
-        if process.poll() is None:
-            process.kill()
+        terminal.read_until(lambda: b"to add it" in terminal.output)
+        os.write(terminal.master, "KOM møtte politidistriktene.\n".encode())
+        os.write(terminal.master, b"\x04")  # Ctrl-D on an empty line: the end of the note
+        terminal.read_to_the_end(process)
     finally:
         process.wait()
-        os.close(master)
-        os.close(slave)
-    said = output.decode("utf-8").replace("\r\n", "\n")
+        terminal.close()
+    said = terminal.text()
     assert process.returncode == 0, said
     assert said.startswith("Type the note, then Ctrl-D on an empty line to add it (Ctrl-C cancels):\n"), said
     assert said.endswith("added kom:1  [Møter]  (no title)  (note)\n"), said
