@@ -1,5 +1,5 @@
-"""Shared fixtures: a real local HTTP server, fast fetch limits, throw-away workspaces, and a pseudo-terminal
-for commands that need a keyboard."""
+"""Shared fixtures: a real local HTTP server, fast fetch limits, throw-away workspaces, a pseudo-terminal
+for commands that need a keyboard, and a count of the ranking models built."""
 
 from __future__ import annotations
 
@@ -215,3 +215,20 @@ class PseudoTerminal:
         """Close both ends."""
         os.close(self.master)
         os.close(self.slave)
+
+
+@pytest.fixture
+def model_builds(monkeypatch) -> list[tuple[list, list]]:
+    """Every ranking model (`curate.model.Model`) built while the test runs, as its documents and history:
+    how a test tells a ranking served from a cache from one ranked afresh."""
+    from newsletter.curate import model
+
+    builds: list[tuple[list, list]] = []
+    original = model.Model.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        builds.append((self.documents, self.history))
+
+    monkeypatch.setattr(model.Model, "__init__", spy)
+    return builds
