@@ -259,7 +259,7 @@ def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
     invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
     assert f"norway:1 item {second} was already used in 2025-q1: unless it is a follow-up, take the entry out " + (
-        "(`newsletter issue remove 2025-q2 norway:1`)"
+        f"(`newsletter issue remove 2025-q2 {second}`)"
     ) in [p["message"] for p in problems]
 
 
@@ -405,6 +405,32 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
     ]  # fmt: skip
     headings = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["international"]]
     assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order
+
+
+def test_the_removes_check_prints_run_in_order_take_out_the_entries_they_name_and_no_other(desk):
+    """An entry citing one item is named by its id in a remove `issue check` prints: run after another
+    remove printed above it, a place (norway:3) would name the entry below the one meant, and take it out."""
+    first, second, consultation = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n  norway:\n"
+        "    - heading: Stortinget\n      title: Uten tekst\n      text: ''\n"
+        f"    - heading: Stortinget\n      title: Forslag\n      text: Om forslaget.\n      item: {first}\n"
+        "      date: 2025-09-10\n"
+        f"    - heading: Stortinget\n      title: Innstilling\n      text: Om innstillingen.\n      item: {second}\n"
+        f"    - heading: Høringer\n      title: Høring\n      text: Om høringen.\n      item: {consultation}\n",
+        encoding="utf-8",
+    )
+    with Store(Workspace(desk.root).db_path) as store:
+        store.set_status(desk.ids, "picked")  # as `issue add` left them
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    removes = re.findall(r"`newsletter (issue remove [^`]+)`", checked.output)
+    assert removes == ["issue remove 2025-q2 norway:1", f"issue remove 2025-q2 {first} --undecided"], checked.output
+    for command in removes:
+        assert invoke(desk.root, *shlex.split(command)).exit_code == 0, command
+    titles = [e["title"] for e in outline(desk.root)["sections"]["norway"]]
+    assert titles == ["Innstilling", "Høring"]
+    statuses = {ref: json.loads(invoke(desk.root, "show", ref, "--json").stdout)["status"] for ref in desk.ids}
+    assert statuses == {first: "new", second: "picked", consultation: "picked"}
 
 
 def heading_moves(checked: str) -> list[list[str]]:

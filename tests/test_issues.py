@@ -765,7 +765,7 @@ def test_an_item_published_outside_the_quarter_is_a_warning_and_taking_it_out_le
         desk.check(changed("      item: {current}", "      item: {old}")),
         "warning",
         f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: if it belongs to another "
-        "issue, take the entry out (`newsletter issue remove 2024-q2 norway:1 --undecided`)",
+        f"issue, take the entry out (`newsletter issue remove 2024-q2 {desk.old} --undecided`)",
         "item",
     )
     desk.store.set_status([desk.old], "picked")  # as `issue add` marked it
@@ -800,9 +800,9 @@ def test_an_item_outside_the_quarter_its_own_issue_cites_stays_that_issues_pick(
     problems = desk.check(changed("      item: {current}", "      item: {old}"))
     assert [p.message for p in problems] == [
         f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: 2024-q1 cites it too: if it "
-        "belongs there, take the entry out (`newsletter issue remove 2024-q2 norway:1`)",
+        f"belongs there, take the entry out (`newsletter issue remove 2024-q2 {desk.old}`)",
         f"norway:1 item {desk.old} was already used in 2024-q1: unless it is a follow-up, take the entry out "
-        "(`newsletter issue remove 2024-q2 norway:1`)",
+        f"(`newsletter issue remove 2024-q2 {desk.old}`)",
     ]
     desk.store.set_status([desk.old], "picked")
     follow(desk, problems[0].message)

@@ -1166,17 +1166,21 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(document.data, field) if field and field in document.data else None
         problems.append(Problem(level, message, path, line, field, ref or None))
 
-    def take_out(where: str, elsewhere: bool = False) -> str:
+    def take_out(where: str, entry: Entry, elsewhere: bool = False) -> str:
         """The command that takes entry `where` out of the issue: its items are skipped, as the editor
         does not want them, or, when they belong to another issue (`elsewhere`), left undecided, so
-        they stay on their own quarter's list and in its draft."""
-        return _remove_command(issue_id, where, skip=not elsewhere)
+        they stay on their own quarter's list and in its draft.
+
+        An entry citing one item is named by its id, which stays right when another remove printed
+        above it was run first; by its place, the entry below the one removed would go instead.
+        """
+        return _remove_command(issue_id, entry.items[0] if len(entry.items) == 1 else where, skip=not elsewhere)
 
     def drop_item(where: str, entry: Entry, item_id: str, elsewhere: bool = False) -> str:
         """How to take one item out: the entry with it when it is the entry's only one, else its id
         (which leaves it marked picked: for one of another issue, `unskip` makes it undecided again)."""
         if len(entry.items) == 1:
-            return f"take the entry out ({take_out(where, elsewhere)})"
+            return f"take the entry out ({take_out(where, entry, elsewhere)})"
         if elsewhere:
             return (
                 f"delete {item_id} from `items`, then `newsletter issue unskip {item_id}` puts it back among its "
@@ -1243,7 +1247,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             say(
                 "error",
                 f"'{entry.title or entry.heading}' has no text: write its `text`, or take the entry out "
-                f"({take_out(where)})",
+                f"({take_out(where, entry)})",
                 "text",
             )
         cited = _stored_items(curation, entry.items)
@@ -1275,7 +1279,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             say(
                 "warning",
                 f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or, if it belongs "
-                f"to another issue, take the entry out ({take_out(where, elsewhere=True)})",
+                f"to another issue, take the entry out ({take_out(where, entry, elsewhere=True)})",
                 "date",
             )
         if entry.deadline and issue.published and entry.deadline < issue.published:
@@ -1292,7 +1296,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             written = links
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
-        slip = f"take the link out of its `text`, or the entry ({take_out(where)})"
+        slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
         for link, as_written in zip(links, written, strict=True):
             if not link:
                 say(
