@@ -682,8 +682,9 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         # An id typed from another quarter's list: said now, not first at `issue check` (one another
         # issue cites is cited again on purpose, and said below).
         since, until = quarter_bounds(issue_id)
-        dated = [store.get_item(each.item) for each in placed if each.item and each.item not in elsewhere]
-        outside = [(i.id, i.published) for i in dated if i.published and not since <= i.published <= until]
+        dated = [(store.get_item(each.item), each) for each in placed if each.item and each.item not in elsewhere]
+        outside = [(i.id, i.published, each) for i, each in dated if i.published and not since <= i.published <= until]
+        path = curation.path(issue_id)
     for each in placed:  # refs as they stand once every item is in
         click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
     if unaccepted := next((each for each in placed if each.unaccepted), None):
@@ -693,11 +694,21 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
             f"  {ref} is no longer accepted: its starting text gained the new links; read it, then "
             f"`newsletter issue accept {issue_id} {ref}` keeps it"
         )
-    for item_id, published in outside:
+    for item_id, published, each in outside:
+        # Taken out by a slip, it is undecided again, on its own quarter's list: not skipped.
+        if each.items:  # one of several items of an entry (`--to`): removing the entry would take the others
+            undo = (
+                f"delete its id from the `items:` of {each.section}:{each.position} in {path} (and its link from the "
+                f"text), then `newsletter issue unskip {item_id}` puts it back among its quarter's candidates"
+            )
+        else:
+            undo = (
+                f"`newsletter issue remove {issue_id} {item_id} --undecided` takes it out and puts it back among "
+                "its quarter's candidates"
+            )
         click.echo(
             f"warning: item {item_id} was published {published.isoformat()}, outside {issue_id} "
-            f"({since.isoformat()} – {until.isoformat()}); `newsletter issue remove {issue_id} {item_id}` "
-            "takes it out if that was a slip",
+            f"({since.isoformat()} – {until.isoformat()}); if that was a slip, {undo}",
             err=True,
         )
     for item, others in elsewhere.items():

@@ -1,9 +1,15 @@
-"""Shared fixtures: a real local HTTP server, fast fetch limits, and throw-away workspaces."""
+"""Shared fixtures: a real local HTTP server, fast fetch limits, throw-away workspaces, a pseudo-terminal
+for commands that need a keyboard, and a count of the ranking models built."""
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import subprocess
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -172,3 +178,57 @@ def ca_file(ca, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return str(path)
+
+
+class PseudoTerminal:
+    """A pseudo-terminal for a command that must see a keyboard (`issue triage`, `issue note --text -`),
+    and what the command wrote to it, read as it comes.
+
+    The command gets `slave` as its standard streams; the test types by writing to `master`.
+    """
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        self.output = b""
+
+    def read_until(self, done: Callable[[], bool], seconds: float = 30.0) -> None:
+        """Read what the command writes until `done()` holds, or `seconds` pass (the test's asserts
+        then show what was read)."""
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            if select.select([self.master], [], [], 0.1)[0]:
+                self.output += os.read(self.master, 65536)
+
+    def read_to_the_end(self, process: subprocess.Popen) -> None:
+        """Read until `process` ends and what it wrote before it ended is read too; kill it when it
+        does not end in time."""
+        self.read_until(lambda: process.poll() is not None)
+        self.read_until(lambda: not select.select([self.master], [], [], 0.2)[0])
+        if process.poll() is None:
+            process.kill()
+
+    def text(self) -> str:
+        """What the command wrote, as text, each line ending in a newline (a terminal writes CR LF)."""
+        return self.output.decode("utf-8").replace("\r\n", "\n")
+
+    def close(self) -> None:
+        """Close both ends."""
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def model_builds(monkeypatch) -> list[tuple[list, list]]:
+    """Every ranking model (`curate.model.Model`) built while the test runs, as its documents and history:
+    how a test tells a ranking served from a cache from one ranked afresh."""
+    from newsletter.curate import model
+
+    builds: list[tuple[list, list]] = []
+    original = model.Model.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        builds.append((self.documents, self.history))
+
+    monkeypatch.setattr(model.Model, "__init__", spy)
+    return builds

@@ -10,12 +10,11 @@ import json
 import math
 import os
 import re
-import select
+import shlex
 import shutil
 import subprocess
 import sys
 import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.config import Workspace
 from newsletter.store import Store
-from tests.conftest import KOM_SECTIONS, write_workspace
+from tests.conftest import KOM_SECTIONS, PseudoTerminal, write_workspace
 from tests.test_collect import feeds_yaml, site  # noqa: F401 (fixture)
 
 SECTIONS = KOM_SECTIONS + "audience: Til KOMs samarbeidsaktører\n"
@@ -694,7 +693,8 @@ def on_a_terminal(root, *steps, issue_id="2022-q2", piped=None):
     Returns the exit status (None when it had to be killed, still waiting for keys), the output
     with \r\n as \n, and whether the terminal's mode afterwards is the one it had before.
     """
-    master, slave = os.openpty()
+    terminal = PseudoTerminal()
+    slave = terminal.slave
     before = termios.tcgetattr(slave)
 
     def controlling_terminal():  # in the child: a session of its own, with the pty as its terminal
@@ -714,30 +714,18 @@ def on_a_terminal(root, *steps, issue_id="2022-q2", piped=None):
     if piped is not None:
         process.stdin.write(piped.encode())
         process.stdin.close()
-    output, mark = b"", 0
-
-    def read_until(done, seconds=30.0):
-        nonlocal output
-        deadline = time.monotonic() + seconds
-        while not done() and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                output += os.read(master, 65536)
-
+    mark = 0
     try:
         for text, keys in steps:
-            read_until(lambda text=text, mark=mark: text.encode() in output[mark:])
-            mark = len(output)
-            os.write(master, keys.encode())
-        read_until(lambda: process.poll() is not None)
-        read_until(lambda: not select.select([master], [], [], 0.2)[0])  # what it wrote before it ended
-        if process.poll() is None:
-            process.kill()
+            terminal.read_until(lambda text=text, mark=mark: text.encode() in terminal.output[mark:])
+            mark = len(terminal.output)
+            os.write(terminal.master, keys.encode())
+        terminal.read_to_the_end(process)
         restored = termios.tcgetattr(slave) == before
     finally:
         process.wait()
-        os.close(master)
-        os.close(slave)
-    return process.returncode, output.decode("utf-8").replace("\r\n", "\n"), restored
+        terminal.close()
+    return process.returncode, terminal.text(), restored
 
 
 def shown_ids(output):
@@ -1341,16 +1329,40 @@ def test_a_typed_note_that_cannot_be_added_is_kept_and_named(ws, monkeypatch):
     assert again.exit_code == 0 and "fagdag" in issue_text(ws)
 
 
-def test_adding_an_item_from_outside_the_quarter_warns_at_once(ws):
-    """An id typed from another quarter's list: said when it is added, not first at `issue check`."""
+def test_adding_an_item_from_outside_the_quarter_warns_at_once_and_undoing_it_leaves_it_undecided(ws):
+    """An id typed from another quarter's list: said when it is added, not first at `issue check`, with
+    the way back that keeps the item on its own quarter's list (a skip would take it off that too)."""
     invoke(ws, "issue", "new", "2022-q3")
-    item = inbox(ws)[0]  # of April–June 2022
+    item, other = inbox(ws)[:2]  # of April–June 2022
     result = invoke(ws, "issue", "add", "2022-q3", item["id"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.strip().splitlines()[-1] == (
+    warning = result.stderr.strip().splitlines()[-1]
+    assert warning == (
         f"warning: item {item['id']} was published {item['published']}, outside 2022-q3 (2022-07-01 – 2022-09-30); "
-        f"`newsletter issue remove 2022-q3 {item['id']}` takes it out if that was a slip"
+        f"if that was a slip, `newsletter issue remove 2022-q3 {item['id']} --undecided` takes it out and puts it "
+        "back among its quarter's candidates"
     )
+    assert item["id"] not in [i["id"] for i in inbox(ws)]
+    assert invoke(ws, *shlex.split(re.findall(r"`newsletter ([^`]+)`", warning)[0])).exit_code == 0
+    assert item["id"] in [i["id"] for i in inbox(ws)]
+    shown = json.loads(invoke(ws, "show", item["id"], "--json").stdout)
+    assert (shown["status"], shown["cited_in"]) == ("new", [])
+    # Joined to an entry of several items, the entry is not the slip: the item's id is.
+    invoke(ws, "issue", "add", "2022-q3", item["id"])
+    joined = invoke(ws, "issue", "add", "2022-q3", other["id"], "--to", item["id"])
+    ref = next(
+        f"{key}:{n}" for key, entries in outline(ws, "2022-q3")["sections"].items() for n, _ in enumerate(entries, 1)
+    )
+    path = ws / "issues" / "2022-q3.yaml"
+    assert joined.stderr.strip().splitlines()[-1] == (
+        f"warning: item {other['id']} was published {other['published']}, outside 2022-q3 (2022-07-01 – 2022-09-30); "
+        f"if that was a slip, delete its id from the `items:` of {ref} in {path} (and its link from the text), then "
+        f"`newsletter issue unskip {other['id']}` puts it back among its quarter's candidates"
+    )
+    text = issue_text(ws, "2022-q3")
+    path.write_text(text.replace(f"[{item['id']}, {other['id']}]", f"[{item['id']}]"), encoding="utf-8")
+    assert invoke(ws, "issue", "unskip", other["id"]).exit_code == 0
+    assert other["id"] in [i["id"] for i in inbox(ws)]
     invoke(ws, "issue", "new", "2022-q2")
     inside = invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"])
     assert inside.exit_code == 0 and "outside" not in inside.stderr

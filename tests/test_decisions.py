@@ -325,24 +325,14 @@ def test_the_picks_expected_are_the_recorded_share_of_the_quarters_items(tmp_pat
     assert "about 2 likely picks among them" in footer, footer
 
 
-def test_a_past_pick_is_not_compared_with_the_entries_written_about_it(recorded, monkeypatch):
+def test_a_past_pick_is_not_compared_with_the_entries_written_about_it(recorded, model_builds):
     """The 2025-q1 entries were written about a, b and c: the prior of those items, from the store or from
     the record, leaves out the entry citing each (else it would know the answer for those rows)."""
-    from newsletter.curate import model
-
-    seen: list[tuple[list, list]] = []
-    original = model.Model.__init__
-
-    def spy(self, documents, history, cache=None):
-        seen.append((list(documents), list(history)))
-        original(self, documents, history, cache)
-
-    monkeypatch.setattr(model.Model, "__init__", spy)
     root, _ids = recorded
     fill(root, NOW)
     for _ in range(2):
         listing(root)
-        documents, history = seen[-1]
+        documents, history = model_builds[-1]
         own = {d.text.split("\n", 1)[0]: [history[n].title for n in d.own_entries] for d in documents}
         for r in PAST[:3]:
             assert own[r.title] == [r.title], own  # `issue add` titles the entry as the item
@@ -556,19 +546,10 @@ def test_on_a_new_machine_issue_check_sees_a_link_to_an_item_only_a_record_holds
     assert f"links to item {ids['a']} (http://fafo.no/a/), already used in 2025-q1" in checked.output, checked.output
 
 
-def test_show_and_add_after_a_listing_take_its_ranking_and_a_decision_ranks_afresh(recorded, monkeypatch):
+def test_show_and_add_after_a_listing_take_its_ranking_and_a_decision_ranks_afresh(recorded, model_builds):
     """The editor's loop: list, look at one, add it, list again. Only the listing after the decision
     has something new to rank; `show` and `issue add` (its suggested place) take the listing's."""
-    from newsletter.curate import model
-
-    built: list[int] = []
-    original = model.Model.__init__
-
-    def spy(self, *args, **kwargs):
-        built.append(1)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(model.Model, "__init__", spy)
+    built = model_builds
     root, _ids = recorded
     now = fill(root, NOW)
     assert run(root, "issue", "new", "2025-q2").exit_code == 0

@@ -22,7 +22,7 @@ from newsletter.config import Workspace
 from newsletter.models import RawItem, Source
 from newsletter.store import CachedPage, Store
 from newsletter.textcodec import hidden_characters
-from tests.conftest import KOM_SECTIONS, one_source_workspace, write_workspace
+from tests.conftest import KOM_SECTIONS, PseudoTerminal, one_source_workspace, write_workspace
 from tests.server import Route
 
 FEEDS = """
@@ -259,7 +259,7 @@ def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
     invoke(desk.root, "issue", "add", "2025-q2", second, "--section", "norway", "--heading", "Stortinget")
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
     assert f"norway:1 item {second} was already used in 2025-q1: unless it is a follow-up, take the entry out " + (
-        "(`newsletter issue remove 2025-q2 norway:1`)"
+        f"(`newsletter issue remove 2025-q2 {second}`)"
     ) in [p["message"] for p in problems]
 
 
@@ -385,7 +385,7 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
         ("warning", line("deadline:"), "norway:2", "deadline", "norway:2 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
         ("warning", line("heading: Finland"), "international:1", "title", "international:1 under 'Finland' has no title: write its `title`"),
         ("error", line("rapport.pdf"), "international:1", "text", "international:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
-        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or take the entry out ({remove} events:1`)"),
+        ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or, if it belongs to another issue, take the entry out ({remove} events:1 --undecided`)"),
         ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
         ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
         ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
@@ -405,6 +405,92 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
     ]  # fmt: skip
     headings = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["international"]]
     assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order
+
+
+def test_the_removes_check_prints_run_in_order_take_out_the_entries_they_name_and_no_other(desk):
+    """An entry citing one item is named by its id in a remove `issue check` prints: run after another
+    remove printed above it, a place (norway:3) would name the entry below the one meant, and take it out."""
+    first, second, consultation = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n  norway:\n"
+        "    - heading: Stortinget\n      title: Uten tekst\n      text: ''\n"
+        f"    - heading: Stortinget\n      title: Forslag\n      text: Om forslaget.\n      item: {first}\n"
+        "      date: 2025-09-10\n"
+        f"    - heading: Stortinget\n      title: Innstilling\n      text: Om innstillingen.\n      item: {second}\n"
+        f"    - heading: Høringer\n      title: Høring\n      text: Om høringen.\n      item: {consultation}\n",
+        encoding="utf-8",
+    )
+    with Store(Workspace(desk.root).db_path) as store:
+        store.set_status(desk.ids, "picked")  # as `issue add` left them
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    removes = re.findall(r"`newsletter (issue remove [^`]+)`", checked.output)
+    assert removes == ["issue remove 2025-q2 norway:1", f"issue remove 2025-q2 {first} --undecided"], checked.output
+    for command in removes:
+        assert invoke(desk.root, *shlex.split(command)).exit_code == 0, command
+    titles = [e["title"] for e in outline(desk.root)["sections"]["norway"]]
+    assert titles == ["Innstilling", "Høring"]
+    statuses = {ref: json.loads(invoke(desk.root, "show", ref, "--json").stdout)["status"] for ref in desk.ids}
+    assert statuses == {first: "new", second: "picked", consultation: "picked"}
+
+
+def heading_moves(checked: str) -> list[list[str]]:
+    """Every `issue move` an `issue check` printed, in order, once for each time it says to run it."""
+    found = re.findall(r"`newsletter (issue move [^`]+)`(?: (\d+) times)?", checked)
+    return [shlex.split(command) for command, times in found for _ in range(int(times or 1))]
+
+
+def test_the_heading_moves_check_prints_run_in_order_end_in_the_configured_order(desk):
+    """Each move's `--before` is where the moves printed above it leave the entries, so run in the printed
+    order they put every heading together and in newsletter.yaml's order (Stortinget, Politiske tiltak,
+    Høringer), each heading's entries and the unlisted heading's in the order the file had them."""
+    path = issue_file(desk.root)
+    entries = [
+        ("Stortinget", "S1"),
+        ("Høringer", "H1"),
+        ("Stortinget", "S2"),
+        ("Stortinget", "S3"),
+        ("Politiske tiltak", "P1"),
+        ("Politiske tiltak", "Ny forskrift"),
+        ("Annet", "A1"),
+        ("Stortinget", "S4"),
+        ("Politiske tiltak", "P3"),
+        ("Høringer", "H2"),
+        ("Annet", "A2"),
+    ]
+    path.write_text(
+        "id: 2025-q2\npublished: 2025-07-03\nintro: KOM ønsker en god sommer.\nsections:\n  norway:\n"
+        + "".join(f"    - heading: {h}\n      title: {t}\n      text: Om {t}.\n" for h, t in entries),
+        encoding="utf-8",
+    )
+    checked = invoke(desk.root, "issue", "check", "2025-q2")
+    said = [line.split(": heading: ", 1)[1] for line in checked.stdout.splitlines() if ": heading: " in line]
+    move = "`newsletter issue move 2025-q2"
+    assert said == [
+        f"entries under 'Stortinget' are split (norway:1 and norway:3, lines 6 and 12): put them together (run {move} norway:4 --before norway:2` 2 times)",
+        f"heading 'Politiske tiltak' (norway:5) comes after 'Høringer', which newsletter.yaml puts later: move it up (after the moves above, run {move} norway:6 --before norway:4` 2 times)",
+        f"entries under 'Stortinget' are split (norway:1 and norway:8, lines 6 and 27): put them together (after the moves above, {move} norway:8 --before norway:4`)",
+        f"entries under 'Politiske tiltak' are split (norway:6 and norway:9, lines 21 and 30): put them together (after the moves above, {move} norway:9 --before norway:7`)",
+        f"entries under 'Høringer' are split (norway:2 and norway:10, lines 9 and 33): put them together (after the moves above, {move} norway:10 --before norway:9`)",
+        "entries under 'Annet' are split (norway:7 and norway:11, lines 24 and 36): the moves above put them together",
+    ]  # fmt: skip
+    for args in heading_moves(checked.stdout):
+        assert invoke(desk.root, *args).exit_code == 0, args
+    again = invoke(desk.root, "issue", "check", "2025-q2")
+    assert ": heading: " not in again.stdout, again.stdout
+    after = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["norway"]]
+    assert after == [
+        ("Stortinget", "S1"),
+        ("Stortinget", "S2"),
+        ("Stortinget", "S3"),
+        ("Stortinget", "S4"),
+        ("Politiske tiltak", "P1"),
+        ("Politiske tiltak", "Ny forskrift"),
+        ("Politiske tiltak", "P3"),
+        ("Høringer", "H1"),
+        ("Høringer", "H2"),
+        ("Annet", "A1"),
+        ("Annet", "A2"),
+    ]
 
 
 # ---------------------------------------------------------------------- 2. a busy port
@@ -468,12 +554,17 @@ def test_skip_and_unskip_refuse_an_item_an_issue_cites_naming_the_issue_and_entr
         assert sent.stderr == f"Error: item {first} is in 2025-q1 as norway:1, which was sent; nothing was changed\n"
         draft = invoke(desk.root, "issue", command, second)
         assert draft.exit_code == 1
+        does = "skips it" if command == "skip" else "puts it back among the candidates"
+        flag = "" if command == "skip" else " --undecided"
         assert draft.stderr == (
-            f"Error: item {second} is in 2025-q2 as norway:1; take it out first "
-            f"(`newsletter issue remove 2025-q2 {second}`); nothing was changed\n"
+            f"Error: item {second} is in 2025-q2 as norway:1: `newsletter issue remove 2025-q2 {second}{flag}` "
+            f"takes it out and {does}; nothing was changed\n"
         )
     assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "picked"
     assert json.loads(invoke(desk.root, "show", first, "--json").stdout)["status"] == "new"
+    # Followed, the command the unskip's refusal gives does what the unskip meant: the item is undecided.
+    assert invoke(desk.root, "issue", "remove", "2025-q2", second, "--undecided").exit_code == 0
+    assert json.loads(invoke(desk.root, "show", second, "--json").stdout)["status"] == "new"
 
 
 # ---------------------------------------------------------------------- 5. a short prefix
@@ -513,7 +604,7 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", first)
     assert joined.exit_code == 0, joined.output
     # One of an entry's two items names it, but removing it would take the other item and the text too;
-    # a skip of it says the same, not "take it out first".
+    # a skip of it says the same, not "`newsletter issue remove … ITEM` takes it out".
     skipped = invoke(desk.root, "issue", "skip", second)
     assert skipped.exit_code == 1 and f"item {second} is one of the 2 items norway:2 cites" in skipped.stderr
     refused = invoke(desk.root, "issue", "remove", "2025-q2", second)
@@ -521,8 +612,15 @@ def test_add_prints_the_refs_as_they_stand_after_the_whole_command_and_item_ids_
     assert refused.stderr == (
         f"Error: item {second} is one of the 2 items norway:2 cites (with {first}); removing the entry would take "
         f"them and its text too: to drop only this item, delete its id from the entry's `items:` in "
-        f"{issue_file(desk.root)}; to remove the whole entry, `newsletter issue remove 2025-q2 norway:2`; nothing "
-        "was changed\n"
+        f"{issue_file(desk.root)}, then `newsletter issue skip {second}`; to remove the whole entry, `newsletter issue "
+        "remove 2025-q2 norway:2`; nothing was changed\n"
+    )
+    # Asked to leave the item undecided, the refusal offers what leaves it (and the entry's others) undecided.
+    undecided = invoke(desk.root, "issue", "remove", "2025-q2", second[:5], "--undecided")
+    assert undecided.exit_code == 1
+    assert undecided.stderr.endswith(
+        f"`items:` in {issue_file(desk.root)}, then `newsletter issue unskip {second}`; to remove the whole entry, "
+        "`newsletter issue remove 2025-q2 norway:2 --undecided`; nothing was changed\n"
     )
     removed = invoke(desk.root, "issue", "remove", "2025-q2", "norway:2")
     assert removed.stdout == (
@@ -555,43 +653,28 @@ def test_note_text_from_standard_input(desk):
 def test_note_text_typed_on_a_terminal_says_how_to_finish(desk):
     """`--text -` at a keyboard: a prompt on standard error says Ctrl-D ends the note, so the editor
     does not take the waiting command for a hung one; the typed lines are the note."""
-    import select
     import subprocess
-    import time
 
-    master, slave = os.openpty()
+    terminal = PseudoTerminal()
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--workspace", str(desk.root), "issue", "note", "2025-q2"]
         + ["--section", "kom", "--heading", "Møter", "--text", "-"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
+        stdin=terminal.slave,
+        stdout=terminal.slave,
+        stderr=terminal.slave,
         start_new_session=True,  # the pty is its terminal, not the one running the tests
         cwd=Path(__file__).parent.parent,
         env={**os.environ, "PYTHONUTF8": "1"},
     )
-    output = b""
-
-    def read_until(done, seconds=30.0):
-        nonlocal output
-        deadline = time.monotonic() + seconds
-        while not done() and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                output += os.read(master, 65536)
-
     try:
-        read_until(lambda: b"to add it" in output)
-        os.write(master, "KOM møtte politidistriktene.\n".encode())
-        os.write(master, b"\x04")  # Ctrl-D on an empty line: the end of the note
-        read_until(lambda: process.poll() is not None)
-        read_until(lambda: not select.select([master], [], [], 0.2)[0])
-        if process.poll() is None:
-            process.kill()
+        terminal.read_until(lambda: b"to add it" in terminal.output)
+        os.write(terminal.master, "KOM møtte politidistriktene.\n".encode())
+        os.write(terminal.master, b"\x04")  # Ctrl-D on an empty line: the end of the note
+        terminal.read_to_the_end(process)
     finally:
         process.wait()
-        os.close(master)
-        os.close(slave)
-    said = output.decode("utf-8").replace("\r\n", "\n")
+        terminal.close()
+    said = terminal.text()
     assert process.returncode == 0, said
     assert said.startswith("Type the note, then Ctrl-D on an empty line to add it (Ctrl-C cancels):\n"), said
     assert said.endswith("added kom:1  [Møter]  (no title)  (note)\n"), said

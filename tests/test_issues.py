@@ -12,7 +12,9 @@ import datetime as dt
 import difflib
 import json
 import os
+import random
 import re
+import shlex
 import shutil
 import textwrap
 from pathlib import Path
@@ -24,7 +26,7 @@ from newsletter import fsutil
 from newsletter.cli import cli
 from newsletter.collect.urls import identify
 from newsletter.config import Workspace
-from newsletter.curate.edit import Curation, check_issue, issue_states, starting_text
+from newsletter.curate.edit import Curation, check_issue, issue_states, move_entry, starting_text
 from newsletter.curate.issuefile import (
     IssueChanged,
     IssueDocument,
@@ -749,17 +751,74 @@ def test_accepted_must_be_true_or_false(desk):
     )
 
 
-def test_an_item_published_outside_the_quarter_is_a_warning(desk):
-    # The entry's text still links to the item it cited before: that is said too (readers get no link
-    # to the one it cites now).
-    unlinked, outside = desk.check(changed("      item: {current}", "      item: {old}"))
-    assert (outside.level, outside.field) == ("warning", "item")
-    assert f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024" in outside.message
-    assert (unlinked.level, unlinked.field) == ("warning", "text")
-    assert unlinked.message.startswith(f"norway:1 cites item {desk.old} «") and unlinked.message.endswith(
-        "but its text does not link to it, so readers get no link: add `[her](https://www.stortinget.no/gammelt)` "
-        "to its `text`"
-    ), unlinked.message
+# The clean issue with its Stortinget entry linking to the older item instead, or to both.
+OLD_LINKED = CLEAN.replace(
+    "se [her](https://www.stortinget.no/forslag).", "se [her](https://www.stortinget.no/gammelt)."
+)
+BOTH_LINKED = CLEAN.replace(
+    "se [her](https://www.stortinget.no/forslag).",
+    "se [her](https://www.stortinget.no/forslag) og [her](https://www.stortinget.no/gammelt).",
+)
+
+
+def follow(desk: Desk, message: str) -> None:
+    """Run the one `newsletter …` command a message gives, through the command line."""
+    (command,) = re.findall(r"`newsletter ([^`]+)`", message)
+    result = CliRunner().invoke(cli, ["--workspace", str(desk.root), *shlex.split(command)])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_item_published_outside_the_quarter_is_a_warning_and_taking_it_out_leaves_it_undecided(desk):
+    """Another quarter's item: the way out puts it back on that quarter's list and in its draft; a
+    skip, `issue remove`'s default, would drop it from both."""
+    problem = only(
+        desk.check(changed("      item: {current}", "      item: {old}", OLD_LINKED)),
+        "warning",
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: if it belongs to another "
+        f"issue, take the entry out (`newsletter issue remove 2024-q2 {desk.old} --undecided`)",
+        "item",
+    )
+    desk.store.set_status([desk.old], "picked")  # as `issue add` marked it
+    follow(desk, problem.message)
+    assert desk.store.get_item(desk.old).status == "new"
+
+
+def test_an_item_outside_the_quarter_among_several_is_deleted_from_items_then_unskipped(desk):
+    """Deleting an id by hand leaves the item marked picked: the advice goes on to the unskip that makes it
+    undecided again."""
+    problem = only(
+        desk.check(changed("      item: {current}", "      items: [{current}, {old}]", BOTH_LINKED)),
+        "warning",
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: if it belongs to another "
+        f"issue, delete {desk.old} from `items`, then `newsletter issue unskip {desk.old}` puts it back among its "
+        "quarter's candidates",
+        "items",
+    )
+    desk.store.set_status([desk.old], "picked")
+    desk.write(changed("      item: {current}", "      items: [{current}]"))
+    follow(desk, problem.message)
+    assert desk.store.get_item(desk.old).status == "new"
+
+
+def test_an_item_outside_the_quarter_its_own_issue_cites_stays_that_issues_pick(desk):
+    """Already filed where it belongs: taken out here, it stays picked there, so the advice says so."""
+    desk.write(
+        f"id: 2024-q1\nsections:\n  norway:\n    - heading: Stortinget\n      title: Gammelt\n"
+        f"      text: Se [her](https://www.stortinget.no/gammelt).\n      item: {desk.old}\n",
+        "2024-q1",
+    )
+    problems = desk.check(changed("      item: {current}", "      item: {old}", OLD_LINKED))
+    assert [p.message for p in problems] == [
+        f"norway:1 item {desk.old} was published 2024-01-15, outside april–juni 2024: 2024-q1 cites it too: if it "
+        f"belongs there, take the entry out (`newsletter issue remove 2024-q2 {desk.old}`)",
+        "norway:1 links to https://www.stortinget.no/gammelt, already used in 2024-q1: unless it is a follow-up, "
+        f"take the link out of its `text`, or the entry (`newsletter issue remove 2024-q2 {desk.old}`)",
+        f"norway:1 item {desk.old} was already used in 2024-q1: unless it is a follow-up, take the entry out "
+        f"(`newsletter issue remove 2024-q2 {desk.old}`)",
+    ]
+    desk.store.set_status([desk.old], "picked")
+    follow(desk, problems[0].message)
+    assert desk.store.get_item(desk.old).status == "picked"
 
 
 def test_an_item_the_text_does_not_link_to_is_a_warning_naming_the_link_to_add(desk):
@@ -777,7 +836,8 @@ def test_an_entry_dated_outside_the_quarter_is_a_warning(desk):
     only(
         desk.check(changed("      date: 2024-06-27", "      date: 2024-07-01")),
         "warning",
-        "kom:1 is dated 2024-07-01, outside april–juni 2024",
+        "kom:1 is dated 2024-07-01, outside april–juni 2024: correct its `date`, or, if it belongs to another issue, "
+        "take the entry out (`newsletter issue remove 2024-q2 kom:1 --undecided`)",
         "date",
     )
 
@@ -926,6 +986,43 @@ def test_split_heading_runs_are_a_warning(desk):
         "heading",
     )
     assert problem.line == 22
+
+
+MOVE = re.compile(r"`newsletter issue move 2024-q2 (\S+) --before (\S+)`(?: (\d+) times)?")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_heading_moves_run_in_the_printed_order_give_a_valid_order_and_move_nothing_else(desk, seed):
+    """Any section, split and out of order: the moves `issue check` prints, run in that order, leave no
+    heading warning; each heading keeps its entries' order, and the entries of runs no move names keep
+    theirs among themselves. Stortinget, Politiske tiltak and Høringer are listed, in that order; Annet
+    and Politiet are not."""
+    draw = random.Random(seed)
+    headings = ["Stortinget", "Politiske tiltak", "Høringer", "Annet", "Politiet"]
+    entries = [(heading, f"{heading} {n}") for n, heading in enumerate(draw.choices(headings, k=draw.randint(2, 9)))]
+    problems = [p for p in desk.check(norway(*entries)) if p.field == "heading"]
+    still = set(range(1, len(entries) + 1))  # the positions of entries no move names
+    for problem in problems:
+        for ref, before, times in MOVE.findall(problem.message):
+            run = int(times or 1)
+            start = int(problem.entry.split(":")[1])
+            assert ref == f"norway:{start + run - 1}"  # the run's last entry, where the file has it
+            still -= set(range(start, start + run))
+            for _ in range(run):
+                move_entry(desk.curation, "2024-q2", ref, before=before)
+    issue, problems = check_issue(desk.curation, "2024-q2")
+    assert [p.message for p in problems if p.field == "heading"] == []
+    after = [(entry.heading, entry.title) for entry in issue.sections["norway"]]
+    assert sorted(after) == sorted(entries)
+    for heading in headings:  # together, in the file's order
+        mine = [n for n, (h, _t) in enumerate(after) if h == heading]
+        assert not mine or mine[-1] - mine[0] == len(mine) - 1, after
+        assert [after[n] for n in mine] == [e for e in entries if e[0] == heading]
+    order = desk.curation.heading_order("norway")
+    ranks = [rank for heading, _title in after if (rank := order.rank(heading)) is not None]
+    assert ranks == sorted(ranks), after
+    unmoved = [entries[n - 1] for n in sorted(still)]
+    assert [entry for entry in after if entry in unmoved] == unmoved
 
 
 def test_no_publication_date_is_a_warning(desk):

@@ -255,23 +255,14 @@ def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without
     assert model.Features.load(cache, documents, history[:-1]) is None
 
 
-def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(tmp_path, monkeypatch):
+def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(tmp_path, monkeypatch, model_builds):
     """`issue add` or `show` right after `items --issue` rank what it ranked: kept, the model is not loaded."""
     import json
-
-    from newsletter.curate import model
 
     items, _, history = load()
     results = ranking.RankingResults(tmp_path / "var" / ranking.RESULTS_CACHE)
     documents = [item_document(i) for i in items]
-    built = []
-    original = model.Model.__init__
-
-    def spy(self, *args, **kwargs):
-        built.append(1)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(model.Model, "__init__", spy)
+    built = model_builds
 
     def shown(r: ranking.Ranking) -> list[tuple]:
         return [(x.item.id, x.probability, x.why, x.like, x.filed_like, x.beside) for x in r.ranked]

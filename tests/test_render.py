@@ -525,8 +525,8 @@ def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspac
         f"warning: {path}, line {intro_line}: intro: no intro: write the few sentences that open the issue (`intro`)"
     )
     assert warnings[1].endswith(
-        ": date: international:18 is dated 2024-07-01, outside april–juni 2024: correct its `date`, or take the "
-        "entry out (`newsletter issue remove 2024-q2 international:18`)"
+        ": date: international:18 is dated 2024-07-01, outside april–juni 2024: correct its `date`, or, if it "
+        "belongs to another issue, take the entry out (`newsletter issue remove 2024-q2 international:18 --undecided`)"
     )
     # Many warnings would hide the build's own lines: then one line counts them.
     monkeypatch.setattr("newsletter.cli.BUILD_WARNINGS_SHOWN", 1)

@@ -674,7 +674,9 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
             key, position, entry = find_entry(issue, ref)
             if len(entry.items) > 1 and not _PLACE_REF.fullmatch(ref.strip()):
                 # Named by one of its items, the entry would take the others, and its text, with it.
-                raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry))
+                raise NewsletterError(
+                    _one_of_several(issue_id, curation.path(issue_id), ref, key, position, entry, skip=skip)
+                )
             found.setdefault((key, position), entry)
         # From the last place up, so each place still names the entry it named when given.
         blocks = {place: document.pop_entry(*place) for place in sorted(found, key=lambda p: (p[0], -p[1]))}
@@ -743,15 +745,35 @@ def item_statuses(curation: Curation, item_ids: Iterable[str]) -> dict[str, str]
     return statuses
 
 
-def _one_of_several(issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry) -> str:
-    """The refusal to take out a whole entry for one of the several items it cites, and what to do."""
-    others = ", ".join(i for i in entry.items if not i.startswith(item.strip().lower()))
+def _one_of_several(
+    issue_id: str, path: Path, item: str, key: str, position: int, entry: Entry, skip: bool = True
+) -> str:
+    """The refusal to take out a whole entry for one of the several items it cites, and what to do.
+
+    `skip`: whether the command refused (`issue remove`, `issue skip`, `issue unskip`) was to skip the
+    item or to leave it undecided; the commands offered do the same, to this item or to the entry's.
+    """
+    wanted = item.strip().lower()
+    mine = next((i for i in entry.items if i.startswith(wanted)), wanted)
+    others = ", ".join(i for i in entry.items if i != mine)
+    # An id deleted by hand leaves the item marked picked: the status command is the rest of the decision.
+    then = f"`newsletter issue skip {mine}`" if skip else f"`newsletter issue unskip {mine}`"
+    whole = _remove_command(issue_id, f"{key}:{position}", skip)
     return (
         f"item {item} is one of the {len(entry.items)} items {key}:{position} cites (with {others}); removing "
         f"the entry would take them and its text too: to drop only this item, delete its id from the entry's "
-        f"`items:` in {path}; to remove the whole entry, `newsletter issue remove {issue_id} {key}:{position}`; "
-        "nothing was changed"
+        f"`items:` in {path}, then {then}; to remove the whole entry, {whole}; nothing was changed"
     )
+
+
+def _remove_command(issue_id: str, ref: str, skip: bool = True) -> str:
+    """The `issue remove` that takes entry `ref` out and skips its items, or (`skip=False`) leaves them undecided.
+
+    Which is the editor's call in words the message gives: an entry not wanted skips its items, so a
+    later `draft` does not add them back; one that belongs to another issue, or was added by a slip,
+    leaves them undecided, so they stay on their own quarter's list.
+    """
+    return f"`newsletter issue remove {issue_id} {ref}{'' if skip else ' --undecided'}`"
 
 
 def move_entry(
@@ -845,6 +867,7 @@ def set_item_status(curation: Curation, refs: Iterable[str], status: str) -> lis
 
 
 def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
+    skipping = status == "skipped"  # else unskipping: the way out leaves the item undecided too
     for issue_id in list_issue_ids(curation.workspace.issues_dir):
         if (error := _read_error(curation, issue_id)) is not None:
             raise NewsletterError(f"{error}; it may cite item {item.id}: fix it first; nothing was changed")
@@ -868,10 +891,12 @@ def _refuse_cited(curation: Curation, item: Item, status: str) -> None:
             )
         entry = issue.sections[key][position - 1]  # read once, above
         if len(entry.items) > 1:
-            raise NewsletterError(_one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry))
+            raise NewsletterError(
+                _one_of_several(issue_id, curation.path(issue_id), item.id, key, position, entry, skip=skipping)
+            )
         raise NewsletterError(
-            f"item {item.id} is in {issue_id} as {key}:{position}; take it out first "
-            f"(`newsletter issue remove {issue_id} {item.id}`); nothing was changed"
+            f"item {item.id} is in {issue_id} as {key}:{position}: {_remove_command(issue_id, item.id, skipping)} "
+            f"takes it out and {'skips it' if skipping else 'puts it back among the candidates'}; nothing was changed"
         )
 
 
@@ -1252,13 +1277,27 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(document.data, field) if field and field in document.data else None
         problems.append(Problem(level, message, path, line, field, ref or None))
 
-    def take_out(where: str) -> str:
-        """The command that takes entry `where` out of the issue (its items are skipped)."""
-        return f"`newsletter issue remove {issue_id} {where}`"
+    def take_out(where: str, entry: Entry, elsewhere: bool = False) -> str:
+        """The command that takes entry `where` out of the issue: its items are skipped, as the editor
+        does not want them, or, when they belong to another issue (`elsewhere`), left undecided, so
+        they stay on their own quarter's list and in its draft.
 
-    def drop_item(where: str, entry: Entry, item_id: str) -> str:
-        """How to take one item out: the entry with it when it is the entry's only one, else its id."""
-        return f"take the entry out ({take_out(where)})" if len(entry.items) == 1 else f"delete {item_id} from `items`"
+        An entry citing one item is named by its id, which stays right when another remove printed
+        above it was run first; by its place, the entry below the one removed would go instead.
+        """
+        return _remove_command(issue_id, entry.items[0] if len(entry.items) == 1 else where, skip=not elsewhere)
+
+    def drop_item(where: str, entry: Entry, item_id: str, elsewhere: bool = False) -> str:
+        """How to take one item out: the entry with it when it is the entry's only one, else its id
+        (which leaves it marked picked: for one of another issue, `unskip` makes it undecided again)."""
+        if len(entry.items) == 1:
+            return f"take the entry out ({take_out(where, entry, elsewhere)})"
+        if elsewhere:
+            return (
+                f"delete {item_id} from `items`, then `newsletter issue unskip {item_id}` puts it back among its "
+                "quarter's candidates"
+            )
+        return f"delete {item_id} from `items`"
 
     def invisible(value: str, name: str, entry: Entry | None = None, where: str = "") -> None:
         """Warn of the invisible characters of a field, at the line and column of the first."""
@@ -1319,7 +1358,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             say(
                 "error",
                 f"'{entry.title or entry.heading}' has no text: write its `text`, or take the entry out "
-                f"({take_out(where)})",
+                f"({take_out(where, entry)})",
                 "text",
             )
         cited = _stored_items(curation, entry.items)
@@ -1345,10 +1384,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
         for item in cited:
             if first and last and item.published and not first <= item.published <= last:
+                if there := cited_elsewhere(curation, issue_id, [item.id]).get(item.id):
+                    # Filed where it belongs too: taken out here, it stays that issue's pick.
+                    advice = f"{', '.join(there)} cites it too: if it belongs there, {drop_item(where, entry, item.id)}"
+                else:
+                    advice = f"if it belongs to another issue, {drop_item(where, entry, item.id, elsewhere=True)}"
                 say(
                     "warning",
-                    f"item {item.id} was published {item.published.isoformat()}, outside {issue.period}: if it "
-                    f"belongs to another issue, {drop_item(where, entry, item.id)}",
+                    f"item {item.id} was published {item.published.isoformat()}, outside {issue.period}: {advice}",
                     field_name,
                 )
         if not entry.title:
@@ -1358,8 +1401,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if first and entry.date and not first <= entry.date <= last:
             say(
                 "warning",
-                f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or take the entry "
-                f"out ({take_out(where)})",
+                f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or, if it belongs "
+                f"to another issue, take the entry out ({take_out(where, entry, elsewhere=True)})",
                 "date",
             )
         if entry.deadline and issue.published and entry.deadline < issue.published:
@@ -1376,7 +1419,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             written = links
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
-        slip = f"take the link out of its `text`, or the entry ({take_out(where)})"
+        slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
         for link, as_written in zip(links, written, strict=True):
             if not link:
                 say(
@@ -1542,25 +1585,46 @@ def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, en
 
     An unlisted heading is never out of order: readers get it where the editor put it (the outputs
     follow the file), and a new one is only placed after the listed ones. Each says which `issue
-    move` puts the run where it belongs (`_move_run`).
+    move` puts the run where it belongs (`_move_run`), with the positions the moves printed above it
+    leave: run in the order printed, the moves end in a valid order and no entry they do not name
+    changes place among the others.
     """
     problems = []
     order = curation.heading_order(key)
-    seen: dict[str, tuple[int, Entry]] = {}  # heading → the last position of its latest run, and that entry
+    seen: dict[str, tuple[int, Entry]] = {}  # heading → the last position of its first run, and that entry
     latest: tuple[int, str] | None = None  # the rank and heading of the latest listed heading so far
-    runs = heading_runs(entries)
-    for heading, members in runs:
+    # The headings of the entries read so far, in the order the moves printed so far leave them.
+    # Every move takes the run being read up among these, so that run and those after it still stand
+    # where the file has them: only a move's `--before` needs the moves above it.
+    arranged: list[str] = []
+    moved = False  # whether a move is printed above, in this section
+
+    def advice(members: list[tuple[int, Entry]], index: int) -> str:
+        """The move that puts the run `members` at 0-based `index` of `arranged`, which it then records."""
+        nonlocal moved
+        arranged[index:index] = [heading_key(e.heading) for _p, e in members]
+        command = _move_run(issue_id, key, members, index + 1, after_moves=moved)
+        moved = True
+        return command
+
+    for heading, members in heading_runs(entries):
         start, entry = members[0]
         where = f"{key}:{start}"
         name = heading_key(heading)
         if name in seen:
             end, earlier = seen[name]
+            # Beside its other run, wherever the moves above have taken that.
+            after = max(i for i, other in enumerate(arranged) if other == name) + 1
+            if after == len(arranged):  # nothing stands between them any more
+                arranged.extend(name for _ in members)
+                fix = "the moves above put them together"
+            else:
+                fix = f"put them together {advice(members, after)}"
             problems.append(
                 Problem(
                     "warning",
                     f"entries under '{entry.heading}' are split ({key}:{end} and {where}, lines "
-                    f"{earlier.line_of('heading')} and {entry.line_of('heading')}): put them together "
-                    f"{_move_run(issue_id, key, members, end + 1)}",
+                    f"{earlier.line_of('heading')} and {entry.line_of('heading')}): {fix}",
                     path,
                     entry.line_of("heading"),
                     "heading",
@@ -1570,35 +1634,37 @@ def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, en
             continue  # where it belongs is beside its other run: no second warning, with a move that would clash
         seen[name] = members[-1]
         rank = order.rank(heading)
-        if rank is None:
-            continue
-        if latest is not None and rank < latest[0]:
-            # Before the first run of a heading newsletter.yaml puts after this one.
-            before = next(p for h, ms in runs for p, _e in ms[:1] if (r := order.rank(h)) is not None and r > rank)
+        if rank is not None and latest is not None and rank < latest[0]:
+            # Before the first entry of a heading newsletter.yaml puts after this one.
+            before = next(i for i, other in enumerate(arranged) if (r := order.rank(other)) is not None and r > rank)
             problems.append(
                 Problem(
                     "warning",
                     f"heading '{entry.heading}' ({where}) comes after '{latest[1]}', which newsletter.yaml puts "
-                    f"later: move it up {_move_run(issue_id, key, members, before)}",
+                    f"later: move it up {advice(members, before)}",
                     path,
                     entry.line_of("heading"),
                     "heading",
                     where,
                 )
             )
-        if latest is None or rank > latest[0]:
+        else:
+            arranged.extend(name for _ in members)
+        if rank is not None and (latest is None or rank > latest[0]):
             latest = (rank, heading)
     return problems
 
 
-def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int) -> str:
+def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int, after_moves: bool = False) -> str:
     """The `issue move` that puts a run of entries (their positions in `members`) before position `before`.
 
     One entry moves at a time: moving the run's last entry before `before` again and again brings
-    the whole run there in its own order, so the command is the same each time.
+    the whole run there in its own order, so the command is the same each time. `after_moves`: the
+    positions are those the moves printed above leave, and the advice says so.
     """
     command = f"`newsletter issue move {issue_id} {key}:{members[-1][0]} --before {key}:{before}`"
-    return f"({command})" if len(members) == 1 else f"(run {command} {len(members)} times)"
+    run = command if len(members) == 1 else f"run {command} {len(members)} times"
+    return f"(after the moves above, {run})" if after_moves else f"({run})"
 
 
 def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
