@@ -993,6 +993,10 @@ def test_links_of_finds_links_and_autolinks_once_each_in_order():
 def test_links_of_ignores_plain_text_and_an_image_is_the_link_every_output_makes_of_it():
     assert links_of("Ingen lenker her, bare https://naked.no og [klammer].") == []
     assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == ["https://www.politiet.no/forside.png"]
+    # An image inside a link is that link's words: the link keeps its address, and the picture is no link.
+    assert links_of("[![Forsiden](https://politiet.no/forside.png)](https://politiet.no/rapport.pdf)") == [
+        "https://politiet.no/rapport.pdf"
+    ]
     assert links_of("") == [] and links_of(None) == []
 
 
@@ -1202,6 +1206,30 @@ def test_an_image_without_a_description_is_a_warning_naming_the_link_text_reader
     assert problem.message == (
         "has an image with no description, ![](https://kom.no/sol.jpg): readers get a link to the picture named "
         "«Bilde: sol.jpg»; write a link that says what it shows: [what the picture shows](https://kom.no/sol.jpg)"
+    )
+
+
+def test_an_image_inside_a_link_is_a_warning_whose_link_to_write_keeps_the_links_address(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    linked = "[![Forsiden av planen](https://intermin.fi/forside.png)](https://intermin.fi/plan.pdf)"
+    problem = only(desk.check(changed(old, f"      text: Se {linked}.\n")), "warning", "has an image", "text")
+    assert problem.message == (
+        f"international:2 has an image inside a link, {linked}: readers get the link with the words «Forsiden av "
+        "planen» in place of the picture (no picture from elsewhere is loaded into their mail); write the link "
+        "itself: [Forsiden av planen](https://intermin.fi/plan.pdf)"
+    )
+    advised = problem.message.rsplit("write the link itself: ", 1)[1]
+    assert desk.check(changed(old, f"      text: Se {advised}.\n")) == []
+
+
+def test_an_image_with_no_description_inside_a_link_is_a_warning_to_name_where_the_link_leads(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se [![](https://intermin.fi/ikon.png)](https://intermin.fi/plan.pdf).\n")
+    problem = only(desk.check(text), "warning", "has an image with no description", "text")
+    assert problem.message == (
+        "international:2 has an image with no description, ![](https://intermin.fi/ikon.png), inside a link to "
+        "https://intermin.fi/plan.pdf: readers get the link without the picture; write words that say where it "
+        "leads: [what the link leads to](https://intermin.fi/plan.pdf)"
     )
 
 

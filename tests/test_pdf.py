@@ -402,6 +402,26 @@ def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address
     assert "https://example.org/forside.png" in uri_actions(raw_pdf(pdf))
 
 
+def test_an_image_inside_a_link_is_the_links_words_with_one_footnote_to_the_links_address(tmp_path):
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Publikasjoner",
+            title="Tilstandsrapporten",
+            text="Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf).",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = pdf_text(pdf)
+    assert "Les Forsiden av rapporten" in collapse(text)
+    assert squeeze(text).count("https://example.org/rapport.pdf") == 1  # the footnote, once
+    assert "forside.png" not in squeeze(text)
+    assert {uri for uri in uri_actions(raw_pdf(pdf)) if "example.org" in uri} == {"https://example.org/rapport.pdf"}
+
+
 def test_text_is_set_in_open_sans_embedded(sample):
     """A font made for reading (Debian's fonts-open-sans), embedded; DejaVu Sans, the fallback, is not needed.
 

@@ -427,6 +427,33 @@ def test_an_image_is_a_link_to_the_picture_in_every_output_and_its_text_is_never
     assert f"[{second[1]}] https://example.org/bilder/side%202.png" in text
 
 
+def test_an_image_inside_a_link_is_the_links_words_and_the_link_keeps_its_address(tmp_path):
+    """A pasted linked picture, `[![Forsiden](…/forside.png)](…/rapport.pdf)`: readers follow the link to the
+    report, named by the picture's description (or by its own address when there is none), never a nameless link
+    beside a link to the cover (WCAG 2.4.4)."""
+    from bs4 import BeautifulSoup
+
+    issue = image_issue()
+    issue.sections["kom"][0].text = (
+        "Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf) i dag, "
+        "og [![](https://example.org/ikon.png)](https://example.org/vedlegg.pdf)."
+    )
+    result = build(issue, SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html"):
+        page = BeautifulSoup(result.files[name].read_text(encoding="utf-8"), "html.parser")
+        links = [(a["href"], a.get_text(" ", strip=True)) for a in page.find_all("a", href=True)]
+        assert ("https://example.org/rapport.pdf", "Forsiden av rapporten") in links, name
+        assert ("https://example.org/vedlegg.pdf", "vedlegg.pdf") in links, name
+        assert not [href for href, _ in links if href.endswith(".png")], name
+        assert [href for href, words in links if not words] == [], name
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    report = re.search(r"Les Forsiden av rapporten \[(\d+)\] i dag, og vedlegg\.pdf \[(\d+)\]\.", text)
+    assert report, text
+    assert f"[{report[1]}] https://example.org/rapport.pdf" in text
+    assert f"[{report[2]}] https://example.org/vedlegg.pdf" in text
+    assert ".png" not in text
+
+
 def test_events_go_into_a_calendar(tmp_path):
     from icalendar import Calendar
 

@@ -40,7 +40,7 @@ from newsletter.curate.ranking import Ranking, article_text, link_targets, linke
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import image_label, images_of, links_of
+from newsletter.render.markdown import Image, image_label, images_of, links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import character_name, hidden_characters, strip_hidden
@@ -1170,8 +1170,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
-    for description, address in images_of(issue.intro):
-        add("warning", _image_message(description, address), field="intro")
+    for image in images_of(issue.intro):
+        add("warning", _image_message(image), field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
@@ -1313,8 +1313,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                     f"{drop_item(where, entry, item_id)}",
                     field_name,
                 )
-        for description, address in images_of(entry.text):
-            say("warning", _image_message(description, address), "text")
+        for image in images_of(entry.text):
+            say("warning", _image_message(image), "text")
     for key, entries in issue.sections.items():
         if not entries:
             add(
@@ -1359,9 +1359,25 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
     }
 
 
-def _image_message(description: str, address: str) -> str:
-    """The warning for an image (`markdown.images_of`) in a text: every output makes it a link to the picture,
-    and the editor had better write that link, with words that say what the picture shows."""
+def _image_message(image: Image) -> str:
+    """The warning for an image (`markdown.images_of`) in a text: what readers get in its place, and the link
+    the editor had better write, with words that say what the picture shows or where the link leads.
+
+    An image inside a link (`[![Forsiden](…/forside.png)](…/rapport.pdf)`) is the link's words in every
+    output, so the link to write keeps the outer link's address, not the picture's.
+    """
+    description, picture, address = image.description, image.picture, image.address
+    if image.link is not None and description.strip():
+        return (
+            f"has an image inside a link, [![{description}]({picture})]({address}): readers get the link with "
+            f"the words «{description}» in place of the picture (no picture from elsewhere is loaded into their "
+            f"mail); write the link itself: [{description}]({address})"
+        )
+    if image.link is not None:
+        return (
+            f"has an image with no description, ![]({picture}), inside a link to {address}: readers get the "
+            f"link without the picture; write words that say where it leads: [what the link leads to]({address})"
+        )
     if description.strip():
         return (
             f"has an image, ![{description}]({address}): readers get a link to the picture instead (no picture "
