@@ -1233,13 +1233,33 @@ def test_an_image_with_no_description_inside_a_link_is_a_warning_to_name_where_t
     )
 
 
-def test_an_image_from_a_data_address_is_an_error_as_such_a_link_is(desk):
+@pytest.mark.parametrize("address", ["data:image/png;base64,AAAA", "kart.png"])
+def test_an_image_from_an_address_no_reader_can_open_is_one_error_with_no_link_to_write(desk, address):
+    """The error asks for the picture's https:// address; no warning then offers `[planen](kart.png)`, the very
+    link the error refuses."""
     old = "      text: Se [her](https://intermin.fi/plan).\n"
-    problems = desk.check(changed(old, "      text: Se ![planen](data:image/png;base64,AAAA).\n"))
-    assert [(p.level, p.message.split(" ", 3)[1:3]) for p in problems] == [
-        ("error", ["links", "to"]),
-        ("warning", ["has", "an"]),
-    ]
-    assert problems[0].message.endswith(
-        "which is no http(s) or mailto address: write the page's full https:// address in its `text`"
+    problem = only(desk.check(changed(old, f"      text: Se ![planen]({address}).\n")), "error", "image", "text")
+    assert problem.message == (
+        f"international:2 has an image from '{address}', which is no http(s) address: every output makes an image "
+        "a link to its picture, and no reader can open this one; write the picture's full https:// address in its "
+        "`text`"
+    )
+    fixed = desk.check(changed(old, "      text: Se ![planen](https://intermin.fi/kart.png).\n"))
+    assert [p.level for p in fixed] == ["warning"]  # the picture is a link: write it as one
+
+
+def test_an_image_in_a_link_no_reader_can_open_is_the_links_error_alone(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se [![planen](https://intermin.fi/kart.png)](plan.pdf).\n")
+    problem = only(desk.check(text), "error", "links to 'plan.pdf', which is no http(s) or mailto address", "text")
+    assert problem.message.endswith("write the page's full https:// address in its `text`")
+
+
+def test_an_image_in_the_intro_from_an_address_no_reader_can_open_asks_for_its_https_address(desk):
+    """The intro's links are not checked as an entry's are, so its image warning says what to write instead."""
+    text = changed("intro: KOM ønsker en god sommer.\n", "intro: KOM ønsker en god sommer. ![Sol](sol.jpg)\n")
+    problem = only(desk.check(text), "warning", "has an image", "intro")
+    assert problem.message == (
+        "has an image, ![Sol](sol.jpg), that every output makes a link to 'sol.jpg', which is no http(s) address, "
+        "so no reader can open it: write the picture's full https:// address there"
     )

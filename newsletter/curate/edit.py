@@ -1254,6 +1254,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
         slip = f"take the link out of its `text`, or the entry ({take_out(where)})"
+        pictures = {image.picture for image in images_of(entry.text) if image.link is None}  # links of their own
         for link, as_written in zip(links, written, strict=True):
             if not link:
                 say(
@@ -1263,6 +1264,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
                 continue
             scheme = link.split(":", 1)[0].lower() if ":" in link else ""
+            if scheme not in ("http", "https", "mailto") and as_written in pictures:
+                say(
+                    "error",
+                    f"has an image from '{link}', which is no http(s) address: every output makes an image a link "
+                    "to its picture, and no reader can open this one; write the picture's full https:// address "
+                    "in its `text`",
+                    "text",
+                )
+                continue
             if scheme not in ("http", "https", "mailto"):
                 say(
                     "error",
@@ -1314,7 +1324,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                     field_name,
                 )
         for image in images_of(entry.text):
-            say("warning", _image_message(image), "text")
+            if _openable(image.address):  # else the error about its link above says what to write
+                say("warning", _image_message(image), "text")
     for key, entries in issue.sections.items():
         if not entries:
             add(
@@ -1367,6 +1378,14 @@ def _image_message(image: Image) -> str:
     output, so the link to write keeps the outer link's address, not the picture's.
     """
     description, picture, address = image.description, image.picture, image.address
+    if not _openable(address):
+        # Only a link a reader can open is worth writing: for the others, say what address to write instead.
+        written = f"![{description}]({picture})" if image.link is None else f"[![{description}]({picture})]({address})"
+        what = "the picture's" if image.link is None else "the page's"
+        return (
+            f"has an image, {written}, that every output makes a link to '{address}', which is no http(s) "
+            f"address, so no reader can open it: write {what} full https:// address there"
+        )
     if image.link is not None and description.strip():
         return (
             f"has an image inside a link, [![{description}]({picture})]({address}): readers get the link with "
@@ -1387,6 +1406,13 @@ def _image_message(image: Image) -> str:
         f"has an image with no description, ![]({address}): readers get a link to the picture named "
         f"«{image_label(address)}»; write a link that says what it shows: [what the picture shows]({address})"
     )
+
+
+def _openable(address: str) -> bool:
+    """Whether `issue check` takes `address` as a link a reader can open: an http(s) address with no
+    `address_problem`, or a mailto one (the entries' link checks raise an error for every other)."""
+    scheme = address.split(":", 1)[0].lower() if ":" in address else ""
+    return scheme == "mailto" or (scheme in ("http", "https") and address_problem(address) is None)
 
 
 # How many invisible characters of one field a warning places; the rest are counted.
