@@ -1130,6 +1130,17 @@ def test_invisible_characters_in_a_block_text_are_placed_line_by_line(desk):
     ) in problem.message
 
 
+def test_a_line_separator_in_a_title_is_a_warning_to_write_a_space_for_it(desk):
+    """Deleted, U+2028 would run "om" and "nye" together: the editor is asked for the space every output shows."""
+    text = changed("      title: Høring om nye tiltak\n", "      title: Høring om\u2028nye tiltak\n")
+    problem = only(desk.check(text), "warning", "norway:2 holds a line or page break", "title")
+    assert problem.message == (
+        "norway:2 holds a line or page break that some programs show and others do not (pasted in with the words, "
+        "or from a PDF): replace U+2028 LINE SEPARATOR at column 23 with a space; every output shows it as a space"
+    )
+    assert text.split("\n")[problem.line - 1][23 - 1] == "\u2028"  # splitlines() would break the line there
+
+
 def test_an_escape_of_an_invisible_character_in_a_quoted_value_is_named_as_written(desk):
     text = changed("    - heading: UNODC\n", '    - heading: "UN\\u2066ODC \\x07"\n')
     problem = only(desk.check(text), "warning", "international:1 holds 2 invisible characters", "heading")

@@ -365,6 +365,58 @@ def test_invisible_characters_reach_no_output_and_what_scripts_need_stays(tmp_pa
     assert FAMILY in str(event["description"]) and PERSIAN in str(event["description"])
 
 
+def break_issue() -> Issue:
+    """Breaks pasted between words: VT (Word's Shift+Enter), FF (a PDF's page), NEL (a Latin-1 file), FS, and
+    the Unicode line and paragraph separators, in every field an output shows."""
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev\u2028fra KOM",
+        period="juli–september 2024",
+        audience="Til\x0bsamarbeidsaktører",
+        intro="Godt\x0cnytt år. Se [oversikten\x85her](https://www.politiet.no/kom).",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["norway"] = [
+        Entry(
+            heading="Regjeringen\u2029Justis",
+            title="Ny\x1crapport om menneskehandel",
+            text="Linje\x85neste og\u2028linje\x0bskift.\n\nSide\x0c\x0cskift.",
+            event_date=dt.date(2024, 9, 1),
+        )
+    ]
+    return issue
+
+
+BROKEN_WORDS = (
+    "Nyhetsbrev fra KOM",
+    "Til samarbeidsaktører",
+    "Godt nytt år",
+    "oversikten her",
+    "Regjeringen Justis",
+    "Ny rapport om menneskehandel",
+    "Linje neste og linje skift.",
+    "Side skift.",
+)
+
+
+def test_a_break_between_words_is_a_space_in_every_output(tmp_path):
+    """Deleted, "Linje\\x85neste" read "Linjeneste"; kept, U+2028 broke a line in some readers and not in others."""
+    from icalendar import Calendar
+
+    result = build(break_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html", "email.txt"):
+        text = result.files[name].read_text(encoding="utf-8")
+        assert hidden_characters(text) == [], name
+        for words in BROKEN_WORDS:
+            if name == "email.txt":  # wrapped at 78 columns
+                assert words in " ".join(text.split()), (name, words)
+            else:
+                assert words in text, (name, words)
+    (event,) = Calendar.from_ical(result.files["events.ics"].read_text(encoding="utf-8")).walk("VEVENT")
+    assert str(event["summary"]) == "Ny rapport om menneskehandel"
+    assert str(event["description"]) == "Linje neste og linje skift.\n\nSide skift."
+
+
 def test_headings_that_read_the_same_are_one_heading_whatever_invisible_characters_they_hold():
     issue = invisible_issue()
     issue.sections["norway"] = [

@@ -43,7 +43,7 @@ from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
 from newsletter.render.markdown import Image, image_label, images_of, links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
-from newsletter.textcodec import character_name, hidden_characters, strip_hidden
+from newsletter.textcodec import character_name, hidden_characters, is_break, strip_hidden
 
 STARTING_TEXT_LIMIT = 320
 FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
@@ -1426,24 +1426,36 @@ def _invisible_message(value: str, found: list[tuple[int, str]], written: list[S
     14" on the line the warning names, "at line 31, column 2" on another, an escape named as written.
     Without `written`, each is placed by the words before it ("after «Ny rapp»").
     """
+    breaks = sum(1 for _, char in found if is_break(char))
+    # Deleted, a form feed between two words would run them together: every output shows it as a space, and
+    # the editor is asked for one.
+    mixed = 0 < breaks < len(found)
     places = []
     for number, (index, char) in enumerate(found[:INVISIBLE_LISTED]):
         if written:
             at = written[number]
             what = f"the escape {at.escape} ({character_name(char)})" if at.escape else character_name(char)
             where = f"column {at.column}" if at.line == written[0].line else f"line {at.line}, column {at.column}"
-            places.append(f"{what} at {where}")
+            place = f"{what} at {where}"
         else:
             before = " ".join(strip_hidden(value[:index]).split())[-16:]
-            places.append(f"{character_name(char)} " + (f"after «{before}»" if before else "at the start"))
+            place = f"{character_name(char)} " + (f"after «{before}»" if before else "at the start")
+        places.append(place + (" (a line or page break: replace it with a space)" if mixed and is_break(char) else ""))
     if len(found) > INVISIBLE_LISTED:
         places.append(f"{len(found) - INVISIBLE_LISTED} more")
     listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
     one = len(found) == 1
+    them = "it" if one else "them"
+    if breaks == len(found):
+        count = "a line or page break" if one else f"{len(found)} line or page breaks"
+        return (
+            f"holds {count} that some programs show and others do not (pasted in with the words, or from a "
+            f"PDF): replace {listed} with a space; every output shows {them} as a space"
+        )
+    count = "an invisible character" if one else f"{len(found)} invisible characters"
     return (
-        f"holds {'an invisible character' if one else f'{len(found)} invisible characters'} that can hide or "
-        f"reorder text (pasted in with the words, or from a PDF): delete {listed}; every output leaves "
-        f"{'it' if one else 'them'} out"
+        f"holds {count} that can hide or reorder text (pasted in with the words, or from a PDF): delete {listed}; "
+        f"every output leaves {them} out" + (", a line or page break as a space" if breaks else "")
     )
 
 
