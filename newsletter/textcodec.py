@@ -14,7 +14,8 @@ The rules: `strip_xml_forbidden` keeps the archive's feed, sitemap and pages
 well-formed whatever an issue file holds, and `strip_hidden` keeps every
 output and every collected title free of the invisible characters that hide
 or reorder text, a control character that breaks a line or page made a space
-(`hidden_characters` lets `issue check` name them to the editor).
+(`hidden_characters` lets `issue check` name them to the editor, and
+`visible` shows them in what a terminal lists).
 """
 
 from __future__ import annotations
@@ -203,6 +204,18 @@ def strip_hidden(text: str) -> str:
     """
     visible = _HIDDEN.sub("", text)
     return _BREAKS.sub("", _BREAK_BETWEEN_WORDS.sub(" ", visible))
+
+
+def visible(text: str) -> str:
+    """`text` for a person to read on a terminal: each invisible character `hidden_characters` lists shown
+    as its code point, "Ny ⟨U+202E⟩rapport", everything else as it is.
+
+    Printed raw, a bidirectional override or isolate reorders what follows it as the terminal lays out
+    the line by Unicode TR9 (the Bidirectional Algorithm): "rapport", U+202E, "fdp.exe" reads
+    "rapportexe.pdf" ("Trojan Source", CVE-2021-42574); a control character such as ESC can even
+    command the terminal. For listings only: JSON and the files keep the text as it is.
+    """
+    return _INVISIBLE.sub(lambda found: f"⟨U+{ord(found.group()):04X}⟩", text)
 
 
 def character_name(char: str) -> str:

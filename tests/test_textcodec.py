@@ -14,6 +14,7 @@ from newsletter.textcodec import (
     hidden_characters,
     is_break,
     strip_hidden,
+    visible,
 )
 
 TITLE = "“Menneskehandel i Norge” – ny rapport om € og søkere"
@@ -152,3 +153,12 @@ def test_a_character_is_named_for_the_editor():
     assert character_name("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
     assert character_name("\x0c") == "U+000C, a control character"
     assert character_name("\U000e0041") == "U+E0041 TAG LATIN CAPITAL LETTER A"
+
+
+def test_visible_shows_each_invisible_character_as_its_code_point_and_nothing_else():
+    assert visible("Ny \u202erapport\u202c om\u2028tvangs\x1b[31marbeid") == (
+        "Ny ⟨U+202E⟩rapport⟨U+202C⟩ om⟨U+2028⟩tvangs⟨U+001B⟩[31marbeid"
+    )
+    kept = "Tab\tog linje\n, Familie: 👨\u200d👩\u200d👧, menneske\u00adhandel, \u0645\u06cc\u200c"
+    assert visible(kept) == kept
+    assert visible("\U000e0041") == "⟨U+E0041⟩"
