@@ -26,6 +26,7 @@ from newsletter.errors import NewsletterError, NotFound, UsageError, os_error_ad
 from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
+from newsletter.textcodec import visible
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from newsletter.curate.issuefile import Problem
@@ -227,6 +228,18 @@ def _progress_bar(label: str):
 def _count(number: int, noun: str, plural: str | None = None) -> str:
     """ "1 error", "2 errors"; "1 entry", "2 entries" (with `plural`)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def _echo_visible(line: str, err: bool = False, **style) -> None:
+    """Print a line holding the editor's or a source's words (a title, a heading, a problem quoting them), each
+    invisible character shown as its code point, "⟨U+202E⟩" (`textcodec.visible`); `style` as click.secho.
+
+    The one way listings reach the terminal: printed raw, a right-to-left override reverses the rest of the
+    line as the terminal lays it out (Unicode TR9), so the editor would read something else than the file
+    holds. JSON (`_json_out`) and the files keep every character as it is.
+    """
+    # click.secho would add a reset code even with no style, which a terminal's reader sees as noise.
+    click.echo(click.style(visible(line), **style) if style else visible(line), err=err)
 
 
 def _json_out(data) -> None:
@@ -495,7 +508,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
         return
     learned = ranking is not None and ranking.learned
     for line in item_lines(listed, learned):
-        click.echo(line)
+        _echo_visible(line)
     if ranking is not None:
         click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all), err=True)
 
@@ -595,7 +608,7 @@ def show(ctx: Context, item_id, as_json):
             value = ", ".join(value)
         if value in (None, ""):
             continue
-        click.echo(f"{key + ':':<16}{value}")
+        _echo_visible(f"{key + ':':<16}{value}")
 
 
 # ---------------------------------------------------------------------- issue
@@ -650,7 +663,7 @@ def issue_list(ctx: Context, as_json):
         return
     for s in states:
         published = s.published.isoformat() if s.published else "not published"
-        click.echo(
+        _echo_visible(
             f"{s.id}  {s.state:<8} {s.period:<24} {published:<14} {_count(s.entries, 'entry', 'entries'):>11}  "
             f"{_count(s.errors, 'error')}, {_count(s.warnings, 'warning')}"
         )
@@ -686,7 +699,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         outside = [(i.id, i.published, each) for i, each in dated if i.published and not since <= i.published <= until]
         path = curation.path(issue_id)
     for each in placed:  # refs as they stand once every item is in
-        click.echo((f"added {each.item} to " if to else "added ") + _placed_line(each))
+        _echo_visible((f"added {each.item} to " if to else "added ") + _placed_line(each))
     if unaccepted := next((each for each in placed if each.unaccepted), None):
         ref = f"{unaccepted.section}:{unaccepted.position}"
         # Said, not done quietly: the editor accepted that entry once and would not look at it again.
@@ -762,9 +775,9 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
             f"{message}; the note's text is kept in {kept}: once that is fixed, "
             f"`newsletter issue note {issue_id} --section {section} --heading '{heading}' --text - < {kept}` adds it"
         ) from exc
-    click.echo("added " + _placed_line(placed))
+    _echo_visible("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
-        click.echo(f"  cites item {item.id} «{item.title}» by its link")
+        _echo_visible(f"  cites item {item.id} «{item.title}» by its link")
 
 
 # What ends typed input on this system's terminal: EOF at the start of a line.
@@ -811,7 +824,7 @@ def issue_remove(ctx: Context, issue_id, refs, undecided):
         removed = remove_entries(curation, issue_id, refs, skip=not undecided)
         statuses = item_statuses(curation, removed.items)
     for placed in removed.entries:
-        click.echo("removed " + _placed_line(placed))
+        _echo_visible("removed " + _placed_line(placed))
     if removed.kept_in is not None:
         click.echo(f"  the text you wrote is kept in {removed.kept_in}: paste it back into the issue file to undo")
     by_status: dict[str, list[str]] = {}
@@ -845,7 +858,7 @@ def issue_accept(ctx: Context, issue_id, refs):
 
     with ctx.store() as store:
         for placed in accept_entries(_curation(ctx, store), issue_id, refs):
-            click.echo("accepted " + _placed_line(placed))
+            _echo_visible("accepted " + _placed_line(placed))
 
 
 @issue.command("move")
@@ -864,7 +877,7 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before):
         raise UsageError("say where to: --section, --heading or --before (or more than one)")
     with ctx.store() as store:
         placed = move_entry(_curation(ctx, store), issue_id, ref, section, heading, before)
-    click.echo("moved to " + _placed_line(placed))
+    _echo_visible("moved to " + _placed_line(placed))
 
 
 def _set_status(ctx: Context, refs, status: str, verb: str) -> None:
@@ -874,9 +887,9 @@ def _set_status(ctx: Context, refs, status: str, verb: str) -> None:
         for item in set_item_status(_curation(ctx, store), refs, status):  # each as it was before
             if item.status == status:  # nothing changed: said so, not as if it had
                 already = "already skipped" if status == "skipped" else "not skipped (nothing to undo)"
-                click.echo(f"{already}: {item.id}  {item.title}")
+                _echo_visible(f"{already}: {item.id}  {item.title}")
             else:
-                click.echo(f"{verb} {item.id}  {item.title}")
+                _echo_visible(f"{verb} {item.id}  {item.title}")
 
 
 @issue.command("skip")
@@ -961,7 +974,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
     with ctx.store() as store:
         result = draft(_curation(ctx, store), issue_id, min_score)
     for entry in result.placed:
-        click.echo("added " + _placed_line(entry))
+        _echo_visible("added " + _placed_line(entry))
     if result.placed:
         click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
     elif result.best is not None:
@@ -991,7 +1004,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
         click.echo(f"nothing added to {issue_id}" + (f": {result.none}" if result.none else ""))
     shown = 5  # a whole source without a section would flood the output
     for item, why in result.left_out[:shown]:
-        click.echo(f"left out {item.id} «{item.title}»: {why}")
+        _echo_visible(f"left out {item.id} «{item.title}»: {why}")
     if len(result.left_out) > shown:
         click.echo(
             f"left out {len(result.left_out) - shown} more for the same reasons "
@@ -1014,21 +1027,21 @@ class _ClickTriageUI:
 
         date = date_label(item.published, item.date_precision)
         click.echo("")
-        click.secho(f"[{index}/{total}] {item.title}", bold=True)
+        _echo_visible(f"[{index}/{total}] {item.title}", bold=True)
         # What `items` shows of it (a consultation's deadline too), then the reasons, wrapped: one
         # line of them all ran to 170 characters.
         due = f"due {item.deadline.isoformat()}" if item.deadline else ""
         facts = [item.id, item.source, date, item.kind, due]
-        click.echo("  " + " · ".join(fact for fact in facts if fact))
+        _echo_visible("  " + " · ".join(fact for fact in facts if fact))
         if item.probability is not None:
             weight = f"{percent(item.probability)} likely: {'; '.join(item.why) or '-'}"
         else:
             weight = f"score {item.score:.1f}: {', '.join(item.terms) or '-'}"
-        click.echo("  " + click.wrap_text(weight, 76, subsequent_indent="    "))
-        click.echo(f"  → {item.section} / {item.heading}")
+        _echo_visible("  " + click.wrap_text(weight, 76, subsequent_indent="    "))
+        _echo_visible(f"  → {item.section} / {item.heading}")
         if item.summary:
-            click.echo("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))
-        click.echo(f"  {item.url}")
+            _echo_visible("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))
+        _echo_visible(f"  {item.url}")
         click.echo("  [a]dd  [c]hoose section  [s]kip  [l]ater  [o]pen  [q]uit  [?]")
 
     def key(self):
@@ -1150,13 +1163,13 @@ def issue_show(ctx: Context, issue_id, as_json):
         _json_out(current.to_json())
         return
     published = current.published.isoformat() if current.published else "not published"
-    click.echo(f"{current.title} · {current.period} · {published}")
+    _echo_visible(f"{current.title} · {current.period} · {published}")
     for key, entries in current.sections.items():
         config = ctx.settings.section(key)
         title = (config.title if config else key).replace("{period}", current.period)
-        click.echo(f"\n{key}: {title}" + ("  (empty)" if not entries else ""))
+        _echo_visible(f"\n{key}: {title}" + ("  (empty)" if not entries else ""))
         for heading, members in heading_runs(entries):  # as every output shows them
-            click.echo(f"  {heading}")
+            _echo_visible(f"  {heading}")
             for position, entry in members:
                 _show_entry(current, key, position, entry)
 
@@ -1176,7 +1189,7 @@ def _show_entry(current: Issue, key: str, position: int, entry: Entry) -> None:
     if entry.deadline and current.published and entry.deadline < current.published:
         marks.append("closed")
     suffix = f"  ({', '.join(marks)})" if marks else ""
-    click.echo(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
+    _echo_visible(f"    {key}:{position}  {entry.title or '(no title)'}{suffix}")
 
 
 @issue.command("check")
@@ -1194,7 +1207,7 @@ def issue_check(ctx: Context, issue_id, as_json):
         _json_out([p.to_json() for p in problems])
     else:
         for p in problems:
-            click.echo(f"{p.level}: {p}", err=p.level == "error")
+            _echo_visible(f"{p.level}: {p}", err=p.level == "error")
         click.echo(f"{issue_id}: {_count(len(errors), 'error')}, {_count(len(problems) - len(errors), 'warning')}")
     if errors:
         sys.exit(1)
@@ -1237,7 +1250,7 @@ def build(ctx: Context, issue_id, formats, out, force):
     with ctx.store() as store:
         ready = ready_issue(_curation(ctx, store), issue_id, force)
     for problem in ready.errors:  # forced past them
-        click.echo(f"{problem.level}: {problem}", err=True)
+        _echo_visible(f"{problem.level}: {problem}", err=True)
     out_dir = Path(out) if out else ctx.workspace.build_dir(issue_id)
     result = render_build(ready.issue, ctx.settings, out_dir, chosen, ctx.workspace.root / "templates")
     for _name, path in result.files.items():
@@ -1256,7 +1269,7 @@ def _check_warnings(issue_id: str, warnings: list[Problem]) -> None:
     """After a build, what `issue check` warns of: each warning, or when there are many, how many."""
     if len(warnings) <= BUILD_WARNINGS_SHOWN:
         for problem in warnings:
-            click.echo(f"warning: {problem}", err=True)
+            _echo_visible(f"warning: {problem}", err=True)
         return
     click.echo(
         f"warning: {issue_id}: issue check has {_count(len(warnings), 'warning')}; "

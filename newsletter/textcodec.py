@@ -12,8 +12,10 @@ dashes and €, as it does in a browser.
 
 The rules: `strip_xml_forbidden` keeps the archive's feed, sitemap and pages
 well-formed whatever an issue file holds, and `strip_hidden` keeps every
-output free of the invisible characters that hide or reorder text
-(`hidden_characters` lets `issue check` name them to the editor).
+output and every collected title free of the invisible characters that hide
+or reorder text, a control character that breaks a line or page made a space
+(`hidden_characters` lets `issue check` name them to the editor, and
+`visible` shows them in what a terminal lists).
 """
 
 from __future__ import annotations
@@ -132,11 +134,22 @@ def strip_xml_forbidden(text: str) -> str:
 
 SOFT_HYPHEN = "\u00ad"  # kept in what readers get; dropped where words are matched (collect, search)
 
+# Control characters that are white space (Unicode's White_Space property: VT, FF, NEL; and the information
+# separators FS, GS, RS, US, which UAX #9 classes as paragraph and segment separators and Python splits at),
+# and LINE SEPARATOR and PARAGRAPH SEPARATOR. Programs disagree whether to show them as a break, a box or
+# nothing; text pasted from Word (VT for Shift+Enter), a PDF (FF between pages) or a Latin-1 file (NEL) holds
+# them between words, and each output shows them as a space, as collection does, so no two words run together.
+_BREAK_CHARS = "\x0b\x0c\x1c-\x1f\x85\u2028\u2029"
+_BREAKS = re.compile(f"[{_BREAK_CHARS}]")
+# A break between two visible characters becomes one space; one beside white space, or at either end, adds
+# nothing: "Godt\x0c nytt" stays "Godt nytt", and a break at the start of a line of Markdown cannot indent it
+# into a code block.
+_BREAK_BETWEEN_WORDS = re.compile(rf"(?<=\S)[{_BREAK_CHARS}]+(?=\S)")
+
 # Characters a reader cannot see that change what a text shows or how it is read. Removed from every output
 # (render), from collected titles and summaries (collect), and named to the editor by `issue check`:
-_HIDDEN = re.compile(
-    "["
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 controls but tab, LF and CR; DEL; C1 controls
+_HIDDEN_CHARS = (
+    "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f"  # the other C0 controls (tab, LF and CR stay), DEL, C1 controls
     # Bidirectional marks, embeddings, overrides and isolates: they reorder what is shown, so a link's text
     # can read as another address ("Trojan Source", CVE-2021-42574, lists these very ones).
     "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
@@ -146,19 +159,22 @@ _HIDDEN = re.compile(
     "\U0001d173-\U0001d17a"  # musical beam, tie and phrase controls: invisible outside music notation
     "\U000e0001\U000e0020-\U000e007f"  # tag characters: invisible copies of ASCII ("ASCII smuggling")
     "\ud800-\udfff\ufffe\uffff"  # lone halves of a UTF-16 pair, and the noncharacters XML forbids
-    "]"
 )
+_HIDDEN = re.compile(f"[{_HIDDEN_CHARS}]")
+_INVISIBLE = re.compile(f"[{_HIDDEN_CHARS}{_BREAK_CHARS}]")
 
 
 def hidden_characters(text: str) -> list[tuple[int, str]]:
-    """Each character of `text` that `strip_hidden` removes, as (index in `text`, character), in order.
+    """Each character of `text` that `strip_hidden` removes or makes a space, as (index in `text`,
+    character), in order.
 
     The set, a superset of what XML 1.0 forbids (`strip_xml_forbidden`): control characters other
     than tab, line feed and carriage return (C0, DEL, C1); the bidirectional marks, embeddings,
-    overrides and isolates (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069); zero-width and
-    other invisible characters (U+200B, U+2060, U+FEFF, U+180E, U+2061–U+2064, U+206A–U+206F,
-    U+FFF9–U+FFFB, U+1D173–U+1D17A, the tags U+E0001 and U+E0020–U+E007F); lone surrogates,
-    U+FFFE and U+FFFF.
+    overrides and isolates of Unicode TR9 (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069);
+    zero-width and other invisible characters (U+200B, U+2060, U+FEFF, U+180E, U+2061–U+2064,
+    U+206A–U+206F, U+FFF9–U+FFFB, U+1D173–U+1D17A, the tags U+E0001 and U+E0020–U+E007F); lone
+    surrogates, U+FFFE and U+FFFF; and U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR. Of
+    these, the breaks (`is_break`) become spaces.
 
     Kept, though they too are invisible format characters (Unicode category Cf), because they hide
     nothing and reorder nothing while scripts need them: U+200D ZERO WIDTH JOINER builds emoji
@@ -169,12 +185,37 @@ def hidden_characters(text: str) -> list[tuple[int, str]]:
     marks of Arabic, Syriac, Kaithi, Egyptian hieroglyphs and Duployan shorthand stay too. A tag
     sequence after U+1F3F4 (the flags of England, Scotland, Wales) loses its tags: a black flag.
     """
-    return [(match.start(), match.group()) for match in _HIDDEN.finditer(text)]
+    return [(match.start(), match.group()) for match in _INVISIBLE.finditer(text)]
+
+
+def is_break(char: str) -> bool:
+    """True for a control character that is white space, or a line or paragraph separator (VT, FF, FS, GS,
+    RS, US, NEL, U+2028, U+2029): `strip_hidden` makes it a space, where the other hidden characters go."""
+    return bool(_BREAKS.fullmatch(char))
 
 
 def strip_hidden(text: str) -> str:
-    """`text` without the invisible characters `hidden_characters` lists; tab, LF and CR stay."""
-    return _HIDDEN.sub("", text)
+    """`text` without the invisible characters `hidden_characters` lists; tab, LF and CR stay.
+
+    A break (`is_break`: VT, FF, NEL, U+2028 …) between two words becomes one space, never a line
+    break: in an entry's Markdown a line break is a space anyway, and a new line could start a list,
+    a heading or a paragraph the editor never wrote; in a title or heading there are no lines. The
+    other characters are left out, after which a break has the words around it it is seen between.
+    """
+    visible = _HIDDEN.sub("", text)
+    return _BREAKS.sub("", _BREAK_BETWEEN_WORDS.sub(" ", visible))
+
+
+def visible(text: str) -> str:
+    """`text` for a person to read on a terminal: each invisible character `hidden_characters` lists shown
+    as its code point, "Ny ⟨U+202E⟩rapport", everything else as it is.
+
+    Printed raw, a bidirectional override or isolate reorders what follows it as the terminal lays out
+    the line by Unicode TR9 (the Bidirectional Algorithm): "rapport", U+202E, "fdp.exe" reads
+    "rapportexe.pdf" ("Trojan Source", CVE-2021-42574); a control character such as ESC can even
+    command the terminal. For listings only: JSON and the files keep the text as it is.
+    """
+    return _INVISIBLE.sub(lambda found: f"⟨U+{ord(found.group()):04X}⟩", text)
 
 
 def character_name(char: str) -> str:

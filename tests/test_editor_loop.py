@@ -1009,3 +1009,37 @@ def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_wr
     assert refused.stderr.startswith(f"Error: nothing was written to {issue_file(root)}: the change would leave it ")
     assert "give it another title" in refused.stderr, refused.stderr
     assert issue_file(root).read_text(encoding="utf-8") == before
+
+
+# ---------------------------------------------------------------------- 13. invisible characters on the terminal
+
+
+def test_listings_show_each_invisible_character_as_its_code_point_and_json_keeps_it(desk):
+    """A right-to-left override printed raw reverses the rest of the line on the terminal (Unicode TR9): the
+    editor would read "rapportexe.pdf" for what is "rapport", U+202E, "fdp.exe". Listings show it; JSON keeps it."""
+    hostile = "Rapport\u202efdp.exe\u202c om\u200b tvangsarbeid"
+    with Store(Workspace(desk.root).db_path) as store:  # stored before collect removed such characters
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        raw = RawItem(url="https://www.stortinget.no/rapport", title=hostile, published=dt.date(2025, 5, 5))
+        (item,) = store.upsert_items(SOURCE, [(identify(raw.url), raw)], now).seen_ids
+    shown = "Rapport⟨U+202E⟩fdp.exe⟨U+202C⟩ om⟨U+200B⟩ tvangsarbeid"
+
+    listed = invoke(desk.root, "items", "--all", "--grep", "fdp.exe")
+    assert listed.stdout.endswith(f"  {shown}\n"), listed.stdout
+    assert f"title:          {shown}\n" in invoke(desk.root, "show", item).stdout
+    assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["title"] == hostile
+
+    added = invoke(desk.root, "issue", "add", "2025-q2", item, "--heading", "UN\u2066ODC")
+    assert added.stdout == f"added norway:1  [UN⟨U+2066⟩ODC]  {shown}  (item {item})\n"
+    outline_lines = invoke(desk.root, "issue", "show", "2025-q2").stdout.splitlines()
+    assert "  UN⟨U+2066⟩ODC" in outline_lines
+    assert f"    norway:1  {shown}  (item {item})" in outline_lines
+    entry = outline(desk.root)["sections"]["norway"][0]
+    assert (entry["heading"], entry["title"]) == ("UN\u2066ODC", hostile)
+    path = issue_file(desk.root)
+    path.write_text(re.sub(r"^      text: .*$", "      text: ''", path.read_text("utf-8"), flags=re.M), "utf-8")
+    checked = invoke(desk.root, "issue", "check", "2025-q2")  # "'Rapport…' has no text" quotes the title
+    assert f"norway:1 '{shown}' has no text" in checked.output, checked.output
+    for result in (listed, added, invoke(desk.root, "show", item), checked):
+        assert hidden_characters(result.output) == [], result.output
+    assert hidden_characters(issue_file(desk.root).read_text(encoding="utf-8")) != []  # the file as it is

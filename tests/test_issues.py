@@ -1105,6 +1105,10 @@ def test_links_of_finds_links_and_autolinks_once_each_in_order():
 def test_links_of_ignores_plain_text_and_an_image_is_the_link_every_output_makes_of_it():
     assert links_of("Ingen lenker her, bare https://naked.no og [klammer].") == []
     assert links_of("![Forsiden](https://www.politiet.no/forside.png)") == ["https://www.politiet.no/forside.png"]
+    # An image inside a link is that link's words: the link keeps its address, and the picture is no link.
+    assert links_of("[![Forsiden](https://politiet.no/forside.png)](https://politiet.no/rapport.pdf)") == [
+        "https://politiet.no/rapport.pdf"
+    ]
     assert links_of("") == [] and links_of(None) == []
 
 
@@ -1238,6 +1242,17 @@ def test_invisible_characters_in_a_block_text_are_placed_line_by_line(desk):
     ) in problem.message
 
 
+def test_a_line_separator_in_a_title_is_a_warning_to_write_a_space_for_it(desk):
+    """Deleted, U+2028 would run "om" and "nye" together: the editor is asked for the space every output shows."""
+    text = changed("      title: Høring om nye tiltak\n", "      title: Høring om\u2028nye tiltak\n")
+    problem = only(desk.check(text), "warning", "norway:2 holds a line or page break", "title")
+    assert problem.message == (
+        "norway:2 holds a line or page break that some programs show and others do not (pasted in with the words, "
+        "or from a PDF): replace U+2028 LINE SEPARATOR at column 23 with a space; every output shows it as a space"
+    )
+    assert text.split("\n")[problem.line - 1][23 - 1] == "\u2028"  # splitlines() would break the line there
+
+
 def test_an_escape_of_an_invisible_character_in_a_quoted_value_is_named_as_written(desk):
     text = changed("    - heading: UNODC\n", '    - heading: "UN\\u2066ODC \\x07"\n')
     problem = only(desk.check(text), "warning", "international:1 holds 2 invisible characters", "heading")
@@ -1317,15 +1332,59 @@ def test_an_image_without_a_description_is_a_warning_naming_the_link_text_reader
     )
 
 
-def test_an_image_from_a_data_address_is_an_error_as_such_a_link_is(desk):
+def test_an_image_inside_a_link_is_a_warning_whose_link_to_write_keeps_the_links_address(desk):
     old = "      text: Se [her](https://intermin.fi/plan).\n"
-    problems = desk.check(changed(old, "      text: Se ![planen](data:image/png;base64,AAAA).\n"))
-    assert [(p.level, p.message.split(" ", 3)[1:3]) for p in problems] == [
-        ("error", ["links", "to"]),
-        ("warning", ["has", "an"]),
-    ]
-    assert problems[0].message.endswith(
-        "which is no http(s) or mailto address: write the page's full https:// address in its `text`"
+    linked = "[![Forsiden av planen](https://intermin.fi/forside.png)](https://intermin.fi/plan.pdf)"
+    problem = only(desk.check(changed(old, f"      text: Se {linked}.\n")), "warning", "has an image", "text")
+    assert problem.message == (
+        f"international:2 has an image inside a link, {linked}: readers get the link with the words «Forsiden av "
+        "planen» in place of the picture (no picture from elsewhere is loaded into their mail); write the link "
+        "itself: [Forsiden av planen](https://intermin.fi/plan.pdf)"
+    )
+    advised = problem.message.rsplit("write the link itself: ", 1)[1]
+    assert desk.check(changed(old, f"      text: Se {advised}.\n")) == []
+
+
+def test_an_image_with_no_description_inside_a_link_is_a_warning_to_name_where_the_link_leads(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se [![](https://intermin.fi/ikon.png)](https://intermin.fi/plan.pdf).\n")
+    problem = only(desk.check(text), "warning", "has an image with no description", "text")
+    assert problem.message == (
+        "international:2 has an image with no description, ![](https://intermin.fi/ikon.png), inside a link to "
+        "https://intermin.fi/plan.pdf: readers get the link without the picture; write words that say where it "
+        "leads: [what the link leads to](https://intermin.fi/plan.pdf)"
+    )
+
+
+@pytest.mark.parametrize("address", ["data:image/png;base64,AAAA", "kart.png"])
+def test_an_image_from_an_address_no_reader_can_open_is_one_error_with_no_link_to_write(desk, address):
+    """The error asks for the picture's https:// address; no warning then offers `[planen](kart.png)`, the very
+    link the error refuses."""
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    problem = only(desk.check(changed(old, f"      text: Se ![planen]({address}).\n")), "error", "image", "text")
+    assert problem.message == (
+        f"international:2 has an image from '{address}', which is no http(s) address: every output makes an image "
+        "a link to its picture, and no reader can open this one; write the picture's full https:// address in its "
+        "`text`"
+    )
+    fixed = desk.check(changed(old, "      text: Se ![planen](https://intermin.fi/kart.png).\n"))
+    assert [p.level for p in fixed] == ["warning"]  # the picture is a link: write it as one
+
+
+def test_an_image_in_a_link_no_reader_can_open_is_the_links_error_alone(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: Se [![planen](https://intermin.fi/kart.png)](plan.pdf).\n")
+    problem = only(desk.check(text), "error", "links to 'plan.pdf', which is no http(s) or mailto address", "text")
+    assert problem.message.endswith("write the page's full https:// address in its `text`")
+
+
+def test_an_image_in_the_intro_from_an_address_no_reader_can_open_asks_for_its_https_address(desk):
+    """The intro's links are not checked as an entry's are, so its image warning says what to write instead."""
+    text = changed("intro: KOM ønsker en god sommer.\n", "intro: KOM ønsker en god sommer. ![Sol](sol.jpg)\n")
+    problem = only(desk.check(text), "warning", "has an image", "intro")
+    assert problem.message == (
+        "has an image, ![Sol](sol.jpg), that every output makes a link to 'sol.jpg', which is no http(s) address, "
+        "so no reader can open it: write the picture's full https:// address there"
     )
 
 

@@ -383,6 +383,32 @@ def test_invisible_characters_reach_neither_the_text_nor_the_metadata(tmp_path):
     assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
 
 
+def test_a_break_between_words_is_a_space_in_the_text_and_the_metadata(tmp_path):
+    """VT, FF, NEL, FS and U+2028/U+2029 pasted between words: each a space, none gone and none kept."""
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev\u2028fra KOM",
+        period="juli–september 2024",
+        intro="Godt\x0cnytt år.",
+        sections={key: [] for key in keys},
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Regjeringen\u2029Justis",
+            title="Ny\x1crapport om tvangsarbeid",
+            text="Linje\x85neste og\u2028linje\x0bskift.",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = collapse(pdf_text(pdf).replace("\f", ""))  # pdftotext ends each page with a form feed
+    assert hidden_characters(text) == []
+    for words in ("Godt nytt år", "Regjeringen Justis", "Ny rapport om tvangsarbeid", "Linje neste og linje skift"):
+        assert words in text, words
+    title = pdf_info(pdf)["Title"]
+    assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
+
+
 def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address(tmp_path):
     keys = list(SETTINGS.sections)
     issue = Issue(
@@ -400,6 +426,26 @@ def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address
     assert "Rapporten er ute. Forsiden av rapporten" in collapse(text)
     assert "https://example.org/forside.png" in squeeze(text)  # the footnote
     assert "https://example.org/forside.png" in uri_actions(raw_pdf(pdf))
+
+
+def test_an_image_inside_a_link_is_the_links_words_with_one_footnote_to_the_links_address(tmp_path):
+    keys = list(SETTINGS.sections)
+    issue = Issue(
+        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
+    )
+    issue.sections[keys[0]] = [
+        Entry(
+            heading="Publikasjoner",
+            title="Tilstandsrapporten",
+            text="Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf).",
+        )
+    ]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = pdf_text(pdf)
+    assert "Les Forsiden av rapporten" in collapse(text)
+    assert squeeze(text).count("https://example.org/rapport.pdf") == 1  # the footnote, once
+    assert "forside.png" not in squeeze(text)
+    assert {uri for uri in uri_actions(raw_pdf(pdf)) if "example.org" in uri} == {"https://example.org/rapport.pdf"}
 
 
 def test_text_is_set_in_open_sans_embedded(sample):

@@ -365,6 +365,58 @@ def test_invisible_characters_reach_no_output_and_what_scripts_need_stays(tmp_pa
     assert FAMILY in str(event["description"]) and PERSIAN in str(event["description"])
 
 
+def break_issue() -> Issue:
+    """Breaks pasted between words: VT (Word's Shift+Enter), FF (a PDF's page), NEL (a Latin-1 file), FS, and
+    the Unicode line and paragraph separators, in every field an output shows."""
+    issue = Issue(
+        id="2024-q3",
+        title="Nyhetsbrev\u2028fra KOM",
+        period="juli–september 2024",
+        audience="Til\x0bsamarbeidsaktører",
+        intro="Godt\x0cnytt år. Se [oversikten\x85her](https://www.politiet.no/kom).",
+        sections={key: [] for key in SETTINGS.sections},
+    )
+    issue.sections["norway"] = [
+        Entry(
+            heading="Regjeringen\u2029Justis",
+            title="Ny\x1crapport om menneskehandel",
+            text="Linje\x85neste og\u2028linje\x0bskift.\n\nSide\x0c\x0cskift.",
+            event_date=dt.date(2024, 9, 1),
+        )
+    ]
+    return issue
+
+
+BROKEN_WORDS = (
+    "Nyhetsbrev fra KOM",
+    "Til samarbeidsaktører",
+    "Godt nytt år",
+    "oversikten her",
+    "Regjeringen Justis",
+    "Ny rapport om menneskehandel",
+    "Linje neste og linje skift.",
+    "Side skift.",
+)
+
+
+def test_a_break_between_words_is_a_space_in_every_output(tmp_path):
+    """Deleted, "Linje\\x85neste" read "Linjeneste"; kept, U+2028 broke a line in some readers and not in others."""
+    from icalendar import Calendar
+
+    result = build(break_issue(), SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html", "email.txt"):
+        text = result.files[name].read_text(encoding="utf-8")
+        assert hidden_characters(text) == [], name
+        for words in BROKEN_WORDS:
+            if name == "email.txt":  # wrapped at 78 columns
+                assert words in " ".join(text.split()), (name, words)
+            else:
+                assert words in text, (name, words)
+    (event,) = Calendar.from_ical(result.files["events.ics"].read_text(encoding="utf-8")).walk("VEVENT")
+    assert str(event["summary"]) == "Ny rapport om menneskehandel"
+    assert str(event["description"]) == "Linje neste og linje skift.\n\nSide skift."
+
+
 def test_headings_that_read_the_same_are_one_heading_whatever_invisible_characters_they_hold():
     issue = invisible_issue()
     issue.sections["norway"] = [
@@ -425,6 +477,33 @@ def test_an_image_is_a_link_to_the_picture_in_every_output_and_its_text_is_never
     assert first and second, text
     assert f"[{first[1]}] https://example.org/rapport/forside.png" in text
     assert f"[{second[1]}] https://example.org/bilder/side%202.png" in text
+
+
+def test_an_image_inside_a_link_is_the_links_words_and_the_link_keeps_its_address(tmp_path):
+    """A pasted linked picture, `[![Forsiden](…/forside.png)](…/rapport.pdf)`: readers follow the link to the
+    report, named by the picture's description (or by its own address when there is none), never a nameless link
+    beside a link to the cover (WCAG 2.4.4)."""
+    from bs4 import BeautifulSoup
+
+    issue = image_issue()
+    issue.sections["kom"][0].text = (
+        "Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf) i dag, "
+        "og [![](https://example.org/ikon.png)](https://example.org/vedlegg.pdf)."
+    )
+    result = build(issue, SETTINGS, tmp_path, ("web", "email", "text"))
+    for name in ("index.html", "email.html"):
+        page = BeautifulSoup(result.files[name].read_text(encoding="utf-8"), "html.parser")
+        links = [(a["href"], a.get_text(" ", strip=True)) for a in page.find_all("a", href=True)]
+        assert ("https://example.org/rapport.pdf", "Forsiden av rapporten") in links, name
+        assert ("https://example.org/vedlegg.pdf", "vedlegg.pdf") in links, name
+        assert not [href for href, _ in links if href.endswith(".png")], name
+        assert [href for href, words in links if not words] == [], name
+    text = result.files["email.txt"].read_text(encoding="utf-8")
+    report = re.search(r"Les Forsiden av rapporten \[(\d+)\] i dag, og vedlegg\.pdf \[(\d+)\]\.", text)
+    assert report, text
+    assert f"[{report[1]}] https://example.org/rapport.pdf" in text
+    assert f"[{report[2]}] https://example.org/vedlegg.pdf" in text
+    assert ".png" not in text
 
 
 def test_events_go_into_a_calendar(tmp_path):

@@ -935,15 +935,16 @@ def test_a_control_character_in_an_intro_leaves_the_feed_valid_and_check_warns(t
     assert (
         f"warning: {path}, line {intro_line}: intro: holds 3 invisible characters that can hide or reorder text "
         "(pasted in with the words, or from a PDF): delete the escape \\f (U+000C, a control character) at "
-        "column 22, the escape \\x01 (U+0001, a control character) at column 40 and the escape \\a (U+0007, a "
-        "control character) at column 73; every output leaves them out"
+        "column 22 (a line or page break: replace it with a space), the escape \\x01 (U+0001, a control "
+        "character) at column 40 and the escape \\a (U+0007, a control character) at column 73; every output "
+        "leaves them out, a line or page break as a space"
     ) in lines, result.output
     assert any(
         line.startswith(f"warning: {path}, line ")
         and line.endswith(
-            ": title: highlights:1 holds an invisible character that can hide or reorder text (pasted in with the "
-            "words, or from a PDF): delete the escape \\x0b (U+000B, a control character) at column 25; every "
-            "output leaves it out"
+            ": title: highlights:1 holds a line or page break that some programs show and others do not (pasted "
+            "in with the words, or from a PDF): replace the escape \\x0b (U+000B, a control character) at column "
+            "25 with a space; every output shows it as a space"
         )
         for line in lines
     ), result.output

@@ -12,7 +12,9 @@ from newsletter.textcodec import (
     decode_lines,
     decode_text,
     hidden_characters,
+    is_break,
     strip_hidden,
+    visible,
 )
 
 TITLE = "“Menneskehandel i Norge” – ny rapport om € og søkere"
@@ -106,7 +108,7 @@ def test_the_invisible_set_holds_every_control_and_what_xml_forbids_and_keeps_ta
         ("\u2067Isolert\u2069 og \u200fmerket\u200e", "Isolert og merket"),
         ("Null\u200bbredde\u2060ord\ufeffer", "Nullbreddeorder"),
         ("Skjult\U000e0069\U000e0067\U000e006e tekst", "Skjult tekst"),
-        ("Linje\x0cside\x07klokke\x85neste", "Linjesideklokkeneste"),
+        ("Alarm\x07klokke\x00slag\x9bet", "Alarmklokkeslaget"),  # a control that is no break: nothing
         ("Tab\tog\nlinje\r\n", "Tab\tog\nlinje\r\n"),
         ("Familie: 👨\u200d👩\u200d👧 og menneske\u00adhandel", "Familie: 👨\u200d👩\u200d👧 og menneske\u00adhandel"),
         ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
@@ -119,7 +121,44 @@ def test_strip_hidden_removes_what_hides_or_reorders_text_and_keeps_what_scripts
     assert "".join(char for index, char in enumerate(text) if index not in found) == stripped
 
 
+@pytest.mark.parametrize(
+    "text, spaced",
+    [
+        (
+            "Linje\x0bneste\x0cside\x85NEL\u2028LS\u2029PS\x1cFS\x1dGS\x1eRS\x1fUS",
+            "Linje neste side NEL LS PS FS GS RS US",
+        ),
+        ("Side\x0c\x0c\u2028to", "Side to"),  # a run of breaks: one space
+        ("Godt\x0c nytt\u2028\n", "Godt nytt\n"),  # beside white space: nothing more
+        ("\x0cStart og slutt\u2029", "Start og slutt"),  # at either end: nothing
+        ("Linje\x0c\n    kode", "Linje\n    kode"),  # never indents a line of Markdown into a code block
+        ("Ord\u200b\x0c\u202eord", "Ord ord"),  # the characters that go go first: the break is between words
+        ("Usyn\u200blig \u202e\x0bord", "Usynlig ord"),
+    ],
+)
+def test_a_break_between_two_words_is_one_space_and_never_a_line(text, spaced):
+    """VT, FF, NEL, the information separators and U+2028/U+2029: deleted, "Linje\\x85neste" read "Linjeneste"."""
+    assert strip_hidden(text) == spaced
+    assert {char for char in text if is_break(char)} <= {char for _, char in hidden_characters(text)}
+
+
+def test_the_breaks_are_the_invisible_characters_that_are_white_space():
+    """Unicode's White_Space (VT, FF, NEL, U+2028, U+2029) and what Python splits at besides (FS, GS, RS, US)."""
+    for code in range(0x110000):
+        char = chr(code)
+        assert is_break(char) == (bool(hidden_characters(char)) and char.isspace()), f"U+{code:04X}"
+
+
 def test_a_character_is_named_for_the_editor():
     assert character_name("\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE"
     assert character_name("\x0c") == "U+000C, a control character"
     assert character_name("\U000e0041") == "U+E0041 TAG LATIN CAPITAL LETTER A"
+
+
+def test_visible_shows_each_invisible_character_as_its_code_point_and_nothing_else():
+    assert visible("Ny \u202erapport\u202c om\u2028tvangs\x1b[31marbeid") == (
+        "Ny ⟨U+202E⟩rapport⟨U+202C⟩ om⟨U+2028⟩tvangs⟨U+001B⟩[31marbeid"
+    )
+    kept = "Tab\tog linje\n, Familie: 👨\u200d👩\u200d👧, menneske\u00adhandel, \u0645\u06cc\u200c"
+    assert visible(kept) == kept
+    assert visible("\U000e0041") == "⟨U+E0041⟩"

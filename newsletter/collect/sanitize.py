@@ -12,16 +12,15 @@ from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 # Tags after which a reader sees a break; a space keeps "<p>a</p><p>b</p>" from becoming "ab".
 _BLOCK_TAG = re.compile(r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|blockquote|section|article|dd|dt)\b", re.I)
 _SPACES = re.compile(r"\s+")
-# Control characters (Unicode category Cc) and the Unicode line and paragraph separators: a break, so a space.
-_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TAG_LIKE = re.compile(r"<[a-zA-Z/!]")
 SUMMARY_LIMIT = 1200
 
 
 def clean_line(text: str | None) -> str:
-    """One line of plain text: control characters and line breaks collapsed into single spaces, and the
-    invisible characters `textcodec.hidden_characters` names (bidirectional overrides, zero-width spaces)
-    removed, as every output removes them; soft hyphens go too.
+    """One line of plain text: line breaks and runs of white space collapsed into single spaces, and the
+    invisible characters `textcodec.hidden_characters` names (bidirectional overrides, zero-width spaces,
+    control characters) dealt with as every output deals with them (`textcodec.strip_hidden`): a break
+    such as a form feed or U+2028 is a space, the others are removed. Soft hyphens go too.
 
     Titles end up in e-mail subjects and headers; a CR/LF from a feed must never survive into them. A soft
     hyphen is a hint for the source's own page layout: in the store it would only keep the keyword
@@ -29,8 +28,7 @@ def clean_line(text: str | None) -> str:
     """
     if not text:
         return ""
-    spaced = _BREAKS.sub(" ", text)
-    return _SPACES.sub(" ", strip_hidden(spaced).replace(SOFT_HYPHEN, "")).strip()
+    return _SPACES.sub(" ", strip_hidden(text).replace(SOFT_HYPHEN, "")).strip()
 
 
 def html_to_text(markup: str | None, limit: int | None = SUMMARY_LIMIT) -> str:

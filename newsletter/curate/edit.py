@@ -41,10 +41,10 @@ from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import image_label, images_of, links_of
+from newsletter.render.markdown import Image, image_label, images_of, links_of
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
-from newsletter.textcodec import character_name, hidden_characters, strip_hidden
+from newsletter.textcodec import character_name, hidden_characters, is_break, strip_hidden
 
 STARTING_TEXT_LIMIT = 320
 FALLBACK_HEADING = "Annet"  # for an item whose source names no heading and that no past entry places
@@ -1320,8 +1320,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
-    for description, address in images_of(issue.intro):
-        add("warning", _image_message(description, address), field="intro")
+    for image in images_of(issue.intro):
+        add("warning", _image_message(image), field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
@@ -1420,6 +1420,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
         slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
+        pictures = {image.picture for image in images_of(entry.text) if image.link is None}  # links of their own
         for link, as_written in zip(links, written, strict=True):
             if not link:
                 say(
@@ -1429,6 +1430,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
                 continue
             scheme = link.split(":", 1)[0].lower() if ":" in link else ""
+            if scheme not in ("http", "https", "mailto") and as_written in pictures:
+                say(
+                    "error",
+                    f"has an image from '{link}', which is no http(s) address: every output makes an image a link "
+                    "to its picture, and no reader can open this one; write the picture's full https:// address "
+                    "in its `text`",
+                    "text",
+                )
+                continue
             if scheme not in ("http", "https", "mailto"):
                 say(
                     "error",
@@ -1479,8 +1489,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                     f"{drop_item(where, entry, item_id)}",
                     field_name,
                 )
-        for description, address in images_of(entry.text):
-            say("warning", _image_message(description, address), "text")
+        for image in images_of(entry.text):
+            if _openable(image.address):  # else the error about its link above says what to write
+                say("warning", _image_message(image), "text")
     # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
     # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
     # be wrong once the error is fixed, so it waits until then.
@@ -1534,9 +1545,33 @@ def _is_starting_text(text: str, cited: list[Item]) -> bool:
     }
 
 
-def _image_message(description: str, address: str) -> str:
-    """The warning for an image (`markdown.images_of`) in a text: every output makes it a link to the picture,
-    and the editor had better write that link, with words that say what the picture shows."""
+def _image_message(image: Image) -> str:
+    """The warning for an image (`markdown.images_of`) in a text: what readers get in its place, and the link
+    the editor had better write, with words that say what the picture shows or where the link leads.
+
+    An image inside a link (`[![Forsiden](…/forside.png)](…/rapport.pdf)`) is the link's words in every
+    output, so the link to write keeps the outer link's address, not the picture's.
+    """
+    description, picture, address = image.description, image.picture, image.address
+    if not _openable(address):
+        # Only a link a reader can open is worth writing: for the others, say what address to write instead.
+        written = f"![{description}]({picture})" if image.link is None else f"[![{description}]({picture})]({address})"
+        what = "the picture's" if image.link is None else "the page's"
+        return (
+            f"has an image, {written}, that every output makes a link to '{address}', which is no http(s) "
+            f"address, so no reader can open it: write {what} full https:// address there"
+        )
+    if image.link is not None and description.strip():
+        return (
+            f"has an image inside a link, [![{description}]({picture})]({address}): readers get the link with "
+            f"the words «{description}» in place of the picture (no picture from elsewhere is loaded into their "
+            f"mail); write the link itself: [{description}]({address})"
+        )
+    if image.link is not None:
+        return (
+            f"has an image with no description, ![]({picture}), inside a link to {address}: readers get the "
+            f"link without the picture; write words that say where it leads: [what the link leads to]({address})"
+        )
     if description.strip():
         return (
             f"has an image, ![{description}]({address}): readers get a link to the picture instead (no picture "
@@ -1546,6 +1581,13 @@ def _image_message(description: str, address: str) -> str:
         f"has an image with no description, ![]({address}): readers get a link to the picture named "
         f"«{image_label(address)}»; write a link that says what it shows: [what the picture shows]({address})"
     )
+
+
+def _openable(address: str) -> bool:
+    """Whether `issue check` takes `address` as a link a reader can open: an http(s) address with no
+    `address_problem`, or a mailto one (the entries' link checks raise an error for every other)."""
+    scheme = address.split(":", 1)[0].lower() if ":" in address else ""
+    return scheme == "mailto" or (scheme in ("http", "https") and address_problem(address) is None)
 
 
 # How many invisible characters of one field a warning places; the rest are counted.
@@ -1559,24 +1601,36 @@ def _invisible_message(value: str, found: list[tuple[int, str]], written: list[S
     14" on the line the warning names, "at line 31, column 2" on another, an escape named as written.
     Without `written`, each is placed by the words before it ("after «Ny rapp»").
     """
+    breaks = sum(1 for _, char in found if is_break(char))
+    # Deleted, a form feed between two words would run them together: every output shows it as a space, and
+    # the editor is asked for one.
+    mixed = 0 < breaks < len(found)
     places = []
     for number, (index, char) in enumerate(found[:INVISIBLE_LISTED]):
         if written:
             at = written[number]
             what = f"the escape {at.escape} ({character_name(char)})" if at.escape else character_name(char)
             where = f"column {at.column}" if at.line == written[0].line else f"line {at.line}, column {at.column}"
-            places.append(f"{what} at {where}")
+            place = f"{what} at {where}"
         else:
             before = " ".join(strip_hidden(value[:index]).split())[-16:]
-            places.append(f"{character_name(char)} " + (f"after «{before}»" if before else "at the start"))
+            place = f"{character_name(char)} " + (f"after «{before}»" if before else "at the start")
+        places.append(place + (" (a line or page break: replace it with a space)" if mixed and is_break(char) else ""))
     if len(found) > INVISIBLE_LISTED:
         places.append(f"{len(found) - INVISIBLE_LISTED} more")
     listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
     one = len(found) == 1
+    them = "it" if one else "them"
+    if breaks == len(found):
+        count = "a line or page break" if one else f"{len(found)} line or page breaks"
+        return (
+            f"holds {count} that some programs show and others do not (pasted in with the words, or from a "
+            f"PDF): replace {listed} with a space; every output shows {them} as a space"
+        )
+    count = "an invisible character" if one else f"{len(found)} invisible characters"
     return (
-        f"holds {'an invisible character' if one else f'{len(found)} invisible characters'} that can hide or "
-        f"reorder text (pasted in with the words, or from a PDF): delete {listed}; every output leaves "
-        f"{'it' if one else 'them'} out"
+        f"holds {count} that can hide or reorder text (pasted in with the words, or from a PDF): delete {listed}; "
+        f"every output leaves {them} out" + (", a line or page break as a space" if breaks else "")
     )
 
 

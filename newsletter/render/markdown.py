@@ -8,7 +8,9 @@ text could smuggle in: an entry can neither break the page nor inject markup.
 An image (`![Forsiden av rapporten](https://…/forside.png)`) becomes a link to
 the picture, its description the link's text, in every output: nothing the
 editor wrote is lost, and no subscriber's mail client is made to load a picture
-from elsewhere (a tracking pixel by another name). `issue check` says so.
+from elsewhere (a tracking pixel by another name). An image inside a link
+(`[![Forsiden](…/forside.png)](…/rapport.pdf)`) is the link's words instead:
+the link keeps its own address. `issue check` says so.
 
 Every text is parsed without the invisible characters that hide or reorder what a
 reader sees (`textcodec.strip_hidden`: bidirectional overrides, zero-width spaces,
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import nh3
@@ -88,6 +91,29 @@ def _parser() -> MarkdownIt:
     return md
 
 
+class Image(NamedTuple):
+    """An image in an entry's Markdown, as written (`images_of`), and the link every output makes of it."""
+
+    description: str  # "" when it has none
+    picture: str  # the image's own address
+    link: str | None  # the address of the link the image stands in, as link text; None when it stands in none
+
+    @property
+    def address(self) -> str:
+        """The address of the link readers get in its place: the picture's, or the link's the image stands in."""
+        return self.picture if self.link is None else self.link
+
+
+def _address_name(url: str) -> str:
+    """What names an address in a few words: its file's name, else its site's, else the address itself."""
+    try:
+        parts = urlsplit(url)
+        name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
+    except ValueError:  # a malformed address ("https://[::1") has no parts to name
+        name = ""
+    return name or url
+
+
 def image_label(url: str) -> str:
     """The link text of an image whose Markdown gives it no description (`![](…/forside.png)`):
     "Bilde: forside.png", its file's name, else its site's, else its address.
@@ -95,42 +121,67 @@ def image_label(url: str) -> str:
     WCAG 2.1 SC 2.4.4 (link purpose) and 4.1.2 (name): a link must not be nameless, and "Bilde:"
     tells a reader the link opens a picture.
     """
-    try:
-        parts = urlsplit(url)
-        name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
-    except ValueError:  # a malformed address ("https://[::1") has no parts to name
-        name = ""
-    return f"Bilde: {name or url}"
+    return f"Bilde: {_address_name(url)}"
+
+
+def _description(image: Token) -> list[Token]:
+    """An image's description as inline tokens, without links (links do not nest); [] when it is blank.
+
+    CommonMark lets a description hold emphasis, code, links and images; an image in it keeps its own
+    description as text."""
+    words = [
+        Token("text", "", 0, level=child.level, content=child.content) if child.type == "image" else child
+        for child in image.children or []
+        if child.type not in ("link_open", "link_close")
+    ]
+    return words if "".join(child.content for child in words).strip() else []
 
 
 def _images_as_links(state: StateCore) -> None:
-    """Each image of the parsed text becomes a link to its address, its description (or `image_label`) as the
-    link's text; the opening token's meta holds `image` (the description as written) for `images_of`.
+    """Each image of the parsed text becomes a link to its picture, its description (or `image_label`) the
+    link's text; an image inside a link becomes its description inside that link. Each link that holds an
+    image has the `Image`s in its opening token's meta, under "images", for `images_of`.
 
-    Runs before markdown-it's text_join, which then merges the description's text into its neighbours. A
-    link or image inside a description (CommonMark allows both) keeps its text only: links do not nest.
+    CommonMark lets a link's text hold an image (`[![Forsiden](…/forside.png)](…/rapport.pdf)`, the form a
+    linked picture takes when pasted), but not a link: the image cannot become a link of its own. So its
+    description joins the words of the link it is in, which keeps its address: the reader follows the link
+    the editor wrote, to the report, not to its cover. A link left with no words at all (`[![](…/ikon.png)]
+    (…/rapport.pdf)`) is named by its own address, "rapport.pdf" (WCAG 2.1 SC 2.4.4: no link is nameless;
+    "Bilde: ikon.png" would promise a picture it does not open).
+
+    Runs before markdown-it's text_join, which then merges the description's text into its neighbours.
     """
     for block in state.tokens:
         if block.type != "inline" or not block.children:
             continue
         children: list[Token] = []
+        outer: int | None = None  # where in `children` the link the tokens are in opens
         for token in block.children:
+            if token.type == "link_open":
+                outer = len(children)
+            elif token.type == "link_close" and outer is not None:
+                opening, words, outer = children[outer], children[outer + 1 :], None
+                if opening.meta.get("images") and not "".join(child.content for child in words).strip():
+                    name = _address_name(str(opening.attrGet("href") or ""))
+                    children.append(Token("text", "", 0, level=token.level + 1, content=name))
             if token.type != "image":
                 children.append(token)
                 continue
-            href = str(token.attrGet("src") or "")
-            opening = Token("link_open", "a", 1, level=token.level, meta={"image": token.content})
-            opening.attrSet("href", href)
+            picture = str(token.attrGet("src") or "")
+            if outer is not None:
+                opening = children[outer]
+                image = Image(token.content, picture, str(opening.attrGet("href") or ""))
+                opening.meta.setdefault("images", []).append(image)
+                children += _description(token)
+                continue
+            opening = Token(
+                "link_open", "a", 1, level=token.level, meta={"images": [Image(token.content, picture, None)]}
+            )
+            opening.attrSet("href", picture)
             if title := token.attrGet("title"):
                 opening.attrSet("title", str(title))
-            label = [
-                Token("text", "", 0, level=child.level, content=child.content) if child.type == "image" else child
-                for child in token.children or []
-                if child.type not in ("link_open", "link_close")
-            ]
-            if not "".join(child.content for child in label).strip():
-                label = [Token("text", "", 0, level=token.level + 1, content=image_label(href))]
-            children += [opening, *label, Token("link_close", "a", -1, level=token.level)]
+            words = _description(token) or [Token("text", "", 0, level=token.level + 1, content=image_label(picture))]
+            children += [opening, *words, Token("link_close", "a", -1, level=token.level)]
         block.children = children
 
 
@@ -239,14 +290,15 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
     return list(dict.fromkeys(links))
 
 
-def images_of(text: str | None) -> list[tuple[str, str]]:
-    """Every image in an entry's Markdown, in order, as (its description, its address), both as written:
-    `issue check` tells the editor each is shown as a link. The description is "" when there is none."""
-    images: list[tuple[str, str]] = []
+def images_of(text: str | None) -> list[Image]:
+    """Every image in an entry's Markdown, in order, as written: `issue check` tells the editor each is
+    shown as a link (`Image.address`), and which. An image inside a link (CommonMark allows it) has that
+    link's address as its `link`."""
+    images: list[Image] = []
     for block in _AS_WRITTEN.parse(strip_hidden(text or "")):
         for token in block.children or []:
-            if token.type == "link_open" and token.meta.get("image") is not None:
-                images.append((token.meta["image"], str(token.attrGet("href") or "")))
+            if token.type == "link_open":
+                images += token.meta.get("images", [])
     return images
 
 
