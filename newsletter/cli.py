@@ -858,7 +858,7 @@ def issue_accept(ctx: Context, issue_id, refs):
 
     with ctx.store() as store:
         for placed in accept_entries(_curation(ctx, store), issue_id, refs):
-            _echo_visible("accepted " + _placed_line(placed))
+            _echo_visible(("already accepted " if placed.unchanged else "accepted ") + _placed_line(placed))
 
 
 @issue.command("move")

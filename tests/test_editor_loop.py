@@ -178,6 +178,9 @@ def test_the_2025_newsletters_shapes_pass_check_with_warnings_and_closed_deadlin
     )
     after = issue_file(desk.root).read_text(encoding="utf-8").splitlines()
     assert [line for line in after if line not in before] == ["      accepted: true"]
+    again = invoke(desk.root, "issue", "accept", "2025-q2", "norway:1")
+    assert again.stdout.startswith("already accepted norway:1  [Stortinget]"), again.stdout
+    assert issue_file(desk.root).read_text(encoding="utf-8").splitlines() == after
     # One OSCE page linked from KOM's own activities and from the OSCE heading.
     osce = "https://www.osce.org/cthb/rapport-2025"
     note(

@@ -580,7 +580,10 @@ def test_build_refuses_an_issue_with_errors_unless_forced(workspace):
     refused = invoke(workspace, "build", "2024-q2")
     assert refused.exit_code == 1
     assert "links to 'ftp://www.regjeringen.no/" in refused.stderr
-    assert "pass --force to build anyway" in refused.stderr
+    assert (
+        "Error: 2024-q2 has 1 error (see above; `newsletter issue check 2024-q2`); fix it, or pass --force to "
+        "build anyway" in refused.stderr
+    ), refused.stderr
     assert not (workspace / "build" / "2024-q2").exists()
     forced = invoke(workspace, "build", "2024-q2", "--force", "--format", "text")
     assert forced.exit_code == 0 and (workspace / "build" / "2024-q2" / "email.txt").exists()

@@ -284,6 +284,7 @@ class Placed:
     items: tuple[str, ...] = ()  # every item the entry cites, when it cites more than `item`
     # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
     unaccepted: bool = False
+    unchanged: bool = False  # the command found it as it would have left it (`accept_entries`: accepted already)
 
 
 def _count_word(count: int, word: str) -> str:
@@ -826,7 +827,7 @@ def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> li
             if not entry.accepted:
                 document.set_field(key, position, "accepted", True)
     return [
-        Placed(key, position, entry.heading, entry.title, entry.item, _several(entry))
+        Placed(key, position, entry.heading, entry.title, entry.item, _several(entry), unchanged=entry.accepted)
         for (key, position), entry in found.items()
     ]
 
@@ -1222,8 +1223,8 @@ class IssueNotReady(NewsletterError):
         self.errors = errors
         self.details = tuple(f"{p.level}: {p}" for p in errors)
         super().__init__(
-            f"{issue_id} has {len(errors)} errors (see above; `newsletter issue check {issue_id}`); "
-            "fix them, or pass --force to build anyway"
+            f"{issue_id} has {len(errors)} {_count_word(len(errors), 'error')} (see above; `newsletter issue check "
+            f"{issue_id}`); fix {'it' if len(errors) == 1 else 'them'}, or pass --force to build anyway"
         )
 
 
