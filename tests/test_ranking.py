@@ -169,6 +169,11 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     assert all(w in text for w in words), top.why
     assert top.like is not None and top.like.heading == "Representantforslag"
     assert "like «Forslag om tilsyn med omsorgen for enslige mindreårige asylsøkere» (2021-q4)" in top.why
+    # Function words are never a reason, however they weigh ("blant", "hvilke": no help to the editor).
+    from newsletter.curate.model import _STOP
+
+    assert not {w for r in result.ranked for w in r.why} & _STOP
+    assert {"blant", "hvilke", "og", "the"} <= _STOP
     # Every item has a reason; one whose words all weigh against a pick says so rather than nothing.
     assert all(r.why for r in result.ranked)
     bottom = result.ranked[-1]

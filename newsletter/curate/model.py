@@ -45,7 +45,12 @@ _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
     "og i på til av for med som det den de er har ble fra om et en ikke var vil kan skal også etter ved "
     "eller sin sitt sine seg nye ny nytt mer mot over under hvor hva når alle andre denne dette disse "
-    "blir hadde och att för är från ett inte vill ska även efter nya över at mod ".split()
+    "blir hadde och att för är från ett inte vill ska även efter nya över at mod "
+    # More Norwegian function words the 2022 trial saw named as reasons ("blant", "hvilke"): they say
+    # nothing to the editor about why an item ranks high.
+    "blant hvilke hvilken hvilket hvordan hvorfor noen noe mange flere både samt gjennom uten mellom "
+    "før siden mens fordi dersom enn slik hele selv egen egne vært være blitt kunne skulle ville må bør "
+    "får gjør laget lager mye nå her der da så bare hver annen annet man vi du jeg han hun dem deres vår våre".split()
 )
 
 
