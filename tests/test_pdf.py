@@ -357,55 +357,48 @@ def test_hostile_entry_texts_leave_no_script_or_bad_link(hostile_pdf):
     assert "Siste oppføring står fortsatt." in text  # the unclosed tags broke nothing after them
 
 
+def _pdf_of_one_entry(tmp_path, title: str, intro: str, entry: Entry) -> tuple[str, str]:
+    """(the text, collapsed, and the metadata title) of the PDF of an issue with one entry."""
+    keys = list(SETTINGS.sections)
+    issue = Issue(id="2024-q3", title=title, period="juli–september 2024", intro=intro, sections={k: [] for k in keys})
+    issue.sections[keys[0]] = [entry]
+    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    return collapse(pdf_text(pdf).replace("\f", "")), pdf_info(pdf)["Title"]  # pdftotext ends a page with \f
+
+
 def test_invisible_characters_reach_neither_the_text_nor_the_metadata(tmp_path):
     """A right-to-left override, isolates, zero-width spaces and controls pasted into a title, heading
     and text: the PDF's text and its title read as the words alone."""
-    keys = list(SETTINGS.sections)
-    issue = Issue(
-        id="2024-q3",
-        title="Nyhets\u200bbrev\u202e fra KOM",
-        period="juli–september 2024",
-        intro="Godt\x0c nytt år\u200f!",
-        sections={key: [] for key in keys},
-    )
-    issue.sections[keys[0]] = [
+    text, title = _pdf_of_one_entry(
+        tmp_path,
+        "Nyhets\u200bbrev\u202e fra KOM",
+        "Godt\x0c nytt år\u200f!",
         Entry(
             heading="Regj\u200beringen\u2066",
             title="Ny \u202erapport\u202c om tvangsarbeid",
             text="Les [regjeringen.no\u202e/fdp.tropar\u202c](https://www.regjeringen.no/rapport)\ufeff her.",
-        )
-    ]
-    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
-    text = pdf_text(pdf).replace("\f", "")  # pdftotext ends each page with a form feed
+        ),
+    )
     assert hidden_characters(text) == []
-    assert "Les regjeringen.no/fdp.tropar" in collapse(text) and "Ny rapport om tvangsarbeid" in collapse(text)
-    title = pdf_info(pdf)["Title"]
+    assert "Les regjeringen.no/fdp.tropar" in text and "Ny rapport om tvangsarbeid" in text
     assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
 
 
 def test_a_break_between_words_is_a_space_in_the_text_and_the_metadata(tmp_path):
     """VT, FF, NEL, FS and U+2028/U+2029 pasted between words: each a space, none gone and none kept."""
-    keys = list(SETTINGS.sections)
-    issue = Issue(
-        id="2024-q3",
-        title="Nyhetsbrev\u2028fra KOM",
-        period="juli–september 2024",
-        intro="Godt\x0cnytt år.",
-        sections={key: [] for key in keys},
-    )
-    issue.sections[keys[0]] = [
+    text, title = _pdf_of_one_entry(
+        tmp_path,
+        "Nyhetsbrev\u2028fra KOM",
+        "Godt\x0cnytt år.",
         Entry(
             heading="Regjeringen\u2029Justis",
             title="Ny\x1crapport om tvangsarbeid",
             text="Linje\x85neste og\u2028linje\x0bskift.",
-        )
-    ]
-    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
-    text = collapse(pdf_text(pdf).replace("\f", ""))  # pdftotext ends each page with a form feed
+        ),
+    )
     assert hidden_characters(text) == []
     for words in ("Godt nytt år", "Regjeringen Justis", "Ny rapport om tvangsarbeid", "Linje neste og linje skift"):
         assert words in text, words
-    title = pdf_info(pdf)["Title"]
     assert hidden_characters(title) == [] and "Nyhetsbrev fra KOM" in title
 
 
