@@ -357,12 +357,17 @@ def test_hostile_entry_texts_leave_no_script_or_bad_link(hostile_pdf):
     assert "Siste oppføring står fortsatt." in text  # the unclosed tags broke nothing after them
 
 
-def _pdf_of_one_entry(tmp_path, title: str, intro: str, entry: Entry) -> tuple[str, str]:
-    """(the text, collapsed, and the metadata title) of the PDF of an issue with one entry."""
+def _one_entry_pdf(tmp_path, entry: Entry, title: str = "Nyhetsbrev fra KOM", intro: str = "") -> Path:
+    """The PDF of an issue holding `entry` alone, in its first section."""
     keys = list(SETTINGS.sections)
     issue = Issue(id="2024-q3", title=title, period="juli–september 2024", intro=intro, sections={k: [] for k in keys})
     issue.sections[keys[0]] = [entry]
-    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    return build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+
+
+def _pdf_of_one_entry(tmp_path, title: str, intro: str, entry: Entry) -> tuple[str, str]:
+    """(the text, collapsed, and the metadata title) of the PDF of an issue with one entry."""
+    pdf = _one_entry_pdf(tmp_path, entry, title, intro)
     return collapse(pdf_text(pdf).replace("\f", "")), pdf_info(pdf)["Title"]  # pdftotext ends a page with \f
 
 
@@ -403,18 +408,8 @@ def test_a_break_between_words_is_a_space_in_the_text_and_the_metadata(tmp_path)
 
 
 def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address(tmp_path):
-    keys = list(SETTINGS.sections)
-    issue = Issue(
-        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
-    )
-    issue.sections[keys[0]] = [
-        Entry(
-            heading="Publikasjoner",
-            title="Tilstandsrapporten",
-            text="Rapporten er ute. ![Forsiden av rapporten](https://example.org/forside.png)",
-        )
-    ]
-    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = "Rapporten er ute. ![Forsiden av rapporten](https://example.org/forside.png)"
+    pdf = _one_entry_pdf(tmp_path, Entry(heading="Publikasjoner", title="Tilstandsrapporten", text=text))
     text = pdf_text(pdf)
     assert "Rapporten er ute. Forsiden av rapporten" in collapse(text)
     assert "https://example.org/forside.png" in squeeze(text)  # the footnote
@@ -422,18 +417,8 @@ def test_an_image_is_a_link_with_its_description_and_a_footnote_with_its_address
 
 
 def test_an_image_inside_a_link_is_the_links_words_with_one_footnote_to_the_links_address(tmp_path):
-    keys = list(SETTINGS.sections)
-    issue = Issue(
-        id="2024-q3", title="Nyhetsbrev fra KOM", period="juli–september 2024", sections={k: [] for k in keys}
-    )
-    issue.sections[keys[0]] = [
-        Entry(
-            heading="Publikasjoner",
-            title="Tilstandsrapporten",
-            text="Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf).",
-        )
-    ]
-    pdf = build(issue, SETTINGS, tmp_path, ("pdf",)).files["2024-q3.pdf"]
+    text = "Les [![Forsiden av rapporten](https://example.org/forside.png)](https://example.org/rapport.pdf)."
+    pdf = _one_entry_pdf(tmp_path, Entry(heading="Publikasjoner", title="Tilstandsrapporten", text=text))
     text = pdf_text(pdf)
     assert "Les Forsiden av rapporten" in collapse(text)
     assert squeeze(text).count("https://example.org/rapport.pdf") == 1  # the footnote, once
