@@ -294,9 +294,11 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
     assert shown(rank()) == shown(first) and len(built) == 4  # kept beside the others (`RESULTS_KEPT`)
     real_versions = ranking._library_versions
     monkeypatch.setattr(ranking, "_library_versions", lambda: [*real_versions()[1:], "scikit-learn 99.0"])
+    ranking._code_digest.cache_clear()  # as a new process after the upgrade would find it
     rank()
     assert len(built) == 5  # an upgraded library ranks afresh
     monkeypatch.setattr(ranking, "_library_versions", real_versions)
+    ranking._code_digest.cache_clear()
     # A damaged or doctored file is never served: ranked afresh, the same as before.
     data = json.loads(results.path.read_text(encoding="utf-8"))
     for damage in (

@@ -383,7 +383,8 @@ def add_items(
             position = document.insert_entry(target, entry, curation.heading_order(target))
             used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
-    curation.store.set_status([item.id for item in items if item not in (i for i, _ in joins)], "picked")
+    joined = {item.id for item, _twin in joins}  # marked picked by `_add_to_entry` below
+    curation.store.set_status([item.id for item in items if item.id not in joined], "picked")
     for item, twin in joins:
         _add_to_entry(curation, issue_id, [item], twin)
     if joins:
@@ -1328,12 +1329,11 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
-    # What this issue's entries written by hand link to, so an item an earlier issue used is noticed
-    # under any spelling of its address, as the earlier issue's own link or id is.
-    hand_links = [
-        link for _key, _position, entry in issue.entries() if not entry.items for link in links_of(entry.text)
-    ]
-    targets = link_targets(curation.store, hand_links, curation.recorded_keys())
+    # The items this issue's links point to, in one query: for entries written by hand, so an item an
+    # earlier issue used is noticed under any spelling of its address, as the earlier issue's own link
+    # or id is; for entries citing items, to tell an item whose link the text lacks.
+    all_links = [link for _key, _position, entry in issue.entries() for link in links_of(entry.text)]
+    targets = link_targets(curation.store, all_links, curation.recorded_keys())
     # item -> the entries citing it, in file order, each with whether it names the item by id. A link
     # to an item is said at the link: when an entry names the item by id, before or after it, or an
     # earlier entry links to it too (a pair of links is said once, at the second).
@@ -1374,9 +1374,10 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             )
         # An item the entry names but its text never links to reaches no reader (`issue add --to` on
         # a note, whose text it leaves as the editor wrote it): only the text is rendered.
-        linked_here = set(link_targets(curation.store, links_of(entry.text), curation.recorded_keys()).values())
+        own_links = links_of(entry.text)
+        linked_here = {targets[link] for link in own_links if link in targets}
         for item in cited:
-            if item.id not in linked_here and item.url not in links_of(entry.text):
+            if item.id not in linked_here and item.url not in own_links:
                 say(
                     "warning",
                     f"cites item {item.id} «{item.title}», but its text does not link to it, so readers get no "

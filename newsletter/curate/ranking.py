@@ -76,6 +76,7 @@ the 180 items below".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -465,10 +466,7 @@ def ranking_key(
         hasher.update(repr(value).encode("utf-8", "surrogatepass"))
         hasher.update(b"\0")
 
-    here = Path(__file__)
-    for source in (here, here.with_name("model.py")):
-        hasher.update(source.read_bytes())
-    add(_library_versions())
+    hasher.update(_code_digest())
     add(sorted((k, v) for k, v in globals().items() if k.isupper() and isinstance(v, (int, float, str))))
     add([(c.id, c.title, c.terms) for c in candidates])
     for document in documents:
@@ -481,9 +479,22 @@ def ranking_key(
     return hasher.hexdigest()
 
 
+@functools.cache
+def _code_digest() -> bytes:
+    """A digest of the ranking's code (this module and `model`) and of the installed versions of the
+    libraries its results depend on (read from their metadata, without importing them): an upgrade
+    of either ranks afresh. Once per process: neither changes while it runs (triage ranks again and
+    again)."""
+    hasher = hashlib.blake2b(digest_size=20)
+    here = Path(__file__)
+    for source in (here, here.with_name("model.py")):
+        hasher.update(source.read_bytes())
+    hasher.update(repr(_library_versions()).encode())
+    return hasher.digest()
+
+
 def _library_versions() -> list[str]:
-    """The installed versions of the libraries the model's results depend on (read from their
-    metadata, without importing them): an upgrade of one ranks afresh."""
+    """The installed versions of the libraries the model's results depend on, as "name version"."""
     versions = []
     for name in ("scikit-learn", "numpy", "scipy", "snowballstemmer"):
         try:
