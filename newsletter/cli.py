@@ -22,6 +22,7 @@ from rich.table import Table
 
 from newsletter import __version__, clock
 from newsletter.config import Workspace
+from newsletter.curate.listing import counted as _count
 from newsletter.errors import NewsletterError, NotFound, UsageError, os_error_advice
 from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
 from newsletter.quarters import quarter_bounds
@@ -223,11 +224,6 @@ def _progress_bar(label: str):
                 bar.advance(tasks["articles"])
 
         yield update
-
-
-def _count(number: int, noun: str, plural: str | None = None) -> str:
-    """ "1 error", "2 errors"; "1 entry", "2 entries" (with `plural`)."""
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _echo_visible(line: str, err: bool = False, **style) -> None:

@@ -36,6 +36,7 @@ from newsletter.curate.issuefile import (
     list_issue_ids,
     lock_for,
 )
+from newsletter.curate.listing import counted
 from newsletter.curate.ranking import Ranking, article_text, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
@@ -285,11 +286,6 @@ class Placed:
     # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
     unaccepted: bool = False
     unchanged: bool = False  # the command found it as it would have left it (`accept_entries`: accepted already)
-
-
-def _count_word(count: int, word: str) -> str:
-    """`word` as its count needs it in English: "item" for one, "items" for more."""
-    return word if count == 1 else word + "s"
 
 
 def _several(entry: Entry) -> tuple[str, ...]:
@@ -1224,7 +1220,7 @@ class IssueNotReady(NewsletterError):
         self.errors = errors
         self.details = tuple(f"{p.level}: {p}" for p in errors)
         super().__init__(
-            f"{issue_id} has {len(errors)} {_count_word(len(errors), 'error')} (see above; `newsletter issue check "
+            f"{issue_id} has {counted(len(errors), 'error')} (see above; `newsletter issue check "
             f"{issue_id}`); fix {'it' if len(errors) == 1 else 'them'}, or pass --force to build anyway"
         )
 
@@ -1367,7 +1363,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         if cited and not entry.accepted and _is_starting_text(entry.text, cited):
             say(
                 "warning",
-                f"still has the starting text from {_count_word(len(cited), 'item')} "
+                f"still has the starting text from {'item' if len(cited) == 1 else 'items'} "
                 f"{', '.join(i.id for i in cited)}: write the blurb, or "
                 f"keep it with `newsletter issue accept {issue_id} {where}`",
                 "text",

@@ -13,6 +13,11 @@ from newsletter.models import Item
 from newsletter.store import Store
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 error", "2 errors"; "1 entry", "2 entries" (with `plural`): a count as English says it."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def folded(text: str) -> str:
     """Text as search compares it: case-folded, accents removed ("Genève" and "GENEVE" are alike).
 
