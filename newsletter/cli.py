@@ -703,6 +703,17 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
             f"  {ref} is no longer accepted: its starting text gained the new links; read it, then "
             f"`newsletter issue accept {issue_id} {ref}` keeps it"
         )
+    if placed and to:
+        # One entry for all of them: what its dates became is said once.
+        joined, names = placed[0], {"deadline": "deadline", "event_date": "event date"}
+        where = f"{joined.section}:{joined.position}"
+        for name, day in joined.gained.items():
+            click.echo(f"  {where} takes the {names[name]} {day.isoformat()} from the items added")
+        for name, days in joined.kept.items():
+            click.echo(
+                f"  {where} keeps its {names[name]}; the items added give {', '.join(d.isoformat() for d in days)}: "
+                f"if that is the right one, set `{name}:` in {path}"
+            )
     for item_id, published, each in outside:
         # Taken out by a slip, it is undecided again, on its own quarter's list: not skipped.
         if each.items:  # one of several items of an entry (`--to`): removing the entry would take the others

@@ -252,6 +252,37 @@ def test_an_item_of_a_two_item_entry_is_known_to_the_already_in_checks(desk):
         assert json.loads(invoke(desk.root, "show", item, "--json").stdout)["status"] == "new"
 
 
+def test_add_to_a_news_entry_of_the_consultation_it_announces_takes_the_deadline(desk):
+    """The consultation's deadline is what the entry is for: it is not lost because the news came first."""
+    first, _second, consultation = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Høringer")
+    joined = invoke(desk.root, "issue", "add", "2025-q2", consultation, "--to", "norway:1")
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.splitlines()[1:] == ["  norway:1 takes the deadline 2025-06-01 from the items added"]
+    assert outline(desk.root)["sections"]["norway"][0]["deadline"] == "2025-06-01"
+    assert "      deadline: 2025-06-01\n" in issue_file(desk.root).read_text(encoding="utf-8")
+    problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
+    assert not [p for p in problems if p["level"] == "error"], problems
+
+
+def test_add_to_an_entry_with_its_own_deadline_keeps_it_and_says_the_items_differs(desk):
+    first, _second, consultation = desk.ids
+    issue_file(desk.root).write_text(
+        "id: 2025-q2\nsections:\n  norway:\n    - heading: Høringer\n      title: Forslag\n"
+        f"      text: Egen tekst.\n      item: {first}\n      deadline: 2025-06-15\n",
+        encoding="utf-8",
+    )
+    before = issue_file(desk.root).read_text(encoding="utf-8")
+    joined = invoke(desk.root, "issue", "add", "2025-q2", consultation, "--to", "norway:1")
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.splitlines()[1:] == [
+        "  norway:1 keeps its deadline; the items added give 2025-06-01: if that is the right one, set "
+        f"`deadline:` in {issue_file(desk.root)}"
+    ]
+    after = issue_file(desk.root).read_text(encoding="utf-8")
+    assert after == before.replace(f"item: {first}", f"items: [{first}, {consultation}]")
+
+
 def test_an_item_of_a_two_item_entry_in_an_earlier_issue_is_a_warning(desk):
     first, second, _third = desk.ids
     issue_file(desk.root, "2025-q1").write_text(

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -286,6 +286,9 @@ class Placed:
     # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
     unaccepted: bool = False
     unchanged: bool = False  # the command found it as it would have left it (`accept_entries`: accepted already)
+    # `issue add --to`: the items' dates the entry took (`_dates_joined`), and those it kept its own against.
+    gained: Mapping[str, dt.date] = field(default_factory=dict)
+    kept: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)
 
 
 def _several(entry: Entry) -> tuple[str, ...]:
@@ -477,9 +480,38 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
                 if entry.accepted:
                     document.delete_field(key, position, "accepted")
                     unaccepted = True
+        gained, kept = _dates_joined(entry, items)
+        for name, value in gained.items():
+            document.set_field(key, position, name, value)
         final = document.validate(curation.settings)[0]
     curation.store.set_status([*linked, *(item.id for item in items)], "picked")
-    return [replace(_placed(final, item.id), unaccepted=unaccepted) for item in items]
+    return [replace(_placed(final, item.id), unaccepted=unaccepted, gained=gained, kept=kept) for item in items]
+
+
+# An entry's dates a collected item knows: a consultation's answer-by day and an event's day.
+_ITEM_DATES = ("deadline", "event_date")
+
+
+def _dates_joined(entry: Entry, items: Sequence[Item]) -> tuple[dict[str, dt.date], dict[str, tuple[dt.date, ...]]]:
+    """What an entry that cites `items` too gains of their dates, and what it keeps against theirs.
+
+    Returns (gained, kept): `gained` maps a field of `_ITEM_DATES` the entry lacks to the one day
+    the items give it (a news entry joined by the consultation it announces gains the
+    consultation's deadline, which `issue check` and every output show); `kept` maps a field the
+    entry has to the other days the items give (the editor's day stays, and is said to differ). A
+    field the items give two different days is left alone: which one the entry means is the
+    editor's call.
+    """
+    gained: dict[str, dt.date] = {}
+    kept: dict[str, tuple[dt.date, ...]] = {}
+    for name in _ITEM_DATES:
+        days = tuple(dict.fromkeys(day for item in items if (day := getattr(item, name)) is not None))
+        current = getattr(entry, name)
+        if current is None and len(days) == 1:
+            gained[name] = days[0]
+        elif current is not None and (other := tuple(day for day in days if day != current)):
+            kept[name] = other
+    return gained, kept
 
 
 def linked_from(curation: Curation, text: str) -> list[Item]:
