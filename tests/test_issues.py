@@ -1378,14 +1378,41 @@ def test_an_image_in_a_link_no_reader_can_open_is_the_links_error_alone(desk):
     assert problem.message.endswith("write the page's full https:// address in its `text`")
 
 
-def test_an_image_in_the_intro_from_an_address_no_reader_can_open_asks_for_its_https_address(desk):
-    """The intro's links are not checked as an entry's are, so its image warning says what to write instead."""
+def test_an_image_in_the_intro_from_an_address_no_reader_can_open_is_an_error_saying_what_to_write(desk):
+    """The intro's links are checked as an entry's are: one no reader can open is an error, not an image warning."""
     text = changed("intro: KOM ønsker en god sommer.\n", "intro: KOM ønsker en god sommer. ![Sol](sol.jpg)\n")
-    problem = only(desk.check(text), "warning", "has an image", "intro")
+    problem = only(desk.check(text), "error", "has an image", "intro")
     assert problem.message == (
-        "has an image, ![Sol](sol.jpg), that every output makes a link to 'sol.jpg', which is no http(s) address, "
-        "so no reader can open it: write the picture's full https:// address there"
+        "has an image from 'sol.jpg', which is no http(s) address: every output makes an image a link to its "
+        "picture, and no reader can open this one; write the picture's full https:// address in `intro`"
     )
+    assert problem.line == text.splitlines().index("intro: KOM ønsker en god sommer. ![Sol](sol.jpg)") + 1
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ("[her]()", "has a link with no address ([…]()): write the address between the ( ) in `intro`"),
+        (
+            "[her](javascript:alert(1))",
+            "links to 'javascript:alert(1)', which is no http(s) or mailto address: write the page's full https:// "
+            "address in `intro`",
+        ),
+        (
+            "[her](https://www.politiet.no:99999/kom)",
+            "links to 'https://www.politiet.no:99999/kom': its port is out of range (0–65535), so no reader can "
+            "open it: correct the address in `intro`",
+        ),
+    ],
+)
+def test_a_link_in_the_intro_no_reader_can_open_is_an_error_naming_the_intro(desk, link, message):
+    text = changed("intro: KOM ønsker en god sommer.\n", f"intro: KOM ønsker en god sommer. Les {link}.\n")
+    assert only(desk.check(text), "error", "link", "intro").message == message
+
+
+def test_a_good_link_and_a_mail_address_in_the_intro_are_no_problem(desk):
+    intro = "KOM ønsker en god sommer. Les [rapporten](https://www.politiet.no/kom) eller skriv til [oss](mailto:kom@politiet.no)."
+    assert desk.check(changed("intro: KOM ønsker en god sommer.\n", f"intro: {intro}\n")) == []
 
 
 def test_a_misspelt_section_key_is_the_one_thing_said_not_advice_for_the_file_as_it_stands(desk):

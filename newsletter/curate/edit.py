@@ -1350,8 +1350,12 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             invisible(getattr(issue, name), name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
+    for level, message, _link in _link_problems(issue.intro, "`intro`"):
+        if level:
+            add(level, message, field="intro")
     for image in images_of(issue.intro):
-        add("warning", _image_message(image), field="intro")
+        if _openable(image.address):  # else the error about its link above says what to write
+            add("warning", _image_message(image), field="intro")
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
@@ -1443,49 +1447,12 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 f"({issue.published.isoformat()}), so it is shown as closed: if either date is wrong, correct it",
                 "deadline",
             )
-        links = links_of(entry.text, keep_empty=True)
-        written = links_of(entry.text, keep_empty=True, as_written=True)
-        if len(written) != len(links):  # two spellings of one address: quote the normalised ones
-            written = links
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
         slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
-        pictures = {image.picture for image in images_of(entry.text) if image.link is None}  # links of their own
-        for link, as_written in zip(links, written, strict=True):
-            if not link:
-                say(
-                    "error",
-                    "has a link with no address ([…]()): write the address between the ( ) in its `text`",
-                    "text",
-                )
-                continue
-            scheme = link.split(":", 1)[0].lower() if ":" in link else ""
-            if scheme not in ("http", "https", "mailto") and as_written in pictures:
-                say(
-                    "error",
-                    f"has an image from '{link}', which is no http(s) address: every output makes an image a link "
-                    "to its picture, and no reader can open this one; write the picture's full https:// address "
-                    "in its `text`",
-                    "text",
-                )
-                continue
-            if scheme not in ("http", "https", "mailto"):
-                say(
-                    "error",
-                    f"links to '{link}', which is no http(s) or mailto address: write the page's full https:// "
-                    "address in its `text`",
-                    "text",
-                )
-                continue
-            if scheme == "mailto":
-                continue
-            if (problem := address_problem(as_written) or address_problem(link)) is not None:
-                # Rendered, it would be a dead or mangled link in every reader's copy.
-                say(
-                    "error",
-                    f"links to '{as_written}': {problem}, so no reader can open it: correct the address in its `text`",
-                    "text",
-                )
+        for level, message, link in _link_problems(entry.text, "its `text`"):
+            if level:
+                say(level, message, "text")
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 say("warning", f"links to {link}, as {seen_links[link]} does: if once is enough, {slip}", "text")
@@ -1580,17 +1547,10 @@ def _image_message(image: Image) -> str:
     the editor had better write, with words that say what the picture shows or where the link leads.
 
     An image inside a link (`[![Forsiden](…/forside.png)](…/rapport.pdf)`) is the link's words in every
-    output, so the link to write keeps the outer link's address, not the picture's.
+    output, so the link to write keeps the outer link's address, not the picture's. Only for an image
+    whose address a reader can open (`_openable`): for the others `_link_problems` says what to write.
     """
     description, picture, address = image.description, image.picture, image.address
-    if not _openable(address):
-        # Only a link a reader can open is worth writing: for the others, say what address to write instead.
-        written = f"![{description}]({picture})" if image.link is None else f"[![{description}]({picture})]({address})"
-        what = "the picture's" if image.link is None else "the page's"
-        return (
-            f"has an image, {written}, that every output makes a link to '{address}', which is no http(s) "
-            f"address, so no reader can open it: write {what} full https:// address there"
-        )
     if image.link is not None and description.strip():
         return (
             f"has an image inside a link, [![{description}]({picture})]({address}): readers get the link with "
@@ -1611,6 +1571,53 @@ def _image_message(image: Image) -> str:
         f"has an image with no description, ![]({address}): readers get a link to the picture named "
         f"«{image_label(address)}»; write a link that says what it shows: [what the picture shows]({address})"
     )
+
+
+def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
+    """Each link of the Markdown `text` as (level, message, address): level "error" with what is
+    wrong and what to write `where` ("its `text`", "`intro`") for a link no reader can open, and
+    level "" with no message for one they can, in the text's order.
+
+    No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
+    (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
+    image a link to its picture), and an http(s) address `collect.urls.address_problem` finds at
+    fault (a space, no host). The address is quoted as written, where each of its spellings is.
+    """
+    links = links_of(text, keep_empty=True)
+    written = links_of(text, keep_empty=True, as_written=True)
+    if len(written) != len(links):  # two spellings of one address: quote the normalised ones
+        written = links
+    pictures = {image.picture for image in images_of(text) if image.link is None}  # links of their own
+    for link, as_written in zip(links, written, strict=True):
+        scheme = link.split(":", 1)[0].lower() if ":" in link else ""
+        if not link:
+            yield "error", f"has a link with no address ([…]()): write the address between the ( ) in {where}", link
+        elif scheme not in ("http", "https", "mailto") and as_written in pictures:
+            yield (
+                "error",
+                f"has an image from '{link}', which is no http(s) address: every output makes an image a link "
+                f"to its picture, and no reader can open this one; write the picture's full https:// address "
+                f"in {where}",
+                link,
+            )
+        elif scheme not in ("http", "https", "mailto"):
+            yield (
+                "error",
+                f"links to '{link}', which is no http(s) or mailto address: write the page's full https:// "
+                f"address in {where}",
+                link,
+            )
+        elif scheme == "http" or scheme == "https":
+            if (problem := address_problem(as_written) or address_problem(link)) is not None:
+                # Rendered, it would be a dead or mangled link in every reader's copy.
+                yield (
+                    "error",
+                    f"links to '{as_written}': {problem}, so no reader can open it: correct the address in {where}",
+                    link,
+                )
+            else:
+                yield "", "", link
+        # mailto: nothing more to check
 
 
 def _openable(address: str) -> bool:
