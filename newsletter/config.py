@@ -195,6 +195,12 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
         words = "a value starting with '*' is read as a reference to an '&' anchor"
     elif "cannot start any token" in problem:
         if "\\t" in problem or "\t" in problem:
+            before = source[: mark.column] if mark is not None else ""
+            if before.strip():  # after text: between a field and its value, or inside a plain value
+                return line, (
+                    f"a tab after '{before.strip()[-30:]}' (column {len(before) + 1}): YAML takes no tab in a plain "
+                    "value or between a field and its value; replace it with a space"
+                )
             return line, "a tab in the indentation: indent with spaces only"
         character = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
         words = f"a value cannot start with '{character}'"
@@ -203,6 +209,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             words = "a ': ' inside a value reads as the start of another field"
         else:
             return line, f"a field where none can start; {_INDENTATION_HINT}"
+    elif (after := _text_after_quote(source)) is not None:
+        return line, after
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
     elif problem.startswith("found duplicate key") or problem.startswith("duplicate key"):
@@ -281,6 +289,49 @@ def _closing_it_helps(lines: list[str], number: int, quote: str, failed: int) ->
     except Exception:  # a duplicate key and the like: the quote was not what stopped the parser
         return False
     return True
+
+
+def _text_after_quote(line: str) -> str | None:
+    """What to write for a `key: value` or `- value` line whose value opens a quote, closes it, and goes on
+    (`title: "Rapporten "Ny tid" er ute"`, `title: "Ny rapport" fra KOM`), else None.
+
+    YAML reads a value that starts with a quote as a quoted value, which ends at the next quote of its
+    kind (YAML 1.2 §7.3, flow scalar styles); text after it is no part of any field, and the parser says only
+    that it expected the end of a block, which reads as an indentation fault. The fix is to quote the
+    whole value with the other quote character, or to write quotes inside it as « », as Norwegian does.
+    """
+    match = _KEY_VALUE.match(line) or _LIST_VALUE.match(line)
+    if not match or match["value"][0] not in "'\"":
+        return None
+    value, quote = match["value"], match["value"][0]
+    if remark := re.search(rf"{quote}[ \t]+#.*$", value):  # a comment after the last quote is no part of it
+        value = value[: remark.start() + 1]
+    end, at = None, 1
+    while at < len(value):  # the closing quote: not a doubled '' in single quotes, not an escaped \" in double
+        if quote == '"' and value[at] == "\\":
+            at += 2
+            continue
+        if value[at] == quote:
+            if quote == "'" and value[at + 1 : at + 2] == "'":
+                at += 2
+                continue
+            end = at
+            break
+        at += 1
+    rest = value[end + 1 :].strip() if end is not None else ""
+    if not rest or rest.startswith("#"):
+        return None
+    inner = value[1:-1] if value.endswith(quote) and len(value) > 1 else value
+    if '"' not in inner:
+        rewritten = '"' + inner.replace("\\", "\\\\") + '"'
+    else:
+        rewritten = "'" + inner.replace("'", "''") + "'"
+    field = f"{match['key'].strip()}: " if "key" in match.groupdict() else "- "
+    return (
+        f"the quoted value ends at the second {quote} (before '{rest[:20]}'), and YAML takes no text after it: "
+        f"quote the whole value with the other quote mark, {field}{rewritten}, or write the quotes "
+        "inside it as « »"
+    )
 
 
 def _quoted(line: str) -> str | None:

@@ -163,6 +163,52 @@ def test_a_quote_in_the_prose_of_a_text_block_is_not_blamed_for_a_later_error(tm
     assert error.startswith(f"{path}, line 7: invalid YAML:")
 
 
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("    name:\tUNODC\n", "a tab after 'name:' (column 10)"),
+        ("    name: UN\tODC\n", "a tab after 'name: UN' (column 13)"),
+    ],
+)
+def test_a_tab_after_text_is_named_where_it_is_not_called_indentation(tmp_path, line, where):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n{line}    kind: rss\n")
+    assert error == (
+        f"{path}, line 3: invalid YAML: {where}: YAML takes no tab in a plain value or between a field and its "
+        "value; replace it with a space"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "rewritten", "meant"),
+    [
+        # Quotes inside a value quoted with the same mark: the first inner quote ends the value.
+        ('"Rapporten "Ny tid" er ute"', "name: 'Rapporten \"Ny tid\" er ute'", 'Rapporten "Ny tid" er ute'),
+        ("'Rapporten 'Ny tid' er ute'", "name: \"Rapporten 'Ny tid' er ute\"", "Rapporten 'Ny tid' er ute"),
+        # A title that begins with a quotation and goes on.
+        ('"Ny tid" fra KOM', "name: '\"Ny tid\" fra KOM'", '"Ny tid" fra KOM'),
+        # Both marks inside: single quotes, with an apostrophe doubled as YAML writes it.
+        ('"Det \'nye\' "Ny tid" er ute"', "name: 'Det ''nye'' \"Ny tid\" er ute'", "Det 'nye' \"Ny tid\" er ute"),
+        # A comment after the value is left out of what to write (the editor's comment stays where it is).
+        ('"Rapporten "Ny tid" er ute"  # fra KOM', "name: 'Rapporten \"Ny tid\" er ute'", 'Rapporten "Ny tid" er ute'),
+    ],
+)
+def test_text_after_a_closed_quote_says_how_to_quote_the_whole_value(tmp_path, value, rewritten, meant):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: {value}\n    kind: rss\n")
+    assert error.startswith(f"{path}, line 3: invalid YAML: the quoted value ends at the second ")
+    assert error.endswith(
+        f"and YAML takes no text after it: quote the whole value with the other quote mark, {rewritten}, "
+        "or write the quotes inside it as « »"
+    )
+    # What it says to write is read as the value the editor meant.
+    fixed = write(tmp_path, GOOD.replace("    name: UNODC press releases\n", f"    {rewritten}\n", 1), "fixed.yaml")
+    assert load_feeds(fixed).sources[0].name == meant
+
+
+def test_a_quoted_value_with_a_comment_after_it_is_no_error(tmp_path):
+    path = write(tmp_path, GOOD.replace("    name: UNODC press releases\n", '    name: "UNODC"  # FNs kontor\n', 1))
+    assert load_feeds(path).sources[0].name == "UNODC"
+
+
 def test_yaml_indentation_error_says_what_to_check(tmp_path):
     path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: A\n   kind: rss\n")
     assert error.startswith(f"{path}, line 4: invalid YAML: the indentation does not fit; check the ")
