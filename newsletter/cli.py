@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -1125,6 +1126,13 @@ def _triage_keys(issue_id: str) -> Iterator[KeyReader | None]:
             keys = stack.enter_context(terminal_keys(descriptor))
         except OSError as exc:
             raise NewsletterError(_no_terminal(issue_id)) from exc
+        if not os.isatty(descriptor):
+            # Keys piped in (`printf 'ssss' | …`) would decide items nobody read: said, not ignored quietly.
+            click.echo(
+                "note: triage takes its keys from the terminal, one card at a time; what was piped to it is not "
+                f"read (to decide items without reading them: `newsletter issue skip {issue_id} ITEM...`)",
+                err=True,
+            )
         yield keys
 
 
