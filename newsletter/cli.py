@@ -695,6 +695,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         dated = [(store.get_item(each.item), each) for each in placed if each.item and each.item not in elsewhere]
         outside = [(i.id, i.published, each) for i, each in dated if i.published and not since <= i.published <= until]
         path = curation.path(issue_id)
+        store_urls = {item_id: store.get_item(item_id).url for each in placed for item_id in each.unlinked}
     for each in placed:  # refs as they stand once every item is in
         _echo_visible((f"added {each.item} to " if to else "added ") + _placed_line(each))
     if unaccepted := next((each for each in placed if each.unaccepted), None):
@@ -710,6 +711,14 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         where = f"{joined.section}:{joined.position}"
         for name, day in joined.gained.items():
             click.echo(f"  {where} takes the {names[name]} {day.isoformat()} from the items added")
+        for item_id in joined.unlinked:
+            url = store_urls.get(item_id, "")
+            field = "items" if joined.items else "item"
+            click.echo(
+                f"  {where}'s text is your own and was left as it is; it does not link to {item_id}: add its link, "
+                f"[her]({url}), where the text cites it (if this is the wrong entry, delete {item_id} from its "
+                f"`{field}` in {path}, then `newsletter issue unskip {item_id}`)"
+            )
         for name, days in joined.kept.items():
             click.echo(
                 f"  {where} keeps its {names[name]}; the items added give {', '.join(d.isoformat() for d in days)}: "

@@ -348,6 +348,19 @@ def test_show_prints_the_outline_with_refs(ws):
     assert "highlights: Verdt å merke seg  (empty)" in text
 
 
+def written_by_hand(ws, section: str, heading: str, text: str, issue_id: str = "2022-q2") -> None:
+    """A note whose text the editor typed into the issue file (where `issue note` would refuse it)."""
+    assert (
+        invoke(ws, "issue", "note", issue_id, "--section", section, "--heading", heading, "--text", "PLASS").exit_code
+        == 0
+    )
+    path = ws / "issues" / f"{issue_id}.yaml"
+    # JSON's string is YAML's double-quoted scalar: any text, on one line.
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("text: PLASS", "text: " + json.dumps(text)), encoding="utf-8"
+    )
+
+
 def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     invoke(ws, "issue", "new", "2022-q2")
     item = inbox(ws)[0]
@@ -355,7 +368,7 @@ def test_check_reports_errors_with_exit_1_then_passes_when_fixed(ws):
     result = invoke(ws, "issue", "check", "2022-q2")
     assert result.exit_code == 0  # a starting text is a warning: the editor may keep it (`issue accept`)
     assert "still has the starting text" in result.stdout
-    invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "Se [her](rapport.pdf).")
+    written_by_hand(ws, "kom", "H", "Se [her](rapport.pdf).")
     result = invoke(ws, "issue", "check", "2022-q2")
     assert result.exit_code == 1
     assert (
@@ -1040,8 +1053,16 @@ def test_check_names_each_link_no_reader_can_open(ws):
         "Se [a](http://[::1), [b](), [c](http://example.com:99999/x), [d](https://), [e][1] og "
         "[f](https://www.regjeringen.no/ø).\n\n[1]: http://]x"
     )
+    # `issue note` refuses such a text, with nothing written (check would call it an error): naming the first.
+    before = (ws / "issues" / "2022-q2.yaml").read_text(encoding="utf-8")
     noted = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM", "--text", text)
-    assert noted.exit_code == 0, noted.output
+    assert noted.exit_code == 2
+    assert noted.stderr.splitlines()[-1] == (
+        "Error: the text links to 'http://[::1': it cannot be read as an address (Invalid IPv6 URL), so no reader "
+        "can open it: correct the address in --text (and 4 more link problems); nothing was written"
+    )
+    assert (ws / "issues" / "2022-q2.yaml").read_text(encoding="utf-8") == before
+    written_by_hand(ws, "kom", "KOM", text)  # as the editor may still write it in the file
     checked = invoke(ws, "issue", "check", "2022-q2")
     assert checked.exit_code == 1
     errors = [line.split(": text: ", 1)[1] for line in checked.output.splitlines() if line.startswith("error:")]
@@ -1413,10 +1434,18 @@ def test_removing_an_entry_keeps_the_text_the_editor_wrote_and_a_starting_text_i
     blurb = "KOM anbefaler rapporten, som viser hvordan utnyttelsen foregår."
     path.write_text(text.replace(starting.splitlines()[0], blurb, 1), encoding="utf-8")
     assert blurb in path.read_text(encoding="utf-8")
+    place = next(
+        f"{k}:{n}" for k, es in outline(ws)["sections"].items() for n, e in enumerate(es, 1) if e["item"] == first
+    )
     removed = invoke(ws, "issue", "remove", "2022-q2", first)
     assert removed.exit_code == 0, removed.output
     kept = sorted((ws / "var" / "removed-entries").glob("2022-q2-*.yaml"))
     assert len(kept) == 1 and blurb in kept[0].read_text(encoding="utf-8")
+    # Each entry kept says where it stood, so it can be pasted back there.
+    key, position = place.split(":")
+    assert f"# was {place}: paste it under `{key}:` in the issue file, as entry {position}\n" in kept[0].read_text(
+        encoding="utf-8"
+    )
     assert f"  the text you wrote is kept in {kept[0]}: paste it back" in removed.stdout
     # The starting text is the item's own, there for `issue add` to write again: nothing kept, nothing said.
     plain = invoke(ws, "issue", "remove", "2022-q2", second)

@@ -276,8 +276,13 @@ def test_add_to_an_entry_with_its_own_deadline_keeps_it_and_says_the_items_diffe
     joined = invoke(desk.root, "issue", "add", "2025-q2", consultation, "--to", "norway:1")
     assert joined.exit_code == 0, joined.output
     assert joined.stdout.splitlines()[1:] == [
+        # The editor's own text does not link to the consultation: said, with the link to write.
+        f"  norway:1's text is your own and was left as it is; it does not link to {consultation}: add its link, "
+        f"[her](https://www.regjeringen.no/horing-straffeloven), where the text cites it (if this is the wrong "
+        f"entry, delete {consultation} from its `items` in {issue_file(desk.root)}, then `newsletter issue unskip "
+        f"{consultation}`)",
         "  norway:1 keeps its deadline; the items added give 2025-06-01: if that is the right one, set "
-        f"`deadline:` in {issue_file(desk.root)}"
+        f"`deadline:` in {issue_file(desk.root)}",
     ]
     after = issue_file(desk.root).read_text(encoding="utf-8")
     assert after == before.replace(f"item: {first}", f"items: [{first}, {consultation}]")
@@ -368,12 +373,24 @@ def test_add_to_an_accepted_text_the_editor_wrote_keeps_text_and_acceptance(desk
         encoding="utf-8",
     )
     joined = invoke(desk.root, "issue", "add", "2025-q2", second, "--to", "norway:1")
-    assert joined.stdout == f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})\n"
+    assert joined.stdout == (
+        f"added {second} to norway:1  [Stortinget]  Forslag  (items {first}, {second})\n"
+        # The text stays the editor's, without the new item's link: said, with the link to write and the way back.
+        f"  norway:1's text is your own and was left as it is; it does not link to {second}: add its link, "
+        f"[her](https://www.stortinget.no/innstilling), where the text cites it (if this is the wrong entry, "
+        f"delete {second} from its `items` in {issue_file(desk.root)}, then `newsletter issue unskip {second}`)\n"
+    )
     assert issue_file(desk.root).read_text(encoding="utf-8") == (
         "id: 2025-q2\nsections:\n  norway:\n    - heading: Stortinget\n      title: Forslag\n"
         f"      text: Egen tekst, se [her](https://www.stortinget.no/forslag).\n      items: [{first}, {second}]\n"
         "      accepted: true\n"
     )
+    # Once the editor links it, a second item added says nothing of the first.
+    text = issue_file(desk.root).read_text(encoding="utf-8")
+    issue_file(desk.root).write_text(
+        text.replace("forslag).", "forslag) og [her](https://www.stortinget.no/innstilling)."), encoding="utf-8"
+    )
+    assert invoke(desk.root, "issue", "check", "2025-q2").exit_code == 0
 
 
 def test_add_to_a_starting_text_not_accepted_gains_links_and_says_nothing_more(desk):
@@ -896,7 +913,10 @@ def test_a_hostile_feed_item_reaches_no_output_with_an_invisible_character(serve
 
 
 def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
-    note(desk.root, "kom", "Møter", "Et møte", "Se [her](ftp://politiet.no/m).")
+    note(desk.root, "kom", "Møter", "Et møte", "Se [her](https://politiet.no/m).")
+    # Written in the file by hand: `issue note` refuses a link no reader can open.
+    path = issue_file(desk.root)
+    path.write_text(path.read_text(encoding="utf-8").replace("https://politiet", "ftp://politiet"), encoding="utf-8")
     checked = invoke(desk.root, "issue", "check", "2025-q2")
     assert checked.exit_code == 1
     assert checked.stdout.endswith("2025-q2: 1 error, 6 warnings\n")  # the empty intro among them

@@ -1428,3 +1428,104 @@ def test_a_misspelt_section_key_is_the_one_thing_said_not_advice_for_the_file_as
     gone = changed("      item: {current}\n", "", changed("stortinget.no/forslag", "stortinget.no/annet"))
     problems = desk.check(gone)
     assert any("marked picked, but no issue cites it" in p.message for p in problems), [p.message for p in problems]
+
+
+# ---------------------------------------------------------------------- what YAML and Markdown read otherwise
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "comment", "shown"),
+    [
+        # A number and a hashtag typed into a plain value: YAML takes " #" and the rest for a comment.
+        (
+            "      title: Global rapport\n",
+            "      title: Global rapport #1 av 2\n",
+            "title",
+            "«#1 av 2»",
+            "readers get «Global rapport»; if it belongs there, put the whole value in quotes "
+            '(title: "Global rapport #1 av 2")',
+        ),
+        (
+            "      text: KOM arrangerer seminaret 26. oktober.\n",
+            "      text: KOM arrangerer seminaret #KOM2024 26. oktober.\n",
+            "text",
+            "«#KOM2024 26. oktober.»",
+            "readers get «KOM arrangerer seminaret»; if it belongs there, put the whole value in quotes "
+            '(text: "KOM arrangerer seminaret #KOM2024 26. oktober.")',
+        ),
+        (
+            "intro: KOM ønsker en god sommer.\n",
+            "intro: KOM ønsker en god sommer. #sommer\n",
+            "intro",
+            "«#sommer»",
+            "readers get «KOM ønsker en god sommer.»; if it belongs there, put the whole value in quotes "
+            '(intro: "KOM ønsker en god sommer. #sommer")',
+        ),
+    ],
+)
+def test_text_a_comment_cuts_off_is_a_warning_at_its_line(desk, old, new, field, comment, shown):
+    text = changed(old, new)
+    problem = only(desk.check(text), "warning", "YAML comment", field)
+    assert problem.line == text.splitlines().index(new.rstrip("\n")) + 1
+    assert problem.message.endswith(
+        f"the text after ' #', {comment}, is a YAML comment, not part of the {field}: {shown}; if it is a note "
+        "to yourself, move it to a line of its own"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '      title: "Global rapport #1 av 2"\n',  # quoted: the '#' is the title's
+        "      title: Global rapport  # sjekk tittelen\n",  # written as a comment: '#' and a space
+        "      title: Global rapport\n      # sjekk tittelen\n",  # a comment on a line of its own
+    ],
+)
+def test_a_comment_written_as_one_or_a_quoted_hash_is_no_warning(desk, line):
+    assert desk.check(changed("      title: Global rapport\n", line)) == []
+
+
+@pytest.mark.parametrize(
+    ("written", "shown", "reason"),
+    [
+        (
+            "se [her](https://intermin.fi/plan.",
+            "[her](https://intermin.fi/plan.",
+            "the ( before the address is not closed: end the address with )",
+        ),
+        (
+            "se [her](https://intermin.fi/ plan).",
+            "[her](https://intermin.fi/ plan)",
+            "a space inside the address: take it out (or write %20 where the address has a space)",
+        ),
+        (
+            "se [her] (https://intermin.fi/plan).",
+            "[her] (https://intermin.fi/plan)",
+            "a space between ] and (: write them together, [words](address)",
+        ),
+    ],
+)
+def test_a_link_markdown_reads_as_text_is_an_error_saying_what_to_write(desk, written, shown, reason):
+    text = changed("      text: Se [her](https://intermin.fi/plan).\n", f"      text: Se {written}\n")
+    problem = only(desk.check(text), "error", "which is no link", "text")
+    assert problem.message == f"international:2 has «{shown}», which is no link: readers get it as written; {reason}"
+    # The intro is read alike.
+    intro = changed("intro: KOM ønsker en god sommer.\n", f"intro: KOM ønsker en god sommer, {written}\n")
+    assert only(desk.check(intro), "error", "which is no link", "intro").message == (
+        f"has «{shown}», which is no link: readers get it as written; {reason}"
+    )
+
+
+def test_markdown_shown_in_code_or_brackets_around_other_words_is_no_link_problem(desk):
+    text = changed(
+        "      text: Se [her](https://intermin.fi/plan).\n",
+        "      text: Skriv `[her] (https://x.no)` slik, [sic] (2024), og se [her](https://intermin.fi/plan).\n",
+    )
+    assert desk.check(text) == []
+
+
+def test_a_misspelt_sections_key_is_the_one_thing_said(desk):
+    """`seksjoner:` for `sections:`: every section looks empty and every picked item uncited; that advice waits."""
+    desk.store.set_status([desk.current], "picked")
+    problems = desk.check(changed("sections:\n", "seksjoner:\n"))
+    assert [(p.level, p.field) for p in problems] == [("error", "seksjoner")], [str(p) for p in problems]

@@ -42,7 +42,7 @@ from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import Image, image_label, images_of, links_of
+from newsletter.render.markdown import Image, image_label, images_of, links_of, unread_links
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import character_name, hidden_characters, is_break, strip_hidden
@@ -289,6 +289,8 @@ class Placed:
     # `issue add --to`: the items' dates the entry took (`_dates_joined`), and those it kept its own against.
     gained: Mapping[str, dt.date] = field(default_factory=dict)
     kept: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)
+    # `issue add --to` an entry whose text the editor wrote: the items added that the text does not link to.
+    unlinked: tuple[str, ...] = ()
 
 
 def _several(entry: Entry) -> tuple[str, ...]:
@@ -484,8 +486,17 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
         for name, value in gained.items():
             document.set_field(key, position, name, value)
         final = document.validate(curation.settings)[0]
+        # A text the editor wrote is left as it is: the items it does not link to are cited by id alone,
+        # and readers of the entry never get their link unless the editor adds it.
+        unlinked: tuple[str, ...] = ()
+        if not (before and _is_starting_text(entry.text, before)):
+            in_text = set(linked_items(curation.store, links_of(entry.text), curation.recorded_keys()))
+            unlinked = tuple(item.id for item in items if item.id not in in_text)
     curation.store.set_status([*linked, *(item.id for item in items)], "picked")
-    return [replace(_placed(final, item.id), unaccepted=unaccepted, gained=gained, kept=kept) for item in items]
+    return [
+        replace(_placed(final, item.id), unaccepted=unaccepted, gained=gained, kept=kept, unlinked=unlinked)
+        for item in items
+    ]
 
 
 # An entry's dates a collected item knows: a consultation's answer-by day and an event's day.
@@ -587,12 +598,20 @@ def add_note(
     A collected item its text links to (an address pasted in) is cited by it, as by `issue add`,
     and marked picked: it leaves the inbox, and the ranking learns from it at once (the editor
     sees which, from `linked_from`).
+
+    Raises UsageError for a text with a link no reader could open (`_link_problems`: `issue check`
+    would call it an error), naming the first; nothing is written.
     """
     curation.require_section(section)
     if not heading.strip():
         raise UsageError("a note needs a --heading")
     if not text.strip():
         raise UsageError("a note needs a --text")
+    # A link no reader can open would be an error at `issue check` and stop the build: refused now, with
+    # nothing written, while the editor still has the text at hand.
+    if faults := [message for level, message, _ in _link_problems(text, "--text") if level]:
+        more = f" (and {counted(len(faults) - 1, 'more link problem')})" if len(faults) > 1 else ""
+        raise UsageError(f"the text {faults[0]}{more}; nothing was written")
     entry = Entry(
         heading=heading.strip(),
         title=title.strip(),
@@ -712,7 +731,7 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
         blocks = {place: document.pop_entry(*place) for place in sorted(found, key=lambda p: (p[0], -p[1]))}
         written = [place for place, entry in found.items() if _written_by_editor(curation, entry)]
         # Before the file is saved: if the text cannot be kept, nothing is removed.
-        kept_in = _keep_removed(curation, issue_id, [blocks[place] for place in written]) if written else None
+        kept_in = _keep_removed(curation, issue_id, {place: blocks[place] for place in written}) if written else None
     # An entry written by hand cites the items its links point to (`Curation.cited_items`).
     hand_links = [link for entry in found.values() if not entry.items for link in links_of(entry.text)]
     linked = linked_items(curation.store, hand_links, curation.recorded_keys()) if hand_links else []
@@ -751,14 +770,19 @@ def _written_by_editor(curation: Curation, entry: Entry) -> bool:
     return len(cited) != len(entry.items) or not _is_starting_text(entry.text, cited)
 
 
-def _keep_removed(curation: Curation, issue_id: str, blocks: list[list[str]]) -> Path:
+def _keep_removed(curation: Curation, issue_id: str, blocks: Mapping[tuple[str, int], list[str]]) -> Path:
     """Keep removed entries' lines of YAML (as the issue file had them) in var/removed-entries/ID-TIME.yaml,
-    to paste back into the file after a slip (a ref that had shifted, say). Raises NewsletterError
+    to paste back into the file after a slip (a ref that had shifted, say), each under a comment
+    naming where it stood ({(section key, 1-based position): lines}). Raises NewsletterError
     when the file cannot be written: then the caller removes nothing."""
     path = curation.workspace.var / REMOVED_ENTRIES / f"{issue_id}-{clock.now():%Y%m%dT%H%M%S%f}.yaml"
     header = f"# Entries taken out of {issue_id} by `newsletter issue remove`; paste one back under its section.\n"
+    kept = [
+        f"# was {key}:{position}: paste it under `{key}:` in the issue file, as entry {position}\n" + "".join(block)
+        for (key, position), block in sorted(blocks.items())
+    ]
     try:
-        atomic_write(path, header + "".join("".join(block) for block in blocks))
+        atomic_write(path, header + "".join(kept))
     except OSError as exc:
         raise NewsletterError(
             f"the removed entries' text could not be kept in {path} ({exc.strerror or exc}); nothing was removed"
@@ -1344,10 +1368,27 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             )
         )
 
+    def cut_by_comment(node: object, name: str, where: str = "") -> None:
+        """Warn of a comment (`IssueDocument.comment_cutting`) that ends a text field's value unseen."""
+        if (found := document.comment_cutting(node, name)) is None:
+            return
+        line, comment = found
+        value = str(node[name])  # type: ignore[index]  # comment_cutting found it a str
+        whole = f"{value} {comment}"
+        quoted = f'{name}: "{whole}"' if len(whole) <= 80 and '"' not in whole and "\\" not in whole else ""
+        how = f"put the whole value in quotes ({quoted})" if quoted else "put the whole value in quotes"
+        message = (
+            f"the text after ' #', «{comment}», is a YAML comment, not part of the {name}: readers "
+            f"get «{' '.join(value.split())}»; if it belongs there, {how}; if it is a note to yourself, move it "
+            "to a line of its own"
+        )
+        problems.append(Problem("warning", f"{where} {message}".strip(), path, line, name, where or None))
+
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
     for name in ("title", "audience", "intro"):
         if name in document.data:
             invisible(getattr(issue, name), name)
+            cut_by_comment(document.data, name)
     if not issue.intro.strip():
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
     for level, message, _link in _link_problems(issue.intro, "`intro`"):
@@ -1430,8 +1471,10 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 )
         if not entry.title:
             say("warning", f"under '{entry.heading}' has no title: write its `title`", "title")
+        node = _entry_node(document, key, position)
         for name in ("heading", "title", "text"):
             invisible(getattr(entry, name), name, entry, where)
+            cut_by_comment(node, name, where)
         if first and entry.date and not first <= entry.date <= last:
             say(
                 "warning",
@@ -1491,10 +1534,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 say("warning", _image_message(image), "text")
     # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
     # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
-    # be wrong once the error is fixed, so it waits until then.
+    # be wrong once the error is fixed, so it waits until then. So for a file whose `sections` is not
+    # a mapping of sections, or is missing beside an unknown field (`seksjoner:` for `sections:`).
     sections = document.data.get("sections")
-    structural = (isinstance(sections, dict) and any(key not in curation.settings.sections for key in sections)) or any(
-        p.level == "error" and p.field in ("item", "items") for p in problems
+    structural = (
+        (isinstance(sections, dict) and any(key not in curation.settings.sections for key in sections))
+        or (sections is not None and not isinstance(sections, dict))
+        or (sections is None and any(p.level == "error" and p.field in document.data for p in problems))
+        or any(p.level == "error" and p.field in ("item", "items") for p in problems)
     )
     for key, entries in issue.sections.items():
         if not entries and not structural:
@@ -1573,10 +1620,20 @@ def _image_message(image: Image) -> str:
     )
 
 
+def _entry_node(document: IssueDocument, key: str, position: int) -> object:
+    """The parsed mapping of entry `key`:`position` (1-based) in the file, or None where the file has none."""
+    try:
+        entries = document.entries_of(key)
+    except IssueFileError:
+        return None
+    return entries[position - 1] if 0 < position <= len(entries) else None
+
+
 def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     """Each link of the Markdown `text` as (level, message, address): level "error" with what is
     wrong and what to write `where` ("its `text`", "`intro`") for a link no reader can open, and
-    level "" with no message for one they can, in the text's order.
+    level "" with no message for one they can, in the text's order; then an error for each piece
+    written like a link that Markdown reads as text (`markdown.unread_links`), with address "".
 
     No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
     (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
@@ -1618,6 +1675,9 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             else:
                 yield "", "", link
         # mailto: nothing more to check
+    for unread in unread_links(text):
+        # Shown as written in every output: brackets, parentheses and a bare address instead of a link.
+        yield "error", f"has «{unread.written}», which is no link: readers get it as written; {unread.reason}", ""
 
 
 def _openable(address: str) -> bool:

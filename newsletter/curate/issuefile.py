@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from newsletter.config import line_of, not_utf8, yaml_syntax_error
@@ -187,6 +187,29 @@ class IssueDocument:
             for offset, char in hidden_characters(text[begin:end]):
                 chars.append(SourceChar(index + 1, begin + offset + 1, char))
         return chars
+
+    def comment_cutting(self, node: Any, key: str) -> tuple[int, str] | None:
+        """The comment that ends the plain value of `key` in mapping `node` on a line of its text, as
+        (1-based line, the comment from its '#'), or None.
+
+        YAML reads " #" and what follows to the end of the line as a comment (YAML 1.2, 6.6), so in
+        `title: Nytt forslag #1 av 2` the title is "Nytt forslag": a hashtag or "sak #2" typed into a
+        value silently shortens it. A quoted value (`"… #1 av 2"`) or a block (`|`) holds its '#';
+        a comment on a line of its own cuts nothing, and one written as a comment, '#' and a space
+        (`title: Forslag  # sjekk tittelen`), is taken for one: neither is returned.
+        """
+        value = node.get(key) if isinstance(node, CommentedMap) else None
+        if not isinstance(value, str) or isinstance(value, ScalarString):
+            return None
+        comment = node.ca.items.get(key, [None, None, None])[2]
+        # "# sjekk tittelen" is written as a comment; "#1", "#KOM2022" are text (a hashtag, a number).
+        if comment is None or not comment.value.startswith("#") or comment.value[1:2].isspace():
+            return None
+        line, column = comment.start_mark.line, comment.start_mark.column
+        lines = self.text.split("\n")
+        if not 0 <= line < len(lines) or not lines[line][:column].strip():
+            return None
+        return line + 1, comment.value.split("\n", 1)[0].rstrip()
 
     # ------------------------------------------------------------------ reading and writing
 

@@ -290,6 +290,60 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
     return list(dict.fromkeys(links))
 
 
+# What an editor meant as a link that CommonMark does not read as one: "[words]", maybe a space, "(" and an
+# address. Shown as written, in every output.
+_LINK_LIKE = re.compile(r"\[[^\[\]\n]*\][ \t]*\n?[ \t]*\((?P<target>[ \t]*<?(?:https?:|www\.|mailto:)[^)\n]*)\)?", re.I)
+
+
+class UnreadLink(NamedTuple):
+    """Text written like a Markdown link that the parser reads as plain text (`unread_links`)."""
+
+    written: str  # as the text has it, "[her] (https://…)"
+    reason: str  # what keeps it from being a link, and what to write
+
+
+def unread_links(text: str | None) -> list[UnreadLink]:
+    """Every piece of `text` that looks like a Markdown link to an address but is no link, in order.
+
+    CommonMark (6.3, links) reads `[words](address)` only with no space between `]` and `(`, no
+    space inside the address (unless it is written in `<…>`), and the `)` closing it; otherwise the
+    brackets, parentheses and address are shown as written, in the web page, the e-mail and the
+    PDF. The pieces are found in the parsed text outside links and code, so a code span showing
+    Markdown is not one.
+    """
+    found: list[UnreadLink] = []
+
+    def walk(tokens: list[Token]) -> None:
+        plain, depth = [], 0
+        for token in tokens:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            elif depth == 0 and token.type == "text":
+                plain.append(token.content)
+            elif depth == 0 and token.type in ("softbreak", "hardbreak"):
+                plain.append("\n")
+            else:
+                plain.append("\0")  # code, an image: no link runs across it
+            if token.children:
+                walk(token.children)
+        for match in _LINK_LIKE.finditer("".join(plain)):
+            written, target = match.group(), match["target"]
+            if not written.endswith(")"):
+                reason = "the ( before the address is not closed: end the address with )"
+            elif re.search(r"\][ \t\n]", written):
+                reason = "a space between ] and (: write them together, [words](address)"
+            elif re.search(r"\S[ \t]+\S", target.strip()):
+                reason = "a space inside the address: take it out (or write %20 where the address has a space)"
+            else:
+                reason = "Markdown cannot read it as a link: write it as [words](https://…)"
+            found.append(UnreadLink(" ".join(written.split()), reason))
+
+    walk(_AS_WRITTEN.parse(strip_hidden(text or "")))
+    return found
+
+
 def images_of(text: str | None) -> list[Image]:
     """Every image in an entry's Markdown, in order, as written: `issue check` tells the editor each is
     shown as a link (`Image.address`), and which. An image inside a link (CommonMark allows it) has that
