@@ -1180,9 +1180,21 @@ def issue_triage(ctx: Context, issue_id):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 def issue_show(ctx: Context, issue_id, as_json):
-    """The issue as an outline: sections, headings, entries with their ids, missing texts."""
+    """The issue as an outline: sections, headings, entries with their ids, missing texts.
+
+    Shown also while the file has errors (an item id mistyped, a bad date: what validation could
+    make of it), since the editor fixing them needs the entries' refs; a note on stderr says so.
+    """
     with ctx.store() as store:
-        _document, current = _curation(ctx, store).load(issue_id)
+        curation = _curation(ctx, store)
+        document, current = curation.load_lenient(issue_id)
+        errors = [p for p in document.validate(curation.settings, curation.known_items())[1] if p.level == "error"]
+    if errors:
+        click.echo(
+            f"note: {curation.path(issue_id)} has {_count(len(errors), 'error')}, so this is what could be read of "
+            f"it; `newsletter issue check {issue_id}` names them",
+            err=True,
+        )
     if as_json:
         _json_out(current.to_json())
         return

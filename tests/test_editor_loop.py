@@ -1097,3 +1097,20 @@ def test_listings_show_each_invisible_character_as_its_code_point_and_json_keeps
     for result in (listed, added, invoke(desk.root, "show", item), checked):
         assert hidden_characters(result.output) == [], result.output
     assert hidden_characters(issue_file(desk.root).read_text(encoding="utf-8")) != []  # the file as it is
+
+
+def test_issue_show_shows_a_file_with_a_mistyped_item_id_and_says_it_has_errors(desk):
+    """Fixing the file needs the refs `issue check` names: the outline is shown, with a note of the errors."""
+    first, _second, _third = desk.ids
+    invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Stortinget")
+    path = issue_file(desk.root)
+    path.write_text(path.read_text(encoding="utf-8").replace(f"item: {first}", "item: zzzzzzz"), encoding="utf-8")
+    shown = invoke(desk.root, "issue", "show", "2025-q2")
+    assert shown.exit_code == 0
+    assert "    norway:1  Representantforslag om tiltak mot menneskehandel  (item zzzzzzz, date 2025-05-02)" in (
+        shown.stdout.splitlines()
+    )
+    assert shown.stderr == (
+        f"note: {path} has 1 error, so this is what could be read of it; `newsletter issue check 2025-q2` names them\n"
+    )
+    assert invoke(desk.root, "issue", "check", "2025-q2").exit_code == 1
