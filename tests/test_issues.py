@@ -1529,3 +1529,60 @@ def test_a_misspelt_sections_key_is_the_one_thing_said(desk):
     desk.store.set_status([desk.current], "picked")
     problems = desk.check(changed("sections:\n", "seksjoner:\n"))
     assert [(p.level, p.field) for p in problems] == [("error", "seksjoner")], [str(p) for p in problems]
+
+
+# ---------------------------------------------------------------------- dates that are typos
+
+
+@pytest.mark.parametrize(
+    ("published", "when"),
+    [("2024-03-31", "before the quarter it tells of begins"), ("2026-07-05", "over a year after its quarter")],
+)
+def test_a_publication_date_far_from_the_quarter_is_a_warning(desk, published, when):
+    problems = desk.check(changed("published: 2024-07-05\n", f"published: {published}\n"))
+    # (An issue two years late finds the consultation closed and the event past as well.)
+    assert [(p.level, p.message) for p in problems if p.field == "published"] == [
+        ("warning", f"{published} is {when} (april–juni 2024): correct `published` if it is a typo")
+    ]
+
+
+@pytest.mark.parametrize("published", ["2024-04-01", "2024-06-30", "2025-06-30"])
+def test_a_publication_date_in_or_within_a_year_after_the_quarter_is_no_warning(desk, published):
+    problems = desk.check(changed("published: 2024-07-05\n", f"published: {published}\n"))
+    assert [p for p in problems if p.field == "published"] == []
+
+
+@pytest.mark.parametrize(
+    ("event_date", "message"),
+    [
+        (
+            "2004-10-26",
+            "events:1 has an event date (2004-10-26) more than a year before or two after april–juni 2024: correct "
+            "its `event_date` if it is a typo",
+        ),
+        (
+            "2024-06-26",
+            "events:1 has an event date (2024-06-26) before the issue is published (2024-07-05), so readers get a "
+            "past event as one to come: if either date is wrong, correct it; for an event that took place, `date` "
+            "is the field",
+        ),
+    ],
+)
+def test_an_event_date_long_ago_or_past_at_publication_is_a_warning(desk, event_date, message):
+    problem = only(
+        desk.check(changed("      event_date: 2024-10-26\n", f"      event_date: {event_date}\n")),
+        "warning",
+        "",
+        "event_date",
+    )
+    assert problem.message == message
+    assert problem.line == CLEAN.splitlines().index("      event_date: 2024-10-26") + 1
+
+
+def test_a_deadline_before_the_consultations_date_is_a_warning(desk):
+    text = changed("      deadline: 2024-09-01\n", "      deadline: 2024-09-01\n      date: 2024-09-15\n")
+    problems = desk.check(text)
+    assert [p.message for p in problems if p.field == "deadline"] == [
+        "norway:2 has a deadline (2024-09-01) before its date (2024-09-15): no consultation closes before it "
+        "opens; correct one of them"
+    ]

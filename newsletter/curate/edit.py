@@ -1306,6 +1306,11 @@ def ready_issue(curation: Curation, issue_id: str, force: bool = False) -> Ready
     return ReadyIssue(current, errors, [p for p in problems if p.level == "warning"])
 
 
+# How far from its quarter an issue's dates plausibly are: `published` within a year after the quarter, an
+# event within a year before it and two after (a conference announced early); further is taken for a typo.
+PLAUSIBLE_AFTER = dt.timedelta(days=366)
+
+
 def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]]:
     """The issue as validation could read it, and everything to fix (errors) or look at (warnings) before it is sent.
 
@@ -1400,6 +1405,14 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     # A `published` that is not a date is already an error; "no date yet" would contradict it.
     if issue.published is None and not any(p.field == "published" for p in problems):
         add("warning", "no publication date yet: set `published` when the issue goes out", field="published")
+    elif issue.published and first and last and not first <= issue.published <= last + PLAUSIBLE_AFTER:
+        # The issue tells its quarter, and goes out after it: a day before it, or years after, is a typo.
+        when = "before the quarter it tells of begins" if issue.published < first else "over a year after its quarter"
+        add(
+            "warning",
+            f"{issue.published.isoformat()} is {when} ({issue.period}): correct `published` if it is a typo",
+            field="published",
+        )
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
     # The items this issue's links point to, in one query: for entries written by hand, so an item an
@@ -1489,6 +1502,34 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 f"has a deadline ({entry.deadline.isoformat()}) before the issue is published "
                 f"({issue.published.isoformat()}), so it is shown as closed: if either date is wrong, correct it",
                 "deadline",
+            )
+        if entry.deadline and entry.date and entry.deadline < entry.date:
+            say(
+                "warning",
+                f"has a deadline ({entry.deadline.isoformat()}) before its date ({entry.date.isoformat()}): no "
+                "consultation closes before it opens; correct one of them",
+                "deadline",
+            )
+        if (
+            entry.event_date
+            and first
+            and last
+            and not first - PLAUSIBLE_AFTER <= entry.event_date <= last + 2 * PLAUSIBLE_AFTER
+        ):
+            # An event told in this quarter's issue happens within a year or two of it: 2002 for 2022 is a typo.
+            say(
+                "warning",
+                f"has an event date ({entry.event_date.isoformat()}) more than a year before or two after "
+                f"{issue.period}: correct its `event_date` if it is a typo",
+                "event_date",
+            )
+        elif entry.event_date and issue.published and entry.event_date < issue.published:
+            say(
+                "warning",
+                f"has an event date ({entry.event_date.isoformat()}) before the issue is published "
+                f"({issue.published.isoformat()}), so readers get a past event as one to come: if either date is "
+                "wrong, correct it; for an event that took place, `date` is the field",
+                "event_date",
             )
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
