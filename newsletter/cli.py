@@ -977,19 +977,32 @@ def _recorded_line(recorded) -> str:
 
 @issue.command("draft")
 @click.argument("issue_id", type=ISSUE_ID)
-@click.option("--min-score", type=float, callback=_finite, help="Only candidates scoring at least this.")
+@click.option(
+    "--likely",
+    type=click.IntRange(1, 100),
+    default=50,
+    show_default=True,
+    metavar="PERCENT",
+    help="Add the candidates at least this likely to be picked (the percentage `items --issue` shows).",
+)
+@click.option(
+    "--min-score",
+    type=float,
+    callback=_finite,
+    help="Only candidates whose keyword score (collection's, shown by `items` without --issue) is at least this.",
+)
 @pass_context
-def issue_draft(ctx: Context, issue_id, min_score):
+def issue_draft(ctx: Context, issue_id, likely, min_score):
     """Add the quarter's likely picks into their suggested sections, to prune from.
 
-    Likely: at least 50% by the editor's ranking; before it has anything to learn from (no
-    earlier issue, no decision), every candidate the keyword score lets into the inbox.
+    Likely: at least --likely (50%) by the editor's ranking; before it has anything to learn
+    from (no earlier issue, no decision), every candidate the keyword score lets into the inbox.
     """
-    from newsletter.curate.edit import DRAFT_PROBABILITY, draft
+    from newsletter.curate.edit import draft
     from newsletter.curate.listing import percent
 
     with ctx.store() as store:
-        result = draft(_curation(ctx, store), issue_id, min_score)
+        result = draft(_curation(ctx, store), issue_id, min_score, likely / 100)
     for entry in result.placed:
         _echo_visible("added " + _placed_line(entry))
     if result.placed:
@@ -1012,7 +1025,7 @@ def issue_draft(ctx: Context, issue_id, min_score):
             else ""
         )
         click.echo(
-            f"nothing added to {issue_id}: no candidate is {DRAFT_PROBABILITY:.0%} likely to be picked yet "
+            f"nothing added to {issue_id}: no candidate is {likely}% likely to be picked yet "
             f"(the most likely, {best.id} «{best.title}», is {percent(best.probability or 0.0)}{spread}{guesses}); "
             f"add with `newsletter issue add {issue_id} ITEM` or go through them with `newsletter issue triage "
             f"{issue_id}`"

@@ -300,7 +300,6 @@ def test_draft_checks_the_issue_even_with_nothing_to_add(ws):
 
 def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, monkeypatch):
     # A quarter of a handful of items makes some likely; a bar none reaches stands for a thin quarter.
-    monkeypatch.setattr("newsletter.curate.edit.DRAFT_PROBABILITY", 0.99)
     monkeypatch.setattr("newsletter.curate.ranking.MAX_PICK_SHARE", 0.9)
     invoke(ws, "issue", "new", "2022-q2")
     first, second, *_ = inbox(ws)
@@ -309,7 +308,7 @@ def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, m
     listed = inbox(ws)  # learned now, from one pick and one skip
     assert listed and all(i["probability"] < 0.99 for i in listed), listed
     before = issue_text(ws)
-    result = invoke(ws, "issue", "draft", "2022-q2")
+    result = invoke(ws, "issue", "draft", "2022-q2", "--likely", "99")
     best = listed[0]
     assert result.exit_code == 0 and issue_text(ws) == before
     assert result.stdout.startswith(
@@ -324,6 +323,14 @@ def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, m
         f"{len(listed)} undecided items, none of them likely enough alone); add with"
     ) in result.stdout
     assert "`newsletter issue triage 2022-q2`" in result.stdout
+    # A lower bar adds those over it, best first, and only those.
+    bar = math.floor(listed[1]["probability"] * 100)
+    lowered = invoke(ws, "issue", "draft", "2022-q2", "--likely", str(bar))
+    assert lowered.exit_code == 0, lowered.output
+    over = {i["id"] for i in listed if i["probability"] * 100 >= bar}
+    drafted = {e["item"] for es in outline(ws)["sections"].values() for e in es} - {first["id"]}
+    assert len(over) >= 2 and drafted == over, (drafted, over)
+    assert invoke(ws, "issue", "draft", "2022-q2", "--likely", "0").exit_code == 2
 
 
 def test_show_prints_the_outline_with_refs(ws):

@@ -1164,7 +1164,7 @@ class Draft:
     """What `draft` added, and, when it added nothing, the best candidate it left out (if any)."""
 
     placed: list[Placed]
-    best: Item | None = None  # the most likely candidate, when none reached DRAFT_PROBABILITY
+    best: Item | None = None  # the most likely candidate, when none reached the bar (`draft`'s `likely`)
     # Undecided candidates never drafted, each with why: the newsletter's own issue, or its source's
     # section missing from newsletter.yaml.
     left_out: list[tuple[Item, str]] = field(default_factory=list)
@@ -1188,10 +1188,12 @@ def _not_drafted(item: Item, name: str, settings: Settings, issue_id: str) -> st
     return f"no source in feeds.yaml gives it a section{fix}"
 
 
-def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> Draft:
+def draft(
+    curation: Curation, issue_id: str, min_score: float | None = None, likely: float = DRAFT_PROBABILITY
+) -> Draft:
     """Add the quarter's likely picks into their suggested sections.
 
-    With a learned ranking, the items whose probability of a pick reaches `DRAFT_PROBABILITY`; with
+    With a learned ranking, the items whose probability of a pick (0–1) reaches `likely`; with
     the keyword order, every candidate (at or above `min_score`), as before learning existed. The
     ranking learns from the editor's decisions, not from entries an earlier draft added that are
     still as it wrote them (kept in var/drafted/ID.txt): drafting again after pruning adds what
@@ -1220,12 +1222,12 @@ def draft(curation: Curation, issue_id: str, min_score: float | None = None) -> 
     reasons = {i.id: why for i in ranked if (why := _not_drafted(i, name, curation.settings, issue_id))}
     eligible = [i for i in ranked if i.id not in reasons]
 
-    def likely(item: Item) -> bool:
-        return not ranking.learned or (item.probability or 0.0) >= DRAFT_PROBABILITY
+    def over_the_bar(item: Item) -> bool:
+        return not ranking.learned or (item.probability or 0.0) >= likely
 
-    candidates = [i for i in eligible if likely(i)]
+    candidates = [i for i in eligible if over_the_bar(i)]
     # Left out: what the draft would have taken but cannot (not the unlikely ones it never would).
-    left_out = [(i, reasons[i.id]) for i in ranked if i.id in reasons and likely(i)]
+    left_out = [(i, reasons[i.id]) for i in ranked if i.id in reasons and over_the_bar(i)]
     if not candidates:
         if ranked:
             none = ""
