@@ -1586,3 +1586,29 @@ def test_a_deadline_before_the_consultations_date_is_a_warning(desk):
         "norway:2 has a deadline (2024-09-01) before its date (2024-09-15): no consultation closes before it "
         "opens; correct one of them"
     ]
+
+
+def test_a_web_address_written_out_is_a_warning_giving_the_link_to_write(desk):
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: KOM arrangerer seminaret 26. oktober, les mer på https://www.politiet.no/kom/seminar.\n",
+    )
+    problem = only(desk.check(text), "warning", "written out", "text")
+    assert problem.message == (
+        "events:1 has the address https://www.politiet.no/kom/seminar written out, which readers get as text, not "
+        "a link: write it as a link, [words that say where it leads](https://www.politiet.no/kom/seminar)"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Se [her](https://www.politiet.no/kom) eller <https://www.politiet.no/kom>.",  # a link, an autolink
+        "Skriv `https://www.politiet.no/kom` i nettleseren.",  # code
+        "Se [https://www.politiet.no/kom](https://www.politiet.no/kom).",  # a link's words
+        "Skriv til kom@politiet.no.",  # a mail address becomes a mailto link
+    ],
+)
+def test_an_address_in_a_link_code_or_a_mail_address_is_no_bare_address(desk, text):
+    new = changed("      text: KOM arrangerer seminaret 26. oktober.\n", f"      text: {text}\n")
+    assert desk.check(new) == []

@@ -42,7 +42,7 @@ from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import Image, image_label, images_of, links_of, unread_links
+from newsletter.render.markdown import Image, bare_addresses, image_label, images_of, links_of, unread_links
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import character_name, hidden_characters, is_break, strip_hidden
@@ -609,7 +609,7 @@ def add_note(
         raise UsageError("a note needs a --text")
     # A link no reader can open would be an error at `issue check` and stop the build: refused now, with
     # nothing written, while the editor still has the text at hand.
-    if faults := [message for level, message, _ in _link_problems(text, "--text") if level]:
+    if faults := [message for level, message, _ in _link_problems(text, "--text") if level == "error"]:
         more = f" (and {counted(len(faults) - 1, 'more link problem')})" if len(faults) > 1 else ""
         raise UsageError(f"the text {faults[0]}{more}; nothing was written")
     entry = Entry(
@@ -1676,7 +1676,8 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     """Each link of the Markdown `text` as (level, message, address): level "error" with what is
     wrong and what to write `where` ("its `text`", "`intro`") for a link no reader can open, and
     level "" with no message for one they can, in the text's order; then an error for each piece
-    written like a link that Markdown reads as text (`markdown.unread_links`), with address "".
+    written like a link that Markdown reads as text (`markdown.unread_links`), and a warning for
+    each web address written bare (`markdown.bare_addresses`), with address "".
 
     No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
     (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
@@ -1721,6 +1722,14 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     for unread in unread_links(text):
         # Shown as written in every output: brackets, parentheses and a bare address instead of a link.
         yield "error", f"has «{unread.written}», which is no link: readers get it as written; {unread.reason}", ""
+    for address in bare_addresses(text):
+        # Readable, but no link in any output, and not cited: likely meant as one.
+        yield (
+            "warning",
+            f"has the address {address} written out, which readers get as text, not a link: write it as a link, "
+            f"[words that say where it leads]({address})",
+            "",
+        )
 
 
 def _openable(address: str) -> bool:

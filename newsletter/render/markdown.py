@@ -302,16 +302,10 @@ class UnreadLink(NamedTuple):
     reason: str  # what keeps it from being a link, and what to write
 
 
-def unread_links(text: str | None) -> list[UnreadLink]:
-    """Every piece of `text` that looks like a Markdown link to an address but is no link, in order.
-
-    CommonMark (6.3, links) reads `[words](address)` only with no space between `]` and `(`, no
-    space inside the address (unless it is written in `<…>`), and the `)` closing it; otherwise the
-    brackets, parentheses and address are shown as written, in the web page, the e-mail and the
-    PDF. The pieces are found in the parsed text outside links and code, so a code span showing
-    Markdown is not one.
-    """
-    found: list[UnreadLink] = []
+def _plain_runs(text: str | None) -> list[str]:
+    """The runs of the parsed text that are neither a link nor code, in order: where the words stand
+    as written in every output (a line break inside a run is "\n")."""
+    runs: list[str] = []
 
     def walk(tokens: list[Token]) -> None:
         plain, depth = [], 0
@@ -325,10 +319,27 @@ def unread_links(text: str | None) -> list[UnreadLink]:
             elif depth == 0 and token.type in ("softbreak", "hardbreak"):
                 plain.append("\n")
             else:
-                plain.append("\0")  # code, an image: no link runs across it
+                plain.append("\0")  # code, an image: nothing runs across it
             if token.children:
                 walk(token.children)
-        for match in _LINK_LIKE.finditer("".join(plain)):
+        runs.extend(run for run in "".join(plain).split("\0") if run.strip())
+
+    walk(_AS_WRITTEN.parse(strip_hidden(text or "")))
+    return runs
+
+
+def unread_links(text: str | None) -> list[UnreadLink]:
+    """Every piece of `text` that looks like a Markdown link to an address but is no link, in order.
+
+    CommonMark (6.3, links) reads `[words](address)` only with no space between `]` and `(`, no
+    space inside the address (unless it is written in `<…>`), and the `)` closing it; otherwise the
+    brackets, parentheses and address are shown as written, in the web page, the e-mail and the
+    PDF. The pieces are found in the parsed text outside links and code, so a code span showing
+    Markdown is not one.
+    """
+    found: list[UnreadLink] = []
+    for run in _plain_runs(text):
+        for match in _LINK_LIKE.finditer(run):
             written, target = match.group(), match["target"]
             if not written.endswith(")"):
                 reason = "the ( before the address is not closed: end the address with )"
@@ -339,9 +350,24 @@ def unread_links(text: str | None) -> list[UnreadLink]:
             else:
                 reason = "Markdown cannot read it as a link: write it as [words](https://…)"
             found.append(UnreadLink(" ".join(written.split()), reason))
-
-    walk(_AS_WRITTEN.parse(strip_hidden(text or "")))
     return found
+
+
+_BARE = LinkifyIt(options={"fuzzy_link": False, "fuzzy_ip": False, "fuzzy_email": False})
+
+
+def bare_addresses(text: str | None) -> list[str]:
+    """The web addresses (`https://…`, `http://…`) written bare in `text`, outside links and code, in order.
+
+    Every output shows such an address as text, not a link (`_addresses`: only `[words](address)`
+    links are cited and numbered), so `issue check` asks for a link. Those inside a piece
+    `unread_links` reports are left to it.
+    """
+    found: list[str] = []
+    for run in _plain_runs(text):
+        run = _LINK_LIKE.sub(" ", run)
+        found += [m.url for m in _BARE.match(run) or [] if m.schema.lower() in ("http:", "https:")]
+    return list(dict.fromkeys(found))
 
 
 def images_of(text: str | None) -> list[Image]:
