@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -182,6 +183,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             f"a quoted value is not closed on this line, so YAML read on to the next {opened[1]} (line {line}) "
             "and failed there: add the closing quote, or remove the opening one"
         )
+    if line and (misspaced := _misspaced(lines, exc, line)) is not None:
+        return misspaced
     source = lines[line - 1] if line and line <= len(lines) else ""
     quoted = _quoted(source)
     if "flow sequence" in context or "flow mapping" in context:
@@ -228,6 +231,88 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     if quoted:
         return line, f"{words}; put the value in quotes: {quoted}"
     return line, words
+
+
+# A line that starts (after its indentation and an optional "- ") with a field's name and a colon with no
+# ordinary space after it: `title:Nytt forslag`. Not a URL's scheme (`https://`) nor a time (`12:30`).
+_FIELD_WITHOUT_SPACE = re.compile(r"^(?P<indent>[ ]*(?:-[ ]+)?)(?P<key>(?!\d+:)[\w-]+):(?P<after>(?!//)[^ \t\r\n].*)$")
+
+
+def _misspaced(lines: list[str], exc: MarkedYAMLError, failed: int) -> tuple[int, str] | None:
+    """(line, problem) when the error comes from a space YAML does not see as one, else None: a Unicode
+    space (U+00A0 NO-BREAK SPACE and the like, which look like a space) in a line's indentation, or a
+    field's colon with no ordinary space after it.
+
+    YAML sees neither as a space, so it reads the line as text and fails at the line after it, or further
+    on. Looked at: the line where YAML began to look for a missing ':' ("while scanning a simple key"),
+    the failing line and the nearest line above it. One is blamed only when mending it gets YAML past
+    where it failed: a colon in the prose of a `|` block, or a URL, is no fault.
+    """
+    candidates = []
+    if "simple key" in (exc.context or "") and exc.context_mark is not None:
+        candidates.append(exc.context_mark.line + 1)
+    candidates.append(failed)
+    above = next((n for n in range(failed - 1, 0, -1) if lines[n - 1].strip() and not _is_comment(lines[n - 1])), None)
+    if above is not None:
+        candidates.append(above)
+    for number in dict.fromkeys(candidates):
+        if not 0 < number <= len(lines):
+            continue
+        text = lines[number - 1]
+        indentation = text[: len(text) - len(text.lstrip())]  # str.isspace is Unicode's: U+00A0 is a space
+        odd = next((char for char in indentation if char not in " \t"), None)
+        spaces = "".join(char if char in " \t" else " " for char in indentation)
+        if odd is not None and _mending_helps(lines, number, spaces + text[len(indentation) :], exc):
+            return number, (
+                f"the indentation holds {_space_name(odd)}, which looks like a space but is none: retype the "
+                "indentation with ordinary spaces"
+            )
+        match = _FIELD_WITHOUT_SPACE.match(text)
+        if match is None:
+            continue
+        key, after = match["key"], match["after"]
+        value = re.sub(r"[ \t]+#.*$", "", after.lstrip()).strip()  # a comment is no part of what to write
+        mended = f"{match['indent']}{key}: {value}"
+        if not _mending_helps(lines, number, mended, exc):
+            continue
+        dash = "- " if match["indent"].strip() else ""
+        quoted = _quoted(mended)
+        write = f"{dash}{quoted}" if quoted else mended.strip()
+        if after[0].isspace():
+            return number, (
+                f"the space after '{key}:' is {_space_name(after[0])}, which looks like a space but is none: "
+                f"delete it and type an ordinary space (`{write}`)"
+            )
+        return number, (
+            f"no space after the colon of '{key}': write `{write}` (YAML needs a space between a field and its value)"
+        )
+    return None
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _space_name(char: str) -> str:
+    """ "a no-break space (U+00A0)", "an ideographic space (U+3000)": a Unicode space named for the editor."""
+    name = unicodedata.name(char, "space").lower()
+    article = "an" if name[0] in "aeiou" else "a"
+    return f"{article} {name} (U+{ord(char):04X})"
+
+
+def _mending_helps(lines: list[str], number: int, mended: str, exc: MarkedYAMLError) -> bool:
+    """Whether the text with line `number` (1-based) replaced by `mended` gets YAML past the error `exc`:
+    it reads, or fails elsewhere or for another reason (a second mistake further on)."""
+    fixed = list(lines)
+    fixed[number - 1] = mended
+    try:
+        _yaml().compose("\n".join(fixed))  # syntax only: what the values mean is not asked here
+    except MarkedYAMLError as again:
+        before, after = exc.problem_mark, again.problem_mark
+        if before is None or after is None:
+            return again.problem != exc.problem
+        return (after.line, after.column, again.problem) != (before.line, before.column, exc.problem)
+    return True
 
 
 def _first_place(lines: list[str], key: str, start: int, duplicate: int) -> int | None:

@@ -179,6 +179,68 @@ def test_a_tab_after_text_is_named_where_it_is_not_called_indentation(tmp_path, 
 
 
 @pytest.mark.parametrize(
+    ("lines", "line", "write"),
+    [
+        # YAML reads `name:UNODC press releases` as text, and fails on the line after it.
+        ("    name:UNODC press releases\n    kind: rss\n", 3, "name: UNODC press releases"),
+        # The file's last line: YAML fails at the end of the file.
+        ("    name: UNODC\n    kind:rss\n", 4, "kind: rss"),
+        # A URL after the colon: the field is blamed, not the URL's own "https:".
+        ("    name: UNODC\n    url:https://www.unodc.org/feed\n", 4, "url: https://www.unodc.org/feed"),
+        # A value YAML would read as something else is given quoted.
+        ("    name:[UNODC]\n    kind: rss\n", 3, 'name: "[UNODC]"'),
+    ],
+)
+def test_a_field_without_a_space_after_its_colon_is_named_with_what_to_write(tmp_path, lines, line, write):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n{lines}")
+    name = write.split(":")[0]
+    assert error == (
+        f"{path}, line {line}: invalid YAML: no space after the colon of '{name}': write `{write}` (YAML needs a "
+        "space between a field and its value)"
+    )
+
+
+def test_a_list_entry_without_a_space_after_its_colon_keeps_its_dash(tmp_path):
+    path, error = feeds_error(tmp_path, "sources:\n  - key:unodc\n    name: UNODC\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 2: invalid YAML: no space after the colon of 'key': write `- key: unodc` (YAML needs a space "
+        "between a field and its value)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("space", "named"),
+    [
+        ("\u00a0", "a no-break space (U+00A0)"),
+        ("\u202f", "a narrow no-break space (U+202F)"),
+    ],
+)
+def test_a_no_break_space_after_a_colon_is_named_as_no_space(tmp_path, space, named):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name:{space}UNODC\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 3: invalid YAML: the space after 'name:' is {named}, which looks like a space but is none: "
+        "delete it and type an ordinary space (`name: UNODC`)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("indentation", "named"),
+    [
+        ("   \u00a0", "a no-break space (U+00A0)"),
+        ("   \u2007", "a figure space (U+2007)"),
+        ("  \u202f ", "a narrow no-break space (U+202F)"),
+        ("  \u3000 ", "an ideographic space (U+3000)"),
+    ],
+)
+def test_a_unicode_space_in_the_indentation_is_named(tmp_path, indentation, named):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: UNODC\n{indentation}kind: rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: the indentation holds {named}, which looks like a space but is none: "
+        "retype the indentation with ordinary spaces"
+    )
+
+
+@pytest.mark.parametrize(
     ("value", "rewritten", "meant"),
     [
         # Quotes inside a value quoted with the same mark: the first inner quote ends the value.
