@@ -214,7 +214,11 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, f"a field where none can start; {_INDENTATION_HINT}"
     elif (after := _text_after_quote(source)) is not None:
         return line, after
+    elif "simple key" in context and "expected ':'" in problem and exc.context_mark is not None:
+        return _no_field_name(lines, exc.context_mark.line + 1)
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
+        if line and (misplaced := _between_field_and_text(lines, line)) is not None:
+            return line, misplaced
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
     elif problem.startswith("found duplicate key") or problem.startswith("duplicate key"):
         # ruamel: found duplicate key "KEY" with value "…" (original value: "…").
@@ -313,6 +317,95 @@ def _mending_helps(lines: list[str], number: int, mended: str, exc: MarkedYAMLEr
             return again.problem != exc.problem
         return (after.line, after.column, again.problem) != (before.line, before.column, exc.problem)
     return True
+
+
+# A `name: value` line: where the name starts (after the indentation and an optional "- "), the name, the value.
+_FIELD = re.compile(r"^(?P<lead>[ ]*(?:-[ ]+)?)(?P<key>[^\s#'\"][^:#]*?):(?:[ \t]+(?P<value>.*?))?[ \t]*$")
+# The header of a block of text: `|` or `>`, with an optional chomping and indentation indicator and a comment.
+_BLOCK_HEADER = re.compile(r"^[|>][-+0-9]*[ \t]*(?:#.*)?$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _field_above(lines: list[str], number: int, column: int) -> tuple[int, str, int, str] | None:
+    """The field whose value line `number` (1-based) would go on with, had it been indented further: the
+    nearest line above it that is not more indented than `column`, when that line is a `name: value`
+    whose name stands at `column`. Returns (its line, its name, its column, its value) or None."""
+    for above in range(number - 1, 0, -1):
+        text = lines[above - 1]
+        if not text.strip() or _indent(text) > column or _is_comment(text):
+            continue  # the value's own lines, or a comment YAML skips
+        match = _FIELD.match(text)
+        if match is None or len(match["lead"]) != column:
+            return None
+        return above, match["key"].strip(), column, match["value"] or ""
+    return None
+
+
+def _no_field_name(lines: list[str], number: int) -> tuple[int, str]:
+    """(line, problem) for a line YAML read as a new field (it stands in a field's column) that has no
+    `name:` at its start: mostly a line of the value above that is not indented further than its field.
+
+    YAML says only that it "could not find expected ':'", and names the line after. A plain value goes on
+    over lines indented further than its field; a `|` block's lines stand in the column of its first line.
+    """
+    reads_as_field = "this line reads as a new field, but has no 'name: ' at its start"
+    own_field = "if it is a field of its own, write its name and ': ' first"
+    unplaced = (
+        f"{reads_as_field}: {own_field}; a line that continues the value above must be indented further than its field"
+    )
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    found = _field_above(lines, number, _indent(text))
+    if found is None:
+        return number, unplaced
+    above, key, column, value = found
+    if _BLOCK_HEADER.match(value):
+        inside = next((_indent(lines[n]) for n in range(above, number - 1) if lines[n].strip()), None)
+        like = ", as the lines above it" if inside is not None else ""
+        return number, (
+            f"{reads_as_field}: if it belongs to the text under '{key}' (line {above}), indent it with "
+            f"{inside or column + 2} spaces{like}; {own_field}"
+        )
+    between = [lines[n].strip() for n in range(above, number - 1) if lines[n].strip()]
+    wrapped = not value and bool(between) and not any(_FIELD.match(line) or line.startswith("-") for line in between)
+    if wrapped or (value and value[0] not in _SPECIAL_START and value[0] not in "'\"-"):
+        return number, (
+            f"{reads_as_field}: if it goes on with the value of '{key}' (line {above}), indent it further than "
+            f"'{key}', with {column + 2} spaces, or write `{key}: |` and the text on the lines below it, indented; "
+            f"{own_field}"
+        )
+    return number, unplaced
+
+
+def _between_field_and_text(lines: list[str], number: int) -> str | None:
+    """What to do with line `number` (1-based) when it stands inside a `|` or `>` block of text, indented
+    further than the block's field but less than the block's first line, else None.
+
+    YAML takes a block's indentation from its first line, ends the block at a line indented less, and
+    then finds that line too far in for a field of its own.
+    """
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    column = _indent(text)
+    for above in range(number - 1, 0, -1):
+        line = lines[above - 1]
+        if not line.strip() or _indent(line) >= column:
+            continue
+        match = _FIELD.match(line)
+        if match is None or not _BLOCK_HEADER.match(match["value"] or ""):
+            return None
+        body = [lines[n] for n in range(above, number - 1) if lines[n].strip()]
+        inside = _indent(body[0]) if body else None
+        if inside is None or inside <= column or any(_indent(line) < inside for line in body):
+            return None
+        key, at = match["key"].strip(), len(match["lead"])
+        return (
+            f"this line is indented further than '{key}' (line {above}) but less than the text under it: indent it "
+            f"with {inside} spaces if it belongs to that text, or with {at} spaces, as '{key}', if it is a field "
+            "of its own"
+        )
+    return None
 
 
 def _first_place(lines: list[str], key: str, start: int, duplicate: int) -> int | None:

@@ -240,6 +240,62 @@ def test_a_unicode_space_in_the_indentation_is_named(tmp_path, indentation, name
     )
 
 
+def test_a_colon_in_the_prose_of_a_text_block_is_not_blamed(tmp_path):
+    # "Tid:12:30" and "se:her" are text in a `|` block; the fault is `kind rss`, which has no colon.
+    text = "sources:\n  - key: a\n    name: |\n      Tid:12:30\n      se:her\n    kind rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error.startswith(f"{path}, line 6: invalid YAML: this line reads as a new field, but has no 'name: ' ")
+
+
+READS_AS_FIELD = "this line reads as a new field, but has no 'name: ' at its start"
+OWN_FIELD = "if it is a field of its own, write its name and ': ' first"
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "press releases",
+        "https://www.unodc.org",  # a URL's "https:" is not taken for a field without a space
+        "12:30 i Wien",  # nor is a time
+    ],
+)
+def test_a_wrapped_value_not_indented_further_than_its_field_is_named(tmp_path, second):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: UNODC\n    {second}\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: {READS_AS_FIELD}: if it goes on with the value of 'name' (line 3), indent it "
+        "further than 'name', with 6 spaces, or write `name: |` and the text on the lines below it, indented; "
+        f"{OWN_FIELD}"
+    )
+
+
+def test_a_line_of_a_text_block_in_its_fields_column_is_named(tmp_path):
+    text = "sources:\n  - key: a\n    name: |\n      UNODC\n\n    press releases\n    kind: rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 6: invalid YAML: {READS_AS_FIELD}: if it belongs to the text under 'name' (line 3), indent "
+        f"it with 6 spaces, as the lines above it; {OWN_FIELD}"
+    )
+
+
+def test_a_line_of_a_text_block_indented_less_than_the_block_is_named(tmp_path):
+    text = "sources:\n  - key: a\n    name: |\n      UNODC\n     press releases\n    kind: rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 5: invalid YAML: this line is indented further than 'name' (line 3) but less than the text "
+        "under it: indent it with 6 spaces if it belongs to that text, or with 4 spaces, as 'name', if it is a "
+        "field of its own"
+    )
+
+
+def test_a_line_without_a_field_name_whose_value_cannot_be_placed_says_what_yaml_expected(tmp_path):
+    # `kind` forgot its colon after a quoted value: no wrapped text to point at.
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: 'UNODC'\n    kind rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: {READS_AS_FIELD}: {OWN_FIELD}; a line that continues the value above must "
+        "be indented further than its field"
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "rewritten", "meant"),
     [
