@@ -169,7 +169,7 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     The line is where the problem starts: an unclosed `[` or quote is reported by the parser where it
     gave up (often the next line), so its opening line (the context mark) is named instead. A value
     that YAML reads as something other than text (it starts with `[`, `{`, `*`, `&`, `!`, `|`, `>`,
-    `%`, `@` or contains `: `) gets the quoted form to write instead.
+    `%`, `@` or `- `, or contains `: `) gets the quoted form to write instead.
     """
     context, problem = exc.context or "", exc.problem or ""
     mark = exc.problem_mark or exc.context_mark
@@ -207,6 +207,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, "a tab in the indentation: indent with spaces only"
         character = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
         words = f"a value cannot start with '{character}'"
+    elif "sequence entries are not allowed" in problem and quoted:  # `intro: - GRETA og Norge`
+        words = "a value cannot start with '- ', which YAML reads as a list"
     elif "mapping values are not allowed" in problem:
         if quoted:
             words = "a ': ' inside a value reads as the start of another field"
@@ -518,7 +520,7 @@ def _quoted(line: str) -> str | None:
     if not match:
         return None
     value = match["value"]
-    if value[0] not in _SPECIAL_START and ": " not in value:
+    if value[0] not in _SPECIAL_START and ": " not in value and not value.startswith("- "):
         return None
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'{match["key"].strip()}: "{escaped}"'

@@ -322,6 +322,18 @@ def test_text_after_a_closed_quote_says_how_to_quote_the_whole_value(tmp_path, v
     assert load_feeds(fixed).sources[0].name == meant
 
 
+def test_a_value_starting_with_a_dash_is_given_quoted(tmp_path):
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: - GRETA og Norge\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 3: invalid YAML: a value cannot start with '- ', which YAML reads as a list; put the value "
+        'in quotes: name: "- GRETA og Norge"'
+    )
+    fixed = write(
+        tmp_path, GOOD.replace("    name: UNODC press releases\n", '    name: "- GRETA og Norge"\n', 1), "f.yaml"
+    )
+    assert load_feeds(fixed).sources[0].name == "- GRETA og Norge"
+
+
 def test_a_quoted_value_with_a_comment_after_it_is_no_error(tmp_path):
     path = write(tmp_path, GOOD.replace("    name: UNODC press releases\n", '    name: "UNODC"  # FNs kontor\n', 1))
     assert load_feeds(path).sources[0].name == "UNODC"
