@@ -295,6 +295,21 @@ def _misspaced(lines: list[str], exc: MarkedYAMLError, failed: int) -> tuple[int
     return None
 
 
+def spaced_key(key: object) -> str | None:
+    """What to do about a field's name that YAML read with a Unicode space before it, else None.
+
+    A no-break space (or the like) after a line's ordinary indentation is no indentation to YAML: it
+    starts the field's name, which then is no field the file knows, and the name shown in the error
+    looks right. `\u00a0title: x` reads as the field "\u00a0title".
+    """
+    if not isinstance(key, str) or not key or key[0] in " \t" or not key[0].isspace():
+        return None
+    return (
+        f"'{key.strip()}' starts with {_space_name(key[0])}, which looks like a space but is none: retype the "
+        "indentation with ordinary spaces"
+    )
+
+
 def _is_comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
@@ -557,6 +572,8 @@ class _Checker:
         """Raise ConfigError on an unknown key (suggesting a close one) or a missing or null required key."""
         for key in self.node:
             if key not in required and key not in optional:
+                if spaced := spaced_key(key):
+                    raise self.error(str(key), spaced)
                 hint = _close_match(str(key), required + optional)
                 raise self.error(str(key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
         for key in required:

@@ -240,6 +240,15 @@ def test_a_unicode_space_in_the_indentation_is_named(tmp_path, indentation, name
     )
 
 
+def test_a_unicode_space_that_yaml_reads_as_part_of_a_name_is_named(tmp_path):
+    # In column 0 a no-break space is no indentation error to YAML: it starts a top-level key, "\u00a0   kind".
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: UNODC\n\u00a0   kind: rss\n")
+    assert error == (
+        f"{path}, line 4: \u00a0   kind: 'kind' starts with a no-break space (U+00A0), which looks like a space but "
+        "is none: retype the indentation with ordinary spaces"
+    )
+
+
 def test_a_colon_in_the_prose_of_a_text_block_is_not_blamed(tmp_path):
     # "Tid:12:30" and "se:her" are text in a `|` block; the fault is `kind rss`, which has no colon.
     text = "sources:\n  - key: a\n    name: |\n      Tid:12:30\n      se:her\n    kind rss\n"

@@ -1157,6 +1157,17 @@ def test_an_item_id_in_capitals_is_given_in_lower_case(desk):
     )
 
 
+def test_a_field_whose_name_starts_with_a_no_break_space_is_named(desk):
+    # After the indentation's ordinary spaces, a no-break space is the first letter of the field's name to YAML.
+    text = changed("      deadline: 2024-09-01", "      \u00a0deadline: 2024-09-01")
+    problem = only(desk.check(text), "error", "", "\u00a0deadline")
+    assert problem.message == (
+        "norway:2 field 'deadline' starts with a no-break space (U+00A0), which looks like a space but is none: "
+        "retype the indentation with ordinary spaces"
+    )
+    assert problem.line == text.splitlines().index("      \u00a0deadline: 2024-09-01") + 1
+
+
 def test_items_written_without_brackets_are_named_on_their_line_with_the_list_to_write(desk):
     text = changed("      item: {current}", "      items: {current}, {old}")
     problem = only(desk.check(text), "error", "", "items")

@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from newsletter.config import line_of, not_utf8, yaml_syntax_error
+from newsletter.config import line_of, not_utf8, spaced_key, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError, os_error_advice
 from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
@@ -319,9 +319,8 @@ class IssueDocument:
         data = self.data
         for key in data:
             if key not in ISSUE_KEYS:
-                problems(
-                    f"unknown field: rename it to one of {', '.join(ISSUE_KEYS)}, or delete it", data, key, str(key)
-                )
+                unknown = f"unknown field: rename it to one of {', '.join(ISSUE_KEYS)}, or delete it"
+                problems(spaced_key(key) or unknown, data, key, str(key))
         issue_id = str(data.get("id") or "")
         named = self.path.stem if ISSUE_ID.match(self.path.stem) else "2024-q2"  # the id the file name gives
         if not ISSUE_ID.match(issue_id):
@@ -825,8 +824,11 @@ def _entry(node, ref: str, problem, parent, index) -> Entry | None:
         return None
     for key in node:
         if key not in ENTRY_FIELDS:
+            spaced = spaced_key(key)
             problem(
-                f"{ref} has a field no entry has: rename it to one of {', '.join(ENTRY_FIELDS)}, or delete it",
+                f"{ref} field {spaced}"
+                if spaced
+                else f"{ref} has a field no entry has: rename it to one of {', '.join(ENTRY_FIELDS)}, or delete it",
                 node,
                 key,
                 str(key),
