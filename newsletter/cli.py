@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import errno
 import io
 import itertools
@@ -9,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +37,6 @@ if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from newsletter.curate.issuefile import Problem
     from newsletter.terminal import KeyReader
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 T = TypeVar("T")
 
 
@@ -53,6 +55,62 @@ class IssueIdType(click.ParamType):
 
 
 ISSUE_ID = IssueIdType()
+
+
+# In English, as every message is: calendar.month_name follows the locale, where one is set.
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+class DateType(click.ParamType):
+    """A day, `YYYY-MM-DD`, as a `datetime.date`: checked while parsing, so a bad one is a usage error (exit 2).
+
+    click.DateTime would say the value "does not match the format '%Y-%m-%d'", strftime's words, and
+    says so of 2022-13-01 too, which matches it; this names the example to follow, and what is
+    impossible about a date that only looks right.
+    """
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):  # a default given as a date
+            return value
+        text = str(value).strip()
+        parts = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+        reason = ""
+        if parts:
+            year, month, day = (int(part) for part in parts.groups())
+            try:
+                return dt.date(year, month, day)
+            except ValueError:
+                if year < dt.MINYEAR:
+                    reason = f": there is no year {year}"
+                elif not 1 <= month <= 12:
+                    reason = f": there is no month {month}"
+                else:
+                    days = calendar.monthrange(year, month)[1]
+                    reason = f": {_MONTHS[month - 1]} {year} has {days} days"
+        if norwegian := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text):
+            # 15.09.2022, as Norwegian writes a day: the same day, written the way asked for.
+            with suppress(ValueError):
+                day_first = dt.date(*(int(part) for part in reversed(norwegian.groups())))
+                reason = f": write {day_first.isoformat()}"
+        self.fail(f"'{text}' is not a date like 2024-07-05 (year-month-day){reason}", param, ctx)
+
+
+DATE = DateType()
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -273,9 +331,7 @@ def collect(ctx: Context, keys, since, as_json):
     ctx.fetching = True
     feeds, settings = ctx.feeds, ctx.settings  # validated, every selector too, before anything is fetched
     with ctx.store() as store, _progress_bar("collect") as progress:
-        report = run_collect(
-            store, feeds, settings, keys=keys, since=since.date() if since else None, progress=progress
-        )
+        report = run_collect(store, feeds, settings, keys=keys, since=since, progress=progress)
     if as_json:
         _json_out(
             {
@@ -455,8 +511,8 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 
     query = inbox_query(
         issue_id,
-        since.date() if since else None,
-        until.date() if until else None,
+        since,
+        until,
         keys,
         sections,
         statuses,
@@ -773,13 +829,10 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         text = sys.stdin.read()
     if edit:
         text = note_from_template(click.edit(note_template(issue_id, section, heading, text or ""), extension=".md"))
-    day = lambda value: value.date() if value else None  # noqa: E731
     try:
         with ctx.store() as store:
             curation = _curation(ctx, store)
-            placed = add_note(
-                curation, issue_id, section, heading, text, title, day(date), day(event_date), day(deadline)
-            )
+            placed = add_note(curation, issue_id, section, heading, text, title, date, event_date, deadline)
             linked = linked_from(curation, text or "")
     except (NewsletterError, OSError) as exc:
         if not typed or not (text or "").strip():
@@ -1628,7 +1681,7 @@ def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, c
         tags=tuple(tags),
         legal_basis=legal_basis,
         consent_source=consent_source or "added by hand",
-        consent_date=consent_date.date() if consent_date else None,
+        consent_date=consent_date,
     )
     with ctx.store() as store:
         stored, outcome = add_contact(store, contact, clock.now())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -168,7 +169,7 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     The line is where the problem starts: an unclosed `[` or quote is reported by the parser where it
     gave up (often the next line), so its opening line (the context mark) is named instead. A value
     that YAML reads as something other than text (it starts with `[`, `{`, `*`, `&`, `!`, `|`, `>`,
-    `%`, `@` or contains `: `) gets the quoted form to write instead.
+    `%`, `@` or `- `, or contains `: `) gets the quoted form to write instead.
     """
     context, problem = exc.context or "", exc.problem or ""
     mark = exc.problem_mark or exc.context_mark
@@ -182,6 +183,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             f"a quoted value is not closed on this line, so YAML read on to the next {opened[1]} (line {line}) "
             "and failed there: add the closing quote, or remove the opening one"
         )
+    if line and (misspaced := _misspaced(lines, exc, line)) is not None:
+        return misspaced
     source = lines[line - 1] if line and line <= len(lines) else ""
     quoted = _quoted(source)
     if "flow sequence" in context or "flow mapping" in context:
@@ -204,6 +207,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, "a tab in the indentation: indent with spaces only"
         character = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
         words = f"a value cannot start with '{character}'"
+    elif "sequence entries are not allowed" in problem and quoted:  # `intro: - GRETA og Norge`
+        words = "a value cannot start with '- ', which YAML reads as a list"
     elif "mapping values are not allowed" in problem:
         if quoted:
             words = "a ': ' inside a value reads as the start of another field"
@@ -211,7 +216,11 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
             return line, f"a field where none can start; {_INDENTATION_HINT}"
     elif (after := _text_after_quote(source)) is not None:
         return line, after
+    elif "simple key" in context and "expected ':'" in problem and exc.context_mark is not None:
+        return _no_field_name(lines, exc.context_mark.line + 1)
     elif "<block end>" in problem or "expected key" in problem or "block" in context:
+        if line and (misplaced := _between_field_and_text(lines, line)) is not None:
+            return line, misplaced
         return line, f"the indentation does not fit; {_INDENTATION_HINT}"
     elif problem.startswith("found duplicate key") or problem.startswith("duplicate key"):
         # ruamel: found duplicate key "KEY" with value "…" (original value: "…").
@@ -228,6 +237,192 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     if quoted:
         return line, f"{words}; put the value in quotes: {quoted}"
     return line, words
+
+
+# A line that starts (after its indentation and an optional "- ") with a field's name and a colon with no
+# ordinary space after it: `title:Nytt forslag`. Not a URL's scheme (`https://`) nor a time (`12:30`).
+_FIELD_WITHOUT_SPACE = re.compile(r"^(?P<indent>[ ]*(?:-[ ]+)?)(?P<key>(?!\d+:)[\w-]+):(?P<after>(?!//)[^ \t\r\n].*)$")
+
+
+def _misspaced(lines: list[str], exc: MarkedYAMLError, failed: int) -> tuple[int, str] | None:
+    """(line, problem) when the error comes from a space YAML does not see as one, else None: a Unicode
+    space (U+00A0 NO-BREAK SPACE and the like, which look like a space) in a line's indentation, or a
+    field's colon with no ordinary space after it.
+
+    YAML sees neither as a space, so it reads the line as text and fails at the line after it, or further
+    on. Looked at: the line where YAML began to look for a missing ':' ("while scanning a simple key"),
+    the failing line and the nearest line above it. One is blamed only when mending it gets YAML past
+    where it failed: a colon in the prose of a `|` block, or a URL, is no fault.
+    """
+    candidates = []
+    if "simple key" in (exc.context or "") and exc.context_mark is not None:
+        candidates.append(exc.context_mark.line + 1)
+    candidates.append(failed)
+    above = next((n for n in range(failed - 1, 0, -1) if lines[n - 1].strip() and not _is_comment(lines[n - 1])), None)
+    if above is not None:
+        candidates.append(above)
+    for number in dict.fromkeys(candidates):
+        if not 0 < number <= len(lines):
+            continue
+        text = lines[number - 1]
+        indentation = text[: len(text) - len(text.lstrip())]  # str.isspace is Unicode's: U+00A0 is a space
+        odd = next((char for char in indentation if char not in " \t"), None)
+        spaces = "".join(char if char in " \t" else " " for char in indentation)
+        if odd is not None and _mending_helps(lines, number, spaces + text[len(indentation) :], exc):
+            return number, (
+                f"the indentation holds {_space_name(odd)}, which looks like a space but is none: retype the "
+                "indentation with ordinary spaces"
+            )
+        match = _FIELD_WITHOUT_SPACE.match(text)
+        if match is None:
+            continue
+        key, after = match["key"], match["after"]
+        value = re.sub(r"[ \t]+#.*$", "", after.lstrip()).strip()  # a comment is no part of what to write
+        mended = f"{match['indent']}{key}: {value}"
+        if not _mending_helps(lines, number, mended, exc):
+            continue
+        dash = "- " if match["indent"].strip() else ""
+        quoted = _quoted(mended)
+        write = f"{dash}{quoted}" if quoted else mended.strip()
+        if after[0].isspace():
+            return number, (
+                f"the space after '{key}:' is {_space_name(after[0])}, which looks like a space but is none: "
+                f"delete it and type an ordinary space (`{write}`)"
+            )
+        return number, (
+            f"no space after the colon of '{key}': write `{write}` (YAML needs a space between a field and its value)"
+        )
+    return None
+
+
+def spaced_key(key: object) -> str | None:
+    """What to do about a field's name that YAML read with a Unicode space before it, else None.
+
+    A no-break space (or the like) after a line's ordinary indentation is no indentation to YAML: it
+    starts the field's name, which then is no field the file knows, and the name shown in the error
+    looks right. `\u00a0title: x` reads as the field "\u00a0title".
+    """
+    if not isinstance(key, str) or not key or key[0] in " \t" or not key[0].isspace():
+        return None
+    return (
+        f"'{key.strip()}' starts with {_space_name(key[0])}, which looks like a space but is none: retype the "
+        "indentation with ordinary spaces"
+    )
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _space_name(char: str) -> str:
+    """ "a no-break space (U+00A0)", "an ideographic space (U+3000)": a Unicode space named for the editor."""
+    name = unicodedata.name(char, "space").lower()
+    article = "an" if name[0] in "aeiou" else "a"
+    return f"{article} {name} (U+{ord(char):04X})"
+
+
+def _mending_helps(lines: list[str], number: int, mended: str, exc: MarkedYAMLError) -> bool:
+    """Whether the text with line `number` (1-based) replaced by `mended` gets YAML past the error `exc`:
+    it reads, or fails elsewhere or for another reason (a second mistake further on)."""
+    fixed = list(lines)
+    fixed[number - 1] = mended
+    try:
+        _yaml().compose("\n".join(fixed))  # syntax only: what the values mean is not asked here
+    except MarkedYAMLError as again:
+        before, after = exc.problem_mark, again.problem_mark
+        if before is None or after is None:
+            return again.problem != exc.problem
+        return (after.line, after.column, again.problem) != (before.line, before.column, exc.problem)
+    return True
+
+
+# A `name: value` line: where the name starts (after the indentation and an optional "- "), the name, the value.
+_FIELD = re.compile(r"^(?P<lead>[ ]*(?:-[ ]+)?)(?P<key>[^\s#'\"][^:#]*?):(?:[ \t]+(?P<value>.*?))?[ \t]*$")
+# The header of a block of text: `|` or `>`, with an optional chomping and indentation indicator and a comment.
+_BLOCK_HEADER = re.compile(r"^[|>][-+0-9]*[ \t]*(?:#.*)?$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _field_above(lines: list[str], number: int, column: int) -> tuple[int, str, int, str] | None:
+    """The field whose value line `number` (1-based) would go on with, had it been indented further: the
+    nearest line above it that is not more indented than `column`, when that line is a `name: value`
+    whose name stands at `column`. Returns (its line, its name, its column, its value) or None."""
+    for above in range(number - 1, 0, -1):
+        text = lines[above - 1]
+        if not text.strip() or _indent(text) > column or _is_comment(text):
+            continue  # the value's own lines, or a comment YAML skips
+        match = _FIELD.match(text)
+        if match is None or len(match["lead"]) != column:
+            return None
+        return above, match["key"].strip(), column, match["value"] or ""
+    return None
+
+
+def _no_field_name(lines: list[str], number: int) -> tuple[int, str]:
+    """(line, problem) for a line YAML read as a new field (it stands in a field's column) that has no
+    `name:` at its start: mostly a line of the value above that is not indented further than its field.
+
+    YAML says only that it "could not find expected ':'", and names the line after. A plain value goes on
+    over lines indented further than its field; a `|` block's lines stand in the column of its first line.
+    """
+    reads_as_field = "this line reads as a new field, but has no 'name: ' at its start"
+    own_field = "if it is a field of its own, write its name and ': ' first"
+    unplaced = (
+        f"{reads_as_field}: {own_field}; a line that continues the value above must be indented further than its field"
+    )
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    found = _field_above(lines, number, _indent(text))
+    if found is None:
+        return number, unplaced
+    above, key, column, value = found
+    if _BLOCK_HEADER.match(value):
+        inside = next((_indent(lines[n]) for n in range(above, number - 1) if lines[n].strip()), None)
+        like = ", as the lines above it" if inside is not None else ""
+        return number, (
+            f"{reads_as_field}: if it belongs to the text under '{key}' (line {above}), indent it with "
+            f"{inside or column + 2} spaces{like}; {own_field}"
+        )
+    between = [lines[n].strip() for n in range(above, number - 1) if lines[n].strip()]
+    wrapped = not value and bool(between) and not any(_FIELD.match(line) or line.startswith("-") for line in between)
+    if wrapped or (value and value[0] not in _SPECIAL_START and value[0] not in "'\"-"):
+        return number, (
+            f"{reads_as_field}: if it goes on with the value of '{key}' (line {above}), indent it further than "
+            f"'{key}', with {column + 2} spaces, or write `{key}: |` and the text on the lines below it, indented; "
+            f"{own_field}"
+        )
+    return number, unplaced
+
+
+def _between_field_and_text(lines: list[str], number: int) -> str | None:
+    """What to do with line `number` (1-based) when it stands inside a `|` or `>` block of text, indented
+    further than the block's field but less than the block's first line, else None.
+
+    YAML takes a block's indentation from its first line, ends the block at a line indented less, and
+    then finds that line too far in for a field of its own.
+    """
+    text = lines[number - 1] if 0 < number <= len(lines) else ""
+    column = _indent(text)
+    for above in range(number - 1, 0, -1):
+        line = lines[above - 1]
+        if not line.strip() or _indent(line) >= column:
+            continue
+        match = _FIELD.match(line)
+        if match is None or not _BLOCK_HEADER.match(match["value"] or ""):
+            return None
+        body = [lines[n] for n in range(above, number - 1) if lines[n].strip()]
+        inside = _indent(body[0]) if body else None
+        if inside is None or inside <= column or any(_indent(line) < inside for line in body):
+            return None
+        key, at = match["key"].strip(), len(match["lead"])
+        return (
+            f"this line is indented further than '{key}' (line {above}) but less than the text under it: indent it "
+            f"with {inside} spaces if it belongs to that text, or with {at} spaces, as '{key}', if it is a field "
+            "of its own"
+        )
+    return None
 
 
 def _first_place(lines: list[str], key: str, start: int, duplicate: int) -> int | None:
@@ -340,7 +535,7 @@ def _quoted(line: str) -> str | None:
     if not match:
         return None
     value = match["value"]
-    if value[0] not in _SPECIAL_START and ": " not in value:
+    if value[0] not in _SPECIAL_START and ": " not in value and not value.startswith("- "):
         return None
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'{match["key"].strip()}: "{escaped}"'
@@ -377,6 +572,8 @@ class _Checker:
         """Raise ConfigError on an unknown key (suggesting a close one) or a missing or null required key."""
         for key in self.node:
             if key not in required and key not in optional:
+                if spaced := spaced_key(key):
+                    raise self.error(str(key), spaced)
                 hint = _close_match(str(key), required + optional)
                 raise self.error(str(key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
         for key in required:

@@ -179,6 +179,133 @@ def test_a_tab_after_text_is_named_where_it_is_not_called_indentation(tmp_path, 
 
 
 @pytest.mark.parametrize(
+    ("lines", "line", "write"),
+    [
+        # YAML reads `name:UNODC press releases` as text, and fails on the line after it.
+        ("    name:UNODC press releases\n    kind: rss\n", 3, "name: UNODC press releases"),
+        # The file's last line: YAML fails at the end of the file.
+        ("    name: UNODC\n    kind:rss\n", 4, "kind: rss"),
+        # A URL after the colon: the field is blamed, not the URL's own "https:".
+        ("    name: UNODC\n    url:https://www.unodc.org/feed\n", 4, "url: https://www.unodc.org/feed"),
+        # A value YAML would read as something else is given quoted.
+        ("    name:[UNODC]\n    kind: rss\n", 3, 'name: "[UNODC]"'),
+    ],
+)
+def test_a_field_without_a_space_after_its_colon_is_named_with_what_to_write(tmp_path, lines, line, write):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n{lines}")
+    name = write.split(":")[0]
+    assert error == (
+        f"{path}, line {line}: invalid YAML: no space after the colon of '{name}': write `{write}` (YAML needs a "
+        "space between a field and its value)"
+    )
+
+
+def test_a_list_entry_without_a_space_after_its_colon_keeps_its_dash(tmp_path):
+    path, error = feeds_error(tmp_path, "sources:\n  - key:unodc\n    name: UNODC\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 2: invalid YAML: no space after the colon of 'key': write `- key: unodc` (YAML needs a space "
+        "between a field and its value)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("space", "named"),
+    [
+        ("\u00a0", "a no-break space (U+00A0)"),
+        ("\u202f", "a narrow no-break space (U+202F)"),
+    ],
+)
+def test_a_no_break_space_after_a_colon_is_named_as_no_space(tmp_path, space, named):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name:{space}UNODC\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 3: invalid YAML: the space after 'name:' is {named}, which looks like a space but is none: "
+        "delete it and type an ordinary space (`name: UNODC`)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("indentation", "named"),
+    [
+        ("   \u00a0", "a no-break space (U+00A0)"),
+        ("   \u2007", "a figure space (U+2007)"),
+        ("  \u202f ", "a narrow no-break space (U+202F)"),
+        ("  \u3000 ", "an ideographic space (U+3000)"),
+    ],
+)
+def test_a_unicode_space_in_the_indentation_is_named(tmp_path, indentation, named):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: UNODC\n{indentation}kind: rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: the indentation holds {named}, which looks like a space but is none: "
+        "retype the indentation with ordinary spaces"
+    )
+
+
+def test_a_unicode_space_that_yaml_reads_as_part_of_a_name_is_named(tmp_path):
+    # In column 0 a no-break space is no indentation error to YAML: it starts a top-level key, "\u00a0   kind".
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: UNODC\n\u00a0   kind: rss\n")
+    assert error == (
+        f"{path}, line 4: \u00a0   kind: 'kind' starts with a no-break space (U+00A0), which looks like a space but "
+        "is none: retype the indentation with ordinary spaces"
+    )
+
+
+def test_a_colon_in_the_prose_of_a_text_block_is_not_blamed(tmp_path):
+    # "Tid:12:30" and "se:her" are text in a `|` block; the fault is `kind rss`, which has no colon.
+    text = "sources:\n  - key: a\n    name: |\n      Tid:12:30\n      se:her\n    kind rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error.startswith(f"{path}, line 6: invalid YAML: this line reads as a new field, but has no 'name: ' ")
+
+
+READS_AS_FIELD = "this line reads as a new field, but has no 'name: ' at its start"
+OWN_FIELD = "if it is a field of its own, write its name and ': ' first"
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "press releases",
+        "https://www.unodc.org",  # a URL's "https:" is not taken for a field without a space
+        "12:30 i Wien",  # nor is a time
+    ],
+)
+def test_a_wrapped_value_not_indented_further_than_its_field_is_named(tmp_path, second):
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: UNODC\n    {second}\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: {READS_AS_FIELD}: if it goes on with the value of 'name' (line 3), indent it "
+        "further than 'name', with 6 spaces, or write `name: |` and the text on the lines below it, indented; "
+        f"{OWN_FIELD}"
+    )
+
+
+def test_a_line_of_a_text_block_in_its_fields_column_is_named(tmp_path):
+    text = "sources:\n  - key: a\n    name: |\n      UNODC\n\n    press releases\n    kind: rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 6: invalid YAML: {READS_AS_FIELD}: if it belongs to the text under 'name' (line 3), indent "
+        f"it with 6 spaces, as the lines above it; {OWN_FIELD}"
+    )
+
+
+def test_a_line_of_a_text_block_indented_less_than_the_block_is_named(tmp_path):
+    text = "sources:\n  - key: a\n    name: |\n      UNODC\n     press releases\n    kind: rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 5: invalid YAML: this line is indented further than 'name' (line 3) but less than the text "
+        "under it: indent it with 6 spaces if it belongs to that text, or with 4 spaces, as 'name', if it is a "
+        "field of its own"
+    )
+
+
+def test_a_line_without_a_field_name_whose_value_cannot_be_placed_says_what_yaml_expected(tmp_path):
+    # `kind` forgot its colon after a quoted value: no wrapped text to point at.
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: 'UNODC'\n    kind rss\n")
+    assert error == (
+        f"{path}, line 4: invalid YAML: {READS_AS_FIELD}: {OWN_FIELD}; a line that continues the value above must "
+        "be indented further than its field"
+    )
+
+
+@pytest.mark.parametrize(
     ("value", "rewritten", "meant"),
     [
         # Quotes inside a value quoted with the same mark: the first inner quote ends the value.
@@ -202,6 +329,18 @@ def test_text_after_a_closed_quote_says_how_to_quote_the_whole_value(tmp_path, v
     # What it says to write is read as the value the editor meant.
     fixed = write(tmp_path, GOOD.replace("    name: UNODC press releases\n", f"    {rewritten}\n", 1), "fixed.yaml")
     assert load_feeds(fixed).sources[0].name == meant
+
+
+def test_a_value_starting_with_a_dash_is_given_quoted(tmp_path):
+    path, error = feeds_error(tmp_path, "sources:\n  - key: a\n    name: - GRETA og Norge\n    kind: rss\n")
+    assert error == (
+        f"{path}, line 3: invalid YAML: a value cannot start with '- ', which YAML reads as a list; put the value "
+        'in quotes: name: "- GRETA og Norge"'
+    )
+    fixed = write(
+        tmp_path, GOOD.replace("    name: UNODC press releases\n", '    name: "- GRETA og Norge"\n', 1), "f.yaml"
+    )
+    assert load_feeds(fixed).sources[0].name == "- GRETA og Norge"
 
 
 def test_a_quoted_value_with_a_comment_after_it_is_no_error(tmp_path):

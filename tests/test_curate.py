@@ -1020,6 +1020,27 @@ def test_a_number_or_quarter_that_is_not_one_is_a_usage_error(tmp_path, args, sa
     assert result.exit_code == 2 and says in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--date", "2022-13-01", "'2022-13-01' is not a date like 2024-07-05 (year-month-day): there is no month 13"),
+        (
+            "--date",
+            "2022-02-30",
+            "'2022-02-30' is not a date like 2024-07-05 (year-month-day): February 2022 has 28 days",
+        ),
+        ("--deadline", "15.09.2022", "'15.09.2022' is not a date like 2024-07-05 (year-month-day): write 2022-09-15"),
+        ("--event-date", "neste uke", "'neste uke' is not a date like 2024-07-05 (year-month-day)"),
+    ],
+)
+def test_a_date_that_is_not_one_is_a_usage_error_saying_why(tmp_path, option, value, says):
+    result = invoke(
+        tmp_path, "issue", "note", "2022-q2", "--section", "kom", "--heading", "H", "--text", "T", option, value
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == f"Error: Invalid value for '{option}': {says}"
+
+
 def test_issue_check_warns_of_an_item_marked_picked_that_no_issue_cites(ws):
     """An entry deleted by hand leaves its item marked picked: in no inbox, and learned from as a pick."""
     invoke(ws, "issue", "new", "2022-q2")

@@ -1139,6 +1139,45 @@ def test_an_event_end_without_an_event_date_on_or_before_it_is_an_error(desk):
     assert problem.line
 
 
+def test_an_event_end_before_its_event_date_says_so_rather_than_that_the_date_is_missing(desk):
+    text = changed("      event_date: 2024-10-26", "      event_date: 2024-10-26\n      event_end: 2024-10-25")
+    problem = only(desk.check(text), "error", "", "event_end")
+    assert problem.message == (
+        "events:1 event_end (2024-10-25) is before its event_date (2024-10-26): correct one of them"
+    )
+    assert problem.line == text.splitlines().index("      event_end: 2024-10-25") + 1
+
+
+def test_an_item_id_in_capitals_is_given_in_lower_case(desk):
+    text = changed("      item: {current}", f"      item: {desk.current.upper()}")
+    problem = only(desk.check(text), "error", "", "item")
+    assert problem.message == (
+        f"norway:1 item '{desk.current.upper()}' has capital letters, but item ids are lower-case: "
+        f"write '{desk.current}'"
+    )
+
+
+def test_a_field_whose_name_starts_with_a_no_break_space_is_named(desk):
+    # After the indentation's ordinary spaces, a no-break space is the first letter of the field's name to YAML.
+    text = changed("      deadline: 2024-09-01", "      \u00a0deadline: 2024-09-01")
+    problem = only(desk.check(text), "error", "", "\u00a0deadline")
+    assert problem.message == (
+        "norway:2 field 'deadline' starts with a no-break space (U+00A0), which looks like a space but is none: "
+        "retype the indentation with ordinary spaces"
+    )
+    assert problem.line == text.splitlines().index("      \u00a0deadline: 2024-09-01") + 1
+
+
+def test_items_written_without_brackets_are_named_on_their_line_with_the_list_to_write(desk):
+    text = changed("      item: {current}", "      items: {current}, {old}")
+    problem = only(desk.check(text), "error", "", "items")
+    assert problem.message == (
+        f"norway:1 items '{desk.current}, {desk.old}' is one line of text, not a list: "
+        f"write `items: [{desk.current}, {desk.old}]`"
+    )
+    assert problem.line == text.splitlines().index("      items: {current}, {old}") + 1
+
+
 @pytest.mark.parametrize(
     ("summary", "text"),
     [

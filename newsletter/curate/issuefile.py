@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from newsletter.config import line_of, not_utf8, yaml_syntax_error
+from newsletter.config import line_of, not_utf8, spaced_key, yaml_syntax_error
 from newsletter.errors import ConfigError, NewsletterError, os_error_advice
 from newsletter.fsutil import atomic_write, exclusive_lock
 from newsletter.models import ENTRY_FIELDS, Entry, HeadingOrder, Issue, Settings
@@ -342,9 +342,8 @@ class IssueDocument:
         data = self.data
         for key in data:
             if key not in ISSUE_KEYS:
-                problems(
-                    f"unknown field: rename it to one of {', '.join(ISSUE_KEYS)}, or delete it", data, key, str(key)
-                )
+                unknown = f"unknown field: rename it to one of {', '.join(ISSUE_KEYS)}, or delete it"
+                problems(spaced_key(key) or unknown, data, key, str(key))
         issue_id = str(data.get("id") or "")
         named = self.path.stem if ISSUE_ID.match(self.path.stem) else "2024-q2"  # the id the file name gives
         if not ISSUE_ID.match(issue_id):
@@ -848,8 +847,11 @@ def _entry(node, ref: str, problem, parent, index) -> Entry | None:
         return None
     for key in node:
         if key not in ENTRY_FIELDS:
+            spaced = spaced_key(key)
             problem(
-                f"{ref} has a field no entry has: rename it to one of {', '.join(ENTRY_FIELDS)}, or delete it",
+                f"{ref} field {spaced}"
+                if spaced
+                else f"{ref} has a field no entry has: rename it to one of {', '.join(ENTRY_FIELDS)}, or delete it",
                 node,
                 key,
                 str(key),
@@ -907,15 +909,19 @@ def _entry(node, ref: str, problem, parent, index) -> Entry | None:
         )
         archived_url = ""
     dates = {key: _date_field(node, key, problem, ref) for key in DATE_FIELDS}
-    if dates["event_end"] and not (dates["event_date"] and dates["event_date"] <= dates["event_end"]):
-        problem(
-            f"{ref} has an event_end but no event_date on or before it (the event's first day): add "
-            "`event_date`, or correct `event_end`",
-            node,
-            "event_end",
-            "event_end",
-            entry=ref,
-        )
+    start, end = dates["event_date"], dates["event_end"]
+    if end and not (start and start <= end):
+        if start:  # both given, the wrong way round: not the first day left out, which the other words say
+            message = (
+                f"{ref} event_end ({end.isoformat()}) is before its event_date ({start.isoformat()}): correct one "
+                "of them"
+            )
+        else:
+            message = (
+                f"{ref} has an event_end but no event_date on or before it (the event's first day): add "
+                "`event_date`, or correct `event_end`"
+            )
+        problem(message, node, "event_end", "event_end", entry=ref)
         dates["event_end"] = None
     return Entry(
         heading=values["heading"],
@@ -939,7 +945,7 @@ def _item_list(node, ref: str, problem) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):  # `items: k7m2qxa`: one id is a list of one
-        value = [value]
+        return _item_text(node, ref, value, problem)
     if not isinstance(value, list):
         problem(
             f"{ref} has {_what(value)}, not a list of item ids: write `items: [id, id]`",
@@ -959,8 +965,32 @@ def _item_list(node, ref: str, problem) -> list[str]:
     return ids
 
 
+def _item_text(node, ref: str, value: str, problem) -> list[str]:
+    """The id of an entry's `items:` written as one line of text, as a list of one; for several ids
+    written without brackets (`items: gtcq495, 76djsp7`), none, and a problem on that line with the list
+    to write (a list's own elements have lines, a text's words have none)."""
+    ids = [part.lower() for part in re.split(r"[\s,;]+", value) if part]
+    if len(ids) > 1:
+        problem(
+            f"{ref} items {value!r} is one line of text, not a list: write `items: [{', '.join(ids)}]`",
+            node,
+            "items",
+            "items",
+            entry=ref,
+        )
+        return []
+    if not ids or not ITEM_ID.match(ids[0]):
+        problem(_not_an_item(ref, value, "items"), node, "items", "items", entry=ref)
+        return []
+    return ids
+
+
 def _not_an_item(ref: str, value: Any, field: str) -> str:
     """The problem of a value in an entry's `item` or `items` that is no item id, and what to do."""
+    if isinstance(value, str) and ITEM_ID.match(value.strip().lower()):
+        return (
+            f"{ref} {field} {value!r} has capital letters, but item ids are lower-case: write '{value.strip().lower()}'"
+        )
     return (
         f"{ref} {field} {value!r} is not an item id (7 letters and digits): correct it (`newsletter items` "
         "lists them), or delete it"
