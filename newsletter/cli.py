@@ -587,6 +587,13 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
             f"learned from {_count(ranking.picks, 'pick')} and {_count(ranking.non_picks, 'non-pick')}; "
             "no entries of earlier issues in issues/ to learn from"
         )
+    if ranking.unconfirmed:
+        # Said, or the picks counted here and the entries in the issue read as a contradiction.
+        source += (
+            "; not from the entry a draft added that you have not touched yet"
+            if ranking.unconfirmed == 1
+            else f"; not from the {ranking.unconfirmed} entries drafts added that you have not touched yet"
+        )
     if below:
         likely = _likely_picks(sum(i.probability or 0.0 for i in below))
         return f"-- {likely} in the {_count(len(below), 'item')} below ({source})"
@@ -610,8 +617,10 @@ def show(ctx: Context, item_id, as_json):
 
     An undecided item also shows the editor's ranking of it: the probability
     of a pick in its quarter, what weighed most (`why`), and the section and
-    heading the ranking suggests. `cited_in` names every issue and entry that
-    cites it, each once, saying whether by its id or by a link in its text.
+    heading the ranking suggests; an item an issue cites, the section and
+    heading it is filed under there (the latest issue's). `cited_in` names
+    every issue and entry that cites it, each once, saying whether by its id
+    or by a link in its text.
     """
     from newsletter.curate.edit import citations, ranked_item
 
@@ -620,6 +629,10 @@ def show(ctx: Context, item_id, as_json):
         item = ranked_item(curation, item_id)
         cited_in = citations(curation, item.id)
     data = item.to_json() | {"cited_in": [each.to_json() for each in cited_in]}
+    if cited_in:
+        # Filed: where it stands in the latest issue citing it, not where the source or ranking would put it.
+        latest = cited_in[-1]
+        data["section"], data["heading"] = latest.entry.split(":", 1)[0], latest.heading
     if as_json:
         _json_out(data)
         return
@@ -1072,8 +1085,10 @@ def issue_draft(ctx: Context, issue_id, likely, min_score):
         # The list learns from the draft's own entries, the draft does not: said, or its figures and the
         # list's read as a contradiction.
         guesses = (
-            f", learning from your decisions, not from the {_count(result.unconfirmed, 'entry', 'entries')} "
-            "earlier drafts added that are still as they wrote them"
+            ", learning from your decisions, not from the entry an earlier draft added that is still as it wrote it"
+            if result.unconfirmed == 1
+            else f", learning from your decisions, not from the {result.unconfirmed} entries earlier drafts added "
+            "that are still as they wrote them"
             if result.unconfirmed
             else ""
         )

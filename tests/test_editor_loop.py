@@ -1021,11 +1021,25 @@ def test_show_lists_every_entry_citing_an_item_by_id_and_by_link_once_each(desk)
     assert said == ["cited_in:       2025-q2 kom:1 (by link), 2025-q2 norway:1 (by id), 2025-q3 norway:1 (by link)"]
     as_json = json.loads(invoke(desk.root, "show", first, "--json").stdout)["cited_in"]
     assert as_json == [
-        {"issue": "2025-q2", "entry": "kom:1", "by": "link"},
-        {"issue": "2025-q2", "entry": "norway:1", "by": "id"},
-        {"issue": "2025-q3", "entry": "norway:1", "by": "link"},
+        {"issue": "2025-q2", "entry": "kom:1", "by": "link", "heading": "Møter"},
+        {"issue": "2025-q2", "entry": "norway:1", "by": "id", "heading": "Stortinget"},
+        {"issue": "2025-q3", "entry": "norway:1", "by": "link", "heading": "Stortinget"},
     ]
     assert json.loads(invoke(desk.root, "show", desk.ids[1], "--json").stdout)["cited_in"] == []
+
+
+def test_show_gives_a_filed_items_place_as_filed_not_the_sources(desk):
+    """Filed under a heading of the editor's choosing, an item is shown there, not where its source would put it."""
+    first = desk.ids[0]
+    added = invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "kom", "--heading", "Møter")
+    assert added.exit_code == 0, added.output
+    shown = json.loads(invoke(desk.root, "show", first, "--json").stdout)
+    assert (shown["section"], shown["heading"]) == ("kom", "Møter")
+    lines = invoke(desk.root, "show", first).stdout.splitlines()
+    assert [line.split(None, 1)[1] for line in lines if line.split(":")[0] in ("section", "heading")] == [
+        "kom",
+        "Møter",
+    ]
 
 
 def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_writes_an_invalid_file(tmp_path):

@@ -703,7 +703,10 @@ def test_an_entry_written_by_hand_with_an_items_link_cites_that_item(tmp_path):
     assert said.splitlines()[1] == f"  cites item {ids[url[0]]} «Representantforslag om {topics[0]}» by its link"
     assert ids[url[0]] not in listed() and len(listed()) == 7
     shown = json.loads(run("show", ids[url[0]], "--json").stdout)  # picked, as by `issue add`, and where
-    assert (shown["status"], shown["cited_in"]) == ("picked", [{"issue": "2025-q2", "entry": "norway:1", "by": "link"}])
+    assert (shown["status"], shown["cited_in"]) == (
+        "picked",
+        [{"issue": "2025-q2", "entry": "norway:1", "by": "link", "heading": "Stortinget"}],
+    )
     assert "cited_in:       2025-q2 norway:1 (by link)\n" in run("show", ids[url[0]]).stdout
     assert json.loads(run("show", ids[url[5]], "--json").stdout)["cited_in"] == []
     # Two picks by hand, nothing else to learn from: the keyword order; three: learned from them.

@@ -959,11 +959,15 @@ def ranked_candidates(
     issue_id: str,
     query: InboxQuery | None = None,
     learn_from_later: bool = False,
-    unconfirmed: tuple[str, ...] = (),
+    unconfirmed: tuple[str, ...] | None = None,
 ) -> tuple[list[Item], Ranking]:
     """The quarter's undecided candidates, best first by the editor's ranking, and the ranking itself.
 
-    `unconfirmed` are items of the issue not to learn from (see `ranking.rank_quarter`)."""
+    `unconfirmed` are items of the issue not to learn from (see `ranking.rank_quarter`); None: those
+    of the entries drafts added that the editor has not touched (`unconfirmed_drafts`), so `items`,
+    `show`, triage and `draft` rank alike, none lifted by the draft's own guesses."""
+    if unconfirmed is None:
+        unconfirmed = unconfirmed_drafts(curation, issue_id)
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
     in_issue = tuple(curation.cited_items(issue_id)) if curation.path(issue_id).exists() else ()
@@ -1096,13 +1100,14 @@ class Citation:
     issue: str
     entry: str  # section:position, as `issue show` prints it
     by: str  # "id" or "link"
+    heading: str = ""  # the entry's
 
     def __str__(self) -> str:
         return f"{self.issue} {self.entry} (by {self.by})"
 
     def to_json(self) -> dict:
         """A JSON-ready mapping."""
-        return {"issue": self.issue, "entry": self.entry, "by": self.by}
+        return {"issue": self.issue, "entry": self.entry, "by": self.by, "heading": self.heading}
 
 
 def citations(curation: Curation, item_id: str) -> list[Citation]:
@@ -1122,8 +1127,9 @@ def citations(curation: Curation, item_id: str) -> list[Citation]:
         cited = [c for c in _citing_entries(issue, curation.store, curation.recorded_keys()) if c[0] == item_id]
         # In the order of the issue (its sections as configured), not ids before links.
         order = {(key, position): n for n, (key, position, _entry) in enumerate(issue.entries())}
+        headings = {(key, position): entry.heading for key, position, entry in issue.entries()}
         for _item, key, position, by_link in sorted(cited, key=lambda c: order[c[1], c[2]]):
-            out.append(Citation(issue_id, f"{key}:{position}", "link" if by_link else "id"))
+            out.append(Citation(issue_id, f"{key}:{position}", "link" if by_link else "id", headings[key, position]))
     return out
 
 
@@ -1205,17 +1211,8 @@ def draft(
     from newsletter.curate.ranking import own_name
 
     _document, issue = curation.load(issue_id)
-    # What an earlier draft added and the editor has not touched since (its starting text, not
-    # accepted) is no decision: learned from, it would lift the next items over the bar, and each
-    # draft would add more than the last. Its items are neither learned from nor offered again.
     drafted = _drafted(curation, issue_id)
-    unconfirmed = tuple(
-        item
-        for _key, _position, entry in issue.entries()
-        if entry.items and not entry.accepted and not _written_by_editor(curation, entry)
-        for item in entry.items
-        if item in drafted
-    )
+    unconfirmed = unconfirmed_drafts(curation, issue_id, issue)
     query = InboxQuery(statuses=("new",), min_score=min_score)
     ranked, ranking = ranked_candidates(curation, issue_id, query, unconfirmed=unconfirmed)
     name = own_name(curation.settings)
@@ -1246,6 +1243,32 @@ def draft(
 
 
 DRAFTED = "drafted"  # in var/: per issue, the items `draft` added (`_drafted`)
+
+
+def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = None) -> tuple[str, ...]:
+    """The items of entries earlier drafts added to the issue that the editor has not touched since
+    (the starting text, not accepted), in file order; () when no draft added any, or the issue file
+    cannot be read (then nothing is learned from it anyway: `Curation.cited_items`).
+
+    Such an entry is no decision: learned from as a pick, it would lift items like it over the bar
+    (each draft adding more than the last) and show them likelier than they are. So they are neither
+    learned from nor offered again (`ranking.rank_quarter`'s `unconfirmed`).
+    """
+    drafted = _drafted(curation, issue_id)
+    if not drafted:
+        return ()
+    if issue is None:
+        try:
+            issue = curation.load_lenient(issue_id)[1]
+        except IssueFileError:
+            return ()
+    return tuple(
+        item
+        for _key, _position, entry in issue.entries()
+        if entry.items and not entry.accepted and not _written_by_editor(curation, entry)
+        for item in entry.items
+        if item in drafted
+    )
 
 
 def _drafted(curation: Curation, issue_id: str) -> set[str]:

@@ -201,6 +201,7 @@ class Ranking:
     non_picks: int = 0  # item-level non-picks (skips and left-out items)
     seconds: float = 0.0  # to train and rank
     expected_picks: float = 0.0  # still to come in this quarter
+    unconfirmed: int = 0  # the issue's entries drafts added, untouched: not learned from (`rank_quarter`)
 
     def unread_estimate(self, start: int) -> float:
         """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
@@ -998,6 +999,7 @@ def rank_quarter(
         undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results
     )
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
+    ranking.unconfirmed = len(unconfirmed & {i.id for i in quarter_items})
     return ranking
 
 
