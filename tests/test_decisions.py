@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import logging
+import math
 from pathlib import Path
 
 import pytest

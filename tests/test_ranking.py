@@ -1036,3 +1036,41 @@ def test_the_cache_of_past_entries_of_an_earlier_format_is_read_afresh(tmp_path,
     cache.write_text(json.dumps(data | {"format": 2}), encoding="utf-8")  # as the version before `kind` wrote it
     monkeypatch.setattr(ranking, "_PAST_ENTRIES", {})
     assert [e.kind for e in ranking.past_entries(issues, settings, ["2024-q2"], cache)] == ["consultation"]
+
+
+def test_why_leaves_out_a_sources_page_furniture_and_compounds_cut_short():
+    """Words most of a source's pages share ("Sist oppdatert", "Send inn høringssvar") say nothing of why
+    an item ranks high, nor does "lønns" of "lønns- og arbeidsvilkår"; the model still weighs them."""
+    from newsletter.curate.model import Model
+
+    footer = " Sist oppdatert 13.06.2022. Send inn høringssvar innen fristen."
+    topics = [
+        "Tvangsarbeid i landbruket: lønns- og arbeidsvilkår for sesongarbeidere",
+        "Tvangsarbeid på byggeplasser i Oslo",
+        "Tvangsarbeid i renholdsbransjen",
+        "Endringer i skatteloven for næringsdrivende",
+        "Nye regler for fiskekvoter",
+        "Endringer i vegtrafikkloven",
+        "Nye regler for barnehager",
+        "Endringer i tolloven",
+    ]
+    documents = [Document(text=title + "." + footer, source="horinger", kind="consultation") for title in topics]
+    documents += [
+        Document(text=f"Fotballturnering nummer {n} i regnvær", source="sport", kind="news") for n in range(4)
+    ]
+    model = Model(documents, [])
+    labels = {0: (1, 1.0), 1: (1, 1.0), 3: (0, 1.0), 8: (0, 1.0), 9: (0, 1.0)}
+    model.scores(labels)
+    why = model.terms(2)
+    assert "tvangsarbeid" in why, why
+    assert not {"sist", "oppdatert", "send", "høringssvar", "fristen", "innen"} & set(why), why
+    assert "lønns" not in model.terms(0), model.terms(0)
+    # An item none of whose own words weighs toward a pick may still come from a source that does.
+    assert model.source_weighs(2) and not model.source_weighs(10)
+
+
+def test_why_quotes_a_past_title_in_guillemets_once():
+    assert ranking._quoted("«Decoding the EU's most threatening criminal networks»") == (
+        "«Decoding the EU's most threatening criminal networks»"
+    )
+    assert ranking._quoted("Ny rapport om «Ny tid»") == "«Ny rapport om «Ny tid»»"

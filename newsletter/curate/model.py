@@ -40,6 +40,10 @@ TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kind
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
 CACHE_FORMAT = 1  # of the feature cache file (`Features.save`): a file of another format is computed afresh
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+# The first half of a compound cut short before "og"/"eller" ("lønns- og arbeidsvilkår"): not a word alone.
+_CUT_SHORT = re.compile(r"([^\W\d_]{3,})-\s", re.UNICODE)
+BOILERPLATE_SHARE = 0.6  # of a source's documents holding a word, from which `why` takes it for page furniture
+ARTICLE_LENGTH = 600  # characters of a document's text from which it holds more than a title and summary
 
 # Function words that carry no topic, for readable `why` terms only (the model sees every word).
 _STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
@@ -50,7 +54,9 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
     # nothing to the editor about why an item ranks high.
     "blant hvilke hvilken hvilket hvordan hvorfor noen noe mange flere både samt gjennom uten mellom "
     "før siden mens fordi dersom enn slik hele selv egen egne vært være blitt kunne skulle ville må bør "
-    "får gjør laget lager mye nå her der da så bare hver annen annet man vi du jeg han hun dem deres vår våre".split()
+    "får gjør laget lager mye nå her der da så bare hver annen annet man vi du jeg han hun dem deres vår våre "
+    # Adverbs and particles the 2022 trial saw named as reasons ("fram", "opp", "hos", "lagt", "saken").
+    "fram frem opp inn ned hos lagt legge legger saken sak saker ifølge rundt tatt".split()
 )
 
 
@@ -301,6 +307,7 @@ class Model:
         ]
         self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS])
         self.classifier: LogisticRegression | None = None
+        self._furniture: dict[str, frozenset[int]] = {}  # `_boilerplate`, per source
 
     def _matrix(self) -> sparse.csr_matrix:
         """The design matrix (documents x features), built once per model.
@@ -314,7 +321,7 @@ class Model:
         return self._design
 
     def _build_matrix(self) -> sparse.csr_matrix:
-        sources = {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
+        sources = self._sources()
         kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
         side = np.zeros((len(self.documents), len(sources) + len(kinds)))
         for row, doc in enumerate(self.documents):
@@ -348,19 +355,60 @@ class Model:
         return self.classifier.decision_function(matrix)
 
     def terms(self, index: int, limit: int = 4) -> list[str]:
-        """The words of document `index` that raise its score most (with the learned model), readable."""
+        """The words of document `index` that raise its score most (with the learned model), readable.
+
+        Words for the editor to judge the ranking by, so not: function words (`_STOP`); the words of
+        its source's page furniture, which most of that source's documents share ("Sist oppdatert",
+        "Send inn høringssvar", "Status: På høring": `_boilerplate`); and the first half of a
+        compound cut short ("lønns-" of "lønns- og arbeidsvilkår"). The model weighs them all.
+        """
         if self.classifier is None:
             return []
         offset = self.char_features
         row = self.word_matrix[index]
         weights = self.classifier.coef_[0][offset + row.indices]
         names = self.word_names
+        text = self.documents[index].text.lower()
         originals: dict[str, str] = {}
-        for word in _WORD.findall(self.documents[index].text.lower()):
+        for word in _WORD.findall(text):
             originals.setdefault(self.stemmer.stem(word), word)
+        cut = {self.stemmer.stem(word) for word in _CUT_SHORT.findall(text)}
+        furniture = self._boilerplate(self.documents[index].source)
         pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
-        words = [originals.get(names[i], names[i]) for value, i in pairs if value > 0]
+        words = [
+            originals.get(names[i], names[i])
+            for value, i in pairs
+            if value > 0 and i not in furniture and names[i] not in cut
+        ]
         return [w for w in words if w not in _STOP][:limit]
+
+    def _boilerplate(self, source: str) -> frozenset[int]:
+        """The word columns most documents of `source` share (at least `BOILERPLATE_SHARE` of them, and
+        three or more): the words of its pages' furniture, around every article. Cached per source."""
+        cache = self._furniture
+        if source not in cache:
+            rows = [n for n, d in enumerate(self.documents) if d.source == source]
+            # Page furniture comes with the article text, which not every item has: counted among all the
+            # source's documents, and among those with an article's length of text.
+            long = [n for n in rows if len(self.documents[n].text) >= ARTICLE_LENGTH]
+            found: set[int] = set()
+            for group in (rows, long):
+                if len(group) >= 3 and self.word_matrix.shape[1]:
+                    present = (self.word_matrix[group] > 0).sum(axis=0).A1
+                    found.update(np.nonzero(present >= max(3, BOILERPLATE_SHARE * len(group)))[0].tolist())
+            cache[source] = frozenset(found)
+        return cache[source]
+
+    def source_weighs(self, index: int) -> bool:
+        """Whether the learned model counts document `index`'s source toward a pick."""
+        if self.classifier is None:
+            return False
+        column = self.char_features + self.word_matrix.shape[1] + self._sources()[self.documents[index].source]
+        return bool(self.classifier.coef_[0][column] > 0)
+
+    def _sources(self) -> dict[str, int]:
+        """Each source's column among the side features (`_build_matrix`), in sorted order."""
+        return {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
 
     def twins(self, count: int) -> dict[int, int]:
         """For each of the first `count` documents, its twin among them, if any: {index: twin index}.

@@ -208,6 +208,11 @@ class Ranking:
         return float(sum(r.probability for r in self.ranked[start:]))
 
 
+def _quoted(title: str) -> str:
+    """A title in «», once: a title the editor wrote in «» already («Decoding …») is not quoted again."""
+    return title if title.startswith("«") and title.endswith("»") else f"«{title}»"
+
+
 def host_of(url: str) -> str:
     """The host of a URL, lower-case and without `www.` ("" for a malformed URL)."""
     try:
@@ -431,10 +436,12 @@ def rank_items(
             # Before any decision the prior speaks: its site's place in past issues is a reason too.
             cited = model.site_entries[i]
             why.append(f"its site cited in {cited} past entr{'y' if cited == 1 else 'ies'}")
+        if not why and model.source_weighs(i):
+            why = [f"picks from its source ({candidates[i].source})"]
         if not why:
             why = ["none of its words weighs toward a pick"]
         if like is not None:
-            why.append(f"like «{like.title or like.heading}» ({like.issue})")
+            why.append(f"like {_quoted(like.title or like.heading)} ({like.issue})")
         beside = candidates[partner].id if partner is not None else None
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
