@@ -1079,6 +1079,32 @@ def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_wr
     assert issue_file(root).read_text(encoding="utf-8") == before
 
 
+@pytest.mark.parametrize("together", [True, False])
+def test_items_of_one_title_from_sources_filed_apart_become_one_entry(tmp_path, together):
+    """A report and the Storting's case about it, titled alike, come from sources filed under different
+    headings: added (together, or one after the other), they are one entry, not two of one title."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    title = "Riksrevisjonens undersøkelse av myndighetenes innsats mot vold i nære relasjoner"
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        ids = []
+        for source, url in (
+            (CONSULTATIONS, "https://www.regjeringen.no/rapport"),
+            (SOURCE, "https://www.stortinget.no/sak"),
+        ):
+            raw = RawItem(url=url, title=title, summary="Rapporten er lagt fram.", published=dt.date(2025, 6, 2))
+            ids += store.upsert_items(source, [(identify(raw.url), raw)], now).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    if together:
+        assert invoke(root, "issue", "add", "2025-q2", *ids).exit_code == 0
+    else:
+        for item in ids:
+            assert invoke(root, "issue", "add", "2025-q2", item).exit_code == 0
+    entries = outline(root)["sections"]["norway"]
+    assert [(e["heading"], e["items"]) for e in entries] == [("Høringer", ids)], entries
+    assert invoke(root, "issue", "check", "2025-q2").exit_code == 0
+
+
 # ---------------------------------------------------------------------- 13. invisible characters on the terminal
 
 

@@ -358,9 +358,19 @@ def add_items(
             (key, heading_key(entry.heading), entry.title.strip().lower()): entry.items[0] if entry.items else None
             for key, _position, entry in issue.entries()
         }
+        # An entry of the same title anywhere in the issue is the same story reached through another
+        # source (a report on riksrevisjonen.no and the Storting's case about it), whatever place each
+        # source suggests: the item goes where that entry stands, so the join below makes them one.
+        same_story = {
+            entry.title.strip().lower(): (key, entry.heading)
+            for key, _position, entry in issue.entries()
+            if entry.title.strip() and entry.items
+        }
         for item in items:
             _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
+            if section is None and heading is None and item.title.strip().lower() in same_story:
+                suggested_section, suggested_heading = same_story[item.title.strip().lower()]
             target = section or suggested_section
             if target not in curation.settings.sections:
                 raise UsageError(
@@ -381,6 +391,7 @@ def add_items(
                 joins.append((item, twin))
                 continue
             titled.setdefault(signature, item.id)  # a note's title (None) stays: the edit says what is wrong
+            same_story.setdefault(entry.title.strip().lower(), (target, title))
             position = document.insert_entry(target, entry, curation.heading_order(target))
             used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
