@@ -1252,7 +1252,7 @@ def issue_triage(ctx: Context, issue_id):
         return
     click.echo(
         f"added {len(result.added)}, skipped {len(result.skipped)}, later {len(result.later)}"
-        + (f", {result.remaining} not seen yet" if result.quit else "")
+        + (f", {result.remaining} still to go (the card on screen among them)" if result.quit else "")
     )
 
 

@@ -763,7 +763,7 @@ def test_triage_on_a_terminal_keeps_every_key_typed_ahead(ws):
     status, output, restored = on_a_terminal(ws, (CARD_END, "asslq"))
     assert status == 0, output
     added, skipped_one, skipped_two, later, quit_at = shown_ids(output)
-    assert re.search(r"\nadded 1, skipped 2, later 1, \d+ not seen yet\n$", output)
+    assert re.search(r"\nadded 1, skipped 2, later 1, \d+ still to go \(the card on screen among them\)\n$", output)
     assert [e["item"] for entries in outline(ws)["sections"].values() for e in entries] == [added]
     assert {i["id"] for i in inbox(ws, "--status", "skipped")} == {skipped_one, skipped_two}
     assert {later, quit_at} <= {i["id"] for i in inbox(ws)}
@@ -781,7 +781,7 @@ def test_triage_on_a_terminal_prompts_by_line_and_reads_keys_again_after(ws):
     first, second, third = shown_ids(output)
     assert "kom\n" in output and "Møter\n" in output  # echoed as typed
     assert "  keys:\r\n    a  add" in output or "  keys:\n    a  add" in output  # the arrow key: no triage key
-    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ not seen yet\n$", output)
+    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ still to go \(the card on screen among them\)\n$", output)
     assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
     assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
     assert third in {i["id"] for i in inbox(ws)}
@@ -799,7 +799,7 @@ def test_triage_with_piped_input_reads_keys_and_prompt_answers_from_the_terminal
     assert "Aborted" not in output
     assert [(e["item"], e["heading"]) for e in outline(ws)["sections"]["kom"]] == [(first, "Møter")]
     assert [i["id"] for i in inbox(ws, "--status", "skipped")] == [second]
-    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ not seen yet\n$", output)
+    assert re.search(r"\nadded 1, skipped 1, later 0, \d+ still to go \(the card on screen among them\)\n$", output)
     assert restored
     # Said before the first card: the piped keys were not taken for decisions.
     notice = (
