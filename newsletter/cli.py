@@ -766,7 +766,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         path = curation.path(issue_id)
         store_urls = {item_id: store.get_item(item_id).url for each in placed for item_id in each.unlinked}
     for each in placed:  # refs as they stand once every item is in
-        _echo_visible((f"added {each.item} to " if to else "added ") + _placed_line(each))
+        _echo_visible((f"added {each.item} to " if each.joined else "added ") + _placed_line(each))
     if unaccepted := next((each for each in placed if each.unaccepted), None):
         ref = f"{unaccepted.section}:{unaccepted.position}"
         # Said, not done quietly: the editor accepted that entry once and would not look at it again.
@@ -774,12 +774,10 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
             f"  {ref} is no longer accepted: its starting text gained the new links; read it, then "
             f"`newsletter issue accept {issue_id} {ref}` keeps it"
         )
-    if placed and to:
-        # One entry for all of them: what its dates became is said once.
-        joined, names = placed[0], {"deadline": "deadline", "event_date": "event date"}
+    said: set[str] = set()
+    for joined in (each for each in placed if each.joined):
+        # What joining did to the entry, said once per entry (with --to, one entry for all of them).
         where = f"{joined.section}:{joined.position}"
-        for name, day in joined.gained.items():
-            click.echo(f"  {where} takes the {names[name]} {day.isoformat()} from the items added")
         for item_id in joined.unlinked:
             url = store_urls.get(item_id, "")
             field = "items" if joined.items else "item"
@@ -788,10 +786,21 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
                 f"[her]({url}), where the text cites it (if this is the wrong entry, delete {item_id} from its "
                 f"`{field}` in {path}, then `newsletter issue unskip {item_id}`)"
             )
-        for name, days in joined.kept.items():
+        if joined.dates is None or where in said:
+            continue
+        said.add(where)
+        names = {"deadline": "deadline", "event_date": "event date"}
+        for name, day in joined.dates.gained.items():
+            click.echo(f"  {where} takes the {names[name]} {day.isoformat()} of the items it cites")
+        for name, days in joined.dates.kept.items():
             click.echo(
-                f"  {where} keeps its {names[name]}; the items added give {', '.join(d.isoformat() for d in days)}: "
+                f"  {where} keeps its {names[name]}; its items give {', '.join(d.isoformat() for d in days)}: "
                 f"if that is the right one, set `{name}:` in {path}"
+            )
+        for name, days in joined.dates.unset.items():
+            click.echo(
+                f"  {where} has no {names[name]}, and its items give {', '.join(d.isoformat() for d in days)}: "
+                f"set the one it means as `{name}:` in {path}"
             )
     for item_id, published, each in outside:
         # Taken out by a slip, it is undecided again, on its own quarter's list: not skipped.

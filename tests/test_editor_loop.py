@@ -258,7 +258,7 @@ def test_add_to_a_news_entry_of_the_consultation_it_announces_takes_the_deadline
     invoke(desk.root, "issue", "add", "2025-q2", first, "--section", "norway", "--heading", "Høringer")
     joined = invoke(desk.root, "issue", "add", "2025-q2", consultation, "--to", "norway:1")
     assert joined.exit_code == 0, joined.output
-    assert joined.stdout.splitlines()[1:] == ["  norway:1 takes the deadline 2025-06-01 from the items added"]
+    assert joined.stdout.splitlines()[1:] == ["  norway:1 takes the deadline 2025-06-01 of the items it cites"]
     assert outline(desk.root)["sections"]["norway"][0]["deadline"] == "2025-06-01"
     assert "      deadline: 2025-06-01\n" in issue_file(desk.root).read_text(encoding="utf-8")
     problems = json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)
@@ -281,7 +281,7 @@ def test_add_to_an_entry_with_its_own_deadline_keeps_it_and_says_the_items_diffe
         f"[her](https://www.regjeringen.no/horing-straffeloven), where the text cites it (if this is the wrong "
         f"entry, delete {consultation} from its `items` in {issue_file(desk.root)}, then `newsletter issue unskip "
         f"{consultation}`)",
-        "  norway:1 keeps its deadline; the items added give 2025-06-01: if that is the right one, set "
+        "  norway:1 keeps its deadline; its items give 2025-06-01: if that is the right one, set "
         f"`deadline:` in {issue_file(desk.root)}",
     ]
     after = issue_file(desk.root).read_text(encoding="utf-8")
@@ -1103,6 +1103,86 @@ def test_items_of_one_title_from_sources_filed_apart_become_one_entry(tmp_path, 
     entries = outline(root)["sections"]["norway"]
     assert [(e["heading"], e["items"]) for e in entries] == [("Høringer", ids)], entries
     assert invoke(root, "issue", "check", "2025-q2").exit_code == 0
+
+
+def _two_sources(tmp_path, title: str, days: tuple[dt.date, dt.date], deadlines=(None, None)) -> tuple[Path, list[str]]:
+    """A workspace with one item of `title` from each of two sources filed under different headings."""
+    root = write_workspace(tmp_path / "ws", FEEDS, KOM_SECTIONS)
+    ids = []
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        for n, (source, url) in enumerate(
+            ((CONSULTATIONS, "https://www.regjeringen.no/rapport"), (SOURCE, "https://www.stortinget.no/sak"))
+        ):
+            raw = RawItem(
+                url=url,
+                title=title,
+                summary="Rapporten er lagt fram.",
+                published=days[n],
+                date_precision="day",
+                kind="consultation" if deadlines[n] else "news",
+                deadline=deadlines[n],
+            )
+            ids += store.upsert_items(source, [(identify(raw.url), raw)], now).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    return root, ids
+
+
+@pytest.mark.parametrize(
+    ("title", "days"),
+    [
+        # A short title is many organisations' own.
+        ("Årsrapport 2021", (dt.date(2025, 6, 2), dt.date(2025, 6, 2))),
+        # A long one weeks apart is a second story under the same name.
+        (
+            "Riksrevisjonens undersøkelse av myndighetenes innsats mot vold i nære relasjoner",
+            (dt.date(2025, 4, 2), dt.date(2025, 6, 2)),
+        ),
+    ],
+)
+def test_items_of_one_short_title_or_weeks_apart_stay_apart(tmp_path, title, days):
+    root, ids = _two_sources(tmp_path, title, days)
+    for item in ids:
+        assert invoke(root, "issue", "add", "2025-q2", item).exit_code == 0
+    entries = outline(root)["sections"]["norway"]
+    assert sorted((e["heading"], e["item"]) for e in entries) == sorted(
+        [("Høringer", ids[0]), ("Stortinget", ids[1])]
+    ), entries
+
+
+def test_joining_one_story_says_what_it_did_to_the_entrys_dates(tmp_path):
+    title = "Høring om forslag til endringer i straffeloven om menneskehandel"
+    root, ids = _two_sources(
+        tmp_path, title, (dt.date(2025, 6, 2), dt.date(2025, 6, 3)), (dt.date(2025, 9, 1), dt.date(2025, 9, 15))
+    )
+    assert (
+        invoke(root, "issue", "add", "2025-q2", ids[1], "--section", "norway", "--heading", "Høringer").exit_code == 0
+    )
+    joined = invoke(root, "issue", "add", "2025-q2", ids[0])
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.splitlines() == [
+        f"added {ids[0]} to norway:1  [Høringer]  {title}  (items {ids[1]}, {ids[0]})",
+        f"  norway:1 keeps its deadline; its items give 2025-09-01: if that is the right one, set `deadline:` "
+        f"in {issue_file(root)}",
+    ]
+
+
+def test_add_to_an_entry_whose_items_give_two_deadlines_sets_none_and_says_so(tmp_path):
+    title = "Høring om forslag til endringer i straffeloven om menneskehandel"
+    root, ids = _two_sources(
+        tmp_path, title, (dt.date(2025, 6, 2), dt.date(2025, 6, 3)), (dt.date(2025, 9, 1), dt.date(2025, 9, 15))
+    )
+    assert note(root, "norway", "Høringer", "Straffeloven", "KOM svarer på høringen.").exit_code == 0
+    joined = invoke(root, "issue", "add", "2025-q2", *ids, "--to", "norway:1")
+    assert joined.exit_code == 0, joined.output
+    assert (
+        "  norway:1 has no deadline, and its items give 2025-09-01, 2025-09-15: set the one it means as "
+        f"`deadline:` in {issue_file(root)}"
+    ) in joined.stdout.splitlines()
+    assert (
+        "deadline" not in outline(root)["sections"]["norway"][0]
+        or not outline(root)["sections"]["norway"][0]["deadline"]
+    )
 
 
 # ---------------------------------------------------------------------- 13. invisible characters on the terminal

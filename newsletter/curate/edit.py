@@ -286,9 +286,9 @@ class Placed:
     # Its accepted starting text changed (`issue add --to`), so it is accepted no more: check asks again.
     unaccepted: bool = False
     unchanged: bool = False  # the command found it as it would have left it (`accept_entries`: accepted already)
-    # `issue add --to`: the items' dates the entry took (`_dates_joined`), and those it kept its own against.
-    gained: Mapping[str, dt.date] = field(default_factory=dict)
-    kept: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)
+    # Joined to an entry (`--to`, or one story under one title): what that did to its dates.
+    dates: JoinedDates | None = None
+    joined: bool = False  # added to an existing entry (`--to`, or the same story's: `add_items`)
     # `issue add --to` an entry whose text the editor wrote: the items added that the text does not link to.
     unlinked: tuple[str, ...] = ()
 
@@ -358,19 +358,21 @@ def add_items(
             (key, heading_key(entry.heading), entry.title.strip().lower()): entry.items[0] if entry.items else None
             for key, _position, entry in issue.entries()
         }
-        # An entry of the same title anywhere in the issue is the same story reached through another
-        # source (a report on riksrevisjonen.no and the Storting's case about it), whatever place each
-        # source suggests: the item goes where that entry stands, so the join below makes them one.
-        same_story = {
-            entry.title.strip().lower(): (key, entry.heading)
+        # An entry of the same long title, of the same days, anywhere in the issue is the same story
+        # reached through another source (a report on riksrevisjonen.no and the Storting's case about
+        # it), whatever place each source suggests: the item goes where that entry stands, so the join
+        # below makes them one. A short title ("Årsrapport 2021") is many organisations' own.
+        same_story: dict[str, tuple[str, str, dt.date | None]] = {
+            _story_key(entry.title): (key, entry.heading, entry.date)
             for key, _position, entry in issue.entries()
-            if entry.title.strip() and entry.items
+            if entry.items and _story_key(entry.title)
         }
         for item in items:
             _refuse_used(issue_id, item, used)
             suggested_section, suggested_heading = (places or {}).get(item.id, (item.section, item.heading))
-            if section is None and heading is None and item.title.strip().lower() in same_story:
-                suggested_section, suggested_heading = same_story[item.title.strip().lower()]
+            story = same_story.get(_story_key(item.title))
+            if section is None and heading is None and story and _near(story[2], item.published):
+                suggested_section, suggested_heading = story[0], story[1]
             target = section or suggested_section
             if target not in curation.settings.sections:
                 raise UsageError(
@@ -391,17 +393,40 @@ def add_items(
                 joins.append((item, twin))
                 continue
             titled.setdefault(signature, item.id)  # a note's title (None) stays: the edit says what is wrong
-            same_story.setdefault(entry.title.strip().lower(), (target, title))
+            if _story_key(entry.title):
+                same_story.setdefault(_story_key(entry.title), (target, title, item.published))
             position = document.insert_entry(target, entry, curation.heading_order(target))
             used[item.id] = (target, position, False)
         final = document.validate(curation.settings)[0]
     joined = {item.id for item, _twin in joins}  # marked picked by `_add_to_entry` below
     curation.store.set_status([item.id for item in items if item.id not in joined], "picked")
-    for item, twin in joins:
-        _add_to_entry(curation, issue_id, [item], twin)
+    said = {item.id: _add_to_entry(curation, issue_id, [item], twin)[0] for item, twin in joins}
     if joins:
         final = curation.load(issue_id)[1]
-    return [_placed(final, item.id) for item in items]
+    # Where each stands once every item is in; a joined one with what joining it did (dates, links).
+    return [
+        replace(_placed(final, item.id), dates=it.dates, unlinked=it.unlinked, joined=True)
+        if (it := said.get(item.id))
+        else _placed(final, item.id)
+        for item in items
+    ]
+
+
+# How alike two items' titles and days must be to be taken for one story filed from two sources.
+STORY_WORDS = 5  # a title of fewer words ("Årsrapport 2021", "Høring") is many organisations' own
+STORY_DAYS = 7  # published within a week of each other (when both dates are known)
+
+
+def _story_key(title: str) -> str:
+    """A title as two sources of one story write it (case and spacing aside), or "" when it is too short
+    to tell one story from another (`STORY_WORDS`)."""
+    words = title.casefold().split()
+    return " ".join(words) if len(words) >= STORY_WORDS else ""
+
+
+def _near(day: dt.date | None, other: dt.date | None) -> bool:
+    """Whether two days are within `STORY_DAYS` of each other; True when either is unknown."""
+    return day is None or other is None or abs((day - other).days) <= STORY_DAYS
 
 
 def _placed(issue: Issue, item_id: str) -> Placed:
@@ -493,8 +518,8 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
                 if entry.accepted:
                     document.delete_field(key, position, "accepted")
                     unaccepted = True
-        gained, kept = _dates_joined(entry, items)
-        for name, value in gained.items():
+        dates = _dates_joined(entry, [*before, *items])
+        for name, value in dates.gained.items():
             document.set_field(key, position, name, value)
         final = document.validate(curation.settings)[0]
         # A text the editor wrote is left as it is: the items it does not link to are cited by id alone,
@@ -505,7 +530,7 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
             unlinked = tuple(item.id for item in items if item.id not in in_text)
     curation.store.set_status([*linked, *(item.id for item in items)], "picked")
     return [
-        replace(_placed(final, item.id), unaccepted=unaccepted, gained=gained, kept=kept, unlinked=unlinked)
+        replace(_placed(final, item.id), unaccepted=unaccepted, dates=dates, unlinked=unlinked, joined=True)
         for item in items
     ]
 
@@ -514,26 +539,35 @@ def _add_to_entry(curation: Curation, issue_id: str, items: list[Item], ref: str
 _ITEM_DATES = ("deadline", "event_date")
 
 
-def _dates_joined(entry: Entry, items: Sequence[Item]) -> tuple[dict[str, dt.date], dict[str, tuple[dt.date, ...]]]:
-    """What an entry that cites `items` too gains of their dates, and what it keeps against theirs.
+@dataclass(frozen=True)
+class JoinedDates:
+    """What citing more items did to an entry's dates (`_dates_joined`), by field of `_ITEM_DATES`."""
 
-    Returns (gained, kept): `gained` maps a field of `_ITEM_DATES` the entry lacks to the one day
-    the items give it (a news entry joined by the consultation it announces gains the
-    consultation's deadline, which `issue check` and every output show); `kept` maps a field the
-    entry has to the other days the items give (the editor's day stays, and is said to differ). A
-    field the items give two different days is left alone: which one the entry means is the
-    editor's call.
+    gained: Mapping[str, dt.date] = field(default_factory=dict)  # lacked, and its items give one day: taken
+    kept: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)  # its own day, and its items' others
+    unset: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)  # lacked, and its items disagree
+
+
+def _dates_joined(entry: Entry, items: Sequence[Item]) -> JoinedDates:
+    """What an entry citing `items` (all it cites now) takes of their dates, and where they differ.
+
+    A news entry joined by the consultation it announces takes the consultation's deadline, which
+    `issue check` and every output show. An entry's own day stays, and its items' other days are
+    named; where it has none and its items give several, which one it means is the editor's call.
     """
     gained: dict[str, dt.date] = {}
     kept: dict[str, tuple[dt.date, ...]] = {}
+    unset: dict[str, tuple[dt.date, ...]] = {}
     for name in _ITEM_DATES:
         days = tuple(dict.fromkeys(day for item in items if (day := getattr(item, name)) is not None))
         current = getattr(entry, name)
         if current is None and len(days) == 1:
             gained[name] = days[0]
+        elif current is None and days:
+            unset[name] = days
         elif current is not None and (other := tuple(day for day in days if day != current)):
             kept[name] = other
-    return gained, kept
+    return JoinedDates(gained, kept, unset)
 
 
 def linked_from(curation: Curation, text: str) -> list[Item]:
