@@ -1148,13 +1148,12 @@ def test_an_event_end_before_its_event_date_says_so_rather_than_that_the_date_is
     assert problem.line == text.splitlines().index("      event_end: 2024-10-25") + 1
 
 
-def test_an_item_id_in_capitals_is_given_in_lower_case(desk):
-    text = changed("      item: {current}", f"      item: {desk.current.upper()}")
-    problem = only(desk.check(text), "error", "", "item")
-    assert problem.message == (
-        f"norway:1 item '{desk.current.upper()}' has capital letters, but item ids are lower-case: "
-        f"write '{desk.current}'"
-    )
+@pytest.mark.parametrize("written", ["      item: {upper}", "      items: [{upper}]", "      items: {upper}"])
+def test_an_item_id_in_capitals_names_the_same_item_in_item_and_items(desk, written):
+    text = changed("      item: {current}", written.format(upper=desk.current.upper()))
+    assert desk.check(text) == []
+    issue = check_issue(desk.curation, "2024-q2")[0]
+    assert [e.items for _k, _p, e in issue.entries() if e.items] == [(desk.current,)]
 
 
 def test_a_field_whose_name_starts_with_a_no_break_space_is_named(desk):
@@ -1651,3 +1650,18 @@ def test_a_web_address_written_out_is_a_warning_giving_the_link_to_write(desk):
 def test_an_address_in_a_link_code_or_a_mail_address_is_no_bare_address(desk, text):
     new = changed("      text: KOM arrangerer seminaret 26. oktober.\n", f"      text: {text}\n")
     assert desk.check(new) == []
+
+
+def test_an_event_still_running_when_the_issue_goes_out_is_no_past_event(desk):
+    text = changed("      event_date: 2024-10-26\n", "      event_date: 2024-06-17\n      event_end: 2024-09-18\n")
+    assert [p for p in desk.check(text) if p.field == "event_date"] == []
+
+
+def test_an_address_broken_over_two_lines_is_named_as_such(desk):
+    old = "      text: Se [her](https://intermin.fi/plan).\n"
+    text = changed(old, "      text: |\n        Se [her](https://intermin.fi/\n        plan).\n")
+    problem = only(desk.check(text), "error", "which is no link", "text")
+    assert problem.message == (
+        "international:2 has «[her](https://intermin.fi/», which is no link: readers get it as written; the "
+        "address is broken over two lines: write it on one line"
+    )

@@ -882,9 +882,10 @@ def _entry(node, ref: str, problem, parent, index) -> Entry | None:
             "heading",
             entry=ref,
         )
-    item = values["item"] or None
+    # Ids are lower-case; one typed in capitals names the same item, as in `items:` and on the command line.
+    item = values["item"].lower() or None
     if item and not ITEM_ID.match(item):
-        problem(_not_an_item(ref, item, "item"), node, "item", "item", entry=ref)
+        problem(_not_an_item(ref, values["item"], "item"), node, "item", "item", entry=ref)  # quoted as written
     items = ([item] if item else []) + _item_list(node, ref, problem)
     accepted = node.get("accepted", False)
     if not isinstance(accepted, bool):
@@ -987,13 +988,9 @@ def _item_text(node, ref: str, value: str, problem) -> list[str]:
 
 def _not_an_item(ref: str, value: Any, field: str) -> str:
     """The problem of a value in an entry's `item` or `items` that is no item id, and what to do."""
-    if isinstance(value, str) and ITEM_ID.match(value.strip().lower()):
-        return (
-            f"{ref} {field} {value!r} has capital letters, but item ids are lower-case: write '{value.strip().lower()}'"
-        )
     return (
-        f"{ref} {field} {value!r} is not an item id (7 letters and digits): correct it (`newsletter items` "
-        "lists them), or delete it"
+        f"{ref} {field} {value!r} is not an item id (letters and digits, 7 as a rule): correct it (`newsletter "
+        "items` lists them), or delete it"
     )
 
 

@@ -341,7 +341,9 @@ def unread_links(text: str | None) -> list[UnreadLink]:
     for run in _plain_runs(text):
         for match in _LINK_LIKE.finditer(run):
             written, target = match.group(), match["target"]
-            if not written.endswith(")"):
+            if not written.endswith(")") and re.match(r"\n[ \t]*[^\s()]*\)", run[match.end() :]):
+                reason = "the address is broken over two lines: write it on one line"
+            elif not written.endswith(")"):
                 reason = "the ( before the address is not closed: end the address with )"
             elif re.search(r"\][ \t\n]", written):
                 reason = "a space between ] and (: write them together, [words](address)"
