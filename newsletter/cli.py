@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
@@ -863,9 +864,14 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
         kept = _keep_note(ctx.workspace.var, issue_id, text or "")
         message = f"{exc}" if isinstance(exc, NewsletterError) else f"{exc.filename}: {exc.strerror or exc}"
         error = UsageError if isinstance(exc, UsageError) else NewsletterError  # exit status 2 stays 2
+        # The command that adds it as asked: every option given, each quoted for the shell.
+        dates = [("--date", date), ("--event-date", event_date), ("--deadline", deadline)]
+        options = [("--section", section), ("--heading", heading), ("--title", title)]
+        options += [(name, day.isoformat()) for name, day in dates if day]
+        again = " ".join(f"{name} {shlex.quote(value)}" for name, value in options if value)
         raise error(
             f"{message}; the note's text is kept in {kept}: once that is fixed, "
-            f"`newsletter issue note {issue_id} --section {section} --heading '{heading}' --text - < {kept}` adds it"
+            f"`newsletter issue note {issue_id} {again} --text - < {shlex.quote(str(kept))}` adds it"
         ) from exc
     _echo_visible("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken

@@ -1087,8 +1087,13 @@ def test_check_names_each_link_no_reader_can_open(ws):
     noted = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM", "--text", text)
     assert noted.exit_code == 2
     assert noted.stderr.splitlines()[-1] == (
-        "Error: the text links to 'http://[::1': it cannot be read as an address (Invalid IPv6 URL), so no reader "
-        "can open it: correct the address in --text (and 4 more link problems); nothing was written"
+        "Error: the text has 5 link problems: (1) it links to 'http://[::1': it cannot be read as an address "
+        "(Invalid IPv6 URL), so no reader can open it: correct the address in the text; (2) it has a link with no "
+        "address ([…]()): write the address between the ( ) in the text; (3) it links to "
+        "'http://example.com:99999/x': its port is out of range (0–65535), so no reader can open it: correct the "
+        "address in the text; (4) it links to 'https://': it names no host, so no reader can open it: correct the "
+        "address in the text; (5) it links to 'http://]x': it cannot be read as an address (Invalid IPv6 URL), so "
+        "no reader can open it: correct the address in the text; nothing was written"
     )
     assert (ws / "issues" / "2022-q2.yaml").read_text(encoding="utf-8") == before
     written_by_hand(ws, "kom", "KOM", text)  # as the editor may still write it in the file
@@ -1384,12 +1389,45 @@ def test_a_typed_note_that_cannot_be_added_is_kept_and_named(ws, monkeypatch):
     assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == note
     assert result.stderr.strip().endswith(
         f"the note's text is kept in {kept[0]}: once that is fixed, `newsletter issue note 2022-q2 --section kom "
-        f"--heading 'Fagdag' --text - < {kept[0]}` adds it"
+        f"--heading Fagdag --text - < {kept[0]}` adds it"
     )
     assert issue_text(ws) == before
     monkeypatch.undo()
     again = invoke(ws, *args, input=kept[0].read_text(encoding="utf-8"))
     assert again.exit_code == 0 and "fagdag" in issue_text(ws)
+
+
+def test_the_command_that_adds_a_kept_note_gives_every_option_as_typed(ws, monkeypatch):
+    """Run as printed (a heading with an apostrophe, a title, dates), it adds the note the editor meant."""
+    import errno
+    import shlex
+
+    from newsletter.curate import issuefile
+
+    invoke(ws, "issue", "new", "2022-q2")
+
+    def read_only(path, content, durable=True):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(issuefile, "atomic_write", read_only)
+    args = ["issue", "note", "2022-q2", "--section", "kom", "--heading", "KOM's fagdag", "--title", "Fagdag i mai"]
+    args += ["--date", "2022-05-10", "--event-date", "2022-06-01", "--text", "-"]
+    failed = invoke(ws, *args, input="KOM holdt fagdag.\n")
+    assert failed.exit_code == 1
+    command = failed.stderr.strip().rsplit("`", 2)[-2]  # between the last pair of backticks
+    words = shlex.split(command)
+    assert words[:2] == ["newsletter", "issue"] and words[-2] == "<"
+    kept = Path(words[-1])
+    monkeypatch.undo()
+    again = invoke(ws, *words[1:-2], input=kept.read_text(encoding="utf-8"))
+    assert again.exit_code == 0, again.output
+    (entry,) = outline(ws)["sections"]["kom"]
+    assert (entry["heading"], entry["title"], entry["date"], entry["event_date"]) == (
+        "KOM's fagdag",
+        "Fagdag i mai",
+        "2022-05-10",
+        "2022-06-01",
+    )
 
 
 def test_adding_an_item_from_outside_the_quarter_warns_at_once_and_undoing_it_leaves_it_undecided(ws):

@@ -654,9 +654,11 @@ def add_note(
         raise UsageError("a note needs a --text")
     # A link no reader can open would be an error at `issue check` and stop the build: refused now, with
     # nothing written, while the editor still has the text at hand.
-    if faults := [message for level, message, _ in _link_problems(text, "--text") if level == "error"]:
-        more = f" (and {counted(len(faults) - 1, 'more link problem')})" if len(faults) > 1 else ""
-        raise UsageError(f"the text {faults[0]}{more}; nothing was written")
+    if faults := [message for level, message, _ in _link_problems(text, "the text") if level == "error"]:
+        if len(faults) == 1:
+            raise UsageError(f"the text {faults[0]}; nothing was written")
+        each = "; ".join(f"({n}) it {fault}" for n, fault in enumerate(faults, 1))
+        raise UsageError(f"the text has {counted(len(faults), 'link problem')}: {each}; nothing was written")
     entry = Entry(
         heading=heading.strip(),
         title=title.strip(),
