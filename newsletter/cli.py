@@ -100,6 +100,8 @@ class DateType(click.ParamType):
                     reason = f": there is no year {year}"
                 elif not 1 <= month <= 12:
                     reason = f": there is no month {month}"
+                elif day < 1:
+                    reason = ": there is no day 0"
                 else:
                     days = calendar.monthrange(year, month)[1]
                     reason = f": {_MONTHS[month - 1]} {year} has {days} days"

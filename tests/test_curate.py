@@ -1030,6 +1030,7 @@ def test_a_number_or_quarter_that_is_not_one_is_a_usage_error(tmp_path, args, sa
             "2022-02-30",
             "'2022-02-30' is not a date like 2024-07-05 (year-month-day): February 2022 has 28 days",
         ),
+        ("--date", "2024-02-00", "'2024-02-00' is not a date like 2024-07-05 (year-month-day): there is no day 0"),
         ("--deadline", "15.09.2022", "'15.09.2022' is not a date like 2024-07-05 (year-month-day): write 2022-09-15"),
         ("--event-date", "neste uke", "'neste uke' is not a date like 2024-07-05 (year-month-day)"),
     ],
