@@ -592,16 +592,18 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
         )
     if ranking.unconfirmed:
         # Said, or the picks counted here and the entries in the issue read as a contradiction.
-        source += (
-            "; not from the entry a draft added that you have not touched yet"
-            if ranking.unconfirmed == 1
-            else f"; not from the {ranking.unconfirmed} entries drafts added that you have not touched yet"
-        )
+        source += f"; {_untouched_drafts(ranking.unconfirmed)}"
     if below:
         likely = _likely_picks(sum(i.probability or 0.0 for i in below))
         return f"-- {likely} in the {_count(len(below), 'item')} below ({source})"
     likely = _likely_picks(sum(i.probability or 0.0 for i in listed))
     return f"-- {_count(len(listed), 'undecided item')}, best first, {likely} among them ({source})"
+
+
+def _untouched_drafts(items: int) -> str:
+    """ "not from the 3 items drafts added that you have not touched yet": what the ranking leaves out."""
+    added = "the item a draft added" if items == 1 else f"the {items} items drafts added"
+    return f"not from {added} that you have not touched yet"
 
 
 def _likely_picks(expected: float) -> str:
@@ -1099,15 +1101,10 @@ def issue_draft(ctx: Context, issue_id, likely, min_score):
             if result.expected >= 1.5
             else ""
         )
-        # The list learns from the draft's own entries, the draft does not: said, or its figures and the
-        # list's read as a contradiction.
+        # What a draft added, untouched, is no decision: said, or its figures and the issue's entries read
+        # as a contradiction.
         guesses = (
-            ", learning from your decisions, not from the entry an earlier draft added that is still as it wrote it"
-            if result.unconfirmed == 1
-            else f", learning from your decisions, not from the {result.unconfirmed} entries earlier drafts added "
-            "that are still as they wrote them"
-            if result.unconfirmed
-            else ""
+            f", learning from your decisions, {_untouched_drafts(result.unconfirmed)}" if result.unconfirmed else ""
         )
         click.echo(
             f"nothing added to {issue_id}: no candidate is {likely}% likely to be picked yet "

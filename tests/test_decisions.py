@@ -597,11 +597,8 @@ def test_a_second_draft_does_not_learn_from_the_first_ones_entries(recorded):
     again = run(root, "issue", "draft", "2025-q2", "--likely", "30")
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("nothing added to 2025-q2"), again.stdout
-    said = (
-        "not from the entry an earlier draft added that is still as it wrote it"
-        if added == 1
-        else f"not from the {added} entries earlier drafts added that are still as they wrote them"
-    )
+    untouched = "the item a draft added" if added == 1 else f"the {added} items drafts added"
+    said = f"not from {untouched} that you have not touched yet"
     assert f"learning from your decisions, {said}" in again.stdout, again.stdout
     # `items` ranks as the draft does: the same best candidate at the same chance, and says why.
     listed = json.loads(run(root, "items", "--issue", "2025-q2", "--all", "--json").stdout)
@@ -610,5 +607,4 @@ def test_a_second_draft_does_not_learn_from_the_first_ones_entries(recorded):
         f"the most likely, {best['id']} «{best['title']}», is {math.floor(best['probability'] * 100)}%" in again.stdout
     )
     footer = run(root, "items", "--issue", "2025-q2").stderr
-    untouched = "the entry a draft added" if added == 1 else f"the {added} entries drafts added"
-    assert f"; not from {untouched} that you have not touched yet)" in footer, footer
+    assert f"; {said})" in footer, footer

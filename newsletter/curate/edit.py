@@ -1224,7 +1224,7 @@ class Draft:
     none: str = ""  # with no candidate at all, why (`no_candidates`)
     expected: float = 0.0  # likely picks among the undecided (`Ranking.unread_estimate`), when learned
     undecided: int = 0  # the undecided items ranked
-    unconfirmed: int = 0  # entries earlier drafts added, untouched, not learned from (`draft`)
+    unconfirmed: int = 0  # items of entries earlier drafts added, untouched, not learned from (`draft`)
 
 
 def _not_drafted(item: Item, name: str, settings: Settings, issue_id: str) -> str | None:

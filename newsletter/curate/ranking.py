@@ -201,7 +201,7 @@ class Ranking:
     non_picks: int = 0  # item-level non-picks (skips and left-out items)
     seconds: float = 0.0  # to train and rank
     expected_picks: float = 0.0  # still to come in this quarter
-    unconfirmed: int = 0  # the issue's entries drafts added, untouched: not learned from (`rank_quarter`)
+    unconfirmed: int = 0  # items of the issue's entries drafts added, untouched: not learned from (`rank_quarter`)
 
     def unread_estimate(self, start: int) -> float:
         """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
