@@ -1233,8 +1233,8 @@ def _triage_keys(issue_id: str) -> Iterator[KeyReader | None]:
         if not os.isatty(descriptor):
             # Keys piped in (`printf 'ssss' | …`) would decide items nobody read: said, not ignored quietly.
             click.echo(
-                "note: triage takes its keys from the terminal, one card at a time; what was piped to it is not "
-                f"read (to decide items without reading them: `newsletter issue skip {issue_id} ITEM...`)",
+                "note: triage takes its keys from the terminal, one card at a time; its standard input (a pipe or "
+                "a file) is not read (to decide items without reading them: `newsletter issue skip ITEM...`)",
                 err=True,
             )
         yield keys

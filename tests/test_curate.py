@@ -803,8 +803,8 @@ def test_triage_with_piped_input_reads_keys_and_prompt_answers_from_the_terminal
     assert restored
     # Said before the first card: the piped keys were not taken for decisions.
     notice = (
-        "note: triage takes its keys from the terminal, one card at a time; what was piped to it is not read "
-        "(to decide items without reading them: `newsletter issue skip 2022-q2 ITEM...`)"
+        "note: triage takes its keys from the terminal, one card at a time; its standard input (a pipe or a file) "
+        "is not read (to decide items without reading them: `newsletter issue skip ITEM...`)"
     )
     assert " ".join(output.split()).startswith(notice), output[:300]
 
@@ -813,7 +813,7 @@ def test_triage_on_a_terminal_says_nothing_of_a_pipe(ws):
     invoke(ws, "issue", "new", "2022-q2")
     status, output, _restored = on_a_terminal(ws, (CARD_END, "q"))
     assert status == 0, output
-    assert "piped" not in output
+    assert "standard input" not in output
 
 
 def test_a_change_on_disk_during_a_command_is_never_overwritten(ws, monkeypatch):

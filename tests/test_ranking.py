@@ -1065,6 +1065,14 @@ def test_why_leaves_out_a_sources_page_furniture_and_compounds_cut_short():
     assert "tvangsarbeid" in why, why
     assert not {"sist", "oppdatert", "send", "høringssvar", "fristen", "innen"} & set(why), why
     assert "lønns" not in model.terms(0), model.terms(0)
+    # A word the text has in full too is no half: "lønn" stays though "lønns-" (the same stem) is cut short.
+    whole = Document(
+        text="Tvangsarbeid: lønns- og arbeidsvilkår, og lønn under minstelønn." + footer, source="horinger"
+    )
+    weighs = {**labels, len(documents): (1, 1.0)}
+    again = Model([*documents, whole, Document(text="Lønn i fotball", source="sport")], [])
+    again.scores({**weighs, len(documents) + 1: (1, 1.0)})
+    assert "lønn" in again.terms(len(documents)), again.terms(len(documents))
     # An item none of whose own words weighs toward a pick may still come from a source that does.
     assert model.source_weighs(2) and not model.source_weighs(10)
 

@@ -40,8 +40,8 @@ TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kind
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
 CACHE_FORMAT = 1  # of the feature cache file (`Features.save`): a file of another format is computed afresh
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-# The first half of a compound cut short before "og"/"eller" ("lønns- og arbeidsvilkår"): not a word alone.
-_CUT_SHORT = re.compile(r"([^\W\d_]{3,})-\s", re.UNICODE)
+# What follows the first half of a compound cut short before "og"/"eller" ("lønns- og arbeidsvilkår").
+_CUT_SHORT = re.compile(r"-\s")
 BOILERPLATE_SHARE = 0.6  # of a source's documents holding a word, from which `why` takes it for page furniture
 ARTICLE_LENGTH = 600  # characters of a document's text from which it holds more than a title and summary
 
@@ -369,10 +369,17 @@ class Model:
         weights = self.classifier.coef_[0][offset + row.indices]
         names = self.word_names
         text = self.documents[index].text.lower()
+        # Each stem shown as the text first writes it in full; one the text has only as the first half of
+        # a compound cut short ("lønns- og arbeidsvilkår") is no word of it ("lønn" elsewhere would be).
         originals: dict[str, str] = {}
-        for word in _WORD.findall(text):
-            originals.setdefault(self.stemmer.stem(word), word)
-        cut = {self.stemmer.stem(word) for word in _CUT_SHORT.findall(text)}
+        halves: set[str] = set()
+        for found in _WORD.finditer(text):
+            stem = self.stemmer.stem(found.group())
+            if _CUT_SHORT.match(text, found.end()):
+                halves.add(stem)
+            else:
+                originals.setdefault(stem, found.group())
+        cut = halves - originals.keys()
         furniture = self._boilerplate(self.documents[index].source)
         pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
         words = [
