@@ -416,6 +416,52 @@ def test_recipients_refused_alike_in_a_row_stop_the_run_and_bounce_nobody(smtp, 
     assert counts["failed"] == 0 and counts["pending"] == 15 and attempts == {0} and bounced == []
 
 
+def _dead(smtp, emails) -> None:
+    for email in emails:
+        smtp.rcpt_replies[email] = f"550 5.1.1 <{email}>: Recipient address rejected: User unknown"
+
+
+def test_dead_addresses_in_a_row_after_mail_was_taken_are_bounced_without_stopping(smtp, prepared, tmp_path):
+    """An organisation gone, its addresses next to each other in the list: a server that has taken this issue
+    refusing them with 5.1.1 (the address's code) is telling of the addresses, not of itself."""
+    issue, out = prepared
+    people = recipients(8)
+    dead = [p.email for p in people[2:6]]
+    _dead(smtp, dead)
+    bounced = []
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", people, NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp), on_bounce=lambda *a: bounced.append(a[1]))
+        counts = send_counts(store, "2024-q2")
+    assert report.sent == 4 and counts["failed"] == 4 and counts["pending"] == 0
+    assert sorted(bounced) == sorted(dead)
+
+
+def test_dead_addresses_at_the_head_stop_one_run_only_and_are_bounced_by_the_next(smtp, prepared, tmp_path):
+    """Refused alike before the server took any mail, they could be the server refusing everyone: the run
+    stops, but they come last in the next run, which mails the rest and then, the server having taken other
+    mail, marks them bounced; nobody is mailed twice."""
+    from newsletter.mail.send import RunStopped
+
+    issue, out = prepared
+    people = recipients(8)
+    dead = [p.email for p in people[:3]]
+    _dead(smtp, dead)
+    bounced = []
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", people, NOW)
+        with pytest.raises(RunStopped) as stopped:
+            send(store, prepare(issue, out), mail_settings(smtp), on_bounce=lambda *a: bounced.append(a[1]))
+        assert f"{', '.join(dead)} now come last, so the next run tries the others first" in str(stopped.value)
+        assert send_counts(store, "2024-q2")["sent"] == 0 and bounced == []
+        report = send(store, prepare(issue, out), mail_settings(smtp), on_bounce=lambda *a: bounced.append(a[1]))
+        counts = send_counts(store, "2024-q2")
+    assert report.sent == 5 and counts["sent"] == 5 and counts["failed"] == 3 and counts["pending"] == 0
+    assert sorted(bounced) == sorted(dead)
+    copies = smtp.copies()
+    assert all(copies.get(p.email) == 1 for p in people if p.email not in dead), copies
+
+
 def test_a_contact_who_unsubscribes_after_the_send_started_is_not_mailed(smtp, prepared, tmp_path):
     issue, out = prepared
     people = recipients(3)

@@ -49,6 +49,16 @@ the run settles it; one left so by a run that died (a kill, a power cut) goes
 back to `pending` when the next run starts (`Store.release_held`): the message
 was refused, so trying it again cannot make a second copy.
 
+An address refusal with a 5.1.x code from a server that has taken this issue
+(in this run, or a `sent` row of an earlier one) is not held either: the code
+names the address, and the server has shown it takes mail, so addresses gone
+together (an organisation merged away, next to each other in the list) are
+bounced at once and cannot stop a run. Where the brake does stop a run at
+address refusals (before any mail was taken), those recipients go to the end
+of the ledger (`Store.move_to_end`): the next run tries the others first and,
+once they are taken, settles these as the address's, instead of meeting them
+first and stopping again.
+
 A full (5.2.2) or disabled (5.2.1) mailbox is not held: its code names the
 mailbox, so there is nothing for other mail to prove. Held, three such
 recipients next to each other in the ledger would stop the run, and as the
@@ -434,7 +444,16 @@ class SendRun:
         mailbox's quota, not the message's: failed at once, never held, so it cannot stop a run.
         """
         with self.lock:
-            if not bounce and (self.any_accepted or self.delivered_before):
+            taken = self.any_accepted or self.delivered_before
+            if bounce and taken and _names_the_address(delivery.reply):
+                # 5.1.x from a server that takes this issue: the address's own refusal, however many are next
+                # to each other (an organisation gone); bounced now, and no brake.
+                self.streak, self.alike = [], ""
+                held = Held(email, delivery, attempts, bounce)
+                self.unconfirmed.append(held)
+                self._confirm(store, [held])
+                return
+            if not bounce and taken:
                 self.streak, self.alike = [], ""  # the mailbox's quota: counted below, as a full mailbox is
             else:
                 shape = without_address(delivery.reply, email)
@@ -444,24 +463,32 @@ class SendRun:
                 self.streak.append(held)
                 self.unconfirmed.append(held)
                 if len(self.streak) >= REFUSAL_BRAKE:
-                    count = len(self.streak)
-                    self._restore(store, self.streak)
+                    braked = list(self.streak)
+                    self._restore(store, braked)
+                    if bounce:
+                        # Last in line for the next run: addresses gone together (an organisation merged
+                        # away) must not stop every run before the rest of the list; after other mail is
+                        # taken, their refusals are theirs, and they are marked bounced then.
+                        store.move_to_end(self.issue_id, [one.email for one in braked])
                     self.stopped.set()  # now, under the lock: no other connection takes a row after this
-                    raise RunStopped(self._brake(count, delivery, bounce)) from delivery.cause
+                    raise RunStopped(self._brake(braked, delivery, bounce)) from delivery.cause
                 return
         with store.transaction():
             _set(store, self.issue_id, email, "failed", attempts=attempts + 1)  # settled: no longer held
         self.tally("failed")
 
-    def _brake(self, count: int, delivery: Delivery, bounce: bool) -> str:
-        """Why a run stopped on `count` recipients in a row refused alike, and what to do."""
-        host = self.settings.smtp_host
+    def _brake(self, braked: list[Held], delivery: Delivery, bounce: bool) -> str:
+        """Why a run stopped on the recipients `braked` in a row refused alike, and what to do."""
+        host, count = self.settings.smtp_host, len(braked)
         if bounce:
+            who = ", ".join(one.email for one in braked)
             return (
-                f"{host}: the server refused {count} different recipients in a row alike ({delivery.reply}); that "
-                "is the server or the setup, not the addresses: nobody was marked bounced and every recipient keeps "
-                f"its place; check the SMTP settings (smtp.host, smtp.username, NEWSLETTER_SMTP_PASSWORD, and that "
-                f"{self.sender} may send through it), then run send again"
+                f"{host}: the server refused {count} different recipients in a row alike ({delivery.reply}): the "
+                "addresses (an organisation's, gone together), or the server or the setup refusing everyone; nobody "
+                f"was marked bounced; {who} now come last, so the next run tries the others first and marks these "
+                "bounced once the server takes other mail; run send again, and if it stops so at the next ones too, "
+                "check the SMTP settings (smtp.host, smtp.username, NEWSLETTER_SMTP_PASSWORD, and that "
+                f"{self.sender} may send through it)"
             )
         issue = self.issue_id.split(":")[0]
         return (
@@ -499,8 +526,13 @@ class SendRun:
                 )
             self._restore(store)
 
-    def _confirm(self, store: Store) -> None:
-        held, self.unconfirmed, self.streak, self.alike = self.unconfirmed, [], [], ""
+    def _confirm(self, store: Store, which: list[Held] | None = None) -> None:
+        """Act on held refusals (`which`, or every unconfirmed one): failed, and bounced where the address's."""
+        if which is None:
+            held, self.unconfirmed, self.streak, self.alike = self.unconfirmed, [], [], ""
+        else:
+            held = which
+            self.unconfirmed = [h for h in self.unconfirmed if all(h is not one for one in held)]
         if held:
             with store.transaction():
                 for one in held:
@@ -522,6 +554,15 @@ class SendRun:
         with store.transaction():
             for one in held:
                 _set(store, self.issue_id, one.email, "pending", attempts=one.attempts)
+
+
+_ADDRESS_STATUS = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d.])")
+
+
+def _names_the_address(reply: str) -> bool:
+    """Whether a refusal carries an RFC 3463 5.1.x code (bad destination mailbox address, no such
+    system, bad syntax): the address's own, by the server's word."""
+    return bool(_ADDRESS_STATUS.search(reply))
 
 
 def without_address(reply: str, email: str) -> str:

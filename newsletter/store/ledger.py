@@ -44,6 +44,18 @@ class LedgerStore(Database):
             )
         return len(rows)
 
+    def move_to_end(self, issue: str, emails: Iterable[str]) -> None:
+        """Renumber these rows of the ledger of `issue` after every other, in the order given (one
+        transaction), so a run takes them last: the recipients a run stopped at are not the first the
+        next run meets again."""
+        with self.transaction():
+            after = self.db.execute("SELECT coalesce(max(position) + 1, 0) FROM sends WHERE issue = ?", (issue,))
+            start = int(after.fetchone()[0])
+            self.db.executemany(
+                "UPDATE sends SET position = ? WHERE issue = ? AND email = ?",
+                [(start + n, issue, email) for n, email in enumerate(emails)],
+            )
+
     def ledger_addresses_of(self, issue: str) -> set[str]:
         """Every address in the ledger of `issue`, whatever its state."""
         return {row[0] for row in self.db.execute("SELECT email FROM sends WHERE issue = ?", (issue,))}
