@@ -416,9 +416,9 @@ def test_recipients_refused_alike_in_a_row_stop_the_run_and_bounce_nobody(smtp, 
     assert counts["failed"] == 0 and counts["pending"] == 15 and attempts == {0} and bounced == []
 
 
-def _dead(smtp, emails) -> None:
-    for email in emails:
-        smtp.rcpt_replies[email] = f"550 5.1.1 <{email}>: Recipient address rejected: User unknown"
+def _dead(smtp, addresses) -> None:
+    for address in addresses:
+        smtp.rcpt_replies[address] = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
 
 
 def test_dead_addresses_in_a_row_after_mail_was_taken_are_bounced_without_stopping(smtp, prepared, tmp_path):
