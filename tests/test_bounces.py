@@ -138,8 +138,8 @@ def test_a_folder_of_saved_mail_is_walked_whole_maildirs_mbox_files_and_eml_file
     result = invoke(workspace, "contacts", "bounces", "--json", str(BOUNCES))
     data = json.loads(result.stdout)
     sources = {o["source"].split("#")[0].replace(str(BOUNCES) + "/", "").split("/")[0] for o in data["outcomes"]}
-    assert sources == {"eml", "mbox", "Maildir", "utf8"}
-    assert len(data["outcomes"]) == 12
+    assert sources == {"eml", "mbox", "Maildir", "utf8", "alias"}
+    assert len(data["outcomes"]) == 16  # the aliases' notices name two addresses each
 
 
 def test_a_missing_path_is_a_usage_error(workspace, tmp_path):
@@ -303,3 +303,18 @@ def test_reactivate_wrongly_bounced_finds_the_contacts_a_notice_not_about_the_ad
     ]
     again = invoke(workspace, "contacts", "reactivate", "--wrongly-bounced")
     assert again.stdout == "no wrongly bounced contacts found\n"
+
+
+def test_a_notice_about_an_alias_judges_the_contact_by_the_aliass_status(workspace):
+    """Postfix expanding nina@ to a full mailbox names both addresses: the status (5.2.2, not a bounce) is the
+    contact's too, so she stays on the list; a dead alias target (5.1.1) bounces the contact, with its status."""
+    alias = BOUNCES / "alias"
+    result = invoke(workspace, "contacts", "bounces", str(alias))
+    assert result.exit_code == 0, result.output
+    assert statuses(workspace)["nina"] == "active" and statuses(workspace)["per"] == "bounced"
+    out = result.output
+    assert (
+        f"mailbox full or disabled (5.2.x), not bounced: nina@example.org  5.2.2  {alias / 'alias-mailbox-full.eml'}"
+        in (out)
+    )
+    assert f"bounced: per@example.org  5.1.1  {alias / 'alias-user-unknown.eml'}" in out

@@ -180,6 +180,8 @@ def notice_failures(message: Message, source: str) -> list[Failure]:
     fields: dict[str, DsnRecipient] = {}
     for recipient in recipients:
         fields.setdefault(_key(recipient.address), recipient)
+        if recipient.original:  # flufl.bounce may name the original address alone, as a failure with no status
+            fields.setdefault(_key(recipient.original), recipient)
     failures: list[Failure] = []
     seen: set[str] = set()
     for raw, is_permanent in [(a, False) for a in sorted(temporary)] + [(a, True) for a in sorted(permanent)]:
@@ -243,6 +245,9 @@ class DsnRecipient:
     status: str
     diagnostic: str
     permanent: bool  # Action: failed (RFC 3464 2.3.3); delayed is not
+    # The address the message was sent to, where the notice gives another final one (an alias or a
+    # forward: `Original-Recipient`, RFC 3464 2.3.1): the contact, whom the block's status is about too.
+    original: str = ""
 
 
 # RFC 3464 2.1: a message/delivery-status body is groups of header-like fields separated by blank
@@ -258,7 +263,8 @@ def dsn_recipients(message: Message) -> list[DsnRecipient]:
     (`message/global-delivery-status`, UTF-8): per recipient, `Final-Recipient`
     (else `Original-Recipient`) of address type rfc822 or utf-8 (whose `\\x{HEX}`
     escapes are decoded), `Action` (failed: permanent; delayed: not; the
-    others are no failure), `Status` and `Diagnostic-Code`.
+    others are no failure), `Status` and `Diagnostic-Code`; and the
+    `Original-Recipient` where it differs (an alias), whom they are about too.
     """
     found = []
     for part in message.walk():
@@ -268,11 +274,12 @@ def dsn_recipients(message: Message) -> list[DsnRecipient]:
             action = block.get("action", "").split(" ", 1)[0].lower()
             if action not in ("failed", "delayed"):
                 continue
-            address = _recipient(block.get("final-recipient", "")) or _recipient(block.get("original-recipient", ""))
+            original = _recipient(block.get("original-recipient", ""))
+            address = _recipient(block.get("final-recipient", "")) or original
             if address:
-                found.append(
-                    DsnRecipient(address, block.get("status", ""), block.get("diagnostic-code", ""), action == "failed")
-                )
+                status, diagnostic = block.get("status", ""), block.get("diagnostic-code", "")
+                also = original if original and _key(original) != _key(address) else ""
+                found.append(DsnRecipient(address, status, diagnostic, action == "failed", also))
     return found
 
 
