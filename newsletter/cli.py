@@ -2034,6 +2034,13 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     done = "written" if isinstance(transport, OutboxTransport) else "sent"
     in_all = ", ".join(f"{done if k == 'sent' else k} {v}" for k, v in counts.items())
     click.echo(f"{issue_id}: {done} {report.sent} now; in all {in_all}")
+    if report.interrupted:
+        key = "Ctrl-C" if report.interrupted == "SIGINT" else report.interrupted
+        click.echo(
+            f"stopped at {key} once the message in hand was through: nobody was mailed twice; "
+            f"`newsletter send {issue_id}` goes on where it stopped",
+            err=True,
+        )
     if isinstance(transport, OutboxTransport):
         click.echo(f"messages written to {outbox}")
     if recorded is not None:

@@ -335,6 +335,58 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
             assert state == "sent" and copies.get(address) == 1, (address, state, copies.get(address))
 
 
+class SlowData(ScriptedSMTP):
+    """Takes its time over each message's data, so a signal falls inside a transaction."""
+
+    in_data = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        self.in_data += 1
+        await asyncio.sleep(0.3)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_send_stops_after_the_message_in_hand_leaving_nothing_unknown(workspace, signum):
+    """Ctrl-C, or a shutdown's SIGTERM, while a message's data goes out: that message is finished and
+    recorded `sent`, the run stops and says how to go on, and the next run mails the rest, once each."""
+    from aiosmtpd.controller import Controller
+
+    handler = SlowData()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    database = workspace / "var" / "newsletter.db"
+    try:
+        mailing_workspace(workspace, controller.port, 6, mail="connections: 1")
+        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
+        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while handler.in_data < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the second message's data is on its way
+        assert process.poll() is None, "the send ended before the signal"
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=30)
+        key = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        assert (
+            f"stopped at {key} once the message in hand was through: nobody was mailed twice; "
+            "`newsletter send 2024-q2` goes on where it stopped"
+        ) in err, err
+        assert process.returncode == 1 and "Traceback" not in err
+        with Store(database) as store:
+            states = [state for (state,) in store.db.execute("SELECT state FROM sends ORDER BY position")]
+        assert states[:2] == ["sent", "sent"] and set(states) <= {"sent", "pending"}, states
+        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert final.returncode == 0, final.stderr
+    finally:
+        controller.stop()
+    with Store(database) as store:
+        assert {state for (state,) in store.db.execute("SELECT state FROM sends")} == {"sent"}
+    assert handler.copies() == {f"person{n:03d}@example.org": 1 for n in range(6)}
+
+
 class RefusingThenHanging(ScriptedSMTP):
     """Refuses the addresses in `rcpt_replies`, and keeps the one in `hang_for` waiting at RCPT TO."""
 

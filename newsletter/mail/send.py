@@ -85,6 +85,7 @@ import errno
 import fcntl
 import logging
 import re
+import signal
 import sqlite3
 import threading
 import time
@@ -250,6 +251,7 @@ class SendReport:
     skipped_unknown: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    interrupted: str = ""  # the signal the run stopped at ("SIGINT", "SIGTERM"), the message in hand finished
 
 
 class RateLimit:
@@ -632,8 +634,8 @@ class Sender:
             first = min(r.due_at or now for r in rows)
             if not due_this_run(first, now, run.max_wait):
                 return None
-            wait = first - now
-            time.sleep(max(0.0, wait))
+            if run.stopped.wait(max(0.0, first - now)):  # a wait a stop (a signal, another connection) cuts short
+                return None
 
     def screen(self, row: Queued) -> Delivery | None:
         """A "skipped" Delivery when the recipient must not be mailed after all, else None."""
@@ -785,7 +787,7 @@ class Sender:
             max(wait, 1.0),
             settings.max_outage,
         )
-        time.sleep(max(0.0, wait))
+        self.run.stopped.wait(max(0.0, wait))  # cut short by a stop (a signal): the drain loop then ends
 
 
 class StorageFull(NewsletterError):
@@ -913,7 +915,8 @@ def _run_send(
 
     finished = False
     try:
-        _drain_all(run, store, transport, parts, transport_factory)
+        with _stop_on_signal(run):
+            _drain_all(run, store, transport, parts, transport_factory)
         finished = True
     finally:
         run.settle(store, confirmed=finished)
@@ -921,6 +924,37 @@ def _run_send(
     report.counts = send_counts(store, issue_id)
     report.seconds = time.monotonic() - started
     return report
+
+
+@contextlib.contextmanager
+def _stop_on_signal(run: SendRun) -> Iterator[None]:
+    """While a run sends: Ctrl-C (SIGINT) or SIGTERM (a shutdown, `kill`) stops it after the message in hand.
+
+    Stopped mid-transaction, a message is `unknown` (it may have arrived), and only a person can tell
+    whether to send it again; so the first signal asks the run to stop taking rows (`SendRun.stopped`,
+    which also cuts a wait for a retry short), and the transaction under way ends as it would, `sent`
+    or otherwise: `report.interrupted` names the signal. A second Ctrl-C stops at once, as Python
+    does (KeyboardInterrupt). Only in the main thread, the one Python delivers signals to.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        if run.report.interrupted and signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        run.report.interrupted = signal.Signals(signum).name
+        run.stopped.set()
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def due_this_run(due_at: float | None, now: float, max_wait: float = MAX_WAIT) -> bool:
