@@ -2121,6 +2121,19 @@ def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, ret
         return
     if as_json:
         raise UsageError("--json goes with `send status ID`; a send prints its summary")
+    if to_address is not None:
+        # An empty --to (a shell variable not set) must not become a send to everyone, nor a typo a copy to nowhere.
+        from newsletter.mail.contacts import ContactError, normalise_address
+
+        if not to_address.strip():
+            raise UsageError("--to is empty: give the address the test copy goes to, or leave --to out to send")
+        try:
+            normalise_address(to_address)
+        except ContactError as exc:
+            why = (exc.reason or str(exc)).rstrip(".")
+            raise UsageError(
+                f"--to '{to_address}' is no e-mail address ({why}): give the one the test copy goes to"
+            ) from None
     if to_address:
         given = [name for name in ("--tag", "--resend-unknown", "--retry-failed") if options[name]]
         if given:

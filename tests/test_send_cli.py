@@ -233,6 +233,28 @@ def test_a_test_copy_records_nothing(workspace):
         assert store.db.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("", "--to is empty: give the address the test copy goes to, or leave --to out to send"),
+        (
+            "redaktor.example.org",
+            "--to 'redaktor.example.org' is no e-mail address (An email address must have an @-sign): give the one "
+            "the test copy goes to",
+        ),
+    ],
+)
+def test_an_empty_or_broken_test_address_is_refused_not_a_send_to_everyone(workspace, given, says):
+    """`--to "$TESTADDR"` with the variable unset must not mail the whole list, nor a typo go nowhere quietly."""
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    invoke(workspace, "build", "2024-q2", "--format", "email,text")
+    result = invoke(workspace, "send", "2024-q2", "--dry-run", "--to", given)
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == f"Error: {says}"
+    with Store(workspace / "var" / "newsletter.db") as store:
+        assert store.db.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
+    assert not (workspace / "var" / "outbox").exists() or not any((workspace / "var" / "outbox").rglob("*.eml"))
+
+
 def test_erase_removes_the_outbox_copies(workspace):
     invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
     invoke(workspace, "build", "2024-q2", "--format", "email,text")
