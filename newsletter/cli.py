@@ -2029,7 +2029,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     report, counts = outcome.report, outcome.report.counts
     if retry_failed:
-        click.echo(f"{outcome.requeued} failed recipients queued again")
+        click.echo(f"{_count(outcome.requeued, 'failed recipient')} queued again")
     # A dry run's ledger says "sent" for a message written to the outbox; the editor reads "written".
     done = "written" if isinstance(transport, OutboxTransport) else "sent"
     in_all = ", ".join(f"{done if k == 'sent' else k} {v}" for k, v in counts.items())
@@ -2062,8 +2062,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         )
     if counts["failed"] > open_failed:
         click.echo(
-            f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced or unsubscribed since: settled, "
-            "nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was wrong)",
+            f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced or unsubscribed (the contact "
+            "list says so now): settled, nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was wrong)",
             err=True,
         )
     if counts["unknown"]:

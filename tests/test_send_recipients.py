@@ -141,7 +141,7 @@ def test_a_full_mailbox_fails_that_recipient_for_this_issue_only_and_the_run_goe
     smtp.data_reply_for = {}  # the person made room
     retried = send(mailroom, "--retry-failed")
     assert retried.exit_code == 0, retried.output
-    assert "1 failed recipients queued again" in retried.stdout
+    assert "1 failed recipient queued again" in retried.stdout
     assert smtp.copies() == {f"person{i:03d}@example.org": 1 for i in range(6)}
 
 
@@ -455,7 +455,7 @@ def test_a_recipient_bounced_in_the_run_is_settled_and_the_next_send_exits_0(mai
     first = send(mailroom)
     assert first.exit_code == 1, first.output  # this run had a failure
     assert "(the contact is bounced now)" in first.stderr
-    assert "1 failed recipient bounced or unsubscribed since: settled" in first.stderr
+    assert "1 failed recipient bounced or unsubscribed (the contact list says so now): settled" in first.stderr
     assert "--retry-failed" not in first.stderr
     again = send(mailroom)
     assert again.exit_code == 0, again.output
