@@ -2063,7 +2063,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     if counts["failed"] > open_failed:
         click.echo(
             f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced or unsubscribed (the contact "
-            "list says so now): settled, nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was wrong)",
+            "list says so now): settled, nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was "
+            "wrong)",
             err=True,
         )
     if counts["unknown"]:
