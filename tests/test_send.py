@@ -155,6 +155,24 @@ def test_421_and_451_are_retried_and_nothing_is_marked_sent_that_was_not(smtp, p
     assert set(smtp.copies().values()) == {1}
 
 
+def test_a_long_wait_for_a_retry_is_said_not_waited_out_in_silence(smtp, prepared, tmp_path, monkeypatch, caplog):
+    """A greylisting server (451) makes the run wait for its retry: outside a terminal that looked hung."""
+    import newsletter.mail.send as sending
+
+    monkeypatch.setattr(sending, "LONG_WAIT", 0.01)  # the test's retry waits 0.05 s, not minutes
+    issue, out = prepared
+    smtp.data_replies = ["451 4.7.1 greylisted, try again later"]
+    with caplog.at_level("WARNING", logger="newsletter.mail.send"), Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(1), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp, retry_base=0.05))
+    assert report.sent == 1
+    assert any(
+        "1 recipient deferred by the server (4xx): waiting" in record.getMessage()
+        and "Ctrl-C stops the run" in record.getMessage()
+        for record in caplog.records
+    ), caplog.text
+
+
 def test_a_550_bounces_that_recipient_and_the_others_are_sent(smtp, prepared, tmp_path):
     issue, out = prepared
     bad = "mottaker002@example.org"

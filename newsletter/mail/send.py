@@ -120,6 +120,7 @@ REFUSAL_BRAKE = 3
 # every recipient `unknown` in seconds.
 UNKNOWN_BRAKE = 3
 MAX_WAIT = 600.0  # seconds a run waits for a retry that falls due; one due later is left for a later run
+LONG_WAIT = 10.0  # seconds of waiting for a retry from which the run says it waits
 
 
 class RunStopped(NewsletterError):
@@ -634,6 +635,15 @@ class Sender:
             first = min(r.due_at or now for r in rows)
             if not due_this_run(first, now, run.max_wait):
                 return None
+            if first - now >= LONG_WAIT:
+                # Said, not only waited out: a run silent for minutes looks hung.
+                log.warning(
+                    "%d recipient%s deferred by the server (4xx): waiting %.0f s for the next retry (mail.retry_base); "
+                    "Ctrl-C stops the run, and a later send goes on",
+                    len(rows),
+                    "" if len(rows) == 1 else "s",
+                    first - now,
+                )
             if run.stopped.wait(max(0.0, first - now)):  # a wait a stop (a signal, another connection) cuts short
                 return None
 
