@@ -1900,7 +1900,7 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     from newsletter.mail.service import send_status
 
     with ctx.store() as store:
-        status = send_status(store, issue_id, dry_run)
+        status = send_status(store, issue_id, dry_run, ctx.workspace.var)
         waiting = len(store.list_contacts("active")) if not any(status.counts.values()) else 0
     if not any(status.counts.values()) and not issue_path(ctx.workspace.issues_dir, issue_id).exists():
         raise NotFound(f"no issue {issue_id}: {issue_path(ctx.workspace.issues_dir, issue_id)} does not exist")
@@ -1915,6 +1915,15 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     name = {"sent": "written"} if dry_run else {}
     label = f"{issue_id} (dry run, var/outbox)" if dry_run else status.issue
     click.echo(f"{label}: " + ", ".join(f"{name.get(state, state)} {count}" for state, count in status.counts.items()))
+    if status.running:
+        click.echo("a send of it is running now: these counts change as it goes")
+    elif status.counts["sending"]:
+        # Left by a run that died mid-message (a kill, a power cut): the server may have the message.
+        click.echo(
+            f"no send is running: {_count(status.counts['sending'], 'message')} left in `sending` by a run "
+            f"that stopped mid-message; the next `newsletter send {issue_id}` marks them unknown (they may have "
+            "arrived) and goes on with the rest"
+        )
     for row in status.undelivered:
         due = f" (next try {_local_time(row.next_attempt, ctx.settings.timezone)})" if row.next_attempt else ""
         if row.state == "pending":

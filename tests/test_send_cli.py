@@ -295,6 +295,28 @@ def test_send_status_lists_failures(workspace):
     assert "failed 1" in text and "person000@example.org  550 5.1.1 no such user" in text
 
 
+def test_send_status_tells_a_run_going_on_from_one_that_died_mid_message(workspace):
+    """`sending 1` reads the same during a live run and after a kill: status says which it is."""
+    from newsletter.mail.send import send_lock
+
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    with Store(workspace / "var" / "newsletter.db") as store:
+        store.db.execute(
+            "INSERT INTO sends (issue, email, position, state) VALUES ('2024-q2', 'person000@example.org', 0, 'sending')"
+        )
+    died = invoke(workspace, "send", "status", "2024-q2")
+    assert (
+        "no send is running: 1 message left in `sending` by a run that stopped mid-message; the next "
+        "`newsletter send 2024-q2` marks them unknown (they may have arrived) and goes on with the rest"
+    ) in died.stdout.splitlines(), died.stdout
+    with send_lock(workspace / "var", "2024-q2"):
+        live = invoke(workspace, "send", "status", "2024-q2")
+        assert "a send of it is running now: these counts change as it goes" in live.stdout.splitlines()
+        assert "no send is running" not in live.stdout
+        assert json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)["running"] is True
+    assert json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)["running"] is False
+
+
 def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tmp_path):
     """kill -9 during a real send, again and again: each recipient ends with one copy, or is flagged unknown."""
     from aiosmtpd.controller import Controller

@@ -296,6 +296,20 @@ def send_lock(folder: Path, issue_id: str):
         handle.close()
 
 
+def send_running(folder: Path, issue_id: str) -> bool:
+    """Whether a run of this ledger holds its send lock (`send_lock`) now: a live run, not one that died."""
+    path = folder / f".send-{issue_id}.lock"
+    if not path.exists():
+        return False
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 @dataclass(frozen=True)
 class Queued:
     """A ledger row waiting for its message: the address, the attempts so far, and when it is due

@@ -27,6 +27,7 @@ from newsletter.mail.send import (
     run_send,
     send_counts,
     send_lock,
+    send_running,
     storage_errors,
 )
 from newsletter.mail.transport import (
@@ -109,6 +110,7 @@ class SendStatus:
     issue: str
     counts: dict[str, int]
     undelivered: list[Undelivered]
+    running: bool = False  # a run of this ledger holds its send lock now
 
     def to_json(self) -> dict:
         """A JSON-ready mapping (`send status --json`): issue, counts, the failures (failed, unknown,
@@ -125,15 +127,20 @@ class SendStatus:
 
         return {
             "issue": self.issue,
+            "running": self.running,
             "counts": dict(self.counts),
             "failures": [row(u) for u in self.undelivered if u.state != "pending"],
             "put_back": [row(u) for u in self.undelivered if u.state == "pending"],
         }
 
 
-def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatus:
-    """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts."""
+def send_status(store: Store, issue_id: str, dry_run: bool = False, var: Path | None = None) -> SendStatus:
+    """The state of an issue's send (with `dry_run`, of its dry runs' ledger); all zero before it starts.
+
+    With the workspace's `var` folder, also whether a run of it is going on now (`send_running`).
+    """
     ledger = outbox_ledger(issue_id) if dry_run else issue_id
+    running = var is not None and send_running(var, ledger.replace(":", "-"))
     retries = {email: at for email, _attempts, at in store.queued(ledger, ("temp_failed",)) if at is not None}
     held = store.held_addresses(ledger)
     # The store selects the rows by state, so each one's is a SendState; it reads it back as text.
@@ -147,7 +154,7 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False) -> SendStatu
         )
         for email, state, reply in failures(store, ledger)
     ]
-    return SendStatus(ledger, send_counts(store, ledger), undelivered)
+    return SendStatus(ledger, send_counts(store, ledger), undelivered, running)
 
 
 @dataclass(frozen=True)
