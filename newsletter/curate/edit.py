@@ -645,7 +645,7 @@ def add_note(
     sees which, from `linked_from`).
 
     Raises UsageError for a text with a link no reader could open (`_link_problems`: `issue check`
-    would call it an error), naming the first; nothing is written.
+    would call it an error), naming each; nothing is written.
     """
     curation.require_section(section)
     if not heading.strip():
