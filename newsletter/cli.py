@@ -1882,8 +1882,12 @@ def contacts_erase(ctx: Context, address, yes):
     """Delete everything kept about an address; only a hash remains, so it stays suppressed."""
     from newsletter.mail.contacts import erase
 
+    if not yes and not _stdin_is_terminal():
+        # As `send` says it: a pipe or cron cannot answer, and "Aborted!" says nothing of what to do.
+        raise NewsletterError(f"contacts erase {address} deletes for good: confirm on a terminal, or add --yes")
     if not yes and not click.confirm(f"Erase every trace of {address}?", default=False):
-        raise click.Abort()
+        click.echo("not erased: nothing was changed", err=True)
+        raise click.exceptions.Exit(1)
     with ctx.store() as store:
         removed = erase(store, address, clock.now(), ctx.workspace.outbox)
     click.echo(

@@ -284,6 +284,20 @@ def test_contacts_unsubscribe_accepts_a_received_one_click_link(workspace, monke
     assert invoke(workspace, "contacts", "unsubscribe", url.replace("sig=", "sig=0")).exit_code == 1
 
 
+def test_erase_without_a_terminal_or_when_declined_changes_nothing_and_says_what_to_do(workspace, monkeypatch):
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
+    piped = invoke(workspace, "contacts", "erase", "person001@example.org")
+    assert piped.exit_code == 1
+    assert piped.stderr.strip() == (
+        "Error: contacts erase person001@example.org deletes for good: confirm on a terminal, or add --yes"
+    )
+    monkeypatch.setattr("newsletter.cli._stdin_is_terminal", lambda: True)
+    declined = invoke(workspace, "contacts", "erase", "person001@example.org", input="n\n")
+    assert declined.exit_code == 1 and "not erased: nothing was changed" in declined.stderr
+    emails = [c["email"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)]
+    assert "person001@example.org" in emails
+
+
 def test_send_status_lists_failures(workspace):
     invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
     with Store(workspace / "var" / "newsletter.db") as store:
