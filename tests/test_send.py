@@ -378,6 +378,21 @@ def test_resend_unknown_sends_once_more_and_never_loops(smtp, prepared, tmp_path
     assert smtp.copies()[cut] == 2
 
 
+def test_a_server_that_never_greets_names_the_timeout_setting(tmp_path):
+    """A port that takes the connection and says nothing (a slow server, a proxy swallowing the greeting)."""
+    from newsletter.mail.transport import ServerUnavailable
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings = dataclasses.replace(
+            SETTINGS.mail, smtp_host="127.0.0.1", smtp_port=silent.getsockname()[1], security="none", timeout=0.3
+        )
+        with pytest.raises(ServerUnavailable) as failed:
+            SMTPTransport(settings, password="").open()
+    assert "a slow server may need a longer smtp.timeout (now 0.3 s)" in str(failed.value)
+
+
 def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, tmp_path):
     from newsletter.mail.transport import ServerUnavailable
 

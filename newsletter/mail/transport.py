@@ -276,8 +276,14 @@ class SMTPTransport:
                 "counted against the recipients"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            # A slow server (or a firewall dropping the packets) times out: the wait is a setting of its own.
+            slow = (
+                f"; a slow server may need a longer smtp.timeout (now {s.timeout:g} s)"
+                if isinstance(exc, TimeoutError) or "timed out" in str(exc)  # smtplib's words at the greeting
+                else ""
+            )
             raise ServerUnavailable(
-                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}); nothing was counted against the recipients"
+                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}){slow}; nothing was counted against the recipients"
             ) from exc
         self.connection = connection
 
