@@ -1033,15 +1033,17 @@ def issue_record(ctx: Context, issue_id):
         click.echo(f"warning: {recorded.warning}", err=True)
 
 
-def _record_after_send(ctx: Context, store: Store, issue_id: str):
+def _record_after_send(ctx: Context, store: Store, issue_id: str, quiet: bool = False):
     """The quarter's decisions recorded once the issue went out (`issue record`); None, with a
-    warning, when they cannot be: the send itself is done and stays so."""
+    warning, when they cannot be: the send itself is done and stays so. `quiet`: a run that mailed
+    nobody tries again without a word, since the run that mailed them said why it could not."""
     from newsletter.curate.edit import record_decisions
 
     try:
         return record_decisions(_curation(ctx, store), issue_id)
     except NewsletterError as exc:
-        click.echo(f"warning: the quarter's decisions were not recorded: {exc}", err=True)
+        if not quiet:
+            click.echo(f"warning: the quarter's decisions were not recorded: {exc}", err=True)
     except Exception as exc:  # noqa: BLE001 (the mail is out: nothing here may hide the send's report)
         logging.getLogger(__name__).debug("recording %s failed", issue_id, exc_info=True)
         click.echo(
@@ -2035,7 +2037,7 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
         # Recorded when this run mailed someone, or no record exists yet (a run that crashed after the
         # last message); a later run with nothing to do leaves the record as it is.
         recorded = (
-            _record_after_send(ctx, store, issue_id)
+            _record_after_send(ctx, store, issue_id, quiet=not outcome.report.sent)
             if not isinstance(transport, OutboxTransport)
             and (outcome.report.sent or not record_path(ctx.workspace.issues_dir, issue_id).exists())
             else None

@@ -297,6 +297,9 @@ def test_a_send_whose_quarter_the_store_does_not_hold_is_sent_and_says_what_was_
         sent.stderr
     )
     assert not record_path(root / "issues", "2024-q2").exists()
+    # A later run that mails nobody does not say it again (the one that mailed said it once).
+    again = run(root, "send", "2024-q2", "--yes")
+    assert again.exit_code == 0 and "decisions were not recorded" not in again.stderr, again.stderr
 
 
 def test_the_picks_expected_are_the_recorded_share_of_the_quarters_items(tmp_path):
