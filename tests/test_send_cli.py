@@ -32,6 +32,12 @@ def invoke(root, *args, input=None):
     return CliRunner().invoke(cli, ["--workspace", str(root), *args], input=input, catch_exceptions=False)
 
 
+def send_command(workspace: Path) -> tuple[list[str], dict[str, str]]:
+    """`newsletter send 2024-q2 --yes` as a process of its own on `workspace` (a real exit, real signals)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
+    return [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"], env
+
+
 def write_contacts(root: Path, count: int, extra: str = "") -> Path:
     rows = ["email;name;organisation;tags"] + [
         f"person{i:03d}@example.org;Person {i} Ødegård;Org {i % 3};{'helse' if i % 2 else 'politi'}"
@@ -340,8 +346,7 @@ def test_a_send_killed_at_random_points_delivers_each_message_once(workspace, tm
     controller.start()
     try:
         mailing_workspace(workspace, controller.port, 80, mail="rate_per_second: 100\nretry_base: 0.01")
-        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
-        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
+        command, env = send_command(workspace)
         chance = random.Random(2024)
 
         def sent_so_far() -> int:
@@ -418,8 +423,7 @@ def test_a_signal_mid_send_stops_after_the_message_in_hand_leaving_nothing_unkno
     database = workspace / "var" / "newsletter.db"
     try:
         mailing_workspace(workspace, controller.port, 6, mail="connections: 1")
-        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
-        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
+        command, env = send_command(workspace)
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while handler.in_data < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -472,8 +476,7 @@ def test_a_refusal_held_when_the_run_is_killed_is_tried_again_by_the_next_run(wo
     database = workspace / "var" / "newsletter.db"
     try:
         mailing_workspace(workspace, controller.port, 3, mail="connections: 1")
-        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSLETTER_WORKSPACE": str(workspace)}
-        command = [sys.executable, "-m", "newsletter", "send", "2024-q2", "--yes"]
+        command, env = send_command(workspace)
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not handler.hanging and process.poll() is None and time.monotonic() < deadline:
