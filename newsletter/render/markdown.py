@@ -20,9 +20,10 @@ control characters), so no output made from the tokens carries them, and the lin
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -267,6 +268,14 @@ _LINK_FINDER = _link_finder(_EveryLink)
 _AS_WRITTEN = _link_finder(_AsWritten)
 
 
+@functools.lru_cache(maxsize=512)
+def _found(as_written: bool, text: str) -> tuple[Token, ...]:
+    """A text parsed by `_AS_WRITTEN` or `_LINK_FINDER`, once: `issue check` asks each entry's text for its
+    links (twice: normalised and as written), its images and its plain runs, and the parse is most of that.
+    The tokens are shared, so only read."""
+    return tuple((_AS_WRITTEN if as_written else _LINK_FINDER).parse(strip_hidden(text)))
+
+
 def links_of(text: str | None, keep_empty: bool = False, as_written: bool = False) -> list[str]:
     """Every link target in an entry's Markdown text, once each, in order (parsed by markdown-it, not guessed).
 
@@ -278,7 +287,7 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
     """
     links: list[str] = []
 
-    def walk(tokens: list[Token]) -> None:
+    def walk(tokens: Sequence[Token]) -> None:
         for token in tokens:
             href = token.attrGet("href") if token.type == "link_open" else None
             if href or (keep_empty and token.type == "link_open"):
@@ -286,7 +295,7 @@ def links_of(text: str | None, keep_empty: bool = False, as_written: bool = Fals
             if token.children:
                 walk(token.children)
 
-    walk((_AS_WRITTEN if as_written else _LINK_FINDER).parse(strip_hidden(text or "")))
+    walk(_found(as_written, text or ""))
     return list(dict.fromkeys(links))
 
 
@@ -307,7 +316,7 @@ def _plain_runs(text: str | None) -> list[str]:
     as written in every output (a line break inside a run is "\n")."""
     runs: list[str] = []
 
-    def walk(tokens: list[Token]) -> None:
+    def walk(tokens: Sequence[Token]) -> None:
         plain, depth = [], 0
         for token in tokens:
             if token.type == "link_open":
@@ -324,7 +333,7 @@ def _plain_runs(text: str | None) -> list[str]:
                 walk(token.children)
         runs.extend(run for run in "".join(plain).split("\0") if run.strip())
 
-    walk(_AS_WRITTEN.parse(strip_hidden(text or "")))
+    walk(_found(True, text or ""))
     return runs
 
 
@@ -377,7 +386,7 @@ def images_of(text: str | None) -> list[Image]:
     shown as a link (`Image.address`), and which. An image inside a link (CommonMark allows it) has that
     link's address as its `link`."""
     images: list[Image] = []
-    for block in _AS_WRITTEN.parse(strip_hidden(text or "")):
+    for block in _found(True, text or ""):
         for token in block.children or []:
             if token.type == "link_open":
                 images += token.meta.get("images", [])
