@@ -1686,6 +1686,17 @@ def contacts_import(ctx: Context, path, legal_basis):
         )
     for line, raw, reason in report.invalid:
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
+    if report.ignored:
+        from newsletter.mail.contacts import HEADER_ALIASES
+
+        known = ", ".join(dict.fromkeys(HEADER_ALIASES.values()))
+        for column, header, reason in report.ignored:
+            click.echo(f"{path}, column {column} '{header}': not imported ({reason})", err=True)
+        click.echo(
+            f"{path}: the columns read are {known} (also e-post, navn, organisasjon); the values of the "
+            "columns above are not kept: rename a column to one of these if it should be",
+            err=True,
+        )
     click.echo(
         f"added {report.added}, merged {report.merged}, kept suppressed {report.suppressed}, "
         f"invalid {len(report.invalid)}"

@@ -284,6 +284,38 @@ def test_import_cli_names_the_line_read_as_windows_1252(sample_workspace):
     assert "Bjørn Ødegård" in listed and "Åsa Sørli" in listed and "Ã" not in listed
 
 
+def test_import_names_the_columns_it_does_not_read(store, tmp_path):
+    """A spreadsheet's phone column, or a second e-mail column, is not kept: the report says which, by column."""
+    path = tmp_path / "kontakter.csv"
+    path.write_text(
+        "E-post;Navn;Telefon;;Email;Adresse\nkari@example.no;Kari;99887766;;kari@jobb.no;Storgata 1\n", "utf-8"
+    )
+    report = import_csv(store, path, NOW)
+    assert report.added == 1
+    assert report.ignored == [
+        (3, "Telefon", "not a contact field"),
+        (5, "Email", "a second 'email' column; 'E-post' is read"),
+        (6, "Adresse", "not a contact field"),
+    ]
+    assert get_contact(store, "kari@example.no").name == "Kari"
+
+
+def test_import_cli_names_the_columns_it_does_not_read(sample_workspace, tmp_path):
+    from tests.test_send_cli import invoke
+
+    path = tmp_path / "kontakter.csv"
+    path.write_text("email,name,phone\nkari@example.no,Kari,99887766\n", "utf-8")
+    result = invoke(sample_workspace, "contacts", "import", str(path))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"{path}, column 3 'phone': not imported (not a contact field)",
+        f"{path}: the columns read are email, name, organisation, tags, legal_basis, consent_source, consent_date, "
+        "status (also e-post, navn, organisasjon); the values of the columns above are not kept: rename a column "
+        "to one of these if it should be",
+    ]
+    assert result.stdout == "added 1, merged 0, kept suppressed 0, invalid 0\n"
+
+
 def test_import_puts_names_and_organisations_on_one_line(store, tmp_path):
     """A quoted cell with a line break (CR LF inside the quotes) or a run of spaces and tabs is one line,
     one space between the words: `contacts list` once printed half the name on a line of its own."""

@@ -81,6 +81,9 @@ class ImportReport:
     suppressed: int = 0
     invalid: list[tuple[int, str, str]] = field(default_factory=list)
     recoded: list[int] = field(default_factory=list)  # lines not UTF-8 in a UTF-8 file, read as Windows-1252
+    # Header cells whose column is not read: (1-based column, header as written, why). A column of phone
+    # numbers or postal addresses is dropped, and the editor told so, not left to find it missing later.
+    ignored: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- addresses
@@ -528,7 +531,8 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
     (`textcodec.decode_lines`); `,` or `;` separated; columns `email`
     (or `e-post`), and optionally name/navn, organisation/organisasjon, tags
     (several split on `|`, `,` or `;`), legal_basis, consent_source, consent_date
-    (YYYY-MM-DD or DD.MM.YYYY) and status (as exported).  `defaults` fill empty
+    (YYYY-MM-DD or DD.MM.YYYY) and status (as exported); other columns, and a
+    second column of one field, are not read, and named in `ignored`.  `defaults` fill empty
     fields.  Rows with a bad address or date are reported with their line
     number and the others imported, in one transaction.  Addresses already in
     the list (any case) or repeated in the file are merged; an address that
@@ -568,6 +572,11 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
                 name = _field_name(header)
                 if name and name not in columns:
                     columns[name] = index
+                elif name:
+                    first = cells[columns[name]].strip()
+                    report.ignored.append((index + 1, header.strip(), f"a second '{name}' column; '{first}' is read"))
+                elif header.strip().strip(_INVISIBLE):
+                    report.ignored.append((index + 1, header.strip(), "not a contact field"))
             if "email" not in columns:
                 found = ", ".join(repr(c.strip()) for c in cells)
                 raise ContactError(
