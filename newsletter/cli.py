@@ -1932,6 +1932,13 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     name = {"sent": "written"} if dry_run else {}
     label = f"{issue_id} (dry run, var/outbox)" if dry_run else status.issue
     click.echo(f"{label}: " + ", ".join(f"{name.get(state, state)} {count}" for state, count in status.counts.items()))
+    if len(status.versions) > 1:
+        shown = [
+            f"{count} {f'version {version}' if version else 'an unrecorded version'}"
+            + (f" (last at {_local_time(at, ctx.settings.timezone)})" if at else "")
+            for version, count, at in status.versions
+        ]
+        click.echo(f"versions of the e-mail sent, earliest first: {'; '.join(shown)}")
     if status.running:
         click.echo("a send of it is running now: these counts change as it goes")
     elif status.counts["sending"]:
@@ -1963,13 +1970,21 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
 @click.option("--retry-failed", is_flag=True, help="Try again the failed recipients who are still active.")
 @click.option("--json", "as_json", is_flag=True, help="With `status`: print JSON.")
 @click.option("--yes", is_flag=True, help="Do not ask before a real send (for scripts).")
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Send the rest this build though earlier recipients got another version of the e-mail (a correction).",
+)
 @pass_context
-def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json, yes):
+def send(
+    ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json, yes, changed
+):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
 
     Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
     where it stopped. Refuses an issue that fails `issue check` or whose build
-    is missing or older than the issue file. Without `smtp:` in newsletter.yaml
+    is missing or older than the issue file, and, without --changed, a build
+    whose e-mail differs from the one earlier runs of this send mailed. Without `smtp:` in newsletter.yaml
     (or with --dry-run) the messages go to var/outbox/ID/ as .eml files, with a
     ledger of their own (`send status ID --dry-run`): a dry run never uses up
     the real send.
@@ -1979,7 +1994,9 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
     from newsletter.mail.service import SendPlan, prepared_build, send_issue, send_test_copy, transport_for
     from newsletter.mail.transport import OutboxTransport
 
-    _check_send_options(words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json)
+    _check_send_options(
+        words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed
+    )
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
@@ -2006,6 +2023,8 @@ def send(ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unkno
 
         def before(plan: SendPlan) -> None:
             click.echo(_plan_line(issue_id, plan, settings.timezone))
+            if plan.other_version and plan.total and not isinstance(transport, OutboxTransport):
+                _refuse_changed_version(ctx, issue_id, plan, changed)
             if isinstance(transport, OutboxTransport) or yes or not plan.total:
                 return
             if not _stdin_is_terminal():
@@ -2118,6 +2137,24 @@ class _Declined(Exception):
     """The editor answered no when `send` asked before mailing."""
 
 
+def _refuse_changed_version(ctx: Context, issue_id: str, plan, changed: bool) -> None:
+    """Say that this run would mail the rest another e-mail than earlier recipients got; without
+    --changed, refuse (NewsletterError), saying both ways on."""
+    last = _local_time(plan.other_version_until, ctx.settings.timezone) if plan.other_version_until else "earlier"
+    who = _count(plan.other_version, "recipient")
+    if changed:
+        click.echo(f"{who} got an earlier version of the e-mail (until {last}); the rest get this build (--changed)")
+        return
+    issue_file = ctx.workspace.issues_dir / f"{issue_id}.yaml"
+    raise NewsletterError(
+        f"the e-mail of this build differs from the one {who} got (the last at {last}): {issue_file}, "
+        "the settings or the templates changed since this send began. To mail the rest this version (a "
+        f"correction), run `newsletter send {issue_id} --changed`; to mail them what the others got, put the "
+        f"issue file back as it was sent (e.g. `git checkout {issue_file.relative_to(ctx.workspace.root)}` if "
+        f"it was committed) and run `newsletter build {issue_id}`"
+    )
+
+
 def _plan_line(issue_id: str, plan, ctx_timezone: str) -> str:
     """What a send is about to do, in one line: new, pending and to-retry recipients (and unknown ones skipped)."""
     who = f" with tag {plan.tag}" if plan.tag else ""
@@ -2132,7 +2169,9 @@ def _plan_line(issue_id: str, plan, ctx_timezone: str) -> str:
     return line
 
 
-def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json) -> None:
+def _check_send_options(
+    status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed=False
+) -> None:
     """Refuse options that mean nothing in the form of `send` given, rather than ignore them (exit 2)."""
     options = {
         "--to": to_address,
@@ -2140,6 +2179,7 @@ def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, ret
         "--attach-pdf": attach_pdf,
         "--resend-unknown": resend_unknown,
         "--retry-failed": retry_failed,
+        "--changed": changed,
     }
     if status:
         given = [name for name, value in options.items() if value]
@@ -2162,7 +2202,7 @@ def _check_send_options(status, to_address, tag, attach_pdf, resend_unknown, ret
                 f"--to '{to_address}' is no e-mail address ({why}): give the one the test copy goes to"
             ) from None
     if to_address:
-        given = [name for name in ("--tag", "--resend-unknown", "--retry-failed") if options[name]]
+        given = [name for name in ("--tag", "--resend-unknown", "--retry-failed", "--changed") if options[name]]
         if given:
             raise UsageError(f"{', '.join(given)}: not with --to (a test copy goes to one address and records nothing)")
 

@@ -6,6 +6,7 @@ import email
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -596,3 +597,66 @@ def test_a_build_waits_for_another_build_of_the_same_issue_instead_of_removing_i
     worker.join(timeout=60)
     assert results and results[0].exit_code == 0, results[0].output if results else "no result"
     assert (build_dir / "email.html").exists()
+
+
+def test_a_send_resumed_after_the_issue_changed_says_so_and_mails_the_rest_only_with_changed(workspace, smtp):
+    """Half the list mailed, then a word of the issue corrected and the issue rebuilt: the next run does not
+    mail the rest another text unremarked. It refuses, naming both ways on; with --changed it sends, and
+    `send status` tells how many got which version."""
+    mailing_workspace(workspace, smtp.port, 4)
+    first = invoke(workspace, "send", "2024-q2", "--tag", "helse", "--yes")  # persons 1 and 3
+    assert first.exit_code == 0, first.output
+    issue_file = workspace / "issues" / "2024-q2.yaml"
+    issue_file.write_text(
+        issue_file.read_text(encoding="utf-8").replace("strukturert utviklingsarbeid", "strukturert endringsarbeid"),
+        encoding="utf-8",
+    )
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    refused = invoke(workspace, "send", "2024-q2", "--yes")
+    assert refused.exit_code == 1
+    message = " ".join(refused.stderr.split())
+    assert "the e-mail of this build differs from the one 2 recipients got (the last at " in message
+    assert "run `newsletter send 2024-q2 --changed`" in message
+    assert "`git checkout issues/2024-q2.yaml` if it was committed) and run `newsletter build 2024-q2`" in message
+    assert len(smtp.messages) == 2  # nothing more was mailed
+    with Store(workspace / "var" / "newsletter.db") as store:
+        assert store.send_counts("2024-q2")["pending"] == 0  # nor recorded: the ledger is as the first run left it
+
+    sent = invoke(workspace, "send", "2024-q2", "--yes", "--changed")
+    assert sent.exit_code == 0, sent.output
+    assert "2 recipients got an earlier version of the e-mail (until " in sent.stdout
+    bodies = {rcpt: b"endringsarbeid" in data for rcpt, data in smtp.messages}
+    assert bodies == {
+        "person001@example.org": False,
+        "person003@example.org": False,
+        "person000@example.org": True,
+        "person002@example.org": True,
+    }
+    status = invoke(workspace, "send", "status", "2024-q2").stdout
+    [line] = [line for line in status.splitlines() if line.startswith("versions of the e-mail sent")]
+    assert re.fullmatch(
+        r"versions of the e-mail sent, earliest first: 2 version [0-9a-f]{12} \(last at .+\); "
+        r"2 version [0-9a-f]{12} \(last at .+\)",
+        line,
+    ), line
+    versions = json.loads(invoke(workspace, "send", "status", "2024-q2", "--json").stdout)["versions"]
+    assert [v["recipients"] for v in versions] == [2, 2] and versions[0]["version"] != versions[1]["version"]
+
+
+def test_a_rebuild_of_the_same_issue_is_the_same_version(workspace, smtp):
+    """A build made again from the same file is byte for byte the same e-mail: the rest are mailed without
+    --changed, and status names one version."""
+    mailing_workspace(workspace, smtp.port, 4)
+    assert invoke(workspace, "send", "2024-q2", "--tag", "helse", "--yes").exit_code == 0
+    assert invoke(workspace, "build", "2024-q2", "--format", "email,text").exit_code == 0
+    rest = invoke(workspace, "send", "2024-q2", "--yes")
+    assert rest.exit_code == 0, rest.output
+    assert "earlier version" not in rest.output and len(smtp.messages) == 4
+    assert "versions of the e-mail" not in invoke(workspace, "send", "status", "2024-q2").stdout
+
+
+def test_changed_is_refused_with_a_test_copy_or_status(workspace):
+    copy = invoke(workspace, "send", "2024-q2", "--to", "kari@example.no", "--changed")
+    assert copy.exit_code == 2 and "--changed: not with --to" in copy.output
+    status = invoke(workspace, "send", "status", "2024-q2", "--changed")
+    assert status.exit_code == 2 and "--changed: not with `send status ID`" in status.output

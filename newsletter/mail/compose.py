@@ -50,6 +50,16 @@ class Prepared:
     pdf: bytes | None = None
     pdf_name: str = ""
 
+    @property
+    def version(self) -> str:
+        """A short digest (12 hex digits of SHA-256) of what every recipient reads alike: the subject, both
+        bodies and the PDF when attached. Two builds of one issue file give one version (the build is
+        byte for byte reproducible); an edit that changes a word gives another."""
+        digest = hashlib.sha256()
+        for part in (self.subject.encode(), self.html.encode(), self.text.encode(), self.pdf or b""):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        return digest.hexdigest()[:12]
+
 
 def prepare(issue: Issue, build_dir: Path, site_url: str = "", attach_pdf: bool = False) -> Prepared:
     """Read the built e-mail (and PDF) of an issue; the build must exist (`newsletter build`)."""

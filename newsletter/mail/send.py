@@ -170,6 +170,7 @@ def _set(
     attempts: int | None = None,
     next_at: float | None = None,
     message_id: str | None = None,
+    version: str | None = None,
 ) -> None:
     store.set_send_state(
         issue_id,
@@ -180,6 +181,7 @@ def _set(
         attempts=attempts,
         next_at=next_at,
         message_id=message_id,
+        version=version,
     )
 
 
@@ -688,6 +690,7 @@ class Sender:
                 "sending",
                 attempts=row.attempts + 1,
                 message_id=message_id(run.issue_id, row.email, run.settings),
+                version=run.template.prepared.version,
             )
 
         try:

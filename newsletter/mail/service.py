@@ -111,6 +111,9 @@ class SendStatus:
     counts: dict[str, int]
     undelivered: list[Undelivered]
     running: bool = False  # a run of this ledger holds its send lock now
+    # (version, recipients, last sent UTC) of each version of the e-mail sent, earliest first
+    # (`Store.sent_versions`; version None: sent before versions were recorded)
+    versions: list[tuple[str | None, int, dt.datetime | None]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """A JSON-ready mapping (`send status --json`): issue, counts, the failures (failed, unknown,
@@ -131,6 +134,10 @@ class SendStatus:
             "counts": dict(self.counts),
             "failures": [row(u) for u in self.undelivered if u.state != "pending"],
             "put_back": [row(u) for u in self.undelivered if u.state == "pending"],
+            "versions": [
+                {"version": v, "recipients": n, "last_sent": at.isoformat() if at else None}
+                for v, n, at in self.versions
+            ],
         }
 
 
@@ -154,7 +161,7 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False, var: Path | 
         )
         for email, state, reply in failures(store, ledger)
     ]
-    return SendStatus(ledger, send_counts(store, ledger), undelivered, running)
+    return SendStatus(ledger, send_counts(store, ledger), undelivered, running, store.sent_versions(ledger))
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,10 @@ class SendPlan:
     tag: str | None = None
     waiting: int = 0  # temporarily failed, not due within this run (the backoff has grown past `max_wait`)
     next_retry: dt.datetime | None = None  # the first of those falls due then (UTC)
+    # Recipients already sent (or maybe sent) another version of the e-mail than this run's
+    # (`Prepared.version`): the issue or its build changed since the send began.
+    other_version: int = 0
+    other_version_until: dt.datetime | None = None  # when the last of them was sent (UTC)
 
     @property
     def total(self) -> int:
@@ -204,11 +215,14 @@ def plan_send(
     resend_unknown: bool,
     tag: str | None,
     max_wait: float = MAX_WAIT,
+    version: str | None = None,
 ) -> SendPlan:
     """Count what a run would send to `recipients` (this run's active contacts) without writing anything.
 
     A temporarily failed row due more than `max_wait` seconds from now (what the run waits for) is
-    counted as `waiting`, not as a retry of this run."""
+    counted as `waiting`, not as a retry of this run. With this run's `version` of the e-mail
+    (`Prepared.version`), the recipients sent another one are counted in `other_version` (rows sent
+    before versions were recorded are not: their version is not known)."""
     wanted = {r.email for r in recipients}
     rows = store.ledger_states(ledger)
     in_run = [(email, state) for email, state in rows.items() if tag is None or email in wanted]
@@ -216,6 +230,7 @@ def plan_send(
     # As the run's scheduler sees them: a retry due later than it waits (`max_wait`) is not this run's.
     now = clock.now().timestamp()
     held = store.held_addresses(ledger) & {email for email, _state in in_run}
+    others = [row for row in store.sent_versions(ledger) if version and row[0] not in (None, version)]
     later = [
         at
         for email, _attempts, at in store.queued(ledger, ("temp_failed",))
@@ -233,6 +248,8 @@ def plan_send(
         tag=tag,
         waiting=len(later),
         next_retry=dt.datetime.fromtimestamp(min(later), dt.UTC) if later else None,
+        other_version=sum(count for v, count, _ in others),
+        other_version_until=max((at for _, _, at in others if at is not None), default=None),
     )
 
 
@@ -261,7 +278,7 @@ def send_issue(
     ledger = ledger_id(issue_id, transport)
     with send_lock(var, ledger.replace(":", "-")), storage_errors(store.path):
         recipients = [Recipient(c.email, c.name, c.id) for c in active_recipients(store, tag)]
-        plan = plan_send(store, ledger, recipients, retry, resend_unknown, tag)
+        plan = plan_send(store, ledger, recipients, retry, resend_unknown, tag, version=prepared.version)
         if before is not None:
             before(plan)
         frozen = freeze_recipients(store, ledger, recipients, clock.now())

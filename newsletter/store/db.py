@@ -272,6 +272,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         reason TEXT NOT NULL
     )
     """,
+    # 9: which version of the e-mail each recipient was sent (`Prepared.version`), so a send resumed after
+    # the issue changed says so instead of mailing the rest another text unremarked
+    """
+    ALTER TABLE sends ADD COLUMN version TEXT
+    """,
 )
 
 

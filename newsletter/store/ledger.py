@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from newsletter.models import SEND_STATES, SendState
-from newsletter.store.db import Database, stamp, stamp_epoch, to_epoch
+from newsletter.store.db import Database, stamp, stamp_epoch, to_datetime, to_epoch
 
 
 class LedgerStore(Database):
@@ -117,26 +117,41 @@ class LedgerStore(Database):
         attempts: int | None = None,
         next_at: float | None = None,
         message_id: str | None = None,
+        version: str | None = None,
     ) -> None:
-        """Move one row to `state`; `reply`, `attempts` and `message_id` change only when given.
+        """Move one row to `state`; `reply`, `attempts`, `message_id` and `version` change only when given.
 
         `next_at` (epoch seconds, the scheduler's unit; stored as every timestamp is) is when a
         temp_failed row is due again; None clears it.
         """
         self.db.execute(
             "UPDATE sends SET state = ?, last_reply = coalesce(?, last_reply), attempts = coalesce(?, attempts), "
-            "next_attempt_at = ?, message_id = coalesce(?, message_id), updated_at = ? WHERE issue = ? AND email = ?",
+            "next_attempt_at = ?, message_id = coalesce(?, message_id), version = coalesce(?, version), updated_at = ? "
+            "WHERE issue = ? AND email = ?",
             (
                 state,
                 reply,
                 attempts,
                 stamp_epoch(next_at),
                 message_id,
+                version,
                 stamp(now),
                 issue,
                 email,
             ),
         )
+
+    def sent_versions(self, issue: str) -> list[tuple[str | None, int, dt.datetime | None]]:
+        """(version, recipients, when the last of them was sent) of each version of the e-mail the
+        ledger of `issue` has sent or may have sent (`sent`, `sending`, `unknown`), the earliest first.
+
+        The version is None for rows sent before versions were recorded (schema 9)."""
+        rows = self.db.execute(
+            "SELECT version, count(*), max(updated_at), min(updated_at) FROM sends WHERE issue = ? "
+            "AND state IN ('sent', 'sending', 'unknown') GROUP BY version ORDER BY min(updated_at)",
+            (issue,),
+        ).fetchall()
+        return [(version, int(count), to_datetime(last)) for version, count, last, _first in rows]
 
     def recipient_standing(self, issue: str, email: str) -> tuple[int | None, str | None] | None:
         """(contact id, that contact's status now) of a ledger row; None when there is no such row.
