@@ -596,7 +596,9 @@ def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspac
     end = text.index("\n", text.index("\n  ", start) + 1)
     while text[end + 1 : end + 3] == "  ":  # the folded intro's other lines
         end = text.index("\n", end + 1)
-    path.write_text(text[:start] + "intro: ''" + text[end:], encoding="utf-8")
+    # And an entry dated after the issue went out (1 July): a second warning.
+    rest = text[end:].replace("      date: 2024-07-01\n", "      date: 2024-07-09\n")
+    path.write_text(text[:start] + "intro: ''" + rest, encoding="utf-8")
     intro_line = text[:start].count("\n") + 1
     result = invoke(workspace, "build", "2024-q2", "--format", "text")
     assert result.exit_code == 0, result.output
@@ -607,7 +609,7 @@ def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspac
         f"warning: {path}, line {intro_line}: intro: no intro: write the few sentences that open the issue (`intro`)"
     )
     assert warnings[1].endswith(
-        ": date: international:18 is dated 2024-07-01, outside april–juni 2024: correct its `date`, or, if it "
+        ": date: international:18 is dated 2024-07-09, outside april–juni 2024: correct its `date`, or, if it "
         "belongs to another issue, take the entry out (`newsletter issue remove 2024-q2 international:18 --undecided`)"
     )
     # Many warnings would hide the build's own lines: then one line counts them.

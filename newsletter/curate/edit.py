@@ -1462,6 +1462,10 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         problems.append(Problem("warning", f"{where} {message}".strip(), path, line, name, where or None))
 
     first, last = quarter_bounds(issue_id) if issue.id == issue_id else (None, None)
+    # What came out between the quarter's end and the day the issue goes out is news the issue may still
+    # tell (an issue of 1 July telling of a presidency taken over that day): an entry or item of those
+    # days is not outside it.
+    latest = max(last, issue.published) if last and issue.published else last
     for name in ("title", "audience", "intro"):
         if name in document.data:
             invisible(getattr(issue, name), name)
@@ -1543,7 +1547,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                     "text",
                 )
         for item in cited:
-            if first and last and item.published and not first <= item.published <= last:
+            if first and latest and item.published and not first <= item.published <= latest:
                 if there := cited_elsewhere(curation, issue_id, [item.id]).get(item.id):
                     # Filed where it belongs too: taken out here, it stays that issue's pick.
                     advice = f"{', '.join(there)} cites it too: if it belongs there, {drop_item(where, entry, item.id)}"
@@ -1560,7 +1564,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         for name in ("heading", "title", "text"):
             invisible(getattr(entry, name), name, entry, where)
             cut_by_comment(node, name, where)
-        if first and entry.date and not first <= entry.date <= last:
+        if first and latest and entry.date and not first <= entry.date <= latest:
             say(
                 "warning",
                 f"is dated {entry.date.isoformat()}, outside {issue.period}: correct its `date`, or, if it belongs "
