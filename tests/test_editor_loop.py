@@ -437,7 +437,7 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
         ("warning", line("heading: Finland"), "international:1", "title", "international:1 under 'Finland' has no title: write its `title`"),
         ("error", line("rapport.pdf"), "international:1", "text", "international:1 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
         ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or, if it belongs to another issue, take the entry out ({remove} events:1 --undecided`)"),
-        ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
+        ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or, if this issue has none, take the line `highlights: []` out of the file"),
         ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
         ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
     ]  # fmt: skip
@@ -450,9 +450,9 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
         ("norway:3", "norway:3 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
         ("international:3", "international:3 under 'Finland' has no title: write its `title`"),
         ("international:3", "international:3 links to 'rapport.pdf', which is no http(s) or mailto address: write the page's full https:// address in its `text`"),
-        (None, "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or leave it empty"),
-        (None, "section 'kom' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section kom`), or leave it empty"),
-        (None, "section 'events' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section events`), or leave it empty"),
+        (None, "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or, if this issue has none, take the line `highlights: []` out of the file"),
+        (None, "section 'kom' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section kom`), or, if this issue has none, take the line `kom: []` out of the file"),
+        (None, "section 'events' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section events`), or, if this issue has none, take the line `events: []` out of the file"),
     ]  # fmt: skip
     headings = [(e["heading"], e["title"]) for e in outline(desk.root)["sections"]["international"]]
     assert headings == [("UNODC", "A"), ("UNODC", "B"), ("Finland", "")]  # the run moved up in its own order

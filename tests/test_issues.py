@@ -1670,3 +1670,12 @@ def test_an_address_broken_over_two_lines_is_named_as_such(desk):
 def test_an_entry_dated_after_the_quarter_but_by_the_issues_publication_is_not_outside_it(desk):
     """An issue published on 5 July may tell of what happened on 1 July (the 2024 sample does)."""
     assert not [p for p in desk.check(changed("      date: 2024-06-27", "      date: 2024-07-05")) if p.field == "date"]
+
+
+def test_an_empty_section_is_a_reminder_and_one_left_out_of_the_file_is_none_this_time(desk):
+    """`events: []` (as `issue new` writes it) reminds the editor; taken out of the file, the editor has said
+    the issue has none, and no check or build repeats it."""
+    events = CLEAN[CLEAN.index("  events:\n") : CLEAN.index("intro:")]
+    problem = only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty")
+    assert problem.message.endswith("or, if this issue has none, take the line `events: []` out of the file")
+    assert desk.check(CLEAN.replace(events, "")) == []
