@@ -249,9 +249,11 @@ def search(served: str, work: Path, query: str = "", **filters: str) -> tuple[No
     status, hits = dom.by_id("status"), dom.by_id("hits")
     assert status is not None and hits is not None
     text = status.text().strip()
-    match = re.fullmatch(r"(\d+) treff", text)
+    match = re.fullmatch(r"(\d+) treff(?:, viser (\d+))?", text)
     assert match or text == "Ingen treff.", f"#status for {query!r} {filters}: {text!r}"
     total = int(match[1]) if match else 0
+    if match:  # "52 treff, viser 20" while there are more to show
+        assert (match[2] is not None) == (total > 20) and int(match[2] or total) == min(total, 20), text
     items = hits.elements()
     assert all(item.tag == "li" for item in items), [item.tag for item in items]
     assert len(items) == min(total, 20), f"{total} treff but {len(items)} <li> in #hits"
@@ -333,12 +335,168 @@ def test_search_survives_a_hostile_query_and_injects_nothing(served, tmp_path):
     status, hits = dom.by_id("status"), dom.by_id("hits")
     assert status is not None and hits is not None
     text = status.text().strip()
-    assert text == "Ingen treff." or re.fullmatch(r"\d+ treff", text), f"#status after a hostile query: {text!r}"
+    assert text == "Ingen treff." or re.fullmatch(r"\d+ treff(, viser \d+)?", text), (
+        f"#status after a hostile query: {text!r}"
+    )
     # Nothing new outside the hit list; inside it, only the hit markup sok.js builds.
     assert tags_outside(dom, "hits") == tags_outside(baseline, "hits"), "the query changed elements outside #hits"
     assert {n.tag for n in hits.iter()} <= {"li", "h3", "a", "p", "mark"}
     assert not any("alert(1)" in s.text() for s in dom.iter("script"))
     assert not any(name.startswith("on") for n in dom.iter() for name in n.attrs)
+
+
+# Once the first hits are listed: press "Vis flere treff" until it hides, noting after each batch what #status
+# says and where the keyboard is; and how wide the page is. Written into #probe as JSON, for --dump-dom.
+PROBE = """<script>
+(function wait(tries) {
+  var hits = document.getElementById("hits"), more = document.getElementById("more"), notes = [];
+  if (hits.getAttribute("aria-busy") !== "false" && tries < 400) { setTimeout(function () { wait(tries + 1); }, 50); return; }
+  function write() {
+    var probe = document.createElement("pre");
+    probe.id = "probe";
+    probe.textContent = JSON.stringify({notes: notes, width: document.documentElement.scrollWidth,
+                                        viewport: window.innerWidth});
+    document.body.appendChild(probe);
+  }
+  function press() {
+    if (more.hidden || notes.length > 10) { write(); return; }
+    var before = hits.children.length;
+    more.focus();
+    more.click();
+    (function settled(n) {
+      if (hits.children.length === before && n < 200) { setTimeout(function () { settled(n + 1); }, 50); return; }
+      setTimeout(function () {
+        var active = document.activeElement;
+        notes.push({status: document.getElementById("status").textContent, hits: hits.children.length,
+                    active: active.tagName, inHits: hits.contains(active), hidden: more.hidden});
+        press();
+      }, 50);
+    })(0);
+  }
+  press();
+})(0);
+</script>
+"""
+
+
+def probe(site: Path, served: str, work: Path, query: str, window: str) -> dict:
+    page = site / "sok-probe.html"
+    markup = held((site / "sok.html").read_text(encoding="utf-8"))
+    end = markup.rfind("</body>")
+    page.write_text(markup[:end] + PROBE + markup[end:], encoding="utf-8")
+    out, console, stderr = run_chromium(
+        search_url(served, query, page="sok-probe.html"),
+        work,
+        "--virtual-time-budget=30000",
+        "--dump-dom",
+        window=window,
+    )
+    assert console == [] and "Uncaught" not in stderr, (console, stderr[-2000:])
+    found = parse(out).by_id("probe")
+    assert found is not None, f"the probe wrote nothing:\n{stderr[-2000:]}"
+    return json.loads(html_lib.unescape(found.text()))
+
+
+def test_more_hits_keep_the_keyboard_on_the_new_hits_and_say_how_many_are_shown(site, served, tmp_path):
+    """Each press of "Vis flere treff" moves the focus to the first new hit (the button hides after the last
+    batch: focus on it would fall to <body>) and #status, which is aria-live, says how many are shown."""
+    result = probe(site, served, tmp_path, "menneskehandel", "1280,1600")
+    notes = result["notes"]
+    assert notes, "no more than 20 hits for 'menneskehandel': the test needs a query with more"
+    total = int(notes[0]["status"].split()[0])
+    assert total > 20
+    for n, note in enumerate(notes, 2):
+        shown = min(total, 20 * n)
+        assert note["hits"] == shown
+        assert note["status"] == (f"{total} treff, viser {shown}" if shown < total else f"{total} treff")
+        assert note["active"] == "A" and note["inHits"], note
+    assert notes[-1]["hidden"]
+
+
+# The search page in a frame 320 px wide (headless Chromium's window is at least 500 px): once its hits are
+# listed, how wide its content is. Written into #frame-width, for --dump-dom.
+FRAME = """<!DOCTYPE html><html lang="nb"><head><meta charset="utf-8"><title>frame</title></head><body>
+<iframe id="frame" title="søk" src="{src}" style="width:320px;height:800px;border:0"></iframe>
+<script>
+(function wait(tries) {{
+  var doc = document.getElementById("frame").contentDocument, hits = doc && doc.getElementById("hits");
+  if ((!hits || hits.getAttribute("aria-busy") !== "false") && tries < 400) {{
+    setTimeout(function () {{ wait(tries + 1); }}, 50); return;
+  }}
+  var out = document.createElement("pre");
+  out.id = "frame-width";
+  out.textContent = JSON.stringify({{width: doc.documentElement.scrollWidth, viewport: doc.documentElement.clientWidth}});
+  document.body.appendChild(out);
+}})(0);
+</script></body></html>
+"""
+
+
+@pytest.mark.parametrize("query", ["", "menneskehandel"], ids=["empty", "hits"])
+def test_search_page_does_not_scroll_sideways_on_a_phone(site, served, tmp_path, query):
+    """At 320 px (a phone, or 1280 px zoomed to 400 %) the page is no wider than the screen (WCAG 1.4.10),
+    though the section filter's longest option is wider."""
+    src = search_url(served, query).removeprefix(served)
+    (site / "sok-frame.html").write_text(FRAME.format(src=src), encoding="utf-8")
+    dom, console, stderr = dump_dom(served + "sok-frame.html", tmp_path, budget_ms=15000)
+    assert console == [] and "Uncaught" not in stderr, (console, stderr[-2000:])
+    found = dom.by_id("frame-width")
+    assert found is not None, f"the frame's width was not written:\n{stderr[-2000:]}"
+    result = json.loads(html_lib.unescape(found.text()))
+    assert result["width"] <= result["viewport"] == 320, result
+
+
+# Every link, field and button focused in turn: its outline's colour against the background it stands on (the
+# nearest ancestor's that is not transparent), as WCAG's contrast ratio. Written into #focus-contrast.
+FOCUS = """<script>
+(function () {
+  function rgb(text) { var m = text.match(/[\\d.]+/g).map(Number); return m.length > 3 && m[3] === 0 ? null : m; }
+  function luminance(c) {
+    var v = c.slice(0, 3).map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  }
+  function background(node) {
+    for (; node && node.nodeType === 1; node = node.parentNode) {
+      var c = rgb(getComputedStyle(node).backgroundColor);
+      if (c) { return c; }
+    }
+    return [255, 255, 255];
+  }
+  var out = [];
+  document.querySelectorAll("a[href], input, select, button").forEach(function (el) {
+    el.focus();
+    if (document.activeElement !== el) { return; }
+    var style = getComputedStyle(el), ring = rgb(style.outlineColor), back = background(el.parentNode);
+    var a = luminance(ring || back), b = luminance(back);
+    out.push({what: el.tagName + " " + (el.textContent || el.id).trim().slice(0, 40), style: style.outlineStyle,
+              ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)});
+  });
+  var pre = document.createElement("pre");
+  pre.id = "focus-contrast";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+@pytest.mark.parametrize("page", ["index.html", "sok.html", "organisasjoner/index.html", f"{ISSUE}/index.html"])
+def test_every_focus_ring_of_the_archive_stands_out_from_its_background(site, tmp_path, page):
+    """WCAG 1.4.11: a focus indicator has 3:1 against what is next to it; the masthead's link sits on navy."""
+    source = site / page
+    copy = source.with_name(f"focus-{source.name}")
+    markup = source.read_text(encoding="utf-8")
+    end = markup.rfind("</body>")
+    copy.write_text(markup[:end] + FOCUS + markup[end:], encoding="utf-8")
+    dom, _console, stderr = dump_dom(copy.resolve().as_uri(), tmp_path)
+    found = dom.by_id("focus-contrast")
+    assert found is not None, stderr[-2000:]
+    rings = json.loads(html_lib.unescape(found.text()))
+    assert rings, "no focusable element"
+    if page != f"{ISSUE}/index.html":  # the archive's own pages have the masthead's link, on navy
+        assert any(r["what"].startswith("A Nyhetsbrev fra KOM") for r in rings), rings
+    faint = [r for r in rings if r["style"] == "none" or r["ratio"] < 3]
+    assert faint == [], faint
 
 
 def test_search_page_from_disk_says_the_search_needs_a_web_server(site, tmp_path):

@@ -58,10 +58,15 @@
     history.replaceState(null, "", search ? "?" + search : window.location.pathname);
   }
 
-  function showMore() {
-    var batch = results.slice(shown, shown + PAGE);
+  function counted() {
+    // Said in #status (aria-live), so a screen reader hears that more hits came, not only the first count.
+    status.textContent = !results.length ? "Ingen treff." :
+      shown < results.length ? results.length + " treff, viser " + shown : results.length + " treff";
+  }
+
+  function showMore(event) {
+    var batch = results.slice(shown, shown + PAGE), first = null;
     shown += batch.length;
-    more.hidden = shown >= results.length;
     return Promise.all(batch.map(function (r) { return r.data(); })).then(function (hits) {
       hits.forEach(function (hit) {
         var meta = hit.meta || {}, item = document.createElement("li"), h = document.createElement("h3"),
@@ -73,7 +78,13 @@
         where.textContent = [meta.periode, meta.seksjon, meta.overskrift].filter(Boolean).join(" · ");
         item.appendChild(h); item.appendChild(where); item.appendChild(excerpt(hit.excerpt || ""));
         list.appendChild(item);
+        first = first || a;
       });
+      counted();
+      more.hidden = shown >= results.length;
+      // Asked for by the button: the keyboard goes on at the first new hit, not lost to <body> once the
+      // button hides after the last batch (WCAG 2.4.3).
+      if (event && first) { first.focus(); }
     });
   }
 
@@ -91,7 +102,6 @@
     return pagefind.search(query ? toIndex(query) : null, options).then(function (search) {
       if (ticket !== latest) { return; }  // a later query has started
       results = search.results; shown = 0; list.textContent = "";
-      status.textContent = results.length ? results.length + " treff" : "Ingen treff.";
       more.hidden = true;
       return showMore().then(function () { if (ticket === latest) { done(); } });
     });
