@@ -580,6 +580,21 @@ def test_search_index(archive):
     assert not [name for name in published if "-ui" in name or "highlight" in name or "worker" in name]
 
 
+def test_summaries_drop_words_that_only_pointed_at_a_link_and_keep_list_items_apart():
+    """On an organisation page the entry's text has no links: "se her" would point at nothing, and a list's
+    items ran together ("Tyskland, se her Finland, se her")."""
+    from newsletter.render import markdown
+
+    text = (
+        "GRETA publiserte rapporter om fire land:\n\n- Tyskland, se [her](https://a.no/1)\n"
+        "- Finland (se [her](https://a.no/2))\n\nMer om møtet finner du [her](https://a.no/3). "
+        "Les [rapporten](https://a.no/4), eller [les mer](https://a.no/5)."
+    )
+    assert markdown.to_words(text) == (
+        "GRETA publiserte rapporter om fire land: Tyskland; Finland. Mer om møtet finner du. Les rapporten."
+    )
+
+
 def test_search_documents_leave_addresses_out():
     """The records come from the entries' words (markdown.to_words): links as their text, bare addresses gone."""
     from newsletter.render import markdown
@@ -587,7 +602,7 @@ def test_search_documents_leave_addresses_out():
     assert markdown.to_words("Se [rapporten](https://www.fafo.no/r) og <https://a.no/b>, eller www.udi.no.") == (
         "Se rapporten og eller"
     )
-    assert markdown.to_words("Skriv til [oss](mailto:kom@example.no).\n\n- ett\n- **to**") == "Skriv til oss. ett to"
+    assert markdown.to_words("Skriv til [oss](mailto:kom@example.no).\n\n- ett\n- **to**") == "Skriv til oss. ett; to"
     # A soft hyphen would keep "menneskehandel" from finding the word; an invisible character is no word either.
     assert (
         markdown.to_words("Om menneske\u00adhandel\u200b og \u202e[tiltak](https://a.no)")

@@ -480,16 +480,45 @@ def to_text(
 _ADDRESS_WORD = re.compile(r"^[(<\[]*(?:[a-z][a-z0-9+.-]*://|www\.)\S*$", re.IGNORECASE)
 
 
+# A link's words that only point at it ("se [her](…)", "[les mer](…)"): with the link gone, they point at nothing.
+_POINTER_LABELS = frozenset(
+    {"her", "se her", "les her", "les mer", "les mer her", "mer", "lenke", "denne lenken", "here"}
+)
+# What leads up to such a link in the text before it: ", se" of "Tyskland, se [her](…)", ", eller" of
+# ", eller [les mer](…)".
+_POINTER_LEAD = re.compile(
+    r"[,;]?\s*(?:\b(?:og|eller)\s+)?(?:\b(?:se|les(?: mer)?(?: om (?:dette|det))?)\s*)?$", re.IGNORECASE
+)
+_EMPTY_PARENS = re.compile(r"\(\s*\)")  # "(se [her](…))" once its pointer went
+_SPACE_BEFORE_MARK = re.compile(r"\s+([.,;:!?)])")
+
+
 def to_words(text: str) -> str:
     """The words of Markdown on one line, without an address: links as their text alone, bare addresses dropped.
 
     For the archive's listings and its search index, where an entry is read (and found) by its words:
-    "se [her](https://…)" → "se her", and "https" matches nothing. Soft hyphens go too, so that
-    "menneskehandel" finds a word the editor marked where it may break.
+    "Rapporten [Decoding …](https://…)" → "Rapporten Decoding …", and "https" matches nothing. A link
+    whose words only point at it ("se [her](…)", "les mer") goes with them: without the link they would
+    point at nothing. A list's items are kept apart by "; " ("fire land: Tyskland; Finland"), not run
+    together. Soft hyphens go too, so that "menneskehandel" finds a word the editor marked where it may break.
     """
-    inline = [t for t in parse((text or "").replace(SOFT_HYPHEN, "")) if t.type == "inline"]
-    runs = [_inline_text(t.children or [], None, addresses=False) for t in inline]
-    return " ".join(word for word in " ".join(runs).split() if not _ADDRESS_WORD.match(word))
+    runs: list[tuple[str, bool]] = []  # (words, in a list item)
+    depth = 0
+    for token in parse((text or "").replace(SOFT_HYPHEN, "")):
+        depth += {"list_item_open": 1, "list_item_close": -1}.get(token.type, 0)
+        if token.type == "inline":
+            words = _inline_text(token.children or [], None, addresses=False)
+            words = " ".join(word for word in words.split() if not _ADDRESS_WORD.match(word))
+            if words:
+                runs.append((words, depth > 0))
+    out = ""
+    for n, (words, listed) in enumerate(runs):
+        if n and out.endswith((".", "!", "?", ";", ":")):
+            out += " "
+        elif n:  # a run that does not end its sentence: "; " between a list's items, else a full stop
+            out += "; " if listed and runs[n - 1][1] else ". "
+        out += words
+    return " ".join(_SPACE_BEFORE_MARK.sub(r"\1", _EMPTY_PARENS.sub("", out)).split())
 
 
 def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, addresses: bool = True) -> str:
@@ -505,7 +534,10 @@ def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, add
             label_start = len(parts)
         elif child.type == "link_close":
             if not addresses:
-                pass
+                if " ".join("".join(parts[label_start:]).split()).lower() in _POINTER_LABELS:
+                    del parts[label_start:]
+                    if parts:
+                        parts[-1] = _POINTER_LEAD.sub("", parts[-1])
             elif href and href.lower().startswith("mailto:"):
                 address = href[len("mailto:") :]
                 if "".join(parts[label_start:]).strip() not in (address, href):
