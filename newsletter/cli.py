@@ -2098,7 +2098,12 @@ def send(
         click.echo(f"{row.state} {row.email}: {row.reply}{now}", err=True)
     if len(shown) > 20:
         click.echo(f"… and {len(shown) - 20} more", err=True)
-    open_failed = sum(1 for row in outcome.undelivered if row.state == "failed" and row.email not in gone)
+    # A recipient skipped (removed, erased, unsubscribed or bounced after the send began) is settled too.
+    open_failed = sum(
+        1
+        for row in outcome.undelivered
+        if row.state == "failed" and row.email not in gone and not row.reply.startswith("skipped:")
+    )
     if open_failed or counts["temp_failed"]:
         click.echo(
             f"see `newsletter send status {issue_id}`; temporarily failed recipients are tried again by the next "
@@ -2107,9 +2112,9 @@ def send(
         )
     if counts["failed"] > open_failed:
         click.echo(
-            f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced or unsubscribed (the contact "
-            "list says so now): settled, nothing to retry (`newsletter contacts reactivate ADDR` if a bounce was "
-            "wrong)",
+            f"{_count(counts['failed'] - open_failed, 'failed recipient')} bounced, unsubscribed or removed (the "
+            "contact list says so now): settled, nothing to retry (`newsletter contacts reactivate ADDR` if a "
+            "bounce was wrong)",
             err=True,
         )
     if counts["unknown"]:

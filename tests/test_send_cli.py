@@ -660,3 +660,45 @@ def test_changed_is_refused_with_a_test_copy_or_status(workspace):
     assert copy.exit_code == 2 and "--changed: not with --to" in copy.output
     status = invoke(workspace, "send", "status", "2024-q2", "--changed")
     assert status.exit_code == 2 and "--changed: not with `send status ID`" in status.output
+
+
+def test_a_contact_removed_mid_send_is_not_mailed_though_a_contact_added_since_would_take_its_id(workspace, smtp):
+    """SQLite gives a new row the largest id plus one: removing the newest contact and adding another
+    gave the new one the removed one's id, and the ledger's row of the removed address read as the new,
+    active contact's and was mailed. Ids are never given twice now, and a row whose contact has another
+    address is the removed contact's."""
+    mailing_workspace(workspace, smtp.port, 0, mail="max_outage: 0.5\nretry_base: 0.01")
+    for address in ("a@example.org", "b@example.org"):
+        assert invoke(workspace, "contacts", "add", address).exit_code == 0
+    smtp.down_after = 0  # the server goes away at once: both stay pending in the ledger
+    assert invoke(workspace, "send", "2024-q2", "--yes").exit_code == 1
+    with Store(workspace / "var" / "newsletter.db") as store:
+        assert store.send_counts("2024-q2")["pending"] == 2
+    assert invoke(workspace, "contacts", "remove", "b@example.org").exit_code == 0
+    assert invoke(workspace, "contacts", "add", "c@example.org").exit_code == 0
+    smtp.down_after = None
+    result = invoke(workspace, "send", "2024-q2", "--yes")
+    assert result.exit_code == 0, result.output
+    assert sorted(smtp.copies()) == ["a@example.org", "c@example.org"]
+    with Store(workspace / "var" / "newsletter.db") as store:
+        ids = dict(store.db.execute("SELECT email, contact_id FROM sends WHERE issue = '2024-q2'").fetchall())
+        assert len(set(ids.values())) == 3, ids  # b's id was not given to c
+        assert store.ledger_states("2024-q2")["b@example.org"] == "failed"
+    assert "failed b@example.org: skipped: removed from the contact list after the send started" in result.stderr
+    assert "see `newsletter send status" not in result.stderr  # nothing to retry: settled
+
+
+def test_a_store_whose_ids_were_given_twice_still_skips_the_removed_address(workspace, smtp):
+    """A store from before schema 10 may already hold a ledger row under an id another contact has now:
+    the row's address is not that contact's, so it is the removed one's, and not mailed."""
+    mailing_workspace(workspace, smtp.port, 0)
+    assert invoke(workspace, "contacts", "add", "c@example.org").exit_code == 0
+    with Store(workspace / "var" / "newsletter.db") as store:
+        (contact_id,) = store.db.execute("SELECT id FROM contacts WHERE email = 'c@example.org'").fetchone()
+        store.db.execute(
+            "INSERT INTO sends (issue, email, contact_id, position, state) VALUES ('2024-q2', 'b@example.org', ?, 0, "
+            "'pending')",
+            (contact_id,),
+        )
+    assert invoke(workspace, "send", "2024-q2", "--yes").exit_code == 0
+    assert sorted(smtp.copies()) == ["c@example.org"]

@@ -455,7 +455,7 @@ def test_a_recipient_bounced_in_the_run_is_settled_and_the_next_send_exits_0(mai
     first = send(mailroom)
     assert first.exit_code == 1, first.output  # this run had a failure
     assert "(the contact is bounced now)" in first.stderr
-    assert "1 failed recipient bounced or unsubscribed (the contact list says so now): settled" in first.stderr
+    assert "1 failed recipient bounced, unsubscribed or removed (the contact list says so now): settled" in first.stderr
     assert "--retry-failed" not in first.stderr
     again = send(mailroom)
     assert again.exit_code == 0, again.output

@@ -193,7 +193,9 @@ def _no_longer_wanted(store: Store, issue_id: str, email: str) -> str | None:
     standing = store.recipient_standing(issue_id, email)
     if standing is None or standing[0] is None:
         return None
-    if standing[1] is None:
+    # The contact the row was frozen for, still there with this address: a contact row of another address
+    # under the id (a store whose ids were given twice, before schema 10) is not that contact.
+    if standing[1] is None or standing[2] is None or standing[2].lower() != email.lower():
         return "skipped: removed from the contact list after the send started"
     if standing[1] != "active":
         return f"skipped: {standing[1]} after the send started"
@@ -251,6 +253,9 @@ class SendReport:
     temp_failed: int = 0
     failed: int = 0
     unknown: int = 0
+    # Not mailed after all: removed, erased, unsubscribed or bounced since the send began (their rows are
+    # `failed`, with why); no failure of the run.
+    skipped: int = 0
     skipped_unknown: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -325,7 +330,7 @@ class Queued:
 Verdict = Literal[
     "accepted", "skipped", "deferred", "paused", "refused", "missed", "oversize", "stopped", "rejected", "unknown"
 ]
-Tally = Literal["sent", "temp_failed", "failed", "unknown"]
+Tally = Literal["sent", "temp_failed", "failed", "unknown", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -741,7 +746,7 @@ class Sender:
                 run.tally("sent")
             case "skipped":
                 self.ledger.set(email, "failed", reply=delivery.reply)
-                run.tally("failed")
+                run.tally("skipped")
             case "paused":
                 if delivery.data_started:  # a 421 after the data: not accepted, and not this recipient's fault
                     self.ledger.set(email, "pending", reply=delivery.reply, attempts=attempts)

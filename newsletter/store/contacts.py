@@ -59,13 +59,23 @@ class ContactStore(Database):
         """Store a new contact under its address key as given (no merging, no checks); returns its id.
 
         A contact that is not active gets `now` as the time its status changed.
-        Raises sqlite3.IntegrityError when the key is taken.
+        Raises sqlite3.IntegrityError when the key is taken. The id is one never given before, not even
+        to a contact removed since (table `contact_ids`): the send ledger and the history of changes
+        name contacts by id, and a removed contact's rows must not become a new contact's.
         """
         added = stamp(now)
-        cursor = self.db.execute(
-            "INSERT INTO contacts (email, email_key, name, organisation, tags, legal_basis, consent_source, "
-            "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.transaction():
+            self.db.execute("UPDATE contact_ids SET last = max(last, coalesce((SELECT max(id) FROM contacts), 0)) + 1")
+            new_id = int(self.db.execute("SELECT last FROM contact_ids").fetchone()[0])
+            self._insert_contact(new_id, contact, key, added)
+        return new_id
+
+    def _insert_contact(self, new_id: int, contact: Contact, key: str, added: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO contacts (id, email, email_key, name, organisation, tags, legal_basis, consent_source, "
+            "consent_date, status, status_changed_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                new_id,
                 contact.email,
                 key,
                 contact.name,
@@ -79,7 +89,6 @@ class ContactStore(Database):
                 added,
             ),
         )
-        return int(cursor.lastrowid or 0)
 
     def update_contact(self, contact_id: int, **changes: object) -> None:
         """Set some columns of a contact (names in CONTACT_COLUMNS; tags a tuple, dates date/datetime).

@@ -277,6 +277,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE sends ADD COLUMN version TEXT
     """,
+    # 10: the last contact id given, so an id is never given twice: SQLite gives a new row the largest id
+    # plus one, which is a removed contact's when that was the largest, and the send ledger's row of the
+    # removed address then read as the new contact's, active, and was mailed. Seeded with every id in use.
+    """
+    CREATE TABLE contact_ids (last INTEGER NOT NULL);
+    INSERT INTO contact_ids (last) SELECT max(
+        coalesce((SELECT max(id) FROM contacts), 0),
+        coalesce((SELECT max(contact_id) FROM sends), 0),
+        coalesce((SELECT max(contact_id) FROM contact_changes), 0)
+    )
+    """,
 )
 
 

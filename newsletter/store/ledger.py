@@ -153,17 +153,18 @@ class LedgerStore(Database):
         ).fetchall()
         return [(version, int(count), to_datetime(last)) for version, count, last, _first in rows]
 
-    def recipient_standing(self, issue: str, email: str) -> tuple[int | None, str | None] | None:
-        """(contact id, that contact's status now) of a ledger row; None when there is no such row.
+    def recipient_standing(self, issue: str, email: str) -> tuple[int | None, str | None, str | None] | None:
+        """(contact id, that contact's status now, its address now) of a ledger row; None when there is no
+        such row.
 
-        The status is None when the contact row is gone (removed after the send started).
+        The status and the address are None when the contact row is gone (removed after the send started).
         """
         row = self.db.execute(
-            "SELECT s.contact_id, c.status FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+            "SELECT s.contact_id, c.status, c.email FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
             "WHERE s.issue = ? AND s.email = ?",
             (issue, email),
         ).fetchone()
-        return (row[0], row[1]) if row is not None else None
+        return (row[0], row[1], row[2]) if row is not None else None
 
     def requeue_failed(self, issue: str) -> int:
         """Put the failed rows whose contact is still active (or unknown) back to pending; returns how many."""
