@@ -2009,6 +2009,13 @@ def send(
     outbox = ctx.workspace.outbox_dir(issue_id)
     with ctx.store() as store:
         current = ready_issue(_curation(ctx, store), issue_id).issue
+        if not any(current.sections.values()) and not dry_run and not to_address:
+            # Every contact would get the masthead and the footer, and the decisions record would say the
+            # whole quarter was left out.
+            raise NewsletterError(
+                f"{issue_id} has no entries: subscribers would get only its masthead and footer; add items "
+                f"(`newsletter issue add {issue_id} ITEM`) or notes, build it, then send"
+            )
         prepared = prepared_build(current, ctx.workspace, settings, attach_pdf)
         transport = transport_for(settings, outbox, dry_run)
         if to_address:

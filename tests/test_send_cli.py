@@ -702,3 +702,20 @@ def test_a_store_whose_ids_were_given_twice_still_skips_the_removed_address(work
         )
     assert invoke(workspace, "send", "2024-q2", "--yes").exit_code == 0
     assert sorted(smtp.copies()) == ["c@example.org"]
+
+
+def test_an_issue_without_entries_is_not_sent(workspace, smtp):
+    """`issue new`, a publication date, build, send: every contact would get a masthead and a footer, and the
+    record would say the quarter was all left out. check warns; send refuses; a dry run and a test copy work."""
+    mailing_workspace(workspace, smtp.port, 2)
+    assert invoke(workspace, "issue", "new", "2024-q3").exit_code == 0
+    path = workspace / "issues" / "2024-q3.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("published:\n", "published: 2024-10-01\n"), "utf-8")
+    check = invoke(workspace, "issue", "check", "2024-q3")
+    assert "the issue has no entries yet: add items (`newsletter issue add 2024-q3 ITEM`)" in check.output, check.output
+    assert invoke(workspace, "build", "2024-q3", "--format", "email,text").exit_code == 0
+    refused = invoke(workspace, "send", "2024-q3", "--yes")
+    assert refused.exit_code == 1
+    assert "2024-q3 has no entries: subscribers would get only its masthead and footer" in refused.stderr
+    assert smtp.messages == [] and not (workspace / "issues" / "2024-q3.decisions.jsonl").exists()
+    assert invoke(workspace, "send", "2024-q3", "--dry-run").exit_code == 0

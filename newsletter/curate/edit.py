@@ -1661,6 +1661,13 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         or (sections is None and any(p.level == "error" and p.field in document.data for p in problems))
         or any(p.level == "error" and p.field in ("item", "items") for p in problems)
     )
+    if not structural and not any(issue.sections.values()):
+        add(
+            "warning",
+            f"the issue has no entries yet: add items (`newsletter issue add {issue_id} ITEM`) or notes "
+            f"(`newsletter issue note {issue_id}`); `send` refuses an issue without entries",
+            field="sections",
+        )
     for key, entries in issue.sections.items():
         # A section the file leaves out is one the editor has none for this time (the 2022 issue had no
         # events): no reminder on every check and build. `issue new` writes each one, empty, to be filled.
