@@ -1668,7 +1668,7 @@ def contacts_import(ctx: Context, path, legal_basis):
 
     In a UTF-8 file, lines that are not UTF-8 are read as Windows-1252 and
     named, to be checked. Invalid rows are listed with their line numbers while the valid ones are
-    imported; duplicates are merged; an unsubscribed, bounced or erased
+    imported (exit 1 then); duplicates are merged; an unsubscribed, bounced or erased
     address is never made active again.
     """
     from newsletter.mail.contacts import import_csv
@@ -1684,7 +1684,7 @@ def contacts_import(ctx: Context, path, legal_basis):
             "read as Windows-1252: check the row with `newsletter contacts list`",
             err=True,
         )
-    for line, raw, reason in report.invalid:
+    for line, raw, reason in sorted(report.invalid + report.kept):
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
     if report.ignored:
         from newsletter.mail.contacts import HEADER_ALIASES
@@ -1701,6 +1701,11 @@ def contacts_import(ctx: Context, path, legal_basis):
         f"added {report.added}, merged {report.merged}, kept suppressed {report.suppressed}, "
         f"invalid {len(report.invalid)}"
     )
+    if report.invalid:
+        # The valid rows are in; exit 1 so a script knows some were not (README: 1 is for what the user
+        # must act on).
+        click.echo(f"{path}: fix the invalid rows above and import the file again (the rest merge)", err=True)
+        sys.exit(1)
 
 
 @contacts.command("add")

@@ -602,3 +602,27 @@ def test_store_is_plain_sqlite(store):
     add_contact(store, Contact("kari@example.no"), NOW)
     with sqlite3.connect(store.path) as other:
         assert other.execute("SELECT email_key, tags FROM contacts").fetchall() == [("kari@example.no", "[]")]
+
+
+def test_an_opt_out_row_with_a_broken_consent_date_still_suppresses_its_address(store, tmp_path):
+    """Dropped as invalid, the opt-out was lost, and the next import of the address made it active."""
+    path = tmp_path / "avmeldte.csv"
+    path.write_text("email;name;status;consent_date\noptout@example.org;Opt Out;unsubscribed;30.02.2022\n", "utf-8")
+    report = import_csv(store, path, NOW)
+    assert report.invalid == []
+    assert report.kept == [
+        (
+            2,
+            "optout@example.org",
+            "consent_date '30.02.2022' is not a date; use YYYY-MM-DD or DD.MM.YYYY; imported as unsubscribed "
+            "without it (an opt-out is never dropped)",
+        )
+    ]
+    again = tmp_path / "liste.csv"
+    again.write_text("email;name\noptout@example.org;Opt Out\n", "utf-8")
+    import_csv(store, again, NOW)
+    assert get_contact(store, "optout@example.org").status == "unsubscribed"
+    # An active row with the same fault is still refused, by its line.
+    broken = tmp_path / "aktive.csv"
+    broken.write_text("email;consent_date\nny@example.org;30.02.2022\n", "utf-8")
+    assert [line for line, _, _ in import_csv(store, broken, NOW).invalid] == [2]

@@ -84,6 +84,9 @@ class ImportReport:
     # Header cells whose column is not read: (1-based column, header as written, why). A column of phone
     # numbers or postal addresses is dropped, and the editor told so, not left to find it missing later.
     ignored: list[tuple[int, str, str]] = field(default_factory=list)
+    # Rows imported though a field of theirs could not be read (line number, raw address, what was done):
+    # an unsubscribed or bounced row with a broken consent date still suppresses its address.
+    kept: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- addresses
@@ -594,18 +597,24 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
             continue
         values: dict[str, Any] = {name: _cell(cells, columns, name) for name in TEXT_FIELDS}
         values["tags"] = _clean_tags(_cell(cells, columns, "tags"))
-        consent = _cell(cells, columns, "consent_date")
-        try:
-            values["consent_date"] = exact_date(consent) if consent else None
-        except ValueError:
-            report.invalid.append((line, raw, f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"))
-            continue
         status = _cell(cells, columns, "status").lower() or "active"
         if status not in STATUSES:
             report.invalid.append(
                 (line, raw, f"status '{_cell(cells, columns, 'status')}' is not one of {', '.join(STATUSES)}")
             )
             continue
+        consent = _cell(cells, columns, "consent_date")
+        try:
+            values["consent_date"] = exact_date(consent) if consent else None
+        except ValueError:
+            why = f"consent_date '{consent}' is not a date; use YYYY-MM-DD or DD.MM.YYYY"
+            if status not in SUPPRESSING_STATUSES:
+                report.invalid.append((line, raw, why))
+                continue
+            # An opt-out is never dropped for a field beside it: dropped, a later import of the address
+            # would make it active again.
+            report.kept.append((line, raw, f"{why}; imported as {status} without it (an opt-out is never dropped)"))
+            values["consent_date"] = None
         for name, value in filler.items():
             if not values.get(name):
                 values[name] = value
