@@ -462,14 +462,28 @@ FOCUS = """<script>
     }
     return [255, 255, 255];
   }
+  // :focus matches only while the headless window has the input focus, which it does not always get;
+  // the page's own :focus rules are copied onto a class instead, so the probe reads them every time.
+  var copied = [];
+  Array.prototype.forEach.call(document.styleSheets, function (sheet) {
+    Array.prototype.forEach.call(sheet.cssRules, function (rule) {
+      if (rule.selectorText && /:focus(?![-\\w])/.test(rule.selectorText)) {
+        copied.push(rule.cssText.replace(/:focus(?![-\\w])/g, ".probe-focus"));
+      }
+    });
+  });
+  var probe = document.createElement("style");
+  probe.textContent = copied.join("\\n");
+  document.head.appendChild(probe);
   var out = [];
   document.querySelectorAll("a[href], input, select, button").forEach(function (el) {
-    el.focus();
-    if (document.activeElement !== el) { return; }
+    if (el.tabIndex < 0 || el.disabled) { return; }
+    el.classList.add("probe-focus");
     var style = getComputedStyle(el), ring = rgb(style.outlineColor), back = background(el.parentNode);
     var a = luminance(ring || back), b = luminance(back);
     out.push({what: el.tagName + " " + (el.textContent || el.id).trim().slice(0, 40), style: style.outlineStyle,
               ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)});
+    el.classList.remove("probe-focus");
   });
   var pre = document.createElement("pre");
   pre.id = "focus-contrast";
