@@ -404,7 +404,7 @@ def test_a_server_that_is_down_stops_the_run_without_costing_attempts(prepared, 
     with Store(tmp_path / "n.db") as store:
         freeze_recipients(store, "2024-q2", recipients(4), NOW)
         for _ in range(6):  # more runs than max_attempts: an outage must not fail anybody
-            with pytest.raises(ServerUnavailable, match="cannot connect"):
+            with pytest.raises(ServerUnavailable, match="connection refused: nothing takes connections on that port"):
                 run_send(store, "2024-q2", prepare(issue, out), settings, SMTPTransport(settings, password=""))
         rows = [tuple(row) for row in store.db.execute("SELECT state, attempts FROM sends")]
     assert rows == [("pending", 0)] * 4
@@ -817,3 +817,30 @@ def test_the_progress_total_is_what_the_run_will_try_not_a_retry_due_in_an_hour(
         )
     assert events[0] == ("start", 2)
     assert report.sent == 2 and sum(value for event, value in events[1:]) == 2
+
+
+def test_a_server_that_greets_with_421_is_said_to_refuse_service_not_to_be_unreachable(tmp_path):
+    """RFC 5321 3.1: a server may greet with 421 (shutting down) or 554. It answered: "cannot connect" with a
+    Python tuple of bytes said neither, and named the server twice in the run's warning."""
+    import socketserver
+
+    from newsletter.mail.transport import ServerUnavailable
+
+    class Refusing(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.sendall(b"421 4.3.2 Service shutting down\r\n")
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Refusing) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.server_address[1]
+        settings = dataclasses.replace(SETTINGS.mail, smtp_host="127.0.0.1", smtp_port=port, security="none", timeout=2)
+        try:
+            with pytest.raises(ServerUnavailable) as raised:
+                SMTPTransport(settings, password="").open()
+        finally:
+            server.shutdown()
+    assert str(raised.value) == (
+        f"127.0.0.1:{port}: the server answered but refused service (421 4.3.2 Service shutting down); "
+        "nothing was counted against the recipients"
+    )

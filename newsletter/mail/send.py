@@ -802,9 +802,11 @@ class Sender:
         if self.outage_since is None:
             self.outage_since, self.pauses = now, 0
         elapsed = now - self.outage_since
+        where = f"{settings.smtp_host}:{settings.smtp_port}"
+        reply = delivery.reply.removeprefix(f"{where}: ")  # a connection's trouble names the server already
         if elapsed >= settings.max_outage:
             raise ServerUnavailable(
-                f"{settings.smtp_host}:{settings.smtp_port}: the server failed ({delivery.reply}) and was not "
+                f"{where}: the server failed ({reply}) and was not "
                 f"back after {elapsed:.1f} s (mail.max_outage); no recipient's attempt was counted and every "
                 "recipient keeps its place: run send again when the server is back"
             ) from delivery.cause
@@ -812,10 +814,9 @@ class Sender:
         self.pauses += 1
         # Said, not only logged: a run that waits out an outage in silence looks hung.
         log.warning(
-            "%s:%s: %s; trying again in %.0f s (the run gives up after %g s of this, mail.max_outage)",
-            settings.smtp_host,
-            settings.smtp_port,
-            delivery.reply,
+            "%s: %s; trying again in %.0f s (the run gives up after %g s of this, mail.max_outage)",
+            where,
+            reply,
             max(wait, 1.0),
             settings.max_outage,
         )

@@ -282,8 +282,9 @@ class SMTPTransport:
                 if isinstance(exc, TimeoutError) or "timed out" in str(exc)  # smtplib's words at the greeting
                 else ""
             )
+            trouble = _connect_trouble(exc)
             raise ServerUnavailable(
-                f"{s.smtp_host}:{s.smtp_port}: cannot connect ({exc}){slow}; nothing was counted against the recipients"
+                f"{s.smtp_host}:{s.smtp_port}: {trouble}{slow}; nothing was counted against the recipients"
             ) from exc
         self.connection = connection
 
@@ -381,6 +382,18 @@ def tls_context(settings: MailSettings) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=settings.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
         raise NewsletterError(f"smtp.ca_file {settings.ca_file}: cannot be read as PEM certificates ({exc})") from exc
+
+
+def _connect_trouble(exc: Exception) -> str:
+    """What went wrong in opening a connection, in words: a server that answered and refused service
+    (its reply, RFC 5321 3.1: 554, or 421 when it is shutting down) is not one that cannot be reached."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"the server answered but refused service ({_reply(exc)})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: nothing takes connections on that port (check smtp.host and smtp.port)"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection before it greeted" + (f" ({exc})" if str(exc) else "")
+    return f"cannot connect ({exc.strerror or exc})" if isinstance(exc, OSError) else f"cannot connect ({exc})"
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
