@@ -239,7 +239,24 @@ def test_links_are_numbered_once_in_reading_order(built):
     assert numbers == list(range(1, len(numbers) + 1))
     assert len({url for _, url in view.links}) == len(view.links)
     cited = [url for section in view.sections for _, url in section.links]
-    assert cited == [url for _, url in view.links]
+    assert list(dict.fromkeys(cited)) == [url for _, url in view.links]
+
+
+def test_a_link_cited_again_is_listed_again_under_the_entry_that_cites_it(tmp_path):
+    """A plain-text reader sees "[1]" under the third entry: its address must be there, not only above."""
+    issue = sample_issue()
+    first, second = next(entries for entries in issue.sections.values() if len(entries) >= 2)[:2]
+    first.text = "Se [rapporten](https://example.org/rapport) og [saken](https://example.org/sak)."
+    second.text = "Omtalt før: [rapporten](https://example.org/rapport)."
+    view = issue_view(issue, SETTINGS)
+    entries = [entry for section in view.sections for group in section.groups for entry in group.entries]
+    number = {url: n for n, url in view.links}["https://example.org/rapport"]
+    views = {entry.title: entry for entry in entries}
+    assert (number, "https://example.org/rapport") in views[first.title].links
+    assert views[second.title].links == [(number, "https://example.org/rapport")]
+    text = build(issue, SETTINGS, tmp_path, ("text",)).files["email.txt"].read_text(encoding="utf-8")
+    later = text.index(f"rapporten [{number}].", text.index("Omtalt før"))
+    assert text.index(f"[{number}] https://example.org/rapport", later) > later
 
 
 def test_headings_and_entries_come_in_the_order_of_the_file():

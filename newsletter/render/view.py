@@ -128,21 +128,31 @@ class IssueView:
 
 
 class LinkNumbers:
-    """Numbers every distinct cited link (http, https) of an issue once, in reading order."""
+    """Numbers every distinct cited link (http, https) of an issue once, in reading order.
+
+    A link cited again keeps its first number; `cited_since` lists it again under each part that cites
+    it, so a plain-text reader finds every "[n]" of an entry under that entry, not only the new ones.
+    """
 
     def __init__(self) -> None:
         self.numbers: dict[str, int] = {}
-        self._order: list[str] = []  # by number, so `since` slices instead of scanning every link (quadratic)
+        self._order: list[str] = []  # by number
+        self._citations: list[int] = []  # every citation's number, in reading order
 
     def __call__(self, url: str) -> int:
         if url not in self.numbers:
             self._order.append(url)
             self.numbers[url] = len(self._order)
+        self._citations.append(self.numbers[url])
         return self.numbers[url]
 
-    def since(self, before: int) -> list[tuple[int, str]]:
-        """Links first numbered after `before`."""
-        return [(n, url) for n, url in enumerate(self._order[before:], before + 1)]
+    def mark(self) -> int:
+        """Where the citations stand now: give it to `cited_since` after rendering a part."""
+        return len(self._citations)
+
+    def cited_since(self, mark: int) -> list[tuple[int, str]]:
+        """The links cited after `mark` (from `mark()`): (number, address) pairs, each once, by number."""
+        return [(n, self._order[n - 1]) for n in sorted(set(self._citations[mark:]))]
 
 
 def preheader(text: str, limit: int = 140) -> str:
@@ -158,19 +168,19 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
     numbers = LinkNumbers()
     intro = markdown.parse(issue.intro)
     intro_text = markdown.to_text(intro, numbers)
-    intro_links = numbers.since(0)
+    intro_links = numbers.cited_since(0)
     sections = []
     for key, entries in issue.sections.items():
         if not entries:
             continue
         config = settings.section(key)
         title = strip_hidden((config.title if config else key).replace("{period}", issue.period))
-        before = len(numbers.numbers)
+        before = numbers.mark()
         groups: list[GroupView] = []
         for heading, members in heading_runs(entries):  # as the file has them: see models.HeadingOrder
             views = []
             for position, entry in members:
-                start = len(numbers.numbers)
+                start = numbers.mark()
                 tokens = markdown.parse(entry.text)  # once per entry, rendered three ways below
                 text = markdown.to_text(tokens, numbers)
                 views.append(
@@ -182,7 +192,7 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                         html=markdown.to_html(tokens),
                         html_print=markdown.to_html(tokens, footnotes=True),
                         text=text,
-                        links=numbers.since(start),
+                        links=numbers.cited_since(start),
                         date=norwegian_date(entry.date),
                         deadline=norwegian_date(entry.deadline),
                         deadline_closed=bool(entry.deadline and issue.published and entry.deadline < issue.published),
@@ -192,13 +202,13 @@ def issue_view(issue: Issue, settings: Settings) -> IssueView:
                     )
                 )
             groups.append(GroupView(strip_hidden(heading), views, f"del-{key}-{len(groups) + 1}"))
-        sections.append(SectionView(key, title, f"del-{key}", groups, numbers.since(before)))
+        sections.append(SectionView(key, title, f"del-{key}", groups, numbers.cited_since(before)))
     # The footer's links go on numbering where the sections stopped, and are listed under the footer.
-    before_footer = len(numbers.numbers)
+    before_footer = numbers.mark()
     about, subscription = markdown.parse(settings.footer_about), markdown.parse(settings.footer_subscription)
     footer_about_text = markdown.to_text(about, numbers)
     footer_subscription_text = markdown.to_text(subscription, numbers)
-    footer_links = numbers.since(before_footer)
+    footer_links = numbers.cited_since(before_footer)
     return IssueView(
         id=issue.id,
         name=strip_hidden(settings.name),
