@@ -26,7 +26,8 @@ cross-validation: how well the features tell picks from the rest at all); the
 share of picks placed in the newsletter's section and heading; the model's time
 per ranking; and what another quarter's decisions record adds (each month
 with picks ranked with and without the quarter's other months as a record, first
-ranking and editor's loop: a fixture web holds one quarter). The simulated
+ranking and editor's loop: a fixture web holds one quarter; and the same over eight
+random halves of the quarter, less lumpy than its months). The simulated
 issue's own record, if the project ships one, is never learned from. ASReview
 LAB is run on the same items, and on each month with the same record as prior
 labels, when it is installed (`pip install asreview`, never a runtime dependency).
@@ -381,6 +382,33 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         for month, _, _, _, month_estimates in splits:
             kept = [e for n, e in enumerate(month_estimates) if n in (0, 2, 5) or n == len(month_estimates) - 1]
             print(f"    {month}: " + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in kept))
+    halves = learning_from_records(
+        ws.db_path,
+        settings,
+        issues,
+        issue_id,
+        first,
+        wanted,
+        score.norm_url,
+        asreview,
+        splits=random_halves(first),
+        seeds=(1,),
+    )
+    if halves:
+        picks_in_all = sum(picks for _, _, picks, _, _ in halves)
+        print(
+            f"the same, the quarter cut in random halves ({len(halves)} halves of 4 seeds, each ranked with the other "
+            f"as the record; reads added up over {picks_in_all} picks; ASReview seed 1):"
+        )
+        totals: dict[str, list[int | str]] = {}
+        for _, _, _, rows, _ in halves:
+            for name, marks in rows.items():
+                total_row = totals.setdefault(name, [0, 0])
+                for mark, value in enumerate(marks):
+                    both = total_row[mark]
+                    total_row[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
+        for name, (at80, at95) in totals.items():
+            print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
         f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
@@ -501,11 +529,42 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
     return reads_for(positions, total, 0.8), reads_for(positions, total, 0.95)
 
 
-def learning_from_records(store_path, settings, issues, issue_id, items, wanted, norm_url, asreview, batch=10):
+def month_splits(items) -> list[tuple[str, list]]:
+    """The quarter's items by the month they were published: (month as text, its items), oldest first."""
+    months = sorted({(i.published.year, i.published.month) for i in items if i.published})
+    return [
+        (
+            f"{dt.date(*month, 1):%B %Y}",
+            [i for i in items if i.published and (i.published.year, i.published.month) == month],
+        )
+        for month in months
+    ]
+
+
+def random_halves(items, seeds=(0, 1, 2, 3)) -> list[tuple[str, list]]:
+    """The quarter's items cut in two at random, once per seed: (name, one half's items), both halves of each.
+
+    Less lumpy than months (the fixture's April holds a handful of the quarter's picks, May and June the
+    rest), so eight halves average out what two months cannot."""
+    import random
+
+    out = []
+    for seed in seeds:
+        ids = sorted(i.id for i in items)
+        random.Random(seed).shuffle(ids)
+        for half, chosen in enumerate((set(ids[: len(ids) // 2]), set(ids[len(ids) // 2 :])), 1):
+            out.append((f"seed {seed}, half {half}", [i for i in items if i.id in chosen]))
+    return out
+
+
+def learning_from_records(
+    store_path, settings, issues, issue_id, items, wanted, norm_url, asreview, batch=10, splits=None, seeds=(1, 2, 3)
+):
     """What learning from another quarter's decisions record adds, shown within the one quarter at hand.
 
-    A fixture web holds one quarter, so the record of another is made from the quarter's other
-    months: for each month holding at least 5 picks, its items are ranked and the rest of the
+    A fixture web holds one quarter, so the record of another is made from the rest of it: for each
+    split of the quarter (`splits`, (name, items); by default its months, `month_splits`) holding at
+    least 5 picks, its items are ranked and the rest of the
     quarter's items are labelled as `issue record` labels them (the picks picked, the rest left
     out) and given to `rank_items` as another quarter's, as `rank_quarter` gives a record's lines.
     The history is the other issues' entries and, as it would be for a real earlier quarter, the
@@ -517,8 +576,8 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
     estimates) per month, the rows being the first ranking with the history alone and with the
     record, the editor's loop (read `batch`, decide, list again) with the record, and, when
     `asreview` is given, ASReview LAB told the same history and record as prior labels (median of
-    seeds 1–3); the estimates are the loop's (reads, likely picks unread, picks really unread)
-    per listing, the record's share of picks being what the month is expected to hold.
+    `seeds`, by default 1–3); the estimates are the loop's (reads, likely picks unread, picks really
+    unread) per listing, the record's share of picks being what the month is expected to hold.
     """
     from newsletter.curate.ranking import (
         RECORDED,
@@ -532,14 +591,12 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
     from newsletter.store import Store
 
     others = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
-    months = sorted({(i.published.year, i.published.month) for i in items if i.published})
     with Store(store_path) as store:
         own_issue = past_entries(ROOT / "issues", settings, [issue_id]) if (ROOT / "issues").is_dir() else []
         targets = link_targets(store, (link for e in own_issue for link in e.links))
         articles = {i.id: article_text(store, i) for i in items}
     out = []
-    for month in months:
-        ranked_here = [i for i in items if i.published and (i.published.year, i.published.month) == month]
+    for name, ranked_here in splits if splits is not None else month_splits(items):
         picks = {wanted[norm_url(i.url)] for i in ranked_here if norm_url(i.url) in wanted}
         if len(picks) < 5:
             continue
@@ -565,12 +622,10 @@ def learning_from_records(store_path, settings, issues, issue_id, items, wanted,
         if asreview:
             priors = [(e.title or e.heading, plain(e.text), 1) for e in history]
             priors += [(i.title, i.summary or "", label) for i, (_, label, _) in zip(recorded, record, strict=True)]
-            runs = [
-                asreview_reads(asreview, priors, ranked_here, wanted, norm_url, len(picks), seed) for seed in (1, 2, 3)
-            ]
+            runs = [asreview_reads(asreview, priors, ranked_here, wanted, norm_url, len(picks), seed) for seed in seeds]
             at80, at95 = (_median_reads(r[mark] for r in runs) for mark in (0, 1))
             rows["ASReview LAB told the same history and record"] = (at80, at95)
-        out.append((f"{dt.date(*month, 1):%B %Y}", len(ranked_here), len(picks), rows, estimates))
+        out.append((name, len(ranked_here), len(picks), rows, estimates))
     return out
 
 

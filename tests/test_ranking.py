@@ -1082,3 +1082,53 @@ def test_why_quotes_a_past_title_in_guillemets_once():
         "«Decoding the EU's most threatening criminal networks»"
     )
     assert ranking._quoted("Ny rapport om «Ny tid»") == "«Ny rapport om «Ny tid»»"
+
+
+def _entry(text: str, heading: str = "Stortinget") -> PastEntry:
+    return past_entry("2022-q1", "norway", Entry(heading=heading, title="", text=text))
+
+
+VOCABULARY_HISTORY = [
+    _entry("Stortinget behandlet i juni et forslag om omsorg for enslige mindreårige asylsøkere."),
+    _entry("UDI la i juni fram nye tall for asylsøkere i mottak.", "UDI"),
+    _entry("Bufdir skrev i juni om tilsyn med mindreårige i omsorgssentre.", "Bufdir"),
+    _entry("Regjeringen vil bosette flere mindreårige flyktninger raskere.", "Regjeringen"),
+]
+
+
+def test_the_newsletters_vocabulary_lifts_an_item_like_no_single_entry_and_why_names_its_words():
+    """Words past entries keep using ("mindreårige", "asylsøkere"), each entry about something else: an item
+    using them scores above an item of the same shape about roads, and `why` names them; a date word
+    ("juni"), which entries use for how they are written, weighs nothing."""
+    from newsletter.curate.model import Model
+
+    texts = [
+        "Nye regler for mindreårige asylsøkere i statlige mottak",
+        "Nye regler for kjøretøy i statlige tunneler",
+        "Møte i juni om vedlikehold av tunneler",
+        "Statlige regler for tunneler og veier",
+        "Nye tall for kjøretøy på veiene",
+    ]
+    model = Model([Document(t, "s", "news", 0.0, "x.no") for t in texts], VOCABULARY_HISTORY)
+    vocabulary = model.parts[:, 3]
+    assert vocabulary[0] > vocabulary[1]
+    assert set(model.vocabulary_terms(0)) >= {"mindreårige", "asylsøkere"}
+    assert "juni" not in model.vocabulary_terms(2)
+    assert model.vocabulary_terms(1) == []  # none of its words is more the entries' than the items'
+
+
+def test_an_earlier_pick_is_weighed_without_the_entries_written_about_it():
+    """The prior of an earlier quarter's pick leaves out the entries about it (`Document.own_entries`), as a
+    candidate has none: else its own entry's words would vouch for it, and the classifier learn to trust
+    the vocabulary more than it earns."""
+    from newsletter.curate.model import Model
+
+    history = [*VOCABULARY_HISTORY, _entry("Riksrevisjonen om kommunenes beredskapsplaner.", "Riksrevisjonen")]
+    text = "Riksrevisjonen: kommunenes beredskapsplaner er mangelfulle"
+    others = [
+        Document(t, "s", "news", 0.0, "x.no")
+        for t in ("Nye tall for kjøretøy", "Statlige tunneler", "Vedlikehold av veier", "Ny bro", "Ferjer", "Bompenger")
+    ]
+    as_candidate = Model([Document(text, "s", "report", 0.0, "x.no"), *others], history)
+    as_pick = Model([Document(text, "s", "report", 0.0, "x.no", own_entries=(4,)), *others], history)
+    assert as_pick._vocabulary()[0] < as_candidate._vocabulary()[0]

@@ -32,7 +32,10 @@ from newsletter.fsutil import atomic_write
 log = logging.getLogger(__name__)
 
 # Weights of the prior's parts (each standardised over the quarter first).
-PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS = 1.0, 0.5, 1.0
+PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS, PRIOR_VOCABULARY = 1.0, 0.5, 1.0, 0.5
+# Added to each count of the newsletter's vocabulary (`Model._vocabulary`), as the Robertson–Spärck Jones
+# weight adds 0.5, so a word in no past entry, or in every item, still gets a finite weight.
+VOCABULARY_SMOOTHING = 0.5
 C = 1.0  # inverse regularisation of the logistic regression
 NEAREST = 3  # past entries averaged for the similarity prior
 TWIN_BLOCK = 500  # rows of the pairwise cosine computed at a time
@@ -56,7 +59,23 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
     "før siden mens fordi dersom enn slik hele selv egen egne vært være blitt kunne skulle ville må bør "
     "får gjør laget lager mye nå her der da så bare hver annen annet man vi du jeg han hun dem deres vår våre "
     # Adverbs and particles the 2022 trial saw named as reasons ("fram", "opp", "hos", "lagt", "saken").
-    "fram frem opp inn ned hos lagt legge legger saken sak saker ifølge rundt tatt".split()
+    "fram frem opp inn ned hos lagt legge legger saken sak saker ifølge rundt tatt "
+    # Common verbs and adjectives the words past entries use (`vocabulary_terms`) named as reasons ("sammen",
+    # "god", "tar"): entries are prose, and use them more than items do, but they name no topic.
+    "sammen god gode godt tar ta tok kreve krever krevde levert levere gir gi ga fikk få første siste året "
+    "samlet bidra bidrar viser vise vist står stå".split()
+)
+
+
+# Words entries use more than items for how entries are written, not for what the newsletter covers: dates
+# ("I mai la …"), told in every language the items come in. The vocabulary part (`Model._vocabulary`)
+# weighs them nothing, as it does `_STOP`'s function words.
+_DATE_WORDS = frozenset(
+    "januar februar mars april mai juni juli august september oktober november desember "
+    "januari februari maj augusti "
+    "january february march may june july october december "
+    "tammikuu helmikuu maaliskuu huhtikuu toukokuu kesäkuu heinäkuu elokuu syyskuu lokakuu marraskuu joulukuu "
+    "mandag tirsdag onsdag torsdag fredag lørdag søndag måndag tisdag lördag söndag".split()
 )
 
 
@@ -304,10 +323,59 @@ class Model:
             _standardised(nearest.mean(axis=1)),
             _standardised(np.array([math.log1p(count) for count in cited])),
             _standardised(np.array([math.log1p(max(d.keyword_score, 0.0)) for d in self.documents])),
+            _standardised(self._vocabulary()),
         ]
-        self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS])
+        self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS, PRIOR_VOCABULARY])
         self.classifier: LogisticRegression | None = None
         self._furniture: dict[str, frozenset[int]] = {}  # `_boilerplate`, per source
+
+    def _vocabulary(self) -> np.ndarray:
+        """How much of the newsletter's own vocabulary each document uses: one score per document.
+
+        A word's weight is how much more often past entries use it than the items collected do: the log of
+        its share of entries holding it over its share of documents holding it (each count plus
+        `VOCABULARY_SMOOTHING`), as the Robertson–Spärck Jones relevance weight has it with the entries as
+        the relevant set; words no more common in entries than in items weigh nothing (an English
+        summary's function words say nothing against an item). A document's score is the sum of its
+        words' weights over the square root of its number of words: the cosine of its set of words with
+        the weights, so a long text does not score by its length. Where the similarity part finds the
+        three entries an item is most like, this finds the words the newsletter keeps writing about
+        ("asylsøkere", "arbeidslivskriminalitet"), in whatever entries. An earlier quarter's pick is
+        weighed without the entries written about it (`Document.own_entries`), as a candidate has none.
+        """
+        count = len(self.documents)
+        self.vocabulary_weights = np.zeros(self.word_matrix.shape[1])
+        if not self.history or not self.word_matrix.shape[1]:
+            return np.zeros(count)
+        columns = {str(name): n for n, name in enumerate(self.word_names)}
+        unweighed = [columns[stem] for word in _DATE_WORDS if (stem := self.stemmer.stem(word)) in columns]
+        entries = np.zeros((len(self.history), self.word_matrix.shape[1]), dtype=bool)
+        for row, entry in enumerate(self.history):
+            for stem in self.stemmer(entry.text):
+                if (column := columns.get(stem)) is not None:
+                    entries[row, column] = True
+        present = self.word_matrix.copy()
+        present.data[:] = 1.0
+        in_documents = np.asarray(present.sum(axis=0)).ravel()
+        a = VOCABULARY_SMOOTHING
+
+        def weights(in_entries: np.ndarray, entry_count: int) -> np.ndarray:
+            shares = (in_entries + a) / (entry_count + 2 * a), (in_documents + a) / (count + 2 * a)
+            found = np.clip(np.log(shares[0] / shares[1]), 0.0, None)
+            found[unweighed] = 0.0
+            return found
+
+        in_entries = entries.sum(axis=0)
+        lengths = np.sqrt(np.maximum(np.diff(present.indptr), 1))
+        self.vocabulary_weights = weights(in_entries, len(self.history))
+        scores = (present @ self.vocabulary_weights) / lengths
+        for row, doc in enumerate(self.documents):
+            if doc.own_entries:
+                own = list(doc.own_entries)
+                columns_here = present.indices[present.indptr[row] : present.indptr[row + 1]]
+                held = weights(in_entries - entries[own].sum(axis=0), len(self.history) - len(own))
+                scores[row] = held[columns_here].sum() / lengths[row]
+        return scores
 
     def _matrix(self) -> sparse.csr_matrix:
         """The design matrix (documents x features), built once per model.
@@ -364,9 +432,17 @@ class Model:
         """
         if self.classifier is None:
             return []
-        offset = self.char_features
+        return self._readable(index, self.classifier.coef_[0][self.char_features :], limit)
+
+    def vocabulary_terms(self, index: int, limit: int = 3) -> list[str]:
+        """The words of document `index` that past entries use most more than items do (`_vocabulary`),
+        readable as `terms` gives them: why the history ranks it high before any decision."""
+        return self._readable(index, self.vocabulary_weights, limit)
+
+    def _readable(self, index: int, weights: np.ndarray, limit: int) -> list[str]:
+        """Document `index`'s words with a positive value in `weights` (one per word column), the most
+        valuable first (value: its TF-IDF times its weight), as `terms` describes them."""
         row = self.word_matrix[index]
-        weights = self.classifier.coef_[0][offset + row.indices]
         names = self.word_names
         text = self.documents[index].text.lower()
         # Each stem shown as the text first writes it in full; one the text has only as the first half of
@@ -381,7 +457,7 @@ class Model:
                 originals.setdefault(stem, found.group())
         cut = halves - originals.keys()
         furniture = self._boilerplate(self.documents[index].source)
-        pairs = sorted(zip(row.data * weights, row.indices, strict=True), reverse=True)
+        pairs = sorted(zip(row.data * weights[row.indices], row.indices, strict=True), reverse=True)
         words = [
             originals.get(names[i], names[i])
             for value, i in pairs

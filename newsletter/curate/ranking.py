@@ -19,8 +19,8 @@ quarter).
   (`issues/<id>.decisions.jsonl`, written by `send` and `issue record`; see
   `decisions`): its picks as picks, its skips as non-picks, the rest as weak
   non-picks. On the 2022 fixture, the quarter's last month ranked after
-  learning from a record of the two months before needs 28 and 41 reads for
-  80% and 95% of its 16 picks, against 33 and 62 from the past entries alone
+  learning from a record of the two months before needs 25 and 39 reads for
+  80% and 95% of its 16 picks, against 29 and 60 from the past entries alone
   (`bench/relevance.py`).
 
 **How**
@@ -29,10 +29,13 @@ quarter).
    resembles past entries (TF-IDF over character 3–5-grams within words, so
    "menneskehandelsarbeidet" shares most features with "menneskehandel", and a
    Swedish or Danish spelling with its Norwegian cousin; the mean cosine of the
-   three nearest entries), how often past issues cited its host, and collection's
-   keyword score. Each is standardised over the quarter; the prior is their
-   weighted sum. An earlier quarter's pick is compared without the entries
-   that cite it (`Document.own_entries`), as a candidate has none. Past
+   three nearest entries), how often past issues cited its host, collection's
+   keyword score, and how much it uses the words past entries use more than
+   items do (`Model._vocabulary`: a Robertson–Spärck Jones weight per word).
+   Each is standardised over the quarter; the prior is their
+   weighted sum. An earlier quarter's pick is compared, and its words weighed,
+   without the entries that cite it (`Document.own_entries`), as a candidate
+   has none. Past
    entries are Norwegian prose and candidates are titles and summaries in six
    languages, so a classifier trained on entries against items
    would learn the difference in style; similarity does not.
@@ -421,7 +424,11 @@ def rank_items(
     here = slice(0, len(documents) + decided_here)  # the quarter: undecided, then decided
     picked_here = sum(label for _, label, _ in labelled[:decided_here])
     split = ESTIMATE_PRIOR_SLOPE * model.prior[here]
-    prior = sigmoid(split + calibration_shift(split, expected_picks))
+    # The quarter holds at most MAX_PICK_SHARE of its items as picks: what is split between the read and
+    # the unread is that, or a first ranking capped to it would expect fewer below its top than a
+    # ranking after skipping the top would (the split of an uncapped total, scaled down).
+    quarter_picks = min(expected_picks, MAX_PICK_SHARE * (len(documents) + decided_here))
+    prior = sigmoid(split + calibration_shift(split, quarter_picks))
     remaining = remaining_picks(
         prior[: len(documents)].sum(), prior[len(documents) :].sum(), picked_here, len(documents), decided_here
     )
@@ -432,8 +439,11 @@ def rank_items(
     for i, partner in beside_twins(by_score, model.twins(len(candidates))):
         like = model.like(i)
         why = model.terms(i) or list(candidates[i].terms[:3])
+        if model.classifier is None and (words := model.vocabulary_terms(i)):
+            # Before any decision the prior speaks: the words past entries keep using are a reason, and
+            # its site's place in past issues.
+            why.append(f"words past entries use ({', '.join(words)})")
         if model.classifier is None and model.site_entries[i]:
-            # Before any decision the prior speaks: its site's place in past issues is a reason too.
             cited = model.site_entries[i]
             why.append(f"its site cited in {cited} past entr{'y' if cited == 1 else 'ies'}")
         if not why and model.source_weighs(i):
