@@ -1679,3 +1679,38 @@ def test_an_empty_section_is_a_reminder_and_one_left_out_of_the_file_is_none_thi
     problem = only(desk.check(CLEAN.replace(events, "  events: []\n")), "warning", "section 'events' is empty")
     assert problem.message.endswith("or, if this issue has none, take the line `events: []` out of the file")
     assert desk.check(CLEAN.replace(events, "")) == []
+
+
+def test_an_entry_among_events_without_an_event_date_is_a_warning(desk):
+    """Without its date an event is shown as news: no date line, and the calendar (events.ics) leaves it out."""
+    text = changed(
+        "      event_date: 2024-10-26\n",
+        "      event_date: 2024-10-26\n"
+        "    - heading: ROSA\n      title: Konferanse\n      text: ROSA holder en konferanse i høst.\n",
+    )
+    problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
+    assert problem.message == (
+        "events:2 has no `event_date`, though every other entry of section events has one: readers and the "
+        "calendar (events.ics) are not told when it takes place; add `event_date: YYYY-MM-DD` (and `event_end:` "
+        "for one of several days)"
+    )
+    assert problem.line == text.splitlines().index("    - heading: ROSA") + 1
+
+
+def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
+    raw = RawItem(
+        url="https://www.rosanorge.no/konferanse",
+        title="Konferanse om menneskehandel",
+        summary="Påmelding er åpen.",
+        published=dt.date(2024, 5, 20),
+        date_precision="day",
+        kind="event",
+        event_date=dt.date(2024, 9, 17),
+    )
+    (event,) = desk.store.upsert_items(SOURCE, [(identify(raw.url), raw)], NOW).seen_ids
+    text = changed(
+        "      text: Se [her](https://intermin.fi/plan).\n",
+        f"      item: {event}\n      text: Se [her](https://www.rosanorge.no/konferanse).\n",
+    )
+    problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
+    assert f"though it cites item {event}, an event on 2024-09-17:" in problem.message

@@ -1608,6 +1608,23 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 "wrong, correct it; for an event that took place, `date` is the field",
                 "event_date",
             )
+        if not entry.event_date:
+            # An event without its date is shown as news: no date line, nothing in events.ics.
+            dated = next((item for item in cited if item.event_date), None)
+            peers = [other for other in issue.sections.get(key, []) if other is not entry]
+            if dated and dated.event_date:
+                reason = f"it cites item {dated.id}, an event on {dated.event_date.isoformat()}"
+            elif peers and all(other.event_date for other in peers):
+                reason = f"every other entry of section {key} has one"
+            else:
+                reason = ""
+            if reason:
+                say(
+                    "warning",
+                    f"has no `event_date`, though {reason}: readers and the calendar (events.ics) are not told "
+                    "when it takes place; add `event_date: YYYY-MM-DD` (and `event_end:` for one of several days)",
+                    "event_date",
+                )
         # One page twice, or a page used before, is at times the editor's intent ("som omtalt i forrige
         # utgave"): a warning, with the way out should it be a slip.
         slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
