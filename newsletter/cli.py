@@ -458,6 +458,18 @@ def sources_check(ctx: Context, keys, as_json):
         sys.exit(1)
 
 
+def _gave_up(state: str, reply: str, issue_id: str, attempts: int) -> str:
+    """What to add to a failed recipient's line whose last reply was a 4xx (RFC 5321 4.2.1: transient): the
+    run gave up after `attempts` deferrals (mail.max_attempts), which the reply alone does not say."""
+    if state != "failed" or not re.match(r"(?:[A-Z ]+: )?4\d\d\b", reply):  # "RCPT TO: 451 4.7.1 …"
+        return ""
+    return (
+        f" (deferred {'on its only try' if attempts == 1 else f'on all {attempts} tries'}, mail.max_attempts; "
+        "the server may take it later: "
+        f"`newsletter send {issue_id} --retry-failed` tries again)"
+    )
+
+
 def _local_time(moment, tz: str) -> str:
     """An instant as the editor reads it: minutes in the newsletter's zone ("never" for None)."""
     return clock.local(moment, tz).strftime("%Y-%m-%d %H:%M") if moment else "never"
@@ -1962,6 +1974,8 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
                 " (refused in a run that stopped before it could tell the recipient's refusal from the "
                 "server's; the next send tries it again)"
             )
+        elif row.state == "failed":
+            due = _gave_up(row.state, row.reply, issue_id, ctx.settings.mail.max_attempts)
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 
@@ -2107,6 +2121,7 @@ def send(
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
     for row in shown[:20]:
         now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""
+        now = now or _gave_up(row.state, row.reply, issue_id, ctx.settings.mail.max_attempts)
         click.echo(f"{row.state} {row.email}: {row.reply}{now}", err=True)
     if len(shown) > 20:
         click.echo(f"… and {len(shown) - 20} more", err=True)

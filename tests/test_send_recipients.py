@@ -513,3 +513,23 @@ def test_a_local_error_that_is_not_storage_is_not_called_a_disk_fault(tmp_path):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
     with pytest.raises(StorageFull, match="free disk space"), storage_errors(tmp_path / "newsletter.db"):
         raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_recipient_deferred_on_every_try_is_failed_and_told_how_to_try_again(sample_workspace, smtp):
+    """Greylisting that outlasts mail.max_attempts: the row is failed though its last reply is a 4xx, and
+    the line says so and names --retry-failed, rather than leaving "failed …: 451" to read as temporary."""
+    root = mailing_workspace(sample_workspace, smtp.port, 3, mail="max_attempts: 1")
+    grey = "person001@example.org"
+    smtp.rcpt_replies = {grey: "451 4.7.1 Greylisted, try again later"}
+    first = send(root)
+    assert states(root)[grey] == "failed"
+    said = (
+        f"failed {grey}: RCPT TO: 451 4.7.1 Greylisted, try again later (deferred on its only try, "
+        "mail.max_attempts; the server may take it later: `newsletter send 2024-q2 --retry-failed` tries again)"
+    )
+    assert said in first.stderr.splitlines(), first.stderr
+    status = invoke(root, "send", "status", "2024-q2").stdout
+    assert f"  failed       {grey}  {said.removeprefix(f'failed {grey}: ')}" in status.splitlines(), status
+    smtp.rcpt_replies = {}
+    again = send(root, "--retry-failed")
+    assert again.exit_code == 0 and states(root)[grey] == "sent"
