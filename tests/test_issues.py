@@ -1714,3 +1714,25 @@ def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
     )
     problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
     assert f"though it cites item {event}, an event on 2024-09-17:" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("part", "named"), [("[engelsk tittel]{lang=engelsk}", "lang=engelsk"), ("[engelsk tittel]{.en}", "no lang")]
+)
+def test_a_part_marked_in_another_language_without_a_language_tag_is_a_warning(desk, part, named):
+    """Every output drops a lang that is no BCP 47 tag: the part would be read in Norwegian after all."""
+    text = changed("      text: KOM arrangerer seminaret 26. oktober.\n", f"      text: Seminaret «{part}».\n")
+    problem = only(desk.check(text), "warning", "as a part in another language", "text")
+    assert problem.message == (
+        f"events:1 marks «engelsk tittel» as a part in another language, with {named}: write a language tag "
+        "(BCP 47: en, sv, da, fi, de, fr), as [engelsk tittel]{lang=en}, so screen readers read it in that "
+        "language; or take out the [ ] and { }"
+    )
+
+
+def test_a_part_marked_with_a_language_tag_is_no_problem(desk):
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: Seminaret «[Beyond Awareness-Raising]{lang=en}» og «[Från ord till handling]{lang=sv}».\n",
+    )
+    assert desk.check(text) == []

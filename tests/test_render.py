@@ -810,3 +810,43 @@ def test_each_entry_s_markdown_is_parsed_once_per_build(tmp_path, monkeypatch):
     result = build(issue, SETTINGS, tmp_path, ("web", "email", "text", "pdf"))
     assert "events.ics" in result.files
     assert len(calls) == len(list(issue.entries())) + 3
+
+
+def test_a_part_in_another_language_is_marked_for_screen_readers_and_only_its_words_go_elsewhere(tmp_path):
+    """WCAG 2.1 SC 3.1.2: `[words]{lang=en}` is `<span lang="en">` on the web page and in the e-mail; the plain
+    text, the PDF and the archive's words have the words alone. A value that is no language tag is dropped,
+    and "{…}" after a link stays the text it was (only a span takes attributes)."""
+    from newsletter.render import markdown
+
+    text = (
+        "Fafo holdt webinaret «[Third country posted workers]{lang=en}», se [her](https://www.fafo.no/w){x}. "
+        "Tittelen «[Från ord till handling]{lang=sv}» og «[feil]{lang=engelsk}» og «[fransk]{lang=fr onclick=x}»."
+    )
+    html = markdown.to_html(text)
+    assert '«<span lang="en">Third country posted workers</span>»' in html
+    assert '«<span lang="sv">Från ord till handling</span>»' in html
+    assert "«<span>feil</span>»" in html and '«<span lang="fr">fransk</span>»' in html
+    assert "onclick" not in html and "</a>{x}." in html
+    assert markdown.to_text(text, None, width=None).startswith(
+        "Fafo holdt webinaret «Third country posted workers», se her (https://www.fafo.no/w){x}. Tittelen «Från ord"
+    )
+    assert "{lang" not in markdown.to_words(text) and "«Third country posted workers»" in markdown.to_words(text)
+    assert [(p.words, p.lang) for p in markdown.language_parts(text)] == [
+        ("Third country posted workers", "en"),
+        ("Från ord till handling", "sv"),
+        ("feil", "engelsk"),
+        ("fransk", "fr"),
+    ]
+    issue = sample_issue()
+    entry = next(entries for entries in issue.sections.values() if entries)[0]
+    entry.text = text
+    result = build(issue, SETTINGS, tmp_path, ("web", "email", "text", "pdf"))
+    for name in ("index.html", "email.html"):
+        assert '<span lang="en">Third country posted workers</span>' in result.files[name].read_text(encoding="utf-8")
+    assert "«Third country posted workers»" in result.files["email.txt"].read_text(encoding="utf-8")
+    import subprocess
+
+    printed = subprocess.run(
+        ["pdftotext", str(result.files["2024-q2.pdf"]), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "«Third country posted workers»" in " ".join(printed.split()) and "{lang" not in printed

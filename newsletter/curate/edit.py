@@ -42,7 +42,16 @@ from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
-from newsletter.render.markdown import Image, bare_addresses, image_label, images_of, links_of, unread_links
+from newsletter.render.markdown import (
+    LANGUAGE_TAG,
+    Image,
+    bare_addresses,
+    image_label,
+    images_of,
+    language_parts,
+    links_of,
+    unread_links,
+)
 from newsletter.store import Store
 from newsletter.store.items import MIN_PREFIX
 from newsletter.textcodec import character_name, hidden_characters, is_break, strip_hidden
@@ -1778,7 +1787,8 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     wrong and what to write `where` ("its `text`", "`intro`") for a link no reader can open, and
     level "" with no message for one they can, in the text's order; then an error for each piece
     written like a link that Markdown reads as text (`markdown.unread_links`), and a warning for
-    each web address written bare (`markdown.bare_addresses`), with address "".
+    each web address written bare (`markdown.bare_addresses`), and for each part marked as in another
+    language whose `lang` is no language tag (`markdown.language_parts`), with address "".
 
     No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
     (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
@@ -1831,6 +1841,17 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             f"[words that say where it leads]({address})",
             "",
         )
+    for part in language_parts(text):
+        if not LANGUAGE_TAG.fullmatch(part.lang):
+            # Every output drops a lang that is no tag: the part is read in the page's language.
+            named = f"lang={part.lang}" if part.lang else "no lang"
+            yield (
+                "warning",
+                f"marks «{part.words}» as a part in another language, with {named}: write a language tag "
+                f"(BCP 47: en, sv, da, fi, de, fr), as [{part.words}]{{lang=en}}, so screen readers read it in "
+                "that language; or take out the [ ] and { }",
+                "",
+            )
 
 
 def _openable(address: str) -> bool:

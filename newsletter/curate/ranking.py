@@ -147,7 +147,8 @@ RESULTS_KEPT = 4  # rankings kept in it: the quarter's, and a few others `show` 
 RESULTS_FORMAT = 1
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
-_MARKUP = re.compile(r"\]\([^)]*\)|https?://\S+|[*_`#>\[\]]+")
+# Link targets, a part's language (`[words]{lang=en}`: markdown.language_parts), bare addresses, marks.
+_MARKUP = re.compile(r"\]\([^)]*\)|\]\{[^}\n]*\}|https?://\S+|[*_`#>\[\]]+")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ from elsewhere (a tracking pixel by another name). An image inside a link
 (`[![Forsiden](…/forside.png)](…/rapport.pdf)`) is the link's words instead:
 the link keeps its own address. `issue check` says so.
 
+A part in another language is marked `[Third country posted workers]{lang=en}` (the attribute syntax of
+markdown-it's attrs plugin, for spans only, and only `lang`): the web page and the e-mail wrap it in
+`<span lang="en">`, so a screen reader reads it in English rather than in a Norwegian voice (WCAG 2.1 SC
+3.1.2, language of parts); the plain text and the archive's words keep the words alone. A value that is no
+language tag is dropped, and `issue check` names it (`language_parts`). WeasyPrint 70 does not carry a
+span's language into the PDF's tags.
+
 Every text is parsed without the invisible characters that hide or reorder what a
 reader sees (`textcodec.strip_hidden`: bidirectional overrides, zero-width spaces,
 control characters), so no output made from the tokens carries them, and the links
@@ -33,11 +40,20 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from mdit_py_plugins.attrs import attrs_plugin
 
 from newsletter.textcodec import SOFT_HYPHEN, strip_hidden
 
 ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "a", "code", "blockquote", "sup", "span"}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title", "aria-label"}, "sup": {"class"}, "span": {"class"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "aria-label"},
+    "sup": {"class"},
+    "span": {"class", "lang"},
+    "ol": {"start"},
+}
+# A language tag as BCP 47 (RFC 5646) writes the ones a newsletter needs: a language of two or three
+# letters, then subtags ("en", "sv", "nn", "en-GB", "se-NO"; "sr-Latn").
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 URL_SCHEMES = {"http", "https", "mailto"}
 WIDTH = 78
 
@@ -85,6 +101,9 @@ def _parser() -> MarkdownIt:
     # its address as the address alone, so the text version is unchanged.
     md.linkify = _addresses()
     md.enable("linkify")
+    # `[words]{lang=en}` and nothing else: `after=()` leaves "{…}" after a link or code as the text it was.
+    md.use(attrs_plugin, after=(), spans=True, allowed=["lang"])
+    md.add_render_rule("span_open", _span_open)
     md.core.ruler.before("text_join", "images_as_links", _images_as_links)
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("link_close", _link_close)
@@ -221,6 +240,14 @@ def _link_close(renderer, tokens, idx, options, env):
     if env.get("ref_of") is not None:
         return f'{closing}<sup class="ref">{env["ref_of"](str(href))}</sup>'
     return closing
+
+
+def _span_open(renderer, tokens, idx, options, env):
+    """A part in another language (`[words]{lang=en}`): its `lang` kept only when it is a language tag."""
+    token = tokens[idx]
+    lang = str(token.attrGet("lang") or "")
+    token.attrs = {"lang": lang} if LANGUAGE_TAG.fullmatch(lang) else {}
+    return renderer.renderToken(tokens, idx, options, env)
 
 
 def _softbreak(renderer, tokens, idx, options, env):
@@ -391,6 +418,30 @@ def images_of(text: str | None) -> list[Image]:
             if token.type == "link_open":
                 images += token.meta.get("images", [])
     return images
+
+
+class LanguagePart(NamedTuple):
+    """A part of a text marked `[words]{…}` (`language_parts`)."""
+
+    words: str  # the part's words, as plain text
+    lang: str  # its `lang` as written; "" when it has none
+
+
+def language_parts(text: str | None) -> list[LanguagePart]:
+    """The parts of an entry's Markdown marked as in another language, in order; `issue check` names those
+    whose `lang` is missing or no language tag (`LANGUAGE_TAG`), which every output then drops.
+
+    `[words]{.x}` is parsed as such a part too (the attrs plugin keeps only `lang`), with "" as its lang.
+    """
+    parts: list[LanguagePart] = []
+    for block in parse(text):
+        children = block.children or []
+        for n, token in enumerate(children):
+            if token.type == "span_open":
+                end = next(i for i in range(n + 1, len(children)) if children[i].type == "span_close")
+                words = _inline_text(children[n + 1 : end], None, addresses=False)
+                parts.append(LanguagePart(words, str(token.attrGet("lang") or "")))
+    return parts
 
 
 def cited_links(tokens: list[Token]) -> list[str]:
