@@ -210,6 +210,25 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
     elif "sequence entries are not allowed" in problem and quoted:  # `intro: - GRETA og Norge`
         words = "a value cannot start with '- ', which YAML reads as a list"
     elif "mapping values are not allowed" in problem:
+        if line and (continued := _continued_value(lines, line)) is not None:
+            start, key = continued
+            block = (
+                f"make it a block of text: write '{key}: >-' alone on line {start} and the whole value on the "
+                f"lines below it, each indented further than '{key}'"
+            )
+            field = _KEY_VALUE.match(source) if line != start else None
+            if field is not None and " " not in field["key"].strip():
+                # `text: …` indented a space too far reads the same as prose going on with "Merk: …".
+                name = field["key"].strip()
+                return line, (
+                    f"'{name}:' is read as part of the value of '{key}' (line {start}) above, and the ': ' as "
+                    f"the start of another field. If '{name}' is a field, it is indented too far: start it in the "
+                    f"column of '{key}'. If the value of '{key}' goes on here, {block}"
+                )
+            return start, (
+                f"the value of '{key}' goes on over the lines below, and a ': ' in it reads as the start of "
+                f"another field; {block}"
+            )
         if quoted:
             words = "a ': ' inside a value reads as the start of another field"
         else:
@@ -527,6 +546,43 @@ def _text_after_quote(line: str) -> str | None:
         f"quote the whole value with the other quote mark, {field}{rewritten}, or write the quotes "
         "inside it as « »"
     )
+
+
+def _continued_value(lines: list[str], failed: int) -> tuple[int, str] | None:
+    """(line, key) of a `key: value` line whose plain value goes on over the lines below it (YAML folds
+    them into one), when line `failed` (1-based) is that line or one of those below; else None.
+
+    Quotes around the first line alone would not mend such a value: the lines below would still be read
+    as part of it, outside the quotes. A block (`key: >-`) takes them all, ': ' and all.
+    """
+
+    def indent(text: str) -> int:
+        return len(text) - len(text.lstrip(" "))
+
+    def value_line(index: int) -> tuple[int, str] | None:  # (column of the key, key) of a plain `key: value`
+        match = _KEY_VALUE.match(lines[index])
+        if not match or match["value"][0] in "'\"|>":
+            return None
+        return match.start("key"), match["key"].strip()
+
+    index = failed - 1
+    if not 0 <= index < len(lines):
+        return None
+    start = None
+    if (here := value_line(index)) is not None:
+        below = lines[index + 1] if index + 1 < len(lines) else ""
+        if below.strip() and indent(below) > here[0] and not _KEY_VALUE.match(below):
+            start = index
+    if start is None:  # a line below the value's first: up to the nearest line indented less
+        for above in range(index - 1, -1, -1):
+            if not lines[above].strip():
+                return None
+            if indent(lines[above]) < indent(lines[index]):
+                start = above
+                break
+    if start is None or (found := value_line(start)) is None or indent(lines[index]) <= found[0] and start != index:
+        return None
+    return start + 1, found[1]
 
 
 def _quoted(line: str) -> str | None:

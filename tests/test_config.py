@@ -512,3 +512,41 @@ def test_the_shipped_organisations_cover_the_sample_issues():
             if key in archive.own_sections:
                 continue
             assert heading_key(entry.heading) in claimed | ignored, f"{issue_id} {key}:{position} {entry.heading!r}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Nordisk råd: møte om\n      menneskehandel i Norden",  # the ': ' on the value's first line
+        "Nordisk råd, møte om\n      menneskehandel i Norden: en plan",  # on a line below it
+    ],
+)
+def test_a_colon_in_a_value_over_several_lines_gets_the_block_form_which_then_reads(tmp_path, name):
+    """Quotes around the first line alone would not mend a value that goes on below: the block would."""
+    text = (
+        f"sources:\n  - key: a\n    kind: rss\n    section: international\n    name: {name}\n"
+        "    url: https://www.norden.org/rss\n"
+    )
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 5: invalid YAML: the value of 'name' goes on over the lines below, and a ': ' in it reads "
+        "as the start of another field; make it a block of text: write 'name: >-' alone on line 5 and the whole "
+        "value on the lines below it, each indented further than 'name'"
+    )
+    first, rest = name.split("\n")
+    mended = text.replace(f"    name: {name}\n", f"    name: >-\n      {first}\n{rest}\n")
+    feeds = load_feeds(write(tmp_path, mended))
+    assert feeds.sources[0].name == " ".join(name.split())
+
+
+def test_a_field_indented_too_far_or_a_long_values_colon_is_said_both_ways(tmp_path):
+    """`kind:` a space too far in reads as the value of `name` going on: which one was meant, only the
+    editor knows, so both ways out are said."""
+    text = "sources:\n  - key: a\n    name: Nordisk råd\n     kind: rss\n"
+    path, error = feeds_error(tmp_path, text)
+    assert error == (
+        f"{path}, line 4: invalid YAML: 'kind:' is read as part of the value of 'name' (line 3) above, and the "
+        "': ' as the start of another field. If 'kind' is a field, it is indented too far: start it in the "
+        "column of 'name'. If the value of 'name' goes on here, make it a block of text: write 'name: >-' alone "
+        "on line 3 and the whole value on the lines below it, each indented further than 'name'"
+    )
