@@ -703,7 +703,7 @@ def test_a_published_issue_made_draft_disappears(built, tmp_path):
     report = build(ws)
     assert report.issues == ["2023-q3", "2023-q4", "2024-q2"]
     assert report.skipped == ["2024-q1", "2024-q3"]
-    assert sorted(pages_only(report.removed)) == ["2024-q1/index.html"]
+    assert sorted(pages_only(report.removed)) == ["2024-q1/events.ics", "2024-q1/index.html"]  # its calendar too
     assert not (site / "2024-q1").exists()
     index = soup(site / "index.html")
     assert "2024-q1/index.html" not in [a["href"] for a in index.select("a")]
@@ -732,7 +732,7 @@ def test_a_deleted_issue_file_takes_its_pages_along(built, tmp_path):
     ws, site = built
     (ws / "issues" / "2023-q3.yaml").unlink()
     report = build(ws)
-    assert report.removed[0] == "2023-q3/index.html" and not (site / "2023-q3").exists()
+    assert report.removed[:2] == ["2023-q3/events.ics", "2023-q3/index.html"] and not (site / "2023-q3").exists()
     assert soup(site / "2023-q4" / "index.html").find("a", rel="prev") is None
     fresh_build_matches(ws, site, tmp_path)
 
@@ -1154,3 +1154,22 @@ def test_site_build_of_one_issue_says_issue_in_the_singular(tmp_path):
     result = CliRunner().invoke(cli, ["--workspace", str(ws), "site", "build", "--no-pdf"])
     assert result.exit_code == 0, result.output
     assert f"1 published issue in {ws / 'site'};" in result.stdout
+
+
+def test_an_issue_with_events_has_its_calendar_beside_its_page_and_a_link_to_it(archive):
+    """The built issue offers `events.ics`; the archive's page of the same issue does too, not a dead link."""
+    import icalendar
+
+    ws, site, _report = archive
+    with_events = sorted(p.parent.name for p in site.glob("*/events.ics"))
+    assert "2024-q2" in with_events
+    page = soup(site / "2024-q2" / "index.html")
+    assert [a["href"] for a in page.select("nav a") if a.get_text() == "Kalender (ICS)"] == ["events.ics"]
+    calendar = icalendar.Calendar.from_ical((site / "2024-q2" / "events.ics").read_bytes())
+    summaries = {str(event["SUMMARY"]) for event in calendar.walk("VEVENT")}
+    assert "ROSAs konferanse om menneskehandel" in summaries
+    for issue in (p.parent.name for p in site.glob("*/index.html") if p.parent.name[:2] == "20"):
+        has_calendar = (site / issue / "events.ics").exists()
+        assert has_calendar == (issue in with_events)
+        links = [a for a in soup(site / issue / "index.html").select("nav a") if a.get_text() == "Kalender (ICS)"]
+        assert bool(links) == has_calendar, issue

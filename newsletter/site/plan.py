@@ -246,6 +246,7 @@ def plan_site(
         neighbours = [(s.id, s.period) if s else None for s in (before, after)]
         key = content_hash(global_key, catalogue.hashes[summary.id], neighbours, pdf, base)
         files = [f"{summary.id}/index.html"] + ([f"{summary.id}/{summary.id}.pdf"] if pdf else [])
+        files += [f"{summary.id}/events.ics"] if summary.events else []
         pages.append(IssuePage(summary, before, after, key, files, missing_or_changed(files, key)))
 
     found, unmapped = organisation_pages(published, catalogue.settings.archive)

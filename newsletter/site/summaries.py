@@ -59,6 +59,7 @@ class IssueSummary:
     published: dt.date | None
     intro: str  # its words on one line, as the entries' text
     entries: list[EntrySummary]
+    events: bool = False  # an entry has an event_date: `events.ics` sits beside its page
 
     @property
     def published_year(self) -> str:
@@ -95,6 +96,7 @@ class IssueSummary:
             published=dt.date.fromisoformat(data["published"]) if data["published"] else None,
             intro=data["intro"],
             entries=[EntrySummary(**entry) for entry in data["entries"]],
+            events=bool(data.get("events", False)),  # a manifest written before calendars were published
         )
 
 
@@ -156,6 +158,7 @@ def summarize(issue: Issue, view: IssueView) -> IssueSummary:
         published=issue.published,
         intro=markdown.to_words(issue.intro),
         entries=entries,
+        events=view.has_events,
     )
 
 

@@ -20,6 +20,7 @@ from jinja2 import Environment
 
 from newsletter.fsutil import atomic_write, safe_join
 from newsletter.models import Issue, Settings
+from newsletter.render import ics
 from newsletter.render import pdf as pdf_format
 from newsletter.render import web as web_format
 from newsletter.render.build import BUILT_IN_TEMPLATES, environment
@@ -100,7 +101,8 @@ def write_issue_page(
     pdf: bool,
     build_dir: Callable[[str], Path] | None,
 ) -> None:
-    """Write an issue's page, with the archive's navigation, and (if `pdf`) its PDF beside it."""
+    """Write an issue's page, with the archive's navigation, and (if `pdf`) its PDF beside it; an issue with
+    events has its calendar (`events.ics`, RFC 5545) beside it too, as the built issue has."""
     issue, view = document
     issue_id = page.summary.id
     site = {
@@ -109,10 +111,13 @@ def write_issue_page(
         "previous": {"id": page.previous.id, "period": page.previous.period} if page.previous else None,
         "next": {"id": page.following.id, "period": page.following.period} if page.following else None,
         "pdf": f"{issue_id}.pdf" if pdf else None,
+        "calendar": "events.ics" if view.has_events else None,
     }
     writer.write(f"{issue_id}/index.html", web_format.render(templates.env, view, site))
     if pdf:
         writer.write(f"{issue_id}/{issue_id}.pdf", _pdf_for(issue, view, build_dir, templates.env))
+    if (calendar := ics.render(issue, view)) is not None:
+        writer.write(f"{issue_id}/events.ics", calendar)
 
 
 def _pdf_for(issue: Issue, view: IssueView, build_dir: Callable[[str], Path] | None, env: Environment) -> bytes:
