@@ -29,7 +29,7 @@ from newsletter import __version__, clock
 from newsletter.config import Workspace
 from newsletter.curate.listing import counted as _count
 from newsletter.errors import NewsletterError, NotFound, UsageError, os_error_advice
-from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
+from newsletter.models import ITEM_STATUSES, Entry, Issue, MailSettings, heading_runs
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 from newsletter.textcodec import visible
@@ -1933,6 +1933,13 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     from newsletter.curate.issuefile import issue_path
     from newsletter.mail.service import send_status
 
+    # The ledger is in the store, not in newsletter.yaml: a mistake there (a key mistyped while fixing the
+    # SMTP settings mid-send) is said, and the status shown all the same, with the times in UTC.
+    try:
+        timezone, max_attempts = ctx.settings.timezone, ctx.settings.mail.max_attempts
+    except NewsletterError as exc:
+        click.echo(f"warning: {exc}; `send` refuses until it is fixed; times below are UTC", err=True)
+        timezone, max_attempts = "UTC", MailSettings.max_attempts
     with ctx.store() as store:
         status = send_status(store, issue_id, dry_run, ctx.workspace.var)
         waiting = len(store.list_contacts("active")) if not any(status.counts.values()) else 0
@@ -1952,7 +1959,7 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     if len(status.versions) > 1:
         shown = [
             f"{count} {f'version {version}' if version else 'an unrecorded version'}"
-            + (f" (last at {_local_time(at, ctx.settings.timezone)})" if at else "")
+            + (f" (last at {_local_time(at, timezone)})" if at else "")
             for version, count, at in status.versions
         ]
         click.echo(f"versions of the e-mail sent, earliest first: {'; '.join(shown)}")
@@ -1966,7 +1973,7 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
             "arrived) and goes on with the rest"
         )
     for row in status.undelivered:
-        due = f" (next try {_local_time(row.next_attempt, ctx.settings.timezone)})" if row.next_attempt else ""
+        due = f" (next try {_local_time(row.next_attempt, timezone)})" if row.next_attempt else ""
         if row.state == "pending":
             due = " (the last reply; kept in its place, the next send tries it)"
         elif row.held:
@@ -1975,7 +1982,7 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
                 "server's; the next send tries it again)"
             )
         elif row.state == "failed":
-            due = _gave_up(row.state, row.reply, issue_id, ctx.settings.mail.max_attempts)
+            due = _gave_up(row.state, row.reply, issue_id, max_attempts)
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 

@@ -533,3 +533,24 @@ def test_a_recipient_deferred_on_every_try_is_failed_and_told_how_to_try_again(s
     smtp.rcpt_replies = {}
     again = send(root, "--retry-failed")
     assert again.exit_code == 0 and states(root)[grey] == "sent"
+
+
+def test_send_status_shows_the_ledger_though_newsletter_yaml_has_a_mistake(sample_workspace, smtp):
+    """The ledger is in the store: a key mistyped in newsletter.yaml mid-send is said, and the status shown."""
+    root = mailing_workspace(sample_workspace, smtp.port, 3, mail="retry_base: 3600")
+    busy = "person002@example.org"
+    smtp.rcpt_replies = {busy: "450 4.2.1 Mailbox busy, try again later"}
+    send(root)
+    settings = root / "newsletter.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("\nfooter:", "\nfoter:"), encoding="utf-8")
+    status = invoke(root, "send", "status", "2024-q2")
+    assert status.exit_code == 0
+    warning = status.stderr.splitlines()[0]
+    assert (
+        warning.startswith(f"warning: {settings}, line ") and "foter: unknown key (did you mean 'footer'?)" in warning
+    )
+    assert warning.endswith("; `send` refuses until it is fixed; times below are UTC")
+    pattern = rf"  temp_failed  {busy}  RCPT TO: 450 4\.2\.1 Mailbox busy, try again later \(next try \d{{4}}-\d\d-\d\d \d\d:\d\d\)"
+    assert any(re.fullmatch(pattern, line) for line in status.stdout.splitlines()), status.stdout
+    refused = send(root)
+    assert refused.exit_code == 1 and "foter: unknown key" in refused.stderr
