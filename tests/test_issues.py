@@ -1686,11 +1686,13 @@ def test_an_entry_among_events_without_an_event_date_is_a_warning(desk):
     text = changed(
         "      event_date: 2024-10-26\n",
         "      event_date: 2024-10-26\n"
+        "    - heading: NKVTS\n      title: Webinar\n      text: NKVTS holder et webinar.\n"
+        "      event_date: 2024-11-14\n"
         "    - heading: ROSA\n      title: Konferanse\n      text: ROSA holder en konferanse i høst.\n",
     )
     problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
     assert problem.message == (
-        "events:2 has no `event_date`, though every other entry of section events has one: readers and the "
+        "events:3 has no `event_date`, though every other entry of section events has one: readers and the "
         "calendar (events.ics) are not told when it takes place; add `event_date: YYYY-MM-DD` (and `event_end:` "
         "for one of several days)"
     )
@@ -1716,6 +1718,31 @@ def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
     assert f"though it cites item {event}, an event on 2024-09-17:" in problem.message
 
 
+def test_an_event_over_before_publication_or_one_news_entry_beside_one_event_is_no_missing_event_date(desk):
+    """A report on an April webinar is news (an `event_date` would be "a past event as one to come"), and a
+    section of two entries, one an event, is not a section of events."""
+    raw = RawItem(
+        url="https://www.rosanorge.no/webinar",
+        title="Webinar om menneskehandel",
+        summary="Opptak fra webinaret.",
+        published=dt.date(2024, 4, 2),
+        date_precision="day",
+        kind="event",
+        event_date=dt.date(2024, 4, 20),
+    )
+    (event,) = desk.store.upsert_items(SOURCE, [(identify(raw.url), raw)], NOW).seen_ids
+    text = changed(
+        "      text: Se [her](https://intermin.fi/plan).\n",
+        f"      item: {event}\n      text: Se [her](https://www.rosanorge.no/webinar).\n",
+    )
+    text = changed(
+        "      event_date: 2024-10-26\n",
+        "      event_date: 2024-10-26\n    - heading: ROSA\n      title: Rapport\n      text: ROSA har en rapport.\n",
+        text,
+    )
+    assert [p for p in desk.check(text) if p.field == "event_date"] == []
+
+
 @pytest.mark.parametrize(
     ("part", "named"), [("[engelsk tittel]{lang=engelsk}", "lang=engelsk"), ("[engelsk tittel]{.en}", "no lang")]
 )
@@ -1736,3 +1763,23 @@ def test_a_part_marked_with_a_language_tag_is_no_problem(desk):
         "      text: Seminaret «[Beyond Awareness-Raising]{lang=en}» og «[Från ord till handling]{lang=sv}».\n",
     )
     assert desk.check(text) == []
+
+
+def test_a_language_mark_inside_a_links_words_is_an_error_saying_to_put_it_around_the_link(desk):
+    """`[[words]{lang=en}](address)`: the span takes the link's "[", and every output shows the brackets and
+    the address as text. Around the link, `[[words](address)]{lang=en}`, it is a link in English."""
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: Rapporten «[[Decoding]{lang=en}](https://www.europol.europa.eu/r)» kom i mai.\n",
+    )
+    problem = only(desk.check(text), "error", "which is no link", "text")
+    assert problem.message == (
+        "events:1 has «[Decoding](https://www.europol.europa.eu/r)», which is no link: readers get it as written; "
+        "a part marked in another language inside a link's words undoes the link: put the mark around the whole "
+        "link, [[words](address)]{lang=en}"
+    )
+    mended = text.replace(
+        "[[Decoding]{lang=en}](https://www.europol.europa.eu/r)",
+        "[[Decoding](https://www.europol.europa.eu/r)]{lang=en}",
+    )
+    assert desk.check(mended) == []

@@ -285,9 +285,11 @@ class _AsWritten(_EveryLink):
 
 
 def _link_finder(parser: type[MarkdownIt]) -> MarkdownIt:
-    """A `parser` that sees an image as the link every output makes of it."""
+    """A `parser` that sees an image as the link every output makes of it, and a part in another
+    language (`[words]{lang=en}`) as `parse` does: the links `issue check` finds are the ones readers get."""
     md = parser("commonmark")
     md.core.ruler.before("text_join", "images_as_links", _images_as_links)
+    md.use(attrs_plugin, after=(), spans=True, allowed=["lang"])
     return md
 
 
@@ -354,6 +356,8 @@ def _plain_runs(text: str | None) -> list[str]:
                 plain.append(token.content)
             elif depth == 0 and token.type in ("softbreak", "hardbreak"):
                 plain.append("\n")
+            elif token.type in ("span_open", "span_close"):
+                continue  # a part in another language: its words run on with those around it
             else:
                 plain.append("\0")  # code, an image: nothing runs across it
             if token.children:
@@ -362,6 +366,10 @@ def _plain_runs(text: str | None) -> list[str]:
 
     walk(_found(True, text or ""))
     return runs
+
+
+# `[[words]{lang=en}](address)`: the span takes the link's "[", and Markdown reads no link.
+_SPAN_IN_LINK = re.compile(r"\[\[[^\[\]\n]*\]\{[^}\n]*\}\]\(")
 
 
 def unread_links(text: str | None) -> list[UnreadLink]:
@@ -385,6 +393,9 @@ def unread_links(text: str | None) -> list[UnreadLink]:
                 reason = "a space between ] and (: write them together, [words](address)"
             elif re.search(r"\S[ \t]+\S", target.strip()):
                 reason = "a space inside the address: take it out (or write %20 where the address has a space)"
+            elif _SPAN_IN_LINK.search(text or ""):
+                reason = "a part marked in another language inside a link's words undoes the link: put the mark "
+                reason += "around the whole link, [[words](address)]{lang=en}"
             else:
                 reason = "Markdown cannot read it as a link: write it as [words](https://…)"
             found.append(UnreadLink(" ".join(written.split()), reason))

@@ -88,7 +88,7 @@ class SectionView:
     title: str
     anchor: str
     groups: list[GroupView]
-    links: list[tuple[int, str]] = field(default_factory=list)  # cited in this section, for the PDF
+    links: list[tuple[int, str]] = field(default_factory=list)  # cited in this section, each once, by number
 
 
 @dataclass
