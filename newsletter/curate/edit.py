@@ -1619,11 +1619,13 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             )
         if not entry.event_date:
             # An event without its date is shown as news: no date line, nothing in events.ics.
-            dated = next((item for item in cited if item.event_date), None)
+            # An event over before the issue goes out is told as news (`date`), not as one to come.
+            since = issue.published or first
+            dated = next((i for i in cited if i.event_date and (since is None or i.event_date >= since)), None)
             peers = [other for other in issue.sections.get(key, []) if other is not entry]
-            if dated and dated.event_date:
+            if dated is not None and dated.event_date:
                 reason = f"it cites item {dated.id}, an event on {dated.event_date.isoformat()}"
-            elif peers and all(other.event_date for other in peers):
+            elif len(peers) >= 2 and all(other.event_date for other in peers):
                 reason = f"every other entry of section {key} has one"
             else:
                 reason = ""
