@@ -29,7 +29,7 @@ from newsletter import __version__, clock
 from newsletter.config import Workspace
 from newsletter.curate.listing import counted as _count
 from newsletter.errors import NewsletterError, NotFound, UsageError, os_error_advice
-from newsletter.models import ITEM_STATUSES, Entry, Issue, MailSettings, heading_runs
+from newsletter.models import ITEM_STATUSES, Entry, Issue, heading_runs
 from newsletter.quarters import quarter_bounds
 from newsletter.store import Store
 from newsletter.textcodec import visible
@@ -458,14 +458,13 @@ def sources_check(ctx: Context, keys, as_json):
         sys.exit(1)
 
 
-def _gave_up(state: str, reply: str, issue_id: str, attempts: int) -> str:
+def _gave_up(state: str, reply: str, issue_id: str) -> str:
     """What to add to a failed recipient's line whose last reply was a 4xx (RFC 5321 4.2.1: transient): the
-    run gave up after `attempts` deferrals (mail.max_attempts), which the reply alone does not say."""
-    if state != "failed" or not re.match(r"(?:[A-Z ]+: )?4\d\d\b", reply):  # "RCPT TO: 451 4.7.1 …"
+    run gave up after mail.max_attempts deferrals, which the reply alone does not say."""
+    if state != "failed" or not re.match(r"(?:[A-Za-z ]+: )?4\d\d\b", reply):  # "RCPT TO: 451 …", "end of DATA: 451 …"
         return ""
     return (
-        f" (deferred {'on its only try' if attempts == 1 else f'on all {attempts} tries'}, mail.max_attempts; "
-        "the server may take it later: "
+        " (deferred on every try, up to mail.max_attempts; the server may take it later: "
         f"`newsletter send {issue_id} --retry-failed` tries again)"
     )
 
@@ -1936,10 +1935,11 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     # The ledger is in the store, not in newsletter.yaml: a mistake there (a key mistyped while fixing the
     # SMTP settings mid-send) is said, and the status shown all the same, with the times in UTC.
     try:
-        timezone, max_attempts = ctx.settings.timezone, ctx.settings.mail.max_attempts
+        timezone = ctx.settings.timezone
     except NewsletterError as exc:
-        click.echo(f"warning: {exc}; `send` refuses until it is fixed; times below are UTC", err=True)
-        timezone, max_attempts = "UTC", MailSettings.max_attempts
+        in_utc = "" if as_json else "; times below are UTC"  # JSON gives every time in UTC anyway
+        click.echo(f"warning: {exc}; `send` refuses until it is fixed{in_utc}", err=True)
+        timezone = "UTC"
     with ctx.store() as store:
         status = send_status(store, issue_id, dry_run, ctx.workspace.var)
         waiting = len(store.list_contacts("active")) if not any(status.counts.values()) else 0
@@ -1982,7 +1982,7 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
                 "server's; the next send tries it again)"
             )
         elif row.state == "failed":
-            due = _gave_up(row.state, row.reply, issue_id, max_attempts)
+            due = _gave_up(row.state, row.reply, issue_id)
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 
@@ -2128,7 +2128,7 @@ def send(
     shown = [row for row in outcome.undelivered if row.state != "unknown"]
     for row in shown[:20]:
         now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""
-        now = now or _gave_up(row.state, row.reply, issue_id, ctx.settings.mail.max_attempts)
+        now = now or _gave_up(row.state, row.reply, issue_id)
         click.echo(f"{row.state} {row.email}: {row.reply}{now}", err=True)
     if len(shown) > 20:
         click.echo(f"… and {len(shown) - 20} more", err=True)
