@@ -556,9 +556,6 @@ def _continued_value(lines: list[str], failed: int) -> tuple[int, str] | None:
     as part of it, outside the quotes. A block (`key: >-`) takes them all, ': ' and all.
     """
 
-    def indent(text: str) -> int:
-        return len(text) - len(text.lstrip(" "))
-
     def value_line(index: int) -> tuple[int, str] | None:  # (column of the key, key) of a plain `key: value`
         match = _KEY_VALUE.match(lines[index])
         if not match or match["value"][0] in "'\"|>":
@@ -571,16 +568,16 @@ def _continued_value(lines: list[str], failed: int) -> tuple[int, str] | None:
     start = None
     if (here := value_line(index)) is not None:
         below = lines[index + 1] if index + 1 < len(lines) else ""
-        if below.strip() and indent(below) > here[0] and not _KEY_VALUE.match(below):
+        if below.strip() and _indent(below) > here[0]:  # deeper in: the value goes on, `C: D` or not
             start = index
     if start is None:  # a line below the value's first: up to the nearest line indented less
         for above in range(index - 1, -1, -1):
             if not lines[above].strip():
                 return None
-            if indent(lines[above]) < indent(lines[index]):
+            if _indent(lines[above]) < _indent(lines[index]):
                 start = above
                 break
-    if start is None or (found := value_line(start)) is None or indent(lines[index]) <= found[0] and start != index:
+    if start is None or (found := value_line(start)) is None or _indent(lines[index]) <= found[0] and start != index:
         return None
     return start + 1, found[1]
 

@@ -519,6 +519,7 @@ def test_the_shipped_organisations_cover_the_sample_issues():
     [
         "Nordisk råd: møte om\n      menneskehandel i Norden",  # the ': ' on the value's first line
         "Nordisk råd, møte om\n      menneskehandel i Norden: en plan",  # on a line below it
+        "Nordisk råd: møte om\n      Norden: en plan",  # on both
     ],
 )
 def test_a_colon_in_a_value_over_several_lines_gets_the_block_form_which_then_reads(tmp_path, name):
