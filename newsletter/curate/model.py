@@ -69,7 +69,10 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | frozenset(
 
 # Words entries use more than items for how entries are written, not for what the newsletter covers: dates
 # ("I mai la …"), told in every language the items come in. The vocabulary part (`Model._vocabulary`)
-# weighs them nothing, as it does `_STOP`'s function words.
+# weighs them nothing. Not so `_STOP`'s function words (which only `why` leaves out): Norwegian ones
+# ("som", "skal") weigh as the entries' Norwegian does, and that tells of this editor's picks, most of
+# them Norwegian. Weighing them nothing too cost reads on the 2022 fixture: 206 → 223 and 322 → 340 for
+# 80% and 95% of the picks over the random halves with a record, 41 → 46 and 64 → 68 over the months.
 _DATE_WORDS = frozenset(
     "januar februar mars april mai juni juli august september oktober november desember "
     "januari februari maj augusti "
