@@ -20,7 +20,7 @@ quarter).
   `decisions`): its picks as picks, its skips as non-picks, the rest as weak
   non-picks. On the 2022 fixture, the quarter's last month ranked after
   learning from a record of the two months before needs 25 and 39 reads for
-  80% and 95% of its 16 picks, against 29 and 60 from the past entries alone
+  80% and 95% of its 16 picks, against 29 and 61 from the past entries alone
   (`bench/relevance.py`).
 
 **How**
