@@ -1774,12 +1774,34 @@ def test_a_language_mark_inside_a_links_words_is_an_error_saying_to_put_it_aroun
     )
     problem = only(desk.check(text), "error", "which is no link", "text")
     assert problem.message == (
-        "events:1 has «[Decoding](https://www.europol.europa.eu/r)», which is no link: readers get it as written; "
+        "events:1 has «[[Decoding]{lang=en}](https://www.europol.europa.eu/r)», which is no link: readers get it as "
+        "written; "
         "a part marked in another language inside a link's words undoes the link: put the mark around the whole "
         "link, [[words](address)]{lang=en}"
-    )
+    )  # as written, mark and all, so a search of the file finds it
     mended = text.replace(
         "[[Decoding]{lang=en}](https://www.europol.europa.eu/r)",
         "[[Decoding](https://www.europol.europa.eu/r)]{lang=en}",
     )
     assert desk.check(mended) == []
+
+
+def test_a_language_mark_split_by_a_blank_line_or_in_a_title_is_an_error(desk):
+    """Markdown reads a mark within one paragraph, and none in a title or heading (plain text): either way
+    every output would show the brackets and braces."""
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: |\n        Rapporten «[Decoding the EU's most\n\n        threatening networks]{lang=en}» kom.\n",
+    )
+    problem = only(desk.check(text), "error", "a language mark Markdown does not read", "text")
+    assert problem.message == (
+        "events:1 has «threatening networks]{lang=en}», a language mark Markdown does not read (its [ stands in "
+        "another paragraph, or is missing): readers get it as written; put [ and ]{lang=…} around words of one "
+        "paragraph"
+    )
+    titled = changed("      title: Seminaret holdes digitalt\n", "      title: «[Invisible victims]{lang=en}»\n")
+    problem = only(desk.check(titled), "error", "plain text", "title")
+    assert problem.message == (
+        "events:1 has «[Invisible victims]{lang=en}» in its `title`, which is plain text: readers would get the "
+        "brackets and braces; take out the [ ] and {…} (a language mark goes in the `text`)"
+    )

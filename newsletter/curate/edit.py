@@ -43,6 +43,7 @@ from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
 from newsletter.quarters import ISSUE_ID, issue_id_for, quarter_bounds
 from newsletter.render.markdown import (
+    LANGUAGE_MARK,
     LANGUAGE_TAG,
     Image,
     bare_addresses,
@@ -50,6 +51,7 @@ from newsletter.render.markdown import (
     images_of,
     language_parts,
     links_of,
+    unread_language_marks,
     unread_links,
 )
 from newsletter.store import Store
@@ -1526,6 +1528,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         def say(level: str, message: str, field: str, entry: Entry = entry, where: str = where) -> None:
             add(level, f"{where} {message}", entry, field, where)
 
+        for name in ("title", "heading"):
+            if (mark := LANGUAGE_MARK.search(getattr(entry, name))) is not None:
+                # Titles and headings are plain text in every output (and in the e-mail's subject line).
+                say(
+                    "error",
+                    f"has «{mark.group()}» in its `{name}`, which is plain text: readers would get the brackets "
+                    "and braces; take out the [ ] and {…} (a language mark goes in the `text`)",
+                    name,
+                )
         if not entry.text.strip():
             say(
                 "error",
@@ -1841,6 +1852,13 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             "warning",
             f"has the address {address} written out, which readers get as text, not a link: write it as a link, "
             f"[words that say where it leads]({address})",
+            "",
+        )
+    for piece in unread_language_marks(text):
+        yield (
+            "error",
+            f"has «{piece}», a language mark Markdown does not read (its [ stands in another paragraph, or is "
+            "missing): readers get it as written; put [ and ]{lang=…} around words of one paragraph",
             "",
         )
     for part in language_parts(text):

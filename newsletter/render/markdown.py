@@ -369,7 +369,22 @@ def _plain_runs(text: str | None) -> list[str]:
 
 
 # `[[words]{lang=en}](address)`: the span takes the link's "[", and Markdown reads no link.
-_SPAN_IN_LINK = re.compile(r"\[\[[^\[\]\n]*\]\{[^}\n]*\}\]\(")
+_SPAN_IN_LINK = re.compile(r"\[\[[^\[\]\n]*\]\{[^}\n]*\}\]\([^)\n]*\)?")
+# The end of a language mark left as text: its "[" in another paragraph, or none (`words]{lang=en}`).
+LANGUAGE_MARK_END = re.compile(r"\]\{[^{}\n]*\blang\b[^{}\n]*\}")
+# A whole mark, where no Markdown is read (an entry's title or heading).
+LANGUAGE_MARK = re.compile(r"\[[^\[\]\n]*\]\{[^{}\n]*\blang\b[^{}\n]*\}")
+
+
+def unread_language_marks(text: str | None) -> list[str]:
+    """The ends of language marks (`…]{lang=en}`) Markdown left as text in `text`, as written, with up to
+    30 characters before each: a mark whose "[" stands in another paragraph (a blank line between) or
+    is missing. Every output shows them as written."""
+    found = []
+    for run in _plain_runs(text):
+        for match in LANGUAGE_MARK_END.finditer(run):
+            found.append(" ".join(run[max(0, match.start() - 30) : match.end()].split()))
+    return found
 
 
 def unread_links(text: str | None) -> list[UnreadLink]:
@@ -393,7 +408,8 @@ def unread_links(text: str | None) -> list[UnreadLink]:
                 reason = "a space between ] and (: write them together, [words](address)"
             elif re.search(r"\S[ \t]+\S", target.strip()):
                 reason = "a space inside the address: take it out (or write %20 where the address has a space)"
-            elif _SPAN_IN_LINK.search(text or ""):
+            elif (inside := _SPAN_IN_LINK.search(text or "")) is not None:
+                written = inside.group()  # as the editor wrote it, mark and all: what to look for in the file
                 reason = "a part marked in another language inside a link's words undoes the link: put the mark "
                 reason += "around the whole link, [[words](address)]{lang=en}"
             else:
