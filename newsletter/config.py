@@ -209,6 +209,8 @@ def yaml_syntax_error(text: str, exc: MarkedYAMLError) -> tuple[int | None, str]
         words = f"a value cannot start with '{character}'"
     elif "sequence entries are not allowed" in problem and quoted:  # `intro: - GRETA og Norge`
         words = "a value cannot start with '- ', which YAML reads as a list"
+    elif "mapping values are not allowed" in problem and (after := _text_after_quote(source)) is not None:
+        return line, after  # `title: "Rapporten "Ny tid": …"`: the inner quotes end the value, not the ': '
     elif "mapping values are not allowed" in problem:
         if line and (continued := _continued_value(lines, line)) is not None:
             start, key = continued
@@ -590,6 +592,8 @@ def _quoted(line: str) -> str | None:
     value = match["value"]
     if value[0] not in _SPECIAL_START and ": " not in value and not value.startswith("- "):
         return None
+    if '"' in value and "'" not in value:  # single quotes take double ones as they are, no backslashes
+        return f"{match['key'].strip()}: '{value}'"
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'{match["key"].strip()}: "{escaped}"'
 

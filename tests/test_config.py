@@ -551,3 +551,16 @@ def test_a_field_indented_too_far_or_a_long_values_colon_is_said_both_ways(tmp_p
         "column of 'name'. If the value of 'name' goes on here, make it a block of text: write 'name: >-' alone "
         "on line 3 and the whole value on the lines below it, each indented further than 'name'"
     )
+
+
+def test_inner_double_quotes_and_a_colon_get_the_other_quote_mark_not_more_quotes(tmp_path):
+    """`name: "Rapporten "Ny tid": 2023"`: the inner quotes end the value; quoting it again would print
+    the outer quotes. Unquoted, the advice is single quotes, which take double ones without backslashes."""
+    path, error = feeds_error(tmp_path, 'sources:\n  - key: a\n    name: "Rapporten "Ny tid": 2023"\n    kind: rss\n')
+    assert error.startswith(f'{path}, line 3: invalid YAML: the quoted value ends at the second "')
+    assert "name: 'Rapporten \"Ny tid\": 2023'" in error
+    path, error = feeds_error(tmp_path, 'sources:\n  - key: a\n    name: Rapporten "Ny tid": 2023\n    kind: rss\n')
+    assert error == (
+        f"{path}, line 3: invalid YAML: a ': ' inside a value reads as the start of another field; put the value "
+        "in quotes: name: 'Rapporten \"Ny tid\": 2023'"
+    )
