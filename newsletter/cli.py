@@ -1932,17 +1932,20 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
     from newsletter.curate.issuefile import issue_path
     from newsletter.mail.service import send_status
 
-    # The ledger is in the store, not in newsletter.yaml: a mistake there (a key mistyped while fixing the
-    # SMTP settings mid-send) is said, and the status shown all the same, with the times in UTC.
-    try:
-        timezone = ctx.settings.timezone
-    except NewsletterError as exc:
-        in_utc = "" if as_json else "; times below are UTC"  # JSON gives every time in UTC anyway
-        click.echo(f"warning: {exc}; `send` refuses until it is fixed{in_utc}", err=True)
-        timezone = "UTC"
     with ctx.store() as store:
         status = send_status(store, issue_id, dry_run, ctx.workspace.var)
         waiting = len(store.list_contacts("active")) if not any(status.counts.values()) else 0
+    # The ledger is in the store, not in newsletter.yaml: a mistake there (a key mistyped while fixing the
+    # SMTP settings mid-send) is said, and the status shown all the same, any time in it in UTC.
+    try:
+        timezone = ctx.settings.timezone
+    except NewsletterError as exc:
+        timed = any(row.next_attempt for row in status.undelivered) or (
+            len(status.versions) > 1 and any(at for _version, _count, at in status.versions)
+        )
+        in_utc = "; the times below are in UTC" if timed and not as_json else ""  # JSON's are UTC anyway
+        click.echo(f"warning: {exc}; `send` refuses until it is fixed{in_utc}", err=True)
+        timezone = "UTC"
     if not any(status.counts.values()) and not issue_path(ctx.workspace.issues_dir, issue_id).exists():
         raise NotFound(f"no issue {issue_id}: {issue_path(ctx.workspace.issues_dir, issue_id)} does not exist")
     if as_json:

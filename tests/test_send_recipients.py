@@ -550,7 +550,7 @@ def test_send_status_shows_the_ledger_though_newsletter_yaml_has_a_mistake(sampl
     assert (
         warning.startswith(f"warning: {settings}, line ") and "foter: unknown key (did you mean 'footer'?)" in warning
     )
-    assert warning.endswith("; `send` refuses until it is fixed; times below are UTC")
+    assert warning.endswith("; `send` refuses until it is fixed; the times below are in UTC")
     [failure] = json.loads(invoke(root, "send", "status", "2024-q2", "--json").stdout)["failures"]
     utc = dt.datetime.fromisoformat(failure["next_attempt"]).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     line = f"  temp_failed  {busy}  RCPT TO: 450 4.2.1 Mailbox busy, try again later (next try {utc})"
