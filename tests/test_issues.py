@@ -1699,21 +1699,27 @@ def test_an_entry_among_events_without_an_event_date_is_a_warning(desk):
     assert problem.line == text.splitlines().index("    - heading: ROSA") + 1
 
 
-def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
+def cited_event(desk, url: str, published: dt.date, event_date: dt.date) -> tuple[str, str]:
+    """(item id, the clean issue text with international:2 citing it): an item collected as an event."""
     raw = RawItem(
-        url="https://www.rosanorge.no/konferanse",
+        url=url,
         title="Konferanse om menneskehandel",
         summary="Påmelding er åpen.",
-        published=dt.date(2024, 5, 20),
+        published=published,
         date_precision="day",
         kind="event",
-        event_date=dt.date(2024, 9, 17),
+        event_date=event_date,
     )
     (event,) = desk.store.upsert_items(SOURCE, [(identify(raw.url), raw)], NOW).seen_ids
     text = changed(
-        "      text: Se [her](https://intermin.fi/plan).\n",
-        f"      item: {event}\n      text: Se [her](https://www.rosanorge.no/konferanse).\n",
+        "      text: Se [her](https://intermin.fi/plan).\n", f"      item: {event}\n      text: Se [her]({url}).\n"
     )
+    return event, text
+
+
+def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
+    url = "https://www.rosanorge.no/konferanse"
+    event, text = cited_event(desk, url, dt.date(2024, 5, 20), dt.date(2024, 9, 17))
     problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
     assert f"though it cites item {event}, an event on 2024-09-17:" in problem.message
 
@@ -1721,20 +1727,7 @@ def test_an_entry_citing_an_event_item_without_an_event_date_is_a_warning(desk):
 def test_an_event_over_before_publication_or_one_news_entry_beside_one_event_is_no_missing_event_date(desk):
     """A report on an April webinar is news (an `event_date` would be "a past event as one to come"), and a
     section of two entries, one an event, is not a section of events."""
-    raw = RawItem(
-        url="https://www.rosanorge.no/webinar",
-        title="Webinar om menneskehandel",
-        summary="Opptak fra webinaret.",
-        published=dt.date(2024, 4, 2),
-        date_precision="day",
-        kind="event",
-        event_date=dt.date(2024, 4, 20),
-    )
-    (event,) = desk.store.upsert_items(SOURCE, [(identify(raw.url), raw)], NOW).seen_ids
-    text = changed(
-        "      text: Se [her](https://intermin.fi/plan).\n",
-        f"      item: {event}\n      text: Se [her](https://www.rosanorge.no/webinar).\n",
-    )
+    _event, text = cited_event(desk, "https://www.rosanorge.no/webinar", dt.date(2024, 4, 2), dt.date(2024, 4, 20))
     text = changed(
         "      event_date: 2024-10-26\n",
         "      event_date: 2024-10-26\n    - heading: ROSA\n      title: Rapport\n      text: ROSA har en rapport.\n",
