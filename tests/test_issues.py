@@ -1798,3 +1798,14 @@ def test_a_language_mark_split_by_a_blank_line_or_in_a_title_is_an_error(desk):
         "events:1 has «[Invisible victims]{lang=en}» in its `title`, which is plain text: readers would get the "
         "brackets and braces; take out the [ ] and {…} (a language mark goes in the `text`)"
     )
+
+
+def test_a_fault_quoted_from_a_long_text_block_is_named_on_its_own_line(desk):
+    """`text: |` on line N and the fault on line N+3: the problem names N+3, where the editor must look."""
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: |\n        KOM arrangerer seminaret 26. oktober.\n        Det blir digitalt.\n"
+        "        Programmet er «[Beyond Awareness]{lang=engelsk}».\n",
+    )
+    problem = only(desk.check(text), "warning", "as a part in another language", "text")
+    assert problem.line == text.splitlines().index("        Programmet er «[Beyond Awareness]{lang=engelsk}».") + 1

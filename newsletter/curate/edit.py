@@ -1407,6 +1407,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
     path = str(document.path)
+    file_lines = document.text.split("\n")
 
     def add(level: str, message: str, entry: Entry | None = None, field: str | None = None, ref: str = "") -> None:
         # A problem with a field is on the field's own line (an entry's `text:` is often lines below its start).
@@ -1417,6 +1418,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(sections, key) if isinstance(sections, dict) and key in sections else None
         else:  # a top-level field (title, intro, published), when the file has it
             line = line_of(document.data, field) if field and field in document.data else None
+        if line is not None and field in ("text", "intro"):
+            line = _quoted_line(file_lines, line, message)
         problems.append(Problem(level, message, path, line, field, ref or None))
 
     def take_out(where: str, entry: Entry, elsewhere: bool = False) -> str:
@@ -1793,6 +1796,27 @@ def _entry_node(document: IssueDocument, key: str, position: int) -> object:
     except IssueFileError:
         return None
     return entries[position - 1] if 0 < position <= len(entries) else None
+
+
+def _quoted_line(lines: list[str], line: int, message: str) -> int:
+    """The line (1-based) of a field's value that holds what `message` quotes («…»): the field's own
+    `line`, or one of the lines of its block below it (indented further); `line` itself when the quote
+    is not there. In a `text: |` block of twenty lines, "line 614" for a fault on line 631 leaves the
+    editor a search.
+    """
+    quoted = re.search(r"«([^»\n]+)»", message)
+    if quoted is None or not 0 < line <= len(lines):
+        return line
+    # The quote's first words, as the file writes them (a line break in the file is a space in the quote).
+    fragment = " ".join(quoted.group(1).split())[:24]
+    key_indent = len(lines[line - 1]) - len(lines[line - 1].lstrip(" "))
+    for number in range(line, len(lines) + 1):
+        text = lines[number - 1]
+        if number > line and text.strip() and len(text) - len(text.lstrip(" ")) <= key_indent:
+            break  # the next field or entry: the block has ended
+        if fragment and fragment in " ".join(text.split()):
+            return number
+    return line
 
 
 def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
