@@ -1824,8 +1824,9 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     wrong and what to write `where` ("its `text`", "`intro`") for a link no reader can open, and
     level "" with no message for one they can, in the text's order; then an error for each piece
     written like a link that Markdown reads as text (`markdown.unread_links`), and a warning for
-    each web address written bare (`markdown.bare_addresses`), and for each part marked as in another
-    language whose `lang` is no language tag (`markdown.language_parts`), with address "".
+    each web address written bare (`markdown.bare_addresses`), an error for each language mark
+    Markdown leaves as text (`markdown.unread_language_marks`), and a warning for each part marked as in
+    another language whose `lang` is no language tag (`markdown.language_parts`), with address "".
 
     No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
     (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
