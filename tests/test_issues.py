@@ -1788,8 +1788,8 @@ def test_a_language_mark_split_by_a_blank_line_or_in_a_title_is_an_error(desk):
     )
     problem = only(desk.check(text), "error", "a language mark Markdown does not read", "text")
     assert problem.message == (
-        "events:1 has «threatening networks]{lang=en}», a language mark Markdown does not read (its [ stands in "
-        "another paragraph, or is missing): readers get it as written; put [ and ]{lang=…} around words of one "
+        "events:1 has «threatening networks]{lang=en}», a language mark Markdown does not read, so readers get it "
+        "as written; its [ stands in another paragraph, or is missing: put [ and ]{lang=…} around words of one "
         "paragraph"
     )
     titled = changed("      title: Seminaret holdes digitalt\n", "      title: «[Invisible victims]{lang=en}»\n")
@@ -1809,3 +1809,36 @@ def test_a_fault_quoted_from_a_long_text_block_is_named_on_its_own_line(desk):
     )
     problem = only(desk.check(text), "warning", "as a part in another language", "text")
     assert problem.line == text.splitlines().index("        Programmet er «[Beyond Awareness]{lang=engelsk}».") + 1
+
+
+@pytest.mark.parametrize("mark", ["[ord]{lang = en}", "[ord] {lang=en}", "[ord]{lang=”en”}"])
+def test_a_whole_language_mark_with_braces_markdown_cannot_read_says_how_to_write_them(desk, mark):
+    """Spaces in or before the braces, or a word processor's curly quotes: the [ is there, the { } is not read."""
+    text = changed("      text: KOM arrangerer seminaret 26. oktober.\n", f"      text: Et «{mark}» her.\n")
+    problem = only(desk.check(text), "error", "a language mark Markdown does not read", "text")
+    assert problem.message == (
+        f"events:1 has «{mark}», a language mark Markdown does not read, so readers get it as written; write the "
+        "braces as {lang=en}, right after the ], with no spaces or quotes inside"
+    )
+
+
+def test_two_language_marks_inside_links_are_each_named_with_their_own_link(desk):
+    text = changed(
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "      text: Les «[[Les]{lang=en}](https://a.no/r)» og «[[To]{lang=sv}](https://b.no/s)».\n",
+    )
+    quoted = [p.message.split("»")[0].split("«")[1] for p in desk.check(text) if "which is no link" in p.message]
+    assert quoted == ["[[Les]{lang=en}](https://a.no/r)", "[[To]{lang=sv}](https://b.no/s)"]
+
+
+def test_a_quote_found_only_in_a_later_field_of_the_entry_keeps_the_text_fields_line(desk):
+    """`- text: |` first in its entry, the quote over a line break in the block: the `title:` below holding
+    the same words is no part of the block, and the problem stays on the line of `text:`."""
+    text = changed(
+        "    - heading: KOM nasjonalt seminar\n      title: Seminaret holdes digitalt\n"
+        "      text: KOM arrangerer seminaret 26. oktober.\n",
+        "    - text: |\n        Se «[Beyond\n        Awareness]{lang=engelsk}».\n      heading: KOM nasjonalt seminar\n"
+        "      title: Beyond Awareness\n",
+    )
+    problem = only(desk.check(text), "warning", "as a part in another language", "text")
+    assert problem.line == text.splitlines().index("    - text: |") + 1

@@ -1409,7 +1409,15 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     path = str(document.path)
     file_lines = document.text.split("\n")
 
-    def add(level: str, message: str, entry: Entry | None = None, field: str | None = None, ref: str = "") -> None:
+    def add(
+        level: str,
+        message: str,
+        entry: Entry | None = None,
+        field: str | None = None,
+        ref: str = "",
+        quoting: bool = False,
+    ) -> None:
+        """`quoting`: the message quotes the field's own text («…»), and the problem is on the line holding it."""
         # A problem with a field is on the field's own line (an entry's `text:` is often lines below its start).
         if entry is not None:
             line = entry.line_of(field or "")
@@ -1418,7 +1426,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             line = line_of(sections, key) if isinstance(sections, dict) and key in sections else None
         else:  # a top-level field (title, intro, published), when the file has it
             line = line_of(document.data, field) if field and field in document.data else None
-        if line is not None and field in ("text", "intro"):
+        if line is not None and quoting:
             line = _quoted_line(file_lines, line, message)
         problems.append(Problem(level, message, path, line, field, ref or None))
 
@@ -1488,7 +1496,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         add("warning", "no intro: write the few sentences that open the issue (`intro`)", field="intro")
     for level, message, _link in _link_problems(issue.intro, "`intro`"):
         if level:
-            add(level, message, field="intro")
+            add(level, message, field="intro", quoting=True)
     for image in images_of(issue.intro):
         if _openable(image.address):  # else the error about its link above says what to write
             add("warning", _image_message(image), field="intro")
@@ -1528,8 +1536,10 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     for key, position, entry in issue.entries():
         where = f"{key}:{position}"
 
-        def say(level: str, message: str, field: str, entry: Entry = entry, where: str = where) -> None:
-            add(level, f"{where} {message}", entry, field, where)
+        def say(
+            level: str, message: str, field: str, entry: Entry = entry, where: str = where, quoting: bool = False
+        ) -> None:
+            add(level, f"{where} {message}", entry, field, where, quoting)
 
         for name in ("title", "heading"):
             if (mark := LANGUAGE_MARK.search(getattr(entry, name))) is not None:
@@ -1655,7 +1665,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         slip = f"take the link out of its `text`, or the entry ({take_out(where, entry)})"
         for level, message, link in _link_problems(entry.text, "its `text`"):
             if level:
-                say(level, message, "text")
+                say(level, message, "text", quoting=True)
                 continue
             if link in seen_links:  # the real newsletter cites one page from two headings at times
                 say("warning", f"links to {link}, as {seen_links[link]} does: if once is enough, {slip}", "text")
@@ -1798,6 +1808,9 @@ def _entry_node(document: IssueDocument, key: str, position: int) -> object:
     return entries[position - 1] if 0 < position <= len(entries) else None
 
 
+_KEY_COLUMN = re.compile(r"[ ]*(?:-[ ]+)?")  # what stands before a field's name on its line
+
+
 def _quoted_line(lines: list[str], line: int, message: str) -> int:
     """The line (1-based) of a field's value that holds what `message` quotes («…»): the field's own
     `line`, or one of the lines of its block below it (indented further); `line` itself when the quote
@@ -1809,7 +1822,7 @@ def _quoted_line(lines: list[str], line: int, message: str) -> int:
         return line
     # The quote's first words, as the file writes them (a line break in the file is a space in the quote).
     fragment = " ".join(quoted.group(1).split())[:24]
-    key_indent = len(lines[line - 1]) - len(lines[line - 1].lstrip(" "))
+    key_indent = found.end() if (found := _KEY_COLUMN.match(lines[line - 1])) else 0  # `    - text: |`
     for number in range(line, len(lines) + 1):
         text = lines[number - 1]
         if number > line and text.strip() and len(text) - len(text.lstrip(" ")) <= key_indent:
@@ -1879,11 +1892,14 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             f"[words that say where it leads]({address})",
             "",
         )
-    for piece in unread_language_marks(text):
+    for mark in unread_language_marks(text):
+        if mark.whole:  # `{lang = en}`, `] {`, curly quotes: the braces are what cannot be read
+            how = "write the braces as {lang=en}, right after the ], with no spaces or quotes inside"
+        else:
+            how = "its [ stands in another paragraph, or is missing: put [ and ]{lang=…} around words of one paragraph"
         yield (
             "error",
-            f"has «{piece}», a language mark Markdown does not read (its [ stands in another paragraph, or is "
-            "missing): readers get it as written; put [ and ]{lang=…} around words of one paragraph",
+            f"has «{mark.written}», a language mark Markdown does not read, so readers get it as written; {how}",
             "",
         )
     for part in language_parts(text):

@@ -370,20 +370,40 @@ def _plain_runs(text: str | None) -> list[str]:
 
 # `[[words]{lang=en}](address)`: the span takes the link's "[", and Markdown reads no link.
 _SPAN_IN_LINK = re.compile(r"\[\[[^\[\]\n]*\]\{[^}\n]*\}\]\([^)\n]*\)?")
-# The end of a language mark left as text: its "[" in another paragraph, or none (`words]{lang=en}`).
-LANGUAGE_MARK_END = re.compile(r"\]\{[^{}\n]*\blang\b[^{}\n]*\}")
-# A whole mark, where no Markdown is read (an entry's title or heading).
-LANGUAGE_MARK = re.compile(r"\[[^\[\]\n]*\]\{[^{}\n]*\blang\b[^{}\n]*\}")
+# The end of a language mark left as text (`words]{lang=en}`, `ord] {lang = en}`).
+LANGUAGE_MARK_END = re.compile(r"\][ \t]*\{[^{}\n]*\blang\b[^{}\n]*\}")
+# A whole mark: where no Markdown is read (an entry's title or heading), or one Markdown could not read.
+LANGUAGE_MARK = re.compile(r"\[[^\[\]\n]*\][ \t]*\{[^{}\n]*\blang\b[^{}\n]*\}")
 
 
-def unread_language_marks(text: str | None) -> list[str]:
-    """The ends of language marks (`…]{lang=en}`) Markdown left as text in `text`, as written, with up to
-    30 characters before each: a mark whose "[" stands in another paragraph (a blank line between) or
-    is missing. Every output shows them as written."""
+def _span_in_link(text: str, target: str) -> re.Match[str] | None:
+    """The `[[words]{lang=…}](target)` of `text` whose link goes to `target`, or None."""
+    wanted = target.strip().strip("<>")
+    return next((m for m in _SPAN_IN_LINK.finditer(text) if wanted and wanted in m.group()), None)
+
+
+class UnreadMark(NamedTuple):
+    """A language mark Markdown left as text (`unread_language_marks`)."""
+
+    written: str  # as written, with up to 30 characters before the "]" when its "[" is not there
+    whole: bool  # both its [ ] and { } are there, so it is the { } that cannot be read
+
+
+def unread_language_marks(text: str | None) -> list[UnreadMark]:
+    """The language marks Markdown left as text in `text`, in order; every output shows them as written.
+
+    A whole mark (`[ord]{lang = en}`, `[ord] {lang=en}`, `{lang=”en”}` with the curly quotes a word
+    processor puts in): its `{…}` is not the `{lang=en}` the attrs plugin reads. Else the end of one whose
+    "[" stands in another paragraph (a blank line between) or is missing.
+    """
     found = []
     for run in _plain_runs(text):
         for match in LANGUAGE_MARK_END.finditer(run):
-            found.append(" ".join(run[max(0, match.start() - 30) : match.end()].split()))
+            whole = LANGUAGE_MARK.search(run, 0, match.end())
+            if whole is not None and whole.end() == match.end():
+                found.append(UnreadMark(" ".join(whole.group().split()), True))
+            else:
+                found.append(UnreadMark(" ".join(run[max(0, match.start() - 30) : match.end()].split()), False))
     return found
 
 
@@ -408,7 +428,7 @@ def unread_links(text: str | None) -> list[UnreadLink]:
                 reason = "a space between ] and (: write them together, [words](address)"
             elif re.search(r"\S[ \t]+\S", target.strip()):
                 reason = "a space inside the address: take it out (or write %20 where the address has a space)"
-            elif (inside := _SPAN_IN_LINK.search(text or "")) is not None:
+            elif (inside := _span_in_link(text or "", target)) is not None:
                 written = inside.group()  # as the editor wrote it, mark and all: what to look for in the file
                 reason = "a part marked in another language inside a link's words undoes the link: put the mark "
                 reason += "around the whole link, [[words](address)]{lang=en}"
