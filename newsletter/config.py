@@ -155,7 +155,8 @@ _OPENED_EARLIER = ("flow sequence", "flow mapping", "quoted scalar", "block scal
 # What makes YAML read a plain value as something else: a list, a mapping, an alias, an anchor, a tag,
 # a block of text, a directive, or a reserved character.
 _SPECIAL_START = "[{*&!|>%@`"
-_KEY_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>[^\s:#'\"][^:#]*?):[ \t]+(?P<value>\S.*?)\s*$")
+# A field and its value; the key never starts with "- " (`- "Rapporten "Ny tid": 2023"` is a list's value).
+_KEY_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>(?!-\s)[^\s:#'\"][^:#]*?):[ \t]+(?P<value>\S.*?)\s*$")
 _LIST_VALUE = re.compile(r"^\s*-\s+(?P<value>\S.*?)\s*$")
 _INDENTATION_HINT = (
     "check the indentation of this line and the one above: the fields of one entry start in the same "
@@ -520,7 +521,8 @@ def _text_after_quote(line: str) -> str | None:
     if not match or match["value"][0] not in "'\"":
         return None
     value, quote = match["value"], match["value"][0]
-    if remark := re.search(rf"{quote}[ \t]+#.*$", value):  # a comment after the last quote is no part of it
+    # A comment after the last quote is no part of it (`"Ny tid" #1 i serien"`: a quote follows, no comment).
+    if remark := re.search(rf"{quote}[ \t]+#[^{quote}]*$", value):
         value = value[: remark.start() + 1]
     end, at = None, 1
     while at < len(value):  # the closing quote: not a doubled '' in single quotes, not an escaped \" in double
@@ -540,6 +542,9 @@ def _text_after_quote(line: str) -> str | None:
     inner = value[1:-1] if value.endswith(quote) and len(value) > 1 else value
     if '"' not in inner:
         rewritten = '"' + inner.replace("\\", "\\\\") + '"'
+    elif quote == '"' and "\\" in inner:
+        # Its escapes (`\u00e5`, `\\`) mean what they say only in double quotes: kept, the inner quotes escaped.
+        rewritten = '"' + re.sub(r'(?<!\\)"', r'\\"', inner) + '"'
     else:
         rewritten = "'" + inner.replace("'", "''") + "'"
     field = f"{match['key'].strip()}: " if "key" in match.groupdict() else "- "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from newsletter.config import load_feeds, load_settings
 from newsletter.errors import ConfigError
@@ -564,3 +566,27 @@ def test_inner_double_quotes_and_a_colon_get_the_other_quote_mark_not_more_quote
         f"{path}, line 3: invalid YAML: a ': ' inside a value reads as the start of another field; put the value "
         "in quotes: name: 'Rapporten \"Ny tid\": 2023'"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "loads_as"),
+    [
+        ('"Rapporten "Ny tid" #1 i serien"', 'Rapporten "Ny tid" #1 i serien'),  # a '#' before a quote: no comment
+        ('"C:\\\\temp "x" y"', 'C:\\temp "x" y'),  # escapes mean what they said, so double quotes stay
+        ('"Ny "tid" \\u00e5r"', 'Ny "tid" år'),
+    ],
+)
+def test_the_other_quote_mark_advice_loads_as_the_editor_meant(tmp_path, value, loads_as):
+    """Each suggestion, written in, loads to the words the editor wrote, none lost and no escape turned literal."""
+    path, error = feeds_error(tmp_path, f"sources:\n  - key: a\n    name: {value}\n    kind: rss\n")
+    suggested = re.search(r"other quote mark, (name: .*), or write the quotes", error)
+    assert suggested, error
+    loaded = YAML(typ="safe").load(f"x:\n  {suggested[1]}\n")
+    assert loaded["x"]["name"] == loads_as
+
+
+def test_a_list_value_with_inner_quotes_gets_the_other_quote_mark(tmp_path):
+    path, error = feeds_error(
+        tmp_path, 'sources:\n  - key: a\n    kind: rss\n    tags:\n      - "Rapporten "Ny tid": 2023"\n'
+    )
+    assert "quote the whole value with the other quote mark, - 'Rapporten \"Ny tid\": 2023'" in error
