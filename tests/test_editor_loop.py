@@ -761,7 +761,8 @@ def test_note_edit_opens_the_editor_on_a_template(desk, tmp_path):
     assert result.stdout == "added kom:1  [Seminar]  (no title)  (note)\n"
     assert shown.read_text(encoding="utf-8") == (
         "\n\n"
-        "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+        "# Write the note above these lines, in Markdown; links as [se her](https://…), words in\n"
+        "# another language as [Third country posted workers]{lang=en}.\n"
         "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
         "# to 2025-q2 (section kom, heading 'Seminar'); an empty note adds nothing.\n"
     )

@@ -686,7 +686,8 @@ def add_note(
 
 
 NOTE_TEMPLATE_HELP = (
-    "# Write the note above these lines, in Markdown; links as [se her](https://…).\n"
+    "# Write the note above these lines, in Markdown; links as [se her](https://…), words in\n"
+    "# another language as [Third country posted workers]{{lang=en}}.\n"
     "# Lines starting with '#' are left out. Save and close the editor to add the note\n"
     "# to {issue} (section {section}, heading '{heading}'); an empty note adds nothing.\n"
 )

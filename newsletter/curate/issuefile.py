@@ -271,8 +271,9 @@ class IssueDocument:
         data.yaml_set_start_comment(
             f"{settings.name}, {data['period']}.\n"
             "Rediger fritt: verktøyet beholder kommentarene og formateringen din. Hver sak har heading,\n"
-            "title og text (Markdown, lenker som [se her](https://…)), og kan ha item (items: [a, b] når\n"
-            "saken viser til flere), accepted: true (startteksten beholdes), date, deadline, event_date og event_end.\n"
+            "title og text (Markdown, lenker som [se her](https://…), ord på et annet språk som\n"
+            "[Third country posted workers]{lang=en}), og kan ha item (items: [a, b] når saken viser til flere),\n"
+            "accepted: true (startteksten beholdes), date, deadline, event_date og event_end.\n"
             "Sett `published` (ÅÅÅÅ-MM-DD) når nyhetsbrevet sendes."
         )
         return cls(path, data, None, (2, 4, 2))
