@@ -352,11 +352,17 @@ class Model:
             return np.zeros(count)
         columns = {str(name): n for n, name in enumerate(self.word_names)}
         unweighed = [columns[stem] for word in _DATE_WORDS if (stem := self.stemmer.stem(word)) in columns]
-        entries = np.zeros((len(self.history), self.word_matrix.shape[1]), dtype=bool)
-        for row, entry in enumerate(self.history):
-            for stem in self.stemmer(entry.text):
-                if (column := columns.get(stem)) is not None:
-                    entries[row, column] = True
+        # Which entry holds which word, sparse: a dense entries x words array of a long history and a large
+        # store (2,920 entries, 50,000 words) would take 150 MB on every listing.
+        held = [
+            (row, column)
+            for row, entry in enumerate(self.history)
+            for column in {columns[stem] for stem in self.stemmer(entry.text) if stem in columns}
+        ]
+        entries = sparse.csr_matrix(
+            (np.ones(len(held)), ([r for r, _ in held], [c for _, c in held])),
+            shape=(len(self.history), self.word_matrix.shape[1]),
+        )
         present = self.word_matrix.copy()
         present.data[:] = 1.0
         in_documents = np.asarray(present.sum(axis=0)).ravel()
@@ -368,7 +374,7 @@ class Model:
             found[unweighed] = 0.0
             return found
 
-        in_entries = entries.sum(axis=0)
+        in_entries = np.asarray(entries.sum(axis=0)).ravel()
         lengths = np.sqrt(np.maximum(np.diff(present.indptr), 1))
         self.vocabulary_weights = weights(in_entries, len(self.history))
         scores = (present @ self.vocabulary_weights) / lengths
@@ -376,8 +382,8 @@ class Model:
             if doc.own_entries:
                 own = list(doc.own_entries)
                 columns_here = present.indices[present.indptr[row] : present.indptr[row + 1]]
-                held = weights(in_entries - entries[own].sum(axis=0), len(self.history) - len(own))
-                scores[row] = held[columns_here].sum() / lengths[row]
+                without = in_entries - np.asarray(entries[own].sum(axis=0)).ravel()
+                scores[row] = weights(without, len(self.history) - len(own))[columns_here].sum() / lengths[row]
         return scores
 
     def _matrix(self) -> sparse.csr_matrix:
