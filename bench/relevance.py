@@ -365,18 +365,13 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
             "what another quarter's decisions record adds (the quarter split by month: each month's items ranked, "
             "the other months' items as a record, picks and left out, and the issue's entries about them as history):"
         )
-        sums: dict[str, list[int | str]] = {}
         for month, count, picks, rows, _ in splits:
             print(f"  {month}: {count} items, {picks} picks")
             for name, (at80, at95) in rows.items():
                 print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
-                total_row = sums.setdefault(name, [0, 0])
-                for mark, value in enumerate((at80, at95)):
-                    both = total_row[mark]
-                    total_row[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
         picks_in_all = sum(picks for _, _, picks, _, _ in splits)
         print(f"  all {len(splits)} months together (reads added up; {picks_in_all} picks):")
-        for name, (at80, at95) in sums.items():
+        for name, (at80, at95) in _added_up(splits).items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
         print("  estimate of likely picks unread vs picks really unread, learning from the record and each decision:")
         for month, _, _, _, month_estimates in splits:
@@ -400,14 +395,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
             f"the same, the quarter cut in random halves ({len(halves)} halves of 4 seeds, each ranked with the other "
             f"as the record; reads added up over {picks_in_all} picks; ASReview seed 1):"
         )
-        totals: dict[str, list[int | str]] = {}
-        for _, _, _, rows, _ in halves:
-            for name, marks in rows.items():
-                total_row = totals.setdefault(name, [0, 0])
-                for mark, value in enumerate(marks):
-                    both = total_row[mark]
-                    total_row[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
-        for name, (at80, at95) in totals.items():
+        for name, (at80, at95) in _added_up(halves).items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
         f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
@@ -527,6 +515,19 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
             found.add(pick)
             positions.append(place)
     return reads_for(positions, total, 0.8), reads_for(positions, total, 0.95)
+
+
+def _added_up(splits) -> dict[str, list[int | str]]:
+    """Each row's reads for 80% and 95% added up over the splits `learning_from_records` returns; "-"
+    where a split never reached the mark."""
+    totals: dict[str, list[int | str]] = {}
+    for _, _, _, rows, _ in splits:
+        for name, marks in rows.items():
+            total = totals.setdefault(name, [0, 0])
+            for mark, value in enumerate(marks):
+                both = total[mark]
+                total[mark] = both + value if isinstance(both, int) and isinstance(value, int) else "-"
+    return totals
 
 
 def month_splits(items) -> list[tuple[str, list]]:
