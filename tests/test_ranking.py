@@ -1132,3 +1132,89 @@ def test_an_earlier_pick_is_weighed_without_the_entries_written_about_it():
     as_candidate = Model([Document(text, "s", "report", 0.0, "x.no"), *others], history)
     as_pick = Model([Document(text, "s", "report", 0.0, "x.no", own_entries=(4,)), *others], history)
     assert as_pick._vocabulary()[0] < as_candidate._vocabulary()[0]
+
+
+def _greta(n: int, title: str, summary: str) -> Item:
+    return Item(
+        id=f"g{n:04d}",
+        source="coe-greta",
+        url=f"https://www.coe.int/en/web/anti-human-trafficking/-/n{n}",
+        title=title,
+        summary=summary,
+        kind="news",
+        score=0.0,
+        published=dt.date(2022, 5, 1),
+    )
+
+
+def test_the_next_of_a_series_the_editor_picks_is_lifted_by_its_nearest_pick_and_why_names_it(monkeypatch):
+    """Editors follow series ("GRETA publishes its third report on …"): an item close to one pick weighs
+    toward a pick through its cosine with that pick (`model.NEAREST_PICK_WEIGHT`), and `why` names it."""
+    from newsletter.curate import model
+
+    report = "GRETA's third evaluation report on {0} focuses on access to justice and effective remedies in {0}."
+    picks = [
+        _greta(n, f"GRETA publishes its third report on {c}", report.format(c))
+        for n, c in enumerate(("Malta", "Cyprus", "Latvia"))
+    ]
+    not_picked = [
+        _greta(10 + n, title, summary)
+        for n, (title, summary) in enumerate(
+            [
+                ("GRETA holds its 42nd plenary meeting", "GRETA adopted country reports and discussed its work."),
+                (
+                    "Online course on trafficking for lawyers",
+                    "The HELP course on trafficking is open to legal professionals.",
+                ),
+                (
+                    "GRETA carries out evaluation visit to Greece",
+                    "A GRETA delegation visited Greece to evaluate its action.",
+                ),
+                ("Round-table on trafficking in Rome", "A round-table on labour exploitation was held in Rome."),
+            ]
+        )
+    ]
+    candidates = [
+        _greta(30, "GRETA publishes its third report on Iceland", report.format("Iceland")),
+        _greta(
+            31,
+            "GRETA holds its 45th plenary meeting",
+            "GRETA adopted country reports and discussed its work in Europe.",
+        ),
+        _greta(
+            32,
+            "GRETA carries out evaluation visit to Spain",
+            "A GRETA delegation visited Spain to evaluate its action.",
+        ),
+        _greta(33, "Round-table on trafficking in Lisbon", "A round-table on labour exploitation was held in Lisbon."),
+    ]
+    labelled = [(item_document(i), 1, 1.0) for i in picks] + [(item_document(i), 0, 1.0) for i in not_picked]
+    documents = [item_document(i) for i in candidates]
+    result = rank_items(candidates, documents, (), labelled)
+    top = result.ranked[0]
+    assert top.item.id == "g0030"
+    assert any(w.startswith("close to a pick: «GRETA publishes its third report on") for w in top.why), top.why
+    # Nothing unlike any pick is said to be close to one.
+    assert not any(w.startswith("close to a pick") for r in result.ranked[1:] for w in r.why), result.ranked
+    # The cosine is what lifted it: without its column the same item is less likely.
+    monkeypatch.setattr(model, "NEAREST_PICK_WEIGHT", 0.0)
+    without = rank_items(candidates, documents, (), labelled)
+    assert without.ranked[0].item.id == "g0030"
+    assert top.probability > without.ranked[0].probability + 0.02, (top.probability, without.ranked[0].probability)
+
+
+def test_a_pick_is_measured_against_the_other_picks_not_itself():
+    """A training pick's nearest pick is another: measured against itself (cosine 1) every pick would look
+    like the next of a series, and the classifier learn the column says nothing."""
+    from newsletter.curate.model import Model
+
+    texts = [
+        "GRETA report on Malta access to justice",
+        "GRETA report on Cyprus access to justice",
+        "Ny bro over fjorden",
+    ]
+    built = Model([Document(t, "s", "news", 0.0, "x.no") for t in texts], ())
+    built._nearest_picks([0, 1, 2])
+    assert list(built.nearest_pick[:2]) == [1, 0]
+    assert 0.0 < built.nearest_pick_cosine[0] < 1.0
+    assert built.nearest_pick_cosine[2] < built.nearest_pick_cosine[0]
