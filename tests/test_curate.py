@@ -287,6 +287,32 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     assert whole.stderr.startswith(f"-- {len(ranked)} undecided items, best first, about ")
 
 
+def test_after_a_draft_the_estimate_below_counts_its_entries_as_likely_picks_not_certain_ones(ws):
+    """A draft's untouched entries are unread guesses: the picks still expected below the list are what the
+    ranking gave the other items before the draft, not the quarter's expected picks less one per entry (a
+    draft of 23 entries of which 8 were picks left "about 3 likely picks" below where 15 were)."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second, *_ = inbox(ws)
+    invoke(ws, "issue", "add", "2022-q2", first["id"])
+    invoke(ws, "issue", "skip", second["id"])
+    before = inbox(ws)
+    bar = sorted(i["probability"] for i in before)[len(before) // 2]
+    drafted = invoke(ws, "issue", "draft", "2022-q2", "--likely", str(math.ceil(bar * 100)))
+    assert drafted.exit_code == 0 and "entries added" in drafted.stdout, drafted.output
+    after = inbox(ws)
+    added = {i["id"] for i in before} - {i["id"] for i in after}
+    assert added and len(after) == len(before) - len(added)
+    # The same model (the draft's entries are not learned from), the same probabilities, minus the drafted.
+    assert {i["id"]: i["probability"] for i in after} == pytest.approx(
+        {i["id"]: i["probability"] for i in before if i["id"] not in added}
+    )
+    left = sum(i["probability"] for i in after)
+    assert left == pytest.approx(
+        sum(i["probability"] for i in before) - sum(i["probability"] for i in before if i["id"] in added)
+    )
+    assert left > sum(i["probability"] for i in before) - len(added) + 0.5
+
+
 def test_draft_checks_the_issue_even_with_nothing_to_add(ws):
     for item in inbox(ws):
         invoke(ws, "issue", "skip", item["id"])

@@ -911,9 +911,11 @@ def rank_quarter(
     `records` ({issue id: lines}) are the issues' decisions records as the caller read them (read
     here from `issues_dir` when None).
 
-    `unconfirmed` are items of `in_issue` that are neither learned from nor ranked: entries the
+    `unconfirmed` are items of `in_issue` that are not learned from and not listed: entries the
     editor has not looked at yet (`edit.draft` passes those it added before, so a second draft
-    does not learn from the first one's guesses and add ever more).
+    does not learn from the first one's guesses and add ever more). They are ranked with the
+    undecided items, so the picks the quarter is expected to hold are shared with them by
+    probability, and the estimate below the list counts them as the likely picks they are.
     """
     unconfirmed = set(unconfirmed)
     picked_here = set(in_issue) - unconfirmed
@@ -994,7 +996,12 @@ def rank_quarter(
     # The unit's own earlier issue, collected from its own page, is never a candidate for the next one.
     name = own_name(settings)
     own = [i for i in undecided if is_own_issue(i.title, name)]
-    undecided = [i for i in undecided if i not in own]
+    # The unconfirmed items are ranked with the undecided and then left out of the list: they are in the
+    # issue, but unread, each a likely pick by the model's own probability, not a certain one. Counted as
+    # certain picks (the quarter's expected picks less their number), a draft of 23 items of which 8 were
+    # the editor's left "about 3 likely picks" below where 15 were.
+    drafted = [i for i in quarter_items if i.id in unconfirmed and i.id not in used]
+    undecided = [i for i in undecided if i not in own] + drafted
     documents = [item_document(i, article_text(store, i)) for i in undecided]
     labelled_documents = [
         (item_document(i, recorded_articles.get(i.id) or article_text(store, i), tuple(citing.get(i.id, ()))), label, w)
@@ -1012,17 +1019,21 @@ def rank_quarter(
     # However many picks past issues had, a quarter of a few items holds a share of them at most:
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
-    # The unconfirmed items are the issue's still, and likely picks: the rest of the quarter is
-    # expected to hold that many fewer, or its probabilities would rise to fill the gap they leave.
-    expected = max(expected - len(unconfirmed & {i.id for i in quarter_items}), 0.0)
     cache = var / RANKING_CACHE if var else None
     places = durable_places(history, settings)
     results = RankingResults(var / RESULTS_CACHE) if var else None
     ranking = rank_items(
         undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results
     )
+    drafted_ids = {i.id for i in drafted}
+    ranking.ranked = [
+        # An item listed with a drafted twin stands on its own: its partner is not listed.
+        replace(r, beside=None) if r.beside in drafted_ids else r
+        for r in ranking.ranked
+        if r.item.id not in drafted_ids
+    ]
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
-    ranking.unconfirmed = len(unconfirmed & {i.id for i in quarter_items})
+    ranking.unconfirmed = len(drafted_ids)
     return ranking
 
 
