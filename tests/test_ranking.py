@@ -1218,3 +1218,23 @@ def test_a_pick_is_measured_against_the_other_picks_not_itself():
     assert list(built.nearest_pick[:2]) == [1, 0]
     assert 0.0 < built.nearest_pick_cosine[0] < 1.0
     assert built.nearest_pick_cosine[2] < built.nearest_pick_cosine[0]
+
+
+def test_a_keyword_term_that_lowered_the_score_is_said_to_count_against_never_listed_as_a_reason():
+    """Collection's negative terms ("-narkotika") lower the keyword score; bare among the reasons for a
+    pick, an editor read "-våpen" as one."""
+    seized = replace(
+        _greta(40, "Ulovlige våpen og narkotika beslaglagt", "Menneskehandel mistenkt."),
+        score=1.0,
+        terms=("menneskehandel", "-narkotika", "-våpen"),
+    )
+    plain = replace(_greta(41, "GRETA report", ""), score=2.0, terms=("GRETA",))
+    result = rank_items([seized, plain], [item_document(seized), item_document(plain)])
+    assert not result.learned
+    assert {r.item.id: r.why for r in result.ranked} == {
+        "g0041": ["GRETA"],
+        "g0040": ["menneskehandel", "counts against: narkotika, våpen"],
+    }
+    # Once the ranking has learned, the keyword terms stand in only as reasons for a pick.
+    assert ranking.keyword_reasons(("-våpen",), 3, against=False) == []
+    assert ranking.keyword_reasons(("a", "b", "-c", "d"), 2, against=False) == ["a", "b"]

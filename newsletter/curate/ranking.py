@@ -214,6 +214,16 @@ class Ranking:
         return float(sum(r.probability for r in self.ranked[start:]))
 
 
+def keyword_reasons(terms: Sequence[str], limit: int, against: bool = True) -> list[str]:
+    """The keyword score's term labels (`collect.relevance.score_text`, strongest first) as reasons: up to
+    `limit` of those that raised it, then, when `against`, one naming those that lowered it ("counts
+    against: narkotika"), whose labels begin with "-": listed bare among the reasons for a pick, "-våpen"
+    read as one of them."""
+    raised = [term for term in terms if not term.startswith("-")][:limit]
+    lowered = [term[1:] for term in terms if term.startswith("-")]
+    return raised + ([f"counts against: {', '.join(lowered)}"] if against and lowered else [])
+
+
 def _quoted(title: str) -> str:
     """A title in «», once: a title the editor wrote in «» already («Decoding …») is not quoted again."""
     return title if title.startswith("«") and title.endswith("»") else f"«{title}»"
@@ -409,7 +419,8 @@ def rank_items(
         # Nothing to learn from: no past issue, no pick with a non-pick beside it, and too few picks
         # to learn against the undecided items alone (see PICKS_ALONE).
         ranked = [
-            Ranked(item, _squash(item.score), list(item.terms[:4])) for item in sorted(candidates, key=keyword_order)
+            Ranked(item, _squash(item.score), keyword_reasons(item.terms, 4))
+            for item in sorted(candidates, key=keyword_order)
         ]
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
     key = ""
@@ -441,7 +452,7 @@ def rank_items(
     by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(len(candidates))):
         like = model.like(i)
-        why = model.terms(i) or list(candidates[i].terms[:3])
+        why = model.terms(i) or keyword_reasons(candidates[i].terms, 3, against=False)
         if model.classifier is None and (words := model.vocabulary_terms(i)):
             # Before any decision the prior speaks: the words past entries keep using are a reason, and
             # its site's place in past issues.
