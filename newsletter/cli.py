@@ -702,6 +702,12 @@ def _curation(ctx: Context, store: Store):
     return Curation(ctx.workspace, ctx.settings, ctx.feeds, store)
 
 
+def _echo_notes(notes: list[str]) -> None:
+    """Print notes about what a command just did, each on its own indented line."""
+    for note in notes:
+        _echo_visible(f"  note: {note}")
+
+
 def _placed_line(placed) -> str:
     if placed.items:
         what = "items " + ", ".join(placed.items)
@@ -767,11 +773,13 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     With --to ENTRY, the items join that entry ("se her og her"): it keeps
     every item id, and a starting text gains their links.
     """
-    from newsletter.curate.edit import add_items, cited_elsewhere
+    from newsletter.curate.edit import add_items, cited_elsewhere, misspelt_notes
 
     with ctx.store() as store:
         curation = _curation(ctx, store)
         placed = add_items(curation, issue_id, refs, section, heading, to=to)
+        # A heading typed (a suggested one is known): a typo is said now, not first at `issue check`.
+        notes = misspelt_notes(curation, issue_id, [each for each in placed if not each.joined]) if heading else []
         # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
         elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
         # An id typed from another quarter's list: said now, not first at `issue check` (one another
@@ -783,6 +791,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         store_urls = {item_id: store.get_item(item_id).url for each in placed for item_id in each.unlinked}
     for each in placed:  # refs as they stand once every item is in
         _echo_visible((f"added {each.item} to " if each.joined else "added ") + _placed_line(each))
+    _echo_notes(notes)
     if unaccepted := next((each for each in placed if each.unaccepted), None):
         ref = f"{unaccepted.section}:{unaccepted.position}"
         # Said, not done quietly: the editor accepted that entry once and would not look at it again.
@@ -856,7 +865,7 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
     The text comes from --text, from standard input (`--text -`), or from
     $EDITOR (`--edit`, on a template whose `#` lines are left out).
     """
-    from newsletter.curate.edit import add_note, linked_from, note_from_template, note_template
+    from newsletter.curate.edit import add_note, linked_from, misspelt_notes, note_from_template, note_template
 
     if text is None and not edit:
         raise UsageError("give the note's text: --text TEXT, --text - (standard input) or --edit ($EDITOR)")
@@ -872,6 +881,7 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
             curation = _curation(ctx, store)
             placed = add_note(curation, issue_id, section, heading, text, title, date, event_date, deadline)
             linked = linked_from(curation, text or "")
+            notes = misspelt_notes(curation, issue_id, [placed])
     except (NewsletterError, OSError) as exc:
         if not typed or not (text or "").strip():
             raise
@@ -891,6 +901,7 @@ def issue_note(ctx: Context, issue_id, section, heading, text, edit, title, date
     _echo_visible("added " + _placed_line(placed))
     for item in linked:  # the editor pasted the address: say it was recognised, and the item taken
         _echo_visible(f"  cites item {item.id} «{item.title}» by its link")
+    _echo_notes(notes)
 
 
 # What ends typed input on this system's terminal: EOF at the start of a line.
@@ -983,14 +994,17 @@ def issue_accept(ctx: Context, issue_id, refs):
 @pass_context
 def issue_move(ctx: Context, issue_id, ref, section, heading, before):
     """Move an entry to another section, heading or place; without --section it stays in its section."""
-    from newsletter.curate.edit import move_entry
+    from newsletter.curate.edit import misspelt_notes, move_entry
 
     if section is None and heading is None and before is None:
         # Not a no-op: the entry would go to the end of its heading's run, a reordering nobody asked for.
         raise UsageError("say where to: --section, --heading or --before (or more than one)")
     with ctx.store() as store:
-        placed = move_entry(_curation(ctx, store), issue_id, ref, section, heading, before)
+        curation = _curation(ctx, store)
+        placed = move_entry(curation, issue_id, ref, section, heading, before)
+        notes = misspelt_notes(curation, issue_id, [placed]) if heading else []
     _echo_visible("moved to " + _placed_line(placed))
+    _echo_notes(notes)
 
 
 def _set_status(ctx: Context, refs, status: str, verb: str) -> None:

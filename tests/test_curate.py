@@ -1553,3 +1553,62 @@ def test_removing_an_entry_keeps_the_text_the_editor_wrote_and_a_starting_text_i
     refused = invoke(ws, "issue", "remove", "2022-q2", "kom:1")
     assert refused.exit_code == 1 and "could not be kept" in refused.stderr and "nothing was removed" in refused.stderr
     assert outline(ws)["sections"]["kom"][0]["text"] == "Møte i Oslo."
+
+
+def test_a_heading_close_to_a_known_one_is_said_to_be_a_likely_typo_when_typed_and_at_check(ws):
+    """Readers would get two headings for one organisation, or a typo as a heading: said as the editor types
+    it (`issue add --heading`, `note`, `move`), and by `issue check`, with the move that corrects it."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second, third, *_ = inbox(ws)
+    typo = invoke(ws, "issue", "add", "2022-q2", first["id"], "--section", "norway", "--heading", "Stortingett")
+    assert typo.exit_code == 0
+    assert typo.stdout.splitlines()[1:] == [
+        "  note: 'Stortingett' is a heading no other issue, feeds.yaml or newsletter.yaml has, and close to "
+        "'Stortinget' (feeds.yaml): if it is a typo, `newsletter issue move 2022-q2 norway:1 --heading "
+        "Stortinget`"
+    ]
+    # Known headings, another heading's beginning ("Høring" / "Høringer"), and one unlike any: no note.
+    for item, heading in ((second, "Finland"), (third, "Høring")):
+        quiet = invoke(ws, "issue", "add", "2022-q2", item["id"], "--section", "international", "--heading", heading)
+        assert quiet.exit_code == 0 and "note:" not in quiet.stdout, quiet.stdout
+    new = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Fafo-rapporter", "--text", "Tekst.")
+    assert new.exit_code == 0 and "note:" not in new.stdout
+    # A new heading close to another new one earlier in the issue: said at check, naming where that one is.
+    again = invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", "Fafo-raporter", "--text", "Mer.")
+    assert again.exit_code == 0
+    checked = invoke(ws, "issue", "check", "2022-q2", "--json")
+    warnings = [p for p in json.loads(checked.stdout) if "a heading no other issue" in p["message"]]
+    assert [(p["entry"], p["message"].split(": if it is a typo, ")[1]) for p in warnings] == [
+        ("kom:2", "`newsletter issue move 2022-q2 kom:2 --heading Fafo-rapporter`"),
+        ("norway:1", "`newsletter issue move 2022-q2 norway:1 --heading Stortinget`"),
+    ]
+    assert "close to 'Fafo-rapporter' (this issue, kom:1)" in warnings[0]["message"]
+    # Corrected by the move it names, it is said no more; two entries under a typo are named both.
+    assert invoke(ws, "issue", "move", "2022-q2", "norway:1", "--heading", "Stortinget").exit_code == 0
+    moved = invoke(ws, "issue", "move", "2022-q2", "kom:1", "--heading", "Stortingett")
+    assert "note: 'Stortingett' is a heading no other issue" in moved.stdout
+    invoke(ws, "issue", "move", "2022-q2", "kom:1", "--heading", "Stortingett")
+    checked = json.loads(invoke(ws, "issue", "check", "2022-q2", "--json").stdout)
+    assert [p["message"].split(": if it is a typo, ")[1] for p in checked if "no other issue" in p["message"]] == [
+        "correct the `heading` of its 2 entries (kom:1, kom:2)"
+    ]
+
+
+def test_a_heading_differing_in_its_numbers_or_being_anothers_beginning_is_no_typo():
+    from newsletter.curate.edit import misspelt_heading
+
+    known = {"tilstandsrapport 2023": ("Tilstandsrapport 2023", "2024-q2"), "høringer": ("Høringer", "feeds.yaml")}
+    known |= {"europarådet og greta": ("Europarådet og GRETA", "2024-q2"), "politiet": ("Politiet", "2024-q2")}
+    assert misspelt_heading("Tilstandsrapport 2024", known) is None
+    assert misspelt_heading("Høring", known) is None
+    assert misspelt_heading("Politikk", known) is None
+    assert misspelt_heading("europarådet  og GRETA", known) is None  # the same heading, folded
+    assert misspelt_heading("Europarådet og GRETTA", known) == ("Europarådet og GRETA", "2024-q2")
+    assert misspelt_heading("Høringr", known) == ("Høringer", "feeds.yaml")
+
+
+def test_triage_says_a_typed_heading_is_likely_a_typo(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    result = invoke(ws, "issue", "triage", "2022-q2", input="cnorway\nStortingett\nq")
+    assert result.exit_code == 0, result.output
+    assert "added to norway:1 under 'Stortingett'\n  note: 'Stortingett' is a heading no other issue" in result.stdout

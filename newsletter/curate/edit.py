@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import logging
 import re
+import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -1350,6 +1352,81 @@ def _remember_drafted(curation: Curation, issue_id: str, items: set[str]) -> Non
         log.warning("the items drafted were not noted in %s: %s", path, exc)
 
 
+# ---------------------------------------------------------------------- headings known, and one misspelt
+
+# How alike (difflib's ratio, 0–1) a heading known nowhere must be to a known one to be taken for it
+# misspelt: "Representantforslg" and "Europarådet og GRETTA" are (0.97, 0.98); "Politiet" and "Politikk"
+# (0.75), "OSSE" and "OSCE" (0.75), "Høring" and "Høringer" (0.86, but the one ends the other) are
+# not, nor two headings that differ only in their numbers ("Tilstandsrapport 2023" / "… 2024").
+HEADING_LIKENESS = 0.85
+_NUMBERS = re.compile(r"\d+")
+
+
+def known_headings(curation: Curation, issue_id: str) -> dict[str, tuple[str, str]]:
+    """Every heading the newsletter knows apart from issue `issue_id`: {`heading_key`: (heading as written,
+    where it is known from)}. Where from: "newsletter.yaml" (a section's `headings`, an organisation's
+    name, aliases and headings), "feeds.yaml" (a source's heading) or the other issue using it (the latest).
+    """
+    from newsletter.curate.ranking import PAST_ENTRIES_CACHE, past_entries
+
+    known: dict[str, tuple[str, str]] = {}
+    others = [other for other in list_issue_ids(curation.workspace.issues_dir) if other != issue_id]
+    cache = None if curation.store.in_memory else curation.workspace.var / PAST_ENTRIES_CACHE
+    for entry in past_entries(curation.workspace.issues_dir, curation.settings, others, cache):
+        if entry.heading:
+            known[heading_key(entry.heading)] = (entry.heading, entry.issue)  # the latest issue last
+    for source in curation.feeds.sources:
+        if source.heading:
+            known.setdefault(heading_key(source.heading), (source.heading, "feeds.yaml"))
+    configured = [h for key in curation.settings.sections for h in curation.settings.heading_order(key).headings]
+    for organisation in curation.settings.archive.organisations:
+        configured += [organisation.name, *organisation.aliases, *organisation.headings]
+    for heading in configured:
+        known.setdefault(heading_key(heading), (heading, "newsletter.yaml"))
+    return known
+
+
+def misspelt_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
+    """For each entry just placed under a heading known nowhere else but close to a known one
+    (`misspelt_heading`), a note saying so with the move that corrects it: said as the editor types
+    the heading (`issue add --heading`, `note`, `move`, triage's choose), not first at `issue check`."""
+    known = known_headings(curation, issue_id)
+    notes = []
+    for each in placed:
+        if (near := misspelt_heading(each.heading, known)) is not None:
+            written, source = near
+            notes.append(
+                f"'{each.heading}' is a heading no other issue, feeds.yaml or newsletter.yaml has, and close to "
+                f"'{written}' ({source}): if it is a typo, `newsletter issue move {issue_id} "
+                f"{each.section}:{each.position} --heading {shlex.quote(written)}`"
+            )
+    return notes
+
+
+def misspelt_heading(heading: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """The known heading (as written, where from) that `heading` most likely misspells, or None when it is
+    known itself or like none closely enough (`HEADING_LIKENESS`). Headings compare as `heading_key`
+    folds them; one that is another's beginning but for two or more letters ("Høring", "Høringer": an
+    ending, where "Stortingett" has a letter typed twice) or differs from it only in its numbers is
+    another heading, not a typo."""
+    key = heading_key(heading)
+    if not key or key in known:
+        return None
+    best, likeness = None, HEADING_LIKENESS
+    for other in known:
+        shorter, longer = sorted((key, other), key=len)
+        if (
+            longer.startswith(shorter)
+            and len(longer) - len(shorter) >= 2
+            or _NUMBERS.sub("", other) == _NUMBERS.sub("", key)
+        ):
+            continue
+        ratio = difflib.SequenceMatcher(None, key, other).ratio()
+        if ratio >= likeness:
+            best, likeness = other, ratio
+    return known[best] if best is not None else None
+
+
 # ---------------------------------------------------------------------- show, check, list
 
 
@@ -1703,6 +1780,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         for image in images_of(entry.text):
             if _openable(image.address):  # else the error about its link above says what to write
                 say("warning", _image_message(image), "text")
+    problems.extend(_misspelt_headings(curation, issue, issue_id, path))
     # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
     # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
     # be wrong once the error is fixed, so it waits until then. So for a file whose `sections` is not
@@ -1965,6 +2043,42 @@ def _invisible_message(value: str, found: list[tuple[int, str]], written: list[S
         f"holds {count} that can hide or reorder text (pasted in with the words, or from a PDF): delete {listed}; "
         f"every output leaves {them} out" + (", a line or page break as a space" if breaks else "")
     )
+
+
+def _misspelt_headings(curation: Curation, issue: Issue, issue_id: str, path: str) -> list[Problem]:
+    """A warning for each heading of the issue that no other issue, feeds.yaml or newsletter.yaml has, and
+    that is close to one they have or to one earlier in this issue (`misspelt_heading`): readers would
+    get two headings for one organisation ("GRETA" and "GRETTA"), or a typo as a heading. Said at the
+    heading's first entry, with the move that corrects it when that is its only entry."""
+    known = known_headings(curation, issue_id)
+    entries: dict[str, list[tuple[str, Entry]]] = {}  # heading_key -> (ref, entry) of each, in file order
+    for key, position, entry in issue.entries():
+        entries.setdefault(heading_key(entry.heading), []).append((f"{key}:{position}", entry))
+    problems = []
+    earlier: dict[str, tuple[str, str]] = {}  # this issue's headings known nowhere else, read so far
+    for name, under in entries.items():
+        where, entry = under[0]
+        if (near := misspelt_heading(entry.heading, {**earlier, **known})) is None:
+            if name not in known:
+                earlier[name] = (entry.heading, f"this issue, {where}")
+            continue
+        written, source = near
+        if len(under) == 1:
+            fix = f"`newsletter issue move {issue_id} {where} --heading {shlex.quote(written)}`"
+        else:
+            fix = f"correct the `heading` of its {len(under)} entries ({', '.join(ref for ref, _ in under)})"
+        problems.append(
+            Problem(
+                "warning",
+                f"{where} is under '{entry.heading}', a heading no other issue, feeds.yaml or newsletter.yaml has, "
+                f"and close to '{written}' ({source}): if it is a typo, {fix}",
+                path,
+                entry.line_of("heading"),
+                "heading",
+                where,
+            )
+        )
+    return problems
 
 
 def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, entries: list[Entry]) -> list[Problem]:

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.curate.edit import Curation, add_items, no_candidates, quarter_candidates
+from newsletter.curate.edit import Curation, add_items, misspelt_notes, no_candidates, quarter_candidates
 from newsletter.models import Item
 
 KEYS = {
@@ -147,6 +147,8 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 placed = add_items(curation, issue_id, [item.id], section=section, heading=heading or None)[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
+                for note in misspelt_notes(curation, issue_id, [placed]):
+                    ui.say(f"note: {note}")
                 break
             if key == "s":
                 curation.store.set_status([item.id], "skipped")
