@@ -1612,3 +1612,29 @@ def test_triage_says_a_typed_heading_is_likely_a_typo(ws):
     result = invoke(ws, "issue", "triage", "2022-q2", input="cnorway\nStortingett\nq")
     assert result.exit_code == 0, result.output
     assert "added to norway:1 under 'Stortingett'\n  note: 'Stortingett' is a heading no other issue" in result.stdout
+
+
+def test_a_drafts_entries_are_not_learned_from_as_picks_when_the_file_cannot_say_they_are_untouched(ws):
+    """A tab in the file, or a section key misspelt, hides which drafted entries the editor kept: their
+    items, marked picked by the draft, are still no decision, and the ranking learns what it did before."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second, *_ = inbox(ws)
+    invoke(ws, "issue", "add", "2022-q2", first["id"])
+    invoke(ws, "issue", "skip", second["id"])
+    probabilities = sorted(i["probability"] for i in inbox(ws))
+    bar = math.ceil(probabilities[len(probabilities) // 2] * 100)
+    assert "entries added" in invoke(ws, "issue", "draft", "2022-q2", "--likely", str(bar)).stdout
+
+    def learned() -> str:
+        return invoke(ws, "items", "--issue", "2022-q2", "--limit", "1").stderr.split("(learned from ")[-1]
+
+    before = learned()
+    assert before.startswith("1 pick and 1 non-pick"), before
+    path = ws / "issues" / "2022-q2.yaml"
+    good = path.read_text(encoding="utf-8")
+    key = next(k for k, entries in outline(ws)["sections"].items() if any(e["item"] != first["id"] for e in entries))
+    path.write_text(good + "\tbroken: [\n", encoding="utf-8")
+    assert learned().startswith("1 pick and 1 non-pick")
+    assert f"\n  {key}:" in good
+    path.write_text(good.replace(f"\n  {key}:", f"\n  {key}x:", 1), encoding="utf-8")
+    assert learned().startswith("1 pick and 1 non-pick")

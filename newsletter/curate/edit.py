@@ -1308,12 +1308,17 @@ DRAFTED = "drafted"  # in var/: per issue, the items `draft` added (`_drafted`)
 
 def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = None) -> tuple[str, ...]:
     """The items of entries earlier drafts added to the issue that the editor has not touched since
-    (the starting text, not accepted), in file order; () when no draft added any, or the issue file
-    cannot be read (then nothing is learned from it anyway: `Curation.cited_items`).
+    (the starting text, not accepted), in file order; () when no draft added any.
 
     Such an entry is no decision: learned from as a pick, it would lift items like it over the bar
     (each draft adding more than the last) and show them likelier than they are. So they are neither
     learned from nor offered again (`ranking.rank_quarter`'s `unconfirmed`).
+
+    Where the file cannot tell (it cannot be read at all, or the entry stands where validation cannot
+    read it: under a misspelt section key), a drafted item still marked picked is counted unconfirmed
+    too: the store marks a drafted item picked, and learned from as such a broken file made a draft's
+    guesses picks (a user trial: 15 picks learned from where the editor had made 7). One the editor
+    took out (`issue remove`: skipped) is a decision, and learned from.
     """
     drafted = _drafted(curation, issue_id)
     if not drafted:
@@ -1322,14 +1327,26 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
         try:
             issue = curation.load_lenient(issue_id)[1]
         except IssueFileError:
-            return ()
-    return tuple(
+            issue = None
+    entries = [entry for _key, _position, entry in issue.entries()] if issue is not None else []
+    untouched = [
         item
-        for _key, _position, entry in issue.entries()
+        for entry in entries
         if entry.items and not entry.accepted and not _written_by_editor(curation, entry)
         for item in entry.items
         if item in drafted
-    )
+    ]
+    readable = {item for entry in entries for item in entry.items}
+    unseen = [item for item in sorted(drafted - readable) if _status(curation, item) == "picked"]
+    return tuple(untouched + unseen)
+
+
+def _status(curation: Curation, item_id: str) -> str | None:
+    """The store's status of an item, or None when the store does not hold it."""
+    try:
+        return curation.store.get_item(item_id).status
+    except NotFound:
+        return None
 
 
 def _drafted(curation: Curation, issue_id: str) -> set[str]:
