@@ -1638,3 +1638,7 @@ def test_a_drafts_entries_are_not_learned_from_as_picks_when_the_file_cannot_say
     assert f"\n  {key}:" in good
     path.write_text(good.replace(f"\n  {key}:", f"\n  {key}x:", 1), encoding="utf-8")
     assert learned().startswith("1 pick and 1 non-pick")
+    # And `items` says the section is not read, as it says of a file it cannot read at all.
+    listed = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1").stderr
+    assert f"sections.{key}x: unknown section '{key}x'" in listed
+    assert "until it is fixed, the entries under it are not read" in listed

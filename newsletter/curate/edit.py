@@ -84,6 +84,7 @@ class Curation:
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
+    _unread_sections: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
 
     def path(self, issue_id: str) -> Path:
         """The issue file of an id."""
@@ -129,11 +130,19 @@ class Curation:
         """
         if issue_id not in self._uses:
             try:
-                issue, _ = IssueDocument.load(self.path(issue_id)).validate(self.settings)
+                issue, problems = IssueDocument.load(self.path(issue_id)).validate(self.settings)
             except IssueFileError as exc:
                 self._uses[issue_id] = ([], [], [])
                 self._unreadable[issue_id] = exc
             else:
+                # A section newsletter.yaml lacks (a misspelt key) is left out, entries and all.
+                self._unread_sections[issue_id] = [
+                    p
+                    for p in problems
+                    if p.level == "error"
+                    and (p.field or "").startswith("sections.")
+                    and (p.field or "").removeprefix("sections.") not in self.settings.sections
+                ]
                 entries = [entry for _key, _position, entry in issue.entries()]
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
@@ -160,6 +169,11 @@ class Curation:
     def unreadable(self, issue_id: str) -> IssueFileError | None:
         """Why `uses` could not read an issue (its file's error, naming file and line), or None."""
         return self._unreadable.get(issue_id)
+
+    def unread_sections(self, issue_id: str) -> list[Problem]:
+        """The errors of the sections `uses` left out of an issue, entries and all: keys newsletter.yaml
+        does not have (a misspelt `norwy:`). Empty for a file read whole, or not read yet."""
+        return self._unread_sections.get(issue_id, [])
 
     def load(self, issue_id: str) -> tuple[IssueDocument, Issue]:
         """Read and validate an issue (read-only use)."""
@@ -1035,6 +1049,12 @@ def ranked_candidates(
     if (error := curation.unreadable(issue_id)) is not None:
         # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
         log.warning("%s; until it is fixed, items it cites that are not marked picked are listed as undecided", error)
+    for problem in curation.unread_sections(issue_id):
+        log.warning(
+            "%s; until it is fixed, the entries under it are not read: items they cite that are not marked picked "
+            "are listed as undecided",
+            problem,
+        )
     # An item another issue cites was picked there: not a candidate here (`issue check` warns of reuse).
     # The ranking reads the earlier issues itself (its history); only the later ones are read here.
     elsewhere = tuple(
