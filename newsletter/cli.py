@@ -773,13 +773,14 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     With --to ENTRY, the items join that entry ("se her og her"): it keeps
     every item id, and a starting text gains their links.
     """
-    from newsletter.curate.edit import add_items, cited_elsewhere, misspelt_notes
+    from newsletter.curate.edit import add_items, cited_elsewhere, misspelt_notes, own_issue_notes
 
     with ctx.store() as store:
         curation = _curation(ctx, store)
         placed = add_items(curation, issue_id, refs, section, heading, to=to)
         # A heading typed (a suggested one is known): a typo is said now, not first at `issue check`.
         notes = misspelt_notes(curation, issue_id, [each for each in placed if not each.joined]) if heading else []
+        notes += own_issue_notes(curation, issue_id, placed)
         # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
         elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
         # An id typed from another quarter's list: said now, not first at `issue check` (one another

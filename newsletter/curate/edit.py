@@ -1440,6 +1440,23 @@ def misspelt_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) 
     return notes
 
 
+def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
+    """For each item just added that is an issue of this newsletter itself (`ranking.is_own_issue`), a note
+    saying so with the command that takes it out again: the ranking lists such an item last and the
+    draft never adds one, so one added by id is most often a slip of the id."""
+    from newsletter.curate.ranking import is_own_issue, own_name
+
+    name = own_name(curation.settings)
+    notes = []
+    for each in placed:
+        if each.item and not each.joined and is_own_issue(each.title, name):
+            notes.append(
+                f"{each.item} «{each.title}» is an issue of {name} itself, which issues do not cite as news; "
+                f"if it is a slip, {_remove_command(issue_id, each.item, skip=False)}"
+            )
+    return notes
+
+
 def misspelt_heading(heading: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The known heading (as written, where from) that `heading` most likely misspells, or None when it is
     known itself or like none closely enough (`HEADING_LIKENESS`). Headings compare as `heading_key`
