@@ -1601,6 +1601,9 @@ def test_a_heading_differing_in_its_numbers_or_being_anothers_beginning_is_no_ty
     known |= {"europarådet og greta": ("Europarådet og GRETA", "2024-q2"), "politiet": ("Politiet", "2024-q2")}
     assert misspelt_heading("Tilstandsrapport 2024", known) is None
     assert misspelt_heading("Høring", known) is None
+    assert (
+        misspelt_heading("Nasjonalt samarbeid", {"internasjonalt samarbeid": ("Internasjonalt samarbeid", "x")}) is None
+    )
     assert misspelt_heading("Politikk", known) is None
     assert misspelt_heading("europarådet  og GRETA", known) is None  # the same heading, folded
     assert misspelt_heading("Europarådet og GRETTA", known) == ("Europarådet og GRETA", "2024-q2")

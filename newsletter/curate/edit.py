@@ -1393,8 +1393,9 @@ def _remember_drafted(curation: Curation, issue_id: str, items: set[str]) -> Non
 
 # How alike (difflib's ratio, 0–1) a heading known nowhere must be to a known one to be taken for it
 # misspelt: "Representantforslg" and "Europarådet og GRETTA" are (0.97, 0.98); "Politiet" and "Politikk"
-# (0.75), "OSSE" and "OSCE" (0.75), "Høring" and "Høringer" (0.86, but the one ends the other) are
-# not, nor two headings that differ only in their numbers ("Tilstandsrapport 2023" / "… 2024").
+# (0.75), "OSSE" and "OSCE" (0.75) are not; nor, though alike, "Høring" and "Høringer" or "Nasjonalt
+# samarbeid" and "Internasjonalt samarbeid" (the one held in the other), nor two headings that differ
+# only in their numbers ("Tilstandsrapport 2023" / "… 2024").
 HEADING_LIKENESS = 0.85
 _NUMBERS = re.compile(r"\d+")
 
@@ -1460,20 +1461,16 @@ def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed])
 def misspelt_heading(heading: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The known heading (as written, where from) that `heading` most likely misspells, or None when it is
     known itself or like none closely enough (`HEADING_LIKENESS`). Headings compare as `heading_key`
-    folds them; one that is another's beginning but for two or more letters ("Høring", "Høringer": an
-    ending, where "Stortingett" has a letter typed twice) or differs from it only in its numbers is
-    another heading, not a typo."""
+    folds them; one held whole in another of two or more letters more ("Høring" in "Høringer", "Nasjonalt
+    samarbeid" in "Internasjonalt samarbeid": a word's ending or beginning, where "Stortingett" has a
+    letter typed twice) or differing from it only in its numbers is another heading, not a typo."""
     key = heading_key(heading)
     if not key or key in known:
         return None
     best, likeness = None, HEADING_LIKENESS
     for other in known:
         shorter, longer = sorted((key, other), key=len)
-        if (
-            longer.startswith(shorter)
-            and len(longer) - len(shorter) >= 2
-            or _NUMBERS.sub("", other) == _NUMBERS.sub("", key)
-        ):
+        if shorter in longer and len(longer) - len(shorter) >= 2 or _NUMBERS.sub("", other) == _NUMBERS.sub("", key):
             continue
         ratio = difflib.SequenceMatcher(None, key, other).ratio()
         if ratio >= likeness:
