@@ -1564,7 +1564,7 @@ def test_a_heading_close_to_a_known_one_is_said_to_be_a_likely_typo_when_typed_a
     assert typo.exit_code == 0
     assert typo.stdout.splitlines()[1:] == [
         "  note: 'Stortingett' is a heading no other issue, feeds.yaml or newsletter.yaml has, and close to "
-        "'Stortinget' (feeds.yaml): if it is a typo, `newsletter issue move 2022-q2 norway:1 --heading "
+        f"'Stortinget' (feeds.yaml): if it is a typo, `newsletter issue move 2022-q2 {first['id']} --heading "
         "Stortinget`"
     ]
     # Known headings, another heading's beginning ("Høring" / "Høringer"), and one unlike any: no note.
@@ -1608,6 +1608,25 @@ def test_a_heading_differing_in_its_numbers_or_being_anothers_beginning_is_no_ty
     assert misspelt_heading("europarådet  og GRETA", known) is None  # the same heading, folded
     assert misspelt_heading("Europarådet og GRETTA", known) == ("Europarådet og GRETA", "2024-q2")
     assert misspelt_heading("Høringr", known) == ("Høringer", "feeds.yaml")
+    # Real bodies one word apart are no typos of each other; a word two letters off in a short word neither.
+    for new, old in (
+        ("Utdanningsdirektoratet", "Utlendingsdirektoratet"),
+        ("Øst politidistrikt", "Vest politidistrikt"),
+        ("Sør-Øst politidistrikt", "Sør-Vest politidistrikt"),
+        ("Kommunal- og distriktsdepartementet", "Kommunal- og moderniseringsdepartementet"),
+        ("IOM", "ILO"),
+    ):
+        assert misspelt_heading(new, {old.casefold(): (old, "x")}) is None, new
+    assert misspelt_heading("Nasjonalt samarbied", {"nasjonalt samarbeid": ("Nasjonalt samarbeid", "x")})
+
+
+def test_of_two_new_headings_alike_in_one_issue_the_more_used_is_taken_for_the_right_one(ws):
+    invoke(ws, "issue", "new", "2022-q2")
+    for n, heading in enumerate(("Fafo-raporter", "Fafo-rapporter", "Fafo-rapporter")):
+        invoke(ws, "issue", "note", "2022-q2", "--section", "kom", "--heading", heading, "--text", f"Tekst {n}.")
+    checked = json.loads(invoke(ws, "issue", "check", "2022-q2", "--json").stdout)
+    [warning] = [p for p in checked if "no other issue" in p["message"]]
+    assert warning["entry"] == "kom:1" and "close to 'Fafo-rapporter' (this issue, kom:2)" in warning["message"]
 
 
 def test_triage_says_a_typed_heading_is_likely_a_typo(ws):

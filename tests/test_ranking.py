@@ -377,6 +377,12 @@ def test_a_press_release_and_the_report_it_announces_are_listed_together_a_serie
     # A filter that leaves the partner out (--source): no mark claims it is the line above.
     alone = [item for item in listed if item.id != "pair001"]
     assert not any(TWIN_MARK in line and "CAT" in line for line in item_lines(alone, learned=True))
+    # A partner ranked but not listed (a draft's untouched entry, last among the candidates): no twin.
+    drafted = [*items, report, *series, release]
+    hidden = rank_items(drafted, [item_document(i) for i in drafted], history, unlisted=1)
+    assert "pair001" not in ranked_ids(hidden) and len(hidden.ranked) == len(drafted) - 1
+    [alone_report] = [r for r in hidden.ranked if r.item.id == "pair002"]
+    assert alone_report.beside is None and not any(w.startswith("goes with") for w in alone_report.why)
 
 
 def test_a_past_entry_citing_two_items_teaches_both_as_picks():

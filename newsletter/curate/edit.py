@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import logging
 import re
 import shlex
@@ -1331,8 +1330,9 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
     (the starting text, not accepted), in file order; () when no draft added any.
 
     Such an entry is no decision: learned from as a pick, it would lift items like it over the bar
-    (each draft adding more than the last) and show them likelier than they are. So they are neither
-    learned from nor offered again (`ranking.rank_quarter`'s `unconfirmed`).
+    (each draft adding more than the last) and show them likelier than they are. So they are no
+    decision (they weigh as the undecided items do) and not offered again (`ranking.rank_quarter`'s
+    `unconfirmed`).
 
     Where the file cannot tell (it cannot be read at all, or the entry stands where validation cannot
     read it: under a misspelt section key), a drafted item still marked picked is counted unconfirmed
@@ -1356,6 +1356,9 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
         for item in entry.items
         if item in drafted
     ]
+    curation.uses(issue_id)  # reads the file as `cited_items` does: what it could not read, and why
+    if curation.unreadable(issue_id) is None and not curation.unread_sections(issue_id):
+        return tuple(untouched)  # the file tells: a drafted entry it lacks was taken out by hand
     readable = {item for entry in entries for item in entry.items}
     unseen = [item for item in sorted(drafted - readable) if _status(curation, item) == "picked"]
     return tuple(untouched + unseen)
@@ -1391,13 +1394,17 @@ def _remember_drafted(curation: Curation, issue_id: str, items: set[str]) -> Non
 
 # ---------------------------------------------------------------------- headings known, and one misspelt
 
-# How alike (difflib's ratio, 0–1) a heading known nowhere must be to a known one to be taken for it
-# misspelt: "Representantforslg" and "Europarådet og GRETTA" are (0.97, 0.98); "Politiet" and "Politikk"
-# (0.75), "OSSE" and "OSCE" (0.75) are not; nor, though alike, "Høring" and "Høringer" or "Nasjonalt
-# samarbeid" and "Internasjonalt samarbeid" (the one held in the other), nor two headings that differ
-# only in their numbers ("Tilstandsrapport 2023" / "… 2024").
-HEADING_LIKENESS = 0.85
+# A heading known nowhere is taken for a known one misspelt when the two differ in one word, by at most
+# this many letters (Damerau's edits: one typed wrong, added, left out, or two swapped), by the word's
+# length: none in a word of 3 letters or fewer (acronyms: "IOM", "ILO"), 1 up to 8, 2 from 9. So
+# "Representantforslg", "Europarådet og GRETTA" and "Nasjonalt samarbied" are typos; "Utdanningsdirektoratet"
+# for "Utlendingsdirektoratet" (3 letters), "Politikk" for "Politiet" (2 in 8), "Øst politidistrikt" for
+# "Vest politidistrikt" and "Sør-Øst" for "Sør-Vest" are not. Nor are two headings that differ only in their
+# numbers ("Tilstandsrapport 2023" / "… 2024"), or one held whole in another of two or more letters more
+# ("Høring", "Høringer"; "Nasjonalt samarbeid", "Internasjonalt samarbeid").
+HEADING_EDITS = ((3, 0), (8, 1))  # (longest word, edits allowed) up to which; longer words: 2
 _NUMBERS = re.compile(r"\d+")
+_HEADING_WORDS = re.compile(r"[^\W_]+")
 
 
 def known_headings(curation: Curation, issue_id: str) -> dict[str, tuple[str, str]]:
@@ -1410,7 +1417,8 @@ def known_headings(curation: Curation, issue_id: str) -> dict[str, tuple[str, st
     known: dict[str, tuple[str, str]] = {}
     others = [other for other in list_issue_ids(curation.workspace.issues_dir) if other != issue_id]
     cache = None if curation.store.in_memory else curation.workspace.var / PAST_ENTRIES_CACHE
-    for entry in past_entries(curation.workspace.issues_dir, curation.settings, others, cache):
+    # An unreadable issue is said by the commands that read it; here it only lends no headings.
+    for entry in past_entries(curation.workspace.issues_dir, curation.settings, others, cache, quiet=True):
         if entry.heading:
             known[heading_key(entry.heading)] = (entry.heading, entry.issue)  # the latest issue last
     for source in curation.feeds.sources:
@@ -1425,18 +1433,26 @@ def known_headings(curation: Curation, issue_id: str) -> dict[str, tuple[str, st
 
 
 def misspelt_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
-    """For each entry just placed under a heading known nowhere else but close to a known one
-    (`misspelt_heading`), a note saying so with the move that corrects it: said as the editor types
-    the heading (`issue add --heading`, `note`, `move`, triage's choose), not first at `issue check`."""
+    """For each heading just used that is known nowhere else but close to a known one (`misspelt_heading`),
+    a note saying so with the moves that correct it (an entry named by its item's id where it cites one,
+    which stays right whichever move runs first): said as the editor types the heading (`issue add
+    --heading`, `note`, `move`, triage's choose), not first at `issue check`."""
     known = known_headings(curation, issue_id)
-    notes = []
+    under: dict[str, list[Placed]] = {}
     for each in placed:
-        if (near := misspelt_heading(each.heading, known)) is not None:
+        under.setdefault(each.heading, []).append(each)
+    notes = []
+    for heading, entries in under.items():
+        if (near := misspelt_heading(heading, known)) is not None:
             written, source = near
+            moves = " and ".join(
+                f"`newsletter issue move {issue_id} {each.item or f'{each.section}:{each.position}'} "
+                f"--heading {shlex.quote(written)}`"
+                for each in entries
+            )
             notes.append(
-                f"'{each.heading}' is a heading no other issue, feeds.yaml or newsletter.yaml has, and close to "
-                f"'{written}' ({source}): if it is a typo, `newsletter issue move {issue_id} "
-                f"{each.section}:{each.position} --heading {shlex.quote(written)}`"
+                f"'{heading}' is a heading no other issue, feeds.yaml or newsletter.yaml has, and close to "
+                f"'{written}' ({source}): if it is a typo, {moves}"
             )
     return notes
 
@@ -1460,22 +1476,49 @@ def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed])
 
 def misspelt_heading(heading: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The known heading (as written, where from) that `heading` most likely misspells, or None when it is
-    known itself or like none closely enough (`HEADING_LIKENESS`). Headings compare as `heading_key`
-    folds them; one held whole in another of two or more letters more ("Høring" in "Høringer", "Nasjonalt
-    samarbeid" in "Internasjonalt samarbeid": a word's ending or beginning, where "Stortingett" has a
-    letter typed twice) or differing from it only in its numbers is another heading, not a typo."""
+    known itself or like none closely enough. Headings compare as `heading_key` folds them, word by word
+    (letters and digits; a hyphen or slash parts words): a typo is one word a few edits off
+    (`HEADING_EDITS`), the other words the same; see there for what is not."""
     key = heading_key(heading)
     if not key or key in known:
         return None
-    best, likeness = None, HEADING_LIKENESS
+    words = _HEADING_WORDS.findall(key)
+    best: tuple[int, str] | None = None
     for other in known:
         shorter, longer = sorted((key, other), key=len)
         if shorter in longer and len(longer) - len(shorter) >= 2 or _NUMBERS.sub("", other) == _NUMBERS.sub("", key):
             continue
-        ratio = difflib.SequenceMatcher(None, key, other).ratio()
-        if ratio >= likeness:
-            best, likeness = other, ratio
-    return known[best] if best is not None else None
+        theirs = _HEADING_WORDS.findall(other)
+        differing = [(a, b) for a, b in zip(words, theirs, strict=False) if a != b]
+        if len(theirs) != len(words) or len(differing) != 1:
+            continue
+        mine, its = differing[0]
+        length = max(len(mine), len(its))
+        allowed = next((edits for longest, edits in HEADING_EDITS if length <= longest), 2)
+        edits = _edits(mine, its, allowed)
+        if edits <= allowed and (best is None or edits < best[0]):
+            best = (edits, other)
+    return known[best[1]] if best is not None else None
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """The optimal string alignment distance of `a` and `b` (letters typed wrong, added, left out, or two
+    neighbours swapped), or `limit` + 1 as soon as it is sure to exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        row = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        if min(row) > limit:
+            return limit + 1
+        previous2, previous = previous, row
+    return previous[-1]
 
 
 # ---------------------------------------------------------------------- show, check, list
@@ -2098,20 +2141,28 @@ def _invisible_message(value: str, found: list[tuple[int, str]], written: list[S
 
 def _misspelt_headings(curation: Curation, issue: Issue, issue_id: str, path: str) -> list[Problem]:
     """A warning for each heading of the issue that no other issue, feeds.yaml or newsletter.yaml has, and
-    that is close to one they have or to one earlier in this issue (`misspelt_heading`): readers would
-    get two headings for one organisation ("GRETA" and "GRETTA"), or a typo as a heading. Said at the
-    heading's first entry, with the move that corrects it when that is its only entry."""
+    that is close to one they have (`misspelt_heading`), or to another of this issue's that more of its
+    entries use (or as many, and earlier in the file): readers would get two headings for one
+    organisation ("GRETA" and "GRETTA"), or a typo as a heading. Said at the heading's first entry,
+    with the move that corrects it when that is its only entry."""
     known = known_headings(curation, issue_id)
     entries: dict[str, list[tuple[str, Entry]]] = {}  # heading_key -> (ref, entry) of each, in file order
     for key, position, entry in issue.entries():
         entries.setdefault(heading_key(entry.heading), []).append((f"{key}:{position}", entry))
+    order = list(entries)
     problems = []
-    earlier: dict[str, tuple[str, str]] = {}  # this issue's headings known nowhere else, read so far
-    for name, under in entries.items():
+    for n, (name, under) in enumerate(entries.items()):
         where, entry = under[0]
-        if (near := misspelt_heading(entry.heading, {**earlier, **known})) is None:
-            if name not in known:
-                earlier[name] = (entry.heading, f"this issue, {where}")
+        # The more used of two new headings alike is taken for the right one; of two used alike, the first.
+        likelier = {
+            other: (them[0][1].heading, f"this issue, {them[0][0]}")
+            for m, other in enumerate(order)
+            if other != name
+            and other not in known
+            and (len(entries[other]) > len(under) or len(entries[other]) == len(under) and m < n)
+            for them in (entries[other],)
+        }
+        if (near := misspelt_heading(entry.heading, {**likelier, **known})) is None:
             continue
         written, source = near
         if len(under) == 1:

@@ -47,6 +47,7 @@ C = 1.0  # inverse regularisation of the logistic regression
 # the odd pick, like none before it, falls behind the series.
 NEAREST_PICK_WEIGHT = 0.35
 NEAREST_PICK_SHOWN = 0.45  # cosine from which `why` names the pick an item is close to
+NEAREST_PICKS_LIMIT = 1000  # picks each document is measured against (`Model._nearest_picks`)
 NEAREST = 3  # past entries averaged for the similarity prior
 TWIN_BLOCK = 500  # rows of the pairwise cosine computed at a time
 TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kinds are one story
@@ -450,19 +451,27 @@ class Model:
         their cosine over the character n-grams: `nearest_pick` (-1: none) and `nearest_pick_cosine`.
 
         A pick's own row is left out, so a training pick is measured as a candidate is, against the
-        other picks. Dense documents x picks: a store's quarter of 5,000 items against the few hundred
-        picks of the quarters the ranking learns from (`ranking.PAST_QUARTERS_LIMIT`) is a few MB.
+        other picks. The first `NEAREST_PICKS_LIMIT` picks are measured against (the labels list this
+        quarter's decisions first): an archive of years cites thousands of items, and every listing
+        pays for each. In blocks of `TWIN_BLOCK` rows, so no documents x picks array is ever whole.
         """
         count = len(self.documents)
         self.nearest_pick = np.full(count, -1)
         self.nearest_pick_cosine = np.zeros(count)
+        picks = picks[:NEAREST_PICKS_LIMIT]
         if not picks or not self.char_matrix.shape[1]:
             return
-        cosine = (self.char_matrix @ self.char_matrix[picks].T).toarray()
-        cosine[picks, np.arange(len(picks))] = 0.0
-        best = cosine.argmax(axis=1)
-        self.nearest_pick_cosine = cosine[np.arange(count), best]
-        self.nearest_pick = np.where(self.nearest_pick_cosine > 0, np.asarray(picks)[best], -1)
+        against = self.char_matrix[picks].T.tocsc()
+        own = {row: n for n, row in enumerate(picks)}
+        for start in range(0, count, TWIN_BLOCK):
+            block = (self.char_matrix[start : start + TWIN_BLOCK] @ against).toarray()
+            for offset in range(block.shape[0]):
+                if (n := own.get(start + offset)) is not None:
+                    block[offset, n] = 0.0
+            best = block.argmax(axis=1)
+            cosine = block[np.arange(block.shape[0]), best]
+            self.nearest_pick_cosine[start : start + len(best)] = cosine
+            self.nearest_pick[start : start + len(best)] = np.where(cosine > 0, np.asarray(picks)[best], -1)
 
     def close_pick(self, index: int) -> int | None:
         """The pick document `index` is closest to, when that weighs toward a pick and the two are close

@@ -395,6 +395,7 @@ def rank_items(
     decided_here: int = 0,
     places: Collection[int] | None = None,
     results: RankingResults | None = None,
+    unlisted: int = 0,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
@@ -408,9 +409,12 @@ def rank_items(
     `PICKS_ALONE` picks, the keyword order
     (score, then newest, then id) with the keyword score squashed into [0, 1] as the probability;
     `learned` is then False. `results` keeps the rankings made, by a digest of all of the above:
-    asked again for one of them, it is taken from there, without loading the model.
+    asked again for one of them, it is taken from there, without loading the model. The last
+    `unlisted` candidates are ranked, sharing the picks expected, but left out of the ranking's list
+    and of its twins (a draft's untouched entries: `rank_quarter`).
     """
     started = time.perf_counter()
+    listed = len(candidates) - unlisted
     picks = sum(1 for _, label, _ in labelled if label == 1)
     non_picks = len(labelled) - picks
     if not candidates:
@@ -420,12 +424,12 @@ def rank_items(
         # to learn against the undecided items alone (see PICKS_ALONE).
         ranked = [
             Ranked(item, _squash(item.score), keyword_reasons(item.terms, 4))
-            for item in sorted(candidates, key=keyword_order)
+            for item in sorted(candidates[:listed], key=keyword_order)
         ]
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
     key = ""
     if results is not None:
-        key = ranking_key(candidates, documents, history, labelled, expected_picks, decided_here, places)
+        key = ranking_key(candidates, documents, history, labelled, expected_picks, decided_here, places, unlisted)
         kept = results.get(key, candidates, history)
         if kept is not None:
             kept.seconds = time.perf_counter() - started
@@ -449,8 +453,8 @@ def rank_items(
     scores = model.scores(labels)[: len(documents)]
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
-    by_score = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))
-    for i, partner in beside_twins(by_score, model.twins(len(candidates))):
+    by_score = sorted(range(listed), key=lambda i: (-scores[i], candidates[i].id))
+    for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
         why = model.terms(i) or keyword_reasons(candidates[i].terms, 3, against=False)
         if model.classifier is None and (words := model.vocabulary_terms(i)):
@@ -461,8 +465,9 @@ def rank_items(
             cited = model.site_entries[i]
             why.append(f"its site cited in {cited} past entr{'y' if cited == 1 else 'ies'}")
         if (pick := model.close_pick(i)) is not None:
-            title = model.documents[pick].text.split("\n", 1)[0]  # a document's text opens with its title
-            why.append(f"close to a pick: {_quoted(title)}")
+            # A document's text opens with its title (or, for a record's line without one, its summary).
+            title = model.documents[pick].text.split("\n", 1)[0]
+            why.append(f"close to a pick: {_quoted(title if len(title) <= 100 else title[:99].rstrip() + '…')}")
         if not why and model.source_weighs(i):
             why = [f"picks from its source ({candidates[i].source})"]
         if not why:
@@ -487,6 +492,7 @@ def ranking_key(
     expected_picks: float,
     decided_here: int,
     places: Collection[int] | None,
+    unlisted: int = 0,
 ) -> str:
     """A digest (hex) of everything `rank_items` reads, the code that ranks and its settings.
 
@@ -510,7 +516,7 @@ def ranking_key(
         add(entry)
     for labelled_document in labelled:
         add(labelled_document)
-    add((expected_picks, decided_here, None if places is None else sorted(places)))
+    add((expected_picks, decided_here, None if places is None else sorted(places), unlisted))
     return hasher.hexdigest()
 
 
@@ -715,9 +721,9 @@ def _squash(score: float) -> float:
 
 
 def past_entries(
-    issues_dir: Path, settings: Settings, issue_ids: Iterable[str], cache: Path | None = None
+    issues_dir: Path, settings: Settings, issue_ids: Iterable[str], cache: Path | None = None, quiet: bool = False
 ) -> list[PastEntry]:
-    """Every entry of the named issues as a `PastEntry`; an unreadable issue file is skipped (logged).
+    """Every entry of the named issues as a `PastEntry`; an unreadable issue file is skipped (logged unless `quiet`).
 
     Reading an issue file (YAML, round-trip, validated) takes about 60 ms for one of the sample's
     size, and every listing and every triage decision needs the whole history: forty issues would
@@ -744,7 +750,8 @@ def past_entries(
             try:
                 issue, _ = IssueDocument.load(path).validate(settings)
             except IssueFileError as exc:
-                log.warning("ranking leaves out %s: %s", issue_id, exc)
+                if not quiet:  # `quiet`: a caller that does not rank (the headings known), and says no more
+                    log.warning("ranking leaves out %s: %s", issue_id, exc)
                 continue
             entries = [past_entry(issue.id, section, entry) for section, _position, entry in issue.entries()]
             if key:
@@ -922,11 +929,12 @@ def rank_quarter(
     `records` ({issue id: lines}) are the issues' decisions records as the caller read them (read
     here from `issues_dir` when None).
 
-    `unconfirmed` are items of `in_issue` that are not learned from and not listed: entries the
+    `unconfirmed` are items of `in_issue` that are no decision and not listed: entries the
     editor has not looked at yet (`edit.draft` passes those it added before, so a second draft
     does not learn from the first one's guesses and add ever more). They are ranked with the
-    undecided items, so the picks the quarter is expected to hold are shared with them by
-    probability, and the estimate below the list counts them as the likely picks they are.
+    undecided items, and weigh as those do (very weak non-picks: the model is the one before the
+    draft), so the picks the quarter is expected to hold are shared with them by probability, and
+    the estimate below the list counts them as the likely picks they are.
     """
     unconfirmed = set(unconfirmed)
     picked_here = set(in_issue) - unconfirmed
@@ -1034,17 +1042,10 @@ def rank_quarter(
     places = durable_places(history, settings)
     results = RankingResults(var / RESULTS_CACHE) if var else None
     ranking = rank_items(
-        undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results
+        undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results, len(drafted)
     )
-    drafted_ids = {i.id for i in drafted}
-    ranking.ranked = [
-        # An item listed with a drafted twin stands on its own: its partner is not listed.
-        replace(r, beside=None) if r.beside in drafted_ids else r
-        for r in ranking.ranked
-        if r.item.id not in drafted_ids
-    ]
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
-    ranking.unconfirmed = len(drafted_ids)
+    ranking.unconfirmed = len(drafted)
     return ranking
 
 
