@@ -2151,16 +2151,13 @@ def _misspelt_headings(curation: Curation, issue: Issue, issue_id: str, path: st
         entries.setdefault(heading_key(entry.heading), []).append((f"{key}:{position}", entry))
     order = list(entries)
     problems = []
-    for n, (name, under) in enumerate(entries.items()):
+    for n, under in enumerate(entries.values()):
         where, entry = under[0]
         # The more used of two new headings alike is taken for the right one; of two used alike, the first.
         likelier = {
-            other: (them[0][1].heading, f"this issue, {them[0][0]}")
+            other: (entries[other][0][1].heading, f"this issue, {entries[other][0][0]}")
             for m, other in enumerate(order)
-            if other != name
-            and other not in known
-            and (len(entries[other]) > len(under) or len(entries[other]) == len(under) and m < n)
-            for them in (entries[other],)
+            if other not in known and (len(entries[other]), -m) > (len(under), -n)
         }
         if (near := misspelt_heading(entry.heading, {**likelier, **known})) is None:
             continue
