@@ -33,10 +33,18 @@ LAB is run on the same items, and on each month with the same record as prior
 labels, when it is installed (`pip install asreview`, never a runtime dependency).
 
     python3 bench/relevance.py [--fixture DIR] [--issue ID] [--keep DIR] [--asreview PATH]
+    python3 bench/relevance.py --quarter bench/quarters/2024-q2 [--asreview PATH]
 
 Any fixture web of the same layout serves (serve.py, score.py, truth.json, feeds.yaml, tls/);
 the issue simulated is the quarter most of its truth items were published in, unless `--issue`
 names it.
+
+`--quarter DIR` simulates a quarter given as its items instead of a web (`load_quarter`:
+DIR/items.jsonl, stored under DIR/feeds.yaml's sources as collection would store them): a
+quarter of another year, which the ranking was not tuned on, ranked with the project's other
+issues and their decisions records as history, as the tool ranks a new quarter. When the history
+holds a record, the loop is also run without it: what a record of another year adds. The
+2024-q2 items are invented around the real picks of the 2024 sample issue (bench/quarters/README.md).
 """
 
 from __future__ import annotations
@@ -98,7 +106,16 @@ def main() -> None:
         help="the asreview command (default: on PATH; `pip install '.[bench]'`, or any venv's bin/asreview)",
     )
     parser.add_argument("--issue", help="the issue to simulate (default: the quarter of most truth items)")
+    parser.add_argument(
+        "--quarter",
+        type=Path,
+        help="simulate a quarter given as its items (DIR/items.jsonl and DIR/feeds.yaml, e.g. bench/quarters/2024-q2) "
+        "instead of collecting a fixture web",
+    )
     args = parser.parse_args()
+    if args.quarter:
+        run_quarter(args.quarter.resolve(), args.asreview, args.keep, args.issue)
+        return
     fixture = args.fixture.resolve()
     if not (fixture / "serve.py").exists():
         raise SystemExit(f"no fixture at {fixture}; pass --fixture")
@@ -168,9 +185,95 @@ def main() -> None:
     # Only the closing summary table: the per-baseline details are in score.py --baseline.
     print(text[text.rfind("\nsummary") + 1 :] if "\nsummary" in text else text)
     print(f"\n== a simulated editor, reading 10 at a time ({issue_id}; history: the other issues in issues/)")
-    simulate(workspace, fixture, args.asreview, issue_id)
+    sys.path.insert(0, str(fixture))
+    import score  # the fixture's URL normalisation, so a pick is matched as score.py matches it
+
+    truth = json.loads((fixture / "truth.json").read_text(encoding="utf-8"))
+    simulate(workspace, truth, score.norm_url, args.asreview, issue_id)
     if not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def run_quarter(quarter: Path, asreview: str | None, keep: Path | None, issue_id: str | None) -> None:
+    """Simulate the editor on a quarter given as items (`load_quarter`), with the project's other issues
+    and their decisions records as history: a quarter the ranking was not tuned on, from another year."""
+    issue_id = issue_id or quarter.name
+    workspace = keep or Path(tempfile.mkdtemp(prefix="newsletter-quarter-"))
+    workspace.mkdir(parents=True, exist_ok=True)
+    shutil.copy(quarter / "feeds.yaml", workspace / "feeds.yaml")
+    shutil.copy(ROOT / "newsletter.yaml", workspace / "newsletter.yaml")
+    (workspace / "var" / "newsletter.db").unlink(missing_ok=True)
+    truth = load_quarter(quarter / "items.jsonl", workspace)
+    sys.path.insert(0, str(ROOT))
+    from newsletter.collect.urls import dedup_key
+
+    print(
+        f"== a simulated editor, reading 10 at a time ({issue_id}, {quarter / 'items.jsonl'}; history: the other "
+        f"issues in issues/ and their decisions records)"
+    )
+    simulate(workspace, truth, dedup_key, asreview, issue_id)
+    if not keep:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def load_quarter(path: Path, workspace: Path) -> list[dict]:
+    """Store the items of `path` in the workspace's store as collection would, and return its picks.
+
+    `path` is JSON Lines, one item per line: url, source (a key of the workspace's feeds.yaml), kind,
+    published (YYYY-MM-DD), title, summary, article (the article page's text, or ""), class (truth,
+    related or off_topic), and on truth lines section and heading (the newsletter's place for it).
+    Each item is stored under its source with the identity collection gives its URL, its article text
+    cached as its page, and scored by collection's keyword score over title, summary and article.
+    """
+    sys.path.insert(0, str(ROOT))
+    from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_fingerprint
+    from newsletter.collect.run import identities
+    from newsletter.config import Workspace
+    from newsletter.models import RawItem
+    from newsletter.store import CachedPage, Store
+
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ws = Workspace(workspace)
+    settings = ws.settings()
+    feeds = ws.feeds(settings)
+    now = dt.datetime.now(dt.UTC)
+    precedence = {s.key: i for i, s in enumerate(feeds.sources)}
+    fingerprint = vocabulary_fingerprint(feeds.keywords)
+    ids: dict[str, str] = {}  # url as given -> stored item's id
+    with Store(ws.db_path) as store:
+        for key in dict.fromkeys(line["source"] for line in lines):
+            source = feeds.by_key(key)
+            if source is None:
+                raise SystemExit(f"{path}: source {key!r} is not in {feeds.path}")
+            raws = [
+                RawItem(
+                    url=line["url"],
+                    title=line["title"],
+                    summary=line.get("summary", ""),
+                    published=dt.date.fromisoformat(line["published"]),
+                    date_precision="day",
+                    kind=line.get("kind") or None,
+                )
+                for line in lines
+                if line["source"] == key
+            ]
+            identified, _ = identities(raws, {})
+            store.upsert_items(source, identified, now, precedence)
+            stored = store.ids_by_key(identity.key for identity, _ in identified)
+            ids.update({raw.url: stored[identity.key] for identity, raw in identified})
+        terms = keyword_terms(feeds.keywords)
+        with store.transaction():
+            for line in lines:
+                item = store.get_item(ids[line["url"]])
+                article = line.get("article", "")
+                if article:
+                    store.save_page(CachedPage(item.url, 200, article, None, None, now))
+                source = feeds.by_key(line["source"])
+                extra = terms + keyword_terms(source.keywords)
+                scored = score_text(item.title, item.summary, article, extra, not source.filtered)
+                store.set_score(item.id, scored.value, scored.terms, fingerprint)
+    print(f"{len(lines)} items of {len({line['source'] for line in lines})} sources stored from {path}")
+    return [line for line in lines if line.get("class") == "truth"]
 
 
 def learned_listing(workspace: Path, issue_id: str) -> list[dict]:
@@ -252,24 +355,40 @@ def truth_quarter(fixture: Path) -> str:
     return quarters.most_common(1)[0][0]
 
 
-def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str, batch: int = 10) -> None:
-    """Run the editor's loop in this process, through the tool's own curation functions."""
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(fixture))
-    import score  # the fixture's URL normalisation, so a pick is matched as score.py matches it
+def simulate(
+    workspace: Path,
+    truth: list[dict],
+    norm_url: Callable[[str], str],
+    asreview: str | None,
+    issue_id: str,
+    batch: int = 10,
+) -> None:
+    """Run the editor's loop in this process, through the tool's own curation functions, and print the figures.
 
+    `truth` are the picks (url, and feed_links and equivalent_urls: other links of the same pick;
+    section and heading: where the newsletter put it), matched by `norm_url`. When the history
+    holds other quarters' decisions records, the loop is run a second time on a copy of the
+    workspace without them: what a record from another quarter (another year) adds to the history.
+    """
+    sys.path.insert(0, str(ROOT))
     from newsletter.config import Workspace
-    from newsletter.curate.edit import Curation, add_items, new_issue, ranked_candidates, set_item_status
-    from newsletter.curate.inbox import InboxQuery, place
+    from newsletter.curate.decisions import read_record
+    from newsletter.curate.edit import Curation, new_issue, ranked_candidates
+    from newsletter.curate.inbox import InboxQuery
     from newsletter.curate.ranking import keyword_order, past_entries, plain
     from newsletter.store import Store
 
     issues = copy_history(workspace, issue_id)
-    truth = json.loads((fixture / "truth.json").read_text(encoding="utf-8"))
     wanted = {}
     for n, entry in enumerate(truth):
         for url in [entry["url"], *entry.get("feed_links", []), *entry.get("equivalent_urls", [])]:
-            wanted[score.norm_url(url)] = n
+            wanted[norm_url(url)] = n
+    without_records = None
+    if any(issues.glob("*.decisions.jsonl")):
+        without_records = Path(tempfile.mkdtemp(prefix="newsletter-norecord-")) / "workspace"
+        shutil.copytree(workspace, without_records)
+        for record in (without_records / "issues").glob("*.decisions.jsonl"):
+            record.unlink()
     ws = Workspace(workspace)
     settings = ws.settings()
     with Store(ws.db_path) as store:
@@ -279,58 +398,42 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         first, ranking = ranked_candidates(curation, issue_id, query, learn_from_later=True)
         keyword = sorted(first, key=keyword_order)
         newest = sorted(first, key=lambda i: (-(i.published or dt.date.min).toordinal(), i.id))
-        in_quarter = {wanted[score.norm_url(i.url)] for i in first if score.norm_url(i.url) in wanted}
+        in_quarter = {wanted[norm_url(i.url)] for i in first if norm_url(i.url) in wanted}
         total = len(in_quarter)
 
         def positions(order) -> list[int]:
             found, out = set(), []
             for place, item in enumerate(order, 1):
-                pick = wanted.get(score.norm_url(item.url))
+                pick = wanted.get(norm_url(item.url))
                 if pick is not None and pick not in found:
                     found.add(pick)
                     out.append(place)
             return out
 
-        found: set[int] = set()
-        found_at: list[int] = []
-        placed = right_place = right_by_source = reads = rankings = 0
-        seconds = []
-        estimates: list[tuple[int, float, int]] = []
-        misplaced: list[tuple[str, tuple[str, str], tuple[str, str]]] = []
-        while len(found) < math.ceil(0.95 * total):
-            started = time.perf_counter()
-            listed, ranking = ranked_candidates(curation, issue_id, query, learn_from_later=True)
-            seconds.append(time.perf_counter() - started)
-            rankings += 1
-            if not listed:
-                break
-            # What `items --issue` would say now: likely picks among everything still unread.
-            estimates.append((reads, sum(i.probability or 0.0 for i in listed), total - len(found)))
-            for item in listed[:batch]:
-                reads += 1
-                pick = wanted.get(score.norm_url(item.url))
-                if pick is None or pick in found:
-                    set_item_status(curation, [item.id], "skipped")
-                    continue
-                found.add(pick)
-                found_at.append(reads)
-                # As `issue add` and triage's `a` file it: the suggested place, joining a heading the
-                # issue already has for the same organisation.
-                added = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
-                item.section, item.heading = added.section, added.heading
-                placed += 1
-                right = (truth[pick]["section"], truth[pick]["heading"])
-                right_place += (item.section, item.heading) == right
-                if (item.section, item.heading) != right:
-                    misplaced.append((item.title, (item.section, item.heading), right))
-                by_source = place(dataclasses.replace(item), curation.feeds, settings)
-                right_by_source += (by_source.section, by_source.heading) == right
+        loop = editor_loop(curation, issue_id, truth, wanted, norm_url, total, batch)
+    found_at, seconds, estimates, placed, misplaced = (
+        loop.found_at,
+        loop.seconds,
+        loop.estimates,
+        loop.placed,
+        loop.misplaced,
+    )
+    rankings = len(seconds)
     rows = [
         ("learning from each decision (the tool)", found_at),
         ("the first ranking only", positions(first)),
         ("keyword score (the tool before learning)", positions(keyword)),
         ("newest first (a feed reader)", positions(newest)),
     ]
+    if without_records is not None:
+        ws_bare = Workspace(without_records)
+        settings_bare = ws_bare.settings()
+        with Store(ws_bare.db_path) as store:
+            curation = Curation(ws_bare, settings_bare, ws_bare.feeds(settings_bare), store)
+            new_issue(curation, issue_id)
+            bare = editor_loop(curation, issue_id, truth, wanted, norm_url, total, batch)
+        shutil.rmtree(without_records.parent, ignore_errors=True)
+        rows.insert(1, ("the same without other quarters' records", bare.found_at))
     print(f"{len(first)} undecided items in the quarter, {total} of the newsletter's picks among them")
     print(f"{'':44} {'reads for 80%':>14} {'reads for 95%':>14}")
     for name, found_positions in rows:
@@ -344,7 +447,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         issue_id=issue_id,
         items=first,
         wanted=wanted,
-        norm_url=score.norm_url,
+        norm_url=norm_url,
         total=total,
     )
     print(f"{'ceiling: told 9/10 of the labels (10-fold CV)':44} {ceiling[0]!s:>14} {ceiling[1]!s:>14}")
@@ -352,14 +455,20 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         # The same past issues the tool learned from: not the simulated one, which the simulation has just filled.
         history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
         priors = [(e.title or e.heading, plain(e.text), 1) for e in history]
-        runs = [asreview_reads(asreview, priors, first, wanted, score.norm_url, total, seed) for seed in (1, 2, 3)]
+        # And the other quarters' decisions records, as the tool learns from them: picks 1, the rest 0.
+        priors += [
+            (line.title, line.summary, int(line.decision == "picked"))
+            for record in sorted(issues.glob("*.decisions.jsonl"))
+            for line in read_record(record)
+        ]
+        runs = [asreview_reads(asreview, priors, first, wanted, norm_url, total, seed) for seed in (1, 2, 3)]
         at80, at95 = (_median_reads(r[mark] for r in runs) for mark in (0, 1))
         print(f"{'ASReview LAB, elas_u4 (median of 3 seeds)':44} {at80!s:>14} {at95!s:>14}")
         print(f"{'':44} (seeds 1, 2, 3: {', '.join(f'{a}/{b}' for a, b in runs)})")
     else:
         print(f"{'ASReview LAB':44} {'not installed (--asreview)':>29}")
     print(f"targets: 80% within {math.ceil(1.2 * total)} reads, 95% within {2 * total}")
-    splits = learning_from_records(ws.db_path, settings, issues, issue_id, first, wanted, score.norm_url, asreview)
+    splits = learning_from_records(ws.db_path, settings, issues, issue_id, first, wanted, norm_url, asreview)
     if splits:
         print(
             "what another quarter's decisions record adds (the quarter split by month: each month's items ranked, "
@@ -384,7 +493,7 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         issue_id,
         first,
         wanted,
-        score.norm_url,
+        norm_url,
         asreview,
         splits=random_halves(first),
         seeds=(1,),
@@ -398,8 +507,8 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
         for name, (at80, at95) in _added_up(halves).items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
-        f"picks placed in the newsletter's section and heading: {right_place}/{placed} "
-        f"(by the sources' places in feeds.yaml alone: {right_by_source}/{placed})"
+        f"picks placed in the newsletter's section and heading: {loop.right_place}/{placed} "
+        f"(by the sources' places in feeds.yaml alone: {loop.right_by_source}/{placed})"
     )
     for title, suggested, right in misplaced:
         print(f"  placed {'/'.join(suggested)}, the newsletter has {'/'.join(right)}: {title[:60]}")
@@ -420,6 +529,60 @@ def simulate(workspace: Path, fixture: Path, asreview: str | None, issue_id: str
                 f"change of the store: cached), training and ranking {warm:.2f} s (each listing); baseline, word "
                 f"TF-IDF and a logistic regression: {plain_cold:.2f} s and {plain_warm:.2f} s"
             )
+
+
+@dataclasses.dataclass
+class Loop:
+    """What one run of the editor's loop found: the reads at which each pick was found, the time of each
+    ranking, the estimates said on the way (reads, likely picks unread, picks really unread), and placement."""
+
+    found_at: list[int] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+    estimates: list[tuple[int, float, int]] = dataclasses.field(default_factory=list)
+    placed: int = 0
+    right_place: int = 0
+    right_by_source: int = 0
+    misplaced: list[tuple[str, tuple[str, str], tuple[str, str]]] = dataclasses.field(default_factory=list)
+
+
+def editor_loop(curation, issue_id: str, truth: list[dict], wanted: dict, norm_url, total: int, batch: int) -> Loop:
+    """The simulated editor: list the quarter's undecided items best first, read the top `batch`, `issue add`
+    the picks (in the suggested place) and skip the rest, list again, until 95% of the `total` picks are found."""
+    from newsletter.curate.edit import add_items, ranked_candidates, set_item_status
+    from newsletter.curate.inbox import InboxQuery, place
+
+    query = InboxQuery(statuses=("new",), include_all=True)
+    loop = Loop()
+    found: set[int] = set()
+    reads = 0
+    while len(found) < math.ceil(0.95 * total):
+        started = time.perf_counter()
+        listed, _ = ranked_candidates(curation, issue_id, query, learn_from_later=True)
+        loop.seconds.append(time.perf_counter() - started)
+        if not listed:
+            break
+        # What `items --issue` would say now: likely picks among everything still unread.
+        loop.estimates.append((reads, sum(i.probability or 0.0 for i in listed), total - len(found)))
+        for item in listed[:batch]:
+            reads += 1
+            pick = wanted.get(norm_url(item.url))
+            if pick is None or pick in found:
+                set_item_status(curation, [item.id], "skipped")
+                continue
+            found.add(pick)
+            loop.found_at.append(reads)
+            # As `issue add` and triage's `a` file it: the suggested place, joining a heading the
+            # issue already has for the same organisation.
+            added = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
+            item.section, item.heading = added.section, added.heading
+            loop.placed += 1
+            right = (truth[pick].get("section"), truth[pick].get("heading"))
+            loop.right_place += (item.section, item.heading) == right
+            if (item.section, item.heading) != right:
+                loop.misplaced.append((item.title, (item.section, item.heading), right))
+            by_source = place(dataclasses.replace(item), curation.feeds, curation.settings)
+            loop.right_by_source += (by_source.section, by_source.heading) == right
+    return loop
 
 
 def model_seconds(store, history, counts, rounds: int = 3) -> list[tuple[int, float, float, float, float]]:
