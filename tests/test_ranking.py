@@ -151,7 +151,9 @@ def test_a_skip_pushes_similar_items_down():
     # below the child-welfare report it stood above.
     decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
     undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
-    after = rank_items(undecided, [item_document(i) for i in undecided], history, decided, expected_picks=4)
+    after = rank_items(
+        undecided, [item_document(i) for i in undecided], history, decided, expected_picks=4, decided_here=2
+    )
     assert ranked_ids(before).index("adj0002") < ranked_ids(before).index("adj0003"), ranked_ids(before)
     assert ranked_ids(after).index("adj0002") > ranked_ids(after).index("adj0003"), ranked_ids(after)
 
@@ -1251,3 +1253,43 @@ def test_a_keyword_term_that_lowered_the_score_is_said_to_count_against_never_li
     # Once the ranking has learned, the keyword terms stand in only as reasons for a pick.
     assert ranking.keyword_reasons(("-våpen",), 3, against=False) == []
     assert ranking.keyword_reasons(("a", "b", "-c", "d"), 2, against=False) == ["a", "b"]
+
+
+def test_a_records_source_habit_yields_to_this_quarters_decisions():
+    """Another quarter's record says the editor never picks from a source; this quarter the editor has
+    picked from it twice. Its source column is then shared at SOURCE_SHARED with a column of this
+    quarter's own, so the source's next item ranks higher than with one column for all (the habit
+    of 2022, which cited no consultation, held 2024's consultation picks down); with no other
+    quarter among the documents the model is exactly the one-column model."""
+    from newsletter.curate import model as model_module
+
+    texts = [
+        "Høring om endringer i forskrift om {} i kommunene",
+        "Nyhet om {} fra departementet i dag",
+    ]
+    topics = ["barnevern", "skole", "vei", "helse", "jordbruk", "fiske", "skatt", "energi", "post", "kultur"]
+    # This quarter: one undecided consultation, two consultations picked, two news items skipped.
+    quarter = [
+        Document(texts[0].format("krisesentre"), source="horinger", kind="consultation"),
+        Document(texts[0].format("barnevern"), source="horinger", kind="consultation"),
+        Document(texts[0].format("partnerdrap"), source="horinger", kind="consultation"),
+        Document(texts[1].format("vei"), source="nyheter", kind="news"),
+        Document(texts[1].format("skatt"), source="nyheter", kind="news"),
+    ]
+    labels = {0: (0, 0.05), 1: (1, 1.0), 2: (1, 1.0), 3: (0, 1.0), 4: (0, 1.0)}
+    # The record of another quarter: every consultation left out, the news items picked.
+    record = [Document(texts[0].format(t), source="horinger", kind="consultation") for t in topics]
+    record += [Document(texts[1].format(t), source="nyheter", kind="news") for t in topics]
+    labels |= {len(quarter) + n: (0, 1.0) for n in range(len(topics))}
+    labels |= {len(quarter) + len(topics) + n: (1, 1.0) for n in range(len(topics))}
+    documents = [*quarter, *record]
+    one_column = model_module.Model(documents, [], quarter=len(documents)).scores(labels)
+    split = model_module.Model(documents, [], quarter=len(quarter))
+    scores = split.scores(labels)
+    assert scores[0] > one_column[0] + 0.1
+    assert split.source_weighs(0) and not split.source_weighs(len(quarter))  # this quarter's picks, the record's skips
+    # Only this quarter's documents: the same model as before the split existed.
+    mine = {n: labels[n] for n in range(len(quarter))}
+    assert model_module.Model(quarter, []).scores(mine) == pytest.approx(
+        model_module.Model(quarter, [], quarter=len(quarter)).scores(mine)
+    )

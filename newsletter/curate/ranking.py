@@ -46,7 +46,10 @@ quarter).
    source, the item kind, the prior's parts, and each item's cosine with its
    nearest pick (editors follow series: the next "GRETA publishes its third
    report on …"; `why` names that pick when close). The quarter's undecided items
-   join as very weak non-picks (most of what is collected is not picked).
+   join as very weak non-picks (most of what is collected is not picked). Which
+   sources the editor picks from changes between years, so another quarter's
+   items weigh on a source at half strength, and this quarter's decisions on a
+   column of their own (`model.SOURCE_SHARED`).
 3. With no earlier issue and no decision, the order is the keyword score's
    (then newest first), exactly as before learning existed; likewise with a
    pick or two and no non-pick (`PICKS_ALONE`).
@@ -436,7 +439,7 @@ def rank_items(
             return kept
     from newsletter.curate.model import Model, calibration_shift, sigmoid  # heavy: only when learning
 
-    model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache)
+    model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache, quarter=len(documents) + decided_here)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
     labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
     here = slice(0, len(documents) + decided_here)  # the quarter: undecided, then decided
