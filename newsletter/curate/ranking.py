@@ -73,7 +73,7 @@ items does not show each as a certain pick). Where earlier issues have a
 decisions record, which says how many of its quarter's items each picked, the
 median of those shares times the quarter's items collected so far instead
 (on the 2022 record, 31 of 255: 12%).
-The history-only prior (its log-odds doubled, `ESTIMATE_PRIOR_SLOPE`), scaled
+The history-only prior (its log-odds times `ESTIMATE_PRIOR_SLOPE`), scaled
 to that total, says how many of them lie among the items already decided; the editor's real picks there correct the
 rest by the same ratio (`remaining_picks`), and the learned log-odds of the
 undecided items are shifted so that their probabilities add up to it.
@@ -135,11 +135,14 @@ PICKS_ALONE = 3
 MAX_PICK_SHARE = 0.25
 ESTIMATE_PSEUDO_PICKS = 3.0  # how firmly the estimate holds to the history before decisions correct it
 # Log-odds per unit of the prior when it splits the expected picks between the decided and the
-# undecided items. Its parts are noisy measures of one thing, so a unit of their sum says more than
-# one unit of log-odds: at 1 too little of the expected picks lay among the top items read, and
-# after 80 reads of the 2022 fixture 16 picks were said to be unread where 2 were; at 2, 9. The
+# undecided items. The steeper, the more of the expected picks lie among the top items read, and the
+# more a top that holds fewer picks than that cuts the estimate below. At 2, tuned on the 2022 fixture
+# (after 80 reads 7 picks said unread where 3 were; at 1, 13), the estimate fell far short on a quarter
+# of another year, where the history foretold the picks less well (bench/quarters/2024-q2, with the
+# 2022 record: after 50 reads 12 said where 31 were, after 80 6 where 22 were; at 1, 19 and 12). An
+# estimate too low tells the editor to stop with picks unread; one too high costs some reading. The
 # probabilities shown keep the plain prior, or ranks near the top would all read 100%.
-ESTIMATE_PRIOR_SLOPE = 2.0
+ESTIMATE_PRIOR_SLOPE = 1.0
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
