@@ -88,12 +88,12 @@ def test_enough_picks_alone_are_learned_from_against_the_undecided_items():
     assert len(picked) == ranking.PICKS_ALONE
     rest = [i for i in items if i not in picked]
     labelled = [(item_document(i), 1, 1.0) for i in picked]
-    result = rank_items(rest, [item_document(i) for i in rest], (), labelled)
+    result = rank_items(rest, [item_document(i) for i in rest], (), labelled, decided_here=len(labelled))
     assert result.learned and result.picks == ranking.PICKS_ALONE
     # The other asylum item has no keyword (every item left scores 0): the asylum pick lifts it.
     assert ranked_ids(result)[0] == adjacent[1].id, ranked_ids(result)
     fewer = labelled[:-1]
-    assert not rank_items(rest, [item_document(i) for i in rest], (), fewer).learned
+    assert not rank_items(rest, [item_document(i) for i in rest], (), fewer, decided_here=len(fewer)).learned
 
 
 def test_probabilities_are_in_0_1_and_add_up_to_the_picks_expected():
@@ -163,7 +163,7 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     picked = [i for i in items if i.id in ("adj0001", "aaof001")]
     decided = [(item_document(picked[0]), 1, 1.0), (item_document(picked[1]), 0, 1.0)]
     undecided = [i for i in items if i not in picked]
-    result = rank_items(undecided, [item_document(i) for i in undecided], history, decided)
+    result = rank_items(undecided, [item_document(i) for i in undecided], history, decided, decided_here=2)
     top = next(r for r in result.ranked if r.item.id == "adj0002")
     words = [w for w in top.why if not w.startswith("like ")]
     assert words, top.why
@@ -237,7 +237,7 @@ def test_the_feature_cache_serves_the_next_decision_and_ranks_exactly_as_without
         decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
         undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
         documents = [item_document(i) for i in undecided]
-        return rank_items(undecided, documents, history, decided, 4, cache if use_cache else None)
+        return rank_items(undecided, documents, history, decided, 4, cache if use_cache else None, decided_here=2)
 
     # The first ranking writes the cache; the editor's decision moves two documents from the
     # undecided to the labelled, which changes their order but not the texts: the cache serves it.
@@ -551,7 +551,14 @@ def test_a_quarter_of_one_or_two_items_is_ranked_however_little_text_there_is(ti
     _items, _groups, history = load()
     items = [Item(id=f"i{n}", source="s", url=f"https://x.no/{n}", title=t, summary="") for n, t in enumerate(titles)]
     labelled = [] if entries else [(item_document(items[0]), 1, 1.0), (item_document(items[-1]), 0, 1.0)]
-    result = rank_items(items, [item_document(i) for i in items], history[:entries], labelled, expected_picks=1)
+    result = rank_items(
+        items,
+        [item_document(i) for i in items],
+        history[:entries],
+        labelled,
+        expected_picks=1,
+        decided_here=len(labelled),
+    )
     assert result.learned
     assert sorted(ranked_ids(result)) == sorted(i.id for i in items)
     assert all(0.0 <= r.probability <= 1.0 and r.why for r in result.ranked)
@@ -1207,7 +1214,7 @@ def test_the_next_of_a_series_the_editor_picks_is_lifted_by_its_nearest_pick_and
     ]
     labelled = [(item_document(i), 1, 1.0) for i in picks] + [(item_document(i), 0, 1.0) for i in not_picked]
     documents = [item_document(i) for i in candidates]
-    result = rank_items(candidates, documents, (), labelled)
+    result = rank_items(candidates, documents, (), labelled, decided_here=len(labelled))
     top = result.ranked[0]
     assert top.item.id == "g0030"
     assert any(w.startswith("close to a pick: «GRETA publishes its third report on") for w in top.why), top.why
@@ -1215,7 +1222,7 @@ def test_the_next_of_a_series_the_editor_picks_is_lifted_by_its_nearest_pick_and
     assert not any(w.startswith("close to a pick") for r in result.ranked[1:] for w in r.why), result.ranked
     # The cosine is what lifted it: without its column the same item is less likely.
     monkeypatch.setattr(model, "NEAREST_PICK_WEIGHT", 0.0)
-    without = rank_items(candidates, documents, (), labelled)
+    without = rank_items(candidates, documents, (), labelled, decided_here=len(labelled))
     assert without.ranked[0].item.id == "g0030"
     assert top.probability > without.ranked[0].probability + 0.02, (top.probability, without.ranked[0].probability)
 
@@ -1257,7 +1264,7 @@ def test_a_keyword_term_that_lowered_the_score_is_said_to_count_against_never_li
     assert ranking.keyword_reasons(("a", "b", "-c", "d"), 2, against=False) == ["a", "b"]
 
 
-def test_a_records_source_habit_yields_to_this_quarters_decisions():
+def test_a_records_source_habit_yields_to_this_quarters_decisions(monkeypatch):
     """Another quarter's record says the editor never picks from a source; this quarter the editor has
     picked from it twice. Its source column is then shared at SOURCE_SHARED with a column of this
     quarter's own, so the source's next item ranks higher than with one column for all (the habit
@@ -1285,13 +1292,17 @@ def test_a_records_source_habit_yields_to_this_quarters_decisions():
     labels |= {len(quarter) + n: (0, 1.0) for n in range(len(topics))}
     labels |= {len(quarter) + len(topics) + n: (1, 1.0) for n in range(len(topics))}
     documents = [*quarter, *record]
-    one_column = model_module.Model(documents, [], quarter=len(documents)).scores(labels)
+    one_model = model_module.Model(documents, [], quarter=len(documents))
+    one_column = one_model.scores(labels)
     split = model_module.Model(documents, [], quarter=len(quarter))
     scores = split.scores(labels)
     assert scores[0] > one_column[0] + 0.1
     assert split.source_weighs(0) and not split.source_weighs(len(quarter))  # this quarter's picks, the record's skips
-    # Only this quarter's documents: the same model as before the split existed.
+    # This quarter's copy of the 2 source and 2 kind columns; none when every document is this quarter's.
+    assert split._matrix().shape[1] == one_model._matrix().shape[1] + 4
+    # Then SOURCE_SHARED changes nothing: the model is the one from before the split existed.
     mine = {n: labels[n] for n in range(len(quarter))}
-    assert model_module.Model(quarter, []).scores(mine) == pytest.approx(
-        model_module.Model(quarter, [], quarter=len(quarter)).scores(mine)
-    )
+    scores_alone = model_module.Model(quarter, []).scores(mine)
+    monkeypatch.setattr(model_module, "SOURCE_SHARED", 0.1)
+    assert model_module.Model(quarter, []).scores(mine) == pytest.approx(scores_alone)
+    assert model_module.Model(documents, [], quarter=len(quarter)).scores(labels)[0] != pytest.approx(scores[0])

@@ -37,17 +37,19 @@ PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS, PRIOR_VOCABULARY = 1.0, 0.5, 1.0, 
 # weight adds 0.5, so a word in no past entry, or in every item, still gets a finite weight.
 VOCABULARY_SMOOTHING = 0.5
 KIND_FEATURE = 0.5  # value of an item kind's column (one per kind) in the classifier's side features
-# Value of a source's column (one per source). Which sources an editor picks from changes from year to year
+# Scale of the source and kind columns (one per source, one per kind) that every document has, when other
+# quarters' items are labels too. Which sources and kinds an editor picks from changes from year to year
 # (the 2022 issue cited no consultation; the 2024 one four): learned from another quarter's decisions
-# record at full strength, that habit held this quarter's picks down. So, when the labels include
-# other quarters' items, each source has two columns (feature augmentation, Daumé III, "Frustratingly
-# easy domain adaptation", ACL 2007): one every document has, at SOURCE_SHARED, and one only this
-# quarter's documents have, at sqrt(1 - SOURCE_SHARED²), so this quarter's items keep a source
-# column of norm 1 as when only its own decisions are labels (and rank exactly as before then),
-# and its decisions can outweigh the record's habit. On bench/quarters/2024-q2, ranked with the
-# 2022 issue and its record, the editor's loop needed 151 → 135 reads for 80% of the picks and
-# 206 → 197 for 95%; over the 2022 fixture's months and halves (a record of the same quarter, as
-# alike as a record gets) it costs 39 → 40 and 73 → 77 (months), 176 → 190 and 321 → 328 (halves).
+# record at full strength, that habit held this quarter's picks down. So each source and kind then has
+# two columns (feature augmentation: Daumé III, "Frustratingly easy domain adaptation", ACL 2007): one
+# every document has, scaled by SOURCE_SHARED, and one only this quarter's documents have, scaled by
+# sqrt(1 - SOURCE_SHARED²). This quarter's items keep columns of the same norm as when only its own
+# decisions are labels (and rank exactly as before then), and its decisions can outweigh the record's
+# habit. On bench/quarters/2024-q2, ranked with the 2022 issue and its record, the editor's loop needed
+# 151 → 134 reads for 80% of the picks and 206 → 195 for 95%; over the 2022 fixture's months and halves
+# (a record of the same quarter, as alike as a record gets) it costs 39 → 41 and 75 → 77 (months),
+# 174 → 182 and 319 → 330 (halves). Sources alone split did as well on 2024 (135/197); the kinds go
+# with them, since a kind is the same habit (every consultation comes from one source).
 SOURCE_SHARED = 0.5
 C = 1.0  # inverse regularisation of the logistic regression
 # Scale of the classifier's column for each document's cosine (character n-grams) with its nearest pick
@@ -367,6 +369,7 @@ class Model:
         self.nearest_pick = np.full(len(self.documents), -1)  # `_nearest_picks`, once labels are known
         self.nearest_pick_cosine = np.zeros(len(self.documents))
         self._furniture: dict[str, frozenset[int]] = {}  # `_boilerplate`, per source
+        self._habits: tuple[dict[str, int], dict[str, int], int | None] | None = None  # `_habit_columns`
 
     def _vocabulary(self) -> np.ndarray:
         """How much of the newsletter's own vocabulary each document uses: one score per document.
@@ -434,16 +437,14 @@ class Model:
         return self._design
 
     def _build_matrix(self) -> sparse.csr_matrix:
-        sources = self._sources()
-        kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
-        split = self.quarter < len(self.documents)  # other quarters' items among the documents (SOURCE_SHARED)
-        side = np.zeros((len(self.documents), len(sources) + len(kinds) + (len(sources) if split else 0)))
-        shared, here = self._source_values()
+        sources, kinds, here = self._habit_columns()
+        shared_value, here_value = self._habit_values()
+        side = np.zeros((len(self.documents), (len(sources) + len(kinds)) * (1 if here is None else 2)))
         for row, doc in enumerate(self.documents):
-            side[row, sources[doc.source]] = shared
-            side[row, kinds[doc.kind]] = KIND_FEATURE
-            if split and row < self.quarter:
-                side[row, len(sources) + len(kinds) + sources[doc.source]] = here
+            for column, value in ((sources[doc.source], 1.0), (kinds[doc.kind], KIND_FEATURE)):
+                side[row, column] = value * shared_value
+                if here is not None and row < self.quarter:
+                    side[row, here + column] = value * here_value
         matrix = sparse.hstack(
             [
                 self.char_matrix,
@@ -573,26 +574,32 @@ class Model:
         columns, for a document of this quarter when other quarters' items are labelled too)."""
         if self.classifier is None:
             return False
-        sources = self._sources()
-        kinds = len({d.kind for d in self.documents})
+        sources, _, here = self._habit_columns()
         column = self.char_features + self.word_matrix.shape[1] + sources[self.documents[index].source]
-        shared, here = self._source_values()
+        shared_value, here_value = self._habit_values()
         coef = self.classifier.coef_[0]
-        weight = coef[column] * shared
-        if self.quarter < len(self.documents) and index < self.quarter:
-            weight += coef[column + len(sources) + kinds] * here
+        weight = coef[column] * shared_value
+        if here is not None and index < self.quarter:
+            weight += coef[column + here] * here_value
         return bool(weight > 0)
 
-    def _source_values(self) -> tuple[float, float]:
-        """The values of a document's shared source column and of its this-quarter one (SOURCE_SHARED):
-        (1, 0) when every document is this quarter's, so there is one column per source."""
+    def _habit_columns(self) -> tuple[dict[str, int], dict[str, int], int | None]:
+        """The side features' layout (`_build_matrix`): each source's column and each kind's, in sorted
+        order, which every document has; and the offset of this quarter's own copy of them, or None when
+        every document is this quarter's (`SOURCE_SHARED`)."""
+        if self._habits is None:
+            sources = {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
+            kinds = {k: len(sources) + n for n, k in enumerate(sorted({d.kind for d in self.documents}))}
+            here = len(sources) + len(kinds) if self.quarter < len(self.documents) else None
+            self._habits = (sources, kinds, here)
+        return self._habits
+
+    def _habit_values(self) -> tuple[float, float]:
+        """The scale of a document's shared source and kind columns and of this quarter's copy of them
+        (`SOURCE_SHARED`): (1, 0) when every document is this quarter's, so there is one of each."""
         if self.quarter >= len(self.documents):
             return 1.0, 0.0
         return SOURCE_SHARED, math.sqrt(1.0 - SOURCE_SHARED**2)
-
-    def _sources(self) -> dict[str, int]:
-        """Each source's column among the side features (`_build_matrix`), in sorted order."""
-        return {s: n for n, s in enumerate(sorted({d.source for d in self.documents}))}
 
     def twins(self, count: int) -> dict[int, int]:
         """For each of the first `count` documents, its twin among them, if any: {index: twin index}.

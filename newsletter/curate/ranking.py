@@ -406,7 +406,8 @@ def rank_items(
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
     `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others; the
-    first `decided_here` of them are this quarter's decisions. `expected_picks` is how many picks
+    first `decided_here` of them are this quarter's decisions, the rest other quarters' (whose source and
+    kind habits weigh at `model.SOURCE_SHARED`). `expected_picks` is how many picks
     the whole quarter is expected to hold (decided ones included); see `remaining_picks` for how
     the decisions so far correct it. `cache` is a file for the text features (`model.Features`),
     kept between rankings. `places` are the indexes of the `history` entries whose place (section
@@ -445,7 +446,7 @@ def rank_items(
     model = Model([*documents, *(doc for doc, _, _ in labelled)], history, cache, quarter=len(documents) + decided_here)
     labels = {len(documents) + n: (label, weight) for n, (_, label, weight) in enumerate(labelled)}
     labels.update(dict.fromkeys(range(len(documents)), (0, UNDECIDED_WEIGHT)))
-    here = slice(0, len(documents) + decided_here)  # the quarter: undecided, then decided
+    here = slice(0, model.quarter)  # the quarter: undecided, then decided
     picked_here = sum(label for _, label, _ in labelled[:decided_here])
     split = ESTIMATE_PRIOR_SLOPE * model.prior[here]
     # The quarter holds at most MAX_PICK_SHARE of its items as picks: what is split between the read and
