@@ -110,7 +110,7 @@ def main() -> None:
         "--quarter",
         type=Path,
         help="simulate a quarter given as its items (DIR/items.jsonl and DIR/feeds.yaml, e.g. bench/quarters/2024-q2) "
-        "instead of collecting a fixture web",
+        "instead of collecting a fixture web (--fixture is then not used; the issue is DIR's name)",
     )
     args = parser.parse_args()
     if args.quarter:
@@ -197,7 +197,12 @@ def main() -> None:
 def run_quarter(quarter: Path, asreview: str | None, keep: Path | None, issue_id: str | None) -> None:
     """Simulate the editor on a quarter given as items (`load_quarter`), with the project's other issues
     and their decisions records as history: a quarter the ranking was not tuned on, from another year."""
-    issue_id = issue_id or quarter.name
+    if issue_id and issue_id != quarter.name:
+        # The history is every other issue in issues/: under another id, the quarter's own issue would be in it.
+        raise SystemExit(f"--issue {issue_id}: a quarter's issue is its folder's name ({quarter.name})")
+    issue_id = quarter.name
+    if not (quarter / "items.jsonl").is_file() or not (quarter / "feeds.yaml").is_file():
+        raise SystemExit(f"no quarter at {quarter}: it needs items.jsonl and feeds.yaml")
     workspace = keep or Path(tempfile.mkdtemp(prefix="newsletter-quarter-"))
     workspace.mkdir(parents=True, exist_ok=True)
     shutil.copy(quarter / "feeds.yaml", workspace / "feeds.yaml")
@@ -221,7 +226,9 @@ def load_quarter(path: Path, workspace: Path) -> list[dict]:
 
     `path` is JSON Lines, one item per line: url, source (a key of the workspace's feeds.yaml), kind,
     published (YYYY-MM-DD), title, summary, article (the article page's text, or ""), class (truth,
-    related or off_topic), and on truth lines section and heading (the newsletter's place for it).
+    related or off_topic), and on truth lines section and heading (the newsletter's place for it)
+    and, where the issue cites the pick by another page (a report's page for the news item about
+    it), equivalent_urls: those pages.
     Each item is stored under its source with the identity collection gives its URL, its article text
     cached as its page, and scored by collection's keyword score over title, summary and article.
     """
@@ -411,28 +418,22 @@ def simulate(
             return out
 
         loop = editor_loop(curation, issue_id, truth, wanted, norm_url, total, batch)
-    found_at, seconds, estimates, placed, misplaced = (
-        loop.found_at,
-        loop.seconds,
-        loop.estimates,
-        loop.placed,
-        loop.misplaced,
-    )
-    rankings = len(seconds)
     rows = [
-        ("learning from each decision (the tool)", found_at),
+        ("learning from each decision (the tool)", loop.found_at),
         ("the first ranking only", positions(first)),
         ("keyword score (the tool before learning)", positions(keyword)),
         ("newest first (a feed reader)", positions(newest)),
     ]
     if without_records is not None:
-        ws_bare = Workspace(without_records)
-        settings_bare = ws_bare.settings()
-        with Store(ws_bare.db_path) as store:
-            curation = Curation(ws_bare, settings_bare, ws_bare.feeds(settings_bare), store)
-            new_issue(curation, issue_id)
-            bare = editor_loop(curation, issue_id, truth, wanted, norm_url, total, batch)
-        shutil.rmtree(without_records.parent, ignore_errors=True)
+        try:
+            ws_bare = Workspace(without_records)
+            settings_bare = ws_bare.settings()
+            with Store(ws_bare.db_path) as store:
+                curation = Curation(ws_bare, settings_bare, ws_bare.feeds(settings_bare), store)
+                new_issue(curation, issue_id)
+                bare = editor_loop(curation, issue_id, truth, wanted, norm_url, total, batch)
+        finally:
+            shutil.rmtree(without_records.parent, ignore_errors=True)
         rows.insert(1, ("the same without other quarters' records", bare.found_at))
     print(f"{len(first)} undecided items in the quarter, {total} of the newsletter's picks among them")
     print(f"{'':44} {'reads for 80%':>14} {'reads for 95%':>14}")
@@ -507,19 +508,19 @@ def simulate(
         for name, (at80, at95) in _added_up(halves).items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
-        f"picks placed in the newsletter's section and heading: {loop.right_place}/{placed} "
-        f"(by the sources' places in feeds.yaml alone: {loop.right_by_source}/{placed})"
+        f"picks placed in the newsletter's section and heading: {loop.right_place}/{loop.placed} "
+        f"(by the sources' places in feeds.yaml alone: {loop.right_by_source}/{loop.placed})"
     )
-    for title, suggested, right in misplaced:
+    for title, suggested, right in loop.misplaced:
         print(f"  placed {'/'.join(suggested)}, the newsletter has {'/'.join(right)}: {title[:60]}")
-    shown = [e for n, e in enumerate(estimates) if n in (0, 2, 5) or n == len(estimates) - 1]
+    shown = [e for n, e in enumerate(loop.estimates) if n in (0, 2, 5) or n == len(loop.estimates) - 1]
     print(
         "estimate of likely picks unread vs picks really unread: "
         + ", ".join(f"after {r} reads {e:.0f} vs {a}" for r, e, a in shown)
     )
     print(
-        f"ranking (train + rank, {len(first)} items): median {statistics.median(seconds) * 1000:.0f} ms "
-        f"over {rankings} rankings; first ranking learned from {ranking.history} past entries"
+        f"ranking (train + rank, {len(first)} items): median {statistics.median(loop.seconds) * 1000:.0f} ms "
+        f"over {len(loop.seconds)} rankings; first ranking learned from {ranking.history} past entries"
     )
     history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
     with Store(ws.db_path) as store:
@@ -545,7 +546,15 @@ class Loop:
     misplaced: list[tuple[str, tuple[str, str], tuple[str, str]]] = dataclasses.field(default_factory=list)
 
 
-def editor_loop(curation, issue_id: str, truth: list[dict], wanted: dict, norm_url, total: int, batch: int) -> Loop:
+def editor_loop(
+    curation: Any,
+    issue_id: str,
+    truth: list[dict],
+    wanted: dict[str, int],
+    norm_url: Callable[[str], str],
+    total: int,
+    batch: int,
+) -> Loop:
     """The simulated editor: list the quarter's undecided items best first, read the top `batch`, `issue add`
     the picks (in the suggested place) and skip the rest, list again, until 95% of the `total` picks are found."""
     from newsletter.curate.edit import add_items, ranked_candidates, set_item_status
@@ -657,6 +666,9 @@ def cross_validated(store_path, settings, issues, issue_id, items, wanted, norm_
     from newsletter.store import Store
 
     history = past_entries(issues, settings, [p.stem for p in sorted(issues.glob("*.yaml")) if p.stem != issue_id])
+    # By id, not in the first ranking's order: the folds, drawn from the order, then do not move with
+    # every change of the ranking, and the row compares across changes.
+    items = sorted(items, key=lambda i: i.id)
     with Store(store_path) as store:
         documents = [item_document(i, article_text(store, i)) for i in items]
     model = Model(documents, history)
@@ -759,6 +771,13 @@ def learning_from_records(
         own_issue = past_entries(ROOT / "issues", settings, [issue_id]) if (ROOT / "issues").is_dir() else []
         targets = link_targets(store, (link for e in own_issue for link in e.links))
         articles = {i.id: article_text(store, i) for i in items}
+    # A pick the issue cites by another page than its item's (a GRETA news item, cited by the report's
+    # page: the truth's `equivalent_urls`) is still the one its entry is about: left out of the history
+    # when its split is ranked, and its prior computed without that entry when it is in the record.
+    truth_items = {wanted[norm_url(i.url)]: i.id for i in items if norm_url(i.url) in wanted}
+    for link in (link for e in own_issue for link in e.links):
+        if targets.get(link) is None and wanted.get(norm_url(link)) in truth_items:
+            targets[link] = truth_items[wanted[norm_url(link)]]
     out = []
     for name, ranked_here in splits if splits is not None else month_splits(items):
         picks = {wanted[norm_url(i.url)] for i in ranked_here if norm_url(i.url) in wanted}
