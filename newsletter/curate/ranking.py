@@ -47,9 +47,9 @@ quarter).
    nearest pick (editors follow series: the next "GRETA publishes its third
    report on …"; `why` names that pick when close). The quarter's undecided items
    join as very weak non-picks (most of what is collected is not picked). Which
-   sources the editor picks from changes between years, so another quarter's
-   items weigh on a source at half strength, and this quarter's decisions on a
-   column of their own (`model.SOURCE_SHARED`).
+   sources and kinds the editor picks from changes between years, so another
+   quarter's items weigh on them at half strength, and this quarter's decisions
+   on columns of their own (`model.SOURCE_SHARED`).
 3. With no earlier issue and no decision, the order is the keyword score's
    (then newest first), exactly as before learning existed; likewise with a
    pick or two and no non-pick (`PICKS_ALONE`).
