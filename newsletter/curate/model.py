@@ -316,7 +316,7 @@ class Model:
     ones of other quarters); `labels` maps a document's index to (label, weight).
     The first `quarter` documents (None: all) are this quarter's, undecided or decided;
     the rest are other quarters' (a decisions record, a past quarter's items), whose
-    source habits count at `SOURCE_SHARED`.
+    source and kind habits count at `SOURCE_SHARED`.
     """
 
     def __init__(
