@@ -1360,16 +1360,8 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
     if curation.unreadable(issue_id) is None and not curation.unread_sections(issue_id):
         return tuple(untouched)  # the file tells: a drafted entry it lacks was taken out by hand
     readable = {item for entry in entries for item in entry.items}
-    unseen = [item for item in sorted(drafted - readable) if _status(curation, item) == "picked"]
-    return tuple(untouched + unseen)
-
-
-def _status(curation: Curation, item_id: str) -> str | None:
-    """The store's status of an item, or None when the store does not hold it."""
-    try:
-        return curation.store.get_item(item_id).status
-    except NotFound:
-        return None
+    statuses = item_statuses(curation, sorted(drafted - readable))
+    return tuple(untouched + [item for item, status in statuses.items() if status == "picked"])
 
 
 def _drafted(curation: Curation, issue_id: str) -> set[str]:
