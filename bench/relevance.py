@@ -230,11 +230,11 @@ def load_quarter(path: Path, workspace: Path) -> list[dict]:
     and, where the issue cites the pick by another page (a report's page for the news item about
     it), equivalent_urls: those pages.
     Each item is stored under its source with the identity collection gives its URL, its article text
-    cached as its page, and scored by collection's keyword score over title, summary and article.
+    cached as its page, and scored as collection scores it (`collect.run.score_item`).
     """
     sys.path.insert(0, str(ROOT))
-    from newsletter.collect.relevance import keyword_terms, score_text, vocabulary_fingerprint
-    from newsletter.collect.run import identities
+    from newsletter.collect.relevance import keyword_terms
+    from newsletter.collect.run import identities, score_item, scoring_fingerprint
     from newsletter.config import Workspace
     from newsletter.models import RawItem
     from newsletter.store import CachedPage, Store
@@ -245,7 +245,7 @@ def load_quarter(path: Path, workspace: Path) -> list[dict]:
     feeds = ws.feeds(settings)
     now = dt.datetime.now(dt.UTC)
     precedence = {s.key: i for i, s in enumerate(feeds.sources)}
-    fingerprint = vocabulary_fingerprint(feeds.keywords)
+    fingerprint = scoring_fingerprint(feeds)
     ids: dict[str, str] = {}  # url as given -> stored item's id
     with Store(ws.db_path) as store:
         for key in dict.fromkeys(line["source"] for line in lines):
@@ -275,9 +275,7 @@ def load_quarter(path: Path, workspace: Path) -> list[dict]:
                 article = line.get("article", "")
                 if article:
                     store.save_page(CachedPage(item.url, 200, article, None, None, now))
-                source = feeds.by_key(line["source"])
-                extra = terms + keyword_terms(source.keywords)
-                scored = score_text(item.title, item.summary, article, extra, not source.filtered)
+                scored = score_item(item, article, [s for k in item.sources if (s := feeds.by_key(k))], terms)
                 store.set_score(item.id, scored.value, scored.terms, fingerprint)
     print(f"{len(lines)} items of {len({line['source'] for line in lines})} sources stored from {path}")
     return [line for line in lines if line.get("class") == "truth"]

@@ -31,7 +31,7 @@ from newsletter.collect.parsers.article import read_article
 from newsletter.collect.parsers.feeds import NO_DATE_WARNING, parse_feed
 from newsletter.collect.parsers.scrape import collect_listing
 from newsletter.collect.parsers.stortinget import parse_stortinget
-from newsletter.collect.relevance import infer_kind, keyword_terms, score_text, vocabulary_fingerprint
+from newsletter.collect.relevance import Score, Term, infer_kind, keyword_terms, score_text, vocabulary_fingerprint
 from newsletter.collect.urls import canonical_url, identify, shared_link_identity
 from newsletter.errors import FetchError, ParseError, UsageError
 from newsletter.models import (
@@ -452,7 +452,7 @@ class _Articles:
     ):
         self.store, self.settings, self.fetcher, self.queues = store, settings, fetcher, queues
         self.report, self.since, self.now = report, since, now
-        self.fingerprint = vocabulary_fingerprint({**feeds.keywords, **_all_source_keywords(feeds)})
+        self.fingerprint = scoring_fingerprint(feeds)
         self.by_key = {s.key: s for s in feeds.sources}
         self.global_terms = keyword_terms(feeds.keywords)
         self.budget = settings.relevance.article_limit
@@ -474,7 +474,7 @@ class _Articles:
             item = self.store.get_item(item_id)
             self.items.append(item)
             sources = [by_key[k] for k in item.sources if k in by_key]
-            first = _score(item, "", sources, self.global_terms)
+            first = score_item(item, "", sources, self.global_terms)
             filtered = bool(sources) and all(s.filtered for s in sources)
             needs_text = filtered and first.value < relevance.clear
             needs_date = item.published is None
@@ -564,7 +564,7 @@ class _Articles:
                 item = store.get_item(planned.id)
                 page = self.pages.get(item.url)
                 sources = [self.by_key[k] for k in item.sources if k in self.by_key]
-                scored = _score(item, page.text if page else "", sources, self.global_terms)
+                scored = score_item(item, page.text if page else "", sources, self.global_terms)
                 # An item whose page failed is scored again on a later collect, with the page once it is read.
                 marker = self.fingerprint + ":retry" if item.url in self.retry else self.fingerprint
                 store.set_score(item.id, scored.value, scored.terms, marker)
@@ -572,15 +572,20 @@ class _Articles:
                     store.fill_from_page(item.id, page.published, page.deadline)
 
 
-def _all_source_keywords(feeds: FeedsConfig) -> dict[str, float]:
-    merged = {}
+def scoring_fingerprint(feeds: FeedsConfig) -> str:
+    """What an item's keyword score depends on besides its text (`relevance.vocabulary_fingerprint` of the
+    vocabulary, feeds.yaml's keywords and each source's): stored with each score, so a change rescores."""
+    merged = dict(feeds.keywords)
     for source in feeds.sources:
         for word, weight in source.keywords.items():
             merged[f"{source.key}:{word}"] = weight
-    return merged
+    return vocabulary_fingerprint(merged)
 
 
-def _score(item: Item, article: str, sources: list[Source], global_terms):
+def score_item(item: Item, article: str, sources: list[Source], global_terms: tuple[Term, ...]) -> Score:
+    """An item's keyword score from its title, summary and `article` text (may be ""), with feeds.yaml's
+    keywords (`global_terms`, from `relevance.keyword_terms`) and those of the `sources` listing it; a
+    source that does not filter (relevance `all`) adds its prior (`relevance.score_text`)."""
     extra = global_terms + tuple(t for s in sources for t in keyword_terms(s.keywords))
     specialised = any(not s.filtered for s in sources)
     return score_text(item.title, item.summary, article, extra, specialised)
