@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,6 +187,11 @@ def test_the_history_keeps_its_say_while_this_quarters_decisions_are_few():
     assert max(order.index("adj0002"), order.index("adj0003")) < min(
         order.index(i) for i in order if i.startswith("aaof")
     ), order
+    # And `why` says so: an item the history raises, none of whose words the classifier has learned
+    # yet, is not shown "none of its words weighs toward a pick" but the words past entries use.
+    why = {r.item.id: r.why for r in after.ranked}
+    assert any(w.startswith("words past entries use (") and "mindreårige" in w for w in why["adj0002"]), why
+    assert not any(w.startswith("words past entries use") for w in why["aaof004"]), why
 
 
 def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
@@ -195,8 +201,10 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     undecided = [i for i in items if i not in picked]
     result = rank_items(undecided, [item_document(i) for i in undecided], history, decided, decided_here=2)
     top = next(r for r in result.ranked if r.item.id == "adj0002")
-    words = [w for w in top.why if not w.startswith("like ")]
+    words = [w for w in top.why if not w.startswith(("like ", "its site cited in "))]
     assert words, top.why
+    # The item's words: the classifier's, and those past entries use (the prior stands beside it).
+    words = [part for w in words for part in re.sub(r"^words past entries use \((.*)\)$", r"\1", w).split(", ")]
     text = (top.item.title + " " + top.item.summary).lower()
     assert all(w in text for w in words), top.why
     assert top.like is not None and top.like.heading == "Representantforslag"

@@ -379,6 +379,7 @@ class Model:
         ]
         self.prior = self.parts @ np.array([PRIOR_SIMILARITY, PRIOR_HOST, PRIOR_KEYWORDS, PRIOR_VOCABULARY])
         self.classifier: LogisticRegression | None = None
+        self.prior_alongside = False  # whether the last `scores` added the prior (`PRIOR_ALONGSIDE`)
         self.nearest_pick = np.full(len(self.documents), -1)  # `_nearest_picks`, once labels are known
         self.nearest_pick_cosine = np.zeros(len(self.documents))
         self._furniture: dict[str, frozenset[int]] = {}  # `_boilerplate`, per source
@@ -487,7 +488,9 @@ class Model:
         self.classifier = LogisticRegression(C=C, solver="liblinear", max_iter=2000)
         self.classifier.fit(matrix[rows], y, sample_weight=weights)
         scores = self.classifier.decision_function(matrix)
-        if all(row < self.quarter for row in rows):  # this quarter's decisions alone (`PRIOR_ALONGSIDE`)
+        # This quarter's decisions alone (`PRIOR_ALONGSIDE`).
+        self.prior_alongside = all(row < self.quarter for row in rows)
+        if self.prior_alongside:
             scores += PRIOR_ALONGSIDE * self.prior
         return scores
 

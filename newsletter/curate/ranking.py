@@ -464,11 +464,13 @@ def rank_items(
     for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
         why = model.terms(i) or keyword_reasons(candidates[i].terms, 3, against=False)
-        if model.classifier is None and (words := model.vocabulary_terms(i)):
-            # Before any decision the prior speaks: the words past entries keep using are a reason, and
-            # its site's place in past issues.
+        # Before any decision the prior speaks: the words past entries keep using are a reason, and its
+        # site's place in past issues; so they are while it stands beside the classifier, for an item it
+        # raises (above the quarter's mean), which may rank high with none of its words learned yet.
+        history_speaks = model.classifier is None or (model.prior_alongside and model.prior[i] > 0)
+        if history_speaks and (words := model.vocabulary_terms(i)):
             why.append(f"words past entries use ({', '.join(words)})")
-        if model.classifier is None and model.site_entries[i]:
+        if history_speaks and model.site_entries[i]:
             cited = model.site_entries[i]
             why.append(f"its site cited in {cited} past entr{'y' if cited == 1 else 'ies'}")
         if (pick := model.close_pick(i)) is not None:
