@@ -150,7 +150,7 @@ def test_a_skip_pushes_similar_items_down():
     before = rank_items(items, [item_document(i) for i in items], history, expected_picks=4)
     # The editor picks the GRETA report and skips the asylum proposal: the other asylum item loses
     # ground on the child-welfare report it stood above (the odds of the one over the other shrink),
-    # and falls below it once the editor skips it a second time in other words.
+    # and falls below it once the editor skips a second proposal like the first.
     decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
     undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
     after = rank_items(
