@@ -773,7 +773,13 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     With --to ENTRY, the items join that entry ("se her og her"): it keeps
     every item id, and a starting text gains their links.
     """
-    from newsletter.curate.edit import add_items, cited_elsewhere, misspelt_notes, own_issue_notes
+    from newsletter.curate.edit import (
+        add_items,
+        cited_elsewhere,
+        dated_heading_notes,
+        misspelt_notes,
+        own_issue_notes,
+    )
 
     with ctx.store() as store:
         curation = _curation(ctx, store)
@@ -781,6 +787,8 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         # A heading typed (a suggested one is known): a typo is said now, not first at `issue check`.
         notes = misspelt_notes(curation, issue_id, [each for each in placed if not each.joined]) if heading else []
         notes += own_issue_notes(curation, issue_id, placed)
+        if not heading:  # a heading typed is the editor's word for this item
+            notes += dated_heading_notes(curation, issue_id, placed)
         # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
         elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
         # An id typed from another quarter's list: said now, not first at `issue check` (one another
@@ -1111,13 +1119,16 @@ def issue_draft(ctx: Context, issue_id, likely, min_score):
     Likely: at least --likely (50%) by the editor's ranking; before it has anything to learn
     from (no earlier issue, no decision), every candidate the keyword score lets into the inbox.
     """
-    from newsletter.curate.edit import draft
+    from newsletter.curate.edit import dated_heading_notes, draft
     from newsletter.curate.listing import percent
 
     with ctx.store() as store:
-        result = draft(_curation(ctx, store), issue_id, min_score, likely / 100)
+        curation = _curation(ctx, store)
+        result = draft(curation, issue_id, min_score, likely / 100)
+        notes = dated_heading_notes(curation, issue_id, result.placed)
     for entry in result.placed:
         _echo_visible("added " + _placed_line(entry))
+    _echo_notes(notes)
     if result.placed:
         click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
     elif result.best is not None:

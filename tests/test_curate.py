@@ -550,6 +550,36 @@ def test_a_past_heading_naming_another_year_is_not_suggested(ws):
     assert any(w.startswith("like «") for w in listed[item["id"]]["why"])  # the entry was close: it was the year
 
 
+def test_adding_under_a_configured_heading_naming_another_year_says_so_and_where(ws):
+    """feeds.yaml's heading is the editor's word and is kept, but a year in it («KOM tilstandsrapport 2021
+    publisert» for the 2023 report) is said at once, with the line to change and the command that moves it."""
+    item = next(i for i in inbox(ws) if i["source"] == "stortinget" and "2019" not in i["title"] + i["summary"])
+    feeds = ws / "feeds.yaml"
+    text = feeds.read_text(encoding="utf-8")
+    feeds.write_text(text.replace("heading: Stortinget", "heading: Stortinget 2019", 1), encoding="utf-8")
+    line = text.splitlines().index("  - key: stortinget") + 1
+    invoke(ws, "issue", "new", "2022-q2")
+    added = invoke(ws, "issue", "add", "2022-q2", item["id"])
+    assert added.exit_code == 0, added.output
+    ref = next(f"norway:{n}" for n, e in enumerate(outline(ws)["sections"]["norway"], 1) if e["item"] == item["id"])
+    assert added.stdout.splitlines()[1:] == [
+        f"  note: {ref} is filed under «Stortinget 2019», the heading of stortinget in feeds.yaml (the source at "
+        f"line {line}), which names 2019 and «{item['title']}» does not: `newsletter issue move 2022-q2 {ref} "
+        "--heading HEADING` files it under another, and a heading without a year there holds for every issue"
+    ]
+    assert outline(ws)["sections"]["norway"][int(ref.split(":")[1]) - 1]["heading"] == "Stortinget 2019"  # kept
+    # A heading the editor types is their word for this item: nothing to say.
+    other = next(i for i in inbox(ws) if i["id"] != item["id"] and "2019" not in i["title"] + i["summary"])
+    told = invoke(ws, "issue", "add", "2022-q2", other["id"], "--section", "norway", "--heading", "Stortinget 2019")
+    assert told.exit_code == 0 and "note:" not in told.stdout, told.output
+    # `issue draft` says it too, for each entry it files there.
+    assert invoke(ws, "issue", "remove", "2022-q2", item["id"], "--undecided").exit_code == 0
+    drafted = invoke(ws, "issue", "draft", "2022-q2", "--likely", "1")
+    assert drafted.exit_code == 0, drafted.output
+    ref = next(f"norway:{n}" for n, e in enumerate(outline(ws)["sections"]["norway"], 1) if e["item"] == item["id"])
+    assert f"  note: {ref} is filed under «Stortinget 2019», the heading of stortinget in feeds.yaml" in drafted.stdout
+
+
 def test_another_years_heading_only_when_the_item_names_none_of_its_years():
     from newsletter.curate.inbox import another_years_heading
     from newsletter.models import Item

@@ -25,7 +25,15 @@ from newsletter.collect.urls import address_problem, reference_key
 from newsletter.config import Workspace, line_of
 from newsletter.curate.decisions import SUFFIX as DECISIONS_SUFFIX
 from newsletter.curate.decisions import Decided, decided, read_record, record_path, write_record
-from newsletter.curate.inbox import InboxQuery, iter_inbox, place, quarter_items, ranked_inbox
+from newsletter.curate.inbox import (
+    InboxQuery,
+    another_years_heading,
+    heading_years,
+    iter_inbox,
+    place,
+    quarter_items,
+    ranked_inbox,
+)
 from newsletter.curate.issuefile import (
     IssueDocument,
     IssueFileError,
@@ -1463,6 +1471,38 @@ def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed])
                 f"{each.item} «{each.title}» is an issue of {name} itself, which issues do not cite as news; "
                 f"if it is a slip, {_remove_command(issue_id, each.item, skip=False)}"
             )
+    return notes
+
+
+def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
+    """For each item just filed under its source's heading from feeds.yaml where that heading names a year
+    the item does not (`inbox.another_years_heading`: "KOM tilstandsrapport 2021 publisert" for the 2023
+    report), a note saying so, with the command that moves the entry and the line of feeds.yaml to change.
+
+    A past issue's heading like that is never suggested (the source's is, instead); the configured one is
+    the editor's own word and is kept, but filed under it this year's report reads as an old one's.
+    """
+    notes = []
+    for each in placed:
+        if not each.item or each.joined:
+            continue
+        try:
+            item = curation.store.get_item(each.item)
+        except NotFound:
+            continue
+        source = next((s for k in (item.sources or (item.source,)) if (s := curation.feeds.by_key(k))), None)
+        if source is None or heading_key(source.heading) != heading_key(each.heading):
+            continue
+        if not another_years_heading(each.heading, item):
+            continue
+        ref = f"{each.section}:{each.position}"
+        where = f"feeds.yaml (the source at line {source.line})" if source.line else "feeds.yaml"
+        notes.append(
+            f"{ref} is filed under «{each.heading}», the heading of {source.key} in {where}, which names "
+            f"{' and '.join(heading_years(each.heading))} and «{each.title}» does not: "
+            f"`newsletter issue move {issue_id} {ref} --heading HEADING` files it under another, and a heading "
+            "without a year there holds for every issue"
+        )
     return notes
 
 

@@ -234,8 +234,13 @@ def another_years_heading(heading: str, item: Item) -> bool:
     suggested instead. A heading without a year ("GRETA", "Høringer") names the organisation or the
     kind of document, and holds for any quarter.
     """
-    years = set(_YEAR.findall(heading))
+    years = set(heading_years(heading))
     return bool(years) and not years & set(_YEAR.findall(f"{item.title} {item.summary}"))
+
+
+def heading_years(heading: str) -> list[str]:
+    """The years (1900–2099) a heading names, in the order it names them ("Statsbudsjettet 2024": ["2024"])."""
+    return _YEAR.findall(heading)
 
 
 def statuses_from(values: Iterable[str]) -> tuple[str, ...]:
