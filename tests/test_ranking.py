@@ -1344,3 +1344,24 @@ def test_a_records_source_habit_yields_to_this_quarters_decisions(monkeypatch):
     monkeypatch.setattr(model_module, "SOURCE_SHARED", 0.1)
     assert model_module.Model(quarter, []).scores(mine) == pytest.approx(scores_alone)
     assert model_module.Model(documents, [], quarter=len(quarter)).scores(labels)[0] != pytest.approx(scores[0])
+
+
+def test_words_are_stemmed_by_snowballs_c_stemmers_with_the_pure_python_stems():
+    """PyStemmer is a dependency so that `why`, which stems every listed item's words on each listing,
+    does not pay for pure-Python stemming; snowballstemmer uses it when installed. Same stems either way:
+    the cached features of a store do not depend on which one computed them."""
+    from snowballstemmer.english_stemmer import EnglishStemmer
+    from snowballstemmer.norwegian_stemmer import NorwegianStemmer
+
+    from newsletter.curate.model import _StemmedWords
+
+    stemmed = _StemmedWords()
+    assert type(stemmed._nb).__module__ == "Stemmer", type(stemmed._nb)
+    words = (
+        "menneskehandelsarbeidet menneskehandel arbeidslivskriminalitet utnyttelse utnytting tvangsarbeid "
+        "människohandel människoexploatering menneskehandelen trafficking exploitation rapporteurs "
+        "høringsnotat barnevernsloven æreskriminalitet voldsutsatte"
+    ).split()
+    nb, en = NorwegianStemmer(), EnglishStemmer()
+    assert [stemmed.stem(w) for w in words] == [en.stemWord(nb.stemWord(w)) for w in words]
+    assert stemmed.stem("menneskehandelsarbeidet") != stemmed.stem("menneskehandel")  # why char n-grams too

@@ -546,7 +546,7 @@ def _code_digest() -> bytes:
 def _library_versions() -> list[str]:
     """The installed versions of the libraries the model's results depend on, as "name version"."""
     versions = []
-    for name in ("scikit-learn", "numpy", "scipy", "snowballstemmer"):
+    for name in ("scikit-learn", "numpy", "scipy", "snowballstemmer", "PyStemmer"):
         try:
             versions.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
