@@ -16,7 +16,9 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import sparse
 
 from newsletter.curate import ranking
 from newsletter.curate.ranking import Document, PastEntry, item_document, past_entry, rank_items
@@ -171,7 +173,7 @@ def test_a_skip_pushes_similar_items_down():
     assert ranked_ids(twice).index("adj0002") > ranked_ids(twice).index("adj0003"), ranked_ids(twice)
 
 
-def test_the_history_keeps_its_say_while_this_quarters_decisions_are_few():
+def test_the_prior_keeps_its_say_while_this_quarters_decisions_are_few():
     items, _, history = load()
     by_id = {i.id: i for i in items}
     # One pick and one skip, and every unread item a weak non-pick: the classifier alone would learn
@@ -192,6 +194,40 @@ def test_the_history_keeps_its_say_while_this_quarters_decisions_are_few():
     why = {r.item.id: r.why for r in after.ranked}
     assert any(w.startswith("words past entries use (") and "mindreårige" in w for w in why["adj0002"]), why
     assert not any(w.startswith("words past entries use") for w in why["aaof004"]), why
+
+
+def test_the_prior_stands_beside_the_classifier_until_another_quarters_pick_is_a_label():
+    from newsletter.curate import model as model_module
+    from newsletter.curate.model import Model
+
+    items, _, history = load()
+    by_id = {i.id: i for i in items}
+    quarter = [item_document(i) for i in items]
+    pick, skip = items.index(by_id["core0001"]), items.index(by_id["adj0001"])
+    labels = dict.fromkeys(range(len(quarter)), (0, ranking.UNDECIDED_WEIGHT)) | {pick: (1, 1.0), skip: (0, 1.0)}
+    # Another quarter's skip (an item of the store skipped before) says nothing of how far the history
+    # foretells a pick: the prior stays. Its pick does: the classifier learns the prior's weight from it.
+    old_skip = item_document(replace(by_id["aaof001"], id="old0001", title="Vedtak om havbruksavgift"))
+    old_pick = item_document(replace(by_id["core0001"], id="old0002", title="GRETA publishes its report on Malta"))
+    for others, alongside in (([], True), ([(old_skip, 0)], True), ([(old_skip, 0), (old_pick, 1)], False)):
+        model = Model([*quarter, *(doc for doc, _ in others)], history, quarter=len(quarter))
+        scores = model.scores(labels | {len(quarter) + n: (label, 1.0) for n, (_, label) in enumerate(others)})
+        assert model.prior_alongside is alongside
+        learned = model.classifier.decision_function(
+            sparse.hstack([model._matrix(), sparse.csr_matrix(_column(model))], format="csr")
+        )
+        expected = learned + (model_module.PRIOR_ALONGSIDE * model.prior if alongside else 0.0)
+        assert np.allclose(scores, expected)
+    # Without a history the prior is the keyword score alone: the first picks teach what there is.
+    model = Model(quarter, [])
+    model.scores(labels)
+    assert model.prior_alongside is False
+
+
+def _column(model):
+    from newsletter.curate.model import NEAREST_PICK_WEIGHT, _standardised
+
+    return _standardised(model.nearest_pick_cosine)[:, None] * NEAREST_PICK_WEIGHT
 
 
 def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():

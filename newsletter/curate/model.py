@@ -52,18 +52,22 @@ KIND_FEATURE = 0.5  # value of an item kind's column (one per kind) in the class
 # with them, since a kind is the same habit (every consultation comes from one source).
 SOURCE_SHARED = 0.5
 C = 1.0  # inverse regularisation of the logistic regression
-# Added to the classifier's log-odds, times the prior, when it learns from this quarter's decisions alone
-# (no decisions record, no earlier quarter's items: the prior is then all the history says). A few picks
+# Added to the classifier's log-odds, times the prior, while it learns with no other quarter's pick
+# among its labels (no decisions record, no earlier quarter's pick in the store: the prior is then all
+# the history says, and other quarters' skips alone do not say how far it foretells a pick). A few picks
 # against hundreds of unread items counted as weak non-picks teach it what those first picks share (on
 # the 2022 fixture, after ten reads, six Norwegian picks), and the rest of what the history foretells
 # (GRETA's English reports, which the first ranking put 24th to 36th) fell below items like the ones
 # read (53rd to 67th): the prior as one column among thousands is outweighed as soon as a few picks
-# can be told apart by their words. Added back, it keeps its say while picks are few. On the 2022
-# fixture without a record the editor's loop needed 63 → 55 reads for 80% of the picks and 83 → 72 for
-# 95%; on bench/quarters/2024-q2 without the record, 132 → 132 and 222 → 211 (at 0.35: 58/76 and
-# 137/208; at 0.75: 55/74 and 125/216; at 1.0: 55/75 and 128/224). Where other quarters' decisions are
-# labels, the classifier has learned how far to trust the prior from them, and adding it cost reads:
-# over the 2022 fixture's months 41 → 50 for 80%, over its halves 182 → 211 for 80% and 330 → 339 for 95%.
+# can be told apart by their words. Added back, at a fixed weight for the whole quarter, it keeps its
+# say. On the 2022 fixture without a record the editor's loop needed 63 → 55 reads for 80% of the picks
+# and 83 → 72 for 95% (with the undecided items' weight at 0.04 or 0.07, or C at 0.7 or 1.4, 63–65 →
+# 54–56 and 83–86 → 72–76); on bench/quarters/2024-q2 without the record, 132 → 132 and 222 → 211 (at
+# 0.35: 58/76 and 137/208; at 0.75: 55/74 and 125/216; at 1.0: 55/75 and 128/224). The cross-validated
+# ceiling, whose folds have this quarter's labels alone, went from 37/89 to 40/83 on 2022. Where other
+# quarters' picks are labels, the classifier has learned how far to trust the prior from them, and
+# adding it cost reads: over the 2022 fixture's months 41 → 50 for 80%, over its halves 182 → 211 for
+# 80% and 330 → 339 for 95%. Nor is it added without a history, where the prior is the keyword score.
 PRIOR_ALONGSIDE = 0.5
 # Scale of the classifier's column for each document's cosine (character n-grams) with its nearest pick
 # (`Model.scores`). Editors follow series: the next "GRETA publishes its third report on …", the next
@@ -473,8 +477,9 @@ class Model:
 
     def scores(self, labels: dict[int, tuple[int, float]]) -> np.ndarray:
         """Log-odds-like scores for every document: the prior alone, or learned when both labels occur
-        (with the prior added at `PRIOR_ALONGSIDE` when every label is of this quarter)."""
+        (with the prior added at `PRIOR_ALONGSIDE` while no other quarter's pick is a label)."""
         if len({label for label, _ in labels.values()}) < 2:
+            self.prior_alongside = False
             return self.prior.copy()
         rows = list(labels)
         y = np.array([labels[r][0] for r in rows])
@@ -488,8 +493,11 @@ class Model:
         self.classifier = LogisticRegression(C=C, solver="liblinear", max_iter=2000)
         self.classifier.fit(matrix[rows], y, sample_weight=weights)
         scores = self.classifier.decision_function(matrix)
-        # This quarter's decisions alone (`PRIOR_ALONGSIDE`).
-        self.prior_alongside = all(row < self.quarter for row in rows)
+        # `PRIOR_ALONGSIDE`: while no other quarter's pick is a label (their skips alone say nothing of how
+        # far the history foretells a pick), and there is a history (without one the prior is the keyword
+        # score, and what the first picks teach is all there is to learn from).
+        others_picked = any(labels[row][0] == 1 for row in rows if row >= self.quarter)
+        self.prior_alongside = bool(self.history) and not others_picked
         if self.prior_alongside:
             scores += PRIOR_ALONGSIDE * self.prior
         return scores
