@@ -552,32 +552,60 @@ def test_a_past_heading_naming_another_year_is_not_suggested(ws):
 
 def test_adding_under_a_configured_heading_naming_another_year_says_so_and_where(ws):
     """feeds.yaml's heading is the editor's word and is kept, but a year in it («KOM tilstandsrapport 2021
-    publisert» for the 2023 report) is said at once, with the line to change and the command that moves it."""
-    item = next(i for i in inbox(ws) if i["source"] == "stortinget" and "2019" not in i["title"] + i["summary"])
+    publisert» for the 2023 report) is said at once: by `issue add`, `issue draft` and triage's add, with
+    the command that moves the entry and the line of feeds.yaml to change."""
+    listed = [i for i in inbox(ws) if "2019" not in i["title"] + i["summary"]]
+    key = max({i["source"] for i in listed}, key=lambda k: sum(i["source"] == k for i in listed))
+    first, second = [i for i in listed if i["source"] == key][:2]
     feeds = ws / "feeds.yaml"
-    text = feeds.read_text(encoding="utf-8")
-    feeds.write_text(text.replace("heading: Stortinget", "heading: Stortinget 2019", 1), encoding="utf-8")
-    line = text.splitlines().index("  - key: stortinget") + 1
+    lines = feeds.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(n for n, text in enumerate(lines) if text.strip() == f"- key: {key}")
+    at = next(n for n in range(start, len(lines)) if lines[n].strip().startswith("heading:"))
+    heading = lines[at].split(":", 1)[1].strip() + " 2019"
+    lines[at] = lines[at].rstrip("\n") + " 2019\n"
+    feeds.write_text("".join(lines), encoding="utf-8")
+    section = first["section"]
     invoke(ws, "issue", "new", "2022-q2")
-    added = invoke(ws, "issue", "add", "2022-q2", item["id"])
+
+    def ref_of(item_id):
+        entries = outline(ws)["sections"][section]
+        return next(f"{section}:{n}" for n, e in enumerate(entries, 1) if e["item"] == item_id)
+
+    def note(ref, title):
+        return (
+            f"note: {ref} «{title}» is filed under «{heading}», feeds.yaml's heading for {key}, which names 2019; "
+            f"the item names no such year. `newsletter issue move 2022-q2 {ref} --heading HEADING` files it under "
+            f"another; for later issues, take the year out of {key}'s `heading:` in feeds.yaml (the source at "
+            f"line {start + 1})"
+        )
+
+    added = invoke(ws, "issue", "add", "2022-q2", first["id"])
     assert added.exit_code == 0, added.output
-    ref = next(f"norway:{n}" for n, e in enumerate(outline(ws)["sections"]["norway"], 1) if e["item"] == item["id"])
-    assert added.stdout.splitlines()[1:] == [
-        f"  note: {ref} is filed under «Stortinget 2019», the heading of stortinget in feeds.yaml (the source at "
-        f"line {line}), which names 2019 and «{item['title']}» does not: `newsletter issue move 2022-q2 {ref} "
-        "--heading HEADING` files it under another, and a heading without a year there holds for every issue"
-    ]
-    assert outline(ws)["sections"]["norway"][int(ref.split(":")[1]) - 1]["heading"] == "Stortinget 2019"  # kept
-    # A heading the editor types is their word for this item: nothing to say.
-    other = next(i for i in inbox(ws) if i["id"] != item["id"] and "2019" not in i["title"] + i["summary"])
-    told = invoke(ws, "issue", "add", "2022-q2", other["id"], "--section", "norway", "--heading", "Stortinget 2019")
+    ref = ref_of(first["id"])
+    assert added.stdout.splitlines()[1:] == ["  " + note(ref, first["title"])]
+    assert outline(ws)["sections"][section][int(ref.split(":")[1]) - 1]["heading"] == heading  # kept
+    # The same heading typed is the editor's word for this item: nothing to say.
+    told = invoke(ws, "issue", "add", "2022-q2", second["id"], "--section", section, "--heading", heading)
     assert told.exit_code == 0 and "note:" not in told.stdout, told.output
-    # `issue draft` says it too, for each entry it files there.
-    assert invoke(ws, "issue", "remove", "2022-q2", item["id"], "--undecided").exit_code == 0
+    # `issue draft` says it, once for the entries it files there.
+    for item in (first, second):
+        assert invoke(ws, "issue", "remove", "2022-q2", item["id"], "--undecided").exit_code == 0
     drafted = invoke(ws, "issue", "draft", "2022-q2", "--likely", "1")
     assert drafted.exit_code == 0, drafted.output
-    ref = next(f"norway:{n}" for n, e in enumerate(outline(ws)["sections"]["norway"], 1) if e["item"] == item["id"])
-    assert f"  note: {ref} is filed under «Stortinget 2019», the heading of stortinget in feeds.yaml" in drafted.stdout
+    under = [f"{section}:{n}" for n, e in enumerate(outline(ws)["sections"][section], 1) if e["heading"] == heading]
+    assert ref_of(first["id"]) in under and ref_of(second["id"]) in under
+    assert drafted.stdout.count("note:") == 1, drafted.stdout
+    assert f"  note: {', '.join(under)} are filed under «{heading}»" in drafted.stdout, drafted.stdout
+    # And triage's add (`a`): taken out again, then added from the card.
+    for item in (first, second):
+        assert invoke(ws, "issue", "remove", "2022-q2", item["id"], "--undecided").exit_code == 0
+    entries = outline(ws)["sections"]
+    for each in [e for sec in entries.values() for e in sec if e.get("item") not in (first["id"], second["id"])]:
+        assert invoke(ws, "issue", "remove", "2022-q2", each["item"], "--undecided").exit_code == 0
+    keys = "".join("a" if i["id"] == first["id"] else "l" for i in inbox(ws)) + "q"
+    triaged = invoke(ws, "issue", "triage", "2022-q2", input="\n".join(keys) + "\n")
+    assert triaged.exit_code == 0, triaged.output
+    assert note(ref_of(first["id"]), first["title"]) in " ".join(triaged.stdout.split()), triaged.stdout
 
 
 def test_another_years_heading_only_when_the_item_names_none_of_its_years():

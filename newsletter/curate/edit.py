@@ -1475,14 +1475,16 @@ def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed])
 
 
 def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
-    """For each item just filed under its source's heading from feeds.yaml where that heading names a year
-    the item does not (`inbox.another_years_heading`: "KOM tilstandsrapport 2021 publisert" for the 2023
-    report), a note saying so, with the command that moves the entry and the line of feeds.yaml to change.
+    """A note for the items just filed under their source's heading from feeds.yaml where that heading
+    names a year an item does not (`inbox.another_years_heading`: "KOM tilstandsrapport 2021 publisert"
+    for the 2023 report): one per source and heading, naming the entries, the command that moves one,
+    and the line of feeds.yaml to change for later issues.
 
     A past issue's heading like that is never suggested (the source's is, instead); the configured one is
     the editor's own word and is kept, but filed under it this year's report reads as an old one's.
     """
-    notes = []
+    found: dict[tuple[str, str], list[Placed]] = {}  # (source key, heading) -> the entries filed there
+    lines: dict[str, int | None] = {}
     for each in placed:
         if not each.item or each.joined:
             continue
@@ -1493,15 +1495,21 @@ def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Plac
         source = next((s for k in (item.sources or (item.source,)) if (s := curation.feeds.by_key(k))), None)
         if source is None or heading_key(source.heading) != heading_key(each.heading):
             continue
-        if not another_years_heading(each.heading, item):
-            continue
-        ref = f"{each.section}:{each.position}"
-        where = f"feeds.yaml (the source at line {source.line})" if source.line else "feeds.yaml"
+        if another_years_heading(each.heading, item):
+            found.setdefault((source.key, each.heading), []).append(each)
+            lines[source.key] = source.line
+    notes = []
+    for (key, heading), entries in found.items():
+        refs = [f"{e.section}:{e.position}" for e in entries]
+        one = len(entries) == 1
+        what = f"{refs[0]} «{entries[0].title}» is" if one else f"{', '.join(refs)} are"
+        line = f" (the source at line {lines[key]})" if lines[key] else ""
         notes.append(
-            f"{ref} is filed under «{each.heading}», the heading of {source.key} in {where}, which names "
-            f"{' and '.join(heading_years(each.heading))} and «{each.title}» does not: "
-            f"`newsletter issue move {issue_id} {ref} --heading HEADING` files it under another, and a heading "
-            "without a year there holds for every issue"
+            f"{what} filed under «{heading}», feeds.yaml's heading for {key}, which names "
+            f"{' and '.join(dict.fromkeys(heading_years(heading)))}; {'the item names' if one else 'the items name'} "
+            f"no such year. `newsletter issue move {issue_id} {refs[0]} --heading HEADING` files "
+            f"{'it' if one else 'one'} under another; for later issues, take the year out of {key}'s `heading:` "
+            f"in feeds.yaml{line}"
         )
     return notes
 

@@ -227,12 +227,14 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
 def another_years_heading(heading: str, item: Item) -> bool:
-    """Whether a past entry's `heading` names a year that `item`'s title and summary do not.
+    """Whether `heading` (a past entry's, or a source's in feeds.yaml) names a year that `item`'s title
+    and summary do not.
 
     Such a heading was made for one issue ("Tilstandsrapport 2023", "Statsbudsjettet 2024"): filed
-    under it, next year's report would read as last year's, so the source's configured place is
-    suggested instead. A heading without a year ("GRETA", "Høringer") names the organisation or the
-    kind of document, and holds for any quarter.
+    under it, next year's report would read as last year's, so a past entry's is not suggested (the
+    source's configured place is, instead), and a configured one is pointed out when an item is filed
+    under it (`edit.dated_heading_notes`). A heading without a year ("GRETA", "Høringer") names the
+    organisation or the kind of document, and holds for any quarter.
     """
     years = set(heading_years(heading))
     return bool(years) and not years & set(_YEAR.findall(f"{item.title} {item.summary}"))

@@ -19,7 +19,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.curate.edit import Curation, add_items, misspelt_notes, no_candidates, quarter_candidates
+from newsletter.curate.edit import (
+    Curation,
+    add_items,
+    dated_heading_notes,
+    misspelt_notes,
+    no_candidates,
+    quarter_candidates,
+)
 from newsletter.models import Item
 
 KEYS = {
@@ -136,6 +143,8 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 placed = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
+                for note in dated_heading_notes(curation, issue_id, [placed]):
+                    ui.say(f"note: {note}")
                 break
             if key == "c":
                 section = ui.choose_section(curation.settings.sections, item.section)
