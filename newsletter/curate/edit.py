@@ -1484,7 +1484,6 @@ def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Plac
     the editor's own word and is kept, but filed under it this year's report reads as an old one's.
     """
     found: dict[tuple[str, str], list[Placed]] = {}  # (source key, heading) -> the entries filed there
-    lines: dict[str, int | None] = {}
     for each in placed:
         if not each.item or each.joined:
             continue
@@ -1497,19 +1496,20 @@ def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Plac
             continue
         if another_years_heading(each.heading, item):
             found.setdefault((source.key, each.heading), []).append(each)
-            lines[source.key] = source.line
     notes = []
     for (key, heading), entries in found.items():
+        source = curation.feeds.by_key(key)
+        assert source is not None  # found above
         refs = [f"{e.section}:{e.position}" for e in entries]
         one = len(entries) == 1
         what = f"{refs[0]} «{entries[0].title}» is" if one else f"{', '.join(refs)} are"
-        line = f" (the source at line {lines[key]})" if lines[key] else ""
+        line = f" (the source at line {source.line})" if source.line else ""
         notes.append(
-            f"{what} filed under «{heading}», feeds.yaml's heading for {key}, which names "
+            f"{what} filed under «{heading}», feeds.yaml's heading for {source.key}, which names "
             f"{' and '.join(dict.fromkeys(heading_years(heading)))}; {'the item names' if one else 'the items name'} "
             f"no such year. `newsletter issue move {issue_id} {refs[0]} --heading HEADING` files "
-            f"{'it' if one else 'one'} under another; for later issues, take the year out of {key}'s `heading:` "
-            f"in feeds.yaml{line}"
+            f"{'it' if one else 'one'} under another; for later issues, take the year out of {source.key}'s "
+            f"`heading:` in feeds.yaml{line}"
         )
     return notes
 
