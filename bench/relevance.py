@@ -506,11 +506,11 @@ def simulate(
         for name, (at80, at95) in _added_up(halves).items():
             print(f"{'    ' + name:56} {at80!s:>8} {at95!s:>8}")
     print(
-        f"picks placed in the newsletter's section and heading: {loop.right_place}/{loop.placed} "
-        f"(by the sources' places in feeds.yaml alone: {loop.right_by_source}/{loop.placed})"
+        f"picks placed in the newsletter's section and heading as suggested: {loop.right_place}/{loop.placed}; "
+        f"the editor moved the rest (by the sources' places in feeds.yaml alone: {loop.right_by_source}/{loop.placed})"
     )
     for title, suggested, right in loop.misplaced:
-        print(f"  placed {'/'.join(suggested)}, the newsletter has {'/'.join(right)}: {title[:60]}")
+        print(f"  suggested {'/'.join(suggested)}, moved to {'/'.join(right)}: {title[:60]}")
     shown = [e for n, e in enumerate(loop.estimates) if n in (0, 2, 5) or n == len(loop.estimates) - 1]
     print(
         "estimate of likely picks unread vs picks really unread: "
@@ -554,8 +554,9 @@ def editor_loop(
     batch: int,
 ) -> Loop:
     """The simulated editor: list the quarter's undecided items best first, read the top `batch`, `issue add`
-    the picks (in the suggested place) and skip the rest, list again, until 95% of the `total` picks are found."""
-    from newsletter.curate.edit import add_items, ranked_candidates, set_item_status
+    the picks (in the suggested place) and skip the rest, list again, until 95% of the `total` picks are found.
+    A pick filed elsewhere than the newsletter has it is moved there (`issue move`), as the editor would."""
+    from newsletter.curate.edit import add_items, move_entry, ranked_candidates, set_item_status
     from newsletter.curate.inbox import InboxQuery, place
 
     query = InboxQuery(statuses=("new",), include_all=True)
@@ -587,6 +588,10 @@ def editor_loop(
             loop.right_place += (item.section, item.heading) == right
             if (item.section, item.heading) != right:
                 loop.misplaced.append((item.title, (item.section, item.heading), right))
+                if all(right):
+                    # As the editor would: `issue move` it where the newsletter has it, which the
+                    # next suggestions may learn from.
+                    move_entry(curation, issue_id, item.id, section=right[0], heading=right[1])
             by_source = place(dataclasses.replace(item), curation.feeds, curation.settings)
             loop.right_by_source += (by_source.section, by_source.heading) == right
     return loop

@@ -1043,6 +1043,71 @@ def test_show_gives_a_filed_items_place_as_filed_not_the_sources(desk):
     ]
 
 
+def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_first_this_quarter(tmp_path):
+    """The editor moves the first GRETA report out of the source's place (international, "GRETA") to the
+    highlights under "Europarådet og GRETA": the next close report of the same site is listed and
+    added there; an item of the site about something else, and the other sites, keep their places."""
+    greta = Source(
+        key="greta",
+        name="GRETA",
+        kind="rss",
+        url="https://www.coe.int/greta.rss",
+        section="international",
+        heading="GRETA",
+    )
+    feeds = FEEDS + (
+        "  - key: greta\n    name: GRETA\n    kind: rss\n    url: https://www.coe.int/greta.rss\n"
+        "    section: international\n    heading: GRETA\n    relevance: all\n"
+    )
+    root = write_workspace(
+        tmp_path / "ws", feeds, KOM_SECTIONS + "organisations:\n  - name: Europarådet og GRETA\n    aliases: [GRETA]\n"
+    )
+
+    def report(country: str, day: int) -> RawItem:
+        return RawItem(
+            url=f"https://www.coe.int/en/web/anti-human-trafficking/-/greta-{country.lower()}",
+            title=f"GRETA publishes its third evaluation report on {country}",
+            summary=f"GRETA's third evaluation report on {country} focuses on access to justice and effective "
+            "remedies for victims of trafficking in human beings.",
+            published=dt.date(2025, 5, day),
+            date_precision="day",
+        )
+
+    budget = RawItem(
+        url="https://www.coe.int/en/web/portal/-/budget-2026",
+        title="Committee of Ministers adopts the budget for 2026",
+        summary="The organisation's budget for the coming two years was adopted in Strasbourg.",
+        published=dt.date(2025, 5, 12),
+        date_precision="day",
+    )
+    raws = [report("Portugal", 5), report("Spain", 9), budget]
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        portugal, spain, adopted = store.upsert_items(greta, [(identify(r.url), r) for r in raws], now).seen_ids
+        forslag, innstilling = store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], now).seen_ids
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    assert invoke(root, "issue", "add", "2025-q2", portugal).exit_code == 0
+    assert invoke(root, "issue", "skip", innstilling).exit_code == 0
+    moved = invoke(
+        root, "issue", "move", "2025-q2", portugal, "--section", "highlights", "--heading", "Europarådet og GRETA"
+    )
+    assert moved.exit_code == 0, moved.output
+
+    listed = json.loads(invoke(root, "items", "--issue", "2025-q2", "--json").stdout)
+    places = {i["id"]: (i["section"], i["heading"]) for i in listed}
+    assert places == {
+        spain: ("highlights", "Europarådet og GRETA"),
+        adopted: ("international", "GRETA"),
+        forslag: ("norway", "Stortinget"),
+    }
+    added = invoke(root, "issue", "add", "2025-q2", spain)
+    assert added.exit_code == 0, added.output
+    assert [(e["item"], e["heading"]) for e in outline(root)["sections"]["highlights"]] == [
+        (portugal, "Europarådet og GRETA"),
+        (spain, "Europarådet og GRETA"),
+    ]
+
+
 def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_writes_an_invalid_file(tmp_path):
     """One document reached through two addresses, both added (or drafted): one entry citing both, since
     two entries of one title under one heading are an error every later command would stop at. A note

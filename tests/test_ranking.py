@@ -278,6 +278,52 @@ def test_the_suggested_place_comes_from_the_closest_past_entry_citing_the_same_s
     assert farm.like is None and farm.filed_like is None  # nothing the editor picked is close
 
 
+def test_where_the_issue_files_an_organisations_pick_is_suggested_for_its_next_close_item(tmp_path, model_builds):
+    """The editor renamed the past issue's "Representantforslag" to "Stortinget" this quarter: the next
+    close item of stortinget.no is suggested there, ahead of the past entry; an item of another site,
+    or a far one of the same site, is not; under a heading made for one story, only the same story."""
+    items, _, history = load()
+    by_id = {i.id: i for i in items}
+    picked = by_id["adj0001"]  # Representantforslag om asylsøkeres rett til arbeid (stortinget.no)
+    follow_up = Item(
+        id="adj0009",
+        source="stortinget",
+        url="https://www.stortinget.no/sak/19",
+        kind="news",
+        title="Representantforslag om tolketjenester i asylsaker",
+        summary="Stortinget behandler et forslag om bruk av tolk.",
+        published=dt.date(2022, 5, 20),
+    )
+    undecided = [follow_up, *(i for i in items if i is not picked)]
+    documents = [item_document(i) for i in undecided]
+
+    results = ranking.RankingResults(tmp_path / ranking.RESULTS_CACHE)
+
+    def suggested(kept: bool) -> dict[str, tuple[str, str] | None]:
+        result = rank_items(
+            undecided,
+            documents,
+            history,
+            [(item_document(picked), 1, 1.0), (item_document(by_id["aaof001"]), 0, 1.0)],
+            4,
+            decided_here=2,
+            results=results,
+            filed_here={0: ("norway", "Stortinget", kept)},
+        )
+        return {r.item.id: r.filed_here for r in result.ranked}
+
+    places = suggested(kept=True)
+    assert places["adj0009"] == ("norway", "Stortinget")
+    assert places["core0001"] is None  # coe.int: the issue files none of its items yet
+    assert places["aaof004"] is None  # stortinget.no, about the farm agreement: not close
+    assert places["adj0003"] is None  # regjeringen.no
+    # A heading the editor keeps nowhere else (made for one story) takes only the same story.
+    assert suggested(kept=False)["adj0009"] is None
+    # Kept with the ranking, and served again as made (the place is part of what the key fixes).
+    assert len(model_builds) == 2
+    assert suggested(kept=True) == places and len(model_builds) == 2
+
+
 def test_past_entries_learn_from_earlier_issues_only(tmp_path):
     for issue_id in ("2021-q4", "2022-q2", "2022-q3"):
         (tmp_path / f"{issue_id}.yaml").write_text("", encoding="utf-8")
@@ -346,7 +392,7 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
     built = model_builds
 
     def shown(r: ranking.Ranking) -> list[tuple]:
-        return [(x.item.id, x.probability, x.why, x.like, x.filed_like, x.beside) for x in r.ranked]
+        return [(x.item.id, x.probability, x.why, x.like, x.filed_like, x.beside, x.filed_here) for x in r.ranked]
 
     def rank(docs=documents, labelled=(), expected=4.0):
         return rank_items(items, docs, history, labelled, expected, results=results)
@@ -385,6 +431,8 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
         lambda r: r["ranked"][0].__setitem__(2, [7]),  # a reason that is not text
         lambda r: r["ranked"][0].__setitem__(1, 10**400),  # an int too large for a float
         lambda r: r["ranked"][0].__setitem__(0, True),  # JSON's true, which Python counts as 1
+        lambda r: r["ranked"][0].__setitem__(6, ["norway"]),  # a place without its heading
+        lambda r: r["ranked"][0].__setitem__(6, ["norway", 7]),  # a heading that is not text
         lambda r: r.__setitem__("expected_picks", float("nan")),  # json.dumps writes NaN, loads reads it
         lambda r: r.__setitem__("picks", -1),
     ):

@@ -90,6 +90,7 @@ class Curation:
     _recorded_keys: dict[str, str] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _filed: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict, repr=False)
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
     _unread_sections: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
 
@@ -140,6 +141,7 @@ class Curation:
                 issue, problems = IssueDocument.load(self.path(issue_id)).validate(self.settings)
             except IssueFileError as exc:
                 self._uses[issue_id] = ([], [], [])
+                self._filed[issue_id] = {}
                 self._unreadable[issue_id] = exc
             else:
                 # A section newsletter.yaml lacks (a misspelt key) is left out, entries and all.
@@ -151,12 +153,22 @@ class Curation:
                     and (p.field or "").removeprefix("sections.") not in self.settings.sections
                 ]
                 entries = [entry for _key, _position, entry in issue.entries()]
+                filed = self._filed[issue_id] = {}
+                for key, _position, entry in issue.entries():
+                    for item in entry.items:
+                        filed.setdefault(item, (key, entry.heading))
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
                     [item for entry in entries for item in entry.items],
                     [link for entry in entries if not entry.items for link in links_of(entry.text)],
                 )
         return self._uses[issue_id]
+
+    def filed_items(self, issue_id: str) -> dict[str, tuple[str, str]]:
+        """{item id: (section key, heading)} of the items an issue's entries name in `items`: where the
+        editor filed them (the first entry naming one, where two do). Empty for an unreadable file."""
+        self.uses(issue_id)
+        return self._filed[issue_id]
 
     def cited_items(self, issue_id: str) -> list[str]:
         """The collected items an issue cites (once per command): those its entries name in `items`,
@@ -1052,7 +1064,8 @@ def ranked_candidates(
         unconfirmed = unconfirmed_drafts(curation, issue_id)
     since, until = quarter_bounds(issue_id)
     query = replace(query or InboxQuery(statuses=("new",)), since=since, until=until, issue=issue_id)
-    in_issue = tuple(curation.cited_items(issue_id)) if curation.path(issue_id).exists() else ()
+    exists = curation.path(issue_id).exists()
+    in_issue = tuple(curation.cited_items(issue_id)) if exists else ()
     if (error := curation.unreadable(issue_id)) is not None:
         # Said, not passed over: the items the issue cites would otherwise be offered again unremarked.
         log.warning("%s; until it is fixed, items it cites that are not marked picked are listed as undecided", error)
@@ -1081,6 +1094,7 @@ def ranked_candidates(
         elsewhere,
         curation.records(),
         unconfirmed,
+        curation.filed_items(issue_id) if exists else {},
     )
 
 

@@ -155,6 +155,7 @@ def ranked_inbox(
     elsewhere: tuple[str, ...] = (),
     records: Mapping[str, Sequence[Decided]] | None = None,
     unconfirmed: tuple[str, ...] = (),
+    filed_here: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[list[Item], Ranking]:
     """The undecided items of `query.issue`'s quarter ranked by the editor's ranking, and the ranking.
 
@@ -165,6 +166,9 @@ def ranked_inbox(
     their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`),
     `records` the issues' decisions records when the caller has read them already, `unconfirmed`
     items of the issue neither learned from nor listed (see `rank_quarter`).
+    `filed_here` ({item id: (section key, heading)}) are where the issue files its items: an item close
+    to one of the same site is suggested the same place, ahead of any past entry's (the editor's
+    word this quarter, a heading renamed or an organisation moved, is followed from the first item).
     Raises ValueError when the query names no issue.
     """
     if not query.issue:
@@ -183,13 +187,17 @@ def ranked_inbox(
         elsewhere,
         records,
         unconfirmed,
+        filed_here,
     )
     out = []
     for ranked in ranking.ranked:
         item = place(ranked.item, feeds, settings)
         item.probability, item.why, item.goes_with = ranked.probability, tuple(ranked.why), ranked.beside
         filed = ranked.filed_like
-        if (
+        here = ranked.filed_here
+        if here is not None and here[0] in settings.sections and not another_years_heading(here[1], item):
+            item.section, item.heading = here
+        elif (
             filed is not None
             and filed.section in settings.sections
             and not same_place(filed, item, settings)

@@ -15,7 +15,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,10 @@ NEAREST = 3  # past entries averaged for the similarity prior
 TWIN_BLOCK = 500  # rows of the pairwise cosine computed at a time
 TWIN_THRESHOLD = 0.55  # cosine above which two items of different sites or kinds are one story
 LIKE_THRESHOLD = 0.25  # cosine above which `why` names the past entry an item resembles
+# Cosine from which an item is filed with an item of the same site that the issue being written files
+# (`Model.filed_with`): two items' texts share less than an item and an entry written about its like
+# (on the fixtures, picks of one site under one heading: medians 0.24 and 0.23, a quarter below 0.18, 0.17).
+FILED_HERE_THRESHOLD = 0.15
 CACHE_FORMAT = 1  # of the feature cache file (`Features.save`): a file of another format is computed afresh
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 # What follows the first half of a compound cut short before "og"/"eller" ("lønns- og arbeidsvilkår").
@@ -690,6 +694,36 @@ class Model:
             if any(_same_site(document.host, h) for h in entry.hosts) and self.similarity[index, n] >= closeness(n)
         ]
         return self.history[max(close, key=lambda n: self.similarity[index, n])] if close else None
+
+    def filed_with(self, index: int, filed: Mapping[int, bool]) -> int | None:
+        """Of this quarter's documents filed in the issue, the closest citing the same site as document
+        `index`, when close; None when none is.
+
+        `filed` maps a document's index to whether the heading it is filed under is one the editor keeps
+        from issue to issue (`ranking.kept_headings`). Where the editor filed this organisation's items in
+        the issue being written is where the next one goes, ahead of any past issue: a heading renamed
+        this quarter ("GRETA" to "Europarådet og GRETA"), an organisation moved to another section, is
+        then followed from the first item moved there (`issue move`). Close is a cosine between the
+        two documents' character n-grams of `FILED_HERE_THRESHOLD` under a kept heading and for an
+        item of the same sort (a consultation or an event beside an item of another kind is not), else
+        `TWIN_THRESHOLD`, the same story. Returns the document index of the closest.
+        """
+        document = self.documents[index]
+        if not document.host:
+            return None
+        same_site = [j for j in filed if j != index and _same_site(document.host, self.documents[j].host)]
+        if not same_site:
+            return None
+        cosines = (self.char_matrix[index] @ self.char_matrix[same_site].T).toarray().ravel()
+        special = ("consultation", "event")
+
+        def closeness(j: int) -> float:
+            kind = self.documents[j].kind
+            same_sort = kind == document.kind or (kind not in special and document.kind not in special)
+            return FILED_HERE_THRESHOLD if filed[j] and same_sort else TWIN_THRESHOLD
+
+        close = [(float(c), j) for c, j in zip(cosines, same_site, strict=True) if c >= closeness(j)]
+        return max(close)[1] if close else None
 
     def like(self, index: int) -> PastEntry | None:
         """The past entry document `index` resembles most, when the resemblance is close."""

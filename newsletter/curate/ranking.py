@@ -94,7 +94,7 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ RANKING_CACHE = "ranking-features.npz"  # beside the store: the model's text fea
 # ranked (`issue add` after `items --issue`, `show`, a second listing) skips loading scikit-learn.
 RESULTS_CACHE = "ranking-results.json"
 RESULTS_KEPT = 4  # rankings kept in it: the quarter's, and a few others `show` may ask about
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
 PAST_QUARTERS_LIMIT = 4
 PAST_QUARTER_ITEMS_LIMIT = 1500
 # Link targets, a part's language (`[words]{lang=en}`: markdown.language_parts), bare addresses, marks.
@@ -200,6 +200,9 @@ class Ranked:
     like: PastEntry | None = None  # the past entry it most resembles, when close
     filed_like: PastEntry | None = None  # the closest past entry from the same site: where to file it
     beside: str | None = None  # the id of the item it is listed right after, as its twin (one story)
+    # (section key, heading) of the closest item of the same site filed in the issue being written
+    # (`Model.filed_with`): where to file it, ahead of `filed_like`.
+    filed_here: tuple[str, str] | None = None
 
 
 @dataclass
@@ -402,6 +405,7 @@ def rank_items(
     places: Collection[int] | None = None,
     results: RankingResults | None = None,
     unlisted: int = 0,
+    filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
@@ -418,7 +422,10 @@ def rank_items(
     `learned` is then False. `results` keeps the rankings made, by a digest of all of the above:
     asked again for one of them, it is taken from there, without loading the model. The last
     `unlisted` candidates are ranked, sharing the picks expected, but left out of the ranking's list
-    and of its twins (a draft's untouched entries: `rank_quarter`).
+    and of its twins (a draft's untouched entries: `rank_quarter`). `filed_here` maps the index (into
+    `labelled`) of a pick of this quarter that the issue holds to its place there, (section key,
+    heading, whether the editor keeps that heading from issue to issue: `kept_headings`); a candidate
+    close to one of the same site is suggested that place (`Ranked.filed_here`).
     """
     started = time.perf_counter()
     listed = len(candidates) - unlisted
@@ -436,7 +443,9 @@ def rank_items(
         return Ranking(ranked, False, 0, 0, 0, time.perf_counter() - started)
     key = ""
     if results is not None:
-        key = ranking_key(candidates, documents, history, labelled, expected_picks, decided_here, places, unlisted)
+        key = ranking_key(
+            candidates, documents, history, labelled, expected_picks, decided_here, places, unlisted, filed_here
+        )
         kept = results.get(key, candidates, history)
         if kept is not None:
             kept.seconds = time.perf_counter() - started
@@ -460,6 +469,9 @@ def rank_items(
     scores = model.scores(labels)[: len(documents)]
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
+    filed_here = filed_here or {}
+    # Document indexes of the quarter's picks in the issue, and whether their heading is a kept one.
+    filed = {len(documents) + n: kept for n, (_, _, kept) in filed_here.items()}
     by_score = sorted(range(listed), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
@@ -486,7 +498,11 @@ def rank_items(
         beside = candidates[partner].id if partner is not None else None
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
-        ranked.append(Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside))
+        nearest = model.filed_with(i, filed) if filed else None
+        place = filed_here[nearest - len(documents)][:2] if nearest is not None else None
+        ranked.append(
+            Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside, place)
+        )
     ranking = Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
     if results is not None:
         results.put(key, ranking, candidates, history)
@@ -502,6 +518,7 @@ def ranking_key(
     decided_here: int,
     places: Collection[int] | None,
     unlisted: int = 0,
+    filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
 ) -> str:
     """A digest (hex) of everything `rank_items` reads, the code that ranks and its settings.
 
@@ -526,6 +543,7 @@ def ranking_key(
     for labelled_document in labelled:
         add(labelled_document)
     add((expected_picks, decided_here, None if places is None else sorted(places), unlisted))
+    add(sorted((filed_here or {}).items()))
     return hasher.hexdigest()
 
 
@@ -606,14 +624,17 @@ class RankingResults:
             return None if n is None else history[count(n, len(history))]
 
         ranked = []
-        for index, probability, why, like, filed, beside in kept["ranked"]:
+        for index, probability, why, like, filed, beside, here in kept["ranked"]:
             if not 0.0 <= share(probability) <= 1.0:
                 raise ValueError(probability)
             if type(why) is not list or not all(type(w) is str for w in why):
                 raise ValueError(why)
             partner = candidates[count(beside, len(candidates))].id if beside is not None else None
             item = candidates[count(index, len(candidates))]
-            ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner))
+            if here is not None and (type(here) is not list or len(here) != 2 or not all(type(h) is str for h in here)):
+                raise ValueError(here)
+            place = (here[0], here[1]) if here is not None else None
+            ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner, place))
         if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
             raise ValueError("not every candidate once")
         history_count, picks, non_picks = (count(kept[name]) for name in ("history", "picks", "non_picks"))
@@ -638,6 +659,7 @@ class RankingResults:
                     entries.get(id(r.like)) if r.like is not None else None,
                     entries.get(id(r.filed_like)) if r.filed_like is not None else None,
                     by_id.get(r.beside) if r.beside is not None else None,
+                    list(r.filed_here) if r.filed_here is not None else None,
                 ]
                 for r in ranking.ranked
             ],
@@ -880,14 +902,22 @@ def quarter_coverage(items: Iterable[Item], since: dt.date, until: dt.date, toda
 
 def durable_places(history: Sequence[PastEntry], settings: Settings) -> list[int]:
     """The indexes of the past entries whose place an item may be suggested: those whose heading the
-    editor keeps from issue to issue.
+    editor keeps from issue to issue (`kept_headings`)."""
+    kept = kept_headings(history, settings)
+    return [n for n, entry in enumerate(history) if kept(entry.section, entry.heading, False)]
+
+
+def kept_headings(history: Sequence[PastEntry], settings: Settings) -> Callable[[str, str, bool], bool]:
+    """Whether a heading in a section (key, heading[, in the issue being written too]) is one the editor
+    keeps from issue to issue.
 
     A heading is kept when newsletter.yaml names it (the section's `headings`, an organisation's
     name or alias, a theme or the unit's own headings) or when it stands in the same
-    section in two past issues or more. A heading made for one issue ("Ny strategi mot
-    menneskehandel" among the highlights, "KOM tilstandsrapport 2021 publisert") names a story,
-    not where the next item of the same site belongs: an item of regjeringen.no about volunteers'
-    police certificates was suggested under the first.
+    section in two issues or more: two past ones, or one and the issue being written. A heading
+    made for one issue ("Ny strategi mot menneskehandel" among the highlights, "KOM
+    tilstandsrapport 2021 publisert") names a story, not where the next item of the same site
+    belongs: an item of regjeringen.no about volunteers' police certificates was suggested under
+    the first.
     """
     named = {heading_key(h) for h in (*settings.archive.themes, *settings.archive.own_headings)}
     for organisation in settings.archive.organisations:
@@ -900,13 +930,12 @@ def durable_places(history: Sequence[PastEntry], settings: Settings) -> list[int
     issues: dict[tuple[str, str], set[str]] = {}
     for entry in history:
         issues.setdefault((entry.section, heading_key(entry.heading)), set()).add(entry.issue)
-    return [
-        n
-        for n, entry in enumerate(history)
-        if (place := (entry.section, heading_key(entry.heading))) in configured
-        or place[1] in named
-        or len(issues[place]) >= 2
-    ]
+
+    def kept(section: str, heading: str, here: bool) -> bool:
+        place = (section, heading_key(heading))
+        return place in configured or place[1] in named or len(issues.get(place, ())) + here >= 2
+
+    return kept
 
 
 def rank_quarter(
@@ -921,6 +950,7 @@ def rank_quarter(
     elsewhere: Iterable[str] = (),
     records: Mapping[str, Sequence[Decided]] | None = None,
     unconfirmed: Iterable[str] = (),
+    filed_here: Mapping[str, tuple[str, str]] | None = None,
 ) -> Ranking:
     """Rank the undecided items among `quarter_items` (every item of the issue's quarter, any status).
 
@@ -944,6 +974,10 @@ def rank_quarter(
     undecided items, and weigh as those do (very weak non-picks: the model is the one before the
     draft), so the picks the quarter is expected to hold are shared with them by probability, and
     the estimate below the list counts them as the likely picks they are.
+
+    `filed_here` ({item id: (section key, heading)}) are where the issue files the items of `in_issue`:
+    an undecided item close to one of them, of the same site, is suggested its place
+    (`Ranked.filed_here`), as the editor files this quarter.
     """
     unconfirmed = set(unconfirmed)
     picked_here = set(in_issue) - unconfirmed
@@ -1048,10 +1082,27 @@ def rank_quarter(
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
     cache = var / RANKING_CACHE if var else None
-    places = durable_places(history, settings)
+    kept = kept_headings(history, settings)
+    places = [n for n, entry in enumerate(history) if kept(entry.section, entry.heading, False)]
+    filed_here = filed_here or {}
+    filed = {
+        n: (*filed_here[item.id], kept(*filed_here[item.id], True))
+        for n, (item, label, _) in enumerate(labelled[:decided_here])
+        if label == 1 and item.id in filed_here
+    }
     results = RankingResults(var / RESULTS_CACHE) if var else None
     ranking = rank_items(
-        undecided, documents, history, labelled_documents, expected, cache, decided_here, places, results, len(drafted)
+        undecided,
+        documents,
+        history,
+        labelled_documents,
+        expected,
+        cache,
+        decided_here,
+        places,
+        results,
+        len(drafted),
+        filed,
     )
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     ranking.unconfirmed = len(drafted)
