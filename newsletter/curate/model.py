@@ -695,9 +695,9 @@ class Model:
         ]
         return self.history[max(close, key=lambda n: self.similarity[index, n])] if close else None
 
-    def filed_with(self, index: int, filed: Mapping[int, bool]) -> int | None:
-        """Of this quarter's documents filed in the issue, the closest citing the same site as document
-        `index`, when close; None when none is.
+    def filed_with(self, count: int, filed: Mapping[int, bool]) -> dict[int, int]:
+        """For each of the first `count` documents, the closest of this quarter's documents filed in the
+        issue that cites the same site, when close: {document index: filed document index}.
 
         `filed` maps a document's index to whether the heading it is filed under is one the editor keeps
         from issue to issue (`ranking.kept_headings`). Where the editor filed this organisation's items in
@@ -706,24 +706,39 @@ class Model:
         then followed from the first item moved there (`issue move`). Close is a cosine between the
         two documents' character n-grams of `FILED_HERE_THRESHOLD` under a kept heading and for an
         item of the same sort (a consultation or an event beside an item of another kind is not), else
-        `TWIN_THRESHOLD`, the same story. Returns the document index of the closest.
+        `TWIN_THRESHOLD`, the same story. Only documents of a site the issue files are compared, in
+        blocks of `TWIN_BLOCK` rows.
         """
-        document = self.documents[index]
-        if not document.host:
-            return None
-        same_site = [j for j in filed if j != index and _same_site(document.host, self.documents[j].host)]
-        if not same_site:
-            return None
-        cosines = (self.char_matrix[index] @ self.char_matrix[same_site].T).toarray().ravel()
+        columns = list(filed)
+        by_host: dict[str, list[int]] = {}  # a document's host -> positions in `columns` of its site
+        for document in self.documents[:count]:
+            if document.host and document.host not in by_host:
+                by_host[document.host] = [
+                    n for n, j in enumerate(columns) if _same_site(document.host, self.documents[j].host)
+                ]
+        rows = [i for i in range(count) if by_host.get(self.documents[i].host)]
+        if not rows:
+            return {}
         special = ("consultation", "event")
-
-        def closeness(j: int) -> float:
-            kind = self.documents[j].kind
-            same_sort = kind == document.kind or (kind not in special and document.kind not in special)
-            return FILED_HERE_THRESHOLD if filed[j] and same_sort else TWIN_THRESHOLD
-
-        close = [(float(c), j) for c, j in zip(cosines, same_site, strict=True) if c >= closeness(j)]
-        return max(close)[1] if close else None
+        against = self.char_matrix[columns].T.tocsc()
+        out: dict[int, int] = {}
+        for start in range(0, len(rows), TWIN_BLOCK):
+            block_rows = rows[start : start + TWIN_BLOCK]
+            block = (self.char_matrix[block_rows] @ against).toarray()
+            for offset, i in enumerate(block_rows):
+                document = self.documents[i]
+                best: tuple[float, int] | None = None
+                for n in by_host[document.host]:
+                    j = columns[n]
+                    kind = self.documents[j].kind
+                    same_sort = kind == document.kind or (kind not in special and document.kind not in special)
+                    threshold = FILED_HERE_THRESHOLD if filed[j] and same_sort else TWIN_THRESHOLD
+                    cosine = float(block[offset, n])
+                    if j != i and cosine >= threshold and (best is None or (cosine, j) > best):
+                        best = (cosine, j)
+                if best is not None:
+                    out[i] = best[1]
+        return out
 
     def like(self, index: int) -> PastEntry | None:
         """The past entry document `index` resembles most, when the resemblance is close."""

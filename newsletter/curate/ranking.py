@@ -472,6 +472,7 @@ def rank_items(
     filed_here = filed_here or {}
     # Document indexes of the quarter's picks in the issue, and whether their heading is a kept one.
     filed = {len(documents) + n: kept for n, (_, _, kept) in filed_here.items()}
+    filed_with = model.filed_with(listed, filed) if filed else {}
     by_score = sorted(range(listed), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
@@ -498,7 +499,7 @@ def rank_items(
         beside = candidates[partner].id if partner is not None else None
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
-        nearest = model.filed_with(i, filed) if filed else None
+        nearest = filed_with.get(i)
         place = filed_here[nearest - len(documents)][:2] if nearest is not None else None
         ranked.append(
             Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside, place)
