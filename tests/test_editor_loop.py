@@ -1043,10 +1043,13 @@ def test_show_gives_a_filed_items_place_as_filed_not_the_sources(desk):
     ]
 
 
-def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_first_this_quarter(tmp_path):
+@pytest.mark.parametrize("drafted", [False, True], ids=["added", "drafted"])
+def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_first_this_quarter(tmp_path, drafted):
     """The editor moves the first GRETA report out of the source's place (international, "GRETA") to the
     highlights under "Europarådet og GRETA": the next close report of the same site is listed and
-    added there; an item of the site about something else, and the other sites, keep their places."""
+    added there; an item of the site about something else, and the other sites, keep their places.
+    So too when a draft added the first and the editor only moved it (the entry is still untouched,
+    no decision to learn from: another pick is)."""
     greta = Source(
         key="greta",
         name="GRETA",
@@ -1087,6 +1090,10 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
         forslag, innstilling = store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], now).seen_ids
     assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
     assert invoke(root, "issue", "add", "2025-q2", portugal).exit_code == 0
+    if drafted:  # as `issue draft` notes what it adds
+        (root / "var" / "drafted").mkdir(parents=True, exist_ok=True)
+        (root / "var" / "drafted" / "2025-q2.txt").write_text(f"{portugal}\n", encoding="utf-8")
+        assert invoke(root, "issue", "add", "2025-q2", forslag).exit_code == 0
     assert invoke(root, "issue", "skip", innstilling).exit_code == 0
     moved = invoke(
         root, "issue", "move", "2025-q2", portugal, "--section", "highlights", "--heading", "Europarådet og GRETA"
@@ -1098,14 +1105,63 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
     assert places == {
         spain: ("highlights", "Europarådet og GRETA"),
         adopted: ("international", "GRETA"),
-        forslag: ("norway", "Stortinget"),
+        **({} if drafted else {forslag: ("norway", "Stortinget")}),
     }
+    # Under a heading the editor keeps nowhere else, only the same story follows (Spain's report reads as
+    # Portugal's); a heading naming a year the item does not is never suggested from the issue either.
+    for heading, spains in (("GRETA-rapporter", ("highlights", "GRETA-rapporter")), ("GRETA 2019", None)):
+        assert invoke(root, "issue", "move", "2025-q2", portugal, "--heading", heading).exit_code == 0
+        listed = json.loads(invoke(root, "items", "--issue", "2025-q2", "--json").stdout)
+        places = {i["id"]: (i["section"], i["heading"]) for i in listed}
+        assert places[spain] == (spains or ("international", "GRETA")) and places[adopted] == ("international", "GRETA")
+    assert invoke(root, "issue", "move", "2025-q2", portugal, "--heading", "Europarådet og GRETA").exit_code == 0
     added = invoke(root, "issue", "add", "2025-q2", spain)
     assert added.exit_code == 0, added.output
     assert [(e["item"], e["heading"]) for e in outline(root)["sections"]["highlights"]] == [
         (portugal, "Europarådet og GRETA"),
         (spain, "Europarådet og GRETA"),
     ]
+
+
+def test_where_the_issue_files_its_items_by_id_and_by_a_link_pasted_in_the_first_entry_first(desk):
+    """`Curation.filed_items`, what the ranking learns places from: an item named by an entry, one an
+    entry written by hand links to, and, where two entries cite one item, the first's place."""
+    from newsletter.curate.edit import Curation
+
+    forslag, innstilling, _horing = desk.ids
+    assert invoke(desk.root, "issue", "add", "2025-q2", forslag).exit_code == 0
+    noted = invoke(
+        desk.root,
+        "issue",
+        "note",
+        "2025-q2",
+        "--section",
+        "kom",
+        "--heading",
+        "Møter",
+        "--title",
+        "Innstilling",
+        "--text",
+        f"Komiteen har avgitt innstilling, [se her]({RAWS[1].url}).",
+    )
+    assert noted.exit_code == 0, noted.output
+    path = issue_file(desk.root)
+    # A second entry naming the first item, by hand, after it in the file.
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "  international: []",
+            "  international:\n    - heading: Annet\n      title: Samme forslag\n"
+            f"      text: Se [her]({RAWS[0].url}).\n      item: {forslag}\n",
+        ),
+        encoding="utf-8",
+    )
+    workspace = Workspace(desk.root)
+    settings = workspace.settings()
+    with Store(workspace.db_path) as store:
+        curation = Curation(workspace, settings, workspace.feeds(settings), store)
+        assert curation.filed_items("2025-q2") == {forslag: ("norway", "Stortinget"), innstilling: ("kom", "Møter")}
+        path.write_text("sections: [", encoding="utf-8")
+        assert Curation(workspace, settings, workspace.feeds(settings), store).filed_items("2025-q2") == {}
 
 
 def test_an_item_titled_as_an_entry_under_its_heading_joins_it_and_no_command_writes_an_invalid_file(tmp_path):

@@ -299,16 +299,17 @@ def test_where_the_issue_files_an_organisations_pick_is_suggested_for_its_next_c
 
     results = ranking.RankingResults(tmp_path / ranking.RESULTS_CACHE)
 
-    def suggested(kept: bool) -> dict[str, tuple[str, str] | None]:
+    def suggested(kept: bool, kind: str = "news") -> dict[str, tuple[str, str] | None]:
         result = rank_items(
             undecided,
             documents,
             history,
-            [(item_document(picked), 1, 1.0), (item_document(by_id["aaof001"]), 0, 1.0)],
+            [(item_document(replace(picked, kind=kind)), 1, 1.0), (item_document(by_id["aaof001"]), 0, 1.0)],
             4,
             decided_here=2,
             results=results,
-            filed_here={0: ("norway", "Stortinget", kept)},
+            # The pick's index among the model's documents: the undecided ones', then the labelled.
+            filed_here={len(documents): ("norway", "Stortinget", kept)},
         )
         return {r.item.id: r.filed_here for r in result.ranked}
 
@@ -317,11 +318,13 @@ def test_where_the_issue_files_an_organisations_pick_is_suggested_for_its_next_c
     assert places["core0001"] is None  # coe.int: the issue files none of its items yet
     assert places["aaof004"] is None  # stortinget.no, about the farm agreement: not close
     assert places["adj0003"] is None  # regjeringen.no
-    # A heading the editor keeps nowhere else (made for one story) takes only the same story.
+    # A heading the editor keeps nowhere else (made for one story) takes only the same story; so does a
+    # consultation's place for a news item ("Høringer" is no place for the next proposal).
     assert suggested(kept=False)["adj0009"] is None
+    assert suggested(kept=True, kind="consultation")["adj0009"] is None
     # Kept with the ranking, and served again as made (the place is part of what the key fixes).
-    assert len(model_builds) == 2
-    assert suggested(kept=True) == places and len(model_builds) == 2
+    assert len(model_builds) == 3
+    assert suggested(kept=True) == places and len(model_builds) == 3
 
 
 def test_past_entries_learn_from_earlier_issues_only(tmp_path):
@@ -431,8 +434,8 @@ def test_a_ranking_asked_for_again_is_served_from_the_results_cache_never_stale(
         lambda r: r["ranked"][0].__setitem__(2, [7]),  # a reason that is not text
         lambda r: r["ranked"][0].__setitem__(1, 10**400),  # an int too large for a float
         lambda r: r["ranked"][0].__setitem__(0, True),  # JSON's true, which Python counts as 1
-        lambda r: r["ranked"][0].__setitem__(6, ["norway"]),  # a place without its heading
-        lambda r: r["ranked"][0].__setitem__(6, ["norway", 7]),  # a heading that is not text
+        lambda r: r["ranked"][0].__setitem__(6, 0),  # a place from the issue, where it files nothing
+        lambda r: r["ranked"][0].__setitem__(6, ["norway", "Stortinget"]),  # a place not by its index
         lambda r: r.__setitem__("expected_picks", float("nan")),  # json.dumps writes NaN, loads reads it
         lambda r: r.__setitem__("picks", -1),
     ):
@@ -1139,6 +1142,11 @@ def test_a_heading_made_for_one_story_or_another_kinds_place_is_only_the_same_st
     )
     kept = ranking.durable_places(history, settings)
     assert kept == [1, 2, 3]  # configured (Høringer), and in two issues (Politiske tiltak)
+    # For the issue being written, a heading one past issue has is kept: with this one, two issues have it.
+    keeps = ranking.kept_headings(history[:3], settings)
+    assert not keeps("norway", "Politiske tiltak", False) and keeps("norway", "politiske  tiltak", True)
+    assert not keeps("norway", "Representantforslag", True)  # in this issue alone: made for one issue, maybe
+    assert not keeps("kom", "Politiske tiltak", True)  # in another section
     documents = [
         Document(strategy + " og lanserer arbeidet i dag", kind="news", host="regjeringen.no"),  # the story again
         Document(

@@ -90,7 +90,11 @@ class Curation:
     _recorded_keys: dict[str, str] | None = field(default=None, repr=False)
     _uses: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict, repr=False)
     _cited: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    _filed: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict, repr=False)
+    # Per issue, (section key, heading) by the item id an entry names, and by the link an entry naming
+    # none has (`filed_items`).
+    _filed: dict[str, tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]] = field(
+        default_factory=dict, repr=False
+    )
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
     _unread_sections: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
 
@@ -141,7 +145,7 @@ class Curation:
                 issue, problems = IssueDocument.load(self.path(issue_id)).validate(self.settings)
             except IssueFileError as exc:
                 self._uses[issue_id] = ([], [], [])
-                self._filed[issue_id] = {}
+                self._filed[issue_id] = ({}, {})
                 self._unreadable[issue_id] = exc
             else:
                 # A section newsletter.yaml lacks (a misspelt key) is left out, entries and all.
@@ -153,10 +157,14 @@ class Curation:
                     and (p.field or "").removeprefix("sections.") not in self.settings.sections
                 ]
                 entries = [entry for _key, _position, entry in issue.entries()]
-                filed = self._filed[issue_id] = {}
+                by_item: dict[str, tuple[str, str]] = {}
+                by_link: dict[str, tuple[str, str]] = {}
                 for key, _position, entry in issue.entries():
                     for item in entry.items:
-                        filed.setdefault(item, (key, entry.heading))
+                        by_item.setdefault(item, (key, entry.heading))
+                    for link in links_of(entry.text) if not entry.items else ():
+                        by_link.setdefault(link, (key, entry.heading))
+                self._filed[issue_id] = (by_item, by_link)
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
                     [item for entry in entries for item in entry.items],
@@ -165,10 +173,18 @@ class Curation:
         return self._uses[issue_id]
 
     def filed_items(self, issue_id: str) -> dict[str, tuple[str, str]]:
-        """{item id: (section key, heading)} of the items an issue's entries name in `items`: where the
-        editor filed them (the first entry naming one, where two do). Empty for an unreadable file."""
+        """{item id: (section key, heading)}: where an issue files the items it cites (`cited_items`), those
+        its entries name in `items` and those an entry naming none links to; the first entry's place,
+        where two cite one. Empty for an unreadable file. Raises nothing."""
         self.uses(issue_id)
-        return self._filed[issue_id]
+        by_item, by_link = self._filed[issue_id]
+        filed = dict(by_item)
+        if by_link:
+            targets = link_targets(self.store, by_link, self.recorded_keys())
+            for link, place in by_link.items():  # in the file's order: the first entry's place
+                if link in targets:
+                    filed.setdefault(targets[link], place)
+        return filed
 
     def cited_items(self, issue_id: str) -> list[str]:
         """The collected items an issue cites (once per command): those its entries name in `items`,

@@ -422,10 +422,12 @@ def rank_items(
     `learned` is then False. `results` keeps the rankings made, by a digest of all of the above:
     asked again for one of them, it is taken from there, without loading the model. The last
     `unlisted` candidates are ranked, sharing the picks expected, but left out of the ranking's list
-    and of its twins (a draft's untouched entries: `rank_quarter`). `filed_here` maps the index (into
-    `labelled`) of a pick of this quarter that the issue holds to its place there, (section key,
-    heading, whether the editor keeps that heading from issue to issue: `kept_headings`); a candidate
-    close to one of the same site is suggested that place (`Ranked.filed_here`).
+    and of its twins (a draft's untouched entries: `rank_quarter`). `filed_here` maps an item of this
+    quarter that the issue holds, by its index among the documents (`documents`, then those of
+    `labelled`), to its place there: (section key, heading, whether the editor keeps that heading
+    from issue to issue: `kept_headings`); a listed candidate close to one of the same site is
+    suggested that place (`Ranked.filed_here`). Not in the keyword order (nothing learned), which
+    suggests no place.
     """
     started = time.perf_counter()
     listed = len(candidates) - unlisted
@@ -446,7 +448,7 @@ def rank_items(
         key = ranking_key(
             candidates, documents, history, labelled, expected_picks, decided_here, places, unlisted, filed_here
         )
-        kept = results.get(key, candidates, history)
+        kept = results.get(key, candidates, history, filed_here)
         if kept is not None:
             kept.seconds = time.perf_counter() - started
             return kept
@@ -470,9 +472,7 @@ def rank_items(
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
     filed_here = filed_here or {}
-    # Document indexes of the quarter's picks in the issue, and whether their heading is a kept one.
-    filed = {len(documents) + n: kept for n, (_, _, kept) in filed_here.items()}
-    filed_with = model.filed_with(listed, filed) if filed else {}
+    filed_with = model.filed_with(listed, {n: keeps for n, (_, _, keeps) in filed_here.items()}) if filed_here else {}
     by_score = sorted(range(listed), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
@@ -500,13 +500,13 @@ def rank_items(
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
         nearest = filed_with.get(i)
-        place = filed_here[nearest - len(documents)][:2] if nearest is not None else None
+        place = filed_here[nearest][:2] if nearest is not None else None
         ranked.append(
             Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside, place)
         )
     ranking = Ranking(ranked, True, len(history), picks, non_picks, time.perf_counter() - started, remaining)
     if results is not None:
-        results.put(key, ranking, candidates, history)
+        results.put(key, ranking, candidates, history, filed_here)
     return ranking
 
 
@@ -595,18 +595,30 @@ class RankingResults:
             pass  # absent, unreadable or not ours: nothing kept
         return []
 
-    def get(self, key: str, candidates: Sequence[Item], history: Sequence[PastEntry]) -> Ranking | None:
-        """The ranking kept under `key`, rebuilt on these `candidates` and `history`, or None."""
+    def get(
+        self,
+        key: str,
+        candidates: Sequence[Item],
+        history: Sequence[PastEntry],
+        filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+    ) -> Ranking | None:
+        """The ranking kept under `key`, rebuilt on these `candidates`, `history` and `filed_here` (as
+        `rank_items` takes them), or None."""
         for kept in self._read():
             if kept.get("key") == key:
                 try:
-                    return self._ranking(kept, candidates, history)
+                    return self._ranking(kept, candidates, history, filed_here or {})
                 except (KeyError, TypeError, ValueError, IndexError, OverflowError):
                     return None
         return None
 
     @staticmethod
-    def _ranking(kept: dict[str, Any], candidates: Sequence[Item], history: Sequence[PastEntry]) -> Ranking:
+    def _ranking(
+        kept: dict[str, Any],
+        candidates: Sequence[Item],
+        history: Sequence[PastEntry],
+        filed_here: Mapping[int, tuple[str, str, bool]],
+    ) -> Ranking:
         """The Ranking a kept one describes; ValueError (or a KeyError, TypeError, IndexError) when it is amiss."""
 
         def count(value: object, below: int | None = None) -> int:
@@ -632,18 +644,27 @@ class RankingResults:
                 raise ValueError(why)
             partner = candidates[count(beside, len(candidates))].id if beside is not None else None
             item = candidates[count(index, len(candidates))]
-            if here is not None and (type(here) is not list or len(here) != 2 or not all(type(h) is str for h in here)):
+            if here is not None and (type(here) is not int or here not in filed_here):
                 raise ValueError(here)
-            place = (here[0], here[1]) if here is not None else None
+            place = filed_here[here][:2] if here is not None else None
             ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner, place))
         if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
             raise ValueError("not every candidate once")
         history_count, picks, non_picks = (count(kept[name]) for name in ("history", "picks", "non_picks"))
         return Ranking(ranked, True, history_count, picks, non_picks, 0.0, share(kept["expected_picks"]))
 
-    def put(self, key: str, ranking: Ranking, candidates: Sequence[Item], history: Sequence[PastEntry]) -> None:
+    def put(
+        self,
+        key: str,
+        ranking: Ranking,
+        candidates: Sequence[Item],
+        history: Sequence[PastEntry],
+        filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+    ) -> None:
         """Keep `ranking` under `key` (the newest first), dropping the oldest beyond `RESULTS_KEPT`."""
         position = {id(c): n for n, c in enumerate(candidates)}
+        # A place from the issue is kept as an index into `filed_here`: one the file names, never a heading.
+        places_here = {place[:2]: n for n, place in sorted((filed_here or {}).items(), reverse=True)}
         by_id = {c.id: n for n, c in enumerate(candidates)}
         entries = {id(e): n for n, e in enumerate(history)}
         kept = {
@@ -660,7 +681,7 @@ class RankingResults:
                     entries.get(id(r.like)) if r.like is not None else None,
                     entries.get(id(r.filed_like)) if r.filed_like is not None else None,
                     by_id.get(r.beside) if r.beside is not None else None,
-                    list(r.filed_here) if r.filed_here is not None else None,
+                    places_here[r.filed_here] if r.filed_here is not None else None,
                 ]
                 for r in ranking.ranked
             ],
@@ -976,9 +997,12 @@ def rank_quarter(
     draft), so the picks the quarter is expected to hold are shared with them by probability, and
     the estimate below the list counts them as the likely picks they are.
 
-    `filed_here` ({item id: (section key, heading)}) are where the issue files the items of `in_issue`:
-    an undecided item close to one of them, of the same site, is suggested its place
-    (`Ranked.filed_here`), as the editor files this quarter.
+    `filed_here` ({item id: (section key, heading)}) are where the issue files its items: an undecided
+    item close to one of this quarter's, of the same site, is suggested its place (`Ranked.filed_here`),
+    as the editor files this quarter. A draft's untouched entries count too: where the editor moved
+    one (`issue move` leaves it untouched) is the editor's place, and one left where the draft put it
+    is the place the ranking suggests anyway. An item of the issue published in another quarter is
+    no document here, and gives no place.
     """
     unconfirmed = set(unconfirmed)
     picked_here = set(in_issue) - unconfirmed
@@ -1083,13 +1107,15 @@ def rank_quarter(
     # a store filled from two sources must not show each of its six items as a certain pick.
     expected = min(expected, MAX_PICK_SHARE * len(quarter_items))
     cache = var / RANKING_CACHE if var else None
+    places = durable_places(history, settings)
     kept = kept_headings(history, settings)
-    places = [n for n, entry in enumerate(history) if kept(entry.section, entry.heading, False)]
     filed_here = filed_here or {}
+    # The issue's items among the model's documents (the undecided, drafts last, then the labelled).
+    in_model = [*undecided, *(item for item, _, _ in labelled[:decided_here])]
     filed = {
         n: (*filed_here[item.id], kept(*filed_here[item.id], True))
-        for n, (item, label, _) in enumerate(labelled[:decided_here])
-        if label == 1 and item.id in filed_here
+        for n, item in enumerate(in_model)
+        if item.id in filed_here
     }
     results = RankingResults(var / RESULTS_CACHE) if var else None
     ranking = rank_items(
