@@ -21,7 +21,7 @@ from pathlib import Path
 
 from newsletter import clock
 from newsletter.curate.decisions import Decided
-from newsletter.curate.ranking import PastEntry, Ranking, rank_quarter
+from newsletter.curate.ranking import PastEntry, Ranking, configured_place, rank_quarter
 from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings, heading_key
 from newsletter.quarters import quarter_bounds
@@ -80,8 +80,8 @@ def inbox_query(
 def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
     """Fill in the item's suggested section and heading, and whether it is a candidate."""
     sources = [s for k in (item.sources or (item.source,)) if (s := feeds.by_key(k)) is not None]
-    if sources:
-        item.section, item.heading = sources[0].section, sources[0].heading
+    if (configured := configured_place(item, feeds)) is not None:
+        item.section, item.heading = configured
     specialised = any(not s.filtered for s in sources)
     item.candidate = specialised or item.score >= settings.relevance.threshold
     return item

@@ -97,7 +97,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter import clock
@@ -188,6 +188,15 @@ class PastEntry:
     # "consultation" for an entry with a deadline (høringsfrist), "event" for one with an event date,
     # "" otherwise: the kind of item whose place it is (`Model.filed_like`).
     kind: str = ""
+
+
+class FiledPlace(NamedTuple):
+    """Where the issue being written files one of its items, as the ranking learns places from it."""
+
+    section: str
+    heading: str
+    kept: bool  # whether the editor keeps the heading from issue to issue (`kept_headings`)
+    configured: tuple[str, str] | None = None  # its source's (section key, heading) in feeds.yaml
 
 
 @dataclass
@@ -405,7 +414,7 @@ def rank_items(
     places: Collection[int] | None = None,
     results: RankingResults | None = None,
     unlisted: int = 0,
-    filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+    filed_here: Mapping[int, FiledPlace] | None = None,
 ) -> Ranking:
     """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
 
@@ -424,10 +433,13 @@ def rank_items(
     `unlisted` candidates are ranked, sharing the picks expected, but left out of the ranking's list
     and of its twins (a draft's untouched entries: `rank_quarter`). `filed_here` maps an item of this
     quarter that the issue holds, by its index among the documents (`documents`, then those of
-    `labelled`), to its place there: (section key, heading, whether the editor keeps that heading
-    from issue to issue: `kept_headings`); a listed candidate close to one of the same site is
-    suggested that place (`Ranked.filed_here`). Not in the keyword order (nothing learned), which
-    suggests no place.
+    `labelled`), to its place there; where that is neither its source's configured place nor its
+    closest past entry's (`Model.filed_like`): the editor's own word this quarter, a heading renamed
+    or an organisation moved, a listed candidate close to it of the same site is suggested that place
+    (`Ranked.filed_here`, `Model.filed_with`). A place the defaults gave is no news: each candidate
+    has its own defaults, closer to it (KOM's court-decision list and its annual report are both on
+    politiet.no, under two headings). Not in the keyword order (nothing learned), which suggests no
+    place.
     """
     started = time.perf_counter()
     listed = len(candidates) - unlisted
@@ -472,7 +484,8 @@ def rank_items(
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     ranked = []
     filed_here = filed_here or {}
-    filed_with = model.filed_with(listed, {n: keeps for n, (_, _, keeps) in filed_here.items()}) if filed_here else {}
+    departed = {n: filed.kept for n, filed in filed_here.items() if _departs(filed, model.filed_like(n, places))}
+    filed_with = model.filed_with(listed, departed) if departed else {}
     by_score = sorted(range(listed), key=lambda i: (-scores[i], candidates[i].id))
     for i, partner in beside_twins(by_score, model.twins(listed)):
         like = model.like(i)
@@ -510,6 +523,14 @@ def rank_items(
     return ranking
 
 
+def _departs(filed: FiledPlace, past: PastEntry | None) -> bool:
+    """Whether an item's place in the issue is the editor's own: neither its source's configured place
+    nor that of the closest past entry citing its site (`past`), headings compared as `heading_key`."""
+    here = (filed.section, heading_key(filed.heading))
+    defaults = [filed.configured, (past.section, past.heading) if past is not None else None]
+    return all(here != (place[0], heading_key(place[1])) for place in defaults if place is not None)
+
+
 def ranking_key(
     candidates: Sequence[Item],
     documents: Sequence[Document],
@@ -519,7 +540,7 @@ def ranking_key(
     decided_here: int,
     places: Collection[int] | None,
     unlisted: int = 0,
-    filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+    filed_here: Mapping[int, FiledPlace] | None = None,
 ) -> str:
     """A digest (hex) of everything `rank_items` reads, the code that ranks and its settings.
 
@@ -600,7 +621,7 @@ class RankingResults:
         key: str,
         candidates: Sequence[Item],
         history: Sequence[PastEntry],
-        filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+        filed_here: Mapping[int, FiledPlace] | None = None,
     ) -> Ranking | None:
         """The ranking kept under `key`, rebuilt on these `candidates`, `history` and `filed_here` (as
         `rank_items` takes them), or None."""
@@ -617,7 +638,7 @@ class RankingResults:
         kept: dict[str, Any],
         candidates: Sequence[Item],
         history: Sequence[PastEntry],
-        filed_here: Mapping[int, tuple[str, str, bool]],
+        filed_here: Mapping[int, FiledPlace],
     ) -> Ranking:
         """The Ranking a kept one describes; ValueError (or a KeyError, TypeError, IndexError) when it is amiss."""
 
@@ -659,7 +680,7 @@ class RankingResults:
         ranking: Ranking,
         candidates: Sequence[Item],
         history: Sequence[PastEntry],
-        filed_here: Mapping[int, tuple[str, str, bool]] | None = None,
+        filed_here: Mapping[int, FiledPlace] | None = None,
     ) -> None:
         """Keep `ranking` under `key` (the newest first), dropping the oldest beyond `RESULTS_KEPT`."""
         position = {id(c): n for n, c in enumerate(candidates)}
@@ -1113,7 +1134,7 @@ def rank_quarter(
     # The issue's items among the model's documents (the undecided, drafts last, then the labelled).
     in_model = [*undecided, *(item for item, _, _ in labelled[:decided_here])]
     filed = {
-        n: (*filed_here[item.id], kept(*filed_here[item.id], True))
+        n: FiledPlace(*filed_here[item.id], kept(*filed_here[item.id], True), configured_place(item, feeds))
         for n, item in enumerate(in_model)
         if item.id in filed_here
     }
@@ -1134,6 +1155,14 @@ def rank_quarter(
     ranking.ranked += [Ranked(i, 0.0, [f"an issue of «{settings.name}» itself"]) for i in own]
     ranking.unconfirmed = len(drafted)
     return ranking
+
+
+def configured_place(item: Item, feeds: FeedsConfig) -> tuple[str, str] | None:
+    """The (section key, heading) feeds.yaml gives the item's first source that it still has, or None."""
+    for key in item.sources or (item.source,):
+        if (source := feeds.by_key(key)) is not None:
+            return source.section, source.heading
+    return None
 
 
 def own_name(settings: Settings) -> str:
