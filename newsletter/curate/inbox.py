@@ -166,9 +166,10 @@ def ranked_inbox(
     their status says), `elsewhere` those later issues cite (never candidates; see `rank_quarter`),
     `records` the issues' decisions records when the caller has read them already, `unconfirmed`
     items of the issue neither learned from nor listed (see `rank_quarter`).
-    `filed_here` ({item id: (section key, heading)}) are where the issue files its items: an item close
-    to one of the same site is suggested the same place, ahead of any past entry's (the editor's
-    word this quarter, a heading renamed or an organisation moved, is followed from the first item).
+    `filed_here` ({item id: (section key, heading)}) are where the issue files its items: where one is
+    filed elsewhere than its source and past entries would put it (a heading renamed this quarter, an
+    organisation moved), an item close to it of the same site is suggested the same place, ahead of
+    any past entry's (`ranking.rank_items`).
     Raises ValueError when the query names no issue.
     """
     if not query.issue:
