@@ -1025,6 +1025,92 @@ def test_the_heading_moves_run_in_the_printed_order_give_a_valid_order_and_move_
     assert [entry for entry in after if entry in unmoved] == unmoved
 
 
+ORGANISATIONS = """
+organisations:
+  - name: Europarådet og GRETA
+    aliases: [GRETA, Europarådet]
+  - name: Stortinget
+    aliases: [Storting]
+    headings: [Representantforslag]
+"""
+
+
+def section_of(key: str, *entries: tuple[str, str, str]) -> str:
+    """CLEAN with section `key` replaced by entries (heading, title, item id or ""), each with its own link."""
+    body = "".join(
+        f"    - heading: {heading}\n      title: {title}\n      text: Se [her](https://www.coe.int/{index}).\n"
+        + (f"      item: {item}\n" if item else "")
+        for index, (heading, title, item) in enumerate(entries)
+    )
+    keys = ["highlights", "kom", "norway", "international", "events"]
+    start = CLEAN.index(f"  {key}:\n")
+    end = CLEAN.index(f"  {keys[keys.index(key) + 1]}:\n") if key != "events" else CLEAN.index("intro:")
+    return CLEAN[:start] + f"  {key}:\n" + body + CLEAN[end:]
+
+
+def test_two_headings_naming_one_organisation_in_a_section_are_a_warning_and_its_advice_joins_them(desk):
+    """ "GRETA" beside "Europarådet og GRETA" (an alias beside the name, newsletter.yaml `organisations`) is
+    two headings for one body: the less used is to join the more used, or, used alike, the name."""
+    config = desk.root / "newsletter.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + ORGANISATIONS, encoding="utf-8")
+    workspace = Workspace(desk.root)
+    settings = workspace.settings()
+    desk.curation = Curation(workspace, settings, workspace.feeds(settings), desk.store)
+
+    def about_organisations(text: str) -> list[str]:
+        return [p.message for p in desk.check(text) if "`organisations`" in p.message]
+
+    # One entry under the other name: moved there by its position.
+    one = section_of(
+        "international", ("Europarådet og GRETA", "a", ""), ("GRETA", "c", ""), ("Europarådet og GRETA", "b", "")
+    )
+    assert about_organisations(one) == [
+        "international:2 is under 'GRETA' and international:1 under 'Europarådet og GRETA': both name Europarådet "
+        "og GRETA (newsletter.yaml `organisations`), so readers get two headings for it; to file it under "
+        "'Europarådet og GRETA': `newsletter issue move 2024-q2 international:2 --heading 'Europarådet og GRETA'`"
+    ]
+    move_entry(desk.curation, "2024-q2", "international:2", heading="Europarådet og GRETA")
+    issue, problems = check_issue(desk.curation, "2024-q2")
+    assert problems == []
+    assert {entry.heading for entry in issue.sections["international"]} == {"Europarådet og GRETA"}
+    # Several written by hand, used as often as the name: their headings to change in the file, in place.
+    several = section_of(
+        "international",
+        ("GRETA", "a", ""),
+        ("Europarådet og GRETA", "b", ""),
+        ("Finland", "f", ""),
+        ("Europarådet og GRETA", "d", ""),
+        ("GRETA", "c", ""),
+    )
+    assert about_organisations(several) == [
+        "international:1 is under 'GRETA' and international:2 under 'Europarådet og GRETA': both name Europarådet "
+        "og GRETA (newsletter.yaml `organisations`), so readers get two headings for it; to file its 2 entries "
+        "under 'Europarådet og GRETA': change the `heading` of international:1, international:5 to 'Europarådet "
+        "og GRETA' in the file"
+    ]
+    # Entries citing an item each: moved by item id, which no other move shifts.
+    cited = section_of(
+        "norway",
+        ("Storting", "a", desk.current),
+        ("Stortinget", "b", ""),
+        ("Storting", "c", desk.old),
+        ("Stortinget", "d", ""),
+    )
+    [message] = about_organisations(cited)
+    assert message.endswith(
+        f"to file its 2 entries under 'Stortinget': `newsletter issue move 2024-q2 ITEM --heading Stortinget` "
+        f"for each of {desk.current}, {desk.old}"
+    )
+    for item in (desk.current, desk.old):
+        move_entry(desk.curation, "2024-q2", item, heading="Stortinget")
+    assert [p.message for p in check_issue(desk.curation, "2024-q2")[1] if "`organisations`" in p.message] == []
+    # In two sections, or an organisation's `headings` (one kind of its documents, not its name): no warning.
+    apart = section_of("highlights", ("GRETA", "a", ""))
+    assert about_organisations(section_of("international", ("Europarådet og GRETA", "b", ""))) == []
+    assert about_organisations(apart.replace("UNODC", "Europarådet og GRETA")) == []
+    assert about_organisations(section_of("norway", ("Stortinget", "a", ""), ("Representantforslag", "b", ""))) == []
+
+
 def test_no_publication_date_is_a_warning(desk):
     only(desk.check(changed("published: 2024-07-05\n", "")), "warning", "no publication date yet", "published")
 

@@ -1945,6 +1945,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             if _openable(image.address):  # else the error about its link above says what to write
                 say("warning", _image_message(image), "text")
     problems.extend(_misspelt_headings(curation, issue, issue_id, path))
+    problems.extend(_one_organisation_headings(curation, issue, issue_id, path))
     # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
     # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
     # be wrong once the error is fixed, so it waits until then. So for a file whose `sections` is not
@@ -2247,6 +2248,61 @@ def _misspelt_headings(curation: Curation, issue: Issue, issue_id: str, path: st
                 where,
             )
         )
+    return problems
+
+
+def _one_organisation_headings(curation: Curation, issue: Issue, issue_id: str, path: str) -> list[Problem]:
+    """A warning for each heading of a section that names an organisation another of its headings
+    names too (newsletter.yaml `organisations`: its name and aliases, as `same_organisation_heading`
+    joins them): readers would get "GRETA" and "Europarådet og GRETA" as two headings for one body,
+    as when the editor moves one entry under a new name and leaves the others under the old.
+
+    The heading kept is the one more entries use; of two used alike, the organisation's own name,
+    then the first in the file. Said at each other heading's first entry, with what files its
+    entries under the kept one: `issue move` by item id, which no other move shifts, for entries
+    citing one item each; otherwise the `heading` to change in the file, as `_misspelt_headings` says.
+    """
+    organisations = [
+        (organisation.name, {heading_key(n) for n in (organisation.name, *organisation.aliases)})
+        for organisation in curation.settings.archive.organisations
+    ]
+    problems = []
+    for key, entries in issue.sections.items():
+        under: dict[str, list[tuple[str, Entry]]] = {}  # heading_key -> (ref, entry) of each, in file order
+        for position, entry in enumerate(entries, 1):
+            under.setdefault(heading_key(entry.heading), []).append((f"{key}:{position}", entry))
+        for name, names in organisations:
+            found = [h for h in under if h in names]
+            if len(found) < 2:
+                continue
+            kept = max(found, key=lambda h: (len(under[h]), h == heading_key(name), -found.index(h)))
+            kept_ref, kept_entry = under[kept][0]
+            heading = kept_entry.heading
+            for other in (h for h in found if h != kept):
+                where, entry = under[other][0]
+                ids = [e.items[0] for _ref, e in under[other] if len(e.items) == 1]
+                move = f"`newsletter issue move {issue_id} {{}} --heading {shlex.quote(heading)}`"
+                count = len(under[other])
+                if count == 1:
+                    fix = move.format(ids[0] if ids else where)
+                elif len(ids) == count:
+                    fix = f"{move.format('ITEM')} for each of {', '.join(ids)}"
+                else:  # positions, which each move shifts: the file says it in place
+                    refs = ", ".join(ref for ref, _ in under[other])
+                    fix = f"change the `heading` of {refs} to '{heading}' in the file"
+                problems.append(
+                    Problem(
+                        "warning",
+                        f"{where} is under '{entry.heading}' and {kept_ref} under '{heading}': both name {name} "
+                        f"(newsletter.yaml `organisations`), so readers get two headings for it; to file "
+                        f"{'it' if count == 1 else f'its {count} entries'} under "
+                        f"'{heading}': {fix}",
+                        path,
+                        entry.line_of("heading"),
+                        "heading",
+                        where,
+                    )
+                )
     return problems
 
 
