@@ -1945,7 +1945,6 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
             if _openable(image.address):  # else the error about its link above says what to write
                 say("warning", _image_message(image), "text")
     problems.extend(_misspelt_headings(curation, issue, issue_id, path))
-    problems.extend(_one_organisation_headings(curation, issue, issue_id, path))
     # A file with a section key misspelt, or an item id mistyped, is not what its entries will be:
     # advice drawn from it as it stands (fill the empty section, file the item no entry cites) would
     # be wrong once the error is fixed, so it waits until then. So for a file whose `sections` is not
@@ -1957,6 +1956,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         or (sections is None and any(p.level == "error" and p.field in document.data for p in problems))
         or any(p.level == "error" and p.field in ("item", "items") for p in problems)
     )
+    # Its advice, moves by item id, waits as the rest does for a file whose items are in error.
+    one_organisation = {} if structural else _one_organisation_headings(curation, issue, issue_id, path)
     if not structural and not any(issue.sections.values()):
         add(
             "warning",
@@ -1974,7 +1975,12 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 f"ITEM --section {key}`), or, if this issue has none, take the line `{key}: []` out of the file",
                 field=f"sections.{key}",
             )
-        problems.extend(_heading_problems(curation, path, issue_id, key, entries))
+        # Two names for one organisation first: the moves that join them shift the positions the run and
+        # order advice would name, which waits until they are one (the joined run may need none).
+        if one_organisation.get(key):
+            problems.extend(one_organisation[key])
+        else:
+            problems.extend(_heading_problems(curation, path, issue_id, key, entries))
     if first and last and not structural:
         for item in _picked_nowhere(curation, issue, first, last):
             add(
@@ -2251,59 +2257,75 @@ def _misspelt_headings(curation: Curation, issue: Issue, issue_id: str, path: st
     return problems
 
 
-def _one_organisation_headings(curation: Curation, issue: Issue, issue_id: str, path: str) -> list[Problem]:
-    """A warning for each heading of a section that names an organisation another of its headings
-    names too (newsletter.yaml `organisations`: its name and aliases, as `same_organisation_heading`
-    joins them): readers would get "GRETA" and "Europarådet og GRETA" as two headings for one body,
-    as when the editor moves one entry under a new name and leaves the others under the old.
+def _one_organisation_headings(curation: Curation, issue: Issue, issue_id: str, path: str) -> dict[str, list[Problem]]:
+    """Per section key, a warning for each heading of the section that names an organisation another
+    of its headings names too (newsletter.yaml `organisations`: its name and aliases, as
+    `same_organisation_heading` joins them): readers would get "GRETA" and "Europarådet og GRETA" as
+    two headings for one body, as when the editor moves one entry under a new name and leaves the
+    others under the old.
 
-    The heading kept is the one more entries use; of two used alike, the organisation's own name,
-    then the first in the file. Said at each other heading's first entry, with what files its
-    entries under the kept one: `issue move` by item id, which no other move shifts, for entries
-    citing one item each; otherwise the `heading` to change in the file, as `_misspelt_headings` says.
+    The heading kept is the one the section lists in newsletter.yaml (its `headings`), then the
+    organisation's own name, then the one more entries use, then the first in the file: the new name
+    the editor moved an entry to is the configured one, and joining the old name would undo it. Said at
+    each other heading's first entry, with what files its entries under the kept one: an `issue move`
+    by item id for each entry citing one item (an id no other move shifts); by position for a single
+    entry citing none when it is the section's only such warning (a move shifts the positions after
+    it); else the `heading` to change in the file, in place. An organisation's `headings`
+    ("Representantforslag" for Stortinget) are kinds of its documents, not its names, and stand beside it.
     """
     organisations = [
         (organisation.name, {heading_key(n) for n in (organisation.name, *organisation.aliases)})
         for organisation in curation.settings.archive.organisations
     ]
-    problems = []
+    out: dict[str, list[Problem]] = {}
     for key, entries in issue.sections.items():
         under: dict[str, list[tuple[str, Entry]]] = {}  # heading_key -> (ref, entry) of each, in file order
         for position, entry in enumerate(entries, 1):
             under.setdefault(heading_key(entry.heading), []).append((f"{key}:{position}", entry))
+        # Listed as written: `HeadingOrder.rank` gives an organisation's every name the rank of the one listed.
+        listed = {heading_key(h) for h in curation.heading_order(key).headings}
+        pairs = []  # (the heading to join, the kept one, the organisation's name)
         for name, names in organisations:
             found = [h for h in under if h in names]
             if len(found) < 2:
                 continue
-            kept = max(found, key=lambda h: (len(under[h]), h == heading_key(name), -found.index(h)))
+            kept = max(
+                found,
+                key=lambda h: (
+                    h in listed,
+                    h == heading_key(name),
+                    len(under[h]),
+                    -found.index(h),
+                ),
+            )
+            pairs += [(other, kept, name) for other in found if other != kept]
+        for other, kept, name in pairs:
             kept_ref, kept_entry = under[kept][0]
             heading = kept_entry.heading
-            for other in (h for h in found if h != kept):
-                where, entry = under[other][0]
-                ids = [e.items[0] for _ref, e in under[other] if len(e.items) == 1]
-                move = f"`newsletter issue move {issue_id} {{}} --heading {shlex.quote(heading)}`"
-                count = len(under[other])
-                if count == 1:
-                    fix = move.format(ids[0] if ids else where)
-                elif len(ids) == count:
-                    fix = f"{move.format('ITEM')} for each of {', '.join(ids)}"
-                else:  # positions, which each move shifts: the file says it in place
-                    refs = ", ".join(ref for ref, _ in under[other])
-                    fix = f"change the `heading` of {refs} to '{heading}' in the file"
-                problems.append(
-                    Problem(
-                        "warning",
-                        f"{where} is under '{entry.heading}' and {kept_ref} under '{heading}': both name {name} "
-                        f"(newsletter.yaml `organisations`), so readers get two headings for it; to file "
-                        f"{'it' if count == 1 else f'its {count} entries'} under "
-                        f"'{heading}': {fix}",
-                        path,
-                        entry.line_of("heading"),
-                        "heading",
-                        where,
-                    )
+            where, entry = under[other][0]
+            count = len(under[other])
+            ids = [e.items[0] for _ref, e in under[other] if len(e.items) == 1]
+
+            move = f"`newsletter issue move {issue_id} {{}} --heading {shlex.quote(heading)}`"
+            if len(ids) == count:
+                fix = " and ".join(move.format(item) for item in ids)
+            elif count == 1 and len(pairs) == 1:
+                fix = move.format(where)
+            else:  # positions, which each move shifts: the file says it in place
+                fix = f"change the `heading` of {', '.join(ref for ref, _ in under[other])} to '{heading}' in the file"
+            out.setdefault(key, []).append(
+                Problem(
+                    "warning",
+                    f"{where} is under '{entry.heading}' and {kept_ref} under '{heading}': both name {name} "
+                    f"(newsletter.yaml `organisations`), so readers get two headings for it; to file "
+                    f"{'it' if count == 1 else f'its {count} entries'} under '{heading}': {fix}",
+                    path,
+                    entry.line_of("heading"),
+                    "heading",
+                    where,
                 )
-    return problems
+            )
+    return out
 
 
 def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, entries: list[Entry]) -> list[Problem]:
