@@ -776,7 +776,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
     from newsletter.curate.edit import (
         add_items,
         cited_elsewhere,
-        dated_heading_notes,
+        configured_heading_notes,
         misspelt_notes,
         own_issue_notes,
     )
@@ -788,7 +788,7 @@ def issue_add(ctx: Context, issue_id, refs, section, heading, to):
         notes = misspelt_notes(curation, issue_id, [each for each in placed if not each.joined]) if heading else []
         notes += own_issue_notes(curation, issue_id, placed)
         if not heading:  # a heading typed is the editor's word for this item
-            notes += dated_heading_notes(curation, issue_id, placed)
+            notes += configured_heading_notes(curation, issue_id, placed)
         # Citing an item again ("som omtalt i forrige utgave") is the editor's call, but never unnoticed.
         elsewhere = cited_elsewhere(curation, issue_id, [each.item for each in placed if each.item])
         # An id typed from another quarter's list: said now, not first at `issue check` (one another
@@ -1119,13 +1119,13 @@ def issue_draft(ctx: Context, issue_id, likely, min_score):
     Likely: at least --likely (50%) by the editor's ranking; before it has anything to learn
     from (no earlier issue, no decision), every candidate the keyword score lets into the inbox.
     """
-    from newsletter.curate.edit import dated_heading_notes, draft
+    from newsletter.curate.edit import configured_heading_notes, draft
     from newsletter.curate.listing import percent
 
     with ctx.store() as store:
         curation = _curation(ctx, store)
         result = draft(curation, issue_id, min_score, likely / 100)
-        notes = dated_heading_notes(curation, issue_id, result.placed)
+        notes = configured_heading_notes(curation, issue_id, result.placed)
     for entry in result.placed:
         _echo_visible("added " + _placed_line(entry))
     _echo_notes(notes)

@@ -1123,6 +1123,76 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
     ]
 
 
+def test_an_item_filed_under_feeds_yamls_other_name_for_a_listed_organisation_says_so_and_how_to_move(tmp_path):
+    """feeds.yaml files the OSCE's items under «OSCE» while newsletter.yaml lists «OSSE» for the same
+    organisation (a heading renamed in one file, not the other): `issue add` keeps the source's word but
+    says so, once for the source, with the moves by item id; moved, the next item follows. No note
+    once the issue has the listed name (the item joins it), nor for a heading the section lists."""
+    osce = Source(
+        key="osce",
+        name="OSCE",
+        kind="rss",
+        url="https://www.osce.org/rss",
+        section="international",
+        heading="OSCE",
+    )
+    feeds = FEEDS + (
+        "  - key: osce\n    name: OSCE\n    kind: rss\n    url: https://www.osce.org/rss\n"
+        "    section: international\n    heading: OSCE\n    relevance: all\n"
+    )
+    root = write_workspace(
+        tmp_path / "ws", feeds, KOM_SECTIONS + "organisations:\n  - name: OSSE\n    aliases: [OSCE]\n"
+    )
+    raws = [
+        RawItem(
+            url=f"https://www.osce.org/cthb/{n}",
+            title=f"OSCE training on identifying victims of trafficking in {place}",
+            summary=f"Police officers and social workers in {place} were trained to identify victims of trafficking.",
+            published=dt.date(2025, 5, 1 + n),
+            date_precision="day",
+        )
+        for n, place in enumerate(("Kyrgyzstan", "Moldova", "Serbia"))
+    ]
+    # Other items of the quarter: among five documents, n-grams most of them share count for nothing
+    # (the vectoriser's max_df), and the three OSCE items share most of theirs.
+    others = [
+        RawItem(
+            url=f"https://www.stortinget.no/sak/{n}",
+            title=title,
+            summary=f"Komiteen behandler saken om {title.lower()}.",
+            published=dt.date(2025, 4, 10 + n),
+            date_precision="day",
+        )
+        for n, title in enumerate(("Statsbudsjettet for 2026", "Ny lov om havbruk", "Endringer i skatteloven"))
+    ]
+    with Store(Workspace(root).db_path) as store:
+        now = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+        first, second, third = store.upsert_items(osce, [(identify(r.url), r) for r in raws], now).seen_ids
+        forslag, innstilling = store.upsert_items(SOURCE, [(identify(r.url), r) for r in RAWS[:2]], now).seen_ids
+        store.upsert_items(SOURCE, [(identify(r.url), r) for r in others], now)
+    assert invoke(root, "issue", "new", "2025-q2").exit_code == 0
+    assert invoke(root, "issue", "skip", innstilling).exit_code == 0
+    added = invoke(root, "issue", "add", "2025-q2", first, forslag)
+    assert added.exit_code == 0, added.output
+    notes = [line for line in added.output.splitlines() if line.lstrip().startswith("note:")]
+    assert notes == [
+        "  note: international:1 «OSCE training on identifying victims of trafficking in Kyrgyzstan» is filed under "
+        "«OSCE», feeds.yaml's heading for osce, where newsletter.yaml lists «OSSE» for the same organisation in "
+        f"international. `newsletter issue move 2025-q2 {first} --heading OSSE` files it there, and later items "
+        "like it follow; for later issues, write one name in both: osce's `heading:` in feeds.yaml (the source at "
+        "line 16), or the section's `headings` in newsletter.yaml"
+    ]
+    assert invoke(root, "issue", "move", "2025-q2", first, "--heading", "OSSE").exit_code == 0
+    listed = {i["id"]: i["heading"] for i in json.loads(invoke(root, "items", "--issue", "2025-q2", "--json").stdout)}
+    assert listed[second] == listed[third] == "OSSE"
+    joined = invoke(root, "issue", "add", "2025-q2", second)
+    assert joined.exit_code == 0 and "note:" not in joined.output, joined.output
+    assert [(e["item"], e["heading"]) for e in outline(root)["sections"]["international"]] == [
+        (first, "OSSE"),
+        (second, "OSSE"),
+    ]
+
+
 def test_where_the_issue_files_its_items_by_id_and_by_a_link_pasted_in_the_first_entry_first(desk):
     """`Curation.filed_items`, what the ranking learns places from: an item named by an entry, one an
     entry written by hand links to, and, where two entries cite one item, the first's place."""

@@ -30,6 +30,7 @@ from newsletter.curate.inbox import (
     another_years_heading,
     heading_years,
     iter_inbox,
+    listed_name,
     place,
     quarter_items,
     ranked_inbox,
@@ -1504,16 +1505,21 @@ def own_issue_notes(curation: Curation, issue_id: str, placed: Sequence[Placed])
     return notes
 
 
-def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
+def configured_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Placed]) -> list[str]:
     """A note for the items just filed under their source's heading from feeds.yaml where that heading
     names a year an item does not (`inbox.another_years_heading`: "KOM tilstandsrapport 2021 publisert"
-    for the 2023 report): one per source and heading, naming the entries, the command that moves one,
-    and the line of feeds.yaml to change for later issues.
+    for the 2023 report), or names an organisation that newsletter.yaml lists by another name in the
+    section (`inbox.listed_name`: "GRETA" where "Europarådet og GRETA" is listed, a heading renamed in
+    one file and not the other): one per source and heading, naming the entries, the command that
+    moves one, and the line of feeds.yaml to change for later issues.
 
-    A past issue's heading like that is never suggested (the source's is, instead); the configured one is
-    the editor's own word and is kept, but filed under it this year's report reads as an old one's.
+    A past issue's heading like the first is never suggested (the source's is, instead); the
+    configured one is the editor's own word and is kept, but filed under it this year's report reads
+    as an old one's. The second is kept too (which file holds the new name is the editor's to say);
+    moved once, the next items of the organisation follow the move (`ranking.rank_items`).
     """
     found: dict[tuple[str, str], list[Placed]] = {}  # (source key, heading) -> the entries filed there
+    listed: dict[tuple[str, str], str] = {}  # (source key, heading) -> the name the section lists instead
     for each in placed:
         if not each.item or each.joined:
             continue
@@ -1524,8 +1530,11 @@ def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Plac
         source = next((s for k in (item.sources or (item.source,)) if (s := curation.feeds.by_key(k))), None)
         if source is None or heading_key(source.heading) != heading_key(each.heading):
             continue
-        if another_years_heading(each.heading, item):
+        name = listed_name(each.section, each.heading, curation.settings)
+        if another_years_heading(each.heading, item) or name != each.heading:
             found.setdefault((source.key, each.heading), []).append(each)
+            if name != each.heading:
+                listed[(source.key, each.heading)] = name
     notes = []
     for (key, heading), entries in found.items():
         source = curation.feeds.by_key(key)
@@ -1534,6 +1543,19 @@ def dated_heading_notes(curation: Curation, issue_id: str, placed: Sequence[Plac
         one = len(entries) == 1
         what = f"{refs[0]} «{entries[0].title}» is" if one else f"{', '.join(refs)} are"
         line = f" (the source at line {source.line})" if source.line else ""
+        if (listed_as := listed.get((key, heading))) is not None:
+            # By item id: each move shifts the positions after it, an id stays.
+            moves = " and ".join(
+                f"`newsletter issue move {issue_id} {e.item} --heading {shlex.quote(listed_as)}`" for e in entries
+            )
+            notes.append(
+                f"{what} filed under «{heading}», feeds.yaml's heading for {source.key}, where newsletter.yaml "
+                f"lists «{listed_as}» for the same organisation in {entries[0].section}. {moves} "
+                f"{'files it' if one else 'file them'} there, and later items like {'it' if one else 'them'} "
+                f"follow; for later issues, write one name in both: {source.key}'s `heading:` in feeds.yaml{line}, "
+                f"or the section's `headings` in newsletter.yaml"
+            )
+            continue
         notes.append(
             f"{what} filed under «{heading}», feeds.yaml's heading for {source.key}, which names "
             f"{' and '.join(dict.fromkeys(heading_years(heading)))}; {'the item names' if one else 'the items name'} "

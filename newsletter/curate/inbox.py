@@ -77,6 +77,22 @@ def inbox_query(
     )
 
 
+def listed_name(section: str, heading: str, settings: Settings) -> str:
+    """The heading that section `section` lists in newsletter.yaml (its `headings`) for the organisation
+    `heading` names by another of its names (`organisations`: name and aliases), or `heading` itself:
+    when it is listed as written, names no organisation, or the section lists none of its names.
+    "GRETA" in a section listing "Europarådet og GRETA" gives the latter."""
+    key = heading_key(heading)
+    config = next((c for c in settings.section_configs if c.key == section), None)
+    if config is None or any(heading_key(h) == key for h in config.headings):
+        return heading
+    for organisation in settings.archive.organisations:
+        names = {heading_key(n) for n in (organisation.name, *organisation.aliases)}
+        if key in names and (listed := [h for h in config.headings if heading_key(h) in names]):
+            return listed[0]
+    return heading
+
+
 def place(item: Item, feeds: FeedsConfig, settings: Settings) -> Item:
     """Fill in the item's suggested section and heading, and whether it is a candidate."""
     sources = [s for k in (item.sources or (item.source,)) if (s := feeds.by_key(k)) is not None]
@@ -242,7 +258,7 @@ def another_years_heading(heading: str, item: Item) -> bool:
     Such a heading was made for one issue ("Tilstandsrapport 2023", "Statsbudsjettet 2024"): filed
     under it, next year's report would read as last year's, so a past entry's is not suggested (the
     source's configured place is, instead), and a configured one is pointed out when an item is filed
-    under it (`edit.dated_heading_notes`). A heading without a year ("GRETA", "Høringer") names the
+    under it (`edit.configured_heading_notes`). A heading without a year ("GRETA", "Høringer") names the
     organisation or the kind of document, and holds for any quarter.
     """
     years = set(heading_years(heading))

@@ -22,7 +22,7 @@ from typing import Protocol
 from newsletter.curate.edit import (
     Curation,
     add_items,
-    dated_heading_notes,
+    configured_heading_notes,
     misspelt_notes,
     no_candidates,
     quarter_candidates,
@@ -143,7 +143,7 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
                 placed = add_items(curation, issue_id, [item.id], places={item.id: (item.section, item.heading)})[0]
                 result.added.append(item.id)
                 ui.say(f"added to {placed.section}:{placed.position} under '{placed.heading}'")
-                for note in dated_heading_notes(curation, issue_id, [placed]):
+                for note in configured_heading_notes(curation, issue_id, [placed]):
                     ui.say(f"note: {note}")
                 break
             if key == "c":
