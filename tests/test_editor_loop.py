@@ -1107,6 +1107,10 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
         adopted: ("international", "GRETA"),
         **({} if drafted else {forslag: ("norway", "Stortinget")}),
     }
+    # `why` says where the place comes from, as `show` and triage print it; only where it does.
+    why = {i["id"]: i["why"] for i in listed}
+    assert why[spain][-1] == "filed like «GRETA publishes its third evaluation report on Portugal» in this issue"
+    assert not any(w.startswith("filed like") for w in why[adopted])
     # Under a heading the editor keeps nowhere else, only the same story follows (Spain's report reads as
     # Portugal's); a heading naming a year the item does not is never suggested from the issue either.
     for heading, spains in (("GRETA-rapporter", ("highlights", "GRETA-rapporter")), ("GRETA 2019", None)):
@@ -1114,6 +1118,8 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
         listed = json.loads(invoke(root, "items", "--issue", "2025-q2", "--json").stdout)
         places = {i["id"]: (i["section"], i["heading"]) for i in listed}
         assert places[spain] == (spains or ("international", "GRETA")) and places[adopted] == ("international", "GRETA")
+        spains_why = next(i["why"] for i in listed if i["id"] == spain)
+        assert any(w.startswith("filed like") for w in spains_why) == (spains is not None)
     assert invoke(root, "issue", "move", "2025-q2", portugal, "--heading", "Europarådet og GRETA").exit_code == 0
     added = invoke(root, "issue", "add", "2025-q2", spain)
     assert added.exit_code == 0, added.output

@@ -313,7 +313,7 @@ def test_where_the_issue_files_an_organisations_pick_is_suggested_for_its_next_c
             # The pick's index among the model's documents: the undecided ones', then the labelled.
             filed_here={len(documents): ranking.FiledPlace("norway", heading, kept, configured)},
         )
-        return {r.item.id: r.filed_here for r in result.ranked}
+        return {r.item.id: r.filed_here[:2] if r.filed_here else None for r in result.ranked}
 
     places = suggested(kept=True)
     # Kept with the ranking, and served again as made (the place is part of what the key fixes).
@@ -1236,10 +1236,13 @@ def test_why_leaves_out_a_sources_page_furniture_and_compounds_cut_short():
 
 
 def test_why_quotes_a_past_title_in_guillemets_once():
-    assert ranking._quoted("«Decoding the EU's most threatening criminal networks»") == (
+    assert ranking.quoted("«Decoding the EU's most threatening criminal networks»") == (
         "«Decoding the EU's most threatening criminal networks»"
     )
-    assert ranking._quoted("Ny rapport om «Ny tid»") == "«Ny rapport om «Ny tid»»"
+    assert ranking.quoted("Ny rapport om «Ny tid»") == "«Ny rapport om «Ny tid»»"
+    # Cut to the limit, the last character an ellipsis; a title as long as the limit is whole.
+    assert ranking.quoted("Representantforslag om tiltak", 20) == "«Representantforslag…»"
+    assert ranking.quoted("Representantforslag", 19) == "«Representantforslag»"
 
 
 def _entry(text: str, heading: str = "Stortinget") -> PastEntry:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from newsletter import clock
 from newsletter.curate.decisions import Decided
-from newsletter.curate.ranking import PastEntry, Ranking, configured_place, rank_quarter
+from newsletter.curate.ranking import PastEntry, Ranking, configured_place, quoted, rank_quarter
 from newsletter.errors import UsageError
 from newsletter.models import FeedsConfig, Item, Settings, heading_key
 from newsletter.quarters import quarter_bounds
@@ -212,8 +212,10 @@ def ranked_inbox(
         item.probability, item.why, item.goes_with = ranked.probability, tuple(ranked.why), ranked.beside
         filed = ranked.filed_like
         here = ranked.filed_here
-        if here is not None and here[0] in settings.sections and not another_years_heading(here[1], item):
-            item.section, item.heading = here
+        if here is not None and here.section in settings.sections and not another_years_heading(here.heading, item):
+            item.section, item.heading = here.section, here.heading
+            # Where the place comes from, so the editor can judge it (a past entry's shows as "like …").
+            item.why = (*item.why, f"filed like {quoted(here.title, 100)} in this issue")
         elif (
             filed is not None
             and filed.section in settings.sections

@@ -197,6 +197,8 @@ class FiledPlace(NamedTuple):
     heading: str
     kept: bool  # whether the editor keeps the heading from issue to issue (`kept_headings`)
     configured: tuple[str, str] | None = None  # its source's (section key, heading) in feeds.yaml
+    item: str = ""  # its id
+    title: str = ""  # its title, for `why`
 
 
 @dataclass
@@ -209,9 +211,9 @@ class Ranked:
     like: PastEntry | None = None  # the past entry it most resembles, when close
     filed_like: PastEntry | None = None  # the closest past entry from the same site: where to file it
     beside: str | None = None  # the id of the item it is listed right after, as its twin (one story)
-    # (section key, heading) of the closest item of the same site filed in the issue being written
-    # (`Model.filed_with`): where to file it, ahead of `filed_like`.
-    filed_here: tuple[str, str] | None = None
+    # The closest item of the same site filed in the issue being written (`Model.filed_with`), and
+    # where: its place is this item's, ahead of `filed_like`.
+    filed_here: FiledPlace | None = None
 
 
 @dataclass
@@ -242,8 +244,11 @@ def keyword_reasons(terms: Sequence[str], limit: int, against: bool = True) -> l
     return raised + ([f"counts against: {', '.join(lowered)}"] if against and lowered else [])
 
 
-def _quoted(title: str) -> str:
-    """A title in «», once: a title the editor wrote in «» already («Decoding …») is not quoted again."""
+def quoted(title: str, limit: int | None = None) -> str:
+    """A title in «», once: a title the editor wrote in «» already («Decoding …») is not quoted again.
+    With `limit`, a longer title is cut to that many characters, the last an ellipsis."""
+    if limit is not None and len(title) > limit:
+        title = title[: limit - 1].rstrip() + "…"
     return title if title.startswith("«") and title.endswith("»") else f"«{title}»"
 
 
@@ -502,18 +507,18 @@ def rank_items(
         if (pick := model.close_pick(i)) is not None:
             # A document's text opens with its title (or, for a record's line without one, its summary).
             title = model.documents[pick].text.split("\n", 1)[0]
-            why.append(f"close to a pick: {_quoted(title if len(title) <= 100 else title[:99].rstrip() + '…')}")
+            why.append(f"close to a pick: {quoted(title, 100)}")
         if not why and model.source_weighs(i):
             why = [f"picks from its source ({candidates[i].source})"]
         if not why:
             why = ["none of its words weighs toward a pick"]
         if like is not None:
-            why.append(f"like {_quoted(like.title or like.heading)} ({like.issue})")
+            why.append(f"like {quoted(like.title or like.heading)} ({like.issue})")
         beside = candidates[partner].id if partner is not None else None
         if partner is not None:
             why.append(f"goes with {candidates[partner].id} «{candidates[partner].title}»")
         nearest = filed_with.get(i)
-        place = filed_here[nearest][:2] if nearest is not None else None
+        place = filed_here[nearest] if nearest is not None else None
         ranked.append(
             Ranked(candidates[i], float(probabilities[i]), why, like, model.filed_like(i, places), beside, place)
         )
@@ -667,7 +672,7 @@ class RankingResults:
             item = candidates[count(index, len(candidates))]
             if here is not None and (type(here) is not int or here not in filed_here):
                 raise ValueError(here)
-            place = filed_here[here][:2] if here is not None else None
+            place = filed_here[here] if here is not None else None
             ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner, place))
         if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
             raise ValueError("not every candidate once")
@@ -685,7 +690,7 @@ class RankingResults:
         """Keep `ranking` under `key` (the newest first), dropping the oldest beyond `RESULTS_KEPT`."""
         position = {id(c): n for n, c in enumerate(candidates)}
         # A place from the issue is kept as an index into `filed_here`: one the file names, never a heading.
-        places_here = {place[:2]: n for n, place in sorted((filed_here or {}).items(), reverse=True)}
+        places_here = {place: n for n, place in (filed_here or {}).items()}
         by_id = {c.id: n for n, c in enumerate(candidates)}
         entries = {id(e): n for n, e in enumerate(history)}
         kept = {
@@ -1134,7 +1139,9 @@ def rank_quarter(
     # The issue's items among the model's documents (the undecided, drafts last, then the labelled).
     in_model = [*undecided, *(item for item, _, _ in labelled[:decided_here])]
     filed = {
-        n: FiledPlace(*filed_here[item.id], kept(*filed_here[item.id], True), configured_place(item, feeds))
+        n: FiledPlace(
+            *filed_here[item.id], kept(*filed_here[item.id], True), configured_place(item, feeds), item.id, item.title
+        )
         for n, item in enumerate(in_model)
         if item.id in filed_here
     }
