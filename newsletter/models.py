@@ -142,6 +142,11 @@ class Organisation:
         """Every heading that maps to it, folded as `heading_key` folds them."""
         return tuple(heading_key(h) for h in (self.name, *self.aliases, *self.headings))
 
+    def names(self) -> frozenset[str]:
+        """Its name and aliases, folded as `heading_key` folds them: the headings that name it. Not its
+        `headings`, which are about it without naming it ("Representantforslag"), headings of their own."""
+        return frozenset(heading_key(h) for h in (self.name, *self.aliases))
+
 
 def heading_key(heading: str) -> str:
     """A heading folded for comparison: lower case, runs of spaces as one ("RVTS  Øst" → "rvts øst"), and
@@ -203,8 +208,7 @@ class HeadingOrder:
             listed.setdefault(heading_key(heading), index)
         ranks = dict(listed)
         for organisation in self.organisations:
-            # Only its names: its `headings` are about it without naming it, headings of their own.
-            names = {heading_key(name) for name in (organisation.name, *organisation.aliases)}
+            names = organisation.names()
             places = [listed[name] for name in names if name in listed]
             if places:
                 for name in names - listed.keys():

@@ -1043,6 +1043,17 @@ def test_show_gives_a_filed_items_place_as_filed_not_the_sources(desk):
     ]
 
 
+def workspace_with(tmp_path: Path, source: Source, organisation: str, alias: str) -> Path:
+    """A workspace of FEEDS and `source` (every item relevant), whose newsletter.yaml names one
+    organisation, `organisation`, also called `alias`."""
+    feeds = FEEDS + (
+        f"  - key: {source.key}\n    name: {source.name}\n    kind: {source.kind}\n    url: {source.url}\n"
+        f"    section: {source.section}\n    heading: {source.heading}\n    relevance: all\n"
+    )
+    organisations = f"organisations:\n  - name: {organisation}\n    aliases: [{alias}]\n"
+    return write_workspace(tmp_path / "ws", feeds, KOM_SECTIONS + organisations)
+
+
 @pytest.mark.parametrize("drafted", [False, True], ids=["added", "drafted"])
 def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_first_this_quarter(tmp_path, drafted):
     """The editor moves the first GRETA report out of the source's place (international, "GRETA") to the
@@ -1058,13 +1069,7 @@ def test_an_organisations_next_item_is_suggested_where_the_editor_moved_its_firs
         section="international",
         heading="GRETA",
     )
-    feeds = FEEDS + (
-        "  - key: greta\n    name: GRETA\n    kind: rss\n    url: https://www.coe.int/greta.rss\n"
-        "    section: international\n    heading: GRETA\n    relevance: all\n"
-    )
-    root = write_workspace(
-        tmp_path / "ws", feeds, KOM_SECTIONS + "organisations:\n  - name: Europarådet og GRETA\n    aliases: [GRETA]\n"
-    )
+    root = workspace_with(tmp_path, greta, "Europarådet og GRETA", "GRETA")
 
     def report(country: str, day: int) -> RawItem:
         return RawItem(
@@ -1142,13 +1147,7 @@ def test_an_item_filed_under_feeds_yamls_other_name_for_a_listed_organisation_sa
         section="international",
         heading="OSCE",
     )
-    feeds = FEEDS + (
-        "  - key: osce\n    name: OSCE\n    kind: rss\n    url: https://www.osce.org/rss\n"
-        "    section: international\n    heading: OSCE\n    relevance: all\n"
-    )
-    root = write_workspace(
-        tmp_path / "ws", feeds, KOM_SECTIONS + "organisations:\n  - name: OSSE\n    aliases: [OSCE]\n"
-    )
+    root = workspace_with(tmp_path, osce, "OSSE", "OSCE")
     raws = [
         RawItem(
             url=f"https://www.osce.org/cthb/{n}",

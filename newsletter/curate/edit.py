@@ -47,7 +47,7 @@ from newsletter.curate.issuefile import (
     lock_for,
 )
 from newsletter.curate.listing import counted
-from newsletter.curate.ranking import Ranking, article_text, link_targets, linked_items
+from newsletter.curate.ranking import Ranking, article_text, configured_source, link_targets, linked_items
 from newsletter.errors import NewsletterError, NotFound, UsageError
 from newsletter.fsutil import atomic_write
 from newsletter.models import Entry, FeedsConfig, HeadingOrder, Issue, Item, Settings, heading_key, heading_runs
@@ -661,7 +661,7 @@ def same_organisation_heading(headings: Iterable[str], heading: str, settings: S
     same_words = [existing for existing in headings if heading_key(existing) == wanted]
     if same_words:  # the heading itself before another name for it
         return same_words[0]
-    names = [{heading_key(n) for n in (o.name, *o.aliases)} for o in settings.archive.organisations]
+    names = [o.names() for o in settings.archive.organisations]
     for existing in headings:
         if any({heading_key(existing), wanted} <= same for same in names):
             return existing
@@ -1527,7 +1527,7 @@ def configured_heading_notes(curation: Curation, issue_id: str, placed: Sequence
             item = curation.store.get_item(each.item)
         except NotFound:
             continue
-        source = next((s for k in (item.sources or (item.source,)) if (s := curation.feeds.by_key(k))), None)
+        source = configured_source(item, curation.feeds)
         if source is None or heading_key(source.heading) != heading_key(each.heading):
             continue
         name = listed_name(each.section, each.heading, curation.settings)
@@ -2296,8 +2296,7 @@ def _one_organisation_headings(curation: Curation, issue: Issue, issue_id: str, 
     ("Representantforslag" for Stortinget) are kinds of its documents, not its names, and stand beside it.
     """
     organisations = [
-        (organisation.name, {heading_key(n) for n in (organisation.name, *organisation.aliases)})
-        for organisation in curation.settings.archive.organisations
+        (organisation.name, organisation.names()) for organisation in curation.settings.archive.organisations
     ]
     out: dict[str, list[Problem]] = {}
     for key, entries in issue.sections.items():
@@ -2327,7 +2326,6 @@ def _one_organisation_headings(curation: Curation, issue: Issue, issue_id: str, 
             where, entry = under[other][0]
             count = len(under[other])
             ids = [e.items[0] for _ref, e in under[other] if len(e.items) == 1]
-
             move = f"`newsletter issue move {issue_id} {{}} --heading {shlex.quote(heading)}`"
             if len(ids) == count:
                 fix = " and ".join(move.format(item) for item in ids)

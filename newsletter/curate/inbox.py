@@ -87,7 +87,7 @@ def listed_name(section: str, heading: str, settings: Settings) -> str:
     if config is None or any(heading_key(h) == key for h in config.headings):
         return heading
     for organisation in settings.archive.organisations:
-        names = {heading_key(n) for n in (organisation.name, *organisation.aliases)}
+        names = organisation.names()
         if key in names and (listed := [h for h in config.headings if heading_key(h) in names]):
             return listed[0]
     return heading

@@ -106,7 +106,7 @@ from newsletter.curate.issuefile import IssueDocument, IssueFileError, list_issu
 from newsletter.curate.listing import folded
 from newsletter.errors import NotFound
 from newsletter.fsutil import atomic_write
-from newsletter.models import Entry, FeedsConfig, Item, Settings, heading_key
+from newsletter.models import Entry, FeedsConfig, Item, Settings, Source, heading_key
 from newsletter.quarters import quarter_bounds
 from newsletter.render.markdown import links_of
 from newsletter.store import Store
@@ -971,7 +971,7 @@ def kept_headings(history: Sequence[PastEntry], settings: Settings) -> Callable[
     for organisation in settings.archive.organisations:
         # Its name and aliases, not the `headings` it claims for the archive: those are often one
         # issue's headings about it ("Ny strategi mot menneskehandel" on the ministry's page).
-        named.update(heading_key(name) for name in (organisation.name, *organisation.aliases))
+        named.update(organisation.names())
     configured = {
         (section.key, heading_key(heading)) for section in settings.section_configs for heading in section.headings
     }
@@ -1164,12 +1164,15 @@ def rank_quarter(
     return ranking
 
 
+def configured_source(item: Item, feeds: FeedsConfig) -> Source | None:
+    """The first of the item's sources that feeds.yaml still has, or None: the one whose place it takes."""
+    return next((s for key in item.sources or (item.source,) if (s := feeds.by_key(key)) is not None), None)
+
+
 def configured_place(item: Item, feeds: FeedsConfig) -> tuple[str, str] | None:
-    """The (section key, heading) feeds.yaml gives the item's first source that it still has, or None."""
-    for key in item.sources or (item.source,):
-        if (source := feeds.by_key(key)) is not None:
-            return source.section, source.heading
-    return None
+    """The (section key, heading) feeds.yaml gives the item (`configured_source`), or None."""
+    source = configured_source(item, feeds)
+    return (source.section, source.heading) if source is not None else None
 
 
 def own_name(settings: Settings) -> str:
