@@ -521,7 +521,7 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     the source and the title.
     """
     from newsletter.curate.inbox import inbox_query, iter_inbox
-    from newsletter.curate.listing import grep_items, item_lines
+    from newsletter.curate.listing import LIFT_NOTE, grep_items, item_lines, listed_above_likelier
 
     query = inbox_query(
         issue_id,
@@ -577,6 +577,8 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     for line in item_lines(listed, learned):
         _echo_visible(line)
     if ranking is not None:
+        if learned and listed_above_likelier(listed):
+            click.echo(f"-- {LIFT_NOTE}", err=True)
         click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all), err=True)
 
 

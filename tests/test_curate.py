@@ -284,7 +284,14 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
         "(learned from 1 pick and 1 non-pick; no entries of earlier issues in issues/ to learn from)"
     ]
     whole = invoke(ws, "items", "--issue", "2022-q2")
-    assert whole.stderr.startswith(f"-- {len(ranked)} undecided items, best first, about ")
+    assert whole.stderr.splitlines()[-1].startswith(f"-- {len(ranked)} undecided items, best first, about ")
+    # Sources none of whose items is decided yet are listed higher (`ranking.EXPLORE_LIFT`): the lines
+    # listed above a likelier item are marked, and the line above the estimate says what the mark means.
+    from newsletter.curate.listing import LIFT_MARK, LIFT_NOTE
+
+    marked = [line for line in whole.stdout.splitlines() if LIFT_MARK in line]
+    assert marked and whole.stderr.splitlines()[0] == f"-- {LIFT_NOTE}"
+    assert not any(LIFT_MARK in line for line in learned.stdout.splitlines()) and len(learned.stderr.splitlines()) == 1
 
 
 def test_after_a_draft_the_estimate_below_counts_its_entries_as_likely_picks_not_certain_ones(ws):
@@ -468,8 +475,11 @@ def test_items_issue_shows_only_undecided(ws):
     # item of the quarter is listed (also those below the keyword threshold), each with its probability.
     assert set(ids) >= {i["id"] for i in all_items[2:]}
     assert all(0.0 <= i["probability"] <= 1.0 for i in listed)
-    in_order = [i["probability"] for i in listed if not i["goes_with"]]
-    assert in_order == sorted(in_order, reverse=True)  # but a twin, listed right after its partner
+    # Best first within each source (a source none of whose items is decided this quarter is listed
+    # higher as a whole: `ranking.EXPLORE_LIFT`), but a twin, listed right after its partner.
+    for source in {i["source"] for i in listed}:
+        in_order = [i["probability"] for i in listed if not i["goes_with"] and i["source"] == source]
+        assert in_order == sorted(in_order, reverse=True), source
     for before, item in zip(listed, listed[1:]):
         assert item["goes_with"] in (None, before["id"])
         assert bool(item["goes_with"]) == any(w.startswith(f"goes with {item['goes_with']} ") for w in item["why"])

@@ -173,6 +173,78 @@ def test_a_skip_pushes_similar_items_down():
     assert ranked_ids(twice).index("adj0002") > ranked_ids(twice).index("adj0003"), ranked_ids(twice)
 
 
+def test_a_source_with_no_decision_this_quarter_is_listed_higher_and_its_probability_kept(monkeypatch):
+    items, _, history = load()
+    by_id = {i.id: i for i in items}
+    # The editor has judged a Council of Europe item and a Storting item, none of the government's.
+    decided = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(by_id["adj0001"]), 0, 1.0)]
+    undecided = [i for i in items if i.id not in ("core0001", "adj0001")]
+    documents = [item_document(i) for i in undecided]
+
+    def ranked(lift):
+        monkeypatch.setattr(ranking, "EXPLORE_LIFT", lift)
+        return rank_items(undecided, documents, history, decided, expected_picks=4, decided_here=2)
+
+    plain, lifted = ranked(0.0), ranked(2.0)
+    probability = {r.item.id: r.probability for r in plain.ranked}
+    # The lift orders, it does not change what the ranking expects of an item (nor the estimate below).
+    assert {r.item.id: r.probability for r in lifted.ranked} == pytest.approx(probability)
+    assert [r.probability for r in plain.ranked if r.beside is None] == sorted(
+        (r.probability for r in plain.ranked if r.beside is None), reverse=True
+    )
+    order = ranked_ids(lifted)
+    # The government's best item goes above the Storting's likelier one, whose source has a decision.
+    assert probability["adj0003"] < probability["adj0002"] and order.index("adj0003") < order.index("adj0002")
+    # Within a source the order stays the probability's (every item of a source is lifted alike).
+    for source in ("regjeringen", "stortinget"):
+        mine = [r for r in lifted.ranked if r.item.source == source and r.beside is None]
+        assert [r.probability for r in mine] == sorted((r.probability for r in mine), reverse=True)
+    why = {r.item.id: r.why for r in lifted.ranked}
+    said = "no item of regjeringen decided this quarter yet: listed higher, to learn from"
+    assert said in why["adj0003"] and said in why["aaof001"]
+    assert not any("decided this quarter yet" in w for w in why["adj0002"] + why["aaof004"])
+    assert not any("decided this quarter yet" in w for r in plain.ranked for w in r.why)  # no lift, not said
+    # Before the quarter's first decision no source is lifted: every one would gain alike.
+    first = rank_items(undecided, documents, history, expected_picks=4)
+    assert not any("decided this quarter yet" in w for r in first.ranked for w in r.why)
+
+
+def test_the_lift_shrinks_as_a_sources_items_are_decided():
+    documents = [Document("a", source="a"), Document("b", source="b"), Document("c", source="c")]
+    lifts = ranking.exploration_lifts(documents, {"a": 3, "b": 1}, decided_here=4)
+    assert lifts == pytest.approx([ranking.EXPLORE_LIFT / 2, ranking.EXPLORE_LIFT / 2**0.5, ranking.EXPLORE_LIFT])
+    assert ranking.exploration_lifts(documents, {}, decided_here=0) == [0.0, 0.0, 0.0]
+
+
+def test_the_list_marks_an_item_listed_above_a_likelier_one_but_not_a_twin():
+    from newsletter.curate.listing import LIFT_MARK, TWIN_MARK, item_lines, listed_above_likelier
+
+    def item(id_, probability, goes_with=None):
+        return Item(
+            id=id_,
+            source="s",
+            url=f"https://example.org/{id_}",
+            title=f"Title {id_}",
+            probability=probability,
+            goes_with=goes_with,
+        )
+
+    listed = [
+        item("x1", 0.20),
+        item("x2", 0.409),
+        item("x3", 0.35, goes_with="x2"),  # a twin, right after its partner: marked as such, not lifted
+        item("x4", 0.401),  # shows 40%, as x2 does: x2 is not listed above a likelier item as shown
+        item("x5", 0.50),
+        item("x6", 0.10),
+    ]
+    assert listed_above_likelier(listed) == {"x1", "x2", "x4"}
+    lines = dict(zip([i.id for i in listed], item_lines(listed, learned=True), strict=True))
+    assert lines["x1"].endswith(LIFT_MARK + "Title x1") and lines["x3"].endswith(TWIN_MARK + "Title x3")
+    assert not any(LIFT_MARK in lines[i] for i in ("x3", "x5", "x6"))
+    # In the keyword order (nothing learned) the column is the score, and nothing is marked.
+    assert not any(LIFT_MARK in line for line in item_lines(listed, learned=False))
+
+
 def test_the_prior_keeps_its_say_while_this_quarters_decisions_are_few():
     items, _, history = load()
     by_id = {i.id: i for i in items}
