@@ -514,7 +514,9 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     what this editor is likely to pick: a model learned from the past issues
     and every pick and skip, re-trained on each call. Each line shows the
     probability of a pick, and the list ends with an estimate of the likely
-    picks still below the last line shown.
+    picks still below the last line shown. Once the quarter has a decision,
+    the items of a source with few decisions this quarter are listed higher
+    than their probability (marked ↑), so its best item is read early.
 
     Each line shows the id, the score or probability, the date (a month or a
     year when the source gave no day), the kind, a consultation's deadline,
