@@ -515,15 +515,16 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     and every pick and skip, re-trained on each call. Each line shows the
     probability of a pick, and the list ends with an estimate of the likely
     picks still below the last line shown. Once the quarter has a decision,
-    the items of a source with few decisions this quarter are listed higher
-    than their probability (marked ↑), so its best item is read early.
+    the items of sources with few items judged this quarter are moved up,
+    above likelier items, so each source's best is read early (`show ITEM`
+    says when an item was).
 
     Each line shows the id, the score or probability, the date (a month or a
     year when the source gave no day), the kind, a consultation's deadline,
     the source and the title.
     """
     from newsletter.curate.inbox import inbox_query, iter_inbox
-    from newsletter.curate.listing import LIFT_NOTE, grep_items, item_lines, listed_above_likelier
+    from newsletter.curate.listing import grep_items, item_lines
 
     query = inbox_query(
         issue_id,
@@ -579,8 +580,10 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     for line in item_lines(listed, learned):
         _echo_visible(line)
     if ranking is not None:
-        if learned and listed_above_likelier(listed):
-            click.echo(f"-- {LIFT_NOTE}", err=True)
+        if ranking.moved_up():
+            from newsletter.curate.ranking import MOVED_UP_NOTE
+
+            click.echo(f"-- {MOVED_UP_NOTE}", err=True)
         click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all), err=True)
 
 

@@ -279,19 +279,21 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     expected = math.floor(sum(i["probability"] for i in ranked[1:]) + 0.5)
     likely = f"about {expected} likely pick{'' if expected == 1 else 's'}"
     learned = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
-    assert learned.stderr.splitlines() == [
+    assert learned.stderr.splitlines()[-1:] == [
         f"-- {likely} in the {len(ranked) - 1} items below "
         "(learned from 1 pick and 1 non-pick; no entries of earlier issues in issues/ to learn from)"
     ]
     whole = invoke(ws, "items", "--issue", "2022-q2")
     assert whole.stderr.splitlines()[-1].startswith(f"-- {len(ranked)} undecided items, best first, about ")
-    # Sources none of whose items is decided yet are listed higher (`ranking.EXPLORE_LIFT`): the lines
-    # listed above a likelier item are marked, and the line above the estimate says what the mark means.
-    from newsletter.curate.listing import LIFT_MARK, LIFT_NOTE
+    # Sources with few items judged are moved up (`ranking.EXPLORE_LIFT`): the list is not in the order of
+    # its probabilities, and the line above the estimate says why, as does `show` for a moved item.
+    from newsletter.curate.ranking import MOVED_UP_NOTE
 
-    marked = [line for line in whole.stdout.splitlines() if LIFT_MARK in line]
-    assert marked and whole.stderr.splitlines()[0] == f"-- {LIFT_NOTE}"
-    assert not any(LIFT_MARK in line for line in learned.stdout.splitlines()) and len(learned.stderr.splitlines()) == 1
+    shown = [float(line.split()[1].rstrip("%")) for line in whole.stdout.splitlines()]
+    assert shown != sorted(shown, reverse=True)
+    assert whole.stderr.splitlines()[0] == f"-- {MOVED_UP_NOTE}" and len(whole.stderr.splitlines()) == 2
+    moved = next(i for i in ranked if any("moved up, to learn how you judge its items" in w for w in i["why"]))
+    assert "moved up, to learn how you judge its items" in invoke(ws, "show", moved["id"]).stdout
 
 
 def test_after_a_draft_the_estimate_below_counts_its_entries_as_likely_picks_not_certain_ones(ws):
@@ -343,7 +345,7 @@ def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, m
     assert listed and all(i["probability"] < 0.99 for i in listed), listed
     before = issue_text(ws)
     result = invoke(ws, "issue", "draft", "2022-q2", "--likely", "99")
-    best = listed[0]
+    best = max(listed, key=lambda i: i["probability"])  # not the first listed: sources judged little move up
     assert result.exit_code == 0 and issue_text(ws) == before
     assert result.stdout.startswith(
         f"nothing added to 2022-q2: no candidate is 99% likely to be picked yet (the most likely, {best['id']} «"

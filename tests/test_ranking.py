@@ -199,14 +199,23 @@ def test_a_source_with_no_decision_this_quarter_is_listed_higher_and_its_probabi
     for source in ("regjeringen", "stortinget"):
         mine = [r for r in lifted.ranked if r.item.source == source and r.beside is None]
         assert [r.probability for r in mine] == sorted((r.probability for r in mine), reverse=True)
+    assert lifted.moved_up() and not plain.moved_up()
     why = {r.item.id: r.why for r in lifted.ranked}
-    said = "no item of regjeringen decided this quarter yet: listed higher, to learn from"
+    said = "nothing from regjeringen judged this quarter yet: moved up, to learn how you judge its items"
     assert said in why["adj0003"] and said in why["aaof001"]
-    assert not any("decided this quarter yet" in w for w in why["adj0002"] + why["aaof004"])
-    assert not any("decided this quarter yet" in w for r in plain.ranked for w in r.why)  # no lift, not said
+    # One Storting item judged: lifted less, but still at least half as much, and said so.
+    assert "only 1 from stortinget judged this quarter: moved up, to learn how you judge its items" in why["adj0002"]
+    twin = next(r for r in lifted.ranked if r.beside is not None)  # placed by its partner, not by the lift
+    assert not any("moved up" in w for w in twin.why), twin.why
+    assert not any("moved up" in w for r in plain.ranked for w in r.why)  # no lift, not said
+    # Only this quarter's decisions count: another quarter's judged government item changes nothing.
+    older = replace(by_id["aaof001"], id="old0001", title="Bredbåndsstøtte for forrige år")
+    more = [*decided, (item_document(older), 0, 1.0)]
+    with_older = rank_items(undecided, documents, history, more, expected_picks=4, decided_here=2)
+    assert said in {r.item.id: r.why for r in with_older.ranked}["adj0003"]
     # Before the quarter's first decision no source is lifted: every one would gain alike.
     first = rank_items(undecided, documents, history, expected_picks=4)
-    assert not any("decided this quarter yet" in w for r in first.ranked for w in r.why)
+    assert not first.moved_up() and not any("moved up" in w for r in first.ranked for w in r.why)
 
 
 def test_the_lift_shrinks_as_a_sources_items_are_decided():
@@ -214,35 +223,6 @@ def test_the_lift_shrinks_as_a_sources_items_are_decided():
     lifts = ranking.exploration_lifts(documents, {"a": 3, "b": 1}, decided_here=4)
     assert lifts == pytest.approx([ranking.EXPLORE_LIFT / 2, ranking.EXPLORE_LIFT / 2**0.5, ranking.EXPLORE_LIFT])
     assert ranking.exploration_lifts(documents, {}, decided_here=0) == [0.0, 0.0, 0.0]
-
-
-def test_the_list_marks_an_item_listed_above_a_likelier_one_but_not_a_twin():
-    from newsletter.curate.listing import LIFT_MARK, TWIN_MARK, item_lines, listed_above_likelier
-
-    def item(id_, probability, goes_with=None):
-        return Item(
-            id=id_,
-            source="s",
-            url=f"https://example.org/{id_}",
-            title=f"Title {id_}",
-            probability=probability,
-            goes_with=goes_with,
-        )
-
-    listed = [
-        item("x1", 0.20),
-        item("x2", 0.409),
-        item("x3", 0.35, goes_with="x2"),  # a twin, right after its partner: marked as such, not lifted
-        item("x4", 0.401),  # shows 40%, as x2 does: x2 is not listed above a likelier item as shown
-        item("x5", 0.50),
-        item("x6", 0.10),
-    ]
-    assert listed_above_likelier(listed) == {"x1", "x2", "x4"}
-    lines = dict(zip([i.id for i in listed], item_lines(listed, learned=True), strict=True))
-    assert lines["x1"].endswith(LIFT_MARK + "Title x1") and lines["x3"].endswith(TWIN_MARK + "Title x3")
-    assert not any(LIFT_MARK in lines[i] for i in ("x3", "x5", "x6"))
-    # In the keyword order (nothing learned) the column is the score, and nothing is marked.
-    assert not any(LIFT_MARK in line for line in item_lines(listed, learned=False))
 
 
 def test_the_prior_keeps_its_say_while_this_quarters_decisions_are_few():
@@ -309,7 +289,7 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     undecided = [i for i in items if i not in picked]
     result = rank_items(undecided, [item_document(i) for i in undecided], history, decided, decided_here=2)
     top = next(r for r in result.ranked if r.item.id == "adj0002")
-    words = [w for w in top.why if not w.startswith(("like ", "its site cited in "))]
+    words = [w for w in top.why if not w.startswith(("like ", "its site cited in ")) and "moved up" not in w]
     assert words, top.why
     # The item's words: the classifier's, and those past entries use (the prior stands beside it).
     words = [part for w in words for part in re.sub(r"^words past entries use \((.*)\)$", r"\1", w).split(", ")]
@@ -326,7 +306,9 @@ def test_why_names_words_of_the_item_and_the_past_entry_it_resembles():
     assert all(r.why for r in result.ranked)
     bottom = result.ranked[-1]
     assert bottom.why[0] == "none of its words weighs toward a pick" or all(
-        w in (bottom.item.title + " " + bottom.item.summary).lower() for w in bottom.why if not w.startswith("like ")
+        w in (bottom.item.title + " " + bottom.item.summary).lower()
+        for w in bottom.why
+        if not w.startswith("like ") and "moved up" not in w
     )
 
 

@@ -1352,7 +1352,8 @@ def draft(
         else:
             none = no_candidates(curation, issue_id)
         expected = sum(i.probability or 0.0 for i in ranked) if ranking.learned else 0.0  # as `items` sums them
-        best = eligible[0] if eligible and ranking.learned else None
+        # The likeliest by probability, not the first listed: sources judged little are moved up.
+        best = max(eligible, key=lambda i: i.probability or 0.0) if eligible and ranking.learned else None
         return Draft([], best, left_out, none, expected, len(ranked), len(unconfirmed))
     # Grouped by section and heading, best first within each, so the draft reads in order.
     places = {item.id: (item.section, item.heading) for item in candidates}

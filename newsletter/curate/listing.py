@@ -60,45 +60,18 @@ SOURCE_COLUMN = 18  # characters of a source key shown in `items`: the title mus
 def percent(probability: float) -> str:
     """A probability (0–1) as whole percent, rounded down ("3%" for 0.0355): one form for the list,
     `show`, triage and `draft`, and never above the truth, so no item under the draft's 50% reads 50%."""
-    return f"{whole_percent(probability)}%"
-
-
-def whole_percent(probability: float) -> int:
-    """A probability (0–1) in whole percent, rounded down, as `percent` shows it."""
     # The nudge only undoes binary fractions (0.29 * 100 is 28.999…); 0.4999995 still reads 49%.
-    return math.floor(probability * 100 + 1e-9)
+    return f"{math.floor(probability * 100 + 1e-9)}%"
 
 
 TWIN_MARK = "↳ "  # before the title of an item listed right after its twin (`Item.goes_with`)
-# Before the title of an item listed above a likelier one (`ranking.EXPLORE_LIFT`), and what it means.
-LIFT_MARK = "↑ "
-LIFT_NOTE = (
-    f"{LIFT_MARK}listed above likelier items: few items of its source are decided this quarter, "
-    "and reading it teaches the ranking how you judge that source"
-)
-
-
-def listed_above_likelier(items: list[Item]) -> set[str]:
-    """The ids of the items listed above an item of a higher probability, as shown (`percent`), other
-    than one listed right after its twin (marked `TWIN_MARK`): lifted by `ranking.EXPLORE_LIFT`."""
-    lifted = set()
-    best_below = -1.0
-    above = [None, *(item.id for item in items[:-1])]
-    for item, before in zip(reversed(items), reversed(above), strict=True):
-        shown = whole_percent(item.probability or 0.0)
-        twin = bool(item.goes_with) and item.goes_with == before
-        if shown < best_below and not twin:
-            lifted.add(item.id)
-        best_below = max(best_below, shown)
-    return lifted
 
 
 def item_lines(items: list[Item], learned: bool) -> list[str]:
     """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
 
     An item listed right after the one it is one story with (`Item.goes_with`), out of the order
-    of probability, has its title marked `TWIN_MARK` (only when that one is the line above); one
-    listed above a likelier item (`listed_above_likelier`), `LIFT_MARK`.
+    of probability, has its title marked `TWIN_MARK` (only when that one is the line above).
 
     Columns are as wide as what they hold in this list (a deadline column only when an item has
     a deadline; a source key cut to `SOURCE_COLUMN` characters), so on an 80-column terminal the
@@ -106,7 +79,6 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
     """
     rows = []
     above = None
-    lifted = listed_above_likelier(items) if learned else set()
     for item in items:
         weight = percent(item.probability or 0.0).rjust(4) if learned else f"{item.score:5.1f}"
         date = date_label(item.published, item.date_precision)
@@ -117,9 +89,8 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
         # or the list reads as mis-sorted; only where that item is the line above (a filter such as
         # --source may have left it out).
         twin = TWIN_MARK if item.goes_with and item.goes_with == above else ""
-        lift = LIFT_MARK if item.id in lifted else ""
         above = item.id
-        rows.append((item.id, weight, date, item.kind, deadline, source, twin + lift + item.title + marks))
+        rows.append((item.id, weight, date, item.kind, deadline, source, twin + item.title + marks))
     widths = [max((len(row[n]) for row in rows), default=0) for n in range(6)]
     return [
         "  ".join([*(cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True) if width), row[6]])

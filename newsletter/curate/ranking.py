@@ -50,7 +50,10 @@ quarter).
    sources and kinds the editor picks from changes between years, so another
    quarter's items weigh on them at half strength, and this quarter's decisions
    on columns of their own (`model.SOURCE_SHARED`).
-3. With no earlier issue and no decision, the order is the keyword score's
+3. The list follows the learned log-odds, with each source's items moved up
+   while few of them are judged this quarter (`EXPLORE_LIFT`): the shown
+   probabilities, the estimate and the draft's bar stay the model's own.
+4. With no earlier issue and no decision, the order is the keyword score's
    (then newest first), exactly as before learning existed; likewise with a
    pick or two and no non-pick (`PICKS_ALONE`).
 
@@ -159,6 +162,11 @@ ESTIMATE_PRIOR_SLOPE = 1.0
 # as this quarter's: the lift counts only this quarter's decisions, since a record of another year
 # tells less of this one's habits.
 EXPLORE_LIFT = 2.0
+# Said under a list whose order the lift changed (`Ranking.moved_up`); `why` names the source of an item
+# lifted at least half as much as an unjudged source's (fewer than four of its items judged).
+MOVED_UP_NOTE = (
+    "sources with few items judged this quarter are moved up, so the ranking learns them; `show ITEM` says which"
+)
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
 OTHER_SKIPS_LIMIT = 2000
@@ -234,7 +242,7 @@ class Ranked:
 
 @dataclass
 class Ranking:
-    """The quarter's undecided items best first, and what the model knew."""
+    """The quarter's undecided items in the order to read them (`rank_items`), and what the model knew."""
 
     ranked: list[Ranked]
     learned: bool  # False: the keyword order (nothing to learn from)
@@ -244,6 +252,13 @@ class Ranking:
     seconds: float = 0.0  # to train and rank
     expected_picks: float = 0.0  # still to come in this quarter
     unconfirmed: int = 0  # items of the issue's entries drafts added, untouched: not learned from (`rank_quarter`)
+
+    def moved_up(self) -> bool:
+        """Whether an item is listed above a likelier one other than as a twin (`Ranked.beside`): sources
+        judged little this quarter moved up (`EXPLORE_LIFT`), which the list must say, or it reads as
+        mis-sorted."""
+        in_order = [r.probability for r in self.ranked if r.beside is None]
+        return any(upper < lower for upper, lower in zip(in_order, in_order[1:]))
 
     def unread_estimate(self, start: int) -> float:
         """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
@@ -437,7 +452,8 @@ def rank_items(
     unlisted: int = 0,
     filed_here: Mapping[int, FiledPlace] | None = None,
 ) -> Ranking:
-    """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick.
+    """Order the undecided `candidates` (with their `documents`, same order) by the probability of a pick,
+    each source's items moved up while few of them are judged this quarter (`exploration_lifts`).
 
     `labelled` are (document, label 1/0, weight) of decided items, of this quarter or others; the
     first `decided_here` of them are this quarter's decisions, the rest other quarters' (whose source and
@@ -530,8 +546,8 @@ def rank_items(
             why = [f"picks from its source ({candidates[i].source})"]
         if not why:
             why = ["none of its words weighs toward a pick"]
-        if lifts[i] and not decided_sources[documents[i].source]:
-            why.append(f"no item of {documents[i].source} decided this quarter yet: listed higher, to learn from")
+        if 0 < lifts[i] >= EXPLORE_LIFT / 2 and partner is None:  # a twin's place is its partner's
+            why.append(moved_up_reason(documents[i].source, decided_sources[documents[i].source]))
         if like is not None:
             why.append(f"like {quoted(like.title or like.heading)} ({like.issue})")
         beside = candidates[partner].id if partner is not None else None
@@ -552,12 +568,21 @@ def exploration_lifts(documents: Sequence[Document], decided: Mapping[str, int],
     """What each document's listing log-odds gain so that sources the editor has judged little of this
     quarter are read early: `EXPLORE_LIFT` over the square root of one plus `decided[source]` (this
     quarter's decided items by source key). All 0.0 before the quarter's first decision (`decided_here`),
-    when every source would gain alike. An upper-confidence-bound rule, as in bandit sampling (Auer,
+    when every source would gain alike. An item collected through two sources counts as its own
+    (`Document.source`, the first). An upper-confidence-bound rule, as in bandit sampling (Auer,
     Cesa-Bianchi and Fischer, "Finite-time analysis of the multiarmed bandit problem", 2002): the
     fewer decisions, the more the source's habit this quarter may differ from what was learned."""
     if not decided_here:
         return [0.0] * len(documents)
     return [EXPLORE_LIFT / math.sqrt(1 + decided.get(doc.source, 0)) for doc in documents]
+
+
+def moved_up_reason(source: str, judged: int) -> str:
+    """`why`'s words for an item moved up by `EXPLORE_LIFT`: its source key and how many of that source's
+    items the editor has picked or skipped this quarter (a draft's untouched entries are not judged)."""
+    if not judged:
+        return f"nothing from {source} judged this quarter yet: moved up, to learn how you judge its items"
+    return f"only {judged} from {source} judged this quarter: moved up, to learn how you judge its items"
 
 
 def _departs(filed: FiledPlace, past: PastEntry | None) -> bool:
