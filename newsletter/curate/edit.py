@@ -1355,7 +1355,8 @@ def draft(
         # The likeliest by probability, not the first listed: sources judged little are moved up.
         best = max(eligible, key=lambda i: i.probability or 0.0) if eligible and ranking.learned else None
         return Draft([], best, left_out, none, expected, len(ranked), len(unconfirmed))
-    # Grouped by section and heading, best first within each, so the draft reads in order.
+    # Grouped by section and heading, in the order `items` lists them within each, so the draft reads
+    # as the list does (twins together).
     places = {item.id: (item.section, item.heading) for item in candidates}
     added = add_items(curation, issue_id, [item.id for item in candidates], places=places)
     _remember_drafted(curation, issue_id, drafted | {item.id for item in candidates})
