@@ -580,15 +580,27 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
     for line in item_lines(listed, learned):
         _echo_visible(line)
     if ranking is not None:
-        if ranking.moved_up():
+        moved = learned and _moved_up(listed)
+        if moved:
             from newsletter.curate.ranking import MOVED_UP_NOTE
 
             click.echo(f"-- {MOVED_UP_NOTE}", err=True)
-        click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all), err=True)
+        click.echo(_ranking_footer(ranking, listed, found[len(listed) :], include_all, moved), err=True)
 
 
-def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> str:
-    """The line under `items --issue`: how far to read (learned), or why the order is the keyword score's."""
+def _moved_up(listed: list) -> bool:
+    """Whether a line shown is above a likelier one (`ranking.moved_up_positions`; a line marked as a twin
+    of the line above is placed by it): the order departs from the probabilities shown, and must say why."""
+    from newsletter.curate.ranking import moved_up_positions
+
+    above = [None, *(item.id for item in listed[:-1])]
+    twins = [bool(item.goes_with) and item.goes_with == before for item, before in zip(listed, above, strict=True)]
+    return bool(moved_up_positions([item.probability or 0.0 for item in listed], twins))
+
+
+def _ranking_footer(ranking, listed: list, below: list, include_all: bool, moved: bool = False) -> str:
+    """The line under `items --issue`: how far to read (learned), or why the order is the keyword score's.
+    `moved`: some line shown is above a likelier one (`_moved_up`), so the list is not "best first"."""
     if not ranking.learned:
         from newsletter.curate.ranking import PICKS_ALONE
 
@@ -615,7 +627,8 @@ def _ranking_footer(ranking, listed: list, below: list, include_all: bool) -> st
         likely = _likely_picks(sum(i.probability or 0.0 for i in below))
         return f"-- {likely} in the {_count(len(below), 'item')} below ({source})"
     likely = _likely_picks(sum(i.probability or 0.0 for i in listed))
-    return f"-- {_count(len(listed), 'undecided item')}, best first, {likely} among them ({source})"
+    order = "" if moved else ", best first"
+    return f"-- {_count(len(listed), 'undecided item')}{order}, {likely} among them ({source})"
 
 
 def _untouched_drafts(items: int) -> str:

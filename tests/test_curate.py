@@ -279,21 +279,26 @@ def test_the_inbox_ends_with_how_far_to_read_or_why_the_order_is_the_keyword_ord
     expected = math.floor(sum(i["probability"] for i in ranked[1:]) + 0.5)
     likely = f"about {expected} likely pick{'' if expected == 1 else 's'}"
     learned = invoke(ws, "items", "--issue", "2022-q2", "--limit", "1")
-    assert learned.stderr.splitlines()[-1:] == [
+    assert learned.stderr.splitlines() == [  # one line shown: none above a likelier one, no note
         f"-- {likely} in the {len(ranked) - 1} items below "
         "(learned from 1 pick and 1 non-pick; no entries of earlier issues in issues/ to learn from)"
     ]
     whole = invoke(ws, "items", "--issue", "2022-q2")
-    assert whole.stderr.splitlines()[-1].startswith(f"-- {len(ranked)} undecided items, best first, about ")
-    # Sources with few items judged are moved up (`ranking.EXPLORE_LIFT`): the list is not in the order of
-    # its probabilities, and the line above the estimate says why, as does `show` for a moved item.
+    # Sources with few items picked or skipped are moved up (`ranking.EXPLORE_LIFT`): the list is not in
+    # the order of its probabilities, so it is not "best first", the line above the estimate says why,
+    # and `show` says it of a moved item.
     from newsletter.curate.ranking import MOVED_UP_NOTE
 
     shown = [float(line.split()[1].rstrip("%")) for line in whole.stdout.splitlines()]
     assert shown != sorted(shown, reverse=True)
     assert whole.stderr.splitlines()[0] == f"-- {MOVED_UP_NOTE}" and len(whole.stderr.splitlines()) == 2
-    moved = next(i for i in ranked if any("moved up, to learn how you judge its items" in w for w in i["why"]))
-    assert "moved up, to learn how you judge its items" in invoke(ws, "show", moved["id"]).stdout
+    assert whole.stderr.splitlines()[1].startswith(f"-- {len(ranked)} undecided items, about ")
+    said = "listed higher, so the ranking learns what you choose from it"
+    moved = next(i for i in ranked if any(said in w for w in i["why"]))
+    assert said in invoke(ws, "show", moved["id"]).stdout
+    # Filtered to one source, whose items are lifted alike: in order, best first, no note.
+    alone = invoke(ws, "items", "--issue", "2022-q2", "--source", ranked[0]["source"])
+    assert len(alone.stderr.splitlines()) == 1 and ", best first, " in alone.stderr
 
 
 def test_after_a_draft_the_estimate_below_counts_its_entries_as_likely_picks_not_certain_ones(ws):
@@ -341,11 +346,24 @@ def test_draft_says_why_it_adds_nothing_when_no_candidate_is_likely_enough(ws, m
     first, second, *_ = inbox(ws)
     invoke(ws, "issue", "add", "2022-q2", first["id"])
     invoke(ws, "issue", "skip", second["id"])
+    # The likeliest listed last, as a source moved up past it would list it (`ranking.EXPLORE_LIFT`):
+    # the draft names the likeliest, not the first listed.
+    from newsletter.curate import edit
+
+    ranked_candidates = edit.ranked_candidates
+
+    def likeliest_last(*args, **kwargs):
+        ranked, ranking = ranked_candidates(*args, **kwargs)
+        best = max(ranked, key=lambda i: i.probability or 0.0)
+        return [i for i in ranked if i is not best] + [best], ranking
+
+    monkeypatch.setattr(edit, "ranked_candidates", likeliest_last)
     listed = inbox(ws)  # learned now, from one pick and one skip
     assert listed and all(i["probability"] < 0.99 for i in listed), listed
     before = issue_text(ws)
     result = invoke(ws, "issue", "draft", "2022-q2", "--likely", "99")
     best = max(listed, key=lambda i: i["probability"])  # not the first listed: sources judged little move up
+    assert best["id"] != listed[0]["id"]
     assert result.exit_code == 0 and issue_text(ws) == before
     assert result.stdout.startswith(
         f"nothing added to 2022-q2: no candidate is 99% likely to be picked yet (the most likely, {best['id']} «"

@@ -199,23 +199,52 @@ def test_a_source_with_no_decision_this_quarter_is_listed_higher_and_its_probabi
     for source in ("regjeringen", "stortinget"):
         mine = [r for r in lifted.ranked if r.item.source == source and r.beside is None]
         assert [r.probability for r in mine] == sorted((r.probability for r in mine), reverse=True)
-    assert lifted.moved_up() and not plain.moved_up()
+
+    def moved(result):
+        return ranking.moved_up_positions(
+            [r.probability for r in result.ranked], [r.beside is not None for r in result.ranked]
+        )
+
+    assert moved(lifted) and not moved(plain)
+    # Each item listed above a likelier one, and only such an item, says why: its source, how many of
+    # the source's items are picked or skipped this quarter. A twin is placed by its partner, not so.
+    said = "listed higher, so the ranking learns what you choose from it"
+    for position, r in enumerate(lifted.ranked):
+        assert (said in "; ".join(r.why)) == (position in moved(lifted)), (r.item.id, r.why)
     why = {r.item.id: r.why for r in lifted.ranked}
-    said = "nothing from regjeringen judged this quarter yet: moved up, to learn how you judge its items"
-    assert said in why["adj0003"] and said in why["aaof001"]
-    # One Storting item judged: lifted less, but still at least half as much, and said so.
-    assert "only 1 from stortinget judged this quarter: moved up, to learn how you judge its items" in why["adj0002"]
-    twin = next(r for r in lifted.ranked if r.beside is not None)  # placed by its partner, not by the lift
-    assert not any("moved up" in w for w in twin.why), twin.why
-    assert not any("moved up" in w for r in plain.ranked for w in r.why)  # no lift, not said
-    # Only this quarter's decisions count: another quarter's judged government item changes nothing.
+    assert f"no item from regjeringen picked or skipped this quarter yet: {said}" in why["adj0003"]
+    assert any(r.beside is not None for r in lifted.ranked)
+    assert not any(said in w for r in plain.ranked for w in r.why)  # no lift, not said
+    # Only this quarter's decisions count: another quarter's skipped government item changes nothing.
     older = replace(by_id["aaof001"], id="old0001", title="Bredbåndsstøtte for forrige år")
     more = [*decided, (item_document(older), 0, 1.0)]
     with_older = rank_items(undecided, documents, history, more, expected_picks=4, decided_here=2)
-    assert said in {r.item.id: r.why for r in with_older.ranked}["adj0003"]
+    assert (
+        f"no item from regjeringen picked or skipped this quarter yet: {said}"
+        in {r.item.id: r.why for r in with_older.ranked}["adj0003"]
+    )
+    # Every source left lifted alike (the quarter's decisions all of a source with nothing left
+    # undecided): nothing moves, and nothing says it did.
+    other = replace(by_id["core0001"], id="core0002", title="GRETA publishes its third report on Malta")
+    alike = [(item_document(by_id["core0001"]), 1, 1.0), (item_document(other), 0, 1.0)]
+    rest = [i for i in items if i.id != "core0001"]
+    even = rank_items(rest, [item_document(i) for i in rest], history, alike, expected_picks=4, decided_here=2)
+    assert not moved(even) and not any(said in w for r in even.ranked for w in r.why)
     # Before the quarter's first decision no source is lifted: every one would gain alike.
     first = rank_items(undecided, documents, history, expected_picks=4)
-    assert not first.moved_up() and not any("moved up" in w for r in first.ranked for w in r.why)
+    assert not moved(first) and not any(said in w for r in first.ranked for w in r.why)
+
+
+def test_the_items_listed_above_a_likelier_one_are_found_twins_aside():
+    # A twin (third) sits where its partner put it: neither marked nor a likelier item below another.
+    probabilities = [0.20, 0.409, 0.35, 0.401, 0.50, 0.10]
+    twins = [False, False, True, False, False, False]
+    assert ranking.moved_up_positions(probabilities, twins) == {0, 1, 3}
+    assert ranking.moved_up_positions([0.409, 0.401, 0.30], [False] * 3) == set()
+    assert ranking.moved_up_positions([0.1, 0.9], [False, True]) == set()  # only a twin below
+    assert ranking.moved_up_positions([], []) == set()
+    assert "only 1 item from rosa picked or skipped" in ranking.moved_up_reason("rosa", 1)
+    assert "only 4 items from rosa picked or skipped" in ranking.moved_up_reason("rosa", 4)
 
 
 def test_the_lift_shrinks_as_a_sources_items_are_decided():
@@ -223,6 +252,17 @@ def test_the_lift_shrinks_as_a_sources_items_are_decided():
     lifts = ranking.exploration_lifts(documents, {"a": 3, "b": 1}, decided_here=4)
     assert lifts == pytest.approx([ranking.EXPLORE_LIFT / 2, ranking.EXPLORE_LIFT / 2**0.5, ranking.EXPLORE_LIFT])
     assert ranking.exploration_lifts(documents, {}, decided_here=0) == [0.0, 0.0, 0.0]
+
+
+def test_a_ranking_with_a_drafts_untouched_items_left_unlisted_is_served_from_the_results_cache(tmp_path, model_builds):
+    items, _, history = load()
+    results = ranking.RankingResults(tmp_path / "var" / ranking.RESULTS_CACHE)
+    documents = [item_document(i) for i in items]
+    first = rank_items(items, documents, history, (), 4.0, results=results, unlisted=1)
+    again = rank_items(items, documents, history, (), 4.0, results=results, unlisted=1)
+    assert len(model_builds) == 1, "the kept ranking was not served"
+    assert [r.item.id for r in again.ranked] == [r.item.id for r in first.ranked]
+    assert items[-1].id not in {r.item.id for r in again.ranked}
 
 
 def test_the_prior_keeps_its_say_while_this_quarters_decisions_are_few():

@@ -152,8 +152,9 @@ ESTIMATE_PRIOR_SLOPE = 1.0
 # A source none of whose items the editor has judged yet is where the ranking knows least: what the
 # history and an earlier record say of it may have changed (the 2024 editor began citing consultations,
 # which the 2022 issue never had; the first was reached after 129 reads, the next three within 20).
-# Listing its best item a little higher finds such a habit while it is cheap to; once read, the lift
-# shrinks, and the item's own probability decides. With the editor's loop reading 5, 10 or 20 items
+# Raising every item of such a source by 2 in log-odds puts its best within reach of the first screens
+# and finds such a habit while it is cheap to; as its items are read the lift shrinks (1 after three, 0.67
+# after eight), and the items' own probabilities weigh more. With the editor's loop reading 5, 10 or 20 items
 # at a time, reads for 80% / 95% of the picks: the 2022 fixture without a record 53/75, 55/72, 57/81 →
 # 43/74, 45/74, 48/77; bench/quarters/2024-q2 with the 2022 record 133/200, 134/195, 139/201 → 129/187,
 # 120/187, 134/190, and without it 132/206, 132/211, 136/214 → 130/196, 123/191, 125/201. At 1.5 and 3
@@ -162,10 +163,11 @@ ESTIMATE_PRIOR_SLOPE = 1.0
 # as this quarter's: the lift counts only this quarter's decisions, since a record of another year
 # tells less of this one's habits.
 EXPLORE_LIFT = 2.0
-# Said under a list whose order the lift changed (`Ranking.moved_up`); `why` names the source of an item
-# lifted at least half as much as an unjudged source's (fewer than four of its items judged).
+# Said above the estimate under a list whose order the lift changed (`moved_up_positions` of the lines
+# shown); `why` says it of each item so moved (`moved_up_reason`).
 MOVED_UP_NOTE = (
-    "sources with few items judged this quarter are moved up, so the ranking learns them; `show ITEM` says which"
+    "some items are listed above likelier ones: few items from their source are picked or skipped this "
+    "quarter; `newsletter show ITEM` says so for each"
 )
 # What is learned from outside the quarter is capped, so ranking takes the same time in a store of
 # 100,000 items as in one of 2,000: the newest skips, and the quarters of the newest past issues.
@@ -252,13 +254,6 @@ class Ranking:
     seconds: float = 0.0  # to train and rank
     expected_picks: float = 0.0  # still to come in this quarter
     unconfirmed: int = 0  # items of the issue's entries drafts added, untouched: not learned from (`rank_quarter`)
-
-    def moved_up(self) -> bool:
-        """Whether an item is listed above a likelier one other than as a twin (`Ranked.beside`): sources
-        judged little this quarter moved up (`EXPLORE_LIFT`), which the list must say, or it reads as
-        mis-sorted."""
-        in_order = [r.probability for r in self.ranked if r.beside is None]
-        return any(upper < lower for upper, lower in zip(in_order, in_order[1:]))
 
     def unread_estimate(self, start: int) -> float:
         """Likely picks among the items from 0-based position `start` on: the sum of their probabilities."""
@@ -497,7 +492,7 @@ def rank_items(
         key = ranking_key(
             candidates, documents, history, labelled, expected_picks, decided_here, places, unlisted, filed_here
         )
-        kept = results.get(key, candidates, history, filed_here)
+        kept = results.get(key, candidates, history, filed_here, unlisted)
         if kept is not None:
             kept.seconds = time.perf_counter() - started
             return kept
@@ -526,7 +521,9 @@ def rank_items(
     departed = {n: filed.kept for n, filed in filed_here.items() if _departs(filed, model.filed_like(n, places))}
     filed_with = model.filed_with(listed, departed) if departed else {}
     by_score = sorted(range(listed), key=lambda i: (-(scores[i] + lifts[i]), candidates[i].id))
-    for i, partner in beside_twins(by_score, model.twins(listed)):
+    order = beside_twins(by_score, model.twins(listed))
+    moved = moved_up_positions([probabilities[i] for i, _ in order], [partner is not None for _, partner in order])
+    for position, (i, partner) in enumerate(order):
         like = model.like(i)
         why = model.terms(i) or keyword_reasons(candidates[i].terms, 3, against=False)
         # Before any decision the prior speaks: the words past entries keep using are a reason, and its
@@ -546,7 +543,7 @@ def rank_items(
             why = [f"picks from its source ({candidates[i].source})"]
         if not why:
             why = ["none of its words weighs toward a pick"]
-        if 0 < lifts[i] >= EXPLORE_LIFT / 2 and partner is None:  # a twin's place is its partner's
+        if position in moved:
             why.append(moved_up_reason(documents[i].source, decided_sources[documents[i].source]))
         if like is not None:
             why.append(f"like {quoted(like.title or like.heading)} ({like.issue})")
@@ -577,12 +574,29 @@ def exploration_lifts(documents: Sequence[Document], decided: Mapping[str, int],
     return [EXPLORE_LIFT / math.sqrt(1 + decided.get(doc.source, 0)) for doc in documents]
 
 
+def moved_up_positions(probabilities: Sequence[float], twins: Sequence[bool]) -> set[int]:
+    """The 0-based positions in a list (its items' probabilities, in list order) of the items listed
+    above a likelier one: moved up by `EXPLORE_LIFT`. A twin (`twins[n]` true: listed right after its
+    partner, `beside_twins`) is placed by its partner, so it is neither marked nor compared with."""
+    moved = set()
+    best_below = -1.0
+    for position in range(len(probabilities) - 1, -1, -1):
+        if twins[position]:
+            continue
+        if probabilities[position] < best_below:
+            moved.add(position)
+        best_below = max(best_below, probabilities[position])
+    return moved
+
+
 def moved_up_reason(source: str, judged: int) -> str:
     """`why`'s words for an item moved up by `EXPLORE_LIFT`: its source key and how many of that source's
-    items the editor has picked or skipped this quarter (a draft's untouched entries are not judged)."""
+    items the editor has picked or skipped this quarter (a draft's untouched entries are neither)."""
+    reason = "listed higher, so the ranking learns what you choose from it"
     if not judged:
-        return f"nothing from {source} judged this quarter yet: moved up, to learn how you judge its items"
-    return f"only {judged} from {source} judged this quarter: moved up, to learn how you judge its items"
+        return f"no item from {source} picked or skipped this quarter yet: {reason}"
+    items = "1 item" if judged == 1 else f"{judged} items"
+    return f"only {items} from {source} picked or skipped this quarter: {reason}"
 
 
 def _departs(filed: FiledPlace, past: PastEntry | None) -> bool:
@@ -684,13 +698,14 @@ class RankingResults:
         candidates: Sequence[Item],
         history: Sequence[PastEntry],
         filed_here: Mapping[int, FiledPlace] | None = None,
+        unlisted: int = 0,
     ) -> Ranking | None:
-        """The ranking kept under `key`, rebuilt on these `candidates`, `history` and `filed_here` (as
-        `rank_items` takes them), or None."""
+        """The ranking kept under `key`, rebuilt on these `candidates`, `history`, `filed_here` and
+        `unlisted` (as `rank_items` takes them), or None."""
         for kept in self._read():
             if kept.get("key") == key:
                 try:
-                    return self._ranking(kept, candidates, history, filed_here or {})
+                    return self._ranking(kept, candidates, history, filed_here or {}, unlisted)
                 except (KeyError, TypeError, ValueError, IndexError, OverflowError):
                     return None
         return None
@@ -701,6 +716,7 @@ class RankingResults:
         candidates: Sequence[Item],
         history: Sequence[PastEntry],
         filed_here: Mapping[int, FiledPlace],
+        unlisted: int = 0,
     ) -> Ranking:
         """The Ranking a kept one describes; ValueError (or a KeyError, TypeError, IndexError) when it is amiss."""
 
@@ -731,7 +747,8 @@ class RankingResults:
                 raise ValueError(here)
             place = filed_here[here] if here is not None else None
             ranked.append(Ranked(item, probability, why, entry(like), entry(filed), partner, place))
-        if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates):
+        # Every listed candidate once: the last `unlisted` were ranked but are not in the list.
+        if sorted(id(r.item) for r in ranked) != sorted(id(c) for c in candidates[: len(candidates) - unlisted]):
             raise ValueError("not every candidate once")
         history_count, picks, non_picks = (count(kept[name]) for name in ("history", "picks", "non_picks"))
         return Ranking(ranked, True, history_count, picks, non_picks, 0.0, share(kept["expected_picks"]))
