@@ -591,11 +591,10 @@ def items(ctx: Context, issue_id, since, until, keys, sections, statuses, min_sc
 def _moved_up(listed: list) -> bool:
     """Whether a line shown is above a likelier one (`ranking.moved_up_positions`; a line marked as a twin
     of the line above is placed by it): the order departs from the probabilities shown, and must say why."""
+    from newsletter.curate.listing import twin_lines
     from newsletter.curate.ranking import moved_up_positions
 
-    above = [None, *(item.id for item in listed[:-1])]
-    twins = [bool(item.goes_with) and item.goes_with == before for item, before in zip(listed, above, strict=True)]
-    return bool(moved_up_positions([item.probability or 0.0 for item in listed], twins))
+    return bool(moved_up_positions([item.probability or 0.0 for item in listed], twin_lines(listed)))
 
 
 def _ranking_footer(ranking, listed: list, below: list, include_all: bool, moved: bool = False) -> str:

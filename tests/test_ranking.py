@@ -249,9 +249,9 @@ def test_the_items_listed_above_a_likelier_one_are_found_twins_aside():
 
 def test_the_lift_shrinks_as_a_sources_items_are_decided():
     documents = [Document("a", source="a"), Document("b", source="b"), Document("c", source="c")]
-    lifts = ranking.exploration_lifts(documents, {"a": 3, "b": 1}, decided_here=4)
+    lifts = ranking.exploration_lifts(documents, {"a": 3, "b": 1})
     assert lifts == pytest.approx([ranking.EXPLORE_LIFT / 2, ranking.EXPLORE_LIFT / 2**0.5, ranking.EXPLORE_LIFT])
-    assert ranking.exploration_lifts(documents, {}, decided_here=0) == [0.0, 0.0, 0.0]
+    assert ranking.exploration_lifts(documents, {}) == [0.0, 0.0, 0.0]
 
 
 def test_a_ranking_with_a_drafts_untouched_items_left_unlisted_is_served_from_the_results_cache(tmp_path, model_builds):

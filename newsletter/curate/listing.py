@@ -67,6 +67,14 @@ def percent(probability: float) -> str:
 TWIN_MARK = "↳ "  # before the title of an item listed right after its twin (`Item.goes_with`)
 
 
+def twin_lines(items: list[Item]) -> list[bool]:
+    """For each item of a list, whether it is listed right after the one it is one story with
+    (`Item.goes_with`): only where that one is the line above (a filter such as --source may have
+    left it out, and then nothing says it is)."""
+    above = [None, *(item.id for item in items[:-1])]
+    return [bool(item.goes_with) and item.goes_with == before for item, before in zip(items, above, strict=True)]
+
+
 def item_lines(items: list[Item], learned: bool) -> list[str]:
     """The lines of `items`: id, probability or score, date, kind, deadline, source, title.
 
@@ -78,18 +86,15 @@ def item_lines(items: list[Item], learned: bool) -> list[str]:
     title starts by column 70 (50–60 without a deadline) rather than beyond the edge.
     """
     rows = []
-    above = None
-    for item in items:
+    for item, twin_line in zip(items, twin_lines(items), strict=True):
         weight = percent(item.probability or 0.0).rjust(4) if learned else f"{item.score:5.1f}"
         date = date_label(item.published, item.date_precision)
         deadline = f"due {item.deadline.isoformat()}" if item.deadline else ""
         source = item.source if len(item.source) <= SOURCE_COLUMN else item.source[: SOURCE_COLUMN - 1] + "…"
         marks = "" if item.status == "new" else f" [{item.status}]"
         # Listed out of the order of probability, right after the item it is one story with: say so,
-        # or the list reads as mis-sorted; only where that item is the line above (a filter such as
-        # --source may have left it out).
-        twin = TWIN_MARK if item.goes_with and item.goes_with == above else ""
-        above = item.id
+        # or the list reads as mis-sorted.
+        twin = TWIN_MARK if twin_line else ""
         rows.append((item.id, weight, date, item.kind, deadline, source, twin + item.title + marks))
     widths = [max((len(row[n]) for row in rows), default=0) for n in range(6)]
     return [

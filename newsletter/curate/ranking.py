@@ -515,7 +515,7 @@ def rank_items(
     scores = model.scores(labels)[: len(documents)]
     probabilities = sigmoid(scores + calibration_shift(scores, remaining))
     decided_sources = Counter(doc.source for doc, _, _ in labelled[:decided_here])
-    lifts = exploration_lifts(documents, decided_sources, decided_here)
+    lifts = exploration_lifts(documents, decided_sources)
     ranked = []
     filed_here = filed_here or {}
     departed = {n: filed.kept for n, filed in filed_here.items() if _departs(filed, model.filed_like(n, places))}
@@ -561,15 +561,15 @@ def rank_items(
     return ranking
 
 
-def exploration_lifts(documents: Sequence[Document], decided: Mapping[str, int], decided_here: int) -> list[float]:
+def exploration_lifts(documents: Sequence[Document], decided: Mapping[str, int]) -> list[float]:
     """What each document's listing log-odds gain so that sources the editor has judged little of this
     quarter are read early: `EXPLORE_LIFT` over the square root of one plus `decided[source]` (this
-    quarter's decided items by source key). All 0.0 before the quarter's first decision (`decided_here`),
-    when every source would gain alike. An item collected through two sources counts as its own
+    quarter's decided items by source key). All 0.0 before the quarter's first decision (`decided`
+    empty), when every source would gain alike. An item collected through two sources counts as its own
     (`Document.source`, the first). An upper-confidence-bound rule, as in bandit sampling (Auer,
     Cesa-Bianchi and Fischer, "Finite-time analysis of the multiarmed bandit problem", 2002): the
     fewer decisions, the more the source's habit this quarter may differ from what was learned."""
-    if not decided_here:
+    if not decided:
         return [0.0] * len(documents)
     return [EXPLORE_LIFT / math.sqrt(1 + decided.get(doc.source, 0)) for doc in documents]
 
