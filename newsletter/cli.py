@@ -197,6 +197,7 @@ class Context:
     def settings(self):
         """newsletter.yaml, loaded once."""
         if self._settings is None:
+            self.workspace.require()
             self._settings = self.workspace.settings()
         return self._settings
 
@@ -208,7 +209,8 @@ class Context:
         return self._feeds
 
     def store(self) -> Store:
-        """Open the item store."""
+        """Open the item store (of a workspace only: see `Workspace.require`)."""
+        self.workspace.require()
         return Store(self.workspace.db_path)
 
 
@@ -1481,6 +1483,7 @@ def templates_init(ctx: Context):
     """
     from newsletter.render.overrides import init
 
+    ctx.workspace.require()
     result = init(ctx.workspace.root / "templates")
     for path in result.copied:
         click.echo(f"copied {path}")

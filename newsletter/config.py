@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -1138,11 +1138,41 @@ class Workspace:
 
     root: Path
 
+    searched: bool = field(default=False, compare=False)  # found by `locate` looking upwards, not named
+
+    # The files that make a folder a workspace: a missing newsletter.yaml means its defaults, so either
+    # one will do.
+    MARKERS = ("newsletter.yaml", "feeds.yaml")
     @classmethod
     def locate(cls, path: str | os.PathLike | None = None) -> Workspace:
-        """The workspace named by `path`, `NEWSLETTER_WORKSPACE`, or the current directory."""
-        chosen = path or os.environ.get("NEWSLETTER_WORKSPACE") or "."
-        return cls(Path(chosen).expanduser().resolve())
+        """The workspace named by `path` or `NEWSLETTER_WORKSPACE`, else the current directory's.
+
+        Named, it is taken as given (`require` says when it is none). Otherwise the current directory or
+        the nearest folder above it that holds `newsletter.yaml` or `feeds.yaml`, as git finds its
+        repository: a command run in `issues/` or `build/` works on the workspace around it. None
+        found, the current directory.
+        """
+        chosen = path or os.environ.get("NEWSLETTER_WORKSPACE")
+        if chosen:
+            return cls(Path(chosen).expanduser().resolve())
+        here = Path.cwd().resolve()
+        for folder in (here, *here.parents):
+            if any((folder / marker).is_file() for marker in cls.MARKERS):
+                return cls(folder, searched=True)
+        return cls(here, searched=True)
+
+    def require(self) -> None:
+        """Raise ConfigError unless the root is a workspace: it holds `newsletter.yaml` or `feeds.yaml`, or
+        an item store already. Called before anything is read or written, so a command run in the wrong
+        folder leaves nothing there (a new `var/newsletter.db` would otherwise be made wherever it ran)."""
+        if any((self.root / marker).is_file() for marker in self.MARKERS) or self.db_path.is_file():
+            return
+        raise ConfigError(
+            self.root,
+            "not a newsletter workspace (no newsletter.yaml or feeds.yaml "
+            + ("here, nor in a folder above); " if self.searched else "in it); ")
+            + "run the command in the workspace folder, or pass --workspace DIR",
+        )
 
     @property
     def feeds_path(self) -> Path:

@@ -209,6 +209,44 @@ def test_workspace_from_environment(collected, monkeypatch):
     assert result.exit_code == 0 and json.loads(result.stdout)
 
 
+def test_a_command_run_in_a_workspaces_subfolder_works_on_the_workspace(collected, monkeypatch):
+    monkeypatch.delenv("NEWSLETTER_WORKSPACE", raising=False)
+    inside = collected / "issues" / "deeper"
+    inside.mkdir(parents=True)
+    monkeypatch.chdir(inside)
+    result = CliRunner().invoke(cli, ["items", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)
+    assert not (inside / "var").exists() and not (collected / "issues" / "var").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("items",),
+        ("issue", "show", "2022-q2"),
+        ("issue", "new", "2022-q2"),
+        ("contacts", "list"),
+        ("build", "2022-q2"),
+        ("templates", "init"),
+        ("site", "build"),
+    ],
+)
+def test_a_command_run_outside_a_workspace_says_so_and_writes_nothing(tmp_path, monkeypatch, args):
+    monkeypatch.delenv("NEWSLETTER_WORKSPACE", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {elsewhere}: not a newsletter workspace (no newsletter.yaml or feeds.yaml here, nor in a "
+        "folder above); run the command in the workspace folder, or pass --workspace DIR"
+    )
+    named = CliRunner().invoke(cli, ["--workspace", str(elsewhere), *args])
+    assert named.exit_code == 1 and "(no newsletter.yaml or feeds.yaml in it)" in named.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
 def all_commands(group=cli, prefix=()):
     """(path, command) for every command and group under `group`, a group before its commands."""
     for name, command in group.commands.items():
