@@ -4,6 +4,8 @@ not yet mailed, run after run; `--tag` limits one run only; the counts are said 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import json
 import re
 import time
@@ -89,6 +91,22 @@ def test_a_dry_run_and_a_test_copy_never_ask(mailroom, smtp):
     assert invoke(mailroom, "send", "2024-q2", "--dry-run").exit_code == 0
     assert invoke(mailroom, "send", "2024-q2", "--to", "redaktor@example.org").exit_code == 0
     assert smtp.copies() == {"redaktor@example.org": 1}
+
+
+def test_a_test_copy_is_another_message_than_the_one_the_send_delivers(mailroom, smtp):
+    """Mail systems drop a second message with a Message-ID they have seen: a test copy to an address on
+    the list must not make the real issue disappear there, nor be taken for it."""
+    on_the_list = EVERYONE[0]
+    assert invoke(mailroom, "send", "2024-q2", "--to", on_the_list).exit_code == 0
+    assert invoke(mailroom, "send", "2024-q2", "--to", on_the_list).exit_code == 0
+    assert invoke(mailroom, "send", "2024-q2", "--yes").exit_code == 0
+    received = [
+        email.message_from_bytes(raw, policy=email.policy.default) for rcpt, raw in smtp.messages if rcpt == on_the_list
+    ]
+    first, second, real = received
+    ids = [str(m["Message-ID"]) for m in received]
+    assert len(set(ids)) == 3 and all(i.endswith("@politiet.no>") for i in ids), ids  # the sender's domain
+    assert str(first["Subject"]) == "[Test] " + str(real["Subject"]) and not str(real["Subject"]).startswith("[Test]")
 
 
 # ---------------------------------------------------------------------- what each reply does to a recipient

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import make_msgid
 from pathlib import Path
 from typing import cast
 
@@ -73,9 +74,20 @@ def outbox_ledger(issue_id: str) -> str:
     return f"{issue_id}:outbox"
 
 
+TEST_SUBJECT = "[Test] "  # before a test copy's subject, as mail services mark theirs
+
+
 def send_test_copy(prepared: Prepared, settings: Settings, transport: Transport, address: str) -> None:
-    """One copy to `address`, recorded nowhere."""
+    """One copy to `address`, recorded nowhere; raises NewsletterError with the server's reply.
+
+    A test copy is another message than the one the send delivers: its own Message-ID (RFC 5322
+    3.6.4: unique to each message), so the real one to an editor on the list is not dropped as a
+    duplicate by a mail system that has the copy (Gmail and Exchange drop a second message of the same
+    Message-ID), and a subject starting `TEST_SUBJECT`, so the copy is not taken for the issue."""
     message = compose(prepared, settings.mail, address)
+    domain = str(message["Message-ID"]).rstrip(">").rsplit("@", 1)[-1]
+    message.replace_header("Message-ID", make_msgid(f"{prepared.issue_id}.test", domain))
+    message.replace_header("Subject", TEST_SUBJECT + prepared.subject)
     try:
         transport.open()
         transport.send(
