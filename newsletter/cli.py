@@ -2034,7 +2034,14 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
             )
         elif row.state == "failed":
             due = _gave_up(row.state, row.reply, issue_id)
+        elif row.state == "unknown":
+            due = _look_up(row.message_id)
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
+
+
+def _look_up(message_id: str) -> str:
+    """What to say after an unknown delivery's reply: the Message-ID to find in the mail server's log."""
+    return f" ({message_id}: the mail server's log says whether it arrived)" if message_id else ""
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -2176,10 +2183,10 @@ def send(
         click.echo(f"{_recorded_line(recorded)}; commit it with the issue, the ranking learns from it")
         if recorded.warning:
             click.echo(f"warning: {recorded.warning}", err=True)
-    shown = [row for row in outcome.undelivered if row.state != "unknown"]
+    shown = outcome.undelivered
     for row in shown[:20]:
         now = f" (the contact is {gone[row.email]} now)" if row.state == "failed" and row.email in gone else ""
-        now = now or _gave_up(row.state, row.reply, issue_id)
+        now = now or (_look_up(row.message_id) if row.state == "unknown" else _gave_up(row.state, row.reply, issue_id))
         click.echo(f"{row.state} {row.email}: {row.reply}{now}", err=True)
     if len(shown) > 20:
         click.echo(f"… and {len(shown) - 20} more", err=True)

@@ -82,7 +82,7 @@ SETTINGS_KEYS = (
     "organisations",
     "archive",
 )
-SMTP_KEYS = ("host", "port", "security", "username", "timeout", "ca_file", "password")
+SMTP_KEYS = ("host", "port", "security", "username", "timeout", "data_timeout", "ca_file", "password")
 MAIL_KEYS = (
     "rate_per_second",
     "rate_per_hour",
@@ -1077,6 +1077,7 @@ def _smtp(top: _Checker, mail: MailSettings) -> MailSettings:
         security=smtp.string("security", "starttls", ("starttls", "ssl", "none")),
         username=smtp.text("username"),
         timeout=smtp.number("timeout", 30.0, minimum=0.1),
+        data_timeout=smtp.number("data_timeout", 600.0, minimum=0.1),
     )
     if "password" in smtp.node:
         raise smtp.error("password", "no secrets in newsletter.yaml: set NEWSLETTER_SMTP_PASSWORD instead")
@@ -1137,12 +1138,12 @@ class Workspace:
     """Paths inside one workspace directory (the repository root by default)."""
 
     root: Path
-
     searched: bool = field(default=False, compare=False)  # found by `locate` looking upwards, not named
 
     # The files that make a folder a workspace: a missing newsletter.yaml means its defaults, so either
     # one will do.
     MARKERS = ("newsletter.yaml", "feeds.yaml")
+
     @classmethod
     def locate(cls, path: str | os.PathLike | None = None) -> Workspace:
         """The workspace named by `path` or `NEWSLETTER_WORKSPACE`, else the current directory's.

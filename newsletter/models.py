@@ -247,6 +247,10 @@ class MailSettings:
     security: str = "starttls"  # starttls | ssl | none
     username: str = ""
     timeout: float = 30.0
+    # Seconds to wait for the reply to the end of the data: RFC 5321 4.5.3.2.6 has a client wait 10 minutes,
+    # as a server may check a message (for viruses, say) before it answers; a shorter wait makes the
+    # message's fate unknown where it arrived.
+    data_timeout: float = 600.0
     rate_per_second: float = 0.0  # 0: no limit
     rate_per_hour: float = 0.0
     connections: int = 1

@@ -3,6 +3,7 @@ dropped connections, 421/451 replies, a 550, and interrupted runs; and what each
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import email
@@ -39,6 +40,7 @@ class ScriptedSMTP:
         self.data_replies: list[str] = []  # replies used, in turn, instead of 250 at end of DATA
         self.data_reply_for: dict[str, str] = {}  # recipient → reply at end of DATA (e.g. 552 mailbox full)
         self.rcpt_count = 0  # RCPT TO commands seen, answered or refused
+        self.data_delay = 0.0  # seconds taken before the reply to the end of DATA (a server checking the message)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:
@@ -59,6 +61,8 @@ class ScriptedSMTP:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self.lock:
             if self.data_replies:
                 return self.data_replies.pop(0)
@@ -207,6 +211,27 @@ def test_a_connection_cut_after_the_data_is_unknown_and_not_resent_unless_asked(
         forced = send(store, prepare(issue, out), mail_settings(smtp), resend_unknown=True)
         assert forced.sent == 1
     assert smtp.copies()[cut] == 2  # the server had it: exactly why resending is the editor's call
+
+
+def test_a_slow_reply_to_the_end_of_the_data_is_waited_for_as_rfc_5321_says(smtp, prepared, tmp_path):
+    """RFC 5321 4.5.3.2.6: a client waits minutes for the reply to the end of the data, not the few seconds
+    every other reply gets; a wait shorter than the server's check says why the outcome is unknown."""
+    issue, out = prepared
+    smtp.data_delay = 0.6
+    with Store(tmp_path / "n.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(2), NOW)
+        waited = send(store, prepare(issue, out), mail_settings(smtp, timeout=0.3, data_timeout=2.0))
+        assert waited.sent == 2 and waited.unknown == 0
+    with Store(tmp_path / "short.db") as store:
+        freeze_recipients(store, "2024-q2", recipients(1), NOW)
+        report = send(store, prepare(issue, out), mail_settings(smtp, timeout=0.3, data_timeout=0.3))
+        assert report.unknown == 1
+        ((address, state, reply, message_id),) = store.send_failures("2024-q2")
+    assert state == "unknown" and reply == (
+        "no reply to the end of the message data within 0.3 s; it may or may not have arrived (a server that "
+        "checks messages before it answers may need a longer smtp.data_timeout)"
+    )
+    assert message_id.startswith("<2024-q2.") and message_id.endswith("@politiet.no>")  # to find in its log
 
 
 def test_a_run_killed_while_sending_leaves_unknown_not_a_second_copy(smtp, prepared, tmp_path):
@@ -591,6 +616,7 @@ def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_orde
             ("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
         ]:
             store.set_send_state("2024-q2", email, state, NOW, reply=reply)
+        store.set_send_state("2024-q2", "mottaker001@example.org", "unknown", NOW, message_id="<a.b@example.org>")
         status = send_status(store, "2024-q2")
         dry = send_status(store, "2024-q2", dry_run=True)
     assert status.issue == "2024-q2"
@@ -601,10 +627,12 @@ def test_send_status_counts_every_state_and_lists_the_undelivered_in_ledger_orde
             "mottaker001@example.org",
             "unknown",
             "connection lost while the message data was sent; it may or may not have arrived",
+            message_id="<a.b@example.org>",
         ),
         Undelivered("mottaker002@example.org", "temp_failed", "451 4.3.0 try again later"),
         Undelivered("mottaker003@example.org", "failed", "550 5.1.1 no such user"),
     ]
+    assert status.to_json()["failures"][0]["message_id"] == "<a.b@example.org>"
     assert status.to_json()["failures"][2] == {
         "email": "mottaker003@example.org",
         "state": "failed",
@@ -791,7 +819,7 @@ def test_a_row_left_sending_by_a_dead_run_says_so_not_an_older_reply(tmp_path):
         store.set_send_state("2024-q2", email, "temp_failed", NOW, reply="RCPT TO: 450 4.2.0 try later")
         store.set_send_state("2024-q2", email, "sending", NOW)
         store.mark_interrupted("2024-q2")
-        [(address, state, reply)] = store.send_failures("2024-q2")
+        [(address, state, reply, _message_id)] = store.send_failures("2024-q2")
     assert (address, state) == (email, "unknown")
     assert reply.startswith("the run stopped while this message was being sent")
 

@@ -415,6 +415,13 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
         "arrive"
     ) in result.stderr.splitlines()
     assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
+    # The run names it, with the Message-ID to look up in the server's log.
+    (named,) = [line for line in result.stderr.splitlines() if line.startswith("unknown ")]
+    assert re.fullmatch(
+        r"unknown person003@example\.org: connection lost while the message data was sent; it may or may not have "
+        r"arrived \(.*\) \(<2024-q2\.[0-9a-f]{24}@politiet\.no>: the mail server's log says whether it arrived\)",
+        named,
+    ), named
 
 
 def test_an_issue_without_a_published_date_is_not_mailed_but_may_be_tried(mailroom, smtp):
@@ -439,6 +446,13 @@ def test_a_server_that_drops_every_message_during_data_stops_the_run_after_three
     assert "the connection broke during the message data 3 times in a row" in first.stderr
     assert "may or may not have the newsletter" in first.stderr
     assert sorted(states(mailroom).values()) == ["pending"] * 3 + ["unknown"] * 3
+    # `send status` names each, with the Message-ID to look up in the server's log.
+    status = invoke(mailroom, "send", "status", "2024-q2").stdout.splitlines()
+    unknown = [line for line in status if line.lstrip().startswith("unknown ")]
+    assert len(unknown) == 3 and all(
+        re.search(r"\(<2024-q2\.[0-9a-f]{24}@politiet\.no>: the mail server's log says whether it arrived\)$", line)
+        for line in unknown
+    ), unknown
     smtp.drop_after_data_of = set()
     second = send(mailroom)
     assert second.exit_code == 1  # the unknown ones wait for the editor's word (--resend-unknown)

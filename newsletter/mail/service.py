@@ -109,6 +109,9 @@ class Undelivered:
     reply: str  # the server's last reply (RFC 5321, with an RFC 3463 code when it gave one), or why it was skipped
     next_attempt: dt.datetime | None = None  # a temp_failed row: when a send tries it again (UTC)
     held: bool = False  # failed, refused in a run that died before telling its refusal from the server's
+    # The Message-ID of the message sent (RFC 5322 3.6.4), "" if none went out: what to look for in the mail
+    # server's log to tell whether an unknown delivery arrived.
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class SendStatus:
 
     def to_json(self) -> dict:
         """A JSON-ready mapping (`send status --json`): issue, counts, the failures (failed, unknown,
-        temp_failed) and the pending rows a run put back with a reply (`put_back`), each as email/state/reply."""
+        temp_failed) and the pending rows a run put back with a reply (`put_back`), each as email/state/reply
+        (and next_attempt, held and message_id where they apply)."""
 
         def row(u: Undelivered) -> dict:
             return {
@@ -138,6 +142,7 @@ class SendStatus:
                 "reply": u.reply,
                 **({"next_attempt": u.next_attempt.isoformat()} if u.next_attempt else {}),
                 **({"held": True} if u.held else {}),
+                **({"message_id": u.message_id} if u.message_id else {}),
             }
 
         return {
@@ -170,8 +175,9 @@ def send_status(store: Store, issue_id: str, dry_run: bool = False, var: Path | 
             reply,
             dt.datetime.fromtimestamp(retries[email], dt.UTC) if email in retries else None,
             email in held,
+            message_id,
         )
-        for email, state, reply in failures(store, ledger)
+        for email, state, reply, message_id in failures(store, ledger)
     ]
     return SendStatus(ledger, send_counts(store, ledger), undelivered, running, store.sent_versions(ledger))
 

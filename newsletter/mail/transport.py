@@ -343,9 +343,22 @@ class SMTPTransport:
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             smtp.send(payload + b".\r\n")
+            # RFC 5321 4.5.3.2.6: the reply to the end of the data may take minutes (a server that checks
+            # the message first); the other replies keep `timeout`.
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.settings.data_timeout)
             code, reply = smtp.getreply()
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.settings.timeout)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
+            # smtplib reports a read that timed out as a disconnection, the timeout its context.
+            if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+                raise UnknownOutcome(
+                    f"no reply to the end of the message data within {self.settings.data_timeout:g} s; it may or "
+                    "may not have arrived (a server that checks messages before it answers may need a longer "
+                    f"smtp.data_timeout)"
+                ) from exc
             raise UnknownOutcome(
                 f"connection lost while the message data was sent; it may or may not have arrived ({exc})"
             ) from exc

@@ -69,14 +69,14 @@ class LedgerStore(Database):
             counts[state] = count
         return counts
 
-    def send_failures(self, issue: str) -> list[tuple[str, str, str]]:
-        """(address, state, last SMTP reply or "") of the failed, unknown and temp_failed rows, and of the
-        pending rows that have a reply (put back in place by a run that stopped, or that could not tell
-        a refusal from the server's), in ledger order."""
+    def send_failures(self, issue: str) -> list[tuple[str, str, str, str]]:
+        """(address, state, last SMTP reply or "", Message-ID or "") of the failed, unknown and temp_failed
+        rows, and of the pending rows that have a reply (put back in place by a run that stopped, or that
+        could not tell a refusal from the server's), in ledger order."""
         return [
-            (row[0], row[1], row[2])
+            (row[0], row[1], row[2], row[3])
             for row in self.db.execute(
-                "SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ? "
+                "SELECT email, state, coalesce(last_reply, ''), coalesce(message_id, '') FROM sends WHERE issue = ? "
                 "AND (state IN ('failed', 'unknown', 'temp_failed') OR (state = 'pending' AND last_reply != '')) "
                 "ORDER BY position",
                 (issue,),
