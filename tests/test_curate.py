@@ -174,6 +174,40 @@ def test_note_remove_and_move(ws):
     assert missing.exit_code == 1 and "has no entry kom:5 (section kom has 1 entries)" in missing.stderr
 
 
+def test_remove_and_move_mend_a_file_whose_entries_cite_one_item_twice(ws):
+    """`issue check` says to delete one of two entries citing one item (a block pasted twice by hand);
+    `issue remove` and `issue move` do so on the file as it stands, not refuse it for that very error.
+    A file with an entry that cannot be read in its place is still refused: positions would not hold."""
+    invoke(ws, "issue", "new", "2022-q2")
+    first, second = (item["id"] for item in inbox(ws)[:2])
+    assert invoke(ws, "issue", "add", "2022-q2", first, second, "--section", "kom", "--heading", "KOM").exit_code == 0
+    path = ws / "issues" / "2022-q2.yaml"
+    valid = issue_text(ws)
+    entries = valid[valid.index("  kom:\n") + len("  kom:\n") :]
+    blocks = re.split(r"(?m)^(?=    - )", entries)
+    doubled = valid.replace(blocks[1], blocks[1] + blocks[1], 1)  # the first entry pasted twice
+    path.write_text(doubled, encoding="utf-8")
+    check = invoke(ws, "issue", "check", "2022-q2")
+    assert check.exit_code == 1 and f"kom:2 cites item '{first}', as kom:1" in check.stderr
+    assert invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"]).exit_code == 1  # other changes wait
+    removed = invoke(ws, "issue", "remove", "2022-q2", "kom:2")
+    assert removed.exit_code == 0, removed.output
+    assert "still picked: another entry cites it" in removed.stdout
+    assert issue_text(ws) == valid and invoke(ws, "issue", "check", "2022-q2").exit_code == 0
+    # Moving the copy to another section leaves the file no worse: one error where there were two.
+    path.write_text(doubled, encoding="utf-8")
+    moved = invoke(ws, "issue", "move", "2022-q2", "kom:2", "--section", "highlights")
+    assert moved.exit_code == 0, moved.output
+    check = invoke(ws, "issue", "check", "2022-q2")
+    assert f"kom:1 cites item '{first}', as highlights:1" in check.stderr and "repeats" not in check.stderr
+    # An entry that is no entry (a line of text: validation leaves it out, and the positions after it
+    # would name other entries) stops them, as every command.
+    broken = doubled.replace(blocks[1], "    - a line of text\n" + blocks[1], 1)
+    path.write_text(broken, encoding="utf-8")
+    refused = invoke(ws, "issue", "remove", "2022-q2", "kom:2")
+    assert refused.exit_code == 1 and issue_text(ws) == broken
+
+
 def test_move_before_another_entry(ws):
     invoke(ws, "issue", "new", "2022-q2")
     for n in (1, 2, 3):

@@ -222,17 +222,28 @@ class Curation:
         return document, document.validate(self.settings, self.known_items())[0]
 
     @contextlib.contextmanager
-    def edit(self, issue_id: str) -> Iterator[tuple[IssueDocument, Issue]]:
-        """Lock, read and validate an issue; write it back when the block ends without error."""
+    def edit(self, issue_id: str, mending: bool = False) -> Iterator[tuple[IssueDocument, Issue]]:
+        """Lock, read and validate an issue; write it back when the block ends without error.
+
+        A file with an error is refused (IssueFileError, the first error), except, with `mending`, one
+        whose every entry is read in its place (two entries citing one item, a repeated title, an item
+        the store lacks): `issue remove` and `issue move` are how `issue check` says to mend those. It
+        is written when the change leaves it with no more errors than it had; otherwise, and in any
+        case without `mending`, a change that leaves an error raises NewsletterError, nothing written.
+        """
         path = self.path(issue_id)
         with lock_for(self.workspace.var):
             document = IssueDocument.load(path)
-            issue = document.issue(self.settings, self.known_items())
+            issue, found = document.validate(self.settings, self.known_items())
+            had = [p for p in found if p.level == "error"]
+            if had and not (mending and document.entries_in_place(issue)):
+                document.issue(self.settings, self.known_items())  # raises the first error
             yield document, issue
             # A file every later command would refuse (two entries of one title under one heading,
             # say) is not written: the editor learns it now, from the command that would make it.
             _, problems = document.validate(self.settings, self.known_items())
-            if errors := [p for p in problems if p.level == "error"]:
+            errors = [p for p in problems if p.level == "error"]
+            if len(errors) > len(had) or (errors and not had):
                 raise NewsletterError(
                     f"nothing was written to {path}: the change would leave it invalid: {errors[0].message}"
                 )
@@ -828,7 +839,7 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
     and NewsletterError when a ref is one of several items an entry cites (the entry, its text
     and the other items would go with it); nothing is changed then.
     """
-    with curation.edit(issue_id) as (document, issue):
+    with curation.edit(issue_id, mending=True) as (document, issue):
         found: dict[tuple[str, int], Entry] = {}
         for ref in refs:
             key, position, entry = find_entry(issue, ref)
@@ -956,7 +967,7 @@ def move_entry(
     if section is not None:
         curation.require_section(section)
     heading = given_heading(heading)
-    with curation.edit(issue_id) as (document, issue):
+    with curation.edit(issue_id, mending=True) as (document, issue):
         key, position, entry = find_entry(issue, ref)
         section = section or key
         before_position = None

@@ -384,6 +384,21 @@ class IssueDocument:
             raise IssueFileError(first.path, first.message, first.line, first.field)
         return issue
 
+    def entries_in_place(self, issue: Issue) -> bool:
+        """Whether `issue` (this file's `validate`) holds every entry of each configured section, so that a
+        `section:position` names the same entry in both: no entry left out for an error of its own (a
+        missing heading, a line that is no field), and no section that is no list."""
+        sections = self.data.get("sections")
+        if sections is None:
+            return True
+        if not isinstance(sections, dict):
+            return False
+        return all(
+            entries is None or (isinstance(entries, list) and len(entries) == len(issue.sections.get(key, [])))
+            for key, entries in sections.items()
+            if key in issue.sections
+        )
+
     # ------------------------------------------------------------------ changing
 
     def entries_of(self, key: str) -> CommentedSeq:
