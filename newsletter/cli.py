@@ -1133,16 +1133,34 @@ def _recorded_line(recorded) -> str:
     callback=_finite,
     help="Only candidates whose keyword score (collection's, shown by `items` without --issue) is at least this.",
 )
+@click.option(
+    "--undo",
+    is_flag=True,
+    help="Take out what earlier drafts added that you have not touched; their items become undecided again.",
+)
 @pass_context
-def issue_draft(ctx: Context, issue_id, likely, min_score):
+def issue_draft(ctx: Context, issue_id, likely, min_score, undo):
     """Add the quarter's likely picks into their suggested sections, to prune from.
 
     Likely: at least --likely (50%) by the editor's ranking; before it has anything to learn
     from (no earlier issue, no decision), every candidate the keyword score lets into the inbox.
+    With --undo, the drafts' entries still as they were added go out again (an entry you wrote
+    in, accepted or joined with other items stays).
     """
-    from newsletter.curate.edit import configured_heading_notes, draft
+    from newsletter.curate.edit import configured_heading_notes, draft, undo_draft
     from newsletter.curate.listing import percent
 
+    if undo:
+        with ctx.store() as store:
+            undone = undo_draft(_curation(ctx, store), issue_id)
+        for entry in undone.removed:
+            _echo_visible("removed " + _placed_line(entry))
+        kept = f"; {_count(undone.kept, 'drafted entry', 'drafted entries')} you changed kept" if undone.kept else ""
+        click.echo(
+            f"{_count(len(undone.removed), 'drafted entry', 'drafted entries')} taken out of {issue_id}, "
+            f"{_count(len(undone.released), 'item')} undecided again{kept}"
+        )
+        return
     with ctx.store() as store:
         curation = _curation(ctx, store)
         result = draft(curation, issue_id, min_score, likely / 100)

@@ -267,6 +267,65 @@ def test_draft_fills_the_issue_from_the_inbox(ws):
     )
 
 
+def test_draft_undo_takes_out_the_untouched_drafted_entries_and_keeps_the_editors(ws):
+    """A draft at too low a bar fills the issue with dozens of entries: --undo takes back what the editor
+    has not touched, the items undecided again (no decision was made), and keeps what the editor worked on."""
+    invoke(ws, "issue", "new", "2022-q2")
+    note = ["--section", "kom", "--heading", "KOM", "--title", "Seminar", "--text", "KOM holder seminar i høst."]
+    assert invoke(ws, "issue", "note", "2022-q2", *note).exit_code == 0
+    before = issue_text(ws)
+    candidates = [i["id"] for i in inbox(ws)]
+    assert invoke(ws, "issue", "draft", "2022-q2").exit_code == 0
+    added = outline(ws)["sections"]
+    placed = {
+        e["item"]: f"{key}:{n}" for key, entries in added.items() for n, e in enumerate(entries, 1) if e.get("item")
+    }
+    accepted, written, *_ = candidates
+    assert invoke(ws, "issue", "accept", "2022-q2", accepted).exit_code == 0
+    path = ws / "issues" / "2022-q2.yaml"
+    key, position = placed[written].split(":")
+    text = issue_text(ws)
+    start = text.index(f"item: {written}")
+    line = text.rindex("      text: ", 0, start)
+    path.write_text(text[:line] + "      text: Redaktørens egen tekst.\n" + text[text.index("\n", line) + 1 :])
+    undone = invoke(ws, "issue", "draft", "2022-q2", "--undo")
+    assert undone.exit_code == 0, undone.output
+    assert undone.stdout.splitlines()[-1] == (
+        f"{len(candidates) - 2} drafted entries taken out of 2022-q2, {len(candidates) - 2} items undecided again; "
+        "2 drafted entries you changed kept"
+    )
+    left = outline(ws)["sections"]
+    assert sorted(e.get("item") or e["title"] for entries in left.values() for e in entries) == sorted(
+        [accepted, written, "Seminar"]
+    )
+    listed = [i["id"] for i in inbox(ws)]
+    assert sorted(listed) == sorted(set(candidates) - {accepted, written})  # undecided, not skipped
+    assert sorted((ws / "var" / "drafted" / "2022-q2.txt").read_text(encoding="utf-8").split()) == sorted(
+        [accepted, written]
+    )
+    again = invoke(ws, "issue", "draft", "2022-q2", "--undo")
+    assert again.stdout.endswith(
+        "0 drafted entries taken out of 2022-q2, 0 items undecided again; 2 drafted entries you changed kept\n"
+    )
+    # The file put back by hand after a draft (`git checkout`): the store still marks the items picked;
+    # check says so in one warning with one command, and --undo makes them undecided again.
+    redraft = invoke(ws, "issue", "draft", "2022-q2")  # learning from the two kept: fewer entries
+    redrafted = re.findall(r"\(item (\w+)\)$", redraft.stdout, re.M)
+    assert redraft.exit_code == 0 and len(redrafted) >= 2, redraft.output
+    path.write_text(before, encoding="utf-8")
+    nowhere = {*redrafted, accepted, written}
+    check = invoke(ws, "issue", "check", "2022-q2")
+    (warning,) = [line for line in check.output.splitlines() if "marked picked" in line]
+    assert f"{len(nowhere)} items of this quarter are marked picked, but no issue cites them" in warning
+    ids = re.search(r"`newsletter issue unskip ([\w ]+)` puts them back among the candidates", warning)
+    assert ids and sorted(ids.group(1).split()) == sorted(nowhere), warning
+    assert "`newsletter issue draft 2022-q2 --undo` for those a draft added" in warning
+    undone = invoke(ws, "issue", "draft", "2022-q2", "--undo")
+    assert undone.stdout == f"0 drafted entries taken out of 2022-q2, {len(nowhere)} items undecided again\n"
+    assert sorted(i["id"] for i in inbox(ws)) == sorted(candidates) and issue_text(ws) == before
+    assert "marked picked" not in invoke(ws, "issue", "check", "2022-q2").output
+
+
 def test_entries_taken_out_of_a_draft_stay_out_of_the_next_draft(ws):
     """The editor prunes what the draft added; drafting again (after a collect, say) must not add it back."""
     invoke(ws, "issue", "new", "2022-q2")

@@ -1377,6 +1377,48 @@ def draft(
 DRAFTED = "drafted"  # in var/: per issue, the items `draft` added (`_drafted`)
 
 
+@dataclass(frozen=True)
+class UndoneDraft:
+    """What `undo_draft` did: the entries it took out (as they stood), and the items it put back among
+    the candidates, undecided, in file order then id order (those of the entries, then those no
+    issue cites any more)."""
+
+    removed: list[Placed]
+    released: list[str]
+    kept: int  # drafted entries the editor has changed (a text written, accepted, moved into a joined entry)
+
+
+def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
+    """Take back what earlier drafts added and the editor has not touched: their entries out of the issue,
+    their items undecided again (not skipped: no decision was made), and off the drafts' list.
+
+    Untouched is as `unconfirmed_drafts` has it: the starting text, not accepted, one entry per drafted
+    item set. A drafted item the issue no longer cites and the store still marks picked (the file put
+    back by hand, `git checkout`, after a draft) is undecided again too. What the editor wrote, accepted
+    or filed with other items stays, as any decision does, and is counted in `kept`. Raises
+    IssueFileError for a file that cannot be read as it stands.
+    """
+    drafted = _drafted(curation, issue_id)
+    _document, issue = curation.load(issue_id)
+    untouched = set(unconfirmed_drafts(curation, issue_id, issue))
+    refs = [
+        f"{key}:{position}"
+        for key, position, entry in issue.entries()
+        if entry.items and all(item in untouched for item in entry.items)
+    ]
+    removed = remove_entries(curation, issue_id, refs, skip=False) if refs else Removed([], [])
+    still = set(curation.cited_items(issue_id)) | set(cited_elsewhere(curation, issue_id, drafted))
+    gone = [
+        item
+        for item, status in item_statuses(curation, sorted(drafted - set(removed.items) - still)).items()
+        if status == "picked"
+    ]
+    curation.store.set_status(gone, "new")
+    _remember_drafted(curation, issue_id, drafted & still)
+    kept = sum(1 for _key, _position, entry in issue.entries() if set(entry.items) & drafted) - len(refs)
+    return UndoneDraft(removed.entries, [*removed.items, *gone], kept)
+
+
 def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = None) -> tuple[str, ...]:
     """The items of entries earlier drafts added to the issue that the editor has not touched since
     (the starting text, not accepted), in file order; () when no draft added any.
@@ -2017,7 +2059,25 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         else:
             problems.extend(_heading_problems(curation, path, issue_id, key, entries))
     if first and last and not structural:
-        for item in _picked_nowhere(curation, issue, first, last):
+        nowhere = _picked_nowhere(curation, issue, first, last)
+        if len(nowhere) > PICKED_NOWHERE_EACH:
+            # The file put back by hand after a draft or a triage (`git checkout`): one line with one
+            # command for them all, not a warning per item to copy from one by one.
+            ids = " ".join(item.id for item in nowhere)
+            drafted = _drafted(curation, issue_id)
+            undo = (
+                f" (`newsletter issue draft {issue_id} --undo` for those a draft added)"
+                if drafted & {item.id for item in nowhere}
+                else ""
+            )
+            add(
+                "warning",
+                f"{len(nowhere)} items of this quarter are marked picked, but no issue cites them (entries taken "
+                f"out by hand, or the file put back?): `newsletter issue unskip {ids}` puts them back among the "
+                f"candidates{undo}, `newsletter issue skip {ids}` leaves them out; `newsletter issue add "
+                f"{issue_id} ITEM` files one again",
+            )
+        for item in nowhere if len(nowhere) <= PICKED_NOWHERE_EACH else ():
             add(
                 "warning",
                 f"item {item.id} «{item.title}» of this quarter is marked picked, but no issue cites it (an entry "
@@ -2026,6 +2086,9 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 "back among the candidates",
             )
     return issue, problems
+
+
+PICKED_NOWHERE_EACH = 3  # items picked that no issue cites, from which `check_issue` says it in one warning
 
 
 def _picked_nowhere(curation: Curation, issue: Issue, first: dt.date, last: dt.date) -> list[Item]:
