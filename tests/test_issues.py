@@ -1678,6 +1678,16 @@ def test_a_comment_written_as_one_or_a_quoted_hash_is_no_warning(desk, line):
             "[her] (https://intermin.fi/plan)",
             "a space between ] and (: write them together, [words](address)",
         ),
+        (
+            "se [her(https://intermin.fi/plan).",
+            "[her(https://intermin.fi/plan)",
+            "the ] after the link's words is missing: write [words](address)",
+        ),
+        (
+            "se her](https://intermin.fi/plan).",
+            "her](https://intermin.fi/plan)",
+            "the [ before the link's words is missing: write [words](address)",
+        ),
     ],
 )
 def test_a_link_markdown_reads_as_text_is_an_error_saying_what_to_write(desk, written, shown, reason):

@@ -435,7 +435,24 @@ def unread_links(text: str | None) -> list[UnreadLink]:
             else:
                 reason = "Markdown cannot read it as a link: write it as [words](https://…)"
             found.append(UnreadLink(" ".join(written.split()), reason))
+        # A bracket left out: what is left of the run holds no `[…](…)`, so a `[` or `]` at an address is one
+        # half of a link whose other half is missing.
+        rest = _LINK_LIKE.sub(" ", run)
+        for match in _HALF_LINK.finditer(rest):
+            reason = (
+                "the ] after the link's words is missing: write [words](address)"
+                if match["open"]
+                else "the [ before the link's words is missing: write [words](address)"
+            )
+            found.append(UnreadLink(" ".join(match.group().split()), reason))
     return found
+
+
+# `[words(address` with no `]`, or `words](address` with no `[` (CommonMark 6.3 reads neither as a link).
+_HALF_LINK = re.compile(
+    r"(?P<open>\[[^\[\]\n]*?)?(?(open)|\S*\])\((?:https?:|www\.|mailto:)[^)\s]*\)?",
+    re.I,
+)
 
 
 _BARE = LinkifyIt(options={"fuzzy_link": False, "fuzzy_ip": False, "fuzzy_email": False})
@@ -450,7 +467,7 @@ def bare_addresses(text: str | None) -> list[str]:
     """
     found: list[str] = []
     for run in _plain_runs(text):
-        run = _LINK_LIKE.sub(" ", run)
+        run = _HALF_LINK.sub(" ", _LINK_LIKE.sub(" ", run))
         found += [m.url for m in _BARE.match(run) or [] if m.schema.lower() in ("http:", "https:")]
     return list(dict.fromkeys(found))
 
