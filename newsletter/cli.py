@@ -1793,11 +1793,28 @@ def contacts_import(ctx: Context, path, legal_basis):
 @click.option("--legal-basis", default="", help="Legal basis for keeping the address.")
 @click.option("--consent-source", default="", help="How consent was given (form, e-mail, meeting …).")
 @click.option("--consent-date", type=DATE, help="When consent was given (YYYY-MM-DD).")
+@click.option(
+    "--resubscribe",
+    is_flag=True,
+    help="The person, unsubscribed or erased earlier, asked to be on the list again (needs --consent-source).",
+)
 @pass_context
-def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, consent_source, consent_date):
-    """Add a contact (or merge into the one with the same address)."""
-    from newsletter.mail.contacts import Contact, add_contact
+def contacts_add(
+    ctx: Context, address, name, organisation, tags, legal_basis, consent_source, consent_date, resubscribe
+):
+    """Add a contact (or merge into the one with the same address).
 
+    An address that unsubscribed or was erased is not added again, unless the person asked to be: then
+    --resubscribe with --consent-source saying how they asked (kept as their consent).
+    """
+    from newsletter.mail.contacts import Contact, add_contact
+    from newsletter.mail.contacts import resubscribe as subscribe_again
+
+    if resubscribe and not consent_source.strip():
+        raise UsageError(
+            '--resubscribe needs --consent-source: how the person asked to be on the list again (e.g. "e-post til '
+            'KOM 2026-12-03"), kept as their consent'
+        )
     contact = Contact(
         email=address,
         name=name,
@@ -1808,9 +1825,26 @@ def contacts_add(ctx: Context, address, name, organisation, tags, legal_basis, c
         consent_date=consent_date,
     )
     with ctx.store() as store:
+        if resubscribe:
+            stored, again = subscribe_again(store, contact, clock.now())
+            click.echo(
+                f"{again} {stored.email}"
+                + (f" (consent: {stored.consent_source})" if again != "already active" else "")
+            )
+            return
         stored, outcome = add_contact(store, contact, clock.now())
     if outcome == "suppressed":
-        raise NewsletterError(f"{address}: unsubscribed, bounced or erased earlier; not added")
+        bounced = stored.id is not None and stored.status == "bounced"
+        raise NewsletterError(
+            f"{address}: {stored.status if stored.id is not None else 'unsubscribed, bounced or erased'} earlier; "
+            "not added. "
+            + (
+                f'If the address works, `newsletter contacts reactivate {stored.email} --reason "…"`'
+                if bounced
+                else f"If the person has asked to be on the list again, `newsletter contacts add {address} "
+                '--resubscribe --consent-source "how they asked"` records it'
+            )
+        )
     click.echo(f"{outcome} {stored.email}")
 
 

@@ -28,6 +28,7 @@ from newsletter.mail.contacts import (
     mark_bounced,
     normalise_address,
     remove_contact,
+    resubscribe,
     unsubscribe,
 )
 from newsletter.store import Store
@@ -183,6 +184,37 @@ def test_unsubscribe_and_bounce(store):
         assert outcome == "suppressed" and contact.status != "active" and contact.organisation == ""
     mark_bounced(store, "kari@example.no", "550 gone", later)  # an unsubscribe is not turned into a bounce
     assert get_contact(store, "kari@example.no").status == "unsubscribed"
+
+
+def test_a_person_who_unsubscribed_or_was_erased_may_be_subscribed_again_on_their_word(store):
+    """Unsubscribing was the person's word, and so is asking back: with how they asked, kept as the consent."""
+    add_contact(store, Contact("kari@example.no", name="Kari", consent_source="skjema"), NOW)
+    unsubscribe(store, "kari@example.no", NOW)
+    later = NOW + dt.timedelta(days=30)
+    with pytest.raises(ContactError, match="say how the person asked to subscribe again"):
+        resubscribe(store, Contact("kari@example.no"), later)
+    assert get_contact(store, "kari@example.no").status == "unsubscribed"
+    contact, outcome = resubscribe(store, Contact("Kari@example.no", consent_source=" e-post 31. mars "), later)
+    assert outcome == "subscribed again" and contact.status == "active" and contact.name == "Kari"
+    assert (contact.consent_source, contact.consent_date) == ("e-post 31. mars", later.date())
+    assert not is_suppressed(store, "kari@example.no")
+    assert contact.id is not None and store.contact_changes(contact.id)[-1][1:] == (
+        "active",
+        "subscribed again: e-post 31. mars",
+    )
+    assert resubscribe(store, Contact("kari@example.no", consent_source="igjen"), later)[1] == "already active"
+    # Erased (or removed after unsubscribing): only the hash is left; asked back, the contact is added anew.
+    add_contact(store, Contact("per@example.no"), NOW)
+    erase(store, "per@example.no", NOW, store.path.parent / "outbox")
+    assert add_contact(store, Contact("per@example.no"), later)[1] == "suppressed"
+    per, outcome = resubscribe(store, Contact("per@example.no", consent_source="telefon"), later)
+    assert outcome == "added" and per.status == "active" and active_recipients(store)[-1].email == "per@example.no"
+    # A bounce is about the address, not the person's word: `reactivate` is the way back.
+    add_contact(store, Contact("ola@example.no"), NOW)
+    mark_bounced(store, "ola@example.no", "550 5.1.1 no such user", NOW)
+    with pytest.raises(ContactError, match="bounced, not unsubscribed: if the address works, `newsletter contacts "):
+        resubscribe(store, Contact("ola@example.no", consent_source="e-post"), later)
+    assert get_contact(store, "ola@example.no").status == "bounced"
 
 
 def test_unsubscribe_unknown_address_suppresses_it(store):

@@ -292,6 +292,31 @@ def test_contacts_unsubscribe_accepts_a_received_one_click_link(workspace, monke
     assert invoke(workspace, "contacts", "unsubscribe", url.replace("sig=", "sig=0")).exit_code == 1
 
 
+def test_a_person_who_unsubscribed_is_subscribed_again_only_with_how_they_asked(workspace):
+    """The footer tells readers to write to KOM to join: someone who unsubscribed and writes is not a dead end."""
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 3)))
+    invoke(workspace, "contacts", "unsubscribe", "person001@example.org")
+    invoke(workspace, "build", "2024-q2", "--format", "email,text")
+    assert "written 2 now" in invoke(workspace, "send", "2024-q2", "--dry-run").stdout
+    refused = invoke(workspace, "contacts", "add", "person001@example.org")
+    assert refused.exit_code == 1 and refused.stderr.strip() == (
+        "Error: person001@example.org: unsubscribed earlier; not added. If the person has asked to be on the list "
+        'again, `newsletter contacts add person001@example.org --resubscribe --consent-source "how they asked"` '
+        "records it"
+    )
+    bare = invoke(workspace, "contacts", "add", "person001@example.org", "--resubscribe")
+    assert bare.exit_code == 2 and "--resubscribe needs --consent-source" in bare.stderr
+    again = invoke(
+        workspace, "contacts", "add", "person001@example.org", "--resubscribe", "--consent-source", "e-post 3. mars"
+    )
+    assert again.exit_code == 0 and again.stdout == "subscribed again person001@example.org (consent: e-post 3. mars)\n"
+    listed = {c["email"]: c for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert listed["person001@example.org"]["status"] == "active"
+    assert listed["person001@example.org"]["consent_source"] == "e-post 3. mars"
+    # The issue being sent reaches the person with the next run.
+    assert "written 1 now" in invoke(workspace, "send", "2024-q2", "--dry-run").stdout
+
+
 def test_erase_without_a_terminal_or_when_declined_changes_nothing_and_says_what_to_do(workspace, monkeypatch):
     invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
     piped = invoke(workspace, "contacts", "erase", "person001@example.org")

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -318,7 +318,7 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
     Its failed rows in every send ledger go back to pending, so the next `send`
     of an issue it missed mails it. An active contact is left as it is. An
     unsubscribed contact is never reactivated (only the person can subscribe
-    again): ContactError, as for an unknown or invalid address or an empty reason.
+    again: `resubscribe`): ContactError, as for an unknown or invalid address or an empty reason.
     """
     if not reason.strip():
         raise ContactError(f"'{address}': say why the bounce was wrong (--reason)", address=address)
@@ -329,7 +329,8 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
             raise _unknown(address)
         if contact.status == "unsubscribed":
             raise ContactError(
-                f"'{contact.email}': unsubscribed; only the person can subscribe again",
+                f"'{contact.email}': unsubscribed; only the person can subscribe again: if they have asked to, "
+                f'`newsletter contacts add {contact.email} --resubscribe --consent-source "how they asked"`',
                 address=address,
                 reason="unsubscribed",
             )
@@ -340,6 +341,62 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
             store.requeue_contact(contact.id)
             contact = store.contact_by_key(key) or contact
     return contact
+
+
+def resubscribe(
+    store: Store, contact: Contact, now: dt.datetime
+) -> tuple[Contact, Literal["subscribed again", "added", "already active"]]:
+    """The person asked to be on the list again after unsubscribing (or after being erased): the contact
+    is active again, with the new consent recorded, or added anew with it.
+
+    Unsubscribing was the person's own word, and so is asking back: `contact.consent_source` must say how
+    they asked (an e-mail of a date, a form), and is kept as the contact's consent with its
+    `consent_date` (today when not given), since the sender must be able to show consent (GDPR art.
+    7(1)); the change is recorded with when and that source. The address's hash comes off the
+    suppression list (for an unsubscribe or an erasure; a bounce is about the address, and
+    `reactivate` undoes a wrong one). The issues being sent that it missed go to it with the next
+    `send` of each, as for a reactivated bounce. Returns the contact and what happened. ContactError
+    for an invalid address, an empty consent source, or a bounced contact.
+    """
+    source = contact.consent_source.strip()
+    if not source:
+        raise ContactError(
+            f"'{contact.email}': say how the person asked to subscribe again (--consent-source, e.g. "
+            '"e-post til KOM 2026-12-03"): it is kept as their consent',
+            address=contact.email,
+        )
+    email = normalise_address(contact.email)
+    key = email.lower()
+    consent = replace(contact, email=email, consent_source=source, consent_date=contact.consent_date or now.date())
+    with store.transaction():
+        existing = store.contact_by_key(key)
+        if existing is not None and existing.status == "bounced":
+            raise ContactError(
+                f"'{existing.email}': bounced, not unsubscribed: if the address works, `newsletter contacts "
+                f'reactivate {existing.email} --reason "{source}"`',
+                address=contact.email,
+                reason="bounced",
+            )
+        for reason in ("unsubscribed", "erased"):
+            store.unsuppress_hash(_hash_key(key), reason)
+        if existing is None or existing.id is None:
+            added, _outcome = _add(store, replace(consent, status="active"), now)
+            assert added.id is not None  # the hash is off the list: the row is added
+            store.record_contact_change(added.id, "active", f"subscribed again: {source}", now)
+            return added, "added"
+        if existing.status == "active":
+            return existing, "already active"
+        store.update_contact(
+            existing.id,
+            status="active",
+            status_changed_at=now,
+            consent_source=source,
+            consent_date=consent.consent_date,
+            **({"legal_basis": consent.legal_basis} if consent.legal_basis else {}),
+        )
+        store.record_contact_change(existing.id, "active", f"subscribed again: {source}", now)
+        store.requeue_contact(existing.id)
+        return store.contact_by_key(key) or existing, "subscribed again"
 
 
 def wrongly_bounced(store: Store) -> list[tuple[Contact, str]]:
