@@ -1899,23 +1899,59 @@ def contacts_export(ctx: Context, as_json, as_csv, excel):
 
 
 @contacts.command("unsubscribe")
-@click.argument("address", metavar="ADDR|URL")
+@click.argument("addresses", nargs=-1, metavar="ADDR|URL...")
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A file of addresses or received one-click links, one a line (an unsubscribe endpoint's log).",
+)
 @pass_context
-def contacts_unsubscribe(ctx: Context, address):
-    """Stop mailing an address (it stays on the list as unsubscribed, so no import re-adds it).
+def contacts_unsubscribe(ctx: Context, addresses, from_file):
+    """Stop mailing addresses (each stays on the list as unsubscribed, so no import re-adds it).
 
-    A received one-click unsubscribe link (https://…&email=…&sig=…) may be
-    given instead of the address: its signature is checked first.
+    A received one-click unsubscribe link (https://…&email=…&sig=…) may be given instead of an
+    address: its signature is checked first. One that is wrong is named (with its line of --from)
+    and the others are unsubscribed all the same; the exit status is then 1.
     """
+    from newsletter.mail.compose import verify_unsubscribe_url
     from newsletter.mail.contacts import unsubscribe
 
-    if address.startswith("https://"):
-        from newsletter.mail.compose import verify_unsubscribe_url
-
-        address = verify_unsubscribe_url(address, ctx.settings.mail)
+    given = [(address, "") for address in addresses]
+    if from_file:
+        given += _lines_of(Path(from_file))
+    if not given:
+        raise UsageError("give the addresses or links to unsubscribe, or --from FILE")
+    failed = 0
     with ctx.store() as store:
-        unsubscribe(store, address, clock.now())
-    click.echo(f"unsubscribed {address}")
+        for written, where in given:
+            try:
+                address = (
+                    verify_unsubscribe_url(written, ctx.settings.mail) if written.startswith("https://") else written
+                )
+                contact = unsubscribe(store, address, clock.now())
+            except NewsletterError as exc:  # a wrong signature, an address that is none
+                failed += 1
+                click.echo(f"error: {where}{exc}; nobody was unsubscribed by it", err=True)
+                continue
+            known = "" if contact.id is not None else " (not on the list: kept from being added)"
+            click.echo(f"unsubscribed {contact.email}{known}")
+    if failed:
+        sys.exit(1)
+
+
+def _lines_of(path: Path) -> list[tuple[str, str]]:
+    """(line, "FILE, line N: ") for each non-blank line of a text file not starting with #; UsageError naming
+    the file when it is not UTF-8 text."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    return [
+        (line.strip(), f"{path}, line {number}: ")
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 @contacts.command("reactivate")

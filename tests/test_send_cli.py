@@ -317,6 +317,39 @@ def test_a_person_who_unsubscribed_is_subscribed_again_only_with_how_they_asked(
     assert "written 1 now" in invoke(workspace, "send", "2024-q2", "--dry-run").stdout
 
 
+def test_unsubscribe_takes_an_endpoints_log_of_links_and_one_bad_line_harms_no_other(workspace, monkeypatch):
+    """What an unsubscribe endpoint records (one received link a line) is handed over in one command; a
+    forged link and a line that is no address are named by line, and the rest are unsubscribed."""
+    from newsletter.config import load_settings
+    from newsletter.mail.compose import unsubscribe_links
+
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s3cret")
+    with open(workspace / "newsletter.yaml", "a", encoding="utf-8") as handle:
+        handle.write("unsubscribe_url: https://kom.example.no/avmelding\n")
+    invoke(workspace, "contacts", "import", str(write_contacts(workspace, 3)))
+    invoke(workspace, "contacts", "add", "kari@blåbær.no")
+    mail = load_settings(workspace / "newsletter.yaml").mail
+    link = {address: unsubscribe_links(address, mail)[1] for address in ("kari@blåbær.no", "person001@example.org")}
+    forged = link["person001@example.org"].replace("person001", "person002")
+    log = workspace / "avmeldinger.txt"
+    log.write_text(f"# the endpoint's log\n{link['kari@blåbær.no']}\n{forged}\n\nikke-en-adresse\n", encoding="utf-8")
+    result = invoke(workspace, "contacts", "unsubscribe", "person001@example.org", "--from", str(log))
+    assert result.exit_code == 1
+    # Said as the list has it, not as the link's ASCII form (xn--blbr-roah.no).
+    assert result.stdout == "unsubscribed person001@example.org\nunsubscribed kari@blåbær.no\n"
+    assert result.stderr.splitlines() == [
+        f"error: {log}, line 3: {forged}: not an unsubscribe link of this list (missing or wrong signature); "
+        "nobody was unsubscribed by it",
+        f"error: {log}, line 5: 'ikke-en-adresse': An email address must have an @-sign.; nobody was unsubscribed "
+        "by it",
+    ]
+    statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
+    assert sorted(a for a, status in statuses.items() if status == "unsubscribed") == [
+        "kari@blåbær.no",
+        "person001@example.org",
+    ]
+
+
 def test_erase_without_a_terminal_or_when_declined_changes_nothing_and_says_what_to_do(workspace, monkeypatch):
     invoke(workspace, "contacts", "import", str(write_contacts(workspace, 2)))
     piped = invoke(workspace, "contacts", "erase", "person001@example.org")
