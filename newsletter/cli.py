@@ -1021,9 +1021,13 @@ def issue_accept(ctx: Context, issue_id, refs):
 @click.option("--section", metavar="KEY", help="Section to move to (default: the entry's own).")
 @click.option("--heading", help="New heading for the entry.")
 @click.option("--before", metavar="ENTRY", help="Put it just before this entry (same section).")
+@click.option("--run", is_flag=True, help="Move the entries next to it under the same heading with it.")
 @pass_context
-def issue_move(ctx: Context, issue_id, ref, section, heading, before):
-    """Move an entry to another section, heading or place; without --section it stays in its section."""
+def issue_move(ctx: Context, issue_id, ref, section, heading, before, run):
+    """Move an entry to another section, heading or place; without --section it stays in its section.
+
+    With --run, its heading's whole block moves: the entries next to it under that heading, in order.
+    """
     from newsletter.curate.edit import misspelt_notes, move_entry
 
     if section is None and heading is None and before is None:
@@ -1031,9 +1035,11 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before):
         raise UsageError("say where to: --section, --heading or --before (or more than one)")
     with ctx.store() as store:
         curation = _curation(ctx, store)
-        placed = move_entry(curation, issue_id, ref, section, heading, before)
+        placed = move_entry(curation, issue_id, ref, section, heading, before, run)
         notes = misspelt_notes(curation, issue_id, [placed]) if heading else []
     _echo_visible("moved to " + _placed_line(placed))
+    if placed.moved > 1:
+        click.echo(f"  with the {_count(placed.moved - 1, 'entry', 'entries')} after it under «{placed.heading}»")
     _echo_notes(notes)
 
 

@@ -231,6 +231,37 @@ def test_move_before_another_entry(ws):
     assert [e["title"] for e in outline(ws)["sections"]["kom"]] == ["Møte 1", "Møte 3", "Møte 2"]
 
 
+def test_move_run_moves_a_headings_whole_block_in_one_command(ws):
+    """A heading's block out of order is one `issue move --run`, not one command per entry."""
+    invoke(ws, "issue", "new", "2022-q2")
+    for heading, title in [
+        ("Møter", "Møte 1"),
+        ("Rapporter", "Rapport 1"),
+        ("Rapporter", "Rapport 2"),
+        ("Rapporter", "Rapport 3"),
+    ]:
+        note = ["--section", "kom", "--heading", heading, "--title", title, "--text", f"{title}."]
+        assert invoke(ws, "issue", "note", "2022-q2", *note).exit_code == 0
+    titles = lambda: [(e["heading"], e["title"]) for e in outline(ws)["sections"]["kom"]]  # noqa: E731
+    inside = invoke(ws, "issue", "move", "2022-q2", "kom:2", "--run", "--before", "kom:3")
+    assert inside.exit_code == 2 and "--before kom:3 is one of the entries moved with kom:2 (--run)" in inside.stderr
+    moved = invoke(ws, "issue", "move", "2022-q2", "kom:3", "--run", "--before", "kom:1")
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout.splitlines()[-1] == "  with the 2 entries after it under «Rapporter»"
+    assert titles() == [
+        ("Rapporter", "Rapport 1"),
+        ("Rapporter", "Rapport 2"),
+        ("Rapporter", "Rapport 3"),
+        ("Møter", "Møte 1"),
+    ]
+    # With a new heading the whole block is renamed; without --run only the entry moves.
+    assert invoke(ws, "issue", "move", "2022-q2", "kom:1", "--run", "--heading", "Publikasjoner").exit_code == 0
+    publications = [("Publikasjoner", f"Rapport {n}") for n in (1, 2, 3)]
+    assert titles() == [("Møter", "Møte 1"), *publications]  # a new heading goes after the others
+    assert invoke(ws, "issue", "move", "2022-q2", "kom:4", "--before", "kom:2").exit_code == 0
+    assert titles() == [("Møter", "Møte 1"), publications[2], *publications[:2]]
+
+
 def test_skip_and_unskip_persist_across_quarters(ws):
     item = inbox(ws)[0]
     assert invoke(ws, "issue", "skip", item["id"]).exit_code == 0

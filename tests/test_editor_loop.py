@@ -439,12 +439,12 @@ def test_every_problem_check_reports_says_where_and_what_to_do_and_its_commands_
         ("warning", line("date: 2025-09-10"), "events:1", "date", f"events:1 is dated 2025-09-10, outside april–juni 2025: correct its `date`, or, if it belongs to another issue, take the entry out ({remove} events:1 --undecided`)"),
         ("warning", line("highlights: []"), None, "sections.highlights", "section 'highlights' is empty, so no output shows it: add to it (`newsletter issue add 2025-q2 ITEM --section highlights`), or, if this issue has none, take the line `highlights: []` out of the file"),
         ("warning", line("title: Innstilling") - 1, "norway:3", "heading", f"entries under 'Stortinget' are split (norway:1 and norway:3, lines {line('title: Forslag') - 1} and {line('title: Innstilling') - 1}): put them together (`newsletter issue move 2025-q2 norway:3 --before norway:2`)"),
-        ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (run `newsletter issue move 2025-q2 international:3 --before international:1` 2 times)"),
+        ("warning", line("title: A") - 1, "international:2", "heading", "heading 'UNODC' (international:2) comes after 'Finland', which newsletter.yaml puts later: move it up (`newsletter issue move 2025-q2 international:2 --run --before international:1`)"),
     ]  # fmt: skip
     # Every command as given (but those with an ITEM to choose), in the order the problems are listed.
     for problem in problems:
-        for command, times in re.findall(r"`newsletter (issue [^`]+)`(?: (\d+) times)?", problem["message"]):
-            for _ in range(int(times or 1)) if "ITEM" not in command else ():
+        for command in re.findall(r"`newsletter (issue [^`]+)`", problem["message"]):
+            if "ITEM" not in command:
                 assert invoke(desk.root, *shlex.split(command)).exit_code == 0, command
     assert [(p["entry"], p["message"]) for p in json.loads(invoke(desk.root, "issue", "check", "2025-q2", "--json").stdout)] == [
         ("norway:3", "norway:3 has a deadline (2025-06-01) before the issue is published (2025-07-03), so it is shown as closed: if either date is wrong, correct it"),
@@ -485,9 +485,8 @@ def test_the_removes_check_prints_run_in_order_take_out_the_entries_they_name_an
 
 
 def heading_moves(checked: str) -> list[list[str]]:
-    """Every `issue move` an `issue check` printed, in order, once for each time it says to run it."""
-    found = re.findall(r"`newsletter (issue move [^`]+)`(?: (\d+) times)?", checked)
-    return [shlex.split(command) for command, times in found for _ in range(int(times or 1))]
+    """Every `issue move` an `issue check` printed, in order."""
+    return [shlex.split(command) for command in re.findall(r"`newsletter (issue move [^`]+)`", checked)]
 
 
 def test_the_heading_moves_check_prints_run_in_order_end_in_the_configured_order(desk):
@@ -517,8 +516,8 @@ def test_the_heading_moves_check_prints_run_in_order_end_in_the_configured_order
     said = [line.split(": heading: ", 1)[1] for line in checked.stdout.splitlines() if ": heading: " in line]
     move = "`newsletter issue move 2025-q2"
     assert said == [
-        f"entries under 'Stortinget' are split (norway:1 and norway:3, lines 6 and 12): put them together (run {move} norway:4 --before norway:2` 2 times)",
-        f"heading 'Politiske tiltak' (norway:5) comes after 'Høringer', which newsletter.yaml puts later: move it up (after the moves above, run {move} norway:6 --before norway:4` 2 times)",
+        f"entries under 'Stortinget' are split (norway:1 and norway:3, lines 6 and 12): put them together ({move} norway:3 --run --before norway:2`)",
+        f"heading 'Politiske tiltak' (norway:5) comes after 'Høringer', which newsletter.yaml puts later: move it up (after the moves above, {move} norway:5 --run --before norway:4`)",
         f"entries under 'Stortinget' are split (norway:1 and norway:8, lines 6 and 27): put them together (after the moves above, {move} norway:8 --before norway:4`)",
         f"entries under 'Politiske tiltak' are split (norway:6 and norway:9, lines 21 and 30): put them together (after the moves above, {move} norway:9 --before norway:7`)",
         f"entries under 'Høringer' are split (norway:2 and norway:10, lines 9 and 33): put them together (after the moves above, {move} norway:10 --before norway:9`)",

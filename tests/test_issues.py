@@ -988,7 +988,7 @@ def test_split_heading_runs_are_a_warning(desk):
     assert problem.line == 22
 
 
-MOVE = re.compile(r"`newsletter issue move 2024-q2 (\S+) --before (\S+)`(?: (\d+) times)?")
+MOVE = re.compile(r"`newsletter issue move 2024-q2 (\S+)( --run)? --before (\S+)`")
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -1003,13 +1003,15 @@ def test_the_heading_moves_run_in_the_printed_order_give_a_valid_order_and_move_
     problems = [p for p in desk.check(norway(*entries)) if p.field == "heading"]
     still = set(range(1, len(entries) + 1))  # the positions of entries no move names
     for problem in problems:
-        for ref, before, times in MOVE.findall(problem.message):
-            run = int(times or 1)
+        for ref, whole, before in MOVE.findall(problem.message):
             start = int(problem.entry.split(":")[1])
-            assert ref == f"norway:{start + run - 1}"  # the run's last entry, where the file has it
+            assert ref == f"norway:{start}"  # the run's first entry, where the file has it
+            run = 1
+            while start + run <= len(entries) and entries[start + run - 1][0] == entries[start - 1][0]:
+                run += 1
+            assert bool(whole) == (run > 1)  # one command moves the heading's whole run
             still -= set(range(start, start + run))
-            for _ in range(run):
-                move_entry(desk.curation, "2024-q2", ref, before=before)
+            move_entry(desk.curation, "2024-q2", ref, before=before, run=bool(whole))
     issue, problems = check_issue(desk.curation, "2024-q2")
     assert [p.message for p in problems if p.field == "heading"] == []
     after = [(entry.heading, entry.title) for entry in issue.sections["norway"]]
@@ -1147,9 +1149,8 @@ def test_what_check_prints_for_one_organisations_headings_then_the_runs_leaves_n
     path = desk.write(text.replace("- heading: GRETA\n", "- heading: Europarådet og GRETA\n"))
     issue, problems = check_issue(desk.curation, "2024-q2")
     for problem in (p for p in problems if p.field == "heading"):
-        for ref, before, times in MOVE.findall(problem.message):
-            for _ in range(int(times or 1)):
-                move_entry(desk.curation, "2024-q2", ref, before=before)
+        for ref, whole, before in MOVE.findall(problem.message):
+            move_entry(desk.curation, "2024-q2", ref, before=before, run=bool(whole))
     issue, problems = check_issue(desk.curation, "2024-q2")
     assert [p.message for p in problems if p.field == "heading"] == [], path.read_text(encoding="utf-8")
     # Together; an unlisted heading the editor put first stays first (`HeadingOrder.index_for`).

@@ -365,6 +365,7 @@ class Placed:
     joined: bool = False  # added to an existing entry (`--to`, or the same story's: `add_items`)
     # `issue add --to` an entry whose text the editor wrote: the items added that the text does not link to.
     unlinked: tuple[str, ...] = ()
+    moved: int = 1  # `move_entry`: the entries moved (its run's, with `run`), this one first
 
 
 def _several(entry: Entry) -> tuple[str, ...]:
@@ -959,33 +960,49 @@ def move_entry(
     section: str | None = None,
     heading: str | None = None,
     before: str | None = None,
+    run: bool = False,
 ) -> Placed:
     """Move an entry to a section (and heading), at its heading's place or before another entry.
 
     Without `section` the entry stays in its own (a new heading, or a new place, is move enough).
+    With `run`, the entries next to it under the same heading (`models.heading_runs`) go with it, in
+    their order: a heading's whole block moved in one command, as `issue check` advises for headings
+    out of order. Returns the place of the (first) entry moved, with `moved` the entries moved.
+    Raises UsageError for a `before` in another section or inside the run being moved.
     """
     if section is not None:
         curation.require_section(section)
     heading = given_heading(heading)
     with curation.edit(issue_id, mending=True) as (document, issue):
         key, position, entry = find_entry(issue, ref)
+        positions = [position]
+        if run:
+            positions = next(
+                [p for p, _e in members]
+                for _heading, members in heading_runs(issue.sections[key])
+                if any(p == position for p, _e in members)
+            )
         section = section or key
         before_position = None
         if before:
             before_key, before_position, _ = find_entry(issue, before)
             if before_key != section:
                 raise UsageError(f"--before {before} is in section {before_key}, not {section}")
-            if before_key == key and before_position > position:
-                before_position -= 1  # the list shrinks when the entry leaves it
-        block = document.pop_entry(key, position)
+            if before_key == key and before_position in positions[1:]:
+                raise UsageError(f"--before {before} is one of the entries moved with {ref} (--run)")
+            if before_key == key:
+                before_position -= sum(1 for p in positions if p < before_position)  # the list shrinks
+        # From the last up, so each position still names its entry; put back in their order.
+        blocks = [document.pop_entry(key, p) for p in reversed(positions)][::-1]
         new_heading = heading or entry.heading
         if before_position is not None:
             index = before_position - 1
         else:
             entries = document.entries_of(section)  # the parsed YAML list
             index = insertion_index(entries, new_heading, curation.heading_order(section))
-        document.move_block(block, section, index, heading)
-    return Placed(section, index + 1, new_heading, entry.title, entry.item, _several(entry))
+        for offset, block in enumerate(blocks):
+            document.move_block(block, section, index + offset, heading)
+    return Placed(section, index + 1, new_heading, entry.title, entry.item, _several(entry), moved=len(blocks))
 
 
 def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> list[Placed]:
@@ -2500,15 +2517,14 @@ def _heading_problems(curation: Curation, path: str, issue_id: str, key: str, en
 
 
 def _move_run(issue_id: str, key: str, members: list[tuple[int, Entry]], before: int, after_moves: bool = False) -> str:
-    """The `issue move` that puts a run of entries (their positions in `members`) before position `before`.
-
-    One entry moves at a time: moving the run's last entry before `before` again and again brings
-    the whole run there in its own order, so the command is the same each time. `after_moves`: the
-    positions are those the moves printed above leave, and the advice says so.
+    """The `issue move` that puts a run of entries (their positions in `members`) before position `before`:
+    one command, with `--run` for a run of several (the advice was once one command run as many times as
+    the run had entries, 59 for one heading of the 2022 issue). `after_moves`: the positions are those
+    the moves printed above leave, and the advice says so.
     """
-    command = f"`newsletter issue move {issue_id} {key}:{members[-1][0]} --before {key}:{before}`"
-    run = command if len(members) == 1 else f"run {command} {len(members)} times"
-    return f"(after the moves above, {run})" if after_moves else f"({run})"
+    whole = "" if len(members) == 1 else " --run"
+    command = f"`newsletter issue move {issue_id} {key}:{members[0][0]}{whole} --before {key}:{before}`"
+    return f"(after the moves above, {command})" if after_moves else f"({command})"
 
 
 def _earlier_usage(curation: Curation, issue_id: str) -> dict[str, str]:
