@@ -825,6 +825,12 @@ def test_triage_ranks_afresh_after_each_decision(ws, monkeypatch):
     result = invoke(ws, "issue", "triage", "2022-q2", input="asq")
     assert result.exit_code == 0, result.output
     assert len(rankings) == 3  # once before each item shown: two decisions, each learned from
+    # The keyword score chose the candidates until the decisions could be learned from: said when that
+    # changes, as the count of items to go grows then.
+    lines = result.stdout.splitlines()
+    (switch,) = [n for n, line in enumerate(lines) if line.startswith("  learning from your decisions now")]
+    assert lines[switch].endswith("to go), not only those the keyword score lets in")
+    assert [line for line in lines[switch:] if line.startswith("[")][0].startswith("[3/")
     shown = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.startswith("[")]
     assert shown[0] == before[0]["title"]
     # The third item shown is the first of a listing made after the two decisions (the model

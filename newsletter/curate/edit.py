@@ -1280,13 +1280,8 @@ def citations(curation: Curation, item_id: str) -> list[Citation]:
     return out
 
 
-def quarter_candidates(curation: Curation, issue_id: str, min_score: float | None = None) -> list[Item]:
-    """The quarter's candidates that are neither picked nor skipped, best first by the editor's ranking."""
-    return ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",), min_score=min_score))[0]
-
-
 def no_candidates(curation: Curation, issue_id: str) -> str:
-    """Why the quarter of `issue_id` offers no candidate, in words, for when `quarter_candidates` is empty.
+    """Why the quarter of `issue_id` offers no candidate, in words, for when `ranked_candidates` finds none.
 
     Nothing collected was published in it; every item is decided (picked, skipped, or cited by
     this or another issue); or the undecided ones score below the keyword threshold while nothing

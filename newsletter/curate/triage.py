@@ -25,8 +25,9 @@ from newsletter.curate.edit import (
     configured_heading_notes,
     misspelt_notes,
     no_candidates,
-    quarter_candidates,
+    ranked_candidates,
 )
+from newsletter.curate.inbox import InboxQuery
 from newsletter.models import Item
 
 KEYS = {
@@ -120,9 +121,19 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
     curation.load(issue_id)  # the issue must exist and be valid before any decision is taken
     result = TriageResult()
     shown: set[str] = set()
+    learned: bool | None = None  # whether the last ranking was learned (None: none yet)
     while True:
         # Ranked afresh after each decision; items left for later are not offered again this session.
-        candidates = [i for i in quarter_candidates(curation, issue_id) if i.id not in shown]
+        ranked, ranking = ranked_candidates(curation, issue_id, InboxQuery(statuses=("new",)))
+        candidates = [i for i in ranked if i.id not in shown]
+        if learned is False and ranking.learned:
+            # Before anything is learned the keyword score picks the candidates; once the first decisions
+            # can be learned from, every undecided item of the quarter is ranked, and the count grows.
+            ui.say(
+                f"learning from your decisions now: every undecided item of the quarter is ranked "
+                f"({len(candidates)} to go), not only those the keyword score lets in"
+            )
+        learned = ranking.learned
         if not candidates:
             if not shown:  # nothing at all: say whether the editor has been through it, or why not
                 result.none = no_candidates(curation, issue_id)
