@@ -891,9 +891,15 @@ def test_triage_of_a_quarter_with_no_candidates_says_so(ws):
     invoke(ws, "issue", "new", "2023-q1")  # nothing collected was published then
     result = invoke(ws, "issue", "triage", "2023-q1", input="a")
     assert result.exit_code == 0, result.output
+    with Store(ws / "var" / "newsletter.db") as store:
+        first, last = store.published_span()
+    # Collected just now: "run collect" alone would send the editor round in a circle.
     assert result.stdout == (
-        "nothing to triage: 2023-q1's quarter has no collected items; `newsletter collect` fetches them\n"
+        f"nothing to triage: 2023-q1's quarter (2023-01-01 to 2023-03-31) has no collected items; the store holds "
+        f"items published from {first} to {last}: check the issue id, or run `newsletter collect` if the quarter "
+        "is newer than the last collect (feeds list only recent items)\n"
     )
+    assert first.year == last.year == 2022
 
 
 def test_triage_help_lists_every_key():

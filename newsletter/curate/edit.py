@@ -1297,7 +1297,15 @@ def no_candidates(curation: Curation, issue_id: str) -> str:
     ]
     decided, undecided = statuses.count(True), statuses.count(False)
     if not statuses:
-        return f"{issue_id}'s quarter has no collected items; `newsletter collect` fetches them"
+        span = curation.store.published_span()
+        if span is None:
+            return f"{issue_id}'s quarter has no collected items; `newsletter collect` fetches them"
+        # Collecting again does not help a quarter the sources no longer list: say what the store holds.
+        return (
+            f"{issue_id}'s quarter ({since:%Y-%m-%d} to {until:%Y-%m-%d}) has no collected items; the store holds "
+            f"items published from {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}: check the issue id, or run "
+            "`newsletter collect` if the quarter is newer than the last collect (feeds list only recent items)"
+        )
     if not undecided:
         return f"every item of {issue_id}'s quarter is decided ({decided} picked or skipped)"
     return (

@@ -356,6 +356,11 @@ class ItemStore(Database):
         """How many items the store holds."""
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
+    def published_span(self) -> tuple[dt.date, dt.date] | None:
+        """The earliest and latest publication date of the items the store holds, None when none has one."""
+        first, last = self.db.execute("SELECT min(published), max(published) FROM items").fetchone()
+        return (dt.date.fromisoformat(first), dt.date.fromisoformat(last)) if first and last else None
+
     # ------------------------------------------------------------------ fetch state
 
     def get_state(self, source: str) -> FetchState:
