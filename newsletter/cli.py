@@ -1769,6 +1769,13 @@ def contacts_import(ctx: Context, path, legal_basis):
         )
     for line, raw, reason in sorted(report.invalid + report.kept):
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
+    for line, address, was in report.held:
+        again = (
+            f"`newsletter contacts reactivate {address} --reason …` if the address works"
+            if was == "bounced"
+            else f"`newsletter contacts add {address} --resubscribe --consent-source …` if the person asked to be"
+        )
+        click.echo(f"{path}, line {line}: {address}: {was} earlier, so not made active again ({again})")
     if report.ignored:
         from newsletter.mail.contacts import HEADER_ALIASES
 

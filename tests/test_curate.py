@@ -128,6 +128,10 @@ def test_add_with_section_and_heading_and_heading_order(ws):
     assert headings == ["UNODC", "Finland"]  # the configured order, not the order of adding
     unknown = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "nowhere")
     assert unknown.exit_code == 2 and "no section 'nowhere'" in unknown.stderr
+    typo = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "highlight")
+    assert (
+        typo.exit_code == 2 and "no section 'highlight' in newsletter.yaml (did you mean 'highlights'? " in typo.stderr
+    )
     # Another section without --heading: the source's heading, which names the organisation.
     moved = invoke(ws, "issue", "add", "2022-q2", items[2]["id"], "--section", "highlights")
     assert moved.exit_code == 0

@@ -79,6 +79,11 @@ def test_contacts_commands(workspace):
     assert invoke(workspace, "contacts", "unsubscribe", "person002@example.org").exit_code == 0
     again = invoke(workspace, "contacts", "import", str(path))
     assert "kept suppressed 1" in again.stdout
+    # Which one, by line, and the way back if the person asked.
+    assert (
+        f"{path}, line 4: person002@example.org: unsubscribed earlier, so not made active again (`newsletter "
+        "contacts add person002@example.org --resubscribe --consent-source …` if the person asked to be)"
+    ) in again.stdout.splitlines()
     statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
     assert statuses["person002@example.org"] == "unsubscribed"
     assert invoke(workspace, "contacts", "erase", "person003@example.org", "--yes").exit_code == 0

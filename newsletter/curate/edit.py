@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import logging
 import re
 import shlex
@@ -258,8 +259,10 @@ class Curation:
     def require_section(self, section: str) -> str:
         """The section key, or a usage error naming the configured ones."""
         if section not in self.settings.sections:
+            close = difflib.get_close_matches(section.lower(), self.settings.sections, n=1, cutoff=0.6)
+            mean = f"did you mean '{close[0]}'? " if close else ""
             raise UsageError(
-                f"no section '{section}' in newsletter.yaml (sections: {', '.join(self.settings.sections)})"
+                f"no section '{section}' in newsletter.yaml ({mean}sections: {', '.join(self.settings.sections)})"
             )
         return section
 

@@ -87,6 +87,9 @@ class ImportReport:
     # Rows imported though a field of theirs could not be read (line number, raw address, what was done):
     # an unsubscribed or bounced row with a broken consent date still suppresses its address.
     kept: list[tuple[int, str, str]] = field(default_factory=list)
+    # Rows of an active address that stays suppressed (line number, address, what it was: "unsubscribed",
+    # "bounced", or "unsubscribed, bounced or erased" when only its hash is left).
+    held: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- addresses
@@ -618,7 +621,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
     filler = _defaults(defaults)
     report = ImportReport(recoded=recoded)
     columns: dict[str, int] | None = None
-    parsed: list[Contact] = []
+    parsed: list[tuple[int, Contact]] = []  # (line, contact)
     previous_end = 0
     for cells in reader:
         line, previous_end = previous_end + 1, reader.line_num
@@ -675,13 +678,17 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
         for name, value in filler.items():
             if not values.get(name):
                 values[name] = value
-        parsed.append(Contact(email=email, status=status, **values))
+        parsed.append((line, Contact(email=email, status=status, **values)))
     if columns is None:
         raise ContactError(f"{path}: no header line; the first line must name the columns, e.g. email,name")
     with store.transaction():
-        for contact in parsed:
-            _, outcome = _add(store, contact, now)
+        for line, contact in parsed:
+            stored, outcome = _add(store, contact, now)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome == "suppressed" and contact.status == "active":
+                # A row meant to subscribe an address that opted out, bounced or was erased: said, by line.
+                was = stored.status if stored.id is not None else "unsubscribed, bounced or erased"
+                report.held.append((line, stored.email, was))
     return report
 
 

@@ -311,8 +311,9 @@ class SMTPTransport:
                     # RFC 6531 3.4: without the extension a non-ASCII local part cannot be sent at all.
                     # Not the connection's fault and not a bounce: this server cannot take this address.
                     raise PermanentFailure(
-                        f"RCPT TO: {self.settings.smtp_host} does not offer SMTPUTF8 (RFC 6531), so it cannot "
-                        f"take the non-ASCII address {recipient}",
+                        f"not sent: {self.settings.smtp_host} does not offer SMTPUTF8 (RFC 6531), which the letters "
+                        f"outside ASCII before the @ of {recipient} need; send through a server that offers it, or "
+                        "ask the person for another address, then `send --retry-failed`",
                         reason="mailbox",
                     )
             code, reply = smtp.mail(sender, options)
