@@ -2040,6 +2040,8 @@ def contacts_bounces(ctx: Context, paths, as_json):
         click.echo(f"{labels[outcome.result]}: {outcome.address}  {failure.status or '-'}  {failure.source}")
     for source, why in report.ignored:
         click.echo(f"ignored: {source}: {why}")
+    for source, why in report.unread:
+        click.echo(f"to read: {source}: {why}", err=True)
     for source, why in report.skipped:
         click.echo(f"skipped: {source}: {why}", err=True)
     marked = sum(1 for o in report.outcomes if o.result == "bounced")
@@ -2048,8 +2050,12 @@ def contacts_bounces(ctx: Context, paths, as_json):
     click.echo(
         f"{marked} marked bounced, {already} already bounced, "
         f"{_count(len(report.outcomes) - marked - already, 'other failure')}, "
-        f"{_count(len(report.ignored), 'message')} without one, {_count(len(report.skipped), 'file')} skipped"
+        f"{_count(len(report.ignored), 'message')} without one, "
+        + (f"{_count(len(report.unread), 'notice')} to read by hand, " if report.unread else "")
+        + f"{_count(len(report.skipped), 'file')} skipped"
     )
+    if report.unread:
+        sys.exit(1)  # a failure nobody could read: the editor has to look
 
 
 @contacts.command("erase")

@@ -110,6 +110,44 @@ def test_a_bounced_contact_can_be_reactivated(workspace):
     assert [s for s, _ in changes(workspace, "kari")] == ["bounced", "active"]
 
 
+def test_a_notice_naming_no_readable_address_is_to_be_read_by_hand_not_taken_for_a_reply(workspace):
+    """An on-premises Exchange's plain-text notice: no delivery-status part, the recipient named by name only.
+    Counted with the thank-you notes it would be lost; it is named for the editor to read, exit 1."""
+    notice = BOUNCES / "unread" / "plain-undeliverable-no-address.eml"
+    result = invoke(workspace, "contacts", "bounces", str(notice), str(BOUNCES / "eml" / "not-a-bounce.eml"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"to read: {notice}: looks like a delivery failure notice (subject «Undeliverable: Nyhetsbrev fra KOM») "
+        "but names no failed address the tool can read: read it, and remove a contact whose address it says is "
+        "gone (`newsletter contacts remove ADDR`)"
+    ]
+    assert result.stdout.splitlines()[-1] == (
+        "0 marked bounced, 0 already bounced, 0 other failures, 1 message without one, 1 notice to read by hand, "
+        "0 files skipped"
+    )
+    assert set(statuses(workspace).values()) == {"active", "unsubscribed"}  # nobody changed
+    data = json.loads(invoke(workspace, "contacts", "bounces", "--json", str(notice)).stdout)
+    assert [u["source"] for u in data["unread"]] == [str(notice)] and data["ignored"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "clue"),
+    [
+        ("From: MAILER-DAEMON@relay.example.org\nSubject: Hei\n", "from MAILER-DAEMON@relay.example.org"),
+        ("Subject: =?utf-8?q?Kan_ikke_leveres:_Nyhetsbrev?=\n", "subject «Kan ikke leveres: Nyhetsbrev»"),
+        ("Subject: Hei\n", "the reply «550 5.1.1»"),
+    ],
+)
+def test_what_makes_a_message_look_like_a_failure_notice(headers, clue):
+    from email import message_from_string
+
+    from newsletter.mail.bounces import notice_clue
+
+    body = "Status: 550 5.1.1 mailbox unavailable\n" if "Hei" in headers and "MAILER" not in headers else "Takk!\n"
+    assert notice_clue(message_from_string(f"{headers}Content-Type: text/plain\n\n{body}")) == clue
+    assert notice_clue(message_from_string("From: nina@example.org\nSubject: SV: Nyhetsbrev\n\nTakk!\n")) is None
+
+
 def test_json_lists_every_outcome(workspace):
     result = invoke(workspace, "contacts", "bounces", "--json", str(BOUNCES / "mbox" / "bounces.mbox"))
     data = json.loads(result.output)

@@ -40,8 +40,10 @@ import re
 from base64 import b64decode
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -137,6 +139,8 @@ class BounceReport:
     outcomes: list[Outcome] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    # Sources that look like a failure notice yet name no failed address the tool reads (`notice_clue`).
+    unread: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """A JSON-ready mapping (`contacts bounces --json`)."""
@@ -147,6 +151,7 @@ class BounceReport:
             ],
             "skipped": [{"source": s, "why": why} for s, why in self.skipped],
             "ignored": [{"source": s, "why": why} for s, why in self.ignored],
+            "unread": [{"source": s, "why": why} for s, why in self.unread],
         }
 
 
@@ -162,9 +167,60 @@ def read_bounces(paths: list[Path]) -> BounceReport:
             continue
         if failures:
             report.outcomes.extend(Outcome(f, f.verdict) for f in failures)
+        elif (clue := notice_clue(message)) is not None:
+            report.unread.append(
+                (
+                    source,
+                    f"looks like a delivery failure notice ({clue}) but names no failed address the tool can "
+                    "read: read it, and remove a contact whose address it says is gone "
+                    "(`newsletter contacts remove ADDR`)",
+                )
+            )
         else:
             report.ignored.append((source, "no delivery status notification with a failed recipient"))
     return report
+
+
+# Subjects of delivery failure notices, as mail systems word them in the languages the list's mail comes back in.
+_NOTICE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (?:status notification|failure|has failed|failed)|mail delivery "
+    r"(?:failed|system)|returned mail|failure notice|non remis|kan ikke leveres|ikke levert|levering mislyk"
+    r"|kunde inte levereras|olevererbart|ej levererat|kan ikke afleveres|ei voitu toimittaa",
+    re.I,
+)
+_NOTICE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster)@", re.I)
+_STATUS_CODE = re.compile(r"\b5\d\d[ -]5\.\d{1,3}\.\d{1,3}\b")  # "550 5.1.10": a reply with its RFC 3463 status
+
+
+def notice_clue(message: Message) -> str | None:
+    """Why a message that named no failed recipient still looks like a delivery failure notice, in words
+    (its subject, its sender, its report type, or a permanent SMTP reply in its text), or None.
+
+    Mail systems word their notices in many ways flufl.bounce does not read (an on-premises Exchange's
+    plain text, say). Such a notice is not a reply to the newsletter: the editor is told to read it,
+    rather than have it counted with the thank-you notes.
+    """
+    raw = str(message.get("Subject", ""))
+    try:
+        subject = str(make_header(decode_header(raw)))  # RFC 2047 words, as "Kan ikke leveres" is often sent
+    except Exception:  # noqa: BLE001 (a malformed encoded word: the subject as written)
+        subject = raw
+    if _NOTICE_SUBJECT.search(subject):
+        return f"subject «{' '.join(subject.split())[:80]}»"
+    sender = parseaddr(str(message.get("From", "")))[1]
+    if _NOTICE_SENDER.match(sender):
+        return f"from {sender}"
+    if message.get_content_type() == "multipart/report":
+        return "a multipart/report"
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                text = part.get_payload(decode=True) or b""
+            except Exception:  # noqa: BLE001 (a hostile part: no clue in it)
+                continue
+            if found := _STATUS_CODE.search(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)):
+                return f"the reply «{found.group()}»"
+    return None
 
 
 def notice_failures(message: Message, source: str) -> list[Failure]:
