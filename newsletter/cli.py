@@ -2146,13 +2146,35 @@ def _send_status(ctx: Context, issue_id: str, dry_run: bool, as_json: bool) -> N
         click.echo(f"  {row.state:<12} {row.email}  {row.reply}{due}")
 
 
+def _send_settle(ctx: Context, words: tuple[str, ...], arrived: bool | None, dry_run: bool) -> None:
+    """`send settle ID ADDR... --arrived|--not-arrived`: each address's unknown delivery settled (exit 1 when
+    one could not be)."""
+    from newsletter.mail.service import settle_unknown
+
+    if len(words) < 2 or arrived is None or dry_run:
+        raise UsageError(
+            "usage: newsletter send settle ID ADDR... --arrived (the mail server's log shows them delivered) or "
+            "--not-arrived (the next send mails them)"
+        )
+    issue_id = ISSUE_ID.convert(words[0], None, None)
+    with ctx.store() as store:
+        results = settle_unknown(store, ctx.workspace.var, issue_id, list(words[1:]), arrived, clock.now())
+    for email, why in results:
+        if why is None:
+            click.echo(f"{'sent' if arrived else 'pending'} {email}" + ("" if arrived else ": the next send mails it"))
+        else:
+            click.echo(f"error: {email}: {why}", err=True)
+    if any(why is not None for _email, why in results):
+        sys.exit(1)
+
+
 def _look_up(message_id: str) -> str:
     """What to say after an unknown delivery's reply: the Message-ID to find in the mail server's log."""
     return f" ({message_id}: the mail server's log says whether it arrived)" if message_id else ""
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
-@click.argument("words", nargs=-1, required=True, metavar="ID | status ID")
+@click.argument("words", nargs=-1, required=True, metavar="ID | status ID | settle ID ADDR...")
 @click.option("--to", "to_address", metavar="ADDR", help="Send one test copy to ADDR; records nothing.")
 @click.option("--tag", help="Only contacts with this tag.")
 @click.option("--dry-run", is_flag=True, help="Write the messages to var/outbox/ID/ instead of sending.")
@@ -2166,11 +2188,30 @@ def _look_up(message_id: str) -> str:
     is_flag=True,
     help="Send the rest this build though earlier recipients got another version of the e-mail (a correction).",
 )
+@click.option(
+    "--arrived/--not-arrived",
+    default=None,
+    help="With `settle`: the mail server's log shows the unknown deliveries arrived (or not).",
+)
 @pass_context
 def send(
-    ctx: Context, words, to_address, tag, dry_run, attach_pdf, resend_unknown, retry_failed, as_json, yes, changed
+    ctx: Context,
+    words,
+    to_address,
+    tag,
+    dry_run,
+    attach_pdf,
+    resend_unknown,
+    retry_failed,
+    as_json,
+    yes,
+    changed,
+    arrived,
 ):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
+
+    `send settle ID ADDR... --arrived` (or --not-arrived) settles unknown deliveries by what the mail
+    server's log says of each: arrived ones count as sent, the others are mailed by the next send.
 
     Resumable: run it again after a crash, Ctrl-C or an outage and it goes on
     where it stopped. Refuses an issue that fails `issue check` or whose build
@@ -2188,6 +2229,10 @@ def send(
     _check_send_options(
         words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed
     )
+    if words[0] == "settle":
+        return _send_settle(ctx, words[1:], arrived, dry_run)
+    if arrived is not None:
+        raise UsageError("--arrived and --not-arrived go with `send settle ID ADDR...`")
     if words[0] == "status":
         if len(words) != 2:
             raise UsageError("usage: newsletter send status ID")
@@ -2320,7 +2365,8 @@ def send(
         click.echo(
             f"warning: {_count(counts['unknown'], 'delivery', 'deliveries')} unknown (the connection broke, or the "
             f"run stopped, while the message went out); see `newsletter send status {issue_id}`, and run "
-            f"`newsletter send {issue_id} --resend-unknown` only if they did not arrive",
+            f"`newsletter send {issue_id} --resend-unknown` only if they did not arrive (or settle each by the "
+            f"server's log: `newsletter send settle {issue_id} ADDR... --arrived` or `--not-arrived`)",
             err=True,
         )
     if counts["pending"]:

@@ -384,7 +384,10 @@ def test_an_unsubscribed_contact_is_never_reactivated(mailroom):
     invoke(mailroom, "contacts", "unsubscribe", "person002@example.org")
     result = invoke(mailroom, "contacts", "reactivate", "person002@example.org", "--reason", "asked by phone")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: 'person002@example.org': unsubscribed; only the person can subscribe again\n")
+    assert result.stderr == (
+        "Error: 'person002@example.org': unsubscribed; only the person can subscribe again: if they have asked to, "
+        '`newsletter contacts add person002@example.org --resubscribe --consent-source "how they asked"`\n'
+    )
     assert contact_statuses(mailroom)["person002@example.org"] == "unsubscribed"
 
 
@@ -412,7 +415,8 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
     assert (
         "warning: 1 delivery unknown (the connection broke, or the run stopped, while the message went out); see "
         "`newsletter send status 2024-q2`, and run `newsletter send 2024-q2 --resend-unknown` only if they did not "
-        "arrive"
+        "arrive (or settle each by the server's log: `newsletter send settle 2024-q2 ADDR... --arrived` or "
+        "`--not-arrived`)"
     ) in result.stderr.splitlines()
     assert len(smtp.copies()) == 6  # the server had it: resending is the editor's call
     # The run names it, with the Message-ID to look up in the server's log.
@@ -422,6 +426,32 @@ def test_an_unknown_delivery_makes_send_exit_1_with_the_next_command(mailroom, s
         r"arrived \(.*\) \(<2024-q2\.[0-9a-f]{24}@politiet\.no>: the mail server's log says whether it arrived\)",
         named,
     ), named
+
+
+def test_unknown_deliveries_settled_by_the_servers_log_are_mailed_again_only_where_they_did_not_arrive(mailroom, smtp):
+    """--resend-unknown mails every unknown one again, and one that arrived gets two; settling each by the
+    relay's log (found by the Message-ID `send status` shows) mails only those that did not arrive."""
+    arrived, lost = "person001@example.org", "person004@example.org"
+    smtp.drop_after_data_of = {arrived, lost}
+    assert send(mailroom).exit_code == 1
+    smtp.drop_after_data_of = set()
+    assert states(mailroom)[arrived] == states(mailroom)[lost] == "unknown"
+    smtp.messages = [(rcpt, raw) for rcpt, raw in smtp.messages if rcpt != lost]  # the relay's log: it never came
+    refused = invoke(mailroom, "send", "settle", "2024-q2", arrived)
+    assert refused.exit_code == 2 and "--arrived (the mail server's log shows them delivered)" in refused.stderr
+    settled = invoke(mailroom, "send", "settle", "2024-q2", arrived.upper(), "--arrived")
+    assert settled.exit_code == 0 and settled.stdout == f"sent {arrived}\n"
+    again = invoke(
+        mailroom, "send", "settle", "2024-q2", lost, "person000@example.org", "nobody@example.org", "--not-arrived"
+    )
+    assert again.exit_code == 1 and again.stdout == f"pending {lost}: the next send mails it\n"
+    assert again.stderr.splitlines() == [
+        "error: person000@example.org: sent, not unknown: left as it is",
+        "error: nobody@example.org: not a recipient of 2024-q2's send",
+    ]
+    assert send(mailroom).exit_code == 0
+    assert smtp.copies() == dict.fromkeys(EVERYONE, 1)  # exactly one each, the lost one included
+    assert set(states(mailroom).values()) == {"sent"}
 
 
 def test_an_issue_without_a_published_date_is_not_mailed_but_may_be_tried(mailroom, smtp):

@@ -316,3 +316,45 @@ def send_issue(
         )
     undelivered = send_status(store, issue_id, ledger != issue_id).undelivered
     return SendOutcome(report, ledger, frozen, requeued, plan, undelivered)
+
+
+ARRIVED_BY_HAND = "marked arrived by hand (send settle), from the mail server's log"
+LOST_BY_HAND = "marked not arrived by hand (send settle): the next send mails it"
+
+
+def settle_unknown(
+    store: Store, var: Path, issue_id: str, addresses: list[str], arrived: bool, now: dt.datetime
+) -> list[tuple[str, str | None]]:
+    """Settle unknown deliveries of an issue's send by what the mail server's log says of each.
+
+    An unknown delivery (the connection broke after the data went out) may or may not have arrived;
+    `--resend-unknown` mails every one again, so a recipient that did get it gets two. With
+    `arrived`, each address's row becomes `sent`; without, `pending`, for the next send to mail. Only
+    rows in `unknown` change, under the send lock (not while a run of the issue is going). Returns
+    (the address as the ledger has it, or as given, and None when settled or why not: not in the
+    ledger, or in another state) for each address, in the order given. NewsletterError while a send
+    of the issue runs.
+    """
+    from newsletter.mail.contacts import address_key
+
+    results: list[tuple[str, str | None]] = []
+    with send_lock(var, issue_id), storage_errors(store.path), store.transaction():
+        states = {address_key(email): (email, state) for email, state in store.ledger_states(issue_id).items()}
+        for given in addresses:
+            try:
+                email, state = states[address_key(given)]
+            except (KeyError, NewsletterError):  # not in the ledger, or no address at all
+                results.append((given, f"not a recipient of {issue_id}'s send"))
+                continue
+            if state != "unknown":
+                results.append((email, f"{state}, not unknown: left as it is"))
+                continue
+            store.set_send_state(
+                issue_id,
+                email,
+                "sent" if arrived else "pending",
+                now,
+                reply=ARRIVED_BY_HAND if arrived else LOST_BY_HAND,
+            )
+            results.append((email, None))
+    return results
