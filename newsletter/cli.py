@@ -1754,7 +1754,7 @@ def contacts_import(ctx: Context, path, legal_basis):
     imported (exit 1 then); duplicates are merged; an unsubscribed, bounced or erased
     address is never made active again.
     """
-    from newsletter.mail.contacts import import_csv
+    from newsletter.mail.contacts import import_csv, way_back
 
     defaults = {"consent_source": f"import {path.name}"}
     if legal_basis:
@@ -1770,12 +1770,7 @@ def contacts_import(ctx: Context, path, legal_basis):
     for line, raw, reason in sorted(report.invalid + report.kept):
         click.echo(f"{path}, line {line}: {raw!r}: {reason}", err=True)
     for line, address, was in report.held:
-        again = (
-            f"`newsletter contacts reactivate {address} --reason …` if the address works"
-            if was == "bounced"
-            else f"`newsletter contacts add {address} --resubscribe --consent-source …` if the person asked to be"
-        )
-        click.echo(f"{path}, line {line}: {address}: {was} earlier, so not made active again ({again})")
+        click.echo(f"{path}, line {line}: {address}: {was} earlier, so not made active again; {way_back(address, was)}")
     if report.ignored:
         from newsletter.mail.contacts import HEADER_ALIASES
 
@@ -1820,7 +1815,7 @@ def contacts_add(
     An address that unsubscribed or was erased is not added again, unless the person asked to be: then
     --resubscribe with --consent-source saying how they asked (kept as their consent).
     """
-    from newsletter.mail.contacts import Contact, add_contact
+    from newsletter.mail.contacts import Contact, add_contact, held_status, way_back
     from newsletter.mail.contacts import resubscribe as subscribe_again
 
     if resubscribe and not consent_source.strip():
@@ -1847,17 +1842,9 @@ def contacts_add(
             return
         stored, outcome = add_contact(store, contact, clock.now())
     if outcome == "suppressed":
-        bounced = stored.id is not None and stored.status == "bounced"
-        raise NewsletterError(
-            f"{address}: {stored.status if stored.id is not None else 'unsubscribed, bounced or erased'} earlier; "
-            "not added. "
-            + (
-                f'If the address works, `newsletter contacts reactivate {stored.email} --reason "…"`'
-                if bounced
-                else f"If the person has asked to be on the list again, `newsletter contacts add {address} "
-                '--resubscribe --consent-source "how they asked"` records it'
-            )
-        )
+        with ctx.store() as store:
+            was = held_status(store, address)
+        raise NewsletterError(f"{address}: {was} earlier; not added: {way_back(stored.email, was)}")
     click.echo(f"{outcome} {stored.email}")
 
 
@@ -2024,6 +2011,8 @@ def contacts_bounces(ctx: Context, paths, as_json):
         mark_bounces(store, report, clock.now())
     if as_json:
         _json_out(report.to_json())
+        if report.unread:
+            sys.exit(1)  # as without --json: a failure nobody could read
         return
     labels = {
         "bounced": "bounced",
@@ -2056,6 +2045,34 @@ def contacts_bounces(ctx: Context, paths, as_json):
     )
     if report.unread:
         sys.exit(1)  # a failure nobody could read: the editor has to look
+
+
+@contacts.command("mark-bounced")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.option("--reason", required=True, help="What says the address is gone (a notice read by hand), kept with it.")
+@pass_context
+def contacts_mark_bounced(ctx: Context, addresses, reason):
+    """Mark contacts bounced by hand: a failure notice `contacts bounces` could not read says their address is gone.
+
+    As a bounce read from a notice: not mailed again, no import makes them active, recorded with when
+    and --reason; `contacts reactivate` undoes it. An unsubscribed contact stays unsubscribed.
+    """
+    from newsletter.mail.contacts import ContactError, mark_bounced
+
+    if not reason.strip():
+        raise UsageError("--reason is empty: say what shows the address is gone (e.g. the notice's file and date)")
+    failed = 0
+    with ctx.store() as store:
+        for address in addresses:
+            try:
+                result, stored = mark_bounced(store, address, f"by hand: {reason.strip()}", clock.now())
+            except ContactError as exc:
+                failed += 1
+                click.echo(f"error: {exc}", err=True)
+                continue
+            click.echo(f"{result}: {stored or address}")
+    if failed:
+        sys.exit(1)
 
 
 @contacts.command("erase")
@@ -2151,7 +2168,11 @@ def _send_settle(ctx: Context, words: tuple[str, ...], arrived: bool | None, dry
     one could not be)."""
     from newsletter.mail.service import settle_unknown
 
-    if len(words) < 2 or arrived is None or dry_run:
+    if dry_run:
+        raise UsageError(
+            "--dry-run: not with `send settle` (a dry run's messages are files in var/outbox: none is unknown)"
+        )
+    if len(words) < 2 or arrived is None:
         raise UsageError(
             "usage: newsletter send settle ID ADDR... --arrived (the mail server's log shows them delivered) or "
             "--not-arrived (the next send mails them)"
@@ -2227,7 +2248,14 @@ def send(
     from newsletter.mail.transport import OutboxTransport
 
     _check_send_options(
-        words[0] == "status", to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed
+        words[0] if words[0] in ("status", "settle") else None,
+        to_address,
+        tag,
+        attach_pdf,
+        resend_unknown,
+        retry_failed,
+        as_json,
+        changed,
     )
     if words[0] == "settle":
         return _send_settle(ctx, words[1:], arrived, dry_run)
@@ -2420,9 +2448,10 @@ def _plan_line(issue_id: str, plan, ctx_timezone: str) -> str:
 
 
 def _check_send_options(
-    status, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed=False
+    form, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed=False
 ) -> None:
-    """Refuse options that mean nothing in the form of `send` given, rather than ignore them (exit 2)."""
+    """Refuse options that mean nothing in the form of `send` given ("status", "settle", or None for a
+    send), rather than ignore them (exit 2)."""
     options = {
         "--to": to_address,
         "--tag": tag,
@@ -2431,10 +2460,13 @@ def _check_send_options(
         "--retry-failed": retry_failed,
         "--changed": changed,
     }
-    if status:
-        given = [name for name, value in options.items() if value]
+    if form:
+        given = [name for name, value in options.items() if value] + (
+            ["--json"] if as_json and form == "settle" else []
+        )
+        takes = "--dry-run and --json" if form == "status" else "--arrived or --not-arrived"
         if given:
-            raise UsageError(f"{', '.join(given)}: not with `send status ID` (it takes --dry-run and --json)")
+            raise UsageError(f"{', '.join(given)}: not with `send {form} ID` (it takes {takes})")
         return
     if as_json:
         raise UsageError("--json goes with `send status ID`; a send prints its summary")

@@ -118,15 +118,23 @@ def test_a_notice_naming_no_readable_address_is_to_be_read_by_hand_not_taken_for
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"to read: {notice}: looks like a delivery failure notice (subject «Undeliverable: Nyhetsbrev fra KOM») "
-        "but names no failed address the tool can read: read it, and remove a contact whose address it says is "
-        "gone (`newsletter contacts remove ADDR`)"
+        "but names no failed address the tool can read: read it, and mark an address it says is gone bounced "
+        '(`newsletter contacts mark-bounced ADDR --reason "plain-undeliverable-no-address.eml"`)'
     ]
     assert result.stdout.splitlines()[-1] == (
         "0 marked bounced, 0 already bounced, 0 other failures, 1 message without one, 1 notice to read by hand, "
         "0 files skipped"
     )
     assert set(statuses(workspace).values()) == {"active", "unsubscribed"}  # nobody changed
-    data = json.loads(invoke(workspace, "contacts", "bounces", "--json", str(notice)).stdout)
+    # Read by hand, the address it means is marked bounced as the advice says, with why; it is undone as any bounce.
+    marked = invoke(workspace, "contacts", "mark-bounced", "kari@example.org", "nobody@", "--reason", notice.name)
+    assert marked.exit_code == 1 and marked.stdout == "bounced: kari@example.org\n"
+    assert marked.stderr.startswith("error: ") and "nobody@" in marked.stderr
+    assert statuses(workspace)["kari"] == "bounced"
+    assert changes(workspace, "kari")[-1] == ("bounced", f"by hand: {notice.name}")
+    as_json = invoke(workspace, "contacts", "bounces", "--json", str(notice))
+    assert as_json.exit_code == 1  # as without --json
+    data = json.loads(as_json.stdout)
     assert [u["source"] for u in data["unread"]] == [str(notice)] and data["ignored"] == []
 
 
@@ -146,6 +154,54 @@ def test_what_makes_a_message_look_like_a_failure_notice(headers, clue):
     body = "Status: 550 5.1.1 mailbox unavailable\n" if "Hei" in headers and "MAILER" not in headers else "Takk!\n"
     assert notice_clue(message_from_string(f"{headers}Content-Type: text/plain\n\n{body}")) == clue
     assert notice_clue(message_from_string("From: nina@example.org\nSubject: SV: Nyhetsbrev\n\nTakk!\n")) is None
+
+
+READ_RECEIPT = """From: Kari <kari@example.org>
+Subject: Lest: Nyhetsbrev fra KOM
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=disposition-notification; boundary="b"
+
+--b
+Content-Type: text/plain
+
+Meldingen ble lest.
+--b
+Content-Type: message/disposition-notification
+
+Final-Recipient: rfc822; kari@example.org
+Disposition: manual-action/MDN-sent-manually; displayed
+--b--
+"""
+
+RELAYED = """From: postmaster@relay.example.org
+Subject: Delivery Status Notification (Relay)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+Your message was relayed to a system that does not send notices.
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; relay.example.org
+
+Final-Recipient: rfc822; per@example.org
+Action: relayed
+Status: 2.0.0
+--b--
+"""
+
+
+@pytest.mark.parametrize("text", [READ_RECEIPT, RELAYED], ids=["read receipt", "relayed"])
+def test_a_report_that_no_delivery_failed_is_no_notice_to_read(text):
+    """A read receipt and a notice that the message went on are reports too, but of nothing gone wrong."""
+    from email import message_from_string
+
+    from newsletter.mail.bounces import notice_clue
+
+    assert notice_clue(message_from_string(text)) is None
 
 
 def test_json_lists_every_outcome(workspace):

@@ -215,6 +215,13 @@ def test_a_person_who_unsubscribed_or_was_erased_may_be_subscribed_again_on_thei
     with pytest.raises(ContactError, match="bounced, not unsubscribed: if the address works, `newsletter contacts "):
         resubscribe(store, Contact("ola@example.no", consent_source="e-post"), later)
     assert get_contact(store, "ola@example.no").status == "bounced"
+    remove_contact(store, "ola@example.no")  # only the address's hash is left, suppressed as bounced
+    with pytest.raises(ContactError, match="bounced, not unsubscribed"):
+        resubscribe(store, Contact("ola@example.no", consent_source="e-post"), later)
+    assert (
+        is_suppressed(store, "ola@example.no")
+        and add_contact(store, Contact("ola@example.no"), later)[1] == "suppressed"
+    )
 
 
 def test_unsubscribe_unknown_address_suppresses_it(store):

@@ -81,8 +81,9 @@ def test_contacts_commands(workspace):
     assert "kept suppressed 1" in again.stdout
     # Which one, by line, and the way back if the person asked.
     assert (
-        f"{path}, line 4: person002@example.org: unsubscribed earlier, so not made active again (`newsletter "
-        "contacts add person002@example.org --resubscribe --consent-source …` if the person asked to be)"
+        f"{path}, line 4: person002@example.org: unsubscribed earlier, so not made active again; if the person has "
+        "asked to be on the list again, `newsletter contacts add person002@example.org --resubscribe --consent-source "
+        '"how they asked"`'
     ) in again.stdout.splitlines()
     statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
     assert statuses["person002@example.org"] == "unsubscribed"
@@ -305,9 +306,8 @@ def test_a_person_who_unsubscribed_is_subscribed_again_only_with_how_they_asked(
     assert "written 2 now" in invoke(workspace, "send", "2024-q2", "--dry-run").stdout
     refused = invoke(workspace, "contacts", "add", "person001@example.org")
     assert refused.exit_code == 1 and refused.stderr.strip() == (
-        "Error: person001@example.org: unsubscribed earlier; not added. If the person has asked to be on the list "
-        'again, `newsletter contacts add person001@example.org --resubscribe --consent-source "how they asked"` '
-        "records it"
+        "Error: person001@example.org: unsubscribed earlier; not added: if the person has asked to be on the list "
+        'again, `newsletter contacts add person001@example.org --resubscribe --consent-source "how they asked"`'
     )
     bare = invoke(workspace, "contacts", "add", "person001@example.org", "--resubscribe")
     assert bare.exit_code == 2 and "--resubscribe needs --consent-source" in bare.stderr
@@ -336,8 +336,11 @@ def test_unsubscribe_takes_an_endpoints_log_of_links_and_one_bad_line_harms_no_o
     mail = load_settings(workspace / "newsletter.yaml").mail
     link = {address: unsubscribe_links(address, mail)[1] for address in ("kari@blåbær.no", "person001@example.org")}
     forged = link["person001@example.org"].replace("person001", "person002")
+    mangled = "https://kom.example.no/avmelding?email=person002%40example.org&sig=%C3%A9"  # no ASCII signature
     log = workspace / "avmeldinger.txt"
-    log.write_text(f"# the endpoint's log\n{link['kari@blåbær.no']}\n{forged}\n\nikke-en-adresse\n", encoding="utf-8")
+    log.write_text(
+        f"# the endpoint's log\n{link['kari@blåbær.no']}\n{forged}\n\nikke-en-adresse\n{mangled}\n", encoding="utf-8"
+    )
     result = invoke(workspace, "contacts", "unsubscribe", "person001@example.org", "--from", str(log))
     assert result.exit_code == 1
     # Said as the list has it, not as the link's ASCII form (xn--blbr-roah.no).
@@ -347,6 +350,8 @@ def test_unsubscribe_takes_an_endpoints_log_of_links_and_one_bad_line_harms_no_o
         "nobody was unsubscribed by it",
         f"error: {log}, line 5: 'ikke-en-adresse': An email address must have an @-sign.; nobody was unsubscribed "
         "by it",
+        f"error: {log}, line 6: {mangled}: not an unsubscribe link of this list (missing or wrong signature); "
+        "nobody was unsubscribed by it",
     ]
     statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
     assert sorted(a for a, status in statuses.items() if status == "unsubscribed") == [

@@ -385,8 +385,9 @@ def test_an_unsubscribed_contact_is_never_reactivated(mailroom):
     result = invoke(mailroom, "contacts", "reactivate", "person002@example.org", "--reason", "asked by phone")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: 'person002@example.org': unsubscribed; only the person can subscribe again: if they have asked to, "
-        '`newsletter contacts add person002@example.org --resubscribe --consent-source "how they asked"`\n'
+        "Error: 'person002@example.org': unsubscribed; only the person can subscribe again: if the person has "
+        "asked to be on the list again, `newsletter contacts add person002@example.org --resubscribe "
+        '--consent-source "how they asked"`\n'
     )
     assert contact_statuses(mailroom)["person002@example.org"] == "unsubscribed"
 
@@ -439,6 +440,13 @@ def test_unknown_deliveries_settled_by_the_servers_log_are_mailed_again_only_whe
     smtp.messages = [(rcpt, raw) for rcpt, raw in smtp.messages if rcpt != lost]  # the relay's log: it never came
     refused = invoke(mailroom, "send", "settle", "2024-q2", arrived)
     assert refused.exit_code == 2 and "--arrived (the mail server's log shows them delivered)" in refused.stderr
+    tagged = invoke(mailroom, "send", "settle", "2024-q2", arrived, "--arrived", "--tag", "helse")
+    assert (
+        tagged.exit_code == 2
+        and "--tag: not with `send settle ID` (it takes --arrived or --not-arrived)" in tagged.stderr
+    )
+    # A recipient erased since: its ledger row holds a marker, no address, and the rest settle all the same.
+    assert invoke(mailroom, "contacts", "erase", "person002@example.org", "--yes").exit_code == 0
     settled = invoke(mailroom, "send", "settle", "2024-q2", arrived.upper(), "--arrived")
     assert settled.exit_code == 0 and settled.stdout == f"sent {arrived}\n"
     again = invoke(
@@ -452,6 +460,10 @@ def test_unknown_deliveries_settled_by_the_servers_log_are_mailed_again_only_whe
     assert send(mailroom).exit_code == 0
     assert smtp.copies() == dict.fromkeys(EVERYONE, 1)  # exactly one each, the lost one included
     assert set(states(mailroom).values()) == {"sent"}
+    erased = invoke(
+        mailroom, "send", "settle", "2024-q2", next(a for a in states(mailroom) if a.startswith("erased:")), "--arrived"
+    )
+    assert erased.exit_code == 1 and "not a recipient of 2024-q2's send" in erased.stderr
 
 
 def test_an_issue_without_a_published_date_is_not_mailed_but_may_be_tried(mailroom, smtp):

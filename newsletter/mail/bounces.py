@@ -172,8 +172,8 @@ def read_bounces(paths: list[Path]) -> BounceReport:
                 (
                     source,
                     f"looks like a delivery failure notice ({clue}) but names no failed address the tool can "
-                    "read: read it, and remove a contact whose address it says is gone "
-                    "(`newsletter contacts remove ADDR`)",
+                    "read: read it, and mark an address it says is gone bounced (`newsletter contacts "
+                    f'mark-bounced ADDR --reason "{Path(source.split("#")[0]).name}"`)',
                 )
             )
         else:
@@ -188,6 +188,25 @@ _NOTICE_SUBJECT = re.compile(
     r"|kunde inte levereras|olevererbart|ej levererat|kan ikke afleveres|ei voitu toimittaa",
     re.I,
 )
+# Subjects of notices that say a message is on its way or arrived ("Delivery Status Notification (Delay)").
+_NOT_FAILED_SUBJECT = re.compile(r"\b(?:delay|delayed|relay|relayed|delivered|success|forsinket|levert)\b", re.I)
+_ACTION = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
+
+
+def _actions(message: Message) -> set[str]:
+    """The `Action` of every recipient block of the message's delivery-status parts (RFC 3464 2.3.3), lower case."""
+    found: set[str] = set()
+    for part in message.walk():
+        if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
+            continue
+        payload = part.get_payload()
+        blocks = payload if isinstance(payload, list) else [payload]
+        for block in blocks:
+            text = block.as_string() if isinstance(block, Message) else str(block)
+            found.update(action.lower() for action in _ACTION.findall(text))
+    return found
+
+
 _NOTICE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster)@", re.I)
 _STATUS_CODE = re.compile(r"\b5\d\d[ -]5\.\d{1,3}\.\d{1,3}\b")  # "550 5.1.10": a reply with its RFC 3463 status
 
@@ -200,12 +219,20 @@ def notice_clue(message: Message) -> str | None:
     plain text, say). Such a notice is not a reply to the newsletter: the editor is told to read it,
     rather than have it counted with the thank-you notes.
     """
+    # A report that says no delivery failed is no failure notice: a read receipt (RFC 8098), or a
+    # delivery status notification whose every recipient was delivered, relayed, expanded or delayed.
+    report_type = str(message.get_param("report-type", "")).lower()
+    if message.get_content_type() == "multipart/report" and report_type == "disposition-notification":
+        return None
+    actions = _actions(message)
+    if actions and "failed" not in actions:
+        return None
     raw = str(message.get("Subject", ""))
     try:
         subject = str(make_header(decode_header(raw)))  # RFC 2047 words, as "Kan ikke leveres" is often sent
     except Exception:  # noqa: BLE001 (a malformed encoded word: the subject as written)
         subject = raw
-    if _NOTICE_SUBJECT.search(subject):
+    if _NOTICE_SUBJECT.search(subject) and not _NOT_FAILED_SUBJECT.search(subject):
         return f"subject «{' '.join(subject.split())[:80]}»"
     sender = parseaddr(str(message.get("From", "")))[1]
     if _NOTICE_SENDER.match(sender):

@@ -147,7 +147,9 @@ def verify_unsubscribe_url(url: str, settings: MailSettings) -> str:
 
     query = parse_qs(urlsplit(url).query)
     address, signature = (query.get("email") or [""])[0], (query.get("sig") or [""])[0]
-    if not address or not hmac.compare_digest(signature, unsubscribe_token(address, settings)):
+    # Compared as bytes: compare_digest refuses a str with letters outside ASCII (a link mangled on its way).
+    expected = unsubscribe_token(address, settings).encode("utf-8")
+    if not address or not hmac.compare_digest(signature.encode("utf-8"), expected):
         raise NewsletterError(f"{url}: not an unsubscribe link of this list (missing or wrong signature)")
     return address
 

@@ -88,7 +88,7 @@ class ImportReport:
     # an unsubscribed or bounced row with a broken consent date still suppresses its address.
     kept: list[tuple[int, str, str]] = field(default_factory=list)
     # Rows of an active address that stays suppressed (line number, address, what it was: "unsubscribed",
-    # "bounced", or "unsubscribed, bounced or erased" when only its hash is left).
+    # "bounced" or "erased", `held_status`).
     held: list[tuple[int, str, str]] = field(default_factory=list)
 
 
@@ -136,8 +136,9 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _loose_key(address: str) -> str:
-    """The key of an address in the send ledger, even if it would not validate today."""
+def loose_key(address: str) -> str:
+    """The key of an address in the send ledger, even if it would not validate today (an erased row's
+    marker, an address valid when it was frozen)."""
     try:
         return address_key(address)
     except ContactError:
@@ -332,8 +333,8 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
             raise _unknown(address)
         if contact.status == "unsubscribed":
             raise ContactError(
-                f"'{contact.email}': unsubscribed; only the person can subscribe again: if they have asked to, "
-                f'`newsletter contacts add {contact.email} --resubscribe --consent-source "how they asked"`',
+                f"'{contact.email}': unsubscribed; only the person can subscribe again: "
+                + way_back(contact.email, "unsubscribed"),
                 address=address,
                 reason="unsubscribed",
             )
@@ -344,6 +345,28 @@ def reactivate(store: Store, address: str, reason: str, now: dt.datetime) -> Con
             store.requeue_contact(contact.id)
             contact = store.contact_by_key(key) or contact
     return contact
+
+
+def way_back(address: str, status: str) -> str:
+    """How an address kept out of the list (`status`: "bounced", "unsubscribed", or "erased") gets back on it,
+    as a command to run, in words: a bounce is undone when the address works (`reactivate`), an
+    unsubscribe or an erasure only on the person's word (`resubscribe`)."""
+    if status == "bounced":
+        return f'if the address works, `newsletter contacts reactivate {address} --reason "…"`'
+    return (
+        f"if the person has asked to be on the list again, `newsletter contacts add {address} --resubscribe "
+        '--consent-source "how they asked"`'
+    )
+
+
+def held_status(store: Store, address: str) -> str:
+    """Why `add_contact` kept an address out: its contact's status, else its suppression's reason ("bounced",
+    "unsubscribed", "erased"), "unsubscribed" if neither says (an unsubscribe of an address not on the list)."""
+    key = address_key(address)
+    contact = store.contact_by_key(key)
+    if contact is not None and contact.status in SUPPRESSING_STATUSES:
+        return contact.status
+    return store.suppression_reason(_hash_key(key)) or "unsubscribed"
 
 
 def resubscribe(
@@ -373,10 +396,13 @@ def resubscribe(
     consent = replace(contact, email=email, consent_source=source, consent_date=contact.consent_date or now.date())
     with store.transaction():
         existing = store.contact_by_key(key)
-        if existing is not None and existing.status == "bounced":
+        # Bounced as a contact, or as an address only (a bounced contact removed, a notice for an address
+        # not on the list): about the address, which the person's word does not change.
+        if (existing is not None and existing.status == "bounced") or (
+            existing is None and store.suppression_reason(_hash_key(key)) == "bounced"
+        ):
             raise ContactError(
-                f"'{existing.email}': bounced, not unsubscribed: if the address works, `newsletter contacts "
-                f'reactivate {existing.email} --reason "{source}"`',
+                f"'{email}': bounced, not unsubscribed: {way_back(email, 'bounced')}",
                 address=contact.email,
                 reason="bounced",
             )
@@ -481,7 +507,7 @@ def erase(store: Store, address: str, now: dt.datetime, outbox: Path) -> list[Pa
         store.delete_contact(key)
         store.suppress_hash(digest, "erased", now, overwrite=True)
         for email in store.ledger_addresses():
-            if email != marker and not email.startswith(ERASED_PREFIX) and _loose_key(email) == key:
+            if email != marker and not email.startswith(ERASED_PREFIX) and loose_key(email) == key:
                 store.rename_ledger_address(email, marker)
         for rowid, reply in store.ledger_replies(marker):
             cleaned = pattern.sub(marker, reply)
@@ -687,8 +713,7 @@ def import_csv(store: Store, path: Path, now: dt.datetime, defaults: dict | None
             setattr(report, outcome, getattr(report, outcome) + 1)
             if outcome == "suppressed" and contact.status == "active":
                 # A row meant to subscribe an address that opted out, bounced or was erased: said, by line.
-                was = stored.status if stored.id is not None else "unsubscribed, bounced or erased"
-                report.held.append((line, stored.email, was))
+                report.held.append((line, stored.email, held_status(store, stored.email)))
     return report
 
 

@@ -335,17 +335,22 @@ def settle_unknown(
     ledger, or in another state) for each address, in the order given. NewsletterError while a send
     of the issue runs.
     """
-    from newsletter.mail.contacts import address_key
+    from newsletter.mail.contacts import ERASED_PREFIX, loose_key
 
     results: list[tuple[str, str | None]] = []
     with send_lock(var, issue_id), storage_errors(store.path), store.transaction():
-        states = {address_key(email): (email, state) for email, state in store.ledger_states(issue_id).items()}
+        # Keyed as the ledger keys its rows; an erased recipient's row holds a marker, no address, and is
+        # no one's to settle.
+        states = {
+            loose_key(email): (email, state)
+            for email, state in store.ledger_states(issue_id).items()
+            if not email.startswith(ERASED_PREFIX)
+        }
         for given in addresses:
-            try:
-                email, state = states[address_key(given)]
-            except (KeyError, NewsletterError):  # not in the ledger, or no address at all
+            if given.strip().lower().startswith(ERASED_PREFIX) or (found := states.get(loose_key(given))) is None:
                 results.append((given, f"not a recipient of {issue_id}'s send"))
                 continue
+            email, state = found
             if state != "unknown":
                 results.append((email, f"{state}, not unknown: left as it is"))
                 continue

@@ -166,6 +166,11 @@ class ContactStore(Database):
         """Take an address hash off the suppression list, only if it is there for `reason`."""
         self.db.execute("DELETE FROM suppressed WHERE hash = ? AND reason = ?", (digest, reason))
 
+    def suppression_reason(self, digest: str) -> str | None:
+        """Why an address hash is on the suppression list ("unsubscribed", "bounced", "erased"), None if not."""
+        row = self.db.execute("SELECT reason FROM suppressed WHERE hash = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
     def is_hash_suppressed(self, digest: str) -> bool:
         """True when the address hash (SHA-256 hex of the address key) is on the suppression list."""
         return self.db.execute("SELECT 1 FROM suppressed WHERE hash = ?", (digest,)).fetchone() is not None
