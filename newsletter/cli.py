@@ -1039,7 +1039,8 @@ def issue_move(ctx: Context, issue_id, ref, section, heading, before, run):
         notes = misspelt_notes(curation, issue_id, [placed]) if heading else []
     _echo_visible("moved to " + _placed_line(placed))
     if placed.moved > 1:
-        click.echo(f"  with the {_count(placed.moved - 1, 'entry', 'entries')} after it under «{placed.heading}»")
+        others = _count(placed.moved - 1, "other entry", "other entries")
+        click.echo(f"  with the {others} under «{placed.heading}» next to it, in their order")
     _echo_notes(notes)
 
 
@@ -1541,6 +1542,8 @@ def preview(ctx: Context, issue_id, port):
     """Build an issue and serve build/ID on localhost, rebuilding when the issue or a template changes."""
     from newsletter.serve import serve
 
+    ctx.workspace.require()  # before serve makes build/ID, wherever it was run
+
     def rebuild():
         from newsletter.render.build import build as render_build
 
@@ -1691,6 +1694,7 @@ def site_serve(ctx: Context, port):
     from newsletter.serve import serve
     from newsletter.site.build import build_site
 
+    ctx.workspace.require()  # before serve makes var/site-preview, wherever it was run
     out_dir = ctx.workspace.site_preview_dir
 
     def rebuild():

@@ -229,6 +229,8 @@ def test_a_command_run_in_a_workspaces_subfolder_works_on_the_workspace(collecte
         ("build", "2022-q2"),
         ("templates", "init"),
         ("site", "build"),
+        ("site", "serve", "--port", "0"),
+        ("preview", "2022-q2", "--port", "0"),
     ],
 )
 def test_a_command_run_outside_a_workspace_says_so_and_writes_nothing(tmp_path, monkeypatch, args):

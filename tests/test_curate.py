@@ -251,7 +251,9 @@ def test_move_run_moves_a_headings_whole_block_in_one_command(ws):
     assert inside.exit_code == 2 and "--before kom:3 is one of the entries moved with kom:2 (--run)" in inside.stderr
     moved = invoke(ws, "issue", "move", "2022-q2", "kom:3", "--run", "--before", "kom:1")
     assert moved.exit_code == 0, moved.output
-    assert moved.stdout.splitlines()[-1] == "  with the 2 entries after it under «Rapporter»"
+    said, block = moved.stdout.splitlines()[-2:]
+    assert said.startswith("moved to kom:2  [Rapporter]  Rapport 2"), said  # the entry named, where it went
+    assert block == "  with the 2 other entries under «Rapporter» next to it, in their order"
     assert titles() == [
         ("Rapporter", "Rapport 1"),
         ("Rapporter", "Rapport 2"),

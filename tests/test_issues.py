@@ -1702,6 +1702,14 @@ def test_a_link_markdown_reads_as_text_is_an_error_saying_what_to_write(desk, wr
     )
 
 
+def test_an_aside_in_brackets_with_an_address_in_parentheses_is_no_half_link():
+    """Only a ( right after the words makes «[words(address)» a link missing its ]."""
+    from newsletter.render.markdown import bare_addresses, unread_links
+
+    aside = "KOM holder seminar [påmelding snart, se programmet (https://www.politiet.no/seminar)]."
+    assert unread_links(aside) == [] and bare_addresses(aside) == ["https://www.politiet.no/seminar"]
+
+
 def test_markdown_shown_in_code_or_brackets_around_other_words_is_no_link_problem(desk):
     text = changed(
         "      text: Se [her](https://intermin.fi/plan).\n",

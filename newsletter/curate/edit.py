@@ -368,7 +368,7 @@ class Placed:
     joined: bool = False  # added to an existing entry (`--to`, or the same story's: `add_items`)
     # `issue add --to` an entry whose text the editor wrote: the items added that the text does not link to.
     unlinked: tuple[str, ...] = ()
-    moved: int = 1  # `move_entry`: the entries moved (its run's, with `run`), this one first
+    moved: int = 1  # `move_entry`: the entries moved (its heading's block, with `run`), this one among them
 
 
 def _several(entry: Entry) -> tuple[str, ...]:
@@ -970,7 +970,7 @@ def move_entry(
     Without `section` the entry stays in its own (a new heading, or a new place, is move enough).
     With `run`, the entries next to it under the same heading (`models.heading_runs`) go with it, in
     their order: a heading's whole block moved in one command, as `issue check` advises for headings
-    out of order. Returns the place of the (first) entry moved, with `moved` the entries moved.
+    out of order. Returns the place the named entry went to, with `moved` the entries moved.
     Raises UsageError for a `before` in another section or inside the run being moved.
     """
     if section is not None:
@@ -1005,7 +1005,9 @@ def move_entry(
             index = insertion_index(entries, new_heading, curation.heading_order(section))
         for offset, block in enumerate(blocks):
             document.move_block(block, section, index + offset, heading)
-    return Placed(section, index + 1, new_heading, entry.title, entry.item, _several(entry), moved=len(blocks))
+    # Where the named entry went: its place within the block moved with it.
+    at = index + 1 + positions.index(position)
+    return Placed(section, at, new_heading, entry.title, entry.item, _several(entry), moved=len(blocks))
 
 
 def accept_entries(curation: Curation, issue_id: str, refs: Iterable[str]) -> list[Placed]:
@@ -1303,6 +1305,9 @@ def no_candidates(curation: Curation, issue_id: str) -> str:
         span = curation.store.published_span()
         if span is None:
             return f"{issue_id}'s quarter has no collected items; `newsletter collect` fetches them"
+        if span[0] <= until and span[1] >= since:
+            # The store holds items of those months, but none of a source feeds.yaml lists now.
+            return f"{issue_id}'s quarter has no collected items of the sources feeds.yaml lists"
         # Collecting again does not help a quarter the sources no longer list: say what the store holds.
         return (
             f"{issue_id}'s quarter ({since:%Y-%m-%d} to {until:%Y-%m-%d}) has no collected items; the store holds "
@@ -1424,8 +1429,10 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
     drafted = _drafted(curation, issue_id)
     _document, issue = curation.load(issue_id)
     untouched = set(unconfirmed_drafts(curation, issue_id, issue))
+    # By item id where an entry cites one (an id names its entry however entries move, should the file
+    # change between this read and the remove's, under its lock); by place for an entry of several.
     refs = [
-        f"{key}:{position}"
+        entry.items[0] if len(entry.items) == 1 else f"{key}:{position}"
         for key, position, entry in issue.entries()
         if entry.items and all(item in untouched for item in entry.items)
     ]

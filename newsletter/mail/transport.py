@@ -337,6 +337,7 @@ class SMTPTransport:
             # A refused step leaves the transaction open: reset it, or the next MAIL FROM is refused too.
             self._reset()
             raise
+        sent = False  # whether the whole message, its end included, went out: then only the reply is awaited
         try:
             # After 354 the message goes out; a broken connection from here on leaves its fate unknown.
             # Dot-stuffing (RFC 5321 4.5.2) on the bytes; the message already has CRLF line ends.
@@ -344,6 +345,7 @@ class SMTPTransport:
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             smtp.send(payload + b".\r\n")
+            sent = True
             # RFC 5321 4.5.3.2.6: the reply to the end of the data may take minutes (a server that checks
             # the message first); the other replies keep `timeout`.
             if smtp.sock is not None:
@@ -354,7 +356,7 @@ class SMTPTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
             # smtplib reports a read that timed out as a disconnection, the timeout its context.
-            if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            if sent and (isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)):
                 raise UnknownOutcome(
                     f"no reply to the end of the message data within {self.settings.data_timeout:g} s; it may or "
                     "may not have arrived (a server that checks messages before it answers may need a longer "

@@ -449,8 +449,10 @@ def unread_links(text: str | None) -> list[UnreadLink]:
 
 
 # `[words(address` with no `]`, or `words](address` with no `[` (CommonMark 6.3 reads neither as a link).
+# The ( right after the words, as in a link: "[see the programme (https://…)]", an aside in brackets
+# with an address in parentheses, is no half link.
 _HALF_LINK = re.compile(
-    r"(?P<open>\[[^\[\]\n]*?)?(?(open)|\S*\])\((?:https?:|www\.|mailto:)[^)\s]*\)?",
+    r"(?P<open>\[[^\[\]\n]*?[^\s\[\]])?(?(open)|\S*\])\((?:https?:|www\.|mailto:)[^)\s]*\)?",
     re.I,
 )
 
