@@ -143,6 +143,8 @@ def test_a_notice_naming_no_readable_address_is_to_be_read_by_hand_not_taken_for
     [
         ("From: MAILER-DAEMON@relay.example.org\nSubject: Hei\n", "from MAILER-DAEMON@relay.example.org"),
         ("Subject: =?utf-8?q?Kan_ikke_leveres:_Nyhetsbrev?=\n", "subject «Kan ikke leveres: Nyhetsbrev»"),
+        ("Subject: Ikke levert: Nyhetsbrev\n", "subject «Ikke levert: Nyhetsbrev»"),
+        ("Subject: Message not delivered\n", "subject «Message not delivered»"),
         ("Subject: Hei\n", "the reply «550 5.1.1»"),
     ],
 )

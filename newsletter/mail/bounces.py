@@ -183,13 +183,14 @@ def read_bounces(paths: list[Path]) -> BounceReport:
 
 # Subjects of delivery failure notices, as mail systems word them in the languages the list's mail comes back in.
 _NOTICE_SUBJECT = re.compile(
-    r"undeliver|undelivered|delivery (?:status notification|failure|has failed|failed)|mail delivery "
+    r"undeliver|not delivered|delivery (?:status notification|failure|has failed|failed)|mail delivery "
     r"(?:failed|system)|returned mail|failure notice|non remis|kan ikke leveres|ikke levert|levering mislyk"
     r"|kunde inte levereras|olevererbart|ej levererat|kan ikke afleveres|ei voitu toimittaa",
     re.I,
 )
 # Subjects of notices that say a message is on its way or arrived ("Delivery Status Notification (Delay)").
-_NOT_FAILED_SUBJECT = re.compile(r"\b(?:delay|delayed|relay|relayed|delivered|success|forsinket|levert)\b", re.I)
+# Not "delivered" or "levert": "Message not delivered", "Ikke levert" are failures.
+_NOT_FAILED_SUBJECT = re.compile(r"\b(?:delay|delayed|relay|relayed|success|forsinket)\b", re.I)
 _ACTION = re.compile(r"^action:\s*([a-z]+)", re.I | re.M)
 
 
