@@ -2213,11 +2213,8 @@ def _look_up(message_id: str) -> str:
     is_flag=True,
     help="Send the rest this build though earlier recipients got another version of the e-mail (a correction).",
 )
-@click.option(
-    "--arrived/--not-arrived",
-    default=None,
-    help="With `settle`: the mail server's log shows the unknown deliveries arrived (or not).",
-)
+@click.option("--arrived", is_flag=True, help="With `settle`: the mail server's log shows the deliveries arrived.")
+@click.option("--not-arrived", is_flag=True, help="With `settle`: the mail server's log shows they did not.")
 @pass_context
 def send(
     ctx: Context,
@@ -2232,6 +2229,7 @@ def send(
     yes,
     changed,
     arrived,
+    not_arrived,
 ):
     """Mail an issue to the active contacts, exactly once each; `send status ID` reports a send.
 
@@ -2262,8 +2260,10 @@ def send(
         changed,
     )
     if words[0] == "settle":
-        return _send_settle(ctx, words[1:], arrived, dry_run)
-    if arrived is not None:
+        if arrived and not_arrived:
+            raise UsageError("--arrived and --not-arrived: give one (what the mail server's log says of these)")
+        return _send_settle(ctx, words[1:], True if arrived else False if not_arrived else None, dry_run)
+    if arrived or not_arrived:
         raise UsageError("--arrived and --not-arrived go with `send settle ID ADDR...`")
     if words[0] == "status":
         if len(words) != 2:

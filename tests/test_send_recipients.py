@@ -447,6 +447,11 @@ def test_unknown_deliveries_settled_by_the_servers_log_are_mailed_again_only_whe
     )
     # A recipient erased since: its ledger row holds a marker, no address, and the rest settle all the same.
     assert invoke(mailroom, "contacts", "erase", "person002@example.org", "--yes").exit_code == 0
+    both = invoke(mailroom, "send", "settle", "2024-q2", arrived, "--arrived", "--not-arrived")
+    assert both.exit_code == 2 and "--arrived and --not-arrived: give one" in both.stderr
+    # A slip is corrected by settling the other way, until a send has acted on it.
+    slip = invoke(mailroom, "send", "settle", "2024-q2", arrived, "--not-arrived")
+    assert slip.exit_code == 0 and states(mailroom)[arrived] == "pending"
     settled = invoke(mailroom, "send", "settle", "2024-q2", arrived.upper(), "--arrived")
     assert settled.exit_code == 0 and settled.stdout == f"sent {arrived}\n"
     again = invoke(

@@ -330,7 +330,8 @@ def settle_unknown(
     An unknown delivery (the connection broke after the data went out) may or may not have arrived;
     `--resend-unknown` mails every one again, so a recipient that did get it gets two. With
     `arrived`, each address's row becomes `sent`; without, `pending`, for the next send to mail. Only
-    rows in `unknown` change, under the send lock (not while a run of the issue is going). Returns
+    rows in `unknown` change, and rows settled so before and not mailed since (a settle the other way
+    corrects a slip), under the send lock (not while a run of the issue is going). Returns
     (the address as the ledger has it, or as given, and None when settled or why not: not in the
     ledger, or in another state) for each address, in the order given. NewsletterError while a send
     of the issue runs.
@@ -341,9 +342,10 @@ def settle_unknown(
     with send_lock(var, issue_id), storage_errors(store.path), store.transaction():
         # Keyed as the ledger keys its rows; an erased recipient's row holds a marker, no address, and is
         # no one's to settle.
+        settled = {("sent", ARRIVED_BY_HAND), ("pending", LOST_BY_HAND)}  # by an earlier settle, untouched since
         states = {
-            loose_key(email): (email, state)
-            for email, state in store.ledger_states(issue_id).items()
+            loose_key(email): (email, "unknown" if (state, reply) in settled else state)
+            for email, (state, reply) in store.ledger_rows(issue_id).items()
             if not email.startswith(ERASED_PREFIX)
         }
         for given in addresses:

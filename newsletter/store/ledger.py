@@ -93,6 +93,11 @@ class LedgerStore(Database):
             )
         }
 
+    def ledger_rows(self, issue: str) -> dict[str, tuple[str, str]]:
+        """Address → (state, last reply or "") of every row of the ledger of `issue`."""
+        rows = self.db.execute("SELECT email, state, coalesce(last_reply, '') FROM sends WHERE issue = ?", (issue,))
+        return {email: (state, reply) for email, state, reply in rows}
+
     def ledger_states(self, issue: str) -> dict[str, str]:
         """Address → state of every row of the ledger of `issue`."""
         return dict(self.db.execute("SELECT email, state FROM sends WHERE issue = ?", (issue,)).fetchall())
