@@ -194,6 +194,11 @@ def test_remove_and_move_mend_a_file_whose_entries_cite_one_item_twice(ws):
     check = invoke(ws, "issue", "check", "2022-q2")
     assert check.exit_code == 1 and f"kom:2 cites item '{first}', as kom:1" in check.stderr
     assert invoke(ws, "issue", "add", "2022-q2", inbox(ws)[0]["id"]).exit_code == 1  # other changes wait
+    # The id names both: refused, not the first taken (perhaps the one the editor wrote); the advice names places.
+    ambiguous = invoke(ws, "issue", "remove", "2022-q2", first)
+    assert ambiguous.exit_code == 1 and f"item {first} is cited by kom:1 and kom:2 in 2022-q2" in ambiguous.stderr
+    assert f"`newsletter issue remove 2022-q2 {first}`" not in check.output
+    assert "or the entry (`newsletter issue remove 2022-q2 kom:2`)" in check.output
     removed = invoke(ws, "issue", "remove", "2022-q2", "kom:2")
     assert removed.exit_code == 0, removed.output
     assert "still picked: another entry cites it" in removed.stdout

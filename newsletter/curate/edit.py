@@ -15,6 +15,7 @@ import difflib
 import logging
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -803,6 +804,10 @@ def find_entry(issue: Issue, ref: str) -> tuple[str, int, Entry]:
         return key, position, entries[position - 1]
     wanted = ref.lower()
     exact = [(k, p, e) for k, p, e in issue.entries() if wanted in e.items]
+    if len(exact) > 1:
+        # A block pasted twice: the id would name whichever comes first, perhaps the one the editor wrote.
+        refs = " and ".join(f"{k}:{p}" for k, p, _ in exact)
+        raise NotFound(f"item {wanted} is cited by {refs} in {issue.id}: name the entry by its place (section:N)")
     prefixed = [
         (k, p, e)
         for k, p, e in issue.entries()
@@ -1755,6 +1760,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
     """
     document = IssueDocument.load(curation.path(issue_id))
     issue, problems = document.validate(curation.settings, curation.known_items())
+    entries_per_item = Counter(item for _key, _position, entry in issue.entries() for item in entry.items)
     path = str(document.path)
     file_lines = document.text.split("\n")
 
@@ -1785,9 +1791,11 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         they stay on their own quarter's list and in its draft.
 
         An entry citing one item is named by its id, which stays right when another remove printed
-        above it was run first; by its place, the entry below the one removed would go instead.
+        above it was run first; by its place, the entry below the one removed would go instead. Not
+        an item two entries cite (a block pasted twice): its id would name the first, not this one.
         """
-        return _remove_command(issue_id, entry.items[0] if len(entry.items) == 1 else where, skip=not elsewhere)
+        by_id = len(entry.items) == 1 and entries_per_item[entry.items[0]] == 1
+        return _remove_command(issue_id, entry.items[0] if by_id else where, skip=not elsewhere)
 
     def drop_item(where: str, entry: Entry, item_id: str, elsewhere: bool = False) -> str:
         """How to take one item out: the entry with it when it is the entry's only one, else its id
