@@ -1167,6 +1167,8 @@ def issue_draft(ctx: Context, issue_id, likely, min_score, undo):
             f"{_count(len(undone.removed), 'drafted entry', 'drafted entries')} taken out of {issue_id}, "
             f"{_count(len(undone.released), 'item')} undecided again{kept}"
         )
+        if undone.kept_in is not None:
+            click.echo(f"  the entries taken out are kept in {undone.kept_in}, to paste one back")
         return
     with ctx.store() as store:
         curation = _curation(ctx, store)

@@ -835,7 +835,9 @@ def cited_elsewhere(curation: Curation, issue_id: str, item_ids: Iterable[str]) 
     return found
 
 
-def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip: bool = True) -> Removed:
+def remove_entries(
+    curation: Curation, issue_id: str, refs: Iterable[str], skip: bool = True, keep_all: bool = False
+) -> Removed:
     """Take entries out of the issue; the items they came from are skipped, or with `skip=False` go
     back to the inbox undecided.
 
@@ -844,7 +846,8 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
     from it; `skip=False` is for an item to be filed again by hand. An item another issue cites
     is that issue's pick still, and stays picked. Every ref is found before anything changes
     (refs by `section:position` name the places as the file stands), a ref given twice is taken
-    once; the entries returned are in the order given. Raises NotFound for a ref naming no entry,
+    once; the entries returned are in the order given. The lines of those the editor wrote (every one, with
+    `keep_all`) are kept in var/removed-entries/ (`_keep_removed`). Raises NotFound for a ref naming no entry,
     and NewsletterError when a ref is one of several items an entry cites (the entry, its text
     and the other items would go with it); nothing is changed then.
     """
@@ -860,7 +863,7 @@ def remove_entries(curation: Curation, issue_id: str, refs: Iterable[str], skip:
             found.setdefault((key, position), entry)
         # From the last place up, so each place still names the entry it named when given.
         blocks = {place: document.pop_entry(*place) for place in sorted(found, key=lambda p: (p[0], -p[1]))}
-        written = [place for place, entry in found.items() if _written_by_editor(curation, entry)]
+        written = [place for place, entry in found.items() if keep_all or _written_by_editor(curation, entry)]
         # Before the file is saved: if the text cannot be kept, nothing is removed.
         kept_in = _keep_removed(curation, issue_id, {place: blocks[place] for place in written}) if written else None
     # An entry written by hand cites the items its links point to (`Curation.cited_items`).
@@ -894,11 +897,14 @@ REMOVED_ENTRIES = "removed-entries"  # in var/: what `remove_entries` took out t
 
 
 def _written_by_editor(curation: Curation, entry: Entry) -> bool:
-    """Whether an entry holds words the editor wrote: a note, or a text other than the starting text."""
+    """Whether an entry holds words the editor wrote: a note, a text other than the starting text, or a
+    title other than its first item's (`entry_for` gives it that one)."""
     if not entry.items:
         return True
     cited = _stored_items(curation, entry.items)
-    return len(cited) != len(entry.items) or not _is_starting_text(entry.text, cited)
+    if len(cited) != len(entry.items) or not _is_starting_text(entry.text, cited):
+        return True
+    return " ".join(entry.title.split()) != " ".join(cited[0].title.split())
 
 
 def _keep_removed(curation: Curation, issue_id: str, blocks: Mapping[tuple[str, int], list[str]]) -> Path:
@@ -1418,7 +1424,8 @@ class UndoneDraft:
 
     removed: list[Placed]
     released: list[str]
-    kept: int  # drafted entries the editor has changed (a text written, accepted, moved into a joined entry)
+    kept: int  # drafted entries the editor has changed (a text or title written, accepted, joined with others)
+    kept_in: Path | None = None  # the file keeping the entries taken out (var/removed-entries), if any
 
 
 def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
@@ -1441,7 +1448,8 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
         for key, position, entry in issue.entries()
         if entry.items and all(item in untouched for item in entry.items)
     ]
-    removed = remove_entries(curation, issue_id, refs, skip=False) if refs else Removed([], [])
+    # Every entry taken out is kept in var/removed-entries: one moved under another heading looks untouched.
+    removed = remove_entries(curation, issue_id, refs, skip=False, keep_all=True) if refs else Removed([], [])
     still = set(curation.cited_items(issue_id)) | set(cited_elsewhere(curation, issue_id, drafted))
     gone = [
         item
@@ -1451,7 +1459,7 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
     curation.store.set_status(gone, "new")
     _remember_drafted(curation, issue_id, drafted & still)
     kept = sum(1 for _key, _position, entry in issue.entries() if set(entry.items) & drafted) - len(refs)
-    return UndoneDraft(removed.entries, [*removed.items, *gone], kept)
+    return UndoneDraft(removed.entries, [*removed.items, *gone], kept, removed.kept_in)
 
 
 def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = None) -> tuple[str, ...]:
