@@ -1921,7 +1921,7 @@ def contacts_unsubscribe(ctx: Context, addresses, from_file):
     and the others are unsubscribed all the same; the exit status is then 1.
     """
     from newsletter.mail.compose import verify_unsubscribe_url
-    from newsletter.mail.contacts import unsubscribe
+    from newsletter.mail.contacts import address_key, unsubscribe
 
     given = [(address, "") for address in addresses]
     if from_file:
@@ -1930,15 +1930,23 @@ def contacts_unsubscribe(ctx: Context, addresses, from_file):
         raise UsageError("give the addresses or links to unsubscribe, or --from FILE")
     failed = 0
     with ctx.store() as store:
-        for written, where in given:
+        for line, where in given:
+            # As people write them in a mail or a log: "mailto:…", "Name <…>", a trailing comma.
+            written = re.sub(r"^mailto:", "", line.strip(), flags=re.I).rstrip(",;")
+            if (angled := re.fullmatch(r"[^<>]*<([^<>]+)>", written)) is not None:
+                written = angled.group(1)
             try:
                 address = (
                     verify_unsubscribe_url(written, ctx.settings.mail) if written.startswith("https://") else written
                 )
+                before = store.contact_by_key(address_key(address))
                 contact = unsubscribe(store, address, clock.now())
             except NewsletterError as exc:  # a wrong signature, an address that is none
                 failed += 1
                 click.echo(f"error: {where}{exc}; nobody was unsubscribed by it", err=True)
+                continue
+            if before is not None and before.status == "unsubscribed":
+                click.echo(f"already unsubscribed {contact.email}")
                 continue
             known = "" if contact.id is not None else " (not on the list: kept from being added)"
             click.echo(f"unsubscribed {contact.email}{known}")

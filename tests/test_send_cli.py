@@ -341,10 +341,18 @@ def test_unsubscribe_takes_an_endpoints_log_of_links_and_one_bad_line_harms_no_o
     log.write_text(
         f"# the endpoint's log\n{link['kari@blåbær.no']}\n{forged}\n\nikke-en-adresse\n{mangled}\n", encoding="utf-8"
     )
+    with open(log, "a", encoding="utf-8") as handle:  # as people write them in a mail, and one twice
+        handle.write("mailto:Person002@example.org,\nPerson Nr 0 <person000@example.org>;\nperson001@example.org\n")
     result = invoke(workspace, "contacts", "unsubscribe", "person001@example.org", "--from", str(log))
     assert result.exit_code == 1
     # Said as the list has it, not as the link's ASCII form (xn--blbr-roah.no).
-    assert result.stdout == "unsubscribed person001@example.org\nunsubscribed kari@blåbær.no\n"
+    assert result.stdout.splitlines() == [
+        "unsubscribed person001@example.org",
+        "unsubscribed kari@blåbær.no",
+        "unsubscribed person002@example.org",
+        "unsubscribed person000@example.org",
+        "already unsubscribed person001@example.org",
+    ]
     assert result.stderr.splitlines() == [
         f"error: {log}, line 3: {forged}: not an unsubscribe link of this list (missing or wrong signature); "
         "nobody was unsubscribed by it",
@@ -356,8 +364,14 @@ def test_unsubscribe_takes_an_endpoints_log_of_links_and_one_bad_line_harms_no_o
     statuses = {c["email"]: c["status"] for c in json.loads(invoke(workspace, "contacts", "list", "--json").stdout)}
     assert sorted(a for a, status in statuses.items() if status == "unsubscribed") == [
         "kari@blåbær.no",
+        "person000@example.org",
         "person001@example.org",
+        "person002@example.org",
     ]
+    # A link, with no secret to check it by: said so, whatever newsletter.yaml holds.
+    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET")
+    unchecked = invoke(workspace, "contacts", "unsubscribe", link["person001@example.org"])
+    assert unchecked.exit_code == 1 and "set NEWSLETTER_UNSUBSCRIBE_SECRET too" in unchecked.stderr
 
 
 def test_erase_without_a_terminal_or_when_declined_changes_nothing_and_says_what_to_do(workspace, monkeypatch):

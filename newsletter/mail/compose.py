@@ -137,6 +137,9 @@ def unsubscribe_token(address: str, settings: MailSettings) -> str:
         raise NewsletterError(
             f"unsubscribe_url is set in newsletter.yaml: set {SECRET_ENV} too (a long random "
             "text, kept secret), so unsubscribe links cannot be forged"
+            if settings.unsubscribe_url
+            else f"a one-click unsubscribe link is checked with the secret it was signed with: set {SECRET_ENV} "
+            "to the one the messages went out with"
         )
     return hmac.new(secret.encode("utf-8"), signing_form(address).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
