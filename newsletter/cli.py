@@ -1175,10 +1175,14 @@ def issue_draft(ctx: Context, issue_id, likely, min_score, undo):
         result = draft(curation, issue_id, min_score, likely / 100)
         notes = configured_heading_notes(curation, issue_id, result.placed)
     for entry in result.placed:
-        _echo_visible("added " + _placed_line(entry))
+        # An item of the same story as one drafted before it joins that entry: said as `issue add` says it.
+        _echo_visible((f"added {entry.item} to " if entry.joined else "added ") + _placed_line(entry))
     _echo_notes(notes)
     if result.placed:
-        click.echo(f"{_count(len(result.placed), 'entry', 'entries')} added to {issue_id}")
+        new = sum(1 for entry in result.placed if not entry.joined)
+        joined = len(result.placed) - new
+        also = f" ({_count(joined, 'item')} joined to one of them, the same story)" if joined else ""
+        click.echo(f"{_count(new, 'entry', 'entries')} added to {issue_id}{also}")
     elif result.best is not None:
         best = result.best
         # `items` says "about 24 likely picks"; said here too, or the two read as a contradiction.

@@ -1363,6 +1363,23 @@ def test_joining_one_story_says_what_it_did_to_the_entrys_dates(tmp_path):
     ]
 
 
+def test_a_draft_counts_the_entries_it_adds_and_says_which_items_joined_one(tmp_path):
+    """Two items of one story drafted together make one entry: counted once, the second said as joining it."""
+    title = "Riksrevisjonens undersøkelse av myndighetenes innsats mot menneskehandel og tvangsarbeid"
+    root, ids = _two_sources(tmp_path, title, (dt.date(2025, 6, 2), dt.date(2025, 6, 3)))
+    with Store(Workspace(root).db_path) as store:  # scored as collect scores them: both in the inbox
+        for item in ids:
+            store.set_score(item, 5.0, ["menneskehandel"], "test")
+    drafted = invoke(root, "issue", "draft", "2025-q2")
+    assert drafted.exit_code == 0, drafted.output
+    lines = drafted.stdout.splitlines()
+    first = lines[0].split("(items ")[1].split(",")[0]  # the one listed first opens the entry
+    (second,) = set(ids) - {first}
+    assert [line.split("  ")[0] for line in lines[:2]] == ["added norway:1", f"added {second} to norway:1"], lines
+    assert lines[-1] == "1 entry added to 2025-q2 (1 item joined to one of them, the same story)"
+    assert len(outline(root)["sections"]["norway"]) == 1
+
+
 def test_add_to_an_entry_whose_items_give_two_deadlines_sets_none_and_says_so(tmp_path):
     title = "Høring om forslag til endringer i straffeloven om menneskehandel"
     root, ids = _two_sources(
