@@ -1828,6 +1828,10 @@ def contacts_add(
     from newsletter.mail.contacts import Contact, add_contact, held_status, way_back
     from newsletter.mail.contacts import resubscribe as subscribe_again
 
+    if consent_date is not None and consent_date > clock.local(clock.now(), ctx.settings.timezone).date():
+        raise UsageError(
+            f"--consent-date {consent_date.isoformat()} is in the future: a typo? give the day it was given"
+        )
     if resubscribe and not consent_source.strip():
         raise UsageError(
             '--resubscribe needs --consent-source: how the person asked to be on the list again (e.g. "e-post til '
@@ -2088,7 +2092,11 @@ def contacts_mark_bounced(ctx: Context, addresses, reason):
                 failed += 1
                 click.echo(f"error: {exc}", err=True)
                 continue
-            click.echo(f"{result}: {stored or address}")
+            said = {
+                "unsubscribed": "left as it is, unsubscribed",
+                "not in the contacts": "not in the contacts, kept from being added",
+            }.get(result, result)
+            click.echo(f"{said}: {stored or address}")
     if failed:
         sys.exit(1)
 

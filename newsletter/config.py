@@ -1168,6 +1168,8 @@ class Workspace:
         folder leaves nothing there (a new `var/newsletter.db` would otherwise be made wherever it ran)."""
         if any((self.root / marker).is_file() for marker in self.MARKERS) or self.db_path.is_file():
             return
+        if not self.root.is_dir():
+            raise ConfigError(self.root, "no such folder: give the workspace's folder (--workspace DIR)")
         raise ConfigError(
             self.root,
             "not a newsletter workspace (no newsletter.yaml or feeds.yaml "

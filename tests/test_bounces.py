@@ -127,8 +127,18 @@ def test_a_notice_naming_no_readable_address_is_to_be_read_by_hand_not_taken_for
     )
     assert set(statuses(workspace).values()) == {"active", "unsubscribed"}  # nobody changed
     # Read by hand, the address it means is marked bounced as the advice says, with why; it is undone as any bounce.
-    marked = invoke(workspace, "contacts", "mark-bounced", "kari@example.org", "nobody@", "--reason", notice.name)
-    assert marked.exit_code == 1 and marked.stdout == "bounced: kari@example.org\n"
+    marked = invoke(
+        workspace,
+        "contacts",
+        "mark-bounced",
+        "kari@example.org",
+        "lise@example.org",
+        "nobody@",
+        "--reason",
+        notice.name,
+    )
+    assert marked.exit_code == 1
+    assert marked.stdout == "bounced: kari@example.org\nleft as it is, unsubscribed: lise@example.org\n"
     assert marked.stderr.startswith("error: ") and "nobody@" in marked.stderr
     assert statuses(workspace)["kari"] == "bounced"
     assert changes(workspace, "kari")[-1] == ("bounced", f"by hand: {notice.name}")

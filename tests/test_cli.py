@@ -247,6 +247,9 @@ def test_a_command_run_outside_a_workspace_says_so_and_writes_nothing(tmp_path, 
     named = CliRunner().invoke(cli, ["--workspace", str(elsewhere), *args])
     assert named.exit_code == 1 and "(no newsletter.yaml or feeds.yaml in it)" in named.stderr
     assert list(elsewhere.iterdir()) == []
+    missing = CliRunner().invoke(cli, ["--workspace", str(elsewhere / "nope"), *args])
+    assert missing.exit_code == 1 and f"{elsewhere / 'nope'}: no such folder" in missing.stderr
+    assert not (elsewhere / "nope").exists()
 
 
 def all_commands(group=cli, prefix=()):

@@ -311,6 +311,9 @@ def test_a_person_who_unsubscribed_is_subscribed_again_only_with_how_they_asked(
     )
     bare = invoke(workspace, "contacts", "add", "person001@example.org", "--resubscribe")
     assert bare.exit_code == 2 and "--resubscribe needs --consent-source" in bare.stderr
+    future = ["--resubscribe", "--consent-source", "e-post", "--consent-date", "2099-01-01"]
+    ahead = invoke(workspace, "contacts", "add", "person001@example.org", *future)
+    assert ahead.exit_code == 2 and "--consent-date 2099-01-01 is in the future: a typo?" in ahead.stderr
     again = invoke(
         workspace, "contacts", "add", "person001@example.org", "--resubscribe", "--consent-source", "e-post 3. mars"
     )
