@@ -2222,7 +2222,13 @@ def _look_up(message_id: str) -> str:
 
 @cli.command(context_settings={"ignore_unknown_options": False})
 @click.argument("words", nargs=-1, required=True, metavar="ID | status ID | settle ID ADDR...")
-@click.option("--to", "to_address", metavar="ADDR", help="Send one test copy to ADDR; records nothing.")
+@click.option(
+    "--to",
+    "to_addresses",
+    metavar="ADDR",
+    multiple=True,
+    help="Send a test copy to ADDR (repeatable); records nothing.",
+)
 @click.option("--tag", help="Only contacts with this tag.")
 @click.option("--dry-run", is_flag=True, help="Write the messages to var/outbox/ID/ instead of sending.")
 @click.option("--attach-pdf", is_flag=True, help="Attach the PDF to every message.")
@@ -2241,7 +2247,7 @@ def _look_up(message_id: str) -> str:
 def send(
     ctx: Context,
     words,
-    to_address,
+    to_addresses,
     tag,
     dry_run,
     attach_pdf,
@@ -2273,7 +2279,7 @@ def send(
 
     _check_send_options(
         words[0] if words[0] in ("status", "settle") else None,
-        to_address,
+        to_addresses,
         tag,
         attach_pdf,
         resend_unknown,
@@ -2299,7 +2305,7 @@ def send(
     outbox = ctx.workspace.outbox_dir(issue_id)
     with ctx.store() as store:
         current = ready_issue(_curation(ctx, store), issue_id).issue
-        if not any(current.sections.values()) and not dry_run and not to_address:
+        if not any(current.sections.values()) and not dry_run and not to_addresses:
             # Every contact would get the masthead and the footer, and the decisions record would say the
             # whole quarter was left out.
             raise NewsletterError(
@@ -2308,14 +2314,24 @@ def send(
             )
         prepared = prepared_build(current, ctx.workspace, settings, attach_pdf)
         transport = transport_for(settings, outbox, dry_run)
-        if to_address:
-            send_test_copy(prepared, settings, transport, to_address)
+        if to_addresses:
+            from newsletter.mail.contacts import held_status, is_suppressed
+
+            # Someone who unsubscribed, bounced or was erased gets no mail from the list, a test copy included.
+            held = [(a, held_status(store, a)) for a in to_addresses if is_suppressed(store, a)]
+            if held:
+                raise NewsletterError(
+                    "; ".join(f"{a} is {status}" for a, status in held) + ": no test copy goes to it; give another "
+                    "address (your own)"
+                )
             where = (
                 f"written to {outbox}"
                 if isinstance(transport, OutboxTransport)
                 else f"sent via {settings.mail.smtp_host}"
             )
-            click.echo(f"test copy to {to_address} {where}; nothing recorded")
+            for to_address in dict.fromkeys(to_addresses):
+                send_test_copy(prepared, settings, transport, to_address)
+                click.echo(f"test copy to {to_address} {where}; nothing recorded")
             return
 
         def before(plan: SendPlan) -> None:
@@ -2474,12 +2490,12 @@ def _plan_line(issue_id: str, plan, ctx_timezone: str) -> str:
 
 
 def _check_send_options(
-    form, to_address, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed=False
+    form, to_addresses, tag, attach_pdf, resend_unknown, retry_failed, as_json, changed=False
 ) -> None:
     """Refuse options that mean nothing in the form of `send` given ("status", "settle", or None for a
     send), rather than ignore them (exit 2)."""
     options = {
-        "--to": to_address,
+        "--to": to_addresses,
         "--tag": tag,
         "--attach-pdf": attach_pdf,
         "--resend-unknown": resend_unknown,
@@ -2496,7 +2512,7 @@ def _check_send_options(
         return
     if as_json:
         raise UsageError("--json goes with `send status ID`; a send prints its summary")
-    if to_address is not None:
+    for to_address in to_addresses:
         # An empty --to (a shell variable not set) must not become a send to everyone, nor a typo a copy to nowhere.
         from newsletter.mail.contacts import ContactError, normalise_address
 
@@ -2509,10 +2525,12 @@ def _check_send_options(
             raise UsageError(
                 f"--to '{to_address}' is no e-mail address ({why}): give the one the test copy goes to"
             ) from None
-    if to_address:
+    if to_addresses:
         given = [name for name in ("--tag", "--resend-unknown", "--retry-failed", "--changed") if options[name]]
         if given:
-            raise UsageError(f"{', '.join(given)}: not with --to (a test copy goes to one address and records nothing)")
+            raise UsageError(
+                f"{', '.join(given)}: not with --to (test copies go to the addresses given and record nothing)"
+            )
 
 
 @contextmanager

@@ -943,7 +943,7 @@ def test_counts_in_issue_check_and_list_are_singular_for_one(desk):
         ),
         (
             ("send", "2024-q2", "--to", "a@example.org", "--resend-unknown"),
-            "--resend-unknown: not with --to (a test copy goes to one address and records nothing)",
+            "--resend-unknown: not with --to (test copies go to the addresses given and record nothing)",
         ),
     ],
 )

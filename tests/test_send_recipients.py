@@ -107,6 +107,19 @@ def test_a_test_copy_is_another_message_than_the_one_the_send_delivers(mailroom,
     ids = [str(m["Message-ID"]) for m in received]
     assert len(set(ids)) == 3 and all(i.endswith("@politiet.no>") for i in ids), ids  # the sender's domain
     assert str(first["Subject"]) == "[Test] " + str(real["Subject"]) and not str(real["Subject"]).startswith("[Test]")
+    # To several at once, each once; never to an address that asked for no more mail.
+    both = invoke(
+        mailroom, "send", "2024-q2", "--to", "a@example.org", "--to", "b@example.org", "--to", "a@example.org"
+    )
+    assert both.exit_code == 0 and [line.split(" sent ")[0] for line in both.stdout.splitlines()] == [
+        "test copy to a@example.org",
+        "test copy to b@example.org",
+    ]
+    assert smtp.copies()["a@example.org"] == smtp.copies()["b@example.org"] == 1
+    invoke(mailroom, "contacts", "unsubscribe", EVERYONE[1])
+    refused = invoke(mailroom, "send", "2024-q2", "--to", EVERYONE[1])
+    assert refused.exit_code == 1 and f"{EVERYONE[1]} is unsubscribed: no test copy goes to it" in refused.stderr
+    assert EVERYONE[1] not in smtp.copies() or smtp.copies()[EVERYONE[1]] == 1
 
 
 # ---------------------------------------------------------------------- what each reply does to a recipient
