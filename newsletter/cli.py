@@ -1158,6 +1158,15 @@ def issue_draft(ctx: Context, issue_id, likely, min_score, undo):
     from newsletter.curate.listing import percent
 
     if undo:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("likely", "min_score")
+            if click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: not with --undo (it takes back what drafts added, whatever their bar)"
+            )
         with ctx.store() as store:
             undone = undo_draft(_curation(ctx, store), issue_id)
         for entry in undone.removed:

@@ -254,6 +254,8 @@ def test_move_run_moves_a_headings_whole_block_in_one_command(ws):
     titles = lambda: [(e["heading"], e["title"]) for e in outline(ws)["sections"]["kom"]]  # noqa: E731
     inside = invoke(ws, "issue", "move", "2022-q2", "kom:2", "--run", "--before", "kom:3")
     assert inside.exit_code == 2 and "--before kom:3 is one of the entries moved with kom:2 (--run)" in inside.stderr
+    there = invoke(ws, "issue", "move", "2022-q2", "kom:3", "--run", "--before", "kom:2")
+    assert there.exit_code == 2 and "kom:3 and the entries moved with it (--run) stand there already" in there.stderr
     moved = invoke(ws, "issue", "move", "2022-q2", "kom:3", "--run", "--before", "kom:1")
     assert moved.exit_code == 0, moved.output
     said, block = moved.stdout.splitlines()[-2:]
@@ -366,6 +368,8 @@ def test_draft_undo_takes_out_the_untouched_drafted_entries_and_keeps_the_editor
     ids = re.search(r"`newsletter issue unskip ([\w ]+)` puts them back among the candidates", warning)
     assert ids and sorted(ids.group(1).split()) == sorted(nowhere), warning
     assert "`newsletter issue draft 2022-q2 --undo` for those a draft added" in warning
+    barred = invoke(ws, "issue", "draft", "2022-q2", "--undo", "--likely", "10")
+    assert barred.exit_code == 2 and "--likely: not with --undo" in barred.stderr
     undone = invoke(ws, "issue", "draft", "2022-q2", "--undo")
     assert undone.stdout == f"0 drafted entries taken out of 2022-q2, {len(nowhere)} items undecided again\n"
     assert sorted(i["id"] for i in inbox(ws)) == sorted(candidates) and issue_text(ws) == before

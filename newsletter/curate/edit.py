@@ -1004,6 +1004,9 @@ def move_entry(
                 raise UsageError(f"--before {before} is in section {before_key}, not {section}")
             if before_key == key and before_position in positions[1:]:
                 raise UsageError(f"--before {before} is one of the entries moved with {ref} (--run)")
+            if before_key == key and before_position == positions[0] and heading is None:
+                what = f"{ref} and the entries moved with it (--run)" if len(positions) > 1 else ref
+                raise UsageError(f"--before {before}: {what} stand there already; nothing was moved")
             if before_key == key:
                 before_position -= sum(1 for p in positions if p < before_position)  # the list shrinks
         # From the last up, so each position still names its entry; put back in their order.
