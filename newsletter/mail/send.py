@@ -156,8 +156,8 @@ def send_counts(store: Store, issue_id: str) -> dict[str, int]:
 
 
 def failures(store: Store, issue_id: str) -> list[tuple[str, str, str, str]]:
-    """(address, state, last SMTP reply) of the failed, unknown and temporarily failed rows, and of the
-    pending ones that have a reply (put back in place by a run)."""
+    """(address, state, last SMTP reply, Message-ID or "") of the failed, unknown and temporarily failed rows,
+    and of the pending ones that have a reply (put back in place by a run)."""
     return store.send_failures(issue_id)
 
 
