@@ -1864,10 +1864,9 @@ def contacts_add(
             )
             return
         stored, outcome = add_contact(store, contact, clock.now())
-    if outcome == "suppressed":
-        with ctx.store() as store:
+        if outcome == "suppressed":
             was = held_status(store, address)
-        raise NewsletterError(f"{address}: {was} earlier; not added: {way_back(stored.email, was)}")
+            raise NewsletterError(f"{address}: {was} earlier; not added: {way_back(stored.email, was)}")
     click.echo(f"{outcome} {stored.email}")
 
 

@@ -173,7 +173,7 @@ class ContactStore(Database):
 
     def is_hash_suppressed(self, digest: str) -> bool:
         """True when the address hash (SHA-256 hex of the address key) is on the suppression list."""
-        return self.db.execute("SELECT 1 FROM suppressed WHERE hash = ?", (digest,)).fetchone() is not None
+        return self.suppression_reason(digest) is not None
 
     def suppress_hash(self, digest: str, reason: str, now: dt.datetime, overwrite: bool = False) -> None:
         """Put an address hash on the suppression list with a reason ("unsubscribed", "bounced", "erased").

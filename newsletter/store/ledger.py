@@ -100,7 +100,7 @@ class LedgerStore(Database):
 
     def ledger_states(self, issue: str) -> dict[str, str]:
         """Address → state of every row of the ledger of `issue`."""
-        return dict(self.db.execute("SELECT email, state FROM sends WHERE issue = ?", (issue,)).fetchall())
+        return {email: state for email, (state, _reply) in self.ledger_rows(issue).items()}
 
     def count_requeueable(self, issue: str) -> int:
         """How many failed rows `requeue_failed` would put back (their contact still active, or unknown)."""
