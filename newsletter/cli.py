@@ -1497,11 +1497,20 @@ BUILD_WARNINGS_SHOWN = 5
 
 
 def _check_warnings(issue_id: str, warnings: list[Problem]) -> None:
-    """After a build, what `issue check` warns of: each warning, or when there are many, how many."""
+    """After a build, what `issue check` warns of: each warning, or when there are many, how many.
+
+    The warning that the issue has no entries is always printed: such a build succeeds (exit 0, so the
+    editor can look at the frame), and `send` refuses the issue.
+    """
     if len(warnings) <= BUILD_WARNINGS_SHOWN:
         for problem in warnings:
             _echo_visible(f"warning: {problem}", err=True)
         return
+    # An issue with no entries still builds (the editor may want to see the frame), but that one warning
+    # must not hide in a count: the outputs hold only the masthead and footer.
+    for problem in warnings:
+        if problem.field == "sections":
+            _echo_visible(f"warning: {problem}", err=True)
     click.echo(
         f"warning: {issue_id}: issue check has {_count(len(warnings), 'warning')}; "
         f"run `newsletter issue check {issue_id}` to see them",

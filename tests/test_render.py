@@ -639,6 +639,16 @@ def test_build_prints_what_issue_check_warns_of_after_the_written_files(workspac
     assert str(path) not in result.stderr
 
 
+def test_build_of_an_issue_without_entries_says_so_among_many_warnings(workspace):
+    """An empty issue builds (its frame can be looked at), but the build says it holds no entries."""
+    assert invoke(workspace, "issue", "new", "2024-q3").exit_code == 0
+    result = invoke(workspace, "build", "2024-q3", "--format", "text")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any("sections: the issue has no entries yet" in line and "`send` refuses" in line for line in lines)
+    assert lines[-1].startswith("warning: 2024-q3: issue check has ")  # the other warnings are counted
+
+
 def test_build_format_errors_are_usage_errors(workspace):
     result = invoke(workspace, "build", "2024-q2", "--format", "web,fax")
     assert result.exit_code == 2 and "choose from web, email, text, pdf" in result.stderr
