@@ -1710,6 +1710,33 @@ def test_an_aside_in_brackets_with_an_address_in_parentheses_is_no_half_link():
     assert unread_links(aside) == [] and bare_addresses(aside) == ["https://www.politiet.no/seminar"]
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("Les [rapporten [her](https://intermin.fi/plan).", "Les [rapporten"),
+        ("Les rapporten] [her](https://intermin.fi/plan).", "Les rapporten]"),
+        ("Se [her](https://intermin.fi/plan) [og planen.", "[og planen."),
+    ],
+)
+def test_a_bracket_with_no_partner_is_a_warning_naming_where_it_stands(desk, written, shown):
+    """A bracket left from an edit is shown as written in every output; `check` says where it is."""
+    text = changed("      text: Se [her](https://intermin.fi/plan).\n", f"      text: {written}\n")
+    problem = only(desk.check(text), "warning", "no partner", "text")
+    assert problem.message == (
+        f"international:2 has a bracket with no partner in its paragraph, «{shown}», which readers get as "
+        "written: take it out, or close it"
+    )
+
+
+def test_brackets_that_pair_up_or_belong_to_a_half_link_are_no_lone_bracket():
+    from newsletter.render.markdown import unmatched_brackets
+
+    assert unmatched_brackets("[se [her](https://a.no)], [sic] og «vi […] må»; `[kode` og [ord]{lang=en}") == []
+    # A half link is `unread_links`' error alone; a [ in another paragraph pairs with nothing.
+    assert unmatched_brackets("Les [her(https://a.no) eller her](https://b.no)") == []
+    assert unmatched_brackets("Første [avsnitt\n\nandre] avsnitt") == ["Første [avsnitt", "andre] avsnitt"]
+
+
 def test_markdown_shown_in_code_or_brackets_around_other_words_is_no_link_problem(desk):
     text = changed(
         "      text: Se [her](https://intermin.fi/plan).\n",

@@ -63,6 +63,7 @@ from newsletter.render.markdown import (
     images_of,
     language_parts,
     links_of,
+    unmatched_brackets,
     unread_language_marks,
     unread_links,
 )
@@ -2235,8 +2236,10 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
     level "" with no message for one they can, in the text's order; then an error for each piece
     written like a link that Markdown reads as text (`markdown.unread_links`), and a warning for
     each web address written bare (`markdown.bare_addresses`), an error for each language mark
-    Markdown leaves as text (`markdown.unread_language_marks`), and a warning for each part marked as in
-    another language whose `lang` is no language tag (`markdown.language_parts`), with address "".
+    Markdown leaves as text (`markdown.unread_language_marks`), a warning for each square bracket with no
+    partner (`markdown.unmatched_brackets`, when neither of those found anything), and a warning for each
+    part marked as in another language whose `lang` is no language tag (`markdown.language_parts`), with
+    address "".
 
     No reader can open: a link with no address (`[…]()`), one that is no http(s) or mailto address
     (`javascript:`, a file path), an image whose picture is not on the web (every output makes an
@@ -2278,9 +2281,10 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             else:
                 yield "", "", link
         # mailto: nothing more to check
-    for unread in unread_links(text):
+    unread = unread_links(text)
+    for piece in unread:
         # Shown as written in every output: brackets, parentheses and a bare address instead of a link.
-        yield "error", f"has «{unread.written}», which is no link: readers get it as written; {unread.reason}", ""
+        yield "error", f"has «{piece.written}», which is no link: readers get it as written; {piece.reason}", ""
     for address in bare_addresses(text):
         # Readable, but no link in any output, and not cited: likely meant as one.
         yield (
@@ -2289,7 +2293,17 @@ def _link_problems(text: str, where: str) -> Iterator[tuple[str, str, str]]:
             f"[words that say where it leads]({address})",
             "",
         )
-    for mark in unread_language_marks(text):
+    marks = unread_language_marks(text)
+    for lone in unmatched_brackets(text) if not unread and not marks else ():
+        # A bracket left from an edit (`Les [rapporten [her](…)`): every reader gets it as written. Those
+        # of a piece reported above are left to that report.
+        yield (
+            "warning",
+            f"has a bracket with no partner in its paragraph, «{lone}», which readers get as written: take it "
+            "out, or close it",
+            "",
+        )
+    for mark in marks:
         if mark.whole:  # `{lang = en}`, `] {`, curly quotes: the braces are what cannot be read
             how = "write the braces as {lang=en}, right after the ], with no spaces or quotes inside"
         else:

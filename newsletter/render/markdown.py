@@ -340,10 +340,11 @@ class UnreadLink(NamedTuple):
     reason: str  # what keeps it from being a link, and what to write
 
 
-def _plain_runs(text: str | None) -> list[str]:
-    """The runs of the parsed text that are neither a link nor code, in order: where the words stand
-    as written in every output (a line break inside a run is "\n")."""
-    runs: list[str] = []
+def _inline_texts(text: str | None) -> list[str]:
+    """Each paragraph (inline block) of the parsed text as it stands in every output, in order, with a
+    "\0" where a link, code span or image stands (their words are not plain text), and "\n" at a line
+    break."""
+    texts: list[str] = []
 
     def walk(tokens: Sequence[Token]) -> None:
         plain, depth = [], 0
@@ -362,10 +363,51 @@ def _plain_runs(text: str | None) -> list[str]:
                 plain.append("\0")  # code, an image: nothing runs across it
             if token.children:
                 walk(token.children)
-        runs.extend(run for run in "".join(plain).split("\0") if run.strip())
+        texts.append("".join(plain))
 
     walk(_found(True, text or ""))
-    return runs
+    return texts
+
+
+def _plain_runs(text: str | None) -> list[str]:
+    """The runs of the parsed text that are neither a link nor code, in order: where the words stand
+    as written in every output (a line break inside a run is "\n")."""
+    return [run for joined in _inline_texts(text) for run in joined.split("\0") if run.strip()]
+
+
+def unmatched_brackets(text: str | None) -> list[str]:
+    """Each square bracket of `text` that every output shows as written and that has no partner in its
+    paragraph, with up to 20 characters before it and 15 after (up to a link or code), in order:
+    `Les [rapporten [her](…)`, a "[" left over from an edit, gives "Les [rapporten". Brackets around a
+    link (`[se [her](…)]`), an aside (`[sic]`) and `[…]` pair up and are not reported; pieces
+    `unread_links` reports are left to it.
+    """
+    found: list[str] = []
+    for joined in _inline_texts(text):
+        # The link-like pieces and half links are `unread_links`'; blanked, not cut, so places stay.
+        runs = [_HALF_LINK.sub(_blank, _LINK_LIKE.sub(_blank, run)) for run in joined.split("\0")]
+        plain = "\0".join(runs)
+        opened: list[int] = []
+        lone: list[int] = []
+        for at, char in enumerate(plain):
+            if char == "[":
+                opened.append(at)
+            elif char == "]":
+                if opened:
+                    opened.pop()
+                else:
+                    lone.append(at)
+        for at in sorted(lone + opened):
+            # The words on either side up to a link or code: what the editor can search the file for.
+            before = plain[max(0, at - 20) : at].rpartition("\0")[2]
+            after = plain[at + 1 : at + 16].partition("\0")[0]
+            found.append(" ".join((before + plain[at] + after).split()))
+    return found
+
+
+def _blank(match: re.Match[str]) -> str:
+    """A match's text as spaces, so what stands around it keeps its place."""
+    return " " * len(match.group())
 
 
 # `[[words]{lang=en}](address)`: the span takes the link's "[", and Markdown reads no link.
