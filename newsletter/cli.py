@@ -1095,16 +1095,18 @@ def issue_record(ctx: Context, issue_id):
         click.echo(f"warning: {recorded.warning}", err=True)
 
 
-def _record_after_send(ctx: Context, store: Store, issue_id: str, quiet: bool = False):
+def _record_after_send(ctx: Context, store: Store, issue_id: str, quiet: bool = False, again: bool = False):
     """The quarter's decisions recorded once the issue went out (`issue record`); None, with a
     warning, when they cannot be: the send itself is done and stays so. `quiet`: a run that mailed
-    nobody tries again without a word, since the run that mailed them said why it could not."""
-    from newsletter.curate.edit import record_decisions
+    nobody tries again without a word, since the run that mailed them said why it could not.
+    `again`: an earlier run of this send mailed someone, so it said already that the store holds
+    none of the quarter's items (which no run between can change but a collect)."""
+    from newsletter.curate.edit import NothingToRecord, record_decisions
 
     try:
         return record_decisions(_curation(ctx, store), issue_id)
     except NewsletterError as exc:
-        if not quiet:
+        if not quiet and not (again and isinstance(exc, NothingToRecord)):
             click.echo(f"warning: the quarter's decisions were not recorded: {exc}", err=True)
     except Exception as exc:  # noqa: BLE001 (the mail is out: nothing here may hide the send's report)
         logging.getLogger(__name__).debug("recording %s failed", issue_id, exc_info=True)
@@ -2397,7 +2399,13 @@ def send(
         # Recorded when this run mailed someone, or no record exists yet (a run that crashed after the
         # last message); a later run with nothing to do leaves the record as it is.
         recorded = (
-            _record_after_send(ctx, store, issue_id, quiet=not outcome.report.sent)
+            _record_after_send(
+                ctx,
+                store,
+                issue_id,
+                quiet=not outcome.report.sent,
+                again=outcome.report.counts.get("sent", 0) > outcome.report.sent,
+            )
             if not isinstance(transport, OutboxTransport)
             and (outcome.report.sent or not record_path(ctx.workspace.issues_dir, issue_id).exists())
             else None

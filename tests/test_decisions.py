@@ -300,6 +300,11 @@ def test_a_send_whose_quarter_the_store_does_not_hold_is_sent_and_says_what_was_
     # A later run that mails nobody does not say it again (the one that mailed said it once).
     again = run(root, "send", "2024-q2", "--yes")
     assert again.exit_code == 0 and "decisions were not recorded" not in again.stderr, again.stderr
+    # Nor does one that mails a contact added since: only a collect could change what it said.
+    assert run(root, "contacts", "add", "ny@eksempel.no", "--legal-basis", "avtale").exit_code == 0
+    later = run(root, "send", "2024-q2", "--yes")
+    assert later.exit_code == 0 and "2024-q2: sent 1 now" in later.stdout, later.output
+    assert "decisions were not recorded" not in later.stderr, later.stderr
 
 
 def test_the_picks_expected_are_the_recorded_share_of_the_quarters_items(tmp_path):

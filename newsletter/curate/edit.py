@@ -1173,6 +1173,11 @@ class Recorded:
     warning: str | None = None
 
 
+class NothingToRecord(NewsletterError):
+    """The store holds no item of the issue's quarter, so `record_decisions` wrote nothing: the same on
+    every attempt until the items are collected, so a caller retrying (each `send` run) says it once."""
+
+
 def record_decisions(curation: Curation, issue_id: str) -> Recorded:
     """Keep the quarter's decisions beside the issue: issues/<id>.decisions.jsonl (see `decisions`).
 
@@ -1180,8 +1185,8 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
     cites it (`Curation.cited_items`) or it is marked picked, skipped when skipped, left out
     otherwise. Written anew each time, so recording again after a change of the issue is safe.
     Raises NotFound when the issue file does not exist, NewsletterError when the issue file cannot
-    be read (naming its file and line), when the store holds no item of the quarter (a record of
-    nothing would hide an earlier, fuller one) or when the record cannot be written. A record
+    be read (naming its file and line), or when the record cannot be written, and NothingToRecord when
+    the store holds no item of the quarter (a record of nothing would hide an earlier, fuller one). A record
     with no pick though the issue has entries is written, with a warning (`Recorded.warning`):
     the ranking takes no share of picks from it, and learns only what was left out.
     """
@@ -1196,7 +1201,7 @@ def record_decisions(curation: Curation, issue_id: str) -> Recorded:
     if not items:
         since, until = quarter_bounds(issue_id)
         kept = f"{target.name} is left as it is" if target.exists() else "no record written"
-        raise NewsletterError(
+        raise NothingToRecord(
             f"the store holds no item of {issue_id}'s quarter ({since} to {until}): nothing to record, "
             f"{kept}; record it on the machine whose store collected that quarter"
         )
