@@ -1882,6 +1882,24 @@ def test_an_entry_among_events_without_an_event_date_is_a_warning(desk):
     assert problem.line == text.splitlines().index("    - heading: ROSA") + 1
 
 
+def test_an_undated_entry_in_a_section_past_issues_filled_with_events_is_a_warning(desk):
+    """One event alone in its section, undated: the earlier issues say what the section is for."""
+    earlier = (
+        "id: 2024-q1\ntitle: Nyhetsbrev fra KOM\nperiod: januar–mars 2024\nsections:\n"
+        "  kom:\n    - heading: KOM\n      text: KOM holdt et seminar.\n      event_date: 2024-05-02\n"
+        "    - heading: KOM\n      text: KOM ga ut en rapport.\n    - heading: KOM\n      text: KOM fikk ny leder.\n"
+        "  events:\n    - heading: NKVTS\n      text: Et webinar.\n      event_date: 2024-04-10\n"
+        "    - heading: ROSA\n      text: En konferanse.\n      event_date: 2024-05-20\n"
+    )
+    desk.write(earlier, "2024-q1")
+    text = changed("      event_date: 2024-10-26\n", "")
+    problem = only(desk.check(text), "warning", "has no `event_date`", "event_date")
+    assert problem.message.startswith("events:1 has no `event_date`, though section events holds events, as in 2024-q1")
+    # A section where one entry of three was an event (the unit's own news) holds no events: the clean
+    # issue's undated entries of kom are fine.
+    assert desk.check() == []
+
+
 def cited_event(desk, url: str, published: dt.date, event_date: dt.date) -> tuple[str, str]:
     """(item id, the clean issue text with international:2 citing it): an item collected as an event."""
     raw = RawItem(

@@ -101,6 +101,8 @@ class Curation:
     )
     _unreadable: dict[str, IssueFileError] = field(default_factory=dict, repr=False)
     _unread_sections: dict[str, list[Problem]] = field(default_factory=dict, repr=False)
+    # Per issue and section key, (entries with an `event_date`, entries): which sections hold events.
+    _dated: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     def path(self, issue_id: str) -> Path:
         """The issue file of an id."""
@@ -150,6 +152,7 @@ class Curation:
             except IssueFileError as exc:
                 self._uses[issue_id] = ([], [], [])
                 self._filed[issue_id] = ({}, {})
+                self._dated[issue_id] = {}
                 self._unreadable[issue_id] = exc
             else:
                 # A section newsletter.yaml lacks (a misspelt key) is left out, entries and all.
@@ -169,6 +172,10 @@ class Curation:
                     for link in links_of(entry.text) if not entry.items else ():
                         by_link.setdefault(link, (key, entry.heading))
                 self._filed[issue_id] = (by_item, by_link)
+                self._dated[issue_id] = {
+                    key: (sum(1 for entry in entries if entry.event_date), len(entries))
+                    for key, entries in issue.sections.items()
+                }
                 self._uses[issue_id] = (
                     [link for entry in entries for link in links_of(entry.text)],
                     [item for entry in entries for item in entry.items],
@@ -204,6 +211,24 @@ class Curation:
             linked = linked_items(self.store, hand_links, self.recorded_keys())
             self._cited[issue_id] = list(dict.fromkeys([*items, *linked]))
         return self._cited[issue_id]
+
+    def event_sections(self, issue_id: str) -> dict[str, str]:
+        """{section key: an issue}: the sections whose entries the other issues date as events, most
+        of them with an `event_date` and at least two, each with the last such issue (in file order).
+        A section where one entry of many was an event (a seminar among the unit's news) is none."""
+        tally: dict[str, list[int]] = {}
+        last: dict[str, str] = {}
+        for other in list_issue_ids(self.workspace.issues_dir):
+            if other == issue_id:
+                continue
+            self.uses(other)
+            for key, (dated, entries) in self._dated[other].items():
+                counts = tally.setdefault(key, [0, 0])
+                counts[0] += dated
+                counts[1] += entries
+                if dated:
+                    last[key] = other
+        return {key: last[key] for key, (dated, entries) in tally.items() if dated >= 2 and 2 * dated > entries}
 
     def unreadable(self, issue_id: str) -> IssueFileError | None:
         """Why `uses` could not read an issue (its file's error, naming file and line), or None."""
@@ -253,6 +278,7 @@ class Curation:
             document.save()
             self._uses.pop(issue_id, None)
             self._cited.pop(issue_id, None)
+            self._dated.pop(issue_id, None)
 
     def heading_order(self, section: str) -> HeadingOrder:
         """The order of headings in a section: where a new heading goes, and what `check_issue` holds to."""
@@ -1887,6 +1913,7 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
         )
     seen_links: dict[str, str] = {}
     earlier = _earlier_usage(curation, issue_id)
+    event_sections = curation.event_sections(issue_id)
     # The items this issue's links point to, in one query: for entries written by hand, so an item an
     # earlier issue used is noticed under any spelling of its address, as the earlier issue's own link
     # or id is; for entries citing items, to tell an item whose link the text lacks.
@@ -2025,6 +2052,8 @@ def check_issue(curation: Curation, issue_id: str) -> tuple[Issue, list[Problem]
                 reason = f"it cites item {dated.id}, an event on {dated.event_date.isoformat()}"
             elif len(peers) >= 2 and all(other.event_date for other in peers):
                 reason = f"every other entry of section {key} has one"
+            elif key in event_sections:
+                reason = f"section {key} holds events, as in {event_sections[key]}"
             else:
                 reason = ""
             if reason:
