@@ -1252,7 +1252,10 @@ class _ClickTriageUI:
         else:
             weight = f"score {item.score:.1f}: {', '.join(item.terms) or '-'}"
         _echo_visible("  " + click.wrap_text(weight, 76, subsequent_indent="    "))
-        _echo_visible(f"  → {item.section} / {item.heading}")
+        if item.section:
+            _echo_visible(f"  → {item.section} / {item.heading}")
+        else:  # its source is out of feeds.yaml, and no past pick is like it
+            click.echo(f"  → no section suggested: source '{item.source}' is not in feeds.yaml; [c]hoose one")
         if item.summary:
             _echo_visible("  " + click.wrap_text(item.summary, 76, subsequent_indent="  "))
         _echo_visible(f"  {item.url}")

@@ -921,6 +921,61 @@ def test_triage_of_a_quarter_with_no_candidates_says_so(ws):
     assert first.year == last.year == 2022
 
 
+def test_an_item_whose_source_left_feeds_yaml_asks_for_its_section(ws):
+    """A source taken out of feeds.yaml after collecting: its items stay candidates, but nothing
+    suggests where they go (no past pick is like them here), so add and triage ask for a section."""
+    invoke(ws, "issue", "new", "2022-q2")
+    feeds = ws / "feeds.yaml"
+    feeds.write_text(
+        "sources:\n  - key: annen\n    name: En annen kilde\n    kind: rss\n"
+        "    url: http://127.0.0.1:9/feed.xml\n    section: norway\n    heading: Annen\n",
+        encoding="utf-8",
+    )
+    first = inbox(ws)[0]
+    assert first["section"] == ""
+    added = invoke(ws, "issue", "add", "2022-q2", first["id"])
+    assert (
+        added.exit_code == 2
+        and (
+            f"Error: item {first['id']} has no section to go in: its source '{first['source']}' is not in {feeds} "
+            "(any more) and no past pick is like it; pass --section (one of highlights, kom, norway, international, "
+            "events), or list the source again"
+        )
+        in added.stderr
+    ), added.stderr
+    result = invoke(ws, "issue", "triage", "2022-q2", input="aq")
+    assert result.exit_code == 0, result.output
+    assert f"  → no section suggested: source '{first['source']}' is not in feeds.yaml; [c]hoose one" in result.stdout
+    assert (
+        f"item {first['id']} has no section to go in: its source '{first['source']}' is not in {feeds} (any more) "
+        "and no past pick is like it: press c to choose section and heading"
+    ) in result.stdout, result.stdout
+    assert outline(ws)["sections"]["norway"] == []  # nothing added, and the session went on to q
+    chosen = invoke(ws, "issue", "add", "2022-q2", first["id"], "--section", "norway")
+    assert chosen.exit_code == 0, chosen.output
+
+
+def test_a_quarter_in_a_gap_of_the_store_says_collect_missed_it(ws):
+    """The store holds items before and after the quarter, none in it: collecting again would not bring
+    them (feeds list only recent items)."""
+    from newsletter.collect.urls import identify
+    from newsletter.models import RawItem
+    from tests.test_issues import NOW, SOURCE
+
+    with Store(ws / "var" / "newsletter.db") as store:
+        raw = RawItem(url="https://www.example.no/gammel", title="Gammel sak", published=dt.date(2020, 2, 3))
+        store.upsert_items(SOURCE, [(identify(raw.url), raw)], NOW)
+        _first, last = store.published_span()
+    invoke(ws, "issue", "new", "2021-q1")
+    result = invoke(ws, "issue", "triage", "2021-q1", input="a")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "nothing to triage: 2021-q1's quarter (2021-01-01 to 2021-03-31) has no collected items, though the store "
+        f"holds items published before and after it (2020-02-03 to {last}): collect did not run while the "
+        "sources listed them; add the quarter's news by hand (`newsletter issue note 2021-q1`)\n"
+    )
+
+
 def test_triage_help_lists_every_key():
     from newsletter.curate.triage import KEYS
 

@@ -480,6 +480,8 @@ def add_items(
             if section is None and heading is None and story and _near(story[2], item.published):
                 suggested_section, suggested_heading = story[0], story[1]
             target = section or suggested_section
+            if not target:
+                raise UsageError(unplaced(curation, item))
             if target not in curation.settings.sections:
                 raise UsageError(
                     f"item {item.id}'s source suggests section '{target}', which newsletter.yaml "
@@ -1331,6 +1333,17 @@ def citations(curation: Curation, item_id: str) -> list[Citation]:
     return out
 
 
+def unplaced(curation: Curation, item: Item) -> str:
+    """Why nothing suggests a section for `item`, and what to do: its source is not in feeds.yaml (taken
+    out since it was collected), and no past pick is like it, so it has no place to go unless the
+    editor names one."""
+    return (
+        f"item {item.id} has no section to go in: its source '{item.source}' is not in {curation.feeds.path} "
+        "(any more) and no past pick is like it; pass --section (one of "
+        f"{', '.join(curation.settings.sections)}), or list the source again"
+    )
+
+
 def no_candidates(curation: Curation, issue_id: str) -> str:
     """Why the quarter of `issue_id` offers no candidate, in words, for when `ranked_candidates` finds none.
 
@@ -1352,8 +1365,14 @@ def no_candidates(curation: Curation, issue_id: str) -> str:
         if span is None:
             return f"{issue_id}'s quarter has no collected items; `newsletter collect` fetches them"
         if span[0] <= until and span[1] >= since:
-            # The store holds items of those months, but none of a source feeds.yaml lists now.
-            return f"{issue_id}'s quarter has no collected items of the sources feeds.yaml lists"
+            # A gap: collect did not run while the quarter's items were in the feeds (they list only
+            # recent ones), so collecting now will not bring them.
+            return (
+                f"{issue_id}'s quarter ({since:%Y-%m-%d} to {until:%Y-%m-%d}) has no collected items, though the "
+                f"store holds items published before and after it ({span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}): "
+                "collect did not run while the sources listed them; add the quarter's news by hand "
+                f"(`newsletter issue note {issue_id}`)"
+            )
         # Collecting again does not help a quarter the sources no longer list: say what the store holds.
         return (
             f"{issue_id}'s quarter ({since:%Y-%m-%d} to {until:%Y-%m-%d}) has no collected items; the store holds "

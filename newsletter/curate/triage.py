@@ -26,6 +26,7 @@ from newsletter.curate.edit import (
     misspelt_notes,
     no_candidates,
     ranked_candidates,
+    unplaced,
 )
 from newsletter.curate.inbox import InboxQuery
 from newsletter.models import Item
@@ -148,6 +149,10 @@ def triage(curation: Curation, issue_id: str, ui: TriageUI) -> TriageResult:
             # Nothing at all is the end of input (a script's keys ran out): quit. Enter or a space is a
             # key pressed by mistake, typed ahead as often as not: it shows the keys, and quits nothing.
             key = raw.strip().lower()[:1] if raw else "q"
+            if key == "a" and not item.section:
+                # Its source is out of feeds.yaml and no past pick is like it: the editor names the place.
+                ui.say(f"{unplaced(curation, item).split(';')[0]}: press c to choose section and heading")
+                continue
             if key == "a":
                 # The suggestion as a place, not the editor's word: a heading the issue has for the
                 # same organisation is joined (`edit.same_organisation_heading`).
