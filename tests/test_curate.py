@@ -330,30 +330,32 @@ def test_draft_undo_takes_out_the_untouched_drafted_entries_and_keeps_the_editor
     start = text.index(f"item: {retitled}")
     line = text.rindex("      title: ", 0, start)
     path.write_text(text[:line] + "      title: Redaktørens egen tittel\n" + text[text.index("\n", line) + 1 :])
-    # Moved under a heading of the editor's: it looks untouched, so it goes, but is kept to paste back.
+    # Moved under a heading of the editor's with `issue move`: the editor placed it, so it stays.
     assert invoke(ws, "issue", "move", "2022-q2", moved, "--heading", "Egen overskrift").exit_code == 0
     undone = invoke(ws, "issue", "draft", "2022-q2", "--undo")
     assert undone.exit_code == 0, undone.output
     summary, kept = undone.stdout.splitlines()[-2:]
     assert summary == (
-        f"{len(candidates) - 3} drafted entries taken out of 2022-q2, {len(candidates) - 3} items undecided again; "
-        "3 drafted entries you changed kept"
+        f"{len(candidates) - 4} drafted entries taken out of 2022-q2, {len(candidates) - 4} items undecided again; "
+        "4 drafted entries you changed kept"
     )
     assert kept.startswith(f"  the entries taken out are kept in {ws / 'var' / 'removed-entries'}/2022-q2-")
-    assert "heading: Egen overskrift" in Path(kept.split(" kept in ")[1].split(",")[0]).read_text(encoding="utf-8")
+    kept_text = Path(kept.split(" kept in ")[1].split(",")[0]).read_text(encoding="utf-8")
+    assert f"item: {candidates[-1]}" in kept_text and "heading: Egen overskrift" not in kept_text
     left = outline(ws)["sections"]
     assert sorted(e.get("item") or e["title"] for entries in left.values() for e in entries) == sorted(
-        [accepted, written, retitled, "Seminar"]
+        [accepted, written, retitled, moved, "Seminar"]
     )
     listed = [i["id"] for i in inbox(ws)]
-    # Undecided, not skipped (learning from the three kept, the list holds every undecided item now).
-    assert set(listed) >= set(candidates) - {accepted, written, retitled} and not {accepted, written} & set(listed)
-    assert sorted((ws / "var" / "drafted" / "2022-q2.txt").read_text(encoding="utf-8").split()) == sorted(
-        [accepted, written, retitled]
+    # Undecided, not skipped (learning from the four kept, the list holds every undecided item now).
+    assert set(listed) >= set(candidates) - {accepted, written, retitled, moved}
+    assert not {accepted, written, moved} & set(listed)
+    assert (ws / "var" / "drafted" / "2022-q2.txt").read_text(encoding="utf-8").splitlines() == sorted(
+        [accepted, written, retitled, f"{moved} moved"]
     )
     again = invoke(ws, "issue", "draft", "2022-q2", "--undo")
     assert again.stdout.endswith(
-        "0 drafted entries taken out of 2022-q2, 0 items undecided again; 3 drafted entries you changed kept\n"
+        "0 drafted entries taken out of 2022-q2, 0 items undecided again; 4 drafted entries you changed kept\n"
     )
     # The file put back by hand after a draft (`git checkout`): the store still marks the items picked;
     # check says so in one warning with one command, and --undo makes them undecided again.
@@ -361,7 +363,7 @@ def test_draft_undo_takes_out_the_untouched_drafted_entries_and_keeps_the_editor
     redrafted = re.findall(r"\(item (\w+)\)$", redraft.stdout, re.M)
     assert redraft.exit_code == 0 and len(redrafted) >= 2, redraft.output
     path.write_text(before, encoding="utf-8")
-    nowhere = {*redrafted, accepted, written, retitled}
+    nowhere = {*redrafted, accepted, written, retitled, moved}
     check = invoke(ws, "issue", "check", "2022-q2")
     (warning,) = [line for line in check.output.splitlines() if "marked picked" in line]
     assert f"{len(nowhere)} items of this quarter are marked picked, but no issue cites them" in warning
@@ -468,6 +470,14 @@ def test_after_a_draft_the_estimate_below_counts_its_entries_as_likely_picks_not
         sum(i["probability"] for i in before) - sum(i["probability"] for i in before if i["id"] in added)
     )
     assert left > sum(i["probability"] for i in before) - len(added) + 0.5
+    # A drafted entry moved with `issue move` is placed by the editor: a pick learned from.
+    listed = invoke(ws, "items", "--issue", "2022-q2")
+    assert f"not from the {len(added)} items drafts added that you have not touched yet" in listed.stderr
+    moved = sorted(added)[0]
+    assert invoke(ws, "issue", "move", "2022-q2", moved, "--heading", "Egen overskrift").exit_code == 0
+    relisted = invoke(ws, "items", "--issue", "2022-q2")
+    touched = "the item a draft added" if len(added) == 2 else f"the {len(added) - 1} items drafts added"
+    assert f"not from {touched} that you have not touched yet" in relisted.stderr, relisted.stderr
 
 
 def test_draft_checks_the_issue_even_with_nothing_to_add(ws):

@@ -1011,6 +1011,7 @@ def move_entry(
     With `run`, the entries next to it under the same heading (`models.heading_runs`) go with it, in
     their order: a heading's whole block moved in one command, as `issue check` advises for headings
     out of order. Returns the place the named entry went to, with `moved` the entries moved.
+    Entries a draft added count as the editor's once moved (`unconfirmed_drafts` no longer names them).
     Raises UsageError for a `before` in another section or inside the run being moved.
     """
     if section is not None:
@@ -1048,6 +1049,11 @@ def move_entry(
             index = insertion_index(entries, new_heading, curation.heading_order(section))
         for offset, block in enumerate(blocks):
             document.move_block(block, section, index + offset, heading)
+        moved_items = {item for p in positions for item in issue.sections[key][p - 1].items}
+    # A drafted entry the editor moves is placed by the editor, so kept: a decision the ranking learns
+    # from, and one `draft --undo` leaves.
+    if (drafted := _drafted(curation, issue_id)) & moved_items:
+        _remember_drafted(curation, issue_id, drafted, _drafted(curation, issue_id, moved=True) | moved_items)
     # Where the named entry went: its place within the block moved with it.
     at = index + 1 + positions.index(position)
     return Placed(section, at, new_heading, entry.title, entry.item, _several(entry), moved=len(blocks))
@@ -1463,7 +1469,8 @@ def draft(
     # as the list does (twins together).
     places = {item.id: (item.section, item.heading) for item in candidates}
     added = add_items(curation, issue_id, [item.id for item in candidates], places=places)
-    _remember_drafted(curation, issue_id, drafted | {item.id for item in candidates})
+    moved = _drafted(curation, issue_id, moved=True)
+    _remember_drafted(curation, issue_id, drafted | {item.id for item in candidates}, moved)
     return Draft(added, None, left_out)
 
 
@@ -1486,10 +1493,10 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
     """Take back what earlier drafts added and the editor has not touched: their entries out of the issue,
     their items undecided again (not skipped: no decision was made), and off the drafts' list.
 
-    Untouched is as `unconfirmed_drafts` has it: the starting text, not accepted, one entry per drafted
-    item set. A drafted item the issue no longer cites and the store still marks picked (the file put
-    back by hand, `git checkout`, after a draft) is undecided again too. What the editor wrote, accepted
-    or filed with other items stays, as any decision does, and is counted in `kept`. Raises
+    Untouched is as `unconfirmed_drafts` has it: the starting text, not accepted, not moved, one entry
+    per drafted item set. A drafted item the issue no longer cites and the store still marks picked (the
+    file put back by hand, `git checkout`, after a draft) is undecided again too. What the editor wrote,
+    accepted, moved or filed with other items stays, as any decision does, and is counted in `kept`. Raises
     IssueFileError for a file that cannot be read as it stands.
     """
     drafted = _drafted(curation, issue_id)
@@ -1502,7 +1509,7 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
         for key, position, entry in issue.entries()
         if entry.items and all(item in untouched for item in entry.items)
     ]
-    # Every entry taken out is kept in var/removed-entries: one moved under another heading looks untouched.
+    # Every entry taken out is kept in var/removed-entries: one moved by hand in the file looks untouched.
     removed = remove_entries(curation, issue_id, refs, skip=False, keep_all=True) if refs else Removed([], [])
     still = set(curation.cited_items(issue_id)) | set(cited_elsewhere(curation, issue_id, drafted))
     gone = [
@@ -1511,14 +1518,15 @@ def undo_draft(curation: Curation, issue_id: str) -> UndoneDraft:
         if status == "picked"
     ]
     curation.store.set_status(gone, "new")
-    _remember_drafted(curation, issue_id, drafted & still)
+    _remember_drafted(curation, issue_id, drafted & still, _drafted(curation, issue_id, moved=True))
     kept = sum(1 for _key, _position, entry in issue.entries() if set(entry.items) & drafted) - len(refs)
     return UndoneDraft(removed.entries, [*removed.items, *gone], kept, removed.kept_in)
 
 
 def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = None) -> tuple[str, ...]:
     """The items of entries earlier drafts added to the issue that the editor has not touched since
-    (the starting text, not accepted), in file order; () when no draft added any.
+    (the starting text, not accepted, not moved with `issue move`), in file order; () when no draft
+    added any.
 
     Such an entry is no decision: learned from as a pick, it would lift items like it over the bar
     (each draft adding more than the last) and show them likelier than they are. So they are no
@@ -1540,10 +1548,14 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
         except IssueFileError:
             issue = None
     entries = [entry for _key, _position, entry in issue.entries()] if issue is not None else []
+    moved = _drafted(curation, issue_id, moved=True)  # placed by the editor (`issue move`): decisions
     untouched = [
         item
         for entry in entries
-        if entry.items and not entry.accepted and not _written_by_editor(curation, entry)
+        if entry.items
+        and not entry.accepted
+        and not set(entry.items) & moved
+        and not _written_by_editor(curation, entry)
         for item in entry.items
         if item in drafted
     ]
@@ -1551,26 +1563,29 @@ def unconfirmed_drafts(curation: Curation, issue_id: str, issue: Issue | None = 
     if curation.unreadable(issue_id) is None and not curation.unread_sections(issue_id):
         return tuple(untouched)  # the file tells: a drafted entry it lacks was taken out by hand
     readable = {item for entry in entries for item in entry.items}
-    statuses = item_statuses(curation, sorted(drafted - readable))
+    statuses = item_statuses(curation, sorted(drafted - readable - moved))
     return tuple(untouched + [item for item, status in statuses.items() if status == "picked"])
 
 
-def _drafted(curation: Curation, issue_id: str) -> set[str]:
+def _drafted(curation: Curation, issue_id: str, moved: bool = False) -> set[str]:
     """The items earlier drafts added to an issue, as `_remember_drafted` kept them (none when lost:
-    var/ is the machine's own, and the next draft then learns from them, as before this was kept)."""
+    var/ is the machine's own, and the next draft then learns from them, as before this was kept);
+    with `moved`, only those whose entries the editor has since moved (`move_entry`)."""
     try:
         text = (curation.workspace.var / DRAFTED / f"{issue_id}.txt").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return set()
-    return {line.strip() for line in text.splitlines() if line.strip()}
+    lines = [line.split() for line in text.splitlines()]
+    return {words[0] for words in lines if words and (not moved or words[1:] == ["moved"])}
 
 
-def _remember_drafted(curation: Curation, issue_id: str, items: set[str]) -> None:
-    """Keep the items drafts added to an issue, one id a line; a failure to write costs the next draft
-    only its restraint (it learns from these items), so it is logged, not raised."""
+def _remember_drafted(curation: Curation, issue_id: str, items: set[str], moved: set[str]) -> None:
+    """Keep the items drafts added to an issue, one id a line, "ID moved" for those of `moved` (the
+    editor moved their entries); a failure to write costs the next draft only its restraint (it
+    learns from these items), so it is logged, not raised."""
     path = curation.workspace.var / DRAFTED / f"{issue_id}.txt"
     try:
-        atomic_write(path, "".join(f"{item}\n" for item in sorted(items)))
+        atomic_write(path, "".join(f"{item}{' moved' if item in moved else ''}\n" for item in sorted(items)))
     except OSError as exc:
         log.warning("the items drafted were not noted in %s: %s", path, exc)
 

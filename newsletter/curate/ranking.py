@@ -1100,9 +1100,9 @@ def rank_quarter(
     `filed_here` ({item id: (section key, heading)}) are where the issue files its items: an undecided
     item close to one of this quarter's, of the same site, is suggested its place (`Ranked.filed_here`),
     as the editor files this quarter, where that departs from the defaults (see `rank_items`). A
-    draft's untouched entries count too: where the editor moved one (`issue move` leaves it
-    untouched) is the editor's place. An item of the issue published in another quarter is no
-    document here, and gives no place.
+    draft's untouched entries count too (one the editor moved with `issue move` is a pick, and its
+    place the editor's). An item of the issue published in another quarter is no document here,
+    and gives no place.
     """
     unconfirmed = set(unconfirmed)
     picked_here = set(in_issue) - unconfirmed
