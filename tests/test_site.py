@@ -593,6 +593,10 @@ def test_summaries_drop_words_that_only_pointed_at_a_link_and_keep_list_items_ap
     assert markdown.to_words(text) == (
         "GRETA publiserte rapporter om fire land: Tyskland; Finland. Mer om møtet finner du. Les rapporten."
     )
+    # The words leading up to the link on the line before it, as a folded YAML text often has them.
+    assert markdown.to_words("Regjeringen la fram budsjettet, se\n[her](https://a.no/6). Det gir mer.") == (
+        "Regjeringen la fram budsjettet. Det gir mer."
+    )
 
 
 def test_search_documents_leave_addresses_out():

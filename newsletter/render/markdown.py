@@ -694,9 +694,9 @@ def _inline_text(children: list[Token], ref_of: Callable[[str], int] | None, add
         elif child.type == "link_close":
             if not addresses:
                 if " ".join("".join(parts[label_start:]).split()).lower() in _POINTER_LABELS:
-                    del parts[label_start:]
-                    if parts:
-                        parts[-1] = _POINTER_LEAD.sub("", parts[-1])
+                    # The words leading up to it may stand on the line before ("se\n[her](…)"): a line
+                    # break is a part of its own, so the lead is looked for in all that came before.
+                    parts[:] = [_POINTER_LEAD.sub("", "".join(parts[:label_start]))]
             elif href and href.lower().startswith("mailto:"):
                 address = href[len("mailto:") :]
                 if "".join(parts[label_start:]).strip() not in (address, href):
