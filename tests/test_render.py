@@ -94,12 +94,20 @@ def test_a_long_email_is_warned_about(tmp_path):
     issue = sample_issue()
     many = [Entry(heading="Mye", title=f"Sak {n}", text="Tekst. " * 120) for n in range(60)]
     issue.sections["norway"] = issue.sections["norway"] + many
-    result = build(issue, SETTINGS, tmp_path, ("email",))
+    result = build(issue, SETTINGS, tmp_path, ("email", "text"))
     assert any("Gmail clips messages over 102 KB" in w for w in result.warnings)
     html = result.files["email.html"].read_text(encoding="utf-8")
     # The web version is linked where the clip would fall, before the budget runs out.
     notice = html.index("les hele nyhetsbrevet i nettleseren")
     assert html.count(WEB_VERSION_URL) == 2 and len(html[:notice].encode()) < EMAIL_LIMIT  # all of it before
+    # With no archive to point to, the message leaves the notice out whole, not "… klippe resten bort: ."
+    from newsletter.mail.compose import prepare
+
+    unlinked = prepare(issue, tmp_path, site_url="").html
+    assert "klippe resten bort" not in unlinked and WEB_VERSION_URL not in unlinked
+    assert "Les nyhetsbrevet i nettleseren" not in unlinked and "Sak 59" in unlinked
+    linked = prepare(issue, tmp_path, site_url="https://www.example.no/nyhetsbrev").html
+    assert 'klippe resten bort: <a href="https://www.example.no/nyhetsbrev/2024-q2/">' in linked
 
 
 def test_email_fits_its_size_budget_with_a_preheader_and_real_headings(built):

@@ -71,7 +71,11 @@ def prepare(issue: Issue, build_dir: Path, site_url: str = "", attach_pdf: bool 
     html = html_path.read_text(encoding="utf-8")
     text = text_path.read_text(encoding="utf-8")
     if not web_url:  # no archive configured: drop the "read in the browser" link rather than leave it dead
-        html = re.sub(r'<a [^>]*href="' + re.escape(WEB_VERSION_URL) + r'"[^>]*>.*?</a>', "", html, flags=re.S)
+        link = r'<a [^>]*href="' + re.escape(WEB_VERSION_URL) + r'"[^>]*>[^<]*</a>'
+        # A paragraph that only sends the reader there (the long issue's notice before the clip) goes whole:
+        # without its link it would be a sentence ending in ": ." (a reader's trial).
+        html = re.sub(r"<p[^>]*>[^<]*" + link + r"[.!]?</p>\n?", "", html)
+        html = re.sub(link, "", html)
         text = re.sub(r"[^\n]*\n" + re.escape(WEB_VERSION_URL) + r"\n", "", text)
     return Prepared(
         issue_id=issue.id,
