@@ -71,6 +71,28 @@ def test_no_horizontal_scroll_and_a_wide_enough_column(pages, tmp_path, name, wi
         assert column >= 320, f"{name}'s text column is {column} px at 375 px (under 320)"
 
 
+@pytest.mark.parametrize("name", ["email.html", "index.html"])
+def test_a_long_compound_breaks_rather_than_widen_the_page_on_a_phone(tmp_path, name):
+    """Norwegian compounds run long ("Barnevernsinstitusjonskvalitetsforskriften", 42 letters): in a title,
+    a heading or the contents list they must not make a 320 px phone scroll sideways (WCAG 1.4.10)."""
+    from newsletter.models import Entry
+
+    chromium_binary()
+    issue = IssueDocument.load(SAMPLE_ISSUE).issue(SETTINGS)
+    long = "Barnevernsinstitusjonskvalitetsforskriften"
+    issue.sections["norway"].insert(
+        0,
+        Entry(
+            heading=f"{long}s arbeidsgruppe",
+            title=f"{long} endret",
+            text=f"Arbeidslivskriminalitetssentrene og {long}.",
+        ),
+    )
+    page = build(issue, SETTINGS, tmp_path / "out", ("web", "email")).files[name]
+    scroll, client, _column = measure(page, 320, tmp_path / "measure", COLUMN[name])
+    assert scroll <= client, f"{name} is {scroll} px wide in a {client} px viewport"
+
+
 def axe_violations(page: Path, axe: Path, work: Path, *flags: str) -> list[dict]:
     """axe-core's violations on a copy of `page` next to it, in Chromium run with `flags`."""
     markup = page.read_text(encoding="utf-8")

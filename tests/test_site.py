@@ -361,6 +361,19 @@ def test_every_page_is_valid_html5(archive):
         assert '<html lang="nb">' in html, page
 
 
+def test_every_page_opens_with_a_link_past_the_masthead_and_navigation_to_its_main_content(archive):
+    """WCAG 2.4.1: a keyboard user's first stop skips the archive's links (and, on an issue page, lands
+    before its contents list)."""
+    _ws, site, _report = archive
+    pages = [p for p in sorted(site.rglob("*.html")) if "pagefind" not in p.parts]
+    assert len(pages) > 5
+    for page in pages:
+        body = soup(page).body
+        first = body.find(["a", "input", "button", "select"])
+        assert first.name == "a" and first["href"] == "#main" and first.get_text() == "Hopp til innholdet", page
+        assert body.find(id="main").name == "main", page
+
+
 def test_issue_pages_navigate_to_neighbours_and_have_canonical_addresses(archive):
     _ws, site, _report = archive
     for index, issue_id in enumerate(PUBLISHED):
