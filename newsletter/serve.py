@@ -29,6 +29,21 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):  # the terminal shows what the editor asked for, not every request
         pass
 
+    def send_error(self, code, message=None, explain=None):
+        """A missing page gets the folder's own 404.html (the archive writes one, in Norwegian, as static
+        hosts serve it), not the library's English page; otherwise the library's answer."""
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
 
 def _listen(folder: Path, port: int) -> ThreadingHTTPServer:
     """A server for `folder` bound to 127.0.0.1:`port`; a port in use is a NewsletterError saying what to do."""

@@ -173,6 +173,9 @@ def resolve(site: Path, page: Path, link: str) -> tuple[Path, str] | None:
         if parts.scheme or parts.netloc:  # http(s)://, mailto:, anything else absolute
             return None
         target, fragment, base_dir = parts.path, parts.fragment, page.parent
+        root = urlsplit(BASE).path  # "/arkiv/": a link from the site's root (the 404 page's)
+        if target.startswith(root):
+            target, base_dir = target[len(root) :], site
     if not target:
         return page, fragment
     path = (base_dir / unquote(target)).resolve()
@@ -374,6 +377,49 @@ def test_every_page_opens_with_a_link_past_the_masthead_and_navigation_to_its_ma
         assert body.find(id="main").name == "main", page
 
 
+def test_a_missing_address_gets_the_archives_404_page_with_links_from_its_root(archive):
+    """Static hosts serve 404.html for any address they lack, at any depth: its links start from the
+    archive's root (site_url's path), and it is neither canonical nor indexed."""
+    _ws, site, _report = archive
+    page = soup(site / "404.html")
+    assert page.find("h2").get_text() == "Fant ikke siden"
+    links = [a["href"] for a in page.find("main").find_all("a")]
+    assert links == ["/arkiv/index.html", "/arkiv/sok.html", "/arkiv/organisasjoner/index.html"]
+    assert page.find("link", rel="canonical") is None and page.find("meta", attrs={"name": "robots"})
+    assert "404.html" not in (site / "sitemap.xml").read_text(encoding="utf-8")
+
+
+def test_site_serve_answers_a_missing_page_with_the_404_page(archive):
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    from newsletter.serve import serve
+
+    _ws, site, _report = archive
+    stop, urls = threading.Event(), []
+    thread = threading.Thread(
+        target=serve,
+        args=(site, lambda: None, [], 0),
+        kwargs={"announce": urls.append, "stop": stop, "interval": 0.05},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        for _ in range(200):
+            if urls:
+                break
+            time.sleep(0.05)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(urls[0] + "2024-q2/finnes-ikke.html", timeout=5)
+        assert missing.value.code == 404
+        assert "Fant ikke siden" in missing.value.read().decode("utf-8")
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def test_issue_pages_navigate_to_neighbours_and_have_canonical_addresses(archive):
     _ws, site, _report = archive
     for index, issue_id in enumerate(PUBLISHED):
@@ -424,8 +470,9 @@ def test_sitemap_has_absolute_addresses_of_existing_pages(archive):
     for loc in locs:
         path, _ = resolve(site, site / "index.html", loc)
         assert path.is_file(), loc
-    # Every HTML page is in the sitemap.
-    assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == {p.resolve() for p in site.rglob("*.html")}
+    # Every HTML page is in the sitemap but the page for a missing address.
+    pages = {p.resolve() for p in site.rglob("*.html") if p.name != "404.html"}
+    assert {resolve(site, site / "index.html", loc)[0] for loc in locs} == pages
 
 
 def test_without_site_url_there_is_no_sitemap_and_the_build_asks_for_the_address(tmp_path):

@@ -36,7 +36,15 @@ MANIFEST = ".manifest.json"
 # manifest kept are made again.
 MANIFEST_VERSION = 4
 # The pages that list every issue, besides one page per organisation.
-SHARED_PAGES = ("index.html", "organisasjoner/index.html", "sok.html", "sok.js", "feed.xml", "sitemap.xml")
+SHARED_PAGES = (
+    "index.html",
+    "organisasjoner/index.html",
+    "sok.html",
+    "sok.js",
+    "404.html",
+    "feed.xml",
+    "sitemap.xml",
+)
 # The search index's files are named by Pagefind (by their content), so the plan cannot know them ahead:
 # it keeps those the last build wrote, or expects this one, and the build records what Pagefind made.
 SEARCH_ENTRY = f"{SEARCH_DIR}/pagefind-entry.json"

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import Environment
 
@@ -168,6 +169,8 @@ def write_shared_pages(
             )
         writer.write("sok.html", templates.render("site_search.html", root="", **context))
         writer.write("sok.js", (BUILT_IN_TEMPLATES / "sok.js").read_text(encoding="utf-8"))
+        # No canonical address: it stands in for any address that is not there.
+        writer.write("404.html", templates.render("site_404.html", root=site_root(base), **{**context, "base": ""}))
         writer.write("feed.xml", atom_feed(templates, listed, settings, base, today))
         if base:  # sitemaps.org: every <loc> is an absolute URL, so no sitemap without the site's address
             writer.write(
@@ -181,6 +184,13 @@ def write_shared_pages(
         for relative, built in index.items():
             writer.place(f"{SEARCH_DIR}/{relative}", built, content_named(relative))
     return [f"{SEARCH_DIR}/{relative}" for relative in index]
+
+
+def site_root(base: str) -> str:
+    """Where the archive's root is from any page, for the 404 page (which stands in for a page at any depth):
+    the path of `base` ("https://www.example.no/nyhetsbrev/" gives "/nyhetsbrev/"), or "/" without one."""
+    path = urlsplit(base).path if base else ""
+    return path if path.endswith("/") else (path + "/" if path else "/")
 
 
 def atom_feed(
